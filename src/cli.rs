@@ -1,0 +1,255 @@
+//! The command line: `klachtd run` is the daemon; the other commands are for operators and
+//! handlers. Errors end as one line on stderr and a non-zero exit code, never a backtrace.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::daemon;
+use crate::domain::calendar::{Calendar, Deadlines};
+
+#[derive(Parser)]
+#[command(name = "klachtd", version, about = "Runs a complaints procedure by e-mail")]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "KLACHTD_CONFIG", default_value = "/etc/klachtd/klachtd.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: read the mailbox, register cases, send mail.
+    Run,
+    /// Validate the configuration; unless --offline, also try the database and mail servers.
+    CheckConfig {
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Apply database migrations (the daemon also does this at start).
+    Migrate,
+    /// Print the deadlines for a date of receipt as JSON.
+    Deadlines {
+        /// Date of receipt, YYYY-MM-DD.
+        #[arg(long)]
+        received: NaiveDate,
+    },
+    /// Look at cases.
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CasesCommand {
+    /// All cases, oldest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One case with its messages, attachments and history.
+    Show {
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a held acknowledgement (mail that was in the mailbox before klachtd took over).
+    ReleaseAcknowledgement { reference: String },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("klachtd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("klachtd: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// "context: cause: root cause" on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("KLACHTD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    // Under systemd the journal adds its own timestamps and does not want colours.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().with_ansi(false).init();
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Deadlines { received } => {
+            // The configuration is optional here: it only adds closing days.
+            let calendar = if cli.config.exists() { Config::load(&cli.config)?.calendar() } else { Calendar::default() };
+            let d = Deadlines::compute(&calendar, received);
+            let json = serde_json::json!({
+                "received": d.received.to_string(),
+                "acknowledge_by": d.acknowledge_by.to_string(),
+                "progress_by": d.progress_by.to_string(),
+                "respond_by": d.respond_by.to_string(),
+            });
+            println!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { offline } => check_config(&cli.config, offline).await,
+        Command::Migrate => {
+            let config = Config::load(&cli.config)?;
+            daemon::open_store(&config).await?.close().await;
+            println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run => {
+            let config = Config::load(&cli.config)?;
+            run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cases { command } => {
+            let config = Config::load(&cli.config)?;
+            let store = daemon::open_store(&config).await?;
+            cases(&store, command).await
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let daemon = daemon::Daemon::prepare(&config).await?;
+    let (stop, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    daemon.run(shutdown).await
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    let letters = daemon::load_letters(&config)?;
+    let sample = serde_json::json!({
+        "organisation": {"name": config.organisation.name, "regulation_url": config.organisation.regulation_url},
+        "case": {"reference": "KL-2026-0001", "complainant_name": "Test", "received": "x", "acknowledge_by": "x",
+                 "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
+    });
+    for letter in crate::templates::LETTERS {
+        letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
+    }
+    println!("{}: configuration is valid", path.display());
+    if offline {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = daemon::open_store(&config).await?;
+    store.close().await;
+    println!("database: ok ({})", daemon::redact_url(&config.database.url));
+    let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
+    let password = config.imap.secret().resolve("imap")?;
+    let mut session = crate::mailbox::connect(&config.imap, &tls, &password).await?;
+    let _ = session.logout().await;
+    println!("imap: ok ({}:{} as {})", config.imap.host, config.imap.port, config.imap.user);
+    daemon::mailer(&config)?.check().await.context("smtp")?;
+    println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cases(store: &crate::store::Store, command: CasesCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CasesCommand::List { json } => {
+            let cases = store.list_cases().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&cases)?);
+            } else {
+                println!("{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  {}", "REFERENCE", "STATUS", "RECEIVED", "ACK BY", "PROGRESS", "RESPOND", "ACK", "MSGS", "ATT", "FLAGS");
+                for c in cases {
+                    let flags = if c.incomplete.is_empty() { String::new() } else { format!("incomplete:{}", c.incomplete.join("+")) };
+                    println!(
+                        "{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  {}",
+                        c.reference, c.status, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.acknowledgement, c.messages, c.attachments, flags
+                    );
+                }
+            }
+        }
+        CasesCommand::Show { reference, json } => {
+            let case = store.case_detail(&reference).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&case)?);
+            } else {
+                let s = &case.summary;
+                println!("Reference:      {}", s.reference);
+                println!("Status:         {} (source: {})", s.status, s.source);
+                println!("Complainant:    {} <{}>", s.complainant_name.as_deref().unwrap_or("(no name)"), s.complainant_email.as_deref().unwrap_or("no address"));
+                if let Some(r) = &s.reply_to_email {
+                    println!("Reply-To:       {r}");
+                }
+                println!("Subject:        {}", s.subject);
+                println!("Received:       {}", s.received_on);
+                println!("Deadlines:      acknowledge {} / progress {} / respond {}", s.acknowledge_by, s.progress_by, s.respond_by);
+                println!("Acknowledgement: {}", s.acknowledgement);
+                if !s.incomplete.is_empty() {
+                    println!("Incomplete:     missing {}", s.incomplete.join(", "));
+                }
+                println!("\n{}\n", case.description);
+                println!("Messages ({}):", case.message_list.len());
+                for m in &case.message_list {
+                    println!("  {} {} {:<10} {} {}", fmt_time(m.received_at), m.direction, m.kind, m.from_address.as_deref().unwrap_or("-"), m.subject);
+                }
+                println!("Attachments ({}):", case.attachment_list.len());
+                for a in &case.attachment_list {
+                    println!("  {} ({}, {} bytes)", a.filename, a.content_type, a.size);
+                }
+                println!("History:");
+                for e in &case.history {
+                    println!("  {} {:<8} {} {}", fmt_time(e.at), e.actor, e.action, e.detail);
+                }
+            }
+        }
+        CasesCommand::ReleaseAcknowledgement { reference } => {
+            let n = store.release_held(&reference).await?;
+            println!("{reference}: {n} acknowledgement(s) released");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|t| t.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,536 @@
+//! The one configuration file (TOML). Every key is documented in `config/klachtd.example.toml`.
+//! Unknown keys are errors, so a typo never silently falls back to a default.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::domain::calendar::Calendar;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub organisation: Organisation,
+    #[serde(default)]
+    pub external_body: ExternalBody,
+    #[serde(default)]
+    pub database: Database,
+    #[serde(default)]
+    pub storage: Storage,
+    #[serde(default)]
+    pub templates: Templates,
+    pub imap: Imap,
+    pub smtp: Smtp,
+    #[serde(default)]
+    pub intake: Intake,
+    #[serde(default)]
+    pub calendar: CalendarConfig,
+    #[serde(default)]
+    pub outbox: Outbox,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    /// The complaints address: where complainants write and what our mail comes from.
+    pub complaints_address: String,
+    /// Other addresses of ours whose mail must never become a case (e.g. a noreply sender).
+    #[serde(default)]
+    pub own_addresses: Vec<String>,
+    #[serde(default = "default_prefix")]
+    pub reference_prefix: String,
+    /// Link to the complaints regulation (R12).
+    pub regulation_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalBody {
+    pub name: String,
+    pub address: String,
+    pub website: String,
+}
+
+impl Default for ExternalBody {
+    fn default() -> Self {
+        Self {
+            name: "Nationale ombudsman".into(),
+            address: "Postbus 93122, 2509 AC Den Haag".into(),
+            website: "https://www.nationaleombudsman.nl".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `sqlite://PATH` (default) or `postgres://...`.
+    #[serde(default = "default_db_url")]
+    pub url: String,
+    #[serde(default = "default_db_connections")]
+    pub max_connections: u32,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self { url: default_db_url(), max_connections: default_db_connections() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// Where attachments are kept (named by content hash, never by the name in the mail).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self { data_dir: default_data_dir() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Templates {
+    /// A directory with `LANG/NAME.txt` files that override the built-in templates.
+    pub dir: Option<PathBuf>,
+    #[serde(default = "default_language")]
+    pub language: String,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self { dir: None, language: default_language() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS; refused if the server does not offer it.
+    Starttls,
+    /// No encryption: only allowed towards a loopback address.
+    None,
+}
+
+/// A password given inline, in a file, or in an environment variable (exactly one).
+/// (Inlined into each section: serde cannot combine `flatten` with `deny_unknown_fields`.)
+#[derive(Debug, Clone, Copy)]
+pub struct Secret<'a> {
+    pub password: Option<&'a str>,
+    pub password_file: Option<&'a Path>,
+    pub password_env: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MarkMode {
+    /// Move processed mail to `processed_folder` (needs MOVE or COPY).
+    Move,
+    /// Leave processed mail in the inbox and set the `$KlachtdProcessed` keyword.
+    Flag,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imap {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub user: String,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    /// Extra CA certificate (PEM) to trust besides the system's.
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_inbox")]
+    pub inbox: String,
+    #[serde(default = "default_mark")]
+    pub mark: MarkMode,
+    #[serde(default = "default_processed")]
+    pub processed_folder: String,
+    #[serde(default = "default_ignored")]
+    pub ignored_folder: String,
+    #[serde(default = "default_quarantine")]
+    pub quarantine_folder: String,
+    /// Use IMAP IDLE when the server offers it; poll otherwise.
+    #[serde(default = "yes")]
+    pub idle: bool,
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    /// Limit for any single IMAP command or connection attempt.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Mail larger than this is quarantined unread.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+/// Which mail is acknowledged automatically when klachtd first meets a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcknowledgeSince {
+    /// Only mail that arrived after the first start of klachtd on this database.
+    FirstStart,
+    /// Only mail that arrived on or after this date (Europe/Amsterdam).
+    Date(NaiveDate),
+}
+
+impl<'de> Deserialize<'de> for AcknowledgeSince {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "first-start" {
+            return Ok(AcknowledgeSince::FirstStart);
+        }
+        NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map(AcknowledgeSince::Date)
+            .map_err(|_| serde::de::Error::custom(format!("expected \"first-start\" or a date YYYY-MM-DD, got {s:?}")))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intake {
+    #[serde(default = "default_ack_since")]
+    pub acknowledge_since: AcknowledgeSince,
+    /// At most this many automatic mails to one address per 24 hours: stops mail loops.
+    #[serde(default = "default_sender_limit")]
+    pub max_auto_replies_per_sender_per_day: u32,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Self { acknowledge_since: default_ack_since(), max_auto_replies_per_sender_per_day: default_sender_limit() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// Days the service is closed besides the statutory holidays, e.g. Good Friday.
+    #[serde(default)]
+    pub extra_closing_days: Vec<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbox {
+    /// How often the outbox is checked when nothing woke it up.
+    #[serde(default = "default_outbox_poll")]
+    pub poll_interval_secs: u64,
+    /// Longest wait between two attempts at one mail.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_secs: u64,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Self { poll_interval_secs: default_outbox_poll(), max_backoff_secs: default_max_backoff() }
+    }
+}
+
+fn default_prefix() -> String { "KL".into() }
+fn default_db_url() -> String { "sqlite:///var/lib/klachtd/klachtd.db".into() }
+fn default_db_connections() -> u32 { 5 }
+fn default_data_dir() -> PathBuf { PathBuf::from("/var/lib/klachtd") }
+fn default_language() -> String { "nl".into() }
+fn default_inbox() -> String { "INBOX".into() }
+fn default_mark() -> MarkMode { MarkMode::Move }
+fn default_processed() -> String { "Klachtd-Verwerkt".into() }
+fn default_ignored() -> String { "Klachtd-Genegeerd".into() }
+fn default_quarantine() -> String { "Klachtd-Quarantaine".into() }
+fn yes() -> bool { true }
+fn default_poll() -> u64 { 60 }
+fn default_timeout() -> u64 { 60 }
+fn default_max_message() -> u64 { 50 * 1024 * 1024 }
+fn default_ack_since() -> AcknowledgeSince { AcknowledgeSince::FirstStart }
+fn default_sender_limit() -> u32 { 5 }
+fn default_outbox_poll() -> u64 { 30 }
+fn default_max_backoff() -> u64 { 3600 }
+
+/// One problem found in a configuration: which key, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} (fix: {})", self.key, self.message, self.fix)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path} has {} problem(s):\n{}", .problems.len(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: PathBuf, problems: Vec<Problem> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{key}: cannot read password file {path}: {source}")]
+    File { key: String, path: PathBuf, source: std::io::Error },
+    #[error("{key}: environment variable {var} is not set")]
+    Env { key: String, var: String },
+}
+
+impl Config {
+    /// Reads and validates the file; every problem is reported, not just the first.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let config = Self::parse(&text).map_err(|message| ConfigError::Syntax { path: path.into(), message })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid { path: path.into(), problems })
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// Everything that is wrong with this configuration, short of connecting to servers.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        let mut add = |key: &str, message: String, fix: &str| p.push(Problem { key: key.into(), message, fix: fix.into() });
+
+        if !looks_like_address(&self.organisation.complaints_address) {
+            add("organisation.complaints_address", format!("{:?} is not an e-mail address", self.organisation.complaints_address), "write the full address, e.g. klachten@example.nl");
+        }
+        for a in &self.organisation.own_addresses {
+            if !looks_like_address(a) {
+                add("organisation.own_addresses", format!("{a:?} is not an e-mail address"), "list full addresses only");
+            }
+        }
+        let prefix = &self.organisation.reference_prefix;
+        if prefix.is_empty() || prefix.len() > 8 || !prefix.bytes().all(|b| b.is_ascii_alphabetic()) {
+            add("organisation.reference_prefix", format!("{prefix:?} must be 1-8 letters"), "use letters only, e.g. \"KL\"");
+        }
+        if self.organisation.name.trim().is_empty() {
+            add("organisation.name", "is empty".into(), "set the name complainants know you by");
+        }
+        if !self.organisation.regulation_url.starts_with("https://") && !self.organisation.regulation_url.starts_with("http://") {
+            add("organisation.regulation_url", "must be an http(s) link".into(), "link to the published complaints regulation");
+        }
+        if !matches!(self.templates.language.as_str(), "nl" | "en") {
+            add("templates.language", format!("{:?} is not supported", self.templates.language), "use \"nl\" or \"en\"");
+        }
+        if let Some(dir) = &self.templates.dir {
+            if !dir.is_dir() {
+                add("templates.dir", format!("{} is not a directory", dir.display()), "point it at a directory with nl/ and en/ templates, or remove the key to use the built-in ones");
+            }
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")) {
+            add("database.url", "must start with sqlite:, postgres:// or postgresql://".into(), "e.g. sqlite:///var/lib/klachtd/klachtd.db");
+        }
+        if self.database.max_connections == 0 {
+            add("database.max_connections", "must be at least 1".into(), "use 5");
+        }
+        for (section, host, port, tls, secret, ca) in [
+            ("imap", &self.imap.host, self.imap.port, self.imap.tls, Some(self.imap.secret()), &self.imap.ca_file),
+            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls, self.smtp.user.as_ref().map(|_| self.smtp.secret()), &self.smtp.ca_file),
+        ] {
+            if host.trim().is_empty() {
+                add(&format!("{section}.host"), "is empty".into(), "set the server's host name");
+            }
+            if port == 0 {
+                add(&format!("{section}.port"), "must not be 0".into(), "use the server's port");
+            }
+            if tls == TlsMode::None && !is_loopback(host) {
+                add(&format!("{section}.tls"), format!("\"none\" sends the password in clear text to {host}"), "use \"implicit\" or \"starttls\"; \"none\" is only for localhost");
+            }
+            if let Some(secret) = secret {
+                let given = [secret.password.is_some(), secret.password_file.is_some(), secret.password_env.is_some()].iter().filter(|b| **b).count();
+                if given != 1 {
+                    add(&format!("{section}.password"), format!("{given} password sources given"), "set exactly one of password, password_file, password_env");
+                } else if let Err(e) = secret.resolve(section) {
+                    add(&format!("{section}.password"), e.to_string(), "make the file readable or set the variable");
+                }
+            }
+            if let Some(ca) = ca {
+                if !ca.is_file() {
+                    add(&format!("{section}.ca_file"), format!("{} does not exist", ca.display()), "point it at a PEM certificate or remove the key");
+                }
+            }
+        }
+        if self.imap.user.trim().is_empty() {
+            add("imap.user", "is empty".into(), "set the mailbox login");
+        }
+        for (key, folder) in [("imap.processed_folder", &self.imap.processed_folder), ("imap.ignored_folder", &self.imap.ignored_folder), ("imap.quarantine_folder", &self.imap.quarantine_folder)] {
+            if folder.trim().is_empty() || folder.eq_ignore_ascii_case(&self.imap.inbox) {
+                add(key, format!("{folder:?} must be a folder other than the inbox"), "name a separate folder; it is created when missing");
+            }
+        }
+        if self.imap.poll_interval_secs == 0 || self.imap.timeout_secs == 0 || self.smtp.timeout_secs == 0 {
+            add("imap.poll_interval_secs / *.timeout_secs", "must be at least 1 second".into(), "use the defaults (60)");
+        }
+        if self.intake.max_auto_replies_per_sender_per_day == 0 {
+            add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");
+        }
+        if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
+            add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
+        }
+        p
+    }
+
+    pub fn calendar(&self) -> Calendar {
+        Calendar::new(self.calendar.extra_closing_days.iter().copied())
+    }
+
+    /// Lower-cased addresses whose mail is ours.
+    pub fn own_addresses(&self) -> Vec<String> {
+        let mut set: BTreeSet<String> = self.organisation.own_addresses.iter().map(|a| a.trim().to_ascii_lowercase()).collect();
+        set.insert(self.organisation.complaints_address.trim().to_ascii_lowercase());
+        set.insert(self.imap.user.trim().to_ascii_lowercase());
+        set.into_iter().filter(|a| a.contains('@')).collect()
+    }
+}
+
+impl Imap {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    pub fn secret(&self) -> Secret<'_> {
+        Secret { password: self.password.as_deref(), password_file: self.password_file.as_deref(), password_env: self.password_env.as_deref() }
+    }
+}
+
+impl Smtp {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    pub fn secret(&self) -> Secret<'_> {
+        Secret { password: self.password.as_deref(), password_file: self.password_file.as_deref(), password_env: self.password_env.as_deref() }
+    }
+}
+
+impl Secret<'_> {
+    /// The password, read from where the configuration says. `section` names the key in errors.
+    pub fn resolve(&self, section: &str) -> Result<String, SecretError> {
+        if let Some(p) = self.password {
+            return Ok(p.to_string());
+        }
+        if let Some(path) = self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|source| SecretError::File { key: format!("{section}.password_file"), path: path.to_path_buf(), source })?;
+            return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+        }
+        if let Some(var) = &self.password_env {
+            return std::env::var(var).map_err(|_| SecretError::Env { key: format!("{section}.password_env"), var: var.to_string() });
+        }
+        Ok(String::new())
+    }
+}
+
+fn looks_like_address(a: &str) -> bool {
+    let a = a.trim();
+    match a.split_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !a.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>'),
+        None => false,
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const MINIMAL: &str = r#"
+[organisation]
+name = "Re-integratiedienst"
+complaints_address = "klachten@dienst.nl"
+regulation_url = "https://dienst.nl/klachtenregeling"
+
+[imap]
+host = "127.0.0.1"
+port = 10143
+tls = "none"
+user = "klachten@dienst.nl"
+password = "x"
+
+[smtp]
+host = "127.0.0.1"
+port = 10025
+tls = "none"
+"#;
+
+    #[test]
+    fn minimal_config_is_valid_with_defaults() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert_eq!(c.imap.mark, MarkMode::Move);
+        assert_eq!(c.intake.acknowledge_since, AcknowledgeSince::FirstStart);
+        assert_eq!(c.own_addresses(), vec!["klachten@dienst.nl".to_string()]);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::parse(&MINIMAL.replace("tls = \"none\"\nuser", "tls = \"none\"\nusr = 1\nuser")).unwrap_err();
+        assert!(err.contains("usr"), "{err}");
+    }
+
+    #[test]
+    fn problems_name_key_and_fix() {
+        let text = MINIMAL.replace("host = \"127.0.0.1\"\nport = 10143", "host = \"imap.example.nl\"\nport = 10143").replace("klachten@dienst.nl\"\nregulation", "klachten\"\nregulation");
+        let c = Config::parse(&text).unwrap();
+        let keys: Vec<_> = c.problems().into_iter().map(|p| p.key).collect();
+        assert!(keys.contains(&"imap.tls".to_string()), "{keys:?}");
+        assert!(keys.contains(&"organisation.complaints_address".to_string()), "{keys:?}");
+    }
+
+    #[test]
+    fn password_sources_are_exclusive_and_resolved() {
+        let two = MINIMAL.replace("password = \"x\"", "password = \"x\"\npassword_env = \"KLACHTD_TEST_NOPE\"");
+        let keys: Vec<_> = Config::parse(&two).unwrap().problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, vec!["imap.password".to_string()]);
+        let missing = MINIMAL.replace("password = \"x\"", "password_env = \"KLACHTD_TEST_SURELY_UNSET\"");
+        let problems = Config::parse(&missing).unwrap().problems();
+        assert!(problems[0].message.contains("KLACHTD_TEST_SURELY_UNSET"), "{problems:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let from_file = MINIMAL.replace("password = \"x\"", &format!("password_file = {:?}", file));
+        assert_eq!(Config::parse(&from_file).unwrap().imap.secret().resolve("imap").unwrap(), "s3cret");
+    }
+
+    #[test]
+    fn acknowledge_since_accepts_a_date() {
+        let c = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"2026-11-01\"\n")).unwrap();
+        assert_eq!(c.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
+        assert!(Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"soon\"\n")).unwrap_err().contains("first-start"));
+    }
+}

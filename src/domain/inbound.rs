@@ -1,0 +1,267 @@
+//! What we read out of one incoming mail. Parsing is mail-parser's; this module decides which
+//! facts the procedure needs and normalises them, so the rest never touches MIME.
+
+use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use ring::digest;
+
+use super::text::{display_filename, html_to_text, single_line, tidy_lines};
+
+/// A person's mailbox as found in a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Display name, cleaned to one line; `None` when the header had none.
+    pub name: Option<String>,
+    /// Lower-cased address.
+    pub address: String,
+}
+
+/// The Return-Path as delivered; an empty one (`<>`) marks a bounce or other automatic mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnPath {
+    Absent,
+    Empty,
+    Address(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// For display only; see [`display_filename`].
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// The facts of one incoming mail.
+#[derive(Debug, Clone)]
+pub struct InboundMail {
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// In-Reply-To and References, without angle brackets, deduplicated.
+    pub thread_ids: Vec<String>,
+    pub from: Option<Person>,
+    pub reply_to: Option<Person>,
+    pub subject: String,
+    /// The description as plain text (HTML-only mail converted, scripts dropped).
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub list_id: bool,
+    pub return_path: ReturnPath,
+    /// `multipart/report` or a `message/delivery-status` part: a delivery report.
+    pub delivery_report: bool,
+    /// Vendor auto-reply markers (X-Autoreply, X-Autorespond, X-Auto-Response-Suppress).
+    pub vendor_autoreply: bool,
+    /// SHA-256 of the raw message: the identity of a mail without Message-ID.
+    pub content_hash: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("the message could not be parsed as an e-mail")]
+    NotAMessage,
+    #[error("the message has no From, Subject, Date or Message-ID header")]
+    NoHeaders,
+}
+
+impl InboundMail {
+    /// The key under which this mail is deduplicated: its Message-ID, or the hash of its bytes.
+    pub fn dedupe_key(&self) -> String {
+        match &self.message_id {
+            Some(id) => format!("mid:{id}"),
+            None => format!("sha256:{}", self.content_hash),
+        }
+    }
+}
+
+pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
+    let msg = MessageParser::default().parse(raw).ok_or(ParseError::NotAMessage)?;
+    if msg.from().is_none() && msg.subject().is_none() && msg.date().is_none() && msg.message_id().is_none() {
+        return Err(ParseError::NoHeaders);
+    }
+
+    let mut thread_ids = Vec::new();
+    for value in [msg.in_reply_to(), msg.references()] {
+        for id in header_texts(value) {
+            let id = strip_angles(&id);
+            if !id.is_empty() && !thread_ids.contains(&id) {
+                thread_ids.push(id);
+            }
+        }
+    }
+
+    let text = body_text(&msg);
+    let attachments = msg
+        .attachments()
+        .filter(|part| !part.is_message() || part.len() > 0)
+        .map(|part| Attachment {
+            filename: display_filename(part.attachment_name()),
+            content_type: part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_string(),
+                })
+                .map(|ct| single_line(&ct.to_ascii_lowercase(), 100))
+                .unwrap_or_else(|| "application/octet-stream".to_string()),
+            data: part.contents().to_vec(),
+        })
+        .collect();
+
+    let header_text = |name: &str| msg.header_raw(name).map(|v| single_line(v, 200).to_ascii_lowercase());
+    let return_path = match msg.header_raw("Return-Path") {
+        None => ReturnPath::Absent,
+        Some(raw) => {
+            let inner = strip_angles(raw.trim());
+            if inner.is_empty() { ReturnPath::Empty } else { ReturnPath::Address(inner.to_ascii_lowercase()) }
+        }
+    };
+    let delivery_report = msg.root_part().content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    }) || msg.parts.iter().any(|p| {
+        p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status") || s.eq_ignore_ascii_case("disposition-notification"))
+        })
+    });
+
+    Ok(InboundMail {
+        message_id: msg.message_id().map(strip_angles).filter(|id| !id.is_empty()),
+        thread_ids,
+        from: first_person(msg.from()),
+        reply_to: first_person(msg.reply_to()),
+        subject: single_line(msg.subject().unwrap_or(""), 300),
+        text,
+        attachments,
+        auto_submitted: header_text("Auto-Submitted"),
+        precedence: header_text("Precedence"),
+        list_id: msg.header_raw("List-Id").is_some() || msg.header_raw("List-Unsubscribe").is_some(),
+        return_path,
+        delivery_report,
+        vendor_autoreply: ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"]
+            .iter()
+            .any(|h| msg.header_raw(*h).is_some()),
+        content_hash: hex(digest::digest(&digest::SHA256, raw).as_ref()),
+    })
+}
+
+/// The first text body, or the first HTML body converted to text.
+fn body_text(msg: &mail_parser::Message<'_>) -> String {
+    if let Some(part) = msg.text_bodies().next().filter(|p| p.is_text() && !p.is_text_html()) {
+        if let Some(text) = part.text_contents() {
+            return tidy_lines(text);
+        }
+    }
+    if let Some(html) = msg.html_bodies().next().and_then(|p| p.text_contents()) {
+        return html_to_text(html);
+    }
+    String::new()
+}
+
+fn first_person(addr: Option<&Address<'_>>) -> Option<Person> {
+    let first = addr?.first()?;
+    let address = first.address()?.trim().to_ascii_lowercase();
+    if !address.contains('@') || address.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    let name = first.name().map(|n| single_line(n.trim_matches('"'), 200)).filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&address));
+    Some(Person { name, address })
+}
+
+fn header_texts(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => t.split_whitespace().map(str::to_string).collect(),
+        HeaderValue::TextList(list) => list.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn strip_angles(id: &str) -> String {
+    single_line(id.trim().trim_start_matches('<').trim_end_matches('>'), 500)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_complaint() {
+        let raw = b"From: \"Jan de Vries\" <Jan@Example.NL>\r\nTo: klachten@dienst.nl\r\nSubject: Klacht over mijn coach\r\n\
+                    Message-ID: <abc@example.nl>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0100\r\n\r\nIk ben ontevreden.\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.message_id.as_deref(), Some("abc@example.nl"));
+        assert_eq!(m.from, Some(Person { name: Some("Jan de Vries".into()), address: "jan@example.nl".into() }));
+        assert_eq!(m.subject, "Klacht over mijn coach");
+        assert_eq!(m.text, "Ik ben ontevreden.");
+        assert_eq!(m.dedupe_key(), "mid:abc@example.nl");
+        assert_eq!(m.return_path, ReturnPath::Absent);
+    }
+
+    #[test]
+    fn encoded_words_and_latin1() {
+        let raw = b"From: =?ISO-8859-1?Q?Jos=E9_M=FCller?= <jose@example.nl>\r\nSubject: =?UTF-8?B?S2xhY2h0IMOpw6lu?=\r\n\
+                    Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCaf\xe9 gesloten\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.from.as_ref().unwrap().name.as_deref(), Some("José Müller"));
+        assert_eq!(m.subject, "Klacht één");
+        assert_eq!(m.text, "Café gesloten");
+        assert!(m.message_id.is_none());
+        assert!(m.dedupe_key().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn raw_utf8_headers() {
+        let raw = "From: Zoë Ångström <zoe@example.nl>\r\nSubject: Ügyfél klacht\r\n\r\ntekst\r\n".as_bytes();
+        let m = parse(raw).unwrap();
+        assert_eq!(m.from.unwrap().name.as_deref(), Some("Zoë Ångström"));
+        assert_eq!(m.subject, "Ügyfél klacht");
+    }
+
+    #[test]
+    fn html_only_mail_becomes_text() {
+        let raw = b"From: a@example.nl\r\nSubject: x\r\nContent-Type: text/html\r\n\r\n<p>Hallo</p><script>steal()</script><p>daar</p>\r\n";
+        let m = parse(raw).unwrap();
+        assert!(m.text.contains("Hallo") && m.text.contains("daar"), "{}", m.text);
+        assert!(!m.text.contains("steal"));
+    }
+
+    #[test]
+    fn threading_ids_from_both_headers() {
+        let raw = b"From: a@example.nl\r\nSubject: Re: x\r\nIn-Reply-To: <ack-1@klachtd>\r\nReferences: <orig@example.nl> <ack-1@klachtd>\r\n\r\nok\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.thread_ids, vec!["ack-1@klachtd".to_string(), "orig@example.nl".to_string()]);
+    }
+
+    #[test]
+    fn hostile_attachment_name_is_tamed() {
+        let raw = b"From: a@example.nl\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\
+                    Content-Type: text/plain\r\n\r\nzie bijlage\r\n--B\r\nContent-Type: application/pdf\r\n\
+                    Content-Disposition: attachment; filename=\"../../etc/cron.d/evil\"\r\nContent-Transfer-Encoding: base64\r\n\r\nSGFsbG8=\r\n--B--\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "evil");
+        assert_eq!(m.attachments[0].data, b"Hallo");
+        assert_eq!(m.attachments[0].content_type, "application/pdf");
+    }
+
+    #[test]
+    fn bounce_markers() {
+        let raw = b"From: MAILER-DAEMON@mx.example.nl\r\nReturn-Path: <>\r\nSubject: Undelivered\r\nAuto-Submitted: auto-replied\r\n\
+                    Content-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
+                    --R\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n--R--\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.return_path, ReturnPath::Empty);
+        assert!(m.delivery_report);
+        assert_eq!(m.auto_submitted.as_deref(), Some("auto-replied"));
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        assert!(parse(b"").is_err());
+        assert_eq!(parse(b"\x00\x01\x02 nothing here").unwrap_err(), ParseError::NoHeaders);
+    }
+}

@@ -1,0 +1,8 @@
+//! The complaints procedure itself: dates, references, what a mail means.
+//! Nothing in here does I/O, so all of it is covered by plain unit tests.
+
+pub mod calendar;
+pub mod classify;
+pub mod inbound;
+pub mod reference;
+pub mod text;

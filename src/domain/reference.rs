@@ -1,0 +1,103 @@
+//! Case references such as `KL-2026-0001`: what complainants quote in their replies.
+
+use std::fmt;
+
+/// A case reference: prefix, year of registration and a sequence number within that year.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CaseRef {
+    prefix: String,
+    year: i32,
+    number: u32,
+}
+
+impl CaseRef {
+    pub fn new(prefix: &str, year: i32, number: u32) -> Self {
+        Self { prefix: prefix.to_ascii_uppercase(), year, number }
+    }
+
+    /// Parses a whole string as a reference (`KL-2026-0001`, case-insensitive).
+    pub fn parse(s: &str, prefix: &str) -> Option<Self> {
+        let s = s.trim();
+        let (p, rest) = s.split_once('-')?;
+        if !p.eq_ignore_ascii_case(prefix) {
+            return None;
+        }
+        let (year, number) = rest.split_once('-')?;
+        if year.len() != 4 || !all_digits(year) || number.len() < 4 || number.len() > 9 || !all_digits(number) {
+            return None;
+        }
+        Some(Self::new(prefix, year.parse().ok()?, number.parse().ok()?))
+    }
+
+    /// Every reference with our prefix that occurs in a text such as a subject line,
+    /// e.g. `Re: [KL-2026-0001] Ontvangstbevestiging`.
+    pub fn find_all(text: &str, prefix: &str) -> Vec<Self> {
+        let mut found = Vec::new();
+        let bytes = text.as_bytes();
+        let plen = prefix.len();
+        let mut i = 0;
+        while i + plen <= bytes.len() {
+            let at_word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+            if at_word_start && bytes[i..i + plen].eq_ignore_ascii_case(prefix.as_bytes()) {
+                let end = bytes[i + plen..]
+                    .iter()
+                    .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+                    .map_or(bytes.len(), |p| i + plen + p);
+                if let Some(r) = Self::parse(&text[i..end], prefix) {
+                    if !found.contains(&r) {
+                        found.push(r);
+                    }
+                }
+                i = end.max(i + 1);
+            } else {
+                i += 1;
+            }
+        }
+        found
+    }
+
+    pub fn year(&self) -> i32 {
+        self.year
+    }
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl fmt::Display for CaseRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}-{:04}", self.prefix, self.year, self.number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_with_four_digits_at_least() {
+        assert_eq!(CaseRef::new("kl", 2026, 7).to_string(), "KL-2026-0007");
+        assert_eq!(CaseRef::new("KL", 2026, 12345).to_string(), "KL-2026-12345");
+    }
+
+    #[test]
+    fn parses_round_trip_and_rejects_noise() {
+        let r = CaseRef::parse("kl-2026-0042", "KL").unwrap();
+        assert_eq!(r.to_string(), "KL-2026-0042");
+        assert!(CaseRef::parse("KL-26-0042", "KL").is_none());
+        assert!(CaseRef::parse("XX-2026-0042", "KL").is_none());
+        assert!(CaseRef::parse("KL-2026-", "KL").is_none());
+        assert!(CaseRef::parse("KL-2026-42", "KL").is_none());
+    }
+
+    #[test]
+    fn finds_references_in_subjects() {
+        let found = CaseRef::find_all("Re: AW: [KL-2026-0001] Ontvangstbevestiging", "KL");
+        assert_eq!(found, vec![CaseRef::new("KL", 2026, 1)]);
+        let two = CaseRef::find_all("KL-2026-0001 en kl-2025-0100, KL-2026-0001", "KL");
+        assert_eq!(two.len(), 2);
+        assert!(CaseRef::find_all("SKL-2026-0001 BKL-2026-0002x", "KL").is_empty());
+        assert!(CaseRef::find_all("geen kenmerk", "KL").is_empty());
+    }
+}

@@ -1,0 +1,147 @@
+//! Text hygiene for what arrives in mail: header values, HTML bodies and file names.
+
+/// A header value fit for one line: control characters (CR, LF, NUL, ...) become spaces,
+/// runs of white space collapse, and the result is trimmed and cut to `max_chars`.
+/// Everything that we later write into an outgoing header passes through here first.
+pub fn single_line(s: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max_chars));
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_control() || c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if out.chars().count() >= max_chars {
+            break;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Turns an HTML body into plain text. `<script>`, `<style>` and `<head>` contents are dropped
+/// entirely (not just their tags); block elements become line breaks; entities are decoded by
+/// mail-parser's converter, which does the rest.
+pub fn html_to_text(html: &str) -> String {
+    let stripped = strip_elements(html, &["script", "style", "head", "template", "noscript"]);
+    let with_breaks = stripped
+        .replace("</div>", "</div><br>")
+        .replace("</DIV>", "</DIV><br>")
+        .replace("</li>", "</li><br>")
+        .replace("</tr>", "</tr><br>");
+    let text = mail_parser::decoders::html::html_to_text(&with_breaks);
+    tidy_lines(&text)
+}
+
+/// Removes `<name ...> ... </name>` (case-insensitive) including contents; an unclosed element
+/// is removed to the end of the input, which is the safe reading of broken markup.
+fn strip_elements(html: &str, names: &[&str]) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len());
+    let mut pos = 0;
+    'outer: while pos < html.len() {
+        let Some(rel) = lower[pos..].find('<') else { break };
+        let start = pos + rel;
+        for name in names {
+            let open = &lower[start + 1..];
+            if open.starts_with(name) && open[name.len()..].starts_with(|c: char| c == '>' || c.is_ascii_whitespace() || c == '/') {
+                out.push_str(&html[pos..start]);
+                let close = format!("</{name}");
+                pos = match lower[start..].find(&close) {
+                    Some(c) => {
+                        let after = start + c;
+                        lower[after..].find('>').map_or(html.len(), |g| after + g + 1)
+                    }
+                    None => html.len(),
+                };
+                continue 'outer;
+            }
+        }
+        out.push_str(&html[pos..=start]);
+        pos = start + 1;
+    }
+    if pos < html.len() {
+        out.push_str(&html[pos..]);
+    }
+    out
+}
+
+/// Trims every line and keeps at most one empty line in a row.
+pub fn tidy_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank_run += 1;
+            if blank_run > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+/// A file name for display only: the last path component of what the mail claimed, without
+/// control characters or anything a shell or file manager treats specially. The file system
+/// never sees it: stored attachments are named by the hash of their content.
+pub fn display_filename(claimed: Option<&str>) -> String {
+    let claimed = claimed.unwrap_or("");
+    let last = claimed.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .map(|c| if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') { '_' } else { c })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let cleaned: String = cleaned.chars().take(120).collect();
+    if cleaned.is_empty() { "bijlage".to_string() } else { cleaned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_line_removes_header_injection() {
+        assert_eq!(single_line("Klacht\r\nBcc: victim@example.org", 200), "Klacht Bcc: victim@example.org");
+        assert_eq!(single_line("  a\t\tb \0 c  ", 200), "a b c");
+        assert_eq!(single_line("abcdef", 3), "abc");
+    }
+
+    #[test]
+    fn html_scripts_and_styles_never_survive() {
+        let html = "<html><head><title>x</title><style>p{color:red}</style></head><body>\
+                    <p>Mijn klacht</p><script>alert('x')</script><SCRIPT type=\"a\">evil()</SCRIPT>\
+                    <div>over de &eacute;&eacute;n &amp; ander</div></body></html>";
+        let text = html_to_text(html);
+        assert!(text.contains("Mijn klacht"), "{text}");
+        assert!(text.contains("over de één & ander"), "{text}");
+        for bad in ["alert", "evil", "color:red", "<", ">"] {
+            assert!(!text.contains(bad), "{bad} in {text}");
+        }
+    }
+
+    #[test]
+    fn unclosed_script_swallows_the_rest() {
+        assert_eq!(html_to_text("<p>ok</p><script>never"), "ok");
+    }
+
+    #[test]
+    fn display_filenames_are_tamed() {
+        assert_eq!(display_filename(Some("../../etc/passwd")), "passwd");
+        assert_eq!(display_filename(Some("C:\\Windows\\evil.exe")), "evil.exe");
+        assert_eq!(display_filename(Some("..")), "bijlage");
+        assert_eq!(display_filename(Some(".bashrc")), "bashrc");
+        assert_eq!(display_filename(Some("a\nb|c.pdf")), "a_b_c.pdf");
+        assert_eq!(display_filename(None), "bijlage");
+        assert_eq!(display_filename(Some(&"x".repeat(500))).len(), 120);
+    }
+}

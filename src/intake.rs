@@ -1,0 +1,257 @@
+//! What happens to one fetched mail: parse, classify, register or attach, queue the
+//! acknowledgement. Knows nothing of IMAP: the mailbox loop moves the mail afterwards
+//! according to the [`Outcome`], and only once this has committed.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio::sync::Notify;
+
+use crate::attachments::AttachmentStore;
+use crate::config::{AcknowledgeSince, Config};
+use crate::domain::calendar::{amsterdam_date, Calendar, Deadlines};
+use crate::domain::classify::{classify, Classification};
+use crate::domain::inbound::{self, hex, InboundMail};
+use crate::domain::reference::CaseRef;
+use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
+use crate::templates::{long_date, Letters};
+
+/// Where a processed mail goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new case; the mail goes to the processed folder.
+    Registered { reference: String },
+    /// Threaded into an existing case; processed folder.
+    FollowUp { reference: String },
+    /// Automated or own mail kept with the case it refers to; processed folder.
+    KeptWithCase { reference: String, reason: &'static str },
+    /// Automated or own mail about no case; ignored folder.
+    Ignored { reason: &'static str },
+    /// Seen before (same Message-ID or content); processed folder.
+    Duplicate,
+    /// Cannot be handled; quarantine folder, with the reason recorded.
+    Quarantine { reason: String },
+}
+
+/// A failure that says nothing about the mail itself (database down, disk full): the mail
+/// stays in the mailbox and is tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot store attachment: {0}")]
+    Attachment(#[from] std::io::Error),
+}
+
+pub struct Intake {
+    store: Store,
+    letters: Arc<Letters>,
+    calendar: Calendar,
+    attachments: AttachmentStore,
+    own_addresses: Vec<String>,
+    reference_prefix: String,
+    organisation: serde_json::Value,
+    acknowledge_since: DateTime<Utc>,
+    sender_limit: i64,
+    message_id_domain: String,
+    outbox_wake: Arc<Notify>,
+    rng: SystemRandom,
+}
+
+impl Intake {
+    /// `first_start` is when klachtd first ran on this database (see `AcknowledgeSince`).
+    pub fn new(config: &Config, store: Store, letters: Arc<Letters>, first_start: DateTime<Utc>, outbox_wake: Arc<Notify>) -> Self {
+        let acknowledge_since = match config.intake.acknowledge_since {
+            AcknowledgeSince::FirstStart => first_start,
+            AcknowledgeSince::Date(d) => d
+                .and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(first_start),
+        };
+        Self {
+            store,
+            letters,
+            calendar: config.calendar(),
+            attachments: AttachmentStore::new(&config.storage.data_dir),
+            own_addresses: config.own_addresses(),
+            reference_prefix: config.organisation.reference_prefix.clone(),
+            organisation: serde_json::json!({
+                "name": config.organisation.name,
+                "regulation_url": config.organisation.regulation_url,
+                "complaints_address": config.organisation.complaints_address,
+            }),
+            acknowledge_since,
+            sender_limit: config.intake.max_auto_replies_per_sender_per_day as i64,
+            message_id_domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            outbox_wake,
+            rng: SystemRandom::new(),
+        }
+    }
+
+    /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date).
+    pub async fn process(&self, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
+        let mail = match inbound::parse(raw) {
+            Ok(mail) => mail,
+            Err(e) => return Ok(Outcome::Quarantine { reason: e.to_string() }),
+        };
+        if self.store.is_known(&mail.dedupe_key()).await? {
+            return Ok(Outcome::Duplicate);
+        }
+        let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
+        let linked = self.store.find_case_for(&references, &mail.thread_ids).await?;
+
+        let classification = classify(&mail, &self.own_addresses, linked);
+        let (kind, case, reason): (&str, _, &'static str) = match classification {
+            Classification::NewComplaint => return self.register(&mail, raw, arrived).await,
+            Classification::FollowUp(case) => ("follow-up", Some(case), ""),
+            Classification::Automated { reason, case } => ("automated", case, reason.as_str()),
+            Classification::OwnMail { case } => ("own", case, "own-mail"),
+        };
+        let attachments = self.save_attachments(&mail).await?;
+        let record = self.message_record(&mail, raw, arrived, kind, reason);
+        let fresh = self.store.record_message(case.as_ref().map(|c| c.id), &record, &attachments).await?;
+        Ok(match (fresh, case) {
+            (false, _) => Outcome::Duplicate,
+            (true, Some(case)) if kind == "follow-up" => {
+                tracing::info!(reference = %case.reference, "follow-up threaded into case");
+                Outcome::FollowUp { reference: case.reference }
+            }
+            (true, Some(case)) => Outcome::KeptWithCase { reference: case.reference, reason },
+            (true, None) => Outcome::Ignored { reason },
+        })
+    }
+
+    async fn register(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
+        let received_on = amsterdam_date(arrived);
+        let deadlines = Deadlines::compute(&self.calendar, received_on);
+        let attachments = self.save_attachments(mail).await?;
+        let mut incomplete = Vec::new();
+        if mail.text.trim().is_empty() && !attachments.iter().any(|a| is_readable_document(&a.content_type)) {
+            incomplete.push("description");
+        }
+        let from = mail.from.clone();
+        if from.as_ref().and_then(|f| f.name.as_ref()).is_none() {
+            incomplete.push("name");
+        }
+        let case = NewCase {
+            source: "email",
+            complainant_name: from.as_ref().and_then(|f| f.name.clone()),
+            complainant_email: from.as_ref().map(|f| f.address.clone()),
+            reply_to_name: mail.reply_to.as_ref().and_then(|r| r.name.clone()),
+            reply_to_email: mail.reply_to.as_ref().map(|r| r.address.clone()).filter(|r| Some(r) != from.as_ref().map(|f| &f.address)),
+            postal_address: None,
+            subject: mail.subject.clone(),
+            description: mail.text.clone(),
+            incomplete: incomplete.clone(),
+            received_on,
+            received_at: arrived.timestamp(),
+            acknowledge_by: deadlines.acknowledge_by,
+            progress_by: deadlines.progress_by,
+            respond_by: deadlines.respond_by,
+        };
+        let ack_status = match &from {
+            None => None,
+            Some(_) if arrived < self.acknowledge_since => Some("held"),
+            Some(f) => {
+                let recent = self.store.auto_replies_since(&f.address, Utc::now().timestamp() - 86_400).await?;
+                Some(if recent >= self.sender_limit { "suppressed" } else { "pending" })
+            }
+        };
+        let record = self.message_record(mail, raw, arrived, "complaint", "");
+        let mut render_error = None;
+        let registration = self
+            .store
+            .register_case(&case, &record, &attachments, |reference| {
+                let (status, from) = (ack_status?, from.as_ref()?);
+                let context = serde_json::json!({
+                    "organisation": self.organisation,
+                    "case": {
+                        "reference": reference,
+                        "complainant_name": from.name,
+                        "subject": mail.subject,
+                        "received": long_date(received_on, self.letters.language()),
+                        "acknowledge_by": long_date(deadlines.acknowledge_by, self.letters.language()),
+                        "progress_by": long_date(deadlines.progress_by, self.letters.language()),
+                        "respond_by": long_date(deadlines.respond_by, self.letters.language()),
+                        "incomplete": incomplete,
+                    },
+                });
+                match self.letters.render("acknowledgement", &context) {
+                    Ok(letter) => Some(OutgoingMail {
+                        kind: "acknowledgement".into(),
+                        recipient: from.address.clone(),
+                        recipient_name: from.name.clone(),
+                        subject: letter.subject,
+                        body: letter.body,
+                        message_id: self.new_message_id(reference, "ack"),
+                        in_reply_to: mail.message_id.clone(),
+                        references: mail.thread_ids.iter().cloned().chain(mail.message_id.clone()).collect(),
+                        status,
+                    }),
+                    Err(e) => {
+                        render_error = Some(e);
+                        None
+                    }
+                }
+            })
+            .await?;
+        if let Some(e) = render_error {
+            tracing::error!(error = %e, "acknowledgement could not be rendered; the case is registered without one");
+        }
+        Ok(match registration {
+            Registration::Registered { reference, .. } => {
+                tracing::info!(reference = %reference, acknowledgement = ack_status.unwrap_or("none"), incomplete = incomplete.len(), attachments = attachments.len(), "complaint registered");
+                if ack_status == Some("pending") {
+                    self.outbox_wake.notify_one();
+                }
+                Outcome::Registered { reference }
+            }
+            Registration::Duplicate => Outcome::Duplicate,
+        })
+    }
+
+    async fn save_attachments(&self, mail: &InboundMail) -> Result<Vec<AttachmentRecord>, IntakeError> {
+        let mut records = Vec::with_capacity(mail.attachments.len());
+        for a in &mail.attachments {
+            let store = self.attachments.clone();
+            let data = a.data.clone();
+            let sha256 = tokio::task::spawn_blocking(move || store.save(&data)).await.map_err(std::io::Error::other)??;
+            records.push(AttachmentRecord { filename: a.filename.clone(), content_type: a.content_type.clone(), size: a.data.len() as i64, sha256 });
+        }
+        Ok(records)
+    }
+
+    fn message_record(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, kind: &str, note: &str) -> MessageRecord {
+        MessageRecord {
+            direction: "in",
+            kind: kind.to_string(),
+            dedupe_key: Some(mail.dedupe_key()),
+            message_id: mail.message_id.clone(),
+            from_address: mail.from.as_ref().map(|f| f.address.clone()),
+            subject: mail.subject.clone(),
+            body: mail.text.clone(),
+            raw: Some(raw.to_vec()),
+            note: note.to_string(),
+            received_at: arrived.timestamp(),
+        }
+    }
+
+    /// `<KL-2026-0001.ack.1f2e3d4c5b6a7980@dienst.nl>` without brackets: unique, and it tells a
+    /// handler reading headers which case and letter it was.
+    fn new_message_id(&self, reference: &str, letter: &str) -> String {
+        let mut bytes = [0u8; 8];
+        self.rng.fill(&mut bytes).expect("system random source");
+        format!("{reference}.{letter}.{}@{}", hex(&bytes), self.message_id_domain)
+    }
+}
+
+/// Whether an attachment can stand in for a description (a letter as PDF or a document).
+fn is_readable_document(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || matches!(
+            content_type,
+            "application/pdf" | "application/msword" | "application/vnd.openxmlformats-officedocument.wordprocessingml.document" | "application/vnd.oasis.opendocument.text" | "application/rtf"
+        )
+}

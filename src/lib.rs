@@ -1,0 +1,15 @@
+//! klachtd runs a complaints procedure by e-mail. See README.md for the overview and
+//! `../shared/REGULATION.md` (in the project's shared folder) for the rules it implements.
+
+pub mod attachments;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod domain;
+pub mod intake;
+pub mod mailbox;
+pub mod outbox;
+pub mod smtp;
+pub mod store;
+pub mod templates;
+pub mod tls;

@@ -1,0 +1,336 @@
+//! The IMAP side: one long-lived session to the complaints mailbox. Incremental sync by UID
+//! (UIDVALIDITY and the last processed UID live in the database), IDLE when the server offers
+//! it and polling otherwise, and reconnection with back-off after any failure, forever.
+//!
+//! Commit first, then mark: a mail is moved (or flagged) only after the intake has committed
+//! what it means; a crash in between makes the next run see it again, and the dedupe key makes
+//! that harmless. Nothing is ever deleted.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::{Client, Session};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::TlsConnector;
+
+use crate::config::{Imap, MarkMode, TlsMode};
+use crate::intake::{Intake, IntakeError, Outcome};
+use crate::store::{Store, StoreError};
+
+/// The keyword set on processed mail in `mark = "flag"` mode.
+pub const PROCESSED_KEYWORD: &str = "$KlachtdProcessed";
+/// IDLE is renewed this often (RFC 2177 asks for less than 29 minutes); each renewal also
+/// re-syncs, which catches mail whose notification was lost.
+const IDLE_RENEW: Duration = Duration::from_secs(5 * 60);
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(300);
+
+pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapIo for T {}
+pub type ImapSession = Session<Box<dyn ImapIo>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    #[error("cannot connect to {server}: {source}")]
+    Connect { server: String, source: std::io::Error },
+    #[error("TLS with {server} failed: {source}")]
+    Tls { server: String, source: std::io::Error },
+    #[error("IMAP login as {user} failed: {source}")]
+    Login { user: String, source: async_imap::error::Error },
+    #[error("IMAP: {0}")]
+    Protocol(#[from] async_imap::error::Error),
+    #[error("IMAP server did not answer within {0:?} ({1})")]
+    Timeout(Duration, &'static str),
+    #[error("IMAP server lacks {0}")]
+    Unsupported(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+pub struct MailboxWorker {
+    config: Imap,
+    tls: Arc<ClientConfig>,
+    store: Store,
+    intake: Arc<Intake>,
+    password: String,
+}
+
+/// What one sync pass did, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SyncReport {
+    pub fetched: u32,
+    pub registered: u32,
+    pub follow_ups: u32,
+    pub ignored: u32,
+    pub duplicates: u32,
+    pub quarantined: u32,
+}
+
+impl MailboxWorker {
+    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, password: String) -> Self {
+        Self { config, tls, store, intake, password }
+    }
+
+    async fn timed<T, E: Into<MailboxError>>(&self, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
+        timed(self.config.timeout(), what, fut).await
+    }
+
+    pub async fn connect(&self) -> Result<ImapSession, MailboxError> {
+        connect(&self.config, &self.tls, &self.password).await
+    }
+
+    /// Runs until `shutdown` turns true, reconnecting after every failure. `first` is a session
+    /// opened at start-up, if any.
+    pub async fn run(&self, mut first: Option<ImapSession>, mut shutdown: watch::Receiver<bool>) {
+        let mut delay = Duration::from_secs(1);
+        while !*shutdown.borrow() {
+            let session = match first.take() {
+                Some(s) => Ok(s),
+                None => self.connect().await,
+            };
+            let result = match session {
+                Ok(session) => self.serve(session, &mut shutdown, &mut delay).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "mailbox session failed; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+                }
+            }
+        }
+        tracing::info!("mailbox worker stopped");
+    }
+
+    /// One session: prepare folders, then sync and wait, until shutdown or an error.
+    async fn serve(&self, mut session: ImapSession, shutdown: &mut watch::Receiver<bool>, delay: &mut Duration) -> Result<(), MailboxError> {
+        let caps = self.timed("CAPABILITY", session.capabilities()).await?;
+        let can_idle = self.config.idle && caps.has_str("IDLE");
+        let can_move = caps.has_str("MOVE");
+        if self.config.mark == MarkMode::Move && !can_move {
+            return Err(MailboxError::Unsupported("MOVE (set imap.mark = \"flag\" for this server)"));
+        }
+        self.ensure_folders(&mut session).await?;
+        tracing::info!(idle = can_idle, "mailbox connected");
+        loop {
+            let report = self.sync(&mut session).await?;
+            *delay = Duration::from_secs(1);
+            if report.fetched > 0 {
+                tracing::info!(fetched = report.fetched, registered = report.registered, follow_ups = report.follow_ups, ignored = report.ignored, duplicates = report.duplicates, quarantined = report.quarantined, "mailbox synced");
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            if can_idle {
+                session = self.idle(session, shutdown).await?;
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(self.config.poll_interval_secs)) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+        Ok(())
+    }
+
+    async fn ensure_folders(&self, session: &mut ImapSession) -> Result<(), MailboxError> {
+        let mut wanted = vec![&self.config.ignored_folder, &self.config.quarantine_folder];
+        if self.config.mark == MarkMode::Move {
+            wanted.push(&self.config.processed_folder);
+        }
+        for folder in wanted {
+            let existing: Vec<_> = self.timed("LIST", async { session.list(None, Some(folder)).await?.try_collect::<Vec<_>>().await }).await?;
+            if existing.is_empty() {
+                self.timed("CREATE", session.create(folder)).await?;
+                tracing::info!(folder = %folder, "created mailbox folder");
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits in IDLE until the server reports a change, the renewal time passes, or shutdown.
+    async fn idle(&self, session: ImapSession, shutdown: &mut watch::Receiver<bool>) -> Result<ImapSession, MailboxError> {
+        let mut handle = session.idle();
+        self.timed("IDLE", handle.init()).await?;
+        {
+            // Dropping the StopSource interrupts the wait, so it stays bound until we mean it.
+            let (wait, stop_source) = handle.wait_with_timeout(IDLE_RENEW);
+            let mut stop_source = Some(stop_source);
+            tokio::pin!(wait);
+            let response = loop {
+                tokio::select! {
+                    r = &mut wait => break r,
+                    _ = shutdown.changed(), if stop_source.is_some() => { stop_source.take(); }
+                }
+            }?;
+            if let IdleResponse::NewData(_) = response {
+                tracing::debug!("mailbox changed");
+            }
+        }
+        self.timed("DONE", handle.done()).await
+    }
+
+    /// Processes every mail that arrived since the last processed UID.
+    pub async fn sync(&self, session: &mut ImapSession) -> Result<SyncReport, MailboxError> {
+        let inbox = &self.config.inbox;
+        let mailbox = self.timed("SELECT", session.select(inbox)).await?;
+        let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
+        let last_uid = match self.store.mailbox_state(inbox).await? {
+            Some((v, uid)) if v == uidvalidity => uid,
+            Some((v, _)) => {
+                tracing::warn!(old = v, new = uidvalidity, "UIDVALIDITY changed; rescanning the mailbox (known mail is recognised by Message-ID)");
+                0
+            }
+            None => 0,
+        };
+        let query = match self.config.mark {
+            MarkMode::Move => format!("UID {}:*", last_uid + 1),
+            MarkMode::Flag => format!("UID {}:* UNKEYWORD {PROCESSED_KEYWORD}", last_uid + 1),
+        };
+        let found = self.timed("UID SEARCH", session.uid_search(&query)).await?;
+        // "n:*" always matches the highest UID, even when it is below n.
+        let mut uids: Vec<u32> = found.into_iter().filter(|uid| *uid > last_uid).collect();
+        uids.sort_unstable();
+
+        let mut report = SyncReport::default();
+        for uid in uids {
+            self.process_one(session, uid, uidvalidity, &mut report).await?;
+            self.store.save_mailbox_state(inbox, uidvalidity, uid).await?;
+        }
+        if report.fetched == 0 {
+            self.store.save_mailbox_state(inbox, uidvalidity, last_uid).await?;
+        }
+        Ok(report)
+    }
+
+    async fn process_one(&self, session: &mut ImapSession, uid: u32, uidvalidity: u32, report: &mut SyncReport) -> Result<(), MailboxError> {
+        let meta = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE)", self.config.timeout()).await?;
+        let Some((size, arrived, _)) = meta else {
+            return Ok(()); // expunged by someone else meanwhile
+        };
+        report.fetched += 1;
+        let outcome = if u64::from(size) > self.config.max_message_bytes {
+            Outcome::Quarantine { reason: format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes) }
+        } else {
+            // Allow a slow server 1 s per MiB on top of the normal command timeout.
+            let budget = self.config.timeout() + Duration::from_secs(u64::from(size) >> 20);
+            let Some((_, _, raw)) = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", budget).await? else {
+                return Ok(());
+            };
+            self.intake.process(&raw.unwrap_or_default(), arrived).await?
+        };
+        let folder = match &outcome {
+            Outcome::Registered { .. } => {
+                report.registered += 1;
+                Some(&self.config.processed_folder)
+            }
+            Outcome::FollowUp { .. } | Outcome::KeptWithCase { .. } => {
+                report.follow_ups += 1;
+                Some(&self.config.processed_folder)
+            }
+            Outcome::Duplicate => {
+                report.duplicates += 1;
+                Some(&self.config.processed_folder)
+            }
+            Outcome::Ignored { reason } => {
+                report.ignored += 1;
+                tracing::info!(reason, "automated or own mail set aside");
+                Some(&self.config.ignored_folder)
+            }
+            Outcome::Quarantine { reason } => {
+                report.quarantined += 1;
+                tracing::warn!(uid, reason = %reason, "mail quarantined");
+                self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
+                Some(&self.config.quarantine_folder)
+            }
+        };
+        let processed_in_place = self.config.mark == MarkMode::Flag && folder == Some(&self.config.processed_folder);
+        match folder {
+            Some(_) if processed_in_place => {
+                let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
+                self.timed("UID STORE", async { session.uid_store(uid.to_string(), &flags).await?.try_collect::<Vec<_>>().await }).await?;
+            }
+            Some(folder) => self.timed("UID MOVE", session.uid_mv(uid.to_string(), folder)).await?,
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// One UID FETCH, fully drained. Returns size, internal date and (if asked) the body.
+    async fn fetch(&self, session: &mut ImapSession, uid: u32, items: &str, budget: Duration) -> Result<Option<(u32, DateTime<Utc>, Option<Vec<u8>>)>, MailboxError> {
+        let fetches: Vec<_> = timed(budget, "UID FETCH", async { session.uid_fetch(uid.to_string(), items).await?.try_collect::<Vec<_>>().await }).await?;
+        let Some(f) = fetches.into_iter().find(|f| f.uid == Some(uid)) else {
+            return Ok(None);
+        };
+        // A server that omits INTERNALDATE gets "now": the date of receipt cannot be earlier.
+        let arrived = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
+        Ok(Some((f.size.unwrap_or(0), arrived, f.body().map(<[u8]>::to_vec))))
+    }
+}
+
+async fn timed<T, E: Into<MailboxError>>(limit: Duration, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(MailboxError::Timeout(limit, what)),
+    }
+}
+
+/// Opens a logged-in session to the configured mailbox.
+pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> Result<ImapSession, MailboxError> {
+    let server = format!("{}:{}", config.host, config.port);
+    let timeout = config.timeout();
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect((config.host.as_str(), config.port)))
+        .await
+        .map_err(|_| MailboxError::Timeout(timeout, "connect"))?
+        .map_err(|source| MailboxError::Connect { server: server.clone(), source })?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn ImapIo> = match config.tls {
+        TlsMode::None => Box::new(tcp),
+        TlsMode::Implicit => Box::new(tls_wrap(config, tls, tcp, &server).await?),
+        TlsMode::Starttls => {
+            let mut plain = Client::new(tcp);
+            timed(config.timeout(), "greeting", async { plain.read_response().await.map_err(async_imap::error::Error::from) }).await?;
+            timed(config.timeout(), "STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
+            Box::new(tls_wrap(config, tls, plain.into_inner(), &server).await?)
+        }
+    };
+    let mut client = Client::new(stream);
+    if config.tls != TlsMode::Starttls {
+        let greeting = timed(config.timeout(), "greeting", async { client.read_response().await.map_err(async_imap::error::Error::from) }).await?;
+        if greeting.is_none() {
+            return Err(MailboxError::Connect { server, source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the greeting") });
+        }
+    }
+    let login = tokio::time::timeout(timeout, client.login(&config.user, password))
+        .await
+        .map_err(|_| MailboxError::Timeout(timeout, "LOGIN"))?;
+    login.map_err(|(source, _)| MailboxError::Login { user: config.user.clone(), source })
+}
+
+async fn tls_wrap(config: &Imap, tls: &Arc<ClientConfig>, tcp: TcpStream, server: &str) -> Result<tokio_rustls::client::TlsStream<TcpStream>, MailboxError> {
+    let name = ServerName::try_from(config.host.clone())
+        .map_err(|e| MailboxError::Tls { server: server.into(), source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e) })?;
+    let timeout = config.timeout();
+    tokio::time::timeout(timeout, TlsConnector::from(tls.clone()).connect(name, tcp))
+        .await
+        .map_err(|_| MailboxError::Timeout(timeout, "TLS handshake"))?
+        .map_err(|source| MailboxError::Tls { server: server.into(), source })
+}

@@ -1,0 +1,101 @@
+//! The outbox worker: delivers queued mail over SMTP, with retries and back-off. Every
+//! outgoing mail is a database row first, so an SMTP outage delays mail and never loses it;
+//! the row's lease keeps two workers (or two instances) from sending the same mail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::smtp::Mailer;
+use crate::store::{now, Store};
+
+/// How long a claimed mail is reserved for the worker that claimed it.
+const LEASE: Duration = Duration::from_secs(300);
+
+pub struct OutboxWorker {
+    pub store: Store,
+    pub mailer: Arc<Mailer>,
+    pub wake: Arc<Notify>,
+    pub poll_interval: Duration,
+    pub max_backoff: Duration,
+    pub worker_id: String,
+}
+
+impl OutboxWorker {
+    /// Runs until `shutdown` turns true. A mail in flight is finished first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!("outbox worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let delivered = self.deliver_due().await;
+            if *shutdown.borrow() {
+                break;
+            }
+            let pause = if delivered { Duration::ZERO } else { self.poll_interval };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!("outbox worker stopped");
+    }
+
+    /// Sends every mail that is due now. Returns whether anything was attempted.
+    pub async fn deliver_due(&self) -> bool {
+        let mut any = false;
+        loop {
+            let item = match self.store.claim_outbox(&self.worker_id, LEASE).await {
+                Ok(Some(item)) => item,
+                Ok(None) => return any,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox: database unavailable");
+                    return any;
+                }
+            };
+            any = true;
+            match self.mailer.send(&item).await {
+                Ok(reply) => {
+                    tracing::info!(outbox_id = item.id, kind = %item.kind, attempt = item.attempts, "mail accepted by SMTP server");
+                    if let Err(e) = self.store.outbox_sent(&item, &reply).await {
+                        // The mail went out but is not recorded; the lease stops a resend until it
+                        // expires, and by then the database is likely back for the retry.
+                        tracing::error!(outbox_id = item.id, error = %e, "mail sent but not recorded");
+                    }
+                }
+                Err(e) => {
+                    let wait = backoff(item.attempts, self.max_backoff);
+                    tracing::warn!(outbox_id = item.id, kind = %item.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), error = %e, "mail not sent; will retry");
+                    if let Err(e) = self.store.outbox_failed(&item, &e.to_string(), now() + wait.as_secs() as i64).await {
+                        tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
+                    }
+                    // The server is likely down: do not hammer it with the rest of the queue.
+                    return any;
+                }
+            }
+        }
+    }
+}
+
+/// 5 s, 10 s, 20 s, ... up to `max`.
+pub fn backoff(attempts: i64, max: Duration) -> Duration {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    Duration::from_secs(5u64.saturating_mul(1u64 << exp)).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let max = Duration::from_secs(3600);
+        assert_eq!(backoff(1, max), Duration::from_secs(5));
+        assert_eq!(backoff(2, max), Duration::from_secs(10));
+        assert_eq!(backoff(4, max), Duration::from_secs(40));
+        assert_eq!(backoff(30, max), max);
+    }
+}

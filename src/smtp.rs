@@ -1,0 +1,103 @@
+//! Outgoing mail over SMTP with lettre: building the transport and turning an outbox row into a
+//! message with the headers that keep auto-replies from looping and replies threaded.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::{Smtp, TlsMode};
+use crate::domain::text::single_line;
+use crate::store::OutboxItem;
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// lettre's own timeout covers connecting only; this bounds a whole send.
+    send_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("SMTP: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("SMTP: no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("cannot build the message: {0}")]
+    Build(String),
+}
+
+impl Mailer {
+    pub fn new(config: &Smtp, from_name: &str, from_address: &str) -> anyhow::Result<Self> {
+        let tls_parameters = || -> anyhow::Result<TlsParameters> {
+            let mut builder = TlsParameters::builder(config.host.clone());
+            if let Some(ca) = &config.ca_file {
+                let pem = std::fs::read(ca).with_context(|| format!("smtp.ca_file {}", ca.display()))?;
+                builder = builder.add_root_certificate(Certificate::from_pem(&pem).context("smtp.ca_file is not a PEM certificate")?);
+            }
+            builder.build_rustls().context("SMTP TLS parameters")
+        };
+        let tls = match config.tls {
+            TlsMode::Implicit => Tls::Wrapper(tls_parameters()?),
+            TlsMode::Starttls => Tls::Required(tls_parameters()?),
+            TlsMode::None => Tls::None,
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+            .port(config.port)
+            .tls(tls)
+            .timeout(Some(config.timeout()));
+        if let Some(user) = &config.user {
+            let password = config.secret().resolve("smtp")?;
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        let from = Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
+        Ok(Self { transport: builder.build(), from, send_timeout: config.timeout() * 2 })
+    }
+
+    /// Builds the message for an outbox row. Header values pass through lettre's encoder after
+    /// `single_line`, so no name or subject can add a header line.
+    pub fn message(&self, item: &OutboxItem) -> Result<Message, SendError> {
+        let address = item.recipient.parse().map_err(|e| SendError::Build(format!("recipient: {e}")))?;
+        let to = Mailbox::new(item.recipient_name.as_deref().map(|n| single_line(n, 100)), address);
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(single_line(&item.subject, 250))
+            .message_id(Some(format!("<{}>", item.message_id)))
+            .date_now()
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
+        if let Some(parent) = &item.in_reply_to {
+            builder = builder.in_reply_to(format!("<{}>", single_line(parent, 500)));
+        }
+        if !item.references.is_empty() {
+            let refs: Vec<String> = item.references.iter().map(|r| format!("<{}>", single_line(r, 500))).collect();
+            builder = builder.references(refs.join(" "));
+        }
+        builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(item.body.clone())
+            .map_err(|e| SendError::Build(e.to_string()))
+    }
+
+    /// Sends and returns the server's reply to the final DATA ("250 2.0.0 Ok: queued as ...").
+    pub async fn send(&self, item: &OutboxItem) -> Result<String, SendError> {
+        let message = self.message(item)?;
+        let response = tokio::time::timeout(self.send_timeout, self.transport.send(message))
+            .await
+            .map_err(|_| SendError::Timeout(self.send_timeout))??;
+        Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
+    }
+
+    /// Checks that the server answers and accepts our login.
+    pub async fn check(&self) -> Result<(), SendError> {
+        tokio::time::timeout(self.send_timeout, self.transport.test_connection())
+            .await
+            .map_err(|_| SendError::Timeout(self.send_timeout))??;
+        Ok(())
+    }
+}

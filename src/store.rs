@@ -1,0 +1,801 @@
+//! All SQL lives here. One `Store` over sqlx's `Any` driver serves SQLite (the embedded default)
+//! and PostgreSQL (several instances on one database); the SQL is written to mean the same on
+//! both, and the schema has one migration file per backend.
+//!
+//! Exactly-once rules that rely on the database, not on memory:
+//! - an incoming mail is registered once: `messages.dedupe_key` is unique;
+//! - a case reference is unique: numbers come from a counter row updated in the same transaction;
+//! - an outgoing mail is sent by one worker at a time: a worker claims a row with a lease
+//!   (a conditional UPDATE that only one claimant can win) and records the SMTP acceptance.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("no case with reference {0}")]
+    UnknownCase(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    reference_prefix: String,
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// An incoming or outgoing message as recorded on a case.
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub direction: &'static str,
+    pub kind: String,
+    pub dedupe_key: Option<String>,
+    pub message_id: Option<String>,
+    pub from_address: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub raw: Option<Vec<u8>>,
+    pub note: String,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttachmentRecord {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+/// A case about to be registered. The reference is assigned by the store.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub source: &'static str,
+    pub complainant_name: Option<String>,
+    pub complainant_email: Option<String>,
+    pub reply_to_name: Option<String>,
+    pub reply_to_email: Option<String>,
+    pub postal_address: Option<String>,
+    pub subject: String,
+    pub description: String,
+    pub incomplete: Vec<&'static str>,
+    pub received_on: NaiveDate,
+    pub received_at: i64,
+    pub acknowledge_by: NaiveDate,
+    pub progress_by: NaiveDate,
+    pub respond_by: NaiveDate,
+}
+
+/// A mail to be queued in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub kind: String,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// `pending` (send), `held` (a handler decides) or `suppressed` (loop guard; never sent).
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseLink {
+    pub id: i64,
+    pub reference: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    Registered { case_id: i64, reference: String },
+    /// Another worker or an earlier run registered this mail already.
+    Duplicate,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub case_id: Option<i64>,
+    pub kind: String,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub attempts: i64,
+}
+
+/// What `cases list` and `cases show` print.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseSummary {
+    pub reference: String,
+    pub status: String,
+    pub source: String,
+    pub complainant_name: Option<String>,
+    pub complainant_email: Option<String>,
+    pub reply_to_email: Option<String>,
+    pub subject: String,
+    pub received_on: String,
+    pub acknowledge_by: String,
+    pub progress_by: String,
+    pub respond_by: String,
+    pub incomplete: Vec<String>,
+    pub messages: i64,
+    pub attachments: i64,
+    /// `sent`, `pending`, `held`, `suppressed` or `none`.
+    pub acknowledgement: String,
+    pub acknowledged_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseEvent {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseMessage {
+    pub direction: String,
+    pub kind: String,
+    pub from_address: Option<String>,
+    pub subject: String,
+    pub received_at: i64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub summary: CaseSummary,
+    pub description: String,
+    pub message_list: Vec<CaseMessage>,
+    pub attachment_list: Vec<CaseAttachment>,
+    pub history: Vec<CaseEvent>,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file readable by the owner only) and runs the migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let url = match backend {
+            Backend::Sqlite => {
+                create_private_sqlite_file(url)?;
+                if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") }
+            }
+            Backend::Postgres => url.to_string(),
+        };
+        let mut options = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // WAL lets readers work beside the one writer; the busy timeout makes writers queue
+            // instead of failing; foreign keys are off by default in SQLite.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        let store = Self { pool, backend, reference_prefix: "KL".into() };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The letters that start every new case reference (`KL` in `KL-2026-0001`).
+    pub fn with_reference_prefix(mut self, prefix: &str) -> Self {
+        self.reference_prefix = prefix.to_ascii_uppercase();
+        self
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            // Take the write lock up front: a deferred transaction that reads first and then
+            // writes can fail with SQLITE_BUSY instead of waiting.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Applies missing migrations. Concurrent instances on PostgreSQL serialise on an advisory
+    /// lock; on SQLite the immediate transaction does the same.
+    pub async fn migrate(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_lock(4242017)").execute(&mut *conn).await?;
+        }
+        let outcome = async {
+            sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+                .execute(&mut *conn)
+                .await?;
+            for m in MIGRATIONS {
+                let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if done.is_some() {
+                    continue;
+                }
+                let sql = match self.backend {
+                    Backend::Sqlite => m.sqlite,
+                    Backend::Postgres => m.postgres,
+                };
+                let begin = if self.backend == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+                sqlx::raw_sql(begin).execute(&mut *conn).await?;
+                let applied = async {
+                    sqlx::raw_sql(sql).execute(&mut *conn).await?;
+                    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                        .bind(m.version)
+                        .bind(m.name)
+                        .bind(now())
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok::<_, sqlx::Error>(())
+                }
+                .await;
+                match applied {
+                    Ok(()) => sqlx::raw_sql("COMMIT").execute(&mut *conn).await?,
+                    Err(e) => {
+                        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                        return Err(e);
+                    }
+                };
+                tracing::info!(version = m.version, name = m.name, "database migration applied");
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        if self.backend == Backend::Postgres {
+            let _ = sqlx::query("SELECT pg_advisory_unlock(4242017)").execute(&mut *conn).await;
+        }
+        Ok(outcome?)
+    }
+
+    /// The value of a setting, storing `default` first if it is absent (first writer wins).
+    pub async fn setting_or_init(&self, key: &str, default: &str) -> Result<String> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(default)
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&self.pool).await?)
+    }
+
+    // ---- mailbox sync state ------------------------------------------------------------
+
+    pub async fn mailbox_state(&self, folder: &str) -> Result<Option<(u32, u32)>> {
+        let row = sqlx::query("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1")
+            .bind(folder)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u32)))
+    }
+
+    /// Records how far the mailbox has been processed. The last UID never goes backwards for
+    /// the same UIDVALIDITY, so two instances cannot undo each other's progress.
+    pub async fn save_mailbox_state(&self, folder: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_state (folder, uidvalidity, last_uid, last_sync_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (folder) DO UPDATE SET
+               last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity AND mailbox_state.last_uid > excluded.last_uid
+                               THEN mailbox_state.last_uid ELSE excluded.last_uid END,
+               uidvalidity = excluded.uidvalidity,
+               last_sync_at = excluded.last_sync_at",
+        )
+        .bind(folder)
+        .bind(uidvalidity as i64)
+        .bind(last_uid as i64)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn touch_mailbox_sync(&self, folder: &str) -> Result<()> {
+        sqlx::query("UPDATE mailbox_state SET last_sync_at = $1 WHERE folder = $2").bind(now()).bind(folder).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- intake ------------------------------------------------------------------------
+
+    /// Whether a mail with this dedupe key was registered before.
+    pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1").bind(dedupe_key).fetch_optional(&self.pool).await?;
+        Ok(id.is_some())
+    }
+
+    /// The case that a mail refers to: by a reference in its subject, else by a Message-ID in
+    /// its In-Reply-To/References that belongs to a message of a case.
+    pub async fn find_case_for(&self, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {
+        for reference in references {
+            if let Some(link) = self.case_link(reference).await? {
+                return Ok(Some(link));
+            }
+        }
+        for id in thread_ids {
+            let row = sqlx::query(
+                "SELECT c.id, c.reference, c.status FROM messages m JOIN cases c ON c.id = m.case_id
+                 WHERE m.message_id = $1 ORDER BY m.id LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(row) = row {
+                return Ok(Some(link_from_row(&row)));
+            }
+            let row = sqlx::query("SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                return Ok(Some(link_from_row(&row)));
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn case_link(&self, reference: &str) -> Result<Option<CaseLink>> {
+        let row = sqlx::query("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(link_from_row))
+    }
+
+    /// Number of automatic mails queued for `recipient` since `since` (the loop guard).
+    pub async fn auto_replies_since(&self, recipient: &str, since: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2 AND status <> 'suppressed'")
+            .bind(recipient)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Registers a new case with its first message, attachments and acknowledgement, in one
+    /// transaction. `compose` gets the new reference and returns the acknowledgement to queue.
+    pub async fn register_case(
+        &self,
+        case: &NewCase,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+    ) -> Result<Registration> {
+        let mut tx = self.begin().await?;
+        let counter = format!("case-{}", chrono::Datelike::year(&case.received_on));
+        let year = chrono::Datelike::year(&case.received_on);
+        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING").bind(&counter).execute(&mut *tx).await?;
+        let number: i64 = sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+            .bind(&counter)
+            .fetch_one(&mut *tx)
+            .await?;
+        let reference = crate::domain::reference::CaseRef::new(&self.reference_prefix, year, number as u32).to_string();
+        let created = now();
+        let case_id: i64 = sqlx::query_scalar(
+            "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
+                                postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
+                                progress_by, respond_by, created_at)
+             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(&reference)
+        .bind(case.source)
+        .bind(case.complainant_name.clone())
+        .bind(case.complainant_email.clone())
+        .bind(case.reply_to_name.clone())
+        .bind(case.reply_to_email.clone())
+        .bind(case.postal_address.clone())
+        .bind(&case.subject)
+        .bind(&case.description)
+        .bind(case.incomplete.join(","))
+        .bind(case.received_on.to_string())
+        .bind(case.received_at)
+        .bind(case.acknowledge_by.to_string())
+        .bind(case.progress_by.to_string())
+        .bind(case.respond_by.to_string())
+        .bind(created)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let inserted = insert_message(&mut tx, Some(case_id), message, attachments).await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return Ok(Registration::Duplicate);
+            }
+            other => other?,
+        };
+        insert_event(&mut tx, case_id, "klachtd", "registered", &format!("source={}", case.source)).await?;
+        if let Some(mail) = compose(&reference) {
+            insert_outbox(&mut tx, Some(case_id), &mail).await?;
+            insert_event(&mut tx, case_id, "klachtd", "acknowledgement-queued", mail.status).await?;
+        }
+        tx.commit().await?;
+        Ok(Registration::Registered { case_id, reference })
+    }
+
+    /// Records a mail that is not a new complaint: a follow-up, or automated or own mail,
+    /// attached to `case_id` when it refers to a case. Returns false if it was known already.
+    pub async fn record_message(&self, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        match insert_message(&mut tx, case_id, message, attachments).await {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            other => other?,
+        };
+        if let Some(case_id) = case_id {
+            insert_event(&mut tx, case_id, "klachtd", &format!("message-{}", message.kind), &message.note).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn record_quarantine(&self, folder: &str, uidvalidity: u32, uid: u32, dedupe_key: Option<&str>, reason: &str) -> Result<()> {
+        sqlx::query("INSERT INTO quarantine (folder, uidvalidity, uid, dedupe_key, reason, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(folder)
+            .bind(uidvalidity as i64)
+            .bind(uid as i64)
+            .bind(dedupe_key.map(str::to_string))
+            .bind(reason)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn quarantined(&self) -> Result<Vec<(i64, u32, String)>> {
+        let rows = sqlx::query("SELECT at, uid, reason FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get::<i64, _>(1) as u32, r.get(2))).collect())
+    }
+
+    // ---- outbox ------------------------------------------------------------------------
+
+    /// Claims the next due outgoing mail for `lease`. Only one claimant can win a row: the
+    /// UPDATE re-checks the lease, and a loser sees zero rows changed and tries the next.
+    pub async fn claim_outbox(&self, worker: &str, lease: Duration) -> Result<Option<OutboxItem>> {
+        for _ in 0..5 {
+            let t = now();
+            let candidate: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 ORDER BY next_attempt_at, id LIMIT 1",
+            )
+            .bind(t)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(id) = candidate else { return Ok(None) };
+            let claimed = sqlx::query(
+                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
+                 WHERE id = $3 AND status = 'pending' AND claimed_until <= $4",
+            )
+            .bind(t + lease.as_secs() as i64)
+            .bind(worker)
+            .bind(id)
+            .bind(t)
+            .execute(&self.pool)
+            .await?;
+            if claimed.rows_affected() == 1 {
+                let row = sqlx::query(
+                    "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+                return Ok(Some(OutboxItem {
+                    id: row.get(0),
+                    case_id: row.get(1),
+                    kind: row.get(2),
+                    recipient: row.get(3),
+                    recipient_name: row.get(4),
+                    subject: row.get(5),
+                    body: row.get(6),
+                    message_id: row.get(7),
+                    in_reply_to: row.get(8),
+                    references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
+                    attempts: row.get(10),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records the SMTP server's acceptance. For an acknowledgement this also meets the
+    /// case's acknowledgement deadline.
+    pub async fn outbox_sent(&self, item: &OutboxItem, smtp_reply: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let t = now();
+        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL WHERE id = $3")
+            .bind(t)
+            .bind(smtp_reply)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(case_id) = item.case_id {
+            if item.kind == "acknowledgement" {
+                sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(t).bind(case_id).execute(&mut *tx).await?;
+            }
+            insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.kind), "").await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the mail stays pending and is tried again at `retry_at`.
+    pub async fn outbox_failed(&self, item: &OutboxItem, error: &str, retry_at: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET last_error = $1, next_attempt_at = $2, claimed_until = 0 WHERE id = $3")
+            .bind(error)
+            .bind(retry_at)
+            .bind(item.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Releases held acknowledgements of a case (mail found in the mailbox before klachtd
+    /// took over) so they are sent. Returns how many were released.
+    pub async fn release_held(&self, reference: &str) -> Result<u64> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1 WHERE case_id = $2 AND status = 'held'")
+            .bind(now())
+            .bind(link.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            insert_event(&mut tx, link.id, "operator", "acknowledgement-released", "").await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    // ---- looking at cases --------------------------------------------------------------
+
+    pub async fn list_cases(&self) -> Result<Vec<CaseSummary>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} ORDER BY c.id"))).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(summary_from_row).collect())
+    }
+
+    pub async fn case_detail(&self, reference: &str) -> Result<CaseDetail> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.reference = $1")))
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let summary = summary_from_row(&row);
+        let case_id: i64 = row.get("id");
+        let description: String = row.get("description");
+        let message_list = sqlx::query("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| CaseMessage { direction: r.get(0), kind: r.get(1), from_address: r.get(2), subject: r.get(3), received_at: r.get(4), note: r.get(5) })
+            .collect();
+        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256 FROM attachments WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3) })
+            .collect();
+        let history = sqlx::query("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| CaseEvent { at: r.get(0), actor: r.get(1), action: r.get(2), detail: r.get(3) })
+            .collect();
+        Ok(CaseDetail { summary, description, message_list, attachment_list, history })
+    }
+
+    /// Raw bytes of every message of a case, oldest first (for export and tests).
+    pub async fn raw_messages(&self, reference: &str) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
+            .bind(reference)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    pub async fn count(&self, table: Table) -> Result<i64> {
+        let sql = match table {
+            Table::Cases => "SELECT COUNT(*) FROM cases",
+            Table::Messages => "SELECT COUNT(*) FROM messages",
+            Table::Outbox => "SELECT COUNT(*) FROM outbox",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    Cases,
+    Messages,
+    Outbox,
+}
+
+const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
+        c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at, c.description,
+        (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS n_attachments,
+        COALESCE((SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1), 'none') AS ack_status
+    FROM cases c";
+
+fn summary_from_row(r: &AnyRow) -> CaseSummary {
+    let incomplete: String = r.get("incomplete");
+    CaseSummary {
+        reference: r.get("reference"),
+        status: r.get("status"),
+        source: r.get("source"),
+        complainant_name: r.get("complainant_name"),
+        complainant_email: r.get("complainant_email"),
+        reply_to_email: r.get("reply_to_email"),
+        subject: r.get("subject"),
+        received_on: r.get("received_on"),
+        acknowledge_by: r.get("acknowledge_by"),
+        progress_by: r.get("progress_by"),
+        respond_by: r.get("respond_by"),
+        incomplete: incomplete.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        messages: r.get("n_messages"),
+        attachments: r.get("n_attachments"),
+        acknowledgement: r.get("ack_status"),
+        acknowledged_at: r.get("acknowledged_at"),
+    }
+}
+
+fn link_from_row(r: &AnyRow) -> CaseLink {
+    CaseLink { id: r.get(0), reference: r.get(1), status: r.get(2) }
+}
+
+async fn insert_message(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    case_id: Option<i64>,
+    m: &MessageRecord,
+    attachments: &[AttachmentRecord],
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(case_id)
+    .bind(m.direction)
+    .bind(&m.kind)
+    .bind(m.dedupe_key.clone())
+    .bind(m.message_id.clone())
+    .bind(m.from_address.clone())
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(m.raw.clone())
+    .bind(&m.note)
+    .bind(m.received_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    for a in attachments {
+        sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id)
+            .bind(case_id)
+            .bind(&a.filename)
+            .bind(&a.content_type)
+            .bind(a.size)
+            .bind(&a.sha256)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(id)
+}
+
+async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
+    let t = now();
+    sqlx::query_scalar(
+        "INSERT INTO outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(case_id)
+    .bind(&mail.kind)
+    .bind(&mail.recipient)
+    .bind(mail.recipient_name.clone())
+    .bind(&mail.subject)
+    .bind(&mail.body)
+    .bind(&mail.message_id)
+    .bind(mail.in_reply_to.clone())
+    .bind(mail.references.join(" "))
+    .bind(mail.status)
+    .bind(t)
+    .bind(t)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+async fn insert_event(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(case_id)
+        .bind(now())
+        .bind(actor)
+        .bind(action)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Creates the SQLite database file (and its directory) readable by the owner only, before
+/// SQLite would create it with the process umask.
+fn create_private_sqlite_file(url: &str) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    let path = std::path::Path::new(path);
+    let io = |e: std::io::Error| StoreError::Db(sqlx::Error::Io(e));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+    }
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
+    Ok(())
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

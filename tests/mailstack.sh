@@ -1,0 +1,745 @@
+#!/usr/bin/env bash
+# mailstack.sh - a throw-away local mail stack for klachtd's tests and demo.
+#
+# Runs Debian's Dovecot (IMAP with IDLE/MOVE, plus LMTP) and Postfix (SMTP)
+# as root on 127.0.0.1, with every config, certificate, queue, log and
+# maildir inside one directory. The system's own Dovecot/Postfix services and
+# their /etc configs are never used or touched; only packages get installed.
+#
+# Usage:
+#   mailstack.sh start DIR [--owner-pid PID]   configure + start everything
+#   mailstack.sh stop DIR                      stop everything (idempotent)
+#   mailstack.sh stop-imap DIR | start-imap DIR   only Dovecot
+#   mailstack.sh stop-smtp DIR | start-smtp DIR   only Postfix
+#
+# Environment (read by `start`; later commands reuse what start wrote):
+#   KLACHTD_STACK_IMAP_PORT   plain IMAP, STARTTLS offered      (10143)
+#   KLACHTD_STACK_IMAPS_PORT  IMAP over implicit TLS            (10993)
+#   KLACHTD_STACK_SMTP_PORT   SMTP, STARTTLS + AUTH offered     (10025)
+#   KLACHTD_STACK_PASSWORD    password valid for every account  (test-secret)
+#
+# Any address is an account: log in to IMAP with the full address and the
+# password; SMTP accepts any recipient from loopback (no AUTH needed) and
+# delivers via LMTP into DIR/mail/<lower-cased address>/ (a Maildir).
+#
+# `start` writes DIR/env (export lines, also printed on stdout) with
+# KLACHTD_STACK_{DIR,IMAP_PORT,IMAPS_PORT,SMTP_PORT,PASSWORD,CA}.
+#
+# Layout of DIR:
+#   env                  export lines for tests
+#   tls/                 ca.pem (trust anchor), server.pem/.key (leaf)
+#   dovecot.conf         Dovecot config;  dovecot.log its log
+#   run/ state/          Dovecot base_dir (sockets, master.pid) and state_dir
+#   mail/ home/          maildirs and Dovecot home dirs, one per address
+#   postfix/             Postfix config_directory (main.cf, master.cf)
+#   spool/ postfix-data/ Postfix queue_directory and data_directory
+#   postfix.log          Postfix log (via postlogd, no syslog needed)
+#   watcher.pid/.log     the --owner-pid watcher
+set -euo pipefail
+
+SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
+readonly SELF
+readonly PACKAGES=(dovecot-imapd dovecot-lmtpd postfix openssl)
+readonly POSTFIX_DAEMON_DIR=/usr/lib/postfix/sbin
+readonly STOP_TIMEOUT_S=10
+readonly START_TIMEOUT_S=15
+
+log() { printf 'mailstack: %s\n' "$*" >&2; }
+die() { printf 'mailstack: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+    sed -n '/^# Usage:/,/^# Environment/p' "$SELF" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2
+}
+
+# ---------------------------------------------------------------- packages
+
+have_packages() {
+    [[ -x /usr/sbin/dovecot && -x /usr/lib/dovecot/imap && -x /usr/lib/dovecot/lmtp \
+        && -x /usr/sbin/postfix && -x "$POSTFIX_DAEMON_DIR/master" \
+        && -x /usr/bin/openssl ]]
+}
+
+# Installs the Debian packages if missing, without letting apt configure or
+# start the system-wide services.
+ensure_packages() {
+    have_packages && return 0
+    [[ $EUID -eq 0 ]] || die "packages ${PACKAGES[*]} are missing and installing them needs root"
+    command -v apt-get >/dev/null || die "packages ${PACKAGES[*]} are missing and apt-get is not available"
+
+    # Tests start several stacks in parallel; only one of them may run apt.
+    local lockfd
+    exec {lockfd}>/tmp/klachtd-mailstack-install.lock
+    flock "$lockfd"
+    if have_packages; then
+        exec {lockfd}>&-
+        return 0
+    fi
+
+    log "installing ${PACKAGES[*]} (one-off, ~30 s)"
+    # "No configuration": postfix gets no /etc/postfix/main.cf, so the system
+    # instance stays unconfigured and never conflicts with ours.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+
+    # policy-rc.d exiting 101 tells invoke-rc.d not to start the system
+    # services from the maintainer scripts. Only remove it if we created it.
+    local created_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\n# temporary, created by klachtd tests/mailstack.sh\nexit 101\n' \
+            >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        created_policy=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+
+    local apt_log=/tmp/klachtd-mailstack-apt.log
+    local -a install=(apt-get install -y -q --no-install-recommends
+        -o DPkg::Lock::Timeout=120 "${PACKAGES[@]}")
+    local ok=1
+    if ! DEBIAN_FRONTEND=noninteractive "${install[@]}" >"$apt_log" 2>&1; then
+        # Probably stale or missing package lists; refresh once and retry.
+        log "apt-get install failed, running apt-get update and retrying"
+        if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive "${install[@]}"; } \
+            >>"$apt_log" 2>&1; then
+            ok=0
+        fi
+    fi
+
+    if ((created_policy)); then
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+    fi
+    exec {lockfd}>&-
+    ((ok)) || die "installing ${PACKAGES[*]} failed, see $apt_log"
+    have_packages || die "installed ${PACKAGES[*]} but binaries are still missing, see $apt_log"
+}
+
+# ---------------------------------------------------------------- helpers
+
+# Makes DIR absolute and rejects paths that cannot be written safely into the
+# Dovecot/Postfix configs (whitespace, commas, quotes, $, % would be parsed).
+resolve_dir() {
+    local dir=$1
+    [[ -n $dir ]] || die "DIR must not be empty"
+    mkdir -p -- "$dir"
+    dir=$(cd -- "$dir" && pwd -P)
+    [[ $dir =~ ^/[A-Za-z0-9._/+@-]*$ ]] ||
+        die "DIR '$dir' contains characters that can't go into the server configs; use [A-Za-z0-9._/+@-] only"
+    # Dovecot's unix sockets live in DIR/run/ and DIR/spool/private/; a
+    # sun_path holds 107 bytes and the longest socket name is ~25 bytes.
+    ((${#dir} <= 75)) || die "DIR '$dir' is too long for unix socket paths (max 75 chars)"
+    printf '%s\n' "$dir"
+}
+
+check_port() {
+    local name=$1 value=$2
+    if ! [[ $value =~ ^[0-9]+$ ]] || ((value < 1 || value > 65535)); then
+        die "$name='$value' is not a valid port number"
+    fi
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Prints the pid stored in pid file $1 if that process is alive and its
+# command name is $2 (guards against stale pid files and recycled pids).
+live_pid() {
+    local file=$1 comm=$2 pid
+    [[ -r $file ]] || return 1
+    read -r pid <"$file" 2>/dev/null || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    [[ -r /proc/$pid/comm && $(</proc/"$pid"/comm) == "$comm" ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+# Pids of all processes in session $1. Both servers' masters are session
+# leaders, so this finds every worker they forked, even after the master died.
+session_pids() {
+    local sid=$1 stat rest f
+    local -a fields
+    for f in /proc/[0-9]*/stat; do
+        { read -r stat <"$f"; } 2>/dev/null || continue   # process just exited
+        rest=${stat##*) }          # drop "pid (comm) ", comm may hold spaces
+        read -r -a fields <<<"$rest"
+        # fields: state ppid pgrp session ...
+        [[ ${fields[3]:-} == "$sid" ]] && { f=${f#/proc/}; printf '%s\n' "${f%/stat}"; }
+    done
+    return 0
+}
+
+# Sends SIGTERM to master pid $1, then waits until it and every process of
+# its session are gone; SIGKILLs whatever is left after STOP_TIMEOUT_S.
+terminate_tree() {
+    local master=$1 what=$2 i pids
+    kill -TERM "$master" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT_S * 20; i++)); do
+        pids=$(session_pids "$master")
+        [[ -z $pids ]] && return 0
+        sleep 0.05
+    done
+    pids=${pids//$'\n'/ }
+    log "$what did not stop within ${STOP_TIMEOUT_S}s, killing: $pids"
+    # shellcheck disable=SC2086  # word splitting of the pid list is intended
+    kill -KILL $pids 2>/dev/null || true
+    for ((i = 0; i < 40; i++)); do
+        [[ -z $(session_pids "$master") ]] && return 0
+        sleep 0.05
+    done
+    die "could not kill $what processes: $pids"
+}
+
+# Closes fds above 2 that a caller leaked to us (255 is bash's own script fd,
+# close-on-exec anyway). Used in subshells right before exec'ing a server.
+close_inherited_fds() {
+    local fd
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2 && fd != 255)); then
+            eval "exec ${fd}>&-" 2>/dev/null || true
+        fi
+    done
+}
+
+# Runs "$@" detached from our stdio. Dovecot and Postfix keep inherited fds
+# open forever, and a test capturing our output would wait for EOF in vain;
+# so stdin/stdout go to /dev/null, stderr to the log, other fds are closed.
+run_detached() {
+    local logfile=$1
+    shift
+    (
+        close_inherited_fds
+        exec "$@"
+    ) </dev/null >/dev/null 2>>"$logfile"
+}
+
+# Postfix daemons run as user postfix and open files below DIR by absolute
+# path (e.g. data_directory/master.lock), and Dovecot's mail processes run as
+# user mail, so DIR must be searchable by others.
+# Temp dirs are often 0700: add the search bit (not read) for others.
+ensure_traversable() {
+    local dir=$1
+    can_postfix_reach "$dir" && return 0
+    chmod a+x -- "$dir"
+    can_postfix_reach "$dir" ||
+        die "user postfix cannot reach $dir (a parent directory is not searchable, e.g. /root is 0700); use a DIR under /tmp"
+}
+
+can_postfix_reach() {
+    setpriv --reuid=postfix --regid=postfix --clear-groups -- test -x "$1/."
+}
+
+wait_for_port() {
+    local port=$1 what=$2 logfile=$3 i
+    for ((i = 0; i < START_TIMEOUT_S * 20; i++)); do
+        port_open "$port" && return 0
+        sleep 0.05
+    done
+    die "$what is not answering on 127.0.0.1:$port after ${START_TIMEOUT_S}s; see $logfile"
+}
+
+# Loads the settings `start` saved, for the commands that reuse them.
+load_env() {
+    local dir=$1
+    [[ -f $dir/env && -f $dir/dovecot.conf && -f $dir/postfix/main.cf ]] ||
+        die "$dir is not a configured mail stack; run '$0 start $dir' first"
+    # shellcheck source=/dev/null
+    source "$dir/env"
+}
+
+# ---------------------------------------------------------------- TLS
+
+# A throw-away CA plus a leaf signed by it. rustls refuses a self-signed
+# CA:TRUE certificate as a server certificate, hence the two levels.
+# Existing certificates are kept, so clients that cached the CA keep working.
+make_certs() {
+    local tls=$1/tls
+    [[ -s $tls/ca.pem && -s $tls/server.pem && -s $tls/server.key ]] && return 0
+    mkdir -p "$tls"
+    chmod 755 "$tls"
+    local tmp
+    tmp=$(mktemp -d "$tls/.gen.XXXXXX")
+    (
+        cd "$tmp"
+        umask 077
+        # EC P-256 keys: instant to generate, supported by rustls, OpenSSL, Python.
+        openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+        openssl req -new -x509 -key ca.key -out ca.pem -days 3650 -sha256 \
+            -subj "/CN=klachtd mailstack test CA" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -addext "subjectKeyIdentifier=hash"
+        openssl ecparam -name prime256v1 -genkey -noout -out server.key
+        openssl req -new -key server.key -out server.csr -subj "/CN=localhost"
+        cat >leaf.ext <<'EOF'
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+EOF
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out server.pem -days 3650 -sha256 -extfile leaf.ext
+        chmod 644 ca.pem server.pem
+    ) >/dev/null 2>"$tls/openssl.log" || die "certificate generation failed, see $tls/openssl.log"
+    mv -f "$tmp"/{ca.key,ca.pem,server.key,server.pem} "$tls/"
+    rm -rf "$tmp"
+}
+
+# ---------------------------------------------------------------- configs
+
+write_dovecot_conf() {
+    local dir=$1 pw=$2 MAIL_UID MAIL_GID
+    if ! MAIL_UID=$(id -u mail) || ! MAIL_GID=$(id -g mail); then
+        die "the standard user 'mail' does not exist"
+    fi
+    # Dovecot expands %-variables in settings; keep a literal % in the password.
+    pw=${pw//%/%%}
+    cat >"$dir/dovecot.conf" <<EOF
+# Generated by tests/mailstack.sh - private Dovecot instance, do not edit.
+# Standalone: nothing from /etc/dovecot is included.
+
+# Everything lives in DIR, so several instances can run side by side.
+instance_name = mailstack-$(printf '%s' "$dir" | md5sum | cut -c1-12)
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+info_log_path =
+debug_log_path =
+
+protocols = imap lmtp
+listen = 127.0.0.1
+
+ssl = yes
+ssl_cert = <$dir/tls/server.pem
+ssl_key = <$dir/tls/server.key
+ssl_min_protocol = TLSv1.2
+
+# Any user name with the one password; plain auth without TLS is fine here.
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Lu
+# Default chars plus + and = so tagged test addresses work too.
+auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@+=
+# Tests try wrong passwords on purpose; don't slow them down: no delay on
+# failure, and no auth penalty (per-IP delay of up to 15 s after failures,
+# disabled when auth can't reach its anvil socket, see service anvil below).
+auth_failure_delay = 0
+
+passdb {
+  driver = static
+  args = password={PLAIN}$pw
+}
+# Dovecot never accesses mail as root ("Mail access not allowed for root"),
+# so maildirs belong to Debian's standard "mail" user (base-passwd, uid 8).
+first_valid_uid = $MAIL_UID
+first_valid_gid = $MAIL_GID
+mail_uid = mail
+mail_gid = mail
+userdb {
+  driver = static
+  args = home=$dir/home/%Lu allow_all_users=yes
+}
+
+mail_location = maildir:$dir/mail/%Lu
+mail_fsync = never
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+
+# Every address is its own mailbox: no +detail stripping.
+recipient_delimiter =
+
+protocol imap {
+  # Tests open many connections as the same user from 127.0.0.1.
+  mail_max_userip_connections = 1000
+}
+protocol lmtp {
+  postmaster_address = postmaster@mailstack.test
+  # Keep delivered messages as close to what was sent as possible.
+  lmtp_add_received_header = no
+  lmtp_hdr_delivery_address = none
+}
+
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $KLACHTD_STACK_IMAP_PORT
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $KLACHTD_STACK_IMAPS_PORT
+    ssl = yes
+  }
+}
+
+# Sockets for Postfix inside its queue directory: Postfix resolves relative
+# unix: paths against it, so its unprivileged daemons never have to traverse
+# DIR (which may be mode 0700).
+service lmtp {
+  unix_listener $dir/spool/private/dovecot-lmtp {
+    mode = 0600
+    user = postfix
+    group = postfix
+  }
+}
+service auth {
+  unix_listener $dir/spool/private/dovecot-auth {
+    mode = 0600
+    user = postfix
+    group = postfix
+  }
+}
+EOF
+}
+
+write_postfix_conf() {
+    local dir=$1 pdir=$1/postfix
+    mkdir -p "$pdir"
+    cat >"$pdir/main.cf" <<EOF
+# Generated by tests/mailstack.sh - private Postfix instance, do not edit.
+compatibility_level = 3.6
+
+# Everything lives in DIR, so several instances can run side by side.
+queue_directory = $dir/spool
+data_directory = $dir/postfix-data
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = mailstack
+# Log to a file through postlogd (needs the postlog service in master.cf).
+maillog_file = $dir/postfix.log
+maillog_file_prefixes = $dir
+
+myhostname = mailstack.test
+mydomain = mailstack.test
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+
+# No DNS at all: the machine may be offline and nothing goes outside anyway.
+smtp_dns_support_level = disabled
+lmtp_dns_support_level = disabled
+smtp_host_lookup = native
+lmtp_host_lookup = native
+smtpd_peername_lookup = no
+
+# Every recipient in every domain goes over LMTP to our Dovecot, which
+# accepts any address. No local delivery, no aliases, no relaying out.
+mydestination =
+relay_domains =
+virtual_alias_domains =
+virtual_mailbox_domains =
+local_recipient_maps =
+alias_maps =
+alias_database =
+local_transport = error:local delivery is disabled
+default_transport = lmtp:unix:private/dovecot-lmtp
+relay_transport = lmtp:unix:private/dovecot-lmtp
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions =
+
+# Deliver headers untouched: no Message-ID/Date/From added to test mails.
+local_header_rewrite_clients =
+append_dot_mydomain = no
+
+# A test sends a 10 MiB attachment; allow 100 MiB (0 = no limit).
+message_size_limit = 104857600
+mailbox_size_limit = 0
+virtual_mailbox_limit = 0
+
+# Retry deferred mail quickly (e.g. while Dovecot is stopped by a test).
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 10s
+delay_warning_time = 0
+# Don't slow down tests that provoke errors or send bursts.
+smtpd_error_sleep_time = 0
+in_flow_delay = 0
+biff = no
+
+# STARTTLS offered, never required.
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $dir/tls/server.key, $dir/tls/server.pem
+smtpd_tls_loglevel = 0
+lmtp_tls_security_level = none
+
+# AUTH PLAIN/LOGIN via Dovecot, offered (also without TLS) but not required.
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/dovecot-auth
+smtpd_sasl_security_options = noanonymous
+smtpd_tls_auth_only = no
+EOF
+
+    # Minimal master.cf: one smtpd on loopback, no chroot (nothing is set up
+    # for it), no local/virtual/pipe delivery agents.
+    cat >"$pdir/master.cf" <<EOF
+# Generated by tests/mailstack.sh - private Postfix instance, do not edit.
+# service             type  private unpriv chroot wakeup maxproc command
+127.0.0.1:$KLACHTD_STACK_SMTP_PORT inet n       -      n      -      -       smtpd
+pickup                unix  n       -      n      60     1       pickup
+cleanup               unix  n       -      n      -      0       cleanup
+qmgr                  unix  n       -      n      300    1       qmgr
+tlsmgr                unix  -       -      n      1000?  1       tlsmgr
+rewrite               unix  -       -      n      -      -       trivial-rewrite
+bounce                unix  -       -      n      -      0       bounce
+defer                 unix  -       -      n      -      0       bounce
+trace                 unix  -       -      n      -      0       bounce
+verify                unix  -       -      n      -      1       verify
+flush                 unix  n       -      n      1000?  0       flush
+proxymap              unix  -       -      n      -      -       proxymap
+proxywrite            unix  -       -      n      -      1       proxymap
+smtp                  unix  -       -      n      -      -       smtp
+relay                 unix  -       -      n      -      -       smtp
+showq                 unix  n       -      n      -      -       showq
+error                 unix  -       -      n      -      -       error
+retry                 unix  -       -      n      -      -       error
+discard               unix  -       -      n      -      -       discard
+lmtp                  unix  -       -      n      -      -       lmtp
+anvil                 unix  -       -      n      -      1       anvil
+scache                unix  -       -      n      -      1       scache
+postlog               unix-dgram n  -      n      -      1       postlogd
+EOF
+    # Postfix distrusts config files modified within the last second and
+    # waits for them to age; backdate them so start is instant.
+    touch -d '-5 seconds' "$pdir/main.cf" "$pdir/master.cf"
+}
+
+write_env() {
+    local dir=$1
+    {
+        printf 'export KLACHTD_STACK_DIR=%q\n' "$dir"
+        printf 'export KLACHTD_STACK_IMAP_PORT=%q\n' "$KLACHTD_STACK_IMAP_PORT"
+        printf 'export KLACHTD_STACK_IMAPS_PORT=%q\n' "$KLACHTD_STACK_IMAPS_PORT"
+        printf 'export KLACHTD_STACK_SMTP_PORT=%q\n' "$KLACHTD_STACK_SMTP_PORT"
+        printf 'export KLACHTD_STACK_PASSWORD=%q\n' "$KLACHTD_STACK_PASSWORD"
+        printf 'export KLACHTD_STACK_CA=%q\n' "$dir/tls/ca.pem"
+    } >"$dir/env.tmp"
+    mv -f "$dir/env.tmp" "$dir/env"
+}
+
+# ---------------------------------------------------------------- servers
+
+dovecot_pid() { live_pid "$1/run/master.pid" dovecot; }
+postfix_pid() { live_pid "$1/spool/pid/master.pid" master; }
+
+start_dovecot() {
+    local dir=$1
+    dovecot_pid "$dir" >/dev/null && die "Dovecot is already running for $dir"
+    port_open "$KLACHTD_STACK_IMAP_PORT" &&
+        die "port $KLACHTD_STACK_IMAP_PORT (IMAP) is already in use"
+    port_open "$KLACHTD_STACK_IMAPS_PORT" &&
+        die "port $KLACHTD_STACK_IMAPS_PORT (IMAPS) is already in use"
+    mkdir -p "$dir/run" "$dir/state" "$dir/mail" "$dir/home" "$dir/spool/private"
+    # Dovecot creates per-address dirs in there as the mail user.
+    chown mail:mail "$dir/mail" "$dir/home"
+    # dovecot forks into the background (as a session leader) and returns
+    # once its listeners are bound, or fails with a message in the log.
+    run_detached "$dir/dovecot.log" /usr/sbin/dovecot -c "$dir/dovecot.conf" ||
+        die "Dovecot failed to start; see $dir/dovecot.log"
+    wait_for_port "$KLACHTD_STACK_IMAP_PORT" "Dovecot IMAP" "$dir/dovecot.log"
+    wait_for_port "$KLACHTD_STACK_IMAPS_PORT" "Dovecot IMAPS" "$dir/dovecot.log"
+}
+
+start_postfix() {
+    local dir=$1
+    postfix_pid "$dir" >/dev/null && die "Postfix is already running for $dir"
+    port_open "$KLACHTD_STACK_SMTP_PORT" &&
+        die "port $KLACHTD_STACK_SMTP_PORT (SMTP) is already in use"
+    # The queue directory itself must exist; postfix creates what is inside
+    # (and the data directory, which must belong to the postfix user).
+    mkdir -p "$dir/spool"
+    # "postfix start" runs its integrity checks, creates the queue
+    # directories and waits (master -w) until the master is initialised.
+    if ! run_detached "$dir/postfix.log" /usr/sbin/postfix -c "$dir/postfix" start; then
+        # postfix prints fatal errors only to a tty or syslog; re-run the
+        # check on a pseudo-tty so the reason lands in the log.
+        {
+            echo "--- postfix check (run by mailstack.sh after a failed start) ---"
+            script -qec "/usr/sbin/postfix -c '$dir/postfix' check" /dev/null </dev/null || true
+        } >>"$dir/postfix.log" 2>&1
+        die "Postfix failed to start; see $dir/postfix.log"
+    fi
+    wait_for_port "$KLACHTD_STACK_SMTP_PORT" "Postfix SMTP" "$dir/postfix.log"
+}
+
+stop_dovecot() {
+    local dir=$1 pid
+    pid=$(dovecot_pid "$dir") || return 0
+    terminate_tree "$pid" "Dovecot"
+}
+
+stop_postfix() {
+    local dir=$1 pid
+    pid=$(postfix_pid "$dir") || return 0
+    terminate_tree "$pid" "Postfix"
+}
+
+# ---------------------------------------------------------------- watcher
+
+proc_starttime() {
+    local stat rest
+    local -a fields
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+    rest=${stat##*) }
+    read -r -a fields <<<"$rest"
+    printf '%s\n' "${fields[19]}"  # field 22 of stat = start time
+}
+
+# watcher.pid holds "PID STARTTIME"; the start time (which exec does not
+# change) tells our watcher apart from a process that recycled its pid.
+watcher_pid() {
+    local dir=$1 pid st cur
+    [[ -r $dir/watcher.pid ]] || return 1
+    read -r pid st <"$dir/watcher.pid" || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    cur=$(proc_starttime "$pid") || return 1
+    [[ $cur == "$st" ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+stop_watcher() {
+    local dir=$1 pid
+    if pid=$(watcher_pid "$dir"); then
+        kill -TERM "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/watcher.pid"
+}
+
+start_watcher() {
+    local dir=$1 owner=$2 st pid
+    st=$(proc_starttime "$owner") || die "--owner-pid $owner: no such process"
+    # Background job + setsid: its own session, so it survives the caller's
+    # process group being killed; no job control here, so setsid does not
+    # fork and $! is the watcher's pid. The pid file is written before we
+    # return, so an immediate `stop` finds and kills the watcher.
+    (
+        close_inherited_fds
+        exec setsid "$SELF" _watch "$dir" "$owner" "$st"
+    ) </dev/null >/dev/null 2>>"$dir/watcher.log" &
+    pid=$!
+    echo "$pid $(proc_starttime "$pid")" >"$dir/watcher.pid"
+}
+
+# Hidden command run by the watcher: polls until the owner is gone (pid gone
+# or recycled, detected by its start time), then stops the stack.
+cmd_watch() {
+    local dir=$1 owner=$2 st=$3 cur
+    while cur=$(proc_starttime "$owner") && [[ $cur == "$st" ]]; do
+        sleep 0.5
+    done
+    log "$(date '+%F %T') owner pid $owner is gone, stopping the stack in $dir"
+    rm -f "$dir/watcher.pid"
+    exec "$SELF" stop "$dir"
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_start() {
+    local dir=$1 owner=$2
+    : "${KLACHTD_STACK_IMAP_PORT:=10143}" "${KLACHTD_STACK_IMAPS_PORT:=10993}"
+    : "${KLACHTD_STACK_SMTP_PORT:=10025}" "${KLACHTD_STACK_PASSWORD:=test-secret}"
+    check_port KLACHTD_STACK_IMAP_PORT "$KLACHTD_STACK_IMAP_PORT"
+    check_port KLACHTD_STACK_IMAPS_PORT "$KLACHTD_STACK_IMAPS_PORT"
+    check_port KLACHTD_STACK_SMTP_PORT "$KLACHTD_STACK_SMTP_PORT"
+    [[ $KLACHTD_STACK_IMAP_PORT != "$KLACHTD_STACK_IMAPS_PORT" &&
+        $KLACHTD_STACK_IMAP_PORT != "$KLACHTD_STACK_SMTP_PORT" &&
+        $KLACHTD_STACK_IMAPS_PORT != "$KLACHTD_STACK_SMTP_PORT" ]] ||
+        die "IMAP, IMAPS and SMTP ports must differ"
+    [[ -n $KLACHTD_STACK_PASSWORD && $KLACHTD_STACK_PASSWORD =~ ^[[:graph:]]+$ ]] ||
+        die "KLACHTD_STACK_PASSWORD must be non-empty printable ASCII without spaces"
+    if [[ -n $owner ]]; then
+        [[ $owner =~ ^[0-9]+$ && -d /proc/$owner ]] || die "--owner-pid $owner: no such process"
+    fi
+
+    ensure_packages
+
+    if dovecot_pid "$dir" >/dev/null || postfix_pid "$dir" >/dev/null ||
+        watcher_pid "$dir" >/dev/null; then
+        log "a stack is already running in $dir; stopping it first"
+        cmd_stop "$dir"
+    fi
+
+    ensure_traversable "$dir"
+    make_certs "$dir"
+    write_dovecot_conf "$dir" "$KLACHTD_STACK_PASSWORD"
+    write_postfix_conf "$dir"
+    # Don't leave half a stack behind if anything below fails (die exits).
+    # shellcheck disable=SC2064  # expand $dir now
+    trap "stop_postfix '$dir' || true; stop_dovecot '$dir' || true" EXIT
+    # Postfix first: it creates spool/private/, where Dovecot puts its sockets.
+    start_postfix "$dir"
+    start_dovecot "$dir"
+    trap - EXIT
+    write_env "$dir"
+    [[ -n $owner ]] && start_watcher "$dir" "$owner"
+    cat "$dir/env"
+}
+
+cmd_stop() {
+    local dir=$1
+    stop_watcher "$dir"
+    stop_postfix "$dir"
+    stop_dovecot "$dir"
+}
+
+main() {
+    (($# >= 2)) || usage
+    local cmd=$1 dir
+    shift
+    if [[ $cmd == _watch ]]; then
+        cmd_watch "$@"
+        return
+    fi
+    dir=$(resolve_dir "$1")
+    shift
+    case $cmd in
+    start)
+        local owner=
+        while (($#)); do
+            case $1 in
+            --owner-pid)
+                (($# >= 2)) || die "--owner-pid needs a PID"
+                owner=$2
+                shift 2
+                ;;
+            --owner-pid=*)
+                owner=${1#*=}
+                shift
+                ;;
+            *) die "unknown option '$1'" ;;
+            esac
+        done
+        cmd_start "$dir" "$owner"
+        ;;
+    stop | stop-imap | stop-smtp | start-imap | start-smtp)
+        (($# == 0)) || die "unexpected arguments: $*"
+        case $cmd in
+        stop) cmd_stop "$dir" ;;
+        stop-imap) stop_dovecot "$dir" ;;
+        stop-smtp) stop_postfix "$dir" ;;
+        start-imap)
+            load_env "$dir"
+            start_dovecot "$dir"
+            ;;
+        start-smtp)
+            load_env "$dir"
+            start_postfix "$dir"
+            ;;
+        esac
+        ;;
+    *) usage ;;
+    esac
+}
+
+main "$@"
