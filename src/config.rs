@@ -528,6 +528,14 @@ tls = "none"
     }
 
     #[test]
+    fn example_config_documents_known_keys_only() {
+        let c = Config::parse(include_str!("../config/klachtd.example.toml")).expect("example parses");
+        let keys: Vec<_> = c.problems().into_iter().map(|p| p.key).collect();
+        // Only the secrets, which live outside the example, are missing.
+        assert_eq!(keys, vec!["imap.password".to_string(), "smtp.password".to_string()]);
+    }
+
+    #[test]
     fn acknowledge_since_accepts_a_date() {
         let c = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"2026-11-01\"\n")).unwrap();
         assert_eq!(c.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));

@@ -127,7 +127,7 @@ impl MailboxWorker {
         self.ensure_folders(&mut session).await?;
         tracing::info!(idle = can_idle, "mailbox connected");
         loop {
-            let report = self.sync(&mut session).await?;
+            let report = self.sync(&mut session, shutdown).await?;
             *delay = Duration::from_secs(1);
             if report.fetched > 0 {
                 tracing::info!(fetched = report.fetched, registered = report.registered, follow_ups = report.follow_ups, ignored = report.ignored, duplicates = report.duplicates, quarantined = report.quarantined, "mailbox synced");
@@ -188,8 +188,9 @@ impl MailboxWorker {
         self.timed("DONE", handle.done()).await
     }
 
-    /// Processes every mail that arrived since the last processed UID.
-    pub async fn sync(&self, session: &mut ImapSession) -> Result<SyncReport, MailboxError> {
+    /// Processes every mail that arrived since the last processed UID; stops taking new mail
+    /// as soon as `shutdown` turns true (the mail in hand is finished first).
+    pub async fn sync(&self, session: &mut ImapSession, shutdown: &watch::Receiver<bool>) -> Result<SyncReport, MailboxError> {
         let inbox = &self.config.inbox;
         let mailbox = self.timed("SELECT", session.select(inbox)).await?;
         let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
@@ -212,6 +213,9 @@ impl MailboxWorker {
 
         let mut report = SyncReport::default();
         for uid in uids {
+            if *shutdown.borrow() {
+                break;
+            }
             self.process_one(session, uid, uidvalidity, &mut report).await?;
             self.store.save_mailbox_state(inbox, uidvalidity, uid).await?;
         }

@@ -253,32 +253,35 @@ impl Store {
         })
     }
 
-    /// Applies missing migrations. Concurrent instances on PostgreSQL serialise on an advisory
-    /// lock; on SQLite the immediate transaction does the same.
+    /// Applies missing migrations, each in its own transaction together with its row in
+    /// `schema_migrations`. Concurrent instances on PostgreSQL serialise on an advisory lock;
+    /// on SQLite the check runs inside the immediate (write-locked) transaction.
     pub async fn migrate(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         if self.backend == Backend::Postgres {
+            // Keep "relation already exists, skipping" notices out of the logs.
+            sqlx::raw_sql("SET client_min_messages TO warning").execute(&mut *conn).await?;
             sqlx::query("SELECT pg_advisory_lock(4242017)").execute(&mut *conn).await?;
         }
         let outcome = async {
             sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
                 .execute(&mut *conn)
                 .await?;
+            let begin = if self.backend == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
             for m in MIGRATIONS {
-                let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(m.version)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if done.is_some() {
-                    continue;
-                }
-                let sql = match self.backend {
-                    Backend::Sqlite => m.sqlite,
-                    Backend::Postgres => m.postgres,
-                };
-                let begin = if self.backend == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
                 sqlx::raw_sql(begin).execute(&mut *conn).await?;
                 let applied = async {
+                    let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(m.version)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if done.is_some() {
+                        return Ok(false);
+                    }
+                    let sql = match self.backend {
+                        Backend::Sqlite => m.sqlite,
+                        Backend::Postgres => m.postgres,
+                    };
                     sqlx::raw_sql(sql).execute(&mut *conn).await?;
                     sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
                         .bind(m.version)
@@ -286,17 +289,21 @@ impl Store {
                         .bind(now())
                         .execute(&mut *conn)
                         .await?;
-                    Ok::<_, sqlx::Error>(())
+                    Ok::<_, sqlx::Error>(true)
                 }
                 .await;
                 match applied {
-                    Ok(()) => sqlx::raw_sql("COMMIT").execute(&mut *conn).await?,
+                    Ok(fresh) => {
+                        sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+                        if fresh {
+                            tracing::info!(version = m.version, name = m.name, "database migration applied");
+                        }
+                    }
                     Err(e) => {
                         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                         return Err(e);
                     }
-                };
-                tracing::info!(version = m.version, name = m.name, "database migration applied");
+                }
             }
             Ok::<_, sqlx::Error>(())
         }

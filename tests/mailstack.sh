@@ -24,12 +24,21 @@
 #
 # `start` writes DIR/env (export lines, also printed on stdout) with
 # KLACHTD_STACK_{DIR,IMAP_PORT,IMAPS_PORT,SMTP_PORT,PASSWORD,CA}.
+# `start` on a running DIR stops it first; mail and certificates in DIR are
+# kept across restarts (use a fresh DIR for a clean state).
+#
+# Notes: runs as root. DIR must be at most 70 characters of [A-Za-z0-9._/+@-]
+# and searchable by the postfix/mail users (start adds o+x to DIR and to its
+# parents below /tmp). Maildirs belong to user "mail". Mailbox hierarchy
+# separator is "/". Listens on 127.0.0.1 only (not ::1). No SMTPUTF8.
 #
 # Layout of DIR:
 #   env                  export lines for tests
 #   tls/                 ca.pem (trust anchor), server.pem/.key (leaf)
-#   dovecot.conf         Dovecot config;  dovecot.log its log
-#   run/ state/          Dovecot base_dir (sockets, master.pid) and state_dir
+#   dovecot.conf         Dovecot for IMAP + LMTP;  dovecot.log its log
+#   run/ state/          its base_dir (sockets, master.pid) and state_dir
+#   dovecot-auth.conf    Dovecot for Postfix's SASL only (stays up during
+#   run-auth/ state-auth/  stop-imap);  dovecot-auth.log its log
 #   mail/ home/          maildirs and Dovecot home dirs, one per address
 #   postfix/             Postfix config_directory (main.cf, master.cf)
 #   spool/ postfix-data/ Postfix queue_directory and data_directory
@@ -93,7 +102,9 @@ ensure_packages() {
     fi
 
     local apt_log=/tmp/klachtd-mailstack-apt.log
-    local -a install=(apt-get install -y -q --no-install-recommends
+    # --no-upgrade: never touch versions of packages already installed
+    # (e.g. openssl), only add what is missing.
+    local -a install=(apt-get install -y -q --no-install-recommends --no-upgrade
         -o DPkg::Lock::Timeout=120 "${PACKAGES[@]}")
     local ok=1
     if ! DEBIAN_FRONTEND=noninteractive "${install[@]}" >"$apt_log" 2>&1; then
@@ -121,13 +132,12 @@ ensure_packages() {
 resolve_dir() {
     local dir=$1
     [[ -n $dir ]] || die "DIR must not be empty"
-    mkdir -p -- "$dir"
     dir=$(cd -- "$dir" && pwd -P)
     [[ $dir =~ ^/[A-Za-z0-9._/+@-]*$ ]] ||
         die "DIR '$dir' contains characters that can't go into the server configs; use [A-Za-z0-9._/+@-] only"
-    # Dovecot's unix sockets live in DIR/run/ and DIR/spool/private/; a
-    # sun_path holds 107 bytes and the longest socket name is ~25 bytes.
-    ((${#dir} <= 75)) || die "DIR '$dir' is too long for unix socket paths (max 75 chars)"
+    # Dovecot's unix sockets live in DIR/run*/ and DIR/spool/private/; a
+    # sun_path holds 107 bytes, the longest is DIR/run-auth/replication-notify-fifo.
+    ((${#dir} <= 70)) || die "DIR '$dir' is too long for unix socket paths (max 70 chars)"
     printf '%s\n' "$dir"
 }
 
@@ -148,40 +158,67 @@ port_open() {
 live_pid() {
     local file=$1 comm=$2 pid
     [[ -r $file ]] || return 1
-    read -r pid <"$file" 2>/dev/null || return 1
+    { read -r pid <"$file"; } 2>/dev/null || return 1
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    [[ -r /proc/$pid/comm && $(</proc/"$pid"/comm) == "$comm" ]] || return 1
+    proc_alive "$pid" || return 1
+    [[ $(</proc/"$pid"/comm) == "$comm" ]] 2>/dev/null || return 1
     printf '%s\n' "$pid"
 }
 
-# Pids of all processes in session $1. Both servers' masters are session
-# leaders, so this finds every worker they forked, even after the master died.
-session_pids() {
-    local sid=$1 stat rest f
+# Reads /proc/$1/stat into the caller's array `fields`, starting at field 3
+# (state): fields[0]=state [1]=ppid [2]=pgrp [3]=session ... [19]=starttime.
+read_proc_stat() {
+    local stat
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+    # Drop "pid (comm) "; comm may contain spaces and parentheses.
+    read -r -a fields <<<"${stat##*) }"
+}
+
+# True if process $1 exists and is not a zombie. Zombies hold no ports or
+# files; PID 1 in containers is sometimes slow to reap them.
+proc_alive() {
     local -a fields
-    for f in /proc/[0-9]*/stat; do
-        { read -r stat <"$f"; } 2>/dev/null || continue   # process just exited
-        rest=${stat##*) }          # drop "pid (comm) ", comm may hold spaces
-        read -r -a fields <<<"$rest"
-        # fields: state ppid pgrp session ...
-        [[ ${fields[3]:-} == "$sid" ]] && { f=${f#/proc/}; printf '%s\n' "${f%/stat}"; }
+    read_proc_stat "$1" && [[ ${fields[0]} != Z ]]
+}
+
+# Live (non-zombie) pids of all processes in session $1. Both servers'
+# masters are session leaders, so this finds every worker they forked, even
+# after the master itself is gone.
+session_pids() {
+    local sid=$1 f pid
+    local -a fields
+    for f in /proc/[0-9]*; do
+        pid=${f#/proc/}
+        read_proc_stat "$pid" || continue   # it just exited
+        [[ ${fields[3]} == "$sid" && ${fields[0]} != Z ]] && printf '%s\n' "$pid"
     done
     return 0
 }
 
-# Sends SIGTERM to master pid $1, then waits until it and every process of
-# its session are gone; SIGKILLs whatever is left after STOP_TIMEOUT_S.
+# Stops the server whose master (a session leader) is $1 and waits until
+# every process of its session is gone, SIGKILLing leftovers after
+# STOP_TIMEOUT_S. With $3 = all, SIGTERM goes to every process at once
+# (Dovecot: helpers orphaned by a dying master may linger for 30 s);
+# otherwise only to the master, which shuts its children down in order.
 terminate_tree() {
-    local master=$1 what=$2 i pids
-    kill -TERM "$master" 2>/dev/null || true
+    local master=$1 what=$2 mode=${3:-master} i pids
+    pids=$master
+    [[ $mode == all ]] && pids=$(session_pids "$master")
+    # shellcheck disable=SC2086  # word splitting of the pid list is intended
+    kill -TERM $pids 2>/dev/null || true
     for ((i = 0; i < STOP_TIMEOUT_S * 20; i++)); do
         pids=$(session_pids "$master")
         [[ -z $pids ]] && return 0
+        # Master gone for a second but children left: tell them directly.
+        if ((i == 20)) && ! proc_alive "$master"; then
+            # shellcheck disable=SC2086
+            kill -TERM $pids 2>/dev/null || true
+        fi
         sleep 0.05
     done
     pids=${pids//$'\n'/ }
     log "$what did not stop within ${STOP_TIMEOUT_S}s, killing: $pids"
-    # shellcheck disable=SC2086  # word splitting of the pid list is intended
+    # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
     for ((i = 0; i < 40; i++)); do
         [[ -z $(session_pids "$master") ]] && return 0
@@ -216,18 +253,34 @@ run_detached() {
 
 # Postfix daemons run as user postfix and open files below DIR by absolute
 # path (e.g. data_directory/master.lock), and Dovecot's mail processes run as
-# user mail, so DIR must be searchable by others.
-# Temp dirs are often 0700: add the search bit (not read) for others.
+# user mail, so DIR and all its parents must be searchable by others.
+# Temp dirs are usually 0700 (mktemp -d, tempfile::tempdir), so add the
+# search bit (x, not r) to DIR and to parents below /tmp; anything else we
+# leave alone and report.
 ensure_traversable() {
-    local dir=$1
+    local dir=$1 d
     can_postfix_reach "$dir" && return 0
-    chmod a+x -- "$dir"
-    can_postfix_reach "$dir" ||
-        die "user postfix cannot reach $dir (a parent directory is not searchable, e.g. /root is 0700); use a DIR under /tmp"
+    d=$dir
+    while [[ $d == /tmp/* ]]; do
+        [[ -x $d && $(stat -c %A "$d") == d????????[xt] ]] || chmod o+x -- "$d"
+        d=${d%/*}
+    done
+    [[ $(stat -c %A "$dir") == d????????[xt] ]] || chmod o+x -- "$dir"
+    can_postfix_reach "$dir" && return 0
+    # Name the first directory on the path that blocks them.
+    local part
+    local -a parts
+    IFS=/ read -r -a parts <<<"${dir#/}"
+    d=
+    for part in "${parts[@]}"; do
+        d=$d/$part
+        can_postfix_reach "$d" || break
+    done
+    die "the postfix and mail users cannot reach $dir: $d is not searchable by others (chmod o+x it, or use a DIR under /tmp)"
 }
 
 can_postfix_reach() {
-    setpriv --reuid=postfix --regid=postfix --clear-groups -- test -x "$1/."
+    setpriv --reuid=postfix --regid=postfix --clear-groups -- test -x "${1:-/}/."
 }
 
 wait_for_port() {
@@ -242,7 +295,7 @@ wait_for_port() {
 # Loads the settings `start` saved, for the commands that reuse them.
 load_env() {
     local dir=$1
-    [[ -f $dir/env && -f $dir/dovecot.conf && -f $dir/postfix/main.cf ]] ||
+    [[ -f $dir/env && -f $dir/dovecot.conf && -f $dir/dovecot-auth.conf && -f $dir/postfix/main.cf ]] ||
         die "$dir is not a configured mail stack; run '$0 start $dir' first"
     # shellcheck source=/dev/null
     source "$dir/env"
@@ -290,19 +343,66 @@ EOF
 
 # ---------------------------------------------------------------- configs
 
-write_dovecot_conf() {
-    local dir=$1 pw=$2 MAIL_UID MAIL_GID
-    if ! MAIL_UID=$(id -u mail) || ! MAIL_GID=$(id -g mail); then
+# Settings shared by both Dovecot instances: who may log in, and as whom.
+dovecot_auth_settings() {
+    local dir=$1 pw=$2 mail_uid mail_gid
+    if ! mail_uid=$(id -u mail) || ! mail_gid=$(id -g mail); then
         die "the standard user 'mail' does not exist"
     fi
     # Dovecot expands %-variables in settings; keep a literal % in the password.
     pw=${pw//%/%%}
-    cat >"$dir/dovecot.conf" <<EOF
-# Generated by tests/mailstack.sh - private Dovecot instance, do not edit.
-# Standalone: nothing from /etc/dovecot is included.
+    cat <<EOF
+# Any user name with the one password; plain auth without TLS is fine here.
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Lu
+# Default chars plus + and = so tagged test addresses work too.
+auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@+=
+# Tests try wrong passwords on purpose; don't slow them down: no delay on
+# failure, and no auth penalty (per-IP delay of up to 15 s after failures).
+# Auth silently disables the penalty when the anvil-auth-penalty socket does
+# not exist; mode 0 keeps the master from creating it.
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+
+passdb {
+  driver = static
+  args = password={PLAIN}$pw
+}
+# Dovecot never accesses mail as root ("Mail access not allowed for root"),
+# so maildirs belong to Debian's standard "mail" user (base-passwd, uid 8).
+first_valid_uid = $mail_uid
+first_valid_gid = $mail_gid
+mail_uid = mail
+mail_gid = mail
+userdb {
+  driver = static
+  args = home=$dir/home/%Lu allow_all_users=yes
+}
+EOF
+}
+
+# Two Dovecot instances run per stack:
+#  - dovecot.conf: IMAP, IMAPS and LMTP; this is what stop-imap/start-imap
+#    stop and start;
+#  - dovecot-auth.conf: only the SASL socket for Postfix. Postfix's smtpd
+#    dies ("no SASL authentication mechanisms", then the service is
+#    throttled) on every connection while that socket is unreachable, so it
+#    must stay up while a test has "the IMAP server" down.
+write_dovecot_conf() {
+    local dir=$1 pw=$2 id
+    id=$(printf '%s' "$dir" | md5sum | cut -c1-12)
+    {
+        cat <<EOF
+# Generated by tests/mailstack.sh - private Dovecot instance (IMAP + LMTP),
+# do not edit. Standalone: nothing from /etc/dovecot is included.
 
 # Everything lives in DIR, so several instances can run side by side.
-instance_name = mailstack-$(printf '%s' "$dir" | md5sum | cut -c1-12)
+instance_name = mailstack-$id
 base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
@@ -317,31 +417,9 @@ ssl_cert = <$dir/tls/server.pem
 ssl_key = <$dir/tls/server.key
 ssl_min_protocol = TLSv1.2
 
-# Any user name with the one password; plain auth without TLS is fine here.
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-auth_username_format = %Lu
-# Default chars plus + and = so tagged test addresses work too.
-auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@+=
-# Tests try wrong passwords on purpose; don't slow them down: no delay on
-# failure, and no auth penalty (per-IP delay of up to 15 s after failures,
-# disabled when auth can't reach its anvil socket, see service anvil below).
-auth_failure_delay = 0
-
-passdb {
-  driver = static
-  args = password={PLAIN}$pw
-}
-# Dovecot never accesses mail as root ("Mail access not allowed for root"),
-# so maildirs belong to Debian's standard "mail" user (base-passwd, uid 8).
-first_valid_uid = $MAIL_UID
-first_valid_gid = $MAIL_GID
-mail_uid = mail
-mail_gid = mail
-userdb {
-  driver = static
-  args = home=$dir/home/%Lu allow_all_users=yes
-}
+EOF
+        dovecot_auth_settings "$dir" "$pw"
+        cat <<EOF
 
 mail_location = maildir:$dir/mail/%Lu
 mail_fsync = never
@@ -364,12 +442,6 @@ protocol lmtp {
   lmtp_hdr_delivery_address = none
 }
 
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
@@ -382,9 +454,8 @@ service imap-login {
   }
 }
 
-# Sockets for Postfix inside its queue directory: Postfix resolves relative
-# unix: paths against it, so its unprivileged daemons never have to traverse
-# DIR (which may be mode 0700).
+# Socket for Postfix in the private/ dir of its queue directory, which
+# main.cf refers to relatively (lmtp:unix:private/dovecot-lmtp).
 service lmtp {
   unix_listener $dir/spool/private/dovecot-lmtp {
     mode = 0600
@@ -392,6 +463,28 @@ service lmtp {
     group = postfix
   }
 }
+EOF
+    } >"$dir/dovecot.conf"
+
+    {
+        cat <<EOF
+# Generated by tests/mailstack.sh - private Dovecot instance (SASL for
+# Postfix only), do not edit. Standalone: nothing from /etc/dovecot.
+instance_name = mailstack-$id-auth
+base_dir = $dir/run-auth
+state_dir = $dir/state-auth
+log_path = $dir/dovecot-auth.log
+info_log_path =
+debug_log_path =
+
+protocols = none
+ssl = no
+
+EOF
+        dovecot_auth_settings "$dir" "$pw"
+        cat <<EOF
+
+# Postfix: smtpd_sasl_path = private/dovecot-auth (relative to its queue).
 service auth {
   unix_listener $dir/spool/private/dovecot-auth {
     mode = 0600
@@ -400,6 +493,7 @@ service auth {
   }
 }
 EOF
+    } >"$dir/dovecot-auth.conf"
 }
 
 write_postfix_conf() {
@@ -447,6 +541,10 @@ default_transport = lmtp:unix:private/dovecot-lmtp
 relay_transport = lmtp:unix:private/dovecot-lmtp
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 smtpd_recipient_restrictions =
+
+# Dovecot 2.3's LMTP has no SMTPUTF8, so UTF-8 addresses would only bounce
+# after queueing; refuse them at SMTP time instead (8-bit headers still pass).
+smtputf8_enable = no
 
 # Deliver headers untouched: no Message-ID/Date/From added to test mails.
 local_header_rewrite_clients =
@@ -531,7 +629,68 @@ write_env() {
 # ---------------------------------------------------------------- servers
 
 dovecot_pid() { live_pid "$1/run/master.pid" dovecot; }
+dovecot_auth_pid() { live_pid "$1/run-auth/master.pid" dovecot; }
 postfix_pid() { live_pid "$1/spool/pid/master.pid" master; }
+
+# Finds a master of DIR's stack without pid files, by its command line
+# (Dovecot: "dovecot -c DIR/<$2>") or environment (Postfix: MAIL_CONFIG=
+# DIR/postfix, $2 = postfix). For `stop` after DIR was deleted under running
+# servers, e.g. a test's temp dir cleaned up before its process exited.
+scan_master() {
+    local dir=$1 what=$2 f pid
+    local -a fields args envs
+    for f in /proc/[0-9]*; do
+        pid=${f#/proc/}
+        read_proc_stat "$pid" || continue
+        # Both masters are session leaders; skip everything else cheaply.
+        [[ ${fields[3]} == "$pid" && ${fields[0]} != Z ]] || continue
+        mapfile -d '' -t args <"$f/cmdline" 2>/dev/null || continue
+        if [[ $what == postfix ]]; then
+            [[ ${args[0]:-} == "$POSTFIX_DAEMON_DIR/master" ]] || continue
+            mapfile -d '' -t envs <"$f/environ" 2>/dev/null || continue
+            [[ " ${envs[*]} " == *" MAIL_CONFIG=$dir/postfix "* ]] || continue
+        else
+            [[ ${args[0]:-} == /usr/sbin/dovecot && ${args[1]:-} == -c &&
+                ${args[2]:-} == "$dir/$what" ]] || continue
+        fi
+        printf '%s\n' "$pid"
+        return 0
+    done
+    return 1
+}
+
+# Creates the directories both servers need. spool/private is Postfix's
+# (owner postfix, 0700, as its postfix-files says), created here already
+# because Dovecot puts its sockets for Postfix in there.
+make_dirs() {
+    local dir=$1
+    mkdir -p "$dir/spool" "$dir/mail" "$dir/home"
+    [[ -d $dir/spool/private ]] || install -d -o postfix -m 0700 "$dir/spool/private"
+    # Dovecot creates per-address dirs in there as the mail user.
+    chown mail:mail "$dir/mail" "$dir/home"
+}
+
+# Starts the Dovecot instance for config file $2 whose base_dir is $3.
+run_dovecot() {
+    local dir=$1 conf=$2 base=$3 logfile=$4
+    # base_dir holds only runtime state. Start from an empty one: a stale
+    # socket (e.g. anvil-auth-penalty) would make processes retry connecting
+    # to it for seconds instead of failing fast.
+    rm -rf "$base"
+    mkdir -p "$base"
+    # dovecot forks into the background (as a session leader) and returns
+    # once its listeners are bound, or fails with a message in the log.
+    run_detached "$logfile" /usr/sbin/dovecot -c "$conf" ||
+        die "Dovecot ($conf) failed to start; see $logfile"
+}
+
+start_dovecot_auth() {
+    local dir=$1
+    dovecot_auth_pid "$dir" >/dev/null && return 0
+    make_dirs "$dir"
+    mkdir -p "$dir/state-auth"
+    run_dovecot "$dir" "$dir/dovecot-auth.conf" "$dir/run-auth" "$dir/dovecot-auth.log"
+}
 
 start_dovecot() {
     local dir=$1
@@ -540,13 +699,9 @@ start_dovecot() {
         die "port $KLACHTD_STACK_IMAP_PORT (IMAP) is already in use"
     port_open "$KLACHTD_STACK_IMAPS_PORT" &&
         die "port $KLACHTD_STACK_IMAPS_PORT (IMAPS) is already in use"
-    mkdir -p "$dir/run" "$dir/state" "$dir/mail" "$dir/home" "$dir/spool/private"
-    # Dovecot creates per-address dirs in there as the mail user.
-    chown mail:mail "$dir/mail" "$dir/home"
-    # dovecot forks into the background (as a session leader) and returns
-    # once its listeners are bound, or fails with a message in the log.
-    run_detached "$dir/dovecot.log" /usr/sbin/dovecot -c "$dir/dovecot.conf" ||
-        die "Dovecot failed to start; see $dir/dovecot.log"
+    make_dirs "$dir"
+    mkdir -p "$dir/state"
+    run_dovecot "$dir" "$dir/dovecot.conf" "$dir/run" "$dir/dovecot.log"
     wait_for_port "$KLACHTD_STACK_IMAP_PORT" "Dovecot IMAP" "$dir/dovecot.log"
     wait_for_port "$KLACHTD_STACK_IMAPS_PORT" "Dovecot IMAPS" "$dir/dovecot.log"
 }
@@ -561,6 +716,11 @@ start_postfix() {
     mkdir -p "$dir/spool"
     # "postfix start" runs its integrity checks, creates the queue
     # directories and waits (master -w) until the master is initialised.
+    # Once an earlier start has set the queue up, the checks only cost time
+    # (~0.25 s); a quick-start file makes postfix-script skip them once.
+    if [[ -d $dir/spool/pid && -d $dir/spool/private && -d $dir/postfix-data ]]; then
+        : >"$dir/spool/quick-start"
+    fi
     if ! run_detached "$dir/postfix.log" /usr/sbin/postfix -c "$dir/postfix" start; then
         # postfix prints fatal errors only to a tty or syslog; re-run the
         # check on a pseudo-tty so the reason lands in the log.
@@ -575,25 +735,28 @@ start_postfix() {
 
 stop_dovecot() {
     local dir=$1 pid
-    pid=$(dovecot_pid "$dir") || return 0
-    terminate_tree "$pid" "Dovecot"
+    pid=$(dovecot_pid "$dir") || pid=$(scan_master "$dir" dovecot.conf) || return 0
+    terminate_tree "$pid" "Dovecot" all
+}
+
+stop_dovecot_auth() {
+    local dir=$1 pid
+    pid=$(dovecot_auth_pid "$dir") || pid=$(scan_master "$dir" dovecot-auth.conf) || return 0
+    terminate_tree "$pid" "Dovecot (auth)" all
 }
 
 stop_postfix() {
     local dir=$1 pid
-    pid=$(postfix_pid "$dir") || return 0
+    pid=$(postfix_pid "$dir") || pid=$(scan_master "$dir" postfix) || return 0
     terminate_tree "$pid" "Postfix"
 }
 
 # ---------------------------------------------------------------- watcher
 
 proc_starttime() {
-    local stat rest
     local -a fields
-    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-    rest=${stat##*) }
-    read -r -a fields <<<"$rest"
-    printf '%s\n' "${fields[19]}"  # field 22 of stat = start time
+    read_proc_stat "$1" || return 1
+    printf '%s\n' "${fields[19]}"
 }
 
 # watcher.pid holds "PID STARTTIME"; the start time (which exec does not
@@ -635,7 +798,9 @@ start_watcher() {
 # or recycled, detected by its start time), then stops the stack.
 cmd_watch() {
     local dir=$1 owner=$2 st=$3 cur
-    while cur=$(proc_starttime "$owner") && [[ $cur == "$st" ]]; do
+    # A zombie owner counts as gone: it has exited, its parent just hasn't
+    # reaped it yet.
+    while proc_alive "$owner" && cur=$(proc_starttime "$owner") && [[ $cur == "$st" ]]; do
         sleep 0.5
     done
     log "$(date '+%F %T') owner pid $owner is gone, stopping the stack in $dir"
@@ -664,22 +829,29 @@ cmd_start() {
 
     ensure_packages
 
-    if dovecot_pid "$dir" >/dev/null || postfix_pid "$dir" >/dev/null ||
-        watcher_pid "$dir" >/dev/null; then
+    if dovecot_pid "$dir" >/dev/null || dovecot_auth_pid "$dir" >/dev/null ||
+        postfix_pid "$dir" >/dev/null || watcher_pid "$dir" >/dev/null; then
         log "a stack is already running in $dir; stopping it first"
         cmd_stop "$dir"
     fi
 
     ensure_traversable "$dir"
+    # Fail before starting anything if a port is taken (e.g. by another stack).
+    local port
+    for port in "$KLACHTD_STACK_IMAP_PORT" "$KLACHTD_STACK_IMAPS_PORT" "$KLACHTD_STACK_SMTP_PORT"; do
+        port_open "$port" && die "port $port on 127.0.0.1 is already in use"
+    done
     make_certs "$dir"
     write_dovecot_conf "$dir" "$KLACHTD_STACK_PASSWORD"
     write_postfix_conf "$dir"
     # Don't leave half a stack behind if anything below fails (die exits).
     # shellcheck disable=SC2064  # expand $dir now
-    trap "stop_postfix '$dir' || true; stop_dovecot '$dir' || true" EXIT
-    # Postfix first: it creates spool/private/, where Dovecot puts its sockets.
-    start_postfix "$dir"
+    trap "cmd_stop '$dir' || true" EXIT
+    # Dovecot first: smtpd needs the SASL socket from its first connection
+    # on (our own readiness probe included).
+    start_dovecot_auth "$dir"
     start_dovecot "$dir"
+    start_postfix "$dir"
     trap - EXIT
     write_env "$dir"
     [[ -n $owner ]] && start_watcher "$dir" "$owner"
@@ -691,6 +863,7 @@ cmd_stop() {
     stop_watcher "$dir"
     stop_postfix "$dir"
     stop_dovecot "$dir"
+    stop_dovecot_auth "$dir"
 }
 
 main() {
@@ -701,8 +874,29 @@ main() {
         cmd_watch "$@"
         return
     fi
-    dir=$(resolve_dir "$1")
+    dir=$1
     shift
+    if [[ ! -d $dir ]]; then
+        case $cmd in
+        start) mkdir -p -- "$dir" ;;
+        stop | stop-imap | stop-smtp)
+            # Deleted under running servers? Find them by their command line.
+            [[ $dir == /* ]] || dir=$PWD/$dir
+            case $cmd in
+            stop-imap) stop_dovecot "$dir" ;;
+            stop-smtp) stop_postfix "$dir" ;;
+            stop)
+                stop_postfix "$dir"
+                stop_dovecot "$dir"
+                stop_dovecot_auth "$dir"
+                ;;
+            esac
+            return 0
+            ;;
+        *) die "$dir does not exist; run '$0 start $dir' first" ;;
+        esac
+    fi
+    dir=$(resolve_dir "$dir")
     case $cmd in
     start)
         local owner=
@@ -730,10 +924,18 @@ main() {
         stop-smtp) stop_postfix "$dir" ;;
         start-imap)
             load_env "$dir"
+            start_dovecot_auth "$dir" # normally still running
             start_dovecot "$dir"
+            # Deliver mail deferred while Dovecot was down now rather than at
+            # the next retry (up to maximal_backoff_time later).
+            if postfix_pid "$dir" >/dev/null; then
+                run_detached "$dir/postfix.log" /usr/sbin/postfix -c "$dir/postfix" flush ||
+                    log "postfix flush failed (deferred mail will be retried anyway)"
+            fi
             ;;
         start-smtp)
             load_env "$dir"
+            start_dovecot_auth "$dir" # normally still running
             start_postfix "$dir"
             ;;
         esac
@@ -742,4 +944,6 @@ main() {
     esac
 }
 
-main "$@"
+# On one line so bash has parsed it completely before running main: bash reads
+# scripts incrementally, and the file might be replaced while we run.
+main "$@"; exit

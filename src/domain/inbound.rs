@@ -90,10 +90,17 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         }
     }
 
-    let text = body_text(&msg);
-    let attachments = msg
-        .attachments()
-        .filter(|part| !part.is_message() || part.len() > 0)
+    let mut text = body_text(&msg);
+    let mut parts: Vec<_> = msg.attachments().filter(|part| !part.is_message() || part.len() > 0).collect();
+    if text.is_empty() {
+        // Broken MIME (say, a multipart without its closing boundary) makes mail-parser file
+        // the text as an attachment; an unnamed text/plain part is the description after all.
+        if let Some(pos) = parts.iter().position(|p| p.attachment_name().is_none() && p.is_text() && !p.is_text_html()) {
+            text = parts.remove(pos).text_contents().map(tidy_lines).unwrap_or_default();
+        }
+    }
+    let attachments = parts
+        .into_iter()
         .map(|part| Attachment {
             filename: display_filename(part.attachment_name()),
             content_type: part
@@ -246,6 +253,15 @@ mod tests {
         assert_eq!(m.attachments[0].filename, "evil");
         assert_eq!(m.attachments[0].data, b"Hallo");
         assert_eq!(m.attachments[0].content_type, "application/pdf");
+    }
+
+    #[test]
+    fn broken_mime_keeps_its_text_as_description() {
+        let raw = b"From: a@example.nl\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"nooit\"\r\n\r\n\
+                    --nooit\r\nContent-Type: text/plain\r\n\r\nTekst zonder einde\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.text, "Tekst zonder einde");
+        assert!(m.attachments.is_empty());
     }
 
     #[test]

@@ -1,0 +1,328 @@
+//! Test harness: a real mail stack (Dovecot + Postfix via tests/mailstack.sh), a real database
+//! (a SQLite file, or a fresh PostgreSQL database per test), and klachtd running in-process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use klachtd::config::Config;
+use klachtd::store::Store;
+use lettre::address::Envelope;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::watch;
+
+pub const PASSWORD: &str = "test-secret";
+
+/// A running Dovecot + Postfix pair in its own directory and ports.
+pub struct MailStack {
+    pub dir: PathBuf,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub smtp_port: u16,
+    pub ca: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mailstack.sh")
+}
+
+impl MailStack {
+    /// Starts a private stack; a watcher stops it when this test process exits.
+    pub fn start() -> MailStack {
+        let tmp = tempfile::Builder::new().prefix("klachtd-stack-").tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let (imap_port, imaps_port, smtp_port) = (free_port(), free_port(), free_port());
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(&dir)
+            .arg("--owner-pid")
+            .arg(std::process::id().to_string())
+            .env("KLACHTD_STACK_IMAP_PORT", imap_port.to_string())
+            .env("KLACHTD_STACK_IMAPS_PORT", imaps_port.to_string())
+            .env("KLACHTD_STACK_SMTP_PORT", smtp_port.to_string())
+            .env("KLACHTD_STACK_PASSWORD", PASSWORD)
+            .output()
+            .expect("run tests/mailstack.sh");
+        assert!(out.status.success(), "mail stack failed to start:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        MailStack { ca: dir.join("tls/ca.pem"), dir, imap_port, imaps_port, smtp_port, _tmp: tmp }
+    }
+
+    /// One stack shared by the tests of a test binary that do not stop its servers.
+    pub fn shared() -> &'static MailStack {
+        static STACK: OnceLock<MailStack> = OnceLock::new();
+        STACK.get_or_init(MailStack::start)
+    }
+
+    pub fn control(&self, action: &str) {
+        let out = Command::new("bash").arg(script()).arg(action).arg(&self.dir).output().unwrap();
+        assert!(out.status.success(), "mailstack {action} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Sends raw bytes over SMTP, as a complainant's mail server would.
+    pub async fn send_raw(&self, from: &str, to: &str, raw: &[u8]) {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").port(self.smtp_port).build();
+        let envelope = Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+        transport.send_raw(&envelope, raw).await.expect("SMTP send to the test stack");
+    }
+
+    pub fn imap_config(&self, user: &str) -> klachtd::config::Imap {
+        let text = format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nuser = \"{user}\"\npassword = \"{PASSWORD}\"\ntimeout_secs = 20\n", self.imap_port);
+        toml::from_str(&text).unwrap()
+    }
+
+    pub async fn session(&self, user: &str) -> klachtd::mailbox::ImapSession {
+        let tls = klachtd::tls::client_config(Some(&self.ca)).unwrap();
+        klachtd::mailbox::connect(&self.imap_config(user), &tls, PASSWORD).await.expect("IMAP login")
+    }
+
+    /// Puts raw bytes straight into a folder, with an optional internal date.
+    pub async fn append(&self, user: &str, folder: &str, raw: &[u8], internal_date: Option<&str>) {
+        let mut s = self.session(user).await;
+        s.append(folder, None, internal_date, raw).await.expect("APPEND");
+        let _ = s.logout().await;
+    }
+
+    /// All messages in a folder, raw, in UID order (empty if the folder does not exist).
+    pub async fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
+        let mut s = self.session(user).await;
+        let Ok(mailbox) = s.examine(folder).await else { return Vec::new() };
+        if mailbox.exists == 0 {
+            let _ = s.logout().await;
+            return Vec::new();
+        }
+        let fetched: Vec<_> = s.fetch("1:*", "(UID BODY.PEEK[])").await.unwrap().try_collect().await.unwrap();
+        let mut out: Vec<_> = fetched.iter().map(|f| (f.uid.unwrap_or(0), f.body().unwrap_or_default().to_vec())).collect();
+        out.sort_by_key(|(uid, _)| *uid);
+        let _ = s.logout().await;
+        out.into_iter().map(|(_, body)| body).collect()
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name that is unique in this test run (for addresses, databases and folders).
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL database that
+/// is dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("KLACHTD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl TestDb {
+    pub async fn create(kind: Db, dir: &Path) -> TestDb {
+        match kind {
+            Db::Sqlite => TestDb { url: format!("sqlite://{}/klachtd.db", dir.display()), pg_name: None },
+            Db::Postgres => {
+                let name = unique("klachtd_test").replace('-', "_");
+                let admin = pg_admin_url();
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test (tests/run.sh starts one): {e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+                let base = admin.rsplit_once('/').unwrap().0;
+                TestDb { url: format!("{base}/{name}"), pg_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs outside async; a short-lived runtime on a thread does the cleanup.
+            let admin = pg_admin_url();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Everything one end-to-end test needs: its own addresses, database and data directory.
+pub struct World {
+    pub stack: &'static MailStack,
+    pub complaints: String,
+    pub dir: tempfile::TempDir,
+    pub db: TestDb,
+    pub config: Config,
+    store: tokio::sync::OnceCell<Store>,
+}
+
+/// Tests put mail in the mailbox before they start klachtd; without this, the product's
+/// default ("first-start") would rightly hold those acknowledgements.
+pub const ANSWER_ALL: &str = "[intake]\nacknowledge_since = \"2000-01-01\"\n";
+
+impl World {
+    pub async fn new(kind: Db) -> World {
+        Self::with(kind, MailStack::shared(), ANSWER_ALL).await
+    }
+
+    /// `extra` is appended to the generated TOML (e.g. an `[intake]` section).
+    pub async fn with(kind: Db, stack: &'static MailStack, extra: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::create(kind, dir.path()).await;
+        let complaints = format!("{}@klacht.test", unique("klachten"));
+        let config = config_text(stack, &complaints, &db.url, dir.path(), extra);
+        let config = Config::parse(&config).unwrap();
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        World { stack, complaints, dir, db, config, store: tokio::sync::OnceCell::new() }
+    }
+
+    /// The test's own view of the database (one pool per test, opened on first use).
+    pub async fn store(&self) -> &Store {
+        self.store.get_or_init(|| async { Store::open(&self.config.database.url, 2).await.expect("open test database") }).await
+    }
+
+    pub fn start(&self) -> Running {
+        Running::start(self.config.clone())
+    }
+
+    /// A complaint from `from` as a mail client would write it.
+    pub fn complaint(&self, from_name: &str, from: &str, subject: &str, body: &str) -> (String, Vec<u8>) {
+        let id = format!("{}@example.test", unique("msg"));
+        let raw = format!(
+            "From: {from_name} <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+            to = self.complaints
+        );
+        (id, raw.into_bytes())
+    }
+
+    pub async fn send(&self, from: &str, raw: &[u8]) {
+        self.stack.send_raw(from, &self.complaints, raw).await;
+    }
+}
+
+pub fn config_text(stack: &MailStack, complaints: &str, db_url: &str, dir: &Path, extra: &str) -> String {
+    format!(
+        r#"
+[organisation]
+name = "Re-integratiedienst Test"
+complaints_address = "{complaints}"
+regulation_url = "https://dienst.test/klachtenregeling"
+
+[database]
+url = "{db_url}"
+
+[storage]
+data_dir = "{data}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap}
+tls = "none"
+user = "{complaints}"
+password = "{PASSWORD}"
+timeout_secs = 20
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+tls = "none"
+timeout_secs = 10
+
+[outbox]
+poll_interval_secs = 1
+max_backoff_secs = 2
+{extra}
+"#,
+        data = dir.join("data").display(),
+        imap = stack.imap_port,
+        smtp = stack.smtp_port,
+    )
+}
+
+/// klachtd running in-process on its own tokio task.
+pub struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Logs of the daemon under test, shown for failing tests: KLACHTD_TEST_LOG=debug.
+pub fn init_logging() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("KLACHTD_TEST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    });
+}
+
+impl Running {
+    pub fn start(config: Config) -> Running {
+        init_logging();
+        let (stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let result = async { klachtd::daemon::Daemon::prepare(&config).await?.run(shutdown).await }.await;
+            if let Err(e) = &result {
+                tracing::error!("daemon under test failed: {e:#}");
+            }
+            result
+        });
+        Running { stop, task }
+    }
+
+    /// Asks for shutdown and waits for it (bounded).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("daemon stops within 30 s").unwrap().unwrap();
+    }
+}
+
+/// Polls `probe` until it returns Some, or panics with `what` after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Parsed view of a mail received by a test mailbox.
+pub fn parsed(raw: &[u8]) -> mail_parser::Message<'_> {
+    mail_parser::MessageParser::default().parse(raw).expect("parseable mail")
+}
+
+pub fn header<'a>(msg: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&'a str> {
+    msg.header_raw(name).map(str::trim)
+}
+
+pub type Shared<T> = Arc<T>;

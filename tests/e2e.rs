@@ -1,0 +1,359 @@
+//! End to end through the real mail stack: complaints arrive by SMTP into Dovecot, klachtd
+//! reads them over IMAP, registers cases in a real database and answers over SMTP.
+//! Every scenario runs on SQLite and on PostgreSQL.
+
+mod common;
+
+use chrono::Utc;
+use common::*;
+use klachtd::domain::calendar::{amsterdam_date, Deadlines};
+use klachtd::store::Table;
+use klachtd::templates::long_date;
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
+on_both_databases!(
+    complaint_is_registered_acknowledged_and_replies_thread_into_it,
+    machine_and_own_mail_never_make_cases_or_replies,
+    the_same_mail_twice_makes_one_case,
+    restart_in_the_middle_of_a_batch_loses_and_repeats_nothing,
+    odd_mail_is_registered_with_its_text_and_attachments,
+    unparseable_mail_is_quarantined_without_blocking_the_rest,
+    mail_from_before_the_first_start_is_held_not_answered,
+    a_flood_from_one_sender_gets_at_most_the_limit_of_replies,
+    uidvalidity_change_rescans_without_duplicates,
+);
+
+async fn case_count(w: &World) -> i64 {
+    w.store().await.count(Table::Cases).await.unwrap()
+}
+
+async fn folder_len(w: &World, folder: &str) -> usize {
+    w.stack.messages(&w.complaints, folder).await.len()
+}
+
+async fn inbox_of(w: &World, user: &str) -> Vec<Vec<u8>> {
+    w.stack.messages(user, "INBOX").await
+}
+
+async fn complaint_is_registered_acknowledged_and_replies_thread_into_it(db: Db) {
+    let w = World::new(db).await;
+    let alice = format!("{}@example.test", unique("alice"));
+    let daemon = w.start();
+    let (complaint_id, raw) = w.complaint("Alice de Vries", &alice, "Mijn coach komt afspraken niet na", "Drie keer is mijn afspraak niet doorgegaan.");
+    w.send(&alice, &raw).await;
+
+    let store = w.store().await;
+    let case = eventually("case registered", WAIT, || async { store.list_cases().await.unwrap().into_iter().next() }).await;
+    assert_eq!(case.complainant_name.as_deref(), Some("Alice de Vries"));
+    assert_eq!(case.complainant_email.as_deref(), Some(alice.as_str()));
+    assert!(case.incomplete.is_empty());
+    let year = Utc::now().format("%Y").to_string();
+    assert!(case.reference.starts_with(&format!("KL-{year}-")), "{}", case.reference);
+
+    // The deadlines are those of the date the mail reached the mailbox.
+    let received = amsterdam_date(Utc::now());
+    let d = Deadlines::compute(&w.config.calendar(), received);
+    assert_eq!(case.received_on, received.to_string());
+    assert_eq!(case.acknowledge_by, d.acknowledge_by.to_string());
+    assert_eq!(case.respond_by, d.respond_by.to_string());
+
+    let acks = eventually("acknowledgement delivered", WAIT, || async { Some(inbox_of(&w, &alice).await).filter(|m| !m.is_empty()) }).await;
+    assert_eq!(acks.len(), 1);
+    let ack = parsed(&acks[0]);
+    assert_eq!(ack.subject().unwrap(), format!("[{}] Ontvangstbevestiging van uw klacht", case.reference));
+    assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
+    assert_eq!(ack.in_reply_to().as_text(), Some(complaint_id.as_str()));
+    assert_eq!(ack.from().unwrap().first().unwrap().address().unwrap(), w.complaints);
+    let body = ack.body_text(0).unwrap();
+    for date in [d.received, d.progress_by, d.respond_by] {
+        assert!(body.contains(&long_date(date, "nl")), "{} missing in:\n{body}", long_date(date, "nl"));
+    }
+    assert!(body.contains("https://dienst.test/klachtenregeling"), "regulation link (R12)");
+    let ack_id = ack.message_id().unwrap().to_string();
+
+    // The mail left the inbox only after the case was committed, for the processed folder.
+    let processed = eventually("complaint moved", WAIT, || async {
+        Some(w.stack.messages(&w.complaints, "Klachtd-Verwerkt").await).filter(|m| m.len() == 1)
+    })
+    .await;
+    assert_eq!(processed.len(), 1);
+    assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
+    let shown = eventually("acknowledgement recorded", WAIT, || async {
+        Some(store.case_detail(&case.reference).await.unwrap()).filter(|c| c.summary.acknowledgement == "sent")
+    })
+    .await;
+    assert!(shown.summary.acknowledged_at.is_some(), "acknowledgement deadline met");
+
+    // A reply to the acknowledgement threads into the case and gets no answer.
+    let reply = format!(
+        "From: Alice de Vries <{alice}>\r\nTo: {}\r\nSubject: Re: {}\r\nMessage-ID: <{}@example.test>\r\nIn-Reply-To: <{ack_id}>\r\nReferences: <{complaint_id}> <{ack_id}>\r\n\r\nHierbij nog de data.\r\n",
+        w.complaints,
+        ack.subject().unwrap(),
+        unique("reply")
+    );
+    w.send(&alice, reply.as_bytes()).await;
+    // A later mail that only quotes the reference in its subject threads too.
+    let by_subject = format!("From: {alice}\r\nTo: {}\r\nSubject: Aanvulling {}\r\nMessage-ID: <{}@example.test>\r\n\r\nNog iets.\r\n", w.complaints, case.reference, unique("ref"));
+    w.send(&alice, by_subject.as_bytes()).await;
+    eventually("follow-ups threaded", WAIT, || async {
+        let detail = store.case_detail(&case.reference).await.ok()?;
+        (detail.summary.messages == 3).then_some(())
+    })
+    .await;
+    assert_eq!(case_count(&w).await, 1, "a reply never opens a new case");
+    daemon.stop().await;
+    assert_eq!(inbox_of(&w, &alice).await.len(), 1, "follow-ups are not answered");
+    assert_eq!(w.store().await.count(Table::Outbox).await.unwrap(), 1);
+}
+
+async fn machine_and_own_mail_never_make_cases_or_replies(db: Db) {
+    let w = World::new(db).await;
+    let bob = format!("{}@example.test", unique("bob"));
+    let to = &w.complaints;
+    let mails = [
+        format!("From: Bob <{bob}>\r\nTo: {to}\r\nSubject: Afwezig: uw bericht\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <{}@x>\r\n\r\nIk ben afwezig tot maandag.\r\n", unique("ooo")),
+        format!("From: Mail Delivery System <MAILER-DAEMON@example.test>\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{}@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; nobody@example.test\r\nStatus: 5.1.1\r\n--R--\r\n", unique("bounce")),
+        format!("From: Nieuwsbrief <news@example.test>\r\nTo: {to}\r\nSubject: Nieuws\r\nList-Id: <news.example.test>\r\nPrecedence: list\r\nMessage-ID: <{}@x>\r\n\r\nNieuws.\r\n", unique("list")),
+        format!("From: Klachten <{to}>\r\nTo: {to}\r\nSubject: Doorgestuurd\r\nMessage-ID: <{}@x>\r\n\r\nEigen bericht.\r\n", unique("own")),
+    ];
+    for m in &mails {
+        w.send(&bob, m.as_bytes()).await;
+    }
+    let daemon = w.start();
+    eventually("all four set aside", WAIT, || async { (folder_len(&w, "Klachtd-Genegeerd").await == 4).then_some(()) }).await;
+    daemon.stop().await;
+    let store = w.store().await;
+    assert_eq!(store.count(Table::Cases).await.unwrap(), 0);
+    assert_eq!(store.count(Table::Outbox).await.unwrap(), 0);
+    assert_eq!(store.count(Table::Messages).await.unwrap(), 4, "kept, not dropped");
+    assert!(inbox_of(&w, &bob).await.is_empty());
+}
+
+async fn the_same_mail_twice_makes_one_case(db: Db) {
+    let w = World::new(db).await;
+    let carol = format!("{}@example.test", unique("carol"));
+    let (_, raw) = w.complaint("Carol", &carol, "Dubbel", "Zelfde bericht twee keer bezorgd.");
+    w.send(&carol, &raw).await;
+    w.send(&carol, &raw).await;
+    // Without a Message-ID the content identifies the mail.
+    let no_id = format!("From: Carol <{carol}>\r\nTo: {}\r\nSubject: Zonder kenmerk\r\n\r\nGeen Message-ID.\r\n", w.complaints);
+    w.stack.append(&w.complaints, "INBOX", no_id.as_bytes(), None).await;
+    w.stack.append(&w.complaints, "INBOX", no_id.as_bytes(), None).await;
+    let daemon = w.start();
+    eventually("all four handled", WAIT, || async { (folder_len(&w, "Klachtd-Verwerkt").await == 4).then_some(()) }).await;
+    let acks = eventually("two acknowledgements", WAIT, || async { Some(inbox_of(&w, &carol).await).filter(|m| m.len() >= 2) }).await;
+    daemon.stop().await;
+    assert_eq!(case_count(&w).await, 2);
+    assert_eq!(acks.len(), 2);
+}
+
+async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
+    const N: usize = 30;
+    let w = World::new(db).await;
+    // Different senders, so the per-sender reply limit stays out of the way.
+    let senders: Vec<String> = (0..N).map(|_| format!("{}@example.test", unique("dave"))).collect();
+    let mut raws = Vec::new();
+    for (i, dave) in senders.iter().enumerate() {
+        let (_, raw) = w.complaint("Dave", dave, &format!("Klacht {i}"), &format!("Beschrijving {i}"));
+        w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+        raws.push(raw);
+    }
+    // A crash after the commit but before the move: the first mail is registered while it is
+    // still in the inbox (the intake does exactly what the mailbox loop does before moving).
+    {
+        let store = w.store().await.clone();
+        let letters = std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap());
+        let intake = klachtd::intake::Intake::new(&w.config, store, letters, Utc::now() - chrono::Duration::hours(1), Default::default());
+        let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();
+        assert!(matches!(outcome, klachtd::intake::Outcome::Registered { .. }), "{outcome:?}");
+    }
+    // Stop the daemon as soon as it has made some progress, then start it again.
+    let daemon = w.start();
+    eventually("some progress", WAIT, || async { (case_count(&w).await >= 2).then_some(()) }).await;
+    daemon.stop().await;
+    let daemon = w.start();
+    eventually("all registered", WAIT, || async { (folder_len(&w, "Klachtd-Verwerkt").await == N).then_some(()) }).await;
+    eventually("all acknowledged", WAIT, || async {
+        let sent = w.store().await.outbox_counts().await.unwrap();
+        sent.iter().any(|(s, n)| s == "sent" && *n == N as i64).then_some(())
+    })
+    .await;
+    daemon.stop().await;
+    assert_eq!(case_count(&w).await, N as i64, "one case per mail, none twice");
+    for dave in &senders {
+        assert_eq!(inbox_of(&w, dave).await.len(), 1, "one acknowledgement per case");
+    }
+    assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
+}
+
+async fn odd_mail_is_registered_with_its_text_and_attachments(db: Db) {
+    let w = World::new(db).await;
+    let erin = format!("{}@example.test", unique("erin"));
+    let to = &w.complaints;
+    let big = vec![b'A'; 10 * 1024 * 1024];
+    let big_b64 = wrap76(&base64(&big));
+    let mails: Vec<Vec<u8>> = vec![
+        format!("From: =?ISO-8859-1?Q?Jos=E9_M=FCller?= <{erin}>\r\nTo: {to}\r\nSubject: =?UTF-8?B?S2xhY2h0IG92ZXIgw6nDqW4gYWZzcHJhYWs=?=\r\nMessage-ID: <{}@x>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 was gesloten.\r\n", unique("latin")).into_bytes(),
+        format!("From: Zoë Ångström <{erin}>\r\nTo: {to}\r\nSubject: Ærgerlijk: één klacht\r\nMessage-ID: <{}@x>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nRauwe UTF-8 koppen.\r\n", unique("utf8")).into_bytes(),
+        format!("From: Html Only <{erin}>\r\nTo: {to}\r\nSubject: HTML\r\nMessage-ID: <{}@x>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Mijn <b>klacht</b></p><script>alert('x')</script></body></html>\r\n", unique("html")).into_bytes(),
+        format!("From: Broken Mime <{erin}>\r\nTo: {to}\r\nSubject: Kapot\r\nMessage-ID: <{}@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"nooit\"\r\n\r\n--nooit\r\nContent-Type: text/plain\r\n\r\nTekst zonder einde van de grens\r\n", unique("broken")).into_bytes(),
+        format!("From: Hostile Names <{erin}>\r\nTo: {to}\r\nSubject: Bijlagen\r\nMessage-ID: <{}@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nZie bijlagen.\r\n--B\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"../../../../tmp/klachtd-pwned\"\r\nContent-Transfer-Encoding: base64\r\n\r\naGFsbG8=\r\n--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"groot.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{big_b64}\r\n--B--\r\n", unique("attach")).into_bytes(),
+    ];
+    for m in &mails {
+        w.stack.append(&w.complaints, "INBOX", m, None).await;
+    }
+    let daemon = w.start();
+    eventually("five cases", WAIT, || async { (case_count(&w).await == 5).then_some(()) }).await;
+    daemon.stop().await;
+    let store = w.store().await;
+    let cases = store.list_cases().await.unwrap();
+    let by_subject = |s: &str| cases.iter().find(|c| c.subject == s).unwrap_or_else(|| panic!("no case {s:?} in {cases:#?}")).clone();
+    assert_eq!(by_subject("Klacht over één afspraak").complainant_name.as_deref(), Some("José Müller"));
+    assert_eq!(by_subject("Ærgerlijk: één klacht").complainant_name.as_deref(), Some("Zoë Ångström"));
+    let latin = store.case_detail(&by_subject("Klacht over één afspraak").reference).await.unwrap();
+    assert_eq!(latin.description, "Café was gesloten.");
+    let html = store.case_detail(&by_subject("HTML").reference).await.unwrap();
+    assert!(html.description.contains("Mijn klacht") && !html.description.contains("alert") && !html.description.contains('<'), "{}", html.description);
+    let broken = store.case_detail(&by_subject("Kapot").reference).await.unwrap();
+    assert!(broken.description.contains("Tekst zonder einde"), "{}", broken.description);
+    let attach = store.case_detail(&by_subject("Bijlagen").reference).await.unwrap();
+    let names: Vec<_> = attach.attachment_list.iter().map(|a| a.filename.as_str()).collect();
+    assert_eq!(names, vec!["klachtd-pwned", "groot.pdf"]);
+    assert_eq!(attach.attachment_list[1].size, big.len() as i64);
+    assert!(!std::path::Path::new("/tmp/klachtd-pwned").exists());
+    let stored = klachtd::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    for a in &attach.attachment_list {
+        let path = stored.path_of(&a.sha256);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), a.size as u64, "{}", path.display());
+    }
+}
+
+async fn unparseable_mail_is_quarantined_without_blocking_the_rest(db: Db) {
+    let w = World::new(db).await;
+    let fay = format!("{}@example.test", unique("fay"));
+    w.stack.append(&w.complaints, "INBOX", b"\x00\x01\x02 dit is geen e-mail\r\n", None).await;
+    let (_, good) = w.complaint("Fay", &fay, "Na de rommel", "Deze moet gewoon door.");
+    w.stack.append(&w.complaints, "INBOX", &good, None).await;
+    let daemon = w.start();
+    eventually("good mail registered", WAIT, || async { (case_count(&w).await == 1).then_some(()) }).await;
+    eventually("bad mail quarantined", WAIT, || async { (folder_len(&w, "Klachtd-Quarantaine").await == 1).then_some(()) }).await;
+    daemon.stop().await;
+    let q = w.store().await.quarantined().await.unwrap();
+    assert_eq!(q.len(), 1);
+    let reasons = [klachtd::domain::inbound::ParseError::NotAMessage.to_string(), klachtd::domain::inbound::ParseError::NoHeaders.to_string()];
+    assert!(reasons.contains(&q[0].2), "reason recorded: {}", q[0].2);
+}
+
+async fn mail_from_before_the_first_start_is_held_not_answered(db: Db) {
+    // The product default: only mail that arrives after the first start is answered at once.
+    let w = World::with(db, MailStack::shared(), "").await;
+    let gert = format!("{}@example.test", unique("gert"));
+    let (_, old) = w.complaint("Gert", &gert, "Oude klacht", "Van vorige maand.");
+    w.stack.append(&w.complaints, "INBOX", &old, Some("\"02-Nov-2026 10:00:00 +0100\"")).await;
+    let daemon = w.start();
+    let store = w.store().await;
+    let case = eventually("old mail registered", WAIT, || async { store.list_cases().await.unwrap().into_iter().next() }).await;
+    assert_eq!(case.received_on, "2026-11-02", "deadlines count from the internal date");
+    assert_eq!(case.acknowledgement, "held");
+    let (_, new) = w.complaint("Gert", &gert, "Nieuwe klacht", "Van vandaag.");
+    w.send(&gert, &new).await;
+    eventually("new mail acknowledged", WAIT, || async { (inbox_of(&w, &gert).await.len() == 1).then_some(()) }).await;
+    // A handler releases the held acknowledgement.
+    assert_eq!(store.release_held(&case.reference).await.unwrap(), 1);
+    eventually("released acknowledgement delivered", WAIT, || async { (inbox_of(&w, &gert).await.len() == 2).then_some(()) }).await;
+    daemon.stop().await;
+}
+
+async fn a_flood_from_one_sender_gets_at_most_the_limit_of_replies(db: Db) {
+    let w = World::with(db, MailStack::shared(), &format!("{ANSWER_ALL}max_auto_replies_per_sender_per_day = 3\n")).await;
+    let robot = format!("{}@example.test", unique("robot"));
+    for i in 0..5 {
+        let (_, raw) = w.complaint("Robot", &robot, &format!("Bericht {i}"), "Tekst.");
+        w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+    }
+    let daemon = w.start();
+    eventually("five cases", WAIT, || async { (case_count(&w).await == 5).then_some(()) }).await;
+    eventually("three replies", WAIT, || async { (inbox_of(&w, &robot).await.len() == 3).then_some(()) }).await;
+    daemon.stop().await;
+    let counts = w.store().await.outbox_counts().await.unwrap();
+    assert!(counts.contains(&("suppressed".to_string(), 2)), "{counts:?}");
+    assert_eq!(inbox_of(&w, &robot).await.len(), 3);
+}
+
+async fn uidvalidity_change_rescans_without_duplicates(db: Db) {
+    let folder = unique("Klachten");
+    let w = World::new(db).await;
+    let mut config = w.config.clone();
+    config.imap.inbox = folder.clone();
+    config.imap.mark = klachtd::config::MarkMode::Flag;
+    {
+        let mut s = w.stack.session(&w.complaints).await;
+        s.create(&folder).await.unwrap();
+        let _ = s.logout().await;
+    }
+    let hugo = format!("{}@example.test", unique("hugo"));
+    let mut raws = Vec::new();
+    for i in 0..3 {
+        let (_, raw) = w.complaint("Hugo", &hugo, &format!("Klacht {i}"), "Tekst.");
+        w.stack.append(&w.complaints, &folder, &raw, None).await;
+        raws.push(raw);
+    }
+    let daemon = klachtd_running(&config);
+    eventually("three cases", WAIT, || async { (case_count(&w).await == 3).then_some(()) }).await;
+    daemon.stop().await;
+    // The folder is recreated: same mails, new UIDs, new UIDVALIDITY, no keywords.
+    {
+        let mut s = w.stack.session(&w.complaints).await;
+        s.rename(&folder, format!("{folder}-old")).await.unwrap();
+        s.create(&folder).await.unwrap();
+        for raw in &raws {
+            s.append(&folder, None, None, raw).await.unwrap();
+        }
+        let (_, fresh) = w.complaint("Hugo", &hugo, "Klacht 3", "Nieuw.");
+        s.append(&folder, None, None, &fresh).await.unwrap();
+        let _ = s.logout().await;
+    }
+    let daemon = klachtd_running(&config);
+    eventually("the new mail registered", WAIT, || async { (case_count(&w).await == 4).then_some(()) }).await;
+    eventually("four acknowledgements", WAIT, || async { (inbox_of(&w, &hugo).await.len() == 4).then_some(()) }).await;
+    daemon.stop().await;
+    assert_eq!(case_count(&w).await, 4);
+    assert_eq!(inbox_of(&w, &hugo).await.len(), 4);
+}
+
+fn klachtd_running(config: &klachtd::config::Config) -> Running {
+    Running::start(config.clone())
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len() * 4 / 3 + 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn wrap76(s: &str) -> String {
+    s.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\r\n")
+}
