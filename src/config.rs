@@ -200,14 +200,42 @@ pub enum AcknowledgeSince {
 
 impl<'de> Deserialize<'de> for AcknowledgeSince {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s == "first-start" {
-            return Ok(AcknowledgeSince::FirstStart);
+        match DateOrText::deserialize(d)? {
+            DateOrText::Text(s) if s == "first-start" => Ok(AcknowledgeSince::FirstStart),
+            other => other
+                .date()
+                .map(AcknowledgeSince::Date)
+                .ok_or_else(|| serde::de::Error::custom("expected \"first-start\" or a date YYYY-MM-DD")),
         }
-        NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-            .map(AcknowledgeSince::Date)
-            .map_err(|_| serde::de::Error::custom(format!("expected \"first-start\" or a date YYYY-MM-DD, got {s:?}")))
     }
+}
+
+/// A date written either as a TOML date (`2026-12-24`) or as a string (`"2026-12-24"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateOrText {
+    Date(toml::value::Datetime),
+    Text(String),
+}
+
+impl DateOrText {
+    fn date(&self) -> Option<NaiveDate> {
+        match self {
+            DateOrText::Date(dt) if dt.time.is_none() && dt.offset.is_none() => {
+                let d = dt.date?;
+                NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
+            }
+            DateOrText::Date(_) => None,
+            DateOrText::Text(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+        }
+    }
+}
+
+fn dates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
+    Vec::<DateOrText>::deserialize(d)?
+        .iter()
+        .map(|v| v.date().ok_or_else(|| serde::de::Error::custom("expected dates YYYY-MM-DD")))
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,7 +258,7 @@ impl Default for Intake {
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     /// Days the service is closed besides the statutory holidays, e.g. Good Friday.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "dates")]
     pub extra_closing_days: Vec<NaiveDate>,
 }
 
@@ -540,5 +568,8 @@ tls = "none"
         let c = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"2026-11-01\"\n")).unwrap();
         assert_eq!(c.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
         assert!(Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"soon\"\n")).unwrap_err().contains("first-start"));
+        let bare = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = 2026-11-01\n[calendar]\nextra_closing_days = [2026-04-03, \"2026-12-24\"]\n")).unwrap();
+        assert_eq!(bare.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
+        assert_eq!(bare.calendar.extra_closing_days, vec![NaiveDate::from_ymd_opt(2026, 4, 3).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()]);
     }
 }

@@ -1,0 +1,108 @@
+//! The command line as an operator uses it: the built binary, its output and exit codes.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn klachtd(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(args).env_remove("KLACHTD_CONFIG").output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn deadlines_prints_the_regulation_example_as_json() {
+    let (code, out, _) = klachtd(&["--config", "/nonexistent/klachtd.toml", "deadlines", "--received", "2026-11-20"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"received": "2026-11-20", "acknowledge_by": "2026-11-27", "progress_by": "2026-12-04", "respond_by": "2026-12-18"})
+    );
+}
+
+#[test]
+fn deadlines_honour_configured_closing_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    let text = config_text(MailStack::shared(), "klachten@klacht.test", "sqlite:///tmp/x.db", dir.path(), "[calendar]\nextra_closing_days = [2026-11-23]\n");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "deadlines", "--received", "2026-11-20"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"acknowledge_by\":\"2026-11-30\""), "{out}");
+}
+
+#[test]
+fn check_config_names_each_bad_key_and_its_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let text = config_text(MailStack::shared(), "klachten", "mysql://x", dir.path(), "")
+        .replace("host = \"127.0.0.1\"\nport", "host = \"imap.example.org\"\nport");
+    std::fs::write(&path, text).unwrap();
+    let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
+    assert_eq!(code, 1);
+    for key in ["organisation.complaints_address", "database.url", "imap.tls"] {
+        assert!(err.contains(key), "{key} not named in:\n{err}");
+    }
+    assert!(err.contains("fix:"), "{err}");
+
+    std::fs::write(&path, "[organisation]\nnaam = 1\n").unwrap();
+    let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("naam"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_online_reaches_every_server_and_reports_a_bad_password_in_one_line() {
+    let w = World::new(Db::Sqlite).await;
+    let path = w.dir.path().join("k.toml");
+    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), "");
+    std::fs::write(&path, &text).unwrap();
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config"]);
+    assert_eq!(code, 0, "{err}");
+    for line in ["configuration is valid", "database: ok", "imap: ok", "smtp: ok"] {
+        assert!(out.contains(line), "{line} missing in:\n{out}");
+    }
+    std::fs::write(&path, text.replace(&format!("password = \"{PASSWORD}\""), "password = \"wrong\"")).unwrap();
+    let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("IMAP login as"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_list_and_show_speak_json() {
+    let w = World::new(Db::Sqlite).await;
+    let path = w.dir.path().join("k.toml");
+    std::fs::write(&path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)).unwrap();
+    let kim = format!("{}@example.test", unique("kim"));
+    let (_, raw) = w.complaint("Kim", &kim, "Via de opdrachtregel", "Tekst.");
+    w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+    let daemon = w.start();
+    eventually("case", WAIT, || async { (w.store().await.count(klachtd::store::Table::Cases).await.unwrap() == 1).then_some(()) }).await;
+    daemon.stop().await;
+
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let case = &list[0];
+    let reference = case["reference"].as_str().unwrap();
+    assert_eq!(case["complainant_email"], kim.as_str());
+    assert_eq!(case["messages"], 1);
+    for key in ["status", "received_on", "acknowledge_by", "progress_by", "respond_by", "incomplete", "attachments", "acknowledgement"] {
+        assert!(case.get(key).is_some(), "{key} missing in {case}");
+    }
+    let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "cases", "show", reference, "--json"]);
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["description"], "Tekst.");
+    assert_eq!(shown["history"][0]["action"], "registered");
+
+    let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(reference), "{out}");
+    let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "cases", "show", "KL-1999-0001"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "klachtd: no case with reference KL-1999-0001");
+}

@@ -1,0 +1,91 @@
+//! Servers that go away: the IMAP server restarted under a running daemon, the SMTP server
+//! down when a complaint arrives, and servers that refuse us at start-up. Each test that stops
+//! a server has a mail stack of its own.
+
+mod common;
+
+use common::*;
+use klachtd::store::Table;
+
+fn private_stack() -> &'static MailStack {
+    Box::leak(Box::new(MailStack::start()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_server_restart_is_survived() {
+    let stack = private_stack();
+    let w = World::with(Db::Sqlite, stack, ANSWER_ALL).await;
+    let ida = format!("{}@example.test", unique("ida"));
+    let daemon = w.start();
+    let (_, first) = w.complaint("Ida", &ida, "Eerste", "Voor de herstart.");
+    w.send(&ida, &first).await;
+    eventually("first case", WAIT, || async { (w.store().await.count(Table::Cases).await.unwrap() == 1).then_some(()) }).await;
+
+    stack.control("stop-imap");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    stack.control("start-imap");
+
+    let (_, second) = w.complaint("Ida", &ida, "Tweede", "Na de herstart.");
+    w.send(&ida, &second).await;
+    eventually("second case after reconnect", WAIT, || async { (w.store().await.count(Table::Cases).await.unwrap() == 2).then_some(()) }).await;
+    eventually("both acknowledged", WAIT, || async { (stack.messages(&ida, "INBOX").await.len() == 2).then_some(()) }).await;
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_outage_delays_the_acknowledgement_and_loses_nothing() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let stack = private_stack();
+        let w = World::with(db, stack, ANSWER_ALL).await;
+        let jan = format!("{}@example.test", unique("jan"));
+        stack.control("stop-smtp");
+        let daemon = w.start();
+        // With Postfix down the complaint reaches the mailbox another way.
+        let (_, raw) = w.complaint("Jan", &jan, "Tijdens storing", "SMTP ligt eruit.");
+        stack.append(&w.complaints, "INBOX", &raw, None).await;
+        let store = w.store().await;
+        eventually("case registered while SMTP is down", WAIT, || async { (store.count(Table::Cases).await.unwrap() == 1).then_some(()) }).await;
+        eventually("a failed attempt recorded", WAIT, || async {
+            let case = store.list_cases().await.unwrap().pop()?;
+            (case.acknowledgement == "pending").then_some(())?;
+            let attempts: Vec<_> = store.outbox_counts().await.unwrap();
+            (attempts == vec![("pending".to_string(), 1)]).then_some(())
+        })
+        .await;
+        stack.control("start-smtp");
+        eventually("acknowledgement delivered after the outage", WAIT, || async { (stack.messages(&jan, "INBOX").await.len() == 1).then_some(()) }).await;
+        eventually("recorded as sent", WAIT, || async { (store.outbox_counts().await.unwrap() == vec![("sent".to_string(), 1)]).then_some(()) }).await;
+        daemon.stop().await;
+        assert_eq!(stack.messages(&jan, "INBOX").await.len(), 1, "sent once");
+    }
+}
+
+fn start_error(config: &klachtd::config::Config) -> impl std::future::Future<Output = String> + '_ {
+    async move {
+        match klachtd::daemon::Daemon::prepare(config).await {
+            Ok(_) => panic!("start-up should have failed"),
+            Err(e) => e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_problems_are_one_clear_line() {
+    let w = World::new(Db::Sqlite).await;
+
+    let mut wrong_password = w.config.clone();
+    wrong_password.imap.password = Some("not-the-password".into());
+    let e = start_error(&wrong_password).await;
+    assert!(e.contains("IMAP login as") && e.contains("failed"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+
+    let mut unreachable = w.config.clone();
+    unreachable.imap.port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let e = start_error(&unreachable).await;
+    assert!(e.contains("cannot connect to 127.0.0.1:"), "{e}");
+
+    let mut no_database = w.config.clone();
+    no_database.database.url = format!("postgres://postgres@127.0.0.1:{}/nope", unreachable.imap.port);
+    let e = start_error(&no_database).await;
+    assert!(e.starts_with("cannot open database postgres://postgres@127.0.0.1:"), "{e}");
+}

@@ -1,0 +1,154 @@
+//! The store's exactly-once guarantees under concurrency, on SQLite and PostgreSQL: two
+//! connection pools stand in for two klachtd instances on one database.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use common::*;
+use klachtd::store::{MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
+on_both_databases!(
+    concurrent_registrations_get_distinct_consecutive_references,
+    a_mail_registered_twice_is_a_duplicate_and_burns_no_number,
+    each_outgoing_mail_is_claimed_by_one_worker,
+    mailbox_progress_never_goes_backwards,
+);
+
+async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(db, dir.path()).await;
+    let a = Store::open(&test_db.url, 4).await.unwrap();
+    let b = Store::open(&test_db.url, 4).await.unwrap();
+    (dir, test_db, a, b)
+}
+
+fn new_case(day: u32) -> NewCase {
+    let d = NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+    NewCase {
+        source: "email",
+        complainant_name: Some("Test".into()),
+        complainant_email: Some("test@example.test".into()),
+        reply_to_name: None,
+        reply_to_email: None,
+        postal_address: None,
+        subject: "s".into(),
+        description: "d".into(),
+        incomplete: vec![],
+        received_on: d,
+        received_at: 0,
+        acknowledge_by: d,
+        progress_by: d,
+        respond_by: d,
+    }
+}
+
+fn message(key: &str) -> MessageRecord {
+    MessageRecord {
+        direction: "in",
+        kind: "complaint".into(),
+        dedupe_key: Some(key.into()),
+        message_id: Some(key.into()),
+        from_address: None,
+        subject: String::new(),
+        body: String::new(),
+        raw: Some(b"raw".to_vec()),
+        note: String::new(),
+        received_at: 0,
+    }
+}
+
+fn ack(reference: &str) -> OutgoingMail {
+    OutgoingMail {
+        kind: "acknowledgement".into(),
+        recipient: "test@example.test".into(),
+        recipient_name: None,
+        subject: format!("[{reference}]"),
+        body: "b".into(),
+        message_id: format!("{reference}.ack@test"),
+        in_reply_to: None,
+        references: vec![],
+        status: "pending",
+    }
+}
+
+async fn concurrent_registrations_get_distinct_consecutive_references(db: Db) {
+    let (_dir, _db, a, b) = two_instances(db).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move { store.register_case(&new_case(20), &message(&format!("m{i}")), &[], |r| Some(ack(r))).await.unwrap() }));
+    }
+    let mut refs = HashSet::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Registration::Registered { reference, .. } => assert!(refs.insert(reference)),
+            Registration::Duplicate => panic!("no duplicates here"),
+        }
+    }
+    let expected: HashSet<String> = (1..=20).map(|n| format!("KL-2026-{n:04}")).collect();
+    assert_eq!(refs, expected);
+    assert_eq!(a.count(Table::Outbox).await.unwrap(), 20);
+}
+
+async fn a_mail_registered_twice_is_a_duplicate_and_burns_no_number(db: Db) {
+    let (_dir, _db, a, b) = two_instances(db).await;
+    let first = a.register_case(&new_case(20), &message("same"), &[], |r| Some(ack(r))).await.unwrap();
+    assert!(matches!(first, Registration::Registered { ref reference, .. } if reference == "KL-2026-0001"));
+    let again = b.register_case(&new_case(20), &message("same"), &[], |r| Some(ack(r))).await.unwrap();
+    assert_eq!(again, Registration::Duplicate);
+    assert_eq!(a.count(Table::Cases).await.unwrap(), 1);
+    assert_eq!(a.count(Table::Outbox).await.unwrap(), 1);
+    let next = b.register_case(&new_case(21), &message("other"), &[], |r| Some(ack(r))).await.unwrap();
+    assert!(matches!(next, Registration::Registered { ref reference, .. } if reference == "KL-2026-0002"), "{next:?}");
+}
+
+async fn each_outgoing_mail_is_claimed_by_one_worker(db: Db) {
+    let (_dir, _db, a, b) = two_instances(db).await;
+    for i in 0..30 {
+        a.register_case(&new_case(20), &message(&format!("m{i}")), &[], |r| Some(ack(r))).await.unwrap();
+    }
+    let mut workers = Vec::new();
+    for (n, store) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(item) = store.claim_outbox(&format!("w{n}"), Duration::from_secs(300)).await.unwrap() {
+                mine.push(item.id);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 30, "every mail claimed once: {all:?}");
+    assert_eq!(distinct.len(), 30);
+    // Claimed mail is not handed out again while the lease runs.
+    assert!(a.claim_outbox("late", Duration::from_secs(300)).await.unwrap().is_none());
+}
+
+async fn mailbox_progress_never_goes_backwards(db: Db) {
+    let (_dir, _db, a, b) = two_instances(db).await;
+    a.save_mailbox_state("INBOX", 7, 40).await.unwrap();
+    b.save_mailbox_state("INBOX", 7, 12).await.unwrap();
+    assert_eq!(a.mailbox_state("INBOX").await.unwrap(), Some((7, 40)));
+    b.save_mailbox_state("INBOX", 8, 3).await.unwrap();
+    assert_eq!(a.mailbox_state("INBOX").await.unwrap(), Some((8, 3)), "a new UIDVALIDITY starts over");
+}
