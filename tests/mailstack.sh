@@ -7,6 +7,7 @@
 # their /etc configs are never used or touched; only packages get installed.
 #
 # Usage:
+#   mailstack.sh install                       only install the packages (idempotent)
 #   mailstack.sh start DIR [--owner-pid PID]   configure + start everything
 #   mailstack.sh stop DIR                      stop everything (idempotent)
 #   mailstack.sh stop-imap DIR | start-imap DIR   only Dovecot
@@ -867,6 +868,10 @@ cmd_stop() {
 }
 
 main() {
+    if [[ ${1-} == install ]]; then
+        ensure_packages
+        return
+    fi
     (($# >= 2)) || usage
     local cmd=$1 dir
     shift

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine as root: installs what is missing (Dovecot,
+# Postfix, PostgreSQL), makes sure PostgreSQL answers on 127.0.0.1:5432 with trust auth, and
+# runs `cargo test`. Each test binary starts its own throw-away mail stack (tests/mailstack.sh)
+# on free ports, and each PostgreSQL test creates and drops its own database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'tests/run.sh: %s\n' "$*" >&2; }
+
+command -v cargo >/dev/null || { log "cargo (Rust >= 1.95) is needed"; exit 1; }
+
+# Dovecot and Postfix, installed without starting the system's own services (idempotent).
+bash tests/mailstack.sh install
+
+pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if ! pg_answers; then
+    if ! ls /etc/postgresql/*/main/pg_hba.conf >/dev/null 2>&1; then
+        log "installing PostgreSQL"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends postgresql >/dev/null ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+    fi
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    hba=/etc/postgresql/$version/main/pg_hba.conf
+    # A test database server: trust connections from loopback, as the suite expects.
+    if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+        sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    fi
+    log "starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || pg_ctlcluster "$version" main start
+    for _ in $(seq 50); do pg_answers && break; sleep 0.2; done
+    pg_answers || { log "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
+fi
+
+exec cargo test --locked "$@"
