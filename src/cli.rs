@@ -9,7 +9,9 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
-use crate::config::Config;
+use std::time::Duration;
+
+use crate::config::{Config, LogFormat};
 use crate::daemon;
 use crate::domain::calendar::{Calendar, Deadlines};
 
@@ -40,6 +42,11 @@ enum Command {
         #[arg(long)]
         received: NaiveDate,
     },
+    /// Health at a glance: last mailbox sync, outbox backlog, open cases by deadline state.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Look at cases.
     Cases {
         #[command(subcommand)]
@@ -66,7 +73,6 @@ enum CasesCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -88,19 +94,27 @@ fn one_line(e: &anyhow::Error) -> String {
     e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
-fn init_logging() {
+/// Logs go to stderr: the journal under systemd. `KLACHTD_LOG` sets the filter (default
+/// `info`; complaint text and personal data are never logged at info).
+fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KLACHTD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    // Under systemd the journal adds its own timestamps and does not want colours.
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().with_ansi(false).init();
-    } else {
-        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
-    }
+    let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // The journal adds its own timestamps and does not want colours.
+        LogFormat::Auto if under_journal => builder.without_time().with_ansi(false).try_init(),
+        _ => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+    };
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let log_format = match &cli.command {
+        Command::Run => Config::load(&cli.config).map(|c| c.service.log_format).unwrap_or(LogFormat::Auto),
+        _ => LogFormat::Auto,
+    };
+    init_logging(log_format);
     match cli.command {
         Command::Deadlines { received } => {
             // The configuration is optional here: it only adds closing days.
@@ -124,8 +138,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run => {
             let config = Config::load(&cli.config)?;
-            run(config).await?;
+            run(&cli.config, config).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json } => {
+            let config = Config::load(&cli.config)?;
+            let store = daemon::open_store(&config).await?;
+            status(&store, &config, json).await
         }
         Command::Cases { command } => {
             let config = Config::load(&cli.config)?;
@@ -135,30 +154,48 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
-    let daemon = daemon::Daemon::prepare(&config).await?;
-    let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        let _ = stop.send(true);
-    });
-    daemon.run(shutdown).await
-}
+/// How long shutdown may take before we stop waiting (systemd's TimeoutStopSec is longer).
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 
-async fn wait_for_signal() {
+async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+    let (mut term, mut int, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?);
+    let daemon = daemon::Daemon::prepare(&config).await?;
+    let mut reloader = daemon.reloader();
+    let (stop, shutdown) = watch::channel(false);
+    let mut running = tokio::spawn(daemon.run(shutdown));
+    loop {
+        tokio::select! {
+            finished = &mut running => return finished.context("daemon task panicked")?,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(path, &mut reloader),
         }
     }
+    let notifier = crate::systemd::Notifier::from_env();
+    notifier.stopping();
+    tracing::info!("shutting down: no new mail is taken, the mail in hand is finished");
+    let _ = stop.send(true);
+    match tokio::time::timeout(SHUTDOWN_LIMIT, &mut running).await {
+        Ok(finished) => finished.context("daemon task panicked")?,
+        Err(_) => {
+            // Nothing is lost by leaving now: uncommitted mail stays in the mailbox and unsent
+            // mail in the outbox.
+            tracing::warn!(limit_secs = SHUTDOWN_LIMIT.as_secs(), "shutdown took too long; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+fn reload(path: &std::path::Path, reloader: &mut daemon::Reloader) {
+    let notifier = crate::systemd::Notifier::from_env();
+    notifier.reloading();
+    match Config::load(path).map_err(anyhow::Error::from).and_then(|c| reloader.apply(c)) {
+        Ok(restart) if restart.is_empty() => tracing::info!("configuration and templates reloaded"),
+        Ok(restart) => tracing::warn!(needs_restart = %restart.join(", "), "configuration reloaded; these changes take effect after a restart"),
+        Err(e) => tracing::error!("reload refused, keeping the running configuration: {}", one_line(&e)),
+    }
+    notifier.reloaded("reloaded");
 }
 
 async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<ExitCode> {
@@ -244,6 +281,24 @@ async fn cases(store: &crate::store::Store, command: CasesCommand) -> anyhow::Re
             let n = store.release_held(&reference).await?;
             println!("{reference}: {n} acknowledgement(s) released");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(store: &crate::store::Store, config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let s = store.status(&config.imap.inbox, crate::domain::calendar::amsterdam_date(chrono::Utc::now())).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        let ago = |t: Option<i64>| t.map_or("never".to_string(), |t| format!("{} ({} s ago)", fmt_time(t), crate::store::now() - t));
+        println!("Last mailbox sync:   {}", ago(s.last_sync_at));
+        println!("Outbox backlog:      {} pending, {} held, {} suppressed", s.outbox_pending, s.outbox_held, s.outbox_suppressed);
+        println!("Oldest unsent mail:  {}", ago(s.oldest_unsent_at));
+        println!("Open cases:          {}", s.open_cases);
+        println!("  acknowledgement overdue: {}", s.acknowledgement_overdue);
+        println!("  progress notice due by today or overdue: {}", s.progress_due);
+        println!("  final response due by today or overdue:  {}", s.response_due);
+        println!("Quarantined mails:   {}", s.quarantined);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::calendar::Calendar;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub organisation: Organisation,
@@ -30,9 +30,35 @@ pub struct Config {
     pub calendar: CalendarConfig,
     #[serde(default)]
     pub outbox: Outbox,
+    #[serde(default)]
+    pub service: Service,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Text; without timestamps and colours when running under systemd (the journal adds them).
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    #[serde(default = "default_log_format")]
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics on this address (loopback), e.g. "127.0.0.1:9187".
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Self { log_format: default_log_format(), metrics_listen: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
     pub name: String,
@@ -47,7 +73,7 @@ pub struct Organisation {
     pub regulation_url: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalBody {
     pub name: String,
@@ -65,7 +91,7 @@ impl Default for ExternalBody {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
     /// `sqlite://PATH` (default) or `postgres://...`.
@@ -81,7 +107,7 @@ impl Default for Database {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
     /// Where attachments are kept (named by content hash, never by the name in the mail).
@@ -95,7 +121,7 @@ impl Default for Storage {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Templates {
     /// A directory with `LANG/NAME.txt` files that override the built-in templates.
@@ -139,7 +165,7 @@ pub enum MarkMode {
     Flag,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Imap {
     pub host: String,
@@ -174,7 +200,7 @@ pub struct Imap {
     pub max_message_bytes: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Smtp {
     pub host: String,
@@ -238,7 +264,7 @@ fn dates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Er
         .collect()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Intake {
     #[serde(default = "default_ack_since")]
@@ -254,7 +280,7 @@ impl Default for Intake {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     /// Days the service is closed besides the statutory holidays, e.g. Good Friday.
@@ -262,7 +288,7 @@ pub struct CalendarConfig {
     pub extra_closing_days: Vec<NaiveDate>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outbox {
     /// How often the outbox is checked when nothing woke it up.
@@ -279,6 +305,7 @@ impl Default for Outbox {
     }
 }
 
+fn default_log_format() -> LogFormat { LogFormat::Auto }
 fn default_prefix() -> String { "KL".into() }
 fn default_db_url() -> String { "sqlite:///var/lib/klachtd/klachtd.db".into() }
 fn default_db_connections() -> u32 { 5 }
@@ -425,10 +452,47 @@ impl Config {
         if self.intake.max_auto_replies_per_sender_per_day == 0 {
             add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");
         }
+        if let Some(addr) = self.service.metrics_listen {
+            if !addr.ip().is_loopback() {
+                add("service.metrics_listen", format!("{addr} is not a loopback address"), "use 127.0.0.1:PORT; put a proxy in front for remote scraping");
+            }
+        }
         if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
         p
+    }
+
+    /// The sections that differ from `other` and need a restart to take effect. Templates,
+    /// letters' organisation details, calendar and the per-sender limit reload on SIGHUP.
+    pub fn restart_needed_for(&self, other: &Config) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let o = (&self.organisation, &other.organisation);
+        if o.0.complaints_address != o.1.complaints_address || o.0.own_addresses != o.1.own_addresses || o.0.reference_prefix != o.1.reference_prefix {
+            keys.push("organisation (addresses, reference_prefix)");
+        }
+        if self.database != other.database {
+            keys.push("database");
+        }
+        if self.storage != other.storage {
+            keys.push("storage");
+        }
+        if self.imap != other.imap {
+            keys.push("imap");
+        }
+        if self.smtp != other.smtp {
+            keys.push("smtp");
+        }
+        if self.intake.acknowledge_since != other.intake.acknowledge_since {
+            keys.push("intake.acknowledge_since");
+        }
+        if self.outbox != other.outbox {
+            keys.push("outbox");
+        }
+        if self.service != other.service {
+            keys.push("service");
+        }
+        keys
     }
 
     pub fn calendar(&self) -> Calendar {

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
-use crate::intake::Intake;
+use crate::health::{serve_metrics, Health, Loop};
+use crate::intake::{Intake, Settings};
+use crate::systemd::Notifier;
 use crate::mailbox::MailboxWorker;
 use crate::outbox::OutboxWorker;
 use crate::smtp::Mailer;
@@ -34,13 +36,22 @@ pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
 
 /// Everything the daemon runs, built and checked but not yet started.
 pub struct Daemon {
+    config: Config,
+    store: Store,
+    intake: Arc<Intake>,
     mailbox: MailboxWorker,
     outbox: OutboxWorker,
+    health: Arc<Health>,
     first_session: Option<crate::mailbox::ImapSession>,
 }
 
+/// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
+/// restarts the service. It exceeds every command timeout a loop can legitimately sit in.
+const STALE_AFTER: Duration = Duration::from_secs(240);
+
 impl Daemon {
-    /// Builds the workers and connects to the mailbox once; errors here are start-up errors.
+    /// Builds the workers, migrates the database and connects to the mailbox once; errors here
+    /// are start-up errors.
     pub async fn prepare(config: &Config) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
         let first_start = store.setting_or_init("first_start_at", &Utc::now().timestamp().to_string()).await?;
@@ -48,33 +59,118 @@ impl Daemon {
         let letters = Arc::new(load_letters(config)?);
         let mailer = Arc::new(mailer(config)?);
         let wake = Arc::new(Notify::new());
+        let health = Arc::new(Health::default());
         let intake = Arc::new(Intake::new(config, store.clone(), letters, first_start, wake.clone()));
         let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
         let password = config.imap.secret().resolve("imap")?;
-        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, password);
+        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), password, health.clone());
         let first_session = Some(mailbox.connect().await?);
+        health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         let outbox = OutboxWorker {
-            store,
+            store: store.clone(),
             mailer,
             wake,
             poll_interval: Duration::from_secs(config.outbox.poll_interval_secs),
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
+            health: health.clone(),
         };
-        Ok(Self { mailbox, outbox, first_session })
+        Ok(Self { config: config.clone(), store, intake, mailbox, outbox, health, first_session })
     }
 
-    /// Runs until `shutdown` turns true; both workers finish what they hold first.
+    /// A handle that applies a reloaded configuration to the running daemon.
+    pub fn reloader(&self) -> Reloader {
+        Reloader { intake: self.intake.clone(), current: self.config.clone() }
+    }
+
+    /// Runs until `shutdown` turns true; both workers finish what they hold first. Tells
+    /// systemd (when it is watching) READY, STATUS and WATCHDOG.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let notifier = Arc::new(Notifier::from_env());
+        self.health.beat(Loop::Mailbox);
+        self.health.beat(Loop::Outbox);
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
+        if let Some(addr) = self.config.service.metrics_listen {
+            let (health, store, shutdown) = (self.health.clone(), self.store.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                if let Err(e) = serve_metrics(addr, health, store, shutdown).await {
+                    tracing::error!(%addr, error = %e, "metrics endpoint failed");
+                }
+            });
+        }
+        let monitor = tokio::spawn(monitor(notifier.clone(), self.health.clone(), self.store.clone(), shutdown.clone()));
+        notifier.ready(&status_line(&self.health, &self.store).await);
+        tracing::info!("klachtd ready");
         self.mailbox.run(self.first_session, shutdown).await;
         outbox.await.context("outbox worker panicked")?;
+        monitor.abort();
         Ok(())
     }
 }
 
+/// Pings the systemd watchdog while both loops beat, and keeps STATUS current.
+async fn monitor(notifier: Arc<Notifier>, health: Arc<Health>, store: Store, mut shutdown: watch::Receiver<bool>) {
+    if !notifier.enabled() {
+        return;
+    }
+    let watchdog = crate::systemd::watchdog_interval();
+    let tick = watchdog.unwrap_or(Duration::from_secs(30)).min(Duration::from_secs(30));
+    let mut last_status = String::new();
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if watchdog.is_some() {
+            if health.alive(STALE_AFTER) {
+                notifier.watchdog();
+            } else {
+                tracing::error!("a worker loop has stopped beating; withholding the watchdog ping");
+            }
+        }
+        let status = status_line(&health, &store).await;
+        if status != last_status {
+            notifier.status(&status);
+            last_status = status;
+        }
+    }
+}
+
+/// "mailbox connected; 3 cases today; outbox 0 pending" for systemctl status.
+async fn status_line(health: &Health, store: &Store) -> String {
+    let connected = if health.mailbox_connected.load(std::sync::atomic::Ordering::Relaxed) { "mailbox connected" } else { "mailbox not connected" };
+    let today = crate::domain::calendar::amsterdam_date(Utc::now());
+    let cases = store.cases_received_on(today).await.map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let pending = store.outbox_counts().await.ok().and_then(|c| c.into_iter().find(|(s, _)| s == "pending").map(|(_, n)| n)).unwrap_or(0);
+    format!("{connected}; {cases} cases today; outbox {pending} pending")
+}
+
+/// Applies a reloaded configuration: what is safe to change while running is changed, the
+/// rest is named so the operator knows to restart.
+pub struct Reloader {
+    intake: Arc<Intake>,
+    current: Config,
+}
+
+impl Reloader {
+    /// Returns the sections that changed but need a restart.
+    pub fn apply(&mut self, new: Config) -> anyhow::Result<Vec<&'static str>> {
+        let letters = Arc::new(load_letters(&new)?);
+        self.intake.reload(Settings::new(&new, letters));
+        let restart = self.current.restart_needed_for(&new);
+        self.current = new;
+        Ok(restart)
+    }
+}
+
+/// For the outbox's `claimed_by` column (diagnostics only; the lease itself needs no names).
+/// Under `ProcSubset=pid` /proc/sys is hidden, hence /etc/hostname as a second source.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "klachtd".into())
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "klachtd".into())
 }
 
 /// A database URL without its password, for messages.

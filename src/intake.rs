@@ -2,7 +2,7 @@
 //! acknowledgement. Knows nothing of IMAP: the mailbox loop moves the mail afterwards
 //! according to the [`Outcome`], and only once this has committed.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -46,17 +46,39 @@ pub enum IntakeError {
 
 pub struct Intake {
     store: Store,
-    letters: Arc<Letters>,
-    calendar: Calendar,
+    /// What SIGHUP may change while running; everything else needs a restart.
+    settings: RwLock<Arc<Settings>>,
     attachments: AttachmentStore,
     own_addresses: Vec<String>,
     reference_prefix: String,
-    organisation: serde_json::Value,
     acknowledge_since: DateTime<Utc>,
-    sender_limit: i64,
     message_id_domain: String,
     outbox_wake: Arc<Notify>,
     rng: SystemRandom,
+}
+
+/// The part of the configuration that can be reloaded safely: it only shapes cases and letters
+/// registered from now on.
+pub struct Settings {
+    pub letters: Arc<Letters>,
+    pub calendar: Calendar,
+    pub organisation: serde_json::Value,
+    pub sender_limit: i64,
+}
+
+impl Settings {
+    pub fn new(config: &Config, letters: Arc<Letters>) -> Self {
+        Self {
+            letters,
+            calendar: config.calendar(),
+            organisation: serde_json::json!({
+                "name": config.organisation.name,
+                "regulation_url": config.organisation.regulation_url,
+                "complaints_address": config.organisation.complaints_address,
+            }),
+            sender_limit: config.intake.max_auto_replies_per_sender_per_day as i64,
+        }
+    }
 }
 
 impl Intake {
@@ -72,22 +94,24 @@ impl Intake {
         };
         Self {
             store,
-            letters,
-            calendar: config.calendar(),
+            settings: RwLock::new(Arc::new(Settings::new(config, letters))),
             attachments: AttachmentStore::new(&config.storage.data_dir),
             own_addresses: config.own_addresses(),
             reference_prefix: config.organisation.reference_prefix.clone(),
-            organisation: serde_json::json!({
-                "name": config.organisation.name,
-                "regulation_url": config.organisation.regulation_url,
-                "complaints_address": config.organisation.complaints_address,
-            }),
             acknowledge_since,
-            sender_limit: config.intake.max_auto_replies_per_sender_per_day as i64,
             message_id_domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             outbox_wake,
             rng: SystemRandom::new(),
         }
+    }
+
+    /// Swaps in reloaded settings; mail in hand finishes with the old ones.
+    pub fn reload(&self, settings: Settings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
+    }
+
+    fn settings(&self) -> Arc<Settings> {
+        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date).
@@ -124,8 +148,9 @@ impl Intake {
     }
 
     async fn register(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
+        let settings = self.settings();
         let received_on = amsterdam_date(arrived);
-        let deadlines = Deadlines::compute(&self.calendar, received_on);
+        let deadlines = Deadlines::compute(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
         let mut incomplete = Vec::new();
         if mail.text.trim().is_empty() && !attachments.iter().any(|a| is_readable_document(&a.content_type)) {
@@ -156,7 +181,7 @@ impl Intake {
             Some(_) if arrived < self.acknowledge_since => Some("held"),
             Some(f) => {
                 let recent = self.store.auto_replies_since(&f.address, Utc::now().timestamp() - 86_400).await?;
-                Some(if recent >= self.sender_limit { "suppressed" } else { "pending" })
+                Some(if recent >= settings.sender_limit { "suppressed" } else { "pending" })
             }
         };
         let record = self.message_record(mail, raw, arrived, "complaint", "");
@@ -166,19 +191,19 @@ impl Intake {
             .register_case(&case, &record, &attachments, |reference| {
                 let (status, from) = (ack_status?, from.as_ref()?);
                 let context = serde_json::json!({
-                    "organisation": self.organisation,
+                    "organisation": settings.organisation,
                     "case": {
                         "reference": reference,
                         "complainant_name": from.name,
                         "subject": mail.subject,
-                        "received": long_date(received_on, self.letters.language()),
-                        "acknowledge_by": long_date(deadlines.acknowledge_by, self.letters.language()),
-                        "progress_by": long_date(deadlines.progress_by, self.letters.language()),
-                        "respond_by": long_date(deadlines.respond_by, self.letters.language()),
+                        "received": long_date(received_on, settings.letters.language()),
+                        "acknowledge_by": long_date(deadlines.acknowledge_by, settings.letters.language()),
+                        "progress_by": long_date(deadlines.progress_by, settings.letters.language()),
+                        "respond_by": long_date(deadlines.respond_by, settings.letters.language()),
                         "incomplete": incomplete,
                     },
                 });
-                match self.letters.render("acknowledgement", &context) {
+                match settings.letters.render("acknowledgement", &context) {
                     Ok(letter) => Some(OutgoingMail {
                         kind: "acknowledgement".into(),
                         recipient: from.address.clone(),

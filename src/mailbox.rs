@@ -22,6 +22,7 @@ use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{Imap, MarkMode, TlsMode};
+use crate::health::{Health, Loop, BEAT_INTERVAL};
 use crate::intake::{Intake, IntakeError, Outcome};
 use crate::store::{Store, StoreError};
 
@@ -62,6 +63,7 @@ pub struct MailboxWorker {
     store: Store,
     intake: Arc<Intake>,
     password: String,
+    health: Arc<Health>,
 }
 
 /// What one sync pass did, for logs and tests.
@@ -76,8 +78,8 @@ pub struct SyncReport {
 }
 
 impl MailboxWorker {
-    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, password: String) -> Self {
-        Self { config, tls, store, intake, password }
+    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, password: String, health: Arc<Health>) -> Self {
+        Self { config, tls, store, intake, password, health }
     }
 
     async fn timed<T, E: Into<MailboxError>>(&self, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
@@ -93,6 +95,7 @@ impl MailboxWorker {
     pub async fn run(&self, mut first: Option<ImapSession>, mut shutdown: watch::Receiver<bool>) {
         let mut delay = Duration::from_secs(1);
         while !*shutdown.borrow() {
+            self.health.beat(Loop::Mailbox);
             let session = match first.take() {
                 Some(s) => Ok(s),
                 None => self.connect().await,
@@ -101,14 +104,17 @@ impl MailboxWorker {
                 Ok(session) => self.serve(session, &mut shutdown, &mut delay).await,
                 Err(e) => Err(e),
             };
+            self.health.mailbox_connected.store(false, std::sync::atomic::Ordering::Relaxed);
             match result {
                 Ok(()) => break,
                 Err(e) => {
+                    let counter = match e {
+                        MailboxError::Store(_) | MailboxError::Intake(IntakeError::Store(_)) => &self.health.errors_database,
+                        _ => &self.health.errors_mailbox,
+                    };
+                    Health::count(counter, 1);
                     tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "mailbox session failed; reconnecting");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.changed() => {}
-                    }
+                    self.health.sleep_beating(Loop::Mailbox, delay, &mut shutdown).await;
                     delay = (delay * 2).min(MAX_RECONNECT_DELAY);
                 }
             }
@@ -126,9 +132,16 @@ impl MailboxWorker {
         }
         self.ensure_folders(&mut session).await?;
         tracing::info!(idle = can_idle, "mailbox connected");
+        self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         loop {
+            self.health.beat(Loop::Mailbox);
             let report = self.sync(&mut session, shutdown).await?;
             *delay = Duration::from_secs(1);
+            self.health.last_sync_at.store(crate::store::now(), std::sync::atomic::Ordering::Relaxed);
+            Health::count(&self.health.mails_fetched, report.fetched.into());
+            Health::count(&self.health.cases_created, report.registered.into());
+            Health::count(&self.health.follow_ups, report.follow_ups.into());
+            Health::count(&self.health.quarantined, report.quarantined.into());
             if report.fetched > 0 {
                 tracing::info!(fetched = report.fetched, registered = report.registered, follow_ups = report.follow_ups, ignored = report.ignored, duplicates = report.duplicates, quarantined = report.quarantined, "mailbox synced");
             }
@@ -138,10 +151,7 @@ impl MailboxWorker {
             if can_idle {
                 session = self.idle(session, shutdown).await?;
             } else {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(self.config.poll_interval_secs)) => {}
-                    _ = shutdown.changed() => {}
-                }
+                self.health.sleep_beating(Loop::Mailbox, Duration::from_secs(self.config.poll_interval_secs), shutdown).await;
             }
             if *shutdown.borrow() {
                 break;
@@ -175,10 +185,12 @@ impl MailboxWorker {
             let (wait, stop_source) = handle.wait_with_timeout(IDLE_RENEW);
             let mut stop_source = Some(stop_source);
             tokio::pin!(wait);
+            let mut beat = tokio::time::interval(BEAT_INTERVAL);
             let response = loop {
                 tokio::select! {
                     r = &mut wait => break r,
                     _ = shutdown.changed(), if stop_source.is_some() => { stop_source.take(); }
+                    _ = beat.tick() => self.health.beat(Loop::Mailbox),
                 }
             }?;
             if let IdleResponse::NewData(_) = response {
@@ -216,6 +228,7 @@ impl MailboxWorker {
             if *shutdown.borrow() {
                 break;
             }
+            self.health.beat(Loop::Mailbox);
             self.process_one(session, uid, uidvalidity, &mut report).await?;
             self.store.save_mailbox_state(inbox, uidvalidity, uid).await?;
         }

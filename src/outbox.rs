@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use crate::health::{Health, Loop};
 use crate::smtp::Mailer;
 use crate::store::{now, Store};
 
@@ -20,6 +21,7 @@ pub struct OutboxWorker {
     pub poll_interval: Duration,
     pub max_backoff: Duration,
     pub worker_id: String,
+    pub health: Arc<Health>,
 }
 
 impl OutboxWorker {
@@ -30,28 +32,34 @@ impl OutboxWorker {
             if *shutdown.borrow() {
                 break;
             }
-            let delivered = self.deliver_due().await;
+            self.health.beat(Loop::Outbox);
+            let delivered = self.deliver_due(&shutdown).await;
             if *shutdown.borrow() {
                 break;
             }
             let pause = if delivered { Duration::ZERO } else { self.poll_interval };
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = shutdown.changed() => {}
+                _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {}
             }
         }
         tracing::info!("outbox worker stopped");
     }
 
-    /// Sends every mail that is due now. Returns whether anything was attempted.
-    pub async fn deliver_due(&self) -> bool {
+    /// Sends every mail that is due now, stopping early on shutdown (the mail in flight is
+    /// finished). Returns whether anything was attempted.
+    pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> bool {
         let mut any = false;
         loop {
+            if *shutdown.borrow() {
+                return any;
+            }
+            self.health.beat(Loop::Outbox);
             let item = match self.store.claim_outbox(&self.worker_id, LEASE).await {
                 Ok(Some(item)) => item,
                 Ok(None) => return any,
                 Err(e) => {
+                    Health::count(&self.health.errors_database, 1);
                     tracing::warn!(error = %e, "outbox: database unavailable");
                     return any;
                 }
@@ -60,6 +68,12 @@ impl OutboxWorker {
             match self.mailer.send(&item).await {
                 Ok(reply) => {
                     tracing::info!(outbox_id = item.id, kind = %item.kind, attempt = item.attempts, "mail accepted by SMTP server");
+                    Health::count(&self.health.mails_sent, 1);
+                    match item.kind.as_str() {
+                        "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
+                        "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
+                        _ => {}
+                    }
                     if let Err(e) = self.store.outbox_sent(&item, &reply).await {
                         // The mail went out but is not recorded; the lease stops a resend until it
                         // expires, and by then the database is likely back for the retry.
@@ -67,6 +81,7 @@ impl OutboxWorker {
                     }
                 }
                 Err(e) => {
+                    Health::count(&self.health.errors_smtp, 1);
                     let wait = backoff(item.attempts, self.max_backoff);
                     tracing::warn!(outbox_id = item.id, kind = %item.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), error = %e, "mail not sent; will retry");
                     if let Err(e) = self.store.outbox_failed(&item, &e.to_string(), now() + wait.as_secs() as i64).await {

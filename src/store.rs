@@ -607,6 +607,35 @@ impl Store {
         Ok(n)
     }
 
+    /// The figures of `klachtd status`.
+    pub async fn status(&self, inbox: &str, today: NaiveDate) -> Result<Status> {
+        let last_sync_at: Option<i64> = sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(&self.pool).await?.flatten();
+        let counts = self.outbox_counts().await?;
+        let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+        let oldest_unsent_at: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?;
+        let today = today.to_string();
+        let scalar = |sql: &'static str| {
+            let today = today.clone();
+            async move { sqlx::query_scalar::<_, i64>(sql).bind(today).fetch_one(&self.pool).await }
+        };
+        Ok(Status {
+            last_sync_at,
+            outbox_pending: count("pending"),
+            outbox_held: count("held"),
+            outbox_suppressed: count("suppressed"),
+            oldest_unsent_at,
+            open_cases: sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status = 'open'").fetch_one(&self.pool).await?,
+            acknowledgement_overdue: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND acknowledged_at IS NULL AND acknowledge_by < $1").await?,
+            progress_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND progress_by <= $1").await?,
+            response_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND respond_by <= $1").await?,
+            quarantined: sqlx::query_scalar("SELECT COUNT(*) FROM quarantine").fetch_one(&self.pool).await?,
+        })
+    }
+
+    pub async fn cases_received_on(&self, day: NaiveDate) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE received_on = $1").bind(day.to_string()).fetch_one(&self.pool).await?)
+    }
+
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -669,6 +698,20 @@ impl Store {
         };
         Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub last_sync_at: Option<i64>,
+    pub outbox_pending: i64,
+    pub outbox_held: i64,
+    pub outbox_suppressed: i64,
+    pub oldest_unsent_at: Option<i64>,
+    pub open_cases: i64,
+    pub acknowledgement_overdue: i64,
+    pub progress_due: i64,
+    pub response_due: i64,
+    pub quarantined: i64,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -102,6 +102,12 @@ async fn cases_list_and_show_speak_json() {
     let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains(reference), "{out}");
+    let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "status", "--json"]);
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["open_cases"], 1);
+    assert_eq!(status["outbox_pending"], 0);
+    assert!(status["last_sync_at"].as_i64().is_some(), "{status}");
     let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "cases", "show", "KL-1999-0001"]);
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "klachtd: no case with reference KL-1999-0001");

@@ -1,0 +1,141 @@
+//! What the daemon knows about its own health: heartbeats of its two loops (the systemd
+//! watchdog is only pinged while both beat), counters for the metrics endpoint, and the
+//! mailbox connection state. Shared by reference between the workers; all lock-free.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::{now, Store};
+
+/// A loop that must keep beating for the daemon to count as alive.
+#[derive(Debug, Clone, Copy)]
+pub enum Loop {
+    Mailbox,
+    Outbox,
+}
+
+/// Beats come at least this often from a loop that is waiting for work.
+pub const BEAT_INTERVAL: Duration = Duration::from_secs(15);
+
+#[derive(Default)]
+pub struct Health {
+    mailbox_beat: AtomicI64,
+    outbox_beat: AtomicI64,
+    pub mailbox_connected: AtomicBool,
+    pub last_sync_at: AtomicI64,
+    pub mails_fetched: AtomicU64,
+    pub cases_created: AtomicU64,
+    pub follow_ups: AtomicU64,
+    pub quarantined: AtomicU64,
+    pub acknowledgements_sent: AtomicU64,
+    pub mails_sent: AtomicU64,
+    pub reminders_sent: AtomicU64,
+    pub errors_mailbox: AtomicU64,
+    pub errors_smtp: AtomicU64,
+    pub errors_database: AtomicU64,
+}
+
+impl Health {
+    pub fn beat(&self, which: Loop) {
+        let t = now();
+        match which {
+            Loop::Mailbox => self.mailbox_beat.store(t, Ordering::Relaxed),
+            Loop::Outbox => self.outbox_beat.store(t, Ordering::Relaxed),
+        }
+    }
+
+    /// Both loops have beaten within `stale`.
+    pub fn alive(&self, stale: Duration) -> bool {
+        let oldest = now() - stale.as_secs() as i64;
+        self.mailbox_beat.load(Ordering::Relaxed) >= oldest && self.outbox_beat.load(Ordering::Relaxed) >= oldest
+    }
+
+    pub fn count(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sleeps for `pause` (or until shutdown), beating for `which` meanwhile.
+    pub async fn sleep_beating(&self, which: Loop, pause: Duration, shutdown: &mut watch::Receiver<bool>) {
+        let until = tokio::time::Instant::now() + pause;
+        loop {
+            self.beat(which);
+            let step = until.saturating_duration_since(tokio::time::Instant::now()).min(BEAT_INTERVAL);
+            if step.is_zero() || *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(step) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Prometheus text format: the counters, plus gauges read from the database.
+    pub async fn prometheus(&self, store: &Store) -> String {
+        let mut out = String::new();
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            ("klachtd_mails_fetched_total", "Mails fetched from the mailbox", &self.mails_fetched),
+            ("klachtd_cases_created_total", "Cases registered from mail", &self.cases_created),
+            ("klachtd_follow_ups_total", "Mails threaded into existing cases", &self.follow_ups),
+            ("klachtd_quarantined_total", "Mails moved to quarantine", &self.quarantined),
+            ("klachtd_acknowledgements_sent_total", "Acknowledgements accepted by the SMTP server", &self.acknowledgements_sent),
+            ("klachtd_mails_sent_total", "Mails accepted by the SMTP server", &self.mails_sent),
+            ("klachtd_reminders_sent_total", "Reminders and escalations accepted by the SMTP server", &self.reminders_sent),
+            ("klachtd_errors_total{kind=\"mailbox\"}", "Errors by kind", &self.errors_mailbox),
+            ("klachtd_errors_total{kind=\"smtp\"}", "", &self.errors_smtp),
+            ("klachtd_errors_total{kind=\"database\"}", "", &self.errors_database),
+            ("klachtd_mailbox_connected", "1 while a mailbox session is up", &AtomicU64::new(self.mailbox_connected.load(Ordering::Relaxed) as u64)),
+        ];
+        for (name, help, value) in counters {
+            let base = name.split('{').next().unwrap_or(name);
+            if !help.is_empty() {
+                let kind = if base.ends_with("_total") { "counter" } else { "gauge" };
+                let _ = writeln!(out, "# HELP {base} {help}\n# TYPE {base} {kind}");
+            }
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        let last = self.last_sync_at.load(Ordering::Relaxed);
+        let lag = if last > 0 { now() - last } else { -1 };
+        let _ = writeln!(out, "# HELP klachtd_sync_lag_seconds Seconds since the last successful mailbox sync (-1: none yet)\n# TYPE klachtd_sync_lag_seconds gauge\nklachtd_sync_lag_seconds {lag}");
+        if let Ok(counts) = store.outbox_counts().await {
+            let _ = writeln!(out, "# HELP klachtd_outbox_mails Outgoing mails by status\n# TYPE klachtd_outbox_mails gauge");
+            for (status, n) in counts {
+                let _ = writeln!(out, "klachtd_outbox_mails{{status=\"{status}\"}} {n}");
+            }
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until shutdown. Meant for loopback; it answers nothing else.
+pub async fn serve_metrics(addr: std::net::SocketAddr, health: std::sync::Arc<Health>, store: Store, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "metrics endpoint listening");
+    loop {
+        let (mut conn, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        let health = health.clone();
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let n = match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let response = if request.starts_with("GET /metrics ") {
+                let body = health.prometheus(&store).await;
+                format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            };
+            let _ = conn.write_all(response.as_bytes()).await;
+        });
+    }
+}

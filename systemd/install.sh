@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs klachtd as a systemd service (run as root from the project directory):
+#   /usr/local/bin/klachtd                 the binary (built here unless BIN=path is given)
+#   /etc/klachtd/klachtd.toml              configuration (kept if it exists)
+#   /etc/klachtd/{imap,smtp}-password      passwords, handed to the service as credentials
+#   /usr/share/klachtd/templates           the shipped letters (override per file in templates.dir)
+#   /etc/systemd/system/klachtd.service    the unit; state lives in /var/lib/klachtd
+# Upgrading is running this again: the binary and unit are replaced, the configuration is
+# kept, and the new binary applies database migrations when it starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $EUID -eq 0 ]] || { echo "install.sh: run as root" >&2; exit 1; }
+prefix=${DESTDIR:-}
+
+bin=${BIN:-}
+if [[ -z $bin ]]; then
+    cargo build --release --locked
+    bin=target/release/klachtd
+fi
+
+install -D -m 0755 "$bin" "$prefix/usr/local/bin/klachtd"
+install -d -m 0755 "$prefix/usr/share/klachtd/templates" "$prefix/usr/share/doc/klachtd"
+cp -R templates/. "$prefix/usr/share/klachtd/templates/"
+install -m 0644 README.md "$prefix/usr/share/doc/klachtd/README.md"
+install -m 0644 config/klachtd.example.toml "$prefix/usr/share/doc/klachtd/klachtd.example.toml"
+
+install -d -m 0755 "$prefix/etc/klachtd"
+if [[ ! -e $prefix/etc/klachtd/klachtd.toml ]]; then
+    # The service runs as a dynamic user: the configuration is world-readable and holds no
+    # secrets; the passwords reach the service as systemd credentials.
+    sed -e 's|^password_file = .*|password_file = "/run/credentials/klachtd.service/imap-password"|' \
+        -e 's|^password_env = "KLACHTD_SMTP_PASSWORD"|password_file = "/run/credentials/klachtd.service/smtp-password"|' \
+        -e 's|^# dir = "/etc/klachtd/templates"|# dir = "/usr/share/klachtd/templates"|' \
+        config/klachtd.example.toml >"$prefix/etc/klachtd/klachtd.toml"
+    chmod 0644 "$prefix/etc/klachtd/klachtd.toml"
+    echo "install.sh: wrote /etc/klachtd/klachtd.toml; edit it, then: klachtd --config /etc/klachtd/klachtd.toml check-config --offline"
+fi
+for secret in imap-password smtp-password; do
+    [[ -e $prefix/etc/klachtd/$secret ]] || install -m 0600 /dev/null "$prefix/etc/klachtd/$secret"
+done
+
+install -D -m 0644 systemd/klachtd.service "$prefix/etc/systemd/system/klachtd.service"
+if [[ -z $prefix ]] && [[ -d /run/systemd/system ]]; then
+    systemctl daemon-reload
+    echo "install.sh: installed; put the passwords in /etc/klachtd/{imap,smtp}-password, then: systemctl enable --now klachtd"
+else
+    echo "install.sh: installed (systemd is not running here; enable the unit on the target system)"
+fi
