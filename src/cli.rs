@@ -47,10 +47,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Look at cases.
+    /// Look at and act on cases.
     Cases {
         #[command(subcommand)]
         command: CasesCommand,
+    },
+    /// The handlers who can be assigned cases.
+    Handlers {
+        #[command(subcommand)]
+        command: HandlersCommand,
+    },
+    /// Deadline reminders to handlers.
+    Reminders {
+        #[command(subcommand)]
+        command: RemindersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum HandlersCommand {
+    /// Add a handler (or update one with the same name).
+    Add {
+        name: String,
+        email: String,
+        /// Supervisors receive escalations and check assignments.
+        #[arg(long)]
+        supervisor: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a handler unavailable for new cases (their history stays).
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum RemindersCommand {
+    /// Show what would be sent at a moment, without sending.
+    Preview {
+        /// "YYYY-MM-DD HH:MM" in Europe/Amsterdam, or RFC 3339; default now.
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -69,6 +107,10 @@ enum CasesCommand {
     },
     /// Send a held acknowledgement (mail that was in the mailbox before klachtd took over).
     ReleaseAcknowledgement { reference: String },
+    /// Make a handler responsible for a case (refused if the complaint is about them).
+    Assign { reference: String, handler: String },
+    /// Record a staff member the complaint is about; they can then not handle it.
+    Subject { reference: String, name: String },
 }
 
 pub fn main() -> ExitCode {
@@ -151,6 +193,33 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = daemon::open_store(&config).await?;
             cases(&store, command).await
         }
+        Command::Handlers { command } => {
+            let config = Config::load(&cli.config)?;
+            let store = daemon::open_store(&config).await?;
+            handlers(&store, command).await
+        }
+        Command::Reminders { command: RemindersCommand::Preview { at } } => {
+            let config = Config::load(&cli.config)?;
+            let store = daemon::open_store(&config).await?;
+            for h in &config.handlers {
+                store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
+            }
+            let at = match at {
+                Some(text) => parse_moment(&text)?,
+                None => chrono::Utc::now(),
+            };
+            let settings = crate::settings::SharedSettings::new(crate::settings::Settings::new(&config, std::sync::Arc::new(daemon::load_letters(&config)?)));
+            let service = crate::reminders::ReminderService::new(store, settings, &config.organisation.complaints_address);
+            let digests = service.preview(at).await?;
+            println!("At {}: {} mail(s) would be sent", at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M %Z"), digests.len());
+            for d in digests {
+                println!("\nTo {} <{}>:", d.name, d.email);
+                for i in d.items {
+                    println!("  {}  {:<11} {:<10} {}  {}", i.reference, i.due.deadline().as_str(), i.due.kind(), i.due.date(), i.status);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -201,11 +270,7 @@ fn reload(path: &std::path::Path, reloader: &mut daemon::Reloader) {
 async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     let letters = daemon::load_letters(&config)?;
-    let sample = serde_json::json!({
-        "organisation": {"name": config.organisation.name, "regulation_url": config.organisation.regulation_url},
-        "case": {"reference": "KL-2026-0001", "complainant_name": "Test", "received": "x", "acknowledge_by": "x",
-                 "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
-    });
+    let sample = crate::templates::sample_context();
     for letter in crate::templates::LETTERS {
         letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
     }
@@ -258,7 +323,14 @@ async fn cases(store: &crate::store::Store, command: CasesCommand) -> anyhow::Re
                 println!("Subject:        {}", s.subject);
                 println!("Received:       {}", s.received_on);
                 println!("Deadlines:      acknowledge {} / progress {} / respond {}", s.acknowledge_by, s.progress_by, s.respond_by);
-                println!("Acknowledgement: {}", s.acknowledgement);
+                println!("Handler:        {}", s.handler.as_deref().unwrap_or("(none)"));
+                if !s.supervisor_check.is_empty() {
+                    println!("Supervisor check: the complaint names {}", s.supervisor_check);
+                }
+                let met = |t: Option<i64>| t.map_or("open".to_string(), |t| format!("met {}", fmt_time(t)));
+                println!("Acknowledgement: {} ({})", s.acknowledgement, met(s.acknowledged_at));
+                println!("Progress notice: {}", met(s.progress_sent_at));
+                println!("Final response:  {}", met(s.responded_at));
                 if !s.incomplete.is_empty() {
                     println!("Incomplete:     missing {}", s.incomplete.join(", "));
                 }
@@ -277,6 +349,14 @@ async fn cases(store: &crate::store::Store, command: CasesCommand) -> anyhow::Re
                 }
             }
         }
+        CasesCommand::Assign { reference, handler } => {
+            store.assign(&reference, &handler, &actor()).await?;
+            println!("{reference}: assigned to {handler}");
+        }
+        CasesCommand::Subject { reference, name } => match store.add_subject(&reference, &name, &actor()).await? {
+            Some(next) => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next}"),
+            None => println!("{reference}: {name} recorded as a subject"),
+        },
         CasesCommand::ReleaseAcknowledgement { reference } => {
             let n = store.release_held(&reference).await?;
             println!("{reference}: {n} acknowledgement(s) released");
@@ -301,6 +381,49 @@ async fn status(store: &crate::store::Store, config: &Config, json: bool) -> any
         println!("Quarantined mails:   {}", s.quarantined);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn handlers(store: &crate::store::Store, command: HandlersCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        HandlersCommand::Add { name, email, supervisor } => {
+            anyhow::ensure!(email.contains('@') && !name.trim().is_empty(), "a handler needs a name and an e-mail address");
+            store.upsert_handler(&name, &email, supervisor).await?;
+            println!("handler {name} <{email}> added{}", if supervisor { " (supervisor)" } else { "" });
+        }
+        HandlersCommand::List { json } => {
+            let list = store.handlers().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for h in list {
+                    println!("{:<24} {:<32} {:<10} {:<8} {} open", h.name, h.email, if h.supervisor { "supervisor" } else { "handler" }, if h.active { "active" } else { "inactive" }, h.open_cases);
+                }
+            }
+        }
+        HandlersCommand::Remove { name } => {
+            anyhow::ensure!(store.deactivate_handler(&name).await?, "no active handler named {name:?}");
+            println!("handler {name} can no longer be assigned new cases");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Who is acting, for the case history: the login name of the person at the command line.
+fn actor() -> String {
+    std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "operator".into())
+}
+
+/// "2026-11-27 09:00" (Europe/Amsterdam) or RFC 3339.
+fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").with_context(|| format!("{text:?} is not \"YYYY-MM-DD HH:MM\" or RFC 3339"))?;
+    local
+        .and_local_timezone(chrono_tz::Europe::Amsterdam)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .with_context(|| format!("{text} does not exist in Europe/Amsterdam (daylight-saving gap)"))
 }
 
 fn fmt_time(t: i64) -> String {

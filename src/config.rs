@@ -32,6 +32,76 @@ pub struct Config {
     pub outbox: Outbox,
     #[serde(default)]
     pub service: Service,
+    /// Handlers from the file; `klachtd handlers add` manages more in the database.
+    #[serde(default)]
+    pub handlers: Vec<HandlerConfig>,
+    #[serde(default)]
+    pub assignment: Assignment,
+    #[serde(default)]
+    pub reminders: Reminders,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerConfig {
+    pub name: String,
+    pub email: String,
+    #[serde(default)]
+    pub supervisor: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssignmentRule {
+    /// The least recently assigned available handler (supervisors only when no one else is).
+    RoundRobin,
+    /// Always `default_handler`, unless the complaint is about them; then round-robin.
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    #[serde(default = "default_rule")]
+    pub rule: AssignmentRule,
+    pub default_handler: Option<String>,
+}
+
+impl Default for Assignment {
+    fn default() -> Self {
+        Self { rule: default_rule(), default_handler: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reminders {
+    /// Working days before a deadline on which the handler is reminded (0 = on the day).
+    #[serde(default = "default_lead_days")]
+    pub lead_days: Vec<u32>,
+    /// Reminders go out only inside these hours (Europe/Amsterdam) on working days.
+    #[serde(default = "default_working_hours")]
+    pub working_hours: String,
+    /// When to look for due reminders (tokio-cron-scheduler, with seconds, UTC). Keep it
+    /// frequent: what is due is decided in Amsterdam time at each sweep.
+    #[serde(default = "default_sweep")]
+    pub sweep_cron: String,
+}
+
+impl Default for Reminders {
+    fn default() -> Self {
+        Self { lead_days: default_lead_days(), working_hours: default_working_hours(), sweep_cron: default_sweep() }
+    }
+}
+
+impl Reminders {
+    /// The reminder policy; `None` if `working_hours` is malformed (reported by `problems`).
+    pub fn policy(&self) -> Option<crate::domain::reminders::Policy> {
+        let (from, to) = self.working_hours.split_once('-')?;
+        let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+        let (day_starts, day_ends) = (parse(from)?, parse(to)?);
+        (day_starts < day_ends).then(|| crate::domain::reminders::Policy { lead_days: self.lead_days.clone(), day_starts, day_ends })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -306,6 +376,10 @@ impl Default for Outbox {
 }
 
 fn default_log_format() -> LogFormat { LogFormat::Auto }
+fn default_rule() -> AssignmentRule { AssignmentRule::RoundRobin }
+fn default_lead_days() -> Vec<u32> { vec![2, 0] }
+fn default_working_hours() -> String { "08:30-17:00".into() }
+fn default_sweep() -> String { "0 */5 * * * *".into() }
 fn default_prefix() -> String { "KL".into() }
 fn default_db_url() -> String { "sqlite:///var/lib/klachtd/klachtd.db".into() }
 fn default_db_connections() -> u32 { 5 }
@@ -452,6 +526,29 @@ impl Config {
         if self.intake.max_auto_replies_per_sender_per_day == 0 {
             add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");
         }
+        for (i, h) in self.handlers.iter().enumerate() {
+            if h.name.trim().is_empty() || !looks_like_address(&h.email) {
+                add(&format!("handlers[{i}]"), format!("{:?} <{}> needs a name and an e-mail address", h.name, h.email), "write name = \"...\" and email = \"...@...\"");
+            }
+        }
+        if self.assignment.rule == AssignmentRule::Default {
+            match &self.assignment.default_handler {
+                None => add("assignment.default_handler", "rule \"default\" needs a default handler".into(), "name one of the handlers"),
+                Some(name) if !self.handlers.iter().any(|h| &h.name == name) => {
+                    add("assignment.default_handler", format!("{name:?} is not among [[handlers]]"), "name a handler from this file")
+                }
+                Some(_) => {}
+            }
+        }
+        if self.reminders.policy().is_none() {
+            add("reminders.working_hours", format!("{:?} is not a range like \"08:30-17:00\"", self.reminders.working_hours), "write HH:MM-HH:MM, start before end");
+        }
+        if self.reminders.lead_days.iter().any(|d| *d > 20) {
+            add("reminders.lead_days", "lead times above 20 working days make no sense here".into(), "use e.g. [2, 0]");
+        }
+        if self.reminders.sweep_cron.split_whitespace().count() < 6 {
+            add("reminders.sweep_cron", format!("{:?} needs six fields (seconds first)", self.reminders.sweep_cron), "e.g. \"0 */5 * * * *\" for every five minutes");
+        }
         if let Some(addr) = self.service.metrics_listen {
             if !addr.ip().is_loopback() {
                 add("service.metrics_listen", format!("{addr} is not a loopback address"), "use 127.0.0.1:PORT; put a proxy in front for remote scraping");
@@ -464,7 +561,8 @@ impl Config {
     }
 
     /// The sections that differ from `other` and need a restart to take effect. Templates,
-    /// letters' organisation details, calendar and the per-sender limit reload on SIGHUP.
+    /// letters' organisation details, calendar, the per-sender limit, assignment and reminder
+    /// lead times and hours reload on SIGHUP.
     pub fn restart_needed_for(&self, other: &Config) -> Vec<&'static str> {
         let mut keys = Vec::new();
         let o = (&self.organisation, &other.organisation);
@@ -491,6 +589,12 @@ impl Config {
         }
         if self.service != other.service {
             keys.push("service");
+        }
+        if self.handlers != other.handlers {
+            keys.push("handlers");
+        }
+        if self.reminders.sweep_cron != other.reminders.sweep_cron {
+            keys.push("reminders.sweep_cron");
         }
         keys
     }

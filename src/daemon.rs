@@ -10,7 +10,9 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 use crate::health::{serve_metrics, Health, Loop};
-use crate::intake::{Intake, Settings};
+use crate::intake::Intake;
+use crate::reminders::ReminderService;
+use crate::settings::{Settings, SharedSettings};
 use crate::systemd::Notifier;
 use crate::mailbox::MailboxWorker;
 use crate::outbox::OutboxWorker;
@@ -38,7 +40,9 @@ pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
 pub struct Daemon {
     config: Config,
     store: Store,
-    intake: Arc<Intake>,
+    settings: SharedSettings,
+    reminders: Arc<ReminderService>,
+    wake: Arc<Notify>,
     mailbox: MailboxWorker,
     outbox: OutboxWorker,
     health: Arc<Health>,
@@ -56,31 +60,35 @@ impl Daemon {
         let store = open_store(config).await?;
         let first_start = store.setting_or_init("first_start_at", &Utc::now().timestamp().to_string()).await?;
         let first_start = first_start.parse::<i64>().ok().and_then(|t| DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
-        let letters = Arc::new(load_letters(config)?);
+        for h in &config.handlers {
+            store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
+        }
+        let settings = SharedSettings::new(Settings::new(config, Arc::new(load_letters(config)?)));
         let mailer = Arc::new(mailer(config)?);
         let wake = Arc::new(Notify::new());
         let health = Arc::new(Health::default());
-        let intake = Arc::new(Intake::new(config, store.clone(), letters, first_start, wake.clone()));
+        let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), first_start, wake.clone()));
+        let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
         let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
         let password = config.imap.secret().resolve("imap")?;
-        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), password, health.clone());
+        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, password, health.clone());
         let first_session = Some(mailbox.connect().await?);
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         let outbox = OutboxWorker {
             store: store.clone(),
             mailer,
-            wake,
+            wake: wake.clone(),
             poll_interval: Duration::from_secs(config.outbox.poll_interval_secs),
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
             health: health.clone(),
         };
-        Ok(Self { config: config.clone(), store, intake, mailbox, outbox, health, first_session })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session })
     }
 
     /// A handle that applies a reloaded configuration to the running daemon.
     pub fn reloader(&self) -> Reloader {
-        Reloader { intake: self.intake.clone(), current: self.config.clone() }
+        Reloader { settings: self.settings.clone(), current: self.config.clone() }
     }
 
     /// Runs until `shutdown` turns true; both workers finish what they hold first. Tells
@@ -98,11 +106,20 @@ impl Daemon {
                 }
             });
         }
+        let reminders = tokio::spawn({
+            let (service, cron, wake, shutdown) = (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.wake.clone(), shutdown.clone());
+            async move {
+                if let Err(e) = crate::reminders::run(service, &cron, wake, shutdown).await {
+                    tracing::error!("reminder scheduler failed: {e:#}");
+                }
+            }
+        });
         let monitor = tokio::spawn(monitor(notifier.clone(), self.health.clone(), self.store.clone(), shutdown.clone()));
         notifier.ready(&status_line(&self.health, &self.store).await);
         tracing::info!("klachtd ready");
         self.mailbox.run(self.first_session, shutdown).await;
         outbox.await.context("outbox worker panicked")?;
+        reminders.await.context("reminder worker panicked")?;
         monitor.abort();
         Ok(())
     }
@@ -149,7 +166,7 @@ async fn status_line(health: &Health, store: &Store) -> String {
 /// Applies a reloaded configuration: what is safe to change while running is changed, the
 /// rest is named so the operator knows to restart.
 pub struct Reloader {
-    intake: Arc<Intake>,
+    settings: SharedSettings,
     current: Config,
 }
 
@@ -157,7 +174,7 @@ impl Reloader {
     /// Returns the sections that changed but need a restart.
     pub fn apply(&mut self, new: Config) -> anyhow::Result<Vec<&'static str>> {
         let letters = Arc::new(load_letters(&new)?);
-        self.intake.reload(Settings::new(&new, letters));
+        self.settings.replace(Settings::new(&new, letters));
         let restart = self.current.restart_needed_for(&new);
         self.current = new;
         Ok(restart)

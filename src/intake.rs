@@ -2,7 +2,7 @@
 //! acknowledgement. Knows nothing of IMAP: the mailbox loop moves the mail afterwards
 //! according to the [`Outcome`], and only once this has committed.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -10,12 +10,13 @@ use tokio::sync::Notify;
 
 use crate::attachments::AttachmentStore;
 use crate::config::{AcknowledgeSince, Config};
-use crate::domain::calendar::{amsterdam_date, Calendar, Deadlines};
+use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, Classification};
 use crate::domain::inbound::{self, hex, InboundMail};
 use crate::domain::reference::CaseRef;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
-use crate::templates::{long_date, Letters};
+use crate::settings::SharedSettings;
+use crate::templates::long_date;
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +47,7 @@ pub enum IntakeError {
 
 pub struct Intake {
     store: Store,
-    /// What SIGHUP may change while running; everything else needs a restart.
-    settings: RwLock<Arc<Settings>>,
+    settings: SharedSettings,
     attachments: AttachmentStore,
     own_addresses: Vec<String>,
     reference_prefix: String,
@@ -57,33 +57,9 @@ pub struct Intake {
     rng: SystemRandom,
 }
 
-/// The part of the configuration that can be reloaded safely: it only shapes cases and letters
-/// registered from now on.
-pub struct Settings {
-    pub letters: Arc<Letters>,
-    pub calendar: Calendar,
-    pub organisation: serde_json::Value,
-    pub sender_limit: i64,
-}
-
-impl Settings {
-    pub fn new(config: &Config, letters: Arc<Letters>) -> Self {
-        Self {
-            letters,
-            calendar: config.calendar(),
-            organisation: serde_json::json!({
-                "name": config.organisation.name,
-                "regulation_url": config.organisation.regulation_url,
-                "complaints_address": config.organisation.complaints_address,
-            }),
-            sender_limit: config.intake.max_auto_replies_per_sender_per_day as i64,
-        }
-    }
-}
-
 impl Intake {
     /// `first_start` is when klachtd first ran on this database (see `AcknowledgeSince`).
-    pub fn new(config: &Config, store: Store, letters: Arc<Letters>, first_start: DateTime<Utc>, outbox_wake: Arc<Notify>) -> Self {
+    pub fn new(config: &Config, store: Store, settings: SharedSettings, first_start: DateTime<Utc>, outbox_wake: Arc<Notify>) -> Self {
         let acknowledge_since = match config.intake.acknowledge_since {
             AcknowledgeSince::FirstStart => first_start,
             AcknowledgeSince::Date(d) => d
@@ -94,7 +70,7 @@ impl Intake {
         };
         Self {
             store,
-            settings: RwLock::new(Arc::new(Settings::new(config, letters))),
+            settings,
             attachments: AttachmentStore::new(&config.storage.data_dir),
             own_addresses: config.own_addresses(),
             reference_prefix: config.organisation.reference_prefix.clone(),
@@ -103,15 +79,6 @@ impl Intake {
             outbox_wake,
             rng: SystemRandom::new(),
         }
-    }
-
-    /// Swaps in reloaded settings; mail in hand finishes with the old ones.
-    pub fn reload(&self, settings: Settings) {
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
-    }
-
-    fn settings(&self) -> Arc<Settings> {
-        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date).
@@ -148,7 +115,7 @@ impl Intake {
     }
 
     async fn register(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
-        let settings = self.settings();
+        let settings = self.settings.get();
         let received_on = amsterdam_date(arrived);
         let deadlines = Deadlines::compute(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
@@ -175,6 +142,7 @@ impl Intake {
             acknowledge_by: deadlines.acknowledge_by,
             progress_by: deadlines.progress_by,
             respond_by: deadlines.respond_by,
+            preferred_handler: settings.preferred_handler.clone(),
         };
         let ack_status = match &from {
             None => None,

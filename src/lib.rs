@@ -10,6 +10,8 @@ pub mod health;
 pub mod intake;
 pub mod mailbox;
 pub mod outbox;
+pub mod reminders;
+pub mod settings;
 pub mod smtp;
 pub mod store;
 pub mod systemd;

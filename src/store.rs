@@ -20,6 +20,10 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("no case with reference {0}")]
     UnknownCase(String),
+    #[error("no active handler named {0:?} (see `klachtd handlers list`)")]
+    UnknownHandler(String),
+    #[error("{handler} cannot handle {reference}: the complaint is about them (R5, impartiality)")]
+    NotImpartial { handler: String, reference: String },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
@@ -46,12 +50,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "handlers_reminders",
+        sqlite: include_str!("../migrations/sqlite/0002_handlers_reminders.sql"),
+        postgres: include_str!("../migrations/postgres/0002_handlers_reminders.sql"),
+    },
+];
 
 /// An incoming or outgoing message as recorded on a case.
 #[derive(Debug, Clone)]
@@ -93,6 +105,8 @@ pub struct NewCase {
     pub acknowledge_by: NaiveDate,
     pub progress_by: NaiveDate,
     pub respond_by: NaiveDate,
+    /// Assignment rule "default": this handler, unless the complaint is about them.
+    pub preferred_handler: Option<String>,
 }
 
 /// A mail to be queued in the outbox.
@@ -159,6 +173,12 @@ pub struct CaseSummary {
     /// `sent`, `pending`, `held`, `suppressed` or `none`.
     pub acknowledgement: String,
     pub acknowledged_at: Option<i64>,
+    /// The responsible handler (R5), if assigned.
+    pub handler: Option<String>,
+    /// Handlers the complaint names; a supervisor should check the assignment.
+    pub supervisor_check: String,
+    pub progress_sent_at: Option<i64>,
+    pub responded_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -464,6 +484,7 @@ impl Store {
             other => other?,
         };
         insert_event(&mut tx, case_id, "klachtd", "registered", &format!("source={}", case.source)).await?;
+        auto_assign(&mut tx, case_id, case).await?;
         if let Some(mail) = compose(&reference) {
             insert_outbox(&mut tx, Some(case_id), &mail).await?;
             insert_event(&mut tx, case_id, "klachtd", "acknowledgement-queued", mail.status).await?;
@@ -723,6 +744,7 @@ pub enum Table {
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
         c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at, c.description,
+        c.supervisor_check, c.progress_sent_at, c.responded_at, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler,
         (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS n_attachments,
         COALESCE((SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1), 'none') AS ack_status
@@ -747,11 +769,40 @@ fn summary_from_row(r: &AnyRow) -> CaseSummary {
         attachments: r.get("n_attachments"),
         acknowledgement: r.get("ack_status"),
         acknowledged_at: r.get("acknowledged_at"),
+        handler: r.get("handler"),
+        supervisor_check: r.get("supervisor_check"),
+        progress_sent_at: r.get("progress_sent_at"),
+        responded_at: r.get("responded_at"),
     }
 }
 
 fn link_from_row(r: &AnyRow) -> CaseLink {
     CaseLink { id: r.get(0), reference: r.get(1), status: r.get(2) }
+}
+
+/// Assigns a new case (R5): the preferred handler or round-robin, skipping any handler the
+/// complaint names; a named handler also flags the case for a supervisor.
+async fn auto_assign(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, case: &NewCase) -> Result<(), sqlx::Error> {
+    use crate::domain::assignment::{named_in, pick, Candidate};
+    let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Candidate { id: r.get(0), name: r.get(1), supervisor: r.get::<i64, _>(2) != 0, last_assigned_at: r.get(3) })
+        .collect();
+    let text = format!("{}\n{}", case.subject, case.description);
+    let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
+    if !named.is_empty() {
+        sqlx::query("UPDATE cases SET supervisor_check = $1 WHERE id = $2").bind(named.join(", ")).bind(case_id).execute(&mut **tx).await?;
+        insert_event(tx, case_id, "klachtd", "supervisor-check", &format!("the complaint names {}", named.join(", "))).await?;
+    }
+    let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
+    let Some(chosen) = preferred.or_else(|| pick(&candidates, &named)) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(chosen.id).bind(case_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2").bind(now().max(chosen.last_assigned_at + 1)).bind(chosen.id).execute(&mut **tx).await?;
+    insert_event(tx, case_id, "klachtd", "assigned", &format!("{} (automatic)", chosen.name)).await
 }
 
 async fn insert_message(
@@ -845,6 +896,11 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
     std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
     Ok(())
 }
+
+mod handlers;
+mod reminders;
+pub use handlers::Handler;
+pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
 
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()

@@ -13,10 +13,27 @@ use crate::domain::text::single_line;
 const BUILT_IN: &[(&str, &str)] = &[
     ("nl/acknowledgement.txt", include_str!("../templates/nl/acknowledgement.txt")),
     ("en/acknowledgement.txt", include_str!("../templates/en/acknowledgement.txt")),
+    ("nl/reminder.txt", include_str!("../templates/nl/reminder.txt")),
+    ("en/reminder.txt", include_str!("../templates/en/reminder.txt")),
 ];
 
 /// The names of the letters klachtd writes.
-pub const LETTERS: &[&str] = &["acknowledgement"];
+pub const LETTERS: &[&str] = &["acknowledgement", "reminder"];
+
+/// A context with every field a letter may use, for `check-config` to try templates with.
+pub fn sample_context() -> serde_json::Value {
+    serde_json::json!({
+        "organisation": {"name": "Voorbeeld", "regulation_url": "https://example.nl/klachtenregeling", "complaints_address": "klachten@example.nl",
+                         "external_body": {"name": "Nationale ombudsman", "address": "Postbus 93122", "website": "https://www.nationaleombudsman.nl"}},
+        "case": {"reference": "KL-2026-0001", "complainant_name": "Test", "received": "vrijdag 20 november 2026", "acknowledge_by": "x",
+                 "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
+        "recipient": {"name": "Behandelaar"}, "count": 2, "nearest": "x", "escalation": true,
+        "items": [
+            {"reference": "KL-2026-0001", "deadline": "progress", "kind": "reminder", "date": "x", "days_left": 2, "working_days_late": 0, "status": "open"},
+            {"reference": "KL-2026-0002", "deadline": "respond", "kind": "escalation", "date": "x", "days_left": 0, "working_days_late": 1, "status": "open"}
+        ],
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

@@ -175,7 +175,8 @@ async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
     {
         let store = w.store().await.clone();
         let letters = std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap());
-        let intake = klachtd::intake::Intake::new(&w.config, store, letters, Utc::now() - chrono::Duration::hours(1), Default::default());
+        let settings = klachtd::settings::SharedSettings::new(klachtd::settings::Settings::new(&w.config, letters));
+        let intake = klachtd::intake::Intake::new(&w.config, store, settings, Utc::now() - chrono::Duration::hours(1), Default::default());
         let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();
         assert!(matches!(outcome, klachtd::intake::Outcome::Registered { .. }), "{outcome:?}");
     }

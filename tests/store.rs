@@ -55,6 +55,7 @@ fn new_case(day: u32) -> NewCase {
         acknowledge_by: d,
         progress_by: d,
         respond_by: d,
+        preferred_handler: None,
     }
 }
 

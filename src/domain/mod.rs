@@ -1,8 +1,10 @@
 //! The complaints procedure itself: dates, references, what a mail means.
 //! Nothing in here does I/O, so all of it is covered by plain unit tests.
 
+pub mod assignment;
 pub mod calendar;
 pub mod classify;
 pub mod inbound;
 pub mod reference;
+pub mod reminders;
 pub mod text;

@@ -1,0 +1,117 @@
+//! Handlers and who handles which case (R5).
+
+use sqlx::Row;
+
+use super::{insert_event, now, Result, Store, StoreError};
+use crate::domain::assignment::{is_subject, pick, Candidate};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Handler {
+    pub name: String,
+    pub email: String,
+    pub supervisor: bool,
+    pub active: bool,
+    pub open_cases: i64,
+}
+
+impl Store {
+    /// Adds a handler, or updates and reactivates one with the same name.
+    pub async fn upsert_handler(&self, name: &str, email: &str, supervisor: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO handlers (name, email, supervisor, active, created_at) VALUES ($1, $2, $3, 1, $4)
+             ON CONFLICT (name) DO UPDATE SET email = excluded.email, supervisor = excluded.supervisor, active = 1",
+        )
+        .bind(name.trim())
+        .bind(email.trim().to_ascii_lowercase())
+        .bind(supervisor as i64)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a handler inactive (their history stays). Their open cases keep them until
+    /// reassigned. Returns false if there was no such active handler.
+    pub async fn deactivate_handler(&self, name: &str) -> Result<bool> {
+        let n = sqlx::query("UPDATE handlers SET active = 0 WHERE name = $1 AND active = 1").bind(name.trim()).execute(&self.pool).await?.rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn handlers(&self) -> Result<Vec<Handler>> {
+        let rows = sqlx::query(
+            "SELECT h.name, h.email, h.supervisor, h.active,
+                    (SELECT COUNT(*) FROM cases c WHERE c.handler_id = h.id AND c.status = 'open')
+             FROM handlers h ORDER BY h.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Handler { name: r.get(0), email: r.get(1), supervisor: r.get::<i64, _>(2) != 0, active: r.get::<i64, _>(3) != 0, open_cases: r.get(4) })
+            .collect())
+    }
+
+    /// Gives a case to a handler, refusing a handler the complaint is about.
+    pub async fn assign(&self, reference: &str, handler: &str, actor: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let case_id: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE reference = $1")
+            .bind(reference)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let handler_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = $1 AND active = 1")
+            .bind(handler.trim())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::UnknownHandler(handler.into()))?;
+        if is_subject(handler, &subjects(&mut tx, case_id).await?) {
+            return Err(StoreError::NotImpartial { handler: handler.into(), reference: reference.into() });
+        }
+        sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(handler_id).bind(case_id).execute(&mut *tx).await?;
+        insert_event(&mut tx, case_id, actor, "assigned", handler.trim()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that a case is about staff member `name`. If they handle it, the case goes to
+    /// someone else (round-robin); returns who that is, if anyone.
+    pub async fn add_subject(&self, reference: &str, name: &str, actor: &str) -> Result<Option<String>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT c.id, h.name FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id WHERE c.reference = $1")
+            .bind(reference)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let (case_id, current): (i64, Option<String>) = (row.get(0), row.get(1));
+        sqlx::query("INSERT INTO case_subjects (case_id, name) VALUES ($1, $2) ON CONFLICT (case_id, name) DO NOTHING")
+            .bind(case_id)
+            .bind(name.trim())
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, case_id, actor, "subject-added", name.trim()).await?;
+        let mut reassigned = None;
+        if current.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case(name.trim())) {
+            let excluded = subjects(&mut tx, case_id).await?;
+            let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Candidate { id: r.get(0), name: r.get(1), supervisor: r.get::<i64, _>(2) != 0, last_assigned_at: r.get(3) })
+                .collect();
+            let next = pick(&candidates, &excluded);
+            sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(next.map(|c| c.id)).bind(case_id).execute(&mut *tx).await?;
+            let detail = match next {
+                Some(c) => format!("{} (the previous handler is a subject of the complaint)", c.name),
+                None => "nobody: every handler is a subject of the complaint".to_string(),
+            };
+            insert_event(&mut tx, case_id, actor, "assigned", &detail).await?;
+            reassigned = next.map(|c| c.name.clone());
+        }
+        tx.commit().await?;
+        Ok(reassigned)
+    }
+}
+
+async fn subjects(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM case_subjects WHERE case_id = $1").bind(case_id).fetch_all(&mut **tx).await
+}
