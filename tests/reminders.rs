@@ -1,0 +1,160 @@
+//! Handlers, assignment and reminders through the real stack, with an injectable clock: the
+//! sweep is called at chosen instants, the outbox delivers over SMTP to the handlers' mailboxes.
+
+mod common;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Europe::Amsterdam;
+use common::*;
+use klachtd::reminders::ReminderService;
+use klachtd::settings::{Settings, SharedSettings};
+use klachtd::store::{StoreError, Table};
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
+on_both_databases!(a_friday_complaint_reminds_the_handler_on_the_right_days_once, assignment_is_round_robin_and_impartial);
+
+/// Local time in Amsterdam.
+fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Amsterdam.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
+}
+
+fn handlers_toml(ann: &str, sue: &str) -> String {
+    format!("{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n[[handlers]]\nname = \"Sue Bakker\"\nemail = \"{sue}\"\nsupervisor = true\n")
+}
+
+fn service(w: &World, store: klachtd::store::Store) -> ReminderService {
+    let letters = std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap());
+    ReminderService::new(store, SharedSettings::new(Settings::new(&w.config, letters)), &w.complaints)
+}
+
+async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let sue = format!("{}@dienst.test", unique("sue"));
+    let w = World::with(db, MailStack::shared(), &handlers_toml(&ann, &sue)).await;
+    let piet = format!("{}@example.test", unique("piet"));
+    let (_, raw) = w.complaint("Piet Klager", &piet, "Geheime klachtomschrijving", "Vertrouwelijke tekst.");
+    // Received on Friday 20 November 2026: progress notice due Friday 4 December.
+    w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
+    let daemon = w.start();
+    let store = w.store().await;
+    let case = eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+    assert_eq!(case.progress_by, "2026-12-04");
+    assert_eq!(case.handler.as_deref(), Some("Ann Smit"), "round-robin prefers handlers over supervisors");
+
+    let reminders = service(&w, store.clone());
+    let timeline = [
+        (at(2026, 11, 30, 9, 0), 0, "Monday 30 Nov: nothing yet"),
+        (at(2026, 12, 2, 7, 0), 0, "Wednesday 2 Dec before working hours"),
+        (at(2026, 12, 2, 9, 0), 1, "2 working days before the progress notice"),
+        (at(2026, 12, 2, 9, 5), 0, "the next sweep the same day sends nothing again"),
+        (at(2026, 12, 3, 9, 0), 0, "still the same reminder"),
+        (at(2026, 12, 4, 9, 0), 1, "the day itself"),
+        (at(2026, 12, 5, 9, 0), 0, "Saturday"),
+        (at(2026, 12, 7, 20, 0), 0, "Monday evening"),
+        (at(2026, 12, 7, 9, 0), 2, "missed: escalation to handler and supervisor"),
+        (at(2026, 12, 7, 14, 0), 0, "once a day"),
+        (at(2026, 12, 8, 9, 0), 2, "and again the next working day"),
+    ];
+    for (when, mails, what) in timeline {
+        assert_eq!(reminders.sweep(when).await.unwrap(), mails, "{what}");
+    }
+    eventually("all reminders delivered", WAIT, || async {
+        (w.stack.messages(&ann, "INBOX").await.len() == 4 && w.stack.messages(&sue, "INBOX").await.len() == 2).then_some(())
+    })
+    .await;
+    daemon.stop().await;
+
+    let to_ann = w.stack.messages(&ann, "INBOX").await;
+    let subjects: Vec<String> = to_ann.iter().map(|m| parsed(m).subject().unwrap().to_string()).collect();
+    assert!(subjects[0].starts_with("1 klacht vraagt aandacht, eerste termijn vrijdag 4 december 2026"), "{subjects:?}");
+    assert!(subjects[2].starts_with("Termijn verstreken: "), "{subjects:?}");
+    for raw in to_ann.iter().chain(w.stack.messages(&sue, "INBOX").await.iter()) {
+        let body = parsed(raw).body_text(0).unwrap().to_string();
+        assert!(body.contains(&case.reference), "{body}");
+        for private in ["Piet", "Klager", piet.as_str(), "Geheime", "Vertrouwelijke"] {
+            assert!(!body.contains(private), "{private:?} must not be in a reminder:\n{body}");
+        }
+    }
+    let history = store.case_detail(&case.reference).await.unwrap().history;
+    assert_eq!(history.iter().filter(|e| e.action == "reminder-queued").count(), 2);
+    assert_eq!(history.iter().filter(|e| e.action == "escalation-queued").count(), 4);
+}
+
+async fn assignment_is_round_robin_and_impartial(db: Db) {
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let sue = format!("{}@dienst.test", unique("sue"));
+    let w = World::with(db, MailStack::shared(), &handlers_toml(&ann, &sue)).await;
+    let store = w.store().await;
+    store.upsert_handler("Bob de Wit", &format!("{}@dienst.test", unique("bob")), false).await.unwrap();
+    let k = format!("{}@example.test", unique("klager"));
+    for (subject, body) in [("Eerste", "Gewoon."), ("Tweede", "Gewoon."), ("Over Bob", "Bob de Wit was onbeleefd.")] {
+        let (_, raw) = w.complaint("Klager", &k, subject, body);
+        w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+    }
+    let daemon = w.start();
+    eventually("three cases", WAIT, || async { (store.count(Table::Cases).await.unwrap() == 3).then_some(()) }).await;
+    daemon.stop().await;
+    let cases = store.list_cases().await.unwrap();
+    let handler = |s: &str| cases.iter().find(|c| c.subject == s).unwrap().handler.clone();
+    let first_two = [handler("Eerste").unwrap(), handler("Tweede").unwrap()];
+    assert!(first_two.contains(&"Ann Smit".to_string()) && first_two.contains(&"Bob de Wit".to_string()), "{first_two:?}");
+    let about_bob = cases.iter().find(|c| c.subject == "Over Bob").unwrap();
+    assert_ne!(about_bob.handler.as_deref(), Some("Bob de Wit"), "a named handler is skipped");
+    assert_eq!(about_bob.supervisor_check, "Bob de Wit");
+
+    // Recording Bob as the subject makes assigning him impossible, with the reason.
+    store.add_subject(&about_bob.reference, "Bob de Wit", "test").await.unwrap();
+    let refused = store.assign(&about_bob.reference, "Bob de Wit", "test").await.unwrap_err();
+    assert!(matches!(refused, StoreError::NotImpartial { .. }), "{refused}");
+    assert!(refused.to_string().contains("the complaint is about them"), "{refused}");
+    // A case whose handler turns out to be its subject moves to someone else.
+    let bobs = cases.iter().find(|c| c.handler.as_deref() == Some("Bob de Wit")).unwrap();
+    let next = store.add_subject(&bobs.reference, "bob de wit", "test").await.unwrap();
+    assert_eq!(next.as_deref(), Some("Ann Smit"));
+    let history = store.case_detail(&bobs.reference).await.unwrap().history;
+    assert!(history.iter().any(|e| e.action == "subject-added" && e.actor == "test"), "{history:?}");
+    assert!(matches!(store.assign(&bobs.reference, "Nobody", "test").await.unwrap_err(), StoreError::UnknownHandler(_)));
+}
+
+/// Two instances on one PostgreSQL database sweep at the same moment, many times over: every
+/// reminder is queued once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_postgres_send_each_reminder_once() {
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let sue = format!("{}@dienst.test", unique("sue"));
+    let w = World::with(Db::Postgres, MailStack::shared(), &handlers_toml(&ann, &sue)).await;
+    for i in 0..5 {
+        let (_, raw) = w.complaint("K", &format!("{}@example.test", unique("k")), &format!("Klacht {i}"), "Tekst.");
+        w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
+    }
+    let daemon = w.start();
+    eventually("five cases", WAIT, || async { (w.store().await.count(Table::Cases).await.unwrap() == 5).then_some(()) }).await;
+    daemon.stop().await;
+    let a = service(&w, klachtd::store::Store::open(&w.config.database.url, 4).await.unwrap());
+    let b = service(&w, klachtd::store::Store::open(&w.config.database.url, 4).await.unwrap());
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let when = at(2026, 12, 7, 9, 0); // acknowledgement met, progress notice missed
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move { s.sweep(when).await.unwrap() }));
+    }
+    let mut mails = 0;
+    for t in tasks {
+        mails += t.await.unwrap();
+    }
+    assert_eq!(mails, 2, "one escalation digest to the handler and one to the supervisor");
+    assert_eq!(w.store().await.count(Table::Outbox).await.unwrap(), 5 + 2, "five acknowledgements and two digests");
+}
