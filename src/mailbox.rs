@@ -167,13 +167,22 @@ impl MailboxWorker {
             wanted.push(&self.config.processed_folder);
         }
         for folder in wanted {
-            let existing: Vec<_> = self.timed("LIST", async { session.list(None, Some(folder)).await?.try_collect::<Vec<_>>().await }).await?;
-            if existing.is_empty() {
-                self.timed("CREATE", session.create(folder)).await?;
-                tracing::info!(folder = %folder, "created mailbox folder");
+            if self.folder_exists(session, folder).await? {
+                continue;
+            }
+            match self.timed("CREATE", session.create(folder)).await {
+                Ok(()) => tracing::info!(folder = %folder, "created mailbox folder"),
+                // Another instance may have created it a moment ago.
+                Err(_) if self.folder_exists(session, folder).await? => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    async fn folder_exists(&self, session: &mut ImapSession, folder: &str) -> Result<bool, MailboxError> {
+        let found: Vec<_> = self.timed("LIST", async { session.list(None, Some(folder)).await?.try_collect::<Vec<_>>().await }).await?;
+        Ok(!found.is_empty())
     }
 
     /// Waits in IDLE until the server reports a change, the renewal time passes, or shutdown.

@@ -112,3 +112,39 @@ async fn cases_list_and_show_speak_json() {
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "klachtd: no case with reference KL-1999-0001");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_assignment_and_reminder_preview_from_the_command_line() {
+    let w = World::new(Db::Sqlite).await;
+    let path = w.dir.path().join("k.toml");
+    std::fs::write(&path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)).unwrap();
+    let cfg = path.to_str().unwrap();
+    assert_eq!(klachtd(&["--config", cfg, "handlers", "add", "Ann Smit", "ann@dienst.test"]).0, 0);
+    assert_eq!(klachtd(&["--config", cfg, "handlers", "add", "Sue Bakker", "sue@dienst.test", "--supervisor"]).0, 0);
+    let (code, out, _) = klachtd(&["--config", cfg, "handlers", "list", "--json"]);
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[1]["name"], "Sue Bakker");
+    assert_eq!(list[1]["supervisor"], true);
+
+    let (_, raw) = w.complaint("Klager", "klager@example.test", "Klacht over Ann Smit", "Ann Smit luisterde niet.");
+    w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
+    let daemon = w.start();
+    let case = eventually("case", WAIT, || async { w.store().await.list_cases().await.unwrap().pop() }).await;
+    daemon.stop().await;
+    assert_eq!(case.handler.as_deref(), Some("Sue Bakker"), "Ann is named, so the supervisor gets it");
+
+    let (code, _, err) = klachtd(&["--config", cfg, "cases", "subject", &case.reference, "Ann Smit"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = klachtd(&["--config", cfg, "cases", "assign", &case.reference, "Ann Smit"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), format!("klachtd: Ann Smit cannot handle {}: the complaint is about them (R5, impartiality)", case.reference));
+
+    let (code, out, err) = klachtd(&["--config", cfg, "reminders", "preview", "--at", "2026-12-02 09:00"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 mail(s) would be sent") && out.contains("To Sue Bakker <sue@dienst.test>") && out.contains("progress"), "{out}");
+    let (_, out, _) = klachtd(&["--config", cfg, "reminders", "preview", "--at", "2026-12-02 20:00"]);
+    assert!(out.contains("0 mail(s) would be sent"), "{out}");
+    let (_, out, _) = klachtd(&["--config", cfg, "cases", "show", &case.reference]);
+    assert!(out.contains("Handler:        Sue Bakker") && out.contains("Supervisor check: the complaint names Ann Smit"), "{out}");
+}

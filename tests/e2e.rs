@@ -358,3 +358,37 @@ fn base64(data: &[u8]) -> String {
 fn wrap76(s: &str) -> String {
     s.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\r\n")
 }
+
+/// Two klachtd instances on one PostgreSQL database and one mailbox: every complaint becomes
+/// one case with one acknowledgement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_daemons_on_one_postgres_database_do_nothing_twice() {
+    let w = World::new(Db::Postgres).await;
+    const N: usize = 20;
+    let senders: Vec<String> = (0..N).map(|_| format!("{}@example.test", unique("twin"))).collect();
+    let first = w.start();
+    let second = w.start();
+    for (i, s) in senders.iter().enumerate() {
+        let (_, raw) = w.complaint("Twin", s, &format!("Klacht {i}"), "Tekst.");
+        if i % 2 == 0 {
+            w.send(s, &raw).await;
+        } else {
+            w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+        }
+    }
+    eventually("all registered and moved", WAIT, || async {
+        (case_count(&w).await == N as i64 && folder_len(&w, "Klachtd-Verwerkt").await == N).then_some(())
+    })
+    .await;
+    for s in &senders {
+        eventually("acknowledged", WAIT, || async { (!inbox_of(&w, s).await.is_empty()).then_some(()) }).await;
+    }
+    first.stop().await;
+    second.stop().await;
+    assert_eq!(case_count(&w).await, N as i64);
+    for s in &senders {
+        assert_eq!(inbox_of(&w, s).await.len(), 1, "exactly one acknowledgement for {s}");
+    }
+    let refs: std::collections::HashSet<String> = w.store().await.list_cases().await.unwrap().into_iter().map(|c| c.reference).collect();
+    assert_eq!(refs.len(), N);
+}
