@@ -111,6 +111,70 @@ enum CasesCommand {
     Assign { reference: String, handler: String },
     /// Record a staff member the complaint is about; they can then not handle it.
     Subject { reference: String, name: String },
+    /// Send the progress notice (R6) with the expected handling date.
+    Progress {
+        reference: String,
+        #[arg(long)]
+        expected: NaiveDate,
+        /// Text for the complainant, inserted in the letter.
+        #[arg(long)]
+        message_file: Option<PathBuf>,
+    },
+    /// Ask the complainant (or, with --to, someone else) for more information (R7).
+    RequestInfo {
+        reference: String,
+        #[arg(long)]
+        message_file: PathBuf,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Send the final response (R8) with findings and measures; closes the case.
+    Respond {
+        reference: String,
+        /// founded, partly-founded or unfounded.
+        #[arg(long)]
+        outcome: String,
+        #[arg(long)]
+        findings_file: PathBuf,
+        #[arg(long)]
+        measures_file: Option<PathBuf>,
+    },
+    /// Set the register category: service, staff, process or other.
+    Category { reference: String, category: String },
+    /// Add an internal note (never sent).
+    Note { reference: String, text: String },
+    /// Record that the complainant took the complaint to an external body (R11).
+    Escalate {
+        reference: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        date: NaiveDate,
+    },
+    /// Reopen a closed case.
+    Reopen { reference: String },
+    /// Register a complaint that came by post (R2), with its real date of receipt.
+    Register {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        postal_address: Option<String>,
+        #[arg(long)]
+        received: NaiveDate,
+        #[arg(long)]
+        description_file: PathBuf,
+        /// A scanned document; repeat for more.
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+    },
+    /// Record that the acknowledgement of a paper complaint went out by post.
+    Acknowledged {
+        reference: String,
+        #[arg(long)]
+        date: NaiveDate,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -191,7 +255,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cases { command } => {
             let config = Config::load(&cli.config)?;
             let store = daemon::open_store(&config).await?;
-            cases(&store, command).await
+            for h in &config.handlers {
+                store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
+            }
+            let settings = crate::settings::SharedSettings::new(crate::settings::Settings::new(&config, std::sync::Arc::new(daemon::load_letters(&config)?)));
+            let actions = crate::actions::Actions::new(&config, store.clone(), settings);
+            cases(&store, &actions, command).await
         }
         Command::Handlers { command } => {
             let config = Config::load(&cli.config)?;
@@ -291,8 +360,61 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-async fn cases(store: &crate::store::Store, command: CasesCommand) -> anyhow::Result<ExitCode> {
+fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn delivered(reference: &str, what: &str, d: crate::actions::Delivery) {
+    match d {
+        crate::actions::Delivery::Mail(to) => println!("{reference}: {what} queued for {to}"),
+        crate::actions::Delivery::Print(path) => println!("{reference}: {what} written to {} for printing and posting", path.display()),
+    }
+}
+
+async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, command: CasesCommand) -> anyhow::Result<ExitCode> {
+    use crate::domain::procedure::{Category, Outcome};
     match command {
+        CasesCommand::Progress { reference, expected, message_file } => {
+            let message = message_file.as_deref().map(read_text).transpose()?;
+            delivered(&reference, "progress notice", actions.progress(&reference, expected, message, &actor()).await?);
+        }
+        CasesCommand::RequestInfo { reference, message_file, to } => {
+            delivered(&reference, "request for information", actions.request_information(&reference, read_text(&message_file)?, to, &actor()).await?);
+        }
+        CasesCommand::Respond { reference, outcome, findings_file, measures_file } => {
+            let outcome: Outcome = outcome.parse().map_err(anyhow::Error::msg)?;
+            let measures = measures_file.as_deref().map(read_text).transpose()?.unwrap_or_default();
+            let d = actions.respond(&reference, outcome, read_text(&findings_file)?, measures, &actor()).await?;
+            delivered(&reference, "final response", d);
+            println!("{reference}: closed");
+        }
+        CasesCommand::Category { reference, category } => {
+            let category: Category = category.parse().map_err(anyhow::Error::msg)?;
+            store.set_category(&reference, category, &actor()).await?;
+            println!("{reference}: category {category}");
+        }
+        CasesCommand::Note { reference, text } => {
+            store.add_note(&reference, &text, &actor()).await?;
+            println!("{reference}: note added");
+        }
+        CasesCommand::Escalate { reference, to, date } => {
+            store.record_external(&reference, &to, date, &actor()).await?;
+            println!("{reference}: recorded as taken to {to} on {date}");
+        }
+        CasesCommand::Reopen { reference } => {
+            store.reopen(&reference, &actor()).await?.map_err(anyhow::Error::msg)?;
+            println!("{reference}: reopened");
+        }
+        CasesCommand::Register { name, email, postal_address, received, description_file, attach } => {
+            let paper = crate::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
+            let (reference, d) = actions.register_paper(paper, &actor()).await?;
+            println!("{reference}: registered (received {received})");
+            delivered(&reference, "acknowledgement", d);
+        }
+        CasesCommand::Acknowledged { reference, date } => {
+            store.acknowledged_by_post(&reference, date, &actor()).await?;
+            println!("{reference}: acknowledgement recorded as sent on {date}");
+        }
         CasesCommand::List { json } => {
             let cases = store.list_cases().await?;
             if json {

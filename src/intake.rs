@@ -5,18 +5,18 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::Notify;
 
 use crate::attachments::AttachmentStore;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, Classification};
-use crate::domain::inbound::{self, hex, InboundMail};
+use crate::domain::inbound::{self, InboundMail};
 use crate::domain::reference::CaseRef;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
 use crate::settings::SharedSettings;
-use crate::templates::long_date;
+use crate::smtp::new_message_id;
+use crate::templates::case_context;
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,6 @@ pub struct Intake {
     acknowledge_since: DateTime<Utc>,
     message_id_domain: String,
     outbox_wake: Arc<Notify>,
-    rng: SystemRandom,
 }
 
 impl Intake {
@@ -77,7 +76,6 @@ impl Intake {
             acknowledge_since,
             message_id_domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             outbox_wake,
-            rng: SystemRandom::new(),
         }
     }
 
@@ -160,16 +158,7 @@ impl Intake {
                 let (status, from) = (ack_status?, from.as_ref()?);
                 let context = serde_json::json!({
                     "organisation": settings.organisation,
-                    "case": {
-                        "reference": reference,
-                        "complainant_name": from.name,
-                        "subject": mail.subject,
-                        "received": long_date(received_on, settings.letters.language()),
-                        "acknowledge_by": long_date(deadlines.acknowledge_by, settings.letters.language()),
-                        "progress_by": long_date(deadlines.progress_by, settings.letters.language()),
-                        "respond_by": long_date(deadlines.respond_by, settings.letters.language()),
-                        "incomplete": incomplete,
-                    },
+                    "case": case_context(reference, from.name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
                 });
                 match settings.letters.render("acknowledgement", &context) {
                     Ok(letter) => Some(OutgoingMail {
@@ -178,7 +167,7 @@ impl Intake {
                         recipient_name: from.name.clone(),
                         subject: letter.subject,
                         body: letter.body,
-                        message_id: self.new_message_id(reference, "ack"),
+                        message_id: new_message_id(&format!("{reference}.ack"), &self.message_id_domain),
                         in_reply_to: mail.message_id.clone(),
                         references: mail.thread_ids.iter().cloned().chain(mail.message_id.clone()).collect(),
                         status,
@@ -229,14 +218,6 @@ impl Intake {
             note: note.to_string(),
             received_at: arrived.timestamp(),
         }
-    }
-
-    /// `<KL-2026-0001.ack.1f2e3d4c5b6a7980@dienst.nl>` without brackets: unique, and it tells a
-    /// handler reading headers which case and letter it was.
-    fn new_message_id(&self, reference: &str, letter: &str) -> String {
-        let mut bytes = [0u8; 8];
-        self.rng.fill(&mut bytes).expect("system random source");
-        format!("{reference}.{letter}.{}@{}", hex(&bytes), self.message_id_domain)
     }
 }
 

@@ -1,6 +1,7 @@
 //! klachtd runs a complaints procedure by e-mail. See README.md for the overview and
 //! `../shared/REGULATION.md` (in the project's shared folder) for the rules it implements.
 
+pub mod actions;
 pub mod attachments;
 pub mod cli;
 pub mod config;

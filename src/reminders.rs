@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::domain::inbound::hex;
+use crate::smtp::new_message_id;
 use crate::domain::reminders::{due_at, Due};
 use crate::settings::SharedSettings;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
@@ -37,13 +36,12 @@ pub struct ReminderService {
     store: Store,
     settings: SharedSettings,
     message_id_domain: String,
-    rng: SystemRandom,
 }
 
 impl ReminderService {
     pub fn new(store: Store, settings: SharedSettings, complaints_address: &str) -> Self {
         let message_id_domain = complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string();
-        Self { store, settings, message_id_domain, rng: SystemRandom::new() }
+        Self { store, settings, message_id_domain }
     }
 
     /// What would be sent at `now`, per recipient, leaving out what went out already.
@@ -155,15 +153,13 @@ impl ReminderService {
                 return None;
             }
         };
-        let mut random = [0u8; 8];
-        self.rng.fill(&mut random).ok()?;
         Some(OutgoingMail {
             kind: if escalation { "escalation" } else { "reminder" }.into(),
             recipient: digest.email.clone(),
             recipient_name: Some(digest.name.clone()),
             subject: letter.subject,
             body: letter.body,
-            message_id: format!("klachtd.reminder.{}@{}", hex(&random), self.message_id_domain),
+            message_id: new_message_id("klachtd.reminder", &self.message_id_domain),
             in_reply_to: None,
             references: Vec::new(),
             status: "pending",

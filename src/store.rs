@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_handlers_reminders.sql"),
         postgres: include_str!("../migrations/postgres/0002_handlers_reminders.sql"),
     },
+    Migration {
+        version: 3,
+        name: "actions_register",
+        sqlite: include_str!("../migrations/sqlite/0003_actions_register.sql"),
+        postgres: include_str!("../migrations/postgres/0003_actions_register.sql"),
+    },
 ];
 
 /// An incoming or outgoing message as recorded on a case.
@@ -590,8 +596,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if let Some(case_id) = item.case_id {
-            if item.kind == "acknowledgement" {
-                sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(t).bind(case_id).execute(&mut *tx).await?;
+            // The deadline a letter answers is met when the server accepts it.
+            let met = match item.kind.as_str() {
+                "acknowledgement" => Some("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL"),
+                "progress" => Some("UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL"),
+                "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL"),
+                _ => None,
+            };
+            if let Some(sql) = met {
+                sqlx::query(sql).bind(t).bind(case_id).execute(&mut *tx).await?;
             }
             insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.kind), "").await?;
         }
@@ -897,8 +910,10 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
     Ok(())
 }
 
+mod actions;
 mod handlers;
 mod reminders;
+pub use actions::{LetterCase, LetterEffect, Refused};
 pub use handlers::Handler;
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
 

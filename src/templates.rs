@@ -15,10 +15,18 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en/acknowledgement.txt", include_str!("../templates/en/acknowledgement.txt")),
     ("nl/reminder.txt", include_str!("../templates/nl/reminder.txt")),
     ("en/reminder.txt", include_str!("../templates/en/reminder.txt")),
+    ("nl/progress.txt", include_str!("../templates/nl/progress.txt")),
+    ("en/progress.txt", include_str!("../templates/en/progress.txt")),
+    ("nl/request-info.txt", include_str!("../templates/nl/request-info.txt")),
+    ("en/request-info.txt", include_str!("../templates/en/request-info.txt")),
+    ("nl/response.txt", include_str!("../templates/nl/response.txt")),
+    ("en/response.txt", include_str!("../templates/en/response.txt")),
+    ("nl/closed-case-mail.txt", include_str!("../templates/nl/closed-case-mail.txt")),
+    ("en/closed-case-mail.txt", include_str!("../templates/en/closed-case-mail.txt")),
 ];
 
 /// The names of the letters klachtd writes.
-pub const LETTERS: &[&str] = &["acknowledgement", "reminder"];
+pub const LETTERS: &[&str] = &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail"];
 
 /// A context with every field a letter may use, for `check-config` to try templates with.
 pub fn sample_context() -> serde_json::Value {
@@ -28,6 +36,7 @@ pub fn sample_context() -> serde_json::Value {
         "case": {"reference": "KL-2026-0001", "complainant_name": "Test", "received": "vrijdag 20 november 2026", "acknowledge_by": "x",
                  "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
         "recipient": {"name": "Behandelaar"}, "count": 2, "nearest": "x", "escalation": true,
+        "message": "Tekst van de behandelaar.", "expected_by": "x", "outcome": "partly-founded", "findings": "Bevindingen.", "measures": "Maatregelen.",
         "items": [
             {"reference": "KL-2026-0001", "deadline": "progress", "kind": "reminder", "date": "x", "days_left": 2, "working_days_late": 0, "status": "open"},
             {"reference": "KL-2026-0002", "deadline": "respond", "kind": "escalation", "date": "x", "days_left": 0, "working_days_late": 1, "status": "open"}
@@ -87,6 +96,19 @@ impl Letters {
         let subject = first.strip_prefix("Subject:").ok_or_else(|| TemplateError::NoSubject { name: name.clone() })?;
         Ok(Letter { subject: single_line(subject, 250), body: body.trim_start_matches('\n').trim_end().to_string() + "\n" })
     }
+}
+
+/// The `case` part of a letter's context.
+pub fn case_context(reference: &str, complainant_name: Option<&str>, deadlines: &crate::domain::calendar::Deadlines, incomplete: &[&str], language: &str) -> serde_json::Value {
+    serde_json::json!({
+        "reference": reference,
+        "complainant_name": complainant_name,
+        "received": long_date(deadlines.received, language),
+        "acknowledge_by": long_date(deadlines.acknowledge_by, language),
+        "progress_by": long_date(deadlines.progress_by, language),
+        "respond_by": long_date(deadlines.respond_by, language),
+        "incomplete": incomplete,
+    })
 }
 
 /// A date as written in a letter: "vrijdag 27 november 2026" / "Friday 27 November 2026".

@@ -5,6 +5,7 @@ pub mod assignment;
 pub mod calendar;
 pub mod classify;
 pub mod inbound;
+pub mod procedure;
 pub mod reference;
 pub mod reminders;
 pub mod text;

@@ -1,0 +1,109 @@
+//! What a handler may do to a case, and when (R6-R8, R11). Pure rules, so every refusal is a
+//! unit test and the command line reports it in one line.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The outcome of a complaint in the final response (R8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Founded,
+    PartlyFounded,
+    Unfounded,
+}
+
+/// The register's categories (R10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Service,
+    Staff,
+    Process,
+    Other,
+}
+
+macro_rules! text_enum {
+    ($t:ty, $what:literal, $($variant:path => $text:literal),+) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $($variant => $text),+ }
+            }
+        }
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s.trim() {
+                    $($text => Ok($variant),)+
+                    other => Err(format!(concat!("{:?} is not ", $what, "; use one of: {}"), other, [$($text),+].join(", "))),
+                }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(Outcome, "an outcome", Outcome::Founded => "founded", Outcome::PartlyFounded => "partly-founded", Outcome::Unfounded => "unfounded");
+text_enum!(Category, "a category", Category::Service => "service", Category::Staff => "staff", Category::Process => "process", Category::Other => "other");
+
+/// What a case's state allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseState {
+    pub closed: bool,
+    pub responded: bool,
+}
+
+/// A handler's action that writes to the complainant or changes the procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    ProgressNotice,
+    RequestInformation,
+    FinalResponse,
+    Reopen,
+}
+
+/// Why a step is refused; the message names the case and the way out.
+pub fn refusal(reference: &str, state: CaseState, step: Step) -> Option<String> {
+    match step {
+        Step::Reopen if !state.closed => Some(format!("{reference} is open; there is nothing to reopen")),
+        Step::Reopen => None,
+        Step::FinalResponse if state.responded => Some(format!("{reference} already has its final response; reopen it first to respond again")),
+        Step::ProgressNotice if state.responded => Some(format!("{reference} already has its final response; a progress notice comes before it")),
+        _ if state.closed => Some(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPEN: CaseState = CaseState { closed: false, responded: false };
+    const DONE: CaseState = CaseState { closed: true, responded: true };
+
+    #[test]
+    fn outcomes_and_categories_parse_strictly() {
+        assert_eq!("partly-founded".parse::<Outcome>(), Ok(Outcome::PartlyFounded));
+        let e = "half".parse::<Outcome>().unwrap_err();
+        assert_eq!(e, "\"half\" is not an outcome; use one of: founded, partly-founded, unfounded");
+        assert_eq!("staff".parse::<Category>(), Ok(Category::Staff));
+        assert!("misc".parse::<Category>().is_err());
+    }
+
+    #[test]
+    fn the_procedure_refuses_steps_out_of_order() {
+        assert_eq!(refusal("KL-1", OPEN, Step::ProgressNotice), None);
+        assert_eq!(refusal("KL-1", OPEN, Step::FinalResponse), None);
+        assert!(refusal("KL-1", DONE, Step::FinalResponse).unwrap().contains("already has its final response"));
+        assert!(refusal("KL-1", DONE, Step::ProgressNotice).unwrap().contains("comes before it"));
+        assert!(refusal("KL-1", DONE, Step::RequestInformation).unwrap().contains("reopen it first"));
+        assert!(refusal("KL-1", OPEN, Step::Reopen).unwrap().contains("nothing to reopen"));
+        assert_eq!(refusal("KL-1", DONE, Step::Reopen), None);
+        let reopened = CaseState { closed: false, responded: false };
+        assert_eq!(refusal("KL-1", reopened, Step::FinalResponse), None);
+    }
+}
