@@ -229,6 +229,19 @@ impl Actions {
     }
 }
 
+/// Removes personal data of cases closed longer than the retention period (R9), files included.
+pub async fn run_retention(store: &Store, attachments: &AttachmentStore, personal_data_days: u32) -> anyhow::Result<u64> {
+    let cutoff = chrono::Utc::now().timestamp() - i64::from(personal_data_days) * 86_400;
+    let (cases, orphaned) = store.remove_personal_data(cutoff).await?;
+    for hash in &orphaned {
+        attachments.remove(hash).with_context(|| format!("cannot remove attachment {hash}"))?;
+    }
+    if cases > 0 {
+        tracing::info!(cases, files = orphaned.len(), "personal data removed after the retention period");
+    }
+    Ok(cases)
+}
+
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

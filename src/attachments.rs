@@ -37,6 +37,14 @@ impl AttachmentStore {
         Ok(hash)
     }
 
+    /// Deletes the file of an attachment no case refers to any more.
+    pub fn remove(&self, hash: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path_of(hash)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Where the attachment with this hash lives. `hash` must be hex (it comes from our own
     /// database); anything else is refused rather than joined onto a path.
     pub fn path_of(&self, hash: &str) -> PathBuf {

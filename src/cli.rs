@@ -57,6 +57,21 @@ enum Command {
         #[command(subcommand)]
         command: HandlersCommand,
     },
+    /// The register of complaints over a period (R10).
+    Report {
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long)]
+        to: NaiveDate,
+        /// table, csv or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Personal data retention (R9).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Deadline reminders to handlers.
     Reminders {
         #[command(subcommand)]
@@ -80,6 +95,12 @@ enum HandlersCommand {
     },
     /// Make a handler unavailable for new cases (their history stays).
     Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Remove personal data of cases closed longer than retention.personal_data_days ago.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -266,6 +287,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&cli.config)?;
             let store = daemon::open_store(&config).await?;
             handlers(&store, command).await
+        }
+        Command::Report { from, to, format } => {
+            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+            anyhow::ensure!(matches!(format.as_str(), "table" | "csv" | "json"), "--format {format:?}: use table, csv or json");
+            let config = Config::load(&cli.config)?;
+            let store = daemon::open_store(&config).await?;
+            let facts = store.register_facts(from, to).await?;
+            let report = crate::domain::register::compute(&facts, &config.calendar(), from, to);
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&report)?),
+                "csv" => print!("{}", report.to_csv()),
+                _ => print!("{}", report.to_table()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Retention { command: RetentionCommand::Run } => {
+            let config = Config::load(&cli.config)?;
+            let store = daemon::open_store(&config).await?;
+            let attachments = crate::attachments::AttachmentStore::new(&config.storage.data_dir);
+            let n = crate::actions::run_retention(&store, &attachments, config.retention.personal_data_days).await?;
+            println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Reminders { command: RemindersCommand::Preview { at } } => {
             let config = Config::load(&cli.config)?;

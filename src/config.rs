@@ -39,6 +39,25 @@ pub struct Config {
     pub assignment: Assignment,
     #[serde(default)]
     pub reminders: Reminders,
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Personal data of a case goes this many days after it was closed (default two years).
+    #[serde(default = "default_retention_days")]
+    pub personal_data_days: u32,
+    /// When to run retention (cron with seconds, UTC; default daily at 02:30).
+    #[serde(default = "default_retention_cron")]
+    pub cron: String,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { personal_data_days: default_retention_days(), cron: default_retention_cron() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -376,6 +395,8 @@ impl Default for Outbox {
 }
 
 fn default_log_format() -> LogFormat { LogFormat::Auto }
+fn default_retention_days() -> u32 { 730 }
+fn default_retention_cron() -> String { "0 30 2 * * *".into() }
 fn default_rule() -> AssignmentRule { AssignmentRule::RoundRobin }
 fn default_lead_days() -> Vec<u32> { vec![2, 0] }
 fn default_working_hours() -> String { "08:30-17:00".into() }
@@ -546,6 +567,12 @@ impl Config {
         if self.reminders.lead_days.iter().any(|d| *d > 20) {
             add("reminders.lead_days", "lead times above 20 working days make no sense here".into(), "use e.g. [2, 0]");
         }
+        if self.retention.personal_data_days == 0 {
+            add("retention.personal_data_days", "0 would remove personal data the moment a case closes".into(), "use 730 (two years) or what your policy says");
+        }
+        if self.retention.cron.split_whitespace().count() < 6 {
+            add("retention.cron", format!("{:?} needs six fields (seconds first)", self.retention.cron), "e.g. \"0 30 2 * * *\"");
+        }
         if self.reminders.sweep_cron.split_whitespace().count() < 6 {
             add("reminders.sweep_cron", format!("{:?} needs six fields (seconds first)", self.reminders.sweep_cron), "e.g. \"0 */5 * * * *\" for every five minutes");
         }
@@ -595,6 +622,9 @@ impl Config {
         }
         if self.reminders.sweep_cron != other.reminders.sweep_cron {
             keys.push("reminders.sweep_cron");
+        }
+        if self.retention != other.retention {
+            keys.push("retention");
         }
         keys
     }

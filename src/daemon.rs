@@ -114,12 +114,28 @@ impl Daemon {
                 }
             }
         });
+        let retention = tokio::spawn({
+            let (store, shutdown) = (self.store.clone(), shutdown.clone());
+            let attachments = crate::attachments::AttachmentStore::new(&self.config.storage.data_dir);
+            let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
+            async move {
+                let job = crate::schedule::every("retention", &cron, shutdown, || async {
+                    if let Err(e) = crate::actions::run_retention(&store, &attachments, days).await {
+                        tracing::warn!("retention failed; the next run retries: {e:#}");
+                    }
+                });
+                if let Err(e) = job.await {
+                    tracing::error!("retention scheduler failed: {e:#}");
+                }
+            }
+        });
         let monitor = tokio::spawn(monitor(notifier.clone(), self.health.clone(), self.store.clone(), shutdown.clone()));
         notifier.ready(&status_line(&self.health, &self.store).await);
         tracing::info!("klachtd ready");
         self.mailbox.run(self.first_session, shutdown).await;
         outbox.await.context("outbox worker panicked")?;
         reminders.await.context("reminder worker panicked")?;
+        retention.await.context("retention worker panicked")?;
         monitor.abort();
         Ok(())
     }

@@ -105,6 +105,9 @@ impl Intake {
             (false, _) => Outcome::Duplicate,
             (true, Some(case)) if kind == "follow-up" => {
                 tracing::info!(reference = %case.reference, "follow-up threaded into case");
+                if case.status == "closed" {
+                    self.tell_handler_of_mail_on_closed_case(&case.reference).await?;
+                }
                 Outcome::FollowUp { reference: case.reference }
             }
             (true, Some(case)) => Outcome::KeptWithCase { reference: case.reference, reason },
@@ -192,6 +195,36 @@ impl Intake {
             }
             Registration::Duplicate => Outcome::Duplicate,
         })
+    }
+
+    /// Mail on a closed case does not reopen it; its handler hears of it instead.
+    async fn tell_handler_of_mail_on_closed_case(&self, reference: &str) -> Result<(), IntakeError> {
+        let case = self.store.letter_case(reference).await?;
+        let Some(handler) = case.handler_email.clone() else {
+            tracing::warn!(reference, "mail on a closed case without a handler to tell");
+            return Ok(());
+        };
+        let settings = self.settings.get();
+        let context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}});
+        match settings.letters.render("closed-case-mail", &context) {
+            Ok(letter) => {
+                let mail = OutgoingMail {
+                    kind: "notice".into(),
+                    recipient: handler,
+                    recipient_name: None,
+                    subject: letter.subject,
+                    body: letter.body,
+                    message_id: new_message_id(&format!("{reference}.notice"), &self.message_id_domain),
+                    in_reply_to: None,
+                    references: Vec::new(),
+                    status: "pending",
+                };
+                self.store.queue_notice(case.id, &mail).await?;
+                self.outbox_wake.notify_one();
+            }
+            Err(e) => tracing::error!(error = %e, "notice to the handler could not be rendered"),
+        }
+        Ok(())
     }
 
     async fn save_attachments(&self, mail: &InboundMail) -> Result<Vec<AttachmentRecord>, IntakeError> {

@@ -12,6 +12,7 @@ pub mod intake;
 pub mod mailbox;
 pub mod outbox;
 pub mod reminders;
+pub mod schedule;
 pub mod settings;
 pub mod smtp;
 pub mod store;

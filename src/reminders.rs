@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, watch, Notify};
-use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio::sync::{watch, Notify};
 
 use crate::smtp::new_message_id;
 use crate::domain::reminders::{due_at, Due};
@@ -168,35 +167,13 @@ impl ReminderService {
 }
 
 /// Runs the sweep on the cron schedule until shutdown (and once at start).
-pub async fn run(service: Arc<ReminderService>, cron: &str, outbox_wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let (tick_tx, mut ticks) = mpsc::channel::<()>(1);
-    let mut scheduler = JobScheduler::new().await?;
-    scheduler
-        .add(Job::new_async(cron, move |_, _| {
-            let tick_tx = tick_tx.clone();
-            // A sweep still running absorbs the tick: try_send drops it.
-            Box::pin(async move {
-                let _ = tick_tx.try_send(());
-            })
-        })?)
-        .await?;
-    scheduler.start().await?;
-    tracing::info!(cron, "reminder sweeps scheduled");
-    let mut first = true;
-    loop {
-        if !first {
-            tokio::select! {
-                tick = ticks.recv() => if tick.is_none() { break },
-                _ = shutdown.changed() => break,
-            }
-        }
-        first = false;
+pub async fn run(service: Arc<ReminderService>, cron: &str, outbox_wake: Arc<Notify>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    crate::schedule::every("reminders", cron, shutdown, || async {
         match service.sweep(Utc::now()).await {
             Ok(0) => {}
             Ok(_) => outbox_wake.notify_one(),
-            Err(e) => tracing::warn!(error = %e, "reminder sweep failed; next sweep retries"),
+            Err(e) => tracing::warn!(error = %e, "reminder sweep failed; the next sweep retries"),
         }
-    }
-    let _ = scheduler.shutdown().await;
-    Ok(())
+    })
+    .await
 }

@@ -912,6 +912,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 
 mod actions;
 mod handlers;
+mod register;
 mod reminders;
 pub use actions::{LetterCase, LetterEffect, Refused};
 pub use handlers::Handler;

@@ -7,5 +7,6 @@ pub mod classify;
 pub mod inbound;
 pub mod procedure;
 pub mod reference;
+pub mod register;
 pub mod reminders;
 pub mod text;

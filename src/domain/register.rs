@@ -1,0 +1,269 @@
+//! The register of complaints (R10): figures over a period for evaluation. Pure: computed from
+//! the facts of each case, which retention never removes, so the figures survive it.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::calendar::Calendar;
+
+/// What the register needs of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFacts {
+    pub reference: String,
+    pub received_on: NaiveDate,
+    pub category: Option<String>,
+    pub outcome: Option<String>,
+    pub acknowledge_by: NaiveDate,
+    pub acknowledged_on: Option<NaiveDate>,
+    pub progress_by: NaiveDate,
+    pub progress_on: Option<NaiveDate>,
+    pub respond_by: NaiveDate,
+    pub responded_on: Option<NaiveDate>,
+    pub requests_for_information: i64,
+    pub external_body: Option<String>,
+    pub measures: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeadlineFigures {
+    pub on_time: usize,
+    pub late: usize,
+    pub open: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub received: usize,
+    pub by_category: BTreeMap<String, usize>,
+    pub by_outcome: BTreeMap<String, usize>,
+    pub acknowledgement: DeadlineFigures,
+    pub progress_notice: DeadlineFigures,
+    pub final_response: DeadlineFigures,
+    /// Working days from receipt to the final response, over cases that have one.
+    pub handling_days_median: Option<f64>,
+    pub handling_days_longest: Option<i64>,
+    pub requests_for_information: i64,
+    pub external_escalations: usize,
+    /// (reference, measures) of every case that recorded measures.
+    pub measures: Vec<(String, String)>,
+}
+
+/// The register over cases received from `from` to `to` inclusive (`facts` may hold more).
+pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: NaiveDate) -> Report {
+    let cases: Vec<&CaseFacts> = facts.iter().filter(|f| f.received_on >= from && f.received_on <= to).collect();
+    let mut by_category = BTreeMap::new();
+    let mut by_outcome = BTreeMap::new();
+    let (mut ack, mut progress, mut response) = (DeadlineFigures::default(), DeadlineFigures::default(), DeadlineFigures::default());
+    let mut handling = Vec::new();
+    for c in &cases {
+        *by_category.entry(c.category.clone().unwrap_or_else(|| "uncategorised".into())).or_insert(0) += 1;
+        *by_outcome.entry(c.outcome.clone().unwrap_or_else(|| "open".into())).or_insert(0) += 1;
+        tally(&mut ack, c.acknowledged_on, c.acknowledge_by);
+        tally(&mut progress, c.progress_on, c.progress_by);
+        tally(&mut response, c.responded_on, c.respond_by);
+        if let Some(done) = c.responded_on {
+            handling.push(calendar.working_days_between(c.received_on, done));
+        }
+    }
+    handling.sort_unstable();
+    let median = match handling.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(handling[n / 2] as f64),
+        n => Some((handling[n / 2 - 1] + handling[n / 2]) as f64 / 2.0),
+    };
+    Report {
+        from,
+        to,
+        received: cases.len(),
+        by_category,
+        by_outcome,
+        acknowledgement: ack,
+        progress_notice: progress,
+        final_response: response,
+        handling_days_median: median,
+        handling_days_longest: handling.last().copied(),
+        requests_for_information: cases.iter().map(|c| c.requests_for_information).sum(),
+        external_escalations: cases.iter().filter(|c| c.external_body.is_some()).count(),
+        measures: cases.iter().filter_map(|c| c.measures.as_ref().filter(|m| !m.trim().is_empty()).map(|m| (c.reference.clone(), m.trim().to_string()))).collect(),
+    }
+}
+
+fn tally(figures: &mut DeadlineFigures, met: Option<NaiveDate>, due: NaiveDate) {
+    match met {
+        Some(day) if day <= due => figures.on_time += 1,
+        Some(_) => figures.late += 1,
+        None => figures.open += 1,
+    }
+}
+
+impl Report {
+    /// One `section,key,value` row per figure.
+    pub fn to_csv(&self) -> String {
+        let mut rows = vec!["section,key,value".to_string()];
+        let mut push = |section: &str, key: &str, value: String| rows.push(format!("{},{},{}", csv(section), csv(key), csv(&value)));
+        push("period", "from", self.from.to_string());
+        push("period", "to", self.to.to_string());
+        push("complaints", "received", self.received.to_string());
+        for (k, v) in &self.by_category {
+            push("category", k, v.to_string());
+        }
+        for (k, v) in &self.by_outcome {
+            push("outcome", k, v.to_string());
+        }
+        for (name, f) in [("acknowledgement", &self.acknowledgement), ("progress_notice", &self.progress_notice), ("final_response", &self.final_response)] {
+            push(name, "on_time", f.on_time.to_string());
+            push(name, "late", f.late.to_string());
+            push(name, "open", f.open.to_string());
+        }
+        push("handling_days", "median", self.handling_days_median.map_or(String::new(), |m| m.to_string()));
+        push("handling_days", "longest", self.handling_days_longest.map_or(String::new(), |m| m.to_string()));
+        push("complaints", "requests_for_information", self.requests_for_information.to_string());
+        push("complaints", "external_escalations", self.external_escalations.to_string());
+        for (reference, m) in &self.measures {
+            push("measures", reference, m.clone());
+        }
+        rows.join("\n") + "\n"
+    }
+
+    pub fn to_table(&self) -> String {
+        let mut out = format!("Register of complaints {} to {}\n\nReceived: {}\n", self.from, self.to, self.received);
+        out += "\nBy category:\n";
+        for (k, v) in &self.by_category {
+            out += &format!("  {k:<16} {v:>5}\n");
+        }
+        out += "\nBy outcome:\n";
+        for (k, v) in &self.by_outcome {
+            out += &format!("  {k:<16} {v:>5}\n");
+        }
+        out += &format!("\n{:<18} {:>8} {:>6} {:>6}\n", "Deadline", "on time", "late", "open");
+        for (name, f) in [("acknowledgement", &self.acknowledgement), ("progress notice", &self.progress_notice), ("final response", &self.final_response)] {
+            out += &format!("{name:<18} {:>8} {:>6} {:>6}\n", f.on_time, f.late, f.open);
+        }
+        let days = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        out += &format!(
+            "\nHandling time (working days): median {}, longest {}\nRequests for information: {}\nTaken to the external body: {}\n",
+            days(self.handling_days_median.map(|m| m.to_string())),
+            days(self.handling_days_longest.map(|m| m.to_string())),
+            self.requests_for_information,
+            self.external_escalations
+        );
+        if !self.measures.is_empty() {
+            out += "\nMeasures taken:\n";
+            for (reference, m) in &self.measures {
+                out += &format!("  {reference}: {}\n", m.replace('\n', " "));
+            }
+        }
+        out
+    }
+}
+
+fn csv(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, day).unwrap()
+    }
+
+    fn case(reference: &str, received: NaiveDate) -> CaseFacts {
+        let deadlines = crate::domain::calendar::Deadlines::compute(&Calendar::default(), received);
+        CaseFacts {
+            reference: reference.into(),
+            received_on: received,
+            category: None,
+            outcome: None,
+            acknowledge_by: deadlines.acknowledge_by,
+            acknowledged_on: None,
+            progress_by: deadlines.progress_by,
+            progress_on: None,
+            respond_by: deadlines.respond_by,
+            responded_on: None,
+            requests_for_information: 0,
+            external_body: None,
+            measures: None,
+        }
+    }
+
+    /// A hand-made register: five cases received in November (one in October, outside).
+    fn cases() -> Vec<CaseFacts> {
+        let mut a = case("KL-2026-0001", d(11, 2)); // ack by 11-09, progress 11-16, respond 11-30
+        a.category = Some("staff".into());
+        a.outcome = Some("founded".into());
+        a.acknowledged_on = Some(d(11, 2));
+        a.progress_on = Some(d(11, 13));
+        a.responded_on = Some(d(11, 27)); // 19 working days after 11-02
+        a.measures = Some("Coach krijgt extra begeleiding.".into());
+        a.requests_for_information = 1;
+        let mut b = case("KL-2026-0002", d(11, 3)); // respond by 12-01
+        b.category = Some("service".into());
+        b.outcome = Some("unfounded".into());
+        b.acknowledged_on = Some(d(11, 3));
+        b.progress_on = Some(d(11, 20)); // late: due 11-17
+        b.responded_on = Some(d(12, 3)); // late, 22 working days
+        b.external_body = Some("Nationale ombudsman".into());
+        let mut c = case("KL-2026-0003", d(11, 10));
+        c.category = Some("staff".into());
+        c.acknowledged_on = Some(d(11, 18)); // late: due 11-17
+        c.requests_for_information = 2;
+        let e = case("KL-2026-0004", d(11, 30));
+        let mut f = case("KL-2026-0005", d(11, 16));
+        f.outcome = Some("partly-founded".into());
+        f.acknowledged_on = Some(d(11, 16));
+        f.progress_on = Some(d(11, 20));
+        f.responded_on = Some(d(11, 20)); // 4 working days
+        f.measures = Some("  ".into());
+        let old = case("KL-2026-0000", d(10, 30));
+        vec![a, b, c, e, f, old]
+    }
+
+    #[test]
+    fn figures_of_a_hand_made_register() {
+        let r = compute(&cases(), &Calendar::default(), d(11, 1), d(11, 30));
+        assert_eq!(r.received, 5);
+        assert_eq!(r.by_category, BTreeMap::from([("service".into(), 1), ("staff".into(), 2), ("uncategorised".into(), 2)]));
+        assert_eq!(r.by_outcome, BTreeMap::from([("founded".into(), 1), ("open".into(), 2), ("partly-founded".into(), 1), ("unfounded".into(), 1)]));
+        assert_eq!(r.acknowledgement, DeadlineFigures { on_time: 3, late: 1, open: 1 });
+        assert_eq!(r.progress_notice, DeadlineFigures { on_time: 2, late: 1, open: 2 });
+        assert_eq!(r.final_response, DeadlineFigures { on_time: 2, late: 1, open: 2 });
+        assert_eq!(r.handling_days_median, Some(19.0));
+        assert_eq!(r.handling_days_longest, Some(22));
+        assert_eq!(r.requests_for_information, 3);
+        assert_eq!(r.external_escalations, 1);
+        assert_eq!(r.measures, vec![("KL-2026-0001".to_string(), "Coach krijgt extra begeleiding.".to_string())]);
+    }
+
+    #[test]
+    fn csv_and_table_carry_the_figures() {
+        let r = compute(&cases(), &Calendar::default(), d(11, 1), d(11, 30));
+        let csv = r.to_csv();
+        assert!(csv.starts_with("section,key,value\n"));
+        assert!(csv.contains("complaints,received,5\n"));
+        assert!(csv.contains("acknowledgement,late,1\n"));
+        assert!(csv.contains("handling_days,median,19\n"));
+        let table = r.to_table();
+        assert!(table.contains("Received: 5"));
+        assert!(table.contains("KL-2026-0001: Coach krijgt extra begeleiding."));
+        assert_eq!(super::csv("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+
+    #[test]
+    fn an_even_number_of_handling_times_has_a_middle_of_two() {
+        let mut facts = cases();
+        facts.truncate(2);
+        let r = compute(&facts, &Calendar::default(), d(11, 1), d(11, 30));
+        assert_eq!(r.handling_days_median, Some(20.5));
+        assert!(compute(&[], &Calendar::default(), d(11, 1), d(11, 30)).handling_days_median.is_none());
+    }
+}

@@ -1,0 +1,91 @@
+//! The register's facts and the retention of personal data (R9, R10).
+
+use chrono::NaiveDate;
+use sqlx::Row;
+
+use super::{now, Result, Store, StoreError};
+use crate::domain::calendar::amsterdam_date;
+use crate::domain::register::CaseFacts;
+
+impl Store {
+    /// The register facts of cases received from `from` to `to` inclusive.
+    pub async fn register_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<CaseFacts>> {
+        let rows = sqlx::query(
+            "SELECT c.reference, c.received_on, c.category, c.outcome, c.acknowledge_by, c.acknowledged_at, c.progress_by,
+                    c.progress_sent_at, c.respond_by, c.responded_at, c.external_body, c.measures,
+                    (SELECT COUNT(*) FROM outbox o WHERE o.case_id = c.id AND o.kind = 'request-info')
+             FROM cases c WHERE c.received_on >= $1 AND c.received_on <= $2 ORDER BY c.id",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let date = |r: &sqlx::any::AnyRow, i: usize| -> Result<NaiveDate> {
+            let text: String = r.get(i);
+            NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")))
+        };
+        let day = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(amsterdam_date);
+        rows.iter()
+            .map(|r| {
+                Ok(CaseFacts {
+                    reference: r.get(0),
+                    received_on: date(r, 1)?,
+                    category: r.get(2),
+                    outcome: r.get(3),
+                    acknowledge_by: date(r, 4)?,
+                    acknowledged_on: day(r.get(5)),
+                    progress_by: date(r, 6)?,
+                    progress_on: day(r.get(7)),
+                    respond_by: date(r, 8)?,
+                    responded_on: day(r.get(9)),
+                    external_body: r.get(10),
+                    measures: r.get(11),
+                    requests_for_information: r.get(12),
+                })
+            })
+            .collect()
+    }
+
+    /// Removes the personal data of cases closed before `cutoff` (Unix seconds): texts, names,
+    /// addresses, raw mail and attachments. References, dates, category, outcome, measures and
+    /// deadline facts stay, so the register does not change. Returns the number of cases and the
+    /// attachment hashes no case refers to any more (their files can go).
+    pub async fn remove_personal_data(&self, cutoff: i64) -> Result<(u64, Vec<String>)> {
+        let mut tx = self.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL")
+            .bind(cutoff)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut hashes = Vec::new();
+        let t = now();
+        for id in &ids {
+            let statements: [&'static str; 5] = [
+                "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
+                        postal_address = NULL, subject = '', description = '', findings = NULL WHERE id = $1",
+                "UPDATE messages SET from_address = NULL, subject = '', body = '', raw = NULL, message_id = NULL WHERE case_id = $1",
+                "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '' WHERE case_id = $1",
+                "UPDATE case_events SET detail = '' WHERE case_id = $1 AND action IN ('note', 'information-requested', 'supervisor-check', 'subject-added')",
+                "DELETE FROM case_subjects WHERE case_id = $1",
+            ];
+            for sql in statements {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            let mine: Vec<String> = sqlx::query_scalar("SELECT sha256 FROM attachments WHERE case_id = $1").bind(id).fetch_all(&mut *tx).await?;
+            sqlx::query("DELETE FROM attachments WHERE case_id = $1").bind(id).execute(&mut *tx).await?;
+            hashes.extend(mine);
+            sqlx::query("UPDATE cases SET anonymised_at = $1 WHERE id = $2").bind(t).bind(id).execute(&mut *tx).await?;
+            super::insert_event(&mut tx, *id, "klachtd", "personal-data-removed", "retention period passed").await?;
+        }
+        let mut orphaned = Vec::new();
+        hashes.sort();
+        hashes.dedup();
+        for h in hashes {
+            let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments WHERE sha256 = $1").bind(&h).fetch_one(&mut *tx).await?;
+            if still == 0 {
+                orphaned.push(h);
+            }
+        }
+        tx.commit().await?;
+        Ok((ids.len() as u64, orphaned))
+    }
+}
