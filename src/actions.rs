@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use crate::attachments::AttachmentStore;
 use crate::config::Config;
 use crate::domain::calendar::Deadlines;
+use crate::domain::mail_actions::{self, MailCommand};
 use crate::domain::procedure::{Outcome, Step};
 use crate::domain::text::display_filename;
 use crate::settings::SharedSettings;
@@ -32,6 +33,8 @@ pub struct Actions {
     attachments: AttachmentStore,
     letters_dir: PathBuf,
     domain: String,
+    /// The HMAC key for actions by mail; `None` when that is off.
+    mail_secret: Option<Vec<u8>>,
 }
 
 /// A complaint that came by post (R2).
@@ -46,13 +49,117 @@ pub struct PaperComplaint {
 }
 
 impl Actions {
-    pub fn new(config: &Config, store: Store, settings: SharedSettings) -> Self {
-        Self {
+    pub fn new(config: &Config, store: Store, settings: SharedSettings) -> anyhow::Result<Self> {
+        let mail_secret = match &config.actions_by_mail {
+            Some(a) => Some(a.secret().resolve("actions_by_mail")?.into_bytes()),
+            None => None,
+        };
+        Ok(Self {
             store,
             settings,
             attachments: AttachmentStore::new(&config.storage.data_dir),
             letters_dir: config.storage.data_dir.join("letters"),
             domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            mail_secret,
+        })
+    }
+
+    /// Tells the responsible handler that a case is theirs. With actions by mail on, the
+    /// subject carries the token that lets them act by replying.
+    pub async fn notify_assignment(&self, reference: &str) -> anyhow::Result<()> {
+        let case = self.store.letter_case(reference).await?;
+        let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
+            return Ok(());
+        };
+        let settings = self.settings.get();
+        let received = NaiveDate::parse_from_str(&case.received_on, "%Y-%m-%d").context("stored date of receipt")?;
+        let deadlines = Deadlines::compute(&settings.calendar, received);
+        let marker = self.mail_secret.as_ref().map(|secret| mail_actions::marker(&mail_actions::token(secret, reference, &email)));
+        let context = serde_json::json!({
+            "organisation": settings.organisation,
+            "recipient": {"name": name},
+            "case": case_context(reference, None, &deadlines, &[], settings.letters.language()),
+            "marker": marker,
+        });
+        let letter = settings.letters.render("assigned", &context)?;
+        let mail = self.notice(reference, "assigned", &name, &email, letter);
+        self.store.queue_notice(case.id, &mail, &format!("assigned to {name}")).await?;
+        Ok(())
+    }
+
+    /// The handler who sent a reply to a notification about `reference`, if the reply is
+    /// authentic: the sender is an active handler and the subject carries the token for this
+    /// case and this sender. A forged From alone never passes.
+    pub async fn authenticate_reply(&self, reference: &str, from: &str, subject: &str) -> crate::store::Result<Option<String>> {
+        let (Some(secret), Some(token)) = (&self.mail_secret, mail_actions::token_in(subject)) else {
+            return Ok(None);
+        };
+        let Some(name) = self.store.handler_by_email(from).await? else {
+            return Ok(None);
+        };
+        if !mail_actions::verify(secret, reference, from, token) {
+            tracing::warn!(reference, "a reply carried an action token that does not verify; treated as ordinary mail");
+            return Ok(None);
+        }
+        Ok(Some(name))
+    }
+
+    /// Carries out an authenticated handler's reply and confirms it to them by mail, done or
+    /// refused (with the reason).
+    pub async fn carry_out_reply(&self, reference: &str, name: &str, from: &str, body: &str) -> anyhow::Result<()> {
+        let actor = format!("{name} (e-mail)");
+        let (label, result) = match mail_actions::parse(body) {
+            Err(reason) => ("actie".to_string(), Err(anyhow::anyhow!(reason))),
+            Ok(MailCommand::Progress { expected_by, message }) => {
+                ("voortgangsbericht".into(), self.progress(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor).await.map(|_| ()))
+            }
+            Ok(MailCommand::RequestInformation { message }) => ("verzoek om informatie".into(), self.request_information(reference, message, None, &actor).await.map(|_| ())),
+            Ok(MailCommand::Respond { outcome, findings, measures }) => ("eindreactie".into(), self.respond(reference, outcome, findings, measures, &actor).await.map(|_| ())),
+            Ok(MailCommand::Note { text }) => ("notitie".into(), self.store.add_note(reference, &text, &actor).await.map_err(Into::into)),
+        };
+        let settings = self.settings.get();
+        let context = serde_json::json!({
+            "organisation": settings.organisation,
+            "recipient": {"name": name},
+            "case": {"reference": reference},
+            "ok": result.is_ok(),
+            "action": label,
+            "reason": result.as_ref().err().map(|e| e.to_string()),
+        });
+        tracing::info!(reference, done = result.is_ok(), "handler action by mail");
+        let letter = settings.letters.render("action-confirmation", &context)?;
+        let case = self.store.letter_case(reference).await?;
+        let mail = self.notice(reference, "confirmation", name, from, letter);
+        self.store.queue_notice(case.id, &mail, "action by mail confirmed").await?;
+        Ok(())
+    }
+
+    /// Tells the handler of a closed case that mail arrived on it (the case is not reopened).
+    pub async fn notify_mail_on_closed_case(&self, reference: &str) -> anyhow::Result<()> {
+        let case = self.store.letter_case(reference).await?;
+        let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
+            tracing::warn!(reference, "mail on a closed case without a handler to tell");
+            return Ok(());
+        };
+        let settings = self.settings.get();
+        let context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}});
+        let letter = settings.letters.render("closed-case-mail", &context)?;
+        let mail = self.notice(reference, "notice", &name, &email, letter);
+        self.store.queue_notice(case.id, &mail, "mail on a closed case").await?;
+        Ok(())
+    }
+
+    fn notice(&self, reference: &str, kind: &str, name: &str, email: &str, letter: crate::templates::Letter) -> OutgoingMail {
+        OutgoingMail {
+            kind: kind.into(),
+            recipient: email.to_string(),
+            recipient_name: Some(name.to_string()),
+            subject: letter.subject,
+            body: letter.body,
+            message_id: new_message_id(&format!("{reference}.{kind}"), &self.domain),
+            in_reply_to: None,
+            references: Vec::new(),
+            status: "pending",
         }
     }
 

@@ -280,7 +280,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
             }
             let settings = crate::settings::SharedSettings::new(crate::settings::Settings::new(&config, std::sync::Arc::new(daemon::load_letters(&config)?)));
-            let actions = crate::actions::Actions::new(&config, store.clone(), settings);
+            let actions = crate::actions::Actions::new(&config, store.clone(), settings)?;
             cases(&store, &actions, command).await
         }
         Command::Handlers { command } => {
@@ -516,7 +516,8 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, c
         }
         CasesCommand::Assign { reference, handler } => {
             store.assign(&reference, &handler, &actor()).await?;
-            println!("{reference}: assigned to {handler}");
+            actions.notify_assignment(&reference).await?;
+            println!("{reference}: assigned to {handler} (notified by mail)");
         }
         CasesCommand::Subject { reference, name } => match store.add_subject(&reference, &name, &actor()).await? {
             Some(next) => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next}"),

@@ -41,6 +41,23 @@ pub struct Config {
     pub reminders: Reminders,
     #[serde(default)]
     pub retention: Retention,
+    /// Handlers act by replying to case notifications; off unless a secret is configured.
+    pub actions_by_mail: Option<ActionsByMail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsByMail {
+    /// The HMAC key for action tokens (at least 16 characters); exactly one source.
+    pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub secret_env: Option<String>,
+}
+
+impl ActionsByMail {
+    pub fn secret(&self) -> Secret<'_> {
+        Secret { password: self.secret.as_deref(), password_file: self.secret_file.as_deref(), password_env: self.secret_env.as_deref() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -567,6 +584,16 @@ impl Config {
         if self.reminders.lead_days.iter().any(|d| *d > 20) {
             add("reminders.lead_days", "lead times above 20 working days make no sense here".into(), "use e.g. [2, 0]");
         }
+        if let Some(a) = &self.actions_by_mail {
+            match a.secret().resolve("actions_by_mail") {
+                _ if [a.secret.is_some(), a.secret_file.is_some(), a.secret_env.is_some()].iter().filter(|b| **b).count() != 1 => {
+                    add("actions_by_mail.secret", "needs exactly one of secret, secret_file, secret_env".into(), "set one, or remove the section to turn actions by mail off")
+                }
+                Ok(s) if s.len() < 16 => add("actions_by_mail.secret", "is shorter than 16 characters".into(), "use a long random value, e.g. `openssl rand -hex 32`"),
+                Err(e) => add("actions_by_mail.secret", e.to_string(), "make the file readable or set the variable"),
+                Ok(_) => {}
+            }
+        }
         if self.retention.personal_data_days == 0 {
             add("retention.personal_data_days", "0 would remove personal data the moment a case closes".into(), "use 730 (two years) or what your policy says");
         }
@@ -625,6 +652,9 @@ impl Config {
         }
         if self.retention != other.retention {
             keys.push("retention");
+        }
+        if self.actions_by_mail != other.actions_by_mail {
+            keys.push("actions_by_mail");
         }
         keys
     }

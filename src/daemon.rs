@@ -67,7 +67,8 @@ impl Daemon {
         let mailer = Arc::new(mailer(config)?);
         let wake = Arc::new(Notify::new());
         let health = Arc::new(Health::default());
-        let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), first_start, wake.clone()));
+        let actions = Arc::new(crate::actions::Actions::new(config, store.clone(), settings.clone())?);
+        let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions, first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
         let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
         let password = config.imap.secret().resolve("imap")?;

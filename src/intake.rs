@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use crate::actions::Actions;
 use crate::attachments::AttachmentStore;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
@@ -54,11 +55,12 @@ pub struct Intake {
     acknowledge_since: DateTime<Utc>,
     message_id_domain: String,
     outbox_wake: Arc<Notify>,
+    actions: Arc<Actions>,
 }
 
 impl Intake {
     /// `first_start` is when klachtd first ran on this database (see `AcknowledgeSince`).
-    pub fn new(config: &Config, store: Store, settings: SharedSettings, first_start: DateTime<Utc>, outbox_wake: Arc<Notify>) -> Self {
+    pub fn new(config: &Config, store: Store, settings: SharedSettings, actions: Arc<Actions>, first_start: DateTime<Utc>, outbox_wake: Arc<Notify>) -> Self {
         let acknowledge_since = match config.intake.acknowledge_since {
             AcknowledgeSince::FirstStart => first_start,
             AcknowledgeSince::Date(d) => d
@@ -76,6 +78,7 @@ impl Intake {
             acknowledge_since,
             message_id_domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             outbox_wake,
+            actions,
         }
     }
 
@@ -90,6 +93,11 @@ impl Intake {
         }
         let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
         let linked = self.store.find_case_for(&references, &mail.thread_ids).await?;
+        if let (Some(case), Some(from)) = (&linked, &mail.from) {
+            if let Some(outcome) = self.handler_reply(&mail, raw, arrived, case, &from.address).await? {
+                return Ok(outcome);
+            }
+        }
 
         let classification = classify(&mail, &self.own_addresses, linked);
         let (kind, case, reason): (&str, _, &'static str) = match classification {
@@ -106,7 +114,10 @@ impl Intake {
             (true, Some(case)) if kind == "follow-up" => {
                 tracing::info!(reference = %case.reference, "follow-up threaded into case");
                 if case.status == "closed" {
-                    self.tell_handler_of_mail_on_closed_case(&case.reference).await?;
+                    // The case is not reopened; its handler hears of the mail instead.
+                    if let Err(e) = self.actions.notify_mail_on_closed_case(&case.reference).await {
+                        tracing::error!(reference = %case.reference, "cannot tell the handler of mail on a closed case: {e:#}");
+                    }
                 }
                 Outcome::FollowUp { reference: case.reference }
             }
@@ -187,6 +198,9 @@ impl Intake {
         }
         Ok(match registration {
             Registration::Registered { reference, .. } => {
+                if let Err(e) = self.actions.notify_assignment(&reference).await {
+                    tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
+                }
                 tracing::info!(reference = %reference, acknowledgement = ack_status.unwrap_or("none"), incomplete = incomplete.len(), attachments = attachments.len(), "complaint registered");
                 if ack_status == Some("pending") {
                     self.outbox_wake.notify_one();
@@ -197,34 +211,21 @@ impl Intake {
         })
     }
 
-    /// Mail on a closed case does not reopen it; its handler hears of it instead.
-    async fn tell_handler_of_mail_on_closed_case(&self, reference: &str) -> Result<(), IntakeError> {
-        let case = self.store.letter_case(reference).await?;
-        let Some(handler) = case.handler_email.clone() else {
-            tracing::warn!(reference, "mail on a closed case without a handler to tell");
-            return Ok(());
+    /// A handler's reply to a case notification carries out an action (see `Actions`). The
+    /// mail is kept on the case as a handler's message, never as the complainant's.
+    async fn handler_reply(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, case: &crate::store::CaseLink, from: &str) -> Result<Option<Outcome>, IntakeError> {
+        let Some(name) = self.actions.authenticate_reply(&case.reference, from, &mail.subject).await? else {
+            return Ok(None);
         };
-        let settings = self.settings.get();
-        let context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}});
-        match settings.letters.render("closed-case-mail", &context) {
-            Ok(letter) => {
-                let mail = OutgoingMail {
-                    kind: "notice".into(),
-                    recipient: handler,
-                    recipient_name: None,
-                    subject: letter.subject,
-                    body: letter.body,
-                    message_id: new_message_id(&format!("{reference}.notice"), &self.message_id_domain),
-                    in_reply_to: None,
-                    references: Vec::new(),
-                    status: "pending",
-                };
-                self.store.queue_notice(case.id, &mail).await?;
-                self.outbox_wake.notify_one();
-            }
-            Err(e) => tracing::error!(error = %e, "notice to the handler could not be rendered"),
+        let record = self.message_record(mail, raw, arrived, "handler-action", "");
+        if !self.store.record_message(Some(case.id), &record, &[]).await? {
+            return Ok(Some(Outcome::Duplicate));
         }
-        Ok(())
+        if let Err(e) = self.actions.carry_out_reply(&case.reference, &name, from, &mail.text).await {
+            tracing::error!(reference = %case.reference, "handler action by mail failed: {e:#}");
+        }
+        self.outbox_wake.notify_one();
+        Ok(Some(Outcome::FollowUp { reference: case.reference.clone() }))
     }
 
     async fn save_attachments(&self, mail: &InboundMail) -> Result<Vec<AttachmentRecord>, IntakeError> {

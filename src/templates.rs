@@ -23,10 +23,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en/response.txt", include_str!("../templates/en/response.txt")),
     ("nl/closed-case-mail.txt", include_str!("../templates/nl/closed-case-mail.txt")),
     ("en/closed-case-mail.txt", include_str!("../templates/en/closed-case-mail.txt")),
+    ("nl/assigned.txt", include_str!("../templates/nl/assigned.txt")),
+    ("en/assigned.txt", include_str!("../templates/en/assigned.txt")),
+    ("nl/action-confirmation.txt", include_str!("../templates/nl/action-confirmation.txt")),
+    ("en/action-confirmation.txt", include_str!("../templates/en/action-confirmation.txt")),
 ];
 
 /// The names of the letters klachtd writes.
-pub const LETTERS: &[&str] = &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail"];
+pub const LETTERS: &[&str] = &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "assigned", "action-confirmation"];
 
 /// A context with every field a letter may use, for `check-config` to try templates with.
 pub fn sample_context() -> serde_json::Value {
@@ -37,6 +41,7 @@ pub fn sample_context() -> serde_json::Value {
                  "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
         "recipient": {"name": "Behandelaar"}, "count": 2, "nearest": "x", "escalation": true,
         "message": "Tekst van de behandelaar.", "expected_by": "x", "outcome": "partly-founded", "findings": "Bevindingen.", "measures": "Maatregelen.",
+        "marker": "{actie:0123456789abcdef0123}", "ok": false, "action": "voortgangsbericht", "reason": "Reden.",
         "items": [
             {"reference": "KL-2026-0001", "deadline": "progress", "kind": "reminder", "date": "x", "days_left": 2, "working_days_late": 0, "status": "open"},
             {"reference": "KL-2026-0002", "deadline": "respond", "kind": "escalation", "date": "x", "days_left": 0, "working_days_late": 1, "status": "open"}

@@ -27,7 +27,7 @@ macro_rules! on_both_databases {
     };
 }
 
-on_both_databases!(the_procedure_from_progress_notice_to_final_response, paper_complaints_count_from_their_real_date, retention_removes_personal_data_and_keeps_the_register);
+on_both_databases!(handlers_act_by_replying_and_forgeries_do_nothing, the_procedure_from_progress_notice_to_final_response, paper_complaints_count_from_their_real_date, retention_removes_personal_data_and_keeps_the_register);
 
 async fn setup(db: Db) -> (World, std::path::PathBuf, String) {
     let ann = format!("{}@dienst.test", unique("ann"));
@@ -115,8 +115,11 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     // Mail on a closed case is kept, the handler is told, the case stays closed.
     let late = format!("From: Mia Vos <{mia}>\r\nTo: {}\r\nSubject: Re: [{r}] bedankt\r\nMessage-ID: <{}@example.test>\r\n\r\nDank u.\r\n", w.complaints, unique("late"));
     w.send(&mia, late.as_bytes()).await;
-    let told = eventually("handler told", WAIT, || async { Some(w.stack.messages(&ann, "INBOX").await).filter(|m| !m.is_empty()) }).await;
-    assert!(parsed(&told[0]).subject().unwrap().contains(r));
+    let told = eventually("handler told", WAIT, || async {
+        w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("gesloten klacht"))
+    })
+    .await;
+    assert_eq!(parsed(&told).subject().unwrap(), format!("[{r}] Nieuwe e-mail bij een gesloten klacht"));
     let after = store.case_detail(r).await.unwrap();
     assert_eq!(after.summary.status, "closed");
     assert_eq!(after.summary.messages, 3);
@@ -236,4 +239,58 @@ async fn backdate_closing(w: &World, reference: &str) {
     let two_days_ago = chrono::Utc::now().timestamp() - 2 * 86_400;
     sqlx::query("UPDATE cases SET closed_at = $1 WHERE reference = $2").bind(two_days_ago).bind(reference).execute(&pool).await.unwrap();
     pool.close().await;
+}
+
+async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let extra = format!("{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n[actions_by_mail]\nsecret = \"0123456789abcdef-test-secret\"\n");
+    let w = World::with(db, MailStack::shared(), &extra).await;
+    let ria = format!("{}@example.test", unique("ria"));
+    let daemon = w.start();
+    let (_, raw) = w.complaint("Ria Dam", &ria, "Geen terugbelverzoek", "Niemand belde terug.");
+    w.send(&ria, &raw).await;
+    let store = w.store().await;
+    let notice = eventually("assignment notice", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
+    let notice = parsed(&notice);
+    let subject = notice.subject().unwrap().to_string();
+    let reference = subject.trim_start_matches('[').split(']').next().unwrap().to_string();
+    assert!(subject.contains("{actie:"), "{subject}");
+
+    let reply = |from: &str, subject: &str, body: &str| {
+        format!("From: Ann Smit <{from}>\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{}@dienst.test>\r\n\r\n{body}\r\n", w.complaints, unique("act"))
+    };
+    // A forged From without the token, and one with a token for another handler: ordinary mail.
+    let forged = reply(&ann, &format!("Re: [{reference}] Klacht aan u toegewezen"), "REACTIE unfounded\r\nOngegrond.");
+    w.send(&ann, forged.as_bytes()).await;
+    let wrong = reply(&ann, &format!("Re: [{reference}] {{actie:0123456789abcdef0123}}"), "REACTIE unfounded\r\nOngegrond.");
+    w.send(&ann, wrong.as_bytes()).await;
+    eventually("forgeries kept as messages", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == 3).then_some(()) }).await;
+    assert_eq!(store.case_detail(&reference).await.unwrap().summary.status, "open", "no forged response closed the case");
+
+    // The real reply: a progress notice written in the handler's mail client.
+    let real = reply(&ann, &format!("Re: {subject}"), "VOORTGANG 2026-12-18\r\nWe bellen u deze week.\r\n\r\nOp ma schreef klachtd:\r\n> oud");
+    w.send(&ann, real.as_bytes()).await;
+    let mails = eventually("progress notice to the complainant", WAIT, || async { Some(w.stack.messages(&ria, "INBOX").await).filter(|m| m.len() == 2) }).await;
+    let body = parsed(&mails[1]).body_text(0).unwrap().to_string();
+    assert!(body.contains("We bellen u deze week.") && body.contains("vrijdag 18 december 2026") && !body.contains("> oud"), "{body}");
+    let confirmation = eventually("confirmation to the handler", WAIT, || async {
+        w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("Uitgevoerd"))
+    })
+    .await;
+    assert_eq!(parsed(&confirmation).subject().unwrap(), format!("[{reference}] Uitgevoerd: voortgangsbericht"));
+
+    // A reply the procedure refuses is confirmed as not done, with the reason.
+    let bad = reply(&ann, &format!("Re: {subject}"), "REACTIE misschien\r\nTja.");
+    w.send(&ann, bad.as_bytes()).await;
+    let refused = eventually("refusal to the handler", WAIT, || async {
+        w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("Niet uitgevoerd"))
+    })
+    .await;
+    assert!(parsed(&refused).body_text(0).unwrap().contains("\"misschien\" is not an outcome"));
+    daemon.stop().await;
+
+    let history = store.case_detail(&reference).await.unwrap().history;
+    assert!(history.iter().any(|e| e.actor == "Ann Smit (e-mail)" && e.action == "progress-notice"), "{history:?}");
+    assert!(!history.iter().any(|e| e.action == "final-response"));
+    assert_eq!(w.stack.messages(&ria, "INBOX").await.len(), 2, "the complainant got no reply to the handlers' mails");
 }

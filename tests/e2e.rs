@@ -176,7 +176,8 @@ async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
         let store = w.store().await.clone();
         let letters = std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap());
         let settings = klachtd::settings::SharedSettings::new(klachtd::settings::Settings::new(&w.config, letters));
-        let intake = klachtd::intake::Intake::new(&w.config, store, settings, Utc::now() - chrono::Duration::hours(1), Default::default());
+        let actions = std::sync::Arc::new(klachtd::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
+        let intake = klachtd::intake::Intake::new(&w.config, store, settings, actions, Utc::now() - chrono::Duration::hours(1), Default::default());
         let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();
         assert!(matches!(outcome, klachtd::intake::Outcome::Registered { .. }), "{outcome:?}");
     }
@@ -235,9 +236,16 @@ async fn odd_mail_is_registered_with_its_text_and_attachments(db: Db) {
     assert_eq!(attach.attachment_list[1].size, big.len() as i64);
     assert!(!std::path::Path::new("/tmp/klachtd-pwned").exists());
     let stored = klachtd::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    use std::os::unix::fs::PermissionsExt;
     for a in &attach.attachment_list {
         let path = stored.path_of(&a.sha256);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), a.size as u64, "{}", path.display());
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), a.size as u64, "{}", path.display());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "attachments are for the service account only");
+    }
+    if db == Db::Sqlite {
+        let file = w.db.url.trim_start_matches("sqlite://");
+        assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600, "the database is for the service account only");
     }
 }
 

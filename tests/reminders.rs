@@ -70,17 +70,24 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     for (when, mails, what) in timeline {
         assert_eq!(reminders.sweep(when).await.unwrap(), mails, "{what}");
     }
+    // Besides the reminders, Ann got the notice that the case is hers.
+    let reminders_to = |who: String| async move {
+        w.stack.messages(&who, "INBOX").await.into_iter().filter(|m| !parsed(m).subject().unwrap_or("").contains("toegewezen")).collect::<Vec<_>>()
+    };
     eventually("all reminders delivered", WAIT, || async {
-        (w.stack.messages(&ann, "INBOX").await.len() == 4 && w.stack.messages(&sue, "INBOX").await.len() == 2).then_some(())
+        (reminders_to(ann.clone()).await.len() == 4 && reminders_to(sue.clone()).await.len() == 2).then_some(())
     })
     .await;
     daemon.stop().await;
+    let assigned: Vec<_> = w.stack.messages(&ann, "INBOX").await.into_iter().filter(|m| parsed(m).subject().unwrap_or("").contains("toegewezen")).collect();
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(parsed(&assigned[0]).subject().unwrap(), format!("[{}] Klacht aan u toegewezen", case.reference));
 
-    let to_ann = w.stack.messages(&ann, "INBOX").await;
+    let to_ann = reminders_to(ann.clone()).await;
     let subjects: Vec<String> = to_ann.iter().map(|m| parsed(m).subject().unwrap().to_string()).collect();
     assert!(subjects[0].starts_with("1 klacht vraagt aandacht, eerste termijn vrijdag 4 december 2026"), "{subjects:?}");
     assert!(subjects[2].starts_with("Termijn verstreken: "), "{subjects:?}");
-    for raw in to_ann.iter().chain(w.stack.messages(&sue, "INBOX").await.iter()) {
+    for raw in to_ann.iter().chain(reminders_to(sue.clone()).await.iter()) {
         let body = parsed(raw).body_text(0).unwrap().to_string();
         assert!(body.contains(&case.reference), "{body}");
         for private in ["Piet", "Klager", piet.as_str(), "Geheime", "Vertrouwelijke"] {
@@ -156,5 +163,5 @@ async fn two_instances_on_postgres_send_each_reminder_once() {
         mails += t.await.unwrap();
     }
     assert_eq!(mails, 2, "one escalation digest to the handler and one to the supervisor");
-    assert_eq!(w.store().await.count(Table::Outbox).await.unwrap(), 5 + 2, "five acknowledgements and two digests");
+    assert_eq!(w.store().await.count(Table::Outbox).await.unwrap(), 5 + 5 + 2, "five acknowledgements, five assignment notices and two digests");
 }

@@ -5,6 +5,7 @@ pub mod assignment;
 pub mod calendar;
 pub mod classify;
 pub mod inbound;
+pub mod mail_actions;
 pub mod procedure;
 pub mod reference;
 pub mod register;

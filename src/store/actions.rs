@@ -15,6 +15,7 @@ pub struct LetterCase {
     pub complainant_email: Option<String>,
     pub received_on: String,
     pub respond_by: String,
+    pub handler_name: Option<String>,
     pub handler_email: Option<String>,
     /// Message-IDs of the case, oldest first, for In-Reply-To and References.
     pub thread: Vec<String>,
@@ -38,7 +39,7 @@ impl Store {
     pub async fn letter_case(&self, reference: &str) -> Result<LetterCase> {
         let r = sqlx::query(
             "SELECT c.id, c.reference, c.status, c.outcome, c.complainant_name, c.complainant_email, c.received_on, c.respond_by,
-                    (SELECT h.email FROM handlers h WHERE h.id = c.handler_id)
+                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id), (SELECT h.email FROM handlers h WHERE h.id = c.handler_id)
              FROM cases c WHERE c.reference = $1",
         )
         .bind(reference)
@@ -61,7 +62,8 @@ impl Store {
             complainant_email: r.get(5),
             received_on: r.get(6),
             respond_by: r.get(7),
-            handler_email: r.get(8),
+            handler_name: r.get(8),
+            handler_email: r.get(9),
             last_inbound: inbound.last().cloned(),
             thread,
         })
@@ -171,11 +173,11 @@ impl Store {
         Ok(())
     }
 
-    /// Tells the handler that mail arrived on a closed case (the case is not reopened).
-    pub async fn queue_notice(&self, case_id: i64, mail: &OutgoingMail) -> Result<()> {
+    /// Queues a mail to a handler about a case (`why` goes into the history).
+    pub async fn queue_notice(&self, case_id: i64, mail: &OutgoingMail, why: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         insert_outbox(&mut tx, Some(case_id), mail).await?;
-        insert_event(&mut tx, case_id, "klachtd", "handler-notified", "mail on a closed case").await?;
+        insert_event(&mut tx, case_id, "klachtd", "handler-notified", why).await?;
         tx.commit().await?;
         Ok(())
     }
