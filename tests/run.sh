@@ -33,4 +33,14 @@ if ! pg_answers; then
     pg_answers || { log "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
 fi
 
-exec cargo test --locked "$@"
+# Library, binary and integration tests (the crate has no doc tests; the bench is run apart).
+# The per-binary summaries are added up into one closing line.
+log_file=$(mktemp)
+trap 'rm -f "$log_file"' EXIT
+set +e
+cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log_file"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log_file"
+exit "$status"
