@@ -235,8 +235,12 @@ impl Store {
             }
             Backend::Postgres => url.to_string(),
         };
+        // SQLite has one writer at a time; connections of one process that compete for it wait
+        // in SQLite's busy handler, which sleeps in steps of milliseconds. One connection per
+        // process queues them in the pool instead, which is much faster.
+        let connections = if backend == Backend::Sqlite { 1 } else { max_connections.max(1) };
         let mut options = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(connections)
             .acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             // WAL lets readers work beside the one writer; the busy timeout makes writers queue
