@@ -276,11 +276,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cases { command } => {
             let config = Config::load(&cli.config)?;
             let store = daemon::open_store(&config).await?;
-            for h in &config.handlers {
-                store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
-            }
-            let settings = crate::settings::SharedSettings::new(crate::settings::Settings::new(&config, std::sync::Arc::new(daemon::load_letters(&config)?)));
-            let actions = crate::actions::Actions::new(&config, store.clone(), settings)?;
+            let actions = crate::actions::Actions::new(&config, store.clone(), daemon::load_settings(&config)?)?;
             cases(&store, &actions, command).await
         }
         Command::Handlers { command } => {
@@ -313,15 +309,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reminders { command: RemindersCommand::Preview { at } } => {
             let config = Config::load(&cli.config)?;
             let store = daemon::open_store(&config).await?;
-            for h in &config.handlers {
-                store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
-            }
             let at = match at {
                 Some(text) => parse_moment(&text)?,
                 None => chrono::Utc::now(),
             };
-            let settings = crate::settings::SharedSettings::new(crate::settings::Settings::new(&config, std::sync::Arc::new(daemon::load_letters(&config)?)));
-            let service = crate::reminders::ReminderService::new(store, settings, &config.organisation.complaints_address);
+            let service = crate::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation.complaints_address);
             let digests = service.preview(at).await?;
             println!("At {}: {} mail(s) would be sent", at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M %Z"), digests.len());
             for d in digests {

@@ -20,12 +20,21 @@ use crate::smtp::Mailer;
 use crate::store::Store;
 use crate::templates::Letters;
 
-/// Opens the database named in the configuration and applies migrations.
+/// Opens the database named in the configuration, applies migrations, and brings the
+/// handlers listed in the configuration into it.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::open(&config.database.url, config.database.max_connections)
         .await
         .with_context(|| format!("cannot open database {}", redact_url(&config.database.url)))?;
+    for h in &config.handlers {
+        store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
+    }
     Ok(store.with_reference_prefix(&config.organisation.reference_prefix))
+}
+
+/// The reloadable settings, with the templates loaded.
+pub fn load_settings(config: &Config) -> anyhow::Result<SharedSettings> {
+    Ok(SharedSettings::new(Settings::new(config, Arc::new(load_letters(config)?))))
 }
 
 pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
@@ -60,10 +69,7 @@ impl Daemon {
         let store = open_store(config).await?;
         let first_start = store.setting_or_init("first_start_at", &Utc::now().timestamp().to_string()).await?;
         let first_start = first_start.parse::<i64>().ok().and_then(|t| DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
-        for h in &config.handlers {
-            store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
-        }
-        let settings = SharedSettings::new(Settings::new(config, Arc::new(load_letters(config)?)));
+        let settings = load_settings(config)?;
         let mailer = Arc::new(mailer(config)?);
         let wake = Arc::new(Notify::new());
         let health = Arc::new(Health::default());

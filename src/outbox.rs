@@ -67,9 +67,9 @@ impl OutboxWorker {
             any = true;
             match self.mailer.send(&item).await {
                 Ok(reply) => {
-                    tracing::info!(outbox_id = item.id, kind = %item.kind, attempt = item.attempts, "mail accepted by SMTP server");
+                    tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
                     Health::count(&self.health.mails_sent, 1);
-                    match item.kind.as_str() {
+                    match item.mail.kind.as_str() {
                         "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
                         "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
                         _ => {}
@@ -83,7 +83,7 @@ impl OutboxWorker {
                 Err(e) => {
                     Health::count(&self.health.errors_smtp, 1);
                     let wait = backoff(item.attempts, self.max_backoff);
-                    tracing::warn!(outbox_id = item.id, kind = %item.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), error = %e, "mail not sent; will retry");
+                    tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), error = %e, "mail not sent; will retry");
                     if let Err(e) = self.store.outbox_failed(&item, &e.to_string(), now() + wait.as_secs() as i64).await {
                         tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
                     }

@@ -70,6 +70,7 @@ impl Mailer {
     /// Builds the message for an outbox row. Header values pass through lettre's encoder after
     /// `single_line`, so no name or subject can add a header line.
     pub fn message(&self, item: &OutboxItem) -> Result<Message, SendError> {
+        let item = &item.mail;
         let address = item.recipient.parse().map_err(|e| SendError::Build(format!("recipient: {e}")))?;
         let to = Mailbox::new(item.recipient_name.as_deref().map(|n| single_line(n, 100)), address);
         let mut builder = Message::builder()

@@ -144,19 +144,13 @@ pub enum Registration {
     Duplicate,
 }
 
+/// A claimed outgoing mail.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub id: i64,
     pub case_id: Option<i64>,
-    pub kind: String,
-    pub recipient: String,
-    pub recipient_name: Option<String>,
-    pub subject: String,
-    pub body: String,
-    pub message_id: String,
-    pub in_reply_to: Option<String>,
-    pub references: Vec<String>,
     pub attempts: i64,
+    pub mail: OutgoingMail,
 }
 
 /// What `cases list` and `cases show` print.
@@ -573,15 +567,18 @@ impl Store {
                 return Ok(Some(OutboxItem {
                     id: row.get(0),
                     case_id: row.get(1),
-                    kind: row.get(2),
-                    recipient: row.get(3),
-                    recipient_name: row.get(4),
-                    subject: row.get(5),
-                    body: row.get(6),
-                    message_id: row.get(7),
-                    in_reply_to: row.get(8),
-                    references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
                     attempts: row.get(10),
+                    mail: OutgoingMail {
+                        kind: row.get(2),
+                        recipient: row.get(3),
+                        recipient_name: row.get(4),
+                        subject: row.get(5),
+                        body: row.get(6),
+                        message_id: row.get(7),
+                        in_reply_to: row.get(8),
+                        references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
+                        status: "pending",
+                    },
                 }));
             }
         }
@@ -601,7 +598,7 @@ impl Store {
             .await?;
         if let Some(case_id) = item.case_id {
             // The deadline a letter answers is met when the server accepts it.
-            let met = match item.kind.as_str() {
+            let met = match item.mail.kind.as_str() {
                 "acknowledgement" => Some("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL"),
                 "progress" => Some("UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL"),
                 "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL"),
@@ -610,7 +607,7 @@ impl Store {
             if let Some(sql) = met {
                 sqlx::query(sql).bind(t).bind(case_id).execute(&mut *tx).await?;
             }
-            insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.kind), "").await?;
+            insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
         }
         tx.commit().await?;
         Ok(())

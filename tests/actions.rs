@@ -14,19 +14,6 @@ fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
-
 on_both_databases!(handlers_act_by_replying_and_forgeries_do_nothing, the_procedure_from_progress_notice_to_final_response, paper_complaints_count_from_their_real_date, retention_removes_personal_data_and_keeps_the_register);
 
 async fn setup(db: Db) -> (World, std::path::PathBuf, String) {

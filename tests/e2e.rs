@@ -10,19 +10,6 @@ use klachtd::domain::calendar::{amsterdam_date, Deadlines};
 use klachtd::store::Table;
 use klachtd::templates::long_date;
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
-
 on_both_databases!(
     complaint_is_registered_acknowledged_and_replies_thread_into_it,
     machine_and_own_mail_never_make_cases_or_replies,

@@ -10,19 +10,6 @@ use klachtd::reminders::ReminderService;
 use klachtd::settings::{Settings, SharedSettings};
 use klachtd::store::{StoreError, Table};
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
-
 on_both_databases!(a_friday_complaint_reminds_the_handler_on_the_right_days_once, assignment_is_round_robin_and_impartial);
 
 /// Local time in Amsterdam.

@@ -10,19 +10,6 @@ use chrono::NaiveDate;
 use common::*;
 use klachtd::store::{MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
-
 on_both_databases!(
     concurrent_registrations_get_distinct_consecutive_references,
     a_mail_registered_twice_is_a_duplicate_and_burns_no_number,

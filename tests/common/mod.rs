@@ -17,6 +17,22 @@ use tokio::sync::watch;
 
 pub const PASSWORD: &str = "test-secret";
 
+/// Declares each listed `async fn name(db: Db)` as two tests, `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
 /// A running Dovecot + Postfix pair in its own directory and ports.
 pub struct MailStack {
     pub dir: PathBuf,
