@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use crate::domain::text::redact_addresses;
 use crate::health::{Health, Loop};
 use crate::smtp::Mailer;
 use crate::store::{now, Store};
@@ -83,7 +84,8 @@ impl OutboxWorker {
                 Err(e) => {
                     Health::count(&self.health.errors_smtp, 1);
                     let wait = backoff(item.attempts, self.max_backoff);
-                    tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), error = %e, "mail not sent; will retry");
+                    let error = redact_addresses(&e.to_string());
+                    tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
                     if let Err(e) = self.store.outbox_failed(&item, &e.to_string(), now() + wait.as_secs() as i64).await {
                         tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
                     }

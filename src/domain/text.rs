@@ -23,6 +23,29 @@ pub fn single_line(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// Replaces every e-mail address in `text` by `<address>`: server errors quote recipients,
+/// and logs must not carry personal data.
+pub fn redact_addresses(text: &str) -> String {
+    let is_part = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-');
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let looks_like_address = word.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
+        out.push_str(if looks_like_address { "<address>" } else { word.as_str() });
+        word.clear();
+    };
+    for c in text.chars() {
+        if is_part(c) || c == '@' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// Turns an HTML body into plain text. `<script>`, `<style>` and `<head>` contents are dropped
 /// entirely (not just their tags); block elements become line breaks; entities are decoded by
 /// mail-parser's converter, which does the rest.
@@ -114,6 +137,15 @@ mod tests {
         assert_eq!(single_line("Klacht\r\nBcc: victim@example.org", 200), "Klacht Bcc: victim@example.org");
         assert_eq!(single_line("  a\t\tb \0 c  ", 200), "a b c");
         assert_eq!(single_line("abcdef", 3), "abc");
+    }
+
+    #[test]
+    fn addresses_are_redacted_from_server_errors() {
+        assert_eq!(
+            redact_addresses("550 5.1.1 <jan.de-vries+x@example.nl>: Recipient address rejected"),
+            "550 5.1.1 <<address>>: Recipient address rejected"
+        );
+        assert_eq!(redact_addresses("timeout after 5.0 s @ 10:00"), "timeout after 5.0 s @ 10:00");
     }
 
     #[test]
