@@ -227,13 +227,49 @@ fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KLACHTD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        // The journal adds its own timestamps and does not want colours.
-        LogFormat::Auto if under_journal => builder.without_time().with_ansi(false).try_init(),
+        // The journal adds its own timestamps, wants no colours, and reads the priority of a
+        // line from a syslog-style "<N>" prefix (so `journalctl -p warning` works).
+        LogFormat::Auto if stderr_is_journal() => {
+            let format = tracing_subscriber::fmt::format().without_time().with_ansi(false).with_target(false);
+            builder.event_format(JournalPriority(format)).try_init()
+        }
         _ => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
     };
+}
+
+/// systemd sets `JOURNAL_STREAM=DEV:INODE` for the stream it connects; it is ours only if
+/// stderr is still that stream (a child of a service inherits the variable, not the stream).
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else { return false };
+    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else { return false };
+    match std::fs::metadata("/proc/self/fd/2") {
+        Ok(m) => dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()),
+        Err(_) => false,
+    }
+}
+
+/// Prefixes each log line with its syslog priority for the journal.
+struct JournalPriority<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for JournalPriority<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(&self, ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>, mut writer: tracing_subscriber::fmt::format::Writer<'_>, event: &tracing::Event<'_>) -> std::fmt::Result {
+        let priority = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(ctx, writer, event)
+    }
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -333,8 +369,14 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let (mut term, mut int, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?);
-    let daemon = daemon::Daemon::prepare(&config).await?;
-    let mut reloader = daemon.reloader();
+    // Start-up can wait on a slow server for a while; a stop request meanwhile ends it at once
+    // (nothing has been taken from the mailbox yet).
+    let daemon = tokio::select! {
+        prepared = daemon::Daemon::prepare(&config) => prepared?,
+        _ = term.recv() => return Ok(()),
+        _ = int.recv() => return Ok(()),
+    };
+    let reloader = daemon.reloader();
     let (stop, shutdown) = watch::channel(false);
     let mut running = tokio::spawn(daemon.run(shutdown));
     loop {
@@ -342,7 +384,7 @@ async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
             finished = &mut running => return finished.context("daemon task panicked")?,
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => reload(path, &mut reloader),
+            _ = hup.recv() => reload(path, &reloader).await,
         }
     }
     let notifier = crate::systemd::Notifier::from_env();
@@ -360,7 +402,7 @@ async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
     }
 }
 
-fn reload(path: &std::path::Path, reloader: &mut daemon::Reloader) {
+async fn reload(path: &std::path::Path, reloader: &daemon::Reloader) {
     let notifier = crate::systemd::Notifier::from_env();
     notifier.reloading();
     match Config::load(path).map_err(anyhow::Error::from).and_then(|c| reloader.apply(c)) {
@@ -368,7 +410,7 @@ fn reload(path: &std::path::Path, reloader: &mut daemon::Reloader) {
         Ok(restart) => tracing::warn!(needs_restart = %restart.join(", "), "configuration reloaded; these changes take effect after a restart"),
         Err(e) => tracing::error!("reload refused, keeping the running configuration: {}", one_line(&e)),
     }
-    notifier.reloaded("reloaded");
+    notifier.reloaded(&reloader.status_line().await);
 }
 
 async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<ExitCode> {

@@ -112,9 +112,10 @@ impl Default for Assignment {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reminders {
-    /// Working days before a deadline on which the handler is reminded (0 = on the day).
+    /// Working days before a deadline on which the handler is reminded (0 = on the day): one
+    /// list for all deadlines, or a table with one per deadline.
     #[serde(default = "default_lead_days")]
-    pub lead_days: Vec<u32>,
+    pub lead_days: LeadDays,
     /// Reminders go out only inside these hours (Europe/Amsterdam) on working days.
     #[serde(default = "default_working_hours")]
     pub working_hours: String,
@@ -130,13 +131,41 @@ impl Default for Reminders {
     }
 }
 
+/// `lead_days = [2, 0]`, or `[reminders.lead_days]` with `acknowledge`, `progress`, `respond`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum LeadDays {
+    Same(Vec<u32>),
+    PerDeadline(PerDeadlineLeadDays),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerDeadlineLeadDays {
+    #[serde(default = "default_lead_list")]
+    pub acknowledge: Vec<u32>,
+    #[serde(default = "default_lead_list")]
+    pub progress: Vec<u32>,
+    #[serde(default = "default_lead_list")]
+    pub respond: Vec<u32>,
+}
+
+impl LeadDays {
+    fn resolve(&self) -> crate::domain::reminders::LeadDays {
+        match self {
+            LeadDays::Same(days) => crate::domain::reminders::LeadDays::same(days),
+            LeadDays::PerDeadline(p) => crate::domain::reminders::LeadDays { acknowledge: p.acknowledge.clone(), progress: p.progress.clone(), respond: p.respond.clone() },
+        }
+    }
+}
+
 impl Reminders {
     /// The reminder policy; `None` if `working_hours` is malformed (reported by `problems`).
     pub fn policy(&self) -> Option<crate::domain::reminders::Policy> {
         let (from, to) = self.working_hours.split_once('-')?;
         let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
         let (day_starts, day_ends) = (parse(from)?, parse(to)?);
-        (day_starts < day_ends).then(|| crate::domain::reminders::Policy { lead_days: self.lead_days.clone(), day_starts, day_ends })
+        (day_starts < day_ends).then(|| crate::domain::reminders::Policy { lead_days: self.lead_days.resolve(), day_starts, day_ends })
     }
 }
 
@@ -415,7 +444,8 @@ fn default_log_format() -> LogFormat { LogFormat::Auto }
 fn default_retention_days() -> u32 { 730 }
 fn default_retention_cron() -> String { "0 30 2 * * *".into() }
 fn default_rule() -> AssignmentRule { AssignmentRule::RoundRobin }
-fn default_lead_days() -> Vec<u32> { vec![2, 0] }
+fn default_lead_list() -> Vec<u32> { vec![2, 0] }
+fn default_lead_days() -> LeadDays { LeadDays::Same(default_lead_list()) }
 fn default_working_hours() -> String { "08:30-17:00".into() }
 fn default_sweep() -> String { "0 */5 * * * *".into() }
 fn default_prefix() -> String { "KL".into() }
@@ -581,7 +611,8 @@ impl Config {
         if self.reminders.policy().is_none() {
             add("reminders.working_hours", format!("{:?} is not a range like \"08:30-17:00\"", self.reminders.working_hours), "write HH:MM-HH:MM, start before end");
         }
-        if self.reminders.lead_days.iter().any(|d| *d > 20) {
+        let leads = self.reminders.lead_days.resolve();
+        if [&leads.acknowledge, &leads.progress, &leads.respond].iter().any(|days| days.iter().any(|d| *d > 20)) {
             add("reminders.lead_days", "lead times above 20 working days make no sense here".into(), "use e.g. [2, 0]");
         }
         if let Some(a) = &self.actions_by_mail {
@@ -799,5 +830,29 @@ tls = "none"
         let bare = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = 2026-11-01\n[calendar]\nextra_closing_days = [2026-04-03, \"2026-12-24\"]\n")).unwrap();
         assert_eq!(bare.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
         assert_eq!(bare.calendar.extra_closing_days, vec![NaiveDate::from_ymd_opt(2026, 4, 3).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()]);
+    }
+    #[test]
+    fn lead_days_are_one_list_or_one_per_deadline() {
+        use crate::domain::reminders::Deadline;
+        let same = Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = [3, 1]\n")).unwrap();
+        let policy = same.reminders.policy().unwrap();
+        assert!(Deadline::ALL.iter().all(|d| policy.lead_days.get(*d) == [3, 1]));
+        let per = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespond = [5, 2, 0]\nacknowledge = [0]\n")).unwrap();
+        let policy = per.reminders.policy().unwrap();
+        assert_eq!(policy.lead_days.get(Deadline::Respond), [5, 2, 0]);
+        assert_eq!(policy.lead_days.get(Deadline::Acknowledge), [0]);
+        assert_eq!(policy.lead_days.get(Deadline::Progress), [2, 0], "the default where a deadline is left out");
+        let far = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespond = [25]\n")).unwrap();
+        assert_eq!(far.problems().into_iter().map(|p| p.key).collect::<Vec<_>>(), ["reminders.lead_days"]);
+        assert!(Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespnd = [5]\n")).is_err(), "a misspelt deadline is an error");
+    }
+
+    #[test]
+    fn a_reload_names_what_needs_a_restart() {
+        let before = Config::parse(MINIMAL).unwrap();
+        let templates_only = Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = [1]\nworking_hours = \"09:00-16:00\"\n")).unwrap();
+        assert!(before.restart_needed_for(&templates_only).is_empty());
+        let moved = Config::parse(&MINIMAL.replace("port = 10143", "port = 10993")).unwrap();
+        assert_eq!(before.restart_needed_for(&moved), ["imap"]);
     }
 }

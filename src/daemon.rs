@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::health::{serve_metrics, Health, Loop};
 use crate::intake::Intake;
@@ -56,6 +57,7 @@ pub struct Daemon {
     outbox: OutboxWorker,
     health: Arc<Health>,
     first_session: Option<crate::mailbox::ImapSession>,
+    clock: Clock,
 }
 
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
@@ -90,12 +92,18 @@ impl Daemon {
             worker_id: format!("{}-{}", hostname(), std::process::id()),
             health: health.clone(),
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session, clock: Clock::system() })
+    }
+
+    /// Runs the reminder sweeps on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A handle that applies a reloaded configuration to the running daemon.
     pub fn reloader(&self) -> Reloader {
-        Reloader { settings: self.settings.clone(), current: self.config.clone() }
+        Reloader { settings: self.settings.clone(), running: self.config.clone(), health: self.health.clone(), store: self.store.clone() }
     }
 
     /// Runs until `shutdown` turns true; both workers finish what they hold first. Tells
@@ -114,9 +122,9 @@ impl Daemon {
             });
         }
         let reminders = tokio::spawn({
-            let (service, cron, wake, shutdown) = (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.wake.clone(), shutdown.clone());
+            let (service, cron, wake, shutdown, clock) = (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.wake.clone(), shutdown.clone(), self.clock.clone());
             async move {
-                if let Err(e) = crate::reminders::run(service, &cron, wake, shutdown).await {
+                if let Err(e) = crate::reminders::run(service, &cron, clock, wake, shutdown).await {
                     tracing::error!("reminder scheduler failed: {e:#}");
                 }
             }
@@ -190,17 +198,24 @@ async fn status_line(health: &Health, store: &Store) -> String {
 /// rest is named so the operator knows to restart.
 pub struct Reloader {
     settings: SharedSettings,
-    current: Config,
+    /// The configuration the daemon started with: what differs from it still needs a restart,
+    /// however many reloads came in between.
+    running: Config,
+    health: Arc<Health>,
+    store: Store,
 }
 
 impl Reloader {
-    /// Returns the sections that changed but need a restart.
-    pub fn apply(&mut self, new: Config) -> anyhow::Result<Vec<&'static str>> {
+    /// Returns the sections that differ from the running configuration and need a restart.
+    pub fn apply(&self, new: Config) -> anyhow::Result<Vec<&'static str>> {
         let letters = Arc::new(load_letters(&new)?);
         self.settings.replace(Settings::new(&new, letters));
-        let restart = self.current.restart_needed_for(&new);
-        self.current = new;
-        Ok(restart)
+        Ok(self.running.restart_needed_for(&new))
+    }
+
+    /// The STATUS line to show once the reload is done.
+    pub async fn status_line(&self) -> String {
+        status_line(&self.health, &self.store).await
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod attachments;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod domain;

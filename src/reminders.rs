@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
+use crate::clock::Clock;
 use crate::smtp::new_message_id;
 use crate::domain::reminders::{due_at, Due};
 use crate::settings::SharedSettings;
@@ -166,10 +167,11 @@ impl ReminderService {
     }
 }
 
-/// Runs the sweep on the cron schedule until shutdown (and once at start).
-pub async fn run(service: Arc<ReminderService>, cron: &str, outbox_wake: Arc<Notify>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+/// Runs the sweep on the cron schedule until shutdown (and once at start), at the time `clock`
+/// tells.
+pub async fn run(service: Arc<ReminderService>, cron: &str, clock: Clock, outbox_wake: Arc<Notify>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     crate::schedule::every("reminders", cron, shutdown, || async {
-        match service.sweep(Utc::now()).await {
+        match service.sweep(clock.now()).await {
             Ok(0) => {}
             Ok(_) => outbox_wake.notify_one(),
             Err(e) => tracing::warn!(error = %e, "reminder sweep failed; the next sweep retries"),

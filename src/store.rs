@@ -609,6 +609,12 @@ impl Store {
             }
             insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
         }
+        // A digest belongs to no one case: each case it lists records that its reminder went out.
+        let listed = sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut *tx).await?;
+        for r in &listed {
+            let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -661,7 +667,7 @@ impl Store {
             oldest_unsent_at,
             open_cases: sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status = 'open'").fetch_one(&self.pool).await?,
             acknowledgement_overdue: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND acknowledged_at IS NULL AND acknowledge_by < $1").await?,
-            progress_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND progress_by <= $1").await?,
+            progress_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND progress_sent_at IS NULL AND progress_by <= $1").await?,
             response_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND respond_by <= $1").await?,
             quarantined: sqlx::query_scalar("SELECT COUNT(*) FROM quarantine").fetch_one(&self.pool).await?,
         })

@@ -1,5 +1,6 @@
 //! Handlers, assignment and reminders through the real stack, with an injectable clock: the
-//! sweep is called at chosen instants, the outbox delivers over SMTP to the handlers' mailboxes.
+//! sweep is called at chosen instants (or the daemons' own clocks are set), and the outbox
+//! delivers over SMTP to the handlers' mailboxes.
 
 mod common;
 
@@ -41,7 +42,15 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     assert_eq!(case.handler.as_deref(), Some("Ann Smit"), "round-robin prefers handlers over supervisors");
 
     let reminders = service(&w, store.clone());
-    let timeline = [
+    let sweep_through = |timeline: Vec<(DateTime<Utc>, usize, &'static str)>| {
+        let reminders = &reminders;
+        async move {
+            for (when, mails, what) in timeline {
+                assert_eq!(reminders.sweep(when).await.unwrap(), mails, "{what}");
+            }
+        }
+    };
+    sweep_through(vec![
         (at(2026, 11, 30, 9, 0), 0, "Monday 30 Nov: nothing yet"),
         (at(2026, 12, 2, 7, 0), 0, "Wednesday 2 Dec before working hours"),
         (at(2026, 12, 2, 9, 0), 1, "2 working days before the progress notice"),
@@ -53,16 +62,36 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
         (at(2026, 12, 7, 9, 0), 2, "missed: escalation to handler and supervisor"),
         (at(2026, 12, 7, 14, 0), 0, "once a day"),
         (at(2026, 12, 8, 9, 0), 2, "and again the next working day"),
-    ];
-    for (when, mails, what) in timeline {
-        assert_eq!(reminders.sweep(when).await.unwrap(), mails, "{what}");
-    }
+    ])
+    .await;
+
+    // The progress notice goes out late: the escalations stop once the server accepts it.
+    let actions = klachtd::actions::Actions::new(&w.config, store.clone(), SharedSettings::new(Settings::new(&w.config, std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap())))).unwrap();
+    actions.progress(&case.reference, chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(), None, "test").await.unwrap();
+    eventually("progress notice accepted", WAIT, || async { store.case_detail(&case.reference).await.unwrap().summary.progress_sent_at.map(|_| ()) }).await;
+    sweep_through(vec![
+        (at(2026, 12, 9, 9, 0), 0, "progress deadline met: no more escalations"),
+        (at(2026, 12, 15, 9, 0), 0, "three working days before the response"),
+        (at(2026, 12, 16, 9, 0), 1, "2 working days before the final response (18 Dec)"),
+        (at(2026, 12, 18, 9, 0), 1, "the day of the final response"),
+    ])
+    .await;
+    // The final response closes the case: nothing more about it, even though the date passed.
+    let outcome = klachtd::domain::procedure::Outcome::Unfounded;
+    actions.respond(&case.reference, outcome, "Bevindingen.".into(), String::new(), "test").await.unwrap();
+    sweep_through(vec![(at(2026, 12, 21, 9, 0), 0, "closed case")]).await;
+
     // Besides the reminders, Ann got the notice that the case is hers.
     let reminders_to = |who: String| async move {
         w.stack.messages(&who, "INBOX").await.into_iter().filter(|m| !parsed(m).subject().unwrap_or("").contains("toegewezen")).collect::<Vec<_>>()
     };
     eventually("all reminders delivered", WAIT, || async {
-        (reminders_to(ann.clone()).await.len() == 4 && reminders_to(sue.clone()).await.len() == 2).then_some(())
+        (reminders_to(ann.clone()).await.len() == 6 && reminders_to(sue.clone()).await.len() == 2).then_some(())
+    })
+    .await;
+    eventually("every digest recorded as sent", WAIT, || async {
+        let history = store.case_detail(&case.reference).await.unwrap().history;
+        (history.iter().filter(|e| e.action.ends_with("-sent") && e.action != "acknowledgement-sent").count() >= 10).then_some(())
     })
     .await;
     daemon.stop().await;
@@ -71,19 +100,27 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     assert_eq!(parsed(&assigned[0]).subject().unwrap(), format!("[{}] Klacht aan u toegewezen", case.reference));
 
     let to_ann = reminders_to(ann.clone()).await;
+    assert_eq!(to_ann.len(), 6, "nothing arrived late");
     let subjects: Vec<String> = to_ann.iter().map(|m| parsed(m).subject().unwrap().to_string()).collect();
     assert!(subjects[0].starts_with("1 klacht vraagt aandacht, eerste termijn vrijdag 4 december 2026"), "{subjects:?}");
     assert!(subjects[2].starts_with("Termijn verstreken: "), "{subjects:?}");
+    assert!(subjects[4].starts_with("1 klacht vraagt aandacht, eerste termijn vrijdag 18 december 2026"), "{subjects:?}");
     for raw in to_ann.iter().chain(reminders_to(sue.clone()).await.iter()) {
-        let body = parsed(raw).body_text(0).unwrap().to_string();
-        assert!(body.contains(&case.reference), "{body}");
+        let mail = parsed(raw);
+        let text = format!("{}\n{}", mail.subject().unwrap(), mail.body_text(0).unwrap());
+        assert!(text.contains(&case.reference), "{text}");
         for private in ["Piet", "Klager", piet.as_str(), "Geheime", "Vertrouwelijke"] {
-            assert!(!body.contains(private), "{private:?} must not be in a reminder:\n{body}");
+            assert!(!text.contains(private), "{private:?} must not be in a reminder:\n{text}");
         }
     }
+    // The complainant's letters were the acknowledgement, the progress notice and the response.
+    assert_eq!(w.stack.messages(&piet, "INBOX").await.len(), 3);
     let history = store.case_detail(&case.reference).await.unwrap().history;
-    assert_eq!(history.iter().filter(|e| e.action == "reminder-queued").count(), 2);
-    assert_eq!(history.iter().filter(|e| e.action == "escalation-queued").count(), 4);
+    let count = |action: &str| history.iter().filter(|e| e.action == action).count();
+    assert_eq!((count("reminder-queued"), count("reminder-sent")), (4, 4), "{history:?}");
+    assert_eq!((count("escalation-queued"), count("escalation-sent")), (4, 4), "{history:?}");
+    let sent = history.iter().find(|e| e.action == "escalation-sent").unwrap();
+    assert!(sent.detail.starts_with("progress day-2026-12-07 to "), "{sent:?}");
 }
 
 async fn assignment_is_round_robin_and_impartial(db: Db) {
@@ -151,4 +188,49 @@ async fn two_instances_on_postgres_send_each_reminder_once() {
     }
     assert_eq!(mails, 2, "one escalation digest to the handler and one to the supervisor");
     assert_eq!(w.store().await.count(Table::Outbox).await.unwrap(), 5 + 5 + 2, "five acknowledgements, five assignment notices and two digests");
+}
+
+/// Two whole daemons on one PostgreSQL database, each sweeping every second on its own clock
+/// set to the same morning: each handler's mailbox receives one digest, however many sweeps ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_daemons_on_postgres_deliver_each_reminder_once() {
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let sue = format!("{}@dienst.test", unique("sue"));
+    let extra = format!("{}[reminders]\nsweep_cron = \"* * * * * *\"\n", handlers_toml(&ann, &sue));
+    let w = World::with(Db::Postgres, MailStack::shared(), &extra).await;
+    for i in 0..3 {
+        let (_, raw) = w.complaint("K", &format!("{}@example.test", unique("k")), &format!("Klacht {i}"), "Tekst.");
+        w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
+    }
+    let (clock_a, clock_b) = (quiet_clock(), quiet_clock());
+    let first = Running::start_with_clock(w.config.clone(), clock_a.clone());
+    let second = Running::start_with_clock(w.config.clone(), clock_b.clone());
+    let store = w.store().await;
+    eventually("three cases acknowledged", WAIT, || async {
+        (store.list_cases().await.unwrap().iter().filter(|c| c.acknowledgement == "sent").count() == 3).then_some(())
+    })
+    .await;
+
+    // Tuesday 8 December 09:00: the three progress notices are overdue.
+    let morning = at(2026, 12, 8, 9, 0);
+    let (seen_a, seen_b) = (clock_a.reads(), clock_b.reads());
+    clock_a.set(morning);
+    clock_b.set(morning);
+    let digests_to = |who: String| async move {
+        w.stack.messages(&who, "INBOX").await.into_iter().filter(|m| parsed(m).subject().unwrap_or("").starts_with("Termijn verstreken")).collect::<Vec<_>>()
+    };
+    eventually("escalations delivered", WAIT, || async { (digests_to(ann.clone()).await.len() == 1 && digests_to(sue.clone()).await.len() == 1).then_some(()) }).await;
+    // Both daemons have swept the same morning several times more by now.
+    eventually("five more sweeps each", WAIT, || async { (clock_a.reads() >= seen_a + 5 && clock_b.reads() >= seen_b + 5).then_some(()) }).await;
+    first.stop().await;
+    second.stop().await;
+    assert_eq!(store.outbox_counts().await.unwrap(), vec![("sent".to_string(), 3 + 3 + 2)], "acknowledgements, assignment notices, two digests");
+    for who in [&ann, &sue] {
+        let digests = digests_to(who.clone()).await;
+        assert_eq!(digests.len(), 1, "{who}");
+        let body = parsed(&digests[0]).body_text(0).unwrap().to_string();
+        for case in store.list_cases().await.unwrap() {
+            assert!(body.contains(&case.reference), "{} missing in:\n{body}", case.reference);
+        }
+    }
 }

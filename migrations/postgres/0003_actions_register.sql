@@ -1,4 +1,4 @@
--- Handler actions, the register and retention (R2, R6-R11). Keep in step with ../postgres/.
+-- Handler actions, the register and retention (R2, R6-R11). Keep in step with ../sqlite/.
 
 -- service | staff | process | other
 ALTER TABLE cases ADD COLUMN category TEXT;

@@ -31,18 +31,41 @@ impl Deadline {
     }
 }
 
-/// When reminders go out: lead times in working days before a deadline (0 = on the day), only
-/// on working days, only inside working hours.
+/// When reminders go out: lead times in working days before each deadline (0 = on the day),
+/// only on working days, only inside working hours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    pub lead_days: Vec<u32>,
+    pub lead_days: LeadDays,
     pub day_starts: NaiveTime,
     pub day_ends: NaiveTime,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { lead_days: vec![2, 0], day_starts: NaiveTime::from_hms_opt(8, 30, 0).unwrap(), day_ends: NaiveTime::from_hms_opt(17, 0, 0).unwrap() }
+        Self { lead_days: LeadDays::same(&[2, 0]), day_starts: NaiveTime::from_hms_opt(8, 30, 0).unwrap(), day_ends: NaiveTime::from_hms_opt(17, 0, 0).unwrap() }
+    }
+}
+
+/// Lead times per deadline: a four-week response may want an earlier warning than a five-day
+/// acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadDays {
+    pub acknowledge: Vec<u32>,
+    pub progress: Vec<u32>,
+    pub respond: Vec<u32>,
+}
+
+impl LeadDays {
+    pub fn same(days: &[u32]) -> Self {
+        Self { acknowledge: days.to_vec(), progress: days.to_vec(), respond: days.to_vec() }
+    }
+
+    pub fn get(&self, deadline: Deadline) -> &[u32] {
+        match deadline {
+            Deadline::Acknowledge => &self.acknowledge,
+            Deadline::Progress => &self.progress,
+            Deadline::Respond => &self.respond,
+        }
     }
 }
 
@@ -115,6 +138,7 @@ pub fn due_at(now: DateTime<Utc>, calendar: &Calendar, policy: &Policy, open: &[
         }
         let latest = policy
             .lead_days
+            .get(d.deadline)
             .iter()
             .copied()
             .filter(|lead| working_days_before(calendar, d.date, *lead) <= today)
@@ -215,6 +239,27 @@ mod tests {
         let due = due_at(utc(2026, 12, 18, 9, 0), &cal, &Policy::default(), &open);
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].key(), "lead-0");
+    }
+
+    #[test]
+    fn each_deadline_has_its_own_lead_times() {
+        let cal = Calendar::default();
+        let policy = Policy { lead_days: LeadDays { acknowledge: vec![0], progress: vec![2, 0], respond: vec![5, 2, 0] }, ..Policy::default() };
+        let open = [
+            OpenDeadline { deadline: Deadline::Acknowledge, date: date(2026, 12, 14) },
+            OpenDeadline { deadline: Deadline::Progress, date: date(2026, 12, 14) },
+            OpenDeadline { deadline: Deadline::Respond, date: date(2026, 12, 18) },
+        ];
+        // Thursday 10 December: 2 working days before the progress notice; the acknowledgement
+        // has no lead time of 2, the response's first reminder is 5 days ahead.
+        let due = due_at(utc(2026, 12, 10, 9, 0), &cal, &policy, &open);
+        assert_eq!(due, vec![Due::Reminder { deadline: Deadline::Progress, date: date(2026, 12, 14), lead: 2, days_left: 2 }]);
+        // Friday 11 December: 5 working days before the response.
+        let due = due_at(utc(2026, 12, 11, 9, 0), &cal, &policy, &open);
+        assert_eq!(due.iter().map(|d| (d.deadline(), d.key())).collect::<Vec<_>>(), vec![(Deadline::Progress, "lead-2".to_string()), (Deadline::Respond, "lead-5".to_string())]);
+        assert_eq!(due[1], Due::Reminder { deadline: Deadline::Respond, date: date(2026, 12, 18), lead: 5, days_left: 5 });
+        let due = due_at(utc(2026, 12, 14, 9, 0), &cal, &policy, &open);
+        assert_eq!(due.iter().map(|d| d.key()).collect::<Vec<_>>(), ["lead-0", "lead-0", "lead-5"]);
     }
 
     #[test]

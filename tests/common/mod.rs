@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
+use klachtd::clock::Clock;
 use klachtd::config::Config;
 use klachtd::store::Store;
 use lettre::address::Envelope;
@@ -293,12 +294,22 @@ pub fn init_logging() {
     });
 }
 
+/// The reminder clock of a daemon under test unless a test sets one: a Sunday night, when no
+/// reminder may go out, so a test's outcome never depends on the day it runs.
+pub fn quiet_clock() -> Clock {
+    Clock::manual(chrono::TimeZone::with_ymd_and_hms(&chrono_tz::Europe::Amsterdam, 2026, 11, 22, 3, 0, 0).unwrap().with_timezone(&chrono::Utc))
+}
+
 impl Running {
     pub fn start(config: Config) -> Running {
+        Self::start_with_clock(config, quiet_clock())
+    }
+
+    pub fn start_with_clock(config: Config, clock: Clock) -> Running {
         init_logging();
         let (stop, shutdown) = watch::channel(false);
         let task = tokio::spawn(async move {
-            let result = async { klachtd::daemon::Daemon::prepare(&config).await?.run(shutdown).await }.await;
+            let result = async { klachtd::daemon::Daemon::prepare(&config).await?.with_clock(clock).run(shutdown).await }.await;
             if let Err(e) = &result {
                 tracing::error!("daemon under test failed: {e:#}");
             }
