@@ -512,8 +512,22 @@ impl Config {
         }
     }
 
+    /// Parses the TOML; an error is one line ("line 3, column 2: duplicate key"), fit for the
+    /// journal and for the command line's one-line errors. The offending text is not quoted:
+    /// it could be a password.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: {message}")
+                }
+                None => message,
+            }
+        })
     }
 
     /// Everything that is wrong with this configuration, short of connecting to servers.
@@ -788,6 +802,9 @@ tls = "none"
     fn unknown_keys_are_named() {
         let err = Config::parse(&MINIMAL.replace("tls = \"none\"\nuser", "tls = \"none\"\nusr = 1\nuser")).unwrap_err();
         assert!(err.contains("usr"), "{err}");
+        assert!(err.starts_with("line 11, column 1: "), "{err}");
+        let err = Config::parse(&format!("{MINIMAL}\n[imap]\n")).unwrap_err();
+        assert_eq!(err, "line 19, column 2: duplicate key", "one line that says where");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! klachtd as systemd runs it: the built binary as a child process with `NOTIFY_SOCKET`
 //! pointing at a socket this test reads. READY after migration and mailbox login, WATCHDOG
-//! pings, SIGHUP reloading the templates, and a clean SIGTERM exit (STOPPING, code 0) with
+//! pings, SIGHUP reloading the templates (and naming what needs a restart), journal priorities
+//! on every log line, and a clean SIGTERM exit in the middle of a batch (STOPPING, code 0) with
 //! nothing lost.
 
 mod common;
@@ -56,13 +57,21 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
     std::fs::write(&config_path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), &extra)).unwrap();
     let mut notify = NotifySocket::bind(&w.dir.path().join("notify.sock"));
 
+    // Like systemd, tell klachtd which stream is the journal's: here a file, by device and inode.
+    let log_path = w.dir.path().join("journal.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let journal_stream = {
+        use std::os::unix::fs::MetadataExt;
+        let m = log.metadata().unwrap();
+        format!("{}:{}", m.dev(), m.ino())
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
         .args(["--config", config_path.to_str().unwrap(), "run"])
         .env("NOTIFY_SOCKET", w.dir.path().join("notify.sock"))
         .env("WATCHDOG_USEC", "1000000")
-        .env("JOURNAL_STREAM", "8:1234")
+        .env("JOURNAL_STREAM", journal_stream)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -86,6 +95,21 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
     let acks = eventually("second acknowledgement", WAIT, || async { Some(w.stack.messages(&lena, "INBOX").await).filter(|m| m.len() == 2) }).await;
     assert!(parsed(&acks[1]).subject().unwrap().ends_with("] Nieuw sjabloon"), "{:?}", parsed(&acks[1]).subject());
 
+    // A change that needs a restart is named, on this reload and on every later one until the
+    // restart; a broken file is refused and the running configuration kept.
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, text.replacen("timeout_secs = 20", "timeout_secs = 21", 1)).unwrap();
+    for _ in 0..2 {
+        signal(pid, "-HUP");
+        notify.expect("RELOADING=1", Duration::from_secs(10));
+        notify.expect("READY=1", Duration::from_secs(10));
+    }
+    std::fs::write(&config_path, format!("{text}\n[imap]\n")).unwrap();
+    signal(pid, "-HUP");
+    notify.expect("RELOADING=1", Duration::from_secs(10));
+    let after = notify.expect("READY=1", Duration::from_secs(10));
+    assert!(after.contains("STATUS=mailbox connected"), "the real status line is back: {after}");
+
     // Prometheus metrics on loopback.
     let metrics = eventually("metrics", WAIT, || async {
         let body = http_get(metrics_port, "/metrics").await?;
@@ -99,6 +123,16 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
     // A status line reaches systemd as cases arrive.
     notify.expect("2 cases today", Duration::from_secs(40));
 
+    // SIGTERM in the middle of a batch: the mail in hand is finished, the rest stays in the
+    // mailbox, and every registered case has its acknowledgement sent or queued.
+    let batch = 20;
+    for i in 0..batch {
+        // Different senders: one sender's sixth mail of the day would rightly get no reply.
+        let (_, raw) = w.complaint("Lena Jansen", &format!("{i}.{lena}"), &format!("Stapel {i}"), "Derde.");
+        w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+    }
+    let store = w.store().await;
+    eventually("the batch is being taken in", WAIT, || async { (store.count(Table::Cases).await.unwrap() > 2).then_some(()) }).await;
     signal(pid, "-TERM");
     notify.expect("STOPPING=1", Duration::from_secs(10));
     let start = Instant::now();
@@ -110,22 +144,32 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(status.code(), Some(0));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let stderr = std::fs::read_to_string(&log_path).unwrap();
 
-    let store = w.store().await;
-    assert_eq!(store.count(Table::Cases).await.unwrap(), 2);
-    assert_eq!(store.outbox_counts().await.unwrap(), vec![("sent".to_string(), 2)]);
-    assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty(), "nothing left behind");
+    let cases = store.count(Table::Cases).await.unwrap() as usize;
+    let left = w.stack.messages(&w.complaints, "INBOX").await.len();
+    eprintln!("SIGTERM left {left} of {batch} in the inbox");
+    assert_eq!(cases + left, 2 + batch, "each mail is a case or still in the inbox ({cases} cases, {left} left)");
+    assert_eq!(w.stack.messages(&w.complaints, "Klachtd-Verwerkt").await.len(), cases, "exactly the registered mail was moved");
+    let outbox: i64 = store.outbox_counts().await.unwrap().iter().filter(|(s, _)| s == "sent" || s == "pending").map(|(_, n)| n).sum();
+    assert_eq!(outbox as usize, cases, "one acknowledgement per case, sent or queued");
 
     // Confidential by default: the info-level log names references and counts, never the
     // complainant's name, address or words.
     assert!(stderr.contains("complaint registered"), "{stderr}");
-    for secret in ["Lena", "Jansen", lena.as_str(), "Eerste", "herlaadbeurt"] {
+    for secret in ["Lena", "Jansen", lena.as_str(), "Eerste", "herlaadbeurt", "Stapel"] {
         assert!(!stderr.contains(secret), "{secret:?} appears in the log:\n{stderr}");
     }
-    // Under the journal: no ANSI colours and no timestamps of our own.
+    // Under the journal: a priority on every line, no ANSI colours, no timestamps of our own.
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    for line in stderr.lines() {
+        assert!(["<3>", "<4>", "<6>"].iter().any(|p| line.starts_with(p)), "line without a journal priority: {line:?}");
+        assert!(!line[3..].trim_start().starts_with("20"), "a timestamp of our own: {line:?}");
+    }
+    assert!(stderr.lines().any(|l| l.starts_with("<6>") && l.contains("klachtd ready")), "{stderr}");
+    let restart_named = stderr.lines().filter(|l| l.starts_with("<4>") && l.contains("needs_restart=imap")).count();
+    assert_eq!(restart_named, 2, "both reloads name the imap change:\n{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("<3>") && l.contains("reload refused")), "{stderr}");
 }
 
 async fn http_get(port: u16, path: &str) -> Option<String> {
