@@ -318,7 +318,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Handlers { command } => {
             let config = Config::load(&cli.config)?;
             let store = daemon::open_store(&config).await?;
-            handlers(&store, command).await
+            handlers(&store, &config, command).await
         }
         Command::Report { from, to, format } => {
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
@@ -583,7 +583,7 @@ async fn status(store: &crate::store::Store, config: &Config, json: bool) -> any
     Ok(ExitCode::SUCCESS)
 }
 
-async fn handlers(store: &crate::store::Store, command: HandlersCommand) -> anyhow::Result<ExitCode> {
+async fn handlers(store: &crate::store::Store, config: &Config, command: HandlersCommand) -> anyhow::Result<ExitCode> {
     match command {
         HandlersCommand::Add { name, email, supervisor } => {
             anyhow::ensure!(email.contains('@') && !name.trim().is_empty(), "a handler needs a name and an e-mail address");
@@ -601,6 +601,8 @@ async fn handlers(store: &crate::store::Store, command: HandlersCommand) -> anyh
             }
         }
         HandlersCommand::Remove { name } => {
+            // The configuration would bring them back at the next start.
+            anyhow::ensure!(!config.handlers.iter().any(|h| h.name.trim() == name.trim()), "{name} is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start");
             anyhow::ensure!(store.deactivate_handler(&name).await?, "no active handler named {name:?}");
             println!("handler {name} can no longer be assigned new cases");
         }

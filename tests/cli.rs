@@ -5,6 +5,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
+use klachtd::store::Table;
 
 fn klachtd(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(args).env_remove("KLACHTD_CONFIG").output().unwrap();
@@ -140,11 +141,46 @@ async fn handlers_assignment_and_reminder_preview_from_the_command_line() {
     assert_eq!(code, 1);
     assert_eq!(err.trim(), format!("klachtd: Ann Smit cannot handle {}: the complaint is about them (R5, impartiality)", case.reference));
 
+    let outbox_before = w.store().await.count(Table::Outbox).await.unwrap();
     let (code, out, err) = klachtd(&["--config", cfg, "reminders", "preview", "--at", "2026-12-02 09:00"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 mail(s) would be sent") && out.contains("To Sue Bakker <sue@dienst.test>") && out.contains("progress"), "{out}");
+    // A preview claims nothing: the same question gives the same answer, and nothing is queued.
+    assert_eq!(klachtd(&["--config", cfg, "reminders", "preview", "--at", "2026-12-02 09:00"]).1, out);
+    assert_eq!(w.store().await.count(Table::Outbox).await.unwrap(), outbox_before);
     let (_, out, _) = klachtd(&["--config", cfg, "reminders", "preview", "--at", "2026-12-02 20:00"]);
     assert!(out.contains("0 mail(s) would be sent"), "{out}");
     let (_, out, _) = klachtd(&["--config", cfg, "cases", "show", &case.reference]);
     assert!(out.contains("Handler:        Sue Bakker") && out.contains("Supervisor check: the complaint names Ann Smit"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_from_the_configuration_is_removed_there_not_from_the_command_line() {
+    let w = World::new(Db::Sqlite).await;
+    let path = w.dir.path().join("k.toml");
+    let listed = format!("{ANSWER_ALL}[[handlers]]\nname = \"Cor Vast\"\nemail = \"cor@dienst.test\"\n");
+    std::fs::write(&path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), &listed)).unwrap();
+    let cfg = path.to_str().unwrap();
+    // It would come back at the next start: refused, with why, and nothing changes.
+    let (code, _, err) = klachtd(&["--config", cfg, "handlers", "remove", "Cor Vast"]);
+    assert_eq!((code, err.lines().last().unwrap_or("")), (1, "klachtd: Cor Vast is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start"));
+    assert_eq!(klachtd(&["--config", cfg, "handlers", "add", "Tijdelijk", "tijd@dienst.test"]).0, 0);
+    assert_eq!(klachtd(&["--config", cfg, "handlers", "remove", "Tijdelijk"]).0, 0);
+    let (_, out, _) = klachtd(&["--config", cfg, "handlers", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((list[0]["name"].as_str(), list[0]["active"].as_bool()), (Some("Cor Vast"), Some(true)));
+    assert_eq!((list[1]["name"].as_str(), list[1]["active"].as_bool()), (Some("Tijdelijk"), Some(false)));
+}
+
+#[test]
+fn check_config_refuses_metrics_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/klachtd.example.toml")).unwrap();
+    let text = text.replace("# metrics_listen = \"127.0.0.1:9187\"", "metrics_listen = \"0.0.0.0:9187\"");
+    assert!(text.contains("\nmetrics_listen = \"0.0.0.0:9187\""), "the example documents metrics_listen");
+    std::fs::write(&path, text).unwrap();
+    let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("service.metrics_listen") && err.contains("not a loopback address"), "{err}");
 }
