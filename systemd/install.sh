@@ -3,7 +3,8 @@
 #   /usr/local/bin/klachtd                 the binary (built here unless BIN=path is given)
 #   /etc/klachtd/klachtd.toml              configuration (kept if it exists)
 #   /etc/klachtd/{imap,smtp}-password      passwords, handed to the service as credentials
-#   /usr/share/klachtd/templates           the shipped letters (override per file in templates.dir)
+#   /usr/share/klachtd/templates           the shipped letters, to copy from
+#   /etc/klachtd/templates/{nl,en}         your own versions, file by file (templates.dir; kept)
 #   /etc/systemd/system/klachtd.service    the unit; state lives in /var/lib/klachtd
 # Upgrading is running this again: the binary and unit are replaced, the configuration is
 # kept, and the new binary applies database migrations when it starts.
@@ -12,11 +13,20 @@ cd "$(dirname "$0")/.."
 [[ $EUID -eq 0 ]] || { echo "install.sh: run as root" >&2; exit 1; }
 prefix=${DESTDIR:-}
 
+# sudo's PATH usually lacks ~/.cargo/bin: build as the invoking user, or use BIN=path.
 bin=${BIN:-}
 if [[ -z $bin ]]; then
-    cargo build --release --locked
+    if [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+        sudo -u "$SUDO_USER" -H bash -lc 'cd "$0" && PATH="$HOME/.cargo/bin:$PATH" cargo build --release --locked' "$PWD"
+    elif command -v cargo >/dev/null || [[ -x $HOME/.cargo/bin/cargo ]]; then
+        PATH="$HOME/.cargo/bin:$PATH" cargo build --release --locked
+    else
+        echo "install.sh: cargo not found; build first (cargo build --release) and run: sudo BIN=target/release/klachtd bash systemd/install.sh" >&2
+        exit 1
+    fi
     bin=target/release/klachtd
 fi
+[[ -x $bin ]] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
 
 install -D -m 0755 "$bin" "$prefix/usr/local/bin/klachtd"
 install -d -m 0755 "$prefix/usr/share/klachtd/templates" "$prefix/usr/share/doc/klachtd"
@@ -24,13 +34,13 @@ cp -R templates/. "$prefix/usr/share/klachtd/templates/"
 install -m 0644 README.md "$prefix/usr/share/doc/klachtd/README.md"
 install -m 0644 config/klachtd.example.toml "$prefix/usr/share/doc/klachtd/klachtd.example.toml"
 
-install -d -m 0755 "$prefix/etc/klachtd"
+install -d -m 0755 "$prefix/etc/klachtd" "$prefix/etc/klachtd/templates/nl" "$prefix/etc/klachtd/templates/en"
 if [[ ! -e $prefix/etc/klachtd/klachtd.toml ]]; then
     # The service runs as a dynamic user: the configuration is world-readable and holds no
     # secrets; the passwords reach the service as systemd credentials.
     sed -e 's|^password_file = .*|password_file = "/run/credentials/klachtd.service/imap-password"|' \
         -e 's|^password_env = "KLACHTD_SMTP_PASSWORD"|password_file = "/run/credentials/klachtd.service/smtp-password"|' \
-        -e 's|^# dir = "/etc/klachtd/templates"|# dir = "/usr/share/klachtd/templates"|' \
+        -e 's|^# dir = "/etc/klachtd/templates"|dir = "/etc/klachtd/templates"|' \
         config/klachtd.example.toml >"$prefix/etc/klachtd/klachtd.toml"
     chmod 0644 "$prefix/etc/klachtd/klachtd.toml"
     echo "install.sh: wrote /etc/klachtd/klachtd.toml; edit it, then: klachtd --config /etc/klachtd/klachtd.toml check-config --offline"
