@@ -274,14 +274,14 @@ where
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let log_format = match &cli.command {
-        Command::Run => Config::load(&cli.config).map(|c| c.service.log_format).unwrap_or(LogFormat::Auto),
+        Command::Run => Config::load_without_secrets(&cli.config).map(|c| c.service.log_format).unwrap_or(LogFormat::Auto),
         _ => LogFormat::Auto,
     };
     init_logging(log_format);
     match cli.command {
         Command::Deadlines { received } => {
             // The configuration is optional here: it only adds closing days.
-            let calendar = if cli.config.exists() { Config::load(&cli.config)?.calendar() } else { Calendar::default() };
+            let calendar = if cli.config.exists() { Config::load_without_secrets(&cli.config)?.calendar() } else { Calendar::default() };
             let d = Deadlines::compute(&calendar, received);
             let json = serde_json::json!({
                 "received": d.received.to_string(),
@@ -294,7 +294,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig { offline } => check_config(&cli.config, offline).await,
         Command::Migrate => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_without_secrets(&cli.config)?;
             daemon::open_store(&config).await?.close().await;
             println!("database is up to date");
             Ok(ExitCode::SUCCESS)
@@ -305,25 +305,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
             status(&store, &config, json).await
         }
         Command::Cases { command } => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
-            let actions = crate::actions::Actions::new(&config, store.clone(), daemon::load_settings(&config)?)?;
-            cases(&store, &actions, command).await
+            cases(&store, &command_line_actions(&config, &store)?, command).await
         }
         Command::Handlers { command } => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
             handlers(&store, &config, command).await
         }
         Command::Report { from, to, format } => {
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
             anyhow::ensure!(matches!(format.as_str(), "table" | "csv" | "json"), "--format {format:?}: use table, csv or json");
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
             let facts = store.register_facts(from, to).await?;
             let report = crate::domain::register::compute(&facts, &config.calendar(), from, to);
@@ -335,7 +334,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Retention { command: RetentionCommand::Run } => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
             let attachments = crate::attachments::AttachmentStore::new(&config.storage.data_dir);
             let n = crate::actions::run_retention(&store, &attachments, config.retention.personal_data_days).await?;
@@ -343,7 +342,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reminders { command: RemindersCommand::Preview { at } } => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
             let at = match at {
                 Some(text) => parse_moment(&text)?,
@@ -608,6 +607,21 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Handler actions for the command line. The reply token of actions by mail needs the secret,
+/// which under systemd only the service can read: without it, a notice sent from here carries
+/// no token (the handler can still act here, or on a later notice), and we say so.
+fn command_line_actions(config: &Config, store: &crate::store::Store) -> anyhow::Result<crate::actions::Actions> {
+    let settings = daemon::load_settings(config)?;
+    match crate::actions::Actions::new(config, store.clone(), settings.clone()) {
+        Err(e) if config.actions_by_mail.is_some() => {
+            eprintln!("klachtd: note: {}; notices sent by this command carry no reply token", one_line(&e));
+            let without = Config { actions_by_mail: None, ..config.clone() };
+            crate::actions::Actions::new(&without, store.clone(), settings)
+        }
+        built => built,
+    }
 }
 
 /// Who is acting, for the case history: the login name of the person at the command line.

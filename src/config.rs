@@ -500,11 +500,23 @@ pub enum SecretError {
 }
 
 impl Config {
-    /// Reads and validates the file; every problem is reported, not just the first.
+    /// Reads and validates the file, secrets included: for the daemon and `check-config`.
+    /// Every problem is reported, not just the first.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_checked(path, true)
+    }
+
+    /// Reads and validates the file without reading the password files: the command line's
+    /// case and handler commands need no mail server, and under systemd the passwords are
+    /// credentials that only the running service can read.
+    pub fn load_without_secrets(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_checked(path, false)
+    }
+
+    fn load_checked(path: &Path, secrets: bool) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let config = Self::parse(&text).map_err(|message| ConfigError::Syntax { path: path.into(), message })?;
-        let problems = config.problems();
+        let problems = config.check(secrets);
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -532,6 +544,11 @@ impl Config {
 
     /// Everything that is wrong with this configuration, short of connecting to servers.
     pub fn problems(&self) -> Vec<Problem> {
+        self.check(true)
+    }
+
+    /// `problems`, reading the secrets' files and variables only if `secrets`.
+    fn check(&self, secrets: bool) -> Vec<Problem> {
         let mut p = Vec::new();
         let mut add = |key: &str, message: String, fix: &str| p.push(Problem { key: key.into(), message, fix: fix.into() });
 
@@ -584,7 +601,7 @@ impl Config {
                 let given = [secret.password.is_some(), secret.password_file.is_some(), secret.password_env.is_some()].iter().filter(|b| **b).count();
                 if given != 1 {
                     add(&format!("{section}.password"), format!("{given} password sources given"), "set exactly one of password, password_file, password_env");
-                } else if let Err(e) = secret.resolve(section) {
+                } else if let (true, Err(e)) = (secrets, secret.resolve(section)) {
                     add(&format!("{section}.password"), e.to_string(), "make the file readable or set the variable");
                 }
             }
@@ -630,7 +647,7 @@ impl Config {
             add("reminders.lead_days", "lead times above 20 working days make no sense here".into(), "use e.g. [2, 0]");
         }
         if let Some(a) = &self.actions_by_mail {
-            match a.secret().resolve("actions_by_mail") {
+            match if secrets { a.secret().resolve("actions_by_mail") } else { Ok("a secret that is not read".into()) } {
                 _ if [a.secret.is_some(), a.secret_file.is_some(), a.secret_env.is_some()].iter().filter(|b| **b).count() != 1 => {
                     add("actions_by_mail.secret", "needs exactly one of secret, secret_file, secret_env".into(), "set one, or remove the section to turn actions by mail off")
                 }
@@ -837,6 +854,21 @@ tls = "none"
         let keys: Vec<_> = c.problems().into_iter().map(|p| p.key).collect();
         // Only the secrets, which live outside the example, are missing.
         assert_eq!(keys, vec!["imap.password".to_string(), "smtp.password".to_string()]);
+        assert!(c.check(false).is_empty(), "{:?}", c.check(false));
+    }
+
+    #[test]
+    fn commands_without_mail_servers_do_not_read_the_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        let text = MINIMAL.replace("password = \"x\"", "password_file = \"/run/credentials/klachtd.service/imap-password\"");
+        std::fs::write(&path, format!("{text}\n[actions_by_mail]\nsecret_file = \"/nonexistent/secret\"\n")).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("imap.password") && err.contains("actions_by_mail.secret"), "{err}");
+        assert!(Config::load_without_secrets(&path).is_ok());
+        let two = MINIMAL.replace("password = \"x\"", "password = \"x\"\npassword_env = \"KLACHTD_TEST_NOPE\"");
+        std::fs::write(&path, two).unwrap();
+        assert!(Config::load_without_secrets(&path).is_err(), "two sources is a mistake however it is read");
     }
 
     #[test]

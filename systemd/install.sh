@@ -5,7 +5,7 @@
 #   /etc/klachtd/{imap,smtp}-password      passwords, handed to the service as credentials
 #   /usr/share/klachtd/templates           the shipped letters, to copy from
 #   /etc/klachtd/templates/{nl,en}         your own versions, file by file (templates.dir; kept)
-#   /etc/systemd/system/klachtd.service    the unit; state lives in /var/lib/klachtd
+#   /etc/systemd/system/klachtd.service    the unit; runs as user klachtd, state in /var/lib/klachtd
 # Upgrading is running this again: the binary and unit are replaced, the configuration is
 # kept, and the new binary applies database migrations when it starts.
 set -euo pipefail
@@ -29,6 +29,10 @@ fi
 [[ -x $bin ]] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
 
 install -D -m 0755 "$bin" "$prefix/usr/local/bin/klachtd"
+# The service's own system user; systemd creates /var/lib/klachtd for it (StateDirectory=).
+if [[ -z $prefix ]] && ! getent passwd klachtd >/dev/null; then
+    useradd --system --user-group --home-dir /var/lib/klachtd --no-create-home --shell /usr/sbin/nologin klachtd
+fi
 install -d -m 0755 "$prefix/usr/share/klachtd/templates" "$prefix/usr/share/doc/klachtd"
 cp -R templates/. "$prefix/usr/share/klachtd/templates/"
 install -m 0644 README.md "$prefix/usr/share/doc/klachtd/README.md"
@@ -36,8 +40,8 @@ install -m 0644 config/klachtd.example.toml "$prefix/usr/share/doc/klachtd/klach
 
 install -d -m 0755 "$prefix/etc/klachtd" "$prefix/etc/klachtd/templates/nl" "$prefix/etc/klachtd/templates/en"
 if [[ ! -e $prefix/etc/klachtd/klachtd.toml ]]; then
-    # The service runs as a dynamic user: the configuration is world-readable and holds no
-    # secrets; the passwords reach the service as systemd credentials.
+    # The configuration is world-readable and holds no secrets; the passwords reach the
+    # service as systemd credentials, which the command line's case commands do not need.
     sed -e 's|^password_file = .*|password_file = "/run/credentials/klachtd.service/imap-password"|' \
         -e 's|^password_env = "KLACHTD_SMTP_PASSWORD"|password_file = "/run/credentials/klachtd.service/smtp-password"|' \
         -e 's|^# dir = "/etc/klachtd/templates"|dir = "/etc/klachtd/templates"|' \

@@ -184,3 +184,20 @@ fn check_config_refuses_metrics_beyond_loopback() {
     assert_eq!(code, 1);
     assert!(err.contains("service.metrics_listen") && err.contains("not a loopback address"), "{err}");
 }
+
+/// Under systemd the passwords are credentials only the service can read; the case commands
+/// need no mail server and work without them, the daemon refuses to start without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_commands_work_without_the_service_credentials() {
+    let w = World::new(Db::Sqlite).await;
+    let path = w.dir.path().join("k.toml");
+    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replace(&format!("password = \"{PASSWORD}\""), "password_file = \"/run/credentials/klachtd.service/imap-password\"");
+    std::fs::write(&path, text).unwrap();
+    let cfg = path.to_str().unwrap();
+    let (code, out, err) = klachtd(&["--config", cfg, "cases", "list", "--json"]);
+    assert_eq!((code, out.trim()), (0, "[]"), "{err}");
+    assert_eq!(klachtd(&["--config", cfg, "status"]).0, 0);
+    let (code, _, err) = klachtd(&["--config", cfg, "run"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("imap.password") && err.contains("/run/credentials/klachtd.service/imap-password"), "{err}");
+}
