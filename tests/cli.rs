@@ -201,3 +201,26 @@ async fn case_commands_work_without_the_service_credentials() {
     assert_eq!(code, 1);
     assert!(err.contains("imap.password") && err.contains("/run/credentials/klachtd.service/imap-password"), "{err}");
 }
+
+/// `log_format = "json"`: every log line is one JSON object with level and message, for log
+/// shippers; the start-up error still ends as one plain line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let w = World::new(Db::Sqlite).await;
+    let path = w.dir.path().join("k.toml");
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), &format!("{ANSWER_ALL}[service]\nlog_format = \"json\"\n"))
+        .replace(&format!("port = {}", w.stack.imap_port), &format!("port = {closed_port}"));
+    std::fs::write(&path, text).unwrap();
+    let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "run"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = err.lines().collect();
+    let (last, logs) = lines.split_last().unwrap();
+    assert!(last.starts_with("klachtd: cannot connect to 127.0.0.1:"), "{err}");
+    assert!(!logs.is_empty(), "the migrations are logged: {err}");
+    for line in logs {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert_eq!(entry["level"], "INFO", "{line}");
+        assert!(entry["message"].as_str().is_some_and(|m| !m.is_empty()), "{line}");
+    }
+}
