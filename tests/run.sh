@@ -33,7 +33,10 @@ if ! pg_answers; then
     pg_answers || { log "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
 fi
 
-# Library, binary and integration tests (the crate has no doc tests; the bench is run apart).
+# The benchmark is run apart (it prints figures, it asserts nothing), but it must keep building.
+cargo test --locked --benches --no-run
+
+# Library, binary and integration tests (the crate has no doc tests).
 # The per-binary summaries are added up into one closing line.
 log_file=$(mktemp)
 trap 'rm -f "$log_file"' EXIT
