@@ -11,7 +11,7 @@ use klachtd::reminders::ReminderService;
 use klachtd::settings::{Settings, SharedSettings};
 use klachtd::store::{StoreError, Table};
 
-on_both_databases!(a_friday_complaint_reminds_the_handler_on_the_right_days_once, assignment_is_round_robin_and_impartial);
+on_both_databases!(a_friday_complaint_reminds_the_handler_on_the_right_days_once, assignment_is_round_robin_and_impartial, the_default_handler_gets_every_case_they_are_not_named_in);
 
 /// Local time in Amsterdam.
 fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -157,6 +157,26 @@ async fn assignment_is_round_robin_and_impartial(db: Db) {
     let history = store.case_detail(&bobs.reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.action == "subject-added" && e.actor == "test"), "{history:?}");
     assert!(matches!(store.assign(&bobs.reference, "Nobody", "test").await.unwrap_err(), StoreError::UnknownHandler(_)));
+}
+
+async fn the_default_handler_gets_every_case_they_are_not_named_in(db: Db) {
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let sue = format!("{}@dienst.test", unique("sue"));
+    let extra = format!("{}[assignment]\nrule = \"default\"\ndefault_handler = \"Sue Bakker\"\n", handlers_toml(&ann, &sue));
+    let w = World::with(db, MailStack::shared(), &extra).await;
+    let k = format!("{}@example.test", unique("klager"));
+    for (subject, body) in [("Een", "Gewoon."), ("Twee", "Gewoon."), ("Over Sue", "Sue Bakker gaf geen antwoord.")] {
+        let (_, raw) = w.complaint("Klager", &k, subject, body);
+        w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+    }
+    let store = w.store().await;
+    let daemon = w.start();
+    eventually("three cases", WAIT, || async { (store.count(Table::Cases).await.unwrap() == 3).then_some(()) }).await;
+    daemon.stop().await;
+    let cases = store.list_cases().await.unwrap();
+    let handler = |s: &str| cases.iter().find(|c| c.subject == s).unwrap().handler.clone();
+    assert_eq!([handler("Een"), handler("Twee")], [Some("Sue Bakker".to_string()), Some("Sue Bakker".to_string())], "a supervisor too can be the default handler");
+    assert_eq!(handler("Over Sue").as_deref(), Some("Ann Smit"), "not the handler the complaint names");
 }
 
 /// Two instances on one PostgreSQL database sweep at the same moment, many times over: every
