@@ -83,6 +83,21 @@ impl Daemon {
         let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, password, health.clone());
         let first_session = Some(mailbox.connect().await?);
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        // A login the SMTP server refuses will not fix itself: one clear line, and no start.
+        // A server that is away only delays mail, which the outbox retries.
+        match mailer.check().await {
+            Ok(()) => {}
+            Err(crate::smtp::SendError::Smtp(e)) if e.is_permanent() => {
+                let who = config.smtp.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
+                anyhow::bail!(
+                    "SMTP server {}:{} refused us{who}: {}",
+                    config.smtp.host,
+                    config.smtp.port,
+                    crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500)
+                );
+            }
+            Err(e) => tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried"),
+        }
         let outbox = OutboxWorker {
             store: store.clone(),
             mailer,

@@ -6,6 +6,7 @@
 //! what it means; a crash in between makes the next run see it again, and the dedupe key makes
 //! that harmless. Nothing is ever deleted.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{Imap, MarkMode, TlsMode};
+use crate::domain::text::redact_addresses;
 use crate::health::{Health, Loop, BEAT_INTERVAL};
 use crate::intake::{Intake, IntakeError, Outcome};
 use crate::store::{Store, StoreError};
@@ -55,6 +57,86 @@ pub enum MailboxError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
+    #[error("UID FETCH returned nothing for UID {0}, which is still in the mailbox")]
+    NotFetched(u32),
+}
+
+impl MailboxError {
+    /// Whether this failure may well be caused by the mail in hand (and so counts towards
+    /// quarantining it), rather than clearly by a server or the database being unavailable.
+    fn may_be_the_mails_fault(&self) -> bool {
+        match self {
+            MailboxError::Intake(IntakeError::Store(StoreError::Db(e))) => !database_unavailable(e),
+            MailboxError::Intake(IntakeError::Store(_)) => true,
+            // Writing an attachment fails on a full or read-only disk, never because of a mail.
+            MailboxError::Intake(IntakeError::Attachment(_)) => false,
+            MailboxError::NotFetched(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Errors that say the database is away or overloaded, not that it refused what we asked.
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => match db.code() {
+            // SQLite's extended result codes: the primary code is the low byte. BUSY, LOCKED,
+            // NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB. (They have at
+            // most four digits; a SQLSTATE always has five characters.)
+            Some(code) if code.len() < 5 && code.chars().all(|c| c.is_ascii_digit()) => {
+                code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
+            }
+            // PostgreSQL SQLSTATE classes: connection exception, transaction rollback
+            // (serialization, deadlock), insufficient resources, operator intervention
+            // (shutdown), system error, internal error; and a read-only standby.
+            Some(state) => ["08", "40", "53", "57", "58", "XX"].iter().any(|class| state.starts_with(class)) || state == "25006" || state == "55P03",
+            None => false,
+        },
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Configuration(_)
+        | sqlx::Error::BeginFailed => true,
+        _ => false,
+    }
+}
+
+/// After this many consecutive failures of one mail that may be its own fault, the mail is
+/// quarantined so that the mail after it is not held up forever.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Consecutive failures per (folder, UIDVALIDITY, UID). In memory: a restart tries a mail
+/// afresh, which costs at most `MAX_ATTEMPTS` more tries.
+#[derive(Default)]
+struct Failures(std::sync::Mutex<HashMap<(String, u32, u32), u32>>);
+
+impl Failures {
+    /// Counts a failure; returns the reason to quarantine with once the mail has failed
+    /// `MAX_ATTEMPTS` times in a row. Failures that are not the mail's fault are not counted.
+    fn failed(&self, key: (String, u32, u32), e: &MailboxError) -> Option<String> {
+        if !e.may_be_the_mails_fault() {
+            return None;
+        }
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(key).or_insert(0);
+        *n += 1;
+        (*n >= MAX_ATTEMPTS).then(|| format!("processing failed {n} times in a row: {e}"))
+    }
+
+    fn forget(&self, key: &(String, u32, u32)) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+}
+
+/// Where a handled mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Destination {
+    Processed,
+    Ignored,
+    Quarantine,
 }
 
 pub struct MailboxWorker {
@@ -64,6 +146,7 @@ pub struct MailboxWorker {
     intake: Arc<Intake>,
     password: String,
     health: Arc<Health>,
+    failures: Failures,
 }
 
 /// What one sync pass did, for logs and tests.
@@ -79,7 +162,7 @@ pub struct SyncReport {
 
 impl MailboxWorker {
     pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, password: String, health: Arc<Health>) -> Self {
-        Self { config, tls, store, intake, password, health }
+        Self { config, tls, store, intake, password, health, failures: Failures::default() }
     }
 
     async fn timed<T, E: Into<MailboxError>>(&self, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
@@ -135,7 +218,7 @@ impl MailboxWorker {
         self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         loop {
             self.health.beat(Loop::Mailbox);
-            let report = self.sync(&mut session, shutdown).await?;
+            let report = self.sync(&mut session, can_move, shutdown).await?;
             *delay = Duration::from_secs(1);
             self.health.last_sync_at.store(crate::store::now(), std::sync::atomic::Ordering::Relaxed);
             Health::count(&self.health.mails_fetched, report.fetched.into());
@@ -210,8 +293,9 @@ impl MailboxWorker {
     }
 
     /// Processes every mail that arrived since the last processed UID; stops taking new mail
-    /// as soon as `shutdown` turns true (the mail in hand is finished first).
-    pub async fn sync(&self, session: &mut ImapSession, shutdown: &watch::Receiver<bool>) -> Result<SyncReport, MailboxError> {
+    /// as soon as `shutdown` turns true (the mail in hand is finished first). `can_move` is
+    /// whether the server offers UID MOVE.
+    pub async fn sync(&self, session: &mut ImapSession, can_move: bool, shutdown: &watch::Receiver<bool>) -> Result<SyncReport, MailboxError> {
         let inbox = &self.config.inbox;
         let mailbox = self.timed("SELECT", session.select(inbox)).await?;
         let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
@@ -238,7 +322,22 @@ impl MailboxWorker {
                 break;
             }
             self.health.beat(Loop::Mailbox);
-            self.process_one(session, uid, uidvalidity, &mut report).await?;
+            let key = (inbox.clone(), uidvalidity, uid);
+            match self.process_one(session, uid, uidvalidity, can_move, &mut report).await {
+                Ok(()) => self.failures.forget(&key),
+                Err(e) => {
+                    let Some(reason) = self.failures.failed(key.clone(), &e) else {
+                        // Not this mail's fault, or not yet given up on: the session starts
+                        // over and this UID is tried again first. The saved UID stays below it.
+                        return Err(e);
+                    };
+                    report.quarantined += 1;
+                    tracing::warn!(uid, attempts = MAX_ATTEMPTS, reason = %redact_addresses(&reason), "mail keeps failing; quarantined so the rest can go on");
+                    self.store.record_quarantine(inbox, uidvalidity, uid, None, &reason).await?;
+                    self.put_away(session, uid, Destination::Quarantine, can_move).await?;
+                    self.failures.forget(&key);
+                }
+            }
             self.store.save_mailbox_state(inbox, uidvalidity, uid).await?;
         }
         if report.fetched == 0 {
@@ -247,10 +346,12 @@ impl MailboxWorker {
         Ok(report)
     }
 
-    async fn process_one(&self, session: &mut ImapSession, uid: u32, uidvalidity: u32, report: &mut SyncReport) -> Result<(), MailboxError> {
+    /// Handles one UID. `Ok` means the mail was handled and put away, or is gone from the
+    /// mailbox; only then may the saved last UID move past it.
+    async fn process_one(&self, session: &mut ImapSession, uid: u32, uidvalidity: u32, can_move: bool, report: &mut SyncReport) -> Result<(), MailboxError> {
         let meta = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE)", self.config.timeout()).await?;
         let Some((size, arrived, _)) = meta else {
-            return Ok(()); // expunged by someone else meanwhile
+            return self.not_fetched(session, uid).await;
         };
         report.fetched += 1;
         let outcome = if u64::from(size) > self.config.max_message_bytes {
@@ -259,44 +360,68 @@ impl MailboxWorker {
             // Allow a slow server 1 s per MiB on top of the normal command timeout.
             let budget = self.config.timeout() + Duration::from_secs(u64::from(size) >> 20);
             let Some((_, _, raw)) = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", budget).await? else {
-                return Ok(());
+                return self.not_fetched(session, uid).await;
             };
             self.intake.process(&raw.unwrap_or_default(), arrived).await?
         };
-        let folder = match &outcome {
+        let destination = match &outcome {
             Outcome::Registered { .. } => {
                 report.registered += 1;
-                Some(&self.config.processed_folder)
+                Destination::Processed
             }
             Outcome::FollowUp { .. } | Outcome::KeptWithCase { .. } => {
                 report.follow_ups += 1;
-                Some(&self.config.processed_folder)
+                Destination::Processed
             }
             Outcome::Duplicate => {
                 report.duplicates += 1;
-                Some(&self.config.processed_folder)
+                Destination::Processed
             }
             Outcome::Ignored { reason } => {
                 report.ignored += 1;
                 tracing::info!(reason, "automated or own mail set aside");
-                Some(&self.config.ignored_folder)
+                Destination::Ignored
             }
             Outcome::Quarantine { reason } => {
                 report.quarantined += 1;
                 tracing::warn!(uid, reason = %reason, "mail quarantined");
                 self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
-                Some(&self.config.quarantine_folder)
+                Destination::Quarantine
             }
         };
-        let processed_in_place = self.config.mark == MarkMode::Flag && folder == Some(&self.config.processed_folder);
-        match folder {
-            Some(_) if processed_in_place => {
-                let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
-                self.timed("UID STORE", async { session.uid_store(uid.to_string(), &flags).await?.try_collect::<Vec<_>>().await }).await?;
-            }
-            Some(folder) => self.timed("UID MOVE", session.uid_mv(uid.to_string(), folder)).await?,
-            None => {}
+        self.put_away(session, uid, destination, can_move).await
+    }
+
+    /// A UID FETCH that returned nothing: fine if the mail is really gone (someone else
+    /// expunged it), otherwise a failure of this mail, so its UID is not passed over.
+    async fn not_fetched(&self, session: &mut ImapSession, uid: u32) -> Result<(), MailboxError> {
+        let still_there = self.timed("UID SEARCH", session.uid_search(format!("UID {uid}"))).await?;
+        if still_there.contains(&uid) {
+            return Err(MailboxError::NotFetched(uid));
         }
+        tracing::warn!(uid, "mail disappeared from the mailbox before it could be read; skipped");
+        Ok(())
+    }
+
+    /// Marks a handled mail as such. `mark = "move"`: UID MOVE to the folder for its
+    /// destination. `mark = "flag"`: processed mail only gets the processed keyword; ignored
+    /// and quarantined mail is moved when the server can, and otherwise copied to its folder
+    /// and given the keyword. Nothing is ever expunged or deleted.
+    async fn put_away(&self, session: &mut ImapSession, uid: u32, destination: Destination, can_move: bool) -> Result<(), MailboxError> {
+        let folder = match destination {
+            Destination::Processed => &self.config.processed_folder,
+            Destination::Ignored => &self.config.ignored_folder,
+            Destination::Quarantine => &self.config.quarantine_folder,
+        };
+        let flag_in_place = self.config.mark == MarkMode::Flag && (destination == Destination::Processed || !can_move);
+        if !flag_in_place {
+            return self.timed("UID MOVE", session.uid_mv(uid.to_string(), folder)).await;
+        }
+        if destination != Destination::Processed {
+            self.timed("UID COPY", session.uid_copy(uid.to_string(), folder)).await?;
+        }
+        let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
+        self.timed("UID STORE", async { session.uid_store(uid.to_string(), &flags).await?.try_collect::<Vec<_>>().await }).await?;
         Ok(())
     }
 
@@ -359,4 +484,88 @@ async fn tls_wrap(config: &Imap, tls: &Arc<ClientConfig>, tcp: TcpStream, server
         .await
         .map_err(|_| MailboxError::Timeout(timeout, "TLS handshake"))?
         .map_err(|source| MailboxError::Tls { server: server.into(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct FakeDbError(&'static str);
+    impl std::fmt::Display for FakeDbError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "database said no ({})", self.0)
+        }
+    }
+    impl std::error::Error for FakeDbError {}
+    impl sqlx::error::DatabaseError for FakeDbError {
+        fn message(&self) -> &str {
+            "database said no"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn db(e: sqlx::Error) -> MailboxError {
+        MailboxError::Intake(IntakeError::Store(StoreError::Db(e)))
+    }
+
+    fn code(c: &'static str) -> MailboxError {
+        db(sqlx::Error::Database(Box::new(FakeDbError(c))))
+    }
+
+    #[test]
+    fn a_database_that_is_away_is_never_the_mails_fault() {
+        for e in [
+            db(sqlx::Error::PoolTimedOut),
+            db(sqlx::Error::PoolClosed),
+            db(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))),
+            code("08006"),
+            code("57P01"),
+            code("53100"),
+            code("40001"),
+            code("5"),   // SQLITE_BUSY
+            code("261"), // SQLITE_BUSY_RECOVERY
+            code("13"),  // SQLITE_FULL
+            MailboxError::Intake(IntakeError::Attachment(std::io::Error::from(std::io::ErrorKind::StorageFull))),
+            MailboxError::Timeout(Duration::from_secs(1), "UID FETCH"),
+            MailboxError::Protocol(async_imap::error::Error::ConnectionLost),
+        ] {
+            assert!(!e.may_be_the_mails_fault(), "{e:?}");
+        }
+        for e in [code("22021"), code("22P05"), code("1"), code("2067"), db(sqlx::Error::RowNotFound), MailboxError::NotFetched(7)] {
+            assert!(e.may_be_the_mails_fault(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_mail_is_given_up_on_after_max_attempts_in_a_row() {
+        let failures = Failures::default();
+        let key = ("INBOX".to_string(), 1, 42);
+        let poison = code("22021");
+        for _ in 1..MAX_ATTEMPTS {
+            assert_eq!(failures.failed(key.clone(), &poison), None);
+            // A database outage in between neither counts nor resets.
+            assert_eq!(failures.failed(key.clone(), &db(sqlx::Error::PoolTimedOut)), None);
+        }
+        let reason = failures.failed(key.clone(), &poison).expect("quarantine now");
+        assert!(reason.contains(&format!("failed {MAX_ATTEMPTS} times")) && reason.contains("database said no"), "{reason}");
+        // Another UID, or the same one after a success, starts from zero.
+        assert_eq!(failures.failed(("INBOX".to_string(), 1, 43), &poison), None);
+        failures.forget(&key);
+        assert_eq!(failures.failed(key, &poison), None);
+    }
 }

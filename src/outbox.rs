@@ -12,8 +12,15 @@ use crate::health::{Health, Loop};
 use crate::smtp::Mailer;
 use crate::store::{now, Store};
 
-/// How long a claimed mail is reserved for the worker that claimed it.
-const LEASE: Duration = Duration::from_secs(300);
+/// The shortest lease on a claimed mail.
+const MIN_LEASE: Duration = Duration::from_secs(300);
+
+/// How long a claimed mail is reserved for the worker that claimed it: at least 5 minutes, and
+/// always well beyond the longest a send may take (`send_timeout`, after which the send is
+/// abandoned), so no second worker or instance can claim a mail that is still being sent.
+pub fn lease_for(send_timeout: Duration) -> Duration {
+    (send_timeout * 2 + Duration::from_secs(60)).max(MIN_LEASE)
+}
 
 pub struct OutboxWorker {
     pub store: Store,
@@ -51,12 +58,13 @@ impl OutboxWorker {
     /// finished). Returns whether anything was attempted.
     pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> bool {
         let mut any = false;
+        let lease = lease_for(self.mailer.send_timeout());
         loop {
             if *shutdown.borrow() {
                 return any;
             }
             self.health.beat(Loop::Outbox);
-            let item = match self.store.claim_outbox(&self.worker_id, LEASE).await {
+            let item = match self.store.claim_outbox(&self.worker_id, lease).await {
                 Ok(Some(item)) => item,
                 Ok(None) => return any,
                 Err(e) => {
@@ -86,7 +94,8 @@ impl OutboxWorker {
                     let wait = backoff(item.attempts, self.max_backoff);
                     let error = redact_addresses(&e.to_string());
                     tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
-                    if let Err(e) = self.store.outbox_failed(&item, &e.to_string(), now() + wait.as_secs() as i64).await {
+                    // Stored redacted too: `cases show` and `status` display it.
+                    if let Err(e) = self.store.outbox_failed(&item, &error, now() + wait.as_secs() as i64).await {
                         tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
                     }
                     // The server is likely down: do not hammer it with the rest of the queue.
@@ -106,6 +115,15 @@ pub fn backoff(attempts: i64, max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lease_outlasts_the_longest_send() {
+        assert_eq!(lease_for(Duration::from_secs(20)), MIN_LEASE);
+        for secs in [1, 60, 150, 600, 3600] {
+            let send = Duration::from_secs(secs);
+            assert!(lease_for(send) > send * 2 && lease_for(send) >= MIN_LEASE, "{secs}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -103,6 +103,11 @@ impl Mailer {
         Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
     }
 
+    /// The longest one send (or check) may take; see [`crate::outbox::lease_for`].
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
     /// Checks that the server answers and accepts our login.
     pub async fn check(&self) -> Result<(), SendError> {
         tokio::time::timeout(self.send_timeout, self.transport.test_connection())

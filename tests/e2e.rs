@@ -20,6 +20,11 @@ on_both_databases!(
     mail_from_before_the_first_start_is_held_not_answered,
     a_flood_from_one_sender_gets_at_most_the_limit_of_replies,
     uidvalidity_change_rescans_without_duplicates,
+    a_nul_byte_in_the_body_is_dropped_and_blocks_nothing,
+    a_mail_that_keeps_failing_is_quarantined_and_the_rest_goes_on,
+    a_complaint_without_name_or_text_is_registered_as_incomplete,
+    a_representatives_reply_to_is_kept_and_the_acknowledgement_goes_to_from,
+    flag_mode_without_move_copies_and_flags_what_it_sets_aside,
 );
 
 async fn case_count(w: &World) -> i64 {
@@ -64,7 +69,9 @@ async fn complaint_is_registered_acknowledged_and_replies_thread_into_it(db: Db)
     assert_eq!(ack.in_reply_to().as_text(), Some(complaint_id.as_str()));
     assert_eq!(ack.from().unwrap().first().unwrap().address().unwrap(), w.complaints);
     let body = ack.body_text(0).unwrap();
-    for date in [d.received, d.progress_by, d.respond_by] {
+    let references = header(&ack, "References").unwrap_or_default();
+    assert!(references.contains(&format!("<{complaint_id}>")), "References points at the complaint: {references:?}");
+    for date in [d.received, d.acknowledge_by, d.progress_by, d.respond_by] {
         assert!(body.contains(&long_date(date, "nl")), "{} missing in:\n{body}", long_date(date, "nl"));
     }
     assert!(body.contains("https://dienst.test/klachtenregeling"), "regulation link (R12)");
@@ -144,6 +151,9 @@ async fn the_same_mail_twice_makes_one_case(db: Db) {
     daemon.stop().await;
     assert_eq!(case_count(&w).await, 2);
     assert_eq!(acks.len(), 2);
+    // Nothing more was queued, and everything queued went out: no late extra reply.
+    assert_eq!(w.store().await.outbox_counts().await.unwrap(), vec![("sent".to_string(), 2)]);
+    assert_eq!(inbox_of(&w, &carol).await.len(), 2, "exactly two acknowledgements in total");
 }
 
 async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
@@ -168,10 +178,20 @@ async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
         let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();
         assert!(matches!(outcome, klachtd::intake::Outcome::Registered { .. }), "{outcome:?}");
     }
-    // Stop the daemon as soon as it has made some progress, then start it again.
+    // Stop the daemon as soon as it has made some progress, then start it again. The daemon
+    // checks for shutdown before each mail, and a mail costs it several IMAP round trips and a
+    // database transaction, so polling tightly stops it long before it gets through N mails;
+    // the assertions below make sure the stop really fell in the middle of the batch.
     let daemon = w.start();
-    eventually("some progress", WAIT, || async { (case_count(&w).await >= 2).then_some(()) }).await;
+    let started = std::time::Instant::now();
+    while case_count(&w).await < 2 {
+        assert!(started.elapsed() < WAIT, "timed out waiting for some progress");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
     daemon.stop().await;
+    let after_first_run = case_count(&w).await;
+    assert!(after_first_run >= 2 && after_first_run < N as i64, "stopped mid-batch: {after_first_run} of {N} cases");
+    assert!(!w.stack.messages(&w.complaints, "INBOX").await.is_empty(), "mail left in the inbox for the second run");
     let daemon = w.start();
     eventually("all registered", WAIT, || async { (folder_len(&w, "Klachtd-Verwerkt").await == N).then_some(()) }).await;
     eventually("all acknowledged", WAIT, || async {
@@ -327,6 +347,214 @@ async fn uidvalidity_change_rescans_without_duplicates(db: Db) {
     daemon.stop().await;
     assert_eq!(case_count(&w).await, 4);
     assert_eq!(inbox_of(&w, &hugo).await.len(), 4);
+}
+
+async fn a_nul_byte_in_the_body_is_dropped_and_blocks_nothing(db: Db) {
+    let w = World::new(db).await;
+    let ines = format!("{}@example.test", unique("ines"));
+    let nul = format!(
+        "From: Ines Bakker <{ines}>\r\nTo: {}\r\nSubject: Met een nul\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nVoor=00 na de nul=01.\r\n",
+        w.complaints,
+        unique("nul")
+    );
+    w.stack.append(&w.complaints, "INBOX", nul.as_bytes(), None).await;
+    let (_, later) = w.complaint("Ines Bakker", &ines, "Daarna", "Een latere klacht.");
+    w.stack.append(&w.complaints, "INBOX", &later, None).await;
+    let daemon = w.start();
+    eventually("both registered", WAIT, || async { (case_count(&w).await == 2).then_some(()) }).await;
+    eventually("both acknowledged", WAIT, || async { (inbox_of(&w, &ines).await.len() == 2).then_some(()) }).await;
+    daemon.stop().await;
+    let store = w.store().await;
+    let case = store.list_cases().await.unwrap().into_iter().find(|c| c.subject == "Met een nul").expect("the mail with NUL is a case");
+    assert_eq!(store.case_detail(&case.reference).await.unwrap().description, "Voor na de nul.");
+    assert!(store.quarantined().await.unwrap().is_empty());
+    assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
+}
+
+/// A mail the database refuses every time (here: a constraint the test adds, standing in for
+/// any such fault) is tried a few times, then quarantined with the reason; the mail after it is
+/// registered.
+async fn a_mail_that_keeps_failing_is_quarantined_and_the_rest_goes_on(db: Db) {
+    let w = World::new(db).await;
+    w.store().await; // migrated
+    {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&w.db.url).await.unwrap();
+        let sql = match db {
+            Db::Sqlite => "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject = 'Gif' BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END",
+            Db::Postgres => "ALTER TABLE messages ADD CONSTRAINT poison CHECK (subject <> 'Gif')",
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        let _ = sqlx::Connection::close(conn).await;
+    }
+    let piet = format!("{}@example.test", unique("piet"));
+    let (_, poison) = w.complaint("Piet", &piet, "Gif", "Deze weigert de database.");
+    let (_, good) = w.complaint("Piet", &piet, "Gewoon", "Deze moet erdoor.");
+    w.stack.append(&w.complaints, "INBOX", &poison, None).await;
+    w.stack.append(&w.complaints, "INBOX", &good, None).await;
+    let daemon = w.start();
+    eventually("the mail after it registered", WAIT, || async { (case_count(&w).await == 1).then_some(()) }).await;
+    eventually("the failing mail quarantined", WAIT, || async { (folder_len(&w, "Klachtd-Quarantaine").await == 1).then_some(()) }).await;
+    eventually("acknowledged", WAIT, || async { (inbox_of(&w, &piet).await.len() == 1).then_some(()) }).await;
+    daemon.stop().await;
+    let cases = w.store().await.list_cases().await.unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].subject, "Gewoon");
+    let q = w.store().await.quarantined().await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(q[0].2.contains(&format!("failed {} times in a row", klachtd::mailbox::MAX_ATTEMPTS)), "{}", q[0].2);
+    assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
+}
+
+async fn a_complaint_without_name_or_text_is_registered_as_incomplete(db: Db) {
+    let w = World::new(db).await;
+    let kees = format!("{}@example.test", unique("kees"));
+    let raw = format!("From: {kees}\r\nTo: {}\r\nSubject: Klacht\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\r\n", w.complaints, unique("leeg"));
+    w.send(&kees, raw.as_bytes()).await;
+    let daemon = w.start();
+    let store = w.store().await;
+    let case = eventually("case registered", WAIT, || async { store.list_cases().await.unwrap().into_iter().next() }).await;
+    assert_eq!(case.complainant_name, None);
+    assert_eq!(case.complainant_email.as_deref(), Some(kees.as_str()));
+    let mut incomplete = case.incomplete.clone();
+    incomplete.sort();
+    assert_eq!(incomplete, vec!["description".to_string(), "name".to_string()]);
+    let acks = eventually("acknowledgement delivered", WAIT, || async { Some(inbox_of(&w, &kees).await).filter(|m| !m.is_empty()) }).await;
+    daemon.stop().await;
+    assert_eq!(acks.len(), 1);
+    let body = parsed(&acks[0]).body_text(0).unwrap().to_string();
+    for needle in ["Geachte heer/mevrouw", "missen wij nog", "een beschrijving van uw klacht", "uw naam"] {
+        assert!(body.contains(needle), "{needle} missing in:\n{body}");
+    }
+}
+
+async fn a_representatives_reply_to_is_kept_and_the_acknowledgement_goes_to_from(db: Db) {
+    let w = World::new(db).await;
+    let lies = format!("{}@example.test", unique("lies"));
+    let rep = format!("{}@advocaat.test", unique("mr-de-wit"));
+    let raw = format!(
+        "From: Lies Jansen <{lies}>\r\nReply-To: Mr. De Wit <{rep}>\r\nTo: {}\r\nSubject: Klacht namens cliënte\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMijn advocaat schrijft mee.\r\n",
+        w.complaints,
+        unique("rep")
+    );
+    w.send(&lies, raw.as_bytes()).await;
+    let daemon = w.start();
+    let store = w.store().await;
+    let case = eventually("case registered", WAIT, || async { store.list_cases().await.unwrap().into_iter().next() }).await;
+    assert_eq!(case.complainant_name.as_deref(), Some("Lies Jansen"));
+    assert_eq!(case.complainant_email.as_deref(), Some(lies.as_str()));
+    assert_eq!(case.reply_to_email.as_deref(), Some(rep.as_str()));
+    assert!(case.incomplete.is_empty(), "{:?}", case.incomplete);
+    let acks = eventually("acknowledgement delivered to From", WAIT, || async { Some(inbox_of(&w, &lies).await).filter(|m| !m.is_empty()) }).await;
+    daemon.stop().await;
+    assert_eq!(acks.len(), 1);
+    assert!(parsed(&acks[0]).body_text(0).unwrap().contains("Geachte Lies Jansen"));
+    assert_eq!(store.outbox_counts().await.unwrap(), vec![("sent".to_string(), 1)], "one acknowledgement, to From only");
+    assert!(inbox_of(&w, &rep).await.is_empty(), "the representative is kept on the case, not mailed");
+}
+
+async fn flag_mode_without_move_copies_and_flags_what_it_sets_aside(db: Db) {
+    let w = World::new(db).await;
+    let mut config = w.config.clone();
+    config.imap.mark = klachtd::config::MarkMode::Flag;
+    config.imap.port = w.stack.imap_without_move().await;
+    {
+        let mut s = w.stack.session(&w.complaints).await;
+        let caps = s.capabilities().await.unwrap();
+        assert!(caps.has_str("MOVE"), "the stack itself offers MOVE");
+        let _ = s.logout().await;
+    }
+    let mona = format!("{}@example.test", unique("mona"));
+    let to = &w.complaints;
+    let auto_reply = format!("From: Mona <{mona}>\r\nTo: {to}\r\nSubject: Afwezig\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <{}@x>\r\n\r\nIk ben er niet.\r\n", unique("ooo"));
+    let (_, complaint) = w.complaint("Mona", &mona, "Vlag", "Klacht in vlagmodus.");
+    w.stack.append(to, "INBOX", auto_reply.as_bytes(), None).await;
+    w.stack.append(to, "INBOX", b"\x00\x01\x02 geen e-mail\r\n", None).await;
+    w.stack.append(to, "INBOX", &complaint, None).await;
+    let daemon = Running::start(config.clone());
+    eventually("all three handled", WAIT, || async {
+        let flags = w.stack.flags(to, "INBOX").await;
+        (flags.len() == 3 && flags.iter().all(|f| f.iter().any(|k| k == klachtd::mailbox::PROCESSED_KEYWORD))).then_some(())
+    })
+    .await;
+    eventually("acknowledged", WAIT, || async { (inbox_of(&w, &mona).await.len() == 1).then_some(()) }).await;
+    daemon.stop().await;
+    assert_eq!(case_count(&w).await, 1);
+    assert_eq!(folder_len(&w, "Klachtd-Genegeerd").await, 1, "the auto-reply copied to the ignored folder");
+    assert_eq!(folder_len(&w, "Klachtd-Quarantaine").await, 1, "the garbage copied to quarantine");
+    assert_eq!(folder_len(&w, "Klachtd-Verwerkt").await, 0);
+    assert_eq!(folder_len(&w, "INBOX").await, 3, "nothing expunged or deleted");
+    assert_eq!(w.store().await.quarantined().await.unwrap().len(), 1);
+
+    // Even with the saved UID lost, flagged mail is not handled again: the search skips it.
+    {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&w.db.url).await.unwrap();
+        sqlx::query("DELETE FROM mailbox_state").execute(&mut conn).await.unwrap();
+        let _ = sqlx::Connection::close(conn).await;
+    }
+    let (_, second) = w.complaint("Mona", &mona, "Vlag 2", "Nog een.");
+    w.stack.append(to, "INBOX", &second, None).await;
+    let daemon = Running::start(config);
+    eventually("second case", WAIT, || async { (case_count(&w).await == 2).then_some(()) }).await;
+    eventually("second acknowledgement", WAIT, || async { (inbox_of(&w, &mona).await.len() == 2).then_some(()) }).await;
+    daemon.stop().await;
+    assert_eq!(folder_len(&w, "Klachtd-Genegeerd").await, 1);
+    assert_eq!(folder_len(&w, "Klachtd-Quarantaine").await, 1);
+    assert_eq!(w.store().await.quarantined().await.unwrap().len(), 1, "not quarantined twice");
+    assert_eq!(w.store().await.count(Table::Messages).await.unwrap(), 3, "two complaints and the auto-reply, each once");
+    assert_eq!(case_count(&w).await, 2);
+}
+
+/// With IDLE off the mailbox is polled; a complaint that arrives after the first sync is found
+/// by a later poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_without_idle_picks_up_a_complaint() {
+    let w = World::new(Db::Sqlite).await;
+    let mut config = w.config.clone();
+    config.imap.idle = false;
+    config.imap.poll_interval_secs = 1;
+    let daemon = Running::start(config);
+    let store = w.store().await;
+    eventually("first sync done", WAIT, || async { store.mailbox_state("INBOX").await.unwrap() }).await;
+    let nora = format!("{}@example.test", unique("nora"));
+    let (_, raw) = w.complaint("Nora", &nora, "Peilen", "Gevonden door te peilen.");
+    w.send(&nora, &raw).await;
+    eventually("case registered by a poll", std::time::Duration::from_secs(15), || async { (case_count(&w).await == 1).then_some(()) }).await;
+    eventually("acknowledged", WAIT, || async { (inbox_of(&w, &nora).await.len() == 1).then_some(()) }).await;
+    daemon.stop().await;
+}
+
+async fn complaint_over_tls(mode: klachtd::config::TlsMode, port: u16) {
+    let w = World::new(Db::Sqlite).await;
+    let mut config = w.config.clone();
+    config.imap.tls = mode;
+    config.imap.port = port;
+    // Without our test CA the server's certificate is refused: TLS is really spoken.
+    let e = match klachtd::daemon::Daemon::prepare(&config).await {
+        Ok(_) => panic!("a certificate from an unknown CA must be refused"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains("TLS with 127.0.0.1:"), "{e}");
+    config.imap.ca_file = Some(w.stack.ca.clone());
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    let daemon = Running::start(config);
+    let olga = format!("{}@example.test", unique("olga"));
+    let (_, raw) = w.complaint("Olga", &olga, "Versleuteld", "Over TLS gelezen.");
+    w.send(&olga, &raw).await;
+    eventually("case registered", WAIT, || async { (case_count(&w).await == 1).then_some(()) }).await;
+    eventually("acknowledged", WAIT, || async { (inbox_of(&w, &olga).await.len() == 1).then_some(()) }).await;
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaint_read_over_implicit_tls() {
+    complaint_over_tls(klachtd::config::TlsMode::Implicit, MailStack::shared().imaps_port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaint_read_over_starttls() {
+    complaint_over_tls(klachtd::config::TlsMode::Starttls, MailStack::shared().imap_port).await;
 }
 
 fn klachtd_running(config: &klachtd::config::Config) -> Running {

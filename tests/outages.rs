@@ -45,13 +45,19 @@ async fn smtp_outage_delays_the_acknowledgement_and_loses_nothing() {
         stack.append(&w.complaints, "INBOX", &raw, None).await;
         let store = w.store().await;
         eventually("case registered while SMTP is down", WAIT, || async { (store.count(Table::Cases).await.unwrap() == 1).then_some(()) }).await;
-        eventually("a failed attempt recorded", WAIT, || async {
+        let last_error = eventually("a failed attempt recorded", WAIT, || async {
             let case = store.list_cases().await.unwrap().pop()?;
             (case.acknowledgement == "pending").then_some(())?;
             let attempts: Vec<_> = store.outbox_counts().await.unwrap();
-            (attempts == vec![("pending".to_string(), 1)]).then_some(())
+            (attempts == vec![("pending".to_string(), 1)]).then_some(())?;
+            // Tried at least once, and the failure is on record (without addresses).
+            let rows = outbox_attempts(&w.db.url).await;
+            (rows.len() == 1 && rows[0].0 >= 1).then_some(())?;
+            rows[0].1.clone().filter(|e| !e.is_empty())
         })
         .await;
+        assert!(!last_error.contains('@'), "no addresses in last_error: {last_error}");
+        assert!(stack.messages(&jan, "INBOX").await.is_empty(), "nothing delivered while Postfix is down");
         stack.control("start-smtp");
         eventually("acknowledgement delivered after the outage", WAIT, || async { (stack.messages(&jan, "INBOX").await.len() == 1).then_some(()) }).await;
         eventually("recorded as sent", WAIT, || async { (store.outbox_counts().await.unwrap() == vec![("sent".to_string(), 1)]).then_some(()) }).await;
@@ -88,4 +94,35 @@ async fn start_up_problems_are_one_clear_line() {
     no_database.database.url = format!("postgres://postgres@127.0.0.1:{}/nope", unreachable.imap.port);
     let e = start_error(&no_database).await;
     assert!(e.starts_with("cannot open database postgres://postgres@127.0.0.1:"), "{e}");
+}
+
+/// A password the SMTP server refuses stops the start with one line (exit 1); a server that is
+/// away does not (see the outage test above, which starts with Postfix down).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_smtp_login_is_a_one_line_start_up_error() {
+    let w = World::new(Db::Sqlite).await;
+    let mut wrong = w.config.clone();
+    wrong.smtp.user = Some(w.complaints.clone());
+    wrong.smtp.password = Some("not-the-password".into());
+    let e = start_error(&wrong).await;
+    assert!(e.starts_with("SMTP server 127.0.0.1:") && e.contains("refused us") && e.contains("535"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+
+    // The binary: one line on stderr, exit code 1.
+    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)
+        .replace("[smtp]\n", &format!("[smtp]\nuser = \"{}\"\npassword = \"not-the-password\"\n", w.complaints));
+    let file = w.dir.path().join("klachtd.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("run").arg("--config").arg(&file).env_remove("NOTIFY_SOCKET").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("klachtd: ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("refused us") && errors[0].contains("535"), "{stderr}");
+    assert_eq!(stderr.lines().last(), Some(errors[0]), "{stderr}");
+
+    // With the right password the same configuration starts.
+    let mut right = wrong.clone();
+    right.smtp.password = Some(PASSWORD.into());
+    assert!(klachtd::daemon::Daemon::prepare(&right).await.is_ok());
 }

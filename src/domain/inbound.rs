@@ -276,6 +276,20 @@ mod tests {
     }
 
     #[test]
+    fn nul_bytes_are_stripped_from_everything_stored() {
+        let raw = b"From: =?UTF-8?Q?Jan=00_de_Vries?= <jan@example.nl>\r\nSubject: =?UTF-8?Q?Klacht=00=01?=\r\nMIME-Version: 1.0\r\n\
+                    Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\
+                    Content-Transfer-Encoding: quoted-printable\r\n\r\nMijn=00 klacht=1B.\r\n--B\r\nContent-Type: application/pdf\r\n\
+                    Content-Disposition: attachment; filename=\"=?UTF-8?Q?brief=00.pdf?=\"\r\n\r\nx\r\n--B--\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.text, "Mijn klacht.");
+        assert!(!m.subject.contains('\0') && m.subject.starts_with("Klacht"), "{:?}", m.subject);
+        let name = m.from.unwrap().name.unwrap();
+        assert!(!name.contains('\0'), "{name:?}");
+        assert!(!m.attachments[0].filename.contains('\0'), "{:?}", m.attachments[0].filename);
+    }
+
+    #[test]
     fn garbage_is_rejected() {
         assert!(parse(b"").is_err());
         assert_eq!(parse(b"\x00\x01\x02 nothing here").unwrap_err(), ParseError::NoHeaders);

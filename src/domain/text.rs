@@ -93,8 +93,27 @@ fn strip_elements(html: &str, names: &[&str]) -> String {
     out
 }
 
-/// Trims every line and keeps at most one empty line in a row.
+/// Removes the C0 control characters other than tab, line feed and carriage return (and DEL)
+/// from text that goes into the database: PostgreSQL's TEXT refuses NUL, and none of them
+/// means anything in a complaint.
+pub fn strip_controls(text: &str) -> String {
+    text.chars().filter(|&c| !is_stray_control(c)).collect()
+}
+
+fn is_stray_control(c: char) -> bool {
+    (c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}'
+}
+
+/// Trims every line and keeps at most one empty line in a row; stray control characters
+/// (see [`strip_controls`]) are dropped.
 pub fn tidy_lines(text: &str) -> String {
+    let cleaned;
+    let text = if text.chars().any(is_stray_control) {
+        cleaned = strip_controls(text);
+        cleaned.as_str()
+    } else {
+        text
+    };
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
     for line in text.lines() {
@@ -137,6 +156,15 @@ mod tests {
         assert_eq!(single_line("Klacht\r\nBcc: victim@example.org", 200), "Klacht Bcc: victim@example.org");
         assert_eq!(single_line("  a\t\tb \0 c  ", 200), "a b c");
         assert_eq!(single_line("abcdef", 3), "abc");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_database() {
+        assert_eq!(strip_controls("a\0b\x01c\x1bd\x7fe\tf\r\ng"), "abcde\tf\r\ng");
+        assert_eq!(tidy_lines("Mijn\0 klacht\n\0\n\nover\x08 niets\0"), "Mijn klacht\n\nover niets");
+        assert_eq!(single_line("Jan\0de\x01Vries", 200), "Jan de Vries");
+        assert_eq!(display_filename(Some("brief\0.pdf")), "brief_.pdf");
+        assert_eq!(html_to_text("<p>a\0b</p>"), "ab");
     }
 
     #[test]

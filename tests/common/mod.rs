@@ -353,3 +353,75 @@ pub fn header<'a>(msg: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&'
 }
 
 pub type Shared<T> = Arc<T>;
+
+/// `(attempts, last_error)` of every outbox row, straight from the database.
+pub async fn outbox_attempts(db_url: &str) -> Vec<(i64, Option<String>)> {
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db_url).await.expect("connect to the test database");
+    let rows: Vec<(i64, Option<String>)> = sqlx::query_as("SELECT attempts, last_error FROM outbox ORDER BY id").fetch_all(&mut conn).await.expect("read outbox");
+    let _ = sqlx::Connection::close(conn).await;
+    rows
+}
+
+impl MailStack {
+    /// The flags of every message in a folder, in UID order.
+    pub async fn flags(&self, user: &str, folder: &str) -> Vec<Vec<String>> {
+        let mut s = self.session(user).await;
+        let Ok(mailbox) = s.examine(folder).await else { return Vec::new() };
+        if mailbox.exists == 0 {
+            let _ = s.logout().await;
+            return Vec::new();
+        }
+        let fetched: Vec<_> = s.fetch("1:*", "(UID FLAGS)").await.unwrap().try_collect().await.unwrap();
+        let mut out: Vec<_> = fetched.iter().map(|f| (f.uid.unwrap_or(0), f.flags().map(|fl| match fl {
+            async_imap::types::Flag::Custom(c) => c.to_string(),
+            async_imap::types::Flag::Seen => "\\Seen".to_string(),
+            other => format!("{other:?}"),
+        }).collect::<Vec<_>>())).collect();
+        out.sort_by_key(|(uid, _)| *uid);
+        let _ = s.logout().await;
+        out.into_iter().map(|(_, flags)| flags).collect()
+    }
+
+    /// A proxy in front of the plain IMAP port that hides the MOVE capability, as a server
+    /// without RFC 6851 would; returns its port. It lives as long as the test's runtime.
+    pub async fn imap_without_move(&self) -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = self.imap_port;
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else { return };
+                    let (mut from_client, mut to_client) = client.into_split();
+                    let (from_server, mut to_server) = server.into_split();
+                    let up = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                        let _ = to_server.shutdown().await;
+                    });
+                    let mut from_server = tokio::io::BufReader::new(from_server);
+                    let mut line = Vec::new();
+                    loop {
+                        line.clear();
+                        match from_server.read_until(b'\n', &mut line).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                        let out = match std::str::from_utf8(&line) {
+                            Ok(text) if text.contains("CAPABILITY ") && !text.starts_with(|c: char| c.is_ascii_whitespace()) => {
+                                text.replace(" MOVE ", " ").replace(" MOVE]", "]").replace(" MOVE\r\n", "\r\n").into_bytes()
+                            }
+                            _ => line.clone(),
+                        };
+                        if to_client.write_all(&out).await.is_err() {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        port
+    }
+}
