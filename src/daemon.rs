@@ -106,12 +106,16 @@ impl Daemon {
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
             health: health.clone(),
+            settings: settings.clone(),
+            clock: Clock::system(),
         };
         Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session, clock: Clock::system() })
     }
 
-    /// Runs the reminder sweeps on `clock` instead of the system clock.
+    /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
+    /// system clock.
     pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.outbox.clock = clock.clone();
         self.clock = clock;
         self
     }

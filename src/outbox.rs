@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use crate::clock::Clock;
+use crate::domain::reminders::sending_window_open;
 use crate::domain::text::redact_addresses;
 use crate::health::{Health, Loop};
+use crate::settings::SharedSettings;
 use crate::smtp::Mailer;
-use crate::store::{now, Store};
+use crate::store::{now, Claim, Store};
 
 /// The shortest lease on a claimed mail.
 const MIN_LEASE: Duration = Duration::from_secs(300);
@@ -30,6 +33,9 @@ pub struct OutboxWorker {
     pub max_backoff: Duration,
     pub worker_id: String,
     pub health: Arc<Health>,
+    /// Working days and hours (reminders wait for them) and the time to judge them by.
+    pub settings: SharedSettings,
+    pub clock: Clock,
 }
 
 impl OutboxWorker {
@@ -64,7 +70,9 @@ impl OutboxWorker {
                 return any;
             }
             self.health.beat(Loop::Outbox);
-            let item = match self.store.claim_outbox(&self.worker_id, lease).await {
+            let settings = self.settings.get();
+            let which = if sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders) { Claim::Any } else { Claim::ExceptReminders };
+            let item = match self.store.claim_outbox(&self.worker_id, lease, which).await {
                 Ok(Some(item)) => item,
                 Ok(None) => return any,
                 Err(e) => {

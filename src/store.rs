@@ -145,6 +145,14 @@ pub enum Registration {
 }
 
 /// A claimed outgoing mail.
+/// Which outgoing mail a worker may take: reminders and escalations only go out inside working
+/// hours, also when they are retried after an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Any,
+    ExceptReminders,
+}
+
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub id: i64,
@@ -537,15 +545,16 @@ impl Store {
 
     /// Claims the next due outgoing mail for `lease`. Only one claimant can win a row: the
     /// UPDATE re-checks the lease, and a loser sees zero rows changed and tries the next.
-    pub async fn claim_outbox(&self, worker: &str, lease: Duration) -> Result<Option<OutboxItem>> {
+    pub async fn claim_outbox(&self, worker: &str, lease: Duration, which: Claim) -> Result<Option<OutboxItem>> {
+        let sql = match which {
+            Claim::Any => "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 ORDER BY next_attempt_at, id LIMIT 1",
+            Claim::ExceptReminders => {
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 AND kind NOT IN ('reminder', 'escalation') ORDER BY next_attempt_at, id LIMIT 1"
+            }
+        };
         for _ in 0..5 {
             let t = now();
-            let candidate: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 ORDER BY next_attempt_at, id LIMIT 1",
-            )
-            .bind(t)
-            .fetch_optional(&self.pool)
-            .await?;
+            let candidate: Option<i64> = sqlx::query_scalar(sql).bind(t).fetch_optional(&self.pool).await?;
             let Some(id) = candidate else { return Ok(None) };
             let claimed = sqlx::query(
                 "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1

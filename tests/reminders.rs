@@ -11,7 +11,7 @@ use klachtd::reminders::ReminderService;
 use klachtd::settings::{Settings, SharedSettings};
 use klachtd::store::{StoreError, Table};
 
-on_both_databases!(a_friday_complaint_reminds_the_handler_on_the_right_days_once, assignment_is_round_robin_and_impartial, the_default_handler_gets_every_case_they_are_not_named_in);
+on_both_databases!(a_friday_complaint_reminds_the_handler_on_the_right_days_once, assignment_is_round_robin_and_impartial, the_default_handler_gets_every_case_they_are_not_named_in, a_reminder_held_up_until_night_waits_for_working_hours);
 
 /// Local time in Amsterdam.
 fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -35,7 +35,9 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     let (_, raw) = w.complaint("Piet Klager", &piet, "Geheime klachtomschrijving", "Vertrouwelijke tekst.");
     // Received on Friday 20 November 2026: progress notice due Friday 4 December.
     w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
-    let daemon = w.start();
+    // The daemon's own sweeps see Monday 23 November, 10:00: inside working hours (so it
+    // delivers the digests this test queues), and nothing of its own is due yet.
+    let daemon = Running::start_with_clock(w.config.clone(), klachtd::clock::Clock::manual(at(2026, 11, 23, 10, 0)));
     let store = w.store().await;
     let case = eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
     assert_eq!(case.progress_by, "2026-12-04");
@@ -177,6 +179,36 @@ async fn the_default_handler_gets_every_case_they_are_not_named_in(db: Db) {
     let handler = |s: &str| cases.iter().find(|c| c.subject == s).unwrap().handler.clone();
     assert_eq!([handler("Een"), handler("Twee")], [Some("Sue Bakker".to_string()), Some("Sue Bakker".to_string())], "a supervisor too can be the default handler");
     assert_eq!(handler("Over Sue").as_deref(), Some("Ann Smit"), "not the handler the complaint names");
+}
+
+/// A digest queued in working hours but not sent then (an SMTP outage, say) is not delivered at
+/// night: it waits in the outbox for the next working morning, while other mail goes out.
+async fn a_reminder_held_up_until_night_waits_for_working_hours(db: Db) {
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let sue = format!("{}@dienst.test", unique("sue"));
+    let w = World::with(db, MailStack::shared(), &handlers_toml(&ann, &sue)).await;
+    let (_, raw) = w.complaint("K", &format!("{}@example.test", unique("k")), "Klacht", "Tekst.");
+    w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
+    let clock = quiet_clock(); // Sunday night, as far as the daemon knows
+    let daemon = Running::start_with_clock(w.config.clone(), clock.clone());
+    let store = w.store().await;
+    eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+
+    // Queued on Monday morning; the daemon's night follows.
+    assert_eq!(service(&w, store.clone()).sweep(at(2026, 12, 7, 9, 0)).await.unwrap(), 2);
+    let late = format!("{}@example.test", unique("laat"));
+    let (_, raw) = w.complaint("L", &late, "Nog een klacht", "Tekst.");
+    w.send(&late, &raw).await;
+    // Two acknowledgements and two assignment notices go out; the two digests wait.
+    let expected = vec![("pending".to_string(), 2), ("sent".to_string(), 4)];
+    eventually("other mail still goes out at night", WAIT, || async { (store.outbox_counts().await.unwrap() == expected).then_some(()) }).await;
+    assert_eq!(w.stack.messages(&late, "INBOX").await.len(), 1);
+    assert!(w.stack.messages(&sue, "INBOX").await.is_empty());
+
+    clock.set(at(2026, 12, 7, 8, 30));
+    eventually("digests delivered in working hours", WAIT, || async { (w.stack.messages(&sue, "INBOX").await.len() == 1).then_some(()) }).await;
+    daemon.stop().await;
+    assert!(!store.outbox_counts().await.unwrap().iter().any(|(s, _)| s == "pending"));
 }
 
 /// Two instances on one PostgreSQL database sweep at the same moment, many times over: every
