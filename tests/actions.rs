@@ -281,3 +281,94 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     assert!(!history.iter().any(|e| e.action == "final-response"));
     assert_eq!(w.stack.messages(&ria, "INBOX").await.len(), 2, "the complainant got no reply to the handlers' mails");
 }
+
+mod concurrency {
+    use super::*;
+    use klachtd::actions::Actions;
+    use klachtd::domain::procedure::Outcome;
+    use klachtd::store::{MessageRecord, NewCase, Registration, Store};
+
+    on_both_databases!(two_concurrent_responses_queue_one_letter);
+
+    fn email_case(n: usize) -> (NewCase, MessageRecord) {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let case = NewCase {
+            source: "email",
+            complainant_name: Some("Race Tester".into()),
+            complainant_email: Some(format!("race{n}@example.test")),
+            reply_to_name: None,
+            reply_to_email: None,
+            postal_address: None,
+            subject: "race".into(),
+            description: "race".into(),
+            incomplete: vec![],
+            received_on: d,
+            received_at: 0,
+            acknowledge_by: d,
+            progress_by: d,
+            respond_by: d,
+            preferred_handler: None,
+        };
+        let message = MessageRecord {
+            direction: "in",
+            kind: "complaint".into(),
+            dedupe_key: Some(format!("mid:race-{n}@example.test")),
+            message_id: Some(format!("race-{n}@example.test")),
+            from_address: None,
+            subject: String::new(),
+            body: String::new(),
+            raw: None,
+            note: String::new(),
+            received_at: 0,
+        };
+        (case, message)
+    }
+
+    /// Two instances (two pools) respond to the same case at the same moment: one final
+    /// response is queued, the other is refused. Several rounds, so the race really happens.
+    async fn two_concurrent_responses_queue_one_letter(db: Db) {
+        let w = World::new(db).await;
+        let a = Store::open(&w.config.database.url, 4).await.unwrap();
+        let b = Store::open(&w.config.database.url, 4).await.unwrap();
+        let actions_a = std::sync::Arc::new(Actions::new(&w.config, a.clone(), klachtd::daemon::load_settings(&w.config).unwrap()).unwrap());
+        let actions_b = std::sync::Arc::new(Actions::new(&w.config, b.clone(), klachtd::daemon::load_settings(&w.config).unwrap()).unwrap());
+        for n in 0..8 {
+            let (case, message) = email_case(n);
+            let Registration::Registered { reference, .. } = a.register_case(&case, &message, &[], |_| None).await.unwrap() else { panic!("registered") };
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+            let run = |actions: std::sync::Arc<Actions>, outcome: Outcome| {
+                let (reference, barrier) = (reference.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    actions.respond(&reference, outcome, "Bevindingen.".into(), String::new(), "racer").await.map_err(|e| e.to_string())
+                })
+            };
+            let (x, y) = (run(actions_a.clone(), Outcome::Founded), run(actions_b.clone(), Outcome::Unfounded));
+            let results = [x.await.unwrap(), y.await.unwrap()];
+            let done = results.iter().filter(|r| r.is_ok()).count();
+            let refused: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert_eq!(done, 1, "round {n}: exactly one response: {results:?}");
+            assert_eq!(refused.len(), 1, "round {n}: {results:?}");
+            assert!(refused[0].contains("already has its final response"), "{}", refused[0]);
+            let detail = a.case_detail(&reference).await.unwrap();
+            let responses = detail.history.iter().filter(|e| e.action == "final-response").count();
+            assert_eq!(responses, 1, "round {n}: one final response in the history");
+            let letters: i64 = outbox_of(&w, &reference, "response").await;
+            assert_eq!(letters, 1, "round {n}: one response letter queued");
+        }
+        a.close().await;
+        b.close().await;
+    }
+
+    async fn outbox_of(w: &World, reference: &str, kind: &str) -> i64 {
+        let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = $2")
+            .bind(reference)
+            .bind(kind)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    }
+}
