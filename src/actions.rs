@@ -339,9 +339,10 @@ impl Actions {
                 }
             })
             .await;
-        let registration = match registration {
+        let reference = match registration {
             Ok(Registration::Registered { reference, .. }) => reference,
             other => {
+                // Not committed: the letter must not stay behind.
                 if let Some(Ok(path)) = &printed {
                     let _ = std::fs::remove_file(path);
                 }
@@ -349,7 +350,6 @@ impl Actions {
                 anyhow::bail!("this complaint was registered before");
             }
         };
-        let reference = registration;
         let delivery = match (printed, &paper.email) {
             (Some(Ok(path)), _) => Delivery::Print(path),
             (Some(Err(e)), _) => anyhow::bail!("{reference} is registered, but its acknowledgement letter could not be written: {e:#}"),
@@ -370,18 +370,25 @@ pub async fn run_retention(store: &Store, attachments: &AttachmentStore, persona
     }
     // Every run sweeps the letters of all anonymised cases, so a file that could not be removed
     // once goes the next time.
-    let letters = remove_letters(store, &letters_dir_of(attachments)).await?;
+    let letters = match letters_dir_of(attachments) {
+        Some(dir) => remove_letters(store, &dir).await?,
+        None => {
+            tracing::warn!("the letters directory cannot be derived from the attachment store; printed letters are not swept");
+            0
+        }
+    };
     if cases > 0 || letters > 0 {
         tracing::info!(cases, files = orphaned.len(), letters, "personal data removed after the retention period");
     }
     Ok(cases)
 }
 
-/// `data_dir/letters`, next to `data_dir/attachments`.
-fn letters_dir_of(attachments: &AttachmentStore) -> PathBuf {
+/// `data_dir/letters`, next to `data_dir/attachments` (an attachment lives at
+/// `data_dir/attachments/xx/HASH`).
+fn letters_dir_of(attachments: &AttachmentStore) -> Option<PathBuf> {
     let sample = attachments.path_of(&"0".repeat(64));
-    let data_dir = sample.parent().and_then(std::path::Path::parent).and_then(std::path::Path::parent).unwrap_or(std::path::Path::new("."));
-    data_dir.join("letters")
+    let root = sample.parent()?.parent()?;
+    (root.file_name()? == "attachments").then(|| root.parent().map(|d| d.join("letters")))?
 }
 
 /// Removes the letter files (`{reference}-*.txt`) of anonymised cases; returns how many.
