@@ -101,6 +101,12 @@ impl Actions {
             tracing::warn!(reference, "a reply carried an action token that does not verify; treated as ordinary mail");
             return Ok(None);
         }
+        // A token stays valid for its case and handler; acting also needs the sender to handle
+        // the case now (or to be a supervisor), so a reassignment takes the right away.
+        if !self.store.may_act_on(reference, from).await? {
+            tracing::warn!(reference, "a reply carried the token of a handler who no longer handles the case; treated as ordinary mail");
+            return Ok(None);
+        }
         Ok(Some(name))
     }
 
@@ -210,7 +216,7 @@ impl Actions {
             Step::FinalResponse => "response",
             Step::Reopen => unreachable!("reopening writes no letter"),
         };
-        let (mail, delivery, printable) = match to {
+        let (mail, delivery) = match to {
             Some(address) => {
                 let mail = OutgoingMail {
                     kind: kind.into(),
@@ -223,18 +229,25 @@ impl Actions {
                     references: case.thread.clone(),
                     status: "pending",
                 };
-                (Some(mail), Delivery::Mail(address), None)
+                (Some(mail), Delivery::Mail(address))
             }
             None => {
-                let path = self.letters_dir.join(format!("{}-{kind}.txt", case.reference));
-                (None, Delivery::Print(path), Some(format!("{}\n\n{}", rendered.subject, rendered.body)))
+                // The letter is on disk before the action is committed, so a failed write
+                // changes nothing and can be retried; if the commit fails or is refused, the
+                // file goes again. A later letter of the same kind gets its own file.
+                let text = format!("{}\n\n{}", rendered.subject, rendered.body);
+                let path = write_letter(&self.letters_dir, &format!("{}-{kind}", case.reference), &text)?;
+                (None, Delivery::Print(path))
             }
         };
-        if let Err(refused) = self.store.queue_letter(case, step, &effect, mail.as_ref(), actor).await? {
-            anyhow::bail!(refused);
+        let queued = self.store.queue_letter(case, step, &effect, mail.as_ref(), actor).await;
+        if !matches!(queued, Ok(Ok(()))) {
+            if let Delivery::Print(path) = &delivery {
+                let _ = std::fs::remove_file(path);
+            }
         }
-        if let (Delivery::Print(path), Some(text)) = (&delivery, printable) {
-            write_private(path, &text)?;
+        if let Err(refused) = queued? {
+            anyhow::bail!(refused);
         }
         Ok(delivery)
     }
@@ -292,7 +305,12 @@ impl Actions {
             received_at,
         };
         let language = settings.letters.language();
-        let mut printed = None;
+        // Without an e-mail address the acknowledgement is a letter on disk, written while the
+        // registration's transaction is open (and removed if it does not commit).
+        if paper.email.is_none() {
+            create_private_dir(&self.letters_dir)?;
+        }
+        let mut printed: Option<anyhow::Result<PathBuf>> = None;
         let registration = self
             .store
             .register_case(&case, &message, &records, |reference| {
@@ -314,21 +332,27 @@ impl Actions {
                         status: "pending",
                     }),
                     None => {
-                        printed = Some((reference.to_string(), format!("{}\n\n{}", letter.subject, letter.body)));
+                        let text = format!("{}\n\n{}", letter.subject, letter.body);
+                        printed = Some(write_letter(&self.letters_dir, &format!("{reference}-acknowledgement"), &text));
                         None
                     }
                 }
             })
-            .await?;
-        let Registration::Registered { reference, .. } = registration else {
-            anyhow::bail!("this complaint was registered before");
+            .await;
+        let reference = match registration {
+            Ok(Registration::Registered { reference, .. }) => reference,
+            other => {
+                // Not committed: the letter must not stay behind.
+                if let Some(Ok(path)) = &printed {
+                    let _ = std::fs::remove_file(path);
+                }
+                other?;
+                anyhow::bail!("this complaint was registered before");
+            }
         };
         let delivery = match (printed, &paper.email) {
-            (Some((_, text)), _) => {
-                let path = self.letters_dir.join(format!("{reference}-acknowledgement.txt"));
-                write_private(&path, &text)?;
-                Delivery::Print(path)
-            }
+            (Some(Ok(path)), _) => Delivery::Print(path),
+            (Some(Err(e)), _) => anyhow::bail!("{reference} is registered, but its acknowledgement letter could not be written: {e:#}"),
             (None, Some(address)) => Delivery::Mail(address.clone()),
             (None, None) => anyhow::bail!("the acknowledgement could not be rendered; check the templates"),
         };
@@ -336,26 +360,95 @@ impl Actions {
     }
 }
 
-/// Removes personal data of cases closed longer than the retention period (R9), files included.
+/// Removes personal data of cases closed longer than the retention period (R9), files included:
+/// attachments no case refers to any more, and the printed letters of every anonymised case.
 pub async fn run_retention(store: &Store, attachments: &AttachmentStore, personal_data_days: u32) -> anyhow::Result<u64> {
     let cutoff = chrono::Utc::now().timestamp() - i64::from(personal_data_days) * 86_400;
     let (cases, orphaned) = store.remove_personal_data(cutoff).await?;
     for hash in &orphaned {
         attachments.remove(hash).with_context(|| format!("cannot remove attachment {hash}"))?;
     }
-    if cases > 0 {
-        tracing::info!(cases, files = orphaned.len(), "personal data removed after the retention period");
+    // Every run sweeps the letters of all anonymised cases, so a file that could not be removed
+    // once goes the next time.
+    let letters = match letters_dir_of(attachments) {
+        Some(dir) => remove_letters(store, &dir).await?,
+        None => {
+            tracing::warn!("the letters directory cannot be derived from the attachment store; printed letters are not swept");
+            0
+        }
+    };
+    if cases > 0 || letters > 0 {
+        tracing::info!(cases, files = orphaned.len(), letters, "personal data removed after the retention period");
     }
     Ok(cases)
 }
 
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+/// `data_dir/letters`, next to `data_dir/attachments` (an attachment lives at
+/// `data_dir/attachments/xx/HASH`).
+fn letters_dir_of(attachments: &AttachmentStore) -> Option<PathBuf> {
+    let sample = attachments.path_of(&"0".repeat(64));
+    let root = sample.parent()?.parent()?;
+    (root.file_name()? == "attachments").then(|| root.parent().map(|d| d.join("letters")))?
+}
+
+/// Removes the letter files (`{reference}-*.txt`) of anonymised cases; returns how many.
+async fn remove_letters(store: &Store, dir: &std::path::Path) -> anyhow::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let names: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    if names.is_empty() {
+        return Ok(0);
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
+    let mut removed = 0;
+    for reference in store.anonymised_references().await? {
+        let (prefix, unfinished) = (format!("{reference}-"), format!(".{reference}-"));
+        let theirs = |n: &&String| (n.starts_with(&prefix) && n.ends_with(".txt")) || (n.starts_with(&unfinished) && n.ends_with(".tmp"));
+        for name in names.iter().filter(theirs) {
+            let path = dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Writes a letter to print as `dir/{stem}.txt`, or `{stem}-2.txt`, `-3`, ... if that exists:
+/// never over an earlier letter. Mode 0600; written to a temporary file, synced, then linked
+/// under its name, so the file is complete whenever it exists.
+fn write_letter(dir: &std::path::Path, stem: &str, text: &str) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    create_private_dir(dir)?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let tmp = dir.join(format!(".{stem}.{}.{nanos}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        for n in 1u32.. {
+            let path = if n == 1 { dir.join(format!("{stem}.txt")) } else { dir.join(format!("{stem}-{n}.txt")) };
+            match std::fs::hard_link(&tmp, &path) {
+                Ok(()) => return Ok(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("some sequence number is free")
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    written.with_context(|| format!("cannot write a letter in {}", dir.display()))
 }

@@ -395,7 +395,12 @@ impl Store {
 
     /// Whether a mail with this dedupe key was registered before.
     pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1").bind(dedupe_key).fetch_optional(&self.pool).await?;
+        // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2 LIMIT 1")
+            .bind(dedupe_key)
+            .bind(register::retained_dedupe_key(dedupe_key))
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(id.is_some())
     }
 
@@ -610,7 +615,8 @@ impl Store {
             let met = match item.mail.kind.as_str() {
                 "acknowledgement" => Some("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL"),
                 "progress" => Some("UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL"),
-                "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL"),
+                // Only a response to a closed case with no later response still to go (reopened cases).
+                "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')"),
                 _ => None,
             };
             if let Some(sql) = met {

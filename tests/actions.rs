@@ -10,15 +10,71 @@ use common::*;
 use klachtd::store::Table;
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(config).args(args).env("USER", "handler-ann").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(config).args(args).env("USER", "handler-ann").env_remove("KLACHTD_LOG").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    cli_log().lock().unwrap().push_str(&stderr);
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
 }
 
-on_both_databases!(handlers_act_by_replying_and_forgeries_do_nothing, the_procedure_from_progress_notice_to_final_response, paper_complaints_count_from_their_real_date, retention_removes_personal_data_and_keeps_the_register);
+on_both_databases!(
+    handlers_act_by_replying_and_forgeries_do_nothing,
+    the_procedure_from_progress_notice_to_final_response,
+    paper_complaints_count_from_their_real_date,
+    retention_removes_personal_data_and_keeps_the_register,
+    refusals_change_nothing,
+    the_register_counts_a_hand_made_month_exactly,
+    a_reopened_case_counts_its_last_response,
+    logs_carry_no_personal_data,
+);
+
+/// Everything the klachtd processes started by this test binary wrote to stderr (their log).
+fn cli_log() -> &'static std::sync::Mutex<String> {
+    static LOG: std::sync::OnceLock<std::sync::Mutex<String>> = std::sync::OnceLock::new();
+    LOG.get_or_init(Default::default)
+}
+
+/// The in-process daemon's log at info level, as the journal would get it.
+fn daemon_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOG: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(Default::default)
+}
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        daemon_log().lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs, before klachtd's own test logging could, a subscriber that keeps every info-level
+/// event of this process in memory (besides the usual test output, KLACHTD_TEST_LOG). Every
+/// test here calls it first.
+fn capture_logs() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::Layer;
+        let shown = tracing_subscriber::EnvFilter::try_from_env("KLACHTD_TEST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(|| Capture).with_ansi(false).with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+            .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(shown));
+        tracing::subscriber::set_global_default(subscriber).expect("the log capture is installed before anything else logs");
+    });
+}
 
 async fn setup(db: Db) -> (World, std::path::PathBuf, String) {
+    setup_with(db, "").await
+}
+
+async fn setup_with(db: Db, more: &str) -> (World, std::path::PathBuf, String) {
+    capture_logs();
     let ann = format!("{}@dienst.test", unique("ann"));
-    let extra = format!("{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n");
+    let extra = format!("{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n{more}");
     let w = World::with(db, MailStack::shared(), &extra).await;
     let path = w.dir.path().join("klachtd.toml");
     std::fs::write(&path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), &extra)).unwrap();
@@ -127,6 +183,11 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert!(!notes_in_mail, "notes are never sent");
 }
 
+fn assert_private(path: &std::path::Path) {
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions()) & 0o777;
+    assert_eq!(mode, 0o600, "{} is mode {mode:o}", path.display());
+}
+
 async fn paper_complaints_count_from_their_real_date(db: Db) {
     let (w, cfg, _) = setup(db).await;
     let desc = file(&w, "brief.txt", "Per brief: de coach was onvriendelijk.");
@@ -141,11 +202,33 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     assert_eq!((case.summary.acknowledge_by.as_str(), case.summary.progress_by.as_str(), case.summary.respond_by.as_str()), ("2026-11-27", "2026-12-04", "2026-12-18"));
     assert_eq!(case.attachment_list.len(), 1);
     assert_eq!(case.summary.handler.as_deref(), Some("Ann Smit"));
-    let letter = std::fs::read_to_string(w.config.storage.data_dir.join(format!("letters/{reference}-acknowledgement.txt"))).unwrap();
+    let letters = w.config.storage.data_dir.join("letters");
+    let letter = std::fs::read_to_string(letters.join(format!("{reference}-acknowledgement.txt"))).unwrap();
     assert!(letter.contains("Geachte Henk Post") && letter.contains("vrijdag 4 december 2026"), "{letter}");
+    assert_private(&letters.join(format!("{reference}-acknowledgement.txt")));
     assert!(case.summary.acknowledged_at.is_none(), "not met until the letter is posted");
     assert_eq!(klachtd(&cfg, &["cases", "acknowledged", &reference, "--date", "2026-11-23"]).0, 0);
     assert!(store.case_detail(&reference).await.unwrap().summary.acknowledged_at.is_some());
+
+    // Two requests for information by post: two letters, the first one kept.
+    let first = file(&w, "vraag1.txt", "Eerste vraag: welke coach?");
+    let second = file(&w, "vraag2.txt", "Tweede vraag: welke datum?");
+    let (code, out, err) = klachtd(&cfg, &["cases", "request-info", &reference, "--message-file", &first]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{reference}-request-info.txt")), "{out}");
+    let (code, out, err) = klachtd(&cfg, &["cases", "request-info", &reference, "--message-file", &second]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{reference}-request-info-2.txt")), "{out}");
+    let one = std::fs::read_to_string(letters.join(format!("{reference}-request-info.txt"))).unwrap();
+    let two = std::fs::read_to_string(letters.join(format!("{reference}-request-info-2.txt"))).unwrap();
+    assert!(one.contains("Eerste vraag") && !one.contains("Tweede vraag"), "{one}");
+    assert!(two.contains("Tweede vraag"), "{two}");
+    for name in std::fs::read_dir(&letters).unwrap().map(|e| e.unwrap().path()) {
+        assert_private(&name);
+        assert!(name.extension().is_some_and(|e| e == "txt"), "no temporary file is left behind: {}", name.display());
+    }
+    let dir_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&letters).unwrap().permissions()) & 0o777;
+    assert_eq!(dir_mode, 0o700, "the letters directory is private");
 
     // With an e-mail address the acknowledgement is mailed.
     let henk = format!("{}@example.test", unique("henk"));
@@ -177,6 +260,24 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "partly-founded", "--findings-file", &findings, "--measures-file", &measures]).0, 0);
     eventually("response sent", WAIT, || async { store.case_detail(&r).await.unwrap().summary.responded_at.map(|_| ()) }).await;
     daemon.stop().await;
+    // An earlier failed attempt left its SMTP error, which can name the recipient.
+    sql(&w, "UPDATE outbox SET last_error = 'smtp: 550 <noor@example.test> unknown' WHERE case_id = (SELECT id FROM cases WHERE reference = $1)", &r).await;
+    let dedupe_key: String = scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
+    assert!(dedupe_key.starts_with("mid:"), "{dedupe_key}");
+
+    // A paper complaint answered by post, received long before the report's period.
+    let desc = file(&w, "brief.txt", "Per brief: Paula vertrouwt het niet.");
+    let (code, out, err) = klachtd(&cfg, &["cases", "register", "--name", "Paula Papier", "--postal-address", "Geheimlaan 3, Ergens", "--received", "2026-01-05", "--description-file", &desc]);
+    assert_eq!(code, 0, "{err}");
+    let paper = out.split(':').next().unwrap().trim().to_string();
+    assert_eq!(klachtd(&cfg, &["cases", "respond", &paper, "--outcome", "unfounded", "--findings-file", &findings]).0, 0);
+    let letters_dir = w.config.storage.data_dir.join("letters");
+    let letters_of = |reference: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&letters_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.contains(reference)).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(letters_of(&paper), vec![format!("{paper}-acknowledgement.txt"), format!("{paper}-response.txt")]);
 
     let today = chrono::Utc::now().date_naive();
     let period = [today - chrono::Duration::days(3), today + chrono::Duration::days(1)].map(|d| d.to_string());
@@ -217,6 +318,48 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
         assert!(!json.contains(private), "{private:?} survived retention: {json}");
     }
     assert_eq!(detail.summary.reference, r);
+
+    // The SMTP traces are gone; the dedupe key is a hash, and still recognises the mail.
+    let traces: i64 = scalar(&w, "SELECT COUNT(*) FROM outbox WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND (last_error IS NOT NULL OR smtp_reply IS NOT NULL OR in_reply_to IS NOT NULL OR refs <> '')", &r).await;
+    assert_eq!(traces, 0, "SMTP replies, errors and threading headers are cleared");
+    let hashed: String = scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
+    assert_ne!(hashed, dedupe_key);
+    assert!(!hashed.contains(dedupe_key.trim_start_matches("mid:")) && !hashed.contains("noor"), "{hashed}");
+    assert!(store.is_known(&dedupe_key).await.unwrap(), "a re-delivered mail is still recognised");
+
+    // The paper case's letters survive until its own retention period has passed.
+    assert_eq!(letters_of(&paper).len(), 2);
+    backdate_closing(&w, &paper).await;
+    let (code, out, err) = klachtd(&short, &["retention", "run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("from 1 case(s)"), "{out}");
+    assert!(letters_of(&paper).is_empty(), "the printed letters are gone: {:?}", letters_of(&paper));
+    assert_eq!(report(&short), before, "the register is still the same");
+
+    // The same mail delivered again after retention is recognised, not a new complaint.
+    let daemon = w.start();
+    w.send(&noor, with_attachment.as_bytes()).await;
+    eventually("re-delivery processed", WAIT, || async { (w.stack.messages(&w.complaints, &w.config.imap.processed_folder).await.len() == 2).then_some(()) }).await;
+    daemon.stop().await;
+    assert_eq!(store.count(Table::Cases).await.unwrap(), 2, "no new case for a re-delivered mail");
+}
+
+async fn sql(w: &World, statement: &'static str, reference: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    sqlx::query(statement).bind(reference).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+async fn scalar<T>(w: &World, statement: &'static str, reference: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
+{
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    let v = sqlx::query_scalar(statement).bind(reference).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    v
 }
 
 /// Makes a case look closed two days ago (retention counts from the closing time).
@@ -228,9 +371,15 @@ async fn backdate_closing(w: &World, reference: &str) {
     pool.close().await;
 }
 
+const SECRET: &str = "0123456789abcdef-test-secret";
+
 async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
+    capture_logs();
     let ann = format!("{}@dienst.test", unique("ann"));
-    let extra = format!("{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n[actions_by_mail]\nsecret = \"0123456789abcdef-test-secret\"\n");
+    let bob = format!("{}@dienst.test", unique("bob"));
+    let extra = format!(
+        "{ANSWER_ALL}[assignment]\nrule = \"default\"\ndefault_handler = \"Ann Smit\"\n[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n[[handlers]]\nname = \"Bob Berg\"\nemail = \"{bob}\"\n[actions_by_mail]\nsecret = \"{SECRET}\"\n"
+    );
     let w = World::with(db, MailStack::shared(), &extra).await;
     let ria = format!("{}@example.test", unique("ria"));
     let daemon = w.start();
@@ -249,7 +398,9 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     // A forged From without the token, and one with a token for another handler: ordinary mail.
     let forged = reply(&ann, &format!("Re: [{reference}] Klacht aan u toegewezen"), "REACTIE unfounded\r\nOngegrond.");
     w.send(&ann, forged.as_bytes()).await;
-    let wrong = reply(&ann, &format!("Re: [{reference}] {{actie:0123456789abcdef0123}}"), "REACTIE unfounded\r\nOngegrond.");
+    let bobs_token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &reference, &bob);
+    assert!(klachtd::domain::mail_actions::verify(SECRET.as_bytes(), &reference, &bob, &bobs_token), "a real token, for Bob");
+    let wrong = reply(&ann, &format!("Re: [{reference}] {}", klachtd::domain::mail_actions::marker(&bobs_token)), "REACTIE unfounded\r\nOngegrond.");
     w.send(&ann, wrong.as_bytes()).await;
     eventually("forgeries kept as messages", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == 3).then_some(()) }).await;
     assert_eq!(store.case_detail(&reference).await.unwrap().summary.status, "open", "no forged response closed the case");
@@ -274,10 +425,465 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     })
     .await;
     assert!(parsed(&refused).body_text(0).unwrap().contains("\"misschien\" is not an outcome"));
+
+    // Reassigned to Bob: Ann's token still verifies, but she no longer handles the case, so
+    // her reply is ordinary mail and does nothing.
+    store.assign(&reference, "Bob Berg", "supervisor-sam").await.unwrap();
+    let before = snapshot(&w, &reference).await;
+    let ann_mails = w.stack.messages(&ann, "INBOX").await.len();
+    let messages = store.case_detail(&reference).await.unwrap().summary.messages;
+    let stale = reply(&ann, &format!("Re: {subject}"), "REACTIE unfounded\r\nOngegrond.");
+    w.send(&ann, stale.as_bytes()).await;
+    eventually("Ann's reply kept", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == messages + 1).then_some(()) }).await;
+    let detail = store.case_detail(&reference).await.unwrap();
+    assert_eq!(detail.message_list.last().unwrap().kind, "follow-up", "ordinary mail, not a handler action");
+    assert_eq!(detail.summary.status, "open");
+    let after = snapshot(&w, &reference).await;
+    assert_eq!(after.case, before.case, "the case is unchanged");
+    assert_eq!(after.outbox, before.outbox, "nothing was sent");
     daemon.stop().await;
+    assert_eq!(w.stack.messages(&ann, "INBOX").await.len(), ann_mails, "no confirmation or refusal to Ann");
 
     let history = store.case_detail(&reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.actor == "Ann Smit (e-mail)" && e.action == "progress-notice"), "{history:?}");
     assert!(!history.iter().any(|e| e.action == "final-response"));
     assert_eq!(w.stack.messages(&ria, "INBOX").await.len(), 2, "the complainant got no reply to the handlers' mails");
+}
+
+mod concurrency {
+    use super::*;
+    use klachtd::actions::Actions;
+    use klachtd::domain::procedure::Outcome;
+    use klachtd::store::{MessageRecord, NewCase, Registration, Store};
+
+    on_both_databases!(two_concurrent_responses_queue_one_letter);
+
+    fn email_case(n: usize) -> (NewCase, MessageRecord) {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let case = NewCase {
+            source: "email",
+            complainant_name: Some("Race Tester".into()),
+            complainant_email: Some(format!("race{n}@example.test")),
+            reply_to_name: None,
+            reply_to_email: None,
+            postal_address: None,
+            subject: "race".into(),
+            description: "race".into(),
+            incomplete: vec![],
+            received_on: d,
+            received_at: 0,
+            acknowledge_by: d,
+            progress_by: d,
+            respond_by: d,
+            preferred_handler: None,
+        };
+        let message = MessageRecord {
+            direction: "in",
+            kind: "complaint".into(),
+            dedupe_key: Some(format!("mid:race-{n}@example.test")),
+            message_id: Some(format!("race-{n}@example.test")),
+            from_address: None,
+            subject: String::new(),
+            body: String::new(),
+            raw: None,
+            note: String::new(),
+            received_at: 0,
+        };
+        (case, message)
+    }
+
+    /// Two instances (two pools) respond to the same case at the same moment: one final
+    /// response is queued, the other is refused. Several rounds, so the race really happens.
+    async fn two_concurrent_responses_queue_one_letter(db: Db) {
+        capture_logs();
+        let w = World::new(db).await;
+        let a = Store::open(&w.config.database.url, 4).await.unwrap();
+        let b = Store::open(&w.config.database.url, 4).await.unwrap();
+        let actions_a = std::sync::Arc::new(Actions::new(&w.config, a.clone(), klachtd::daemon::load_settings(&w.config).unwrap()).unwrap());
+        let actions_b = std::sync::Arc::new(Actions::new(&w.config, b.clone(), klachtd::daemon::load_settings(&w.config).unwrap()).unwrap());
+        for n in 0..8 {
+            let (case, message) = email_case(n);
+            let Registration::Registered { reference, .. } = a.register_case(&case, &message, &[], |_| None).await.unwrap() else { panic!("registered") };
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+            let run = |actions: std::sync::Arc<Actions>, outcome: Outcome| {
+                let (reference, barrier) = (reference.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    actions.respond(&reference, outcome, "Bevindingen.".into(), String::new(), "racer").await.map_err(|e| e.to_string())
+                })
+            };
+            let (x, y) = (run(actions_a.clone(), Outcome::Founded), run(actions_b.clone(), Outcome::Unfounded));
+            let results = [x.await.unwrap(), y.await.unwrap()];
+            let done = results.iter().filter(|r| r.is_ok()).count();
+            let refused: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert_eq!(done, 1, "round {n}: exactly one response: {results:?}");
+            assert_eq!(refused.len(), 1, "round {n}: {results:?}");
+            assert!(refused[0].contains("already has its final response"), "{}", refused[0]);
+            let detail = a.case_detail(&reference).await.unwrap();
+            let responses = detail.history.iter().filter(|e| e.action == "final-response").count();
+            assert_eq!(responses, 1, "round {n}: one final response in the history");
+            let letters: i64 = outbox_of(&w, &reference, "response").await;
+            assert_eq!(letters, 1, "round {n}: one response letter queued");
+        }
+        a.close().await;
+        b.close().await;
+    }
+
+    async fn outbox_of(w: &World, reference: &str, kind: &str) -> i64 {
+        let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = $2")
+            .bind(reference)
+            .bind(kind)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    }
+}
+
+/// What a refusal must leave alone: the case row, its outbox, its history, the letters on disk,
+/// and the totals of the database.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    case: Option<String>,
+    outbox: i64,
+    history: i64,
+    letters: Vec<String>,
+    totals: (i64, i64, i64),
+}
+
+async fn snapshot(w: &World, reference: &str) -> Snapshot {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    let row = sqlx::query(
+        "SELECT status, outcome, findings, measures, closed_at, responded_at, acknowledged_at, progress_sent_at, expected_by, category,
+                handler_id, external_body, external_on, anonymised_at, complainant_name, description
+         FROM cases WHERE reference = $1",
+    )
+    .bind(reference)
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
+    let case = row.map(|r| {
+        let t = |i: usize| r.get::<Option<String>, _>(i);
+        let n = |i: usize| r.get::<Option<i64>, _>(i);
+        format!("{:?} {:?}", (t(0), t(1), t(2), t(3), n(4), n(5), n(6), n(7)), (t(8), t(9), n(10), t(11), t(12), n(13), t(14), t(15)))
+    });
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        let reference = reference.to_string();
+        async move { sqlx::query_scalar::<_, i64>(sql).bind(reference).fetch_one(&pool).await.unwrap() }
+    };
+    let outbox = count("SELECT COUNT(*) FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1").await;
+    let history = count("SELECT COUNT(*) FROM case_events e JOIN cases c ON c.id = e.case_id WHERE c.reference = $1").await;
+    let totals = (
+        count("SELECT COUNT(*) FROM cases WHERE reference <> $1").await,
+        count("SELECT COUNT(*) FROM outbox WHERE message_id <> $1").await,
+        count("SELECT COUNT(*) FROM case_events WHERE action <> $1").await,
+    );
+    pool.close().await;
+    let mut letters: Vec<String> = std::fs::read_dir(w.config.storage.data_dir.join("letters"))
+        .map(|d| d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect())
+        .unwrap_or_default();
+    letters.sort();
+    Snapshot { case, outbox, history, letters, totals }
+}
+
+fn d(month: u32, day: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, month, day).unwrap()
+}
+
+/// A complaint that came by e-mail, registered as intake would, with deadlines given by hand.
+async fn email_case(store: &klachtd::store::Store, name: &str, received: chrono::NaiveDate, deadlines: [chrono::NaiveDate; 3]) -> String {
+    let address = format!("{}@example.test", unique(&name.to_lowercase().replace(' ', ".")));
+    let case = klachtd::store::NewCase {
+        source: "email",
+        complainant_name: Some(name.into()),
+        complainant_email: Some(address.clone()),
+        reply_to_name: None,
+        reply_to_email: None,
+        postal_address: None,
+        subject: format!("Klacht van {name}"),
+        description: format!("{name} is ontevreden."),
+        incomplete: vec![],
+        received_on: received,
+        received_at: noon(received),
+        acknowledge_by: deadlines[0],
+        progress_by: deadlines[1],
+        respond_by: deadlines[2],
+        preferred_handler: None,
+    };
+    let id = format!("{}@example.test", unique("complaint"));
+    let message = klachtd::store::MessageRecord {
+        direction: "in",
+        kind: "complaint".into(),
+        dedupe_key: Some(format!("mid:{id}")),
+        message_id: Some(id),
+        from_address: Some(address),
+        subject: case.subject.clone(),
+        body: case.description.clone(),
+        raw: None,
+        note: String::new(),
+        received_at: noon(received),
+    };
+    match store.register_case(&case, &message, &[], |_| None).await.unwrap() {
+        klachtd::store::Registration::Registered { reference, .. } => reference,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Noon in Amsterdam on `day`, as Unix seconds.
+fn noon(day: chrono::NaiveDate) -> i64 {
+    day.and_hms_opt(12, 0, 0).unwrap().and_local_timezone(chrono_tz::Europe::Amsterdam).unwrap().timestamp()
+}
+
+/// Sets when a deadline was met (as if the server accepted the letter that day).
+async fn met_on(w: &World, reference: &str, column: &str, day: chrono::NaiveDate) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    let sql = format!("UPDATE cases SET {column} = $1 WHERE reference = $2");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(noon(day)).bind(reference).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+async fn refusals_change_nothing(db: Db) {
+    let (w, cfg, _) = setup(db).await;
+    let store = w.store().await;
+    let r = email_case(store, "Rob Refus", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+    let desc = file(&w, "brief.txt", "Per brief.");
+    let (code, out, err) = klachtd(&cfg, &["cases", "register", "--name", "Pim Papier", "--received", "2026-11-20", "--description-file", &desc]);
+    assert_eq!(code, 0, "{err}");
+    let paper = out.split(':').next().unwrap().trim().to_string();
+    let findings = file(&w, "findings.txt", "Bevindingen.");
+
+    // Each refusal: one line on stderr, exit 1, and the same snapshot before and after.
+    let refused = |args: Vec<String>, needle: &'static str, reference: String| {
+        let (w, cfg) = (&w, &cfg);
+        async move {
+            let before = snapshot(w, &reference).await;
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, _, err) = klachtd(cfg, &args);
+            assert_eq!((code, err.trim().lines().count()), (1, 1), "{args:?}: {err}");
+            assert!(err.contains(needle), "{args:?}: {err}");
+            assert_eq!(snapshot(w, &reference).await, before, "{args:?} changed something");
+        }
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    refused(args(&["cases", "progress", "KL-1999-0009", "--expected", "2026-12-15"]), "no case with reference KL-1999-0009", r.clone()).await;
+    refused(args(&["cases", "respond", "KL-1999-0009", "--outcome", "founded", "--findings-file", &findings]), "no case with reference", r.clone()).await;
+    refused(args(&["cases", "respond", &r, "--outcome", "half", "--findings-file", &findings]), "\"half\" is not an outcome", r.clone()).await;
+    refused(args(&["cases", "acknowledged", &r, "--date", "2026-11-03"]), "came by e-mail", r.clone()).await;
+    refused(args(&["cases", "reopen", &r]), "nothing to reopen", r.clone()).await;
+
+    assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "founded", "--findings-file", &findings]).0, 0);
+    refused(args(&["cases", "respond", &r, "--outcome", "unfounded", "--findings-file", &findings]), "already has its final response", r.clone()).await;
+    refused(args(&["cases", "progress", &r, "--expected", "2026-12-20"]), "a progress notice comes before it", r.clone()).await;
+    refused(args(&["cases", "request-info", &r, "--message-file", &findings]), "reopen it first", r.clone()).await;
+
+    // A paper case by post: refusals leave its letters alone too.
+    assert_eq!(klachtd(&cfg, &["cases", "acknowledged", &paper, "--date", "2026-11-23"]).0, 0);
+    refused(args(&["cases", "acknowledged", &paper, "--date", "2026-11-24"]), "already has its acknowledgement recorded (2026-11-23)", paper.clone()).await;
+    assert_eq!(klachtd(&cfg, &["cases", "respond", &paper, "--outcome", "founded", "--findings-file", &findings]).0, 0);
+    refused(args(&["cases", "respond", &paper, "--outcome", "founded", "--findings-file", &findings]), "already has its final response", paper.clone()).await;
+    refused(args(&["cases", "progress", &paper, "--expected", "2026-12-20"]), "a progress notice comes before it", paper.clone()).await;
+    let letters = snapshot(&w, &paper).await.letters;
+    assert_eq!(letters, vec![format!("{paper}-acknowledgement.txt"), format!("{paper}-response.txt")], "no letter of a refused action is left");
+}
+
+/// A month built by hand, on both databases, through the actions themselves; the dates on which
+/// deadlines were met are set by hand. Every figure below is counted by hand.
+async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
+    let (w, cfg, _) = setup(db).await;
+    let store = w.store().await;
+    let text = |name: &str, t: &str| file(&w, name, t);
+    let ask = text("ask.txt", "Welke datum?");
+    let found = text("findings.txt", "Bevindingen.");
+    let ok = |out: (i32, String, String)| {
+        assert_eq!(out.0, 0, "{}", out.2);
+        out.1
+    };
+
+    // A: e-mail, Mon 2 March; request for information by mail; founded with measures.
+    let a = email_case(store, "Anna Mail", d(3, 2), [d(3, 9), d(3, 16), d(3, 30)]).await;
+    ok(klachtd(&cfg, &["cases", "category", &a, "staff"]));
+    assert!(ok(klachtd(&cfg, &["cases", "request-info", &a, "--message-file", &ask])).contains("queued for"));
+    ok(klachtd(&cfg, &["cases", "progress", &a, "--expected", "2026-03-25"]));
+    let m_a = text("ma.txt", "Coach krijgt extra begeleiding.");
+    ok(klachtd(&cfg, &["cases", "respond", &a, "--outcome", "founded", "--findings-file", &found, "--measures-file", &m_a]));
+    met_on(&w, &a, "acknowledged_at", d(3, 3)).await;
+    met_on(&w, &a, "progress_sent_at", d(3, 10)).await;
+    met_on(&w, &a, "responded_at", d(3, 20)).await; // 14 working days
+
+    // B: paper without e-mail, Tue 3 March; request for information by post; unfounded by post;
+    // taken to the external body.
+    let desc = text("brief.txt", "Per brief.");
+    let b = ok(klachtd(&cfg, &["cases", "register", "--name", "Bert Brief", "--postal-address", "Laan 1", "--received", "2026-03-03", "--description-file", &desc]));
+    let b = b.split(':').next().unwrap().trim().to_string();
+    let s = store.case_detail(&b).await.unwrap().summary;
+    assert_eq!([s.acknowledge_by, s.progress_by, s.respond_by], ["2026-03-10", "2026-03-17", "2026-03-31"]);
+    ok(klachtd(&cfg, &["cases", "category", &b, "service"]));
+    assert!(ok(klachtd(&cfg, &["cases", "request-info", &b, "--message-file", &ask])).contains("for printing"));
+    ok(klachtd(&cfg, &["cases", "acknowledged", &b, "--date", "2026-03-05"]));
+    ok(klachtd(&cfg, &["cases", "respond", &b, "--outcome", "unfounded", "--findings-file", &found]));
+    met_on(&w, &b, "responded_at", d(3, 12)).await; // 7 working days
+    ok(klachtd(&cfg, &["cases", "escalate", &b, "--to", "Nationale ombudsman", "--date", "2026-03-20"]));
+
+    // C: e-mail, Wed 4 March; acknowledged late; responded, reopened, responded again late.
+    let c = email_case(store, "Cor Mail", d(3, 4), [d(3, 11), d(3, 18), d(4, 1)]).await;
+    ok(klachtd(&cfg, &["cases", "category", &c, "process"]));
+    ok(klachtd(&cfg, &["cases", "progress", &c, "--expected", "2026-03-25"]));
+    let first = text("first.txt", "Eerste maatregel.");
+    ok(klachtd(&cfg, &["cases", "respond", &c, "--outcome", "founded", "--findings-file", &found, "--measures-file", &first]));
+    met_on(&w, &c, "acknowledged_at", d(3, 12)).await;
+    met_on(&w, &c, "progress_sent_at", d(3, 18)).await;
+    met_on(&w, &c, "responded_at", d(3, 20)).await;
+    ok(klachtd(&cfg, &["cases", "reopen", &c]));
+    let m_c = text("mc.txt", "Werkinstructie aangepast.");
+    ok(klachtd(&cfg, &["cases", "respond", &c, "--outcome", "partly-founded", "--findings-file", &found, "--measures-file", &m_c]));
+    met_on(&w, &c, "responded_at", d(4, 2)).await; // 21 working days; due 1 April
+
+    // D: paper with e-mail, Mon 9 March; nothing done yet (its acknowledgement is queued).
+    ok(klachtd(&cfg, &["cases", "register", "--name", "Dirk Digitaal", "--email", "dirk@example.test", "--received", "2026-03-09", "--description-file", &desc]));
+
+    // E: e-mail, 27 February, outside the period, with everything that would count.
+    let e = email_case(store, "Eva Eerder", d(2, 27), [d(3, 6), d(3, 13), d(3, 27)]).await;
+    ok(klachtd(&cfg, &["cases", "category", &e, "other"]));
+    ok(klachtd(&cfg, &["cases", "request-info", &e, "--message-file", &ask]));
+    ok(klachtd(&cfg, &["cases", "escalate", &e, "--to", "Nationale ombudsman", "--date", "2026-03-20"]));
+    ok(klachtd(&cfg, &["cases", "respond", &e, "--outcome", "founded", "--findings-file", &found, "--measures-file", &m_a]));
+    met_on(&w, &e, "responded_at", d(3, 2)).await;
+
+    let json = ok(klachtd(&cfg, &["report", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "json"]));
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(r["received"], 4, "{json}");
+    assert_eq!(r["by_category"], serde_json::json!({"process": 1, "service": 1, "staff": 1, "uncategorised": 1}), "{json}");
+    assert_eq!(r["by_outcome"], serde_json::json!({"founded": 1, "open": 1, "partly-founded": 1, "unfounded": 1}), "{json}");
+    // Acknowledgement: A 3/3 and B 5/3 on time, C 12/3 after 11/3 late, D open.
+    assert_eq!(r["acknowledgement"], serde_json::json!({"on_time": 2, "late": 1, "open": 1}), "{json}");
+    // Progress notice: A 10/3 and C 18/3 on time; B and D open.
+    assert_eq!(r["progress_notice"], serde_json::json!({"on_time": 2, "late": 0, "open": 2}), "{json}");
+    // Final response: A 20/3 and B 12/3 on time, C's final one 2/4 after 1/4 late, D open.
+    assert_eq!(r["final_response"], serde_json::json!({"on_time": 2, "late": 1, "open": 1}), "{json}");
+    // Working days to the response: B 7, A 14, C 21 (its final response, not the first).
+    assert_eq!(r["handling_days_median"].as_f64(), Some(14.0), "{json}");
+    assert_eq!(r["handling_days_longest"], 21, "{json}");
+    // One request by mail (A), one by post (B).
+    assert_eq!(r["requests_for_information"], 2, "{json}");
+    assert_eq!(r["external_escalations"], 1, "{json}");
+    assert_eq!(r["measures"], serde_json::json!([[a, "Coach krijgt extra begeleiding."], [c, "Werkinstructie aangepast."]]), "{json}");
+
+    // The reopened case keeps its earlier response in the history.
+    let reopened = store.case_detail(&c).await.unwrap().history.into_iter().find(|e| e.action == "reopened").unwrap();
+    assert!(reopened.detail.contains("outcome founded, sent 2026-03-20") && reopened.detail.contains("Eerste maatregel."), "{}", reopened.detail);
+}
+
+/// A final response that is still in the outbox when the case is reopened does not meet the
+/// deadline once it goes; the next response does. Reopening clears the live response.
+async fn a_reopened_case_counts_its_last_response(db: Db) {
+    let (w, cfg, _) = setup(db).await;
+    let store = w.store().await;
+    let r = email_case(store, "Rita Heropend", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+    let found = file(&w, "findings.txt", "Bevindingen.");
+    let measures = file(&w, "m.txt", "Maatregel.");
+    assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "founded", "--findings-file", &found, "--measures-file", &measures]).0, 0);
+    let lease = std::time::Duration::from_secs(300);
+    let old = store.claim_outbox("test", lease).await.unwrap().expect("the first response");
+    assert_eq!(klachtd(&cfg, &["cases", "reopen", &r]).0, 0);
+    let open = snapshot(&w, &r).await.case.unwrap();
+    assert!(open.starts_with("(Some(\"open\"), None, None, None, None, None,"), "outcome, findings, measures, closing and response cleared: {open}");
+    store.outbox_sent(&old, "250 ok").await.unwrap();
+    assert_eq!(store.case_detail(&r).await.unwrap().summary.responded_at, None, "the old letter answers no open case");
+
+    assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "unfounded", "--findings-file", &found]).0, 0);
+    let new = store.claim_outbox("test", lease).await.unwrap().expect("the second response");
+    store.outbox_sent(&new, "250 ok").await.unwrap();
+    let detail = store.case_detail(&r).await.unwrap();
+    assert!(detail.summary.responded_at.is_some());
+    assert_eq!(detail.summary.status, "closed");
+    let history: Vec<&str> = detail.history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(history.iter().filter(|a| **a == "final-response").count(), 2, "{history:?}");
+    let reopened = detail.history.iter().find(|e| e.action == "reopened").unwrap();
+    assert!(reopened.detail.contains("outcome founded, sent not yet") && reopened.detail.contains("Maatregel."), "{}", reopened.detail);
+}
+
+/// R9: at info level the logs (the daemon's, and the commands') carry references and counts,
+/// never a complainant's name, address or words, across every kind of action.
+async fn logs_carry_no_personal_data(db: Db) {
+    let (w, cfg, ann) = setup_with(db, &format!("[actions_by_mail]\nsecret = \"{SECRET}\"\n")).await;
+    let cli_start = cli_log().lock().unwrap().len();
+    let daemon_start = daemon_log().lock().unwrap().len();
+    let saskia = format!("{}@geheimdomein.test", unique("saskia.zwijgers"));
+    let private = [
+        "Saskia Zwijgers".to_string(),
+        "Zwijgers".into(),
+        saskia.clone(),
+        "geheimdomein".into(),
+        "Onderwerp Vertrouwelijk".into(),
+        "Mijn dossier nummer 4711".into(),
+        "Bevinding Zwijgplicht".into(),
+        "Maatregel Zwijgplicht".into(),
+        "Notitie Zwijgplicht".into(),
+        "Vraag Zwijgplicht".into(),
+        "Gerrit Papierbrief".into(),
+        "Kerkpad 7".into(),
+        "Nergenshuizen".into(),
+        "Brieftekst Onvriendelijk".into(),
+        "Nagekomen Zwijgplicht".into(),
+    ];
+    let daemon = w.start();
+    let (_, raw) = w.complaint("Saskia Zwijgers", &saskia, "Onderwerp Vertrouwelijk", "Mijn dossier nummer 4711 is zoek.");
+    w.send(&saskia, &raw).await;
+    let store = w.store().await;
+    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+    let r = case.reference.clone();
+
+    // Handler actions at the command line.
+    let ask = file(&w, "ask.txt", "Vraag Zwijgplicht: wanneer?");
+    assert_eq!(klachtd(&cfg, &["cases", "progress", &r, "--expected", "2026-12-15"]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "request-info", &r, "--message-file", &ask]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "note", &r, "Notitie Zwijgplicht"]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "category", &r, "staff"]).0, 0);
+
+    // Actions by mail: a note and the final response.
+    let notice = eventually("assignment notice", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
+    let subject = parsed(&notice).subject().unwrap().to_string();
+    let reply = |body: &str| format!("From: Ann Smit <{ann}>\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: <{}@dienst.test>\r\n\r\n{body}\r\n", w.complaints, unique("act"));
+    w.send(&ann, reply("NOTITIE\r\nNotitie Zwijgplicht per mail").as_bytes()).await;
+    w.send(&ann, reply("REACTIE founded\r\nBevinding Zwijgplicht.\r\nMAATREGELEN:\r\nMaatregel Zwijgplicht.").as_bytes()).await;
+    eventually("closed by mail", WAIT, || async { (store.case_detail(&r).await.unwrap().summary.status == "closed").then_some(()) }).await;
+
+    // Mail on the closed case.
+    let late = format!("From: Saskia Zwijgers <{saskia}>\r\nTo: {}\r\nSubject: Re: [{r}] Nagekomen Zwijgplicht\r\nMessage-ID: <{}@geheimdomein.test>\r\n\r\nNagekomen Zwijgplicht.\r\n", w.complaints, unique("late"));
+    w.send(&saskia, late.as_bytes()).await;
+    eventually("handler told", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("gesloten klacht")) }).await;
+
+    // A paper complaint, answered by post.
+    let desc = file(&w, "brief.txt", "Brieftekst Onvriendelijk behandeld.");
+    let (code, out, err) = klachtd(&cfg, &["cases", "register", "--name", "Gerrit Papierbrief", "--postal-address", "Kerkpad 7, Nergenshuizen", "--received", "2026-11-20", "--description-file", &desc]);
+    assert_eq!(code, 0, "{err}");
+    let paper = out.split(':').next().unwrap().trim().to_string();
+    assert_eq!(klachtd(&cfg, &["cases", "request-info", &paper, "--message-file", &ask]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "acknowledged", &paper, "--date", "2026-11-23"]).0, 0);
+    let findings = file(&w, "f.txt", "Bevinding Zwijgplicht over Gerrit Papierbrief.");
+    assert_eq!(klachtd(&cfg, &["cases", "respond", &paper, "--outcome", "unfounded", "--findings-file", &findings]).0, 0);
+    daemon.stop().await;
+
+    // Retention, by the daemon's code and by the command.
+    backdate_closing(&w, &r).await;
+    backdate_closing(&w, &paper).await;
+    let attachments = klachtd::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    assert_eq!(klachtd::actions::run_retention(store, &attachments, 1).await.unwrap(), 2);
+    assert_eq!(klachtd(&cfg, &["retention", "run"]).0, 0);
+
+    let daemon_text = String::from_utf8_lossy(&daemon_log().lock().unwrap()[daemon_start..]).into_owned();
+    let cli_text = cli_log().lock().unwrap()[cli_start..].to_string();
+    assert!(daemon_text.contains(&r) && daemon_text.contains("personal data removed"), "the daemon's log was captured:\n{daemon_text}");
+    assert!(daemon_text.contains("handler action by mail"), "{daemon_text}");
+    for secret in &private {
+        assert!(!daemon_text.contains(secret.as_str()), "{secret:?} appears in the daemon's log:\n{daemon_text}");
+        assert!(!cli_text.contains(secret.as_str()), "{secret:?} appears in a command's log:\n{cli_text}");
+    }
 }

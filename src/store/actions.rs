@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{insert_event, insert_outbox, now, OutgoingMail, Result, Store, StoreError};
+use super::{insert_event, insert_outbox, now, Backend, OutgoingMail, Result, Store, StoreError};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 
 /// What a letter to the complainant needs to know about its case.
@@ -34,6 +34,33 @@ pub enum LetterEffect {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Refused(pub String);
+
+/// An action that the procedure can refuse: a database error, or a refusal with its reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+impl From<sqlx::Error> for ActionError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// A case's state as read inside a transaction that holds it (see [`Store::lock_case`]).
+struct Locked {
+    id: i64,
+    state: CaseState,
+    source: String,
+    outcome: Option<String>,
+    findings: Option<String>,
+    measures: Option<String>,
+    responded_at: Option<i64>,
+    acknowledged_at: Option<i64>,
+}
 
 impl Store {
     pub async fn letter_case(&self, reference: &str) -> Result<LetterCase> {
@@ -74,11 +101,10 @@ impl Store {
     /// post, at once: `mail` is `None` and `sent_by_post` is set).
     pub async fn queue_letter(&self, case: &LetterCase, step: Step, effect: &LetterEffect, mail: Option<&OutgoingMail>, actor: &str) -> Result<std::result::Result<(), Refused>> {
         let mut tx = self.begin().await?;
-        // Re-read the state inside the transaction: two handlers acting at once must not both
-        // send a final response.
-        let row = sqlx::query("SELECT status, outcome FROM cases WHERE id = $1").bind(case.id).fetch_one(&mut *tx).await?;
-        let state = CaseState { closed: row.get::<String, _>(0) == "closed", responded: row.get::<Option<String>, _>(1).is_some() };
-        if let Some(why) = refusal(&case.reference, state, step) {
+        // Read the state in the transaction that changes it, holding the case: two handlers (or
+        // two instances) acting at once must not both send a final response.
+        let locked = self.lock_case(&mut tx, &case.reference).await?;
+        if let Some(why) = refusal(&case.reference, locked.state, step) {
             tx.rollback().await?;
             return Ok(Err(Refused(why)));
         }
@@ -90,14 +116,23 @@ impl Store {
             }
             LetterEffect::RequestInformation { to } => ("information-requested", format!("to {to}")),
             LetterEffect::Response { outcome, findings, measures } => {
-                sqlx::query("UPDATE cases SET outcome = $1, findings = $2, measures = $3, status = 'closed', closed_at = $4 WHERE id = $5")
-                    .bind(outcome.as_str())
-                    .bind(findings)
-                    .bind(measures)
-                    .bind(t)
-                    .bind(case.id)
-                    .execute(&mut *tx)
-                    .await?;
+                // Guarded as well as locked: only an open case without an outcome is closed.
+                let changed = sqlx::query(
+                    "UPDATE cases SET outcome = $1, findings = $2, measures = $3, status = 'closed', closed_at = $4
+                     WHERE id = $5 AND outcome IS NULL AND status = 'open'",
+                )
+                .bind(outcome.as_str())
+                .bind(findings)
+                .bind(measures)
+                .bind(t)
+                .bind(case.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed != 1 {
+                    tx.rollback().await?;
+                    return Ok(Err(Refused(format!("{} already has its final response; reopen it first to respond again", case.reference))));
+                }
                 ("final-response", format!("outcome {outcome}; case closed"))
             }
         };
@@ -150,27 +185,97 @@ impl Store {
         Ok(())
     }
 
+    /// Reopens a closed case. The earlier response (outcome, date, findings, measures) moves
+    /// into the case's history and the live fields are cleared, so the next final response is
+    /// the one the register counts, with its own date.
     pub async fn reopen(&self, reference: &str, actor: &str) -> Result<std::result::Result<(), Refused>> {
-        let case = self.letter_case(reference).await?;
-        if let Some(why) = refusal(reference, case.state, Step::Reopen) {
+        let mut tx = self.begin().await?;
+        let locked = self.lock_case(&mut tx, reference).await?;
+        if let Some(why) = refusal(reference, locked.state, Step::Reopen) {
+            tx.rollback().await?;
             return Ok(Err(Refused(why)));
         }
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE cases SET status = 'open', closed_at = NULL, outcome = NULL WHERE id = $1").bind(case.id).execute(&mut *tx).await?;
-        insert_event(&mut tx, case.id, actor, "reopened", "").await?;
+        sqlx::query(
+            "UPDATE cases SET status = 'open', closed_at = NULL, outcome = NULL, findings = NULL, measures = NULL, responded_at = NULL
+             WHERE id = $1",
+        )
+        .bind(locked.id)
+        .execute(&mut *tx)
+        .await?;
+        let responded = locked.responded_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(crate::domain::calendar::amsterdam_date);
+        let detail = format!(
+            "earlier response: outcome {}, sent {}; findings: {}; measures: {}",
+            locked.outcome.as_deref().unwrap_or("none"),
+            responded.map_or("not yet".to_string(), |d| d.to_string()),
+            locked.findings.as_deref().unwrap_or("").trim(),
+            locked.measures.as_deref().unwrap_or("").trim()
+        );
+        insert_event(&mut tx, locked.id, actor, "reopened", &detail).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
 
-    /// A paper complaint's acknowledgement went out by post on `on`.
-    pub async fn acknowledged_by_post(&self, reference: &str, on: chrono::NaiveDate, actor: &str) -> Result<()> {
+    /// A paper complaint's acknowledgement went out by post on `on`. Refused for a case that
+    /// came by e-mail (its acknowledgement is mailed) and for one whose acknowledgement date is
+    /// recorded already.
+    pub async fn acknowledged_by_post(&self, reference: &str, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), ActionError> {
         let at = on.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(now(), |t| t.timestamp());
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2").bind(at).bind(link.id).execute(&mut *tx).await?;
-        insert_event(&mut tx, link.id, actor, "acknowledged-by-post", &on.to_string()).await?;
+        let locked = self.lock_case(&mut tx, reference).await?;
+        let refused = if locked.source != "post" {
+            Some(format!("{reference} came by e-mail; its acknowledgement is mailed and recorded when the mail server accepts it"))
+        } else if let Some(earlier) = locked.acknowledged_at {
+            let day = chrono::DateTime::from_timestamp(earlier, 0).map(crate::domain::calendar::amsterdam_date);
+            Some(format!("{reference} already has its acknowledgement recorded ({})", day.map_or("date unknown".to_string(), |d| d.to_string())))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            tx.rollback().await?;
+            return Err(Refused(why).into());
+        }
+        sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(at).bind(locked.id).execute(&mut *tx).await?;
+        insert_event(&mut tx, locked.id, actor, "acknowledged-by-post", &on.to_string()).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Reads a case inside `tx` and holds it until `tx` ends. On PostgreSQL the row is locked
+    /// (`SELECT ... FOR UPDATE`): a concurrent action on the same case waits, then reads the
+    /// state the first one committed. On SQLite, `begin` takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), which serialises writers already.
+    async fn lock_case(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, reference: &str) -> Result<Locked> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let outcome: Option<String> = r.get(2);
+        Ok(Locked {
+            id: r.get(0),
+            state: CaseState { closed: r.get::<String, _>(1) == "closed", responded: outcome.is_some() },
+            outcome,
+            source: r.get(3),
+            findings: r.get(4),
+            measures: r.get(5),
+            responded_at: r.get(6),
+            acknowledged_at: r.get(7),
+        })
+    }
+
+    /// Whether the handler with this address may act on the case now: they are its current
+    /// handler, or an active supervisor. A token issued before a reassignment no longer counts.
+    pub async fn may_act_on(&self, reference: &str, email: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM handlers h WHERE h.email = $1 AND h.active = 1
+               AND (h.supervisor <> 0 OR h.id = (SELECT c.handler_id FROM cases c WHERE c.reference = $2))",
+        )
+        .bind(email.trim().to_ascii_lowercase())
+        .bind(reference)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
     }
 
     /// Queues a mail to a handler about a case (`why` goes into the history).

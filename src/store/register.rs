@@ -8,12 +8,13 @@ use crate::domain::calendar::amsterdam_date;
 use crate::domain::register::CaseFacts;
 
 impl Store {
-    /// The register facts of cases received from `from` to `to` inclusive.
+    /// The register facts of cases received from `from` to `to` inclusive. Requests for
+    /// information are counted from the case history, so those sent by post count too.
     pub async fn register_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<CaseFacts>> {
         let rows = sqlx::query(
             "SELECT c.reference, c.received_on, c.category, c.outcome, c.acknowledge_by, c.acknowledged_at, c.progress_by,
                     c.progress_sent_at, c.respond_by, c.responded_at, c.external_body, c.measures,
-                    (SELECT COUNT(*) FROM outbox o WHERE o.case_id = c.id AND o.kind = 'request-info')
+                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'information-requested')
              FROM cases c WHERE c.received_on >= $1 AND c.received_on <= $2 ORDER BY c.id",
         )
         .bind(from.to_string())
@@ -63,12 +64,22 @@ impl Store {
                 "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
                         postal_address = NULL, subject = '', description = '', findings = NULL WHERE id = $1",
                 "UPDATE messages SET from_address = NULL, subject = '', body = '', raw = NULL, message_id = NULL WHERE case_id = $1",
-                "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '' WHERE case_id = $1",
-                "UPDATE case_events SET detail = '' WHERE case_id = $1 AND action IN ('note', 'information-requested', 'supervisor-check', 'subject-added')",
+                // SMTP replies and errors can name the recipient; In-Reply-To and References
+                // carry the complainant's Message-IDs.
+                "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
+                        in_reply_to = NULL, refs = '' WHERE case_id = $1",
+                "UPDATE case_events SET detail = '' WHERE case_id = $1 AND action IN ('note', 'information-requested', 'supervisor-check', 'subject-added', 'reopened')",
                 "DELETE FROM case_subjects WHERE case_id = $1",
             ];
             for sql in statements {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            // A Message-ID can name a person or their mail host; keep only its hash, which
+            // `is_known` still recognises, so a re-delivered old mail is no new complaint.
+            let keys = sqlx::query("SELECT id, dedupe_key FROM messages WHERE case_id = $1 AND dedupe_key LIKE 'mid:%'").bind(id).fetch_all(&mut *tx).await?;
+            for k in &keys {
+                let (message, key): (i64, String) = (k.get(0), k.get(1));
+                sqlx::query("UPDATE messages SET dedupe_key = $1 WHERE id = $2").bind(retained_dedupe_key(&key)).bind(message).execute(&mut *tx).await?;
             }
             let mine: Vec<String> = sqlx::query_scalar("SELECT sha256 FROM attachments WHERE case_id = $1").bind(id).fetch_all(&mut *tx).await?;
             sqlx::query("DELETE FROM attachments WHERE case_id = $1").bind(id).execute(&mut *tx).await?;
@@ -87,5 +98,21 @@ impl Store {
         }
         tx.commit().await?;
         Ok((ids.len() as u64, orphaned))
+    }
+
+    /// References of cases whose personal data was removed (their letter files go too).
+    pub async fn anonymised_references(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE anonymised_at IS NOT NULL ORDER BY id").fetch_all(&self.pool).await?)
+    }
+}
+
+/// What retention leaves of a dedupe key: a Message-ID key (`mid:...`) becomes the SHA-256 of
+/// the whole key (`mid-sha256:...`); a key that is a content hash already stays as it is. The
+/// same key always gives the same value, so a mail seen again is still recognised.
+pub(crate) fn retained_dedupe_key(key: &str) -> String {
+    if key.starts_with("mid:") {
+        format!("mid-sha256:{}", crate::domain::inbound::hex(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()).as_ref()))
+    } else {
+        key.to_string()
     }
 }
