@@ -315,7 +315,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cases { command } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
-            cases(&store, &command_line_actions(&config, &store)?, command).await
+            let (actions, no_token) = command_line_actions(&config, &store)?;
+            cases(&store, &actions, no_token, command).await
         }
         Command::Handlers { command } => {
             let config = Config::load_without_secrets(&cli.config)?;
@@ -450,7 +451,7 @@ fn delivered(reference: &str, what: &str, d: crate::actions::Delivery) {
     }
 }
 
-async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, command: CasesCommand) -> anyhow::Result<ExitCode> {
+async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, no_token: Option<String>, command: CasesCommand) -> anyhow::Result<ExitCode> {
     use crate::domain::procedure::{Category, Outcome};
     match command {
         CasesCommand::Progress { reference, expected, message_file } => {
@@ -553,7 +554,10 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, c
         CasesCommand::Assign { reference, handler } => {
             store.assign(&reference, &handler, &actor()).await?;
             actions.notify_assignment(&reference).await?;
-            println!("{reference}: assigned to {handler} (notified by mail)");
+            match no_token {
+                None => println!("{reference}: assigned to {handler} (notified by mail)"),
+                Some(why) => println!("{reference}: assigned to {handler} (notified by mail, without a reply token: {why})"),
+            }
         }
         CasesCommand::Subject { reference, name } => match store.add_subject(&reference, &name, &actor()).await? {
             Some(next) => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next}"),
@@ -613,17 +617,17 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
 }
 
 /// Handler actions for the command line. The reply token of actions by mail needs the secret,
-/// which under systemd only the service can read: without it, a notice sent from here carries
-/// no token (the handler can still act here, or on a later notice), and we say so.
-fn command_line_actions(config: &Config, store: &crate::store::Store) -> anyhow::Result<crate::actions::Actions> {
+/// which under systemd only the service can read: without it, an assignment notice sent from
+/// here carries no token (the handler can still act here, or on a later notice); the second
+/// value says why, for the one command that sends such a notice.
+fn command_line_actions(config: &Config, store: &crate::store::Store) -> anyhow::Result<(crate::actions::Actions, Option<String>)> {
     let settings = daemon::load_settings(config)?;
     match crate::actions::Actions::new(config, store.clone(), settings.clone()) {
         Err(e) if config.actions_by_mail.is_some() => {
-            eprintln!("klachtd: note: {}; notices sent by this command carry no reply token", one_line(&e));
             let without = Config { actions_by_mail: None, ..config.clone() };
-            crate::actions::Actions::new(&without, store.clone(), settings)
+            Ok((crate::actions::Actions::new(&without, store.clone(), settings)?, Some(one_line(&e))))
         }
-        built => built,
+        built => Ok((built?, None)),
     }
 }
 

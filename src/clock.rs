@@ -2,18 +2,12 @@
 //! replaying a day) set it by hand, so "what is due at 09:00 on 7 December" can be run through
 //! the whole daemon on any day of the year.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 #[derive(Clone, Default)]
-pub struct Clock(Option<Arc<Manual>>);
-
-struct Manual {
-    now: Mutex<DateTime<Utc>>,
-    reads: AtomicU64,
-}
+pub struct Clock(Option<Arc<Mutex<DateTime<Utc>>>>);
 
 impl Clock {
     /// The system clock.
@@ -23,30 +17,21 @@ impl Clock {
 
     /// A clock that stands still at `at` until [`Clock::set`] moves it.
     pub fn manual(at: DateTime<Utc>) -> Self {
-        Self(Some(Arc::new(Manual { now: Mutex::new(at), reads: AtomicU64::new(0) })))
+        Self(Some(Arc::new(Mutex::new(at))))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         match &self.0 {
             None => Utc::now(),
-            Some(m) => {
-                m.reads.fetch_add(1, Ordering::SeqCst);
-                *m.now.lock().unwrap_or_else(|e| e.into_inner())
-            }
+            Some(m) => *m.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 
     /// Moves a manual clock; a no-op on the system clock.
     pub fn set(&self, at: DateTime<Utc>) {
         if let Some(m) = &self.0 {
-            *m.now.lock().unwrap_or_else(|e| e.into_inner()) = at;
+            *m.lock().unwrap_or_else(|e| e.into_inner()) = at;
         }
-    }
-
-    /// How often a manual clock was read: a test waits on this to know that work which
-    /// started after [`Clock::set`] has seen the new time.
-    pub fn reads(&self) -> u64 {
-        self.0.as_ref().map_or(0, |m| m.reads.load(Ordering::SeqCst))
     }
 }
 
@@ -55,7 +40,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_manual_clock_stands_still_until_set_and_counts_reads() {
+    fn a_manual_clock_stands_still_until_set() {
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let clock = Clock::manual(t0);
         assert_eq!(clock.now(), t0);
@@ -63,7 +48,6 @@ mod tests {
         let t1 = t0 + chrono::Duration::hours(3);
         clock.clone().set(t1);
         assert_eq!(clock.now(), t1, "clones share the time");
-        assert_eq!(clock.reads(), 3);
         let system = Clock::system();
         system.set(t0);
         assert!(system.now() > t1, "the system clock is not settable");

@@ -57,7 +57,6 @@ pub struct Daemon {
     outbox: OutboxWorker,
     health: Arc<Health>,
     first_session: Option<crate::mailbox::ImapSession>,
-    clock: Clock,
 }
 
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
@@ -109,15 +108,19 @@ impl Daemon {
             settings: settings.clone(),
             clock: Clock::system(),
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session, clock: Clock::system() })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session })
     }
 
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
     /// system clock.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.outbox.clock = clock.clone();
-        self.clock = clock;
+        self.outbox.clock = clock;
         self
+    }
+
+    /// The daemon's heartbeats and counters (what the metrics endpoint shows).
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
     }
 
     /// A handle that applies a reloaded configuration to the running daemon.
@@ -131,6 +134,7 @@ impl Daemon {
         let notifier = Arc::new(Notifier::from_env());
         self.health.beat(Loop::Mailbox);
         self.health.beat(Loop::Outbox);
+        let clock = self.outbox.clock.clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
             let (health, store, shutdown) = (self.health.clone(), self.store.clone(), shutdown.clone());
@@ -141,9 +145,9 @@ impl Daemon {
             });
         }
         let reminders = tokio::spawn({
-            let (service, cron, wake, shutdown, clock) = (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.wake.clone(), shutdown.clone(), self.clock.clone());
+            let (service, cron, health, wake, shutdown) = (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.health.clone(), self.wake.clone(), shutdown.clone());
             async move {
-                if let Err(e) = crate::reminders::run(service, &cron, clock, wake, shutdown).await {
+                if let Err(e) = crate::reminders::run(service, &cron, clock, health, wake, shutdown).await {
                     tracing::error!("reminder scheduler failed: {e:#}");
                 }
             }

@@ -33,6 +33,7 @@ pub struct Health {
     pub acknowledgements_sent: AtomicU64,
     pub mails_sent: AtomicU64,
     pub reminders_sent: AtomicU64,
+    pub reminder_sweeps: AtomicU64,
     pub errors_mailbox: AtomicU64,
     pub errors_smtp: AtomicU64,
     pub errors_database: AtomicU64,
@@ -76,7 +77,7 @@ impl Health {
     /// Prometheus text format: the counters, plus gauges read from the database.
     pub async fn prometheus(&self, store: &Store) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
             ("klachtd_mails_fetched_total", "Mails fetched from the mailbox", &self.mails_fetched),
             ("klachtd_cases_created_total", "Cases registered from mail", &self.cases_created),
             ("klachtd_follow_ups_total", "Mails threaded into existing cases", &self.follow_ups),
@@ -84,6 +85,7 @@ impl Health {
             ("klachtd_acknowledgements_sent_total", "Acknowledgements accepted by the SMTP server", &self.acknowledgements_sent),
             ("klachtd_mails_sent_total", "Mails accepted by the SMTP server", &self.mails_sent),
             ("klachtd_reminders_sent_total", "Reminders and escalations accepted by the SMTP server", &self.reminders_sent),
+            ("klachtd_reminder_sweeps_total", "Looks for due reminders that ran to the end", &self.reminder_sweeps),
             ("klachtd_errors_total{kind=\"mailbox\"}", "Errors by kind", &self.errors_mailbox),
             ("klachtd_errors_total{kind=\"smtp\"}", "", &self.errors_smtp),
             ("klachtd_errors_total{kind=\"database\"}", "", &self.errors_database),

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::clock::Clock;
+use crate::health::Health;
 use crate::smtp::new_message_id;
 use crate::domain::reminders::{due_at, Due};
 use crate::settings::SharedSettings;
@@ -168,10 +169,14 @@ impl ReminderService {
 }
 
 /// Runs the sweep on the cron schedule until shutdown (and once at start), at the time `clock`
-/// tells.
-pub async fn run(service: Arc<ReminderService>, cron: &str, clock: Clock, outbox_wake: Arc<Notify>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+/// tells; each finished sweep is counted in `health`.
+pub async fn run(service: Arc<ReminderService>, cron: &str, clock: Clock, health: Arc<Health>, outbox_wake: Arc<Notify>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     crate::schedule::every("reminders", cron, shutdown, || async {
-        match service.sweep(clock.now()).await {
+        let swept = service.sweep(clock.now()).await;
+        if swept.is_ok() {
+            Health::count(&health.reminder_sweeps, 1);
+        }
+        match swept {
             Ok(0) => {}
             Ok(_) => outbox_wake.notify_one(),
             Err(e) => tracing::warn!(error = %e, "reminder sweep failed; the next sweep retries"),

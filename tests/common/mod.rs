@@ -283,6 +283,7 @@ max_backoff_secs = 2
 pub struct Running {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    health: Arc<OnceLock<Arc<klachtd::health::Health>>>,
 }
 
 /// Logs of the daemon under test, shown for failing tests: KLACHTD_TEST_LOG=debug.
@@ -308,14 +309,28 @@ impl Running {
     pub fn start_with_clock(config: Config, clock: Clock) -> Running {
         init_logging();
         let (stop, shutdown) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let result = async { klachtd::daemon::Daemon::prepare(&config).await?.with_clock(clock).run(shutdown).await }.await;
-            if let Err(e) = &result {
-                tracing::error!("daemon under test failed: {e:#}");
+        let health = Arc::new(OnceLock::new());
+        let task = tokio::spawn({
+            let health = health.clone();
+            async move {
+                let result = async {
+                    let daemon = klachtd::daemon::Daemon::prepare(&config).await?.with_clock(clock);
+                    let _ = health.set(daemon.health());
+                    daemon.run(shutdown).await
+                }
+                .await;
+                if let Err(e) = &result {
+                    tracing::error!("daemon under test failed: {e:#}");
+                }
+                result
             }
-            result
         });
-        Running { stop, task }
+        Running { stop, task, health }
+    }
+
+    /// How many reminder sweeps the daemon has finished (0 before it is up).
+    pub fn sweeps(&self) -> u64 {
+        self.health.get().map_or(0, |h| h.reminder_sweeps.load(Ordering::Relaxed))
     }
 
     /// Asks for shutdown and waits for it (bounded).
