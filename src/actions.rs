@@ -58,7 +58,7 @@ impl Actions {
             store,
             settings,
             attachments: AttachmentStore::new(&config.storage.data_dir),
-            letters_dir: config.storage.data_dir.join("letters"),
+            letters_dir: letters_dir(&config.storage.data_dir),
             domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             mail_secret,
         })
@@ -308,7 +308,7 @@ impl Actions {
         // Without an e-mail address the acknowledgement is a letter on disk, written while the
         // registration's transaction is open (and removed if it does not commit).
         if paper.email.is_none() {
-            create_private_dir(&self.letters_dir)?;
+            crate::private_files::create_dir(&self.letters_dir).with_context(|| format!("cannot create {}", self.letters_dir.display()))?;
         }
         let mut printed: Option<anyhow::Result<PathBuf>> = None;
         let registration = self
@@ -362,7 +362,8 @@ impl Actions {
 
 /// Removes personal data of cases closed longer than the retention period (R9), files included:
 /// attachments no case refers to any more, and the printed letters of every anonymised case.
-pub async fn run_retention(store: &Store, attachments: &AttachmentStore, personal_data_days: u32) -> anyhow::Result<u64> {
+pub async fn run_retention(store: &Store, data_dir: &std::path::Path, personal_data_days: u32) -> anyhow::Result<u64> {
+    let attachments = AttachmentStore::new(data_dir);
     let cutoff = chrono::Utc::now().timestamp() - i64::from(personal_data_days) * 86_400;
     let (cases, orphaned) = store.remove_personal_data(cutoff).await?;
     for hash in &orphaned {
@@ -370,25 +371,16 @@ pub async fn run_retention(store: &Store, attachments: &AttachmentStore, persona
     }
     // Every run sweeps the letters of all anonymised cases, so a file that could not be removed
     // once goes the next time.
-    let letters = match letters_dir_of(attachments) {
-        Some(dir) => remove_letters(store, &dir).await?,
-        None => {
-            tracing::warn!("the letters directory cannot be derived from the attachment store; printed letters are not swept");
-            0
-        }
-    };
+    let letters = remove_letters(store, &letters_dir(data_dir)).await?;
     if cases > 0 || letters > 0 {
         tracing::info!(cases, files = orphaned.len(), letters, "personal data removed after the retention period");
     }
     Ok(cases)
 }
 
-/// `data_dir/letters`, next to `data_dir/attachments` (an attachment lives at
-/// `data_dir/attachments/xx/HASH`).
-fn letters_dir_of(attachments: &AttachmentStore) -> Option<PathBuf> {
-    let sample = attachments.path_of(&"0".repeat(64));
-    let root = sample.parent()?.parent()?;
-    (root.file_name()? == "attachments").then(|| root.parent().map(|d| d.join("letters")))?
+/// Where letters to print are written: `data_dir/letters`.
+fn letters_dir(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("letters")
 }
 
 /// Removes the letter files (`{reference}-*.txt`) of anonymised cases; returns how many.
@@ -418,24 +410,15 @@ async fn remove_letters(store: &Store, dir: &std::path::Path) -> anyhow::Result<
     Ok(removed)
 }
 
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create {}", dir.display()))
-}
-
 /// Writes a letter to print as `dir/{stem}.txt`, or `{stem}-2.txt`, `-3`, ... if that exists:
 /// never over an earlier letter. Mode 0600; written to a temporary file, synced, then linked
 /// under its name, so the file is complete whenever it exists.
 fn write_letter(dir: &std::path::Path, stem: &str, text: &str) -> anyhow::Result<PathBuf> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    create_private_dir(dir)?;
+    crate::private_files::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let tmp = dir.join(format!(".{stem}.{}.{nanos}.tmp", std::process::id()));
     let written = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        crate::private_files::write_temporary(&tmp, text.as_bytes())?;
         for n in 1u32.. {
             let path = if n == 1 { dir.join(format!("{stem}.txt")) } else { dir.join(format!("{stem}-{n}.txt")) };
             match std::fs::hard_link(&tmp, &path) {

@@ -1,8 +1,6 @@
 //! Attachment files on disk. A file is named by the SHA-256 of its content, so no name or path
 //! from a mail ever reaches the file system, and the same document sent twice is stored once.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use ring::digest;
@@ -28,11 +26,9 @@ impl AttachmentStore {
             return Ok(hash);
         }
         let dir = path.parent().expect("hash paths have a parent");
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        crate::private_files::create_dir(dir)?;
         let tmp = dir.join(format!(".{hash}.{}.tmp", std::process::id()));
-        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
+        crate::private_files::write_temporary(&tmp, data)?;
         std::fs::rename(&tmp, &path)?;
         Ok(hash)
     }

@@ -340,8 +340,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention { command: RetentionCommand::Run } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
-            let attachments = crate::attachments::AttachmentStore::new(&config.storage.data_dir);
-            let n = crate::actions::run_retention(&store, &attachments, config.retention.personal_data_days).await?;
+            let n = crate::actions::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
             println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
             Ok(ExitCode::SUCCESS)
         }

@@ -132,11 +132,22 @@ impl Default for Reminders {
 }
 
 /// `lead_days = [2, 0]`, or `[reminders.lead_days]` with `acknowledge`, `progress`, `respond`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LeadDays {
     Same(Vec<u32>),
     PerDeadline(PerDeadlineLeadDays),
+}
+
+impl<'de> Deserialize<'de> for LeadDays {
+    // By hand rather than `untagged`, so a misspelt deadline is named in the error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(d)? {
+            v @ toml::Value::Array(_) => v.try_into().map(LeadDays::Same).map_err(D::Error::custom),
+            v @ toml::Value::Table(_) => v.try_into().map(LeadDays::PerDeadline).map_err(D::Error::custom),
+            _ => Err(D::Error::custom("expected a list like [2, 0], or a table with acknowledge, progress and respond")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -647,13 +658,14 @@ impl Config {
             add("reminders.lead_days", "lead times above 20 working days make no sense here".into(), "use e.g. [2, 0]");
         }
         if let Some(a) = &self.actions_by_mail {
-            match if secrets { a.secret().resolve("actions_by_mail") } else { Ok("a secret that is not read".into()) } {
-                _ if [a.secret.is_some(), a.secret_file.is_some(), a.secret_env.is_some()].iter().filter(|b| **b).count() != 1 => {
-                    add("actions_by_mail.secret", "needs exactly one of secret, secret_file, secret_env".into(), "set one, or remove the section to turn actions by mail off")
-                }
-                Ok(s) if s.len() < 16 => add("actions_by_mail.secret", "is shorter than 16 characters".into(), "use a long random value, e.g. `openssl rand -hex 32`"),
-                Err(e) => add("actions_by_mail.secret", e.to_string(), "make the file readable or set the variable"),
-                Ok(_) => {}
+            let sources = [a.secret.is_some(), a.secret_file.is_some(), a.secret_env.is_some()].iter().filter(|b| **b).count();
+            // Without `secrets`, only a secret written in this file is looked at.
+            let secret = if secrets || a.secret.is_some() { Some(a.secret().resolve("actions_by_mail")) } else { None };
+            match secret {
+                _ if sources != 1 => add("actions_by_mail.secret", "needs exactly one of secret, secret_file, secret_env".into(), "set one, or remove the section to turn actions by mail off"),
+                Some(Ok(s)) if s.len() < 16 => add("actions_by_mail.secret", "is shorter than 16 characters".into(), "use a long random value, e.g. `openssl rand -hex 32`"),
+                Some(Err(e)) => add("actions_by_mail.secret", e.to_string(), "make the file readable or set the variable"),
+                Some(Ok(_)) | None => {}
             }
         }
         if self.retention.personal_data_days == 0 {
@@ -893,7 +905,9 @@ tls = "none"
         assert_eq!(policy.lead_days.get(Deadline::Progress), [2, 0], "the default where a deadline is left out");
         let far = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespond = [25]\n")).unwrap();
         assert_eq!(far.problems().into_iter().map(|p| p.key).collect::<Vec<_>>(), ["reminders.lead_days"]);
-        assert!(Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespnd = [5]\n")).is_err(), "a misspelt deadline is an error");
+        let err = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespnd = [5]\n")).unwrap_err();
+        assert!(err.contains("respnd"), "a misspelt deadline is named: {err}");
+        assert!(Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = 2\n")).unwrap_err().contains("a list like [2, 0]"));
     }
 
     #[test]

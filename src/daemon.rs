@@ -153,12 +153,11 @@ impl Daemon {
             }
         });
         let retention = tokio::spawn({
-            let (store, shutdown) = (self.store.clone(), shutdown.clone());
-            let attachments = crate::attachments::AttachmentStore::new(&self.config.storage.data_dir);
+            let (store, shutdown, data_dir) = (self.store.clone(), shutdown.clone(), self.config.storage.data_dir.clone());
             let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
             async move {
                 let job = crate::schedule::every("retention", &cron, shutdown, || async {
-                    if let Err(e) = crate::actions::run_retention(&store, &attachments, days).await {
+                    if let Err(e) = crate::actions::run_retention(&store, &data_dir, days).await {
                         tracing::warn!("retention failed; the next run retries: {e:#}");
                     }
                 });

@@ -12,6 +12,7 @@ pub mod health;
 pub mod intake;
 pub mod mailbox;
 pub mod outbox;
+pub mod private_files;
 pub mod reminders;
 pub mod schedule;
 pub mod settings;

@@ -144,7 +144,6 @@ pub enum Registration {
     Duplicate,
 }
 
-/// A claimed outgoing mail.
 /// Which outgoing mail a worker may take: reminders and escalations only go out inside working
 /// hours, also when they are retried after an outage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +152,7 @@ pub enum Claim {
     ExceptReminders,
 }
 
+/// A claimed outgoing mail.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub id: i64,
