@@ -78,8 +78,7 @@ impl Daemon {
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions, first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
         let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
-        let password = config.imap.secret().resolve("imap")?;
-        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, password, health.clone());
+        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone());
         let first_session = Some(mailbox.connect().await?);
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         // A login the SMTP server refuses will not fix itself: one clear line, and no start.
@@ -137,9 +136,9 @@ impl Daemon {
         let clock = self.outbox.clock.clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
-            let (health, store, shutdown) = (self.health.clone(), self.store.clone(), shutdown.clone());
+            let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.imap.inbox.clone(), shutdown.clone());
             tokio::spawn(async move {
-                if let Err(e) = serve_metrics(addr, health, store, shutdown).await {
+                if let Err(e) = serve_metrics(addr, health, store, inbox, shutdown).await {
                     tracing::error!(%addr, error = %e, "metrics endpoint failed");
                 }
             });

@@ -34,6 +34,7 @@ pub struct Health {
     pub mails_sent: AtomicU64,
     pub reminders_sent: AtomicU64,
     pub reminder_sweeps: AtomicU64,
+    pub last_reminder_sweep_at: AtomicI64,
     pub errors_mailbox: AtomicU64,
     pub errors_smtp: AtomicU64,
     pub errors_database: AtomicU64,
@@ -74,8 +75,15 @@ impl Health {
         }
     }
 
-    /// Prometheus text format: the counters, plus gauges read from the database.
-    pub async fn prometheus(&self, store: &Store) -> String {
+    /// Counts a finished reminder sweep.
+    pub fn swept(&self) {
+        Self::count(&self.reminder_sweeps, 1);
+        self.last_reminder_sweep_at.store(now(), Ordering::Relaxed);
+    }
+
+    /// Prometheus text format: the counters, plus gauges read from the database (the same
+    /// figures `klachtd status` shows).
+    pub async fn prometheus(&self, store: &Store, inbox: &str) -> String {
         let mut out = String::new();
         let counters: [(&str, &str, &AtomicU64); 12] = [
             ("klachtd_mails_fetched_total", "Mails fetched from the mailbox", &self.mails_fetched),
@@ -99,9 +107,20 @@ impl Health {
             }
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
-        let last = self.last_sync_at.load(Ordering::Relaxed);
-        let lag = if last > 0 { now() - last } else { -1 };
+        let age = |t: i64| if t > 0 { now() - t } else { -1 };
+        let lag = age(self.last_sync_at.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP klachtd_sync_lag_seconds Seconds since the last successful mailbox sync (-1: none yet)\n# TYPE klachtd_sync_lag_seconds gauge\nklachtd_sync_lag_seconds {lag}");
+        let sweep = age(self.last_reminder_sweep_at.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP klachtd_reminder_sweep_age_seconds Seconds since the last finished reminder sweep (-1: none yet)\n# TYPE klachtd_reminder_sweep_age_seconds gauge\nklachtd_reminder_sweep_age_seconds {sweep}");
+        if let Ok(s) = store.status(inbox, crate::domain::calendar::amsterdam_date(chrono::Utc::now())).await {
+            let oldest = age(s.oldest_unsent_at.unwrap_or(0));
+            let _ = writeln!(out, "# HELP klachtd_outbox_oldest_unsent_age_seconds Age of the oldest mail waiting to be sent (-1: none)\n# TYPE klachtd_outbox_oldest_unsent_age_seconds gauge\nklachtd_outbox_oldest_unsent_age_seconds {oldest}");
+            let _ = writeln!(out, "# HELP klachtd_open_cases Open cases, and those with a deadline due today or missed\n# TYPE klachtd_open_cases gauge");
+            for (state, n) in [("all", s.open_cases), ("acknowledgement_overdue", s.acknowledgement_overdue), ("progress_due", s.progress_due), ("response_due", s.response_due)] {
+                let _ = writeln!(out, "klachtd_open_cases{{state=\"{state}\"}} {n}");
+            }
+            let _ = writeln!(out, "# HELP klachtd_quarantined_mails Mails in quarantine\n# TYPE klachtd_quarantined_mails gauge\nklachtd_quarantined_mails {}", s.quarantined);
+        }
         if let Ok(counts) = store.outbox_counts().await {
             let _ = writeln!(out, "# HELP klachtd_outbox_mails Outgoing mails by status\n# TYPE klachtd_outbox_mails gauge");
             for (status, n) in counts {
@@ -113,7 +132,7 @@ impl Health {
 }
 
 /// Serves `GET /metrics` on `addr` until shutdown. Meant for loopback; it answers nothing else.
-pub async fn serve_metrics(addr: std::net::SocketAddr, health: std::sync::Arc<Health>, store: Store, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn serve_metrics(addr: std::net::SocketAddr, health: std::sync::Arc<Health>, store: Store, inbox: String, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "metrics endpoint listening");
@@ -122,8 +141,7 @@ pub async fn serve_metrics(addr: std::net::SocketAddr, health: std::sync::Arc<He
             accepted = listener.accept() => accepted?,
             _ = shutdown.changed() => return Ok(()),
         };
-        let health = health.clone();
-        let store = store.clone();
+        let (health, store, inbox) = (health.clone(), store.clone(), inbox.clone());
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let n = match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
@@ -132,7 +150,7 @@ pub async fn serve_metrics(addr: std::net::SocketAddr, health: std::sync::Arc<He
             };
             let request = String::from_utf8_lossy(&buf[..n]);
             let response = if request.starts_with("GET /metrics ") {
-                let body = health.prometheus(&store).await;
+                let body = health.prometheus(&store, &inbox).await;
                 format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
             } else {
                 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()

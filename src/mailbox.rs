@@ -54,6 +54,8 @@ pub enum MailboxError {
     #[error("IMAP server lacks {0}")]
     Unsupported(&'static str),
     #[error(transparent)]
+    Secret(#[from] crate::config::SecretError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
@@ -144,7 +146,6 @@ pub struct MailboxWorker {
     tls: Arc<ClientConfig>,
     store: Store,
     intake: Arc<Intake>,
-    password: String,
     health: Arc<Health>,
     failures: Failures,
 }
@@ -161,8 +162,8 @@ pub struct SyncReport {
 }
 
 impl MailboxWorker {
-    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, password: String, health: Arc<Health>) -> Self {
-        Self { config, tls, store, intake, password, health, failures: Failures::default() }
+    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>) -> Self {
+        Self { config, tls, store, intake, health, failures: Failures::default() }
     }
 
     async fn timed<T, E: Into<MailboxError>>(&self, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
@@ -170,7 +171,9 @@ impl MailboxWorker {
     }
 
     pub async fn connect(&self) -> Result<ImapSession, MailboxError> {
-        connect(&self.config, &self.tls, &self.password).await
+        // Read at every connection: a password rotated in its file is picked up without a restart.
+        let password = self.config.secret().resolve("imap")?;
+        connect(&self.config, &self.tls, &password).await
     }
 
     /// Runs until `shutdown` turns true, reconnecting after every failure. `first` is a session

@@ -174,7 +174,7 @@ pub async fn run(service: Arc<ReminderService>, cron: &str, clock: Clock, health
     crate::schedule::every("reminders", cron, shutdown, || async {
         let swept = service.sweep(clock.now()).await;
         if swept.is_ok() {
-            Health::count(&health.reminder_sweeps, 1);
+            health.swept();
         }
         match swept {
             Ok(0) => {}

@@ -116,9 +116,21 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
         body.contains("klachtd_acknowledgements_sent_total 2").then_some(body)
     })
     .await;
-    for line in ["klachtd_cases_created_total 2", "klachtd_mailbox_connected 1", "klachtd_outbox_mails{status=\"sent\"} 2", "klachtd_sync_lag_seconds "] {
+    for line in [
+        "klachtd_cases_created_total 2",
+        "klachtd_mailbox_connected 1",
+        "klachtd_outbox_mails{status=\"sent\"} 2",
+        "klachtd_sync_lag_seconds ",
+        "klachtd_open_cases{state=\"all\"} 2",
+        "klachtd_open_cases{state=\"response_due\"} 0",
+        "klachtd_outbox_oldest_unsent_age_seconds -1",
+        "klachtd_quarantined_mails 0",
+    ] {
         assert!(metrics.contains(line), "{line} missing in:\n{metrics}");
     }
+    let value = |name: &str| metrics.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<i64>().ok());
+    assert!(value("klachtd_reminder_sweeps_total ").is_some_and(|n| n >= 1), "the sweep at start counts:\n{metrics}");
+    assert!(value("klachtd_reminder_sweep_age_seconds ").is_some_and(|age| (0..600).contains(&age)), "{metrics}");
 
     // A status line reaches systemd as cases arrive.
     notify.expect("2 cases today", Duration::from_secs(40));
