@@ -671,11 +671,11 @@ impl Config {
         if self.retention.personal_data_days == 0 {
             add("retention.personal_data_days", "0 would remove personal data the moment a case closes".into(), "use 730 (two years) or what your policy says");
         }
-        if self.retention.cron.split_whitespace().count() < 6 {
-            add("retention.cron", format!("{:?} needs six fields (seconds first)", self.retention.cron), "e.g. \"0 30 2 * * *\"");
+        if !is_cron(&self.retention.cron) {
+            add("retention.cron", format!("{:?} is not a cron expression with six fields (seconds first)", self.retention.cron), "e.g. \"0 30 2 * * *\"");
         }
-        if self.reminders.sweep_cron.split_whitespace().count() < 6 {
-            add("reminders.sweep_cron", format!("{:?} needs six fields (seconds first)", self.reminders.sweep_cron), "e.g. \"0 */5 * * * *\" for every five minutes");
+        if !is_cron(&self.reminders.sweep_cron) {
+            add("reminders.sweep_cron", format!("{:?} is not a cron expression with six fields (seconds first)", self.reminders.sweep_cron), "e.g. \"0 */5 * * * *\" for every five minutes");
         }
         if let Some(addr) = self.service.metrics_listen {
             if !addr.ip().is_loopback() {
@@ -789,6 +789,12 @@ fn looks_like_address(a: &str) -> bool {
         Some((local, domain)) => !local.is_empty() && domain.contains('.') && !a.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>'),
         None => false,
     }
+}
+
+/// Whether the scheduler accepts `cron` (checked here, so a typo is a configuration error
+/// rather than a scheduler that never starts).
+fn is_cron(cron: &str) -> bool {
+    cron.split_whitespace().count() >= 6 && tokio_cron_scheduler::Job::new_async(cron, |_, _| Box::pin(async {})).is_ok()
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -908,6 +914,14 @@ tls = "none"
         let err = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespnd = [5]\n")).unwrap_err();
         assert!(err.contains("respnd"), "a misspelt deadline is named: {err}");
         assert!(Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = 2\n")).unwrap_err().contains("a list like [2, 0]"));
+    }
+
+    #[test]
+    fn cron_expressions_are_checked_by_the_scheduler_itself() {
+        let keys = |cron: &str| Config::parse(&format!("{MINIMAL}\n[reminders]\nsweep_cron = \"{cron}\"\n")).unwrap().problems().into_iter().map(|p| p.key).collect::<Vec<_>>();
+        assert!(keys("0 */5 * * * *").is_empty());
+        assert_eq!(keys("0 */5 * * *"), ["reminders.sweep_cron"], "five fields");
+        assert_eq!(keys("0 */5 * * * nope"), ["reminders.sweep_cron"], "six fields, one of them nonsense");
     }
 
     #[test]
