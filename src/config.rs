@@ -245,12 +245,47 @@ pub struct Database {
     pub url: String,
     #[serde(default = "default_db_connections")]
     pub max_connections: u32,
+    /// PostgreSQL's password from a file or an environment variable, so that it need not sit
+    /// in the URL of a world-readable configuration.
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
 }
 
 impl Default for Database {
     fn default() -> Self {
-        Self { url: default_db_url(), max_connections: default_db_connections() }
+        Self { url: default_db_url(), max_connections: default_db_connections(), password_file: None, password_env: None }
     }
+}
+
+impl Database {
+    fn secret(&self) -> Option<Secret<'_>> {
+        (self.password_file.is_some() || self.password_env.is_some()).then(|| Secret { password: None, password_file: self.password_file.as_deref(), password_env: self.password_env.as_deref() })
+    }
+
+    /// The URL to connect with: `url`, with the password from its file or variable put in
+    /// (percent-encoded) when one is configured.
+    pub fn connect_url(&self) -> Result<String, SecretError> {
+        let Some(secret) = self.secret() else { return Ok(self.url.clone()) };
+        let password = secret.resolve("database")?;
+        Ok(with_password(&self.url, &password).unwrap_or_else(|| self.url.clone()))
+    }
+}
+
+/// `postgres://user@host/db` with `password` after the user; `None` if the URL has no user
+/// or already carries a password.
+fn with_password(url: &str, password: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    let user = &rest[..at];
+    if user.is_empty() || user.contains(':') {
+        return None;
+    }
+    let encoded: String = password
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    Some(format!("{scheme}://{user}:{encoded}{}", &rest[at..]))
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -592,6 +627,16 @@ impl Config {
         if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")) {
             add("database.url", "must start with sqlite:, postgres:// or postgresql://".into(), "e.g. sqlite:///var/lib/klachtd/klachtd.db");
         }
+        if let Some(secret) = self.database.secret() {
+            // Read in every mode: the command line needs the database as much as the daemon.
+            if self.database.password_file.is_some() && self.database.password_env.is_some() {
+                add("database.password_file", "and database.password_env are both set".into(), "keep one");
+            } else if !self.database.url.starts_with("postgres") || with_password(&self.database.url, "x").is_none() {
+                add("database.url", "a password file or variable needs a PostgreSQL URL with a user and without a password".into(), "e.g. postgres://klachtd@db.example.nl/klachtd");
+            } else if let Err(e) = secret.resolve("database") {
+                add("database.password_file", e.to_string(), "make the file readable by the service and the command line's user, or set the variable");
+            }
+        }
         if self.database.max_connections == 0 {
             add("database.max_connections", "must be at least 1".into(), "use 5");
         }
@@ -914,6 +959,22 @@ tls = "none"
         let err = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespnd = [5]\n")).unwrap_err();
         assert!(err.contains("respnd"), "a misspelt deadline is named: {err}");
         assert!(Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = 2\n")).unwrap_err().contains("a list like [2, 0]"));
+    }
+
+    #[test]
+    fn a_database_password_from_a_file_goes_into_the_url_encoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db-password");
+        std::fs::write(&file, "p@ss:w/rd\n").unwrap();
+        let text = |url: &str| format!("{MINIMAL}\n[database]\nurl = \"{url}\"\npassword_file = {file:?}\n");
+        let c = Config::parse(&text("postgres://klachtd@db.example.nl:5432/klachtd")).unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert_eq!(c.database.connect_url().unwrap(), "postgres://klachtd:p%40ss%3Aw%2Frd@db.example.nl:5432/klachtd");
+        for url in ["postgres://db.example.nl/klachtd", "postgres://klachtd:old@db.example.nl/klachtd", "sqlite:///var/lib/klachtd/k.db"] {
+            let keys: Vec<_> = Config::parse(&text(url)).unwrap().problems().into_iter().map(|p| p.key).collect();
+            assert_eq!(keys, ["database.url"], "{url}");
+        }
+        assert_eq!(Config::parse(MINIMAL).unwrap().database.connect_url().unwrap(), default_db_url());
     }
 
     #[test]

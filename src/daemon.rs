@@ -24,7 +24,7 @@ use crate::templates::Letters;
 /// Opens the database named in the configuration, applies migrations, and brings the
 /// handlers listed in the configuration into it.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::open(&config.database.url, config.database.max_connections)
+    let store = Store::open(&config.database.connect_url()?, config.database.max_connections)
         .await
         .with_context(|| format!("cannot open database {}", redact_url(&config.database.url)))?;
     for h in &config.handlers {

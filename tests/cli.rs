@@ -224,3 +224,20 @@ async fn json_logs_are_one_object_per_line() {
         assert!(entry["message"].as_str().is_some_and(|m| !m.is_empty()), "{line}");
     }
 }
+
+/// A PostgreSQL password kept in a file goes into the connection (percent-encoded); the test
+/// server trusts loopback, so this proves the assembled URL is one PostgreSQL accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_password_file_is_used_for_postgres() {
+    let w = World::new(Db::Postgres).await;
+    let path = w.dir.path().join("k.toml");
+    let secret = w.dir.path().join("db-password");
+    std::fs::write(&secret, "s3cr:et/@x\n").unwrap();
+    let url_line = format!("url = \"{}\"\n", w.db.url);
+    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replacen(&url_line, &format!("{url_line}password_file = {secret:?}\n"), 1);
+    assert!(text.contains("password_file"));
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list", "--json"]);
+    assert_eq!((code, out.trim()), (0, "[]"), "{err}");
+    assert!(!err.contains("s3cr"), "the password is never printed: {err}");
+}
