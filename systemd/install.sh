@@ -3,6 +3,7 @@
 #   /usr/local/bin/klachtd                 the binary (built here unless BIN=path is given)
 #   /etc/klachtd/klachtd.toml              configuration (kept if it exists)
 #   /etc/klachtd/{imap,smtp}-password      passwords, handed to the service as credentials
+#   /etc/klachtd/actions-secret            key of the reply tokens (actions by mail), root:klachtd 0640
 #   /usr/share/klachtd/templates           the shipped letters, to copy from
 #   /etc/klachtd/templates/{nl,en}         your own versions, file by file (templates.dir; kept)
 #   /etc/systemd/system/klachtd.service    the unit; runs as user klachtd, state in /var/lib/klachtd
@@ -52,6 +53,13 @@ fi
 for secret in imap-password smtp-password; do
     [[ -e $prefix/etc/klachtd/$secret ]] || install -m 0600 /dev/null "$prefix/etc/klachtd/$secret"
 done
+# The key of the reply tokens for actions by mail: random, for the service and its command line.
+if [[ ! -e $prefix/etc/klachtd/actions-secret ]]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$prefix/etc/klachtd/actions-secret")
+    if [[ -z $prefix ]]; then
+        chgrp klachtd /etc/klachtd/actions-secret && chmod 0640 /etc/klachtd/actions-secret
+    fi
+fi
 
 install -D -m 0644 systemd/klachtd.service "$prefix/etc/systemd/system/klachtd.service"
 if [[ -z $prefix ]] && [[ -d /run/systemd/system ]]; then
