@@ -103,6 +103,9 @@ impl Intake {
         let (kind, case, reason): (&str, _, &'static str) = match classification {
             Classification::NewComplaint => return self.register(&mail, raw, arrived).await,
             Classification::FollowUp(case) => ("follow-up", Some(case), ""),
+            // A delivery report about one of our letters: the case's history says that letter
+            // did not arrive (the handler sees it in `cases show`).
+            Classification::Automated { case: Some(case), .. } if mail.delivery_report => ("delivery-report", Some(case), "a letter of this case was not delivered"),
             Classification::Automated { reason, case } => ("automated", case, reason.as_str()),
             Classification::OwnMail { case } => ("own", case, "own-mail"),
         };
@@ -121,7 +124,12 @@ impl Intake {
                 }
                 Outcome::FollowUp { reference: case.reference }
             }
-            (true, Some(case)) => Outcome::KeptWithCase { reference: case.reference, reason },
+            (true, Some(case)) => {
+                if kind == "delivery-report" {
+                    tracing::warn!(reference = %case.reference, "a letter of this case was not delivered (delivery report kept with the case)");
+                }
+                Outcome::KeptWithCase { reference: case.reference, reason }
+            }
             (true, None) => Outcome::Ignored { reason },
         })
     }

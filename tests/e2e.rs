@@ -13,6 +13,7 @@ use klachtd::templates::long_date;
 on_both_databases!(
     complaint_is_registered_acknowledged_and_replies_thread_into_it,
     machine_and_own_mail_never_make_cases_or_replies,
+    a_delivery_report_on_our_acknowledgement_stays_with_its_case,
     the_same_mail_twice_makes_one_case,
     restart_in_the_middle_of_a_batch_loses_and_repeats_nothing,
     odd_mail_is_registered_with_its_text_and_attachments,
@@ -133,6 +134,38 @@ async fn machine_and_own_mail_never_make_cases_or_replies(db: Db) {
     assert_eq!(store.count(Table::Outbox).await.unwrap(), 0);
     assert_eq!(store.count(Table::Messages).await.unwrap(), 4, "kept, not dropped");
     assert!(inbox_of(&w, &bob).await.is_empty());
+}
+
+/// A bounce of our acknowledgement names it only in the returned headers: it is kept with the
+/// case, recorded in its history, and answered by nobody.
+async fn a_delivery_report_on_our_acknowledgement_stays_with_its_case(db: Db) {
+    let w = World::new(db).await;
+    let dora = format!("{}@example.test", unique("dora"));
+    let (_, raw) = w.complaint("Dora", &dora, "Klacht", "Mijn klacht.");
+    w.send(&dora, &raw).await;
+    let daemon = w.start();
+    let acks = eventually("acknowledgement", WAIT, || async { Some(inbox_of(&w, &dora).await).filter(|m| m.len() == 1) }).await;
+    let ack = parsed(&acks[0]);
+    let ack_id = ack.message_id().unwrap().to_string();
+    let report = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@example.test>\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{id}@x>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n\
+         --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; example.test\r\n\r\nFinal-Recipient: rfc822; {dora}\r\nStatus: 5.2.2\r\n\
+         --R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {to}\r\nTo: {dora}\r\nSubject: {subject}\r\nMessage-ID: <{ack_id}>\r\n\r\n--R--\r\n",
+        to = w.complaints,
+        id = unique("dsn"),
+        subject = ack.subject().unwrap(),
+    );
+    w.send(&dora, report.as_bytes()).await;
+    let store = w.store().await;
+    let reference = store.list_cases().await.unwrap()[0].reference.clone();
+    let detail = eventually("report kept with the case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.summary.messages == 2) }).await;
+    daemon.stop().await;
+    assert_eq!(case_count(&w).await, 1);
+    assert_eq!(detail.message_list[1].kind, "delivery-report");
+    assert!(detail.history.iter().any(|e| e.action == "message-delivery-report"), "{:?}", detail.history);
+    assert_eq!(folder_len(&w, "Klachtd-Verwerkt").await, 2);
+    assert_eq!(store.outbox_counts().await.unwrap(), vec![("sent".to_string(), 1)], "nobody answers a bounce");
 }
 
 async fn the_same_mail_twice_makes_one_case(db: Db) {

@@ -132,6 +132,16 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         })
     });
 
+    // A delivery report names the mail it is about only inside: linking by that mail's
+    // Message-ID keeps the report with the case whose letter did not arrive.
+    if delivery_report {
+        for id in reported_message_ids(&msg) {
+            if !thread_ids.contains(&id) {
+                thread_ids.push(id);
+            }
+        }
+    }
+
     Ok(InboundMail {
         message_id: msg.message_id().map(strip_angles).filter(|id| !id.is_empty()),
         thread_ids,
@@ -150,6 +160,23 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
             .any(|h| msg.header_raw(*h).is_some()),
         content_hash: hex(digest::digest(&digest::SHA256, raw).as_ref()),
     })
+}
+
+/// The Message-IDs of the original mail a delivery report returns: from its `message/rfc822`
+/// part, or the headers in a `text/rfc822-headers` part (RFC 3462).
+fn reported_message_ids(msg: &mail_parser::Message<'_>) -> Vec<String> {
+    msg.parts
+        .iter()
+        .filter_map(|part| {
+            if let Some(inner) = part.message() {
+                return inner.message_id().map(strip_angles);
+            }
+            let ct = part.content_type()?;
+            let headers_only = ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"));
+            headers_only.then(|| MessageParser::default().parse_headers(part.contents())).flatten()?.message_id().map(strip_angles)
+        })
+        .filter(|id| !id.is_empty())
+        .collect()
 }
 
 /// The first text body, or the first HTML body converted to text.
@@ -272,6 +299,7 @@ mod tests {
         let m = parse(raw).unwrap();
         assert_eq!(m.return_path, ReturnPath::Empty);
         assert!(m.delivery_report);
+        assert!(m.thread_ids.is_empty(), "this report does not say which mail it returns");
         assert_eq!(m.auto_submitted.as_deref(), Some("auto-replied"));
     }
 
@@ -293,5 +321,23 @@ mod tests {
     fn garbage_is_rejected() {
         assert!(parse(b"").is_err());
         assert_eq!(parse(b"\x00\x01\x02 nothing here").unwrap_err(), ParseError::NoHeaders);
+    }
+
+    #[test]
+    fn a_delivery_report_is_linked_by_the_mail_it_returns() {
+        let headers = b"From: MAILER-DAEMON@mx.example.nl\r\nReturn-Path: <>\r\nSubject: Undelivered Mail\r\nMessage-ID: <dsn-1@mx.example.nl>\r\n\
+                        Content-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
+                        --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.nl\r\n\r\nFinal-Recipient: rfc822; weg@example.nl\r\nStatus: 5.1.1\r\n\
+                        --R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: klachten@dienst.nl\r\nSubject: [KL-2026-0001] Ontvangstbevestiging\r\nMessage-ID: <KL-2026-0001.ack.abc@dienst.nl>\r\n\r\n--R--\r\n";
+        assert_eq!(parse(headers).unwrap().thread_ids, ["KL-2026-0001.ack.abc@dienst.nl"]);
+        let whole = b"From: MAILER-DAEMON@mx.example.nl\r\nReturn-Path: <>\r\nSubject: Undelivered Mail\r\n\
+                      Content-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
+                      --R\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n\
+                      --R\r\nContent-Type: message/rfc822\r\n\r\nFrom: klachten@dienst.nl\r\nSubject: x\r\nMessage-ID: <KL-2026-0002.response.def@dienst.nl>\r\n\r\nTekst.\r\n--R--\r\n";
+        assert_eq!(parse(whole).unwrap().thread_ids, ["KL-2026-0002.response.def@dienst.nl"]);
+        // An ordinary mail with a forwarded message attached is not linked by it.
+        let forward = b"From: a@example.nl\r\nSubject: fwd\r\nContent-Type: multipart/mixed; boundary=F\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nzie onder\r\n\
+                        --F\r\nContent-Type: message/rfc822\r\n\r\nFrom: b@example.nl\r\nSubject: y\r\nMessage-ID: <other@example.nl>\r\n\r\nTekst.\r\n--F--\r\n";
+        assert!(parse(forward).unwrap().thread_ids.is_empty());
     }
 }
