@@ -68,7 +68,8 @@ impl Store {
                 // carry the complainant's Message-IDs.
                 "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
                         in_reply_to = NULL, refs = '' WHERE case_id = $1",
-                "UPDATE case_events SET detail = '' WHERE case_id = $1 AND action IN ('note', 'information-requested', 'supervisor-check', 'subject-added', 'reopened')",
+                "UPDATE case_events SET detail = '' WHERE case_id = $1
+                   AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected')",
                 "DELETE FROM case_subjects WHERE case_id = $1",
             ];
             for sql in statements {
