@@ -14,6 +14,7 @@ on_both_databases!(
     complete_clears_the_flags_and_the_history_records_it,
     a_refused_correction_changes_nothing,
     checked_clears_the_flag_and_lets_a_named_handler_be_assigned,
+    the_register_tells_missed_from_open_deadlines,
 );
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -240,4 +241,74 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     let plain = case(store, Some("Els"), "Niemand belde terug.", d(2026, 11, 3), [d(2026, 11, 10), d(2026, 11, 17), d(2026, 12, 1)]).await;
     assert_eq!(klachtd(&cfg, &["cases", "checked", &plain]).0, 1);
     store.assign(&plain, "Bob de Wit", "test").await.unwrap();
+}
+
+/// A hand-made month, long past: every deadline not met is judged on the last day of the
+/// period, whatever the day of the test. Then a period that runs beyond today.
+async fn the_register_tells_missed_from_open_deadlines(db: Db) {
+    let (w, cfg) = setup(db).await;
+    let store = w.store().await;
+    let met = |reference: String, column: &'static str, day: NaiveDate| {
+        let url = w.config.database.url.clone();
+        async move {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE cases SET {column} = $1 WHERE reference = $2"))).bind(noon(day)).bind(reference).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    };
+    let y = 2025;
+    // A: everything met on time. B: acknowledged late, nothing else; all its dates passed.
+    let a = case(store, Some("A"), "a", d(y, 3, 3), [d(y, 3, 10), d(y, 3, 17), d(y, 3, 31)]).await;
+    met(a.clone(), "acknowledged_at", d(y, 3, 4)).await;
+    met(a.clone(), "progress_sent_at", d(y, 3, 14)).await;
+    met(a.clone(), "responded_at", d(y, 3, 28)).await;
+    let b = case(store, Some("B"), "b", d(y, 3, 5), [d(y, 3, 12), d(y, 3, 19), d(y, 4, 2)]).await;
+    met(b.clone(), "acknowledged_at", d(y, 3, 13)).await;
+    // C: progress due on the period's last day (still open then), response after it.
+    let c = case(store, Some("C"), "c", d(y, 3, 17), [d(y, 3, 24), d(y, 3, 31), d(y, 4, 14)]).await;
+    met(c.clone(), "acknowledged_at", d(y, 3, 17)).await;
+    // D: nothing met; acknowledgement due before the end, the rest after it.
+    case(store, Some("D"), "d", d(y, 3, 24), [d(y, 3, 28), d(y, 4, 7), d(y, 4, 21)]).await;
+    // Outside the period.
+    case(store, Some("E"), "e", d(y, 2, 27), [d(y, 3, 6), d(y, 3, 13), d(y, 3, 27)]).await;
+
+    let (code, json, err) = klachtd(&cfg, &["report", "--from", "2025-03-01", "--to", "2025-03-31", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(r["received"], 4, "{json}");
+    assert_eq!(r["as_of"], "2025-03-31", "{json}");
+    // Acknowledgement: A and C on time, B late, D missed (due 28/3).
+    assert_eq!(r["acknowledgement"], serde_json::json!({"on_time": 2, "late": 1, "open": 0, "missed": 1}), "{json}");
+    // Progress notice: A on time; B missed (19/3); C due 31/3 and D due 7/4 open.
+    assert_eq!(r["progress_notice"], serde_json::json!({"on_time": 1, "late": 0, "open": 2, "missed": 1}), "{json}");
+    // Final response: A on time; B (2/4), C (14/4), D (21/4) not due by 31/3.
+    assert_eq!(r["final_response"], serde_json::json!({"on_time": 1, "late": 0, "open": 3, "missed": 0}), "{json}");
+
+    // CSV and table say the same.
+    let (code, csv, err) = klachtd(&cfg, &["report", "--from", "2025-03-01", "--to", "2025-03-31", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    for row in ["period,as_of,2025-03-31", "acknowledgement,open,0", "acknowledgement,missed,1", "progress_notice,open,2", "progress_notice,missed,1", "final_response,open,3", "final_response,missed,0"] {
+        assert!(csv.lines().any(|l| l == row), "{row} in {csv}");
+    }
+    let (code, table, err) = klachtd(&cfg, &["report", "--from", "2025-03-01", "--to", "2025-03-31"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(table.contains("as of 2025-03-31"), "{table}");
+    assert!(table.contains(&format!("{:<18} {:>8} {:>6} {:>6} {:>6}", "acknowledgement", 2, 1, 0, 1)), "{table}");
+    assert!(table.contains(&format!("{:<18} {:>8} {:>6} {:>6} {:>6}", "progress notice", 1, 0, 2, 1)), "{table}");
+    assert!(table.contains(&format!("{:<18} {:>8} {:>6} {:>6} {:>6}", "final response", 1, 0, 3, 0)), "{table}");
+
+    // A period reaching past today: unmet deadlines are judged on today (Amsterdam).
+    let today = klachtd::domain::calendar::amsterdam_date(chrono::Utc::now());
+    let days = |n: i64| today + chrono::Duration::days(n);
+    // Received yesterday; acknowledgement due yesterday (missed), progress due today (open).
+    case(store, Some("F"), "f", days(-1), [days(-1), today, days(20)]).await;
+    let (from, to) = (days(-2).to_string(), days(40).to_string());
+    let (code, json, err) = klachtd(&cfg, &["report", "--from", &from, "--to", &to, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(r["as_of"], today.to_string(), "{json}");
+    assert_eq!(r["acknowledgement"], serde_json::json!({"on_time": 0, "late": 0, "open": 0, "missed": 1}), "{json}");
+    assert_eq!(r["progress_notice"], serde_json::json!({"on_time": 0, "late": 0, "open": 1, "missed": 0}), "{json}");
+    assert_eq!(r["final_response"], serde_json::json!({"on_time": 0, "late": 0, "open": 1, "missed": 0}), "{json}");
 }
