@@ -15,6 +15,7 @@ on_both_databases!(
     a_refused_correction_changes_nothing,
     checked_clears_the_flag_and_lets_a_named_handler_be_assigned,
     the_register_tells_missed_from_open_deadlines,
+    retention_purges_old_mail_outside_any_case,
 );
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -311,4 +312,74 @@ async fn the_register_tells_missed_from_open_deadlines(db: Db) {
     assert_eq!(r["acknowledgement"], serde_json::json!({"on_time": 0, "late": 0, "open": 0, "missed": 1}), "{json}");
     assert_eq!(r["progress_notice"], serde_json::json!({"on_time": 0, "late": 0, "open": 1, "missed": 0}), "{json}");
     assert_eq!(r["final_response"], serde_json::json!({"on_time": 0, "late": 0, "open": 1, "missed": 0}), "{json}");
+}
+
+async fn retention_purges_old_mail_outside_any_case(db: Db) {
+    let (w, cfg) = setup(db).await;
+    let store = w.store().await;
+    let files = klachtd::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    let now = chrono::Utc::now().timestamp();
+    let old = now - 10 * 86_400;
+    let attachment = |data: &[u8], name: &str| klachtd::store::AttachmentRecord {
+        filename: name.into(),
+        content_type: "application/pdf".into(),
+        size: data.len() as i64,
+        sha256: files.save(data).unwrap(),
+    };
+
+    // A case whose attachment is the same file as one of the old bounces': that file stays.
+    let r = case(store, Some("Karel Klager"), "Klacht.", d(2026, 11, 2), [d(2026, 11, 9), d(2026, 11, 16), d(2026, 11, 30)]).await;
+    let shared = attachment(b"gedeeld document", "gedeeld.pdf");
+    let case_id = store.case_link(&r).await.unwrap().unwrap().id;
+    let follow_up = message(Some(format!("{}@example.test", unique("vervolg"))), Some("karel@example.test".into()), "Bijlage.", old, "follow-up");
+    assert!(store.record_message(Some(case_id), &follow_up, std::slice::from_ref(&shared)).await.unwrap());
+
+    // An old bounce with its own attachment and one shared with the case; an old auto-reply;
+    // a recent auto-reply with an attachment.
+    let own = attachment(b"bounce bijlage", "bounce.pdf");
+    let old_bounce = message(Some(unique("bounce")), Some("mailer-daemon@example.test".into()), "Undeliverable: Noor Geheim", old, "automated");
+    assert!(store.record_message(None, &old_bounce, &[own.clone(), shared.clone()]).await.unwrap());
+    let old_auto = message(Some(unique("auto")), Some("noor@example.test".into()), "Ik ben met vakantie.", old, "automated");
+    assert!(store.record_message(None, &old_auto, &[]).await.unwrap());
+    let fresh = attachment(b"recente bijlage", "recent.pdf");
+    let recent = message(Some(unique("recent")), Some("piet@example.test".into()), "Afwezig tot maandag.", now - 3600, "automated");
+    assert!(store.record_message(None, &recent, std::slice::from_ref(&fresh)).await.unwrap());
+    // Quarantine records: one old, one recent.
+    store.record_quarantine("INBOX", 1, 7, None, "unparseable header From: Noor Geheim").await.unwrap();
+    store.record_quarantine("INBOX", 1, 8, None, "too large (recent)").await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    sqlx::query("UPDATE quarantine SET at = $1 WHERE uid = 7").bind(old).execute(&pool).await.unwrap();
+
+    let report = || klachtd(&cfg, &["report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json"]).1;
+    let before_report = report();
+    let before_case = snapshot(store, &r).await;
+    let db_pool = &pool;
+    let unlinked = move || async move {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM messages WHERE case_id IS NULL ORDER BY id").fetch_all(db_pool).await.unwrap();
+        rows.into_iter().map(|(b,)| b).collect::<Vec<_>>()
+    };
+    assert_eq!(unlinked().await.len(), 3);
+
+    // Retention of 5 days: the old unlinked mail goes, the recent stays.
+    assert_eq!(klachtd::actions::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 0, "no case was closed");
+    assert_eq!(unlinked().await, vec!["Afwezig tot maandag.".to_string()]);
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM attachments ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert_eq!(rows.into_iter().map(|(h,)| h).collect::<Vec<_>>(), vec![shared.sha256.clone(), fresh.sha256.clone()], "the old bounce's attachment rows are gone");
+    assert!(!files.path_of(&own.sha256).exists(), "the old bounce's own attachment file is gone");
+    assert!(files.path_of(&shared.sha256).exists(), "a file a case still refers to stays");
+    assert!(files.path_of(&fresh.sha256).exists(), "the recent mail's attachment stays");
+    let raw: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE case_id IS NULL AND raw IS NOT NULL").fetch_one(&pool).await.unwrap();
+    assert_eq!(raw, 1, "only the recent mail's raw bytes are left");
+    let reasons: Vec<(i64, String)> = sqlx::query_as("SELECT uid, reason FROM quarantine ORDER BY uid").fetch_all(&pool).await.unwrap();
+    assert_eq!(reasons, vec![(7, String::new()), (8, "too large (recent)".to_string())]);
+    assert_eq!(store.status(&w.config.imap.inbox, d(2026, 11, 25)).await.unwrap().quarantined, 2, "the quarantine records themselves are counted still");
+
+    // The case and the register are as they were.
+    assert_eq!(snapshot(store, &r).await, before_case);
+    assert_eq!(report(), before_report);
+    // A second run finds nothing more to do.
+    assert_eq!(klachtd::actions::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 0);
+    assert_eq!(unlinked().await.len(), 1);
+    pool.close().await;
 }
