@@ -196,6 +196,19 @@ enum CasesCommand {
         #[arg(long)]
         date: NaiveDate,
     },
+    /// Correct or add the complainant's name, e-mail address or description (R3); the
+    /// incomplete flags are recomputed.
+    Complete {
+        reference: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        description_file: Option<PathBuf>,
+    },
+    /// A supervisor confirms the assignment of a case whose complaint names a handler (R5).
+    Checked { reference: String },
 }
 
 pub fn main() -> ExitCode {
@@ -565,6 +578,17 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
         CasesCommand::ReleaseAcknowledgement { reference } => {
             let n = store.release_held(&reference).await?;
             println!("{reference}: {n} acknowledgement(s) released");
+        }
+        CasesCommand::Complete { reference, name, email, description_file } => {
+            let description = description_file.as_deref().map(read_text).transpose()?;
+            let correction = crate::store::corrections::Correction { name, email, description };
+            let done = store.correct_case(&reference, &correction, &actor()).await?;
+            let missing = if done.incomplete.is_empty() { "complete".to_string() } else { format!("still missing {}", done.incomplete.join(", ")) };
+            println!("{reference}: {} corrected; {missing}", done.fields.join(", "));
+        }
+        CasesCommand::Checked { reference } => {
+            store.supervisor_checked(&reference, &actor()).await?;
+            println!("{reference}: assignment checked by a supervisor; the supervisor check is cleared");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -933,6 +933,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 }
 
 mod actions;
+pub mod corrections;
 mod handlers;
 mod register;
 mod reminders;

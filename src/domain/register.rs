@@ -26,17 +26,22 @@ pub struct CaseFacts {
     pub measures: Option<String>,
 }
 
+/// How the cases of a period did on one deadline. `open` and `missed` are the deadlines not met
+/// yet, as of the report's date: `open` ones are not due yet, `missed` ones are past their date.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeadlineFigures {
     pub on_time: usize,
     pub late: usize,
     pub open: usize,
+    pub missed: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// The day unmet deadlines are judged on: `to`, or today when that is earlier.
+    pub as_of: NaiveDate,
     pub received: usize,
     pub by_category: BTreeMap<String, usize>,
     pub by_outcome: BTreeMap<String, usize>,
@@ -52,8 +57,16 @@ pub struct Report {
     pub measures: Vec<(String, String)>,
 }
 
-/// The register over cases received from `from` to `to` inclusive (`facts` may hold more).
+/// The register as of today's date in Europe/Amsterdam (see [`compute_on`]).
 pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: NaiveDate) -> Report {
+    compute_on(facts, calendar, from, to, super::calendar::amsterdam_date(chrono::Utc::now()))
+}
+
+/// The register over cases received from `from` to `to` inclusive (`facts` may hold more). A
+/// deadline not met is `missed` when its date lies before `to` or `today`, whichever is
+/// earlier, and `open` otherwise (on its due date it can still be met).
+pub fn compute_on(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Report {
+    let as_of = to.min(today);
     let cases: Vec<&CaseFacts> = facts.iter().filter(|f| f.received_on >= from && f.received_on <= to).collect();
     let mut by_category = BTreeMap::new();
     let mut by_outcome = BTreeMap::new();
@@ -62,9 +75,9 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
     for c in &cases {
         *by_category.entry(c.category.clone().unwrap_or_else(|| "uncategorised".into())).or_insert(0) += 1;
         *by_outcome.entry(c.outcome.clone().unwrap_or_else(|| "open".into())).or_insert(0) += 1;
-        tally(&mut ack, c.acknowledged_on, c.acknowledge_by);
-        tally(&mut progress, c.progress_on, c.progress_by);
-        tally(&mut response, c.responded_on, c.respond_by);
+        tally(&mut ack, c.acknowledged_on, c.acknowledge_by, as_of);
+        tally(&mut progress, c.progress_on, c.progress_by, as_of);
+        tally(&mut response, c.responded_on, c.respond_by, as_of);
         if let Some(done) = c.responded_on {
             handling.push(calendar.working_days_between(c.received_on, done));
         }
@@ -78,6 +91,7 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
     Report {
         from,
         to,
+        as_of,
         received: cases.len(),
         by_category,
         by_outcome,
@@ -92,10 +106,11 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
     }
 }
 
-fn tally(figures: &mut DeadlineFigures, met: Option<NaiveDate>, due: NaiveDate) {
+fn tally(figures: &mut DeadlineFigures, met: Option<NaiveDate>, due: NaiveDate, as_of: NaiveDate) {
     match met {
         Some(day) if day <= due => figures.on_time += 1,
         Some(_) => figures.late += 1,
+        None if due < as_of => figures.missed += 1,
         None => figures.open += 1,
     }
 }
@@ -107,6 +122,7 @@ impl Report {
         let mut push = |section: &str, key: &str, value: String| rows.push(format!("{},{},{}", csv(section), csv(key), csv(&value)));
         push("period", "from", self.from.to_string());
         push("period", "to", self.to.to_string());
+        push("period", "as_of", self.as_of.to_string());
         push("complaints", "received", self.received.to_string());
         for (k, v) in &self.by_category {
             push("category", k, v.to_string());
@@ -118,6 +134,7 @@ impl Report {
             push(name, "on_time", f.on_time.to_string());
             push(name, "late", f.late.to_string());
             push(name, "open", f.open.to_string());
+            push(name, "missed", f.missed.to_string());
         }
         push("handling_days", "median", self.handling_days_median.map_or(String::new(), |m| m.to_string()));
         push("handling_days", "longest", self.handling_days_longest.map_or(String::new(), |m| m.to_string()));
@@ -139,9 +156,10 @@ impl Report {
         for (k, v) in &self.by_outcome {
             out += &format!("  {k:<16} {v:>5}\n");
         }
-        out += &format!("\n{:<18} {:>8} {:>6} {:>6}\n", "Deadline", "on time", "late", "open");
+        out += &format!("\nDeadlines not met as of {}: open (not yet due) or missed (date passed)\n", self.as_of);
+        out += &format!("{:<18} {:>8} {:>6} {:>6} {:>6}\n", "Deadline", "on time", "late", "open", "missed");
         for (name, f) in [("acknowledgement", &self.acknowledgement), ("progress notice", &self.progress_notice), ("final response", &self.final_response)] {
-            out += &format!("{name:<18} {:>8} {:>6} {:>6}\n", f.on_time, f.late, f.open);
+            out += &format!("{name:<18} {:>8} {:>6} {:>6} {:>6}\n", f.on_time, f.late, f.open, f.missed);
         }
         let days = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         out += &format!(
@@ -228,15 +246,24 @@ mod tests {
         vec![a, b, c, e, f, old]
     }
 
+    /// A day long after the period, so that `to` is the date unmet deadlines are judged on.
+    fn later() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 6, 1).unwrap()
+    }
+
     #[test]
     fn figures_of_a_hand_made_register() {
-        let r = compute(&cases(), &Calendar::default(), d(11, 1), d(11, 30));
+        let r = compute_on(&cases(), &Calendar::default(), d(11, 1), d(11, 30), later());
+        assert_eq!(r.as_of, d(11, 30));
         assert_eq!(r.received, 5);
         assert_eq!(r.by_category, BTreeMap::from([("service".into(), 1), ("staff".into(), 2), ("uncategorised".into(), 2)]));
         assert_eq!(r.by_outcome, BTreeMap::from([("founded".into(), 1), ("open".into(), 2), ("partly-founded".into(), 1), ("unfounded".into(), 1)]));
-        assert_eq!(r.acknowledgement, DeadlineFigures { on_time: 3, late: 1, open: 1 });
-        assert_eq!(r.progress_notice, DeadlineFigures { on_time: 2, late: 1, open: 2 });
-        assert_eq!(r.final_response, DeadlineFigures { on_time: 2, late: 1, open: 2 });
+        // Not met by 30 November: 0004's acknowledgement (due 12-07) is open.
+        assert_eq!(r.acknowledgement, DeadlineFigures { on_time: 3, late: 1, open: 1, missed: 0 });
+        // 0003's progress notice was due 11-24: missed; 0004's (12-14) is open.
+        assert_eq!(r.progress_notice, DeadlineFigures { on_time: 2, late: 1, open: 1, missed: 1 });
+        // 0003 (due 12-08) and 0004 (12-28) are not due by 30 November.
+        assert_eq!(r.final_response, DeadlineFigures { on_time: 2, late: 1, open: 2, missed: 0 });
         assert_eq!(r.handling_days_median, Some(19.0));
         assert_eq!(r.handling_days_longest, Some(22));
         assert_eq!(r.requests_for_information, 3);
@@ -245,15 +272,45 @@ mod tests {
     }
 
     #[test]
+    fn unmet_deadlines_are_judged_on_today_when_it_is_before_the_end_of_the_period() {
+        let facts = cases();
+        let on = |today: NaiveDate| compute_on(&facts, &Calendar::default(), d(11, 1), d(11, 30), today);
+        // On its due date (24 November) 0003's progress notice can still go out: open.
+        let r = on(d(11, 24));
+        assert_eq!(r.as_of, d(11, 24));
+        assert_eq!(r.progress_notice, DeadlineFigures { on_time: 2, late: 1, open: 2, missed: 0 });
+        let r = on(d(11, 25));
+        assert_eq!(r.progress_notice, DeadlineFigures { on_time: 2, late: 1, open: 1, missed: 1 });
+        // Later the figures no longer depend on the day the report is made.
+        assert_eq!(on(d(12, 31)), on(later()));
+        // Every case counts once per deadline.
+        for f in [r.acknowledgement, r.progress_notice, r.final_response] {
+            assert_eq!(f.on_time + f.late + f.open + f.missed, r.received);
+        }
+        // Over November and December, judged on 31 December, both unanswered cases are missed.
+        let r = compute_on(&facts, &Calendar::default(), d(11, 1), d(12, 31), later());
+        assert_eq!(r.final_response, DeadlineFigures { on_time: 2, late: 1, open: 0, missed: 2 });
+    }
+
+    #[test]
     fn csv_and_table_carry_the_figures() {
-        let r = compute(&cases(), &Calendar::default(), d(11, 1), d(11, 30));
+        let r = compute_on(&cases(), &Calendar::default(), d(11, 1), d(11, 30), later());
         let csv = r.to_csv();
         assert!(csv.starts_with("section,key,value\n"));
+        assert!(csv.contains("period,as_of,2026-11-30\n"));
         assert!(csv.contains("complaints,received,5\n"));
         assert!(csv.contains("acknowledgement,late,1\n"));
+        assert!(csv.contains("progress_notice,open,1\nprogress_notice,missed,1\n"), "{csv}");
+        assert!(csv.contains("final_response,open,2\nfinal_response,missed,0\n"), "{csv}");
         assert!(csv.contains("handling_days,median,19\n"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["as_of"], "2026-11-30");
+        assert_eq!(json["progress_notice"], serde_json::json!({"on_time": 2, "late": 1, "open": 1, "missed": 1}));
         let table = r.to_table();
         assert!(table.contains("Received: 5"));
+        assert!(table.contains("as of 2026-11-30"), "{table}");
+        assert!(table.contains(&format!("{:<18} {:>8} {:>6} {:>6} {:>6}\n", "Deadline", "on time", "late", "open", "missed")), "{table}");
+        assert!(table.contains(&format!("{:<18} {:>8} {:>6} {:>6} {:>6}\n", "progress notice", 2, 1, 1, 1)), "{table}");
         assert!(table.contains("KL-2026-0001: Coach krijgt extra begeleiding."));
         assert_eq!(super::csv("a,\"b\""), "\"a,\"\"b\"\"\"");
     }
@@ -262,8 +319,8 @@ mod tests {
     fn an_even_number_of_handling_times_has_a_middle_of_two() {
         let mut facts = cases();
         facts.truncate(2);
-        let r = compute(&facts, &Calendar::default(), d(11, 1), d(11, 30));
+        let r = compute_on(&facts, &Calendar::default(), d(11, 1), d(11, 30), later());
         assert_eq!(r.handling_days_median, Some(20.5));
-        assert!(compute(&[], &Calendar::default(), d(11, 1), d(11, 30)).handling_days_median.is_none());
+        assert!(compute_on(&[], &Calendar::default(), d(11, 1), d(11, 30), later()).handling_days_median.is_none());
     }
 }

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::corrections::named_handlers;
 use super::{insert_event, now, Result, Store, StoreError};
 use crate::domain::assignment::{is_subject, pick, Candidate};
 
@@ -56,20 +57,23 @@ impl Store {
             .collect())
     }
 
-    /// Gives a case to a handler, refusing a handler the complaint is about.
+    /// Gives a case to a handler, refusing a handler the complaint is about: one recorded as its
+    /// subject, or one its text names while a supervisor has not cleared that check
+    /// (`cases checked`).
     pub async fn assign(&self, reference: &str, handler: &str, actor: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        let case_id: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE reference = $1")
+        let row = sqlx::query("SELECT id, supervisor_check FROM cases WHERE reference = $1")
             .bind(reference)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let (case_id, named): (i64, String) = (row.get(0), row.get(1));
         let handler_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = $1 AND active = 1")
             .bind(handler.trim())
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::UnknownHandler(handler.into()))?;
-        if is_subject(handler, &subjects(&mut tx, case_id).await?) {
+        if is_subject(handler, &subjects(&mut tx, case_id).await?) || is_subject(handler, &named_handlers(&named)) {
             return Err(StoreError::NotImpartial { handler: handler.into(), reference: reference.into() });
         }
         sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(handler_id).bind(case_id).execute(&mut *tx).await?;

@@ -49,8 +49,9 @@ impl Store {
 
     /// Removes the personal data of cases closed before `cutoff` (Unix seconds): texts, names,
     /// addresses, raw mail and attachments. References, dates, category, outcome, measures and
-    /// deadline facts stay, so the register does not change. Returns the number of cases and the
-    /// attachment hashes no case refers to any more (their files can go).
+    /// deadline facts stay, so the register does not change. Mail that belongs to no case and
+    /// quarantine records lose theirs too (see `remove_unlinked_mail`). Returns the number of
+    /// cases and the attachment hashes nothing refers to any more (their files can go).
     pub async fn remove_personal_data(&self, cutoff: i64) -> Result<(u64, Vec<String>)> {
         let mut tx = self.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL")
@@ -68,7 +69,8 @@ impl Store {
                 // carry the complainant's Message-IDs.
                 "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
                         in_reply_to = NULL, refs = '' WHERE case_id = $1",
-                "UPDATE case_events SET detail = '' WHERE case_id = $1 AND action IN ('note', 'information-requested', 'supervisor-check', 'subject-added', 'reopened')",
+                "UPDATE case_events SET detail = '' WHERE case_id = $1
+                   AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected')",
                 "DELETE FROM case_subjects WHERE case_id = $1",
             ];
             for sql in statements {
@@ -87,6 +89,8 @@ impl Store {
             sqlx::query("UPDATE cases SET anonymised_at = $1 WHERE id = $2").bind(t).bind(id).execute(&mut *tx).await?;
             super::insert_event(&mut tx, *id, "klachtd", "personal-data-removed", "retention period passed").await?;
         }
+        let unlinked = remove_unlinked_mail(&mut tx, cutoff).await?;
+        hashes.extend(unlinked.hashes.iter().cloned());
         let mut orphaned = Vec::new();
         hashes.sort();
         hashes.dedup();
@@ -97,6 +101,9 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if unlinked.messages > 0 || unlinked.quarantine > 0 {
+            tracing::info!(messages = unlinked.messages, quarantine = unlinked.quarantine, attachments = unlinked.hashes.len(), "mail outside any case cleared after the retention period");
+        }
         Ok((ids.len() as u64, orphaned))
     }
 
@@ -104,6 +111,31 @@ impl Store {
     pub async fn anonymised_references(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE anonymised_at IS NOT NULL ORDER BY id").fetch_all(&self.pool).await?)
     }
+}
+
+/// Mail that belongs to no case (auto-replies, bounces, list and own mail, kept with their raw
+/// bytes) received before `cutoff` is deleted with its attachment rows, and the reason of a
+/// quarantine record from before `cutoff` (it can quote a header) is blanked. Nothing the
+/// register counts is touched.
+async fn remove_unlinked_mail(tx: &mut sqlx::Transaction<'static, sqlx::Any>, cutoff: i64) -> Result<Unlinked> {
+    let hashes: Vec<String> = sqlx::query_scalar(
+        "SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.case_id IS NULL AND m.received_at < $1",
+    )
+    .bind(cutoff)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE case_id IS NULL AND received_at < $1)").bind(cutoff).execute(&mut **tx).await?;
+    let messages = sqlx::query("DELETE FROM messages WHERE case_id IS NULL AND received_at < $1").bind(cutoff).execute(&mut **tx).await?.rows_affected();
+    let quarantine = sqlx::query("UPDATE quarantine SET reason = '' WHERE at < $1 AND reason <> ''").bind(cutoff).execute(&mut **tx).await?.rows_affected();
+    Ok(Unlinked { hashes, messages, quarantine })
+}
+
+/// What `remove_unlinked_mail` removed: the hashes of the deleted attachment rows, the number of
+/// deleted messages and of quarantine records whose reason was blanked.
+struct Unlinked {
+    hashes: Vec<String>,
+    messages: u64,
+    quarantine: u64,
 }
 
 /// What retention leaves of a dedupe key: a Message-ID key (`mid:...`) becomes the SHA-256 of
