@@ -342,7 +342,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_store(&config).await?;
             let facts = store.register_facts(from, to).await?;
-            let report = crate::domain::register::compute(&facts, &config.calendar(), from, to);
+            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
+            let report = crate::domain::register::compute(&facts, &config.calendar(), from, to, today);
             match format.as_str() {
                 "json" => println!("{}", serde_json::to_string_pretty(&report)?),
                 "csv" => print!("{}", report.to_csv()),

@@ -24,6 +24,8 @@ pub enum StoreError {
     UnknownHandler(String),
     #[error("{handler} cannot handle {reference}: the complaint is about them (R5, impartiality)")]
     NotImpartial { handler: String, reference: String },
+    #[error("{handler} cannot handle {reference}: the complaint names them; a supervisor confirms with `klachtd cases checked {reference}` first (R5, impartiality)")]
+    NamedInComplaint { handler: String, reference: String },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }

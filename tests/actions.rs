@@ -761,12 +761,14 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
     assert_eq!(r["received"], 4, "{json}");
     assert_eq!(r["by_category"], serde_json::json!({"process": 1, "service": 1, "staff": 1, "uncategorised": 1}), "{json}");
     assert_eq!(r["by_outcome"], serde_json::json!({"founded": 1, "open": 1, "partly-founded": 1, "unfounded": 1}), "{json}");
-    // Acknowledgement: A 3/3 and B 5/3 on time, C 12/3 after 11/3 late, D open.
-    assert_eq!(r["acknowledgement"], serde_json::json!({"on_time": 2, "late": 1, "open": 1}), "{json}");
-    // Progress notice: A 10/3 and C 18/3 on time; B and D open.
-    assert_eq!(r["progress_notice"], serde_json::json!({"on_time": 2, "late": 0, "open": 2}), "{json}");
-    // Final response: A 20/3 and B 12/3 on time, C's final one 2/4 after 1/4 late, D open.
-    assert_eq!(r["final_response"], serde_json::json!({"on_time": 2, "late": 1, "open": 1}), "{json}");
+    // As of 31/3 (the end of the period). Acknowledgement: A 3/3 and B 5/3 on time, C 12/3
+    // after 11/3 late, D's (due 16/3) missed.
+    assert_eq!(r["acknowledgement"], serde_json::json!({"on_time": 2, "late": 1, "open": 0, "missed": 1}), "{json}");
+    // Progress notice: A 10/3 and C 18/3 on time; B's (due 17/3) and D's (due 23/3) missed.
+    assert_eq!(r["progress_notice"], serde_json::json!({"on_time": 2, "late": 0, "open": 0, "missed": 2}), "{json}");
+    // Final response: A 20/3 and B 12/3 on time, C's final one 2/4 after 1/4 late, D's not due
+    // before April: open.
+    assert_eq!(r["final_response"], serde_json::json!({"on_time": 2, "late": 1, "open": 1, "missed": 0}), "{json}");
     // Working days to the response: B 7, A 14, C 21 (its final response, not the first).
     assert_eq!(r["handling_days_median"].as_f64(), Some(14.0), "{json}");
     assert_eq!(r["handling_days_longest"], 21, "{json}");

@@ -57,15 +57,10 @@ pub struct Report {
     pub measures: Vec<(String, String)>,
 }
 
-/// The register as of today's date in Europe/Amsterdam (see [`compute_on`]).
-pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: NaiveDate) -> Report {
-    compute_on(facts, calendar, from, to, super::calendar::amsterdam_date(chrono::Utc::now()))
-}
-
 /// The register over cases received from `from` to `to` inclusive (`facts` may hold more). A
 /// deadline not met is `missed` when its date lies before `to` or `today`, whichever is
 /// earlier, and `open` otherwise (on its due date it can still be met).
-pub fn compute_on(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Report {
+pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Report {
     let as_of = to.min(today);
     let cases: Vec<&CaseFacts> = facts.iter().filter(|f| f.received_on >= from && f.received_on <= to).collect();
     let mut by_category = BTreeMap::new();
@@ -253,7 +248,7 @@ mod tests {
 
     #[test]
     fn figures_of_a_hand_made_register() {
-        let r = compute_on(&cases(), &Calendar::default(), d(11, 1), d(11, 30), later());
+        let r = compute(&cases(), &Calendar::default(), d(11, 1), d(11, 30), later());
         assert_eq!(r.as_of, d(11, 30));
         assert_eq!(r.received, 5);
         assert_eq!(r.by_category, BTreeMap::from([("service".into(), 1), ("staff".into(), 2), ("uncategorised".into(), 2)]));
@@ -274,7 +269,7 @@ mod tests {
     #[test]
     fn unmet_deadlines_are_judged_on_today_when_it_is_before_the_end_of_the_period() {
         let facts = cases();
-        let on = |today: NaiveDate| compute_on(&facts, &Calendar::default(), d(11, 1), d(11, 30), today);
+        let on = |today: NaiveDate| compute(&facts, &Calendar::default(), d(11, 1), d(11, 30), today);
         // On its due date (24 November) 0003's progress notice can still go out: open.
         let r = on(d(11, 24));
         assert_eq!(r.as_of, d(11, 24));
@@ -288,13 +283,13 @@ mod tests {
             assert_eq!(f.on_time + f.late + f.open + f.missed, r.received);
         }
         // Over November and December, judged on 31 December, both unanswered cases are missed.
-        let r = compute_on(&facts, &Calendar::default(), d(11, 1), d(12, 31), later());
+        let r = compute(&facts, &Calendar::default(), d(11, 1), d(12, 31), later());
         assert_eq!(r.final_response, DeadlineFigures { on_time: 2, late: 1, open: 0, missed: 2 });
     }
 
     #[test]
     fn csv_and_table_carry_the_figures() {
-        let r = compute_on(&cases(), &Calendar::default(), d(11, 1), d(11, 30), later());
+        let r = compute(&cases(), &Calendar::default(), d(11, 1), d(11, 30), later());
         let csv = r.to_csv();
         assert!(csv.starts_with("section,key,value\n"));
         assert!(csv.contains("period,as_of,2026-11-30\n"));
@@ -319,8 +314,8 @@ mod tests {
     fn an_even_number_of_handling_times_has_a_middle_of_two() {
         let mut facts = cases();
         facts.truncate(2);
-        let r = compute_on(&facts, &Calendar::default(), d(11, 1), d(11, 30), later());
+        let r = compute(&facts, &Calendar::default(), d(11, 1), d(11, 30), later());
         assert_eq!(r.handling_days_median, Some(20.5));
-        assert!(compute_on(&[], &Calendar::default(), d(11, 1), d(11, 30), later()).handling_days_median.is_none());
+        assert!(compute(&[], &Calendar::default(), d(11, 1), d(11, 30), later()).handling_days_median.is_none());
     }
 }

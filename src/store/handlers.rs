@@ -73,8 +73,11 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::UnknownHandler(handler.into()))?;
-        if is_subject(handler, &subjects(&mut tx, case_id).await?) || is_subject(handler, &named_handlers(&named)) {
+        if is_subject(handler, &subjects(&mut tx, case_id).await?) {
             return Err(StoreError::NotImpartial { handler: handler.into(), reference: reference.into() });
+        }
+        if is_subject(handler, &named_handlers(&named)) {
+            return Err(StoreError::NamedInComplaint { handler: handler.into(), reference: reference.into() });
         }
         sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(handler_id).bind(case_id).execute(&mut *tx).await?;
         insert_event(&mut tx, case_id, actor, "assigned", handler.trim()).await?;
