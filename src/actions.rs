@@ -15,7 +15,7 @@ use crate::domain::procedure::{Outcome, Step};
 use crate::domain::text::display_filename;
 use crate::settings::SharedSettings;
 use crate::smtp::new_message_id;
-use crate::store::{AttachmentRecord, LetterCase, LetterEffect, MessageRecord, NewCase, OutgoingMail, Registration, Store};
+use crate::store::{AttachmentRecord, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
 use crate::templates::{case_context, long_date};
 
 /// How a letter left.
@@ -25,6 +25,25 @@ pub enum Delivery {
     Mail(String),
     /// Written to this file, to be printed and posted.
     Print(PathBuf),
+}
+
+/// An action by mail that could not be carried out for a passing reason (the database or the
+/// disk): nothing was recorded, and the mail is to be tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum Transient {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0:#}")]
+    Other(anyhow::Error),
+}
+
+/// What became of an action by mail that was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyDone {
+    /// Carried out, or refused with the reason; either way confirmed to the handler.
+    Recorded,
+    /// This mail was recorded before (an earlier attempt committed): nothing was done now.
+    AlreadyRecorded,
 }
 
 pub struct Actions {
@@ -111,35 +130,87 @@ impl Actions {
     }
 
     /// Carries out an authenticated handler's reply and confirms it to them by mail, done or
-    /// refused (with the reason).
-    pub async fn carry_out_reply(&self, reference: &str, name: &str, from: &str, body: &str) -> anyhow::Result<()> {
+    /// refused (with the reason). `message` is the reply as it is to be recorded on the case,
+    /// `token` the token its subject carried.
+    ///
+    /// The record of the mail, the action (its letter, its effect on the case, its history) and
+    /// the confirmation are one transaction. So either all of it is committed, and a second
+    /// attempt with the same mail finds it recorded and does nothing (`AlreadyRecorded`: no
+    /// second letter), or none of it is, and a database or disk error comes back as
+    /// [`Transient`] for the caller to try the mail again. A refusal (a bad first line, the
+    /// procedure says no, the text carries a token) is recorded and confirmed the same way.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn carry_out_reply(&self, case_id: i64, reference: &str, name: &str, from: &str, token: &str, message: MessageRecord, body: &str) -> Result<ReplyDone, Transient> {
         let actor = format!("{name} (e-mail)");
-        let (label, result) = match mail_actions::parse(body) {
-            Err(reason) => ("actie".to_string(), Err(anyhow::anyhow!(reason))),
-            Ok(MailCommand::Progress { expected_by, message }) => {
-                ("voortgangsbericht".into(), self.progress(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor).await.map(|_| ()))
-            }
-            Ok(MailCommand::RequestInformation { message }) => ("verzoek om informatie".into(), self.request_information(reference, message, None, &actor).await.map(|_| ())),
-            Ok(MailCommand::Respond { outcome, findings, measures }) => ("eindreactie".into(), self.respond(reference, outcome, findings, measures, &actor).await.map(|_| ())),
-            Ok(MailCommand::Note { text }) => ("notitie".into(), self.store.add_note(reference, &text, &actor).await.map_err(Into::into)),
+        let command = mail_actions::parse(body).and_then(|command| match command.letter_text() {
+            // The last guard: whatever slipped past the quote detection, the token that lets
+            // its holder act on the case never goes out in a letter.
+            Some(text) if mail_actions::carries_token(&text, token) => Err(
+                "the letter text contains the action token from the subject (probably quoted text of the assignment notice); nothing was sent. Put your text above the quoted mail, or remove the quote, and reply again"
+                    .to_string(),
+            ),
+            _ => Ok(command),
+        });
+        let label = match &command {
+            Err(_) => "actie",
+            Ok(MailCommand::Progress { .. }) => "voortgangsbericht",
+            Ok(MailCommand::RequestInformation { .. }) => "verzoek om informatie",
+            Ok(MailCommand::Respond { .. }) => "eindreactie",
+            Ok(MailCommand::Note { .. }) => "notitie",
         };
+        let origin = |ok: bool, reason: Option<String>| MailOrigin { message: message.clone(), confirmation: self.confirmation(reference, name, from, label, ok, reason) };
+        let result: anyhow::Result<Option<()>> = match command {
+            Err(reason) => Err(anyhow::anyhow!(reason)),
+            Ok(command) => {
+                let done = origin(true, None);
+                match command {
+                    MailCommand::Progress { expected_by, message } => self.progress_by_mail(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor, &done).await,
+                    MailCommand::RequestInformation { message } => self.request_information_by_mail(reference, message, &actor, &done).await,
+                    MailCommand::Respond { outcome, findings, measures } => self.respond_by_mail(reference, outcome, findings, measures, &actor, &done).await,
+                    MailCommand::Note { text } => self.store.add_note_by_mail(reference, &text, &actor, &done).await.map(|fresh| fresh.then_some(())).map_err(Into::into),
+                }
+            }
+        };
+        match result {
+            Ok(Some(())) => {
+                tracing::info!(reference, done = true, "handler action by mail");
+                Ok(ReplyDone::Recorded)
+            }
+            Ok(None) => Ok(ReplyDone::AlreadyRecorded),
+            Err(e) => {
+                let reason = match transient(e) {
+                    Ok(transient) => return Err(transient),
+                    Err(refusal) => refusal.to_string(),
+                };
+                tracing::info!(reference, done = false, "handler action by mail refused");
+                match self.store.record_action_mail(case_id, &origin(false, Some(reason))).await? {
+                    true => Ok(ReplyDone::Recorded),
+                    false => Ok(ReplyDone::AlreadyRecorded),
+                }
+            }
+        }
+    }
+
+    /// The confirmation of an action by mail, done or refused; `None` (logged) if the template
+    /// cannot be rendered, which must not stop the action itself.
+    fn confirmation(&self, reference: &str, name: &str, from: &str, label: &str, ok: bool, reason: Option<String>) -> Option<OutgoingMail> {
         let settings = self.settings.get();
         let context = serde_json::json!({
             "organisation": settings.organisation,
             "recipient": {"name": name},
             "case": {"reference": reference},
-            "ok": result.is_ok(),
+            "ok": ok,
             "action": label,
-            "reason": result.as_ref().err().map(|e| e.to_string()),
+            "reason": reason,
         });
-        tracing::info!(reference, done = result.is_ok(), "handler action by mail");
-        let letter = settings.letters.render("action-confirmation", &context)?;
-        let case = self.store.letter_case(reference).await?;
-        let mail = self.notice(reference, "confirmation", name, from, letter);
-        self.store.queue_notice(case.id, &mail, "action by mail confirmed").await?;
-        Ok(())
+        match settings.letters.render("action-confirmation", &context) {
+            Ok(letter) => Some(self.notice(reference, "confirmation", name, from, letter)),
+            Err(e) => {
+                tracing::error!(reference, error = %e, "the confirmation of an action by mail cannot be rendered");
+                None
+            }
+        }
     }
-
     /// Tells the handler of a closed case that mail arrived on it (the case is not reopened).
     pub async fn notify_mail_on_closed_case(&self, reference: &str) -> anyhow::Result<()> {
         let case = self.store.letter_case(reference).await?;
@@ -170,26 +241,56 @@ impl Actions {
     }
 
     pub async fn progress(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str) -> anyhow::Result<Delivery> {
-        let case = self.store.letter_case(reference).await?;
-        let extra = serde_json::json!({"message": message, "expected_by": long_date(expected_by, &self.language())});
-        let to = case.complainant_email.clone();
-        self.send(&case, Step::ProgressNotice, "progress", extra, to, LetterEffect::Progress { expected_by }, actor).await
+        once(self.progress_from(reference, expected_by, message, actor, None).await)
     }
 
     pub async fn request_information(&self, reference: &str, message: String, to: Option<String>, actor: &str) -> anyhow::Result<Delivery> {
-        anyhow::ensure!(!message.trim().is_empty(), "the request is empty; write what you need to know");
-        let case = self.store.letter_case(reference).await?;
-        let to = to.or_else(|| case.complainant_email.clone());
-        let effect = LetterEffect::RequestInformation { to: to.clone().unwrap_or_else(|| "by post".into()) };
-        self.send(&case, Step::RequestInformation, "request-info", serde_json::json!({"message": message}), to, effect, actor).await
+        once(self.request_information_from(reference, message, to, actor, None).await)
     }
 
     pub async fn respond(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str) -> anyhow::Result<Delivery> {
+        once(self.respond_from(reference, outcome, findings, measures, actor, None).await)
+    }
+
+    async fn progress_by_mail(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str, origin: &MailOrigin) -> anyhow::Result<Option<()>> {
+        Ok(self.progress_from(reference, expected_by, message, actor, Some(origin)).await?.map(|_| ()))
+    }
+
+    async fn request_information_by_mail(&self, reference: &str, message: String, actor: &str, origin: &MailOrigin) -> anyhow::Result<Option<()>> {
+        Ok(self.request_information_from(reference, message, None, actor, Some(origin)).await?.map(|_| ()))
+    }
+
+    async fn respond_by_mail(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str, origin: &MailOrigin) -> anyhow::Result<Option<()>> {
+        Ok(self.respond_from(reference, outcome, findings, measures, actor, Some(origin)).await?.map(|_| ()))
+    }
+
+    async fn progress_from(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
+        let case = self.store.letter_case(reference).await?;
+        let extra = serde_json::json!({"message": message, "expected_by": long_date(expected_by, &self.language())});
+        let to = case.complainant_email.clone();
+        self.send(&case, Step::ProgressNotice, "progress", extra, to, LetterEffect::Progress { expected_by }, actor, origin).await
+    }
+
+    async fn request_information_from(&self, reference: &str, message: String, to: Option<String>, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
+        anyhow::ensure!(!message.trim().is_empty(), "the request is empty; write what you need to know");
+        let to = to.map(|a| a.trim().to_string());
+        if let Some(address) = &to {
+            if let Err(e) = address.parse::<lettre::Address>() {
+                anyhow::bail!("{address:?} is not a valid e-mail address ({e}); nothing was sent");
+            }
+        }
+        let case = self.store.letter_case(reference).await?;
+        let to = to.or_else(|| case.complainant_email.clone());
+        let effect = LetterEffect::RequestInformation { to: to.clone().unwrap_or_else(|| "by post".into()) };
+        self.send(&case, Step::RequestInformation, "request-info", serde_json::json!({"message": message}), to, effect, actor, origin).await
+    }
+
+    async fn respond_from(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
         anyhow::ensure!(!findings.trim().is_empty(), "the findings are empty; the response must state them (R8)");
         let case = self.store.letter_case(reference).await?;
         let extra = serde_json::json!({"outcome": outcome.as_str(), "findings": findings, "measures": measures});
         let to = case.complainant_email.clone();
-        self.send(&case, Step::FinalResponse, "response", extra, to, LetterEffect::Response { outcome, findings, measures }, actor).await
+        self.send(&case, Step::FinalResponse, "response", extra, to, LetterEffect::Response { outcome, findings, measures }, actor, origin).await
     }
 
     fn language(&self) -> String {
@@ -197,7 +298,9 @@ impl Actions {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn send(&self, case: &LetterCase, step: Step, letter: &str, extra: serde_json::Value, to: Option<String>, effect: LetterEffect, actor: &str) -> anyhow::Result<Delivery> {
+    /// Writes, threads and queues a letter (or writes it to print) and records its effect.
+    /// `None`: `origin`, the mail that asked for it, was recorded before, so nothing was done.
+    async fn send(&self, case: &LetterCase, step: Step, letter: &str, extra: serde_json::Value, to: Option<String>, effect: LetterEffect, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
         let settings = self.settings.get();
         let language = settings.letters.language();
         let received = NaiveDate::parse_from_str(&case.received_on, "%Y-%m-%d").context("stored date of receipt")?;
@@ -210,6 +313,12 @@ impl Actions {
             ctx.extend(extra.clone());
         }
         let rendered = settings.letters.render(letter, &context)?;
+        // Whatever the way in (a message file, a reply by mail, a template), an action token
+        // never goes out in a letter: it lets its holder act on the case.
+        anyhow::ensure!(
+            !mail_actions::carries_token(&format!("{}\n{}", rendered.subject, rendered.body), ""),
+            "the letter contains an action token ({{actie:...}}); nothing was sent. Remove it from the text"
+        );
         let kind = match step {
             Step::ProgressNotice => "progress",
             Step::RequestInformation => "request-info",
@@ -218,6 +327,10 @@ impl Actions {
         };
         let (mail, delivery) = match to {
             Some(address) => {
+                // Threaded to the complainant's own mails and our letters to them; a letter to
+                // someone else only to our earlier letters to that address.
+                let to_complainant = [&case.complainant_email].into_iter().flatten().any(|c| c.eq_ignore_ascii_case(address.trim()));
+                let (in_reply_to, references) = if to_complainant { (case.last_inbound.clone(), case.thread.clone()) } else { self.store.thread_with(case.id, &address, false).await? };
                 let mail = OutgoingMail {
                     kind: kind.into(),
                     recipient: address.clone(),
@@ -225,8 +338,8 @@ impl Actions {
                     subject: rendered.subject,
                     body: rendered.body,
                     message_id: new_message_id(&format!("{}.{kind}", case.reference), &self.domain),
-                    in_reply_to: case.last_inbound.clone(),
-                    references: case.thread.clone(),
+                    in_reply_to,
+                    references,
                     status: "pending",
                 };
                 (Some(mail), Delivery::Mail(address))
@@ -240,16 +353,66 @@ impl Actions {
                 (None, Delivery::Print(path))
             }
         };
-        let queued = self.store.queue_letter(case, step, &effect, mail.as_ref(), actor).await;
-        if !matches!(queued, Ok(Ok(()))) {
+        let queued = self.store.queue_letter(case, step, &effect, mail.as_ref(), actor, origin).await;
+        if !matches!(queued, Ok(Ok(true))) {
             if let Delivery::Print(path) = &delivery {
                 let _ = std::fs::remove_file(path);
             }
         }
-        if let Err(refused) = queued? {
-            anyhow::bail!(refused);
+        match queued? {
+            Err(refused) => anyhow::bail!(refused),
+            Ok(true) => Ok(Some(delivery)),
+            Ok(false) => Ok(None),
         }
-        Ok(delivery)
+    }
+
+    /// Sends the acknowledgement of a case that did not go out: one that was held or
+    /// suppressed is released; where none was ever written (the template failed, say) but the
+    /// case has an e-mail address, one is written and queued now. `actor` goes into the
+    /// history. Refused, changing nothing, once an acknowledgement was sent or recorded, while
+    /// one is queued, or when there is no address (then: post it and use `cases acknowledged`).
+    pub async fn release_acknowledgement(&self, reference: &str, actor: &str) -> anyhow::Result<String> {
+        let released = self.store.release_held_by(reference, actor).await?;
+        if released > 0 {
+            return Ok(format!("{released} acknowledgement(s) released"));
+        }
+        let case = self.store.case_detail(reference).await?.summary;
+        if let Some(at) = case.acknowledged_at {
+            let day = chrono::DateTime::from_timestamp(at, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
+            anyhow::bail!("{reference} already has its acknowledgement ({day}); nothing to release");
+        }
+        match case.acknowledgement.as_str() {
+            "none" => {}
+            "pending" => anyhow::bail!("{reference}: its acknowledgement is queued already and goes out with the next delivery"),
+            other => anyhow::bail!("{reference}: its acknowledgement is {other}; nothing to release"),
+        }
+        let Some(address) = case.complainant_email.clone() else {
+            anyhow::bail!("{reference} has no e-mail address to acknowledge to; send the acknowledgement by post and record it with `klachtd cases acknowledged {reference} --date DATE`");
+        };
+        let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").with_context(|| format!("stored date {d:?}"));
+        // The dates the case was registered with, never recomputed.
+        let deadlines = Deadlines { received: date(&case.received_on)?, acknowledge_by: date(&case.acknowledge_by)?, progress_by: date(&case.progress_by)?, respond_by: date(&case.respond_by)? };
+        let settings = self.settings.get();
+        let incomplete: Vec<&str> = case.incomplete.iter().map(String::as_str).collect();
+        let context = serde_json::json!({
+            "organisation": settings.organisation,
+            "case": case_context(reference, case.complainant_name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
+        });
+        let letter = settings.letters.render("acknowledgement", &context)?;
+        let thread = self.store.letter_case(reference).await?;
+        let mail = OutgoingMail {
+            kind: "acknowledgement".into(),
+            recipient: address.clone(),
+            recipient_name: case.complainant_name.clone(),
+            subject: letter.subject,
+            body: letter.body,
+            message_id: new_message_id(&format!("{reference}.ack"), &self.domain),
+            in_reply_to: thread.last_inbound,
+            references: thread.thread,
+            status: "pending",
+        };
+        self.store.queue_acknowledgement(reference, &mail, actor).await?;
+        Ok(format!("acknowledgement written and queued for {address}"))
     }
 
     /// Registers a complaint received by post, with its real date of receipt; deadlines count
@@ -358,6 +521,26 @@ impl Actions {
         };
         Ok((reference, delivery))
     }
+}
+
+/// A letter from the command line always has no origin mail, so it is always done (or refused).
+fn once(sent: anyhow::Result<Option<Delivery>>) -> anyhow::Result<Delivery> {
+    sent?.context("the letter was recorded before")
+}
+
+/// Splits an action's failure into a passing one (the database or the disk: try the mail
+/// again, tell the handler nothing) and a refusal to confirm with its reason.
+fn transient(e: anyhow::Error) -> Result<Transient, anyhow::Error> {
+    if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Db(_))) {
+        return Ok(match e.downcast::<StoreError>() {
+            Ok(store) => Transient::Store(store),
+            Err(e) => Transient::Other(e),
+        });
+    }
+    if e.downcast_ref::<sqlx::Error>().is_some() || e.downcast_ref::<std::io::Error>().is_some() {
+        return Ok(Transient::Other(e));
+    }
+    Err(e)
 }
 
 /// Removes personal data of cases closed longer than the retention period (R9), files included:

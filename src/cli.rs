@@ -573,12 +573,19 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
             }
         }
         CasesCommand::Subject { reference, name } => match store.add_subject(&reference, &name, &actor()).await? {
-            Some(next) => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next}"),
+            Some(next) => {
+                // The new handler hears of it as after `cases assign`.
+                actions.notify_assignment(&reference).await?;
+                match no_token {
+                    None => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail)"),
+                    Some(why) => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail, without a reply token: {why})"),
+                }
+            }
             None => println!("{reference}: {name} recorded as a subject"),
         },
         CasesCommand::ReleaseAcknowledgement { reference } => {
-            let n = store.release_held(&reference).await?;
-            println!("{reference}: {n} acknowledgement(s) released");
+            let done = actions.release_acknowledgement(&reference, &actor()).await?;
+            println!("{reference}: {done}");
         }
         CasesCommand::Complete { reference, name, email, description_file } => {
             let description = description_file.as_deref().map(read_text).transpose()?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use crate::actions::Actions;
+use crate::actions::{Actions, ReplyDone, Transient};
 use crate::attachments::AttachmentStore;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
@@ -44,6 +44,10 @@ pub enum IntakeError {
     Store(#[from] StoreError),
     #[error("cannot store attachment: {0}")]
     Attachment(#[from] std::io::Error),
+    /// A handler's action by mail failed for a passing reason other than the database (say,
+    /// the letter to print could not be written); nothing of it was recorded.
+    #[error("action by mail: {0:#}")]
+    Action(anyhow::Error),
 }
 
 pub struct Intake {
@@ -221,19 +225,30 @@ impl Intake {
 
     /// A handler's reply to a case notification carries out an action (see `Actions`). The
     /// mail is kept on the case as a handler's message, never as the complainant's.
+    ///
+    /// What is guaranteed: the mail is recorded in the same transaction as the action it asks
+    /// for (letter, effect on the case, history) and the confirmation to the handler (see
+    /// `Actions::carry_out_reply`). A database or disk error on the way commits none of it and
+    /// comes back as an `IntakeError`, so the mailbox leaves the mail in place and tries it
+    /// again; the handler is not told of it. A crash after the commit leaves a recorded mail,
+    /// which the next attempt sees as a duplicate (by its dedupe key), so no second letter goes
+    /// out. What is not covered is the outbox's own window (a crash after the SMTP server
+    /// accepted a letter but before that was recorded), see the README.
     async fn handler_reply(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, case: &crate::store::CaseLink, from: &str) -> Result<Option<Outcome>, IntakeError> {
         let Some(name) = self.actions.authenticate_reply(&case.reference, from, &mail.subject).await? else {
             return Ok(None);
         };
+        let token = crate::domain::mail_actions::token_in(&mail.subject).unwrap_or_default();
         let record = self.message_record(mail, raw, arrived, "handler-action", "");
-        if !self.store.record_message(Some(case.id), &record, &[]).await? {
-            return Ok(Some(Outcome::Duplicate));
+        match self.actions.carry_out_reply(case.id, &case.reference, &name, from, token, record, &mail.text).await {
+            Ok(ReplyDone::Recorded) => {
+                self.outbox_wake.notify_one();
+                Ok(Some(Outcome::FollowUp { reference: case.reference.clone() }))
+            }
+            Ok(ReplyDone::AlreadyRecorded) => Ok(Some(Outcome::Duplicate)),
+            Err(Transient::Store(e)) => Err(e.into()),
+            Err(Transient::Other(e)) => Err(IntakeError::Action(e)),
         }
-        if let Err(e) = self.actions.carry_out_reply(&case.reference, &name, from, &mail.text).await {
-            tracing::error!(reference = %case.reference, "handler action by mail failed: {e:#}");
-        }
-        self.outbox_wake.notify_one();
-        Ok(Some(Outcome::FollowUp { reference: case.reference.clone() }))
     }
 
     async fn save_attachments(&self, mail: &InboundMail) -> Result<Vec<AttachmentRecord>, IntakeError> {

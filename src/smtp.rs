@@ -23,6 +23,17 @@ pub fn new_message_id(tag: &str, domain: &str) -> String {
     format!("{tag}.{}@{domain}", crate::domain::inbound::hex(&bytes))
 }
 
+/// Whether mail of this outbox kind is written by klachtd itself (acknowledgements, notices and
+/// confirmations to handlers, reminders, escalations) rather than by a handler. Only automatic
+/// mail carries `Auto-Submitted: auto-replied`: RFC 3834 (section 5) keeps the header off
+/// mail a person wrote, and a complainant's auto-responder may answer such a letter like any
+/// other. That cannot loop: its answer carries `Auto-Submitted` itself and is filed with the
+/// case without a reply; mail from our own addresses is never answered; and acknowledgements
+/// stay under the per-sender limit.
+pub fn is_automatic(kind: &str) -> bool {
+    !matches!(kind, "progress" | "request-info" | "response")
+}
+
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -79,8 +90,10 @@ impl Mailer {
             .subject(single_line(&item.subject, 250))
             .message_id(Some(format!("<{}>", item.message_id)))
             .date_now()
-            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
             .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
+        if is_automatic(&item.kind) {
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()));
+        }
         if let Some(parent) = &item.in_reply_to {
             builder = builder.in_reply_to(format!("<{}>", single_line(parent, 500)));
         }
@@ -114,5 +127,58 @@ impl Mailer {
             .await
             .map_err(|_| SendError::Timeout(self.send_timeout))??;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OutgoingMail;
+
+    fn mailer() -> Mailer {
+        let config = Smtp {
+            host: "localhost".into(),
+            port: 25,
+            tls: TlsMode::None,
+            user: None,
+            password: None,
+            password_file: None,
+            password_env: None,
+            ca_file: None,
+            timeout_secs: 5,
+        };
+        Mailer::new(&config, "Klachten", "klachten@dienst.test").unwrap()
+    }
+
+    fn formatted(kind: &str) -> String {
+        let item = OutboxItem {
+            id: 1,
+            case_id: Some(1),
+            attempts: 0,
+            mail: OutgoingMail {
+                kind: kind.into(),
+                recipient: "mia@example.test".into(),
+                recipient_name: Some("Mia Vos".into()),
+                subject: "[KL-2026-0001] Onderwerp".into(),
+                body: "Tekst.".into(),
+                message_id: "KL-2026-0001.x.1@dienst.test".into(),
+                in_reply_to: Some("complaint@example.test".into()),
+                references: vec!["complaint@example.test".into()],
+                status: "pending",
+            },
+        };
+        String::from_utf8(mailer().message(&item).unwrap().formatted()).unwrap()
+    }
+
+    #[test]
+    fn only_automatic_mail_is_marked_auto_submitted() {
+        for kind in ["acknowledgement", "assigned", "confirmation", "notice", "reminder", "escalation"] {
+            assert!(formatted(kind).contains("Auto-Submitted: auto-replied\r\n"), "{kind}");
+        }
+        for kind in ["progress", "request-info", "response"] {
+            let text = formatted(kind);
+            assert!(!text.to_ascii_lowercase().contains("auto-submitted"), "{kind}: {text}");
+            assert!(text.contains("In-Reply-To: <complaint@example.test>"), "{text}");
+        }
     }
 }

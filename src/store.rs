@@ -647,19 +647,31 @@ impl Store {
         Ok(())
     }
 
-    /// Releases held acknowledgements of a case (mail found in the mailbox before klachtd
-    /// took over) so they are sent. Returns how many were released.
+    /// Releases the acknowledgement of a case that was held (mail found in the mailbox before
+    /// klachtd took over), as `operator`; see [`Store::release_held_by`].
     pub async fn release_held(&self, reference: &str) -> Result<u64> {
+        self.release_held_by(reference, "operator").await
+    }
+
+    /// Releases the acknowledgement of a case that was held (mail found in the mailbox before
+    /// klachtd took over) or suppressed (the per-sender limit), so it is sent; `actor` (who
+    /// released it) goes into the history. Nothing is released once the case's acknowledgement
+    /// was sent or recorded. Returns how many mails were released.
+    pub async fn release_held_by(&self, reference: &str, actor: &str) -> Result<u64> {
         let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1 WHERE case_id = $2 AND status = 'held'")
-            .bind(now())
-            .bind(link.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $1
+             WHERE case_id = $2 AND (status = 'held' OR (status = 'suppressed' AND kind = 'acknowledgement'))
+               AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = $2 AND c.acknowledged_at IS NOT NULL)",
+        )
+        .bind(now())
+        .bind(link.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n > 0 {
-            insert_event(&mut tx, link.id, "operator", "acknowledgement-released", "").await?;
+            insert_event(&mut tx, link.id, actor, "acknowledgement-released", "").await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -939,7 +951,7 @@ pub mod corrections;
 mod handlers;
 mod register;
 mod reminders;
-pub use actions::{LetterCase, LetterEffect, Refused};
+pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
 

@@ -25,6 +25,9 @@ on_both_databases!(
     the_register_counts_a_hand_made_month_exactly,
     a_reopened_case_counts_its_last_response,
     logs_carry_no_personal_data,
+    an_action_by_mail_is_recorded_with_its_letter_or_not_at_all,
+    letters_thread_only_to_their_own_recipient,
+    acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded,
 );
 
 /// Everything the klachtd processes started by this test binary wrote to stderr (their log).
@@ -143,6 +146,12 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert!(out.contains("closed"), "{out}");
     let mails = eventually("response delivered", WAIT, || async { Some(w.stack.messages(&mia, "INBOX").await).filter(|m| m.len() == 4) }).await;
     let response = parsed(&mails[3]).body_text(0).unwrap().to_string();
+    // RFC 3834: the automatic acknowledgement is marked Auto-Submitted, the letters a handler
+    // wrote are not.
+    let (ack, progress_mail, letter) = (parsed(&mails[0]), parsed(&mails[1]), parsed(&mails[3]));
+    assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
+    assert_eq!(header(&progress_mail, "Auto-Submitted"), None);
+    assert_eq!(header(&letter, "Auto-Submitted"), None);
     for needle in ["gegrond", "twee afspraken niet doorgegeven", "bevestigd per sms", "Nationale ombudsman", "Postbus 93122", "nationaleombudsman.nl"] {
         assert!(response.contains(needle), "{needle} missing in\n{response}");
     }
@@ -675,7 +684,11 @@ async fn refusals_change_nothing(db: Db) {
     refused(args(&["cases", "progress", "KL-1999-0009", "--expected", "2026-12-15"]), "no case with reference KL-1999-0009", r.clone()).await;
     refused(args(&["cases", "respond", "KL-1999-0009", "--outcome", "founded", "--findings-file", &findings]), "no case with reference", r.clone()).await;
     refused(args(&["cases", "respond", &r, "--outcome", "half", "--findings-file", &findings]), "\"half\" is not an outcome", r.clone()).await;
-    refused(args(&["cases", "acknowledged", &r, "--date", "2026-11-03"]), "came by e-mail", r.clone()).await;
+    // An e-mail case whose acknowledgement was sent: nothing to record by post.
+    let mailed = email_case(store, "Mia Mailed", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+    met_on(&w, &mailed, "acknowledged_at", d(11, 2)).await;
+    refused(args(&["cases", "acknowledged", &mailed, "--date", "2026-11-03"]), "already has its acknowledgement recorded (2026-11-02)", mailed.clone()).await;
+    refused(args(&["cases", "release-acknowledgement", &mailed]), "already has its acknowledgement (2026-11-02)", mailed.clone()).await;
     refused(args(&["cases", "reopen", &r]), "nothing to reopen", r.clone()).await;
 
     assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "founded", "--findings-file", &findings]).0, 0);
@@ -888,3 +901,301 @@ async fn logs_carry_no_personal_data(db: Db) {
         assert!(!cli_text.contains(secret.as_str()), "{secret:?} appears in a command's log:\n{cli_text}");
     }
 }
+
+/// A handler's reply as a mail client sends it: `body` above an Outlook quote of the notice.
+fn outlook_reply(from: &str, to: &str, reference: &str, token: &str, body: &str) -> (String, Vec<u8>) {
+    let id = format!("{}@dienst.test", unique("act"));
+    let marker = klachtd::domain::mail_actions::marker(token);
+    let raw = format!(
+        "From: Ann Smit <{from}>\r\nTo: {to}\r\nSubject: RE: [{reference}] Klacht aan u toegewezen {marker}\r\nMessage-ID: <{id}>\r\n\r\n{body}\r\n\r\n________________________________\r\nVan: Klachtenbehandeling <{to}>\r\nVerzonden: maandag 30 november 2026 10:00\r\nAan: Ann Smit <{from}>\r\nOnderwerp: [{reference}] Klacht aan u toegewezen {marker}\r\n\r\nBeste Ann Smit,\r\n\r\nDe klacht {reference} is aan u toegewezen.\r\n"
+    );
+    (id, raw.into_bytes())
+}
+
+/// Opens the database as the daemon does (with the configured handlers).
+async fn daemon_store(w: &World) -> klachtd::store::Store {
+    klachtd::daemon::open_store(&w.config).await.unwrap()
+}
+
+async fn outbox_rows(w: &World, reference: &str) -> Vec<(String, String, Option<String>, String, String, String)> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT o.kind, o.recipient, o.in_reply_to, o.refs, o.body, o.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 ORDER BY o.id",
+    )
+    .bind(reference)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))).collect()
+}
+
+/// An action by mail and the record of its mail commit together: a database error during the
+/// action records nothing and tells the handler nothing (the mailbox tries the mail again), the
+/// retry does it once, and every later attempt with the same mail is a duplicate.
+async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
+    let (w, _, ann) = setup_with(db, &format!("[actions_by_mail]\nsecret = \"{SECRET}\"\n")).await;
+    let store = daemon_store(&w).await;
+    let r = email_case(&store, "Ria Retry", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+    let settings = klachtd::daemon::load_settings(&w.config).unwrap();
+    let actions = std::sync::Arc::new(klachtd::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
+    let intake = klachtd::intake::Intake::new(&w.config, store.clone(), settings, actions.clone(), chrono::Utc::now(), std::sync::Arc::new(tokio::sync::Notify::new()));
+    let token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &r, &ann);
+    let (id, raw) = outlook_reply(&ann, &w.complaints, &r, &token, "VOORTGANG 2026-12-18\r\nWe bellen u deze week.");
+
+    // The database refuses the letter: nothing is recorded, and the mail is to be tried again.
+    let pg = matches!(db, Db::Postgres);
+    let failing: &[&'static str] = if pg {
+        &[
+            "CREATE FUNCTION fail_progress() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated database failure'; END $$",
+            "CREATE TRIGGER fail_progress BEFORE INSERT ON outbox FOR EACH ROW WHEN (NEW.kind = 'progress') EXECUTE FUNCTION fail_progress()",
+        ]
+    } else {
+        &["CREATE TRIGGER fail_progress BEFORE INSERT ON outbox WHEN NEW.kind = 'progress' BEGIN SELECT RAISE(ABORT, 'simulated database failure'); END"]
+    };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    for statement in failing {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string())).execute(&pool).await.unwrap();
+    }
+    let before = snapshot(&w, &r).await;
+    let failed = intake.process(&raw, chrono::Utc::now()).await;
+    assert!(matches!(failed, Err(klachtd::intake::IntakeError::Store(_))), "{failed:?}");
+    assert_eq!(snapshot(&w, &r).await, before, "nothing of the action, its mail or its confirmation is recorded");
+    assert!(!store.is_known(&format!("mid:{id}")).await.unwrap(), "the mail is not marked as done");
+    sqlx::raw_sql("DROP TRIGGER fail_progress ON outbox").execute(&pool).await.ok();
+    sqlx::raw_sql("DROP TRIGGER IF EXISTS fail_progress").execute(&pool).await.ok();
+    pool.close().await;
+
+    // Tried again: done once, confirmed once; the quoted notice (and its token) stays out.
+    assert_eq!(intake.process(&raw, chrono::Utc::now()).await.unwrap(), klachtd::intake::Outcome::FollowUp { reference: r.clone() });
+    assert_eq!(intake.process(&raw, chrono::Utc::now()).await.unwrap(), klachtd::intake::Outcome::Duplicate);
+    // A second attempt that got past the duplicate check (another instance, or a crash
+    // before the mailbox moved the mail) finds the mail recorded inside its transaction.
+    let record = klachtd::store::MessageRecord {
+        direction: "in",
+        kind: "handler-action".into(),
+        dedupe_key: Some(format!("mid:{id}")),
+        message_id: Some(id.clone()),
+        from_address: Some(ann.clone()),
+        subject: String::new(),
+        body: String::new(),
+        raw: None,
+        note: String::new(),
+        received_at: 0,
+    };
+    let again = actions.carry_out_reply(store.case_link(&r).await.unwrap().unwrap().id, &r, "Ann Smit", &ann, &token, record, "VOORTGANG 2026-12-18\nWe bellen u deze week.").await.unwrap();
+    assert_eq!(again, klachtd::actions::ReplyDone::AlreadyRecorded);
+    let rows = outbox_rows(&w, &r).await;
+    let progress: Vec<_> = rows.iter().filter(|o| o.0 == "progress").collect();
+    assert_eq!(progress.len(), 1, "one letter: {rows:?}");
+    assert!(progress[0].4.contains("We bellen u deze week.") && !progress[0].4.contains("Verzonden:") && !progress[0].4.contains(&token), "{}", progress[0].4);
+    let confirmations: Vec<_> = rows.iter().filter(|o| o.0 == "confirmation").collect();
+    assert_eq!(confirmations.len(), 1, "{rows:?}");
+    assert!(!confirmations[0].4.contains("database"), "{}", confirmations[0].4);
+    let detail = store.case_detail(&r).await.unwrap();
+    assert_eq!(detail.message_list.iter().filter(|m| m.kind == "handler-action").count(), 1);
+    assert_eq!(detail.history.iter().filter(|e| e.action == "progress-notice").count(), 1);
+
+    // The last guard: a letter text that carries the token is refused and says why.
+    let (_, leaky) = outlook_reply(&ann, &w.complaints, &r, &token, &format!("INFO\r\nWat bedoelt u met {token}?"));
+    assert_eq!(intake.process(&leaky, chrono::Utc::now()).await.unwrap(), klachtd::intake::Outcome::FollowUp { reference: r.clone() });
+    let rows = outbox_rows(&w, &r).await;
+    assert!(!rows.iter().any(|o| o.0 == "request-info"), "no letter with the token: {rows:?}");
+    let refusal = rows.iter().rev().find(|o| o.0 == "confirmation").unwrap();
+    assert!(refusal.4.contains("Niet uitgevoerd") || refusal.4.contains("niet uitgevoerd"), "{}", refusal.4);
+    assert!(refusal.4.contains("action token"), "{}", refusal.4);
+
+    // Dutch outcome words.
+    let (_, respond) = outlook_reply(&ann, &w.complaints, &r, &token, "REACTIE deels gegrond\r\nDe coach belde te laat.\r\nMAATREGELEN:\r\nEen belafspraak.\r\n-- \r\nAnn Smit\r\nTeamleider");
+    intake.process(&respond, chrono::Utc::now()).await.unwrap();
+    let detail = store.case_detail(&r).await.unwrap();
+    assert_eq!(detail.summary.status, "closed");
+    let response = outbox_rows(&w, &r).await.into_iter().find(|o| o.0 == "response").unwrap().4;
+    assert!(response.contains("gedeeltelijk gegrond") && response.contains("Een belafspraak.") && !response.contains("Teamleider"), "{response}");
+}
+
+/// In-Reply-To and References: a letter to the complainant threads to their own mails and our
+/// letters to them, never to a handler's action mail, automated mail or a third party's mail;
+/// a letter to a third party carries none of the complainant's Message-IDs. A bad `--to` is
+/// refused and changes nothing.
+async fn letters_thread_only_to_their_own_recipient(db: Db) {
+    let bob = format!("{}@dienst.test", unique("bob"));
+    let (w, cfg, ann) = setup_with(db, &format!("[[handlers]]\nname = \"Bob Berg\"\nemail = \"{bob}\"\n")).await;
+    let store = daemon_store(&w).await;
+    let r = email_case(&store, "Tom Thread", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+    let complainant = store.case_detail(&r).await.unwrap().summary.complainant_email.unwrap();
+    let complaint_id = scalar::<String>(&w, "SELECT m.message_id FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1", &r).await;
+    let case_id = store.case_link(&r).await.unwrap().unwrap().id;
+    let message = |kind: &str, id: &str, from: &str| klachtd::store::MessageRecord {
+        direction: "in",
+        kind: kind.into(),
+        dedupe_key: Some(format!("mid:{id}")),
+        message_id: Some(id.into()),
+        from_address: Some(from.into()),
+        subject: String::new(),
+        body: String::new(),
+        raw: None,
+        note: String::new(),
+        received_at: 0,
+    };
+    let third = format!("{}@elders.test", unique("coach"));
+    for (kind, id, from) in [
+        ("follow-up", "own-follow-up@example.test", complainant.as_str()),
+        ("handler-action", "handler-action@dienst.test", ann.as_str()),
+        ("automated", "bounce@example.test", "mailer-daemon@example.test"),
+        ("follow-up", "third-party@elders.test", third.as_str()),
+    ] {
+        assert!(store.record_message(Some(case_id), &message(kind, id, from), &[]).await.unwrap());
+    }
+    let sent = |w: &World| {
+        let url = w.config.database.url.clone();
+        async move {
+            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+            sqlx::query("UPDATE outbox SET status = 'sent', sent_at = 1 WHERE status = 'pending'").execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    };
+    // A notice to a handler that went out must not be threaded to either.
+    let subject_of = store.case_detail(&r).await.unwrap().summary.handler.unwrap();
+    assert_eq!(klachtd(&cfg, &["cases", "subject", &r, &subject_of]).0, 0);
+    sent(&w).await;
+
+    assert_eq!(klachtd(&cfg, &["cases", "progress", &r, "--expected", "2026-12-15"]).0, 0);
+    let rows = outbox_rows(&w, &r).await;
+    let progress = rows.iter().find(|o| o.0 == "progress").unwrap();
+    assert_eq!(progress.2.as_deref(), Some("own-follow-up@example.test"));
+    assert_eq!(progress.3, format!("{complaint_id} own-follow-up@example.test"));
+    sent(&w).await;
+
+    // To a third party: a fresh thread.
+    let ask = file(&w, "ask.txt", "Wanneer had u afgesproken?");
+    let (code, out, err) = klachtd(&cfg, &["cases", "request-info", &r, "--message-file", &ask, "--to", &third]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&third), "{out}");
+    sent(&w).await;
+    let (code, _, err) = klachtd(&cfg, &["cases", "request-info", &r, "--message-file", &ask, "--to", &third]);
+    assert_eq!(code, 0, "{err}");
+    let rows = outbox_rows(&w, &r).await;
+    let requests: Vec<_> = rows.iter().filter(|o| o.0 == "request-info").collect();
+    assert_eq!(requests.len(), 2);
+    assert_eq!((requests[0].2.as_deref(), requests[0].3.as_str()), (None, ""), "the first letter to a third party starts a thread");
+    let first_id = scalar::<String>(&w, "SELECT o.message_id FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = 'request-info' ORDER BY o.id LIMIT 1", &r).await;
+    assert_eq!((requests[1].2.as_deref(), requests[1].3.clone()), (None, first_id.clone()), "only our earlier letter to them");
+    for request in &requests {
+        assert!(!request.3.contains("example.test") && !request.3.contains("dienst.test"), "{request:?}");
+    }
+    sent(&w).await;
+
+    // The complainant's next letter threads to their mails and our letters to them only.
+    let findings = file(&w, "findings.txt", "Bevindingen.");
+    assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "founded", "--findings-file", &findings]).0, 0);
+    let rows = outbox_rows(&w, &r).await;
+    let response = rows.iter().find(|o| o.0 == "response").unwrap();
+    let progress_id = scalar::<String>(&w, "SELECT o.message_id FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = 'progress'", &r).await;
+    assert_eq!(response.2.as_deref(), Some("own-follow-up@example.test"));
+    assert_eq!(response.3, format!("{complaint_id} own-follow-up@example.test {progress_id}"));
+
+    // A bad address: one line, nothing changes.
+    assert_eq!(klachtd(&cfg, &["cases", "reopen", &r]).0, 0);
+    for bad in ["not an address", "coach@", "a@b@c.test", "<coach@elders.test>"] {
+        let before = snapshot(&w, &r).await;
+        let (code, _, err) = klachtd(&cfg, &["cases", "request-info", &r, "--message-file", &ask, "--to", bad]);
+        assert_eq!((code, err.trim().lines().count()), (1, 1), "{bad}: {err}");
+        assert!(err.contains("is not a valid e-mail address"), "{err}");
+        assert_eq!(snapshot(&w, &r).await, before, "{bad}");
+    }
+}
+
+/// An acknowledgement that never went out (suppressed by the per-sender limit, never written,
+/// no address) leaves a deadline that can still be met: released, written now, or recorded as
+/// sent by post. Who did it is in the history. A new handler named as a subject is notified.
+async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: Db) {
+    let bob = format!("{}@dienst.test", unique("bob"));
+    let (w, cfg, ann) = setup_with(db, &format!("[[handlers]]\nname = \"Bob Berg\"\nemail = \"{bob}\"\n")).await;
+    let store = daemon_store(&w).await;
+    let url = w.config.database.url.clone();
+    let suppressed = |name: &'static str| {
+        let (store, url) = (store.clone(), url.clone());
+        async move {
+            let r = email_case(&store, name, d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+            let address = store.case_detail(&r).await.unwrap().summary.complainant_email.unwrap();
+            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO outbox (case_id, kind, recipient, subject, body, message_id, refs, status, next_attempt_at, created_at)
+                 SELECT id, 'acknowledgement', $1, 'Ontvangstbevestiging', 'Tekst', $2, '', 'suppressed', 0, 0 FROM cases WHERE reference = $3",
+            )
+            .bind(address)
+            .bind(format!("{r}.ack.{}@klacht.test", unique("x")))
+            .bind(&r)
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            r
+        }
+    };
+    let history = |r: String| {
+        let store = store.clone();
+        async move { store.case_detail(&r).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect::<Vec<_>>() }
+    };
+
+    // Suppressed: released, by the person at the command line.
+    let s1 = suppressed("Sam Suppressed").await;
+    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement, "suppressed");
+    let (code, out, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 acknowledgement(s) released"), "{out}");
+    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement, "pending");
+    assert!(history(s1.clone()).await.contains(&("handler-ann".to_string(), "acknowledgement-released".to_string())));
+    let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
+    assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
+    assert!(err.contains("queued already"), "{err}");
+
+    // Never written, but the case has an address: written and queued now, threaded.
+    let n1 = email_case(&store, "Nina None", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+    assert_eq!(store.case_detail(&n1).await.unwrap().summary.acknowledgement, "none");
+    let (code, out, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &n1]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("written and queued"), "{out}");
+    let rows = outbox_rows(&w, &n1).await;
+    let ack = rows.iter().find(|o| o.0 == "acknowledgement").unwrap();
+    let complaint_id = scalar::<String>(&w, "SELECT m.message_id FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1", &n1).await;
+    assert_eq!((ack.2.as_deref(), ack.5.as_str()), (Some(complaint_id.as_str()), "pending"));
+    assert!(ack.4.contains(&n1) && ack.4.contains("maandag 9 november 2026"), "the stored deadlines: {}", ack.4);
+    assert!(history(n1.clone()).await.contains(&("handler-ann".to_string(), "acknowledgement-queued".to_string())));
+
+    // Suppressed, then sent by post instead: recorded; nothing to release afterwards.
+    let s2 = suppressed("Saar Suppressed").await;
+    let (code, _, err) = klachtd(&cfg, &["cases", "acknowledged", &s2, "--date", "2026-11-04"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(store.case_detail(&s2).await.unwrap().summary.acknowledged_at.is_some());
+    let before = snapshot(&w, &s2).await;
+    let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s2]);
+    assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
+    assert!(err.contains("already has its acknowledgement (2026-11-04)"), "{err}");
+    let (code, _, err) = klachtd(&cfg, &["cases", "acknowledged", &s2, "--date", "2026-11-05"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already has its acknowledgement recorded (2026-11-04)"), "{err}");
+    assert_eq!(snapshot(&w, &s2).await, before);
+
+    // A case without any address: told to post it.
+    let p = email_case(&store, "Piet Post", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
+    sql(&w, "UPDATE cases SET complainant_email = NULL WHERE reference = $1", &p).await;
+    let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &p]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no e-mail address") && err.contains("cases acknowledged"), "{err}");
+    assert_eq!(klachtd(&cfg, &["cases", "acknowledged", &p, "--date", "2026-11-03"]).0, 0);
+
+    // `cases subject` that moves the case notifies the new handler, as `cases assign` does.
+    let handler = store.case_detail(&p).await.unwrap().summary.handler.unwrap();
+    let (next, next_email) = if handler == "Ann Smit" { ("Bob Berg", bob.clone()) } else { ("Ann Smit", ann.clone()) };
+    let (code, out, err) = klachtd(&cfg, &["cases", "subject", &p, &handler]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("now assigned to {next} (notified by mail")), "{out}");
+    let rows = outbox_rows(&w, &p).await;
+    assert!(rows.iter().any(|o| o.0 == "assigned" && o.1 == next_email), "{rows:?}");
+}
+

@@ -45,21 +45,14 @@ pub fn token_in(subject: &str) -> Option<&str> {
 }
 
 /// Reads the command from a reply body: the first line names it, the lines after it are the
-/// letter's text. Quoted text (lines starting with `>`, and everything after "... wrote:" or
-/// "... schreef:") is left out.
+/// letter's text. Everything a mail client adds below the handler's own words ends the text:
+/// quoted lines (`>`), an attribution ("Op ... schreef ...:", "On ... wrote:", also wrapped
+/// over two lines), Outlook's separator line and header block ("Van:/Verzonden:/Aan:",
+/// "From:/Sent:/To:"), "-----Original Message-----", a signature ("-- "), and, for HTML replies
+/// whose `<blockquote>` is lost in conversion, the quoted notice itself (its subject with the
+/// token marker, or its first sentence).
 pub fn parse(body: &str) -> Result<MailCommand, String> {
-    let mut lines = Vec::new();
-    for line in body.lines() {
-        let t = line.trim_end();
-        let lower = t.to_lowercase();
-        if t.starts_with('>') {
-            continue;
-        }
-        if lower.ends_with("wrote:") || lower.ends_with("schreef:") || lower.starts_with("-----original message") || lower.starts_with("-----oorspronkelijk bericht") {
-            break;
-        }
-        lines.push(t);
-    }
+    let mut lines = own_text(body);
     while lines.first().is_some_and(|l| l.trim().is_empty()) {
         lines.remove(0);
     }
@@ -67,6 +60,7 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
     let mut words = first.split_whitespace();
     let verb = words.next().unwrap_or("").to_uppercase();
     let argument = words.next().unwrap_or("");
+    let rest_of_line = first.trim().split_once(char::is_whitespace).map_or("", |(_, r)| r.trim());
     let rest = lines[1..].join("\n").trim().to_string();
     match verb.as_str() {
         "VOORTGANG" | "PROGRESS" => {
@@ -80,7 +74,7 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
             Ok(MailCommand::RequestInformation { message: rest })
         }
         "REACTIE" | "RESPOND" => {
-            let outcome: Outcome = argument.parse()?;
+            let outcome = parse_outcome(rest_of_line)?;
             let (findings, measures) = split_measures(&rest);
             if findings.is_empty() {
                 return Err("the final response needs findings below the first line".into());
@@ -94,6 +88,121 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
             Ok(MailCommand::Note { text: rest })
         }
         _ => Err(format!("{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE or NOTITIE", first.trim())),
+    }
+}
+
+/// The outcome after `REACTIE`: the Dutch words (gegrond, deels gegrond, ongegrond) or the
+/// English ones (founded, partly-founded, unfounded).
+fn parse_outcome(text: &str) -> Result<Outcome, String> {
+    let normalised = text.trim().to_lowercase().replace(['-', '_'], " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    match normalised.as_str() {
+        "gegrond" | "founded" => Ok(Outcome::Founded),
+        "deels gegrond" | "gedeeltelijk gegrond" | "partly founded" => Ok(Outcome::PartlyFounded),
+        "ongegrond" | "unfounded" => Ok(Outcome::Unfounded),
+        _ => Err(format!("{:?} is not an outcome; use gegrond, deels gegrond or ongegrond (or founded, partly-founded, unfounded)", text.trim())),
+    }
+}
+
+/// The handler's own lines of a reply: up to where quoted or added text starts, without
+/// interleaved `>` lines.
+fn own_text(body: &str) -> Vec<&str> {
+    let all: Vec<&str> = body.lines().collect();
+    let mut lines: Vec<&str> = Vec::new();
+    let mut cut_at_notice = false;
+    for (i, line) in all.iter().enumerate() {
+        let t = line.trim_end();
+        if t.trim_start().starts_with('>') {
+            continue;
+        }
+        let lower = t.trim().to_lowercase();
+        let next = all.get(i + 1).map(|n| n.trim().to_lowercase());
+        if *line == "-- " || t == "--" || is_separator(&lower) || is_attribution(&lower) || is_header_block(&all[i..]) {
+            break;
+        }
+        if let Some(next) = &next {
+            if (lower.starts_with("op ") || lower.starts_with("on ")) && is_attribution(&format!("{lower} {next}")) {
+                break;
+            }
+        }
+        if is_quoted_notice(&lower) {
+            cut_at_notice = true;
+            break;
+        }
+        lines.push(t);
+    }
+    if cut_at_notice {
+        // The notice opens with "Beste NAME," above the sentence that was recognised.
+        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+            lines.pop();
+        }
+        if lines.last().is_some_and(|l| is_greeting(&l.trim().to_lowercase())) {
+            lines.pop();
+        }
+    }
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+fn is_separator(lower: &str) -> bool {
+    (lower.len() >= 8 && lower.chars().all(|c| c == '_'))
+        || ["-----original message", "-----oorspronkelijk bericht", "begin forwarded message", "begin doorgestuurd bericht", "---------- forwarded message", "-------- doorgestuurd bericht", "---------- doorgestuurd bericht"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+}
+
+/// "On Mon, 1 Dec 2026 at 10:00, Klachtd <...> wrote:", "Op 1 dec. 2026 schreef Klachtd <...>:",
+/// Apple Mail's "Op 1 dec. 2026 om 10:00 heeft Klachtd het volgende geschreven:".
+fn is_attribution(lower: &str) -> bool {
+    lower.ends_with("wrote:")
+        || lower.ends_with("schreef:")
+        || lower.ends_with("geschreven:")
+        || (lower.starts_with("op ") && lower.contains(" schreef ") && lower.ends_with(':'))
+        || (lower.starts_with("on ") && lower.contains(" wrote ") && lower.ends_with(':'))
+}
+
+/// Outlook's header block of the quoted mail: "Van:" or "From:" with "Verzonden:", "Sent:",
+/// "Datum:" or "Date:" among the next lines.
+fn is_header_block(from_here: &[&str]) -> bool {
+    let field = |l: &str, names: &[&str]| {
+        let l = l.trim().to_lowercase();
+        names.iter().any(|n| l.starts_with(n))
+    };
+    let Some(first) = from_here.first() else { return false };
+    field(first, &["van:", "from:"]) && from_here.iter().skip(1).take(4).any(|l| field(l, &["verzonden:", "sent:", "datum:", "date:"]))
+}
+
+/// A line of our own notice quoted without a marker (an HTML `<blockquote>` turned into plain
+/// lines): the subject with the token, or the notice's first sentence.
+fn is_quoted_notice(lower: &str) -> bool {
+    lower.contains("{actie:")
+        || lower.contains("] klacht aan u toegewezen")
+        || lower.contains("] complaint assigned to you")
+        || (lower.starts_with("de klacht ") && lower.contains("is aan u toegewezen"))
+        || (lower.starts_with("the complaint ") && lower.contains("has been assigned to you"))
+}
+
+fn is_greeting(lower: &str) -> bool {
+    (lower.starts_with("beste ") || lower.starts_with("dear ")) && lower.ends_with(',')
+}
+
+/// Whether `text` carries an action token: the marker, or the token of this reply itself.
+/// Such text must never reach a complainant (the token lets its holder act on the case).
+pub fn carries_token(text: &str, token: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("{actie:") || (!token.is_empty() && lower.contains(&token.to_lowercase()))
+}
+
+impl MailCommand {
+    /// The text of the letter this command sends (none for a note, which is never sent).
+    pub fn letter_text(&self) -> Option<String> {
+        match self {
+            MailCommand::Progress { message, .. } => Some(message.clone()),
+            MailCommand::RequestInformation { message } => Some(message.clone()),
+            MailCommand::Respond { findings, measures, .. } => Some(format!("{findings}\n{measures}")),
+            MailCommand::Note { .. } => None,
+        }
     }
 }
 
@@ -146,5 +255,111 @@ mod tests {
         assert!(parse("REACTIE founded\n").unwrap_err().contains("findings"));
         assert!(parse("Hallo,\nhoe gaat het").unwrap_err().contains("not an action"));
         assert!(parse("> alleen citaat").unwrap_err().contains("empty"));
+        assert!(parse("REACTIE\nx").unwrap_err().contains("not an outcome"));
+    }
+
+    const T: &str = "0123456789abcdef0123";
+
+    fn progress(message: &str) -> MailCommand {
+        MailCommand::Progress { expected_by: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(), message: message.into() }
+    }
+
+    #[test]
+    fn dutch_and_english_outcomes() {
+        for (word, outcome) in [
+            ("gegrond", Outcome::Founded),
+            ("Gegrond", Outcome::Founded),
+            ("founded", Outcome::Founded),
+            ("deels gegrond", Outcome::PartlyFounded),
+            ("deels-gegrond", Outcome::PartlyFounded),
+            ("DEELS  GEGROND", Outcome::PartlyFounded),
+            ("partly-founded", Outcome::PartlyFounded),
+            ("ongegrond", Outcome::Unfounded),
+            ("unfounded", Outcome::Unfounded),
+        ] {
+            let r = parse(&format!("REACTIE {word}\nBevindingen.")).unwrap();
+            assert_eq!(r, MailCommand::Respond { outcome, findings: "Bevindingen.".into(), measures: String::new() }, "{word}");
+        }
+        assert!(parse("REACTIE deels\nx").unwrap_err().contains("\"deels\" is not an outcome"));
+    }
+
+    #[test]
+    fn outlook_nl_reply_ends_the_text() {
+        let body = format!(
+            "VOORTGANG 2026-12-15\nWe bellen u deze week.\n\nMet vriendelijke groet,\nAnn\n\n________________________________\nVan: Klachtenbehandeling <klachten@dienst.nl>\nVerzonden: maandag 1 december 2026 10:00\nAan: Ann Smit <ann@dienst.nl>\nOnderwerp: [KL-2026-0001] Klacht aan u toegewezen {}\n\nBeste Ann Smit,\n\nDe klacht KL-2026-0001 is aan u toegewezen.",
+            marker(T)
+        );
+        assert_eq!(parse(&body).unwrap(), progress("We bellen u deze week.\n\nMet vriendelijke groet,\nAnn"));
+    }
+
+    #[test]
+    fn outlook_en_reply_ends_the_text() {
+        let body = format!(
+            "PROGRESS 2026-12-15\nWe will call you this week.\n\n________________________________\nFrom: Complaints <klachten@dienst.nl>\nSent: Monday, December 1, 2026 10:00 AM\nTo: Ann Smit <ann@dienst.nl>\nSubject: [KL-2026-0001] Complaint assigned to you {}\n\nDear Ann Smit,",
+            marker(T)
+        );
+        assert_eq!(parse(&body).unwrap(), progress("We will call you this week."));
+    }
+
+    #[test]
+    fn outlook_html_reply_without_separator_ends_at_the_header_block() {
+        // Outlook's HTML separator is an <hr>, which the HTML conversion drops.
+        let html = format!(
+            "<html><body><div>INFO</div><div>Wanneer was de afspraak?</div><hr><div id=\"divRplyFwdMsg\"><b>Van:</b> Klachten &lt;klachten@dienst.nl&gt;<br><b>Verzonden:</b> maandag 1 december 2026 10:00<br><b>Aan:</b> Ann<br><b>Onderwerp:</b> [KL-2026-0001] Klacht aan u toegewezen {}</div><div>Beste Ann Smit,</div></body></html>",
+            marker(T)
+        );
+        let text = crate::domain::text::html_to_text(&html);
+        assert_eq!(parse(&text).unwrap(), MailCommand::RequestInformation { message: "Wanneer was de afspraak?".into() });
+    }
+
+    #[test]
+    fn gmail_attribution_over_two_lines_ends_the_text() {
+        let en = "PROGRESS 2026-12-15\nWe will call you.\n\nOn Mon, Dec 1, 2026 at 10:00 AM Klachtenbehandeling <\nklachten@dienst.nl> wrote:\n\n> Dear Ann Smit,";
+        assert_eq!(parse(en).unwrap(), progress("We will call you."));
+        let en = "PROGRESS 2026-12-15\nWe will call you.\n\nOn Mon, Dec 1, 2026 at 10:00 AM Klachtenbehandeling <klachten@dienst.nl>\nwrote:\n\n> Dear Ann Smit,";
+        assert_eq!(parse(en).unwrap(), progress("We will call you."));
+        let nl = "VOORTGANG 2026-12-15\nWe bellen u.\n\nOp ma 1 dec. 2026 om 10:00 schreef Klachtenbehandeling <\nklachten@dienst.nl>:\n\n> Beste Ann Smit,";
+        assert_eq!(parse(nl).unwrap(), progress("We bellen u."));
+    }
+
+    #[test]
+    fn apple_mail_attribution_ends_the_text() {
+        let one_line = "VOORTGANG 2026-12-15\nWe bellen u.\n\nOp 1 dec. 2026 om 10:00 schreef Klachtenbehandeling <klachten@dienst.nl>:\n\nBeste Ann Smit,";
+        assert_eq!(parse(one_line).unwrap(), progress("We bellen u."));
+        let geschreven = "VOORTGANG 2026-12-15\nWe bellen u.\n\nOp 1 dec. 2026, om 10:00 heeft Klachtenbehandeling <klachten@dienst.nl> het volgende geschreven:\n\nBeste Ann Smit,";
+        assert_eq!(parse(geschreven).unwrap(), progress("We bellen u."));
+    }
+
+    #[test]
+    fn a_signature_ends_the_text() {
+        // tidy_lines trims line ends, so "-- " may arrive as "--".
+        for sep in ["-- ", "--"] {
+            let body = format!("REACTIE ongegrond\nDe afspraak is nagekomen.\n{sep}\nAnn Smit\nTeamleider | 06-12345678");
+            assert_eq!(parse(&body).unwrap(), MailCommand::Respond { outcome: Outcome::Unfounded, findings: "De afspraak is nagekomen.".into(), measures: String::new() });
+        }
+    }
+
+    #[test]
+    fn html_blockquote_without_attribution_ends_at_the_quoted_notice() {
+        let html = format!(
+            "<div>VOORTGANG 2026-12-15</div><div>We bellen u.</div><blockquote><div>[KL-2026-0001] Klacht aan u toegewezen {}</div><div>Beste Ann Smit,</div><div>De klacht KL-2026-0001, ontvangen op 1 december 2026, is aan u toegewezen.</div></blockquote>",
+            marker(T)
+        );
+        let text = crate::domain::text::html_to_text(&html);
+        assert!(!text.contains('>'), "the conversion drops the blockquote: {text}");
+        assert_eq!(parse(&text).unwrap(), progress("We bellen u."));
+        // Only the notice's body quoted: cut at its first sentence, greeting included.
+        let body = "VOORTGANG 2026-12-15\nWe bellen u.\n\nBeste Ann Smit,\n\nDe klacht KL-2026-0001, ontvangen op 1 december 2026, is aan u toegewezen.\nTermijnen:";
+        assert_eq!(parse(body).unwrap(), progress("We bellen u."));
+    }
+
+    #[test]
+    fn tokens_in_letter_text_are_recognised() {
+        assert!(carries_token(&format!("tekst {}", marker(T)), T));
+        assert!(carries_token("tekst {ACTIE:zzz}", T));
+        assert!(carries_token(&format!("tekst {}", T.to_uppercase()), T));
+        assert!(!carries_token("gewone tekst", T));
+        assert_eq!(parse("NOTITIE\nintern").unwrap().letter_text(), None);
+        assert_eq!(parse("INFO\nvraag").unwrap().letter_text().as_deref(), Some("vraag"));
     }
 }

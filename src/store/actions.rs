@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{insert_event, insert_outbox, now, Backend, OutgoingMail, Result, Store, StoreError};
+use super::{insert_event, insert_message, insert_outbox, now, Backend, MessageRecord, OutgoingMail, Result, Store, StoreError};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 
 /// What a letter to the complainant needs to know about its case.
@@ -34,6 +34,32 @@ pub enum LetterEffect {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Refused(pub String);
+
+/// The mail that asked for an action (an action by mail). It is recorded on the case in the
+/// action's own transaction, together with the confirmation to its sender, so the action and
+/// the record of the mail commit together or not at all.
+#[derive(Debug, Clone)]
+pub struct MailOrigin {
+    pub message: MessageRecord,
+    /// The confirmation to queue (`None` if it could not be written).
+    pub confirmation: Option<OutgoingMail>,
+}
+
+/// Records `origin` inside `tx`: the mail (unique by its dedupe key) and its confirmation.
+/// False if the mail was recorded before, i.e. the action it asked for was done (or refused)
+/// already; the caller must then roll back and do nothing.
+async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
+    match insert_message(tx, Some(case_id), &origin.message, &[]).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+        other => other?,
+    };
+    insert_event(tx, case_id, "klachtd", &format!("message-{}", origin.message.kind), &origin.message.note).await?;
+    if let Some(confirmation) = &origin.confirmation {
+        insert_outbox(tx, Some(case_id), confirmation).await?;
+        insert_event(tx, case_id, "klachtd", "handler-notified", "action by mail confirmed").await?;
+    }
+    Ok(true)
+}
 
 /// An action that the procedure can refuse: a database error, or a refusal with its reason.
 #[derive(Debug, thiserror::Error)]
@@ -74,13 +100,11 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let id: i64 = r.get(0);
-        let inbound: Vec<String> = sqlx::query_scalar("SELECT message_id FROM messages WHERE case_id = $1 AND direction = 'in' AND message_id IS NOT NULL ORDER BY id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-        let outbound: Vec<String> = sqlx::query_scalar("SELECT message_id FROM outbox WHERE case_id = $1 AND status = 'sent' ORDER BY id").bind(id).fetch_all(&self.pool).await?;
-        let mut thread = inbound.clone();
-        thread.extend(outbound);
+        let complainant: Option<String> = r.get(5);
+        let (last_inbound, thread) = match &complainant {
+            Some(address) => self.thread_with(id, address, true).await?,
+            None => (None, Vec::new()),
+        };
         Ok(LetterCase {
             id,
             reference: r.get(1),
@@ -91,15 +115,61 @@ impl Store {
             respond_by: r.get(7),
             handler_name: r.get(8),
             handler_email: r.get(9),
-            last_inbound: inbound.last().cloned(),
+            last_inbound,
             thread,
         })
+    }
+
+    /// In-Reply-To and References for a letter to `address` on a case. To the complainant
+    /// (`complainant`): their own mails (the complaint and their follow-ups, from their address
+    /// or their representative's) and our letters to them; never a handler's action mail, a
+    /// bounce, an auto-reply or a notice to a handler. To anyone else: only our earlier letters
+    /// to that address, so a third party never sees the complainant's Message-IDs.
+    pub async fn thread_with(&self, case_id: i64, address: &str, complainant: bool) -> Result<(Option<String>, Vec<String>)> {
+        let address = address.trim().to_lowercase();
+        let inbound: Vec<String> = if complainant {
+            sqlx::query_scalar(
+                "SELECT m.message_id FROM messages m JOIN cases c ON c.id = m.case_id
+                 WHERE m.case_id = $1 AND m.direction = 'in' AND m.kind IN ('complaint', 'follow-up') AND m.message_id IS NOT NULL
+                   AND (LOWER(m.from_address) = LOWER(c.complainant_email) OR LOWER(m.from_address) = LOWER(c.reply_to_email))
+                 ORDER BY m.id",
+            )
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+        } else {
+            Vec::new()
+        };
+        let outbound: Vec<String> = sqlx::query_scalar(
+            "SELECT message_id FROM outbox
+             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response')
+             ORDER BY id",
+        )
+        .bind(case_id)
+        .bind(&address)
+        .fetch_all(&self.pool)
+        .await?;
+        let last_inbound = inbound.last().cloned();
+        let mut thread = inbound;
+        thread.extend(outbound);
+        Ok((last_inbound, thread))
     }
 
     /// Queues a letter of the procedure and records what it does, in one transaction. The
     /// deadline it answers is met when the SMTP server accepts it (or, for a letter sent by
     /// post, at once: `mail` is `None` and `sent_by_post` is set).
-    pub async fn queue_letter(&self, case: &LetterCase, step: Step, effect: &LetterEffect, mail: Option<&OutgoingMail>, actor: &str) -> Result<std::result::Result<(), Refused>> {
+    ///
+    /// With an `origin` (an action by mail), the mail and its confirmation are recorded in the
+    /// same transaction; `Ok(Ok(false))` says that mail was recorded before and nothing was done.
+    pub async fn queue_letter(
+        &self,
+        case: &LetterCase,
+        step: Step,
+        effect: &LetterEffect,
+        mail: Option<&OutgoingMail>,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<std::result::Result<bool, Refused>> {
         let mut tx = self.begin().await?;
         // Read the state in the transaction that changes it, holding the case: two handlers (or
         // two instances) acting at once must not both send a final response.
@@ -107,6 +177,12 @@ impl Store {
         if let Some(why) = refusal(&case.reference, locked.state, step) {
             tx.rollback().await?;
             return Ok(Err(Refused(why)));
+        }
+        if let Some(origin) = origin {
+            if !record_origin(&mut tx, case.id, origin).await? {
+                tx.rollback().await?;
+                return Ok(Ok(false));
+            }
         }
         let t = now();
         let (action, detail) = match effect {
@@ -154,7 +230,7 @@ impl Store {
         }
         insert_event(&mut tx, case.id, actor, action, &detail).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 
     pub async fn set_category(&self, reference: &str, category: Category, actor: &str) -> Result<()> {
@@ -173,6 +249,32 @@ impl Store {
         insert_event(&mut tx, link.id, actor, "note", text).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A note asked for by mail, recorded with that mail and its confirmation in one
+    /// transaction. False if the mail was recorded before (nothing done).
+    pub async fn add_note_by_mail(&self, reference: &str, text: &str, actor: &str, origin: &MailOrigin) -> Result<bool> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let mut tx = self.begin().await?;
+        if !record_origin(&mut tx, link.id, origin).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_event(&mut tx, link.id, actor, "note", text).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records an action mail that was refused (or could not be read), with the confirmation
+    /// that says why, in one transaction. False if the mail was recorded before.
+    pub async fn record_action_mail(&self, case_id: i64, origin: &MailOrigin) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !record_origin(&mut tx, case_id, origin).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The complainant took the complaint to the external body (R11).
@@ -215,27 +317,56 @@ impl Store {
         Ok(Ok(()))
     }
 
-    /// A paper complaint's acknowledgement went out by post on `on`. Refused for a case that
-    /// came by e-mail (its acknowledgement is mailed) and for one whose acknowledgement date is
-    /// recorded already.
+    /// The acknowledgement of a case went out by post on `on` (a paper complaint, or one whose
+    /// mailed acknowledgement could not be sent: suppressed by the per-sender limit, never
+    /// written, or no usable address). Refused only when the case's acknowledgement was sent
+    /// by mail or recorded already.
     pub async fn acknowledged_by_post(&self, reference: &str, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), ActionError> {
         let at = on.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(now(), |t| t.timestamp());
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
-        let refused = if locked.source != "post" {
-            Some(format!("{reference} came by e-mail; its acknowledgement is mailed and recorded when the mail server accepts it"))
-        } else if let Some(earlier) = locked.acknowledged_at {
-            let day = chrono::DateTime::from_timestamp(earlier, 0).map(crate::domain::calendar::amsterdam_date);
-            Some(format!("{reference} already has its acknowledgement recorded ({})", day.map_or("date unknown".to_string(), |d| d.to_string())))
+        let mailed: Option<i64> = sqlx::query_scalar("SELECT MAX(sent_at) FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' AND status = 'sent'")
+            .bind(locked.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let day = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
+        let refused = if let Some(earlier) = locked.acknowledged_at {
+            Some(format!("{reference} already has its acknowledgement recorded ({})", day(earlier)))
         } else {
-            None
+            mailed.map(|sent| format!("{reference} was acknowledged by e-mail ({}); nothing to record", day(sent)))
         };
         if let Some(why) = refused {
             tx.rollback().await?;
             return Err(Refused(why).into());
         }
         sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(at).bind(locked.id).execute(&mut *tx).await?;
-        insert_event(&mut tx, locked.id, actor, "acknowledged-by-post", &on.to_string()).await?;
+        let detail = if locked.source == "post" { on.to_string() } else { format!("{on} (the complaint came by e-mail)") };
+        insert_event(&mut tx, locked.id, actor, "acknowledged-by-post", &detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues an acknowledgement for a case that has none (it could not be written when the
+    /// case was registered), as `actor`. Refused when the case already has one, in the outbox
+    /// in any state, or its acknowledgement was recorded.
+    pub async fn queue_acknowledgement(&self, reference: &str, mail: &OutgoingMail, actor: &str) -> std::result::Result<(), ActionError> {
+        let mut tx = self.begin().await?;
+        let locked = self.lock_case(&mut tx, reference).await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' ORDER BY id DESC LIMIT 1")
+            .bind(locked.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let refused = match (locked.acknowledged_at, existing) {
+            (Some(_), _) => Some(format!("{reference} already has its acknowledgement recorded")),
+            (None, Some(status)) => Some(format!("{reference} already has an acknowledgement ({status})")),
+            (None, None) => None,
+        };
+        if let Some(why) = refused {
+            tx.rollback().await?;
+            return Err(Refused(why).into());
+        }
+        insert_outbox(&mut tx, Some(locked.id), mail).await?;
+        insert_event(&mut tx, locked.id, actor, "acknowledgement-queued", mail.status).await?;
         tx.commit().await?;
         Ok(())
     }
