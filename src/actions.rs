@@ -372,7 +372,7 @@ impl Actions {
     /// history. Refused, changing nothing, once an acknowledgement was sent or recorded, while
     /// one is queued, or when there is no address (then: post it and use `cases acknowledged`).
     pub async fn release_acknowledgement(&self, reference: &str, actor: &str) -> anyhow::Result<String> {
-        let released = self.store.release_held_by(reference, actor).await?;
+        let released = self.store.release_held(reference, actor).await?;
         if released > 0 {
             return Ok(format!("{released} acknowledgement(s) released"));
         }

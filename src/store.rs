@@ -648,16 +648,10 @@ impl Store {
     }
 
     /// Releases the acknowledgement of a case that was held (mail found in the mailbox before
-    /// klachtd took over), as `operator`; see [`Store::release_held_by`].
-    pub async fn release_held(&self, reference: &str) -> Result<u64> {
-        self.release_held_by(reference, "operator").await
-    }
-
-    /// Releases the acknowledgement of a case that was held (mail found in the mailbox before
     /// klachtd took over) or suppressed (the per-sender limit), so it is sent; `actor` (who
     /// released it) goes into the history. Nothing is released once the case's acknowledgement
     /// was sent or recorded. Returns how many mails were released.
-    pub async fn release_held_by(&self, reference: &str, actor: &str) -> Result<u64> {
+    pub async fn release_held(&self, reference: &str, actor: &str) -> Result<u64> {
         let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let mut tx = self.begin().await?;
         let n = sqlx::query(

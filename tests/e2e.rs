@@ -320,7 +320,7 @@ async fn mail_from_before_the_first_start_is_held_not_answered(db: Db) {
     w.send(&gert, &new).await;
     eventually("new mail acknowledged", WAIT, || async { (inbox_of(&w, &gert).await.len() == 1).then_some(()) }).await;
     // A handler releases the held acknowledgement.
-    assert_eq!(store.release_held(&case.reference).await.unwrap(), 1);
+    assert_eq!(store.release_held(&case.reference, "test").await.unwrap(), 1);
     eventually("released acknowledgement delivered", WAIT, || async { (inbox_of(&w, &gert).await.len() == 2).then_some(()) }).await;
     daemon.stop().await;
 }
