@@ -213,16 +213,27 @@ impl Actions {
     }
     /// Tells the handler of a closed case that mail arrived on it (the case is not reopened).
     pub async fn notify_mail_on_closed_case(&self, reference: &str) -> anyhow::Result<()> {
+        self.notify_handler(reference, "closed-case-mail", "mail on a closed case").await
+    }
+
+    /// Tells the case's handler that one of our letters came back undelivered.
+    pub async fn notify_delivery_failure(&self, reference: &str) -> anyhow::Result<()> {
+        self.notify_handler(reference, "delivery-failed", "a letter was not delivered").await
+    }
+
+    /// Queues the notice `letter` (a template that needs only the case's reference) to the
+    /// case's handler; `why` goes into the history.
+    async fn notify_handler(&self, reference: &str, letter: &str, why: &str) -> anyhow::Result<()> {
         let case = self.store.letter_case(reference).await?;
         let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
-            tracing::warn!(reference, "mail on a closed case without a handler to tell");
+            tracing::warn!(reference, why, "no handler to tell");
             return Ok(());
         };
         let settings = self.settings.get();
         let context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}});
-        let letter = settings.letters.render("closed-case-mail", &context)?;
+        let letter = settings.letters.render(letter, &context)?;
         let mail = self.notice(reference, "notice", &name, &email, letter);
-        self.store.queue_notice(case.id, &mail, "mail on a closed case").await?;
+        self.store.queue_notice(case.id, &mail, why).await?;
         Ok(())
     }
 

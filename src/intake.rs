@@ -131,6 +131,10 @@ impl Intake {
             (true, Some(case)) => {
                 if kind == "delivery-report" {
                     tracing::warn!(reference = %case.reference, "a letter of this case was not delivered (delivery report kept with the case)");
+                    if let Err(e) = self.actions.notify_delivery_failure(&case.reference).await {
+                        tracing::error!(reference = %case.reference, "cannot tell the handler of the undelivered letter: {e:#}");
+                    }
+                    self.outbox_wake.notify_one();
                 }
                 Outcome::KeptWithCase { reference: case.reference, reason }
             }

@@ -23,6 +23,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en/response.txt", include_str!("../templates/en/response.txt")),
     ("nl/closed-case-mail.txt", include_str!("../templates/nl/closed-case-mail.txt")),
     ("en/closed-case-mail.txt", include_str!("../templates/en/closed-case-mail.txt")),
+    ("nl/delivery-failed.txt", include_str!("../templates/nl/delivery-failed.txt")),
+    ("en/delivery-failed.txt", include_str!("../templates/en/delivery-failed.txt")),
     ("nl/assigned.txt", include_str!("../templates/nl/assigned.txt")),
     ("en/assigned.txt", include_str!("../templates/en/assigned.txt")),
     ("nl/action-confirmation.txt", include_str!("../templates/nl/action-confirmation.txt")),
@@ -30,7 +32,7 @@ const BUILT_IN: &[(&str, &str)] = &[
 ];
 
 /// The names of the letters klachtd writes.
-pub const LETTERS: &[&str] = &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "assigned", "action-confirmation"];
+pub const LETTERS: &[&str] = &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "delivery-failed", "assigned", "action-confirmation"];
 
 /// A context with every field a letter may use, for `check-config` to try templates with.
 pub fn sample_context() -> serde_json::Value {

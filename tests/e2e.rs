@@ -139,7 +139,8 @@ async fn machine_and_own_mail_never_make_cases_or_replies(db: Db) {
 /// A bounce of our acknowledgement names it only in the returned headers: it is kept with the
 /// case, recorded in its history, and answered by nobody.
 async fn a_delivery_report_on_our_acknowledgement_stays_with_its_case(db: Db) {
-    let w = World::new(db).await;
+    let ann = format!("{}@dienst.test", unique("ann"));
+    let w = World::with(db, MailStack::shared(), &format!("{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n")).await;
     let dora = format!("{}@example.test", unique("dora"));
     let (_, raw) = w.complaint("Dora", &dora, "Klacht", "Mijn klacht.");
     w.send(&dora, &raw).await;
@@ -160,12 +161,19 @@ async fn a_delivery_report_on_our_acknowledgement_stays_with_its_case(db: Db) {
     let store = w.store().await;
     let reference = store.list_cases().await.unwrap()[0].reference.clone();
     let detail = eventually("report kept with the case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.summary.messages == 2) }).await;
+    // The handler hears of it; the bounce itself gets no answer.
+    let told = eventually("the handler told", WAIT, || async {
+        w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("niet aangekomen"))
+    })
+    .await;
     daemon.stop().await;
+    assert_eq!(parsed(&told).subject().unwrap(), format!("[{reference}] Een brief bij deze klacht is niet aangekomen"));
     assert_eq!(case_count(&w).await, 1);
     assert_eq!(detail.message_list[1].kind, "delivery-report");
     assert!(detail.history.iter().any(|e| e.action == "message-delivery-report"), "{:?}", detail.history);
     assert_eq!(folder_len(&w, "Klachtd-Verwerkt").await, 2);
-    assert_eq!(store.outbox_counts().await.unwrap(), vec![("sent".to_string(), 1)], "nobody answers a bounce");
+    assert_eq!(store.outbox_counts().await.unwrap(), vec![("sent".to_string(), 3)], "acknowledgement, assignment and the notice; nobody answers a bounce");
+    assert_eq!(inbox_of(&w, &dora).await.len(), 1);
 }
 
 async fn the_same_mail_twice_makes_one_case(db: Db) {
