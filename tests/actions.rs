@@ -463,43 +463,9 @@ mod concurrency {
     use super::*;
     use klachtd::actions::Actions;
     use klachtd::domain::procedure::Outcome;
-    use klachtd::store::{MessageRecord, NewCase, Registration, Store};
+    use klachtd::store::Store;
 
     on_both_databases!(two_concurrent_responses_queue_one_letter);
-
-    fn email_case(n: usize) -> (NewCase, MessageRecord) {
-        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        let case = NewCase {
-            source: "email",
-            complainant_name: Some("Race Tester".into()),
-            complainant_email: Some(format!("race{n}@example.test")),
-            reply_to_name: None,
-            reply_to_email: None,
-            postal_address: None,
-            subject: "race".into(),
-            description: "race".into(),
-            incomplete: vec![],
-            received_on: d,
-            received_at: 0,
-            acknowledge_by: d,
-            progress_by: d,
-            respond_by: d,
-            preferred_handler: None,
-        };
-        let message = MessageRecord {
-            direction: "in",
-            kind: "complaint".into(),
-            dedupe_key: Some(format!("mid:race-{n}@example.test")),
-            message_id: Some(format!("race-{n}@example.test")),
-            from_address: None,
-            subject: String::new(),
-            body: String::new(),
-            raw: None,
-            note: String::new(),
-            received_at: 0,
-        };
-        (case, message)
-    }
 
     /// Two instances (two pools) respond to the same case at the same moment: one final
     /// response is queued, the other is refused. Several rounds, so the race really happens.
@@ -511,8 +477,8 @@ mod concurrency {
         let actions_a = std::sync::Arc::new(Actions::new(&w.config, a.clone(), klachtd::daemon::load_settings(&w.config).unwrap()).unwrap());
         let actions_b = std::sync::Arc::new(Actions::new(&w.config, b.clone(), klachtd::daemon::load_settings(&w.config).unwrap()).unwrap());
         for n in 0..8 {
-            let (case, message) = email_case(n);
-            let Registration::Registered { reference, .. } = a.register_case(&case, &message, &[], |_| None).await.unwrap() else { panic!("registered") };
+            let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+            let reference = register_by_hand(&a, &hand_made_case(Some("Race Tester"), &format!("race{n}@example.test"), "race", d, [d; 3])).await;
             let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
             let run = |actions: std::sync::Arc<Actions>, outcome: Outcome| {
                 let (reference, barrier) = (reference.clone(), barrier.clone());
@@ -607,45 +573,8 @@ fn d(month: u32, day: u32) -> chrono::NaiveDate {
 /// A complaint that came by e-mail, registered as intake would, with deadlines given by hand.
 async fn email_case(store: &klachtd::store::Store, name: &str, received: chrono::NaiveDate, deadlines: [chrono::NaiveDate; 3]) -> String {
     let address = format!("{}@example.test", unique(&name.to_lowercase().replace(' ', ".")));
-    let case = klachtd::store::NewCase {
-        source: "email",
-        complainant_name: Some(name.into()),
-        complainant_email: Some(address.clone()),
-        reply_to_name: None,
-        reply_to_email: None,
-        postal_address: None,
-        subject: format!("Klacht van {name}"),
-        description: format!("{name} is ontevreden."),
-        incomplete: vec![],
-        received_on: received,
-        received_at: noon(received),
-        acknowledge_by: deadlines[0],
-        progress_by: deadlines[1],
-        respond_by: deadlines[2],
-        preferred_handler: None,
-    };
-    let id = format!("{}@example.test", unique("complaint"));
-    let message = klachtd::store::MessageRecord {
-        direction: "in",
-        kind: "complaint".into(),
-        dedupe_key: Some(format!("mid:{id}")),
-        message_id: Some(id),
-        from_address: Some(address),
-        subject: case.subject.clone(),
-        body: case.description.clone(),
-        raw: None,
-        note: String::new(),
-        received_at: noon(received),
-    };
-    match store.register_case(&case, &message, &[], |_| None).await.unwrap() {
-        klachtd::store::Registration::Registered { reference, .. } => reference,
-        other => panic!("{other:?}"),
-    }
-}
-
-/// Noon in Amsterdam on `day`, as Unix seconds.
-fn noon(day: chrono::NaiveDate) -> i64 {
-    day.and_hms_opt(12, 0, 0).unwrap().and_local_timezone(chrono_tz::Europe::Amsterdam).unwrap().timestamp()
+    let case = klachtd::store::NewCase { subject: format!("Klacht van {name}"), ..hand_made_case(Some(name), &address, &format!("{name} is ontevreden."), received, deadlines) };
+    register_by_hand(store, &case).await
 }
 
 /// Sets when a deadline was met (as if the server accepted the letter that day).

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use chrono::NaiveDate;
 use common::*;
-use klachtd::store::{MessageRecord, NewCase, Registration, Store, StoreError};
+use klachtd::store::{MessageRecord, Store, StoreError};
 
 on_both_databases!(
     complete_clears_the_flags_and_the_history_records_it,
@@ -41,58 +41,14 @@ fn d(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).unwrap()
 }
 
-fn noon(day: NaiveDate) -> i64 {
-    day.and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp()
-}
-
 /// A complaint registered as intake would, with the deadlines given by hand.
 async fn case(store: &Store, name: Option<&str>, description: &str, received: NaiveDate, deadlines: [NaiveDate; 3]) -> String {
     let address = format!("{}@example.test", unique("klager"));
-    let mut incomplete = Vec::new();
-    if description.trim().is_empty() {
-        incomplete.push("description");
-    }
-    if name.is_none() {
-        incomplete.push("name");
-    }
-    let new = NewCase {
-        source: "email",
-        complainant_name: name.map(str::to_string),
-        complainant_email: Some(address.clone()),
-        reply_to_name: None,
-        reply_to_email: None,
-        postal_address: None,
-        subject: "Klacht".into(),
-        description: description.into(),
-        incomplete,
-        received_on: received,
-        received_at: noon(received),
-        acknowledge_by: deadlines[0],
-        progress_by: deadlines[1],
-        respond_by: deadlines[2],
-        preferred_handler: None,
-    };
-    let id = format!("{}@example.test", unique("complaint"));
-    let message = message(Some(id), Some(address), description, noon(received), "complaint");
-    match store.register_case(&new, &message, &[], |_| None).await.unwrap() {
-        Registration::Registered { reference, .. } => reference,
-        Registration::Duplicate => panic!("registered twice"),
-    }
+    register_by_hand(store, &hand_made_case(name, &address, description, received, deadlines)).await
 }
 
 fn message(id: Option<String>, from: Option<String>, body: &str, received_at: i64, kind: &str) -> MessageRecord {
-    MessageRecord {
-        direction: "in",
-        kind: kind.into(),
-        dedupe_key: id.as_ref().map(|id| format!("mid:{id}")),
-        message_id: id,
-        from_address: from,
-        subject: "Onderwerp".into(),
-        body: body.into(),
-        raw: Some(format!("Subject: Onderwerp\r\n\r\n{body}\r\n").into_bytes()),
-        note: String::new(),
-        received_at,
-    }
+    hand_made_message(&id.unwrap_or_default(), from.as_deref(), kind, body, received_at)
 }
 
 /// Everything a refused action must leave as it was.

@@ -27,38 +27,11 @@ async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
 
 fn new_case(day: u32) -> NewCase {
     let d = NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
-    NewCase {
-        source: "email",
-        complainant_name: Some("Test".into()),
-        complainant_email: Some("test@example.test".into()),
-        reply_to_name: None,
-        reply_to_email: None,
-        postal_address: None,
-        subject: "s".into(),
-        description: "d".into(),
-        incomplete: vec![],
-        received_on: d,
-        received_at: 0,
-        acknowledge_by: d,
-        progress_by: d,
-        respond_by: d,
-        preferred_handler: None,
-    }
+    hand_made_case(Some("Test"), "test@example.test", "d", d, [d; 3])
 }
 
 fn message(key: &str) -> MessageRecord {
-    MessageRecord {
-        direction: "in",
-        kind: "complaint".into(),
-        dedupe_key: Some(key.into()),
-        message_id: Some(key.into()),
-        from_address: None,
-        subject: String::new(),
-        body: String::new(),
-        raw: Some(b"raw".to_vec()),
-        note: String::new(),
-        received_at: 0,
-    }
+    hand_made_message(key, None, "complaint", "", 0)
 }
 
 fn ack(reference: &str) -> OutgoingMail {

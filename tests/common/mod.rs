@@ -440,3 +440,64 @@ impl MailStack {
         port
     }
 }
+
+/// Noon in Amsterdam on `day`, as Unix seconds.
+pub fn noon(day: chrono::NaiveDate) -> i64 {
+    day.and_hms_opt(12, 0, 0).unwrap().and_local_timezone(chrono_tz::Europe::Amsterdam).unwrap().timestamp()
+}
+
+/// A complaint by e-mail as the intake would register it, for tests that make their cases by
+/// hand: received at noon on `received`, with the deadlines given. Incomplete as the intake
+/// would flag it. Other fields: struct update syntax.
+pub fn hand_made_case(name: Option<&str>, email: &str, description: &str, received: chrono::NaiveDate, deadlines: [chrono::NaiveDate; 3]) -> klachtd::store::NewCase {
+    let mut incomplete = Vec::new();
+    if description.trim().is_empty() {
+        incomplete.push("description");
+    }
+    if name.is_none() {
+        incomplete.push("name");
+    }
+    klachtd::store::NewCase {
+        source: "email",
+        complainant_name: name.map(str::to_string),
+        complainant_email: Some(email.to_string()),
+        reply_to_name: None,
+        reply_to_email: None,
+        postal_address: None,
+        subject: "Klacht".into(),
+        description: description.into(),
+        incomplete,
+        received_on: received,
+        received_at: noon(received),
+        acknowledge_by: deadlines[0],
+        progress_by: deadlines[1],
+        respond_by: deadlines[2],
+        preferred_handler: None,
+    }
+}
+
+/// An incoming mail of `kind` with Message-ID `id` (deduplicated by it), as the intake records it.
+pub fn hand_made_message(id: &str, from: Option<&str>, kind: &str, body: &str, received_at: i64) -> klachtd::store::MessageRecord {
+    klachtd::store::MessageRecord {
+        direction: "in",
+        kind: kind.into(),
+        dedupe_key: Some(format!("mid:{id}")),
+        message_id: Some(id.to_string()),
+        from_address: from.map(str::to_string),
+        subject: "Onderwerp".into(),
+        body: body.into(),
+        raw: Some(format!("Subject: Onderwerp\r\n\r\n{body}\r\n").into_bytes()),
+        note: String::new(),
+        received_at,
+    }
+}
+
+/// Registers `case` with its complaint mail (a fresh Message-ID); returns the reference.
+pub async fn register_by_hand(store: &Store, case: &klachtd::store::NewCase) -> String {
+    let id = format!("{}@example.test", unique("complaint"));
+    let message = hand_made_message(&id, case.complainant_email.as_deref(), "complaint", &case.description, case.received_at);
+    match store.register_case(case, &message, &[], |_| None).await.unwrap() {
+        klachtd::store::Registration::Registered { reference, .. } => reference,
+        klachtd::store::Registration::Duplicate => panic!("registered twice"),
+    }
+}
