@@ -275,7 +275,7 @@ impl Database {
 /// or already carries a password.
 fn with_password(url: &str, password: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let at = rest[..authority_end].rfind('@')?;
     let user = &rest[..at];
     if user.is_empty() || user.contains(':') {
@@ -975,6 +975,7 @@ tls = "none"
             assert_eq!(keys, ["database.url"], "{url}");
         }
         assert_eq!(Config::parse(MINIMAL).unwrap().database.connect_url().unwrap(), default_db_url());
+        assert_eq!(with_password("postgres://kl@db?options=a@b", "x").as_deref(), Some("postgres://kl:x@db?options=a@b"));
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Intake {
             Classification::FollowUp(case) => ("follow-up", Some(case), ""),
             // A delivery report about one of our letters: the case's history says that letter
             // did not arrive (the handler sees it in `cases show`).
-            Classification::Automated { case: Some(case), .. } if mail.delivery_report => ("delivery-report", Some(case), "a letter of this case was not delivered"),
+            Classification::Automated { case: Some(case), .. } if mail.delivery_failed => ("delivery-report", Some(case), "a letter of this case was not delivered"),
             Classification::Automated { reason, case } => ("automated", case, reason.as_str()),
             Classification::OwnMail { case } => ("own", case, "own-mail"),
         };
@@ -130,11 +130,15 @@ impl Intake {
             }
             (true, Some(case)) => {
                 if kind == "delivery-report" {
-                    tracing::warn!(reference = %case.reference, "a letter of this case was not delivered (delivery report kept with the case)");
-                    if let Err(e) = self.actions.notify_delivery_failure(&case.reference).await {
-                        tracing::error!(reference = %case.reference, "cannot tell the handler of the undelivered letter: {e:#}");
+                    // Only a letter to the complainant (or another party) is the handler's
+                    // concern; a bounced notice to a handler is kept and nothing more.
+                    if let Some(letter) = self.store.letter_returned(case.id, &mail.thread_ids).await? {
+                        tracing::warn!(reference = %case.reference, letter = %letter, "a letter of this case was not delivered; the handler is told");
+                        if let Err(e) = self.actions.notify_delivery_failure(&case.reference).await {
+                            tracing::error!(reference = %case.reference, "cannot tell the handler of the undelivered letter: {e:#}");
+                        }
+                        self.outbox_wake.notify_one();
                     }
-                    self.outbox_wake.notify_one();
                 }
                 Outcome::KeptWithCase { reference: case.reference, reason }
             }

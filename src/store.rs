@@ -436,6 +436,41 @@ impl Store {
         Ok(None)
     }
 
+    /// One of our letters about a case came back undelivered (a failed delivery report naming
+    /// one of `message_ids`). Only letters to complainants or other parties count, never a
+    /// notice to a handler (its bounce must not start another notice, and so on). The letter
+    /// is marked `returned`, and the deadline it met (acknowledgement or progress notice) is
+    /// open again. Returns the letter's kind, or `None` if no such letter was found.
+    pub async fn letter_returned(&self, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
+        let mut tx = self.begin().await?;
+        for id in message_ids {
+            let row = sqlx::query(
+                "SELECT id, kind FROM outbox WHERE case_id = $1 AND message_id = $2 AND status = 'sent'
+                 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response')",
+            )
+            .bind(case_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else { continue };
+            let (outbox_id, kind): (i64, String) = (row.get(0), row.get(1));
+            sqlx::query("UPDATE outbox SET status = 'returned' WHERE id = $1").bind(outbox_id).execute(&mut *tx).await?;
+            let reopened = match kind.as_str() {
+                "acknowledgement" => Some("UPDATE cases SET acknowledged_at = NULL WHERE id = $1"),
+                "progress" => Some("UPDATE cases SET progress_sent_at = NULL WHERE id = $1"),
+                _ => None,
+            };
+            if let Some(sql) = reopened {
+                sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
+            }
+            insert_event(&mut tx, case_id, "klachtd", "letter-returned", &kind).await?;
+            tx.commit().await?;
+            return Ok(Some(kind));
+        }
+        tx.rollback().await?;
+        Ok(None)
+    }
+
     pub async fn case_link(&self, reference: &str) -> Result<Option<CaseLink>> {
         let row = sqlx::query("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(link_from_row))

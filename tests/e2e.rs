@@ -147,33 +147,49 @@ async fn a_delivery_report_on_our_acknowledgement_stays_with_its_case(db: Db) {
     let daemon = w.start();
     let acks = eventually("acknowledgement", WAIT, || async { Some(inbox_of(&w, &dora).await).filter(|m| m.len() == 1) }).await;
     let ack = parsed(&acks[0]);
-    let ack_id = ack.message_id().unwrap().to_string();
-    let report = format!(
-        "From: Mail Delivery System <MAILER-DAEMON@example.test>\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{id}@x>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n\
-         --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; example.test\r\n\r\nFinal-Recipient: rfc822; {dora}\r\nStatus: 5.2.2\r\n\
-         --R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {to}\r\nTo: {dora}\r\nSubject: {subject}\r\nMessage-ID: <{ack_id}>\r\n\r\n--R--\r\n",
-        to = w.complaints,
-        id = unique("dsn"),
-        subject = ack.subject().unwrap(),
-    );
-    w.send(&dora, report.as_bytes()).await;
     let store = w.store().await;
     let reference = store.list_cases().await.unwrap()[0].reference.clone();
+    eventually("acknowledgement deadline met", WAIT, || async { store.case_detail(&reference).await.unwrap().summary.acknowledged_at.map(|_| ()) }).await;
+    let report = |returned_id: &str, recipient: &str| {
+        format!(
+            "From: Mail Delivery System <MAILER-DAEMON@example.test>\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{id}@x>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n\
+             --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; example.test\r\n\r\nFinal-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.2.2\r\n\
+             --R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {to}\r\nTo: {recipient}\r\nSubject: x\r\nMessage-ID: <{returned_id}>\r\n\r\n--R--\r\n",
+            to = w.complaints,
+            id = unique("dsn"),
+        )
+    };
+    w.send(&dora, report(ack.message_id().unwrap(), &dora).as_bytes()).await;
     let detail = eventually("report kept with the case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.summary.messages == 2) }).await;
     // The handler hears of it; the bounce itself gets no answer.
     let told = eventually("the handler told", WAIT, || async {
         w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("niet aangekomen"))
     })
     .await;
-    daemon.stop().await;
     assert_eq!(parsed(&told).subject().unwrap(), format!("[{reference}] Een brief bij deze klacht is niet aangekomen"));
-    assert_eq!(case_count(&w).await, 1);
     assert_eq!(detail.message_list[1].kind, "delivery-report");
-    assert!(detail.history.iter().any(|e| e.action == "message-delivery-report"), "{:?}", detail.history);
-    assert_eq!(folder_len(&w, "Klachtd-Verwerkt").await, 2);
-    assert_eq!(store.outbox_counts().await.unwrap(), vec![("sent".to_string(), 3)], "acknowledgement, assignment and the notice; nobody answers a bounce");
+    assert!(detail.history.iter().any(|e| e.action == "letter-returned" && e.detail == "acknowledgement"), "{:?}", detail.history);
+    assert_eq!(detail.summary.acknowledgement, "returned");
+    assert_eq!(detail.summary.acknowledged_at, None, "the acknowledgement deadline is open again");
+
+    // The notice to the handler bouncing in turn is kept, and starts nothing: no loop.
+    let notice_id = parsed(&told).message_id().unwrap().to_string();
+    w.send(&dora, report(&notice_id, &ann).as_bytes()).await;
+    eventually("second report kept", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == 3).then_some(()) }).await;
+    daemon.stop().await;
+    assert_eq!(case_count(&w).await, 1);
+    assert_eq!(folder_len(&w, "Klachtd-Verwerkt").await, 3);
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        vec![("returned".to_string(), 1), ("sent".to_string(), 2)],
+        "the returned acknowledgement, the assignment and one notice; nobody answers a bounce"
+    );
     assert_eq!(inbox_of(&w, &dora).await.len(), 1);
+
+    // The handler can now record an acknowledgement by post.
+    let by_post = store.acknowledged_by_post(&reference, chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(), "test").await;
+    assert!(by_post.is_ok(), "{:?}", by_post.err().map(|e| e.to_string()));
 }
 
 async fn the_same_mail_twice_makes_one_case(db: Db) {

@@ -194,6 +194,11 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     // The check is about naming, not about the subject: a recorded subject stays refused.
     store.add_subject(&r, "Bob de Wit", "test").await.unwrap();
     assert!(matches!(store.assign(&r, "Bob de Wit", "test").await.unwrap_err(), StoreError::NotImpartial { .. }));
+    // A reassignment because the handler turns out to be a subject skips the named handler too.
+    let about_bob = case(store, Some("Lot"), "Bob de Wit belde niet terug.", d(2026, 11, 4), [d(2026, 11, 11), d(2026, 11, 18), d(2026, 12, 2)]).await;
+    let first = store.case_detail(&about_bob).await.unwrap().summary.handler.unwrap();
+    assert_ne!(first, "Bob de Wit");
+    assert_eq!(store.add_subject(&about_bob, &first, "test").await.unwrap().as_deref(), Some("Sue Bakker"), "neither {first} nor the named Bob");
     // A case that names nobody needs no check.
     let plain = case(store, Some("Els"), "Niemand belde terug.", d(2026, 11, 3), [d(2026, 11, 10), d(2026, 11, 17), d(2026, 12, 1)]).await;
     assert_eq!(klachtd(&cfg, &["cases", "checked", &plain]).0, 1);

@@ -50,6 +50,9 @@ pub struct InboundMail {
     pub return_path: ReturnPath,
     /// `multipart/report` or a `message/delivery-status` part: a delivery report.
     pub delivery_report: bool,
+    /// A delivery report that says delivery failed (`Action: failed`), not one that reports a
+    /// delay, a success or a read receipt.
+    pub delivery_failed: bool,
     /// Vendor auto-reply markers (X-Autoreply, X-Autorespond, X-Auto-Response-Suppress).
     pub vendor_autoreply: bool,
     /// SHA-256 of the raw message: the identity of a mail without Message-ID.
@@ -132,6 +135,10 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         })
     });
 
+    let delivery_failed = msg.parts.iter().any(|p| {
+        p.content_type().is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("message") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
+            && String::from_utf8_lossy(p.contents()).lines().any(|l| l.split_once(':').is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("action") && v.trim().eq_ignore_ascii_case("failed")))
+    });
     // A delivery report names the mail it is about only inside: linking by that mail's
     // Message-ID keeps the report with the case whose letter did not arrive.
     if delivery_report {
@@ -155,6 +162,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         list_id: msg.header_raw("List-Id").is_some() || msg.header_raw("List-Unsubscribe").is_some(),
         return_path,
         delivery_report,
+        delivery_failed,
         vendor_autoreply: ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"]
             .iter()
             .any(|h| msg.header_raw(*h).is_some()),
@@ -329,7 +337,13 @@ mod tests {
                         Content-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
                         --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.nl\r\n\r\nFinal-Recipient: rfc822; weg@example.nl\r\nStatus: 5.1.1\r\n\
                         --R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: klachten@dienst.nl\r\nSubject: [KL-2026-0001] Ontvangstbevestiging\r\nMessage-ID: <KL-2026-0001.ack.abc@dienst.nl>\r\n\r\n--R--\r\n";
-        assert_eq!(parse(headers).unwrap().thread_ids, ["KL-2026-0001.ack.abc@dienst.nl"]);
+        let failed = parse(headers).unwrap();
+        assert_eq!(failed.thread_ids, ["KL-2026-0001.ack.abc@dienst.nl"]);
+        assert!(!failed.delivery_failed, "no Action field: not known to have failed");
+        let with_action = String::from_utf8_lossy(headers).replace("Status: 5.1.1", "Action: failed\r\nStatus: 5.1.1");
+        assert!(parse(with_action.as_bytes()).unwrap().delivery_failed);
+        let delayed = String::from_utf8_lossy(headers).replace("Status: 5.1.1", "Action: delayed\r\nStatus: 4.4.1");
+        assert!(!parse(delayed.as_bytes()).unwrap().delivery_failed);
         let whole = b"From: MAILER-DAEMON@mx.example.nl\r\nReturn-Path: <>\r\nSubject: Undelivered Mail\r\n\
                       Content-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
                       --R\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n\

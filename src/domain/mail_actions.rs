@@ -115,14 +115,15 @@ fn own_text(body: &str) -> Vec<&str> {
             continue;
         }
         let lower = t.trim().to_lowercase();
-        let next = all.get(i + 1).map(|n| n.trim().to_lowercase());
-        if *line == "-- " || t == "--" || is_separator(&lower) || is_attribution(&lower) || is_header_block(&all[i..]) {
+        if *line == "-- " || t == "--" {
             break;
         }
-        if let Some(next) = &next {
-            if (lower.starts_with("op ") || lower.starts_with("on ")) && is_attribution(&format!("{lower} {next}")) {
-                break;
-            }
+        // Attributions and header blocks look like sentences a handler may write ("U schreef
+        // ons het volgende:"); they end the text only when what follows quotes our notice.
+        let next = all.get(i + 1).map(|n| n.trim().to_lowercase());
+        let two_line_attribution = next.as_ref().is_some_and(|next| (lower.starts_with("op ") || lower.starts_with("on ")) && is_attribution(&format!("{lower} {next}")));
+        if (is_separator(&lower) || is_attribution(&lower) || two_line_attribution || is_header_block(&all[i..])) && quotes_follow(&all[i..]) {
+            break;
         }
         if is_quoted_notice(&lower) {
             cut_at_notice = true;
@@ -143,6 +144,15 @@ fn own_text(body: &str) -> Vec<&str> {
         lines.pop();
     }
     lines
+}
+
+/// Whether `rest` holds a quote of our notice: `>` lines, its subject (with the marker), its
+/// first sentence, or its greeting of the handler.
+fn quotes_follow(rest: &[&str]) -> bool {
+    rest.iter().any(|l| {
+        let lower = l.trim().to_lowercase();
+        lower.starts_with('>') || is_quoted_notice(&lower) || is_greeting(&lower)
+    })
 }
 
 fn is_separator(lower: &str) -> bool {
@@ -328,6 +338,13 @@ mod tests {
         assert_eq!(parse(one_line).unwrap(), progress("We bellen u."));
         let geschreven = "VOORTGANG 2026-12-15\nWe bellen u.\n\nOp 1 dec. 2026, om 10:00 heeft Klachtenbehandeling <klachten@dienst.nl> het volgende geschreven:\n\nBeste Ann Smit,";
         assert_eq!(parse(geschreven).unwrap(), progress("We bellen u."));
+    }
+
+    #[test]
+    fn sentences_that_look_like_attributions_stay_in_the_letter() {
+        let findings = "Op 3 november schreef de coach in het dossier het volgende:\nde afspraak is verzet.\nU schreef ons:\ndat u niet werd gebeld.\nIn your complaint you wrote:\nthat nobody called.\nVan: de teamleider\nDatum: 4 november\n________\nDat klopt.";
+        let r = parse(&format!("REACTIE gegrond\n{findings}")).unwrap();
+        assert_eq!(r, MailCommand::Respond { outcome: Outcome::Founded, findings: findings.into(), measures: String::new() });
     }
 
     #[test]

@@ -325,15 +325,19 @@ impl Store {
         let at = on.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(now(), |t| t.timestamp());
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
-        let mailed: Option<i64> = sqlx::query_scalar("SELECT MAX(sent_at) FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' AND status = 'sent'")
+        // The case's latest acknowledgement by mail, if it was sent or is about to be (one that
+        // came back undelivered is `returned` and does not count).
+        let mailed = sqlx::query("SELECT status, sent_at FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' AND status IN ('sent', 'pending') ORDER BY id DESC LIMIT 1")
             .bind(locked.id)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| (r.get::<String, _>(0), r.get::<Option<i64>, _>(1)));
         let day = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
-        let refused = if let Some(earlier) = locked.acknowledged_at {
-            Some(format!("{reference} already has its acknowledgement recorded ({})", day(earlier)))
-        } else {
-            mailed.map(|sent| format!("{reference} was acknowledged by e-mail ({}); nothing to record", day(sent)))
+        let refused = match (locked.acknowledged_at, mailed) {
+            (Some(earlier), _) => Some(format!("{reference} already has its acknowledgement recorded ({})", day(earlier))),
+            (None, Some((status, _))) if status == "pending" => Some(format!("{reference} has an acknowledgement by e-mail waiting to be sent; nothing to record")),
+            (None, Some((_, sent))) => Some(format!("{reference} was acknowledged by e-mail ({}); nothing to record", sent.map_or("date unknown".into(), day))),
+            (None, None) => None,
         };
         if let Some(why) = refused {
             tx.rollback().await?;

@@ -89,12 +89,12 @@ impl Store {
     /// someone else (round-robin); returns who that is, if anyone.
     pub async fn add_subject(&self, reference: &str, name: &str, actor: &str) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT c.id, h.name FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id WHERE c.reference = $1")
+        let row = sqlx::query("SELECT c.id, h.name, c.supervisor_check FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id WHERE c.reference = $1")
             .bind(reference)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let (case_id, current): (i64, Option<String>) = (row.get(0), row.get(1));
+        let (case_id, current, named): (i64, Option<String>, String) = (row.get(0), row.get(1), row.get(2));
         sqlx::query("INSERT INTO case_subjects (case_id, name) VALUES ($1, $2) ON CONFLICT (case_id, name) DO NOTHING")
             .bind(case_id)
             .bind(name.trim())
@@ -103,7 +103,9 @@ impl Store {
         insert_event(&mut tx, case_id, actor, "subject-added", name.trim()).await?;
         let mut reassigned = None;
         if current.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case(name.trim())) {
-            let excluded = subjects(&mut tx, case_id).await?;
+            // Neither a subject nor a handler the complaint names (unless a supervisor cleared that).
+            let mut excluded = subjects(&mut tx, case_id).await?;
+            excluded.extend(named_handlers(&named));
             let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
                 .fetch_all(&mut *tx)
                 .await?
