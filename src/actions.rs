@@ -158,7 +158,13 @@ impl Actions {
             Ok(MailCommand::Respond { .. }) => "eindreactie",
             Ok(MailCommand::Note { .. }) => "notitie",
         };
-        let origin = |ok: bool, reason: Option<String>| MailOrigin { message: message.clone(), confirmation: self.confirmation(reference, name, from, label, ok, reason) };
+        // The confirmation repeats the text that went out, so the handler sees where their reply
+        // was cut.
+        let letter = command.as_ref().ok().and_then(MailCommand::letter_text);
+        let origin = |ok: bool, reason: Option<String>| MailOrigin {
+            message: message.clone(),
+            confirmation: self.confirmation(reference, name, from, label, ok, reason, letter.as_deref().filter(|_| ok)),
+        };
         let result: anyhow::Result<Option<()>> = match command {
             Err(reason) => Err(anyhow::anyhow!(reason)),
             Ok(command) => {
@@ -193,7 +199,8 @@ impl Actions {
 
     /// The confirmation of an action by mail, done or refused; `None` (logged) if the template
     /// cannot be rendered, which must not stop the action itself.
-    fn confirmation(&self, reference: &str, name: &str, from: &str, label: &str, ok: bool, reason: Option<String>) -> Option<OutgoingMail> {
+    #[allow(clippy::too_many_arguments)]
+    fn confirmation(&self, reference: &str, name: &str, from: &str, label: &str, ok: bool, reason: Option<String>, letter: Option<&str>) -> Option<OutgoingMail> {
         let settings = self.settings.get();
         let context = serde_json::json!({
             "organisation": settings.organisation,
@@ -202,6 +209,7 @@ impl Actions {
             "ok": ok,
             "action": label,
             "reason": reason,
+            "letter": letter,
         });
         match settings.letters.render("action-confirmation", &context) {
             Ok(letter) => Some(self.notice(reference, "confirmation", name, from, letter)),

@@ -43,7 +43,7 @@ pub fn sample_context() -> serde_json::Value {
                  "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
         "recipient": {"name": "Behandelaar"}, "count": 2, "nearest": "x", "escalation": true,
         "message": "Tekst van de behandelaar.", "expected_by": "x", "outcome": "partly-founded", "findings": "Bevindingen.", "measures": "Maatregelen.",
-        "marker": "{actie:0123456789abcdef0123}", "ok": false, "action": "voortgangsbericht", "reason": "Reden.",
+        "marker": "{actie:0123456789abcdef0123}", "letter": "Tekst.\nTweede regel.", "ok": true, "action": "voortgangsbericht", "reason": "Reden.",
         "items": [
             {"reference": "KL-2026-0001", "deadline": "progress", "kind": "reminder", "date": "x", "days_left": 2, "working_days_late": 0, "status": "open"},
             {"reference": "KL-2026-0002", "deadline": "respond", "kind": "escalation", "date": "x", "days_left": 0, "working_days_late": 1, "status": "open"}
@@ -151,6 +151,22 @@ mod tests {
             assert!(l.body.contains(needle), "{needle} missing in\n{}", l.body);
         }
         assert!(!l.body.contains("missen wij nog"));
+    }
+
+    #[test]
+    fn a_confirmation_repeats_the_text_that_was_sent_and_every_letter_renders() {
+        for language in ["nl", "en"] {
+            let letters = Letters::load(None, language).unwrap();
+            let done = letters.render("action-confirmation", &sample_context()).unwrap();
+            assert!(done.body.contains("\n  Tekst.\n  Tweede regel."), "{}", done.body);
+            let mut refused = sample_context();
+            refused["ok"] = false.into();
+            let refused = letters.render("action-confirmation", &refused).unwrap();
+            assert!(refused.body.contains("Reden.") && !refused.body.contains("Tweede regel."), "{}", refused.body);
+            for letter in LETTERS {
+                letters.render(letter, &sample_context()).unwrap_or_else(|e| panic!("{language}/{letter}: {e}"));
+            }
+        }
     }
 
     #[test]

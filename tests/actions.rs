@@ -425,6 +425,8 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     })
     .await;
     assert_eq!(parsed(&confirmation).subject().unwrap(), format!("[{reference}] Uitgevoerd: voortgangsbericht"));
+    let confirmed = parsed(&confirmation).body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(confirmed.contains("Deze tekst is verstuurd:\n\n  We bellen u deze week.") && !confirmed.contains("> oud"), "the handler sees what went out:\n{confirmed}");
 
     // A reply the procedure refuses is confirmed as not done, with the reason.
     let bad = reply(&ann, &format!("Re: {subject}"), "REACTIE misschien\r\nTja.");
