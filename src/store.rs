@@ -471,6 +471,15 @@ impl Store {
         Ok(None)
     }
 
+    /// What to append to a SELECT that reads a row the transaction will change: PostgreSQL locks
+    /// it (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE` has already serialised all writers.
+    fn row_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
     pub async fn case_link(&self, reference: &str) -> Result<Option<CaseLink>> {
         let row = sqlx::query("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(link_from_row))

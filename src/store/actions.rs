@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{insert_event, insert_message, insert_outbox, now, Backend, MessageRecord, OutgoingMail, Result, Store, StoreError};
+use super::{insert_event, insert_message, insert_outbox, now, MessageRecord, OutgoingMail, Result, Store, StoreError};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 
 /// What a letter to the complainant needs to know about its case.
@@ -380,10 +380,7 @@ impl Store {
     /// state the first one committed. On SQLite, `begin` takes the write lock up front
     /// (`BEGIN IMMEDIATE`), which serialises writers already.
     async fn lock_case(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, reference: &str) -> Result<Locked> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = self.row_lock();
         let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
         let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let outcome: Option<String> = r.get(2);

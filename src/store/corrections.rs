@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::actions::{ActionError, Refused};
-use super::{insert_event, Backend, Store, StoreError};
+use super::{insert_event, Store, StoreError};
 
 /// What a handler corrects or adds; each part is optional, at least one is needed.
 #[derive(Debug, Clone, Default)]
@@ -47,10 +47,7 @@ impl Store {
             return Err(Refused("the description is empty".into()).into());
         }
         let mut tx = self.begin().await?;
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = self.row_lock();
         let sql = format!("SELECT id, complainant_name, complainant_email, description, incomplete, anonymised_at FROM cases WHERE reference = $1{lock}");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let id: i64 = row.get(0);
@@ -103,10 +100,7 @@ impl Store {
     /// is no check to clear.
     pub async fn supervisor_checked(&self, reference: &str, actor: &str) -> std::result::Result<String, ActionError> {
         let mut tx = self.begin().await?;
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = self.row_lock();
         let sql = format!("SELECT c.id, c.supervisor_check, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) FROM cases c WHERE c.reference = $1{lock}");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let (id, named, handler): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
