@@ -78,7 +78,7 @@ impl Daemon {
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions, first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
         let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
-        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone());
+        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone(), &hostname());
         let first_session = Some(mailbox.connect().await?);
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         // A login the SMTP server refuses will not fix itself: one clear line, and no start.

@@ -148,7 +148,12 @@ pub struct MailboxWorker {
     intake: Arc<Intake>,
     health: Arc<Health>,
     failures: Failures,
+    /// This instance in the mailbox lease: `HOST:PID:N` (N tells daemons in one process apart).
+    holder: String,
 }
+
+/// How often an instance that does not hold the mailbox lease asks again.
+const STANDBY_RETRY: Duration = Duration::from_secs(30);
 
 /// What one sync pass did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -159,11 +164,39 @@ pub struct SyncReport {
     pub ignored: u32,
     pub duplicates: u32,
     pub quarantined: u32,
+    /// Another instance holds the mailbox: nothing was looked at.
+    pub standby: bool,
 }
 
 impl MailboxWorker {
-    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>) -> Self {
-        Self { config, tls, store, intake, health, failures: Failures::default() }
+    /// `host` names this machine in the mailbox lease.
+    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let holder = format!("{host}:{}:{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Self { config, tls, store, intake, health, failures: Failures::default(), holder }
+    }
+
+    /// The lease must outlast the longest one mail can take (it is renewed before each).
+    fn lease(&self) -> Duration {
+        self.config.timeout() * 4 + Duration::from_secs(self.config.max_message_bytes >> 20) + Duration::from_secs(60)
+    }
+
+    /// Takes or renews the mailbox lease. Several instances on one database share the mailbox:
+    /// one takes mail in at a time, so no mail is fetched and moved twice (two concurrent MOVEs
+    /// of one mail can leave two copies). The lease of an instance on this machine whose
+    /// process is gone (a crash, then a restart) is taken over at once.
+    async fn hold_mailbox(&self) -> Result<bool, MailboxError> {
+        let inbox = &self.config.inbox;
+        if self.store.hold_mailbox(inbox, &self.holder, self.lease()).await? {
+            return Ok(true);
+        }
+        match self.store.mailbox_holder(inbox).await? {
+            Some(old) if holder_is_gone(&old, &self.holder) => {
+                tracing::info!("taking over the mailbox from an instance on this machine that no longer runs");
+                Ok(self.store.take_over_mailbox(inbox, &old, &self.holder, self.lease()).await?)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn timed<T, E: Into<MailboxError>>(&self, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
@@ -205,6 +238,9 @@ impl MailboxWorker {
                 }
             }
         }
+        if let Err(e) = self.store.release_mailbox(&self.config.inbox, &self.holder).await {
+            tracing::warn!(error = %e, "cannot give up the mailbox lease; another instance takes over when it runs out");
+        }
         tracing::info!("mailbox worker stopped");
     }
 
@@ -219,9 +255,14 @@ impl MailboxWorker {
         self.ensure_folders(&mut session).await?;
         tracing::info!(idle = can_idle, "mailbox connected");
         self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut was_standby = false;
         loop {
             self.health.beat(Loop::Mailbox);
             let report = self.sync(&mut session, can_move, shutdown).await?;
+            if report.standby != was_standby {
+                tracing::info!(standby = report.standby, "{}", if report.standby { "another instance takes mail in; standing by" } else { "taking mail in" });
+                was_standby = report.standby;
+            }
             *delay = Duration::from_secs(1);
             self.health.last_sync_at.store(crate::store::now(), std::sync::atomic::Ordering::Relaxed);
             Health::count(&self.health.mails_fetched, report.fetched.into());
@@ -234,7 +275,9 @@ impl MailboxWorker {
             if *shutdown.borrow() {
                 break;
             }
-            if can_idle {
+            if report.standby {
+                self.health.sleep_beating(Loop::Mailbox, STANDBY_RETRY.min(Duration::from_secs(self.config.poll_interval_secs)), shutdown).await;
+            } else if can_idle {
                 session = self.idle(session, shutdown).await?;
             } else {
                 self.health.sleep_beating(Loop::Mailbox, Duration::from_secs(self.config.poll_interval_secs), shutdown).await;
@@ -285,7 +328,11 @@ impl MailboxWorker {
                 tokio::select! {
                     r = &mut wait => break r,
                     _ = shutdown.changed(), if stop_source.is_some() => { stop_source.take(); }
-                    _ = beat.tick() => self.health.beat(Loop::Mailbox),
+                    _ = beat.tick() => {
+                        self.health.beat(Loop::Mailbox);
+                        // Keep the lease while waiting; a database that is away shows at the next sync.
+                        let _ = self.store.hold_mailbox(&self.config.inbox, &self.holder, self.lease()).await;
+                    }
                 }
             }?;
             if let IdleResponse::NewData(_) = response {
@@ -300,6 +347,9 @@ impl MailboxWorker {
     /// whether the server offers UID MOVE.
     pub async fn sync(&self, session: &mut ImapSession, can_move: bool, shutdown: &watch::Receiver<bool>) -> Result<SyncReport, MailboxError> {
         let inbox = &self.config.inbox;
+        if !self.hold_mailbox().await? {
+            return Ok(SyncReport { standby: true, ..SyncReport::default() });
+        }
         let mailbox = self.timed("SELECT", session.select(inbox)).await?;
         let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
         let last_uid = match self.store.mailbox_state(inbox).await? {
@@ -321,7 +371,8 @@ impl MailboxWorker {
 
         let mut report = SyncReport::default();
         for uid in uids {
-            if *shutdown.borrow() {
+            // Renewed before each mail; lost (the database was away too long) means stop here.
+            if *shutdown.borrow() || !self.hold_mailbox().await? {
                 break;
             }
             self.health.beat(Loop::Mailbox);
@@ -438,6 +489,15 @@ impl MailboxWorker {
         let arrived = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
         Ok(Some((f.size.unwrap_or(0), arrived, f.body().map(<[u8]>::to_vec))))
     }
+}
+
+/// Whether lease holder `old` (`HOST:PID:N`) was a process on this machine (the host of `ours`)
+/// that no longer runs.
+fn holder_is_gone(old: &str, ours: &str) -> bool {
+    let (mut old, mut ours) = (old.split(':'), ours.split(':'));
+    let (Some(host), Some(pid)) = (old.next(), old.next()) else { return false };
+    let (Some(our_host), Some(our_pid)) = (ours.next(), ours.next()) else { return false };
+    host == our_host && pid != our_pid && pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists()
 }
 
 async fn timed<T, E: Into<MailboxError>>(limit: Duration, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
@@ -570,5 +630,15 @@ mod tests {
         assert_eq!(failures.failed(("INBOX".to_string(), 1, 43), &poison), None);
         failures.forget(&key);
         assert_eq!(failures.failed(key, &poison), None);
+    }
+
+    #[test]
+    fn only_a_gone_process_on_this_machine_loses_its_lease_at_once() {
+        let ours = format!("host-a:{}:0", std::process::id());
+        assert!(!holder_is_gone(&format!("host-a:{}:1", std::process::id()), &ours), "a second daemon in this process");
+        assert!(!holder_is_gone("host-a:1:0", &ours), "pid 1 runs");
+        assert!(holder_is_gone("host-a:4294967295:0", &ours), "no such process");
+        assert!(!holder_is_gone("host-b:4294967295:0", &ours), "another machine: wait for its lease to run out");
+        assert!(!holder_is_gone("garbage", &ours));
     }
 }

@@ -71,6 +71,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_actions_register.sql"),
         postgres: include_str!("../migrations/postgres/0003_actions_register.sql"),
     },
+    Migration {
+        version: 4,
+        name: "mailbox_lease",
+        sqlite: include_str!("../migrations/sqlite/0004_mailbox_lease.sql"),
+        postgres: include_str!("../migrations/postgres/0004_mailbox_lease.sql"),
+    },
 ];
 
 /// An incoming or outgoing message as recorded on a case.
@@ -469,6 +475,50 @@ impl Store {
         }
         tx.rollback().await?;
         Ok(None)
+    }
+
+    /// Takes or renews the lease on `folder` for `holder`: granted when nobody holds it, the
+    /// holder renews it, or the last holder's lease ran out. One statement, so of two instances
+    /// asking at once one wins.
+    pub async fn hold_mailbox(&self, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
+        let t = now();
+        let n = sqlx::query(
+            "INSERT INTO mailbox_leases (folder, holder, held_until) VALUES ($1, $2, $3)
+             ON CONFLICT (folder) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until
+             WHERE mailbox_leases.holder = excluded.holder OR mailbox_leases.held_until < $4",
+        )
+        .bind(folder)
+        .bind(holder)
+        .bind(t + lease.as_secs() as i64)
+        .bind(t)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Who holds the lease on `folder`, if anyone.
+    pub async fn mailbox_holder(&self, folder: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT holder FROM mailbox_leases WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?)
+    }
+
+    /// Takes the lease from `old` (known to be gone), if it still holds it.
+    pub async fn take_over_mailbox(&self, folder: &str, old: &str, holder: &str, lease: Duration) -> Result<bool> {
+        let n = sqlx::query("UPDATE mailbox_leases SET holder = $1, held_until = $2 WHERE folder = $3 AND holder = $4")
+            .bind(holder)
+            .bind(now() + lease.as_secs() as i64)
+            .bind(folder)
+            .bind(old)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives the lease up (at shutdown), so another instance takes over at once.
+    pub async fn release_mailbox(&self, folder: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM mailbox_leases WHERE folder = $1 AND holder = $2").bind(folder).bind(holder).execute(&self.pool).await?;
+        Ok(())
     }
 
     /// What to append to a SELECT that reads a row the transaction will change: PostgreSQL locks

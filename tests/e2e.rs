@@ -666,6 +666,8 @@ async fn two_daemons_on_one_postgres_database_do_nothing_twice() {
     first.stop().await;
     second.stop().await;
     assert_eq!(case_count(&w).await, N as i64);
+    // One instance took the mail in (the lease): each mail moved once, no second copy.
+    assert_eq!(folder_len(&w, "Klachtd-Verwerkt").await, N);
     for s in &senders {
         assert_eq!(inbox_of(&w, s).await.len(), 1, "exactly one acknowledgement for {s}");
     }

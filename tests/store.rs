@@ -15,6 +15,7 @@ on_both_databases!(
     a_mail_registered_twice_is_a_duplicate_and_burns_no_number,
     each_outgoing_mail_is_claimed_by_one_worker,
     mailbox_progress_never_goes_backwards,
+    one_instance_at_a_time_holds_the_mailbox,
 );
 
 async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
@@ -112,4 +113,25 @@ async fn mailbox_progress_never_goes_backwards(db: Db) {
     assert_eq!(a.mailbox_state("INBOX").await.unwrap(), Some((7, 40)));
     b.save_mailbox_state("INBOX", 8, 3).await.unwrap();
     assert_eq!(a.mailbox_state("INBOX").await.unwrap(), Some((8, 3)), "a new UIDVALIDITY starts over");
+}
+
+/// The mailbox lease: of two instances asking at once, one gets it; the holder renews it; the
+/// other gets it once it is given up or has run out.
+async fn one_instance_at_a_time_holds_the_mailbox(db: Db) {
+    let (_dir, _db, a, b) = two_instances(db).await;
+    let lease = Duration::from_secs(300);
+    let (x, y) = tokio::join!(a.hold_mailbox("INBOX", "a", lease), b.hold_mailbox("INBOX", "b", lease));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert!(x ^ y, "exactly one of two concurrent claims wins: {x} {y}");
+    let (winner, loser, w, l) = if x { (&a, &b, "a", "b") } else { (&b, &a, "b", "a") };
+    assert!(winner.hold_mailbox("INBOX", w, lease).await.unwrap(), "the holder renews");
+    assert!(!loser.hold_mailbox("INBOX", l, lease).await.unwrap());
+    assert!(winner.hold_mailbox("Other", l, lease).await.unwrap(), "a lease per folder");
+    winner.release_mailbox("INBOX", w).await.unwrap();
+    assert!(loser.hold_mailbox("INBOX", l, Duration::ZERO).await.unwrap(), "free once given up");
+    // A lease that ran out (zero length, a second ago) goes to whoever asks.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(winner.hold_mailbox("INBOX", w, lease).await.unwrap());
+    assert!(!winner.take_over_mailbox("INBOX", "nobody", l, lease).await.unwrap(), "take-over only from the named holder");
+    assert_eq!(winner.mailbox_holder("INBOX").await.unwrap().as_deref(), Some(w));
 }
