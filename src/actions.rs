@@ -170,9 +170,9 @@ impl Actions {
             Ok(command) => {
                 let done = origin(true, None);
                 match command {
-                    MailCommand::Progress { expected_by, message } => self.progress_by_mail(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor, &done).await,
-                    MailCommand::RequestInformation { message } => self.request_information_by_mail(reference, message, &actor, &done).await,
-                    MailCommand::Respond { outcome, findings, measures } => self.respond_by_mail(reference, outcome, findings, measures, &actor, &done).await,
+                    MailCommand::Progress { expected_by, message } => self.progress_from(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::RequestInformation { message } => self.request_information_from(reference, message, None, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::Respond { outcome, findings, measures } => self.respond_from(reference, outcome, findings, measures, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
                     MailCommand::Note { text } => self.store.add_note_by_mail(reference, &text, &actor, &done).await.map(|fresh| fresh.then_some(())).map_err(Into::into),
                 }
             }
@@ -269,18 +269,6 @@ impl Actions {
 
     pub async fn respond(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str) -> anyhow::Result<Delivery> {
         once(self.respond_from(reference, outcome, findings, measures, actor, None).await)
-    }
-
-    async fn progress_by_mail(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str, origin: &MailOrigin) -> anyhow::Result<Option<()>> {
-        Ok(self.progress_from(reference, expected_by, message, actor, Some(origin)).await?.map(|_| ()))
-    }
-
-    async fn request_information_by_mail(&self, reference: &str, message: String, actor: &str, origin: &MailOrigin) -> anyhow::Result<Option<()>> {
-        Ok(self.request_information_from(reference, message, None, actor, Some(origin)).await?.map(|_| ()))
-    }
-
-    async fn respond_by_mail(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str, origin: &MailOrigin) -> anyhow::Result<Option<()>> {
-        Ok(self.respond_from(reference, outcome, findings, measures, actor, Some(origin)).await?.map(|_| ()))
     }
 
     async fn progress_from(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
