@@ -15,7 +15,7 @@ use crate::domain::procedure::{Outcome, Step};
 use crate::domain::text::display_filename;
 use crate::settings::SharedSettings;
 use crate::smtp::new_message_id;
-use crate::store::{AttachmentRecord, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
+use crate::store::{AttachmentRecord, OutboxItem, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
 use crate::templates::{case_context, long_date};
 
 /// How a letter left.
@@ -229,20 +229,45 @@ impl Actions {
         self.notify_handler(reference, "delivery-failed", "a letter was not delivered").await
     }
 
+    /// Ends the attempts at a mail the SMTP server refused for good. A letter of a case to the
+    /// complainant or another party is the handler's concern: they are told, in the same
+    /// transaction. A notice to a handler that cannot be delivered starts nothing (no loop).
+    pub async fn mail_undeliverable(&self, item: &OutboxItem, error: &str) -> anyhow::Result<()> {
+        let notice = match item.case_id {
+            Some(case_id) if crate::smtp::is_letter_to_a_party(&item.mail.kind) => {
+                let reference = self.store.case_reference(case_id).await?;
+                self.handler_notice(&reference, "delivery-failed", serde_json::json!({"refused": true})).await?.map(|(_, mail)| mail)
+            }
+            _ => None,
+        };
+        self.store.outbox_undeliverable(item, error, notice.as_ref()).await?;
+        Ok(())
+    }
+
     /// Queues the notice `letter` (a template that needs only the case's reference) to the
     /// case's handler; `why` goes into the history.
     async fn notify_handler(&self, reference: &str, letter: &str, why: &str) -> anyhow::Result<()> {
+        if let Some((case_id, mail)) = self.handler_notice(reference, letter, serde_json::json!({})).await? {
+            self.store.queue_notice(case_id, &mail, why).await?;
+        }
+        Ok(())
+    }
+
+    /// The notice `letter` to the case's handler, with the case's row id; `None` (logged) when
+    /// it has no handler. `extra` adds to the template's context.
+    async fn handler_notice(&self, reference: &str, letter: &str, extra: serde_json::Value) -> anyhow::Result<Option<(i64, OutgoingMail)>> {
         let case = self.store.letter_case(reference).await?;
         let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
-            tracing::warn!(reference, why, "no handler to tell");
-            return Ok(());
+            tracing::warn!(reference, letter, "no handler to tell");
+            return Ok(None);
         };
         let settings = self.settings.get();
-        let context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}});
+        let mut context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}});
+        if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra) {
+            context.extend(extra);
+        }
         let letter = settings.letters.render(letter, &context)?;
-        let mail = self.notice(reference, "notice", &name, &email, letter);
-        self.store.queue_notice(case.id, &mail, why).await?;
-        Ok(())
+        Ok(Some((case.id, self.notice(reference, "notice", &name, &email, letter))))
     }
 
     fn notice(&self, reference: &str, kind: &str, name: &str, email: &str, letter: crate::templates::Letter) -> OutgoingMail {

@@ -39,7 +39,7 @@ enum Command {
     /// Print the deadlines for a date of receipt as JSON.
     Deadlines {
         /// Date of receipt, YYYY-MM-DD.
-        #[arg(long)]
+        #[arg(long, value_parser = date)]
         received: NaiveDate,
     },
     /// Health at a glance: last mailbox sync, outbox backlog, open cases by deadline state.
@@ -59,9 +59,9 @@ enum Command {
     },
     /// The register of complaints over a period (R10).
     Report {
-        #[arg(long)]
+        #[arg(long, value_parser = date)]
         from: NaiveDate,
-        #[arg(long)]
+        #[arg(long, value_parser = date)]
         to: NaiveDate,
         /// table, csv or json.
         #[arg(long, default_value = "table")]
@@ -76,6 +76,25 @@ enum Command {
     Reminders {
         #[command(subcommand)]
         command: RemindersCommand,
+    },
+    /// Outgoing mail.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Queue mail again that the SMTP server refused for good, once the cause is fixed (a smart
+    /// host whose 5xx was temporary after all, a corrected address).
+    Retry {
+        /// Only the undeliverable mail of these cases.
+        #[arg(required_unless_present = "all")]
+        references: Vec<String>,
+        /// All undeliverable mail.
+        #[arg(long, conflicts_with = "references")]
+        all: bool,
     },
 }
 
@@ -135,7 +154,7 @@ enum CasesCommand {
     /// Send the progress notice (R6) with the expected handling date.
     Progress {
         reference: String,
-        #[arg(long)]
+        #[arg(long, value_parser = date)]
         expected: NaiveDate,
         /// Text for the complainant, inserted in the letter.
         #[arg(long)]
@@ -169,7 +188,7 @@ enum CasesCommand {
         reference: String,
         #[arg(long)]
         to: String,
-        #[arg(long)]
+        #[arg(long, value_parser = date)]
         date: NaiveDate,
     },
     /// Reopen a closed case.
@@ -182,7 +201,7 @@ enum CasesCommand {
         email: Option<String>,
         #[arg(long)]
         postal_address: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = date)]
         received: NaiveDate,
         #[arg(long)]
         description_file: PathBuf,
@@ -193,7 +212,7 @@ enum CasesCommand {
     /// Record that the acknowledgement of a paper complaint went out by post.
     Acknowledged {
         reference: String,
-        #[arg(long)]
+        #[arg(long, value_parser = date)]
         date: NaiveDate,
     },
     /// Correct or add the complainant's name, e-mail address or description (R3); the
@@ -211,8 +230,23 @@ enum CasesCommand {
     Checked { reference: String },
 }
 
+/// sysexits' EX_CONFIG: a configuration or credential error. Restarting cannot fix it, so the
+/// unit has `RestartPreventExitStatus=78`; a server that is down exits 1 and is retried.
+const EX_CONFIG: u8 = 78;
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value of the wrong form is a refusal like any other: one line, exit 1. Help,
+        // version and usage errors keep clap's own output.
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("klachtd: {}", first.strip_prefix("error: ").unwrap_or(first));
+            return ExitCode::FAILURE;
+        }
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -227,14 +261,49 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("klachtd: {}", one_line(&e));
-            ExitCode::FAILURE
+            if is_configuration_error(&e) {
+                ExitCode::from(EX_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
-/// "context: cause: root cause" on one line.
-fn one_line(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+/// "context: cause: root cause" on one line, each cause once: many error types (sqlx's, and
+/// ours that wrap an io::Error) already print their source in their own message.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if line.contains(&cause) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&cause);
+    }
+    line
+}
+
+/// Whether an error is one that only a change of configuration or credentials can fix.
+fn is_configuration_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<crate::config::ConfigError>()
+            || cause.is::<crate::config::SecretError>()
+            || cause.is::<daemon::CredentialsRefused>()
+            || matches!(cause.downcast_ref::<crate::mailbox::MailboxError>(), Some(e) if e.is_credentials_refused())
+    })
+}
+
+/// A date argument: exactly YYYY-MM-DD, and a day that exists.
+fn date(text: &str) -> Result<NaiveDate, String> {
+    let well_formed = text.len() == 10 && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) if well_formed => Ok(day),
+        _ if well_formed => Err(format!("{text} is not a day of the calendar")),
+        _ => Err(format!("expected a date as YYYY-MM-DD, e.g. 2026-11-20, not {text:?}")),
+    }
 }
 
 /// Logs go to stderr: the journal under systemd. `KLACHTD_LOG` sets the filter (default
@@ -322,25 +391,33 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Status { json } => {
             let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_store(&config).await?;
+            let store = daemon::open_existing_store(&config).await?;
             status(&store, &config, json).await
         }
         Command::Cases { command } => {
             let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_store(&config).await?;
+            // Looking never creates a database (a mistyped path would show an empty one);
+            // registering a paper complaint or acting on a case may start one.
+            let store = match command {
+                CasesCommand::List { .. } | CasesCommand::Show { .. } => daemon::open_existing_store(&config).await?,
+                _ => daemon::open_store(&config).await?,
+            };
             let (actions, no_token) = command_line_actions(&config, &store)?;
             cases(&store, &actions, no_token, command).await
         }
         Command::Handlers { command } => {
             let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_store(&config).await?;
+            let store = match command {
+                HandlersCommand::List { .. } => daemon::open_existing_store(&config).await?,
+                _ => daemon::open_store(&config).await?,
+            };
             handlers(&store, &config, command).await
         }
         Command::Report { from, to, format } => {
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
             anyhow::ensure!(matches!(format.as_str(), "table" | "csv" | "json"), "--format {format:?}: use table, csv or json");
             let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_store(&config).await?;
+            let store = daemon::open_existing_store(&config).await?;
             let facts = store.register_facts(from, to).await?;
             let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
             let report = crate::domain::register::compute(&facts, &config.calendar(), from, to, today);
@@ -353,14 +430,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Retention { command: RetentionCommand::Run } => {
             let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_store(&config).await?;
+            let store = daemon::open_existing_store(&config).await?;
             let n = crate::actions::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
             println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
             Ok(ExitCode::SUCCESS)
         }
         Command::Reminders { command: RemindersCommand::Preview { at } } => {
             let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_store(&config).await?;
+            let store = daemon::open_existing_store(&config).await?;
             let at = match at {
                 Some(text) => parse_moment(&text)?,
                 None => chrono::Utc::now(),
@@ -374,6 +451,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("  {}  {:<11} {:<10} {}  {}", i.reference, i.due.deadline().as_str(), i.due.kind(), i.due.date(), i.status);
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox { command: OutboxCommand::Retry { references, all: _ } } => {
+            let config = Config::load_without_secrets(&cli.config)?;
+            let store = daemon::open_existing_store(&config).await?;
+            let n = store.retry_undeliverable(&references, &actor()).await?;
+            println!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -446,8 +530,12 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
     let password = config.imap.secret().resolve("imap")?;
     let mut session = crate::mailbox::connect(&config.imap, &tls, &password).await?;
+    // The folders the daemon would use, created when missing: a server that refuses them
+    // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
+    let caps = session.capabilities().await.context("imap: CAPABILITY")?;
+    let folders = crate::mailbox::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
-    println!("imap: ok ({}:{} as {})", config.imap.host, config.imap.port, config.imap.user);
+    println!("imap: ok ({}:{} as {}; folders {}, {}, {})", config.imap.host, config.imap.port, config.imap.user, folders.processed, folders.ignored, folders.quarantine);
     daemon::mailer(&config)?.check().await.context("smtp")?;
     println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
     Ok(ExitCode::SUCCESS)
@@ -610,6 +698,7 @@ async fn status(store: &crate::store::Store, config: &Config, json: bool) -> any
         let ago = |t: Option<i64>| t.map_or("never".to_string(), |t| format!("{} ({} s ago)", fmt_time(t), crate::store::now() - t));
         println!("Last mailbox sync:   {}", ago(s.last_sync_at));
         println!("Outbox backlog:      {} pending, {} held, {} suppressed", s.outbox_pending, s.outbox_held, s.outbox_suppressed);
+        println!("Undeliverable mail:  {} (refused for good; handlers told; `klachtd outbox retry` once fixed)", s.outbox_undeliverable);
         println!("Oldest unsent mail:  {}", ago(s.oldest_unsent_at));
         println!("Open cases:          {}", s.open_cases);
         println!("  acknowledgement overdue: {}", s.acknowledgement_overdue);

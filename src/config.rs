@@ -373,6 +373,10 @@ pub struct Imap {
     pub idle: bool,
     #[serde(default = "default_poll")]
     pub poll_interval_secs: u64,
+    /// IDLE is ended and the mailbox checked this often, whatever the server says (some servers
+    /// never announce new mail in IDLE).
+    #[serde(default = "default_idle_renew")]
+    pub idle_renew_secs: u64,
     /// Limit for any single IMAP command or connection attempt.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -507,6 +511,7 @@ fn default_quarantine() -> String { "Klachtd-Quarantaine".into() }
 fn yes() -> bool { true }
 fn default_poll() -> u64 { 60 }
 fn default_timeout() -> u64 { 60 }
+fn default_idle_renew() -> u64 { 180 }
 fn default_max_message() -> u64 { 50 * 1024 * 1024 }
 fn default_ack_since() -> AcknowledgeSince { AcknowledgeSince::FirstStart }
 fn default_sender_limit() -> u32 { 5 }
@@ -677,6 +682,10 @@ impl Config {
         }
         if self.imap.poll_interval_secs == 0 || self.imap.timeout_secs == 0 || self.smtp.timeout_secs == 0 {
             add("imap.poll_interval_secs / *.timeout_secs", "must be at least 1 second".into(), "use the defaults (60)");
+        }
+        // RFC 2177: a server may log a client off after 30 minutes of IDLE.
+        if !(1..=29 * 60).contains(&self.imap.idle_renew_secs) {
+            add("imap.idle_renew_secs", format!("{} is outside 1..1740 seconds", self.imap.idle_renew_secs), "use the default (180)");
         }
         if self.intake.max_auto_replies_per_sender_per_day == 0 {
             add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");

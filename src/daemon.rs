@@ -33,6 +33,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store.with_reference_prefix(&config.organisation.reference_prefix))
 }
 
+/// The database of the configuration for a command that works on existing data: it must
+/// exist (a mistyped `database.url` would otherwise create an empty database and report 0
+/// cases). Migrations still run, so the commands of a new release work on the old schema.
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database.connect_url()?;
+    let exists = Store::holds_data(&url).await.with_context(|| format!("cannot open database {}", redact_url(&config.database.url)))?;
+    anyhow::ensure!(exists, "database {} does not exist or holds no klachtd data (check database.url; `klachtd migrate` or the first start of the daemon creates it)", redact_url(&config.database.url));
+    open_store(config).await
+}
+
+/// A server refused our credentials at start-up: the operator must act, so no restart.
+#[derive(Debug, thiserror::Error)]
+#[error("{server} refused us{who}: {reason}")]
+pub struct CredentialsRefused {
+    pub server: String,
+    pub who: String,
+    pub reason: String,
+}
+
 /// The reloadable settings, with the templates loaded.
 pub fn load_settings(config: &Config) -> anyhow::Result<SharedSettings> {
     Ok(SharedSettings::new(Settings::new(config, Arc::new(load_letters(config)?))))
@@ -75,7 +94,7 @@ impl Daemon {
         let wake = Arc::new(Notify::new());
         let health = Arc::new(Health::default());
         let actions = Arc::new(crate::actions::Actions::new(config, store.clone(), settings.clone())?);
-        let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions, first_start, wake.clone()));
+        let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
         let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
         let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone(), &hostname());
@@ -87,12 +106,12 @@ impl Daemon {
             Ok(()) => {}
             Err(crate::smtp::SendError::Smtp(e)) if e.is_permanent() => {
                 let who = config.smtp.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
-                anyhow::bail!(
-                    "SMTP server {}:{} refused us{who}: {}",
-                    config.smtp.host,
-                    config.smtp.port,
-                    crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500)
-                );
+                return Err(CredentialsRefused {
+                    server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
+                    who,
+                    reason: crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500),
+                }
+                .into());
             }
             Err(e) => tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried"),
         }
@@ -104,6 +123,7 @@ impl Daemon {
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
             health: health.clone(),
+            actions,
             settings: settings.clone(),
             clock: Clock::system(),
         };

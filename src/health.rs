@@ -32,6 +32,8 @@ pub struct Health {
     pub quarantined: AtomicU64,
     pub acknowledgements_sent: AtomicU64,
     pub mails_sent: AtomicU64,
+    /// Mails the SMTP server refused for good (not retried; the handler is told).
+    pub mails_undeliverable: AtomicU64,
     pub reminders_sent: AtomicU64,
     pub reminder_sweeps: AtomicU64,
     pub last_reminder_sweep_at: AtomicI64,
@@ -85,13 +87,14 @@ impl Health {
     /// figures `klachtd status` shows).
     pub async fn prometheus(&self, store: &Store, inbox: &str) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             ("klachtd_mails_fetched_total", "Mails fetched from the mailbox", &self.mails_fetched),
             ("klachtd_cases_created_total", "Cases registered from mail", &self.cases_created),
             ("klachtd_follow_ups_total", "Mails threaded into existing cases", &self.follow_ups),
             ("klachtd_quarantined_total", "Mails moved to quarantine", &self.quarantined),
             ("klachtd_acknowledgements_sent_total", "Acknowledgements accepted by the SMTP server", &self.acknowledgements_sent),
             ("klachtd_mails_sent_total", "Mails accepted by the SMTP server", &self.mails_sent),
+            ("klachtd_mails_undeliverable_total", "Mails refused for good by the SMTP server (not retried)", &self.mails_undeliverable),
             ("klachtd_reminders_sent_total", "Reminders and escalations accepted by the SMTP server", &self.reminders_sent),
             ("klachtd_reminder_sweeps_total", "Looks for due reminders that ran to the end", &self.reminder_sweeps),
             ("klachtd_errors_total{kind=\"mailbox\"}", "Errors by kind", &self.errors_mailbox),

@@ -6,6 +6,8 @@
 //! what it means; a crash in between makes the next run see it again, and the dedupe key makes
 //! that harmless. Nothing is ever deleted.
 
+pub mod names;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -30,9 +32,6 @@ use crate::store::{Store, StoreError};
 
 /// The keyword set on processed mail in `mark = "flag"` mode.
 pub const PROCESSED_KEYWORD: &str = "$KlachtdProcessed";
-/// IDLE is renewed this often (RFC 2177 asks for less than 29 minutes); each renewal also
-/// re-syncs, which catches mail whose notification was lost.
-const IDLE_RENEW: Duration = Duration::from_secs(5 * 60);
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(300);
 
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
@@ -53,6 +52,8 @@ pub enum MailboxError {
     Timeout(Duration, &'static str),
     #[error("IMAP server lacks {0}")]
     Unsupported(&'static str),
+    #[error("{command} {}: {}", names::quoted(.folder), names::server_said(.source))]
+    Folder { command: &'static str, folder: String, source: async_imap::error::Error },
     #[error(transparent)]
     Secret(#[from] crate::config::SecretError),
     #[error(transparent)]
@@ -64,6 +65,15 @@ pub enum MailboxError {
 }
 
 impl MailboxError {
+    /// Whether the server refused our login for good (wrong password, unknown user), rather than
+    /// for the moment (`NO [UNAVAILABLE]`: its authentication service is away).
+    pub fn is_credentials_refused(&self) -> bool {
+        match self {
+            MailboxError::Login { source: async_imap::error::Error::No(text), .. } => !text.to_ascii_lowercase().contains("unavailable"),
+            _ => false,
+        }
+    }
+
     /// Whether this failure may well be caused by the mail in hand (and so counts towards
     /// quarantining it), rather than clearly by a server or the database being unavailable.
     fn may_be_the_mails_fault(&self) -> bool {
@@ -141,6 +151,15 @@ enum Destination {
     Quarantine,
 }
 
+/// The folders of the configuration as this server names them (see [`names::Namespace`]).
+#[derive(Debug, Clone, Default)]
+pub struct Folders {
+    pub inbox: String,
+    pub processed: String,
+    pub ignored: String,
+    pub quarantine: String,
+}
+
 pub struct MailboxWorker {
     config: Imap,
     tls: Arc<ClientConfig>,
@@ -150,6 +169,8 @@ pub struct MailboxWorker {
     failures: Failures,
     /// This instance in the mailbox lease: `HOST:PID:N` (N tells daemons in one process apart).
     holder: String,
+    /// Set by each session once it has asked the server for its namespace.
+    folders: std::sync::RwLock<Folders>,
 }
 
 /// How often an instance that does not hold the mailbox lease asks again.
@@ -173,7 +194,7 @@ impl MailboxWorker {
     pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let holder = format!("{host}:{}:{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        Self { config, tls, store, intake, health, failures: Failures::default(), holder }
+        Self { config, tls, store, intake, health, failures: Failures::default(), holder, folders: Default::default() }
     }
 
     /// The lease must outlast the longest one mail can take (it is renewed before each).
@@ -252,13 +273,21 @@ impl MailboxWorker {
         if self.config.mark == MarkMode::Move && !can_move {
             return Err(MailboxError::Unsupported("MOVE (set imap.mark = \"flag\" for this server)"));
         }
-        self.ensure_folders(&mut session).await?;
+        let folders = prepare_folders(&mut session, &self.config, caps.has_str("NAMESPACE")).await?;
+        *self.folders.write().unwrap_or_else(|e| e.into_inner()) = folders;
         tracing::info!(idle = can_idle, "mailbox connected");
         self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut was_standby = false;
         loop {
             self.health.beat(Loop::Mailbox);
+            // What the server announced before this sync is covered by it.
+            mail_announced(&session);
             let report = self.sync(&mut session, can_move, shutdown).await?;
+            // Mail that arrived during the sync was announced with `* N EXISTS` inside the
+            // replies to FETCH or MOVE; IDLE would not announce it again. A sync that took mail
+            // in runs once more, too: the channel holding announcements is bounded, and a long
+            // sync's EXPUNGE replies can push an EXISTS out of it.
+            let more = mail_announced(&session) || report.fetched > 0;
             if report.standby != was_standby {
                 tracing::info!(standby = report.standby, "{}", if report.standby { "another instance takes mail in; standing by" } else { "taking mail in" });
                 was_standby = report.standby;
@@ -277,6 +306,8 @@ impl MailboxWorker {
             }
             if report.standby {
                 self.health.sleep_beating(Loop::Mailbox, STANDBY_RETRY.min(Duration::from_secs(self.config.poll_interval_secs)), shutdown).await;
+            } else if more {
+                continue;
             } else if can_idle {
                 session = self.idle(session, shutdown).await?;
             } else {
@@ -290,44 +321,28 @@ impl MailboxWorker {
         Ok(())
     }
 
-    async fn ensure_folders(&self, session: &mut ImapSession) -> Result<(), MailboxError> {
-        let mut wanted = vec![&self.config.ignored_folder, &self.config.quarantine_folder];
-        if self.config.mark == MarkMode::Move {
-            wanted.push(&self.config.processed_folder);
-        }
-        for folder in wanted {
-            if self.folder_exists(session, folder).await? {
-                continue;
-            }
-            match self.timed("CREATE", session.create(folder)).await {
-                Ok(()) => tracing::info!(folder = %folder, "created mailbox folder"),
-                // Another instance may have created it a moment ago.
-                Err(_) if self.folder_exists(session, folder).await? => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    async fn folder_exists(&self, session: &mut ImapSession, folder: &str) -> Result<bool, MailboxError> {
-        let found: Vec<_> = self.timed("LIST", async { session.list(None, Some(folder)).await?.try_collect::<Vec<_>>().await }).await?;
-        Ok(!found.is_empty())
-    }
-
     /// Waits in IDLE until the server reports a change, the renewal time passes, or shutdown.
     async fn idle(&self, session: ImapSession, shutdown: &mut watch::Receiver<bool>) -> Result<ImapSession, MailboxError> {
         let mut handle = session.idle();
         self.timed("IDLE", handle.init()).await?;
         {
             // Dropping the StopSource interrupts the wait, so it stays bound until we mean it.
-            let (wait, stop_source) = handle.wait_with_timeout(IDLE_RENEW);
+            // IDLE is renewed (and the mailbox synced) by our own wall-clock timer: each renewal
+            // catches mail whose notification was lost or that a server never announces (Cyrus
+            // polls for it once a minute at best). The library's timeout is only a backstop:
+            // it restarts on every `* OK Still here`, which Dovecot sends every 2 minutes.
+            let renew_after = Duration::from_secs(self.config.idle_renew_secs);
+            let (wait, stop_source) = handle.wait_with_timeout(renew_after * 2);
             let mut stop_source = Some(stop_source);
             tokio::pin!(wait);
+            let renew = tokio::time::sleep(renew_after);
+            tokio::pin!(renew);
             let mut beat = tokio::time::interval(BEAT_INTERVAL);
             let response = loop {
                 tokio::select! {
                     r = &mut wait => break r,
                     _ = shutdown.changed(), if stop_source.is_some() => { stop_source.take(); }
+                    _ = &mut renew, if stop_source.is_some() => { stop_source.take(); }
                     _ = beat.tick() => {
                         self.health.beat(Loop::Mailbox);
                         // Keep the lease while waiting; a database that is away shows at the next sync.
@@ -350,7 +365,8 @@ impl MailboxWorker {
         if !self.hold_mailbox().await? {
             return Ok(SyncReport { standby: true, ..SyncReport::default() });
         }
-        let mailbox = self.timed("SELECT", session.select(inbox)).await?;
+        let wire_inbox = self.folders.read().unwrap_or_else(|e| e.into_inner()).inbox.clone();
+        let mailbox = self.timed("SELECT", session.select(&wire_inbox)).await.map_err(|e| in_folder(e, "SELECT", &wire_inbox))?;
         let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
         let last_uid = match self.store.mailbox_state(inbox).await? {
             Some((v, uid)) if v == uidvalidity => uid,
@@ -462,17 +478,18 @@ impl MailboxWorker {
     /// and quarantined mail is moved when the server can, and otherwise copied to its folder
     /// and given the keyword. Nothing is ever expunged or deleted.
     async fn put_away(&self, session: &mut ImapSession, uid: u32, destination: Destination, can_move: bool) -> Result<(), MailboxError> {
+        let folders = self.folders.read().unwrap_or_else(|e| e.into_inner()).clone();
         let folder = match destination {
-            Destination::Processed => &self.config.processed_folder,
-            Destination::Ignored => &self.config.ignored_folder,
-            Destination::Quarantine => &self.config.quarantine_folder,
+            Destination::Processed => &folders.processed,
+            Destination::Ignored => &folders.ignored,
+            Destination::Quarantine => &folders.quarantine,
         };
         let flag_in_place = self.config.mark == MarkMode::Flag && (destination == Destination::Processed || !can_move);
         if !flag_in_place {
-            return self.timed("UID MOVE", session.uid_mv(uid.to_string(), folder)).await;
+            return self.timed("UID MOVE", session.uid_mv(uid.to_string(), folder)).await.map_err(|e| in_folder(e, "UID MOVE", folder));
         }
         if destination != Destination::Processed {
-            self.timed("UID COPY", session.uid_copy(uid.to_string(), folder)).await?;
+            self.timed("UID COPY", session.uid_copy(uid.to_string(), folder)).await.map_err(|e| in_folder(e, "UID COPY", folder))?;
         }
         let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
         self.timed("UID STORE", async { session.uid_store(uid.to_string(), &flags).await?.try_collect::<Vec<_>>().await }).await?;
@@ -489,6 +506,98 @@ impl MailboxWorker {
         let arrived = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
         Ok(Some((f.size.unwrap_or(0), arrived, f.body().map(<[u8]>::to_vec))))
     }
+}
+
+/// Names the folders of the configuration as the server wants them (under its personal
+/// namespace, encoded), and creates those that are missing. Used by every session and by
+/// `check-config`. `namespace` is whether the server offers NAMESPACE.
+pub async fn prepare_folders(session: &mut ImapSession, config: &Imap, namespace: bool) -> Result<Folders, MailboxError> {
+    let limit = config.timeout();
+    let ns = if namespace { timed(limit, "NAMESPACE", personal_namespace(session)).await? } else { names::Namespace::default() };
+    let folders = Folders { inbox: ns.folder(&config.inbox), processed: ns.folder(&config.processed_folder), ignored: ns.folder(&config.ignored_folder), quarantine: ns.folder(&config.quarantine_folder) };
+    let mut wanted = vec![&folders.ignored, &folders.quarantine];
+    if config.mark == MarkMode::Move {
+        wanted.push(&folders.processed);
+    }
+    for folder in wanted {
+        if folder_exists(session, folder, limit).await? {
+            continue;
+        }
+        match timed(limit, "CREATE", session.create(folder)).await {
+            Ok(()) => tracing::info!(folder = %folder, "created mailbox folder"),
+            // Another instance may have created it a moment ago.
+            Err(_) if folder_exists(session, folder, limit).await? => {}
+            Err(MailboxError::Protocol(e)) => return Err(MailboxError::Folder { command: "CREATE", folder: folder.clone(), source: e }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(folders)
+}
+
+/// Whether `folder` (a name on the wire) exists. async-imap sends LIST's pattern as given, so
+/// it is quoted here; wildcards in a name could match others, so the answer is compared.
+async fn folder_exists(session: &mut ImapSession, folder: &str, limit: Duration) -> Result<bool, MailboxError> {
+    let pattern = names::quoted(folder);
+    let found: Vec<_> = timed(limit, "LIST", async { session.list(Some(""), Some(&pattern)).await?.try_collect::<Vec<_>>().await })
+        .await
+        .map_err(|e| match e {
+            MailboxError::Protocol(source) => MailboxError::Folder { command: "LIST", folder: folder.to_string(), source },
+            e => e,
+        })?;
+    Ok(found.iter().any(|name| name.name() == folder))
+}
+
+/// Asks for the personal namespace (RFC 2342). async-imap cannot parse the NAMESPACE response
+/// (a line it cannot parse breaks its stream), so the exchange goes over the session's
+/// connection directly, between two commands, when the library has nothing buffered: the
+/// server sends nothing unasked outside IDLE. Bytes are read one at a time, so nothing of a
+/// later response is taken from the library.
+async fn personal_namespace(session: &mut ImapSession) -> Result<names::Namespace, MailboxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const TAG: &str = "klachtd-ns";
+    let io = session.get_mut();
+    io.write_all(format!("{TAG} NAMESPACE\r\n").as_bytes()).await.map_err(async_imap::error::Error::from)?;
+    io.flush().await.map_err(async_imap::error::Error::from)?;
+    let mut found = None;
+    let mut line = Vec::new();
+    loop {
+        let byte = io.read_u8().await.map_err(async_imap::error::Error::from)?;
+        line.push(byte);
+        if !line.ends_with(b"\r\n") {
+            if line.len() > 64 * 1024 {
+                return Err(async_imap::error::Error::Io(std::io::Error::other("NAMESPACE: response line too long")).into());
+            }
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+        line.clear();
+        if let Some(rest) = text.strip_prefix(TAG) {
+            // A server that refuses NAMESPACE after offering it: folders stay as configured.
+            if !rest.trim_start().starts_with("OK") {
+                tracing::warn!(answer = %rest.trim(), "NAMESPACE refused; folders are used as configured");
+            }
+            return Ok(found.unwrap_or_default());
+        }
+        found = found.or_else(|| names::parse_namespace(&text));
+    }
+}
+
+/// A command's refusal named with its folder: `CREATE "X": NO Permission denied`.
+fn in_folder(e: MailboxError, command: &'static str, folder: &str) -> MailboxError {
+    match e {
+        MailboxError::Protocol(source) => MailboxError::Folder { command, folder: folder.to_string(), source },
+        e => e,
+    }
+}
+
+/// Drains what the server announced outside the replies to our commands and says whether it
+/// included new mail (`EXISTS` or `RECENT`). Expunges (our own MOVEs) and the rest are dropped.
+fn mail_announced(session: &ImapSession) -> bool {
+    let mut any = false;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        any |= matches!(response, async_imap::types::UnsolicitedResponse::Exists(_) | async_imap::types::UnsolicitedResponse::Recent(_));
+    }
+    any
 }
 
 /// Whether lease holder `old` (`HOST:PID:N`) was a process on this machine (the host of `ours`)

@@ -1,6 +1,8 @@
 //! The outbox worker: delivers queued mail over SMTP, with retries and back-off. Every
 //! outgoing mail is a database row first, so an SMTP outage delays mail and never loses it;
-//! the row's lease keeps two workers (or two instances) from sending the same mail.
+//! the row's lease keeps two workers (or two instances) from sending the same mail. A 4xx or a
+//! connection failure is retried with back-off for as long as it takes; a 5xx (or a message that
+//! cannot be built) ends the attempts at once, and the handler is told.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,8 @@ pub struct OutboxWorker {
     pub max_backoff: Duration,
     pub worker_id: String,
     pub health: Arc<Health>,
+    /// Tells a handler when a letter of their case cannot be delivered.
+    pub actions: Arc<crate::actions::Actions>,
     /// Working days and hours (reminders wait for them) and the time to judge them by.
     pub settings: SharedSettings,
     pub clock: Clock,
@@ -96,6 +100,17 @@ impl OutboxWorker {
                         // expires, and by then the database is likely back for the retry.
                         tracing::error!(outbox_id = item.id, error = %e, "mail sent but not recorded");
                     }
+                }
+                Err(e) if e.is_permanent() => {
+                    Health::count(&self.health.mails_undeliverable, 1);
+                    let error = redact_addresses(&e.to_string());
+                    tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, %error, "mail refused for good; not retried");
+                    if let Err(e) = self.actions.mail_undeliverable(&item, &error).await {
+                        // Still pending: the next attempt meets the same refusal and tries again.
+                        tracing::warn!(outbox_id = item.id, "outbox: cannot record an undeliverable mail: {e:#}");
+                        let _ = self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await;
+                    }
+                    // The notice to the handler is in the queue now; the server itself is up.
                 }
                 Err(e) => {
                     Health::count(&self.health.errors_smtp, 1);

@@ -34,6 +34,12 @@ pub fn is_automatic(kind: &str) -> bool {
     !matches!(kind, "progress" | "request-info" | "response")
 }
 
+/// Whether mail of this outbox kind is a letter to the complainant or another party (whose
+/// failure the handler must hear of), rather than a notice, reminder or confirmation to staff.
+pub fn is_letter_to_a_party(kind: &str) -> bool {
+    matches!(kind, "acknowledgement" | "progress" | "request-info" | "response")
+}
+
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -49,6 +55,19 @@ pub enum SendError {
     Timeout(Duration),
     #[error("cannot build the message: {0}")]
     Build(String),
+}
+
+impl SendError {
+    /// Whether trying again cannot help: the message cannot be built, or the server refused it
+    /// with a 5xx reply. A refused or required login (530, 534, 535, 538) is a fault of our own
+    /// configuration, not of the letter, and is retried like an outage until it is fixed.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            SendError::Build(_) => true,
+            SendError::Timeout(_) => false,
+            SendError::Smtp(e) => e.is_permanent() && !e.status().is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538)),
+        }
+    }
 }
 
 impl Mailer {

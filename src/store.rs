@@ -186,7 +186,8 @@ pub struct CaseSummary {
     pub incomplete: Vec<String>,
     pub messages: i64,
     pub attachments: i64,
-    /// `sent`, `pending`, `held`, `suppressed` or `none`.
+    /// `sent`, `pending`, `held`, `suppressed`, `returned` (bounced), `undeliverable` (refused
+    /// for good by the SMTP server) or `none`.
     pub acknowledgement: String,
     pub acknowledged_at: Option<i64>,
     /// The responsible handler (R5), if assigned.
@@ -268,6 +269,30 @@ impl Store {
         let store = Self { pool, backend, reference_prefix: "KL".into() };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Whether `url` names a database that exists and was set up by klachtd, without creating
+    /// or changing anything.
+    pub async fn holds_data(url: &str) -> Result<bool> {
+        sqlx::any::install_default_drivers();
+        let url = if url.starts_with("sqlite:") {
+            let Some(path) = sqlite_path(url) else { return Ok(false) };
+            if !path.is_file() {
+                return Ok(false);
+            }
+            format!("{}?mode=ro", url.split('?').next().unwrap_or(url))
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(10)).connect(&url).await?;
+        let found = sqlx::query("SELECT 1 FROM schema_migrations LIMIT 1").fetch_optional(&pool).await;
+        pool.close().await;
+        match found {
+            Ok(row) => Ok(row.is_some()),
+            // No such table: an empty database.
+            Err(sqlx::Error::Database(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The letters that start every new case reference (`KL` in `KL-2026-0001`).
@@ -741,6 +766,62 @@ impl Store {
         Ok(())
     }
 
+    /// Ends the attempts at a mail the SMTP server refused for good (a 5xx) or that cannot be
+    /// built: it becomes `undeliverable`, which is neither backlog nor sent, so the deadline it
+    /// would have met stays open. `notice` (to the case's handler) is queued in the same
+    /// transaction, so a crash cannot mark the letter and lose the notice.
+    pub async fn outbox_undeliverable(&self, item: &OutboxItem, error: &str, notice: Option<&OutgoingMail>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE outbox SET status = 'undeliverable', last_error = $1, claimed_until = 0 WHERE id = $2 AND status = 'pending'")
+            .bind(error)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(case_id) = item.case_id {
+            insert_event(&mut tx, case_id, "klachtd", "letter-undeliverable", &item.mail.kind).await?;
+            if let Some(mail) = notice {
+                insert_outbox(&mut tx, Some(case_id), mail).await?;
+                insert_event(&mut tx, case_id, "klachtd", "handler-notified", "a letter could not be delivered").await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts undeliverable mail back in the queue, after its cause was fixed (a smart host whose
+    /// 5xx was really temporary, a corrected address): all of it, or that of the cases named.
+    /// Returns how many mails were queued again.
+    pub async fn retry_undeliverable(&self, references: &[String], actor: &str) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let ids: Vec<(i64, Option<i64>)> = if references.is_empty() {
+            sqlx::query_as("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' ORDER BY id").fetch_all(&mut *tx).await?
+        } else {
+            let mut ids = Vec::new();
+            for reference in references {
+                let case_id: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE reference = $1")
+                    .bind(reference)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+                ids.extend(sqlx::query_as::<_, (i64, Option<i64>)>("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' AND case_id = $1 ORDER BY id").bind(case_id).fetch_all(&mut *tx).await?);
+            }
+            ids
+        };
+        for (id, case_id) in &ids {
+            sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, claimed_until = 0 WHERE id = $2").bind(now()).bind(id).execute(&mut *tx).await?;
+            if let Some(case_id) = case_id {
+                insert_event(&mut tx, *case_id, actor, "letter-queued-again", "").await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// The reference of a case by its row id.
+    pub async fn case_reference(&self, case_id: i64) -> Result<String> {
+        Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1").bind(case_id).fetch_one(&self.pool).await?)
+    }
+
     /// Releases the acknowledgement of a case that was held (mail found in the mailbox before
     /// klachtd took over) or suppressed (the per-sender limit), so it is sent; `actor` (who
     /// released it) goes into the history. Nothing is released once the case's acknowledgement
@@ -781,6 +862,7 @@ impl Store {
             outbox_pending: count("pending"),
             outbox_held: count("held"),
             outbox_suppressed: count("suppressed"),
+            outbox_undeliverable: count("undeliverable"),
             oldest_unsent_at,
             open_cases: sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status = 'open'").fetch_one(&self.pool).await?,
             acknowledgement_overdue: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND acknowledged_at IS NULL AND acknowledge_by < $1").await?,
@@ -864,6 +946,8 @@ pub struct Status {
     pub outbox_pending: i64,
     pub outbox_held: i64,
     pub outbox_suppressed: i64,
+    /// Refused for good by the SMTP server; not backlog (the handler was told).
+    pub outbox_undeliverable: i64,
     pub oldest_unsent_at: Option<i64>,
     pub open_cases: i64,
     pub acknowledgement_overdue: i64,
@@ -1015,14 +1099,16 @@ async fn insert_event(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i
 
 /// Creates the SQLite database file (and its directory) readable by the owner only, before
 /// SQLite would create it with the process umask.
-fn create_private_sqlite_file(url: &str) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+/// The file of a `sqlite:` URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    let path = std::path::Path::new(path);
+    (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
+}
+
+fn create_private_sqlite_file(url: &str) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let Some(path) = sqlite_path(url) else { return Ok(()) };
     let io = |e: std::io::Error| StoreError::Db(sqlx::Error::Io(e));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {

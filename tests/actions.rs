@@ -155,6 +155,9 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     for needle in ["gegrond", "twee afspraken niet doorgegeven", "bevestigd per sms", "Nationale ombudsman", "Postbus 93122", "nationaleombudsman.nl"] {
         assert!(response.contains(needle), "{needle} missing in\n{response}");
     }
+    // The letter can reach the mailbox before the daemon has recorded the server's acceptance
+    // (and its event in the history): wait for that record before counting the history.
+    eventually("response recorded as sent", WAIT, || async { store.case_detail(r).await.unwrap().summary.responded_at.map(|_| ()) }).await;
     let before = store.case_detail(r).await.unwrap();
     let (code, _, err) = klachtd(&cfg, &["cases", "respond", r, "--outcome", "unfounded", "--findings-file", &findings]);
     assert_eq!(code, 1);

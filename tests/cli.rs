@@ -42,7 +42,7 @@ fn check_config_names_each_bad_key_and_its_fix() {
         .replace("host = \"127.0.0.1\"\nport", "host = \"imap.example.org\"\nport");
     std::fs::write(&path, text).unwrap();
     let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 78, "EX_CONFIG");
     for key in ["organisation.complaints_address", "database.url", "imap.tls"] {
         assert!(err.contains(key), "{key} not named in:\n{err}");
     }
@@ -50,7 +50,7 @@ fn check_config_names_each_bad_key_and_its_fix() {
 
     std::fs::write(&path, "[organisation]\nnaam = 1\n").unwrap();
     let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 78);
     assert!(err.contains("naam"), "{err}");
 }
 
@@ -67,7 +67,7 @@ async fn check_config_online_reaches_every_server_and_reports_a_bad_password_in_
     }
     std::fs::write(&path, text.replace(&format!("password = \"{PASSWORD}\""), "password = \"wrong\"")).unwrap();
     let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 78, "a refused login is for the operator to fix");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     assert!(err.contains("IMAP login as"), "{err}");
 }
@@ -181,7 +181,7 @@ fn check_config_refuses_metrics_beyond_loopback() {
     assert!(text.contains("\nmetrics_listen = \"0.0.0.0:9187\""), "the example documents metrics_listen");
     std::fs::write(&path, text).unwrap();
     let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 78);
     assert!(err.contains("service.metrics_listen") && err.contains("not a loopback address"), "{err}");
 }
 
@@ -194,11 +194,12 @@ async fn case_commands_work_without_the_service_credentials() {
     let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replace(&format!("password = \"{PASSWORD}\""), "password_file = \"/run/credentials/klachtd.service/imap-password\"");
     std::fs::write(&path, text).unwrap();
     let cfg = path.to_str().unwrap();
+    assert_eq!(klachtd(&["--config", cfg, "migrate"]).0, 0);
     let (code, out, err) = klachtd(&["--config", cfg, "cases", "list", "--json"]);
     assert_eq!((code, out.trim()), (0, "[]"), "{err}");
     assert_eq!(klachtd(&["--config", cfg, "status"]).0, 0);
     let (code, _, err) = klachtd(&["--config", cfg, "run"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 78);
     assert!(err.contains("imap.password") && err.contains("/run/credentials/klachtd.service/imap-password"), "{err}");
 }
 
@@ -237,7 +238,55 @@ async fn a_database_password_file_is_used_for_postgres() {
     let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replacen(&url_line, &format!("{url_line}password_file = {secret:?}\n"), 1);
     assert!(text.contains("password_file"));
     std::fs::write(&path, text).unwrap();
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "migrate"]);
+    assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list", "--json"]);
     assert_eq!((code, out.trim()), (0, "[]"), "{err}");
     assert!(!err.contains("s3cr"), "the password is never printed: {err}");
+}
+
+/// Dates of the wrong form or that do not exist: one line that names the expected form, exit 1.
+#[test]
+fn a_bad_date_is_one_line_that_names_the_form() {
+    for (args, needle) in [
+        (vec!["deadlines", "--received", "2026-02-30"], "2026-02-30 is not a day of the calendar"),
+        (vec!["deadlines", "--received", "20-11-2026"], "YYYY-MM-DD"),
+        (vec!["report", "--from", "2026-13-01", "--to", "2026-12-31"], "2026-13-01 is not a day of the calendar"),
+        (vec!["cases", "progress", "KL-2026-0001", "--expected", "morgen"], "YYYY-MM-DD"),
+    ] {
+        let mut full = vec!["--config", "/nonexistent/klachtd.toml"];
+        full.extend(args.iter());
+        let (code, _, err) = klachtd(&full);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("klachtd: ") && err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// A missing configuration file is named once, with its OS error once; exit 78.
+#[test]
+fn a_missing_configuration_is_one_line_with_each_cause_once() {
+    let (code, _, err) = klachtd(&["--config", "/nonexistent/klachtd.toml", "status"]);
+    assert_eq!(code, 78, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+/// Looking at cases on a mistyped database path refuses, and creates nothing.
+#[test]
+fn read_only_commands_refuse_a_database_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    let missing = dir.path().join("typo").join("klachtd.db");
+    let url = format!("sqlite://{}", missing.display());
+    std::fs::write(&path, config_text(MailStack::shared(), "klachten@klacht.test", &url, dir.path(), "")).unwrap();
+    for args in [vec!["status"], vec!["cases", "list"], vec!["report", "--from", "2026-01-01", "--to", "2026-12-31"], vec!["handlers", "list"]] {
+        let mut full = vec!["--config", path.to_str().unwrap()];
+        full.extend(args.iter());
+        let (code, out, err) = klachtd(&full);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("does not exist") && err.contains("database.url"), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(!missing.exists() && !missing.parent().unwrap().exists(), "{args:?} created {}", missing.display());
+    }
 }

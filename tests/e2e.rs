@@ -26,6 +26,7 @@ on_both_databases!(
     a_complaint_without_name_or_text_is_registered_as_incomplete,
     a_representatives_reply_to_is_kept_and_the_acknowledgement_goes_to_from,
     flag_mode_without_move_copies_and_flags_what_it_sets_aside,
+    a_stream_of_mail_while_idling_is_all_taken_in_at_once,
 );
 
 async fn case_count(w: &World) -> i64 {
@@ -211,6 +212,37 @@ async fn the_same_mail_twice_makes_one_case(db: Db) {
     // Nothing more was queued, and everything queued went out: no late extra reply.
     assert_eq!(w.store().await.outbox_counts().await.unwrap(), vec![("sent".to_string(), 2)]);
     assert_eq!(inbox_of(&w, &carol).await.len(), 2, "exactly two acknowledgements in total");
+}
+
+/// Mail that arrives while a sync runs is announced inside the replies to FETCH and MOVE, not
+/// again in the IDLE that follows; the daemon must notice it then and there. Before, a share of
+/// such a stream waited in the inbox until the next unrelated mail or the IDLE renewal (minutes;
+/// never, on Dovecot, whose keep-alives restarted the library's IDLE timer).
+async fn a_stream_of_mail_while_idling_is_all_taken_in_at_once(db: Db) {
+    const N: usize = 300;
+    let w = World::new(db).await;
+    let daemon = w.start();
+    let first = format!("{}@example.test", unique("erin"));
+    let (_, raw) = w.complaint("Erin", &first, "Eerste", "Vooraf");
+    w.send(&first, &raw).await;
+    // Registered: the daemon has synced and is idling now (or about to).
+    eventually("first complaint registered", WAIT, || async { (case_count(&w).await == 1).then_some(()) }).await;
+    let sender = format!("{}@example.test", unique("frank"));
+    let mut session = w.stack.session(&w.complaints).await;
+    for i in 0..N {
+        let (_, raw) = w.complaint("Frank", &sender, &format!("Klacht {i}"), &format!("Beschrijving {i}"));
+        session.append("INBOX", None, None, &raw).await.expect("APPEND");
+        // A stream, not a burst: arrivals must overlap the syncs they set off.
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = session.logout().await;
+    // Far below the IDLE renewal (3 minutes): only a daemon that noticed every arrival gets here.
+    eventually("the inbox empty soon after the last arrival", std::time::Duration::from_secs(60), || async {
+        (w.stack.count(&w.complaints, "INBOX").await == 0).then_some(())
+    })
+    .await;
+    daemon.stop().await;
+    assert_eq!(case_count(&w).await, N as i64 + 1);
 }
 
 async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {

@@ -21,7 +21,9 @@
 #
 # Any address is an account: log in to IMAP with the full address and the
 # password; SMTP accepts any recipient from loopback (no AUTH needed) and
-# delivers via LMTP into DIR/mail/<lower-cased address>/ (a Maildir).
+# delivers via LMTP into DIR/mail/<lower-cased address>/ (a Maildir), except
+# in two domains: *@refused.test is refused for good (554), *@deferred.test
+# for the moment (450).
 #
 # `start` writes DIR/env (export lines, also printed on stdout) with
 # KLACHTD_STACK_{DIR,IMAP_PORT,IMAPS_PORT,SMTP_PORT,PASSWORD,CA}.
@@ -541,7 +543,8 @@ local_transport = error:local delivery is disabled
 default_transport = lmtp:unix:private/dovecot-lmtp
 relay_transport = lmtp:unix:private/dovecot-lmtp
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
-smtpd_recipient_restrictions =
+# Two test domains the server refuses: for good (554 5.7.1) and for the moment (450 4.7.1).
+smtpd_recipient_restrictions = check_recipient_access inline:{refused.test=REJECT}, check_recipient_access inline:{deferred.test=DEFER}
 
 # Dovecot 2.3's LMTP has no SMTPUTF8, so UTF-8 addresses would only bounce
 # after queueing; refuse them at SMTP time instead (8-bit headers still pass).

@@ -96,7 +96,7 @@ async fn start_up_problems_are_one_clear_line() {
     assert!(e.starts_with("cannot open database postgres://postgres@127.0.0.1:"), "{e}");
 }
 
-/// A password the SMTP server refuses stops the start with one line (exit 1); a server that is
+/// A password the SMTP server refuses stops the start with one line (exit 78); a server that is
 /// away does not (see the outage test above, which starts with Postfix down).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_smtp_login_is_a_one_line_start_up_error() {
@@ -115,7 +115,8 @@ async fn a_refused_smtp_login_is_a_one_line_start_up_error() {
     std::fs::write(&file, text).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("run").arg("--config").arg(&file).env_remove("NOTIFY_SOCKET").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // 78 (EX_CONFIG): systemd does not restart a service whose credentials are wrong.
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("klachtd: ")).collect();
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(errors[0].contains("refused us") && errors[0].contains("535"), "{stderr}");
@@ -125,4 +126,93 @@ async fn a_refused_smtp_login_is_a_one_line_start_up_error() {
     let mut right = wrong.clone();
     right.smtp.password = Some(PASSWORD.into());
     assert!(klachtd::daemon::Daemon::prepare(&right).await.is_ok());
+}
+
+/// The exit status tells systemd whether a restart can help: 78 (EX_CONFIG) for a refused IMAP
+/// login or a broken configuration, 1 for a server that is away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_and_credential_errors_exit_78_and_outages_exit_1() {
+    let w = World::new(Db::Sqlite).await;
+    let run = |text: String| {
+        let file = w.dir.path().join(format!("{}.toml", unique("run")));
+        std::fs::write(&file, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("run").arg("--config").arg(&file).env_remove("NOTIFY_SOCKET").output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let good = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL);
+
+    let (code, stderr) = run(good.replace(&format!("password = \"{PASSWORD}\""), "password = \"not-the-password\""));
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(stderr.contains("IMAP login as"), "{stderr}");
+
+    let (code, stderr) = run(good.replace("[imap]\n", "[imap]\nmisspelt_key = 1\n"));
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(stderr.contains("misspelt_key"), "{stderr}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, stderr) = run(good.replace(&format!("port = {}\ntls = \"none\"\nuser", w.stack.imap_port), &format!("port = {closed}\ntls = \"none\"\nuser")));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect to 127.0.0.1:"), "{stderr}");
+}
+
+/// A letter the SMTP server refuses for good (5xx) is tried once: it is marked undeliverable,
+/// the deadline stays open, the handler is told by mail, and `status` counts it apart from the
+/// backlog. A refusal for the moment (4xx) keeps being retried. `outbox retry` queues an
+/// undeliverable letter again once its cause is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_retried() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let ann = format!("{}@dienst.test", unique("ann"));
+        let extra = format!("{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n");
+        let w = World::with(db, MailStack::shared(), &extra).await;
+        let cfg = w.dir.path().join("klachtd.toml");
+        std::fs::write(&cfg, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), &extra)).unwrap();
+        let daemon = w.start();
+        let refused = format!("{}@refused.test", unique("rita"));
+        let deferred = format!("{}@deferred.test", unique("dirk"));
+        for (name, from) in [("Rita", &refused), ("Dirk", &deferred)] {
+            let (_, raw) = w.complaint(name, from, "Klacht", "Beschrijving");
+            w.stack.append(&w.complaints, "INBOX", &raw, None).await;
+        }
+        let store = w.store().await;
+        let cases = eventually("both registered", WAIT, || async { Some(store.list_cases().await.unwrap()).filter(|c| c.len() == 2) }).await;
+        let rita = cases.iter().find(|c| c.complainant_email.as_deref() == Some(refused.as_str())).unwrap().reference.clone();
+        let dirk = cases.iter().find(|c| c.complainant_email.as_deref() == Some(deferred.as_str())).unwrap().reference.clone();
+
+        // The refusal ends the attempts at once and the handler hears of it.
+        let is_notice = |m: &Vec<u8>| parsed(m).subject().is_some_and(|s| s.contains(&rita) && s.contains("niet aangekomen"));
+        let notice = eventually("the handler is told", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().find(is_notice) }).await;
+        let notice = parsed(&notice);
+        assert!(notice.body_text(0).unwrap().contains("blijvend"), "{}", notice.body_text(0).unwrap());
+        let detail = store.case_detail(&rita).await.unwrap();
+        assert_eq!(detail.summary.acknowledgement, "undeliverable");
+        assert_eq!(detail.summary.acknowledged_at, None, "the deadline stays open");
+        assert!(detail.history.iter().any(|e| e.action == "letter-undeliverable" && e.detail == "acknowledgement"), "{:?}", detail.history);
+
+        // The deferred one is retried (max_backoff_secs = 2 in the tests), never given up.
+        eventually("the deferred letter tried again", WAIT, || async {
+            let rows = outbox_attempts(&w.db.url).await;
+            rows.iter().any(|(attempts, error)| *attempts >= 3 && error.as_deref().is_some_and(|e| e.contains("450"))).then_some(())
+        })
+        .await;
+        assert_eq!(store.case_detail(&dirk).await.unwrap().summary.acknowledgement, "pending");
+        let refused_row: Vec<(i64, Option<String>)> = outbox_attempts(&w.db.url).await.into_iter().filter(|(_, e)| e.as_deref().is_some_and(|e| e.contains("554"))).collect();
+        assert_eq!(refused_row.len(), 1);
+        assert_eq!(refused_row[0].0, 1, "a refusal for good is tried once");
+        let status = store.status("INBOX", chrono::Utc::now().date_naive()).await.unwrap();
+        assert_eq!((status.outbox_undeliverable, status.outbox_pending), (1, 1), "{status:?}");
+
+        // Queued again after the cause is "fixed" (here it is not, so it comes back).
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(&cfg).args(["outbox", "retry", &rita]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 mail(s) queued again"), "{}", String::from_utf8_lossy(&out.stdout));
+        eventually("refused again", WAIT, || async {
+            let rows = outbox_attempts(&w.db.url).await;
+            rows.iter().any(|(attempts, error)| *attempts == 2 && error.as_deref().is_some_and(|e| e.contains("554"))).then_some(())
+        })
+        .await;
+        let detail = eventually("undeliverable again", WAIT, || async { Some(store.case_detail(&rita).await.unwrap()).filter(|d| d.summary.acknowledgement == "undeliverable") }).await;
+        assert!(detail.history.iter().any(|e| e.action == "letter-queued-again"), "{:?}", detail.history);
+        daemon.stop().await;
+    }
 }

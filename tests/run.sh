@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what is missing (Dovecot,
-# Postfix, PostgreSQL), makes sure PostgreSQL answers on 127.0.0.1:5432 with trust auth, and
+# Postfix, Cyrus IMAP, PostgreSQL), makes sure PostgreSQL answers on 127.0.0.1:5432 with trust auth, and
 # runs `cargo test`. Each test binary starts its own throw-away mail stack (tests/mailstack.sh)
 # on free ports, and each PostgreSQL test creates and drops its own database.
 set -euo pipefail
@@ -10,8 +10,10 @@ log() { printf 'tests/run.sh: %s\n' "$*" >&2; }
 
 command -v cargo >/dev/null || { log "cargo (Rust >= 1.95) is needed"; exit 1; }
 
-# Dovecot and Postfix, installed without starting the system's own services (idempotent).
+# Dovecot and Postfix, installed without starting the system's own services (idempotent);
+# Cyrus IMAP, the second IMAP server of tests/imap_servers.rs, beside them.
 bash tests/mailstack.sh install
+bash tests/cyrus.sh install
 
 pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 if ! pg_answers; then

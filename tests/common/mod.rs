@@ -109,6 +109,14 @@ impl MailStack {
         let _ = s.logout().await;
     }
 
+    /// How many messages a folder holds (0 if it does not exist).
+    pub async fn count(&self, user: &str, folder: &str) -> u32 {
+        let mut s = self.session(user).await;
+        let exists = s.examine(folder).await.map_or(0, |m| m.exists);
+        let _ = s.logout().await;
+        exists
+    }
+
     /// All messages in a folder, raw, in UID order (empty if the folder does not exist).
     pub async fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
         let mut s = self.session(user).await;
