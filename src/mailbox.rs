@@ -33,6 +33,8 @@ use crate::store::{Store, StoreError};
 /// The keyword set on processed mail in `mark = "flag"` mode.
 pub const PROCESSED_KEYWORD: &str = "$KlachtdProcessed";
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(300);
+/// Mail larger than this is fetched in pieces of this size (see `fetch_in_chunks`).
+const FETCH_CHUNK: u32 = 1 << 20;
 
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapIo for T {}
@@ -427,12 +429,18 @@ impl MailboxWorker {
         let outcome = if u64::from(size) > self.config.max_message_bytes {
             Outcome::Quarantine { reason: format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes) }
         } else {
-            // Allow a slow server 1 s per MiB on top of the normal command timeout.
-            let budget = self.config.timeout() + Duration::from_secs(u64::from(size) >> 20);
-            let Some((_, _, raw)) = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", budget).await? else {
-                return self.not_fetched(session, uid).await;
+            let raw = if size <= FETCH_CHUNK {
+                let Some((_, _, raw)) = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await? else {
+                    return self.not_fetched(session, uid).await;
+                };
+                raw.unwrap_or_default()
+            } else {
+                let Some(raw) = self.fetch_in_chunks(session, uid, size).await? else {
+                    return self.not_fetched(session, uid).await;
+                };
+                raw
             };
-            self.intake.process(&raw.unwrap_or_default(), arrived).await?
+            self.intake.process(&raw, arrived).await?
         };
         let destination = match &outcome {
             Outcome::Registered { .. } => {
@@ -494,6 +502,26 @@ impl MailboxWorker {
         let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
         self.timed("UID STORE", async { session.uid_store(uid.to_string(), &flags).await?.try_collect::<Vec<_>>().await }).await?;
         Ok(())
+    }
+
+    /// A large mail, fetched `FETCH_CHUNK` bytes at a time into one buffer of its size. One
+    /// FETCH of the whole would cost several times the mail in memory: the library's read
+    /// buffer grows by doubling, and the body is copied out of it.
+    async fn fetch_in_chunks(&self, session: &mut ImapSession, uid: u32, size: u32) -> Result<Option<Vec<u8>>, MailboxError> {
+        let mut raw = Vec::with_capacity(size as usize);
+        loop {
+            let items = format!("(UID BODY.PEEK[]<{}.{FETCH_CHUNK}>)", raw.len());
+            let Some((_, _, chunk)) = self.fetch(session, uid, &items, self.config.timeout()).await? else {
+                return Ok(None);
+            };
+            let chunk = chunk.unwrap_or_default();
+            raw.extend_from_slice(&chunk);
+            // RFC822.SIZE may be off (a server that counts differently): the end is the first
+            // short chunk, never a size we were told.
+            if chunk.len() < FETCH_CHUNK as usize {
+                return Ok(Some(raw));
+            }
+        }
     }
 
     /// One UID FETCH, fully drained. Returns size, internal date and (if asked) the body.
