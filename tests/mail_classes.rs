@@ -275,7 +275,8 @@ async fn hidden_html_leaves_no_trace_in_the_description(db: Db) {
     let w = World::new(db).await;
     let noor = address("noor");
     // Written in a newsletter-style editor: a hidden preheader full of invisible fillers.
-    let filler = "&#847;&zwnj;&nbsp;&#8199;&#65279;".repeat(120);
+    // Lines stay under SMTP's 998 octets, as the editors write them (Postfix would fold them).
+    let filler = format!("{}\r\n", "&#847;&zwnj;&nbsp;&#8199;&#65279;".repeat(10)).repeat(12);
     let raw = format!(
         "From: Noor Bakker <{noor}>\r\nTo: {}\r\nSubject: Klacht over de afhandeling\r\nDate: Thu, 26 Nov 2026 09:00:00 +0100\r\nMessage-ID: <{}>\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/html; charset=utf-8\r\n\r\n<!DOCTYPE html><html><head><style>.preheader{{display:none!important}}</style></head><body>\r\n\
@@ -291,7 +292,9 @@ async fn hidden_html_leaves_no_trace_in_the_description(db: Db) {
     let case = eventually("registered", WAIT, || async { store.list_cases().await.unwrap().into_iter().next() }).await;
     daemon.stop().await;
     let description = store.case_detail(&case.reference).await.unwrap().description;
-    assert_eq!(description, "Geachte heer, mevrouw,\n\nMijn aanvraag is nooit behandeld.");
+    let lines: Vec<&str> = description.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines, ["Geachte heer, mevrouw,", "Mijn aanvraag is nooit behandeld."], "{description:?}");
+    assert!(!description.chars().any(|c| matches!(c, '\u{a0}' | '\u{34f}' | '\u{200b}'..='\u{200f}' | '\u{2007}' | '\u{feff}')), "{description:?}");
 }
 
 async fn signatures_are_kept_and_forwarded_complaints_name_the_original_sender(db: Db) {
