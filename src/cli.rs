@@ -487,7 +487,7 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
             } else if mails.is_empty() {
                 println!("no quarantined mail waits for a handler");
             } else {
-                println!("{:>6}  {:<16}  {:<32}  {:<32}  {}", "ID", "RECEIVED", "FROM", "SUBJECT", "REASON");
+                println!("    ID  RECEIVED          FROM                              SUBJECT                           REASON");
                 for m in mails {
                     let cut = |s: &str| s.chars().take(32).collect::<String>();
                     println!("{:>6}  {:<16}  {:<32}  {:<32}  {}", m.id, fmt_time(m.received_at), cut(m.from_address.as_deref().unwrap_or("-")), cut(&m.subject), m.reason);

@@ -36,12 +36,10 @@ pub fn is_forward_subject(subject: &str) -> bool {
 /// Lines that only ever introduce a forwarded message (Gmail, Thunderbird, Apple Mail, in
 /// English and Dutch). Outlook's "-----Original Message-----" also heads replies, so it counts
 /// only under a forward subject.
-fn is_forward_marker(line: &str) -> bool {
+fn is_forward_marker(line: &str, forward_subject: bool) -> bool {
     let l = line.trim().trim_matches(|c: char| c == '-' || c.is_whitespace()).to_lowercase();
-    matches!(
-        l.as_str(),
-        "forwarded message" | "doorgestuurd bericht" | "begin forwarded message:" | "begin doorgestuurd bericht:" | "original message" | "oorspronkelijk bericht"
-    )
+    matches!(l.as_str(), "forwarded message" | "doorgestuurd bericht" | "begin forwarded message:" | "begin doorgestuurd bericht:")
+        || (forward_subject && matches!(l.as_str(), "original message" | "oorspronkelijk bericht"))
 }
 
 /// The original sender of an inline forward in `text`: the first header block after a forward
@@ -49,7 +47,7 @@ fn is_forward_marker(line: &str) -> bool {
 pub fn inline(subject: &str, text: &str) -> Option<Forwarded> {
     let lines: Vec<&str> = text.lines().collect();
     let forward_subject = is_forward_subject(subject);
-    let start = match lines.iter().position(|l| is_forward_marker(l)) {
+    let start = match lines.iter().position(|l| is_forward_marker(l, forward_subject)) {
         Some(i) => i + 1,
         None if forward_subject => lines.iter().position(|l| field(l, &["from", "van"]).is_some())?,
         None => return None,
@@ -152,6 +150,10 @@ mod tests {
     fn no_forward_no_original() {
         assert_eq!(inline("Klacht", "Van: mij\nIk klaag."), None, "a From-like line without forward subject or marker");
         assert_eq!(inline("Fwd: x", "alleen tekst"), None);
+        // Outlook heads a quoted reply so too: under a reply subject it is no forward.
+        let reply = "Mijn antwoord.\n\n-----Original Message-----\nFrom: Coach <coach@dienst.nl>\nSent: maandag\n";
+        assert_eq!(inline("RE: afspraak", reply), None);
+        assert_eq!(inline("FW: afspraak", reply).unwrap().address.as_deref(), Some("coach@dienst.nl"));
         assert!(is_forward_subject("FW: klacht") && is_forward_subject("Doorst: klacht") && !is_forward_subject("Forward thinking"));
     }
 }

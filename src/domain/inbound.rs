@@ -269,9 +269,14 @@ fn calendar_method(msg: &mail_parser::Message<'_>) -> Option<String> {
     })
 }
 
-/// The sender and date of a mail forwarded as an attachment (`message/rfc822`), when someone
-/// other than the sender wrote it.
+/// The sender and date of a mail forwarded as an attachment (`message/rfc822`, "forward as
+/// attachment"), when someone other than the sender wrote it. Only under a forward subject: a
+/// complainant who attaches a mail they got (say, from their coach) as evidence forwards no
+/// complaint of someone else.
 fn attached_original(msg: &mail_parser::Message<'_>) -> Option<Forwarded> {
+    if !forwarded::is_forward_subject(msg.subject().unwrap_or("")) {
+        return None;
+    }
     let sender = first_person(msg.from()).map(|p| p.address);
     msg.attachments().filter_map(|p| p.message()).find_map(|inner| {
         let person = first_person(inner.from())?;
@@ -514,9 +519,12 @@ mod tests {
         let inline = b"From: Collega <collega@dienst.nl>\r\nSubject: Fwd: Klacht\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nTer info.\r\n\r\n\
                        ---------- Forwarded message ---------\r\nFrom: Petra Jansen <petra@example.nl>\r\nDate: Mon, 23 Nov 2026 at 09:14\r\nSubject: Klacht\r\n\r\nTekst.\r\n";
         assert_eq!(parse(inline).unwrap().forwarded.unwrap().address.as_deref(), Some("petra@example.nl"));
-        // A complainant who attaches their own earlier mail forwards nothing of someone else.
+        // A complainant who attaches their own earlier mail forwards nothing of someone else,
+        // nor does one who attaches a mail they got as evidence (no forward subject).
         let own = String::from_utf8_lossy(attached).replace("Petra Jansen <Petra@Example.nl>", "Collega <collega@dienst.nl>");
         assert!(parse(own.as_bytes()).unwrap().forwarded.is_none());
+        let evidence = String::from_utf8_lossy(attached).replace("Subject: FW: Klacht", "Subject: Klacht over mijn coach");
+        assert!(parse(evidence.as_bytes()).unwrap().forwarded.is_none());
     }
 
     #[test]
