@@ -174,13 +174,16 @@ pub fn is_system_sender(address: &str) -> bool {
         || local.starts_with("bounce")
 }
 
-/// Headers that only platforms' automation sets. An Exchange inbox rule that forwards a
-/// person's mail marks it `Mailbox Rules Agent`: that mail is still the person's.
+/// Headers that only platforms' automation sets: Exchange (Power Automate and other generated
+/// mail), SharePoint alerts (`X-AlertId`, `X-AlertServerType`, [MS-OSALER]), Google
+/// notifications, Salesforce. Teams notices come from no-reply addresses. An Exchange inbox
+/// rule that forwards a person's mail marks it `Mailbox Rules Agent`: that mail is still the
+/// person's.
 fn platform_generated(mail: &InboundMail) -> bool {
     if mail.header("x-ms-exchange-generated-message-source").is_some_and(|v| !v.to_ascii_lowercase().contains("mailbox rules agent")) {
         return true;
     }
-    ["x-notifications", "x-notifications-bounce-info", "x-sfdc-lk", "x-sfdc-user", "x-sfdc-emailcategory", "x-sharepoint-message-type", "x-ms-teams-notification-type"]
+    ["x-alertid", "x-alertservertype", "x-notifications", "x-notifications-bounce-info", "x-sfdc-lk", "x-sfdc-user", "x-sfdc-emailcategory"]
         .iter()
         .any(|h| mail.has_header(h))
 }
@@ -441,6 +444,9 @@ mod mail_classes {
 
     #[test]
     fn vendor_platform_and_bulk_headers() {
+        // A SharePoint alert as [MS-OSALER] shows one, from a site's own address.
+        let sharepoint = person("Teamsite Klachten <teamsite@dienst.nl>", "X-AlertTitle: =?utf-8?B?RG9jdW1lbnRlbg==?=\r\nX-AlertId: {913D756A-E669-4969-A930-8CD9845926D8}:{D5D996C5-683C-4077-AB40-9F3721E30B9D}\r\nX-AlertServerType: STS\r\nX-Mailer: WSS (version 3)\r\n");
+        assert_eq!(automated(&sharepoint), Some(AutoReason::PlatformGenerated));
         let google = person("Google Agenda <calendar-notification@google.com>", "X-Notifications: 7c2b1e0f4a3d0000\r\nX-Notifications-Bounce-Info: AXYZ\r\n");
         assert_eq!(automated(&google), Some(AutoReason::PlatformGenerated));
         let salesforce = person("Gemeente Voorbeeld <info@gemeente-voorbeeld.nl>", "X-SFDC-LK: 00D5g000004ABCD\r\nX-SFDC-User: 0055g00000XYZab\r\nX-Sender: postmaster@salesforce.com\r\n");

@@ -182,7 +182,20 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
             (h.name.as_str().to_ascii_lowercase(), single_line(&String::from_utf8_lossy(value), 500))
         })
         .collect();
-    let subject = single_line(msg.subject().unwrap_or(""), 300);
+    let mut subject = single_line(msg.subject().unwrap_or(""), 300);
+    // Raw 8-bit header bytes that are no UTF-8 (an old client writing ISO-8859-1 without
+    // encoded words): windows-1252 as for bodies, instead of replacement characters.
+    if subject.contains('\u{FFFD}') {
+        if let Some(legacy) = legacy_header(&msg, "subject") {
+            subject = single_line(&legacy, 300);
+        }
+    }
+    let mut from = first_person(msg.from());
+    if let Some(person) = from.as_mut().filter(|p| p.name.as_deref().is_some_and(|n| n.contains('\u{FFFD}'))) {
+        if let Some(name) = legacy_header(&msg, "from").and_then(|v| forwarded::person(&v).0) {
+            person.name = Some(name);
+        }
+    }
     let forwarded = attached_original(&msg).or_else(|| forwarded::inline(&subject, &text));
     let return_path = match msg.header_raw("Return-Path") {
         None => ReturnPath::Absent,
@@ -217,7 +230,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     Ok(InboundMail {
         message_id: msg.message_id().map(strip_angles).filter(|id| !id.is_empty()),
         thread_ids,
-        from: first_person(msg.from()),
+        from,
         reply_to: first_person(msg.reply_to()),
         subject,
         text,
@@ -237,6 +250,17 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         calendar_method: calendar_method(&msg),
         forwarded,
     })
+}
+
+/// The value of the top-level header `name` decoded as windows-1252, if its raw bytes are not
+/// UTF-8.
+fn legacy_header(msg: &mail_parser::Message<'_>, name: &str) -> Option<String> {
+    let header = msg.root_part().headers().iter().find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let raw = msg.raw_message().get(header.offset_start as usize..header.offset_end as usize)?;
+    if std::str::from_utf8(raw).is_ok() {
+        return None;
+    }
+    mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252").map(|decode| decode(raw))
 }
 
 fn attachment_role(content_type: &str, name: Option<&str>) -> AttachmentRole {
@@ -474,6 +498,10 @@ mod tests {
         // No Content-Type at all (RFC 822 mail from an old client), and quoted-printable.
         let bare = b"From: Piet <piet@example.nl>\r\nSubject: Klacht\r\n\r\nCaf\xe9 dicht\r\n";
         assert_eq!(parse(bare).unwrap().text, "Café dicht");
+        // The same old client writes its headers in 8 bits too.
+        let headers = b"From: Jos\xe9 M\xfcller <jose@example.nl>\r\nSubject: Klacht \xe9\xe9n\r\nContent-Type: text/plain\r\n\r\nx\r\n";
+        let m = parse(headers).unwrap();
+        assert_eq!((m.subject.as_str(), m.from.unwrap().name.as_deref()), ("Klacht één", Some("José Müller")));
         let qp = b"From: Piet <piet@example.nl>\r\nSubject: Klacht\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=E9=E9n dag te laat=\r\n.\r\n";
         assert_eq!(parse(qp).unwrap().text, "één dag te laat.");
         // Valid UTF-8 without a charset stays as it is; a declared charset is obeyed.
