@@ -18,6 +18,7 @@ on_both_databases!(
     legacy_8bit_text_keeps_its_letters,
     hidden_html_leaves_no_trace_in_the_description,
     signatures_are_kept_and_forwarded_complaints_name_the_original_sender,
+    retention_removes_the_original_sender_and_quarantined_mail,
 );
 
 const IGNORED: &str = "Klachtd-Genegeerd";
@@ -349,4 +350,34 @@ async fn signatures_are_kept_and_forwarded_complaints_name_the_original_sender(d
     assert!(shown.contains(&format!("Forwarded:      originally from Petra Jansen <{petra}>, sent 2026-11-23T09:14:00+01:00")), "{shown}");
     assert!(inbox_of(&w, &petra).await.is_empty(), "the acknowledgement goes to the one who wrote to us");
     assert_eq!(folder_len(&w, PROCESSED).await, 2);
+}
+
+/// R9: the original sender of a forwarded complaint is personal data like the complainant's,
+/// and quarantined mail is mail outside any case.
+async fn retention_removes_the_original_sender_and_quarantined_mail(db: Db) {
+    let w = World::new(db).await;
+    let store = w.store().await;
+    let now = chrono::Utc::now().timestamp();
+    let old = now - 10 * 86_400;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    let forwarded = klachtd::domain::forwarded::Forwarded { name: Some("Petra Jansen".into()), address: Some("petra@example.test".into()), date: Some("2026-11-01T09:00:00+01:00".into()) };
+    let case = klachtd::store::NewCase { forwarded: Some(forwarded), ..hand_made_case(Some("Collega"), "collega@example.test", "Doorgestuurd.", day, [day; 3]) };
+    let reference = register_by_hand(store, &case).await;
+    assert_eq!(store.case_detail(&reference).await.unwrap().forwarded_sender.as_deref(), Some("Petra Jansen <petra@example.test>"));
+    for (key, at) in [("oud", old), ("recent", now - 3600)] {
+        let held = klachtd::store::MessageRecord { kind: "quarantined".into(), note: "flagged as spam by spamassassin (intake.spam)".into(), ..hand_made_message(&unique(key), Some("x@example.test"), "quarantined", "Klik hier.", at) };
+        assert!(store.record_message(None, &held, &[]).await.unwrap());
+    }
+    assert_eq!(store.quarantined_mails().await.unwrap().len(), 2);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
+    sqlx::query("UPDATE cases SET status = 'closed', closed_at = $1 WHERE reference = $2").bind(old).bind(&reference).execute(&pool).await.unwrap();
+    pool.close().await;
+
+    assert_eq!(klachtd::actions::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 1);
+    let detail = store.case_detail(&reference).await.unwrap();
+    assert_eq!((detail.forwarded_sender, detail.forwarded_date), (None, None));
+    let left = store.quarantined_mails().await.unwrap();
+    assert_eq!(left.len(), 1, "only the recent quarantined mail is left");
+    assert_eq!(left[0].received_at, now - 3600);
 }
