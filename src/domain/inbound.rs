@@ -136,7 +136,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     }
 
     let mut text = body_text(&msg);
-    let mut parts: Vec<_> = msg.attachments().filter(|part| !part.is_message() || part.len() > 0).collect();
+    let mut parts: Vec<_> = msg.attachments().filter(|part| !part.is_message() || !part.is_empty()).collect();
     if text.is_empty() {
         // Broken MIME (say, a multipart without its closing boundary) makes mail-parser file
         // the text as an attachment; an unnamed text/plain part is the description after all.
