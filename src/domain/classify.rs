@@ -262,12 +262,13 @@ pub fn looks_like_scan(mail: &InboundMail) -> bool {
 }
 
 /// A voicemail delivered by mail: RFC 3801 / Exchange Unified Messaging `Content-Class: voice*`,
-/// or an audio file with a subject or sender that says voicemail (Teams, 3CX, Voys, ...).
+/// or an audio file with at most a notice as text and a subject or sender that says voicemail
+/// (hosted telephony). A person who sends a recording with their own words complains.
 pub fn looks_like_voicemail(mail: &InboundMail) -> bool {
     if mail.header("content-class").is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("voice")) {
         return true;
     }
-    let audio = mail.attachments.iter().any(|a| a.content_type.starts_with("audio/"));
+    let audio = mail.attachments.iter().any(|a| a.content_type.starts_with("audio/")) && mail.text.chars().filter(|c| c.is_alphanumeric()).count() <= 300;
     let words = ["voicemail", "voice mail", "voicebericht", "gesproken bericht", "voice message", "voicemailbericht"];
     let from = mail.from.as_ref().map(|f| format!("{} {}", f.address, f.name.as_deref().unwrap_or("").to_lowercase())).unwrap_or_default();
     audio && words.iter().any(|w| mail.subject.to_lowercase().contains(w) || from.contains(w))
@@ -588,5 +589,11 @@ mod mail_classes {
         // A hosted PBX: no special header, an audio file and its subject.
         let pbx = um.replace("Content-Class: voice-uc\r\nX-MS-Exchange-UM-PartnerContent: voice\r\n", "").replace("noreply@dienst.nl", "pbx@voip-aanbieder.nl");
         assert_eq!(of(&pbx), Classification::Quarantine(QuarantineReason::Voicemail));
+        // A complainant who sends a recording as evidence, with their own account, complains.
+        let evidence = pbx.replace("pbx@voip-aanbieder.nl", "jan@example.nl").replace(
+            "<p>U hebt een voicemail ontvangen.</p>",
+            &format!("<p>In de bijlage de voicemail van mijn coach. {}</p>", "Hij zegt dat mijn traject stopt zonder dat iemand met mij heeft gesproken. ".repeat(5)),
+        );
+        assert_eq!(of(&evidence), Classification::NewComplaint);
     }
 }

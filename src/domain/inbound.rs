@@ -141,7 +141,8 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         // Broken MIME (say, a multipart without its closing boundary) makes mail-parser file
         // the text as an attachment; an unnamed text/plain part is the description after all.
         if let Some(pos) = parts.iter().position(|p| p.attachment_name().is_none() && p.is_text() && !p.is_text_html()) {
-            text = parts.remove(pos).text_contents().map(tidy_lines).unwrap_or_default();
+            let part = parts.remove(pos);
+            text = part_text(&msg, part).map(|t| tidy_lines(&remove_invisible(&t))).unwrap_or_default();
         }
     }
     let attachments = parts
