@@ -76,7 +76,8 @@ async fn machine_senders_make_no_case_and_get_no_reply(db: Db) {
         format!(
             "Received: from AM9PR02MB7123.eurprd02.prod.outlook.com (2603:10a6:20b:3c1::9) by DB9PR02MB6554.eurprd02.prod.outlook.com with HTTPS; Mon, 23 Nov 2026 09:12:44 +0000\r\n\
              From: {name} <{from}>\r\nTo: {to}\r\nSubject: Nieuw antwoord op Klachtformulier\r\nDate: Mon, 23 Nov 2026 09:12:44 +0000\r\nMessage-ID: <{}>\r\n\
-             X-MS-Exchange-Generated-Message-Source: Microsoft Flow\r\nX-MS-Exchange-Organization-AuthAs: Internal\r\nX-MS-Exchange-Transport-CrossTenantHeadersStamped: DB9PR02MB6554\r\n\
+             x-ms-mail-application: Microsoft Power Automate; User-Agent: azure-logic-apps/1.0 (workflow afa0fb167803450aa650267e95d43287; version 08586093372199532216) microsoft-flow/1.0\r\n\
+             x-ms-mail-operation-type: Send\r\nX-MS-Exchange-Generated-Message-Source: Microsoft Flow\r\nX-MS-Exchange-Organization-AuthAs: Internal\r\nX-MS-Exchange-Transport-CrossTenantHeadersStamped: DB9PR02MB6554\r\n\
              MIME-Version: 1.0\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
              <html><body><p>Er is een nieuw antwoord op het formulier Klachtformulier.</p><p>Naam: Jan de Vries</p></body></html>\r\n",
             message_id()
@@ -207,6 +208,7 @@ async fn calendar_invitations_are_kept_with_their_case_or_set_aside(db: Db) {
     assert_eq!(store.count(Table::Cases).await.unwrap(), 1, "no case for an invitation");
     assert_eq!(store.count(Table::Outbox).await.unwrap(), 1, "only Alice's acknowledgement");
     assert!(inbox_of(&w, &mediator).await.is_empty(), "invitations are never answered");
+    assert_eq!(folder_len(&w, PROCESSED).await, 2, "the complaint and the invitation kept with it");
 }
 
 async fn a_reference_in_the_text_threads_only_for_a_known_sender(db: Db) {

@@ -174,8 +174,9 @@ pub fn is_system_sender(address: &str) -> bool {
         || local.starts_with("bounce")
 }
 
-/// Headers that only platforms' automation sets: Exchange (Power Automate and other generated
-/// mail), SharePoint alerts (`X-AlertId`, `X-AlertServerType`, [MS-OSALER]), Google
+/// Headers that only platforms' automation sets: Power Automate and Power Apps
+/// (`x-ms-mail-application`, documented for exfiltration rules), other Exchange-generated mail,
+/// SharePoint alerts (`X-AlertId`, `X-AlertServerType`, [MS-OSALER]), Google
 /// notifications, Salesforce. Teams notices come from no-reply addresses. An Exchange inbox
 /// rule that forwards a person's mail marks it `Mailbox Rules Agent`: that mail is still the
 /// person's.
@@ -183,7 +184,7 @@ fn platform_generated(mail: &InboundMail) -> bool {
     if mail.header("x-ms-exchange-generated-message-source").is_some_and(|v| !v.to_ascii_lowercase().contains("mailbox rules agent")) {
         return true;
     }
-    ["x-alertid", "x-alertservertype", "x-notifications", "x-notifications-bounce-info", "x-sfdc-lk", "x-sfdc-user", "x-sfdc-emailcategory"]
+    ["x-ms-mail-application", "x-alertid", "x-alertservertype", "x-notifications", "x-notifications-bounce-info", "x-sfdc-lk", "x-sfdc-user", "x-sfdc-emailcategory"]
         .iter()
         .any(|h| mail.has_header(h))
 }
@@ -406,14 +407,19 @@ mod mail_classes {
         let flow = "Received: from AM9PR02MB7123.eurprd02.prod.outlook.com (2603:10a6:20b:3c1::9) by DB9PR02MB6554.eurprd02.prod.outlook.com\r\n\
             From: Microsoft Power Automate <flow-noreply@microsoft.com>\r\nTo: klachten@dienst.nl\r\nSubject: Nieuw antwoord op Klachtformulier\r\n\
             Date: Mon, 23 Nov 2026 09:12:44 +0000\r\nMessage-ID: <8f0c1c2e-5b4f-4c57-9d0e-0a4f1c1b7d21@AM9PR02MB7123.eurprd02.prod.outlook.com>\r\n\
-            X-MS-Exchange-Generated-Message-Source: Microsoft Flow\r\nX-MS-Exchange-Organization-AuthAs: Internal\r\nMIME-Version: 1.0\r\n\
+            x-ms-mail-application: Microsoft Power Automate; User-Agent: azure-logic-apps/1.0 (workflow afa0fb167803450aa650267e95d43287; version 08586093372199532216) microsoft-flow/1.0\r\n\
+            x-ms-mail-operation-type: Send\r\nX-MS-Exchange-Generated-Message-Source: Microsoft Flow\r\nX-MS-Exchange-Organization-AuthAs: Internal\r\nMIME-Version: 1.0\r\n\
             Content-Type: text/html; charset=\"utf-8\"\r\n\r\n<p>Geachte Microsoft Power Automate,</p><p>Er is een nieuw antwoord.</p>\r\n";
         assert_eq!(automated(flow), Some(AutoReason::SystemSender));
-        // The header alone, from a flow that sends as a shared mailbox.
+        // A flow that sends as a shared mailbox: its headers tell, each of them alone.
         let shared = flow.replace("Microsoft Power Automate <flow-noreply@microsoft.com>", "Klantcontact <klantcontact@dienst-partner.nl>");
-        assert_eq!(automated(&shared), Some(AutoReason::PlatformGenerated));
+        let power_automate_header = shared.replace("X-MS-Exchange-Generated-Message-Source: Microsoft Flow\r\n", "");
+        assert_eq!(automated(&power_automate_header), Some(AutoReason::PlatformGenerated));
+        let exchange_header = shared.lines().filter(|l| !l.starts_with("x-ms-mail-")).collect::<Vec<_>>().join("\n");
+        assert!(!exchange_header.contains("x-ms-mail-application"));
+        assert_eq!(automated(&exchange_header), Some(AutoReason::PlatformGenerated));
         // An inbox rule that forwards a person's mail marks it so: still the person's mail.
-        let rule = shared.replace("Microsoft Flow", "Mailbox Rules Agent");
+        let rule = exchange_header.replace("Microsoft Flow", "Mailbox Rules Agent");
         assert_eq!(of(&rule), Classification::NewComplaint);
     }
 
