@@ -457,11 +457,39 @@ pub struct Intake {
     /// At most this many automatic mails to one address per 24 hours: stops mail loops.
     #[serde(default = "default_sender_limit")]
     pub max_auto_replies_per_sender_per_day: u32,
+    /// Whose spam verdict quarantines a mail unanswered.
+    #[serde(default)]
+    pub spam: Spam,
 }
 
 impl Default for Intake {
     fn default() -> Self {
-        Self { acknowledge_since: default_ack_since(), max_auto_replies_per_sender_per_day: default_sender_limit() }
+        Self { acknowledge_since: default_ack_since(), max_auto_replies_per_sender_per_day: default_sender_limit(), spam: Spam::default() }
+    }
+}
+
+/// `[intake.spam]`: the spam filters in front of the mailbox whose verdict klachtd trusts. A
+/// mail one of them flags goes to quarantine with the reason and is never answered.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spam {
+    /// `spamassassin`, `rspamd`, `microsoft`; `[]` trusts none.
+    #[serde(default = "default_spam_filters")]
+    pub trust: Vec<crate::domain::classify::SpamFilter>,
+    /// Microsoft's spam confidence level from which a mail counts as spam.
+    #[serde(default = "default_min_scl")]
+    pub microsoft_min_scl: u8,
+}
+
+impl Default for Spam {
+    fn default() -> Self {
+        Self { trust: default_spam_filters(), microsoft_min_scl: default_min_scl() }
+    }
+}
+
+impl Spam {
+    pub fn policy(&self) -> crate::domain::classify::SpamPolicy {
+        crate::domain::classify::SpamPolicy { trusted: self.trust.clone(), microsoft_min_scl: self.microsoft_min_scl }
     }
 }
 
@@ -515,6 +543,11 @@ fn default_idle_renew() -> u64 { 180 }
 fn default_max_message() -> u64 { 50 * 1024 * 1024 }
 fn default_ack_since() -> AcknowledgeSince { AcknowledgeSince::FirstStart }
 fn default_sender_limit() -> u32 { 5 }
+fn default_spam_filters() -> Vec<crate::domain::classify::SpamFilter> {
+    use crate::domain::classify::SpamFilter;
+    vec![SpamFilter::SpamAssassin, SpamFilter::Rspamd, SpamFilter::Microsoft]
+}
+fn default_min_scl() -> u8 { 5 }
 fn default_outbox_poll() -> u64 { 30 }
 fn default_max_backoff() -> u64 { 3600 }
 
@@ -690,6 +723,15 @@ impl Config {
         if self.intake.max_auto_replies_per_sender_per_day == 0 {
             add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");
         }
+        if !(1..=9).contains(&self.intake.spam.microsoft_min_scl) {
+            add("intake.spam.microsoft_min_scl", format!("{} is not a spam confidence level from 1 to 9", self.intake.spam.microsoft_min_scl), "use 5, Microsoft's own threshold for spam");
+        }
+        let mut seen = BTreeSet::new();
+        for filter in &self.intake.spam.trust {
+            if !seen.insert(filter.as_str()) {
+                add("intake.spam.trust", format!("{:?} is listed twice", filter.as_str()), "list each filter once");
+            }
+        }
         for (i, h) in self.handlers.iter().enumerate() {
             if h.name.trim().is_empty() || !looks_like_address(&h.email) {
                 add(&format!("handlers[{i}]"), format!("{:?} <{}> needs a name and an e-mail address", h.name, h.email), "write name = \"...\" and email = \"...@...\"");
@@ -765,6 +807,9 @@ impl Config {
         }
         if self.intake.acknowledge_since != other.intake.acknowledge_since {
             keys.push("intake.acknowledge_since");
+        }
+        if self.intake.spam != other.intake.spam {
+            keys.push("intake.spam");
         }
         if self.outbox != other.outbox {
             keys.push("outbox");
@@ -894,6 +939,22 @@ tls = "none"
         assert!(err.starts_with("line 11, column 1: "), "{err}");
         let err = Config::parse(&format!("{MINIMAL}\n[imap]\n")).unwrap_err();
         assert_eq!(err, "line 19, column 2: duplicate key", "one line that says where");
+    }
+
+    #[test]
+    fn spam_filters_to_trust() {
+        use crate::domain::classify::SpamFilter;
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.intake.spam.trust, [SpamFilter::SpamAssassin, SpamFilter::Rspamd, SpamFilter::Microsoft], "all three by default");
+        let c = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"rspamd\"]\nmicrosoft_min_scl = 7\n")).unwrap();
+        assert_eq!(c.intake.spam.policy().trusted, [SpamFilter::Rspamd]);
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        let err = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"spamasassin\"]\n")).unwrap_err();
+        assert!(err.contains("spamasassin") && err.contains("spamassassin") && err.starts_with("line "), "{err}");
+        let bad = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"microsoft\", \"microsoft\"]\nmicrosoft_min_scl = 12\n")).unwrap();
+        let keys: Vec<_> = bad.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["intake.spam.microsoft_min_scl", "intake.spam.trust"]);
+        assert!(bad.restart_needed_for(&c).contains(&"intake.spam"));
     }
 
     #[test]

@@ -77,6 +77,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_mailbox_lease.sql"),
         postgres: include_str!("../migrations/postgres/0004_mailbox_lease.sql"),
     },
+    Migration {
+        version: 5,
+        name: "mail_classes",
+        sqlite: include_str!("../migrations/sqlite/0005_mail_classes.sql"),
+        postgres: include_str!("../migrations/postgres/0005_mail_classes.sql"),
+    },
 ];
 
 /// An incoming or outgoing message as recorded on a case.
@@ -100,6 +106,9 @@ pub struct AttachmentRecord {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    /// `document`, `signature` or `report` (see `domain::inbound::AttachmentRole`); only
+    /// documents count as the complaint's.
+    pub role: &'static str,
 }
 
 /// A case about to be registered. The reference is assigned by the store.
@@ -121,6 +130,8 @@ pub struct NewCase {
     pub respond_by: NaiveDate,
     /// Assignment rule "default": this handler, unless the complaint is about them.
     pub preferred_handler: Option<String>,
+    /// The original sender and date of a forwarded complaint.
+    pub forwarded: Option<crate::domain::forwarded::Forwarded>,
 }
 
 /// A mail to be queued in the outbox.
@@ -222,6 +233,8 @@ pub struct CaseAttachment {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
+    pub role: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -229,6 +242,9 @@ pub struct CaseDetail {
     #[serde(flatten)]
     pub summary: CaseSummary,
     pub description: String,
+    /// For a forwarded complaint: who wrote the original, and when (as the forward shows it).
+    pub forwarded_sender: Option<String>,
+    pub forwarded_date: Option<String>,
     pub message_list: Vec<CaseMessage>,
     pub attachment_list: Vec<CaseAttachment>,
     pub history: Vec<CaseEvent>,
@@ -591,8 +607,8 @@ impl Store {
         let case_id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
                                 postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
-                                progress_by, respond_by, created_at)
-             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+                                progress_by, respond_by, created_at, forwarded_sender, forwarded_date)
+             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
         )
         .bind(&reference)
         .bind(case.source)
@@ -610,6 +626,8 @@ impl Store {
         .bind(case.progress_by.to_string())
         .bind(case.respond_by.to_string())
         .bind(created)
+        .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
+        .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
         .fetch_one(&mut *tx)
         .await?;
 
@@ -897,6 +915,7 @@ impl Store {
         let summary = summary_from_row(&row);
         let case_id: i64 = row.get("id");
         let description: String = row.get("description");
+        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.get("forwarded_sender"), row.get("forwarded_date"));
         let message_list = sqlx::query("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
@@ -904,12 +923,12 @@ impl Store {
             .iter()
             .map(|r| CaseMessage { direction: r.get(0), kind: r.get(1), from_address: r.get(2), subject: r.get(3), received_at: r.get(4), note: r.get(5) })
             .collect();
-        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256 FROM attachments WHERE case_id = $1 ORDER BY id")
+        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3) })
+            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3), role: r.get(4) })
             .collect();
         let history = sqlx::query("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
@@ -918,7 +937,7 @@ impl Store {
             .iter()
             .map(|r| CaseEvent { at: r.get(0), actor: r.get(1), action: r.get(2), detail: r.get(3) })
             .collect();
-        Ok(CaseDetail { summary, description, message_list, attachment_list, history })
+        Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
@@ -966,8 +985,9 @@ pub enum Table {
 const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
         c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at, c.description,
         c.supervisor_check, c.progress_sent_at, c.responded_at, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler,
+        c.forwarded_sender, c.forwarded_date,
         (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
-        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS n_attachments,
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id AND a.role = 'document') AS n_attachments,
         COALESCE((SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1), 'none') AS ack_status
     FROM cases c";
 
@@ -1032,6 +1052,11 @@ async fn insert_message(
     m: &MessageRecord,
     attachments: &[AttachmentRecord],
 ) -> Result<i64, sqlx::Error> {
+    // A mail that waited in quarantine is recorded for good when a handler releases it: its
+    // quarantine record (same key, kept only for that) gives way in the same transaction.
+    if let Some(key) = &m.dedupe_key {
+        sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(key).execute(&mut **tx).await?;
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
@@ -1050,13 +1075,14 @@ async fn insert_message(
     .fetch_one(&mut **tx)
     .await?;
     for a in attachments {
-        sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(id)
             .bind(case_id)
             .bind(&a.filename)
             .bind(&a.content_type)
             .bind(a.size)
             .bind(&a.sha256)
+            .bind(a.role)
             .execute(&mut **tx)
             .await?;
     }
@@ -1123,10 +1149,12 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 mod actions;
 pub mod corrections;
 mod handlers;
+mod mail_classes;
 mod register;
 mod reminders;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
+pub use mail_classes::QuarantinedMail;
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
 
 pub fn now() -> i64 {

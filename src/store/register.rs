@@ -63,7 +63,8 @@ impl Store {
         for id in &ids {
             let statements: [&'static str; 5] = [
                 "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
-                        postal_address = NULL, subject = '', description = '', findings = NULL WHERE id = $1",
+                        postal_address = NULL, subject = '', description = '', findings = NULL,
+                        forwarded_sender = NULL, forwarded_date = NULL WHERE id = $1",
                 "UPDATE messages SET from_address = NULL, subject = '', body = '', raw = NULL, message_id = NULL WHERE case_id = $1",
                 // SMTP replies and errors can name the recipient; In-Reply-To and References
                 // carry the complainant's Message-IDs.

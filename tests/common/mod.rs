@@ -481,6 +481,7 @@ pub fn hand_made_case(name: Option<&str>, email: &str, description: &str, receiv
         progress_by: deadlines[1],
         respond_by: deadlines[2],
         preferred_handler: None,
+        forwarded: None,
     }
 }
 
