@@ -58,9 +58,15 @@ impl OutboxWorker {
             let pause = if delivered { Duration::ZERO } else { self.poll_interval };
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {}
+                _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {
+                    // Nothing to send for a while: the connection is not kept open for nothing.
+                    if !delivered {
+                        self.mailer.close_idle().await;
+                    }
+                }
             }
         }
+        self.mailer.close_idle().await;
         tracing::info!("outbox worker stopped");
     }
 
@@ -88,17 +94,18 @@ impl OutboxWorker {
             any = true;
             match self.mailer.send(&item).await {
                 Ok(reply) => {
+                    // Recorded first: until then a crash means the mail goes out again.
+                    if let Err(e) = self.store.outbox_sent(&item, &reply).await {
+                        // The mail went out but is not recorded; the lease stops a resend until it
+                        // expires, and by then the database is likely back for the retry.
+                        tracing::error!(outbox_id = item.id, error = %e, "mail sent but not recorded");
+                    }
                     tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
                     Health::count(&self.health.mails_sent, 1);
                     match item.mail.kind.as_str() {
                         "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
                         "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
                         _ => {}
-                    }
-                    if let Err(e) = self.store.outbox_sent(&item, &reply).await {
-                        // The mail went out but is not recorded; the lease stops a resend until it
-                        // expires, and by then the database is likely back for the retry.
-                        tracing::error!(outbox_id = item.id, error = %e, "mail sent but not recorded");
                     }
                 }
                 Err(e) if e.is_permanent() => {
