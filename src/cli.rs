@@ -443,12 +443,21 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let store = daemon::open_store(&config).await?;
     store.close().await;
     println!("database: ok ({})", daemon::redact_url(&config.database.url));
+    let tokens = daemon::token_source(&config).await?;
+    if tokens.is_some() {
+        println!("oauth2: ok (access token obtained)");
+    }
     let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
-    let password = config.imap.secret().resolve("imap")?;
-    let mut session = crate::mailbox::connect(&config.imap, &tls, &password).await?;
+    let mut session = match (&tokens, config.imap.auth) {
+        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::mailbox::connect_oauth(&config.imap, &tls, tokens).await?,
+        _ => {
+            let password = config.imap.secret().resolve("imap")?;
+            crate::mailbox::connect(&config.imap, &tls, &password).await?
+        }
+    };
     let _ = session.logout().await;
     println!("imap: ok ({}:{} as {})", config.imap.host, config.imap.port, config.imap.user);
-    daemon::mailer(&config)?.check().await.context("smtp")?;
+    daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
     println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
     Ok(ExitCode::SUCCESS)
 }

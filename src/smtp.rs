@@ -36,6 +36,8 @@ pub fn is_automatic(kind: &str) -> bool {
 
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// With `auth = "oauth2"`: sends with an access token instead of `transport`.
+    oauth: Option<crate::oauth::smtp::OAuthSmtp>,
     from: Mailbox,
     /// lettre's own timeout covers connecting only; this bounds a whole send.
     send_timeout: Duration,
@@ -49,10 +51,17 @@ pub enum SendError {
     Timeout(Duration),
     #[error("cannot build the message: {0}")]
     Build(String),
+    #[error("SMTP: {0}")]
+    OAuth(#[from] crate::oauth::smtp::OAuthSmtpError),
 }
 
 impl Mailer {
     pub fn new(config: &Smtp, from_name: &str, from_address: &str) -> anyhow::Result<Self> {
+        Self::with_tokens(config, from_name, from_address, None)
+    }
+
+    /// `oauth`: the login and the tokens, when `smtp.auth` is "oauth2".
+    pub fn with_tokens(config: &Smtp, from_name: &str, from_address: &str, oauth: Option<(String, std::sync::Arc<crate::oauth::TokenSource>)>) -> anyhow::Result<Self> {
         let tls_parameters = || -> anyhow::Result<TlsParameters> {
             let mut builder = TlsParameters::builder(config.host.clone());
             if let Some(ca) = &config.ca_file {
@@ -66,16 +75,17 @@ impl Mailer {
             TlsMode::Starttls => Tls::Required(tls_parameters()?),
             TlsMode::None => Tls::None,
         };
+        let oauth = oauth.map(|(user, tokens)| crate::oauth::smtp::OAuthSmtp::new(config.host.clone(), config.port, tls.clone(), user, tokens, config.timeout()));
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
             .port(config.port)
             .tls(tls)
             .timeout(Some(config.timeout()));
-        if let Some(user) = &config.user {
+        if let (Some(user), None) = (&config.user, &oauth) {
             let password = config.secret().resolve("smtp")?;
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
         let from = Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
-        Ok(Self { transport: builder.build(), from, send_timeout: config.timeout() * 2 })
+        Ok(Self { transport: builder.build(), oauth, from, send_timeout: config.timeout() * 2 })
     }
 
     /// Builds the message for an outbox row. Header values pass through lettre's encoder after
@@ -110,9 +120,12 @@ impl Mailer {
     /// Sends and returns the server's reply to the final DATA ("250 2.0.0 Ok: queued as ...").
     pub async fn send(&self, item: &OutboxItem) -> Result<String, SendError> {
         let message = self.message(item)?;
-        let response = tokio::time::timeout(self.send_timeout, self.transport.send(message))
-            .await
-            .map_err(|_| SendError::Timeout(self.send_timeout))??;
+        let response = match &self.oauth {
+            Some(oauth) => tokio::time::timeout(self.send_timeout, oauth.send(message.envelope(), &message.formatted())).await.map_err(|_| SendError::Timeout(self.send_timeout))??,
+            None => tokio::time::timeout(self.send_timeout, self.transport.send(message))
+                .await
+                .map_err(|_| SendError::Timeout(self.send_timeout))??,
+        };
         Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
     }
 
@@ -123,6 +136,9 @@ impl Mailer {
 
     /// Checks that the server answers and accepts our login.
     pub async fn check(&self) -> Result<(), SendError> {
+        if let Some(oauth) = &self.oauth {
+            return Ok(tokio::time::timeout(self.send_timeout, oauth.check()).await.map_err(|_| SendError::Timeout(self.send_timeout))??);
+        }
         tokio::time::timeout(self.send_timeout, self.transport.test_connection())
             .await
             .map_err(|_| SendError::Timeout(self.send_timeout))??;
@@ -141,6 +157,7 @@ mod tests {
             port: 25,
             tls: TlsMode::None,
             user: None,
+            auth: crate::config::AuthMode::Password,
             password: None,
             password_file: None,
             password_env: None,
