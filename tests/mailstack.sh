@@ -18,6 +18,12 @@
 #   KLACHTD_STACK_IMAPS_PORT  IMAP over implicit TLS            (10993)
 #   KLACHTD_STACK_SMTP_PORT   SMTP, STARTTLS + AUTH offered     (10025)
 #   KLACHTD_STACK_PASSWORD    password valid for every account  (test-secret)
+#   KLACHTD_STACK_OAUTH_INTROSPECTION_URL and KLACHTD_STACK_OAUTH_DOMAIN  (unset)
+#       accounts in that domain log in to IMAP and SMTP with an OAuth token
+#       only (SASL XOAUTH2/OAUTHBEARER; Dovecot checks each token at the URL,
+#       RFC 7662, and wants {"active":true,"username":"<login>"}); their
+#       password is refused, and Postfix takes mail from such an address only
+#       after AUTH as it, over TLS. Other accounts are as without these.
 #
 # Any address is an account: log in to IMAP with the full address and the
 # password; SMTP accepts any recipient from loopback (no AUTH needed) and
@@ -344,6 +350,21 @@ EOF
 
 # ---------------------------------------------------------------- configs
 
+# The oauth2 passdb's settings (only with KLACHTD_STACK_OAUTH_INTROSPECTION_URL).
+write_dovecot_oauth2() {
+    local dir=$1
+    cat >"$dir/dovecot-oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = $KLACHTD_STACK_OAUTH_INTROSPECTION_URL
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+EOF
+}
+
+oauth_enabled() { [[ -n ${KLACHTD_STACK_OAUTH_INTROSPECTION_URL:-} ]]; }
+
 # Settings shared by both Dovecot instances: who may log in, and as whom.
 dovecot_auth_settings() {
     local dir=$1 pw=$2 mail_uid mail_gid
@@ -370,10 +391,33 @@ service anvil {
   }
 }
 
+EOF
+    if oauth_enabled; then
+        # Every passdb names its mechanisms, or a token would be tried as a password; the
+        # password passdb skips the token-only domain.
+        cat <<EOF
+auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {
+  driver = static
+  args = password={PLAIN}$pw
+  mechanisms = plain login
+  username_filter = !*@$KLACHTD_STACK_OAUTH_DOMAIN
+}
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/dovecot-oauth2.conf.ext
+}
+EOF
+    else
+        cat <<EOF
 passdb {
   driver = static
   args = password={PLAIN}$pw
 }
+EOF
+    fi
+    cat <<EOF
 # Dovecot never accesses mail as root ("Mail access not allowed for root"),
 # so maildirs belong to Debian's standard "mail" user (base-passwd, uid 8).
 first_valid_uid = $mail_uid
@@ -579,6 +623,17 @@ smtpd_sasl_path = private/dovecot-auth
 smtpd_sasl_security_options = noanonymous
 smtpd_tls_auth_only = no
 EOF
+    if oauth_enabled; then
+        # Mail from the token-only domain needs AUTH as its sender (which needs TLS).
+        local domain_re=${KLACHTD_STACK_OAUTH_DOMAIN//./\\.}
+        printf '/^(.+@%s)$/ ${1}\n' "$domain_re" >"$pdir/sender-logins"
+        cat >>"$pdir/main.cf" <<EOF
+# OAuth mode (KLACHTD_STACK_OAUTH_*): overrides the line above.
+smtpd_tls_auth_only = yes
+smtpd_sender_login_maps = regexp:$pdir/sender-logins
+smtpd_sender_restrictions = reject_known_sender_login_mismatch
+EOF
+    fi
 
     # Minimal master.cf: one smtpd on loopback, no chroot (nothing is set up
     # for it), no local/virtual/pipe delivery agents.
@@ -843,6 +898,11 @@ cmd_start() {
         port_open "$port" && die "port $port on 127.0.0.1 is already in use"
     done
     make_certs "$dir"
+    if oauth_enabled; then
+        [[ ${KLACHTD_STACK_OAUTH_DOMAIN:-} =~ ^[a-z0-9.-]+$ ]] ||
+            die "KLACHTD_STACK_OAUTH_DOMAIN must be set to a lower-case domain with KLACHTD_STACK_OAUTH_INTROSPECTION_URL"
+        write_dovecot_oauth2 "$dir"
+    fi
     write_dovecot_conf "$dir" "$KLACHTD_STACK_PASSWORD"
     write_postfix_conf "$dir"
     # Don't leave half a stack behind if anything below fails (die exits).
