@@ -24,6 +24,7 @@
 #       RFC 7662, and wants {"active":true,"username":"<login>"}); their
 #       password is refused, and Postfix takes mail from such an address only
 #       after AUTH as it, over TLS. Other accounts are as without these.
+#   KLACHTD_STACK_OAUTH_MECHANISMS  the token mechanisms offered  (xoauth2 oauthbearer)
 #
 # Any address is an account: log in to IMAP with the full address and the
 # password; SMTP accepts any recipient from loopback (no AUTH needed) and
@@ -396,7 +397,7 @@ EOF
         # Every passdb names its mechanisms, or a token would be tried as a password; the
         # password passdb skips the token-only domain.
         cat <<EOF
-auth_mechanisms = plain login xoauth2 oauthbearer
+auth_mechanisms = plain login $KLACHTD_STACK_OAUTH_MECHANISMS
 passdb {
   driver = static
   args = password={PLAIN}$pw
@@ -405,7 +406,7 @@ passdb {
 }
 passdb {
   driver = oauth2
-  mechanisms = xoauth2 oauthbearer
+  mechanisms = $KLACHTD_STACK_OAUTH_MECHANISMS
   args = $dir/dovecot-oauth2.conf.ext
 }
 EOF
@@ -901,6 +902,8 @@ cmd_start() {
     if oauth_enabled; then
         [[ ${KLACHTD_STACK_OAUTH_DOMAIN:-} =~ ^[a-z0-9.-]+$ ]] ||
             die "KLACHTD_STACK_OAUTH_DOMAIN must be set to a lower-case domain with KLACHTD_STACK_OAUTH_INTROSPECTION_URL"
+        : "${KLACHTD_STACK_OAUTH_MECHANISMS:=xoauth2 oauthbearer}"
+        [[ $KLACHTD_STACK_OAUTH_MECHANISMS =~ ^[a-z0-9\ ]+$ ]] || die "KLACHTD_STACK_OAUTH_MECHANISMS: mechanism names only"
         write_dovecot_oauth2 "$dir"
     fi
     write_dovecot_conf "$dir" "$KLACHTD_STACK_PASSWORD"

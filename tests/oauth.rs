@@ -25,6 +25,18 @@ fn stack() -> &'static MailStack {
     STACK.get_or_init(|| MailStack::start_with(&[("KLACHTD_STACK_OAUTH_INTROSPECTION_URL", Idp::shared().introspection_url()), ("KLACHTD_STACK_OAUTH_DOMAIN", DOMAIN.into())]))
 }
 
+/// A second stack that offers only XOAUTH2 (as Exchange Online's IMAP does).
+fn xoauth2_stack() -> &'static MailStack {
+    static STACK: OnceLock<MailStack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        MailStack::start_with(&[
+            ("KLACHTD_STACK_OAUTH_INTROSPECTION_URL", Idp::shared().introspection_url()),
+            ("KLACHTD_STACK_OAUTH_DOMAIN", DOMAIN.into()),
+            ("KLACHTD_STACK_OAUTH_MECHANISMS", "xoauth2".into()),
+        ])
+    })
+}
+
 /// One test's mailbox, tenant, database and files.
 struct World {
     stack: &'static MailStack,
@@ -149,6 +161,18 @@ fn klachtd(args: &[&str], config: &Path) -> Command {
     c
 }
 
+/// Stops the daemon a failed test leaves behind.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn assert_not_in(text: &str, secrets: &[String], what: &str) {
     for s in secrets {
         assert!(s.len() > 8, "a real secret to look for");
@@ -191,10 +215,12 @@ async fn complaint_is_read_and_acknowledged_with_tokens_only() {
     let (section, secret) = w.microsoft_secret_app();
     let path = w.config_file(&section);
     let log = w.dir.path().join("klachtd.log");
-    let mut child = klachtd(&["run"], &path).stdout(std::fs::File::create(&log).unwrap()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+    let child = klachtd(&["run"], &path).stdout(std::fs::File::create(&log).unwrap()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+    let mut child = KillOnDrop(Some(child));
     let complainant = w.complain("Klacht over de wachttijd").await;
     let reference = w.acknowledged(&complainant).await;
     assert!(reference.starts_with("KL-"), "{reference}");
+    let mut child = child.0.take().unwrap();
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status}");
@@ -284,6 +310,26 @@ async fn mail_waits_while_the_identity_provider_is_down() {
     daemon.stop().await;
 }
 
+/// A server that offers only XOAUTH2: IMAP and SMTP log in with it, a revoked token included
+/// (XOAUTH2 answers a refused token with an error challenge that wants an empty reply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xoauth2_when_the_server_offers_nothing_else() {
+    let mut w = World::new().await;
+    w.stack = xoauth2_stack();
+    let daemon = Running::start(w.config(&w.microsoft_secret_app().0));
+    let first = w.complain("Eerste klacht").await;
+    w.acknowledged(&first).await;
+    w.idp.revoke_all(&w.complaints);
+    let second = w.complain("Tweede klacht").await;
+    w.acknowledged(&second).await;
+    w.idp.revoke_all(&w.complaints);
+    w.kick_imap();
+    let third = w.complain("Derde klacht").await;
+    w.acknowledged(&third).await;
+    assert_eq!(w.idp.issued(&w.tenant).len(), 3, "one token, then one new one per refusal");
+    daemon.stop().await;
+}
+
 /// A wrong client secret: one clear line quoting the provider's code, exit status 1, and the
 /// secret nowhere in the output.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -363,7 +409,7 @@ async fn a_token_command_provides_the_token() {
     daemon.stop().await;
     let runs = std::fs::read_to_string(&runs).unwrap().lines().count();
     assert!(runs >= 2, "the command ran for the IMAP and the SMTP login ({runs})");
-    let failing = w.config(&format!("[oauth2]\nprovider = \"command\"\ntoken_command = \"echo broker unreachable >&2; exit 3\"\n"));
+    let failing = w.config("[oauth2]\nprovider = \"command\"\ntoken_command = \"echo broker unreachable >&2; exit 3\"\n");
     let err = klachtd::daemon::Daemon::prepare(&failing).await.err().expect("a failing command stops the start");
     assert!(format!("{err:#}").contains("broker unreachable"), "{err:#}");
 }

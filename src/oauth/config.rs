@@ -196,3 +196,36 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     }
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// The example's [oauth2] block with its keys uncommented, under a configuration that uses it.
+    fn example_oauth2() -> String {
+        let example = include_str!("../../config/klachtd.example.toml");
+        let block = example.split("# [oauth2]\n").nth(1).expect("the example documents [oauth2]");
+        let keys: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
+        let base = include_str!("../../config/klachtd.example.toml").split("\n# [oauth2]").next().unwrap().replace("# auth = \"password\"", "auth = \"oauth2\"").replace("password_file = \"/etc/klachtd/imap-password\"\n", "").replace("password_env = \"KLACHTD_SMTP_PASSWORD\"\n", "");
+        format!("{base}\n[oauth2]\n{}\n", keys.join("\n"))
+    }
+
+    #[test]
+    fn every_documented_key_exists_and_foreign_keys_are_named() {
+        let c = Config::parse(&example_oauth2()).expect("every documented [oauth2] key is known");
+        let o = c.oauth2.as_ref().unwrap();
+        assert_eq!(o.provider, super::Provider::Microsoft);
+        assert_eq!(o.timeout_secs, 30);
+        let keys: Vec<_> = c.problems().into_iter().map(|p| p.key).collect();
+        // All keys at once: Google's and the command's do not belong to Microsoft, and a secret
+        // and a certificate together are one credential too many.
+        assert_eq!(keys, ["oauth2.service_account_file", "oauth2.mailbox", "oauth2.token_command", "oauth2.client_secret_file"], "{keys:?}");
+    }
+
+    #[test]
+    fn oauth2_needs_tls() {
+        let text = example_oauth2().replace("tls = \"implicit\"", "tls = \"none\"").replace("host = \"imap.example.nl\"", "host = \"127.0.0.1\"");
+        let keys: Vec<_> = Config::parse(&text).unwrap().problems().into_iter().map(|p| p.key).collect();
+        assert!(keys.contains(&"imap.tls".to_string()), "{keys:?}");
+    }
+}
