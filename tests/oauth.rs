@@ -421,10 +421,9 @@ async fn check_config_logs_in_with_a_token() {
     let secret = format!("{}-generic", unique("g"));
     w.idp.add_secret_client(&w.tenant, "generic-1", &secret, &w.complaints);
     w.idp.set_generic_scope(&w.tenant, "mail imap smtp");
-    std::env::set_var("KLACHTD_TEST_GENERIC_SECRET", &secret);
     let section = format!("[oauth2]\nprovider = \"generic\"\ntoken_url = \"{}\"\nclient_id = \"generic-1\"\nclient_secret_env = \"KLACHTD_TEST_GENERIC_SECRET\"\nscope = \"mail imap smtp\"\n", w.idp.generic_url(&w.tenant));
     let path = w.config_file(&section);
-    let out = klachtd(&["check-config"], &path).output().unwrap();
+    let out = klachtd(&["check-config"], &path).env("KLACHTD_TEST_GENERIC_SECRET", &secret).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     for line in ["oauth2: ok", "imap: ok", "smtp: ok"] {
@@ -455,7 +454,7 @@ fn check_config_names_oauth_mistakes() {
         }
     };
     assert_eq!(keys("", ""), ["imap.auth", "smtp.auth"]);
-    assert_eq!(keys("[oauth2]\nprovider = \"microsoft\"\nclient_id = \"a\"\nclient_secret_env = \"KLACHTD_TEST_UNSET_SECRET\"\n", ""), ["oauth2.tenant", "oauth2.client_secret_file"]);
+    assert_eq!(keys("[oauth2]\nprovider = \"microsoft\"\nclient_id = \"a\"\nclient_secret_env = \"KLACHTD_TEST_UNSET_SECRET\"\n", ""), ["oauth2.tenant", "oauth2.client_secret_env"]);
     assert_eq!(keys("[oauth2]\nprovider = \"google\"\nservice_account_file = \"/nonexistent.json\"\ntenant = \"t\"\n", "password = \"x\""), ["imap.password", "oauth2.tenant", "oauth2.service_account_file"]);
     assert_eq!(keys("[oauth2]\nprovider = \"generic\"\nclient_id = \"a\"\nclient_secret_env = \"PATH\"\nscope = \"s\"\ntoken_url = \"http://idp.x.nl/token\"\n", ""), ["oauth2.token_url"]);
     let typo = keys("[oauth2]\nprovider = \"command\"\ntoken_comand = \"x\"\n", "");

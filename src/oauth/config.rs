@@ -143,6 +143,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
             add(&format!("oauth2.{key}"), format!("is not used by provider \"{provider}\""), &format!("remove it; provider \"{provider}\" takes {}", allowed.join(", ")));
         }
     }
+    if o.provider == Provider::Microsoft && !o.tenant.as_deref().is_none_or(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')) {
+        add("oauth2.tenant", "is not a tenant ID or domain".into(), "use the directory (tenant) ID, e.g. 00000000-0000-0000-0000-000000000000, or the tenant's domain");
+    }
     let mut require = |key: &str, value: Option<&str>, fix: &str| {
         if value.is_none_or(|v| v.trim().is_empty()) {
             add(&format!("oauth2.{key}"), format!("is required for provider \"{provider}\""), fix);
@@ -176,7 +179,8 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
             }
         } else if secrets {
             if let Err(e) = o.client_secret() {
-                add("oauth2.client_secret_file", e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
+                let key = if o.client_secret_env.is_some() { "oauth2.client_secret_env" } else { "oauth2.client_secret_file" };
+                add(key, e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
             }
         }
     }

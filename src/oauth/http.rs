@@ -38,11 +38,21 @@ impl Url {
         if authority.contains('@') || authority.is_empty() || path.contains(char::is_whitespace) {
             return Err(format!("{url:?} is not a usable URL"));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, p.parse::<u16>().map_err(|_| format!("{url:?} has a bad port"))?),
-            _ => (authority, if https { 443 } else { 80 }),
+        let default = if https { 443 } else { 80 };
+        // "[::1]:8080", "[::1]", "host:8080", "host".
+        let (host, port) = match authority.strip_prefix('[').and_then(|a| a.split_once(']')) {
+            Some((h, "")) => (h, None),
+            Some((h, p)) => (h, Some(p.strip_prefix(':').unwrap_or("?"))),
+            None => match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            },
         };
-        Ok(Url { https, host: host.trim_start_matches('[').trim_end_matches(']').to_string(), port, path: path.to_string() })
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| format!("{url:?} has a bad port"))?,
+            None => default,
+        };
+        Ok(Url { https, host: host.to_string(), port, path: path.to_string() })
     }
 }
 
@@ -191,6 +201,9 @@ mod tests {
         assert_eq!((u.https, u.host.as_str(), u.port, u.path.as_str()), (true, "login.microsoftonline.com", 443, "/t/oauth2/v2.0/token"));
         let u = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!((u.https, u.host.as_str(), u.port, u.path.as_str()), (false, "127.0.0.1", 8080, "/"));
+        assert_eq!(Url::parse("http://[::1]:8080/t").unwrap().host, "::1");
+        assert_eq!(Url::parse("https://[::1]/t").unwrap().port, 443);
+        assert!(Url::parse("https://x:99999/").is_err());
         assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("https://user:pw@x/").is_err());
     }

@@ -249,6 +249,44 @@ mod tests {
         assert!(!answer(400, r#"{"error":"invalid_grant","error_description":"x"}"#).unwrap_err().is_transient());
     }
 
+    fn source(command: &str) -> TokenSource {
+        let o: OAuth2 = toml::from_str(&format!("provider = \"command\"\ntoken_command = {command:?}\n")).unwrap();
+        TokenSource::new(&o, "k@x.nl").unwrap()
+    }
+
+    fn cached(secret: &str, renew_in: i64, expires_in: u64) -> Arc<AccessToken> {
+        let now = Instant::now();
+        let renew_at = if renew_in < 0 { now - Duration::from_secs(renew_in.unsigned_abs()) } else { now + Duration::from_secs(renew_in as u64) };
+        Arc::new(AccessToken { secret: secret.into(), serial: 1000 + expires_in, renew_at, expires_at: now + Duration::from_secs(expires_in) })
+    }
+
+    #[tokio::test]
+    async fn a_fresh_token_is_kept_a_stale_one_renewed_and_a_valid_one_bridges_an_outage() {
+        let tokens = source("echo new-token");
+        *tokens.cache.lock().await = Some(cached("fresh", 60, 100));
+        assert_eq!(tokens.token().await.unwrap().secret(), "fresh", "not renewed before 80 %");
+        *tokens.cache.lock().await = Some(cached("stale", -1, 100));
+        assert_eq!(tokens.token().await.unwrap().secret(), "new-token", "renewed after 80 %, while still valid");
+
+        let down = source("exit 1");
+        *down.cache.lock().await = Some(cached("stale", -1, 100));
+        assert_eq!(down.token().await.unwrap().secret(), "stale", "the endpoint is away: the valid token serves on");
+        *down.cache.lock().await = Some(cached("expired", -10, 0));
+        assert!(down.token().await.unwrap_err().is_transient(), "an expired token is never used");
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_forgotten_unless_already_replaced() {
+        let tokens = source("echo new-token");
+        let old = cached("old", 60, 100);
+        *tokens.cache.lock().await = Some(old.clone());
+        let other = cached("other", 60, 99);
+        tokens.refused(&other).await;
+        assert_eq!(tokens.token().await.unwrap().secret(), "old", "another token's refusal changes nothing");
+        tokens.refused(&old).await;
+        assert_eq!(tokens.token().await.unwrap().secret(), "new-token");
+    }
+
     #[test]
     fn debug_never_shows_a_token() {
         let t = AccessToken::new(Fetched { token: "very-secret-token".into(), expires_in: Some(Duration::from_secs(60)) }, Instant::now());
