@@ -377,7 +377,8 @@ async fn a_certificate_signs_the_client_assertion() {
     assert!(format!("{err:#}").contains("AADSTS700027"), "{err:#}");
 }
 
-/// Google: a service account acting for the mailbox (domain-wide delegation, JWT bearer grant).
+/// Google: a service account acting for the mailbox (domain-wide delegation, JWT bearer grant),
+/// with the token endpoint over TLS as Google's is (trusted through oauth2.ca_file).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_google_service_account_acts_for_the_mailbox() {
     let w = World::new().await;
@@ -385,9 +386,11 @@ async fn a_google_service_account_acts_for_the_mailbox() {
     let email = "klachtd@project.iam.gserviceaccount.test";
     w.idp.add_service_account(&w.tenant, email, public, &w.complaints);
     let key_file = w.dir.path().join("service-account.json");
-    let json = serde_json::json!({"type": "service_account", "client_email": email, "private_key": std::fs::read_to_string(&key).unwrap(), "private_key_id": "k1", "token_uri": w.idp.google_url(&w.tenant)});
+    let https = w.idp.https_base(&w.stack.dir.join("tls/server.pem"), &w.stack.dir.join("tls/server.key"));
+    let token_uri = format!("{https}/{}/google/token", w.tenant);
+    let json = serde_json::json!({"type": "service_account", "client_email": email, "private_key": std::fs::read_to_string(&key).unwrap(), "private_key_id": "k1", "token_uri": token_uri});
     std::fs::write(&key_file, json.to_string()).unwrap();
-    let daemon = Running::start(w.config(&format!("[oauth2]\nprovider = \"google\"\nservice_account_file = {key_file:?}\n")));
+    let daemon = Running::start(w.config(&format!("[oauth2]\nprovider = \"google\"\nservice_account_file = {key_file:?}\nca_file = {:?}\n", w.stack.ca)));
     let complainant = w.complain("Klacht").await;
     w.acknowledged(&complainant).await;
     daemon.stop().await;

@@ -45,6 +45,8 @@ pub struct OAuth2 {
     pub token_url: Option<String>,
     /// Command: run with `sh -c`; its standard output (trimmed) is the access token.
     pub token_command: Option<String>,
+    /// Extra CA certificate (PEM) to trust for the token endpoint besides the system's.
+    pub ca_file: Option<PathBuf>,
     /// Limit for one token request or command, in seconds (default 30).
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -119,9 +121,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     }
     // Keys that mean nothing for this provider are mistakes (a misplaced or misspelt setting).
     let allowed: &[&str] = match o.provider {
-        Provider::Microsoft => &["tenant", "client_id", "client_secret_file", "client_secret_env", "certificate_file", "private_key_file", "scope", "token_url"],
-        Provider::Google => &["service_account_file", "mailbox", "scope", "token_url"],
-        Provider::Generic => &["client_id", "client_secret_file", "client_secret_env", "scope", "token_url"],
+        Provider::Microsoft => &["tenant", "client_id", "client_secret_file", "client_secret_env", "certificate_file", "private_key_file", "scope", "token_url", "ca_file"],
+        Provider::Google => &["service_account_file", "mailbox", "scope", "token_url", "ca_file"],
+        Provider::Generic => &["client_id", "client_secret_file", "client_secret_env", "scope", "token_url", "ca_file"],
         Provider::Command => &["token_command"],
     };
     let given = [
@@ -136,6 +138,7 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
         ("scope", o.scope.is_some()),
         ("token_url", o.token_url.is_some()),
         ("token_command", o.token_command.is_some()),
+        ("ca_file", o.ca_file.is_some()),
     ];
     let provider = format!("{:?}", o.provider).to_lowercase();
     for (key, set) in given {
@@ -191,6 +194,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
             }
         }
     }
+    if let Some(ca) = o.ca_file.as_ref().filter(|ca| !ca.is_file()) {
+        add("oauth2.ca_file", format!("{} does not exist", ca.display()), "point it at a PEM certificate or remove the key");
+    }
     if let Some(url) = &o.token_url {
         match super::http::Url::parse(url) {
             Ok(u) if !u.https && !crate::config::is_loopback(&u.host) => add("oauth2.token_url", format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost"),
@@ -223,7 +229,7 @@ mod tests {
         let keys: Vec<_> = c.problems().into_iter().map(|p| p.key).collect();
         // All keys at once: Google's and the command's do not belong to Microsoft, and a secret
         // and a certificate together are one credential too many.
-        assert_eq!(keys, ["oauth2.service_account_file", "oauth2.mailbox", "oauth2.token_command", "oauth2.client_secret_file"], "{keys:?}");
+        assert_eq!(keys, ["oauth2.service_account_file", "oauth2.mailbox", "oauth2.token_command", "oauth2.client_secret_file", "oauth2.ca_file"], "{keys:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! Everything lives under a tenant (one per test): `/{tenant}/oauth2/v2.0/token` (Microsoft
 //! style), `/{tenant}/token` (generic), `/{tenant}/google/token`; `/introspect` is shared.
+//! `https_base` serves the same over TLS.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -56,6 +57,8 @@ struct State {
 pub struct Idp {
     pub port: u16,
     state: Arc<Mutex<State>>,
+    runtime: tokio::runtime::Handle,
+    https_port: OnceLock<u16>,
 }
 
 impl Idp {
@@ -68,22 +71,58 @@ impl Idp {
             listener.set_nonblocking(true).unwrap();
             let port = listener.local_addr().unwrap().port();
             let s = state.clone();
+            let (tx, rx) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                tx.send(rt.handle().clone()).unwrap();
                 rt.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                     while let Ok((conn, _)) = listener.accept().await {
                         let _ = conn.set_nodelay(true);
-                        tokio::spawn(serve(conn, s.clone(), port));
+                        tokio::spawn(serve(conn, s.clone(), format!("http://127.0.0.1:{port}")));
                     }
                 });
             });
-            Idp { port, state }
+            Idp { port, state, runtime: rx.recv().unwrap(), https_port: OnceLock::new() }
         })
     }
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The same endpoints over TLS, with the certificate and key (PEM) of the first call.
+    pub fn https_base(&self, cert: &std::path::Path, key: &std::path::Path) -> String {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        let port = *self.https_port.get_or_init(|| {
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+            let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let state = self.state.clone();
+            self.runtime.spawn(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                while let Ok((conn, _)) = listener.accept().await {
+                    let (acceptor, state) = (acceptor.clone(), state.clone());
+                    tokio::spawn(async move {
+                        if let Ok(tls) = acceptor.accept(conn).await {
+                            serve(tls, state, format!("https://127.0.0.1:{port}")).await;
+                        }
+                    });
+                }
+            });
+            port
+        });
+        format!("https://127.0.0.1:{port}")
     }
 
     pub fn introspection_url(&self) -> String {
@@ -98,9 +137,6 @@ impl Idp {
         format!("{}/{tenant}/token", self.base())
     }
 
-    pub fn google_url(&self, tenant: &str) -> String {
-        format!("{}/{tenant}/google/token", self.base())
-    }
 
     fn with<T>(&self, tenant: &str, f: impl FnOnce(&mut Tenant) -> T) -> T {
         let mut state = self.state.lock().unwrap();
@@ -211,7 +247,7 @@ fn form_decode(body: &str) -> HashMap<String, String> {
     body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (dec(k), dec(v))).collect()
 }
 
-async fn serve(mut conn: tokio::net::TcpStream, state: Arc<Mutex<State>>, port: u16) {
+async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut conn: S, state: Arc<Mutex<State>>, base: String) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let (path, body) = loop {
@@ -230,7 +266,7 @@ async fn serve(mut conn: tokio::net::TcpStream, state: Arc<Mutex<State>>, port: 
     let form = form_decode(&body);
     let answer = {
         let mut state = state.lock().unwrap();
-        handle(&mut state, &path, &form, port)
+        handle(&mut state, &path, &form, &base)
     };
     let Some((status, json)) = answer else { return }; // down: drop the connection
     let reason = if status == 200 { "OK" } else { "Error" };
@@ -244,7 +280,7 @@ fn error(status: u16, code: &str, description: &str) -> Option<(u16, serde_json:
     Some((status, serde_json::json!({"error": code, "error_description": description, "error_codes": [7000215], "trace_id": "00000000-0000-0000-0000-000000000000"})))
 }
 
-fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, port: u16) -> Option<(u16, serde_json::Value)> {
+fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &str) -> Option<(u16, serde_json::Value)> {
     if path == "/introspect" {
         let token = form.get("token").cloned().unwrap_or_default();
         let now = Instant::now();
@@ -262,7 +298,7 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, port: u
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let tenant_name = parts.next().unwrap_or_default().to_string();
     let rest = parts.next().unwrap_or_default().to_string();
-    let audience = format!("http://127.0.0.1:{port}{path}");
+    let audience = format!("{base}{path}");
     let Some(tenant) = state.tenants.get_mut(&tenant_name) else {
         return error(400, "invalid_request", "AADSTS90002: Tenant not found.");
     };
