@@ -128,3 +128,20 @@ impl OAuthSmtpError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
+
+    #[test]
+    fn mechanisms_are_read_from_the_ehlo_answer() {
+        let ehlo = |lines: &[&str]| Response::new(Code::new(Severity::PositiveCompletion, Category::MailSystem, Detail::Zero), lines.iter().map(|l| l.to_string()).collect());
+        let postfix = ehlo(&["mailstack.test", "PIPELINING", "SIZE 104857600", "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER", "AUTH=PLAIN LOGIN XOAUTH2 OAUTHBEARER", "8BITMIME"]);
+        assert_eq!(Mechanism::choose(offered_mechanisms(&postfix).iter().map(String::as_str)), Some(Mechanism::OAuthBearer));
+        let exchange = ehlo(&["AM0PR01CA0001.outlook.office365.com Hello", "SIZE 157286400", "AUTH LOGIN XOAUTH2", "AUTHENTICATED-ONLY"]);
+        assert_eq!(offered_mechanisms(&exchange), ["LOGIN", "XOAUTH2"]);
+        assert_eq!(Mechanism::choose(offered_mechanisms(&exchange).iter().map(String::as_str)), Some(Mechanism::XOAuth2));
+        assert!(offered_mechanisms(&ehlo(&["x", "STARTTLS"])).is_empty());
+    }
+}
