@@ -146,6 +146,26 @@ acknowledge_since = "2000-01-01"
         subject.split(['[', ']']).nth(1).unwrap_or_default().to_string()
     }
 
+    /// Runs the built binary at trace level until a complaint is acknowledged, stops it with
+    /// SIGTERM, and returns its logs.
+    async fn run_binary_until_acknowledged(&self, oauth2: &str) -> String {
+        let path = self.config_file(oauth2);
+        let log = self.dir.path().join("klachtd.log");
+        let child = klachtd(&["run"], &path).stdout(std::fs::File::create(&log).unwrap()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+        let mut child = KillOnDrop(Some(child));
+        let complainant = self.complain("Klacht over de wachttijd").await;
+        let reference = self.acknowledged(&complainant).await;
+        assert!(reference.starts_with("KL-"), "{reference}");
+        let mut child = child.0.take().unwrap();
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+        let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+        assert!(status.success(), "{status}");
+        let logs = std::fs::read_to_string(&log).unwrap();
+        assert!(logs.contains("access token obtained") && logs.contains("mail accepted by SMTP server"), "{logs}");
+        assert!(logs.contains("DEBUG"), "debug logging (trace filter) was on");
+        logs
+    }
+
     /// Ends the daemon's IMAP sessions from the server side (as Exchange does when a token
     /// expires), so it has to log in again.
     fn kick_imap(&self) {
@@ -213,20 +233,7 @@ async fn the_stack_takes_tokens_only_for_the_complaints_account() {
 async fn complaint_is_read_and_acknowledged_with_tokens_only() {
     let w = World::new().await;
     let (section, secret) = w.microsoft_secret_app();
-    let path = w.config_file(&section);
-    let log = w.dir.path().join("klachtd.log");
-    let child = klachtd(&["run"], &path).stdout(std::fs::File::create(&log).unwrap()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-    let mut child = KillOnDrop(Some(child));
-    let complainant = w.complain("Klacht over de wachttijd").await;
-    let reference = w.acknowledged(&complainant).await;
-    assert!(reference.starts_with("KL-"), "{reference}");
-    let mut child = child.0.take().unwrap();
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
-    assert!(status.success(), "{status}");
-    let logs = std::fs::read_to_string(&log).unwrap();
-    assert!(logs.contains("access token obtained") && logs.contains("mail accepted by SMTP server"), "{logs}");
-    assert!(logs.contains("DEBUG") || logs.contains("TRACE"), "debug logging was on");
+    let logs = w.run_binary_until_acknowledged(&section).await;
     let mut secrets = w.idp.issued(&w.tenant);
     assert!(!secrets.is_empty());
     secrets.push(secret);
@@ -352,8 +359,9 @@ async fn a_wrong_secret_is_a_clear_start_up_error() {
 }
 
 /// The certificate credential: a signed client assertion the provider checks (signature,
-/// thumbprint, audience, issuer, subject, lifetime, one-time jti). An unregistered certificate
-/// is refused at start.
+/// thumbprint, audience, issuer, subject, lifetime, one-time jti), by the built binary with
+/// trace logs that hold no assertion and no token. An unregistered certificate is refused at
+/// start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_signs_the_client_assertion() {
     let w = World::new().await;
@@ -364,12 +372,13 @@ async fn a_certificate_signs_the_client_assertion() {
         t = w.tenant,
         url = w.idp.microsoft_url(&w.tenant)
     );
-    let daemon = Running::start(w.config(&section));
-    let complainant = w.complain("Klacht").await;
-    w.acknowledged(&complainant).await;
-    daemon.stop().await;
+    let logs = w.run_binary_until_acknowledged(&section).await;
     let assertions = w.idp.assertions(&w.tenant);
     assert!(!assertions.is_empty() && assertions.len() == w.idp.issued(&w.tenant).len(), "every token came from a valid assertion");
+    let mut secrets = w.idp.issued(&w.tenant);
+    secrets.extend(assertions);
+    secrets.push(std::fs::read_to_string(&key).unwrap().lines().nth(1).unwrap().to_string());
+    assert_not_in(&logs, &secrets, "the daemon's logs");
 
     let (other_key, other_cert, _, _) = idp::rsa_key_and_certificate(w.dir.path(), "other");
     let unregistered = section.replace(&format!("{cert:?}"), &format!("{other_cert:?}")).replace(&format!("{key:?}"), &format!("{other_key:?}"));
