@@ -358,6 +358,18 @@ async fn a_wrong_secret_is_a_clear_start_up_error() {
     assert!(w.idp.issued(&w.tenant).is_empty());
 }
 
+/// A token endpoint that does not answer at start stops the start like an IMAP server that
+/// does not answer: one line that names the endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_token_endpoint_at_start_is_named() {
+    let w = World::new().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{closed}/{}/oauth2/v2.0/token", w.tenant);
+    let section = w.microsoft_secret_app().0.replace(&w.idp.microsoft_url(&w.tenant), &url);
+    let err = format!("{:#}", klachtd::daemon::Daemon::prepare(&w.config(&section)).await.err().expect("no start without a token"));
+    assert!(err.starts_with("oauth2: no access token: token endpoint") && err.contains(&url) && !err.contains('\n'), "{err}");
+}
+
 /// The certificate credential: a signed client assertion the provider checks (signature,
 /// thumbprint, audience, issuer, subject, lifetime, one-time jti), by the built binary with
 /// trace logs that hold no assertion and no token. An unregistered certificate is refused at
