@@ -497,6 +497,7 @@ impl Actions {
             subject: String::new(),
             body: paper.description.clone(),
             raw: None,
+            raw_file: None,
             note: format!("registered by {actor}"),
             received_at,
         };

@@ -311,6 +311,8 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
         cause.is::<crate::config::ConfigError>()
             || cause.is::<crate::config::SecretError>()
             || cause.is::<daemon::CredentialsRefused>()
+            || matches!(cause.downcast_ref::<crate::oauth::TokenError>(), Some(crate::oauth::TokenError::Refused { .. } | crate::oauth::TokenError::Config(_)))
+            || matches!(cause.downcast_ref::<crate::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
             || matches!(cause.downcast_ref::<crate::mailbox::MailboxError>(), Some(e) if e.is_credentials_refused())
     })
 }
@@ -551,16 +553,25 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let store = daemon::open_store(&config).await?;
     store.close().await;
     println!("database: ok ({})", daemon::redact_url(&config.database.url));
+    let tokens = daemon::token_source(&config).await?;
+    if tokens.is_some() {
+        println!("oauth2: ok (access token obtained)");
+    }
     let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
-    let password = config.imap.secret().resolve("imap")?;
-    let mut session = crate::mailbox::connect(&config.imap, &tls, &password).await?;
+    let mut session = match (&tokens, config.imap.auth) {
+        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::mailbox::connect_oauth(&config.imap, &tls, tokens).await?,
+        _ => {
+            let password = config.imap.secret().resolve("imap")?;
+            crate::mailbox::connect(&config.imap, &tls, &password).await?
+        }
+    };
     // The folders the daemon would use, created when missing: a server that refuses them
     // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
     let caps = session.capabilities().await.context("imap: CAPABILITY")?;
     let folders = crate::mailbox::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
     println!("imap: ok ({}:{} as {}; folders {}, {}, {})", config.imap.host, config.imap.port, config.imap.user, folders.processed, folders.ignored, folders.quarantine);
-    daemon::mailer(&config)?.check().await.context("smtp")?;
+    daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
     println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
     Ok(ExitCode::SUCCESS)
 }

@@ -43,6 +43,8 @@ pub struct Config {
     pub retention: Retention,
     /// Handlers act by replying to case notifications; off unless a secret is configured.
     pub actions_by_mail: Option<ActionsByMail>,
+    /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
+    pub oauth2: Option<crate::oauth::config::OAuth2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -328,6 +330,17 @@ pub enum TlsMode {
     None,
 }
 
+/// How klachtd logs in to the IMAP or SMTP server.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// LOGIN / AUTH PLAIN with the password.
+    #[default]
+    Password,
+    /// SASL OAUTHBEARER or XOAUTH2 with an access token from `[oauth2]`.
+    Oauth2,
+}
+
 /// A password given inline, in a file, or in an environment variable (exactly one).
 /// (Inlined into each section: serde cannot combine `flatten` with `deny_unknown_fields`.)
 #[derive(Debug, Clone, Copy)]
@@ -353,6 +366,8 @@ pub struct Imap {
     pub port: u16,
     pub tls: TlsMode,
     pub user: String,
+    #[serde(default)]
+    pub auth: AuthMode,
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub password_env: Option<String>,
@@ -391,7 +406,10 @@ pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
+    /// With auth = "oauth2": the mailbox to log in as (default: imap.user).
     pub user: Option<String>,
+    #[serde(default)]
+    pub auth: AuthMode,
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub password_env: Option<String>,
@@ -679,8 +697,8 @@ impl Config {
             add("database.max_connections", "must be at least 1".into(), "use 5");
         }
         for (section, host, port, tls, secret, ca) in [
-            ("imap", &self.imap.host, self.imap.port, self.imap.tls, Some(self.imap.secret()), &self.imap.ca_file),
-            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls, self.smtp.user.as_ref().map(|_| self.smtp.secret()), &self.smtp.ca_file),
+            ("imap", &self.imap.host, self.imap.port, self.imap.tls, Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password), &self.imap.ca_file),
+            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls, self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password), &self.smtp.ca_file),
         ] {
             if host.trim().is_empty() {
                 add(&format!("{section}.host"), "is empty".into(), "set the server's host name");
@@ -781,6 +799,7 @@ impl Config {
         if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
+        p.extend(crate::oauth::config::problems(self, secrets));
         p
     }
 
@@ -828,6 +847,9 @@ impl Config {
         }
         if self.actions_by_mail != other.actions_by_mail {
             keys.push("actions_by_mail");
+        }
+        if self.oauth2 != other.oauth2 {
+            keys.push("oauth2");
         }
         keys
     }
@@ -896,7 +918,7 @@ fn is_cron(cron: &str) -> bool {
     cron.split_whitespace().count() >= 6 && tokio_cron_scheduler::Job::new_async(cron, |_, _| Box::pin(async {})).is_ok()
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 

@@ -126,7 +126,12 @@ impl Intake {
     /// receipt: a new case (acknowledged), or mail of the case it refers to. `actor` goes into
     /// the case's history.
     pub async fn release_from_quarantine(&self, id: i64, actor: &str) -> Result<Outcome, ReleaseError> {
-        let (raw, received_at, reason) = self.store.quarantined_mail(id).await?.ok_or(ReleaseError::Unknown(id))?;
+        let (raw, raw_file, received_at, reason) = self.store.quarantined_mail(id).await?.ok_or(ReleaseError::Unknown(id))?;
+        let raw = match (raw, raw_file) {
+            (Some(raw), _) => raw,
+            (None, Some(hash)) => self.attachments.read(&hash).await.map_err(|e| ReleaseError::Intake(IntakeError::Attachment(e)))?,
+            (None, None) => return Err(StoreError::Corrupt(format!("quarantined mail {id} has no raw bytes")).into()),
+        };
         let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
         let arrived = DateTime::from_timestamp(received_at, 0).unwrap_or_else(Utc::now);
         let outcome = self.handle(&mail, &raw, arrived, None).await?;
@@ -143,6 +148,8 @@ impl Intake {
     /// Classifies a parsed mail and acts on it. `spam` is `None` for a mail a handler released
     /// from quarantine.
     async fn handle(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, spam: Option<&SpamPolicy>) -> Result<Outcome, IntakeError> {
+        let file = if raw.len() > RAW_IN_DATABASE_MAX { Some(self.attachments.save_async(raw).await.map_err(IntakeError::Attachment)?) } else { None };
+        let raw = &Raw { bytes: raw, file };
         let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
         let mut linked = self.store.find_case_for(&references, &mail.thread_ids).await?;
         // A reference of ours in the opening of the text ("over mijn klacht KL-2026-0016")
@@ -219,7 +226,7 @@ impl Intake {
         })
     }
 
-    async fn register(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, mentions: Option<&str>) -> Result<Outcome, IntakeError> {
+    async fn register(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, mentions: Option<&str>) -> Result<Outcome, IntakeError> {
         let settings = self.settings.get();
         let received_on = amsterdam_date(arrived);
         let deadlines = Deadlines::compute(&settings.calendar, received_on);
@@ -322,7 +329,7 @@ impl Intake {
     /// which the next attempt sees as a duplicate (by its dedupe key), so no second letter goes
     /// out. What is not covered is the outbox's own window (a crash after the SMTP server
     /// accepted a letter but before that was recorded), see the README.
-    async fn handler_reply(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, case: &crate::store::CaseLink, from: &str) -> Result<Option<Outcome>, IntakeError> {
+    async fn handler_reply(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, case: &crate::store::CaseLink, from: &str) -> Result<Option<Outcome>, IntakeError> {
         let Some(name) = self.actions.authenticate_reply(&case.reference, from, &mail.subject).await? else {
             return Ok(None);
         };
@@ -342,15 +349,13 @@ impl Intake {
     async fn save_attachments(&self, mail: &InboundMail) -> Result<Vec<AttachmentRecord>, IntakeError> {
         let mut records = Vec::with_capacity(mail.attachments.len());
         for a in &mail.attachments {
-            let store = self.attachments.clone();
-            let data = a.data.clone();
-            let sha256 = tokio::task::spawn_blocking(move || store.save(&data)).await.map_err(std::io::Error::other)??;
+            let sha256 = self.attachments.save_async(&a.data).await.map_err(IntakeError::Attachment)?;
             records.push(AttachmentRecord { filename: a.filename.clone(), content_type: a.content_type.clone(), size: a.data.len() as i64, sha256, role: a.role.as_str() });
         }
         Ok(records)
     }
 
-    fn message_record(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, kind: &str, note: &str) -> MessageRecord {
+    fn message_record(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, kind: &str, note: &str) -> MessageRecord {
         MessageRecord {
             direction: "in",
             kind: kind.to_string(),
@@ -359,11 +364,22 @@ impl Intake {
             from_address: mail.from.as_ref().map(|f| f.address.clone()),
             subject: mail.subject.clone(),
             body: mail.text.clone(),
-            raw: Some(raw.to_vec()),
+            raw: raw.file.is_none().then(|| raw.bytes.to_vec()),
+            raw_file: raw.file.clone(),
             note: note.to_string(),
             received_at: arrived.timestamp(),
         }
     }
+}
+
+/// Mail larger than this is kept as a file beside the attachments instead of in the database
+/// (`messages.raw_file`): binding a value copies it several times in the database driver.
+pub const RAW_IN_DATABASE_MAX: usize = 1 << 20;
+
+/// The raw bytes of the mail in hand, and the file they are kept in when large.
+struct Raw<'a> {
+    bytes: &'a [u8],
+    file: Option<String>,
 }
 
 /// The kind of an outcome, for the log (no reference to a person).

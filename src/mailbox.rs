@@ -59,6 +59,8 @@ pub enum MailboxError {
     #[error(transparent)]
     Secret(#[from] crate::config::SecretError),
     #[error(transparent)]
+    Token(#[from] crate::oauth::TokenError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
@@ -173,6 +175,8 @@ pub struct MailboxWorker {
     holder: String,
     /// Set by each session once it has asked the server for its namespace.
     folders: std::sync::RwLock<Folders>,
+    /// With `imap.auth = "oauth2"`: where the access tokens come from.
+    tokens: Option<Arc<crate::oauth::TokenSource>>,
 }
 
 /// How often an instance that does not hold the mailbox lease asks again.
@@ -196,7 +200,13 @@ impl MailboxWorker {
     pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let holder = format!("{host}:{}:{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        Self { config, tls, store, intake, health, failures: Failures::default(), holder, folders: Default::default() }
+        Self { config, tls, store, intake, health, failures: Failures::default(), holder, folders: Default::default(), tokens: None }
+    }
+
+    /// Logs in with access tokens from `tokens` instead of the password.
+    pub fn with_tokens(mut self, tokens: Option<Arc<crate::oauth::TokenSource>>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// The lease must outlast the longest one mail can take (it is renewed before each).
@@ -227,6 +237,9 @@ impl MailboxWorker {
     }
 
     pub async fn connect(&self) -> Result<ImapSession, MailboxError> {
+        if let Some(tokens) = &self.tokens {
+            return connect_oauth(&self.config, &self.tls, tokens).await;
+        }
         // Read at every connection: a password rotated in its file is picked up without a restart.
         let password = self.config.secret().resolve("imap")?;
         connect(&self.config, &self.tls, &password).await
@@ -646,6 +659,22 @@ async fn timed<T, E: Into<MailboxError>>(limit: Duration, what: &'static str, fu
 
 /// Opens a logged-in session to the configured mailbox.
 pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> Result<ImapSession, MailboxError> {
+    let client = open(config, tls).await?;
+    let timeout = config.timeout();
+    let login = tokio::time::timeout(timeout, client.login(&config.user, password))
+        .await
+        .map_err(|_| MailboxError::Timeout(timeout, "LOGIN"))?;
+    login.map_err(|(source, _)| MailboxError::Login { user: config.user.clone(), source })
+}
+
+/// Opens a session logged in with an access token (SASL OAUTHBEARER or XOAUTH2).
+pub async fn connect_oauth(config: &Imap, tls: &Arc<ClientConfig>, tokens: &crate::oauth::TokenSource) -> Result<ImapSession, MailboxError> {
+    let client = open(config, tls).await?;
+    crate::oauth::imap::authenticate(client, config, tokens).await
+}
+
+/// A connection that has greeted us, encrypted as configured, not yet logged in.
+async fn open(config: &Imap, tls: &Arc<ClientConfig>) -> Result<Client<Box<dyn ImapIo>>, MailboxError> {
     let server = format!("{}:{}", config.host, config.port);
     let timeout = config.timeout();
     let tcp = tokio::time::timeout(timeout, TcpStream::connect((config.host.as_str(), config.port)))
@@ -670,10 +699,7 @@ pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> 
             return Err(MailboxError::Connect { server, source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the greeting") });
         }
     }
-    let login = tokio::time::timeout(timeout, client.login(&config.user, password))
-        .await
-        .map_err(|_| MailboxError::Timeout(timeout, "LOGIN"))?;
-    login.map_err(|(source, _)| MailboxError::Login { user: config.user.clone(), source })
+    Ok(client)
 }
 
 async fn tls_wrap(config: &Imap, tls: &Arc<ClientConfig>, tcp: TcpStream, server: &str) -> Result<tokio_rustls::client::TlsStream<TcpStream>, MailboxError> {

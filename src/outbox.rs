@@ -58,12 +58,7 @@ impl OutboxWorker {
             let pause = if delivered { Duration::ZERO } else { self.poll_interval };
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {
-                    // Nothing to send for a while: the connection is not kept open for nothing.
-                    if !delivered {
-                        self.mailer.close_idle().await;
-                    }
-                }
+                _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {}
             }
         }
         self.mailer.close_idle().await;
@@ -84,7 +79,12 @@ impl OutboxWorker {
             let which = if sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders) { Claim::Any } else { Claim::ExceptReminders };
             let item = match self.store.claim_outbox(&self.worker_id, lease, which).await {
                 Ok(Some(item)) => item,
-                Ok(None) => return any,
+                Ok(None) => {
+                    // The run of mails is over; the next one logs in afresh (with a current
+                    // token, under OAuth).
+                    self.mailer.close_idle().await;
+                    return any;
+                }
                 Err(e) => {
                     Health::count(&self.health.errors_database, 1);
                     tracing::warn!(error = %e, "outbox: database unavailable");

@@ -60,18 +60,21 @@ pub enum SendError {
     Timeout(Duration),
     #[error("cannot build the message: {0}")]
     Build(String),
+    #[error("SMTP: {0}")]
+    OAuth(#[from] crate::oauth::smtp::OAuthSmtpError),
     #[error("SMTP: cannot connect to {server}: {source}")]
     Connect { server: String, source: std::io::Error },
 }
 
 impl SendError {
     /// Whether trying again cannot help: the message cannot be built, or the server refused it
-    /// with a 5xx reply. A refused or required login (530, 534, 535, 538) is a fault of our own
-    /// configuration, not of the letter, and is retried like an outage until it is fixed.
+    /// with a 5xx reply. A refused or required login (530, 534, 535, 538), and a token the
+    /// identity provider or the server refuses, are faults of our own configuration, not of the
+    /// letter, and are retried like an outage until they are fixed.
     pub fn is_permanent(&self) -> bool {
         match self {
             SendError::Build(_) => true,
-            SendError::Timeout(_) | SendError::Connect { .. } => false,
+            SendError::Timeout(_) | SendError::Connect { .. } | SendError::OAuth(_) => false,
             SendError::Smtp(e) => e.is_permanent() && !e.status().is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538)),
         }
     }
@@ -79,6 +82,11 @@ impl SendError {
 
 impl Mailer {
     pub fn new(config: &Smtp, from_name: &str, from_address: &str) -> anyhow::Result<Self> {
+        Self::with_tokens(config, from_name, from_address, None)
+    }
+
+    /// `oauth`: the login and the tokens, when `smtp.auth` is "oauth2".
+    pub fn with_tokens(config: &Smtp, from_name: &str, from_address: &str, oauth: Option<(String, std::sync::Arc<crate::oauth::TokenSource>)>) -> anyhow::Result<Self> {
         let starttls = match config.tls {
             TlsMode::Starttls => {
                 let mut builder = TlsParameters::builder(config.host.clone());
@@ -90,9 +98,10 @@ impl Mailer {
             }
             _ => None,
         };
-        let credentials = match &config.user {
-            Some(user) => Some(Credentials::new(user.clone(), config.secret().resolve("smtp")?)),
-            None => None,
+        let login = match (oauth, &config.user) {
+            (Some((user, tokens)), _) => Some(connection::Login::OAuth(crate::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens))),
+            (None, Some(user)) => Some(connection::Login::Password(Credentials::new(user.clone(), config.secret().resolve("smtp")?))),
+            (None, None) => None,
         };
         let endpoint = connection::Endpoint {
             host: config.host.clone(),
@@ -100,7 +109,7 @@ impl Mailer {
             tls: config.tls,
             rustls: crate::tls::client_config(config.ca_file.as_deref()).context("SMTP TLS")?,
             starttls,
-            credentials,
+            login,
             connect_timeout: config.timeout(),
         };
         let from = Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
@@ -197,6 +206,7 @@ mod tests {
             port: 25,
             tls: TlsMode::None,
             user: None,
+            auth: crate::config::AuthMode::Password,
             password: None,
             password_file: None,
             password_env: None,

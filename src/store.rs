@@ -83,6 +83,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_mail_classes.sql"),
         postgres: include_str!("../migrations/postgres/0005_mail_classes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "raw_file",
+        sqlite: include_str!("../migrations/sqlite/0006_raw_file.sql"),
+        postgres: include_str!("../migrations/postgres/0006_raw_file.sql"),
+    },
 ];
 
 /// An incoming or outgoing message as recorded on a case.
@@ -96,6 +102,8 @@ pub struct MessageRecord {
     pub subject: String,
     pub body: String,
     pub raw: Option<Vec<u8>>,
+    /// The SHA-256 of a large raw mail kept as a file instead of in `raw` (see `RAW_IN_DATABASE_MAX`).
+    pub raw_file: Option<String>,
     pub note: String,
     pub received_at: i64,
 }
@@ -949,6 +957,14 @@ impl Store {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    /// The files (SHA-256) of a case's large raw mails, kept outside the database.
+    pub async fn raw_files(&self, reference: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id")
+            .bind(reference)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     pub async fn count(&self, table: Table) -> Result<i64> {
         let sql = match table {
             Table::Cases => "SELECT COUNT(*) FROM cases",
@@ -1058,8 +1074,8 @@ async fn insert_message(
         sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(key).execute(&mut **tx).await?;
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(case_id)
     .bind(m.direction)
@@ -1069,9 +1085,10 @@ async fn insert_message(
     .bind(m.from_address.clone())
     .bind(&m.subject)
     .bind(&m.body)
-    .bind(m.raw.clone())
+    .bind(m.raw.as_deref())
     .bind(&m.note)
     .bind(m.received_at)
+    .bind(m.raw_file.as_deref())
     .fetch_one(&mut **tx)
     .await?;
     for a in attachments {

@@ -219,6 +219,7 @@ async fn a_large_mail_costs_at_most_twice_its_size_in_memory() {
     );
     drop(encoded);
     let size = raw.len();
+    let sha256: String = ring::digest::digest(&ring::digest::SHA256, raw.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
     w.stack.append(&w.complaints, "INBOX", raw.as_bytes(), None).await;
     drop(raw);
     let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(["--config", config_path.to_str().unwrap(), "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
@@ -229,6 +230,10 @@ async fn a_large_mail_costs_at_most_twice_its_size_in_memory() {
     let peak_kib: usize = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap();
     signal(child.id(), "-TERM");
     child.wait().unwrap();
+    // Kept whole, as a file beside the attachments rather than in the database.
+    let reference = store.list_cases().await.unwrap()[0].reference.clone();
+    assert_eq!(store.raw_files(&reference).await.unwrap(), vec![sha256.clone()]);
+    assert_eq!(std::fs::metadata(w.dir.path().join("data/attachments").join(&sha256[..2]).join(&sha256)).unwrap().len(), size as u64);
     let limit_kib = (50 << 10) + 2 * size / 1024;
     eprintln!("large mail: {} MiB, peak resident {} MiB, limit {} MiB", size >> 20, peak_kib >> 10, limit_kib >> 10);
     assert!(peak_kib < limit_kib, "peak resident {peak_kib} KiB for a mail of {size} bytes (limit {limit_kib} KiB)");

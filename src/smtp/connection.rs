@@ -24,6 +24,13 @@ use crate::config::TlsMode;
 /// drop idle sessions (Postfix after 300 s), and a send on a dead one would fail first.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
+/// How we log in.
+pub enum Login {
+    Password(Credentials),
+    /// With an access token (`smtp.auth = "oauth2"`), fetched anew once if refused.
+    OAuth(crate::oauth::smtp::OAuthLogin),
+}
+
 /// How to reach and log in to the server.
 pub struct Endpoint {
     pub host: String,
@@ -33,7 +40,7 @@ pub struct Endpoint {
     pub rustls: std::sync::Arc<ClientConfig>,
     /// For STARTTLS (lettre upgrades the connection itself).
     pub starttls: Option<TlsParameters>,
-    pub credentials: Option<Credentials>,
+    pub login: Option<Login>,
     pub connect_timeout: Duration,
 }
 
@@ -66,8 +73,18 @@ impl Connection {
         if let (TlsMode::Starttls, Some(parameters)) = (endpoint.tls, &endpoint.starttls) {
             conn.starttls(parameters.clone(), &hello).await?;
         }
-        if let Some(credentials) = &endpoint.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await?;
+        match &endpoint.login {
+            Some(Login::Password(credentials)) => {
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await?;
+            }
+            Some(Login::OAuth(oauth)) => {
+                if matches!(endpoint.tls, TlsMode::None) {
+                    // check-config refuses this; a token never goes over a plain connection.
+                    return Err(crate::oauth::smtp::OAuthSmtpError::Refused("auth = \"oauth2\" needs TLS".into()).into());
+                }
+                oauth.login(&mut conn).await?;
+            }
+            None => {}
         }
         Ok(Connection { conn, last_used: Instant::now() })
     }

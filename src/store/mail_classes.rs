@@ -39,20 +39,15 @@ impl Store {
         Ok(rows.iter().map(|r| QuarantinedMail { id: r.get(0), received_at: r.get(1), from_address: r.get(2), subject: r.get(3), reason: r.get(4) }).collect())
     }
 
-    /// The raw bytes, date of receipt and reason of quarantined mail `id`.
-    pub async fn quarantined_mail(&self, id: i64) -> Result<Option<(Vec<u8>, i64, String)>> {
-        let row = sqlx::query("SELECT raw, received_at, note FROM messages WHERE id = $1 AND kind = 'quarantined' AND case_id IS NULL")
+    /// The raw bytes (or the file they are kept in, for a large mail), date of receipt and
+    /// reason of quarantined mail `id`.
+    #[allow(clippy::type_complexity)]
+    pub async fn quarantined_mail(&self, id: i64) -> Result<Option<(Option<Vec<u8>>, Option<String>, i64, String)>> {
+        let row = sqlx::query("SELECT raw, raw_file, received_at, note FROM messages WHERE id = $1 AND kind = 'quarantined' AND case_id IS NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        match row {
-            None => Ok(None),
-            Some(r) => {
-                let raw: Option<Vec<u8>> = r.get(0);
-                let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("quarantined mail {id} has no raw bytes")))?;
-                Ok(Some((raw, r.get(1), r.get(2))))
-            }
-        }
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
     }
 
     /// Whether `address` is known on the case: the complainant, their Reply-To, anyone whose
