@@ -145,6 +145,10 @@ impl Daemon {
             }
             Err(e) => tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried"),
         }
+        // Mail a crashed predecessor sent but did not record is recorded before anything goes out.
+        let journals = config.storage.data_dir.join("outbox");
+        crate::outbox::apply_left_journals(&store, &journals, &hostname()).await?;
+        let journal = crate::outbox::journal::SentJournal::create(&journals, &hostname()).with_context(|| format!("cannot create the outbox journal in {}", journals.display()))?;
         let outbox = OutboxWorker {
             store: store.clone(),
             mailer,
@@ -156,6 +160,8 @@ impl Daemon {
             actions,
             settings: settings.clone(),
             clock: Clock::system(),
+            journal,
+            unrecorded: Default::default(),
         };
         Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session })
     }

@@ -719,31 +719,36 @@ impl Store {
             .execute(&self.pool)
             .await?;
             if claimed.rows_affected() == 1 {
-                let row = sqlx::query(
-                    "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
-                return Ok(Some(OutboxItem {
-                    id: row.get(0),
-                    case_id: row.get(1),
-                    attempts: row.get(10),
-                    mail: OutgoingMail {
-                        kind: row.get(2),
-                        recipient: row.get(3),
-                        recipient_name: row.get(4),
-                        subject: row.get(5),
-                        body: row.get(6),
-                        message_id: row.get(7),
-                        in_reply_to: row.get(8),
-                        references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
-                        status: "pending",
-                    },
-                }));
+                return self.pending_outbox_item(id).await;
             }
         }
         Ok(None)
+    }
+
+    /// Outgoing mail `id`, if it is still pending.
+    pub async fn pending_outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
+        let row = sqlx::query(
+            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| OutboxItem {
+            id: row.get(0),
+            case_id: row.get(1),
+            attempts: row.get(10),
+            mail: OutgoingMail {
+                kind: row.get(2),
+                recipient: row.get(3),
+                recipient_name: row.get(4),
+                subject: row.get(5),
+                body: row.get(6),
+                message_id: row.get(7),
+                in_reply_to: row.get(8),
+                references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
+                status: "pending",
+            },
+        }))
     }
 
     /// Records the SMTP server's acceptance. For an acknowledgement this also meets the
