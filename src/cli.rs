@@ -674,7 +674,7 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
             if json {
                 println!("{}", serde_json::to_string_pretty(&cases)?);
             } else {
-                println!("{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  {}", "REFERENCE", "STATUS", "RECEIVED", "ACK BY", "PROGRESS", "RESPOND", "ACK", "MSGS", "ATT", "FLAGS");
+                println!("{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  FLAGS", "REFERENCE", "STATUS", "RECEIVED", "ACK BY", "PROGRESS", "RESPOND", "ACK", "MSGS", "ATT");
                 for c in cases {
                     let flags = if c.incomplete.is_empty() { String::new() } else { format!("incomplete:{}", c.incomplete.join("+")) };
                     println!(

@@ -261,7 +261,7 @@ impl Default for Database {
 
 impl Database {
     fn secret(&self) -> Option<Secret<'_>> {
-        (self.password_file.is_some() || self.password_env.is_some()).then(|| Secret { password: None, password_file: self.password_file.as_deref(), password_env: self.password_env.as_deref() })
+        (self.password_file.is_some() || self.password_env.is_some()).then_some(Secret { password: None, password_file: self.password_file.as_deref(), password_env: self.password_env.as_deref() })
     }
 
     /// The URL to connect with: `url`, with the password from its file or variable put in

@@ -66,12 +66,10 @@ async fn smtp_outage_delays_the_acknowledgement_and_loses_nothing() {
     }
 }
 
-fn start_error(config: &klachtd::config::Config) -> impl std::future::Future<Output = String> + '_ {
-    async move {
-        match klachtd::daemon::Daemon::prepare(config).await {
-            Ok(_) => panic!("start-up should have failed"),
-            Err(e) => e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "),
-        }
+async fn start_error(config: &klachtd::config::Config) -> String {
+    match klachtd::daemon::Daemon::prepare(config).await {
+        Ok(_) => panic!("start-up should have failed"),
+        Err(e) => e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "),
     }
 }
 
