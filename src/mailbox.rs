@@ -7,6 +7,7 @@
 //! that harmless. Nothing is ever deleted.
 
 pub mod names;
+mod sync;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::{Client, Session};
-use chrono::{DateTime, Utc};
+
 use futures::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -25,9 +26,9 @@ use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{Imap, MarkMode, TlsMode};
-use crate::domain::text::redact_addresses;
+
 use crate::health::{Health, Loop, BEAT_INTERVAL};
-use crate::intake::{Intake, IntakeError, Outcome};
+use crate::intake::{Intake, IntakeError};
 use crate::store::{Store, StoreError};
 
 /// The keyword set on processed mail in `mark = "flag"` mode.
@@ -370,182 +371,6 @@ impl MailboxWorker {
             }
         }
         self.timed("DONE", handle.done()).await
-    }
-
-    /// Processes every mail that arrived since the last processed UID; stops taking new mail
-    /// as soon as `shutdown` turns true (the mail in hand is finished first). `can_move` is
-    /// whether the server offers UID MOVE.
-    pub async fn sync(&self, session: &mut ImapSession, can_move: bool, shutdown: &watch::Receiver<bool>) -> Result<SyncReport, MailboxError> {
-        let inbox = &self.config.inbox;
-        if !self.hold_mailbox().await? {
-            return Ok(SyncReport { standby: true, ..SyncReport::default() });
-        }
-        let wire_inbox = self.folders.read().unwrap_or_else(|e| e.into_inner()).inbox.clone();
-        let mailbox = self.timed("SELECT", session.select(&wire_inbox)).await.map_err(|e| in_folder(e, "SELECT", &wire_inbox))?;
-        let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
-        let last_uid = match self.store.mailbox_state(inbox).await? {
-            Some((v, uid)) if v == uidvalidity => uid,
-            Some((v, _)) => {
-                tracing::warn!(old = v, new = uidvalidity, "UIDVALIDITY changed; rescanning the mailbox (known mail is recognised by Message-ID)");
-                0
-            }
-            None => 0,
-        };
-        let query = match self.config.mark {
-            MarkMode::Move => format!("UID {}:*", last_uid + 1),
-            MarkMode::Flag => format!("UID {}:* UNKEYWORD {PROCESSED_KEYWORD}", last_uid + 1),
-        };
-        let found = self.timed("UID SEARCH", session.uid_search(&query)).await?;
-        // "n:*" always matches the highest UID, even when it is below n.
-        let mut uids: Vec<u32> = found.into_iter().filter(|uid| *uid > last_uid).collect();
-        uids.sort_unstable();
-
-        let mut report = SyncReport::default();
-        for uid in uids {
-            // Renewed before each mail; lost (the database was away too long) means stop here.
-            if *shutdown.borrow() || !self.hold_mailbox().await? {
-                break;
-            }
-            self.health.beat(Loop::Mailbox);
-            let key = (inbox.clone(), uidvalidity, uid);
-            match self.process_one(session, uid, uidvalidity, can_move, &mut report).await {
-                Ok(()) => self.failures.forget(&key),
-                Err(e) => {
-                    let Some(reason) = self.failures.failed(key.clone(), &e) else {
-                        // Not this mail's fault, or not yet given up on: the session starts
-                        // over and this UID is tried again first. The saved UID stays below it.
-                        return Err(e);
-                    };
-                    report.quarantined += 1;
-                    tracing::warn!(uid, attempts = MAX_ATTEMPTS, reason = %redact_addresses(&reason), "mail keeps failing; quarantined so the rest can go on");
-                    self.store.record_quarantine(inbox, uidvalidity, uid, None, &reason).await?;
-                    self.put_away(session, uid, Destination::Quarantine, can_move).await?;
-                    self.failures.forget(&key);
-                }
-            }
-            self.store.save_mailbox_state(inbox, uidvalidity, uid).await?;
-        }
-        if report.fetched == 0 {
-            self.store.save_mailbox_state(inbox, uidvalidity, last_uid).await?;
-        }
-        Ok(report)
-    }
-
-    /// Handles one UID. `Ok` means the mail was handled and put away, or is gone from the
-    /// mailbox; only then may the saved last UID move past it.
-    async fn process_one(&self, session: &mut ImapSession, uid: u32, uidvalidity: u32, can_move: bool, report: &mut SyncReport) -> Result<(), MailboxError> {
-        let meta = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE)", self.config.timeout()).await?;
-        let Some((size, arrived, _)) = meta else {
-            return self.not_fetched(session, uid).await;
-        };
-        report.fetched += 1;
-        let outcome = if u64::from(size) > self.config.max_message_bytes {
-            Outcome::Quarantine { reason: format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes) }
-        } else {
-            let raw = if size <= FETCH_CHUNK {
-                let Some((_, _, raw)) = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await? else {
-                    return self.not_fetched(session, uid).await;
-                };
-                raw.unwrap_or_default()
-            } else {
-                let Some(raw) = self.fetch_in_chunks(session, uid, size).await? else {
-                    return self.not_fetched(session, uid).await;
-                };
-                raw
-            };
-            self.intake.process(&raw, arrived).await?
-        };
-        let destination = match &outcome {
-            Outcome::Registered { .. } => {
-                report.registered += 1;
-                Destination::Processed
-            }
-            Outcome::FollowUp { .. } | Outcome::KeptWithCase { .. } => {
-                report.follow_ups += 1;
-                Destination::Processed
-            }
-            Outcome::Duplicate => {
-                report.duplicates += 1;
-                Destination::Processed
-            }
-            Outcome::Ignored { reason } => {
-                report.ignored += 1;
-                tracing::info!(reason, "automated or own mail set aside");
-                Destination::Ignored
-            }
-            Outcome::Quarantine { reason } => {
-                report.quarantined += 1;
-                tracing::warn!(uid, reason = %reason, "mail quarantined");
-                self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
-                Destination::Quarantine
-            }
-        };
-        self.put_away(session, uid, destination, can_move).await
-    }
-
-    /// A UID FETCH that returned nothing: fine if the mail is really gone (someone else
-    /// expunged it), otherwise a failure of this mail, so its UID is not passed over.
-    async fn not_fetched(&self, session: &mut ImapSession, uid: u32) -> Result<(), MailboxError> {
-        let still_there = self.timed("UID SEARCH", session.uid_search(format!("UID {uid}"))).await?;
-        if still_there.contains(&uid) {
-            return Err(MailboxError::NotFetched(uid));
-        }
-        tracing::warn!(uid, "mail disappeared from the mailbox before it could be read; skipped");
-        Ok(())
-    }
-
-    /// Marks a handled mail as such. `mark = "move"`: UID MOVE to the folder for its
-    /// destination. `mark = "flag"`: processed mail only gets the processed keyword; ignored
-    /// and quarantined mail is moved when the server can, and otherwise copied to its folder
-    /// and given the keyword. Nothing is ever expunged or deleted.
-    async fn put_away(&self, session: &mut ImapSession, uid: u32, destination: Destination, can_move: bool) -> Result<(), MailboxError> {
-        let folders = self.folders.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let folder = match destination {
-            Destination::Processed => &folders.processed,
-            Destination::Ignored => &folders.ignored,
-            Destination::Quarantine => &folders.quarantine,
-        };
-        let flag_in_place = self.config.mark == MarkMode::Flag && (destination == Destination::Processed || !can_move);
-        if !flag_in_place {
-            return self.timed("UID MOVE", session.uid_mv(uid.to_string(), folder)).await.map_err(|e| in_folder(e, "UID MOVE", folder));
-        }
-        if destination != Destination::Processed {
-            self.timed("UID COPY", session.uid_copy(uid.to_string(), folder)).await.map_err(|e| in_folder(e, "UID COPY", folder))?;
-        }
-        let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
-        self.timed("UID STORE", async { session.uid_store(uid.to_string(), &flags).await?.try_collect::<Vec<_>>().await }).await?;
-        Ok(())
-    }
-
-    /// A large mail, fetched `FETCH_CHUNK` bytes at a time into one buffer of its size. One
-    /// FETCH of the whole would cost several times the mail in memory: the library's read
-    /// buffer grows by doubling, and the body is copied out of it.
-    async fn fetch_in_chunks(&self, session: &mut ImapSession, uid: u32, size: u32) -> Result<Option<Vec<u8>>, MailboxError> {
-        let mut raw = Vec::with_capacity(size as usize);
-        loop {
-            let items = format!("(UID BODY.PEEK[]<{}.{FETCH_CHUNK}>)", raw.len());
-            let Some((_, _, chunk)) = self.fetch(session, uid, &items, self.config.timeout()).await? else {
-                return Ok(None);
-            };
-            let chunk = chunk.unwrap_or_default();
-            raw.extend_from_slice(&chunk);
-            // RFC822.SIZE may be off (a server that counts differently): the end is the first
-            // short chunk, never a size we were told.
-            if chunk.len() < FETCH_CHUNK as usize {
-                return Ok(Some(raw));
-            }
-        }
-    }
-
-    /// One UID FETCH, fully drained. Returns size, internal date and (if asked) the body.
-    async fn fetch(&self, session: &mut ImapSession, uid: u32, items: &str, budget: Duration) -> Result<Option<(u32, DateTime<Utc>, Option<Vec<u8>>)>, MailboxError> {
-        let fetches: Vec<_> = timed(budget, "UID FETCH", async { session.uid_fetch(uid.to_string(), items).await?.try_collect::<Vec<_>>().await }).await?;
-        let Some(f) = fetches.into_iter().find(|f| f.uid == Some(uid)) else {
-            return Ok(None);
-        };
-        // A server that omits INTERNALDATE gets "now": the date of receipt cannot be earlier.
-        let arrived = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
-        Ok(Some((f.size.unwrap_or(0), arrived, f.body().map(<[u8]>::to_vec))))
     }
 }
 

@@ -89,6 +89,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_raw_file.sql"),
         postgres: include_str!("../migrations/postgres/0006_raw_file.sql"),
     },
+    Migration {
+        version: 7,
+        name: "indexes",
+        sqlite: include_str!("../migrations/sqlite/0007_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0007_indexes.sql"),
+    },
 ];
 
 /// An incoming or outgoing message as recorded on a case.
