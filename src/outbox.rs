@@ -17,7 +17,12 @@ use crate::domain::text::redact_addresses;
 use crate::health::{Health, Loop};
 use crate::settings::SharedSettings;
 use crate::smtp::Mailer;
-use crate::store::{now, Claim, OutboxItem, Store};
+use crate::store::{now, Claim, OutboxItem, Sent, Store};
+
+/// Mails claimed at once.
+const CLAIM_BATCH: u32 = 20;
+/// Accepted mails recorded together at the latest after this many.
+const RECORD_BATCH: usize = 20;
 
 /// The shortest lease on a claimed mail.
 const MIN_LEASE: Duration = Duration::from_secs(300);
@@ -44,9 +49,10 @@ pub struct OutboxWorker {
     pub clock: Clock,
     /// Notes each accepted mail before the database records it (see [`journal`]).
     pub journal: journal::SentJournal,
-    /// Mails accepted by the server whose record failed (the database was away): recorded at
-    /// the next chance, before anything else is sent.
-    pub unrecorded: std::sync::Mutex<Vec<(OutboxItem, String)>>,
+    /// Mails accepted by the server and not yet recorded in the database: recorded together
+    /// at the end of a batch (or, when the database was away, at the next chance, before
+    /// anything else is sent). Each is in the journal meanwhile.
+    pub unrecorded: std::sync::Mutex<Vec<Sent>>,
 }
 
 impl OutboxWorker {
@@ -79,6 +85,10 @@ impl OutboxWorker {
 
     /// Sends every mail that is due now, stopping early on shutdown (the mail in flight is
     /// finished). Returns whether anything was attempted.
+    ///
+    /// Mails are claimed `CLAIM_BATCH` at a time and sent over one connection; each accepted
+    /// mail is noted in the journal at once and recorded in the database with the others of
+    /// its batch (one transaction, not one per mail).
     pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> bool {
         let mut any = false;
         let lease = lease_for(self.mailer.send_timeout());
@@ -92,9 +102,8 @@ impl OutboxWorker {
             self.health.beat(Loop::Outbox);
             let settings = self.settings.get();
             let which = if sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders) { Claim::Any } else { Claim::ExceptReminders };
-            let item = match self.store.claim_outbox(&self.worker_id, lease, which).await {
-                Ok(Some(item)) => item,
-                Ok(None) => {
+            let batch = match self.store.claim_outbox_batch(&self.worker_id, lease, which, CLAIM_BATCH).await {
+                Ok(batch) if batch.is_empty() => {
                     // The run of mails is over; the next one logs in afresh (with a current
                     // token, under OAuth).
                     self.mailer.close_idle().await;
@@ -105,6 +114,7 @@ impl OutboxWorker {
                     }
                     return any;
                 }
+                Ok(batch) => batch,
                 Err(e) => {
                     Health::count(&self.health.errors_database, 1);
                     tracing::warn!(error = %e, "outbox: database unavailable");
@@ -112,74 +122,108 @@ impl OutboxWorker {
                 }
             };
             any = true;
-            match self.mailer.send(&item).await {
-                Ok(reply) => {
-                    // Noted and recorded first: until then a crash means the mail goes out again.
-                    if let Err(e) = self.journal.note(item.id) {
-                        tracing::warn!(outbox_id = item.id, error = %e, "cannot note the sent mail in the outbox journal");
-                    }
-                    if let Err(e) = self.store.outbox_sent(&item, &reply).await {
-                        // Kept and recorded before the next mail goes out; the lease stops a
-                        // resend meanwhile, and the journal covers a crash.
-                        Health::count(&self.health.errors_database, 1);
-                        tracing::error!(outbox_id = item.id, error = %e, "mail sent but not yet recorded; recorded when the database answers");
-                        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).push((item, reply));
-                        return any;
-                    }
-                    tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
-                    Health::count(&self.health.mails_sent, 1);
-                    match item.mail.kind.as_str() {
-                        "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
-                        "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
-                        _ => {}
-                    }
+            let claimed_at = std::time::Instant::now();
+            let mut items = batch.into_iter();
+            let mut stop = false;
+            while let Some(item) = items.next() {
+                // A claim is good for `lease`; a batch that takes long (a slow server) gives the
+                // rest back rather than send on a claim another instance may take over.
+                if *shutdown.borrow() || claimed_at.elapsed() > lease / 2 {
+                    self.release(std::iter::once(item).chain(items.by_ref())).await;
+                    break;
                 }
-                Err(e) if e.is_permanent() => {
-                    Health::count(&self.health.mails_undeliverable, 1);
-                    let error = redact_addresses(&e.to_string());
-                    tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, %error, "mail refused for good; not retried");
-                    if let Err(e) = self.actions.mail_undeliverable(&item, &error).await {
-                        // Still pending: the next attempt meets the same refusal and tries again.
-                        tracing::warn!(outbox_id = item.id, "outbox: cannot record an undeliverable mail: {e:#}");
-                        let _ = self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await;
-                    }
-                    // The notice to the handler is in the queue now; the server itself is up.
+                if !self.send_one(item).await {
+                    self.release(items.by_ref()).await;
+                    stop = true;
+                    break;
                 }
-                Err(e) => {
-                    Health::count(&self.health.errors_smtp, 1);
-                    let wait = backoff(item.attempts, self.max_backoff);
-                    let error = redact_addresses(&e.to_string());
-                    tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
-                    // Stored redacted too: `cases show` and `status` display it.
-                    if let Err(e) = self.store.outbox_failed(&item, &error, now() + wait.as_secs() as i64).await {
-                        tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
-                    }
-                    // The server is likely down: do not hammer it with the rest of the queue.
-                    return any;
-                }
+            }
+            if !self.record_unrecorded().await || stop {
+                return any;
             }
         }
     }
-}
 
-impl OutboxWorker {
-    /// Records mails sent earlier whose record failed; `false` while the database still fails.
-    async fn record_unrecorded(&self) -> bool {
-        let pending = std::mem::take(&mut *self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut left = Vec::new();
-        for (item, reply) in pending {
-            if !left.is_empty() {
-                left.push((item, reply));
-                continue;
+    /// Sends one claimed mail; `false` means stop sending for now (the server seems down, or
+    /// accepted mail cannot be recorded).
+    async fn send_one(&self, item: OutboxItem) -> bool {
+        match self.mailer.send(&item).await {
+            Ok(reply) => {
+                // Noted first: until it is recorded a crash means the mail goes out again.
+                if let Err(e) = self.journal.note(item.id) {
+                    tracing::warn!(outbox_id = item.id, error = %e, "cannot note the sent mail in the outbox journal");
+                }
+                tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
+                Health::count(&self.health.mails_sent, 1);
+                match item.mail.kind.as_str() {
+                    "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
+                    "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
+                    _ => {}
+                }
+                let waiting = {
+                    let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+                    unrecorded.push(Sent { item, reply, at: now() });
+                    unrecorded.len()
+                };
+                waiting < RECORD_BATCH || self.record_unrecorded().await
             }
-            if let Err(e) = self.store.outbox_sent(&item, &reply).await {
-                tracing::warn!(outbox_id = item.id, error = %e, "outbox: database unavailable; a sent mail still waits to be recorded");
-                left.push((item, reply));
+            Err(e) if e.is_permanent() => {
+                Health::count(&self.health.mails_undeliverable, 1);
+                let error = redact_addresses(&e.to_string());
+                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, %error, "mail refused for good; not retried");
+                if let Err(e) = self.actions.mail_undeliverable(&item, &error).await {
+                    // Still pending: the next attempt meets the same refusal and tries again.
+                    tracing::warn!(outbox_id = item.id, "outbox: cannot record an undeliverable mail: {e:#}");
+                    let _ = self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await;
+                }
+                // The notice to the handler is in the queue now; the server itself is up.
+                true
+            }
+            Err(e) => {
+                Health::count(&self.health.errors_smtp, 1);
+                let wait = backoff(item.attempts, self.max_backoff);
+                let error = redact_addresses(&e.to_string());
+                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
+                // Stored redacted too: `cases show` and `status` display it.
+                if let Err(e) = self.store.outbox_failed(&item, &error, now() + wait.as_secs() as i64).await {
+                    tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
+                }
+                // The server is likely down: do not hammer it with the rest of the queue.
+                false
             }
         }
-        let ok = left.is_empty();
-        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).extend(left);
-        ok
+    }
+
+    /// Gives claimed mails back unsent.
+    async fn release(&self, items: impl Iterator<Item = OutboxItem>) {
+        let ids: Vec<i64> = items.map(|item| item.id).collect();
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.release_claims(&self.worker_id, &ids).await {
+            // Their claims run out by themselves.
+            tracing::warn!(error = %e, "outbox: cannot give claimed mail back; it waits for its lease");
+        }
+    }
+
+    /// Records the mails accepted since the last record, in one transaction; `false` while the
+    /// database fails (they are kept, and noted in the journal, for the next try).
+    async fn record_unrecorded(&self) -> bool {
+        let pending = std::mem::take(&mut *self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()));
+        if pending.is_empty() {
+            return true;
+        }
+        match self.store.outbox_sent_many(&pending).await {
+            Ok(()) => true,
+            Err(e) => {
+                Health::count(&self.health.errors_database, 1);
+                tracing::error!(mails = pending.len(), error = %e, "mail sent but not yet recorded; recorded when the database answers");
+                let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+                let later = std::mem::replace(&mut *unrecorded, pending);
+                unrecorded.extend(later);
+                false
+            }
+        }
     }
 }
 

@@ -739,56 +739,69 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|row| OutboxItem {
-            id: row.get(0),
-            case_id: row.get(1),
-            attempts: row.get(10),
-            mail: OutgoingMail {
-                kind: row.get(2),
-                recipient: row.get(3),
-                recipient_name: row.get(4),
-                subject: row.get(5),
-                body: row.get(6),
-                message_id: row.get(7),
-                in_reply_to: row.get(8),
-                references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
-                status: "pending",
-            },
-        }))
+        Ok(row.as_ref().map(outbox_item))
     }
 
     /// Records the SMTP server's acceptance. For an acknowledgement this also meets the
     /// case's acknowledgement deadline.
     pub async fn outbox_sent(&self, item: &OutboxItem, smtp_reply: &str) -> Result<()> {
+        self.outbox_sent_many(&[Sent { item: item.clone(), reply: smtp_reply.to_string(), at: now() }]).await
+    }
+
+    /// Records several acceptances in one transaction (the outbox records a run of mails
+    /// together; each was noted in its journal the moment it was accepted).
+    pub async fn outbox_sent_many(&self, sent: &[Sent]) -> Result<()> {
         let mut tx = self.begin().await?;
-        let t = now();
-        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL WHERE id = $3")
-            .bind(t)
-            .bind(smtp_reply)
-            .bind(item.id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(case_id) = item.case_id {
-            // The deadline a letter answers is met when the server accepts it.
-            let met = match item.mail.kind.as_str() {
-                "acknowledgement" => Some("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL"),
-                "progress" => Some("UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL"),
-                // Only a response to a closed case with no later response still to go (reopened cases).
-                "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')"),
-                _ => None,
-            };
-            if let Some(sql) = met {
-                sqlx::query(sql).bind(t).bind(case_id).execute(&mut *tx).await?;
-            }
-            insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
-        }
-        // A digest belongs to no one case: each case it lists records that its reminder went out.
-        let listed = sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut *tx).await?;
-        for r in &listed {
-            let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            insert_event(&mut tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;
+        for Sent { item, reply, at } in sent {
+            record_sent(&mut tx, item, reply, *at).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due outgoing mails for `lease`, in one statement: of two claimants
+    /// asking at once each row goes to one (the UPDATE re-checks the lease of every row).
+    pub async fn claim_outbox_batch(&self, worker: &str, lease: Duration, which: Claim, limit: u32) -> Result<Vec<OutboxItem>> {
+        // The same statement twice over, as sqlx takes only literal SQL.
+        let sql = match which {
+            Claim::Any => {
+                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
+                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 ORDER BY next_attempt_at, id LIMIT $4)
+                   AND status = 'pending' AND claimed_until <= $3"
+            }
+            Claim::ExceptReminders => {
+                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
+                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 AND kind NOT IN ('reminder', 'escalation')
+                              ORDER BY next_attempt_at, id LIMIT $4)
+                   AND status = 'pending' AND claimed_until <= $3"
+            }
+        };
+        let t = now();
+        let until = t + lease.as_secs() as i64;
+        let claimed = sqlx::query(sql).bind(until).bind(worker).bind(t).bind(i64::from(limit)).execute(&self.pool).await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox
+             WHERE claimed_by = $1 AND claimed_until = $2 AND status = 'pending' ORDER BY next_attempt_at, id",
+        )
+        .bind(worker)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(outbox_item).collect())
+    }
+
+    /// Gives claimed mails back unsent (the worker stops early), without counting an attempt.
+    pub async fn release_claims(&self, worker: &str, ids: &[i64]) -> Result<()> {
+        for id in ids {
+            sqlx::query("UPDATE outbox SET claimed_until = 0, attempts = attempts - 1 WHERE id = $1 AND claimed_by = $2 AND status = 'pending'")
+                .bind(id)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 
@@ -1115,6 +1128,65 @@ async fn insert_message(
             .await?;
     }
     Ok(id)
+}
+
+/// A mail the SMTP server accepted, with its reply and when (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub item: OutboxItem,
+    pub reply: String,
+    pub at: i64,
+}
+
+fn outbox_item(row: &AnyRow) -> OutboxItem {
+    OutboxItem {
+        id: row.get(0),
+        case_id: row.get(1),
+        attempts: row.get(10),
+        mail: OutgoingMail {
+            kind: row.get(2),
+            recipient: row.get(3),
+            recipient_name: row.get(4),
+            subject: row.get(5),
+            body: row.get(6),
+            message_id: row.get(7),
+            in_reply_to: row.get(8),
+            references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
+            status: "pending",
+        },
+    }
+}
+
+/// Records the SMTP server's acceptance of `item` at `t`. For a letter this also meets the
+/// deadline it answers.
+async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &OutboxItem, smtp_reply: &str, t: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL WHERE id = $3")
+        .bind(t)
+        .bind(smtp_reply)
+        .bind(item.id)
+        .execute(&mut **tx)
+        .await?;
+    if let Some(case_id) = item.case_id {
+        // The deadline a letter answers is met when the server accepts it.
+        let met = match item.mail.kind.as_str() {
+            "acknowledgement" => Some("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL"),
+            "progress" => Some("UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL"),
+            // Only a response to a closed case with no later response still to go (reopened cases).
+            "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')"),
+            _ => None,
+        };
+        if let Some(sql) = met {
+            sqlx::query(sql).bind(t).bind(case_id).execute(&mut **tx).await?;
+        }
+        insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
+    }
+    // A digest belongs to no one case: each case it lists records that its reminder went out.
+    let listed = sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
+    for r in &listed {
+        let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+        insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;
+    }
+    Ok(())
 }
 
 async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {

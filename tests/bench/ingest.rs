@@ -1,14 +1,23 @@
-//! Ingest figures: loads N complaints (default 2,000) into a fresh mailbox of the test mail stack,
-//! measures how fast Dovecot hands them out to a bare UID FETCH, then lets the real klachtd
-//! binary ingest them (SQLite) and prints mails registered per second and its peak RSS.
+//! Throughput figures, side by side with the servers' own pace in the same run: loads N
+//! complaints (default 2,000, ~1 KB each, every one from another sender) into a fresh mailbox of
+//! the test mail stack, measures how fast Dovecot hands them out (one `UID FETCH` per mail, and
+//! all in one) and how fast Postfix accepts mail over one connection, then lets the real klachtd
+//! binary take them in and answer them, and prints:
+//! - mails registered per second, and acknowledgements accepted by Postfix per second;
+//! - klachtd's CPU time as a share of the wall time (low means it waits);
+//! - IMAP commands per mail (counted by a proxy between klachtd and Dovecot) and, on
+//!   PostgreSQL, commits per mail (`pg_stat_database`);
+//! - klachtd's peak RSS.
 //!
-//!     cargo bench --bench ingest            # N = 2000
-//!     cargo bench --bench ingest -- 500     # N = 500
+//!     cargo bench --bench ingest                   # N = 2000, SQLite
+//!     cargo bench --bench ingest -- 500 postgres   # N = 500, PostgreSQL
 
 #[path = "../common/mod.rs"]
 mod common;
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -16,33 +25,36 @@ use futures::TryStreamExt;
 use klachtd::store::{Store, Table};
 
 fn main() {
-    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(2000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(2000);
+    let db = if args.iter().any(|a| a == "postgres") { Db::Postgres } else { Db::Sqlite };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(run(n));
+    rt.block_on(run(n, db));
 }
 
-async fn run(n: usize) {
+async fn run(n: usize, db: Db) {
     let stack = MailStack::shared();
-    let dir = tempfile::tempdir().unwrap();
-    let complaints = format!("{}@klacht.test", unique("bench"));
+    let w = World::with(db, stack, ANSWER_ALL).await;
+    let complaints = w.complaints.clone();
 
     let started = Instant::now();
     {
         let mut s = stack.session(&complaints).await;
         for i in 0..n {
             let raw = format!(
-                "From: Klager {i} <klager-{i}@example.test>\r\nTo: {complaints}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <bench-{i}-{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+                "From: Klager {i} <klager-{i}-{}@example.test>\r\nTo: {complaints}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <bench-{i}-{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
                 std::process::id(),
-                "Mijn afspraak ging niet door en niemand liet iets weten. ".repeat(20)
+                unique("m"),
+                "Mijn afspraak ging niet door en niemand liet iets weten. ".repeat(16)
             );
             s.append("INBOX", None, None, raw.as_bytes()).await.unwrap();
         }
         let _ = s.logout().await;
     }
-    let append_secs = started.elapsed().as_secs_f64();
+    let append_rate = n as f64 / started.elapsed().as_secs_f64();
 
-    // The server's own pace: all bodies in one UID FETCH, and one UID FETCH per mail (as klachtd does).
-    let (bulk, single) = {
+    // Dovecot's own pace: one UID FETCH per mail (as a client that asks for each), and all in one.
+    let (single, bulk) = {
         let mut s = stack.session(&complaints).await;
         s.examine("INBOX").await.unwrap();
         let t = Instant::now();
@@ -56,46 +68,149 @@ async fn run(n: usize) {
         }
         let single = n as f64 / t.elapsed().as_secs_f64();
         let _ = s.logout().await;
-        (bulk, single)
+        (single, bulk)
     };
+    let postfix = postfix_rate(stack, n).await;
 
-    let db_url = format!("sqlite://{}/klachtd.db", dir.path().display());
-    let config_path = dir.path().join("klachtd.toml");
-    let extra = "[intake]\nacknowledge_since = \"2000-01-01\"\nmax_auto_replies_per_sender_per_day = 5\n";
-    std::fs::write(&config_path, config_text(stack, &complaints, &db_url, dir.path(), extra)).unwrap();
+    // klachtd, through a proxy that counts its IMAP commands.
+    let commands = Arc::new(AtomicU64::new(0));
+    let proxy = counting_proxy(stack.imap_port, commands.clone()).await;
+    let text = config_text(stack, &complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replacen(&format!("port = {}\n", stack.imap_port), &format!("port = {proxy}\n"), 1);
+    let config_path = w.dir.path().join("klachtd.toml");
+    std::fs::write(&config_path, text).unwrap();
+    let commits_before = pg_commits(&w.db.url).await;
     let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
-        .args(["--config", config_path.to_str().unwrap(), "run"])
-        .env("KLACHTD_LOG", "warn")
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(["--config", config_path.to_str().unwrap(), "run"]).env("KLACHTD_LOG", "warn").stderr(Stdio::inherit()).spawn().unwrap();
     let store = loop {
-        if let Ok(s) = Store::open(&db_url, 1).await {
+        if let Ok(s) = Store::open(&w.db.url, 1).await {
             break s;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let mut peak_kib = 0;
-    loop {
+    let (mut peak_kib, mut registered_at, mut first_sent_at) = (0, None, None);
+    let all_sent_at = loop {
         peak_kib = peak_kib.max(peak_rss_kib(child.id()));
-        if store.count(Table::Cases).await.unwrap() as usize >= n {
-            break;
+        let sent = store.outbox_counts().await.unwrap_or_default().iter().find(|(s, _)| s == "sent").map_or(0, |(_, n)| *n) as usize;
+        if first_sent_at.is_none() && sent > 0 {
+            first_sent_at = Some(t.elapsed());
         }
-        assert!(t.elapsed() < Duration::from_secs(1800), "ingest did not finish");
+        if registered_at.is_none() && store.count(Table::Cases).await.unwrap() as usize >= n {
+            registered_at = Some(t.elapsed());
+        }
+        if sent >= n {
+            break t.elapsed();
+        }
+        assert!(t.elapsed() < Duration::from_secs(1800), "did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ingest_secs = t.elapsed().as_secs_f64();
+    };
+    let cpu = cpu_seconds(child.id());
     peak_kib = peak_kib.max(peak_rss_kib(child.id()));
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
+    // PostgreSQL publishes a backend's counts when it ends, within a second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (commits, wal_syncs) = {
+        let (c, s) = pg_commits(&w.db.url).await;
+        (c - commits_before.0, s - commits_before.1)
+    };
 
-    println!("mails                          {n}");
-    println!("APPEND into the mailbox        {:.0} mails/s", n as f64 / append_secs);
-    println!("Dovecot, one UID FETCH 1:*     {bulk:.0} mails/s");
-    println!("Dovecot, one UID FETCH a mail  {single:.0} mails/s");
-    println!("klachtd registered             {:.0} mails/s ({n} cases in {ingest_secs:.1} s, start-up included)", n as f64 / ingest_secs);
-    println!("klachtd peak RSS               {:.1} MiB", peak_kib as f64 / 1024.0);
+    let registered = n as f64 / registered_at.unwrap().as_secs_f64();
+    let acknowledged = n as f64 / (all_sent_at - first_sent_at.unwrap()).as_secs_f64();
+    println!("klachtd throughput, {n} complaints, {db:?}, this machine, one run");
+    println!("| | klachtd | the server's own rate, same run | ratio |");
+    println!("|---|---|---|---|");
+    println!("| intake (registered + moved) | {registered:.0} mails/s | Dovecot, one `UID FETCH` per mail: {single:.0}/s; `UID FETCH 1:*`: {bulk:.0}/s | {:.1} % / {:.2} % |", 100.0 * registered / single, 100.0 * registered / bulk);
+    println!("| acknowledgements accepted by Postfix | {acknowledged:.0} mails/s | Postfix, one connection: {postfix:.0}/s | {:.1} % |", 100.0 * acknowledged / postfix);
+    println!();
+    println!("klachtd CPU share of wall time   {:.0} % ({cpu:.1} s CPU in {:.1} s)", 100.0 * cpu / all_sent_at.as_secs_f64(), all_sent_at.as_secs_f64());
+    println!("IMAP commands per mail           {:.2}", commands.load(Ordering::Relaxed) as f64 / n as f64);
+    if db == Db::Postgres {
+        println!("PostgreSQL per mail              {:.2} transactions (reads included), {:.2} WAL flushes", commits as f64 / n as f64, wal_syncs as f64 / n as f64);
+    }
+    println!("APPEND into the mailbox          {append_rate:.0} mails/s");
+    println!("klachtd peak RSS                 {:.1} MiB", peak_kib as f64 / 1024.0);
+}
+
+/// Postfix's acceptance rate over one connection (TCP_NODELAY), with mails the size of an
+/// acknowledgement, each to another recipient.
+async fn postfix_rate(stack: &MailStack, n: usize) -> f64 {
+    use lettre::transport::smtp::client::AsyncSmtpConnection;
+    use lettre::transport::smtp::extension::ClientId;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack.smtp_port)).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &ClientId::default()).await.unwrap();
+    let body = "Geachte heer/mevrouw,\r\n\r\nWij hebben uw klacht ontvangen.\r\n".repeat(24);
+    let t = Instant::now();
+    for i in 0..n {
+        let to = format!("postfix-{i}-{}@example.test", unique("r"));
+        let envelope = lettre::address::Envelope::new(Some("klachten@klacht.test".parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+        let message = format!("From: klachten@klacht.test\r\nTo: {to}\r\nSubject: Ontvangstbevestiging\r\nMessage-ID: <{}@klacht.test>\r\n\r\n{body}", unique("p"));
+        conn.send(&envelope, message.as_bytes()).await.unwrap();
+    }
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    let _ = conn.quit().await;
+    rate
+}
+
+/// A TCP proxy to Dovecot that counts the tagged commands a client sends.
+async fn counting_proxy(upstream: u16, commands: Arc<AtomicU64>) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let commands = commands.clone();
+            tokio::spawn(async move {
+                let _ = client.set_nodelay(true);
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else { return };
+                let _ = server.set_nodelay(true);
+                let (from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                });
+                let mut from_client = tokio::io::BufReader::new(from_client);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match from_client.read_until(b'\n', &mut line).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    // A command starts with a tag; IDLE's DONE and literals do not.
+                    if line.first().is_some_and(u8::is_ascii_alphabetic) && line.iter().position(|b| *b == b' ').is_some_and(|i| line[..i].iter().all(u8::is_ascii_alphanumeric)) && !line.starts_with(b"DONE") {
+                        commands.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if to_server.write_all(&line).await.is_err() {
+                        break;
+                    }
+                }
+                down.abort();
+            });
+        }
+    });
+    port
+}
+
+/// Transactions of the test database and WAL flushes of the server so far (0 on SQLite).
+async fn pg_commits(url: &str) -> (i64, i64) {
+    if !url.starts_with("postgres") {
+        return (0, 0);
+    }
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await.unwrap();
+    let commits: i64 = sqlx::query_scalar("SELECT CAST(xact_commit AS BIGINT) FROM pg_stat_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
+    let syncs: i64 = sqlx::query_scalar("SELECT CAST(wal_sync AS BIGINT) FROM pg_stat_wal").fetch_one(&mut conn).await.unwrap();
+    let _ = sqlx::Connection::close(conn).await;
+    (commits, syncs)
+}
+
+/// User plus system CPU seconds of a process.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
