@@ -21,3 +21,4 @@ pub mod store;
 pub mod systemd;
 pub mod templates;
 pub mod tls;
+pub mod web;

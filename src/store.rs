@@ -77,6 +77,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_mailbox_lease.sql"),
         postgres: include_str!("../migrations/postgres/0004_mailbox_lease.sql"),
     },
+    Migration {
+        version: 6,
+        name: "web",
+        sqlite: include_str!("../migrations/sqlite/0006_web.sql"),
+        postgres: include_str!("../migrations/postgres/0006_web.sql"),
+    },
 ];
 
 /// An incoming or outgoing message as recorded on a case.
@@ -1125,6 +1131,7 @@ pub mod corrections;
 mod handlers;
 mod register;
 mod reminders;
+pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};

@@ -1,0 +1,519 @@
+//! The handlers' web workspace in a real browser: Debian's chromium driven over WebDriver
+//! (chromedriver, spoken to over plain HTTP), against klachtd on the real mail stack. Sign-in
+//! links are read from the handler's mailbox in Dovecot. Pages are checked with axe-core
+//! (WCAG 2.1 A/AA) and kept as screenshots in target/web-screenshots/.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// ---- a small HTTP/1.1 client (for chromedriver, and for requests a browser would not make) ----
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn http(method: &str, url: &str, headers: &[(&str, String)], body: &[u8]) -> Reply {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(120), stream.read_to_end(&mut raw)).await.expect("HTTP reply within 120 s").unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Reply { status, headers, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+    out
+}
+
+/// A client with a cookie jar, for the workspace.
+struct Client {
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+impl Client {
+    fn new(base: &str) -> Self {
+        Client { base: base.to_string(), cookies: HashMap::new() }
+    }
+    async fn request(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
+        let mut headers = Vec::new();
+        if !self.cookies.is_empty() {
+            headers.push(("Cookie", self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")));
+        }
+        if let Some(ct) = content_type {
+            headers.push(("Content-Type", ct.to_string()));
+        }
+        let reply = http(method, &format!("{}{path}", self.base), &headers, body).await;
+        for (k, v) in &reply.headers {
+            if k.eq_ignore_ascii_case("set-cookie") {
+                let pair = v.split(';').next().unwrap();
+                if let Some((name, value)) = pair.split_once('=') {
+                    self.cookies.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        reply
+    }
+    async fn get(&mut self, path: &str) -> Reply {
+        self.request("GET", path, None, b"").await
+    }
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let body = form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
+        self.request("POST", path, Some("application/x-www-form-urlencoded"), body.as_bytes()).await
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// The value of the hidden CSRF field in a page.
+fn csrf_in(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// The sign-in link in the newest sign-in mail in `user`'s INBOX that is not in `seen`.
+async fn sign_in_link(stack: &MailStack, user: &str, seen: usize) -> String {
+    let mails = eventually("a sign-in mail", WAIT, || async { Some(stack.messages(user, "INBOX").await).filter(|m| m.len() > seen) }).await;
+    let raw = String::from_utf8_lossy(mails.last().unwrap()).into_owned();
+    let msg = parsed(mails.last().unwrap());
+    let body = msg.body_text(0).unwrap_or_default().into_owned();
+    assert!(raw.contains("Auto-Submitted: auto-replied"), "the sign-in mail is automatic mail");
+    let at = body.find("/sign-in/").expect("a link in the sign-in mail");
+    let start = body[..at].rfind("http").unwrap();
+    let end = at + "/sign-in/".len() + 64;
+    body[start..end].to_string()
+}
+
+async fn sign_in_raw(stack: &MailStack, base: &str, email: &str) -> Client {
+    let mut c = Client::new(base);
+    let page = c.get("/sign-in").await;
+    assert_eq!(page.status, 200);
+    let csrf = csrf_in(&page.text());
+    let seen = stack.messages(email, "INBOX").await.len();
+    let sent = c.post("/sign-in", &[("csrf", &csrf), ("email", email)]).await;
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    let link = sign_in_link(stack, email, seen).await;
+    let path = link.strip_prefix(base).unwrap().to_string();
+    let used = c.get(&path).await;
+    assert_eq!(used.status, 303, "the link signs in: {}", used.text());
+    assert!(c.cookies.contains_key("klachtd_session"));
+    c
+}
+
+// ---- WebDriver ----
+
+struct Browser {
+    driver: std::process::Child,
+    url: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    async fn start(downloads: &Path) -> Browser {
+        let port = free_port();
+        let driver = std::process::Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium-driver; tests/run.sh installs it)");
+        let url = format!("http://127.0.0.1:{port}");
+        eventually("chromedriver answers", WAIT, || async {
+            let up = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok();
+            if !up {
+                return None;
+            }
+            let status: Value = serde_json::from_slice(&http("GET", &format!("{url}/status"), &[], b"").await.body).ok()?;
+            status["value"]["ready"].as_bool().filter(|r| *r)
+        })
+        .await;
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1600",
+                     format!("--user-data-dir={}", profile.path().display())],
+            "prefs": {"download.default_directory": downloads.display().to_string(), "download.prompt_for_download": false}
+        }}}});
+        let reply = http("POST", &format!("{url}/session"), &[("Content-Type", "application/json".into())], caps.to_string().as_bytes()).await;
+        let v: Value = serde_json::from_slice(&reply.body).unwrap();
+        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("a WebDriver session: {v}")).to_string();
+        Browser { driver, url, session, _profile: profile }
+    }
+
+    async fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.url, self.session);
+        let body = if method == "GET" { Vec::new() } else { body.to_string().into_bytes() };
+        let reply = http(method, &url, &[("Content-Type", "application/json".into())], &body).await;
+        let v: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+        assert!(reply.status < 300, "WebDriver {method} {path}: {} {v}", reply.status);
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", json!({"url": url})).await;
+    }
+
+    async fn source(&self) -> String {
+        self.cmd("GET", "/source", Value::Null).await.as_str().unwrap_or("").to_string()
+    }
+
+    async fn current_url(&self) -> String {
+        self.cmd("GET", "/url", Value::Null).await.as_str().unwrap_or("").to_string()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self.cmd("POST", "/element", json!({"using": "css selector", "value": css})).await;
+        v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.cmd("POST", &format!("/element/{id}/value"), json!({"text": text})).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.cmd("POST", &format!("/element/{id}/click"), json!({})).await;
+    }
+
+    /// Waits until the page's source contains `text`.
+    async fn wait_for(&self, what: &str, text: &str) -> String {
+        eventually(what, WAIT, || async { Some(self.source().await).filter(|s| s.contains(text)) }).await
+    }
+
+    async fn cookie(&self, name: &str) -> String {
+        let v = self.cmd("GET", &format!("/cookie/{name}"), Value::Null).await;
+        v["value"].as_str().unwrap().to_string()
+    }
+
+    /// Saves a PNG screenshot under target/web-screenshots/.
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let b64 = self.cmd("GET", "/screenshot", Value::Null).await.as_str().unwrap().to_string();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, base64_decode(&b64)).unwrap();
+        path
+    }
+
+    /// Runs axe-core in the page; returns the WCAG 2.1 A/AA violations (empty is good).
+    async fn axe(&self) -> Vec<String> {
+        let script = std::fs::read_to_string(axe_path()).expect("axe-core (tests/run.sh installs it with npm)");
+        self.cmd("POST", "/execute/sync", json!({"script": format!("{script}\nreturn typeof axe;"), "args": []})).await;
+        let run = "const done = arguments[arguments.length - 1];
+            axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+              .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+              .catch(e => done(['axe failed: ' + e]));";
+        self.cmd("POST", "/timeouts", json!({"script": 60000})).await;
+        let v = self.cmd("POST", "/execute/async", json!({"script": run, "args": []})).await;
+        v.as_array().expect("axe results").iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()
+    }
+}
+
+fn axe_path() -> PathBuf {
+    std::env::var_os("KLACHTD_AXE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root/.cache/klachtd-axe/node_modules/axe-core/axe.min.js"))
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let digits: Vec<u8> = s.bytes().filter_map(value).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, d)| acc | (u32::from(*d) << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+    }
+    out
+}
+
+// ---- the test ----
+
+fn complaint_with_attachment(w: &World, from: &str, body: &str, attachment: &[u8]) -> Vec<u8> {
+    let id = format!("{}@example.test", unique("msg"));
+    let b64 = {
+        const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in attachment.chunks(3) {
+            let n = c.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..4 {
+                s.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            }
+        }
+        s
+    };
+    format!(
+        "From: Mia Jansen <{from}>\r\nTo: {to}\r\nSubject: Klacht over mijn uitkering\r\nMessage-ID: <{id}>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--b1\r\n\
+         Content-Type: text/html; name=\"brief <x>.html\"\r\nContent-Disposition: attachment; filename=\"brief <x>.html\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b1--\r\n",
+        to = w.complaints
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_works_a_case_in_the_browser() {
+    let stack = MailStack::shared();
+    let (ann, bob, sam, mia) = (
+        format!("{}@dienst.test", unique("ann")),
+        format!("{}@dienst.test", unique("bob")),
+        format!("{}@dienst.test", unique("sam")),
+        format!("{}@burger.test", unique("mia")),
+    );
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let extra = format!(
+        "{ANSWER_ALL}[assignment]\nrule = \"default\"\ndefault_handler = \"Ann Smit\"\n\
+         [[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n[[handlers]]\nname = \"Bob Berg\"\nemail = \"{bob}\"\n\
+         [[handlers]]\nname = \"Sam Smits\"\nemail = \"{sam}\"\nsupervisor = true\n\
+         [web]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n"
+    );
+    let w = World::with(Db::Sqlite, stack, &extra).await;
+    let description = "Mijn uitkering is drie maanden te laat betaald. Vertrouwelijk: BSN 123456782.";
+    let document = b"<html><script>alert(1)</script>scan van de brief</html>".to_vec();
+    w.send(&mia, &complaint_with_attachment(&w, &mia, description, &document)).await;
+    let daemon = w.start();
+
+    // The assignment notice links to the case in the workspace, and carries no complaint text.
+    let notice = eventually("assignment notice to Ann", WAIT, || async { stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
+    let notice_text = parsed(&notice).body_text(0).unwrap().into_owned();
+    let reference = w.store().await.list_cases().await.unwrap()[0].reference.clone();
+    assert!(notice_text.contains(&format!("{base}/cases/{reference}")), "{notice_text}");
+    assert!(!notice_text.contains("klachtd cases show") && !notice_text.contains("drie maanden"), "{notice_text}");
+
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = Browser::start(downloads.path()).await;
+    let mut violations = Vec::new();
+
+    // Sign in by link: the page says the same for an unknown address.
+    browser.goto(&format!("{base}/sign-in")).await;
+    browser.wait_for("the sign-in form", "id=\"send-link\"").await;
+    browser.screenshot("sign-in").await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("sign-in: {v}")));
+    browser.type_into("#email", "nobody@dienst.test").await;
+    browser.click("#send-link").await;
+    let unknown_page = browser.wait_for("the sent page", "id=\"sent\"").await;
+    browser.type_into("#email", &ann).await;
+    browser.click("#send-link").await;
+    let known_page = browser.wait_for("the sent page", "id=\"sent\"").await;
+    let strip = |p: &str| p.split("id=\"sent\"").nth(1).unwrap().split("</p>").next().unwrap().to_string();
+    assert_eq!(strip(&unknown_page), strip(&known_page), "the same answer whether or not the address is known");
+    let link = sign_in_link(stack, &ann, 1).await;
+    assert!(link.starts_with(&format!("{base}/sign-in/")));
+    // A link works only in the browser that asked for it: another client (a mail scanner, an
+    // attacker with the mail) gets nothing, and does not use it up.
+    let mut other = Client::new(&base);
+    let refused = other.get(link.strip_prefix(&base).unwrap()).await;
+    assert_eq!(refused.status, 400);
+    assert!(!other.cookies.contains_key("klachtd_session"));
+    browser.goto(&link).await;
+    let list = browser.wait_for("my cases", "id=\"cases\"").await;
+    assert!(list.contains(&reference), "my cases lists {reference}");
+    assert!(browser.current_url().await.ends_with("/cases"));
+    browser.screenshot("cases").await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("cases: {v}")));
+
+    // The link is single-use.
+    browser.goto(&link).await;
+    browser.wait_for("the refused link", "role=\"alert\"").await;
+    let mut reuse = Client::new(&base);
+    reuse.cookies.insert("klachtd_browser".into(), browser.cookie("klachtd_browser").await);
+    assert_eq!(reuse.get(link.strip_prefix(&base).unwrap()).await.status, 400, "a used link fails");
+
+    // The case page: complaint, thread, attachment, history with this opening recorded.
+    browser.goto(&format!("{base}/cases/{reference}")).await;
+    let page = browser.wait_for("the case page", "id=\"description\"").await;
+    assert!(page.contains("drie maanden te laat"), "the complaint is shown");
+    assert!(page.contains("brief"), "the attachment is listed");
+    browser.screenshot("case").await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("case: {v}")));
+    let history = w.store().await.case_detail(&reference).await.unwrap().history;
+    assert!(history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "viewed"), "{history:?}");
+
+    // Downloading the attachment: as an attachment, with a safe name, never sniffed as HTML.
+    let session = browser.cookie("klachtd_session").await;
+    let mut ann_client = Client::new(&base);
+    ann_client.cookies.insert("klachtd_session".into(), session.clone());
+    let download = ann_client.get(&format!("/cases/{reference}/attachments/0")).await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.body, document);
+    assert_eq!(download.header("content-disposition"), Some("attachment; filename=\"brief__x_.html\""));
+    assert_eq!(download.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(download.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(download.header("cache-control"), Some("no-store"));
+    assert!(download.header("content-security-policy").unwrap().contains("default-src 'self'"));
+    // And in the browser: the click saves a file, it does not open a page.
+    browser.click("#attachments a").await;
+    let saved = eventually("the browser saved the attachment", WAIT, || async {
+        std::fs::read_dir(downloads.path()).ok()?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "html"))
+    })
+    .await;
+    eventually("the download is complete", WAIT, || async { (std::fs::read(&saved).ok()? == document).then_some(()) }).await;
+    let history = w.store().await.case_detail(&reference).await.unwrap().history;
+    assert!(history.iter().filter(|e| e.actor == "Ann Smit (web)" && e.action == "attachment-downloaded").count() >= 2, "{history:?}");
+
+    // A form without its CSRF token fails and changes nothing.
+    let events_before = w.store().await.case_detail(&reference).await.unwrap().history.len();
+    let forged = ann_client.post(&format!("/cases/{reference}/note"), &[("text", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let forged = ann_client.post(&format!("/cases/{reference}/note"), &[("text", "forged"), ("csrf", &"0".repeat(64))]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(w.store().await.case_detail(&reference).await.unwrap().history.len(), events_before);
+
+    // A refusal reads as on the command line: an empty note.
+    let csrf = csrf_in(&ann_client.get(&format!("/cases/{reference}")).await.text());
+    let refused = ann_client.post(&format!("/cases/{reference}/progress"), &[("csrf", &csrf), ("expected", "morgen")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text().contains("is not a date"), "{}", refused.text());
+
+    // The final response through the form: it reaches the complainant and closes the case.
+    browser.goto(&format!("{base}/cases/{reference}")).await;
+    browser.wait_for("the case page", "id=\"form-respond\"").await;
+    browser.click("#outcome-partly-founded").await;
+    browser.type_into("#findings", "De betaling was te laat door een fout in ons systeem.").await;
+    browser.type_into("#measures", "Het systeem is aangepast.").await;
+    browser.click("#form-respond button[type=submit]").await;
+    browser.wait_for("the action is confirmed", "id=\"done\"").await;
+    let response = eventually("the final response reaches Mia", WAIT, || async {
+        stack.messages(&mia, "INBOX").await.into_iter().find(|m| String::from_utf8_lossy(m).contains("fout in ons systeem"))
+    })
+    .await;
+    assert!(String::from_utf8_lossy(&response).contains(&reference));
+    let case = w.store().await.case_detail(&reference).await.unwrap();
+    assert_eq!(case.summary.status, "closed");
+    assert!(case.history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "final-response"), "{:?}", case.history);
+    browser.screenshot("case-closed").await;
+    // The outbox records the response as sent after the SMTP server took it; wait for that,
+    // so that the history below changes only by what the next requests do.
+    eventually("the response recorded as sent", WAIT, || async {
+        w.store().await.case_detail(&reference).await.ok()?.history.iter().any(|e| e.action == "response-sent").then_some(())
+    })
+    .await;
+
+    // A second handler cannot open the case: 403, and only the refusal is recorded.
+    let mut bob_client = sign_in_raw(stack, &base, &bob).await;
+    let events_before = w.store().await.case_detail(&reference).await.unwrap().history.len();
+    let denied = bob_client.get(&format!("/cases/{reference}")).await;
+    assert_eq!(denied.status, 403);
+    assert!(!denied.text().contains("drie maanden"));
+    assert_eq!(bob_client.get(&format!("/cases/{reference}/attachments/0")).await.status, 403);
+    let bob_list = bob_client.get("/cases?all=1").await.text();
+    assert!(!bob_list.contains(&reference), "Bob's list does not show Ann's case");
+    let history = w.store().await.case_detail(&reference).await.unwrap().history;
+    let new: Vec<_> = history[events_before..].iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
+    assert_eq!(new, [("Bob Berg (web)", "access-refused"), ("Bob Berg (web)", "access-refused")]);
+
+    // An expired link fails.
+    let token = "ab".repeat(32);
+    let mut late = Client::new(&base);
+    late.get("/sign-in").await;
+    let browser_cookie = late.cookies["klachtd_browser"].clone();
+    let mail = klachtd::store::OutgoingMail {
+        kind: "sign-in-link".into(),
+        recipient: bob.clone(),
+        recipient_name: None,
+        subject: "x".into(),
+        body: "x".into(),
+        message_id: format!("<{}@dienst.test>", unique("expired")),
+        in_reply_to: None,
+        references: vec![],
+        status: "sent",
+    };
+    let hash = |t: &str| klachtd::web::auth::hash(t);
+    w.store().await.create_sign_in_link(&hash(&token), &bob, &hash(&browser_cookie), klachtd::store::now() - 1, &mail).await.unwrap();
+    assert_eq!(late.get(&format!("/sign-in/{token}")).await.status, 400, "an expired link fails");
+    assert!(!late.cookies.contains_key("klachtd_session"));
+
+    // A supervisor can open every case, and the register; in the browser.
+    browser.click("header form button").await;
+    browser.wait_for("signed out", "id=\"send-link\"").await;
+    assert_eq!(ann_client.get("/cases").await.status, 303, "the session ended at sign-out");
+    browser.type_into("#email", &sam).await;
+    browser.click("#send-link").await;
+    browser.wait_for("the sent page", "id=\"sent\"").await;
+    let link = sign_in_link(stack, &sam, 0).await;
+    browser.goto(&link).await;
+    browser.wait_for("Sam's cases", "id=\"main\"").await;
+    browser.goto(&format!("{base}/cases?all=1")).await;
+    assert!(browser.wait_for("all cases", "id=\"cases\"").await.contains(&reference));
+    browser.goto(&format!("{base}/cases/{reference}")).await;
+    browser.wait_for("the case page for a supervisor", "id=\"description\"").await;
+    browser.goto(&format!("{base}/register?from=2026-01-01&to=2026-12-31")).await;
+    let register = browser.wait_for("the register", "id=\"figures\"").await;
+    assert!(register.contains("<svg") && register.contains("id=\"received-count\">1<"), "the register counts the case");
+    browser.screenshot("register").await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("register: {v}")));
+    browser.goto(&format!("{base}/paper")).await;
+    browser.wait_for("the paper form", "paper-documents").await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("paper: {v}")));
+    let history = w.store().await.case_detail(&reference).await.unwrap().history;
+    assert!(history.iter().any(|e| e.actor == "Sam Smits (web)" && e.action == "viewed"));
+
+    assert!(violations.is_empty(), "axe-core found WCAG 2.1 A/AA violations:\n{}", violations.join("\n"));
+    drop(browser);
+    daemon.stop().await;
+}
