@@ -41,8 +41,26 @@ async fn http(method: &str, url: &str, headers: &[(&str, String)], body: &[u8]) 
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
+    // Read to the end of the body by its length (chromedriver keeps connections open), or to EOF.
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(120), stream.read_to_end(&mut raw)).await.expect("HTTP reply within 120 s").unwrap();
+    let read = async {
+        let mut buf = vec![0u8; 16384];
+        loop {
+            if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+                let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok());
+                if length.is_some_and(|n| raw.len() >= split + 4 + n) {
+                    break;
+                }
+            }
+            let n = stream.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), read).await.expect("HTTP reply within 120 s");
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut body = raw[split + 4..].to_vec();
@@ -317,6 +335,11 @@ fn complaint_with_attachment(w: &World, from: &str, body: &str, attachment: &[u8
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_works_a_case_in_the_browser() {
+    // On the heap: the whole walk through the workspace is one large future.
+    Box::pin(walk_through_the_workspace()).await
+}
+
+async fn walk_through_the_workspace() {
     let stack = MailStack::shared();
     let (ann, bob, sam, mia) = (
         format!("{}@dienst.test", unique("ann")),
