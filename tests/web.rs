@@ -333,13 +333,14 @@ fn complaint_with_attachment(w: &World, from: &str, body: &str, attachment: &[u8
     .into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_handler_works_a_case_in_the_browser() {
+on_both_databases!(a_handler_works_a_case_in_the_browser);
+
+async fn a_handler_works_a_case_in_the_browser(db: Db) {
     // On the heap: the whole walk through the workspace is one large future.
-    Box::pin(walk_through_the_workspace()).await
+    Box::pin(walk_through_the_workspace(db)).await
 }
 
-async fn walk_through_the_workspace() {
+async fn walk_through_the_workspace(db: Db) {
     let stack = MailStack::shared();
     let (ann, bob, sam, mia) = (
         format!("{}@dienst.test", unique("ann")),
@@ -355,7 +356,7 @@ async fn walk_through_the_workspace() {
          [[handlers]]\nname = \"Sam Smits\"\nemail = \"{sam}\"\nsupervisor = true\n\
          [web]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n"
     );
-    let w = World::with(Db::Sqlite, stack, &extra).await;
+    let w = World::with(db, stack, &extra).await;
     let description = "Mijn uitkering is drie maanden te laat betaald. Vertrouwelijk: BSN 123456782.";
     let document = b"<html><script>alert(1)</script>scan van de brief</html>".to_vec();
     w.send(&mia, &complaint_with_attachment(&w, &mia, description, &document)).await;
@@ -375,7 +376,7 @@ async fn walk_through_the_workspace() {
     // Sign in by link: the page says the same for an unknown address.
     browser.goto(&format!("{base}/sign-in")).await;
     browser.wait_for("the sign-in form", "id=\"send-link\"").await;
-    browser.screenshot("sign-in").await;
+    browser.screenshot(&format!("{db:?}-sign-in").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("sign-in: {v}")));
     browser.type_into("#email", "nobody@dienst.test").await;
     browser.click("#send-link").await;
@@ -397,7 +398,7 @@ async fn walk_through_the_workspace() {
     let list = browser.wait_for("my cases", "id=\"cases\"").await;
     assert!(list.contains(&reference), "my cases lists {reference}");
     assert!(browser.current_url().await.ends_with("/cases"));
-    browser.screenshot("cases").await;
+    browser.screenshot(&format!("{db:?}-cases").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("cases: {v}")));
 
     // The link is single-use.
@@ -412,7 +413,7 @@ async fn walk_through_the_workspace() {
     let page = browser.wait_for("the case page", "id=\"description\"").await;
     assert!(page.contains("drie maanden te laat"), "the complaint is shown");
     assert!(page.contains("brief"), "the attachment is listed");
-    browser.screenshot("case").await;
+    browser.screenshot(&format!("{db:?}-case").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("case: {v}")));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "viewed"), "{history:?}");
@@ -469,7 +470,7 @@ async fn walk_through_the_workspace() {
     let case = w.store().await.case_detail(&reference).await.unwrap();
     assert_eq!(case.summary.status, "closed");
     assert!(case.history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "final-response"), "{:?}", case.history);
-    browser.screenshot("case-closed").await;
+    browser.screenshot(&format!("{db:?}-case-closed").to_lowercase()).await;
     // The outbox records the response as sent after the SMTP server took it; wait for that,
     // so that the history below changes only by what the next requests do.
     eventually("the response recorded as sent", WAIT, || async {
@@ -528,7 +529,7 @@ async fn walk_through_the_workspace() {
     browser.goto(&format!("{base}/register?from=2026-01-01&to=2026-12-31")).await;
     let register = browser.wait_for("the register", "id=\"figures\"").await;
     assert!(register.contains("<svg") && register.contains("id=\"received-count\">1<"), "the register counts the case");
-    browser.screenshot("register").await;
+    browser.screenshot(&format!("{db:?}-register").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("register: {v}")));
     browser.goto(&format!("{base}/paper")).await;
     browser.wait_for("the paper form", "paper-documents").await;
