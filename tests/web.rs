@@ -369,6 +369,15 @@ async fn walk_through_the_workspace(db: Db) {
     assert!(notice_text.contains(&format!("{base}/cases/{reference}")), "{notice_text}");
     assert!(!notice_text.contains("klachtd cases show") && !notice_text.contains("drie maanden"), "{notice_text}");
 
+    // Two more cases of Ann's, made by hand: one long overdue, one far ahead, to see the order.
+    let store = w.store().await;
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let overdue = register_by_hand(store, &hand_made_case(Some("Oud"), &mia, "Oud.", day("2020-03-02"), [day("2020-03-09"), day("2020-03-16"), day("2020-03-30")])).await;
+    let ahead = register_by_hand(store, &hand_made_case(Some("Later"), &mia, "Later.", day("2099-03-02"), [day("2099-03-09"), day("2099-03-16"), day("2099-03-30")])).await;
+    for r in [&overdue, &ahead] {
+        store.assign(r, "Ann Smit", "test").await.unwrap();
+    }
+
     let downloads = tempfile::tempdir().unwrap();
     let browser = Browser::start(downloads.path()).await;
     let mut violations = Vec::new();
@@ -397,6 +406,9 @@ async fn walk_through_the_workspace(db: Db) {
     browser.goto(&link).await;
     let list = browser.wait_for("my cases", "id=\"cases\"").await;
     assert!(list.contains(&reference), "my cases lists {reference}");
+    let position = |r: &str| list.find(&format!(">{r}</a>")).unwrap_or_else(|| panic!("{r} listed"));
+    assert!(position(&overdue) < position(&reference) && position(&reference) < position(&ahead), "most urgent first");
+    assert!(list.contains("status missed"), "an overdue deadline is marked");
     assert!(browser.current_url().await.ends_with("/cases"));
     browser.screenshot(&format!("{db:?}-cases").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("cases: {v}")));
@@ -536,6 +548,45 @@ async fn walk_through_the_workspace(db: Db) {
     violations.extend(browser.axe().await.into_iter().map(|v| format!("paper: {v}")));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.actor == "Sam Smits (web)" && e.action == "viewed"));
+
+    // A paper complaint with a scanned document (multipart), as the form sends it.
+    let mut sam_client = Client::new(&base);
+    sam_client.cookies.insert("klachtd_session".into(), browser.cookie("klachtd_session").await);
+    let csrf = csrf_in(&sam_client.get("/paper").await.text());
+    let scan = b"%PDF-1.4 scan".to_vec();
+    let mut body = Vec::new();
+    for (name, value) in [("csrf", csrf.as_str()), ("name", "Piet Post"), ("email", ""), ("postal_address", "Dorpsstraat 1\r\n1234 AB Dorp"), ("received", "2026-11-20"), ("description", "Klacht per brief.")] {
+        body.extend_from_slice(format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"documents\"; filename=\"scan brief.pdf\"\r\nContent-Type: application/pdf\r\n\r\n");
+    body.extend_from_slice(&scan);
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let registered = sam_client.request("POST", "/paper", Some("multipart/form-data; boundary=XyZ"), &body).await;
+    assert_eq!(registered.status, 200, "{}", registered.text());
+    let paper = w.store().await.list_cases().await.unwrap().into_iter().find(|c| c.source == "post").expect("the paper complaint is a case");
+    assert_eq!((paper.received_on.as_str(), paper.attachments), ("2026-11-20", 1));
+    assert!(registered.text().contains(&paper.reference));
+    let detail = w.store().await.case_detail(&paper.reference).await.unwrap();
+    assert_eq!(detail.attachment_list[0].filename, "scan_brief.pdf");
+    // As from the command line, the registering handler is named on the paper complaint's record.
+    assert!(detail.message_list.iter().any(|m| m.note == "registered by Sam Smits (web)"), "{:?}", detail.message_list);
+    // Without its token, nothing is registered.
+    let forged = String::from_utf8_lossy(&body).replace(&csrf, &"0".repeat(64));
+    assert_eq!(sam_client.request("POST", "/paper", Some("multipart/form-data; boundary=XyZ"), forged.as_bytes()).await.status, 403);
+    assert_eq!(w.store().await.list_cases().await.unwrap().len(), 4);
+
+    // Access follows the assignment: a supervisor gives Ann's case to Bob; Bob may open it now,
+    // Ann may still read it (she handled it) but no longer act on it.
+    let csrf = csrf_in(&sam_client.get(&format!("/cases/{reference}")).await.text());
+    let assigned = sam_client.post(&format!("/cases/{reference}/assign"), &[("csrf", &csrf), ("handler", "Bob Berg")]).await;
+    assert_eq!(assigned.status, 303, "{}", assigned.text());
+    assert_eq!(bob_client.get(&format!("/cases/{reference}")).await.status, 200);
+    let ann_user = w.store().await.web_user(&ann).await.unwrap().unwrap();
+    assert!(w.store().await.may_read(&reference, &ann_user).await.unwrap().is_some());
+    assert!(!w.store().await.may_act_on(&reference, &ann).await.unwrap());
+    // Unless she is recorded as the complaint's subject (R5): then she may not read it either.
+    w.store().await.add_subject(&reference, "Ann Smit", "test").await.unwrap();
+    assert!(w.store().await.may_read(&reference, &ann_user).await.unwrap().is_none());
 
     assert!(violations.is_empty(), "axe-core found WCAG 2.1 A/AA violations:\n{}", violations.join("\n"));
     drop(browser);

@@ -190,3 +190,62 @@ pub async fn serve(listener: tokio::net::TcpListener, web: Shared, mut shutdown:
 
 /// The peer address, for handlers that need it.
 pub type Peer = ConnectInfo<SocketAddr>;
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn config(web: &str) -> Config {
+        let text = format!(
+            "[organisation]\nname = \"X\"\ncomplaints_address = \"klachten@example.nl\"\nregulation_url = \"https://example.nl/r\"\n\
+             [imap]\nhost = \"127.0.0.1\"\nport = 143\nuser = \"u\"\npassword = \"p\"\ntls = \"none\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 25\ntls = \"none\"\n{web}"
+        );
+        Config::parse(&text).unwrap()
+    }
+
+    fn web_problems(web: &str) -> Vec<String> {
+        config(web).problems().into_iter().filter(|p| p.key.starts_with("web")).map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn the_workspace_is_off_without_its_section_and_loopback_by_default() {
+        assert!(config("").web.is_none());
+        assert!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\n").is_empty());
+        let c = config("[web]\nlisten = \"127.0.0.1:8080\"\n");
+        let web = c.web.unwrap();
+        assert_eq!(web.public_url(), "http://127.0.0.1:8080");
+        assert!(!web.secure_cookies());
+        assert_eq!(web.session_hours, 9);
+    }
+
+    #[test]
+    fn elsewhere_than_loopback_needs_a_proxy_and_https() {
+        assert_eq!(web_problems("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl\"\n"), ["web.listen"]);
+        assert!(web_problems("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl/\"\nbehind_proxy = true\n").is_empty());
+        assert_eq!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"http://k.example.nl\"\n"), ["web.public_url"]);
+        assert_eq!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"ftp://x\"\n"), ["web.public_url"]);
+        assert_eq!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\nsession_hours = 0\n"), ["web.session_hours"]);
+        let c = config("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl/\"\nbehind_proxy = true\n");
+        let web = c.web.unwrap();
+        assert_eq!(web.public_url(), "https://k.example.nl");
+        assert!(web.secure_cookies());
+    }
+
+    #[test]
+    fn handler_mails_link_to_the_workspace_instead_of_a_command() {
+        for language in ["nl", "en"] {
+            let letters = crate::templates::Letters::load(None, language).unwrap();
+            let mut context = crate::templates::sample_context();
+            for letter in ["assigned", "reminder", "closed-case-mail", "delivery-failed"] {
+                let with = letters.render(letter, &context).unwrap();
+                assert!(with.body.contains("https://klachten.example.nl/cases"), "{language}/{letter}: {}", with.body);
+                assert!(!with.body.contains("klachtd cases show"), "{language}/{letter}");
+            }
+            context["web_url"] = serde_json::Value::Null;
+            for letter in ["assigned", "reminder"] {
+                let without = letters.render(letter, &context).unwrap();
+                assert!(without.body.contains("klachtd cases show") && !without.body.contains("/cases/"), "{language}/{letter}");
+            }
+        }
+    }
+}

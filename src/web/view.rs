@@ -34,6 +34,8 @@ pub struct DeadlineView {
     pub date: NaiveDate,
     /// Working days from today to the date; negative when it has passed (working days late).
     pub days_left: i64,
+    /// Working days late (0 unless missed), for the words.
+    pub days_late: i64,
     pub level: Level,
 }
 
@@ -47,7 +49,7 @@ pub fn deadline_view(calendar: &Calendar, today: NaiveDate, deadline: &'static s
         _ if days_left <= 2 => Level::Soon,
         _ => Level::Later,
     };
-    DeadlineView { deadline, date, days_left, level }
+    DeadlineView { deadline, date, days_left, days_late: if level == Level::Missed { -days_left } else { 0 }, level }
 }
 
 /// One row of the cases list.
@@ -186,7 +188,7 @@ mod tests {
         assert_eq!(deadline_view(&cal, today, "progress", d("2026-12-04"), false).level, Level::Later);
         // Two working days late (Tuesday and Wednesday before).
         let missed = deadline_view(&cal, today, "acknowledge", d("2026-11-24"), false);
-        assert_eq!((missed.days_left, missed.level), (-2, Level::Missed));
+        assert_eq!((missed.days_left, missed.days_late, missed.level), (-2, 2, Level::Missed));
         // Met wins over a passed date.
         assert_eq!(deadline_view(&cal, today, "acknowledge", d("2026-11-24"), true).level, Level::Met);
         // Passed over a weekend only: still at least one day late.
