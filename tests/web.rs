@@ -309,6 +309,39 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
+// ---- the daemon's log, as the journal would get it at info level ----
+
+fn daemon_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOG: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(Default::default)
+}
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        daemon_log().lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Keeps every info-level event of this process in memory, besides the usual test output.
+fn capture_logs() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::Layer;
+        let shown = tracing_subscriber::EnvFilter::try_from_env("KLACHTD_TEST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(|| Capture).with_ansi(false).with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+            .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(shown));
+        tracing::subscriber::set_global_default(subscriber).expect("the log capture is installed before anything else logs");
+    });
+}
+
 // ---- the test ----
 
 fn complaint_with_attachment(w: &World, from: &str, body: &str, attachment: &[u8]) -> Vec<u8> {
@@ -341,6 +374,7 @@ async fn a_handler_works_a_case_in_the_browser(db: Db) {
 }
 
 async fn walk_through_the_workspace(db: Db) {
+    capture_logs();
     let stack = MailStack::shared();
     let (ann, bob, sam, mia) = (
         format!("{}@dienst.test", unique("ann")),
@@ -587,6 +621,51 @@ async fn walk_through_the_workspace(db: Db) {
     // Unless she is recorded as the complaint's subject (R5): then she may not read it either.
     w.store().await.add_subject(&reference, "Ann Smit", "test").await.unwrap();
     assert!(w.store().await.may_read(&reference, &ann_user).await.unwrap().is_none());
+
+    // The other actions of the command line, as a supervisor: done, recorded under their name,
+    // or refused with the command line's reason.
+    let csrf = csrf_in(&sam_client.get(&format!("/cases/{reference}")).await.text());
+    for (action, form) in [
+        ("note", vec![("text", "Intern: gebeld met de afdeling.")]),
+        ("category", vec![("category", "process")]),
+        ("escalate", vec![("to", "Nationale ombudsman"), ("date", "2026-11-26")]),
+        ("reopen", vec![]),
+    ] {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend(form);
+        let done = sam_client.post(&format!("/cases/{reference}/{action}"), &fields).await;
+        assert_eq!(done.status, 303, "{action}: {}", done.text());
+    }
+    let case = w.store().await.case_detail(&reference).await.unwrap();
+    let by_sam: Vec<&str> = case.history.iter().filter(|e| e.actor == "Sam Smits (web)").map(|e| e.action.as_str()).collect();
+    for action in ["note", "category", "external-body", "reopened"] {
+        assert!(by_sam.contains(&action), "{action} recorded: {by_sam:?}");
+    }
+    assert_eq!(case.summary.status, "open");
+    let again = sam_client.post(&format!("/cases/{reference}/reopen"), &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, 422, "reopening an open case is refused");
+    let nothing = sam_client.post(&format!("/cases/{reference}/checked"), &[("csrf", &csrf)]).await;
+    assert_eq!(nothing.status, 422);
+    assert!(nothing.text().contains(&format!("{reference} has no supervisor check to clear")), "the command line's words: {}", nothing.text());
+    assert_eq!(sam_client.post(&format!("/cases/{reference}/nonsense"), &[("csrf", &csrf)]).await.status, 404);
+    // Checking an assignment is a supervisor's.
+    let bob_csrf = csrf_in(&bob_client.get(&format!("/cases/{reference}")).await.text());
+    assert_eq!(bob_client.post(&format!("/cases/{reference}/checked"), &[("csrf", &bob_csrf)]).await.status, 403);
+
+    // Sign-in links are rate-limited per address (5 per 15 minutes), with the same page otherwise.
+    let mut asker = Client::new(&base);
+    let csrf = csrf_in(&asker.get("/sign-in").await.text());
+    for i in 0..5 {
+        assert_eq!(asker.post("/sign-in", &[("csrf", &csrf), ("email", "nobody-else@dienst.test")]).await.status, 200, "attempt {i}");
+    }
+    assert_eq!(asker.post("/sign-in", &[("csrf", &csrf), ("email", "nobody-else@dienst.test")]).await.status, 429);
+
+    // Nothing personal and no token or cookie in the log at info level.
+    let log = String::from_utf8_lossy(&daemon_log().lock().unwrap()).into_owned();
+    assert!(log.contains("web: handler signed in"), "the capture works");
+    for secret in [&link[link.len() - 64..], &session, &mia, &ann, "drie maanden", "Piet Post", "fout in ons systeem"] {
+        assert!(!log.contains(secret), "the log contains {secret:?}");
+    }
 
     assert!(violations.is_empty(), "axe-core found WCAG 2.1 A/AA violations:\n{}", violations.join("\n"));
     drop(browser);
