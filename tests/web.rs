@@ -157,7 +157,8 @@ async fn sign_in_raw(stack: &MailStack, base: &str, email: &str) -> Client {
     assert_eq!(sent.status, 200, "{}", sent.text());
     let link = sign_in_link(stack, email, seen).await;
     let path = link.strip_prefix(base).unwrap().to_string();
-    let used = c.get(&path).await;
+    assert!(c.get(&path).await.text().contains("id=\"use-link\""));
+    let used = c.post(&path, &[]).await;
     assert_eq!(used.status, 303, "the link signs in: {}", used.text());
     assert!(c.cookies.contains_key("klachtd_session"));
     c
@@ -309,6 +310,25 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// A page on another site (a webmail, say) with the sign-in link on it; returns its address.
+async fn webmail_with(link: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let page = format!("<!DOCTYPE html><html lang=\"nl\"><head><title>Webmail</title></head><body><main><a id=\"mail-link\" href=\"{link}\">Aanmelden</a></main></body></html>");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let page = page.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let reply = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}", page.len());
+                let _ = conn.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://localhost:{port}/")
+}
+
 // ---- the daemon's log, as the journal would get it at info level ----
 
 fn daemon_log() -> &'static std::sync::Mutex<Vec<u8>> {
@@ -434,10 +454,17 @@ async fn walk_through_the_workspace(db: Db) {
     // A link works only in the browser that asked for it: another client (a mail scanner, an
     // attacker with the mail) gets nothing, and does not use it up.
     let mut other = Client::new(&base);
-    let refused = other.get(link.strip_prefix(&base).unwrap()).await;
-    assert_eq!(refused.status, 400);
+    assert_eq!(other.get(link.strip_prefix(&base).unwrap()).await.status, 200, "opening the link uses nothing up");
+    assert_eq!(other.post(link.strip_prefix(&base).unwrap(), &[]).await.status, 400);
     assert!(!other.cookies.contains_key("klachtd_session"));
-    browser.goto(&link).await;
+    // Clicked in a webmail on another site (localhost is another site than 127.0.0.1): that
+    // request carries no SameSite=Strict cookie, so the link's page asks for one click here.
+    let webmail = webmail_with(&link).await;
+    browser.goto(&webmail).await;
+    browser.click("#mail-link").await;
+    browser.wait_for("the link's page", "id=\"use-link\"").await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("sign-in link: {v}")));
+    browser.click("#use-link").await;
     let list = browser.wait_for("my cases", "id=\"cases\"").await;
     assert!(list.contains(&reference), "my cases lists {reference}");
     let position = |r: &str| list.find(&format!(">{r}</a>")).unwrap_or_else(|| panic!("{r} listed"));
@@ -449,10 +476,11 @@ async fn walk_through_the_workspace(db: Db) {
 
     // The link is single-use.
     browser.goto(&link).await;
+    browser.click("#use-link").await;
     browser.wait_for("the refused link", "role=\"alert\"").await;
     let mut reuse = Client::new(&base);
     reuse.cookies.insert("klachtd_browser".into(), browser.cookie("klachtd_browser").await);
-    assert_eq!(reuse.get(link.strip_prefix(&base).unwrap()).await.status, 400, "a used link fails");
+    assert_eq!(reuse.post(link.strip_prefix(&base).unwrap(), &[]).await.status, 400, "a used link fails");
 
     // The case page: complaint, thread, attachment, history with this opening recorded.
     browser.goto(&format!("{base}/cases/{reference}")).await;
@@ -555,7 +583,7 @@ async fn walk_through_the_workspace(db: Db) {
     };
     let hash = |t: &str| klachtd::web::auth::hash(t);
     w.store().await.create_sign_in_link(&hash(&token), &bob, &hash(&browser_cookie), klachtd::store::now() - 1, &mail).await.unwrap();
-    assert_eq!(late.get(&format!("/sign-in/{token}")).await.status, 400, "an expired link fails");
+    assert_eq!(late.post(&format!("/sign-in/{token}"), &[]).await.status, 400, "an expired link fails");
     assert!(!late.cookies.contains_key("klachtd_session"));
 
     // A supervisor can open every case, and the register; in the browser.
@@ -567,6 +595,7 @@ async fn walk_through_the_workspace(db: Db) {
     browser.wait_for("the sent page", "id=\"sent\"").await;
     let link = sign_in_link(stack, &sam, 0).await;
     browser.goto(&link).await;
+    browser.click("#use-link").await;
     browser.wait_for("Sam's cases", "id=\"main\"").await;
     browser.goto(&format!("{base}/cases?all=1")).await;
     assert!(browser.wait_for("all cases", "id=\"cases\"").await.contains(&reference));

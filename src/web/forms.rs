@@ -76,8 +76,9 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
     web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true })
 }
 
-/// A sign-in link: works once, within 15 minutes, in the browser that asked for it; then a
-/// session for a working day. A mail scanner that opens the link (without the cookie) uses nothing.
+/// The button of a sign-in link: works once, within 15 minutes, in the browser that asked for
+/// it; then a session for a working day. (The form's secret is the link's token itself; bound to
+/// the asking browser, a forged post from elsewhere cannot sign anyone in.)
 pub async fn use_link(State(web): State<Shared>, headers: HeaderMap, Path(token): Path<String>) -> Response {
     let browser = auth::cookie(&headers, BROWSER_COOKIE);
     let email = match (auth::well_formed(&token), &browser) {

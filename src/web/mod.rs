@@ -142,7 +142,7 @@ pub fn router(web: Shared) -> Router {
         .route("/", get(|| async { Redirect::to("/cases") }))
         .route("/style.css", get(assets::stylesheet))
         .route("/sign-in", get(pages::sign_in_form).post(forms::ask_link))
-        .route("/sign-in/{token}", get(forms::use_link))
+        .route("/sign-in/{token}", get(pages::confirm_link).post(forms::use_link))
         .route("/sign-out", post(forms::sign_out))
         .route("/cases", get(pages::cases))
         .route("/cases/{reference}", get(pages::case))

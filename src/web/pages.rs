@@ -44,6 +44,17 @@ pub(super) fn set_browser_cookie(web: &super::Web, response: &mut Response, brow
     }
 }
 
+/// What a sign-in link opens: a button that signs in. The link usually comes from a webmail
+/// page on another site, and a cross-site request carries no SameSite=Strict cookie; the button
+/// posts from this page (same site, so the browser cookie comes along). Opening the link uses
+/// nothing up, so a mail scanner that follows it does no harm.
+pub async fn confirm_link(State(web): State<Shared>, Path(token): Path<String>) -> Response {
+    if !auth::well_formed(&token) {
+        return web.message(StatusCode::BAD_REQUEST, None, "link_invalid", "", Some("/sign-in"));
+    }
+    web.page(StatusCode::OK, "sign-in-link.html", minijinja::context! { token => token })
+}
+
 /// My cases (`?all=1`: every case I may read; for a supervisor, all cases), most urgent first.
 pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     let session = match require(&web, &headers).await {

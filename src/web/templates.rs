@@ -12,6 +12,7 @@ use crate::templates::TemplateError;
 const PAGES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/web/layout.html")),
     ("sign-in.html", include_str!("../../templates/web/sign-in.html")),
+    ("sign-in-link.html", include_str!("../../templates/web/sign-in-link.html")),
     ("message.html", include_str!("../../templates/web/message.html")),
     ("cases.html", include_str!("../../templates/web/cases.html")),
     ("case.html", include_str!("../../templates/web/case.html")),
