@@ -329,6 +329,13 @@ async fn webmail_with(link: &str) -> String {
     format!("http://localhost:{port}/")
 }
 
+async fn outbox_bodies_containing(db_url: &str, text: &str) -> i64 {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db_url).await.expect("connect to the test database");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE body LIKE $1").bind(format!("%{text}%")).fetch_one(&mut conn).await.unwrap();
+    let _ = sqlx::Connection::close(conn).await;
+    n
+}
+
 // ---- the daemon's log, as the journal would get it at info level ----
 
 fn daemon_log() -> &'static std::sync::Mutex<Vec<u8>> {
@@ -451,6 +458,7 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(strip(&unknown_page), strip(&known_page), "the same answer whether or not the address is known");
     let link = sign_in_link(stack, &ann, 1).await;
     assert!(link.starts_with(&format!("{base}/sign-in/")));
+    assert_eq!(outbox_bodies_containing(&w.config.database.url, &link[link.len() - 64..]).await, 1, "the mail that carried it");
     // A link works only in the browser that asked for it: another client (a mail scanner, an
     // attacker with the mail) gets nothing, and does not use it up.
     let mut other = Client::new(&base);
@@ -471,6 +479,9 @@ async fn walk_through_the_workspace(db: Db) {
     assert!(position(&overdue) < position(&reference) && position(&reference) < position(&ahead), "most urgent first");
     assert!(list.contains("status missed"), "an overdue deadline is marked");
     assert!(browser.current_url().await.ends_with("/cases"));
+    // The database keeps no token: the link's mail in the outbox lost its body when it was used.
+    let token = &link[link.len() - 64..];
+    assert_eq!(outbox_bodies_containing(&w.config.database.url, token).await, 0);
     browser.screenshot(&format!("{db:?}-cases").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("cases: {v}")));
 

@@ -66,6 +66,11 @@ impl Store {
         let mut tx = self.begin().await?;
         // Expired links and sessions go whenever a new link is made: nothing else needs them.
         let t = now();
+        // The mails of expired links lose their (useless, but secret) token too.
+        sqlx::query("UPDATE outbox SET body = '(sign-in link expired)' WHERE kind = 'sign-in-link' AND status <> 'pending' AND message_id IN (SELECT message_id FROM web_links WHERE expires_at < $1 AND used_at IS NULL)")
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM web_links WHERE expires_at < $1").bind(t - 86_400).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1").bind(t).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO web_links (token_hash, email, browser_hash, message_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -101,7 +106,8 @@ impl Store {
         }
         let row = sqlx::query("SELECT email, message_id FROM web_links WHERE token_hash = $1").bind(token_hash).fetch_one(&mut *tx).await?;
         let (email, message_id): (String, String) = (row.get(0), row.get(1));
-        sqlx::query("UPDATE outbox SET body = '(sign-in link used)' WHERE message_id = $1 AND status <> 'pending'").bind(message_id).execute(&mut *tx).await?;
+        // Used, the link is worthless; still, its token does not stay in the database.
+        sqlx::query("UPDATE outbox SET body = '(sign-in link used)' WHERE message_id = $1").bind(message_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(email))
     }
