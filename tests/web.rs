@@ -174,8 +174,16 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the session (chromium quits), then the driver's whole process group, so that no
+    /// browser outlives the test, also when it failed half-way.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        use std::io::{Read, Write};
+        if let Ok(mut conn) = std::net::TcpStream::connect(self.url.trim_start_matches("http://")) {
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(conn, "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.session);
+            let _ = conn.read(&mut [0u8; 1024]);
+        }
+        let _ = std::process::Command::new("kill").arg("--").arg(format!("-{}", self.driver.id())).status();
         let _ = self.driver.wait();
     }
 }
@@ -187,8 +195,11 @@ fn free_port() -> u16 {
 impl Browser {
     async fn start(downloads: &Path) -> Browser {
         let port = free_port();
+        use std::os::unix::process::CommandExt;
         let driver = std::process::Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
+            // Its own process group: chromium and its helpers go with it (see Drop).
+            .process_group(0)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -207,7 +218,7 @@ impl Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1600",
+                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--disable-crash-reporter", "--disable-breakpad", "--window-size=1280,1600",
                      format!("--user-data-dir={}", profile.path().display())],
             "prefs": {"download.default_directory": downloads.display().to_string(), "download.prompt_for_download": false}
         }}}});
