@@ -460,7 +460,7 @@ impl Actions {
             let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let sha256 = self.attachments.save(&data)?;
             let filename = display_filename(path.file_name().and_then(|n| n.to_str()));
-            records.push(AttachmentRecord { filename, content_type: "application/octet-stream".into(), size: data.len() as i64, sha256 });
+            records.push(AttachmentRecord { filename, content_type: "application/octet-stream".into(), size: data.len() as i64, sha256, role: "document" });
         }
         let mut incomplete = Vec::new();
         if paper.description.trim().is_empty() && records.is_empty() {
@@ -487,6 +487,7 @@ impl Actions {
             progress_by: deadlines.progress_by,
             respond_by: deadlines.respond_by,
             preferred_handler: settings.preferred_handler.clone(),
+            forwarded: None,
         };
         let message = MessageRecord {
             direction: "in",
@@ -497,6 +498,7 @@ impl Actions {
             subject: String::new(),
             body: paper.description.clone(),
             raw: None,
+            raw_file: None,
             note: format!("registered by {actor}"),
             received_at,
         };

@@ -33,6 +33,27 @@ impl AttachmentStore {
         Ok(hash)
     }
 
+    /// As [`save`](Self::save), from the async runtime without copying `data` first (the
+    /// intake's attachments and large raw mails).
+    pub async fn save_async(&self, data: &[u8]) -> std::io::Result<String> {
+        let hash = hex(digest::digest(&digest::SHA256, data).as_ref());
+        let path = self.path_of(&hash);
+        if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
+            return Ok(hash);
+        }
+        let dir = path.parent().expect("hash paths have a parent");
+        crate::private_files::create_dir(dir)?;
+        let tmp = dir.join(format!(".{hash}.{}.tmp", std::process::id()));
+        crate::private_files::write_temporary_async(&tmp, data).await?;
+        tokio::fs::rename(&tmp, &path).await?;
+        Ok(hash)
+    }
+
+    /// The content of a stored file (a large raw mail kept outside the database).
+    pub async fn read(&self, hash: &str) -> std::io::Result<Vec<u8>> {
+        tokio::fs::read(self.path_of(hash)).await
+    }
+
     /// Deletes the file of an attachment no case refers to any more.
     pub fn remove(&self, hash: &str) -> std::io::Result<()> {
         match std::fs::remove_file(self.path_of(hash)) {

@@ -82,6 +82,12 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Mail held for a person: flagged as spam by the organisation's filter, a copier's scan,
+    /// a voicemail.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,6 +102,19 @@ enum OutboxCommand {
         #[arg(long, conflicts_with = "references")]
         all: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// Quarantined mail that can be registered, oldest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a quarantined mail (say, a real complaint the spam filter flagged) exactly as
+    /// the intake would have: a new case with its original date of receipt, acknowledged, or
+    /// mail of the case it refers to.
+    Register { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -292,6 +311,8 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
         cause.is::<crate::config::ConfigError>()
             || cause.is::<crate::config::SecretError>()
             || cause.is::<daemon::CredentialsRefused>()
+            || matches!(cause.downcast_ref::<crate::oauth::TokenError>(), Some(crate::oauth::TokenError::Refused { .. } | crate::oauth::TokenError::Config(_)))
+            || matches!(cause.downcast_ref::<crate::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
             || matches!(cause.downcast_ref::<crate::mailbox::MailboxError>(), Some(e) if e.is_credentials_refused())
     })
 }
@@ -435,6 +456,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Quarantine { command } => {
+            let config = Config::load_without_secrets(&cli.config)?;
+            let store = daemon::open_existing_store(&config).await?;
+            quarantine(&config, &store, command).await
+        }
         Command::Reminders { command: RemindersCommand::Preview { at } } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
@@ -527,17 +553,64 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let store = daemon::open_store(&config).await?;
     store.close().await;
     println!("database: ok ({})", daemon::redact_url(&config.database.url));
+    let tokens = daemon::token_source(&config).await?;
+    if tokens.is_some() {
+        println!("oauth2: ok (access token obtained)");
+    }
     let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
-    let password = config.imap.secret().resolve("imap")?;
-    let mut session = crate::mailbox::connect(&config.imap, &tls, &password).await?;
+    let mut session = match (&tokens, config.imap.auth) {
+        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::mailbox::connect_oauth(&config.imap, &tls, tokens).await?,
+        _ => {
+            let password = config.imap.secret().resolve("imap")?;
+            crate::mailbox::connect(&config.imap, &tls, &password).await?
+        }
+    };
     // The folders the daemon would use, created when missing: a server that refuses them
     // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
     let caps = session.capabilities().await.context("imap: CAPABILITY")?;
     let folders = crate::mailbox::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
     println!("imap: ok ({}:{} as {}; folders {}, {}, {})", config.imap.host, config.imap.port, config.imap.user, folders.processed, folders.ignored, folders.quarantine);
-    daemon::mailer(&config)?.check().await.context("smtp")?;
+    daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
     println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn quarantine(config: &Config, store: &crate::store::Store, command: QuarantineCommand) -> anyhow::Result<ExitCode> {
+    use crate::intake::Outcome;
+    match command {
+        QuarantineCommand::List { json } => {
+            let mails = store.quarantined_mails().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&mails)?);
+            } else if mails.is_empty() {
+                println!("no quarantined mail waits for a handler");
+            } else {
+                println!("    ID  RECEIVED          FROM                              SUBJECT                           REASON");
+                for m in mails {
+                    let cut = |s: &str| s.chars().take(32).collect::<String>();
+                    println!("{:>6}  {:<16}  {:<32}  {:<32}  {}", m.id, fmt_time(m.received_at), cut(m.from_address.as_deref().unwrap_or("-")), cut(&m.subject), m.reason);
+                }
+            }
+        }
+        QuarantineCommand::Register { id } => {
+            let (actions, _) = command_line_actions(config, store)?;
+            let first_start = store.setting_or_init("first_start_at", &chrono::Utc::now().timestamp().to_string()).await?;
+            let first_start = first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
+            let intake = crate::intake::Intake::new(config, store.clone(), daemon::load_settings(config)?, std::sync::Arc::new(actions), first_start, Default::default());
+            match intake.release_from_quarantine(id, &actor()).await? {
+                Outcome::Registered { reference } => {
+                    let case = store.case_detail(&reference).await?.summary;
+                    println!("{reference}: registered from quarantine (received {}); acknowledgement {}", case.received_on, case.acknowledgement);
+                }
+                Outcome::FollowUp { reference } => println!("{reference}: the mail refers to this case and is kept with it (no reply)"),
+                Outcome::KeptWithCase { reference, reason } => println!("{reference}: kept with this case ({reason}; no reply)"),
+                Outcome::Ignored { reason } => println!("mail {id} is no complaint ({reason}); set aside without a reply"),
+                Outcome::Duplicate => println!("mail {id} was registered before"),
+                Outcome::Quarantine { reason } => println!("mail {id} stays in quarantine: {reason}"),
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -623,6 +696,10 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
                 if let Some(r) = &s.reply_to_email {
                     println!("Reply-To:       {r}");
                 }
+                if let Some(f) = &case.forwarded_sender {
+                    let sent = case.forwarded_date.as_deref().map(|d| format!(", sent {d}")).unwrap_or_default();
+                    println!("Forwarded:      originally from {f}{sent}");
+                }
                 println!("Subject:        {}", s.subject);
                 println!("Received:       {}", s.received_on);
                 println!("Deadlines:      acknowledge {} / progress {} / respond {}", s.acknowledge_by, s.progress_by, s.respond_by);
@@ -644,7 +721,8 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
                 }
                 println!("Attachments ({}):", case.attachment_list.len());
                 for a in &case.attachment_list {
-                    println!("  {} ({}, {} bytes)", a.filename, a.content_type, a.size);
+                    let role = if a.role == "document" { String::new() } else { format!(" [{}]", a.role) };
+                    println!("  {} ({}, {} bytes){role}", a.filename, a.content_type, a.size);
                 }
                 println!("History:");
                 for e in &case.history {

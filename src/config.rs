@@ -45,6 +45,8 @@ pub struct Config {
     pub actions_by_mail: Option<ActionsByMail>,
     /// The handlers' web workspace; off when absent.
     pub web: Option<Web>,
+    /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
+    pub oauth2: Option<crate::oauth::config::OAuth2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -362,6 +364,17 @@ pub enum TlsMode {
     None,
 }
 
+/// How klachtd logs in to the IMAP or SMTP server.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// LOGIN / AUTH PLAIN with the password.
+    #[default]
+    Password,
+    /// SASL OAUTHBEARER or XOAUTH2 with an access token from `[oauth2]`.
+    Oauth2,
+}
+
 /// A password given inline, in a file, or in an environment variable (exactly one).
 /// (Inlined into each section: serde cannot combine `flatten` with `deny_unknown_fields`.)
 #[derive(Debug, Clone, Copy)]
@@ -387,6 +400,8 @@ pub struct Imap {
     pub port: u16,
     pub tls: TlsMode,
     pub user: String,
+    #[serde(default)]
+    pub auth: AuthMode,
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub password_env: Option<String>,
@@ -425,7 +440,10 @@ pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
+    /// With auth = "oauth2": the mailbox to log in as (default: imap.user).
     pub user: Option<String>,
+    #[serde(default)]
+    pub auth: AuthMode,
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub password_env: Option<String>,
@@ -491,11 +509,39 @@ pub struct Intake {
     /// At most this many automatic mails to one address per 24 hours: stops mail loops.
     #[serde(default = "default_sender_limit")]
     pub max_auto_replies_per_sender_per_day: u32,
+    /// Whose spam verdict quarantines a mail unanswered.
+    #[serde(default)]
+    pub spam: Spam,
 }
 
 impl Default for Intake {
     fn default() -> Self {
-        Self { acknowledge_since: default_ack_since(), max_auto_replies_per_sender_per_day: default_sender_limit() }
+        Self { acknowledge_since: default_ack_since(), max_auto_replies_per_sender_per_day: default_sender_limit(), spam: Spam::default() }
+    }
+}
+
+/// `[intake.spam]`: the spam filters in front of the mailbox whose verdict klachtd trusts. A
+/// mail one of them flags goes to quarantine with the reason and is never answered.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spam {
+    /// `spamassassin`, `rspamd`, `microsoft`; `[]` trusts none.
+    #[serde(default = "default_spam_filters")]
+    pub trust: Vec<crate::domain::classify::SpamFilter>,
+    /// Microsoft's spam confidence level from which a mail counts as spam.
+    #[serde(default = "default_min_scl")]
+    pub microsoft_min_scl: u8,
+}
+
+impl Default for Spam {
+    fn default() -> Self {
+        Self { trust: default_spam_filters(), microsoft_min_scl: default_min_scl() }
+    }
+}
+
+impl Spam {
+    pub fn policy(&self) -> crate::domain::classify::SpamPolicy {
+        crate::domain::classify::SpamPolicy { trusted: self.trust.clone(), microsoft_min_scl: self.microsoft_min_scl }
     }
 }
 
@@ -549,6 +595,11 @@ fn default_idle_renew() -> u64 { 180 }
 fn default_max_message() -> u64 { 50 * 1024 * 1024 }
 fn default_ack_since() -> AcknowledgeSince { AcknowledgeSince::FirstStart }
 fn default_sender_limit() -> u32 { 5 }
+fn default_spam_filters() -> Vec<crate::domain::classify::SpamFilter> {
+    use crate::domain::classify::SpamFilter;
+    vec![SpamFilter::SpamAssassin, SpamFilter::Rspamd, SpamFilter::Microsoft]
+}
+fn default_min_scl() -> u8 { 5 }
 fn default_outbox_poll() -> u64 { 30 }
 fn default_max_backoff() -> u64 { 3600 }
 
@@ -680,8 +731,8 @@ impl Config {
             add("database.max_connections", "must be at least 1".into(), "use 5");
         }
         for (section, host, port, tls, secret, ca) in [
-            ("imap", &self.imap.host, self.imap.port, self.imap.tls, Some(self.imap.secret()), &self.imap.ca_file),
-            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls, self.smtp.user.as_ref().map(|_| self.smtp.secret()), &self.smtp.ca_file),
+            ("imap", &self.imap.host, self.imap.port, self.imap.tls, Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password), &self.imap.ca_file),
+            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls, self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password), &self.smtp.ca_file),
         ] {
             if host.trim().is_empty() {
                 add(&format!("{section}.host"), "is empty".into(), "set the server's host name");
@@ -723,6 +774,15 @@ impl Config {
         }
         if self.intake.max_auto_replies_per_sender_per_day == 0 {
             add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");
+        }
+        if !(1..=9).contains(&self.intake.spam.microsoft_min_scl) {
+            add("intake.spam.microsoft_min_scl", format!("{} is not a spam confidence level from 1 to 9", self.intake.spam.microsoft_min_scl), "use 5, Microsoft's own threshold for spam");
+        }
+        let mut seen = BTreeSet::new();
+        for filter in &self.intake.spam.trust {
+            if !seen.insert(filter.as_str()) {
+                add("intake.spam.trust", format!("{:?} is listed twice", filter.as_str()), "list each filter once");
+            }
         }
         for (i, h) in self.handlers.iter().enumerate() {
             if h.name.trim().is_empty() || !looks_like_address(&h.email) {
@@ -788,6 +848,7 @@ impl Config {
         if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
+        p.extend(crate::oauth::config::problems(self, secrets));
         p
     }
 
@@ -815,6 +876,9 @@ impl Config {
         if self.intake.acknowledge_since != other.intake.acknowledge_since {
             keys.push("intake.acknowledge_since");
         }
+        if self.intake.spam != other.intake.spam {
+            keys.push("intake.spam");
+        }
         if self.outbox != other.outbox {
             keys.push("outbox");
         }
@@ -835,6 +899,9 @@ impl Config {
         }
         if self.actions_by_mail != other.actions_by_mail {
             keys.push("actions_by_mail");
+        }
+        if self.oauth2 != other.oauth2 {
+            keys.push("oauth2");
         }
         keys
     }
@@ -903,7 +970,7 @@ fn is_cron(cron: &str) -> bool {
     cron.split_whitespace().count() >= 6 && tokio_cron_scheduler::Job::new_async(cron, |_, _| Box::pin(async {})).is_ok()
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -946,6 +1013,22 @@ tls = "none"
         assert!(err.starts_with("line 11, column 1: "), "{err}");
         let err = Config::parse(&format!("{MINIMAL}\n[imap]\n")).unwrap_err();
         assert_eq!(err, "line 19, column 2: duplicate key", "one line that says where");
+    }
+
+    #[test]
+    fn spam_filters_to_trust() {
+        use crate::domain::classify::SpamFilter;
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.intake.spam.trust, [SpamFilter::SpamAssassin, SpamFilter::Rspamd, SpamFilter::Microsoft], "all three by default");
+        let c = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"rspamd\"]\nmicrosoft_min_scl = 7\n")).unwrap();
+        assert_eq!(c.intake.spam.policy().trusted, [SpamFilter::Rspamd]);
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        let err = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"spamasassin\"]\n")).unwrap_err();
+        assert!(err.contains("spamasassin") && err.contains("spamassassin") && err.starts_with("line "), "{err}");
+        let bad = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"microsoft\", \"microsoft\"]\nmicrosoft_min_scl = 12\n")).unwrap();
+        let keys: Vec<_> = bad.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["intake.spam.microsoft_min_scl", "intake.spam.trust"]);
+        assert!(bad.restart_needed_for(&c).contains(&"intake.spam"));
     }
 
     #[test]

@@ -62,7 +62,27 @@ pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
-    Mailer::new(&config.smtp, &config.organisation.name, &config.organisation.complaints_address)
+    mailer_with(config, crate::oauth::TokenSource::from_config(config)?)
+}
+
+/// The mailer, logging in with tokens from `tokens` when `smtp.auth` is "oauth2".
+pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::oauth::TokenSource>>) -> anyhow::Result<Mailer> {
+    let oauth = match (config.smtp.auth, tokens) {
+        (crate::config::AuthMode::Password, _) => None,
+        (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap.user.clone()), tokens)),
+        (crate::config::AuthMode::Oauth2, None) => anyhow::bail!("smtp.auth = \"oauth2\" needs an [oauth2] section"),
+    };
+    Mailer::with_tokens(&config.smtp, &config.organisation.name, &config.organisation.complaints_address, oauth)
+}
+
+/// The token source of `[oauth2]` with a first token fetched, so that a refused secret or key
+/// is one clear line at start-up (like a wrong password), quoting the provider's error.
+pub async fn token_source(config: &Config) -> anyhow::Result<Option<Arc<crate::oauth::TokenSource>>> {
+    let tokens = crate::oauth::TokenSource::from_config(config)?;
+    if let Some(tokens) = &tokens {
+        tokens.token().await.context("oauth2")?;
+    }
+    Ok(tokens)
 }
 
 /// Everything the daemon runs, built and checked but not yet started.
@@ -92,14 +112,16 @@ impl Daemon {
         let first_start = store.setting_or_init("first_start_at", &Utc::now().timestamp().to_string()).await?;
         let first_start = first_start.parse::<i64>().ok().and_then(|t| DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
         let settings = load_settings(config)?;
-        let mailer = Arc::new(mailer(config)?);
+        let tokens = token_source(config).await?;
+        let mailer = Arc::new(mailer_with(config, tokens.clone())?);
         let wake = Arc::new(Notify::new());
         let health = Arc::new(Health::default());
         let actions = Arc::new(crate::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
         let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
-        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone(), &hostname());
+        let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
+        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone(), &hostname()).with_tokens(imap_tokens);
         let first_session = Some(mailbox.connect().await?);
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         // A login the SMTP server refuses will not fix itself: one clear line, and no start.
@@ -115,8 +137,20 @@ impl Daemon {
                 }
                 .into());
             }
+            Err(crate::smtp::SendError::OAuth(e)) if e.is_permanent() => {
+                return Err(CredentialsRefused {
+                    server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
+                    who: " the access token".into(),
+                    reason: crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500),
+                }
+                .into());
+            }
             Err(e) => tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried"),
         }
+        // Mail a crashed predecessor sent but did not record is recorded before anything goes out.
+        let journals = config.storage.data_dir.join("outbox");
+        crate::outbox::apply_left_journals(&store, &journals, &hostname()).await?;
+        let journal = crate::outbox::journal::SentJournal::create(&journals, &hostname()).with_context(|| format!("cannot create the outbox journal in {}", journals.display()))?;
         let outbox = OutboxWorker {
             store: store.clone(),
             mailer,
@@ -128,6 +162,8 @@ impl Daemon {
             actions: actions.clone(),
             settings: settings.clone(),
             clock: Clock::system(),
+            journal,
+            unrecorded: Default::default(),
         };
         let web = match &config.web {
             Some(w) => {

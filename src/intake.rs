@@ -11,7 +11,7 @@ use crate::actions::{Actions, ReplyDone, Transient};
 use crate::attachments::AttachmentStore;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
-use crate::domain::classify::{classify, Classification};
+use crate::domain::classify::{classify, Classification, SpamPolicy};
 use crate::domain::inbound::{self, InboundMail};
 use crate::domain::reference::CaseRef;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
@@ -60,6 +60,24 @@ pub struct Intake {
     message_id_domain: String,
     outbox_wake: Arc<Notify>,
     actions: Arc<Actions>,
+    spam: SpamPolicy,
+}
+
+/// Why a quarantined mail could not be released.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("no quarantined mail with id {0} (see `klachtd quarantine list`)")]
+    Unknown(i64),
+    #[error("quarantined mail {0} cannot be read as an e-mail: {1}")]
+    Unparseable(i64, inbound::ParseError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+impl From<StoreError> for ReleaseError {
+    fn from(e: StoreError) -> Self {
+        ReleaseError::Intake(e.into())
+    }
 }
 
 impl Intake {
@@ -83,6 +101,7 @@ impl Intake {
             message_id_domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             outbox_wake,
             actions,
+            spam: config.intake.spam.policy(),
         }
     }
 
@@ -92,29 +111,90 @@ impl Intake {
             Ok(mail) => mail,
             Err(e) => return Ok(Outcome::Quarantine { reason: e.to_string() }),
         };
+        // Seen before and still waiting for a handler (a crash before the move): again there.
+        if let Some(reason) = self.store.quarantined_reason(&mail.dedupe_key()).await? {
+            return Ok(Outcome::Quarantine { reason });
+        }
         if self.store.is_known(&mail.dedupe_key()).await? {
             return Ok(Outcome::Duplicate);
         }
+        self.handle(&mail, raw, arrived, Some(&self.spam)).await
+    }
+
+    /// A handler releases a quarantined mail (`klachtd quarantine register`): it is handled as
+    /// the intake would have without the reason it was held for, with its original date of
+    /// receipt: a new case (acknowledged), or mail of the case it refers to. `actor` goes into
+    /// the case's history.
+    pub async fn release_from_quarantine(&self, id: i64, actor: &str) -> Result<Outcome, ReleaseError> {
+        let (raw, raw_file, received_at, reason) = self.store.quarantined_mail(id).await?.ok_or(ReleaseError::Unknown(id))?;
+        let raw = match (raw, raw_file) {
+            (Some(raw), _) => raw,
+            (None, Some(hash)) => self.attachments.read(&hash).await.map_err(|e| ReleaseError::Intake(IntakeError::Attachment(e)))?,
+            (None, None) => return Err(StoreError::Corrupt(format!("quarantined mail {id} has no raw bytes")).into()),
+        };
+        let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
+        let arrived = DateTime::from_timestamp(received_at, 0).unwrap_or_else(Utc::now);
+        let outcome = self.handle(&mail, &raw, arrived, None).await?;
+        if let Outcome::Registered { reference } | Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } = &outcome {
+            // The mail is recorded; a failure here loses only the note of who released it.
+            if let Err(e) = self.store.add_case_event(reference, actor, "released-from-quarantine", &reason).await {
+                tracing::warn!(reference = %reference, "cannot record the release in the case's history: {e}");
+            }
+        }
+        tracing::info!(id, outcome = outcome_name(&outcome), "quarantined mail released by a handler");
+        Ok(outcome)
+    }
+
+    /// Classifies a parsed mail and acts on it. `spam` is `None` for a mail a handler released
+    /// from quarantine.
+    async fn handle(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, spam: Option<&SpamPolicy>) -> Result<Outcome, IntakeError> {
+        let file = if raw.len() > RAW_IN_DATABASE_MAX { Some(self.attachments.save_async(raw).await.map_err(IntakeError::Attachment)?) } else { None };
+        let raw = &Raw { bytes: raw, file };
         let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
-        let linked = self.store.find_case_for(&references, &mail.thread_ids).await?;
+        let mut linked = self.store.find_case_for(&references, &mail.thread_ids).await?;
+        // A reference of ours in the opening of the text ("over mijn klacht KL-2026-0016")
+        // threads the mail like one in the subject, but only from an address known on that
+        // case: nothing of a case is tied to a stranger's mail. A stranger's mail is a
+        // complaint of its own (acknowledged as any other, saying nothing of the case it
+        // names); its history notes the reference so the handler can join them.
+        let mut mentions = None;
+        if linked.is_none() {
+            let in_text: Vec<String> = CaseRef::find_in_opening(&mail.text, &self.reference_prefix).iter().map(ToString::to_string).collect();
+            if let (Some(case), Some(from)) = (self.store.find_case_for(&in_text, &[]).await?, &mail.from) {
+                if self.store.address_known_on_case(case.id, &from.address).await? {
+                    linked = Some(case);
+                } else {
+                    mentions = Some(case.reference);
+                }
+            }
+        }
         if let (Some(case), Some(from)) = (&linked, &mail.from) {
-            if let Some(outcome) = self.handler_reply(&mail, raw, arrived, case, &from.address).await? {
+            if let Some(outcome) = self.handler_reply(mail, raw, arrived, case, &from.address).await? {
                 return Ok(outcome);
             }
         }
 
-        let classification = classify(&mail, &self.own_addresses, linked);
+        let classification = classify(mail, &self.own_addresses, linked, spam);
         let (kind, case, reason): (&str, _, &'static str) = match classification {
-            Classification::NewComplaint => return self.register(&mail, raw, arrived).await,
+            Classification::NewComplaint => return self.register(mail, raw, arrived, mentions.as_deref()).await,
+            Classification::Quarantine(why) => {
+                // Kept with its raw bytes and date of receipt, so a handler can release it
+                // without the mailbox (see store::mail_classes); no attachment is stored.
+                let reason = why.describe();
+                let record = self.message_record(mail, raw, arrived, "quarantined", &reason);
+                self.store.record_message(None, &record, &[]).await?;
+                return Ok(Outcome::Quarantine { reason });
+            }
             Classification::FollowUp(case) => ("follow-up", Some(case), ""),
             // A delivery report about one of our letters: the case's history says that letter
             // did not arrive (the handler sees it in `cases show`).
             Classification::Automated { case: Some(case), .. } if mail.delivery_failed => ("delivery-report", Some(case), "a letter of this case was not delivered"),
             Classification::Automated { reason, case } => ("automated", case, reason.as_str()),
+            Classification::SetAside { reason, case } => ("set-aside", case, reason.as_str()),
             Classification::OwnMail { case } => ("own", case, "own-mail"),
         };
-        let attachments = self.save_attachments(&mail).await?;
-        let record = self.message_record(&mail, raw, arrived, kind, reason);
+        let attachments = self.save_attachments(mail).await?;
+        let record = self.message_record(mail, raw, arrived, kind, reason);
         let fresh = self.store.record_message(case.as_ref().map(|c| c.id), &record, &attachments).await?;
         Ok(match (fresh, case) {
             (false, _) => Outcome::Duplicate,
@@ -146,13 +226,13 @@ impl Intake {
         })
     }
 
-    async fn register(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
+    async fn register(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, mentions: Option<&str>) -> Result<Outcome, IntakeError> {
         let settings = self.settings.get();
         let received_on = amsterdam_date(arrived);
         let deadlines = Deadlines::compute(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
         let mut incomplete = Vec::new();
-        if mail.text.trim().is_empty() && !attachments.iter().any(|a| is_readable_document(&a.content_type)) {
+        if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == "document" && is_readable_document(&a.content_type)) {
             incomplete.push("description");
         }
         let from = mail.from.clone();
@@ -175,6 +255,7 @@ impl Intake {
             progress_by: deadlines.progress_by,
             respond_by: deadlines.respond_by,
             preferred_handler: settings.preferred_handler.clone(),
+            forwarded: mail.forwarded.clone(),
         };
         let ack_status = match &from {
             None => None,
@@ -218,6 +299,12 @@ impl Intake {
         }
         Ok(match registration {
             Registration::Registered { reference, .. } => {
+                if let Some(other) = mentions {
+                    let note = format!("the text names {other}; the sender is not known on that case");
+                    if let Err(e) = self.store.add_case_event(&reference, "klachtd", "mentions-case", &note).await {
+                        tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
+                    }
+                }
                 if let Err(e) = self.actions.notify_assignment(&reference).await {
                     tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
                 }
@@ -242,7 +329,7 @@ impl Intake {
     /// which the next attempt sees as a duplicate (by its dedupe key), so no second letter goes
     /// out. What is not covered is the outbox's own window (a crash after the SMTP server
     /// accepted a letter but before that was recorded), see the README.
-    async fn handler_reply(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, case: &crate::store::CaseLink, from: &str) -> Result<Option<Outcome>, IntakeError> {
+    async fn handler_reply(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, case: &crate::store::CaseLink, from: &str) -> Result<Option<Outcome>, IntakeError> {
         let Some(name) = self.actions.authenticate_reply(&case.reference, from, &mail.subject).await? else {
             return Ok(None);
         };
@@ -262,15 +349,13 @@ impl Intake {
     async fn save_attachments(&self, mail: &InboundMail) -> Result<Vec<AttachmentRecord>, IntakeError> {
         let mut records = Vec::with_capacity(mail.attachments.len());
         for a in &mail.attachments {
-            let store = self.attachments.clone();
-            let data = a.data.clone();
-            let sha256 = tokio::task::spawn_blocking(move || store.save(&data)).await.map_err(std::io::Error::other)??;
-            records.push(AttachmentRecord { filename: a.filename.clone(), content_type: a.content_type.clone(), size: a.data.len() as i64, sha256 });
+            let sha256 = self.attachments.save_async(&a.data).await.map_err(IntakeError::Attachment)?;
+            records.push(AttachmentRecord { filename: a.filename.clone(), content_type: a.content_type.clone(), size: a.data.len() as i64, sha256, role: a.role.as_str() });
         }
         Ok(records)
     }
 
-    fn message_record(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, kind: &str, note: &str) -> MessageRecord {
+    fn message_record(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, kind: &str, note: &str) -> MessageRecord {
         MessageRecord {
             direction: "in",
             kind: kind.to_string(),
@@ -279,10 +364,33 @@ impl Intake {
             from_address: mail.from.as_ref().map(|f| f.address.clone()),
             subject: mail.subject.clone(),
             body: mail.text.clone(),
-            raw: Some(raw.to_vec()),
+            raw: raw.file.is_none().then(|| raw.bytes.to_vec()),
+            raw_file: raw.file.clone(),
             note: note.to_string(),
             received_at: arrived.timestamp(),
         }
+    }
+}
+
+/// Mail larger than this is kept as a file beside the attachments instead of in the database
+/// (`messages.raw_file`): binding a value copies it several times in the database driver.
+pub const RAW_IN_DATABASE_MAX: usize = 1 << 20;
+
+/// The raw bytes of the mail in hand, and the file they are kept in when large.
+struct Raw<'a> {
+    bytes: &'a [u8],
+    file: Option<String>,
+}
+
+/// The kind of an outcome, for the log (no reference to a person).
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Registered { .. } => "registered",
+        Outcome::FollowUp { .. } => "follow-up",
+        Outcome::KeptWithCase { .. } => "kept-with-case",
+        Outcome::Ignored { .. } => "set-aside",
+        Outcome::Duplicate => "duplicate",
+        Outcome::Quarantine { .. } => "quarantine",
     }
 }
 

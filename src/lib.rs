@@ -11,6 +11,7 @@ pub mod domain;
 pub mod health;
 pub mod intake;
 pub mod mailbox;
+pub mod oauth;
 pub mod outbox;
 pub mod private_files;
 pub mod reminders;

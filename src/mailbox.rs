@@ -33,6 +33,8 @@ use crate::store::{Store, StoreError};
 /// The keyword set on processed mail in `mark = "flag"` mode.
 pub const PROCESSED_KEYWORD: &str = "$KlachtdProcessed";
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(300);
+/// Mail larger than this is fetched in pieces of this size (see `fetch_in_chunks`).
+const FETCH_CHUNK: u32 = 1 << 20;
 
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapIo for T {}
@@ -56,6 +58,8 @@ pub enum MailboxError {
     Folder { command: &'static str, folder: String, source: async_imap::error::Error },
     #[error(transparent)]
     Secret(#[from] crate::config::SecretError),
+    #[error(transparent)]
+    Token(#[from] crate::oauth::TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -171,6 +175,8 @@ pub struct MailboxWorker {
     holder: String,
     /// Set by each session once it has asked the server for its namespace.
     folders: std::sync::RwLock<Folders>,
+    /// With `imap.auth = "oauth2"`: where the access tokens come from.
+    tokens: Option<Arc<crate::oauth::TokenSource>>,
 }
 
 /// How often an instance that does not hold the mailbox lease asks again.
@@ -194,7 +200,13 @@ impl MailboxWorker {
     pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let holder = format!("{host}:{}:{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        Self { config, tls, store, intake, health, failures: Failures::default(), holder, folders: Default::default() }
+        Self { config, tls, store, intake, health, failures: Failures::default(), holder, folders: Default::default(), tokens: None }
+    }
+
+    /// Logs in with access tokens from `tokens` instead of the password.
+    pub fn with_tokens(mut self, tokens: Option<Arc<crate::oauth::TokenSource>>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// The lease must outlast the longest one mail can take (it is renewed before each).
@@ -225,6 +237,9 @@ impl MailboxWorker {
     }
 
     pub async fn connect(&self) -> Result<ImapSession, MailboxError> {
+        if let Some(tokens) = &self.tokens {
+            return connect_oauth(&self.config, &self.tls, tokens).await;
+        }
         // Read at every connection: a password rotated in its file is picked up without a restart.
         let password = self.config.secret().resolve("imap")?;
         connect(&self.config, &self.tls, &password).await
@@ -427,12 +442,18 @@ impl MailboxWorker {
         let outcome = if u64::from(size) > self.config.max_message_bytes {
             Outcome::Quarantine { reason: format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes) }
         } else {
-            // Allow a slow server 1 s per MiB on top of the normal command timeout.
-            let budget = self.config.timeout() + Duration::from_secs(u64::from(size) >> 20);
-            let Some((_, _, raw)) = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", budget).await? else {
-                return self.not_fetched(session, uid).await;
+            let raw = if size <= FETCH_CHUNK {
+                let Some((_, _, raw)) = self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await? else {
+                    return self.not_fetched(session, uid).await;
+                };
+                raw.unwrap_or_default()
+            } else {
+                let Some(raw) = self.fetch_in_chunks(session, uid, size).await? else {
+                    return self.not_fetched(session, uid).await;
+                };
+                raw
             };
-            self.intake.process(&raw.unwrap_or_default(), arrived).await?
+            self.intake.process(&raw, arrived).await?
         };
         let destination = match &outcome {
             Outcome::Registered { .. } => {
@@ -494,6 +515,26 @@ impl MailboxWorker {
         let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
         self.timed("UID STORE", async { session.uid_store(uid.to_string(), &flags).await?.try_collect::<Vec<_>>().await }).await?;
         Ok(())
+    }
+
+    /// A large mail, fetched `FETCH_CHUNK` bytes at a time into one buffer of its size. One
+    /// FETCH of the whole would cost several times the mail in memory: the library's read
+    /// buffer grows by doubling, and the body is copied out of it.
+    async fn fetch_in_chunks(&self, session: &mut ImapSession, uid: u32, size: u32) -> Result<Option<Vec<u8>>, MailboxError> {
+        let mut raw = Vec::with_capacity(size as usize);
+        loop {
+            let items = format!("(UID BODY.PEEK[]<{}.{FETCH_CHUNK}>)", raw.len());
+            let Some((_, _, chunk)) = self.fetch(session, uid, &items, self.config.timeout()).await? else {
+                return Ok(None);
+            };
+            let chunk = chunk.unwrap_or_default();
+            raw.extend_from_slice(&chunk);
+            // RFC822.SIZE may be off (a server that counts differently): the end is the first
+            // short chunk, never a size we were told.
+            if chunk.len() < FETCH_CHUNK as usize {
+                return Ok(Some(raw));
+            }
+        }
     }
 
     /// One UID FETCH, fully drained. Returns size, internal date and (if asked) the body.
@@ -618,6 +659,22 @@ async fn timed<T, E: Into<MailboxError>>(limit: Duration, what: &'static str, fu
 
 /// Opens a logged-in session to the configured mailbox.
 pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> Result<ImapSession, MailboxError> {
+    let client = open(config, tls).await?;
+    let timeout = config.timeout();
+    let login = tokio::time::timeout(timeout, client.login(&config.user, password))
+        .await
+        .map_err(|_| MailboxError::Timeout(timeout, "LOGIN"))?;
+    login.map_err(|(source, _)| MailboxError::Login { user: config.user.clone(), source })
+}
+
+/// Opens a session logged in with an access token (SASL OAUTHBEARER or XOAUTH2).
+pub async fn connect_oauth(config: &Imap, tls: &Arc<ClientConfig>, tokens: &crate::oauth::TokenSource) -> Result<ImapSession, MailboxError> {
+    let client = open(config, tls).await?;
+    crate::oauth::imap::authenticate(client, config, tokens).await
+}
+
+/// A connection that has greeted us, encrypted as configured, not yet logged in.
+async fn open(config: &Imap, tls: &Arc<ClientConfig>) -> Result<Client<Box<dyn ImapIo>>, MailboxError> {
     let server = format!("{}:{}", config.host, config.port);
     let timeout = config.timeout();
     let tcp = tokio::time::timeout(timeout, TcpStream::connect((config.host.as_str(), config.port)))
@@ -642,10 +699,7 @@ pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> 
             return Err(MailboxError::Connect { server, source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the greeting") });
         }
     }
-    let login = tokio::time::timeout(timeout, client.login(&config.user, password))
-        .await
-        .map_err(|_| MailboxError::Timeout(timeout, "LOGIN"))?;
-    login.map_err(|(source, _)| MailboxError::Login { user: config.user.clone(), source })
+    Ok(client)
 }
 
 async fn tls_wrap(config: &Imap, tls: &Arc<ClientConfig>, tcp: TcpStream, server: &str) -> Result<tokio_rustls::client::TlsStream<TcpStream>, MailboxError> {

@@ -4,6 +4,8 @@
 //! connection failure is retried with back-off for as long as it takes; a 5xx (or a message that
 //! cannot be built) ends the attempts at once, and the handler is told.
 
+pub mod journal;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use crate::domain::text::redact_addresses;
 use crate::health::{Health, Loop};
 use crate::settings::SharedSettings;
 use crate::smtp::Mailer;
-use crate::store::{now, Claim, Store};
+use crate::store::{now, Claim, OutboxItem, Store};
 
 /// The shortest lease on a claimed mail.
 const MIN_LEASE: Duration = Duration::from_secs(300);
@@ -40,6 +42,11 @@ pub struct OutboxWorker {
     /// Working days and hours (reminders wait for them) and the time to judge them by.
     pub settings: SharedSettings,
     pub clock: Clock,
+    /// Notes each accepted mail before the database records it (see [`journal`]).
+    pub journal: journal::SentJournal,
+    /// Mails accepted by the server whose record failed (the database was away): recorded at
+    /// the next chance, before anything else is sent.
+    pub unrecorded: std::sync::Mutex<Vec<(OutboxItem, String)>>,
 }
 
 impl OutboxWorker {
@@ -61,6 +68,12 @@ impl OutboxWorker {
                 _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {}
             }
         }
+        self.mailer.close_idle().await;
+        if self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            if let Err(e) = self.journal.remove() {
+                tracing::warn!(error = %e, "cannot remove the outbox journal");
+            }
+        }
         tracing::info!("outbox worker stopped");
     }
 
@@ -69,6 +82,9 @@ impl OutboxWorker {
     pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> bool {
         let mut any = false;
         let lease = lease_for(self.mailer.send_timeout());
+        if !self.record_unrecorded().await {
+            return any;
+        }
         loop {
             if *shutdown.borrow() {
                 return any;
@@ -78,7 +94,17 @@ impl OutboxWorker {
             let which = if sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders) { Claim::Any } else { Claim::ExceptReminders };
             let item = match self.store.claim_outbox(&self.worker_id, lease, which).await {
                 Ok(Some(item)) => item,
-                Ok(None) => return any,
+                Ok(None) => {
+                    // The run of mails is over; the next one logs in afresh (with a current
+                    // token, under OAuth).
+                    self.mailer.close_idle().await;
+                    if self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                        if let Err(e) = self.journal.clear() {
+                            tracing::warn!(error = %e, "cannot empty the outbox journal");
+                        }
+                    }
+                    return any;
+                }
                 Err(e) => {
                     Health::count(&self.health.errors_database, 1);
                     tracing::warn!(error = %e, "outbox: database unavailable");
@@ -88,17 +114,24 @@ impl OutboxWorker {
             any = true;
             match self.mailer.send(&item).await {
                 Ok(reply) => {
+                    // Noted and recorded first: until then a crash means the mail goes out again.
+                    if let Err(e) = self.journal.note(item.id) {
+                        tracing::warn!(outbox_id = item.id, error = %e, "cannot note the sent mail in the outbox journal");
+                    }
+                    if let Err(e) = self.store.outbox_sent(&item, &reply).await {
+                        // Kept and recorded before the next mail goes out; the lease stops a
+                        // resend meanwhile, and the journal covers a crash.
+                        Health::count(&self.health.errors_database, 1);
+                        tracing::error!(outbox_id = item.id, error = %e, "mail sent but not yet recorded; recorded when the database answers");
+                        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).push((item, reply));
+                        return any;
+                    }
                     tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
                     Health::count(&self.health.mails_sent, 1);
                     match item.mail.kind.as_str() {
                         "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
                         "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
                         _ => {}
-                    }
-                    if let Err(e) = self.store.outbox_sent(&item, &reply).await {
-                        // The mail went out but is not recorded; the lease stops a resend until it
-                        // expires, and by then the database is likely back for the retry.
-                        tracing::error!(outbox_id = item.id, error = %e, "mail sent but not recorded");
                     }
                 }
                 Err(e) if e.is_permanent() => {
@@ -127,6 +160,48 @@ impl OutboxWorker {
             }
         }
     }
+}
+
+impl OutboxWorker {
+    /// Records mails sent earlier whose record failed; `false` while the database still fails.
+    async fn record_unrecorded(&self) -> bool {
+        let pending = std::mem::take(&mut *self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut left = Vec::new();
+        for (item, reply) in pending {
+            if !left.is_empty() {
+                left.push((item, reply));
+                continue;
+            }
+            if let Err(e) = self.store.outbox_sent(&item, &reply).await {
+                tracing::warn!(outbox_id = item.id, error = %e, "outbox: database unavailable; a sent mail still waits to be recorded");
+                left.push((item, reply));
+            }
+        }
+        let ok = left.is_empty();
+        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).extend(left);
+        ok
+    }
+}
+
+/// Applies the sent journals that processes on this machine left behind (a crash after the
+/// server accepted a mail and before the database recorded it), then removes them. Run at
+/// start, before the outbox sends anything.
+pub async fn apply_left_journals(store: &Store, dir: &std::path::Path, host: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    for (path, ids) in journal::left_behind(dir, host).with_context(|| format!("cannot read the outbox journals in {}", dir.display()))? {
+        let mut recorded = 0;
+        for id in ids {
+            if let Some(item) = store.pending_outbox_item(id).await? {
+                store.outbox_sent(&item, "accepted before the previous process ended (from its outbox journal)").await?;
+                recorded += 1;
+            }
+        }
+        if recorded > 0 {
+            tracing::warn!(recorded, "mails accepted by the SMTP server just before klachtd stopped are recorded as sent");
+        }
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// 5 s, 10 s, 20 s, ... up to `max`.

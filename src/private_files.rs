@@ -18,3 +18,12 @@ pub fn write_temporary(tmp: &Path, data: &[u8]) -> std::io::Result<()> {
     file.write_all(data)?;
     file.sync_all()
 }
+
+/// As [`write_temporary`], from the async runtime with a borrowed buffer: tokio's file takes
+/// the data a few MiB at a time, so a large mail or attachment is never copied whole.
+pub async fn write_temporary_async(tmp: &Path, data: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(tmp).await?;
+    file.write_all(data).await?;
+    file.sync_all().await
+}

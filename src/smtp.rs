@@ -1,5 +1,8 @@
-//! Outgoing mail over SMTP with lettre: building the transport and turning an outbox row into a
-//! message with the headers that keep auto-replies from looping and replies threaded.
+//! Outgoing mail over SMTP with lettre: the connection (see [`connection`]) and turning an
+//! outbox row into a message with the headers that keep auto-replies from looping and replies
+//! threaded.
+
+pub mod connection;
 
 use std::time::Duration;
 
@@ -7,8 +10,8 @@ use anyhow::Context as _;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::Message;
 
 use crate::config::{Smtp, TlsMode};
 use crate::domain::text::single_line;
@@ -41,9 +44,11 @@ pub fn is_letter_to_a_party(kind: &str) -> bool {
 }
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    endpoint: connection::Endpoint,
+    /// The open connection between mails (one sender at a time: the outbox worker).
+    open: tokio::sync::Mutex<Option<connection::Connection>>,
     from: Mailbox,
-    /// lettre's own timeout covers connecting only; this bounds a whole send.
+    /// Bounds a whole send, connecting included.
     send_timeout: Duration,
 }
 
@@ -55,16 +60,21 @@ pub enum SendError {
     Timeout(Duration),
     #[error("cannot build the message: {0}")]
     Build(String),
+    #[error("SMTP: {0}")]
+    OAuth(#[from] crate::oauth::smtp::OAuthSmtpError),
+    #[error("SMTP: cannot connect to {server}: {source}")]
+    Connect { server: String, source: std::io::Error },
 }
 
 impl SendError {
     /// Whether trying again cannot help: the message cannot be built, or the server refused it
-    /// with a 5xx reply. A refused or required login (530, 534, 535, 538) is a fault of our own
-    /// configuration, not of the letter, and is retried like an outage until it is fixed.
+    /// with a 5xx reply. A refused or required login (530, 534, 535, 538), and a token the
+    /// identity provider or the server refuses, are faults of our own configuration, not of the
+    /// letter, and are retried like an outage until they are fixed.
     pub fn is_permanent(&self) -> bool {
         match self {
             SendError::Build(_) => true,
-            SendError::Timeout(_) => false,
+            SendError::Timeout(_) | SendError::Connect { .. } | SendError::OAuth(_) => false,
             SendError::Smtp(e) => e.is_permanent() && !e.status().is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538)),
         }
     }
@@ -72,29 +82,38 @@ impl SendError {
 
 impl Mailer {
     pub fn new(config: &Smtp, from_name: &str, from_address: &str) -> anyhow::Result<Self> {
-        let tls_parameters = || -> anyhow::Result<TlsParameters> {
-            let mut builder = TlsParameters::builder(config.host.clone());
-            if let Some(ca) = &config.ca_file {
-                let pem = std::fs::read(ca).with_context(|| format!("smtp.ca_file {}", ca.display()))?;
-                builder = builder.add_root_certificate(Certificate::from_pem(&pem).context("smtp.ca_file is not a PEM certificate")?);
+        Self::with_tokens(config, from_name, from_address, None)
+    }
+
+    /// `oauth`: the login and the tokens, when `smtp.auth` is "oauth2".
+    pub fn with_tokens(config: &Smtp, from_name: &str, from_address: &str, oauth: Option<(String, std::sync::Arc<crate::oauth::TokenSource>)>) -> anyhow::Result<Self> {
+        let starttls = match config.tls {
+            TlsMode::Starttls => {
+                let mut builder = TlsParameters::builder(config.host.clone());
+                if let Some(ca) = &config.ca_file {
+                    let pem = std::fs::read(ca).with_context(|| format!("smtp.ca_file {}", ca.display()))?;
+                    builder = builder.add_root_certificate(Certificate::from_pem(&pem).context("smtp.ca_file is not a PEM certificate")?);
+                }
+                Some(builder.build_rustls().context("SMTP TLS parameters")?)
             }
-            builder.build_rustls().context("SMTP TLS parameters")
+            _ => None,
         };
-        let tls = match config.tls {
-            TlsMode::Implicit => Tls::Wrapper(tls_parameters()?),
-            TlsMode::Starttls => Tls::Required(tls_parameters()?),
-            TlsMode::None => Tls::None,
+        let login = match (oauth, &config.user) {
+            (Some((user, tokens)), _) => Some(connection::Login::OAuth(crate::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens))),
+            (None, Some(user)) => Some(connection::Login::Password(Credentials::new(user.clone(), config.secret().resolve("smtp")?))),
+            (None, None) => None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-            .port(config.port)
-            .tls(tls)
-            .timeout(Some(config.timeout()));
-        if let Some(user) = &config.user {
-            let password = config.secret().resolve("smtp")?;
-            builder = builder.credentials(Credentials::new(user.clone(), password));
-        }
+        let endpoint = connection::Endpoint {
+            host: config.host.clone(),
+            port: config.port,
+            tls: config.tls,
+            rustls: crate::tls::client_config(config.ca_file.as_deref()).context("SMTP TLS")?,
+            starttls,
+            login,
+            connect_timeout: config.timeout(),
+        };
         let from = Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
-        Ok(Self { transport: builder.build(), from, send_timeout: config.timeout() * 2 })
+        Ok(Self { endpoint, open: tokio::sync::Mutex::new(None), from, send_timeout: config.timeout() * 2 })
     }
 
     /// Builds the message for an outbox row. Header values pass through lettre's encoder after
@@ -127,12 +146,40 @@ impl Mailer {
     }
 
     /// Sends and returns the server's reply to the final DATA ("250 2.0.0 Ok: queued as ...").
+    /// The connection stays open for the next mail; the caller records the mail as sent before
+    /// anything else goes to the server.
     pub async fn send(&self, item: &OutboxItem) -> Result<String, SendError> {
         let message = self.message(item)?;
-        let response = tokio::time::timeout(self.send_timeout, self.transport.send(message))
-            .await
-            .map_err(|_| SendError::Timeout(self.send_timeout))??;
+        let mut open = self.open.lock().await;
+        let sent = tokio::time::timeout(self.send_timeout, async {
+            let mut conn = match open.take() {
+                Some(conn) if conn.usable() => conn,
+                Some(stale) => {
+                    stale.close().await;
+                    connection::Connection::open(&self.endpoint).await?
+                }
+                None => connection::Connection::open(&self.endpoint).await?,
+            };
+            let response = conn.send(message.envelope(), &message.formatted()).await;
+            // A refused mail breaks the connection (lettre ends it); `usable` says so next time.
+            *open = Some(conn);
+            response
+        })
+        .await
+        .map_err(|_| SendError::Timeout(self.send_timeout));
+        if !matches!(sent, Ok(Ok(_))) {
+            // After a timeout or a refusal the state of the session is unknown: start afresh.
+            *open = None;
+        }
+        let response = sent??;
         Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
+    }
+
+    /// Ends the open connection, if any (after a quiet spell, and at shutdown).
+    pub async fn close_idle(&self) {
+        if let Some(conn) = self.open.lock().await.take() {
+            conn.close().await;
+        }
     }
 
     /// The longest one send (or check) may take; see [`crate::outbox::lease_for`].
@@ -142,9 +189,8 @@ impl Mailer {
 
     /// Checks that the server answers and accepts our login.
     pub async fn check(&self) -> Result<(), SendError> {
-        tokio::time::timeout(self.send_timeout, self.transport.test_connection())
-            .await
-            .map_err(|_| SendError::Timeout(self.send_timeout))??;
+        let conn = tokio::time::timeout(self.send_timeout, connection::Connection::open(&self.endpoint)).await.map_err(|_| SendError::Timeout(self.send_timeout))??;
+        conn.close().await;
         Ok(())
     }
 }
@@ -160,6 +206,7 @@ mod tests {
             port: 25,
             tls: TlsMode::None,
             user: None,
+            auth: crate::config::AuthMode::Password,
             password: None,
             password_file: None,
             password_env: None,

@@ -78,10 +78,22 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_mailbox_lease.sql"),
     },
     Migration {
+        version: 5,
+        name: "mail_classes",
+        sqlite: include_str!("../migrations/sqlite/0005_mail_classes.sql"),
+        postgres: include_str!("../migrations/postgres/0005_mail_classes.sql"),
+    },
+    Migration {
         version: 6,
+        name: "raw_file",
+        sqlite: include_str!("../migrations/sqlite/0006_raw_file.sql"),
+        postgres: include_str!("../migrations/postgres/0006_raw_file.sql"),
+    },
+    Migration {
+        version: 7,
         name: "web",
-        sqlite: include_str!("../migrations/sqlite/0006_web.sql"),
-        postgres: include_str!("../migrations/postgres/0006_web.sql"),
+        sqlite: include_str!("../migrations/sqlite/0007_web.sql"),
+        postgres: include_str!("../migrations/postgres/0007_web.sql"),
     },
 ];
 
@@ -96,6 +108,8 @@ pub struct MessageRecord {
     pub subject: String,
     pub body: String,
     pub raw: Option<Vec<u8>>,
+    /// The SHA-256 of a large raw mail kept as a file instead of in `raw` (see `RAW_IN_DATABASE_MAX`).
+    pub raw_file: Option<String>,
     pub note: String,
     pub received_at: i64,
 }
@@ -106,6 +120,9 @@ pub struct AttachmentRecord {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    /// `document`, `signature` or `report` (see `domain::inbound::AttachmentRole`); only
+    /// documents count as the complaint's.
+    pub role: &'static str,
 }
 
 /// A case about to be registered. The reference is assigned by the store.
@@ -127,6 +144,8 @@ pub struct NewCase {
     pub respond_by: NaiveDate,
     /// Assignment rule "default": this handler, unless the complaint is about them.
     pub preferred_handler: Option<String>,
+    /// The original sender and date of a forwarded complaint.
+    pub forwarded: Option<crate::domain::forwarded::Forwarded>,
 }
 
 /// A mail to be queued in the outbox.
@@ -228,6 +247,8 @@ pub struct CaseAttachment {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
+    pub role: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -235,6 +256,9 @@ pub struct CaseDetail {
     #[serde(flatten)]
     pub summary: CaseSummary,
     pub description: String,
+    /// For a forwarded complaint: who wrote the original, and when (as the forward shows it).
+    pub forwarded_sender: Option<String>,
+    pub forwarded_date: Option<String>,
     pub message_list: Vec<CaseMessage>,
     pub attachment_list: Vec<CaseAttachment>,
     pub history: Vec<CaseEvent>,
@@ -597,8 +621,8 @@ impl Store {
         let case_id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
                                 postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
-                                progress_by, respond_by, created_at)
-             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+                                progress_by, respond_by, created_at, forwarded_sender, forwarded_date)
+             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
         )
         .bind(&reference)
         .bind(case.source)
@@ -616,6 +640,8 @@ impl Store {
         .bind(case.progress_by.to_string())
         .bind(case.respond_by.to_string())
         .bind(created)
+        .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
+        .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
         .fetch_one(&mut *tx)
         .await?;
 
@@ -699,31 +725,36 @@ impl Store {
             .execute(&self.pool)
             .await?;
             if claimed.rows_affected() == 1 {
-                let row = sqlx::query(
-                    "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
-                return Ok(Some(OutboxItem {
-                    id: row.get(0),
-                    case_id: row.get(1),
-                    attempts: row.get(10),
-                    mail: OutgoingMail {
-                        kind: row.get(2),
-                        recipient: row.get(3),
-                        recipient_name: row.get(4),
-                        subject: row.get(5),
-                        body: row.get(6),
-                        message_id: row.get(7),
-                        in_reply_to: row.get(8),
-                        references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
-                        status: "pending",
-                    },
-                }));
+                return self.pending_outbox_item(id).await;
             }
         }
         Ok(None)
+    }
+
+    /// Outgoing mail `id`, if it is still pending.
+    pub async fn pending_outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
+        let row = sqlx::query(
+            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| OutboxItem {
+            id: row.get(0),
+            case_id: row.get(1),
+            attempts: row.get(10),
+            mail: OutgoingMail {
+                kind: row.get(2),
+                recipient: row.get(3),
+                recipient_name: row.get(4),
+                subject: row.get(5),
+                body: row.get(6),
+                message_id: row.get(7),
+                in_reply_to: row.get(8),
+                references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
+                status: "pending",
+            },
+        }))
     }
 
     /// Records the SMTP server's acceptance. For an acknowledgement this also meets the
@@ -903,6 +934,7 @@ impl Store {
         let summary = summary_from_row(&row);
         let case_id: i64 = row.get("id");
         let description: String = row.get("description");
+        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.get("forwarded_sender"), row.get("forwarded_date"));
         let message_list = sqlx::query("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
@@ -910,12 +942,12 @@ impl Store {
             .iter()
             .map(|r| CaseMessage { direction: r.get(0), kind: r.get(1), from_address: r.get(2), subject: r.get(3), received_at: r.get(4), note: r.get(5) })
             .collect();
-        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256 FROM attachments WHERE case_id = $1 ORDER BY id")
+        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3) })
+            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3), role: r.get(4) })
             .collect();
         let history = sqlx::query("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
@@ -924,7 +956,7 @@ impl Store {
             .iter()
             .map(|r| CaseEvent { at: r.get(0), actor: r.get(1), action: r.get(2), detail: r.get(3) })
             .collect();
-        Ok(CaseDetail { summary, description, message_list, attachment_list, history })
+        Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
@@ -934,6 +966,14 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The files (SHA-256) of a case's large raw mails, kept outside the database.
+    pub async fn raw_files(&self, reference: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id")
+            .bind(reference)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     pub async fn count(&self, table: Table) -> Result<i64> {
@@ -972,8 +1012,9 @@ pub enum Table {
 const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
         c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at, c.description,
         c.supervisor_check, c.progress_sent_at, c.responded_at, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler,
+        c.forwarded_sender, c.forwarded_date,
         (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
-        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id) AS n_attachments,
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id AND a.role = 'document') AS n_attachments,
         COALESCE((SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1), 'none') AS ack_status
     FROM cases c";
 
@@ -1038,9 +1079,14 @@ async fn insert_message(
     m: &MessageRecord,
     attachments: &[AttachmentRecord],
 ) -> Result<i64, sqlx::Error> {
+    // A mail that waited in quarantine is recorded for good when a handler releases it: its
+    // quarantine record (same key, kept only for that) gives way in the same transaction.
+    if let Some(key) = &m.dedupe_key {
+        sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(key).execute(&mut **tx).await?;
+    }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(case_id)
     .bind(m.direction)
@@ -1050,19 +1096,21 @@ async fn insert_message(
     .bind(m.from_address.clone())
     .bind(&m.subject)
     .bind(&m.body)
-    .bind(m.raw.clone())
+    .bind(m.raw.as_deref())
     .bind(&m.note)
     .bind(m.received_at)
+    .bind(m.raw_file.as_deref())
     .fetch_one(&mut **tx)
     .await?;
     for a in attachments {
-        sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(id)
             .bind(case_id)
             .bind(&a.filename)
             .bind(&a.content_type)
             .bind(a.size)
             .bind(&a.sha256)
+            .bind(a.role)
             .execute(&mut **tx)
             .await?;
     }
@@ -1129,11 +1177,13 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 mod actions;
 pub mod corrections;
 mod handlers;
+mod mail_classes;
 mod register;
 mod reminders;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
+pub use mail_classes::QuarantinedMail;
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
 
 pub fn now() -> i64 {

@@ -917,6 +917,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
         subject: String::new(),
         body: String::new(),
         raw: None,
+        raw_file: None,
         note: String::new(),
         received_at: 0,
     };
@@ -972,6 +973,7 @@ async fn letters_thread_only_to_their_own_recipient(db: Db) {
         subject: String::new(),
         body: String::new(),
         raw: None,
+        raw_file: None,
         note: String::new(),
         received_at: 0,
     };

@@ -192,3 +192,65 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
     conn.read_to_string(&mut out).await.ok()?;
     out.starts_with("HTTP/1.1 200").then_some(out)
 }
+
+/// A large mail is taken in without holding several copies of it: the daemon's peak resident
+/// memory stays under 50 MiB plus twice the mail's size (the README gives the measured figure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_mail_costs_at_most_twice_its_size_in_memory() {
+    const ATTACHMENT: usize = 22 << 20;
+    let w = World::new(Db::Sqlite).await;
+    let config_path = w.dir.path().join("klachtd.toml");
+    std::fs::write(&config_path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)).unwrap();
+    // Incompressible content, base64 as a mail client sends it: about 30 MiB of mail.
+    let mut data = vec![0u8; ATTACHMENT];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let lena = format!("{}@example.test", unique("lena"));
+    let encoded = base64_lines(&data);
+    let raw = format!(
+        "From: Lena Jansen <{lena}>\r\nTo: {}\r\nSubject: Groot bestand\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nZie de bijlage.\r\n--b\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n",
+        w.complaints,
+        unique("big")
+    );
+    drop(encoded);
+    let size = raw.len();
+    let sha256: String = ring::digest::digest(&ring::digest::SHA256, raw.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    w.stack.append(&w.complaints, "INBOX", raw.as_bytes(), None).await;
+    drop(raw);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(["--config", config_path.to_str().unwrap(), "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let store = w.store().await;
+    eventually("the large complaint registered", Duration::from_secs(120), || async { (store.count(Table::Cases).await.unwrap() == 1).then_some(()) }).await;
+    eventually("the mail put away", WAIT, || async { (w.stack.count(&w.complaints, "INBOX").await == 0).then_some(()) }).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kib: usize = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap();
+    signal(child.id(), "-TERM");
+    child.wait().unwrap();
+    // Kept whole, as a file beside the attachments rather than in the database.
+    let reference = store.list_cases().await.unwrap()[0].reference.clone();
+    assert_eq!(store.raw_files(&reference).await.unwrap(), vec![sha256.clone()]);
+    assert_eq!(std::fs::metadata(w.dir.path().join("data/attachments").join(&sha256[..2]).join(&sha256)).unwrap().len(), size as u64);
+    let limit_kib = (50 << 10) + 2 * size / 1024;
+    eprintln!("large mail: {} MiB, peak resident {} MiB, limit {} MiB", size >> 20, peak_kib >> 10, limit_kib >> 10);
+    assert!(peak_kib < limit_kib, "peak resident {peak_kib} KiB for a mail of {size} bytes (limit {limit_kib} KiB)");
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 38);
+    for (i, chunk) in data.chunks(3).enumerate() {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for j in 0..4 {
+            out.push(if j <= chunk.len() { ALPHABET[(n >> (18 - 6 * j) & 63) as usize] as char } else { '=' });
+        }
+        if i % 19 == 18 {
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    out
+}

@@ -4,7 +4,8 @@
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use ring::digest;
 
-use super::text::{display_filename, html_to_text, single_line, tidy_lines};
+use super::forwarded::{self, Forwarded};
+use super::text::{display_filename, html_to_text, remove_invisible, single_line, tidy_lines};
 
 /// A person's mailbox as found in a header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +24,35 @@ pub enum ReturnPath {
     Address(String),
 }
 
+/// What an attached part is to the case. Only documents count as the complaint's documents
+/// (R3); the others are kept for what they prove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentRole {
+    Document,
+    /// An S/MIME (`smime.p7s`) or PGP/MIME (`signature.asc`) signature: proves who sent the mail.
+    Signature,
+    /// The machine-readable parts of a delivery report (`message/delivery-status`,
+    /// `text/rfc822-headers`, `message/disposition-notification`).
+    Report,
+}
+
+impl AttachmentRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentRole::Document => "document",
+            AttachmentRole::Signature => "signature",
+            AttachmentRole::Report => "report",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Attachment {
     /// For display only; see [`display_filename`].
     pub filename: String,
     pub content_type: String,
     pub data: Vec<u8>,
+    pub role: AttachmentRole,
 }
 
 /// The facts of one incoming mail.
@@ -57,6 +81,15 @@ pub struct InboundMail {
     pub vendor_autoreply: bool,
     /// SHA-256 of the raw message: the identity of a mail without Message-ID.
     pub content_hash: String,
+    /// The top-level header fields as (lower-cased name, value on one line), topmost first: the
+    /// first of a name is the one the server nearest to us added. For vendor, bulk and spam
+    /// filter markers (see `classify`).
+    pub headers: Vec<(String, String)>,
+    /// The iTIP method (`REQUEST`, `CANCEL`, `REPLY`, ...) of a calendar part of the mail itself
+    /// (not of an attached mail), upper-cased.
+    pub calendar_method: Option<String>,
+    /// The original sender and date when the mail forwards another one (attached or inline).
+    pub forwarded: Option<Forwarded>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -68,6 +101,15 @@ pub enum ParseError {
 }
 
 impl InboundMail {
+    /// The first (topmost) value of a header field, lower-cased name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers.iter().any(|(n, _)| n == name)
+    }
+
     /// The key under which this mail is deduplicated: its Message-ID, or the hash of its bytes.
     pub fn dedupe_key(&self) -> String {
         match &self.message_id {
@@ -94,31 +136,68 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     }
 
     let mut text = body_text(&msg);
-    let mut parts: Vec<_> = msg.attachments().filter(|part| !part.is_message() || part.len() > 0).collect();
+    let mut parts: Vec<_> = msg.attachments().filter(|part| !part.is_message() || !part.is_empty()).collect();
     if text.is_empty() {
         // Broken MIME (say, a multipart without its closing boundary) makes mail-parser file
         // the text as an attachment; an unnamed text/plain part is the description after all.
         if let Some(pos) = parts.iter().position(|p| p.attachment_name().is_none() && p.is_text() && !p.is_text_html()) {
-            text = parts.remove(pos).text_contents().map(tidy_lines).unwrap_or_default();
+            let part = parts.remove(pos);
+            text = part_text(&msg, part).map(|t| tidy_lines(&remove_invisible(&t))).unwrap_or_default();
         }
     }
     let attachments = parts
         .into_iter()
-        .map(|part| Attachment {
-            filename: display_filename(part.attachment_name()),
-            content_type: part
+        .map(|part| {
+            let content_type = part
                 .content_type()
                 .map(|ct| match ct.subtype() {
                     Some(sub) => format!("{}/{}", ct.ctype(), sub),
                     None => ct.ctype().to_string(),
                 })
                 .map(|ct| single_line(&ct.to_ascii_lowercase(), 100))
-                .unwrap_or_else(|| "application/octet-stream".to_string()),
-            data: part.contents().to_vec(),
+                .unwrap_or_else(|| "application/octet-stream".to_string());
+            let role = attachment_role(&content_type, part.attachment_name());
+            // An unnamed signature or report part gets the name it is known by instead of
+            // "bijlage", so a handler sees what it is.
+            let filename = match (part.attachment_name(), role, content_type.as_str()) {
+                (None, AttachmentRole::Signature, "application/pgp-signature") => "signature.asc".to_string(),
+                (None, AttachmentRole::Signature, _) => "smime.p7s".to_string(),
+                (None, AttachmentRole::Report, "text/rfc822-headers") => "returned-headers.txt".to_string(),
+                (None, AttachmentRole::Report, "message/disposition-notification") => "read-receipt.txt".to_string(),
+                (None, AttachmentRole::Report, _) => "delivery-status.txt".to_string(),
+                (None, AttachmentRole::Document, "message/rfc822") => "forwarded-message.eml".to_string(),
+                (name, _, _) => display_filename(name),
+            };
+            Attachment { filename, content_type, data: part.contents().to_vec(), role }
         })
-        .collect();
+        .collect::<Vec<_>>();
 
     let header_text = |name: &str| msg.header_raw(name).map(|v| single_line(v, 200).to_ascii_lowercase());
+    let raw_bytes = msg.raw_message();
+    let headers: Vec<(String, String)> = msg
+        .root_part()
+        .headers()
+        .iter()
+        .map(|h| {
+            let value = raw_bytes.get(h.offset_start as usize..h.offset_end as usize).unwrap_or_default();
+            (h.name.as_str().to_ascii_lowercase(), single_line(&String::from_utf8_lossy(value), 500))
+        })
+        .collect();
+    let mut subject = single_line(msg.subject().unwrap_or(""), 300);
+    // Raw 8-bit header bytes that are no UTF-8 (an old client writing ISO-8859-1 without
+    // encoded words): windows-1252 as for bodies, instead of replacement characters.
+    if subject.contains('\u{FFFD}') {
+        if let Some(legacy) = legacy_header(&msg, "subject") {
+            subject = single_line(&legacy, 300);
+        }
+    }
+    let mut from = first_person(msg.from());
+    if let Some(person) = from.as_mut().filter(|p| p.name.as_deref().is_some_and(|n| n.contains('\u{FFFD}'))) {
+        if let Some(name) = legacy_header(&msg, "from").and_then(|v| forwarded::person(&v).0) {
+            person.name = Some(name);
+        }
+    }
+    let forwarded = attached_original(&msg).or_else(|| forwarded::inline(&subject, &text));
     let return_path = match msg.header_raw("Return-Path") {
         None => ReturnPath::Absent,
         Some(raw) => {
@@ -152,14 +231,15 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     Ok(InboundMail {
         message_id: msg.message_id().map(strip_angles).filter(|id| !id.is_empty()),
         thread_ids,
-        from: first_person(msg.from()),
+        from,
         reply_to: first_person(msg.reply_to()),
-        subject: single_line(msg.subject().unwrap_or(""), 300),
+        subject,
         text,
         attachments,
         auto_submitted: header_text("Auto-Submitted"),
         precedence: header_text("Precedence"),
-        list_id: msg.header_raw("List-Id").is_some() || msg.header_raw("List-Unsubscribe").is_some(),
+        // List-Unsubscribe alone is no list: see `classify` for it with other bulk markers.
+        list_id: msg.header_raw("List-Id").is_some(),
         return_path,
         delivery_report,
         delivery_failed,
@@ -167,6 +247,68 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
             .iter()
             .any(|h| msg.header_raw(*h).is_some()),
         content_hash: hex(digest::digest(&digest::SHA256, raw).as_ref()),
+        headers,
+        calendar_method: calendar_method(&msg),
+        forwarded,
+    })
+}
+
+/// The value of the top-level header `name` decoded as windows-1252, if its raw bytes are not
+/// UTF-8.
+fn legacy_header(msg: &mail_parser::Message<'_>, name: &str) -> Option<String> {
+    let header = msg.root_part().headers().iter().find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let raw = msg.raw_message().get(header.offset_start as usize..header.offset_end as usize)?;
+    if std::str::from_utf8(raw).is_ok() {
+        return None;
+    }
+    mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252").map(|decode| decode(raw))
+}
+
+fn attachment_role(content_type: &str, name: Option<&str>) -> AttachmentRole {
+    let name = name.unwrap_or("").to_ascii_lowercase();
+    match content_type {
+        "application/pkcs7-signature" | "application/x-pkcs7-signature" | "application/pgp-signature" => AttachmentRole::Signature,
+        "message/delivery-status" | "message/global-delivery-status" | "text/rfc822-headers" | "message/disposition-notification" => AttachmentRole::Report,
+        // Some clients label a detached signature application/octet-stream; its name tells.
+        _ if name.ends_with(".p7s") => AttachmentRole::Signature,
+        _ => AttachmentRole::Document,
+    }
+}
+
+/// The iTIP method of a `text/calendar` (or `application/ics`) part: from the Content-Type's
+/// `method` parameter, else from the `METHOD:` line of the calendar itself.
+fn calendar_method(msg: &mail_parser::Message<'_>) -> Option<String> {
+    msg.parts.iter().find_map(|p| {
+        let ct = p.content_type()?;
+        let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
+        let calendar = (ct.ctype().eq_ignore_ascii_case("text") && sub == "calendar") || (ct.ctype().eq_ignore_ascii_case("application") && sub == "ics");
+        if !calendar {
+            return None;
+        }
+        let method = ct.attribute("method").map(str::to_string).or_else(|| {
+            String::from_utf8_lossy(p.contents())
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("METHOD:").or_else(|| l.trim().strip_prefix("method:")).map(|m| m.trim().to_string()))
+        })?;
+        Some(single_line(&method, 30).to_ascii_uppercase())
+    })
+}
+
+/// The sender and date of a mail forwarded as an attachment (`message/rfc822`, "forward as
+/// attachment"), when someone other than the sender wrote it. Only under a forward subject: a
+/// complainant who attaches a mail they got (say, from their coach) as evidence forwards no
+/// complaint of someone else.
+fn attached_original(msg: &mail_parser::Message<'_>) -> Option<Forwarded> {
+    if !forwarded::is_forward_subject(msg.subject().unwrap_or("")) {
+        return None;
+    }
+    let sender = first_person(msg.from()).map(|p| p.address);
+    msg.attachments().filter_map(|p| p.message()).find_map(|inner| {
+        let person = first_person(inner.from())?;
+        if Some(&person.address) == sender.as_ref() {
+            return None;
+        }
+        Some(Forwarded { name: person.name, address: Some(person.address), date: inner.date().map(|d| d.to_rfc3339()) })
     })
 }
 
@@ -190,14 +332,38 @@ fn reported_message_ids(msg: &mail_parser::Message<'_>) -> Vec<String> {
 /// The first text body, or the first HTML body converted to text.
 fn body_text(msg: &mail_parser::Message<'_>) -> String {
     if let Some(part) = msg.text_bodies().next().filter(|p| p.is_text() && !p.is_text_html()) {
-        if let Some(text) = part.text_contents() {
-            return tidy_lines(text);
+        if let Some(text) = part_text(msg, part) {
+            return tidy_lines(&remove_invisible(&text));
         }
     }
-    if let Some(html) = msg.html_bodies().next().and_then(|p| p.text_contents()) {
-        return html_to_text(html);
+    if let Some(html) = msg.html_bodies().next().and_then(|p| part_text(msg, p)) {
+        return html_to_text(&html);
     }
     String::new()
+}
+
+/// The text of a part. A part that declares no charset and is not valid UTF-8 is legacy 8-bit
+/// mail: it is read as windows-1252 (the superset of ISO-8859-1 that mail clients assume), not
+/// with replacement characters for every accented letter. The raw mail is kept as it came.
+fn part_text<'a>(msg: &'a mail_parser::Message<'_>, part: &'a mail_parser::MessagePart<'_>) -> Option<std::borrow::Cow<'a, str>> {
+    use mail_parser::decoders::{base64::base64_decode, charsets::map::charset_decoder, quoted_printable::quoted_printable_decode};
+    use std::borrow::Cow;
+    let text = part.text_contents()?;
+    let declared = part.content_type().and_then(|ct| ct.attribute("charset")).is_some();
+    if declared || !text.contains('\u{FFFD}') {
+        return Some(Cow::Borrowed(text));
+    }
+    let raw = msg.raw_message().get(part.offset_body as usize..part.offset_end as usize)?;
+    let bytes = match part.encoding {
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(raw),
+        mail_parser::Encoding::Base64 => base64_decode(raw),
+        mail_parser::Encoding::None => Some(raw.to_vec()),
+    };
+    match (bytes, charset_decoder(b"windows-1252")) {
+        (Some(bytes), Some(decode)) if std::str::from_utf8(&bytes).is_err() => Some(Cow::Owned(decode(&bytes))),
+        // Valid UTF-8 after all (the replacement character was in the mail) or undecodable.
+        _ => Some(Cow::Borrowed(text)),
+    }
 }
 
 fn first_person(addr: Option<&Address<'_>>) -> Option<Person> {
@@ -323,6 +489,80 @@ mod tests {
         let name = m.from.unwrap().name.unwrap();
         assert!(!name.contains('\0'), "{name:?}");
         assert!(!m.attachments[0].filename.contains('\0'), "{:?}", m.attachments[0].filename);
+    }
+
+    #[test]
+    fn legacy_8bit_text_without_charset_is_windows_1252() {
+        let raw = b"From: Piet <piet@example.nl>\r\nSubject: Klacht\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+                    Mijn uitkering is \xe9\xe9n maand te laat; \x80 12,50 \x96 na\xefef.\r\n";
+        assert_eq!(parse(raw).unwrap().text, "Mijn uitkering is één maand te laat; € 12,50 – naïef.");
+        // No Content-Type at all (RFC 822 mail from an old client), and quoted-printable.
+        let bare = b"From: Piet <piet@example.nl>\r\nSubject: Klacht\r\n\r\nCaf\xe9 dicht\r\n";
+        assert_eq!(parse(bare).unwrap().text, "Café dicht");
+        // The same old client writes its headers in 8 bits too.
+        let headers = b"From: Jos\xe9 M\xfcller <jose@example.nl>\r\nSubject: Klacht \xe9\xe9n\r\nContent-Type: text/plain\r\n\r\nx\r\n";
+        let m = parse(headers).unwrap();
+        assert_eq!((m.subject.as_str(), m.from.unwrap().name.as_deref()), ("Klacht één", Some("José Müller")));
+        let qp = b"From: Piet <piet@example.nl>\r\nSubject: Klacht\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=E9=E9n dag te laat=\r\n.\r\n";
+        assert_eq!(parse(qp).unwrap().text, "één dag te laat.");
+        // Valid UTF-8 without a charset stays as it is; a declared charset is obeyed.
+        let utf8 = "From: a@example.nl\r\nSubject: x\r\nContent-Type: text/plain\r\n\r\néén\r\n".as_bytes();
+        assert_eq!(parse(utf8).unwrap().text, "één");
+        let declared = b"From: a@example.nl\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-8859-15\r\n\r\n\xa4 5\r\n";
+        assert_eq!(parse(declared).unwrap().text, "€ 5");
+    }
+
+    #[test]
+    fn signatures_and_report_parts_are_named_and_marked() {
+        // PGP/MIME as Thunderbird sends it (named), and an S/MIME signature without a name.
+        let pgp = b"From: a@example.nl\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"S\"\r\n\r\n\
+                    --S\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nMijn klacht.\r\n--S\r\nContent-Type: application/pgp-signature; name=\"OpenPGP_signature.asc\"\r\n\
+                    Content-Description: OpenPGP digital signature\r\nContent-Disposition: attachment; filename=\"OpenPGP_signature.asc\"\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\n\r\nwsF5BAABCAAjFiEE\r\n-----END PGP SIGNATURE-----\r\n--S--\r\n";
+        let m = parse(pgp).unwrap();
+        assert_eq!(m.text, "Mijn klacht.");
+        assert_eq!((m.attachments[0].filename.as_str(), m.attachments[0].role), ("OpenPGP_signature.asc", AttachmentRole::Signature));
+        let unnamed = String::from_utf8_lossy(pgp).replace("; name=\"OpenPGP_signature.asc\"", "").replace("Content-Disposition: attachment; filename=\"OpenPGP_signature.asc\"\r\n", "");
+        assert_eq!(parse(unnamed.as_bytes()).unwrap().attachments[0].filename, "signature.asc");
+        let smime = unnamed.replace("application/pgp-signature\r\n", "application/pkcs7-signature\r\n");
+        let m = parse(smime.as_bytes()).unwrap();
+        assert_eq!((m.attachments[0].filename.as_str(), m.attachments[0].role), ("smime.p7s", AttachmentRole::Signature));
+        // The machine parts of a delivery report.
+        let report = b"From: MAILER-DAEMON@mx.example.nl\r\nSubject: Undelivered\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n\
+                       --R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.nl\r\n\r\nAction: failed\r\n\
+                       --R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: klachten@dienst.nl\r\nSubject: x\r\n\r\n--R--\r\n";
+        let m = parse(report).unwrap();
+        let parts: Vec<_> = m.attachments.iter().map(|a| (a.filename.as_str(), a.role)).collect();
+        assert_eq!(parts, [("delivery-status.txt", AttachmentRole::Report), ("returned-headers.txt", AttachmentRole::Report)]);
+        // An ordinary PDF stays a document.
+        assert_eq!(attachment_role("application/pdf", Some("brief.pdf")), AttachmentRole::Document);
+    }
+
+    #[test]
+    fn forwarded_complaints_name_the_original_sender() {
+        let attached = b"From: Collega <collega@dienst.nl>\r\nSubject: FW: Klacht\r\nContent-Type: multipart/mixed; boundary=F\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nZie bijlage.\r\n\
+                         --F\r\nContent-Type: message/rfc822\r\n\r\nFrom: Petra Jansen <Petra@Example.nl>\r\nSubject: Klacht\r\nDate: Mon, 23 Nov 2026 09:14:00 +0100\r\n\r\nTekst.\r\n--F--\r\n";
+        let m = parse(attached).unwrap();
+        let f = m.forwarded.unwrap();
+        assert_eq!((f.name.as_deref(), f.address.as_deref(), f.date.as_deref()), (Some("Petra Jansen"), Some("petra@example.nl"), Some("2026-11-23T09:14:00+01:00")));
+        assert_eq!(m.attachments[0].filename, "forwarded-message.eml");
+        let inline = b"From: Collega <collega@dienst.nl>\r\nSubject: Fwd: Klacht\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nTer info.\r\n\r\n\
+                       ---------- Forwarded message ---------\r\nFrom: Petra Jansen <petra@example.nl>\r\nDate: Mon, 23 Nov 2026 at 09:14\r\nSubject: Klacht\r\n\r\nTekst.\r\n";
+        assert_eq!(parse(inline).unwrap().forwarded.unwrap().address.as_deref(), Some("petra@example.nl"));
+        // A complainant who attaches their own earlier mail forwards nothing of someone else,
+        // nor does one who attaches a mail they got as evidence (no forward subject).
+        let own = String::from_utf8_lossy(attached).replace("Petra Jansen <Petra@Example.nl>", "Collega <collega@dienst.nl>");
+        assert!(parse(own.as_bytes()).unwrap().forwarded.is_none());
+        let evidence = String::from_utf8_lossy(attached).replace("Subject: FW: Klacht", "Subject: Klacht over mijn coach");
+        assert!(parse(evidence.as_bytes()).unwrap().forwarded.is_none());
+    }
+
+    #[test]
+    fn calendar_method_from_parameter_or_calendar() {
+        let param = b"From: a@example.nl\r\nSubject: x\r\nContent-Type: text/calendar; method=CANCEL; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n";
+        assert_eq!(parse(param).unwrap().calendar_method.as_deref(), Some("CANCEL"));
+        let body = b"From: a@example.nl\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B\r\nContent-Type: application/ics; name=invite.ics\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n--B--\r\n";
+        assert_eq!(parse(body).unwrap().calendar_method.as_deref(), Some("REPLY"));
+        assert!(parse(b"From: a@example.nl\r\nSubject: x\r\n\r\nMETHOD:REQUEST\r\n").unwrap().calendar_method.is_none(), "text that looks like a calendar is not one");
     }
 
     #[test]

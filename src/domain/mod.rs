@@ -4,6 +4,7 @@
 pub mod assignment;
 pub mod calendar;
 pub mod classify;
+pub mod forwarded;
 pub mod inbound;
 pub mod mail_actions;
 pub mod procedure;

@@ -56,10 +56,22 @@ impl CaseRef {
         found
     }
 
+    /// References in the opening of a mail's text: its first [`OPENING_LINES`] lines that are
+    /// not quotes (`>`), where a writer says what the mail is about ("over mijn klacht met
+    /// kenmerk KL-2026-0016"). A reference deep in a quoted thread or a signature is not the
+    /// mail's own subject.
+    pub fn find_in_opening(text: &str, prefix: &str) -> Vec<Self> {
+        let opening: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('>')).take(OPENING_LINES).collect();
+        Self::find_all(&opening.join("\n"), prefix)
+    }
+
     pub fn year(&self) -> i32 {
         self.year
     }
 }
+
+/// How many non-empty lines of a mail's text count as its opening.
+pub const OPENING_LINES: usize = 10;
 
 fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
@@ -99,5 +111,15 @@ mod tests {
         assert_eq!(two.len(), 2);
         assert!(CaseRef::find_all("SKL-2026-0001 BKL-2026-0002x", "KL").is_empty());
         assert!(CaseRef::find_all("geen kenmerk", "KL").is_empty());
+    }
+
+    #[test]
+    fn finds_references_in_the_opening_of_a_text_only() {
+        let text = "Geachte heer,\n\nOver mijn klacht met kenmerk KL-2026-0016: er is nog niets gebeurd.\n";
+        assert_eq!(CaseRef::find_in_opening(text, "KL"), vec![CaseRef::new("KL", 2026, 16)]);
+        let quoted = "Nog een vraag.\n\n> Uw klacht is geregistreerd onder KL-2026-0002.\n";
+        assert!(CaseRef::find_in_opening(quoted, "KL").is_empty(), "a quote is not the mail's own subject");
+        let late = format!("{}Zie ook KL-2026-0003", "regel\n".repeat(OPENING_LINES));
+        assert!(CaseRef::find_in_opening(&late, "KL").is_empty());
     }
 }

@@ -47,17 +47,118 @@ pub fn redact_addresses(text: &str) -> String {
 }
 
 /// Turns an HTML body into plain text. `<script>`, `<style>` and `<head>` contents are dropped
-/// entirely (not just their tags); block elements become line breaks; entities are decoded by
-/// mail-parser's converter, which does the rest.
+/// entirely (not just their tags), and so is every element a reader never sees (`display:none`
+/// preheaders of newsletter-style mail, `hidden`, ...); block elements become line breaks;
+/// entities are decoded by mail-parser's converter, which does the rest. Invisible characters
+/// go, and runs of spaces (from the markup's indentation) collapse to one.
 pub fn html_to_text(html: &str) -> String {
     let stripped = strip_elements(html, &["script", "style", "head", "template", "noscript"]);
+    let stripped = strip_hidden_elements(&stripped);
     let with_breaks = stripped
         .replace("</div>", "</div><br>")
         .replace("</DIV>", "</DIV><br>")
         .replace("</li>", "</li><br>")
         .replace("</tr>", "</tr><br>");
     let text = mail_parser::decoders::html::html_to_text(&with_breaks);
-    tidy_lines(&text)
+    let text = remove_invisible(&text);
+    let collapsed: Vec<String> = text.lines().map(|l| l.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")).collect();
+    tidy_lines(&collapsed.join("\n"))
+}
+
+/// Elements that never occur with content in HTML (a hidden one is dropped as a single tag).
+const VOID_ELEMENTS: &[&str] = &["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"];
+
+/// Whether an opening tag (lower-cased, white space removed) hides its element: inline styles
+/// that newsletters use for preheaders, the `hidden` attribute, and Outlook's `mso-hide:all`.
+fn hides(tag: &str) -> bool {
+    let zero = |prop: &str| {
+        tag.match_indices(prop).any(|(i, _)| {
+            let rest = &tag[i + prop.len()..];
+            let digits = rest.trim_start_matches('0');
+            digits.len() < rest.len() && !digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        })
+    };
+    tag.contains("display:none")
+        || tag.contains("visibility:hidden")
+        || tag.contains("mso-hide:all")
+        || zero("opacity:")
+        || (zero("max-height:") && tag.contains("overflow:hidden"))
+    // Not `font-size:0`: responsive templates set it on the container of their columns.
+}
+
+/// Removes every element whose opening tag hides it (see [`hides`]), with its content and
+/// nested elements of the same name. An unclosed hidden element is removed to the end.
+fn strip_hidden_elements(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len());
+    let mut pos = 0;
+    let mut search = 0;
+    while let Some(rel) = lower[search..].find('<') {
+        let start = search + rel;
+        let Some(end) = lower[start..].find('>').map(|e| start + e + 1) else { break };
+        let tag = &lower[start..end];
+        let name: String = tag[1..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        // Attribute checks look at the tag with its white space removed (`display : none`).
+        let compact: String = tag.chars().filter(|c| !c.is_whitespace()).collect();
+        let spaced = tag.split_whitespace().collect::<Vec<_>>().join(" ");
+        if name.is_empty() || !(hides(&compact) || hides_by_attribute(&spaced)) {
+            search = end;
+            continue;
+        }
+        out.push_str(&html[pos..start]);
+        pos = if VOID_ELEMENTS.contains(&name.as_str()) || tag.ends_with("/>") { end } else { element_end(&lower, end, &name) };
+        search = pos;
+    }
+    out.push_str(&html[pos..]);
+    out
+}
+
+/// The `hidden` attribute (`<div hidden>`, `<span hidden="">`), as a word of the tag.
+fn hides_by_attribute(tag: &str) -> bool {
+    tag.trim_start_matches('<').trim_end_matches('>').trim_end_matches('/').split(' ').skip(1).any(|w| w == "hidden" || w.starts_with("hidden="))
+}
+
+/// Where the element `name` opened just before `from` ends, counting nested ones of its name.
+fn element_end(lower: &str, from: usize, name: &str) -> usize {
+    let (open, close) = (format!("<{name}"), format!("</{name}"));
+    let mut depth = 1;
+    let mut at = from;
+    while let Some(rel) = lower[at..].find('<') {
+        let i = at + rel;
+        let rest = &lower[i..];
+        let boundary = |s: &str, n: usize| s[n..].starts_with(|c: char| c == '>' || c == '/' || c.is_ascii_whitespace());
+        let tag_end = rest.find('>').map_or(lower.len(), |e| i + e + 1);
+        if rest.starts_with(&close) && boundary(rest, close.len()) {
+            depth -= 1;
+            if depth == 0 {
+                return tag_end;
+            }
+        } else if rest.starts_with(&open) && boundary(rest, open.len()) && !lower[i..tag_end].ends_with("/>") {
+            depth += 1;
+        }
+        at = tag_end.max(i + 1);
+    }
+    lower.len()
+}
+
+/// Drops characters that take no room on the screen (zero-width spaces and joiners, the
+/// combining grapheme joiner, soft hyphens, byte-order marks, bidirectional controls) and turns
+/// the no-break and typographic spaces into plain ones. A zero-width joiner between two emoji
+/// (a family, a profession) is part of the emoji and stays.
+pub fn remove_invisible(text: &str) -> String {
+    let is_emoji = |c: Option<char>| c.is_some_and(|c| matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF));
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '\u{200D}' if i > 0 && is_emoji(chars.get(i - 1).copied()) && is_emoji(chars.get(i + 1).copied()) => out.push(c),
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' => {}
+            '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Removes `<name ...> ... </name>` (case-insensitive) including contents; an unclosed element
@@ -187,6 +288,29 @@ mod tests {
         for bad in ["alert", "evil", "color:red", "<", ">"] {
             assert!(!text.contains(bad), "{bad} in {text}");
         }
+    }
+
+    #[test]
+    fn hidden_preheaders_and_invisible_characters_are_dropped() {
+        // As newsletter editors (Mailchimp, Outlook designer templates) write a preheader.
+        let filler = "&#847;&zwnj;&nbsp;&#8199;&#65279;".repeat(60);
+        let html = format!(
+            "<html><body><div style=\"display: none; max-height: 0px; overflow: hidden;\">Bekijk dit bericht online {filler}</div>\
+             <div style=\"display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;opacity:0;overflow:hidden;mso-hide:all;\">{filler}</div>\
+             <table><tr><td style=\"padding: 10px\"><p>Mijn   uitkering\u{200b} is   niet betaald.</p></td></tr></table>\
+             <span hidden>verborgen</span><img src=x style=\"display:none\"><p style=\"opacity:0.9\">Zichtbaar</p>\
+             <div style=\"DISPLAY : NONE\"><div>genest</div> nog verborgen</div><p>Einde{filler}</p></body></html>"
+        );
+        let text = html_to_text(&html);
+        assert_eq!(text, "Mijn uitkering is niet betaald.\n\nZichtbaar\nEinde", "{text:?}");
+        assert!(!text.chars().any(|c| matches!(c, '\u{200b}'..='\u{200f}' | '\u{034f}' | '\u{a0}' | '\u{feff}' | '\u{2007}')));
+    }
+
+    #[test]
+    fn invisible_characters_go_but_emoji_sequences_stay() {
+        assert_eq!(remove_invisible("a\u{200b}b\u{00ad}c\u{feff}d\u{a0}e\u{202e}f"), "abcd ef");
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(remove_invisible(family), family);
     }
 
     #[test]

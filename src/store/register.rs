@@ -51,7 +51,7 @@ impl Store {
     /// addresses, raw mail and attachments. References, dates, category, outcome, measures and
     /// deadline facts stay, so the register does not change. Mail that belongs to no case and
     /// quarantine records lose theirs too (see `remove_unlinked_mail`). Returns the number of
-    /// cases and the attachment hashes nothing refers to any more (their files can go).
+    /// cases and the hashes of files (attachments, large raw mails) nothing refers to any more.
     pub async fn remove_personal_data(&self, cutoff: i64) -> Result<(u64, Vec<String>)> {
         let mut tx = self.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL")
@@ -61,10 +61,14 @@ impl Store {
         let mut hashes = Vec::new();
         let t = now();
         for id in &ids {
+            // Large raw mails kept as files go with the rest (see `messages.raw_file`).
+            let raw_files: Vec<String> = sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id = $1 AND raw_file IS NOT NULL").bind(id).fetch_all(&mut *tx).await?;
+            hashes.extend(raw_files);
             let statements: [&'static str; 5] = [
                 "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
-                        postal_address = NULL, subject = '', description = '', findings = NULL WHERE id = $1",
-                "UPDATE messages SET from_address = NULL, subject = '', body = '', raw = NULL, message_id = NULL WHERE case_id = $1",
+                        postal_address = NULL, subject = '', description = '', findings = NULL,
+                        forwarded_sender = NULL, forwarded_date = NULL WHERE id = $1",
+                "UPDATE messages SET from_address = NULL, subject = '', body = '', raw = NULL, raw_file = NULL, message_id = NULL WHERE case_id = $1",
                 // SMTP replies and errors can name the recipient; In-Reply-To and References
                 // carry the complainant's Message-IDs.
                 "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
@@ -95,7 +99,10 @@ impl Store {
         hashes.sort();
         hashes.dedup();
         for h in hashes {
-            let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments WHERE sha256 = $1").bind(&h).fetch_one(&mut *tx).await?;
+            let still: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM attachments WHERE sha256 = $1) + (SELECT COUNT(*) FROM messages WHERE raw_file = $1)")
+                .bind(&h)
+                .fetch_one(&mut *tx)
+                .await?;
             if still == 0 {
                 orphaned.push(h);
             }
@@ -118,12 +125,14 @@ impl Store {
 /// quarantine record from before `cutoff` (it can quote a header) is blanked. Nothing the
 /// register counts is touched.
 async fn remove_unlinked_mail(tx: &mut sqlx::Transaction<'static, sqlx::Any>, cutoff: i64) -> Result<Unlinked> {
-    let hashes: Vec<String> = sqlx::query_scalar(
+    let mut hashes: Vec<String> = sqlx::query_scalar(
         "SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.case_id IS NULL AND m.received_at < $1",
     )
     .bind(cutoff)
     .fetch_all(&mut **tx)
     .await?;
+    let raw_files: Vec<String> = sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id IS NULL AND received_at < $1 AND raw_file IS NOT NULL").bind(cutoff).fetch_all(&mut **tx).await?;
+    hashes.extend(raw_files);
     sqlx::query("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE case_id IS NULL AND received_at < $1)").bind(cutoff).execute(&mut **tx).await?;
     let messages = sqlx::query("DELETE FROM messages WHERE case_id IS NULL AND received_at < $1").bind(cutoff).execute(&mut **tx).await?.rows_affected();
     let quarantine = sqlx::query("UPDATE quarantine SET reason = '' WHERE at < $1 AND reason <> ''").bind(cutoff).execute(&mut **tx).await?.rows_affected();

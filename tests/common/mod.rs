@@ -55,6 +55,11 @@ fn script() -> PathBuf {
 impl MailStack {
     /// Starts a private stack; a watcher stops it when this test process exits.
     pub fn start() -> MailStack {
+        Self::start_with(&[])
+    }
+
+    /// `start` with more settings for tests/mailstack.sh (e.g. its OAuth mode).
+    pub fn start_with(env: &[(&str, String)]) -> MailStack {
         let tmp = tempfile::Builder::new().prefix("klachtd-stack-").tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let (imap_port, imaps_port, smtp_port) = (free_port(), free_port(), free_port());
@@ -68,6 +73,7 @@ impl MailStack {
             .env("KLACHTD_STACK_IMAPS_PORT", imaps_port.to_string())
             .env("KLACHTD_STACK_SMTP_PORT", smtp_port.to_string())
             .env("KLACHTD_STACK_PASSWORD", PASSWORD)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .output()
             .expect("run tests/mailstack.sh");
         assert!(out.status.success(), "mail stack failed to start:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -481,6 +487,7 @@ pub fn hand_made_case(name: Option<&str>, email: &str, description: &str, receiv
         progress_by: deadlines[1],
         respond_by: deadlines[2],
         preferred_handler: None,
+        forwarded: None,
     }
 }
 
@@ -495,6 +502,7 @@ pub fn hand_made_message(id: &str, from: Option<&str>, kind: &str, body: &str, r
         subject: "Onderwerp".into(),
         body: body.into(),
         raw: Some(format!("Subject: Onderwerp\r\n\r\n{body}\r\n").into_bytes()),
+        raw_file: None,
         note: String::new(),
         received_at,
     }

@@ -1,0 +1,77 @@
+//! Queries for what a mail is (issue 11): quarantined mail waiting for a handler, and whether a
+//! sender is known on a case (for a reference in the text of a mail).
+//!
+//! Quarantined mail that a handler may release (spam by the organisation's filter, a scan, a
+//! voicemail) is kept as a message without a case, `kind = 'quarantined'`, with its raw bytes
+//! and the IMAP internal date as `received_at`. So releasing it needs neither the mailbox nor
+//! its password, and it is removed with the other mail outside any case after the retention
+//! period (R9, `remove_unlinked_mail`).
+
+use sqlx::Row;
+
+use super::{insert_event, Result, Store, StoreError};
+
+/// A quarantined mail as `klachtd quarantine list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuarantinedMail {
+    pub id: i64,
+    /// The IMAP internal date (Unix seconds): the date of receipt if it becomes a case.
+    pub received_at: i64,
+    pub from_address: Option<String>,
+    pub subject: String,
+    pub reason: String,
+}
+
+impl Store {
+    /// The reason a mail with this dedupe key waits in quarantine, if it does.
+    pub async fn quarantined_reason(&self, dedupe_key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT note FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL")
+            .bind(dedupe_key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Quarantined mail a handler can release, oldest first.
+    pub async fn quarantined_mails(&self) -> Result<Vec<QuarantinedMail>> {
+        let rows = sqlx::query("SELECT id, received_at, from_address, subject, note FROM messages WHERE kind = 'quarantined' AND case_id IS NULL ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| QuarantinedMail { id: r.get(0), received_at: r.get(1), from_address: r.get(2), subject: r.get(3), reason: r.get(4) }).collect())
+    }
+
+    /// The raw bytes (or the file they are kept in, for a large mail), date of receipt and
+    /// reason of quarantined mail `id`.
+    #[allow(clippy::type_complexity)]
+    pub async fn quarantined_mail(&self, id: i64) -> Result<Option<(Option<Vec<u8>>, Option<String>, i64, String)>> {
+        let row = sqlx::query("SELECT raw, raw_file, received_at, note FROM messages WHERE id = $1 AND kind = 'quarantined' AND case_id IS NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+    }
+
+    /// Whether `address` is known on the case: the complainant, their Reply-To, anyone whose
+    /// mail is in the case, or anyone we wrote to about it.
+    pub async fn address_known_on_case(&self, case_id: i64, address: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM cases WHERE id = $1 AND (LOWER(complainant_email) = $2 OR LOWER(reply_to_email) = $2))
+                  + (SELECT COUNT(*) FROM messages WHERE case_id = $1 AND direction = 'in' AND LOWER(from_address) = $2)
+                  + (SELECT COUNT(*) FROM outbox WHERE case_id = $1 AND LOWER(recipient) = $2)",
+        )
+        .bind(case_id)
+        .bind(address.to_ascii_lowercase())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Adds an entry to a case's history on behalf of the intake (or the handler who released
+    /// a quarantined mail).
+    pub async fn add_case_event(&self, reference: &str, actor: &str, action: &str, detail: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let mut tx = self.begin().await?;
+        insert_event(&mut tx, link.id, actor, action, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
