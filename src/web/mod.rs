@@ -208,6 +208,16 @@ mod tests {
     }
 
     #[test]
+    fn every_documented_web_key_exists_with_its_default() {
+        let example = include_str!("../../config/klachtd.example.toml");
+        let block = example.split("# [web]\n").nth(1).expect("the example documents [web]").split("\n\n").next().unwrap();
+        let keys: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        let web = config(&format!("[web]\n{}\n", keys.join("\n"))).web.unwrap();
+        assert_eq!((web.behind_proxy, web.session_hours), (false, 9), "the documented defaults");
+    }
+
+    #[test]
     fn the_workspace_is_off_without_its_section_and_loopback_by_default() {
         assert!(config("").web.is_none());
         assert!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\n").is_empty());
