@@ -703,6 +703,15 @@ async fn walk_through_the_workspace(db: Db) {
     let bob_csrf = csrf_in(&bob_client.get(&format!("/cases/{reference}")).await.text());
     assert_eq!(bob_client.post(&format!("/cases/{reference}/checked"), &[("csrf", &bob_csrf)]).await.status, 403);
 
+    // The register as CSV, for supervisors only.
+    let csv = sam_client.get("/register.csv?from=2026-01-01&to=2026-12-31").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-disposition"), Some("attachment; filename=\"register-2026-01-01-2026-12-31.csv\""));
+    assert!(csv.text().starts_with("section,key,value\n") && csv.text().contains("complaints,received,2\n"), "{}", csv.text());
+    assert_eq!(bob_client.get("/register").await.status, 403);
+    assert_eq!(bob_client.get("/register.csv").await.status, 403);
+    assert_eq!(sam_client.get("/register?from=gisteren").await.status, 400, "bad input is a clear message");
+
     // Sign-in links are rate-limited per address (5 per 15 minutes), with the same page otherwise.
     let mut asker = Client::new(&base);
     let csrf = csrf_in(&asker.get("/sign-in").await.text());
