@@ -462,6 +462,10 @@ async fn walk_through_the_workspace(db: Db) {
     browser.type_into("#email", "nobody@dienst.test").await;
     browser.click("#send-link").await;
     let unknown_page = browser.wait_for("the sent page", "id=\"sent\"").await;
+    // A fresh form (without the notice), so that the wait below sees the new answer.
+    browser.goto(&format!("{base}/sign-in")).await;
+    browser.wait_for("the sign-in form", "id=\"send-link\"").await;
+    assert!(!browser.source().await.contains("id=\"sent\""));
     browser.type_into("#email", &ann).await;
     browser.click("#send-link").await;
     let known_page = browser.wait_for("the sent page", "id=\"sent\"").await;
@@ -618,7 +622,8 @@ async fn walk_through_the_workspace(db: Db) {
     let link = sign_in_link(stack, &sam, 0).await;
     browser.goto(&link).await;
     browser.click("#use-link").await;
-    browser.wait_for("Sam's cases", "id=\"main\"").await;
+    // The list, not just any page: the link's page must have finished signing in.
+    browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
     browser.goto(&format!("{base}/cases?all=1")).await;
     assert!(browser.wait_for("all cases", "id=\"cases\"").await.contains(&reference));
     browser.goto(&format!("{base}/cases/{reference}")).await;
