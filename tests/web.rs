@@ -160,6 +160,9 @@ async fn sign_in_raw(stack: &MailStack, base: &str, email: &str) -> Client {
     assert!(c.get(&path).await.text().contains("id=\"use-link\""));
     let used = c.post(&path, &[]).await;
     assert_eq!(used.status, 303, "the link signs in: {}", used.text());
+    let cookie = used.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("klachtd_session=")).map(|(_, v)| v.clone()).expect("a session cookie");
+    // A working day; not Secure only because this is plain HTTP on loopback.
+    assert!(cookie.ends_with("; Path=/; Max-Age=32400; HttpOnly; SameSite=Strict"), "{cookie}");
     assert!(c.cookies.contains_key("klachtd_session"));
     c
 }
@@ -267,6 +270,13 @@ impl Browser {
     /// Waits until the page's source contains `text`.
     async fn wait_for(&self, what: &str, text: &str) -> String {
         eventually(what, WAIT, || async { Some(self.source().await).filter(|s| s.contains(text)) }).await
+    }
+
+    /// Presses the Tab key once; returns the text of the element that has the focus then.
+    async fn tab(&self) -> String {
+        let tab = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [{"type": "keyDown", "value": "\u{E004}"}, {"type": "keyUp", "value": "\u{E004}"}]}]});
+        self.cmd("POST", "/actions", tab).await;
+        self.cmd("POST", "/execute/sync", json!({"script": "return document.activeElement.textContent;", "args": []})).await.as_str().unwrap_or("").to_string()
     }
 
     async fn cookie(&self, name: &str) -> String {
@@ -514,6 +524,9 @@ async fn walk_through_the_workspace(db: Db) {
     assert!(page.contains("drie maanden te laat"), "the complaint is shown");
     assert!(page.contains("brief"), "the attachment is listed");
     browser.screenshot(&format!("{db:?}-case").to_lowercase()).await;
+    // Keyboard: the first Tab reaches the skip link, the next ones the navigation.
+    assert_eq!(browser.tab().await.trim(), "Naar de inhoud");
+    assert_eq!(browser.tab().await.trim(), "Mijn zaken");
     violations.extend(browser.axe().await.into_iter().map(|v| format!("case: {v}")));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "viewed"), "{history:?}");
