@@ -99,6 +99,7 @@ impl Actions {
             "recipient": {"name": name},
             "case": case_context(reference, None, &deadlines, &[], settings.letters.language()),
             "marker": marker,
+            "web_url": settings.web_url,
         });
         let letter = settings.letters.render("assigned", &context)?;
         let mail = self.notice(reference, "assigned", &name, &email, letter);
@@ -262,7 +263,7 @@ impl Actions {
             return Ok(None);
         };
         let settings = self.settings.get();
-        let mut context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}});
+        let mut context = serde_json::json!({"organisation": settings.organisation, "case": {"reference": reference}, "web_url": settings.web_url});
         if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra) {
             context.extend(extra);
         }

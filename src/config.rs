@@ -43,8 +43,42 @@ pub struct Config {
     pub retention: Retention,
     /// Handlers act by replying to case notifications; off unless a secret is configured.
     pub actions_by_mail: Option<ActionsByMail>,
+    /// The handlers' web workspace; off when absent.
+    pub web: Option<Web>,
     /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
     pub oauth2: Option<crate::oauth::config::OAuth2>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    /// Where the daemon serves the workspace, e.g. "127.0.0.1:8080".
+    pub listen: std::net::SocketAddr,
+    /// The address handlers' browsers use (links in mails); default `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// A reverse proxy terminates TLS in front of klachtd: `listen` may then be any address,
+    /// and the client address is taken from the proxy's `X-Forwarded-For`.
+    #[serde(default)]
+    pub behind_proxy: bool,
+    /// How long a sign-in lasts (a working day).
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+}
+
+fn default_session_hours() -> u32 {
+    9
+}
+
+impl Web {
+    /// The base of the links, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
+    }
+
+    /// Cookies go over TLS only, unless the workspace is plain HTTP on loopback.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -796,6 +830,21 @@ impl Config {
                 add("service.metrics_listen", format!("{addr} is not a loopback address"), "use 127.0.0.1:PORT; put a proxy in front for remote scraping");
             }
         }
+        if let Some(web) = &self.web {
+            let url = web.public_url();
+            let host = url.split_once("://").map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or("")).unwrap_or("");
+            if !(url.starts_with("https://") || url.starts_with("http://")) || host.is_empty() {
+                add("web.public_url", format!("{url:?} is not an http(s) URL"), "e.g. \"https://klachten.example.nl\"");
+            } else if url.starts_with("http://") && !is_loopback(host.trim_start_matches('[').trim_end_matches(']')) {
+                add("web.public_url", format!("{url} is plain HTTP to another machine: sign-in links and session cookies would travel unencrypted"), "use https:// with a reverse proxy that terminates TLS (see README, \"Web workspace\")");
+            }
+            if !web.listen.ip().is_loopback() && !web.behind_proxy {
+                add("web.listen", format!("{} is not a loopback address and klachtd does not terminate TLS", web.listen), "listen on 127.0.0.1:PORT behind a reverse proxy with TLS, or set web.behind_proxy = true if the proxy is on another machine");
+            }
+            if web.session_hours == 0 || web.session_hours > 24 {
+                add("web.session_hours", format!("{} is not between 1 and 24", web.session_hours), "use 9 (a working day)");
+            }
+        }
         if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
@@ -835,6 +884,9 @@ impl Config {
         }
         if self.service != other.service {
             keys.push("service");
+        }
+        if self.web != other.web {
+            keys.push("web");
         }
         if self.handlers != other.handlers {
             keys.push("handlers");

@@ -96,6 +96,8 @@ pub struct Daemon {
     outbox: OutboxWorker,
     health: Arc<Health>,
     first_session: Option<crate::mailbox::ImapSession>,
+    /// The handlers' web workspace, when `[web]` is configured.
+    web: Option<(tokio::net::TcpListener, Arc<crate::web::Web>)>,
 }
 
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
@@ -157,13 +159,21 @@ impl Daemon {
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
             health: health.clone(),
-            actions,
+            actions: actions.clone(),
             settings: settings.clone(),
             clock: Clock::system(),
             journal,
             unrecorded: Default::default(),
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session })
+        let web = match &config.web {
+            Some(w) => {
+                // Bound at start-up, so a port in use is a start-up error, not a silent absence.
+                let listener = tokio::net::TcpListener::bind(w.listen).await.with_context(|| format!("web.listen {}: cannot listen", w.listen))?;
+                Some((listener, Arc::new(crate::web::Web::new(config, store.clone(), settings.clone(), actions.clone(), wake.clone())?)))
+            }
+            None => None,
+        };
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session, web })
     }
 
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
@@ -199,6 +209,7 @@ impl Daemon {
                 }
             });
         }
+        let web = self.web.map(|(listener, web)| tokio::spawn(crate::web::serve(listener, web, shutdown.clone())));
         let reminders = tokio::spawn({
             let (service, cron, health, wake, shutdown) = (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.health.clone(), self.wake.clone(), shutdown.clone());
             async move {
@@ -228,6 +239,13 @@ impl Daemon {
         outbox.await.context("outbox worker panicked")?;
         reminders.await.context("reminder worker panicked")?;
         retention.await.context("retention worker panicked")?;
+        if let Some(web) = web {
+            match tokio::time::timeout(Duration::from_secs(10), web).await {
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "web workspace ended with an error"),
+                Err(_) => tracing::warn!("web workspace did not stop within 10 s; left behind"),
+                _ => {}
+            }
+        }
         monitor.abort();
         Ok(())
     }

@@ -134,31 +134,23 @@ impl Health {
     }
 }
 
-/// Serves `GET /metrics` on `addr` until shutdown. Meant for loopback; it answers nothing else.
+/// Serves `GET /metrics` on `addr` until shutdown (on axum, as the web workspace). Meant for
+/// loopback; it answers nothing else.
 pub async fn serve_metrics(addr: std::net::SocketAddr, health: std::sync::Arc<Health>, store: Store, inbox: String, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use axum::http::header;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "metrics endpoint listening");
-    loop {
-        let (mut conn, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = shutdown.changed() => return Ok(()),
-        };
-        let (health, store, inbox) = (health.clone(), store.clone(), inbox.clone());
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let response = if request.starts_with("GET /metrics ") {
-                let body = health.prometheus(&store, &inbox).await;
-                format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
-            };
-            let _ = conn.write_all(response.as_bytes()).await;
-        });
-    }
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (health, store, inbox) = (health.clone(), store.clone(), inbox.clone());
+            // One answer per connection, as before: a scraper's idle connection never holds up shutdown.
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4"), (header::CONNECTION, "close")], health.prometheus(&store, &inbox).await) }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
 }

@@ -22,3 +22,4 @@ pub mod store;
 pub mod systemd;
 pub mod templates;
 pub mod tls;
+pub mod web;

@@ -146,6 +146,7 @@ impl ReminderService {
             "nearest": long_date(nearest, language),
             "escalation": escalation,
             "items": lines,
+            "web_url": settings.web_url,
         });
         let letter = match settings.letters.render("reminder", &context) {
             Ok(l) => l,

@@ -16,6 +16,8 @@ pub struct Settings {
     pub sender_limit: i64,
     pub preferred_handler: Option<String>,
     pub reminders: Policy,
+    /// `[web] public_url`: mails to handlers link to the workspace instead of naming a command.
+    pub web_url: Option<String>,
 }
 
 impl Settings {
@@ -39,6 +41,7 @@ impl Settings {
                 AssignmentRule::RoundRobin => None,
             },
             reminders: config.reminders.policy().unwrap_or_default(),
+            web_url: config.web.as_ref().map(|w| w.public_url()),
         }
     }
 }

@@ -95,6 +95,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0007_indexes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "web",
+        sqlite: include_str!("../migrations/sqlite/0008_web.sql"),
+        postgres: include_str!("../migrations/postgres/0008_web.sql"),
+    },
 ];
 
 /// An incoming or outgoing message as recorded on a case.
@@ -1252,6 +1258,7 @@ mod handlers;
 mod mail_classes;
 mod register;
 mod reminders;
+pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
 pub use mail_classes::QuarantinedMail;

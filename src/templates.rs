@@ -43,7 +43,7 @@ pub fn sample_context() -> serde_json::Value {
                  "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
         "recipient": {"name": "Behandelaar"}, "count": 2, "nearest": "x", "escalation": true,
         "message": "Tekst van de behandelaar.", "expected_by": "x", "outcome": "partly-founded", "findings": "Bevindingen.", "measures": "Maatregelen.",
-        "marker": "{actie:0123456789abcdef0123}", "letter": "Tekst.\nTweede regel.", "ok": true, "action": "voortgangsbericht", "reason": "Reden.",
+        "marker": "{actie:0123456789abcdef0123}", "web_url": "https://klachten.example.nl", "letter": "Tekst.\nTweede regel.", "ok": true, "action": "voortgangsbericht", "reason": "Reden.",
         "items": [
             {"reference": "KL-2026-0001", "deadline": "progress", "kind": "reminder", "date": "x", "days_left": 2, "working_days_late": 0, "status": "open"},
             {"reference": "KL-2026-0002", "deadline": "respond", "kind": "escalation", "date": "x", "days_left": 0, "working_days_late": 1, "status": "open"}

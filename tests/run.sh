@@ -15,6 +15,28 @@ command -v cargo >/dev/null || { log "cargo (Rust >= 1.95) is needed"; exit 1; }
 bash tests/mailstack.sh install
 bash tests/cyrus.sh install
 
+# The browser tests of the web workspace (tests/web.rs): Debian's chromium and chromedriver, and
+# axe-core from npm for the accessibility checks (into a cache directory; KLACHTD_AXE points at it).
+if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium and chromium-driver"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
+fi
+axe_dir=${XDG_CACHE_HOME:-$HOME/.cache}/klachtd-axe
+export KLACHTD_AXE=$axe_dir/node_modules/axe-core/axe.min.js
+if [ ! -f "$KLACHTD_AXE" ]; then
+    if ! command -v npm >/dev/null; then
+        log "installing npm"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends npm >/dev/null ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+    fi
+    log "installing axe-core into $axe_dir"
+    mkdir -p "$axe_dir"
+    (cd "$axe_dir" && npm install --silent --no-audit --no-fund --no-save axe-core@4 >/dev/null)
+fi
+
 pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 if ! pg_answers; then
     if ! ls /etc/postgresql/*/main/pg_hba.conf >/dev/null 2>&1; then

@@ -1,0 +1,207 @@
+//! What the web workspace needs of the database: sign-in links and sessions (stored as SHA-256
+//! hashes only), who may read which case (R9), the thread of a case, and the record of every
+//! opening of a case page and every download in the case's history.
+
+use sqlx::Row;
+
+use super::{insert_event, insert_outbox, now, summary_from_row, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
+
+/// A signed-in handler.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WebUser {
+    pub name: String,
+    pub email: String,
+    pub supervisor: bool,
+}
+
+/// A live session: who, and the CSRF token of its forms.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub user: WebUser,
+    pub csrf: String,
+}
+
+/// One message of a case's thread as the case page shows it: mail in, and our letters out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ThreadMessage {
+    pub direction: String,
+    pub kind: String,
+    pub address: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub at: i64,
+    /// For our letters: `pending`, `sent`, `returned`, ...
+    pub status: String,
+}
+
+/// An attachment of a case, to download.
+#[derive(Debug, Clone)]
+pub struct WebAttachment {
+    pub case_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+/// The SQL condition "handler `$1` (an address) may read case `c`": a supervisor, the current
+/// handler, or a handler it was assigned to before (R9).
+const MAY_READ: &str = "EXISTS (SELECT 1 FROM handlers h WHERE h.email = $1 AND h.active = 1 AND (
+        h.supervisor <> 0 OR h.id = c.handler_id
+        OR (EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.action = 'assigned' AND (e.detail = h.name OR e.detail LIKE h.name || ' (%'))
+            -- never a complaint about them (R5): being its subject ends what handling it before allowed
+            AND NOT EXISTS (SELECT 1 FROM case_subjects s WHERE s.case_id = c.id AND LOWER(s.name) = LOWER(h.name)))))";
+
+impl Store {
+    /// The active handler with this address.
+    pub async fn web_user(&self, email: &str) -> Result<Option<WebUser>> {
+        let row = sqlx::query("SELECT name, email, supervisor FROM handlers WHERE email = $1 AND active = 1")
+            .bind(email.trim().to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| WebUser { name: r.get(0), email: r.get(1), supervisor: r.get::<i64, _>(2) != 0 }))
+    }
+
+    /// Stores a sign-in link (its hash) and queues the mail that carries it, together.
+    pub async fn create_sign_in_link(&self, token_hash: &str, email: &str, browser_hash: &str, expires_at: i64, mail: &OutgoingMail) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // Expired links and sessions go whenever a new link is made: nothing else needs them.
+        let t = now();
+        // The mails of expired links lose their (useless, but secret) token too.
+        sqlx::query("UPDATE outbox SET body = '(sign-in link expired)' WHERE kind = 'sign-in-link' AND status <> 'pending' AND message_id IN (SELECT message_id FROM web_links WHERE expires_at < $1 AND used_at IS NULL)")
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM web_links WHERE expires_at < $1").bind(t - 86_400).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1").bind(t).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO web_links (token_hash, email, browser_hash, message_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(token_hash)
+            .bind(email)
+            .bind(browser_hash)
+            .bind(&mail.message_id)
+            .bind(t)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        insert_outbox(&mut tx, None, mail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses a sign-in link: succeeds once, before it expires, in the browser that asked for it.
+    /// Returns the address it was for. The mail that carried it loses its body (the token).
+    pub async fn use_sign_in_link(&self, token_hash: &str, browser_hash: &str) -> Result<Option<String>> {
+        let mut tx = self.begin().await?;
+        let t = now();
+        // One conditional UPDATE: of two requests with the same link, only one wins.
+        let used = sqlx::query("UPDATE web_links SET used_at = $1 WHERE token_hash = $2 AND browser_hash = $3 AND used_at IS NULL AND expires_at > $1")
+            .bind(t)
+            .bind(token_hash)
+            .bind(browser_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if used != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT email, message_id FROM web_links WHERE token_hash = $1").bind(token_hash).fetch_one(&mut *tx).await?;
+        let (email, message_id): (String, String) = (row.get(0), row.get(1));
+        // Used, the link is worthless; still, its token does not stay in the database.
+        sqlx::query("UPDATE outbox SET body = '(sign-in link used)' WHERE message_id = $1").bind(message_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(email))
+    }
+
+    pub async fn create_session(&self, token_hash: &str, email: &str, csrf: &str, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO web_sessions (token_hash, email, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash)
+            .bind(email)
+            .bind(csrf)
+            .bind(now())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The session with this hash, if it has not expired and its handler is still active.
+    pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>> {
+        let row = sqlx::query(
+            "SELECT h.name, h.email, h.supervisor, s.csrf FROM web_sessions s JOIN handlers h ON h.email = s.email AND h.active = 1
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| WebSession { user: WebUser { name: r.get(0), email: r.get(1), supervisor: r.get::<i64, _>(2) != 0 }, csrf: r.get(3) }))
+    }
+
+    pub async fn end_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The cases `user` may read: all for a supervisor (R9), else those assigned to them now or before.
+    pub async fn cases_for(&self, user: &WebUser) -> Result<Vec<CaseSummary>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id")))
+            .bind(&user.email)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(summary_from_row).collect())
+    }
+
+    /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.
+    pub async fn may_read(&self, reference: &str, user: &WebUser) -> Result<Option<i64>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT c.id, CASE WHEN {MAY_READ} THEN 1 ELSE 0 END FROM cases c WHERE c.reference = $2")))
+            .bind(&user.email)
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        Ok((row.get::<i64, _>(1) != 0).then(|| row.get(0)))
+    }
+
+    /// Records an access (a page opened, a download, a refusal) in the case's history.
+    pub async fn record_access(&self, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert_event(&mut tx, case_id, actor, action, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The whole thread of a case, oldest first: mail in (and any recorded out), and our
+    /// letters to the complainant and other parties from the outbox.
+    pub async fn thread(&self, case_id: i64) -> Result<Vec<ThreadMessage>> {
+        let mut out: Vec<ThreadMessage> = sqlx::query("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| ThreadMessage { direction: r.get(0), kind: r.get(1), address: r.get(2), subject: r.get(3), body: r.get(4), at: r.get(5), status: String::new() })
+            .collect();
+        let letters = sqlx::query(
+            "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
+             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response') ORDER BY id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        out.extend(letters.iter().map(|r| ThreadMessage { direction: "out".into(), kind: r.get(0), address: r.get(1), subject: r.get(2), body: r.get(3), at: r.get(4), status: r.get(5) }));
+        out.sort_by_key(|m| m.at);
+        Ok(out)
+    }
+
+    /// The `index`-th attachment (from 0, in the case page's order) of a case.
+    pub async fn web_attachment(&self, reference: &str, index: i64) -> Result<Option<WebAttachment>> {
+        let row = sqlx::query(
+            "SELECT a.case_id, a.filename, a.content_type, a.sha256 FROM attachments a JOIN cases c ON c.id = a.case_id
+             WHERE c.reference = $1 ORDER BY a.id LIMIT 1 OFFSET $2",
+        )
+        .bind(reference)
+        .bind(index)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| WebAttachment { case_id: r.get(0), filename: r.get(1), content_type: r.get(2), sha256: r.get(3) }))
+    }
+}

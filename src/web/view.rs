@@ -1,0 +1,260 @@
+//! Pure parts of the pages: how urgent a deadline is, the order of the cases list, and the
+//! register's charts as inline SVG. No I/O, so all of it is unit tested.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use crate::domain::calendar::Calendar;
+use crate::domain::register::CaseFacts;
+use crate::store::CaseSummary;
+
+/// How a deadline stands, for colour and words alike (status never by colour alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Its date has passed and it was not met.
+    Missed,
+    /// Due today.
+    Today,
+    /// Due within two working days.
+    Soon,
+    /// Due later.
+    Later,
+    /// Met.
+    Met,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadlineView {
+    /// `acknowledge`, `progress` or `respond`.
+    pub deadline: &'static str,
+    pub date: NaiveDate,
+    /// Working days from today to the date; negative when it has passed (working days late).
+    pub days_left: i64,
+    /// Working days late (0 unless missed), for the words.
+    pub days_late: i64,
+    pub level: Level,
+}
+
+/// The state of one deadline on `today`.
+pub fn deadline_view(calendar: &Calendar, today: NaiveDate, deadline: &'static str, date: NaiveDate, met: bool) -> DeadlineView {
+    let days_left = if date >= today { calendar.working_days_between(today, date) } else { -calendar.working_days_between(date, today).max(1) };
+    let level = match () {
+        _ if met => Level::Met,
+        _ if date < today => Level::Missed,
+        _ if date == today => Level::Today,
+        _ if days_left <= 2 => Level::Soon,
+        _ => Level::Later,
+    };
+    DeadlineView { deadline, date, days_left, days_late: if level == Level::Missed { -days_left } else { 0 }, level }
+}
+
+/// One row of the cases list.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRow {
+    #[serde(flatten)]
+    pub case: CaseSummary,
+    pub deadlines: Vec<DeadlineView>,
+    /// The most urgent deadline not met; `None` for a closed case or one with all three met.
+    pub urgent: Option<DeadlineView>,
+}
+
+/// The three deadlines of a case as stored at registration (never recomputed).
+pub fn case_row(calendar: &Calendar, today: NaiveDate, case: CaseSummary) -> CaseRow {
+    let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or(today);
+    let closed = case.status == "closed";
+    let deadlines = vec![
+        deadline_view(calendar, today, "acknowledge", date(&case.acknowledge_by), case.acknowledged_at.is_some()),
+        deadline_view(calendar, today, "progress", date(&case.progress_by), case.progress_sent_at.is_some() || closed),
+        deadline_view(calendar, today, "respond", date(&case.respond_by), case.responded_at.is_some() || closed),
+    ];
+    let urgent = if closed { None } else { deadlines.iter().filter(|d| d.level != Level::Met).min_by_key(|d| (d.days_left, d.date)).cloned() };
+    CaseRow { case, deadlines, urgent }
+}
+
+/// Most urgent first: open cases by their nearest unmet deadline (missed ones first, most late
+/// first), then cases with nothing due, by reference.
+pub fn sort_by_urgency(rows: &mut [CaseRow]) {
+    rows.sort_by(|a, b| {
+        let key = |r: &CaseRow| (r.urgent.is_none(), r.urgent.as_ref().map(|u| u.days_left).unwrap_or(0), r.case.reference.clone());
+        key(a).cmp(&key(b))
+    });
+}
+
+/// `value` as a length of at most `width` where `max` is `width`, rounded to the nearest unit.
+pub fn scale(value: usize, max: usize, width: u32) -> u32 {
+    if max == 0 {
+        return 0;
+    }
+    let value = value.min(max) as u64;
+    ((value * width as u64 + max as u64 / 2) / max as u64) as u32
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const BAR_WIDTH: u32 = 320;
+const LABEL_WIDTH: u32 = 190;
+const ROW: u32 = 26;
+
+/// A horizontal bar chart as inline SVG: one bar per `(label, value)`, the largest full width,
+/// every value also written as a number (the chart is an image; the numbers are its text).
+pub fn bar_chart(title: &str, bars: &[(String, usize)]) -> String {
+    let max = bars.iter().map(|(_, v)| *v).max().unwrap_or(0);
+    let height = ROW * bars.len().max(1) as u32 + 8;
+    let width = LABEL_WIDTH + BAR_WIDTH + 60;
+    let mut svg = String::new();
+    let _ = write!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"><title>{}</title>"#, escape(title));
+    for (i, (label, value)) in bars.iter().enumerate() {
+        let y = i as u32 * ROW + 4;
+        let w = scale(*value, max, BAR_WIDTH);
+        let _ = write!(
+            svg,
+            r#"<text x="{lx}" y="{ty}" text-anchor="end">{label}</text><rect x="{bx}" y="{y}" width="{w}" height="{bh}"></rect><text x="{vx}" y="{ty}">{value}</text>"#,
+            lx = LABEL_WIDTH - 8,
+            ty = y + 15,
+            label = escape(label),
+            bx = LABEL_WIDTH,
+            bh = ROW - 8,
+            vx = LABEL_WIDTH + w + 6,
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Cases received per calendar month from `from` to `to` (every month of the period, also empty ones).
+pub fn per_month(facts: &[CaseFacts], from: NaiveDate, to: NaiveDate) -> Vec<(String, usize)> {
+    let mut months: BTreeMap<(i32, u32), usize> = BTreeMap::new();
+    let (mut y, mut m) = (from.year(), from.month());
+    while (y, m) <= (to.year(), to.month()) && months.len() < 120 {
+        months.insert((y, m), 0);
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    for f in facts.iter().filter(|f| f.received_on >= from && f.received_on <= to) {
+        if let Some(n) = months.get_mut(&(f.received_on.year(), f.received_on.month())) {
+            *n += 1;
+        }
+    }
+    months.into_iter().map(|((y, m), n)| (format!("{y}-{m:02}"), n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn summary(reference: &str, status: &str, ack: &str, progress: &str, respond: &str, acknowledged: bool) -> CaseSummary {
+        CaseSummary {
+            reference: reference.into(),
+            status: status.into(),
+            source: "email".into(),
+            complainant_name: None,
+            complainant_email: None,
+            reply_to_email: None,
+            subject: String::new(),
+            received_on: "2026-11-02".into(),
+            acknowledge_by: ack.into(),
+            progress_by: progress.into(),
+            respond_by: respond.into(),
+            incomplete: vec![],
+            messages: 0,
+            attachments: 0,
+            acknowledgement: "none".into(),
+            acknowledged_at: acknowledged.then_some(1),
+            handler: None,
+            supervisor_check: String::new(),
+            progress_sent_at: None,
+            responded_at: None,
+        }
+    }
+
+    #[test]
+    fn deadline_levels_count_working_days() {
+        let cal = Calendar::new([]);
+        // Thursday 26 November 2026.
+        let today = d("2026-11-26");
+        assert_eq!(deadline_view(&cal, today, "progress", d("2026-11-26"), false).level, Level::Today);
+        // Friday and Monday: 2 working days, across the weekend.
+        let soon = deadline_view(&cal, today, "progress", d("2026-11-30"), false);
+        assert_eq!((soon.days_left, soon.level), (2, Level::Soon));
+        assert_eq!(deadline_view(&cal, today, "progress", d("2026-12-04"), false).level, Level::Later);
+        // Two working days late (Tuesday and Wednesday before).
+        let missed = deadline_view(&cal, today, "acknowledge", d("2026-11-24"), false);
+        assert_eq!((missed.days_left, missed.days_late, missed.level), (-2, 2, Level::Missed));
+        // Met wins over a passed date.
+        assert_eq!(deadline_view(&cal, today, "acknowledge", d("2026-11-24"), true).level, Level::Met);
+        // Passed over a weekend only: still at least one day late.
+        assert_eq!(deadline_view(&cal, d("2026-11-30"), "acknowledge", d("2026-11-28"), false).days_left, -1);
+    }
+
+    #[test]
+    fn cases_sort_by_their_most_urgent_unmet_deadline() {
+        let cal = Calendar::new([]);
+        let today = d("2026-11-26");
+        let mut rows: Vec<CaseRow> = vec![
+            summary("KL-2026-0001", "closed", "2026-11-01", "2026-11-02", "2026-11-03", true),
+            summary("KL-2026-0002", "open", "2026-11-20", "2026-12-10", "2026-12-20", true),
+            summary("KL-2026-0003", "open", "2026-11-25", "2026-12-01", "2026-12-20", false),
+            summary("KL-2026-0004", "open", "2026-11-30", "2026-12-03", "2026-12-20", false),
+            summary("KL-2026-0005", "open", "2026-11-18", "2026-12-03", "2026-12-20", false),
+        ]
+        .into_iter()
+        .map(|s| case_row(&cal, today, s))
+        .collect();
+        sort_by_urgency(&mut rows);
+        let order: Vec<&str> = rows.iter().map(|r| r.case.reference.as_str()).collect();
+        assert_eq!(order, ["KL-2026-0005", "KL-2026-0003", "KL-2026-0004", "KL-2026-0002", "KL-2026-0001"]);
+        // The acknowledged case's nearest unmet deadline is its progress notice.
+        assert_eq!(rows[3].urgent.as_ref().unwrap().deadline, "progress");
+        assert!(rows[4].urgent.is_none());
+    }
+
+    #[test]
+    fn chart_scaling_is_proportional_and_bounded() {
+        assert_eq!(scale(0, 0, 320), 0);
+        assert_eq!(scale(5, 10, 320), 160);
+        assert_eq!(scale(10, 10, 320), 320);
+        assert_eq!(scale(1, 3, 100), 33);
+        assert_eq!(scale(2, 3, 100), 67);
+        assert_eq!(scale(12, 10, 320), 320);
+    }
+
+    #[test]
+    fn charts_escape_labels_and_write_every_value() {
+        let svg = bar_chart("Uitkomst <test>", &[("a&b".into(), 3), ("c".into(), 0)]);
+        assert!(svg.contains("<title>Uitkomst &lt;test&gt;</title>"));
+        assert!(svg.contains(">a&amp;b</text>"));
+        assert!(svg.contains(r#"width="320" height="18""#), "{svg}");
+        assert!(svg.contains(r#"width="0" height="18""#));
+        assert!(svg.contains(">3</text>") && svg.contains(">0</text>"));
+    }
+
+    #[test]
+    fn months_of_a_period_include_empty_ones() {
+        let fact = |day: &str| CaseFacts {
+            reference: "x".into(),
+            received_on: d(day),
+            category: None,
+            outcome: None,
+            acknowledge_by: d(day),
+            acknowledged_on: None,
+            progress_by: d(day),
+            progress_on: None,
+            respond_by: d(day),
+            responded_on: None,
+            requests_for_information: 0,
+            external_body: None,
+            measures: None,
+        };
+        let months = per_month(&[fact("2026-10-03"), fact("2026-12-31"), fact("2026-12-01"), fact("2027-02-01")], d("2026-10-01"), d("2026-12-31"));
+        assert_eq!(months, [("2026-10".to_string(), 1), ("2026-11".to_string(), 0), ("2026-12".to_string(), 2)]);
+    }
+}
