@@ -15,7 +15,7 @@ use crate::domain::procedure::{Outcome, Step};
 use crate::domain::text::display_filename;
 use crate::settings::SharedSettings;
 use crate::smtp::new_message_id;
-use crate::store::{AttachmentRecord, OutboxItem, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
+use crate::store::{AttachmentRecord, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutboxItem, OutgoingMail, Registration, Store, StoreError};
 use crate::templates::{case_context, long_date};
 
 /// How a letter left.
@@ -141,7 +141,16 @@ impl Actions {
     /// [`Transient`] for the caller to try the mail again. A refusal (a bad first line, the
     /// procedure says no, the text carries a token) is recorded and confirmed the same way.
     #[allow(clippy::too_many_arguments)]
-    pub async fn carry_out_reply(&self, case_id: i64, reference: &str, name: &str, from: &str, token: &str, message: MessageRecord, body: &str) -> Result<ReplyDone, Transient> {
+    pub async fn carry_out_reply(
+        &self,
+        case_id: i64,
+        reference: &str,
+        name: &str,
+        from: &str,
+        token: &str,
+        message: MessageRecord,
+        body: &str,
+    ) -> Result<ReplyDone, Transient> {
         let actor = format!("{name} (e-mail)");
         let command = mail_actions::parse(body).and_then(|command| match command.letter_text() {
             // The last guard: whatever slipped past the quote detection, the token that lets
@@ -171,10 +180,18 @@ impl Actions {
             Ok(command) => {
                 let done = origin(true, None);
                 match command {
-                    MailCommand::Progress { expected_by, message } => self.progress_from(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor, Some(&done)).await.map(|d| d.map(|_| ())),
-                    MailCommand::RequestInformation { message } => self.request_information_from(reference, message, None, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
-                    MailCommand::Respond { outcome, findings, measures } => self.respond_from(reference, outcome, findings, measures, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
-                    MailCommand::Note { text } => self.store.add_note_by_mail(reference, &text, &actor, &done).await.map(|fresh| fresh.then_some(())).map_err(Into::into),
+                    MailCommand::Progress { expected_by, message } => {
+                        self.progress_from(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor, Some(&done)).await.map(|d| d.map(|_| ()))
+                    }
+                    MailCommand::RequestInformation { message } => {
+                        self.request_information_from(reference, message, None, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
+                    }
+                    MailCommand::Respond { outcome, findings, measures } => {
+                        self.respond_from(reference, outcome, findings, measures, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
+                    }
+                    MailCommand::Note { text } => {
+                        self.store.add_note_by_mail(reference, &text, &actor, &done).await.map(|fresh| fresh.then_some(())).map_err(Into::into)
+                    }
                 }
             }
         };
@@ -201,7 +218,16 @@ impl Actions {
     /// The confirmation of an action by mail, done or refused; `None` (logged) if the template
     /// cannot be rendered, which must not stop the action itself.
     #[allow(clippy::too_many_arguments)]
-    fn confirmation(&self, reference: &str, name: &str, from: &str, label: &str, ok: bool, reason: Option<String>, letter: Option<&str>) -> Option<OutgoingMail> {
+    fn confirmation(
+        &self,
+        reference: &str,
+        name: &str,
+        from: &str,
+        label: &str,
+        ok: bool,
+        reason: Option<String>,
+        letter: Option<&str>,
+    ) -> Option<OutgoingMail> {
         let settings = self.settings.get();
         let context = serde_json::json!({
             "organisation": settings.organisation,
@@ -297,14 +323,28 @@ impl Actions {
         once(self.respond_from(reference, outcome, findings, measures, actor, None).await)
     }
 
-    async fn progress_from(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
+    async fn progress_from(
+        &self,
+        reference: &str,
+        expected_by: NaiveDate,
+        message: Option<String>,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> anyhow::Result<Option<Delivery>> {
         let case = self.store.letter_case(reference).await?;
         let extra = serde_json::json!({"message": message, "expected_by": long_date(expected_by, &self.language())});
         let to = case.complainant_email.clone();
         self.send(&case, Step::ProgressNotice, "progress", extra, to, LetterEffect::Progress { expected_by }, actor, origin).await
     }
 
-    async fn request_information_from(&self, reference: &str, message: String, to: Option<String>, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
+    async fn request_information_from(
+        &self,
+        reference: &str,
+        message: String,
+        to: Option<String>,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> anyhow::Result<Option<Delivery>> {
         anyhow::ensure!(!message.trim().is_empty(), "the request is empty; write what you need to know");
         let to = to.map(|a| a.trim().to_string());
         if let Some(address) = &to {
@@ -318,7 +358,15 @@ impl Actions {
         self.send(&case, Step::RequestInformation, "request-info", serde_json::json!({"message": message}), to, effect, actor, origin).await
     }
 
-    async fn respond_from(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
+    async fn respond_from(
+        &self,
+        reference: &str,
+        outcome: Outcome,
+        findings: String,
+        measures: String,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> anyhow::Result<Option<Delivery>> {
         anyhow::ensure!(!findings.trim().is_empty(), "the findings are empty; the response must state them (R8)");
         let case = self.store.letter_case(reference).await?;
         let extra = serde_json::json!({"outcome": outcome.as_str(), "findings": findings, "measures": measures});
@@ -333,7 +381,17 @@ impl Actions {
     #[allow(clippy::too_many_arguments)]
     /// Writes, threads and queues a letter (or writes it to print) and records its effect.
     /// `None`: `origin`, the mail that asked for it, was recorded before, so nothing was done.
-    async fn send(&self, case: &LetterCase, step: Step, letter: &str, extra: serde_json::Value, to: Option<String>, effect: LetterEffect, actor: &str, origin: Option<&MailOrigin>) -> anyhow::Result<Option<Delivery>> {
+    async fn send(
+        &self,
+        case: &LetterCase,
+        step: Step,
+        letter: &str,
+        extra: serde_json::Value,
+        to: Option<String>,
+        effect: LetterEffect,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> anyhow::Result<Option<Delivery>> {
         let settings = self.settings.get();
         let language = settings.letters.language();
         let received = NaiveDate::parse_from_str(&case.received_on, "%Y-%m-%d").context("stored date of receipt")?;
@@ -363,7 +421,8 @@ impl Actions {
                 // Threaded to the complainant's own mails and our letters to them; a letter to
                 // someone else only to our earlier letters to that address.
                 let to_complainant = [&case.complainant_email].into_iter().flatten().any(|c| c.eq_ignore_ascii_case(address.trim()));
-                let (in_reply_to, references) = if to_complainant { (case.last_inbound.clone(), case.thread.clone()) } else { self.store.thread_with(case.id, &address, false).await? };
+                let (in_reply_to, references) =
+                    if to_complainant { (case.last_inbound.clone(), case.thread.clone()) } else { self.store.thread_with(case.id, &address, false).await? };
                 let mail = OutgoingMail {
                     kind: kind.into(),
                     recipient: address.clone(),
@@ -411,7 +470,8 @@ impl Actions {
         }
         let case = self.store.case_detail(reference).await?.summary;
         if let Some(at) = case.acknowledged_at {
-            let day = chrono::DateTime::from_timestamp(at, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
+            let day =
+                chrono::DateTime::from_timestamp(at, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
             anyhow::bail!("{reference} already has its acknowledgement ({day}); nothing to release");
         }
         match case.acknowledgement.as_str() {
@@ -424,7 +484,12 @@ impl Actions {
         };
         let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").with_context(|| format!("stored date {d:?}"));
         // The dates the case was registered with, never recomputed.
-        let deadlines = Deadlines { received: date(&case.received_on)?, acknowledge_by: date(&case.acknowledge_by)?, progress_by: date(&case.progress_by)?, respond_by: date(&case.respond_by)? };
+        let deadlines = Deadlines {
+            received: date(&case.received_on)?,
+            acknowledge_by: date(&case.acknowledge_by)?,
+            progress_by: date(&case.progress_by)?,
+            respond_by: date(&case.respond_by)?,
+        };
         let settings = self.settings.get();
         let incomplete: Vec<&str> = case.incomplete.iter().map(String::as_str).collect();
         let context = serde_json::json!({
@@ -466,11 +531,8 @@ impl Actions {
         if paper.description.trim().is_empty() && records.is_empty() {
             incomplete.push("description");
         }
-        let received_at = paper
-            .received
-            .and_hms_opt(12, 0, 0)
-            .and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest())
-            .map_or(0, |t| t.timestamp());
+        let received_at =
+            paper.received.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(0, |t| t.timestamp());
         let case = NewCase {
             source: "post",
             complainant_name: Some(paper.name.trim().to_string()),

@@ -366,7 +366,12 @@ where
     N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
     F: tracing_subscriber::fmt::FormatEvent<S, N>,
 {
-    fn format_event(&self, ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>, mut writer: tracing_subscriber::fmt::format::Writer<'_>, event: &tracing::Event<'_>) -> std::fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
         let priority = match *event.metadata().level() {
             tracing::Level::ERROR => 3,
             tracing::Level::WARN => 4,
@@ -570,7 +575,10 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let caps = session.capabilities().await.context("imap: CAPABILITY")?;
     let folders = crate::mailbox::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
-    println!("imap: ok ({}:{} as {}; folders {}, {}, {})", config.imap.host, config.imap.port, config.imap.user, folders.processed, folders.ignored, folders.quarantine);
+    println!(
+        "imap: ok ({}:{} as {}; folders {}, {}, {})",
+        config.imap.host, config.imap.port, config.imap.user, folders.processed, folders.ignored, folders.quarantine
+    );
     daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
     println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
     Ok(ExitCode::SUCCESS)
@@ -589,15 +597,30 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
                 println!("    ID  RECEIVED          FROM                              SUBJECT                           REASON");
                 for m in mails {
                     let cut = |s: &str| s.chars().take(32).collect::<String>();
-                    println!("{:>6}  {:<16}  {:<32}  {:<32}  {}", m.id, fmt_time(m.received_at), cut(m.from_address.as_deref().unwrap_or("-")), cut(&m.subject), m.reason);
+                    println!(
+                        "{:>6}  {:<16}  {:<32}  {:<32}  {}",
+                        m.id,
+                        fmt_time(m.received_at),
+                        cut(m.from_address.as_deref().unwrap_or("-")),
+                        cut(&m.subject),
+                        m.reason
+                    );
                 }
             }
         }
         QuarantineCommand::Register { id } => {
             let (actions, _) = command_line_actions(config, store)?;
             let first_start = store.setting_or_init("first_start_at", &chrono::Utc::now().timestamp().to_string()).await?;
-            let first_start = first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
-            let intake = crate::intake::Intake::new(config, store.clone(), daemon::load_settings(config)?, std::sync::Arc::new(actions), first_start, Default::default());
+            let first_start =
+                first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
+            let intake = crate::intake::Intake::new(
+                config,
+                store.clone(),
+                daemon::load_settings(config)?,
+                std::sync::Arc::new(actions),
+                first_start,
+                Default::default(),
+            );
             match intake.release_from_quarantine(id, &actor()).await? {
                 Outcome::Registered { reference } => {
                     let case = store.case_detail(&reference).await?.summary;
@@ -660,7 +683,8 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
             println!("{reference}: reopened");
         }
         CasesCommand::Register { name, email, postal_address, received, description_file, attach } => {
-            let paper = crate::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
+            let paper =
+                crate::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
             let (reference, d) = actions.register_paper(paper, &actor()).await?;
             println!("{reference}: registered (received {received})");
             delivered(&reference, "acknowledgement", d);
@@ -674,12 +698,24 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
             if json {
                 println!("{}", serde_json::to_string_pretty(&cases)?);
             } else {
-                println!("{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  FLAGS", "REFERENCE", "STATUS", "RECEIVED", "ACK BY", "PROGRESS", "RESPOND", "ACK", "MSGS", "ATT");
+                println!(
+                    "{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  FLAGS",
+                    "REFERENCE", "STATUS", "RECEIVED", "ACK BY", "PROGRESS", "RESPOND", "ACK", "MSGS", "ATT"
+                );
                 for c in cases {
                     let flags = if c.incomplete.is_empty() { String::new() } else { format!("incomplete:{}", c.incomplete.join("+")) };
                     println!(
                         "{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  {}",
-                        c.reference, c.status, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.acknowledgement, c.messages, c.attachments, flags
+                        c.reference,
+                        c.status,
+                        c.received_on,
+                        c.acknowledge_by,
+                        c.progress_by,
+                        c.respond_by,
+                        c.acknowledgement,
+                        c.messages,
+                        c.attachments,
+                        flags
                     );
                 }
             }
@@ -692,7 +728,11 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
                 let s = &case.summary;
                 println!("Reference:      {}", s.reference);
                 println!("Status:         {} (source: {})", s.status, s.source);
-                println!("Complainant:    {} <{}>", s.complainant_name.as_deref().unwrap_or("(no name)"), s.complainant_email.as_deref().unwrap_or("no address"));
+                println!(
+                    "Complainant:    {} <{}>",
+                    s.complainant_name.as_deref().unwrap_or("(no name)"),
+                    s.complainant_email.as_deref().unwrap_or("no address")
+                );
                 if let Some(r) = &s.reply_to_email {
                     println!("Reply-To:       {r}");
                 }
@@ -744,7 +784,9 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
                 actions.notify_assignment(&reference).await?;
                 match no_token {
                     None => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail)"),
-                    Some(why) => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail, without a reply token: {why})"),
+                    Some(why) => println!(
+                        "{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail, without a reply token: {why})"
+                    ),
                 }
             }
             None => println!("{reference}: {name} recorded as a subject"),
@@ -800,13 +842,23 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for h in list {
-                    println!("{:<24} {:<32} {:<10} {:<8} {} open", h.name, h.email, if h.supervisor { "supervisor" } else { "handler" }, if h.active { "active" } else { "inactive" }, h.open_cases);
+                    println!(
+                        "{:<24} {:<32} {:<10} {:<8} {} open",
+                        h.name,
+                        h.email,
+                        if h.supervisor { "supervisor" } else { "handler" },
+                        if h.active { "active" } else { "inactive" },
+                        h.open_cases
+                    );
                 }
             }
         }
         HandlersCommand::Remove { name } => {
             // The configuration would bring them back at the next start.
-            anyhow::ensure!(!config.handlers.iter().any(|h| h.name.trim() == name.trim()), "{name} is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start");
+            anyhow::ensure!(
+                !config.handlers.iter().any(|h| h.name.trim() == name.trim()),
+                "{name} is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start"
+            );
             anyhow::ensure!(store.deactivate_handler(&name).await?, "no active handler named {name:?}");
             println!("handler {name} can no longer be assigned new cases");
         }
@@ -848,7 +900,5 @@ fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 }
 
 fn fmt_time(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|t| t.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp(t, 0).map(|t| t.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }

@@ -201,7 +201,9 @@ impl LeadDays {
     fn resolve(&self) -> crate::domain::reminders::LeadDays {
         match self {
             LeadDays::Same(days) => crate::domain::reminders::LeadDays::same(days),
-            LeadDays::PerDeadline(p) => crate::domain::reminders::LeadDays { acknowledge: p.acknowledge.clone(), progress: p.progress.clone(), respond: p.respond.clone() },
+            LeadDays::PerDeadline(p) => {
+                crate::domain::reminders::LeadDays { acknowledge: p.acknowledge.clone(), progress: p.progress.clone(), respond: p.respond.clone() }
+            }
         }
     }
 }
@@ -265,11 +267,7 @@ pub struct ExternalBody {
 
 impl Default for ExternalBody {
     fn default() -> Self {
-        Self {
-            name: "Nationale ombudsman".into(),
-            address: "Postbus 93122, 2509 AC Den Haag".into(),
-            website: "https://www.nationaleombudsman.nl".into(),
-        }
+        Self { name: "Nationale ombudsman".into(), address: "Postbus 93122, 2509 AC Den Haag".into(), website: "https://www.nationaleombudsman.nl".into() }
     }
 }
 
@@ -295,7 +293,11 @@ impl Default for Database {
 
 impl Database {
     fn secret(&self) -> Option<Secret<'_>> {
-        (self.password_file.is_some() || self.password_env.is_some()).then_some(Secret { password: None, password_file: self.password_file.as_deref(), password_env: self.password_env.as_deref() })
+        (self.password_file.is_some() || self.password_env.is_some()).then_some(Secret {
+            password: None,
+            password_file: self.password_file.as_deref(),
+            password_env: self.password_env.as_deref(),
+        })
     }
 
     /// The URL to connect with: `url`, with the password from its file or variable put in
@@ -317,10 +319,8 @@ fn with_password(url: &str, password: &str) -> Option<String> {
     if user.is_empty() || user.contains(':') {
         return None;
     }
-    let encoded: String = password
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
+    let encoded: String =
+        password.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
     Some(format!("{scheme}://{user}:{encoded}{}", &rest[at..]))
 }
 
@@ -465,10 +465,7 @@ impl<'de> Deserialize<'de> for AcknowledgeSince {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match DateOrText::deserialize(d)? {
             DateOrText::Text(s) if s == "first-start" => Ok(AcknowledgeSince::FirstStart),
-            other => other
-                .date()
-                .map(AcknowledgeSince::Date)
-                .ok_or_else(|| serde::de::Error::custom("expected \"first-start\" or a date YYYY-MM-DD")),
+            other => other.date().map(AcknowledgeSince::Date).ok_or_else(|| serde::de::Error::custom("expected \"first-start\" or a date YYYY-MM-DD")),
         }
     }
 }
@@ -495,10 +492,7 @@ impl DateOrText {
 }
 
 fn dates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
-    Vec::<DateOrText>::deserialize(d)?
-        .iter()
-        .map(|v| v.date().ok_or_else(|| serde::de::Error::custom("expected dates YYYY-MM-DD")))
-        .collect()
+    Vec::<DateOrText>::deserialize(d)?.iter().map(|v| v.date().ok_or_else(|| serde::de::Error::custom("expected dates YYYY-MM-DD"))).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -570,38 +564,94 @@ impl Default for Outbox {
     }
 }
 
-fn default_log_format() -> LogFormat { LogFormat::Auto }
-fn default_retention_days() -> u32 { 730 }
-fn default_retention_cron() -> String { "0 30 2 * * *".into() }
-fn default_rule() -> AssignmentRule { AssignmentRule::RoundRobin }
-fn default_lead_list() -> Vec<u32> { vec![2, 0] }
-fn default_lead_days() -> LeadDays { LeadDays::Same(default_lead_list()) }
-fn default_working_hours() -> String { "08:30-17:00".into() }
-fn default_sweep() -> String { "0 */5 * * * *".into() }
-fn default_prefix() -> String { "KL".into() }
-fn default_db_url() -> String { "sqlite:///var/lib/klachtd/klachtd.db".into() }
-fn default_db_connections() -> u32 { 5 }
-fn default_data_dir() -> PathBuf { PathBuf::from("/var/lib/klachtd") }
-fn default_language() -> String { "nl".into() }
-fn default_inbox() -> String { "INBOX".into() }
-fn default_mark() -> MarkMode { MarkMode::Move }
-fn default_processed() -> String { "Klachtd-Verwerkt".into() }
-fn default_ignored() -> String { "Klachtd-Genegeerd".into() }
-fn default_quarantine() -> String { "Klachtd-Quarantaine".into() }
-fn yes() -> bool { true }
-fn default_poll() -> u64 { 60 }
-fn default_timeout() -> u64 { 60 }
-fn default_idle_renew() -> u64 { 180 }
-fn default_max_message() -> u64 { 50 * 1024 * 1024 }
-fn default_ack_since() -> AcknowledgeSince { AcknowledgeSince::FirstStart }
-fn default_sender_limit() -> u32 { 5 }
+fn default_log_format() -> LogFormat {
+    LogFormat::Auto
+}
+fn default_retention_days() -> u32 {
+    730
+}
+fn default_retention_cron() -> String {
+    "0 30 2 * * *".into()
+}
+fn default_rule() -> AssignmentRule {
+    AssignmentRule::RoundRobin
+}
+fn default_lead_list() -> Vec<u32> {
+    vec![2, 0]
+}
+fn default_lead_days() -> LeadDays {
+    LeadDays::Same(default_lead_list())
+}
+fn default_working_hours() -> String {
+    "08:30-17:00".into()
+}
+fn default_sweep() -> String {
+    "0 */5 * * * *".into()
+}
+fn default_prefix() -> String {
+    "KL".into()
+}
+fn default_db_url() -> String {
+    "sqlite:///var/lib/klachtd/klachtd.db".into()
+}
+fn default_db_connections() -> u32 {
+    5
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/klachtd")
+}
+fn default_language() -> String {
+    "nl".into()
+}
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn default_mark() -> MarkMode {
+    MarkMode::Move
+}
+fn default_processed() -> String {
+    "Klachtd-Verwerkt".into()
+}
+fn default_ignored() -> String {
+    "Klachtd-Genegeerd".into()
+}
+fn default_quarantine() -> String {
+    "Klachtd-Quarantaine".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_timeout() -> u64 {
+    60
+}
+fn default_idle_renew() -> u64 {
+    180
+}
+fn default_max_message() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_ack_since() -> AcknowledgeSince {
+    AcknowledgeSince::FirstStart
+}
+fn default_sender_limit() -> u32 {
+    5
+}
 fn default_spam_filters() -> Vec<crate::domain::classify::SpamFilter> {
     use crate::domain::classify::SpamFilter;
     vec![SpamFilter::SpamAssassin, SpamFilter::Rspamd, SpamFilter::Microsoft]
 }
-fn default_min_scl() -> u8 { 5 }
-fn default_outbox_poll() -> u64 { 30 }
-fn default_max_backoff() -> u64 { 3600 }
+fn default_min_scl() -> u8 {
+    5
+}
+fn default_outbox_poll() -> u64 {
+    30
+}
+fn default_max_backoff() -> u64 {
+    3600
+}
 
 /// One problem found in a configuration: which key, what is wrong, how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -689,7 +739,11 @@ impl Config {
         let mut add = |key: &str, message: String, fix: &str| p.push(Problem { key: key.into(), message, fix: fix.into() });
 
         if !looks_like_address(&self.organisation.complaints_address) {
-            add("organisation.complaints_address", format!("{:?} is not an e-mail address", self.organisation.complaints_address), "write the full address, e.g. klachten@example.nl");
+            add(
+                "organisation.complaints_address",
+                format!("{:?} is not an e-mail address", self.organisation.complaints_address),
+                "write the full address, e.g. klachten@example.nl",
+            );
         }
         for a in &self.organisation.own_addresses {
             if !looks_like_address(a) {
@@ -711,7 +765,11 @@ impl Config {
         }
         if let Some(dir) = &self.templates.dir {
             if !dir.is_dir() {
-                add("templates.dir", format!("{} is not a directory", dir.display()), "point it at a directory with nl/ and en/ templates, or remove the key to use the built-in ones");
+                add(
+                    "templates.dir",
+                    format!("{} is not a directory", dir.display()),
+                    "point it at a directory with nl/ and en/ templates, or remove the key to use the built-in ones",
+                );
             }
         }
         if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")) {
@@ -722,7 +780,11 @@ impl Config {
             if self.database.password_file.is_some() && self.database.password_env.is_some() {
                 add("database.password_file", "and database.password_env are both set".into(), "keep one");
             } else if !self.database.url.starts_with("postgres") || with_password(&self.database.url, "x").is_none() {
-                add("database.url", "a password file or variable needs a PostgreSQL URL with a user and without a password".into(), "e.g. postgres://klachtd@db.example.nl/klachtd");
+                add(
+                    "database.url",
+                    "a password file or variable needs a PostgreSQL URL with a user and without a password".into(),
+                    "e.g. postgres://klachtd@db.example.nl/klachtd",
+                );
             } else if let Err(e) = secret.resolve("database") {
                 add("database.password_file", e.to_string(), "make the file readable by the service and the command line's user, or set the variable");
             }
@@ -731,8 +793,22 @@ impl Config {
             add("database.max_connections", "must be at least 1".into(), "use 5");
         }
         for (section, host, port, tls, secret, ca) in [
-            ("imap", &self.imap.host, self.imap.port, self.imap.tls, Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password), &self.imap.ca_file),
-            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls, self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password), &self.smtp.ca_file),
+            (
+                "imap",
+                &self.imap.host,
+                self.imap.port,
+                self.imap.tls,
+                Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password),
+                &self.imap.ca_file,
+            ),
+            (
+                "smtp",
+                &self.smtp.host,
+                self.smtp.port,
+                self.smtp.tls,
+                self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password),
+                &self.smtp.ca_file,
+            ),
         ] {
             if host.trim().is_empty() {
                 add(&format!("{section}.host"), "is empty".into(), "set the server's host name");
@@ -741,7 +817,11 @@ impl Config {
                 add(&format!("{section}.port"), "must not be 0".into(), "use the server's port");
             }
             if tls == TlsMode::None && !is_loopback(host) {
-                add(&format!("{section}.tls"), format!("\"none\" sends the password in clear text to {host}"), "use \"implicit\" or \"starttls\"; \"none\" is only for localhost");
+                add(
+                    &format!("{section}.tls"),
+                    format!("\"none\" sends the password in clear text to {host}"),
+                    "use \"implicit\" or \"starttls\"; \"none\" is only for localhost",
+                );
             }
             if let Some(secret) = secret {
                 let given = [secret.password.is_some(), secret.password_file.is_some(), secret.password_env.is_some()].iter().filter(|b| **b).count();
@@ -760,7 +840,11 @@ impl Config {
         if self.imap.user.trim().is_empty() {
             add("imap.user", "is empty".into(), "set the mailbox login");
         }
-        for (key, folder) in [("imap.processed_folder", &self.imap.processed_folder), ("imap.ignored_folder", &self.imap.ignored_folder), ("imap.quarantine_folder", &self.imap.quarantine_folder)] {
+        for (key, folder) in [
+            ("imap.processed_folder", &self.imap.processed_folder),
+            ("imap.ignored_folder", &self.imap.ignored_folder),
+            ("imap.quarantine_folder", &self.imap.quarantine_folder),
+        ] {
             if folder.trim().is_empty() || folder.eq_ignore_ascii_case(&self.imap.inbox) {
                 add(key, format!("{folder:?} must be a folder other than the inbox"), "name a separate folder; it is created when missing");
             }
@@ -776,7 +860,11 @@ impl Config {
             add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");
         }
         if !(1..=9).contains(&self.intake.spam.microsoft_min_scl) {
-            add("intake.spam.microsoft_min_scl", format!("{} is not a spam confidence level from 1 to 9", self.intake.spam.microsoft_min_scl), "use 5, Microsoft's own threshold for spam");
+            add(
+                "intake.spam.microsoft_min_scl",
+                format!("{} is not a spam confidence level from 1 to 9", self.intake.spam.microsoft_min_scl),
+                "use 5, Microsoft's own threshold for spam",
+            );
         }
         let mut seen = BTreeSet::new();
         for filter in &self.intake.spam.trust {
@@ -786,7 +874,11 @@ impl Config {
         }
         for (i, h) in self.handlers.iter().enumerate() {
             if h.name.trim().is_empty() || !looks_like_address(&h.email) {
-                add(&format!("handlers[{i}]"), format!("{:?} <{}> needs a name and an e-mail address", h.name, h.email), "write name = \"...\" and email = \"...@...\"");
+                add(
+                    &format!("handlers[{i}]"),
+                    format!("{:?} <{}> needs a name and an e-mail address", h.name, h.email),
+                    "write name = \"...\" and email = \"...@...\"",
+                );
             }
         }
         if self.assignment.rule == AssignmentRule::Default {
@@ -799,7 +891,11 @@ impl Config {
             }
         }
         if self.reminders.policy().is_none() {
-            add("reminders.working_hours", format!("{:?} is not a range like \"08:30-17:00\"", self.reminders.working_hours), "write HH:MM-HH:MM, start before end");
+            add(
+                "reminders.working_hours",
+                format!("{:?} is not a range like \"08:30-17:00\"", self.reminders.working_hours),
+                "write HH:MM-HH:MM, start before end",
+            );
         }
         let leads = self.reminders.lead_days.resolve();
         if [&leads.acknowledge, &leads.progress, &leads.respond].iter().any(|days| days.iter().any(|d| *d > 20)) {
@@ -810,8 +906,14 @@ impl Config {
             // Without `secrets`, only a secret written in this file is looked at.
             let secret = if secrets || a.secret.is_some() { Some(a.secret().resolve("actions_by_mail")) } else { None };
             match secret {
-                _ if sources != 1 => add("actions_by_mail.secret", "needs exactly one of secret, secret_file, secret_env".into(), "set one, or remove the section to turn actions by mail off"),
-                Some(Ok(s)) if s.len() < 16 => add("actions_by_mail.secret", "is shorter than 16 characters".into(), "use a long random value, e.g. `openssl rand -hex 32`"),
+                _ if sources != 1 => add(
+                    "actions_by_mail.secret",
+                    "needs exactly one of secret, secret_file, secret_env".into(),
+                    "set one, or remove the section to turn actions by mail off",
+                ),
+                Some(Ok(s)) if s.len() < 16 => {
+                    add("actions_by_mail.secret", "is shorter than 16 characters".into(), "use a long random value, e.g. `openssl rand -hex 32`")
+                }
                 Some(Err(e)) => add("actions_by_mail.secret", e.to_string(), "make the file readable or set the variable"),
                 Some(Ok(_)) | None => {}
             }
@@ -823,7 +925,11 @@ impl Config {
             add("retention.cron", format!("{:?} is not a cron expression with six fields (seconds first)", self.retention.cron), "e.g. \"0 30 2 * * *\"");
         }
         if !is_cron(&self.reminders.sweep_cron) {
-            add("reminders.sweep_cron", format!("{:?} is not a cron expression with six fields (seconds first)", self.reminders.sweep_cron), "e.g. \"0 */5 * * * *\" for every five minutes");
+            add(
+                "reminders.sweep_cron",
+                format!("{:?} is not a cron expression with six fields (seconds first)", self.reminders.sweep_cron),
+                "e.g. \"0 */5 * * * *\" for every five minutes",
+            );
         }
         if let Some(addr) = self.service.metrics_listen {
             if !addr.ip().is_loopback() {
@@ -836,10 +942,18 @@ impl Config {
             if !(url.starts_with("https://") || url.starts_with("http://")) || host.is_empty() {
                 add("web.public_url", format!("{url:?} is not an http(s) URL"), "e.g. \"https://klachten.example.nl\"");
             } else if url.starts_with("http://") && !is_loopback(host.trim_start_matches('[').trim_end_matches(']')) {
-                add("web.public_url", format!("{url} is plain HTTP to another machine: sign-in links and session cookies would travel unencrypted"), "use https:// with a reverse proxy that terminates TLS (see README, \"Web workspace\")");
+                add(
+                    "web.public_url",
+                    format!("{url} is plain HTTP to another machine: sign-in links and session cookies would travel unencrypted"),
+                    "use https:// with a reverse proxy that terminates TLS (see README, \"Web workspace\")",
+                );
             }
             if !web.listen.ip().is_loopback() && !web.behind_proxy {
-                add("web.listen", format!("{} is not a loopback address and klachtd does not terminate TLS", web.listen), "listen on 127.0.0.1:PORT behind a reverse proxy with TLS, or set web.behind_proxy = true if the proxy is on another machine");
+                add(
+                    "web.listen",
+                    format!("{} is not a loopback address and klachtd does not terminate TLS", web.listen),
+                    "listen on 127.0.0.1:PORT behind a reverse proxy with TLS, or set web.behind_proxy = true if the proxy is on another machine",
+                );
             }
             if web.session_hours == 0 || web.session_hours > 24 {
                 add("web.session_hours", format!("{} is not between 1 and 24", web.session_hours), "use 9 (a working day)");
@@ -946,7 +1060,11 @@ impl Secret<'_> {
             return Ok(p.to_string());
         }
         if let Some(path) = self.password_file {
-            let text = std::fs::read_to_string(path).map_err(|source| SecretError::File { key: format!("{section}.password_file"), path: path.to_path_buf(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                key: format!("{section}.password_file"),
+                path: path.to_path_buf(),
+                source,
+            })?;
             return Ok(text.trim_end_matches(['\r', '\n']).to_string());
         }
         if let Some(var) = &self.password_env {
@@ -1033,7 +1151,9 @@ tls = "none"
 
     #[test]
     fn problems_name_key_and_fix() {
-        let text = MINIMAL.replace("host = \"127.0.0.1\"\nport = 10143", "host = \"imap.example.nl\"\nport = 10143").replace("klachten@dienst.nl\"\nregulation", "klachten\"\nregulation");
+        let text = MINIMAL
+            .replace("host = \"127.0.0.1\"\nport = 10143", "host = \"imap.example.nl\"\nport = 10143")
+            .replace("klachten@dienst.nl\"\nregulation", "klachten\"\nregulation");
         let c = Config::parse(&text).unwrap();
         let keys: Vec<_> = c.problems().into_iter().map(|p| p.key).collect();
         assert!(keys.contains(&"imap.tls".to_string()), "{keys:?}");
@@ -1083,7 +1203,9 @@ tls = "none"
         let c = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"2026-11-01\"\n")).unwrap();
         assert_eq!(c.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
         assert!(Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"soon\"\n")).unwrap_err().contains("first-start"));
-        let bare = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = 2026-11-01\n[calendar]\nextra_closing_days = [2026-04-03, \"2026-12-24\"]\n")).unwrap();
+        let bare =
+            Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = 2026-11-01\n[calendar]\nextra_closing_days = [2026-04-03, \"2026-12-24\"]\n"))
+                .unwrap();
         assert_eq!(bare.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
         assert_eq!(bare.calendar.extra_closing_days, vec![NaiveDate::from_ymd_opt(2026, 4, 3).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()]);
     }
@@ -1124,7 +1246,9 @@ tls = "none"
 
     #[test]
     fn cron_expressions_are_checked_by_the_scheduler_itself() {
-        let keys = |cron: &str| Config::parse(&format!("{MINIMAL}\n[reminders]\nsweep_cron = \"{cron}\"\n")).unwrap().problems().into_iter().map(|p| p.key).collect::<Vec<_>>();
+        let keys = |cron: &str| {
+            Config::parse(&format!("{MINIMAL}\n[reminders]\nsweep_cron = \"{cron}\"\n")).unwrap().problems().into_iter().map(|p| p.key).collect::<Vec<_>>()
+        };
         assert!(keys("0 */5 * * * *").is_empty());
         assert_eq!(keys("0 */5 * * *"), ["reminders.sweep_cron"], "five fields");
         assert_eq!(keys("0 */5 * * * nope"), ["reminders.sweep_cron"], "six fields, one of them nonsense");

@@ -12,13 +12,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::health::{serve_metrics, Health, Loop};
 use crate::intake::Intake;
-use crate::reminders::ReminderService;
-use crate::settings::{Settings, SharedSettings};
-use crate::systemd::Notifier;
 use crate::mailbox::MailboxWorker;
 use crate::outbox::OutboxWorker;
+use crate::reminders::ReminderService;
+use crate::settings::{Settings, SharedSettings};
 use crate::smtp::Mailer;
 use crate::store::Store;
+use crate::systemd::Notifier;
 use crate::templates::Letters;
 
 /// Opens the database named in the configuration, applies migrations, and brings the
@@ -39,7 +39,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub async fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database.connect_url()?;
     let exists = Store::holds_data(&url).await.with_context(|| format!("cannot open database {}", redact_url(&config.database.url)))?;
-    anyhow::ensure!(exists, "database {} does not exist or holds no klachtd data (check database.url; `klachtd migrate` or the first start of the daemon creates it)", redact_url(&config.database.url));
+    anyhow::ensure!(
+        exists,
+        "database {} does not exist or holds no klachtd data (check database.url; `klachtd migrate` or the first start of the daemon creates it)",
+        redact_url(&config.database.url)
+    );
     open_store(config).await
 }
 
@@ -145,12 +149,15 @@ impl Daemon {
                 }
                 .into());
             }
-            Err(e) => tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried"),
+            Err(e) => {
+                tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried")
+            }
         }
         // Mail a crashed predecessor sent but did not record is recorded before anything goes out.
         let journals = config.storage.data_dir.join("outbox");
         crate::outbox::apply_left_journals(&store, &journals, &hostname()).await?;
-        let journal = crate::outbox::journal::SentJournal::create(&journals, &hostname()).with_context(|| format!("cannot create the outbox journal in {}", journals.display()))?;
+        let journal = crate::outbox::journal::SentJournal::create(&journals, &hostname())
+            .with_context(|| format!("cannot create the outbox journal in {}", journals.display()))?;
         let outbox = OutboxWorker {
             store: store.clone(),
             mailer,
@@ -211,7 +218,8 @@ impl Daemon {
         }
         let web = self.web.map(|(listener, web)| tokio::spawn(crate::web::serve(listener, web, shutdown.clone())));
         let reminders = tokio::spawn({
-            let (service, cron, health, wake, shutdown) = (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.health.clone(), self.wake.clone(), shutdown.clone());
+            let (service, cron, health, wake, shutdown) =
+                (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.health.clone(), self.wake.clone(), shutdown.clone());
             async move {
                 if let Err(e) = crate::reminders::run(service, &cron, clock, health, wake, shutdown).await {
                     tracing::error!("reminder scheduler failed: {e:#}");

@@ -119,10 +119,19 @@ impl Health {
             let oldest = age(s.oldest_unsent_at.unwrap_or(0));
             let _ = writeln!(out, "# HELP klachtd_outbox_oldest_unsent_age_seconds Age of the oldest mail waiting to be sent (-1: none)\n# TYPE klachtd_outbox_oldest_unsent_age_seconds gauge\nklachtd_outbox_oldest_unsent_age_seconds {oldest}");
             let _ = writeln!(out, "# HELP klachtd_open_cases Open cases, and those with a deadline due today or missed\n# TYPE klachtd_open_cases gauge");
-            for (state, n) in [("all", s.open_cases), ("acknowledgement_overdue", s.acknowledgement_overdue), ("progress_due", s.progress_due), ("response_due", s.response_due)] {
+            for (state, n) in [
+                ("all", s.open_cases),
+                ("acknowledgement_overdue", s.acknowledgement_overdue),
+                ("progress_due", s.progress_due),
+                ("response_due", s.response_due),
+            ] {
                 let _ = writeln!(out, "klachtd_open_cases{{state=\"{state}\"}} {n}");
             }
-            let _ = writeln!(out, "# HELP klachtd_quarantined_mails Mails in quarantine\n# TYPE klachtd_quarantined_mails gauge\nklachtd_quarantined_mails {}", s.quarantined);
+            let _ = writeln!(
+                out,
+                "# HELP klachtd_quarantined_mails Mails in quarantine\n# TYPE klachtd_quarantined_mails gauge\nklachtd_quarantined_mails {}",
+                s.quarantined
+            );
         }
         if let Ok(counts) = store.outbox_counts().await {
             let _ = writeln!(out, "# HELP klachtd_outbox_mails Outgoing mails by status\n# TYPE klachtd_outbox_mails gauge");
@@ -136,7 +145,13 @@ impl Health {
 
 /// Serves `GET /metrics` on `addr` until shutdown (on axum, as the web workspace). Meant for
 /// loopback; it answers nothing else.
-pub async fn serve_metrics(addr: std::net::SocketAddr, health: std::sync::Arc<Health>, store: Store, inbox: String, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    health: std::sync::Arc<Health>,
+    store: Store,
+    inbox: String,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     use axum::http::header;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "metrics endpoint listening");

@@ -14,9 +14,9 @@ use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, Classification, SpamPolicy};
 use crate::domain::inbound::{self, InboundMail};
 use crate::domain::reference::CaseRef;
-use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
 use crate::settings::SharedSettings;
 use crate::smtp::new_message_id;
+use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
 use crate::templates::case_context;
 
 /// Where a processed mail goes next.
@@ -188,7 +188,9 @@ impl Intake {
             Classification::FollowUp(case) => ("follow-up", Some(case), ""),
             // A delivery report about one of our letters: the case's history says that letter
             // did not arrive (the handler sees it in `cases show`).
-            Classification::Automated { case: Some(case), .. } if mail.delivery_failed => ("delivery-report", Some(case), "a letter of this case was not delivered"),
+            Classification::Automated { case: Some(case), .. } if mail.delivery_failed => {
+                ("delivery-report", Some(case), "a letter of this case was not delivered")
+            }
             Classification::Automated { reason, case } => ("automated", case, reason.as_str()),
             Classification::SetAside { reason, case } => ("set-aside", case, reason.as_str()),
             Classification::OwnMail { case } => ("own", case, "own-mail"),
@@ -329,7 +331,14 @@ impl Intake {
     /// which the next attempt sees as a duplicate (by its dedupe key), so no second letter goes
     /// out. What is not covered is the outbox's own window (a crash after the SMTP server
     /// accepted a letter but before that was recorded), see the README.
-    async fn handler_reply(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, case: &crate::store::CaseLink, from: &str) -> Result<Option<Outcome>, IntakeError> {
+    async fn handler_reply(
+        &self,
+        mail: &InboundMail,
+        raw: &Raw<'_>,
+        arrived: DateTime<Utc>,
+        case: &crate::store::CaseLink,
+        from: &str,
+    ) -> Result<Option<Outcome>, IntakeError> {
         let Some(name) = self.actions.authenticate_reply(&case.reference, from, &mail.subject).await? else {
             return Ok(None);
         };
@@ -350,7 +359,13 @@ impl Intake {
         let mut records = Vec::with_capacity(mail.attachments.len());
         for a in &mail.attachments {
             let sha256 = self.attachments.save_async(&a.data).await.map_err(IntakeError::Attachment)?;
-            records.push(AttachmentRecord { filename: a.filename.clone(), content_type: a.content_type.clone(), size: a.data.len() as i64, sha256, role: a.role.as_str() });
+            records.push(AttachmentRecord {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.data.len() as i64,
+                sha256,
+                role: a.role.as_str(),
+            });
         }
         Ok(records)
     }
@@ -399,6 +414,10 @@ fn is_readable_document(content_type: &str) -> bool {
     content_type.starts_with("text/")
         || matches!(
             content_type,
-            "application/pdf" | "application/msword" | "application/vnd.openxmlformats-officedocument.wordprocessingml.document" | "application/vnd.oasis.opendocument.text" | "application/rtf"
+            "application/pdf"
+                | "application/msword"
+                | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+                | "application/vnd.oasis.opendocument.text"
+                | "application/rtf"
         )
 }

@@ -315,7 +315,15 @@ impl MailboxWorker {
             Health::count(&self.health.follow_ups, report.follow_ups.into());
             Health::count(&self.health.quarantined, report.quarantined.into());
             if report.fetched > 0 {
-                tracing::info!(fetched = report.fetched, registered = report.registered, follow_ups = report.follow_ups, ignored = report.ignored, duplicates = report.duplicates, quarantined = report.quarantined, "mailbox synced");
+                tracing::info!(
+                    fetched = report.fetched,
+                    registered = report.registered,
+                    follow_ups = report.follow_ups,
+                    ignored = report.ignored,
+                    duplicates = report.duplicates,
+                    quarantined = report.quarantined,
+                    "mailbox synced"
+                );
             }
             if *shutdown.borrow() {
                 break;
@@ -380,7 +388,12 @@ impl MailboxWorker {
 pub async fn prepare_folders(session: &mut ImapSession, config: &Imap, namespace: bool) -> Result<Folders, MailboxError> {
     let limit = config.timeout();
     let ns = if namespace { timed(limit, "NAMESPACE", personal_namespace(session)).await? } else { names::Namespace::default() };
-    let folders = Folders { inbox: ns.folder(&config.inbox), processed: ns.folder(&config.processed_folder), ignored: ns.folder(&config.ignored_folder), quarantine: ns.folder(&config.quarantine_folder) };
+    let folders = Folders {
+        inbox: ns.folder(&config.inbox),
+        processed: ns.folder(&config.processed_folder),
+        ignored: ns.folder(&config.ignored_folder),
+        quarantine: ns.folder(&config.quarantine_folder),
+    };
     let mut wanted = vec![&folders.ignored, &folders.quarantine];
     if config.mark == MarkMode::Move {
         wanted.push(&folders.processed);
@@ -404,9 +417,8 @@ pub async fn prepare_folders(session: &mut ImapSession, config: &Imap, namespace
 /// it is quoted here; wildcards in a name could match others, so the answer is compared.
 async fn folder_exists(session: &mut ImapSession, folder: &str, limit: Duration) -> Result<bool, MailboxError> {
     let pattern = names::quoted(folder);
-    let found: Vec<_> = timed(limit, "LIST", async { session.list(Some(""), Some(&pattern)).await?.try_collect::<Vec<_>>().await })
-        .await
-        .map_err(|e| match e {
+    let found: Vec<_> =
+        timed(limit, "LIST", async { session.list(Some(""), Some(&pattern)).await?.try_collect::<Vec<_>>().await }).await.map_err(|e| match e {
             MailboxError::Protocol(source) => MailboxError::Folder { command: "LIST", folder: folder.to_string(), source },
             e => e,
         })?;
@@ -486,9 +498,7 @@ async fn timed<T, E: Into<MailboxError>>(limit: Duration, what: &'static str, fu
 pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> Result<ImapSession, MailboxError> {
     let client = open(config, tls).await?;
     let timeout = config.timeout();
-    let login = tokio::time::timeout(timeout, client.login(&config.user, password))
-        .await
-        .map_err(|_| MailboxError::Timeout(timeout, "LOGIN"))?;
+    let login = tokio::time::timeout(timeout, client.login(&config.user, password)).await.map_err(|_| MailboxError::Timeout(timeout, "LOGIN"))?;
     login.map_err(|(source, _)| MailboxError::Login { user: config.user.clone(), source })
 }
 
@@ -521,7 +531,10 @@ async fn open(config: &Imap, tls: &Arc<ClientConfig>) -> Result<Client<Box<dyn I
     if config.tls != TlsMode::Starttls {
         let greeting = timed(config.timeout(), "greeting", async { client.read_response().await.map_err(async_imap::error::Error::from) }).await?;
         if greeting.is_none() {
-            return Err(MailboxError::Connect { server, source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the greeting") });
+            return Err(MailboxError::Connect {
+                server,
+                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the greeting"),
+            });
         }
     }
     Ok(client)

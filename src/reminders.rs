@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::clock::Clock;
-use crate::health::Health;
-use crate::smtp::new_message_id;
 use crate::domain::reminders::{due_at, Due};
+use crate::health::Health;
 use crate::settings::SharedSettings;
+use crate::smtp::new_message_id;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
 use crate::templates::long_date;
 
@@ -171,7 +171,14 @@ impl ReminderService {
 
 /// Runs the sweep on the cron schedule until shutdown (and once at start), at the time `clock`
 /// tells; each finished sweep is counted in `health`.
-pub async fn run(service: Arc<ReminderService>, cron: &str, clock: Clock, health: Arc<Health>, outbox_wake: Arc<Notify>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn run(
+    service: Arc<ReminderService>,
+    cron: &str,
+    clock: Clock,
+    health: Arc<Health>,
+    outbox_wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     crate::schedule::every("reminders", cron, shutdown, || async {
         let swept = service.sweep(clock.now()).await;
         if swept.is_ok() {

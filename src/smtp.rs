@@ -86,7 +86,12 @@ impl Mailer {
     }
 
     /// `oauth`: the login and the tokens, when `smtp.auth` is "oauth2".
-    pub fn with_tokens(config: &Smtp, from_name: &str, from_address: &str, oauth: Option<(String, std::sync::Arc<crate::oauth::TokenSource>)>) -> anyhow::Result<Self> {
+    pub fn with_tokens(
+        config: &Smtp,
+        from_name: &str,
+        from_address: &str,
+        oauth: Option<(String, std::sync::Arc<crate::oauth::TokenSource>)>,
+    ) -> anyhow::Result<Self> {
         let starttls = match config.tls {
             TlsMode::Starttls => {
                 let mut builder = TlsParameters::builder(config.host.clone());
@@ -112,7 +117,8 @@ impl Mailer {
             login,
             connect_timeout: config.timeout(),
         };
-        let from = Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
+        let from =
+            Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
         Ok(Self { endpoint, open: tokio::sync::Mutex::new(None), from, send_timeout: config.timeout() * 2 })
     }
 
@@ -139,10 +145,7 @@ impl Mailer {
             let refs: Vec<String> = item.references.iter().map(|r| format!("<{}>", single_line(r, 500))).collect();
             builder = builder.references(refs.join(" "));
         }
-        builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(item.body.clone())
-            .map_err(|e| SendError::Build(e.to_string()))
+        builder.header(ContentType::TEXT_PLAIN).body(item.body.clone()).map_err(|e| SendError::Build(e.to_string()))
     }
 
     /// Sends and returns the server's reply to the final DATA ("250 2.0.0 Ok: queued as ...").
@@ -189,7 +192,9 @@ impl Mailer {
 
     /// Checks that the server answers and accepts our login.
     pub async fn check(&self) -> Result<(), SendError> {
-        let conn = tokio::time::timeout(self.send_timeout, connection::Connection::open(&self.endpoint)).await.map_err(|_| SendError::Timeout(self.send_timeout))??;
+        let conn = tokio::time::timeout(self.send_timeout, connection::Connection::open(&self.endpoint))
+            .await
+            .map_err(|_| SendError::Timeout(self.send_timeout))??;
         conn.close().await;
         Ok(())
     }

@@ -178,7 +178,10 @@ pub struct CaseLink {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
-    Registered { case_id: i64, reference: String },
+    Registered {
+        case_id: i64,
+        reference: String,
+    },
     /// Another worker or an earlier run registered this mail already.
     Duplicate,
 }
@@ -278,7 +281,11 @@ impl Store {
         let url = match backend {
             Backend::Sqlite => {
                 create_private_sqlite_file(url)?;
-                if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") }
+                if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                }
             }
             Backend::Postgres => url.to_string(),
         };
@@ -286,9 +293,7 @@ impl Store {
         // in SQLite's busy handler, which sleeps in steps of milliseconds. One connection per
         // process queues them in the pool instead, which is much faster.
         let connections = if backend == Backend::Sqlite { 1 } else { max_connections.max(1) };
-        let mut options = AnyPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(Duration::from_secs(10));
+        let mut options = AnyPoolOptions::new().max_connections(connections).acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             // WAL lets readers work beside the one writer; the busy timeout makes writers queue
             // instead of failing; foreign keys are off by default in SQLite.
@@ -372,10 +377,8 @@ impl Store {
             for m in MIGRATIONS {
                 sqlx::raw_sql(begin).execute(&mut *conn).await?;
                 let applied = async {
-                    let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                        .bind(m.version)
-                        .fetch_optional(&mut *conn)
-                        .await?;
+                    let done: Option<i64> =
+                        sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1").bind(m.version).fetch_optional(&mut *conn).await?;
                     if done.is_some() {
                         return Ok(false);
                     }
@@ -417,21 +420,14 @@ impl Store {
 
     /// The value of a setting, storing `default` first if it is absent (first writer wins).
     pub async fn setting_or_init(&self, key: &str, default: &str) -> Result<String> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(default)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING").bind(key).bind(default).execute(&self.pool).await?;
         Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&self.pool).await?)
     }
 
     // ---- mailbox sync state ------------------------------------------------------------
 
     pub async fn mailbox_state(&self, folder: &str) -> Result<Option<(u32, u32)>> {
-        let row = sqlx::query("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1")
-            .bind(folder)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u32)))
     }
 
@@ -618,10 +614,8 @@ impl Store {
         let counter = format!("case-{}", chrono::Datelike::year(&case.received_on));
         let year = chrono::Datelike::year(&case.received_on);
         sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING").bind(&counter).execute(&mut *tx).await?;
-        let number: i64 = sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
-            .bind(&counter)
-            .fetch_one(&mut *tx)
-            .await?;
+        let number: i64 =
+            sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value").bind(&counter).fetch_one(&mut *tx).await?;
         let reference = crate::domain::reference::CaseRef::new(&self.reference_prefix, year, number as u32).to_string();
         let created = now();
         let case_id: i64 = sqlx::query_scalar(
@@ -859,12 +853,21 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
-                ids.extend(sqlx::query_as::<_, (i64, Option<i64>)>("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' AND case_id = $1 ORDER BY id").bind(case_id).fetch_all(&mut *tx).await?);
+                ids.extend(
+                    sqlx::query_as::<_, (i64, Option<i64>)>("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' AND case_id = $1 ORDER BY id")
+                        .bind(case_id)
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
             }
             ids
         };
         for (id, case_id) in &ids {
-            sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, claimed_until = 0 WHERE id = $2").bind(now()).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, claimed_until = 0 WHERE id = $2")
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             if let Some(case_id) = case_id {
                 insert_event(&mut tx, *case_id, actor, "letter-queued-again", "").await?;
             }
@@ -904,7 +907,8 @@ impl Store {
 
     /// The figures of `klachtd status`.
     pub async fn status(&self, inbox: &str, today: NaiveDate) -> Result<Status> {
-        let last_sync_at: Option<i64> = sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(&self.pool).await?.flatten();
+        let last_sync_at: Option<i64> =
+            sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(&self.pool).await?.flatten();
         let counts = self.outbox_counts().await?;
         let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
         let oldest_unsent_at: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?;
@@ -989,10 +993,12 @@ impl Store {
 
     /// The files (SHA-256) of a case's large raw mails, kept outside the database.
     pub async fn raw_files(&self, reference: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id")
-            .bind(reference)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id",
+        )
+        .bind(reference)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn count(&self, table: Table) -> Result<i64> {
@@ -1088,7 +1094,11 @@ async fn auto_assign(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i6
         return Ok(());
     };
     sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(chosen.id).bind(case_id).execute(&mut **tx).await?;
-    sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2").bind(now().max(chosen.last_assigned_at + 1)).bind(chosen.id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2")
+        .bind(now().max(chosen.last_assigned_at + 1))
+        .bind(chosen.id)
+        .execute(&mut **tx)
+        .await?;
     insert_event(tx, case_id, "klachtd", "assigned", &format!("{} (automatic)", chosen.name)).await
 }
 
@@ -1187,7 +1197,8 @@ async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &Outb
         insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
     }
     // A digest belongs to no one case: each case it lists records that its reminder went out.
-    let listed = sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
+    let listed =
+        sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
     for r in &listed {
         let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
         insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;

@@ -32,7 +32,8 @@ const BUILT_IN: &[(&str, &str)] = &[
 ];
 
 /// The names of the letters klachtd writes.
-pub const LETTERS: &[&str] = &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "delivery-failed", "assigned", "action-confirmation"];
+pub const LETTERS: &[&str] =
+    &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "delivery-failed", "assigned", "action-confirmation"];
 
 /// A context with every field a letter may use, for `check-config` to try templates with.
 pub fn sample_context() -> serde_json::Value {
@@ -106,7 +107,13 @@ impl Letters {
 }
 
 /// The `case` part of a letter's context.
-pub fn case_context(reference: &str, complainant_name: Option<&str>, deadlines: &crate::domain::calendar::Deadlines, incomplete: &[&str], language: &str) -> serde_json::Value {
+pub fn case_context(
+    reference: &str,
+    complainant_name: Option<&str>,
+    deadlines: &crate::domain::calendar::Deadlines,
+    incomplete: &[&str],
+    language: &str,
+) -> serde_json::Value {
     serde_json::json!({
         "reference": reference,
         "complainant_name": complainant_name,

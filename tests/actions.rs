@@ -10,7 +10,14 @@ use common::*;
 use klachtd::store::Table;
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(config).args(args).env("USER", "handler-ann").env_remove("KLACHTD_LOG").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("USER", "handler-ann")
+        .env_remove("KLACHTD_LOG")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     cli_log().lock().unwrap().push_str(&stderr);
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
@@ -168,7 +175,11 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert_eq!(store.case_detail(r).await.unwrap().history.len(), before.history.len(), "refusals change nothing");
 
     // Mail on a closed case is kept, the handler is told, the case stays closed.
-    let late = format!("From: Mia Vos <{mia}>\r\nTo: {}\r\nSubject: Re: [{r}] bedankt\r\nMessage-ID: <{}@example.test>\r\n\r\nDank u.\r\n", w.complaints, unique("late"));
+    let late = format!(
+        "From: Mia Vos <{mia}>\r\nTo: {}\r\nSubject: Re: [{r}] bedankt\r\nMessage-ID: <{}@example.test>\r\n\r\nDank u.\r\n",
+        w.complaints,
+        unique("late")
+    );
     w.send(&mia, late.as_bytes()).await;
     let told = eventually("handler told", WAIT, || async {
         w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("gesloten klacht"))
@@ -204,14 +215,33 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     let (w, cfg, _) = setup(db).await;
     let desc = file(&w, "brief.txt", "Per brief: de coach was onvriendelijk.");
     let scan = file(&w, "scan.pdf", "%PDF-1.4 scan");
-    let (code, out, err) = klachtd(&cfg, &["cases", "register", "--name", "Henk Post", "--postal-address", "Dorpsstraat 1, Ergens", "--received", "2026-11-20", "--description-file", &desc, "--attach", &scan]);
+    let (code, out, err) = klachtd(
+        &cfg,
+        &[
+            "cases",
+            "register",
+            "--name",
+            "Henk Post",
+            "--postal-address",
+            "Dorpsstraat 1, Ergens",
+            "--received",
+            "2026-11-20",
+            "--description-file",
+            &desc,
+            "--attach",
+            &scan,
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let reference = out.split(':').next().unwrap().trim().to_string();
     assert!(out.contains("written to"), "{out}");
     let store = w.store().await;
     let case = store.case_detail(&reference).await.unwrap();
     assert_eq!((case.summary.source.as_str(), case.summary.received_on.as_str()), ("post", "2026-11-20"));
-    assert_eq!((case.summary.acknowledge_by.as_str(), case.summary.progress_by.as_str(), case.summary.respond_by.as_str()), ("2026-11-27", "2026-12-04", "2026-12-18"));
+    assert_eq!(
+        (case.summary.acknowledge_by.as_str(), case.summary.progress_by.as_str(), case.summary.respond_by.as_str()),
+        ("2026-11-27", "2026-12-04", "2026-12-18")
+    );
     assert_eq!(case.attachment_list.len(), 1);
     assert_eq!(case.summary.handler.as_deref(), Some("Ann Smit"));
     let letters = w.config.storage.data_dir.join("letters");
@@ -244,7 +274,8 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
 
     // With an e-mail address the acknowledgement is mailed.
     let henk = format!("{}@example.test", unique("henk"));
-    let (code, out, _) = klachtd(&cfg, &["cases", "register", "--name", "Henk Post", "--email", &henk, "--received", "2026-11-24", "--description-file", &desc]);
+    let (code, out, _) =
+        klachtd(&cfg, &["cases", "register", "--name", "Henk Post", "--email", &henk, "--received", "2026-11-24", "--description-file", &desc]);
     assert_eq!(code, 0);
     assert!(out.contains(&format!("queued for {henk}")), "{out}");
     let daemon = w.start();
@@ -274,18 +305,23 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     daemon.stop().await;
     // An earlier failed attempt left its SMTP error, which can name the recipient.
     sql(&w, "UPDATE outbox SET last_error = 'smtp: 550 <noor@example.test> unknown' WHERE case_id = (SELECT id FROM cases WHERE reference = $1)", &r).await;
-    let dedupe_key: String = scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
+    let dedupe_key: String =
+        scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
     assert!(dedupe_key.starts_with("mid:"), "{dedupe_key}");
 
     // A paper complaint answered by post, received long before the report's period.
     let desc = file(&w, "brief.txt", "Per brief: Paula vertrouwt het niet.");
-    let (code, out, err) = klachtd(&cfg, &["cases", "register", "--name", "Paula Papier", "--postal-address", "Geheimlaan 3, Ergens", "--received", "2026-01-05", "--description-file", &desc]);
+    let (code, out, err) = klachtd(
+        &cfg,
+        &["cases", "register", "--name", "Paula Papier", "--postal-address", "Geheimlaan 3, Ergens", "--received", "2026-01-05", "--description-file", &desc],
+    );
     assert_eq!(code, 0, "{err}");
     let paper = out.split(':').next().unwrap().trim().to_string();
     assert_eq!(klachtd(&cfg, &["cases", "respond", &paper, "--outcome", "unfounded", "--findings-file", &findings]).0, 0);
     let letters_dir = w.config.storage.data_dir.join("letters");
     let letters_of = |reference: &str| -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&letters_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.contains(reference)).collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&letters_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.contains(reference)).collect();
         names.sort();
         names
     };
@@ -334,7 +370,8 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     // The SMTP traces are gone; the dedupe key is a hash, and still recognises the mail.
     let traces: i64 = scalar(&w, "SELECT COUNT(*) FROM outbox WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND (last_error IS NOT NULL OR smtp_reply IS NOT NULL OR in_reply_to IS NOT NULL OR refs <> '')", &r).await;
     assert_eq!(traces, 0, "SMTP replies, errors and threading headers are cleared");
-    let hashed: String = scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
+    let hashed: String =
+        scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
     assert_ne!(hashed, dedupe_key);
     assert!(!hashed.contains(dedupe_key.trim_start_matches("mid:")) && !hashed.contains("noor"), "{hashed}");
     assert!(store.is_known(&dedupe_key).await.unwrap(), "a re-delivered mail is still recognised");
@@ -351,7 +388,8 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     // The same mail delivered again after retention is recognised, not a new complaint.
     let daemon = w.start();
     w.send(&noor, with_attachment.as_bytes()).await;
-    eventually("re-delivery processed", WAIT, || async { (w.stack.messages(&w.complaints, &w.config.imap.processed_folder).await.len() == 2).then_some(()) }).await;
+    eventually("re-delivery processed", WAIT, || async { (w.stack.messages(&w.complaints, &w.config.imap.processed_folder).await.len() == 2).then_some(()) })
+        .await;
     daemon.stop().await;
     assert_eq!(store.count(Table::Cases).await.unwrap(), 2, "no new case for a re-delivered mail");
 }
@@ -429,7 +467,10 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     .await;
     assert_eq!(parsed(&confirmation).subject().unwrap(), format!("[{reference}] Uitgevoerd: voortgangsbericht"));
     let confirmed = parsed(&confirmation).body_text(0).unwrap().replace("\r\n", "\n");
-    assert!(confirmed.contains("Deze tekst is verstuurd:\n\n  We bellen u deze week.") && !confirmed.contains("> oud"), "the handler sees what went out:\n{confirmed}");
+    assert!(
+        confirmed.contains("Deze tekst is verstuurd:\n\n  We bellen u deze week.") && !confirmed.contains("> oud"),
+        "the handler sees what went out:\n{confirmed}"
+    );
 
     // A reply the procedure refuses is confirmed as not done, with the reason.
     let bad = reply(&ann, &format!("Re: {subject}"), "REACTIE misschien\r\nTja.");
@@ -578,7 +619,10 @@ fn d(month: u32, day: u32) -> chrono::NaiveDate {
 /// A complaint that came by e-mail, registered as intake would, with deadlines given by hand.
 async fn email_case(store: &klachtd::store::Store, name: &str, received: chrono::NaiveDate, deadlines: [chrono::NaiveDate; 3]) -> String {
     let address = format!("{}@example.test", unique(&name.to_lowercase().replace(' ', ".")));
-    let case = klachtd::store::NewCase { subject: format!("Klacht van {name}"), ..hand_made_case(Some(name), &address, &format!("{name} is ontevreden."), received, deadlines) };
+    let case = klachtd::store::NewCase {
+        subject: format!("Klacht van {name}"),
+        ..hand_made_case(Some(name), &address, &format!("{name} is ontevreden."), received, deadlines)
+    };
     register_by_hand(store, &case).await
 }
 
@@ -667,7 +711,10 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
     // B: paper without e-mail, Tue 3 March; request for information by post; unfounded by post;
     // taken to the external body.
     let desc = text("brief.txt", "Per brief.");
-    let b = ok(klachtd(&cfg, &["cases", "register", "--name", "Bert Brief", "--postal-address", "Laan 1", "--received", "2026-03-03", "--description-file", &desc]));
+    let b = ok(klachtd(
+        &cfg,
+        &["cases", "register", "--name", "Bert Brief", "--postal-address", "Laan 1", "--received", "2026-03-03", "--description-file", &desc],
+    ));
     let b = b.split(':').next().unwrap().trim().to_string();
     let s = store.case_detail(&b).await.unwrap().summary;
     assert_eq!([s.acknowledge_by, s.progress_by, s.respond_by], ["2026-03-10", "2026-03-17", "2026-03-31"]);
@@ -693,7 +740,10 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
     met_on(&w, &c, "responded_at", d(4, 2)).await; // 21 working days; due 1 April
 
     // D: paper with e-mail, Mon 9 March; nothing done yet (its acknowledgement is queued).
-    ok(klachtd(&cfg, &["cases", "register", "--name", "Dirk Digitaal", "--email", "dirk@example.test", "--received", "2026-03-09", "--description-file", &desc]));
+    ok(klachtd(
+        &cfg,
+        &["cases", "register", "--name", "Dirk Digitaal", "--email", "dirk@example.test", "--received", "2026-03-09", "--description-file", &desc],
+    ));
 
     // E: e-mail, 27 February, outside the period, with everything that would count.
     let e = email_case(store, "Eva Eerder", d(2, 27), [d(3, 6), d(3, 13), d(3, 27)]).await;
@@ -799,7 +849,9 @@ async fn logs_carry_no_personal_data(db: Db) {
     // Actions by mail: a note and the final response.
     let notice = eventually("assignment notice", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
     let subject = parsed(&notice).subject().unwrap().to_string();
-    let reply = |body: &str| format!("From: Ann Smit <{ann}>\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: <{}@dienst.test>\r\n\r\n{body}\r\n", w.complaints, unique("act"));
+    let reply = |body: &str| {
+        format!("From: Ann Smit <{ann}>\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: <{}@dienst.test>\r\n\r\n{body}\r\n", w.complaints, unique("act"))
+    };
     w.send(&ann, reply("NOTITIE\r\nNotitie Zwijgplicht per mail").as_bytes()).await;
     w.send(&ann, reply("REACTIE founded\r\nBevinding Zwijgplicht.\r\nMAATREGELEN:\r\nMaatregel Zwijgplicht.").as_bytes()).await;
     eventually("closed by mail", WAIT, || async { (store.case_detail(&r).await.unwrap().summary.status == "closed").then_some(()) }).await;
@@ -807,11 +859,28 @@ async fn logs_carry_no_personal_data(db: Db) {
     // Mail on the closed case.
     let late = format!("From: Saskia Zwijgers <{saskia}>\r\nTo: {}\r\nSubject: Re: [{r}] Nagekomen Zwijgplicht\r\nMessage-ID: <{}@geheimdomein.test>\r\n\r\nNagekomen Zwijgplicht.\r\n", w.complaints, unique("late"));
     w.send(&saskia, late.as_bytes()).await;
-    eventually("handler told", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("gesloten klacht")) }).await;
+    eventually("handler told", WAIT, || async {
+        w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("gesloten klacht"))
+    })
+    .await;
 
     // A paper complaint, answered by post.
     let desc = file(&w, "brief.txt", "Brieftekst Onvriendelijk behandeld.");
-    let (code, out, err) = klachtd(&cfg, &["cases", "register", "--name", "Gerrit Papierbrief", "--postal-address", "Kerkpad 7, Nergenshuizen", "--received", "2026-11-20", "--description-file", &desc]);
+    let (code, out, err) = klachtd(
+        &cfg,
+        &[
+            "cases",
+            "register",
+            "--name",
+            "Gerrit Papierbrief",
+            "--postal-address",
+            "Kerkpad 7, Nergenshuizen",
+            "--received",
+            "2026-11-20",
+            "--description-file",
+            &desc,
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let paper = out.split(':').next().unwrap().trim().to_string();
     assert_eq!(klachtd(&cfg, &["cases", "request-info", &paper, "--message-file", &ask]).0, 0);
@@ -875,7 +944,8 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     let r = email_case(&store, "Ria Retry", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
     let settings = klachtd::daemon::load_settings(&w.config).unwrap();
     let actions = std::sync::Arc::new(klachtd::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
-    let intake = klachtd::intake::Intake::new(&w.config, store.clone(), settings, actions.clone(), chrono::Utc::now(), std::sync::Arc::new(tokio::sync::Notify::new()));
+    let intake =
+        klachtd::intake::Intake::new(&w.config, store.clone(), settings, actions.clone(), chrono::Utc::now(), std::sync::Arc::new(tokio::sync::Notify::new()));
     let token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &r, &ann);
     let (id, raw) = outlook_reply(&ann, &w.complaints, &r, &token, "VOORTGANG 2026-12-18\r\nWe bellen u deze week.");
 
@@ -921,7 +991,10 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
         note: String::new(),
         received_at: 0,
     };
-    let again = actions.carry_out_reply(store.case_link(&r).await.unwrap().unwrap().id, &r, "Ann Smit", &ann, &token, record, "VOORTGANG 2026-12-18\nWe bellen u deze week.").await.unwrap();
+    let again = actions
+        .carry_out_reply(store.case_link(&r).await.unwrap().unwrap().id, &r, "Ann Smit", &ann, &token, record, "VOORTGANG 2026-12-18\nWe bellen u deze week.")
+        .await
+        .unwrap();
     assert_eq!(again, klachtd::actions::ReplyDone::AlreadyRecorded);
     let rows = outbox_rows(&w, &r).await;
     let progress: Vec<_> = rows.iter().filter(|o| o.0 == "progress").collect();
@@ -944,7 +1017,13 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     assert!(refusal.4.contains("action token"), "{}", refusal.4);
 
     // Dutch outcome words.
-    let (_, respond) = outlook_reply(&ann, &w.complaints, &r, &token, "REACTIE deels gegrond\r\nDe coach belde te laat.\r\nMAATREGELEN:\r\nEen belafspraak.\r\n-- \r\nAnn Smit\r\nTeamleider");
+    let (_, respond) = outlook_reply(
+        &ann,
+        &w.complaints,
+        &r,
+        &token,
+        "REACTIE deels gegrond\r\nDe coach belde te laat.\r\nMAATREGELEN:\r\nEen belafspraak.\r\n-- \r\nAnn Smit\r\nTeamleider",
+    );
     intake.process(&respond, chrono::Utc::now()).await.unwrap();
     let detail = store.case_detail(&r).await.unwrap();
     assert_eq!(detail.summary.status, "closed");
@@ -1018,7 +1097,12 @@ async fn letters_thread_only_to_their_own_recipient(db: Db) {
     let requests: Vec<_> = rows.iter().filter(|o| o.0 == "request-info").collect();
     assert_eq!(requests.len(), 2);
     assert_eq!((requests[0].2.as_deref(), requests[0].3.as_str()), (None, ""), "the first letter to a third party starts a thread");
-    let first_id = scalar::<String>(&w, "SELECT o.message_id FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = 'request-info' ORDER BY o.id LIMIT 1", &r).await;
+    let first_id = scalar::<String>(
+        &w,
+        "SELECT o.message_id FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = 'request-info' ORDER BY o.id LIMIT 1",
+        &r,
+    )
+    .await;
     assert_eq!((requests[1].2.as_deref(), requests[1].3.clone()), (None, first_id.clone()), "only our earlier letter to them");
     for request in &requests {
         assert!(!request.3.contains("example.test") && !request.3.contains("dienst.test"), "{request:?}");
@@ -1030,7 +1114,8 @@ async fn letters_thread_only_to_their_own_recipient(db: Db) {
     assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "founded", "--findings-file", &findings]).0, 0);
     let rows = outbox_rows(&w, &r).await;
     let response = rows.iter().find(|o| o.0 == "response").unwrap();
-    let progress_id = scalar::<String>(&w, "SELECT o.message_id FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = 'progress'", &r).await;
+    let progress_id =
+        scalar::<String>(&w, "SELECT o.message_id FROM outbox o JOIN cases c ON c.id = o.case_id WHERE c.reference = $1 AND o.kind = 'progress'", &r).await;
     assert_eq!(response.2.as_deref(), Some("own-follow-up@example.test"));
     assert_eq!(response.3, format!("{complaint_id} own-follow-up@example.test {progress_id}"));
 
@@ -1134,4 +1219,3 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
     let rows = outbox_rows(&w, &p).await;
     assert!(rows.iter().any(|o| o.0 == "assigned" && o.1 == next_email), "{rows:?}");
 }
-

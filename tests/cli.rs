@@ -17,10 +17,7 @@ fn deadlines_prints_the_regulation_example_as_json() {
     let (code, out, _) = klachtd(&["--config", "/nonexistent/klachtd.toml", "deadlines", "--received", "2026-11-20"]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(
-        json,
-        serde_json::json!({"received": "2026-11-20", "acknowledge_by": "2026-11-27", "progress_by": "2026-12-04", "respond_by": "2026-12-18"})
-    );
+    assert_eq!(json, serde_json::json!({"received": "2026-11-20", "acknowledge_by": "2026-11-27", "progress_by": "2026-12-04", "respond_by": "2026-12-18"}));
 }
 
 #[test]
@@ -38,8 +35,8 @@ fn deadlines_honour_configured_closing_days() {
 fn check_config_names_each_bad_key_and_its_fix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    let text = config_text(MailStack::shared(), "klachten", "mysql://x", dir.path(), "")
-        .replace("host = \"127.0.0.1\"\nport", "host = \"imap.example.org\"\nport");
+    let text =
+        config_text(MailStack::shared(), "klachten", "mysql://x", dir.path(), "").replace("host = \"127.0.0.1\"\nport", "host = \"imap.example.org\"\nport");
     std::fs::write(&path, text).unwrap();
     let (code, _, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
     assert_eq!(code, 78, "EX_CONFIG");
@@ -163,7 +160,10 @@ async fn a_handler_from_the_configuration_is_removed_there_not_from_the_command_
     let cfg = path.to_str().unwrap();
     // It would come back at the next start: refused, with why, and nothing changes.
     let (code, _, err) = klachtd(&["--config", cfg, "handlers", "remove", "Cor Vast"]);
-    assert_eq!((code, err.lines().last().unwrap_or("")), (1, "klachtd: Cor Vast is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start"));
+    assert_eq!(
+        (code, err.lines().last().unwrap_or("")),
+        (1, "klachtd: Cor Vast is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start")
+    );
     assert_eq!(klachtd(&["--config", cfg, "handlers", "add", "Tijdelijk", "tijd@dienst.test"]).0, 0);
     assert_eq!(klachtd(&["--config", cfg, "handlers", "remove", "Tijdelijk"]).0, 0);
     let (_, out, _) = klachtd(&["--config", cfg, "handlers", "list", "--json"]);
@@ -191,7 +191,8 @@ fn check_config_refuses_metrics_beyond_loopback() {
 async fn case_commands_work_without_the_service_credentials() {
     let w = World::new(Db::Sqlite).await;
     let path = w.dir.path().join("k.toml");
-    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replace(&format!("password = \"{PASSWORD}\""), "password_file = \"/run/credentials/klachtd.service/imap-password\"");
+    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)
+        .replace(&format!("password = \"{PASSWORD}\""), "password_file = \"/run/credentials/klachtd.service/imap-password\"");
     std::fs::write(&path, text).unwrap();
     let cfg = path.to_str().unwrap();
     assert_eq!(klachtd(&["--config", cfg, "migrate"]).0, 0);
@@ -235,7 +236,8 @@ async fn a_database_password_file_is_used_for_postgres() {
     let secret = w.dir.path().join("db-password");
     std::fs::write(&secret, "s3cr:et/@x\n").unwrap();
     let url_line = format!("url = \"{}\"\n", w.db.url);
-    let text = config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replacen(&url_line, &format!("{url_line}password_file = {secret:?}\n"), 1);
+    let text =
+        config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replacen(&url_line, &format!("{url_line}password_file = {secret:?}\n"), 1);
     assert!(text.contains("password_file"));
     std::fs::write(&path, text).unwrap();
     let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "migrate"]);

@@ -80,10 +80,8 @@ async fn complaint_is_registered_acknowledged_and_replies_thread_into_it(db: Db)
     let ack_id = ack.message_id().unwrap().to_string();
 
     // The mail left the inbox only after the case was committed, for the processed folder.
-    let processed = eventually("complaint moved", WAIT, || async {
-        Some(w.stack.messages(&w.complaints, "Klachtd-Verwerkt").await).filter(|m| m.len() == 1)
-    })
-    .await;
+    let processed =
+        eventually("complaint moved", WAIT, || async { Some(w.stack.messages(&w.complaints, "Klachtd-Verwerkt").await).filter(|m| m.len() == 1) }).await;
     assert_eq!(processed.len(), 1);
     assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
     let shown = eventually("acknowledgement recorded", WAIT, || async {
@@ -101,7 +99,12 @@ async fn complaint_is_registered_acknowledged_and_replies_thread_into_it(db: Db)
     );
     w.send(&alice, reply.as_bytes()).await;
     // A later mail that only quotes the reference in its subject threads too.
-    let by_subject = format!("From: {alice}\r\nTo: {}\r\nSubject: Aanvulling {}\r\nMessage-ID: <{}@example.test>\r\n\r\nNog iets.\r\n", w.complaints, case.reference, unique("ref"));
+    let by_subject = format!(
+        "From: {alice}\r\nTo: {}\r\nSubject: Aanvulling {}\r\nMessage-ID: <{}@example.test>\r\n\r\nNog iets.\r\n",
+        w.complaints,
+        case.reference,
+        unique("ref")
+    );
     w.send(&alice, by_subject.as_bytes()).await;
     eventually("follow-ups threaded", WAIT, || async {
         let detail = store.case_detail(&case.reference).await.ok()?;
@@ -162,7 +165,9 @@ async fn a_delivery_report_on_our_acknowledgement_stays_with_its_case(db: Db) {
         )
     };
     w.send(&dora, report(ack.message_id().unwrap(), &dora).as_bytes()).await;
-    let detail = eventually("report kept with the case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.summary.messages == 2) }).await;
+    let detail =
+        eventually("report kept with the case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.summary.messages == 2) })
+            .await;
     // The handler hears of it; the bounce itself gets no answer.
     let told = eventually("the handler told", WAIT, || async {
         w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("niet aangekomen"))
@@ -555,7 +560,10 @@ async fn flag_mode_without_move_copies_and_flags_what_it_sets_aside(db: Db) {
     }
     let mona = format!("{}@example.test", unique("mona"));
     let to = &w.complaints;
-    let auto_reply = format!("From: Mona <{mona}>\r\nTo: {to}\r\nSubject: Afwezig\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <{}@x>\r\n\r\nIk ben er niet.\r\n", unique("ooo"));
+    let auto_reply = format!(
+        "From: Mona <{mona}>\r\nTo: {to}\r\nSubject: Afwezig\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <{}@x>\r\n\r\nIk ben er niet.\r\n",
+        unique("ooo")
+    );
     let (_, complaint) = w.complaint("Mona", &mona, "Vlag", "Klacht in vlagmodus.");
     w.stack.append(to, "INBOX", auto_reply.as_bytes(), None).await;
     w.stack.append(to, "INBOX", b"\x00\x01\x02 geen e-mail\r\n", None).await;

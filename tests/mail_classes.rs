@@ -34,7 +34,14 @@ async fn setup(db: Db) -> (World, std::path::PathBuf) {
 }
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(config).args(args).env("USER", "handler-ann").env_remove("KLACHTD_LOG").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("USER", "handler-ann")
+        .env_remove("KLACHTD_LOG")
+        .output()
+        .unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -149,7 +156,8 @@ async fn spam_waits_in_quarantine_until_a_handler_registers_it(db: Db) {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("registered from quarantine (received 2026-11-20)"), "{out}");
 
-    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().into_iter().next().filter(|c| c.acknowledgement == "sent") }).await;
+    let case =
+        eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().into_iter().next().filter(|c| c.acknowledgement == "sent") }).await;
     assert_eq!(case.complainant_email.as_deref(), Some(jan.as_str()));
     assert_eq!(case.received_on, "2026-11-20", "the original date of receipt");
     let d = Deadlines::compute(&w.config.calendar(), chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
@@ -157,7 +165,11 @@ async fn spam_waits_in_quarantine_until_a_handler_registers_it(db: Db) {
     let acks = eventually("acknowledgement delivered", WAIT, || async { Some(inbox_of(&w, &jan).await).filter(|m| !m.is_empty()) }).await;
     assert!(parsed(&acks[0]).subject().unwrap().contains(&case.reference));
     let detail = store.case_detail(&case.reference).await.unwrap();
-    assert!(detail.history.iter().any(|e| e.action == "released-from-quarantine" && e.actor == "handler-ann" && e.detail.contains("spamassassin")), "{:?}", detail.history);
+    assert!(
+        detail.history.iter().any(|e| e.action == "released-from-quarantine" && e.actor == "handler-ann" && e.detail.contains("spamassassin")),
+        "{:?}",
+        detail.history
+    );
     assert_eq!(detail.message_list.len(), 1, "the quarantine record became the complaint");
 
     // The phishing mail stays where it is; registering twice is refused and changes nothing.
@@ -201,7 +213,8 @@ async fn calendar_invitations_are_kept_with_their_case_or_set_aside(db: Db) {
     }
     let store = w.store().await;
     eventually("two invitations set aside", WAIT, || async { (folder_len(&w, IGNORED).await == 2).then_some(()) }).await;
-    let detail = eventually("one kept with its case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.message_list.len() == 2) }).await;
+    let detail =
+        eventually("one kept with its case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.message_list.len() == 2) }).await;
     daemon.stop().await;
     let kept = &detail.message_list[1];
     assert_eq!((kept.kind.as_str(), kept.note.as_str()), ("set-aside", "calendar-invitation"));
@@ -362,12 +375,21 @@ async fn retention_removes_the_original_sender_and_quarantined_mail(db: Db) {
     let now = chrono::Utc::now().timestamp();
     let old = now - 10 * 86_400;
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
-    let forwarded = klachtd::domain::forwarded::Forwarded { name: Some("Petra Jansen".into()), address: Some("petra@example.test".into()), date: Some("2026-11-01T09:00:00+01:00".into()) };
-    let case = klachtd::store::NewCase { forwarded: Some(forwarded), ..hand_made_case(Some("Collega"), "collega@example.test", "Doorgestuurd.", day, [day; 3]) };
+    let forwarded = klachtd::domain::forwarded::Forwarded {
+        name: Some("Petra Jansen".into()),
+        address: Some("petra@example.test".into()),
+        date: Some("2026-11-01T09:00:00+01:00".into()),
+    };
+    let case =
+        klachtd::store::NewCase { forwarded: Some(forwarded), ..hand_made_case(Some("Collega"), "collega@example.test", "Doorgestuurd.", day, [day; 3]) };
     let reference = register_by_hand(store, &case).await;
     assert_eq!(store.case_detail(&reference).await.unwrap().forwarded_sender.as_deref(), Some("Petra Jansen <petra@example.test>"));
     for (key, at) in [("oud", old), ("recent", now - 3600)] {
-        let held = klachtd::store::MessageRecord { kind: "quarantined".into(), note: "flagged as spam by spamassassin (intake.spam)".into(), ..hand_made_message(&unique(key), Some("x@example.test"), "quarantined", "Klik hier.", at) };
+        let held = klachtd::store::MessageRecord {
+            kind: "quarantined".into(),
+            note: "flagged as spam by spamassassin (intake.spam)".into(),
+            ..hand_made_message(&unique(key), Some("x@example.test"), "quarantined", "Klik hier.", at)
+        };
         assert!(store.record_message(None, &held, &[]).await.unwrap());
     }
     assert_eq!(store.quarantined_mails().await.unwrap().len(), 2);

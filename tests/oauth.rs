@@ -22,7 +22,9 @@ const DOMAIN: &str = "oauth.test";
 
 fn stack() -> &'static MailStack {
     static STACK: OnceLock<MailStack> = OnceLock::new();
-    STACK.get_or_init(|| MailStack::start_with(&[("KLACHTD_STACK_OAUTH_INTROSPECTION_URL", Idp::shared().introspection_url()), ("KLACHTD_STACK_OAUTH_DOMAIN", DOMAIN.into())]))
+    STACK.get_or_init(|| {
+        MailStack::start_with(&[("KLACHTD_STACK_OAUTH_INTROSPECTION_URL", Idp::shared().introspection_url()), ("KLACHTD_STACK_OAUTH_DOMAIN", DOMAIN.into())])
+    })
 }
 
 /// A second stack that offers only XOAUTH2 (as Exchange Online's IMAP does).
@@ -60,7 +62,11 @@ impl World {
         self.idp.add_secret_client(&self.tenant, "app-1", &secret, &self.complaints);
         let file = self.dir.path().join("client-secret");
         std::fs::write(&file, format!("{secret}\n")).unwrap();
-        let section = format!("[oauth2]\nprovider = \"microsoft\"\ntenant = \"{t}\"\nclient_id = \"app-1\"\nclient_secret_file = {file:?}\ntoken_url = \"{url}\"\n", t = self.tenant, url = self.idp.microsoft_url(&self.tenant));
+        let section = format!(
+            "[oauth2]\nprovider = \"microsoft\"\ntenant = \"{t}\"\nclient_id = \"app-1\"\nclient_secret_file = {file:?}\ntoken_url = \"{url}\"\n",
+            t = self.tenant,
+            url = self.idp.microsoft_url(&self.tenant)
+        );
         (section, secret)
     }
 
@@ -139,7 +145,10 @@ acknowledge_since = "2000-01-01"
 
     /// Waits for the acknowledgement in the complainant's mailbox; returns its reference.
     async fn acknowledged(&self, complainant: &str) -> String {
-        let raw = eventually("the acknowledgement in the complainant's mailbox", WAIT, || async { self.stack.messages(complainant, "INBOX").await.into_iter().next() }).await;
+        let raw = eventually("the acknowledgement in the complainant's mailbox", WAIT, || async {
+            self.stack.messages(complainant, "INBOX").await.into_iter().next()
+        })
+        .await;
         let text = String::from_utf8_lossy(&raw).into_owned();
         assert!(text.contains(&format!("From: \"Re-integratiedienst Test\" <{}>", self.complaints)) || text.contains(&self.complaints), "{text}");
         let subject = parsed(&raw).subject().unwrap_or_default().to_string();
@@ -177,7 +186,12 @@ acknowledge_since = "2000-01-01"
 /// The built binary with `args`, under `KLACHTD_LOG=trace`.
 fn klachtd(args: &[&str], config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_klachtd"));
-    c.args(["--config", config.to_str().unwrap()]).args(args).env("KLACHTD_LOG", "trace").env_remove("KLACHTD_CONFIG").env_remove("JOURNAL_STREAM").env_remove("NOTIFY_SOCKET");
+    c.args(["--config", config.to_str().unwrap()])
+        .args(args)
+        .env("KLACHTD_LOG", "trace")
+        .env_remove("KLACHTD_CONFIG")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("NOTIFY_SOCKET");
     c
 }
 
@@ -427,7 +441,8 @@ async fn a_token_command_provides_the_token() {
     let file = w.dir.path().join("token");
     std::fs::write(&file, format!("{token}\n")).unwrap();
     let runs = w.dir.path().join("runs");
-    let daemon = Running::start(w.config(&format!("[oauth2]\nprovider = \"command\"\ntoken_command = \"echo run >> {} && cat {}\"\n", runs.display(), file.display())));
+    let daemon =
+        Running::start(w.config(&format!("[oauth2]\nprovider = \"command\"\ntoken_command = \"echo run >> {} && cat {}\"\n", runs.display(), file.display())));
     let complainant = w.complain("Klacht").await;
     w.acknowledged(&complainant).await;
     daemon.stop().await;
@@ -473,14 +488,25 @@ fn check_config_names_oauth_mistakes() {
         std::fs::write(&path, text).unwrap();
         match Config::load(&path) {
             Ok(_) => Vec::new(),
-            Err(e @ klachtd::config::ConfigError::Invalid { .. }) => e.to_string().lines().skip(1).map(|l| l.trim_start_matches("  - ").split(':').next().unwrap().to_string()).collect::<Vec<_>>(),
+            Err(e @ klachtd::config::ConfigError::Invalid { .. }) => {
+                e.to_string().lines().skip(1).map(|l| l.trim_start_matches("  - ").split(':').next().unwrap().to_string()).collect::<Vec<_>>()
+            }
             Err(e) => vec![e.to_string()],
         }
     };
     assert_eq!(keys("", ""), ["imap.auth", "smtp.auth"]);
-    assert_eq!(keys("[oauth2]\nprovider = \"microsoft\"\nclient_id = \"a\"\nclient_secret_env = \"KLACHTD_TEST_UNSET_SECRET\"\n", ""), ["oauth2.tenant", "oauth2.client_secret_env"]);
-    assert_eq!(keys("[oauth2]\nprovider = \"google\"\nservice_account_file = \"/nonexistent.json\"\ntenant = \"t\"\n", "password = \"x\""), ["imap.password", "oauth2.tenant", "oauth2.service_account_file"]);
-    assert_eq!(keys("[oauth2]\nprovider = \"generic\"\nclient_id = \"a\"\nclient_secret_env = \"PATH\"\nscope = \"s\"\ntoken_url = \"http://idp.x.nl/token\"\n", ""), ["oauth2.token_url"]);
+    assert_eq!(
+        keys("[oauth2]\nprovider = \"microsoft\"\nclient_id = \"a\"\nclient_secret_env = \"KLACHTD_TEST_UNSET_SECRET\"\n", ""),
+        ["oauth2.tenant", "oauth2.client_secret_env"]
+    );
+    assert_eq!(
+        keys("[oauth2]\nprovider = \"google\"\nservice_account_file = \"/nonexistent.json\"\ntenant = \"t\"\n", "password = \"x\""),
+        ["imap.password", "oauth2.tenant", "oauth2.service_account_file"]
+    );
+    assert_eq!(
+        keys("[oauth2]\nprovider = \"generic\"\nclient_id = \"a\"\nclient_secret_env = \"PATH\"\nscope = \"s\"\ntoken_url = \"http://idp.x.nl/token\"\n", ""),
+        ["oauth2.token_url"]
+    );
     let typo = keys("[oauth2]\nprovider = \"command\"\ntoken_comand = \"x\"\n", "");
     assert!(typo.iter().any(|k| k.contains("token_comand")), "{typo:?}");
     let none = keys("[oauth2]\nprovider = \"command\"\ntoken_command = \"x\"\n", "").len();

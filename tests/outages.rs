@@ -194,7 +194,8 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
         })
         .await;
         assert_eq!(store.case_detail(&dirk).await.unwrap().summary.acknowledgement, "pending");
-        let refused_row: Vec<(i64, Option<String>)> = outbox_attempts(&w.db.url).await.into_iter().filter(|(_, e)| e.as_deref().is_some_and(|e| e.contains("554"))).collect();
+        let refused_row: Vec<(i64, Option<String>)> =
+            outbox_attempts(&w.db.url).await.into_iter().filter(|(_, e)| e.as_deref().is_some_and(|e| e.contains("554"))).collect();
         assert_eq!(refused_row.len(), 1);
         assert_eq!(refused_row[0].0, 1, "a refusal for good is tried once");
         let status = store.status("INBOX", chrono::Utc::now().date_naive()).await.unwrap();
@@ -209,7 +210,10 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
             rows.iter().any(|(attempts, error)| *attempts == 2 && error.as_deref().is_some_and(|e| e.contains("554"))).then_some(())
         })
         .await;
-        let detail = eventually("undeliverable again", WAIT, || async { Some(store.case_detail(&rita).await.unwrap()).filter(|d| d.summary.acknowledgement == "undeliverable") }).await;
+        let detail = eventually("undeliverable again", WAIT, || async {
+            Some(store.case_detail(&rita).await.unwrap()).filter(|d| d.summary.acknowledgement == "undeliverable")
+        })
+        .await;
         assert!(detail.history.iter().any(|e| e.action == "letter-queued-again"), "{:?}", detail.history);
         daemon.stop().await;
     }

@@ -19,7 +19,14 @@ on_both_databases!(
 );
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(config).args(args).env("USER", "handler-ann").env_remove("KLACHTD_LOG").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("USER", "handler-ann")
+        .env_remove("KLACHTD_LOG")
+        .output()
+        .unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -85,7 +92,11 @@ async fn complete_clears_the_flags_and_the_history_records_it(db: Db) {
     let corrected: Vec<_> = detail.history.iter().filter(|e| e.action == "corrected").collect();
     assert_eq!(corrected.len(), 2, "{:?}", detail.history);
     assert!(corrected.iter().all(|e| e.actor == "handler-ann" && e.at > 0), "{corrected:?}");
-    assert!(corrected[0].detail.starts_with("e-mail address (was ") && corrected[0].detail.ends_with("missing now: description, name"), "{}", corrected[0].detail);
+    assert!(
+        corrected[0].detail.starts_with("e-mail address (was ") && corrected[0].detail.ends_with("missing now: description, name"),
+        "{}",
+        corrected[0].detail
+    );
     assert_eq!(corrected[1].detail, "name (was none), description; missing now: nothing");
 
     // The log at info level carries none of it.
@@ -121,7 +132,11 @@ async fn a_refused_correction_changes_nothing(db: Db) {
     }
     // The same through the store: a refusal, and nothing changed.
     let refused = store
-        .correct_case(&r, &klachtd::store::corrections::Correction { name: Some("Ans".into()), email: Some("ans@".into()), description: Some("Tekst.".into()) }, "test")
+        .correct_case(
+            &r,
+            &klachtd::store::corrections::Correction { name: Some("Ans".into()), email: Some("ans@".into()), description: Some("Tekst.".into()) },
+            "test",
+        )
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("\"ans@\" is not a valid e-mail address"), "{refused}");
@@ -161,7 +176,12 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "assign", &r, "Bob de Wit"]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
-    assert_eq!(err.trim(), format!("klachtd: Bob de Wit cannot handle {r}: the complaint names them; a supervisor confirms with `klachtd cases checked {r}` first (R5, impartiality)"));
+    assert_eq!(
+        err.trim(),
+        format!(
+            "klachtd: Bob de Wit cannot handle {r}: the complaint names them; a supervisor confirms with `klachtd cases checked {r}` first (R5, impartiality)"
+        )
+    );
     assert_eq!(snapshot(store, &r).await, before);
     // Others can be assigned meanwhile; reminders carry the open check.
     store.assign(&r, "Sue Bakker", "test").await.unwrap();
@@ -215,7 +235,12 @@ async fn the_register_tells_missed_from_open_deadlines(db: Db) {
         async move {
             sqlx::any::install_default_drivers();
             let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE cases SET {column} = $1 WHERE reference = $2"))).bind(noon(day)).bind(reference).execute(&pool).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE cases SET {column} = $1 WHERE reference = $2")))
+                .bind(noon(day))
+                .bind(reference)
+                .execute(&pool)
+                .await
+                .unwrap();
             pool.close().await;
         }
     };
@@ -250,7 +275,15 @@ async fn the_register_tells_missed_from_open_deadlines(db: Db) {
     // CSV and table say the same.
     let (code, csv, err) = klachtd(&cfg, &["report", "--from", "2025-03-01", "--to", "2025-03-31", "--format", "csv"]);
     assert_eq!(code, 0, "{err}");
-    for row in ["period,as_of,2025-03-31", "acknowledgement,open,0", "acknowledgement,missed,1", "progress_notice,open,2", "progress_notice,missed,1", "final_response,open,3", "final_response,missed,0"] {
+    for row in [
+        "period,as_of,2025-03-31",
+        "acknowledgement,open,0",
+        "acknowledgement,missed,1",
+        "progress_notice,open,2",
+        "progress_notice,missed,1",
+        "final_response,open,3",
+        "final_response,missed,0",
+    ] {
         assert!(csv.lines().any(|l| l == row), "{row} in {csv}");
     }
     let (code, table, err) = klachtd(&cfg, &["report", "--from", "2025-03-01", "--to", "2025-03-31"]);
@@ -327,7 +360,11 @@ async fn retention_purges_old_mail_outside_any_case(db: Db) {
     assert_eq!(klachtd::actions::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 0, "no case was closed");
     assert_eq!(unlinked().await, vec!["Afwezig tot maandag.".to_string()]);
     let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM attachments ORDER BY id").fetch_all(&pool).await.unwrap();
-    assert_eq!(rows.into_iter().map(|(h,)| h).collect::<Vec<_>>(), vec![shared.sha256.clone(), fresh.sha256.clone()], "the old bounce's attachment rows are gone");
+    assert_eq!(
+        rows.into_iter().map(|(h,)| h).collect::<Vec<_>>(),
+        vec![shared.sha256.clone(), fresh.sha256.clone()],
+        "the old bounce's attachment rows are gone"
+    );
     assert!(!files.path_of(&own.sha256).exists(), "the old bounce's own attachment file is gone");
     assert!(files.path_of(&shared.sha256).exists(), "a file a case still refers to stays");
     assert!(files.path_of(&fresh.sha256).exists(), "the recent mail's attachment stays");

@@ -11,7 +11,12 @@ use klachtd::reminders::ReminderService;
 use klachtd::settings::{Settings, SharedSettings};
 use klachtd::store::{StoreError, Table};
 
-on_both_databases!(a_friday_complaint_reminds_the_handler_on_the_right_days_once, assignment_is_round_robin_and_impartial, the_default_handler_gets_every_case_they_are_not_named_in, a_reminder_held_up_until_night_waits_for_working_hours);
+on_both_databases!(
+    a_friday_complaint_reminds_the_handler_on_the_right_days_once,
+    assignment_is_round_robin_and_impartial,
+    the_default_handler_gets_every_case_they_are_not_named_in,
+    a_reminder_held_up_until_night_waits_for_working_hours
+);
 
 /// Local time in Amsterdam.
 fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -68,7 +73,12 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     .await;
 
     // The progress notice goes out late: the escalations stop once the server accepts it.
-    let actions = klachtd::actions::Actions::new(&w.config, store.clone(), SharedSettings::new(Settings::new(&w.config, std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap())))).unwrap();
+    let actions = klachtd::actions::Actions::new(
+        &w.config,
+        store.clone(),
+        SharedSettings::new(Settings::new(&w.config, std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap()))),
+    )
+    .unwrap();
     actions.progress(&case.reference, chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(), None, "test").await.unwrap();
     eventually("progress notice accepted", WAIT, || async { store.case_detail(&case.reference).await.unwrap().summary.progress_sent_at.map(|_| ()) }).await;
     sweep_through(vec![
@@ -107,7 +117,11 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     assert_eq!(to_ann.len(), 6, "nothing arrived late");
     let subjects: Vec<String> = to_ann.iter().map(|m| parsed(m).subject().unwrap().to_string()).collect();
     // Two of each; Postfix may deliver mails sent one after the other in another order.
-    for prefix in ["1 klacht vraagt aandacht, eerste termijn vrijdag 4 december 2026", "Termijn verstreken: ", "1 klacht vraagt aandacht, eerste termijn vrijdag 18 december 2026"] {
+    for prefix in [
+        "1 klacht vraagt aandacht, eerste termijn vrijdag 4 december 2026",
+        "Termijn verstreken: ",
+        "1 klacht vraagt aandacht, eerste termijn vrijdag 18 december 2026",
+    ] {
         assert_eq!(subjects.iter().filter(|s| s.starts_with(prefix)).count(), 2, "{prefix}: {subjects:?}");
     }
     for raw in to_ann.iter().chain(reminders_to(sue.clone()).await.iter()) {
@@ -179,7 +193,11 @@ async fn the_default_handler_gets_every_case_they_are_not_named_in(db: Db) {
     daemon.stop().await;
     let cases = store.list_cases().await.unwrap();
     let handler = |s: &str| cases.iter().find(|c| c.subject == s).unwrap().handler.clone();
-    assert_eq!([handler("Een"), handler("Twee")], [Some("Sue Bakker".to_string()), Some("Sue Bakker".to_string())], "a supervisor too can be the default handler");
+    assert_eq!(
+        [handler("Een"), handler("Twee")],
+        [Some("Sue Bakker".to_string()), Some("Sue Bakker".to_string())],
+        "a supervisor too can be the default handler"
+    );
     assert_eq!(handler("Over Sue").as_deref(), Some("Ann Smit"), "not the handler the complaint names");
 }
 
@@ -274,7 +292,10 @@ async fn two_daemons_on_postgres_deliver_each_reminder_once() {
     let digests_to = |who: String| async move {
         w.stack.messages(&who, "INBOX").await.into_iter().filter(|m| parsed(m).subject().unwrap_or("").starts_with("Termijn verstreken")).collect::<Vec<_>>()
     };
-    eventually("escalations delivered", WAIT, || async { (digests_to(ann.clone()).await.len() == 1 && digests_to(sue.clone()).await.len() == 1).then_some(()) }).await;
+    eventually("escalations delivered", WAIT, || async {
+        (digests_to(ann.clone()).await.len() == 1 && digests_to(sue.clone()).await.len() == 1).then_some(())
+    })
+    .await;
     // Both daemons have swept the same morning several times more by now.
     eventually("five more sweeps each", WAIT, || async { (first.sweeps() >= seen_a + 5 && second.sweeps() >= seen_b + 5).then_some(()) }).await;
     first.stop().await;

@@ -222,7 +222,12 @@ async fn a_large_mail_costs_at_most_twice_its_size_in_memory() {
     let sha256: String = ring::digest::digest(&ring::digest::SHA256, raw.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
     w.stack.append(&w.complaints, "INBOX", raw.as_bytes(), None).await;
     drop(raw);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(["--config", config_path.to_str().unwrap(), "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+        .args(["--config", config_path.to_str().unwrap(), "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let store = w.store().await;
     eventually("the large complaint registered", Duration::from_secs(120), || async { (store.count(Table::Cases).await.unwrap() == 1).then_some(()) }).await;
     eventually("the mail put away", WAIT, || async { (w.stack.count(&w.complaints, "INBOX").await == 0).then_some(()) }).await;

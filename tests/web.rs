@@ -160,7 +160,12 @@ async fn sign_in_raw(stack: &MailStack, base: &str, email: &str) -> Client {
     assert!(c.get(&path).await.text().contains("id=\"use-link\""));
     let used = c.post(&path, &[]).await;
     assert_eq!(used.status, 303, "the link signs in: {}", used.text());
-    let cookie = used.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("klachtd_session=")).map(|(_, v)| v.clone()).expect("a session cookie");
+    let cookie = used
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("klachtd_session="))
+        .map(|(_, v)| v.clone())
+        .expect("a session cookie");
     // A working day; not Secure only because this is plain HTTP on loopback.
     assert!(cookie.ends_with("; Path=/; Max-Age=32400; HttpOnly; SameSite=Strict"), "{cookie}");
     assert!(c.cookies.contains_key("klachtd_session"));
@@ -454,8 +459,11 @@ async fn walk_through_the_workspace(db: Db) {
     // Two more cases of Ann's, made by hand: one long overdue, one far ahead, to see the order.
     let store = w.store().await;
     let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    let overdue = register_by_hand(store, &hand_made_case(Some("Oud"), &mia, "Oud.", day("2020-03-02"), [day("2020-03-09"), day("2020-03-16"), day("2020-03-30")])).await;
-    let ahead = register_by_hand(store, &hand_made_case(Some("Later"), &mia, "Later.", day("2099-03-02"), [day("2099-03-09"), day("2099-03-16"), day("2099-03-30")])).await;
+    let overdue =
+        register_by_hand(store, &hand_made_case(Some("Oud"), &mia, "Oud.", day("2020-03-02"), [day("2020-03-09"), day("2020-03-16"), day("2020-03-30")])).await;
+    let ahead =
+        register_by_hand(store, &hand_made_case(Some("Later"), &mia, "Later.", day("2099-03-02"), [day("2099-03-09"), day("2099-03-16"), day("2099-03-30")]))
+            .await;
     for r in [&overdue, &ahead] {
         store.assign(r, "Ann Smit", "test").await.unwrap();
     }
@@ -658,10 +666,19 @@ async fn walk_through_the_workspace(db: Db) {
     let csrf = csrf_in(&sam_client.get("/paper").await.text());
     let scan = b"%PDF-1.4 scan".to_vec();
     let mut body = Vec::new();
-    for (name, value) in [("csrf", csrf.as_str()), ("name", "Piet Post"), ("email", ""), ("postal_address", "Dorpsstraat 1\r\n1234 AB Dorp"), ("received", "2026-11-20"), ("description", "Klacht per brief.")] {
+    for (name, value) in [
+        ("csrf", csrf.as_str()),
+        ("name", "Piet Post"),
+        ("email", ""),
+        ("postal_address", "Dorpsstraat 1\r\n1234 AB Dorp"),
+        ("received", "2026-11-20"),
+        ("description", "Klacht per brief."),
+    ] {
         body.extend_from_slice(format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
     }
-    body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"documents\"; filename=\"scan brief.pdf\"\r\nContent-Type: application/pdf\r\n\r\n");
+    body.extend_from_slice(
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"documents\"; filename=\"scan brief.pdf\"\r\nContent-Type: application/pdf\r\n\r\n",
+    );
     body.extend_from_slice(&scan);
     body.extend_from_slice(b"\r\n--XyZ--\r\n");
     let registered = sam_client.request("POST", "/paper", Some("multipart/form-data; boundary=XyZ"), &body).await;

@@ -36,10 +36,7 @@ pub fn is_subject(name: &str, subjects: &[String]) -> bool {
 /// Round-robin over handlers who are not excluded; supervisors only when no one else is left.
 pub fn pick<'a>(candidates: &'a [Candidate], excluded: &[String]) -> Option<&'a Candidate> {
     let available = || candidates.iter().filter(|c| !is_subject(&c.name, excluded));
-    available()
-        .filter(|c| !c.supervisor)
-        .min_by_key(|c| (c.last_assigned_at, c.id))
-        .or_else(|| available().min_by_key(|c| (c.last_assigned_at, c.id)))
+    available().filter(|c| !c.supervisor).min_by_key(|c| (c.last_assigned_at, c.id)).or_else(|| available().min_by_key(|c| (c.last_assigned_at, c.id)))
 }
 
 #[cfg(test)]

@@ -139,11 +139,7 @@ impl Calendar {
         let closed_weekdays: BTreeSet<NaiveDate> = (from.year()..=to.year())
             .flat_map(|year| statutory_holidays(year).map(|(d, _)| d))
             .filter(in_span)
-            .chain(
-                self.extra_closing_days
-                    .range((Bound::Excluded(from), Bound::Included(to)))
-                    .copied(),
-            )
+            .chain(self.extra_closing_days.range((Bound::Excluded(from), Bound::Included(to))).copied())
             .filter(|d| !is_weekend(*d))
             .collect();
         weekdays_through(to) - weekdays_through(from) - closed_weekdays.len() as i64
@@ -163,9 +159,7 @@ impl Deadlines {
     /// Computes all deadlines from the date of receipt, so they never shift afterwards
     /// (e.g. when the operator later changes the closing days).
     pub fn compute(calendar: &Calendar, received: NaiveDate) -> Self {
-        let four_weeks = received
-            .checked_add_signed(chrono::TimeDelta::days(RESPONSE_CALENDAR_DAYS))
-            .unwrap_or(NaiveDate::MAX);
+        let four_weeks = received.checked_add_signed(chrono::TimeDelta::days(RESPONSE_CALENDAR_DAYS)).unwrap_or(NaiveDate::MAX);
         Self {
             received,
             acknowledge_by: calendar.add_working_days(received, ACKNOWLEDGE_WORKING_DAYS),
@@ -320,55 +314,37 @@ mod tests {
     #[test]
     fn spec_example_friday_20_november_2026() {
         let cal = Calendar::default();
-        assert_eq!(
-            deadlines(&cal, d(2026, 11, 20)),
-            (d(2026, 11, 27), d(2026, 12, 4), d(2026, 12, 18))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 11, 20)), (d(2026, 11, 27), d(2026, 12, 4), d(2026, 12, 18)));
     }
 
     #[test]
     fn deadlines_over_christmas_and_new_year() {
         let cal = Calendar::default();
         // Fri 18 Dec: 21-24 are days 1-4, 25/26 closed, Mon 28 is day 5; 1 Jan closed.
-        assert_eq!(
-            deadlines(&cal, d(2026, 12, 18)),
-            (d(2026, 12, 28), d(2027, 1, 5), d(2027, 1, 15))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 12, 18)), (d(2026, 12, 28), d(2027, 1, 5), d(2027, 1, 15)));
         // Thu 24 Dec: day 1 is Mon 28 Dec, day 5 Mon 4 Jan.
-        assert_eq!(
-            deadlines(&cal, d(2026, 12, 24)),
-            (d(2027, 1, 4), d(2027, 1, 11), d(2027, 1, 21))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 12, 24)), (d(2027, 1, 4), d(2027, 1, 11), d(2027, 1, 21)));
     }
 
     #[test]
     fn deadlines_over_easter() {
         let cal = Calendar::default();
         // Thursday before Easter 2026: Good Friday counts, Easter Monday does not.
-        assert_eq!(
-            deadlines(&cal, d(2026, 4, 2)),
-            (d(2026, 4, 10), d(2026, 4, 17), d(2026, 4, 30))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 4, 2)), (d(2026, 4, 10), d(2026, 4, 17), d(2026, 4, 30)));
     }
 
     #[test]
     fn deadlines_over_ascension_and_whit_monday() {
         let cal = Calendar::default();
         // Mon 11 May 2026: Ascension Thu 14 May and Whit Monday 25 May are skipped.
-        assert_eq!(
-            deadlines(&cal, d(2026, 5, 11)),
-            (d(2026, 5, 19), d(2026, 5, 27), d(2026, 6, 8))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 5, 11)), (d(2026, 5, 19), d(2026, 5, 27), d(2026, 6, 8)));
     }
 
     #[test]
     fn deadlines_over_kings_day_and_liberation_day() {
         let cal = Calendar::default();
         // Thu 23 Apr 2026: King's Day Mon 27 Apr and Tue 5 May are skipped.
-        assert_eq!(
-            deadlines(&cal, d(2026, 4, 23)),
-            (d(2026, 5, 1), d(2026, 5, 11), d(2026, 5, 21))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 4, 23)), (d(2026, 5, 1), d(2026, 5, 11), d(2026, 5, 21)));
     }
 
     #[test]
@@ -391,38 +367,26 @@ mod tests {
     #[test]
     fn receipt_on_saturday_counts_from_monday() {
         let cal = Calendar::default();
-        assert_eq!(
-            deadlines(&cal, d(2026, 11, 21)),
-            (d(2026, 11, 27), d(2026, 12, 4), d(2026, 12, 21))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 11, 21)), (d(2026, 11, 27), d(2026, 12, 4), d(2026, 12, 21)));
     }
 
     #[test]
     fn receipt_on_a_holiday() {
         let cal = Calendar::default();
         // Easter Monday 6 Apr 2026; four weeks is Mon 4 May (5 May is the holiday).
-        assert_eq!(
-            deadlines(&cal, d(2026, 4, 6)),
-            (d(2026, 4, 13), d(2026, 4, 20), d(2026, 5, 4))
-        );
+        assert_eq!(deadlines(&cal, d(2026, 4, 6)), (d(2026, 4, 13), d(2026, 4, 20), d(2026, 5, 4)));
     }
 
     #[test]
     fn extra_closing_days_shift_deadlines() {
         let good_friday = Calendar::new([d(2026, 4, 3)]);
-        assert_eq!(
-            deadlines(&good_friday, d(2026, 4, 2)),
-            (d(2026, 4, 13), d(2026, 4, 20), d(2026, 4, 30))
-        );
+        assert_eq!(deadlines(&good_friday, d(2026, 4, 2)), (d(2026, 4, 13), d(2026, 4, 20), d(2026, 4, 30)));
         // Four weeks from Fri 6 Mar lands on Good Friday 3 Apr.
         assert_eq!(Deadlines::compute(&Calendar::default(), d(2026, 3, 6)).respond_by, d(2026, 4, 3));
         assert_eq!(Deadlines::compute(&good_friday, d(2026, 3, 6)).respond_by, d(2026, 4, 7));
 
         let year_end = Calendar::new([d(2026, 12, 24), d(2026, 12, 31)]);
-        assert_eq!(
-            deadlines(&year_end, d(2026, 12, 18)),
-            (d(2026, 12, 29), d(2027, 1, 7), d(2027, 1, 15))
-        );
+        assert_eq!(deadlines(&year_end, d(2026, 12, 18)), (d(2026, 12, 29), d(2027, 1, 7), d(2027, 1, 15)));
     }
 
     #[test]

@@ -184,22 +184,43 @@ fn platform_generated(mail: &InboundMail) -> bool {
     if mail.header("x-ms-exchange-generated-message-source").is_some_and(|v| !v.to_ascii_lowercase().contains("mailbox rules agent")) {
         return true;
     }
-    ["x-ms-mail-application", "x-alertid", "x-alertservertype", "x-notifications", "x-notifications-bounce-info", "x-sfdc-lk", "x-sfdc-user", "x-sfdc-emailcategory"]
-        .iter()
-        .any(|h| mail.has_header(h))
+    [
+        "x-ms-mail-application",
+        "x-alertid",
+        "x-alertservertype",
+        "x-notifications",
+        "x-notifications-bounce-info",
+        "x-sfdc-lk",
+        "x-sfdc-user",
+        "x-sfdc-emailcategory",
+    ]
+    .iter()
+    .any(|h| mail.has_header(h))
 }
 
 /// Mailing systems: their own markers, `Feedback-ID` (the bulk senders' feedback loop), or a
 /// `List-Unsubscribe` with another sign of bulk mail. `List-Unsubscribe` alone is not enough:
 /// some personal mail services add it too.
 fn bulk_sender(mail: &InboundMail) -> bool {
-    let vendor = ["x-mc-user", "x-mandrill-user", "x-campaign", "x-campaignid", "x-mailchimp-campaign-id", "x-sg-eid", "x-mailgun-tag", "x-csa-complaints", "feedback-id"];
+    let vendor = [
+        "x-mc-user",
+        "x-mandrill-user",
+        "x-campaign",
+        "x-campaignid",
+        "x-mailchimp-campaign-id",
+        "x-sg-eid",
+        "x-mailgun-tag",
+        "x-csa-complaints",
+        "feedback-id",
+    ];
     if vendor.iter().any(|h| mail.has_header(h)) {
         return true;
     }
     let bulk_mailer = mail.header("x-mailer").is_some_and(|m| {
         let m = m.to_ascii_lowercase();
-        ["mailchimp", "mailjet", "sendgrid", "laposta", "spotler", "mailplus", "campaign monitor", "hubspot", "klaviyo", "brevo", "sendinblue"].iter().any(|b| m.contains(b))
+        ["mailchimp", "mailjet", "sendgrid", "laposta", "spotler", "mailplus", "campaign monitor", "hubspot", "klaviyo", "brevo", "sendinblue"]
+            .iter()
+            .any(|b| m.contains(b))
     });
     mail.has_header("list-unsubscribe") && (mail.has_header("list-unsubscribe-post") || mail.has_header("x-report-abuse") || bulk_mailer)
 }
@@ -216,11 +237,12 @@ pub fn spam_verdict(mail: &InboundMail, policy: &SpamPolicy) -> Option<SpamFilte
         // DIR:OUT is the sender's tenant scanning its own outgoing mail, not our filter.
         SpamFilter::Microsoft => mail.header("x-forefront-antispam-report").is_some_and(|report| {
             let outbound = report.split(';').any(|f| f.trim().eq_ignore_ascii_case("dir:out"));
-            !outbound && report.split(';').any(|field| match field.trim().split_once(':') {
-                Some((k, v)) if k.trim().eq_ignore_ascii_case("scl") => v.trim().parse::<u8>().is_ok_and(|scl| scl >= policy.microsoft_min_scl),
-                Some((k, v)) if k.trim().eq_ignore_ascii_case("sfv") => v.trim().eq_ignore_ascii_case("spm"),
-                _ => false,
-            })
+            !outbound
+                && report.split(';').any(|field| match field.trim().split_once(':') {
+                    Some((k, v)) if k.trim().eq_ignore_ascii_case("scl") => v.trim().parse::<u8>().is_ok_and(|scl| scl >= policy.microsoft_min_scl),
+                    Some((k, v)) if k.trim().eq_ignore_ascii_case("sfv") => v.trim().eq_ignore_ascii_case("spm"),
+                    _ => false,
+                })
         }),
     })
 }
@@ -234,9 +256,13 @@ pub fn set_aside_reason(mail: &InboundMail) -> Option<SetAsideReason> {
     let e_invoice = mail.attachments.iter().any(|a| {
         let xml = a.content_type.ends_with("/xml") || a.filename.to_ascii_lowercase().ends_with(".xml");
         let head = String::from_utf8_lossy(&a.data[..a.data.len().min(4096)]);
-        xml && ["urn:oasis:names:specification:ubl:schema:xsd:Invoice-2", "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2", "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice"]
-            .iter()
-            .any(|ns| head.contains(ns))
+        xml && [
+            "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+            "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+            "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice",
+        ]
+        .iter()
+        .any(|ns| head.contains(ns))
     });
     e_invoice.then_some(SetAsideReason::Invoice)
 }
@@ -250,16 +276,36 @@ pub fn looks_like_scan(mail: &InboundMail) -> bool {
     if docs.is_empty() || !docs.iter().all(|a| scanned(&a.content_type)) || mail.text.chars().filter(|c| c.is_alphanumeric()).count() > 300 {
         return false;
     }
-    let (local, name) = mail.from.as_ref().map_or((String::new(), String::new()), |f| {
-        (f.address.split('@').next().unwrap_or("").to_string(), f.name.clone().unwrap_or_default().to_lowercase())
-    });
+    let (local, name) = mail
+        .from
+        .as_ref()
+        .map_or((String::new(), String::new()), |f| (f.address.split('@').next().unwrap_or("").to_string(), f.name.clone().unwrap_or_default().to_lowercase()));
     let device_words = ["scan", "copier", "kopieer", "mfp", "multifunction", "multifunctional", "printer"];
-    let brands = ["ricoh", "xerox", "canon", "konica", "minolta", "kyocera", "sharp", "lexmark", "toshiba", "bizhub", "imagerunner", "e-studio", "workcentre", "altalink", "versalink", "hp digital sending"];
+    let brands = [
+        "ricoh",
+        "xerox",
+        "canon",
+        "konica",
+        "minolta",
+        "kyocera",
+        "sharp",
+        "lexmark",
+        "toshiba",
+        "bizhub",
+        "imagerunner",
+        "e-studio",
+        "workcentre",
+        "altalink",
+        "versalink",
+        "hp digital sending",
+    ];
     let mailer = mail.header("x-mailer").unwrap_or("").to_ascii_lowercase();
     let subject = mail.subject.to_lowercase();
     device_words.iter().any(|w| local.contains(w) || name.contains(w))
         || brands.iter().any(|b| mailer.contains(b) || local.contains(b))
-        || ["scanned from", "scanned image", "gescand", "scan from", "scan-to-mail", "message from \"rnp", "[scan]"].iter().any(|p| subject.starts_with(p) || subject.contains(p))
+        || ["scanned from", "scanned image", "gescand", "scan from", "scan-to-mail", "message from \"rnp", "[scan]"]
+            .iter()
+            .any(|p| subject.starts_with(p) || subject.contains(p))
 }
 
 /// A voicemail delivered by mail: RFC 3801 / Exchange Unified Messaging `Content-Class: voice*`,
@@ -352,7 +398,10 @@ mod tests {
     fn list_and_bulk_mail_is_automated() {
         assert!(matches!(class("From: news@example.nl\r\nPrecedence: bulk", None), Classification::Automated { reason: AutoReason::BulkPrecedence, .. }));
         assert!(matches!(class("From: news@example.nl\r\nPrecedence: list", None), Classification::Automated { reason: AutoReason::BulkPrecedence, .. }));
-        assert!(matches!(class("From: news@example.nl\r\nList-Id: <news.example.nl>", None), Classification::Automated { reason: AutoReason::MailingList, .. }));
+        assert!(matches!(
+            class("From: news@example.nl\r\nList-Id: <news.example.nl>", None),
+            Classification::Automated { reason: AutoReason::MailingList, .. }
+        ));
     }
 
     #[test]
@@ -426,9 +475,20 @@ mod mail_classes {
     #[test]
     fn sender_address_families() {
         for a in [
-            "noreply@mijnoverheid.nl", "no-reply@sharepointonline.com", "no_reply@example.nl", "donotreply@belastingdienst.nl", "do-not-reply@example.nl",
-            "flow-noreply@microsoft.com", "forms-receipts-noreply@google.com", "noreply+abc@digid.nl", "notifications@github.com", "notification@example.nl",
-            "bounce@mail.example.nl", "bounces+12345-abcd=dienst.nl@em123.example.com", "MAILER-DAEMON@mx.example.nl", "postmaster@example.nl",
+            "noreply@mijnoverheid.nl",
+            "no-reply@sharepointonline.com",
+            "no_reply@example.nl",
+            "donotreply@belastingdienst.nl",
+            "do-not-reply@example.nl",
+            "flow-noreply@microsoft.com",
+            "forms-receipts-noreply@google.com",
+            "noreply+abc@digid.nl",
+            "notifications@github.com",
+            "notification@example.nl",
+            "bounce@mail.example.nl",
+            "bounces+12345-abcd=dienst.nl@em123.example.com",
+            "MAILER-DAEMON@mx.example.nl",
+            "postmaster@example.nl",
             "noreply@email.teams.microsoft.com",
         ] {
             assert!(is_system_sender(&a.to_ascii_lowercase()), "{a}");
@@ -445,7 +505,9 @@ mod mail_classes {
             Date: Tue, 24 Nov 2026 07:02:11 +0100\r\nMessage-ID: <20261124060211.4F2A1@mijnoverheid.nl>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
             Geachte heer/mevrouw,\r\n\r\nEr staat een nieuw bericht voor u klaar in uw Berichtenbox op MijnOverheid.nl.\r\n";
         assert_eq!(automated(berichtenbox), Some(AutoReason::SystemSender));
-        let digid = berichtenbox.replace("MijnOverheid <noreply@mijnoverheid.nl>", "DigiD <noreply@digid.nl>").replace("U heeft een nieuw bericht in uw Berichtenbox", "Er is ingelogd met uw DigiD");
+        let digid = berichtenbox
+            .replace("MijnOverheid <noreply@mijnoverheid.nl>", "DigiD <noreply@digid.nl>")
+            .replace("U heeft een nieuw bericht in uw Berichtenbox", "Er is ingelogd met uw DigiD");
         assert_eq!(automated(&digid), Some(AutoReason::SystemSender));
     }
 
@@ -456,7 +518,10 @@ mod mail_classes {
         assert_eq!(automated(&sharepoint), Some(AutoReason::PlatformGenerated));
         let google = person("Google Agenda <calendar-notification@google.com>", "X-Notifications: 7c2b1e0f4a3d0000\r\nX-Notifications-Bounce-Info: AXYZ\r\n");
         assert_eq!(automated(&google), Some(AutoReason::PlatformGenerated));
-        let salesforce = person("Gemeente Voorbeeld <info@gemeente-voorbeeld.nl>", "X-SFDC-LK: 00D5g000004ABCD\r\nX-SFDC-User: 0055g00000XYZab\r\nX-Sender: postmaster@salesforce.com\r\n");
+        let salesforce = person(
+            "Gemeente Voorbeeld <info@gemeente-voorbeeld.nl>",
+            "X-SFDC-LK: 00D5g000004ABCD\r\nX-SFDC-User: 0055g00000XYZab\r\nX-Sender: postmaster@salesforce.com\r\n",
+        );
         assert_eq!(automated(&salesforce), Some(AutoReason::PlatformGenerated));
         let mailchimp = person(
             "Stichting Voorbeeld <nieuws@stichting-voorbeeld.nl>",
@@ -464,7 +529,8 @@ mod mail_classes {
         );
         assert_eq!(automated(&mailchimp), Some(AutoReason::BulkSender));
         assert_eq!(automated(&person("Nieuws <nieuws@example.nl>", "Feedback-ID: 1.eu-west-1.abc:AmazonSES\r\n")), Some(AutoReason::BulkSender));
-        let one_click = person("Nieuws <nieuws@example.nl>", "List-Unsubscribe: <https://example.nl/u/1>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+        let one_click =
+            person("Nieuws <nieuws@example.nl>", "List-Unsubscribe: <https://example.nl/u/1>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
         assert_eq!(automated(&one_click), Some(AutoReason::BulkSender));
         // List-Unsubscribe without any other bulk marker: a person's mail all the same.
         assert_eq!(of(&person("Jan <jan@example.nl>", "List-Unsubscribe: <mailto:unsub@example.nl>\r\n")), Classification::NewComplaint);
@@ -477,8 +543,15 @@ mod mail_classes {
             X-Spam-Level: *********\r\nX-Spam-Status: Yes, score=9.1 required=5.0 tests=BAYES_99,HTML_MESSAGE,\r\n\tRCVD_IN_SBL,URIBL_BLACK autolearn=no autolearn_force=no version=4.0.0\r\n\
             From: Klantenservice <klachten@dienst.nl.secure-login.example>\r\nTo: klachten@dienst.nl\r\nSubject: Uw account wordt geblokkeerd\r\nMessage-ID: <x1@secure-login.example>\r\n\r\nKlik hier.\r\n";
         assert_eq!(of(sa), Classification::Quarantine(QuarantineReason::Spam(SpamFilter::SpamAssassin)));
-        assert_eq!(of(&sa.replace("X-Spam-Flag: YES\r\n", "")), Classification::Quarantine(QuarantineReason::Spam(SpamFilter::SpamAssassin)), "X-Spam-Status alone");
-        let rspamd = person("x <x@spam.example>", "X-Spamd-Result: default: True [16.20 / 15.00];\r\n\tR_SPF_FAIL(1.00)[-all];\r\n\tBAYES_SPAM(5.10)[99.99%]\r\nX-Rspamd-Action: reject\r\n");
+        assert_eq!(
+            of(&sa.replace("X-Spam-Flag: YES\r\n", "")),
+            Classification::Quarantine(QuarantineReason::Spam(SpamFilter::SpamAssassin)),
+            "X-Spam-Status alone"
+        );
+        let rspamd = person(
+            "x <x@spam.example>",
+            "X-Spamd-Result: default: True [16.20 / 15.00];\r\n\tR_SPF_FAIL(1.00)[-all];\r\n\tBAYES_SPAM(5.10)[99.99%]\r\nX-Rspamd-Action: reject\r\n",
+        );
         assert_eq!(of(&rspamd), Classification::Quarantine(QuarantineReason::Spam(SpamFilter::Rspamd)));
         assert_eq!(of(&person("x <x@spam.example>", "X-Spam: Yes\r\n")), Classification::Quarantine(QuarantineReason::Spam(SpamFilter::Rspamd)));
         let microsoft = |scl: &str, sfv: &str| {
@@ -529,9 +602,18 @@ mod mail_classes {
 
     #[test]
     fn calendar_invitations_cancellations_and_replies_are_set_aside() {
-        assert_eq!(of(&outlook_invitation("REQUEST", "Hoorzitting klacht")), Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None });
-        assert_eq!(of(&outlook_invitation("CANCEL", "Geannuleerd: Hoorzitting klacht")), Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None });
-        assert_eq!(of(&outlook_invitation("REPLY", "Geaccepteerd: Hoorzitting klacht")), Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None });
+        assert_eq!(
+            of(&outlook_invitation("REQUEST", "Hoorzitting klacht")),
+            Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None }
+        );
+        assert_eq!(
+            of(&outlook_invitation("CANCEL", "Geannuleerd: Hoorzitting klacht")),
+            Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None }
+        );
+        assert_eq!(
+            of(&outlook_invitation("REPLY", "Geaccepteerd: Hoorzitting klacht")),
+            Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None }
+        );
         let linked = classify(&parse(outlook_invitation("REQUEST", "Hoorzitting KL-2026-0003").as_bytes()).unwrap(), &[], Some(3), Some(&all_filters()));
         assert_eq!(linked, Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: Some(3) });
         // A Teams meeting notice: method in the calendar only, sent by the organiser's mailbox.
@@ -540,7 +622,9 @@ mod mail_classes {
             --B\r\nContent-Type: text/calendar; charset=utf-8\r\nContent-Disposition: attachment; filename=invite.ics\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nX-MICROSOFT-SKYPETEAMSMEETINGURL:https://teams.microsoft.com/l/meetup-join/x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n--B--\r\n";
         assert_eq!(of(teams), Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None });
         // A person who attaches an event for information (PUBLISH) still complains.
-        let published = teams.replace("METHOD:REQUEST", "METHOD:PUBLISH").replace("<p>Microsoft Teams-vergadering</p><p>Deelnemen</p>", "<p>Deze afspraak is niet doorgegaan, ik klaag.</p>");
+        let published = teams
+            .replace("METHOD:REQUEST", "METHOD:PUBLISH")
+            .replace("<p>Microsoft Teams-vergadering</p><p>Deelnemen</p>", "<p>Deze afspraak is niet doorgegaan, ik klaag.</p>");
         assert_eq!(of(&published), Classification::NewComplaint);
     }
 
@@ -555,7 +639,10 @@ mod mail_classes {
         );
         assert_eq!(of(&raw), Classification::SetAside { reason: SetAsideReason::Invoice, case: None });
         // A complaint about an invoice, with the invoice as a PDF, is a complaint.
-        let pdf_only = raw.replace("application/xml; name=F2026-0412.xml", "application/pdf; name=kopie.pdf").replace("filename=F2026-0412.xml", "filename=kopie.pdf").replace(ubl, "JVBERi0xLjQK");
+        let pdf_only = raw
+            .replace("application/xml; name=F2026-0412.xml", "application/pdf; name=kopie.pdf")
+            .replace("filename=F2026-0412.xml", "filename=kopie.pdf")
+            .replace(ubl, "JVBERi0xLjQK");
         assert_eq!(of(&pdf_only), Classification::NewComplaint);
     }
 
@@ -598,7 +685,10 @@ mod mail_classes {
         // A complainant who sends a recording as evidence, with their own account, complains.
         let evidence = pbx.replace("pbx@voip-aanbieder.nl", "jan@example.nl").replace(
             "<p>U hebt een voicemail ontvangen.</p>",
-            &format!("<p>In de bijlage de voicemail van mijn coach. {}</p>", "Hij zegt dat mijn traject stopt zonder dat iemand met mij heeft gesproken. ".repeat(5)),
+            &format!(
+                "<p>In de bijlage de voicemail van mijn coach. {}</p>",
+                "Hij zegt dat mijn traject stopt zonder dat iemand met mij heeft gesproken. ".repeat(5)
+            ),
         );
         assert_eq!(of(&evidence), Classification::NewComplaint);
     }

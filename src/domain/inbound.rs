@@ -202,21 +202,29 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         None => ReturnPath::Absent,
         Some(raw) => {
             let inner = strip_angles(raw.trim());
-            if inner.is_empty() { ReturnPath::Empty } else { ReturnPath::Address(inner.to_ascii_lowercase()) }
+            if inner.is_empty() {
+                ReturnPath::Empty
+            } else {
+                ReturnPath::Address(inner.to_ascii_lowercase())
+            }
         }
     };
-    let delivery_report = msg.root_part().content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
-    }) || msg.parts.iter().any(|p| {
-        p.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("message")
-                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status") || s.eq_ignore_ascii_case("disposition-notification"))
-        })
-    });
+    let delivery_report = msg
+        .root_part()
+        .content_type()
+        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")))
+        || msg.parts.iter().any(|p| {
+            p.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("message")
+                    && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status") || s.eq_ignore_ascii_case("disposition-notification"))
+            })
+        });
 
     let delivery_failed = msg.parts.iter().any(|p| {
         p.content_type().is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("message") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
-            && String::from_utf8_lossy(p.contents()).lines().any(|l| l.split_once(':').is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("action") && v.trim().eq_ignore_ascii_case("failed")))
+            && String::from_utf8_lossy(p.contents())
+                .lines()
+                .any(|l| l.split_once(':').is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("action") && v.trim().eq_ignore_ascii_case("failed")))
     });
     // A delivery report names the mail it is about only inside: linking by that mail's
     // Message-ID keeps the report with the case whose letter did not arrive.
@@ -243,9 +251,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         return_path,
         delivery_report,
         delivery_failed,
-        vendor_autoreply: ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"]
-            .iter()
-            .any(|h| msg.header_raw(*h).is_some()),
+        vendor_autoreply: ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"].iter().any(|h| msg.header_raw(*h).is_some()),
         content_hash: hex(digest::digest(&digest::SHA256, raw).as_ref()),
         headers,
         calendar_method: calendar_method(&msg),
@@ -493,7 +499,8 @@ mod tests {
 
     #[test]
     fn legacy_8bit_text_without_charset_is_windows_1252() {
-        let raw = b"From: Piet <piet@example.nl>\r\nSubject: Klacht\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+        let raw =
+            b"From: Piet <piet@example.nl>\r\nSubject: Klacht\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
                     Mijn uitkering is \xe9\xe9n maand te laat; \x80 12,50 \x96 na\xefef.\r\n";
         assert_eq!(parse(raw).unwrap().text, "Mijn uitkering is één maand te laat; € 12,50 – naïef.");
         // No Content-Type at all (RFC 822 mail from an old client), and quoted-printable.
@@ -521,7 +528,9 @@ mod tests {
         let m = parse(pgp).unwrap();
         assert_eq!(m.text, "Mijn klacht.");
         assert_eq!((m.attachments[0].filename.as_str(), m.attachments[0].role), ("OpenPGP_signature.asc", AttachmentRole::Signature));
-        let unnamed = String::from_utf8_lossy(pgp).replace("; name=\"OpenPGP_signature.asc\"", "").replace("Content-Disposition: attachment; filename=\"OpenPGP_signature.asc\"\r\n", "");
+        let unnamed = String::from_utf8_lossy(pgp)
+            .replace("; name=\"OpenPGP_signature.asc\"", "")
+            .replace("Content-Disposition: attachment; filename=\"OpenPGP_signature.asc\"\r\n", "");
         assert_eq!(parse(unnamed.as_bytes()).unwrap().attachments[0].filename, "signature.asc");
         let smime = unnamed.replace("application/pgp-signature\r\n", "application/pkcs7-signature\r\n");
         let m = parse(smime.as_bytes()).unwrap();
@@ -543,7 +552,10 @@ mod tests {
                          --F\r\nContent-Type: message/rfc822\r\n\r\nFrom: Petra Jansen <Petra@Example.nl>\r\nSubject: Klacht\r\nDate: Mon, 23 Nov 2026 09:14:00 +0100\r\n\r\nTekst.\r\n--F--\r\n";
         let m = parse(attached).unwrap();
         let f = m.forwarded.unwrap();
-        assert_eq!((f.name.as_deref(), f.address.as_deref(), f.date.as_deref()), (Some("Petra Jansen"), Some("petra@example.nl"), Some("2026-11-23T09:14:00+01:00")));
+        assert_eq!(
+            (f.name.as_deref(), f.address.as_deref(), f.date.as_deref()),
+            (Some("Petra Jansen"), Some("petra@example.nl"), Some("2026-11-23T09:14:00+01:00"))
+        );
         assert_eq!(m.attachments[0].filename, "forwarded-message.eml");
         let inline = b"From: Collega <collega@dienst.nl>\r\nSubject: Fwd: Klacht\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nTer info.\r\n\r\n\
                        ---------- Forwarded message ---------\r\nFrom: Petra Jansen <petra@example.nl>\r\nDate: Mon, 23 Nov 2026 at 09:14\r\nSubject: Klacht\r\n\r\nTekst.\r\n";
@@ -558,11 +570,15 @@ mod tests {
 
     #[test]
     fn calendar_method_from_parameter_or_calendar() {
-        let param = b"From: a@example.nl\r\nSubject: x\r\nContent-Type: text/calendar; method=CANCEL; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n";
+        let param =
+            b"From: a@example.nl\r\nSubject: x\r\nContent-Type: text/calendar; method=CANCEL; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n";
         assert_eq!(parse(param).unwrap().calendar_method.as_deref(), Some("CANCEL"));
         let body = b"From: a@example.nl\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B\r\nContent-Type: application/ics; name=invite.ics\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n--B--\r\n";
         assert_eq!(parse(body).unwrap().calendar_method.as_deref(), Some("REPLY"));
-        assert!(parse(b"From: a@example.nl\r\nSubject: x\r\n\r\nMETHOD:REQUEST\r\n").unwrap().calendar_method.is_none(), "text that looks like a calendar is not one");
+        assert!(
+            parse(b"From: a@example.nl\r\nSubject: x\r\n\r\nMETHOD:REQUEST\r\n").unwrap().calendar_method.is_none(),
+            "text that looks like a calendar is not one"
+        );
     }
 
     #[test]

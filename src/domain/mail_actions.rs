@@ -64,7 +64,8 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
     let rest = lines[1..].join("\n").trim().to_string();
     match verb.as_str() {
         "VOORTGANG" | "PROGRESS" => {
-            let expected_by = chrono::NaiveDate::parse_from_str(argument, "%Y-%m-%d").map_err(|_| format!("{verb} needs the expected handling date as YYYY-MM-DD, e.g. \"{verb} 2026-12-15\""))?;
+            let expected_by = chrono::NaiveDate::parse_from_str(argument, "%Y-%m-%d")
+                .map_err(|_| format!("{verb} needs the expected handling date as YYYY-MM-DD, e.g. \"{verb} 2026-12-15\""))?;
             Ok(MailCommand::Progress { expected_by, message: rest })
         }
         "INFO" | "VRAAG" => {
@@ -121,7 +122,8 @@ fn own_text(body: &str) -> Vec<&str> {
         // Attributions and header blocks look like sentences a handler may write ("U schreef
         // ons het volgende:"); they end the text only when what follows quotes our notice.
         let next = all.get(i + 1).map(|n| n.trim().to_lowercase());
-        let two_line_attribution = next.as_ref().is_some_and(|next| (lower.starts_with("op ") || lower.starts_with("on ")) && is_attribution(&format!("{lower} {next}")));
+        let two_line_attribution =
+            next.as_ref().is_some_and(|next| (lower.starts_with("op ") || lower.starts_with("on ")) && is_attribution(&format!("{lower} {next}")));
         if (is_separator(&lower) || is_attribution(&lower) || two_line_attribution || is_header_block(&all[i..])) && quotes_follow(&all[i..]) {
             break;
         }
@@ -157,9 +159,17 @@ fn quotes_follow(rest: &[&str]) -> bool {
 
 fn is_separator(lower: &str) -> bool {
     (lower.len() >= 8 && lower.chars().all(|c| c == '_'))
-        || ["-----original message", "-----oorspronkelijk bericht", "begin forwarded message", "begin doorgestuurd bericht", "---------- forwarded message", "-------- doorgestuurd bericht", "---------- doorgestuurd bericht"]
-            .iter()
-            .any(|p| lower.starts_with(p))
+        || [
+            "-----original message",
+            "-----oorspronkelijk bericht",
+            "begin forwarded message",
+            "begin doorgestuurd bericht",
+            "---------- forwarded message",
+            "-------- doorgestuurd bericht",
+            "---------- doorgestuurd bericht",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 /// "On Mon, 1 Dec 2026 at 10:00, Klachtd <...> wrote:", "Op 1 dec. 2026 schreef Klachtd <...>:",
@@ -227,7 +237,11 @@ fn split_measures(text: &str) -> (String, String) {
             in_measures = true;
             continue;
         }
-        if in_measures { measures.push(line) } else { findings.push(line) }
+        if in_measures {
+            measures.push(line)
+        } else {
+            findings.push(line)
+        }
     }
     (findings.join("\n").trim().to_string(), measures.join("\n").trim().to_string())
 }
@@ -324,9 +338,11 @@ mod tests {
 
     #[test]
     fn gmail_attribution_over_two_lines_ends_the_text() {
-        let en = "PROGRESS 2026-12-15\nWe will call you.\n\nOn Mon, Dec 1, 2026 at 10:00 AM Klachtenbehandeling <\nklachten@dienst.nl> wrote:\n\n> Dear Ann Smit,";
+        let en =
+            "PROGRESS 2026-12-15\nWe will call you.\n\nOn Mon, Dec 1, 2026 at 10:00 AM Klachtenbehandeling <\nklachten@dienst.nl> wrote:\n\n> Dear Ann Smit,";
         assert_eq!(parse(en).unwrap(), progress("We will call you."));
-        let en = "PROGRESS 2026-12-15\nWe will call you.\n\nOn Mon, Dec 1, 2026 at 10:00 AM Klachtenbehandeling <klachten@dienst.nl>\nwrote:\n\n> Dear Ann Smit,";
+        let en =
+            "PROGRESS 2026-12-15\nWe will call you.\n\nOn Mon, Dec 1, 2026 at 10:00 AM Klachtenbehandeling <klachten@dienst.nl>\nwrote:\n\n> Dear Ann Smit,";
         assert_eq!(parse(en).unwrap(), progress("We will call you."));
         let nl = "VOORTGANG 2026-12-15\nWe bellen u.\n\nOp ma 1 dec. 2026 om 10:00 schreef Klachtenbehandeling <\nklachten@dienst.nl>:\n\n> Beste Ann Smit,";
         assert_eq!(parse(nl).unwrap(), progress("We bellen u."));
@@ -352,7 +368,10 @@ mod tests {
         // tidy_lines trims line ends, so "-- " may arrive as "--".
         for sep in ["-- ", "--"] {
             let body = format!("REACTIE ongegrond\nDe afspraak is nagekomen.\n{sep}\nAnn Smit\nTeamleider | 06-12345678");
-            assert_eq!(parse(&body).unwrap(), MailCommand::Respond { outcome: Outcome::Unfounded, findings: "De afspraak is nagekomen.".into(), measures: String::new() });
+            assert_eq!(
+                parse(&body).unwrap(),
+                MailCommand::Respond { outcome: Outcome::Unfounded, findings: "De afspraak is nagekomen.".into(), measures: String::new() }
+            );
         }
     }
 
@@ -366,7 +385,8 @@ mod tests {
         assert!(!text.contains('>'), "the conversion drops the blockquote: {text}");
         assert_eq!(parse(&text).unwrap(), progress("We bellen u."));
         // Only the notice's body quoted: cut at its first sentence, greeting included.
-        let body = "VOORTGANG 2026-12-15\nWe bellen u.\n\nBeste Ann Smit,\n\nDe klacht KL-2026-0001, ontvangen op 1 december 2026, is aan u toegewezen.\nTermijnen:";
+        let body =
+            "VOORTGANG 2026-12-15\nWe bellen u.\n\nBeste Ann Smit,\n\nDe klacht KL-2026-0001, ontvangen op 1 december 2026, is aan u toegewezen.\nTermijnen:";
         assert_eq!(parse(body).unwrap(), progress("We bellen u."));
     }
 

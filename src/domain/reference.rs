@@ -39,10 +39,7 @@ impl CaseRef {
         while i + plen <= bytes.len() {
             let at_word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
             if at_word_start && bytes[i..i + plen].eq_ignore_ascii_case(prefix.as_bytes()) {
-                let end = bytes[i + plen..]
-                    .iter()
-                    .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
-                    .map_or(bytes.len(), |p| i + plen + p);
+                let end = bytes[i + plen..].iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'-')).map_or(bytes.len(), |p| i + plen + p);
                 if let Some(r) = Self::parse(&text[i..end], prefix) {
                     if !found.contains(&r) {
                         found.push(r);

@@ -97,7 +97,10 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
         handling_days_longest: handling.last().copied(),
         requests_for_information: cases.iter().map(|c| c.requests_for_information).sum(),
         external_escalations: cases.iter().filter(|c| c.external_body.is_some()).count(),
-        measures: cases.iter().filter_map(|c| c.measures.as_ref().filter(|m| !m.trim().is_empty()).map(|m| (c.reference.clone(), m.trim().to_string()))).collect(),
+        measures: cases
+            .iter()
+            .filter_map(|c| c.measures.as_ref().filter(|m| !m.trim().is_empty()).map(|m| (c.reference.clone(), m.trim().to_string())))
+            .collect(),
     }
 }
 

@@ -42,7 +42,11 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { lead_days: LeadDays::same(&[2, 0]), day_starts: NaiveTime::from_hms_opt(8, 30, 0).unwrap(), day_ends: NaiveTime::from_hms_opt(17, 0, 0).unwrap() }
+        Self {
+            lead_days: LeadDays::same(&[2, 0]),
+            day_starts: NaiveTime::from_hms_opt(8, 30, 0).unwrap(),
+            day_ends: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
+        }
     }
 }
 
@@ -136,13 +140,7 @@ pub fn due_at(now: DateTime<Utc>, calendar: &Calendar, policy: &Policy, open: &[
             due.push(Due::Escalation { deadline: d.deadline, date: d.date, today, working_days_late: calendar.working_days_between(d.date, today) });
             continue;
         }
-        let latest = policy
-            .lead_days
-            .get(d.deadline)
-            .iter()
-            .copied()
-            .filter(|lead| working_days_before(calendar, d.date, *lead) <= today)
-            .min();
+        let latest = policy.lead_days.get(d.deadline).iter().copied().filter(|lead| working_days_before(calendar, d.date, *lead) <= today).min();
         if let Some(lead) = latest {
             due.push(Due::Reminder { deadline: d.deadline, date: d.date, lead, days_left: calendar.working_days_between(today, d.date) });
         }
@@ -211,18 +209,22 @@ mod tests {
         assert!(due_at(utc(2026, 12, 26, 10, 0), &cal, &Policy::default(), &open).is_empty(), "Saturday, Boxing Day");
         assert!(due_at(utc(2026, 12, 27, 10, 0), &cal, &Policy::default(), &open).is_empty(), "Sunday");
         // Two working days before Monday 28 December: Wednesday 23 December.
-        assert_eq!(due_at(utc(2026, 12, 23, 10, 0), &cal, &Policy::default(), &open)[0], Due::Reminder { deadline: Deadline::Acknowledge, date: date(2026, 12, 28), lead: 2, days_left: 2 });
-        assert_eq!(due_at(utc(2026, 12, 28, 10, 0), &cal, &Policy::default(), &open)[0], Due::Reminder { deadline: Deadline::Acknowledge, date: date(2026, 12, 28), lead: 0, days_left: 0 });
+        assert_eq!(
+            due_at(utc(2026, 12, 23, 10, 0), &cal, &Policy::default(), &open)[0],
+            Due::Reminder { deadline: Deadline::Acknowledge, date: date(2026, 12, 28), lead: 2, days_left: 2 }
+        );
+        assert_eq!(
+            due_at(utc(2026, 12, 28, 10, 0), &cal, &Policy::default(), &open)[0],
+            Due::Reminder { deadline: Deadline::Acknowledge, date: date(2026, 12, 28), lead: 0, days_left: 0 }
+        );
     }
 
     #[test]
     fn friday_complaint_timeline() {
         // Received Friday 20 November 2026: acknowledge 27 Nov, progress 4 Dec, respond 18 Dec.
         let cal = Calendar::default();
-        let open = [
-            OpenDeadline { deadline: Deadline::Progress, date: date(2026, 12, 4) },
-            OpenDeadline { deadline: Deadline::Respond, date: date(2026, 12, 18) },
-        ];
+        let open =
+            [OpenDeadline { deadline: Deadline::Progress, date: date(2026, 12, 4) }, OpenDeadline { deadline: Deadline::Respond, date: date(2026, 12, 18) }];
         let at = |m, d| due_at(utc(2026, m, d, 9, 0), &cal, &Policy::default(), &open);
         assert!(at(12, 1).is_empty());
         assert_eq!(at(12, 2), vec![Due::Reminder { deadline: Deadline::Progress, date: date(2026, 12, 4), lead: 2, days_left: 2 }]);
@@ -256,7 +258,10 @@ mod tests {
         assert_eq!(due, vec![Due::Reminder { deadline: Deadline::Progress, date: date(2026, 12, 14), lead: 2, days_left: 2 }]);
         // Friday 11 December: 5 working days before the response.
         let due = due_at(utc(2026, 12, 11, 9, 0), &cal, &policy, &open);
-        assert_eq!(due.iter().map(|d| (d.deadline(), d.key())).collect::<Vec<_>>(), vec![(Deadline::Progress, "lead-2".to_string()), (Deadline::Respond, "lead-5".to_string())]);
+        assert_eq!(
+            due.iter().map(|d| (d.deadline(), d.key())).collect::<Vec<_>>(),
+            vec![(Deadline::Progress, "lead-2".to_string()), (Deadline::Respond, "lead-5".to_string())]
+        );
         assert_eq!(due[1], Due::Reminder { deadline: Deadline::Respond, date: date(2026, 12, 18), lead: 5, days_left: 5 });
         let due = due_at(utc(2026, 12, 14, 9, 0), &cal, &policy, &open);
         assert_eq!(due.iter().map(|d| d.key()).collect::<Vec<_>>(), ["lead-0", "lead-0", "lead-5"]);

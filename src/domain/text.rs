@@ -54,11 +54,7 @@ pub fn redact_addresses(text: &str) -> String {
 pub fn html_to_text(html: &str) -> String {
     let stripped = strip_elements(html, &["script", "style", "head", "template", "noscript"]);
     let stripped = strip_hidden_elements(&stripped);
-    let with_breaks = stripped
-        .replace("</div>", "</div><br>")
-        .replace("</DIV>", "</DIV><br>")
-        .replace("</li>", "</li><br>")
-        .replace("</tr>", "</tr><br>");
+    let with_breaks = stripped.replace("</div>", "</div><br>").replace("</DIV>", "</DIV><br>").replace("</li>", "</li><br>").replace("</tr>", "</tr><br>");
     let text = mail_parser::decoders::html::html_to_text(&with_breaks);
     let text = remove_invisible(&text);
     let collapsed: Vec<String> = text.lines().map(|l| l.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")).collect();
@@ -152,8 +148,20 @@ pub fn remove_invisible(text: &str) -> String {
     for (i, &c) in chars.iter().enumerate() {
         match c {
             '\u{200D}' if i > 0 && is_emoji(chars.get(i - 1).copied()) && is_emoji(chars.get(i + 1).copied()) => out.push(c),
-            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' => {}
+            '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}' => {}
             '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => out.push(' '),
             _ => out.push(c),
         }
@@ -239,13 +247,14 @@ pub fn tidy_lines(text: &str) -> String {
 pub fn display_filename(claimed: Option<&str>) -> String {
     let claimed = claimed.unwrap_or("");
     let last = claimed.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last
-        .chars()
-        .map(|c| if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') { '_' } else { c })
-        .collect();
+    let cleaned: String = last.chars().map(|c| if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') { '_' } else { c }).collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
     let cleaned: String = cleaned.chars().take(120).collect();
-    if cleaned.is_empty() { "bijlage".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "bijlage".to_string()
+    } else {
+        cleaned
+    }
 }
 
 #[cfg(test)]
@@ -270,10 +279,7 @@ mod tests {
 
     #[test]
     fn addresses_are_redacted_from_server_errors() {
-        assert_eq!(
-            redact_addresses("550 5.1.1 <jan.de-vries+x@example.nl>: Recipient address rejected"),
-            "550 5.1.1 <<address>>: Recipient address rejected"
-        );
+        assert_eq!(redact_addresses("550 5.1.1 <jan.de-vries+x@example.nl>: Recipient address rejected"), "550 5.1.1 <<address>>: Recipient address rejected");
         assert_eq!(redact_addresses("timeout after 5.0 s @ 10:00"), "timeout after 5.0 s @ 10:00");
     }
 

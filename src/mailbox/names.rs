@@ -136,7 +136,10 @@ mod tests {
     #[test]
     fn the_personal_namespace_is_read_from_the_response() {
         assert_eq!(parse_namespace(r#"* NAMESPACE (("INBOX." ".")) NIL NIL"#), Some(Namespace { prefix: "INBOX.".into(), delimiter: Some('.') }));
-        assert_eq!(parse_namespace(r#"* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Public/" "/"))"#), Some(Namespace { prefix: String::new(), delimiter: Some('/') }));
+        assert_eq!(
+            parse_namespace(r#"* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Public/" "/"))"#),
+            Some(Namespace { prefix: String::new(), delimiter: Some('/') })
+        );
         assert_eq!(parse_namespace(r#"* NAMESPACE (("" NIL)) NIL NIL"#), Some(Namespace { prefix: String::new(), delimiter: None }));
         assert_eq!(parse_namespace("* NAMESPACE NIL NIL NIL"), None);
         assert_eq!(parse_namespace("* OK hello"), None);

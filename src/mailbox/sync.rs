@@ -75,7 +75,15 @@ impl MailboxWorker {
     /// One batch: handle each mail, put the handled ones away together, save the last UID.
     /// A failure that is not yet the mail's own ends the batch there, after the mails before it
     /// are put away; the saved UID stays below the failing one, which is tried again first.
-    async fn sync_batch(&self, session: &mut ImapSession, batch: &[u32], uidvalidity: u32, can_move: bool, shutdown: &watch::Receiver<bool>, report: &mut SyncReport) -> Result<(), MailboxError> {
+    async fn sync_batch(
+        &self,
+        session: &mut ImapSession,
+        batch: &[u32],
+        uidvalidity: u32,
+        can_move: bool,
+        shutdown: &watch::Receiver<bool>,
+        report: &mut SyncReport,
+    ) -> Result<(), MailboxError> {
         let inbox = &self.config.inbox;
         let metas = self.fetch_metas(session, batch).await?;
         let mut bodies = self.fetch_bodies(session, batch, &metas).await?;
@@ -136,7 +144,15 @@ impl MailboxWorker {
     /// Handles one mail: registers it, threads it, sets it aside or quarantines it. Returns
     /// where it goes, or `None` if it is gone from the mailbox. `body` is its content when the
     /// batch fetched it already.
-    async fn handle(&self, session: &mut ImapSession, uid: u32, uidvalidity: u32, (size, arrived): Meta, body: Option<Vec<u8>>, report: &mut SyncReport) -> Result<Option<Destination>, MailboxError> {
+    async fn handle(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+        uidvalidity: u32,
+        (size, arrived): Meta,
+        body: Option<Vec<u8>>,
+        report: &mut SyncReport,
+    ) -> Result<Option<Destination>, MailboxError> {
         report.fetched += 1;
         let outcome = if u64::from(size) > self.config.max_message_bytes {
             Outcome::Quarantine { reason: format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes) }
@@ -184,7 +200,10 @@ impl MailboxWorker {
 
     /// Sizes and internal dates of a batch, in one FETCH.
     async fn fetch_metas(&self, session: &mut ImapSession, batch: &[u32]) -> Result<HashMap<u32, Meta>, MailboxError> {
-        let fetched: Vec<_> = timed(self.config.timeout(), "UID FETCH", async { session.uid_fetch(uid_set(batch), "(UID RFC822.SIZE INTERNALDATE)").await?.try_collect::<Vec<_>>().await }).await?;
+        let fetched: Vec<_> = timed(self.config.timeout(), "UID FETCH", async {
+            session.uid_fetch(uid_set(batch), "(UID RFC822.SIZE INTERNALDATE)").await?.try_collect::<Vec<_>>().await
+        })
+        .await?;
         Ok(fetched
             .iter()
             .filter_map(|f| {
@@ -199,7 +218,8 @@ impl MailboxWorker {
     /// The bodies of the batch's small mails, in FETCHes of at most `BATCH_BYTES`. Large mails
     /// are fetched in pieces when their turn comes (see `fetch_in_chunks`).
     async fn fetch_bodies(&self, session: &mut ImapSession, batch: &[u32], metas: &HashMap<u32, Meta>) -> Result<HashMap<u32, Vec<u8>>, MailboxError> {
-        let small: Vec<(u32, u32)> = batch.iter().filter_map(|uid| metas.get(uid).map(|(size, _)| (*uid, *size))).filter(|(_, size)| *size <= FETCH_CHUNK).collect();
+        let small: Vec<(u32, u32)> =
+            batch.iter().filter_map(|uid| metas.get(uid).map(|(size, _)| (*uid, *size))).filter(|(_, size)| *size <= FETCH_CHUNK).collect();
         let mut bodies = HashMap::with_capacity(small.len());
         let mut group = Vec::new();
         let mut bytes = 0u64;
@@ -208,7 +228,8 @@ impl MailboxWorker {
             bytes += u64::from(size);
             if bytes >= BATCH_BYTES || i + 1 == small.len() {
                 let budget = self.config.timeout() + Duration::from_secs(bytes >> 20);
-                let fetched: Vec<_> = timed(budget, "UID FETCH", async { session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])").await?.try_collect::<Vec<_>>().await }).await?;
+                let fetched: Vec<_> =
+                    timed(budget, "UID FETCH", async { session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])").await?.try_collect::<Vec<_>>().await }).await?;
                 for f in &fetched {
                     if let (Some(uid), Some(body)) = (f.uid, f.body()) {
                         if group.contains(&uid) {
@@ -280,7 +301,13 @@ impl MailboxWorker {
 
     /// One UID FETCH of one mail, fully drained. Returns size, internal date and (if asked)
     /// the body.
-    async fn fetch(&self, session: &mut ImapSession, uid: u32, items: &str, budget: Duration) -> Result<Option<(u32, DateTime<Utc>, Option<Vec<u8>>)>, MailboxError> {
+    async fn fetch(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+        items: &str,
+        budget: Duration,
+    ) -> Result<Option<(u32, DateTime<Utc>, Option<Vec<u8>>)>, MailboxError> {
         let fetches: Vec<_> = timed(budget, "UID FETCH", async { session.uid_fetch(uid.to_string(), items).await?.try_collect::<Vec<_>>().await }).await?;
         let Some(f) = fetches.into_iter().find(|f| f.uid == Some(uid)) else {
             return Ok(None);

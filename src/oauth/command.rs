@@ -19,7 +19,8 @@ impl TokenCommand {
 
     pub async fn fetch(&self) -> Result<Fetched, TokenError> {
         let (command, timeout) = (self.command.clone(), self.timeout);
-        let output = tokio::task::spawn_blocking(move || run(&command, timeout)).await.map_err(|e| TokenError::Unavailable(format!("token_command: {e}")))??;
+        let output =
+            tokio::task::spawn_blocking(move || run(&command, timeout)).await.map_err(|e| TokenError::Unavailable(format!("token_command: {e}")))??;
         let token = output.trim();
         if token.is_empty() || token.contains(char::is_whitespace) {
             return Err(TokenError::Unavailable("token_command printed no token (one line with the access token was expected)".into()));

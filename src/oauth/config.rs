@@ -76,7 +76,10 @@ impl OAuth2 {
     /// The client secret, read from its file (trailing newline trimmed) or variable.
     pub fn client_secret(&self) -> Result<String, String> {
         let secret = if let Some(path) = &self.client_secret_file {
-            std::fs::read_to_string(path).map_err(|e| format!("oauth2.client_secret_file: cannot read {}: {e}", path.display()))?.trim_end_matches(['\r', '\n']).to_string()
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("oauth2.client_secret_file: cannot read {}: {e}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string()
         } else if let Some(var) = &self.client_secret_env {
             std::env::var(var).map_err(|_| format!("oauth2.client_secret_env: environment variable {var} is not set"))?
         } else {
@@ -100,10 +103,18 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
             continue;
         }
         if config.oauth2.is_none() {
-            add(&format!("{section}.auth"), "\"oauth2\" needs an [oauth2] section".into(), "add [oauth2] with provider = \"microsoft\", \"google\", \"generic\" or \"command\" (see the example configuration)");
+            add(
+                &format!("{section}.auth"),
+                "\"oauth2\" needs an [oauth2] section".into(),
+                "add [oauth2] with provider = \"microsoft\", \"google\", \"generic\" or \"command\" (see the example configuration)",
+            );
         }
         if tls == TlsMode::None {
-            add(&format!("{section}.tls"), "\"none\" with auth = \"oauth2\" would send the access token in clear text".into(), "use \"implicit\" or \"starttls\"");
+            add(
+                &format!("{section}.tls"),
+                "\"none\" with auth = \"oauth2\" would send the access token in clear text".into(),
+                "use \"implicit\" or \"starttls\"",
+            );
         }
     }
     if imap && (config.imap.password.is_some() || config.imap.password_file.is_some() || config.imap.password_env.is_some()) {
@@ -114,14 +125,20 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     }
     let Some(o) = &config.oauth2 else { return p };
     if !imap && !smtp {
-        add("oauth2", "is configured but neither imap.auth nor smtp.auth is \"oauth2\"".into(), "set auth = \"oauth2\" in [imap] and [smtp], or remove [oauth2]");
+        add(
+            "oauth2",
+            "is configured but neither imap.auth nor smtp.auth is \"oauth2\"".into(),
+            "set auth = \"oauth2\" in [imap] and [smtp], or remove [oauth2]",
+        );
     }
     if o.timeout_secs == 0 {
         add("oauth2.timeout_secs", "must be at least 1 second".into(), "use the default (30)");
     }
     // Keys that mean nothing for this provider are mistakes (a misplaced or misspelt setting).
     let allowed: &[&str] = match o.provider {
-        Provider::Microsoft => &["tenant", "client_id", "client_secret_file", "client_secret_env", "certificate_file", "private_key_file", "scope", "token_url", "ca_file"],
+        Provider::Microsoft => {
+            &["tenant", "client_id", "client_secret_file", "client_secret_env", "certificate_file", "private_key_file", "scope", "token_url", "ca_file"]
+        }
         Provider::Google => &["service_account_file", "mailbox", "scope", "token_url", "ca_file"],
         Provider::Generic => &["client_id", "client_secret_file", "client_secret_env", "scope", "token_url", "ca_file"],
         Provider::Command => &["token_command"],
@@ -143,11 +160,19 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     let provider = format!("{:?}", o.provider).to_lowercase();
     for (key, set) in given {
         if set && !allowed.contains(&key) {
-            add(&format!("oauth2.{key}"), format!("is not used by provider \"{provider}\""), &format!("remove it; provider \"{provider}\" takes {}", allowed.join(", ")));
+            add(
+                &format!("oauth2.{key}"),
+                format!("is not used by provider \"{provider}\""),
+                &format!("remove it; provider \"{provider}\" takes {}", allowed.join(", ")),
+            );
         }
     }
     if o.provider == Provider::Microsoft && !o.tenant.as_deref().is_none_or(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')) {
-        add("oauth2.tenant", "is not a tenant ID or domain".into(), "use the directory (tenant) ID, e.g. 00000000-0000-0000-0000-000000000000, or the tenant's domain");
+        add(
+            "oauth2.tenant",
+            "is not a tenant ID or domain".into(),
+            "use the directory (tenant) ID, e.g. 00000000-0000-0000-0000-000000000000, or the tenant's domain",
+        );
     }
     let mut require = |key: &str, value: Option<&str>, fix: &str| {
         if value.is_none_or(|v| v.trim().is_empty()) {
@@ -159,7 +184,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
             require("tenant", o.tenant.as_deref(), "set the directory (tenant) ID from the app registration's overview page");
             require("client_id", o.client_id.as_deref(), "set the application (client) ID from the app registration's overview page");
         }
-        Provider::Google => require("service_account_file", o.service_account_file.as_ref().and_then(|p| p.to_str()), "point it at the service account's JSON key file"),
+        Provider::Google => {
+            require("service_account_file", o.service_account_file.as_ref().and_then(|p| p.to_str()), "point it at the service account's JSON key file")
+        }
         Provider::Generic => {
             require("token_url", o.token_url.as_deref(), "set the provider's token endpoint");
             require("client_id", o.client_id.as_deref(), "set the client ID");
@@ -172,13 +199,32 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
         let cert = o.certificate_file.is_some() || o.private_key_file.is_some();
         let sources = [o.client_secret_file.is_some(), o.client_secret_env.is_some(), cert].iter().filter(|b| **b).count();
         if sources != 1 {
-            let what = if o.provider == Provider::Microsoft { "client_secret_file, client_secret_env, or certificate_file with private_key_file" } else { "client_secret_file or client_secret_env" };
-            add("oauth2.client_secret_file", format!("needs exactly one of {what}"), "keep one; the secret lives in its own file (under systemd a credential), never in this file");
+            let what = if o.provider == Provider::Microsoft {
+                "client_secret_file, client_secret_env, or certificate_file with private_key_file"
+            } else {
+                "client_secret_file or client_secret_env"
+            };
+            add(
+                "oauth2.client_secret_file",
+                format!("needs exactly one of {what}"),
+                "keep one; the secret lives in its own file (under systemd a credential), never in this file",
+            );
         } else if cert && (o.certificate_file.is_none() || o.private_key_file.is_none()) {
-            add("oauth2.certificate_file", "certificate_file and private_key_file go together".into(), "set both: the certificate uploaded to the app registration and its private key");
+            add(
+                "oauth2.certificate_file",
+                "certificate_file and private_key_file go together".into(),
+                "set both: the certificate uploaded to the app registration and its private key",
+            );
         } else if secrets && cert {
-            if let Err(e) = super::microsoft::CertificateCredential::load(o.certificate_file.as_deref().unwrap_or(std::path::Path::new("")), o.private_key_file.as_deref().unwrap_or(std::path::Path::new(""))) {
-                add("oauth2.certificate_file", e.to_string(), "give a PEM certificate and its RSA private key (PEM, PKCS#8 or PKCS#1), readable by the service");
+            if let Err(e) = super::microsoft::CertificateCredential::load(
+                o.certificate_file.as_deref().unwrap_or(std::path::Path::new("")),
+                o.private_key_file.as_deref().unwrap_or(std::path::Path::new("")),
+            ) {
+                add(
+                    "oauth2.certificate_file",
+                    e.to_string(),
+                    "give a PEM certificate and its RSA private key (PEM, PKCS#8 or PKCS#1), readable by the service",
+                );
             }
         } else if secrets {
             if let Err(e) = o.client_secret() {
@@ -190,7 +236,11 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     if secrets && o.provider == Provider::Google {
         if let Some(path) = &o.service_account_file {
             if let Err(e) = super::google::ServiceAccount::load(path) {
-                add("oauth2.service_account_file", e.to_string(), "download a JSON key of the service account (IAM, Service accounts, Keys) and make it readable by the service");
+                add(
+                    "oauth2.service_account_file",
+                    e.to_string(),
+                    "download a JSON key of the service account (IAM, Service accounts, Keys) and make it readable by the service",
+                );
             }
         }
     }
@@ -199,7 +249,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     }
     if let Some(url) = &o.token_url {
         match super::http::Url::parse(url) {
-            Ok(u) if !u.https && !crate::config::is_loopback(&u.host) => add("oauth2.token_url", format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost"),
+            Ok(u) if !u.https && !crate::config::is_loopback(&u.host) => {
+                add("oauth2.token_url", format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost")
+            }
             Ok(_) => {}
             Err(e) => add("oauth2.token_url", e, "write a URL like https://login.example.com/oauth2/token"),
         }
@@ -215,8 +267,15 @@ mod tests {
     fn example_oauth2() -> String {
         let example = include_str!("../../config/klachtd.example.toml");
         let block = example.split("# [oauth2]\n").nth(1).expect("the example documents [oauth2]");
-        let keys: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
-        let base = include_str!("../../config/klachtd.example.toml").split("\n# [oauth2]").next().unwrap().replace("# auth = \"password\"", "auth = \"oauth2\"").replace("password_file = \"/etc/klachtd/imap-password\"\n", "").replace("password_env = \"KLACHTD_SMTP_PASSWORD\"\n", "");
+        let keys: Vec<&str> =
+            block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
+        let base = include_str!("../../config/klachtd.example.toml")
+            .split("\n# [oauth2]")
+            .next()
+            .unwrap()
+            .replace("# auth = \"password\"", "auth = \"oauth2\"")
+            .replace("password_file = \"/etc/klachtd/imap-password\"\n", "")
+            .replace("password_env = \"KLACHTD_SMTP_PASSWORD\"\n", "");
         format!("{base}\n[oauth2]\n{}\n", keys.join("\n"))
     }
 

@@ -32,10 +32,16 @@ impl ServiceAccount {
         }
         let text = std::fs::read(path).map_err(|e| anyhow::anyhow!("oauth2.service_account_file: cannot read {}: {e}", path.display()))?;
         // The error of a failed parse could quote the key; say only where.
-        let file: KeyFile = serde_json::from_slice(&text).map_err(|e| anyhow::anyhow!("oauth2.service_account_file: {} is not a JSON key file (line {})", path.display(), e.line()))?;
+        let file: KeyFile = serde_json::from_slice(&text)
+            .map_err(|e| anyhow::anyhow!("oauth2.service_account_file: {} is not a JSON key file (line {})", path.display(), e.line()))?;
         let missing = |what: &str| anyhow::anyhow!("oauth2.service_account_file: {} has no {what}", path.display());
-        let key = jwt::rsa_key_from_pem(file.private_key.ok_or_else(|| missing("private_key"))?.as_bytes()).map_err(|e| anyhow::anyhow!("oauth2.service_account_file: private_key {e}"))?;
-        Ok(Self { client_email: file.client_email.ok_or_else(|| missing("client_email"))?, token_uri: file.token_uri.unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()), key })
+        let key = jwt::rsa_key_from_pem(file.private_key.ok_or_else(|| missing("private_key"))?.as_bytes())
+            .map_err(|e| anyhow::anyhow!("oauth2.service_account_file: private_key {e}"))?;
+        Ok(Self {
+            client_email: file.client_email.ok_or_else(|| missing("client_email"))?,
+            token_uri: file.token_uri.unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+            key,
+        })
     }
 }
 

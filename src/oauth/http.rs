@@ -118,7 +118,8 @@ async fn exchange(url: &Url, body: &str, tls: &Arc<ClientConfig>) -> std::io::Re
             Err(e) => return Err(e),
         };
         if n == 0 {
-            return parse(&buf, true)?.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the response was complete"));
+            return parse(&buf, true)?
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the response was complete"));
         }
         buf.extend_from_slice(&chunk[..n]);
         if buf.len() > MAX_RESPONSE {

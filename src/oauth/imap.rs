@@ -13,12 +13,15 @@ use crate::mailbox::{ImapIo, MailboxError};
 pub async fn authenticate(mut client: Client<Box<dyn ImapIo>>, config: &Imap, tokens: &TokenSource) -> Result<Session<Box<dyn ImapIo>>, MailboxError> {
     let timeout = config.timeout();
     let offered = tokio::time::timeout(timeout, auth_mechanisms(&mut client)).await.map_err(|_| MailboxError::Timeout(timeout, "CAPABILITY"))??;
-    let mechanism = Mechanism::choose(offered.iter().map(String::as_str)).ok_or(MailboxError::Unsupported("AUTH=OAUTHBEARER or AUTH=XOAUTH2 (needed for auth = \"oauth2\")"))?;
+    let mechanism = Mechanism::choose(offered.iter().map(String::as_str))
+        .ok_or(MailboxError::Unsupported("AUTH=OAUTHBEARER or AUTH=XOAUTH2 (needed for auth = \"oauth2\")"))?;
     let mut retried = false;
     loop {
         let token = tokens.token().await?;
         let authenticator = ImapAuthenticator::new(mechanism, mechanism.initial_response(&config.user, &config.host, config.port, token.secret()));
-        let outcome = tokio::time::timeout(timeout, client.authenticate(mechanism.name(), authenticator)).await.map_err(|_| MailboxError::Timeout(timeout, "AUTHENTICATE"))?;
+        let outcome = tokio::time::timeout(timeout, client.authenticate(mechanism.name(), authenticator))
+            .await
+            .map_err(|_| MailboxError::Timeout(timeout, "AUTHENTICATE"))?;
         match outcome {
             Ok(session) => {
                 tracing::debug!(mechanism = mechanism.name(), "IMAP login with access token");

@@ -52,7 +52,8 @@ pub fn random_id() -> String {
 pub fn sign(header: &serde_json::Value, claims: &serde_json::Value, key: &RsaKeyPair) -> Result<String, String> {
     let input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()));
     let mut signature = vec![0u8; key.public().modulus_len()];
-    key.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature).map_err(|_| "cannot sign the assertion".to_string())?;
+    key.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature)
+        .map_err(|_| "cannot sign the assertion".to_string())?;
     Ok(format!("{input}.{}", b64url(&signature)))
 }
 

@@ -54,8 +54,19 @@ impl ClientAssertion {
     pub fn new(o: &OAuth2, tls: Arc<ClientConfig>) -> anyhow::Result<Self> {
         let url_text = o.microsoft_token_url();
         let url = http::Url::parse(&url_text).map_err(|e| anyhow::anyhow!("oauth2.token_url: {e}"))?;
-        let credential = CertificateCredential::load(o.certificate_file.as_deref().unwrap_or(std::path::Path::new("")), o.private_key_file.as_deref().unwrap_or(std::path::Path::new("")))?;
-        Ok(Self { url, url_text, client_id: o.client_id.clone().unwrap_or_default(), scope: o.scope_or(MICROSOFT_SCOPE), credential, tls, timeout: o.timeout() })
+        let credential = CertificateCredential::load(
+            o.certificate_file.as_deref().unwrap_or(std::path::Path::new("")),
+            o.private_key_file.as_deref().unwrap_or(std::path::Path::new("")),
+        )?;
+        Ok(Self {
+            url,
+            url_text,
+            client_id: o.client_id.clone().unwrap_or_default(),
+            scope: o.scope_or(MICROSOFT_SCOPE),
+            credential,
+            tls,
+            timeout: o.timeout(),
+        })
     }
 
     pub async fn fetch(&self) -> Result<Fetched, TokenError> {

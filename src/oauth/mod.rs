@@ -128,7 +128,9 @@ impl TokenSource {
         let grant = match o.provider {
             Provider::Microsoft if o.certificate_file.is_some() => Grant::ClientAssertion(microsoft::ClientAssertion::new(o, tls)?),
             Provider::Microsoft => Grant::ClientSecret(generic::ClientSecret::new(o, o.microsoft_token_url(), o.scope_or(config::MICROSOFT_SCOPE), tls)?),
-            Provider::Generic => Grant::ClientSecret(generic::ClientSecret::new(o, o.token_url.clone().unwrap_or_default(), o.scope.clone().unwrap_or_default(), tls)?),
+            Provider::Generic => {
+                Grant::ClientSecret(generic::ClientSecret::new(o, o.token_url.clone().unwrap_or_default(), o.scope.clone().unwrap_or_default(), tls)?)
+            }
             Provider::Google => Grant::JwtBearer(google::JwtBearer::new(o, mailbox, tls)?),
             Provider::Command => Grant::Command(command::TokenCommand::new(o)),
         };
@@ -222,7 +224,14 @@ pub fn token_response(response: http::Response, hide: &[&str]) -> Result<Fetched
 }
 
 /// POSTs a token request and reads the answer.
-async fn request(url: &http::Url, url_text: &str, form: &str, tls: &Arc<tokio_rustls::rustls::ClientConfig>, timeout: Duration, hide: &[&str]) -> Result<Fetched, TokenError> {
+async fn request(
+    url: &http::Url,
+    url_text: &str,
+    form: &str,
+    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
+    timeout: Duration,
+    hide: &[&str],
+) -> Result<Fetched, TokenError> {
     let response = http::post_form(url, form, tls, timeout).await.map_err(|e| TokenError::Unavailable(format!("token endpoint {url_text}: {e}")))?;
     token_response(response, hide)
 }
@@ -240,7 +249,8 @@ mod tests {
         let t = answer(200, r#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0"}"#).unwrap();
         assert_eq!((t.token.as_str(), t.expires_in), ("eyJ0", Some(Duration::from_secs(3599))));
         assert_eq!(answer(200, r#"{"access_token":"x","expires_in":"60"}"#).unwrap().expires_in, Some(Duration::from_secs(60)));
-        let e = answer(401, r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided: s3cret-value.\r\nTrace ID: 1"}"#).unwrap_err();
+        let e = answer(401, r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided: s3cret-value.\r\nTrace ID: 1"}"#)
+            .unwrap_err();
         assert!(matches!(&e, TokenError::Refused { code, .. } if code == "invalid_client"), "{e:?}");
         let text = e.to_string();
         assert!(text.contains("AADSTS7000215") && !text.contains("s3cret-value") && !text.contains('\n'), "{text}");

@@ -82,7 +82,10 @@ mod tests {
         assert_eq!(Mechanism::choose(["PLAIN", "XOAUTH2", "OAUTHBEARER"]), Some(Mechanism::OAuthBearer));
         assert_eq!(Mechanism::choose(["plain", "xoauth2"]), Some(Mechanism::XOAuth2));
         assert_eq!(Mechanism::choose(["PLAIN"]), None);
-        assert_eq!(Mechanism::OAuthBearer.initial_response("a,b=c@x.nl", "imap.x.nl", 993, "T"), b"n,a=a=2Cb=3Dc@x.nl,\x01host=imap.x.nl\x01port=993\x01auth=Bearer T\x01\x01");
+        assert_eq!(
+            Mechanism::OAuthBearer.initial_response("a,b=c@x.nl", "imap.x.nl", 993, "T"),
+            b"n,a=a=2Cb=3Dc@x.nl,\x01host=imap.x.nl\x01port=993\x01auth=Bearer T\x01\x01"
+        );
         assert_eq!(Mechanism::XOAuth2.initial_response("k@x.nl", "h", 1, "T"), b"user=k@x.nl\x01auth=Bearer T\x01\x01");
     }
 }

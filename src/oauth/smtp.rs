@@ -86,7 +86,10 @@ fn offered_mechanisms(ehlo: &Response) -> Vec<String> {
     ehlo.message()
         .filter_map(|line| {
             let upper = line.trim().to_ascii_uppercase();
-            upper.strip_prefix("AUTH").filter(|rest| rest.starts_with([' ', '='])).map(|rest| rest[1..].split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            upper
+                .strip_prefix("AUTH")
+                .filter(|rest| rest.starts_with([' ', '=']))
+                .map(|rest| rest[1..].split_whitespace().map(str::to_string).collect::<Vec<_>>())
         })
         .flatten()
         .collect()
@@ -110,8 +113,17 @@ mod tests {
 
     #[test]
     fn mechanisms_are_read_from_the_ehlo_answer() {
-        let ehlo = |lines: &[&str]| Response::new(Code::new(Severity::PositiveCompletion, Category::MailSystem, Detail::Zero), lines.iter().map(|l| l.to_string()).collect());
-        let postfix = ehlo(&["mailstack.test", "PIPELINING", "SIZE 104857600", "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER", "AUTH=PLAIN LOGIN XOAUTH2 OAUTHBEARER", "8BITMIME"]);
+        let ehlo = |lines: &[&str]| {
+            Response::new(Code::new(Severity::PositiveCompletion, Category::MailSystem, Detail::Zero), lines.iter().map(|l| l.to_string()).collect())
+        };
+        let postfix = ehlo(&[
+            "mailstack.test",
+            "PIPELINING",
+            "SIZE 104857600",
+            "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER",
+            "AUTH=PLAIN LOGIN XOAUTH2 OAUTHBEARER",
+            "8BITMIME",
+        ]);
         assert_eq!(Mechanism::choose(offered_mechanisms(&postfix).iter().map(String::as_str)), Some(Mechanism::OAuthBearer));
         let exchange = ehlo(&["AM0PR01CA0001.outlook.office365.com Hello", "SIZE 157286400", "AUTH LOGIN XOAUTH2", "AUTHENTICATED-ONLY"]);
         assert_eq!(offered_mechanisms(&exchange), ["LOGIN", "XOAUTH2"]);

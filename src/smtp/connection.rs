@@ -56,7 +56,10 @@ impl Connection {
         let server = || format!("{}:{}", endpoint.host, endpoint.port);
         let failed = |source: std::io::Error| SendError::Connect { server: server(), source };
         let timed_out = |what: &str| failed(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} timed out")));
-        let tcp = tokio::time::timeout(endpoint.connect_timeout, TcpStream::connect((endpoint.host.as_str(), endpoint.port))).await.map_err(|_| timed_out("connecting"))?.map_err(failed)?;
+        let tcp = tokio::time::timeout(endpoint.connect_timeout, TcpStream::connect((endpoint.host.as_str(), endpoint.port)))
+            .await
+            .map_err(|_| timed_out("connecting"))?
+            .map_err(failed)?;
         tcp.set_nodelay(true).map_err(failed)?;
         let stream: Box<dyn AsyncTokioStream> = match endpoint.tls {
             TlsMode::Implicit => {
@@ -69,7 +72,9 @@ impl Connection {
             }
             TlsMode::Starttls | TlsMode::None => Box::new(tcp),
         };
-        let mut conn = tokio::time::timeout(endpoint.connect_timeout, AsyncSmtpConnection::connect_with_transport(stream, &hello)).await.map_err(|_| timed_out("waiting for the greeting"))??;
+        let mut conn = tokio::time::timeout(endpoint.connect_timeout, AsyncSmtpConnection::connect_with_transport(stream, &hello))
+            .await
+            .map_err(|_| timed_out("waiting for the greeting"))??;
         if let (TlsMode::Starttls, Some(parameters)) = (endpoint.tls, &endpoint.starttls) {
             conn.starttls(parameters.clone(), &hello).await?;
         }
@@ -119,7 +124,11 @@ impl AsyncTokioStream for TlsStream {
 }
 
 impl tokio::io::AsyncRead for TlsStream {
-    fn poll_read(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }

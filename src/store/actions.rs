@@ -281,7 +281,12 @@ impl Store {
     pub async fn record_external(&self, reference: &str, body: &str, on: chrono::NaiveDate, actor: &str) -> Result<()> {
         let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE cases SET external_body = $1, external_on = $2 WHERE id = $3").bind(body).bind(on.to_string()).bind(link.id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE cases SET external_body = $1, external_on = $2 WHERE id = $3")
+            .bind(body)
+            .bind(on.to_string())
+            .bind(link.id)
+            .execute(&mut *tx)
+            .await?;
         insert_event(&mut tx, link.id, actor, "external-body", &format!("{body} on {on}")).await?;
         tx.commit().await?;
         Ok(())
@@ -327,15 +332,20 @@ impl Store {
         let locked = self.lock_case(&mut tx, reference).await?;
         // The case's latest acknowledgement by mail, if it was sent or is about to be (one that
         // came back undelivered is `returned` and does not count).
-        let mailed = sqlx::query("SELECT status, sent_at FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' AND status IN ('sent', 'pending') ORDER BY id DESC LIMIT 1")
-            .bind(locked.id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| (r.get::<String, _>(0), r.get::<Option<i64>, _>(1)));
-        let day = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
+        let mailed = sqlx::query(
+            "SELECT status, sent_at FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' AND status IN ('sent', 'pending') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(locked.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| (r.get::<String, _>(0), r.get::<Option<i64>, _>(1)));
+        let day =
+            |t: i64| chrono::DateTime::from_timestamp(t, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
         let refused = match (locked.acknowledged_at, mailed) {
             (Some(earlier), _) => Some(format!("{reference} already has its acknowledgement recorded ({})", day(earlier))),
-            (None, Some((status, _))) if status == "pending" => Some(format!("{reference} has an acknowledgement by e-mail waiting to be sent; nothing to record")),
+            (None, Some((status, _))) if status == "pending" => {
+                Some(format!("{reference} has an acknowledgement by e-mail waiting to be sent; nothing to record"))
+            }
             (None, Some((_, sent))) => Some(format!("{reference} was acknowledged by e-mail ({}); nothing to record", sent.map_or("date unknown".into(), day))),
             (None, None) => None,
         };
@@ -382,7 +392,8 @@ impl Store {
     async fn lock_case(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, reference: &str) -> Result<Locked> {
         let lock = self.row_lock();
         let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let r =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let outcome: Option<String> = r.get(2);
         Ok(Locked {
             id: r.get(0),

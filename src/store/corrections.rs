@@ -49,7 +49,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let lock = self.row_lock();
         let sql = format!("SELECT id, complainant_name, complainant_email, description, incomplete, anonymised_at FROM cases WHERE reference = $1{lock}");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let id: i64 = row.get(0);
         let (old_name, old_email): (Option<String>, Option<String>) = (row.get(1), row.get(2));
         let old_description: String = row.get(3);
@@ -101,8 +102,10 @@ impl Store {
     pub async fn supervisor_checked(&self, reference: &str, actor: &str) -> std::result::Result<String, ActionError> {
         let mut tx = self.begin().await?;
         let lock = self.row_lock();
-        let sql = format!("SELECT c.id, c.supervisor_check, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) FROM cases c WHERE c.reference = $1{lock}");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let sql =
+            format!("SELECT c.id, c.supervisor_check, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) FROM cases c WHERE c.reference = $1{lock}");
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let (id, named, handler): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
         if named.is_empty() {
             tx.rollback().await?;

@@ -40,7 +40,10 @@ impl Store {
 
     /// The name of the active handler with this address, if any.
     pub async fn handler_by_email(&self, email: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT name FROM handlers WHERE email = $1 AND active = 1").bind(email.trim().to_ascii_lowercase()).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT name FROM handlers WHERE email = $1 AND active = 1")
+            .bind(email.trim().to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub async fn handlers(&self) -> Result<Vec<Handler>> {

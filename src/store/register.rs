@@ -62,7 +62,8 @@ impl Store {
         let t = now();
         for id in &ids {
             // Large raw mails kept as files go with the rest (see `messages.raw_file`).
-            let raw_files: Vec<String> = sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id = $1 AND raw_file IS NOT NULL").bind(id).fetch_all(&mut *tx).await?;
+            let raw_files: Vec<String> =
+                sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id = $1 AND raw_file IS NOT NULL").bind(id).fetch_all(&mut *tx).await?;
             hashes.extend(raw_files);
             let statements: [&'static str; 5] = [
                 "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
@@ -99,17 +100,23 @@ impl Store {
         hashes.sort();
         hashes.dedup();
         for h in hashes {
-            let still: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM attachments WHERE sha256 = $1) + (SELECT COUNT(*) FROM messages WHERE raw_file = $1)")
-                .bind(&h)
-                .fetch_one(&mut *tx)
-                .await?;
+            let still: i64 =
+                sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM attachments WHERE sha256 = $1) + (SELECT COUNT(*) FROM messages WHERE raw_file = $1)")
+                    .bind(&h)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if still == 0 {
                 orphaned.push(h);
             }
         }
         tx.commit().await?;
         if unlinked.messages > 0 || unlinked.quarantine > 0 {
-            tracing::info!(messages = unlinked.messages, quarantine = unlinked.quarantine, attachments = unlinked.hashes.len(), "mail outside any case cleared after the retention period");
+            tracing::info!(
+                messages = unlinked.messages,
+                quarantine = unlinked.quarantine,
+                attachments = unlinked.hashes.len(),
+                "mail outside any case cleared after the retention period"
+            );
         }
         Ok((ids.len() as u64, orphaned))
     }
@@ -125,15 +132,20 @@ impl Store {
 /// quarantine record from before `cutoff` (it can quote a header) is blanked. Nothing the
 /// register counts is touched.
 async fn remove_unlinked_mail(tx: &mut sqlx::Transaction<'static, sqlx::Any>, cutoff: i64) -> Result<Unlinked> {
-    let mut hashes: Vec<String> = sqlx::query_scalar(
-        "SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.case_id IS NULL AND m.received_at < $1",
-    )
-    .bind(cutoff)
-    .fetch_all(&mut **tx)
-    .await?;
-    let raw_files: Vec<String> = sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id IS NULL AND received_at < $1 AND raw_file IS NOT NULL").bind(cutoff).fetch_all(&mut **tx).await?;
+    let mut hashes: Vec<String> =
+        sqlx::query_scalar("SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.case_id IS NULL AND m.received_at < $1")
+            .bind(cutoff)
+            .fetch_all(&mut **tx)
+            .await?;
+    let raw_files: Vec<String> = sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id IS NULL AND received_at < $1 AND raw_file IS NOT NULL")
+        .bind(cutoff)
+        .fetch_all(&mut **tx)
+        .await?;
     hashes.extend(raw_files);
-    sqlx::query("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE case_id IS NULL AND received_at < $1)").bind(cutoff).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE case_id IS NULL AND received_at < $1)")
+        .bind(cutoff)
+        .execute(&mut **tx)
+        .await?;
     let messages = sqlx::query("DELETE FROM messages WHERE case_id IS NULL AND received_at < $1").bind(cutoff).execute(&mut **tx).await?.rows_affected();
     let quarantine = sqlx::query("UPDATE quarantine SET reason = '' WHERE at < $1 AND reason <> ''").bind(cutoff).execute(&mut **tx).await?.rows_affected();
     Ok(Unlinked { hashes, messages, quarantine })

@@ -48,7 +48,8 @@ impl Store {
             for (deadline, date_col, met_col) in [(Deadline::Acknowledge, 5, 6), (Deadline::Progress, 7, 8), (Deadline::Respond, 9, 10)] {
                 if r.get::<Option<i64>, _>(met_col).is_none() {
                     let date: String = r.get(date_col);
-                    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|e| super::StoreError::Corrupt(format!("case {}: {e}", r.get::<String, _>(1))))?;
+                    let date =
+                        NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|e| super::StoreError::Corrupt(format!("case {}: {e}", r.get::<String, _>(1))))?;
                     open.push(OpenDeadline { deadline, date });
                 }
             }
@@ -76,20 +77,26 @@ impl Store {
     }
 
     pub async fn reminder_recorded(&self, claim: &ReminderClaim, recipient: &str) -> Result<bool> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM reminders WHERE case_id = $1 AND deadline = $2 AND kind = $3 AND due_key = $4 AND recipient = $5")
-            .bind(claim.case_id)
-            .bind(claim.deadline.as_str())
-            .bind(claim.kind)
-            .bind(&claim.due_key)
-            .bind(recipient)
-            .fetch_optional(&self.pool)
-            .await?;
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM reminders WHERE case_id = $1 AND deadline = $2 AND kind = $3 AND due_key = $4 AND recipient = $5")
+                .bind(claim.case_id)
+                .bind(claim.deadline.as_str())
+                .bind(claim.kind)
+                .bind(&claim.due_key)
+                .bind(recipient)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(id.is_some())
     }
 
     /// Claims `claims` for `recipient` and, if any was new, queues the one digest mail that
     /// `compose` writes for the new ones, all in one transaction. Returns how many were new.
-    pub async fn queue_digest(&self, recipient: &str, claims: &[ReminderClaim], compose: impl FnOnce(&[ClaimedReminder]) -> Option<OutgoingMail>) -> Result<usize> {
+    pub async fn queue_digest(
+        &self,
+        recipient: &str,
+        claims: &[ReminderClaim],
+        compose: impl FnOnce(&[ClaimedReminder]) -> Option<OutgoingMail>,
+    ) -> Result<usize> {
         let mut tx = self.begin().await?;
         let t = now();
         let mut fresh = Vec::new();
@@ -127,7 +134,8 @@ impl Store {
                 .bind(recipient)
                 .execute(&mut *tx)
                 .await?;
-            insert_event(&mut tx, c.case_id, "klachtd", &format!("{}-queued", c.kind), &format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key)).await?;
+            insert_event(&mut tx, c.case_id, "klachtd", &format!("{}-queued", c.kind), &format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key))
+                .await?;
         }
         tx.commit().await?;
         Ok(fresh.len())

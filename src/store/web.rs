@@ -144,10 +144,7 @@ impl Store {
 
     /// The cases `user` may read: all for a supervisor (R9), else those assigned to them now or before.
     pub async fn cases_for(&self, user: &WebUser) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id")))
-            .bind(&user.email)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id"))).bind(&user.email).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(summary_from_row).collect())
     }
 
@@ -173,13 +170,22 @@ impl Store {
     /// The whole thread of a case, oldest first: mail in (and any recorded out), and our
     /// letters to the complainant and other parties from the outbox.
     pub async fn thread(&self, case_id: i64) -> Result<Vec<ThreadMessage>> {
-        let mut out: Vec<ThreadMessage> = sqlx::query("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
-            .bind(case_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| ThreadMessage { direction: r.get(0), kind: r.get(1), address: r.get(2), subject: r.get(3), body: r.get(4), at: r.get(5), status: String::new() })
-            .collect();
+        let mut out: Vec<ThreadMessage> =
+            sqlx::query("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| ThreadMessage {
+                    direction: r.get(0),
+                    kind: r.get(1),
+                    address: r.get(2),
+                    subject: r.get(3),
+                    body: r.get(4),
+                    at: r.get(5),
+                    status: String::new(),
+                })
+                .collect();
         let letters = sqlx::query(
             "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
              WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response') ORDER BY id",
@@ -187,7 +193,15 @@ impl Store {
         .bind(case_id)
         .fetch_all(&self.pool)
         .await?;
-        out.extend(letters.iter().map(|r| ThreadMessage { direction: "out".into(), kind: r.get(0), address: r.get(1), subject: r.get(2), body: r.get(3), at: r.get(4), status: r.get(5) }));
+        out.extend(letters.iter().map(|r| ThreadMessage {
+            direction: "out".into(),
+            kind: r.get(0),
+            address: r.get(1),
+            subject: r.get(2),
+            body: r.get(3),
+            at: r.get(4),
+            status: r.get(5),
+        }));
         out.sort_by_key(|m| m.at);
         Ok(out)
     }

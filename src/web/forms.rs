@@ -151,7 +151,12 @@ fn delivered(d: Delivery) -> String {
 
 /// One action on a case, as `klachtd cases ACTION` does it. Allowed for the case's handler and
 /// supervisors (as the reply token); checking an assignment for supervisors only.
-pub async fn act(State(web): State<Shared>, headers: HeaderMap, Path((reference, action)): Path<(String, String)>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn act(
+    State(web): State<Shared>,
+    headers: HeaderMap,
+    Path((reference, action)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let session = match require(&web, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -211,7 +216,11 @@ async fn carry_out(web: &super::Web, session: &WebSession, reference: &str, acti
             "checked".into()
         }
         "complete" => {
-            let correction = Correction { name: field(form, "name").map(str::to_string), email: field(form, "email").map(str::to_string), description: field(form, "description").map(|_| text(form, "description")) };
+            let correction = Correction {
+                name: field(form, "name").map(str::to_string),
+                email: field(form, "email").map(str::to_string),
+                description: field(form, "description").map(|_| text(form, "description")),
+            };
             let done = store.correct_case(reference, &correction, &actor).await?;
             done.fields.join(", ")
         }

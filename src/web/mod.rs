@@ -165,7 +165,10 @@ async fn security_headers(request: Request, next: Next) -> Response {
     let cacheable = request.uri().path() == "/style.css";
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -211,7 +214,8 @@ mod tests {
     fn every_documented_web_key_exists_with_its_default() {
         let example = include_str!("../../config/klachtd.example.toml");
         let block = example.split("# [web]\n").nth(1).expect("the example documents [web]").split("\n\n").next().unwrap();
-        let keys: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
+        let keys: Vec<&str> =
+            block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
         assert_eq!(keys.len(), 4, "{keys:?}");
         let web = config(&format!("[web]\n{}\n", keys.join("\n"))).web.unwrap();
         assert_eq!((web.behind_proxy, web.session_hours), (false, 9), "the documented defaults");

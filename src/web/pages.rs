@@ -68,13 +68,14 @@ pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): 
     };
     let settings = web.settings.get();
     let today = today(&web);
-    let mut rows: Vec<_> = cases
-        .into_iter()
-        .filter(|c| all || c.handler.as_deref() == Some(session.user.name.as_str()))
-        .map(|c| case_row(&settings.calendar, today, c))
-        .collect();
+    let mut rows: Vec<_> =
+        cases.into_iter().filter(|c| all || c.handler.as_deref() == Some(session.user.name.as_str())).map(|c| case_row(&settings.calendar, today, c)).collect();
     sort_by_urgency(&mut rows);
-    web.page(StatusCode::OK, "cases.html", minijinja::context! { user => session.user, csrf => session.csrf, rows => rows, all => all, today => today.to_string() })
+    web.page(
+        StatusCode::OK,
+        "cases.html",
+        minijinja::context! { user => session.user, csrf => session.csrf, rows => rows, all => all, today => today.to_string() },
+    )
 }
 
 fn store_failure(web: &super::Web, session: &crate::store::web::WebSession, e: StoreError) -> Response {
@@ -222,16 +223,28 @@ pub async fn register(State(web): State<Shared>, headers: HeaderMap, Query(query
     let report = crate::domain::register::compute(&facts, &settings.calendar, from, to, today);
     let t = web.pages.strings();
     let word = |key: &str| t.get(key).and_then(|v| v.as_str()).unwrap_or(key).to_string();
-    let deadline_bars = |f: &crate::domain::register::DeadlineFigures| vec![(word("on_time"), f.on_time), (word("late"), f.late), (word("missed"), f.missed), (word("open"), f.open)];
+    let deadline_bars = |f: &crate::domain::register::DeadlineFigures| {
+        vec![(word("on_time"), f.on_time), (word("late"), f.late), (word("missed"), f.missed), (word("open"), f.open)]
+    };
     let charts = vec![
         (word("chart_months"), bar_chart(&word("chart_months"), &per_month(&facts, from, to))),
         (word("deadline_acknowledge"), bar_chart(&word("deadline_acknowledge"), &deadline_bars(&report.acknowledgement))),
         (word("deadline_progress"), bar_chart(&word("deadline_progress"), &deadline_bars(&report.progress_notice))),
         (word("deadline_respond"), bar_chart(&word("deadline_respond"), &deadline_bars(&report.final_response))),
-        (word("chart_outcomes"), bar_chart(&word("chart_outcomes"), &report.by_outcome.iter().map(|(k, v)| (word(&format!("outcome_{}", k.replace('-', "_"))), *v)).collect::<Vec<_>>())),
-        (word("chart_categories"), bar_chart(&word("chart_categories"), &report.by_category.iter().map(|(k, v)| (word(&format!("category_{k}")), *v)).collect::<Vec<_>>())),
+        (
+            word("chart_outcomes"),
+            bar_chart(
+                &word("chart_outcomes"),
+                &report.by_outcome.iter().map(|(k, v)| (word(&format!("outcome_{}", k.replace('-', "_"))), *v)).collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            word("chart_categories"),
+            bar_chart(&word("chart_categories"), &report.by_category.iter().map(|(k, v)| (word(&format!("category_{k}")), *v)).collect::<Vec<_>>()),
+        ),
     ];
-    let context = minijinja::context! { user => session.user, csrf => session.csrf, report => report, charts => charts, from => from.to_string(), to => to.to_string() };
+    let context =
+        minijinja::context! { user => session.user, csrf => session.csrf, report => report, charts => charts, from => from.to_string(), to => to.to_string() };
     web.page(StatusCode::OK, "register.html", context)
 }
 

@@ -108,7 +108,11 @@ pub fn bar_chart(title: &str, bars: &[(String, usize)]) -> String {
     let height = ROW * bars.len().max(1) as u32 + 8;
     let width = LABEL_WIDTH + BAR_WIDTH + 60;
     let mut svg = String::new();
-    let _ = write!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"><title>{}</title>"#, escape(title));
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"><title>{}</title>"#,
+        escape(title)
+    );
     for (i, (label, value)) in bars.iter().enumerate() {
         let y = i as u32 * ROW + 4;
         let w = scale(*value, max, BAR_WIDTH);

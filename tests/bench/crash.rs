@@ -52,7 +52,12 @@ async fn run(trials: usize, db: Db) {
         }
         let config = w.dir.path().join("klachtd.toml");
         std::fs::write(&config, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(["--config", config.to_str().unwrap(), "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         // Kill once sending is under way: after the first acknowledgement, plus up to 2 s.
         let store = w.store().await;
         let started = Instant::now();
@@ -71,7 +76,12 @@ async fn run(trials: usize, db: Db) {
         let journals = w.dir.path().join("data/outbox");
         let left: Vec<std::path::PathBuf> = std::fs::read_dir(&journals).unwrap().map(|e| e.unwrap().path()).collect();
         assert_eq!(left.len(), 1, "the killed process left its journal");
-        let mut again = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(["--config", config.to_str().unwrap(), "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut again = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let started = Instant::now();
         while left[0].exists() {
             assert!(started.elapsed() < Duration::from_secs(60), "the journal left behind was not applied");
@@ -98,7 +108,10 @@ async fn run(trials: usize, db: Db) {
         if delivered_but_pending > 0 {
             with_duplicate += 1;
         }
-        eprintln!("trial {:>2}: killed after {sent:>3} sent; recorded from the journal at restart: {from_journal}; accepted but unrecorded: {delivered_but_pending}", trial + 1);
+        eprintln!(
+            "trial {:>2}: killed after {sent:>3} sent; recorded from the journal at restart: {from_journal}; accepted but unrecorded: {delivered_but_pending}",
+            trial + 1
+        );
     }
     println!(
         "crash trials ({db:?}, {trials} kills during an ingest of {N}): {with_duplicate} left a duplicate ({duplicates} mails in all); {saved} mails the server had accepted were recorded from the outbox journal at restart; {:.0} sent per trial before the kill",

@@ -9,6 +9,8 @@
 //!   PostgreSQL, commits per mail (`pg_stat_database`);
 //! - klachtd's peak RSS.
 //!
+//! Run it with:
+//!
 //!     cargo bench --bench ingest                   # N = 2000, SQLite
 //!     cargo bench --bench ingest -- 500 postgres   # N = 500, PostgreSQL
 
@@ -75,12 +77,21 @@ async fn run(n: usize, db: Db) {
     // klachtd, through a proxy that counts its IMAP commands.
     let commands = Arc::new(AtomicU64::new(0));
     let proxy = counting_proxy(stack.imap_port, commands.clone()).await;
-    let text = config_text(stack, &complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replacen(&format!("port = {}\n", stack.imap_port), &format!("port = {proxy}\n"), 1);
+    let text = config_text(stack, &complaints, &w.db.url, w.dir.path(), ANSWER_ALL).replacen(
+        &format!("port = {}\n", stack.imap_port),
+        &format!("port = {proxy}\n"),
+        1,
+    );
     let config_path = w.dir.path().join("klachtd.toml");
     std::fs::write(&config_path, text).unwrap();
     let commits_before = pg_commits(&w.db.url).await;
     let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(["--config", config_path.to_str().unwrap(), "run"]).env("KLACHTD_LOG", "warn").stderr(Stdio::inherit()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+        .args(["--config", config_path.to_str().unwrap(), "run"])
+        .env("KLACHTD_LOG", "warn")
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
     let store = loop {
         if let Ok(s) = Store::open(&w.db.url, 1).await {
             break s;
@@ -120,12 +131,19 @@ async fn run(n: usize, db: Db) {
     println!("| | klachtd | the server's own rate, same run | ratio |");
     println!("|---|---|---|---|");
     println!("| intake (registered + moved) | {registered:.0} mails/s | Dovecot, one `UID FETCH` per mail: {single:.0}/s; `UID FETCH 1:*`: {bulk:.0}/s | {:.1} % / {:.2} % |", 100.0 * registered / single, 100.0 * registered / bulk);
-    println!("| acknowledgements accepted by Postfix | {acknowledged:.0} mails/s | Postfix, one connection: {postfix:.0}/s | {:.1} % |", 100.0 * acknowledged / postfix);
+    println!(
+        "| acknowledgements accepted by Postfix | {acknowledged:.0} mails/s | Postfix, one connection: {postfix:.0}/s | {:.1} % |",
+        100.0 * acknowledged / postfix
+    );
     println!();
     println!("klachtd CPU share of wall time   {:.0} % ({cpu:.1} s CPU in {:.1} s)", 100.0 * cpu / all_sent_at.as_secs_f64(), all_sent_at.as_secs_f64());
     println!("IMAP commands per mail           {:.2}", commands.load(Ordering::Relaxed) as f64 / n as f64);
     if db == Db::Postgres {
-        println!("PostgreSQL per mail              {:.2} transactions (reads included), {:.2} WAL flushes", commits as f64 / n as f64, wal_syncs as f64 / n as f64);
+        println!(
+            "PostgreSQL per mail              {:.2} transactions (reads included), {:.2} WAL flushes",
+            commits as f64 / n as f64,
+            wal_syncs as f64 / n as f64
+        );
     }
     println!("APPEND into the mailbox          {append_rate:.0} mails/s");
     println!("klachtd peak RSS                 {:.1} MiB", peak_kib as f64 / 1024.0);
@@ -144,7 +162,8 @@ async fn postfix_rate(stack: &MailStack, n: usize) -> f64 {
     for i in 0..n {
         let to = format!("postfix-{i}-{}@example.test", unique("r"));
         let envelope = lettre::address::Envelope::new(Some("klachten@klacht.test".parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
-        let message = format!("From: klachten@klacht.test\r\nTo: {to}\r\nSubject: Ontvangstbevestiging\r\nMessage-ID: <{}@klacht.test>\r\n\r\n{body}", unique("p"));
+        let message =
+            format!("From: klachten@klacht.test\r\nTo: {to}\r\nSubject: Ontvangstbevestiging\r\nMessage-ID: <{}@klacht.test>\r\n\r\n{body}", unique("p"));
         conn.send(&envelope, message.as_bytes()).await.unwrap();
     }
     let rate = n as f64 / t.elapsed().as_secs_f64();
@@ -178,7 +197,10 @@ async fn counting_proxy(upstream: u16, commands: Arc<AtomicU64>) -> u16 {
                         Ok(_) => {}
                     }
                     // A command starts with a tag; IDLE's DONE and literals do not.
-                    if line.first().is_some_and(u8::is_ascii_alphabetic) && line.iter().position(|b| *b == b' ').is_some_and(|i| line[..i].iter().all(u8::is_ascii_alphanumeric)) && !line.starts_with(b"DONE") {
+                    if line.first().is_some_and(u8::is_ascii_alphabetic)
+                        && line.iter().position(|b| *b == b' ').is_some_and(|i| line[..i].iter().all(u8::is_ascii_alphanumeric))
+                        && !line.starts_with(b"DONE")
+                    {
                         commands.fetch_add(1, Ordering::Relaxed);
                     }
                     if to_server.write_all(&line).await.is_err() {
@@ -199,7 +221,8 @@ async fn pg_commits(url: &str) -> (i64, i64) {
     }
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await.unwrap();
-    let commits: i64 = sqlx::query_scalar("SELECT CAST(xact_commit AS BIGINT) FROM pg_stat_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
+    let commits: i64 =
+        sqlx::query_scalar("SELECT CAST(xact_commit AS BIGINT) FROM pg_stat_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
     let syncs: i64 = sqlx::query_scalar("SELECT CAST(wal_sync AS BIGINT) FROM pg_stat_wal").fetch_one(&mut conn).await.unwrap();
     let _ = sqlx::Connection::close(conn).await;
     (commits, syncs)

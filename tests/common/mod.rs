@@ -99,7 +99,8 @@ impl MailStack {
     }
 
     pub fn imap_config(&self, user: &str) -> klachtd::config::Imap {
-        let text = format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nuser = \"{user}\"\npassword = \"{PASSWORD}\"\ntimeout_secs = 20\n", self.imap_port);
+        let text =
+            format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nuser = \"{user}\"\npassword = \"{PASSWORD}\"\ntimeout_secs = 20\n", self.imap_port);
         toml::from_str(&text).unwrap()
     }
 
@@ -387,7 +388,8 @@ pub type Shared<T> = Arc<T>;
 pub async fn outbox_attempts(db_url: &str) -> Vec<(i64, Option<String>)> {
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db_url).await.expect("connect to the test database");
-    let rows: Vec<(i64, Option<String>)> = sqlx::query_as("SELECT attempts, last_error FROM outbox ORDER BY id").fetch_all(&mut conn).await.expect("read outbox");
+    let rows: Vec<(i64, Option<String>)> =
+        sqlx::query_as("SELECT attempts, last_error FROM outbox ORDER BY id").fetch_all(&mut conn).await.expect("read outbox");
     let _ = sqlx::Connection::close(conn).await;
     rows
 }
@@ -402,11 +404,21 @@ impl MailStack {
             return Vec::new();
         }
         let fetched: Vec<_> = s.fetch("1:*", "(UID FLAGS)").await.unwrap().try_collect().await.unwrap();
-        let mut out: Vec<_> = fetched.iter().map(|f| (f.uid.unwrap_or(0), f.flags().map(|fl| match fl {
-            async_imap::types::Flag::Custom(c) => c.to_string(),
-            async_imap::types::Flag::Seen => "\\Seen".to_string(),
-            other => format!("{other:?}"),
-        }).collect::<Vec<_>>())).collect();
+        let mut out: Vec<_> = fetched
+            .iter()
+            .map(|f| {
+                (
+                    f.uid.unwrap_or(0),
+                    f.flags()
+                        .map(|fl| match fl {
+                            async_imap::types::Flag::Custom(c) => c.to_string(),
+                            async_imap::types::Flag::Seen => "\\Seen".to_string(),
+                            other => format!("{other:?}"),
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
         out.sort_by_key(|(uid, _)| *uid);
         let _ = s.logout().await;
         out.into_iter().map(|(_, flags)| flags).collect()
@@ -463,7 +475,13 @@ pub fn noon(day: chrono::NaiveDate) -> i64 {
 /// A complaint by e-mail as the intake would register it, for tests that make their cases by
 /// hand: received at noon on `received`, with the deadlines given. Incomplete as the intake
 /// would flag it. Other fields: struct update syntax.
-pub fn hand_made_case(name: Option<&str>, email: &str, description: &str, received: chrono::NaiveDate, deadlines: [chrono::NaiveDate; 3]) -> klachtd::store::NewCase {
+pub fn hand_made_case(
+    name: Option<&str>,
+    email: &str,
+    description: &str,
+    received: chrono::NaiveDate,
+    deadlines: [chrono::NaiveDate; 3],
+) -> klachtd::store::NewCase {
     let mut incomplete = Vec::new();
     if description.trim().is_empty() {
         incomplete.push("description");

@@ -137,7 +137,6 @@ impl Idp {
         format!("{}/{tenant}/token", self.base())
     }
 
-
     fn with<T>(&self, tenant: &str, f: impl FnOnce(&mut Tenant) -> T) -> T {
         let mut state = self.state.lock().unwrap();
         let t = state.tenants.entry(tenant.to_string()).or_insert_with(|| Tenant { lifetime: Duration::from_secs(3600), ..Tenant::default() });
@@ -257,7 +256,10 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut conn
         }
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
         let head = String::from_utf8_lossy(&buf[..end]).to_string();
-        let length = head.lines().find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.trim().parse::<usize>().ok())).unwrap_or(0);
+        let length = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.trim().parse::<usize>().ok()))
+            .unwrap_or(0);
         if buf.len() >= end + 4 + length {
             let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
             break (path, String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string());
@@ -271,13 +273,19 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut conn
     let Some((status, json)) = answer else { return }; // down: drop the connection
     let reason = if status == 200 { "OK" } else { "Error" };
     let text = json.to_string();
-    let response = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
     let _ = conn.write_all(response.as_bytes()).await;
     let _ = conn.shutdown().await;
 }
 
 fn error(status: u16, code: &str, description: &str) -> Option<(u16, serde_json::Value)> {
-    Some((status, serde_json::json!({"error": code, "error_description": description, "error_codes": [7000215], "trace_id": "00000000-0000-0000-0000-000000000000"})))
+    Some((
+        status,
+        serde_json::json!({"error": code, "error_description": description, "error_codes": [7000215], "trace_id": "00000000-0000-0000-0000-000000000000"}),
+    ))
 }
 
 fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &str) -> Option<(u16, serde_json::Value)> {
@@ -290,7 +298,11 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
                 let entry = state.introspections.entry(user.clone()).or_default();
                 entry.0 += 1;
                 entry.1 += u32::from(active);
-                if active { (200, serde_json::json!({"active": true, "username": user})) } else { (200, serde_json::json!({"active": false})) }
+                if active {
+                    (200, serde_json::json!({"active": true, "username": user}))
+                } else {
+                    (200, serde_json::json!({"active": false}))
+                }
             }
             None => (200, serde_json::json!({"active": false})),
         });
@@ -318,14 +330,22 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
                     return error(400, "invalid_request", "AADSTS50027: Invalid client_assertion_type.");
                 }
                 let Some((key, x5t, mailbox)) = tenant.certificates.get(&client_id).cloned() else {
-                    return error(400, "unauthorized_client", &format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory."));
+                    return error(
+                        400,
+                        "unauthorized_client",
+                        &format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory."),
+                    );
                 };
                 let (header, claims) = match verify(assertion, &key) {
                     Ok(v) => v,
                     Err(e) => return error(401, "invalid_client", &format!("AADSTS7000274: Client assertion contains an invalid signature. {e}")),
                 };
                 if header["alg"] != "RS256" || header["x5t"] != x5t.as_str() {
-                    return error(401, "invalid_client", "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.");
+                    return error(
+                        401,
+                        "invalid_client",
+                        "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.",
+                    );
                 }
                 let now = now_secs();
                 let jti = claims["jti"].as_str().unwrap_or_default().to_string();
@@ -356,7 +376,12 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
         ("google/token", "urn:ietf:params:oauth:grant-type:jwt-bearer") => {
             let assertion = form.get("assertion").cloned().unwrap_or_default();
             tenant.assertions.push(assertion.clone());
-            let claims_unverified = assertion.split('.').nth(1).and_then(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()).and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok()).unwrap_or_default();
+            let claims_unverified = assertion
+                .split('.')
+                .nth(1)
+                .and_then(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok())
+                .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
+                .unwrap_or_default();
             let iss = claims_unverified["iss"].as_str().unwrap_or_default().to_string();
             let Some((key, mailbox)) = tenant.service_accounts.get(&iss).cloned() else {
                 return error(400, "invalid_grant", "Invalid grant: account not found");
@@ -375,7 +400,11 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
                 return error(400, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.");
             }
             if claims["sub"] != mailbox.as_str() {
-                return error(401, "unauthorized_client", "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.");
+                return error(
+                    401,
+                    "unauthorized_client",
+                    "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.",
+                );
             }
             mailbox
         }
@@ -418,7 +447,21 @@ pub fn rsa_key_and_certificate(dir: &std::path::Path, name: &str) -> (std::path:
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap(), "-days", "2", "-subj", "/CN=klachtd test app"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=klachtd test app",
+    ]);
     let public = run(&["rsa", "-in", key.to_str().unwrap(), "-RSAPublicKey_out", "-outform", "DER"]);
     let der = run(&["x509", "-in", cert.to_str().unwrap(), "-outform", "DER"]);
     (key, cert, public, der)
