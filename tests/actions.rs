@@ -4,23 +4,13 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use klachtd::store::Table;
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_klachtd"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("USER", "handler-ann")
-        .env_remove("KLACHTD_LOG")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    cli_log().lock().unwrap().push_str(&stderr);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    let out = klachtd_as_handler(config, args);
+    cli_log().lock().unwrap().push_str(&out.2);
+    out
 }
 
 on_both_databases!(
@@ -41,40 +31,6 @@ on_both_databases!(
 fn cli_log() -> &'static std::sync::Mutex<String> {
     static LOG: std::sync::OnceLock<std::sync::Mutex<String>> = std::sync::OnceLock::new();
     LOG.get_or_init(Default::default)
-}
-
-/// The in-process daemon's log at info level, as the journal would get it.
-fn daemon_log() -> &'static std::sync::Mutex<Vec<u8>> {
-    static LOG: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
-    LOG.get_or_init(Default::default)
-}
-
-struct Capture;
-
-impl std::io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        daemon_log().lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs, before klachtd's own test logging could, a subscriber that keeps every info-level
-/// event of this process in memory (besides the usual test output, KLACHTD_TEST_LOG). Every
-/// test here calls it first.
-fn capture_logs() {
-    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::Layer;
-        let shown = tracing_subscriber::EnvFilter::try_from_env("KLACHTD_TEST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_writer(|| Capture).with_ansi(false).with_filter(tracing_subscriber::filter::LevelFilter::INFO))
-            .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(shown));
-        tracing::subscriber::set_global_default(subscriber).expect("the log capture is installed before anything else logs");
-    });
 }
 
 async fn setup(db: Db) -> (World, std::path::PathBuf, String) {

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::klachtd_as_handler as klachtd;
 use common::*;
 use klachtd::domain::calendar::Deadlines;
 use klachtd::store::Table;
@@ -31,18 +30,6 @@ async fn setup(db: Db) -> (World, std::path::PathBuf) {
     let path = w.dir.path().join("klachtd.toml");
     std::fs::write(&path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)).unwrap();
     (w, path)
-}
-
-fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_klachtd"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("USER", "handler-ann")
-        .env_remove("KLACHTD_LOG")
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 async fn folder_len(w: &World, folder: &str) -> usize {

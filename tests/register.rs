@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use chrono::NaiveDate;
+use common::klachtd_as_handler as klachtd;
 use common::*;
 use klachtd::store::{MessageRecord, Store, StoreError};
 
@@ -17,18 +16,6 @@ on_both_databases!(
     the_register_tells_missed_from_open_deadlines,
     retention_purges_old_mail_outside_any_case,
 );
-
-fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_klachtd"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("USER", "handler-ann")
-        .env_remove("KLACHTD_LOG")
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 /// A test world with its configuration written to a file for the command line.
 async fn setup(db: Db) -> (World, std::path::PathBuf) {

@@ -364,37 +364,6 @@ async fn outbox_bodies_containing(db_url: &str, text: &str) -> i64 {
 
 // ---- the daemon's log, as the journal would get it at info level ----
 
-fn daemon_log() -> &'static std::sync::Mutex<Vec<u8>> {
-    static LOG: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
-    LOG.get_or_init(Default::default)
-}
-
-struct Capture;
-
-impl std::io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        daemon_log().lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Keeps every info-level event of this process in memory, besides the usual test output.
-fn capture_logs() {
-    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::Layer;
-        let shown = tracing_subscriber::EnvFilter::try_from_env("KLACHTD_TEST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_writer(|| Capture).with_ansi(false).with_filter(tracing_subscriber::filter::LevelFilter::INFO))
-            .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(shown));
-        tracing::subscriber::set_global_default(subscriber).expect("the log capture is installed before anything else logs");
-    });
-}
-
 // ---- the test ----
 
 fn complaint_with_attachment(w: &World, from: &str, body: &str, attachment: &[u8]) -> Vec<u8> {
