@@ -75,7 +75,7 @@ impl OutboxWorker {
             }
         }
         self.mailer.close_idle().await;
-        if self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+        if self.unrecorded().is_empty() {
             if let Err(e) = self.journal.remove() {
                 tracing::warn!(error = %e, "cannot remove the outbox journal");
             }
@@ -107,7 +107,7 @@ impl OutboxWorker {
                     // The run of mails is over; the next one logs in afresh (with a current
                     // token, under OAuth).
                     self.mailer.close_idle().await;
-                    if self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                    if self.unrecorded().is_empty() {
                         if let Err(e) = self.journal.clear() {
                             tracing::warn!(error = %e, "cannot empty the outbox journal");
                         }
@@ -161,7 +161,7 @@ impl OutboxWorker {
                     _ => {}
                 }
                 let waiting = {
-                    let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut unrecorded = self.unrecorded();
                     unrecorded.push(Sent { item, reply, at: now() });
                     unrecorded.len()
                 };
@@ -194,6 +194,11 @@ impl OutboxWorker {
         }
     }
 
+    /// The mails accepted and not yet recorded (a poisoned lock still holds them).
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<Sent>> {
+        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Gives claimed mails back unsent.
     async fn release(&self, items: impl Iterator<Item = OutboxItem>) {
         let ids: Vec<i64> = items.map(|item| item.id).collect();
@@ -209,16 +214,25 @@ impl OutboxWorker {
     /// Records the mails accepted since the last record, in one transaction; `false` while the
     /// database fails (they are kept, and noted in the journal, for the next try).
     async fn record_unrecorded(&self) -> bool {
-        let pending = std::mem::take(&mut *self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()));
+        let pending = std::mem::take(&mut *self.unrecorded());
         if pending.is_empty() {
             return true;
         }
         match self.store.outbox_sent_many(&pending).await {
-            Ok(()) => true,
+            Ok(()) => {
+                // Every mail noted so far is recorded now: the journal starts afresh, so it
+                // stays short through a long backlog.
+                if self.unrecorded().is_empty() {
+                    if let Err(e) = self.journal.clear() {
+                        tracing::warn!(error = %e, "cannot empty the outbox journal");
+                    }
+                }
+                true
+            }
             Err(e) => {
                 Health::count(&self.health.errors_database, 1);
                 tracing::error!(mails = pending.len(), error = %e, "mail sent but not yet recorded; recorded when the database answers");
-                let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+                let mut unrecorded = self.unrecorded();
                 let later = std::mem::replace(&mut *unrecorded, pending);
                 unrecorded.extend(later);
                 false
