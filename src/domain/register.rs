@@ -177,11 +177,14 @@ impl Report {
     }
 }
 
+/// A CSV field, quoted when needed; text that a spreadsheet would take for a formula (`=`, `+`,
+/// `-`, `@`, a tab or CR first) gets a leading `'`, as the register carries handlers' words.
 fn csv(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{field}") } else { field.to_string() };
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
-        field.to_string()
+        field
     }
 }
 
@@ -288,6 +291,14 @@ mod tests {
         // Over November and December, judged on 31 December, both unanswered cases are missed.
         let r = compute(&facts, &Calendar::default(), d(11, 1), d(12, 31), later());
         assert_eq!(r.final_response, DeadlineFigures { on_time: 2, late: 1, open: 0, missed: 2 });
+    }
+
+    #[test]
+    fn csv_fields_that_look_like_formulas_are_defused() {
+        assert_eq!(csv("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv("+31 20"), "'+31 20");
+        assert_eq!(csv("Nieuw beleid, per 1 januari"), "\"Nieuw beleid, per 1 januari\"");
+        assert_eq!(csv("2026-11-20"), "2026-11-20");
     }
 
     #[test]

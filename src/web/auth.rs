@@ -86,7 +86,7 @@ impl RateLimiter {
     pub fn allow(&mut self, key: &str, now: Instant) -> bool {
         let window = self.window;
         // Forget keys whose events all lie outside the window, so the map stays small.
-        if self.events.len() > 10_000 {
+        if self.events.len() > 1_000 {
             self.events.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
         }
         let q = self.events.entry(key.to_string()).or_default();

@@ -30,42 +30,27 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
         return web.message(StatusCode::FORBIDDEN, None, "csrf", "", Some("/sign-in"));
     }
     let address = form.get("email").map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
+    let sent = || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true });
+    // No address of ours looks like this: the same answer, and nothing counted or kept.
+    if address.len() > 254 || !address.contains('@') {
+        return sent();
+    }
     let client = web.client(peer.0, &headers);
     if !web.rate_ok(&address, &client) {
         tracing::warn!("web: sign-in links asked for too often; refused for a while");
         return web.message(StatusCode::TOO_MANY_REQUESTS, None, "too_many", "", Some("/sign-in"));
     }
     match web.store.web_user(&address).await {
+        // The link is made and queued apart, so a known address answers as fast as an unknown
+        // one and with the same page, whatever happens to the link.
         Ok(Some(user)) => {
-            let token = auth::new_token();
-            let link = format!("{}/sign-in/{token}", web.public_url);
-            let context = minijinja::context! { user => user, link => link, minutes => auth::LINK_VALID.as_secs() / 60, organisation => web.settings.get().organisation.clone() };
-            let text = match web.pages.render("sign-in-mail.txt", context) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(error = %e, "web: the sign-in mail could not be rendered");
-                    return web.message(StatusCode::INTERNAL_SERVER_ERROR, None, "unavailable", "", Some("/sign-in"));
+            let (web, browser) = (web.clone(), browser.clone());
+            tokio::spawn(async move {
+                match queue_link(&web, &user, &browser).await {
+                    Ok(()) => tracing::info!("web: sign-in link queued"),
+                    Err(e) => tracing::warn!("web: sign-in link not queued: {e}"),
                 }
-            };
-            let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
-            let mail = OutgoingMail {
-                kind: "sign-in-link".into(),
-                recipient: user.email.clone(),
-                recipient_name: Some(user.name.clone()),
-                subject: subject.trim_start_matches("Subject:").trim().to_string(),
-                body: body.trim_start_matches('\n').to_string(),
-                message_id: crate::smtp::new_message_id("sign-in", &web.domain),
-                in_reply_to: None,
-                references: Vec::new(),
-                status: "pending",
-            };
-            let expires = crate::store::now() + auth::LINK_VALID.as_secs() as i64;
-            if let Err(e) = web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(&browser), expires, &mail).await {
-                tracing::warn!(error = %e, "web: cannot store a sign-in link");
-                return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
-            }
-            web.wake.notify_one();
-            tracing::info!("web: sign-in link queued");
+            });
         }
         Ok(None) => tracing::info!("web: sign-in asked for an address that is no active handler's"),
         Err(e) => {
@@ -73,7 +58,32 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
             return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
         }
     }
-    web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true })
+    sent()
+}
+
+/// Makes a sign-in link for `user`, bound to `browser`, and queues the mail that carries it.
+async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser: &str) -> Result<(), String> {
+    let token = auth::new_token();
+    let link = format!("{}/sign-in/{token}", web.public_url);
+    let context =
+        minijinja::context! { user => user, link => link, minutes => auth::LINK_VALID.as_secs() / 60, organisation => web.settings.get().organisation.clone() };
+    let text = web.pages.render("sign-in-mail.txt", context).map_err(|e| format!("the mail cannot be rendered: {e}"))?;
+    let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let mail = OutgoingMail {
+        kind: "sign-in-link".into(),
+        recipient: user.email.clone(),
+        recipient_name: Some(user.name.clone()),
+        subject: subject.trim_start_matches("Subject:").trim().to_string(),
+        body: body.trim_start_matches('\n').to_string(),
+        message_id: crate::smtp::new_message_id("sign-in", &web.domain),
+        in_reply_to: None,
+        references: Vec::new(),
+        status: "pending",
+    };
+    let expires = crate::store::now() + auth::LINK_VALID.as_secs() as i64;
+    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await.map_err(|e| format!("cannot store it: {e}"))?;
+    web.wake.notify_one();
+    Ok(())
 }
 
 /// The button of a sign-in link: works once, within 15 minutes, in the browser that asked for
@@ -165,15 +175,27 @@ pub async fn act(
         tracing::warn!(reference, action, "web: a form without its CSRF token was refused");
         return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some(&format!("/cases/{reference}")));
     }
+    let back = format!("/cases/{reference}");
+    // Only actions we know reach the history (the path segment is the user's to write).
+    if !ACTIONS.contains(&action.as_str()) {
+        return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some(&back));
+    }
     if let Err(refused) = readable(&web, &session, &reference, &format!("action {action}")).await {
         return refused;
     }
-    let back = format!("/cases/{reference}");
     let may_act = match web.store.may_act_on(&reference, &session.user.email).await {
         Ok(m) => m,
-        Err(e) => return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", &e.to_string(), Some(&back)),
+        Err(e) => {
+            tracing::warn!(error = %e, "web: cannot check who may act on a case");
+            return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some(&back));
+        }
     };
     if !may_act || (action == "checked" && !session.user.supervisor) {
+        // A reader who may not act (a former handler; `checked` by a non-supervisor) is
+        // refused, and the refusal recorded like any other.
+        if let Ok(Some(link)) = web.store.case_link(&reference).await {
+            let _ = web.store.record_access(link.id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {action}")).await;
+        }
         return web.message(StatusCode::FORBIDDEN, Some(&session), "not_yours", &reference, Some(&back));
     }
     match carry_out(&web, &session, &reference, &action, &form).await {
@@ -189,6 +211,23 @@ pub async fn act(
         }
     }
 }
+
+/// The actions of the case page's forms (each handled in `carry_out`).
+const ACTIONS: &[&str] = &[
+    "assign",
+    "subject",
+    "checked",
+    "complete",
+    "progress",
+    "request-info",
+    "respond",
+    "category",
+    "note",
+    "escalate",
+    "reopen",
+    "acknowledged",
+    "release-acknowledgement",
+];
 
 /// `Ok(None)`: no such action.
 async fn carry_out(web: &super::Web, session: &WebSession, reference: &str, action: &str, form: &HashMap<String, String>) -> anyhow::Result<Option<String>> {

@@ -113,21 +113,25 @@ impl Web {
         }
     }
 
-    /// The client's address: the proxy's `X-Forwarded-For` (its last entry, the one the proxy
-    /// added) when behind one, else the peer.
+    /// The client's address: the proxy's `X-Forwarded-For` (its last entry over all header
+    /// lines, the one our proxy added; earlier ones the client may have written) when behind
+    /// one, else the peer.
     pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> String {
         if self.behind_proxy {
-            if let Some(last) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()) {
-                return last.trim().to_string();
+            let last =
+                headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).rfind(|s| !s.is_empty());
+            if let Some(last) = last {
+                return last.to_string();
             }
         }
         peer.ip().to_string()
     }
 
+    /// Counts a request for a link; the address is kept only as a hash (of bounded size).
     pub fn rate_ok(&self, address: &str, client: &str) -> bool {
         let now = std::time::Instant::now();
         let client_ok = self.per_client.lock().unwrap_or_else(|e| e.into_inner()).allow(client, now);
-        client_ok && self.per_address.lock().unwrap_or_else(|e| e.into_inner()).allow(&address.to_ascii_lowercase(), now)
+        client_ok && self.per_address.lock().unwrap_or_else(|e| e.into_inner()).allow(&auth::hash(&address.to_ascii_lowercase()), now)
     }
 }
 
