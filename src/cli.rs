@@ -153,10 +153,23 @@ enum RemindersCommand {
 
 #[derive(Subcommand)]
 enum CasesCommand {
-    /// All cases, oldest first.
+    /// Cases, oldest first; printed as they are read, so the first come at once.
     List {
         #[arg(long)]
         json: bool,
+        /// Only open cases.
+        #[arg(long)]
+        open: bool,
+        /// Only the cases of this handler.
+        #[arg(long)]
+        handler: Option<String>,
+        /// Only open cases with a deadline not yet met within this many calendar days (or
+        /// passed).
+        #[arg(long, value_name = "DAYS")]
+        due_within: Option<u32>,
+        /// At most this many cases.
+        #[arg(long)]
+        limit: Option<u32>,
     },
     /// One case with its messages, attachments and history.
     Show {
@@ -693,18 +706,33 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
             store.acknowledged_by_post(&reference, date, &actor()).await?;
             println!("{reference}: acknowledgement recorded as sent on {date}");
         }
-        CasesCommand::List { json } => {
-            let cases = store.list_cases().await?;
+        CasesCommand::List { json, open, handler, due_within, limit } => {
+            use futures::TryStreamExt;
+            use std::io::Write;
+            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
+            let filter = crate::store::CaseFilter { open_only: open, handler, due_by: due_within.map(|n| today + chrono::Days::new(n.into())), limit };
+            let mut cases = store.cases_matching(&filter);
+            // Written as read (a register of years does not wait for the last row), and the
+            // JSON is still one array.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if json {
-                println!("{}", serde_json::to_string_pretty(&cases)?);
+                write!(out, "[")?;
+                let mut first = true;
+                while let Some(c) = cases.try_next().await? {
+                    write!(out, "{}\n  {}", if first { "" } else { "," }, serde_json::to_string(&c)?)?;
+                    first = false;
+                }
+                writeln!(out, "{}]", if first { "" } else { "\n" })?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  FLAGS",
                     "REFERENCE", "STATUS", "RECEIVED", "ACK BY", "PROGRESS", "RESPOND", "ACK", "MSGS", "ATT"
-                );
-                for c in cases {
+                )?;
+                while let Some(c) = cases.try_next().await? {
                     let flags = if c.incomplete.is_empty() { String::new() } else { format!("incomplete:{}", c.incomplete.join("+")) };
-                    println!(
+                    writeln!(
+                        out,
                         "{:<14} {:<7} {:<10} {:<10} {:<10} {:<10} {:<11} {:>4} {:>4}  {}",
                         c.reference,
                         c.status,
@@ -716,9 +744,10 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
                         c.messages,
                         c.attachments,
                         flags
-                    );
+                    )?;
                 }
             }
+            out.flush()?;
         }
         CasesCommand::Show { reference, json } => {
             let case = store.case_detail(&reference).await?;

@@ -948,6 +948,28 @@ impl Store {
         Ok(rows.iter().map(summary_from_row).collect())
     }
 
+    /// The cases that `filter` lets through, oldest first, as the database hands them out.
+    pub fn cases_matching<'a>(&'a self, filter: &'a CaseFilter) -> futures::stream::BoxStream<'a, Result<CaseSummary>> {
+        use futures::StreamExt;
+        // Open deadlines are dates as text (YYYY-MM-DD), which compare as dates.
+        let sql = format!(
+            "{SUMMARY_SELECT} WHERE ($1 = 0 OR c.status = 'open')
+               AND ($2 = '' OR c.handler_id IN (SELECT h.id FROM handlers h WHERE h.name = $2))
+               AND ($3 = '' OR (c.status = 'open' AND ((c.acknowledged_at IS NULL AND c.acknowledge_by <= $3)
+                                                     OR (c.progress_sent_at IS NULL AND c.progress_by <= $3)
+                                                     OR (c.responded_at IS NULL AND c.respond_by <= $3))))
+             ORDER BY c.id LIMIT $4"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(filter.open_only))
+            .bind(filter.handler.clone().unwrap_or_default())
+            .bind(filter.due_by.map(|d| d.to_string()).unwrap_or_default())
+            .bind(filter.limit.map_or(i64::MAX, i64::from))
+            .fetch(&self.pool)
+            .map(|row| Ok(summary_from_row(&row?)))
+            .boxed()
+    }
+
     pub async fn case_detail(&self, reference: &str) -> Result<CaseDetail> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.reference = $1")))
             .bind(reference)
@@ -1144,6 +1166,17 @@ async fn insert_message(
             .await?;
     }
     Ok(id)
+}
+
+/// Which cases `cases list` shows; the default is all.
+#[derive(Debug, Default, Clone)]
+pub struct CaseFilter {
+    pub open_only: bool,
+    /// The name of the responsible handler.
+    pub handler: Option<String>,
+    /// Open cases with a deadline not yet met on or before this day.
+    pub due_by: Option<NaiveDate>,
+    pub limit: Option<u32>,
 }
 
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).

@@ -79,6 +79,9 @@ async fn cases_list_and_show_speak_json() {
     w.stack.append(&w.complaints, "INBOX", &raw, None).await;
     let daemon = w.start();
     eventually("case", WAIT, || async { (w.store().await.count(klachtd::store::Table::Cases).await.unwrap() == 1).then_some(()) }).await;
+    // The status below counts the outbox: the acknowledgement is out before the daemon stops.
+    eventually("acknowledgement sent", WAIT, || async { (w.store().await.outbox_counts().await.unwrap() == vec![("sent".to_string(), 1)]).then_some(()) })
+        .await;
     daemon.stop().await;
 
     let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list", "--json"]);
@@ -290,5 +293,49 @@ fn read_only_commands_refuse_a_database_that_does_not_exist() {
         assert!(err.contains("does not exist") && err.contains("database.url"), "{args:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
         assert!(!missing.exists() && !missing.parent().unwrap().exists(), "{args:?} created {}", missing.display());
+    }
+}
+
+/// `cases list` filters (open, handler, deadline within N days, limit) and streams a valid JSON
+/// array, on both databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_list_filters() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let w = World::new(db).await;
+        let path = w.dir.path().join("k.toml");
+        std::fs::write(&path, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), "[[handlers]]\nname = \"Ann Smit\"\nemail = \"ann@dienst.test\"\n"))
+            .unwrap();
+        let cfg = path.to_str().unwrap();
+        // The cases come first, while no handler is known, so none is assigned one.
+        let store = w.store().await;
+        let today = klachtd::domain::calendar::amsterdam_date(chrono::Utc::now());
+        let day = |n: i64| today + chrono::Duration::days(n);
+        // Due in 2 days; due in 30 days; closed long ago.
+        let soon = register_by_hand(store, &hand_made_case(Some("A"), "a@example.test", "x", day(-3), [day(2), day(9), day(30)])).await;
+        let later = register_by_hand(store, &hand_made_case(Some("B"), "b@example.test", "x", day(-1), [day(30), day(40), day(50)])).await;
+        let closed = register_by_hand(store, &hand_made_case(Some("C"), "c@example.test", "x", day(-60), [day(-50), day(-40), day(-20)])).await;
+        assert_eq!(klachtd(&["--config", cfg, "migrate"]).0, 0, "brings in the handler of the configuration");
+        store.assign(&later, "Ann Smit", "test").await.unwrap();
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&w.db.url).await.unwrap();
+        sqlx::query("UPDATE cases SET status = 'closed' WHERE reference = $1").bind(&closed).execute(&mut conn).await.unwrap();
+        let _ = sqlx::Connection::close(conn).await;
+        let list = |args: &[&str]| {
+            let mut full = vec!["--config", cfg, "cases", "list", "--json"];
+            full.extend(args);
+            let (code, out, err) = klachtd(&full);
+            assert_eq!(code, 0, "{err}");
+            let cases: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap_or_else(|e| panic!("not a JSON array ({e}): {out}"));
+            cases.iter().map(|c| c["reference"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(list(&[]), vec![soon.clone(), later.clone(), closed.clone()]);
+        assert_eq!(list(&["--open"]), vec![soon.clone(), later.clone()]);
+        assert_eq!(list(&["--handler", "Ann Smit"]), vec![later.clone()]);
+        assert_eq!(list(&["--due-within", "7"]), vec![soon.clone()]);
+        assert_eq!(list(&["--limit", "1"]), vec![soon.clone()]);
+        assert!(list(&["--handler", "Niemand"]).is_empty());
+        let (code, out, _) = klachtd(&["--config", cfg, "cases", "list", "--open"]);
+        assert_eq!(code, 0);
+        assert_eq!(out.lines().count(), 3, "a header and two cases: {out}");
     }
 }
