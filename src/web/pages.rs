@@ -201,26 +201,30 @@ fn period(query: &HashMap<String, String>, today: NaiveDate) -> Result<(NaiveDat
     Ok((from, to))
 }
 
+/// The register of the period the query names, for a supervisor; or the page that says no.
+async fn register_for(
+    web: &Shared,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<(crate::store::web::WebSession, Vec<crate::domain::register::CaseFacts>, crate::domain::register::Report), Response> {
+    let session = require(web, headers).await?;
+    if !session.user.supervisor {
+        return Err(web.message(StatusCode::FORBIDDEN, Some(&session), "supervisors_only", "", Some("/cases")));
+    }
+    let today = today(web);
+    let (from, to) = period(query, today).map_err(|e| web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/register")))?;
+    let facts = web.store.register_facts(from, to).await.map_err(|e| store_failure(web, &session, e))?;
+    let report = crate::domain::register::compute(&facts, &web.settings.get().calendar, from, to, today);
+    Ok((session, facts, report))
+}
+
 /// The register (R10) for a period, with its figures as charts. Supervisors only.
 pub async fn register(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
+    let (session, facts, report) = match register_for(&web, &headers, &query).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
-    if !session.user.supervisor {
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "supervisors_only", "", Some("/cases"));
-    }
-    let today = today(&web);
-    let (from, to) = match period(&query, today) {
-        Ok(p) => p,
-        Err(e) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/register")),
-    };
-    let facts = match web.store.register_facts(from, to).await {
-        Ok(f) => f,
-        Err(e) => return store_failure(&web, &session, e),
-    };
-    let settings = web.settings.get();
-    let report = crate::domain::register::compute(&facts, &settings.calendar, from, to, today);
+    let (from, to) = (report.from, report.to);
     let t = web.pages.strings();
     let word = |key: &str| t.get(key).and_then(|v| v.as_str()).unwrap_or(key).to_string();
     let deadline_bars = |f: &crate::domain::register::DeadlineFigures| {
@@ -250,27 +254,14 @@ pub async fn register(State(web): State<Shared>, headers: HeaderMap, Query(query
 
 /// The register as CSV (as `klachtd report --format csv`).
 pub async fn register_csv(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
+    let (_, _, report) = match register_for(&web, &headers, &query).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
-    if !session.user.supervisor {
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "supervisors_only", "", Some("/cases"));
-    }
-    let today = today(&web);
-    let (from, to) = match period(&query, today) {
-        Ok(p) => p,
-        Err(e) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/register")),
-    };
-    let facts = match web.store.register_facts(from, to).await {
-        Ok(f) => f,
-        Err(e) => return store_failure(&web, &session, e),
-    };
-    let report = crate::domain::register::compute(&facts, &web.settings.get().calendar, from, to, today);
     let mut response = report.to_csv().into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"register-{from}-{to}.csv\"")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"register-{}-{}.csv\"", report.from, report.to)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     response
