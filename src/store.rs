@@ -701,34 +701,9 @@ impl Store {
 
     // ---- outbox ------------------------------------------------------------------------
 
-    /// Claims the next due outgoing mail for `lease`. Only one claimant can win a row: the
-    /// UPDATE re-checks the lease, and a loser sees zero rows changed and tries the next.
+    /// Claims the next due outgoing mail for `lease` (one of [`claim_outbox_batch`](Self::claim_outbox_batch)).
     pub async fn claim_outbox(&self, worker: &str, lease: Duration, which: Claim) -> Result<Option<OutboxItem>> {
-        let sql = match which {
-            Claim::Any => "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 ORDER BY next_attempt_at, id LIMIT 1",
-            Claim::ExceptReminders => {
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 AND kind NOT IN ('reminder', 'escalation') ORDER BY next_attempt_at, id LIMIT 1"
-            }
-        };
-        for _ in 0..5 {
-            let t = now();
-            let candidate: Option<i64> = sqlx::query_scalar(sql).bind(t).fetch_optional(&self.pool).await?;
-            let Some(id) = candidate else { return Ok(None) };
-            let claimed = sqlx::query(
-                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
-                 WHERE id = $3 AND status = 'pending' AND claimed_until <= $4",
-            )
-            .bind(t + lease.as_secs() as i64)
-            .bind(worker)
-            .bind(id)
-            .bind(t)
-            .execute(&self.pool)
-            .await?;
-            if claimed.rows_affected() == 1 {
-                return self.pending_outbox_item(id).await;
-            }
-        }
-        Ok(None)
+        Ok(self.claim_outbox_batch(worker, lease, which, 1).await?.into_iter().next())
     }
 
     /// Outgoing mail `id`, if it is still pending.
@@ -767,30 +742,41 @@ impl Store {
             Claim::Any => {
                 "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
                  WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 ORDER BY next_attempt_at, id LIMIT $4)
-                   AND status = 'pending' AND claimed_until <= $3"
+                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
             }
             Claim::ExceptReminders => {
                 "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
                  WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 AND kind NOT IN ('reminder', 'escalation')
                               ORDER BY next_attempt_at, id LIMIT $4)
-                   AND status = 'pending' AND claimed_until <= $3"
+                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
             }
         };
-        let t = now();
-        let until = t + lease.as_secs() as i64;
-        let claimed = sqlx::query(sql).bind(until).bind(worker).bind(t).bind(i64::from(limit)).execute(&self.pool).await?;
-        if claimed.rows_affected() == 0 {
-            return Ok(Vec::new());
+        let due = match which {
+            Claim::Any => "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1",
+            Claim::ExceptReminders => {
+                "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 AND kind NOT IN ('reminder', 'escalation')"
+            }
+        };
+        // A claimant that loses every row to another one at the same moment asks again while
+        // due mail is left, rather than take the queue for empty.
+        for _ in 0..5 {
+            let t = now();
+            let ids: Vec<i64> =
+                sqlx::query_scalar(sql).bind(t + lease.as_secs() as i64).bind(worker).bind(t).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+            if !ids.is_empty() {
+                let mut items = Vec::with_capacity(ids.len());
+                for id in ids {
+                    items.extend(self.pending_outbox_item(id).await?);
+                }
+                items.sort_by_key(|item| item.id);
+                return Ok(items);
+            }
+            let left: i64 = sqlx::query_scalar(due).bind(t).fetch_one(&self.pool).await?;
+            if left == 0 {
+                break;
+            }
         }
-        let rows = sqlx::query(
-            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox
-             WHERE claimed_by = $1 AND claimed_until = $2 AND status = 'pending' ORDER BY next_attempt_at, id",
-        )
-        .bind(worker)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(outbox_item).collect())
+        Ok(Vec::new())
     }
 
     /// Gives claimed mails back unsent (the worker stops early), without counting an attempt.
