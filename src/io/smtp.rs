@@ -61,7 +61,7 @@ pub enum SendError {
     #[error("cannot build the message: {0}")]
     Build(String),
     #[error("SMTP: {0}")]
-    OAuth(#[from] crate::oauth::smtp::OAuthSmtpError),
+    OAuth(#[from] crate::io::oauth::smtp::OAuthSmtpError),
     #[error("SMTP: cannot connect to {server}: {source}")]
     Connect { server: String, source: std::io::Error },
 }
@@ -90,7 +90,7 @@ impl Mailer {
         config: &Smtp,
         from_name: &str,
         from_address: &str,
-        oauth: Option<(String, std::sync::Arc<crate::oauth::TokenSource>)>,
+        oauth: Option<(String, std::sync::Arc<crate::io::oauth::TokenSource>)>,
     ) -> anyhow::Result<Self> {
         let starttls = match config.tls {
             TlsMode::Starttls => {
@@ -104,7 +104,7 @@ impl Mailer {
             _ => None,
         };
         let login = match (oauth, &config.user) {
-            (Some((user, tokens)), _) => Some(connection::Login::OAuth(crate::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens))),
+            (Some((user, tokens)), _) => Some(connection::Login::OAuth(crate::io::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens))),
             (None, Some(user)) => Some(connection::Login::Password(Credentials::new(user.clone(), config.secret().resolve("smtp")?))),
             (None, None) => None,
         };
@@ -112,7 +112,7 @@ impl Mailer {
             host: config.host.clone(),
             port: config.port,
             tls: config.tls,
-            rustls: crate::tls::client_config(config.ca_file.as_deref()).context("SMTP TLS")?,
+            rustls: crate::io::tls::client_config(config.ca_file.as_deref()).context("SMTP TLS")?,
             starttls,
             login,
             connect_timeout: config.timeout(),
@@ -185,7 +185,7 @@ impl Mailer {
         }
     }
 
-    /// The longest one send (or check) may take; see [`crate::outbox::lease_for`].
+    /// The longest one send (or check) may take; see [`crate::app::outbox::lease_for`].
     pub fn send_timeout(&self) -> Duration {
         self.send_timeout
     }

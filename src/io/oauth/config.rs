@@ -265,11 +265,11 @@ mod tests {
 
     /// The example's [oauth2] block with its keys uncommented, under a configuration that uses it.
     fn example_oauth2() -> String {
-        let example = include_str!("../../config/klachtd.example.toml");
+        let example = include_str!("../../../config/klachtd.example.toml");
         let block = example.split("# [oauth2]\n").nth(1).expect("the example documents [oauth2]");
         let keys: Vec<&str> =
             block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
-        let base = include_str!("../../config/klachtd.example.toml")
+        let base = include_str!("../../../config/klachtd.example.toml")
             .split("\n# [oauth2]")
             .next()
             .unwrap()

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::{AssignmentRule, Config};
 use crate::domain::calendar::Calendar;
 use crate::domain::reminders::Policy;
-use crate::templates::Letters;
+use crate::app::templates::Letters;
 
 pub struct Settings {
     pub letters: Arc<Letters>,

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
-use crate::clock::Clock;
+use crate::app::clock::Clock;
 use crate::domain::reminders::{due_at, Due};
-use crate::health::Health;
-use crate::settings::SharedSettings;
-use crate::smtp::new_message_id;
+use crate::io::health::Health;
+use crate::config::settings::SharedSettings;
+use crate::io::smtp::new_message_id;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
-use crate::templates::long_date;
+use crate::app::templates::long_date;
 
 /// One line of a digest, before it is claimed.
 #[derive(Debug, Clone)]
@@ -122,7 +122,7 @@ impl ReminderService {
         Ok(digests)
     }
 
-    fn compose(&self, settings: &crate::settings::Settings, digest: &Digest, items: &[&Item]) -> Option<OutgoingMail> {
+    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item]) -> Option<OutgoingMail> {
         let language = settings.letters.language();
         let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
         let nearest = items.iter().map(|i| i.due.date()).min()?;
@@ -179,7 +179,7 @@ pub async fn run(
     outbox_wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    crate::schedule::every("reminders", cron, shutdown, || async {
+    crate::app::schedule::every("reminders", cron, shutdown, || async {
         let swept = service.sweep(clock.now()).await;
         if swept.is_ok() {
             health.swept();

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
-use crate::clock::Clock;
+use crate::app::clock::Clock;
 use crate::domain::reminders::sending_window_open;
 use crate::domain::text::redact_addresses;
-use crate::health::{Health, Loop};
-use crate::settings::SharedSettings;
-use crate::smtp::Mailer;
+use crate::io::health::{Health, Loop};
+use crate::config::settings::SharedSettings;
+use crate::io::smtp::Mailer;
 use crate::store::{now, Claim, OutboxItem, Sent, Store};
 
 /// Mails claimed at once.
@@ -43,7 +43,7 @@ pub struct OutboxWorker {
     pub worker_id: String,
     pub health: Arc<Health>,
     /// Tells a handler when a letter of their case cannot be delivered.
-    pub actions: Arc<crate::actions::Actions>,
+    pub actions: Arc<crate::app::actions::Actions>,
     /// Working days and hours (reminders wait for them) and the time to judge them by.
     pub settings: SharedSettings,
     pub clock: Clock,

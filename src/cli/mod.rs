@@ -324,9 +324,9 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
         cause.is::<crate::config::ConfigError>()
             || cause.is::<crate::config::SecretError>()
             || cause.is::<daemon::CredentialsRefused>()
-            || matches!(cause.downcast_ref::<crate::oauth::TokenError>(), Some(crate::oauth::TokenError::Refused { .. } | crate::oauth::TokenError::Config(_)))
-            || matches!(cause.downcast_ref::<crate::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
-            || matches!(cause.downcast_ref::<crate::mailbox::MailboxError>(), Some(e) if e.is_credentials_refused())
+            || matches!(cause.downcast_ref::<crate::io::oauth::TokenError>(), Some(crate::io::oauth::TokenError::Refused { .. } | crate::io::oauth::TokenError::Config(_)))
+            || matches!(cause.downcast_ref::<crate::io::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
+            || matches!(cause.downcast_ref::<crate::io::imap::MailboxError>(), Some(e) if e.is_credentials_refused())
     })
 }
 
@@ -340,68 +340,12 @@ fn date(text: &str) -> Result<NaiveDate, String> {
     }
 }
 
-/// Logs go to stderr: the journal under systemd. `KLACHTD_LOG` sets the filter (default
-/// `info`; complaint text and personal data are never logged at info).
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("KLACHTD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        // The journal adds its own timestamps, wants no colours, and reads the priority of a
-        // line from a syslog-style "<N>" prefix (so `journalctl -p warning` works).
-        LogFormat::Auto if stderr_is_journal() => {
-            let format = tracing_subscriber::fmt::format().without_time().with_ansi(false).with_target(false);
-            builder.event_format(JournalPriority(format)).try_init()
-        }
-        _ => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
-    };
-}
-
-/// systemd sets `JOURNAL_STREAM=DEV:INODE` for the stream it connects; it is ours only if
-/// stderr is still that stream (a child of a service inherits the variable, not the stream).
-fn stderr_is_journal() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let Some(value) = std::env::var_os("JOURNAL_STREAM") else { return false };
-    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else { return false };
-    match std::fs::metadata("/proc/self/fd/2") {
-        Ok(m) => dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()),
-        Err(_) => false,
-    }
-}
-
-/// Prefixes each log line with its syslog priority for the journal.
-struct JournalPriority<F>(F);
-
-impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for JournalPriority<F>
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-    F: tracing_subscriber::fmt::FormatEvent<S, N>,
-{
-    fn format_event(
-        &self,
-        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        let priority = match *event.metadata().level() {
-            tracing::Level::ERROR => 3,
-            tracing::Level::WARN => 4,
-            tracing::Level::INFO => 6,
-            _ => 7,
-        };
-        write!(writer, "<{priority}>")?;
-        self.0.format_event(ctx, writer, event)
-    }
-}
-
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let log_format = match &cli.command {
         Command::Run => Config::load_without_secrets(&cli.config).map(|c| c.service.log_format).unwrap_or(LogFormat::Auto),
         _ => LogFormat::Auto,
     };
-    init_logging(log_format);
+    crate::telemetry::init_logging(log_format);
     match cli.command {
         Command::Deadlines { received } => {
             // The configuration is optional here: it only adds closing days.
@@ -470,7 +414,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention { command: RetentionCommand::Run } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
-            let n = crate::actions::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
+            let n = crate::app::actions::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
             println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
             Ok(ExitCode::SUCCESS)
         }
@@ -486,7 +430,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(text) => parse_moment(&text)?,
                 None => chrono::Utc::now(),
             };
-            let service = crate::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation.complaints_address);
+            let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation.complaints_address);
             let digests = service.preview(at).await?;
             println!("At {}: {} mail(s) would be sent", at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M %Z"), digests.len());
             for d in digests {
@@ -531,7 +475,7 @@ async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
             _ = hup.recv() => reload(path, &reloader).await,
         }
     }
-    let notifier = crate::systemd::Notifier::from_env();
+    let notifier = crate::io::systemd::Notifier::from_env();
     notifier.stopping();
     tracing::info!("shutting down: no new mail is taken, the mail in hand is finished");
     let _ = stop.send(true);
@@ -547,7 +491,7 @@ async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
 }
 
 async fn reload(path: &std::path::Path, reloader: &daemon::Reloader) {
-    let notifier = crate::systemd::Notifier::from_env();
+    let notifier = crate::io::systemd::Notifier::from_env();
     notifier.reloading();
     match Config::load(path).map_err(anyhow::Error::from).and_then(|c| reloader.apply(c)) {
         Ok(restart) if restart.is_empty() => tracing::info!("configuration and templates reloaded"),
@@ -560,8 +504,8 @@ async fn reload(path: &std::path::Path, reloader: &daemon::Reloader) {
 async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     let letters = daemon::load_letters(&config)?;
-    let sample = crate::templates::sample_context();
-    for letter in crate::templates::LETTERS {
+    let sample = crate::app::templates::sample_context();
+    for letter in crate::app::templates::LETTERS {
         letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
     }
     println!("{}: configuration is valid", path.display());
@@ -575,18 +519,18 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     if tokens.is_some() {
         println!("oauth2: ok (access token obtained)");
     }
-    let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
+    let tls = crate::io::tls::client_config(config.imap.ca_file.as_deref())?;
     let mut session = match (&tokens, config.imap.auth) {
-        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::mailbox::connect_oauth(&config.imap, &tls, tokens).await?,
+        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::io::imap::connect_oauth(&config.imap, &tls, tokens).await?,
         _ => {
             let password = config.imap.secret().resolve("imap")?;
-            crate::mailbox::connect(&config.imap, &tls, &password).await?
+            crate::io::imap::connect(&config.imap, &tls, &password).await?
         }
     };
     // The folders the daemon would use, created when missing: a server that refuses them
     // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
     let caps = session.capabilities().await.context("imap: CAPABILITY")?;
-    let folders = crate::mailbox::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
+    let folders = crate::io::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
     println!(
         "imap: ok ({}:{} as {}; folders {}, {}, {})",
@@ -598,7 +542,7 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
 }
 
 async fn quarantine(config: &Config, store: &crate::store::Store, command: QuarantineCommand) -> anyhow::Result<ExitCode> {
-    use crate::intake::Outcome;
+    use crate::app::intake::Outcome;
     match command {
         QuarantineCommand::List { json } => {
             let mails = store.quarantined_mails().await?;
@@ -626,7 +570,7 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
             let first_start = store.setting_or_init("first_start_at", &chrono::Utc::now().timestamp().to_string()).await?;
             let first_start =
                 first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
-            let intake = crate::intake::Intake::new(
+            let intake = crate::app::intake::Intake::new(
                 config,
                 store.clone(),
                 daemon::load_settings(config)?,
@@ -654,14 +598,14 @@ fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn delivered(reference: &str, what: &str, d: crate::actions::Delivery) {
+fn delivered(reference: &str, what: &str, d: crate::app::actions::Delivery) {
     match d {
-        crate::actions::Delivery::Mail(to) => println!("{reference}: {what} queued for {to}"),
-        crate::actions::Delivery::Print(path) => println!("{reference}: {what} written to {} for printing and posting", path.display()),
+        crate::app::actions::Delivery::Mail(to) => println!("{reference}: {what} queued for {to}"),
+        crate::app::actions::Delivery::Print(path) => println!("{reference}: {what} written to {} for printing and posting", path.display()),
     }
 }
 
-async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, no_token: Option<String>, command: CasesCommand) -> anyhow::Result<ExitCode> {
+async fn cases(store: &crate::store::Store, actions: &crate::app::actions::Actions, no_token: Option<String>, command: CasesCommand) -> anyhow::Result<ExitCode> {
     use crate::domain::procedure::{Category, Outcome};
     match command {
         CasesCommand::Progress { reference, expected, message_file } => {
@@ -697,7 +641,7 @@ async fn cases(store: &crate::store::Store, actions: &crate::actions::Actions, n
         }
         CasesCommand::Register { name, email, postal_address, received, description_file, attach } => {
             let paper =
-                crate::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
+                crate::app::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
             let (reference, d) = actions.register_paper(paper, &actor()).await?;
             println!("{reference}: registered (received {received})");
             delivered(&reference, "acknowledgement", d);
@@ -899,12 +843,12 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
 /// which under systemd only the service can read: without it, an assignment notice sent from
 /// here carries no token (the handler can still act here, or on a later notice); the second
 /// value says why, for the one command that sends such a notice.
-fn command_line_actions(config: &Config, store: &crate::store::Store) -> anyhow::Result<(crate::actions::Actions, Option<String>)> {
+fn command_line_actions(config: &Config, store: &crate::store::Store) -> anyhow::Result<(crate::app::actions::Actions, Option<String>)> {
     let settings = daemon::load_settings(config)?;
-    match crate::actions::Actions::new(config, store.clone(), settings.clone()) {
+    match crate::app::actions::Actions::new(config, store.clone(), settings.clone()) {
         Err(e) if config.actions_by_mail.is_some() => {
             let without = Config { actions_by_mail: None, ..config.clone() };
-            Ok((crate::actions::Actions::new(&without, store.clone(), settings)?, Some(one_line(&e))))
+            Ok((crate::app::actions::Actions::new(&without, store.clone(), settings)?, Some(one_line(&e))))
         }
         built => Ok((built?, None)),
     }

@@ -7,21 +7,21 @@ use std::path::Path;
 
 use minijinja::{Environment, Value};
 
-use crate::templates::TemplateError;
+use crate::app::templates::TemplateError;
 
 const PAGES: &[(&str, &str)] = &[
-    ("layout.html", include_str!("../../templates/web/layout.html")),
-    ("sign-in.html", include_str!("../../templates/web/sign-in.html")),
-    ("sign-in-link.html", include_str!("../../templates/web/sign-in-link.html")),
-    ("message.html", include_str!("../../templates/web/message.html")),
-    ("cases.html", include_str!("../../templates/web/cases.html")),
-    ("case.html", include_str!("../../templates/web/case.html")),
-    ("register.html", include_str!("../../templates/web/register.html")),
-    ("paper.html", include_str!("../../templates/web/paper.html")),
-    ("sign-in-mail.txt", include_str!("../../templates/web/sign-in-mail.txt")),
+    ("layout.html", include_str!("../../../templates/web/layout.html")),
+    ("sign-in.html", include_str!("../../../templates/web/sign-in.html")),
+    ("sign-in-link.html", include_str!("../../../templates/web/sign-in-link.html")),
+    ("message.html", include_str!("../../../templates/web/message.html")),
+    ("cases.html", include_str!("../../../templates/web/cases.html")),
+    ("case.html", include_str!("../../../templates/web/case.html")),
+    ("register.html", include_str!("../../../templates/web/register.html")),
+    ("paper.html", include_str!("../../../templates/web/paper.html")),
+    ("sign-in-mail.txt", include_str!("../../../templates/web/sign-in-mail.txt")),
 ];
 
-const STRINGS: &[(&str, &str)] = &[("nl", include_str!("../../templates/web/nl/strings.toml")), ("en", include_str!("../../templates/web/en/strings.toml"))];
+const STRINGS: &[(&str, &str)] = &[("nl", include_str!("../../../templates/web/nl/strings.toml")), ("en", include_str!("../../../templates/web/en/strings.toml"))];
 
 pub struct Pages {
     env: Environment<'static>,

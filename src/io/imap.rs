@@ -27,8 +27,8 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::{Imap, MarkMode, TlsMode};
 
-use crate::health::{Health, Loop, BEAT_INTERVAL};
-use crate::intake::{Intake, IntakeError};
+use crate::io::health::{Health, Loop, BEAT_INTERVAL};
+use crate::app::intake::{Intake, IntakeError};
 use crate::store::{Store, StoreError};
 
 /// The keyword set on processed mail in `mark = "flag"` mode.
@@ -60,7 +60,7 @@ pub enum MailboxError {
     #[error(transparent)]
     Secret(#[from] crate::config::SecretError),
     #[error(transparent)]
-    Token(#[from] crate::oauth::TokenError),
+    Token(#[from] crate::io::oauth::TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -177,7 +177,7 @@ pub struct MailboxWorker {
     /// Set by each session once it has asked the server for its namespace.
     folders: std::sync::RwLock<Folders>,
     /// With `imap.auth = "oauth2"`: where the access tokens come from.
-    tokens: Option<Arc<crate::oauth::TokenSource>>,
+    tokens: Option<Arc<crate::io::oauth::TokenSource>>,
 }
 
 /// How often an instance that does not hold the mailbox lease asks again.
@@ -205,7 +205,7 @@ impl MailboxWorker {
     }
 
     /// Logs in with access tokens from `tokens` instead of the password.
-    pub fn with_tokens(mut self, tokens: Option<Arc<crate::oauth::TokenSource>>) -> Self {
+    pub fn with_tokens(mut self, tokens: Option<Arc<crate::io::oauth::TokenSource>>) -> Self {
         self.tokens = tokens;
         self
     }
@@ -503,9 +503,9 @@ pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> 
 }
 
 /// Opens a session logged in with an access token (SASL OAUTHBEARER or XOAUTH2).
-pub async fn connect_oauth(config: &Imap, tls: &Arc<ClientConfig>, tokens: &crate::oauth::TokenSource) -> Result<ImapSession, MailboxError> {
+pub async fn connect_oauth(config: &Imap, tls: &Arc<ClientConfig>, tokens: &crate::io::oauth::TokenSource) -> Result<ImapSession, MailboxError> {
     let client = open(config, tls).await?;
-    crate::oauth::imap::authenticate(client, config, tokens).await
+    crate::io::oauth::imap::authenticate(client, config, tokens).await
 }
 
 /// A connection that has greeted us, encrypted as configured, not yet logged in.

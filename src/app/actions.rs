@@ -7,16 +7,16 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 
-use crate::attachments::AttachmentStore;
+use crate::io::attachments::AttachmentStore;
 use crate::config::Config;
 use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions::{self, MailCommand};
 use crate::domain::procedure::{Outcome, Step};
 use crate::domain::text::display_filename;
-use crate::settings::SharedSettings;
-use crate::smtp::new_message_id;
+use crate::config::settings::SharedSettings;
+use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutboxItem, OutgoingMail, Registration, Store, StoreError};
-use crate::templates::{case_context, long_date};
+use crate::app::templates::{case_context, long_date};
 
 /// How a letter left.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,7 +261,7 @@ impl Actions {
     /// transaction. A notice to a handler that cannot be delivered starts nothing (no loop).
     pub async fn mail_undeliverable(&self, item: &OutboxItem, error: &str) -> anyhow::Result<()> {
         let notice = match item.case_id {
-            Some(case_id) if crate::smtp::is_letter_to_a_party(&item.mail.kind) => {
+            Some(case_id) if crate::io::smtp::is_letter_to_a_party(&item.mail.kind) => {
                 let reference = self.store.case_reference(case_id).await?;
                 self.handler_notice(&reference, "delivery-failed", serde_json::json!({"refused": true})).await?.map(|(_, mail)| mail)
             }
@@ -297,7 +297,7 @@ impl Actions {
         Ok(Some((case.id, self.notice(reference, "notice", &name, &email, letter))))
     }
 
-    fn notice(&self, reference: &str, kind: &str, name: &str, email: &str, letter: crate::templates::Letter) -> OutgoingMail {
+    fn notice(&self, reference: &str, kind: &str, name: &str, email: &str, letter: crate::app::templates::Letter) -> OutgoingMail {
         OutgoingMail {
             kind: kind.into(),
             recipient: email.to_string(),
@@ -568,7 +568,7 @@ impl Actions {
         // Without an e-mail address the acknowledgement is a letter on disk, written while the
         // registration's transaction is open (and removed if it does not commit).
         if paper.email.is_none() {
-            crate::private_files::create_dir(&self.letters_dir).with_context(|| format!("cannot create {}", self.letters_dir.display()))?;
+            crate::io::private_files::create_dir(&self.letters_dir).with_context(|| format!("cannot create {}", self.letters_dir.display()))?;
         }
         let mut printed: Option<anyhow::Result<PathBuf>> = None;
         let registration = self
@@ -694,11 +694,11 @@ async fn remove_letters(store: &Store, dir: &std::path::Path) -> anyhow::Result<
 /// never over an earlier letter. Mode 0600; written to a temporary file, synced, then linked
 /// under its name, so the file is complete whenever it exists.
 fn write_letter(dir: &std::path::Path, stem: &str, text: &str) -> anyhow::Result<PathBuf> {
-    crate::private_files::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::io::private_files::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let tmp = dir.join(format!(".{stem}.{}.{nanos}.tmp", std::process::id()));
     let written = (|| {
-        crate::private_files::write_temporary(&tmp, text.as_bytes())?;
+        crate::io::private_files::write_temporary(&tmp, text.as_bytes())?;
         for n in 1u32.. {
             let path = if n == 1 { dir.join(format!("{stem}.txt")) } else { dir.join(format!("{stem}-{n}.txt")) };
             match std::fs::hard_link(&tmp, &path) {

@@ -26,9 +26,9 @@ impl AttachmentStore {
             return Ok(hash);
         }
         let dir = path.parent().expect("hash paths have a parent");
-        crate::private_files::create_dir(dir)?;
+        crate::io::private_files::create_dir(dir)?;
         let tmp = dir.join(format!(".{hash}.{}.tmp", std::process::id()));
-        crate::private_files::write_temporary(&tmp, data)?;
+        crate::io::private_files::write_temporary(&tmp, data)?;
         std::fs::rename(&tmp, &path)?;
         Ok(hash)
     }
@@ -42,9 +42,9 @@ impl AttachmentStore {
             return Ok(hash);
         }
         let dir = path.parent().expect("hash paths have a parent");
-        crate::private_files::create_dir(dir)?;
+        crate::io::private_files::create_dir(dir)?;
         let tmp = dir.join(format!(".{hash}.{}.tmp", std::process::id()));
-        crate::private_files::write_temporary_async(&tmp, data).await?;
+        crate::io::private_files::write_temporary_async(&tmp, data).await?;
         tokio::fs::rename(&tmp, &path).await?;
         Ok(hash)
     }

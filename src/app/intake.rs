@@ -7,17 +7,17 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use crate::actions::{Actions, ReplyDone, Transient};
-use crate::attachments::AttachmentStore;
+use crate::app::actions::{Actions, ReplyDone, Transient};
+use crate::io::attachments::AttachmentStore;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, Classification, SpamPolicy};
 use crate::domain::inbound::{self, InboundMail};
 use crate::domain::reference::CaseRef;
-use crate::settings::SharedSettings;
-use crate::smtp::new_message_id;
+use crate::config::settings::SharedSettings;
+use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
-use crate::templates::case_context;
+use crate::app::templates::case_context;
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,11 +22,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::{watch, Notify};
 
-use crate::actions::Actions;
-use crate::attachments::AttachmentStore;
-use crate::clock::Clock;
+use crate::app::actions::Actions;
+use crate::io::attachments::AttachmentStore;
+use crate::app::clock::Clock;
 use crate::config::Config;
-use crate::settings::SharedSettings;
+use crate::config::settings::SharedSettings;
 use crate::store::web::WebSession;
 use crate::store::Store;
 
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn every_documented_web_key_exists_with_its_default() {
-        let example = include_str!("../../config/klachtd.example.toml");
+        let example = include_str!("../../../config/klachtd.example.toml");
         let block = example.split("# [web]\n").nth(1).expect("the example documents [web]").split("\n\n").next().unwrap();
         let keys: Vec<&str> =
             block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
@@ -252,8 +252,8 @@ mod tests {
     #[test]
     fn handler_mails_link_to_the_workspace_instead_of_a_command() {
         for language in ["nl", "en"] {
-            let letters = crate::templates::Letters::load(None, language).unwrap();
-            let mut context = crate::templates::sample_context();
+            let letters = crate::app::templates::Letters::load(None, language).unwrap();
+            let mut context = crate::app::templates::sample_context();
             for letter in ["assigned", "reminder", "closed-case-mail", "delivery-failed"] {
                 let with = letters.render(letter, &context).unwrap();
                 assert!(with.body.contains("https://klachten.example.nl/cases"), "{language}/{letter}: {}", with.body);

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::domain::calendar::Calendar;
 
+pub mod settings;
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -46,7 +48,7 @@ pub struct Config {
     /// The handlers' web workspace; off when absent.
     pub web: Option<Web>,
     /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
-    pub oauth2: Option<crate::oauth::config::OAuth2>,
+    pub oauth2: Option<crate::io::oauth::config::OAuth2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -962,7 +964,7 @@ impl Config {
         if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
-        p.extend(crate::oauth::config::problems(self, secrets));
+        p.extend(crate::io::oauth::config::problems(self, secrets));
         p
     }
 
@@ -1177,7 +1179,7 @@ tls = "none"
 
     #[test]
     fn example_config_documents_known_keys_only() {
-        let c = Config::parse(include_str!("../config/klachtd.example.toml")).expect("example parses");
+        let c = Config::parse(include_str!("../../config/klachtd.example.toml")).expect("example parses");
         let keys: Vec<_> = c.problems().into_iter().map(|p| p.key).collect();
         // Only the secrets, which live outside the example, are missing.
         assert_eq!(keys, vec!["imap.password".to_string(), "smtp.password".to_string()]);
