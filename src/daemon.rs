@@ -9,17 +9,17 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
-use crate::config::Config;
-use crate::io::health::{serve_metrics, Health, Loop};
 use crate::app::intake::Intake;
-use crate::io::imap::MailboxWorker;
 use crate::app::outbox::OutboxWorker;
 use crate::app::reminders::ReminderService;
-use crate::config::settings::{Settings, SharedSettings};
-use crate::io::smtp::Mailer;
-use crate::store::Store;
-use crate::io::systemd::Notifier;
 use crate::app::templates::Letters;
+use crate::config::settings::{Settings, SharedSettings};
+use crate::config::Config;
+use crate::io::health::{serve_metrics, Health, Loop};
+use crate::io::imap::MailboxWorker;
+use crate::io::smtp::Mailer;
+use crate::io::systemd::Notifier;
+use crate::store::Store;
 
 /// Opens the database named in the configuration, applies migrations, and brings the
 /// handlers listed in the configuration into it.

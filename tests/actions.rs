@@ -900,8 +900,14 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     let r = email_case(&store, "Ria Retry", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
     let settings = klachtd::daemon::load_settings(&w.config).unwrap();
     let actions = std::sync::Arc::new(klachtd::app::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
-    let intake =
-        klachtd::app::intake::Intake::new(&w.config, store.clone(), settings, actions.clone(), chrono::Utc::now(), std::sync::Arc::new(tokio::sync::Notify::new()));
+    let intake = klachtd::app::intake::Intake::new(
+        &w.config,
+        store.clone(),
+        settings,
+        actions.clone(),
+        chrono::Utc::now(),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
     let token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &r, &ann);
     let (id, raw) = outlook_reply(&ann, &w.complaints, &r, &token, "VOORTGANG 2026-12-18\r\nWe bellen u deze week.");
 

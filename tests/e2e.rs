@@ -6,9 +6,9 @@ mod common;
 
 use chrono::Utc;
 use common::*;
+use klachtd::app::templates::long_date;
 use klachtd::domain::calendar::{amsterdam_date, Deadlines};
 use klachtd::store::Table;
-use klachtd::app::templates::long_date;
 
 on_both_databases!(
     complaint_is_registered_acknowledged_and_replies_thread_into_it,

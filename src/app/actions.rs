@@ -7,16 +7,16 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 
-use crate::io::attachments::AttachmentStore;
+use crate::app::templates::{case_context, long_date};
+use crate::config::settings::SharedSettings;
 use crate::config::Config;
 use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions::{self, MailCommand};
 use crate::domain::procedure::{Outcome, Step};
 use crate::domain::text::display_filename;
-use crate::config::settings::SharedSettings;
+use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutboxItem, OutgoingMail, Registration, Store, StoreError};
-use crate::app::templates::{case_context, long_date};
 
 /// How a letter left.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,16 +8,16 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::app::actions::{Actions, ReplyDone, Transient};
-use crate::io::attachments::AttachmentStore;
+use crate::app::templates::case_context;
+use crate::config::settings::SharedSettings;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, Classification, SpamPolicy};
 use crate::domain::inbound::{self, InboundMail};
 use crate::domain::reference::CaseRef;
-use crate::config::settings::SharedSettings;
+use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
-use crate::app::templates::case_context;
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
+use crate::app::templates::long_date;
+use crate::config::settings::SharedSettings;
 use crate::domain::reminders::{due_at, Due};
 use crate::io::health::Health;
-use crate::config::settings::SharedSettings;
 use crate::io::smtp::new_message_id;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
-use crate::app::templates::long_date;
 
 /// One line of a digest, before it is claimed.
 #[derive(Debug, Clone)]

@@ -324,7 +324,10 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
         cause.is::<crate::config::ConfigError>()
             || cause.is::<crate::config::SecretError>()
             || cause.is::<daemon::CredentialsRefused>()
-            || matches!(cause.downcast_ref::<crate::io::oauth::TokenError>(), Some(crate::io::oauth::TokenError::Refused { .. } | crate::io::oauth::TokenError::Config(_)))
+            || matches!(
+                cause.downcast_ref::<crate::io::oauth::TokenError>(),
+                Some(crate::io::oauth::TokenError::Refused { .. } | crate::io::oauth::TokenError::Config(_))
+            )
             || matches!(cause.downcast_ref::<crate::io::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
             || matches!(cause.downcast_ref::<crate::io::imap::MailboxError>(), Some(e) if e.is_credentials_refused())
     })
@@ -605,7 +608,12 @@ fn delivered(reference: &str, what: &str, d: crate::app::actions::Delivery) {
     }
 }
 
-async fn cases(store: &crate::store::Store, actions: &crate::app::actions::Actions, no_token: Option<String>, command: CasesCommand) -> anyhow::Result<ExitCode> {
+async fn cases(
+    store: &crate::store::Store,
+    actions: &crate::app::actions::Actions,
+    no_token: Option<String>,
+    command: CasesCommand,
+) -> anyhow::Result<ExitCode> {
     use crate::domain::procedure::{Category, Outcome};
     match command {
         CasesCommand::Progress { reference, expected, message_file } => {

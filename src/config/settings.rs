@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, RwLock};
 
+use crate::app::templates::Letters;
 use crate::config::{AssignmentRule, Config};
 use crate::domain::calendar::Calendar;
 use crate::domain::reminders::Policy;
-use crate::app::templates::Letters;
 
 pub struct Settings {
     pub letters: Arc<Letters>,

@@ -27,8 +27,8 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::{Imap, MarkMode, TlsMode};
 
-use crate::io::health::{Health, Loop, BEAT_INTERVAL};
 use crate::app::intake::{Intake, IntakeError};
+use crate::io::health::{Health, Loop, BEAT_INTERVAL};
 use crate::store::{Store, StoreError};
 
 /// The keyword set on processed mail in `mark = "flag"` mode.

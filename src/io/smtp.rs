@@ -104,7 +104,9 @@ impl Mailer {
             _ => None,
         };
         let login = match (oauth, &config.user) {
-            (Some((user, tokens)), _) => Some(connection::Login::OAuth(crate::io::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens))),
+            (Some((user, tokens)), _) => {
+                Some(connection::Login::OAuth(crate::io::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens)))
+            }
             (None, Some(user)) => Some(connection::Login::Password(Credentials::new(user.clone(), config.secret().resolve("smtp")?))),
             (None, None) => None,
         };

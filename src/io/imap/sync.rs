@@ -13,10 +13,10 @@ use futures::TryStreamExt;
 use tokio::sync::watch;
 
 use super::{in_folder, timed, Destination, ImapSession, MailboxError, MailboxWorker, SyncReport, FETCH_CHUNK, MAX_ATTEMPTS, PROCESSED_KEYWORD};
+use crate::app::intake::Outcome;
 use crate::config::MarkMode;
 use crate::domain::text::redact_addresses;
 use crate::io::health::Loop;
-use crate::app::intake::Outcome;
 
 /// At most this many mails in one batch.
 pub const BATCH_MAILS: usize = 50;

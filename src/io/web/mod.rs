@@ -23,10 +23,10 @@ use axum::Router;
 use tokio::sync::{watch, Notify};
 
 use crate::app::actions::Actions;
-use crate::io::attachments::AttachmentStore;
 use crate::app::clock::Clock;
-use crate::config::Config;
 use crate::config::settings::SharedSettings;
+use crate::config::Config;
+use crate::io::attachments::AttachmentStore;
 use crate::store::web::WebSession;
 use crate::store::Store;
 

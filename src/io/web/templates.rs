@@ -21,7 +21,8 @@ const PAGES: &[(&str, &str)] = &[
     ("sign-in-mail.txt", include_str!("../../../templates/web/sign-in-mail.txt")),
 ];
 
-const STRINGS: &[(&str, &str)] = &[("nl", include_str!("../../../templates/web/nl/strings.toml")), ("en", include_str!("../../../templates/web/en/strings.toml"))];
+const STRINGS: &[(&str, &str)] =
+    &[("nl", include_str!("../../../templates/web/nl/strings.toml")), ("en", include_str!("../../../templates/web/en/strings.toml"))];
 
 pub struct Pages {
     env: Environment<'static>,
