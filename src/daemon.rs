@@ -8,18 +8,18 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
-use crate::clock::Clock;
+use crate::app::clock::Clock;
+use crate::app::intake::Intake;
+use crate::app::outbox::OutboxWorker;
+use crate::app::reminders::ReminderService;
+use crate::app::templates::Letters;
+use crate::config::settings::{Settings, SharedSettings};
 use crate::config::Config;
-use crate::health::{serve_metrics, Health, Loop};
-use crate::intake::Intake;
-use crate::mailbox::MailboxWorker;
-use crate::outbox::OutboxWorker;
-use crate::reminders::ReminderService;
-use crate::settings::{Settings, SharedSettings};
-use crate::smtp::Mailer;
+use crate::io::health::{serve_metrics, Health, Loop};
+use crate::io::imap::MailboxWorker;
+use crate::io::smtp::Mailer;
+use crate::io::systemd::Notifier;
 use crate::store::Store;
-use crate::systemd::Notifier;
-use crate::templates::Letters;
 
 /// Opens the database named in the configuration, applies migrations, and brings the
 /// handlers listed in the configuration into it.
@@ -66,11 +66,11 @@ pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
-    mailer_with(config, crate::oauth::TokenSource::from_config(config)?)
+    mailer_with(config, crate::io::oauth::TokenSource::from_config(config)?)
 }
 
 /// The mailer, logging in with tokens from `tokens` when `smtp.auth` is "oauth2".
-pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::oauth::TokenSource>>) -> anyhow::Result<Mailer> {
+pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::io::oauth::TokenSource>>) -> anyhow::Result<Mailer> {
     let oauth = match (config.smtp.auth, tokens) {
         (crate::config::AuthMode::Password, _) => None,
         (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap.user.clone()), tokens)),
@@ -81,8 +81,8 @@ pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::oauth::TokenSource
 
 /// The token source of `[oauth2]` with a first token fetched, so that a refused secret or key
 /// is one clear line at start-up (like a wrong password), quoting the provider's error.
-pub async fn token_source(config: &Config) -> anyhow::Result<Option<Arc<crate::oauth::TokenSource>>> {
-    let tokens = crate::oauth::TokenSource::from_config(config)?;
+pub async fn token_source(config: &Config) -> anyhow::Result<Option<Arc<crate::io::oauth::TokenSource>>> {
+    let tokens = crate::io::oauth::TokenSource::from_config(config)?;
     if let Some(tokens) = &tokens {
         tokens.token().await.context("oauth2")?;
     }
@@ -99,9 +99,9 @@ pub struct Daemon {
     mailbox: MailboxWorker,
     outbox: OutboxWorker,
     health: Arc<Health>,
-    first_session: Option<crate::mailbox::ImapSession>,
+    first_session: Option<crate::io::imap::ImapSession>,
     /// The handlers' web workspace, when `[web]` is configured.
-    web: Option<(tokio::net::TcpListener, Arc<crate::web::Web>)>,
+    web: Option<(tokio::net::TcpListener, Arc<crate::io::web::Web>)>,
 }
 
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
@@ -120,10 +120,10 @@ impl Daemon {
         let mailer = Arc::new(mailer_with(config, tokens.clone())?);
         let wake = Arc::new(Notify::new());
         let health = Arc::new(Health::default());
-        let actions = Arc::new(crate::actions::Actions::new(config, store.clone(), settings.clone())?);
+        let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
-        let tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
+        let tls = crate::io::tls::client_config(config.imap.ca_file.as_deref())?;
         let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
         let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone(), &hostname()).with_tokens(imap_tokens);
         let first_session = Some(mailbox.connect().await?);
@@ -132,7 +132,7 @@ impl Daemon {
         // A server that is away only delays mail, which the outbox retries.
         match mailer.check().await {
             Ok(()) => {}
-            Err(crate::smtp::SendError::Smtp(e)) if e.is_permanent() => {
+            Err(crate::io::smtp::SendError::Smtp(e)) if e.is_permanent() => {
                 let who = config.smtp.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
                 return Err(CredentialsRefused {
                     server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
@@ -141,7 +141,7 @@ impl Daemon {
                 }
                 .into());
             }
-            Err(crate::smtp::SendError::OAuth(e)) if e.is_permanent() => {
+            Err(crate::io::smtp::SendError::OAuth(e)) if e.is_permanent() => {
                 return Err(CredentialsRefused {
                     server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
                     who: " the access token".into(),
@@ -155,8 +155,8 @@ impl Daemon {
         }
         // Mail a crashed predecessor sent but did not record is recorded before anything goes out.
         let journals = config.storage.data_dir.join("outbox");
-        crate::outbox::apply_left_journals(&store, &journals, &hostname()).await?;
-        let journal = crate::outbox::journal::SentJournal::create(&journals, &hostname())
+        crate::app::outbox::apply_left_journals(&store, &journals, &hostname()).await?;
+        let journal = crate::app::outbox::journal::SentJournal::create(&journals, &hostname())
             .with_context(|| format!("cannot create the outbox journal in {}", journals.display()))?;
         let outbox = OutboxWorker {
             store: store.clone(),
@@ -176,7 +176,7 @@ impl Daemon {
             Some(w) => {
                 // Bound at start-up, so a port in use is a start-up error, not a silent absence.
                 let listener = tokio::net::TcpListener::bind(w.listen).await.with_context(|| format!("web.listen {}: cannot listen", w.listen))?;
-                Some((listener, Arc::new(crate::web::Web::new(config, store.clone(), settings.clone(), actions.clone(), wake.clone())?)))
+                Some((listener, Arc::new(crate::io::web::Web::new(config, store.clone(), settings.clone(), actions.clone(), wake.clone())?)))
             }
             None => None,
         };
@@ -216,12 +216,12 @@ impl Daemon {
                 }
             });
         }
-        let web = self.web.map(|(listener, web)| tokio::spawn(crate::web::serve(listener, web, shutdown.clone())));
+        let web = self.web.map(|(listener, web)| tokio::spawn(crate::io::web::serve(listener, web, shutdown.clone())));
         let reminders = tokio::spawn({
             let (service, cron, health, wake, shutdown) =
                 (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.health.clone(), self.wake.clone(), shutdown.clone());
             async move {
-                if let Err(e) = crate::reminders::run(service, &cron, clock, health, wake, shutdown).await {
+                if let Err(e) = crate::app::reminders::run(service, &cron, clock, health, wake, shutdown).await {
                     tracing::error!("reminder scheduler failed: {e:#}");
                 }
             }
@@ -230,8 +230,8 @@ impl Daemon {
             let (store, shutdown, data_dir) = (self.store.clone(), shutdown.clone(), self.config.storage.data_dir.clone());
             let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
             async move {
-                let job = crate::schedule::every("retention", &cron, shutdown, || async {
-                    if let Err(e) = crate::actions::run_retention(&store, &data_dir, days).await {
+                let job = crate::app::schedule::every("retention", &cron, shutdown, || async {
+                    if let Err(e) = crate::app::actions::run_retention(&store, &data_dir, days).await {
                         tracing::warn!("retention failed; the next run retries: {e:#}");
                     }
                 });
@@ -264,7 +264,7 @@ async fn monitor(notifier: Arc<Notifier>, health: Arc<Health>, store: Store, mut
     if !notifier.enabled() {
         return;
     }
-    let watchdog = crate::systemd::watchdog_interval();
+    let watchdog = crate::io::systemd::watchdog_interval();
     let tick = watchdog.unwrap_or(Duration::from_secs(30)).min(Duration::from_secs(30));
     let mut last_status = String::new();
     let mut interval = tokio::time::interval(tick);

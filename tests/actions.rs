@@ -293,7 +293,7 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     assert_eq!(json["by_category"]["process"], 1);
     assert_eq!(json["final_response"]["on_time"], 1);
     let attachment = store.case_detail(&r).await.unwrap().attachment_list[0].sha256.clone();
-    let file_path = klachtd::attachments::AttachmentStore::new(&w.config.storage.data_dir).path_of(&attachment);
+    let file_path = klachtd::io::attachments::AttachmentStore::new(&w.config.storage.data_dir).path_of(&attachment);
     assert!(file_path.exists());
 
     // Not yet: the case closed moments ago.
@@ -463,7 +463,7 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
 
 mod concurrency {
     use super::*;
-    use klachtd::actions::Actions;
+    use klachtd::app::actions::Actions;
     use klachtd::domain::procedure::Outcome;
     use klachtd::store::Store;
 
@@ -848,7 +848,7 @@ async fn logs_carry_no_personal_data(db: Db) {
     // Retention, by the daemon's code and by the command.
     backdate_closing(&w, &r).await;
     backdate_closing(&w, &paper).await;
-    assert_eq!(klachtd::actions::run_retention(store, &w.config.storage.data_dir, 1).await.unwrap(), 2);
+    assert_eq!(klachtd::app::actions::run_retention(store, &w.config.storage.data_dir, 1).await.unwrap(), 2);
     assert_eq!(klachtd(&cfg, &["retention", "run"]).0, 0);
 
     let daemon_text = String::from_utf8_lossy(&daemon_log().lock().unwrap()[daemon_start..]).into_owned();
@@ -899,9 +899,15 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     let store = daemon_store(&w).await;
     let r = email_case(&store, "Ria Retry", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
     let settings = klachtd::daemon::load_settings(&w.config).unwrap();
-    let actions = std::sync::Arc::new(klachtd::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
-    let intake =
-        klachtd::intake::Intake::new(&w.config, store.clone(), settings, actions.clone(), chrono::Utc::now(), std::sync::Arc::new(tokio::sync::Notify::new()));
+    let actions = std::sync::Arc::new(klachtd::app::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
+    let intake = klachtd::app::intake::Intake::new(
+        &w.config,
+        store.clone(),
+        settings,
+        actions.clone(),
+        chrono::Utc::now(),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
     let token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &r, &ann);
     let (id, raw) = outlook_reply(&ann, &w.complaints, &r, &token, "VOORTGANG 2026-12-18\r\nWe bellen u deze week.");
 
@@ -922,7 +928,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     }
     let before = snapshot(&w, &r).await;
     let failed = intake.process(&raw, chrono::Utc::now()).await;
-    assert!(matches!(failed, Err(klachtd::intake::IntakeError::Store(_))), "{failed:?}");
+    assert!(matches!(failed, Err(klachtd::app::intake::IntakeError::Store(_))), "{failed:?}");
     assert_eq!(snapshot(&w, &r).await, before, "nothing of the action, its mail or its confirmation is recorded");
     assert!(!store.is_known(&format!("mid:{id}")).await.unwrap(), "the mail is not marked as done");
     sqlx::raw_sql("DROP TRIGGER fail_progress ON outbox").execute(&pool).await.ok();
@@ -930,8 +936,8 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     pool.close().await;
 
     // Tried again: done once, confirmed once; the quoted notice (and its token) stays out.
-    assert_eq!(intake.process(&raw, chrono::Utc::now()).await.unwrap(), klachtd::intake::Outcome::FollowUp { reference: r.clone() });
-    assert_eq!(intake.process(&raw, chrono::Utc::now()).await.unwrap(), klachtd::intake::Outcome::Duplicate);
+    assert_eq!(intake.process(&raw, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::FollowUp { reference: r.clone() });
+    assert_eq!(intake.process(&raw, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::Duplicate);
     // A second attempt that got past the duplicate check (another instance, or a crash
     // before the mailbox moved the mail) finds the mail recorded inside its transaction.
     let record = klachtd::store::MessageRecord {
@@ -951,7 +957,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
         .carry_out_reply(store.case_link(&r).await.unwrap().unwrap().id, &r, "Ann Smit", &ann, &token, record, "VOORTGANG 2026-12-18\nWe bellen u deze week.")
         .await
         .unwrap();
-    assert_eq!(again, klachtd::actions::ReplyDone::AlreadyRecorded);
+    assert_eq!(again, klachtd::app::actions::ReplyDone::AlreadyRecorded);
     let rows = outbox_rows(&w, &r).await;
     let progress: Vec<_> = rows.iter().filter(|o| o.0 == "progress").collect();
     assert_eq!(progress.len(), 1, "one letter: {rows:?}");
@@ -965,7 +971,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
 
     // The last guard: a letter text that carries the token is refused and says why.
     let (_, leaky) = outlook_reply(&ann, &w.complaints, &r, &token, &format!("INFO\r\nWat bedoelt u met {token}?"));
-    assert_eq!(intake.process(&leaky, chrono::Utc::now()).await.unwrap(), klachtd::intake::Outcome::FollowUp { reference: r.clone() });
+    assert_eq!(intake.process(&leaky, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::FollowUp { reference: r.clone() });
     let rows = outbox_rows(&w, &r).await;
     assert!(!rows.iter().any(|o| o.0 == "request-info"), "no letter with the token: {rows:?}");
     let refusal = rows.iter().rev().find(|o| o.0 == "confirmation").unwrap();

@@ -6,9 +6,9 @@ mod common;
 
 use chrono::Utc;
 use common::*;
+use klachtd::app::templates::long_date;
 use klachtd::domain::calendar::{amsterdam_date, Deadlines};
 use klachtd::store::Table;
-use klachtd::templates::long_date;
 
 on_both_databases!(
     complaint_is_registered_acknowledged_and_replies_thread_into_it,
@@ -265,12 +265,12 @@ async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
     // still in the inbox (the intake does exactly what the mailbox loop does before moving).
     {
         let store = w.store().await.clone();
-        let letters = std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap());
-        let settings = klachtd::settings::SharedSettings::new(klachtd::settings::Settings::new(&w.config, letters));
-        let actions = std::sync::Arc::new(klachtd::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
-        let intake = klachtd::intake::Intake::new(&w.config, store, settings, actions, Utc::now() - chrono::Duration::hours(1), Default::default());
+        let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
+        let settings = klachtd::config::settings::SharedSettings::new(klachtd::config::settings::Settings::new(&w.config, letters));
+        let actions = std::sync::Arc::new(klachtd::app::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
+        let intake = klachtd::app::intake::Intake::new(&w.config, store, settings, actions, Utc::now() - chrono::Duration::hours(1), Default::default());
         let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();
-        assert!(matches!(outcome, klachtd::intake::Outcome::Registered { .. }), "{outcome:?}");
+        assert!(matches!(outcome, klachtd::app::intake::Outcome::Registered { .. }), "{outcome:?}");
     }
     // Stop the daemon as soon as it has made some progress, then start it again. The daemon
     // checks for shutdown before each mail, and a mail costs it several IMAP round trips and a
@@ -336,7 +336,7 @@ async fn odd_mail_is_registered_with_its_text_and_attachments(db: Db) {
     assert_eq!(names, vec!["klachtd-pwned", "groot.pdf"]);
     assert_eq!(attach.attachment_list[1].size, big.len() as i64);
     assert!(!std::path::Path::new("/tmp/klachtd-pwned").exists());
-    let stored = klachtd::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    let stored = klachtd::io::attachments::AttachmentStore::new(&w.config.storage.data_dir);
     use std::os::unix::fs::PermissionsExt;
     for a in &attach.attachment_list {
         let path = stored.path_of(&a.sha256);
@@ -496,7 +496,7 @@ async fn a_mail_that_keeps_failing_is_quarantined_and_the_rest_goes_on(db: Db) {
     assert_eq!(cases[0].subject, "Gewoon");
     let q = w.store().await.quarantined().await.unwrap();
     assert_eq!(q.len(), 1);
-    assert!(q[0].2.contains(&format!("failed {} times in a row", klachtd::mailbox::MAX_ATTEMPTS)), "{}", q[0].2);
+    assert!(q[0].2.contains(&format!("failed {} times in a row", klachtd::io::imap::MAX_ATTEMPTS)), "{}", q[0].2);
     assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
 }
 
@@ -571,7 +571,7 @@ async fn flag_mode_without_move_copies_and_flags_what_it_sets_aside(db: Db) {
     let daemon = Running::start(config.clone());
     eventually("all three handled", WAIT, || async {
         let flags = w.stack.flags(to, "INBOX").await;
-        (flags.len() == 3 && flags.iter().all(|f| f.iter().any(|k| k == klachtd::mailbox::PROCESSED_KEYWORD))).then_some(())
+        (flags.len() == 3 && flags.iter().all(|f| f.iter().any(|k| k == klachtd::io::imap::PROCESSED_KEYWORD))).then_some(())
     })
     .await;
     eventually("acknowledged", WAIT, || async { (inbox_of(&w, &mona).await.len() == 1).then_some(()) }).await;

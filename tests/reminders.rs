@@ -7,8 +7,8 @@ mod common;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use common::*;
-use klachtd::reminders::ReminderService;
-use klachtd::settings::{Settings, SharedSettings};
+use klachtd::app::reminders::ReminderService;
+use klachtd::config::settings::{Settings, SharedSettings};
 use klachtd::store::{StoreError, Table};
 
 on_both_databases!(
@@ -28,7 +28,7 @@ fn handlers_toml(ann: &str, sue: &str) -> String {
 }
 
 fn service(w: &World, store: klachtd::store::Store) -> ReminderService {
-    let letters = std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap());
+    let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
     ReminderService::new(store, SharedSettings::new(Settings::new(&w.config, letters)), &w.complaints)
 }
 
@@ -42,7 +42,7 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
     // The daemon's own sweeps see Monday 23 November, 10:00: inside working hours (so it
     // delivers the digests this test queues), and nothing of its own is due yet.
-    let daemon = Running::start_with_clock(w.config.clone(), klachtd::clock::Clock::manual(at(2026, 11, 23, 10, 0)));
+    let daemon = Running::start_with_clock(w.config.clone(), klachtd::app::clock::Clock::manual(at(2026, 11, 23, 10, 0)));
     let store = w.store().await;
     let case = eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
     assert_eq!(case.progress_by, "2026-12-04");
@@ -73,10 +73,10 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     .await;
 
     // The progress notice goes out late: the escalations stop once the server accepts it.
-    let actions = klachtd::actions::Actions::new(
+    let actions = klachtd::app::actions::Actions::new(
         &w.config,
         store.clone(),
-        SharedSettings::new(Settings::new(&w.config, std::sync::Arc::new(klachtd::templates::Letters::load(None, "nl").unwrap()))),
+        SharedSettings::new(Settings::new(&w.config, std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap()))),
     )
     .unwrap();
     actions.progress(&case.reference, chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(), None, "test").await.unwrap();

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use klachtd::clock::Clock;
+use klachtd::app::clock::Clock;
 use klachtd::config::Config;
 use klachtd::store::Store;
 use lettre::address::Envelope;
@@ -104,9 +104,9 @@ impl MailStack {
         toml::from_str(&text).unwrap()
     }
 
-    pub async fn session(&self, user: &str) -> klachtd::mailbox::ImapSession {
-        let tls = klachtd::tls::client_config(Some(&self.ca)).unwrap();
-        klachtd::mailbox::connect(&self.imap_config(user), &tls, PASSWORD).await.expect("IMAP login")
+    pub async fn session(&self, user: &str) -> klachtd::io::imap::ImapSession {
+        let tls = klachtd::io::tls::client_config(Some(&self.ca)).unwrap();
+        klachtd::io::imap::connect(&self.imap_config(user), &tls, PASSWORD).await.expect("IMAP login")
     }
 
     /// Puts raw bytes straight into a folder, with an optional internal date.
@@ -298,7 +298,7 @@ max_backoff_secs = 2
 pub struct Running {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    health: Arc<OnceLock<Arc<klachtd::health::Health>>>,
+    health: Arc<OnceLock<Arc<klachtd::io::health::Health>>>,
 }
 
 /// Logs of the daemon under test, shown for failing tests: KLACHTD_TEST_LOG=debug.

@@ -1,0 +1,423 @@
+//! What happens to one fetched mail: parse, classify, register or attach, queue the
+//! acknowledgement. Knows nothing of IMAP: the mailbox loop moves the mail afterwards
+//! according to the [`Outcome`], and only once this has committed.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use crate::app::actions::{Actions, ReplyDone, Transient};
+use crate::app::templates::case_context;
+use crate::config::settings::SharedSettings;
+use crate::config::{AcknowledgeSince, Config};
+use crate::domain::calendar::{amsterdam_date, Deadlines};
+use crate::domain::classify::{classify, Classification, SpamPolicy};
+use crate::domain::inbound::{self, InboundMail};
+use crate::domain::reference::CaseRef;
+use crate::io::attachments::AttachmentStore;
+use crate::io::smtp::new_message_id;
+use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
+
+/// Where a processed mail goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new case; the mail goes to the processed folder.
+    Registered { reference: String },
+    /// Threaded into an existing case; processed folder.
+    FollowUp { reference: String },
+    /// Automated or own mail kept with the case it refers to; processed folder.
+    KeptWithCase { reference: String, reason: &'static str },
+    /// Automated or own mail about no case; ignored folder.
+    Ignored { reason: &'static str },
+    /// Seen before (same Message-ID or content); processed folder.
+    Duplicate,
+    /// Cannot be handled; quarantine folder, with the reason recorded.
+    Quarantine { reason: String },
+}
+
+/// A failure that says nothing about the mail itself (database down, disk full): the mail
+/// stays in the mailbox and is tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot store attachment: {0}")]
+    Attachment(#[from] std::io::Error),
+    /// A handler's action by mail failed for a passing reason other than the database (say,
+    /// the letter to print could not be written); nothing of it was recorded.
+    #[error("action by mail: {0:#}")]
+    Action(anyhow::Error),
+}
+
+pub struct Intake {
+    store: Store,
+    settings: SharedSettings,
+    attachments: AttachmentStore,
+    own_addresses: Vec<String>,
+    reference_prefix: String,
+    acknowledge_since: DateTime<Utc>,
+    message_id_domain: String,
+    outbox_wake: Arc<Notify>,
+    actions: Arc<Actions>,
+    spam: SpamPolicy,
+}
+
+/// Why a quarantined mail could not be released.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("no quarantined mail with id {0} (see `klachtd quarantine list`)")]
+    Unknown(i64),
+    #[error("quarantined mail {0} cannot be read as an e-mail: {1}")]
+    Unparseable(i64, inbound::ParseError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+impl From<StoreError> for ReleaseError {
+    fn from(e: StoreError) -> Self {
+        ReleaseError::Intake(e.into())
+    }
+}
+
+impl Intake {
+    /// `first_start` is when klachtd first ran on this database (see `AcknowledgeSince`).
+    pub fn new(config: &Config, store: Store, settings: SharedSettings, actions: Arc<Actions>, first_start: DateTime<Utc>, outbox_wake: Arc<Notify>) -> Self {
+        let acknowledge_since = match config.intake.acknowledge_since {
+            AcknowledgeSince::FirstStart => first_start,
+            AcknowledgeSince::Date(d) => d
+                .and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(first_start),
+        };
+        Self {
+            store,
+            settings,
+            attachments: AttachmentStore::new(&config.storage.data_dir),
+            own_addresses: config.own_addresses(),
+            reference_prefix: config.organisation.reference_prefix.clone(),
+            acknowledge_since,
+            message_id_domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            outbox_wake,
+            actions,
+            spam: config.intake.spam.policy(),
+        }
+    }
+
+    /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date).
+    pub async fn process(&self, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
+        let mail = match inbound::parse(raw) {
+            Ok(mail) => mail,
+            Err(e) => return Ok(Outcome::Quarantine { reason: e.to_string() }),
+        };
+        // Seen before and still waiting for a handler (a crash before the move): again there.
+        if let Some(reason) = self.store.quarantined_reason(&mail.dedupe_key()).await? {
+            return Ok(Outcome::Quarantine { reason });
+        }
+        if self.store.is_known(&mail.dedupe_key()).await? {
+            return Ok(Outcome::Duplicate);
+        }
+        self.handle(&mail, raw, arrived, Some(&self.spam)).await
+    }
+
+    /// A handler releases a quarantined mail (`klachtd quarantine register`): it is handled as
+    /// the intake would have without the reason it was held for, with its original date of
+    /// receipt: a new case (acknowledged), or mail of the case it refers to. `actor` goes into
+    /// the case's history.
+    pub async fn release_from_quarantine(&self, id: i64, actor: &str) -> Result<Outcome, ReleaseError> {
+        let (raw, raw_file, received_at, reason) = self.store.quarantined_mail(id).await?.ok_or(ReleaseError::Unknown(id))?;
+        let raw = match (raw, raw_file) {
+            (Some(raw), _) => raw,
+            (None, Some(hash)) => self.attachments.read(&hash).await.map_err(|e| ReleaseError::Intake(IntakeError::Attachment(e)))?,
+            (None, None) => return Err(StoreError::Corrupt(format!("quarantined mail {id} has no raw bytes")).into()),
+        };
+        let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
+        let arrived = DateTime::from_timestamp(received_at, 0).unwrap_or_else(Utc::now);
+        let outcome = self.handle(&mail, &raw, arrived, None).await?;
+        if let Outcome::Registered { reference } | Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } = &outcome {
+            // The mail is recorded; a failure here loses only the note of who released it.
+            if let Err(e) = self.store.add_case_event(reference, actor, "released-from-quarantine", &reason).await {
+                tracing::warn!(reference = %reference, "cannot record the release in the case's history: {e}");
+            }
+        }
+        tracing::info!(id, outcome = outcome_name(&outcome), "quarantined mail released by a handler");
+        Ok(outcome)
+    }
+
+    /// Classifies a parsed mail and acts on it. `spam` is `None` for a mail a handler released
+    /// from quarantine.
+    async fn handle(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, spam: Option<&SpamPolicy>) -> Result<Outcome, IntakeError> {
+        let file = if raw.len() > RAW_IN_DATABASE_MAX { Some(self.attachments.save_async(raw).await.map_err(IntakeError::Attachment)?) } else { None };
+        let raw = &Raw { bytes: raw, file };
+        let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
+        let mut linked = self.store.find_case_for(&references, &mail.thread_ids).await?;
+        // A reference of ours in the opening of the text ("over mijn klacht KL-2026-0016")
+        // threads the mail like one in the subject, but only from an address known on that
+        // case: nothing of a case is tied to a stranger's mail. A stranger's mail is a
+        // complaint of its own (acknowledged as any other, saying nothing of the case it
+        // names); its history notes the reference so the handler can join them.
+        let mut mentions = None;
+        if linked.is_none() {
+            let in_text: Vec<String> = CaseRef::find_in_opening(&mail.text, &self.reference_prefix).iter().map(ToString::to_string).collect();
+            if let (Some(case), Some(from)) = (self.store.find_case_for(&in_text, &[]).await?, &mail.from) {
+                if self.store.address_known_on_case(case.id, &from.address).await? {
+                    linked = Some(case);
+                } else {
+                    mentions = Some(case.reference);
+                }
+            }
+        }
+        if let (Some(case), Some(from)) = (&linked, &mail.from) {
+            if let Some(outcome) = self.handler_reply(mail, raw, arrived, case, &from.address).await? {
+                return Ok(outcome);
+            }
+        }
+
+        let classification = classify(mail, &self.own_addresses, linked, spam);
+        let (kind, case, reason): (&str, _, &'static str) = match classification {
+            Classification::NewComplaint => return self.register(mail, raw, arrived, mentions.as_deref()).await,
+            Classification::Quarantine(why) => {
+                // Kept with its raw bytes and date of receipt, so a handler can release it
+                // without the mailbox (see store::mail_classes); no attachment is stored.
+                let reason = why.describe();
+                let record = self.message_record(mail, raw, arrived, "quarantined", &reason);
+                self.store.record_message(None, &record, &[]).await?;
+                return Ok(Outcome::Quarantine { reason });
+            }
+            Classification::FollowUp(case) => ("follow-up", Some(case), ""),
+            // A delivery report about one of our letters: the case's history says that letter
+            // did not arrive (the handler sees it in `cases show`).
+            Classification::Automated { case: Some(case), .. } if mail.delivery_failed => {
+                ("delivery-report", Some(case), "a letter of this case was not delivered")
+            }
+            Classification::Automated { reason, case } => ("automated", case, reason.as_str()),
+            Classification::SetAside { reason, case } => ("set-aside", case, reason.as_str()),
+            Classification::OwnMail { case } => ("own", case, "own-mail"),
+        };
+        let attachments = self.save_attachments(mail).await?;
+        let record = self.message_record(mail, raw, arrived, kind, reason);
+        let fresh = self.store.record_message(case.as_ref().map(|c| c.id), &record, &attachments).await?;
+        Ok(match (fresh, case) {
+            (false, _) => Outcome::Duplicate,
+            (true, Some(case)) if kind == "follow-up" => {
+                tracing::info!(reference = %case.reference, "follow-up threaded into case");
+                if case.status == "closed" {
+                    // The case is not reopened; its handler hears of the mail instead.
+                    if let Err(e) = self.actions.notify_mail_on_closed_case(&case.reference).await {
+                        tracing::error!(reference = %case.reference, "cannot tell the handler of mail on a closed case: {e:#}");
+                    }
+                }
+                Outcome::FollowUp { reference: case.reference }
+            }
+            (true, Some(case)) => {
+                if kind == "delivery-report" {
+                    // Only a letter to the complainant (or another party) is the handler's
+                    // concern; a bounced notice to a handler is kept and nothing more.
+                    if let Some(letter) = self.store.letter_returned(case.id, &mail.thread_ids).await? {
+                        tracing::warn!(reference = %case.reference, letter = %letter, "a letter of this case was not delivered; the handler is told");
+                        if let Err(e) = self.actions.notify_delivery_failure(&case.reference).await {
+                            tracing::error!(reference = %case.reference, "cannot tell the handler of the undelivered letter: {e:#}");
+                        }
+                        self.outbox_wake.notify_one();
+                    }
+                }
+                Outcome::KeptWithCase { reference: case.reference, reason }
+            }
+            (true, None) => Outcome::Ignored { reason },
+        })
+    }
+
+    async fn register(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, mentions: Option<&str>) -> Result<Outcome, IntakeError> {
+        let settings = self.settings.get();
+        let received_on = amsterdam_date(arrived);
+        let deadlines = Deadlines::compute(&settings.calendar, received_on);
+        let attachments = self.save_attachments(mail).await?;
+        let mut incomplete = Vec::new();
+        if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == "document" && is_readable_document(&a.content_type)) {
+            incomplete.push("description");
+        }
+        let from = mail.from.clone();
+        if from.as_ref().and_then(|f| f.name.as_ref()).is_none() {
+            incomplete.push("name");
+        }
+        let case = NewCase {
+            source: "email",
+            complainant_name: from.as_ref().and_then(|f| f.name.clone()),
+            complainant_email: from.as_ref().map(|f| f.address.clone()),
+            reply_to_name: mail.reply_to.as_ref().and_then(|r| r.name.clone()),
+            reply_to_email: mail.reply_to.as_ref().map(|r| r.address.clone()).filter(|r| Some(r) != from.as_ref().map(|f| &f.address)),
+            postal_address: None,
+            subject: mail.subject.clone(),
+            description: mail.text.clone(),
+            incomplete: incomplete.clone(),
+            received_on,
+            received_at: arrived.timestamp(),
+            acknowledge_by: deadlines.acknowledge_by,
+            progress_by: deadlines.progress_by,
+            respond_by: deadlines.respond_by,
+            preferred_handler: settings.preferred_handler.clone(),
+            forwarded: mail.forwarded.clone(),
+        };
+        let ack_status = match &from {
+            None => None,
+            Some(_) if arrived < self.acknowledge_since => Some("held"),
+            Some(f) => {
+                let recent = self.store.auto_replies_since(&f.address, Utc::now().timestamp() - 86_400).await?;
+                Some(if recent >= settings.sender_limit { "suppressed" } else { "pending" })
+            }
+        };
+        let record = self.message_record(mail, raw, arrived, "complaint", "");
+        let mut render_error = None;
+        let registration = self
+            .store
+            .register_case(&case, &record, &attachments, |reference| {
+                let (status, from) = (ack_status?, from.as_ref()?);
+                let context = serde_json::json!({
+                    "organisation": settings.organisation,
+                    "case": case_context(reference, from.name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
+                });
+                match settings.letters.render("acknowledgement", &context) {
+                    Ok(letter) => Some(OutgoingMail {
+                        kind: "acknowledgement".into(),
+                        recipient: from.address.clone(),
+                        recipient_name: from.name.clone(),
+                        subject: letter.subject,
+                        body: letter.body,
+                        message_id: new_message_id(&format!("{reference}.ack"), &self.message_id_domain),
+                        in_reply_to: mail.message_id.clone(),
+                        references: mail.thread_ids.iter().cloned().chain(mail.message_id.clone()).collect(),
+                        status,
+                    }),
+                    Err(e) => {
+                        render_error = Some(e);
+                        None
+                    }
+                }
+            })
+            .await?;
+        if let Some(e) = render_error {
+            tracing::error!(error = %e, "acknowledgement could not be rendered; the case is registered without one");
+        }
+        Ok(match registration {
+            Registration::Registered { reference, .. } => {
+                if let Some(other) = mentions {
+                    let note = format!("the text names {other}; the sender is not known on that case");
+                    if let Err(e) = self.store.add_case_event(&reference, "klachtd", "mentions-case", &note).await {
+                        tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
+                    }
+                }
+                if let Err(e) = self.actions.notify_assignment(&reference).await {
+                    tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
+                }
+                tracing::info!(reference = %reference, acknowledgement = ack_status.unwrap_or("none"), incomplete = incomplete.len(), attachments = attachments.len(), "complaint registered");
+                if ack_status == Some("pending") {
+                    self.outbox_wake.notify_one();
+                }
+                Outcome::Registered { reference }
+            }
+            Registration::Duplicate => Outcome::Duplicate,
+        })
+    }
+
+    /// A handler's reply to a case notification carries out an action (see `Actions`). The
+    /// mail is kept on the case as a handler's message, never as the complainant's.
+    ///
+    /// What is guaranteed: the mail is recorded in the same transaction as the action it asks
+    /// for (letter, effect on the case, history) and the confirmation to the handler (see
+    /// `Actions::carry_out_reply`). A database or disk error on the way commits none of it and
+    /// comes back as an `IntakeError`, so the mailbox leaves the mail in place and tries it
+    /// again; the handler is not told of it. A crash after the commit leaves a recorded mail,
+    /// which the next attempt sees as a duplicate (by its dedupe key), so no second letter goes
+    /// out. What is not covered is the outbox's own window (a crash after the SMTP server
+    /// accepted a letter but before that was recorded), see the README.
+    async fn handler_reply(
+        &self,
+        mail: &InboundMail,
+        raw: &Raw<'_>,
+        arrived: DateTime<Utc>,
+        case: &crate::store::CaseLink,
+        from: &str,
+    ) -> Result<Option<Outcome>, IntakeError> {
+        let Some(name) = self.actions.authenticate_reply(&case.reference, from, &mail.subject).await? else {
+            return Ok(None);
+        };
+        let token = crate::domain::mail_actions::token_in(&mail.subject).unwrap_or_default();
+        let record = self.message_record(mail, raw, arrived, "handler-action", "");
+        match self.actions.carry_out_reply(case.id, &case.reference, &name, from, token, record, &mail.text).await {
+            Ok(ReplyDone::Recorded) => {
+                self.outbox_wake.notify_one();
+                Ok(Some(Outcome::FollowUp { reference: case.reference.clone() }))
+            }
+            Ok(ReplyDone::AlreadyRecorded) => Ok(Some(Outcome::Duplicate)),
+            Err(Transient::Store(e)) => Err(e.into()),
+            Err(Transient::Other(e)) => Err(IntakeError::Action(e)),
+        }
+    }
+
+    async fn save_attachments(&self, mail: &InboundMail) -> Result<Vec<AttachmentRecord>, IntakeError> {
+        let mut records = Vec::with_capacity(mail.attachments.len());
+        for a in &mail.attachments {
+            let sha256 = self.attachments.save_async(&a.data).await.map_err(IntakeError::Attachment)?;
+            records.push(AttachmentRecord {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.data.len() as i64,
+                sha256,
+                role: a.role.as_str(),
+            });
+        }
+        Ok(records)
+    }
+
+    fn message_record(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, kind: &str, note: &str) -> MessageRecord {
+        MessageRecord {
+            direction: "in",
+            kind: kind.to_string(),
+            dedupe_key: Some(mail.dedupe_key()),
+            message_id: mail.message_id.clone(),
+            from_address: mail.from.as_ref().map(|f| f.address.clone()),
+            subject: mail.subject.clone(),
+            body: mail.text.clone(),
+            raw: raw.file.is_none().then(|| raw.bytes.to_vec()),
+            raw_file: raw.file.clone(),
+            note: note.to_string(),
+            received_at: arrived.timestamp(),
+        }
+    }
+}
+
+/// Mail larger than this is kept as a file beside the attachments instead of in the database
+/// (`messages.raw_file`): binding a value copies it several times in the database driver.
+pub const RAW_IN_DATABASE_MAX: usize = 1 << 20;
+
+/// The raw bytes of the mail in hand, and the file they are kept in when large.
+struct Raw<'a> {
+    bytes: &'a [u8],
+    file: Option<String>,
+}
+
+/// The kind of an outcome, for the log (no reference to a person).
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Registered { .. } => "registered",
+        Outcome::FollowUp { .. } => "follow-up",
+        Outcome::KeptWithCase { .. } => "kept-with-case",
+        Outcome::Ignored { .. } => "set-aside",
+        Outcome::Duplicate => "duplicate",
+        Outcome::Quarantine { .. } => "quarantine",
+    }
+}
+
+/// Whether an attachment can stand in for a description (a letter as PDF or a document).
+fn is_readable_document(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || matches!(
+            content_type,
+            "application/pdf"
+                | "application/msword"
+                | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+                | "application/vnd.oasis.opendocument.text"
+                | "application/rtf"
+        )
+}

@@ -1,0 +1,292 @@
+//! The outbox worker: delivers queued mail over SMTP, with retries and back-off. Every
+//! outgoing mail is a database row first, so an SMTP outage delays mail and never loses it;
+//! the row's lease keeps two workers (or two instances) from sending the same mail. A 4xx or a
+//! connection failure is retried with back-off for as long as it takes; a 5xx (or a message that
+//! cannot be built) ends the attempts at once, and the handler is told.
+
+pub mod journal;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::app::clock::Clock;
+use crate::config::settings::SharedSettings;
+use crate::domain::reminders::sending_window_open;
+use crate::domain::text::redact_addresses;
+use crate::io::health::{Health, Loop};
+use crate::io::smtp::Mailer;
+use crate::store::{now, Claim, OutboxItem, Sent, Store};
+
+/// Mails claimed at once.
+const CLAIM_BATCH: u32 = 20;
+/// Accepted mails recorded together at the latest after this many.
+const RECORD_BATCH: usize = 20;
+
+/// The shortest lease on a claimed mail.
+const MIN_LEASE: Duration = Duration::from_secs(300);
+
+/// How long a claimed mail is reserved for the worker that claimed it: at least 5 minutes, and
+/// always well beyond the longest a send may take (`send_timeout`, after which the send is
+/// abandoned), so no second worker or instance can claim a mail that is still being sent.
+pub fn lease_for(send_timeout: Duration) -> Duration {
+    (send_timeout * 2 + Duration::from_secs(60)).max(MIN_LEASE)
+}
+
+pub struct OutboxWorker {
+    pub store: Store,
+    pub mailer: Arc<Mailer>,
+    pub wake: Arc<Notify>,
+    pub poll_interval: Duration,
+    pub max_backoff: Duration,
+    pub worker_id: String,
+    pub health: Arc<Health>,
+    /// Tells a handler when a letter of their case cannot be delivered.
+    pub actions: Arc<crate::app::actions::Actions>,
+    /// Working days and hours (reminders wait for them) and the time to judge them by.
+    pub settings: SharedSettings,
+    pub clock: Clock,
+    /// Notes each accepted mail before the database records it (see [`journal`]).
+    pub journal: journal::SentJournal,
+    /// Mails accepted by the server and not yet recorded in the database: recorded together
+    /// at the end of a batch (or, when the database was away, at the next chance, before
+    /// anything else is sent). Each is in the journal meanwhile.
+    pub unrecorded: std::sync::Mutex<Vec<Sent>>,
+}
+
+impl OutboxWorker {
+    /// Runs until `shutdown` turns true. A mail in flight is finished first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!("outbox worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            self.health.beat(Loop::Outbox);
+            let delivered = self.deliver_due(&shutdown).await;
+            if *shutdown.borrow() {
+                break;
+            }
+            let pause = if delivered { Duration::ZERO } else { self.poll_interval };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {}
+            }
+        }
+        self.mailer.close_idle().await;
+        if self.unrecorded().is_empty() {
+            if let Err(e) = self.journal.remove() {
+                tracing::warn!(error = %e, "cannot remove the outbox journal");
+            }
+        }
+        tracing::info!("outbox worker stopped");
+    }
+
+    /// Sends every mail that is due now, stopping early on shutdown (the mail in flight is
+    /// finished). Returns whether anything was attempted.
+    ///
+    /// Mails are claimed `CLAIM_BATCH` at a time and sent over one connection; each accepted
+    /// mail is noted in the journal at once and recorded in the database with the others of
+    /// its batch (one transaction, not one per mail).
+    pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> bool {
+        let mut any = false;
+        let lease = lease_for(self.mailer.send_timeout());
+        if !self.record_unrecorded().await {
+            return any;
+        }
+        loop {
+            if *shutdown.borrow() {
+                return any;
+            }
+            self.health.beat(Loop::Outbox);
+            let settings = self.settings.get();
+            let which = if sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders) { Claim::Any } else { Claim::ExceptReminders };
+            let batch = match self.store.claim_outbox_batch(&self.worker_id, lease, which, CLAIM_BATCH).await {
+                Ok(batch) if batch.is_empty() => {
+                    // The run of mails is over; the next one logs in afresh (with a current
+                    // token, under OAuth).
+                    self.mailer.close_idle().await;
+                    if self.unrecorded().is_empty() {
+                        if let Err(e) = self.journal.clear() {
+                            tracing::warn!(error = %e, "cannot empty the outbox journal");
+                        }
+                    }
+                    return any;
+                }
+                Ok(batch) => batch,
+                Err(e) => {
+                    Health::count(&self.health.errors_database, 1);
+                    tracing::warn!(error = %e, "outbox: database unavailable");
+                    return any;
+                }
+            };
+            any = true;
+            let claimed_at = std::time::Instant::now();
+            let mut items = batch.into_iter();
+            let mut stop = false;
+            while let Some(item) = items.next() {
+                // A claim is good for `lease`; a batch that takes long (a slow server) gives the
+                // rest back rather than send on a claim another instance may take over.
+                if *shutdown.borrow() || claimed_at.elapsed() > lease / 2 {
+                    self.release(std::iter::once(item).chain(items.by_ref())).await;
+                    break;
+                }
+                if !self.send_one(item).await {
+                    self.release(items.by_ref()).await;
+                    stop = true;
+                    break;
+                }
+            }
+            if !self.record_unrecorded().await || stop {
+                return any;
+            }
+        }
+    }
+
+    /// Sends one claimed mail; `false` means stop sending for now (the server seems down, or
+    /// accepted mail cannot be recorded).
+    async fn send_one(&self, item: OutboxItem) -> bool {
+        match self.mailer.send(&item).await {
+            Ok(reply) => {
+                // Noted first: until it is recorded a crash means the mail goes out again.
+                if let Err(e) = self.journal.note(item.id) {
+                    tracing::warn!(outbox_id = item.id, error = %e, "cannot note the sent mail in the outbox journal");
+                }
+                tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
+                Health::count(&self.health.mails_sent, 1);
+                match item.mail.kind.as_str() {
+                    "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
+                    "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
+                    _ => {}
+                }
+                let waiting = {
+                    let mut unrecorded = self.unrecorded();
+                    unrecorded.push(Sent { item, reply, at: now() });
+                    unrecorded.len()
+                };
+                waiting < RECORD_BATCH || self.record_unrecorded().await
+            }
+            Err(e) if e.is_permanent() => {
+                Health::count(&self.health.mails_undeliverable, 1);
+                let error = redact_addresses(&e.to_string());
+                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, %error, "mail refused for good; not retried");
+                if let Err(e) = self.actions.mail_undeliverable(&item, &error).await {
+                    // Still pending: the next attempt meets the same refusal and tries again.
+                    tracing::warn!(outbox_id = item.id, "outbox: cannot record an undeliverable mail: {e:#}");
+                    let _ = self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await;
+                }
+                // The notice to the handler is in the queue now; the server itself is up.
+                true
+            }
+            Err(e) => {
+                Health::count(&self.health.errors_smtp, 1);
+                let wait = backoff(item.attempts, self.max_backoff);
+                let error = redact_addresses(&e.to_string());
+                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
+                // Stored redacted too: `cases show` and `status` display it.
+                if let Err(e) = self.store.outbox_failed(&item, &error, now() + wait.as_secs() as i64).await {
+                    tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
+                }
+                // The server is likely down: do not hammer it with the rest of the queue.
+                false
+            }
+        }
+    }
+
+    /// The mails accepted and not yet recorded (a poisoned lock still holds them).
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<Sent>> {
+        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives claimed mails back unsent.
+    async fn release(&self, items: impl Iterator<Item = OutboxItem>) {
+        let ids: Vec<i64> = items.map(|item| item.id).collect();
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.release_claims(&self.worker_id, &ids).await {
+            // Their claims run out by themselves.
+            tracing::warn!(error = %e, "outbox: cannot give claimed mail back; it waits for its lease");
+        }
+    }
+
+    /// Records the mails accepted since the last record, in one transaction; `false` while the
+    /// database fails (they are kept, and noted in the journal, for the next try).
+    async fn record_unrecorded(&self) -> bool {
+        let pending = std::mem::take(&mut *self.unrecorded());
+        if pending.is_empty() {
+            return true;
+        }
+        match self.store.outbox_sent_many(&pending).await {
+            Ok(()) => {
+                // Every mail noted so far is recorded now: the journal starts afresh, so it
+                // stays short through a long backlog.
+                if self.unrecorded().is_empty() {
+                    if let Err(e) = self.journal.clear() {
+                        tracing::warn!(error = %e, "cannot empty the outbox journal");
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                Health::count(&self.health.errors_database, 1);
+                tracing::error!(mails = pending.len(), error = %e, "mail sent but not yet recorded; recorded when the database answers");
+                let mut unrecorded = self.unrecorded();
+                let later = std::mem::replace(&mut *unrecorded, pending);
+                unrecorded.extend(later);
+                false
+            }
+        }
+    }
+}
+
+/// Applies the sent journals that processes on this machine left behind (a crash after the
+/// server accepted a mail and before the database recorded it), then removes them. Run at
+/// start, before the outbox sends anything.
+pub async fn apply_left_journals(store: &Store, dir: &std::path::Path, host: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    for (path, ids) in journal::left_behind(dir, host).with_context(|| format!("cannot read the outbox journals in {}", dir.display()))? {
+        let mut recorded = 0;
+        for id in ids {
+            if let Some(item) = store.pending_outbox_item(id).await? {
+                store.outbox_sent(&item, "accepted before the previous process ended (from its outbox journal)").await?;
+                recorded += 1;
+            }
+        }
+        if recorded > 0 {
+            tracing::warn!(recorded, "mails accepted by the SMTP server just before klachtd stopped are recorded as sent");
+        }
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// 5 s, 10 s, 20 s, ... up to `max`.
+pub fn backoff(attempts: i64, max: Duration) -> Duration {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    Duration::from_secs(5u64.saturating_mul(1u64 << exp)).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lease_outlasts_the_longest_send() {
+        assert_eq!(lease_for(Duration::from_secs(20)), MIN_LEASE);
+        for secs in [1, 60, 150, 600, 3600] {
+            let send = Duration::from_secs(secs);
+            assert!(lease_for(send) > send * 2 && lease_for(send) >= MIN_LEASE, "{secs}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let max = Duration::from_secs(3600);
+        assert_eq!(backoff(1, max), Duration::from_secs(5));
+        assert_eq!(backoff(2, max), Duration::from_secs(10));
+        assert_eq!(backoff(4, max), Duration::from_secs(40));
+        assert_eq!(backoff(30, max), max);
+    }
+}

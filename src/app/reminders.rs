@@ -1,0 +1,194 @@
+//! Reminders and escalations to handlers. A frequent sweep (tokio-cron-scheduler) asks the
+//! domain what is due *now* in Amsterdam time, and queues one digest mail per recipient
+//! through the outbox. The store's reminder rows make every reminder go out once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify};
+
+use crate::app::clock::Clock;
+use crate::app::templates::long_date;
+use crate::config::settings::SharedSettings;
+use crate::domain::reminders::{due_at, Due};
+use crate::io::health::Health;
+use crate::io::smtp::new_message_id;
+use crate::store::{OutgoingMail, ReminderClaim, Store};
+
+/// One line of a digest, before it is claimed.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub claim: ReminderClaim,
+    pub reference: String,
+    pub due: Due,
+    pub status: String,
+}
+
+/// Everything one recipient should hear about at one moment.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub name: String,
+    pub email: String,
+    pub items: Vec<Item>,
+}
+
+pub struct ReminderService {
+    store: Store,
+    settings: SharedSettings,
+    message_id_domain: String,
+}
+
+impl ReminderService {
+    pub fn new(store: Store, settings: SharedSettings, complaints_address: &str) -> Self {
+        let message_id_domain = complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string();
+        Self { store, settings, message_id_domain }
+    }
+
+    /// What would be sent at `now`, per recipient, leaving out what went out already.
+    pub async fn preview(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
+        let mut digests = self.digests(now).await?;
+        for d in &mut digests {
+            let mut kept = Vec::new();
+            for item in d.items.drain(..) {
+                if !self.store.reminder_recorded(&item.claim, &d.email).await? {
+                    kept.push(item);
+                }
+            }
+            d.items = kept;
+        }
+        digests.retain(|d| !d.items.is_empty());
+        Ok(digests)
+    }
+
+    /// Queues the digests due at `now`. Returns how many mails were queued.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> crate::store::Result<usize> {
+        let settings = self.settings.get();
+        let mut queued = 0;
+        for digest in self.digests(now).await? {
+            let claims: Vec<ReminderClaim> = digest.items.iter().map(|i| i.claim.clone()).collect();
+            let new = self
+                .store
+                .queue_digest(&digest.email, &claims, |fresh| {
+                    let items: Vec<&Item> = fresh.iter().map(|&i| &digest.items[i]).collect();
+                    self.compose(&settings, &digest, &items)
+                })
+                .await?;
+            if new > 0 {
+                queued += 1;
+                tracing::info!(items = new, "reminder digest queued");
+            }
+        }
+        Ok(queued)
+    }
+
+    async fn digests(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
+        let settings = self.settings.get();
+        let supervisors = self.store.supervisors().await?;
+        let mut by_recipient: BTreeMap<String, Digest> = BTreeMap::new();
+        let mut add = |name: &str, email: &str, item: Item| {
+            by_recipient
+                .entry(email.to_string())
+                .or_insert_with(|| Digest { name: name.to_string(), email: email.to_string(), items: Vec::new() })
+                .items
+                .push(item);
+        };
+        for case in self.store.open_deadlines().await? {
+            for due in due_at(now, &settings.calendar, &settings.reminders, &case.open) {
+                let item = Item {
+                    claim: ReminderClaim { case_id: case.case_id, deadline: due.deadline(), kind: due.kind(), due_key: due.key() },
+                    reference: case.reference.clone(),
+                    due: due.clone(),
+                    status: case.status.clone(),
+                };
+                // The responsible handler hears everything about their case; supervisors hear
+                // about missed deadlines, and about everything on cases nobody handles.
+                if let Some((name, email)) = &case.handler {
+                    add(name, email, item.clone());
+                }
+                let escalate = matches!(due, Due::Escalation { .. });
+                for (name, email) in &supervisors {
+                    let is_handler = case.handler.as_ref().is_some_and(|(_, e)| e == email);
+                    if (escalate || case.handler.is_none()) && !is_handler {
+                        add(name, email, item.clone());
+                    }
+                }
+            }
+        }
+        let mut digests: Vec<Digest> = by_recipient.into_values().collect();
+        for d in &mut digests {
+            d.items.sort_by_key(|i| (i.due.date(), i.reference.clone()));
+        }
+        Ok(digests)
+    }
+
+    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item]) -> Option<OutgoingMail> {
+        let language = settings.letters.language();
+        let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
+        let nearest = items.iter().map(|i| i.due.date()).min()?;
+        let lines: Vec<serde_json::Value> = items
+            .iter()
+            .map(|i| {
+                let (days_left, late) = match i.due {
+                    Due::Reminder { days_left, .. } => (days_left, 0),
+                    Due::Escalation { working_days_late, .. } => (0, working_days_late),
+                };
+                serde_json::json!({
+                    "reference": i.reference, "deadline": i.due.deadline().as_str(), "kind": i.due.kind(),
+                    "date": long_date(i.due.date(), language), "days_left": days_left, "working_days_late": late, "status": i.status,
+                })
+            })
+            .collect();
+        let context = serde_json::json!({
+            "organisation": settings.organisation,
+            "recipient": {"name": digest.name},
+            "count": items.len(),
+            "nearest": long_date(nearest, language),
+            "escalation": escalation,
+            "items": lines,
+            "web_url": settings.web_url,
+        });
+        let letter = match settings.letters.render("reminder", &context) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "reminder could not be rendered");
+                return None;
+            }
+        };
+        Some(OutgoingMail {
+            kind: if escalation { "escalation" } else { "reminder" }.into(),
+            recipient: digest.email.clone(),
+            recipient_name: Some(digest.name.clone()),
+            subject: letter.subject,
+            body: letter.body,
+            message_id: new_message_id("klachtd.reminder", &self.message_id_domain),
+            in_reply_to: None,
+            references: Vec::new(),
+            status: "pending",
+        })
+    }
+}
+
+/// Runs the sweep on the cron schedule until shutdown (and once at start), at the time `clock`
+/// tells; each finished sweep is counted in `health`.
+pub async fn run(
+    service: Arc<ReminderService>,
+    cron: &str,
+    clock: Clock,
+    health: Arc<Health>,
+    outbox_wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    crate::app::schedule::every("reminders", cron, shutdown, || async {
+        let swept = service.sweep(clock.now()).await;
+        if swept.is_ok() {
+            health.swept();
+        }
+        match swept {
+            Ok(0) => {}
+            Ok(_) => outbox_wake.notify_one(),
+            Err(e) => tracing::warn!(error = %e, "reminder sweep failed; the next sweep retries"),
+        }
+    })
+    .await
+}

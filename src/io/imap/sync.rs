@@ -1,0 +1,358 @@
+//! One pass over the inbox: the mail after the last processed UID, in batches. For each batch
+//! the sizes and dates come in one FETCH and the bodies of the small mails in another (bounded
+//! by count and bytes); each mail's case is committed on its own, as before, and then the
+//! committed mails leave the inbox in one `UID MOVE` per destination, and the last UID and the
+//! mailbox lease are saved once. Commit first, then move: a crash anywhere leaves committed mail
+//! in the inbox, where the next pass recognises it by its dedupe key and moves it then.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use tokio::sync::watch;
+
+use super::{in_folder, timed, Destination, ImapSession, MailboxError, MailboxWorker, SyncReport, FETCH_CHUNK, MAX_ATTEMPTS, PROCESSED_KEYWORD};
+use crate::app::intake::Outcome;
+use crate::config::MarkMode;
+use crate::domain::text::redact_addresses;
+use crate::io::health::Loop;
+
+/// At most this many mails in one batch.
+pub const BATCH_MAILS: usize = 50;
+/// At most this many bytes of bodies in one FETCH.
+const BATCH_BYTES: u64 = 8 << 20;
+/// Within a batch the mailbox lease is renewed when this much time has passed.
+const LEASE_RENEWAL: Duration = Duration::from_secs(15);
+
+/// Size and internal date of a mail, from the batch's first FETCH.
+type Meta = (u32, DateTime<Utc>);
+
+impl MailboxWorker {
+    /// Processes every mail that arrived since the last processed UID; stops taking new mail
+    /// as soon as `shutdown` turns true (the batch in hand is finished first). `can_move` is
+    /// whether the server offers UID MOVE.
+    pub async fn sync(&self, session: &mut ImapSession, can_move: bool, shutdown: &watch::Receiver<bool>) -> Result<SyncReport, MailboxError> {
+        let inbox = &self.config.inbox;
+        if !self.hold_mailbox().await? {
+            return Ok(SyncReport { standby: true, ..SyncReport::default() });
+        }
+        let wire_inbox = self.folders.read().unwrap_or_else(|e| e.into_inner()).inbox.clone();
+        let mailbox = self.timed("SELECT", session.select(&wire_inbox)).await.map_err(|e| in_folder(e, "SELECT", &wire_inbox))?;
+        let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
+        let last_uid = match self.store.mailbox_state(inbox).await? {
+            Some((v, uid)) if v == uidvalidity => uid,
+            Some((v, _)) => {
+                tracing::warn!(old = v, new = uidvalidity, "UIDVALIDITY changed; rescanning the mailbox (known mail is recognised by Message-ID)");
+                0
+            }
+            None => 0,
+        };
+        let query = match self.config.mark {
+            MarkMode::Move => format!("UID {}:*", last_uid + 1),
+            MarkMode::Flag => format!("UID {}:* UNKEYWORD {PROCESSED_KEYWORD}", last_uid + 1),
+        };
+        let found = self.timed("UID SEARCH", session.uid_search(&query)).await?;
+        // "n:*" always matches the highest UID, even when it is below n.
+        let mut uids: Vec<u32> = found.into_iter().filter(|uid| *uid > last_uid).collect();
+        uids.sort_unstable();
+
+        let mut report = SyncReport::default();
+        for batch in uids.chunks(BATCH_MAILS) {
+            // Renewed once per batch (the lease outlasts one); lost means stop here.
+            if *shutdown.borrow() || !self.hold_mailbox().await? {
+                break;
+            }
+            self.health.beat(Loop::Mailbox);
+            self.sync_batch(session, batch, uidvalidity, can_move, shutdown, &mut report).await?;
+        }
+        if report.fetched == 0 {
+            self.store.save_mailbox_state(inbox, uidvalidity, last_uid).await?;
+        }
+        Ok(report)
+    }
+
+    /// One batch: handle each mail, put the handled ones away together, save the last UID.
+    /// A failure that is not yet the mail's own ends the batch there, after the mails before it
+    /// are put away; the saved UID stays below the failing one, which is tried again first.
+    async fn sync_batch(
+        &self,
+        session: &mut ImapSession,
+        batch: &[u32],
+        uidvalidity: u32,
+        can_move: bool,
+        shutdown: &watch::Receiver<bool>,
+        report: &mut SyncReport,
+    ) -> Result<(), MailboxError> {
+        let inbox = &self.config.inbox;
+        let metas = self.fetch_metas(session, batch).await?;
+        let mut bodies = self.fetch_bodies(session, batch, &metas).await?;
+        let mut handled: Vec<(u32, Option<Destination>)> = Vec::with_capacity(batch.len());
+        let mut failure = None;
+        let mut renewed = std::time::Instant::now();
+        for &uid in batch {
+            // A stop request is obeyed between mails; the lease is renewed along the way when
+            // the batch takes long (large mails), and lost means stop here too.
+            if *shutdown.borrow() {
+                break;
+            }
+            if renewed.elapsed() > LEASE_RENEWAL {
+                if !self.hold_mailbox().await? {
+                    break;
+                }
+                renewed = std::time::Instant::now();
+            }
+            self.health.beat(Loop::Mailbox);
+            let key = (inbox.clone(), uidvalidity, uid);
+            let result = match metas.get(&uid) {
+                None => self.not_fetched(session, uid).await.map(|()| None),
+                Some(&meta) => self.handle(session, uid, uidvalidity, meta, bodies.remove(&uid), report).await,
+            };
+            match result {
+                Ok(destination) => {
+                    self.failures.forget(&key);
+                    handled.push((uid, destination));
+                }
+                Err(e) => {
+                    let Some(reason) = self.failures.failed(key.clone(), &e) else {
+                        failure = Some(e);
+                        break;
+                    };
+                    report.quarantined += 1;
+                    tracing::warn!(uid, attempts = MAX_ATTEMPTS, reason = %redact_addresses(&reason), "mail keeps failing; quarantined so the rest can go on");
+                    self.store.record_quarantine(inbox, uidvalidity, uid, None, &reason).await?;
+                    self.failures.forget(&key);
+                    handled.push((uid, Some(Destination::Quarantine)));
+                }
+            }
+        }
+        for destination in [Destination::Processed, Destination::Ignored, Destination::Quarantine] {
+            let set: Vec<u32> = handled.iter().filter(|(_, d)| *d == Some(destination)).map(|(uid, _)| *uid).collect();
+            if !set.is_empty() {
+                self.put_away(session, &set, destination, can_move).await?;
+            }
+        }
+        if let Some(&(last, _)) = handled.last() {
+            self.store.save_mailbox_state(inbox, uidvalidity, last).await?;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Handles one mail: registers it, threads it, sets it aside or quarantines it. Returns
+    /// where it goes, or `None` if it is gone from the mailbox. `body` is its content when the
+    /// batch fetched it already.
+    async fn handle(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+        uidvalidity: u32,
+        (size, arrived): Meta,
+        body: Option<Vec<u8>>,
+        report: &mut SyncReport,
+    ) -> Result<Option<Destination>, MailboxError> {
+        report.fetched += 1;
+        let outcome = if u64::from(size) > self.config.max_message_bytes {
+            Outcome::Quarantine { reason: format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes) }
+        } else {
+            let raw = match body {
+                Some(raw) => raw,
+                None if size <= FETCH_CHUNK => match self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await? {
+                    Some((_, _, raw)) => raw.unwrap_or_default(),
+                    None => return self.not_fetched(session, uid).await.map(|()| None),
+                },
+                None => match self.fetch_in_chunks(session, uid, size).await? {
+                    Some(raw) => raw,
+                    None => return self.not_fetched(session, uid).await.map(|()| None),
+                },
+            };
+            let span = tracing::debug_span!("mail", uid, size);
+            tracing::Instrument::instrument(self.intake.process(&raw, arrived), span).await?
+        };
+        Ok(Some(match &outcome {
+            Outcome::Registered { .. } => {
+                report.registered += 1;
+                Destination::Processed
+            }
+            Outcome::FollowUp { .. } | Outcome::KeptWithCase { .. } => {
+                report.follow_ups += 1;
+                Destination::Processed
+            }
+            Outcome::Duplicate => {
+                report.duplicates += 1;
+                Destination::Processed
+            }
+            Outcome::Ignored { reason } => {
+                report.ignored += 1;
+                tracing::info!(reason, "automated or own mail set aside");
+                Destination::Ignored
+            }
+            Outcome::Quarantine { reason } => {
+                report.quarantined += 1;
+                tracing::warn!(uid, reason = %reason, "mail quarantined");
+                self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
+                Destination::Quarantine
+            }
+        }))
+    }
+
+    /// Sizes and internal dates of a batch, in one FETCH.
+    async fn fetch_metas(&self, session: &mut ImapSession, batch: &[u32]) -> Result<HashMap<u32, Meta>, MailboxError> {
+        let fetched: Vec<_> = timed(self.config.timeout(), "UID FETCH", async {
+            session.uid_fetch(uid_set(batch), "(UID RFC822.SIZE INTERNALDATE)").await?.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        Ok(fetched
+            .iter()
+            .filter_map(|f| {
+                // A server that omits INTERNALDATE gets "now": the date of receipt cannot be earlier.
+                let arrived = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
+                Some((f.uid?, (f.size.unwrap_or(0), arrived)))
+            })
+            .filter(|(uid, _)| batch.contains(uid))
+            .collect())
+    }
+
+    /// The bodies of the batch's small mails, in FETCHes of at most `BATCH_BYTES`. Large mails
+    /// are fetched in pieces when their turn comes (see `fetch_in_chunks`).
+    async fn fetch_bodies(&self, session: &mut ImapSession, batch: &[u32], metas: &HashMap<u32, Meta>) -> Result<HashMap<u32, Vec<u8>>, MailboxError> {
+        let small: Vec<(u32, u32)> =
+            batch.iter().filter_map(|uid| metas.get(uid).map(|(size, _)| (*uid, *size))).filter(|(_, size)| *size <= FETCH_CHUNK).collect();
+        let mut bodies = HashMap::with_capacity(small.len());
+        let mut group = Vec::new();
+        let mut bytes = 0u64;
+        for (i, &(uid, size)) in small.iter().enumerate() {
+            group.push(uid);
+            bytes += u64::from(size);
+            if bytes >= BATCH_BYTES || i + 1 == small.len() {
+                let budget = self.config.timeout() + Duration::from_secs(bytes >> 20);
+                let fetched: Vec<_> =
+                    timed(budget, "UID FETCH", async { session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])").await?.try_collect::<Vec<_>>().await }).await?;
+                for f in &fetched {
+                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                        if group.contains(&uid) {
+                            bodies.insert(uid, body.to_vec());
+                        }
+                    }
+                }
+                group.clear();
+                bytes = 0;
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// A UID FETCH that returned nothing: fine if the mail is really gone (someone else
+    /// expunged it), otherwise a failure of this mail, so its UID is not passed over.
+    async fn not_fetched(&self, session: &mut ImapSession, uid: u32) -> Result<(), MailboxError> {
+        let still_there = self.timed("UID SEARCH", session.uid_search(format!("UID {uid}"))).await?;
+        if still_there.contains(&uid) {
+            return Err(MailboxError::NotFetched(uid));
+        }
+        tracing::warn!(uid, "mail disappeared from the mailbox before it could be read; skipped");
+        Ok(())
+    }
+
+    /// Marks handled mails as such. `mark = "move"`: UID MOVE to the folder for their
+    /// destination. `mark = "flag"`: processed mail only gets the processed keyword; ignored
+    /// and quarantined mail is moved when the server can, and otherwise copied to its folder
+    /// and given the keyword. Nothing is ever expunged or deleted.
+    async fn put_away(&self, session: &mut ImapSession, uids: &[u32], destination: Destination, can_move: bool) -> Result<(), MailboxError> {
+        let folders = self.folders.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let folder = match destination {
+            Destination::Processed => &folders.processed,
+            Destination::Ignored => &folders.ignored,
+            Destination::Quarantine => &folders.quarantine,
+        };
+        let set = uid_set(uids);
+        let flag_in_place = self.config.mark == MarkMode::Flag && (destination == Destination::Processed || !can_move);
+        if !flag_in_place {
+            return self.timed("UID MOVE", session.uid_mv(&set, folder)).await.map_err(|e| in_folder(e, "UID MOVE", folder));
+        }
+        if destination != Destination::Processed {
+            self.timed("UID COPY", session.uid_copy(&set, folder)).await.map_err(|e| in_folder(e, "UID COPY", folder))?;
+        }
+        let flags = format!("+FLAGS ({PROCESSED_KEYWORD} \\Seen)");
+        self.timed("UID STORE", async { session.uid_store(&set, &flags).await?.try_collect::<Vec<_>>().await }).await?;
+        Ok(())
+    }
+
+    /// A large mail, fetched `FETCH_CHUNK` bytes at a time into one buffer of its size. One
+    /// FETCH of the whole would cost several times the mail in memory: the library's read
+    /// buffer grows by doubling, and the body is copied out of it.
+    async fn fetch_in_chunks(&self, session: &mut ImapSession, uid: u32, size: u32) -> Result<Option<Vec<u8>>, MailboxError> {
+        let mut raw = Vec::with_capacity(size as usize);
+        loop {
+            let items = format!("(UID BODY.PEEK[]<{}.{FETCH_CHUNK}>)", raw.len());
+            let Some((_, _, chunk)) = self.fetch(session, uid, &items, self.config.timeout()).await? else {
+                return Ok(None);
+            };
+            let chunk = chunk.unwrap_or_default();
+            raw.extend_from_slice(&chunk);
+            // RFC822.SIZE may be off (a server that counts differently): the end is the first
+            // short chunk, never a size we were told.
+            if chunk.len() < FETCH_CHUNK as usize {
+                return Ok(Some(raw));
+            }
+        }
+    }
+
+    /// One UID FETCH of one mail, fully drained. Returns size, internal date and (if asked)
+    /// the body.
+    async fn fetch(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+        items: &str,
+        budget: Duration,
+    ) -> Result<Option<(u32, DateTime<Utc>, Option<Vec<u8>>)>, MailboxError> {
+        let fetches: Vec<_> = timed(budget, "UID FETCH", async { session.uid_fetch(uid.to_string(), items).await?.try_collect::<Vec<_>>().await }).await?;
+        let Some(f) = fetches.into_iter().find(|f| f.uid == Some(uid)) else {
+            return Ok(None);
+        };
+        let arrived = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
+        Ok(Some((f.size.unwrap_or(0), arrived, f.body().map(<[u8]>::to_vec))))
+    }
+}
+
+/// A UID set for a command: `3,4,5,9` as `3:5,9`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact_ranges() {
+        assert_eq!(uid_set(&[9, 3, 4, 5]), "3:5,9");
+        assert_eq!(uid_set(&[7]), "7");
+        assert_eq!(uid_set(&[1, 3, 5]), "1,3,5");
+        assert_eq!(uid_set(&[2, 2, 3]), "2:3");
+    }
+}

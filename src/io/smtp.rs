@@ -1,0 +1,257 @@
+//! Outgoing mail over SMTP with lettre: the connection (see [`connection`]) and turning an
+//! outbox row into a message with the headers that keep auto-replies from looping and replies
+//! threaded.
+
+pub mod connection;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::Message;
+
+use crate::config::{Smtp, TlsMode};
+use crate::domain::text::single_line;
+use crate::store::OutboxItem;
+
+/// A fresh Message-ID (without brackets) for mail we write: `TAG.RANDOM@DOMAIN`, where the tag
+/// (e.g. `KL-2026-0001.ack`) tells a handler reading headers which case and letter it was.
+pub fn new_message_id(tag: &str, domain: &str) -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new().fill(&mut bytes).expect("system random source");
+    format!("{tag}.{}@{domain}", crate::domain::inbound::hex(&bytes))
+}
+
+/// Whether mail of this outbox kind is written by klachtd itself (acknowledgements, notices and
+/// confirmations to handlers, reminders, escalations) rather than by a handler. Only automatic
+/// mail carries `Auto-Submitted: auto-replied`: RFC 3834 (section 5) keeps the header off
+/// mail a person wrote, and a complainant's auto-responder may answer such a letter like any
+/// other. That cannot loop: its answer carries `Auto-Submitted` itself and is filed with the
+/// case without a reply; mail from our own addresses is never answered; and acknowledgements
+/// stay under the per-sender limit.
+pub fn is_automatic(kind: &str) -> bool {
+    !matches!(kind, "progress" | "request-info" | "response")
+}
+
+/// Whether mail of this outbox kind is a letter to the complainant or another party (whose
+/// failure the handler must hear of), rather than a notice, reminder or confirmation to staff.
+pub fn is_letter_to_a_party(kind: &str) -> bool {
+    matches!(kind, "acknowledgement" | "progress" | "request-info" | "response")
+}
+
+pub struct Mailer {
+    endpoint: connection::Endpoint,
+    /// The open connection between mails (one sender at a time: the outbox worker).
+    open: tokio::sync::Mutex<Option<connection::Connection>>,
+    from: Mailbox,
+    /// Bounds a whole send, connecting included.
+    send_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("SMTP: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("SMTP: no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    #[error("SMTP: {0}")]
+    OAuth(#[from] crate::io::oauth::smtp::OAuthSmtpError),
+    #[error("SMTP: cannot connect to {server}: {source}")]
+    Connect { server: String, source: std::io::Error },
+}
+
+impl SendError {
+    /// Whether trying again cannot help: the message cannot be built, or the server refused it
+    /// with a 5xx reply. A refused or required login (530, 534, 535, 538), and a token the
+    /// identity provider or the server refuses, are faults of our own configuration, not of the
+    /// letter, and are retried like an outage until they are fixed.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            SendError::Build(_) => true,
+            SendError::Timeout(_) | SendError::Connect { .. } | SendError::OAuth(_) => false,
+            SendError::Smtp(e) => e.is_permanent() && !e.status().is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538)),
+        }
+    }
+}
+
+impl Mailer {
+    pub fn new(config: &Smtp, from_name: &str, from_address: &str) -> anyhow::Result<Self> {
+        Self::with_tokens(config, from_name, from_address, None)
+    }
+
+    /// `oauth`: the login and the tokens, when `smtp.auth` is "oauth2".
+    pub fn with_tokens(
+        config: &Smtp,
+        from_name: &str,
+        from_address: &str,
+        oauth: Option<(String, std::sync::Arc<crate::io::oauth::TokenSource>)>,
+    ) -> anyhow::Result<Self> {
+        let starttls = match config.tls {
+            TlsMode::Starttls => {
+                let mut builder = TlsParameters::builder(config.host.clone());
+                if let Some(ca) = &config.ca_file {
+                    let pem = std::fs::read(ca).with_context(|| format!("smtp.ca_file {}", ca.display()))?;
+                    builder = builder.add_root_certificate(Certificate::from_pem(&pem).context("smtp.ca_file is not a PEM certificate")?);
+                }
+                Some(builder.build_rustls().context("SMTP TLS parameters")?)
+            }
+            _ => None,
+        };
+        let login = match (oauth, &config.user) {
+            (Some((user, tokens)), _) => {
+                Some(connection::Login::OAuth(crate::io::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens)))
+            }
+            (None, Some(user)) => Some(connection::Login::Password(Credentials::new(user.clone(), config.secret().resolve("smtp")?))),
+            (None, None) => None,
+        };
+        let endpoint = connection::Endpoint {
+            host: config.host.clone(),
+            port: config.port,
+            tls: config.tls,
+            rustls: crate::io::tls::client_config(config.ca_file.as_deref()).context("SMTP TLS")?,
+            starttls,
+            login,
+            connect_timeout: config.timeout(),
+        };
+        let from =
+            Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
+        Ok(Self { endpoint, open: tokio::sync::Mutex::new(None), from, send_timeout: config.timeout() * 2 })
+    }
+
+    /// Builds the message for an outbox row. Header values pass through lettre's encoder after
+    /// `single_line`, so no name or subject can add a header line.
+    pub fn message(&self, item: &OutboxItem) -> Result<Message, SendError> {
+        let item = &item.mail;
+        let address = item.recipient.parse().map_err(|e| SendError::Build(format!("recipient: {e}")))?;
+        let to = Mailbox::new(item.recipient_name.as_deref().map(|n| single_line(n, 100)), address);
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(single_line(&item.subject, 250))
+            .message_id(Some(format!("<{}>", item.message_id)))
+            .date_now()
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
+        if is_automatic(&item.kind) {
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()));
+        }
+        if let Some(parent) = &item.in_reply_to {
+            builder = builder.in_reply_to(format!("<{}>", single_line(parent, 500)));
+        }
+        if !item.references.is_empty() {
+            let refs: Vec<String> = item.references.iter().map(|r| format!("<{}>", single_line(r, 500))).collect();
+            builder = builder.references(refs.join(" "));
+        }
+        builder.header(ContentType::TEXT_PLAIN).body(item.body.clone()).map_err(|e| SendError::Build(e.to_string()))
+    }
+
+    /// Sends and returns the server's reply to the final DATA ("250 2.0.0 Ok: queued as ...").
+    /// The connection stays open for the next mail; the caller records the mail as sent before
+    /// anything else goes to the server.
+    pub async fn send(&self, item: &OutboxItem) -> Result<String, SendError> {
+        let message = self.message(item)?;
+        let mut open = self.open.lock().await;
+        let sent = tokio::time::timeout(self.send_timeout, async {
+            let mut conn = match open.take() {
+                Some(conn) if conn.usable() => conn,
+                Some(stale) => {
+                    stale.close().await;
+                    connection::Connection::open(&self.endpoint).await?
+                }
+                None => connection::Connection::open(&self.endpoint).await?,
+            };
+            let response = conn.send(message.envelope(), &message.formatted()).await;
+            // A refused mail breaks the connection (lettre ends it); `usable` says so next time.
+            *open = Some(conn);
+            response
+        })
+        .await
+        .map_err(|_| SendError::Timeout(self.send_timeout));
+        if !matches!(sent, Ok(Ok(_))) {
+            // After a timeout or a refusal the state of the session is unknown: start afresh.
+            *open = None;
+        }
+        let response = sent??;
+        Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
+    }
+
+    /// Ends the open connection, if any (after a quiet spell, and at shutdown).
+    pub async fn close_idle(&self) {
+        if let Some(conn) = self.open.lock().await.take() {
+            conn.close().await;
+        }
+    }
+
+    /// The longest one send (or check) may take; see [`crate::app::outbox::lease_for`].
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// Checks that the server answers and accepts our login.
+    pub async fn check(&self) -> Result<(), SendError> {
+        let conn = tokio::time::timeout(self.send_timeout, connection::Connection::open(&self.endpoint))
+            .await
+            .map_err(|_| SendError::Timeout(self.send_timeout))??;
+        conn.close().await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OutgoingMail;
+
+    fn mailer() -> Mailer {
+        let config = Smtp {
+            host: "localhost".into(),
+            port: 25,
+            tls: TlsMode::None,
+            user: None,
+            auth: crate::config::AuthMode::Password,
+            password: None,
+            password_file: None,
+            password_env: None,
+            ca_file: None,
+            timeout_secs: 5,
+        };
+        Mailer::new(&config, "Klachten", "klachten@dienst.test").unwrap()
+    }
+
+    fn formatted(kind: &str) -> String {
+        let item = OutboxItem {
+            id: 1,
+            case_id: Some(1),
+            attempts: 0,
+            mail: OutgoingMail {
+                kind: kind.into(),
+                recipient: "mia@example.test".into(),
+                recipient_name: Some("Mia Vos".into()),
+                subject: "[KL-2026-0001] Onderwerp".into(),
+                body: "Tekst.".into(),
+                message_id: "KL-2026-0001.x.1@dienst.test".into(),
+                in_reply_to: Some("complaint@example.test".into()),
+                references: vec!["complaint@example.test".into()],
+                status: "pending",
+            },
+        };
+        String::from_utf8(mailer().message(&item).unwrap().formatted()).unwrap()
+    }
+
+    #[test]
+    fn only_automatic_mail_is_marked_auto_submitted() {
+        for kind in ["acknowledgement", "assigned", "confirmation", "notice", "reminder", "escalation"] {
+            assert!(formatted(kind).contains("Auto-Submitted: auto-replied\r\n"), "{kind}");
+        }
+        for kind in ["progress", "request-info", "response"] {
+            let text = formatted(kind);
+            assert!(!text.to_ascii_lowercase().contains("auto-submitted"), "{kind}: {text}");
+            assert!(text.contains("In-Reply-To: <complaint@example.test>"), "{text}");
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! What the forms post: asking for and using a sign-in link, signing out, every action of the
+//! command line (through the same functions, so a refusal reads the same), and a paper
+//! complaint with its scanned documents. Every form carries its CSRF token.
+
+use std::collections::HashMap;
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::NaiveDate;
+
+use super::auth::{self, BROWSER_COOKIE, SESSION_COOKIE};
+use super::pages::{readable, set_browser_cookie};
+use super::{require, Peer, Shared};
+use crate::app::actions::{Delivery, PaperComplaint};
+use crate::domain::procedure::{Category, Outcome};
+use crate::store::corrections::Correction;
+use crate::store::web::WebSession;
+use crate::store::OutgoingMail;
+
+/// The sign-in form: whether or not the address is a handler's, the answer is the same page
+/// (no one learns who the handlers are), and the link goes out through the outbox.
+pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+    let Some(browser) = auth::cookie(&headers, BROWSER_COOKIE) else {
+        // No cookie (blocked, or expired): start over, which sets one.
+        return Redirect::to("/sign-in").into_response();
+    };
+    if !auth::csrf_matches(&auth::sign_in_csrf(&browser), form.get("csrf").map(String::as_str)) {
+        return web.message(StatusCode::FORBIDDEN, None, "csrf", "", Some("/sign-in"));
+    }
+    let address = form.get("email").map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
+    let sent = || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true });
+    // No address of ours looks like this: the same answer, and nothing counted or kept.
+    if address.len() > 254 || !address.contains('@') {
+        return sent();
+    }
+    let client = web.client(peer.0, &headers);
+    if !web.rate_ok(&address, &client) {
+        tracing::warn!("web: sign-in links asked for too often; refused for a while");
+        return web.message(StatusCode::TOO_MANY_REQUESTS, None, "too_many", "", Some("/sign-in"));
+    }
+    match web.store.web_user(&address).await {
+        // The link is made and queued apart, so a known address answers as fast as an unknown
+        // one and with the same page, whatever happens to the link.
+        Ok(Some(user)) => {
+            let (web, browser) = (web.clone(), browser.clone());
+            tokio::spawn(async move {
+                match queue_link(&web, &user, &browser).await {
+                    Ok(()) => tracing::info!("web: sign-in link queued"),
+                    Err(e) => tracing::warn!("web: sign-in link not queued: {e}"),
+                }
+            });
+        }
+        Ok(None) => tracing::info!("web: sign-in asked for an address that is no active handler's"),
+        Err(e) => {
+            tracing::warn!(error = %e, "web: cannot look up a handler");
+            return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
+        }
+    }
+    sent()
+}
+
+/// Makes a sign-in link for `user`, bound to `browser`, and queues the mail that carries it.
+async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser: &str) -> Result<(), String> {
+    let token = auth::new_token();
+    let link = format!("{}/sign-in/{token}", web.public_url);
+    let context =
+        minijinja::context! { user => user, link => link, minutes => auth::LINK_VALID.as_secs() / 60, organisation => web.settings.get().organisation.clone() };
+    let text = web.pages.render("sign-in-mail.txt", context).map_err(|e| format!("the mail cannot be rendered: {e}"))?;
+    let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let mail = OutgoingMail {
+        kind: "sign-in-link".into(),
+        recipient: user.email.clone(),
+        recipient_name: Some(user.name.clone()),
+        subject: subject.trim_start_matches("Subject:").trim().to_string(),
+        body: body.trim_start_matches('\n').to_string(),
+        message_id: crate::io::smtp::new_message_id("sign-in", &web.domain),
+        in_reply_to: None,
+        references: Vec::new(),
+        status: "pending",
+    };
+    let expires = crate::store::now() + auth::LINK_VALID.as_secs() as i64;
+    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await.map_err(|e| format!("cannot store it: {e}"))?;
+    web.wake.notify_one();
+    Ok(())
+}
+
+/// The button of a sign-in link: works once, within 15 minutes, in the browser that asked for
+/// it; then a session for a working day. (The form's secret is the link's token itself; bound to
+/// the asking browser, a forged post from elsewhere cannot sign anyone in.)
+pub async fn use_link(State(web): State<Shared>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let browser = auth::cookie(&headers, BROWSER_COOKIE);
+    let email = match (auth::well_formed(&token), &browser) {
+        (true, Some(browser)) => match web.store.use_sign_in_link(&auth::hash(&token), &auth::hash(browser)).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "web: cannot check a sign-in link");
+                return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
+            }
+        },
+        _ => None,
+    };
+    let Some(email) = email else {
+        tracing::info!("web: a sign-in link was refused (unknown, used, expired or another browser)");
+        return web.message(StatusCode::BAD_REQUEST, None, "link_invalid", "", Some("/sign-in"));
+    };
+    let (session, csrf) = (auth::new_token(), auth::new_token());
+    let expires = crate::store::now() + web.session.as_secs() as i64;
+    if let Err(e) = web.store.create_session(&auth::hash(&session), &email, &csrf, expires).await {
+        tracing::warn!(error = %e, "web: cannot store a session");
+        return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
+    }
+    tracing::info!("web: handler signed in");
+    let mut response = Redirect::to("/cases").into_response();
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &session, web.session, web.secure)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+pub async fn sign_out(State(web): State<Shared>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+    let session = match require(&web, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
+        return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some("/cases"));
+    }
+    if let Some(token) = auth::cookie(&headers, SESSION_COOKIE) {
+        let _ = web.store.end_session(&auth::hash(&token)).await;
+    }
+    let mut response = Redirect::to("/sign-in").into_response();
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &"0".repeat(64), std::time::Duration::ZERO, web.secure)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    set_browser_cookie(&web, &mut response, &auth::new_token());
+    response
+}
+
+fn field<'a>(form: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn text(form: &HashMap<String, String>, key: &str) -> String {
+    // Browsers send CRLF in text areas; letters are written with LF.
+    form.get(key).map(|v| v.replace("\r\n", "\n")).unwrap_or_default()
+}
+
+fn date(form: &HashMap<String, String>, key: &str) -> anyhow::Result<NaiveDate> {
+    let v = field(form, key).ok_or_else(|| anyhow::anyhow!("{key}: a date is needed (YYYY-MM-DD)"))?;
+    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("{key}: {v:?} is not a date (YYYY-MM-DD)"))
+}
+
+fn delivered(d: Delivery) -> String {
+    match d {
+        Delivery::Mail(to) => format!("queued for {to}"),
+        Delivery::Print(path) => format!("written to {} for printing and posting", path.display()),
+    }
+}
+
+/// One action on a case, as `klachtd cases ACTION` does it. Allowed for the case's handler and
+/// supervisors (as the reply token); checking an assignment for supervisors only.
+pub async fn act(
+    State(web): State<Shared>,
+    headers: HeaderMap,
+    Path((reference, action)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match require(&web, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
+        tracing::warn!(reference, action, "web: a form without its CSRF token was refused");
+        return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some(&format!("/cases/{reference}")));
+    }
+    let back = format!("/cases/{reference}");
+    // Only actions we know reach the history (the path segment is the user's to write).
+    if !ACTIONS.contains(&action.as_str()) {
+        return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some(&back));
+    }
+    if let Err(refused) = readable(&web, &session, &reference, &format!("action {action}")).await {
+        return refused;
+    }
+    let may_act = match web.store.may_act_on(&reference, &session.user.email).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "web: cannot check who may act on a case");
+            return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some(&back));
+        }
+    };
+    if !may_act || (action == "checked" && !session.user.supervisor) {
+        // A reader who may not act (a former handler; `checked` by a non-supervisor) is
+        // refused, and the refusal recorded like any other.
+        if let Ok(Some(link)) = web.store.case_link(&reference).await {
+            let _ = web.store.record_access(link.id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {action}")).await;
+        }
+        return web.message(StatusCode::FORBIDDEN, Some(&session), "not_yours", &reference, Some(&back));
+    }
+    match carry_out(&web, &session, &reference, &action, &form).await {
+        Ok(Some(_)) => {
+            web.wake.notify_one();
+            tracing::info!(reference, action, "handler action on the web");
+            Redirect::to(&format!("/cases/{reference}?done={action}")).into_response()
+        }
+        Ok(None) => web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", &action, Some(&back)),
+        Err(e) => {
+            tracing::info!(reference, action, "handler action on the web refused");
+            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &format!("{e:#}"), Some(&back))
+        }
+    }
+}
+
+/// The actions of the case page's forms (each handled in `carry_out`).
+const ACTIONS: &[&str] = &[
+    "assign",
+    "subject",
+    "checked",
+    "complete",
+    "progress",
+    "request-info",
+    "respond",
+    "category",
+    "note",
+    "escalate",
+    "reopen",
+    "acknowledged",
+    "release-acknowledgement",
+];
+
+/// `Ok(None)`: no such action.
+async fn carry_out(web: &super::Web, session: &WebSession, reference: &str, action: &str, form: &HashMap<String, String>) -> anyhow::Result<Option<String>> {
+    let actor = format!("{} (web)", session.user.name);
+    let (store, actions) = (&web.store, &web.actions);
+    let done = match action {
+        "assign" => {
+            let handler = field(form, "handler").ok_or_else(|| anyhow::anyhow!("choose a handler"))?;
+            store.assign(reference, handler, &actor).await?;
+            actions.notify_assignment(reference).await?;
+            format!("assigned to {handler}")
+        }
+        "subject" => {
+            let name = field(form, "name").ok_or_else(|| anyhow::anyhow!("write the name of the staff member the complaint is about"))?;
+            match store.add_subject(reference, name, &actor).await? {
+                Some(next) => {
+                    actions.notify_assignment(reference).await?;
+                    format!("{name} recorded as a subject; now assigned to {next}")
+                }
+                None => format!("{name} recorded as a subject"),
+            }
+        }
+        "checked" => {
+            store.supervisor_checked(reference, &actor).await?;
+            "checked".into()
+        }
+        "complete" => {
+            let correction = Correction {
+                name: field(form, "name").map(str::to_string),
+                email: field(form, "email").map(str::to_string),
+                description: field(form, "description").map(|_| text(form, "description")),
+            };
+            let done = store.correct_case(reference, &correction, &actor).await?;
+            done.fields.join(", ")
+        }
+        "progress" => delivered(actions.progress(reference, date(form, "expected")?, field(form, "message").map(|_| text(form, "message")), &actor).await?),
+        "request-info" => delivered(actions.request_information(reference, text(form, "message"), field(form, "to").map(str::to_string), &actor).await?),
+        "respond" => {
+            let outcome: Outcome = field(form, "outcome").unwrap_or("").parse().map_err(anyhow::Error::msg)?;
+            delivered(actions.respond(reference, outcome, text(form, "findings"), text(form, "measures"), &actor).await?)
+        }
+        "category" => {
+            let category: Category = field(form, "category").unwrap_or("").parse().map_err(anyhow::Error::msg)?;
+            store.set_category(reference, category, &actor).await?;
+            category.to_string()
+        }
+        "note" => {
+            let note = text(form, "text");
+            anyhow::ensure!(!note.trim().is_empty(), "the note is empty");
+            store.add_note(reference, note.trim(), &actor).await?;
+            "note".into()
+        }
+        "escalate" => {
+            let to = field(form, "to").ok_or_else(|| anyhow::anyhow!("name the external body"))?;
+            store.record_external(reference, to, date(form, "date")?, &actor).await?;
+            to.to_string()
+        }
+        "reopen" => {
+            store.reopen(reference, &actor).await?.map_err(anyhow::Error::msg)?;
+            "reopened".into()
+        }
+        "acknowledged" => {
+            store.acknowledged_by_post(reference, date(form, "date")?, &actor).await?;
+            "acknowledged".into()
+        }
+        "release-acknowledgement" => actions.release_acknowledgement(reference, &actor).await?,
+        _ => return Ok(None),
+    };
+    Ok(Some(done))
+}
+
+/// A complaint received by post, with scanned documents (multipart). Any signed-in handler.
+pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    let session = match require(&web, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut form: HashMap<String, String> = HashMap::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(f)) => {
+                let name = f.name().unwrap_or("").to_string();
+                let filename = f.file_name().map(str::to_string);
+                let data = match f.bytes().await {
+                    Ok(d) => d,
+                    Err(e) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e.body_text(), Some("/paper")),
+                };
+                match filename {
+                    Some(file) if name == "documents" && !data.is_empty() => files.push((file, data.to_vec())),
+                    Some(_) => {}
+                    None => {
+                        form.insert(name, String::from_utf8_lossy(&data).into_owned());
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e.body_text(), Some("/paper")),
+        }
+    }
+    if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
+        return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some("/paper"));
+    }
+    let received = match date(&form, "received") {
+        Ok(d) => d,
+        Err(e) => return web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some("/paper")),
+    };
+    // register_paper reads the documents from files, as from the command line: each goes into
+    // a private directory of its own under its (made safe) name, removed afterwards.
+    let dir = web.uploads_dir.join(auth::new_token());
+    let mut paths = Vec::new();
+    let written = (|| -> std::io::Result<()> {
+        crate::io::private_files::create_dir(&dir)?;
+        for (i, (name, data)) in files.iter().enumerate() {
+            let sub = dir.join(i.to_string());
+            crate::io::private_files::create_dir(&sub)?;
+            let path = sub.join(super::pages::safe_filename(name));
+            crate::io::private_files::write_temporary(&path, data)?;
+            paths.push(path);
+        }
+        Ok(())
+    })();
+    let result = match written {
+        Ok(()) => {
+            let paper = PaperComplaint {
+                name: form.get("name").cloned().unwrap_or_default(),
+                email: field(&form, "email").map(str::to_string),
+                postal_address: field(&form, "postal_address").map(|_| text(&form, "postal_address")),
+                received,
+                description: text(&form, "description"),
+                attachments: paths,
+            };
+            web.actions.register_paper(paper, &format!("{} (web)", session.user.name)).await
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("cannot keep the uploaded documents")),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok((reference, delivery)) => {
+            web.wake.notify_one();
+            tracing::info!(reference, "paper complaint registered on the web");
+            web.message(StatusCode::OK, Some(&session), "registered", &format!("{reference}: {}", delivered(delivery)), Some(&format!("/cases/{reference}")))
+        }
+        Err(e) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &format!("{e:#}"), Some("/paper")),
+    }
+}

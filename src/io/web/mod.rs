@@ -1,0 +1,269 @@
+//! The handlers' web workspace (issue 13): served by the daemon on `[web] listen`, server-
+//! rendered HTML from templates an operator can override, no JavaScript. Sign-in by single-use
+//! link (auth), the cases and the register (pages), the command line's actions as forms
+//! (forms). Access follows R9: a handler sees their own cases, a supervisor all.
+
+pub mod assets;
+pub mod auth;
+pub mod forms;
+pub mod pages;
+pub mod templates;
+pub mod view;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::{watch, Notify};
+
+use crate::app::actions::Actions;
+use crate::app::clock::Clock;
+use crate::config::settings::SharedSettings;
+use crate::config::Config;
+use crate::io::attachments::AttachmentStore;
+use crate::store::web::WebSession;
+use crate::store::Store;
+
+use self::auth::RateLimiter;
+use self::templates::Pages;
+
+/// Everything a request needs.
+pub struct Web {
+    pub store: Store,
+    pub settings: SharedSettings,
+    pub actions: Arc<Actions>,
+    pub pages: Pages,
+    pub attachments: AttachmentStore,
+    pub uploads_dir: std::path::PathBuf,
+    pub public_url: String,
+    pub secure: bool,
+    pub behind_proxy: bool,
+    pub session: Duration,
+    pub domain: String,
+    /// Wakes the outbox, so a letter or a sign-in link goes out at once.
+    pub wake: Arc<Notify>,
+    pub clock: Clock,
+    per_address: Mutex<RateLimiter>,
+    per_client: Mutex<RateLimiter>,
+}
+
+pub type Shared = Arc<Web>;
+
+impl Web {
+    pub fn new(config: &Config, store: Store, settings: SharedSettings, actions: Arc<Actions>, wake: Arc<Notify>) -> anyhow::Result<Self> {
+        let web = config.web.as_ref().ok_or_else(|| anyhow::anyhow!("[web] is not configured"))?;
+        Ok(Self {
+            pages: Pages::load(config.templates.dir.as_deref(), &config.templates.language)?,
+            store,
+            settings,
+            actions,
+            attachments: AttachmentStore::new(&config.storage.data_dir),
+            uploads_dir: config.storage.data_dir.join("uploads"),
+            public_url: web.public_url(),
+            secure: web.secure_cookies(),
+            behind_proxy: web.behind_proxy,
+            session: Duration::from_secs(u64::from(web.session_hours) * 3600),
+            domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            wake,
+            clock: Clock::system(),
+            // Sign-in links: 5 per address and 20 per client per 15 minutes.
+            per_address: Mutex::new(RateLimiter::new(5, Duration::from_secs(15 * 60))),
+            per_client: Mutex::new(RateLimiter::new(20, Duration::from_secs(15 * 60))),
+        })
+    }
+
+    /// Renders a page; a template error becomes a plain 500 (and a log line without data).
+    pub fn page(&self, status: StatusCode, name: &str, context: minijinja::Value) -> Response {
+        match self.pages.render(name, context) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "web page could not be rendered");
+                (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered; see the log").into_response()
+            }
+        }
+    }
+
+    /// A page with one message (an error, a refusal, a confirmation) and a way back.
+    pub fn message(&self, status: StatusCode, session: Option<&WebSession>, title_key: &str, text: &str, back: Option<&str>) -> Response {
+        let context = minijinja::context! {
+            user => session.map(|s| s.user.clone()),
+            csrf => session.map(|s| s.csrf.clone()),
+            title_key => title_key,
+            text => text,
+            back => back,
+        };
+        self.page(status, "message.html", context)
+    }
+
+    /// The signed-in handler of this request, if any.
+    pub async fn session(&self, headers: &HeaderMap) -> Option<WebSession> {
+        let token = auth::cookie(headers, auth::SESSION_COOKIE)?;
+        match self.store.web_session(&auth::hash(&token)).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "web: cannot read the session");
+                None
+            }
+        }
+    }
+
+    /// The client's address: the proxy's `X-Forwarded-For` (its last entry over all header
+    /// lines, the one our proxy added; earlier ones the client may have written) when behind
+    /// one, else the peer.
+    pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> String {
+        if self.behind_proxy {
+            let last =
+                headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).rfind(|s| !s.is_empty());
+            if let Some(last) = last {
+                return last.to_string();
+            }
+        }
+        peer.ip().to_string()
+    }
+
+    /// Counts a request for a link; the address is kept only as a hash (of bounded size).
+    pub fn rate_ok(&self, address: &str, client: &str) -> bool {
+        let now = std::time::Instant::now();
+        let client_ok = self.per_client.lock().unwrap_or_else(|e| e.into_inner()).allow(client, now);
+        client_ok && self.per_address.lock().unwrap_or_else(|e| e.into_inner()).allow(&auth::hash(&address.to_ascii_lowercase()), now)
+    }
+}
+
+/// Signed in, or sent to the sign-in page.
+pub async fn require(web: &Web, headers: &HeaderMap) -> Result<WebSession, Response> {
+    web.session(headers).await.ok_or_else(|| Redirect::to("/sign-in").into_response())
+}
+
+/// The routes of the workspace.
+pub fn router(web: Shared) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/cases") }))
+        .route("/style.css", get(assets::stylesheet))
+        .route("/sign-in", get(pages::sign_in_form).post(forms::ask_link))
+        .route("/sign-in/{token}", get(pages::confirm_link).post(forms::use_link))
+        .route("/sign-out", post(forms::sign_out))
+        .route("/cases", get(pages::cases))
+        .route("/cases/{reference}", get(pages::case))
+        .route("/cases/{reference}/attachments/{index}", get(pages::attachment))
+        .route("/cases/{reference}/{action}", post(forms::act))
+        .route("/register", get(pages::register))
+        .route("/register.csv", get(pages::register_csv))
+        .route("/paper", get(pages::paper_form).post(forms::register_paper).layer(DefaultBodyLimit::max(30 * 1024 * 1024)))
+        .fallback(|State(web): State<Shared>, headers: HeaderMap| async move {
+            let session = web.session(&headers).await;
+            web.message(StatusCode::NOT_FOUND, session.as_ref(), "not_found", "", Some("/cases"))
+        })
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(web)
+}
+
+/// Headers on every response: a strict CSP (no inline script, nothing from elsewhere), no
+/// sniffing, no framing, no referrer, and no caching of pages that carry personal data.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path() == "/style.css";
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !cacheable {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Serves the workspace on `listener` until shutdown.
+pub async fn serve(listener: tokio::net::TcpListener, web: Shared, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "web workspace listening");
+    }
+    let app = router(web).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+/// The peer address, for handlers that need it.
+pub type Peer = ConnectInfo<SocketAddr>;
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn config(web: &str) -> Config {
+        let text = format!(
+            "[organisation]\nname = \"X\"\ncomplaints_address = \"klachten@example.nl\"\nregulation_url = \"https://example.nl/r\"\n\
+             [imap]\nhost = \"127.0.0.1\"\nport = 143\nuser = \"u\"\npassword = \"p\"\ntls = \"none\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 25\ntls = \"none\"\n{web}"
+        );
+        Config::parse(&text).unwrap()
+    }
+
+    fn web_problems(web: &str) -> Vec<String> {
+        config(web).problems().into_iter().filter(|p| p.key.starts_with("web")).map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn every_documented_web_key_exists_with_its_default() {
+        let example = include_str!("../../../config/klachtd.example.toml");
+        let block = example.split("# [web]\n").nth(1).expect("the example documents [web]").split("\n\n").next().unwrap();
+        let keys: Vec<&str> =
+            block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        let web = config(&format!("[web]\n{}\n", keys.join("\n"))).web.unwrap();
+        assert_eq!((web.behind_proxy, web.session_hours), (false, 9), "the documented defaults");
+    }
+
+    #[test]
+    fn the_workspace_is_off_without_its_section_and_loopback_by_default() {
+        assert!(config("").web.is_none());
+        assert!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\n").is_empty());
+        let c = config("[web]\nlisten = \"127.0.0.1:8080\"\n");
+        let web = c.web.unwrap();
+        assert_eq!(web.public_url(), "http://127.0.0.1:8080");
+        assert!(!web.secure_cookies());
+        assert_eq!(web.session_hours, 9);
+    }
+
+    #[test]
+    fn elsewhere_than_loopback_needs_a_proxy_and_https() {
+        assert_eq!(web_problems("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl\"\n"), ["web.listen"]);
+        assert!(web_problems("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl/\"\nbehind_proxy = true\n").is_empty());
+        assert_eq!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"http://k.example.nl\"\n"), ["web.public_url"]);
+        assert_eq!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"ftp://x\"\n"), ["web.public_url"]);
+        assert_eq!(web_problems("[web]\nlisten = \"127.0.0.1:8080\"\nsession_hours = 0\n"), ["web.session_hours"]);
+        let c = config("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl/\"\nbehind_proxy = true\n");
+        let web = c.web.unwrap();
+        assert_eq!(web.public_url(), "https://k.example.nl");
+        assert!(web.secure_cookies());
+    }
+
+    #[test]
+    fn handler_mails_link_to_the_workspace_instead_of_a_command() {
+        for language in ["nl", "en"] {
+            let letters = crate::app::templates::Letters::load(None, language).unwrap();
+            let mut context = crate::app::templates::sample_context();
+            for letter in ["assigned", "reminder", "closed-case-mail", "delivery-failed"] {
+                let with = letters.render(letter, &context).unwrap();
+                assert!(with.body.contains("https://klachten.example.nl/cases"), "{language}/{letter}: {}", with.body);
+                assert!(!with.body.contains("klachtd cases show"), "{language}/{letter}");
+            }
+            context["web_url"] = serde_json::Value::Null;
+            for letter in ["assigned", "reminder"] {
+                let without = letters.render(letter, &context).unwrap();
+                assert!(without.body.contains("klachtd cases show") && !without.body.contains("/cases/"), "{language}/{letter}");
+            }
+        }
+    }
+}

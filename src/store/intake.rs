@@ -1,0 +1,271 @@
+//! What the intake writes: a new case with its first message and acknowledgement, a later
+//! message threaded into its case, a quarantined mail; and the look-ups that decide which.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{insert_event, insert_outbox, now, register, AttachmentRecord, CaseLink, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store};
+
+impl Store {
+    /// Whether a mail with this dedupe key was registered before.
+    pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
+        // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2 LIMIT 1")
+            .bind(dedupe_key)
+            .bind(register::retained_dedupe_key(dedupe_key))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.is_some())
+    }
+
+    /// The case that a mail refers to: by a reference in its subject, else by a Message-ID in
+    /// its In-Reply-To/References that belongs to a message of a case.
+    pub async fn find_case_for(&self, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {
+        for reference in references {
+            if let Some(link) = self.case_link(reference).await? {
+                return Ok(Some(link));
+            }
+        }
+        for id in thread_ids {
+            let row = sqlx::query(
+                "SELECT c.id, c.reference, c.status FROM messages m JOIN cases c ON c.id = m.case_id
+                 WHERE m.message_id = $1 ORDER BY m.id LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(row) = row {
+                return Ok(Some(link_from_row(&row)));
+            }
+            let row = sqlx::query("SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                return Ok(Some(link_from_row(&row)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One of our letters about a case came back undelivered (a failed delivery report naming
+    /// one of `message_ids`). Only letters to complainants or other parties count, never a
+    /// notice to a handler (its bounce must not start another notice, and so on). The letter
+    /// is marked `returned`, and the deadline it met (acknowledgement or progress notice) is
+    /// open again. Returns the letter's kind, or `None` if no such letter was found.
+    pub async fn letter_returned(&self, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
+        let mut tx = self.begin().await?;
+        for id in message_ids {
+            let row = sqlx::query(
+                "SELECT id, kind FROM outbox WHERE case_id = $1 AND message_id = $2 AND status = 'sent'
+                 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response')",
+            )
+            .bind(case_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else { continue };
+            let (outbox_id, kind): (i64, String) = (row.get(0), row.get(1));
+            sqlx::query("UPDATE outbox SET status = 'returned' WHERE id = $1").bind(outbox_id).execute(&mut *tx).await?;
+            let reopened = match kind.as_str() {
+                "acknowledgement" => Some("UPDATE cases SET acknowledged_at = NULL WHERE id = $1"),
+                "progress" => Some("UPDATE cases SET progress_sent_at = NULL WHERE id = $1"),
+                _ => None,
+            };
+            if let Some(sql) = reopened {
+                sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
+            }
+            insert_event(&mut tx, case_id, "klachtd", "letter-returned", &kind).await?;
+            tx.commit().await?;
+            return Ok(Some(kind));
+        }
+        tx.rollback().await?;
+        Ok(None)
+    }
+
+    /// Number of automatic mails queued for `recipient` since `since` (the loop guard).
+    pub async fn auto_replies_since(&self, recipient: &str, since: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2 AND status <> 'suppressed'")
+            .bind(recipient)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Registers a new case with its first message, attachments and acknowledgement, in one
+    /// transaction. `compose` gets the new reference and returns the acknowledgement to queue.
+    pub async fn register_case(
+        &self,
+        case: &NewCase,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+    ) -> Result<Registration> {
+        let mut tx = self.begin().await?;
+        let counter = format!("case-{}", chrono::Datelike::year(&case.received_on));
+        let year = chrono::Datelike::year(&case.received_on);
+        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING").bind(&counter).execute(&mut *tx).await?;
+        let number: i64 =
+            sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value").bind(&counter).fetch_one(&mut *tx).await?;
+        let reference = crate::domain::reference::CaseRef::new(&self.reference_prefix, year, number as u32).to_string();
+        let created = now();
+        let case_id: i64 = sqlx::query_scalar(
+            "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
+                                postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
+                                progress_by, respond_by, created_at, forwarded_sender, forwarded_date)
+             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+        )
+        .bind(&reference)
+        .bind(case.source)
+        .bind(case.complainant_name.clone())
+        .bind(case.complainant_email.clone())
+        .bind(case.reply_to_name.clone())
+        .bind(case.reply_to_email.clone())
+        .bind(case.postal_address.clone())
+        .bind(&case.subject)
+        .bind(&case.description)
+        .bind(case.incomplete.join(","))
+        .bind(case.received_on.to_string())
+        .bind(case.received_at)
+        .bind(case.acknowledge_by.to_string())
+        .bind(case.progress_by.to_string())
+        .bind(case.respond_by.to_string())
+        .bind(created)
+        .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
+        .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let inserted = insert_message(&mut tx, Some(case_id), message, attachments).await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return Ok(Registration::Duplicate);
+            }
+            other => other?,
+        };
+        insert_event(&mut tx, case_id, "klachtd", "registered", &format!("source={}", case.source)).await?;
+        auto_assign(&mut tx, case_id, case).await?;
+        if let Some(mail) = compose(&reference) {
+            insert_outbox(&mut tx, Some(case_id), &mail).await?;
+            insert_event(&mut tx, case_id, "klachtd", "acknowledgement-queued", mail.status).await?;
+        }
+        tx.commit().await?;
+        Ok(Registration::Registered { case_id, reference })
+    }
+
+    /// Records a mail that is not a new complaint: a follow-up, or automated or own mail,
+    /// attached to `case_id` when it refers to a case. Returns false if it was known already.
+    pub async fn record_message(&self, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        match insert_message(&mut tx, case_id, message, attachments).await {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            other => other?,
+        };
+        if let Some(case_id) = case_id {
+            insert_event(&mut tx, case_id, "klachtd", &format!("message-{}", message.kind), &message.note).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn record_quarantine(&self, folder: &str, uidvalidity: u32, uid: u32, dedupe_key: Option<&str>, reason: &str) -> Result<()> {
+        sqlx::query("INSERT INTO quarantine (folder, uidvalidity, uid, dedupe_key, reason, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(folder)
+            .bind(uidvalidity as i64)
+            .bind(uid as i64)
+            .bind(dedupe_key.map(str::to_string))
+            .bind(reason)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn quarantined(&self) -> Result<Vec<(i64, u32, String)>> {
+        let rows = sqlx::query("SELECT at, uid, reason FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get::<i64, _>(1) as u32, r.get(2))).collect())
+    }
+
+    // ---- outbox ------------------------------------------------------------------------
+}
+
+pub(super) fn link_from_row(r: &AnyRow) -> CaseLink {
+    CaseLink { id: r.get(0), reference: r.get(1), status: r.get(2) }
+}
+
+/// Assigns a new case (R5): the preferred handler or round-robin, skipping any handler the
+/// complaint names; a named handler also flags the case for a supervisor.
+async fn auto_assign(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, case: &NewCase) -> Result<(), sqlx::Error> {
+    use crate::domain::assignment::{named_in, pick, Candidate};
+    let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Candidate { id: r.get(0), name: r.get(1), supervisor: r.get::<i64, _>(2) != 0, last_assigned_at: r.get(3) })
+        .collect();
+    let text = format!("{}\n{}", case.subject, case.description);
+    let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
+    if !named.is_empty() {
+        sqlx::query("UPDATE cases SET supervisor_check = $1 WHERE id = $2").bind(named.join(", ")).bind(case_id).execute(&mut **tx).await?;
+        insert_event(tx, case_id, "klachtd", "supervisor-check", &format!("the complaint names {}", named.join(", "))).await?;
+    }
+    let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
+    let Some(chosen) = preferred.or_else(|| pick(&candidates, &named)) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(chosen.id).bind(case_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2")
+        .bind(now().max(chosen.last_assigned_at + 1))
+        .bind(chosen.id)
+        .execute(&mut **tx)
+        .await?;
+    insert_event(tx, case_id, "klachtd", "assigned", &format!("{} (automatic)", chosen.name)).await
+}
+
+pub(super) async fn insert_message(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    case_id: Option<i64>,
+    m: &MessageRecord,
+    attachments: &[AttachmentRecord],
+) -> Result<i64, sqlx::Error> {
+    // A mail that waited in quarantine is recorded for good when a handler releases it: its
+    // quarantine record (same key, kept only for that) gives way in the same transaction.
+    if let Some(key) = &m.dedupe_key {
+        sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(key).execute(&mut **tx).await?;
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(case_id)
+    .bind(m.direction)
+    .bind(&m.kind)
+    .bind(m.dedupe_key.clone())
+    .bind(m.message_id.clone())
+    .bind(m.from_address.clone())
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(m.raw.as_deref())
+    .bind(&m.note)
+    .bind(m.received_at)
+    .bind(m.raw_file.as_deref())
+    .fetch_one(&mut **tx)
+    .await?;
+    for a in attachments {
+        sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(id)
+            .bind(case_id)
+            .bind(&a.filename)
+            .bind(&a.content_type)
+            .bind(a.size)
+            .bind(&a.sha256)
+            .bind(a.role)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(id)
+}

@@ -1,0 +1,86 @@
+//! The mailbox's state (UIDVALIDITY and the last UID taken in, per folder) and its lease: one
+//! instance at a time reads a mailbox; a dead holder's lease runs out.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{now, Result, Store};
+
+impl Store {
+    pub async fn mailbox_state(&self, folder: &str) -> Result<Option<(u32, u32)>> {
+        let row = sqlx::query("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u32)))
+    }
+
+    /// Records how far the mailbox has been processed. The last UID never goes backwards for
+    /// the same UIDVALIDITY, so two instances cannot undo each other's progress.
+    pub async fn save_mailbox_state(&self, folder: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_state (folder, uidvalidity, last_uid, last_sync_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (folder) DO UPDATE SET
+               last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity AND mailbox_state.last_uid > excluded.last_uid
+                               THEN mailbox_state.last_uid ELSE excluded.last_uid END,
+               uidvalidity = excluded.uidvalidity,
+               last_sync_at = excluded.last_sync_at",
+        )
+        .bind(folder)
+        .bind(uidvalidity as i64)
+        .bind(last_uid as i64)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn touch_mailbox_sync(&self, folder: &str) -> Result<()> {
+        sqlx::query("UPDATE mailbox_state SET last_sync_at = $1 WHERE folder = $2").bind(now()).bind(folder).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- intake ------------------------------------------------------------------------
+
+    /// Takes or renews the lease on `folder` for `holder`: granted when nobody holds it, the
+    /// holder renews it, or the last holder's lease ran out. One statement, so of two instances
+    /// asking at once one wins.
+    pub async fn hold_mailbox(&self, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
+        let t = now();
+        let n = sqlx::query(
+            "INSERT INTO mailbox_leases (folder, holder, held_until) VALUES ($1, $2, $3)
+             ON CONFLICT (folder) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until
+             WHERE mailbox_leases.holder = excluded.holder OR mailbox_leases.held_until < $4",
+        )
+        .bind(folder)
+        .bind(holder)
+        .bind(t + lease.as_secs() as i64)
+        .bind(t)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Who holds the lease on `folder`, if anyone.
+    pub async fn mailbox_holder(&self, folder: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT holder FROM mailbox_leases WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?)
+    }
+
+    /// Takes the lease from `old` (known to be gone), if it still holds it.
+    pub async fn take_over_mailbox(&self, folder: &str, old: &str, holder: &str, lease: Duration) -> Result<bool> {
+        let n = sqlx::query("UPDATE mailbox_leases SET holder = $1, held_until = $2 WHERE folder = $3 AND holder = $4")
+            .bind(holder)
+            .bind(now() + lease.as_secs() as i64)
+            .bind(folder)
+            .bind(old)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives the lease up (at shutdown), so another instance takes over at once.
+    pub async fn release_mailbox(&self, folder: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM mailbox_leases WHERE folder = $1 AND holder = $2").bind(folder).bind(holder).execute(&self.pool).await?;
+        Ok(())
+    }
+}

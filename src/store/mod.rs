@@ -1,0 +1,392 @@
+//! All SQL lives in this folder, one file per concern (migrate, mailbox, intake, outbox, views,
+//! actions, reminders, register, ...). One `Store` over sqlx's `Any` driver serves SQLite (the
+//! embedded default) and PostgreSQL (several instances on one database); the SQL is written to
+//! mean the same on both, and the schema has one migration file per backend.
+//!
+//! Exactly-once rules that rely on the database, not on memory:
+//! - an incoming mail is registered once: `messages.dedupe_key` is unique;
+//! - a case reference is unique: numbers come from a counter row updated in the same transaction;
+//! - an outgoing mail is sent by one worker at a time: a worker claims a row with a lease
+//!   (a conditional UPDATE that only one claimant can win) and records the SMTP acceptance.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("no case with reference {0}")]
+    UnknownCase(String),
+    #[error("no active handler named {0:?} (see `klachtd handlers list`)")]
+    UnknownHandler(String),
+    #[error("{handler} cannot handle {reference}: the complaint is about them (R5, impartiality)")]
+    NotImpartial { handler: String, reference: String },
+    #[error("{handler} cannot handle {reference}: the complaint names them; a supervisor confirms with `klachtd cases checked {reference}` first (R5, impartiality)")]
+    NamedInComplaint { handler: String, reference: String },
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    reference_prefix: String,
+}
+
+/// An incoming or outgoing message as recorded on a case.
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub direction: &'static str,
+    pub kind: String,
+    pub dedupe_key: Option<String>,
+    pub message_id: Option<String>,
+    pub from_address: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub raw: Option<Vec<u8>>,
+    /// The SHA-256 of a large raw mail kept as a file instead of in `raw` (see `RAW_IN_DATABASE_MAX`).
+    pub raw_file: Option<String>,
+    pub note: String,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttachmentRecord {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    /// `document`, `signature` or `report` (see `domain::inbound::AttachmentRole`); only
+    /// documents count as the complaint's.
+    pub role: &'static str,
+}
+
+/// A case about to be registered. The reference is assigned by the store.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub source: &'static str,
+    pub complainant_name: Option<String>,
+    pub complainant_email: Option<String>,
+    pub reply_to_name: Option<String>,
+    pub reply_to_email: Option<String>,
+    pub postal_address: Option<String>,
+    pub subject: String,
+    pub description: String,
+    pub incomplete: Vec<&'static str>,
+    pub received_on: NaiveDate,
+    pub received_at: i64,
+    pub acknowledge_by: NaiveDate,
+    pub progress_by: NaiveDate,
+    pub respond_by: NaiveDate,
+    /// Assignment rule "default": this handler, unless the complaint is about them.
+    pub preferred_handler: Option<String>,
+    /// The original sender and date of a forwarded complaint.
+    pub forwarded: Option<crate::domain::forwarded::Forwarded>,
+}
+
+/// A mail to be queued in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub kind: String,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// `pending` (send), `held` (a handler decides) or `suppressed` (loop guard; never sent).
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseLink {
+    pub id: i64,
+    pub reference: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    Registered {
+        case_id: i64,
+        reference: String,
+    },
+    /// Another worker or an earlier run registered this mail already.
+    Duplicate,
+}
+
+/// Which outgoing mail a worker may take: reminders and escalations only go out inside working
+/// hours, also when they are retried after an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Any,
+    ExceptReminders,
+}
+
+/// A claimed outgoing mail.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub case_id: Option<i64>,
+    pub attempts: i64,
+    pub mail: OutgoingMail,
+}
+
+/// What `cases list` and `cases show` print.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseSummary {
+    pub reference: String,
+    pub status: String,
+    pub source: String,
+    pub complainant_name: Option<String>,
+    pub complainant_email: Option<String>,
+    pub reply_to_email: Option<String>,
+    pub subject: String,
+    pub received_on: String,
+    pub acknowledge_by: String,
+    pub progress_by: String,
+    pub respond_by: String,
+    pub incomplete: Vec<String>,
+    pub messages: i64,
+    pub attachments: i64,
+    /// `sent`, `pending`, `held`, `suppressed`, `returned` (bounced), `undeliverable` (refused
+    /// for good by the SMTP server) or `none`.
+    pub acknowledgement: String,
+    pub acknowledged_at: Option<i64>,
+    /// The responsible handler (R5), if assigned.
+    pub handler: Option<String>,
+    /// Handlers the complaint names; a supervisor should check the assignment.
+    pub supervisor_check: String,
+    pub progress_sent_at: Option<i64>,
+    pub responded_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseEvent {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseMessage {
+    pub direction: String,
+    pub kind: String,
+    pub from_address: Option<String>,
+    pub subject: String,
+    pub received_at: i64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
+    pub role: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub summary: CaseSummary,
+    pub description: String,
+    /// For a forwarded complaint: who wrote the original, and when (as the forward shows it).
+    pub forwarded_sender: Option<String>,
+    pub forwarded_date: Option<String>,
+    pub message_list: Vec<CaseMessage>,
+    pub attachment_list: Vec<CaseAttachment>,
+    pub history: Vec<CaseEvent>,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file readable by the owner only) and runs the migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let url = match backend {
+            Backend::Sqlite => {
+                create_private_sqlite_file(url)?;
+                if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                }
+            }
+            Backend::Postgres => url.to_string(),
+        };
+        // SQLite has one writer at a time; connections of one process that compete for it wait
+        // in SQLite's busy handler, which sleeps in steps of milliseconds. One connection per
+        // process queues them in the pool instead, which is much faster.
+        let connections = if backend == Backend::Sqlite { 1 } else { max_connections.max(1) };
+        let mut options = AnyPoolOptions::new().max_connections(connections).acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // WAL lets readers work beside the one writer; the busy timeout makes writers queue
+            // instead of failing; foreign keys are off by default in SQLite.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        let store = Self { pool, backend, reference_prefix: "KL".into() };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Whether `url` names a database that exists and was set up by klachtd, without creating
+    /// or changing anything.
+    pub async fn holds_data(url: &str) -> Result<bool> {
+        sqlx::any::install_default_drivers();
+        let url = if url.starts_with("sqlite:") {
+            let Some(path) = sqlite_path(url) else { return Ok(false) };
+            if !path.is_file() {
+                return Ok(false);
+            }
+            format!("{}?mode=ro", url.split('?').next().unwrap_or(url))
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(10)).connect(&url).await?;
+        let found = sqlx::query("SELECT 1 FROM schema_migrations LIMIT 1").fetch_optional(&pool).await;
+        pool.close().await;
+        match found {
+            Ok(row) => Ok(row.is_some()),
+            // No such table: an empty database.
+            Err(sqlx::Error::Database(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The letters that start every new case reference (`KL` in `KL-2026-0001`).
+    pub fn with_reference_prefix(mut self, prefix: &str) -> Self {
+        self.reference_prefix = prefix.to_ascii_uppercase();
+        self
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            // Take the write lock up front: a deferred transaction that reads first and then
+            // writes can fail with SQLITE_BUSY instead of waiting.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// The value of a setting, storing `default` first if it is absent (first writer wins).
+    pub async fn setting_or_init(&self, key: &str, default: &str) -> Result<String> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING").bind(key).bind(default).execute(&self.pool).await?;
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&self.pool).await?)
+    }
+
+    // ---- mailbox sync state ------------------------------------------------------------
+
+    /// What to append to a SELECT that reads a row the transaction will change: PostgreSQL locks
+    /// it (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE` has already serialised all writers.
+    fn row_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    pub async fn case_link(&self, reference: &str) -> Result<Option<CaseLink>> {
+        let row = sqlx::query("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(link_from_row))
+    }
+
+    /// The reference of a case by its row id.
+    pub async fn case_reference(&self, case_id: i64) -> Result<String> {
+        Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1").bind(case_id).fetch_one(&self.pool).await?)
+    }
+}
+
+async fn insert_event(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(case_id)
+        .bind(now())
+        .bind(actor)
+        .bind(action)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Creates the SQLite database file (and its directory) readable by the owner only, before
+/// SQLite would create it with the process umask.
+/// The file of a `sqlite:` URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<&std::path::Path> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
+}
+
+fn create_private_sqlite_file(url: &str) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let Some(path) = sqlite_path(url) else { return Ok(()) };
+    let io = |e: std::io::Error| StoreError::Db(sqlx::Error::Io(e));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+    }
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
+    Ok(())
+}
+
+mod actions;
+pub mod corrections;
+mod handlers;
+mod intake;
+mod mail_classes;
+mod mailbox;
+mod migrate;
+mod outbox;
+mod register;
+mod reminders;
+mod views;
+pub mod web;
+pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
+pub use handlers::Handler;
+use intake::{insert_message, link_from_row};
+pub use mail_classes::QuarantinedMail;
+use outbox::insert_outbox;
+pub use outbox::Sent;
+pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
+use views::{summary_from_row, SUMMARY_SELECT};
+pub use views::{CaseFilter, Status, Table};
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

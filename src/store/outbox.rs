@@ -1,0 +1,278 @@
+//! The outbox: every outgoing mail is a row first. Claims are leases won by a conditional
+//! UPDATE, so one claimant sends a mail; the SMTP server's reply is recorded with the row.
+
+use std::time::Duration;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{insert_event, now, Claim, OutboxItem, OutgoingMail, Result, Store, StoreError};
+
+/// A mail the SMTP server accepted, with its reply and when (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub item: OutboxItem,
+    pub reply: String,
+    pub at: i64,
+}
+
+impl Store {
+    /// Claims the next due outgoing mail for `lease` (one of [`claim_outbox_batch`](Self::claim_outbox_batch)).
+    pub async fn claim_outbox(&self, worker: &str, lease: Duration, which: Claim) -> Result<Option<OutboxItem>> {
+        Ok(self.claim_outbox_batch(worker, lease, which, 1).await?.into_iter().next())
+    }
+
+    /// Outgoing mail `id`, if it is still pending.
+    pub async fn pending_outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
+        let row = sqlx::query(
+            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(outbox_item))
+    }
+
+    /// Records the SMTP server's acceptance. For an acknowledgement this also meets the
+    /// case's acknowledgement deadline.
+    pub async fn outbox_sent(&self, item: &OutboxItem, smtp_reply: &str) -> Result<()> {
+        self.outbox_sent_many(&[Sent { item: item.clone(), reply: smtp_reply.to_string(), at: now() }]).await
+    }
+
+    /// Records several acceptances in one transaction (the outbox records a run of mails
+    /// together; each was noted in its journal the moment it was accepted).
+    pub async fn outbox_sent_many(&self, sent: &[Sent]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for Sent { item, reply, at } in sent {
+            record_sent(&mut tx, item, reply, *at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due outgoing mails for `lease`, in one statement: of two claimants
+    /// asking at once each row goes to one (the UPDATE re-checks the lease of every row).
+    pub async fn claim_outbox_batch(&self, worker: &str, lease: Duration, which: Claim, limit: u32) -> Result<Vec<OutboxItem>> {
+        // The same statement twice over, as sqlx takes only literal SQL.
+        let sql = match which {
+            Claim::Any => {
+                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
+                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 ORDER BY next_attempt_at, id LIMIT $4)
+                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
+            }
+            Claim::ExceptReminders => {
+                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
+                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 AND kind NOT IN ('reminder', 'escalation')
+                              ORDER BY next_attempt_at, id LIMIT $4)
+                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
+            }
+        };
+        let due = match which {
+            Claim::Any => "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1",
+            Claim::ExceptReminders => {
+                "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 AND kind NOT IN ('reminder', 'escalation')"
+            }
+        };
+        // A claimant that loses every row to another one at the same moment asks again while
+        // due mail is left, rather than take the queue for empty.
+        for _ in 0..5 {
+            let t = now();
+            let ids: Vec<i64> =
+                sqlx::query_scalar(sql).bind(t + lease.as_secs() as i64).bind(worker).bind(t).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+            if !ids.is_empty() {
+                let mut items = Vec::with_capacity(ids.len());
+                for id in ids {
+                    items.extend(self.pending_outbox_item(id).await?);
+                }
+                items.sort_by_key(|item| item.id);
+                return Ok(items);
+            }
+            let left: i64 = sqlx::query_scalar(due).bind(t).fetch_one(&self.pool).await?;
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Gives claimed mails back unsent (the worker stops early), without counting an attempt.
+    pub async fn release_claims(&self, worker: &str, ids: &[i64]) -> Result<()> {
+        for id in ids {
+            sqlx::query("UPDATE outbox SET claimed_until = 0, attempts = attempts - 1 WHERE id = $1 AND claimed_by = $2 AND status = 'pending'")
+                .bind(id)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records a failed attempt; the mail stays pending and is tried again at `retry_at`.
+    pub async fn outbox_failed(&self, item: &OutboxItem, error: &str, retry_at: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET last_error = $1, next_attempt_at = $2, claimed_until = 0 WHERE id = $3")
+            .bind(error)
+            .bind(retry_at)
+            .bind(item.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the attempts at a mail the SMTP server refused for good (a 5xx) or that cannot be
+    /// built: it becomes `undeliverable`, which is neither backlog nor sent, so the deadline it
+    /// would have met stays open. `notice` (to the case's handler) is queued in the same
+    /// transaction, so a crash cannot mark the letter and lose the notice.
+    pub async fn outbox_undeliverable(&self, item: &OutboxItem, error: &str, notice: Option<&OutgoingMail>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE outbox SET status = 'undeliverable', last_error = $1, claimed_until = 0 WHERE id = $2 AND status = 'pending'")
+            .bind(error)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(case_id) = item.case_id {
+            insert_event(&mut tx, case_id, "klachtd", "letter-undeliverable", &item.mail.kind).await?;
+            if let Some(mail) = notice {
+                insert_outbox(&mut tx, Some(case_id), mail).await?;
+                insert_event(&mut tx, case_id, "klachtd", "handler-notified", "a letter could not be delivered").await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts undeliverable mail back in the queue, after its cause was fixed (a smart host whose
+    /// 5xx was really temporary, a corrected address): all of it, or that of the cases named.
+    /// Returns how many mails were queued again.
+    pub async fn retry_undeliverable(&self, references: &[String], actor: &str) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let ids: Vec<(i64, Option<i64>)> = if references.is_empty() {
+            sqlx::query_as("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' ORDER BY id").fetch_all(&mut *tx).await?
+        } else {
+            let mut ids = Vec::new();
+            for reference in references {
+                let case_id: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE reference = $1")
+                    .bind(reference)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+                ids.extend(
+                    sqlx::query_as::<_, (i64, Option<i64>)>("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' AND case_id = $1 ORDER BY id")
+                        .bind(case_id)
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
+            }
+            ids
+        };
+        for (id, case_id) in &ids {
+            sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, claimed_until = 0 WHERE id = $2")
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(case_id) = case_id {
+                insert_event(&mut tx, *case_id, actor, "letter-queued-again", "").await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Releases the acknowledgement of a case that was held (mail found in the mailbox before
+    /// klachtd took over) or suppressed (the per-sender limit), so it is sent; `actor` (who
+    /// released it) goes into the history. Nothing is released once the case's acknowledgement
+    /// was sent or recorded. Returns how many mails were released.
+    pub async fn release_held(&self, reference: &str, actor: &str) -> Result<u64> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $1
+             WHERE case_id = $2 AND (status = 'held' OR (status = 'suppressed' AND kind = 'acknowledgement'))
+               AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = $2 AND c.acknowledged_at IS NOT NULL)",
+        )
+        .bind(now())
+        .bind(link.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            insert_event(&mut tx, link.id, actor, "acknowledgement-released", "").await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+fn outbox_item(row: &AnyRow) -> OutboxItem {
+    OutboxItem {
+        id: row.get(0),
+        case_id: row.get(1),
+        attempts: row.get(10),
+        mail: OutgoingMail {
+            kind: row.get(2),
+            recipient: row.get(3),
+            recipient_name: row.get(4),
+            subject: row.get(5),
+            body: row.get(6),
+            message_id: row.get(7),
+            in_reply_to: row.get(8),
+            references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
+            status: "pending",
+        },
+    }
+}
+
+/// Records the SMTP server's acceptance of `item` at `t`. For a letter this also meets the
+/// deadline it answers.
+async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &OutboxItem, smtp_reply: &str, t: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL WHERE id = $3")
+        .bind(t)
+        .bind(smtp_reply)
+        .bind(item.id)
+        .execute(&mut **tx)
+        .await?;
+    if let Some(case_id) = item.case_id {
+        // The deadline a letter answers is met when the server accepts it.
+        let met = match item.mail.kind.as_str() {
+            "acknowledgement" => Some("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL"),
+            "progress" => Some("UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL"),
+            // Only a response to a closed case with no later response still to go (reopened cases).
+            "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')"),
+            _ => None,
+        };
+        if let Some(sql) = met {
+            sqlx::query(sql).bind(t).bind(case_id).execute(&mut **tx).await?;
+        }
+        insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
+    }
+    // A digest belongs to no one case: each case it lists records that its reminder went out.
+    let listed =
+        sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
+    for r in &listed {
+        let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+        insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
+    let t = now();
+    sqlx::query_scalar(
+        "INSERT INTO outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(case_id)
+    .bind(&mail.kind)
+    .bind(&mail.recipient)
+    .bind(mail.recipient_name.clone())
+    .bind(&mail.subject)
+    .bind(&mail.body)
+    .bind(&mail.message_id)
+    .bind(mail.in_reply_to.clone())
+    .bind(mail.references.join(" "))
+    .bind(mail.status)
+    .bind(t)
+    .bind(t)
+    .fetch_one(&mut **tx)
+    .await
+}

@@ -1,0 +1,206 @@
+//! Read-only views for the command line, the metrics and the web workspace: the status line,
+//! case summaries (filtered and streamed), one case in full, and counts.
+
+use chrono::NaiveDate;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{CaseAttachment, CaseDetail, CaseEvent, CaseMessage, CaseSummary, Result, Store, StoreError};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub last_sync_at: Option<i64>,
+    pub outbox_pending: i64,
+    pub outbox_held: i64,
+    pub outbox_suppressed: i64,
+    /// Refused for good by the SMTP server; not backlog (the handler was told).
+    pub outbox_undeliverable: i64,
+    pub oldest_unsent_at: Option<i64>,
+    pub open_cases: i64,
+    pub acknowledgement_overdue: i64,
+    pub progress_due: i64,
+    pub response_due: i64,
+    pub quarantined: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    Cases,
+    Messages,
+    Outbox,
+}
+
+/// Which cases `cases list` shows; the default is all.
+#[derive(Debug, Default, Clone)]
+pub struct CaseFilter {
+    pub open_only: bool,
+    /// The name of the responsible handler.
+    pub handler: Option<String>,
+    /// Open cases with a deadline not yet met on or before this day.
+    pub due_by: Option<NaiveDate>,
+    pub limit: Option<u32>,
+}
+
+impl Store {
+    /// The figures of `klachtd status`.
+    pub async fn status(&self, inbox: &str, today: NaiveDate) -> Result<Status> {
+        let last_sync_at: Option<i64> =
+            sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(&self.pool).await?.flatten();
+        let counts = self.outbox_counts().await?;
+        let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+        let oldest_unsent_at: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?;
+        let today = today.to_string();
+        let scalar = |sql: &'static str| {
+            let today = today.clone();
+            async move { sqlx::query_scalar::<_, i64>(sql).bind(today).fetch_one(&self.pool).await }
+        };
+        Ok(Status {
+            last_sync_at,
+            outbox_pending: count("pending"),
+            outbox_held: count("held"),
+            outbox_suppressed: count("suppressed"),
+            outbox_undeliverable: count("undeliverable"),
+            oldest_unsent_at,
+            open_cases: sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status = 'open'").fetch_one(&self.pool).await?,
+            acknowledgement_overdue: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND acknowledged_at IS NULL AND acknowledge_by < $1").await?,
+            progress_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND progress_sent_at IS NULL AND progress_by <= $1").await?,
+            response_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND respond_by <= $1").await?,
+            quarantined: sqlx::query_scalar("SELECT COUNT(*) FROM quarantine").fetch_one(&self.pool).await?,
+        })
+    }
+
+    pub async fn cases_received_on(&self, day: NaiveDate) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE received_on = $1").bind(day.to_string()).fetch_one(&self.pool).await?)
+    }
+
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    // ---- looking at cases --------------------------------------------------------------
+
+    pub async fn list_cases(&self) -> Result<Vec<CaseSummary>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} ORDER BY c.id"))).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(summary_from_row).collect())
+    }
+
+    /// The cases that `filter` lets through, oldest first, as the database hands them out.
+    pub fn cases_matching<'a>(&'a self, filter: &'a CaseFilter) -> futures::stream::BoxStream<'a, Result<CaseSummary>> {
+        use futures::StreamExt;
+        // Open deadlines are dates as text (YYYY-MM-DD), which compare as dates.
+        let sql = format!(
+            "{SUMMARY_SELECT} WHERE ($1 = 0 OR c.status = 'open')
+               AND ($2 = '' OR c.handler_id IN (SELECT h.id FROM handlers h WHERE h.name = $2))
+               AND ($3 = '' OR (c.status = 'open' AND ((c.acknowledged_at IS NULL AND c.acknowledge_by <= $3)
+                                                     OR (c.progress_sent_at IS NULL AND c.progress_by <= $3)
+                                                     OR (c.responded_at IS NULL AND c.respond_by <= $3))))
+             ORDER BY c.id LIMIT $4"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(filter.open_only))
+            .bind(filter.handler.clone().unwrap_or_default())
+            .bind(filter.due_by.map(|d| d.to_string()).unwrap_or_default())
+            .bind(filter.limit.map_or(i64::MAX, i64::from))
+            .fetch(&self.pool)
+            .map(|row| Ok(summary_from_row(&row?)))
+            .boxed()
+    }
+
+    pub async fn case_detail(&self, reference: &str) -> Result<CaseDetail> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.reference = $1")))
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        let summary = summary_from_row(&row);
+        let case_id: i64 = row.get("id");
+        let description: String = row.get("description");
+        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.get("forwarded_sender"), row.get("forwarded_date"));
+        let message_list = sqlx::query("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| CaseMessage { direction: r.get(0), kind: r.get(1), from_address: r.get(2), subject: r.get(3), received_at: r.get(4), note: r.get(5) })
+            .collect();
+        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3), role: r.get(4) })
+            .collect();
+        let history = sqlx::query("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| CaseEvent { at: r.get(0), actor: r.get(1), action: r.get(2), detail: r.get(3) })
+            .collect();
+        Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
+    }
+
+    /// Raw bytes of every message of a case, oldest first (for export and tests).
+    pub async fn raw_messages(&self, reference: &str) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
+            .bind(reference)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The files (SHA-256) of a case's large raw mails, kept outside the database.
+    pub async fn raw_files(&self, reference: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id",
+        )
+        .bind(reference)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn count(&self, table: Table) -> Result<i64> {
+        let sql = match table {
+            Table::Cases => "SELECT COUNT(*) FROM cases",
+            Table::Messages => "SELECT COUNT(*) FROM messages",
+            Table::Outbox => "SELECT COUNT(*) FROM outbox",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+}
+
+pub(super) const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
+        c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at, c.description,
+        c.supervisor_check, c.progress_sent_at, c.responded_at, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler,
+        c.forwarded_sender, c.forwarded_date,
+        (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
+        (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id AND a.role = 'document') AS n_attachments,
+        COALESCE((SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1), 'none') AS ack_status
+    FROM cases c";
+
+pub(super) fn summary_from_row(r: &AnyRow) -> CaseSummary {
+    let incomplete: String = r.get("incomplete");
+    CaseSummary {
+        reference: r.get("reference"),
+        status: r.get("status"),
+        source: r.get("source"),
+        complainant_name: r.get("complainant_name"),
+        complainant_email: r.get("complainant_email"),
+        reply_to_email: r.get("reply_to_email"),
+        subject: r.get("subject"),
+        received_on: r.get("received_on"),
+        acknowledge_by: r.get("acknowledge_by"),
+        progress_by: r.get("progress_by"),
+        respond_by: r.get("respond_by"),
+        incomplete: incomplete.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        messages: r.get("n_messages"),
+        attachments: r.get("n_attachments"),
+        acknowledgement: r.get("ack_status"),
+        acknowledged_at: r.get("acknowledged_at"),
+        handler: r.get("handler"),
+        supervisor_check: r.get("supervisor_check"),
+        progress_sent_at: r.get("progress_sent_at"),
+        responded_at: r.get("responded_at"),
+    }
+}
