@@ -23,6 +23,7 @@
 //!
 //!     cargo bench --bench scale                     # N = 1,000,000, SQLite
 //!     cargo bench --bench scale -- 100000 postgres  # N = 100,000, PostgreSQL
+//!     cargo bench --bench scale -- 100000 keep      # and leave the database for a closer look
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -35,7 +36,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use common::*;
-use klachtd::clock::Clock;
+use klachtd::app::clock::Clock;
 use klachtd::config::Config;
 use klachtd::domain::calendar::{amsterdam_date, Calendar, Deadlines};
 use klachtd::store::Store;
@@ -61,10 +62,11 @@ fn main() {
         std::env::set_var("KLACHTD_TEST_LOG", "warn,sqlx=error");
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(run(n, db));
+    rt.block_on(run(n, db, args.iter().any(|a| a == "keep")));
 }
 
-async fn run(n: i64, db: Db) {
+/// `keep`: leave the large database (and its configuration) in place for a closer look.
+async fn run(n: i64, db: Db, keep: bool) {
     let stack = MailStack::shared();
     let today = amsterdam_date(Utc::now());
     let calendar = Calendar::default();
@@ -77,6 +79,10 @@ async fn run(n: i64, db: Db) {
         let register = Register::build(db, size, today, stack).await;
         let figures = measure(&register, at, today).await;
         all.push(figures);
+        if keep && size == n {
+            println!("kept: {} (klachtd --config {})", register.db.url, register.config_path.display());
+            std::mem::forget(register);
+        }
     }
     print_table(db, at, &all);
 }
@@ -459,12 +465,41 @@ async fn load(kind: Db, url: &str, n: i64, today: NaiveDate) {
                 .to_string(),
         ),
     ];
+    // The migrations' own indexes (not those of keys and unique constraints) are set aside and
+    // built again after the load, as sorting once is much faster than growing them row by row;
+    // on PostgreSQL the foreign keys are not checked while loading (the data is made to fit).
+    let indexes: Vec<(String, String)> = if sqlite {
+        sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name NOT LIKE 'bench%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    } else {
+        exec("SET session_replication_role = replica; SET maintenance_work_mem = '256MB'".into()).execute(&mut conn).await.unwrap();
+        sqlx::query_as(
+            "SELECT CAST(indexname AS TEXT), indexdef FROM pg_indexes WHERE schemaname = current_schema()
+               AND indexname NOT IN (SELECT conname FROM pg_constraint) AND tablename <> 'bench_days'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    };
+    for (name, _) in &indexes {
+        exec(format!("DROP INDEX {name}")).execute(&mut conn).await.unwrap();
+    }
     for (what, sql) in statements {
         let t = Instant::now();
         let rows = exec(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{what}: {e}")).rows_affected();
         println!("  {what:<36} {rows:>9} rows in {:5.1} s", t.elapsed().as_secs_f64());
     }
     exec("DROP TABLE bench_days".into()).execute(&mut conn).await.unwrap();
+    let t = Instant::now();
+    for (_, sql) in &indexes {
+        exec(sql.clone()).execute(&mut conn).await.unwrap();
+    }
+    if !sqlite {
+        exec("SET session_replication_role = DEFAULT".into()).execute(&mut conn).await.unwrap();
+    }
+    println!("  {:<36} {:>9}      in {:5.1} s", format!("{} indexes built again", indexes.len()), "", t.elapsed().as_secs_f64());
     let t = Instant::now();
     if sqlite {
         // No ANALYZE: klachtd never runs it, so the planner works without statistics as it does
@@ -516,7 +551,7 @@ async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate) -> Figures {
     f.preview_items = out.lines().filter(|l| l.starts_with("  ")).count();
     f.preview_mails = out.lines().filter(|l| l.starts_with("To ")).count();
 
-    let service = klachtd::reminders::ReminderService::new(store.clone(), klachtd::daemon::load_settings(&r.config).unwrap(), &r.complaints);
+    let service = klachtd::app::reminders::ReminderService::new(store.clone(), klachtd::daemon::load_settings(&r.config).unwrap(), &r.complaints);
     let t = Instant::now();
     f.sweep_queued = service.sweep(at).await.unwrap();
     f.sweep_first = t.elapsed();
