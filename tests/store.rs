@@ -37,7 +37,7 @@ fn message(key: &str) -> MessageRecord {
 
 fn ack(reference: &str) -> OutgoingMail {
     OutgoingMail {
-        kind: "acknowledgement".into(),
+        kind: klachtd::store::MailKind::Acknowledgement,
         recipient: "test@example.test".into(),
         recipient_name: None,
         subject: format!("[{reference}]"),
@@ -45,7 +45,7 @@ fn ack(reference: &str) -> OutgoingMail {
         message_id: format!("{reference}.ack@test"),
         in_reply_to: None,
         references: vec![],
-        status: "pending",
+        status: klachtd::store::OutboxStatus::Pending,
     }
 }
 

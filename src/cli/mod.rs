@@ -584,7 +584,7 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
             match intake.release_from_quarantine(id, &actor()).await? {
                 Outcome::Registered { reference } => {
                     let case = store.case_detail(&reference).await?.summary;
-                    println!("{reference}: registered from quarantine (received {}); acknowledgement {}", case.received_on, case.acknowledgement);
+                    println!("{reference}: registered from quarantine (received {}); acknowledgement {}", case.received_on, case.acknowledgement_word());
                 }
                 Outcome::FollowUp { reference } => println!("{reference}: the mail refers to this case and is kept with it (no reply)"),
                 Outcome::KeptWithCase { reference, reason } => println!("{reference}: kept with this case ({reason}; no reply)"),
@@ -692,7 +692,7 @@ async fn cases(
                         c.acknowledge_by,
                         c.progress_by,
                         c.respond_by,
-                        c.acknowledgement,
+                        c.acknowledgement_word(),
                         c.messages,
                         c.attachments,
                         flags
@@ -729,7 +729,7 @@ async fn cases(
                     println!("Supervisor check: the complaint names {}", s.supervisor_check);
                 }
                 let met = |t: Option<i64>| t.map_or("open".to_string(), |t| format!("met {}", fmt_time(t)));
-                println!("Acknowledgement: {} ({})", s.acknowledgement, met(s.acknowledged_at));
+                println!("Acknowledgement: {} ({})", s.acknowledgement_word(), met(s.acknowledged_at));
                 println!("Progress notice: {}", met(s.progress_sent_at));
                 println!("Final response:  {}", met(s.responded_at));
                 if !s.incomplete.is_empty() {

@@ -1077,11 +1077,7 @@ impl Secret<'_> {
 }
 
 fn looks_like_address(a: &str) -> bool {
-    let a = a.trim();
-    match a.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !a.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>'),
-        None => false,
-    }
+    crate::domain::vocabulary::EmailAddress::parse(a).is_ok()
 }
 
 /// Whether the scheduler accepts `cron` (checked here, so a typo is a configuration error

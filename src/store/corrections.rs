@@ -22,7 +22,7 @@ pub struct Corrected {
 
 /// Whether `address` is an e-mail address the outbox can send to.
 pub fn valid_email(address: &str) -> bool {
-    !address.is_empty() && address.parse::<lettre::Address>().is_ok()
+    crate::domain::vocabulary::EmailAddress::parse(address).is_ok()
 }
 
 impl Store {

@@ -15,6 +15,8 @@ use chrono::NaiveDate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -100,7 +102,7 @@ pub struct NewCase {
 /// A mail to be queued in the outbox.
 #[derive(Debug, Clone)]
 pub struct OutgoingMail {
-    pub kind: String,
+    pub kind: MailKind,
     pub recipient: String,
     pub recipient_name: Option<String>,
     pub subject: String,
@@ -108,15 +110,15 @@ pub struct OutgoingMail {
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
-    /// `pending` (send), `held` (a handler decides) or `suppressed` (loop guard; never sent).
-    pub status: &'static str,
+    /// `Pending` (send), `Held` (a handler decides) or `Suppressed` (loop guard; never sent).
+    pub status: OutboxStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLink {
     pub id: i64,
     pub reference: String,
-    pub status: String,
+    pub status: CaseStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +152,7 @@ pub struct OutboxItem {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseSummary {
     pub reference: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub source: String,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
@@ -164,8 +166,9 @@ pub struct CaseSummary {
     pub messages: i64,
     pub attachments: i64,
     /// `sent`, `pending`, `held`, `suppressed`, `returned` (bounced), `undeliverable` (refused
-    /// for good by the SMTP server) or `none`.
-    pub acknowledgement: String,
+    /// for good by the SMTP server) or `none` (no acknowledgement queued).
+    #[serde(serialize_with = "none_if_absent")]
+    pub acknowledgement: Option<OutboxStatus>,
     pub acknowledged_at: Option<i64>,
     /// The responsible handler (R5), if assigned.
     pub handler: Option<String>,
@@ -173,6 +176,17 @@ pub struct CaseSummary {
     pub supervisor_check: String,
     pub progress_sent_at: Option<i64>,
     pub responded_at: Option<i64>,
+}
+
+impl CaseSummary {
+    /// The acknowledgement's state as printed: an outbox status, or `none`.
+    pub fn acknowledgement_word(&self) -> &'static str {
+        self.acknowledgement.map_or("none", OutboxStatus::as_str)
+    }
+}
+
+fn none_if_absent<S: serde::Serializer>(status: &Option<OutboxStatus>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(status.map_or("none", OutboxStatus::as_str))
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -376,6 +390,7 @@ mod outbox;
 mod register;
 mod reminders;
 mod views;
+mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
@@ -384,7 +399,7 @@ pub use mail_classes::QuarantinedMail;
 use outbox::insert_outbox;
 pub use outbox::Sent;
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
-use views::{summary_from_row, SUMMARY_SELECT};
+use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};
 
 pub fn now() -> i64 {

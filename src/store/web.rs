@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{insert_event, insert_outbox, now, summary_from_row, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
+use super::{insert_event, insert_outbox, now, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
 
 /// A signed-in handler.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -146,8 +146,7 @@ impl Store {
 
     /// The cases `user` may read: all for a supervisor (R9), else those assigned to them now or before.
     pub async fn cases_for(&self, user: &WebUser) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id"))).bind(&user.email).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(summary_from_row).collect())
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id"))).bind(&user.email).fetch_all(&self.pool).await?)
     }
 
     /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.
