@@ -14,13 +14,43 @@
 # Accounts are made on demand: `cyrus.sh user DIR NAME PASSWORD` adds a SASL user (sasldb in DIR);
 # its INBOX is created at first login (autocreate_quota). Plain-text LOGIN is allowed without
 # TLS (loopback only). Everything else lives in DIR; the system's Cyrus is never started.
+# Its imapd.conf and cyrus.conf are templates in tests/cyrus/ beside this script; `start` fills
+# in their @DIR@, @BIN@ and @PORT@ placeholders and writes them to DIR.
 set -euo pipefail
 
 readonly BIN=/var/cache/klachtd-tests/cyrus/usr/lib/cyrus/bin
 readonly PACKAGES=(cyrus-common cyrus-admin sasl2-bin)
+TEMPLATES=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/cyrus
+readonly TEMPLATES
 
 log() { printf 'cyrus.sh: %s\n' "$*" >&2; }
 die() { printf 'cyrus.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# Prints template $1 (a file in TEMPLATES) with each @NAME@ replaced by the
+# value given as an argument NAME=VALUE, literally and in one pass (as in
+# tests/mailstack.sh). An @ not starting a placeholder stays; a placeholder
+# without a value is an error.
+render() {
+    local tpl=$TEMPLATES/$1 text out= key arg
+    shift
+    local -A vars=()
+    for arg; do vars[${arg%%=*}]=${arg#*=}; done
+    [[ -f $tpl && -r $tpl ]] || die "template $tpl is missing"
+    IFS= read -r -d '' text <"$tpl" || true
+    while [[ $text == *@* ]]; do
+        out+=${text%%@*}
+        text=${text#*@}
+        key=${text%%@*}
+        if [[ $text == *@* && $key =~ ^[A-Z][A-Z0-9_]*$ ]]; then
+            [[ -v vars[$key] ]] || die "template $tpl: no value for @$key@"
+            out+=${vars[$key]}
+            text=${text#*@}
+        else
+            out+=@
+        fi
+    done
+    printf '%s' "$out$text"
+}
 
 install() {
     if [[ -x $BIN/imapd && -x $BIN/idled && -x /usr/lib/cyrus/bin/master && -x /usr/sbin/saslpasswd2 ]]; then
@@ -74,43 +104,8 @@ start() {
     dir=$(cd "$dir" && pwd)
     stop "$dir"
     mkdir -p "$dir"/{config,spool,run/socket,run/proc,run/lock,log}
-    cat >"$dir/imapd.conf" <<EOF
-configdirectory: $dir/config
-partition-default: $dir/spool
-defaultpartition: default
-proc_path: $dir/run/proc
-mboxname_lockpath: $dir/run/lock
-idlesocket: $dir/run/socket/idle
-notifysocket: $dir/run/socket/notify
-lmtpsocket: $dir/run/socket/lmtp
-# As Debian ships it: personal folders below INBOX, "." between levels.
-altnamespace: no
-unixhierarchysep: no
-autocreate_quota: 0
-allowplaintext: yes
-sasl_pwcheck_method: auxprop
-sasl_auxprop_plugin: sasldb
-sasl_sasldb_path: $dir/sasldb2
-sasl_mech_list: PLAIN LOGIN
-admins: cyrus
-syslog_prefix: cyrus-test
-# imapd announces new mail in IDLE only when it polls (its idled does not wake it for APPENDs
-# from other sessions here); an hour, so a test sees what a client does that waits for it.
-imapidlepoll: 3600
-EOF
-    cat >"$dir/cyrus.conf" <<EOF
-START {
-    recover cmd="/usr/lib/cyrus/bin/ctl_cyrusdb -C $dir/imapd.conf -r"
-}
-SERVICES {
-    imap cmd="$BIN/imapd -C $dir/imapd.conf" listen="127.0.0.1:$port" prefork=0 maxchild=20
-}
-EVENTS {
-}
-DAEMON {
-    idled cmd="$BIN/idled -C $dir/imapd.conf"
-}
-EOF
+    render imapd.conf DIR="$dir" >"$dir/imapd.conf"
+    render cyrus.conf DIR="$dir" BIN="$BIN" PORT="$port" >"$dir/cyrus.conf"
     chown -R cyrus:mail "$dir"
     # Cyrus drops to its own user; it must be able to reach DIR.
     local d=$dir
