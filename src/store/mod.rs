@@ -17,6 +17,19 @@ use sqlx::AnyPool;
 
 pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 
+/// Implements `FromRow` for a struct whose fields are named as the query's columns: a column
+/// missing or of another type is an error of the query, not a panic.
+macro_rules! from_columns {
+    ($t:ident { $($field:ident),+ $(,)? }) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $t {
+            fn from_row(r: &'r sqlx::any::AnyRow) -> std::result::Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($t { $($field: r.try_get(stringify!($field))?),+ })
+            }
+        }
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -197,6 +210,8 @@ pub struct CaseEvent {
     pub detail: String,
 }
 
+from_columns!(CaseEvent { at, actor, action, detail });
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseMessage {
     pub direction: String,
@@ -207,6 +222,8 @@ pub struct CaseMessage {
     pub note: String,
 }
 
+from_columns!(CaseMessage { direction, kind, from_address, subject, received_at, note });
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseAttachment {
     pub filename: String,
@@ -216,6 +233,8 @@ pub struct CaseAttachment {
     /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
     pub role: String,
 }
+
+from_columns!(CaseAttachment { filename, content_type, size, sha256, role });
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseDetail {

@@ -32,7 +32,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(outbox_item))
+        Ok(row.as_ref().map(outbox_item).transpose()?)
     }
 
     /// Records the SMTP server's acceptance. For an acknowledgement this also meets the
@@ -202,23 +202,23 @@ impl Store {
     }
 }
 
-fn outbox_item(row: &AnyRow) -> OutboxItem {
-    OutboxItem {
-        id: row.get(0),
-        case_id: row.get(1),
-        attempts: row.get(10),
+fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
+    Ok(OutboxItem {
+        id: row.try_get(0)?,
+        case_id: row.try_get(1)?,
+        attempts: row.try_get(10)?,
         mail: OutgoingMail {
-            kind: row.get(2),
-            recipient: row.get(3),
-            recipient_name: row.get(4),
-            subject: row.get(5),
-            body: row.get(6),
-            message_id: row.get(7),
-            in_reply_to: row.get(8),
-            references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
+            kind: row.try_get(2)?,
+            recipient: row.try_get(3)?,
+            recipient_name: row.try_get(4)?,
+            subject: row.try_get(5)?,
+            body: row.try_get(6)?,
+            message_id: row.try_get(7)?,
+            in_reply_to: row.try_get(8)?,
+            references: row.try_get::<String, _>(9)?.split_whitespace().map(str::to_string).collect(),
             status: OutboxStatus::Pending,
         },
-    }
+    })
 }
 
 /// Records the SMTP server's acceptance of `item` at `t`. For a letter this also meets the
@@ -247,7 +247,7 @@ async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &Outb
     let listed =
         sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
     for r in &listed {
-        let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+        let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
         insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;
     }
     Ok(())

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use super::{CaseAttachment, CaseDetail, CaseEvent, CaseMessage, CaseSummary, OutboxStatus, Result, Store, StoreError};
+use super::{CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -74,8 +74,7 @@ impl Store {
     }
 
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?)
     }
 
     // ---- looking at cases --------------------------------------------------------------
@@ -113,40 +112,28 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         let summary = CaseSummary::from_row(&row)?;
-        let case_id: i64 = row.get("id");
-        let description: String = row.get("description");
-        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.get("forwarded_sender"), row.get("forwarded_date"));
-        let message_list = sqlx::query("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
+        let case_id: i64 = row.try_get("id")?;
+        let description: String = row.try_get("description")?;
+        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
+        let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| CaseMessage { direction: r.get(0), kind: r.get(1), from_address: r.get(2), subject: r.get(3), received_at: r.get(4), note: r.get(5) })
-            .collect();
-        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
+            .await?;
+        let attachment_list = sqlx::query_as("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3), role: r.get(4) })
-            .collect();
-        let history = sqlx::query("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id")
-            .bind(case_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| CaseEvent { at: r.get(0), actor: r.get(1), action: r.get(2), detail: r.get(3) })
-            .collect();
+            .await?;
+        let history =
+            sqlx::query_as("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id").bind(case_id).fetch_all(&self.pool).await?;
         Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
     pub async fn raw_messages(&self, reference: &str) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
+        Ok(sqlx::query_scalar("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
             .bind(reference)
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+            .await?)
     }
 
     /// The files (SHA-256) of a case's large raw mails, kept outside the database.
