@@ -99,22 +99,22 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let id: i64 = r.get(0);
-        let complainant: Option<String> = r.get(5);
+        let id: i64 = r.try_get(0)?;
+        let complainant: Option<String> = r.try_get(5)?;
         let (last_inbound, thread) = match &complainant {
             Some(address) => self.thread_with(id, address, true).await?,
             None => (None, Vec::new()),
         };
         Ok(LetterCase {
             id,
-            reference: r.get(1),
+            reference: r.try_get(1)?,
             state: CaseState { closed: r.try_get::<CaseStatus, _>(2)? == CaseStatus::Closed, responded: r.get::<Option<String>, _>(3).is_some() },
-            complainant_name: r.get(4),
-            complainant_email: r.get(5),
-            received_on: r.get(6),
-            respond_by: r.get(7),
-            handler_name: r.get(8),
-            handler_email: r.get(9),
+            complainant_name: r.try_get(4)?,
+            complainant_email: r.try_get(5)?,
+            received_on: r.try_get(6)?,
+            respond_by: r.try_get(7)?,
+            handler_name: r.try_get(8)?,
+            handler_email: r.try_get(9)?,
             last_inbound,
             thread,
         })
@@ -393,16 +393,16 @@ impl Store {
         let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
         let r =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let outcome: Option<String> = r.get(2);
+        let outcome: Option<String> = r.try_get(2)?;
         Ok(Locked {
-            id: r.get(0),
+            id: r.try_get(0)?,
             state: CaseState { closed: r.try_get::<CaseStatus, _>(1)? == CaseStatus::Closed, responded: outcome.is_some() },
             outcome,
-            source: r.get(3),
-            findings: r.get(4),
-            measures: r.get(5),
-            responded_at: r.get(6),
-            acknowledged_at: r.get(7),
+            source: r.try_get(3)?,
+            findings: r.try_get(4)?,
+            measures: r.try_get(5)?,
+            responded_at: r.try_get(6)?,
+            acknowledged_at: r.try_get(7)?,
         })
     }
 
