@@ -26,31 +26,8 @@ readonly TEMPLATES
 log() { printf 'cyrus.sh: %s\n' "$*" >&2; }
 die() { printf 'cyrus.sh: error: %s\n' "$*" >&2; exit 1; }
 
-# Prints template $1 (a file in TEMPLATES) with each @NAME@ replaced by the
-# value given as an argument NAME=VALUE, literally and in one pass (as in
-# tests/mailstack.sh). An @ not starting a placeholder stays; a placeholder
-# without a value is an error.
-render() {
-    local tpl=$TEMPLATES/$1 text out= key arg
-    shift
-    local -A vars=()
-    for arg; do vars[${arg%%=*}]=${arg#*=}; done
-    [[ -f $tpl && -r $tpl ]] || die "template $tpl is missing"
-    IFS= read -r -d '' text <"$tpl" || true
-    while [[ $text == *@* ]]; do
-        out+=${text%%@*}
-        text=${text#*@}
-        key=${text%%@*}
-        if [[ $text == *@* && $key =~ ^[A-Z][A-Z0-9_]*$ ]]; then
-            [[ -v vars[$key] ]] || die "template $tpl: no value for @$key@"
-            out+=${vars[$key]}
-            text=${text#*@}
-        else
-            out+=@
-        fi
-    done
-    printf '%s' "$out$text"
-}
+# render TEMPLATE NAME=VALUE...: prints a file of TEMPLATES with its @NAME@ filled in.
+source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/render.sh"
 
 install() {
     if [[ -x $BIN/imapd && -x $BIN/idled && -x /usr/lib/cyrus/bin/master && -x /usr/sbin/saslpasswd2 ]]; then
