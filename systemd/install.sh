@@ -7,6 +7,9 @@
 #   /usr/share/klachtd/templates           the shipped letters, to copy from
 #   /etc/klachtd/templates/{nl,en}         your own versions, file by file (templates.dir; kept)
 #   /etc/systemd/system/klachtd.service    the unit; runs as user klachtd, state in /var/lib/klachtd
+#   /usr/share/man/man1/klachtd*.1         manual pages, klachtd(1) and one per command
+#   /usr/share/bash-completion/completions/klachtd, /usr/share/zsh/vendor-completions/_klachtd,
+#   /usr/share/fish/vendor_completions.d/klachtd.fish   shell completions
 # Upgrading is running this again: the binary and unit are replaced, the configuration is
 # kept, and the new binary applies database migrations when it starts.
 set -euo pipefail
@@ -30,6 +33,16 @@ fi
 [[ -x $bin ]] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
 
 install -D -m 0755 "$bin" "$prefix/usr/local/bin/klachtd"
+# Completions and manual pages come from the binary's own command line, so they match it.
+"$bin" completions bash | install -D -m 0644 /dev/stdin "$prefix/usr/share/bash-completion/completions/klachtd"
+"$bin" completions zsh | install -D -m 0644 /dev/stdin "$prefix/usr/share/zsh/vendor-completions/_klachtd"
+"$bin" completions fish | install -D -m 0644 /dev/stdin "$prefix/usr/share/fish/vendor_completions.d/klachtd.fish"
+man_pages=$(mktemp -d)
+trap 'rm -rf "$man_pages"' EXIT
+"$bin" man --dir "$man_pages"
+install -d -m 0755 "$prefix/usr/share/man/man1"
+rm -f "$prefix"/usr/share/man/man1/klachtd-*.1 # the pages of commands an upgrade removed
+install -m 0644 "$man_pages"/*.1 "$prefix/usr/share/man/man1/"
 # The service's own system user; systemd creates /var/lib/klachtd for it (StateDirectory=).
 if [[ -z $prefix ]] && ! getent passwd klachtd >/dev/null; then
     useradd --system --user-group --home-dir /var/lib/klachtd --no-create-home --shell /usr/sbin/nologin klachtd

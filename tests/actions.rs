@@ -60,7 +60,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     let (complaint_id, raw) = w.complaint("Mia Vos", &mia, "Lange wachttijd", "Ik wacht al weken.");
     w.send(&mia, &raw).await;
     let store = w.store().await;
-    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
     let r = case.reference.as_str();
 
     // Progress notice (R6), with the handler's own words.
@@ -143,7 +143,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     .await;
     assert_eq!(parsed(&told).subject().unwrap(), format!("[{r}] Nieuwe e-mail bij een gesloten klacht"));
     let after = store.case_detail(r).await.unwrap();
-    assert_eq!(after.summary.status, "closed");
+    assert_eq!(after.summary.status.as_str(), "closed");
     assert_eq!(after.summary.messages, 3);
 
     assert_eq!(klachtd(&cfg, &["cases", "escalate", r, "--to", "Nationale ombudsman", "--date", "2026-12-20"]).0, 0);
@@ -251,7 +251,7 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     );
     w.send(&noor, with_attachment.as_bytes()).await;
     let store = w.store().await;
-    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
     let r = case.reference.clone();
     let findings = file(&w, "f.txt", "Noor had gelijk.");
     let measures = file(&w, "m.txt", "Werkinstructie aangepast.");
@@ -409,7 +409,7 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     let wrong = reply(&ann, &format!("Re: [{reference}] {}", klachtd::domain::mail_actions::marker(&bobs_token)), "REACTIE unfounded\r\nOngegrond.");
     w.send(&ann, wrong.as_bytes()).await;
     eventually("forgeries kept as messages", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == 3).then_some(()) }).await;
-    assert_eq!(store.case_detail(&reference).await.unwrap().summary.status, "open", "no forged response closed the case");
+    assert_eq!(store.case_detail(&reference).await.unwrap().summary.status.as_str(), "open", "no forged response closed the case");
 
     // The real reply: a progress notice written in the handler's mail client.
     let real = reply(&ann, &format!("Re: {subject}"), "VOORTGANG 2026-12-18\r\nWe bellen u deze week.\r\n\r\nOp ma schreef klachtd:\r\n> oud");
@@ -448,7 +448,7 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     eventually("Ann's reply kept", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == messages + 1).then_some(()) }).await;
     let detail = store.case_detail(&reference).await.unwrap();
     assert_eq!(detail.message_list.last().unwrap().kind, "follow-up", "ordinary mail, not a handler action");
-    assert_eq!(detail.summary.status, "open");
+    assert_eq!(detail.summary.status.as_str(), "open");
     let after = snapshot(&w, &reference).await;
     assert_eq!(after.case, before.case, "the case is unchanged");
     assert_eq!(after.outbox, before.outbox, "nothing was sent");
@@ -757,7 +757,7 @@ async fn a_reopened_case_counts_its_last_response(db: Db) {
     store.outbox_sent(&new, "250 ok").await.unwrap();
     let detail = store.case_detail(&r).await.unwrap();
     assert!(detail.summary.responded_at.is_some());
-    assert_eq!(detail.summary.status, "closed");
+    assert_eq!(detail.summary.status.as_str(), "closed");
     let history: Vec<&str> = detail.history.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(history.iter().filter(|a| **a == "final-response").count(), 2, "{history:?}");
     let reopened = detail.history.iter().find(|e| e.action == "reopened").unwrap();
@@ -792,7 +792,7 @@ async fn logs_carry_no_personal_data(db: Db) {
     let (_, raw) = w.complaint("Saskia Zwijgers", &saskia, "Onderwerp Vertrouwelijk", "Mijn dossier nummer 4711 is zoek.");
     w.send(&saskia, &raw).await;
     let store = w.store().await;
-    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+    let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
     let r = case.reference.clone();
 
     // Handler actions at the command line.
@@ -810,7 +810,7 @@ async fn logs_carry_no_personal_data(db: Db) {
     };
     w.send(&ann, reply("NOTITIE\r\nNotitie Zwijgplicht per mail").as_bytes()).await;
     w.send(&ann, reply("REACTIE founded\r\nBevinding Zwijgplicht.\r\nMAATREGELEN:\r\nMaatregel Zwijgplicht.").as_bytes()).await;
-    eventually("closed by mail", WAIT, || async { (store.case_detail(&r).await.unwrap().summary.status == "closed").then_some(()) }).await;
+    eventually("closed by mail", WAIT, || async { (store.case_detail(&r).await.unwrap().summary.status.as_str() == "closed").then_some(()) }).await;
 
     // Mail on the closed case.
     let late = format!("From: Saskia Zwijgers <{saskia}>\r\nTo: {}\r\nSubject: Re: [{r}] Nagekomen Zwijgplicht\r\nMessage-ID: <{}@geheimdomein.test>\r\n\r\nNagekomen Zwijgplicht.\r\n", w.complaints, unique("late"));
@@ -988,7 +988,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     );
     intake.process(&respond, chrono::Utc::now()).await.unwrap();
     let detail = store.case_detail(&r).await.unwrap();
-    assert_eq!(detail.summary.status, "closed");
+    assert_eq!(detail.summary.status.as_str(), "closed");
     let response = outbox_rows(&w, &r).await.into_iter().find(|o| o.0 == "response").unwrap().4;
     assert!(response.contains("gedeeltelijk gegrond") && response.contains("Een belafspraak.") && !response.contains("Teamleider"), "{response}");
 }
@@ -1127,11 +1127,11 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
 
     // Suppressed: released, by the person at the command line.
     let s1 = suppressed("Sam Suppressed").await;
-    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement, "suppressed");
+    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement_word(), "suppressed");
     let (code, out, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 acknowledgement(s) released"), "{out}");
-    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement, "pending");
+    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement_word(), "pending");
     assert!(history(s1.clone()).await.contains(&("handler-ann".to_string(), "acknowledgement-released".to_string())));
     let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
@@ -1139,7 +1139,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
 
     // Never written, but the case has an address: written and queued now, threaded.
     let n1 = email_case(&store, "Nina None", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
-    assert_eq!(store.case_detail(&n1).await.unwrap().summary.acknowledgement, "none");
+    assert_eq!(store.case_detail(&n1).await.unwrap().summary.acknowledgement_word(), "none");
     let (code, out, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &n1]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("written and queued"), "{out}");

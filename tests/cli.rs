@@ -268,6 +268,109 @@ fn a_bad_date_is_one_line_that_names_the_form() {
     }
 }
 
+/// The closed sets are listed where a handler looks: the short and the long help.
+#[test]
+fn help_lists_the_possible_values() {
+    for (args, needle) in [
+        (vec!["cases", "respond", "--help"], "[possible values: founded, partly-founded, unfounded]"),
+        (vec!["cases", "respond", "-h"], "[possible values: founded, partly-founded, unfounded]"),
+        (vec!["cases", "category", "--help"], "[possible values: service, staff, process, other]"),
+        (vec!["report", "-h"], "[possible values: table, csv, json]"),
+    ] {
+        let (code, out, err) = klachtd(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains(needle), "{args:?}: {out}");
+    }
+    // Every argument says what it is.
+    let (_, out, _) = klachtd(&["cases", "register", "--help"]);
+    for arg in ["--name", "--email", "--postal-address", "--received", "--description-file", "--attach"] {
+        let line = out.lines().find(|l| l.trim_start().starts_with(arg)).unwrap_or_else(|| panic!("{arg} missing: {out}"));
+        assert!(line.split_whitespace().count() > 2, "{arg} has no help: {line}");
+    }
+    // The generators are for packaging, not for the list of commands.
+    let (_, out, _) = klachtd(&["--help"]);
+    assert!(out.contains("cases") && !out.contains("completions") && !out.contains("\n  man "), "{out}");
+}
+
+/// A value outside its set or of the wrong form is refused as the command line is read, before
+/// the configuration (missing here) is: one line that names the value, exit 1 like every
+/// refusal, nothing on stdout.
+#[test]
+fn values_of_the_wrong_form_are_refused_in_one_line() {
+    for (args, needle) in [
+        (
+            vec!["cases", "respond", "KL-2026-0001", "--outcome", "half", "--findings-file", "f.txt"],
+            "\"half\" is not an outcome; use one of: founded, partly-founded, unfounded",
+        ),
+        (vec!["cases", "category", "KL-2026-0001", "misc"], "\"misc\" is not a category; use one of: service, staff, process, other"),
+        (vec!["report", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "xml"], "possible values: table, csv, json"),
+        (vec!["handlers", "add", "Ann Smit", "ann@"], "\"ann@\" is not a valid e-mail address"),
+        (vec!["cases", "complete", "KL-2026-0001", "--email", "geen adres"], "\"geen adres\" is not a valid e-mail address"),
+        (vec!["cases", "request-info", "KL-2026-0001", "--message-file", "f.txt", "--to", "<a@b.test>"], "is not a valid e-mail address"),
+        (vec!["cases", "show", "KL-26-1"], "\"KL-26-1\" is not a case reference such as KL-2026-0001"),
+        (vec!["outbox", "retry", "KL-2026-0001", "2026-0002"], "\"2026-0002\" is not a case reference"),
+        (vec!["reminders", "preview", "--at", "morgen"], "\"morgen\" is not \"YYYY-MM-DD HH:MM\" or RFC 3339"),
+        (vec!["completions", "tcsh"], "possible values: bash, elvish, fish, powershell, zsh"),
+    ] {
+        let mut full = vec!["--config", "/nonexistent/klachtd.toml"];
+        full.extend(args.iter());
+        let (code, out, err) = klachtd(&full);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("klachtd: invalid value ") && err.contains(needle), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+}
+
+/// `klachtd completions SHELL` prints a script that completes the commands and the closed sets.
+#[test]
+fn completions_know_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = klachtd(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for needle in ["cases", "release-acknowledgement", "partly-founded", "due-within"] {
+            assert!(out.contains(needle), "{shell}: {needle} missing");
+        }
+    }
+    // Bash completes with it: a command, then the outcomes.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("klachtd.bash");
+    std::fs::write(&script, klachtd(&["completions", "bash"]).1).unwrap();
+    let complete = |words: &str, cword: usize, cur: &str, prev: &str| {
+        let line =
+            format!("source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; _klachtd klachtd '{cur}' '{prev}'; echo \"${{COMPREPLY[*]}}\"", script.display());
+        let out = Command::new("bash").arg("-c").arg(line).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(complete("klachtd cases res", 2, "res", "cases"), "respond");
+    assert_eq!(complete("klachtd cases respond KL-2026-0001 --outcome ''", 5, "", "--outcome"), "founded partly-founded unfounded");
+}
+
+/// `klachtd man` prints klachtd(1) in roff; `--dir` writes it with a page per command.
+#[test]
+fn the_manual_page_is_roff_and_names_the_commands() {
+    let (code, out, err) = klachtd(&["man"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(".ie") || out.starts_with(".TH"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with(".TH klachtd 1")), "{out}");
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
+        assert!(out.contains(section), "{section} missing: {out}");
+    }
+    for command in ["run", "check\\-config", "cases", "handlers", "report", "quarantine"] {
+        assert!(out.contains(&format!("klachtd\\-{command}(1)")), "{command} missing: {out}");
+    }
+    assert!(!out.contains("completions"), "hidden commands have no page: {out}");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = klachtd(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let respond = std::fs::read_to_string(dir.path().join("klachtd-cases-respond.1")).unwrap();
+    assert!(respond.contains(".TH klachtd-cases-respond 1") && respond.contains("partly\\-founded"), "{respond}");
+    for page in ["klachtd.1", "klachtd-cases.1", "klachtd-run.1", "klachtd-report.1"] {
+        assert!(dir.path().join(page).exists(), "{page}");
+    }
+    assert!(!dir.path().join("klachtd-man.1").exists() && !dir.path().join("klachtd-completions.1").exists());
+}
+
 /// A missing configuration file is named once, with its OS error once; exit 78.
 #[test]
 fn a_missing_configuration_is_one_line_with_each_cause_once() {

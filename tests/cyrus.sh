@@ -14,13 +14,20 @@
 # Accounts are made on demand: `cyrus.sh user DIR NAME PASSWORD` adds a SASL user (sasldb in DIR);
 # its INBOX is created at first login (autocreate_quota). Plain-text LOGIN is allowed without
 # TLS (loopback only). Everything else lives in DIR; the system's Cyrus is never started.
+# Its imapd.conf and cyrus.conf are templates in tests/cyrus/ beside this script; `start` fills
+# in their @DIR@, @BIN@ and @PORT@ placeholders and writes them to DIR.
 set -euo pipefail
 
 readonly BIN=/var/cache/klachtd-tests/cyrus/usr/lib/cyrus/bin
 readonly PACKAGES=(cyrus-common cyrus-admin sasl2-bin)
+TEMPLATES=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/cyrus
+readonly TEMPLATES
 
 log() { printf 'cyrus.sh: %s\n' "$*" >&2; }
 die() { printf 'cyrus.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# render TEMPLATE NAME=VALUE...: prints a file of TEMPLATES with its @NAME@ filled in.
+source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/render.sh"
 
 install() {
     if [[ -x $BIN/imapd && -x $BIN/idled && -x /usr/lib/cyrus/bin/master && -x /usr/sbin/saslpasswd2 ]]; then
@@ -74,43 +81,8 @@ start() {
     dir=$(cd "$dir" && pwd)
     stop "$dir"
     mkdir -p "$dir"/{config,spool,run/socket,run/proc,run/lock,log}
-    cat >"$dir/imapd.conf" <<EOF
-configdirectory: $dir/config
-partition-default: $dir/spool
-defaultpartition: default
-proc_path: $dir/run/proc
-mboxname_lockpath: $dir/run/lock
-idlesocket: $dir/run/socket/idle
-notifysocket: $dir/run/socket/notify
-lmtpsocket: $dir/run/socket/lmtp
-# As Debian ships it: personal folders below INBOX, "." between levels.
-altnamespace: no
-unixhierarchysep: no
-autocreate_quota: 0
-allowplaintext: yes
-sasl_pwcheck_method: auxprop
-sasl_auxprop_plugin: sasldb
-sasl_sasldb_path: $dir/sasldb2
-sasl_mech_list: PLAIN LOGIN
-admins: cyrus
-syslog_prefix: cyrus-test
-# imapd announces new mail in IDLE only when it polls (its idled does not wake it for APPENDs
-# from other sessions here); an hour, so a test sees what a client does that waits for it.
-imapidlepoll: 3600
-EOF
-    cat >"$dir/cyrus.conf" <<EOF
-START {
-    recover cmd="/usr/lib/cyrus/bin/ctl_cyrusdb -C $dir/imapd.conf -r"
-}
-SERVICES {
-    imap cmd="$BIN/imapd -C $dir/imapd.conf" listen="127.0.0.1:$port" prefork=0 maxchild=20
-}
-EVENTS {
-}
-DAEMON {
-    idled cmd="$BIN/idled -C $dir/imapd.conf"
-}
-EOF
+    render imapd.conf DIR="$dir" >"$dir/imapd.conf"
+    render cyrus.conf DIR="$dir" BIN="$BIN" PORT="$port" >"$dir/cyrus.conf"
     chown -R cyrus:mail "$dir"
     # Cyrus drops to its own user; it must be able to reach DIR.
     local d=$dir

@@ -85,7 +85,7 @@ async fn complaint_is_registered_acknowledged_and_replies_thread_into_it(db: Db)
     assert_eq!(processed.len(), 1);
     assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
     let shown = eventually("acknowledgement recorded", WAIT, || async {
-        Some(store.case_detail(&case.reference).await.unwrap()).filter(|c| c.summary.acknowledgement == "sent")
+        Some(store.case_detail(&case.reference).await.unwrap()).filter(|c| c.summary.acknowledgement_word() == "sent")
     })
     .await;
     assert!(shown.summary.acknowledged_at.is_some(), "acknowledgement deadline met");
@@ -176,7 +176,7 @@ async fn a_delivery_report_on_our_acknowledgement_stays_with_its_case(db: Db) {
     assert_eq!(parsed(&told).subject().unwrap(), format!("[{reference}] Een brief bij deze klacht is niet aangekomen"));
     assert_eq!(detail.message_list[1].kind, "delivery-report");
     assert!(detail.history.iter().any(|e| e.action == "letter-returned" && e.detail == "acknowledgement"), "{:?}", detail.history);
-    assert_eq!(detail.summary.acknowledgement, "returned");
+    assert_eq!(detail.summary.acknowledgement_word(), "returned");
     assert_eq!(detail.summary.acknowledged_at, None, "the acknowledgement deadline is open again");
 
     // The notice to the handler bouncing in turn is kept, and starts nothing: no loop.
@@ -376,7 +376,7 @@ async fn mail_from_before_the_first_start_is_held_not_answered(db: Db) {
     let store = w.store().await;
     let case = eventually("old mail registered", WAIT, || async { store.list_cases().await.unwrap().into_iter().next() }).await;
     assert_eq!(case.received_on, "2026-11-02", "deadlines count from the internal date");
-    assert_eq!(case.acknowledgement, "held");
+    assert_eq!(case.acknowledgement_word(), "held");
     let (_, new) = w.complaint("Gert", &gert, "Nieuwe klacht", "Van vandaag.");
     w.send(&gert, &new).await;
     eventually("new mail acknowledged", WAIT, || async { (inbox_of(&w, &gert).await.len() == 1).then_some(()) }).await;

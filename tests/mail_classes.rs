@@ -144,7 +144,8 @@ async fn spam_waits_in_quarantine_until_a_handler_registers_it(db: Db) {
     assert!(out.contains("registered from quarantine (received 2026-11-20)"), "{out}");
 
     let case =
-        eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().into_iter().next().filter(|c| c.acknowledgement == "sent") }).await;
+        eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().into_iter().next().filter(|c| c.acknowledgement_word() == "sent") })
+            .await;
     assert_eq!(case.complainant_email.as_deref(), Some(jan.as_str()));
     assert_eq!(case.received_on, "2026-11-20", "the original date of receipt");
     let d = Deadlines::compute(&w.config.calendar(), chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());

@@ -37,6 +37,14 @@
 # `start` on a running DIR stops it first; mail and certificates in DIR are
 # kept across restarts (use a fresh DIR for a clean state).
 #
+# Configs: templates in tests/mailstack/ beside this script, whose @NAME@
+# placeholders `start` fills in (function render) before writing them to DIR:
+# dovecot.conf and dovecot-auth.conf, both with dovecot-login.conf (accounts)
+# and dovecot-passdb.conf in it (OAuth mode: dovecot-passdb-oauth.conf, plus
+# dovecot-oauth2.conf.ext); postfix/main.cf (OAuth mode: main-oauth.cf
+# appended) and postfix/master.cf; leaf.ext, the server certificate's
+# extensions.
+#
 # Notes: runs as root. DIR must be at most 70 characters of [A-Za-z0-9._/+@-]
 # and searchable by the postfix/mail users (start adds o+x to DIR and to its
 # parents below /tmp). Maildirs belong to user "mail". Mailbox hierarchy
@@ -49,8 +57,10 @@
 #   run/ state/          its base_dir (sockets, master.pid) and state_dir
 #   dovecot-auth.conf    Dovecot for Postfix's SASL only (stays up during
 #   run-auth/ state-auth/  stop-imap);  dovecot-auth.log its log
+#   dovecot-oauth2.conf.ext  OAuth mode: both instances' oauth2 passdb settings
 #   mail/ home/          maildirs and Dovecot home dirs, one per address
-#   postfix/             Postfix config_directory (main.cf, master.cf)
+#   postfix/             Postfix config_directory (main.cf, master.cf,
+#                        sender-logins in OAuth mode)
 #   spool/ postfix-data/ Postfix queue_directory and data_directory
 #   postfix.log          Postfix log (via postlogd, no syslog needed)
 #   watcher.pid/.log     the --owner-pid watcher
@@ -58,6 +68,7 @@ set -euo pipefail
 
 SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
 readonly SELF
+readonly TEMPLATES=${SELF%/*}/mailstack
 readonly PACKAGES=(dovecot-imapd dovecot-lmtpd postfix openssl)
 readonly POSTFIX_DAEMON_DIR=/usr/lib/postfix/sbin
 readonly STOP_TIMEOUT_S=10
@@ -335,14 +346,7 @@ make_certs() {
             -addext "subjectKeyIdentifier=hash"
         openssl ecparam -name prime256v1 -genkey -noout -out server.key
         openssl req -new -key server.key -out server.csr -subj "/CN=localhost"
-        cat >leaf.ext <<'EOF'
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EOF
+        render leaf.ext >leaf.ext
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
             -out server.pem -days 3650 -sha256 -extfile leaf.ext
         chmod 644 ca.pem server.pem
@@ -353,86 +357,31 @@ EOF
 
 # ---------------------------------------------------------------- configs
 
-# The oauth2 passdb's settings (only with KLACHTD_STACK_OAUTH_INTROSPECTION_URL).
-write_dovecot_oauth2() {
-    local dir=$1
-    cat >"$dir/dovecot-oauth2.conf.ext" <<EOF
-introspection_mode = post
-introspection_url = $KLACHTD_STACK_OAUTH_INTROSPECTION_URL
-username_attribute = username
-active_attribute = active
-active_value = true
-timeout_msecs = 5000
-EOF
-}
+# render TEMPLATE NAME=VALUE...: prints a file of TEMPLATES with its @NAME@ filled in.
+source "${SELF%/*}/render.sh"
 
 oauth_enabled() { [[ -n ${KLACHTD_STACK_OAUTH_INTROSPECTION_URL:-} ]]; }
 
-# Settings shared by both Dovecot instances: who may log in, and as whom.
+# Settings shared by both Dovecot instances: who may log in, and as whom
+# (dovecot-login.conf with the passdbs of dovecot-passdb.conf or, in OAuth
+# mode, dovecot-passdb-oauth.conf).
 dovecot_auth_settings() {
-    local dir=$1 pw=$2 mail_uid mail_gid
+    local dir=$1 pw=$2 mail_uid mail_gid passdbs
     if ! mail_uid=$(id -u mail) || ! mail_gid=$(id -g mail); then
         die "the standard user 'mail' does not exist"
     fi
     # Dovecot expands %-variables in settings; keep a literal % in the password.
     pw=${pw//%/%%}
     local mechanisms="plain login"
-    oauth_enabled && mechanisms+=" $KLACHTD_STACK_OAUTH_MECHANISMS"
-    cat <<EOF
-# Any user name with the one password; plain auth without TLS is fine here.
-disable_plaintext_auth = no
-auth_mechanisms = $mechanisms
-auth_username_format = %Lu
-# Default chars plus + and = so tagged test addresses work too.
-auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@+=
-# Tests try wrong passwords on purpose; don't slow them down: no delay on
-# failure, and no auth penalty (per-IP delay of up to 15 s after failures).
-# Auth silently disables the penalty when the anvil-auth-penalty socket does
-# not exist; mode 0 keeps the master from creating it.
-auth_failure_delay = 0
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-
-EOF
     if oauth_enabled; then
-        # Every passdb names its mechanisms, or a token would be tried as a password; the
-        # password passdb skips the token-only domain.
-        cat <<EOF
-passdb {
-  driver = static
-  args = password={PLAIN}$pw
-  mechanisms = plain login
-  username_filter = !*@$KLACHTD_STACK_OAUTH_DOMAIN
-}
-passdb {
-  driver = oauth2
-  mechanisms = $KLACHTD_STACK_OAUTH_MECHANISMS
-  args = $dir/dovecot-oauth2.conf.ext
-}
-EOF
+        mechanisms+=" $KLACHTD_STACK_OAUTH_MECHANISMS"
+        passdbs=$(render dovecot-passdb-oauth.conf DIR="$dir" PASSWORD="$pw" \
+            OAUTH_DOMAIN="$KLACHTD_STACK_OAUTH_DOMAIN" OAUTH_MECHANISMS="$KLACHTD_STACK_OAUTH_MECHANISMS") || exit
     else
-        cat <<EOF
-passdb {
-  driver = static
-  args = password={PLAIN}$pw
-}
-EOF
+        passdbs=$(render dovecot-passdb.conf PASSWORD="$pw") || exit
     fi
-    cat <<EOF
-# Dovecot never accesses mail as root ("Mail access not allowed for root"),
-# so maildirs belong to Debian's standard "mail" user (base-passwd, uid 8).
-first_valid_uid = $mail_uid
-first_valid_gid = $mail_gid
-mail_uid = mail
-mail_gid = mail
-userdb {
-  driver = static
-  args = home=$dir/home/%Lu allow_all_users=yes
-}
-EOF
+    render dovecot-login.conf DIR="$dir" AUTH_MECHANISMS="$mechanisms" PASSDBS="$passdbs" \
+        MAIL_UID="$mail_uid" MAIL_GID="$mail_gid"
 }
 
 # Two Dovecot instances run per stack:
@@ -442,107 +391,20 @@ EOF
 #    dies ("no SASL authentication mechanisms", then the service is
 #    throttled) on every connection while that socket is unreachable, so it
 #    must stay up while a test has "the IMAP server" down.
+# In OAuth mode the oauth2 passdb reads its settings from
+# dovecot-oauth2.conf.ext.
 write_dovecot_conf() {
-    local dir=$1 pw=$2 id
+    local dir=$1 pw=$2 id auth
     id=$(printf '%s' "$dir" | md5sum | cut -c1-12)
-    {
-        cat <<EOF
-# Generated by tests/mailstack.sh - private Dovecot instance (IMAP + LMTP),
-# do not edit. Standalone: nothing from /etc/dovecot is included.
-
-# Everything lives in DIR, so several instances can run side by side.
-instance_name = mailstack-$id
-base_dir = $dir/run
-state_dir = $dir/state
-log_path = $dir/dovecot.log
-info_log_path =
-debug_log_path =
-
-protocols = imap lmtp
-listen = 127.0.0.1
-
-ssl = yes
-ssl_cert = <$dir/tls/server.pem
-ssl_key = <$dir/tls/server.key
-ssl_min_protocol = TLSv1.2
-
-EOF
-        dovecot_auth_settings "$dir" "$pw"
-        cat <<EOF
-
-mail_location = maildir:$dir/mail/%Lu
-mail_fsync = never
-namespace inbox {
-  inbox = yes
-  separator = /
-}
-
-# Every address is its own mailbox: no +detail stripping.
-recipient_delimiter =
-
-protocol imap {
-  # Tests open many connections as the same user from 127.0.0.1.
-  mail_max_userip_connections = 1000
-}
-protocol lmtp {
-  postmaster_address = postmaster@mailstack.test
-  # Keep delivered messages as close to what was sent as possible.
-  lmtp_add_received_header = no
-  lmtp_hdr_delivery_address = none
-}
-
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $KLACHTD_STACK_IMAP_PORT
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = $KLACHTD_STACK_IMAPS_PORT
-    ssl = yes
-  }
-}
-
-# Socket for Postfix in the private/ dir of its queue directory, which
-# main.cf refers to relatively (lmtp:unix:private/dovecot-lmtp).
-service lmtp {
-  unix_listener $dir/spool/private/dovecot-lmtp {
-    mode = 0600
-    user = postfix
-    group = postfix
-  }
-}
-EOF
-    } >"$dir/dovecot.conf"
-
-    {
-        cat <<EOF
-# Generated by tests/mailstack.sh - private Dovecot instance (SASL for
-# Postfix only), do not edit. Standalone: nothing from /etc/dovecot.
-instance_name = mailstack-$id-auth
-base_dir = $dir/run-auth
-state_dir = $dir/state-auth
-log_path = $dir/dovecot-auth.log
-info_log_path =
-debug_log_path =
-
-protocols = none
-ssl = no
-
-EOF
-        dovecot_auth_settings "$dir" "$pw"
-        cat <<EOF
-
-# Postfix: smtpd_sasl_path = private/dovecot-auth (relative to its queue).
-service auth {
-  unix_listener $dir/spool/private/dovecot-auth {
-    mode = 0600
-    user = postfix
-    group = postfix
-  }
-}
-EOF
-    } >"$dir/dovecot-auth.conf"
+    auth=$(dovecot_auth_settings "$dir" "$pw")
+    if oauth_enabled; then
+        render dovecot-oauth2.conf.ext INTROSPECTION_URL="$KLACHTD_STACK_OAUTH_INTROSPECTION_URL" \
+            >"$dir/dovecot-oauth2.conf.ext"
+    fi
+    render dovecot.conf DIR="$dir" ID="$id" AUTH_SETTINGS="$auth" \
+        IMAP_PORT="$KLACHTD_STACK_IMAP_PORT" IMAPS_PORT="$KLACHTD_STACK_IMAPS_PORT" \
+        >"$dir/dovecot.conf"
+    render dovecot-auth.conf DIR="$dir" ID="$id" AUTH_SETTINGS="$auth" >"$dir/dovecot-auth.conf"
 }
 
 write_postfix_conf() {
@@ -550,127 +412,14 @@ write_postfix_conf() {
     # OAuth mode: tokens only over TLS.
     oauth_enabled && tls_auth_only=yes
     mkdir -p "$pdir"
-    cat >"$pdir/main.cf" <<EOF
-# Generated by tests/mailstack.sh - private Postfix instance, do not edit.
-compatibility_level = 3.6
-
-# Everything lives in DIR, so several instances can run side by side.
-queue_directory = $dir/spool
-data_directory = $dir/postfix-data
-mail_owner = postfix
-setgid_group = postdrop
-syslog_name = mailstack
-# Log to a file through postlogd (needs the postlog service in master.cf).
-maillog_file = $dir/postfix.log
-maillog_file_prefixes = $dir
-
-myhostname = mailstack.test
-mydomain = mailstack.test
-myorigin = \$myhostname
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-
-# No DNS at all: the machine may be offline and nothing goes outside anyway.
-smtp_dns_support_level = disabled
-lmtp_dns_support_level = disabled
-smtp_host_lookup = native
-lmtp_host_lookup = native
-smtpd_peername_lookup = no
-
-# Every recipient in every domain goes over LMTP to our Dovecot, which
-# accepts any address. No local delivery, no aliases, no relaying out.
-mydestination =
-relay_domains =
-virtual_alias_domains =
-virtual_mailbox_domains =
-local_recipient_maps =
-alias_maps =
-alias_database =
-local_transport = error:local delivery is disabled
-default_transport = lmtp:unix:private/dovecot-lmtp
-relay_transport = lmtp:unix:private/dovecot-lmtp
-smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
-# Two test domains the server refuses: for good (554 5.7.1) and for the moment (450 4.7.1).
-smtpd_recipient_restrictions = check_recipient_access inline:{refused.test=REJECT}, check_recipient_access inline:{deferred.test=DEFER}
-
-# Dovecot 2.3's LMTP has no SMTPUTF8, so UTF-8 addresses would only bounce
-# after queueing; refuse them at SMTP time instead (8-bit headers still pass).
-smtputf8_enable = no
-
-# Deliver headers untouched: no Message-ID/Date/From added to test mails.
-local_header_rewrite_clients =
-append_dot_mydomain = no
-
-# A test sends a 10 MiB attachment; allow 100 MiB (0 = no limit).
-message_size_limit = 104857600
-mailbox_size_limit = 0
-virtual_mailbox_limit = 0
-
-# Retry deferred mail quickly (e.g. while Dovecot is stopped by a test).
-queue_run_delay = 2s
-minimal_backoff_time = 2s
-maximal_backoff_time = 10s
-delay_warning_time = 0
-# Don't slow down tests that provoke errors or send bursts.
-smtpd_error_sleep_time = 0
-in_flow_delay = 0
-biff = no
-
-# STARTTLS offered, never required.
-smtpd_tls_security_level = may
-smtpd_tls_chain_files = $dir/tls/server.key, $dir/tls/server.pem
-smtpd_tls_loglevel = 0
-lmtp_tls_security_level = none
-
-# AUTH PLAIN/LOGIN via Dovecot, offered (also without TLS unless in OAuth mode) but
-# not required.
-smtpd_sasl_auth_enable = yes
-smtpd_sasl_type = dovecot
-smtpd_sasl_path = private/dovecot-auth
-smtpd_sasl_security_options = noanonymous
-smtpd_tls_auth_only = $tls_auth_only
-EOF
+    render main.cf DIR="$dir" TLS_AUTH_ONLY="$tls_auth_only" >"$pdir/main.cf"
     if oauth_enabled; then
-        # Mail from the token-only domain needs AUTH as its sender (over TLS, see above).
+        # Mail from the token-only domain needs AUTH as its sender.
         local domain_re=${KLACHTD_STACK_OAUTH_DOMAIN//./\\.}
         printf '/^(.+@%s)$/ ${1}\n' "$domain_re" >"$pdir/sender-logins"
-        cat >>"$pdir/main.cf" <<EOF
-# OAuth mode (KLACHTD_STACK_OAUTH_*).
-smtpd_sender_login_maps = regexp:$pdir/sender-logins
-smtpd_sender_restrictions = reject_known_sender_login_mismatch
-EOF
+        render main-oauth.cf DIR="$dir" >>"$pdir/main.cf"
     fi
-
-    # Minimal master.cf: one smtpd on loopback, no chroot (nothing is set up
-    # for it), no local/virtual/pipe delivery agents.
-    cat >"$pdir/master.cf" <<EOF
-# Generated by tests/mailstack.sh - private Postfix instance, do not edit.
-# service             type  private unpriv chroot wakeup maxproc command
-127.0.0.1:$KLACHTD_STACK_SMTP_PORT inet n       -      n      -      -       smtpd
-pickup                unix  n       -      n      60     1       pickup
-cleanup               unix  n       -      n      -      0       cleanup
-qmgr                  unix  n       -      n      300    1       qmgr
-tlsmgr                unix  -       -      n      1000?  1       tlsmgr
-rewrite               unix  -       -      n      -      -       trivial-rewrite
-bounce                unix  -       -      n      -      0       bounce
-defer                 unix  -       -      n      -      0       bounce
-trace                 unix  -       -      n      -      0       bounce
-verify                unix  -       -      n      -      1       verify
-flush                 unix  n       -      n      1000?  0       flush
-proxymap              unix  -       -      n      -      -       proxymap
-proxywrite            unix  -       -      n      -      1       proxymap
-smtp                  unix  -       -      n      -      -       smtp
-relay                 unix  -       -      n      -      -       smtp
-showq                 unix  n       -      n      -      -       showq
-error                 unix  -       -      n      -      -       error
-retry                 unix  -       -      n      -      -       error
-discard               unix  -       -      n      -      -       discard
-lmtp                  unix  -       -      n      -      -       lmtp
-anvil                 unix  -       -      n      -      1       anvil
-scache                unix  -       -      n      -      1       scache
-postlog               unix-dgram n  -      n      -      1       postlogd
-EOF
+    render master.cf SMTP_PORT="$KLACHTD_STACK_SMTP_PORT" >"$pdir/master.cf"
     # Postfix distrusts config files modified within the last second and
     # waits for them to age; backdate them so start is instant.
     touch -d '-5 seconds' "$pdir/main.cf" "$pdir/master.cf"
@@ -910,7 +659,6 @@ cmd_start() {
             die "KLACHTD_STACK_OAUTH_DOMAIN must be set to a lower-case domain with KLACHTD_STACK_OAUTH_INTROSPECTION_URL"
         : "${KLACHTD_STACK_OAUTH_MECHANISMS:=xoauth2 oauthbearer}"
         [[ $KLACHTD_STACK_OAUTH_MECHANISMS =~ ^[a-z0-9\ ]+$ ]] || die "KLACHTD_STACK_OAUTH_MECHANISMS: mechanism names only"
-        write_dovecot_oauth2 "$dir"
     fi
     write_dovecot_conf "$dir" "$KLACHTD_STACK_PASSWORD"
     write_postfix_conf "$dir"

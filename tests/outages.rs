@@ -47,7 +47,7 @@ async fn smtp_outage_delays_the_acknowledgement_and_loses_nothing() {
         eventually("case registered while SMTP is down", WAIT, || async { (store.count(Table::Cases).await.unwrap() == 1).then_some(()) }).await;
         let last_error = eventually("a failed attempt recorded", WAIT, || async {
             let case = store.list_cases().await.unwrap().pop()?;
-            (case.acknowledgement == "pending").then_some(())?;
+            (case.acknowledgement_word() == "pending").then_some(())?;
             let attempts: Vec<_> = store.outbox_counts().await.unwrap();
             (attempts == vec![("pending".to_string(), 1)]).then_some(())?;
             // Tried at least once, and the failure is on record (without addresses).
@@ -183,7 +183,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
         let notice = parsed(&notice);
         assert!(notice.body_text(0).unwrap().contains("blijvend"), "{}", notice.body_text(0).unwrap());
         let detail = store.case_detail(&rita).await.unwrap();
-        assert_eq!(detail.summary.acknowledgement, "undeliverable");
+        assert_eq!(detail.summary.acknowledgement_word(), "undeliverable");
         assert_eq!(detail.summary.acknowledged_at, None, "the deadline stays open");
         assert!(detail.history.iter().any(|e| e.action == "letter-undeliverable" && e.detail == "acknowledgement"), "{:?}", detail.history);
 
@@ -193,7 +193,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
             rows.iter().any(|(attempts, error)| *attempts >= 3 && error.as_deref().is_some_and(|e| e.contains("450"))).then_some(())
         })
         .await;
-        assert_eq!(store.case_detail(&dirk).await.unwrap().summary.acknowledgement, "pending");
+        assert_eq!(store.case_detail(&dirk).await.unwrap().summary.acknowledgement_word(), "pending");
         let refused_row: Vec<(i64, Option<String>)> =
             outbox_attempts(&w.db.url).await.into_iter().filter(|(_, e)| e.as_deref().is_some_and(|e| e.contains("554"))).collect();
         assert_eq!(refused_row.len(), 1);
@@ -211,7 +211,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
         })
         .await;
         let detail = eventually("undeliverable again", WAIT, || async {
-            Some(store.case_detail(&rita).await.unwrap()).filter(|d| d.summary.acknowledgement == "undeliverable")
+            Some(store.case_detail(&rita).await.unwrap()).filter(|d| d.summary.acknowledgement_word() == "undeliverable")
         })
         .await;
         assert!(detail.history.iter().any(|e| e.action == "letter-queued-again"), "{:?}", detail.history);

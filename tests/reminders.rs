@@ -44,7 +44,7 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     // delivers the digests this test queues), and nothing of its own is due yet.
     let daemon = Running::start_with_clock(w.config.clone(), klachtd::app::clock::Clock::manual(at(2026, 11, 23, 10, 0)));
     let store = w.store().await;
-    let case = eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+    let case = eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
     assert_eq!(case.progress_by, "2026-12-04");
     assert_eq!(case.handler.as_deref(), Some("Ann Smit"), "round-robin prefers handlers over supervisors");
 
@@ -212,7 +212,7 @@ async fn a_reminder_held_up_until_night_waits_for_working_hours(db: Db) {
     let clock = quiet_clock(); // Sunday night, as far as the daemon knows
     let daemon = Running::start_with_clock(w.config.clone(), clock.clone());
     let store = w.store().await;
-    eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement == "sent") }).await;
+    eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
 
     // Queued on Monday morning; the daemon's night follows.
     assert_eq!(service(&w, store.clone()).sweep(at(2026, 12, 7, 9, 0)).await.unwrap(), 2);
@@ -279,7 +279,7 @@ async fn two_daemons_on_postgres_deliver_each_reminder_once() {
     let second = Running::start_with_clock(w.config.clone(), clock_b.clone());
     let store = w.store().await;
     eventually("three cases acknowledged", WAIT, || async {
-        (store.list_cases().await.unwrap().iter().filter(|c| c.acknowledgement == "sent").count() == 3).then_some(())
+        (store.list_cases().await.unwrap().iter().filter(|c| c.acknowledgement_word() == "sent").count() == 3).then_some(())
     })
     .await;
 

@@ -38,7 +38,7 @@ fn message(key: &str) -> MessageRecord {
 
 fn ack(reference: &str) -> OutgoingMail {
     OutgoingMail {
-        kind: "acknowledgement".into(),
+        kind: klachtd::store::MailKind::Acknowledgement,
         recipient: "test@example.test".into(),
         recipient_name: None,
         subject: format!("[{reference}]"),
@@ -46,7 +46,7 @@ fn ack(reference: &str) -> OutgoingMail {
         message_id: format!("{reference}.ack@test"),
         in_reply_to: None,
         references: vec![],
-        status: "pending",
+        status: klachtd::store::OutboxStatus::Pending,
     }
 }
 

@@ -558,7 +558,7 @@ async fn walk_through_the_workspace(db: Db) {
     .await;
     assert!(String::from_utf8_lossy(&response).contains(&reference));
     let case = w.store().await.case_detail(&reference).await.unwrap();
-    assert_eq!(case.summary.status, "closed");
+    assert_eq!(case.summary.status.as_str(), "closed");
     assert!(case.history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "final-response"), "{:?}", case.history);
     browser.screenshot(&format!("{db:?}-case-closed").to_lowercase()).await;
     // The outbox records the response as sent after the SMTP server took it; wait for that,
@@ -587,7 +587,7 @@ async fn walk_through_the_workspace(db: Db) {
     late.get("/sign-in").await;
     let browser_cookie = late.cookies["klachtd_browser"].clone();
     let mail = klachtd::store::OutgoingMail {
-        kind: "sign-in-link".into(),
+        kind: klachtd::store::MailKind::SignInLink,
         recipient: bob.clone(),
         recipient_name: None,
         subject: "x".into(),
@@ -595,7 +595,7 @@ async fn walk_through_the_workspace(db: Db) {
         message_id: format!("<{}@dienst.test>", unique("expired")),
         in_reply_to: None,
         references: vec![],
-        status: "sent",
+        status: klachtd::store::OutboxStatus::Sent,
     };
     let hash = |t: &str| klachtd::io::web::auth::hash(t);
     w.store().await.create_sign_in_link(&hash(&token), &bob, &hash(&browser_cookie), klachtd::store::now() - 1, &mail).await.unwrap();
@@ -696,7 +696,7 @@ async fn walk_through_the_workspace(db: Db) {
     for action in ["note", "category", "external-body", "reopened"] {
         assert!(by_sam.contains(&action), "{action} recorded: {by_sam:?}");
     }
-    assert_eq!(case.summary.status, "open");
+    assert_eq!(case.summary.status.as_str(), "open");
     let again = sam_client.post(&format!("/cases/{reference}/reopen"), &[("csrf", &csrf)]).await;
     assert_eq!(again.status, 422, "reopening an open case is refused");
     let nothing = sam_client.post(&format!("/cases/{reference}/checked"), &[("csrf", &csrf)]).await;

@@ -14,6 +14,7 @@ use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions::{self, MailCommand};
 use crate::domain::procedure::{Outcome, Step};
 use crate::domain::text::display_filename;
+use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, LetterCase, LetterEffect, MailOrigin, MessageRecord, NewCase, OutboxItem, OutgoingMail, Registration, Store, StoreError};
@@ -102,7 +103,7 @@ impl Actions {
             "web_url": settings.web_url,
         });
         let letter = settings.letters.render("assigned", &context)?;
-        let mail = self.notice(reference, "assigned", &name, &email, letter);
+        let mail = self.notice(reference, MailKind::Assigned, &name, &email, letter);
         self.store.queue_notice(case.id, &mail, &format!("assigned to {name}")).await?;
         Ok(())
     }
@@ -239,7 +240,7 @@ impl Actions {
             "letter": letter,
         });
         match settings.letters.render("action-confirmation", &context) {
-            Ok(letter) => Some(self.notice(reference, "confirmation", name, from, letter)),
+            Ok(letter) => Some(self.notice(reference, MailKind::Confirmation, name, from, letter)),
             Err(e) => {
                 tracing::error!(reference, error = %e, "the confirmation of an action by mail cannot be rendered");
                 None
@@ -261,7 +262,7 @@ impl Actions {
     /// transaction. A notice to a handler that cannot be delivered starts nothing (no loop).
     pub async fn mail_undeliverable(&self, item: &OutboxItem, error: &str) -> anyhow::Result<()> {
         let notice = match item.case_id {
-            Some(case_id) if crate::io::smtp::is_letter_to_a_party(&item.mail.kind) => {
+            Some(case_id) if item.mail.kind.is_letter_to_a_party() => {
                 let reference = self.store.case_reference(case_id).await?;
                 self.handler_notice(&reference, "delivery-failed", serde_json::json!({"refused": true})).await?.map(|(_, mail)| mail)
             }
@@ -294,12 +295,12 @@ impl Actions {
             context.extend(extra);
         }
         let letter = settings.letters.render(letter, &context)?;
-        Ok(Some((case.id, self.notice(reference, "notice", &name, &email, letter))))
+        Ok(Some((case.id, self.notice(reference, MailKind::Notice, &name, &email, letter))))
     }
 
-    fn notice(&self, reference: &str, kind: &str, name: &str, email: &str, letter: crate::app::templates::Letter) -> OutgoingMail {
+    fn notice(&self, reference: &str, kind: MailKind, name: &str, email: &str, letter: crate::app::templates::Letter) -> OutgoingMail {
         OutgoingMail {
-            kind: kind.into(),
+            kind,
             recipient: email.to_string(),
             recipient_name: Some(name.to_string()),
             subject: letter.subject,
@@ -307,7 +308,7 @@ impl Actions {
             message_id: new_message_id(&format!("{reference}.{kind}"), &self.domain),
             in_reply_to: None,
             references: Vec::new(),
-            status: "pending",
+            status: OutboxStatus::Pending,
         }
     }
 
@@ -411,9 +412,9 @@ impl Actions {
             "the letter contains an action token ({{actie:...}}); nothing was sent. Remove it from the text"
         );
         let kind = match step {
-            Step::ProgressNotice => "progress",
-            Step::RequestInformation => "request-info",
-            Step::FinalResponse => "response",
+            Step::ProgressNotice => MailKind::Progress,
+            Step::RequestInformation => MailKind::RequestInfo,
+            Step::FinalResponse => MailKind::Response,
             Step::Reopen => unreachable!("reopening writes no letter"),
         };
         let (mail, delivery) = match to {
@@ -424,7 +425,7 @@ impl Actions {
                 let (in_reply_to, references) =
                     if to_complainant { (case.last_inbound.clone(), case.thread.clone()) } else { self.store.thread_with(case.id, &address, false).await? };
                 let mail = OutgoingMail {
-                    kind: kind.into(),
+                    kind,
                     recipient: address.clone(),
                     recipient_name: case.complainant_name.clone().filter(|_| Some(&address) == case.complainant_email.as_ref()),
                     subject: rendered.subject,
@@ -432,7 +433,7 @@ impl Actions {
                     message_id: new_message_id(&format!("{}.{kind}", case.reference), &self.domain),
                     in_reply_to,
                     references,
-                    status: "pending",
+                    status: OutboxStatus::Pending,
                 };
                 (Some(mail), Delivery::Mail(address))
             }
@@ -474,10 +475,10 @@ impl Actions {
                 chrono::DateTime::from_timestamp(at, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
             anyhow::bail!("{reference} already has its acknowledgement ({day}); nothing to release");
         }
-        match case.acknowledgement.as_str() {
-            "none" => {}
-            "pending" => anyhow::bail!("{reference}: its acknowledgement is queued already and goes out with the next delivery"),
-            other => anyhow::bail!("{reference}: its acknowledgement is {other}; nothing to release"),
+        match case.acknowledgement {
+            None => {}
+            Some(OutboxStatus::Pending) => anyhow::bail!("{reference}: its acknowledgement is queued already and goes out with the next delivery"),
+            Some(other) => anyhow::bail!("{reference}: its acknowledgement is {other}; nothing to release"),
         }
         let Some(address) = case.complainant_email.clone() else {
             anyhow::bail!("{reference} has no e-mail address to acknowledge to; send the acknowledgement by post and record it with `klachtd cases acknowledged {reference} --date DATE`");
@@ -499,7 +500,7 @@ impl Actions {
         let letter = settings.letters.render("acknowledgement", &context)?;
         let thread = self.store.letter_case(reference).await?;
         let mail = OutgoingMail {
-            kind: "acknowledgement".into(),
+            kind: MailKind::Acknowledgement,
             recipient: address.clone(),
             recipient_name: case.complainant_name.clone(),
             subject: letter.subject,
@@ -507,7 +508,7 @@ impl Actions {
             message_id: new_message_id(&format!("{reference}.ack"), &self.domain),
             in_reply_to: thread.last_inbound,
             references: thread.thread,
-            status: "pending",
+            status: OutboxStatus::Pending,
         };
         self.store.queue_acknowledgement(reference, &mail, actor).await?;
         Ok(format!("acknowledgement written and queued for {address}"))
@@ -581,7 +582,7 @@ impl Actions {
                 let letter = settings.letters.render("acknowledgement", &context).ok()?;
                 match &paper.email {
                     Some(address) => Some(OutgoingMail {
-                        kind: "acknowledgement".into(),
+                        kind: MailKind::Acknowledgement,
                         recipient: address.clone(),
                         recipient_name: Some(paper.name.trim().to_string()),
                         subject: letter.subject,
@@ -589,7 +590,7 @@ impl Actions {
                         message_id: new_message_id(&format!("{reference}.ack"), &self.domain),
                         in_reply_to: None,
                         references: Vec::new(),
-                        status: "pending",
+                        status: OutboxStatus::Pending,
                     }),
                     None => {
                         let text = format!("{}\n\n{}", letter.subject, letter.body);

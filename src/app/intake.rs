@@ -15,6 +15,7 @@ use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, Classification, SpamPolicy};
 use crate::domain::inbound::{self, InboundMail};
 use crate::domain::reference::CaseRef;
+use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
@@ -202,7 +203,7 @@ impl Intake {
             (false, _) => Outcome::Duplicate,
             (true, Some(case)) if kind == "follow-up" => {
                 tracing::info!(reference = %case.reference, "follow-up threaded into case");
-                if case.status == "closed" {
+                if case.status == CaseStatus::Closed {
                     // The case is not reopened; its handler hears of the mail instead.
                     if let Err(e) = self.actions.notify_mail_on_closed_case(&case.reference).await {
                         tracing::error!(reference = %case.reference, "cannot tell the handler of mail on a closed case: {e:#}");
@@ -261,10 +262,10 @@ impl Intake {
         };
         let ack_status = match &from {
             None => None,
-            Some(_) if arrived < self.acknowledge_since => Some("held"),
+            Some(_) if arrived < self.acknowledge_since => Some(OutboxStatus::Held),
             Some(f) => {
                 let recent = self.store.auto_replies_since(&f.address, Utc::now().timestamp() - 86_400).await?;
-                Some(if recent >= settings.sender_limit { "suppressed" } else { "pending" })
+                Some(if recent >= settings.sender_limit { OutboxStatus::Suppressed } else { OutboxStatus::Pending })
             }
         };
         let record = self.message_record(mail, raw, arrived, "complaint", "");
@@ -279,7 +280,7 @@ impl Intake {
                 });
                 match settings.letters.render("acknowledgement", &context) {
                     Ok(letter) => Some(OutgoingMail {
-                        kind: "acknowledgement".into(),
+                        kind: MailKind::Acknowledgement,
                         recipient: from.address.clone(),
                         recipient_name: from.name.clone(),
                         subject: letter.subject,
@@ -310,8 +311,8 @@ impl Intake {
                 if let Err(e) = self.actions.notify_assignment(&reference).await {
                     tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
                 }
-                tracing::info!(reference = %reference, acknowledgement = ack_status.unwrap_or("none"), incomplete = incomplete.len(), attachments = attachments.len(), "complaint registered");
-                if ack_status == Some("pending") {
+                tracing::info!(reference = %reference, acknowledgement = ack_status.map_or("none", OutboxStatus::as_str), incomplete = incomplete.len(), attachments = attachments.len(), "complaint registered");
+                if ack_status == Some(OutboxStatus::Pending) {
                     self.outbox_wake.notify_one();
                 }
                 Outcome::Registered { reference }

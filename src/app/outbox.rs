@@ -15,6 +15,7 @@ use crate::app::clock::Clock;
 use crate::config::settings::SharedSettings;
 use crate::domain::reminders::sending_window_open;
 use crate::domain::text::redact_addresses;
+use crate::domain::vocabulary::MailKind;
 use crate::io::health::{Health, Loop};
 use crate::io::smtp::Mailer;
 use crate::store::{now, Claim, OutboxItem, Sent, Store};
@@ -155,9 +156,9 @@ impl OutboxWorker {
                 }
                 tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
                 Health::count(&self.health.mails_sent, 1);
-                match item.mail.kind.as_str() {
-                    "acknowledgement" => Health::count(&self.health.acknowledgements_sent, 1),
-                    "reminder" | "escalation" => Health::count(&self.health.reminders_sent, 1),
+                match item.mail.kind {
+                    MailKind::Acknowledgement => Health::count(&self.health.acknowledgements_sent, 1),
+                    MailKind::Reminder | MailKind::Escalation => Health::count(&self.health.reminders_sent, 1),
                     _ => {}
                 }
                 let waiting = {

@@ -12,6 +12,7 @@ use crate::app::clock::Clock;
 use crate::app::templates::long_date;
 use crate::config::settings::SharedSettings;
 use crate::domain::reminders::{due_at, horizon, Due};
+use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::health::Health;
 use crate::io::smtp::new_message_id;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
@@ -158,7 +159,7 @@ impl ReminderService {
             }
         };
         Some(OutgoingMail {
-            kind: if escalation { "escalation" } else { "reminder" }.into(),
+            kind: if escalation { MailKind::Escalation } else { MailKind::Reminder },
             recipient: digest.email.clone(),
             recipient_name: Some(digest.name.clone()),
             subject: letter.subject,
@@ -166,7 +167,7 @@ impl ReminderService {
             message_id: new_message_id("klachtd.reminder", &self.message_id_domain),
             in_reply_to: None,
             references: Vec::new(),
-            status: "pending",
+            status: OutboxStatus::Pending,
         })
     }
 }

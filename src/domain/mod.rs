@@ -12,3 +12,4 @@ pub mod reference;
 pub mod register;
 pub mod reminders;
 pub mod text;
+pub mod vocabulary;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The outcome of a complaint in the final response (R8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Founded,
@@ -14,7 +14,7 @@ pub enum Outcome {
 }
 
 /// The register's categories (R10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Service,

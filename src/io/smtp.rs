@@ -26,23 +26,6 @@ pub fn new_message_id(tag: &str, domain: &str) -> String {
     format!("{tag}.{}@{domain}", crate::domain::inbound::hex(&bytes))
 }
 
-/// Whether mail of this outbox kind is written by klachtd itself (acknowledgements, notices and
-/// confirmations to handlers, reminders, escalations) rather than by a handler. Only automatic
-/// mail carries `Auto-Submitted: auto-replied`: RFC 3834 (section 5) keeps the header off
-/// mail a person wrote, and a complainant's auto-responder may answer such a letter like any
-/// other. That cannot loop: its answer carries `Auto-Submitted` itself and is filed with the
-/// case without a reply; mail from our own addresses is never answered; and acknowledgements
-/// stay under the per-sender limit.
-pub fn is_automatic(kind: &str) -> bool {
-    !matches!(kind, "progress" | "request-info" | "response")
-}
-
-/// Whether mail of this outbox kind is a letter to the complainant or another party (whose
-/// failure the handler must hear of), rather than a notice, reminder or confirmation to staff.
-pub fn is_letter_to_a_party(kind: &str) -> bool {
-    matches!(kind, "acknowledgement" | "progress" | "request-info" | "response")
-}
-
 pub struct Mailer {
     endpoint: connection::Endpoint,
     /// The open connection between mails (one sender at a time: the outbox worker).
@@ -137,7 +120,7 @@ impl Mailer {
             .message_id(Some(format!("<{}>", item.message_id)))
             .date_now()
             .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
-        if is_automatic(&item.kind) {
+        if item.kind.is_automatic() {
             builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()));
         }
         if let Some(parent) = &item.in_reply_to {
@@ -229,7 +212,7 @@ mod tests {
             case_id: Some(1),
             attempts: 0,
             mail: OutgoingMail {
-                kind: kind.into(),
+                kind: kind.parse().unwrap(),
                 recipient: "mia@example.test".into(),
                 recipient_name: Some("Mia Vos".into()),
                 subject: "[KL-2026-0001] Onderwerp".into(),
@@ -237,7 +220,7 @@ mod tests {
                 message_id: "KL-2026-0001.x.1@dienst.test".into(),
                 in_reply_to: Some("complaint@example.test".into()),
                 references: vec!["complaint@example.test".into()],
-                status: "pending",
+                status: crate::store::OutboxStatus::Pending,
             },
         };
         String::from_utf8(mailer().message(&item).unwrap().formatted()).unwrap()

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{insert_event, insert_message, insert_outbox, now, MessageRecord, OutgoingMail, Result, Store, StoreError};
+use super::{insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 
 /// What a letter to the complainant needs to know about its case.
@@ -99,22 +99,22 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let id: i64 = r.get(0);
-        let complainant: Option<String> = r.get(5);
+        let id: i64 = r.try_get(0)?;
+        let complainant: Option<String> = r.try_get(5)?;
         let (last_inbound, thread) = match &complainant {
             Some(address) => self.thread_with(id, address, true).await?,
             None => (None, Vec::new()),
         };
         Ok(LetterCase {
             id,
-            reference: r.get(1),
-            state: CaseState { closed: r.get::<String, _>(2) == "closed", responded: r.get::<Option<String>, _>(3).is_some() },
-            complainant_name: r.get(4),
-            complainant_email: r.get(5),
-            received_on: r.get(6),
-            respond_by: r.get(7),
-            handler_name: r.get(8),
-            handler_email: r.get(9),
+            reference: r.try_get(1)?,
+            state: CaseState { closed: r.try_get::<CaseStatus, _>(2)? == CaseStatus::Closed, responded: r.get::<Option<String>, _>(3).is_some() },
+            complainant_name: r.try_get(4)?,
+            complainant_email: r.try_get(5)?,
+            received_on: r.try_get(6)?,
+            respond_by: r.try_get(7)?,
+            handler_name: r.try_get(8)?,
+            handler_email: r.try_get(9)?,
             last_inbound,
             thread,
         })
@@ -338,14 +338,13 @@ impl Store {
         .bind(locked.id)
         .fetch_optional(&mut *tx)
         .await?
-        .map(|r| (r.get::<String, _>(0), r.get::<Option<i64>, _>(1)));
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<OutboxStatus, _>(0)?, r.try_get::<Option<i64>, _>(1)?)))
+        .transpose()?;
         let day =
             |t: i64| chrono::DateTime::from_timestamp(t, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
         let refused = match (locked.acknowledged_at, mailed) {
             (Some(earlier), _) => Some(format!("{reference} already has its acknowledgement recorded ({})", day(earlier))),
-            (None, Some((status, _))) if status == "pending" => {
-                Some(format!("{reference} has an acknowledgement by e-mail waiting to be sent; nothing to record"))
-            }
+            (None, Some((OutboxStatus::Pending, _))) => Some(format!("{reference} has an acknowledgement by e-mail waiting to be sent; nothing to record")),
             (None, Some((_, sent))) => Some(format!("{reference} was acknowledged by e-mail ({}); nothing to record", sent.map_or("date unknown".into(), day))),
             (None, None) => None,
         };
@@ -380,7 +379,7 @@ impl Store {
             return Err(Refused(why).into());
         }
         insert_outbox(&mut tx, Some(locked.id), mail).await?;
-        insert_event(&mut tx, locked.id, actor, "acknowledgement-queued", mail.status).await?;
+        insert_event(&mut tx, locked.id, actor, "acknowledgement-queued", mail.status.as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -394,16 +393,16 @@ impl Store {
         let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
         let r =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let outcome: Option<String> = r.get(2);
+        let outcome: Option<String> = r.try_get(2)?;
         Ok(Locked {
-            id: r.get(0),
-            state: CaseState { closed: r.get::<String, _>(1) == "closed", responded: outcome.is_some() },
+            id: r.try_get(0)?,
+            state: CaseState { closed: r.try_get::<CaseStatus, _>(1)? == CaseStatus::Closed, responded: outcome.is_some() },
             outcome,
-            source: r.get(3),
-            findings: r.get(4),
-            measures: r.get(5),
-            responded_at: r.get(6),
-            acknowledged_at: r.get(7),
+            source: r.try_get(3)?,
+            findings: r.try_get(4)?,
+            measures: r.try_get(5)?,
+            responded_at: r.try_get(6)?,
+            acknowledged_at: r.try_get(7)?,
         })
     }
 

@@ -1,7 +1,5 @@
 //! A handler's corrections to a case (R3) and a supervisor's check of its assignment (R5).
 
-use sqlx::Row;
-
 use super::actions::{ActionError, Refused};
 use super::{insert_event, Store, StoreError};
 
@@ -22,7 +20,7 @@ pub struct Corrected {
 
 /// Whether `address` is an e-mail address the outbox can send to.
 pub fn valid_email(address: &str) -> bool {
-    !address.is_empty() && address.parse::<lettre::Address>().is_ok()
+    crate::domain::vocabulary::EmailAddress::parse(address).is_ok()
 }
 
 impl Store {
@@ -49,13 +47,13 @@ impl Store {
         let mut tx = self.begin().await?;
         let lock = self.row_lock();
         let sql = format!("SELECT id, complainant_name, complainant_email, description, incomplete, anonymised_at FROM cases WHERE reference = $1{lock}");
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let id: i64 = row.get(0);
-        let (old_name, old_email): (Option<String>, Option<String>) = (row.get(1), row.get(2));
-        let old_description: String = row.get(3);
-        let old_flags: String = row.get(4);
-        if row.get::<Option<i64>, _>(5).is_some() {
+        let (id, old_name, old_email, old_description, old_flags, anonymised_at): (i64, Option<String>, Option<String>, String, String, Option<i64>) =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(reference)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        if anonymised_at.is_some() {
             tx.rollback().await?;
             return Err(Refused(format!("{reference}: its personal data was removed after the retention period; it cannot be corrected")).into());
         }
@@ -104,9 +102,11 @@ impl Store {
         let lock = self.row_lock();
         let sql =
             format!("SELECT c.id, c.supervisor_check, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) FROM cases c WHERE c.reference = $1{lock}");
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut *tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let (id, named, handler): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+        let (id, named, handler): (i64, String, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(reference)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         if named.is_empty() {
             tx.rollback().await?;
             return Err(Refused(format!("{reference} has no supervisor check to clear")).into());

@@ -1,7 +1,5 @@
 //! Handlers and who handles which case (R5).
 
-use sqlx::Row;
-
 use super::corrections::named_handlers;
 use super::{insert_event, now, Result, Store, StoreError};
 use crate::domain::assignment::{is_subject, pick, Candidate};
@@ -47,7 +45,7 @@ impl Store {
     }
 
     pub async fn handlers(&self) -> Result<Vec<Handler>> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
             "SELECT h.name, h.email, h.supervisor, h.active,
                     (SELECT COUNT(*) FROM cases c WHERE c.handler_id = h.id AND c.status = 'open')
              FROM handlers h ORDER BY h.name",
@@ -55,8 +53,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
-            .iter()
-            .map(|r| Handler { name: r.get(0), email: r.get(1), supervisor: r.get::<i64, _>(2) != 0, active: r.get::<i64, _>(3) != 0, open_cases: r.get(4) })
+            .into_iter()
+            .map(|(name, email, supervisor, active, open_cases)| Handler { name, email, supervisor: supervisor != 0, active: active != 0, open_cases })
             .collect())
     }
 
@@ -65,12 +63,11 @@ impl Store {
     /// (`cases checked`).
     pub async fn assign(&self, reference: &str, handler: &str, actor: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT id, supervisor_check FROM cases WHERE reference = $1")
+        let (case_id, named): (i64, String) = sqlx::query_as("SELECT id, supervisor_check FROM cases WHERE reference = $1")
             .bind(reference)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let (case_id, named): (i64, String) = (row.get(0), row.get(1));
         let handler_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = $1 AND active = 1")
             .bind(handler.trim())
             .fetch_optional(&mut *tx)
@@ -92,12 +89,12 @@ impl Store {
     /// someone else (round-robin); returns who that is, if anyone.
     pub async fn add_subject(&self, reference: &str, name: &str, actor: &str) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT c.id, h.name, c.supervisor_check FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id WHERE c.reference = $1")
-            .bind(reference)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let (case_id, current, named): (i64, Option<String>, String) = (row.get(0), row.get(1), row.get(2));
+        let (case_id, current, named): (i64, Option<String>, String) =
+            sqlx::query_as("SELECT c.id, h.name, c.supervisor_check FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id WHERE c.reference = $1")
+                .bind(reference)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
         sqlx::query("INSERT INTO case_subjects (case_id, name) VALUES ($1, $2) ON CONFLICT (case_id, name) DO NOTHING")
             .bind(case_id)
             .bind(name.trim())
@@ -109,11 +106,11 @@ impl Store {
             // Neither a subject nor a handler the complaint names (unless a supervisor cleared that).
             let mut excluded = subjects(&mut tx, case_id).await?;
             excluded.extend(named_handlers(&named));
-            let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Candidate { id: r.get(0), name: r.get(1), supervisor: r.get::<i64, _>(2) != 0, last_assigned_at: r.get(3) })
+            let rows: Vec<(i64, String, i64, i64)> =
+                sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
+            let candidates: Vec<Candidate> = rows
+                .into_iter()
+                .map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at })
                 .collect();
             let next = pick(&candidates, &excluded);
             sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(next.map(|c| c.id)).bind(case_id).execute(&mut *tx).await?;

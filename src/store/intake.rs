@@ -148,7 +148,7 @@ impl Store {
         auto_assign(&mut tx, case_id, case).await?;
         if let Some(mail) = compose(&reference) {
             insert_outbox(&mut tx, Some(case_id), &mail).await?;
-            insert_event(&mut tx, case_id, "klachtd", "acknowledgement-queued", mail.status).await?;
+            insert_event(&mut tx, case_id, "klachtd", "acknowledgement-queued", mail.status.as_str()).await?;
         }
         tx.commit().await?;
         Ok(Registration::Registered { case_id, reference })

@@ -7,8 +7,6 @@
 //! its password, and it is removed with the other mail outside any case after the retention
 //! period (R9, `remove_unlinked_mail`).
 
-use sqlx::Row;
-
 use super::{insert_event, Result, Store, StoreError};
 
 /// A quarantined mail as `klachtd quarantine list` shows it.
@@ -33,21 +31,24 @@ impl Store {
 
     /// Quarantined mail a handler can release, oldest first.
     pub async fn quarantined_mails(&self) -> Result<Vec<QuarantinedMail>> {
-        let rows = sqlx::query("SELECT id, received_at, from_address, subject, note FROM messages WHERE kind = 'quarantined' AND case_id IS NULL ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| QuarantinedMail { id: r.get(0), received_at: r.get(1), from_address: r.get(2), subject: r.get(3), reason: r.get(4) }).collect())
+        let rows: Vec<(i64, i64, Option<String>, String, String)> =
+            sqlx::query_as("SELECT id, received_at, from_address, subject, note FROM messages WHERE kind = 'quarantined' AND case_id IS NULL ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, received_at, from_address, subject, reason)| QuarantinedMail { id, received_at, from_address, subject, reason })
+            .collect())
     }
 
     /// The raw bytes (or the file they are kept in, for a large mail), date of receipt and
     /// reason of quarantined mail `id`.
     #[allow(clippy::type_complexity)]
     pub async fn quarantined_mail(&self, id: i64) -> Result<Option<(Option<Vec<u8>>, Option<String>, i64, String)>> {
-        let row = sqlx::query("SELECT raw, raw_file, received_at, note FROM messages WHERE id = $1 AND kind = 'quarantined' AND case_id IS NULL")
+        Ok(sqlx::query_as("SELECT raw, raw_file, received_at, note FROM messages WHERE id = $1 AND kind = 'quarantined' AND case_id IS NULL")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+            .await?)
     }
 
     /// Whether `address` is known on the case: the complainant, their Reply-To, anyone whose

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
-
 use super::{now, Result, Store};
 
 impl Store {
     pub async fn mailbox_state(&self, folder: &str) -> Result<Option<(u32, u32)>> {
-        let row = sqlx::query("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u32)))
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?;
+        Ok(row.map(|(uidvalidity, last_uid)| (uidvalidity as u32, last_uid as u32)))
     }
 
     /// Records how far the mailbox has been processed. The last UID never goes backwards for

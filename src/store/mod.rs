@@ -15,6 +15,21 @@ use chrono::NaiveDate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
+
+/// Implements `FromRow` for a struct whose fields are named as the query's columns: a column
+/// missing or of another type is an error of the query, not a panic.
+macro_rules! from_columns {
+    ($t:ident { $($field:ident),+ $(,)? }) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $t {
+            fn from_row(r: &'r sqlx::any::AnyRow) -> std::result::Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($t { $($field: r.try_get(stringify!($field))?),+ })
+            }
+        }
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -100,7 +115,7 @@ pub struct NewCase {
 /// A mail to be queued in the outbox.
 #[derive(Debug, Clone)]
 pub struct OutgoingMail {
-    pub kind: String,
+    pub kind: MailKind,
     pub recipient: String,
     pub recipient_name: Option<String>,
     pub subject: String,
@@ -108,15 +123,15 @@ pub struct OutgoingMail {
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
-    /// `pending` (send), `held` (a handler decides) or `suppressed` (loop guard; never sent).
-    pub status: &'static str,
+    /// `Pending` (send), `Held` (a handler decides) or `Suppressed` (loop guard; never sent).
+    pub status: OutboxStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLink {
     pub id: i64,
     pub reference: String,
-    pub status: String,
+    pub status: CaseStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +165,7 @@ pub struct OutboxItem {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseSummary {
     pub reference: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub source: String,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
@@ -164,8 +179,9 @@ pub struct CaseSummary {
     pub messages: i64,
     pub attachments: i64,
     /// `sent`, `pending`, `held`, `suppressed`, `returned` (bounced), `undeliverable` (refused
-    /// for good by the SMTP server) or `none`.
-    pub acknowledgement: String,
+    /// for good by the SMTP server) or `none` (no acknowledgement queued).
+    #[serde(serialize_with = "none_if_absent")]
+    pub acknowledgement: Option<OutboxStatus>,
     pub acknowledged_at: Option<i64>,
     /// The responsible handler (R5), if assigned.
     pub handler: Option<String>,
@@ -175,6 +191,17 @@ pub struct CaseSummary {
     pub responded_at: Option<i64>,
 }
 
+impl CaseSummary {
+    /// The acknowledgement's state as printed: an outbox status, or `none`.
+    pub fn acknowledgement_word(&self) -> &'static str {
+        self.acknowledgement.map_or("none", OutboxStatus::as_str)
+    }
+}
+
+fn none_if_absent<S: serde::Serializer>(status: &Option<OutboxStatus>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(status.map_or("none", OutboxStatus::as_str))
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseEvent {
     pub at: i64,
@@ -182,6 +209,8 @@ pub struct CaseEvent {
     pub action: String,
     pub detail: String,
 }
+
+from_columns!(CaseEvent { at, actor, action, detail });
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseMessage {
@@ -193,6 +222,8 @@ pub struct CaseMessage {
     pub note: String,
 }
 
+from_columns!(CaseMessage { direction, kind, from_address, subject, received_at, note });
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseAttachment {
     pub filename: String,
@@ -202,6 +233,8 @@ pub struct CaseAttachment {
     /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
     pub role: String,
 }
+
+from_columns!(CaseAttachment { filename, content_type, size, sha256, role });
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseDetail {
@@ -376,6 +409,7 @@ mod outbox;
 mod register;
 mod reminders;
 mod views;
+mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
@@ -384,7 +418,7 @@ pub use mail_classes::QuarantinedMail;
 use outbox::insert_outbox;
 pub use outbox::Sent;
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
-use views::{summary_from_row, SUMMARY_SELECT};
+use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};
 
 pub fn now() -> i64 {

@@ -6,7 +6,9 @@ use std::time::Duration;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{insert_event, now, Claim, OutboxItem, OutgoingMail, Result, Store, StoreError};
+use crate::domain::reminders::Deadline;
+
+use super::{insert_event, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError};
 
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).
 #[derive(Debug, Clone)]
@@ -30,7 +32,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(outbox_item))
+        Ok(row.as_ref().map(outbox_item).transpose()?)
     }
 
     /// Records the SMTP server's acceptance. For an acknowledgement this also meets the
@@ -53,32 +55,29 @@ impl Store {
     /// Claims up to `limit` due outgoing mails for `lease`, in one statement: of two claimants
     /// asking at once each row goes to one (the UPDATE re-checks the lease of every row).
     pub async fn claim_outbox_batch(&self, worker: &str, lease: Duration, which: Claim, limit: u32) -> Result<Vec<OutboxItem>> {
-        // The same statement twice over, as sqlx takes only literal SQL.
-        let sql = match which {
-            Claim::Any => {
-                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
-                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 ORDER BY next_attempt_at, id LIMIT $4)
-                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
-            }
-            Claim::ExceptReminders => {
-                "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
-                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 AND kind NOT IN ('reminder', 'escalation')
-                              ORDER BY next_attempt_at, id LIMIT $4)
-                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
-            }
+        let except = match which {
+            Claim::Any => String::new(),
+            Claim::ExceptReminders => format!(" AND kind NOT IN ({})", waiting_kinds()),
         };
-        let due = match which {
-            Claim::Any => "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1",
-            Claim::ExceptReminders => {
-                "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 AND kind NOT IN ('reminder', 'escalation')"
-            }
-        };
+        // Built from our own constants only, never from input.
+        let sql = format!(
+            "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3{except}
+                          ORDER BY next_attempt_at, id LIMIT $4)
+               AND status = 'pending' AND claimed_until <= $3 RETURNING id"
+        );
+        let due = format!("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1{except}");
         // A claimant that loses every row to another one at the same moment asks again while
         // due mail is left, rather than take the queue for empty.
         for _ in 0..5 {
             let t = now();
-            let ids: Vec<i64> =
-                sqlx::query_scalar(sql).bind(t + lease.as_secs() as i64).bind(worker).bind(t).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(t + lease.as_secs() as i64)
+                .bind(worker)
+                .bind(t)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
             if !ids.is_empty() {
                 let mut items = Vec::with_capacity(ids.len());
                 for id in ids {
@@ -87,7 +86,7 @@ impl Store {
                 items.sort_by_key(|item| item.id);
                 return Ok(items);
             }
-            let left: i64 = sqlx::query_scalar(due).bind(t).fetch_one(&self.pool).await?;
+            let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(due.as_str())).bind(t).fetch_one(&self.pool).await?;
             if left == 0 {
                 break;
             }
@@ -130,7 +129,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if let Some(case_id) = item.case_id {
-            insert_event(&mut tx, case_id, "klachtd", "letter-undeliverable", &item.mail.kind).await?;
+            insert_event(&mut tx, case_id, "klachtd", "letter-undeliverable", item.mail.kind.as_str()).await?;
             if let Some(mail) = notice {
                 insert_outbox(&mut tx, Some(case_id), mail).await?;
                 insert_event(&mut tx, case_id, "klachtd", "handler-notified", "a letter could not be delivered").await?;
@@ -203,23 +202,23 @@ impl Store {
     }
 }
 
-fn outbox_item(row: &AnyRow) -> OutboxItem {
-    OutboxItem {
-        id: row.get(0),
-        case_id: row.get(1),
-        attempts: row.get(10),
+fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
+    Ok(OutboxItem {
+        id: row.try_get(0)?,
+        case_id: row.try_get(1)?,
+        attempts: row.try_get(10)?,
         mail: OutgoingMail {
-            kind: row.get(2),
-            recipient: row.get(3),
-            recipient_name: row.get(4),
-            subject: row.get(5),
-            body: row.get(6),
-            message_id: row.get(7),
-            in_reply_to: row.get(8),
-            references: row.get::<String, _>(9).split_whitespace().map(str::to_string).collect(),
-            status: "pending",
+            kind: row.try_get(2)?,
+            recipient: row.try_get(3)?,
+            recipient_name: row.try_get(4)?,
+            subject: row.try_get(5)?,
+            body: row.try_get(6)?,
+            message_id: row.try_get(7)?,
+            in_reply_to: row.try_get(8)?,
+            references: row.try_get::<String, _>(9)?.split_whitespace().map(str::to_string).collect(),
+            status: OutboxStatus::Pending,
         },
-    }
+    })
 }
 
 /// Records the SMTP server's acceptance of `item` at `t`. For a letter this also meets the
@@ -233,13 +232,12 @@ async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &Outb
         .await?;
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.
-        let met = match item.mail.kind.as_str() {
-            "acknowledgement" => Some("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL"),
-            "progress" => Some("UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL"),
+        let met = item.mail.kind.meets().map(|deadline| match deadline {
+            Deadline::Acknowledge => "UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL",
+            Deadline::Progress => "UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL",
             // Only a response to a closed case with no later response still to go (reopened cases).
-            "response" => Some("UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')"),
-            _ => None,
-        };
+            Deadline::Respond => "UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')",
+        });
         if let Some(sql) = met {
             sqlx::query(sql).bind(t).bind(case_id).execute(&mut **tx).await?;
         }
@@ -249,10 +247,15 @@ async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &Outb
     let listed =
         sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
     for r in &listed {
-        let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+        let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
         insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;
     }
     Ok(())
+}
+
+/// The kinds of mail kept back outside working hours, as an SQL list: `'reminder', 'escalation'`.
+fn waiting_kinds() -> String {
+    MailKind::ALL.iter().filter(|k| k.waits_for_working_hours()).map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
 }
 
 pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
@@ -262,7 +265,7 @@ pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(case_id)
-    .bind(&mail.kind)
+    .bind(mail.kind.as_str())
     .bind(&mail.recipient)
     .bind(mail.recipient_name.clone())
     .bind(&mail.subject)
@@ -270,7 +273,7 @@ pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>
     .bind(&mail.message_id)
     .bind(mail.in_reply_to.clone())
     .bind(mail.references.join(" "))
-    .bind(mail.status)
+    .bind(mail.status.as_str())
     .bind(t)
     .bind(t)
     .fetch_one(&mut **tx)

@@ -3,9 +3,9 @@
 
 use chrono::NaiveDate;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
-use super::{CaseAttachment, CaseDetail, CaseEvent, CaseMessage, CaseSummary, Result, Store, StoreError};
+use super::{CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -52,7 +52,7 @@ impl Store {
             sqlx::query_as("SELECT status, COUNT(*) FROM outbox WHERE status IN ('pending', 'held', 'suppressed', 'undeliverable') GROUP BY status")
                 .fetch_all(&self.pool)
                 .await?;
-        let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+        let count = |s: OutboxStatus| counts.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n);
         let oldest_unsent_at: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?;
         let today = today.to_string();
         let scalar = |sql: &'static str| {
@@ -61,10 +61,10 @@ impl Store {
         };
         Ok(Status {
             last_sync_at,
-            outbox_pending: count("pending"),
-            outbox_held: count("held"),
-            outbox_suppressed: count("suppressed"),
-            outbox_undeliverable: count("undeliverable"),
+            outbox_pending: count(OutboxStatus::Pending),
+            outbox_held: count(OutboxStatus::Held),
+            outbox_suppressed: count(OutboxStatus::Suppressed),
+            outbox_undeliverable: count(OutboxStatus::Undeliverable),
             oldest_unsent_at,
             open_cases: sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status = 'open'").fetch_one(&self.pool).await?,
             acknowledgement_overdue: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND acknowledged_at IS NULL AND acknowledge_by < $1").await?,
@@ -85,15 +85,13 @@ impl Store {
 
     /// Outgoing mail by status, sent mail included: this counts every row of the outbox.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?)
     }
 
     // ---- looking at cases --------------------------------------------------------------
 
     pub async fn list_cases(&self) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} ORDER BY c.id"))).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(summary_from_row).collect())
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} ORDER BY c.id"))).fetch_all(&self.pool).await?)
     }
 
     /// The cases that `filter` lets through, oldest first, as the database hands them out.
@@ -154,7 +152,7 @@ impl Store {
                             b.read += 1;
                             b.left -= 1;
                             b.after = row.get("id");
-                            return Ok(Some((summary_from_row(&row), b)));
+                            return Ok(Some((CaseSummary::from_row(&row)?, b)));
                         }
                         b.rows = None;
                         if b.read < b.asked {
@@ -187,41 +185,29 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let summary = summary_from_row(&row);
-        let case_id: i64 = row.get("id");
-        let description: String = row.get("description");
-        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.get("forwarded_sender"), row.get("forwarded_date"));
-        let message_list = sqlx::query("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
+        let summary = CaseSummary::from_row(&row)?;
+        let case_id: i64 = row.try_get("id")?;
+        let description: String = row.try_get("description")?;
+        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
+        let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| CaseMessage { direction: r.get(0), kind: r.get(1), from_address: r.get(2), subject: r.get(3), received_at: r.get(4), note: r.get(5) })
-            .collect();
-        let attachment_list = sqlx::query("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
+            .await?;
+        let attachment_list = sqlx::query_as("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| CaseAttachment { filename: r.get(0), content_type: r.get(1), size: r.get(2), sha256: r.get(3), role: r.get(4) })
-            .collect();
-        let history = sqlx::query("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id")
-            .bind(case_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| CaseEvent { at: r.get(0), actor: r.get(1), action: r.get(2), detail: r.get(3) })
-            .collect();
+            .await?;
+        let history =
+            sqlx::query_as("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id").bind(case_id).fetch_all(&self.pool).await?;
         Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
     pub async fn raw_messages(&self, reference: &str) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
+        Ok(sqlx::query_scalar("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
             .bind(reference)
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+            .await?)
     }
 
     /// The files (SHA-256) of a case's large raw mails, kept outside the database.
@@ -250,31 +236,33 @@ pub(super) const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.s
         c.forwarded_sender, c.forwarded_date,
         (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id AND a.role = 'document') AS n_attachments,
-        COALESCE((SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1), 'none') AS ack_status
+        (SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1) AS ack_status
     FROM cases c";
 
-pub(super) fn summary_from_row(r: &AnyRow) -> CaseSummary {
-    let incomplete: String = r.get("incomplete");
-    CaseSummary {
-        reference: r.get("reference"),
-        status: r.get("status"),
-        source: r.get("source"),
-        complainant_name: r.get("complainant_name"),
-        complainant_email: r.get("complainant_email"),
-        reply_to_email: r.get("reply_to_email"),
-        subject: r.get("subject"),
-        received_on: r.get("received_on"),
-        acknowledge_by: r.get("acknowledge_by"),
-        progress_by: r.get("progress_by"),
-        respond_by: r.get("respond_by"),
-        incomplete: incomplete.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-        messages: r.get("n_messages"),
-        attachments: r.get("n_attachments"),
-        acknowledgement: r.get("ack_status"),
-        acknowledged_at: r.get("acknowledged_at"),
-        handler: r.get("handler"),
-        supervisor_check: r.get("supervisor_check"),
-        progress_sent_at: r.get("progress_sent_at"),
-        responded_at: r.get("responded_at"),
+impl<'r> sqlx::FromRow<'r, AnyRow> for CaseSummary {
+    fn from_row(r: &'r AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        let incomplete: String = r.try_get("incomplete")?;
+        Ok(CaseSummary {
+            reference: r.try_get("reference")?,
+            status: r.try_get("status")?,
+            source: r.try_get("source")?,
+            complainant_name: r.try_get("complainant_name")?,
+            complainant_email: r.try_get("complainant_email")?,
+            reply_to_email: r.try_get("reply_to_email")?,
+            subject: r.try_get("subject")?,
+            received_on: r.try_get("received_on")?,
+            acknowledge_by: r.try_get("acknowledge_by")?,
+            progress_by: r.try_get("progress_by")?,
+            respond_by: r.try_get("respond_by")?,
+            incomplete: incomplete.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            messages: r.try_get("n_messages")?,
+            attachments: r.try_get("n_attachments")?,
+            acknowledgement: r.try_get("ack_status")?,
+            acknowledged_at: r.try_get("acknowledged_at")?,
+            handler: r.try_get("handler")?,
+            supervisor_check: r.try_get("supervisor_check")?,
+            progress_sent_at: r.try_get("progress_sent_at")?,
+            responded_at: r.try_get("responded_at")?,
+        })
     }
 }

@@ -2,9 +2,7 @@
 //! hashes only), who may read which case (R9), the thread of a case, and the record of every
 //! opening of a case page and every download in the case's history.
 
-use sqlx::Row;
-
-use super::{insert_event, insert_outbox, now, summary_from_row, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
+use super::{insert_event, insert_outbox, now, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
 
 /// A signed-in handler.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -56,11 +54,11 @@ const MAY_READ: &str = "EXISTS (SELECT 1 FROM handlers h WHERE h.email = $1 AND 
 impl Store {
     /// The active handler with this address.
     pub async fn web_user(&self, email: &str) -> Result<Option<WebUser>> {
-        let row = sqlx::query("SELECT name, email, supervisor FROM handlers WHERE email = $1 AND active = 1")
+        let row: Option<(String, String, i64)> = sqlx::query_as("SELECT name, email, supervisor FROM handlers WHERE email = $1 AND active = 1")
             .bind(email.trim().to_ascii_lowercase())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| WebUser { name: r.get(0), email: r.get(1), supervisor: r.get::<i64, _>(2) != 0 }))
+        Ok(row.map(|(name, email, supervisor)| WebUser { name, email, supervisor: supervisor != 0 }))
     }
 
     /// Stores a sign-in link (its hash) and queues the mail that carries it, together.
@@ -106,8 +104,8 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        let row = sqlx::query("SELECT email, message_id FROM web_links WHERE token_hash = $1").bind(token_hash).fetch_one(&mut *tx).await?;
-        let (email, message_id): (String, String) = (row.get(0), row.get(1));
+        let (email, message_id): (String, String) =
+            sqlx::query_as("SELECT email, message_id FROM web_links WHERE token_hash = $1").bind(token_hash).fetch_one(&mut *tx).await?;
         // Used, the link is worthless; still, its token does not stay in the database.
         sqlx::query("UPDATE outbox SET body = '(sign-in link used)' WHERE message_id = $1").bind(message_id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -128,7 +126,7 @@ impl Store {
 
     /// The session with this hash, if it has not expired and its handler is still active.
     pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>> {
-        let row = sqlx::query(
+        let row: Option<(String, String, i64, String)> = sqlx::query_as(
             "SELECT h.name, h.email, h.supervisor, s.csrf FROM web_sessions s JOIN handlers h ON h.email = s.email AND h.active = 1
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
@@ -136,7 +134,7 @@ impl Store {
         .bind(now())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| WebSession { user: WebUser { name: r.get(0), email: r.get(1), supervisor: r.get::<i64, _>(2) != 0 }, csrf: r.get(3) }))
+        Ok(row.map(|(name, email, supervisor, csrf)| WebSession { user: WebUser { name, email, supervisor: supervisor != 0 }, csrf }))
     }
 
     pub async fn end_session(&self, token_hash: &str) -> Result<()> {
@@ -146,19 +144,19 @@ impl Store {
 
     /// The cases `user` may read: all for a supervisor (R9), else those assigned to them now or before.
     pub async fn cases_for(&self, user: &WebUser) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id"))).bind(&user.email).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(summary_from_row).collect())
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id"))).bind(&user.email).fetch_all(&self.pool).await?)
     }
 
     /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.
     pub async fn may_read(&self, reference: &str, user: &WebUser) -> Result<Option<i64>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT c.id, CASE WHEN {MAY_READ} THEN 1 ELSE 0 END FROM cases c WHERE c.reference = $2")))
-            .bind(&user.email)
-            .bind(reference)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        Ok((row.get::<i64, _>(1) != 0).then(|| row.get(0)))
+        let (id, allowed): (i64, i64) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT c.id, CASE WHEN {MAY_READ} THEN 1 ELSE 0 END FROM cases c WHERE c.reference = $2")))
+                .bind(&user.email)
+                .bind(reference)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+        Ok((allowed != 0).then_some(id))
     }
 
     /// Records an access (a page opened, a download, a refusal) in the case's history.
@@ -172,37 +170,30 @@ impl Store {
     /// The whole thread of a case, oldest first: mail in (and any recorded out), and our
     /// letters to the complainant and other parties from the outbox.
     pub async fn thread(&self, case_id: i64) -> Result<Vec<ThreadMessage>> {
-        let mut out: Vec<ThreadMessage> =
-            sqlx::query("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
+        let received: Vec<(String, String, Option<String>, String, String, i64)> =
+            sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
                 .bind(case_id)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| ThreadMessage {
-                    direction: r.get(0),
-                    kind: r.get(1),
-                    address: r.get(2),
-                    subject: r.get(3),
-                    body: r.get(4),
-                    at: r.get(5),
-                    status: String::new(),
-                })
-                .collect();
-        let letters = sqlx::query(
+                .await?;
+        let mut out: Vec<ThreadMessage> = received
+            .into_iter()
+            .map(|(direction, kind, address, subject, body, at)| ThreadMessage { direction, kind, address, subject, body, at, status: String::new() })
+            .collect();
+        let letters: Vec<(String, Option<String>, String, String, i64, String)> = sqlx::query_as(
             "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
              WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response') ORDER BY id",
         )
         .bind(case_id)
         .fetch_all(&self.pool)
         .await?;
-        out.extend(letters.iter().map(|r| ThreadMessage {
+        out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
             direction: "out".into(),
-            kind: r.get(0),
-            address: r.get(1),
-            subject: r.get(2),
-            body: r.get(3),
-            at: r.get(4),
-            status: r.get(5),
+            kind,
+            address,
+            subject,
+            body,
+            at,
+            status,
         }));
         out.sort_by_key(|m| m.at);
         Ok(out)
@@ -210,7 +201,7 @@ impl Store {
 
     /// The `index`-th attachment (from 0, in the case page's order) of a case.
     pub async fn web_attachment(&self, reference: &str, index: i64) -> Result<Option<WebAttachment>> {
-        let row = sqlx::query(
+        let row: Option<(i64, String, String, String)> = sqlx::query_as(
             "SELECT a.case_id, a.filename, a.content_type, a.sha256 FROM attachments a JOIN cases c ON c.id = a.case_id
              WHERE c.reference = $1 ORDER BY a.id LIMIT 1 OFFSET $2",
         )
@@ -218,6 +209,6 @@ impl Store {
         .bind(index)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| WebAttachment { case_id: r.get(0), filename: r.get(1), content_type: r.get(2), sha256: r.get(3) }))
+        Ok(row.map(|(case_id, filename, content_type, sha256)| WebAttachment { case_id, filename, content_type, sha256 }))
     }
 }

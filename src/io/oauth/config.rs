@@ -249,7 +249,7 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     }
     if let Some(url) = &o.token_url {
         match super::http::Url::parse(url) {
-            Ok(u) if !u.https && !crate::config::is_loopback(&u.host) => {
+            Ok(u) if !u.https && !crate::config::check::is_loopback(&u.host) => {
                 add("oauth2.token_url", format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost")
             }
             Ok(_) => {}

@@ -15,6 +15,7 @@ use super::pages::{readable, set_browser_cookie};
 use super::{require, Peer, Shared};
 use crate::app::actions::{Delivery, PaperComplaint};
 use crate::domain::procedure::{Category, Outcome};
+use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::corrections::Correction;
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
@@ -32,7 +33,7 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
     let address = form.get("email").map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
     let sent = || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true });
     // No address of ours looks like this: the same answer, and nothing counted or kept.
-    if address.len() > 254 || !address.contains('@') {
+    if crate::domain::vocabulary::EmailAddress::parse(&address).is_err() {
         return sent();
     }
     let client = web.client(peer.0, &headers);
@@ -70,7 +71,7 @@ async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser
     let text = web.pages.render("sign-in-mail.txt", context).map_err(|e| format!("the mail cannot be rendered: {e}"))?;
     let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
     let mail = OutgoingMail {
-        kind: "sign-in-link".into(),
+        kind: MailKind::SignInLink,
         recipient: user.email.clone(),
         recipient_name: Some(user.name.clone()),
         subject: subject.trim_start_matches("Subject:").trim().to_string(),
@@ -78,7 +79,7 @@ async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser
         message_id: crate::io::smtp::new_message_id("sign-in", &web.domain),
         in_reply_to: None,
         references: Vec::new(),
-        status: "pending",
+        status: OutboxStatus::Pending,
     };
     let expires = crate::store::now() + auth::LINK_VALID.as_secs() as i64;
     web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await.map_err(|e| format!("cannot store it: {e}"))?;

@@ -65,7 +65,7 @@ pub struct CaseRow {
 /// The three deadlines of a case as stored at registration (never recomputed).
 pub fn case_row(calendar: &Calendar, today: NaiveDate, case: CaseSummary) -> CaseRow {
     let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or(today);
-    let closed = case.status == "closed";
+    let closed = case.status == crate::store::CaseStatus::Closed;
     let deadlines = vec![
         deadline_view(calendar, today, "acknowledge", date(&case.acknowledge_by), case.acknowledged_at.is_some()),
         deadline_view(calendar, today, "progress", date(&case.progress_by), case.progress_sent_at.is_some() || closed),
@@ -158,7 +158,7 @@ mod tests {
     fn summary(reference: &str, status: &str, ack: &str, progress: &str, respond: &str, acknowledged: bool) -> CaseSummary {
         CaseSummary {
             reference: reference.into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             source: "email".into(),
             complainant_name: None,
             complainant_email: None,
@@ -171,7 +171,7 @@ mod tests {
             incomplete: vec![],
             messages: 0,
             attachments: 0,
-            acknowledgement: "none".into(),
+            acknowledgement: None,
             acknowledged_at: acknowledged.then_some(1),
             handler: None,
             supervisor_check: String::new(),

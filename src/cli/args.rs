@@ -1,0 +1,466 @@
+//! The command line's vocabulary: every command, argument and its help, and the parsers that
+//! turn text into a date, a moment, an e-mail address, a case reference or a word of a closed set
+//! once, at the edge. A value of the wrong form never reaches a command (see `main`: one line,
+//! exit 1). The same types make the shell completions and the manual page.
+
+use std::ffi::OsStr;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::domain::procedure::{Category, Outcome};
+
+#[derive(Parser)]
+#[command(name = "klachtd", version, about = "Runs a complaints procedure by e-mail")]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "KLACHTD_CONFIG", default_value = "/etc/klachtd/klachtd.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The help of every case reference argument.
+const REFERENCE: &str = "The case's reference, e.g. KL-2026-0001";
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the daemon: read the mailbox, register cases, send mail.
+    Run,
+    /// Validate the configuration; unless --offline, also try the database and mail servers.
+    CheckConfig {
+        /// Check the file and the templates only; connect to nothing.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Apply database migrations (the daemon also does this at start).
+    Migrate,
+    /// Print the deadlines for a date of receipt as JSON.
+    Deadlines {
+        /// Date of receipt, YYYY-MM-DD.
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        received: NaiveDate,
+    },
+    /// Health at a glance: last mailbox sync, outbox backlog, open cases by deadline state.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look at and act on cases.
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+    /// The handlers who can be assigned cases.
+    Handlers {
+        #[command(subcommand)]
+        command: HandlersCommand,
+    },
+    /// The register of complaints over a period (R10).
+    Report {
+        /// First day of the period, YYYY-MM-DD.
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        from: NaiveDate,
+        /// Last day of the period, YYYY-MM-DD.
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        to: NaiveDate,
+        /// How to print the register.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// Personal data retention (R9).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Deadline reminders to handlers.
+    Reminders {
+        #[command(subcommand)]
+        command: RemindersCommand,
+    },
+    /// Outgoing mail.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Mail held for a person: flagged as spam by the organisation's filter, a copier's scan,
+    /// a voicemail.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+    /// Print a shell completion script (systemd/install.sh installs them).
+    #[command(hide = true)]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page klachtd(1) in roff, or write every page to a directory.
+    #[command(hide = true)]
+    Man {
+        /// Write klachtd.1 and a page per command (klachtd-cases-respond.1, ...) here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// The forms of the register.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Columns for a terminal.
+    Table,
+    /// Comma-separated, for a spreadsheet.
+    Csv,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCommand {
+    /// Queue mail again that the SMTP server refused for good, once the cause is fixed (a smart
+    /// host whose 5xx was temporary after all, a corrected address).
+    Retry {
+        /// Only the undeliverable mail of these cases.
+        #[arg(required_unless_present = "all", value_parser = reference, value_name = "REFERENCE")]
+        references: Vec<String>,
+        /// All undeliverable mail.
+        #[arg(long, conflicts_with = "references")]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QuarantineCommand {
+    /// Quarantined mail that can be registered, oldest first.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a quarantined mail (say, a real complaint the spam filter flagged) exactly as
+    /// the intake would have: a new case with its original date of receipt, acknowledged, or
+    /// mail of the case it refers to.
+    Register {
+        /// The mail's ID, as `quarantine list` shows it.
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HandlersCommand {
+    /// Add a handler (or update one with the same name).
+    Add {
+        /// The handler's name, as cases and reminders show it.
+        name: String,
+        /// The handler's e-mail address, for assignments and reminders.
+        #[arg(value_parser = email, value_name = "EMAIL")]
+        email: String,
+        /// Supervisors receive escalations and check assignments.
+        #[arg(long)]
+        supervisor: bool,
+    },
+    /// The handlers, active or not, with their number of open cases.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a handler unavailable for new cases (their history stays).
+    Remove {
+        /// The handler's name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Remove personal data of cases closed longer than retention.personal_data_days ago.
+    Run,
+}
+
+#[derive(Subcommand)]
+pub enum RemindersCommand {
+    /// Show what would be sent at a moment, without sending.
+    Preview {
+        /// "YYYY-MM-DD HH:MM" in Europe/Amsterdam, or RFC 3339; default now.
+        #[arg(long, value_parser = moment, value_name = "MOMENT")]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CasesCommand {
+    /// Cases, oldest first; printed as they are read, so the first come at once.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only open cases.
+        #[arg(long)]
+        open: bool,
+        /// Only the cases of this handler.
+        #[arg(long, value_name = "NAME")]
+        handler: Option<String>,
+        /// Only open cases with a deadline not yet met within this many calendar days (or
+        /// passed).
+        #[arg(long, value_name = "DAYS")]
+        due_within: Option<u32>,
+        /// At most this many cases.
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// One case with its messages, attachments and history.
+    Show {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a held acknowledgement (mail that was in the mailbox before klachtd took over).
+    ReleaseAcknowledgement {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+    },
+    /// Make a handler responsible for a case (refused if the complaint is about them).
+    Assign {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The handler's name; they are told by mail.
+        handler: String,
+    },
+    /// Record a staff member the complaint is about; they can then not handle it.
+    Subject {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The staff member's name.
+        name: String,
+    },
+    /// Send the progress notice (R6) with the expected handling date.
+    Progress {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// When the complaint is expected to be handled, YYYY-MM-DD.
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        expected: NaiveDate,
+        /// Text for the complainant, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        message_file: Option<PathBuf>,
+    },
+    /// Ask the complainant (or, with --to, someone else) for more information (R7).
+    RequestInfo {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The question, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        message_file: PathBuf,
+        /// Ask this address instead of the complainant.
+        #[arg(long, value_parser = email, value_name = "EMAIL")]
+        to: Option<String>,
+    },
+    /// Send the final response (R8) with findings and measures; closes the case.
+    Respond {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// Whether the complaint was founded.
+        #[arg(long, value_parser = words::<Outcome>())]
+        outcome: Outcome,
+        /// The findings, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        findings_file: PathBuf,
+        /// The measures taken, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        measures_file: Option<PathBuf>,
+    },
+    /// Set the register category.
+    Category {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// What the complaint is about, for the register (R10).
+        #[arg(value_parser = words::<Category>())]
+        category: Category,
+    },
+    /// Add an internal note (never sent).
+    Note {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The note.
+        text: String,
+    },
+    /// Record that the complainant took the complaint to an external body (R11).
+    Escalate {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The external body, e.g. "Nationale ombudsman".
+        #[arg(long, value_name = "BODY")]
+        to: String,
+        /// When the complaint was taken there, YYYY-MM-DD.
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: NaiveDate,
+    },
+    /// Reopen a closed case.
+    Reopen {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+    },
+    /// Register a complaint that came by post (R2), with its real date of receipt.
+    Register {
+        /// The complainant's name.
+        #[arg(long)]
+        name: String,
+        /// The complainant's e-mail address: the acknowledgement is mailed, else printed.
+        #[arg(long, value_parser = email, value_name = "EMAIL")]
+        email: Option<String>,
+        /// The complainant's postal address, for letters to print.
+        #[arg(long, value_name = "TEXT")]
+        postal_address: Option<String>,
+        /// Date of receipt, YYYY-MM-DD.
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        received: NaiveDate,
+        /// The complaint's text.
+        #[arg(long, value_name = "FILE")]
+        description_file: PathBuf,
+        /// A scanned document; repeat for more.
+        #[arg(long, value_name = "FILE")]
+        attach: Vec<PathBuf>,
+    },
+    /// Record that the acknowledgement of a paper complaint went out by post.
+    Acknowledged {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// When it was posted, YYYY-MM-DD.
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: NaiveDate,
+    },
+    /// Correct or add the complainant's name, e-mail address or description (R3); the
+    /// incomplete flags are recomputed.
+    Complete {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The complainant's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The complainant's e-mail address.
+        #[arg(long, value_parser = email, value_name = "EMAIL")]
+        email: Option<String>,
+        /// The complaint's text.
+        #[arg(long, value_name = "FILE")]
+        description_file: Option<PathBuf>,
+    },
+    /// A supervisor confirms the assignment of a case whose complaint names a handler (R5).
+    Checked {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+    },
+}
+
+/// A date argument: exactly YYYY-MM-DD, and a day that exists.
+fn date(text: &str) -> Result<NaiveDate, String> {
+    let well_formed = text.len() == 10 && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) if well_formed => Ok(day),
+        _ if well_formed => Err(format!("{text} is not a day of the calendar")),
+        _ => Err(format!("expected a date as YYYY-MM-DD, e.g. 2026-11-20, not {text:?}")),
+    }
+}
+
+/// A moment: "2026-11-27 09:00" (Europe/Amsterdam) or RFC 3339.
+fn moment(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map_err(|_| format!("{text:?} is not \"YYYY-MM-DD HH:MM\" or RFC 3339"))?;
+    local
+        .and_local_timezone(chrono_tz::Europe::Amsterdam)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| format!("{text} does not exist in Europe/Amsterdam (daylight-saving gap)"))
+}
+
+/// An e-mail address, trimmed: the check of an address the outbox can send to, the one the
+/// corrections and the actions apply too.
+fn email(text: &str) -> Result<String, String> {
+    let address = text.trim();
+    if crate::store::corrections::valid_email(address) {
+        Ok(address.to_string())
+    } else {
+        Err(format!("{address:?} is not a valid e-mail address"))
+    }
+}
+
+/// A case reference in its canonical form (`kl-2026-0001` is `KL-2026-0001`): a prefix of 1-8
+/// letters, as organisation.reference_prefix allows, a year and a number. Whether the case
+/// exists is the store's answer.
+fn reference(text: &str) -> Result<String, String> {
+    let prefix = text.trim().split_once('-').map_or("", |(p, _)| p);
+    let letters = !prefix.is_empty() && prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphabetic());
+    match crate::domain::reference::CaseRef::parse(text, prefix) {
+        Some(r) if letters => Ok(r.to_string()),
+        _ => Err(format!("{text:?} is not a case reference such as KL-2026-0001")),
+    }
+}
+
+/// A word of one of the domain's closed sets (an outcome, a category): the domain parses it and
+/// words its refusal, as for actions by mail; clap's `ValueEnum` lists the words in the help,
+/// the completions and the manual page.
+#[derive(Clone)]
+pub struct Words<E>(PhantomData<fn() -> E>);
+
+fn words<E>() -> Words<E> {
+    Words(PhantomData)
+}
+
+impl<E> TypedValueParser for Words<E>
+where
+    E: ValueEnum + FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    type Value = E;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &OsStr) -> Result<E, clap::Error> {
+        <E as FromStr>::from_str.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(E::value_variants().iter().filter_map(ValueEnum::to_possible_value)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words clap offers are the words the domain parses.
+    #[test]
+    fn offered_words_are_the_domain_words() {
+        for o in Outcome::value_variants() {
+            assert_eq!(o.to_possible_value().unwrap().get_name(), o.as_str());
+        }
+        for c in Category::value_variants() {
+            assert_eq!(c.to_possible_value().unwrap().get_name(), c.as_str());
+        }
+    }
+
+    #[test]
+    fn references_and_addresses_are_parsed_once() {
+        assert_eq!(reference("kl-2026-0001"), Ok("KL-2026-0001".to_string()));
+        assert_eq!(reference("GEM-2025-12345"), Ok("GEM-2025-12345".to_string()));
+        for bad in ["KL-26-0001", "2026-0001", "KL2026-0001", "KL-2026-1", "-2026-0001", "ABCDEFGHI-2026-0001", "K1-2026-0001"] {
+            assert!(reference(bad).is_err(), "{bad}");
+        }
+        assert_eq!(email(" ans@example.test "), Ok("ans@example.test".to_string()));
+        for bad in ["ans", "ans@", "a@b@c.test", "<ans@example.test>", "geen adres"] {
+            assert!(email(bad).unwrap_err().contains("is not a valid e-mail address"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

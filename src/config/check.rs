@@ -1,0 +1,256 @@
+//! What is wrong with a configuration, short of connecting to servers: every problem with its
+//! key and its fix, so one run of `check-config` lists them all.
+
+use std::collections::BTreeSet;
+
+use super::sections::with_password;
+use super::{AssignmentRule, AuthMode, Config, Problem, TlsMode};
+
+impl Config {
+    /// `problems`, reading the secrets' files and variables only if `secrets`.
+    pub(super) fn check(&self, secrets: bool) -> Vec<Problem> {
+        let mut p = Vec::new();
+        let mut add = |key: &str, message: String, fix: &str| p.push(Problem { key: key.into(), message, fix: fix.into() });
+
+        if !looks_like_address(&self.organisation.complaints_address) {
+            add(
+                "organisation.complaints_address",
+                format!("{:?} is not an e-mail address", self.organisation.complaints_address),
+                "write the full address, e.g. klachten@example.nl",
+            );
+        }
+        for a in &self.organisation.own_addresses {
+            if !looks_like_address(a) {
+                add("organisation.own_addresses", format!("{a:?} is not an e-mail address"), "list full addresses only");
+            }
+        }
+        let prefix = &self.organisation.reference_prefix;
+        if prefix.is_empty() || prefix.len() > 8 || !prefix.bytes().all(|b| b.is_ascii_alphabetic()) {
+            add("organisation.reference_prefix", format!("{prefix:?} must be 1-8 letters"), "use letters only, e.g. \"KL\"");
+        }
+        if self.organisation.name.trim().is_empty() {
+            add("organisation.name", "is empty".into(), "set the name complainants know you by");
+        }
+        if !self.organisation.regulation_url.starts_with("https://") && !self.organisation.regulation_url.starts_with("http://") {
+            add("organisation.regulation_url", "must be an http(s) link".into(), "link to the published complaints regulation");
+        }
+        if !matches!(self.templates.language.as_str(), "nl" | "en") {
+            add("templates.language", format!("{:?} is not supported", self.templates.language), "use \"nl\" or \"en\"");
+        }
+        if let Some(dir) = &self.templates.dir {
+            if !dir.is_dir() {
+                add(
+                    "templates.dir",
+                    format!("{} is not a directory", dir.display()),
+                    "point it at a directory with nl/ and en/ templates, or remove the key to use the built-in ones",
+                );
+            }
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")) {
+            add("database.url", "must start with sqlite:, postgres:// or postgresql://".into(), "e.g. sqlite:///var/lib/klachtd/klachtd.db");
+        }
+        if let Some(secret) = self.database.secret() {
+            // Read in every mode: the command line needs the database as much as the daemon.
+            if self.database.password_file.is_some() && self.database.password_env.is_some() {
+                add("database.password_file", "and database.password_env are both set".into(), "keep one");
+            } else if !self.database.url.starts_with("postgres") || with_password(&self.database.url, "x").is_none() {
+                add(
+                    "database.url",
+                    "a password file or variable needs a PostgreSQL URL with a user and without a password".into(),
+                    "e.g. postgres://klachtd@db.example.nl/klachtd",
+                );
+            } else if let Err(e) = secret.resolve("database") {
+                add("database.password_file", e.to_string(), "make the file readable by the service and the command line's user, or set the variable");
+            }
+        }
+        if self.database.max_connections == 0 {
+            add("database.max_connections", "must be at least 1".into(), "use 5");
+        }
+        for (section, host, port, tls, secret, ca) in [
+            (
+                "imap",
+                &self.imap.host,
+                self.imap.port,
+                self.imap.tls,
+                Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password),
+                &self.imap.ca_file,
+            ),
+            (
+                "smtp",
+                &self.smtp.host,
+                self.smtp.port,
+                self.smtp.tls,
+                self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password),
+                &self.smtp.ca_file,
+            ),
+        ] {
+            if host.trim().is_empty() {
+                add(&format!("{section}.host"), "is empty".into(), "set the server's host name");
+            }
+            if port == 0 {
+                add(&format!("{section}.port"), "must not be 0".into(), "use the server's port");
+            }
+            if tls == TlsMode::None && !is_loopback(host) {
+                add(
+                    &format!("{section}.tls"),
+                    format!("\"none\" sends the password in clear text to {host}"),
+                    "use \"implicit\" or \"starttls\"; \"none\" is only for localhost",
+                );
+            }
+            if let Some(secret) = secret {
+                let given = [secret.password.is_some(), secret.password_file.is_some(), secret.password_env.is_some()].iter().filter(|b| **b).count();
+                if given != 1 {
+                    add(&format!("{section}.password"), format!("{given} password sources given"), "set exactly one of password, password_file, password_env");
+                } else if let (true, Err(e)) = (secrets, secret.resolve(section)) {
+                    add(&format!("{section}.password"), e.to_string(), "make the file readable or set the variable");
+                }
+            }
+            if let Some(ca) = ca {
+                if !ca.is_file() {
+                    add(&format!("{section}.ca_file"), format!("{} does not exist", ca.display()), "point it at a PEM certificate or remove the key");
+                }
+            }
+        }
+        if self.imap.user.trim().is_empty() {
+            add("imap.user", "is empty".into(), "set the mailbox login");
+        }
+        for (key, folder) in [
+            ("imap.processed_folder", &self.imap.processed_folder),
+            ("imap.ignored_folder", &self.imap.ignored_folder),
+            ("imap.quarantine_folder", &self.imap.quarantine_folder),
+        ] {
+            if folder.trim().is_empty() || folder.eq_ignore_ascii_case(&self.imap.inbox) {
+                add(key, format!("{folder:?} must be a folder other than the inbox"), "name a separate folder; it is created when missing");
+            }
+        }
+        if self.imap.poll_interval_secs == 0 || self.imap.timeout_secs == 0 || self.smtp.timeout_secs == 0 {
+            add("imap.poll_interval_secs / *.timeout_secs", "must be at least 1 second".into(), "use the defaults (60)");
+        }
+        // RFC 2177: a server may log a client off after 30 minutes of IDLE.
+        if !(1..=29 * 60).contains(&self.imap.idle_renew_secs) {
+            add("imap.idle_renew_secs", format!("{} is outside 1..1740 seconds", self.imap.idle_renew_secs), "use the default (180)");
+        }
+        if self.intake.max_auto_replies_per_sender_per_day == 0 {
+            add("intake.max_auto_replies_per_sender_per_day", "0 would suppress every acknowledgement".into(), "use 5");
+        }
+        if !(1..=9).contains(&self.intake.spam.microsoft_min_scl) {
+            add(
+                "intake.spam.microsoft_min_scl",
+                format!("{} is not a spam confidence level from 1 to 9", self.intake.spam.microsoft_min_scl),
+                "use 5, Microsoft's own threshold for spam",
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for filter in &self.intake.spam.trust {
+            if !seen.insert(filter.as_str()) {
+                add("intake.spam.trust", format!("{:?} is listed twice", filter.as_str()), "list each filter once");
+            }
+        }
+        for (i, h) in self.handlers.iter().enumerate() {
+            if h.name.trim().is_empty() || !looks_like_address(&h.email) {
+                add(
+                    &format!("handlers[{i}]"),
+                    format!("{:?} <{}> needs a name and an e-mail address", h.name, h.email),
+                    "write name = \"...\" and email = \"...@...\"",
+                );
+            }
+        }
+        if self.assignment.rule == AssignmentRule::Default {
+            match &self.assignment.default_handler {
+                None => add("assignment.default_handler", "rule \"default\" needs a default handler".into(), "name one of the handlers"),
+                Some(name) if !self.handlers.iter().any(|h| &h.name == name) => {
+                    add("assignment.default_handler", format!("{name:?} is not among [[handlers]]"), "name a handler from this file")
+                }
+                Some(_) => {}
+            }
+        }
+        if self.reminders.policy().is_none() {
+            add(
+                "reminders.working_hours",
+                format!("{:?} is not a range like \"08:30-17:00\"", self.reminders.working_hours),
+                "write HH:MM-HH:MM, start before end",
+            );
+        }
+        let leads = self.reminders.lead_days.resolve();
+        if [&leads.acknowledge, &leads.progress, &leads.respond].iter().any(|days| days.iter().any(|d| *d > 20)) {
+            add("reminders.lead_days", "lead times above 20 working days make no sense here".into(), "use e.g. [2, 0]");
+        }
+        if let Some(a) = &self.actions_by_mail {
+            let sources = [a.secret.is_some(), a.secret_file.is_some(), a.secret_env.is_some()].iter().filter(|b| **b).count();
+            // Without `secrets`, only a secret written in this file is looked at.
+            let secret = if secrets || a.secret.is_some() { Some(a.secret().resolve("actions_by_mail")) } else { None };
+            match secret {
+                _ if sources != 1 => add(
+                    "actions_by_mail.secret",
+                    "needs exactly one of secret, secret_file, secret_env".into(),
+                    "set one, or remove the section to turn actions by mail off",
+                ),
+                Some(Ok(s)) if s.len() < 16 => {
+                    add("actions_by_mail.secret", "is shorter than 16 characters".into(), "use a long random value, e.g. `openssl rand -hex 32`")
+                }
+                Some(Err(e)) => add("actions_by_mail.secret", e.to_string(), "make the file readable or set the variable"),
+                Some(Ok(_)) | None => {}
+            }
+        }
+        if self.retention.personal_data_days == 0 {
+            add("retention.personal_data_days", "0 would remove personal data the moment a case closes".into(), "use 730 (two years) or what your policy says");
+        }
+        if !is_cron(&self.retention.cron) {
+            add("retention.cron", format!("{:?} is not a cron expression with six fields (seconds first)", self.retention.cron), "e.g. \"0 30 2 * * *\"");
+        }
+        if !is_cron(&self.reminders.sweep_cron) {
+            add(
+                "reminders.sweep_cron",
+                format!("{:?} is not a cron expression with six fields (seconds first)", self.reminders.sweep_cron),
+                "e.g. \"0 */5 * * * *\" for every five minutes",
+            );
+        }
+        if let Some(addr) = self.service.metrics_listen {
+            if !addr.ip().is_loopback() {
+                add("service.metrics_listen", format!("{addr} is not a loopback address"), "use 127.0.0.1:PORT; put a proxy in front for remote scraping");
+            }
+        }
+        if let Some(web) = &self.web {
+            let url = web.public_url();
+            let host = url.split_once("://").map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or("")).unwrap_or("");
+            if !(url.starts_with("https://") || url.starts_with("http://")) || host.is_empty() {
+                add("web.public_url", format!("{url:?} is not an http(s) URL"), "e.g. \"https://klachten.example.nl\"");
+            } else if url.starts_with("http://") && !is_loopback(host.trim_start_matches('[').trim_end_matches(']')) {
+                add(
+                    "web.public_url",
+                    format!("{url} is plain HTTP to another machine: sign-in links and session cookies would travel unencrypted"),
+                    "use https:// with a reverse proxy that terminates TLS (see README, \"Web workspace\")",
+                );
+            }
+            if !web.listen.ip().is_loopback() && !web.behind_proxy {
+                add(
+                    "web.listen",
+                    format!("{} is not a loopback address and klachtd does not terminate TLS", web.listen),
+                    "listen on 127.0.0.1:PORT behind a reverse proxy with TLS, or set web.behind_proxy = true if the proxy is on another machine",
+                );
+            }
+            if web.session_hours == 0 || web.session_hours > 24 {
+                add("web.session_hours", format!("{} is not between 1 and 24", web.session_hours), "use 9 (a working day)");
+            }
+        }
+        if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
+            add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
+        }
+        p.extend(crate::io::oauth::config::problems(self, secrets));
+        p
+    }
+}
+
+fn looks_like_address(a: &str) -> bool {
+    crate::domain::vocabulary::EmailAddress::parse(a).is_ok()
+}
+
+/// Whether the scheduler accepts `cron` (checked here, so a typo is a configuration error
+/// rather than a scheduler that never starts).
+fn is_cron(cron: &str) -> bool {
+    cron.split_whitespace().count() >= 6 && tokio_cron_scheduler::Job::new_async(cron, |_, _| Box::pin(async {})).is_ok()
+}
+
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
