@@ -73,6 +73,14 @@ impl Store {
     /// on SQLite the check runs inside the immediate (write-locked) transaction.
     pub async fn migrate(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
+        // The usual case, every command after the first start: all applied, known from one
+        // read, without the lock and a transaction per migration. (No table yet: an error here,
+        // and the full path below.)
+        if let Ok(applied) = sqlx::query_scalar::<_, i64>("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await {
+            if MIGRATIONS.iter().all(|m| applied.contains(&m.version)) {
+                return Ok(());
+            }
+        }
         if self.backend == Backend::Postgres {
             // Keep "relation already exists, skipping" notices out of the logs.
             sqlx::raw_sql("SET client_min_messages TO warning").execute(&mut *conn).await?;

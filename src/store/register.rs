@@ -11,7 +11,15 @@ impl Store {
     /// The register facts of cases received from `from` to `to` inclusive. Requests for
     /// information are counted from the case history, so those sent by post count too.
     pub async fn register_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<CaseFacts>> {
-        let rows = sqlx::query(
+        use futures::TryStreamExt;
+        let date = |r: &sqlx::any::AnyRow, i: usize| -> Result<NaiveDate> {
+            let text: String = r.get(i);
+            NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")))
+        };
+        let day = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(amsterdam_date);
+        // A year of a large register is 100,000 rows: each is turned into its facts as it
+        // arrives, rather than all rows held first.
+        let mut rows = sqlx::query(
             "SELECT c.reference, c.received_on, c.category, c.outcome, c.acknowledge_by, c.acknowledged_at, c.progress_by,
                     c.progress_sent_at, c.respond_by, c.responded_at, c.external_body, c.measures,
                     (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'information-requested')
@@ -19,32 +27,26 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        let date = |r: &sqlx::any::AnyRow, i: usize| -> Result<NaiveDate> {
-            let text: String = r.get(i);
-            NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")))
-        };
-        let day = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(amsterdam_date);
-        rows.iter()
-            .map(|r| {
-                Ok(CaseFacts {
-                    reference: r.get(0),
-                    received_on: date(r, 1)?,
-                    category: r.get(2),
-                    outcome: r.get(3),
-                    acknowledge_by: date(r, 4)?,
-                    acknowledged_on: day(r.get(5)),
-                    progress_by: date(r, 6)?,
-                    progress_on: day(r.get(7)),
-                    respond_by: date(r, 8)?,
-                    responded_on: day(r.get(9)),
-                    external_body: r.get(10),
-                    measures: r.get(11),
-                    requests_for_information: r.get(12),
-                })
-            })
-            .collect()
+        .fetch(&self.pool);
+        let mut facts = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            facts.push(CaseFacts {
+                reference: r.get(0),
+                received_on: date(&r, 1)?,
+                category: r.get(2),
+                outcome: r.get(3),
+                acknowledge_by: date(&r, 4)?,
+                acknowledged_on: day(r.get(5)),
+                progress_by: date(&r, 6)?,
+                progress_on: day(r.get(7)),
+                respond_by: date(&r, 8)?,
+                responded_on: day(r.get(9)),
+                external_body: r.get(10),
+                measures: r.get(11),
+                requests_for_information: r.get(12),
+            });
+        }
+        Ok(facts)
     }
 
     /// Removes the personal data of cases closed before `cutoff` (Unix seconds): texts, names,
