@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::app::actions::{Actions, ReplyDone, Transient};
-use crate::app::templates::case_context;
+use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::config::settings::SharedSettings;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
@@ -274,10 +274,10 @@ impl Intake {
             .store
             .register_case(&case, &record, &attachments, |reference| {
                 let (status, from) = (ack_status?, from.as_ref()?);
-                let context = serde_json::json!({
-                    "organisation": settings.organisation,
-                    "case": case_context(reference, from.name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
-                });
+                let context = AcknowledgementContext {
+                    organisation: &settings.organisation,
+                    case: CaseContext::new(reference, from.name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
+                };
                 match settings.letters.render("acknowledgement", &context) {
                     Ok(letter) => Some(OutgoingMail {
                         kind: MailKind::Acknowledgement,
@@ -352,7 +352,7 @@ impl Intake {
             }
             Ok(ReplyDone::AlreadyRecorded) => Ok(Some(Outcome::Duplicate)),
             Err(Transient::Store(e)) => Err(e.into()),
-            Err(Transient::Other(e)) => Err(IntakeError::Action(e)),
+            Err(Transient::Disk(e)) => Err(IntakeError::Action(e)),
         }
     }
 

@@ -411,7 +411,7 @@ mod reminders;
 mod views;
 mod vocabulary;
 pub mod web;
-pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
+pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
 pub use handlers::Handler;
 use intake::{insert_message, link_from_row};
 pub use mail_classes::QuarantinedMail;
