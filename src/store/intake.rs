@@ -4,25 +4,32 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{insert_event, insert_outbox, now, register, AttachmentRecord, CaseLink, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store};
+use super::{
+    begin_on, insert_event, insert_outbox, now, register, AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store,
+};
 
 impl Store {
     /// Whether a mail with this dedupe key was registered before.
     pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
+        self.is_known_on(&mut *self.connection().await?, dedupe_key).await
+    }
+
+    /// [`is_known`](Self::is_known) on `conn` (the intake's batch).
+    pub async fn is_known_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<bool> {
         // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2 LIMIT 1")
             .bind(dedupe_key)
             .bind(register::retained_dedupe_key(dedupe_key))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?;
         Ok(id.is_some())
     }
 
     /// The case that a mail refers to: by a reference in its subject, else by a Message-ID in
     /// its In-Reply-To/References that belongs to a message of a case.
-    pub async fn find_case_for(&self, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {
+    pub async fn find_case_for(&self, conn: &mut Conn, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {
         for reference in references {
-            if let Some(link) = self.case_link(reference).await? {
+            if let Some(link) = self.case_link_on(conn, reference).await? {
                 return Ok(Some(link));
             }
         }
@@ -32,14 +39,14 @@ impl Store {
                  WHERE m.message_id = $1 ORDER BY m.id LIMIT 1",
             )
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?;
             if let Some(row) = row {
                 return Ok(Some(link_from_row(&row)));
             }
             let row = sqlx::query("SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await?;
             if let Some(row) = row {
                 return Ok(Some(link_from_row(&row)));
@@ -53,8 +60,8 @@ impl Store {
     /// notice to a handler (its bounce must not start another notice, and so on). The letter
     /// is marked `returned`, and the deadline it met (acknowledgement or progress notice) is
     /// open again. Returns the letter's kind, or `None` if no such letter was found.
-    pub async fn letter_returned(&self, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
-        let mut tx = self.begin().await?;
+    pub async fn letter_returned(&self, conn: &mut Conn, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
+        let mut tx = begin_on(conn).await?;
         for id in message_ids {
             let row = sqlx::query(
                 "SELECT id, kind FROM outbox WHERE case_id = $1 AND message_id = $2 AND status = 'sent'
@@ -84,11 +91,11 @@ impl Store {
     }
 
     /// Number of automatic mails queued for `recipient` since `since` (the loop guard).
-    pub async fn auto_replies_since(&self, recipient: &str, since: i64) -> Result<i64> {
+    pub async fn auto_replies_since(&self, conn: &mut Conn, recipient: &str, since: i64) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2 AND status <> 'suppressed'")
             .bind(recipient)
             .bind(since)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?)
     }
 
@@ -101,7 +108,19 @@ impl Store {
         attachments: &[AttachmentRecord],
         compose: impl FnOnce(&str) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
-        let mut tx = self.begin().await?;
+        self.register_case_on(&mut *self.connection().await?, case, message, attachments, compose).await
+    }
+
+    /// [`register_case`](Self::register_case) on `conn`: in a savepoint of the intake's batch.
+    pub async fn register_case_on(
+        &self,
+        conn: &mut Conn,
+        case: &NewCase,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+    ) -> Result<Registration> {
+        let mut tx = begin_on(conn).await?;
         let counter = format!("case-{}", chrono::Datelike::year(&case.received_on));
         let year = chrono::Datelike::year(&case.received_on);
         sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING").bind(&counter).execute(&mut *tx).await?;
@@ -157,7 +176,12 @@ impl Store {
     /// Records a mail that is not a new complaint: a follow-up, or automated or own mail,
     /// attached to `case_id` when it refers to a case. Returns false if it was known already.
     pub async fn record_message(&self, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
-        let mut tx = self.begin().await?;
+        self.record_message_on(&mut *self.connection().await?, case_id, message, attachments).await
+    }
+
+    /// [`record_message`](Self::record_message) on `conn` (the intake's batch).
+    pub async fn record_message_on(&self, conn: &mut Conn, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+        let mut tx = begin_on(conn).await?;
         match insert_message(&mut tx, case_id, message, attachments).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 tx.rollback().await?;
@@ -173,6 +197,11 @@ impl Store {
     }
 
     pub async fn record_quarantine(&self, folder: &str, uidvalidity: u32, uid: u32, dedupe_key: Option<&str>, reason: &str) -> Result<()> {
+        self.record_quarantine_on(&mut *self.connection().await?, folder, uidvalidity, uid, dedupe_key, reason).await
+    }
+
+    /// [`record_quarantine`](Self::record_quarantine) on `conn` (the intake's batch).
+    pub async fn record_quarantine_on(&self, conn: &mut Conn, folder: &str, uidvalidity: u32, uid: u32, dedupe_key: Option<&str>, reason: &str) -> Result<()> {
         sqlx::query("INSERT INTO quarantine (folder, uidvalidity, uid, dedupe_key, reason, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(folder)
             .bind(uidvalidity as i64)
@@ -180,7 +209,7 @@ impl Store {
             .bind(dedupe_key.map(str::to_string))
             .bind(reason)
             .bind(now())
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
@@ -199,7 +228,7 @@ pub(super) fn link_from_row(r: &AnyRow) -> CaseLink {
 
 /// Assigns a new case (R5): the preferred handler or round-robin, skipping any handler the
 /// complaint names; a named handler also flags the case for a supervisor.
-async fn auto_assign(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, case: &NewCase) -> Result<(), sqlx::Error> {
+async fn auto_assign(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: i64, case: &NewCase) -> Result<(), sqlx::Error> {
     use crate::domain::assignment::{named_in, pick, Candidate};
     let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
         .fetch_all(&mut **tx)
@@ -227,7 +256,7 @@ async fn auto_assign(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i6
 }
 
 pub(super) async fn insert_message(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     case_id: Option<i64>,
     m: &MessageRecord,
     attachments: &[AttachmentRecord],
