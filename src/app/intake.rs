@@ -23,7 +23,7 @@ use crate::domain::inbound::{self, InboundMail};
 use crate::domain::reference::CaseRef;
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
-use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
+use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,18 +68,16 @@ enum Later {
     Registered {
         reference: String,
         acknowledgement: Option<&'static str>,
+        /// A handler was assigned, and is told.
+        assigned: bool,
         incomplete: usize,
         attachments: usize,
         mentions: Option<String>,
     },
     /// Mail on a closed case: its handler is told.
-    MailOnClosedCase {
-        reference: String,
-    },
+    MailOnClosedCase { reference: String },
     /// One of the case's letters came back: its handler is told.
-    LetterReturned {
-        reference: String,
-    },
+    LetterReturned { reference: String },
 }
 
 impl Done {
@@ -188,12 +186,11 @@ impl Intake {
             Ok(mail) => mail,
             Err(e) => return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason: e.to_string() }))),
         };
-        // Seen before and still waiting for a handler (a crash before the move): again there.
-        if let Some(reason) = self.store.quarantined_reason(db, &mail.dedupe_key()).await? {
-            return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason })));
-        }
-        if self.store.is_known_on(db, &mail.dedupe_key()).await? {
-            return Ok(Processed::Done(Done::now(Outcome::Duplicate)));
+        match self.store.seen_on(db, &mail.dedupe_key()).await? {
+            Seen::New => {}
+            // Seen before and still waiting for a handler (a crash before the move): again there.
+            Seen::Quarantined(reason) => return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason }))),
+            Seen::Known => return Ok(Processed::Done(Done::now(Outcome::Duplicate))),
         }
         let (linked, mentions) = self.link(db, &mail).await?;
         if linked.is_some() && mail.from.is_some() && self.actions.may_be_action(&mail.subject) {
@@ -217,15 +214,17 @@ impl Intake {
     pub async fn committed(&self, done: Done) -> Outcome {
         match done.later {
             None => {}
-            Some(Later::Registered { reference, acknowledgement, incomplete, attachments, mentions }) => {
+            Some(Later::Registered { reference, acknowledgement, assigned, incomplete, attachments, mentions }) => {
                 if let Some(other) = mentions {
                     let note = format!("the text names {other}; the sender is not known on that case");
                     if let Err(e) = self.store.add_case_event(&reference, "klachtd", "mentions-case", &note).await {
                         tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
                     }
                 }
-                if let Err(e) = self.actions.notify_assignment(&reference).await {
-                    tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
+                if assigned {
+                    if let Err(e) = self.actions.notify_assignment(&reference).await {
+                        tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
+                    }
                 }
                 tracing::info!(reference = %reference, acknowledgement = acknowledgement.unwrap_or("none"), incomplete, attachments, "complaint registered");
                 if acknowledgement == Some("pending") {
@@ -455,11 +454,12 @@ impl Intake {
             tracing::error!(error = %e, "acknowledgement could not be rendered; the case is registered without one");
         }
         Ok(match registration {
-            Registration::Registered { reference, .. } => Done {
+            Registration::Registered { reference, assigned, .. } => Done {
                 outcome: Outcome::Registered { reference: reference.clone() },
                 later: Some(Later::Registered {
                     reference,
                     acknowledgement: ack_status,
+                    assigned,
                     incomplete: incomplete.len(),
                     attachments: attachments.len(),
                     mentions,

@@ -8,19 +8,43 @@ use super::{
     begin_on, insert_event, insert_outbox, now, register, AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store,
 };
 
+/// What the database knows of a mail, by its dedupe key (see [`Store::seen_on`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    New,
+    /// Recorded before.
+    Known,
+    /// Seen before and waiting in quarantine for a handler, for this reason.
+    Quarantined(String),
+}
+
 impl Store {
-    /// Whether a mail with this dedupe key was registered before.
-    pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
-        self.is_known_on(&mut *self.connection().await?, dedupe_key).await
+    /// Whether a mail with this dedupe key was recorded before, and whether it waits in
+    /// quarantine (with its reason): one look-up, on `conn` (the intake's batch).
+    pub async fn seen_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<Seen> {
+        // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
+        let rows = sqlx::query("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2")
+            .bind(dedupe_key)
+            .bind(register::retained_dedupe_key(dedupe_key))
+            .fetch_all(&mut *conn)
+            .await?;
+        let quarantined = rows.iter().find(|r| {
+            r.get::<Option<String>, _>(0).as_deref() == Some(dedupe_key) && r.get::<String, _>(1) == "quarantined" && r.get::<Option<i64>, _>(2).is_none()
+        });
+        Ok(match quarantined {
+            Some(row) => Seen::Quarantined(row.get(3)),
+            None if rows.is_empty() => Seen::New,
+            None => Seen::Known,
+        })
     }
 
-    /// [`is_known`](Self::is_known) on `conn` (the intake's batch).
-    pub async fn is_known_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<bool> {
+    /// Whether a mail with this dedupe key was registered before.
+    pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
         // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2 LIMIT 1")
             .bind(dedupe_key)
             .bind(register::retained_dedupe_key(dedupe_key))
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&self.pool)
             .await?;
         Ok(id.is_some())
     }
@@ -123,9 +147,11 @@ impl Store {
         let mut tx = begin_on(conn).await?;
         let counter = format!("case-{}", chrono::Datelike::year(&case.received_on));
         let year = chrono::Datelike::year(&case.received_on);
-        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING").bind(&counter).execute(&mut *tx).await?;
         let number: i64 =
-            sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value").bind(&counter).fetch_one(&mut *tx).await?;
+            sqlx::query_scalar("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value")
+                .bind(&counter)
+                .fetch_one(&mut *tx)
+                .await?;
         let reference = crate::domain::reference::CaseRef::new(&self.reference_prefix, year, number as u32).to_string();
         let created = now();
         let case_id: i64 = sqlx::query_scalar(
@@ -164,13 +190,13 @@ impl Store {
             other => other?,
         };
         insert_event(&mut tx, case_id, "klachtd", "registered", &format!("source={}", case.source)).await?;
-        auto_assign(&mut tx, case_id, case).await?;
+        let assigned = auto_assign(&mut tx, case_id, case).await?;
         if let Some(mail) = compose(&reference) {
             insert_outbox(&mut tx, Some(case_id), &mail).await?;
             insert_event(&mut tx, case_id, "klachtd", "acknowledgement-queued", mail.status).await?;
         }
         tx.commit().await?;
-        Ok(Registration::Registered { case_id, reference })
+        Ok(Registration::Registered { case_id, reference, assigned })
     }
 
     /// Records a mail that is not a new complaint: a follow-up, or automated or own mail,
@@ -227,8 +253,9 @@ pub(super) fn link_from_row(r: &AnyRow) -> CaseLink {
 }
 
 /// Assigns a new case (R5): the preferred handler or round-robin, skipping any handler the
-/// complaint names; a named handler also flags the case for a supervisor.
-async fn auto_assign(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: i64, case: &NewCase) -> Result<(), sqlx::Error> {
+/// complaint names; a named handler also flags the case for a supervisor. False if there is
+/// no handler to assign.
+async fn auto_assign(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: i64, case: &NewCase) -> Result<bool, sqlx::Error> {
     use crate::domain::assignment::{named_in, pick, Candidate};
     let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
         .fetch_all(&mut **tx)
@@ -244,7 +271,7 @@ async fn auto_assign(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: i64, ca
     }
     let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
     let Some(chosen) = preferred.or_else(|| pick(&candidates, &named)) else {
-        return Ok(());
+        return Ok(false);
     };
     sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(chosen.id).bind(case_id).execute(&mut **tx).await?;
     sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2")
@@ -252,7 +279,8 @@ async fn auto_assign(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: i64, ca
         .bind(chosen.id)
         .execute(&mut **tx)
         .await?;
-    insert_event(tx, case_id, "klachtd", "assigned", &format!("{} (automatic)", chosen.name)).await
+    insert_event(tx, case_id, "klachtd", "assigned", &format!("{} (automatic)", chosen.name)).await?;
+    Ok(true)
 }
 
 pub(super) async fn insert_message(

@@ -23,14 +23,6 @@ pub struct QuarantinedMail {
 }
 
 impl Store {
-    /// The reason a mail with this dedupe key waits in quarantine, if it does.
-    pub async fn quarantined_reason(&self, conn: &mut Conn, dedupe_key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT note FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL")
-            .bind(dedupe_key)
-            .fetch_optional(&mut *conn)
-            .await?)
-    }
-
     /// Quarantined mail a handler can release, oldest first.
     pub async fn quarantined_mails(&self) -> Result<Vec<QuarantinedMail>> {
         let rows = sqlx::query("SELECT id, received_at, from_address, subject, note FROM messages WHERE kind = 'quarantined' AND case_id IS NULL ORDER BY id")

@@ -159,6 +159,8 @@ pub enum Registration {
     Registered {
         case_id: i64,
         reference: String,
+        /// A handler was assigned (and is to be told).
+        assigned: bool,
     },
     /// Another worker or an earlier run registered this mail already.
     Duplicate,
@@ -439,6 +441,7 @@ mod views;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
 pub use handlers::Handler;
+pub use intake::Seen;
 use intake::{insert_message, link_from_row};
 pub use mail_classes::QuarantinedMail;
 use outbox::insert_outbox;
