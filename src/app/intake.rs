@@ -84,6 +84,13 @@ impl Done {
     fn now(outcome: Outcome) -> Self {
         Done { outcome, later: None }
     }
+
+    /// Whether what was written for the mail is to be kept. Nothing of a duplicate is: the
+    /// store opens no savepoint of its own inside the mail's, so what it wrote before the
+    /// duplicate showed is undone by rolling that back.
+    pub fn keeps_writes(&self) -> bool {
+        !matches!(self.outcome, Outcome::Duplicate)
+    }
 }
 
 /// An outcome with nothing left to do after the commit (a mail the mailbox loop quarantines).
@@ -168,7 +175,10 @@ impl Intake {
         let mut tx = self.store.transaction().await?;
         match self.process_in(&mut tx, raw, arrived).await? {
             Processed::Done(done) => {
-                tx.commit().await?;
+                match done.keeps_writes() {
+                    true => tx.commit().await?,
+                    false => tx.rollback().await?,
+                }
                 Ok(self.committed(done).await)
             }
             Processed::Alone => {
@@ -288,7 +298,10 @@ impl Intake {
         }
         let mut tx = self.store.transaction().await?;
         let done = self.handle(&mut tx, mail, raw, arrived, linked, mentions, spam).await?;
-        tx.commit().await?;
+        match done.keeps_writes() {
+            true => tx.commit().await?,
+            false => tx.rollback().await?,
+        }
         Ok(self.committed(done).await)
     }
 
@@ -343,7 +356,9 @@ impl Intake {
                 // without the mailbox (see store::mail_classes); no attachment is stored.
                 let reason = why.describe();
                 let record = self.message_record(mail, raw, arrived, "quarantined", &reason);
-                self.store.record_message_on(db, None, &record, &[]).await?;
+                if !self.store.record_message_on(db, None, &record, &[]).await? {
+                    return Ok(Done::now(Outcome::Duplicate));
+                }
                 return Ok(Done::now(Outcome::Quarantine { reason }));
             }
             Classification::FollowUp(case) => ("follow-up", Some(case), ""),

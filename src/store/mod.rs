@@ -392,15 +392,30 @@ async fn begin_on(conn: &mut Conn) -> Result<sqlx::Transaction<'_, sqlx::Any>, s
     conn.begin().await
 }
 
-async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
+async fn insert_event(tx: &mut Conn, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(case_id)
         .bind(now())
         .bind(actor)
         .bind(action)
         .bind(detail)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// Several entries of one case's history by one actor, in this order, in one statement.
+async fn insert_events(tx: &mut Conn, case_id: i64, actor: &str, events: &[(&str, String)]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len()).map(|i| format!("($1, $2, $3, ${}, ${})", 4 + 2 * i, 5 + 2 * i)).collect();
+    let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).bind(now()).bind(actor);
+    for (action, detail) in events {
+        query = query.bind(*action).bind(detail.as_str());
+    }
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 

@@ -255,7 +255,7 @@ async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &Outb
     Ok(())
 }
 
-pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'_, sqlx::Any>, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
+pub(super) async fn insert_outbox(tx: &mut super::Conn, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
     let t = now();
     sqlx::query_scalar(
         "INSERT INTO outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)
@@ -273,6 +273,6 @@ pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'_, sqlx::Any>, cas
     .bind(mail.status)
     .bind(t)
     .bind(t)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }

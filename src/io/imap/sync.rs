@@ -283,9 +283,14 @@ impl MailboxWorker {
         let processed = tracing::Instrument::instrument(self.intake.process_in(&mut savepoint, &raw, arrived), span.clone()).await;
         match processed {
             Ok(Processed::Done(done)) => {
-                let recorded = self.recorded(&mut savepoint, uid, uidvalidity, done, report).await?;
-                savepoint.commit().await?;
-                batch.recorded.push(recorded);
+                if done.keeps_writes() {
+                    let recorded = self.recorded(&mut savepoint, uid, uidvalidity, done, report).await?;
+                    savepoint.commit().await?;
+                    batch.recorded.push(recorded);
+                } else {
+                    savepoint.rollback().await?;
+                    batch.recorded.push((uid, self.destination(uid, &done.outcome, report), done));
+                }
                 Ok(())
             }
             Ok(Processed::Alone) => {
