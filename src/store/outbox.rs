@@ -53,18 +53,21 @@ impl Store {
     /// Claims up to `limit` due outgoing mails for `lease`, in one statement: of two claimants
     /// asking at once each row goes to one (the UPDATE re-checks the lease of every row).
     pub async fn claim_outbox_batch(&self, worker: &str, lease: Duration, which: Claim, limit: u32) -> Result<Vec<OutboxItem>> {
-        // The same statement twice over, as sqlx takes only literal SQL.
+        // The same statement twice over, as sqlx takes only literal SQL. The claimed rows come
+        // back from the UPDATE itself (as `pending_outbox_item` reads them).
         let sql = match which {
             Claim::Any => {
                 "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
                  WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 ORDER BY next_attempt_at, id LIMIT $4)
-                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
+                   AND status = 'pending' AND claimed_until <= $3
+                 RETURNING id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts"
             }
             Claim::ExceptReminders => {
                 "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
                  WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3 AND kind NOT IN ('reminder', 'escalation')
                               ORDER BY next_attempt_at, id LIMIT $4)
-                   AND status = 'pending' AND claimed_until <= $3 RETURNING id"
+                   AND status = 'pending' AND claimed_until <= $3
+                 RETURNING id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts"
             }
         };
         let due = match which {
@@ -77,13 +80,9 @@ impl Store {
         // due mail is left, rather than take the queue for empty.
         for _ in 0..5 {
             let t = now();
-            let ids: Vec<i64> =
-                sqlx::query_scalar(sql).bind(t + lease.as_secs() as i64).bind(worker).bind(t).bind(i64::from(limit)).fetch_all(&self.pool).await?;
-            if !ids.is_empty() {
-                let mut items = Vec::with_capacity(ids.len());
-                for id in ids {
-                    items.extend(self.pending_outbox_item(id).await?);
-                }
+            let rows = sqlx::query(sql).bind(t + lease.as_secs() as i64).bind(worker).bind(t).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+            if !rows.is_empty() {
+                let mut items: Vec<OutboxItem> = rows.iter().map(outbox_item).collect();
                 items.sort_by_key(|item| item.id);
                 return Ok(items);
             }
@@ -246,6 +245,9 @@ async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &Outb
         insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
     }
     // A digest belongs to no one case: each case it lists records that its reminder went out.
+    if item.case_id.is_some() {
+        return Ok(());
+    }
     let listed =
         sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
     for r in &listed {
