@@ -171,6 +171,7 @@ impl Daemon {
             clock: Clock::system(),
             journal,
             unrecorded: Default::default(),
+            recording: Default::default(),
         };
         let web = match &config.web {
             Some(w) => {

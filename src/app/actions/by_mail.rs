@@ -18,6 +18,12 @@ pub enum ReplyDone {
 }
 
 impl Actions {
+    /// Whether a reply with this subject may be an action by mail (they are on, and the subject
+    /// carries a token); [`authenticate_reply`](Self::authenticate_reply) decides.
+    pub fn may_be_action(&self, subject: &str) -> bool {
+        self.mail_secret.is_some() && mail_actions::token_in(subject).is_some()
+    }
+
     /// The handler who sent a reply to a notification about `reference`, if the reply is
     /// authentic: the sender is an active handler and the subject carries the token for this
     /// case and this sender. A forged From alone never passes.
