@@ -14,7 +14,7 @@
 //!     cargo bench --bench ingest                   # N = 2000, SQLite
 //!     cargo bench --bench ingest -- 500 postgres   # N = 500, PostgreSQL
 
-#[path = "../common/mod.rs"]
+#[path = "../it/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Stdio};
