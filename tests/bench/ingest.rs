@@ -20,7 +20,7 @@
 //! `BENCH_KLACHTD_LOG` sets klachtd's log filter (default `warn`); `warn,sqlx::query=debug`
 //! logs every statement with its time.
 
-#[path = "../common/mod.rs"]
+#[path = "../it/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Stdio};

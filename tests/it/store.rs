@@ -1,13 +1,11 @@
 //! The store's exactly-once guarantees under concurrency, on SQLite and PostgreSQL: two
 //! connection pools stand in for two klachtd instances on one database.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::common::*;
 use chrono::NaiveDate;
-use common::*;
 use klachtd::store::{MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
 
 on_both_databases!(

@@ -2,11 +2,9 @@
 //! deadlines in the register (R10) and the retention of mail outside any case (R9), on both
 //! databases, through the command line where a handler would use it.
 
-mod common;
-
+use crate::common::klachtd_as_handler as klachtd;
+use crate::common::*;
 use chrono::NaiveDate;
-use common::klachtd_as_handler as klachtd;
-use common::*;
 use klachtd::store::{MessageRecord, Store, StoreError};
 
 on_both_databases!(

@@ -2,9 +2,7 @@
 //! complainant threaded to the case, deadlines are met, refusals change nothing; the register
 //! and retention.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use klachtd::store::Table;
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {

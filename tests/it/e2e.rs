@@ -2,10 +2,8 @@
 //! reads them over IMAP, registers cases in a real database and answers over SMTP.
 //! Every scenario runs on SQLite and on PostgreSQL.
 
-mod common;
-
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use klachtd::app::templates::long_date;
 use klachtd::domain::calendar::{amsterdam_date, Deadlines};
 use klachtd::store::Table;
