@@ -294,12 +294,7 @@ async fn status_line(health: &Health, store: &Store) -> String {
     let connected = if health.mailbox_connected.load(std::sync::atomic::Ordering::Relaxed) { "mailbox connected" } else { "mailbox not connected" };
     let today = crate::domain::calendar::amsterdam_date(Utc::now());
     let cases = store.cases_received_on(today).await.map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    let pending = store
-        .outbox_counts()
-        .await
-        .ok()
-        .and_then(|c| c.into_iter().find(|(s, _)| s == crate::store::OutboxStatus::Pending.as_str()).map(|(_, n)| n))
-        .unwrap_or(0);
+    let pending = store.outbox_pending().await.unwrap_or(0);
     format!("{connected}; {cases} cases today; outbox {pending} pending")
 }
 

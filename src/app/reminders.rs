@@ -11,7 +11,7 @@ use tokio::sync::{watch, Notify};
 use crate::app::clock::Clock;
 use crate::app::templates::{long_date, RecipientContext, ReminderDigest, ReminderLine};
 use crate::config::settings::SharedSettings;
-use crate::domain::reminders::{due_at, Due};
+use crate::domain::reminders::{due_at, horizon, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::health::Health;
 use crate::io::smtp::new_message_id;
@@ -50,13 +50,10 @@ impl ReminderService {
     pub async fn preview(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
         let mut digests = self.digests(now).await?;
         for d in &mut digests {
-            let mut kept = Vec::new();
-            for item in d.items.drain(..) {
-                if !self.store.reminder_recorded(&item.claim, &d.email).await? {
-                    kept.push(item);
-                }
-            }
-            d.items = kept;
+            let claims: Vec<ReminderClaim> = d.items.iter().map(|i| i.claim.clone()).collect();
+            let recorded = self.store.reminders_recorded(&claims, &d.email).await?;
+            let mut recorded = recorded.into_iter();
+            d.items.retain(|_| !recorded.next().unwrap_or(false));
         }
         digests.retain(|d| !d.items.is_empty());
         Ok(digests)
@@ -85,6 +82,11 @@ impl ReminderService {
 
     async fn digests(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
         let settings = self.settings.get();
+        // Outside working hours nothing is due, and the database is not asked; inside them,
+        // only cases with a deadline that can be due now are read.
+        let Some(horizon) = horizon(now, &settings.calendar, &settings.reminders) else {
+            return Ok(Vec::new());
+        };
         let supervisors = self.store.supervisors().await?;
         let mut by_recipient: BTreeMap<String, Digest> = BTreeMap::new();
         let mut add = |name: &str, email: &str, item: Item| {
@@ -94,7 +96,7 @@ impl ReminderService {
                 .items
                 .push(item);
         };
-        for case in self.store.open_deadlines().await? {
+        for case in self.store.open_deadlines(horizon).await? {
             for due in due_at(now, &settings.calendar, &settings.reminders, &case.open) {
                 let item = Item {
                     claim: ReminderClaim { case_id: case.case_id, deadline: due.deadline(), kind: due.kind(), due_key: due.key() },

@@ -148,6 +148,20 @@ pub fn due_at(now: DateTime<Utc>, calendar: &Calendar, policy: &Policy, open: &[
     due
 }
 
+/// The latest deadline date that can have anything due at `now`, or `None` when nothing can
+/// (outside the sending window): a reminder `lead` working days ahead is due from the
+/// `lead`-th working day before its deadline, so no deadline after the `lead`-th working day
+/// from today is; a missed deadline lies before today. A sweep reads only the cases with an
+/// unmet deadline up to this date, and [`due_at`] still decides for each.
+pub fn horizon(now: DateTime<Utc>, calendar: &Calendar, policy: &Policy) -> Option<NaiveDate> {
+    if !sending_window_open(now, calendar, policy) {
+        return None;
+    }
+    let today = now.with_timezone(&Amsterdam).date_naive();
+    let lead = Deadline::ALL.iter().flat_map(|d| policy.lead_days.get(*d).iter().copied()).max().unwrap_or(0);
+    Some(calendar.add_working_days(today, lead))
+}
+
 /// The `n`-th working day before `date` (`date` itself for 0).
 pub fn working_days_before(calendar: &Calendar, date: NaiveDate, n: u32) -> NaiveDate {
     let mut d = date;
@@ -265,6 +279,32 @@ mod tests {
         assert_eq!(due[1], Due::Reminder { deadline: Deadline::Respond, date: date(2026, 12, 18), lead: 5, days_left: 5 });
         let due = due_at(utc(2026, 12, 14, 9, 0), &cal, &policy, &open);
         assert_eq!(due.iter().map(|d| d.key()).collect::<Vec<_>>(), ["lead-0", "lead-0", "lead-5"]);
+    }
+
+    #[test]
+    fn nothing_after_the_horizon_is_due() {
+        let cal = Calendar::new([date(2026, 12, 24)]);
+        let policy = Policy { lead_days: LeadDays { acknowledge: vec![0], progress: vec![3, 0], respond: vec![5, 2, 0] }, ..Policy::default() };
+        // Every moment of two months, every deadline over a span around it: whatever is due
+        // at that moment lies on or before the horizon, and the horizon itself can be due.
+        for day in date(2026, 11, 20).iter_days().take(60) {
+            let now = Amsterdam.from_local_datetime(&day.and_hms_opt(10, 0, 0).unwrap()).unwrap().with_timezone(&Utc);
+            let Some(horizon) = horizon(now, &cal, &policy) else {
+                assert!(!cal.is_working_day(day), "{day}: the window is open on a working day");
+                continue;
+            };
+            let mut latest_due = None;
+            for deadline in Deadline::ALL {
+                for date in (day - chrono::Days::new(30)).iter_days().take(60) {
+                    if !due_at(now, &cal, &policy, &[OpenDeadline { deadline, date }]).is_empty() {
+                        assert!(date <= horizon, "{deadline:?} on {date} is due on {day}, after the horizon {horizon}");
+                        latest_due = latest_due.max(Some(date));
+                    }
+                }
+            }
+            assert_eq!(latest_due, Some(horizon), "{day}: the horizon is as near as it can be");
+        }
+        assert_eq!(horizon(utc(2026, 12, 23, 20, 0), &cal, &policy), None, "after working hours");
     }
 
     #[test]

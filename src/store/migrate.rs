@@ -59,6 +59,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_web.sql"),
         postgres: include_str!("../../migrations/postgres/0008_web.sql"),
     },
+    Migration {
+        version: 9,
+        name: "scale",
+        sqlite: include_str!("../../migrations/sqlite/0009_scale.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_scale.sql"),
+    },
 ];
 
 impl Store {

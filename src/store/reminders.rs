@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use sqlx::Row;
 
-use super::{insert_event, insert_outbox, now, OutgoingMail, Result, Store};
+use super::{insert_outbox, now, OutgoingMail, Result, Store};
 use crate::domain::reminders::{Deadline, OpenDeadline};
 
 /// An open case with its unmet deadlines.
@@ -33,13 +33,26 @@ pub struct ReminderClaim {
 /// Index into the claims handed to [`Store::queue_digest`] that were new.
 pub type ClaimedReminder = usize;
 
+/// Cases per statement when looking up recorded reminders.
+const RECORDED_CHUNK: usize = 500;
+/// Rows per statement when claiming reminders and recording them in the history.
+const WRITE_CHUNK: usize = 100;
+
 impl Store {
-    pub async fn open_deadlines(&self) -> Result<Vec<CaseDeadlines>> {
+    /// The open cases with an unmet deadline on or before `due_by` (a sweep's horizon), each
+    /// with all its unmet deadlines. Reads what is due through the partial indexes of unmet
+    /// deadlines, not every open case.
+    pub async fn open_deadlines(&self, due_by: NaiveDate) -> Result<Vec<CaseDeadlines>> {
         let rows = sqlx::query(
             "SELECT c.id, c.reference, h.name, h.email, h.active, c.acknowledge_by, c.acknowledged_at, c.progress_by,
                     c.progress_sent_at, c.respond_by, c.responded_at, c.incomplete, c.supervisor_check
-             FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id WHERE c.status = 'open' ORDER BY c.id",
+             FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id
+             WHERE (c.status = 'open' AND c.acknowledged_at IS NULL AND c.acknowledge_by <= $1)
+                OR (c.status = 'open' AND c.progress_sent_at IS NULL AND c.progress_by <= $1)
+                OR (c.status = 'open' AND c.responded_at IS NULL AND c.respond_by <= $1)
+             ORDER BY c.id",
         )
+        .bind(due_by.to_string())
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -77,16 +90,25 @@ impl Store {
     }
 
     pub async fn reminder_recorded(&self, claim: &ReminderClaim, recipient: &str) -> Result<bool> {
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM reminders WHERE case_id = $1 AND deadline = $2 AND kind = $3 AND due_key = $4 AND recipient = $5")
-                .bind(claim.case_id)
-                .bind(claim.deadline.as_str())
-                .bind(claim.kind)
-                .bind(&claim.due_key)
-                .bind(recipient)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(id.is_some())
+        Ok(self.reminders_recorded(std::slice::from_ref(claim), recipient).await?[0])
+    }
+
+    /// For each of `claims`, whether it was recorded for `recipient` already: a few reads of
+    /// the reminders of those cases, instead of one statement per claim.
+    pub async fn reminders_recorded(&self, claims: &[ReminderClaim], recipient: &str) -> Result<Vec<bool>> {
+        let mut case_ids: Vec<i64> = claims.iter().map(|c| c.case_id).collect();
+        case_ids.sort_unstable();
+        case_ids.dedup();
+        let mut recorded = std::collections::HashSet::new();
+        for chunk in case_ids.chunks(RECORDED_CHUNK) {
+            // Numbers, written into the statement: no text from outside goes in.
+            let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let sql = format!("SELECT case_id, deadline, kind, due_key FROM reminders WHERE recipient = $1 AND case_id IN ({})", ids.join(", "));
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(recipient).fetch_all(&self.pool).await? {
+                recorded.insert((r.get::<i64, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<String, _>(3)));
+            }
+        }
+        Ok(claims.iter().map(|c| recorded.contains(&(c.case_id, c.deadline.as_str().to_string(), c.kind.to_string(), c.due_key.clone()))).collect())
     }
 
     /// Claims `claims` for `recipient` and, if any was new, queues the one digest mail that
@@ -97,45 +119,63 @@ impl Store {
         claims: &[ReminderClaim],
         compose: impl FnOnce(&[ClaimedReminder]) -> Option<OutgoingMail>,
     ) -> Result<usize> {
+        // What went out before needs no write transaction: most sweeps of a day find
+        // everything due recorded. The INSERTs below still decide, should another instance
+        // claim the same reminders meanwhile.
+        let recorded = self.reminders_recorded(claims, recipient).await?;
+        if recorded.iter().all(|r| *r) {
+            return Ok(0);
+        }
         let mut tx = self.begin().await?;
         let t = now();
-        let mut fresh = Vec::new();
-        for (i, c) in claims.iter().enumerate() {
-            let inserted = sqlx::query(
-                "INSERT INTO reminders (case_id, deadline, kind, due_key, recipient, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (case_id, deadline, kind, due_key, recipient) DO NOTHING",
-            )
-            .bind(c.case_id)
-            .bind(c.deadline.as_str())
-            .bind(c.kind)
-            .bind(&c.due_key)
-            .bind(recipient)
-            .bind(t)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                fresh.push(i);
+        // Many rows per statement: the first sweep of a day claims every reminder due that day.
+        let key = |c: &ReminderClaim| (c.case_id, c.deadline.as_str().to_string(), c.kind.to_string(), c.due_key.clone());
+        let mut index = std::collections::HashMap::new();
+        for (i, c) in claims.iter().enumerate().rev() {
+            index.insert(key(c), i);
+        }
+        let unrecorded: Vec<&ReminderClaim> = claims.iter().enumerate().filter(|(i, _)| !recorded[*i]).map(|(_, c)| c).collect();
+        let mut fresh: Vec<(ClaimedReminder, i64)> = Vec::new();
+        for chunk in unrecorded.chunks(WRITE_CHUNK) {
+            let values: Vec<String> = (0..chunk.len()).map(|k| format!("(${}, ${}, ${}, ${}, $1, $2)", 4 * k + 3, 4 * k + 4, 4 * k + 5, 4 * k + 6)).collect();
+            let sql = format!(
+                "INSERT INTO reminders (case_id, deadline, kind, due_key, recipient, created_at) VALUES {}
+                 ON CONFLICT (case_id, deadline, kind, due_key, recipient) DO NOTHING RETURNING id, case_id, deadline, kind, due_key",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(t);
+            for c in chunk {
+                query = query.bind(c.case_id).bind(c.deadline.as_str()).bind(c.kind).bind(&c.due_key);
+            }
+            for r in query.fetch_all(&mut *tx).await? {
+                let k = (r.get::<i64, _>(1), r.get::<String, _>(2), r.get::<String, _>(3), r.get::<String, _>(4));
+                if let Some(&i) = index.get(&k) {
+                    fresh.push((i, r.get(0)));
+                }
             }
         }
-        let Some(mail) = (!fresh.is_empty()).then(|| compose(&fresh)).flatten() else {
+        fresh.sort_unstable();
+        let fresh_claims: Vec<ClaimedReminder> = fresh.iter().map(|(i, _)| *i).collect();
+        let Some(mail) = (!fresh.is_empty()).then(|| compose(&fresh_claims)).flatten() else {
             tx.rollback().await?;
             return Ok(0);
         };
         let outbox_id = insert_outbox(&mut tx, None, &mail).await?;
-        for &i in &fresh {
-            let c = &claims[i];
-            sqlx::query("UPDATE reminders SET outbox_id = $1 WHERE case_id = $2 AND deadline = $3 AND kind = $4 AND due_key = $5 AND recipient = $6")
+        for chunk in fresh.chunks(WRITE_CHUNK) {
+            // Row ids, written into the statement: numbers only.
+            let ids: Vec<String> = chunk.iter().map(|(_, id)| id.to_string()).collect();
+            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE reminders SET outbox_id = $1 WHERE id IN ({})", ids.join(", "))))
                 .bind(outbox_id)
-                .bind(c.case_id)
-                .bind(c.deadline.as_str())
-                .bind(c.kind)
-                .bind(&c.due_key)
-                .bind(recipient)
                 .execute(&mut *tx)
                 .await?;
-            insert_event(&mut tx, c.case_id, "klachtd", &format!("{}-queued", c.kind), &format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key))
-                .await?;
+            let values: Vec<String> = (0..chunk.len()).map(|k| format!("(${}, $1, 'klachtd', ${}, ${})", 3 * k + 2, 3 * k + 3, 3 * k + 4)).collect();
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", values.join(", ")))).bind(t);
+            for (i, _) in chunk {
+                let c = &claims[*i];
+                query = query.bind(c.case_id).bind(format!("{}-queued", c.kind)).bind(format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key));
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(fresh.len())

@@ -46,7 +46,12 @@ impl Store {
     pub async fn status(&self, inbox: &str, today: NaiveDate) -> Result<Status> {
         let last_sync_at: Option<i64> =
             sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(&self.pool).await?.flatten();
-        let counts = self.outbox_counts().await?;
+        // Mail not sent (yet): by status through the outbox's status index, never the sent
+        // mail of all the years.
+        let counts: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM outbox WHERE status IN ('pending', 'held', 'suppressed', 'undeliverable') GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
         let count = |s: OutboxStatus| counts.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n);
         let oldest_unsent_at: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?;
         let today = today.to_string();
@@ -73,6 +78,12 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE received_on = $1").bind(day.to_string()).fetch_one(&self.pool).await?)
     }
 
+    /// Outgoing mail waiting to be sent (the daemon's status line, twice a minute).
+    pub async fn outbox_pending(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?)
+    }
+
+    /// Outgoing mail by status, sent mail included: this counts every row of the outbox.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?)
     }
@@ -84,25 +95,88 @@ impl Store {
     }
 
     /// The cases that `filter` lets through, oldest first, as the database hands them out.
+    ///
+    /// Only the conditions asked for are in the statement, so the database can walk an index
+    /// of just those cases (a condition like `($1 = 0 OR c.status = 'open')` makes it read every
+    /// case): open ones by status, a handler's by handler and id, and due ones through the
+    /// partial indexes of unmet deadlines. The cases are read in batches by id (100, then 1,000,
+    /// then 10,000 at a time): a statement with a small LIMIT is planned to return its first
+    /// rows fast (PostgreSQL would otherwise sort a whole register before the first one), so
+    /// the first case comes at once, however many follow. A case registered while a long list
+    /// is printed may appear at its end.
     pub fn cases_matching<'a>(&'a self, filter: &'a CaseFilter) -> futures::stream::BoxStream<'a, Result<CaseSummary>> {
         use futures::StreamExt;
-        // Open deadlines are dates as text (YYYY-MM-DD), which compare as dates.
-        let sql = format!(
-            "{SUMMARY_SELECT} WHERE ($1 = 0 OR c.status = 'open')
-               AND ($2 = '' OR c.handler_id IN (SELECT h.id FROM handlers h WHERE h.name = $2))
-               AND ($3 = '' OR (c.status = 'open' AND ((c.acknowledged_at IS NULL AND c.acknowledge_by <= $3)
-                                                     OR (c.progress_sent_at IS NULL AND c.progress_by <= $3)
-                                                     OR (c.responded_at IS NULL AND c.respond_by <= $3))))
-             ORDER BY c.id LIMIT $4"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(i64::from(filter.open_only))
-            .bind(filter.handler.clone().unwrap_or_default())
-            .bind(filter.due_by.map(|d| d.to_string()).unwrap_or_default())
-            .bind(filter.limit.map_or(i64::MAX, i64::from))
-            .fetch(&self.pool)
-            .map(|row| Ok(CaseSummary::from_row(&row?)?))
-            .boxed()
+        let mut conditions: Vec<String> = vec!["c.id > $1".into()];
+        let mut n = 1;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        // Open ones: all open cases, or those of the handler (one index on both), when a
+        // handler is asked for as well.
+        if filter.open_only || (filter.due_by.is_some() && filter.handler.is_some()) {
+            conditions.push("c.status = 'open'".into());
+        }
+        if filter.handler.is_some() {
+            // Names are unique: one id, or none.
+            conditions.push(format!("c.handler_id = (SELECT h.id FROM handlers h WHERE h.name = {})", param()));
+        }
+        if filter.due_by.is_some() {
+            // Open deadlines are dates as text (YYYY-MM-DD), which compare as dates. Each branch
+            // names its partial index's condition, so each can use it.
+            let day = param();
+            conditions.push(format!(
+                "((c.status = 'open' AND c.acknowledged_at IS NULL AND c.acknowledge_by <= {day})
+                  OR (c.status = 'open' AND c.progress_sent_at IS NULL AND c.progress_by <= {day})
+                  OR (c.status = 'open' AND c.responded_at IS NULL AND c.respond_by <= {day}))"
+            ));
+        }
+        let sql = format!("{SUMMARY_SELECT} WHERE {} ORDER BY c.id LIMIT {}", conditions.join(" AND "), param());
+        struct Batches<'a> {
+            rows: Option<futures::stream::BoxStream<'a, Result<AnyRow, sqlx::Error>>>,
+            /// Rows asked for and read in the current batch.
+            asked: u64,
+            read: u64,
+            /// The size of the next batch, the last id read, and how many the limit leaves.
+            size: u64,
+            after: i64,
+            left: u64,
+        }
+        let start = Batches { rows: None, asked: 0, read: 0, size: 100, after: i64::MIN, left: filter.limit.map_or(u64::MAX, u64::from) };
+        futures::stream::try_unfold(start, move |mut b| {
+            let sql = sql.clone();
+            async move {
+                loop {
+                    if let Some(rows) = &mut b.rows {
+                        if let Some(row) = rows.next().await.transpose()? {
+                            b.read += 1;
+                            b.left -= 1;
+                            b.after = row.get("id");
+                            return Ok(Some((CaseSummary::from_row(&row)?, b)));
+                        }
+                        b.rows = None;
+                        if b.read < b.asked {
+                            return Ok(None);
+                        }
+                    }
+                    if b.left == 0 {
+                        return Ok(None);
+                    }
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(b.after);
+                    if let Some(handler) = &filter.handler {
+                        query = query.bind(handler.clone());
+                    }
+                    if let Some(day) = filter.due_by {
+                        query = query.bind(day.to_string());
+                    }
+                    b.asked = b.size.min(b.left);
+                    b.read = 0;
+                    b.size = (b.size * 10).min(10_000);
+                    b.rows = Some(query.bind(b.asked as i64).fetch(&self.pool));
+                }
+            }
+        })
+        .boxed()
     }
 
     pub async fn case_detail(&self, reference: &str) -> Result<CaseDetail> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use chrono::NaiveDate;
-use klachtd::store::{MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
+use klachtd::store::{CaseFilter, MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
 
 on_both_databases!(
     concurrent_registrations_get_distinct_consecutive_references,
@@ -15,6 +15,7 @@ on_both_databases!(
     each_outgoing_mail_is_claimed_by_one_worker,
     mailbox_progress_never_goes_backwards,
     one_instance_at_a_time_holds_the_mailbox,
+    cases_are_listed_in_batches_without_gaps_or_repeats,
 );
 
 async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
@@ -159,4 +160,57 @@ async fn one_instance_at_a_time_holds_the_mailbox(db: Db) {
     assert!(winner.hold_mailbox("INBOX", w, lease).await.unwrap());
     assert!(!winner.take_over_mailbox("INBOX", "nobody", l, lease).await.unwrap(), "take-over only from the named holder");
     assert_eq!(winner.mailbox_holder("INBOX").await.unwrap().as_deref(), Some(w));
+}
+
+/// `cases_matching` reads by id in batches of 100, 1,000 and 10,000: every filter (and a
+/// limit) gives each case once, in order, across the batch boundaries.
+async fn cases_are_listed_in_batches_without_gaps_or_repeats(db: Db) {
+    use futures::TryStreamExt;
+    let (_dir, test_db, store, _) = two_instances(db).await;
+    store.upsert_handler("Ann Smit", "ann@dienst.test", false).await.unwrap();
+    store.upsert_handler("Bo Bakker", "bo@dienst.test", false).await.unwrap();
+    let ann: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = 'Ann Smit'").fetch_one(&pool(&test_db.url).await).await.unwrap();
+    // 1,234 cases written straight in: every third Ann's, every second open, an open one in
+    // five due on 10 December, the rest later.
+    let n = 1234;
+    let case = |i: i64| {
+        let open = i % 2 == 0;
+        let due = if open && i % 5 == 0 { "2026-12-10" } else { "2027-01-31" };
+        let handler = if i % 3 == 0 { ann.to_string() } else { "NULL".into() };
+        format!("('KL-2026-{i:05}', '{}', 'email', 'x', 'x', '2026-12-01', 0, '{due}', '{due}', '{due}', 0, {handler})", if open { "open" } else { "closed" })
+    };
+    let conn = pool(&test_db.url).await;
+    for chunk in (1..=n).collect::<Vec<i64>>().chunks(200) {
+        let rows: Vec<String> = chunk.iter().map(|i| case(*i)).collect();
+        let sql = format!(
+            "INSERT INTO cases (reference, status, source, subject, description, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at, handler_id) VALUES {}",
+            rows.join(", ")
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&conn).await.unwrap();
+    }
+    let list = |filter: CaseFilter| {
+        let store = store.clone();
+        async move { store.cases_matching(&filter).map_ok(|c| c.reference).try_collect::<Vec<String>>().await.unwrap() }
+    };
+    let expect = |keep: &dyn Fn(i64) -> bool, limit: usize| (1..=n).filter(|i| keep(*i)).take(limit).map(|i| format!("KL-2026-{i:05}")).collect::<Vec<_>>();
+    let day = NaiveDate::from_ymd_opt(2026, 12, 10);
+    assert_eq!(list(CaseFilter::default()).await, expect(&|_| true, usize::MAX));
+    for limit in [0, 1, 99, 100, 101, 1100, 1101, 1234, 5000] {
+        let got = list(CaseFilter { limit: Some(limit), ..Default::default() }).await;
+        assert_eq!(got, expect(&|_| true, limit as usize), "limit {limit}");
+    }
+    assert_eq!(list(CaseFilter { open_only: true, ..Default::default() }).await, expect(&|i| i % 2 == 0, usize::MAX));
+    let anns = CaseFilter { handler: Some("Ann Smit".into()), ..Default::default() };
+    assert_eq!(list(anns.clone()).await, expect(&|i| i % 3 == 0, usize::MAX));
+    assert_eq!(list(CaseFilter { limit: Some(150), ..anns.clone() }).await, expect(&|i| i % 3 == 0, 150));
+    assert_eq!(list(CaseFilter { open_only: true, ..anns.clone() }).await, expect(&|i| i % 6 == 0, usize::MAX));
+    assert_eq!(list(CaseFilter { due_by: day, ..Default::default() }).await, expect(&|i| i % 10 == 0, usize::MAX));
+    assert_eq!(list(CaseFilter { due_by: day, ..anns.clone() }).await, expect(&|i| i % 30 == 0, usize::MAX));
+    assert!(list(CaseFilter { handler: Some("Bo Bakker".into()), ..Default::default() }).await.is_empty());
+    assert!(list(CaseFilter { handler: Some("Niemand".into()), ..Default::default() }).await.is_empty());
+}
+
+async fn pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap()
 }
