@@ -157,6 +157,7 @@ impl OutboxWorker {
 
     /// Sends one claimed mail; `false` means stop sending for now (the server seems down, or
     /// accepted mail cannot be recorded).
+    #[tracing::instrument(name = "send", skip_all, fields(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts))]
     async fn send_one(&self, item: OutboxItem) -> bool {
         match self.mailer.send(&item).await {
             Ok(reply) => {
@@ -166,9 +167,9 @@ impl OutboxWorker {
                     // between (see `clear_journal_if_recorded`).
                     let mut unrecorded = self.unrecorded();
                     if let Err(e) = self.journal.note(item.id) {
-                        tracing::warn!(outbox_id = item.id, error = %e, "cannot note the sent mail in the outbox journal");
+                        tracing::warn!(error = %e, "cannot note the sent mail in the outbox journal");
                     }
-                    tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
+                    tracing::info!("mail accepted by SMTP server");
                     Health::count(&self.health.mails_sent, 1);
                     match item.mail.kind {
                         MailKind::Acknowledgement => Health::count(&self.health.acknowledgements_sent, 1),
@@ -183,10 +184,10 @@ impl OutboxWorker {
             Err(e) if e.is_permanent() => {
                 Health::count(&self.health.mails_undeliverable, 1);
                 let error = redact_addresses(&e.to_string());
-                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, %error, "mail refused for good; not retried");
+                tracing::warn!(%error, "mail refused for good; not retried");
                 if let Err(e) = self.actions.mail_undeliverable(&item, &error).await {
                     // Still pending: the next attempt meets the same refusal and tries again.
-                    tracing::warn!(outbox_id = item.id, "outbox: cannot record an undeliverable mail: {e:#}");
+                    tracing::warn!("outbox: cannot record an undeliverable mail: {e:#}");
                     let _ = self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await;
                 }
                 // The notice to the handler is in the queue now; the server itself is up.
@@ -196,10 +197,10 @@ impl OutboxWorker {
                 Health::count(&self.health.errors_smtp, 1);
                 let wait = backoff(item.attempts, self.max_backoff);
                 let error = redact_addresses(&e.to_string());
-                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
+                tracing::warn!(retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
                 // Stored redacted too: `cases show` and `status` display it.
                 if let Err(e) = self.store.outbox_failed(&item, &error, now() + wait.as_secs() as i64).await {
-                    tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
+                    tracing::warn!(error = %e, "outbox: cannot record failure");
                 }
                 // The server is likely down: do not hammer it with the rest of the queue.
                 false

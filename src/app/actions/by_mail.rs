@@ -59,6 +59,7 @@ impl Actions {
     /// procedure says no, the text carries a token) or any other failure of the action is
     /// recorded and confirmed the same way, with its reason.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn carry_out_reply(
         &self,
         case_id: i64,

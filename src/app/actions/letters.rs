@@ -18,14 +18,17 @@ use crate::io::smtp::new_message_id;
 use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
 
 impl Actions {
+    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn progress(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str) -> Result<Delivery, ActionError> {
         once(self.progress_from(reference, expected_by, message, actor, None).await)
     }
 
+    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn request_information(&self, reference: &str, message: String, to: Option<String>, actor: &str) -> Result<Delivery, ActionError> {
         once(self.request_information_from(reference, message, to, actor, None).await)
     }
 
+    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn respond(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str) -> Result<Delivery, ActionError> {
         once(self.respond_from(reference, outcome, findings, measures, actor, None).await)
     }
@@ -175,6 +178,7 @@ impl Actions {
     /// case has an e-mail address, one is written and queued now. `actor` goes into the
     /// history. Refused, changing nothing, once an acknowledgement was sent or recorded, while
     /// one is queued, or when there is no address (then: post it and use `cases acknowledged`).
+    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn release_acknowledgement(&self, reference: &str, actor: &str) -> Result<String, ActionError> {
         let released = self.store.release_held(reference, actor).await?;
         if released > 0 {

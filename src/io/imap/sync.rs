@@ -277,7 +277,7 @@ impl MailboxWorker {
             }
             Input::Mail(raw, arrived) => (raw, arrived),
         };
-        let span = tracing::debug_span!("mail", uid, size = raw.len());
+        let span = tracing::info_span!("mail", uid, size = raw.len());
         let tx = batch.tx.as_mut().expect("opened");
         let mut savepoint = tx.savepoint().await?;
         let processed = tracing::Instrument::instrument(self.intake.process_in(&mut savepoint, &raw, arrived), span.clone()).await;
