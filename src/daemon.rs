@@ -171,6 +171,7 @@ impl Daemon {
             clock: Clock::system(),
             journal,
             unrecorded: Default::default(),
+            recording: Default::default(),
         };
         let web = match &config.web {
             Some(w) => {
@@ -231,7 +232,7 @@ impl Daemon {
             let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
             async move {
                 let job = crate::app::schedule::every("retention", &cron, shutdown, || async {
-                    if let Err(e) = crate::app::actions::run_retention(&store, &data_dir, days).await {
+                    if let Err(e) = crate::app::retention::run_retention(&store, &data_dir, days).await {
                         tracing::warn!("retention failed; the next run retries: {e:#}");
                     }
                 });

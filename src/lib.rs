@@ -13,7 +13,8 @@
 //!   for operators and handlers. [`telemetry`] sets up logging.
 //!
 //! Where to add things: a new kind of mail or reminder starts in `domain` (its vocabulary) and
-//! its letter in `templates/`; a new page in `io/web/pages.rs`; a new mail provider's login in
+//! its letter in `templates/` with the fields it may use as a context struct in
+//! `app/templates.rs`; a new page in `io/web/pages.rs`; a new mail provider's login in
 //! `io/oauth/`; a new query in the matching `store/` file.
 
 pub mod app;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what is missing (Dovecot,
 # Postfix, Cyrus IMAP, PostgreSQL), makes sure PostgreSQL answers on 127.0.0.1:5432 with trust auth, and
-# runs `cargo test`. Each test binary starts its own throw-away mail stack (tests/mailstack.sh)
-# on free ports, and each PostgreSQL test creates and drops its own database.
+# runs `cargo test`. The integration tests are one binary (tests/it/) that starts one throw-away
+# mail stack (tests/mailstack.sh) on free ports for all its tests (a test that stops a server
+# starts its own), and each PostgreSQL test creates and drops its own database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +12,11 @@ log() { printf 'tests/run.sh: %s\n' "$*" >&2; }
 command -v cargo >/dev/null || { log "cargo (Rust >= 1.95) is needed"; exit 1; }
 
 # Dovecot and Postfix, installed without starting the system's own services (idempotent);
-# Cyrus IMAP, the second IMAP server of tests/imap_servers.rs, beside them.
+# Cyrus IMAP, the second IMAP server of tests/it/imap_servers.rs, beside them.
 bash tests/mailstack.sh install
 bash tests/cyrus.sh install
 
-# The browser tests of the web workspace (tests/web.rs): Debian's chromium and chromedriver, and
+# The browser tests of the web workspace (tests/it/web.rs): Debian's chromium and chromedriver, and
 # axe-core from npm for the accessibility checks (into a cache directory; KLACHTD_AXE points at it).
 if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
     log "installing chromium and chromium-driver"
@@ -60,7 +61,8 @@ fi
 # The benchmark is run apart (it prints figures, it asserts nothing), but it must keep building.
 cargo test --locked --benches --no-run
 
-# Library, binary and integration tests (the crate has no doc tests).
+# Library, binary and integration tests (the crate has no doc tests): three binaries, the
+# integration tests all in `it` (`cargo test --test it e2e::` runs one file's).
 # The per-binary summaries are added up into one closing line.
 log_file=$(mktemp)
 trap 'rm -f "$log_file"' EXIT

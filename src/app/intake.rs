@@ -1,6 +1,12 @@
 //! What happens to one fetched mail: parse, classify, register or attach, queue the
 //! acknowledgement. Knows nothing of IMAP: the mailbox loop moves the mail afterwards
 //! according to the [`Outcome`], and only once this has committed.
+//!
+//! The mailbox loop records a batch of mails in one transaction, each mail in a savepoint of it
+//! ([`Intake::process_in`]); what is to happen only once a mail is committed (telling its
+//! handler, waking the outbox) waits in [`Done`] until [`Intake::committed`]. A handler's reply
+//! that may carry out an action runs on its own instead ([`Processed::Alone`]), since an action
+//! writes in transactions of its own.
 
 use std::sync::Arc;
 
@@ -8,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::app::actions::{Actions, ReplyDone, Transient};
-use crate::app::templates::case_context;
+use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::config::settings::SharedSettings;
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
@@ -18,7 +24,7 @@ use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
-use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration, Store, StoreError};
+use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,64 @@ pub enum Outcome {
     Duplicate,
     /// Cannot be handled; quarantine folder, with the reason recorded.
     Quarantine { reason: String },
+}
+
+/// What [`Intake::process_in`] made of a mail.
+#[derive(Debug)]
+pub enum Processed {
+    /// Recorded in the transaction given; [`Intake::committed`] once that has committed.
+    Done(Done),
+    /// Nothing recorded: a reply to a case with an action token in its subject. Such a mail is
+    /// handled by [`Intake::process_alone`], outside any other transaction (an action commits
+    /// on its own), after what came before it has committed.
+    Alone,
+}
+
+/// A mail recorded in a transaction that has not committed yet, and what is left to do once
+/// it has.
+#[derive(Debug)]
+pub struct Done {
+    pub outcome: Outcome,
+    later: Option<Later>,
+}
+
+/// What is done only after a mail's transaction has committed (as before, when each mail
+/// committed on its own): nothing is told about a case that might yet be rolled back.
+#[derive(Debug)]
+enum Later {
+    Registered {
+        reference: String,
+        acknowledgement: Option<OutboxStatus>,
+        /// A handler was assigned, and is told.
+        assigned: bool,
+        incomplete: usize,
+        attachments: usize,
+        mentions: Option<String>,
+    },
+    /// Mail on a closed case: its handler is told.
+    MailOnClosedCase { reference: String },
+    /// One of the case's letters came back: its handler is told.
+    LetterReturned { reference: String },
+}
+
+impl Done {
+    fn now(outcome: Outcome) -> Self {
+        Done { outcome, later: None }
+    }
+
+    /// Whether what was written for the mail is to be kept. Nothing of a duplicate is: the
+    /// store opens no savepoint of its own inside the mail's, so what it wrote before the
+    /// duplicate showed is undone by rolling that back.
+    pub fn keeps_writes(&self) -> bool {
+        !matches!(self.outcome, Outcome::Duplicate)
+    }
+}
+
+/// An outcome with nothing left to do after the commit (a mail the mailbox loop quarantines).
+impl From<Outcome> for Done {
+    fn from(outcome: Outcome) -> Self {
+        Done::now(outcome)
+    }
 }
 
 /// A failure that says nothing about the mail itself (database down, disk full): the mail
@@ -106,20 +170,92 @@ impl Intake {
         }
     }
 
-    /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date).
+    /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date), in a
+    /// transaction of its own.
     pub async fn process(&self, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
+        let mut tx = self.store.transaction().await?;
+        match self.process_in(&mut tx, raw, arrived).await? {
+            Processed::Done(done) => {
+                match done.keeps_writes() {
+                    true => tx.commit().await?,
+                    false => tx.rollback().await?,
+                }
+                Ok(self.committed(done).await)
+            }
+            Processed::Alone => {
+                tx.rollback().await?;
+                self.process_alone(raw, arrived).await
+            }
+        }
+    }
+
+    /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date) on `db`,
+    /// a savepoint of the batch's transaction. Nothing of it may be acted on before that
+    /// transaction commits; then [`committed`](Self::committed).
+    pub async fn process_in(&self, db: &mut Conn, raw: &[u8], arrived: DateTime<Utc>) -> Result<Processed, IntakeError> {
         let mail = match inbound::parse(raw) {
             Ok(mail) => mail,
-            Err(e) => return Ok(Outcome::Quarantine { reason: e.to_string() }),
+            Err(e) => return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason: e.to_string() }))),
         };
-        // Seen before and still waiting for a handler (a crash before the move): again there.
-        if let Some(reason) = self.store.quarantined_reason(&mail.dedupe_key()).await? {
-            return Ok(Outcome::Quarantine { reason });
+        match self.store.seen_on(db, &mail.dedupe_key()).await? {
+            Seen::New => {}
+            // Seen before and still waiting for a handler (a crash before the move): again there.
+            Seen::Quarantined(reason) => return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason }))),
+            Seen::Known => return Ok(Processed::Done(Done::now(Outcome::Duplicate))),
         }
-        if self.store.is_known(&mail.dedupe_key()).await? {
-            return Ok(Outcome::Duplicate);
+        let (linked, mentions) = self.link(db, &mail).await?;
+        if linked.is_some() && mail.from.is_some() && self.actions.may_be_action(&mail.subject) {
+            return Ok(Processed::Alone);
         }
-        self.handle(&mail, raw, arrived, Some(&self.spam)).await
+        self.handle(db, &mail, raw, arrived, linked, mentions, Some(&self.spam)).await.map(Processed::Done)
+    }
+
+    /// Handles a mail that [`process_in`](Self::process_in) left [`Processed::Alone`]: a
+    /// handler's action by mail in its own transactions (see `handler_reply`), or, when the
+    /// reply does not authenticate, the mail as any other in a transaction of its own. Nothing
+    /// else may hold a transaction meanwhile.
+    pub async fn process_alone(&self, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
+        match inbound::parse(raw) {
+            Ok(mail) => self.handle_alone(&mail, raw, arrived, Some(&self.spam)).await,
+            Err(e) => Ok(Outcome::Quarantine { reason: e.to_string() }),
+        }
+    }
+
+    /// Does what waited for a mail's transaction to commit, and says what became of the mail.
+    pub async fn committed(&self, done: Done) -> Outcome {
+        match done.later {
+            None => {}
+            Some(Later::Registered { reference, acknowledgement, assigned, incomplete, attachments, mentions }) => {
+                if let Some(other) = mentions {
+                    let note = format!("the text names {other}; the sender is not known on that case");
+                    if let Err(e) = self.store.add_case_event(&reference, "klachtd", "mentions-case", &note).await {
+                        tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
+                    }
+                }
+                if assigned {
+                    if let Err(e) = self.actions.notify_assignment(&reference).await {
+                        tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
+                    }
+                }
+                tracing::info!(reference = %reference, acknowledgement = acknowledgement.map_or("none", OutboxStatus::as_str), incomplete, attachments, "complaint registered");
+                if acknowledgement == Some(OutboxStatus::Pending) {
+                    self.outbox_wake.notify_one();
+                }
+            }
+            Some(Later::MailOnClosedCase { reference }) => {
+                // The case is not reopened; its handler hears of the mail instead.
+                if let Err(e) = self.actions.notify_mail_on_closed_case(&reference).await {
+                    tracing::error!(reference = %reference, "cannot tell the handler of mail on a closed case: {e:#}");
+                }
+            }
+            Some(Later::LetterReturned { reference }) => {
+                if let Err(e) = self.actions.notify_delivery_failure(&reference).await {
+                    tracing::error!(reference = %reference, "cannot tell the handler of the undelivered letter: {e:#}");
+                }
+                self.outbox_wake.notify_one();
+            }
+        }
+        done.outcome
     }
 
     /// A handler releases a quarantined mail (`klachtd quarantine register`): it is handled as
@@ -135,7 +271,7 @@ impl Intake {
         };
         let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
         let arrived = DateTime::from_timestamp(received_at, 0).unwrap_or_else(Utc::now);
-        let outcome = self.handle(&mail, &raw, arrived, None).await?;
+        let outcome = self.handle_alone(&mail, &raw, arrived, None).await?;
         if let Outcome::Registered { reference } | Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } = &outcome {
             // The mail is recorded; a failure here loses only the note of who released it.
             if let Err(e) = self.store.add_case_event(reference, actor, "released-from-quarantine", &reason).await {
@@ -146,13 +282,35 @@ impl Intake {
         Ok(outcome)
     }
 
-    /// Classifies a parsed mail and acts on it. `spam` is `None` for a mail a handler released
-    /// from quarantine.
-    async fn handle(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, spam: Option<&SpamPolicy>) -> Result<Outcome, IntakeError> {
-        let file = if raw.len() > RAW_IN_DATABASE_MAX { Some(self.attachments.save_async(raw).await.map_err(IntakeError::Attachment)?) } else { None };
-        let raw = &Raw { bytes: raw, file };
+    /// A mail on its own: a handler's action by mail if it is one, else as in a batch, in a
+    /// transaction of its own. `spam` is `None` for a mail a handler released from quarantine.
+    async fn handle_alone(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, spam: Option<&SpamPolicy>) -> Result<Outcome, IntakeError> {
+        let (linked, mentions) = {
+            let mut tx = self.store.transaction().await?;
+            let found = self.link(&mut tx, mail).await?;
+            tx.rollback().await?;
+            found
+        };
+        if let (Some(case), Some(from)) = (&linked, &mail.from) {
+            let raw = &self.raw(raw).await?;
+            if let Some(outcome) = self.handler_reply(mail, raw, arrived, case, &from.address).await? {
+                return Ok(outcome);
+            }
+        }
+        let mut tx = self.store.transaction().await?;
+        let done = self.handle(&mut tx, mail, raw, arrived, linked, mentions, spam).await?;
+        match done.keeps_writes() {
+            true => tx.commit().await?,
+            false => tx.rollback().await?,
+        }
+        Ok(self.committed(done).await)
+    }
+
+    /// The case a mail belongs to, and (for a complaint of its own) the reference of a case its
+    /// text names.
+    async fn link(&self, db: &mut Conn, mail: &InboundMail) -> Result<(Option<CaseLink>, Option<String>), IntakeError> {
         let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
-        let mut linked = self.store.find_case_for(&references, &mail.thread_ids).await?;
+        let mut linked = self.store.find_case_for(db, &references, &mail.thread_ids).await?;
         // A reference of ours in the opening of the text ("over mijn klacht KL-2026-0016")
         // threads the mail like one in the subject, but only from an address known on that
         // case: nothing of a case is tied to a stranger's mail. A stranger's mail is a
@@ -161,30 +319,48 @@ impl Intake {
         let mut mentions = None;
         if linked.is_none() {
             let in_text: Vec<String> = CaseRef::find_in_opening(&mail.text, &self.reference_prefix).iter().map(ToString::to_string).collect();
-            if let (Some(case), Some(from)) = (self.store.find_case_for(&in_text, &[]).await?, &mail.from) {
-                if self.store.address_known_on_case(case.id, &from.address).await? {
+            if let (Some(case), Some(from)) = (self.store.find_case_for(db, &in_text, &[]).await?, &mail.from) {
+                if self.store.address_known_on_case(db, case.id, &from.address).await? {
                     linked = Some(case);
                 } else {
                     mentions = Some(case.reference);
                 }
             }
         }
-        if let (Some(case), Some(from)) = (&linked, &mail.from) {
-            if let Some(outcome) = self.handler_reply(mail, raw, arrived, case, &from.address).await? {
-                return Ok(outcome);
-            }
-        }
+        Ok((linked, mentions))
+    }
 
+    /// The raw bytes of the mail in hand; a large mail is written to a file first.
+    async fn raw<'a>(&self, raw: &'a [u8]) -> Result<Raw<'a>, IntakeError> {
+        let file = if raw.len() > RAW_IN_DATABASE_MAX { Some(self.attachments.save_async(raw).await.map_err(IntakeError::Attachment)?) } else { None };
+        Ok(Raw { bytes: raw, file })
+    }
+
+    /// Classifies a parsed mail that is no action by mail and records it on `db`.
+    #[allow(clippy::too_many_arguments)]
+    async fn handle(
+        &self,
+        db: &mut Conn,
+        mail: &InboundMail,
+        raw: &[u8],
+        arrived: DateTime<Utc>,
+        linked: Option<CaseLink>,
+        mentions: Option<String>,
+        spam: Option<&SpamPolicy>,
+    ) -> Result<Done, IntakeError> {
+        let raw = &self.raw(raw).await?;
         let classification = classify(mail, &self.own_addresses, linked, spam);
         let (kind, case, reason): (&str, _, &'static str) = match classification {
-            Classification::NewComplaint => return self.register(mail, raw, arrived, mentions.as_deref()).await,
+            Classification::NewComplaint => return self.register(db, mail, raw, arrived, mentions).await,
             Classification::Quarantine(why) => {
                 // Kept with its raw bytes and date of receipt, so a handler can release it
                 // without the mailbox (see store::mail_classes); no attachment is stored.
                 let reason = why.describe();
                 let record = self.message_record(mail, raw, arrived, "quarantined", &reason);
-                self.store.record_message(None, &record, &[]).await?;
-                return Ok(Outcome::Quarantine { reason });
+                if !self.store.record_message_on(db, None, &record, &[]).await? {
+                    return Ok(Done::now(Outcome::Duplicate));
+                }
+                return Ok(Done::now(Outcome::Quarantine { reason }));
             }
             Classification::FollowUp(case) => ("follow-up", Some(case), ""),
             // A delivery report about one of our letters: the case's history says that letter
@@ -198,38 +374,31 @@ impl Intake {
         };
         let attachments = self.save_attachments(mail).await?;
         let record = self.message_record(mail, raw, arrived, kind, reason);
-        let fresh = self.store.record_message(case.as_ref().map(|c| c.id), &record, &attachments).await?;
+        let fresh = self.store.record_message_on(db, case.as_ref().map(|c| c.id), &record, &attachments).await?;
         Ok(match (fresh, case) {
-            (false, _) => Outcome::Duplicate,
+            (false, _) => Done::now(Outcome::Duplicate),
             (true, Some(case)) if kind == "follow-up" => {
                 tracing::info!(reference = %case.reference, "follow-up threaded into case");
-                if case.status == CaseStatus::Closed {
-                    // The case is not reopened; its handler hears of the mail instead.
-                    if let Err(e) = self.actions.notify_mail_on_closed_case(&case.reference).await {
-                        tracing::error!(reference = %case.reference, "cannot tell the handler of mail on a closed case: {e:#}");
-                    }
-                }
-                Outcome::FollowUp { reference: case.reference }
+                let later = (case.status == CaseStatus::Closed).then(|| Later::MailOnClosedCase { reference: case.reference.clone() });
+                Done { outcome: Outcome::FollowUp { reference: case.reference }, later }
             }
             (true, Some(case)) => {
+                let mut later = None;
                 if kind == "delivery-report" {
                     // Only a letter to the complainant (or another party) is the handler's
                     // concern; a bounced notice to a handler is kept and nothing more.
-                    if let Some(letter) = self.store.letter_returned(case.id, &mail.thread_ids).await? {
+                    if let Some(letter) = self.store.letter_returned(db, case.id, &mail.thread_ids).await? {
                         tracing::warn!(reference = %case.reference, letter = %letter, "a letter of this case was not delivered; the handler is told");
-                        if let Err(e) = self.actions.notify_delivery_failure(&case.reference).await {
-                            tracing::error!(reference = %case.reference, "cannot tell the handler of the undelivered letter: {e:#}");
-                        }
-                        self.outbox_wake.notify_one();
+                        later = Some(Later::LetterReturned { reference: case.reference.clone() });
                     }
                 }
-                Outcome::KeptWithCase { reference: case.reference, reason }
+                Done { outcome: Outcome::KeptWithCase { reference: case.reference, reason }, later }
             }
-            (true, None) => Outcome::Ignored { reason },
+            (true, None) => Done::now(Outcome::Ignored { reason }),
         })
     }
 
-    async fn register(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, mentions: Option<&str>) -> Result<Outcome, IntakeError> {
+    async fn register(&self, db: &mut Conn, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, mentions: Option<String>) -> Result<Done, IntakeError> {
         let settings = self.settings.get();
         let received_on = amsterdam_date(arrived);
         let deadlines = Deadlines::compute(&settings.calendar, received_on);
@@ -264,7 +433,7 @@ impl Intake {
             None => None,
             Some(_) if arrived < self.acknowledge_since => Some(OutboxStatus::Held),
             Some(f) => {
-                let recent = self.store.auto_replies_since(&f.address, Utc::now().timestamp() - 86_400).await?;
+                let recent = self.store.auto_replies_since(db, &f.address, Utc::now().timestamp() - 86_400).await?;
                 Some(if recent >= settings.sender_limit { OutboxStatus::Suppressed } else { OutboxStatus::Pending })
             }
         };
@@ -272,12 +441,12 @@ impl Intake {
         let mut render_error = None;
         let registration = self
             .store
-            .register_case(&case, &record, &attachments, |reference| {
+            .register_case_on(db, &case, &record, &attachments, |reference| {
                 let (status, from) = (ack_status?, from.as_ref()?);
-                let context = serde_json::json!({
-                    "organisation": settings.organisation,
-                    "case": case_context(reference, from.name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
-                });
+                let context = AcknowledgementContext {
+                    organisation: &settings.organisation,
+                    case: CaseContext::new(reference, from.name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
+                };
                 match settings.letters.render("acknowledgement", &context) {
                     Ok(letter) => Some(OutgoingMail {
                         kind: MailKind::Acknowledgement,
@@ -301,23 +470,18 @@ impl Intake {
             tracing::error!(error = %e, "acknowledgement could not be rendered; the case is registered without one");
         }
         Ok(match registration {
-            Registration::Registered { reference, .. } => {
-                if let Some(other) = mentions {
-                    let note = format!("the text names {other}; the sender is not known on that case");
-                    if let Err(e) = self.store.add_case_event(&reference, "klachtd", "mentions-case", &note).await {
-                        tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
-                    }
-                }
-                if let Err(e) = self.actions.notify_assignment(&reference).await {
-                    tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
-                }
-                tracing::info!(reference = %reference, acknowledgement = ack_status.map_or("none", OutboxStatus::as_str), incomplete = incomplete.len(), attachments = attachments.len(), "complaint registered");
-                if ack_status == Some(OutboxStatus::Pending) {
-                    self.outbox_wake.notify_one();
-                }
-                Outcome::Registered { reference }
-            }
-            Registration::Duplicate => Outcome::Duplicate,
+            Registration::Registered { reference, assigned, .. } => Done {
+                outcome: Outcome::Registered { reference: reference.clone() },
+                later: Some(Later::Registered {
+                    reference,
+                    acknowledgement: ack_status,
+                    assigned,
+                    incomplete: incomplete.len(),
+                    attachments: attachments.len(),
+                    mentions,
+                }),
+            },
+            Registration::Duplicate => Done::now(Outcome::Duplicate),
         })
     }
 
@@ -337,7 +501,7 @@ impl Intake {
         mail: &InboundMail,
         raw: &Raw<'_>,
         arrived: DateTime<Utc>,
-        case: &crate::store::CaseLink,
+        case: &CaseLink,
         from: &str,
     ) -> Result<Option<Outcome>, IntakeError> {
         let Some(name) = self.actions.authenticate_reply(&case.reference, from, &mail.subject).await? else {
@@ -352,7 +516,7 @@ impl Intake {
             }
             Ok(ReplyDone::AlreadyRecorded) => Ok(Some(Outcome::Duplicate)),
             Err(Transient::Store(e)) => Err(e.into()),
-            Err(Transient::Other(e)) => Err(IntakeError::Action(e)),
+            Err(Transient::Disk(e)) => Err(IntakeError::Action(e)),
         }
     }
 

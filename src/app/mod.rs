@@ -7,5 +7,6 @@ pub mod clock;
 pub mod intake;
 pub mod outbox;
 pub mod reminders;
+pub mod retention;
 pub mod schedule;
 pub mod templates;

@@ -20,8 +20,11 @@ use crate::io::health::{Health, Loop};
 use crate::io::smtp::Mailer;
 use crate::store::{now, Claim, OutboxItem, Sent, Store};
 
-/// Mails claimed at once.
+/// Mails claimed at once (by each connection).
 const CLAIM_BATCH: u32 = 20;
+/// SMTP connections a worker sends over at once, each with mails of its own claim: one
+/// connection waits for the server's answers most of the time.
+const CONNECTIONS: usize = 2;
 /// Accepted mails recorded together at the latest after this many.
 const RECORD_BATCH: usize = 20;
 
@@ -54,6 +57,9 @@ pub struct OutboxWorker {
     /// at the end of a batch (or, when the database was away, at the next chance, before
     /// anything else is sent). Each is in the journal meanwhile.
     pub unrecorded: std::sync::Mutex<Vec<Sent>>,
+    /// Held while accepted mails are being recorded: the journal is emptied only when nothing
+    /// noted in it is on its way into the database.
+    pub recording: tokio::sync::Mutex<()>,
 }
 
 impl OutboxWorker {
@@ -84,37 +90,42 @@ impl OutboxWorker {
         tracing::info!("outbox worker stopped");
     }
 
-    /// Sends every mail that is due now, stopping early on shutdown (the mail in flight is
+    /// Sends every mail that is due now, stopping early on shutdown (the mails in flight are
     /// finished). Returns whether anything was attempted.
     ///
-    /// Mails are claimed `CLAIM_BATCH` at a time and sent over one connection; each accepted
-    /// mail is noted in the journal at once and recorded in the database with the others of
-    /// its batch (one transaction, not one per mail).
+    /// `CONNECTIONS` senders work at once, each claiming `CLAIM_BATCH` mails at a time and
+    /// sending them over a connection of its own; each accepted mail is noted in the journal at
+    /// once and recorded in the database with the others of its batch (one transaction, not
+    /// one per mail). One claimant per mail still: each sender sends only what it claimed.
     pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> bool {
+        if !self.record_unrecorded().await {
+            return false;
+        }
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let senders = futures::future::join_all((0..CONNECTIONS).map(|_| self.deliver_claimed(shutdown, &stop))).await;
+        // The run of mails is over; the next one logs in afresh (with a current token, under
+        // OAuth).
+        self.mailer.close_idle().await;
+        self.clear_journal_if_recorded().await;
+        senders.into_iter().any(|any| any)
+    }
+
+    /// One sender of `deliver_due`: claims and sends until nothing is due, the server fails, or
+    /// shutdown. `stop` tells the others that the server (or the database) failed. Returns
+    /// whether it attempted anything.
+    async fn deliver_claimed(&self, shutdown: &watch::Receiver<bool>, stop: &std::sync::atomic::AtomicBool) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut any = false;
         let lease = lease_for(self.mailer.send_timeout());
-        if !self.record_unrecorded().await {
-            return any;
-        }
         loop {
-            if *shutdown.borrow() {
+            if *shutdown.borrow() || stop.load(Relaxed) {
                 return any;
             }
             self.health.beat(Loop::Outbox);
             let settings = self.settings.get();
             let which = if sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders) { Claim::Any } else { Claim::ExceptReminders };
             let batch = match self.store.claim_outbox_batch(&self.worker_id, lease, which, CLAIM_BATCH).await {
-                Ok(batch) if batch.is_empty() => {
-                    // The run of mails is over; the next one logs in afresh (with a current
-                    // token, under OAuth).
-                    self.mailer.close_idle().await;
-                    if self.unrecorded().is_empty() {
-                        if let Err(e) = self.journal.clear() {
-                            tracing::warn!(error = %e, "cannot empty the outbox journal");
-                        }
-                    }
-                    return any;
-                }
+                Ok(batch) if batch.is_empty() => return any,
                 Ok(batch) => batch,
                 Err(e) => {
                     Health::count(&self.health.errors_database, 1);
@@ -125,44 +136,46 @@ impl OutboxWorker {
             any = true;
             let claimed_at = std::time::Instant::now();
             let mut items = batch.into_iter();
-            let mut stop = false;
             while let Some(item) = items.next() {
                 // A claim is good for `lease`; a batch that takes long (a slow server) gives the
                 // rest back rather than send on a claim another instance may take over.
-                if *shutdown.borrow() || claimed_at.elapsed() > lease / 2 {
+                if *shutdown.borrow() || stop.load(Relaxed) || claimed_at.elapsed() > lease / 2 {
                     self.release(std::iter::once(item).chain(items.by_ref())).await;
                     break;
                 }
                 if !self.send_one(item).await {
                     self.release(items.by_ref()).await;
-                    stop = true;
+                    stop.store(true, Relaxed);
                     break;
                 }
             }
-            if !self.record_unrecorded().await || stop {
-                return any;
+            if !self.record_unrecorded().await {
+                stop.store(true, Relaxed);
             }
         }
     }
 
     /// Sends one claimed mail; `false` means stop sending for now (the server seems down, or
     /// accepted mail cannot be recorded).
+    #[tracing::instrument(name = "send", skip_all, fields(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts))]
     async fn send_one(&self, item: OutboxItem) -> bool {
         match self.mailer.send(&item).await {
             Ok(reply) => {
-                // Noted first: until it is recorded a crash means the mail goes out again.
-                if let Err(e) = self.journal.note(item.id) {
-                    tracing::warn!(outbox_id = item.id, error = %e, "cannot note the sent mail in the outbox journal");
-                }
-                tracing::info!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, "mail accepted by SMTP server");
-                Health::count(&self.health.mails_sent, 1);
-                match item.mail.kind {
-                    MailKind::Acknowledgement => Health::count(&self.health.acknowledgements_sent, 1),
-                    MailKind::Reminder | MailKind::Escalation => Health::count(&self.health.reminders_sent, 1),
-                    _ => {}
-                }
                 let waiting = {
+                    // Noted first: until it is recorded a crash means the mail goes out again.
+                    // Under the lock of the waiting list, so the journal is not emptied in
+                    // between (see `clear_journal_if_recorded`).
                     let mut unrecorded = self.unrecorded();
+                    if let Err(e) = self.journal.note(item.id) {
+                        tracing::warn!(error = %e, "cannot note the sent mail in the outbox journal");
+                    }
+                    tracing::info!("mail accepted by SMTP server");
+                    Health::count(&self.health.mails_sent, 1);
+                    match item.mail.kind {
+                        MailKind::Acknowledgement => Health::count(&self.health.acknowledgements_sent, 1),
+                        MailKind::Reminder | MailKind::Escalation => Health::count(&self.health.reminders_sent, 1),
+                        _ => {}
+                    }
                     unrecorded.push(Sent { item, reply, at: now() });
                     unrecorded.len()
                 };
@@ -171,10 +184,10 @@ impl OutboxWorker {
             Err(e) if e.is_permanent() => {
                 Health::count(&self.health.mails_undeliverable, 1);
                 let error = redact_addresses(&e.to_string());
-                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, %error, "mail refused for good; not retried");
+                tracing::warn!(%error, "mail refused for good; not retried");
                 if let Err(e) = self.actions.mail_undeliverable(&item, &error).await {
                     // Still pending: the next attempt meets the same refusal and tries again.
-                    tracing::warn!(outbox_id = item.id, "outbox: cannot record an undeliverable mail: {e:#}");
+                    tracing::warn!("outbox: cannot record an undeliverable mail: {e:#}");
                     let _ = self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await;
                 }
                 // The notice to the handler is in the queue now; the server itself is up.
@@ -184,10 +197,10 @@ impl OutboxWorker {
                 Health::count(&self.health.errors_smtp, 1);
                 let wait = backoff(item.attempts, self.max_backoff);
                 let error = redact_addresses(&e.to_string());
-                tracing::warn!(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts, retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
+                tracing::warn!(retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
                 // Stored redacted too: `cases show` and `status` display it.
                 if let Err(e) = self.store.outbox_failed(&item, &error, now() + wait.as_secs() as i64).await {
-                    tracing::warn!(outbox_id = item.id, error = %e, "outbox: cannot record failure");
+                    tracing::warn!(error = %e, "outbox: cannot record failure");
                 }
                 // The server is likely down: do not hammer it with the rest of the queue.
                 false
@@ -212,22 +225,37 @@ impl OutboxWorker {
         }
     }
 
+    /// Empties the journal if every mail noted in it is recorded, so it stays short through a
+    /// long backlog.
+    async fn clear_journal_if_recorded(&self) {
+        let _recording = self.recording.lock().await;
+        self.clear_journal_unless_waiting();
+    }
+
+    /// With `recording` held (no mail is on its way into the database): empties the journal
+    /// unless accepted mail waits to be recorded. A sender notes a mail and adds it to the
+    /// waiting list under that list's lock, so none is missed.
+    fn clear_journal_unless_waiting(&self) {
+        let unrecorded = self.unrecorded();
+        if unrecorded.is_empty() {
+            if let Err(e) = self.journal.clear() {
+                tracing::warn!(error = %e, "cannot empty the outbox journal");
+            }
+        }
+    }
+
     /// Records the mails accepted since the last record, in one transaction; `false` while the
     /// database fails (they are kept, and noted in the journal, for the next try).
     async fn record_unrecorded(&self) -> bool {
+        let recording = self.recording.lock().await;
         let pending = std::mem::take(&mut *self.unrecorded());
         if pending.is_empty() {
             return true;
         }
         match self.store.outbox_sent_many(&pending).await {
             Ok(()) => {
-                // Every mail noted so far is recorded now: the journal starts afresh, so it
-                // stays short through a long backlog.
-                if self.unrecorded().is_empty() {
-                    if let Err(e) = self.journal.clear() {
-                        tracing::warn!(error = %e, "cannot empty the outbox journal");
-                    }
-                }
+                self.clear_journal_unless_waiting();
+                drop(recording);
                 true
             }
             Err(e) => {

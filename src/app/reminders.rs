@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
-use crate::app::templates::long_date;
+use crate::app::templates::{long_date, RecipientContext, ReminderDigest, ReminderLine};
 use crate::config::settings::SharedSettings;
 use crate::domain::reminders::{due_at, horizon, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -129,28 +129,33 @@ impl ReminderService {
         let language = settings.letters.language();
         let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
         let nearest = items.iter().map(|i| i.due.date()).min()?;
-        let lines: Vec<serde_json::Value> = items
+        let lines: Vec<ReminderLine> = items
             .iter()
             .map(|i| {
                 let (days_left, late) = match i.due {
                     Due::Reminder { days_left, .. } => (days_left, 0),
                     Due::Escalation { working_days_late, .. } => (0, working_days_late),
                 };
-                serde_json::json!({
-                    "reference": i.reference, "deadline": i.due.deadline().as_str(), "kind": i.due.kind(),
-                    "date": long_date(i.due.date(), language), "days_left": days_left, "working_days_late": late, "status": i.status,
-                })
+                ReminderLine {
+                    reference: i.reference.clone(),
+                    deadline: i.due.deadline().as_str(),
+                    kind: i.due.kind(),
+                    date: long_date(i.due.date(), language),
+                    days_left,
+                    working_days_late: late,
+                    status: i.status.clone(),
+                }
             })
             .collect();
-        let context = serde_json::json!({
-            "organisation": settings.organisation,
-            "recipient": {"name": digest.name},
-            "count": items.len(),
-            "nearest": long_date(nearest, language),
-            "escalation": escalation,
-            "items": lines,
-            "web_url": settings.web_url,
-        });
+        let context = ReminderDigest {
+            organisation: &settings.organisation,
+            recipient: RecipientContext { name: digest.name.clone() },
+            count: items.len(),
+            nearest: long_date(nearest, language),
+            escalation,
+            items: lines,
+            web_url: settings.web_url.as_deref(),
+        };
         let letter = match settings.letters.render("reminder", &context) {
             Ok(l) => l,
             Err(e) => {

@@ -1,6 +1,8 @@
 //! Letters to complainants, rendered with minijinja from `LANG/NAME.txt` templates.
 //! A template renders a small mail: a first line `Subject: ...`, then the body.
 //! The shipped templates are built in; a configured directory overrides them file by file.
+//! Each letter is rendered with a context struct declared here (`AcknowledgementContext`,
+//! `LetterContext`, `ReminderDigest`, ...): the fields a template may use are these.
 
 use std::path::{Path, PathBuf};
 
@@ -34,23 +36,6 @@ const BUILT_IN: &[(&str, &str)] = &[
 /// The names of the letters klachtd writes.
 pub const LETTERS: &[&str] =
     &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "delivery-failed", "assigned", "action-confirmation"];
-
-/// A context with every field a letter may use, for `check-config` to try templates with.
-pub fn sample_context() -> serde_json::Value {
-    serde_json::json!({
-        "organisation": {"name": "Voorbeeld", "regulation_url": "https://example.nl/klachtenregeling", "complaints_address": "klachten@example.nl",
-                         "external_body": {"name": "Nationale ombudsman", "address": "Postbus 93122", "website": "https://www.nationaleombudsman.nl"}},
-        "case": {"reference": "KL-2026-0001", "complainant_name": "Test", "received": "vrijdag 20 november 2026", "acknowledge_by": "x",
-                 "progress_by": "x", "respond_by": "x", "incomplete": ["description", "name"]},
-        "recipient": {"name": "Behandelaar"}, "count": 2, "nearest": "x", "escalation": true,
-        "message": "Tekst van de behandelaar.", "expected_by": "x", "outcome": "partly-founded", "findings": "Bevindingen.", "measures": "Maatregelen.",
-        "marker": "{actie:0123456789abcdef0123}", "web_url": "https://klachten.example.nl", "letter": "Tekst.\nTweede regel.", "ok": true, "action": "voortgangsbericht", "reason": "Reden.",
-        "items": [
-            {"reference": "KL-2026-0001", "deadline": "progress", "kind": "reminder", "date": "x", "days_left": 2, "working_days_late": 0, "status": "open"},
-            {"reference": "KL-2026-0002", "deadline": "respond", "kind": "escalation", "date": "x", "days_left": 0, "working_days_late": 1, "status": "open"}
-        ],
-    })
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -106,23 +91,230 @@ impl Letters {
     }
 }
 
-/// The `case` part of a letter's context.
-pub fn case_context(
-    reference: &str,
-    complainant_name: Option<&str>,
-    deadlines: &crate::domain::calendar::Deadlines,
-    incomplete: &[&str],
-    language: &str,
-) -> serde_json::Value {
-    serde_json::json!({
-        "reference": reference,
-        "complainant_name": complainant_name,
-        "received": long_date(deadlines.received, language),
-        "acknowledge_by": long_date(deadlines.acknowledge_by, language),
-        "progress_by": long_date(deadlines.progress_by, language),
-        "respond_by": long_date(deadlines.respond_by, language),
-        "incomplete": incomplete,
-    })
+// The contexts: every field a letter's template may use is declared here, in the struct its
+// letter is rendered with. The shared parts come first, then one context per kind of letter.
+
+/// `organisation`, in every letter: who writes, and where the complainant may go next (R11).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganisationContext {
+    pub name: String,
+    pub regulation_url: String,
+    pub complaints_address: String,
+    pub external_body: ExternalBodyContext,
+}
+
+/// `organisation.external_body`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalBodyContext {
+    pub name: String,
+    pub address: String,
+    pub website: String,
+}
+
+/// `case` in a letter that names the case's dates: the reference, the complainant, the date of
+/// receipt and the deadlines (as long dates in the letters' language), and what the complaint
+/// still lacks (`description`, `name`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseContext {
+    pub reference: String,
+    pub complainant_name: Option<String>,
+    pub received: String,
+    pub acknowledge_by: String,
+    pub progress_by: String,
+    pub respond_by: String,
+    pub incomplete: Vec<String>,
+}
+
+impl CaseContext {
+    pub fn new(reference: &str, complainant_name: Option<&str>, deadlines: &crate::domain::calendar::Deadlines, incomplete: &[&str], language: &str) -> Self {
+        Self {
+            reference: reference.to_string(),
+            complainant_name: complainant_name.map(str::to_string),
+            received: long_date(deadlines.received, language),
+            acknowledge_by: long_date(deadlines.acknowledge_by, language),
+            progress_by: long_date(deadlines.progress_by, language),
+            respond_by: long_date(deadlines.respond_by, language),
+            incomplete: incomplete.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// `case` in a notice to a handler: only its reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseReference {
+    pub reference: String,
+}
+
+/// `recipient`: the handler a notice is addressed to.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipientContext {
+    pub name: String,
+}
+
+/// `acknowledgement`: the receipt of a complaint.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcknowledgementContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub case: CaseContext,
+}
+
+/// `progress`, `request-info` and `response`: a handler's letter on a case, with its own part.
+#[derive(Debug, Clone, Serialize)]
+pub struct LetterContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub case: CaseContext,
+    #[serde(flatten)]
+    pub content: LetterContent,
+}
+
+/// The handler's part of a letter, at the top level of its context.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum LetterContent {
+    /// `progress`: the handler's message, if any, and the expected date of handling (long).
+    Progress { message: Option<String>, expected_by: String },
+    /// `request-info`: what the handler needs to know.
+    RequestInformation { message: String },
+    /// `response`: the outcome (`founded`, `partly-founded`, `unfounded`), findings, measures.
+    Response { outcome: &'static str, findings: String, measures: String },
+}
+
+/// `assigned`: a case is a handler's now. `marker` is the subject's action token, when
+/// actions by mail are on; `web_url` the workspace, when there is one.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignedContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub recipient: RecipientContext,
+    pub case: CaseContext,
+    pub marker: Option<String>,
+    pub web_url: Option<&'a str>,
+}
+
+/// `closed-case-mail` and `delivery-failed`: a notice to the case's handler. `refused` (only
+/// in `delivery-failed`, and only when set): the SMTP server refused the mail for good, rather
+/// than it coming back.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub case: CaseReference,
+    pub web_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
+}
+
+/// `action-confirmation`: an action by mail was done (`ok`, with the `letter` text that went
+/// out, if any) or refused (with the `reason`). `action` names it in the letters' language.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmationContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub recipient: RecipientContext,
+    pub case: CaseReference,
+    pub ok: bool,
+    pub action: &'a str,
+    pub reason: Option<String>,
+    pub letter: Option<&'a str>,
+}
+
+/// `reminder`: one digest of the deadlines a handler or supervisor should hear about now.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReminderDigest<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub recipient: RecipientContext,
+    pub count: usize,
+    /// The nearest deadline of the digest (long date).
+    pub nearest: String,
+    /// Whether any deadline was missed.
+    pub escalation: bool,
+    pub items: Vec<ReminderLine>,
+    pub web_url: Option<&'a str>,
+}
+
+/// One case in a reminder digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReminderLine {
+    pub reference: String,
+    /// `acknowledge`, `progress` or `respond`.
+    pub deadline: &'static str,
+    /// `reminder` or `escalation`.
+    pub kind: &'static str,
+    /// The deadline (long date).
+    pub date: String,
+    pub days_left: i64,
+    pub working_days_late: i64,
+    pub status: String,
+}
+
+/// A context with every field a letter may use, for `check-config` (and tests) to try
+/// templates with.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleContext {
+    pub organisation: OrganisationContext,
+    pub case: CaseContext,
+    pub recipient: RecipientContext,
+    pub count: usize,
+    pub nearest: String,
+    pub escalation: bool,
+    pub message: String,
+    pub expected_by: String,
+    pub outcome: &'static str,
+    pub findings: String,
+    pub measures: String,
+    pub marker: Option<String>,
+    pub web_url: Option<String>,
+    pub letter: Option<String>,
+    pub ok: bool,
+    pub action: String,
+    pub reason: Option<String>,
+    pub items: Vec<ReminderLine>,
+}
+
+pub fn sample_context() -> SampleContext {
+    let line = |reference: &str, deadline, kind, days_left, working_days_late| ReminderLine {
+        reference: reference.into(),
+        deadline,
+        kind,
+        date: "x".into(),
+        days_left,
+        working_days_late,
+        status: "open".into(),
+    };
+    SampleContext {
+        organisation: OrganisationContext {
+            name: "Voorbeeld".into(),
+            regulation_url: "https://example.nl/klachtenregeling".into(),
+            complaints_address: "klachten@example.nl".into(),
+            external_body: ExternalBodyContext {
+                name: "Nationale ombudsman".into(),
+                address: "Postbus 93122".into(),
+                website: "https://www.nationaleombudsman.nl".into(),
+            },
+        },
+        case: CaseContext {
+            reference: "KL-2026-0001".into(),
+            complainant_name: Some("Test".into()),
+            received: "vrijdag 20 november 2026".into(),
+            acknowledge_by: "x".into(),
+            progress_by: "x".into(),
+            respond_by: "x".into(),
+            incomplete: vec!["description".into(), "name".into()],
+        },
+        recipient: RecipientContext { name: "Behandelaar".into() },
+        count: 2,
+        nearest: "x".into(),
+        escalation: true,
+        message: "Tekst van de behandelaar.".into(),
+        expected_by: "x".into(),
+        outcome: "partly-founded",
+        findings: "Bevindingen.".into(),
+        measures: "Maatregelen.".into(),
+        marker: Some("{actie:0123456789abcdef0123}".into()),
+        web_url: Some("https://klachten.example.nl".into()),
+        letter: Some("Tekst.\nTweede regel.".into()),
+        ok: true,
+        action: "voortgangsbericht".into(),
+        reason: Some("Reden.".into()),
+        items: vec![line("KL-2026-0001", "progress", "reminder", 2, 0), line("KL-2026-0002", "respond", "escalation", 0, 1)],
+    }
 }
 
 /// A date as written in a letter: "vrijdag 27 november 2026" / "Friday 27 November 2026".
@@ -167,7 +359,7 @@ mod tests {
             let done = letters.render("action-confirmation", &sample_context()).unwrap();
             assert!(done.body.contains("\n  Tekst.\n  Tweede regel."), "{}", done.body);
             let mut refused = sample_context();
-            refused["ok"] = false.into();
+            refused.ok = false;
             let refused = letters.render("action-confirmation", &refused).unwrap();
             assert!(refused.body.contains("Reden.") && !refused.body.contains("Tweede regel."), "{}", refused.body);
             for letter in LETTERS {
@@ -194,6 +386,35 @@ mod tests {
         std::fs::write(dir.path().join("nl/acknowledgement.txt"), "Geen onderwerp\n").unwrap();
         let e = Letters::load(Some(dir.path()), "nl").unwrap().render("acknowledgement", &context(&[])).unwrap_err();
         assert!(matches!(e, TemplateError::NoSubject { .. }));
+    }
+
+    /// The typed contexts serialise to the very values the letters were rendered with before
+    /// (`json!`), absent fields absent and empty ones null, so every template renders the same.
+    #[test]
+    fn typed_contexts_have_the_shape_of_the_letters_contexts() {
+        let organisation = sample_context().organisation;
+        let deadlines = crate::domain::calendar::Deadlines::compute(&Default::default(), NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        let case = CaseContext::new("KL-2026-0001", None, &deadlines, &["name"], "nl");
+        fn value(v: &impl Serialize) -> serde_json::Value {
+            serde_json::to_value(v).unwrap()
+        }
+        let progress =
+            LetterContext { organisation: &organisation, case: case.clone(), content: LetterContent::Progress { message: None, expected_by: "x".into() } };
+        assert_eq!(value(&progress), serde_json::json!({"organisation": value(&organisation), "case": value(&case), "message": null, "expected_by": "x"}));
+        assert_eq!(serde_json::to_value(&case).unwrap()["complainant_name"], serde_json::Value::Null);
+        assert_eq!(serde_json::to_value(&case).unwrap()["received"], "vrijdag 20 november 2026");
+        let response = LetterContext {
+            organisation: &organisation,
+            case: case.clone(),
+            content: LetterContent::Response { outcome: "founded", findings: "F.".into(), measures: String::new() },
+        };
+        assert_eq!(
+            value(&response),
+            serde_json::json!({"organisation": value(&organisation), "case": value(&case), "outcome": "founded", "findings": "F.", "measures": ""})
+        );
+        let notice = |refused| NoticeContext { organisation: &organisation, case: CaseReference { reference: "KL-2026-0001".into() }, web_url: None, refused };
+        assert_eq!(value(&notice(false)), serde_json::json!({"organisation": value(&organisation), "case": {"reference": "KL-2026-0001"}, "web_url": null}));
+        assert_eq!(value(&notice(true))["refused"], true);
     }
 
     #[test]

@@ -170,7 +170,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention { command: RetentionCommand::Run } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
-            let n = crate::app::actions::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
+            let n = crate::app::retention::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
             println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
             Ok(ExitCode::SUCCESS)
         }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::app::templates::Letters;
+use crate::app::templates::{ExternalBodyContext, Letters, OrganisationContext};
 use crate::config::{AssignmentRule, Config};
 use crate::domain::calendar::Calendar;
 use crate::domain::reminders::Policy;
@@ -12,7 +12,7 @@ pub struct Settings {
     pub letters: Arc<Letters>,
     pub calendar: Calendar,
     /// `name`, `regulation_url`, `complaints_address`, and the external body, for templates.
-    pub organisation: serde_json::Value,
+    pub organisation: OrganisationContext,
     pub sender_limit: i64,
     pub preferred_handler: Option<String>,
     pub reminders: Policy,
@@ -25,16 +25,16 @@ impl Settings {
         Self {
             letters,
             calendar: config.calendar(),
-            organisation: serde_json::json!({
-                "name": config.organisation.name,
-                "regulation_url": config.organisation.regulation_url,
-                "complaints_address": config.organisation.complaints_address,
-                "external_body": {
-                    "name": config.external_body.name,
-                    "address": config.external_body.address,
-                    "website": config.external_body.website,
+            organisation: OrganisationContext {
+                name: config.organisation.name.clone(),
+                regulation_url: config.organisation.regulation_url.clone(),
+                complaints_address: config.organisation.complaints_address.clone(),
+                external_body: ExternalBodyContext {
+                    name: config.external_body.name.clone(),
+                    address: config.external_body.address.clone(),
+                    website: config.external_body.website.clone(),
                 },
-            }),
+            },
             sender_limit: config.intake.max_auto_replies_per_sender_per_day as i64,
             preferred_handler: match config.assignment.rule {
                 AssignmentRule::Default => config.assignment.default_handler.clone(),

@@ -28,8 +28,9 @@ pub fn new_message_id(tag: &str, domain: &str) -> String {
 
 pub struct Mailer {
     endpoint: connection::Endpoint,
-    /// The open connection between mails (one sender at a time: the outbox worker).
-    open: tokio::sync::Mutex<Option<connection::Connection>>,
+    /// Open connections between mails. Each send takes one (or opens one) and gives it back
+    /// when the mail is accepted, so there are as many as mails are sent at once.
+    open: std::sync::Mutex<Vec<connection::Connection>>,
     from: Mailbox,
     /// Bounds a whole send, connecting included.
     send_timeout: Duration,
@@ -104,7 +105,7 @@ impl Mailer {
         };
         let from =
             Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
-        Ok(Self { endpoint, open: tokio::sync::Mutex::new(None), from, send_timeout: config.timeout() * 2 })
+        Ok(Self { endpoint, open: std::sync::Mutex::new(Vec::new()), from, send_timeout: config.timeout() * 2 })
     }
 
     /// Builds the message for an outbox row. Header values pass through lettre's encoder after
@@ -138,9 +139,9 @@ impl Mailer {
     /// anything else goes to the server.
     pub async fn send(&self, item: &OutboxItem) -> Result<String, SendError> {
         let message = self.message(item)?;
-        let mut open = self.open.lock().await;
+        let idle = self.idle().pop();
         let sent = tokio::time::timeout(self.send_timeout, async {
-            let mut conn = match open.take() {
+            let mut conn = match idle {
                 Some(conn) if conn.usable() => conn,
                 Some(stale) => {
                     stale.close().await;
@@ -148,26 +149,27 @@ impl Mailer {
                 }
                 None => connection::Connection::open(&self.endpoint).await?,
             };
-            let response = conn.send(message.envelope(), &message.formatted()).await;
-            // A refused mail breaks the connection (lettre ends it); `usable` says so next time.
-            *open = Some(conn);
-            response
+            let response = conn.send(message.envelope(), &message.formatted()).await?;
+            Ok::<_, SendError>((conn, response))
         })
         .await
         .map_err(|_| SendError::Timeout(self.send_timeout));
-        if !matches!(sent, Ok(Ok(_))) {
-            // After a timeout or a refusal the state of the session is unknown: start afresh.
-            *open = None;
-        }
-        let response = sent??;
+        // After a timeout or a refusal the state of the session is unknown (lettre ends it
+        // after a refusal): only a connection whose mail was accepted carries the next one.
+        let (conn, response) = sent??;
+        self.idle().push(conn);
         Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
     }
 
-    /// Ends the open connection, if any (after a quiet spell, and at shutdown).
+    /// The open connections not in use (a poisoned lock still holds them).
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<connection::Connection>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ends the open connections, if any (after a quiet spell, and at shutdown).
     pub async fn close_idle(&self) {
-        if let Some(conn) = self.open.lock().await.take() {
-            conn.close().await;
-        }
+        let idle = std::mem::take(&mut *self.idle());
+        futures::future::join_all(idle.into_iter().map(connection::Connection::close)).await;
     }
 
     /// The longest one send (or check) may take; see [`crate::app::outbox::lease_for`].

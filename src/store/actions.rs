@@ -63,14 +63,14 @@ async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: 
 
 /// An action that the procedure can refuse: a database error, or a refusal with its reason.
 #[derive(Debug, thiserror::Error)]
-pub enum ActionError {
+pub enum RefusableError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Refused(#[from] Refused),
 }
 
-impl From<sqlx::Error> for ActionError {
+impl From<sqlx::Error> for RefusableError {
     fn from(e: sqlx::Error) -> Self {
         Self::Store(e.into())
     }
@@ -326,7 +326,7 @@ impl Store {
     /// mailed acknowledgement could not be sent: suppressed by the per-sender limit, never
     /// written, or no usable address). Refused only when the case's acknowledgement was sent
     /// by mail or recorded already.
-    pub async fn acknowledged_by_post(&self, reference: &str, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), ActionError> {
+    pub async fn acknowledged_by_post(&self, reference: &str, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), RefusableError> {
         let at = on.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(now(), |t| t.timestamp());
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
@@ -362,7 +362,7 @@ impl Store {
     /// Queues an acknowledgement for a case that has none (it could not be written when the
     /// case was registered), as `actor`. Refused when the case already has one, in the outbox
     /// in any state, or its acknowledgement was recorded.
-    pub async fn queue_acknowledgement(&self, reference: &str, mail: &OutgoingMail, actor: &str) -> std::result::Result<(), ActionError> {
+    pub async fn queue_acknowledgement(&self, reference: &str, mail: &OutgoingMail, actor: &str) -> std::result::Result<(), RefusableError> {
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
         let existing: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' ORDER BY id DESC LIMIT 1")

@@ -1,6 +1,6 @@
 //! A handler's corrections to a case (R3) and a supervisor's check of its assignment (R5).
 
-use super::actions::{ActionError, Refused};
+use super::actions::{RefusableError, Refused};
 use super::{insert_event, Store, StoreError};
 
 /// What a handler corrects or adds; each part is optional, at least one is needed.
@@ -28,7 +28,7 @@ impl Store {
     /// recomputes the case's `incomplete` flags. Refused (nothing changed) for an empty or
     /// invalid value, a correction without any value, and a case whose personal data was
     /// removed after the retention period.
-    pub async fn correct_case(&self, reference: &str, correction: &Correction, actor: &str) -> std::result::Result<Corrected, ActionError> {
+    pub async fn correct_case(&self, reference: &str, correction: &Correction, actor: &str) -> std::result::Result<Corrected, RefusableError> {
         let name = correction.name.as_deref().map(str::trim);
         let email = correction.email.as_deref().map(str::trim);
         let description = correction.description.as_deref();
@@ -97,7 +97,7 @@ impl Store {
     /// A supervisor confirms the assignment of a case whose complaint names a handler (R5):
     /// the check is cleared, after which a named handler may be assigned. Refused when there
     /// is no check to clear.
-    pub async fn supervisor_checked(&self, reference: &str, actor: &str) -> std::result::Result<String, ActionError> {
+    pub async fn supervisor_checked(&self, reference: &str, actor: &str) -> std::result::Result<String, RefusableError> {
         let mut tx = self.begin().await?;
         let lock = self.row_lock();
         let sql =

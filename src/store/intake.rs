@@ -2,11 +2,43 @@
 //! message threaded into its case, a quarantined mail; and the look-ups that decide which.
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Connection as _, Row};
 
-use super::{insert_event, insert_outbox, now, register, AttachmentRecord, CaseLink, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store};
+use super::{
+    begin_on, insert_event, insert_events, insert_outbox, now, register, AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration,
+    Result, Store,
+};
+
+/// What the database knows of a mail, by its dedupe key (see [`Store::seen_on`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    New,
+    /// Recorded before.
+    Known,
+    /// Seen before and waiting in quarantine for a handler, for this reason.
+    Quarantined(String),
+}
 
 impl Store {
+    /// Whether a mail with this dedupe key was recorded before, and whether it waits in
+    /// quarantine (with its reason): one look-up, on `conn` (the intake's batch).
+    pub async fn seen_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<Seen> {
+        // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
+        let rows = sqlx::query("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2")
+            .bind(dedupe_key)
+            .bind(register::retained_dedupe_key(dedupe_key))
+            .fetch_all(&mut *conn)
+            .await?;
+        let quarantined = rows.iter().find(|r| {
+            r.get::<Option<String>, _>(0).as_deref() == Some(dedupe_key) && r.get::<String, _>(1) == "quarantined" && r.get::<Option<i64>, _>(2).is_none()
+        });
+        Ok(match quarantined {
+            Some(row) => Seen::Quarantined(row.get(3)),
+            None if rows.is_empty() => Seen::New,
+            None => Seen::Known,
+        })
+    }
+
     /// Whether a mail with this dedupe key was registered before.
     pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
         // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
@@ -20,9 +52,9 @@ impl Store {
 
     /// The case that a mail refers to: by a reference in its subject, else by a Message-ID in
     /// its In-Reply-To/References that belongs to a message of a case.
-    pub async fn find_case_for(&self, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {
+    pub async fn find_case_for(&self, conn: &mut Conn, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {
         for reference in references {
-            if let Some(link) = self.case_link(reference).await? {
+            if let Some(link) = self.case_link_on(conn, reference).await? {
                 return Ok(Some(link));
             }
         }
@@ -32,14 +64,14 @@ impl Store {
                  WHERE m.message_id = $1 ORDER BY m.id LIMIT 1",
             )
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?;
             if let Some(row) = row {
                 return Ok(Some(link_from_row(&row)));
             }
             let row = sqlx::query("SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await?;
             if let Some(row) = row {
                 return Ok(Some(link_from_row(&row)));
@@ -53,8 +85,9 @@ impl Store {
     /// notice to a handler (its bounce must not start another notice, and so on). The letter
     /// is marked `returned`, and the deadline it met (acknowledgement or progress notice) is
     /// open again. Returns the letter's kind, or `None` if no such letter was found.
-    pub async fn letter_returned(&self, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
-        let mut tx = self.begin().await?;
+    ///
+    /// Runs in the caller's transaction on `conn` (the intake's savepoint for the mail).
+    pub async fn letter_returned(&self, tx: &mut Conn, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
         for id in message_ids {
             let row = sqlx::query(
                 "SELECT id, kind FROM outbox WHERE case_id = $1 AND message_id = $2 AND status = 'sent'
@@ -75,20 +108,18 @@ impl Store {
             if let Some(sql) = reopened {
                 sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
             }
-            insert_event(&mut tx, case_id, "klachtd", "letter-returned", &kind).await?;
-            tx.commit().await?;
+            insert_event(tx, case_id, "klachtd", "letter-returned", &kind).await?;
             return Ok(Some(kind));
         }
-        tx.rollback().await?;
         Ok(None)
     }
 
     /// Number of automatic mails queued for `recipient` since `since` (the loop guard).
-    pub async fn auto_replies_since(&self, recipient: &str, since: i64) -> Result<i64> {
+    pub async fn auto_replies_since(&self, conn: &mut Conn, recipient: &str, since: i64) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2 AND status <> 'suppressed'")
             .bind(recipient)
             .bind(since)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?)
     }
 
@@ -101,12 +132,47 @@ impl Store {
         attachments: &[AttachmentRecord],
         compose: impl FnOnce(&str) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
-        let mut tx = self.begin().await?;
+        self.register_case_on(&mut *self.connection().await?, case, message, attachments, compose).await
+    }
+
+    /// [`register_case`](Self::register_case) on `conn`. In a transaction already (the intake's
+    /// savepoint for the mail) it opens none of its own: after `Duplicate` the caller rolls
+    /// that back (what was written before the duplicate showed is in it).
+    pub async fn register_case_on(
+        &self,
+        conn: &mut Conn,
+        case: &NewCase,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+    ) -> Result<Registration> {
+        if conn.is_in_transaction() {
+            return self.insert_case(conn, case, message, attachments, compose).await;
+        }
+        let mut tx = begin_on(conn).await?;
+        let registration = self.insert_case(&mut tx, case, message, attachments, compose).await?;
+        match registration {
+            Registration::Duplicate => tx.rollback().await?,
+            Registration::Registered { .. } => tx.commit().await?,
+        }
+        Ok(registration)
+    }
+
+    async fn insert_case(
+        &self,
+        tx: &mut Conn,
+        case: &NewCase,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+    ) -> Result<Registration> {
         let counter = format!("case-{}", chrono::Datelike::year(&case.received_on));
         let year = chrono::Datelike::year(&case.received_on);
-        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING").bind(&counter).execute(&mut *tx).await?;
         let number: i64 =
-            sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value").bind(&counter).fetch_one(&mut *tx).await?;
+            sqlx::query_scalar("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value")
+                .bind(&counter)
+                .fetch_one(&mut *tx)
+                .await?;
         let reference = crate::domain::reference::CaseRef::new(&self.reference_prefix, year, number as u32).to_string();
         let created = now();
         let case_id: i64 = sqlx::query_scalar(
@@ -136,43 +202,50 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
 
-        let inserted = insert_message(&mut tx, Some(case_id), message, attachments).await;
+        let inserted = insert_message(tx, Some(case_id), message, attachments).await;
         match inserted {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                tx.rollback().await?;
-                return Ok(Registration::Duplicate);
-            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Registration::Duplicate),
             other => other?,
         };
-        insert_event(&mut tx, case_id, "klachtd", "registered", &format!("source={}", case.source)).await?;
-        auto_assign(&mut tx, case_id, case).await?;
+        // The history's entries go in together at the end, in this order.
+        let mut events = vec![("registered", format!("source={}", case.source))];
+        let assigned = auto_assign(tx, case_id, case, &mut events).await?;
         if let Some(mail) = compose(&reference) {
-            insert_outbox(&mut tx, Some(case_id), &mail).await?;
-            insert_event(&mut tx, case_id, "klachtd", "acknowledgement-queued", mail.status.as_str()).await?;
+            insert_outbox(tx, Some(case_id), &mail).await?;
+            events.push(("acknowledgement-queued", mail.status.to_string()));
         }
-        tx.commit().await?;
-        Ok(Registration::Registered { case_id, reference })
+        insert_events(tx, case_id, "klachtd", &events).await?;
+        Ok(Registration::Registered { case_id, reference, assigned })
     }
 
     /// Records a mail that is not a new complaint: a follow-up, or automated or own mail,
     /// attached to `case_id` when it refers to a case. Returns false if it was known already.
     pub async fn record_message(&self, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        match insert_message(&mut tx, case_id, message, attachments).await {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            other => other?,
-        };
-        if let Some(case_id) = case_id {
-            insert_event(&mut tx, case_id, "klachtd", &format!("message-{}", message.kind), &message.note).await?;
+        self.record_message_on(&mut *self.connection().await?, case_id, message, attachments).await
+    }
+
+    /// [`record_message`](Self::record_message) on `conn`. In a transaction already (the
+    /// intake's savepoint for the mail) it opens none of its own: after `false` the caller rolls
+    /// that back.
+    pub async fn record_message_on(&self, conn: &mut Conn, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+        if conn.is_in_transaction() {
+            return insert_recorded_message(conn, case_id, message, attachments).await;
         }
-        tx.commit().await?;
-        Ok(true)
+        let mut tx = begin_on(conn).await?;
+        let fresh = insert_recorded_message(&mut tx, case_id, message, attachments).await?;
+        match fresh {
+            false => tx.rollback().await?,
+            true => tx.commit().await?,
+        }
+        Ok(fresh)
     }
 
     pub async fn record_quarantine(&self, folder: &str, uidvalidity: u32, uid: u32, dedupe_key: Option<&str>, reason: &str) -> Result<()> {
+        self.record_quarantine_on(&mut *self.connection().await?, folder, uidvalidity, uid, dedupe_key, reason).await
+    }
+
+    /// [`record_quarantine`](Self::record_quarantine) on `conn` (the intake's batch).
+    pub async fn record_quarantine_on(&self, conn: &mut Conn, folder: &str, uidvalidity: u32, uid: u32, dedupe_key: Option<&str>, reason: &str) -> Result<()> {
         sqlx::query("INSERT INTO quarantine (folder, uidvalidity, uid, dedupe_key, reason, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(folder)
             .bind(uidvalidity as i64)
@@ -180,7 +253,7 @@ impl Store {
             .bind(dedupe_key.map(str::to_string))
             .bind(reason)
             .bind(now())
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
@@ -193,16 +266,30 @@ impl Store {
     // ---- outbox ------------------------------------------------------------------------
 }
 
+/// A message and its history entry; false (nothing of it kept in a transaction that goes on)
+/// if a mail with its dedupe key is recorded already.
+async fn insert_recorded_message(tx: &mut Conn, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+    match insert_message(tx, case_id, message, attachments).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+        other => other?,
+    };
+    if let Some(case_id) = case_id {
+        insert_event(tx, case_id, "klachtd", &format!("message-{}", message.kind), &message.note).await?;
+    }
+    Ok(true)
+}
+
 pub(super) fn link_from_row(r: &AnyRow) -> CaseLink {
     CaseLink { id: r.get(0), reference: r.get(1), status: r.get(2) }
 }
 
 /// Assigns a new case (R5): the preferred handler or round-robin, skipping any handler the
-/// complaint names; a named handler also flags the case for a supervisor.
-async fn auto_assign(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, case: &NewCase) -> Result<(), sqlx::Error> {
+/// complaint names; a named handler also flags the case for a supervisor. False if there is
+/// no handler to assign. The history's entries are added to `events`.
+async fn auto_assign(tx: &mut Conn, case_id: i64, case: &NewCase, events: &mut Vec<(&'static str, String)>) -> Result<bool, sqlx::Error> {
     use crate::domain::assignment::{named_in, pick, Candidate};
     let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| Candidate { id: r.get(0), name: r.get(1), supervisor: r.get::<i64, _>(2) != 0, last_assigned_at: r.get(3) })
@@ -210,32 +297,28 @@ async fn auto_assign(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i6
     let text = format!("{}\n{}", case.subject, case.description);
     let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
     if !named.is_empty() {
-        sqlx::query("UPDATE cases SET supervisor_check = $1 WHERE id = $2").bind(named.join(", ")).bind(case_id).execute(&mut **tx).await?;
-        insert_event(tx, case_id, "klachtd", "supervisor-check", &format!("the complaint names {}", named.join(", "))).await?;
+        sqlx::query("UPDATE cases SET supervisor_check = $1 WHERE id = $2").bind(named.join(", ")).bind(case_id).execute(&mut *tx).await?;
+        events.push(("supervisor-check", format!("the complaint names {}", named.join(", "))));
     }
     let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
     let Some(chosen) = preferred.or_else(|| pick(&candidates, &named)) else {
-        return Ok(());
+        return Ok(false);
     };
-    sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(chosen.id).bind(case_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(chosen.id).bind(case_id).execute(&mut *tx).await?;
     sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2")
         .bind(now().max(chosen.last_assigned_at + 1))
         .bind(chosen.id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
-    insert_event(tx, case_id, "klachtd", "assigned", &format!("{} (automatic)", chosen.name)).await
+    events.push(("assigned", format!("{} (automatic)", chosen.name)));
+    Ok(true)
 }
 
-pub(super) async fn insert_message(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    case_id: Option<i64>,
-    m: &MessageRecord,
-    attachments: &[AttachmentRecord],
-) -> Result<i64, sqlx::Error> {
+pub(super) async fn insert_message(tx: &mut Conn, case_id: Option<i64>, m: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<i64, sqlx::Error> {
     // A mail that waited in quarantine is recorded for good when a handler releases it: its
     // quarantine record (same key, kept only for that) gives way in the same transaction.
     if let Some(key) = &m.dedupe_key {
-        sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(key).execute(&mut **tx).await?;
+        sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(key).execute(&mut *tx).await?;
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
@@ -253,7 +336,7 @@ pub(super) async fn insert_message(
     .bind(&m.note)
     .bind(m.received_at)
     .bind(m.raw_file.as_deref())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     for a in attachments {
         sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES ($1, $2, $3, $4, $5, $6, $7)")
@@ -264,7 +347,7 @@ pub(super) async fn insert_message(
             .bind(a.size)
             .bind(&a.sha256)
             .bind(a.role)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(id)

@@ -7,7 +7,7 @@
 //! its password, and it is removed with the other mail outside any case after the retention
 //! period (R9, `remove_unlinked_mail`).
 
-use super::{insert_event, Result, Store, StoreError};
+use super::{insert_event, Conn, Result, Store, StoreError};
 
 /// A quarantined mail as `klachtd quarantine list` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -21,14 +21,6 @@ pub struct QuarantinedMail {
 }
 
 impl Store {
-    /// The reason a mail with this dedupe key waits in quarantine, if it does.
-    pub async fn quarantined_reason(&self, dedupe_key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT note FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL")
-            .bind(dedupe_key)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
     /// Quarantined mail a handler can release, oldest first.
     pub async fn quarantined_mails(&self) -> Result<Vec<QuarantinedMail>> {
         let rows: Vec<(i64, i64, Option<String>, String, String)> =
@@ -53,7 +45,7 @@ impl Store {
 
     /// Whether `address` is known on the case: the complainant, their Reply-To, anyone whose
     /// mail is in the case, or anyone we wrote to about it.
-    pub async fn address_known_on_case(&self, case_id: i64, address: &str) -> Result<bool> {
+    pub async fn address_known_on_case(&self, conn: &mut Conn, case_id: i64, address: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM cases WHERE id = $1 AND (LOWER(complainant_email) = $2 OR LOWER(reply_to_email) = $2))
                   + (SELECT COUNT(*) FROM messages WHERE case_id = $1 AND direction = 'in' AND LOWER(from_address) = $2)
@@ -61,7 +53,7 @@ impl Store {
         )
         .bind(case_id)
         .bind(address.to_ascii_lowercase())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await?;
         Ok(n > 0)
     }

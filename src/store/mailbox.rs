@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{now, Result, Store};
+use super::{now, Conn, Result, Store};
 
 impl Store {
     pub async fn mailbox_state(&self, folder: &str) -> Result<Option<(u32, u32)>> {
@@ -15,6 +15,11 @@ impl Store {
     /// Records how far the mailbox has been processed. The last UID never goes backwards for
     /// the same UIDVALIDITY, so two instances cannot undo each other's progress.
     pub async fn save_mailbox_state(&self, folder: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
+        self.save_mailbox_state_on(&mut *self.connection().await?, folder, uidvalidity, last_uid).await
+    }
+
+    /// [`save_mailbox_state`](Self::save_mailbox_state) on `conn` (the intake's batch).
+    pub async fn save_mailbox_state_on(&self, conn: &mut Conn, folder: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
         sqlx::query(
             "INSERT INTO mailbox_state (folder, uidvalidity, last_uid, last_sync_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (folder) DO UPDATE SET
@@ -27,7 +32,7 @@ impl Store {
         .bind(uidvalidity as i64)
         .bind(last_uid as i64)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
@@ -43,6 +48,12 @@ impl Store {
     /// holder renews it, or the last holder's lease ran out. One statement, so of two instances
     /// asking at once one wins.
     pub async fn hold_mailbox(&self, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
+        self.hold_mailbox_on(&mut *self.connection().await?, folder, holder, lease).await
+    }
+
+    /// [`hold_mailbox`](Self::hold_mailbox) on `conn`: renewed in the intake's batch, the lease
+    /// is seen held (or lost) together with that batch's mails.
+    pub async fn hold_mailbox_on(&self, conn: &mut Conn, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
         let t = now();
         let n = sqlx::query(
             "INSERT INTO mailbox_leases (folder, holder, held_until) VALUES ($1, $2, $3)
@@ -53,7 +64,7 @@ impl Store {
         .bind(holder)
         .bind(t + lease.as_secs() as i64)
         .bind(t)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?
         .rows_affected();
         Ok(n == 1)

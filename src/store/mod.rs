@@ -54,6 +54,41 @@ pub enum Backend {
     Postgres,
 }
 
+/// A connection that the intake's statements run on: a transaction of [`Store::transaction`]
+/// (a batch of mails) or a savepoint in it, seen through [`Tx`].
+pub type Conn = sqlx::AnyConnection;
+
+/// A transaction, or a savepoint within one. Dropped without `commit`, it is rolled back.
+pub struct Tx<'c>(sqlx::Transaction<'c, sqlx::Any>);
+
+impl<'c> Tx<'c> {
+    /// A savepoint in this transaction: committed (released) or rolled back on its own.
+    pub async fn savepoint(&mut self) -> Result<Tx<'_>> {
+        Ok(Tx(sqlx::Acquire::begin(&mut self.0).await?))
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        Ok(self.0.rollback().await?)
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -139,6 +174,8 @@ pub enum Registration {
     Registered {
         case_id: i64,
         reference: String,
+        /// A handler was assigned (and is to be told).
+        assigned: bool,
     },
     /// Another worker or an earlier run registered this mail already.
     Duplicate,
@@ -335,6 +372,17 @@ impl Store {
         })
     }
 
+    /// A transaction of its own (on SQLite holding the write lock from the start): the intake
+    /// records a batch of mails in one, each mail in a savepoint of it.
+    pub async fn transaction(&self) -> Result<Tx<'static>> {
+        Ok(Tx(self.begin().await?))
+    }
+
+    /// A connection from the pool, for one of the `_on` methods outside a transaction.
+    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// The value of a setting, storing `default` first if it is absent (first writer wins).
     pub async fn setting_or_init(&self, key: &str, default: &str) -> Result<String> {
         sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING").bind(key).bind(default).execute(&self.pool).await?;
@@ -353,7 +401,11 @@ impl Store {
     }
 
     pub async fn case_link(&self, reference: &str) -> Result<Option<CaseLink>> {
-        let row = sqlx::query("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&self.pool).await?;
+        self.case_link_on(&mut *self.connection().await?, reference).await
+    }
+
+    async fn case_link_on(&self, conn: &mut Conn, reference: &str) -> Result<Option<CaseLink>> {
+        let row = sqlx::query("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&mut *conn).await?;
         Ok(row.as_ref().map(link_from_row))
     }
 
@@ -363,15 +415,40 @@ impl Store {
     }
 }
 
-async fn insert_event(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
+/// A transaction on `conn`, or a savepoint when `conn` is in one already (the intake's batch).
+async fn begin_on(conn: &mut Conn) -> Result<sqlx::Transaction<'_, sqlx::Any>, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() && conn.backend_name() == "SQLite" {
+        // As in `Store::begin`: the write lock up front.
+        return conn.begin_with("BEGIN IMMEDIATE").await;
+    }
+    conn.begin().await
+}
+
+async fn insert_event(tx: &mut Conn, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(case_id)
         .bind(now())
         .bind(actor)
         .bind(action)
         .bind(detail)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// Several entries of one case's history by one actor, in this order, in one statement.
+async fn insert_events(tx: &mut Conn, case_id: i64, actor: &str, events: &[(&str, String)]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len()).map(|i| format!("($1, $2, $3, ${}, ${})", 4 + 2 * i, 5 + 2 * i)).collect();
+    let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).bind(now()).bind(actor);
+    for (action, detail) in events {
+        query = query.bind(*action).bind(detail.as_str());
+    }
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -411,8 +488,9 @@ mod reminders;
 mod views;
 mod vocabulary;
 pub mod web;
-pub use actions::{LetterCase, LetterEffect, MailOrigin, Refused};
+pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
 pub use handlers::Handler;
+pub use intake::Seen;
 use intake::{insert_message, link_from_row};
 pub use mail_classes::QuarantinedMail;
 use outbox::insert_outbox;

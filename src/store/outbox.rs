@@ -59,30 +59,29 @@ impl Store {
             Claim::Any => String::new(),
             Claim::ExceptReminders => format!(" AND kind NOT IN ({})", waiting_kinds()),
         };
-        // Built from our own constants only, never from input.
+        // Built from our own constants only, never from input. The claimed rows come back from
+        // the UPDATE itself (as `pending_outbox_item` reads them).
         let sql = format!(
             "UPDATE outbox SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
              WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3{except}
                           ORDER BY next_attempt_at, id LIMIT $4)
-               AND status = 'pending' AND claimed_until <= $3 RETURNING id"
+               AND status = 'pending' AND claimed_until <= $3
+             RETURNING id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts"
         );
         let due = format!("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1{except}");
         // A claimant that loses every row to another one at the same moment asks again while
         // due mail is left, rather than take the queue for empty.
         for _ in 0..5 {
             let t = now();
-            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(t + lease.as_secs() as i64)
                 .bind(worker)
                 .bind(t)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-            if !ids.is_empty() {
-                let mut items = Vec::with_capacity(ids.len());
-                for id in ids {
-                    items.extend(self.pending_outbox_item(id).await?);
-                }
+            if !rows.is_empty() {
+                let mut items = rows.iter().map(outbox_item).collect::<std::result::Result<Vec<OutboxItem>, _>>()?;
                 items.sort_by_key(|item| item.id);
                 return Ok(items);
             }
@@ -244,6 +243,9 @@ async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &Outb
         insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
     }
     // A digest belongs to no one case: each case it lists records that its reminder went out.
+    if item.case_id.is_some() {
+        return Ok(());
+    }
     let listed =
         sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
     for r in &listed {
@@ -258,7 +260,7 @@ fn waiting_kinds() -> String {
     MailKind::ALL.iter().filter(|k| k.waits_for_working_hours()).map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
 }
 
-pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
+pub(super) async fn insert_outbox(tx: &mut super::Conn, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
     let t = now();
     sqlx::query_scalar(
         "INSERT INTO outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)
@@ -276,6 +278,6 @@ pub(super) async fn insert_outbox(tx: &mut sqlx::Transaction<'static, sqlx::Any>
     .bind(mail.status.as_str())
     .bind(t)
     .bind(t)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }

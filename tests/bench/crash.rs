@@ -11,7 +11,7 @@
 //!     cargo bench --bench crash                 # 50 trials on SQLite, N = 300
 //!     cargo bench --bench crash -- 20 postgres  # 20 trials on PostgreSQL
 
-#[path = "../common/mod.rs"]
+#[path = "../it/common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;

@@ -25,7 +25,7 @@
 //!     cargo bench --bench scale -- 100000 postgres  # N = 100,000, PostgreSQL
 //!     cargo bench --bench scale -- 100000 keep      # and leave the database for a closer look
 
-#[path = "../common/mod.rs"]
+#[path = "../it/common/mod.rs"]
 mod common;
 
 use std::io::Read;
@@ -668,7 +668,7 @@ fn thousands(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -1,9 +1,12 @@
 //! One pass over the inbox: the mail after the last processed UID, in batches. For each batch
 //! the sizes and dates come in one FETCH and the bodies of the small mails in another (bounded
-//! by count and bytes); each mail's case is committed on its own, as before, and then the
-//! committed mails leave the inbox in one `UID MOVE` per destination, and the last UID and the
-//! mailbox lease are saved once. Commit first, then move: a crash anywhere leaves committed mail
-//! in the inbox, where the next pass recognises it by its dedupe key and moves it then.
+//! by count and bytes). The batch is recorded in one transaction: the mailbox lease renewed,
+//! each mail in a savepoint of its own (a mail that fails is rolled back alone), then one
+//! commit; then the committed mails leave the inbox in one `UID MOVE` per destination, and
+//! only then is their last UID saved (with the next batch, or at the end of the pass).
+//! Commit first, then move: a crash anywhere leaves committed mail in the inbox, where the next
+//! pass recognises it by its dedupe key and moves it then. No transaction waits for the IMAP
+//! server: what must be fetched on its own (a large mail) is fetched after a commit.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,24 +16,40 @@ use futures::TryStreamExt;
 use tokio::sync::watch;
 
 use super::{in_folder, timed, Destination, ImapSession, MailboxError, MailboxWorker, SyncReport, FETCH_CHUNK, MAX_ATTEMPTS, PROCESSED_KEYWORD};
-use crate::app::intake::Outcome;
+use crate::app::intake::{Done, Outcome, Processed};
 use crate::config::MarkMode;
 use crate::domain::text::redact_addresses;
 use crate::io::health::Loop;
+use crate::store::Tx;
 
 /// At most this many mails in one batch.
 pub const BATCH_MAILS: usize = 50;
 /// At most this many bytes of bodies in one FETCH.
 const BATCH_BYTES: u64 = 8 << 20;
-/// Within a batch the mailbox lease is renewed when this much time has passed.
-const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
 /// Size and internal date of a mail, from the batch's first FETCH.
 type Meta = (u32, DateTime<Utc>);
 
+/// A batch on its way: mails recorded in the open transaction, and mails committed (or gone
+/// from the mailbox) that wait to be put away.
+#[derive(Default)]
+struct Batch {
+    tx: Option<Tx<'static>>,
+    recorded: Vec<(u32, Destination, Done)>,
+    committed: Vec<(u32, Option<Destination>)>,
+}
+
+/// A mail of the batch as it came from the mailbox.
+enum Input {
+    Mail(Vec<u8>, DateTime<Utc>),
+    TooLarge(String),
+    /// Gone from the mailbox before it could be read (someone else expunged it).
+    Gone,
+}
+
 impl MailboxWorker {
     /// Processes every mail that arrived since the last processed UID; stops taking new mail
-    /// as soon as `shutdown` turns true (the batch in hand is finished first). `can_move` is
+    /// as soon as `shutdown` turns true (the mail in hand is finished first). `can_move` is
     /// whether the server offers UID MOVE.
     pub async fn sync(&self, session: &mut ImapSession, can_move: bool, shutdown: &watch::Receiver<bool>) -> Result<SyncReport, MailboxError> {
         let inbox = &self.config.inbox;
@@ -58,60 +77,74 @@ impl MailboxWorker {
         uids.sort_unstable();
 
         let mut report = SyncReport::default();
+        // The last UID put away, not yet saved: saved in the next batch's transaction.
+        let mut last_put_away = None;
+        let mut result = Ok(());
         for batch in uids.chunks(BATCH_MAILS) {
-            // Renewed once per batch (the lease outlasts one); lost means stop here.
-            if *shutdown.borrow() || !self.hold_mailbox().await? {
+            if *shutdown.borrow() {
                 break;
             }
             self.health.beat(Loop::Mailbox);
-            self.sync_batch(session, batch, uidvalidity, can_move, shutdown, &mut report).await?;
+            match self.sync_batch(session, batch, uidvalidity, can_move, shutdown, &mut report, &mut last_put_away).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
-        if report.fetched == 0 {
-            self.store.save_mailbox_state(inbox, uidvalidity, last_uid).await?;
-        }
+        let saved = match last_put_away {
+            Some(uid) => self.store.save_mailbox_state(inbox, uidvalidity, uid).await,
+            None if report.fetched == 0 && result.is_ok() => self.store.save_mailbox_state(inbox, uidvalidity, last_uid).await,
+            None => Ok(()),
+        };
+        result?;
+        saved?;
         Ok(report)
     }
 
-    /// One batch: handle each mail, put the handled ones away together, save the last UID.
-    /// A failure that is not yet the mail's own ends the batch there, after the mails before it
-    /// are put away; the saved UID stays below the failing one, which is tried again first.
+    /// One batch: record each mail, commit, put the committed ones away together. False when
+    /// the mailbox lease was lost (stop here). A failure that is not yet the mail's own ends
+    /// the batch there, after the mails before it are committed and put away; the saved UID
+    /// stays below the failing one, which is tried again first.
+    #[allow(clippy::too_many_arguments)]
     async fn sync_batch(
         &self,
         session: &mut ImapSession,
-        batch: &[u32],
+        uids: &[u32],
         uidvalidity: u32,
         can_move: bool,
         shutdown: &watch::Receiver<bool>,
         report: &mut SyncReport,
-    ) -> Result<(), MailboxError> {
+        last_put_away: &mut Option<u32>,
+    ) -> Result<bool, MailboxError> {
         let inbox = &self.config.inbox;
-        let metas = self.fetch_metas(session, batch).await?;
-        let mut bodies = self.fetch_bodies(session, batch, &metas).await?;
-        let mut handled: Vec<(u32, Option<Destination>)> = Vec::with_capacity(batch.len());
+        let metas = self.fetch_metas(session, uids).await?;
+        let mut bodies = self.fetch_bodies(session, uids, &metas).await?;
+        let mut batch = Batch::default();
         let mut failure = None;
-        let mut renewed = std::time::Instant::now();
-        for &uid in batch {
-            // A stop request is obeyed between mails; the lease is renewed along the way when
-            // the batch takes long (large mails), and lost means stop here too.
+        let mut held = true;
+        for &uid in uids {
+            // A stop request is obeyed between mails.
             if *shutdown.borrow() {
                 break;
             }
-            if renewed.elapsed() > LEASE_RENEWAL {
-                if !self.hold_mailbox().await? {
-                    break;
-                }
-                renewed = std::time::Instant::now();
-            }
             self.health.beat(Loop::Mailbox);
             let key = (inbox.clone(), uidvalidity, uid);
-            let result = match metas.get(&uid) {
-                None => self.not_fetched(session, uid).await.map(|()| None),
-                Some(&meta) => self.handle(session, uid, uidvalidity, meta, bodies.remove(&uid), report).await,
-            };
+            let result = async {
+                let input = self.input(session, &mut batch, uid, metas.get(&uid).copied(), bodies.remove(&uid), report).await?;
+                if !matches!(input, Input::Gone) && !self.open(&mut batch, uidvalidity, last_put_away).await? {
+                    return Ok(false);
+                }
+                self.record(&mut batch, uid, uidvalidity, input, report).await.map(|()| true)
+            }
+            .await;
             match result {
-                Ok(destination) => {
-                    self.failures.forget(&key);
-                    handled.push((uid, destination));
+                Ok(true) => self.failures.forget(&key),
+                Ok(false) => {
+                    held = false;
+                    break;
                 }
                 Err(e) => {
                     let Some(reason) = self.failures.failed(key.clone(), &e) else {
@@ -120,58 +153,183 @@ impl MailboxWorker {
                     };
                     report.quarantined += 1;
                     tracing::warn!(uid, attempts = MAX_ATTEMPTS, reason = %redact_addresses(&reason), "mail keeps failing; quarantined so the rest can go on");
-                    self.store.record_quarantine(inbox, uidvalidity, uid, None, &reason).await?;
+                    let quarantined = async {
+                        if !self.open(&mut batch, uidvalidity, last_put_away).await? {
+                            return Ok(false);
+                        }
+                        let tx = batch.tx.as_mut().expect("opened");
+                        self.store.record_quarantine_on(tx, inbox, uidvalidity, uid, None, &reason).await?;
+                        Ok::<_, MailboxError>(true)
+                    };
+                    match quarantined.await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            held = false;
+                            break;
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
                     self.failures.forget(&key);
-                    handled.push((uid, Some(Destination::Quarantine)));
+                    batch.recorded.push((uid, Destination::Quarantine, Done::from(Outcome::Quarantine { reason })));
                 }
             }
         }
+        let committed = self.commit(&mut batch).await;
         for destination in [Destination::Processed, Destination::Ignored, Destination::Quarantine] {
-            let set: Vec<u32> = handled.iter().filter(|(_, d)| *d == Some(destination)).map(|(uid, _)| *uid).collect();
+            let set: Vec<u32> = batch.committed.iter().filter(|(_, d)| *d == Some(destination)).map(|(uid, _)| *uid).collect();
             if !set.is_empty() {
                 self.put_away(session, &set, destination, can_move).await?;
             }
         }
-        if let Some(&(last, _)) = handled.last() {
-            self.store.save_mailbox_state(inbox, uidvalidity, last).await?;
+        if let Some(&(last, _)) = batch.committed.last() {
+            *last_put_away = Some(last);
         }
+        committed?;
         match failure {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(held),
         }
     }
 
-    /// Handles one mail: registers it, threads it, sets it aside or quarantines it. Returns
-    /// where it goes, or `None` if it is gone from the mailbox. `body` is its content when the
-    /// batch fetched it already.
-    async fn handle(
+    /// The next mail of the batch: its body from the batch's FETCH, or fetched now (a large
+    /// mail, in pieces), after what is recorded so far has committed.
+    async fn input(
         &self,
         session: &mut ImapSession,
+        batch: &mut Batch,
         uid: u32,
-        uidvalidity: u32,
-        (size, arrived): Meta,
+        meta: Option<Meta>,
         body: Option<Vec<u8>>,
         report: &mut SyncReport,
-    ) -> Result<Option<Destination>, MailboxError> {
-        report.fetched += 1;
-        let outcome = if u64::from(size) > self.config.max_message_bytes {
-            Outcome::Quarantine { reason: format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes) }
-        } else {
-            let raw = match body {
-                Some(raw) => raw,
-                None if size <= FETCH_CHUNK => match self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await? {
-                    Some((_, _, raw)) => raw.unwrap_or_default(),
-                    None => return self.not_fetched(session, uid).await.map(|()| None),
-                },
-                None => match self.fetch_in_chunks(session, uid, size).await? {
-                    Some(raw) => raw,
-                    None => return self.not_fetched(session, uid).await.map(|()| None),
-                },
-            };
-            let span = tracing::debug_span!("mail", uid, size);
-            tracing::Instrument::instrument(self.intake.process(&raw, arrived), span).await?
+    ) -> Result<Input, MailboxError> {
+        let Some((size, arrived)) = meta else {
+            self.commit(batch).await?;
+            return self.not_fetched(session, uid).await.map(|()| Input::Gone);
         };
-        Ok(Some(match &outcome {
+        report.fetched += 1;
+        if u64::from(size) > self.config.max_message_bytes {
+            return Ok(Input::TooLarge(format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes)));
+        }
+        if let Some(raw) = body {
+            return Ok(Input::Mail(raw, arrived));
+        }
+        self.commit(batch).await?;
+        let raw = if size <= FETCH_CHUNK {
+            self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await?.map(|(_, _, raw)| raw.unwrap_or_default())
+        } else {
+            self.fetch_in_chunks(session, uid, size).await?
+        };
+        match raw {
+            Some(raw) => Ok(Input::Mail(raw, arrived)),
+            None => self.not_fetched(session, uid).await.map(|()| Input::Gone),
+        }
+    }
+
+    /// Opens the batch's transaction if none is open: the mailbox lease renewed in it (false:
+    /// lost, stop) and the last UID put away before saved.
+    async fn open(&self, batch: &mut Batch, uidvalidity: u32, last_put_away: &mut Option<u32>) -> Result<bool, MailboxError> {
+        if batch.tx.is_some() {
+            return Ok(true);
+        }
+        let mut tx = self.store.transaction().await?;
+        if !self.store.hold_mailbox_on(&mut tx, &self.config.inbox, &self.holder, self.lease()).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(uid) = last_put_away.take() {
+            self.store.save_mailbox_state_on(&mut tx, &self.config.inbox, uidvalidity, uid).await?;
+        }
+        batch.tx = Some(tx);
+        Ok(true)
+    }
+
+    /// Commits what the batch has recorded, then does what waited for that (see
+    /// `Intake::committed`). The mails are then ready to be put away.
+    async fn commit(&self, batch: &mut Batch) -> Result<(), MailboxError> {
+        let Some(tx) = batch.tx.take() else { return Ok(()) };
+        tx.commit().await?;
+        for (uid, destination, done) in batch.recorded.drain(..) {
+            self.intake.committed(done).await;
+            batch.committed.push((uid, Some(destination)));
+        }
+        Ok(())
+    }
+
+    /// Records one mail in a savepoint of the batch's transaction (open): registers it, threads
+    /// it, sets it aside or quarantines it. A failure rolls back this mail alone. A handler's
+    /// action by mail is carried out on its own, after a commit of what came before.
+    async fn record(&self, batch: &mut Batch, uid: u32, uidvalidity: u32, input: Input, report: &mut SyncReport) -> Result<(), MailboxError> {
+        let (raw, arrived) = match input {
+            Input::Gone => {
+                batch.committed.push((uid, None));
+                return Ok(());
+            }
+            Input::TooLarge(reason) => {
+                let tx = batch.tx.as_mut().expect("opened");
+                let mut savepoint = tx.savepoint().await?;
+                let done = self.recorded(&mut savepoint, uid, uidvalidity, Done::from(Outcome::Quarantine { reason }), report).await?;
+                savepoint.commit().await?;
+                batch.recorded.push(done);
+                return Ok(());
+            }
+            Input::Mail(raw, arrived) => (raw, arrived),
+        };
+        let span = tracing::info_span!("mail", uid, size = raw.len());
+        let tx = batch.tx.as_mut().expect("opened");
+        let mut savepoint = tx.savepoint().await?;
+        let processed = tracing::Instrument::instrument(self.intake.process_in(&mut savepoint, &raw, arrived), span.clone()).await;
+        match processed {
+            Ok(Processed::Done(done)) => {
+                if done.keeps_writes() {
+                    let recorded = self.recorded(&mut savepoint, uid, uidvalidity, done, report).await?;
+                    savepoint.commit().await?;
+                    batch.recorded.push(recorded);
+                } else {
+                    savepoint.rollback().await?;
+                    batch.recorded.push((uid, self.destination(uid, &done.outcome, report), done));
+                }
+                Ok(())
+            }
+            Ok(Processed::Alone) => {
+                savepoint.rollback().await?;
+                self.commit(batch).await?;
+                let outcome = tracing::Instrument::instrument(self.intake.process_alone(&raw, arrived), span).await?;
+                if let Outcome::Quarantine { reason } = &outcome {
+                    self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
+                }
+                batch.committed.push((uid, Some(self.destination(uid, &outcome, report))));
+                Ok(())
+            }
+            Err(e) => {
+                // The error is the mail's; the batch goes on without it.
+                let _ = savepoint.rollback().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Where a recorded mail goes; a quarantined one gets its reason recorded (in the same
+    /// savepoint).
+    async fn recorded(
+        &self,
+        savepoint: &mut Tx<'_>,
+        uid: u32,
+        uidvalidity: u32,
+        done: Done,
+        report: &mut SyncReport,
+    ) -> Result<(u32, Destination, Done), MailboxError> {
+        if let Outcome::Quarantine { reason } = &done.outcome {
+            self.store.record_quarantine_on(savepoint, &self.config.inbox, uidvalidity, uid, None, reason).await?;
+        }
+        Ok((uid, self.destination(uid, &done.outcome, report), done))
+    }
+
+    /// Where a handled mail goes, counted in the report.
+    fn destination(&self, uid: u32, outcome: &Outcome, report: &mut SyncReport) -> Destination {
+        match outcome {
             Outcome::Registered { .. } => {
                 report.registered += 1;
                 Destination::Processed
@@ -192,10 +350,9 @@ impl MailboxWorker {
             Outcome::Quarantine { reason } => {
                 report.quarantined += 1;
                 tracing::warn!(uid, reason = %reason, "mail quarantined");
-                self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
                 Destination::Quarantine
             }
-        }))
+        }
     }
 
     /// Sizes and internal dates of a batch, in one FETCH.

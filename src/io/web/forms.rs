@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use super::auth::{self, BROWSER_COOKIE, SESSION_COOKIE};
 use super::pages::{readable, set_browser_cookie};
 use super::{require, Peer, Shared};
-use crate::app::actions::{Delivery, PaperComplaint};
+use crate::app::actions::{ActionError, Delivery, PaperComplaint};
 use crate::domain::procedure::{Category, Outcome};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::corrections::Correction;
@@ -153,6 +153,11 @@ fn date(form: &HashMap<String, String>, key: &str) -> anyhow::Result<NaiveDate> 
     NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("{key}: {v:?} is not a date (YYYY-MM-DD)"))
 }
 
+/// A date of an action's form; a missing or malformed one refuses the action.
+fn form_date(form: &HashMap<String, String>, key: &str) -> Result<NaiveDate, ActionError> {
+    date(form, key).map_err(|e| ActionError::refused(e.to_string()))
+}
+
 fn delivered(d: Delivery) -> String {
     match d {
         Delivery::Mail(to) => format!("queued for {to}"),
@@ -206,9 +211,13 @@ pub async fn act(
             Redirect::to(&format!("/cases/{reference}?done={action}")).into_response()
         }
         Ok(None) => web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", &action, Some(&back)),
-        Err(e) => {
+        Err(ActionError::Transient(e)) => {
+            tracing::warn!(reference, action, error = %e, "web: handler action not carried out; the database or the disk is away");
+            web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some(&back))
+        }
+        Err(e @ (ActionError::Refused(_) | ActionError::Failed(_))) => {
             tracing::info!(reference, action, "handler action on the web refused");
-            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &format!("{e:#}"), Some(&back))
+            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some(&back))
         }
     }
 }
@@ -231,18 +240,24 @@ const ACTIONS: &[&str] = &[
 ];
 
 /// `Ok(None)`: no such action.
-async fn carry_out(web: &super::Web, session: &WebSession, reference: &str, action: &str, form: &HashMap<String, String>) -> anyhow::Result<Option<String>> {
+async fn carry_out(
+    web: &super::Web,
+    session: &WebSession,
+    reference: &str,
+    action: &str,
+    form: &HashMap<String, String>,
+) -> Result<Option<String>, ActionError> {
     let actor = format!("{} (web)", session.user.name);
     let (store, actions) = (&web.store, &web.actions);
     let done = match action {
         "assign" => {
-            let handler = field(form, "handler").ok_or_else(|| anyhow::anyhow!("choose a handler"))?;
+            let handler = field(form, "handler").ok_or_else(|| ActionError::refused("choose a handler"))?;
             store.assign(reference, handler, &actor).await?;
             actions.notify_assignment(reference).await?;
             format!("assigned to {handler}")
         }
         "subject" => {
-            let name = field(form, "name").ok_or_else(|| anyhow::anyhow!("write the name of the staff member the complaint is about"))?;
+            let name = field(form, "name").ok_or_else(|| ActionError::refused("write the name of the staff member the complaint is about"))?;
             match store.add_subject(reference, name, &actor).await? {
                 Some(next) => {
                     actions.notify_assignment(reference).await?;
@@ -264,34 +279,38 @@ async fn carry_out(web: &super::Web, session: &WebSession, reference: &str, acti
             let done = store.correct_case(reference, &correction, &actor).await?;
             done.fields.join(", ")
         }
-        "progress" => delivered(actions.progress(reference, date(form, "expected")?, field(form, "message").map(|_| text(form, "message")), &actor).await?),
+        "progress" => {
+            delivered(actions.progress(reference, form_date(form, "expected")?, field(form, "message").map(|_| text(form, "message")), &actor).await?)
+        }
         "request-info" => delivered(actions.request_information(reference, text(form, "message"), field(form, "to").map(str::to_string), &actor).await?),
         "respond" => {
-            let outcome: Outcome = field(form, "outcome").unwrap_or("").parse().map_err(anyhow::Error::msg)?;
+            let outcome: Outcome = field(form, "outcome").unwrap_or("").parse().map_err(ActionError::refused)?;
             delivered(actions.respond(reference, outcome, text(form, "findings"), text(form, "measures"), &actor).await?)
         }
         "category" => {
-            let category: Category = field(form, "category").unwrap_or("").parse().map_err(anyhow::Error::msg)?;
+            let category: Category = field(form, "category").unwrap_or("").parse().map_err(ActionError::refused)?;
             store.set_category(reference, category, &actor).await?;
             category.to_string()
         }
         "note" => {
             let note = text(form, "text");
-            anyhow::ensure!(!note.trim().is_empty(), "the note is empty");
+            if note.trim().is_empty() {
+                return Err(ActionError::refused("the note is empty"));
+            }
             store.add_note(reference, note.trim(), &actor).await?;
             "note".into()
         }
         "escalate" => {
-            let to = field(form, "to").ok_or_else(|| anyhow::anyhow!("name the external body"))?;
-            store.record_external(reference, to, date(form, "date")?, &actor).await?;
+            let to = field(form, "to").ok_or_else(|| ActionError::refused("name the external body"))?;
+            store.record_external(reference, to, form_date(form, "date")?, &actor).await?;
             to.to_string()
         }
         "reopen" => {
-            store.reopen(reference, &actor).await?.map_err(anyhow::Error::msg)?;
+            store.reopen(reference, &actor).await??;
             "reopened".into()
         }
         "acknowledged" => {
-            store.acknowledged_by_post(reference, date(form, "date")?, &actor).await?;
+            store.acknowledged_by_post(reference, form_date(form, "date")?, &actor).await?;
             "acknowledged".into()
         }
         "release-acknowledgement" => actions.release_acknowledgement(reference, &actor).await?,
@@ -363,7 +382,7 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
             };
             web.actions.register_paper(paper, &format!("{} (web)", session.user.name)).await
         }
-        Err(e) => Err(anyhow::Error::new(e).context("cannot keep the uploaded documents")),
+        Err(e) => Err(ActionError::disk(anyhow::Error::new(e).context("cannot keep the uploaded documents"))),
     };
     let _ = std::fs::remove_dir_all(&dir);
     match result {
@@ -372,6 +391,12 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
             tracing::info!(reference, "paper complaint registered on the web");
             web.message(StatusCode::OK, Some(&session), "registered", &format!("{reference}: {}", delivered(delivery)), Some(&format!("/cases/{reference}")))
         }
-        Err(e) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &format!("{e:#}"), Some("/paper")),
+        Err(ActionError::Transient(e)) => {
+            tracing::warn!(error = %e, "web: paper complaint not registered; the database or the disk is away");
+            web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some("/paper"))
+        }
+        Err(e @ (ActionError::Refused(_) | ActionError::Failed(_))) => {
+            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some("/paper"))
+        }
     }
 }

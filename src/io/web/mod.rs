@@ -259,7 +259,7 @@ mod tests {
                 assert!(with.body.contains("https://klachten.example.nl/cases"), "{language}/{letter}: {}", with.body);
                 assert!(!with.body.contains("klachtd cases show"), "{language}/{letter}");
             }
-            context["web_url"] = serde_json::Value::Null;
+            context.web_url = None;
             for letter in ["assigned", "reminder"] {
                 let without = letters.render(letter, &context).unwrap();
                 assert!(without.body.contains("klachtd cases show") && !without.body.contains("/cases/"), "{language}/{letter}");

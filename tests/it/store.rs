@@ -1,18 +1,17 @@
 //! The store's exactly-once guarantees under concurrency, on SQLite and PostgreSQL: two
 //! connection pools stand in for two klachtd instances on one database.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::common::*;
 use chrono::NaiveDate;
-use common::*;
 use klachtd::store::{CaseFilter, MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
 
 on_both_databases!(
     concurrent_registrations_get_distinct_consecutive_references,
     a_mail_registered_twice_is_a_duplicate_and_burns_no_number,
+    a_duplicate_in_a_batch_rolls_back_alone,
     each_outgoing_mail_is_claimed_by_one_worker,
     mailbox_progress_never_goes_backwards,
     one_instance_at_a_time_holds_the_mailbox,
@@ -79,6 +78,32 @@ async fn a_mail_registered_twice_is_a_duplicate_and_burns_no_number(db: Db) {
     assert_eq!(a.count(Table::Outbox).await.unwrap(), 1);
     let next = b.register_case(&new_case(21), &message("other"), &[], |r| Some(ack(r))).await.unwrap();
     assert!(matches!(next, Registration::Registered { ref reference, .. } if reference == "KL-2026-0002"), "{next:?}");
+}
+
+/// The intake's batch: each mail in a savepoint of one transaction. A duplicate (here a mail
+/// recorded twice in one batch) is rolled back alone, burns no number, and the batch goes on.
+async fn a_duplicate_in_a_batch_rolls_back_alone(db: Db) {
+    let (_dir, _db, a, _b) = two_instances(db).await;
+    let mut batch = a.transaction().await.unwrap();
+    for (key, expected) in [("one", Some("KL-2026-0001")), ("one", None), ("two", Some("KL-2026-0002"))] {
+        let mut mail = batch.savepoint().await.unwrap();
+        match a.register_case_on(&mut mail, &new_case(20), &message(key), &[], |r| Some(ack(r))).await.unwrap() {
+            Registration::Registered { reference, .. } => {
+                assert_eq!(Some(reference.as_str()), expected);
+                mail.commit().await.unwrap();
+            }
+            Registration::Duplicate => {
+                assert_eq!(expected, None, "{key}");
+                mail.rollback().await.unwrap();
+            }
+        }
+    }
+    let mut mail = batch.savepoint().await.unwrap();
+    assert!(!a.record_message_on(&mut mail, None, &message("two"), &[]).await.unwrap(), "known");
+    mail.rollback().await.unwrap();
+    batch.commit().await.unwrap();
+    assert_eq!(a.count(Table::Cases).await.unwrap(), 2);
+    assert_eq!(a.count(Table::Outbox).await.unwrap(), 2);
 }
 
 async fn each_outgoing_mail_is_claimed_by_one_worker(db: Db) {

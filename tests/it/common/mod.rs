@@ -301,13 +301,11 @@ pub struct Running {
     health: Arc<OnceLock<Arc<klachtd::io::health::Health>>>,
 }
 
-/// Logs of the daemon under test, shown for failing tests: KLACHTD_TEST_LOG=debug.
+/// Logs of the daemon under test, shown for failing tests: KLACHTD_TEST_LOG=debug. All the
+/// tests share one process and so one global subscriber: it is `capture_logs`'s, whichever test
+/// comes first, so that a test that greps the log finds it installed.
 pub fn init_logging() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let filter = tracing_subscriber::EnvFilter::try_from_env("KLACHTD_TEST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
-    });
+    capture_logs();
 }
 
 /// The reminder clock of a daemon under test unless a test sets one: a Sunday night, when no
@@ -568,9 +566,10 @@ impl std::io::Write for Capture {
     }
 }
 
-/// Installs, before klachtd's own test logging could, a subscriber that keeps every info-level
-/// event of this process in memory (besides the usual test output, KLACHTD_TEST_LOG). A test
-/// binary that greps the log calls it first in every test.
+/// Installs the process's subscriber (once; `init_logging` calls it too): every info-level
+/// event of this process is kept in memory (`daemon_log`), besides the usual test output
+/// (KLACHTD_TEST_LOG). The tests run in parallel, so a test that greps the log takes the part
+/// written since it started, and looks there for what is its own (unique names).
 pub fn capture_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
@@ -580,6 +579,6 @@ pub fn capture_logs() {
         let subscriber = tracing_subscriber::registry()
             .with(tracing_subscriber::fmt::layer().with_writer(|| Capture).with_ansi(false).with_filter(tracing_subscriber::filter::LevelFilter::INFO))
             .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(shown));
-        tracing::subscriber::set_global_default(subscriber).expect("the log capture is installed before anything else logs");
+        tracing::subscriber::set_global_default(subscriber).expect("the tests' one subscriber is installed before anything else logs");
     });
 }

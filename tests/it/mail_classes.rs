@@ -2,10 +2,8 @@
 //! real mail stack: what becomes a case, what is answered, and where the mail ends up. The raw
 //! mails are written byte by byte as the clients and servers named produce them.
 
-mod common;
-
-use common::klachtd_as_handler as klachtd;
-use common::*;
+use crate::common::klachtd_as_handler as klachtd;
+use crate::common::*;
 use klachtd::domain::calendar::Deadlines;
 use klachtd::store::Table;
 
@@ -386,7 +384,7 @@ async fn retention_removes_the_original_sender_and_quarantined_mail(db: Db) {
     sqlx::query("UPDATE cases SET status = 'closed', closed_at = $1 WHERE reference = $2").bind(old).bind(&reference).execute(&pool).await.unwrap();
     pool.close().await;
 
-    assert_eq!(klachtd::app::actions::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 1);
+    assert_eq!(klachtd::app::retention::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 1);
     let detail = store.case_detail(&reference).await.unwrap();
     assert_eq!((detail.forwarded_sender, detail.forwarded_date), (None, None));
     let left = store.quarantined_mails().await.unwrap();

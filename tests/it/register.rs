@@ -2,11 +2,9 @@
 //! deadlines in the register (R10) and the retention of mail outside any case (R9), on both
 //! databases, through the command line where a handler would use it.
 
-mod common;
-
+use crate::common::klachtd_as_handler as klachtd;
+use crate::common::*;
 use chrono::NaiveDate;
-use common::klachtd_as_handler as klachtd;
-use common::*;
 use klachtd::store::{MessageRecord, Store, StoreError};
 
 on_both_databases!(
@@ -138,7 +136,7 @@ async fn a_refused_correction_changes_nothing(db: Db) {
         .await
         .unwrap();
     pool.close().await;
-    assert_eq!(klachtd::app::actions::run_retention(store, &w.config.storage.data_dir, 1).await.unwrap(), 1);
+    assert_eq!(klachtd::app::retention::run_retention(store, &w.config.storage.data_dir, 1).await.unwrap(), 1);
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "complete", &r, "--name", "Ans", "--description-file", &desc]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
@@ -344,7 +342,7 @@ async fn retention_purges_old_mail_outside_any_case(db: Db) {
     assert_eq!(unlinked().await.len(), 3);
 
     // Retention of 5 days: the old unlinked mail goes, the recent stays.
-    assert_eq!(klachtd::app::actions::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 0, "no case was closed");
+    assert_eq!(klachtd::app::retention::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 0, "no case was closed");
     assert_eq!(unlinked().await, vec!["Afwezig tot maandag.".to_string()]);
     let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM attachments ORDER BY id").fetch_all(&pool).await.unwrap();
     assert_eq!(
@@ -365,7 +363,7 @@ async fn retention_purges_old_mail_outside_any_case(db: Db) {
     assert_eq!(snapshot(store, &r).await, before_case);
     assert_eq!(report(), before_report);
     // A second run finds nothing more to do.
-    assert_eq!(klachtd::app::actions::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 0);
+    assert_eq!(klachtd::app::retention::run_retention(store, &w.config.storage.data_dir, 5).await.unwrap(), 0);
     assert_eq!(unlinked().await.len(), 1);
     pool.close().await;
 }

@@ -4,13 +4,11 @@
 //! on every log line, and a clean SIGTERM exit in the middle of a batch (STOPPING, code 0) with
 //! nothing lost.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use klachtd::store::Table;
 
 struct NotifySocket {

@@ -3,13 +3,11 @@
 //! it, and which answers BAD to an unquoted name with a space. Dovecot accepts all of that, so
 //! only a test against another server shows whether klachtd asks rather than assumes.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures::TryStreamExt;
 use klachtd::store::Table;
 

@@ -2,9 +2,7 @@
 //! complainant threaded to the case, deadlines are met, refusals change nothing; the register
 //! and retention.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use klachtd::store::Table;
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -848,7 +846,7 @@ async fn logs_carry_no_personal_data(db: Db) {
     // Retention, by the daemon's code and by the command.
     backdate_closing(&w, &r).await;
     backdate_closing(&w, &paper).await;
-    assert_eq!(klachtd::app::actions::run_retention(store, &w.config.storage.data_dir, 1).await.unwrap(), 2);
+    assert_eq!(klachtd::app::retention::run_retention(store, &w.config.storage.data_dir, 1).await.unwrap(), 2);
     assert_eq!(klachtd(&cfg, &["retention", "run"]).0, 0);
 
     let daemon_text = String::from_utf8_lossy(&daemon_log().lock().unwrap()[daemon_start..]).into_owned();

@@ -1,11 +1,10 @@
 //! OAuth 2.0 end to end: klachtd logs in to the real Dovecot (IMAP) and Postfix (SMTP AUTH
 //! through Dovecot) with access tokens only, from a test identity provider in this process
-//! (tests/common/oauth_idp.rs) that stands in for Microsoft Entra ID and Google. The stack runs
+//! (tests/it/common/oauth_idp.rs) that stands in for Microsoft Entra ID and Google. The stack runs
 //! in its OAuth mode: accounts in `oauth.test` have no working password, Dovecot introspects
 //! each token at the identity provider, and Postfix takes mail from such an address only after
 //! AUTH as it.
 
-mod common;
 #[path = "common/oauth_idp.rs"]
 mod idp;
 
@@ -14,7 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use idp::Idp;
 use klachtd::config::Config;
 

@@ -2,9 +2,7 @@
 //! down when a complaint arrives, and servers that refuse us at start-up. Each test that stops
 //! a server has a mail stack of its own.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use klachtd::store::Table;
 
 fn private_stack() -> &'static MailStack {

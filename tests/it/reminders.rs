@@ -2,11 +2,9 @@
 //! sweep is called at chosen instants (or the daemons' own clocks are set), and the outbox
 //! delivers over SMTP to the handlers' mailboxes.
 
-mod common;
-
+use crate::common::*;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
-use common::*;
 use klachtd::app::reminders::ReminderService;
 use klachtd::config::settings::{Settings, SharedSettings};
 use klachtd::store::{StoreError, Table};

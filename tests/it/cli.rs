@@ -1,10 +1,8 @@
 //! The command line as an operator uses it: the built binary, its output and exit codes.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use klachtd::store::Table;
 
 fn klachtd(args: &[&str]) -> (i32, String, String) {
