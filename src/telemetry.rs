@@ -14,8 +14,9 @@ pub fn init_logging(format: LogFormat) {
         // The journal adds its own timestamps, wants no colours, and reads the priority of a
         // line from a syslog-style "<N>" prefix (so `journalctl -p warning` works).
         LogFormat::Auto if stderr_is_journal() => {
+            // Without colours on the builder too: span fields are formatted when the span opens.
             let format = tracing_subscriber::fmt::format().without_time().with_ansi(false).with_target(false);
-            builder.event_format(JournalPriority(format)).try_init()
+            builder.with_ansi(false).event_format(JournalPriority(format)).try_init()
         }
         _ => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
     };
