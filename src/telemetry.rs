@@ -3,6 +3,23 @@
 
 use crate::config::LogFormat;
 
+/// "context: cause: root cause" on one line, each cause once: many error types (sqlx's, and
+/// ours that wrap an io::Error) already print their source in their own message. For the
+/// command line's errors, the journal and systemd's status line alike.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if line.contains(&cause) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&cause);
+    }
+    line
+}
+
 /// Logs go to stderr: the journal under systemd. `KLACHTD_LOG` sets the filter (default
 /// `info`; complaint text and personal data are never logged at info).
 pub fn init_logging(format: LogFormat) {

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::config::{Config, LogFormat};
 use crate::daemon;
 use crate::domain::calendar::{Calendar, Deadlines};
+use crate::telemetry::one_line;
 
 mod args;
 mod cases;
@@ -71,22 +72,6 @@ fn value_refusal(e: &clap::Error) -> String {
         if !words.is_empty() && !line.contains(&words.join(", ")) {
             line.push_str(&format!("; possible values: {}", words.join(", ")));
         }
-    }
-    line
-}
-
-/// "context: cause: root cause" on one line, each cause once: many error types (sqlx's, and
-/// ours that wrap an io::Error) already print their source in their own message.
-pub fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain().map(ToString::to_string) {
-        if line.contains(&cause) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&cause);
     }
     line
 }

@@ -23,6 +23,7 @@ use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
 use crate::store::{OutboxItem, OutgoingMail, RefusableError, Refused, Store, StoreError};
+use crate::telemetry::one_line;
 
 mod by_mail;
 mod letters;
@@ -123,22 +124,6 @@ impl From<crate::app::templates::TemplateError> for ActionError {
     fn from(e: crate::app::templates::TemplateError) -> Self {
         Self::Failed(e.into())
     }
-}
-
-/// "context: cause: root cause", each cause once (many errors print their source in their own
-/// message already).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain().map(ToString::to_string) {
-        if line.contains(&cause) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&cause);
-    }
-    line
 }
 
 pub struct Actions {
