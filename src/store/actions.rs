@@ -108,7 +108,7 @@ impl Store {
         Ok(LetterCase {
             id,
             reference: r.try_get(1)?,
-            state: CaseState { closed: r.try_get::<CaseStatus, _>(2)? == CaseStatus::Closed, responded: r.get::<Option<String>, _>(3).is_some() },
+            state: CaseState { closed: r.try_get::<CaseStatus, _>(2)? == CaseStatus::Closed, responded: r.try_get::<Option<String>, _>(3)?.is_some() },
             complainant_name: r.try_get(4)?,
             complainant_email: r.try_get(5)?,
             received_on: r.try_get(6)?,

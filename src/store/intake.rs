@@ -1,8 +1,7 @@
 //! What the intake writes: a new case with its first message and acknowledgement, a later
 //! message threaded into its case, a quarantined mail; and the look-ups that decide which.
 
-use sqlx::any::AnyRow;
-use sqlx::{Connection as _, Row};
+use sqlx::Connection as _;
 
 use super::{
     begin_on, insert_event, insert_events, insert_outbox, now, register, AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration,
@@ -24,16 +23,15 @@ impl Store {
     /// quarantine (with its reason): one look-up, on `conn` (the intake's batch).
     pub async fn seen_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<Seen> {
         // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
-        let rows = sqlx::query("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2")
-            .bind(dedupe_key)
-            .bind(register::retained_dedupe_key(dedupe_key))
-            .fetch_all(&mut *conn)
-            .await?;
-        let quarantined = rows.iter().find(|r| {
-            r.get::<Option<String>, _>(0).as_deref() == Some(dedupe_key) && r.get::<String, _>(1) == "quarantined" && r.get::<Option<i64>, _>(2).is_none()
-        });
+        let rows: Vec<(Option<String>, String, Option<i64>, String)> =
+            sqlx::query_as("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2")
+                .bind(dedupe_key)
+                .bind(register::retained_dedupe_key(dedupe_key))
+                .fetch_all(&mut *conn)
+                .await?;
+        let quarantined = rows.iter().find(|(key, kind, case_id, _)| key.as_deref() == Some(dedupe_key) && kind == "quarantined" && case_id.is_none());
         Ok(match quarantined {
-            Some(row) => Seen::Quarantined(row.get(3)),
+            Some((_, _, _, note)) => Seen::Quarantined(note.clone()),
             None if rows.is_empty() => Seen::New,
             None => Seen::Known,
         })
@@ -59,22 +57,22 @@ impl Store {
             }
         }
         for id in thread_ids {
-            let row = sqlx::query(
+            let link = sqlx::query_as(
                 "SELECT c.id, c.reference, c.status FROM messages m JOIN cases c ON c.id = m.case_id
                  WHERE m.message_id = $1 ORDER BY m.id LIMIT 1",
             )
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-            if let Some(row) = row {
-                return Ok(Some(link_from_row(&row)));
+            if link.is_some() {
+                return Ok(link);
             }
-            let row = sqlx::query("SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1")
+            let link = sqlx::query_as("SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1")
                 .bind(id)
                 .fetch_optional(&mut *conn)
                 .await?;
-            if let Some(row) = row {
-                return Ok(Some(link_from_row(&row)));
+            if link.is_some() {
+                return Ok(link);
             }
         }
         Ok(None)
@@ -89,7 +87,7 @@ impl Store {
     /// Runs in the caller's transaction on `conn` (the intake's savepoint for the mail).
     pub async fn letter_returned(&self, tx: &mut Conn, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
         for id in message_ids {
-            let row = sqlx::query(
+            let row: Option<(i64, String)> = sqlx::query_as(
                 "SELECT id, kind FROM outbox WHERE case_id = $1 AND message_id = $2 AND status = 'sent'
                  AND kind IN ('acknowledgement', 'progress', 'request-info', 'response')",
             )
@@ -97,8 +95,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(row) = row else { continue };
-            let (outbox_id, kind): (i64, String) = (row.get(0), row.get(1));
+            let Some((outbox_id, kind)) = row else { continue };
             sqlx::query("UPDATE outbox SET status = 'returned' WHERE id = $1").bind(outbox_id).execute(&mut *tx).await?;
             let reopened = match kind.as_str() {
                 "acknowledgement" => Some("UPDATE cases SET acknowledged_at = NULL WHERE id = $1"),
@@ -259,8 +256,8 @@ impl Store {
     }
 
     pub async fn quarantined(&self) -> Result<Vec<(i64, u32, String)>> {
-        let rows = sqlx::query("SELECT at, uid, reason FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get::<i64, _>(1) as u32, r.get(2))).collect())
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as("SELECT at, uid, reason FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(at, uid, reason)| (at, uid as u32, reason)).collect())
     }
 
     // ---- outbox ------------------------------------------------------------------------
@@ -279,21 +276,14 @@ async fn insert_recorded_message(tx: &mut Conn, case_id: Option<i64>, message: &
     Ok(true)
 }
 
-pub(super) fn link_from_row(r: &AnyRow) -> CaseLink {
-    CaseLink { id: r.get(0), reference: r.get(1), status: r.get(2) }
-}
-
 /// Assigns a new case (R5): the preferred handler or round-robin, skipping any handler the
 /// complaint names; a named handler also flags the case for a supervisor. False if there is
 /// no handler to assign. The history's entries are added to `events`.
 async fn auto_assign(tx: &mut Conn, case_id: i64, case: &NewCase, events: &mut Vec<(&'static str, String)>) -> Result<bool, sqlx::Error> {
     use crate::domain::assignment::{named_in, pick, Candidate};
-    let candidates: Vec<Candidate> = sqlx::query("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| Candidate { id: r.get(0), name: r.get(1), supervisor: r.get::<i64, _>(2) != 0, last_assigned_at: r.get(3) })
-        .collect();
+    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
+    let candidates: Vec<Candidate> =
+        rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect();
     let text = format!("{}\n{}", case.subject, case.description);
     let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
     if !named.is_empty() {

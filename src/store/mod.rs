@@ -168,6 +168,7 @@ pub struct CaseLink {
     pub reference: String,
     pub status: CaseStatus,
 }
+from_columns!(CaseLink { id, reference, status });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
@@ -405,8 +406,7 @@ impl Store {
     }
 
     async fn case_link_on(&self, conn: &mut Conn, reference: &str) -> Result<Option<CaseLink>> {
-        let row = sqlx::query("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&mut *conn).await?;
-        Ok(row.as_ref().map(link_from_row))
+        Ok(sqlx::query_as("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&mut *conn).await?)
     }
 
     /// The reference of a case by its row id.
@@ -491,7 +491,7 @@ pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
 pub use handlers::Handler;
 pub use intake::Seen;
-use intake::{insert_message, link_from_row};
+use intake::insert_message;
 pub use mail_classes::QuarantinedMail;
 use outbox::insert_outbox;
 pub use outbox::Sent;

@@ -1,28 +1,56 @@
 //! The register's facts and the retention of personal data (R9, R10).
 
 use chrono::NaiveDate;
-use sqlx::Row;
 
 use super::{now, Result, Store, StoreError};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::register::CaseFacts;
+
+/// A case's row as [`Store::register_facts`] reads it.
+struct FactsRow {
+    reference: String,
+    received_on: String,
+    category: Option<String>,
+    outcome: Option<String>,
+    acknowledge_by: String,
+    acknowledged_at: Option<i64>,
+    progress_by: String,
+    progress_sent_at: Option<i64>,
+    respond_by: String,
+    responded_at: Option<i64>,
+    external_body: Option<String>,
+    measures: Option<String>,
+    requests_for_information: i64,
+}
+from_columns!(FactsRow {
+    reference,
+    received_on,
+    category,
+    outcome,
+    acknowledge_by,
+    acknowledged_at,
+    progress_by,
+    progress_sent_at,
+    respond_by,
+    responded_at,
+    external_body,
+    measures,
+    requests_for_information
+});
 
 impl Store {
     /// The register facts of cases received from `from` to `to` inclusive. Requests for
     /// information are counted from the case history, so those sent by post count too.
     pub async fn register_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<CaseFacts>> {
         use futures::TryStreamExt;
-        let date = |r: &sqlx::any::AnyRow, i: usize| -> Result<NaiveDate> {
-            let text: String = r.get(i);
-            NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")))
-        };
+        let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")));
         let day = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(amsterdam_date);
         // A year of a large register is 100,000 rows: each is turned into its facts as it
         // arrives, rather than all rows held first.
-        let mut rows = sqlx::query(
+        let mut rows = sqlx::query_as::<_, FactsRow>(
             "SELECT c.reference, c.received_on, c.category, c.outcome, c.acknowledge_by, c.acknowledged_at, c.progress_by,
                     c.progress_sent_at, c.respond_by, c.responded_at, c.external_body, c.measures,
-                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'information-requested')
+                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'information-requested') AS requests_for_information
              FROM cases c WHERE c.received_on >= $1 AND c.received_on <= $2 ORDER BY c.id",
         )
         .bind(from.to_string())
@@ -31,19 +59,19 @@ impl Store {
         let mut facts = Vec::new();
         while let Some(r) = rows.try_next().await? {
             facts.push(CaseFacts {
-                reference: r.get(0),
-                received_on: date(&r, 1)?,
-                category: r.get(2),
-                outcome: r.get(3),
-                acknowledge_by: date(&r, 4)?,
-                acknowledged_on: day(r.get(5)),
-                progress_by: date(&r, 6)?,
-                progress_on: day(r.get(7)),
-                respond_by: date(&r, 8)?,
-                responded_on: day(r.get(9)),
-                external_body: r.get(10),
-                measures: r.get(11),
-                requests_for_information: r.get(12),
+                received_on: date(&r.received_on)?,
+                acknowledge_by: date(&r.acknowledge_by)?,
+                acknowledged_on: day(r.acknowledged_at),
+                progress_by: date(&r.progress_by)?,
+                progress_on: day(r.progress_sent_at),
+                respond_by: date(&r.respond_by)?,
+                responded_on: day(r.responded_at),
+                reference: r.reference,
+                category: r.category,
+                outcome: r.outcome,
+                external_body: r.external_body,
+                measures: r.measures,
+                requests_for_information: r.requests_for_information,
             });
         }
         Ok(facts)
@@ -85,9 +113,9 @@ impl Store {
             }
             // A Message-ID can name a person or their mail host; keep only its hash, which
             // `is_known` still recognises, so a re-delivered old mail is no new complaint.
-            let keys = sqlx::query("SELECT id, dedupe_key FROM messages WHERE case_id = $1 AND dedupe_key LIKE 'mid:%'").bind(id).fetch_all(&mut *tx).await?;
-            for k in &keys {
-                let (message, key): (i64, String) = (k.get(0), k.get(1));
+            let keys: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, dedupe_key FROM messages WHERE case_id = $1 AND dedupe_key LIKE 'mid:%'").bind(id).fetch_all(&mut *tx).await?;
+            for (message, key) in keys {
                 sqlx::query("UPDATE messages SET dedupe_key = $1 WHERE id = $2").bind(retained_dedupe_key(&key)).bind(message).execute(&mut *tx).await?;
             }
             let mine: Vec<String> = sqlx::query_scalar("SELECT sha256 FROM attachments WHERE case_id = $1").bind(id).fetch_all(&mut *tx).await?;

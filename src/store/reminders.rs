@@ -4,7 +4,6 @@
 //! after a crash, and with several instances on one database.
 
 use chrono::NaiveDate;
-use sqlx::Row;
 
 use super::{insert_outbox, now, OutgoingMail, Result, Store};
 use crate::domain::reminders::{Deadline, OpenDeadline};
@@ -30,6 +29,24 @@ pub struct ReminderClaim {
     pub due_key: String,
 }
 
+/// A case with an unmet deadline, as [`Store::open_deadlines`] reads it.
+struct DueRow {
+    id: i64,
+    reference: String,
+    name: Option<String>,
+    email: Option<String>,
+    active: Option<i64>,
+    acknowledge_by: String,
+    acknowledged_at: Option<i64>,
+    progress_by: String,
+    progress_sent_at: Option<i64>,
+    respond_by: String,
+    responded_at: Option<i64>,
+    incomplete: String,
+    supervisor_check: String,
+}
+from_columns!(DueRow { id, reference, name, email, active, acknowledge_by, acknowledged_at, progress_by, progress_sent_at, respond_by, responded_at, incomplete, supervisor_check });
+
 /// Index into the claims handed to [`Store::queue_digest`] that were new.
 pub type ClaimedReminder = usize;
 
@@ -43,7 +60,7 @@ impl Store {
     /// with all its unmet deadlines. Reads what is due through the partial indexes of unmet
     /// deadlines, not every open case.
     pub async fn open_deadlines(&self, due_by: NaiveDate) -> Result<Vec<CaseDeadlines>> {
-        let rows = sqlx::query(
+        let rows: Vec<DueRow> = sqlx::query_as(
             "SELECT c.id, c.reference, h.name, h.email, h.active, c.acknowledge_by, c.acknowledged_at, c.progress_by,
                     c.progress_sent_at, c.respond_by, c.responded_at, c.incomplete, c.supervisor_check
              FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id
@@ -56,37 +73,37 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             let mut open = Vec::new();
-            for (deadline, date_col, met_col) in [(Deadline::Acknowledge, 5, 6), (Deadline::Progress, 7, 8), (Deadline::Respond, 9, 10)] {
-                if r.get::<Option<i64>, _>(met_col).is_none() {
-                    let date: String = r.get(date_col);
-                    let date =
-                        NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|e| super::StoreError::Corrupt(format!("case {}: {e}", r.get::<String, _>(1))))?;
+            for (deadline, date, met) in [
+                (Deadline::Acknowledge, &r.acknowledge_by, r.acknowledged_at),
+                (Deadline::Progress, &r.progress_by, r.progress_sent_at),
+                (Deadline::Respond, &r.respond_by, r.responded_at),
+            ] {
+                if met.is_none() {
+                    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|e| super::StoreError::Corrupt(format!("case {}: {e}", r.reference)))?;
                     open.push(OpenDeadline { deadline, date });
                 }
             }
-            let active = r.get::<Option<i64>, _>(4).unwrap_or(0) != 0;
-            let handler = match (r.get::<Option<String>, _>(2), r.get::<Option<String>, _>(3)) {
-                (Some(name), Some(email)) if active => Some((name, email)),
+            let handler = match (r.name, r.email) {
+                (Some(name), Some(email)) if r.active.unwrap_or(0) != 0 => Some((name, email)),
                 _ => None,
             };
             let mut status = vec![if handler.is_some() { "open" } else { "open, no handler" }.to_string()];
-            if !r.get::<String, _>(11).is_empty() {
+            if !r.incomplete.is_empty() {
                 status.push("incomplete".into());
             }
-            if !r.get::<String, _>(12).is_empty() {
+            if !r.supervisor_check.is_empty() {
                 status.push("supervisor check".into());
             }
-            out.push(CaseDeadlines { case_id: r.get(0), reference: r.get(1), handler, open, status: status.join(", ") });
+            out.push(CaseDeadlines { case_id: r.id, reference: r.reference, handler, open, status: status.join(", ") });
         }
         Ok(out)
     }
 
     /// Name and address of every active supervisor.
     pub async fn supervisors(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT name, email FROM handlers WHERE supervisor = 1 AND active = 1 ORDER BY name").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(sqlx::query_as("SELECT name, email FROM handlers WHERE supervisor = 1 AND active = 1 ORDER BY name").fetch_all(&self.pool).await?)
     }
 
     pub async fn reminder_recorded(&self, claim: &ReminderClaim, recipient: &str) -> Result<bool> {
@@ -104,9 +121,8 @@ impl Store {
             // Numbers, written into the statement: no text from outside goes in.
             let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
             let sql = format!("SELECT case_id, deadline, kind, due_key FROM reminders WHERE recipient = $1 AND case_id IN ({})", ids.join(", "));
-            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(recipient).fetch_all(&self.pool).await? {
-                recorded.insert((r.get::<i64, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<String, _>(3)));
-            }
+            let rows: Vec<(i64, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).fetch_all(&self.pool).await?;
+            recorded.extend(rows);
         }
         Ok(claims.iter().map(|c| recorded.contains(&(c.case_id, c.deadline.as_str().to_string(), c.kind.to_string(), c.due_key.clone()))).collect())
     }
@@ -143,14 +159,13 @@ impl Store {
                  ON CONFLICT (case_id, deadline, kind, due_key, recipient) DO NOTHING RETURNING id, case_id, deadline, kind, due_key",
                 values.join(", ")
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(t);
+            let mut query = sqlx::query_as::<_, (i64, i64, String, String, String)>(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(t);
             for c in chunk {
                 query = query.bind(c.case_id).bind(c.deadline.as_str()).bind(c.kind).bind(&c.due_key);
             }
-            for r in query.fetch_all(&mut *tx).await? {
-                let k = (r.get::<i64, _>(1), r.get::<String, _>(2), r.get::<String, _>(3), r.get::<String, _>(4));
-                if let Some(&i) = index.get(&k) {
-                    fresh.push((i, r.get(0)));
+            for (id, case_id, deadline, kind, due_key) in query.fetch_all(&mut *tx).await? {
+                if let Some(&i) = index.get(&(case_id, deadline, kind, due_key)) {
+                    fresh.push((i, id));
                 }
             }
         }

@@ -151,7 +151,7 @@ impl Store {
                         if let Some(row) = rows.next().await.transpose()? {
                             b.read += 1;
                             b.left -= 1;
-                            b.after = row.get("id");
+                            b.after = row.try_get("id")?;
                             return Ok(Some((CaseSummary::from_row(&row)?, b)));
                         }
                         b.rows = None;

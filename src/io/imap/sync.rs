@@ -9,7 +9,7 @@
 //! server: what must be fetched on its own (a large mail) is fetched after a commit.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -120,8 +120,10 @@ impl MailboxWorker {
         last_put_away: &mut Option<u32>,
     ) -> Result<bool, MailboxError> {
         let inbox = &self.config.inbox;
+        let started = Instant::now();
         let metas = self.fetch_metas(session, uids).await?;
         let mut bodies = self.fetch_bodies(session, uids, &metas).await?;
+        let fetched = started.elapsed();
         let mut batch = Batch::default();
         let mut failure = None;
         let mut held = true;
@@ -177,7 +179,9 @@ impl MailboxWorker {
                 }
             }
         }
+        let recorded = started.elapsed();
         let committed = self.commit(&mut batch).await;
+        let at_commit = started.elapsed();
         for destination in [Destination::Processed, Destination::Ignored, Destination::Quarantine] {
             let set: Vec<u32> = batch.committed.iter().filter(|(_, d)| *d == Some(destination)).map(|(uid, _)| *uid).collect();
             if !set.is_empty() {
@@ -187,6 +191,15 @@ impl MailboxWorker {
         if let Some(&(last, _)) = batch.committed.last() {
             *last_put_away = Some(last);
         }
+        // Where a batch's time goes, for a backlog that goes slower than it should.
+        tracing::debug!(
+            mails = batch.committed.len(),
+            fetch_ms = fetched.as_millis() as u64,
+            record_ms = (recorded - fetched).as_millis() as u64,
+            commit_ms = (at_commit - recorded).as_millis() as u64,
+            put_away_ms = (started.elapsed() - at_commit).as_millis() as u64,
+            "batch done"
+        );
         committed?;
         match failure {
             Some(e) => Err(e),
