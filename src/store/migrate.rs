@@ -10,61 +10,28 @@ struct Migration {
     postgres: &'static str,
 }
 
+/// `migration!(7, "0007", "indexes")`: version 7, from `migrations/{sqlite,postgres}/0007_indexes.sql`.
+macro_rules! migration {
+    ($version:literal, $number:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!("../../migrations/sqlite/", $number, "_", $name, ".sql")),
+            postgres: include_str!(concat!("../../migrations/postgres/", $number, "_", $name, ".sql")),
+        }
+    };
+}
+
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
-        postgres: include_str!("../../migrations/postgres/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "handlers_reminders",
-        sqlite: include_str!("../../migrations/sqlite/0002_handlers_reminders.sql"),
-        postgres: include_str!("../../migrations/postgres/0002_handlers_reminders.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "actions_register",
-        sqlite: include_str!("../../migrations/sqlite/0003_actions_register.sql"),
-        postgres: include_str!("../../migrations/postgres/0003_actions_register.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "mailbox_lease",
-        sqlite: include_str!("../../migrations/sqlite/0004_mailbox_lease.sql"),
-        postgres: include_str!("../../migrations/postgres/0004_mailbox_lease.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "mail_classes",
-        sqlite: include_str!("../../migrations/sqlite/0005_mail_classes.sql"),
-        postgres: include_str!("../../migrations/postgres/0005_mail_classes.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "raw_file",
-        sqlite: include_str!("../../migrations/sqlite/0006_raw_file.sql"),
-        postgres: include_str!("../../migrations/postgres/0006_raw_file.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "indexes",
-        sqlite: include_str!("../../migrations/sqlite/0007_indexes.sql"),
-        postgres: include_str!("../../migrations/postgres/0007_indexes.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "web",
-        sqlite: include_str!("../../migrations/sqlite/0008_web.sql"),
-        postgres: include_str!("../../migrations/postgres/0008_web.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "scale",
-        sqlite: include_str!("../../migrations/sqlite/0009_scale.sql"),
-        postgres: include_str!("../../migrations/postgres/0009_scale.sql"),
-    },
+    migration!(1, "0001", "init"),
+    migration!(2, "0002", "handlers_reminders"),
+    migration!(3, "0003", "actions_register"),
+    migration!(4, "0004", "mailbox_lease"),
+    migration!(5, "0005", "mail_classes"),
+    migration!(6, "0006", "raw_file"),
+    migration!(7, "0007", "indexes"),
+    migration!(8, "0008", "web"),
+    migration!(9, "0009", "scale"),
 ];
 
 impl Store {

@@ -104,38 +104,9 @@ impl Register {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::create(kind, dir.path()).await;
         let complaints = format!("{}@klacht.test", unique("klachten"));
-        let text = format!(
-            r#"
-[organisation]
-name = "Uitvoeringsdienst Schaal"
-complaints_address = "{complaints}"
-regulation_url = "https://dienst.test/klachtenregeling"
-
-[database]
-url = "{url}"
-
-[storage]
-data_dir = "{data}"
-
-[imap]
-host = "127.0.0.1"
-port = {imap}
-tls = "none"
-user = "{complaints}"
-password = "{PASSWORD}"
-timeout_secs = 20
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-tls = "none"
-timeout_secs = 10
-"#,
-            url = db.url,
-            data = dir.path().join("data").display(),
-            imap = stack.imap_port,
-            smtp = stack.smtp_port,
-        );
+        // klachtd's defaults (a five-minute sweep, the outbox's own polling): the idle figures
+        // are those of an installation.
+        let text = base_config_text(stack, &complaints, &db.url, dir.path());
         let config_path = dir.path().join("klachtd.toml");
         std::fs::write(&config_path, &text).unwrap();
         let config = Config::parse(&text).unwrap();

@@ -255,7 +255,14 @@ impl World {
     }
 }
 
+/// A configuration for klachtd against `stack`, with the outbox polling every second (the tests
+/// wait for it) and `extra` appended.
 pub fn config_text(stack: &MailStack, complaints: &str, db_url: &str, dir: &Path, extra: &str) -> String {
+    format!("{}\n[outbox]\npoll_interval_secs = 1\nmax_backoff_secs = 2\n{extra}\n", base_config_text(stack, complaints, db_url, dir))
+}
+
+/// The sections every configuration against `stack` has, with klachtd's defaults for the rest.
+pub fn base_config_text(stack: &MailStack, complaints: &str, db_url: &str, dir: &Path) -> String {
     format!(
         r#"
 [organisation]
@@ -282,11 +289,6 @@ host = "127.0.0.1"
 port = {smtp}
 tls = "none"
 timeout_secs = 10
-
-[outbox]
-poll_interval_secs = 1
-max_backoff_secs = 2
-{extra}
 "#,
         data = dir.join("data").display(),
         imap = stack.imap_port,
