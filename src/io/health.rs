@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{now, Store};
+use crate::store::{now, OutboxStatus, Store};
 
 /// A loop that must keep beating for the daemon to count as alive.
 #[derive(Debug, Clone, Copy)]
@@ -132,10 +132,15 @@ impl Health {
                 "# HELP klachtd_quarantined_mails Mails in quarantine\n# TYPE klachtd_quarantined_mails gauge\nklachtd_quarantined_mails {}",
                 s.quarantined
             );
-        }
-        if let Ok(counts) = store.outbox_counts().await {
-            let _ = writeln!(out, "# HELP klachtd_outbox_mails Outgoing mails by status\n# TYPE klachtd_outbox_mails gauge");
-            for (status, n) in counts {
+            // Sent mail is the counter klachtd_mails_sent_total: counting the sent rows of all
+            // the years at every scrape grows with the register.
+            let _ = writeln!(out, "# HELP klachtd_outbox_mails Outgoing mails not sent, by status\n# TYPE klachtd_outbox_mails gauge");
+            for (status, n) in [
+                (OutboxStatus::Pending, s.outbox_pending),
+                (OutboxStatus::Held, s.outbox_held),
+                (OutboxStatus::Suppressed, s.outbox_suppressed),
+                (OutboxStatus::Undeliverable, s.outbox_undeliverable),
+            ] {
                 let _ = writeln!(out, "klachtd_outbox_mails{{status=\"{status}\"}} {n}");
             }
         }

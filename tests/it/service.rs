@@ -117,7 +117,8 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
     for line in [
         "klachtd_cases_created_total 2",
         "klachtd_mailbox_connected 1",
-        "klachtd_outbox_mails{status=\"sent\"} 2",
+        "klachtd_mails_sent_total 2",
+        "klachtd_outbox_mails{status=\"pending\"} 0",
         "klachtd_sync_lag_seconds ",
         "klachtd_open_cases{state=\"all\"} 2",
         "klachtd_open_cases{state=\"response_due\"} 0",
