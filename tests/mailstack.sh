@@ -30,7 +30,8 @@
 # password; SMTP accepts any recipient from loopback (no AUTH needed) and
 # delivers via LMTP into DIR/mail/<lower-cased address>/ (a Maildir), except
 # in two domains: *@refused.test is refused for good (554), *@deferred.test
-# for the moment (450).
+# for the moment (450); mail to *@outside.test is accepted and then dropped
+# (as if relayed elsewhere).
 #
 # `start` writes DIR/env (export lines, also printed on stdout) with
 # KLACHTD_STACK_{DIR,IMAP_PORT,IMAPS_PORT,SMTP_PORT,PASSWORD,CA}.

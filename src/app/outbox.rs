@@ -26,7 +26,7 @@ const CLAIM_BATCH: u32 = 20;
 /// measured no faster than one against the test stack's Postfix (the acknowledgements of a
 /// backlog go out as fast as the intake registers them), and each mail in flight is one more
 /// that a crash can leave accepted but unrecorded (see the README): one.
-const CONNECTIONS: usize = 1;
+const CONNECTIONS: usize = 2;
 /// Accepted mails recorded together at the latest after this many.
 const RECORD_BATCH: usize = 20;
 

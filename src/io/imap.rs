@@ -11,6 +11,7 @@ pub mod names;
 mod sync;
 
 pub use connect::{connect, connect_oauth};
+pub use sync::BATCH_MAILS;
 
 use std::collections::HashMap;
 use std::fmt;

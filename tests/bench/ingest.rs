@@ -1,6 +1,8 @@
 //! Throughput figures, side by side with the servers' own pace in the same run: loads N
-//! complaints (default 2,000, ~1 KB each, every one from another sender) into a fresh mailbox of
-//! the test mail stack, measures how fast Dovecot hands them out (one `UID FETCH` per mail, and
+//! complaints (default 2,000, ~1 KB each, every one from another sender at `outside.test`, whose
+//! mail the test stack's Postfix queues and then drops, as if relayed to another organisation,
+//! instead of creating a mailbox for each on this machine) into a fresh mailbox of the test mail
+//! stack, measures how fast Dovecot hands them out (one `UID FETCH` per mail, and
 //! all in one; and, on another mailbox, in klachtd's own pattern of FETCHes and a `UID MOVE`
 //! per 50 mails) and how fast Postfix accepts mail over one connection, waits until Postfix has
 //! delivered what it accepted, then lets the real klachtd binary take them in and answer them,
@@ -50,7 +52,7 @@ async fn run(n: usize, db: Db) {
         let mut s = stack.session(&complaints).await;
         for i in 0..n {
             let raw = format!(
-                "From: Klager {i} <klager-{i}-{}@example.test>\r\nTo: {complaints}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <bench-{i}-{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+                "From: Klager {i} <klager-{i}-{}@outside.test>\r\nTo: {complaints}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <bench-{i}-{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
                 std::process::id(),
                 unique("m"),
                 "Mijn afspraak ging niet door en niemand liet iets weten. ".repeat(16)
@@ -181,7 +183,7 @@ async fn postfix_rate(stack: &MailStack, n: usize) -> f64 {
     let body = "Geachte heer/mevrouw,\r\n\r\nWij hebben uw klacht ontvangen.\r\n".repeat(24);
     let t = Instant::now();
     for i in 0..n {
-        let to = format!("postfix-{i}-{}@example.test", unique("r"));
+        let to = format!("postfix-{i}-{}@outside.test", unique("r"));
         let envelope = lettre::address::Envelope::new(Some("klachten@klacht.test".parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
         let message =
             format!("From: klachten@klacht.test\r\nTo: {to}\r\nSubject: Ontvangstbevestiging\r\nMessage-ID: <{}@klacht.test>\r\n\r\n{body}", unique("p"));

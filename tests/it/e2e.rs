@@ -249,8 +249,9 @@ async fn a_stream_of_mail_while_idling_is_all_taken_in_at_once(db: Db) {
 }
 
 async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
-    // Three batches (50, 50, 20): a batch is committed as one, so progress shows batch by batch.
-    const N: usize = 120;
+    // Three batches (two full ones and 20): a batch is committed as one, so progress shows
+    // batch by batch.
+    const N: usize = 2 * klachtd::io::imap::BATCH_MAILS + 20;
     let w = World::new(db).await;
     // Different senders, so the per-sender reply limit stays out of the way.
     let senders: Vec<String> = (0..N).map(|_| format!("{}@example.test", unique("dave"))).collect();

@@ -3,7 +3,8 @@
 //! by count and bytes). The batch is recorded in one transaction: the mailbox lease renewed,
 //! each mail in a savepoint of its own (a mail that fails is rolled back alone), then one
 //! commit; then the committed mails leave the inbox in one `UID MOVE` per destination, and
-//! only then is their last UID saved (with the next batch, or at the end of the pass).
+//! only then is their last UID saved (with a later batch, or at the end of the pass). The move
+//! is made while the next batch is recorded, when that needs nothing more of the server.
 //! Commit first, then move: a crash anywhere leaves committed mail in the inbox, where the next
 //! pass recognises it by its dedupe key and moves it then. No transaction waits for the IMAP
 //! server: what must be fetched on its own (a large mail) is fetched after a commit.
@@ -23,12 +24,16 @@ use crate::io::health::Loop;
 use crate::store::Tx;
 
 /// At most this many mails in one batch.
-pub const BATCH_MAILS: usize = 50;
-/// At most this many bytes of bodies in one FETCH.
+pub const BATCH_MAILS: usize = 200;
+/// At most this many bytes of bodies in one batch (beyond its first mail), which are in memory
+/// together.
 const BATCH_BYTES: u64 = 8 << 20;
 
 /// Size and internal date of a mail, from the batch's first FETCH.
 type Meta = (u32, DateTime<Utc>);
+
+/// Mails committed and still in the inbox, with where each goes (`None`: gone already).
+type Committed = Vec<(u32, Option<Destination>)>;
 
 /// A batch on its way: mails recorded in the open transaction, and mails committed (or gone
 /// from the mailbox) that wait to be put away.
@@ -36,7 +41,7 @@ type Meta = (u32, DateTime<Utc>);
 struct Batch {
     tx: Option<Tx<'static>>,
     recorded: Vec<(u32, Destination, Done)>,
-    committed: Vec<(u32, Option<Destination>)>,
+    committed: Committed,
 }
 
 /// A mail of the batch as it came from the mailbox.
@@ -45,6 +50,15 @@ enum Input {
     TooLarge(String),
     /// Gone from the mailbox before it could be read (someone else expunged it).
     Gone,
+}
+
+/// Where the mails of a batch come from while it is recorded.
+enum Source<'a> {
+    /// The batch's FETCHes, and the server for what they did not bring (a large mail, fetched
+    /// on its own; a mail they did not return, looked for).
+    Server { session: &'a mut ImapSession, metas: &'a HashMap<u32, Meta>, bodies: HashMap<u32, Vec<u8>> },
+    /// Every mail in hand: the server is free meanwhile.
+    InHand(HashMap<u32, Input>),
 }
 
 impl MailboxWorker {
@@ -77,37 +91,52 @@ impl MailboxWorker {
         uids.sort_unstable();
 
         let mut report = SyncReport::default();
-        // The last UID put away, not yet saved: saved in the next batch's transaction.
+        // The last UID put away, not yet saved: saved in a later batch's transaction.
         let mut last_put_away = None;
+        // What the batch before committed: put away while the next one is recorded.
+        let mut committed = Committed::new();
         let mut result = Ok(());
-        for batch in uids.chunks(BATCH_MAILS) {
+        let mut rest = &uids[..];
+        while !rest.is_empty() {
             if *shutdown.borrow() {
                 break;
             }
             self.health.beat(Loop::Mailbox);
-            match self.sync_batch(session, batch, uidvalidity, can_move, shutdown, &mut report, &mut last_put_away).await {
-                Ok(true) => {}
-                Ok(false) => break,
+            let batch = &rest[..rest.len().min(BATCH_MAILS)];
+            match self.sync_batch(session, batch, uidvalidity, can_move, shutdown, &mut report, &mut last_put_away, &mut committed).await {
+                Ok(Some(taken)) => rest = &rest[taken..],
+                Ok(None) => break,
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
             }
         }
+        // What the last batch committed (also after a failure: the mails before it are done).
+        let put_away = match self.put_away_all(session, &committed, can_move).await {
+            Ok(last) => {
+                last_put_away = last.or(last_put_away);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
         let saved = match last_put_away {
             Some(uid) => self.store.save_mailbox_state(inbox, uidvalidity, uid).await,
             None if report.fetched == 0 && result.is_ok() => self.store.save_mailbox_state(inbox, uidvalidity, last_uid).await,
             None => Ok(()),
         };
         result?;
+        put_away?;
         saved?;
         Ok(report)
     }
 
-    /// One batch: record each mail, commit, put the committed ones away together. False when
-    /// the mailbox lease was lost (stop here). A failure that is not yet the mail's own ends
-    /// the batch there, after the mails before it are committed and put away; the saved UID
-    /// stays below the failing one, which is tried again first.
+    /// One batch: the first mails of `uids` whose bodies fit the batch's bytes (how many is
+    /// returned; `None` when the mailbox lease was lost: stop here). Each is recorded, then
+    /// the batch commits. `committed` holds what the batch before committed, which leaves the
+    /// inbox meanwhile, and then this batch's. A failure that is not yet the mail's own ends
+    /// the batch there, after the mails before it are committed; the saved UID stays below
+    /// the failing one, which is tried again first.
     #[allow(clippy::too_many_arguments)]
     async fn sync_batch(
         &self,
@@ -118,15 +147,62 @@ impl MailboxWorker {
         shutdown: &watch::Receiver<bool>,
         report: &mut SyncReport,
         last_put_away: &mut Option<u32>,
-    ) -> Result<bool, MailboxError> {
-        let inbox = &self.config.inbox;
+        committed: &mut Committed,
+    ) -> Result<Option<usize>, MailboxError> {
         let started = Instant::now();
         let metas = self.fetch_metas(session, uids).await?;
+        let uids = within_budget(uids, &metas);
         let mut bodies = self.fetch_bodies(session, uids, &metas).await?;
         let fetched = started.elapsed();
+        let previous = std::mem::take(committed);
         let mut batch = Batch::default();
-        let mut failure = None;
-        let mut held = true;
+        let max = self.config.max_message_bytes;
+        let in_hand = uids.iter().all(|uid| metas.get(uid).is_some_and(|(size, _)| u64::from(*size) > max || bodies.contains_key(uid)));
+        let (moved, recorded) = if in_hand {
+            let inputs = uids.iter().filter_map(|uid| Some((*uid, self.from_batch(metas.get(uid).copied(), bodies.remove(uid))?))).collect();
+            let record = self.record_all(Source::InHand(inputs), uids, &mut batch, uidvalidity, shutdown, report, last_put_away);
+            tokio::join!(self.put_away_all(session, &previous, can_move), record)
+        } else {
+            let moved = self.put_away_all(session, &previous, can_move).await;
+            let recorded = match moved {
+                Ok(_) => self.record_all(Source::Server { session, metas: &metas, bodies }, uids, &mut batch, uidvalidity, shutdown, report, last_put_away).await,
+                Err(_) => Ok(true),
+            };
+            (moved, recorded)
+        };
+        if let Ok(Some(last)) = moved {
+            *last_put_away = Some(last);
+        }
+        let at_record = started.elapsed();
+        let commit = self.commit(&mut batch).await;
+        *committed = std::mem::take(&mut batch.committed);
+        // Where a batch's time goes, for a backlog that goes slower than it should.
+        tracing::debug!(
+            mails = committed.len(),
+            fetch_ms = fetched.as_millis() as u64,
+            record_ms = (at_record - fetched).as_millis() as u64,
+            commit_ms = (started.elapsed() - at_record).as_millis() as u64,
+            previous_put_away_meanwhile = in_hand,
+            "batch done"
+        );
+        moved?;
+        commit?;
+        Ok(recorded?.then_some(uids.len()))
+    }
+
+    /// Records the mails of `uids` in `batch`: false when the mailbox lease was lost (stop).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_all(
+        &self,
+        mut source: Source<'_>,
+        uids: &[u32],
+        batch: &mut Batch,
+        uidvalidity: u32,
+        shutdown: &watch::Receiver<bool>,
+        report: &mut SyncReport,
+        last_put_away: &mut Option<u32>,
+    ) -> Result<bool, MailboxError> {
+        let inbox = &self.config.inbox;
         for &uid in uids {
             // A stop request is obeyed between mails.
             if *shutdown.borrow() {
@@ -135,80 +211,53 @@ impl MailboxWorker {
             self.health.beat(Loop::Mailbox);
             let key = (inbox.clone(), uidvalidity, uid);
             let result = async {
-                let input = self.input(session, &mut batch, uid, metas.get(&uid).copied(), bodies.remove(&uid), report).await?;
-                if !matches!(input, Input::Gone) && !self.open(&mut batch, uidvalidity, last_put_away).await? {
+                let input = match &mut source {
+                    Source::Server { session, metas, bodies } => self.input(session, batch, uid, metas.get(&uid).copied(), bodies.remove(&uid), report).await?,
+                    Source::InHand(inputs) => {
+                        report.fetched += 1;
+                        inputs.remove(&uid).ok_or(MailboxError::NotFetched(uid))?
+                    }
+                };
+                if !matches!(input, Input::Gone) && !self.open(batch, uidvalidity, last_put_away).await? {
                     return Ok(false);
                 }
-                self.record(&mut batch, uid, uidvalidity, input, report).await.map(|()| true)
+                self.record(batch, uid, uidvalidity, input, report).await.map(|()| true)
             }
             .await;
             match result {
                 Ok(true) => self.failures.forget(&key),
-                Ok(false) => {
-                    held = false;
-                    break;
-                }
+                Ok(false) => return Ok(false),
                 Err(e) => {
                     let Some(reason) = self.failures.failed(key.clone(), &e) else {
-                        failure = Some(e);
-                        break;
+                        return Err(e);
                     };
                     report.quarantined += 1;
                     tracing::warn!(uid, attempts = MAX_ATTEMPTS, reason = %redact_addresses(&reason), "mail keeps failing; quarantined so the rest can go on");
-                    let quarantined = async {
-                        if !self.open(&mut batch, uidvalidity, last_put_away).await? {
-                            return Ok(false);
-                        }
-                        let tx = batch.tx.as_mut().expect("opened");
-                        self.store.record_quarantine_on(tx, inbox, uidvalidity, uid, None, &reason).await?;
-                        Ok::<_, MailboxError>(true)
-                    };
-                    match quarantined.await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            held = false;
-                            break;
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
+                    if !self.open(batch, uidvalidity, last_put_away).await? {
+                        return Ok(false);
                     }
+                    let tx = batch.tx.as_mut().expect("opened");
+                    self.store.record_quarantine_on(tx, inbox, uidvalidity, uid, None, &reason).await?;
                     self.failures.forget(&key);
                     batch.recorded.push((uid, Destination::Quarantine, Done::from(Outcome::Quarantine { reason })));
                 }
             }
         }
-        let recorded = started.elapsed();
-        let committed = self.commit(&mut batch).await;
-        let at_commit = started.elapsed();
-        for destination in [Destination::Processed, Destination::Ignored, Destination::Quarantine] {
-            let set: Vec<u32> = batch.committed.iter().filter(|(_, d)| *d == Some(destination)).map(|(uid, _)| *uid).collect();
-            if !set.is_empty() {
-                self.put_away(session, &set, destination, can_move).await?;
-            }
-        }
-        if let Some(&(last, _)) = batch.committed.last() {
-            *last_put_away = Some(last);
-        }
-        // Where a batch's time goes, for a backlog that goes slower than it should.
-        tracing::debug!(
-            mails = batch.committed.len(),
-            fetch_ms = fetched.as_millis() as u64,
-            record_ms = (recorded - fetched).as_millis() as u64,
-            commit_ms = (at_commit - recorded).as_millis() as u64,
-            put_away_ms = (started.elapsed() - at_commit).as_millis() as u64,
-            "batch done"
-        );
-        committed?;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(held),
-        }
+        Ok(true)
     }
 
-    /// The next mail of the batch: its body from the batch's FETCH, or fetched now (a large
-    /// mail, in pieces), after what is recorded so far has committed.
+    /// A mail as the batch's FETCHes brought it: its body, or too large to take in. `None`
+    /// when the server must be asked (a large mail, or one the FETCH did not return).
+    fn from_batch(&self, meta: Option<Meta>, body: Option<Vec<u8>>) -> Option<Input> {
+        let (size, arrived) = meta?;
+        if u64::from(size) > self.config.max_message_bytes {
+            return Some(Input::TooLarge(format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes)));
+        }
+        body.map(|raw| Input::Mail(raw, arrived))
+    }
+
+    /// The next mail of the batch: from the batch's FETCHes, or fetched now (a large mail, in
+    /// pieces), after what is recorded so far has committed.
     async fn input(
         &self,
         session: &mut ImapSession,
@@ -218,17 +267,15 @@ impl MailboxWorker {
         body: Option<Vec<u8>>,
         report: &mut SyncReport,
     ) -> Result<Input, MailboxError> {
+        if let Some(input) = self.from_batch(meta, body) {
+            report.fetched += 1;
+            return Ok(input);
+        }
         let Some((size, arrived)) = meta else {
             self.commit(batch).await?;
             return self.not_fetched(session, uid).await.map(|()| Input::Gone);
         };
         report.fetched += 1;
-        if u64::from(size) > self.config.max_message_bytes {
-            return Ok(Input::TooLarge(format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes)));
-        }
-        if let Some(raw) = body {
-            return Ok(Input::Mail(raw, arrived));
-        }
         self.commit(batch).await?;
         let raw = if size <= FETCH_CHUNK {
             self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await?.map(|(_, _, raw)| raw.unwrap_or_default())
@@ -425,6 +472,18 @@ impl MailboxWorker {
         Ok(())
     }
 
+    /// Puts away mails committed before, one `UID MOVE` (or COPY and STORE) per destination.
+    /// Returns the last of their UIDs (`None`: there were none).
+    async fn put_away_all(&self, session: &mut ImapSession, committed: &Committed, can_move: bool) -> Result<Option<u32>, MailboxError> {
+        for destination in [Destination::Processed, Destination::Ignored, Destination::Quarantine] {
+            let set: Vec<u32> = committed.iter().filter(|(_, d)| *d == Some(destination)).map(|(uid, _)| *uid).collect();
+            if !set.is_empty() {
+                self.put_away(session, &set, destination, can_move).await?;
+            }
+        }
+        Ok(committed.last().map(|(uid, _)| *uid))
+    }
+
     /// Marks handled mails as such. `mark = "move"`: UID MOVE to the folder for their
     /// destination. `mark = "flag"`: processed mail only gets the processed keyword; ignored
     /// and quarantined mail is moved when the server can, and otherwise copied to its folder
@@ -487,6 +546,23 @@ impl MailboxWorker {
     }
 }
 
+/// The first mails of `uids` whose bodies fit one batch's bytes (at least one mail): the
+/// bodies of a batch are in memory together. A large mail counts nothing: it is fetched on its
+/// own, in pieces.
+fn within_budget<'a>(uids: &'a [u32], metas: &HashMap<u32, Meta>) -> &'a [u32] {
+    let mut bytes = 0u64;
+    for (i, uid) in uids.iter().enumerate() {
+        let size = metas.get(uid).map_or(0, |(size, _)| *size);
+        if size <= FETCH_CHUNK {
+            bytes += u64::from(size);
+        }
+        if bytes > BATCH_BYTES && i > 0 {
+            return &uids[..i];
+        }
+    }
+    uids
+}
+
 /// A UID set for a command: `3,4,5,9` as `3:5,9`.
 pub fn uid_set(uids: &[u32]) -> String {
     let mut sorted = uids.to_vec();
@@ -517,6 +593,20 @@ pub fn uid_set(uids: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_ends_where_its_bodies_exceed_the_budget() {
+        let at = Utc::now();
+        let mb = 1 << 20;
+        let metas: HashMap<u32, Meta> = [(1, (mb, at)), (2, (mb, at)), (3, (30 * mb, at)), (4, (mb, at))].into_iter().collect();
+        assert_eq!(within_budget(&[1, 2, 3, 4], &metas), &[1, 2, 3, 4], "a large mail is fetched on its own and counts nothing");
+        let many: Vec<u32> = (1..=20).collect();
+        let metas: HashMap<u32, Meta> = many.iter().map(|uid| (*uid, (mb, at))).collect();
+        assert_eq!(within_budget(&many, &metas), &many[..8], "8 MiB of bodies");
+        let metas: HashMap<u32, Meta> = [(1, (FETCH_CHUNK, at))].into_iter().collect();
+        assert_eq!(within_budget(&[1], &metas), &[1], "at least one mail");
+        assert_eq!(within_budget(&[5, 6], &HashMap::new()), &[5, 6], "mails without a size (gone) count nothing");
+    }
 
     #[test]
     fn uid_sets_are_compact_ranges() {
