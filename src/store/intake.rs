@@ -281,7 +281,8 @@ async fn insert_recorded_message(tx: &mut Conn, case_id: Option<i64>, message: &
 /// no handler to assign. The history's entries are added to `events`.
 async fn auto_assign(tx: &mut Conn, case_id: i64, case: &NewCase, events: &mut Vec<(&'static str, String)>) -> Result<bool, sqlx::Error> {
     use crate::domain::assignment::{named_in, pick, Candidate};
-    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
+    let rows: Vec<(i64, String, i64, i64)> =
+        sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
     let candidates: Vec<Candidate> =
         rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect();
     let text = format!("{}\n{}", case.subject, case.description);

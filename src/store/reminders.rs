@@ -45,7 +45,21 @@ struct DueRow {
     incomplete: String,
     supervisor_check: String,
 }
-from_columns!(DueRow { id, reference, name, email, active, acknowledge_by, acknowledged_at, progress_by, progress_sent_at, respond_by, responded_at, incomplete, supervisor_check });
+from_columns!(DueRow {
+    id,
+    reference,
+    name,
+    email,
+    active,
+    acknowledge_by,
+    acknowledged_at,
+    progress_by,
+    progress_sent_at,
+    respond_by,
+    responded_at,
+    incomplete,
+    supervisor_check
+});
 
 /// Index into the claims handed to [`Store::queue_digest`] that were new.
 pub type ClaimedReminder = usize;

@@ -159,13 +159,15 @@ impl MailboxWorker {
         let max = self.config.max_message_bytes;
         let in_hand = uids.iter().all(|uid| metas.get(uid).is_some_and(|(size, _)| u64::from(*size) > max || bodies.contains_key(uid)));
         let (moved, recorded) = if in_hand {
-            let inputs = uids.iter().filter_map(|uid| Some((*uid, self.from_batch(metas.get(uid).copied(), bodies.remove(uid))?))).collect();
+            let inputs = uids.iter().filter_map(|uid| Some((*uid, self.brought_by_batch(metas.get(uid).copied(), bodies.remove(uid))?))).collect();
             let record = self.record_all(Source::InHand(inputs), uids, &mut batch, uidvalidity, shutdown, report, last_put_away);
             tokio::join!(self.put_away_all(session, &previous, can_move), record)
         } else {
             let moved = self.put_away_all(session, &previous, can_move).await;
             let recorded = match moved {
-                Ok(_) => self.record_all(Source::Server { session, metas: &metas, bodies }, uids, &mut batch, uidvalidity, shutdown, report, last_put_away).await,
+                Ok(_) => {
+                    self.record_all(Source::Server { session, metas: &metas, bodies }, uids, &mut batch, uidvalidity, shutdown, report, last_put_away).await
+                }
                 Err(_) => Ok(true),
             };
             (moved, recorded)
@@ -248,7 +250,7 @@ impl MailboxWorker {
 
     /// A mail as the batch's FETCHes brought it: its body, or too large to take in. `None`
     /// when the server must be asked (a large mail, or one the FETCH did not return).
-    fn from_batch(&self, meta: Option<Meta>, body: Option<Vec<u8>>) -> Option<Input> {
+    fn brought_by_batch(&self, meta: Option<Meta>, body: Option<Vec<u8>>) -> Option<Input> {
         let (size, arrived) = meta?;
         if u64::from(size) > self.config.max_message_bytes {
             return Some(Input::TooLarge(format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes)));
@@ -267,7 +269,7 @@ impl MailboxWorker {
         body: Option<Vec<u8>>,
         report: &mut SyncReport,
     ) -> Result<Input, MailboxError> {
-        if let Some(input) = self.from_batch(meta, body) {
+        if let Some(input) = self.brought_by_batch(meta, body) {
             report.fetched += 1;
             return Ok(input);
         }
