@@ -10,6 +10,9 @@ use crate::domain::reminders::Deadline;
 
 use super::{insert_event, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError};
 
+/// Rows per statement when recording a run of accepted mails.
+const WRITE_CHUNK: usize = 100;
+
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).
 #[derive(Debug, Clone)]
 pub struct Sent {
@@ -45,8 +48,28 @@ impl Store {
     /// together; each was noted in its journal the moment it was accepted).
     pub async fn outbox_sent_many(&self, sent: &[Sent]) -> Result<()> {
         let mut tx = self.begin().await?;
+        // Each mail's own row (its reply is its own), then the deadlines met and the cases'
+        // history in a few statements for the run: one statement a mail, not three.
+        let mut met: std::collections::BTreeMap<(&'static str, i64), Vec<i64>> = Default::default();
+        let mut events: Vec<(i64, String, String)> = Vec::with_capacity(sent.len());
         for Sent { item, reply, at } in sent {
-            record_sent(&mut tx, item, reply, *at).await?;
+            record_sent(&mut tx, item, reply, *at, &mut met, &mut events).await?;
+        }
+        for ((sql, at), cases) in met {
+            for chunk in cases.chunks(WRITE_CHUNK) {
+                // Case ids, written into the statement: numbers only.
+                let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+                sqlx::query(sqlx::AssertSqlSafe(sql.replace("$2", &ids.join(", ")))).bind(at).execute(&mut *tx).await?;
+            }
+        }
+        for chunk in events.chunks(WRITE_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, 'klachtd', ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
+            let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now());
+            for (case_id, action, detail) in chunk {
+                query = query.bind(*case_id).bind(action.as_str()).bind(detail.as_str());
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -222,35 +245,50 @@ fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
 
 /// Records the SMTP server's acceptance of `item` at `t`. For a letter this also meets the
 /// deadline it answers.
-async fn record_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, item: &OutboxItem, smtp_reply: &str, t: i64) -> Result<(), sqlx::Error> {
+/// Records one accepted mail's row, and adds what it means for its case to `met` (the deadline
+/// met, as a statement for a list of cases `$2`, and when) and `events` (the history).
+async fn record_sent(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    item: &OutboxItem,
+    smtp_reply: &str,
+    t: i64,
+    met: &mut std::collections::BTreeMap<(&'static str, i64), Vec<i64>>,
+    events: &mut Vec<(i64, String, String)>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL WHERE id = $3")
         .bind(t)
         .bind(smtp_reply)
         .bind(item.id)
         .execute(&mut **tx)
         .await?;
+    let action = format!("{}-sent", item.mail.kind);
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.
-        let met = item.mail.kind.meets().map(|deadline| match deadline {
-            Deadline::Acknowledge => "UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL",
-            Deadline::Progress => "UPDATE cases SET progress_sent_at = $1 WHERE id = $2 AND progress_sent_at IS NULL",
-            // Only a response to a closed case with no later response still to go (reopened cases).
-            Deadline::Respond => "UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')",
-        });
-        if let Some(sql) = met {
-            sqlx::query(sql).bind(t).bind(case_id).execute(&mut **tx).await?;
+        match item.mail.kind.meets() {
+            Some(Deadline::Acknowledge) => met.entry(("UPDATE cases SET acknowledged_at = $1 WHERE id IN ($2) AND acknowledged_at IS NULL", t)).or_default().push(case_id),
+            Some(Deadline::Progress) => met.entry(("UPDATE cases SET progress_sent_at = $1 WHERE id IN ($2) AND progress_sent_at IS NULL", t)).or_default().push(case_id),
+            // Only a response to a closed case with no later response still to go (reopened
+            // cases): on its own, in the order sent.
+            Some(Deadline::Respond) => {
+                sqlx::query(
+                    "UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed'
+                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')",
+                )
+                .bind(t)
+                .bind(case_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            None => {}
         }
-        insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), "").await?;
-    }
-    // A digest belongs to no one case: each case it lists records that its reminder went out.
-    if item.case_id.is_some() {
+        events.push((case_id, action, String::new()));
         return Ok(());
     }
-    let listed =
-        sqlx::query("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
-    for r in &listed {
-        let (case_id, deadline, due_key, recipient): (i64, String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-        insert_event(tx, case_id, "klachtd", &format!("{}-sent", item.mail.kind), &format!("{deadline} {due_key} to {recipient}")).await?;
+    // A digest belongs to no one case: each case it lists records that its reminder went out.
+    let listed: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
+    for (case_id, deadline, due_key, recipient) in listed {
+        events.push((case_id, action.clone(), format!("{deadline} {due_key} to {recipient}")));
     }
     Ok(())
 }

@@ -12,7 +12,10 @@
 //! - IMAP commands per mail (counted by a proxy between klachtd and Dovecot), SMTP commands
 //!   and connections per mail (from Postfix's own count at each disconnect) and, on
 //!   PostgreSQL, commits per mail (`pg_stat_database`);
-//! - klachtd's peak RSS.
+//! - klachtd's peak RSS;
+//! - then, with the backlog done, the time from a complaint's arrival to its acknowledgement in
+//!   the complainant's mailbox, for 20 complaints sent one at a time (to `example.test`, which
+//!   the stack delivers).
 //!
 //! Run it with:
 //!
@@ -142,6 +145,7 @@ async fn run(n: usize, db: Db) {
         (c - commits_before.0, s - commits_before.1)
     };
 
+    let latencies = arrival_to_acknowledgement(stack, &complaints, &config_path, 20).await;
     let (smtp_connections, smtp_commands) = smtp_counts(&postfix_log, log_offset);
     let registered = n as f64 / registered_at.unwrap().as_secs_f64();
     let acknowledged = n as f64 / (all_sent_at - first_sent_at.unwrap()).as_secs_f64();
@@ -168,8 +172,51 @@ async fn run(n: usize, db: Db) {
             wal_syncs as f64 / n as f64
         );
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "arrival to acknowledgement       p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms ({} complaints one at a time to an idle klachtd)",
+        ms(latencies[latencies.len() / 2]),
+        ms(latencies[latencies.len() * 9 / 10]),
+        ms(latencies[latencies.len() - 1]),
+        latencies.len()
+    );
     println!("APPEND into the mailbox          {append_rate:.0} mails/s");
     println!("klachtd peak RSS                 {:.1} MiB", peak_kib as f64 / 1024.0);
+}
+
+/// Arrival to acknowledgement, one complaint at a time to a klachtd that idles: from Postfix's
+/// acceptance of the complaint to the acknowledgement's file in the complainant's maildir
+/// (Postfix's delivery both ways, Dovecot's IDLE notification and klachtd's work). Sorted.
+async fn arrival_to_acknowledgement(stack: &MailStack, complaints: &str, config: &std::path::Path, rounds: usize) -> Vec<Duration> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("KLACHTD_LOG", std::env::var("BENCH_KLACHTD_LOG").unwrap_or("warn".into()))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // Started, through its empty inbox and into IDLE.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut latencies = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        let from = format!("latency-{i}-{}@example.test", unique("l"));
+        let raw = format!(
+            "From: Klager <{from}>\r\nTo: {complaints}\r\nSubject: Klacht {i}\r\nMessage-ID: <{}@example.test>\r\n\r\nMijn afspraak ging niet door.\r\n",
+            unique("lat")
+        );
+        stack.send_raw(&from, complaints, raw.as_bytes()).await;
+        let t = Instant::now();
+        let maildir = stack.dir.join("mail").join(from.to_lowercase());
+        while walk_count(&maildir.join("new")) + walk_count(&maildir.join("cur")) == 0 {
+            assert!(t.elapsed() < Duration::from_secs(60), "no acknowledgement for complaint {i}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        latencies.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    latencies.sort();
+    latencies
 }
 
 /// Postfix's acceptance rate over one connection (TCP_NODELAY), with mails the size of an
