@@ -265,8 +265,12 @@ async fn record_sent(
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.
         match item.mail.kind.meets() {
-            Some(Deadline::Acknowledge) => met.entry(("UPDATE cases SET acknowledged_at = $1 WHERE id IN ($2) AND acknowledged_at IS NULL", t)).or_default().push(case_id),
-            Some(Deadline::Progress) => met.entry(("UPDATE cases SET progress_sent_at = $1 WHERE id IN ($2) AND progress_sent_at IS NULL", t)).or_default().push(case_id),
+            Some(Deadline::Acknowledge) => {
+                met.entry(("UPDATE cases SET acknowledged_at = $1 WHERE id IN ($2) AND acknowledged_at IS NULL", t)).or_default().push(case_id)
+            }
+            Some(Deadline::Progress) => {
+                met.entry(("UPDATE cases SET progress_sent_at = $1 WHERE id IN ($2) AND progress_sent_at IS NULL", t)).or_default().push(case_id)
+            }
             // Only a response to a closed case with no later response still to go (reopened
             // cases): on its own, in the order sent.
             Some(Deadline::Respond) => {
@@ -286,7 +290,10 @@ async fn record_sent(
     }
     // A digest belongs to no one case: each case it lists records that its reminder went out.
     let listed: Vec<(i64, String, String, String)> =
-        sqlx::query_as("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id").bind(item.id).fetch_all(&mut **tx).await?;
+        sqlx::query_as("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id")
+            .bind(item.id)
+            .fetch_all(&mut **tx)
+            .await?;
     for (case_id, deadline, due_key, recipient) in listed {
         events.push((case_id, action.clone(), format!("{deadline} {due_key} to {recipient}")));
     }

@@ -106,12 +106,7 @@ async fn run(n: usize, db: Db) {
     let postfix_log = stack.dir.join("postfix.log");
     let log_offset = std::fs::metadata(&postfix_log).map_or(0, |m| m.len());
     let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
-        .args(["--config", config_path.to_str().unwrap(), "run"])
-        .env("KLACHTD_LOG", std::env::var("BENCH_KLACHTD_LOG").unwrap_or("warn".into()))
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = start_klachtd(&config_path);
     let store = loop {
         if let Ok(s) = Store::open(&w.db.url, 1).await {
             break s;
@@ -145,8 +140,9 @@ async fn run(n: usize, db: Db) {
         (c - commits_before.0, s - commits_before.1)
     };
 
-    let latencies = arrival_to_acknowledgement(stack, &complaints, &config_path, 20).await;
     let (smtp_connections, smtp_commands) = smtp_counts(&postfix_log, log_offset);
+    let imap_commands = commands.load(Ordering::Relaxed);
+    let latencies = arrival_to_acknowledgement(stack, &complaints, &config_path, 20).await;
     let registered = n as f64 / registered_at.unwrap().as_secs_f64();
     let acknowledged = n as f64 / (all_sent_at - first_sent_at.unwrap()).as_secs_f64();
     println!("klachtd throughput, {n} complaints, {db:?}, this machine, one run");
@@ -163,7 +159,7 @@ async fn run(n: usize, db: Db) {
     );
     println!();
     println!("klachtd CPU share of wall time   {:.0} % ({cpu:.1} s CPU in {:.1} s)", 100.0 * cpu / all_sent_at.as_secs_f64(), all_sent_at.as_secs_f64());
-    println!("IMAP commands per mail           {:.2}", commands.load(Ordering::Relaxed) as f64 / n as f64);
+    println!("IMAP commands per mail           {:.2}", imap_commands as f64 / n as f64);
     println!("SMTP commands per mail           {:.2} ({:.4} connections per mail)", smtp_commands as f64 / n as f64, smtp_connections as f64 / n as f64);
     if db == Db::Postgres {
         println!(
@@ -184,16 +180,21 @@ async fn run(n: usize, db: Db) {
     println!("klachtd peak RSS                 {:.1} MiB", peak_kib as f64 / 1024.0);
 }
 
-/// Arrival to acknowledgement, one complaint at a time to a klachtd that idles: from Postfix's
-/// acceptance of the complaint to the acknowledgement's file in the complainant's maildir
-/// (Postfix's delivery both ways, Dovecot's IDLE notification and klachtd's work). Sorted.
-async fn arrival_to_acknowledgement(stack: &MailStack, complaints: &str, config: &std::path::Path, rounds: usize) -> Vec<Duration> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_klachtd"))
+/// The real klachtd binary, running with `config`; `BENCH_KLACHTD_LOG` sets its log filter.
+fn start_klachtd(config: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_klachtd"))
         .args(["--config", config.to_str().unwrap(), "run"])
         .env("KLACHTD_LOG", std::env::var("BENCH_KLACHTD_LOG").unwrap_or("warn".into()))
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Arrival to acknowledgement, one complaint at a time to a klachtd that idles: from Postfix's
+/// acceptance of the complaint to the acknowledgement's file in the complainant's maildir
+/// (Postfix's delivery both ways, Dovecot's IDLE notification and klachtd's work). Sorted.
+async fn arrival_to_acknowledgement(stack: &MailStack, complaints: &str, config: &std::path::Path, rounds: usize) -> Vec<Duration> {
+    let mut child = start_klachtd(config);
     // Started, through its empty inbox and into IDLE.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut latencies = Vec::with_capacity(rounds);
