@@ -142,9 +142,15 @@ impl Store {
         Ok(())
     }
 
-    /// The cases `user` may read: all for a supervisor (R9), else those assigned to them now or before.
-    pub async fn cases_for(&self, user: &WebUser) -> Result<Vec<CaseSummary>> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ} ORDER BY c.id"))).bind(&user.email).fetch_all(&self.pool).await?)
+    /// The cases `user` may read: all for a supervisor (R9), else those assigned to them now or
+    /// before. `assigned_now`: only those assigned to them now, read through the index of a
+    /// handler's cases (not every case a supervisor may read).
+    pub async fn cases_for(&self, user: &WebUser, assigned_now: bool) -> Result<Vec<CaseSummary>> {
+        let mine = if assigned_now { " AND c.handler_id = (SELECT h.id FROM handlers h WHERE h.email = $1 AND h.active = 1)" } else { "" };
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ}{mine} ORDER BY c.id")))
+            .bind(&user.email)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.

@@ -612,7 +612,8 @@ async fn walk_through_the_workspace(db: Db) {
     browser.goto(&link).await;
     browser.click("#use-link").await;
     // The list, not just any page: the link's page must have finished signing in.
-    browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
+    let mine = browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
+    assert!(!mine.contains(&reference), "a supervisor's own cases leave out Ann's case, which all cases show");
     browser.goto(&format!("{base}/cases?all=1")).await;
     assert!(browser.wait_for("all cases", "id=\"cases\"").await.contains(&reference));
     browser.goto(&format!("{base}/cases/{reference}")).await;

@@ -62,14 +62,13 @@ pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): 
         Err(r) => return r,
     };
     let all = query.get("all").is_some_and(|v| v == "1");
-    let cases = match web.store.cases_for(&session.user).await {
+    let cases = match web.store.cases_for(&session.user, !all).await {
         Ok(c) => c,
         Err(e) => return store_failure(&web, &session, e),
     };
     let settings = web.settings.get();
     let today = today(&web);
-    let mut rows: Vec<_> =
-        cases.into_iter().filter(|c| all || c.handler.as_deref() == Some(session.user.name.as_str())).map(|c| case_row(&settings.calendar, today, c)).collect();
+    let mut rows: Vec<_> = cases.into_iter().map(|c| case_row(&settings.calendar, today, c)).collect();
     sort_by_urgency(&mut rows);
     web.page(
         StatusCode::OK,
