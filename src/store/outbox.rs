@@ -243,10 +243,9 @@ fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
     })
 }
 
-/// Records the SMTP server's acceptance of `item` at `t`. For a letter this also meets the
-/// deadline it answers.
-/// Records one accepted mail's row, and adds what it means for its case to `met` (the deadline
-/// met, as a statement for a list of cases `$2`, and when) and `events` (the history).
+/// Records the SMTP server's acceptance of `item` at `t` in its row, and adds what that means
+/// for its cases to `met` (the deadline a letter answers, as a statement for a list of cases
+/// `$2`, and when) and to `events` (their history).
 async fn record_sent(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     item: &OutboxItem,
