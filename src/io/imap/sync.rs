@@ -113,13 +113,7 @@ impl MailboxWorker {
             }
         }
         // What the last batch committed (also after a failure: the mails before it are done).
-        let put_away = match self.put_away_all(session, &committed, can_move).await {
-            Ok(last) => {
-                last_put_away = last.or(last_put_away);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
+        let put_away = self.put_away_all(session, &committed, can_move).await.map(|last| last_put_away = last.or(last_put_away));
         let saved = match last_put_away {
             Some(uid) => self.store.save_mailbox_state(inbox, uidvalidity, uid).await,
             None if report.fetched == 0 && result.is_ok() => self.store.save_mailbox_state(inbox, uidvalidity, last_uid).await,
@@ -156,8 +150,7 @@ impl MailboxWorker {
         let fetched = started.elapsed();
         let previous = std::mem::take(committed);
         let mut batch = Batch::default();
-        let max = self.config.max_message_bytes;
-        let in_hand = uids.iter().all(|uid| metas.get(uid).is_some_and(|(size, _)| u64::from(*size) > max || bodies.contains_key(uid)));
+        let in_hand = uids.iter().all(|uid| metas.get(uid).is_some_and(|(size, _)| self.too_large(*size) || bodies.contains_key(uid)));
         let (moved, recorded) = if in_hand {
             let inputs = uids.iter().filter_map(|uid| Some((*uid, self.brought_by_batch(metas.get(uid).copied(), bodies.remove(uid))?))).collect();
             let record = self.record_all(Source::InHand(inputs), uids, &mut batch, uidvalidity, shutdown, report, last_put_away);
@@ -252,10 +245,15 @@ impl MailboxWorker {
     /// when the server must be asked (a large mail, or one the FETCH did not return).
     fn brought_by_batch(&self, meta: Option<Meta>, body: Option<Vec<u8>>) -> Option<Input> {
         let (size, arrived) = meta?;
-        if u64::from(size) > self.config.max_message_bytes {
+        if self.too_large(size) {
             return Some(Input::TooLarge(format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes)));
         }
         body.map(|raw| Input::Mail(raw, arrived))
+    }
+
+    /// Whether a mail of `size` bytes is quarantined unread (`imap.max_message_bytes`).
+    fn too_large(&self, size: u32) -> bool {
+        u64::from(size) > self.config.max_message_bytes
     }
 
     /// The next mail of the batch: from the batch's FETCHes, or fetched now (a large mail, in
