@@ -15,19 +15,49 @@ use chrono::NaiveDate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+use crate::domain::reminders::Deadline;
 pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 
 /// Implements `FromRow` for a struct whose fields are named as the query's columns: a column
-/// missing or of another type is an error of the query, not a panic.
+/// missing or of another type is an error of the query, not a panic. Fields after `with` are
+/// structs of their own read from the same row (such as [`DeadlineColumns`]).
 macro_rules! from_columns {
-    ($t:ident { $($field:ident),+ $(,)? }) => {
+    ($t:ident { $($field:ident),+ $(,)? } $(with $($nested:ident),+)?) => {
         impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $t {
             fn from_row(r: &'r sqlx::any::AnyRow) -> std::result::Result<Self, sqlx::Error> {
                 use sqlx::Row as _;
-                Ok($t { $($field: r.try_get(stringify!($field))?),+ })
+                Ok($t { $($field: r.try_get(stringify!($field))?,)+ $($($nested: sqlx::FromRow::from_row(r)?,)+)? })
             }
         }
     };
+}
+
+/// A case's three deadlines as its row stores them: the day each falls due, and when it was
+/// met (Unix seconds; `None`: not yet).
+struct DeadlineColumns {
+    acknowledge_by: String,
+    acknowledged_at: Option<i64>,
+    progress_by: String,
+    progress_sent_at: Option<i64>,
+    respond_by: String,
+    responded_at: Option<i64>,
+}
+from_columns!(DeadlineColumns { acknowledge_by, acknowledged_at, progress_by, progress_sent_at, respond_by, responded_at });
+
+impl DeadlineColumns {
+    /// Each deadline, with the day it falls due (as stored) and when it was met.
+    fn each(&self) -> [(Deadline, &str, Option<i64>); 3] {
+        [
+            (Deadline::Acknowledge, &self.acknowledge_by, self.acknowledged_at),
+            (Deadline::Progress, &self.progress_by, self.progress_sent_at),
+            (Deadline::Respond, &self.respond_by, self.responded_at),
+        ]
+    }
+}
+
+/// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `reference`.
+fn stored_day(reference: &str, text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {reference}: date {text:?}: {e}")))
 }
 
 #[derive(Debug, thiserror::Error)]

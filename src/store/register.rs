@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 
-use super::{now, Result, Store, StoreError};
+use super::{now, stored_day, DeadlineColumns, Result, Store};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::register::CaseFacts;
 
@@ -12,38 +12,18 @@ struct FactsRow {
     received_on: String,
     category: Option<String>,
     outcome: Option<String>,
-    acknowledge_by: String,
-    acknowledged_at: Option<i64>,
-    progress_by: String,
-    progress_sent_at: Option<i64>,
-    respond_by: String,
-    responded_at: Option<i64>,
     external_body: Option<String>,
     measures: Option<String>,
     requests_for_information: i64,
+    deadlines: DeadlineColumns,
 }
-from_columns!(FactsRow {
-    reference,
-    received_on,
-    category,
-    outcome,
-    acknowledge_by,
-    acknowledged_at,
-    progress_by,
-    progress_sent_at,
-    respond_by,
-    responded_at,
-    external_body,
-    measures,
-    requests_for_information
-});
+from_columns!(FactsRow { reference, received_on, category, outcome, external_body, measures, requests_for_information } with deadlines);
 
 impl Store {
     /// The register facts of cases received from `from` to `to` inclusive. Requests for
     /// information are counted from the case history, so those sent by post count too.
     pub async fn register_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<CaseFacts>> {
         use futures::TryStreamExt;
-        let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")));
         let day = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(amsterdam_date);
         // A year of a large register is 100,000 rows: each is turned into its facts as it
         // arrives, rather than all rows held first.
@@ -58,14 +38,16 @@ impl Store {
         .fetch(&self.pool);
         let mut facts = Vec::new();
         while let Some(r) = rows.try_next().await? {
+            let [(_, acknowledge_by, acknowledged_at), (_, progress_by, progress_sent_at), (_, respond_by, responded_at)] = r.deadlines.each();
+            let date = |text: &str| stored_day(&r.reference, text);
             facts.push(CaseFacts {
                 received_on: date(&r.received_on)?,
-                acknowledge_by: date(&r.acknowledge_by)?,
-                acknowledged_on: day(r.acknowledged_at),
-                progress_by: date(&r.progress_by)?,
-                progress_on: day(r.progress_sent_at),
-                respond_by: date(&r.respond_by)?,
-                responded_on: day(r.responded_at),
+                acknowledge_by: date(acknowledge_by)?,
+                acknowledged_on: day(acknowledged_at),
+                progress_by: date(progress_by)?,
+                progress_on: day(progress_sent_at),
+                respond_by: date(respond_by)?,
+                responded_on: day(responded_at),
                 reference: r.reference,
                 category: r.category,
                 outcome: r.outcome,

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 
-use super::{insert_outbox, now, OutgoingMail, Result, Store};
+use super::{insert_outbox, now, stored_day, DeadlineColumns, OutgoingMail, Result, Store};
 use crate::domain::reminders::{Deadline, OpenDeadline};
 
 /// An open case with its unmet deadlines.
@@ -36,30 +36,11 @@ struct DueRow {
     name: Option<String>,
     email: Option<String>,
     active: Option<i64>,
-    acknowledge_by: String,
-    acknowledged_at: Option<i64>,
-    progress_by: String,
-    progress_sent_at: Option<i64>,
-    respond_by: String,
-    responded_at: Option<i64>,
     incomplete: String,
     supervisor_check: String,
+    deadlines: DeadlineColumns,
 }
-from_columns!(DueRow {
-    id,
-    reference,
-    name,
-    email,
-    active,
-    acknowledge_by,
-    acknowledged_at,
-    progress_by,
-    progress_sent_at,
-    respond_by,
-    responded_at,
-    incomplete,
-    supervisor_check
-});
+from_columns!(DueRow { id, reference, name, email, active, incomplete, supervisor_check } with deadlines);
 
 /// Index into the claims handed to [`Store::queue_digest`] that were new.
 pub type ClaimedReminder = usize;
@@ -89,14 +70,9 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut open = Vec::new();
-            for (deadline, date, met) in [
-                (Deadline::Acknowledge, &r.acknowledge_by, r.acknowledged_at),
-                (Deadline::Progress, &r.progress_by, r.progress_sent_at),
-                (Deadline::Respond, &r.respond_by, r.responded_at),
-            ] {
+            for (deadline, date, met) in r.deadlines.each() {
                 if met.is_none() {
-                    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|e| super::StoreError::Corrupt(format!("case {}: {e}", r.reference)))?;
-                    open.push(OpenDeadline { deadline, date });
+                    open.push(OpenDeadline { deadline, date: stored_day(&r.reference, date)? });
                 }
             }
             let handler = match (r.name, r.email) {
