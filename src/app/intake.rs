@@ -60,6 +60,9 @@ pub enum Processed {
 pub struct Done {
     pub outcome: Outcome,
     later: Option<Later>,
+    /// The mail proved a duplicate only as it was written: what was written for it must be
+    /// undone (on PostgreSQL the failed statement has aborted the transaction).
+    undo: bool,
 }
 
 /// What is done only after a mail's transaction has committed (as before, when each mail
@@ -83,14 +86,19 @@ enum Later {
 
 impl Done {
     fn now(outcome: Outcome) -> Self {
-        Done { outcome, later: None }
+        Done { outcome, later: None, undo: false }
     }
 
-    /// Whether what was written for the mail is to be kept. Nothing of a duplicate is: the
-    /// store opens no savepoint of its own inside the mail's, so what it wrote before the
-    /// duplicate showed is undone by rolling that back.
-    pub fn keeps_writes(&self) -> bool {
-        !matches!(self.outcome, Outcome::Duplicate)
+    /// A duplicate that the database found as the mail was written (by its unique dedupe key).
+    fn duplicate_on_writing() -> Self {
+        Done { outcome: Outcome::Duplicate, later: None, undo: true }
+    }
+
+    /// Whether what was written for the mail must be rolled back: the store opens no
+    /// savepoint of its own inside the mail's, so rolling back that (or the transaction the
+    /// mail was written in) undoes it.
+    pub fn must_undo(&self) -> bool {
+        self.undo
     }
 }
 
@@ -176,9 +184,9 @@ impl Intake {
         let mut tx = self.store.transaction().await?;
         match self.process_in(&mut tx, raw, arrived).await? {
             Processed::Done(done) => {
-                match done.keeps_writes() {
-                    true => tx.commit().await?,
-                    false => tx.rollback().await?,
+                match done.must_undo() {
+                    false => tx.commit().await?,
+                    true => tx.rollback().await?,
                 }
                 Ok(self.committed(done).await)
             }
@@ -216,7 +224,7 @@ impl Intake {
     /// else may hold a transaction meanwhile.
     pub async fn process_alone(&self, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
         match inbound::parse(raw) {
-            Ok(mail) => self.handle_alone(&mail, raw, arrived, Some(&self.spam)).await,
+            Ok(mail) => self.handle_alone(&mail, raw, arrived, Origin::Mailbox).await,
             Err(e) => Ok(Outcome::Quarantine { reason: e.to_string() }),
         }
     }
@@ -271,7 +279,7 @@ impl Intake {
         };
         let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
         let arrived = DateTime::from_timestamp(received_at, 0).unwrap_or_else(Utc::now);
-        let outcome = self.handle_alone(&mail, &raw, arrived, None).await?;
+        let outcome = self.handle_alone(&mail, &raw, arrived, Origin::Quarantine).await?;
         if let Outcome::Registered { reference } | Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } = &outcome {
             // The mail is recorded; a failure here loses only the note of who released it.
             if let Err(e) = self.store.add_case_event(reference, actor, "released-from-quarantine", &reason).await {
@@ -283,8 +291,8 @@ impl Intake {
     }
 
     /// A mail on its own: a handler's action by mail if it is one, else as in a batch, in a
-    /// transaction of its own. `spam` is `None` for a mail a handler released from quarantine.
-    async fn handle_alone(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, spam: Option<&SpamPolicy>) -> Result<Outcome, IntakeError> {
+    /// transaction of its own.
+    async fn handle_alone(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, origin: Origin) -> Result<Outcome, IntakeError> {
         let (linked, mentions) = {
             let mut tx = self.store.transaction().await?;
             let found = self.link(&mut tx, mail).await?;
@@ -298,10 +306,18 @@ impl Intake {
             }
         }
         let mut tx = self.store.transaction().await?;
+        // A handler released it: no spam check again, and it takes its quarantine record's place.
+        let spam = match origin {
+            Origin::Mailbox => Some(&self.spam),
+            Origin::Quarantine => {
+                self.store.unquarantine_on(&mut tx, &mail.dedupe_key()).await?;
+                None
+            }
+        };
         let done = self.handle(&mut tx, mail, raw, arrived, linked, mentions, spam).await?;
-        match done.keeps_writes() {
-            true => tx.commit().await?,
-            false => tx.rollback().await?,
+        match done.must_undo() {
+            false => tx.commit().await?,
+            true => tx.rollback().await?,
         }
         Ok(self.committed(done).await)
     }
@@ -358,7 +374,7 @@ impl Intake {
                 let reason = why.describe();
                 let record = self.message_record(mail, raw, arrived, "quarantined", &reason);
                 if !self.store.record_message_on(db, None, &record, &[]).await? {
-                    return Ok(Done::now(Outcome::Duplicate));
+                    return Ok(Done::duplicate_on_writing());
                 }
                 return Ok(Done::now(Outcome::Quarantine { reason }));
             }
@@ -376,11 +392,11 @@ impl Intake {
         let record = self.message_record(mail, raw, arrived, kind, reason);
         let fresh = self.store.record_message_on(db, case.as_ref().map(|c| c.id), &record, &attachments).await?;
         Ok(match (fresh, case) {
-            (false, _) => Done::now(Outcome::Duplicate),
+            (false, _) => Done::duplicate_on_writing(),
             (true, Some(case)) if kind == "follow-up" => {
                 tracing::info!(reference = %case.reference, "follow-up threaded into case");
                 let later = (case.status == CaseStatus::Closed).then(|| Later::MailOnClosedCase { reference: case.reference.clone() });
-                Done { outcome: Outcome::FollowUp { reference: case.reference }, later }
+                Done { outcome: Outcome::FollowUp { reference: case.reference }, later, undo: false }
             }
             (true, Some(case)) => {
                 let mut later = None;
@@ -392,7 +408,7 @@ impl Intake {
                         later = Some(Later::LetterReturned { reference: case.reference.clone() });
                     }
                 }
-                Done { outcome: Outcome::KeptWithCase { reference: case.reference, reason }, later }
+                Done { outcome: Outcome::KeptWithCase { reference: case.reference, reason }, later, undo: false }
             }
             (true, None) => Done::now(Outcome::Ignored { reason }),
         })
@@ -480,8 +496,9 @@ impl Intake {
                     attachments: attachments.len(),
                     mentions,
                 }),
+                undo: false,
             },
-            Registration::Duplicate => Done::now(Outcome::Duplicate),
+            Registration::Duplicate => Done::duplicate_on_writing(),
         })
     }
 
@@ -550,6 +567,14 @@ impl Intake {
             received_at: arrived.timestamp(),
         }
     }
+}
+
+/// Where a mail handled on its own comes from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    Mailbox,
+    /// Released from quarantine by a handler.
+    Quarantine,
 }
 
 /// Mail larger than this is kept as a file beside the attachments instead of in the database

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError};
+use super::{drop_quarantine_record, insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 
 /// What a letter to the complainant needs to know about its case.
@@ -49,6 +49,10 @@ pub struct MailOrigin {
 /// False if the mail was recorded before, i.e. the action it asked for was done (or refused)
 /// already; the caller must then roll back and do nothing.
 async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
+    // A handler's reply released from quarantine takes the place of its quarantine record.
+    if let Some(key) = &origin.message.dedupe_key {
+        drop_quarantine_record(tx, key).await?;
+    }
     match insert_message(tx, Some(case_id), &origin.message, &[]).await {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
         other => other?,

@@ -171,12 +171,14 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         let reference = crate::domain::reference::CaseRef::new(&self.reference_prefix, year, number as u32).to_string();
+        // The handler is chosen first, so the case goes in with it in one statement.
+        let assignment = assignment_for(tx, case).await?;
         let created = now();
         let case_id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
                                 postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
-                                progress_by, respond_by, created_at, forwarded_sender, forwarded_date)
-             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+                                progress_by, respond_by, created_at, forwarded_sender, forwarded_date, handler_id, supervisor_check)
+             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
         )
         .bind(&reference)
         .bind(case.source)
@@ -196,6 +198,8 @@ impl Store {
         .bind(created)
         .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
         .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
+        .bind(assignment.handler.as_ref().map(|h| h.id))
+        .bind(assignment.named.join(", "))
         .fetch_one(&mut *tx)
         .await?;
 
@@ -206,7 +210,7 @@ impl Store {
         };
         // The history's entries go in together at the end, in this order.
         let mut events = vec![("registered", format!("source={}", case.source))];
-        let assigned = auto_assign(tx, case_id, case, &mut events).await?;
+        let assigned = assignment.record(tx, &mut events).await?;
         if let Some(mail) = compose(&reference) {
             insert_outbox(tx, Some(case_id), &mail).await?;
             events.push(("acknowledgement-queued", mail.status.to_string()));
@@ -255,6 +259,13 @@ impl Store {
         Ok(())
     }
 
+    /// A mail that waited in quarantine is recorded for good when a handler releases it: its
+    /// quarantine record (same key, kept only for that) gives way, in the transaction that
+    /// records it.
+    pub async fn unquarantine_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<()> {
+        Ok(drop_quarantine_record(conn, dedupe_key).await?)
+    }
+
     pub async fn quarantined(&self) -> Result<Vec<(i64, u32, String)>> {
         let rows: Vec<(i64, i64, String)> = sqlx::query_as("SELECT at, uid, reason FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|(at, uid, reason)| (at, uid as u32, reason)).collect())
@@ -276,10 +287,16 @@ async fn insert_recorded_message(tx: &mut Conn, case_id: Option<i64>, message: &
     Ok(true)
 }
 
-/// Assigns a new case (R5): the preferred handler or round-robin, skipping any handler the
-/// complaint names; a named handler also flags the case for a supervisor. False if there is
-/// no handler to assign. The history's entries are added to `events`.
-async fn auto_assign(tx: &mut Conn, case_id: i64, case: &NewCase, events: &mut Vec<(&'static str, String)>) -> Result<bool, sqlx::Error> {
+/// The handler a new case goes to (R5), and the handlers its complaint names.
+struct Assignment {
+    handler: Option<crate::domain::assignment::Candidate>,
+    /// Handlers the complaint names: none of them is chosen, and a supervisor checks the case.
+    named: Vec<String>,
+}
+
+/// Chooses the handler of a new case (R5): the preferred handler or round-robin, skipping any
+/// handler the complaint names; none if there is no handler to assign.
+async fn assignment_for(tx: &mut Conn, case: &NewCase) -> Result<Assignment, sqlx::Error> {
     use crate::domain::assignment::{named_in, pick, Candidate};
     let rows: Vec<(i64, String, i64, i64)> =
         sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
@@ -287,30 +304,40 @@ async fn auto_assign(tx: &mut Conn, case_id: i64, case: &NewCase, events: &mut V
         rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect();
     let text = format!("{}\n{}", case.subject, case.description);
     let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
-    if !named.is_empty() {
-        sqlx::query("UPDATE cases SET supervisor_check = $1 WHERE id = $2").bind(named.join(", ")).bind(case_id).execute(&mut *tx).await?;
-        events.push(("supervisor-check", format!("the complaint names {}", named.join(", "))));
-    }
     let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
-    let Some(chosen) = preferred.or_else(|| pick(&candidates, &named)) else {
-        return Ok(false);
-    };
-    sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(chosen.id).bind(case_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2")
-        .bind(now().max(chosen.last_assigned_at + 1))
-        .bind(chosen.id)
-        .execute(&mut *tx)
-        .await?;
-    events.push(("assigned", format!("{} (automatic)", chosen.name)));
-    Ok(true)
+    let handler = preferred.or_else(|| pick(&candidates, &named)).cloned();
+    Ok(Assignment { handler, named })
+}
+
+impl Assignment {
+    /// Records the assignment of a case that went in with it: the handler's turn in the
+    /// round-robin, and the history's entries (added to `events`). False if no handler was
+    /// assigned.
+    async fn record(&self, tx: &mut Conn, events: &mut Vec<(&'static str, String)>) -> Result<bool, sqlx::Error> {
+        if !self.named.is_empty() {
+            events.push(("supervisor-check", format!("the complaint names {}", self.named.join(", "))));
+        }
+        let Some(chosen) = &self.handler else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2")
+            .bind(now().max(chosen.last_assigned_at + 1))
+            .bind(chosen.id)
+            .execute(&mut *tx)
+            .await?;
+        events.push(("assigned", format!("{} (automatic)", chosen.name)));
+        Ok(true)
+    }
+}
+
+/// Deletes the quarantine record of the mail with `dedupe_key`, if any (see
+/// [`Store::unquarantine_on`]).
+pub(super) async fn drop_quarantine_record(tx: &mut Conn, dedupe_key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(dedupe_key).execute(&mut *tx).await?;
+    Ok(())
 }
 
 pub(super) async fn insert_message(tx: &mut Conn, case_id: Option<i64>, m: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<i64, sqlx::Error> {
-    // A mail that waited in quarantine is recorded for good when a handler releases it: its
-    // quarantine record (same key, kept only for that) gives way in the same transaction.
-    if let Some(key) = &m.dedupe_key {
-        sqlx::query("DELETE FROM messages WHERE dedupe_key = $1 AND kind = 'quarantined' AND case_id IS NULL").bind(key).execute(&mut *tx).await?;
-    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",

@@ -520,7 +520,7 @@ mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
 pub use handlers::Handler;
-use intake::insert_message;
+use intake::{drop_quarantine_record, insert_message};
 pub use intake::Seen;
 pub use mail_classes::QuarantinedMail;
 use outbox::insert_outbox;

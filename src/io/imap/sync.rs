@@ -1,15 +1,16 @@
 //! One pass over the inbox: the mail after the last processed UID, in batches. For each batch
 //! the sizes and dates come in one FETCH and the bodies of the small mails in another (bounded
 //! by count and bytes). The batch is recorded in one transaction: the mailbox lease renewed,
-//! each mail in a savepoint of its own (a mail that fails is rolled back alone), then one
-//! commit; then the committed mails leave the inbox in one `UID MOVE` per destination, and
+//! the mails, then one commit. When a mail fails, the transaction is rolled back and its mails
+//! recorded again, each in a savepoint of its own, so that the failing mail is rolled back
+//! alone (see `Batch::careful`); then the committed mails leave the inbox in one `UID MOVE` per destination, and
 //! only then is their last UID saved (with a later batch, or at the end of the pass). The move
 //! is made while the next batch is recorded, when that needs nothing more of the server.
 //! Commit first, then move: a crash anywhere leaves committed mail in the inbox, where the next
 //! pass recognises it by its dedupe key and moves it then. No transaction waits for the IMAP
 //! server: what must be fetched on its own (a large mail) is fetched after a commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -21,7 +22,7 @@ use crate::app::intake::{Done, Outcome, Processed};
 use crate::config::MarkMode;
 use crate::domain::text::redact_addresses;
 use crate::io::health::Loop;
-use crate::store::Tx;
+use crate::store::{Conn, Tx};
 
 /// At most this many mails in one batch.
 pub const BATCH_MAILS: usize = 200;
@@ -40,16 +41,36 @@ type Committed = Vec<(u32, Option<Destination>)>;
 #[derive(Default)]
 struct Batch {
     tx: Option<Tx<'static>>,
-    recorded: Vec<(u32, Destination, Done)>,
+    /// Whether each mail of `tx` is written in a savepoint of its own, so that a mail that fails
+    /// is rolled back alone. A transaction starts without them (two statements a mail fewer);
+    /// when a mail fails in it, or proves a duplicate only as it is written, the transaction is
+    /// rolled back and its mails are recorded again, carefully, until the next commit.
+    careful: bool,
+    /// The mails written in `tx` without savepoints, kept to be recorded again (see `careful`).
+    written: Vec<(u32, Input)>,
+    /// The last UID put away that `tx` saves (saved again if `tx` is rolled back).
+    saves: Option<u32>,
+    /// Mails recorded in `tx`; where each goes is decided, counted and logged once it commits.
+    recorded: Vec<(u32, Done)>,
     committed: Committed,
 }
 
-/// A mail of the batch as it came from the mailbox.
+/// A mail of the batch as it came from the mailbox (`None` where it is gone: someone else
+/// expunged it before it could be read).
 enum Input {
     Mail(Vec<u8>, DateTime<Utc>),
-    TooLarge(String),
-    /// Gone from the mailbox before it could be read (someone else expunged it).
-    Gone,
+    /// Quarantined unread, for this reason (too large to take in, or it keeps failing).
+    Quarantine(String),
+}
+
+/// How the recording of one mail went.
+enum Step {
+    Next,
+    /// The mailbox lease is lost: stop.
+    Stop,
+    /// The mail failed in a transaction without savepoints, which was rolled back: its mails
+    /// are to be recorded again (see `Batch::careful`).
+    Again,
 }
 
 /// Where the mails of a batch come from while it is recorded.
@@ -169,7 +190,7 @@ impl MailboxWorker {
             *last_put_away = Some(last);
         }
         let at_record = started.elapsed();
-        let commit = self.commit(&mut batch).await;
+        let commit = self.commit(&mut batch, report).await;
         *committed = std::mem::take(&mut batch.committed);
         // Where a batch's time goes, for a backlog that goes slower than it should.
         tracing::debug!(
@@ -198,43 +219,59 @@ impl MailboxWorker {
         last_put_away: &mut Option<u32>,
     ) -> Result<bool, MailboxError> {
         let inbox = &self.config.inbox;
-        for &uid in uids {
+        // Mails in hand to record (again) before the next of `uids`.
+        let mut again: VecDeque<(u32, Input)> = VecDeque::new();
+        let mut next = uids.iter();
+        loop {
             // A stop request is obeyed between mails.
             if *shutdown.borrow() {
                 break;
             }
+            let (uid, in_hand) = match again.pop_front() {
+                Some((uid, input)) => (uid, Some(input)),
+                None => match next.next() {
+                    Some(&uid) => (uid, None),
+                    None => break,
+                },
+            };
             self.health.beat(Loop::Mailbox);
             let key = (inbox.clone(), uidvalidity, uid);
             let result = async {
-                let input = match &mut source {
-                    Source::Server { session, metas, bodies } => self.input(session, batch, uid, metas.get(&uid).copied(), bodies.remove(&uid), report).await?,
-                    Source::InHand(inputs) => {
+                let input = match (in_hand, &mut source) {
+                    (Some(input), _) => Some(input),
+                    (None, Source::Server { session, metas, bodies }) => {
+                        self.input(session, batch, uid, metas.get(&uid).copied(), bodies.remove(&uid), report).await?
+                    }
+                    (None, Source::InHand(inputs)) => {
                         report.fetched += 1;
-                        inputs.remove(&uid).ok_or(MailboxError::NotFetched(uid))?
+                        Some(inputs.remove(&uid).ok_or(MailboxError::NotFetched(uid))?)
                     }
                 };
-                if !matches!(input, Input::Gone) && !self.open(batch, uidvalidity, last_put_away).await? {
-                    return Ok(false);
+                let Some(input) = input else {
+                    batch.committed.push((uid, None));
+                    return Ok(Step::Next);
+                };
+                if !self.open(batch, uidvalidity, last_put_away).await? {
+                    return Ok(Step::Stop);
                 }
-                self.record(batch, uid, uidvalidity, input, report).await.map(|()| true)
+                self.record(batch, uid, uidvalidity, input, report).await
             }
             .await;
             match result {
-                Ok(true) => self.failures.forget(&key),
-                Ok(false) => return Ok(false),
+                Ok(Step::Next) => self.failures.forget(&key),
+                Ok(Step::Stop) => return Ok(false),
+                Ok(Step::Again) => {
+                    *last_put_away = batch.saves.take().or(*last_put_away);
+                    for mail in batch.written.drain(..).rev() {
+                        again.push_front(mail);
+                    }
+                }
                 Err(e) => {
                     let Some(reason) = self.failures.failed(key.clone(), &e) else {
                         return Err(e);
                     };
-                    report.quarantined += 1;
-                    tracing::warn!(uid, attempts = MAX_ATTEMPTS, reason = %redact_addresses(&reason), "mail keeps failing; quarantined so the rest can go on");
-                    if !self.open(batch, uidvalidity, last_put_away).await? {
-                        return Ok(false);
-                    }
-                    let tx = batch.tx.as_mut().expect("opened");
-                    self.store.record_quarantine_on(tx, inbox, uidvalidity, uid, None, &reason).await?;
-                    self.failures.forget(&key);
-                    batch.recorded.push((uid, Destination::Quarantine, Done::from(Outcome::Quarantine { reason })));
+                    tracing::warn!(uid, attempts = MAX_ATTEMPTS, "mail keeps failing; it goes to quarantine so the rest can go on");
+                    again.push_front((uid, Input::Quarantine(reason)));
                 }
             }
         }
@@ -246,7 +283,7 @@ impl MailboxWorker {
     fn brought_by_batch(&self, meta: Option<Meta>, body: Option<Vec<u8>>) -> Option<Input> {
         let (size, arrived) = meta?;
         if self.too_large(size) {
-            return Some(Input::TooLarge(format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes)));
+            return Some(Input::Quarantine(format!("message of {size} bytes exceeds imap.max_message_bytes ({})", self.config.max_message_bytes)));
         }
         body.map(|raw| Input::Mail(raw, arrived))
     }
@@ -257,7 +294,7 @@ impl MailboxWorker {
     }
 
     /// The next mail of the batch: from the batch's FETCHes, or fetched now (a large mail, in
-    /// pieces), after what is recorded so far has committed.
+    /// pieces), after what is recorded so far has committed. `None` if it is gone.
     async fn input(
         &self,
         session: &mut ImapSession,
@@ -266,25 +303,25 @@ impl MailboxWorker {
         meta: Option<Meta>,
         body: Option<Vec<u8>>,
         report: &mut SyncReport,
-    ) -> Result<Input, MailboxError> {
+    ) -> Result<Option<Input>, MailboxError> {
         if let Some(input) = self.brought_by_batch(meta, body) {
             report.fetched += 1;
-            return Ok(input);
+            return Ok(Some(input));
         }
         let Some((size, arrived)) = meta else {
-            self.commit(batch).await?;
-            return self.not_fetched(session, uid).await.map(|()| Input::Gone);
+            self.commit(batch, report).await?;
+            return self.not_fetched(session, uid).await.map(|()| None);
         };
         report.fetched += 1;
-        self.commit(batch).await?;
+        self.commit(batch, report).await?;
         let raw = if size <= FETCH_CHUNK {
             self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await?.map(|(_, _, raw)| raw.unwrap_or_default())
         } else {
             self.fetch_in_chunks(session, uid, size).await?
         };
         match raw {
-            Some(raw) => Ok(Input::Mail(raw, arrived)),
-            None => self.not_fetched(session, uid).await.map(|()| Input::Gone),
+            Some(raw) => Ok(Some(Input::Mail(raw, arrived))),
+            None => self.not_fetched(session, uid).await.map(|()| None),
         }
     }
 
@@ -299,92 +336,108 @@ impl MailboxWorker {
             tx.rollback().await?;
             return Ok(false);
         }
-        if let Some(uid) = last_put_away.take() {
+        if let Some(uid) = *last_put_away {
             self.store.save_mailbox_state_on(&mut tx, &self.config.inbox, uidvalidity, uid).await?;
         }
+        batch.saves = last_put_away.take();
         batch.tx = Some(tx);
         Ok(true)
     }
 
     /// Commits what the batch has recorded, then does what waited for that (see
     /// `Intake::committed`). The mails are then ready to be put away.
-    async fn commit(&self, batch: &mut Batch) -> Result<(), MailboxError> {
+    async fn commit(&self, batch: &mut Batch, report: &mut SyncReport) -> Result<(), MailboxError> {
         let Some(tx) = batch.tx.take() else { return Ok(()) };
         tx.commit().await?;
-        for (uid, destination, done) in batch.recorded.drain(..) {
+        batch.careful = false;
+        batch.written.clear();
+        batch.saves = None;
+        for (uid, done) in batch.recorded.drain(..) {
+            let destination = self.destination(uid, &done.outcome, report);
             self.intake.committed(done).await;
             batch.committed.push((uid, Some(destination)));
         }
         Ok(())
     }
 
-    /// Records one mail in a savepoint of the batch's transaction (open): registers it, threads
-    /// it, sets it aside or quarantines it. A failure rolls back this mail alone. A handler's
-    /// action by mail is carried out on its own, after a commit of what came before.
-    async fn record(&self, batch: &mut Batch, uid: u32, uidvalidity: u32, input: Input, report: &mut SyncReport) -> Result<(), MailboxError> {
-        let (raw, arrived) = match input {
-            Input::Gone => {
-                batch.committed.push((uid, None));
-                return Ok(());
-            }
-            Input::TooLarge(reason) => {
-                let tx = batch.tx.as_mut().expect("opened");
-                let mut savepoint = tx.savepoint().await?;
-                let done = self.recorded(&mut savepoint, uid, uidvalidity, Done::from(Outcome::Quarantine { reason }), report).await?;
-                savepoint.commit().await?;
-                batch.recorded.push(done);
-                return Ok(());
-            }
-            Input::Mail(raw, arrived) => (raw, arrived),
-        };
-        let span = tracing::info_span!("mail", uid, size = raw.len());
+    /// Records one mail in the batch's transaction (open): registers it, threads it, sets it
+    /// aside or quarantines it; in a savepoint of its own when the batch is careful, so that a
+    /// failure rolls back this mail alone. A handler's action by mail is carried out on its
+    /// own, after a commit of what came before.
+    async fn record(&self, batch: &mut Batch, uid: u32, uidvalidity: u32, input: Input, report: &mut SyncReport) -> Result<Step, MailboxError> {
         let tx = batch.tx.as_mut().expect("opened");
-        let mut savepoint = tx.savepoint().await?;
-        let processed = tracing::Instrument::instrument(self.intake.process_in(&mut savepoint, &raw, arrived), span.clone()).await;
-        match processed {
-            Ok(Processed::Done(done)) => {
-                if done.keeps_writes() {
-                    let recorded = self.recorded(&mut savepoint, uid, uidvalidity, done, report).await?;
-                    savepoint.commit().await?;
-                    batch.recorded.push(recorded);
-                } else {
-                    savepoint.rollback().await?;
-                    batch.recorded.push((uid, self.destination(uid, &done.outcome, report), done));
+        let processed = if batch.careful {
+            let mut savepoint = tx.savepoint().await?;
+            let written = self.write(&mut savepoint, uid, uidvalidity, &input).await;
+            match &written {
+                Ok(Processed::Done(done)) if !done.must_undo() => savepoint.commit().await?,
+                Ok(_) => savepoint.rollback().await?,
+                // The error is the mail's; the batch goes on without it.
+                Err(_) => {
+                    let _ = savepoint.rollback().await;
                 }
-                Ok(())
             }
-            Ok(Processed::Alone) => {
-                savepoint.rollback().await?;
-                self.commit(batch).await?;
+            written?
+        } else {
+            match self.write(tx, uid, uidvalidity, &input).await {
+                Ok(Processed::Done(done)) if done.must_undo() => return self.start_over(batch, uid, input).await,
+                Err(e) => {
+                    tracing::debug!(uid, "a mail failed in a batch without savepoints, which is recorded again with them: {e}");
+                    return self.start_over(batch, uid, input).await;
+                }
+                Ok(processed) => processed,
+            }
+        };
+        match (processed, input) {
+            (Processed::Done(done), input) => {
+                if !batch.careful {
+                    batch.written.push((uid, input));
+                }
+                batch.recorded.push((uid, done));
+            }
+            (Processed::Alone, Input::Mail(raw, arrived)) => {
+                self.commit(batch, report).await?;
+                let span = tracing::info_span!("mail", uid, size = raw.len());
                 let outcome = tracing::Instrument::instrument(self.intake.process_alone(&raw, arrived), span).await?;
                 if let Outcome::Quarantine { reason } = &outcome {
                     self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
                 }
                 batch.committed.push((uid, Some(self.destination(uid, &outcome, report))));
-                Ok(())
             }
-            Err(e) => {
-                // The error is the mail's; the batch goes on without it.
-                let _ = savepoint.rollback().await;
-                Err(e.into())
-            }
+            (Processed::Alone, Input::Quarantine(_)) => unreachable!("`write` makes a mail quarantined unread no action by mail"),
         }
+        Ok(Step::Next)
     }
 
-    /// Where a recorded mail goes; a quarantined one gets its reason recorded (in the same
-    /// savepoint).
-    async fn recorded(
-        &self,
-        savepoint: &mut Tx<'_>,
-        uid: u32,
-        uidvalidity: u32,
-        done: Done,
-        report: &mut SyncReport,
-    ) -> Result<(u32, Destination, Done), MailboxError> {
-        if let Outcome::Quarantine { reason } = &done.outcome {
-            self.store.record_quarantine_on(savepoint, &self.config.inbox, uidvalidity, uid, None, reason).await?;
+    /// Writes one mail on `db` (the batch's transaction or a savepoint of it): what the intake
+    /// makes of it, and the reason of a quarantined one.
+    async fn write(&self, db: &mut Conn, uid: u32, uidvalidity: u32, input: &Input) -> Result<Processed, MailboxError> {
+        let processed = match input {
+            Input::Mail(raw, arrived) => {
+                let span = tracing::info_span!("mail", uid, size = raw.len());
+                tracing::Instrument::instrument(self.intake.process_in(db, raw, *arrived), span).await?
+            }
+            Input::Quarantine(reason) => Processed::Done(Done::from(Outcome::Quarantine { reason: reason.clone() })),
+        };
+        if let Processed::Done(done) = &processed {
+            if let (false, Outcome::Quarantine { reason }) = (done.must_undo(), &done.outcome) {
+                self.store.record_quarantine_on(db, &self.config.inbox, uidvalidity, uid, None, reason).await?;
+            }
         }
-        Ok((uid, self.destination(uid, &done.outcome, report), done))
+        Ok(processed)
+    }
+
+    /// A mail failed (or proved a duplicate only as it was written) in a transaction without
+    /// savepoints: that is rolled back, and its mails, this one last, wait in `batch.written`
+    /// to be recorded again, carefully.
+    async fn start_over(&self, batch: &mut Batch, uid: u32, input: Input) -> Result<Step, MailboxError> {
+        if let Some(tx) = batch.tx.take() {
+            tx.rollback().await?;
+        }
+        batch.recorded.clear();
+        batch.careful = true;
+        batch.written.push((uid, input));
+        Ok(Step::Again)
     }
 
     /// Where a handled mail goes, counted in the report.
@@ -409,7 +462,7 @@ impl MailboxWorker {
             }
             Outcome::Quarantine { reason } => {
                 report.quarantined += 1;
-                tracing::warn!(uid, reason = %reason, "mail quarantined");
+                tracing::warn!(uid, reason = %redact_addresses(reason), "mail quarantined");
                 Destination::Quarantine
             }
         }
