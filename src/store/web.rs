@@ -2,6 +2,8 @@
 //! hashes only), who may read which case (R9), the thread of a case, and the record of every
 //! opening of a case page and every download in the case's history.
 
+use sqlx::{FromRow as _, Row as _};
+
 use super::{insert_event, insert_outbox, now, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
 
 /// A signed-in handler.
@@ -50,6 +52,23 @@ const MAY_READ: &str = "EXISTS (SELECT 1 FROM handlers h WHERE h.email = $1 AND 
         OR (EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.action = 'assigned' AND (e.detail = h.name OR SUBSTR(e.detail, 1, LENGTH(h.name) + 2) = h.name || ' ('))
             -- never a complaint about them (R5): being its subject ends what handling it before allowed
             AND NOT EXISTS (SELECT 1 FROM case_subjects s WHERE s.case_id = c.id AND LOWER(s.name) = LOWER(h.name)))))";
+
+/// Which of the cases a handler may read a list shows (see [`Store::cases_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseList {
+    /// The open cases, all of them: the work at hand.
+    Open,
+    /// Closed cases, newest first: at most `limit` of those older than the case with id `before`.
+    Closed { before: Option<i64>, limit: u32 },
+}
+
+/// Cases of a list, and where the next page of older closed cases starts (the `before` of
+/// [`CaseList::Closed`]; `None`: no more).
+#[derive(Debug)]
+pub struct CasePage {
+    pub cases: Vec<CaseSummary>,
+    pub older: Option<i64>,
+}
 
 impl Store {
     /// The active handler with this address.
@@ -144,13 +163,32 @@ impl Store {
 
     /// The cases `user` may read: all for a supervisor (R9), else those assigned to them now or
     /// before. `assigned_now`: only those assigned to them now, read through the index of a
-    /// handler's cases (not every case a supervisor may read).
-    pub async fn cases_for(&self, user: &WebUser, assigned_now: bool) -> Result<Vec<CaseSummary>> {
+    /// handler's cases (not every case a supervisor may read). `list` says which: the open
+    /// ones, or a page of the closed ones (a register of years would not fit one page).
+    pub async fn cases_for(&self, user: &WebUser, assigned_now: bool, list: CaseList) -> Result<CasePage> {
         let mine = if assigned_now { " AND c.handler_id = (SELECT h.id FROM handlers h WHERE h.email = $1 AND h.active = 1)" } else { "" };
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE {MAY_READ}{mine} ORDER BY c.id")))
-            .bind(&user.email)
-            .fetch_all(&self.pool)
-            .await?)
+        // Built from our own constants and numbers only. One case more than a page is read, to
+        // know whether there is an older page.
+        let (which, order) = match list {
+            CaseList::Open => ("c.status = 'open'", "c.id".to_string()),
+            CaseList::Closed { before: None, limit } => ("c.status = 'closed'", format!("c.id DESC LIMIT {}", limit + 1)),
+            CaseList::Closed { before: Some(_), limit } => ("c.status = 'closed' AND c.id < $2", format!("c.id DESC LIMIT {}", limit + 1)),
+        };
+        let sql = format!("{SUMMARY_SELECT} WHERE {which} AND {MAY_READ}{mine} ORDER BY {order}");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&user.email);
+        if let CaseList::Closed { before: Some(id), .. } = list {
+            query = query.bind(id);
+        }
+        let mut rows = query.fetch_all(&self.pool).await?;
+        let mut older = None;
+        if let CaseList::Closed { limit, .. } = list {
+            if rows.len() > limit as usize {
+                rows.truncate(limit as usize);
+                older = rows.last().map(|r| r.try_get("id")).transpose()?;
+            }
+        }
+        let cases = rows.iter().map(CaseSummary::from_row).collect::<Result<_, _>>()?;
+        Ok(CasePage { cases, older })
     }
 
     /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.

@@ -16,6 +16,7 @@ on_both_databases!(
     mailbox_progress_never_goes_backwards,
     one_instance_at_a_time_holds_the_mailbox,
     cases_are_listed_in_batches_without_gaps_or_repeats,
+    the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time,
 );
 
 async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
@@ -213,4 +214,61 @@ async fn cases_are_listed_in_batches_without_gaps_or_repeats(db: Db) {
 async fn pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap()
+}
+
+/// The workspace's lists: every open case a handler may read, and the closed ones newest first,
+/// a page at a time, each page starting where the one before ended.
+async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db) {
+    use klachtd::store::web::{CaseList, WebUser};
+    let (_dir, test_db, store, _) = two_instances(db).await;
+    store.upsert_handler("Ann Smit", "ann@dienst.test", false).await.unwrap();
+    store.upsert_handler("Sam Smits", "sam@dienst.test", true).await.unwrap();
+    let conn = pool(&test_db.url).await;
+    let ann_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = 'Ann Smit'").fetch_one(&conn).await.unwrap();
+    // 25 cases: every second open, every third Ann's.
+    let n = 25;
+    let rows: Vec<String> = (1..=n)
+        .map(|i| {
+            let status = if i % 2 == 0 { "open" } else { "closed" };
+            let handler = if i % 3 == 0 { ann_id.to_string() } else { "NULL".into() };
+            format!("('KL-2026-{i:05}', '{status}', 'email', 'x', 'x', '2026-12-01', 0, '2026-12-10', '2026-12-10', '2026-12-10', 0, {handler})")
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO cases (reference, status, source, subject, description, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at, handler_id) VALUES {}",
+        rows.join(", ")
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&conn).await.unwrap();
+    let ann = WebUser { name: "Ann Smit".into(), email: "ann@dienst.test".into(), supervisor: false };
+    let sam = WebUser { name: "Sam Smits".into(), email: "sam@dienst.test".into(), supervisor: true };
+    let references = |ids: &mut dyn Iterator<Item = i64>| ids.map(|i| format!("KL-2026-{i:05}")).collect::<Vec<_>>();
+    // Every page of closed cases, following `older`.
+    let closed_pages = |user: WebUser, assigned_now: bool| {
+        let store = store.clone();
+        async move {
+            let (mut pages, mut before) = (Vec::new(), None);
+            loop {
+                let page = store.cases_for(&user, assigned_now, CaseList::Closed { before, limit: 4 }).await.unwrap();
+                pages.push(page.cases.into_iter().map(|c| c.reference).collect::<Vec<_>>());
+                match page.older {
+                    Some(id) => before = Some(id),
+                    None => return pages,
+                }
+            }
+        }
+    };
+
+    let open = store.cases_for(&sam, false, CaseList::Open).await.unwrap();
+    assert_eq!(open.older, None);
+    assert_eq!(open.cases.into_iter().map(|c| c.reference).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 2 == 0)));
+    let pages = closed_pages(sam.clone(), false).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 4, 1], "13 closed cases, 4 a page");
+    assert_eq!(pages.concat(), references(&mut (1..=n).rev().filter(|i| i % 2 == 1)), "newest first, none twice or left out");
+    // A supervisor's own list, and a handler's: only their cases.
+    assert!(closed_pages(sam, true).await.concat().is_empty());
+    let anns_closed = references(&mut (1..=n).rev().filter(|i| i % 2 == 1 && i % 3 == 0));
+    assert_eq!(closed_pages(ann.clone(), false).await.concat(), anns_closed);
+    assert_eq!(closed_pages(ann.clone(), true).await.concat(), anns_closed);
+    let anns_open = store.cases_for(&ann, false, CaseList::Open).await.unwrap().cases;
+    assert_eq!(anns_open.into_iter().map(|c| c.reference).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 6 == 0)));
 }

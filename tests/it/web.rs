@@ -574,8 +574,9 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(denied.status, 403);
     assert!(!denied.text().contains("drie maanden"));
     assert_eq!(bob_client.get(&format!("/cases/{reference}/attachments/0")).await.status, 403);
-    let bob_list = bob_client.get("/cases?all=1").await.text();
-    assert!(!bob_list.contains(&reference), "Bob's list does not show Ann's case");
+    for list in ["/cases?all=1", "/cases?all=1&closed=1"] {
+        assert!(!bob_client.get(list).await.text().contains(&reference), "Bob's list {list} does not show Ann's case");
+    }
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     let new: Vec<_> = history[events_before..].iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
     assert_eq!(new, [("Bob Berg (web)", "access-refused"), ("Bob Berg (web)", "access-refused")]);
@@ -614,8 +615,16 @@ async fn walk_through_the_workspace(db: Db) {
     // The list, not just any page: the link's page must have finished signing in.
     let mine = browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
     assert!(!mine.contains(&reference), "a supervisor's own cases leave out Ann's case, which all cases show");
+    // All cases: the open ones (Ann's two by hand), and the closed one a click further.
     browser.goto(&format!("{base}/cases?all=1")).await;
-    assert!(browser.wait_for("all cases", "id=\"cases\"").await.contains(&reference));
+    let open = browser.wait_for("all cases", "id=\"cases\"").await;
+    assert!(open.contains(&overdue) && !open.contains(&reference), "open cases only");
+    browser.click("#closed-cases").await;
+    let closed = browser.wait_for("all closed cases", "id=\"closed-intro\"").await;
+    assert!(closed.contains(&reference) && !closed.contains(&overdue), "closed cases only");
+    assert!(browser.current_url().await.ends_with("/cases?all=1&closed=1"), "{}", browser.current_url().await);
+    browser.screenshot(&format!("{db:?}-closed-cases").to_lowercase()).await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("closed cases: {v}")));
     browser.goto(&format!("{base}/cases/{reference}")).await;
     browser.wait_for("the case page for a supervisor", "id=\"description\"").await;
     browser.goto(&format!("{base}/register?from=2026-01-01&to=2026-12-31")).await;

@@ -13,7 +13,7 @@ use super::auth::{self, BROWSER_COOKIE};
 use super::view::{bar_chart, case_row, per_month, sort_by_urgency};
 use super::{require, Shared};
 use crate::domain::calendar::amsterdam_date;
-use crate::store::web::WebUser;
+use crate::store::web::{CaseList, WebUser};
 use crate::store::StoreError;
 
 fn actor(user: &WebUser) -> String {
@@ -55,25 +55,41 @@ pub async fn confirm_link(State(web): State<Shared>, Path(token): Path<String>) 
     web.page(StatusCode::OK, "sign-in-link.html", minijinja::context! { token => token })
 }
 
-/// My cases (`?all=1`: every case I may read; for a supervisor, all cases), most urgent first.
+/// Closed cases on one page of a list.
+const CLOSED_PER_PAGE: u32 = 50;
+
+/// My cases (`?all=1`: every case I may read; for a supervisor, all cases): the open ones,
+/// most urgent first. `&closed=1`: the closed ones instead, newest first, a page at a time
+/// (`&before=`: the page after the one that ended there).
 pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     let session = match require(&web, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let all = query.get("all").is_some_and(|v| v == "1");
-    let cases = match web.store.cases_for(&session.user, !all).await {
-        Ok(c) => c,
+    let closed = query.get("closed").is_some_and(|v| v == "1");
+    let before = match query.get("before").map(|v| v.parse::<i64>()) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", "before: not a number", Some("/cases")),
+    };
+    let list = if closed { CaseList::Closed { before, limit: CLOSED_PER_PAGE } } else { CaseList::Open };
+    let page = match web.store.cases_for(&session.user, !all, list).await {
+        Ok(p) => p,
         Err(e) => return store_failure(&web, &session, e),
     };
     let settings = web.settings.get();
     let today = today(&web);
-    let mut rows: Vec<_> = cases.into_iter().map(|c| case_row(&settings.calendar, today, c)).collect();
-    sort_by_urgency(&mut rows);
+    let mut rows: Vec<_> = page.cases.into_iter().map(|c| case_row(&settings.calendar, today, c)).collect();
+    if !closed {
+        sort_by_urgency(&mut rows);
+    }
     web.page(
         StatusCode::OK,
         "cases.html",
-        minijinja::context! { user => session.user, csrf => session.csrf, rows => rows, all => all, today => today.to_string() },
+        minijinja::context! {
+            user => session.user, csrf => session.csrf, rows => rows, all => all, closed => closed, older => page.older, today => today.to_string()
+        },
     )
 }
 
