@@ -24,6 +24,7 @@
 //!     cargo bench --bench scale                     # N = 1,000,000, SQLite
 //!     cargo bench --bench scale -- 100000 postgres  # N = 100,000, PostgreSQL
 //!     cargo bench --bench scale -- 100000 keep      # and leave the database for a closer look
+//!     cargo bench --bench scale -- no-idle          # without the five minutes of idle CPU per size
 
 #[path = "../it/common/mod.rs"]
 mod common;
@@ -63,11 +64,12 @@ fn main() {
         std::env::set_var("KLACHTD_TEST_LOG", "warn,sqlx=error");
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(run(n, db, args.iter().any(|a| a == "keep")));
+    rt.block_on(run(n, db, args.iter().any(|a| a == "keep"), !args.iter().any(|a| a == "no-idle")));
 }
 
 /// `keep`: leave the large database (and its configuration) in place for a closer look.
-async fn run(n: i64, db: Db, keep: bool) {
+/// `idle`: measure the idle CPU (five minutes per size).
+async fn run(n: i64, db: Db, keep: bool, idle: bool) {
     let stack = MailStack::shared();
     let today = amsterdam_date(Utc::now());
     let calendar = Calendar::default();
@@ -78,7 +80,7 @@ async fn run(n: i64, db: Db, keep: bool) {
     let mut all = Vec::new();
     for size in sizes {
         let register = Register::build(db, size, today, stack).await;
-        let figures = measure(&register, at, today).await;
+        let figures = measure(&register, at, today, idle).await;
         all.push(figures);
         if keep && size == n {
             println!("kept: {} (klachtd --config {})", register.db.url, register.config_path.display());
@@ -502,10 +504,13 @@ struct Figures {
     report_cases: i64,
     show: Duration,
     lists: Vec<(String, Listing)>,
-    idle_ms_per_minute: f64,
+    /// The web workspace's lists as a page reads them: what, cases, time.
+    web_lists: Vec<(String, usize, Duration)>,
+    /// `None`: not measured (`no-idle`).
+    idle_ms_per_minute: Option<f64>,
 }
 
-async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate) -> Figures {
+async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate, idle: bool) -> Figures {
     let mut f = Figures { n: r.n, load: r.load, ..Figures::default() };
     let store = Store::open(&r.db.url, r.config.database.max_connections).await.unwrap();
     f.open = {
@@ -562,7 +567,35 @@ async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate) -> Figures {
         f.lists.push((args[2..].join(" "), listing));
     }
 
-    f.idle_ms_per_minute = idle_cpu(r, at).await;
+    // The web workspace's lists: a supervisor's (every case) and a handler's own, the open
+    // cases and the first page of closed ones, and a page deep in the closed ones.
+    {
+        use klachtd::store::web::{CaseList, WebUser};
+        let supervisor = WebUser { name: "Leidinggevende".into(), email: "leiding@klacht.test".into(), supervisor: true };
+        let handler = WebUser { name: "Behandelaar 3".into(), email: "behandelaar-3@klacht.test".into(), supervisor: false };
+        let deep: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE status = 'closed' ORDER BY id LIMIT 1 OFFSET 1000")
+            .fetch_optional(&pool(&r.db.url).await)
+            .await
+            .unwrap()
+            .unwrap_or(1);
+        let closed = |before| CaseList::Closed { before, limit: 50 };
+        for (what, user, mine, list) in [
+            ("all open (supervisor)", &supervisor, false, CaseList::Open),
+            ("all closed, first page (supervisor)", &supervisor, false, closed(None)),
+            ("all closed, a page 1,000 cases from the oldest", &supervisor, false, closed(Some(deep))),
+            ("my open (handler)", &handler, true, CaseList::Open),
+            ("my closed, first page (handler)", &handler, true, closed(None)),
+            ("all I may read, closed, first page (handler)", &handler, false, closed(None)),
+        ] {
+            let t = Instant::now();
+            let page = store.cases_for(user, mine, list).await.unwrap();
+            f.web_lists.push((what.to_string(), page.cases.len(), t.elapsed()));
+        }
+    }
+
+    if idle {
+        f.idle_ms_per_minute = Some(idle_cpu(r, at).await);
+    }
     store.close().await;
     f
 }
@@ -690,13 +723,19 @@ fn print_table(db: Db, at: DateTime<Utc>, all: &[Figures]) {
             at_once,
         );
     }
-    let same = big.idle_ms_per_minute <= (base.idle_ms_per_minute * 1.5).max(base.idle_ms_per_minute + 20.0);
-    row(
-        "idle CPU per minute (daemon over 5 minutes, one sweep)".into(),
-        "same as 2,000",
-        all.iter().map(|f| format!("{:.0} ms", f.idle_ms_per_minute)).collect(),
-        same,
-    );
+    for (i, (what, cases, _)) in big.web_lists.iter().enumerate() {
+        let time = big.web_lists[i].2;
+        row(format!("web list, {what} ({cases} cases)"), "at once", all.iter().map(|f| ms(f.web_lists[i].2)).collect(), time < Duration::from_millis(100));
+    }
+    if let (Some(big_idle), Some(base_idle)) = (big.idle_ms_per_minute, base.idle_ms_per_minute) {
+        let same = big_idle <= (base_idle * 1.5).max(base_idle + 20.0);
+        row(
+            "idle CPU per minute (daemon over 5 minutes, one sweep)".into(),
+            "same as 2,000",
+            all.iter().map(|f| format!("{:.0} ms", f.idle_ms_per_minute.unwrap_or_default())).collect(),
+            same,
+        );
+    }
     println!();
     println!("\"at once\": under 100 ms; times of the binary include its start (config, pool, migration check).");
 }
