@@ -2,10 +2,11 @@
 //! the sizes and dates come in one FETCH and the bodies of the small mails in another (bounded
 //! by count and bytes). The batch is recorded in one transaction: the mailbox lease renewed,
 //! the mails, then one commit. When a mail fails, the transaction is rolled back and its mails
-//! recorded again, each in a savepoint of its own, so that the failing mail is rolled back
-//! alone (see `Batch::careful`); then the committed mails leave the inbox in one `UID MOVE` per destination, and
-//! only then is their last UID saved (with a later batch, or at the end of the pass). The move
-//! is made while the next batch is recorded, when that needs nothing more of the server.
+//! are recorded again, each in a savepoint of its own, so that the failing mail is rolled back
+//! alone (see `Batch::careful`). Then the committed mails leave the inbox in one `UID MOVE` per
+//! destination, and only then is their last UID saved (with a later batch, or at the end of
+//! the pass). The move is made while the next batch is recorded, when that needs nothing more
+//! of the server.
 //! Commit first, then move: a crash anywhere leaves committed mail in the inbox, where the next
 //! pass recognises it by its dedupe key and moves it then. No transaction waits for the IMAP
 //! server: what must be fetched on its own (a large mail) is fetched after a commit.
