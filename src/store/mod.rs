@@ -469,16 +469,25 @@ async fn insert_event(tx: &mut Conn, case_id: i64, actor: &str, action: &str, de
 
 /// Several entries of one case's history by one actor, in this order, in one statement.
 async fn insert_events(tx: &mut Conn, case_id: i64, actor: &str, events: &[(&str, String)]) -> Result<(), sqlx::Error> {
-    if events.is_empty() {
-        return Ok(());
+    let rows: Vec<(i64, &str, &str)> = events.iter().map(|(action, detail)| (case_id, *action, detail.as_str())).collect();
+    insert_case_events(tx, now(), actor, &rows).await
+}
+
+/// Rows per statement when many are written at once.
+const WRITE_CHUNK: usize = 100;
+
+/// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
+/// in this order, `WRITE_CHUNK` rows a statement.
+async fn insert_case_events<A: AsRef<str>, D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(i64, A, D)]) -> Result<(), sqlx::Error> {
+    for chunk in events.chunks(WRITE_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, $2, ${}, ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
+        let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at).bind(actor);
+        for (case_id, action, detail) in chunk {
+            query = query.bind(*case_id).bind(action.as_ref()).bind(detail.as_ref());
+        }
+        query.execute(&mut *tx).await?;
     }
-    let rows: Vec<String> = (0..events.len()).map(|i| format!("($1, $2, $3, ${}, ${})", 4 + 2 * i, 5 + 2 * i)).collect();
-    let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).bind(now()).bind(actor);
-    for (action, detail) in events {
-        query = query.bind(*action).bind(detail.as_str());
-    }
-    query.execute(&mut *tx).await?;
     Ok(())
 }
 

@@ -8,10 +8,7 @@ use sqlx::Row;
 
 use crate::domain::reminders::Deadline;
 
-use super::{insert_event, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError};
-
-/// Rows per statement when recording a run of accepted mails.
-const WRITE_CHUNK: usize = 100;
+use super::{insert_case_events, insert_event, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError, WRITE_CHUNK};
 
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).
 #[derive(Debug, Clone)]
@@ -62,15 +59,7 @@ impl Store {
                 sqlx::query(sqlx::AssertSqlSafe(sql.replace("$2", &ids.join(", ")))).bind(at).execute(&mut *tx).await?;
             }
         }
-        for chunk in events.chunks(WRITE_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, 'klachtd', ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
-            let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now());
-            for (case_id, action, detail) in chunk {
-                query = query.bind(*case_id).bind(action.as_str()).bind(detail.as_str());
-            }
-            query.execute(&mut *tx).await?;
-        }
+        insert_case_events(&mut tx, now(), "klachtd", &events).await?;
         tx.commit().await?;
         Ok(())
     }

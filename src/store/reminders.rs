@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 
-use super::{insert_outbox, now, stored_day, DeadlineColumns, OutgoingMail, Result, Store};
+use super::{insert_case_events, insert_outbox, now, stored_day, DeadlineColumns, OutgoingMail, Result, Store, WRITE_CHUNK};
 use crate::domain::reminders::{Deadline, OpenDeadline};
 
 /// An open case with its unmet deadlines.
@@ -47,8 +47,6 @@ pub type ClaimedReminder = usize;
 
 /// Cases per statement when looking up recorded reminders.
 const RECORDED_CHUNK: usize = 500;
-/// Rows per statement when claiming reminders and recording them in the history.
-const WRITE_CHUNK: usize = 100;
 
 impl Store {
     /// The open cases with an unmet deadline on or before `due_by` (a sweep's horizon), each
@@ -173,15 +171,13 @@ impl Store {
                 .bind(outbox_id)
                 .execute(&mut *tx)
                 .await?;
-            let values: Vec<String> = (0..chunk.len()).map(|k| format!("(${}, $1, 'klachtd', ${}, ${})", 3 * k + 2, 3 * k + 3, 3 * k + 4)).collect();
-            let mut query =
-                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", values.join(", ")))).bind(t);
-            for (i, _) in chunk {
-                let c = &claims[*i];
-                query = query.bind(c.case_id).bind(format!("{}-queued", c.kind)).bind(format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key));
-            }
-            query.execute(&mut *tx).await?;
         }
+        let events: Vec<(i64, String, String)> = fresh
+            .iter()
+            .map(|(i, _)| &claims[*i])
+            .map(|c| (c.case_id, format!("{}-queued", c.kind), format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key)))
+            .collect();
+        insert_case_events(&mut tx, t, "klachtd", &events).await?;
         tx.commit().await?;
         Ok(fresh.len())
     }
