@@ -171,8 +171,9 @@ impl Store {
         // know whether there is an older page.
         let (which, order) = match list {
             CaseList::Open => ("c.status = 'open'", "c.id".to_string()),
-            CaseList::Closed { before: None, limit } => ("c.status = 'closed'", format!("c.id DESC LIMIT {}", limit + 1)),
-            CaseList::Closed { before: Some(_), limit } => ("c.status = 'closed' AND c.id < $2", format!("c.id DESC LIMIT {}", limit + 1)),
+            CaseList::Closed { before, limit } => {
+                (if before.is_some() { "c.status = 'closed' AND c.id < $2" } else { "c.status = 'closed'" }, format!("c.id DESC LIMIT {}", limit + 1))
+            }
         };
         let sql = format!("{SUMMARY_SELECT} WHERE {which} AND {MAY_READ}{mine} ORDER BY {order}");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&user.email);
