@@ -15,15 +15,18 @@ use tokio::sync::Notify;
 
 use crate::app::actions::{Actions, ReplyDone, Transient};
 use crate::app::templates::{AcknowledgementContext, CaseContext};
-use crate::config::settings::SharedSettings;
+use crate::config::settings::{Settings, SharedSettings};
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, Classification, SpamPolicy};
-use crate::domain::inbound::{self, InboundMail};
+use crate::domain::inbound::{self, InboundMail, Person};
 use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
+mod deferred;
+pub use deferred::Deferred;
+
 use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 /// Where a processed mail goes next.
@@ -48,6 +51,8 @@ pub enum Outcome {
 pub enum Processed {
     /// Recorded in the transaction given; [`Intake::committed`] once that has committed.
     Done(Done),
+    /// A new complaint that waits in the batch's [`Deferred`], to be written with the others.
+    Deferred,
     /// Nothing recorded: a reply to a case with an action token in its subject. Such a mail is
     /// handled by [`Intake::process_alone`], outside any other transaction (an action commits
     /// on its own), after what came before it has committed.
@@ -121,6 +126,10 @@ pub enum IntakeError {
     /// the letter to print could not be written); nothing of it was recorded.
     #[error("action by mail: {0:#}")]
     Action(anyhow::Error),
+    /// A mail of a batch written together (see [`Deferred`]) was recorded by someone else
+    /// meanwhile; the batch is rolled back and recorded again, a mail at a time.
+    #[error("a mail of the batch was recorded meanwhile by someone else")]
+    WrittenMeanwhile,
 }
 
 pub struct Intake {
@@ -182,7 +191,7 @@ impl Intake {
     /// transaction of its own.
     pub async fn process(&self, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
         let mut tx = self.store.transaction().await?;
-        match self.process_in(&mut tx, raw, arrived).await? {
+        match self.process_in(&mut tx, None, 0, raw, arrived).await? {
             Processed::Done(done) => {
                 match done.must_undo() {
                     false => tx.commit().await?,
@@ -194,28 +203,68 @@ impl Intake {
                 tx.rollback().await?;
                 self.process_alone(raw, arrived).await
             }
+            Processed::Deferred => unreachable!("nothing is deferred without a `Deferred`"),
         }
     }
 
     /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date) on `db`,
-    /// a savepoint of the batch's transaction. Nothing of it may be acted on before that
-    /// transaction commits; then [`committed`](Self::committed).
-    pub async fn process_in(&self, db: &mut Conn, raw: &[u8], arrived: DateTime<Utc>) -> Result<Processed, IntakeError> {
+    /// the batch's transaction or a savepoint of it. Nothing of it may be acted on before that
+    /// transaction commits; then [`committed`](Self::committed). With `deferred`, a new
+    /// complaint waits there to be written with the others of the batch (see [`Deferred`]);
+    /// `tag` names the mail in it.
+    pub async fn process_in(
+        &self,
+        db: &mut Conn,
+        mut deferred: Option<&mut Deferred>,
+        tag: u32,
+        raw: &[u8],
+        arrived: DateTime<Utc>,
+    ) -> Result<Processed, IntakeError> {
         let mail = match inbound::parse(raw) {
             Ok(mail) => mail,
             Err(e) => return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason: e.to_string() }))),
         };
-        match self.store.seen_on(db, &mail.dedupe_key()).await? {
-            Seen::New => {}
-            // Seen before and still waiting for a handler (a crash before the move): again there.
-            Seen::Quarantined(reason) => return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason }))),
-            Seen::Known => return Ok(Processed::Done(Done::now(Outcome::Duplicate))),
+        let dedupe_key = mail.dedupe_key();
+        match deferred.as_deref_mut() {
+            // Complaints are looked up all at once when they are written; other mail below.
+            Some(waiting) if waiting.holds(&dedupe_key) => return Ok(Processed::Done(Done::now(Outcome::Duplicate))),
+            Some(waiting) if waiting.answered_by(&mail.thread_ids) => self.write_deferred(db, waiting).await?,
+            Some(_) => {}
+            None => {
+                if let Some(done) = self.seen(db, &dedupe_key).await? {
+                    return Ok(Processed::Done(done));
+                }
+            }
         }
         let (linked, mentions) = self.link(db, &mail).await?;
+        if let Some(waiting) = deferred.as_deref_mut() {
+            if linked.is_none() && classify::<()>(&mail, &self.own_addresses, None, Some(&self.spam)) == Classification::NewComplaint {
+                let complaint = self.complaint(&self.settings.get(), &mail, &self.raw(raw).await?, arrived, mentions).await?;
+                waiting.add(tag, dedupe_key, complaint);
+                return Ok(Processed::Deferred);
+            }
+            if let Some(done) = self.seen(db, &dedupe_key).await? {
+                return Ok(Processed::Done(done));
+            }
+        }
         if linked.is_some() && mail.from.is_some() && self.actions.may_be_action(&mail.subject) {
+            // Handled after a commit: what waits is written first.
+            if let Some(waiting) = deferred {
+                self.write_deferred(db, waiting).await?;
+            }
             return Ok(Processed::Alone);
         }
         self.handle(db, &mail, raw, arrived, linked, mentions, Some(&self.spam)).await.map(Processed::Done)
+    }
+
+    /// What the database knows of a mail already: `None` if nothing.
+    async fn seen(&self, db: &mut Conn, dedupe_key: &str) -> Result<Option<Done>, IntakeError> {
+        Ok(match self.store.seen_on(db, dedupe_key).await? {
+            Seen::New => None,
+            // Seen before and still waiting for a handler (a crash before the move): again there.
+            Seen::Quarantined(reason) => Some(Done::now(Outcome::Quarantine { reason })),
+            Seen::Known => Some(Done::now(Outcome::Duplicate)),
+        })
     }
 
     /// Handles a mail that [`process_in`](Self::process_in) left [`Processed::Alone`]: a
@@ -416,6 +465,33 @@ impl Intake {
 
     async fn register(&self, db: &mut Conn, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, mentions: Option<String>) -> Result<Done, IntakeError> {
         let settings = self.settings.get();
+        let complaint = self.complaint(&settings, mail, raw, arrived, mentions).await?;
+        let recent = match &complaint.from {
+            Some(f) if arrived >= self.acknowledge_since => self.store.auto_replies_since(db, &f.address, Utc::now().timestamp() - 86_400).await?,
+            _ => 0,
+        };
+        let status = self.acknowledgement_status(&settings, &complaint, recent);
+        let registration = self
+            .store
+            .register_case_on(db, &complaint.case, &complaint.record, &complaint.attachments, |reference| {
+                self.acknowledgement(&settings, &complaint, reference, status?)
+            })
+            .await?;
+        Ok(match registration {
+            Registration::Registered { reference, assigned, .. } => complaint.registered(reference, status, assigned),
+            Registration::Duplicate => Done::duplicate_on_writing(),
+        })
+    }
+
+    /// A new complaint as it is to be registered; its attachments are stored.
+    async fn complaint(
+        &self,
+        settings: &Settings,
+        mail: &InboundMail,
+        raw: &Raw<'_>,
+        arrived: DateTime<Utc>,
+        mentions: Option<String>,
+    ) -> Result<Complaint, IntakeError> {
         let received_on = amsterdam_date(arrived);
         let deadlines = Deadlines::compute(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
@@ -436,7 +512,7 @@ impl Intake {
             postal_address: None,
             subject: mail.subject.clone(),
             description: mail.text.clone(),
-            incomplete: incomplete.clone(),
+            incomplete,
             received_on,
             received_at: arrived.timestamp(),
             acknowledge_by: deadlines.acknowledge_by,
@@ -445,61 +521,56 @@ impl Intake {
             preferred_handler: settings.preferred_handler.clone(),
             forwarded: mail.forwarded.clone(),
         };
-        let ack_status = match &from {
-            None => None,
-            Some(_) if arrived < self.acknowledge_since => Some(OutboxStatus::Held),
-            Some(f) => {
-                let recent = self.store.auto_replies_since(db, &f.address, Utc::now().timestamp() - 86_400).await?;
-                Some(if recent >= settings.sender_limit { OutboxStatus::Suppressed } else { OutboxStatus::Pending })
-            }
-        };
-        let record = self.message_record(mail, raw, arrived, "complaint", "");
-        let mut render_error = None;
-        let registration = self
-            .store
-            .register_case_on(db, &case, &record, &attachments, |reference| {
-                let (status, from) = (ack_status?, from.as_ref()?);
-                let context = AcknowledgementContext {
-                    organisation: &settings.organisation,
-                    case: CaseContext::new(reference, from.name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
-                };
-                match settings.letters.render("acknowledgement", &context) {
-                    Ok(letter) => Some(OutgoingMail {
-                        kind: MailKind::Acknowledgement,
-                        recipient: from.address.clone(),
-                        recipient_name: from.name.clone(),
-                        subject: letter.subject,
-                        body: letter.body,
-                        message_id: new_message_id(&format!("{reference}.ack"), &self.message_id_domain),
-                        in_reply_to: mail.message_id.clone(),
-                        references: mail.thread_ids.iter().cloned().chain(mail.message_id.clone()).collect(),
-                        status,
-                    }),
-                    Err(e) => {
-                        render_error = Some(e);
-                        None
-                    }
-                }
-            })
-            .await?;
-        if let Some(e) = render_error {
-            tracing::error!(error = %e, "acknowledgement could not be rendered; the case is registered without one");
-        }
-        Ok(match registration {
-            Registration::Registered { reference, assigned, .. } => Done {
-                outcome: Outcome::Registered { reference: reference.clone() },
-                later: Some(Later::Registered {
-                    reference,
-                    acknowledgement: ack_status,
-                    assigned,
-                    incomplete: incomplete.len(),
-                    attachments: attachments.len(),
-                    mentions,
-                }),
-                undo: false,
-            },
-            Registration::Duplicate => Done::duplicate_on_writing(),
+        Ok(Complaint {
+            record: self.message_record(mail, raw, arrived, "complaint", ""),
+            case,
+            attachments,
+            deadlines,
+            from,
+            arrived,
+            in_reply_to: mail.message_id.clone(),
+            references: mail.thread_ids.iter().cloned().chain(mail.message_id.clone()).collect(),
+            mentions,
         })
+    }
+
+    /// What becomes of a complaint's acknowledgement, given how many automatic mails went to
+    /// its sender in the last day (the loop guard): none without a sender, held for a handler
+    /// when the mail is older than `acknowledge_since`, never sent over the limit.
+    fn acknowledgement_status(&self, settings: &Settings, complaint: &Complaint, recent: i64) -> Option<OutboxStatus> {
+        complaint.from.as_ref()?;
+        Some(match complaint.arrived {
+            arrived if arrived < self.acknowledge_since => OutboxStatus::Held,
+            _ if recent >= settings.sender_limit => OutboxStatus::Suppressed,
+            _ => OutboxStatus::Pending,
+        })
+    }
+
+    /// The acknowledgement of the complaint registered as `reference`; none if it cannot be
+    /// written (the case is registered without one).
+    fn acknowledgement(&self, settings: &Settings, complaint: &Complaint, reference: &str, status: OutboxStatus) -> Option<OutgoingMail> {
+        let from = complaint.from.as_ref()?;
+        let context = AcknowledgementContext {
+            organisation: &settings.organisation,
+            case: CaseContext::new(reference, from.name.as_deref(), &complaint.deadlines, &complaint.case.incomplete, settings.letters.language()),
+        };
+        match settings.letters.render("acknowledgement", &context) {
+            Ok(letter) => Some(OutgoingMail {
+                kind: MailKind::Acknowledgement,
+                recipient: from.address.clone(),
+                recipient_name: from.name.clone(),
+                subject: letter.subject,
+                body: letter.body,
+                message_id: new_message_id(&format!("{reference}.ack"), &self.message_id_domain),
+                in_reply_to: complaint.in_reply_to.clone(),
+                references: complaint.references.clone(),
+                status,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "acknowledgement could not be rendered; the case is registered without one");
+                None
+            }
+        }
     }
 
     /// A handler's reply to a case notification carries out an action (see `Actions`). The
@@ -585,6 +656,40 @@ pub const RAW_IN_DATABASE_MAX: usize = 1 << 20;
 struct Raw<'a> {
     bytes: &'a [u8],
     file: Option<String>,
+}
+
+/// A new complaint as it is to be registered: the case, its first message, and what its
+/// acknowledgement answers.
+struct Complaint {
+    case: NewCase,
+    record: MessageRecord,
+    attachments: Vec<AttachmentRecord>,
+    deadlines: Deadlines,
+    from: Option<Person>,
+    arrived: DateTime<Utc>,
+    /// The complaint's Message-ID, and its thread with it, which the acknowledgement answers.
+    in_reply_to: Option<String>,
+    references: Vec<String>,
+    /// A case the text names, whose sender is not known on it (noted in the history).
+    mentions: Option<String>,
+}
+
+impl Complaint {
+    /// The complaint registered as `reference`, and what is left to do once that has committed.
+    fn registered(self, reference: String, acknowledgement: Option<OutboxStatus>, assigned: bool) -> Done {
+        Done {
+            outcome: Outcome::Registered { reference: reference.clone() },
+            later: Some(Later::Registered {
+                reference,
+                acknowledgement,
+                assigned,
+                incomplete: self.case.incomplete.len(),
+                attachments: self.attachments.len(),
+                mentions: self.mentions,
+            }),
+            undo: false,
+        }
+    }
 }
 
 /// The kind of an outcome, for the log (no reference to a person).

@@ -1,12 +1,15 @@
 //! What the intake writes: a new case with its first message and acknowledgement, a later
 //! message threaded into its case, a quarantined mail; and the look-ups that decide which.
 
+use std::collections::HashMap;
+
 use sqlx::Connection as _;
 
 use super::{
-    begin_on, insert_event, insert_events, insert_outbox, now, register, AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration,
-    Result, Store,
+    begin_on, in_insert_order, insert_case_events, insert_event, insert_outboxes, now, register, value_rows, AttachmentRecord, CaseLink, Conn, MessageRecord,
+    NewCase, OutgoingMail, Registration, Result, Store, WRITE_CHUNK,
 };
+use crate::domain::assignment::Candidate;
 
 /// What the database knows of a mail, by its dedupe key (see [`Store::seen_on`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,19 +25,34 @@ impl Store {
     /// Whether a mail with this dedupe key was recorded before, and whether it waits in
     /// quarantine (with its reason): one look-up, on `conn` (the intake's batch).
     pub async fn seen_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<Seen> {
-        // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
-        let rows: Vec<(Option<String>, String, Option<i64>, String)> =
-            sqlx::query_as("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2")
-                .bind(dedupe_key)
-                .bind(register::retained_dedupe_key(dedupe_key))
-                .fetch_all(&mut *conn)
-                .await?;
-        let quarantined = rows.iter().find(|(key, kind, case_id, _)| key.as_deref() == Some(dedupe_key) && kind == "quarantined" && case_id.is_none());
-        Ok(match quarantined {
-            Some((_, _, _, note)) => Seen::Quarantined(note.clone()),
-            None if rows.is_empty() => Seen::New,
-            None => Seen::Known,
-        })
+        let mut seen = self.seen_many_on(conn, &[dedupe_key.to_string()]).await?;
+        Ok(seen.remove(dedupe_key).unwrap_or(Seen::New))
+    }
+
+    /// [`seen_on`](Self::seen_on) for several keys at once: the keys the database knows, and
+    /// what it knows of each (a key it does not know is left out).
+    pub async fn seen_many_on(&self, conn: &mut Conn, dedupe_keys: &[String]) -> Result<HashMap<String, Seen>> {
+        let mut seen = HashMap::new();
+        for chunk in dedupe_keys.chunks(WRITE_CHUNK) {
+            // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
+            let mut asked: HashMap<String, &String> = chunk.iter().map(|key| (register::retained_dedupe_key(key), key)).collect();
+            asked.extend(chunk.iter().map(|key| (key.clone(), key)));
+            let sql = format!("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key IN {}", value_rows(1, asked.len()));
+            let mut query = sqlx::query_as::<_, (Option<String>, String, Option<i64>, String)>(sqlx::AssertSqlSafe(sql));
+            for stored in asked.keys() {
+                query = query.bind(stored.clone());
+            }
+            for (stored, kind, case_id, note) in query.fetch_all(&mut *conn).await? {
+                let Some(key) = stored.as_ref().and_then(|s| asked.get(s)) else { continue };
+                // Waiting in quarantine: its own key (never a retained hash), on no case.
+                if stored.as_deref() == Some(key.as_str()) && kind == "quarantined" && case_id.is_none() {
+                    seen.insert((*key).clone(), Seen::Quarantined(note));
+                } else {
+                    seen.entry((*key).clone()).or_insert(Seen::Known);
+                }
+            }
+        }
+        Ok(seen)
     }
 
     /// Whether a mail with this dedupe key was registered before.
@@ -113,11 +131,27 @@ impl Store {
 
     /// Number of automatic mails queued for `recipient` since `since` (the loop guard).
     pub async fn auto_replies_since(&self, conn: &mut Conn, recipient: &str, since: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2 AND status <> 'suppressed'")
-            .bind(recipient)
-            .bind(since)
-            .fetch_one(&mut *conn)
-            .await?)
+        let counts = self.auto_replies_since_many(conn, &[recipient.to_string()], since).await?;
+        Ok(counts.get(recipient).copied().unwrap_or(0))
+    }
+
+    /// [`auto_replies_since`](Self::auto_replies_since) for several recipients at once (one
+    /// with none is left out).
+    pub async fn auto_replies_since_many(&self, conn: &mut Conn, recipients: &[String], since: i64) -> Result<HashMap<String, i64>> {
+        let mut counts = HashMap::new();
+        for chunk in recipients.chunks(WRITE_CHUNK) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT recipient, COUNT(*) FROM outbox WHERE created_at >= $1 AND status <> 'suppressed' AND recipient IN ({}) GROUP BY recipient",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(since);
+            for recipient in chunk {
+                query = query.bind(recipient);
+            }
+            counts.extend(query.fetch_all(&mut *conn).await?);
+        }
+        Ok(counts)
     }
 
     /// Registers a new case with its first message, attachments and acknowledgement, in one
@@ -163,60 +197,121 @@ impl Store {
         attachments: &[AttachmentRecord],
         compose: impl FnOnce(&str) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
-        let counter = format!("case-{}", chrono::Datelike::year(&case.received_on));
-        let year = chrono::Datelike::year(&case.received_on);
-        let number: i64 =
-            sqlx::query_scalar("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value")
-                .bind(&counter)
-                .fetch_one(&mut *tx)
-                .await?;
-        let reference = crate::domain::reference::CaseRef::new(&self.reference_prefix, year, number as u32).to_string();
-        // The handler is chosen first, so the case goes in with it in one statement.
-        let assignment = assignment_for(tx, case).await?;
-        let created = now();
-        let case_id: i64 = sqlx::query_scalar(
-            "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
-                                postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
-                                progress_by, respond_by, created_at, forwarded_sender, forwarded_date, handler_id, supervisor_check)
-             VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
-        )
-        .bind(&reference)
-        .bind(case.source)
-        .bind(case.complainant_name.clone())
-        .bind(case.complainant_email.clone())
-        .bind(case.reply_to_name.clone())
-        .bind(case.reply_to_email.clone())
-        .bind(case.postal_address.clone())
-        .bind(&case.subject)
-        .bind(&case.description)
-        .bind(case.incomplete.join(","))
-        .bind(case.received_on.to_string())
-        .bind(case.received_at)
-        .bind(case.acknowledge_by.to_string())
-        .bind(case.progress_by.to_string())
-        .bind(case.respond_by.to_string())
-        .bind(created)
-        .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
-        .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
-        .bind(assignment.handler.as_ref().map(|h| h.id))
-        .bind(assignment.named.join(", "))
-        .fetch_one(&mut *tx)
-        .await?;
+        let reference = self.case_references_on(tx, &[case.received_on]).await?.remove(0);
+        let acknowledgement = compose(&reference);
+        let written = self.register_cases_on(tx, &[CaseToWrite { reference: reference.clone(), case, message, attachments, acknowledgement }]).await?;
+        Ok(match written.as_deref() {
+            Some([(case_id, assigned)]) => Registration::Registered { case_id: *case_id, reference, assigned: *assigned },
+            _ => Registration::Duplicate,
+        })
+    }
 
-        let inserted = insert_message(tx, Some(case_id), message, attachments).await;
-        match inserted {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Registration::Duplicate),
+    /// New references for cases received on these days, in this order: numbered on from the
+    /// counter of each case's year, which is moved on in the caller's transaction.
+    pub async fn case_references_on(&self, tx: &mut Conn, received_on: &[chrono::NaiveDate]) -> Result<Vec<String>> {
+        // How many of each year, then the first number of each year.
+        let mut next = HashMap::new();
+        for day in received_on {
+            *next.entry(chrono::Datelike::year(day)).or_insert(0i64) += 1;
+        }
+        for (year, count) in next.iter_mut() {
+            let last: i64 = sqlx::query_scalar(
+                "INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = counters.value + $2 RETURNING value",
+            )
+            .bind(format!("case-{year}"))
+            .bind(*count)
+            .fetch_one(&mut *tx)
+            .await?;
+            *count = last - *count + 1;
+        }
+        Ok(received_on
+            .iter()
+            .map(|day| {
+                let year = chrono::Datelike::year(day);
+                let number = next.get_mut(&year).expect("counted above");
+                *number += 1;
+                crate::domain::reference::CaseRef::new(&self.reference_prefix, year, (*number - 1) as u32).to_string()
+            })
+            .collect())
+    }
+
+    /// Writes new cases with their first messages, attachments, acknowledgements and history,
+    /// each statement for many cases at once (the intake's batch), and assigns each a handler
+    /// (R5) in turn. Returns each case's row id and whether a handler was assigned, in the
+    /// order given; `None` if one of the messages was recorded already (its dedupe key is
+    /// unique), after which the caller rolls back what was written.
+    pub async fn register_cases_on(&self, tx: &mut Conn, cases: &[CaseToWrite<'_>]) -> Result<Option<Vec<(i64, bool)>>> {
+        let mut candidates = handler_candidates(tx).await?;
+        let created = now();
+        let assignments: Vec<Assignment> = cases.iter().map(|c| Assignment::choose(&mut candidates, c.case, created)).collect();
+        let mut case_ids = Vec::with_capacity(cases.len());
+        for (chunk, assigned) in cases.chunks(WRITE_CHUNK).zip(assignments.chunks(WRITE_CHUNK)) {
+            let sql = format!(
+                "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
+                                    postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
+                                    progress_by, respond_by, created_at, forwarded_sender, forwarded_date, handler_id, supervisor_check)
+                 VALUES {} RETURNING id",
+                value_rows(chunk.len(), 21)
+            );
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+            for (c, assignment) in chunk.iter().zip(assigned) {
+                let case = c.case;
+                query = query
+                    .bind(&c.reference)
+                    .bind(crate::domain::vocabulary::CaseStatus::Open.as_str())
+                    .bind(case.source)
+                    .bind(case.complainant_name.clone())
+                    .bind(case.complainant_email.clone())
+                    .bind(case.reply_to_name.clone())
+                    .bind(case.reply_to_email.clone())
+                    .bind(case.postal_address.clone())
+                    .bind(&case.subject)
+                    .bind(&case.description)
+                    .bind(case.incomplete.join(","))
+                    .bind(case.received_on.to_string())
+                    .bind(case.received_at)
+                    .bind(case.acknowledge_by.to_string())
+                    .bind(case.progress_by.to_string())
+                    .bind(case.respond_by.to_string())
+                    .bind(created)
+                    .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
+                    .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
+                    .bind(assignment.handler.as_ref().map(|h| h.id))
+                    .bind(assignment.named.join(", "));
+            }
+            case_ids.extend(in_insert_order(query.fetch_all(&mut *tx).await?));
+        }
+        let messages: Vec<_> = cases.iter().zip(&case_ids).map(|(c, id)| (Some(*id), c.message, c.attachments)).collect();
+        match insert_messages(tx, &messages).await {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
             other => other?,
         };
-        // The history's entries go in together at the end, in this order.
-        let mut events = vec![("registered", format!("source={}", case.source))];
-        let assigned = assignment.record(tx, &mut events).await?;
-        if let Some(mail) = compose(&reference) {
-            insert_outbox(tx, Some(case_id), &mail).await?;
-            events.push(("acknowledgement-queued", mail.status.to_string()));
+        // Each handler's turn in the round-robin, as the last of their cases left it.
+        let mut turns: HashMap<i64, i64> = HashMap::new();
+        for chosen in assignments.iter().filter_map(|a| a.handler.as_ref()) {
+            turns.insert(chosen.id, chosen.last_assigned_at);
         }
-        insert_events(tx, case_id, "klachtd", &events).await?;
-        Ok(Registration::Registered { case_id, reference, assigned })
+        for (id, at) in turns {
+            sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2").bind(at).bind(id).execute(&mut *tx).await?;
+        }
+        let acknowledgements: Vec<_> = cases.iter().zip(&case_ids).filter_map(|(c, id)| Some((Some(*id), c.acknowledgement.as_ref()?))).collect();
+        insert_outboxes(tx, &acknowledgements).await?;
+        // Each case's history, in this order.
+        let mut events: Vec<(i64, &str, String)> = Vec::new();
+        for ((c, id), assignment) in cases.iter().zip(&case_ids).zip(&assignments) {
+            events.push((*id, "registered", format!("source={}", c.case.source)));
+            if !assignment.named.is_empty() {
+                events.push((*id, "supervisor-check", format!("the complaint names {}", assignment.named.join(", "))));
+            }
+            if let Some(chosen) = &assignment.handler {
+                events.push((*id, "assigned", format!("{} (automatic)", chosen.name)));
+            }
+            if let Some(mail) = &c.acknowledgement {
+                events.push((*id, "acknowledgement-queued", mail.status.to_string()));
+            }
+        }
+        insert_case_events(tx, created, "klachtd", &events).await?;
+        Ok(Some(case_ids.into_iter().zip(assignments.iter().map(|a| a.handler.is_some())).collect()))
     }
 
     /// Records a mail that is not a new complaint: a follow-up, or automated or own mail,
@@ -287,46 +382,45 @@ async fn insert_recorded_message(tx: &mut Conn, case_id: Option<i64>, message: &
     Ok(true)
 }
 
+/// A new case to write with others (see [`Store::register_cases_on`]).
+pub struct CaseToWrite<'a> {
+    pub reference: String,
+    pub case: &'a NewCase,
+    pub message: &'a MessageRecord,
+    pub attachments: &'a [AttachmentRecord],
+    pub acknowledgement: Option<OutgoingMail>,
+}
+
 /// The handler a new case goes to (R5), and the handlers its complaint names.
 struct Assignment {
-    handler: Option<crate::domain::assignment::Candidate>,
+    /// As their turn in the round-robin is after this case.
+    handler: Option<Candidate>,
     /// Handlers the complaint names: none of them is chosen, and a supervisor checks the case.
     named: Vec<String>,
 }
 
-/// Chooses the handler of a new case (R5): the preferred handler or round-robin, skipping any
-/// handler the complaint names; none if there is no handler to assign.
-async fn assignment_for(tx: &mut Conn, case: &NewCase) -> Result<Assignment, sqlx::Error> {
-    use crate::domain::assignment::{named_in, pick, Candidate};
+/// The handlers that new cases can go to.
+async fn handler_candidates(tx: &mut Conn) -> Result<Vec<Candidate>, sqlx::Error> {
     let rows: Vec<(i64, String, i64, i64)> =
         sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
-    let candidates: Vec<Candidate> =
-        rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect();
-    let text = format!("{}\n{}", case.subject, case.description);
-    let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
-    let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
-    let handler = preferred.or_else(|| pick(&candidates, &named)).cloned();
-    Ok(Assignment { handler, named })
+    Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
 }
 
 impl Assignment {
-    /// Records the assignment of a case that went in with it: the handler's turn in the
-    /// round-robin, and the history's entries (added to `events`). False if no handler was
-    /// assigned.
-    async fn record(&self, tx: &mut Conn, events: &mut Vec<(&'static str, String)>) -> Result<bool, sqlx::Error> {
-        if !self.named.is_empty() {
-            events.push(("supervisor-check", format!("the complaint names {}", self.named.join(", "))));
-        }
-        let Some(chosen) = &self.handler else {
-            return Ok(false);
-        };
-        sqlx::query("UPDATE handlers SET last_assigned_at = $1 WHERE id = $2")
-            .bind(now().max(chosen.last_assigned_at + 1))
-            .bind(chosen.id)
-            .execute(&mut *tx)
-            .await?;
-        events.push(("assigned", format!("{} (automatic)", chosen.name)));
-        Ok(true)
+    /// Chooses the handler of a new case created `at` (R5): the preferred handler or
+    /// round-robin, skipping any handler the complaint names; none if there is no handler to
+    /// assign. The chosen handler's turn moves on in `candidates`, for the next case.
+    fn choose(candidates: &mut [Candidate], case: &NewCase, at: i64) -> Assignment {
+        use crate::domain::assignment::{named_in, pick};
+        let text = format!("{}\n{}", case.subject, case.description);
+        let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
+        let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
+        let id = preferred.or_else(|| pick(candidates, &named)).map(|c| c.id);
+        let handler = candidates.iter_mut().find(|c| Some(c.id) == id).map(|chosen| {
+            chosen.last_assigned_at = at.max(chosen.last_assigned_at + 1);
+            chosen.clone()
+        });
+        Assignment { handler, named }
     }
 }
 
@@ -338,35 +432,46 @@ pub(super) async fn drop_quarantine_record(tx: &mut Conn, dedupe_key: &str) -> R
 }
 
 pub(super) async fn insert_message(tx: &mut Conn, case_id: Option<i64>, m: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<i64, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(case_id)
-    .bind(m.direction)
-    .bind(&m.kind)
-    .bind(m.dedupe_key.clone())
-    .bind(m.message_id.clone())
-    .bind(m.from_address.clone())
-    .bind(&m.subject)
-    .bind(&m.body)
-    .bind(m.raw.as_deref())
-    .bind(&m.note)
-    .bind(m.received_at)
-    .bind(m.raw_file.as_deref())
-    .fetch_one(&mut *tx)
-    .await?;
-    for a in attachments {
-        sqlx::query("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(id)
-            .bind(case_id)
-            .bind(&a.filename)
-            .bind(&a.content_type)
-            .bind(a.size)
-            .bind(&a.sha256)
-            .bind(a.role)
-            .execute(&mut *tx)
-            .await?;
+    let ids = insert_messages(tx, &[(case_id, m, attachments)]).await?;
+    ids.first().copied().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Records messages with their attachments, `WRITE_CHUNK` a statement; their ids, in the order
+/// given.
+async fn insert_messages(tx: &mut Conn, messages: &[(Option<i64>, &MessageRecord, &[AttachmentRecord])]) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(messages.len());
+    for chunk in messages.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
+             VALUES {} RETURNING id",
+            value_rows(chunk.len(), 12)
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for (case_id, m, _) in chunk {
+            query = query
+                .bind(*case_id)
+                .bind(m.direction)
+                .bind(&m.kind)
+                .bind(m.dedupe_key.clone())
+                .bind(m.message_id.clone())
+                .bind(m.from_address.clone())
+                .bind(&m.subject)
+                .bind(&m.body)
+                .bind(m.raw.as_deref())
+                .bind(&m.note)
+                .bind(m.received_at)
+                .bind(m.raw_file.as_deref());
+        }
+        ids.extend(in_insert_order(query.fetch_all(&mut *tx).await?));
     }
-    Ok(id)
+    let attachments: Vec<_> = messages.iter().zip(&ids).flat_map(|((case_id, _, list), id)| list.iter().map(move |a| (*id, *case_id, a))).collect();
+    for chunk in attachments.chunks(WRITE_CHUNK) {
+        let sql = format!("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES {}", value_rows(chunk.len(), 7));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, case_id, a) in chunk {
+            query = query.bind(*id).bind(*case_id).bind(&a.filename).bind(&a.content_type).bind(a.size).bind(&a.sha256).bind(a.role);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(ids)
 }

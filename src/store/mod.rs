@@ -467,14 +467,23 @@ async fn insert_event(tx: &mut Conn, case_id: i64, actor: &str, action: &str, de
     Ok(())
 }
 
-/// Several entries of one case's history by one actor, in this order, in one statement.
-async fn insert_events(tx: &mut Conn, case_id: i64, actor: &str, events: &[(&str, String)]) -> Result<(), sqlx::Error> {
-    let rows: Vec<(i64, &str, &str)> = events.iter().map(|(action, detail)| (case_id, *action, detail.as_str())).collect();
-    insert_case_events(tx, now(), actor, &rows).await
-}
-
 /// Rows per statement when many are written at once.
 const WRITE_CHUNK: usize = 100;
+
+/// The ids that a multi-row `INSERT ... RETURNING id` gave, in the order of its rows. Both
+/// databases number the rows of one statement in ascending order as they insert them (a
+/// sequence, or the largest rowid plus one), but SQLite returns them in no promised order.
+fn in_insert_order(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids
+}
+
+/// Placeholders for `rows` rows of `columns` values each, numbered from `$1`:
+/// `($1, $2), ($3, $4)`.
+fn value_rows(rows: usize, columns: usize) -> String {
+    let row = |r: usize| format!("({})", (1..=columns).map(|c| format!("${}", r * columns + c)).collect::<Vec<_>>().join(", "));
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
 
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
 /// in this order, `WRITE_CHUNK` rows a statement.
@@ -529,11 +538,12 @@ mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
 pub use handlers::Handler;
+pub use intake::CaseToWrite;
 pub use intake::Seen;
 use intake::{drop_quarantine_record, insert_message};
 pub use mail_classes::QuarantinedMail;
-use outbox::insert_outbox;
 pub use outbox::Sent;
+use outbox::{insert_outbox, insert_outboxes};
 pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
 use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};

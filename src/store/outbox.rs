@@ -8,7 +8,10 @@ use sqlx::Row;
 
 use crate::domain::reminders::Deadline;
 
-use super::{insert_case_events, insert_event, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError, WRITE_CHUNK};
+use super::{
+    in_insert_order, insert_case_events, insert_event, now, value_rows, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError,
+    WRITE_CHUNK,
+};
 
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).
 #[derive(Debug, Clone)]
@@ -294,23 +297,37 @@ fn waiting_kinds() -> String {
 }
 
 pub(super) async fn insert_outbox(tx: &mut super::Conn, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
+    let ids = insert_outboxes(tx, &[(case_id, mail)]).await?;
+    ids.first().copied().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Queues several mails, `WRITE_CHUNK` a statement; their ids, in the order given.
+pub(super) async fn insert_outboxes(tx: &mut super::Conn, mails: &[(Option<i64>, &OutgoingMail)]) -> Result<Vec<i64>, sqlx::Error> {
     let t = now();
-    sqlx::query_scalar(
-        "INSERT INTO outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(case_id)
-    .bind(mail.kind.as_str())
-    .bind(&mail.recipient)
-    .bind(mail.recipient_name.clone())
-    .bind(&mail.subject)
-    .bind(&mail.body)
-    .bind(&mail.message_id)
-    .bind(mail.in_reply_to.clone())
-    .bind(mail.references.join(" "))
-    .bind(mail.status.as_str())
-    .bind(t)
-    .bind(t)
-    .fetch_one(&mut *tx)
-    .await
+    let mut ids = Vec::with_capacity(mails.len());
+    for chunk in mails.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)
+             VALUES {} RETURNING id",
+            value_rows(chunk.len(), 12)
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for (case_id, mail) in chunk {
+            query = query
+                .bind(*case_id)
+                .bind(mail.kind.as_str())
+                .bind(&mail.recipient)
+                .bind(mail.recipient_name.clone())
+                .bind(&mail.subject)
+                .bind(&mail.body)
+                .bind(&mail.message_id)
+                .bind(mail.in_reply_to.clone())
+                .bind(mail.references.join(" "))
+                .bind(mail.status.as_str())
+                .bind(t)
+                .bind(t);
+        }
+        ids.extend(in_insert_order(query.fetch_all(&mut *tx).await?));
+    }
+    Ok(ids)
 }

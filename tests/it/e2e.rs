@@ -13,6 +13,7 @@ on_both_databases!(
     machine_and_own_mail_never_make_cases_or_replies,
     a_delivery_report_on_our_acknowledgement_stays_with_its_case,
     the_same_mail_twice_makes_one_case,
+    a_reply_in_the_batch_of_its_complaint_threads_into_it,
     restart_in_the_middle_of_a_batch_loses_and_repeats_nothing,
     odd_mail_is_registered_with_its_text_and_attachments,
     unparseable_mail_is_quarantined_without_blocking_the_rest,
@@ -215,6 +216,32 @@ async fn the_same_mail_twice_makes_one_case(db: Db) {
     // Nothing more was queued, and everything queued went out: no late extra reply.
     assert_eq!(w.store().await.outbox_counts().await.unwrap(), vec![("sent".to_string(), 2)]);
     assert_eq!(inbox_of(&w, &carol).await.len(), 2, "exactly two acknowledgements in total");
+}
+
+/// A batch's new complaints are written together at its end; a reply to one of them in the
+/// same batch (here from someone else, by In-Reply-To) must still find its case, not become one.
+async fn a_reply_in_the_batch_of_its_complaint_threads_into_it(db: Db) {
+    let w = World::new(db).await;
+    let (hanna, advisor) = (format!("{}@example.test", unique("hanna")), format!("{}@example.test", unique("advisor")));
+    let (complaint_id, complaint) = w.complaint("Hanna", &hanna, "Uitkering te laat", "Al drie weken niets.");
+    let reply = format!(
+        "From: Adviseur <{advisor}>\r\nTo: {}\r\nSubject: Re: Uitkering te laat\r\nMessage-ID: <{}@example.test>\r\nIn-Reply-To: <{complaint_id}>\r\n\r\nIk sta mevrouw bij.\r\n",
+        w.complaints,
+        unique("reply")
+    );
+    let (_, other) = w.complaint("Hanna", &hanna, "Tweede klacht", "Over iets anders.");
+    for mail in [&complaint, reply.as_bytes(), &other] {
+        w.stack.append(&w.complaints, "INBOX", mail, None).await;
+    }
+    let daemon = w.start();
+    eventually("all three handled", WAIT, || async { (folder_len(&w, "Klachtd-Verwerkt").await == 3).then_some(()) }).await;
+    daemon.stop().await;
+    let store = w.store().await;
+    let mut cases = store.list_cases().await.unwrap();
+    cases.sort_by(|a, b| a.reference.cmp(&b.reference));
+    let subjects: Vec<(&str, i64)> = cases.iter().map(|c| (c.subject.as_str(), c.messages)).collect();
+    assert_eq!(subjects, [("Uitkering te laat", 2), ("Tweede klacht", 1)], "numbered in the order they came; the reply is in the first");
+    assert_eq!(store.outbox_counts().await.unwrap().iter().map(|(_, n)| n).sum::<i64>(), 2, "the reply is not answered");
 }
 
 /// Mail that arrives while a sync runs is announced inside the replies to FETCH and MOVE, not

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::common::*;
 use chrono::NaiveDate;
-use klachtd::store::{CaseFilter, MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
+use klachtd::store::{CaseFilter, CaseToWrite, MessageRecord, NewCase, OutgoingMail, Registration, Store, Table};
 
 on_both_databases!(
     concurrent_registrations_get_distinct_consecutive_references,
     a_mail_registered_twice_is_a_duplicate_and_burns_no_number,
     a_duplicate_in_a_batch_rolls_back_alone,
+    cases_written_together_number_on_per_year_and_take_handlers_in_turn,
     each_outgoing_mail_is_claimed_by_one_worker,
     mailbox_progress_never_goes_backwards,
     one_instance_at_a_time_holds_the_mailbox,
@@ -104,6 +105,77 @@ async fn a_duplicate_in_a_batch_rolls_back_alone(db: Db) {
     mail.rollback().await.unwrap();
     batch.commit().await.unwrap();
     assert_eq!(a.count(Table::Cases).await.unwrap(), 2);
+    assert_eq!(a.count(Table::Outbox).await.unwrap(), 2);
+}
+
+/// The intake writes a batch's new complaints together (`Store::register_cases_on`): as if one
+/// after the other, each year's numbers on from its counter, handlers in turn, never one the
+/// complaint names; and nothing of it once one of its mails proves known.
+async fn cases_written_together_number_on_per_year_and_take_handlers_in_turn(db: Db) {
+    let (_dir, _db, a, _b) = two_instances(db).await;
+    a.upsert_handler("Ann", "ann@example.test", false).await.unwrap();
+    a.upsert_handler("Bob", "bob@example.test", false).await.unwrap();
+    assert!(matches!(a.register_case(&new_case(20), &message("before"), &[], |_| None).await.unwrap(), Registration::Registered { .. }));
+    let december = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+    let january = NaiveDate::from_ymd_opt(2027, 1, 4).unwrap();
+    let mut cases: Vec<NewCase> = [december, january, december].iter().map(|d| hand_made_case(Some("T"), "t@example.test", "d", *d, [*d; 3])).collect();
+    cases[2].description = "Ann heeft mij slecht behandeld.".into();
+    let messages: Vec<MessageRecord> = (0..3).map(|i| message(&format!("together-{i}"))).collect();
+
+    let mut tx = a.transaction().await.unwrap();
+    let references = a.case_references_on(&mut tx, &cases.iter().map(|c| c.received_on).collect::<Vec<_>>()).await.unwrap();
+    assert_eq!(references, ["KL-2026-0002", "KL-2027-0001", "KL-2026-0003"]);
+    let rows: Vec<CaseToWrite> = (0..3)
+        .map(|i| CaseToWrite {
+            reference: references[i].clone(),
+            case: &cases[i],
+            message: &messages[i],
+            attachments: &[],
+            acknowledgement: (i != 1).then(|| ack(&references[i])),
+        })
+        .collect();
+    let written = a.register_cases_on(&mut tx, &rows).await.unwrap().expect("all new");
+    tx.commit().await.unwrap();
+    assert_eq!(written.iter().map(|(_, assigned)| *assigned).collect::<Vec<_>>(), [true; 3]);
+    let mut handlers = Vec::new();
+    for (reference, (id, _)) in references.iter().zip(&written) {
+        let detail = a.case_detail(reference).await.unwrap();
+        assert_eq!(a.case_reference(*id).await.unwrap(), *reference, "ids in the order given");
+        handlers.push(detail.summary.handler.clone().unwrap());
+        let actions: Vec<&str> = detail.history.iter().map(|e| e.action.as_str()).collect();
+        let acknowledged = if reference == "KL-2027-0001" { "none" } else { "pending" };
+        assert_eq!(detail.summary.acknowledgement_word(), acknowledged, "{reference}");
+        let mut expected = vec!["registered"];
+        if reference == "KL-2026-0003" {
+            assert_eq!(detail.summary.supervisor_check, "Ann");
+            expected.push("supervisor-check");
+        }
+        expected.push("assigned");
+        if acknowledged == "pending" {
+            expected.push("acknowledgement-queued");
+        }
+        assert_eq!(actions, expected, "{reference}");
+    }
+    // Round-robin: the case before went to Ann (the lower id of two never assigned), so Bob,
+    // then Ann; the third names Ann, so Bob again.
+    assert_eq!(handlers, ["Bob", "Ann", "Bob"]);
+
+    // One known mail among new ones: nothing is written, and the caller rolls back.
+    let mut tx = a.transaction().await.unwrap();
+    let again = [message("together-new"), message("together-1")];
+    let rows: Vec<CaseToWrite> = again
+        .iter()
+        .map(|m| CaseToWrite {
+            reference: format!("KL-2026-{}", m.dedupe_key.clone().unwrap()),
+            case: &cases[0],
+            message: m,
+            attachments: &[],
+            acknowledgement: None,
+        })
+        .collect();
+    assert_eq!(a.register_cases_on(&mut tx, &rows).await.unwrap(), None);
+    tx.rollback().await.unwrap();
+    assert_eq!(a.count(Table::Cases).await.unwrap(), 4);
     assert_eq!(a.count(Table::Outbox).await.unwrap(), 2);
 }
 

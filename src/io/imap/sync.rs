@@ -19,7 +19,7 @@ use futures::TryStreamExt;
 use tokio::sync::watch;
 
 use super::{in_folder, timed, Destination, ImapSession, MailboxError, MailboxWorker, SyncReport, FETCH_CHUNK, MAX_ATTEMPTS, PROCESSED_KEYWORD};
-use crate::app::intake::{Done, Outcome, Processed};
+use crate::app::intake::{Deferred, Done, Outcome, Processed};
 use crate::config::MarkMode;
 use crate::domain::text::redact_addresses;
 use crate::io::health::Loop;
@@ -51,6 +51,9 @@ struct Batch {
     written: Vec<(u32, Input)>,
     /// The last UID put away that `tx` saves (saved again if `tx` is rolled back).
     saves: Option<u32>,
+    /// New complaints written together at the end (see `Deferred`): in a batch without
+    /// savepoints whose mails are all in hand.
+    deferred: Option<Deferred>,
     /// Mails recorded in `tx`; where each goes is decided, counted and logged once it commits.
     recorded: Vec<(u32, Done)>,
     committed: Committed,
@@ -171,8 +174,8 @@ impl MailboxWorker {
         let mut bodies = self.fetch_bodies(session, uids, &metas).await?;
         let fetched = started.elapsed();
         let previous = std::mem::take(committed);
-        let mut batch = Batch::default();
         let in_hand = uids.iter().all(|uid| metas.get(uid).is_some_and(|(size, _)| self.too_large(*size) || bodies.contains_key(uid)));
+        let mut batch = Batch { deferred: in_hand.then(Deferred::default), ..Batch::default() };
         let (moved, recorded) = if in_hand {
             let inputs = uids.iter().filter_map(|uid| Some((*uid, self.brought_by_batch(metas.get(uid).copied(), bodies.remove(uid))?))).collect();
             let record = self.record_all(Source::InHand(inputs), uids, &mut batch, uidvalidity, shutdown, report, last_put_away);
@@ -191,7 +194,7 @@ impl MailboxWorker {
             *last_put_away = Some(last);
         }
         let at_record = started.elapsed();
-        let commit = self.commit(&mut batch, report).await;
+        let commit = self.commit(&mut batch, uidvalidity, report).await;
         *committed = std::mem::take(&mut batch.committed);
         // Where a batch's time goes, for a backlog that goes slower than it should.
         tracing::debug!(
@@ -225,15 +228,19 @@ impl MailboxWorker {
         let mut next = uids.iter();
         loop {
             // A stop request is obeyed between mails.
-            if *shutdown.borrow() {
-                break;
-            }
-            let (uid, in_hand) = match again.pop_front() {
-                Some((uid, input)) => (uid, Some(input)),
-                None => match next.next() {
-                    Some(&uid) => (uid, None),
-                    None => break,
-                },
+            let item = match *shutdown.borrow() {
+                true => None,
+                false => again.pop_front().map(|(uid, input)| (uid, Some(input))).or_else(|| next.next().map(|&uid| (uid, None))),
+            };
+            let Some((uid, in_hand)) = item else {
+                // The complaints that wait are written before the batch commits.
+                match self.write_waiting(batch, uidvalidity).await? {
+                    Step::Again => {
+                        requeue(batch, &mut again, last_put_away);
+                        continue;
+                    }
+                    Step::Next | Step::Stop => break,
+                }
             };
             self.health.beat(Loop::Mailbox);
             let key = (inbox.clone(), uidvalidity, uid);
@@ -241,7 +248,7 @@ impl MailboxWorker {
                 let input = match (in_hand, &mut source) {
                     (Some(input), _) => Some(input),
                     (None, Source::Server { session, metas, bodies }) => {
-                        self.input(session, batch, uid, metas.get(&uid).copied(), bodies.remove(&uid), report).await?
+                        self.input(session, batch, uid, uidvalidity, metas.get(&uid).copied(), bodies.remove(&uid), report).await?
                     }
                     (None, Source::InHand(inputs)) => {
                         report.fetched += 1;
@@ -259,14 +266,11 @@ impl MailboxWorker {
             }
             .await;
             match result {
-                Ok(Step::Next) => self.failures.forget(&key),
+                // A mail's failures are forgotten once it is committed (see `commit`): a
+                // complaint that waits has not been written yet.
+                Ok(Step::Next) => {}
                 Ok(Step::Stop) => return Ok(false),
-                Ok(Step::Again) => {
-                    *last_put_away = batch.saves.take().or(*last_put_away);
-                    for mail in batch.written.drain(..).rev() {
-                        again.push_front(mail);
-                    }
-                }
+                Ok(Step::Again) => requeue(batch, &mut again, last_put_away),
                 Err(e) => {
                     let Some(reason) = self.failures.failed(key.clone(), &e) else {
                         return Err(e);
@@ -296,11 +300,13 @@ impl MailboxWorker {
 
     /// The next mail of the batch: from the batch's FETCHes, or fetched now (a large mail, in
     /// pieces), after what is recorded so far has committed. `None` if it is gone.
+    #[allow(clippy::too_many_arguments)]
     async fn input(
         &self,
         session: &mut ImapSession,
         batch: &mut Batch,
         uid: u32,
+        uidvalidity: u32,
         meta: Option<Meta>,
         body: Option<Vec<u8>>,
         report: &mut SyncReport,
@@ -310,11 +316,11 @@ impl MailboxWorker {
             return Ok(Some(input));
         }
         let Some((size, arrived)) = meta else {
-            self.commit(batch, report).await?;
+            self.commit(batch, uidvalidity, report).await?;
             return self.not_fetched(session, uid).await.map(|()| None);
         };
         report.fetched += 1;
-        self.commit(batch, report).await?;
+        self.commit(batch, uidvalidity, report).await?;
         let raw = if size <= FETCH_CHUNK {
             self.fetch(session, uid, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])", self.config.timeout()).await?.map(|(_, _, raw)| raw.unwrap_or_default())
         } else {
@@ -347,13 +353,24 @@ impl MailboxWorker {
 
     /// Commits what the batch has recorded, then does what waited for that (see
     /// `Intake::committed`). The mails are then ready to be put away.
-    async fn commit(&self, batch: &mut Batch, report: &mut SyncReport) -> Result<(), MailboxError> {
+    async fn commit(&self, batch: &mut Batch, uidvalidity: u32, report: &mut SyncReport) -> Result<(), MailboxError> {
+        let Some(tx) = batch.tx.as_mut() else { return Ok(()) };
+        // Written before each commit already (see `write_waiting`); should any still wait, they
+        // are written now, and a failure rolls the batch back (its mails stay in the inbox).
+        if let Some(deferred) = batch.deferred.as_mut().filter(|d| d.is_waiting()) {
+            self.intake.write_deferred(tx, deferred).await?;
+            let written = self.note_quarantined(tx, deferred.take_written(), uidvalidity).await?;
+            batch.recorded.extend(written);
+        }
         let Some(tx) = batch.tx.take() else { return Ok(()) };
         tx.commit().await?;
         batch.careful = false;
         batch.written.clear();
         batch.saves = None;
+        // In the order of the mailbox: a complaint that waited was recorded after later mail.
+        batch.recorded.sort_by_key(|(uid, _)| *uid);
         for (uid, done) in batch.recorded.drain(..) {
+            self.failures.forget(&(self.config.inbox.clone(), uidvalidity, uid));
             let destination = self.destination(uid, &done.outcome, report);
             self.intake.committed(done).await;
             batch.committed.push((uid, Some(destination)));
@@ -369,24 +386,27 @@ impl MailboxWorker {
         let tx = batch.tx.as_mut().expect("opened");
         let processed = if batch.careful {
             let mut savepoint = tx.savepoint().await?;
-            let written = self.write(&mut savepoint, uid, uidvalidity, &input).await;
+            let written = self.write(&mut savepoint, None, uid, uidvalidity, &input).await;
             match &written {
-                Ok(Processed::Done(done)) if !done.must_undo() => savepoint.commit().await?,
+                Ok((Processed::Done(done), _)) if !done.must_undo() => savepoint.commit().await?,
                 Ok(_) => savepoint.rollback().await?,
                 // The error is the mail's; the batch goes on without it.
                 Err(_) => {
                     let _ = savepoint.rollback().await;
                 }
             }
-            written?
+            written?.0
         } else {
-            match self.write(tx, uid, uidvalidity, &input).await {
-                Ok(Processed::Done(done)) if done.must_undo() => return self.start_over(batch, uid, input).await,
+            match self.write(tx, batch.deferred.as_mut(), uid, uidvalidity, &input).await {
+                Ok((Processed::Done(done), _)) if done.must_undo() => return self.start_over(batch, Some((uid, input))).await,
                 Err(e) => {
                     tracing::debug!(uid, "a mail failed in a batch without savepoints, which is recorded again with them: {e}");
-                    return self.start_over(batch, uid, input).await;
+                    return self.start_over(batch, Some((uid, input))).await;
                 }
-                Ok(processed) => processed,
+                Ok((processed, written)) => {
+                    batch.recorded.extend(written);
+                    processed
+                }
             }
         };
         match (processed, input) {
@@ -396,10 +416,13 @@ impl MailboxWorker {
                 }
                 batch.recorded.push((uid, done));
             }
+            // Only in a batch without savepoints, which keeps it to record again.
+            (Processed::Deferred, input) => batch.written.push((uid, input)),
             (Processed::Alone, Input::Mail(raw, arrived)) => {
-                self.commit(batch, report).await?;
+                self.commit(batch, uidvalidity, report).await?;
                 let span = tracing::info_span!("mail", uid, size = raw.len());
                 let outcome = tracing::Instrument::instrument(self.intake.process_alone(&raw, arrived), span).await?;
+                self.failures.forget(&(self.config.inbox.clone(), uidvalidity, uid));
                 if let Outcome::Quarantine { reason } = &outcome {
                     self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
                 }
@@ -411,12 +434,20 @@ impl MailboxWorker {
     }
 
     /// Writes one mail on `db` (the batch's transaction or a savepoint of it): what the intake
-    /// makes of it, and the reason of a quarantined one.
-    async fn write(&self, db: &mut Conn, uid: u32, uidvalidity: u32, input: &Input) -> Result<Processed, MailboxError> {
+    /// makes of it, and the reason of a quarantined one. With `deferred`, a new complaint may
+    /// wait there instead; what of it was written meanwhile comes back with the mail.
+    async fn write(
+        &self,
+        db: &mut Conn,
+        mut deferred: Option<&mut Deferred>,
+        uid: u32,
+        uidvalidity: u32,
+        input: &Input,
+    ) -> Result<(Processed, Vec<(u32, Done)>), MailboxError> {
         let processed = match input {
             Input::Mail(raw, arrived) => {
                 let span = tracing::info_span!("mail", uid, size = raw.len());
-                tracing::Instrument::instrument(self.intake.process_in(db, raw, *arrived), span).await?
+                tracing::Instrument::instrument(self.intake.process_in(db, deferred.as_deref_mut(), uid, raw, *arrived), span).await?
             }
             Input::Quarantine(reason) => Processed::Done(Done::from(Outcome::Quarantine { reason: reason.clone() })),
         };
@@ -425,19 +456,63 @@ impl MailboxWorker {
                 self.store.record_quarantine_on(db, &self.config.inbox, uidvalidity, uid, None, reason).await?;
             }
         }
-        Ok(processed)
+        let written = match deferred {
+            Some(deferred) => self.note_quarantined(db, deferred.take_written(), uidvalidity).await?,
+            None => Vec::new(),
+        };
+        Ok((processed, written))
+    }
+
+    /// Writes the complaints that wait in the batch (see `Deferred`). When that fails, the
+    /// transaction is rolled back and its mails are to be recorded again, carefully.
+    async fn write_waiting(&self, batch: &mut Batch, uidvalidity: u32) -> Result<Step, MailboxError> {
+        let (Some(tx), Some(deferred)) = (batch.tx.as_mut(), batch.deferred.as_mut()) else {
+            return Ok(Step::Next);
+        };
+        if !deferred.is_waiting() {
+            return Ok(Step::Next);
+        }
+        let written = async {
+            self.intake.write_deferred(tx, deferred).await?;
+            self.note_quarantined(tx, deferred.take_written(), uidvalidity).await
+        }
+        .await;
+        match written {
+            Ok(written) => {
+                batch.recorded.extend(written);
+                Ok(Step::Next)
+            }
+            Err(e) => {
+                tracing::debug!("the complaints of a batch failed as they were written together; the batch is recorded again a mail at a time: {e}");
+                self.start_over(batch, None).await
+            }
+        }
+    }
+
+    /// Records the reason of each mail written from `Deferred` that proved to wait in
+    /// quarantine already (seen before: a crash before it was moved).
+    async fn note_quarantined(&self, db: &mut Conn, written: Vec<(u32, Done)>, uidvalidity: u32) -> Result<Vec<(u32, Done)>, MailboxError> {
+        for (uid, done) in &written {
+            if let Outcome::Quarantine { reason } = &done.outcome {
+                self.store.record_quarantine_on(db, &self.config.inbox, uidvalidity, *uid, None, reason).await?;
+            }
+        }
+        Ok(written)
     }
 
     /// A mail failed (or proved a duplicate only as it was written) in a transaction without
-    /// savepoints: that is rolled back, and its mails, this one last, wait in `batch.written`
-    /// to be recorded again, carefully.
-    async fn start_over(&self, batch: &mut Batch, uid: u32, input: Input) -> Result<Step, MailboxError> {
+    /// savepoints, or the complaints that waited could not be written: that is rolled back, and
+    /// its mails, this one last, wait in `batch.written` to be recorded again, carefully.
+    async fn start_over(&self, batch: &mut Batch, current: Option<(u32, Input)>) -> Result<Step, MailboxError> {
         if let Some(tx) = batch.tx.take() {
             tx.rollback().await?;
         }
         batch.recorded.clear();
+        if let Some(deferred) = batch.deferred.as_mut() {
+            deferred.clear();
+        }
         batch.careful = true;
-        batch.written.push((uid, input));
+        batch.written.extend(current);
         Ok(Step::Again)
     }
 
@@ -597,6 +672,15 @@ impl MailboxWorker {
         };
         let arrived = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
         Ok(Some((f.size.unwrap_or(0), arrived, f.body().map(<[u8]>::to_vec))))
+    }
+}
+
+/// After `start_over`: the mails of the rolled-back transaction are recorded again first, and
+/// the last UID it saved is saved by the next one.
+fn requeue(batch: &mut Batch, again: &mut VecDeque<(u32, Input)>, last_put_away: &mut Option<u32>) {
+    *last_put_away = batch.saves.take().or(*last_put_away);
+    for mail in batch.written.drain(..).rev() {
+        again.push_front(mail);
     }
 }
 

@@ -1,0 +1,121 @@
+//! New complaints of a batch written together. A backlog is mostly new complaints, and each
+//! costs eight statements or so when written on its own: on PostgreSQL each is a round trip,
+//! which is most of the time a mail takes. So the batch keeps its new complaints in memory and
+//! writes them at its end, a few statements for all of them ([`Intake::write_deferred`]).
+//!
+//! What a later mail of the same batch learns from the database must not change by this:
+//! - the same mail again (its dedupe key) is a duplicate, as it would have been;
+//! - a reply to a waiting complaint (its Message-ID in the reply's thread) has them written
+//!   first, so the reply finds its case;
+//! - the loop guard counts the acknowledgements that wait, and handlers take their turns in
+//!   the same order, because both are decided in order when the complaints are written;
+//! - a handler's action by mail, which commits on its own, has them written first.
+//!
+//! Nothing else of a new case can be found by a later mail: its reference and its
+//! acknowledgement do not exist before it is written.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+
+use super::{Complaint, Done, Intake, IntakeError, Outcome};
+use crate::store::{CaseToWrite, Conn, OutboxStatus, Seen};
+
+/// The new complaints of a batch that wait to be written, and those written, with what is left
+/// to do once the batch commits.
+#[derive(Default)]
+pub struct Deferred {
+    waiting: Vec<(u32, Complaint)>,
+    /// The dedupe keys and Message-IDs of the complaints that wait.
+    keys: HashSet<String>,
+    message_ids: HashSet<String>,
+    written: Vec<(u32, Done)>,
+}
+
+impl Deferred {
+    /// Whether complaints wait to be written.
+    pub fn is_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// The mails written since this was last asked, by the tag each was deferred with.
+    pub fn take_written(&mut self) -> Vec<(u32, Done)> {
+        std::mem::take(&mut self.written)
+    }
+
+    /// Forgets everything: the transaction they were written in was rolled back.
+    pub fn clear(&mut self) {
+        *self = Deferred::default();
+    }
+
+    pub(super) fn holds(&self, dedupe_key: &str) -> bool {
+        self.keys.contains(dedupe_key)
+    }
+
+    /// Whether a mail in this thread replies to a complaint that waits.
+    pub(super) fn answered_by(&self, thread_ids: &[String]) -> bool {
+        thread_ids.iter().any(|id| self.message_ids.contains(id))
+    }
+
+    pub(super) fn add(&mut self, tag: u32, dedupe_key: String, complaint: Complaint) {
+        self.keys.insert(dedupe_key);
+        self.message_ids.extend(complaint.in_reply_to.clone());
+        self.waiting.push((tag, complaint));
+    }
+}
+
+impl Intake {
+    /// Writes the complaints that wait in `deferred` on `db` (the batch's transaction), in
+    /// the order they came; [`Deferred::take_written`] has them then. A mail known already
+    /// (a crash before it left the inbox) comes out a duplicate, or still in quarantine.
+    /// An error leaves the transaction to be rolled back: whatever of them was written is in it.
+    pub async fn write_deferred(&self, db: &mut Conn, deferred: &mut Deferred) -> Result<(), IntakeError> {
+        let waiting = std::mem::take(&mut deferred.waiting);
+        deferred.keys.clear();
+        deferred.message_ids.clear();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = waiting.iter().filter_map(|(_, c)| c.record.dedupe_key.clone()).collect();
+        let mut seen = self.store.seen_many_on(db, &keys).await?;
+        let mut complaints = Vec::with_capacity(waiting.len());
+        for (tag, complaint) in waiting {
+            match complaint.record.dedupe_key.as_ref().and_then(|key| seen.remove(key)) {
+                None | Some(Seen::New) => complaints.push((tag, complaint)),
+                Some(Seen::Known) => deferred.written.push((tag, Done::now(Outcome::Duplicate))),
+                Some(Seen::Quarantined(reason)) => deferred.written.push((tag, Done::now(Outcome::Quarantine { reason }))),
+            }
+        }
+        if complaints.is_empty() {
+            return Ok(());
+        }
+        let settings = self.settings.get();
+        let days: Vec<_> = complaints.iter().map(|(_, c)| c.case.received_on).collect();
+        let references = self.store.case_references_on(db, &days).await?;
+        // The loop guard, counted in order as if each complaint were written on its own.
+        let mut senders: Vec<String> = complaints.iter().filter_map(|(_, c)| c.from.as_ref().map(|f| f.address.clone())).collect();
+        senders.sort_unstable();
+        senders.dedup();
+        let mut recent: HashMap<String, i64> = self.store.auto_replies_since_many(db, &senders, Utc::now().timestamp() - 86_400).await?;
+        let mut statuses = Vec::with_capacity(complaints.len());
+        let mut rows = Vec::with_capacity(complaints.len());
+        for ((_, c), reference) in complaints.iter().zip(&references) {
+            let count = c.from.as_ref().map(|f| recent.entry(f.address.clone()).or_insert(0));
+            let status = self.acknowledgement_status(&settings, c, count.as_deref().copied().unwrap_or(0));
+            let acknowledgement = status.and_then(|s| self.acknowledgement(&settings, c, reference, s));
+            if let (Some(count), Some(OutboxStatus::Pending | OutboxStatus::Held)) = (count, acknowledgement.as_ref().map(|a| a.status)) {
+                *count += 1;
+            }
+            statuses.push(status);
+            rows.push(CaseToWrite { reference: reference.clone(), case: &c.case, message: &c.record, attachments: &c.attachments, acknowledgement });
+        }
+        let Some(written) = self.store.register_cases_on(db, &rows).await? else {
+            return Err(IntakeError::WrittenMeanwhile);
+        };
+        drop(rows);
+        for ((((tag, complaint), reference), status), (_, assigned)) in complaints.into_iter().zip(references).zip(statuses).zip(written) {
+            deferred.written.push((tag, complaint.registered(reference, status, assigned)));
+        }
+        Ok(())
+    }
+}
