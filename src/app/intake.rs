@@ -2,11 +2,11 @@
 //! acknowledgement. Knows nothing of IMAP: the mailbox loop moves the mail afterwards
 //! according to the [`Outcome`], and only once this has committed.
 //!
-//! The mailbox loop records a batch of mails in one transaction, each mail in a savepoint of it
-//! ([`Intake::process_in`]); what is to happen only once a mail is committed (telling its
-//! handler, waking the outbox) waits in [`Done`] until [`Intake::committed`]. A handler's reply
-//! that may carry out an action runs on its own instead ([`Processed::Alone`]), since an action
-//! writes in transactions of its own.
+//! The mailbox loop records a batch of mails in one transaction ([`Intake::process_in`]); its new
+//! complaints may wait in a [`Deferred`] and be written together at its end. What is to happen
+//! only once a mail is committed (telling its handler, waking the outbox) waits in [`Done`]
+//! until [`Intake::committed`]. A handler's reply that may carry out an action runs on its own
+//! instead ([`Processed::Alone`]), since an action writes in transactions of its own.
 
 use std::sync::Arc;
 
