@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::Connection as _;
 
 use super::{
-    begin_on, in_insert_order, insert_case_events, insert_event, insert_outboxes, now, register, value_rows, AttachmentRecord, CaseLink, Conn, MessageRecord,
+    begin_on, insert_case_events, insert_event, insert_many, insert_outboxes, now, register, value_rows, AttachmentRecord, CaseLink, Conn, MessageRecord,
     NewCase, OutgoingMail, Registration, Result, Store, WRITE_CHUNK,
 };
 use crate::domain::assignment::Candidate;
@@ -244,43 +244,36 @@ impl Store {
         let mut candidates = handler_candidates(tx).await?;
         let created = now();
         let assignments: Vec<Assignment> = cases.iter().map(|c| Assignment::choose(&mut candidates, c.case, created)).collect();
-        let mut case_ids = Vec::with_capacity(cases.len());
-        for (chunk, assigned) in cases.chunks(WRITE_CHUNK).zip(assignments.chunks(WRITE_CHUNK)) {
-            let sql = format!(
-                "INSERT INTO cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email,
-                                    postal_address, subject, description, incomplete, received_on, received_at, acknowledge_by,
-                                    progress_by, respond_by, created_at, forwarded_sender, forwarded_date, handler_id, supervisor_check)
-                 VALUES {} RETURNING id",
-                value_rows(chunk.len(), 21)
-            );
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-            for (c, assignment) in chunk.iter().zip(assigned) {
-                let case = c.case;
-                query = query
-                    .bind(&c.reference)
-                    .bind(crate::domain::vocabulary::CaseStatus::Open.as_str())
-                    .bind(case.source)
-                    .bind(case.complainant_name.clone())
-                    .bind(case.complainant_email.clone())
-                    .bind(case.reply_to_name.clone())
-                    .bind(case.reply_to_email.clone())
-                    .bind(case.postal_address.clone())
-                    .bind(&case.subject)
-                    .bind(&case.description)
-                    .bind(case.incomplete.join(","))
-                    .bind(case.received_on.to_string())
-                    .bind(case.received_at)
-                    .bind(case.acknowledge_by.to_string())
-                    .bind(case.progress_by.to_string())
-                    .bind(case.respond_by.to_string())
-                    .bind(created)
-                    .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
-                    .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
-                    .bind(assignment.handler.as_ref().map(|h| h.id))
-                    .bind(assignment.named.join(", "));
-            }
-            case_ids.extend(in_insert_order(query.fetch_all(&mut *tx).await?));
-        }
+        let rows: Vec<_> = cases.iter().zip(&assignments).collect();
+        let into = "cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email, postal_address, subject,
+                           description, incomplete, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at,
+                           forwarded_sender, forwarded_date, handler_id, supervisor_check)";
+        let case_ids = insert_many(tx, into, 21, &rows, |query, (c, assignment)| {
+            let case = c.case;
+            query
+                .bind(&c.reference)
+                .bind(crate::domain::vocabulary::CaseStatus::Open.as_str())
+                .bind(case.source)
+                .bind(case.complainant_name.clone())
+                .bind(case.complainant_email.clone())
+                .bind(case.reply_to_name.clone())
+                .bind(case.reply_to_email.clone())
+                .bind(case.postal_address.clone())
+                .bind(&case.subject)
+                .bind(&case.description)
+                .bind(case.incomplete.join(","))
+                .bind(case.received_on.to_string())
+                .bind(case.received_at)
+                .bind(case.acknowledge_by.to_string())
+                .bind(case.progress_by.to_string())
+                .bind(case.respond_by.to_string())
+                .bind(created)
+                .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
+                .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
+                .bind(assignment.handler.as_ref().map(|h| h.id))
+                .bind(assignment.named.join(", "))
+        })
+        .await?;
         let messages: Vec<_> = cases.iter().zip(&case_ids).map(|(c, id)| (Some(*id), c.message, c.attachments)).collect();
         match insert_messages(tx, &messages).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
@@ -439,31 +432,23 @@ pub(super) async fn insert_message(tx: &mut Conn, case_id: Option<i64>, m: &Mess
 /// Records messages with their attachments, `WRITE_CHUNK` a statement; their ids, in the order
 /// given.
 async fn insert_messages(tx: &mut Conn, messages: &[(Option<i64>, &MessageRecord, &[AttachmentRecord])]) -> Result<Vec<i64>, sqlx::Error> {
-    let mut ids = Vec::with_capacity(messages.len());
-    for chunk in messages.chunks(WRITE_CHUNK) {
-        let sql = format!(
-            "INSERT INTO messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)
-             VALUES {} RETURNING id",
-            value_rows(chunk.len(), 12)
-        );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-        for (case_id, m, _) in chunk {
-            query = query
-                .bind(*case_id)
-                .bind(m.direction)
-                .bind(&m.kind)
-                .bind(m.dedupe_key.clone())
-                .bind(m.message_id.clone())
-                .bind(m.from_address.clone())
-                .bind(&m.subject)
-                .bind(&m.body)
-                .bind(m.raw.as_deref())
-                .bind(&m.note)
-                .bind(m.received_at)
-                .bind(m.raw_file.as_deref());
-        }
-        ids.extend(in_insert_order(query.fetch_all(&mut *tx).await?));
-    }
+    let into = "messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)";
+    let ids = insert_many(tx, into, 12, messages, |query, (case_id, m, _)| {
+        query
+            .bind(*case_id)
+            .bind(m.direction)
+            .bind(&m.kind)
+            .bind(m.dedupe_key.clone())
+            .bind(m.message_id.clone())
+            .bind(m.from_address.clone())
+            .bind(&m.subject)
+            .bind(&m.body)
+            .bind(m.raw.as_deref())
+            .bind(&m.note)
+            .bind(m.received_at)
+            .bind(m.raw_file.as_deref())
+    })
+    .await?;
     let attachments: Vec<_> = messages.iter().zip(&ids).flat_map(|((case_id, _, list), id)| list.iter().map(move |a| (*id, *case_id, a))).collect();
     for chunk in attachments.chunks(WRITE_CHUNK) {
         let sql = format!("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES {}", value_rows(chunk.len(), 7));

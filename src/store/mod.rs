@@ -470,12 +470,30 @@ async fn insert_event(tx: &mut Conn, case_id: i64, actor: &str, action: &str, de
 /// Rows per statement when many are written at once.
 const WRITE_CHUNK: usize = 100;
 
-/// The ids that a multi-row `INSERT ... RETURNING id` gave, in the order of its rows. Both
-/// databases number the rows of one statement in ascending order as they insert them (a
-/// sequence, or the largest rowid plus one), but SQLite returns them in no promised order.
-fn in_insert_order(mut ids: Vec<i64>) -> Vec<i64> {
-    ids.sort_unstable();
-    ids
+/// An `INSERT ... RETURNING id` being given its values.
+type Insert<'q> = sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments>;
+
+/// Inserts `rows` into `into` (a table and its `columns` columns), `WRITE_CHUNK` rows a
+/// statement, `bind` binding one row's values in the order of the columns. Returns the new rows'
+/// ids in the order given: both databases number the rows of one statement in ascending order
+/// as they insert them (a sequence, or the largest rowid plus one), though SQLite returns them
+/// in no promised order.
+async fn insert_many<'q, T>(
+    tx: &mut Conn,
+    into: &str,
+    columns: usize,
+    rows: &'q [T],
+    bind: impl Fn(Insert<'q>, &'q T) -> Insert<'q>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(WRITE_CHUNK) {
+        let sql = format!("INSERT INTO {into} VALUES {} RETURNING id", value_rows(chunk.len(), columns));
+        let query = chunk.iter().fold(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &bind);
+        let mut written: Vec<i64> = query.fetch_all(&mut *tx).await?;
+        written.sort_unstable();
+        ids.extend(written);
+    }
+    Ok(ids)
 }
 
 /// Placeholders for `rows` rows of `columns` values each, numbered from `$1`:

@@ -9,8 +9,7 @@ use sqlx::Row;
 use crate::domain::reminders::Deadline;
 
 use super::{
-    in_insert_order, insert_case_events, insert_event, now, value_rows, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError,
-    WRITE_CHUNK,
+    insert_case_events, insert_event, insert_many, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError, WRITE_CHUNK,
 };
 
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).
@@ -304,30 +303,21 @@ pub(super) async fn insert_outbox(tx: &mut super::Conn, case_id: Option<i64>, ma
 /// Queues several mails, `WRITE_CHUNK` a statement; their ids, in the order given.
 pub(super) async fn insert_outboxes(tx: &mut super::Conn, mails: &[(Option<i64>, &OutgoingMail)]) -> Result<Vec<i64>, sqlx::Error> {
     let t = now();
-    let mut ids = Vec::with_capacity(mails.len());
-    for chunk in mails.chunks(WRITE_CHUNK) {
-        let sql = format!(
-            "INSERT INTO outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)
-             VALUES {} RETURNING id",
-            value_rows(chunk.len(), 12)
-        );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-        for (case_id, mail) in chunk {
-            query = query
-                .bind(*case_id)
-                .bind(mail.kind.as_str())
-                .bind(&mail.recipient)
-                .bind(mail.recipient_name.clone())
-                .bind(&mail.subject)
-                .bind(&mail.body)
-                .bind(&mail.message_id)
-                .bind(mail.in_reply_to.clone())
-                .bind(mail.references.join(" "))
-                .bind(mail.status.as_str())
-                .bind(t)
-                .bind(t);
-        }
-        ids.extend(in_insert_order(query.fetch_all(&mut *tx).await?));
-    }
-    Ok(ids)
+    let into = "outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)";
+    insert_many(tx, into, 12, mails, |query, (case_id, mail)| {
+        query
+            .bind(*case_id)
+            .bind(mail.kind.as_str())
+            .bind(&mail.recipient)
+            .bind(mail.recipient_name.clone())
+            .bind(&mail.subject)
+            .bind(&mail.body)
+            .bind(&mail.message_id)
+            .bind(mail.in_reply_to.clone())
+            .bind(mail.references.join(" "))
+            .bind(mail.status.as_str())
+            .bind(t)
+            .bind(t)
+    })
+    .await
 }
