@@ -51,7 +51,8 @@ pub enum Outcome {
 pub enum Processed {
     /// Recorded in the transaction given; [`Intake::committed`] once that has committed.
     Done(Done),
-    /// A new complaint that waits in the batch's [`Deferred`], to be written with the others.
+    /// A new complaint (or a later copy of one) that waits in the batch's [`Deferred`]: its
+    /// outcome comes with the others' when they are written.
     Deferred,
     /// Nothing recorded: a reply to a case with an action token in its subject. Such a mail is
     /// handled by [`Intake::process_alone`], outside any other transaction (an action commits
@@ -130,6 +131,10 @@ pub enum IntakeError {
     /// meanwhile; the batch is rolled back and recorded again, a mail at a time.
     #[error("a mail of the batch was recorded meanwhile by someone else")]
     WrittenMeanwhile,
+    /// The new complaints of a batch could not be written together as it was about to commit;
+    /// the batch was rolled back, and its mails are taken in again.
+    #[error("the new complaints of a batch could not be written together; its mails are taken in again")]
+    BatchRolledBack,
 }
 
 pub struct Intake {
@@ -227,9 +232,15 @@ impl Intake {
         let dedupe_key = mail.dedupe_key();
         match deferred.as_deref_mut() {
             // Complaints are looked up all at once when they are written; other mail below.
-            Some(waiting) if waiting.holds(&dedupe_key) => return Ok(Processed::Done(Done::now(Outcome::Duplicate))),
-            Some(waiting) if waiting.answered_by(&mail.thread_ids) => self.write_deferred(db, waiting).await?,
-            Some(_) => {}
+            Some(waiting) => {
+                if waiting.add_copy(tag, &dedupe_key) {
+                    return Ok(Processed::Deferred);
+                }
+                // A reply to a complaint that waits finds its case once that is written.
+                if waiting.answered_by(&mail.thread_ids) {
+                    self.write_deferred(db, waiting).await?;
+                }
+            }
             None => {
                 if let Some(done) = self.seen(db, &dedupe_key).await? {
                     return Ok(Processed::Done(done));
@@ -239,8 +250,7 @@ impl Intake {
         let (linked, mentions) = self.link(db, &mail).await?;
         if let Some(waiting) = deferred.as_deref_mut() {
             if linked.is_none() && classify::<()>(&mail, &self.own_addresses, None, Some(&self.spam)) == Classification::NewComplaint {
-                let complaint = self.complaint(&self.settings.get(), &mail, &self.raw(raw).await?, arrived, mentions).await?;
-                waiting.add(tag, dedupe_key, complaint);
+                waiting.add(tag, dedupe_key, mail, raw, arrived, mentions);
                 return Ok(Processed::Deferred);
             }
             if let Some(done) = self.seen(db, &dedupe_key).await? {

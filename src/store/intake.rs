@@ -209,8 +209,9 @@ impl Store {
     /// New references for cases received on these days, in this order: numbered on from the
     /// counter of each case's year, which is moved on in the caller's transaction.
     pub async fn case_references_on(&self, tx: &mut Conn, received_on: &[chrono::NaiveDate]) -> Result<Vec<String>> {
-        // How many of each year, then the first number of each year.
-        let mut next = HashMap::new();
+        // How many of each year, then the first number of each year; years in order, so that
+        // two writers lock their counters in the same order.
+        let mut next = std::collections::BTreeMap::new();
         for day in received_on {
             *next.entry(chrono::Datelike::year(day)).or_insert(0i64) += 1;
         }
@@ -393,7 +394,7 @@ struct Assignment {
 }
 
 /// The handlers that new cases can go to.
-async fn handler_candidates(tx: &mut Conn) -> Result<Vec<Candidate>, sqlx::Error> {
+pub(super) async fn handler_candidates(tx: &mut Conn) -> Result<Vec<Candidate>, sqlx::Error> {
     let rows: Vec<(i64, String, i64, i64)> =
         sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
     Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
@@ -409,8 +410,11 @@ impl Assignment {
         let named = named_in(&text, candidates.iter().map(|c| c.name.as_str()));
         let preferred = case.preferred_handler.as_ref().and_then(|p| candidates.iter().find(|c| c.name == *p && !named.contains(&c.name)));
         let id = preferred.or_else(|| pick(candidates, &named)).map(|c| c.id);
+        // After everyone's turn so far, even within one second: of several cases written
+        // together, the next goes to the next handler, not back to one with a lower id.
+        let turn = candidates.iter().map(|c| c.last_assigned_at + 1).fold(at, i64::max);
         let handler = candidates.iter_mut().find(|c| Some(c.id) == id).map(|chosen| {
-            chosen.last_assigned_at = at.max(chosen.last_assigned_at + 1);
+            chosen.last_assigned_at = turn;
             chosen.clone()
         });
         Assignment { handler, named }

@@ -490,6 +490,9 @@ async fn insert_many<'q, T>(
         let sql = format!("INSERT INTO {into} VALUES {} RETURNING id", value_rows(chunk.len(), columns));
         let query = chunk.iter().fold(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &bind);
         let mut written: Vec<i64> = query.fetch_all(&mut *tx).await?;
+        if written.len() != chunk.len() {
+            return Err(sqlx::Error::Protocol(format!("INSERT INTO {into}: {} rows written of {}", written.len(), chunk.len())));
+        }
         written.sort_unstable();
         ids.extend(written);
     }

@@ -2,9 +2,12 @@
 //! costs eight statements or so when written on its own: on PostgreSQL each is a round trip,
 //! which is most of the time a mail takes. So the batch keeps its new complaints in memory and
 //! writes them at its end, a few statements for all of them ([`Intake::write_deferred`]).
+//! Nothing of a complaint is stored before then, not even its attachments: one that proves
+//! known (a crash before it left the inbox) leaves no file behind.
 //!
 //! What a later mail of the same batch learns from the database must not change by this:
-//! - the same mail again (its dedupe key) is a duplicate, as it would have been;
+//! - the same mail again (its dedupe key) ends as the first copy does: a duplicate, or in
+//!   quarantine beside it when that was held there before;
 //! - a reply to a waiting complaint (its Message-ID in the reply's thread) has them written
 //!   first, so the reply finds its case;
 //! - the loop guard counts the acknowledgements that wait, and handlers take their turns in
@@ -16,20 +19,35 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use super::{Complaint, Done, Intake, IntakeError, Outcome};
+use super::{Done, Intake, IntakeError, Outcome};
+use crate::domain::inbound::InboundMail;
 use crate::store::{CaseToWrite, Conn, OutboxStatus, Seen};
 
-/// The new complaints of a batch that wait to be written, and those written, with what is left
-/// to do once the batch commits.
+/// The new complaints of a batch that wait to be written, and what became of those taken up
+/// since, with what is left to do once the batch commits.
 #[derive(Default)]
 pub struct Deferred {
-    waiting: Vec<(u32, Complaint)>,
+    waiting: Vec<Waiting>,
+    /// Later copies of a waiting complaint (its dedupe key), by tag: each ends as the first did,
+    /// a duplicate, or in quarantine with it.
+    copies: Vec<(u32, String)>,
     /// The dedupe keys and Message-IDs of the complaints that wait.
     keys: HashSet<String>,
     message_ids: HashSet<String>,
-    written: Vec<(u32, Done)>,
+    taken: Vec<(u32, Done)>,
+}
+
+/// A new complaint as it came: nothing of it is stored, not even its attachments, before it
+/// proves new when it is written.
+struct Waiting {
+    tag: u32,
+    dedupe_key: String,
+    mail: InboundMail,
+    raw: Vec<u8>,
+    arrived: DateTime<Utc>,
+    mentions: Option<String>,
 }
 
 impl Deferred {
@@ -38,9 +56,10 @@ impl Deferred {
         !self.waiting.is_empty()
     }
 
-    /// The mails written since this was last asked, by the tag each was deferred with.
+    /// The mails taken up since this was last asked (registered, or found known), by the tag
+    /// each was deferred with.
     pub fn take_written(&mut self) -> Vec<(u32, Done)> {
-        std::mem::take(&mut self.written)
+        std::mem::take(&mut self.taken)
     }
 
     /// Forgets everything: the transaction they were written in was rolled back.
@@ -48,48 +67,67 @@ impl Deferred {
         *self = Deferred::default();
     }
 
-    pub(super) fn holds(&self, dedupe_key: &str) -> bool {
-        self.keys.contains(dedupe_key)
-    }
-
     /// Whether a mail in this thread replies to a complaint that waits.
     pub(super) fn answered_by(&self, thread_ids: &[String]) -> bool {
         thread_ids.iter().any(|id| self.message_ids.contains(id))
     }
 
-    pub(super) fn add(&mut self, tag: u32, dedupe_key: String, complaint: Complaint) {
-        self.keys.insert(dedupe_key);
-        self.message_ids.extend(complaint.in_reply_to.clone());
-        self.waiting.push((tag, complaint));
+    /// Keeps the new complaint `tag` to be written with the others.
+    pub(super) fn add(&mut self, tag: u32, dedupe_key: String, mail: InboundMail, raw: &[u8], arrived: DateTime<Utc>, mentions: Option<String>) {
+        self.keys.insert(dedupe_key.clone());
+        self.message_ids.extend(mail.message_id.clone());
+        self.waiting.push(Waiting { tag, dedupe_key, mail, raw: raw.to_vec(), arrived, mentions });
+    }
+
+    /// Keeps the mail `tag` as a copy of a complaint that waits, if it is one.
+    pub(super) fn add_copy(&mut self, tag: u32, dedupe_key: &str) -> bool {
+        let copy = self.keys.contains(dedupe_key);
+        if copy {
+            self.copies.push((tag, dedupe_key.to_string()));
+        }
+        copy
     }
 }
 
 impl Intake {
     /// Writes the complaints that wait in `deferred` on `db` (the batch's transaction), in
     /// the order they came; [`Deferred::take_written`] has them then. A mail known already
-    /// (a crash before it left the inbox) comes out a duplicate, or still in quarantine.
-    /// An error leaves the transaction to be rolled back: whatever of them was written is in it.
+    /// (a crash before it left the inbox) comes out a duplicate, or still in quarantine, and
+    /// so do its copies. An error leaves the transaction to be rolled back: whatever of them
+    /// was written is in it.
     pub async fn write_deferred(&self, db: &mut Conn, deferred: &mut Deferred) -> Result<(), IntakeError> {
         let waiting = std::mem::take(&mut deferred.waiting);
+        let copies = std::mem::take(&mut deferred.copies);
         deferred.keys.clear();
         deferred.message_ids.clear();
         if waiting.is_empty() {
             return Ok(());
         }
-        let keys: Vec<String> = waiting.iter().filter_map(|(_, c)| c.record.dedupe_key.clone()).collect();
-        let mut seen = self.store.seen_many_on(db, &keys).await?;
+        let keys: Vec<String> = waiting.iter().map(|w| w.dedupe_key.clone()).collect();
+        let seen = self.store.seen_many_on(db, &keys).await?;
+        // The copies end as their first did when that was in quarantine; else duplicates.
+        for (tag, key) in copies {
+            let outcome = match seen.get(&key) {
+                Some(Seen::Quarantined(reason)) => Outcome::Quarantine { reason: reason.clone() },
+                _ => Outcome::Duplicate,
+            };
+            deferred.taken.push((tag, Done::now(outcome)));
+        }
+        let settings = self.settings.get();
         let mut complaints = Vec::with_capacity(waiting.len());
-        for (tag, complaint) in waiting {
-            match complaint.record.dedupe_key.as_ref().and_then(|key| seen.remove(key)) {
-                None | Some(Seen::New) => complaints.push((tag, complaint)),
-                Some(Seen::Known) => deferred.written.push((tag, Done::now(Outcome::Duplicate))),
-                Some(Seen::Quarantined(reason)) => deferred.written.push((tag, Done::now(Outcome::Quarantine { reason }))),
+        for w in waiting {
+            match seen.get(&w.dedupe_key) {
+                None | Some(Seen::New) => {
+                    let complaint = self.complaint(&settings, &w.mail, &self.raw(&w.raw).await?, w.arrived, w.mentions).await?;
+                    complaints.push((w.tag, complaint));
+                }
+                Some(Seen::Known) => deferred.taken.push((w.tag, Done::now(Outcome::Duplicate))),
+                Some(Seen::Quarantined(reason)) => deferred.taken.push((w.tag, Done::now(Outcome::Quarantine { reason: reason.clone() }))),
             }
         }
         if complaints.is_empty() {
             return Ok(());
         }
-        let settings = self.settings.get();
         let days: Vec<_> = complaints.iter().map(|(_, c)| c.case.received_on).collect();
         let references = self.store.case_references_on(db, &days).await?;
         // The loop guard, counted in order as if each complaint were written on its own.
@@ -114,7 +152,7 @@ impl Intake {
         };
         drop(rows);
         for ((((tag, complaint), reference), status), (_, assigned)) in complaints.into_iter().zip(references).zip(statuses).zip(written) {
-            deferred.written.push((tag, complaint.registered(reference, status, assigned)));
+            deferred.taken.push((tag, complaint.registered(reference, status, assigned)));
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //! the sizes and dates come in one FETCH and the bodies of the small mails in another (bounded
 //! by count and bytes). The batch is recorded in one transaction: the mailbox lease renewed,
 //! the mails, then one commit. When all its mails are in hand, its new complaints are written
-//! together just before the commit, a few statements for all (see `Deferred`). When a mail
+//! together before the commit (or earlier, when a later mail depends on them), a few
+//! statements for all (see `Deferred`). When a mail
 //! fails, the transaction is rolled back and its mails are recorded again, each in a savepoint
 //! of its own and nothing deferred, so that the failing mail is rolled back alone (see
 //! `Batch::careful`). Then the committed mails leave the inbox in one `UID MOVE` per
@@ -21,7 +22,7 @@ use futures::TryStreamExt;
 use tokio::sync::watch;
 
 use super::{in_folder, timed, Destination, ImapSession, MailboxError, MailboxWorker, SyncReport, FETCH_CHUNK, MAX_ATTEMPTS, PROCESSED_KEYWORD};
-use crate::app::intake::{Deferred, Done, Outcome, Processed};
+use crate::app::intake::{Deferred, Done, IntakeError, Outcome, Processed};
 use crate::config::MarkMode;
 use crate::domain::text::redact_addresses;
 use crate::io::health::Loop;
@@ -49,7 +50,8 @@ struct Batch {
     /// when a mail fails in it, or proves a duplicate only as it is written, the transaction is
     /// rolled back and its mails are recorded again, carefully, until the next commit.
     careful: bool,
-    /// The mails written in `tx` without savepoints, kept to be recorded again (see `careful`).
+    /// The mails recorded in `tx` without savepoints, or waiting in `deferred`, kept to be
+    /// recorded again (see `careful`).
     written: Vec<(u32, Input)>,
     /// The last UID put away that `tx` saves (saved again if `tx` is rolled back).
     saves: Option<u32>,
@@ -74,8 +76,9 @@ enum Step {
     Next,
     /// The mailbox lease is lost: stop.
     Stop,
-    /// The mail failed in a transaction without savepoints, which was rolled back: its mails
-    /// are to be recorded again (see `Batch::careful`).
+    /// A mail failed in a transaction without savepoints, or its waiting complaints could not
+    /// be written together; it was rolled back, and its mails are to be recorded again (see
+    /// `Batch::careful`).
     Again,
 }
 
@@ -258,6 +261,7 @@ impl MailboxWorker {
                     }
                 };
                 let Some(input) = input else {
+                    self.failures.forget(&key);
                     batch.committed.push((uid, None));
                     return Ok(Step::Next);
                 };
@@ -356,13 +360,11 @@ impl MailboxWorker {
     /// Commits what the batch has recorded, then does what waited for that (see
     /// `Intake::committed`). The mails are then ready to be put away.
     async fn commit(&self, batch: &mut Batch, uidvalidity: u32, report: &mut SyncReport) -> Result<(), MailboxError> {
-        let Some(tx) = batch.tx.as_mut() else { return Ok(()) };
-        // Written before each commit already (see `write_waiting`); should any still wait, they
-        // are written now, and a failure rolls the batch back (its mails stay in the inbox).
-        if let Some(deferred) = batch.deferred.as_mut().filter(|d| d.is_waiting()) {
-            self.intake.write_deferred(tx, deferred).await?;
-            let written = self.note_quarantined(tx, deferred.take_written(), uidvalidity).await?;
-            batch.recorded.extend(written);
+        // Complaints that wait are written before each commit already (see `write_waiting`);
+        // should any still wait, they are written now, and a failure rolls back all that the
+        // transaction holds (its mails stay in the inbox, to be taken in again).
+        if let Step::Again = self.write_waiting(batch, uidvalidity).await? {
+            return Err(IntakeError::BatchRolledBack.into());
         }
         let Some(tx) = batch.tx.take() else { return Ok(()) };
         tx.commit().await?;
@@ -485,7 +487,10 @@ impl MailboxWorker {
                 Ok(Step::Next)
             }
             Err(e) => {
-                tracing::debug!("the complaints of a batch failed as they were written together; the batch is recorded again a mail at a time: {e}");
+                // Once in a while (a mail the database refuses, or one recorded meanwhile); every
+                // batch would be a fault of the statements that write many rows at once.
+                tracing::warn!("the new complaints of a batch could not be written together; the batch is recorded again a mail at a time");
+                tracing::debug!("writing together failed: {e}");
                 self.start_over(batch, None).await
             }
         }
@@ -504,7 +509,8 @@ impl MailboxWorker {
 
     /// A mail failed (or proved a duplicate only as it was written) in a transaction without
     /// savepoints, or the complaints that waited could not be written: that is rolled back, and
-    /// its mails, this one last, wait in `batch.written` to be recorded again, carefully.
+    /// its mails (the current one last, if any) wait in `batch.written` to be recorded again,
+    /// carefully.
     async fn start_over(&self, batch: &mut Batch, current: Option<(u32, Input)>) -> Result<Step, MailboxError> {
         if let Some(tx) = batch.tx.take() {
             tx.rollback().await?;
