@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use sqlx::Connection as _;
 
 use super::{
-    begin_on, insert_case_events, insert_event, insert_many, insert_outboxes, now, register, value_rows, AttachmentRecord, CaseLink, Conn, MessageRecord,
-    NewCase, OutgoingMail, Registration, Result, Store, WRITE_CHUNK,
+    begin_on, insert_case_events, insert_event, insert_many, insert_outboxes, now, placeholders, register, AttachmentRecord, CaseLink, Conn, MessageRecord,
+    NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
 };
 use crate::domain::assignment::Candidate;
 
@@ -33,11 +33,11 @@ impl Store {
     /// what it knows of each (a key it does not know is left out).
     pub async fn seen_many_on(&self, conn: &mut Conn, dedupe_keys: &[String]) -> Result<HashMap<String, Seen>> {
         let mut seen = HashMap::new();
-        for chunk in dedupe_keys.chunks(WRITE_CHUNK) {
+        for chunk in dedupe_keys.chunks(LOOKUP_CHUNK) {
             // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
             let mut asked: HashMap<String, &String> = chunk.iter().map(|key| (register::retained_dedupe_key(key), key)).collect();
             asked.extend(chunk.iter().map(|key| (key.clone(), key)));
-            let sql = format!("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key IN {}", value_rows(1, asked.len()));
+            let sql = format!("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key IN ({})", placeholders(1, asked.len()));
             let mut query = sqlx::query_as::<_, (Option<String>, String, Option<i64>, String)>(sqlx::AssertSqlSafe(sql));
             for stored in asked.keys() {
                 query = query.bind(stored.clone());
@@ -139,11 +139,10 @@ impl Store {
     /// with none is left out).
     pub async fn auto_replies_since_many(&self, conn: &mut Conn, recipients: &[String], since: i64) -> Result<HashMap<String, i64>> {
         let mut counts = HashMap::new();
-        for chunk in recipients.chunks(WRITE_CHUNK) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        for chunk in recipients.chunks(LOOKUP_CHUNK) {
             let sql = format!(
                 "SELECT recipient, COUNT(*) FROM outbox WHERE created_at >= $1 AND status <> 'suppressed' AND recipient IN ({}) GROUP BY recipient",
-                placeholders.join(", ")
+                placeholders(2, chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(since);
             for recipient in chunk {
@@ -454,13 +453,10 @@ async fn insert_messages(tx: &mut Conn, messages: &[(Option<i64>, &MessageRecord
     })
     .await?;
     let attachments: Vec<_> = messages.iter().zip(&ids).flat_map(|((case_id, _, list), id)| list.iter().map(move |a| (*id, *case_id, a))).collect();
-    for chunk in attachments.chunks(WRITE_CHUNK) {
-        let sql = format!("INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, role) VALUES {}", value_rows(chunk.len(), 7));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, case_id, a) in chunk {
-            query = query.bind(*id).bind(*case_id).bind(&a.filename).bind(&a.content_type).bind(a.size).bind(&a.sha256).bind(a.role);
-        }
-        query.execute(&mut *tx).await?;
-    }
+    let into = "attachments (message_id, case_id, filename, content_type, size, sha256, role)";
+    insert_many(tx, into, 7, &attachments, |query, (id, case_id, a)| {
+        query.bind(*id).bind(*case_id).bind(&a.filename).bind(&a.content_type).bind(a.size).bind(&a.sha256).bind(a.role)
+    })
+    .await?;
     Ok(ids)
 }

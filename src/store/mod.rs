@@ -499,11 +499,18 @@ async fn insert_many<'q, T>(
     Ok(ids)
 }
 
+/// Keys per statement when many are looked up at once (`IN (...)`).
+const LOOKUP_CHUNK: usize = 500;
+
+/// Placeholders for a list of `n` values numbered from `$first`: `$1, $2, $3`.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Placeholders for `rows` rows of `columns` values each, numbered from `$1`:
 /// `($1, $2), ($3, $4)`.
 fn value_rows(rows: usize, columns: usize) -> String {
-    let row = |r: usize| format!("({})", (1..=columns).map(|c| format!("${}", r * columns + c)).collect::<Vec<_>>().join(", "));
-    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+    (0..rows).map(|r| format!("({})", placeholders(1 + r * columns, columns))).collect::<Vec<_>>().join(", ")
 }
 
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
