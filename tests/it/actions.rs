@@ -346,6 +346,7 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
         .await;
     daemon.stop().await;
     assert_eq!(store.count(Table::Cases).await.unwrap(), 2, "no new case for a re-delivered mail");
+    assert!(!file_path.exists(), "a re-delivered mail leaves no copy of its attachment behind");
 }
 
 async fn sql(w: &World, statement: &'static str, reference: &str) {
