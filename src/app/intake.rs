@@ -24,10 +24,10 @@ use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
+use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
+
 mod deferred;
 pub use deferred::Deferred;
-
-use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
