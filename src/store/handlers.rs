@@ -2,7 +2,7 @@
 
 use super::corrections::named_handlers;
 use super::{insert_event, now, Result, Store, StoreError};
-use crate::domain::assignment::{is_subject, pick};
+use crate::domain::assignment::{is_subject, pick, Candidate};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Handler {
@@ -106,7 +106,7 @@ impl Store {
             // Neither a subject nor a handler the complaint names (unless a supervisor cleared that).
             let mut excluded = subjects(&mut tx, case_id).await?;
             excluded.extend(named_handlers(&named));
-            let candidates = super::intake::handler_candidates(&mut tx).await?;
+            let candidates = handler_candidates(&mut tx).await?;
             let next = pick(&candidates, &excluded);
             sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(next.map(|c| c.id)).bind(case_id).execute(&mut *tx).await?;
             let detail = match next {
@@ -123,4 +123,11 @@ impl Store {
 
 async fn subjects(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT name FROM case_subjects WHERE case_id = $1").bind(case_id).fetch_all(&mut **tx).await
+}
+
+/// The handlers that cases can go to, with their turns in the round-robin.
+pub(super) async fn handler_candidates(tx: &mut super::Conn) -> Result<Vec<Candidate>, sqlx::Error> {
+    let rows: Vec<(i64, String, i64, i64)> =
+        sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
+    Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use sqlx::Connection as _;
 
 use super::{
-    begin_on, insert_case_events, insert_event, insert_many, insert_outboxes, now, placeholders, register, AttachmentRecord, CaseLink, Conn, MessageRecord,
-    NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
+    begin_on, handler_candidates, insert_case_events, insert_event, insert_many, insert_outboxes, now, placeholders, register, AttachmentRecord, CaseLink,
+    Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
 };
 use crate::domain::assignment::Candidate;
 
@@ -390,13 +390,6 @@ struct Assignment {
     handler: Option<Candidate>,
     /// Handlers the complaint names: none of them is chosen, and a supervisor checks the case.
     named: Vec<String>,
-}
-
-/// The handlers that new cases can go to.
-pub(super) async fn handler_candidates(tx: &mut Conn) -> Result<Vec<Candidate>, sqlx::Error> {
-    let rows: Vec<(i64, String, i64, i64)> =
-        sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
-    Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
 }
 
 impl Assignment {

@@ -565,6 +565,7 @@ mod views;
 mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
+use handlers::handler_candidates;
 pub use handlers::Handler;
 pub use intake::CaseToWrite;
 pub use intake::Seen;

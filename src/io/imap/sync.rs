@@ -227,7 +227,6 @@ impl MailboxWorker {
         report: &mut SyncReport,
         last_put_away: &mut Option<u32>,
     ) -> Result<bool, MailboxError> {
-        let inbox = &self.config.inbox;
         // Mails in hand to record (again) before the next of `uids`.
         let mut again: VecDeque<(u32, Input)> = VecDeque::new();
         let mut next = uids.iter();
@@ -248,7 +247,7 @@ impl MailboxWorker {
                 }
             };
             self.health.beat(Loop::Mailbox);
-            let key = (inbox.clone(), uidvalidity, uid);
+            let key = self.failure_key(uidvalidity, uid);
             let result = async {
                 let input = match (in_hand, &mut source) {
                     (Some(input), _) => Some(input),
@@ -287,6 +286,11 @@ impl MailboxWorker {
             }
         }
         Ok(true)
+    }
+
+    /// What a mail's failures are counted by (see `Failures`).
+    fn failure_key(&self, uidvalidity: u32, uid: u32) -> (String, u32, u32) {
+        (self.config.inbox.clone(), uidvalidity, uid)
     }
 
     /// A mail as the batch's FETCHes brought it: its body, or too large to take in. `None`
@@ -374,7 +378,7 @@ impl MailboxWorker {
         // In the order of the mailbox: a complaint that waited was recorded after later mail.
         batch.recorded.sort_by_key(|(uid, _)| *uid);
         for (uid, done) in batch.recorded.drain(..) {
-            self.failures.forget(&(self.config.inbox.clone(), uidvalidity, uid));
+            self.failures.forget(&self.failure_key(uidvalidity, uid));
             let destination = self.destination(uid, &done.outcome, report);
             self.intake.committed(done).await;
             batch.committed.push((uid, Some(destination)));
@@ -426,7 +430,7 @@ impl MailboxWorker {
                 self.commit(batch, uidvalidity, report).await?;
                 let span = tracing::info_span!("mail", uid, size = raw.len());
                 let outcome = tracing::Instrument::instrument(self.intake.process_alone(&raw, arrived), span).await?;
-                self.failures.forget(&(self.config.inbox.clone(), uidvalidity, uid));
+                self.failures.forget(&self.failure_key(uidvalidity, uid));
                 if let Outcome::Quarantine { reason } = &outcome {
                     self.store.record_quarantine(&self.config.inbox, uidvalidity, uid, None, reason).await?;
                 }
