@@ -18,7 +18,7 @@ use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::config::settings::{Settings, SharedSettings};
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
-use crate::domain::classify::{classify, Classification, SpamPolicy};
+use crate::domain::classify::{classify, correspondent, Classification, SpamPolicy};
 use crate::domain::inbound::{self, InboundMail, Person};
 use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
@@ -392,10 +392,13 @@ impl Intake {
         // complaint of its own (acknowledged as any other, saying nothing of the case it
         // names); its history notes the reference so the handler can join them.
         let mut mentions = None;
+        // A reference written by hand in the subject ("KL 2026 0005") counts as one in the text.
         if linked.is_none() {
-            let in_text: Vec<String> = CaseRef::find_in_opening(&mail.text, &self.reference_prefix).iter().map(ToString::to_string).collect();
-            if let (Some(case), Some(from)) = (self.store.find_case_for(db, &in_text, &[]).await?, &mail.from) {
-                if self.store.address_known_on_case(db, case.id, &from.address).await? {
+            let mut in_text: Vec<String> = CaseRef::find_loose(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
+            in_text.extend(CaseRef::find_in_opening(&mail.text, &self.reference_prefix).iter().map(ToString::to_string));
+            in_text.retain(|r| !references.contains(r));
+            if let (Some(case), Some(from)) = (self.store.find_case_for(db, &in_text, &[]).await?, correspondent(mail, &self.own_addresses)) {
+                if self.store.address_known_on_case(db, case.id, &from.person.address).await? {
                     linked = Some(case);
                 } else {
                     mentions = Some(case.reference);
@@ -509,7 +512,11 @@ impl Intake {
         if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == "document" && is_readable_document(&a.content_type)) {
             incomplete.push("description");
         }
-        let from = mail.from.clone();
+        // The complainant of record, to whom the letters go: the person at `From`, or the
+        // person a web form writes for (see `classify::correspondent`).
+        let correspondent = correspondent(mail, &self.own_addresses);
+        let from = correspondent.as_ref().map(|c| c.person.clone());
+        let reply_to = correspondent.and_then(|c| c.reply_to);
         if from.as_ref().and_then(|f| f.name.as_ref()).is_none() {
             incomplete.push("name");
         }
@@ -517,8 +524,8 @@ impl Intake {
             source: "email",
             complainant_name: from.as_ref().and_then(|f| f.name.clone()),
             complainant_email: from.as_ref().map(|f| f.address.clone()),
-            reply_to_name: mail.reply_to.as_ref().and_then(|r| r.name.clone()),
-            reply_to_email: mail.reply_to.as_ref().map(|r| r.address.clone()).filter(|r| Some(r) != from.as_ref().map(|f| &f.address)),
+            reply_to_name: reply_to.as_ref().and_then(|r| r.name.clone()),
+            reply_to_email: reply_to.map(|r| r.address),
             postal_address: None,
             subject: mail.subject.clone(),
             description: mail.text.clone(),

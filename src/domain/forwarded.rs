@@ -33,31 +33,111 @@ pub fn is_forward_subject(subject: &str) -> bool {
     ["fwd:", "fw:", "doorst:", "doorgestuurd:", "wg:", "tr:", "rv:", "fwd ", "[fwd:"].iter().any(|p| lower.starts_with(p))
 }
 
-/// Lines that only ever introduce a forwarded message (Gmail, Thunderbird, Apple Mail, in
-/// English and Dutch). Outlook's "-----Original Message-----" also heads replies, so it counts
-/// only under a forward subject.
-fn is_forward_marker(line: &str, forward_subject: bool) -> bool {
-    let l = line.trim().trim_matches(|c: char| c == '-' || c.is_whitespace()).to_lowercase();
-    matches!(l.as_str(), "forwarded message" | "doorgestuurd bericht" | "begin forwarded message:" | "begin doorgestuurd bericht:")
-        || (forward_subject && matches!(l.as_str(), "original message" | "oorspronkelijk bericht"))
+/// Subject prefixes of a reply: a quoted header block under them heads a quoted reply, not a
+/// forward.
+pub fn is_reply_subject(subject: &str) -> bool {
+    let lower = subject.trim_start().to_lowercase();
+    ["re:", "antw:", "aw:", "sv:", "r:", "ref:", "réf:", "re :"].iter().any(|p| lower.starts_with(p))
 }
 
-/// The original sender of an inline forward in `text`: the first header block after a forward
-/// marker, or (under a forward subject) the first Outlook-style "From:/Van:" block.
+/// Lines that only ever introduce a forwarded message (Gmail, Thunderbird, Apple Mail, in
+/// English and Dutch), also when quoted with `> ` (Apple Mail forwarding a forward). Outlook's
+/// "-----Original Message-----" also heads replies, so it counts only when the subject is no
+/// reply's: a colleague may rewrite a forward's subject, a reply keeps its "RE:".
+fn is_forward_marker(line: &str, reply_subject: bool) -> bool {
+    let l = line.trim().trim_start_matches(|c: char| c == '>' || c.is_whitespace()).trim_matches(|c: char| c == '-' || c.is_whitespace()).to_lowercase();
+    matches!(
+        l.as_str(),
+        "forwarded message"
+            | "doorgestuurd bericht"
+            | "begin forwarded message:"
+            | "begin doorgestuurd bericht:"
+            | "weitergeleitete nachricht"
+            | "message transféré"
+    ) || (!reply_subject
+        && matches!(
+            l.as_str(),
+            "original message"
+                | "oorspronkelijk bericht"
+                | "original appointment"
+                | "oorspronkelijke afspraak"
+                | "ursprüngliche nachricht"
+                | "message d'origine"
+        ))
+}
+
+/// Whether `lines[i]` opens an Outlook-style header block: a "From:/Van:" line followed within
+/// a few lines by its date and its recipient or subject.
+fn opens_header_block(lines: &[&str], i: usize) -> bool {
+    let clean = |l: &str| l.trim_start_matches(|c: char| c == '>' || c.is_whitespace()).to_string();
+    if field(&clean(lines[i]), &["from", "van", "von", "de"]).is_none() {
+        return false;
+    }
+    let next: Vec<String> = lines.iter().skip(i + 1).take(5).map(|l| clean(l)).collect();
+    let has = |names: &[&str]| next.iter().any(|l| field(l, names).is_some());
+    has(&["date", "datum", "sent", "verzonden", "gesendet", "envoyé"]) && has(&["to", "aan", "an", "à", "subject", "onderwerp", "betreff", "objet"])
+}
+
+/// Where the forwarded mails in `text` start: after each forward marker, at each Outlook-style
+/// header block (unless the subject is a reply's), or under a forward subject at the first
+/// "From:/Van:" line.
+fn block_starts(lines: &[&str], subject: &str) -> Vec<usize> {
+    let reply = is_reply_subject(subject);
+    let mut starts = Vec::new();
+    for i in 0..lines.len() {
+        if is_forward_marker(lines[i], reply) {
+            starts.push(i + 1);
+        } else if !reply && opens_header_block(lines, i) && starts.last().is_none_or(|&s| s + 3 <= i) {
+            starts.push(i);
+        }
+    }
+    if starts.is_empty() && is_forward_subject(subject) {
+        if let Some(i) = lines.iter().position(|l| field(l.trim_start_matches('>').trim(), &["from", "van"]).is_some()) {
+            starts.push(i);
+        }
+    }
+    starts
+}
+
+/// The original sender of an inline forward in `text`. A forward of a forward shows several
+/// header blocks; the deepest one is the mail that started it, the complainant's.
 pub fn inline(subject: &str, text: &str) -> Option<Forwarded> {
     let lines: Vec<&str> = text.lines().collect();
-    let forward_subject = is_forward_subject(subject);
-    let start = match lines.iter().position(|l| is_forward_marker(l, forward_subject)) {
-        Some(i) => i + 1,
-        None if forward_subject => lines.iter().position(|l| field(l, &["from", "van"]).is_some())?,
-        None => return None,
-    };
+    block_starts(&lines, subject).into_iter().rev().find_map(|start| header_block(&lines, start))
+}
+
+/// What the sender wrote themselves: the text above any forwarded mail, quote (`>`), quote
+/// attribution ("On ... wrote:") or signature separator.
+pub fn own_text<'a>(subject: &str, text: &'a str) -> &'a str {
+    let lines: Vec<&str> = text.lines().collect();
+    let first_block = block_starts(&lines, subject).first().copied();
+    let end = lines
+        .iter()
+        .enumerate()
+        .position(|(i, l)| {
+            let t = l.trim().to_lowercase();
+            Some(i) == first_block
+                || t.starts_with('>')
+                || t == "--"
+                || (["on ", "op ", "am ", "le ", "el "].iter().any(|p| t.starts_with(p))
+                    && t.ends_with(':')
+                    && [" wrote", " schreef", " schrieb", " a écrit", " escribió"].iter().any(|w| t.contains(w)))
+                || is_forward_marker(l, is_reply_subject(subject))
+        })
+        .unwrap_or(lines.len());
+    // Where that line starts in `text` (lines are slices of it).
+    let offset = lines.get(end).map_or(text.len(), |l| l.as_ptr() as usize - text.as_ptr() as usize);
+    &text[..offset]
+}
+
+/// The sender and date of the header block that starts at `lines[start]`.
+fn header_block(lines: &[&str], start: usize) -> Option<Forwarded> {
     let mut found = Forwarded { name: None, address: None, date: None };
     let mut seen_from = false;
     // The block is a few lines (From, Sent/Date, To, Cc, Subject); Outlook may put a blank
     // line or an underscore rule above it.
     for line in lines.iter().skip(start).take(12) {
-        let line = line.trim_start_matches('>').trim();
+        let line = line.trim_start_matches(|c: char| c == '>' || c.is_whitespace()).trim();
         if line.is_empty() || line.starts_with("___") {
             if seen_from {
                 break;
@@ -65,6 +145,9 @@ pub fn inline(subject: &str, text: &str) -> Option<Forwarded> {
             continue;
         }
         if let Some(value) = field(line, &["from", "van", "von", "de"]) {
+            if seen_from {
+                break;
+            }
             let (name, address) = person(value);
             found.name = name;
             found.address = address;
@@ -155,5 +238,32 @@ mod tests {
         assert_eq!(inline("RE: afspraak", reply), None);
         assert_eq!(inline("FW: afspraak", reply).unwrap().address.as_deref(), Some("coach@dienst.nl"));
         assert!(is_forward_subject("FW: klacht") && is_forward_subject("Doorst: klacht") && !is_forward_subject("Forward thinking"));
+    }
+
+    #[test]
+    fn apple_mail_quoted_forward_and_rewritten_subjects() {
+        // Apple Mail forwarding a forward quotes the inner header block with "> ".
+        let quoted = "Zie hieronder.\n\n> Begin forwarded message:\n> \n> From: An Smit <an@example.nl>\n> Subject: Klacht\n> Date: 23 November 2026 at 11:40:12 CET\n> To: info@dienst.nl\n> \n> Tekst";
+        assert_eq!(inline("Klacht van mevrouw Smit", quoted).unwrap().address.as_deref(), Some("an@example.nl"));
+        // A colleague who rewrote the subject of an Outlook forward: the block itself tells.
+        let outlook = "Kun jij dit oppakken?\n\nVan: Kees de Boer <kees@example.nl>\nVerzonden: maandag 23 november 2026 10:02\nAan: Info <info@dienst.nl>\nOnderwerp: klacht\n\nGeachte heer,";
+        assert_eq!(inline("Klacht meneer De Boer, graag oppakken", outlook).unwrap().address.as_deref(), Some("kees@example.nl"));
+        assert_eq!(inline("RE: klacht", outlook), None, "under a reply subject it is a quoted reply");
+    }
+
+    #[test]
+    fn a_forward_of_a_forward_names_the_deepest_sender() {
+        let text = "Ter info.\n\n---------- Forwarded message ---------\nFrom: Collega <collega@dienst.nl>\nDate: di 24 nov 2026\nSubject: Fwd: Klacht\n\nVoor jou.\n\n\
+                    ---------- Forwarded message ---------\nFrom: Petra Jansen <petra@example.nl>\nDate: Mon, 23 Nov 2026 at 09:14\nSubject: Klacht\n\nTekst.";
+        let f = inline("Fwd: Fwd: Klacht", text).unwrap();
+        assert_eq!((f.address.as_deref(), f.date.as_deref()), (Some("petra@example.nl"), Some("Mon, 23 Nov 2026 at 09:14")));
+    }
+
+    #[test]
+    fn own_text_stops_at_forwards_and_quotes() {
+        let text = "Mijn eigen woorden.\n\n---------- Forwarded message ---------\nFrom: x@example.nl\n\nHun woorden.";
+        assert_eq!(own_text("Fwd: x", text).trim(), "Mijn eigen woorden.");
+        assert_eq!(own_text("Re: x", "Ja.\n\nOp ma 23 nov 2026 schreef Jan <jan@example.nl>:\n> vraag").trim(), "Ja.");
+        assert_eq!(own_text("x", "Alles van mij.\n-- \nJan").trim(), "Alles van mij.");
     }
 }

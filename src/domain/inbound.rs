@@ -5,6 +5,7 @@ use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use ring::digest;
 
 use super::forwarded::{self, Forwarded};
+use super::mime::{self, CalendarPart};
 use super::text::{display_filename, html_to_text, remove_invisible, single_line, tidy_lines};
 
 /// A person's mailbox as found in a header.
@@ -74,6 +75,11 @@ pub struct InboundMail {
     pub return_path: ReturnPath,
     /// `multipart/report` or a `message/delivery-status` part: a delivery report.
     pub delivery_report: bool,
+    /// The root is `multipart/report`: a report made by a machine, not one a person attached.
+    pub report_root: bool,
+    /// An abuse feedback report (ARF) of the mail itself, in `multipart/report` or
+    /// `multipart/mixed`.
+    pub feedback_report: bool,
     /// A delivery report that says delivery failed (`Action: failed`), not one that reports a
     /// delay, a success or a read receipt.
     pub delivery_failed: bool,
@@ -88,6 +94,10 @@ pub struct InboundMail {
     /// The iTIP method (`REQUEST`, `CANCEL`, `REPLY`, ...) of a calendar part of the mail itself
     /// (not of an attached mail), upper-cased.
     pub calendar_method: Option<String>,
+    /// The calendar part of the mail itself, with its organiser and place.
+    pub calendar: Option<CalendarPart>,
+    /// The HTML body has a newsletter's marks (unsubscribe or view-online link, tracking pixel).
+    pub bulk_layout: bool,
     /// The original sender and date when the mail forwards another one (attached or inline).
     pub forwarded: Option<Forwarded>,
 }
@@ -220,6 +230,8 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
             })
         });
 
+    let calendar = mime::calendar(&msg);
+    let bulk_layout = msg.html_bodies().next().and_then(|p| part_text(&msg, p)).is_some_and(|html| mime::bulk_layout(&html));
     let delivery_failed = msg.parts.iter().any(|p| {
         p.content_type().is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("message") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
             && String::from_utf8_lossy(p.contents())
@@ -254,7 +266,11 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         vendor_autoreply: ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"].iter().any(|h| msg.header_raw(*h).is_some()),
         content_hash: hex(digest::digest(&digest::SHA256, raw).as_ref()),
         headers,
-        calendar_method: calendar_method(&msg),
+        calendar_method: calendar.as_ref().map(|c| c.method.clone()),
+        calendar,
+        bulk_layout,
+        report_root: mime::report_root(&msg),
+        feedback_report: mime::feedback_report(&msg),
         forwarded,
     })
 }
@@ -281,25 +297,6 @@ fn attachment_role(content_type: &str, name: Option<&str>) -> AttachmentRole {
     }
 }
 
-/// The iTIP method of a `text/calendar` (or `application/ics`) part: from the Content-Type's
-/// `method` parameter, else from the `METHOD:` line of the calendar itself.
-fn calendar_method(msg: &mail_parser::Message<'_>) -> Option<String> {
-    msg.parts.iter().find_map(|p| {
-        let ct = p.content_type()?;
-        let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
-        let calendar = (ct.ctype().eq_ignore_ascii_case("text") && sub == "calendar") || (ct.ctype().eq_ignore_ascii_case("application") && sub == "ics");
-        if !calendar {
-            return None;
-        }
-        let method = ct.attribute("method").map(str::to_string).or_else(|| {
-            String::from_utf8_lossy(p.contents())
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("METHOD:").or_else(|| l.trim().strip_prefix("method:")).map(|m| m.trim().to_string()))
-        })?;
-        Some(single_line(&method, 30).to_ascii_uppercase())
-    })
-}
-
 /// The sender and date of a mail forwarded as an attachment (`message/rfc822`, "forward as
 /// attachment"), when someone other than the sender wrote it. Only under a forward subject: a
 /// complainant who attaches a mail they got (say, from their coach) as evidence forwards no
@@ -309,13 +306,24 @@ fn attached_original(msg: &mail_parser::Message<'_>) -> Option<Forwarded> {
         return None;
     }
     let sender = first_person(msg.from()).map(|p| p.address);
-    msg.attachments().filter_map(|p| p.message()).find_map(|inner| {
-        let person = first_person(inner.from())?;
-        if Some(&person.address) == sender.as_ref() {
-            return None;
+    msg.attachments().filter_map(|p| p.message()).find_map(|inner| deepest_original(inner, sender.as_deref()))
+}
+
+/// The sender of an attached mail, or when that mail forwards another one in its turn
+/// (attached or inline), the sender of the deepest one: the mail that started it.
+fn deepest_original(inner: &mail_parser::Message<'_>, sender: Option<&str>) -> Option<Forwarded> {
+    let person = first_person(inner.from())?;
+    let subject = inner.subject().unwrap_or("");
+    if forwarded::is_forward_subject(subject) {
+        let attached = inner.attachments().filter_map(|p| p.message()).find_map(|m| deepest_original(m, Some(&person.address)));
+        if let Some(deeper) = attached.or_else(|| inner.body_text(0).and_then(|t| forwarded::inline(subject, &t))) {
+            return Some(deeper);
         }
-        Some(Forwarded { name: person.name, address: Some(person.address), date: inner.date().map(|d| d.to_rfc3339()) })
-    })
+    }
+    if Some(person.address.as_str()) == sender {
+        return None;
+    }
+    Some(Forwarded { name: person.name, address: Some(person.address), date: inner.date().map(|d| d.to_rfc3339()) })
 }
 
 /// The Message-IDs of the original mail a delivery report returns: from its `message/rfc822`
@@ -348,15 +356,20 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
     String::new()
 }
 
-/// The text of a part. A part that declares no charset and is not valid UTF-8 is legacy 8-bit
-/// mail: it is read as windows-1252 (the superset of ISO-8859-1 that mail clients assume), not
+/// The text of a part. A part that declares no charset (or UTF-8, or `unknown-8bit`) and is not
+/// valid UTF-8 is legacy 8-bit mail: it is read as windows-1252 (the superset of ISO-8859-1 that mail clients assume), not
 /// with replacement characters for every accented letter. The raw mail is kept as it came.
 fn part_text<'a>(msg: &'a mail_parser::Message<'_>, part: &'a mail_parser::MessagePart<'_>) -> Option<std::borrow::Cow<'a, str>> {
     use mail_parser::decoders::{base64::base64_decode, charsets::map::charset_decoder, quoted_printable::quoted_printable_decode};
     use std::borrow::Cow;
     let text = part.text_contents()?;
-    let declared = part.content_type().and_then(|ct| ct.attribute("charset")).is_some();
-    if declared || !text.contains('\u{FFFD}') {
+    // A declared legacy charset was decoded as declared. UTF-8, `unknown-8bit` (RFC 1428) and
+    // the like promise nothing: a mail that says UTF-8 but carries Latin-1 bytes is common.
+    let declared = part.content_type().and_then(|ct| ct.attribute("charset")).map(str::to_ascii_lowercase);
+    let promises_nothing = declared
+        .as_deref()
+        .is_none_or(|c| matches!(c.trim_matches('"'), "utf-8" | "utf8" | "us-ascii" | "unknown-8bit" | "x-unknown" | "unknown" | "8bit" | "default"));
+    if !promises_nothing || !text.contains('\u{FFFD}') {
         return Some(Cow::Borrowed(text));
     }
     let raw = msg.raw_message().get(part.offset_body as usize..part.offset_end as usize)?;
@@ -609,5 +622,35 @@ mod tests {
         let forward = b"From: a@example.nl\r\nSubject: fwd\r\nContent-Type: multipart/mixed; boundary=F\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nzie onder\r\n\
                         --F\r\nContent-Type: message/rfc822\r\n\r\nFrom: b@example.nl\r\nSubject: y\r\nMessage-ID: <other@example.nl>\r\n\r\nTekst.\r\n--F--\r\n";
         assert!(parse(forward).unwrap().thread_ids.is_empty());
+    }
+
+    #[test]
+    fn utf8_that_is_latin1_and_unknown_8bit_keep_their_letters() {
+        for charset in ["utf-8", "UTF-8", "unknown-8bit", "x-unknown"] {
+            let raw = format!(
+                "From: Piet <piet@example.nl>\r\nSubject: Klacht\r\nContent-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            );
+            let mut raw = raw.into_bytes();
+            raw.extend_from_slice(b"Caf\xe9 dicht, \x80 12,50 \xe9\xe9n dag.\r\n");
+            assert_eq!(parse(&raw).unwrap().text, "Café dicht, € 12,50 één dag.", "{charset}");
+        }
+        // Real UTF-8 under its own label stays as it is, and so does a declared legacy charset.
+        let utf8 = "From: a@example.nl\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\néén €\r\n".as_bytes();
+        assert_eq!(parse(utf8).unwrap().text, "één €");
+        // HTML that says UTF-8 and is Latin-1.
+        let html = b"From: a@example.nl\r\nSubject: x\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n<p>na\xefef</p>\r\n";
+        assert_eq!(parse(html).unwrap().text, "naïef");
+    }
+
+    #[test]
+    fn a_forward_of_a_forward_names_the_deepest_original() {
+        let nested = b"From: Collega B <b@dienst.nl>\r\nSubject: FW: FW: Klacht\r\nContent-Type: multipart/mixed; boundary=F\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nVoor jou.\r\n\
+                       --F\r\nContent-Type: message/rfc822\r\n\r\nFrom: Collega A <a@dienst.nl>\r\nSubject: FW: Klacht\r\nContent-Type: multipart/mixed; boundary=G\r\n\r\n--G\r\nContent-Type: text/plain\r\n\r\nZie bijlage.\r\n\
+                       --G\r\nContent-Type: message/rfc822\r\n\r\nFrom: Petra Jansen <petra@example.nl>\r\nSubject: Klacht\r\nDate: Mon, 23 Nov 2026 09:14:00 +0100\r\n\r\nTekst.\r\n--G--\r\n--F--\r\n";
+        assert_eq!(parse(nested).unwrap().forwarded.unwrap().address.as_deref(), Some("petra@example.nl"));
+        // An attached forward whose text forwards inline in its turn.
+        let inline = b"From: Collega B <b@dienst.nl>\r\nSubject: FW: Klacht\r\nContent-Type: multipart/mixed; boundary=F\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nVoor jou.\r\n\
+                       --F\r\nContent-Type: message/rfc822\r\n\r\nFrom: Collega A <a@dienst.nl>\r\nSubject: Fwd: Klacht\r\nContent-Type: text/plain\r\n\r\nZie onder.\r\n\r\n---------- Forwarded message ---------\r\nFrom: Petra Jansen <petra@example.nl>\r\nDate: Mon, 23 Nov 2026\r\nSubject: Klacht\r\n\r\nTekst.\r\n--F--\r\n";
+        assert_eq!(parse(inline).unwrap().forwarded.unwrap().address.as_deref(), Some("petra@example.nl"));
     }
 }

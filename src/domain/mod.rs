@@ -7,6 +7,7 @@ pub mod classify;
 pub mod forwarded;
 pub mod inbound;
 pub mod mail_actions;
+pub mod mime;
 pub mod procedure;
 pub mod reference;
 pub mod register;

@@ -53,13 +53,56 @@ impl CaseRef {
         found
     }
 
+    /// Every reference in `text`, also as people write them by hand: `KL 2026 0005`,
+    /// `KL2026-0005`, `KL/2026/0005`, `kl-2026-5`. Separators are a hyphen, space, slash, dot or
+    /// underscore (none between prefix and year); a number of fewer than four digits only
+    /// between hyphens, so a time or an amount after a year is no reference.
+    pub fn find_loose(text: &str, prefix: &str) -> Vec<Self> {
+        let mut found = Vec::new();
+        let bytes = text.as_bytes();
+        let plen = prefix.len();
+        let sep = |b: u8| matches!(b, b'-' | b' ' | b'/' | b'.' | b'_');
+        let digits_at = |i: usize| bytes[i.min(bytes.len())..].iter().take_while(|b| b.is_ascii_digit()).count();
+        for i in 0..bytes.len().saturating_sub(plen) {
+            let at_word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+            if !at_word_start || !bytes[i..i + plen].eq_ignore_ascii_case(prefix.as_bytes()) {
+                continue;
+            }
+            let mut j = i + plen;
+            let first_sep = bytes.get(j).copied().filter(|b| sep(*b));
+            if first_sep.is_some() {
+                j += 1;
+            }
+            if digits_at(j) != 4 {
+                continue;
+            }
+            let year = &text[j..j + 4];
+            j += 4;
+            let Some(second_sep) = bytes.get(j).copied().filter(|b| sep(*b)) else { continue };
+            j += 1;
+            let n = digits_at(j);
+            let short_ok = first_sep == Some(b'-') && second_sep == b'-';
+            let ends_word = bytes.get(j + n).is_none_or(|b| !b.is_ascii_alphanumeric());
+            if n == 0 || n > 9 || (n < 4 && !short_ok) || !ends_word {
+                continue;
+            }
+            if let (Ok(year), Ok(number)) = (year.parse(), text[j..j + n].parse()) {
+                let r = Self::new(prefix, year, number);
+                if number > 0 && !found.contains(&r) {
+                    found.push(r);
+                }
+            }
+        }
+        found
+    }
+
     /// References in the opening of a mail's text: its first [`OPENING_LINES`] lines that are
     /// not quotes (`>`), where a writer says what the mail is about ("over mijn klacht met
-    /// kenmerk KL-2026-0016"). A reference deep in a quoted thread or a signature is not the
-    /// mail's own subject.
+    /// kenmerk KL 2026 0016", also written loosely, see [`Self::find_loose`]). A reference deep
+    /// in a quoted thread or a signature is not the mail's own subject.
     pub fn find_in_opening(text: &str, prefix: &str) -> Vec<Self> {
         let opening: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('>')).take(OPENING_LINES).collect();
-        Self::find_all(&opening.join("\n"), prefix)
+        Self::find_loose(&opening.join("\n"), prefix)
     }
 
     pub fn year(&self) -> i32 {
@@ -118,5 +161,17 @@ mod tests {
         assert!(CaseRef::find_in_opening(quoted, "KL").is_empty(), "a quote is not the mail's own subject");
         let late = format!("{}Zie ook KL-2026-0003", "regel\n".repeat(OPENING_LINES));
         assert!(CaseRef::find_in_opening(&late, "KL").is_empty());
+    }
+
+    #[test]
+    fn finds_references_written_by_hand() {
+        let want = vec![CaseRef::new("KL", 2026, 5)];
+        for text in ["kenmerk KL 2026 0005.", "KL2026-0005", "(kl/2026/0005)", "KL.2026.0005", "kl-2026-5", "KL-2026-0005", "KL_2026_0005"] {
+            assert_eq!(CaseRef::find_loose(text, "KL"), want, "{text}");
+        }
+        for text in ["KL 2026 5 euro", "SKL 2026 0005", "KL 2026 00051234567890", "KL 26 0005", "KL 2026 0005x", "kl 2026 12:30", "KL-2026-0"] {
+            assert!(CaseRef::find_loose(text, "KL").is_empty(), "{text}");
+        }
+        assert_eq!(CaseRef::find_in_opening("Over KL 2026 0016 nog iets.", "KL"), vec![CaseRef::new("KL", 2026, 16)]);
     }
 }

@@ -52,8 +52,9 @@ pub fn redact_addresses(text: &str) -> String {
 /// entities are decoded by mail-parser's converter, which does the rest. Invisible characters
 /// go, and runs of spaces (from the markup's indentation) collapse to one.
 pub fn html_to_text(html: &str) -> String {
+    let hidden = hidden_classes(html);
     let stripped = strip_elements(html, &["script", "style", "head", "template", "noscript"]);
-    let stripped = strip_hidden_elements(&stripped);
+    let stripped = strip_hidden_elements(&stripped, &hidden);
     let with_breaks = stripped.replace("</div>", "</div><br>").replace("</DIV>", "</DIV><br>").replace("</li>", "</li><br>").replace("</tr>", "</tr><br>");
     let text = mail_parser::decoders::html::html_to_text(&with_breaks);
     let text = remove_invisible(&text);
@@ -64,27 +65,96 @@ pub fn html_to_text(html: &str) -> String {
 /// Elements that never occur with content in HTML (a hidden one is dropped as a single tag).
 const VOID_ELEMENTS: &[&str] = &["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"];
 
-/// Whether an opening tag (lower-cased, white space removed) hides its element: inline styles
-/// that newsletters use for preheaders, the `hidden` attribute, and Outlook's `mso-hide:all`.
-fn hides(tag: &str) -> bool {
-    let zero = |prop: &str| {
-        tag.match_indices(prop).any(|(i, _)| {
-            let rest = &tag[i + prop.len()..];
-            let digits = rest.trim_start_matches('0');
-            digits.len() < rest.len() && !digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        })
-    };
-    tag.contains("display:none")
-        || tag.contains("visibility:hidden")
-        || tag.contains("mso-hide:all")
+/// Whether a style (lower-cased, white space removed) hides what it applies to: what
+/// newsletters use for preheaders (`display:none`, `visibility:hidden`, Outlook's
+/// `mso-hide:all`, `opacity:0`, `max-height:0`, a zero-width or zero-height box that hides its
+/// overflow) and the `hidden` attribute. `font-size:0` alone is judged with the element's content
+/// (see [`strip_hidden_elements`]): responsive templates set it on the container of their columns.
+fn hides(style: &str) -> bool {
+    let zero = |prop: &str| zero_property(style, prop);
+    style.contains("display:none")
+        || style.contains("visibility:hidden")
+        || style.contains("mso-hide:all")
         || zero("opacity:")
-        || (zero("max-height:") && tag.contains("overflow:hidden"))
-    // Not `font-size:0`: responsive templates set it on the container of their columns.
+        || zero("max-height:")
+        || zero("max-width:")
+        || ((zero("height:") || zero("width:") || zero("line-height:")) && (style.contains("overflow:hidden") || zero("font-size:")))
+        || (zero("width:") && zero("height:"))
 }
 
-/// Removes every element whose opening tag hides it (see [`hides`]), with its content and
-/// nested elements of the same name. An unclosed hidden element is removed to the end.
-fn strip_hidden_elements(html: &str) -> String {
+/// Whether `prop` (say `width:`) is set to zero in a style: `width:0`, `width:0px`, `width:0%`,
+/// not `width:0.5em` nor `border-width:0` or `min-width:0`.
+fn zero_property(style: &str, prop: &str) -> bool {
+    style.match_indices(prop).any(|(i, _)| {
+        let starts = i == 0 || style[..i].ends_with(['"', '\'', ';', '{']);
+        let rest = &style[i + prop.len()..];
+        let digits = rest.trim_start_matches('0');
+        starts && digits.len() < rest.len() && !digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    })
+}
+
+/// The class names that the mail's `<style>` blocks hide outright (`.preheader{display:none}`,
+/// `span.hidden {max-height:0}`), outside `@media` rules: those show or hide for one screen size.
+fn hidden_classes(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut classes = Vec::new();
+    let mut at = 0;
+    while let Some(rel) = lower[at..].find("<style") {
+        let open = at + rel;
+        let Some(body_start) = lower[open..].find('>').map(|e| open + e + 1) else { break };
+        let body_end = lower[body_start..].find("</style").map_or(lower.len(), |e| body_start + e);
+        let css: String = lower[body_start..body_end].chars().filter(|c| !c.is_whitespace()).collect();
+        let mut depth = 0usize;
+        let mut selector = String::new();
+        let mut rule = String::new();
+        for c in css.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    rule.clear();
+                }
+                '}' => {
+                    if depth == 1 && !selector.starts_with('@') && hides(&format!("{{{rule}")) {
+                        for sel in selector.split(',') {
+                            // A plain class selector, with or without its element: `.x`, `div.x`.
+                            if let Some((element, class)) = sel.split_once('.') {
+                                if element.chars().all(|c| c.is_ascii_alphanumeric())
+                                    && !class.is_empty()
+                                    && class.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                                {
+                                    classes.push(class.to_string());
+                                }
+                            }
+                        }
+                    }
+                    depth = depth.saturating_sub(1);
+                    selector.clear();
+                }
+                _ if depth == 0 => selector.push(c),
+                _ => rule.push(c),
+            }
+        }
+        at = body_end.max(open + 1);
+    }
+    classes
+}
+
+/// The classes of an opening tag (lower-cased, single spaces).
+fn tag_classes(tag: &str) -> Vec<&str> {
+    let Some(i) = tag.find(" class=") else { return Vec::new() };
+    let rest = &tag[i + 7..];
+    let value = match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or(""),
+        _ => rest.split([' ', '>', '/']).next().unwrap_or(""),
+    };
+    value.split(' ').filter(|c| !c.is_empty()).collect()
+}
+
+/// Removes every element that is hidden (see [`hides`]: by its style attribute, the `hidden`
+/// attribute, a class the `<style>` block hides, or `font-size:0` over content that sets no
+/// font size of its own), with its content and nested elements of the same name. An unclosed
+/// hidden element is removed to the end.
+fn strip_hidden_elements(html: &str, hidden: &[String]) -> String {
     let lower = html.to_ascii_lowercase();
     let mut out = String::with_capacity(html.len());
     let mut pos = 0;
@@ -97,12 +167,24 @@ fn strip_hidden_elements(html: &str) -> String {
         // Attribute checks look at the tag with its white space removed (`display : none`).
         let compact: String = tag.chars().filter(|c| !c.is_whitespace()).collect();
         let spaced = tag.split_whitespace().collect::<Vec<_>>().join(" ");
-        if name.is_empty() || !(hides(&compact) || hides_by_attribute(&spaced)) {
+        let void = VOID_ELEMENTS.contains(&name.as_str()) || tag.ends_with("/>");
+        let by_class = || tag_classes(&spaced).iter().any(|c| hidden.iter().any(|h| h == c));
+        let tiny_font = || {
+            zero_property(&compact, "font-size:") && {
+                let inner: String = lower[end..element_end(&lower, end, &name)].chars().filter(|c| !c.is_whitespace()).collect();
+                !inner.match_indices("font-size:").any(|(i, _)| {
+                    let rest = &inner[i + "font-size:".len()..];
+                    let digits = rest.trim_start_matches('0');
+                    digits.len() == rest.len() || digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+                })
+            }
+        };
+        if name.is_empty() || !(hides(&compact) || hides_by_attribute(&spaced) || by_class() || (!void && tiny_font())) {
             search = end;
             continue;
         }
         out.push_str(&html[pos..start]);
-        pos = if VOID_ELEMENTS.contains(&name.as_str()) || tag.ends_with("/>") { end } else { element_end(&lower, end, &name) };
+        pos = if void { end } else { element_end(&lower, end, &name) };
         search = pos;
     }
     out.push_str(&html[pos..]);
@@ -333,5 +415,21 @@ mod tests {
         assert_eq!(display_filename(Some("a\nb|c.pdf")), "a_b_c.pdf");
         assert_eq!(display_filename(None), "bijlage");
         assert_eq!(display_filename(Some(&"x".repeat(500))).len(), 120);
+    }
+
+    #[test]
+    fn preheaders_hidden_by_size_or_by_a_class_are_dropped() {
+        let html =
+            "<html><head><style type=\"text/css\">\n.preheader { display:none !important; mso-hide:all; }\nspan.verborgen{max-height:0;overflow:hidden}\n\
+                    @media only screen and (max-width:600px) { .mobiel { display:none } }\n</style></head><body>\
+                    <span class=\"preheader\">Voorvertoning die niemand ziet</span>\
+                    <div style=\"font-size:0;line-height:0\">Klein verstopt</div>\
+                    <div style=\"max-height:0\">Nul hoog</div>\
+                    <span style=\"width:0;height:0\">Geen ruimte</span>\
+                    <span class='x verborgen'>Ook weg</span>\
+                    <table style=\"font-size:0\"><tr><td style=\"font-size:16px\">Mijn klacht blijft.</td></tr></table>\
+                    <p class=\"mobiel\">Alleen op de telefoon verborgen</p><p style=\"border-width:0;min-width:0\">Zichtbaar</p></body></html>";
+        let text = html_to_text(html);
+        assert_eq!(text, "Mijn klacht blijft.\nAlleen op de telefoon verborgen\nZichtbaar", "{text:?}");
     }
 }

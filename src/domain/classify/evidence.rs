@@ -1,0 +1,416 @@
+//! The evidence that a machine made a mail: strong (sets it aside) and weak (holds it for a
+//! person), read from the mail's own headers, sender, subject, layout and own text.
+
+use super::senders::{self, Family};
+use super::signals::{Signals, WeakSignal};
+use super::AutoReason;
+use crate::domain::forwarded;
+use crate::domain::inbound::{InboundMail, Person, ReturnPath};
+
+/// Strong evidence that no person wrote the mail (RFC 3834 and the practice of mail servers,
+/// list managers and platforms), if any.
+pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
+    if mail.auto_submitted.as_deref().is_some_and(|v| v.split(';').next().unwrap_or("").trim() != "no") {
+        return Some(AutoReason::AutoSubmitted);
+    }
+    if mail.precedence.as_deref().is_some_and(|p| matches!(p.trim(), "bulk" | "list" | "junk" | "auto_reply")) {
+        return Some(AutoReason::BulkPrecedence);
+    }
+    if mail.list_id {
+        return Some(AutoReason::MailingList);
+    }
+    if mail.feedback_report {
+        return Some(AutoReason::AbuseReport);
+    }
+    if mail.report_root {
+        return Some(AutoReason::DeliveryReport);
+    }
+    if mail.return_path == ReturnPath::Empty {
+        return Some(AutoReason::EmptyReturnPath);
+    }
+    let from = mail.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+    match senders::family(from) {
+        Some(Family::Daemon) => return Some(if mail.delivery_report { AutoReason::DeliveryReport } else { AutoReason::SystemSender }),
+        Some(Family::ListRobot) => return Some(AutoReason::ListManager),
+        Some(Family::NoReply | Family::Notifications) if senders::known_platform(from) => return Some(AutoReason::SystemSender),
+        _ => {}
+    }
+    if mail.has_header("x-list-administrivia") {
+        return Some(AutoReason::ListManager);
+    }
+    if vendor_autoreply(mail) {
+        return Some(AutoReason::VendorAutoReply);
+    }
+    if challenge_system(mail) {
+        return Some(AutoReason::ChallengeResponse);
+    }
+    if platform_generated(mail) {
+        return Some(AutoReason::PlatformGenerated);
+    }
+    if bulk_sender(mail) {
+        return Some(AutoReason::BulkSender);
+    }
+    None
+}
+
+/// How strong evidence weighs against a web form's `Reply-To` person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AgainstForm {
+    /// Evidence about the sender only (its address, its platform's headers): the form is such
+    /// a sender, the person wins.
+    PersonWins,
+    /// Lists, bulk mail, reports and replies of machines: a `Reply-To` does not make them a
+    /// person's.
+    MachineWins,
+    /// A form's mail marked as generated (`Auto-Submitted: auto-generated`, empty Return-Path):
+    /// the signs disagree, a person decides.
+    Disagree,
+}
+
+pub(super) fn against_form(reason: AutoReason, mail: &InboundMail) -> AgainstForm {
+    match reason {
+        AutoReason::SystemSender | AutoReason::PlatformGenerated => AgainstForm::PersonWins,
+        AutoReason::AutoSubmitted if mail.auto_submitted.as_deref().is_some_and(|v| v.starts_with("auto-generated")) => AgainstForm::Disagree,
+        AutoReason::EmptyReturnPath => AgainstForm::Disagree,
+        _ => AgainstForm::MachineWins,
+    }
+}
+
+/// Vendor auto-reply markers: `X-Autoreply`, `X-Autorespond`, iCloud's
+/// `X-Apple-Action: VACATION`, Exchange's out-of-office suppression together with an
+/// auto-reply subject, and Lotus Notes' "AUTO: ... is out of the office" template.
+fn vendor_autoreply(mail: &InboundMail) -> bool {
+    if mail.has_header("x-autoreply") || mail.has_header("x-autorespond") || mail.has_header("x-autoresponder") {
+        return true;
+    }
+    if mail.header("x-apple-action").is_some_and(|v| v.to_ascii_lowercase().contains("vacation")) {
+        return true;
+    }
+    let subject = mail.subject.to_lowercase();
+    if auto_reply_subject(&subject)
+        && mail.header("x-auto-response-suppress").is_some_and(|v| v.to_ascii_lowercase().contains("oof") || v.to_ascii_lowercase().contains("all"))
+    {
+        return true;
+    }
+    subject.starts_with("auto:")
+        && ["out of the office", "out of office", "niet op kantoor", "afwezig", "außer haus", "ausser haus", "absent"].iter().any(|w| subject.contains(w))
+}
+
+/// Subjects of automatic replies, as clients and servers write them in several languages.
+pub(super) fn auto_reply_subject(lower: &str) -> bool {
+    [
+        "automatic reply:",
+        "auto reply:",
+        "autoreply:",
+        "auto-reply:",
+        "auto:",
+        "auto response:",
+        "autoresponse:",
+        "out of office:",
+        "out of office autoreply",
+        "out of the office:",
+        "ooo:",
+        "afwezig:",
+        "afwezigheidsmelding",
+        "automatisch antwoord",
+        "automatisch bericht:",
+        "automatische reactie",
+        "automatisch beantwoord",
+        "abwesenheitsnotiz",
+        "automatische antwort",
+        "réponse automatique",
+        "reponse automatique",
+        "absence du bureau",
+        "respuesta automática",
+        "risposta automatica",
+        "vacation:",
+        "on vacation:",
+        "ik ben afwezig",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
+}
+
+/// Challenge-response services' own senders and headers (Boxbe, Spam Arrest, ChoiceMail, ...).
+fn challenge_system(mail: &InboundMail) -> bool {
+    let from = mail.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+    let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+    ["boxbe.com", "spamarrest.com", "choicemail.com", "mailblocks.com", "sendervalidation.com", "bluebottle.com"]
+        .iter()
+        .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        || mail.headers.iter().any(|(n, _)| n == "x-challenge" || n == "x-challenge-response" || n.starts_with("x-boxbe") || n.starts_with("x-spamarrest"))
+}
+
+/// Headers that only platforms' automation sets: Power Automate and Power Apps
+/// (`x-ms-mail-application`, documented for exfiltration rules), other Exchange-generated mail,
+/// SharePoint alerts (`X-AlertId`, `X-AlertServerType`, [MS-OSALER]), Google
+/// notifications, Salesforce. Teams notices come from no-reply addresses. An Exchange inbox
+/// rule that forwards a person's mail marks it `Mailbox Rules Agent`: that mail is still the
+/// person's.
+fn platform_generated(mail: &InboundMail) -> bool {
+    if mail.header("x-ms-exchange-generated-message-source").is_some_and(|v| !v.to_ascii_lowercase().contains("mailbox rules agent")) {
+        return true;
+    }
+    [
+        "x-ms-mail-application",
+        "x-alertid",
+        "x-alertservertype",
+        "x-notifications",
+        "x-notifications-bounce-info",
+        "x-sfdc-lk",
+        "x-sfdc-user",
+        "x-sfdc-emailcategory",
+        "x-docusign-envelopeid",
+        "x-zoom-meeting-id",
+    ]
+    .iter()
+    .any(|h| mail.has_header(h))
+}
+
+/// Mailing systems' campaign headers (Mailchimp, Mandrill, campaign tools), or a one-click
+/// `List-Unsubscribe-Post` (RFC 8058, which only bulk senders set), or `List-Unsubscribe`
+/// together with another bulk marker. `Feedback-ID` and a bare `List-Unsubscribe` are weak:
+/// personal mail services add them to their users' mail.
+fn bulk_sender(mail: &InboundMail) -> bool {
+    let vendor = [
+        "x-mc-user",
+        "x-mandrill-user",
+        "x-campaign",
+        "x-campaignid",
+        "x-mailchimp-campaign-id",
+        "x-mailgun-tag",
+        "x-csa-complaints",
+        "x-newsletter",
+        "x-mailer-campaign",
+    ];
+    if vendor.iter().any(|h| mail.has_header(h)) {
+        return true;
+    }
+    let bulk_mailer = mail.header("x-mailer").is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        [
+            "mailchimp",
+            "mailjet",
+            "sendgrid",
+            "laposta",
+            "spotler",
+            "mailplus",
+            "campaign monitor",
+            "hubspot",
+            "klaviyo",
+            "brevo",
+            "sendinblue",
+            "mailerlite",
+            "activecampaign",
+            "clang",
+            "deployteq",
+            "copernica",
+            "emailvision",
+        ]
+        .iter()
+        .any(|b| m.contains(b))
+    });
+    mail.has_header("list-unsubscribe") && (mail.has_header("list-unsubscribe-post") || mail.has_header("x-report-abuse") || bulk_mailer)
+}
+
+/// Weak evidence of machine mail (see [`WeakSignal`]).
+pub fn weak_signals(mail: &InboundMail) -> Signals {
+    let mut weak = Signals::default();
+    let from = mail.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+    match senders::family(from) {
+        Some(Family::NoReply) => weak.insert(WeakSignal::NoReplySender),
+        Some(Family::Notifications) => weak.insert(WeakSignal::NotificationSender),
+        Some(Family::ListRole) => weak.insert(WeakSignal::ListRoleSender),
+        Some(Family::Form) => weak.insert(WeakSignal::FormSender),
+        _ if form_mailer(mail) => weak.insert(WeakSignal::FormSender),
+        _ => {}
+    }
+    if mail.has_header("feedback-id") {
+        weak.insert(WeakSignal::FeedbackId);
+    }
+    if mail.has_header("list-unsubscribe") {
+        weak.insert(WeakSignal::ListUnsubscribe);
+    }
+    let service = [
+        "x-sg-eid",
+        "x-sg-id",
+        "x-mailgun-sid",
+        "x-mailgun-variables",
+        "x-ses-outgoing",
+        "x-pm-message-id",
+        "x-msys-api",
+        "x-mj-mid",
+        "x-mailjet-campaign",
+        "x-sib-id",
+        "x-mailin-eid",
+    ];
+    if service.iter().any(|h| mail.has_header(h)) {
+        weak.insert(WeakSignal::MailService);
+    }
+    if mail.has_header("x-auto-response-suppress") {
+        weak.insert(WeakSignal::AutoResponseSuppress);
+    }
+    let subject = mail.subject.to_lowercase();
+    if auto_reply_subject(&subject) {
+        weak.insert(WeakSignal::AutoReplySubject);
+    }
+    if mail.bulk_layout {
+        weak.insert(WeakSignal::NewsletterLayout);
+    }
+    let own = forwarded::own_text(&mail.subject, &mail.text).to_lowercase();
+    if notification_wording(&own) {
+        weak.insert(WeakSignal::NotificationWording);
+    }
+    if challenge_wording(&subject) || challenge_wording(&own) {
+        weak.insert(WeakSignal::ChallengeWording);
+    }
+    if ticket_system(mail) {
+        weak.insert(WeakSignal::TicketSystem);
+    }
+    if machine_part_beside_little_text(mail, &own) {
+        weak.insert(WeakSignal::MachinePart);
+    }
+    weak
+}
+
+/// What automatic notices say of themselves, in Dutch, English, German and French.
+fn notification_wording(lower: &str) -> bool {
+    let text = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    [
+        "dit is een automatisch",
+        "automatisch gegenereerd",
+        "automatisch verzonden",
+        "automatisch verstuurd",
+        "automatisch aangemaakt",
+        "u kunt niet reageren op",
+        "je kunt niet reageren op",
+        "u kunt deze e-mail niet beantwoorden",
+        "u kunt dit bericht niet beantwoorden",
+        "reageren op deze e-mail is niet mogelijk",
+        "reageren op dit bericht is niet mogelijk",
+        "deze e-mail kunt u niet beantwoorden",
+        "dit e-mailadres wordt niet gelezen",
+        "this is an automated",
+        "this is an automatic",
+        "automatically generated",
+        "this email was sent automatically",
+        "this message was sent automatically",
+        "please do not reply to this",
+        "do not reply to this e",
+        "do not reply to this message",
+        "this mailbox is not monitored",
+        "this inbox is not monitored",
+        "replies to this email are not monitored",
+        "automatisch generiert",
+        "bitte antworten sie nicht",
+        "ne pas répondre à ce",
+        "message automatique",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
+}
+
+fn challenge_wording(lower: &str) -> bool {
+    [
+        "please confirm your message",
+        "please confirm your e-mail",
+        "confirm that you are a human",
+        "verify that you are a human",
+        "verify your email to deliver",
+        "sender verification",
+        "awaiting your confirmation",
+        "your message is being held",
+        "bevestig uw bericht",
+        "bevestig dat u een mens bent",
+        "uw bericht wacht op bevestiging",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+/// Ticket systems' own headers and mailers.
+fn ticket_system(mail: &InboundMail) -> bool {
+    let prefixes = [
+        "x-jira-",
+        "x-servicenow-",
+        "x-zendesk-",
+        "x-freshdesk-",
+        "x-zammad-",
+        "x-topdesk",
+        "x-rt-",
+        "rt-ticket",
+        "rt-originator",
+        "x-otrs-loop",
+        "x-helpscout-",
+        "x-kayako-",
+    ];
+    if mail.headers.iter().any(|(n, _)| prefixes.iter().any(|p| n.starts_with(p))) {
+        return true;
+    }
+    let systems =
+        ["jira", "servicenow", "zendesk", "freshdesk", "topdesk", "otrs", "znuny", "otobo", "zammad", "request tracker", "help scout", "kayako", "freescout"];
+    let marked = |v: Option<&str>| v.is_some_and(|v| systems.iter().any(|s| v.to_ascii_lowercase().contains(s)));
+    marked(mail.header("x-mailer")) || marked(mail.header("x-powered-by")) || marked(mail.header("managed-by")) || marked(mail.message_id.as_deref())
+}
+
+/// A CMS's or form tool's mailer (PHPMailer as WordPress sends, WPForms, Gravity Forms, Drupal).
+fn form_mailer(mail: &InboundMail) -> bool {
+    mail.header("x-mailer").is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        ["phpmailer", "wordpress", "wpforms", "gravity forms", "drupal", "contact form 7", "ninja forms", "formidable", "joomla", "typo3", "formmail"]
+            .iter()
+            .any(|s| m.contains(s))
+    })
+}
+
+/// A calendar part or delivery report of the mail itself that is no real iTIP or report
+/// (attached beside the text, or someone else's invitation) while the sender wrote little or
+/// nothing of their own: for a person to judge. With words of their own, it is their mail.
+fn machine_part_beside_little_text(mail: &InboundMail, own_text: &str) -> bool {
+    let machine_part =
+        mail.delivery_report || mail.calendar.is_some() || mail.header("content-class").is_some_and(|v| v.to_ascii_lowercase().contains("calendarmessage"));
+    machine_part && !has_own_words(own_text)
+}
+
+/// Whether a text has words a person wrote: at least a short sentence.
+pub(super) fn has_own_words(text: &str) -> bool {
+    text.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count() >= 6
+}
+
+/// The person a web form or other machine sender writes for: the `Reply-To` of a mail whose
+/// `From` is a machine's or form's address (a no-reply or form address, a platform's flow, a
+/// CMS's mailer, or our own address), when that `Reply-To` is a person's own address (not a
+/// machine's, an organisation's role address, or our own).
+pub(super) fn form_person(mail: &InboundMail, own_addresses: &[String]) -> Option<Person> {
+    let from = mail.from.as_ref()?;
+    let reply_to = mail.reply_to.as_ref().filter(|r| r.address != from.address)?;
+    let own = |a: &str| own_addresses.iter().any(|o| o == a);
+    if senders::family(&reply_to.address).is_some() || senders::is_role(&reply_to.address) || own(&reply_to.address) {
+        return None;
+    }
+    let machine_from = matches!(senders::family(&from.address), Some(Family::NoReply | Family::Notifications | Family::Form))
+        || form_mailer(mail)
+        || own(&from.address)
+        || mail.has_header("x-ms-mail-application")
+        || mail.header("x-ms-exchange-generated-message-source").is_some_and(|v| !v.to_ascii_lowercase().contains("mailbox rules agent"));
+    if !machine_from {
+        return None;
+    }
+    // A platform's own mail that names an address of its own domain as Reply-To is the
+    // platform's, not a person's.
+    let domain = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_string());
+    if senders::known_platform(&from.address) && domain(&from.address) == domain(&reply_to.address) {
+        return None;
+    }
+    // The form's sender name is often the person's ("[your-name] <wordpress@site>"), unless it
+    // names the machine.
+    let machine_name = |n: &str| {
+        let n = n.to_lowercase();
+        ["wordpress", "website", "web site", "formulier", "form", "noreply", "no-reply", "power automate", "microsoft", "drupal", "site", "www", "mailer"]
+            .iter()
+            .any(|w| n.contains(w))
+            || n.contains('@')
+    };
+    let name = reply_to.name.clone().or_else(|| from.name.clone().filter(|n| !machine_name(n)));
+    Some(Person { name, address: reply_to.address.clone() })
+}

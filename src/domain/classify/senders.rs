@@ -1,0 +1,214 @@
+//! What a sender's address says: the families of addresses machines send from.
+
+/// The kind of machine address a sender's address is, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Family {
+    /// `MAILER-DAEMON`, `postmaster`, `bounce*`: only mail servers write from these. Strong.
+    Daemon,
+    /// A list manager's robot: `mailman`, `listserv`, `sympa`, `majordomo`, `*-request`,
+    /// `*-bounces`. Strong.
+    ListRobot,
+    /// A list owner or admin: people answer there too. Weak.
+    ListRole,
+    /// A no-reply address in any language. Weak, unless of a known platform.
+    NoReply,
+    /// `notification(s)`, `alerts`, `notificaties`. Weak, unless of a known platform.
+    Notifications,
+    /// A website's or web form's own address. Weak: the person is in the form's text or
+    /// `Reply-To`.
+    Form,
+}
+
+/// The local part, lower-cased, without a `+tag`, with `-`, `_` and `.` squashed out.
+fn squashed_local(address: &str) -> (String, String) {
+    let local = address.rsplit_once('@').map_or(address, |(l, _)| l).to_ascii_lowercase();
+    let local = local.split('+').next().unwrap_or("").to_string();
+    let squashed = local.chars().filter(|c| !matches!(c, '-' | '_' | '.')).collect();
+    (local, squashed)
+}
+
+pub(super) fn family(address: &str) -> Option<Family> {
+    let (local, squashed) = squashed_local(address);
+    if matches!(squashed.as_str(), "mailerdaemon" | "postmaster") || local.starts_with("bounce") {
+        return Some(Family::Daemon);
+    }
+    if matches!(squashed.as_str(), "mailman" | "listserv" | "sympa" | "majordomo" | "listmaster" | "ezmlm")
+        || local.ends_with("-request")
+        || local.ends_with("-bounces")
+        || local.contains("-bounces-")
+    {
+        return Some(Family::ListRobot);
+    }
+    const NO_REPLY: &[&str] = &[
+        "noreply",
+        "donotreply",
+        "dontreply",
+        "noresponse",
+        "noanswer",
+        "nietbeantwoorden",
+        "nietantwoorden",
+        "geenantwoord",
+        "nietreageren",
+        "geenreply",
+        "nepasrepondre",
+        "nepasrépondre",
+        "nichtantworten",
+        "keineantwort",
+        "noresponder",
+        "naoresponda",
+        "nonrispondere",
+        "svarainte",
+        "unmonitored",
+    ];
+    if NO_REPLY.iter().any(|n| squashed.contains(n)) {
+        return Some(Family::NoReply);
+    }
+    if matches!(
+        squashed.as_str(),
+        "notifications" | "notification" | "notificaties" | "notificatie" | "notify" | "alerts" | "alert" | "meldingen" | "benachrichtigung"
+    ) {
+        return Some(Family::Notifications);
+    }
+    if local.ends_with("-owner") || local.starts_with("owner-") || local.ends_with("-admin") {
+        return Some(Family::ListRole);
+    }
+    const FORM: &[&str] = &[
+        "website",
+        "web",
+        "www",
+        "wordpress",
+        "wp",
+        "webform",
+        "webforms",
+        "webformulier",
+        "form",
+        "forms",
+        "formulier",
+        "formulieren",
+        "contactformulier",
+        "contactform",
+        "formmailer",
+        "drupal",
+        "joomla",
+        "wpforms",
+        "site",
+        "webserver",
+        "apache",
+        "wwwdata",
+    ];
+    if FORM.contains(&squashed.as_str()) || squashed.starts_with("webform") || squashed.starts_with("wordpress") {
+        return Some(Family::Form);
+    }
+    None
+}
+
+/// The address families machines send from: no-reply in any language, `notification(s)@`,
+/// `bounce*@`, `mailer-daemon@`, `postmaster@`.
+pub fn is_system_sender(address: &str) -> bool {
+    matches!(family(&address.to_ascii_lowercase()), Some(Family::Daemon | Family::NoReply | Family::Notifications))
+}
+
+/// Role addresses: an organisation's mailbox, not a person who filled in a form.
+pub(super) fn is_role(address: &str) -> bool {
+    let (_, squashed) = squashed_local(address);
+    const ROLES: &[&str] = &[
+        "info",
+        "support",
+        "service",
+        "klantenservice",
+        "klantcontact",
+        "contact",
+        "helpdesk",
+        "servicedesk",
+        "sales",
+        "office",
+        "admin",
+        "team",
+        "hello",
+        "hallo",
+        "marketing",
+        "news",
+        "nieuws",
+        "nieuwsbrief",
+        "newsletter",
+        "reply",
+        "replies",
+        "feedback",
+        "communicatie",
+        "secretariaat",
+        "receptie",
+        "billing",
+        "facturen",
+        "administratie",
+    ];
+    ROLES.contains(&squashed.as_str())
+}
+
+/// Domains whose no-reply and notification addresses are known machines: Dutch government
+/// services, the big platforms, carriers, banks and signing services. A subdomain counts.
+const KNOWN_PLATFORMS: &[&str] = &[
+    "mijnoverheid.nl",
+    "digid.nl",
+    "belastingdienst.nl",
+    "toeslagen.nl",
+    "uwv.nl",
+    "svb.nl",
+    "duo.nl",
+    "kvk.nl",
+    "rdw.nl",
+    "rvo.nl",
+    "logius.nl",
+    "overheid.nl",
+    "cjib.nl",
+    "eherkenning.nl",
+    "postnl.nl",
+    "dhl.com",
+    "dhl.nl",
+    "dpd.nl",
+    "ing.nl",
+    "rabobank.nl",
+    "abnamro.nl",
+    "asnbank.nl",
+    "snsbank.nl",
+    "bunq.com",
+    "knab.nl",
+    "microsoft.com",
+    "office.com",
+    "office365.com",
+    "outlook.com",
+    "sharepointonline.com",
+    "microsoftonline.com",
+    "google.com",
+    "accounts.google.com",
+    "apple.com",
+    "icloud.com",
+    "zoom.us",
+    "docusign.net",
+    "docusign.com",
+    "adobesign.com",
+    "echosign.com",
+    "github.com",
+    "gitlab.com",
+    "atlassian.net",
+    "atlassian.com",
+    "slack.com",
+    "linkedin.com",
+    "facebookmail.com",
+    "amazon.com",
+    "amazonses.com",
+    "webex.com",
+    "gotomeeting.com",
+    "dropbox.com",
+    "wetransfer.com",
+    "service-now.com",
+    "zendesk.com",
+    "freshdesk.com",
+    "topdesk.net",
+    "paypal.com",
+    "paypal.nl",
+];
+
+pub(super) fn known_platform(address: &str) -> bool {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    KNOWN_PLATFORMS.iter().any(|k| domain == *k || domain.strip_suffix(k).is_some_and(|rest| rest.ends_with('.')))
+}
