@@ -2,6 +2,8 @@
 //! real mail stack: what becomes a case, what is answered, and where the mail ends up. The raw
 //! mails are written byte by byte as the clients and servers named produce them.
 
+mod families;
+
 use crate::common::klachtd_as_handler as klachtd;
 use crate::common::*;
 use klachtd::domain::calendar::Deadlines;
