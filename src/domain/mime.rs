@@ -30,11 +30,15 @@ pub fn report_root(msg: &mail_parser::Message<'_>) -> bool {
 }
 
 /// Whether the mail carries an abuse feedback report (ARF, RFC 5965) as its own part: inside
-/// `multipart/report` or, as some providers send it, `multipart/mixed`.
+/// `multipart/report` or, as some providers send it, `multipart/mixed`; or Microsoft's JMRP
+/// report of a mail.
 pub fn feedback_report(msg: &mail_parser::Message<'_>) -> bool {
     msg.parts.iter().any(|p| {
         p.content_type().is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("message") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("feedback-report")))
     }) || msg.root_part().content_type().and_then(|ct| ct.attribute("report-type")).is_some_and(|t| t.eq_ignore_ascii_case("feedback-report"))
+        // Microsoft's junk mail reporting program (JMRP) attaches the reported mail with its
+        // own marker header instead.
+        || msg.parts.iter().filter_map(|p| p.message()).any(|m| m.header_raw("X-HmXmrOriginalRecipient").is_some())
 }
 
 /// The first `text/calendar` (or `application/ics`) part of the mail itself.

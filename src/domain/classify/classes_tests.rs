@@ -104,8 +104,8 @@ fn vendor_platform_and_bulk_headers() {
     assert_eq!(automated(&mailchimp), Some(AutoReason::BulkSender));
     // Feedback-ID alone is a hint (Proton Mail and Fastmail put it on all their users' mail);
     // with the headers of a bulk mail service it holds the mail for a person, unanswered.
-    assert_eq!(of(&person("Nieuws <nieuws@example.nl>", "Feedback-ID: 1.eu-west-1.abc:AmazonSES\r\n")), Classification::NewComplaint);
-    let ses = person("Nieuws <nieuws@example.nl>", "Feedback-ID: 1.eu-west-1.abc:AmazonSES\r\nX-SES-Outgoing: 2026.11.24-54.240.4.1\r\n");
+    assert_eq!(of(&person("Jan <jan@example.nl>", "Feedback-ID: 1.eu-west-1.abc:AmazonSES\r\n")), Classification::NewComplaint);
+    let ses = person("Jan <jan@example.nl>", "Feedback-ID: 1.eu-west-1.abc:AmazonSES\r\nX-SES-Outgoing: 2026.11.24-54.240.4.1\r\n");
     assert_eq!(
         of(&ses),
         Classification::Quarantine(QuarantineReason::Unclear { reasons: [WeakSignal::FeedbackId, WeakSignal::MailService].into_iter().collect() })

@@ -13,26 +13,33 @@ pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
     if mail.auto_submitted.as_deref().is_some_and(|v| v.split(';').next().unwrap_or("").trim() != "no") {
         return Some(AutoReason::AutoSubmitted);
     }
-    if mail.precedence.as_deref().is_some_and(|p| matches!(p.trim(), "bulk" | "list" | "junk" | "auto_reply")) {
-        return Some(AutoReason::BulkPrecedence);
+    if mail.precedence.as_deref().is_some_and(|p| p.trim() == "auto_reply") {
+        return Some(AutoReason::VendorAutoReply);
     }
-    if mail.list_id {
+    if mail.list_id || ["list-post", "mailing-list", "x-mailing-list", "x-beenthere", "list-archive"].iter().any(|h| mail.has_header(h)) {
         return Some(AutoReason::MailingList);
+    }
+    // Forwarding services add `Precedence: bulk` to whatever they pass on: alone it is weak.
+    if bulk_precedence(mail) && (mail.has_header("list-unsubscribe") || mail.has_header("feedback-id") || mail.bulk_layout || sender_says_machine(mail)) {
+        return Some(AutoReason::BulkPrecedence);
     }
     if mail.feedback_report {
         return Some(AutoReason::AbuseReport);
     }
-    if mail.report_root {
+    if mail.report_root || (mail.delivery_report && (mail.from.is_none() || daemon_named(mail))) {
         return Some(AutoReason::DeliveryReport);
+    }
+    if daemon_named(mail) {
+        return Some(AutoReason::SystemSender);
     }
     if mail.return_path == ReturnPath::Empty {
         return Some(AutoReason::EmptyReturnPath);
     }
     let from = mail.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
     match senders::family(from) {
+        Some(Family::NoReply | Family::Notifications) if senders::known_platform(from) => return Some(AutoReason::SystemSender),
         Some(Family::Daemon) => return Some(if mail.delivery_report { AutoReason::DeliveryReport } else { AutoReason::SystemSender }),
         Some(Family::ListRobot) => return Some(AutoReason::ListManager),
-        Some(Family::NoReply | Family::Notifications) if senders::known_platform(from) => return Some(AutoReason::SystemSender),
         _ => {}
     }
     if mail.has_header("x-list-administrivia") {
@@ -50,7 +57,29 @@ pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
     if bulk_sender(mail) {
         return Some(AutoReason::BulkSender);
     }
+    if senders::family(from) == Some(Family::Newsletter) && senders::known_platform(from) {
+        return Some(AutoReason::SystemSender);
+    }
     None
+}
+
+fn bulk_precedence(mail: &InboundMail) -> bool {
+    mail.precedence.as_deref().is_some_and(|p| matches!(p.trim(), "bulk" | "list" | "junk"))
+}
+
+/// A sender address of a machine family (weak on its own).
+fn sender_says_machine(mail: &InboundMail) -> bool {
+    mail.from.as_ref().is_some_and(|f| senders::family(&f.address).is_some_and(|f| f != Family::Form))
+}
+
+/// A mail server's report whose `From` is no address at all but names the daemon
+/// (`MAILER-DAEMON <>`, `Mail Delivery Subsystem <MAILER-DAEMON>`).
+fn daemon_named(mail: &InboundMail) -> bool {
+    mail.from.is_none()
+        && mail.header("from").is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.contains("mailer-daemon") || v.contains("mail delivery") || v.contains("postmaster")
+        })
 }
 
 /// How strong evidence weighs against a web form's `Reply-To` person.
@@ -172,17 +201,8 @@ fn platform_generated(mail: &InboundMail) -> bool {
 /// together with another bulk marker. `Feedback-ID` and a bare `List-Unsubscribe` are weak:
 /// personal mail services add them to their users' mail.
 fn bulk_sender(mail: &InboundMail) -> bool {
-    let vendor = [
-        "x-mc-user",
-        "x-mandrill-user",
-        "x-campaign",
-        "x-campaignid",
-        "x-mailchimp-campaign-id",
-        "x-mailgun-tag",
-        "x-csa-complaints",
-        "x-newsletter",
-        "x-mailer-campaign",
-    ];
+    let vendor =
+        ["x-mc-user", "x-mandrill-user", "x-campaign", "x-campaignid", "x-mailchimp-campaign-id", "x-csa-complaints", "x-newsletter", "x-mailer-campaign"];
     if vendor.iter().any(|h| mail.has_header(h)) {
         return true;
     }
@@ -221,9 +241,19 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
         Some(Family::NoReply) => weak.insert(WeakSignal::NoReplySender),
         Some(Family::Notifications) => weak.insert(WeakSignal::NotificationSender),
         Some(Family::ListRole) => weak.insert(WeakSignal::ListRoleSender),
+        Some(Family::Postmaster) => weak.insert(WeakSignal::PostmasterSender),
+        Some(Family::Newsletter) => weak.insert(WeakSignal::NewsletterSender),
         Some(Family::Form) => weak.insert(WeakSignal::FormSender),
         _ if form_mailer(mail) => weak.insert(WeakSignal::FormSender),
         _ => {}
+    }
+    if let ReturnPath::Address(rp) = &mail.return_path {
+        if rp != from && senders::bounce_return_path(rp) {
+            weak.insert(WeakSignal::BounceReturnPath);
+        }
+    }
+    if bulk_precedence(mail) {
+        weak.insert(WeakSignal::BulkPrecedence);
     }
     if mail.has_header("feedback-id") {
         weak.insert(WeakSignal::FeedbackId);
@@ -235,6 +265,7 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
         "x-sg-eid",
         "x-sg-id",
         "x-mailgun-sid",
+        "x-mailgun-tag",
         "x-mailgun-variables",
         "x-ses-outgoing",
         "x-pm-message-id",
@@ -254,6 +285,9 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
     if auto_reply_subject(&subject) {
         weak.insert(WeakSignal::AutoReplySubject);
     }
+    if report_subject(&subject) {
+        weak.insert(WeakSignal::ReportSubject);
+    }
     if mail.bulk_layout {
         weak.insert(WeakSignal::NewsletterLayout);
     }
@@ -271,6 +305,35 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
         weak.insert(WeakSignal::MachinePart);
     }
     weak
+}
+
+/// Subjects of delivery reports, as mail servers write them.
+fn report_subject(lower: &str) -> bool {
+    [
+        "undelivered mail",
+        "undeliverable",
+        "undelivered:",
+        "delivery status notification",
+        "delivery status",
+        "delivery failure",
+        "delivery has failed",
+        "mail delivery failed",
+        "mail delivery failure",
+        "returned mail",
+        "failure notice",
+        "non-delivery",
+        "nondeliverable",
+        "mail system error",
+        "warning: could not send",
+        "delayed mail",
+        "onbestelbaar",
+        "niet bezorgd",
+        "kan niet worden bezorgd",
+        "unzustellbar",
+        "non remis",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
 }
 
 /// What automatic notices say of themselves, in Dutch, English, German and French.
@@ -350,7 +413,7 @@ fn ticket_system(mail: &InboundMail) -> bool {
     let systems =
         ["jira", "servicenow", "zendesk", "freshdesk", "topdesk", "otrs", "znuny", "otobo", "zammad", "request tracker", "help scout", "kayako", "freescout"];
     let marked = |v: Option<&str>| v.is_some_and(|v| systems.iter().any(|s| v.to_ascii_lowercase().contains(s)));
-    marked(mail.header("x-mailer")) || marked(mail.header("x-powered-by")) || marked(mail.header("managed-by")) || marked(mail.message_id.as_deref())
+    marked(mail.header("x-mailer")) || marked(mail.header("x-powered-by")) || marked(mail.header("managed-by"))
 }
 
 /// A CMS's or form tool's mailer (PHPMailer as WordPress sends, WPForms, Gravity Forms, Drupal).
@@ -367,8 +430,16 @@ fn form_mailer(mail: &InboundMail) -> bool {
 /// (attached beside the text, or someone else's invitation) while the sender wrote little or
 /// nothing of their own: for a person to judge. With words of their own, it is their mail.
 fn machine_part_beside_little_text(mail: &InboundMail, own_text: &str) -> bool {
-    let machine_part =
-        mail.delivery_report || mail.calendar.is_some() || mail.header("content-class").is_some_and(|v| v.to_ascii_lowercase().contains("calendarmessage"));
+    // A forwarded report: the forward's sender is a mail server, or its subject a report's.
+    let forwarded_report = mail.forwarded.as_ref().is_some_and(|f| {
+        let who = format!("{} {}", f.name.as_deref().unwrap_or(""), f.address.as_deref().unwrap_or("")).to_ascii_lowercase();
+        who.contains("mailer-daemon") || who.contains("postmaster") || who.contains("mail delivery")
+    }) || (forwarded::is_forward_subject(&mail.subject)
+        && report_subject(mail.subject.split_once(':').map_or("", |(_, rest)| rest).trim_start().to_lowercase().as_str()));
+    let machine_part = mail.delivery_report
+        || forwarded_report
+        || mail.calendar.is_some()
+        || mail.header("content-class").is_some_and(|v| v.to_ascii_lowercase().contains("calendarmessage"));
     machine_part && !has_own_words(own_text)
 }
 

@@ -3,8 +3,10 @@
 /// The kind of machine address a sender's address is, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Family {
-    /// `MAILER-DAEMON`, `postmaster`, `bounce*`: only mail servers write from these. Strong.
+    /// `MAILER-DAEMON`, `mail-daemon`, `bounce*`: only mail servers write from these. Strong.
     Daemon,
+    /// `postmaster`: reports, and administrators. Weak.
+    Postmaster,
     /// A list manager's robot: `mailman`, `listserv`, `sympa`, `majordomo`, `*-request`,
     /// `*-bounces`. Strong.
     ListRobot,
@@ -14,6 +16,8 @@ pub(super) enum Family {
     NoReply,
     /// `notification(s)`, `alerts`, `notificaties`. Weak, unless of a known platform.
     Notifications,
+    /// A newsletter's or marketing sender's address. Weak.
+    Newsletter,
     /// A website's or web form's own address. Weak: the person is in the form's text or
     /// `Reply-To`.
     Form,
@@ -29,8 +33,11 @@ fn squashed_local(address: &str) -> (String, String) {
 
 pub(super) fn family(address: &str) -> Option<Family> {
     let (local, squashed) = squashed_local(address);
-    if matches!(squashed.as_str(), "mailerdaemon" | "postmaster") || local.starts_with("bounce") {
+    if matches!(squashed.as_str(), "mailerdaemon" | "maildaemon" | "mailerdeamon") || local.starts_with("bounce") {
         return Some(Family::Daemon);
+    }
+    if squashed == "postmaster" {
+        return Some(Family::Postmaster);
     }
     if matches!(squashed.as_str(), "mailman" | "listserv" | "sympa" | "majordomo" | "listmaster" | "ezmlm")
         || local.ends_with("-request")
@@ -72,6 +79,27 @@ pub(super) fn family(address: &str) -> Option<Family> {
     if local.ends_with("-owner") || local.starts_with("owner-") || local.ends_with("-admin") {
         return Some(Family::ListRole);
     }
+    const NEWS: &[&str] = &[
+        "news",
+        "enews",
+        "newsletter",
+        "newsletters",
+        "nieuws",
+        "nieuwsbrief",
+        "mailing",
+        "mailings",
+        "marketing",
+        "promo",
+        "promotions",
+        "aanbiedingen",
+        "offers",
+        "deals",
+        "digest",
+    ];
+    if NEWS.contains(&squashed.as_str()) || ["notificacion", "notificaccion", "notification", "newsletter", "nieuwsbrief"].iter().any(|n| squashed.contains(n))
+    {
+        return Some(Family::Newsletter);
+    }
     const FORM: &[&str] = &[
         "website",
         "web",
@@ -105,7 +133,16 @@ pub(super) fn family(address: &str) -> Option<Family> {
 /// The address families machines send from: no-reply in any language, `notification(s)@`,
 /// `bounce*@`, `mailer-daemon@`, `postmaster@`.
 pub fn is_system_sender(address: &str) -> bool {
-    matches!(family(&address.to_ascii_lowercase()), Some(Family::Daemon | Family::NoReply | Family::Notifications))
+    matches!(family(&address.to_ascii_lowercase()), Some(Family::Daemon | Family::Postmaster | Family::NoReply | Family::Notifications))
+}
+
+/// A Return-Path of the bounce-handling kind: `bounce*`, `*-bounces`, `bounces+...`, not a
+/// forwarder's SRS address.
+pub(super) fn bounce_return_path(address: &str) -> bool {
+    let (local, _) = squashed_local(address);
+    !local.starts_with("srs0=")
+        && !local.starts_with("srs1=")
+        && (local.starts_with("bounce") || local.contains("-bounce") || local.contains(".bounce") || local.contains("_bounce"))
 }
 
 /// Role addresses: an organisation's mailbox, not a person who filled in a form.
@@ -175,13 +212,11 @@ const KNOWN_PLATFORMS: &[&str] = &[
     "microsoft.com",
     "office.com",
     "office365.com",
-    "outlook.com",
     "sharepointonline.com",
     "microsoftonline.com",
     "google.com",
     "accounts.google.com",
     "apple.com",
-    "icloud.com",
     "zoom.us",
     "docusign.net",
     "docusign.com",

@@ -13,6 +13,17 @@ pub enum WeakSignal {
     FormSender,
     /// A list's owner or admin address (`-owner@`, `-admin@`, `owner-`).
     ListRoleSender,
+    /// `postmaster@`: mail servers' reports come from it, but so do administrators' letters.
+    PostmasterSender,
+    /// A newsletter's or marketing sender's address (`news@`, `nieuwsbrief@`, `enews@`,
+    /// `*notificacion*`).
+    NewsletterSender,
+    /// A Return-Path of the bounce-handling kind (`bounces@`, `bounce-123@`): mass mailers
+    /// and list servers collect their bounces so.
+    BounceReturnPath,
+    /// `Precedence: bulk`, `list` or `junk` with no other sign of list or bulk mail: some
+    /// forwarding services add it to every mail they pass on.
+    BulkPrecedence,
     /// `Feedback-ID`: bulk senders' feedback loop, but also on all mail of Proton Mail and
     /// Fastmail users. A hint.
     FeedbackId,
@@ -25,6 +36,8 @@ pub enum WeakSignal {
     AutoResponseSuppress,
     /// A subject of an automatic reply ("Automatic reply:", "Out of Office:", "Afwezig:").
     AutoReplySubject,
+    /// A subject of a delivery report ("Undeliverable:", "Mail delivery failed", "Onbestelbaar:").
+    ReportSubject,
     /// A newsletter's HTML: an unsubscribe or view-online link, a tracking pixel.
     NewsletterLayout,
     /// A notification's wording in the mail's own text ("dit is een automatisch gegenereerd
@@ -43,16 +56,21 @@ pub enum WeakSignal {
 }
 
 impl WeakSignal {
-    const ALL: [WeakSignal; 15] = [
+    const ALL: [WeakSignal; 20] = [
         WeakSignal::NoReplySender,
         WeakSignal::NotificationSender,
         WeakSignal::FormSender,
         WeakSignal::ListRoleSender,
+        WeakSignal::PostmasterSender,
+        WeakSignal::NewsletterSender,
+        WeakSignal::BounceReturnPath,
+        WeakSignal::BulkPrecedence,
         WeakSignal::FeedbackId,
         WeakSignal::ListUnsubscribe,
         WeakSignal::MailService,
         WeakSignal::AutoResponseSuppress,
         WeakSignal::AutoReplySubject,
+        WeakSignal::ReportSubject,
         WeakSignal::NewsletterLayout,
         WeakSignal::NotificationWording,
         WeakSignal::TicketSystem,
@@ -76,6 +94,11 @@ impl WeakSignal {
             WeakSignal::NotificationSender => "notification-sender",
             WeakSignal::FormSender => "form-sender",
             WeakSignal::ListRoleSender => "list-role-sender",
+            WeakSignal::PostmasterSender => "postmaster-sender",
+            WeakSignal::NewsletterSender => "newsletter-sender",
+            WeakSignal::BounceReturnPath => "bounce-return-path",
+            WeakSignal::BulkPrecedence => "bulk-precedence",
+            WeakSignal::ReportSubject => "report-subject",
             WeakSignal::FeedbackId => "feedback-id",
             WeakSignal::ListUnsubscribe => "list-unsubscribe",
             WeakSignal::MailService => "mail-service",
@@ -96,6 +119,11 @@ impl WeakSignal {
             WeakSignal::NotificationSender => "sent from a notification address",
             WeakSignal::FormSender => "sent by a web form or website without the person's address",
             WeakSignal::ListRoleSender => "sent from a list owner's address",
+            WeakSignal::PostmasterSender => "sent from a postmaster address",
+            WeakSignal::NewsletterSender => "sent from a newsletter or marketing address",
+            WeakSignal::BounceReturnPath => "a mass mailer's bounce address as Return-Path",
+            WeakSignal::BulkPrecedence => "marked as bulk mail (Precedence) without list headers",
+            WeakSignal::ReportSubject => "the subject of a delivery report",
             WeakSignal::FeedbackId => "a bulk sender's Feedback-ID",
             WeakSignal::ListUnsubscribe => "a List-Unsubscribe header",
             WeakSignal::MailService => "sent through a bulk mail service",

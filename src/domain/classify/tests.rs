@@ -38,8 +38,16 @@ fn out_of_office_is_automated() {
 
 #[test]
 fn list_and_bulk_mail_is_automated() {
-    assert!(matches!(class("From: news@example.nl\r\nPrecedence: bulk", None), Classification::Automated { reason: AutoReason::BulkPrecedence, .. }));
-    assert!(matches!(class("From: news@example.nl\r\nPrecedence: list", None), Classification::Automated { reason: AutoReason::BulkPrecedence, .. }));
+    assert!(matches!(
+        class("From: news@example.nl\r\nPrecedence: bulk\r\nList-Unsubscribe: <https://example.nl/u>", None),
+        Classification::Automated { reason: AutoReason::BulkPrecedence, .. }
+    ));
+    // A forwarding service adds Precedence: bulk to a person's mail: weak, held for a person.
+    assert!(matches!(class("From: jan@example.nl\r\nPrecedence: bulk", None), Classification::Quarantine(QuarantineReason::Unclear { .. })));
+    assert!(matches!(
+        class("From: news@example.nl\r\nPrecedence: list\r\nList-Post: <mailto:news@example.nl>", None),
+        Classification::Automated { reason: AutoReason::MailingList, .. }
+    ));
     assert!(matches!(class("From: news@example.nl\r\nList-Id: <news.example.nl>", None), Classification::Automated { reason: AutoReason::MailingList, .. }));
 }
 
@@ -47,7 +55,9 @@ fn list_and_bulk_mail_is_automated() {
 fn bounces_are_automated() {
     assert!(matches!(class("From: jan@example.nl\r\nReturn-Path: <>", None), Classification::Automated { reason: AutoReason::EmptyReturnPath, .. }));
     assert!(matches!(class("From: MAILER-DAEMON@mx.example.nl", None), Classification::Automated { reason: AutoReason::SystemSender, .. }));
-    assert!(matches!(class("From: postmaster@example.nl", None), Classification::Automated { reason: AutoReason::SystemSender, .. }));
+    // An administrator writes from postmaster@ too: weak alone, strong with a report.
+    assert!(matches!(class("From: postmaster@example.nl", None), Classification::Quarantine(QuarantineReason::Unclear { .. })));
+    assert!(matches!(class("From: MAILER-DAEMON <>", None), Classification::Automated { reason: AutoReason::SystemSender, .. }));
     let report = "From: mx@example.nl\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=R";
     let raw = format!("{report}\r\nSubject: x\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nx\r\n--R--\r\n");
     let m = parse(raw.as_bytes()).unwrap();
