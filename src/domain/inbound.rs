@@ -212,7 +212,9 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         None => ReturnPath::Absent,
         Some(raw) => {
             let inner = strip_angles(raw.trim());
-            if inner.is_empty() {
+            // Some MTAs write the null sender of a bounce as `<MAILER-DAEMON>` or
+            // `<MAILER-DAEMON@host>`.
+            if inner.is_empty() || inner.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case("mailer-daemon")) {
                 ReturnPath::Empty
             } else {
                 ReturnPath::Address(inner.to_ascii_lowercase())

@@ -26,7 +26,8 @@ pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
     if mail.feedback_report {
         return Some(AutoReason::AbuseReport);
     }
-    if mail.report_root || (mail.delivery_report && (mail.from.is_none() || daemon_named(mail))) {
+    let server_sender = matches!(mail.from.as_ref().and_then(|f| senders::family(&f.address)), Some(Family::Daemon | Family::Postmaster));
+    if mail.report_root || (mail.delivery_report && (mail.from.is_none() || daemon_named(mail) || server_sender)) {
         return Some(AutoReason::DeliveryReport);
     }
     if daemon_named(mail) {

@@ -231,6 +231,7 @@ const KNOWN_PLATFORMS: &[&str] = &[
     "facebookmail.com",
     "amazon.com",
     "amazonses.com",
+    "amazonaws.com",
     "webex.com",
     "gotomeeting.com",
     "dropbox.com",

@@ -58,6 +58,10 @@ fn bounces_are_automated() {
     // An administrator writes from postmaster@ too: weak alone, strong with a report.
     assert!(matches!(class("From: postmaster@example.nl", None), Classification::Quarantine(QuarantineReason::Unclear { .. })));
     assert!(matches!(class("From: MAILER-DAEMON <>", None), Classification::Automated { reason: AutoReason::SystemSender, .. }));
+    assert!(matches!(
+        class("From: postmaster@example.nl\r\nReturn-Path: <MAILER-DAEMON>", None),
+        Classification::Automated { reason: AutoReason::EmptyReturnPath, .. }
+    ));
     let report = "From: mx@example.nl\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=R";
     let raw = format!("{report}\r\nSubject: x\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nx\r\n--R--\r\n");
     let m = parse(raw.as_bytes()).unwrap();
