@@ -71,6 +71,7 @@ pub fn looks_like_fax(mail: &InboundMail) -> bool {
     let mailer = mail.header("x-mailer").unwrap_or("").to_ascii_lowercase();
     fax_word(&mail.subject)
         || fax_word(&from)
+        || docs.iter().any(|a| fax_word(&a.filename))
         || ["hylafax", "faxmaker", "rightfax", "retarus", "ringcentral", "xmedius", "faxination", "efax", "capi4hylafax", "avm fritz"]
             .iter()
             .any(|m| mailer.contains(m))

@@ -16,11 +16,13 @@ pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
     if mail.precedence.as_deref().is_some_and(|p| p.trim() == "auto_reply") {
         return Some(AutoReason::VendorAutoReply);
     }
-    if mail.list_id || ["list-post", "mailing-list", "x-mailing-list", "x-beenthere", "list-archive"].iter().any(|h| mail.has_header(h)) {
+    // A list or group passes on people's mail too (a group address that forwards to the
+    // complaints mailbox adds `List-Id`), and forwarding services add `Precedence: bulk` to
+    // whatever they pass on: strong only with a sign of bulk mail besides.
+    if list_headers(mail) && bulk_marker(mail) {
         return Some(AutoReason::MailingList);
     }
-    // Forwarding services add `Precedence: bulk` to whatever they pass on: alone it is weak.
-    if bulk_precedence(mail) && (mail.has_header("list-unsubscribe") || mail.has_header("feedback-id") || mail.bulk_layout || sender_says_machine(mail)) {
+    if bulk_precedence(mail) && bulk_marker(mail) {
         return Some(AutoReason::BulkPrecedence);
     }
     if mail.feedback_report {
@@ -62,6 +64,22 @@ pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
         return Some(AutoReason::SystemSender);
     }
     None
+}
+
+fn list_headers(mail: &InboundMail) -> bool {
+    mail.list_id || ["list-post", "mailing-list", "x-mailing-list", "x-beenthere", "list-archive"].iter().any(|h| mail.has_header(h))
+}
+
+/// A sign of bulk mail besides list headers: a machine's sender address, a newsletter's
+/// layout, a bulk sender's or mail service's headers, a mass mailer's bounce Return-Path.
+fn bulk_marker(mail: &InboundMail) -> bool {
+    sender_says_machine(mail)
+        || mail.bulk_layout
+        || mail.has_header("feedback-id")
+        || mail.has_header("list-unsubscribe-post")
+        || bulk_sender(mail)
+        || SERVICE_HEADERS.iter().any(|h| mail.has_header(h))
+        || matches!(&mail.return_path, ReturnPath::Address(rp) if mail.from.as_ref().is_none_or(|f| &f.address != rp) && senders::bounce_return_path(rp))
 }
 
 fn bulk_precedence(mail: &InboundMail) -> bool {
@@ -156,9 +174,15 @@ pub(super) fn auto_reply_subject(lower: &str) -> bool {
         "vacation:",
         "on vacation:",
         "ik ben afwezig",
+        "automatyczna odpowiedź",
+        "automaattinen vastaus",
+        "automatisk svar",
+        "autosvar",
     ]
     .iter()
     .any(|p| lower.starts_with(p))
+        // Ticket systems put their tag first: "[support.example.org #33575] AutoReply: ...".
+        || lower.starts_with('[') && lower.split_once("] ").is_some_and(|(_, rest)| rest.starts_with("autoreply:") || rest.starts_with("auto reply:") || rest.starts_with("auto-reply:"))
 }
 
 /// Challenge-response services' own senders and headers (Boxbe, Spam Arrest, ChoiceMail, ...).
@@ -192,6 +216,8 @@ fn platform_generated(mail: &InboundMail) -> bool {
         "x-sfdc-emailcategory",
         "x-docusign-envelopeid",
         "x-zoom-meeting-id",
+        // Autocrypt's setup message, which a mail client sends to its own address.
+        "autocrypt-setup-message",
     ]
     .iter()
     .any(|h| mail.has_header(h))
@@ -234,6 +260,23 @@ fn bulk_sender(mail: &InboundMail) -> bool {
     mail.has_header("list-unsubscribe") && (mail.has_header("list-unsubscribe-post") || mail.has_header("x-report-abuse") || bulk_mailer)
 }
 
+/// Transactional mail services' headers (SendGrid, Mailgun, Amazon SES, Postmark, SparkPost,
+/// Mailjet, Brevo): hints, since they relay for small offices too.
+const SERVICE_HEADERS: &[&str] = &[
+    "x-sg-eid",
+    "x-sg-id",
+    "x-mailgun-sid",
+    "x-mailgun-tag",
+    "x-mailgun-variables",
+    "x-ses-outgoing",
+    "x-pm-message-id",
+    "x-msys-api",
+    "x-mj-mid",
+    "x-mailjet-campaign",
+    "x-sib-id",
+    "x-mailin-eid",
+];
+
 /// Weak evidence of machine mail (see [`WeakSignal`]).
 pub fn weak_signals(mail: &InboundMail) -> Signals {
     let mut weak = Signals::default();
@@ -244,6 +287,7 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
         Some(Family::ListRole) => weak.insert(WeakSignal::ListRoleSender),
         Some(Family::Postmaster) => weak.insert(WeakSignal::PostmasterSender),
         Some(Family::Newsletter) => weak.insert(WeakSignal::NewsletterSender),
+        Some(Family::SystemAccount) => weak.insert(WeakSignal::SystemAccountSender),
         Some(Family::Form) => weak.insert(WeakSignal::FormSender),
         _ if form_mailer(mail) => weak.insert(WeakSignal::FormSender),
         _ => {}
@@ -256,27 +300,19 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
     if bulk_precedence(mail) {
         weak.insert(WeakSignal::BulkPrecedence);
     }
+    if list_headers(mail) {
+        weak.insert(WeakSignal::ListHeaders);
+    }
+    if mail.from.is_none() {
+        weak.insert(WeakSignal::NoSender);
+    }
     if mail.has_header("feedback-id") {
         weak.insert(WeakSignal::FeedbackId);
     }
     if mail.has_header("list-unsubscribe") {
         weak.insert(WeakSignal::ListUnsubscribe);
     }
-    let service = [
-        "x-sg-eid",
-        "x-sg-id",
-        "x-mailgun-sid",
-        "x-mailgun-tag",
-        "x-mailgun-variables",
-        "x-ses-outgoing",
-        "x-pm-message-id",
-        "x-msys-api",
-        "x-mj-mid",
-        "x-mailjet-campaign",
-        "x-sib-id",
-        "x-mailin-eid",
-    ];
-    if service.iter().any(|h| mail.has_header(h)) {
+    if SERVICE_HEADERS.iter().any(|h| mail.has_header(h)) {
         weak.insert(WeakSignal::MailService);
     }
     if mail.has_header("x-auto-response-suppress") {
@@ -285,6 +321,12 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
     let subject = mail.subject.to_lowercase();
     if auto_reply_subject(&subject) {
         weak.insert(WeakSignal::AutoReplySubject);
+    }
+    if ["***spam***", "[spam]", "*****spam*****", "[suspected spam]", "{spam?}", "[spam?]", "spam:", "[***spam***]"]
+        .iter()
+        .any(|t| subject.starts_with(t) || subject.contains(&format!(" {t}")))
+    {
+        weak.insert(WeakSignal::SpamTag);
     }
     if report_subject(&subject) {
         weak.insert(WeakSignal::ReportSubject);
@@ -414,7 +456,13 @@ fn ticket_system(mail: &InboundMail) -> bool {
     let systems =
         ["jira", "servicenow", "zendesk", "freshdesk", "topdesk", "otrs", "znuny", "otobo", "zammad", "request tracker", "help scout", "kayako", "freescout"];
     let marked = |v: Option<&str>| v.is_some_and(|v| systems.iter().any(|s| v.to_ascii_lowercase().contains(s)));
-    marked(mail.header("x-mailer")) || marked(mail.header("x-powered-by")) || marked(mail.header("managed-by"))
+    // Request Tracker's subject tag: "[rt.example.org #4711] ...".
+    let rt_tag = mail.subject.starts_with('[')
+        && mail
+            .subject
+            .split_once(']')
+            .is_some_and(|(tag, _)| tag.rsplit_once(" #").is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())));
+    rt_tag || marked(mail.header("x-mailer")) || marked(mail.header("x-powered-by")) || marked(mail.header("managed-by"))
 }
 
 /// A CMS's or form tool's mailer (PHPMailer as WordPress sends, WPForms, Gravity Forms, Drupal).
@@ -466,6 +514,19 @@ pub(super) fn form_person(mail: &InboundMail, own_addresses: &[String]) -> Optio
         || mail.has_header("x-ms-mail-application")
         || mail.header("x-ms-exchange-generated-message-source").is_some_and(|v| !v.to_ascii_lowercase().contains("mailbox rules agent"));
     if !machine_from {
+        return None;
+    }
+    // A display name that is another address ("purchasing@a.example <do-not-reply@b.example>")
+    // is a disguise, not a form.
+    if from.name.as_deref().is_some_and(|n| n.contains('@')) {
+        return None;
+    }
+    // A known platform's notification on someone's behalf (a shared document, an accepted
+    // invitation) names that someone as Reply-To; only its flows (Power Automate, which sends
+    // Microsoft Forms answers) are forms.
+    let flow = mail.has_header("x-ms-mail-application")
+        || mail.header("x-ms-exchange-generated-message-source").is_some_and(|v| v.to_ascii_lowercase().contains("flow"));
+    if senders::known_platform(&from.address) && !flow {
         return None;
     }
     // A platform's own mail that names an address of its own domain as Reply-To is the

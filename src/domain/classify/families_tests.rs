@@ -354,3 +354,63 @@ fn reasons_are_recorded_and_readable() {
     assert_eq!(classify::<u32>(&notice, &[], None, None), Classification::NewComplaint);
     assert_eq!(classify(&notice, &[], Some(3), Some(&policy())), Classification::FollowUp(3));
 }
+
+#[test]
+fn a_list_or_group_passing_on_a_persons_mail_does_not_silence_it() {
+    // A group address that forwards to the complaints mailbox (Google Groups, Microsoft 365):
+    // List-Id and Precedence: list on a person's mail. Held for a person, never silenced.
+    let group = mail(
+        "Anna Visser <anna@example.nl>",
+        "List-Id: <info.gemeente.nl>\r\nPrecedence: list\r\nList-Unsubscribe: <mailto:info+unsubscribe@gemeente.nl>\r\n",
+        "Klacht",
+        COMPLAINT,
+    );
+    assert!(unclear(&group).is_some_and(|r| r.contains(WeakSignal::ListHeaders)));
+    // With a sign of bulk mail besides, list mail is set aside.
+    let newsletter = mail("Nieuwsbrief <nieuwsbrief@stichting.nl>", "List-Id: <nieuws.stichting.nl>\r\n", "November", "Het nieuws.");
+    assert_eq!(automated(&newsletter), Some(AutoReason::MailingList));
+    // mlmmj's robots are named by a + tag.
+    assert_eq!(automated(&mail("hackers+owner@lists.example.org", "", "Post to hackers denied", "Denied.")), Some(AutoReason::ListManager));
+}
+
+#[test]
+fn system_accounts_missing_senders_and_spam_tags_wait_for_a_person() {
+    assert!(unclear(&mail("Cron Daemon <root@db01.example.org>", "", "Cron <oracle@db01> /opt/check.sh", "Regelsets gevonden: 1"))
+        .is_some_and(|r| r.contains(WeakSignal::SystemAccountSender)));
+    let nobody = "To: klachten@dienst.nl\r\nSubject: Engine updated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThe scan engine was updated.\r\n";
+    assert!(unclear(nobody).is_some_and(|r| r.contains(WeakSignal::NoSender)));
+    let tagged = mail("Prijs <winnaar@loterij.example>", "", "***SPAM*** U heeft gewonnen", "Klik hier.");
+    assert!(unclear(&tagged).is_some_and(|r| r.contains(WeakSignal::SpamTag)));
+    // A client's Autocrypt setup message to itself.
+    assert_eq!(
+        automated(&mail("Anna <anna@example.nl>", "Autocrypt-Setup-Message: v1\r\n", "Autocrypt Setup Message", "Setup.")),
+        Some(AutoReason::PlatformGenerated)
+    );
+    // A no-reply Return-Path of a billing system, and Request Tracker's subject tag.
+    assert!(unclear(&mail(
+        "Gate <team@support.gate.example>",
+        "Return-Path: <noreply@bounce.gate.example>\r\n",
+        "Ihre Rechnung als PDF",
+        "Anbei Ihre Rechnung."
+    ))
+    .is_some_and(|r| r.contains(WeakSignal::BounceReturnPath)));
+    assert!(unclear(&mail("RT <rt@example.org>", "", "[support.example.org #33575] Resolved: uw vraag", "Opgelost."))
+        .is_some_and(|r| r.contains(WeakSignal::TicketSystem)));
+}
+
+#[test]
+fn a_platforms_notification_or_a_disguised_sender_is_no_form() {
+    // Gmail telling that someone accepted an invitation names them as Reply-To: no form.
+    let gmail =
+        mail("Gmail Team <gmail-noreply@google.com>", "Reply-To: x.y@gmail.com\r\n", "Nicolas has accepted your invitation to Gmail", "Nicolas accepted.");
+    assert_eq!(automated(&gmail), Some(AutoReason::SystemSender));
+    // A display name that is another address in front of a no-reply address.
+    let disguised = mail(
+        "purchasing@aquilla.example <do-not-reply@ncs.example>",
+        "Reply-To: purchase@aquiIla.example\r\n",
+        "Urgent Request for Order Quotation",
+        "See attached order.",
+    );
+    assert!(correspondent(&parse(disguised.as_bytes()).unwrap(), &[]).is_some_and(|c| !c.via_form));
+    assert!(unclear(&disguised).is_some_and(|r| r.contains(WeakSignal::NoReplySender)));
+}

@@ -18,6 +18,8 @@ pub(super) enum Family {
     Notifications,
     /// A newsletter's or marketing sender's address. Weak.
     Newsletter,
+    /// A system account: `root`, `cron`, `daemon`, `www-data`, `nobody`, a database's. Weak.
+    SystemAccount,
     /// A website's or web form's own address. Weak: the person is in the form's text or
     /// `Reply-To`.
     Form,
@@ -33,6 +35,13 @@ fn squashed_local(address: &str) -> (String, String) {
 
 pub(super) fn family(address: &str) -> Option<Family> {
     let (local, squashed) = squashed_local(address);
+    // mlmmj and ezmlm name their robots by a `+` tag: `list+owner@`, `list+bounces-help@`.
+    let whole = address.rsplit_once('@').map_or(address, |(l, _)| l).to_ascii_lowercase();
+    if let Some((_, tag)) = whole.split_once('+') {
+        if tag == "owner" || tag.starts_with("bounces") || matches!(tag, "help" | "subscribe" | "unsubscribe" | "request") {
+            return Some(Family::ListRobot);
+        }
+    }
     if matches!(squashed.as_str(), "mailerdaemon" | "maildaemon" | "mailerdeamon") || local.starts_with("bounce") {
         return Some(Family::Daemon);
     }
@@ -100,6 +109,30 @@ pub(super) fn family(address: &str) -> Option<Family> {
     {
         return Some(Family::Newsletter);
     }
+    const ACCOUNTS: &[&str] = &[
+        "root",
+        "cron",
+        "crond",
+        "daemon",
+        "wwwdata",
+        "nobody",
+        "apache",
+        "nginx",
+        "oracle",
+        "postgres",
+        "mysql",
+        "nagios",
+        "zabbix",
+        "icinga",
+        "monitoring",
+        "backup",
+        "jenkins",
+        "system",
+        "systeem",
+    ];
+    if ACCOUNTS.contains(&squashed.as_str()) {
+        return Some(Family::SystemAccount);
+    }
     const FORM: &[&str] = &[
         "website",
         "web",
@@ -121,8 +154,6 @@ pub(super) fn family(address: &str) -> Option<Family> {
         "wpforms",
         "site",
         "webserver",
-        "apache",
-        "wwwdata",
     ];
     if FORM.contains(&squashed.as_str()) || squashed.starts_with("webform") || squashed.starts_with("wordpress") {
         return Some(Family::Form);
@@ -139,10 +170,11 @@ pub fn is_system_sender(address: &str) -> bool {
 /// A Return-Path of the bounce-handling kind: `bounce*`, `*-bounces`, `bounces+...`, not a
 /// forwarder's SRS address.
 pub(super) fn bounce_return_path(address: &str) -> bool {
-    let (local, _) = squashed_local(address);
+    let local = address.rsplit_once('@').map_or(address, |(l, _)| l).to_ascii_lowercase();
+    let bounce = ["bounce", "-bounce", ".bounce", "_bounce", "+bounce"];
     !local.starts_with("srs0=")
         && !local.starts_with("srs1=")
-        && (local.starts_with("bounce") || local.contains("-bounce") || local.contains(".bounce") || local.contains("_bounce"))
+        && (bounce.iter().any(|b| local.contains(b)) || matches!(family(address), Some(Family::NoReply | Family::Daemon)))
 }
 
 /// Role addresses: an organisation's mailbox, not a person who filled in a form.
@@ -177,6 +209,20 @@ pub(super) fn is_role(address: &str) -> bool {
         "billing",
         "facturen",
         "administratie",
+        "purchasing",
+        "procurement",
+        "inkoop",
+        "orders",
+        "bestellingen",
+        "accounts",
+        "finance",
+        "hr",
+        "jobs",
+        "vacatures",
+        "privacy",
+        "security",
+        "abuse",
+        "webmaster",
     ];
     ROLES.contains(&squashed.as_str())
 }

@@ -24,6 +24,16 @@ pub enum WeakSignal {
     /// `Precedence: bulk`, `list` or `junk` with no other sign of list or bulk mail: some
     /// forwarding services add it to every mail they pass on.
     BulkPrecedence,
+    /// `List-Id` and other list headers on a person's mail: a list or group passed it on
+    /// (also a group address that forwards to the complaints mailbox).
+    ListHeaders,
+    /// A system account as sender (`root@`, `cron@`, `daemon@`, `www-data@`, `oracle@`).
+    SystemAccountSender,
+    /// No sender address at all: nobody to answer.
+    NoSender,
+    /// A spam filter's tag in the subject (`***SPAM***`, `[SPAM]`) of a filter klachtd is not
+    /// told to trust.
+    SpamTag,
     /// `Feedback-ID`: bulk senders' feedback loop, but also on all mail of Proton Mail and
     /// Fastmail users. A hint.
     FeedbackId,
@@ -56,7 +66,7 @@ pub enum WeakSignal {
 }
 
 impl WeakSignal {
-    const ALL: [WeakSignal; 20] = [
+    const ALL: [WeakSignal; 24] = [
         WeakSignal::NoReplySender,
         WeakSignal::NotificationSender,
         WeakSignal::FormSender,
@@ -65,6 +75,10 @@ impl WeakSignal {
         WeakSignal::NewsletterSender,
         WeakSignal::BounceReturnPath,
         WeakSignal::BulkPrecedence,
+        WeakSignal::ListHeaders,
+        WeakSignal::SystemAccountSender,
+        WeakSignal::NoSender,
+        WeakSignal::SpamTag,
         WeakSignal::FeedbackId,
         WeakSignal::ListUnsubscribe,
         WeakSignal::MailService,
@@ -98,6 +112,10 @@ impl WeakSignal {
             WeakSignal::NewsletterSender => "newsletter-sender",
             WeakSignal::BounceReturnPath => "bounce-return-path",
             WeakSignal::BulkPrecedence => "bulk-precedence",
+            WeakSignal::ListHeaders => "list-headers",
+            WeakSignal::SystemAccountSender => "system-account-sender",
+            WeakSignal::NoSender => "no-sender",
+            WeakSignal::SpamTag => "spam-tag",
             WeakSignal::ReportSubject => "report-subject",
             WeakSignal::FeedbackId => "feedback-id",
             WeakSignal::ListUnsubscribe => "list-unsubscribe",
@@ -122,7 +140,11 @@ impl WeakSignal {
             WeakSignal::PostmasterSender => "sent from a postmaster address",
             WeakSignal::NewsletterSender => "sent from a newsletter or marketing address",
             WeakSignal::BounceReturnPath => "a mass mailer's bounce address as Return-Path",
-            WeakSignal::BulkPrecedence => "marked as bulk mail (Precedence) without list headers",
+            WeakSignal::BulkPrecedence => "marked as bulk mail (Precedence) with no other sign of bulk mail",
+            WeakSignal::ListHeaders => "passed on by a mailing list or group (List-Id)",
+            WeakSignal::SystemAccountSender => "sent from a system account (root, cron, daemon, ...)",
+            WeakSignal::NoSender => "no sender address",
+            WeakSignal::SpamTag => "tagged as spam in the subject",
             WeakSignal::ReportSubject => "the subject of a delivery report",
             WeakSignal::FeedbackId => "a bulk sender's Feedback-ID",
             WeakSignal::ListUnsubscribe => "a List-Unsubscribe header",
