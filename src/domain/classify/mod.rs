@@ -8,11 +8,13 @@
 //!
 //! - **Strong evidence** that no person wrote the mail sets it aside silently (kept with its
 //!   case, or in the ignored folder): RFC 3834 `Auto-Submitted` other than `no`, a real delivery
-//!   or abuse report (`multipart/report`, an empty Return-Path, `MAILER-DAEMON`), list
-//!   machinery (`List-Id`, `Precedence: bulk`, list robots), vendor auto-reply headers, and the
-//!   own headers of known platforms and mailing systems (see [`evidence`]). Only the mail's own
-//!   headers and top-level parts count: a calendar or delivery-status part inside a forwarded
-//!   mail is the forwarder's evidence, not the mail's.
+//!   or abuse report (`multipart/report`, an empty Return-Path, `MAILER-DAEMON`), list robots,
+//!   list headers or `Precedence: bulk` together with a sign of bulk mail (alone, a group
+//!   address or forwarder may have added them to a person's mail), vendor auto-reply headers,
+//!   the own headers of known platforms and mailing systems, and known platforms' no-reply
+//!   addresses (see [`automated_reason`]). Only the mail's own headers and top-level parts
+//!   count: a calendar or delivery-status part inside a forwarded mail is the forwarder's
+//!   evidence, not the mail's.
 //! - **Weak evidence** ([`WeakSignal`]: a no-reply address, a newsletter's layout, a
 //!   notification's wording, a ticket system, an auto-reply subject, ...) never silences a mail
 //!   and never lets it be answered: it goes to quarantine with the signals as its reason, for a
@@ -209,7 +211,7 @@ pub struct Correspondent {
 /// whatever their `Reply-To` says: a `Reply-To` can name anyone, and the regulation answers
 /// whoever complained, so a redirect stays visible on the case but gets no letters. A web form
 /// or other machine sender writing on behalf of the person in its `Reply-To` (see
-/// [`evidence::form_person`]) makes that person the complainant: the form's own address reads
+/// `evidence::form_person`) makes that person the complainant: the form's own address reads
 /// nothing.
 pub fn correspondent(mail: &InboundMail, own_addresses: &[String]) -> Option<Correspondent> {
     if let Some(person) = evidence::form_person(mail, own_addresses) {
