@@ -516,6 +516,12 @@ pub(super) fn form_person(mail: &InboundMail, own_addresses: &[String]) -> Optio
     if !machine_from {
         return None;
     }
+    // Our own address with a colleague's Reply-To is our own mail (a handler writing from the
+    // shared mailbox), not a form.
+    let domain_of = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_string());
+    if own(&from.address) && own_addresses.iter().any(|o| domain_of(o) == domain_of(&reply_to.address)) {
+        return None;
+    }
     // A display name that is another address ("purchasing@a.example <do-not-reply@b.example>")
     // is a disguise, not a form.
     if from.name.as_deref().is_some_and(|n| n.contains('@')) {

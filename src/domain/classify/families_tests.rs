@@ -112,6 +112,9 @@ fn web_forms_are_the_persons_complaint_and_letters_go_to_them() {
     let own_form =
         mail("Klachten <klachten@dienst.nl>", "Reply-To: kees.deboer@example.nl\r\n", "Klachtformulier", "Naam: Kees de Boer\r\nKlacht: te lang gewacht.");
     assert_eq!(of(&own_form), Classification::NewComplaint);
+    // A handler writing from the shared mailbox with their own Reply-To is our own mail.
+    let handler = mail("Klachten <klachten@dienst.nl>", "Reply-To: p.jansen@dienst.nl\r\n", "Uw klacht", "Ik bel u morgen.");
+    assert_eq!(of(&handler), Classification::OwnMail { case: None });
 
     // A newsletter from no-reply with the editors as Reply-To stays list mail; a role address as
     // Reply-To is no person; an auto-reply with a Reply-To is still an auto-reply.
