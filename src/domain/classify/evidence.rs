@@ -60,7 +60,7 @@ pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
     if bulk_sender(mail) {
         return Some(AutoReason::BulkSender);
     }
-    if senders::family(from) == Some(Family::Newsletter) && senders::known_platform(from) {
+    if (senders::family(from) == Some(Family::Newsletter) && senders::known_platform(from)) || senders::machine_only_domain(from) {
         return Some(AutoReason::SystemSender);
     }
     None

@@ -417,3 +417,16 @@ fn a_platforms_notification_or_a_disguised_sender_is_no_form() {
     assert!(correspondent(&parse(disguised.as_bytes()).unwrap(), &[]).is_some_and(|c| !c.via_form));
     assert!(unclear(&disguised).is_some_and(|r| r.contains(WeakSignal::NoReplySender)));
 }
+
+#[test]
+fn signing_services_and_the_message_box_send_only_machine_mail() {
+    let docusign = mail(
+        "Gemeente Voorbeeld via DocuSign <dse_na3@docusign.net>",
+        "Reply-To: j.devries@gemeente-voorbeeld.nl\r\n",
+        "Onderteken: overeenkomst",
+        "Bekijk het document.",
+    );
+    assert_eq!(automated(&docusign), Some(AutoReason::SystemSender));
+    // A look-alike domain is not the service.
+    assert_eq!(of(&mail("Jan <jan@notdocusign.net>", "", "Klacht", COMPLAINT)), Classification::NewComplaint);
+}

@@ -290,6 +290,16 @@ const KNOWN_PLATFORMS: &[&str] = &[
     "paypal.nl",
 ];
 
+/// Domains that only machines send from, whatever the local part: signing services'
+/// envelopes, social networks' notifications, the government's message box.
+const MACHINE_ONLY: &[&str] =
+    &["docusign.net", "echosign.com", "adobesign.com", "facebookmail.com", "mijnoverheid.nl", "digid.nl", "sharepointonline.com", "amazonses.com"];
+
+pub(super) fn machine_only_domain(address: &str) -> bool {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    MACHINE_ONLY.iter().any(|k| domain == *k || domain.strip_suffix(k).is_some_and(|rest| rest.ends_with('.')))
+}
+
 pub(super) fn known_platform(address: &str) -> bool {
     let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
     KNOWN_PLATFORMS.iter().any(|k| domain == *k || domain.strip_suffix(k).is_some_and(|rest| rest.ends_with('.')))
