@@ -74,12 +74,19 @@ fn list_headers(mail: &InboundMail) -> bool {
 /// layout, a bulk sender's or mail service's headers, a mass mailer's bounce Return-Path.
 fn bulk_marker(mail: &InboundMail) -> bool {
     sender_says_machine(mail)
-        || mail.bulk_layout
+        || newsletter_layout(mail)
         || mail.has_header("feedback-id")
         || mail.has_header("list-unsubscribe-post")
         || bulk_sender(mail)
         || SERVICE_HEADERS.iter().any(|h| mail.has_header(h))
         || matches!(&mail.return_path, ReturnPath::Address(rp) if mail.from.as_ref().is_none_or(|f| &f.address != rp) && senders::bounce_return_path(rp))
+}
+
+/// A newsletter's layout of the mail itself: a person who forwards a newsletter with words of
+/// their own sends their own mail.
+fn newsletter_layout(mail: &InboundMail) -> bool {
+    mail.bulk_layout
+        && !((mail.forwarded.is_some() || forwarded::is_forward_subject(&mail.subject)) && has_own_words(forwarded::own_text(&mail.subject, &mail.text)))
 }
 
 fn bulk_precedence(mail: &InboundMail) -> bool {
@@ -140,8 +147,12 @@ fn vendor_autoreply(mail: &InboundMail) -> bool {
     {
         return true;
     }
+    // Notes writes "AUTO: Jan de Vries is out of the office (returning 01-12-2026)"; "Auto:" alone
+    // is also how a Dutch complaint about a car may start.
     subject.starts_with("auto:")
-        && ["out of the office", "out of office", "niet op kantoor", "afwezig", "außer haus", "ausser haus", "absent"].iter().any(|w| subject.contains(w))
+        && [" is out of the office", " is niet op kantoor", " is afwezig", " ist außer haus", " ist ausser haus", " est absent"]
+            .iter()
+            .any(|w| subject.contains(w))
 }
 
 /// Subjects of automatic replies, as clients and servers write them in several languages.
@@ -151,7 +162,6 @@ pub(super) fn auto_reply_subject(lower: &str) -> bool {
         "auto reply:",
         "autoreply:",
         "auto-reply:",
-        "auto:",
         "auto response:",
         "autoresponse:",
         "out of office:",
@@ -331,7 +341,7 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
     if report_subject(&subject) {
         weak.insert(WeakSignal::ReportSubject);
     }
-    if mail.bulk_layout {
+    if newsletter_layout(mail) {
         weak.insert(WeakSignal::NewsletterLayout);
     }
     let own = forwarded::own_text(&mail.subject, &mail.text).to_lowercase();

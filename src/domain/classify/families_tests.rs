@@ -208,6 +208,9 @@ fn out_of_office_of_older_servers_is_not_answered() {
     assert_eq!(automated(&notes), Some(AutoReason::VendorAutoReply));
     let icloud = mail("Jan <jan@icloud.com>", "X-Apple-Action: VACATION/1234abcd\r\n", "Re: Klacht", "Ik ben op vakantie.");
     assert_eq!(automated(&icloud), Some(AutoReason::VendorAutoReply));
+    // "Auto:" is Dutch for a car; a complaint about one is no auto-reply, even one that says
+    // someone was away.
+    assert_eq!(of(&mail("Anna <anna@example.nl>", "", "Auto: weggesleept terwijl ik afwezig was", COMPLAINT)), Classification::NewComplaint);
     // A complaint about someone's absence is no auto-reply.
     assert_eq!(of(&mail("Anna <anna@example.nl>", "", "Afwezigheid van mijn coach", COMPLAINT)), Classification::NewComplaint);
 }
@@ -429,4 +432,14 @@ fn signing_services_and_the_message_box_send_only_machine_mail() {
     assert_eq!(automated(&docusign), Some(AutoReason::SystemSender));
     // A look-alike domain is not the service.
     assert_eq!(of(&mail("Jan <jan@notdocusign.net>", "", "Klacht", COMPLAINT)), Classification::NewComplaint);
+}
+
+#[test]
+fn a_forwarded_newsletter_and_a_bouncy_castle_are_peoples_mail() {
+    let fwd = "From: Anna <anna@example.nl>\r\nTo: klachten@dienst.nl\r\nSubject: Fwd: Nieuws van de gemeente\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+        <p>Ik heb mij drie keer afgemeld en krijg deze nieuwsbrief nog steeds, ook na mijn klacht.</p><p>---------- Forwarded message ---------<br>From: Gemeente &lt;nieuws@gemeente.nl&gt;<br>Subject: Nieuws</p>\
+        <p>Het nieuws.</p><a href=\"https://gemeente.nl/u\">Afmelden</a>\r\n";
+    assert_eq!(of(fwd), Classification::NewComplaint);
+    assert_eq!(of(&mail("Verhuur <bouncekasteel@verhuur.nl>", "", "Klacht over de vergunning", COMPLAINT)), Classification::NewComplaint);
+    assert!(is_system_sender("bounces-12345@mail.example.com") && is_system_sender("bounce@example.com"));
 }

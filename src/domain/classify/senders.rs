@@ -42,7 +42,12 @@ pub(super) fn family(address: &str) -> Option<Family> {
             return Some(Family::ListRobot);
         }
     }
-    if matches!(squashed.as_str(), "mailerdaemon" | "maildaemon" | "mailerdeamon") || local.starts_with("bounce") {
+    // `bounce@`, `bounces-123@`, `bounce.list@`; not a bouncy castle's rental (`bouncekasteel@`).
+    let bounce = local
+        .strip_prefix("bounces")
+        .or_else(|| local.strip_prefix("bounce"))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.', '_', '+']) || rest.bytes().all(|b| b.is_ascii_digit()));
+    if matches!(squashed.as_str(), "mailerdaemon" | "maildaemon" | "mailerdeamon") || bounce {
         return Some(Family::Daemon);
     }
     if squashed == "postmaster" {
