@@ -316,6 +316,9 @@ pub fn weak_signals(mail: &InboundMail) -> Signals {
     if mail.from.is_none() {
         weak.insert(WeakSignal::NoSender);
     }
+    if !weak.contains(WeakSignal::FormSender) && program_mailer(mail) {
+        weak.insert(WeakSignal::ProgramMailer);
+    }
     if mail.has_header("feedback-id") {
         weak.insert(WeakSignal::FeedbackId);
     }
@@ -473,6 +476,33 @@ fn ticket_system(mail: &InboundMail) -> bool {
             .split_once(']')
             .is_some_and(|(tag, _)| tag.rsplit_once(" #").is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())));
     rt_tag || marked(mail.header("x-mailer")) || marked(mail.header("x-powered-by")) || marked(mail.header("managed-by"))
+}
+
+/// A programming library's mailer rather than a mail client's.
+fn program_mailer(mail: &InboundMail) -> bool {
+    mail.header("x-mailer").is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        [
+            "microsoft cdo",
+            "cdosys",
+            "mime::lite",
+            "mail::sender",
+            "javamail",
+            "swift mailer",
+            "swiftmailer",
+            "symfony mailer",
+            "zend_mail",
+            "laminas",
+            "nodemailer",
+            "python",
+            "perl ",
+            "blat ",
+            "sendemail",
+            "powershell",
+        ]
+        .iter()
+        .any(|s| m.contains(s))
+    })
 }
 
 /// A CMS's or form tool's mailer (PHPMailer as WordPress sends, WPForms, Gravity Forms, Drupal).

@@ -443,3 +443,11 @@ fn a_forwarded_newsletter_and_a_bouncy_castle_are_peoples_mail() {
     assert_eq!(of(&mail("Verhuur <bouncekasteel@verhuur.nl>", "", "Klacht over de vergunning", COMPLAINT)), Classification::NewComplaint);
     assert!(is_system_sender("bounces-12345@mail.example.com") && is_system_sender("bounce@example.com"));
 }
+
+#[test]
+fn mail_written_by_a_program_waits_for_a_person() {
+    let cdo = mail("Meteo <meteo@regio.example>", "X-Mailer: Microsoft CDO for Windows 2000\r\n", "Weerbericht van 29 november", "Het weerbericht.");
+    assert!(unclear(&cdo).is_some_and(|r| r.contains(WeakSignal::ProgramMailer)));
+    // A mail client is no program mailer.
+    assert_eq!(of(&mail("Jan <jan@example.nl>", "X-Mailer: Microsoft Outlook 16.0\r\n", "Klacht", COMPLAINT)), Classification::NewComplaint);
+}

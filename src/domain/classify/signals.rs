@@ -31,6 +31,9 @@ pub enum WeakSignal {
     SystemAccountSender,
     /// No sender address at all: nobody to answer.
     NoSender,
+    /// A programming library's mailer (`X-Mailer: Microsoft CDO`, `MIME::Lite`, `JavaMail`,
+    /// `Swift Mailer`, `nodemailer`): a program wrote it, not a mail client.
+    ProgramMailer,
     /// A spam filter's tag in the subject (`***SPAM***`, `[SPAM]`) of a filter klachtd is not
     /// told to trust.
     SpamTag,
@@ -66,7 +69,7 @@ pub enum WeakSignal {
 }
 
 impl WeakSignal {
-    const ALL: [WeakSignal; 24] = [
+    const ALL: [WeakSignal; 25] = [
         WeakSignal::NoReplySender,
         WeakSignal::NotificationSender,
         WeakSignal::FormSender,
@@ -78,6 +81,7 @@ impl WeakSignal {
         WeakSignal::ListHeaders,
         WeakSignal::SystemAccountSender,
         WeakSignal::NoSender,
+        WeakSignal::ProgramMailer,
         WeakSignal::SpamTag,
         WeakSignal::FeedbackId,
         WeakSignal::ListUnsubscribe,
@@ -115,6 +119,7 @@ impl WeakSignal {
             WeakSignal::ListHeaders => "list-headers",
             WeakSignal::SystemAccountSender => "system-account-sender",
             WeakSignal::NoSender => "no-sender",
+            WeakSignal::ProgramMailer => "program-mailer",
             WeakSignal::SpamTag => "spam-tag",
             WeakSignal::ReportSubject => "report-subject",
             WeakSignal::FeedbackId => "feedback-id",
@@ -144,6 +149,7 @@ impl WeakSignal {
             WeakSignal::ListHeaders => "passed on by a mailing list or group (List-Id)",
             WeakSignal::SystemAccountSender => "sent from a system account (root, cron, daemon, ...)",
             WeakSignal::NoSender => "no sender address",
+            WeakSignal::ProgramMailer => "written by a program (its mailer library), not a mail client",
             WeakSignal::SpamTag => "tagged as spam in the subject",
             WeakSignal::ReportSubject => "the subject of a delivery report",
             WeakSignal::FeedbackId => "a bulk sender's Feedback-ID",
