@@ -548,7 +548,7 @@ pub(super) fn form_person(mail: &InboundMail, own_addresses: &[String]) -> Optio
     if senders::family(&reply_to.address).is_some() || senders::is_role(&reply_to.address) || own(&reply_to.address) {
         return None;
     }
-    let machine_from = matches!(senders::family(&from.address), Some(Family::NoReply | Family::Notifications | Family::Form))
+    let machine_from = matches!(senders::family(&from.address), Some(Family::NoReply | Family::Notifications | Family::Form | Family::SystemAccount))
         || form_mailer(mail)
         || own(&from.address)
         || mail.has_header("x-ms-mail-application")
@@ -577,8 +577,7 @@ pub(super) fn form_person(mail: &InboundMail, own_addresses: &[String]) -> Optio
     }
     // A platform's own mail that names an address of its own domain as Reply-To is the
     // platform's, not a person's.
-    let domain = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_string());
-    if senders::known_platform(&from.address) && domain(&from.address) == domain(&reply_to.address) {
+    if senders::known_platform(&from.address) && domain_of(&from.address) == domain_of(&reply_to.address) {
         return None;
     }
     // The form's sender name is often the person's ("[your-name] <wordpress@site>"), unless it

@@ -95,6 +95,14 @@ fn web_forms_are_the_persons_complaint_and_letters_go_to_them() {
         "Naam: Kees de Boer\r\nKlacht: het loket was dicht.",
     );
     assert_eq!(of(&drupal), Classification::NewComplaint);
+    // A form script on a web server: www-data, a library's mailer, a no-reply envelope.
+    let script = mail(
+        "www-data <www-data@gemeente-voorbeeld.nl>",
+        "Reply-To: kees.deboer@example.nl\r\nX-Mailer: MIME::Lite 3.033\r\nReturn-Path: <noreply@gemeente-voorbeeld.nl>\r\n",
+        "Klachtformulier",
+        "Naam: Kees\r\nKlacht: het loket was dicht.",
+    );
+    assert_eq!(of(&script), Classification::NewComplaint);
     let c = correspondent(&parse(drupal.as_bytes()).unwrap(), &[]).unwrap();
     assert_eq!((c.person.name, c.person.address.as_str()), (None, "kees.deboer@example.nl"), "a machine's name is no complainant's");
 

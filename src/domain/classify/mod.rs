@@ -267,8 +267,7 @@ pub fn classify<C>(mail: &InboundMail, own_addresses: &[String], linked_case: Op
     }
     if form {
         // The form's machine sender is no evidence against the person who filled it in.
-        weak.remove(WeakSignal::NoReplySender);
-        weak.remove(WeakSignal::FormSender);
+        weak = weak.iter().filter(|s| !s.is_about_sender()).collect();
     }
     match linked_case {
         // A reply in a case's thread is kept with it and never answered: weak evidence changes

@@ -101,6 +101,21 @@ impl WeakSignal {
         1 << (self as u32)
     }
 
+    /// Whether the signal is about the machine that sent the mail (its address, mailer, envelope
+    /// or service), which a web form is: no evidence against the person who filled it in.
+    pub fn is_about_sender(self) -> bool {
+        matches!(
+            self,
+            WeakSignal::NoReplySender
+                | WeakSignal::NotificationSender
+                | WeakSignal::FormSender
+                | WeakSignal::SystemAccountSender
+                | WeakSignal::ProgramMailer
+                | WeakSignal::BounceReturnPath
+                | WeakSignal::MailService
+        )
+    }
+
     /// A hint counts only together with another signal.
     pub fn is_hint(self) -> bool {
         matches!(self, WeakSignal::FeedbackId | WeakSignal::ListUnsubscribe | WeakSignal::MailService | WeakSignal::AutoResponseSuppress)
