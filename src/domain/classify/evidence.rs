@@ -66,8 +66,14 @@ pub fn automated_reason(mail: &InboundMail) -> Option<AutoReason> {
     None
 }
 
+/// List headers, or a list's address as `Sender` (LISTSERV writes `Sender: NAME-L@LISTSERV...`,
+/// other managers an `owner-` or `-bounces` address).
 fn list_headers(mail: &InboundMail) -> bool {
-    mail.list_id || ["list-post", "mailing-list", "x-mailing-list", "x-beenthere", "list-archive"].iter().any(|h| mail.has_header(h))
+    let list_sender = mail.header("sender").and_then(|v| forwarded::person(v).1).is_some_and(|a| {
+        let local = a.split('@').next().unwrap_or("");
+        local.ends_with("-l") || matches!(senders::family(&a), Some(Family::ListRobot | Family::ListRole))
+    });
+    list_sender || mail.list_id || ["list-post", "mailing-list", "x-mailing-list", "x-beenthere", "list-archive"].iter().any(|h| mail.has_header(h))
 }
 
 /// A sign of bulk mail besides list headers: a machine's sender address, a newsletter's

@@ -383,6 +383,9 @@ fn a_list_or_group_passing_on_a_persons_mail_does_not_silence_it() {
     // With a sign of bulk mail besides, list mail is set aside.
     let newsletter = mail("Nieuwsbrief <nieuwsbrief@stichting.nl>", "List-Id: <nieuws.stichting.nl>\r\n", "November", "Het nieuws.");
     assert_eq!(automated(&newsletter), Some(AutoReason::MailingList));
+    // LISTSERV names the list as Sender.
+    let listserv = mail("Lon Peters <lpeters@example.com>", "Sender: Regional Group <RRGA-L@LIST.EXAMPLE.ORG>\r\n", "Comments on the release", "My comments.");
+    assert!(unclear(&listserv).is_some_and(|r| r.contains(WeakSignal::ListHeaders)));
     // mlmmj's robots are named by a + tag.
     assert_eq!(automated(&mail("hackers+owner@lists.example.org", "", "Post to hackers denied", "Denied.")), Some(AutoReason::ListManager));
 }
