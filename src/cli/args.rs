@@ -45,6 +45,16 @@ pub enum Command {
         #[arg(long, value_parser = date, value_name = "DATE")]
         received: NaiveDate,
     },
+    /// The days of a year that are not working days, and why (the Algemene termijnenwet,
+    /// royal decrees, the service's closing days): why a deadline moved.
+    Calendar {
+        /// The year; default this year.
+        #[arg(long, value_parser = year, value_name = "YEAR")]
+        year: Option<i32>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Health at a glance: last mailbox sync, outbox backlog, open cases by deadline state.
     Status {
         /// Print JSON instead of text.
@@ -360,6 +370,10 @@ pub enum CasesCommand {
 }
 
 /// A date argument: exactly YYYY-MM-DD, and a day that exists.
+fn year(text: &str) -> Result<i32, String> {
+    text.parse().ok().filter(|y| (1900..=2200).contains(y)).ok_or_else(|| format!("{text:?} is not a year such as 2027"))
+}
+
 fn date(text: &str) -> Result<NaiveDate, String> {
     let well_formed = text.len() == 10 && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     match NaiveDate::parse_from_str(text, "%Y-%m-%d") {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::Datelike as _;
 use clap::{CommandFactory as _, Parser as _};
 use tokio::sync::watch;
 
@@ -104,6 +105,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             print::deadlines(&Deadlines::compute(&calendar, received));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Calendar { year, json } => {
+            let config = if cli.config.exists() { Some(Config::load_without_secrets(&cli.config)?) } else { None };
+            let calendar = config.as_ref().map(Config::calendar).unwrap_or_default();
+            let year = year.unwrap_or_else(|| crate::domain::calendar::amsterdam_date(chrono::Utc::now()).year());
+            print::calendar(&calendar, year, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { offline } => check_config(&cli.config, offline).await,
         Command::Migrate => {
             let config = Config::load_without_secrets(&cli.config)?;
@@ -119,8 +127,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
-            let s = store.status(&config.imap.inbox, crate::domain::calendar::amsterdam_date(chrono::Utc::now())).await?;
-            print::status(&s, json)?;
+            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
+            let s = store.status(&config.imap.inbox, today).await?;
+            print::status(&s, &config.warnings(today), json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Cases { command } => {
@@ -196,6 +205,9 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let (mut term, mut int, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?);
+    for warning in config.warnings(crate::domain::calendar::amsterdam_date(chrono::Utc::now())) {
+        tracing::warn!(key = %warning.key, fix = %warning.fix, "{}", warning.message);
+    }
     // Start-up can wait on a slow server for a while; a stop request meanwhile ends it at once
     // (nothing has been taken from the mailbox yet).
     let daemon = tokio::select! {
@@ -248,6 +260,9 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
         letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
     }
     println!("{}: configuration is valid", path.display());
+    for warning in config.warnings(crate::domain::calendar::amsterdam_date(chrono::Utc::now())) {
+        println!("warning: {warning}");
+    }
     if offline {
         return Ok(ExitCode::SUCCESS);
     }

@@ -4,12 +4,14 @@
 use std::io::Write;
 
 use anyhow::Context as _;
+use chrono::Datelike;
 use futures::{Stream, TryStreamExt};
 
 use super::args::ReportFormat;
 use crate::app::actions::Delivery;
 use crate::app::reminders::Digest;
-use crate::domain::calendar::Deadlines;
+use crate::config::Problem;
+use crate::domain::calendar::{Calendar, Closure, Deadlines};
 use crate::domain::register::Report;
 use crate::store::{CaseDetail, CaseSummary, Handler, QuarantinedMail, Status};
 
@@ -36,9 +38,11 @@ pub fn deadlines(d: &Deadlines) {
     println!("{json}");
 }
 
-pub fn status(s: &Status, json: bool) -> anyhow::Result<()> {
+pub fn status(s: &Status, warnings: &[Problem], json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(s)?);
+        let mut value = serde_json::to_value(s)?;
+        value["warnings"] = warnings.iter().map(|w| serde_json::json!({"key": w.key, "message": w.message, "fix": w.fix})).collect();
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let ago = |t: Option<i64>| t.map_or("never".to_string(), |t| format!("{} ({} s ago)", fmt_time(t), crate::store::now() - t));
@@ -51,6 +55,41 @@ pub fn status(s: &Status, json: bool) -> anyhow::Result<()> {
     println!("  progress notice due by today or overdue: {}", s.progress_due);
     println!("  final response due by today or overdue:  {}", s.response_due);
     println!("Quarantined mails:   {}", s.quarantined);
+    for w in warnings {
+        println!("Warning:             {w}");
+    }
+    Ok(())
+}
+
+/// A year's closed days with the reason for each; weekends only where a holiday falls on one.
+pub fn calendar(calendar: &Calendar, year: i32, json: bool) -> anyhow::Result<()> {
+    let days = calendar.closed_days(year);
+    let covered = calendar.decree_covers(year);
+    if json {
+        let days: Vec<_> = days
+            .iter()
+            .map(|(date, why)| {
+                let (kind, name, source) = match why {
+                    Closure::Holiday(h) => ("holiday", Some(h.name()), h.article().to_string()),
+                    Closure::Equated(decree) => ("equated", None, decree.title.clone()),
+                    Closure::ClosingDay => ("closing-day", None, "calendar.extra_closing_days".to_string()),
+                };
+                serde_json::json!({"date": date.to_string(), "kind": kind, "name": name, "source": source})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"year": year, "decree_known": covered, "closed": days}))?);
+        return Ok(());
+    }
+    println!("{year}: days that are not working days, besides every Saturday and Sunday");
+    for (date, why) in &days {
+        let weekend = if matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) { " (a weekend day anyway)" } else { "" };
+        println!("{}  {}{weekend}", date.format("%a %Y-%m-%d"), why.describe());
+    }
+    if !covered {
+        println!(
+            "No royal decree for {year} is known: the days it equates with a holiday (Atw art. 3(3)) are missing. Add it as [[calendar.decrees]] in the configuration."
+        );
+    }
     Ok(())
 }
 
