@@ -17,6 +17,29 @@ use crate::daemon;
 use crate::domain::calendar::{Calendar, Deadlines};
 use crate::telemetry::one_line;
 
+/// `println!` for the commands' output, on [`print::Out`]: a reader that has gone ends the
+/// command quietly instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!($crate::cli::print::Out::new(), $($arg)*) {
+            eprintln!("klachtd: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!($crate::cli::print::Out::new(), $($arg)*) {
+            eprintln!("klachtd: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod args;
 mod cases;
 mod print;
@@ -116,7 +139,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let config = Config::load_without_secrets(&cli.config)?;
             daemon::open_store(&config).await?.close().await;
-            println!("database is up to date");
+            outln!("database is up to date");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
@@ -165,7 +188,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
             let n = crate::app::retention::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
-            println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
+            outln!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
             Ok(ExitCode::SUCCESS)
         }
         Command::Quarantine { command } => {
@@ -185,7 +208,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
             let n = store.retry_undeliverable(&references, &actor()).await?;
-            println!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");
+            outln!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
@@ -259,19 +282,19 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     for letter in crate::app::templates::LETTERS {
         letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
     }
-    println!("{}: configuration is valid", path.display());
+    outln!("{}: configuration is valid", path.display());
     for warning in config.warnings(crate::domain::calendar::amsterdam_date(chrono::Utc::now())) {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
     if offline {
         return Ok(ExitCode::SUCCESS);
     }
     let store = daemon::open_store(&config).await?;
     store.close().await;
-    println!("database: ok ({})", daemon::redact_url(&config.database.url));
+    outln!("database: ok ({})", daemon::redact_url(&config.database.url));
     let tokens = daemon::token_source(&config).await?;
     if tokens.is_some() {
-        println!("oauth2: ok (access token obtained)");
+        outln!("oauth2: ok (access token obtained)");
     }
     let tls = crate::io::tls::client_config(config.imap.ca_file.as_deref())?;
     let mut session = match (&tokens, config.imap.auth) {
@@ -286,12 +309,17 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let caps = session.capabilities().await.context("imap: CAPABILITY")?;
     let folders = crate::io::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
-    println!(
+    outln!(
         "imap: ok ({}:{} as {}; folders {}, {}, {})",
-        config.imap.host, config.imap.port, config.imap.user, folders.processed, folders.ignored, folders.quarantine
+        config.imap.host,
+        config.imap.port,
+        config.imap.user,
+        folders.processed,
+        folders.ignored,
+        folders.quarantine
     );
     daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
-    println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    outln!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -315,13 +343,13 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
             match intake.release_from_quarantine(id, &actor()).await? {
                 Outcome::Registered { reference } => {
                     let case = store.case_detail(&reference).await?.summary;
-                    println!("{reference}: registered from quarantine (received {}); acknowledgement {}", case.received_on, case.acknowledgement_word());
+                    outln!("{reference}: registered from quarantine (received {}); acknowledgement {}", case.received_on, case.acknowledgement_word());
                 }
-                Outcome::FollowUp { reference } => println!("{reference}: the mail refers to this case and is kept with it (no reply)"),
-                Outcome::KeptWithCase { reference, reason } => println!("{reference}: kept with this case ({reason}; no reply)"),
-                Outcome::Ignored { reason } => println!("mail {id} is no complaint ({reason}); set aside without a reply"),
-                Outcome::Duplicate => println!("mail {id} was registered before"),
-                Outcome::Quarantine { reason } => println!("mail {id} stays in quarantine: {reason}"),
+                Outcome::FollowUp { reference } => outln!("{reference}: the mail refers to this case and is kept with it (no reply)"),
+                Outcome::KeptWithCase { reference, reason } => outln!("{reference}: kept with this case ({reason}; no reply)"),
+                Outcome::Ignored { reason } => outln!("mail {id} is no complaint ({reason}); set aside without a reply"),
+                Outcome::Duplicate => outln!("mail {id} was registered before"),
+                Outcome::Quarantine { reason } => outln!("mail {id} stays in quarantine: {reason}"),
             }
         }
     }
@@ -338,7 +366,7 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
             // The address was checked as the command line was read.
             anyhow::ensure!(!name.trim().is_empty(), "a handler needs a name");
             store.upsert_handler(&name, &email, supervisor).await?;
-            println!("handler {name} <{email}> added{}", if supervisor { " (supervisor)" } else { "" });
+            outln!("handler {name} <{email}> added{}", if supervisor { " (supervisor)" } else { "" });
         }
         HandlersCommand::List { json } => print::handlers(&store.handlers().await?, json)?,
         HandlersCommand::Remove { name } => {
@@ -348,7 +376,7 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
                 "{name} is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start"
             );
             anyhow::ensure!(store.deactivate_handler(&name).await?, "no active handler named {name:?}");
-            println!("handler {name} can no longer be assigned new cases");
+            outln!("handler {name} can no longer be assigned new cases");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -10,6 +10,25 @@ fn klachtd(args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// Runs klachtd with its standard output on a pipe nobody reads any more, as `| head` leaves
+/// it: the exit code and what it said on stderr.
+fn klachtd_to_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(args).env_remove("KLACHTD_CONFIG").stdout(writer).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn output_cut_short_ends_quietly() {
+    for args in [vec!["calendar", "--year", "2026"], vec!["deadlines", "--received", "2026-11-20"], vec!["completions", "bash"], vec!["man"]] {
+        let mut full = vec!["--config", "/nonexistent/klachtd.toml"];
+        full.extend(args.iter());
+        let (code, err) = klachtd_to_closed_pipe(&full);
+        assert_eq!((code, err.as_str()), (Some(141), ""), "{args:?}");
+    }
+}
+
 #[test]
 fn deadlines_prints_the_regulation_example_as_json() {
     let (code, out, _) = klachtd(&["--config", "/nonexistent/klachtd.toml", "deadlines", "--received", "2026-11-20"]);
@@ -147,6 +166,13 @@ async fn cases_list_and_show_speak_json() {
     let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains(reference), "{out}");
+    // A reader that has gone (`| head`) ends each command quietly, whatever way it prints.
+    for args in [vec!["cases", "show", reference], vec!["cases", "show", reference, "--json"], vec!["cases", "list"], vec!["reminders", "preview"]] {
+        let mut full = vec!["--config", path.to_str().unwrap()];
+        full.extend(args.iter());
+        let (code, err) = klachtd_to_closed_pipe(&full);
+        assert_eq!((code, err.as_str()), (Some(141), ""), "{args:?}");
+    }
     let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "status", "--json"]);
     assert_eq!(code, 0);
     let status: serde_json::Value = serde_json::from_str(&out).unwrap();
