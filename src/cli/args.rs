@@ -411,12 +411,7 @@ fn email(text: &str) -> Result<String, String> {
 /// letters, as organisation.reference_prefix allows, a year and a number. Whether the case
 /// exists is the store's answer.
 fn reference(text: &str) -> Result<String, String> {
-    let prefix = text.trim().split_once('-').map_or("", |(p, _)| p);
-    let letters = !prefix.is_empty() && prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphabetic());
-    match crate::domain::reference::CaseRef::parse(text, prefix) {
-        Some(r) if letters => Ok(r.to_string()),
-        _ => Err(format!("{text:?} is not a case reference such as KL-2026-0001")),
-    }
+    crate::domain::reference::CaseRef::parse_any(text).map(|r| r.to_string()).ok_or_else(|| format!("{text:?} is not a case reference such as KL-2026-0001"))
 }
 
 /// A word of one of the domain's closed sets (an outcome, a category): the domain parses it and

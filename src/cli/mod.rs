@@ -357,7 +357,10 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
 }
 
 fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A NUL is no part of a letter or a note; PostgreSQL would refuse it, SQLite keep it.
+    anyhow::ensure!(!text.contains('\0'), "{} contains a NUL character: it is not plain text", path.display());
+    Ok(text)
 }
 
 async fn handlers(store: &crate::store::Store, config: &Config, command: HandlersCommand) -> anyhow::Result<ExitCode> {
