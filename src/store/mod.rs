@@ -512,8 +512,6 @@ async fn insert_case_events<A: AsRef<str>, D: AsRef<str>>(tx: &mut Conn, at: i64
     Ok(())
 }
 
-/// Creates the SQLite database file (and its directory) readable by the owner only, before
-/// SQLite would create it with the process umask.
 /// The file of a `sqlite:` URL; `None` for an in-memory database.
 fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -521,6 +519,8 @@ fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
 }
 
+/// Creates the SQLite database file (and its directory) readable by the owner only, before
+/// SQLite would create it with the process umask.
 fn create_private_sqlite_file(url: &str) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let Some(path) = sqlite_path(url) else { return Ok(()) };
