@@ -9,12 +9,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
-use crate::app::templates::{long_date, RecipientContext, ReminderDigest, ReminderLine};
+use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
 use crate::config::settings::SharedSettings;
-use crate::domain::reminders::{due_at, horizon, Due};
+use crate::domain::calendar::amsterdam_date;
+use crate::domain::reminders::{due_at, horizon, sending_window_open, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::health::Health;
 use crate::io::smtp::new_message_id;
+use crate::store::set_aside::HeldCount;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
 
 /// One line of a digest, before it is claimed.
@@ -60,21 +62,45 @@ impl ReminderService {
     }
 
     /// Queues the digests due at `now`. Returns how many mails were queued.
+    ///
+    /// Supervisors also hear, once a day, how many mails were set aside or quarantined since
+    /// their previous count (issue 21): in that day's first digest, or in a digest of its own
+    /// when nothing else is due. The count is claimed in the digest's transaction (see
+    /// `Store::queue_digest_counted`), so it goes out once a day however often the sweep runs.
     pub async fn sweep(&self, now: DateTime<Utc>) -> crate::store::Result<usize> {
         let settings = self.settings.get();
         let mut queued = 0;
-        for digest in self.digests(now).await? {
-            let claims: Vec<ReminderClaim> = digest.items.iter().map(|i| i.claim.clone()).collect();
-            let new = self
+        let mut digests = self.digests(now).await?;
+        // Only inside the sending window, as reminders.
+        let today = sending_window_open(now, &settings.calendar, &settings.reminders).then(|| amsterdam_date(now));
+        let supervisors: Vec<String> = match today {
+            Some(_) => self
                 .store
-                .queue_digest(&digest.email, &claims, |fresh| {
+                .supervisors()
+                .await?
+                .into_iter()
+                .map(|(name, email)| {
+                    if !digests.iter().any(|d| d.email == email) {
+                        digests.push(Digest { name, email: email.clone(), items: Vec::new() });
+                    }
+                    email
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        for digest in digests {
+            let claims: Vec<ReminderClaim> = digest.items.iter().map(|i| i.claim.clone()).collect();
+            let count = today.filter(|_| supervisors.contains(&digest.email)).map(|day| (day, now.timestamp()));
+            let done = self
+                .store
+                .queue_digest_counted(&digest.email, &claims, count, |fresh, held| {
                     let items: Vec<&Item> = fresh.iter().map(|&i| &digest.items[i]).collect();
-                    self.compose(&settings, &digest, &items)
+                    self.compose(&settings, &digest, &items, held)
                 })
                 .await?;
-            if new > 0 {
+            if done.mail() {
                 queued += 1;
-                tracing::info!(items = new, "reminder digest queued");
+                tracing::info!(items = done.reminders, held_count = done.count.is_some(), "reminder digest queued");
             }
         }
         Ok(queued)
@@ -125,10 +151,13 @@ impl ReminderService {
         Ok(digests)
     }
 
-    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item]) -> Option<OutgoingMail> {
+    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item], held: Option<&HeldCount>) -> Option<OutgoingMail> {
         let language = settings.letters.language();
         let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
-        let nearest = items.iter().map(|i| i.due.date()).min()?;
+        let nearest = items.iter().map(|i| i.due.date()).min();
+        if nearest.is_none() && held.is_none() {
+            return None;
+        }
         let lines: Vec<ReminderLine> = items
             .iter()
             .map(|i| {
@@ -151,10 +180,11 @@ impl ReminderService {
             organisation: &settings.organisation,
             recipient: RecipientContext { name: digest.name.clone() },
             count: items.len(),
-            nearest: long_date(nearest, language),
+            nearest: nearest.map(|d| long_date(d, language)).unwrap_or_default(),
             escalation,
             items: lines,
             web_url: settings.web_url.as_deref(),
+            held: held.map(|h| HeldContext::new(h, language)),
         };
         let letter = match settings.letters.render("reminder", &context) {
             Ok(l) => l,
