@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
@@ -34,6 +34,9 @@ pub struct Digest {
     pub name: String,
     pub email: String,
     pub items: Vec<Item>,
+    /// A supervisor's daily count of held mail, as a preview finds it (a sweep claims it as it
+    /// queues the digest).
+    pub held: Option<HeldCount>,
 }
 
 pub struct ReminderService {
@@ -51,13 +54,20 @@ impl ReminderService {
     /// What would be sent at `now`, per recipient, leaving out what went out already.
     pub async fn preview(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
         let mut digests = self.digests(now).await?;
+        let counting = self.add_supervisors(now, &mut digests).await?;
         for d in &mut digests {
             let claims: Vec<ReminderClaim> = d.items.iter().map(|i| i.claim.clone()).collect();
             let recorded = self.store.reminders_recorded(&claims, &d.email).await?;
             let mut recorded = recorded.into_iter();
             d.items.retain(|_| !recorded.next().unwrap_or(false));
+            if let Some((day, supervisors)) = &counting {
+                if supervisors.contains(&d.email) && !self.store.held_counted(&d.email, *day).await? {
+                    let (count, _) = self.store.held_count(&d.email, now.timestamp()).await?;
+                    d.held = (count.total() > 0).then_some(count);
+                }
+            }
         }
-        digests.retain(|d| !d.items.is_empty());
+        digests.retain(|d| !d.items.is_empty() || d.held.is_some());
         Ok(digests)
     }
 
@@ -71,26 +81,10 @@ impl ReminderService {
         let settings = self.settings.get();
         let mut queued = 0;
         let mut digests = self.digests(now).await?;
-        // Only inside the sending window, as reminders.
-        let today = sending_window_open(now, &settings.calendar, &settings.reminders).then(|| amsterdam_date(now));
-        let supervisors: Vec<String> = match today {
-            Some(_) => self
-                .store
-                .supervisors()
-                .await?
-                .into_iter()
-                .map(|(name, email)| {
-                    if !digests.iter().any(|d| d.email == email) {
-                        digests.push(Digest { name, email: email.clone(), items: Vec::new() });
-                    }
-                    email
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+        let counting = self.add_supervisors(now, &mut digests).await?;
         for digest in digests {
             let claims: Vec<ReminderClaim> = digest.items.iter().map(|i| i.claim.clone()).collect();
-            let count = today.filter(|_| supervisors.contains(&digest.email)).map(|day| (day, now.timestamp()));
+            let count = counting.as_ref().filter(|(_, supervisors)| supervisors.contains(&digest.email)).map(|(day, _)| (*day, now.timestamp()));
             let done = self
                 .store
                 .queue_digest_counted(&digest.email, &claims, count, |fresh, held| {
@@ -106,6 +100,24 @@ impl ReminderService {
         Ok(queued)
     }
 
+    /// Inside the sending window (as reminders): the day, and the addresses of the active
+    /// supervisors, each given a digest (empty when nothing else is due for them) to carry
+    /// their daily count of held mail. `None` outside the window.
+    async fn add_supervisors(&self, now: DateTime<Utc>, digests: &mut Vec<Digest>) -> crate::store::Result<Option<(NaiveDate, Vec<String>)>> {
+        let settings = self.settings.get();
+        if !sending_window_open(now, &settings.calendar, &settings.reminders) {
+            return Ok(None);
+        }
+        let mut supervisors = Vec::new();
+        for (name, email) in self.store.supervisors().await? {
+            if !digests.iter().any(|d| d.email == email) {
+                digests.push(Digest { name, email: email.clone(), items: Vec::new(), held: None });
+            }
+            supervisors.push(email);
+        }
+        Ok(Some((amsterdam_date(now), supervisors)))
+    }
+
     async fn digests(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
         let settings = self.settings.get();
         // Outside working hours nothing is due, and the database is not asked; inside them,
@@ -118,7 +130,7 @@ impl ReminderService {
         let mut add = |name: &str, email: &str, item: Item| {
             by_recipient
                 .entry(email.to_string())
-                .or_insert_with(|| Digest { name: name.to_string(), email: email.to_string(), items: Vec::new() })
+                .or_insert_with(|| Digest { name: name.to_string(), email: email.to_string(), items: Vec::new(), held: None })
                 .items
                 .push(item);
         };

@@ -277,6 +277,10 @@ async fn supervisors_hear_once_a_day_how_much_mail_became_no_case(db: Db) {
     let store = w.store().await.clone();
     let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
     let reminders = ReminderService::new(store.clone(), SharedSettings::new(Settings::new(&w.config, letters)), &w.complaints);
+    // The preview shows the count it would send, and sends nothing.
+    let preview = reminders.preview(at(2026, 12, 3, 9, 0)).await.unwrap();
+    assert_eq!(preview.iter().map(|d| (d.email.as_str(), d.held.map(|h| (h.set_aside, h.quarantined)))).collect::<Vec<_>>(), [(sue.as_str(), Some((2, 1)))]);
+    assert!(reminders.preview(at(2026, 12, 3, 7, 0)).await.unwrap().is_empty(), "outside working hours");
     for (when, mails, what) in [
         (at(2026, 12, 3, 7, 0), 0, "Thursday before working hours"),
         (at(2026, 12, 3, 9, 0), 1, "Thursday 09:00: the supervisor's count, in a digest of its own"),
