@@ -24,10 +24,10 @@ use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 use crate::io::attachments::AttachmentStore;
 use crate::io::smtp::new_message_id;
-use crate::store::set_aside::HeldKind;
 use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 mod deferred;
+mod release;
 pub use deferred::Deferred;
 
 /// Where a processed mail goes next.
@@ -158,7 +158,7 @@ pub enum ReleaseError {
     Unknown(i64),
     #[error("no set-aside or quarantined mail with id {0} (see `klachtd set-aside list`)")]
     UnknownHeld(i64),
-    #[error("quarantined mail {0} cannot be read as an e-mail: {1}")]
+    #[error("mail {0} cannot be read as an e-mail: {1}")]
     Unparseable(i64, inbound::ParseError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
@@ -326,55 +326,6 @@ impl Intake {
             }
         }
         done.outcome
-    }
-
-    /// A handler releases a quarantined mail (`klachtd quarantine register`): it is handled as
-    /// the intake would have without the reason it was held for, with its original date of
-    /// receipt: a new case (acknowledged), or mail of the case it refers to. `actor` goes into
-    /// the case's history.
-    pub async fn release_from_quarantine(&self, id: i64, actor: &str) -> Result<Outcome, ReleaseError> {
-        self.release(id, actor, Release::AsIntake).await
-    }
-
-    /// A supervisor judges a mail that was set aside or quarantined (the web workspace's "set
-    /// aside" page, `klachtd set-aside register`) a complaint: it becomes a new case with its
-    /// original date of receipt, acknowledged, as a release from quarantine does (or mail of
-    /// the case it refers to). `actor` and why the mail was held go into the case's history.
-    pub async fn register_held(&self, id: i64, actor: &str) -> Result<Outcome, ReleaseError> {
-        self.release(id, actor, Release::AsComplaint).await
-    }
-
-    async fn release(&self, id: i64, actor: &str, how: Release) -> Result<Outcome, ReleaseError> {
-        let unknown = match how {
-            Release::AsIntake => ReleaseError::Unknown(id),
-            Release::AsComplaint => ReleaseError::UnknownHeld(id),
-        };
-        let held = self.store.held_raw(id).await?.ok_or(unknown)?;
-        let origin = match (how, held.kind) {
-            (Release::AsIntake, HeldKind::Quarantined) => Origin::Quarantine,
-            (Release::AsIntake, _) => return Err(ReleaseError::Unknown(id)),
-            (Release::AsComplaint, _) => Origin::Judged(id),
-        };
-        let raw = match (held.raw, held.raw_file) {
-            (Some(raw), _) => raw,
-            (None, Some(hash)) => self.attachments.read(&hash).await.map_err(|e| ReleaseError::Intake(IntakeError::Attachment(e)))?,
-            (None, None) => return Err(StoreError::Corrupt(format!("held mail {id} has no raw bytes")).into()),
-        };
-        let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
-        let arrived = DateTime::from_timestamp(held.received_at, 0).unwrap_or_else(Utc::now);
-        let outcome = self.handle_alone(&mail, &raw, arrived, origin).await?;
-        let (action, why) = match held.kind {
-            HeldKind::Quarantined => ("released-from-quarantine", held.reason),
-            kind => ("released-from-set-aside", format!("{} ({})", held_as(kind), held.reason)),
-        };
-        if let Outcome::Registered { reference } | Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } = &outcome {
-            // The mail is recorded; a failure here loses only the note of who released it.
-            if let Err(e) = self.store.add_case_event(reference, actor, action, &why).await {
-                tracing::warn!(reference = %reference, "cannot record the release in the case's history: {e}");
-            }
-        }
-        tracing::info!(id, kind = held.kind.as_str(), outcome = outcome_name(&outcome), "held mail released by a handler");
-        Ok(outcome)
     }
 
     /// A mail on its own: a handler's action by mail if it is one, else as in a batch, in a
@@ -704,15 +655,6 @@ enum Origin {
     Judged(i64),
 }
 
-/// How a held mail is released.
-#[derive(Debug, Clone, Copy)]
-enum Release {
-    /// As the intake would have handled it without the quarantine rules (`quarantine register`).
-    AsIntake,
-    /// As a complaint: a person judged it one.
-    AsComplaint,
-}
-
 /// Which of the intake's rules decide what a mail is.
 #[derive(Debug, Clone, Copy)]
 enum Rules<'a> {
@@ -723,16 +665,6 @@ enum Rules<'a> {
     /// None: a supervisor judged the mail a complaint. A new case, or mail of the case it
     /// refers to.
     Complaint,
-}
-
-/// What a set-aside mail was taken for, in the history of the case it became.
-fn held_as(kind: HeldKind) -> &'static str {
-    match kind {
-        HeldKind::Quarantined => "quarantined",
-        HeldKind::Automated => "set aside as machine mail",
-        HeldKind::SetAside => "set aside as no complaint",
-        HeldKind::Own => "set aside as our own mail",
-    }
 }
 
 /// Mail larger than this is kept as a file beside the attachments instead of in the database
