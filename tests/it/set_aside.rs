@@ -189,8 +189,16 @@ async fn a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command
     let cfg = w.dir.path().join("klachtd.toml");
     std::fs::write(&cfg, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)).unwrap();
     let karin = format!("{}@burger.test", unique("karin"));
-    let raw = form_complaint(&w.complaints, &karin, "Klacht via het formulier", "Mijn bezwaar is al twee maanden niet behandeld.");
-    w.stack.append(&w.complaints, "INBOX", &raw, Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
+    // With the letter she uploaded: it must come along with the mail.
+    let raw = format!(
+        "From: Karin de Boer <{karin}>\r\nTo: {}\r\nSubject: Klacht via het formulier\r\nDate: Fri, 20 Nov 2026 09:55:00 +0100\r\nMessage-ID: <{}@formulier.dienst.test>\r\n\
+         Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"f\"\r\n\r\n--f\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Mijn bezwaar is al twee maanden niet behandeld.\r\n--f\r\nContent-Type: application/pdf; name=\"brief.pdf\"\r\nContent-Disposition: attachment; filename=\"brief.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQgYnJpZWY=\r\n--f--\r\n",
+        w.complaints,
+        unique("form")
+    );
+    w.stack.append(&w.complaints, "INBOX", raw.as_bytes(), Some("\"20-Nov-2026 10:00:00 +0100\"")).await;
     let daemon = w.start();
     eventually("set aside", WAIT, || async { (w.stack.messages(&w.complaints, IGNORED).await.len() == 1).then_some(()) }).await;
     let store = w.store().await;
@@ -230,6 +238,7 @@ async fn a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command
         detail.history
     );
     assert_eq!(detail.message_list.len(), 1, "the set-aside record became the complaint");
+    assert_eq!((case.attachments, detail.attachment_list[0].filename.as_str()), (1, "brief.pdf"), "with its attachment");
     assert!(store.held_mails(HeldFilter::All, None, 50).await.unwrap().mails.is_empty());
     // Twice: refused, in one line.
     let (code, _, err) = klachtd(&cfg, &["set-aside", "register", &id.to_string()]);
