@@ -18,15 +18,15 @@ pub async fn run(config: &Config, store: &Store, command: SetAsideCommand, actor
             match intake.register_held(id, actor).await? {
                 Outcome::Registered { reference } => {
                     let case = store.case_detail(&reference).await?.summary;
-                    println!("{reference}: registered as a complaint (received {}); acknowledgement {}", case.received_on, case.acknowledgement_word());
+                    outln!("{reference}: registered as a complaint (received {}); acknowledgement {}", case.received_on, case.acknowledgement_word());
                 }
                 Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } => {
-                    println!("{reference}: the mail refers to this case and is kept with it (no reply)")
+                    outln!("{reference}: the mail refers to this case and is kept with it (no reply)")
                 }
-                Outcome::Duplicate => println!("mail {id} was registered before"),
+                Outcome::Duplicate => outln!("mail {id} was registered before"),
                 // Not reached: a person's judgement skips the rules that set mail aside or hold it.
-                Outcome::Ignored { reason } => println!("mail {id} was set aside again ({reason})"),
-                Outcome::Quarantine { reason } => println!("mail {id} stays in quarantine: {reason}"),
+                Outcome::Ignored { reason } => outln!("mail {id} was set aside again ({reason})"),
+                Outcome::Quarantine { reason } => outln!("mail {id} stays in quarantine: {reason}"),
             }
         }
     }
@@ -45,14 +45,14 @@ pub fn class(kind: HeldKind) -> &'static str {
 
 fn list(mails: &[HeldMail], json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(mails)?);
+        outln!("{}", serde_json::to_string_pretty(mails)?);
     } else if mails.is_empty() {
-        println!("no mail was set aside or quarantined");
+        outln!("no mail was set aside or quarantined");
     } else {
-        println!("    ID  RECEIVED          CLASS         FROM                              SUBJECT                           REASON");
+        outln!("    ID  RECEIVED          CLASS         FROM                              SUBJECT                           REASON");
         for m in mails {
             let cut = |s: &str| s.chars().take(32).collect::<String>();
-            println!(
+            outln!(
                 "{:>6}  {:<16}  {:<12}  {:<32}  {:<32}  {}",
                 m.id,
                 fmt_time(m.received_at),

@@ -167,8 +167,24 @@ pub fn router(web: Shared) -> Router {
             let session = web.session(&headers).await;
             web.message(StatusCode::NOT_FOUND, session.as_ref(), "not_found", "", Some("/cases"))
         })
+        .layer(axum::middleware::from_fn_with_state(web.clone(), rejection_pages))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(web)
+}
+
+/// axum refuses a request it cannot take (a body over the limit, a form or a path it cannot
+/// read) with a line of plain English; the handler gets the workspace's page, in their
+/// language, with the same status.
+async fn rejection_pages(State(web): State<Shared>, request: Request, next: Next) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let plain = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !plain || !response.status().is_client_error() {
+        return response;
+    }
+    let key = if response.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
+    let session = web.session(&headers).await;
+    web.message(response.status(), session.as_ref(), key, "", Some("/cases"))
 }
 
 /// Headers on every response: a strict CSP (no inline script, nothing from elsewhere), no

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Serialize;
 
+use super::pages::store_failure;
 use super::{auth, require, Shared};
-use crate::app::intake::{Outcome, ReleaseError};
+use crate::app::intake::{IntakeError, Outcome, ReleaseError};
 use crate::store::set_aside::{HeldCursor, HeldFilter, HeldKind, HeldMail};
 use crate::store::web::WebSession;
 
@@ -53,11 +54,6 @@ async fn supervisor(web: &super::Web, headers: &HeaderMap) -> Result<WebSession,
     Ok(session)
 }
 
-fn unavailable(web: &super::Web, session: &WebSession, e: impl std::fmt::Display) -> Response {
-    tracing::warn!(error = %e, "web: database error");
-    web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some("/set-aside"))
-}
-
 /// The list, newest first, a page at a time (`?before=`: the page after the one that ended there).
 pub async fn list(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     let session = match supervisor(&web, &headers).await {
@@ -71,7 +67,7 @@ pub async fn list(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
     };
     let page = match web.store.held_mails(HeldFilter::All, before, PER_PAGE).await {
         Ok(p) => p,
-        Err(e) => return unavailable(&web, &session, e),
+        Err(e) => return store_failure(&web, &session, e),
     };
     let rows: Vec<HeldRow> = page.mails.into_iter().map(|m| held_row(web.pages.strings(), m)).collect();
     let context = minijinja::context! {
@@ -89,7 +85,7 @@ pub async fn show(State(web): State<Shared>, headers: HeaderMap, Path(id): Path<
     let detail = match web.store.held_mail(id).await {
         Ok(Some(d)) => d,
         Ok(None) => return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some("/set-aside")),
-        Err(e) => return unavailable(&web, &session, e),
+        Err(e) => return store_failure(&web, &session, e),
     };
     tracing::info!(id, "web: a supervisor opened a set-aside mail");
     let row = held_row(web.pages.strings(), detail.mail);
@@ -131,6 +127,7 @@ pub async fn register(State(web): State<Shared>, headers: HeaderMap, Path(id): P
         }
         Err(ReleaseError::UnknownHeld(_) | ReleaseError::Unknown(_)) => web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some("/set-aside")),
         Err(e @ ReleaseError::Unparseable(..)) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some(&back)),
+        Err(ReleaseError::Intake(IntakeError::Store(e))) => store_failure(&web, &session, e),
         Err(ReleaseError::Intake(e)) => {
             tracing::warn!(id, error = %e, "web: set-aside mail not registered; the database or the disk is away");
             web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some(&back))
