@@ -162,6 +162,10 @@ mod tests {
                 "calendar-invitation",
                 "e-invoice",
                 "own-mail",
+                // Reasons of issue 21's classification (branch `classify`), worded ahead.
+                "abuse-report",
+                "list-manager",
+                "challenge-response",
             ] {
                 let row = held_row(t, mail(HeldKind::Automated, code));
                 assert_ne!(row.reason_text, code, "{language}: no words for {code}");
