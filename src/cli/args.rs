@@ -104,6 +104,12 @@ pub enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Mail that became no case: set aside silently (machine mail, no complaint, our own mail)
+    /// or quarantined. A supervisor can still register one as a complaint.
+    SetAside {
+        #[command(subcommand)]
+        command: SetAsideCommand,
+    },
     /// Print a shell completion script (systemd/install.sh installs them).
     #[command(hide = true)]
     Completions {
@@ -157,6 +163,26 @@ pub enum QuarantineCommand {
     /// mail of the case it refers to.
     Register {
         /// The mail's ID, as `quarantine list` shows it.
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SetAsideCommand {
+    /// Set-aside and quarantined mail, newest first, with the reason for each.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// At most this many mails.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Register a set-aside or quarantined mail as a complaint: a new case with its original
+    /// date of receipt, acknowledged (or mail of the case it refers to). The case's history
+    /// records who registered it and why it was set aside.
+    Register {
+        /// The mail's ID, as `set-aside list` shows it.
         id: i64,
     },
 }

@@ -43,6 +43,7 @@ macro_rules! out {
 mod args;
 mod cases;
 mod print;
+mod set_aside;
 
 use args::{CasesCommand, Cli, Command, HandlersCommand, OutboxCommand, QuarantineCommand, RemindersCommand, RetentionCommand};
 
@@ -196,6 +197,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = daemon::open_existing_store(&config).await?;
             quarantine(&config, &store, command).await
         }
+        Command::SetAside { command } => {
+            let config = Config::load_without_secrets(&cli.config)?;
+            let store = daemon::open_existing_store(&config).await?;
+            set_aside::run(&config, &store, command, &actor()).await
+        }
         Command::Reminders { command: RemindersCommand::Preview { at } } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
@@ -328,18 +334,7 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
     match command {
         QuarantineCommand::List { json } => print::quarantined(&store.quarantined_mails().await?, json)?,
         QuarantineCommand::Register { id } => {
-            let (actions, _) = command_line_actions(config, store)?;
-            let first_start = store.setting_or_init("first_start_at", &chrono::Utc::now().timestamp().to_string()).await?;
-            let first_start =
-                first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
-            let intake = crate::app::intake::Intake::new(
-                config,
-                store.clone(),
-                daemon::load_settings(config)?,
-                std::sync::Arc::new(actions),
-                first_start,
-                Default::default(),
-            );
+            let intake = command_line_intake(config, store).await?;
             match intake.release_from_quarantine(id, &actor()).await? {
                 Outcome::Registered { reference } => {
                     let case = store.case_detail(&reference).await?.summary;
@@ -354,6 +349,15 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The intake, for a mail a handler releases from the command line.
+async fn command_line_intake(config: &Config, store: &crate::store::Store) -> anyhow::Result<crate::app::intake::Intake> {
+    let (actions, _) = command_line_actions(config, store)?;
+    let first_start = store.setting_or_init("first_start_at", &chrono::Utc::now().timestamp().to_string()).await?;
+    let first_start =
+        first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
+    Ok(crate::app::intake::Intake::new(config, store.clone(), daemon::load_settings(config)?, std::sync::Arc::new(actions), first_start, Default::default()))
 }
 
 fn read_text(path: &std::path::Path) -> anyhow::Result<String> {

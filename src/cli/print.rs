@@ -138,6 +138,10 @@ pub fn reminders_preview(at: chrono::DateTime<chrono::Utc>, digests: Vec<Digest>
         for i in d.items {
             outln!("  {}  {:<11} {:<10} {}  {}", i.reference, i.due.deadline().as_str(), i.due.kind(), i.due.date(), i.status);
         }
+        if let Some(h) = d.held {
+            let since = h.since.map(fmt_time).unwrap_or_else(|| "the last day".into());
+            outln!("  mail that became no case since {since}: {} set aside, {} quarantined", h.set_aside, h.quarantined);
+        }
     }
 }
 

@@ -546,6 +546,7 @@ mod migrate;
 mod outbox;
 mod register;
 mod reminders;
+pub mod set_aside;
 mod views;
 mod vocabulary;
 pub mod web;
@@ -561,7 +562,7 @@ use intake::{drop_quarantine_record, insert_message};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};
-pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
+pub use reminders::{CaseDeadlines, ClaimedReminder, Queued, ReminderClaim};
 use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};
 

@@ -11,6 +11,8 @@ use crate::common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod set_aside;
+
 // ---- a small HTTP/1.1 client (for chromedriver, and for requests a browser would not make) ----
 
 struct Reply {

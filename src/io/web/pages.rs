@@ -94,7 +94,7 @@ pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): 
     )
 }
 
-fn store_failure(web: &super::Web, session: &crate::store::web::WebSession, e: StoreError) -> Response {
+pub(super) fn store_failure(web: &super::Web, session: &crate::store::web::WebSession, e: StoreError) -> Response {
     match e {
         StoreError::UnknownCase(_) => not_found(web, session),
         e if e.is_unavailable() => {
