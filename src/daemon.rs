@@ -125,7 +125,7 @@ impl Daemon {
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
         let tls = crate::io::tls::client_config(config.imap.ca_file.as_deref())?;
         let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
-        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake, health.clone(), &hostname()).with_tokens(imap_tokens);
+        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
         let first_session = Some(mailbox.connect().await?);
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         // A login the SMTP server refuses will not fix itself: one clear line, and no start.
@@ -177,7 +177,7 @@ impl Daemon {
             Some(w) => {
                 // Bound at start-up, so a port in use is a start-up error, not a silent absence.
                 let listener = tokio::net::TcpListener::bind(w.listen).await.with_context(|| format!("web.listen {}: cannot listen", w.listen))?;
-                Some((listener, Arc::new(crate::io::web::Web::new(config, store.clone(), settings.clone(), actions.clone(), wake.clone())?)))
+                Some((listener, Arc::new(crate::io::web::Web::new(config, store.clone(), settings.clone(), actions.clone(), wake.clone(), intake)?)))
             }
             None => None,
         };

@@ -27,6 +27,7 @@ use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 mod deferred;
+mod release;
 pub use deferred::Deferred;
 
 /// Where a processed mail goes next.
@@ -150,12 +151,14 @@ pub struct Intake {
     spam: SpamPolicy,
 }
 
-/// Why a quarantined mail could not be released.
+/// Why a quarantined or set-aside mail could not be released.
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
     #[error("no quarantined mail with id {0} (see `klachtd quarantine list`)")]
     Unknown(i64),
-    #[error("quarantined mail {0} cannot be read as an e-mail: {1}")]
+    #[error("no set-aside or quarantined mail with id {0} (see `klachtd set-aside list`)")]
+    UnknownHeld(i64),
+    #[error("mail {0} cannot be read as an e-mail: {1}")]
     Unparseable(i64, inbound::ParseError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
@@ -264,7 +267,7 @@ impl Intake {
             }
             return Ok(Processed::Alone);
         }
-        self.handle(db, &mail, raw, arrived, linked, mentions, Some(&self.spam)).await.map(Processed::Done)
+        self.handle(db, &mail, raw, arrived, linked, mentions, Rules::All(&self.spam)).await.map(Processed::Done)
     }
 
     /// What the database knows of a mail already: `None` if nothing.
@@ -325,30 +328,6 @@ impl Intake {
         done.outcome
     }
 
-    /// A handler releases a quarantined mail (`klachtd quarantine register`): it is handled as
-    /// the intake would have without the reason it was held for, with its original date of
-    /// receipt: a new case (acknowledged), or mail of the case it refers to. `actor` goes into
-    /// the case's history.
-    pub async fn release_from_quarantine(&self, id: i64, actor: &str) -> Result<Outcome, ReleaseError> {
-        let (raw, raw_file, received_at, reason) = self.store.quarantined_mail(id).await?.ok_or(ReleaseError::Unknown(id))?;
-        let raw = match (raw, raw_file) {
-            (Some(raw), _) => raw,
-            (None, Some(hash)) => self.attachments.read(&hash).await.map_err(|e| ReleaseError::Intake(IntakeError::Attachment(e)))?,
-            (None, None) => return Err(StoreError::Corrupt(format!("quarantined mail {id} has no raw bytes")).into()),
-        };
-        let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
-        let arrived = DateTime::from_timestamp(received_at, 0).unwrap_or_else(Utc::now);
-        let outcome = self.handle_alone(&mail, &raw, arrived, Origin::Quarantine).await?;
-        if let Outcome::Registered { reference } | Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } = &outcome {
-            // The mail is recorded; a failure here loses only the note of who released it.
-            if let Err(e) = self.store.add_case_event(reference, actor, "released-from-quarantine", &reason).await {
-                tracing::warn!(reference = %reference, "cannot record the release in the case's history: {e}");
-            }
-        }
-        tracing::info!(id, outcome = outcome_name(&outcome), "quarantined mail released by a handler");
-        Ok(outcome)
-    }
-
     /// A mail on its own: a handler's action by mail if it is one, else as in a batch, in a
     /// transaction of its own.
     async fn handle_alone(&self, mail: &InboundMail, raw: &[u8], arrived: DateTime<Utc>, origin: Origin) -> Result<Outcome, IntakeError> {
@@ -366,14 +345,23 @@ impl Intake {
         }
         let mut tx = self.store.transaction().await?;
         // A handler released it: no spam check again, and it takes its quarantine record's place.
-        let spam = match origin {
-            Origin::Mailbox => Some(&self.spam),
+        let rules = match origin {
+            Origin::Mailbox => Rules::All(&self.spam),
             Origin::Quarantine => {
                 self.store.unquarantine_on(&mut tx, &mail.dedupe_key()).await?;
-                None
+                Rules::NoQuarantine
+            }
+            // A supervisor judged it a complaint; it takes its record's place. Gone meanwhile:
+            // someone else released it just now.
+            Origin::Judged(id) => {
+                if !self.store.unhold_on(&mut tx, id).await? {
+                    tx.rollback().await?;
+                    return Ok(Outcome::Duplicate);
+                }
+                Rules::Complaint
             }
         };
-        let done = self.handle(&mut tx, mail, raw, arrived, linked, mentions, spam).await?;
+        let done = self.handle(&mut tx, mail, raw, arrived, linked, mentions, rules).await?;
         match done.must_undo() {
             false => tx.commit().await?,
             true => tx.rollback().await?,
@@ -424,10 +412,17 @@ impl Intake {
         arrived: DateTime<Utc>,
         linked: Option<CaseLink>,
         mentions: Option<String>,
-        spam: Option<&SpamPolicy>,
+        rules: Rules<'_>,
     ) -> Result<Done, IntakeError> {
         let raw = &self.raw(raw).await?;
-        let classification = classify(mail, &self.own_addresses, linked, spam);
+        let classification = match rules {
+            Rules::All(spam) => classify(mail, &self.own_addresses, linked, Some(spam)),
+            Rules::NoQuarantine => classify(mail, &self.own_addresses, linked, None),
+            Rules::Complaint => match linked {
+                Some(case) => Classification::FollowUp(case),
+                None => Classification::NewComplaint,
+            },
+        };
         let (kind, case, reason): (&str, _, &'static str) = match classification {
             Classification::NewComplaint => return self.register(db, mail, raw, arrived, mentions).await,
             Classification::Quarantine(why) => {
@@ -663,6 +658,20 @@ enum Origin {
     Mailbox,
     /// Released from quarantine by a handler.
     Quarantine,
+    /// Set aside or quarantined (held mail `id`), judged a complaint by a supervisor.
+    Judged(i64),
+}
+
+/// Which of the intake's rules decide what a mail is.
+#[derive(Debug, Clone, Copy)]
+enum Rules<'a> {
+    /// All of them, with the organisation's spam policy: mail from the mailbox.
+    All(&'a SpamPolicy),
+    /// All but the quarantine rules: a handler released the mail from quarantine.
+    NoQuarantine,
+    /// None: a supervisor judged the mail a complaint. A new case, or mail of the case it
+    /// refers to.
+    Complaint,
 }
 
 /// Mail larger than this is kept as a file beside the attachments instead of in the database

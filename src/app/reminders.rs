@@ -5,16 +5,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
-use crate::app::templates::{long_date, RecipientContext, ReminderDigest, ReminderLine};
+use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
 use crate::config::settings::SharedSettings;
-use crate::domain::reminders::{due_at, horizon, Due};
+use crate::domain::calendar::amsterdam_date;
+use crate::domain::reminders::{due_at, horizon, sending_window_open, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::health::Health;
 use crate::io::smtp::new_message_id;
+use crate::store::set_aside::HeldCount;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
 
 /// One line of a digest, before it is claimed.
@@ -32,6 +34,9 @@ pub struct Digest {
     pub name: String,
     pub email: String,
     pub items: Vec<Item>,
+    /// A supervisor's daily count of held mail, as a preview finds it (a sweep claims it as it
+    /// queues the digest).
+    pub held: Option<HeldCount>,
 }
 
 pub struct ReminderService {
@@ -49,35 +54,68 @@ impl ReminderService {
     /// What would be sent at `now`, per recipient, leaving out what went out already.
     pub async fn preview(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
         let mut digests = self.digests(now).await?;
+        let counting = self.add_supervisors(now, &mut digests).await?;
         for d in &mut digests {
             let claims: Vec<ReminderClaim> = d.items.iter().map(|i| i.claim.clone()).collect();
             let recorded = self.store.reminders_recorded(&claims, &d.email).await?;
             let mut recorded = recorded.into_iter();
             d.items.retain(|_| !recorded.next().unwrap_or(false));
+            if let Some((day, supervisors)) = &counting {
+                if supervisors.contains(&d.email) && !self.store.held_counted(&d.email, *day).await? {
+                    let (count, _) = self.store.held_count(&d.email, now.timestamp()).await?;
+                    d.held = (count.total() > 0).then_some(count);
+                }
+            }
         }
-        digests.retain(|d| !d.items.is_empty());
+        digests.retain(|d| !d.items.is_empty() || d.held.is_some());
         Ok(digests)
     }
 
     /// Queues the digests due at `now`. Returns how many mails were queued.
+    ///
+    /// Supervisors also hear, once a day, how many mails were set aside or quarantined since
+    /// their previous count (issue 21): in that day's first digest, or in a digest of its own
+    /// when nothing else is due. The count is claimed in the digest's transaction (see
+    /// `Store::queue_digest_counted`), so it goes out once a day however often the sweep runs.
     pub async fn sweep(&self, now: DateTime<Utc>) -> crate::store::Result<usize> {
         let settings = self.settings.get();
         let mut queued = 0;
-        for digest in self.digests(now).await? {
+        let mut digests = self.digests(now).await?;
+        let counting = self.add_supervisors(now, &mut digests).await?;
+        for digest in digests {
             let claims: Vec<ReminderClaim> = digest.items.iter().map(|i| i.claim.clone()).collect();
-            let new = self
+            let count = counting.as_ref().filter(|(_, supervisors)| supervisors.contains(&digest.email)).map(|(day, _)| (*day, now.timestamp()));
+            let done = self
                 .store
-                .queue_digest(&digest.email, &claims, |fresh| {
+                .queue_digest_counted(&digest.email, &claims, count, |fresh, held| {
                     let items: Vec<&Item> = fresh.iter().map(|&i| &digest.items[i]).collect();
-                    self.compose(&settings, &digest, &items)
+                    self.compose(&settings, &digest, &items, held)
                 })
                 .await?;
-            if new > 0 {
+            if done.mail() {
                 queued += 1;
-                tracing::info!(items = new, "reminder digest queued");
+                tracing::info!(items = done.reminders, held_count = done.count.is_some(), "reminder digest queued");
             }
         }
         Ok(queued)
+    }
+
+    /// Inside the sending window (as reminders): the day, and the addresses of the active
+    /// supervisors, each given a digest (empty when nothing else is due for them) to carry
+    /// their daily count of held mail. `None` outside the window.
+    async fn add_supervisors(&self, now: DateTime<Utc>, digests: &mut Vec<Digest>) -> crate::store::Result<Option<(NaiveDate, Vec<String>)>> {
+        let settings = self.settings.get();
+        if !sending_window_open(now, &settings.calendar, &settings.reminders) {
+            return Ok(None);
+        }
+        let mut supervisors = Vec::new();
+        for (name, email) in self.store.supervisors().await? {
+            if !digests.iter().any(|d| d.email == email) {
+                digests.push(Digest { name, email: email.clone(), items: Vec::new(), held: None });
+            }
+            supervisors.push(email);
+        }
+        Ok(Some((amsterdam_date(now), supervisors)))
     }
 
     async fn digests(&self, now: DateTime<Utc>) -> crate::store::Result<Vec<Digest>> {
@@ -92,7 +130,7 @@ impl ReminderService {
         let mut add = |name: &str, email: &str, item: Item| {
             by_recipient
                 .entry(email.to_string())
-                .or_insert_with(|| Digest { name: name.to_string(), email: email.to_string(), items: Vec::new() })
+                .or_insert_with(|| Digest { name: name.to_string(), email: email.to_string(), items: Vec::new(), held: None })
                 .items
                 .push(item);
         };
@@ -125,10 +163,13 @@ impl ReminderService {
         Ok(digests)
     }
 
-    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item]) -> Option<OutgoingMail> {
+    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item], held: Option<&HeldCount>) -> Option<OutgoingMail> {
         let language = settings.letters.language();
         let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
-        let nearest = items.iter().map(|i| i.due.date()).min()?;
+        let nearest = items.iter().map(|i| i.due.date()).min();
+        if nearest.is_none() && held.is_none() {
+            return None;
+        }
         let lines: Vec<ReminderLine> = items
             .iter()
             .map(|i| {
@@ -151,10 +192,11 @@ impl ReminderService {
             organisation: &settings.organisation,
             recipient: RecipientContext { name: digest.name.clone() },
             count: items.len(),
-            nearest: long_date(nearest, language),
+            nearest: nearest.map(|d| long_date(d, language)).unwrap_or_default(),
             escalation,
             items: lines,
             web_url: settings.web_url.as_deref(),
+            held: held.map(|h| HeldContext::new(h, language)),
         };
         let letter = match settings.letters.render("reminder", &context) {
             Ok(l) => l,

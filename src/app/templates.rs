@@ -227,6 +227,29 @@ pub struct ReminderDigest<'a> {
     pub escalation: bool,
     pub items: Vec<ReminderLine>,
     pub web_url: Option<&'a str>,
+    /// For a supervisor, once a day: how much mail was set aside or quarantined. With no items
+    /// (`count` 0, `nearest` empty) the digest carries only this.
+    pub held: Option<HeldContext>,
+}
+
+/// The daily count of mail that became no case, in a supervisor's digest (no personal data).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldContext {
+    pub set_aside: i64,
+    pub quarantined: i64,
+    /// The previous count's date and time ("vrijdag 4 december 2026 09:00"); none for the
+    /// first count, which covers the last day.
+    pub since: Option<String>,
+}
+
+impl HeldContext {
+    pub fn new(count: &crate::store::set_aside::HeldCount, language: &str) -> Self {
+        let since = count.since.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|t| {
+            let local = t.with_timezone(&chrono_tz::Europe::Amsterdam);
+            format!("{} {}", long_date(local.date_naive(), language), local.format("%H:%M"))
+        });
+        HeldContext { set_aside: count.set_aside, quarantined: count.quarantined, since }
+    }
 }
 
 /// One case in a reminder digest.
@@ -266,6 +289,7 @@ pub struct SampleContext {
     pub action: String,
     pub reason: Option<String>,
     pub items: Vec<ReminderLine>,
+    pub held: Option<HeldContext>,
 }
 
 pub fn sample_context() -> SampleContext {
@@ -314,6 +338,7 @@ pub fn sample_context() -> SampleContext {
         action: "voortgangsbericht".into(),
         reason: Some("Reden.".into()),
         items: vec![line("KL-2026-0001", "progress", "reminder", 2, 0), line("KL-2026-0002", "respond", "escalation", 0, 1)],
+        held: Some(HeldContext { set_aside: 3, quarantined: 1, since: Some("donderdag 3 december 2026 09:00".into()) }),
     }
 }
 
@@ -415,6 +440,33 @@ mod tests {
         let notice = |refused| NoticeContext { organisation: &organisation, case: CaseReference { reference: "KL-2026-0001".into() }, web_url: None, refused };
         assert_eq!(value(&notice(false)), serde_json::json!({"organisation": value(&organisation), "case": {"reference": "KL-2026-0001"}, "web_url": null}));
         assert_eq!(value(&notice(true))["refused"], true);
+    }
+
+    /// A supervisor's daily count of mail that became no case: in a digest with deadlines, or
+    /// on its own; numbers and a pointer to the page only, nothing of the mails.
+    #[test]
+    fn a_digest_carries_the_daily_count_of_set_aside_mail() {
+        for (language, words, page) in
+            [("nl", "terzijde gelegd", "https://klachten.example.nl/set-aside"), ("en", "set aside", "https://klachten.example.nl/set-aside")]
+        {
+            let letters = Letters::load(None, language).unwrap();
+            let with = letters.render("reminder", &sample_context()).unwrap();
+            assert!(with.body.contains(&format!("  3 {words}")) && with.body.contains("  1 ") && with.body.contains(page), "{}", with.body);
+            assert!(with.body.contains("KL-2026-0002") && with.subject.contains('2'), "{}", with.subject);
+            let mut alone = sample_context();
+            alone.items.clear();
+            alone.count = 0;
+            alone.escalation = false;
+            alone.held.as_mut().unwrap().since = None;
+            let alone = letters.render("reminder", &alone).unwrap();
+            assert!(alone.subject.starts_with("4 "), "{}", alone.subject);
+            assert!(!alone.body.contains("KL-2026") && alone.body.contains(page), "{}", alone.body);
+            assert!(!alone.body.contains("\n\n\n"), "no empty block: {}", alone.body);
+            let mut none = sample_context();
+            none.held = None;
+            let none = letters.render("reminder", &none).unwrap();
+            assert!(!none.body.contains(page), "no count, no pointer: {}", none.body);
+        }
     }
 
     #[test]

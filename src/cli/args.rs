@@ -45,6 +45,16 @@ pub enum Command {
         #[arg(long, value_parser = date, value_name = "DATE")]
         received: NaiveDate,
     },
+    /// The days of a year that are not working days, and why (the Algemene termijnenwet,
+    /// royal decrees, the service's closing days): why a deadline moved.
+    Calendar {
+        /// The year; default this year.
+        #[arg(long, value_parser = year, value_name = "YEAR")]
+        year: Option<i32>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Health at a glance: last mailbox sync, outbox backlog, open cases by deadline state.
     Status {
         /// Print JSON instead of text.
@@ -93,6 +103,12 @@ pub enum Command {
     Quarantine {
         #[command(subcommand)]
         command: QuarantineCommand,
+    },
+    /// Mail that became no case: set aside silently (machine mail, no complaint, our own mail)
+    /// or quarantined. A supervisor can still register one as a complaint.
+    SetAside {
+        #[command(subcommand)]
+        command: SetAsideCommand,
     },
     /// Print a shell completion script (systemd/install.sh installs them).
     #[command(hide = true)]
@@ -147,6 +163,26 @@ pub enum QuarantineCommand {
     /// mail of the case it refers to.
     Register {
         /// The mail's ID, as `quarantine list` shows it.
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SetAsideCommand {
+    /// Set-aside and quarantined mail, newest first, with the reason for each.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// At most this many mails.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Register a set-aside or quarantined mail as a complaint: a new case with its original
+    /// date of receipt, acknowledged (or mail of the case it refers to). The case's history
+    /// records who registered it and why it was set aside.
+    Register {
+        /// The mail's ID, as `set-aside list` shows it.
         id: i64,
     },
 }
@@ -360,6 +396,10 @@ pub enum CasesCommand {
 }
 
 /// A date argument: exactly YYYY-MM-DD, and a day that exists.
+fn year(text: &str) -> Result<i32, String> {
+    text.parse().ok().filter(|y| (1900..=2200).contains(y)).ok_or_else(|| format!("{text:?} is not a year such as 2027"))
+}
+
 fn date(text: &str) -> Result<NaiveDate, String> {
     let well_formed = text.len() == 10 && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
@@ -397,12 +437,7 @@ fn email(text: &str) -> Result<String, String> {
 /// letters, as organisation.reference_prefix allows, a year and a number. Whether the case
 /// exists is the store's answer.
 fn reference(text: &str) -> Result<String, String> {
-    let prefix = text.trim().split_once('-').map_or("", |(p, _)| p);
-    let letters = !prefix.is_empty() && prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphabetic());
-    match crate::domain::reference::CaseRef::parse(text, prefix) {
-        Some(r) if letters => Ok(r.to_string()),
-        _ => Err(format!("{text:?} is not a case reference such as KL-2026-0001")),
-    }
+    crate::domain::reference::CaseRef::parse_any(text).map(|r| r.to_string()).ok_or_else(|| format!("{text:?} is not a case reference such as KL-2026-0001"))
 }
 
 /// A word of one of the domain's closed sets (an outcome, a category): the domain parses it and

@@ -22,34 +22,34 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
             let measures = measures_file.as_deref().map(read_text).transpose()?.unwrap_or_default();
             let d = actions.respond(&reference, outcome, read_text(&findings_file)?, measures, &actor()).await?;
             delivered(&reference, "final response", d);
-            println!("{reference}: closed");
+            outln!("{reference}: closed");
         }
         CasesCommand::Category { reference, category } => {
             store.set_category(&reference, category, &actor()).await?;
-            println!("{reference}: category {category}");
+            outln!("{reference}: category {category}");
         }
         CasesCommand::Note { reference, text } => {
             store.add_note(&reference, &text, &actor()).await?;
-            println!("{reference}: note added");
+            outln!("{reference}: note added");
         }
         CasesCommand::Escalate { reference, to, date } => {
             store.record_external(&reference, &to, date, &actor()).await?;
-            println!("{reference}: recorded as taken to {to} on {date}");
+            outln!("{reference}: recorded as taken to {to} on {date}");
         }
         CasesCommand::Reopen { reference } => {
             store.reopen(&reference, &actor()).await?.map_err(anyhow::Error::msg)?;
-            println!("{reference}: reopened");
+            outln!("{reference}: reopened");
         }
         CasesCommand::Register { name, email, postal_address, received, description_file, attach } => {
             let paper =
                 crate::app::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
             let (reference, d) = actions.register_paper(paper, &actor()).await?;
-            println!("{reference}: registered (received {received})");
+            outln!("{reference}: registered (received {received})");
             delivered(&reference, "acknowledgement", d);
         }
         CasesCommand::Acknowledged { reference, date } => {
             store.acknowledged_by_post(&reference, date, &actor()).await?;
-            println!("{reference}: acknowledgement recorded as sent on {date}");
+            outln!("{reference}: acknowledgement recorded as sent on {date}");
         }
         CasesCommand::List { json, open, handler, due_within, limit } => {
             let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
@@ -61,8 +61,8 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
             store.assign(&reference, &handler, &actor()).await?;
             actions.notify_assignment(&reference).await?;
             match no_token {
-                None => println!("{reference}: assigned to {handler} (notified by mail)"),
-                Some(why) => println!("{reference}: assigned to {handler} (notified by mail, without a reply token: {why})"),
+                None => outln!("{reference}: assigned to {handler} (notified by mail)"),
+                Some(why) => outln!("{reference}: assigned to {handler} (notified by mail, without a reply token: {why})"),
             }
         }
         CasesCommand::Subject { reference, name } => match store.add_subject(&reference, &name, &actor()).await? {
@@ -70,28 +70,28 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
                 // The new handler hears of it as after `cases assign`.
                 actions.notify_assignment(&reference).await?;
                 match no_token {
-                    None => println!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail)"),
-                    Some(why) => println!(
-                        "{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail, without a reply token: {why})"
-                    ),
+                    None => outln!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail)"),
+                    Some(why) => {
+                        outln!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail, without a reply token: {why})")
+                    }
                 }
             }
-            None => println!("{reference}: {name} recorded as a subject"),
+            None => outln!("{reference}: {name} recorded as a subject"),
         },
         CasesCommand::ReleaseAcknowledgement { reference } => {
             let done = actions.release_acknowledgement(&reference, &actor()).await?;
-            println!("{reference}: {done}");
+            outln!("{reference}: {done}");
         }
         CasesCommand::Complete { reference, name, email, description_file } => {
             let description = description_file.as_deref().map(read_text).transpose()?;
             let correction = crate::store::corrections::Correction { name, email, description };
             let done = store.correct_case(&reference, &correction, &actor()).await?;
             let missing = if done.incomplete.is_empty() { "complete".to_string() } else { format!("still missing {}", done.incomplete.join(", ")) };
-            println!("{reference}: {} corrected; {missing}", done.fields.join(", "));
+            outln!("{reference}: {} corrected; {missing}", done.fields.join(", "));
         }
         CasesCommand::Checked { reference } => {
             store.supervisor_checked(&reference, &actor()).await?;
-            println!("{reference}: assignment checked by a supervisor; the supervisor check is cleared");
+            outln!("{reference}: assignment checked by a supervisor; the supervisor check is cleared");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::Datelike as _;
 use clap::{CommandFactory as _, Parser as _};
 use tokio::sync::watch;
 
@@ -16,9 +17,33 @@ use crate::daemon;
 use crate::domain::calendar::{Calendar, Deadlines};
 use crate::telemetry::one_line;
 
+/// `println!` for the commands' output, on [`print::Out`]: a reader that has gone ends the
+/// command quietly instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!($crate::cli::print::Out::new(), $($arg)*) {
+            eprintln!("klachtd: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!($crate::cli::print::Out::new(), $($arg)*) {
+            eprintln!("klachtd: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod args;
 mod cases;
 mod print;
+mod set_aside;
 
 use args::{CasesCommand, Cli, Command, HandlersCommand, OutboxCommand, QuarantineCommand, RemindersCommand, RetentionCommand};
 
@@ -104,11 +129,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             print::deadlines(&Deadlines::compute(&calendar, received));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Calendar { year, json } => {
+            let config = if cli.config.exists() { Some(Config::load_without_secrets(&cli.config)?) } else { None };
+            let calendar = config.as_ref().map(Config::calendar).unwrap_or_default();
+            let year = year.unwrap_or_else(|| crate::domain::calendar::amsterdam_date(chrono::Utc::now()).year());
+            print::calendar(&calendar, year, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { offline } => check_config(&cli.config, offline).await,
         Command::Migrate => {
             let config = Config::load_without_secrets(&cli.config)?;
             daemon::open_store(&config).await?.close().await;
-            println!("database is up to date");
+            outln!("database is up to date");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
@@ -119,8 +151,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
-            let s = store.status(&config.imap.inbox, crate::domain::calendar::amsterdam_date(chrono::Utc::now())).await?;
-            print::status(&s, json)?;
+            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
+            let s = store.status(&config.imap.inbox, today).await?;
+            print::status(&s, &config.warnings(today), json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Cases { command } => {
@@ -156,13 +189,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
             let n = crate::app::retention::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
-            println!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
+            outln!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
             Ok(ExitCode::SUCCESS)
         }
         Command::Quarantine { command } => {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
             quarantine(&config, &store, command).await
+        }
+        Command::SetAside { command } => {
+            let config = Config::load_without_secrets(&cli.config)?;
+            let store = daemon::open_existing_store(&config).await?;
+            set_aside::run(&config, &store, command, &actor()).await
         }
         Command::Reminders { command: RemindersCommand::Preview { at } } => {
             let config = Config::load_without_secrets(&cli.config)?;
@@ -176,7 +214,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
             let n = store.retry_undeliverable(&references, &actor()).await?;
-            println!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");
+            outln!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
@@ -196,6 +234,9 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let (mut term, mut int, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?);
+    for warning in config.warnings(crate::domain::calendar::amsterdam_date(chrono::Utc::now())) {
+        tracing::warn!(key = %warning.key, fix = %warning.fix, "{}", warning.message);
+    }
     // Start-up can wait on a slow server for a while; a stop request meanwhile ends it at once
     // (nothing has been taken from the mailbox yet).
     let daemon = tokio::select! {
@@ -247,16 +288,19 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     for letter in crate::app::templates::LETTERS {
         letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
     }
-    println!("{}: configuration is valid", path.display());
+    outln!("{}: configuration is valid", path.display());
+    for warning in config.warnings(crate::domain::calendar::amsterdam_date(chrono::Utc::now())) {
+        outln!("warning: {warning}");
+    }
     if offline {
         return Ok(ExitCode::SUCCESS);
     }
     let store = daemon::open_store(&config).await?;
     store.close().await;
-    println!("database: ok ({})", daemon::redact_url(&config.database.url));
+    outln!("database: ok ({})", daemon::redact_url(&config.database.url));
     let tokens = daemon::token_source(&config).await?;
     if tokens.is_some() {
-        println!("oauth2: ok (access token obtained)");
+        outln!("oauth2: ok (access token obtained)");
     }
     let tls = crate::io::tls::client_config(config.imap.ca_file.as_deref())?;
     let mut session = match (&tokens, config.imap.auth) {
@@ -271,12 +315,17 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let caps = session.capabilities().await.context("imap: CAPABILITY")?;
     let folders = crate::io::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
-    println!(
+    outln!(
         "imap: ok ({}:{} as {}; folders {}, {}, {})",
-        config.imap.host, config.imap.port, config.imap.user, folders.processed, folders.ignored, folders.quarantine
+        config.imap.host,
+        config.imap.port,
+        config.imap.user,
+        folders.processed,
+        folders.ignored,
+        folders.quarantine
     );
     daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
-    println!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    outln!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -285,36 +334,37 @@ async fn quarantine(config: &Config, store: &crate::store::Store, command: Quara
     match command {
         QuarantineCommand::List { json } => print::quarantined(&store.quarantined_mails().await?, json)?,
         QuarantineCommand::Register { id } => {
-            let (actions, _) = command_line_actions(config, store)?;
-            let first_start = store.setting_or_init("first_start_at", &chrono::Utc::now().timestamp().to_string()).await?;
-            let first_start =
-                first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
-            let intake = crate::app::intake::Intake::new(
-                config,
-                store.clone(),
-                daemon::load_settings(config)?,
-                std::sync::Arc::new(actions),
-                first_start,
-                Default::default(),
-            );
+            let intake = command_line_intake(config, store).await?;
             match intake.release_from_quarantine(id, &actor()).await? {
                 Outcome::Registered { reference } => {
                     let case = store.case_detail(&reference).await?.summary;
-                    println!("{reference}: registered from quarantine (received {}); acknowledgement {}", case.received_on, case.acknowledgement_word());
+                    outln!("{reference}: registered from quarantine (received {}); acknowledgement {}", case.received_on, case.acknowledgement_word());
                 }
-                Outcome::FollowUp { reference } => println!("{reference}: the mail refers to this case and is kept with it (no reply)"),
-                Outcome::KeptWithCase { reference, reason } => println!("{reference}: kept with this case ({reason}; no reply)"),
-                Outcome::Ignored { reason } => println!("mail {id} is no complaint ({reason}); set aside without a reply"),
-                Outcome::Duplicate => println!("mail {id} was registered before"),
-                Outcome::Quarantine { reason } => println!("mail {id} stays in quarantine: {reason}"),
+                Outcome::FollowUp { reference } => outln!("{reference}: the mail refers to this case and is kept with it (no reply)"),
+                Outcome::KeptWithCase { reference, reason } => outln!("{reference}: kept with this case ({reason}; no reply)"),
+                Outcome::Ignored { reason } => outln!("mail {id} is no complaint ({reason}); set aside without a reply"),
+                Outcome::Duplicate => outln!("mail {id} was registered before"),
+                Outcome::Quarantine { reason } => outln!("mail {id} stays in quarantine: {reason}"),
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The intake, for a mail a handler releases from the command line.
+async fn command_line_intake(config: &Config, store: &crate::store::Store) -> anyhow::Result<crate::app::intake::Intake> {
+    let (actions, _) = command_line_actions(config, store)?;
+    let first_start = store.setting_or_init("first_start_at", &chrono::Utc::now().timestamp().to_string()).await?;
+    let first_start =
+        first_start.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).context("settings.first_start_at is not a timestamp")?;
+    Ok(crate::app::intake::Intake::new(config, store.clone(), daemon::load_settings(config)?, std::sync::Arc::new(actions), first_start, Default::default()))
+}
+
 fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A NUL is no part of a letter or a note; PostgreSQL would refuse it, SQLite keep it.
+    anyhow::ensure!(!text.contains('\0'), "{} contains a NUL character: it is not plain text", path.display());
+    Ok(text)
 }
 
 async fn handlers(store: &crate::store::Store, config: &Config, command: HandlersCommand) -> anyhow::Result<ExitCode> {
@@ -323,7 +373,7 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
             // The address was checked as the command line was read.
             anyhow::ensure!(!name.trim().is_empty(), "a handler needs a name");
             store.upsert_handler(&name, &email, supervisor).await?;
-            println!("handler {name} <{email}> added{}", if supervisor { " (supervisor)" } else { "" });
+            outln!("handler {name} <{email}> added{}", if supervisor { " (supervisor)" } else { "" });
         }
         HandlersCommand::List { json } => print::handlers(&store.handlers().await?, json)?,
         HandlersCommand::Remove { name } => {
@@ -333,7 +383,7 @@ async fn handlers(store: &crate::store::Store, config: &Config, command: Handler
                 "{name} is listed under [[handlers]] in the configuration: remove them there first, or they come back at the next start"
             );
             anyhow::ensure!(store.deactivate_handler(&name).await?, "no active handler named {name:?}");
-            println!("handler {name} can no longer be assigned new cases");
+            outln!("handler {name} can no longer be assigned new cases");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,14 +4,45 @@
 use std::io::Write;
 
 use anyhow::Context as _;
+use chrono::Datelike;
 use futures::{Stream, TryStreamExt};
 
 use super::args::ReportFormat;
 use crate::app::actions::Delivery;
 use crate::app::reminders::Digest;
-use crate::domain::calendar::Deadlines;
+use crate::config::Problem;
+use crate::domain::calendar::{Calendar, Closure, Deadlines};
 use crate::domain::register::Report;
 use crate::store::{CaseDetail, CaseSummary, Handler, QuarantinedMail, Status};
+
+/// Standard output for the commands. When its reader has gone (`klachtd cases show REF | head`)
+/// the command ends right there, quietly, as other Unix tools do, with the code a shell gives a
+/// broken pipe (128 + SIGPIPE); `println!` would panic. Nothing is lost: what a command changes
+/// is committed before it prints.
+pub struct Out(std::io::StdoutLock<'static>);
+
+impl Out {
+    pub fn new() -> Self {
+        Self(std::io::stdout().lock())
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(reader_gone)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(reader_gone)
+    }
+}
+
+fn reader_gone(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(141);
+    }
+    e
+}
 
 /// A moment as "2026-11-27 09:00" in Europe/Amsterdam.
 pub fn fmt_time(t: i64) -> String {
@@ -21,8 +52,8 @@ pub fn fmt_time(t: i64) -> String {
 /// Where a letter went: queued for an address, or written to a file to print and post.
 pub fn delivered(reference: &str, what: &str, d: Delivery) {
     match d {
-        Delivery::Mail(to) => println!("{reference}: {what} queued for {to}"),
-        Delivery::Print(path) => println!("{reference}: {what} written to {} for printing and posting", path.display()),
+        Delivery::Mail(to) => outln!("{reference}: {what} queued for {to}"),
+        Delivery::Print(path) => outln!("{reference}: {what} written to {} for printing and posting", path.display()),
     }
 }
 
@@ -33,53 +64,94 @@ pub fn deadlines(d: &Deadlines) {
         "progress_by": d.progress_by.to_string(),
         "respond_by": d.respond_by.to_string(),
     });
-    println!("{json}");
+    outln!("{json}");
 }
 
-pub fn status(s: &Status, json: bool) -> anyhow::Result<()> {
+pub fn status(s: &Status, warnings: &[Problem], json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(s)?);
+        let mut value = serde_json::to_value(s)?;
+        value["warnings"] = warnings.iter().map(|w| serde_json::json!({"key": w.key, "message": w.message, "fix": w.fix})).collect();
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let ago = |t: Option<i64>| t.map_or("never".to_string(), |t| format!("{} ({} s ago)", fmt_time(t), crate::store::now() - t));
-    println!("Last mailbox sync:   {}", ago(s.last_sync_at));
-    println!("Outbox backlog:      {} pending, {} held, {} suppressed", s.outbox_pending, s.outbox_held, s.outbox_suppressed);
-    println!("Undeliverable mail:  {} (refused for good; handlers told; `klachtd outbox retry` once fixed)", s.outbox_undeliverable);
-    println!("Oldest unsent mail:  {}", ago(s.oldest_unsent_at));
-    println!("Open cases:          {}", s.open_cases);
-    println!("  acknowledgement overdue: {}", s.acknowledgement_overdue);
-    println!("  progress notice due by today or overdue: {}", s.progress_due);
-    println!("  final response due by today or overdue:  {}", s.response_due);
-    println!("Quarantined mails:   {}", s.quarantined);
+    outln!("Last mailbox sync:   {}", ago(s.last_sync_at));
+    outln!("Outbox backlog:      {} pending, {} held, {} suppressed", s.outbox_pending, s.outbox_held, s.outbox_suppressed);
+    outln!("Undeliverable mail:  {} (refused for good; handlers told; `klachtd outbox retry` once fixed)", s.outbox_undeliverable);
+    outln!("Oldest unsent mail:  {}", ago(s.oldest_unsent_at));
+    outln!("Open cases:          {}", s.open_cases);
+    outln!("  acknowledgement overdue: {}", s.acknowledgement_overdue);
+    outln!("  progress notice due by today or overdue: {}", s.progress_due);
+    outln!("  final response due by today or overdue:  {}", s.response_due);
+    outln!("Quarantined mails:   {}", s.quarantined);
+    for w in warnings {
+        outln!("Warning:             {w}");
+    }
+    Ok(())
+}
+
+/// A year's closed days with the reason for each; weekends only where a holiday falls on one.
+pub fn calendar(calendar: &Calendar, year: i32, json: bool) -> anyhow::Result<()> {
+    let days = calendar.closed_days(year);
+    let covered = calendar.decree_covers(year);
+    if json {
+        let days: Vec<_> = days
+            .iter()
+            .map(|(date, why)| {
+                let (kind, name, source) = match why {
+                    Closure::Holiday(h) => ("holiday", Some(h.name()), h.article().to_string()),
+                    Closure::Equated(decree) => ("equated", None, decree.title.clone()),
+                    Closure::ClosingDay => ("closing-day", None, "calendar.extra_closing_days".to_string()),
+                };
+                serde_json::json!({"date": date.to_string(), "kind": kind, "name": name, "source": source})
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&serde_json::json!({"year": year, "decree_known": covered, "closed": days}))?);
+        return Ok(());
+    }
+    outln!("{year}: days that are not working days, besides every Saturday and Sunday");
+    for (date, why) in &days {
+        let weekend = if matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) { " (a weekend day anyway)" } else { "" };
+        outln!("{}  {}{weekend}", date.format("%a %Y-%m-%d"), why.describe());
+    }
+    if !covered {
+        outln!(
+            "No royal decree for {year} is known: the days it equates with a holiday (Atw art. 3(3)) are missing. Add it as [[calendar.decrees]] in the configuration."
+        );
+    }
     Ok(())
 }
 
 pub fn report(report: &Report, format: ReportFormat) -> anyhow::Result<()> {
     match format {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        ReportFormat::Csv => print!("{}", report.to_csv()),
-        ReportFormat::Table => print!("{}", report.to_table()),
+        ReportFormat::Json => outln!("{}", serde_json::to_string_pretty(report)?),
+        ReportFormat::Csv => out!("{}", report.to_csv()),
+        ReportFormat::Table => out!("{}", report.to_table()),
     }
     Ok(())
 }
 
 pub fn reminders_preview(at: chrono::DateTime<chrono::Utc>, digests: Vec<Digest>) {
-    println!("At {}: {} mail(s) would be sent", at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M %Z"), digests.len());
+    outln!("At {}: {} mail(s) would be sent", at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M %Z"), digests.len());
     for d in digests {
-        println!("\nTo {} <{}>:", d.name, d.email);
+        outln!("\nTo {} <{}>:", d.name, d.email);
         for i in d.items {
-            println!("  {}  {:<11} {:<10} {}  {}", i.reference, i.due.deadline().as_str(), i.due.kind(), i.due.date(), i.status);
+            outln!("  {}  {:<11} {:<10} {}  {}", i.reference, i.due.deadline().as_str(), i.due.kind(), i.due.date(), i.status);
+        }
+        if let Some(h) = d.held {
+            let since = h.since.map(fmt_time).unwrap_or_else(|| "the last day".into());
+            outln!("  mail that became no case since {since}: {} set aside, {} quarantined", h.set_aside, h.quarantined);
         }
     }
 }
 
 pub fn handlers(list: &[Handler], json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(list)?);
+        outln!("{}", serde_json::to_string_pretty(list)?);
         return Ok(());
     }
     for h in list {
-        println!(
+        outln!(
             "{:<24} {:<32} {:<10} {:<8} {} open",
             h.name,
             h.email,
@@ -93,14 +165,14 @@ pub fn handlers(list: &[Handler], json: bool) -> anyhow::Result<()> {
 
 pub fn quarantined(mails: &[QuarantinedMail], json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(mails)?);
+        outln!("{}", serde_json::to_string_pretty(mails)?);
     } else if mails.is_empty() {
-        println!("no quarantined mail waits for a handler");
+        outln!("no quarantined mail waits for a handler");
     } else {
-        println!("    ID  RECEIVED          FROM                              SUBJECT                           REASON");
+        outln!("    ID  RECEIVED          FROM                              SUBJECT                           REASON");
         for m in mails {
             let cut = |s: &str| s.chars().take(32).collect::<String>();
-            println!(
+            outln!(
                 "{:>6}  {:<16}  {:<32}  {:<32}  {}",
                 m.id,
                 fmt_time(m.received_at),
@@ -119,7 +191,7 @@ pub async fn case_list<E>(mut cases: impl Stream<Item = Result<CaseSummary, E>> 
 where
     anyhow::Error: From<E>,
 {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(Out::new());
     if json {
         write!(out, "[")?;
         let mut first = true;
@@ -158,47 +230,47 @@ where
 
 pub fn case_detail(case: &CaseDetail, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(case)?);
+        outln!("{}", serde_json::to_string_pretty(case)?);
         return Ok(());
     }
     let s = &case.summary;
-    println!("Reference:      {}", s.reference);
-    println!("Status:         {} (source: {})", s.status, s.source);
-    println!("Complainant:    {} <{}>", s.complainant_name.as_deref().unwrap_or("(no name)"), s.complainant_email.as_deref().unwrap_or("no address"));
+    outln!("Reference:      {}", s.reference);
+    outln!("Status:         {} (source: {})", s.status, s.source);
+    outln!("Complainant:    {} <{}>", s.complainant_name.as_deref().unwrap_or("(no name)"), s.complainant_email.as_deref().unwrap_or("no address"));
     if let Some(r) = &s.reply_to_email {
-        println!("Reply-To:       {r}");
+        outln!("Reply-To:       {r}");
     }
     if let Some(f) = &case.forwarded_sender {
         let sent = case.forwarded_date.as_deref().map(|d| format!(", sent {d}")).unwrap_or_default();
-        println!("Forwarded:      originally from {f}{sent}");
+        outln!("Forwarded:      originally from {f}{sent}");
     }
-    println!("Subject:        {}", s.subject);
-    println!("Received:       {}", s.received_on);
-    println!("Deadlines:      acknowledge {} / progress {} / respond {}", s.acknowledge_by, s.progress_by, s.respond_by);
-    println!("Handler:        {}", s.handler.as_deref().unwrap_or("(none)"));
+    outln!("Subject:        {}", s.subject);
+    outln!("Received:       {}", s.received_on);
+    outln!("Deadlines:      acknowledge {} / progress {} / respond {}", s.acknowledge_by, s.progress_by, s.respond_by);
+    outln!("Handler:        {}", s.handler.as_deref().unwrap_or("(none)"));
     if !s.supervisor_check.is_empty() {
-        println!("Supervisor check: the complaint names {}", s.supervisor_check);
+        outln!("Supervisor check: the complaint names {}", s.supervisor_check);
     }
     let met = |t: Option<i64>| t.map_or("open".to_string(), |t| format!("met {}", fmt_time(t)));
-    println!("Acknowledgement: {} ({})", s.acknowledgement_word(), met(s.acknowledged_at));
-    println!("Progress notice: {}", met(s.progress_sent_at));
-    println!("Final response:  {}", met(s.responded_at));
+    outln!("Acknowledgement: {} ({})", s.acknowledgement_word(), met(s.acknowledged_at));
+    outln!("Progress notice: {}", met(s.progress_sent_at));
+    outln!("Final response:  {}", met(s.responded_at));
     if !s.incomplete.is_empty() {
-        println!("Incomplete:     missing {}", s.incomplete.join(", "));
+        outln!("Incomplete:     missing {}", s.incomplete.join(", "));
     }
-    println!("\n{}\n", case.description);
-    println!("Messages ({}):", case.message_list.len());
+    outln!("\n{}\n", case.description);
+    outln!("Messages ({}):", case.message_list.len());
     for m in &case.message_list {
-        println!("  {} {} {:<10} {} {}", fmt_time(m.received_at), m.direction, m.kind, m.from_address.as_deref().unwrap_or("-"), m.subject);
+        outln!("  {} {} {:<10} {} {}", fmt_time(m.received_at), m.direction, m.kind, m.from_address.as_deref().unwrap_or("-"), m.subject);
     }
-    println!("Attachments ({}):", case.attachment_list.len());
+    outln!("Attachments ({}):", case.attachment_list.len());
     for a in &case.attachment_list {
         let role = if a.role == "document" { String::new() } else { format!(" [{}]", a.role) };
-        println!("  {} ({}, {} bytes){role}", a.filename, a.content_type, a.size);
+        outln!("  {} ({}, {} bytes){role}", a.filename, a.content_type, a.size);
     }
-    println!("History:");
+    outln!("History:");
     for e in &case.history {
-        println!("  {} {:<8} {} {}", fmt_time(e.at), e.actor, e.action, e.detail);
+        outln!("  {} {:<8} {} {}", fmt_time(e.at), e.actor, e.action, e.detail);
     }
     Ok(())
 }
@@ -208,7 +280,7 @@ pub fn case_detail(case: &CaseDetail, json: bool) -> anyhow::Result<()> {
 pub fn completions(shell: clap_complete::Shell, mut command: clap::Command) -> anyhow::Result<()> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "klachtd", &mut script);
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::new();
     out.write_all(&script)?;
     out.flush()?;
     Ok(())
@@ -222,7 +294,7 @@ pub fn manual(command: clap::Command, dir: Option<&std::path::Path>) -> anyhow::
             clap_mangen::generate_to(command, dir).with_context(|| format!("cannot write the manual pages to {}", dir.display()))?;
         }
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = Out::new();
             clap_mangen::Man::new(command).render(&mut out)?;
             out.flush()?;
         }

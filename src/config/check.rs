@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{Datelike, NaiveDate};
+
 use super::sections::with_password;
 use super::{AssignmentRule, AuthMode, Config, Problem, TlsMode};
 
@@ -233,11 +235,45 @@ impl Config {
                 add("web.session_hours", format!("{} is not between 1 and 24", web.session_hours), "use 9 (a working day)");
             }
         }
+        for (i, decree) in self.calendar.decrees.iter().enumerate() {
+            let key = format!("calendar.decrees[{i}]");
+            if decree.title.trim().is_empty() {
+                add(&key, "has no title".into(), "write the decree's title, e.g. \"Besluit gelijkstelling van ... met een algemeen erkende feestdag\"");
+            }
+            if decree.first_year > decree.last_year || decree.last_year - decree.first_year > 2 {
+                add(
+                    &key,
+                    format!("years {}-{} are not the span of one decree", decree.first_year, decree.last_year),
+                    "a decree settles at most three years: first_year and last_year",
+                );
+            }
+            for day in decree.days.iter().filter(|d| !(decree.first_year..=decree.last_year).contains(&d.year())) {
+                add(&key, format!("{day} lies outside {}-{}", decree.first_year, decree.last_year), "list only the days of that decree's years");
+            }
+        }
         if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
         p.extend(crate::io::oauth::config::problems(self, secrets));
         p
+    }
+
+    /// What is valid but will need the operator's hand soon, as of `today`: shown by
+    /// `check-config`, `status` and the daemon's start, never a reason to refuse.
+    pub fn warnings(&self, today: NaiveDate) -> Vec<Problem> {
+        let mut w = Vec::new();
+        let calendar = self.calendar();
+        if let Some(year) = calendar.first_year_without_decree(today) {
+            let known = calendar.decrees_known_through().map_or("no year".to_string(), |y| format!("up to {y}"));
+            w.push(Problem {
+                key: "calendar.decrees".into(),
+                message: format!("the days a royal decree equates with a holiday (Atw art. 3(3)) are known {known}; deadlines in {year} may miss one"),
+                fix: format!(
+                    "add the decree for {year} as [[calendar.decrees]] with its title, first_year, last_year and days (see `klachtd calendar --year {year}`)"
+                ),
+            });
+        }
+        w
     }
 }
 

@@ -190,7 +190,7 @@ impl Config {
     }
 
     pub fn calendar(&self) -> Calendar {
-        Calendar::new(self.calendar.extra_closing_days.iter().copied())
+        Calendar::new(self.calendar.extra_closing_days.iter().copied()).with_decrees(self.calendar.decrees.iter().map(|d| d.decree()))
     }
 
     /// Lower-cased addresses whose mail is ours.
@@ -320,6 +320,29 @@ tls = "none"
         assert_eq!(bare.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
         assert_eq!(bare.calendar.extra_closing_days, vec![NaiveDate::from_ymd_opt(2026, 4, 3).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()]);
     }
+    #[test]
+    fn a_later_decree_is_configured_checked_and_ends_the_warning() {
+        let today = NaiveDate::from_ymd_opt(2028, 3, 1).unwrap();
+        let bare = Config::parse(MINIMAL).unwrap();
+        let warnings = bare.warnings(today);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].key, "calendar.decrees");
+        assert!(warnings[0].message.contains("up to 2028") && warnings[0].fix.contains("for 2029"), "{}", warnings[0]);
+        assert!(bare.warnings(NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).is_empty());
+
+        let decree = "[[calendar.decrees]]\ntitle = \"Besluit gelijkstelling van 11 mei 2029 met een algemeen erkende feestdag\"\nfirst_year = 2029\nlast_year = 2031\ndays = [2029-05-11]\n";
+        let with = Config::parse(&format!("{MINIMAL}\n{decree}")).unwrap();
+        assert!(with.problems().is_empty(), "{:?}", with.problems());
+        assert!(with.warnings(today).is_empty());
+        assert!(!with.calendar().is_working_day(NaiveDate::from_ymd_opt(2029, 5, 11).unwrap()));
+
+        let wrong =
+            Config::parse(&format!("{MINIMAL}\n{}", decree.replace("last_year = 2031", "last_year = 2035").replace("2029-05-11", "2036-05-11"))).unwrap();
+        let problems = wrong.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.key == "calendar.decrees[0]"));
+    }
+
     #[test]
     fn lead_days_are_one_list_or_one_per_deadline() {
         use crate::domain::reminders::Deadline;

@@ -502,9 +502,37 @@ impl Spam {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
-    /// Days the service is closed besides the statutory holidays, e.g. Good Friday.
+    /// Days the service is closed besides the days of the Algemene termijnenwet, e.g. 24 December.
     #[serde(default, deserialize_with = "dates")]
     pub extra_closing_days: Vec<NaiveDate>,
+    /// Royal decrees under Atw art. 3(3) published after this version (2023-2028 are built in).
+    #[serde(default)]
+    pub decrees: Vec<DecreeConfig>,
+}
+
+/// `[[calendar.decrees]]`: one royal decree equating days with a holiday (Atw art. 3(3)).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecreeConfig {
+    /// Its title, shown as the reason a day is closed.
+    pub title: String,
+    /// The years it settles (a decree covers three): a year inside them without one of its
+    /// days has none for certain.
+    pub first_year: i32,
+    pub last_year: i32,
+    #[serde(deserialize_with = "dates")]
+    pub days: Vec<NaiveDate>,
+}
+
+impl DecreeConfig {
+    pub fn decree(&self) -> crate::domain::calendar::Decree {
+        crate::domain::calendar::Decree {
+            title: self.title.trim().to_string(),
+            first_year: self.first_year,
+            last_year: self.last_year,
+            days: self.days.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -29,6 +29,15 @@ impl CaseRef {
         Some(Self::new(prefix, year.parse().ok()?, number.parse().ok()?))
     }
 
+    /// Parses a whole string as a reference with any prefix of 1-8 letters, as
+    /// `organisation.reference_prefix` allows: the shape of a reference typed by a person,
+    /// before the store says whether the case exists.
+    pub fn parse_any(s: &str) -> Option<Self> {
+        let prefix = s.trim().split_once('-')?.0;
+        let letters = !prefix.is_empty() && prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphabetic());
+        letters.then(|| Self::parse(s, prefix)).flatten()
+    }
+
     /// Every reference with our prefix that occurs in a text such as a subject line,
     /// e.g. `Re: [KL-2026-0001] Ontvangstbevestiging`.
     pub fn find_all(text: &str, prefix: &str) -> Vec<Self> {
@@ -141,6 +150,10 @@ mod tests {
         assert!(CaseRef::parse("XX-2026-0042", "KL").is_none());
         assert!(CaseRef::parse("KL-2026-", "KL").is_none());
         assert!(CaseRef::parse("KL-2026-42", "KL").is_none());
+        assert_eq!(CaseRef::parse_any("wp-2026-0042").map(|r| r.to_string()).as_deref(), Some("WP-2026-0042"));
+        for bad in ["KL-2026-0001\0", "K1-2026-0001", "ABCDEFGHI-2026-0001", "-2026-0001", "KL 2026 0001", "KL-2026-0001/../x"] {
+            assert!(CaseRef::parse_any(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

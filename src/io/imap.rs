@@ -84,41 +84,13 @@ impl MailboxError {
     /// quarantining it), rather than clearly by a server or the database being unavailable.
     fn may_be_the_mails_fault(&self) -> bool {
         match self {
-            MailboxError::Intake(IntakeError::Store(StoreError::Db(e))) => !database_unavailable(e),
+            MailboxError::Intake(IntakeError::Store(e @ StoreError::Db(_))) => !e.is_unavailable(),
             MailboxError::Intake(IntakeError::Store(_)) => true,
             // Writing an attachment fails on a full or read-only disk, never because of a mail.
             MailboxError::Intake(IntakeError::Attachment(_)) => false,
             MailboxError::NotFetched(_) => true,
             _ => false,
         }
-    }
-}
-
-/// Errors that say the database is away or overloaded, not that it refused what we asked.
-fn database_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => match db.code() {
-            // SQLite's extended result codes: the primary code is the low byte. BUSY, LOCKED,
-            // NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB. (They have at
-            // most four digits; a SQLSTATE always has five characters.)
-            Some(code) if code.len() < 5 && code.chars().all(|c| c.is_ascii_digit()) => {
-                code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26))
-            }
-            // PostgreSQL SQLSTATE classes: connection exception, transaction rollback
-            // (serialization, deadlock), insufficient resources, operator intervention
-            // (shutdown), system error, internal error; and a read-only standby.
-            Some(state) => ["08", "40", "53", "57", "58", "XX"].iter().any(|class| state.starts_with(class)) || state == "25006" || state == "55P03",
-            None => false,
-        },
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Configuration(_)
-        | sqlx::Error::BeginFailed => true,
-        _ => false,
     }
 }
 
@@ -499,41 +471,12 @@ async fn timed<T, E: Into<MailboxError>>(limit: Duration, what: &'static str, fu
 mod tests {
     use super::*;
 
-    #[derive(Debug)]
-    struct FakeDbError(&'static str);
-    impl std::fmt::Display for FakeDbError {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "database said no ({})", self.0)
-        }
-    }
-    impl std::error::Error for FakeDbError {}
-    impl sqlx::error::DatabaseError for FakeDbError {
-        fn message(&self) -> &str {
-            "database said no"
-        }
-        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-            Some(self.0.into())
-        }
-        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-            self
-        }
-        fn kind(&self) -> sqlx::error::ErrorKind {
-            sqlx::error::ErrorKind::Other
-        }
-    }
-
     fn db(e: sqlx::Error) -> MailboxError {
         MailboxError::Intake(IntakeError::Store(StoreError::Db(e)))
     }
 
     fn code(c: &'static str) -> MailboxError {
-        db(sqlx::Error::Database(Box::new(FakeDbError(c))))
+        MailboxError::Intake(IntakeError::Store(crate::store::db_error_with_code(c)))
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! voicemail) is kept as a message without a case, `kind = 'quarantined'`, with its raw bytes
 //! and the IMAP internal date as `received_at`. So releasing it needs neither the mailbox nor
 //! its password, and it is removed with the other mail outside any case after the retention
-//! period (R9, `remove_unlinked_mail`).
+//! period (R9, `remove_unlinked_mail`). Releasing reads it as any held mail (see `set_aside`).
 
 use super::{insert_event, Conn, Result, Store, StoreError};
 
@@ -31,16 +31,6 @@ impl Store {
             .into_iter()
             .map(|(id, received_at, from_address, subject, reason)| QuarantinedMail { id, received_at, from_address, subject, reason })
             .collect())
-    }
-
-    /// The raw bytes (or the file they are kept in, for a large mail), date of receipt and
-    /// reason of quarantined mail `id`.
-    #[allow(clippy::type_complexity)]
-    pub async fn quarantined_mail(&self, id: i64) -> Result<Option<(Option<Vec<u8>>, Option<String>, i64, String)>> {
-        Ok(sqlx::query_as("SELECT raw, raw_file, received_at, note FROM messages WHERE id = $1 AND kind = 'quarantined' AND case_id IS NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
     }
 
     /// Whether `address` is known on the case: the complainant, their Reply-To, anyone whose

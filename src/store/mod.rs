@@ -60,22 +60,6 @@ fn stored_day(reference: &str, text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {reference}: date {text:?}: {e}")))
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("no case with reference {0}")]
-    UnknownCase(String),
-    #[error("no active handler named {0:?} (see `klachtd handlers list`)")]
-    UnknownHandler(String),
-    #[error("{handler} cannot handle {reference}: the complaint is about them (R5, impartiality)")]
-    NotImpartial { handler: String, reference: String },
-    #[error("{handler} cannot handle {reference}: the complaint names them; a supervisor confirms with `klachtd cases checked {reference}` first (R5, impartiality)")]
-    NamedInComplaint { handler: String, reference: String },
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-}
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -528,8 +512,6 @@ async fn insert_case_events<A: AsRef<str>, D: AsRef<str>>(tx: &mut Conn, at: i64
     Ok(())
 }
 
-/// Creates the SQLite database file (and its directory) readable by the owner only, before
-/// SQLite would create it with the process umask.
 /// The file of a `sqlite:` URL; `None` for an in-memory database.
 fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -537,6 +519,8 @@ fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
 }
 
+/// Creates the SQLite database file (and its directory) readable by the owner only, before
+/// SQLite would create it with the process umask.
 fn create_private_sqlite_file(url: &str) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let Some(path) = sqlite_path(url) else { return Ok(()) };
@@ -553,6 +537,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 
 mod actions;
 pub mod corrections;
+mod error;
 mod handlers;
 mod intake;
 mod mail_classes;
@@ -561,10 +546,14 @@ mod migrate;
 mod outbox;
 mod register;
 mod reminders;
+pub mod set_aside;
 mod views;
 mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
+#[cfg(test)]
+pub(crate) use error::db_error_with_code;
+pub use error::StoreError;
 use handlers::handler_candidates;
 pub use handlers::Handler;
 pub use intake::CaseToWrite;
@@ -573,7 +562,7 @@ use intake::{drop_quarantine_record, insert_message};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};
-pub use reminders::{CaseDeadlines, ClaimedReminder, ReminderClaim};
+pub use reminders::{CaseDeadlines, ClaimedReminder, Queued, ReminderClaim};
 use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};
 

@@ -5,6 +5,7 @@
 
 use chrono::NaiveDate;
 
+use super::set_aside::{claim_held_count, held_count_sent, HeldCount};
 use super::{insert_case_events, insert_outbox, now, stored_day, DeadlineColumns, OutgoingMail, Result, Store, WRITE_CHUNK};
 use crate::domain::reminders::{Deadline, OpenDeadline};
 
@@ -44,6 +45,21 @@ from_columns!(DueRow { id, reference, name, email, active, incomplete, superviso
 
 /// Index into the claims handed to [`Store::queue_digest`] that were new.
 pub type ClaimedReminder = usize;
+
+/// What [`Store::queue_digest_counted`] queued: how many reminders were new, and the count of
+/// held mail the digest carries. Nothing of either: no mail was queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Queued {
+    pub reminders: usize,
+    pub count: Option<HeldCount>,
+}
+
+impl Queued {
+    /// Whether a digest mail was queued.
+    pub fn mail(&self) -> bool {
+        self.reminders > 0 || self.count.is_some()
+    }
+}
 
 /// Cases per statement when looking up recorded reminders.
 const RECORDED_CHUNK: usize = 500;
@@ -123,14 +139,36 @@ impl Store {
         claims: &[ReminderClaim],
         compose: impl FnOnce(&[ClaimedReminder]) -> Option<OutgoingMail>,
     ) -> Result<usize> {
+        Ok(self.queue_digest_counted(recipient, claims, None, |fresh, _| compose(fresh)).await?.reminders)
+    }
+
+    /// [`queue_digest`](Self::queue_digest) that also claims `recipient`'s daily count of
+    /// set-aside and quarantined mail when `count` is given (the day, and the sweep's time): at
+    /// most once a day, in the same transaction as the digest that carries it (see
+    /// `set_aside::claim_held_count`). `compose` gets the new reminders and the count, if any.
+    pub async fn queue_digest_counted(
+        &self,
+        recipient: &str,
+        claims: &[ReminderClaim],
+        count: Option<(NaiveDate, i64)>,
+        compose: impl FnOnce(&[ClaimedReminder], Option<&HeldCount>) -> Option<OutgoingMail>,
+    ) -> Result<Queued> {
         // What went out before needs no write transaction: most sweeps of a day find
         // everything due recorded. The INSERTs below still decide, should another instance
         // claim the same reminders meanwhile.
         let recorded = self.reminders_recorded(claims, recipient).await?;
-        if recorded.iter().all(|r| *r) {
-            return Ok(0);
+        let count = match count {
+            Some((day, at)) if !self.held_counted(recipient, day).await? && self.held_count(recipient, at).await?.0.total() > 0 => Some((day, at)),
+            _ => None,
+        };
+        if recorded.iter().all(|r| *r) && count.is_none() {
+            return Ok(Queued::default());
         }
         let mut tx = self.begin().await?;
+        let held = match count {
+            Some((day, at)) => claim_held_count(&mut tx, recipient, day, at).await?,
+            None => None,
+        };
         let t = now();
         // Many rows per statement: the first sweep of a day claims every reminder due that day.
         let key = |c: &ReminderClaim| (c.case_id, c.deadline.as_str().to_string(), c.kind.to_string(), c.due_key.clone());
@@ -159,11 +197,14 @@ impl Store {
         }
         fresh.sort_unstable();
         let fresh_claims: Vec<ClaimedReminder> = fresh.iter().map(|(i, _)| *i).collect();
-        let Some(mail) = (!fresh.is_empty()).then(|| compose(&fresh_claims)).flatten() else {
+        let Some(mail) = (!fresh.is_empty() || held.is_some()).then(|| compose(&fresh_claims, held.as_ref())).flatten() else {
             tx.rollback().await?;
-            return Ok(0);
+            return Ok(Queued::default());
         };
         let outbox_id = insert_outbox(&mut tx, None, &mail).await?;
+        if let (Some(_), Some((day, _))) = (&held, count) {
+            held_count_sent(&mut tx, recipient, day, outbox_id).await?;
+        }
         for chunk in fresh.chunks(WRITE_CHUNK) {
             // Row ids, written into the statement: numbers only.
             let ids: Vec<String> = chunk.iter().map(|(_, id)| id.to_string()).collect();
@@ -179,6 +220,6 @@ impl Store {
             .collect();
         insert_case_events(&mut tx, t, "klachtd", &events).await?;
         tx.commit().await?;
-        Ok(fresh.len())
+        Ok(Queued { reminders: fresh.len(), count: held })
     }
 }

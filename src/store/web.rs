@@ -245,13 +245,13 @@ impl Store {
     }
 
     /// The `index`-th attachment (from 0, in the case page's order) of a case.
-    pub async fn web_attachment(&self, reference: &str, index: i64) -> Result<Option<WebAttachment>> {
+    pub async fn web_attachment(&self, reference: &str, index: u32) -> Result<Option<WebAttachment>> {
         let row: Option<(i64, String, String, String)> = sqlx::query_as(
             "SELECT a.case_id, a.filename, a.content_type, a.sha256 FROM attachments a JOIN cases c ON c.id = a.case_id
              WHERE c.reference = $1 ORDER BY a.id LIMIT 1 OFFSET $2",
         )
         .bind(reference)
-        .bind(index)
+        .bind(i64::from(index))
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|(case_id, filename, content_type, sha256)| WebAttachment { case_id, filename, content_type, sha256 }))

@@ -97,6 +97,11 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     let (code, _, err) = klachtd(&cfg, &["cases", "progress", "KL-1999-0009", "--expected", "2026-12-15"]);
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "klachtd: no case with reference KL-1999-0009");
+    // A NUL byte is refused before the database (PostgreSQL would refuse it, SQLite keep it).
+    let nul = file(&w, "nul.txt", "De coach\0 kwam niet.");
+    let (code, _, err) = klachtd(&cfg, &["cases", "respond", r, "--outcome", "founded", "--findings-file", &nul]);
+    assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
+    assert!(err.contains("nul.txt contains a NUL character"), "{err}");
     assert_eq!(klachtd(&cfg, &["cases", "category", r, "staff"]).0, 0);
     assert_eq!(klachtd(&cfg, &["cases", "note", r, "Intern: coach gesproken."]).0, 0);
 

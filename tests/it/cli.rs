@@ -10,6 +10,25 @@ fn klachtd(args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// Runs klachtd with its standard output on a pipe nobody reads any more, as `| head` leaves
+/// it: the exit code and what it said on stderr.
+fn klachtd_to_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).args(args).env_remove("KLACHTD_CONFIG").stdout(writer).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn output_cut_short_ends_quietly() {
+    for args in [vec!["calendar", "--year", "2026"], vec!["deadlines", "--received", "2026-11-20"], vec!["completions", "bash"], vec!["man"]] {
+        let mut full = vec!["--config", "/nonexistent/klachtd.toml"];
+        full.extend(args.iter());
+        let (code, err) = klachtd_to_closed_pipe(&full);
+        assert_eq!((code, err.as_str()), (Some(141), ""), "{args:?}");
+    }
+}
+
 #[test]
 fn deadlines_prints_the_regulation_example_as_json() {
     let (code, out, _) = klachtd(&["--config", "/nonexistent/klachtd.toml", "deadlines", "--received", "2026-11-20"]);
@@ -27,6 +46,52 @@ fn deadlines_honour_configured_closing_days() {
     let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "deadlines", "--received", "2026-11-20"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"acknowledge_by\":\"2026-11-30\""), "{out}");
+}
+
+#[test]
+fn deadlines_skip_good_friday_and_days_a_royal_decree_equates() {
+    let deadlines = |received: &str| -> serde_json::Value {
+        let (code, out, err) = klachtd(&["--config", "/nonexistent/klachtd.toml", "deadlines", "--received", received]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    assert_eq!(deadlines("2026-03-27")["acknowledge_by"], "2026-04-07", "Good Friday 3 April and Easter Monday");
+    assert_eq!(deadlines("2026-05-07")["acknowledge_by"], "2026-05-18", "Ascension Day and Friday 15 May, equated");
+    assert_eq!(deadlines("2025-12-24")["acknowledge_by"], "2026-01-06", "2 January 2026, equated");
+}
+
+#[test]
+fn calendar_lists_a_years_closed_days_with_their_reasons() {
+    let (code, out, err) = klachtd(&["--config", "/nonexistent/klachtd.toml", "calendar", "--year", "2026"]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "Fri 2026-01-02  equated with a holiday, Atw art. 3(3): Besluit gelijkstelling van 2 januari 2026",
+        "Fri 2026-04-03  Good Friday (Goede Vrijdag), Atw art. 3(2)",
+        "Mon 2026-04-06  Easter Monday (tweede Paasdag), Atw art. 3(1)",
+        "Sat 2026-12-26  Boxing Day (tweede Kerstdag), Atw art. 3(1) (a weekend day anyway)",
+    ] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+    assert!(!out.contains("No royal decree"), "{out}");
+
+    // A configured closing day and a later decree show with theirs; a year no decree settles says so.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    let extra = "[calendar]\nextra_closing_days = [2029-12-24]\n[[calendar.decrees]]\ntitle = \"Besluit gelijkstelling van 11 mei 2029\"\nfirst_year = 2029\nlast_year = 2031\ndays = [2029-05-11]\n";
+    std::fs::write(&path, config_text(MailStack::shared(), "klachten@klacht.test", "sqlite:///tmp/x.db", dir.path(), extra)).unwrap();
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "calendar", "--year", "2029", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["decree_known"], true);
+    let closed = json["closed"].as_array().unwrap();
+    let on = |date: &str| closed.iter().find(|d| d["date"] == date).cloned().unwrap_or_else(|| panic!("{date} not in {out}"));
+    assert_eq!(on("2029-05-11")["kind"], "equated");
+    assert_eq!(on("2029-05-11")["source"], "Besluit gelijkstelling van 11 mei 2029");
+    assert_eq!(on("2029-12-24")["kind"], "closing-day");
+    assert_eq!(on("2029-03-30")["name"], "Good Friday");
+    let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "calendar", "--year", "2032"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("No royal decree for 2032 is known"), "{out}");
 }
 
 #[test]
@@ -101,6 +166,13 @@ async fn cases_list_and_show_speak_json() {
     let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "cases", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains(reference), "{out}");
+    // A reader that has gone (`| head`) ends each command quietly, whatever way it prints.
+    for args in [vec!["cases", "show", reference], vec!["cases", "show", reference, "--json"], vec!["cases", "list"], vec!["reminders", "preview"]] {
+        let mut full = vec!["--config", path.to_str().unwrap()];
+        full.extend(args.iter());
+        let (code, err) = klachtd_to_closed_pipe(&full);
+        assert_eq!((code, err.as_str()), (Some(141), ""), "{args:?}");
+    }
     let (code, out, _) = klachtd(&["--config", path.to_str().unwrap(), "status", "--json"]);
     assert_eq!(code, 0);
     let status: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -309,6 +381,7 @@ fn values_of_the_wrong_form_are_refused_in_one_line() {
         (vec!["outbox", "retry", "KL-2026-0001", "2026-0002"], "\"2026-0002\" is not a case reference"),
         (vec!["reminders", "preview", "--at", "morgen"], "\"morgen\" is not \"YYYY-MM-DD HH:MM\" or RFC 3339"),
         (vec!["completions", "tcsh"], "possible values: bash, elvish, fish, powershell, zsh"),
+        (vec!["calendar", "--year", "twenty"], "\"twenty\" is not a year such as 2027"),
     ] {
         let mut full = vec!["--config", "/nonexistent/klachtd.toml"];
         full.extend(args.iter());

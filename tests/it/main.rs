@@ -20,5 +20,6 @@ mod outages;
 mod register;
 mod reminders;
 mod service;
+mod set_aside;
 mod store;
 mod web;

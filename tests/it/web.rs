@@ -11,6 +11,8 @@ use crate::common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod set_aside;
+
 // ---- a small HTTP/1.1 client (for chromedriver, and for requests a browser would not make) ----
 
 struct Reply {
@@ -543,6 +545,24 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(refused.status, 422);
     assert!(refused.text().contains("is not a date"), "{}", refused.text());
 
+    // What the workspace cannot use gets its page with a fitting status, never the "database
+    // away" one (a negative index once reached OFFSET, a NUL byte PostgreSQL), and changes nothing.
+    let events_before = w.store().await.case_detail(&reference).await.unwrap().history.len();
+    for path in [format!("/cases/{reference}/attachments/-1"), format!("/cases/{reference}/attachments/x"), format!("/cases/{reference}%00")] {
+        let reply = ann_client.get(&path).await;
+        assert_eq!(reply.status, 404, "{path}: {}", reply.text());
+        assert!(reply.text().contains("Niet gevonden"), "{path}: {}", reply.text());
+    }
+    let nul = ann_client.post(&format!("/cases/{reference}/note"), &[("csrf", &csrf), ("text", "een\0notitie")]).await;
+    assert_eq!(nul.status, 400, "{}", nul.text());
+    assert!(nul.text().contains("NUL-teken"), "{}", nul.text());
+    let large = "x".repeat(3 * 1024 * 1024);
+    let too_large = ann_client.post(&format!("/cases/{reference}/note"), &[("csrf", &csrf), ("text", &large)]).await;
+    assert_eq!(too_large.status, 413);
+    assert!(too_large.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", too_large.header("content-type"));
+    assert!(too_large.text().contains("Te groot") && too_large.text().contains("2 MB"), "{}", too_large.text());
+    assert_eq!(w.store().await.case_detail(&reference).await.unwrap().history.len(), events_before);
+
     // The final response through the form: it reaches the complainant and closes the case.
     browser.goto(&format!("{base}/cases/{reference}")).await;
     browser.wait_for("the case page", "id=\"form-respond\"").await;
@@ -567,13 +587,16 @@ async fn walk_through_the_workspace(db: Db) {
     })
     .await;
 
-    // A second handler cannot open the case: 403, and only the refusal is recorded.
+    // A second handler cannot open the case: the answer is the one for a case that does not
+    // exist (it does not say that this one does), and only the refusal is recorded.
     let mut bob_client = sign_in_raw(stack, &base, &bob).await;
     let events_before = w.store().await.case_detail(&reference).await.unwrap().history.len();
     let denied = bob_client.get(&format!("/cases/{reference}")).await;
-    assert_eq!(denied.status, 403);
-    assert!(!denied.text().contains("drie maanden"));
-    assert_eq!(bob_client.get(&format!("/cases/{reference}/attachments/0")).await.status, 403);
+    let unknown = bob_client.get("/cases/KL-1999-0001").await;
+    assert_eq!((denied.status, unknown.status), (404, 404));
+    assert_eq!(denied.text(), unknown.text());
+    assert!(!denied.text().contains("drie maanden") && !denied.text().contains(&reference));
+    assert_eq!(bob_client.get(&format!("/cases/{reference}/attachments/0")).await.status, 404);
     for list in ["/cases?all=1", "/cases?all=1&closed=1"] {
         assert!(!bob_client.get(list).await.text().contains(&reference), "Bob's list {list} does not show Ann's case");
     }

@@ -123,7 +123,12 @@ impl Actions {
             // Passing: nothing was recorded, the mail is tried again and the handler told nothing.
             Err(ActionError::Transient(transient)) => return Err(transient),
             Err(ActionError::Refused(reason)) => reason,
-            Err(ActionError::Failed(e)) => one_line(&e),
+            // A statement the database refused is no answer to give the handler: the intake
+            // tries the mail again and, if it keeps failing, holds it for a person.
+            Err(ActionError::Failed(e)) => match e.downcast::<crate::store::StoreError>() {
+                Ok(store) => return Err(Transient::Store(store)),
+                Err(e) => one_line(&e),
+            },
         };
         tracing::info!(reference, done = false, "handler action by mail refused");
         match self.store.record_action_mail(case_id, &origin(false, Some(reason))).await? {

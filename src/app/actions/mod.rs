@@ -85,12 +85,17 @@ impl ActionError {
 }
 
 /// The store's failures as the use cases see them: the database away is transient; an unknown
-/// case or handler, or a handler the impartiality rules exclude, is a refusal; inconsistent
-/// stored data is a failure.
+/// case or handler, a handler the impartiality rules exclude, or a value the database cannot
+/// keep (a NUL character) is a refusal; a statement refused otherwise, or inconsistent stored
+/// data, is a failure.
 impl From<StoreError> for ActionError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Db(_) => Self::Transient(Transient::Store(e)),
+            StoreError::Db(_) if e.is_unavailable() => Self::Transient(Transient::Store(e)),
+            StoreError::Db(_) if e.is_unstorable_value() => {
+                Self::Refused("a text contains a character that cannot be stored (such as a NUL byte); remove it and try again".into())
+            }
+            StoreError::Db(_) => Self::Failed(e.into()),
             StoreError::Corrupt(_) => Self::Failed(e.into()),
             StoreError::UnknownCase(_) | StoreError::UnknownHandler(_) | StoreError::NotImpartial { .. } | StoreError::NamedInComplaint { .. } => {
                 Self::Refused(e.to_string())

@@ -1,15 +1,17 @@
-//! One pass over the inbox: the mail after the last processed UID, in batches. For each batch
-//! the sizes and dates come in one FETCH and the bodies of the small mails in another (bounded
-//! by count and bytes). The batch is recorded in one transaction: the mailbox lease renewed,
-//! the mails, then one commit. When all its mails are in hand, its new complaints are written
-//! together before the commit (or earlier, when a later mail depends on them), a few
-//! statements for all (see `Deferred`). When a mail fails, the transaction is rolled back and
-//! its mails are recorded again, each in a savepoint of its own and nothing deferred, so that
-//! the failing mail is rolled back alone (see `Batch::careful`). Then the committed mails leave
-//! the inbox in one `UID MOVE` per
-//! destination, and only then is their last UID saved (with a later batch, or at the end of
-//! the pass). The move is made while the next batch is recorded, when that needs nothing more
-//! of the server.
+//! One pass over the inbox: the mail after the last processed UID, in batches.
+//!
+//! For each batch the sizes and dates come in one FETCH and the bodies of the small mails in
+//! another (bounded by count and bytes). The batch is recorded in one transaction: the mailbox
+//! lease renewed, the mails, then one commit. When all its mails are in hand, its new
+//! complaints are written together before the commit (or earlier, when a later mail depends on
+//! them), a few statements for all (see `Deferred`). When a mail fails, the transaction is
+//! rolled back and its mails are recorded again, each in a savepoint of its own and nothing
+//! deferred, so that the failing mail is rolled back alone (see `Batch::careful`).
+//!
+//! Then the committed mails leave the inbox in one `UID MOVE` per destination, and only then
+//! is their last UID saved (with a later batch, or at the end of the pass). The move is made
+//! while the next batch is recorded, when that needs nothing more of the server.
+//!
 //! Commit first, then move: a crash anywhere leaves committed mail in the inbox, where the next
 //! pass recognises it by its dedupe key and moves it then. No transaction waits for the IMAP
 //! server: what must be fetched on its own (a large mail) is fetched after a commit.

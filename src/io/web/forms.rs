@@ -19,6 +19,7 @@ use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::corrections::Correction;
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
+use crate::telemetry::one_line;
 
 /// The sign-in form: whether or not the address is a handler's, the answer is the same page
 /// (no one learns who the handlers are), and the link goes out through the outbox.
@@ -182,6 +183,9 @@ pub async fn act(
         return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some(&format!("/cases/{reference}")));
     }
     let back = format!("/cases/{reference}");
+    if form.values().any(|v| v.contains('\0')) {
+        return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_request", "", Some(&back));
+    }
     // Only actions we know reach the history (the path segment is the user's to write).
     if !ACTIONS.contains(&action.as_str()) {
         return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some(&back));
@@ -215,9 +219,13 @@ pub async fn act(
             tracing::warn!(reference, action, error = %e, "web: handler action not carried out; the database or the disk is away");
             web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some(&back))
         }
-        Err(e @ (ActionError::Refused(_) | ActionError::Failed(_))) => {
+        Err(ActionError::Refused(reason)) => {
             tracing::info!(reference, action, "handler action on the web refused");
-            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some(&back))
+            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &reason, Some(&back))
+        }
+        Err(ActionError::Failed(e)) => {
+            tracing::error!(reference, action, error = %one_line(&e), "web: handler action failed");
+            web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(&session), "failed", "", Some(&back))
         }
     }
 }
@@ -351,6 +359,10 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
     if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
         return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some("/paper"));
     }
+    // A NUL is no part of a text; PostgreSQL would refuse it, SQLite keep it.
+    if form.values().chain(files.iter().map(|(name, _)| name)).any(|v| v.contains('\0')) {
+        return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_request", "", Some("/paper"));
+    }
     let received = match date(&form, "received") {
         Ok(d) => d,
         Err(e) => return web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some("/paper")),
@@ -395,8 +407,10 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
             tracing::warn!(error = %e, "web: paper complaint not registered; the database or the disk is away");
             web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some("/paper"))
         }
-        Err(e @ (ActionError::Refused(_) | ActionError::Failed(_))) => {
-            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some("/paper"))
+        Err(ActionError::Refused(reason)) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &reason, Some("/paper")),
+        Err(ActionError::Failed(e)) => {
+            tracing::error!(error = %one_line(&e), "web: paper complaint not registered");
+            web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(&session), "failed", "", Some("/paper"))
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod auth;
 pub mod forms;
 pub mod pages;
+pub mod set_aside;
 pub mod templates;
 pub mod view;
 
@@ -24,6 +25,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::app::actions::Actions;
 use crate::app::clock::Clock;
+use crate::app::intake::Intake;
 use crate::config::settings::SharedSettings;
 use crate::config::Config;
 use crate::io::attachments::AttachmentStore;
@@ -48,6 +50,8 @@ pub struct Web {
     pub domain: String,
     /// Wakes the outbox, so a letter or a sign-in link goes out at once.
     pub wake: Arc<Notify>,
+    /// Registers a set-aside mail as a complaint (the release of quarantined mail).
+    pub intake: Arc<Intake>,
     pub clock: Clock,
     per_address: Mutex<RateLimiter>,
     per_client: Mutex<RateLimiter>,
@@ -56,7 +60,7 @@ pub struct Web {
 pub type Shared = Arc<Web>;
 
 impl Web {
-    pub fn new(config: &Config, store: Store, settings: SharedSettings, actions: Arc<Actions>, wake: Arc<Notify>) -> anyhow::Result<Self> {
+    pub fn new(config: &Config, store: Store, settings: SharedSettings, actions: Arc<Actions>, wake: Arc<Notify>, intake: Arc<Intake>) -> anyhow::Result<Self> {
         let web = config.web.as_ref().ok_or_else(|| anyhow::anyhow!("[web] is not configured"))?;
         Ok(Self {
             pages: Pages::load(config.templates.dir.as_deref(), &config.templates.language)?,
@@ -71,6 +75,7 @@ impl Web {
             session: Duration::from_secs(u64::from(web.session_hours) * 3600),
             domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             wake,
+            intake,
             clock: Clock::system(),
             // Sign-in links: 5 per address and 20 per client per 15 minutes.
             per_address: Mutex::new(RateLimiter::new(5, Duration::from_secs(15 * 60))),
@@ -154,13 +159,32 @@ pub fn router(web: Shared) -> Router {
         .route("/cases/{reference}/{action}", post(forms::act))
         .route("/register", get(pages::register))
         .route("/register.csv", get(pages::register_csv))
+        .route("/set-aside", get(set_aside::list))
+        .route("/set-aside/{id}", get(set_aside::show))
+        .route("/set-aside/{id}/register", post(set_aside::register))
         .route("/paper", get(pages::paper_form).post(forms::register_paper).layer(DefaultBodyLimit::max(30 * 1024 * 1024)))
         .fallback(|State(web): State<Shared>, headers: HeaderMap| async move {
             let session = web.session(&headers).await;
             web.message(StatusCode::NOT_FOUND, session.as_ref(), "not_found", "", Some("/cases"))
         })
+        .layer(axum::middleware::from_fn_with_state(web.clone(), rejection_pages))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(web)
+}
+
+/// axum refuses a request it cannot take (a body over the limit, a form or a path it cannot
+/// read) with a line of plain English; the handler gets the workspace's page, in their
+/// language, with the same status.
+async fn rejection_pages(State(web): State<Shared>, request: Request, next: Next) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let plain = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !plain || !response.status().is_client_error() {
+        return response;
+    }
+    let key = if response.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
+    let session = web.session(&headers).await;
+    web.message(response.status(), session.as_ref(), key, "", Some("/cases"))
 }
 
 /// Headers on every response: a strict CSP (no inline script, nothing from elsewhere), no

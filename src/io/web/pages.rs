@@ -13,6 +13,7 @@ use super::auth::{self, BROWSER_COOKIE};
 use super::view::{bar_chart, case_row, per_month, sort_by_urgency};
 use super::{require, Shared};
 use crate::domain::calendar::amsterdam_date;
+use crate::domain::reference::CaseRef;
 use crate::store::web::{CaseList, WebUser};
 use crate::store::StoreError;
 
@@ -93,19 +94,33 @@ pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): 
     )
 }
 
-fn store_failure(web: &super::Web, session: &crate::store::web::WebSession, e: StoreError) -> Response {
+pub(super) fn store_failure(web: &super::Web, session: &crate::store::web::WebSession, e: StoreError) -> Response {
     match e {
-        StoreError::UnknownCase(reference) => web.message(StatusCode::NOT_FOUND, Some(session), "not_found", &reference, Some("/cases")),
-        e => {
-            tracing::warn!(error = %e, "web: database error");
+        StoreError::UnknownCase(_) => not_found(web, session),
+        e if e.is_unavailable() => {
+            tracing::warn!(error = %e, "web: the database is away");
             web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some("/cases"))
+        }
+        e if e.is_unstorable_value() => web.message(StatusCode::BAD_REQUEST, Some(session), "bad_request", "", Some("/cases")),
+        e => {
+            tracing::error!(error = %e, "web: the database refused a statement");
+            web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(session), "failed", "", Some("/cases"))
         }
     }
 }
 
-/// The case id if the signed-in handler may read the case; otherwise the refusal (403,
-/// recorded in the case's history) or 404.
+/// The answer for a case that does not exist, and for one the handler may not read: the
+/// page does not tell them apart, so it does not say that a case exists (R9).
+fn not_found(web: &super::Web, session: &crate::store::web::WebSession) -> Response {
+    web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some("/cases"))
+}
+
+/// The case id if the signed-in handler may read the case; otherwise, for a case they may
+/// not read as for one that does not exist, 404 (a refusal is recorded in the case's history).
 pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebSession, reference: &str, what: &str) -> Result<i64, Response> {
+    if CaseRef::parse_any(reference).is_none() {
+        return Err(not_found(web, session));
+    }
     match web.store.may_read(reference, &session.user).await {
         Ok(Some(id)) => Ok(id),
         Ok(None) => {
@@ -114,9 +129,9 @@ pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebS
                 if let Err(e) = web.store.record_access(link.id, &actor(&session.user), "access-refused", what).await {
                     tracing::warn!(error = %e, "web: cannot record a refused access");
                 }
+                tracing::warn!(reference, "web: access refused (R9)");
             }
-            tracing::warn!(reference, "web: access refused (R9)");
-            Err(web.message(StatusCode::FORBIDDEN, Some(session), "forbidden", reference, Some("/cases")))
+            Err(not_found(web, session))
         }
         Err(e) => Err(store_failure(web, session, e)),
     }
@@ -162,7 +177,7 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
 }
 
 /// A download: always as an attachment with a safe name, never rendered inline; recorded.
-pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((reference, index)): Path<(String, i64)>) -> Response {
+pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((reference, index)): Path<(String, String)>) -> Response {
     let session = match require(&web, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -170,6 +185,10 @@ pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((ref
     if let Err(refused) = readable(&web, &session, &reference, &format!("attachment {index}")).await {
         return refused;
     }
+    // The case page numbers attachments from 0; anything else names none.
+    let Ok(index) = index.parse::<u32>() else {
+        return not_found(&web, &session);
+    };
     let found = match web.store.web_attachment(&reference, index).await {
         Ok(Some(a)) => a,
         Ok(None) => return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some(&format!("/cases/{reference}"))),

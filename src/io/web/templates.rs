@@ -18,6 +18,8 @@ const PAGES: &[(&str, &str)] = &[
     ("case.html", include_str!("../../../templates/web/case.html")),
     ("register.html", include_str!("../../../templates/web/register.html")),
     ("paper.html", include_str!("../../../templates/web/paper.html")),
+    ("set-aside.html", include_str!("../../../templates/web/set-aside.html")),
+    ("set-aside-mail.html", include_str!("../../../templates/web/set-aside-mail.html")),
     ("sign-in-mail.txt", include_str!("../../../templates/web/sign-in-mail.txt")),
 ];
 
