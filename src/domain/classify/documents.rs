@@ -4,7 +4,7 @@
 use super::evidence::has_own_words;
 use super::SetAsideReason;
 use crate::domain::forwarded;
-use crate::domain::inbound::{AttachmentRole, InboundMail};
+use crate::domain::inbound::{Attachment, AttachmentRole, InboundMail};
 
 /// Why a mail that is not machine-made is still no complaint, if it is not.
 pub fn set_aside_reason(mail: &InboundMail) -> Option<SetAsideReason> {
@@ -54,10 +54,13 @@ fn own_scheduling_message(mail: &InboundMail) -> bool {
 /// service's notice as text, and a fax's marks in the subject, sender or mailer.
 pub fn looks_like_fax(mail: &InboundMail) -> bool {
     let docs: Vec<_> = mail.attachments.iter().filter(|a| a.role == AttachmentRole::Document).collect();
-    if docs.is_empty()
-        || !docs.iter().all(|a| matches!(a.content_type.as_str(), "application/pdf" | "image/tiff" | "image/tif"))
-        || mail.text.chars().filter(|c| c.is_alphanumeric()).count() > 400
-    {
+    // Fax gateways also send their PDF as `application/octet-stream` with its name.
+    let fax_file = |a: &&Attachment| {
+        let name = a.filename.to_ascii_lowercase();
+        matches!(a.content_type.as_str(), "application/pdf" | "image/tiff" | "image/tif")
+            || (a.content_type == "application/octet-stream" && [".pdf", ".tif", ".tiff"].iter().any(|e| name.ends_with(e)))
+    };
+    if docs.is_empty() || !docs.iter().all(fax_file) || mail.text.chars().filter(|c| c.is_alphanumeric()).count() > 400 {
         return false;
     }
     let fax_word = |s: &str| {

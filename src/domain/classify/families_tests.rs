@@ -246,6 +246,10 @@ fn a_fax_waits_for_a_person() {
     let fax = "From: Fax Gateway <fax@dienst.nl>\r\nTo: klachten@dienst.nl\r\nSubject: Fax van +31201234567 (2 pagina's)\r\nX-Mailer: HylaFAX\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n\
         --X\r\nContent-Type: text/plain\r\n\r\nU heeft een fax ontvangen.\r\n--X\r\nContent-Type: image/tiff; name=fax.tif\r\nContent-Disposition: attachment; filename=fax.tif\r\nContent-Transfer-Encoding: base64\r\n\r\nSUkqAA==\r\n--X--\r\n";
     assert_eq!(of(fax), Classification::Quarantine(QuarantineReason::Fax));
+    // A gateway that sends the PDF alone, as octet-stream, from a fax number.
+    let bare = "From: <\"#FAX#*3120123456#\"@gateway.example>\r\nTo: klachten@dienst.nl\r\nSubject: Ontvangen van *3120123456\r\nMIME-Version: 1.0\r\n\
+        Content-Type: APPLICATION/OCTET-STREAM; name=\"IMAGE000.PDF\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"IMAGE000.PDF\"\r\n\r\nJVBERi0xLjQK\r\n";
+    assert_eq!(of(bare), Classification::Quarantine(QuarantineReason::Fax));
 }
 
 #[test]
