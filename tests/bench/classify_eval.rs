@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use klachtd::config::Spam;
-use klachtd::domain::classify::{classify, Classification};
+use klachtd::domain::classify::{classify, correspondent, Classification};
 use klachtd::domain::inbound::{parse, InboundMail};
 
 /// Our own complaints address: made up, so that no fixture's sender is "us" by accident.
@@ -98,7 +98,8 @@ struct Judged {
     reason: String,
     subject: String,
     from: String,
-    /// Where today's intake sends the acknowledgement, and the Reply-To when it differs.
+    /// Where the intake sends the acknowledgement, and the other address when `From` and
+    /// `Reply-To` differ.
     ack: Option<(String, Option<String>)>,
 }
 
@@ -163,13 +164,13 @@ fn main() {
     report(&results, &folder, &labels_path, spent, all);
 }
 
-/// Today's intake (app::intake) registers `From` as the complainant and sends the
-/// acknowledgement there; a `Reply-To` that differs is kept beside it. The domain has no API for
-/// this choice yet: when the classifier gets one, call it here.
+/// Where the intake sends the acknowledgement (`classify::correspondent`): a person writing
+/// themselves at `From`, a web form's person at its `Reply-To`; with the other address when the
+/// two differ.
 fn acknowledgement_to(mail: &InboundMail) -> Option<(String, Option<String>)> {
-    let from = mail.from.as_ref()?.address.clone();
-    let reply_to = mail.reply_to.as_ref().map(|r| r.address.clone()).filter(|r| *r != from);
-    Some((from, reply_to))
+    let to = correspondent(mail, &[OWN_ADDRESS.to_string()])?.person.address;
+    let other = [mail.from.as_ref(), mail.reply_to.as_ref()].into_iter().flatten().map(|p| p.address.clone()).find(|a| *a != to);
+    Some((to, other))
 }
 
 fn outcome(class: &Classification<()>) -> (Outcome, String) {
@@ -238,10 +239,10 @@ fn report(results: &[Judged], folder: &Path, labels: &Path, spent: Duration, all
     }
 
     let acks: Vec<&Judged> = results.iter().filter(|r| r.ack.as_ref().is_some_and(|(_, reply_to)| reply_to.is_some())).collect();
-    println!("\n== acknowledgements to From while Reply-To differs ({}; today's intake writes to From)", acks.len());
+    println!("\n== acknowledgements where From and Reply-To differ ({}; a person's go to From, a web form's to its Reply-To)", acks.len());
     for r in &acks {
         let (to, reply_to) = r.ack.as_ref().expect("filtered");
-        println!("  {:<8} {}  ack to {} (Reply-To {})  \"{}\"", r.entry.label.as_str(), r.entry.id, to, reply_to.as_deref().unwrap_or(""), r.subject);
+        println!("  {:<8} {}  ack to {} (not {})  \"{}\"", r.entry.label.as_str(), r.entry.id, to, reply_to.as_deref().unwrap_or(""), r.subject);
     }
 
     if all {
