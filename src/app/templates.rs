@@ -31,11 +31,29 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en/assigned.txt", include_str!("../../templates/en/assigned.txt")),
     ("nl/action-confirmation.txt", include_str!("../../templates/nl/action-confirmation.txt")),
     ("en/action-confirmation.txt", include_str!("../../templates/en/action-confirmation.txt")),
+    ("nl/postponement.txt", include_str!("../../templates/nl/postponement.txt")),
+    ("en/postponement.txt", include_str!("../../templates/en/postponement.txt")),
+    ("nl/not-handled.txt", include_str!("../../templates/nl/not-handled.txt")),
+    ("en/not-handled.txt", include_str!("../../templates/en/not-handled.txt")),
+    ("nl/settled.txt", include_str!("../../templates/nl/settled.txt")),
+    ("en/settled.txt", include_str!("../../templates/en/settled.txt")),
 ];
 
 /// The names of the letters klachtd writes.
-pub const LETTERS: &[&str] =
-    &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "delivery-failed", "assigned", "action-confirmation"];
+pub const LETTERS: &[&str] = &[
+    "acknowledgement",
+    "reminder",
+    "progress",
+    "request-info",
+    "response",
+    "closed-case-mail",
+    "delivery-failed",
+    "assigned",
+    "action-confirmation",
+    "postponement",
+    "not-handled",
+    "settled",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -109,6 +127,8 @@ pub struct ExternalBodyContext {
     pub name: String,
     pub address: String,
     pub website: String,
+    /// Months after the final letter to turn to it (Awb 9:24).
+    pub term_months: u32,
 }
 
 /// `case` in a letter that names the case's dates: the reference, the complainant, the date of
@@ -175,8 +195,17 @@ pub enum LetterContent {
     Progress { message: Option<String>, expected_by: String },
     /// `request-info`: what the handler needs to know.
     RequestInformation { message: String },
-    /// `response`: the outcome (`founded`, `partly-founded`, `unfounded`), findings, measures.
-    Response { outcome: &'static str, findings: String, measures: String },
+    /// `response`: the outcome (`founded`, `partly-founded`, `unfounded`), findings, measures,
+    /// and the last day to turn to the external body (long date; Awb 9:12, 9:24).
+    Response { outcome: &'static str, findings: String, measures: String, external_by: String },
+    /// `postponement` (Awb 9:11): the reason, by how many weeks, the new date of the final
+    /// response and the date it replaces (long dates).
+    Postponement { reason: String, weeks: u32, respond_by: String, previous_respond_by: String },
+    /// `not-handled` (Awb 9:8): the ground (`already-handled`, ...), the handler's explanation,
+    /// and the last day to turn to the external body.
+    NotHandled { ground: &'static str, explanation: String, external_by: String },
+    /// `settled` (Awb 9:5): the handler's words on how it was settled.
+    Settled { settlement: String },
 }
 
 /// `assigned`: a case is a handler's now. `marker` is the subject's action token, when
@@ -265,6 +294,13 @@ pub struct SampleContext {
     pub ok: bool,
     pub action: String,
     pub reason: Option<String>,
+    pub external_by: String,
+    pub weeks: u32,
+    pub respond_by: String,
+    pub previous_respond_by: String,
+    pub ground: &'static str,
+    pub explanation: String,
+    pub settlement: String,
     pub items: Vec<ReminderLine>,
 }
 
@@ -287,6 +323,7 @@ pub fn sample_context() -> SampleContext {
                 name: "Nationale ombudsman".into(),
                 address: "Postbus 93122".into(),
                 website: "https://www.nationaleombudsman.nl".into(),
+                term_months: 12,
             },
         },
         case: CaseContext {
@@ -313,6 +350,13 @@ pub fn sample_context() -> SampleContext {
         ok: true,
         action: "voortgangsbericht".into(),
         reason: Some("Reden.".into()),
+        external_by: "x".into(),
+        weeks: 4,
+        respond_by: "x".into(),
+        previous_respond_by: "x".into(),
+        ground: "too-slight",
+        explanation: "Toelichting.".into(),
+        settlement: "Opgelost.".into(),
         items: vec![line("KL-2026-0001", "progress", "reminder", 2, 0), line("KL-2026-0002", "respond", "escalation", 0, 1)],
     }
 }
@@ -406,11 +450,11 @@ mod tests {
         let response = LetterContext {
             organisation: &organisation,
             case: case.clone(),
-            content: LetterContent::Response { outcome: "founded", findings: "F.".into(), measures: String::new() },
+            content: LetterContent::Response { outcome: "founded", findings: "F.".into(), measures: String::new(), external_by: "y".into() },
         };
         assert_eq!(
             value(&response),
-            serde_json::json!({"organisation": value(&organisation), "case": value(&case), "outcome": "founded", "findings": "F.", "measures": ""})
+            serde_json::json!({"organisation": value(&organisation), "case": value(&case), "outcome": "founded", "findings": "F.", "measures": "", "external_by": "y"})
         );
         let notice = |refused| NoticeContext { organisation: &organisation, case: CaseReference { reference: "KL-2026-0001".into() }, web_url: None, refused };
         assert_eq!(value(&notice(false)), serde_json::json!({"organisation": value(&organisation), "case": {"reference": "KL-2026-0001"}, "web_url": null}));

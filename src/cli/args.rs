@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::domain::awb::NotHandledGround;
 use crate::domain::procedure::{Category, Outcome};
 
 #[derive(Parser)]
@@ -276,6 +277,44 @@ pub enum CasesCommand {
         /// The measures taken, inserted in the letter.
         #[arg(long, value_name = "FILE")]
         measures_file: Option<PathBuf>,
+    },
+    /// Postpone the final response by at most four weeks (Awb 9:11), with the reason; the
+    /// complainant (and staff the complaint is about) get the new date. A further
+    /// postponement needs the complainant's written consent (--consent).
+    Postpone {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// By how many weeks (1 to postponement.max_weeks, at most 4).
+        #[arg(long, value_name = "N")]
+        weeks: u32,
+        /// The reason, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        reason_file: PathBuf,
+        /// The complainant's written consent to a further postponement: a reference to their
+        /// reply (its date and subject) or a note of their consent.
+        #[arg(long, value_name = "TEXT")]
+        consent: Option<String>,
+    },
+    /// Do not handle the complaint, on a ground of Awb 9:8; the letter names the ground and the
+    /// external body. Closes the case.
+    NotHandled {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The ground of Awb 9:8.
+        #[arg(long, value_parser = words::<NotHandledGround>())]
+        ground: NotHandledGround,
+        /// An explanation, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        explanation_file: Option<PathBuf>,
+    },
+    /// Close the case as settled to the complainant's satisfaction (Awb 9:5), confirming it to
+    /// them in writing.
+    Settle {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// How it was settled, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        settlement_file: PathBuf,
     },
     /// Set the register category.
     Category {

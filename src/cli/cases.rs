@@ -24,6 +24,20 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
             delivered(&reference, "final response", d);
             println!("{reference}: closed");
         }
+        CasesCommand::Postpone { reference, weeks, reason_file, consent } => {
+            let (d, new_date) = actions.postpone(&reference, weeks, read_text(&reason_file)?, consent, &actor()).await?;
+            delivered(&reference, "postponement", d);
+            println!("{reference}: final response due by {new_date}");
+        }
+        CasesCommand::NotHandled { reference, ground, explanation_file } => {
+            let explanation = explanation_file.as_deref().map(read_text).transpose()?.unwrap_or_default();
+            delivered(&reference, "letter not handling the complaint", actions.not_handled(&reference, ground, explanation, &actor()).await?);
+            println!("{reference}: closed, not handled ({ground})");
+        }
+        CasesCommand::Settle { reference, settlement_file } => {
+            delivered(&reference, "confirmation of the settlement", actions.settle(&reference, read_text(&settlement_file)?, &actor()).await?);
+            println!("{reference}: closed, settled");
+        }
         CasesCommand::Category { reference, category } => {
             store.set_category(&reference, category, &actor()).await?;
             println!("{reference}: category {category}");

@@ -248,6 +248,9 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
         letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
     }
     println!("{}: configuration is valid", path.display());
+    for warning in config.warnings() {
+        println!("warning: {warning}");
+    }
     if offline {
         return Ok(ExitCode::SUCCESS);
     }

@@ -192,6 +192,20 @@ impl Config {
                 Some(Ok(_)) | None => {}
             }
         }
+        if self.postponement.max_weeks == 0 || self.postponement.max_weeks > crate::domain::awb::LAW_MAX_POSTPONEMENT_WEEKS {
+            add(
+                "postponement.max_weeks",
+                format!("{} weeks: Awb 9:11 allows a postponement of at most four weeks", self.postponement.max_weeks),
+                "use 1 to 4 (default 4)",
+            );
+        }
+        if self.external_body.term_months == 0 || self.external_body.term_months > 120 {
+            add(
+                "external_body.term_months",
+                format!("{} months is no term to turn to the external body", self.external_body.term_months),
+                "use 12 for the Nationale ombudsman (Awb 9:24)",
+            );
+        }
         if self.retention.personal_data_days == 0 {
             add("retention.personal_data_days", "0 would remove personal data the moment a case closes".into(), "use 730 (two years) or what your policy says");
         }
@@ -238,6 +252,22 @@ impl Config {
         }
         p.extend(crate::io::oauth::config::problems(self, secrets));
         p
+    }
+}
+
+impl Config {
+    /// What is allowed but worth saying: a retention period shorter than the external body's
+    /// term, which retention then stretches for the cases whose term still runs.
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let term_days = u64::from(self.external_body.term_months) * 31;
+        if u64::from(self.retention.personal_data_days) < term_days {
+            w.push(format!(
+                "retention.personal_data_days = {} is shorter than the {} months within which a complainant can turn to {} (external_body.term_months); personal data of a case is kept until that term has passed, whatever this period",
+                self.retention.personal_data_days, self.external_body.term_months, self.external_body.name
+            ));
+        }
+        w
     }
 }
 

@@ -4,16 +4,43 @@
 
 use ring::hmac;
 
+use super::awb::NotHandledGround;
 use super::inbound::hex;
 use super::procedure::Outcome;
 
 /// What a handler asked for in a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailCommand {
-    Progress { expected_by: chrono::NaiveDate, message: String },
-    RequestInformation { message: String },
-    Respond { outcome: Outcome, findings: String, measures: String },
-    Note { text: String },
+    Progress {
+        expected_by: chrono::NaiveDate,
+        message: String,
+    },
+    RequestInformation {
+        message: String,
+    },
+    Respond {
+        outcome: Outcome,
+        findings: String,
+        measures: String,
+    },
+    Note {
+        text: String,
+    },
+    /// Awb 9:11; `consent` from a line "TOESTEMMING: ..." / "CONSENT: ...".
+    Postpone {
+        weeks: u32,
+        reason: String,
+        consent: Option<String>,
+    },
+    /// Awb 9:8.
+    NotHandled {
+        ground: NotHandledGround,
+        explanation: String,
+    },
+    /// Awb 9:5.
+    Settle {
+        settlement: String,
+    },
 }
 
 /// The token for `reference` and `handler_email`: 20 hex digits of HMAC-SHA256.
@@ -88,7 +115,25 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
             }
             Ok(MailCommand::Note { text: rest })
         }
-        _ => Err(format!("{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE or NOTITIE", first.trim())),
+        "UITSTEL" | "POSTPONE" => {
+            let weeks = argument.parse::<u32>().map_err(|_| format!("{verb} needs the number of weeks, e.g. \"{verb} 4\", and the reason below it"))?;
+            let (reason, consent) = split_consent(&rest);
+            if reason.is_empty() {
+                return Err("the postponement needs its reason below the first line".into());
+            }
+            Ok(MailCommand::Postpone { weeks, reason, consent })
+        }
+        "NIET-BEHANDELD" | "NOT-HANDLED" => {
+            let ground = argument.parse::<NotHandledGround>()?;
+            Ok(MailCommand::NotHandled { ground, explanation: rest })
+        }
+        "OPGELOST" | "SETTLED" => {
+            if rest.is_empty() {
+                return Err("write below the first line how the complaint was settled".into());
+            }
+            Ok(MailCommand::Settle { settlement: rest })
+        }
+        _ => Err(format!("{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE, NOTITIE, UITSTEL, NIET-BEHANDELD or OPGELOST", first.trim())),
     }
 }
 
@@ -222,8 +267,29 @@ impl MailCommand {
             MailCommand::RequestInformation { message } => Some(message.clone()),
             MailCommand::Respond { findings, measures, .. } => Some(format!("{findings}\n{measures}")),
             MailCommand::Note { .. } => None,
+            MailCommand::Postpone { reason, .. } => Some(reason.clone()),
+            MailCommand::NotHandled { explanation, .. } => Some(explanation.clone()),
+            MailCommand::Settle { settlement } => Some(settlement.clone()),
         }
     }
+}
+
+/// The reason of a postponement, and the complainant's consent from a line that starts with
+/// "TOESTEMMING:" or "CONSENT:" (the rest of that line and the lines after it).
+fn split_consent(text: &str) -> (String, Option<String>) {
+    let mut reason = Vec::new();
+    let mut consent: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        let upper = line.trim().to_uppercase();
+        let tag = ["TOESTEMMING:", "CONSENT:"].into_iter().find(|t| upper.starts_with(t));
+        match (tag, &mut consent) {
+            (Some(tag), None) => consent = Some(vec![line.trim()[tag.len()..].trim()]),
+            (_, Some(c)) => c.push(line),
+            (None, None) => reason.push(line),
+        }
+    }
+    let consent = consent.map(|c| c.join("\n").trim().to_string()).filter(|c| !c.is_empty());
+    (reason.join("\n").trim().to_string(), consent)
 }
 
 /// Findings, then after a line "MAATREGELEN:" (or "MEASURES:") the measures.
@@ -270,6 +336,24 @@ mod tests {
         assert_eq!(r, MailCommand::Respond { outcome: Outcome::PartlyFounded, findings: "Deels juist.".into(), measures: "Nieuwe werkwijze.".into() });
         assert_eq!(parse("NOTE\nbelde klager").unwrap(), MailCommand::Note { text: "belde klager".into() });
         assert_eq!(parse("INFO\nWanneer was dat?").unwrap(), MailCommand::RequestInformation { message: "Wanneer was dat?".into() });
+    }
+
+    #[test]
+    fn chapter_9_commands() {
+        assert_eq!(
+            parse("UITSTEL 3\nWe wachten op advies.\nTOESTEMMING: mail van klager van 2 december\n> quoted").unwrap(),
+            MailCommand::Postpone { weeks: 3, reason: "We wachten op advies.".into(), consent: Some("mail van klager van 2 december".into()) }
+        );
+        assert_eq!(parse("postpone 1\nAdvice needed.").unwrap(), MailCommand::Postpone { weeks: 1, reason: "Advice needed.".into(), consent: None });
+        assert!(parse("UITSTEL vier\nx").unwrap_err().contains("number of weeks"));
+        assert!(parse("UITSTEL 2\nTOESTEMMING: ja").unwrap_err().contains("reason"));
+        assert_eq!(
+            parse("NIET-BEHANDELD over-a-year\nHet gesprek was in 2024.").unwrap(),
+            MailCommand::NotHandled { ground: NotHandledGround::OverAYear, explanation: "Het gesprek was in 2024.".into() }
+        );
+        assert!(parse("NOT-HANDLED vague").unwrap_err().contains("ground of Awb 9:8"));
+        assert_eq!(parse("OPGELOST\nU kreeg een nieuwe afspraak.").unwrap(), MailCommand::Settle { settlement: "U kreeg een nieuwe afspraak.".into() });
+        assert!(parse("SETTLED\n").unwrap_err().contains("settled"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Nothing in here does I/O, so all of it is covered by plain unit tests.
 
 pub mod assignment;
+pub mod awb;
 pub mod calendar;
 pub mod classify;
 pub mod forwarded;

@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007", "indexes"),
     migration!(8, "0008", "web"),
     migration!(9, "0009", "scale"),
+    migration!(11, "0011", "awb"),
 ];
 
 impl Store {

@@ -552,6 +552,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 }
 
 mod actions;
+mod awb;
 pub mod corrections;
 mod handlers;
 mod intake;

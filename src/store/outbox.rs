@@ -261,12 +261,13 @@ async fn record_sent(
             Some(Deadline::Progress) => {
                 met.entry(("UPDATE cases SET progress_sent_at = $1 WHERE id IN ($2) AND progress_sent_at IS NULL", t)).or_default().push(case_id)
             }
-            // Only a response to a closed case with no later response still to go (reopened
-            // cases): on its own, in the order sent.
+            // Only a closing letter (a response, or one not handling or settling the complaint)
+            // to a closed case with no later one still to go (reopened cases): on its own, in
+            // the order sent.
             Some(Deadline::Respond) => {
                 sqlx::query(
                     "UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed'
-                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')",
+                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind IN ('response', 'not-handled', 'settled') AND o.status = 'pending')",
                 )
                 .bind(t)
                 .bind(case_id)

@@ -11,6 +11,7 @@
 mod common;
 
 mod actions;
+mod awb;
 mod cli;
 mod e2e;
 mod imap_servers;

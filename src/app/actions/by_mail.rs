@@ -86,6 +86,9 @@ impl Actions {
             Ok(MailCommand::RequestInformation { .. }) => "verzoek om informatie",
             Ok(MailCommand::Respond { .. }) => "eindreactie",
             Ok(MailCommand::Note { .. }) => "notitie",
+            Ok(MailCommand::Postpone { .. }) => "uitstel",
+            Ok(MailCommand::NotHandled { .. }) => "niet behandelen",
+            Ok(MailCommand::Settle { .. }) => "opgelost",
         };
         // The confirmation repeats the text that went out, so the handler sees where their reply
         // was cut.
@@ -111,6 +114,14 @@ impl Actions {
                     MailCommand::Note { text } => {
                         self.store.add_note_by_mail(reference, &text, &actor, &done).await.map(|fresh| fresh.then_some(())).map_err(ActionError::from)
                     }
+                    MailCommand::Postpone { weeks, reason, consent } => match self.store.letter_case(reference).await {
+                        Ok(case) => self.postpone_from(&case, weeks, reason, consent, &actor, Some(&done)).await.map(|(d, _)| d.map(|_| ())),
+                        Err(e) => Err(e.into()),
+                    },
+                    MailCommand::NotHandled { ground, explanation } => {
+                        self.not_handled_from(reference, ground, explanation, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
+                    }
+                    MailCommand::Settle { settlement } => self.settle_from(reference, settlement, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
                 }
             }
         };

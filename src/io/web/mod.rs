@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod auth;
+mod awb_forms;
 pub mod forms;
 pub mod pages;
 pub mod templates;

@@ -1,0 +1,35 @@
+//! The case page's forms for the steps of Awb chapter 9 (postpone, not handled, settled): the
+//! same functions as `klachtd cases postpone|not-handled|settle`, so a refusal reads the same.
+
+use std::collections::HashMap;
+
+use crate::app::actions::{ActionError, Actions};
+use crate::domain::awb::NotHandledGround;
+
+/// The actions this module carries out.
+pub const ACTIONS: &[&str] = &["postpone", "not-handled", "settle"];
+
+fn text(form: &HashMap<String, String>, key: &str) -> String {
+    // Browsers send CRLF in text areas; letters are written with LF.
+    form.get(key).map(|v| v.replace("\r\n", "\n")).unwrap_or_default()
+}
+
+/// `Ok(None)`: not one of [`ACTIONS`]. The text is what the page says was done.
+pub async fn carry_out(actions: &Actions, reference: &str, action: &str, form: &HashMap<String, String>, actor: &str) -> Result<Option<String>, ActionError> {
+    let done = match action {
+        "postpone" => {
+            let weeks = form.get("weeks").map(|w| w.trim()).unwrap_or("");
+            let weeks: u32 = weeks.parse().map_err(|_| ActionError::refused(format!("weeks: {weeks:?} is not a number of weeks")))?;
+            let consent = form.get("consent").map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+            let (delivery, new_date) = actions.postpone(reference, weeks, text(form, "reason"), consent, actor).await?;
+            format!("{}; final response due by {new_date}", super::forms::delivered(delivery))
+        }
+        "not-handled" => {
+            let ground: NotHandledGround = form.get("ground").map(String::as_str).unwrap_or("").parse().map_err(ActionError::refused)?;
+            super::forms::delivered(actions.not_handled(reference, ground, text(form, "explanation"), actor).await?)
+        }
+        "settle" => super::forms::delivered(actions.settle(reference, text(form, "settlement"), actor).await?),
+        _ => return Ok(None),
+    };
+    Ok(Some(done))
+}
