@@ -10,7 +10,7 @@ fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     klachtd_as_handler(config, args)
 }
 
-on_both_databases!(postponement_final_response_and_retention, not_handled_and_settled_close_apart);
+on_both_databases!(postponement_final_response_and_retention, not_handled_and_settled_close_apart, chapter_9_steps_by_mail);
 
 async fn setup(db: Db, more: &str) -> (World, std::path::PathBuf, String, String) {
     capture_logs();
@@ -248,4 +248,60 @@ fn check_config_refuses_a_postponement_beyond_the_law() {
     let (code, _, err) = klachtd(&path, &["check-config", "--offline"]);
     assert_eq!(code, 78);
     assert!(err.contains("postponement.max_weeks") && err.contains("at most four weeks"), "{err}");
+}
+
+const SECRET: &str = "0123456789abcdef-test-secret";
+
+/// A handler postpones (UITSTEL), is refused a second postponement without consent, and closes
+/// the case as settled (OPGELOST), each by replying to the assignment notice.
+async fn chapter_9_steps_by_mail(db: Db) {
+    let (w, _cfg, ann, _) =
+        setup(db, &format!("[assignment]\nrule = \"default\"\ndefault_handler = \"Ann Smit\"\n[actions_by_mail]\nsecret = \"{SECRET}\"\n")).await;
+    let ria = format!("{}@example.test", unique("ria"));
+    let daemon = w.start();
+    let r = complaint(&w, "Ria Dam", &ria, "Niemand belde terug.").await;
+    let store = w.store().await;
+    let notice = eventually("assignment notice", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
+    let subject = parsed(&notice).subject().unwrap().to_string();
+    assert!(parsed(&notice).body_text(0).unwrap().contains("UITSTEL weken"), "the notice lists the new actions");
+    let reply = |body: &str| {
+        format!("From: Ann Smit <{ann}>\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: <{}@dienst.test>\r\n\r\n{body}\r\n", w.complaints, unique("act"))
+    };
+    let confirmations = |n: usize| {
+        let (w, ann) = (&w, &ann);
+        async move {
+            eventually(&format!("{n} confirmations"), WAIT, || async {
+                let found: Vec<String> = w
+                    .stack
+                    .messages(ann, "INBOX")
+                    .await
+                    .iter()
+                    .map(|m| parsed(m).subject().unwrap_or("").to_string())
+                    .filter(|s| s.contains("tgevoerd"))
+                    .collect();
+                (found.len() >= n).then_some(found)
+            })
+            .await
+        }
+    };
+    let original = store.case_detail(&r).await.unwrap().summary.respond_by.clone();
+    w.send(&ann, reply("UITSTEL 2\r\nWij wachten op advies.\r\n\r\nOp ma schreef klachtd:\r\n> oud").as_bytes()).await;
+    let mails = inbox(&w, &ria, 2).await;
+    assert!(mails[1].0.contains("meer tijd nodig") && mails[1].1.contains("Wij wachten op advies.") && !mails[1].1.contains("> oud"), "{mails:?}");
+    assert_eq!(confirmations(1).await, vec![format!("[{r}] Uitgevoerd: uitstel")]);
+    assert_ne!(store.case_detail(&r).await.unwrap().summary.respond_by, original);
+    // A second one without consent: refused, and the handler is told why.
+    w.send(&ann, reply("UITSTEL 1\r\nNog even.").as_bytes()).await;
+    let found = confirmations(2).await;
+    assert!(found.contains(&format!("[{r}] Niet uitgevoerd: uitstel")), "{found:?}");
+    // Settled.
+    w.send(&ann, reply("OPGELOST\r\nU bent teruggebeld en tevreden.").as_bytes()).await;
+    let mails = inbox(&w, &ria, 3).await;
+    assert!(mails[2].0.contains("naar tevredenheid opgelost") && mails[2].1.contains("teruggebeld en tevreden"), "{mails:?}");
+    confirmations(3).await;
+    let history = store.case_detail(&r).await.unwrap().history;
+    assert_eq!(history.iter().filter(|e| e.action == "postponed" && e.actor == "Ann Smit (e-mail)").count(), 1, "{history:?}");
+    assert!(history.iter().any(|e| e.action == "settled" && e.actor == "Ann Smit (e-mail)"), "{history:?}");
+    assert_eq!(store.case_detail(&r).await.unwrap().summary.status.as_str(), "closed");
+    daemon.stop().await;
 }
