@@ -37,6 +37,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en/not-handled.txt", include_str!("../../templates/en/not-handled.txt")),
     ("nl/settled.txt", include_str!("../../templates/nl/settled.txt")),
     ("en/settled.txt", include_str!("../../templates/en/settled.txt")),
+    ("nl/disclosure.txt", include_str!("../../templates/nl/disclosure.txt")),
+    ("en/disclosure.txt", include_str!("../../templates/en/disclosure.txt")),
 ];
 
 /// The names of the letters klachtd writes.
@@ -53,6 +55,7 @@ pub const LETTERS: &[&str] = &[
     "postponement",
     "not-handled",
     "settled",
+    "disclosure",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +211,17 @@ pub enum LetterContent {
     Settled { settlement: String },
 }
 
+/// `disclosure` (Awb 9:9): a copy of the complaint to the person it is about: their name, the
+/// complaint's text and the names of the documents attached.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisclosureContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub case: CaseContext,
+    pub recipient: RecipientContext,
+    pub description: String,
+    pub documents: Vec<String>,
+}
+
 /// `assigned`: a case is a handler's now. `marker` is the subject's action token, when
 /// actions by mail are on; `web_url` the workspace, when there is one.
 #[derive(Debug, Clone, Serialize)]
@@ -301,6 +315,8 @@ pub struct SampleContext {
     pub ground: &'static str,
     pub explanation: String,
     pub settlement: String,
+    pub description: String,
+    pub documents: Vec<String>,
     pub items: Vec<ReminderLine>,
 }
 
@@ -357,6 +373,8 @@ pub fn sample_context() -> SampleContext {
         ground: "too-slight",
         explanation: "Toelichting.".into(),
         settlement: "Opgelost.".into(),
+        description: "De klacht.".into(),
+        documents: vec!["brief.pdf".into()],
         items: vec![line("KL-2026-0001", "progress", "reminder", 2, 0), line("KL-2026-0002", "respond", "escalation", 0, 1)],
     }
 }

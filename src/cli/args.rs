@@ -316,6 +316,18 @@ pub enum CasesCommand {
         #[arg(long, value_name = "FILE")]
         settlement_file: PathBuf,
     },
+    /// Send the person the complaint is about (recorded with `cases subject`) a copy of the
+    /// complaint and its documents (Awb 9:9); recorded as a disclosure.
+    Disclose {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// Their name, as recorded with `cases subject`.
+        #[arg(long)]
+        name: String,
+        /// Their e-mail address (default: that of the handler of that name).
+        #[arg(long, value_parser = email, value_name = "EMAIL")]
+        email: Option<String>,
+    },
     /// Set the register category.
     Category {
         #[arg(value_parser = reference, help = REFERENCE)]

@@ -38,6 +38,10 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
             delivered(&reference, "confirmation of the settlement", actions.settle(&reference, read_text(&settlement_file)?, &actor()).await?);
             println!("{reference}: closed, settled");
         }
+        CasesCommand::Disclose { reference, name, email } => {
+            let to = actions.disclose(&reference, &name, email, &actor()).await?;
+            println!("{reference}: copy of the complaint queued for {to} (disclosure recorded)");
+        }
         CasesCommand::Category { reference, category } => {
             store.set_category(&reference, category, &actor()).await?;
             println!("{reference}: category {category}");

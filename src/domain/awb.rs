@@ -52,12 +52,15 @@ pub enum HistoryKind {
     NotHandled,
     /// Settled to the complainant's satisfaction (9:5); the case is closed.
     Settled,
+    /// A copy of the complaint and its documents went to the person it is about (9:9).
+    Disclosed,
 }
 
 text_enum!(HistoryKind, "a kind of history entry",
     Postponed => "postponed",
     NotHandled => "not-handled",
     Settled => "settled",
+    Disclosed => "disclosed",
 );
 
 /// The outcomes a case closes with besides the findings of a final response (`cases.outcome`).

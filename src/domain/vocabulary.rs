@@ -74,6 +74,8 @@ pub enum MailKind {
     NotHandled,
     /// Confirms that the complaint was settled to the complainant's satisfaction (Awb 9:5).
     Settled,
+    /// A copy of the complaint and its documents to the person it is about (Awb 9:9).
+    Disclosure,
 }
 
 text_enum!(MailKind, "a kind of mail",
@@ -90,6 +92,7 @@ text_enum!(MailKind, "a kind of mail",
     Postponement => "postponement",
     NotHandled => "not-handled",
     Settled => "settled",
+    Disclosure => "disclosure",
 );
 
 impl MailKind {
@@ -100,7 +103,16 @@ impl MailKind {
     /// without a reply; mail from our own addresses is never answered; and acknowledgements
     /// stay under the per-sender limit.
     pub fn is_automatic(self) -> bool {
-        !matches!(self, MailKind::Progress | MailKind::RequestInfo | MailKind::Response | MailKind::Postponement | MailKind::NotHandled | MailKind::Settled)
+        !matches!(
+            self,
+            MailKind::Progress
+                | MailKind::RequestInfo
+                | MailKind::Response
+                | MailKind::Postponement
+                | MailKind::NotHandled
+                | MailKind::Settled
+                | MailKind::Disclosure
+        )
     }
 
     /// A letter to the complainant or another party, whose failure the handler must hear of,
@@ -115,6 +127,7 @@ impl MailKind {
                 | MailKind::Postponement
                 | MailKind::NotHandled
                 | MailKind::Settled
+                | MailKind::Disclosure
         )
     }
 
@@ -258,9 +271,9 @@ mod tests {
     #[test]
     fn letters_a_person_writes_are_not_automatic() {
         let personal: Vec<_> = MailKind::ALL.iter().filter(|k| !k.is_automatic()).map(|k| k.as_str()).collect();
-        assert_eq!(personal, ["progress", "request-info", "response", "postponement", "not-handled", "settled"]);
+        assert_eq!(personal, ["progress", "request-info", "response", "postponement", "not-handled", "settled", "disclosure"]);
         let to_parties: Vec<_> = MailKind::ALL.iter().filter(|k| k.is_letter_to_a_party()).map(|k| k.as_str()).collect();
-        assert_eq!(to_parties, ["acknowledgement", "progress", "request-info", "response", "postponement", "not-handled", "settled"]);
+        assert_eq!(to_parties, ["acknowledgement", "progress", "request-info", "response", "postponement", "not-handled", "settled", "disclosure"]);
     }
 
     /// The SQL that keeps mail back outside working hours names these kinds literally.

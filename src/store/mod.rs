@@ -227,6 +227,8 @@ pub struct OutboxItem {
     pub case_id: Option<i64>,
     pub attempts: i64,
     pub mail: OutgoingMail,
+    /// Parts besides the text (attachments, a calendar invitation); empty for most mail.
+    pub parts: Vec<MailPart>,
 }
 
 /// What `cases list` and `cases show` print.
@@ -566,6 +568,7 @@ mod views;
 mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
+pub use awb::MailPart;
 use handlers::handler_candidates;
 pub use handlers::Handler;
 pub use intake::CaseToWrite;

@@ -106,7 +106,7 @@ impl Store {
                 // SMTP replies and errors can name the recipient; In-Reply-To and References
                 // carry the complainant's Message-IDs.
                 "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
-                        in_reply_to = NULL, refs = '' WHERE case_id = $1",
+                        in_reply_to = NULL, refs = '', parts = NULL WHERE case_id = $1",
                 "UPDATE case_events SET detail = '' WHERE case_id = $1
                    AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected')",
                 "DELETE FROM case_subjects WHERE case_id = $1",

@@ -5,12 +5,18 @@
 //! waits for the external body's term.
 
 use crate::common::*;
+use mail_parser::MimeHeaders;
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     klachtd_as_handler(config, args)
 }
 
-on_both_databases!(postponement_final_response_and_retention, not_handled_and_settled_close_apart, chapter_9_steps_by_mail);
+on_both_databases!(
+    postponement_final_response_and_retention,
+    not_handled_and_settled_close_apart,
+    chapter_9_steps_by_mail,
+    a_copy_of_the_complaint_to_the_person_it_is_about
+);
 
 async fn setup(db: Db, more: &str) -> (World, std::path::PathBuf, String, String) {
     capture_logs();
@@ -303,5 +309,60 @@ async fn chapter_9_steps_by_mail(db: Db) {
     assert_eq!(history.iter().filter(|e| e.action == "postponed" && e.actor == "Ann Smit (e-mail)").count(), 1, "{history:?}");
     assert!(history.iter().any(|e| e.action == "settled" && e.actor == "Ann Smit (e-mail)"), "{history:?}");
     assert_eq!(store.case_detail(&r).await.unwrap().summary.status.as_str(), "closed");
+    daemon.stop().await;
+}
+
+/// Awb 9:9: the person the complaint is about gets a copy of it with its documents, recorded in
+/// the history as a disclosure; a staff member at their handler's address, anyone else at the
+/// address given.
+async fn a_copy_of_the_complaint_to_the_person_it_is_about(db: Db) {
+    let (w, cfg, _ann, bob) = setup(db, "").await;
+    let mia = format!("{}@example.test", unique("mia"));
+    let extern_address = format!("{}@elders.test", unique("piet"));
+    let daemon = w.start();
+    let raw = format!(
+        "From: Mia Vos <{mia}>\r\nTo: {}\r\nSubject: Klacht over Bob\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBob was onbeleefd aan de balie.\r\n--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"verslag.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQgdmVyc2xhZw==\r\n--B--\r\n",
+        w.complaints,
+        unique("c")
+    );
+    w.send(&mia, raw.as_bytes()).await;
+    let store = w.store().await;
+    let r =
+        eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await.reference;
+
+    // Only to a person recorded as the complaint's subject.
+    let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Bob Berg"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("record them first"), "{err}");
+    assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Bob Berg"]).0, 0);
+    let (code, out, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Bob Berg"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("queued for {bob}")), "{out}");
+    let copy = eventually("Bob's copy", WAIT, || async {
+        w.stack.messages(&bob, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("Afschrift van een klacht"))
+    })
+    .await;
+    let copy = parsed(&copy);
+    assert_eq!(copy.subject().unwrap(), format!("[{r}] Afschrift van een klacht over uw gedraging"));
+    let text = copy.body_text(0).unwrap();
+    assert!(text.contains("onbeleefd aan de balie") && text.contains("artikel 9:9") && text.contains("verslag.pdf"), "{text}");
+    let attachment = copy.attachments().next().expect("the document is attached");
+    assert_eq!(attachment.attachment_name(), Some("verslag.pdf"));
+    assert_eq!(attachment.contents(), b"%PDF-1.4 verslag");
+    assert_eq!(copy.in_reply_to().as_text(), None, "never threaded to the complainant's mail");
+
+    // Someone who is no handler, at the address given.
+    assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Piet Extern"]).0, 0);
+    let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Piet Extern"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("give their e-mail address"), "{err}");
+    assert_eq!(klachtd(&cfg, &["cases", "disclose", &r, "--name", "Piet Extern", "--email", &extern_address]).0, 0);
+    let mails = inbox(&w, &extern_address, 1).await;
+    assert!(mails[0].0.contains("Afschrift") && mails[0].1.contains("Beste Piet Extern"), "{mails:?}");
+
+    let history = store.case_detail(&r).await.unwrap().history;
+    let disclosed: Vec<_> = history.iter().filter(|e| e.action == "disclosed").collect();
+    assert_eq!(disclosed.len(), 2, "{history:?}");
+    assert!(disclosed[0].detail.contains("1 document(s) to Bob Berg") && disclosed[0].detail.contains("Awb 9:9"), "{disclosed:?}");
     daemon.stop().await;
 }

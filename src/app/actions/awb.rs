@@ -8,13 +8,13 @@ use chrono::NaiveDate;
 
 use super::letters::once;
 use super::{stored_date, ActionError, Actions, Delivery};
-use crate::app::templates::{long_date, CaseContext, LetterContent, LetterContext};
-use crate::domain::awb::{self, NotHandledGround, Postponement};
+use crate::app::templates::{long_date, CaseContext, DisclosureContext, LetterContent, LetterContext, RecipientContext};
+use crate::domain::awb::{self, HistoryKind, NotHandledGround, Postponement};
 use crate::domain::calendar::Deadlines;
 use crate::domain::procedure::Step;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::smtp::new_message_id;
-use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
+use crate::store::{LetterCase, LetterEffect, MailOrigin, MailPart, OutgoingMail};
 
 impl Actions {
     /// Postpones the final response by `weeks` (Awb 9:11), telling the complainant and the
@@ -148,5 +148,66 @@ impl Actions {
                 status: OutboxStatus::Pending,
             })
             .collect())
+    }
+
+    /// Sends the person the complaint is about a copy of it with its documents (Awb 9:9),
+    /// recorded in the history as a disclosure. `name` must be recorded as the complaint's
+    /// subject (`cases subject`); the address is `email`, or else that of the handler of that
+    /// name. Returns the address it was queued for.
+    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
+    pub async fn disclose(&self, reference: &str, name: &str, email: Option<String>, actor: &str) -> Result<String, ActionError> {
+        let name = name.trim();
+        let case = self.store.letter_case(reference).await?;
+        if !self.store.is_subject(case.id, name).await? {
+            return Err(ActionError::refused(format!(
+                "{name:?} is not recorded as the person the complaint is about; record them first (klachtd cases subject {reference} \"{name}\")"
+            )));
+        }
+        let address = match email.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()) {
+            Some(address) => address,
+            None => self
+                .store
+                .subject_addresses(case.id)
+                .await?
+                .into_iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, e)| e)
+                .ok_or_else(|| ActionError::refused(format!("{name} is no handler with an address; give their e-mail address")))?,
+        };
+        crate::domain::vocabulary::EmailAddress::parse(&address).map_err(ActionError::Refused)?;
+        let detail = self.store.case_detail(reference).await?;
+        let documents = self.store.case_documents(case.id).await?;
+        let settings = self.settings.get();
+        let received = stored_date(&case.received_on, "stored date of receipt")?;
+        let deadlines = Deadlines::compute(&settings.calendar, received);
+        let context = DisclosureContext {
+            organisation: &settings.organisation,
+            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &[], settings.letters.language()),
+            recipient: RecipientContext { name: name.to_string() },
+            description: detail.description.trim().to_string(),
+            documents: documents.iter().map(|d| d.filename.clone()).collect(),
+        };
+        let letter = settings.letters.render("disclosure", &context)?;
+        let kind = MailKind::Disclosure;
+        // Threaded only to earlier letters to this address, never to the complainant's mail.
+        let (in_reply_to, references) = self.store.thread_with(case.id, &address, false).await?;
+        let mail = OutgoingMail {
+            kind,
+            recipient: address.clone(),
+            recipient_name: Some(name.to_string()),
+            subject: letter.subject,
+            body: letter.body,
+            message_id: new_message_id(&format!("{}.{kind}", case.reference), &self.domain),
+            in_reply_to,
+            references,
+            status: OutboxStatus::Pending,
+        };
+        let parts: Vec<MailPart> = documents
+            .iter()
+            .map(|d| MailPart::Attachment { sha256: d.sha256.clone(), filename: d.filename.clone(), content_type: d.content_type.clone() })
+            .collect();
+        let what = format!("copy of the complaint and {} document(s) to {name} <{address}> (Awb 9:9)", parts.len());
+        self.store.queue_with_parts(case.id, &mail, &parts, HistoryKind::Disclosed, actor, &what).await?;
+        Ok(address)
     }
 }

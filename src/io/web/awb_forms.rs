@@ -7,7 +7,7 @@ use crate::app::actions::{ActionError, Actions};
 use crate::domain::awb::NotHandledGround;
 
 /// The actions this module carries out.
-pub const ACTIONS: &[&str] = &["postpone", "not-handled", "settle"];
+pub const ACTIONS: &[&str] = &["postpone", "not-handled", "settle", "disclose"];
 
 fn text(form: &HashMap<String, String>, key: &str) -> String {
     // Browsers send CRLF in text areas; letters are written with LF.
@@ -29,6 +29,12 @@ pub async fn carry_out(actions: &Actions, reference: &str, action: &str, form: &
             super::forms::delivered(actions.not_handled(reference, ground, text(form, "explanation"), actor).await?)
         }
         "settle" => super::forms::delivered(actions.settle(reference, text(form, "settlement"), actor).await?),
+        "disclose" => {
+            let name =
+                form.get("name").map(|n| n.trim()).filter(|n| !n.is_empty()).ok_or_else(|| ActionError::refused("name the person the complaint is about"))?;
+            let email = form.get("email").map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
+            format!("copy queued for {}", actions.disclose(reference, name, email, actor).await?)
+        }
         _ => return Ok(None),
     };
     Ok(Some(done))

@@ -1,6 +1,6 @@
 //! The steps of Awb chapter 9 through the case page's forms in the browser: a postponement
 //! (and a second one refused without the complainant's consent), not handling a complaint,
-//! settling one; each letter in the complainant's mailbox, the history, the register page's
+//! settling one, a copy of the complaint to the person it is about; each letter in the complainant's mailbox, the history, the register page's
 //! figures; the case and register pages checked with axe-core.
 
 use super::*;
@@ -116,9 +116,22 @@ async fn walk(db: Db) {
     let body = letter(stack, &lot, "naar tevredenheid opgelost").await;
     assert!(body.contains("bent tevreden"), "{body}");
 
+    // A copy of the complaint to the person it is about (Awb 9:9).
+    let piet = format!("{}@elders.test", unique("piet"));
+    store.add_subject(postponed, "Piet Extern", "test").await.unwrap();
+    browser.goto(&format!("{base}/cases/{postponed}")).await;
+    browser.wait_for("the case page", "id=\"form-disclose\"").await;
+    browser.click("#action-disclose > summary").await;
+    browser.type_into("#disclose-name", "Piet Extern").await;
+    browser.type_into("#disclose-email", &piet).await;
+    browser.click("#form-disclose button[type=submit]").await;
+    browser.wait_for("the action is confirmed", "id=\"done\"").await;
+    let body = letter(stack, &piet, "Afschrift van een klacht").await;
+    assert!(body.contains("Mijn afspraak is niet doorgegaan.") && body.contains("Beste Piet Extern"), "{body}");
+
     // The history names the web actor; the register page (for supervisors; Ann is one)
     // counts each apart.
-    for (reference, action) in [(postponed, "postponed"), (not_handled, "not-handled"), (settled, "settled")] {
+    for (reference, action) in [(postponed, "postponed"), (postponed, "disclosed"), (not_handled, "not-handled"), (settled, "settled")] {
         let history = store.case_detail(reference).await.unwrap().history;
         assert!(history.iter().any(|e| e.action == action && e.actor == "Ann Smit (web)"), "{action}: {history:?}");
     }
