@@ -39,6 +39,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en/settled.txt", include_str!("../../templates/en/settled.txt")),
     ("nl/disclosure.txt", include_str!("../../templates/nl/disclosure.txt")),
     ("en/disclosure.txt", include_str!("../../templates/en/disclosure.txt")),
+    ("nl/hearing-invitation.txt", include_str!("../../templates/nl/hearing-invitation.txt")),
+    ("en/hearing-invitation.txt", include_str!("../../templates/en/hearing-invitation.txt")),
+    ("nl/hearing-report.txt", include_str!("../../templates/nl/hearing-report.txt")),
+    ("en/hearing-report.txt", include_str!("../../templates/en/hearing-report.txt")),
 ];
 
 /// The names of the letters klachtd writes.
@@ -56,6 +60,8 @@ pub const LETTERS: &[&str] = &[
     "not-handled",
     "settled",
     "disclosure",
+    "hearing-invitation",
+    "hearing-report",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +228,24 @@ pub struct DisclosureContext<'a> {
     pub documents: Vec<String>,
 }
 
+/// `hearing-invitation` and `hearing-report` (Awb 9:10): to whom (`complainant`: the
+/// complainant, else the person complained about), when (long date, times HH:MM in
+/// Europe/Amsterdam), where (a place or a video link), the last day to answer (long date), and
+/// for the report its text.
+#[derive(Debug, Clone, Serialize)]
+pub struct HearingContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub case: CaseContext,
+    pub recipient_name: Option<String>,
+    pub complainant: bool,
+    pub date: String,
+    pub start: String,
+    pub end: String,
+    pub place: String,
+    pub answer_by: String,
+    pub report: String,
+}
+
 /// `assigned`: a case is a handler's now. `marker` is the subject's action token, when
 /// actions by mail are on; `web_url` the workspace, when there is one.
 #[derive(Debug, Clone, Serialize)]
@@ -317,6 +341,14 @@ pub struct SampleContext {
     pub settlement: String,
     pub description: String,
     pub documents: Vec<String>,
+    pub recipient_name: Option<String>,
+    pub complainant: bool,
+    pub date: String,
+    pub start: String,
+    pub end: String,
+    pub place: String,
+    pub answer_by: String,
+    pub report: String,
     pub items: Vec<ReminderLine>,
 }
 
@@ -375,6 +407,14 @@ pub fn sample_context() -> SampleContext {
         settlement: "Opgelost.".into(),
         description: "De klacht.".into(),
         documents: vec!["brief.pdf".into()],
+        recipient_name: Some("Test".into()),
+        complainant: true,
+        date: "x".into(),
+        start: "14:00".into(),
+        end: "15:00".into(),
+        place: "Kamer 3".into(),
+        answer_by: "x".into(),
+        report: "Verslag.".into(),
         items: vec![line("KL-2026-0001", "progress", "reminder", 2, 0), line("KL-2026-0002", "respond", "escalation", 0, 1)],
     }
 }

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::domain::awb::NotHandledGround;
+use crate::domain::awb::{NoHearingGround, NotHandledGround};
 use crate::domain::procedure::{Category, Outcome};
 
 #[derive(Parser)]
@@ -327,6 +327,43 @@ pub enum CasesCommand {
         /// Their e-mail address (default: that of the handler of that name).
         #[arg(long, value_parser = email, value_name = "EMAIL")]
         email: Option<String>,
+    },
+    /// Invite the complainant (and with --with-subjects the staff the complaint is about) to be
+    /// heard (Awb 9:10): a letter with an iCalendar invitation their calendar can accept.
+    HearingInvite {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// When, "YYYY-MM-DD HH:MM" in Europe/Amsterdam (or RFC 3339).
+        #[arg(long, value_parser = moment, value_name = "MOMENT")]
+        at: chrono::DateTime<chrono::Utc>,
+        /// How long, in minutes.
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+        /// Where: a place, or a video link.
+        #[arg(long, value_name = "TEXT")]
+        place: String,
+        /// Working days to answer the invitation (the term of Awb 9:10(2)(c)).
+        #[arg(long, default_value_t = 5, value_name = "DAYS")]
+        answer_days: u32,
+        /// Invite the staff the complaint is about (recorded with `cases subject`) too.
+        #[arg(long)]
+        with_subjects: bool,
+    },
+    /// Record the report of the hearing; the complainant receives it (Awb 9:10).
+    HearingReport {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The report, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        report_file: PathBuf,
+    },
+    /// Record why the complainant was not heard (Awb 9:10(2)).
+    NoHearing {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The ground; no-answer only once the term to answer has passed.
+        #[arg(long, value_parser = words::<NoHearingGround>())]
+        ground: NoHearingGround,
     },
     /// Set the register category.
     Category {

@@ -42,6 +42,18 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
             let to = actions.disclose(&reference, &name, email, &actor()).await?;
             println!("{reference}: copy of the complaint queued for {to} (disclosure recorded)");
         }
+        CasesCommand::HearingInvite { reference, at, minutes, place, answer_days, with_subjects } => {
+            let hearing = crate::app::actions::HearingRequest { start: at, minutes, place, answer_days, with_subjects };
+            let (invited, answer_by) = actions.invite_to_hearing(&reference, hearing, &actor()).await?;
+            println!("{reference}: hearing invitation queued for {}; answer by {answer_by}", invited.join(", "));
+        }
+        CasesCommand::HearingReport { reference, report_file } => {
+            delivered(&reference, "report of the hearing", actions.hearing_report(&reference, read_text(&report_file)?, &actor()).await?);
+        }
+        CasesCommand::NoHearing { reference, ground } => {
+            actions.no_hearing(&reference, ground, &actor()).await?;
+            println!("{reference}: no hearing ({ground})");
+        }
         CasesCommand::Category { reference, category } => {
             store.set_category(&reference, category, &actor()).await?;
             println!("{reference}: category {category}");

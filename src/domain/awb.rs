@@ -54,6 +54,14 @@ pub enum HistoryKind {
     Settled,
     /// A copy of the complaint and its documents went to the person it is about (9:9).
     Disclosed,
+    /// Invited to be heard (9:10), with an iCalendar invitation.
+    HearingInvited,
+    /// An answer to the invitation came in (iTIP REPLY).
+    HearingAnswer,
+    /// The hearing was held; its report went to the complainant.
+    HearingHeld,
+    /// There was no hearing, on a ground of 9:10(2).
+    NoHearing,
 }
 
 text_enum!(HistoryKind, "a kind of history entry",
@@ -61,7 +69,44 @@ text_enum!(HistoryKind, "a kind of history entry",
     NotHandled => "not-handled",
     Settled => "settled",
     Disclosed => "disclosed",
+    HearingInvited => "hearing-invited",
+    HearingAnswer => "hearing-answer",
+    HearingHeld => "hearing-held",
+    NoHearing => "no-hearing",
 );
+
+/// Why the complainant was not heard (9:10(2)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoHearingGround {
+    /// (a) The complaint is clearly unfounded.
+    ClearlyUnfounded,
+    /// (b) The complainant said they do not wish to be heard.
+    NotWished,
+    /// (c) The complainant did not say within the term set that they wish to be heard.
+    NoAnswer,
+}
+
+text_enum!(NoHearingGround, "a ground of Awb 9:10(2)",
+    ClearlyUnfounded => "clearly-unfounded",
+    NotWished => "not-wished",
+    NoAnswer => "no-answer",
+);
+
+/// Why recording "no hearing" on `ground` is refused, if it is: "no answer" needs an
+/// invitation whose term to answer (`answer_by`, inclusive) has passed without an acceptance.
+pub fn no_hearing_refusal(reference: &str, ground: NoHearingGround, answer_by: Option<NaiveDate>, answer: Option<&str>, today: NaiveDate) -> Option<String> {
+    if ground != NoHearingGround::NoAnswer {
+        return None;
+    }
+    match answer_by {
+        None => Some(format!("{reference}: no invitation with a term to answer was sent; invite first (klachtd cases hearing-invite)")),
+        Some(by) if today <= by => Some(format!("{reference}: the term to answer the invitation runs to {by}; wait until it has passed")),
+        Some(_) if answer.is_some_and(|a| matches!(a, "ACCEPTED" | "TENTATIVE")) => {
+            Some(format!("{reference}: the complainant answered the invitation ({}); record the hearing, or another ground", answer.unwrap_or("")))
+        }
+        Some(_) => None,
+    }
+}
 
 /// The outcomes a case closes with besides the findings of a final response (`cases.outcome`).
 pub const OUTCOME_NOT_HANDLED: &str = "not-handled";
@@ -165,6 +210,18 @@ mod tests {
         assert_eq!(postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, Some("mail van 20 december"))), Ok(d(2027, 1, 12)));
         let no_reason = Postponement { weeks: 1, reason: " ", consent: None };
         assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().contains("reason"));
+    }
+
+    #[test]
+    fn no_answer_needs_a_term_that_has_passed() {
+        let today = d(2026, 12, 10);
+        let g = NoHearingGround::NoAnswer;
+        assert!(no_hearing_refusal("KL-1", g, None, None, today).unwrap().contains("invite first"));
+        assert!(no_hearing_refusal("KL-1", g, Some(today), None, today).unwrap().contains("runs to 2026-12-10"));
+        assert_eq!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), None, today), None);
+        assert_eq!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), Some("DECLINED"), today), None);
+        assert!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), Some("ACCEPTED"), today).unwrap().contains("answered"));
+        assert_eq!(no_hearing_refusal("KL-1", NoHearingGround::NotWished, None, None, today), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod awb;
 pub mod calendar;
 pub mod classify;
 pub mod forwarded;
+pub mod ical;
 pub mod inbound;
 pub mod mail_actions;
 pub mod procedure;

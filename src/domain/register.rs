@@ -32,6 +32,8 @@ pub struct CaseFacts {
     pub not_handled_ground: Option<String>,
     /// How many final responses the case's history records (one before a reopening counts).
     pub final_responses: i64,
+    /// `held`, or the Awb 9:10(2) ground there was no hearing on; `None`: not decided.
+    pub hearing_outcome: Option<String>,
 }
 
 /// How the cases of a period did on one deadline. `open` and `missed` are the deadlines not met
@@ -84,6 +86,9 @@ pub struct AwbFigures {
     /// before any formal (final) response.
     pub settled: usize,
     pub settled_before_response: usize,
+    /// Complaints whose complainant was heard (9:10), and those without a hearing by ground.
+    pub heard: usize,
+    pub no_hearing_by_ground: BTreeMap<String, usize>,
 }
 
 /// The register over cases received from `from` to `to` inclusive (`facts` may hold more). A
@@ -118,6 +123,11 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
         if let Some(ground) = &c.not_handled_ground {
             awb.not_handled += 1;
             *awb.not_handled_by_ground.entry(ground.clone()).or_insert(0) += 1;
+        }
+        match c.hearing_outcome.as_deref() {
+            Some("held") => awb.heard += 1,
+            Some(ground) => *awb.no_hearing_by_ground.entry(ground.to_string()).or_insert(0) += 1,
+            None => {}
         }
         if c.outcome.as_deref() == Some(super::awb::OUTCOME_SETTLED) {
             awb.settled += 1;
@@ -205,6 +215,10 @@ impl Report {
         }
         push("awb", "settled", a.settled.to_string());
         push("awb", "settled_before_response", a.settled_before_response.to_string());
+        push("awb", "heard", a.heard.to_string());
+        for (k, v) in &a.no_hearing_by_ground {
+            push("no_hearing_ground", k, v.to_string());
+        }
         for (reference, m) in &self.measures {
             push("measures", reference, m.clone());
         }
@@ -244,6 +258,10 @@ impl Report {
             out += &format!("  {k:<24} {v:>5}\n");
         }
         out += &format!("Settled (Awb 9:5): {} (before a formal response: {})\n", a.settled, a.settled_before_response);
+        out += &format!("Heard (Awb 9:10): {}\n", a.heard);
+        for (k, v) in &a.no_hearing_by_ground {
+            out += &format!("  no hearing, {k:<18} {v:>5}\n");
+        }
         if !self.measures.is_empty() {
             out += "\nMeasures taken:\n";
             for (reference, m) in &self.measures {
@@ -293,6 +311,7 @@ mod tests {
             postponements: 0,
             not_handled_ground: None,
             final_responses: 0,
+            hearing_outcome: None,
         }
     }
 
@@ -393,6 +412,8 @@ mod tests {
         c.outcome = Some("not-handled".into());
         c.not_handled_ground = Some("too-slight".into());
         c.responded_on = Some(d(11, 5));
+        a.hearing_outcome = Some("held".into());
+        b.hearing_outcome = Some("no-answer".into());
         let mut e = case("KL-2026-0004", d(11, 5));
         e.outcome = Some("settled".into());
         e.responded_on = Some(d(11, 6));
@@ -409,6 +430,7 @@ mod tests {
         assert_eq!(r.awb.not_handled_by_ground, BTreeMap::from([("too-slight".into(), 1)]));
         assert_eq!((r.awb.settled, r.awb.settled_before_response), (2, 1));
         assert_eq!(r.by_outcome.get("not-handled"), Some(&1));
+        assert_eq!((r.awb.heard, r.awb.no_hearing_by_ground.get("no-answer")), (1, Some(&1)));
         let csv = r.to_csv();
         assert!(csv.contains("awb,postponed,2\n") && csv.contains("final_response_original_date,late,1\n"), "{csv}");
         assert!(csv.contains("not_handled_ground,too-slight,1\n") && csv.contains("awb,settled_before_response,1\n"), "{csv}");

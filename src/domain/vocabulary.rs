@@ -76,6 +76,10 @@ pub enum MailKind {
     Settled,
     /// A copy of the complaint and its documents to the person it is about (Awb 9:9).
     Disclosure,
+    /// An invitation to be heard, with an iCalendar REQUEST (Awb 9:10).
+    HearingInvitation,
+    /// The report of the hearing, to the complainant (Awb 9:10).
+    HearingReport,
 }
 
 text_enum!(MailKind, "a kind of mail",
@@ -93,6 +97,8 @@ text_enum!(MailKind, "a kind of mail",
     NotHandled => "not-handled",
     Settled => "settled",
     Disclosure => "disclosure",
+    HearingInvitation => "hearing-invitation",
+    HearingReport => "hearing-report",
 );
 
 impl MailKind {
@@ -112,6 +118,8 @@ impl MailKind {
                 | MailKind::NotHandled
                 | MailKind::Settled
                 | MailKind::Disclosure
+                | MailKind::HearingInvitation
+                | MailKind::HearingReport
         )
     }
 
@@ -128,6 +136,8 @@ impl MailKind {
                 | MailKind::NotHandled
                 | MailKind::Settled
                 | MailKind::Disclosure
+                | MailKind::HearingInvitation
+                | MailKind::HearingReport
         )
     }
 
@@ -271,9 +281,26 @@ mod tests {
     #[test]
     fn letters_a_person_writes_are_not_automatic() {
         let personal: Vec<_> = MailKind::ALL.iter().filter(|k| !k.is_automatic()).map(|k| k.as_str()).collect();
-        assert_eq!(personal, ["progress", "request-info", "response", "postponement", "not-handled", "settled", "disclosure"]);
+        assert_eq!(
+            personal,
+            ["progress", "request-info", "response", "postponement", "not-handled", "settled", "disclosure", "hearing-invitation", "hearing-report"]
+        );
         let to_parties: Vec<_> = MailKind::ALL.iter().filter(|k| k.is_letter_to_a_party()).map(|k| k.as_str()).collect();
-        assert_eq!(to_parties, ["acknowledgement", "progress", "request-info", "response", "postponement", "not-handled", "settled", "disclosure"]);
+        assert_eq!(
+            to_parties,
+            [
+                "acknowledgement",
+                "progress",
+                "request-info",
+                "response",
+                "postponement",
+                "not-handled",
+                "settled",
+                "disclosure",
+                "hearing-invitation",
+                "hearing-report"
+            ]
+        );
     }
 
     /// The SQL that keeps mail back outside working hours names these kinds literally.

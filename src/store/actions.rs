@@ -218,7 +218,7 @@ impl Store {
         };
         let outbound: Vec<String> = sqlx::query_scalar(
             "SELECT message_id FROM outbox
-             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure')
+             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report')
              ORDER BY id",
         )
         .bind(case_id)

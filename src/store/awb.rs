@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{insert_event, insert_outbox, OutgoingMail, Result, Store, StoreError};
-use crate::domain::awb::HistoryKind;
+use super::{insert_event, insert_outbox, Conn, OutgoingMail, Refused, Result, Store, StoreError};
+use crate::domain::awb::{HistoryKind, NoHearingGround};
 
 /// A part of an outgoing mail besides its text, kept as JSON in `outbox.parts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,4 +81,127 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// The hearing of a case as far as it went: (UID, last day to answer, answer, outcome).
+    pub async fn hearing_state(&self, case_id: i64) -> Result<HearingState> {
+        let (uid, answer_by, answer, outcome): (Option<String>, Option<String>, Option<String>, Option<String>) =
+            sqlx::query_as("SELECT hearing_uid, hearing_answer_by, hearing_answer, hearing_outcome FROM cases WHERE id = $1")
+                .bind(case_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let answer_by = answer_by.map(|d| super::stored_day(&case_id.to_string(), &d)).transpose()?;
+        Ok(HearingState { uid, answer_by, answer, outcome })
+    }
+
+    /// Records an invitation to be heard (Awb 9:10) and queues its mails, each with its
+    /// calendar part, in one transaction. Refused for a closed case.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn queue_hearing_invitation(
+        &self,
+        case_id: i64,
+        reference: &str,
+        mails: &[(OutgoingMail, Vec<MailPart>)],
+        uid: &str,
+        at: i64,
+        answer_by: chrono::NaiveDate,
+        actor: &str,
+        detail: &str,
+    ) -> Result<std::result::Result<(), Refused>> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE cases SET hearing_uid = $1, hearing_at = $2, hearing_answer_by = $3, hearing_answer = NULL, hearing_outcome = NULL, hearing_report = NULL
+             WHERE id = $4 AND status = 'open'",
+        )
+        .bind(uid)
+        .bind(at)
+        .bind(answer_by.to_string())
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            tx.rollback().await?;
+            return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
+        }
+        for (mail, parts) in mails {
+            let id = insert_outbox(&mut tx, Some(case_id), mail).await?;
+            let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;
+            sqlx::query("UPDATE outbox SET parts = $1 WHERE id = $2").bind(json).bind(id).execute(&mut *tx).await?;
+        }
+        insert_event(&mut tx, case_id, actor, HistoryKind::HearingInvited.as_str(), detail).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// The hearing was held: its report is kept and (with `mail`) queued to the complainant.
+    pub async fn record_hearing(
+        &self,
+        case_id: i64,
+        reference: &str,
+        report: &str,
+        mail: Option<&OutgoingMail>,
+        actor: &str,
+    ) -> Result<std::result::Result<(), Refused>> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE cases SET hearing_outcome = 'held', hearing_report = $1 WHERE id = $2 AND status = 'open'")
+            .bind(report)
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed != 1 {
+            tx.rollback().await?;
+            return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
+        }
+        if let Some(mail) = mail {
+            insert_outbox(&mut tx, Some(case_id), mail).await?;
+        }
+        let to = mail.map_or("by post".to_string(), |m| format!("to {}", m.recipient));
+        insert_event(&mut tx, case_id, actor, HistoryKind::HearingHeld.as_str(), &format!("hearing held (Awb 9:10); its report sent {to}")).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// There was no hearing, on `ground` (Awb 9:10(2)).
+    pub async fn record_no_hearing(&self, case_id: i64, reference: &str, ground: NoHearingGround, actor: &str) -> Result<std::result::Result<(), Refused>> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE cases SET hearing_outcome = $1 WHERE id = $2 AND status = 'open'")
+            .bind(ground.as_str())
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed != 1 {
+            tx.rollback().await?;
+            return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
+        }
+        insert_event(&mut tx, case_id, actor, HistoryKind::NoHearing.as_str(), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// An answer (iTIP REPLY) to the hearing invitation `uid` of case `case_id`, in the
+    /// intake's transaction: recorded only when the UID is that of the case's invitation.
+    pub async fn record_hearing_answer(&self, db: &mut Conn, case_id: i64, uid: &str, answer: &str, from: &str) -> Result<bool> {
+        let changed = sqlx::query("UPDATE cases SET hearing_answer = $1 WHERE id = $2 AND hearing_uid = $3")
+            .bind(answer)
+            .bind(case_id)
+            .bind(uid)
+            .execute(&mut *db)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            insert_event(db, case_id, "klachtd", HistoryKind::HearingAnswer.as_str(), &format!("{answer} by {from}")).await?;
+        }
+        Ok(changed == 1)
+    }
+}
+
+/// Where the hearing of a case stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HearingState {
+    pub uid: Option<String>,
+    pub answer_by: Option<chrono::NaiveDate>,
+    pub answer: Option<String>,
+    pub outcome: Option<String>,
 }

@@ -19,11 +19,12 @@ struct FactsRow {
     postponements: i64,
     not_handled_ground: Option<String>,
     final_responses: i64,
+    hearing_outcome: Option<String>,
     deadlines: DeadlineColumns,
 }
 from_columns!(FactsRow {
     reference, received_on, category, outcome, external_body, measures, requests_for_information, original_respond_by, postponements,
-    not_handled_ground, final_responses
+    not_handled_ground, final_responses, hearing_outcome
 } with deadlines);
 
 impl Store {
@@ -39,7 +40,8 @@ impl Store {
                     c.progress_sent_at, c.respond_by, c.responded_at, c.external_body, c.measures,
                     (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'information-requested') AS requests_for_information,
                     c.original_respond_by, c.postponements, c.not_handled_ground,
-                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'final-response') AS final_responses
+                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'final-response') AS final_responses,
+                    c.hearing_outcome
              FROM cases c WHERE c.received_on >= $1 AND c.received_on <= $2 ORDER BY c.id",
         )
         .bind(from.to_string())
@@ -68,6 +70,7 @@ impl Store {
                 postponements: u32::try_from(r.postponements).unwrap_or(0),
                 not_handled_ground: r.not_handled_ground,
                 final_responses: r.final_responses,
+                hearing_outcome: r.hearing_outcome,
             });
         }
         Ok(facts)
@@ -100,7 +103,7 @@ impl Store {
             hashes.extend(raw_files);
             let statements: [&'static str; 5] = [
                 "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
-                        postal_address = NULL, subject = '', description = '', findings = NULL,
+                        postal_address = NULL, subject = '', description = '', findings = NULL, hearing_report = NULL,
                         forwarded_sender = NULL, forwarded_date = NULL WHERE id = $1",
                 "UPDATE messages SET from_address = NULL, subject = '', body = '', raw = NULL, raw_file = NULL, message_id = NULL WHERE case_id = $1",
                 // SMTP replies and errors can name the recipient; In-Reply-To and References
@@ -108,7 +111,8 @@ impl Store {
                 "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
                         in_reply_to = NULL, refs = '', parts = NULL WHERE case_id = $1",
                 "UPDATE case_events SET detail = '' WHERE case_id = $1
-                   AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected')",
+                   AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected',
+                                  'postponed', 'disclosed', 'hearing-invited', 'hearing-answer')",
                 "DELETE FROM case_subjects WHERE case_id = $1",
             ];
             for sql in statements {

@@ -1,6 +1,7 @@
 //! The steps of Awb chapter 9 through the case page's forms in the browser: a postponement
 //! (and a second one refused without the complainant's consent), not handling a complaint,
-//! settling one, a copy of the complaint to the person it is about; each letter in the complainant's mailbox, the history, the register page's
+//! settling one, a copy of the complaint to the person it is about, a hearing's invitation and
+//! report; each letter in the complainant's mailbox, the history, the register page's
 //! figures; the case and register pages checked with axe-core.
 
 use super::*;
@@ -129,9 +130,42 @@ async fn walk(db: Db) {
     let body = letter(stack, &piet, "Afschrift van een klacht").await;
     assert!(body.contains("Mijn afspraak is niet doorgegaan.") && body.contains("Beste Piet Extern"), "{body}");
 
+    // The hearing: an invitation with its calendar part, then the report.
+    let day = (chrono::Utc::now() + chrono::Duration::days(21)).with_timezone(&chrono_tz::Europe::Amsterdam).date_naive();
+    browser.goto(&format!("{base}/cases/{postponed}")).await;
+    browser.wait_for("the case page", "id=\"form-hearing-invite\"").await;
+    browser.click("#action-hearing-invite > summary").await;
+    // A datetime-local field takes no typed text in every locale; set its value as a picker would.
+    browser.cmd("POST", "/execute/sync", json!({"script": format!("document.getElementById('hearing-at').value = '{day}T10:00';"), "args": []})).await;
+    browser.type_into("#hearing-place", "https://video.example.nl/kamer-3").await;
+    browser.click("#form-hearing-invite button[type=submit]").await;
+    browser.wait_for("the action is confirmed", "id=\"done\"").await;
+    let invitation = eventually("the invitation reaches Mia", WAIT, || async {
+        stack.messages(&mia, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("Uitnodiging om te worden gehoord"))
+    })
+    .await;
+    let raw = String::from_utf8_lossy(&invitation).into_owned();
+    assert!(raw.contains("METHOD:REQUEST") || raw.contains("method=REQUEST"), "a calendar invitation");
+    assert!(parsed(&invitation).body_text(0).unwrap().contains("https://video.example.nl/kamer-3"));
+    browser.goto(&format!("{base}/cases/{postponed}")).await;
+    browser.wait_for("the case page", "id=\"form-hearing-report\"").await;
+    browser.click("#action-hearing-report > summary").await;
+    browser.type_into("#hearing-report", "Mevrouw Vos heeft haar klacht toegelicht.").await;
+    browser.click("#form-hearing-report button[type=submit]").await;
+    browser.wait_for("the action is confirmed", "id=\"done\"").await;
+    let body = letter(stack, &mia, "Verslag van de hoorzitting").await;
+    assert!(body.contains("haar klacht toegelicht"), "{body}");
+
     // The history names the web actor; the register page (for supervisors; Ann is one)
     // counts each apart.
-    for (reference, action) in [(postponed, "postponed"), (postponed, "disclosed"), (not_handled, "not-handled"), (settled, "settled")] {
+    for (reference, action) in [
+        (postponed, "postponed"),
+        (postponed, "disclosed"),
+        (postponed, "hearing-invited"),
+        (postponed, "hearing-held"),
+        (not_handled, "not-handled"),
+        (settled, "settled"),
+    ] {
         let history = store.case_detail(reference).await.unwrap().history;
         assert!(history.iter().any(|e| e.action == action && e.actor == "Ann Smit (web)"), "{action}: {history:?}");
     }
@@ -141,7 +175,7 @@ async fn walk(db: Db) {
     let today = chrono::Utc::now().date_naive();
     browser.goto(&format!("{base}/register?from={}&to={}", today - chrono::Days::new(3), today + chrono::Days::new(1))).await;
     let register = browser.wait_for("the register", "id=\"postponed-count\"").await;
-    for (id, figure) in [("postponed-count", ">1 ("), ("not-handled-count", ">1 ("), ("settled-count", ">1 (")] {
+    for (id, figure) in [("postponed-count", ">1 ("), ("not-handled-count", ">1 ("), ("settled-count", ">1 ("), ("heard-count", ">1<")] {
         let at = register.find(&format!("id=\"{id}\"")).unwrap();
         assert!(register[at..].starts_with(&format!("id=\"{id}\"{figure}")), "{id}: {}", &register[at..at + 80]);
     }
