@@ -275,7 +275,8 @@ async fn record_sent(
                 .execute(&mut **tx)
                 .await?;
             }
-            None => {}
+            // Met by the complainant's answer, never by a mail of ours.
+            Some(Deadline::HearingAnswer) | None => {}
         }
         events.push((case_id, action, String::new()));
         return Ok(());

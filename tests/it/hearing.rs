@@ -2,8 +2,9 @@
 //! the invitation reaches the complainant and the staff member complained about with an
 //! iCalendar REQUEST that Python's `icalendar` (an independent parser, from PyPI; tests/run.sh
 //! installs it, KLACHTD_PYTHON names its interpreter) reads as clients need it; the
-//! complainant's REPLY threads into the case and is recorded; the report reaches them; "no
-//! hearing" needs its ground; the register counts both.
+//! complainant's REPLY threads into the case and is recorded (and ends the reminders of the
+//! term to answer); the report reaches them; "no hearing" needs its ground; the register counts
+//! both.
 
 use crate::common::*;
 use mail_parser::MimeHeaders;
@@ -143,6 +144,12 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     let bobs_ics = bobs.parts.iter().find(|p| p.content_type().is_some_and(|ct| ct.subtype() == Some("calendar"))).unwrap();
     assert_eq!(parsed_by_icalendar(&String::from_utf8_lossy(bobs_ics.contents()))["attendee"], format!("mailto:{bob}"));
 
+    // The term to answer is a deadline the reminders know, until the answer comes.
+    let answer_by = out.rsplit("answer by ").next().unwrap().trim().to_string();
+    let preview = || klachtd(&cfg, &["reminders", "preview", "--at", &format!("{answer_by} 09:00")]).1;
+    let before_answer = preview();
+    assert!(before_answer.contains(&format!("{r}  hearing-answer reminder   {answer_by}")), "{before_answer}");
+
     // "No answer" cannot be recorded while the term to answer runs.
     let (code, _, err) = klachtd(&cfg, &["cases", "no-hearing", &r, "--ground", "no-answer"]);
     assert_eq!(code, 1);
@@ -167,6 +174,8 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     })
     .await;
     assert_eq!(answer, format!("ACCEPTED by {mia}"));
+    let after_answer = preview();
+    assert!(!after_answer.contains("hearing-answer"), "answered: no more reminders of the term\n{after_answer}");
     let detail = store.case_detail(&r).await.unwrap();
     assert_eq!(detail.summary.messages, messages_before + 1, "kept with its case");
     assert_eq!(detail.message_list.last().unwrap().kind, "set-aside", "no follow-up that the handler must answer");
