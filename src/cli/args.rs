@@ -62,14 +62,18 @@ pub enum Command {
         #[command(subcommand)]
         command: HandlersCommand,
     },
-    /// The register of complaints over a period (R10).
+    /// The register of complaints over a period (R10), or a calendar year (--year; with
+    /// --format publication, the yearly publication of Awb 9:12a).
     Report {
         /// First day of the period, YYYY-MM-DD.
-        #[arg(long, value_parser = date, value_name = "DATE")]
-        from: NaiveDate,
+        #[arg(long, value_parser = date, value_name = "DATE", required_unless_present = "year", conflicts_with = "year", requires = "to")]
+        from: Option<NaiveDate>,
         /// Last day of the period, YYYY-MM-DD.
-        #[arg(long, value_parser = date, value_name = "DATE")]
-        to: NaiveDate,
+        #[arg(long, value_parser = date, value_name = "DATE", requires = "from")]
+        to: Option<NaiveDate>,
+        /// A calendar year instead of --from and --to.
+        #[arg(long, value_name = "YEAR", value_parser = clap::value_parser!(i32).range(2000..=9999))]
+        year: Option<i32>,
         /// How to print the register.
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
@@ -119,6 +123,9 @@ pub enum ReportFormat {
     Csv,
     /// One JSON document.
     Json,
+    /// The yearly publication (Awb 9:12a): an HTML document without personal data, in the
+    /// letters' language, that prints on A4.
+    Publication,
 }
 
 #[derive(Subcommand)]

@@ -59,6 +59,7 @@ pub fn report(report: &Report, format: ReportFormat) -> anyhow::Result<()> {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
         ReportFormat::Csv => print!("{}", report.to_csv()),
         ReportFormat::Table => print!("{}", report.to_table()),
+        ReportFormat::Publication => anyhow::bail!("the publication is written by `report --year Y --format publication`"),
     }
     Ok(())
 }

@@ -239,6 +239,19 @@ async fn not_handled_and_settled_close_apart(db: Db) {
     assert_eq!(json["awb"]["settled"], 1);
     assert_eq!(json["awb"]["settled_before_response"], 1);
     assert_eq!(json["final_response"]["on_time"], 2);
+    // The yearly publication (Awb 9:12a): the same figures, no reference, name or text.
+    let year = today.format("%Y").to_string();
+    let (code, html, err) = klachtd(&cfg, &["report", "--year", &year, "--format", "publication"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<html lang=\"nl\">") && html.contains(&format!("Klachtenjaarverslag {year}")), "{html}");
+    assert!(html.contains(r#"id="pub-received">2<"#) && html.contains(r#"id="pub-not-handled">1<"#) && html.contains(r#"id="pub-settled">1<"#), "{html}");
+    assert!(html.contains("Gedraging langer dan een jaar voor de klacht") && html.contains("@media print"), "{html}");
+    for private in [not_handled.as_str(), settled.as_str(), "Kim", "Lot", kim.as_str(), "maart 2023", "nieuwe afspraak"] {
+        assert!(!html.contains(private), "{private:?} in the publication");
+    }
+    let (code, _, err) = klachtd(&cfg, &["report", "--from", &today.to_string(), "--to", &today.to_string(), "--format", "publication"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("give --year"), "{err}");
     let (_, table, _) = klachtd(&cfg, &["report", "--from", &today.to_string(), "--to", &today.to_string()]);
     assert!(table.contains("Not handled (Awb 9:8): 1") && table.contains("Settled (Awb 9:5): 1 (before a formal response: 1)"), "{table}");
     daemon.stop().await;

@@ -8,6 +8,7 @@ pub mod auth;
 mod awb_forms;
 pub mod forms;
 pub mod pages;
+pub mod publication;
 pub mod templates;
 pub mod view;
 
@@ -155,6 +156,8 @@ pub fn router(web: Shared) -> Router {
         .route("/cases/{reference}/{action}", post(forms::act))
         .route("/register", get(pages::register))
         .route("/register.csv", get(pages::register_csv))
+        .route("/register/publication", get(publication::page))
+        .route("/register/publication.css", get(publication::stylesheet))
         .route("/paper", get(pages::paper_form).post(forms::register_paper).layer(DefaultBodyLimit::max(30 * 1024 * 1024)))
         .fallback(|State(web): State<Shared>, headers: HeaderMap| async move {
             let session = web.session(&headers).await;

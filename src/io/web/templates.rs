@@ -17,6 +17,7 @@ const PAGES: &[(&str, &str)] = &[
     ("cases.html", include_str!("../../../templates/web/cases.html")),
     ("case.html", include_str!("../../../templates/web/case.html")),
     ("case-awb.html", include_str!("../../../templates/web/case-awb.html")),
+    ("publication.html", include_str!("../../../templates/web/publication.html")),
     ("register.html", include_str!("../../../templates/web/register.html")),
     ("paper.html", include_str!("../../../templates/web/paper.html")),
     ("sign-in-mail.txt", include_str!("../../../templates/web/sign-in-mail.txt")),

@@ -1,7 +1,7 @@
 //! The steps of Awb chapter 9 through the case page's forms in the browser: a postponement
 //! (and a second one refused without the complainant's consent), not handling a complaint,
 //! settling one, a copy of the complaint to the person it is about, a hearing's invitation and
-//! report; each letter in the complainant's mailbox, the history, the register page's
+//! report; the register's figures and the yearly publication; each letter in the complainant's mailbox, the history, the register page's
 //! figures; the case and register pages checked with axe-core.
 
 use super::*;
@@ -181,6 +181,18 @@ async fn walk(db: Db) {
     }
     browser.screenshot(&format!("{db:?}-register-awb").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("register: {v}")));
+
+    // The yearly publication, linked from the register.
+    assert!(register.contains("id=\"publication-link\""));
+    browser.goto(&format!("{base}/register/publication?year={}", today.format("%Y"))).await;
+    let publication = browser.wait_for("the publication", "id=\"pub-received\"").await;
+    assert!(publication.contains("Klachtenjaarverslag") && publication.contains(r#"id="pub-received">3<"#), "the year's figures");
+    assert!(publication.contains(r#"id="pub-heard">1<"#) && publication.contains(r#"id="pub-postponed">1<"#));
+    for private in [postponed.as_str(), not_handled.as_str(), "Mia", mia.as_str(), "dossier van de uitvoerder"] {
+        assert!(!publication.contains(private), "{private:?} in the publication");
+    }
+    browser.screenshot(&format!("{db:?}-publication").to_lowercase()).await;
+    violations.extend(browser.axe().await.into_iter().map(|v| format!("publication: {v}")));
     assert!(violations.is_empty(), "axe-core found WCAG 2.1 A/AA violations:\n{}", violations.join("\n"));
     drop(browser);
     daemon.stop().await;
