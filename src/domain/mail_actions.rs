@@ -4,7 +4,7 @@
 
 use ring::hmac;
 
-use super::awb::NotHandledGround;
+use super::awb::{NoHearingGround, NotHandledGround};
 use super::inbound::hex;
 use super::procedure::Outcome;
 
@@ -40,6 +40,25 @@ pub enum MailCommand {
     /// Awb 9:5.
     Settle {
         settlement: String,
+    },
+    /// Awb 9:9: a copy to the person complained about (`name`; `email` from the line below).
+    Disclose {
+        name: String,
+        email: Option<String>,
+    },
+    /// Awb 9:10: an invitation; `at` in Europe/Amsterdam, the place (or video link) below.
+    Hearing {
+        at: chrono::NaiveDateTime,
+        minutes: u32,
+        place: String,
+    },
+    /// Awb 9:10: the report of the hearing, below.
+    HearingReport {
+        report: String,
+    },
+    /// Awb 9:10(2).
+    NoHearing {
+        ground: NoHearingGround,
     },
 }
 
@@ -133,7 +152,38 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
             }
             Ok(MailCommand::Settle { settlement: rest })
         }
-        _ => Err(format!("{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE, NOTITIE, UITSTEL, NIET-BEHANDELD or OPGELOST", first.trim())),
+        "AFSCHRIFT" | "DISCLOSE" => {
+            if rest_of_line.is_empty() {
+                return Err(format!("{verb} needs the name of the person the complaint is about, e.g. \"{verb} Bob Berg\""));
+            }
+            let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
+            Ok(MailCommand::Disclose { name: rest_of_line.to_string(), email })
+        }
+        "HOORZITTING" | "HEARING" => {
+            let mut words = rest_of_line.split_whitespace();
+            let moment = format!("{} {}", words.next().unwrap_or(""), words.next().unwrap_or(""));
+            let at = chrono::NaiveDateTime::parse_from_str(&moment, "%Y-%m-%d %H:%M")
+                .map_err(|_| format!("{verb} needs the date and time as YYYY-MM-DD HH:MM (and the minutes), e.g. \"{verb} 2026-12-15 14:00 60\""))?;
+            let minutes = match words.next() {
+                None => 60,
+                Some(m) => m.parse().map_err(|_| format!("{m:?} is not a number of minutes"))?,
+            };
+            if rest.is_empty() {
+                return Err("the invitation needs the place or a video link below the first line".into());
+            }
+            Ok(MailCommand::Hearing { at, minutes, place: rest })
+        }
+        "VERSLAG" | "HEARING-REPORT" => {
+            if rest.is_empty() {
+                return Err("the report of the hearing is empty; write it below the first line".into());
+            }
+            Ok(MailCommand::HearingReport { report: rest })
+        }
+        "GEEN-HOORZITTING" | "NO-HEARING" => Ok(MailCommand::NoHearing { ground: argument.parse::<NoHearingGround>()? }),
+        _ => Err(format!(
+            "{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE, NOTITIE, UITSTEL, NIET-BEHANDELD, OPGELOST, AFSCHRIFT, HOORZITTING, VERSLAG or GEEN-HOORZITTING",
+            first.trim()
+        )),
     }
 }
 
@@ -270,6 +320,9 @@ impl MailCommand {
             MailCommand::Postpone { reason, .. } => Some(reason.clone()),
             MailCommand::NotHandled { explanation, .. } => Some(explanation.clone()),
             MailCommand::Settle { settlement } => Some(settlement.clone()),
+            MailCommand::Hearing { place, .. } => Some(place.clone()),
+            MailCommand::HearingReport { report } => Some(report.clone()),
+            MailCommand::Disclose { .. } | MailCommand::NoHearing { .. } => None,
         }
     }
 }
@@ -354,6 +407,19 @@ mod tests {
         assert!(parse("NOT-HANDLED vague").unwrap_err().contains("ground of Awb 9:8"));
         assert_eq!(parse("OPGELOST\nU kreeg een nieuwe afspraak.").unwrap(), MailCommand::Settle { settlement: "U kreeg een nieuwe afspraak.".into() });
         assert!(parse("SETTLED\n").unwrap_err().contains("settled"));
+        assert_eq!(parse("AFSCHRIFT Bob Berg").unwrap(), MailCommand::Disclose { name: "Bob Berg".into(), email: None });
+        assert_eq!(
+            parse("DISCLOSE Piet Extern\npiet@elders.test").unwrap(),
+            MailCommand::Disclose { name: "Piet Extern".into(), email: Some("piet@elders.test".into()) }
+        );
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap().and_hms_opt(14, 0, 0).unwrap();
+        assert_eq!(parse("HOORZITTING 2026-12-15 14:00 45\nKamer 3").unwrap(), MailCommand::Hearing { at, minutes: 45, place: "Kamer 3".into() });
+        assert_eq!(parse("HEARING 2026-12-15 14:00\nhttps://video").unwrap(), MailCommand::Hearing { at, minutes: 60, place: "https://video".into() });
+        assert!(parse("HOORZITTING morgen\nKamer 3").unwrap_err().contains("YYYY-MM-DD HH:MM"));
+        assert!(parse("HOORZITTING 2026-12-15 14:00").unwrap_err().contains("place"));
+        assert_eq!(parse("VERSLAG\nKlager gehoord.").unwrap(), MailCommand::HearingReport { report: "Klager gehoord.".into() });
+        assert_eq!(parse("GEEN-HOORZITTING not-wished").unwrap(), MailCommand::NoHearing { ground: NoHearingGround::NotWished });
+        assert!(parse("NO-HEARING later").unwrap_err().contains("clearly-unfounded"));
     }
 
     #[test]

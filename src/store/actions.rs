@@ -85,7 +85,7 @@ pub struct MailOrigin {
 /// Records `origin` inside `tx`: the mail (unique by its dedupe key) and its confirmation.
 /// False if the mail was recorded before, i.e. the action it asked for was done (or refused)
 /// already; the caller must then roll back and do nothing.
-async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
+pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
     // A handler's reply released from quarantine takes the place of its quarantine record.
     if let Some(key) = &origin.message.dedupe_key {
         drop_quarantine_record(tx, key).await?;

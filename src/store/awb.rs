@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{insert_event, insert_outbox, Conn, OutgoingMail, Refused, Result, Store, StoreError};
+use super::actions::record_origin;
+use super::{insert_event, insert_outbox, Conn, MailOrigin, OutgoingMail, Refused, Result, Store, StoreError};
 use crate::domain::awb::{HistoryKind, NoHearingGround};
 
 /// A part of an outgoing mail besides its text, kept as JSON in `outbox.parts`.
@@ -69,17 +70,34 @@ impl Store {
     }
 
     /// Queues `mail` with its `parts` and records `kind` with `detail` in the case's history,
-    /// in one transaction.
-    pub async fn queue_with_parts(&self, case_id: i64, mail: &OutgoingMail, parts: &[MailPart], kind: HistoryKind, actor: &str, detail: &str) -> Result<()> {
+    /// in one transaction; with `origin` (an action by mail) that mail too. False: `origin` was
+    /// recorded before, and nothing was done.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn queue_with_parts(
+        &self,
+        case_id: i64,
+        mail: &OutgoingMail,
+        parts: &[MailPart],
+        kind: HistoryKind,
+        actor: &str,
+        detail: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<bool> {
         let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;
         let mut tx = self.begin().await?;
+        if let Some(origin) = origin {
+            if !record_origin(&mut tx, case_id, origin).await? {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
         let id = insert_outbox(&mut tx, Some(case_id), mail).await?;
         if !parts.is_empty() {
             sqlx::query("UPDATE outbox SET parts = $1 WHERE id = $2").bind(json).bind(id).execute(&mut *tx).await?;
         }
         insert_event(&mut tx, case_id, actor, kind.as_str(), detail).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The hearing of a case as far as it went: (UID, last day to answer, answer, outcome).
@@ -106,7 +124,8 @@ impl Store {
         answer_by: chrono::NaiveDate,
         actor: &str,
         detail: &str,
-    ) -> Result<std::result::Result<(), Refused>> {
+        origin: Option<&MailOrigin>,
+    ) -> Result<std::result::Result<bool, Refused>> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query(
             "UPDATE cases SET hearing_uid = $1, hearing_at = $2, hearing_answer_by = $3, hearing_answer = NULL, hearing_outcome = NULL, hearing_report = NULL
@@ -123,6 +142,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
         }
+        if let Some(origin) = origin {
+            if !record_origin(&mut tx, case_id, origin).await? {
+                tx.rollback().await?;
+                return Ok(Ok(false));
+            }
+        }
         for (mail, parts) in mails {
             let id = insert_outbox(&mut tx, Some(case_id), mail).await?;
             let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;
@@ -130,7 +155,7 @@ impl Store {
         }
         insert_event(&mut tx, case_id, actor, HistoryKind::HearingInvited.as_str(), detail).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 
     /// The hearing was held: its report is kept and (with `mail`) queued to the complainant.
@@ -141,7 +166,8 @@ impl Store {
         report: &str,
         mail: Option<&OutgoingMail>,
         actor: &str,
-    ) -> Result<std::result::Result<(), Refused>> {
+        origin: Option<&MailOrigin>,
+    ) -> Result<std::result::Result<bool, Refused>> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE cases SET hearing_outcome = 'held', hearing_report = $1 WHERE id = $2 AND status = 'open'")
             .bind(report)
@@ -153,17 +179,30 @@ impl Store {
             tx.rollback().await?;
             return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
         }
+        if let Some(origin) = origin {
+            if !record_origin(&mut tx, case_id, origin).await? {
+                tx.rollback().await?;
+                return Ok(Ok(false));
+            }
+        }
         if let Some(mail) = mail {
             insert_outbox(&mut tx, Some(case_id), mail).await?;
         }
         let to = mail.map_or("by post".to_string(), |m| format!("to {}", m.recipient));
         insert_event(&mut tx, case_id, actor, HistoryKind::HearingHeld.as_str(), &format!("hearing held (Awb 9:10); its report sent {to}")).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 
     /// There was no hearing, on `ground` (Awb 9:10(2)).
-    pub async fn record_no_hearing(&self, case_id: i64, reference: &str, ground: NoHearingGround, actor: &str) -> Result<std::result::Result<(), Refused>> {
+    pub async fn record_no_hearing(
+        &self,
+        case_id: i64,
+        reference: &str,
+        ground: NoHearingGround,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<std::result::Result<bool, Refused>> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE cases SET hearing_outcome = $1 WHERE id = $2 AND status = 'open'")
             .bind(ground.as_str())
@@ -175,9 +214,15 @@ impl Store {
             tx.rollback().await?;
             return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
         }
+        if let Some(origin) = origin {
+            if !record_origin(&mut tx, case_id, origin).await? {
+                tx.rollback().await?;
+                return Ok(Ok(false));
+            }
+        }
         insert_event(&mut tx, case_id, actor, HistoryKind::NoHearing.as_str(), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 
     /// An answer (iTIP REPLY) to the hearing invitation `uid` of case `case_id`, in the

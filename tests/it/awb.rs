@@ -271,8 +271,10 @@ fn check_config_refuses_a_postponement_beyond_the_law() {
 
 const SECRET: &str = "0123456789abcdef-test-secret";
 
-/// A handler postpones (UITSTEL), is refused a second postponement without consent, and closes
-/// the case as settled (OPGELOST), each by replying to the assignment notice.
+/// A handler postpones (UITSTEL), is refused a second postponement without consent, sends a
+/// copy to the person complained about (AFSCHRIFT), invites to a hearing (HOORZITTING), sends
+/// its report (VERSLAG) and closes the case as settled (OPGELOST), each by replying to the
+/// assignment notice.
 async fn chapter_9_steps_by_mail(db: Db) {
     let (w, _cfg, ann, _) =
         setup(db, &format!("[assignment]\nrule = \"default\"\ndefault_handler = \"Ann Smit\"\n[actions_by_mail]\nsecret = \"{SECRET}\"\n")).await;
@@ -313,14 +315,35 @@ async fn chapter_9_steps_by_mail(db: Db) {
     w.send(&ann, reply("UITSTEL 1\r\nNog even.").as_bytes()).await;
     let found = confirmations(2).await;
     assert!(found.contains(&format!("[{r}] Niet uitgevoerd: uitstel")), "{found:?}");
+    // A copy to the person complained about, an invitation to be heard, its report.
+    let piet = format!("{}@elders.test", unique("piet"));
+    store.add_subject(&r, "Piet Extern", "test").await.unwrap();
+    w.send(&ann, reply(&format!("AFSCHRIFT Piet Extern\r\n{piet}")).as_bytes()).await;
+    let copy = inbox(&w, &piet, 1).await;
+    assert!(copy[0].0.contains("Afschrift") && copy[0].1.contains("Niemand belde terug."), "{copy:?}");
+    confirmations(3).await;
+    let day = (chrono::Utc::now() + chrono::Duration::days(20)).with_timezone(&chrono_tz::Europe::Amsterdam).date_naive();
+    w.send(&ann, reply(&format!("HOORZITTING {day} 10:00 30\r\nStadskantoor, kamer 3")).as_bytes()).await;
+    let mails = inbox(&w, &ria, 3).await;
+    assert!(mails[2].0.contains("Uitnodiging om te worden gehoord") && mails[2].1.contains("10:00 tot 10:30") && mails[2].1.contains("kamer 3"), "{mails:?}");
+    let raw = w.stack.messages(&ria, "INBOX").await[2].clone();
+    assert!(String::from_utf8_lossy(&raw).contains("BEGIN:VCALENDAR") || String::from_utf8_lossy(&raw).contains("text/calendar"), "a calendar part");
+    confirmations(4).await;
+    w.send(&ann, reply("VERSLAG\r\nMevrouw Dam lichtte haar klacht toe.").as_bytes()).await;
+    let mails = inbox(&w, &ria, 4).await;
+    assert!(mails[3].0.contains("Verslag van de hoorzitting") && mails[3].1.contains("lichtte haar klacht toe"), "{mails:?}");
+    confirmations(5).await;
     // Settled.
     w.send(&ann, reply("OPGELOST\r\nU bent teruggebeld en tevreden.").as_bytes()).await;
-    let mails = inbox(&w, &ria, 3).await;
-    assert!(mails[2].0.contains("naar tevredenheid opgelost") && mails[2].1.contains("teruggebeld en tevreden"), "{mails:?}");
-    confirmations(3).await;
+    let mails = inbox(&w, &ria, 5).await;
+    assert!(mails[4].0.contains("naar tevredenheid opgelost") && mails[4].1.contains("teruggebeld en tevreden"), "{mails:?}");
+    let found = confirmations(6).await;
+    assert_eq!(found.iter().filter(|s| s.contains("Niet uitgevoerd")).count(), 1, "only the postponement without consent was refused: {found:?}");
     let history = store.case_detail(&r).await.unwrap().history;
     assert_eq!(history.iter().filter(|e| e.action == "postponed" && e.actor == "Ann Smit (e-mail)").count(), 1, "{history:?}");
-    assert!(history.iter().any(|e| e.action == "settled" && e.actor == "Ann Smit (e-mail)"), "{history:?}");
+    for action in ["settled", "disclosed", "hearing-invited", "hearing-held"] {
+        assert!(history.iter().any(|e| e.action == action && e.actor == "Ann Smit (e-mail)"), "{action}: {history:?}");
+    }
     assert_eq!(store.case_detail(&r).await.unwrap().summary.status.as_str(), "closed");
     daemon.stop().await;
 }

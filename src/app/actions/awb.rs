@@ -156,6 +156,19 @@ impl Actions {
     /// name. Returns the address it was queued for.
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn disclose(&self, reference: &str, name: &str, email: Option<String>, actor: &str) -> Result<String, ActionError> {
+        self.disclose_from(reference, name, email, actor, None).await?.ok_or_else(|| ActionError::refused("the copy was recorded before"))
+    }
+
+    /// The copy, asked for by `origin` (an action by mail) or not; `None`: that mail was
+    /// recorded before, and nothing was done.
+    pub(super) async fn disclose_from(
+        &self,
+        reference: &str,
+        name: &str,
+        email: Option<String>,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<Option<String>, ActionError> {
         let name = name.trim();
         let case = self.store.letter_case(reference).await?;
         if !self.store.is_subject(case.id, name).await? {
@@ -207,7 +220,7 @@ impl Actions {
             .map(|d| MailPart::Attachment { sha256: d.sha256.clone(), filename: d.filename.clone(), content_type: d.content_type.clone() })
             .collect();
         let what = format!("copy of the complaint and {} document(s) to {name} <{address}> (Awb 9:9)", parts.len());
-        self.store.queue_with_parts(case.id, &mail, &parts, HistoryKind::Disclosed, actor, &what).await?;
-        Ok(address)
+        let done = self.store.queue_with_parts(case.id, &mail, &parts, HistoryKind::Disclosed, actor, &what, origin).await?;
+        Ok(done.then_some(address))
     }
 }

@@ -89,6 +89,10 @@ impl Actions {
             Ok(MailCommand::Postpone { .. }) => "uitstel",
             Ok(MailCommand::NotHandled { .. }) => "niet behandelen",
             Ok(MailCommand::Settle { .. }) => "opgelost",
+            Ok(MailCommand::Disclose { .. }) => "afschrift",
+            Ok(MailCommand::Hearing { .. }) => "uitnodiging hoorzitting",
+            Ok(MailCommand::HearingReport { .. }) => "verslag hoorzitting",
+            Ok(MailCommand::NoHearing { .. }) => "geen hoorzitting",
         };
         // The confirmation repeats the text that went out, so the handler sees where their reply
         // was cut.
@@ -122,6 +126,17 @@ impl Actions {
                         self.not_handled_from(reference, ground, explanation, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
                     }
                     MailCommand::Settle { settlement } => self.settle_from(reference, settlement, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::Disclose { name, email } => self.disclose_from(reference, &name, email, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::Hearing { at, minutes, place } => match at.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest() {
+                        Some(start) => {
+                            let hearing =
+                                super::HearingRequest { start: start.with_timezone(&chrono::Utc), minutes, place, answer_days: 5, with_subjects: false };
+                            self.invite_to_hearing_from(reference, hearing, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
+                        }
+                        None => Err(ActionError::refused(format!("{at} does not exist in Europe/Amsterdam (daylight-saving gap)"))),
+                    },
+                    MailCommand::HearingReport { report } => self.hearing_report_from(reference, report, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::NoHearing { ground } => self.no_hearing_from(reference, ground, &actor, Some(&done)).await,
                 }
             }
         };

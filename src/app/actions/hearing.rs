@@ -13,7 +13,7 @@ use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::ical;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::smtp::new_message_id;
-use crate::store::{LetterCase, MailPart, OutgoingMail};
+use crate::store::{LetterCase, MailOrigin, MailPart, OutgoingMail};
 
 /// A hearing to invite to.
 #[derive(Debug, Clone)]
@@ -32,6 +32,18 @@ impl Actions {
     /// Invites to be heard; returns the addresses invited and the last day to answer.
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn invite_to_hearing(&self, reference: &str, hearing: HearingRequest, actor: &str) -> Result<(Vec<String>, chrono::NaiveDate), ActionError> {
+        self.invite_to_hearing_from(reference, hearing, actor, None).await?.ok_or_else(|| ActionError::refused("the invitation was recorded before"))
+    }
+
+    /// The invitation, asked for by `origin` (an action by mail) or not; `None`: that mail was
+    /// recorded before, and nothing was done.
+    pub(super) async fn invite_to_hearing_from(
+        &self,
+        reference: &str,
+        hearing: HearingRequest,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<Option<(Vec<String>, chrono::NaiveDate)>, ActionError> {
         let place = hearing.place.trim().to_string();
         if place.is_empty() {
             return Err(ActionError::refused("say where the hearing is: a place or a video link"));
@@ -68,8 +80,9 @@ impl Actions {
         let addresses: Vec<String> = invitees.iter().map(|(_, e, _)| e.clone()).collect();
         let local = hearing.start.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M");
         let detail = format!("hearing on {local} ({} min) at {place}; invited {}; answer by {answer_by}; uid {uid}", hearing.minutes, addresses.join(", "));
-        self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail).await??;
-        Ok((addresses, answer_by))
+        let done =
+            self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await??;
+        Ok(done.then_some((addresses, answer_by)))
     }
 
     /// The invitation of one invitee: the letter, with the calendar REQUEST inline and as a file.
@@ -143,6 +156,16 @@ impl Actions {
     /// Records the report of the hearing and sends it to the complainant (9:10).
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn hearing_report(&self, reference: &str, report: String, actor: &str) -> Result<Delivery, ActionError> {
+        self.hearing_report_from(reference, report, actor, None).await?.ok_or_else(|| ActionError::refused("the report was recorded before"))
+    }
+
+    pub(super) async fn hearing_report_from(
+        &self,
+        reference: &str,
+        report: String,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<Option<Delivery>, ActionError> {
         let report = report.trim().to_string();
         if report.is_empty() {
             return Err(ActionError::refused("the report of the hearing is empty"));
@@ -187,27 +210,35 @@ impl Actions {
                 (None, Delivery::Print(path))
             }
         };
-        let recorded = self.store.record_hearing(case.id, reference, &report, mail.as_ref(), actor).await;
-        if !matches!(recorded, Ok(Ok(()))) {
+        let recorded = self.store.record_hearing(case.id, reference, &report, mail.as_ref(), actor, origin).await;
+        if !matches!(recorded, Ok(Ok(true))) {
             if let Delivery::Print(path) = &delivery {
                 let _ = std::fs::remove_file(path);
             }
         }
-        recorded??;
-        Ok(delivery)
+        Ok(recorded??.then_some(delivery))
     }
 
     /// Records why there was no hearing (9:10(2)); "no answer" only once the term set has passed
     /// without an acceptance.
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn no_hearing(&self, reference: &str, ground: NoHearingGround, actor: &str) -> Result<(), ActionError> {
+        self.no_hearing_from(reference, ground, actor, None).await?.ok_or_else(|| ActionError::refused("this was recorded before"))
+    }
+
+    pub(super) async fn no_hearing_from(
+        &self,
+        reference: &str,
+        ground: NoHearingGround,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<Option<()>, ActionError> {
         let case = self.store.letter_case(reference).await?;
         let state = self.store.hearing_state(case.id).await?;
         let today = amsterdam_date(Utc::now());
         if let Some(why) = no_hearing_refusal(reference, ground, state.answer_by, state.answer.as_deref(), today) {
             return Err(ActionError::Refused(why));
         }
-        self.store.record_no_hearing(case.id, reference, ground, actor).await??;
-        Ok(())
+        Ok(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await??.then_some(()))
     }
 }
