@@ -412,6 +412,8 @@ impl Store {
             tx.rollback().await?;
             return Ok(Err(Refused(why)));
         }
+        // `external_term_ends` stays: the earlier letter named that term, and retention keeps the
+        // case's data until it has passed.
         sqlx::query(
             "UPDATE cases SET status = 'open', closed_at = NULL, outcome = NULL, findings = NULL, measures = NULL, responded_at = NULL,
                     not_handled_ground = NULL
