@@ -89,6 +89,11 @@ async fn postponement_final_response_and_retention(db: Db) {
     assert!(klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "2", "--reason-file", &empty]).2.contains("reason"));
     assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, original);
 
+    // Reminders and escalations follow the date in force.
+    let preview = |day: chrono::NaiveDate| klachtd(&cfg, &["reminders", "preview", "--at", &format!("{day} 09:00")]).1;
+    let due_on = |day: chrono::NaiveDate| format!("{r}  respond     reminder   {day}");
+    assert!(preview(original_day).contains(&due_on(original_day)), "{}", preview(original_day));
+
     // The first postponement: a letter with the new date, to Mia and a copy to Bob.
     let (code, out, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "3", "--reason-file", &reason]);
     assert_eq!(code, 0, "{err}");
@@ -117,6 +122,8 @@ async fn postponement_final_response_and_retention(db: Db) {
     assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, new_date.to_string());
     let stored = scalar_text(&w, "SELECT original_respond_by FROM cases WHERE reference = $1", &r).await;
     assert_eq!(stored, Some(original.clone()));
+    assert!(!preview(original_day).contains(&format!("{r}  respond")), "no reminder of the original date: {}", preview(original_day));
+    assert!(preview(new_date).contains(&due_on(new_date)), "{}", preview(new_date));
 
     // A further postponement needs the complainant's written consent.
     let (code, _, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason]);
