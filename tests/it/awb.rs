@@ -186,7 +186,13 @@ async fn postponement_final_response_and_retention(db: Db) {
     let (code, out, err) = klachtd(&cfg, &["retention", "run"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("from 1 case(s)"), "{out}");
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.complainant_email, None);
+    let detail = store.case_detail(&r).await.unwrap();
+    assert_eq!(detail.summary.complainant_email, None);
+    // The postponements' reasons, consent and the copies' addresses go with the rest.
+    let json = serde_json::to_string(&detail).unwrap();
+    for private in ["teamleider", "Mia Vos", bob.as_str(), mia.as_str()] {
+        assert!(!json.contains(private), "{private:?} survived retention: {json}");
+    }
 }
 
 async fn not_handled_and_settled_close_apart(db: Db) {
