@@ -76,7 +76,8 @@ pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::io::oauth::TokenSo
         (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap.user.clone()), tokens)),
         (crate::config::AuthMode::Oauth2, None) => anyhow::bail!("smtp.auth = \"oauth2\" needs an [oauth2] section"),
     };
-    Mailer::with_tokens(&config.smtp, &config.organisation.name, &config.organisation.complaints_address, oauth)
+    Ok(Mailer::with_tokens(&config.smtp, &config.organisation.name, &config.organisation.complaints_address, oauth)?
+        .with_attachment_store(crate::io::attachments::AttachmentStore::new(&config.storage.data_dir)))
 }
 
 /// The token source of `[oauth2]` with a first token fetched, so that a refused secret or key

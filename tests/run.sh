@@ -38,6 +38,21 @@ if [ ! -f "$KLACHTD_AXE" ]; then
     (cd "$axe_dir" && npm install --silent --no-audit --no-fund --no-save axe-core@4 >/dev/null)
 fi
 
+# Python's icalendar from PyPI, the independent parser the hearing invitation is checked with
+# (tests/it/hearing.rs), in a virtual environment in the cache (KLACHTD_PYTHON points at it).
+ical_dir=${XDG_CACHE_HOME:-$HOME/.cache}/klachtd-icalendar
+export KLACHTD_PYTHON=$ical_dir/bin/python3
+if ! "$KLACHTD_PYTHON" -c 'import icalendar' 2>/dev/null; then
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends python3-venv >/dev/null ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; }
+    fi
+    log "installing icalendar into $ical_dir"
+    python3 -m venv "$ical_dir"
+    "$ical_dir/bin/pip" install --quiet --disable-pip-version-check 'icalendar>=6' >/dev/null
+fi
+
 pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 if ! pg_answers; then
     if ! ls /etc/postgresql/*/main/pg_hba.conf >/dev/null 2>&1; then

@@ -414,6 +414,7 @@ impl Intake {
         mentions: Option<String>,
         rules: Rules<'_>,
     ) -> Result<Done, IntakeError> {
+        let bytes = raw;
         let raw = &self.raw(raw).await?;
         let classification = match rules {
             Rules::All(spam) => classify(mail, &self.own_addresses, linked, Some(spam)),
@@ -457,6 +458,16 @@ impl Intake {
             }
             (true, Some(case)) => {
                 let mut later = None;
+                // An answer to a hearing invitation (Awb 9:10) kept with its case: recorded on
+                // it when its UID is that of the case's invitation.
+                if reason == "calendar-invitation" && mail.calendar_method.as_deref() == Some("REPLY") {
+                    if let Some(answer) = crate::domain::ical::reply_in_mail(bytes) {
+                        let from = answer.attendee.clone().unwrap_or_default();
+                        if self.store.record_hearing_answer(db, case.id, &answer.uid, &answer.partstat, &from).await? {
+                            tracing::info!(reference = %case.reference, answer = %answer.partstat, "answer to a hearing invitation recorded");
+                        }
+                    }
+                }
                 if kind == "delivery-report" {
                     // Only a letter to the complainant (or another party) is the handler's
                     // concern; a bounced notice to a handler is kept and nothing more.

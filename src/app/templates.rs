@@ -31,11 +31,38 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en/assigned.txt", include_str!("../../templates/en/assigned.txt")),
     ("nl/action-confirmation.txt", include_str!("../../templates/nl/action-confirmation.txt")),
     ("en/action-confirmation.txt", include_str!("../../templates/en/action-confirmation.txt")),
+    ("nl/postponement.txt", include_str!("../../templates/nl/postponement.txt")),
+    ("en/postponement.txt", include_str!("../../templates/en/postponement.txt")),
+    ("nl/not-handled.txt", include_str!("../../templates/nl/not-handled.txt")),
+    ("en/not-handled.txt", include_str!("../../templates/en/not-handled.txt")),
+    ("nl/settled.txt", include_str!("../../templates/nl/settled.txt")),
+    ("en/settled.txt", include_str!("../../templates/en/settled.txt")),
+    ("nl/disclosure.txt", include_str!("../../templates/nl/disclosure.txt")),
+    ("en/disclosure.txt", include_str!("../../templates/en/disclosure.txt")),
+    ("nl/hearing-invitation.txt", include_str!("../../templates/nl/hearing-invitation.txt")),
+    ("en/hearing-invitation.txt", include_str!("../../templates/en/hearing-invitation.txt")),
+    ("nl/hearing-report.txt", include_str!("../../templates/nl/hearing-report.txt")),
+    ("en/hearing-report.txt", include_str!("../../templates/en/hearing-report.txt")),
 ];
 
 /// The names of the letters klachtd writes.
-pub const LETTERS: &[&str] =
-    &["acknowledgement", "reminder", "progress", "request-info", "response", "closed-case-mail", "delivery-failed", "assigned", "action-confirmation"];
+pub const LETTERS: &[&str] = &[
+    "acknowledgement",
+    "reminder",
+    "progress",
+    "request-info",
+    "response",
+    "closed-case-mail",
+    "delivery-failed",
+    "assigned",
+    "action-confirmation",
+    "postponement",
+    "not-handled",
+    "settled",
+    "disclosure",
+    "hearing-invitation",
+    "hearing-report",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -109,6 +136,8 @@ pub struct ExternalBodyContext {
     pub name: String,
     pub address: String,
     pub website: String,
+    /// Months after the final letter to turn to it (Awb 9:24).
+    pub term_months: u32,
 }
 
 /// `case` in a letter that names the case's dates: the reference, the complainant, the date of
@@ -175,8 +204,46 @@ pub enum LetterContent {
     Progress { message: Option<String>, expected_by: String },
     /// `request-info`: what the handler needs to know.
     RequestInformation { message: String },
-    /// `response`: the outcome (`founded`, `partly-founded`, `unfounded`), findings, measures.
-    Response { outcome: &'static str, findings: String, measures: String },
+    /// `response`: the outcome (`founded`, `partly-founded`, `unfounded`), findings, measures,
+    /// and the last day to turn to the external body (long date; Awb 9:12, 9:24).
+    Response { outcome: &'static str, findings: String, measures: String, external_by: String },
+    /// `postponement` (Awb 9:11): the reason, by how many weeks, the new date of the final
+    /// response and the date it replaces (long dates).
+    Postponement { reason: String, weeks: u32, respond_by: String, previous_respond_by: String },
+    /// `not-handled` (Awb 9:8): the ground (`already-handled`, ...), the handler's explanation,
+    /// and the last day to turn to the external body.
+    NotHandled { ground: &'static str, explanation: String, external_by: String },
+    /// `settled` (Awb 9:5): the handler's words on how it was settled.
+    Settled { settlement: String },
+}
+
+/// `disclosure` (Awb 9:9): a copy of the complaint to the person it is about: their name, the
+/// complaint's text and the names of the documents attached.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisclosureContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub case: CaseContext,
+    pub recipient: RecipientContext,
+    pub description: String,
+    pub documents: Vec<String>,
+}
+
+/// `hearing-invitation` and `hearing-report` (Awb 9:10): to whom (`complainant`: the
+/// complainant, else the person complained about), when (long date, times HH:MM in
+/// Europe/Amsterdam), where (a place or a video link), the last day to answer (long date), and
+/// for the report its text.
+#[derive(Debug, Clone, Serialize)]
+pub struct HearingContext<'a> {
+    pub organisation: &'a OrganisationContext,
+    pub case: CaseContext,
+    pub recipient_name: Option<String>,
+    pub complainant: bool,
+    pub date: String,
+    pub start: String,
+    pub end: String,
+    pub place: String,
+    pub answer_by: String,
+    pub report: String,
 }
 
 /// `assigned`: a case is a handler's now. `marker` is the subject's action token, when
@@ -288,6 +355,23 @@ pub struct SampleContext {
     pub ok: bool,
     pub action: String,
     pub reason: Option<String>,
+    pub external_by: String,
+    pub weeks: u32,
+    pub respond_by: String,
+    pub previous_respond_by: String,
+    pub ground: &'static str,
+    pub explanation: String,
+    pub settlement: String,
+    pub description: String,
+    pub documents: Vec<String>,
+    pub recipient_name: Option<String>,
+    pub complainant: bool,
+    pub date: String,
+    pub start: String,
+    pub end: String,
+    pub place: String,
+    pub answer_by: String,
+    pub report: String,
     pub items: Vec<ReminderLine>,
     pub held: Option<HeldContext>,
 }
@@ -311,6 +395,7 @@ pub fn sample_context() -> SampleContext {
                 name: "Nationale ombudsman".into(),
                 address: "Postbus 93122".into(),
                 website: "https://www.nationaleombudsman.nl".into(),
+                term_months: 12,
             },
         },
         case: CaseContext {
@@ -337,6 +422,23 @@ pub fn sample_context() -> SampleContext {
         ok: true,
         action: "voortgangsbericht".into(),
         reason: Some("Reden.".into()),
+        external_by: "x".into(),
+        weeks: 4,
+        respond_by: "x".into(),
+        previous_respond_by: "x".into(),
+        ground: "too-slight",
+        explanation: "Toelichting.".into(),
+        settlement: "Opgelost.".into(),
+        description: "De klacht.".into(),
+        documents: vec!["brief.pdf".into()],
+        recipient_name: Some("Test".into()),
+        complainant: true,
+        date: "x".into(),
+        start: "14:00".into(),
+        end: "15:00".into(),
+        place: "Kamer 3".into(),
+        answer_by: "x".into(),
+        report: "Verslag.".into(),
         items: vec![line("KL-2026-0001", "progress", "reminder", 2, 0), line("KL-2026-0002", "respond", "escalation", 0, 1)],
         held: Some(HeldContext { set_aside: 3, quarantined: 1, since: Some("donderdag 3 december 2026 09:00".into()) }),
     }
@@ -431,11 +533,11 @@ mod tests {
         let response = LetterContext {
             organisation: &organisation,
             case: case.clone(),
-            content: LetterContent::Response { outcome: "founded", findings: "F.".into(), measures: String::new() },
+            content: LetterContent::Response { outcome: "founded", findings: "F.".into(), measures: String::new(), external_by: "y".into() },
         };
         assert_eq!(
             value(&response),
-            serde_json::json!({"organisation": value(&organisation), "case": value(&case), "outcome": "founded", "findings": "F.", "measures": ""})
+            serde_json::json!({"organisation": value(&organisation), "case": value(&case), "outcome": "founded", "findings": "F.", "measures": "", "external_by": "y"})
         );
         let notice = |refused| NoticeContext { organisation: &organisation, case: CaseReference { reference: "KL-2026-0001".into() }, web_url: None, refused };
         assert_eq!(value(&notice(false)), serde_json::json!({"organisation": value(&organisation), "case": {"reference": "KL-2026-0001"}, "web_url": null}));

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::domain::awb::{NoHearingGround, NotHandledGround};
 use crate::domain::procedure::{Category, Outcome};
 
 #[derive(Parser)]
@@ -71,14 +72,18 @@ pub enum Command {
         #[command(subcommand)]
         command: HandlersCommand,
     },
-    /// The register of complaints over a period (R10).
+    /// The register of complaints over a period (R10), or a calendar year (--year; with
+    /// --format publication, the yearly publication of Awb 9:12a).
     Report {
         /// First day of the period, YYYY-MM-DD.
-        #[arg(long, value_parser = date, value_name = "DATE")]
-        from: NaiveDate,
+        #[arg(long, value_parser = date, value_name = "DATE", required_unless_present = "year", conflicts_with = "year", requires = "to")]
+        from: Option<NaiveDate>,
         /// Last day of the period, YYYY-MM-DD.
-        #[arg(long, value_parser = date, value_name = "DATE")]
-        to: NaiveDate,
+        #[arg(long, value_parser = date, value_name = "DATE", requires = "from")]
+        to: Option<NaiveDate>,
+        /// A calendar year instead of --from and --to.
+        #[arg(long, value_name = "YEAR", value_parser = clap::value_parser!(i32).range(2000..=9999))]
+        year: Option<i32>,
         /// How to print the register.
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
@@ -134,6 +139,9 @@ pub enum ReportFormat {
     Csv,
     /// One JSON document.
     Json,
+    /// The yearly publication (Awb 9:12a): an HTML document without personal data, in the
+    /// letters' language, that prints on A4.
+    Publication,
 }
 
 #[derive(Subcommand)]
@@ -312,6 +320,93 @@ pub enum CasesCommand {
         /// The measures taken, inserted in the letter.
         #[arg(long, value_name = "FILE")]
         measures_file: Option<PathBuf>,
+    },
+    /// Postpone the final response by at most four weeks (Awb 9:11), with the reason; the
+    /// complainant (and staff the complaint is about) get the new date. A further
+    /// postponement needs the complainant's written consent (--consent).
+    Postpone {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// By how many weeks (1 to postponement.max_weeks, at most 4).
+        #[arg(long, value_name = "N")]
+        weeks: u32,
+        /// The reason, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        reason_file: PathBuf,
+        /// The complainant's written consent to a further postponement: a reference to their
+        /// reply (its date and subject) or a note of their consent.
+        #[arg(long, value_name = "TEXT")]
+        consent: Option<String>,
+    },
+    /// Do not handle the complaint, on a ground of Awb 9:8; the letter names the ground and the
+    /// external body. Closes the case.
+    NotHandled {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The ground of Awb 9:8.
+        #[arg(long, value_parser = words::<NotHandledGround>())]
+        ground: NotHandledGround,
+        /// An explanation, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        explanation_file: Option<PathBuf>,
+    },
+    /// Close the case as settled to the complainant's satisfaction (Awb 9:5), confirming it to
+    /// them in writing.
+    Settle {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// How it was settled, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        settlement_file: PathBuf,
+    },
+    /// Send the person the complaint is about (recorded with `cases subject`) a copy of the
+    /// complaint and its documents (Awb 9:9); recorded as a disclosure.
+    Disclose {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// Their name, as recorded with `cases subject`.
+        #[arg(long)]
+        name: String,
+        /// Their e-mail address (default: that of the handler of that name).
+        #[arg(long, value_parser = email, value_name = "EMAIL")]
+        email: Option<String>,
+    },
+    /// Invite the complainant (and with --with-subjects the staff the complaint is about) to be
+    /// heard (Awb 9:10): a letter with an iCalendar invitation their calendar can accept.
+    HearingInvite {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// When, "YYYY-MM-DD HH:MM" in Europe/Amsterdam (or RFC 3339).
+        #[arg(long, value_parser = moment, value_name = "MOMENT")]
+        at: chrono::DateTime<chrono::Utc>,
+        /// How long, in minutes.
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+        /// Where: a place, or a video link.
+        #[arg(long, value_name = "TEXT")]
+        place: String,
+        /// Working days to answer the invitation (the term of Awb 9:10(2)(c)).
+        #[arg(long, default_value_t = 5, value_name = "DAYS")]
+        answer_days: u32,
+        /// Invite the staff the complaint is about (recorded with `cases subject`) too.
+        #[arg(long)]
+        with_subjects: bool,
+    },
+    /// Record the report of the hearing; the complainant receives it (Awb 9:10).
+    HearingReport {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The report, inserted in the letter.
+        #[arg(long, value_name = "FILE")]
+        report_file: PathBuf,
+    },
+    /// Record why the complainant was not heard (Awb 9:10(2)).
+    NoHearing {
+        #[arg(value_parser = reference, help = REFERENCE)]
+        reference: String,
+        /// The ground; no-answer only once the term to answer has passed.
+        #[arg(long, value_parser = words::<NoHearingGround>())]
+        ground: NoHearingGround,
     },
     /// Set the register category.
     Category {

@@ -24,6 +24,36 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
             delivered(&reference, "final response", d);
             outln!("{reference}: closed");
         }
+        CasesCommand::Postpone { reference, weeks, reason_file, consent } => {
+            let (d, new_date) = actions.postpone(&reference, weeks, read_text(&reason_file)?, consent, &actor()).await?;
+            delivered(&reference, "postponement", d);
+            outln!("{reference}: final response due by {new_date}");
+        }
+        CasesCommand::NotHandled { reference, ground, explanation_file } => {
+            let explanation = explanation_file.as_deref().map(read_text).transpose()?.unwrap_or_default();
+            delivered(&reference, "letter not handling the complaint", actions.not_handled(&reference, ground, explanation, &actor()).await?);
+            outln!("{reference}: closed, not handled ({ground})");
+        }
+        CasesCommand::Settle { reference, settlement_file } => {
+            delivered(&reference, "confirmation of the settlement", actions.settle(&reference, read_text(&settlement_file)?, &actor()).await?);
+            outln!("{reference}: closed, settled");
+        }
+        CasesCommand::Disclose { reference, name, email } => {
+            let to = actions.disclose(&reference, &name, email, &actor()).await?;
+            outln!("{reference}: copy of the complaint queued for {to} (disclosure recorded)");
+        }
+        CasesCommand::HearingInvite { reference, at, minutes, place, answer_days, with_subjects } => {
+            let hearing = crate::app::actions::HearingRequest { start: at, minutes, place, answer_days, with_subjects };
+            let (invited, answer_by) = actions.invite_to_hearing(&reference, hearing, &actor()).await?;
+            outln!("{reference}: hearing invitation queued for {}; answer by {answer_by}", invited.join(", "));
+        }
+        CasesCommand::HearingReport { reference, report_file } => {
+            delivered(&reference, "report of the hearing", actions.hearing_report(&reference, read_text(&report_file)?, &actor()).await?);
+        }
+        CasesCommand::NoHearing { reference, ground } => {
+            actions.no_hearing(&reference, ground, &actor()).await?;
+            outln!("{reference}: no hearing ({ground})");
+        }
         CasesCommand::Category { reference, category } => {
             store.set_category(&reference, category, &actor()).await?;
             outln!("{reference}: category {category}");

@@ -175,13 +175,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             handlers(&store, &config, command).await
         }
-        Command::Report { from, to, format } => {
+        Command::Report { from, to, year, format } => {
+            let (from, to) = match (year, from, to) {
+                (Some(year), _, _) => crate::io::web::publication::year_period(year).ok_or_else(|| anyhow::anyhow!("--year {year} is out of range"))?,
+                (None, Some(from), Some(to)) => (from, to),
+                _ => anyhow::bail!("give --from and --to, or --year"),
+            };
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
             let config = Config::load_without_secrets(&cli.config)?;
             let store = daemon::open_existing_store(&config).await?;
             let facts = store.register_facts(from, to).await?;
             let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
             let report = crate::domain::register::compute(&facts, &config.calendar(), from, to, today);
+            if format == args::ReportFormat::Publication {
+                let year = year.ok_or_else(|| anyhow::anyhow!("--format publication is for a calendar year: give --year"))?;
+                let pages = crate::io::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
+                out!("{}", crate::io::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             print::report(&report, format)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -127,6 +127,7 @@ pub fn report(report: &Report, format: ReportFormat) -> anyhow::Result<()> {
         ReportFormat::Json => outln!("{}", serde_json::to_string_pretty(report)?),
         ReportFormat::Csv => out!("{}", report.to_csv()),
         ReportFormat::Table => out!("{}", report.to_table()),
+        ReportFormat::Publication => anyhow::bail!("the publication is written by `report --year Y --format publication`"),
     }
     Ok(())
 }

@@ -194,6 +194,20 @@ impl Config {
                 Some(Ok(_)) | None => {}
             }
         }
+        if self.postponement.max_weeks == 0 || self.postponement.max_weeks > crate::domain::awb::LAW_MAX_POSTPONEMENT_WEEKS {
+            add(
+                "postponement.max_weeks",
+                format!("{} weeks: Awb 9:11 allows a postponement of at most four weeks", self.postponement.max_weeks),
+                "use 1 to 4 (default 4)",
+            );
+        }
+        if self.external_body.term_months == 0 || self.external_body.term_months > 120 {
+            add(
+                "external_body.term_months",
+                format!("{} months is no term to turn to the external body", self.external_body.term_months),
+                "use 12 for the Nationale ombudsman (Awb 9:24)",
+            );
+        }
         if self.retention.personal_data_days == 0 {
             add("retention.personal_data_days", "0 would remove personal data the moment a case closes".into(), "use 730 (two years) or what your policy says");
         }
@@ -258,7 +272,8 @@ impl Config {
         p
     }
 
-    /// What is valid but will need the operator's hand soon, as of `today`: shown by
+    /// What is valid but worth saying, as of `today`: a calendar that will need the operator's
+    /// hand soon, a retention period the external body's term overrides. Shown by
     /// `check-config`, `status` and the daemon's start, never a reason to refuse.
     pub fn warnings(&self, today: NaiveDate) -> Vec<Problem> {
         let mut w = Vec::new();
@@ -271,6 +286,18 @@ impl Config {
                 fix: format!(
                     "add the decree for {year} as [[calendar.decrees]] with its title, first_year, last_year and days (see `klachtd calendar --year {year}`)"
                 ),
+            });
+        }
+        // Retention stretches for the cases whose term still runs; the operator should know.
+        let term_days = u64::from(self.external_body.term_months) * 31;
+        if u64::from(self.retention.personal_data_days) < term_days {
+            w.push(Problem {
+                key: "retention.personal_data_days".into(),
+                message: format!(
+                    "{} days is shorter than the {} months within which a complainant can turn to {} (external_body.term_months); personal data of a case is kept until that term has passed, whatever this period",
+                    self.retention.personal_data_days, self.external_body.term_months, self.external_body.name
+                ),
+                fix: format!("set it to at least {term_days} days, or leave it: retention waits for the term either way"),
             });
         }
         w

@@ -23,6 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub external_body: ExternalBody,
     #[serde(default)]
+    pub postponement: PostponementConfig,
+    #[serde(default)]
     pub database: Database,
     #[serde(default)]
     pub storage: Storage,

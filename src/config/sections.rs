@@ -223,11 +223,43 @@ pub struct ExternalBody {
     pub name: String,
     pub address: String,
     pub website: String,
+    /// Months after the final letter within which the complainant can turn to the body (Awb
+    /// 9:24: a year for the Nationale ombudsman); the letter states the last day.
+    #[serde(default = "default_term_months")]
+    pub term_months: u32,
+}
+
+fn default_term_months() -> u32 {
+    12
 }
 
 impl Default for ExternalBody {
     fn default() -> Self {
-        Self { name: "Nationale ombudsman".into(), address: "Postbus 93122, 2509 AC Den Haag".into(), website: "https://www.nationaleombudsman.nl".into() }
+        Self {
+            name: "Nationale ombudsman".into(),
+            address: "Postbus 93122, 2509 AC Den Haag".into(),
+            website: "https://www.nationaleombudsman.nl".into(),
+            term_months: default_term_months(),
+        }
+    }
+}
+
+/// Postponing the final response (Awb 9:11).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostponementConfig {
+    /// At most this many weeks a postponement (default and legal maximum 4).
+    #[serde(default = "default_max_weeks")]
+    pub max_weeks: u32,
+}
+
+fn default_max_weeks() -> u32 {
+    crate::domain::awb::LAW_MAX_POSTPONEMENT_WEEKS
+}
+
+impl Default for PostponementConfig {
+    fn default() -> Self {
+        Self { max_weeks: default_max_weeks() }
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Settings {
     pub reminders: Policy,
     /// `[web] public_url`: mails to handlers link to the workspace instead of naming a command.
     pub web_url: Option<String>,
+    /// `[postponement] max_weeks` (Awb 9:11).
+    pub postpone_max_weeks: u32,
 }
 
 impl Settings {
@@ -33,6 +35,7 @@ impl Settings {
                     name: config.external_body.name.clone(),
                     address: config.external_body.address.clone(),
                     website: config.external_body.website.clone(),
+                    term_months: config.external_body.term_months,
                 },
             },
             sender_limit: config.intake.max_auto_replies_per_sender_per_day as i64,
@@ -42,6 +45,7 @@ impl Settings {
             },
             reminders: config.reminders.policy().unwrap_or_default(),
             web_url: config.web.as_ref().map(|w| w.public_url()),
+            postpone_max_weeks: config.postponement.max_weeks,
         }
     }
 }

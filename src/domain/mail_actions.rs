@@ -4,16 +4,62 @@
 
 use ring::hmac;
 
+use super::awb::{NoHearingGround, NotHandledGround};
 use super::inbound::hex;
 use super::procedure::Outcome;
 
 /// What a handler asked for in a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailCommand {
-    Progress { expected_by: chrono::NaiveDate, message: String },
-    RequestInformation { message: String },
-    Respond { outcome: Outcome, findings: String, measures: String },
-    Note { text: String },
+    Progress {
+        expected_by: chrono::NaiveDate,
+        message: String,
+    },
+    RequestInformation {
+        message: String,
+    },
+    Respond {
+        outcome: Outcome,
+        findings: String,
+        measures: String,
+    },
+    Note {
+        text: String,
+    },
+    /// Awb 9:11; `consent` from a line "TOESTEMMING: ..." / "CONSENT: ...".
+    Postpone {
+        weeks: u32,
+        reason: String,
+        consent: Option<String>,
+    },
+    /// Awb 9:8.
+    NotHandled {
+        ground: NotHandledGround,
+        explanation: String,
+    },
+    /// Awb 9:5.
+    Settle {
+        settlement: String,
+    },
+    /// Awb 9:9: a copy to the person complained about (`name`; `email` from the line below).
+    Disclose {
+        name: String,
+        email: Option<String>,
+    },
+    /// Awb 9:10: an invitation; `at` in Europe/Amsterdam, the place (or video link) below.
+    Hearing {
+        at: chrono::NaiveDateTime,
+        minutes: u32,
+        place: String,
+    },
+    /// Awb 9:10: the report of the hearing, below.
+    HearingReport {
+        report: String,
+    },
+    /// Awb 9:10(2).
+    NoHearing {
+        ground: NoHearingGround,
+    },
 }
 
 /// The token for `reference` and `handler_email`: 20 hex digits of HMAC-SHA256.
@@ -88,7 +134,56 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
             }
             Ok(MailCommand::Note { text: rest })
         }
-        _ => Err(format!("{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE or NOTITIE", first.trim())),
+        "UITSTEL" | "POSTPONE" => {
+            let weeks = argument.parse::<u32>().map_err(|_| format!("{verb} needs the number of weeks, e.g. \"{verb} 4\", and the reason below it"))?;
+            let (reason, consent) = split_consent(&rest);
+            if reason.is_empty() {
+                return Err("the postponement needs its reason below the first line".into());
+            }
+            Ok(MailCommand::Postpone { weeks, reason, consent })
+        }
+        "NIET-BEHANDELD" | "NOT-HANDLED" => {
+            let ground = argument.parse::<NotHandledGround>()?;
+            Ok(MailCommand::NotHandled { ground, explanation: rest })
+        }
+        "OPGELOST" | "SETTLED" => {
+            if rest.is_empty() {
+                return Err("write below the first line how the complaint was settled".into());
+            }
+            Ok(MailCommand::Settle { settlement: rest })
+        }
+        "AFSCHRIFT" | "DISCLOSE" => {
+            if rest_of_line.is_empty() {
+                return Err(format!("{verb} needs the name of the person the complaint is about, e.g. \"{verb} Bob Berg\""));
+            }
+            let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
+            Ok(MailCommand::Disclose { name: rest_of_line.to_string(), email })
+        }
+        "HOORZITTING" | "HEARING" => {
+            let mut words = rest_of_line.split_whitespace();
+            let moment = format!("{} {}", words.next().unwrap_or(""), words.next().unwrap_or(""));
+            let at = chrono::NaiveDateTime::parse_from_str(&moment, "%Y-%m-%d %H:%M")
+                .map_err(|_| format!("{verb} needs the date and time as YYYY-MM-DD HH:MM (and the minutes), e.g. \"{verb} 2026-12-15 14:00 60\""))?;
+            let minutes = match words.next() {
+                None => 60,
+                Some(m) => m.parse().map_err(|_| format!("{m:?} is not a number of minutes"))?,
+            };
+            if rest.is_empty() {
+                return Err("the invitation needs the place or a video link below the first line".into());
+            }
+            Ok(MailCommand::Hearing { at, minutes, place: rest })
+        }
+        "VERSLAG" | "HEARING-REPORT" => {
+            if rest.is_empty() {
+                return Err("the report of the hearing is empty; write it below the first line".into());
+            }
+            Ok(MailCommand::HearingReport { report: rest })
+        }
+        "GEEN-HOORZITTING" | "NO-HEARING" => Ok(MailCommand::NoHearing { ground: argument.parse::<NoHearingGround>()? }),
+        _ => Err(format!(
+            "{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE, NOTITIE, UITSTEL, NIET-BEHANDELD, OPGELOST, AFSCHRIFT, HOORZITTING, VERSLAG or GEEN-HOORZITTING",
+            first.trim()
+        )),
     }
 }
 
@@ -222,8 +317,32 @@ impl MailCommand {
             MailCommand::RequestInformation { message } => Some(message.clone()),
             MailCommand::Respond { findings, measures, .. } => Some(format!("{findings}\n{measures}")),
             MailCommand::Note { .. } => None,
+            MailCommand::Postpone { reason, .. } => Some(reason.clone()),
+            MailCommand::NotHandled { explanation, .. } => Some(explanation.clone()),
+            MailCommand::Settle { settlement } => Some(settlement.clone()),
+            MailCommand::Hearing { place, .. } => Some(place.clone()),
+            MailCommand::HearingReport { report } => Some(report.clone()),
+            MailCommand::Disclose { .. } | MailCommand::NoHearing { .. } => None,
         }
     }
+}
+
+/// The reason of a postponement, and the complainant's consent from a line that starts with
+/// "TOESTEMMING:" or "CONSENT:" (the rest of that line and the lines after it).
+fn split_consent(text: &str) -> (String, Option<String>) {
+    let mut reason = Vec::new();
+    let mut consent: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        let upper = line.trim().to_uppercase();
+        let tag = ["TOESTEMMING:", "CONSENT:"].into_iter().find(|t| upper.starts_with(t));
+        match (tag, &mut consent) {
+            (Some(tag), None) => consent = Some(vec![line.trim()[tag.len()..].trim()]),
+            (_, Some(c)) => c.push(line),
+            (None, None) => reason.push(line),
+        }
+    }
+    let consent = consent.map(|c| c.join("\n").trim().to_string()).filter(|c| !c.is_empty());
+    (reason.join("\n").trim().to_string(), consent)
 }
 
 /// Findings, then after a line "MAATREGELEN:" (or "MEASURES:") the measures.
@@ -270,6 +389,37 @@ mod tests {
         assert_eq!(r, MailCommand::Respond { outcome: Outcome::PartlyFounded, findings: "Deels juist.".into(), measures: "Nieuwe werkwijze.".into() });
         assert_eq!(parse("NOTE\nbelde klager").unwrap(), MailCommand::Note { text: "belde klager".into() });
         assert_eq!(parse("INFO\nWanneer was dat?").unwrap(), MailCommand::RequestInformation { message: "Wanneer was dat?".into() });
+    }
+
+    #[test]
+    fn chapter_9_commands() {
+        assert_eq!(
+            parse("UITSTEL 3\nWe wachten op advies.\nTOESTEMMING: mail van klager van 2 december\n> quoted").unwrap(),
+            MailCommand::Postpone { weeks: 3, reason: "We wachten op advies.".into(), consent: Some("mail van klager van 2 december".into()) }
+        );
+        assert_eq!(parse("postpone 1\nAdvice needed.").unwrap(), MailCommand::Postpone { weeks: 1, reason: "Advice needed.".into(), consent: None });
+        assert!(parse("UITSTEL vier\nx").unwrap_err().contains("number of weeks"));
+        assert!(parse("UITSTEL 2\nTOESTEMMING: ja").unwrap_err().contains("reason"));
+        assert_eq!(
+            parse("NIET-BEHANDELD over-a-year\nHet gesprek was in 2024.").unwrap(),
+            MailCommand::NotHandled { ground: NotHandledGround::OverAYear, explanation: "Het gesprek was in 2024.".into() }
+        );
+        assert!(parse("NOT-HANDLED vague").unwrap_err().contains("ground of Awb 9:8"));
+        assert_eq!(parse("OPGELOST\nU kreeg een nieuwe afspraak.").unwrap(), MailCommand::Settle { settlement: "U kreeg een nieuwe afspraak.".into() });
+        assert!(parse("SETTLED\n").unwrap_err().contains("settled"));
+        assert_eq!(parse("AFSCHRIFT Bob Berg").unwrap(), MailCommand::Disclose { name: "Bob Berg".into(), email: None });
+        assert_eq!(
+            parse("DISCLOSE Piet Extern\npiet@elders.test").unwrap(),
+            MailCommand::Disclose { name: "Piet Extern".into(), email: Some("piet@elders.test".into()) }
+        );
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap().and_hms_opt(14, 0, 0).unwrap();
+        assert_eq!(parse("HOORZITTING 2026-12-15 14:00 45\nKamer 3").unwrap(), MailCommand::Hearing { at, minutes: 45, place: "Kamer 3".into() });
+        assert_eq!(parse("HEARING 2026-12-15 14:00\nhttps://video").unwrap(), MailCommand::Hearing { at, minutes: 60, place: "https://video".into() });
+        assert!(parse("HOORZITTING morgen\nKamer 3").unwrap_err().contains("YYYY-MM-DD HH:MM"));
+        assert!(parse("HOORZITTING 2026-12-15 14:00").unwrap_err().contains("place"));
+        assert_eq!(parse("VERSLAG\nKlager gehoord.").unwrap(), MailCommand::HearingReport { report: "Klager gehoord.".into() });
+        assert_eq!(parse("GEEN-HOORZITTING not-wished").unwrap(), MailCommand::NoHearing { ground: NoHearingGround::NotWished });
+        assert!(parse("NO-HEARING later").unwrap_err().contains("clearly-unfounded"));
     }
 
     #[test]

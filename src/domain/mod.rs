@@ -2,9 +2,11 @@
 //! Nothing in here does I/O, so all of it is covered by plain unit tests.
 
 pub mod assignment;
+pub mod awb;
 pub mod calendar;
 pub mod classify;
 pub mod forwarded;
+pub mod ical;
 pub mod inbound;
 pub mod mail_actions;
 pub mod mime;

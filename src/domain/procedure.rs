@@ -64,6 +64,12 @@ pub enum Step {
     RequestInformation,
     FinalResponse,
     Reopen,
+    /// Postpone the final response (Awb 9:11).
+    Postpone,
+    /// Close without handling, on a ground of Awb 9:8.
+    NotHandle,
+    /// Close as settled to the complainant's satisfaction (Awb 9:5).
+    Settle,
 }
 
 /// Why a step is refused; the message names the case and the way out.
@@ -73,6 +79,8 @@ pub fn refusal(reference: &str, state: CaseState, step: Step) -> Option<String> 
         Step::Reopen => None,
         Step::FinalResponse if state.responded => Some(format!("{reference} already has its final response; reopen it first to respond again")),
         Step::ProgressNotice if state.responded => Some(format!("{reference} already has its final response; a progress notice comes before it")),
+        Step::Postpone if state.responded => Some(format!("{reference} already has its final response; there is nothing to postpone")),
+        Step::NotHandle | Step::Settle if state.responded => Some(format!("{reference} is closed with its outcome already; reopen it first")),
         _ if state.closed => Some(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})")),
         _ => None,
     }
@@ -103,6 +111,10 @@ mod tests {
         assert!(refusal("KL-1", DONE, Step::RequestInformation).unwrap().contains("reopen it first"));
         assert!(refusal("KL-1", OPEN, Step::Reopen).unwrap().contains("nothing to reopen"));
         assert_eq!(refusal("KL-1", DONE, Step::Reopen), None);
+        assert!(refusal("KL-1", DONE, Step::Postpone).unwrap().contains("nothing to postpone"));
+        assert!(refusal("KL-1", DONE, Step::Settle).unwrap().contains("reopen it first"));
+        assert!(refusal("KL-1", DONE, Step::NotHandle).unwrap().contains("reopen it first"));
+        assert_eq!(refusal("KL-1", OPEN, Step::Postpone), None);
         let reopened = CaseState { closed: false, responded: false };
         assert_eq!(refusal("KL-1", reopened, Step::FinalResponse), None);
     }

@@ -24,6 +24,16 @@ pub struct CaseFacts {
     pub requests_for_information: i64,
     pub external_body: Option<String>,
     pub measures: Option<String>,
+    /// The date of the final response before it was first postponed (Awb 9:11); `respond_by`
+    /// is then the postponed date.
+    pub original_respond_by: Option<NaiveDate>,
+    pub postponements: u32,
+    /// The Awb 9:8 ground of a complaint not handled.
+    pub not_handled_ground: Option<String>,
+    /// How many final responses the case's history records (one before a reopening counts).
+    pub final_responses: i64,
+    /// `held`, or the Awb 9:10(2) ground there was no hearing on; `None`: not decided.
+    pub hearing_outcome: Option<String>,
 }
 
 /// How the cases of a period did on one deadline. `open` and `missed` are the deadlines not met
@@ -55,6 +65,30 @@ pub struct Report {
     pub external_escalations: usize,
     /// (reference, measures) of every case that recorded measures.
     pub measures: Vec<(String, String)>,
+    /// The steps of Awb chapter 9.
+    pub awb: AwbFigures,
+}
+
+/// The register's figures of the Awb chapter 9 steps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AwbFigures {
+    /// Cases whose final response was postponed (9:11), and those postponed more than once
+    /// (with the complainant's written consent).
+    pub postponed: usize,
+    pub postponed_again: usize,
+    /// The final response judged against the date before any postponement; `final_response`
+    /// judges it against the date in force (the postponed one).
+    pub final_response_original: DeadlineFigures,
+    /// Complaints not handled (9:8), in all and by ground.
+    pub not_handled: usize,
+    pub not_handled_by_ground: BTreeMap<String, usize>,
+    /// Complaints settled to the complainant's satisfaction (9:5), and of those the ones settled
+    /// before any formal (final) response.
+    pub settled: usize,
+    pub settled_before_response: usize,
+    /// Complaints whose complainant was heard (9:10), and those without a hearing by ground.
+    pub heard: usize,
+    pub no_hearing_by_ground: BTreeMap<String, usize>,
 }
 
 /// The register over cases received from `from` to `to` inclusive (`facts` may hold more). A
@@ -75,6 +109,31 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
         tally(&mut response, c.responded_on, c.respond_by, as_of);
         if let Some(done) = c.responded_on {
             handling.push(calendar.working_days_between(c.received_on, done));
+        }
+    }
+    let mut awb = AwbFigures::default();
+    for c in &cases {
+        if c.postponements > 0 {
+            awb.postponed += 1;
+        }
+        if c.postponements > 1 {
+            awb.postponed_again += 1;
+        }
+        tally(&mut awb.final_response_original, c.responded_on, c.original_respond_by.unwrap_or(c.respond_by), as_of);
+        if let Some(ground) = &c.not_handled_ground {
+            awb.not_handled += 1;
+            *awb.not_handled_by_ground.entry(ground.clone()).or_insert(0) += 1;
+        }
+        match c.hearing_outcome.as_deref() {
+            Some("held") => awb.heard += 1,
+            Some(ground) => *awb.no_hearing_by_ground.entry(ground.to_string()).or_insert(0) += 1,
+            None => {}
+        }
+        if c.outcome.as_deref() == Some(super::awb::OUTCOME_SETTLED) {
+            awb.settled += 1;
+            if c.final_responses == 0 {
+                awb.settled_before_response += 1;
+            }
         }
     }
     handling.sort_unstable();
@@ -101,6 +160,7 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
             .iter()
             .filter_map(|c| c.measures.as_ref().filter(|m| !m.trim().is_empty()).map(|m| (c.reference.clone(), m.trim().to_string())))
             .collect(),
+        awb,
     }
 }
 
@@ -138,6 +198,27 @@ impl Report {
         push("handling_days", "longest", self.handling_days_longest.map_or(String::new(), |m| m.to_string()));
         push("complaints", "requests_for_information", self.requests_for_information.to_string());
         push("complaints", "external_escalations", self.external_escalations.to_string());
+        let a = &self.awb;
+        push("awb", "postponed", a.postponed.to_string());
+        push("awb", "postponed_again", a.postponed_again.to_string());
+        for (key, v) in [
+            ("on_time", a.final_response_original.on_time),
+            ("late", a.final_response_original.late),
+            ("open", a.final_response_original.open),
+            ("missed", a.final_response_original.missed),
+        ] {
+            push("final_response_original_date", key, v.to_string());
+        }
+        push("awb", "not_handled", a.not_handled.to_string());
+        for (k, v) in &a.not_handled_by_ground {
+            push("not_handled_ground", k, v.to_string());
+        }
+        push("awb", "settled", a.settled.to_string());
+        push("awb", "settled_before_response", a.settled_before_response.to_string());
+        push("awb", "heard", a.heard.to_string());
+        for (k, v) in &a.no_hearing_by_ground {
+            push("no_hearing_ground", k, v.to_string());
+        }
         for (reference, m) in &self.measures {
             push("measures", reference, m.clone());
         }
@@ -167,6 +248,20 @@ impl Report {
             self.requests_for_information,
             self.external_escalations
         );
+        let a = &self.awb;
+        let o = &a.final_response_original;
+        out +=
+            &format!("{:<18} {:>8} {:>6} {:>6} {:>6}   (against the date before any postponement)\n", "final resp. orig.", o.on_time, o.late, o.open, o.missed);
+        out += &format!("Postponed (Awb 9:11): {} (of which more than once: {})\n", a.postponed, a.postponed_again);
+        out += &format!("Not handled (Awb 9:8): {}\n", a.not_handled);
+        for (k, v) in &a.not_handled_by_ground {
+            out += &format!("  {k:<24} {v:>5}\n");
+        }
+        out += &format!("Settled (Awb 9:5): {} (before a formal response: {})\n", a.settled, a.settled_before_response);
+        out += &format!("Heard (Awb 9:10): {}\n", a.heard);
+        for (k, v) in &a.no_hearing_by_ground {
+            out += &format!("  no hearing, {k:<18} {v:>5}\n");
+        }
         if !self.measures.is_empty() {
             out += "\nMeasures taken:\n";
             for (reference, m) in &self.measures {
@@ -212,6 +307,11 @@ mod tests {
             requests_for_information: 0,
             external_body: None,
             measures: None,
+            original_respond_by: None,
+            postponements: 0,
+            not_handled_ground: None,
+            final_responses: 0,
+            hearing_outcome: None,
         }
     }
 
@@ -291,6 +391,52 @@ mod tests {
         // Over November and December, judged on 31 December, both unanswered cases are missed.
         let r = compute(&facts, &Calendar::default(), d(11, 1), d(12, 31), later());
         assert_eq!(r.final_response, DeadlineFigures { on_time: 2, late: 1, open: 0, missed: 2 });
+    }
+
+    #[test]
+    fn postponed_not_handled_and_settled_cases_are_counted_apart() {
+        // 0001 postponed from 11-30 to 12-14 and answered on 12-10: on time against the
+        // postponed date, late against the original one.
+        let mut a = case("KL-2026-0001", d(11, 2));
+        a.original_respond_by = Some(a.respond_by);
+        a.respond_by = d(12, 14);
+        a.postponements = 1;
+        a.responded_on = Some(d(12, 10));
+        a.outcome = Some("founded".into());
+        a.final_responses = 1;
+        let mut b = case("KL-2026-0002", d(11, 3));
+        b.original_respond_by = Some(b.respond_by);
+        b.respond_by = d(12, 29);
+        b.postponements = 2;
+        let mut c = case("KL-2026-0003", d(11, 4));
+        c.outcome = Some("not-handled".into());
+        c.not_handled_ground = Some("too-slight".into());
+        c.responded_on = Some(d(11, 5));
+        a.hearing_outcome = Some("held".into());
+        b.hearing_outcome = Some("no-answer".into());
+        let mut e = case("KL-2026-0004", d(11, 5));
+        e.outcome = Some("settled".into());
+        e.responded_on = Some(d(11, 6));
+        // Settled after a reopening: its earlier final response counts against "before".
+        let mut f = case("KL-2026-0005", d(11, 6));
+        f.outcome = Some("settled".into());
+        f.responded_on = Some(d(11, 20));
+        f.final_responses = 1;
+        let r = compute(&[a, b, c, e, f], &Calendar::default(), d(11, 1), d(12, 31), later());
+        assert_eq!(r.final_response, DeadlineFigures { on_time: 4, late: 0, open: 0, missed: 1 });
+        assert_eq!(r.awb.final_response_original, DeadlineFigures { on_time: 3, late: 1, open: 0, missed: 1 });
+        assert_eq!((r.awb.postponed, r.awb.postponed_again), (2, 1));
+        assert_eq!(r.awb.not_handled, 1);
+        assert_eq!(r.awb.not_handled_by_ground, BTreeMap::from([("too-slight".into(), 1)]));
+        assert_eq!((r.awb.settled, r.awb.settled_before_response), (2, 1));
+        assert_eq!(r.by_outcome.get("not-handled"), Some(&1));
+        assert_eq!((r.awb.heard, r.awb.no_hearing_by_ground.get("no-answer")), (1, Some(&1)));
+        let csv = r.to_csv();
+        assert!(csv.contains("awb,postponed,2\n") && csv.contains("final_response_original_date,late,1\n"), "{csv}");
+        assert!(csv.contains("not_handled_ground,too-slight,1\n") && csv.contains("awb,settled_before_response,1\n"), "{csv}");
+        let table = r.to_table();
+        assert!(table.contains("Postponed (Awb 9:11): 2 (of which more than once: 1)"), "{table}");
+        assert!(table.contains("Settled (Awb 9:5): 2 (before a formal response: 1)"), "{table}");
     }
 
     #[test]

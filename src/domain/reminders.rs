@@ -17,16 +17,21 @@ pub enum Deadline {
     Progress,
     /// Final response within four weeks (R8).
     Respond,
+    /// The term the handler set for the answer to a hearing invitation (Awb 9:10(2)(c)): once it
+    /// passes without an answer, the handler decides (hear anyway, or record no hearing).
+    #[serde(rename = "hearing-answer")]
+    HearingAnswer,
 }
 
 impl Deadline {
-    pub const ALL: [Deadline; 3] = [Deadline::Acknowledge, Deadline::Progress, Deadline::Respond];
+    pub const ALL: [Deadline; 4] = [Deadline::Acknowledge, Deadline::Progress, Deadline::Respond, Deadline::HearingAnswer];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Deadline::Acknowledge => "acknowledge",
             Deadline::Progress => "progress",
             Deadline::Respond => "respond",
+            Deadline::HearingAnswer => "hearing-answer",
         }
     }
 }
@@ -66,7 +71,8 @@ impl LeadDays {
 
     pub fn get(&self, deadline: Deadline) -> &[u32] {
         match deadline {
-            Deadline::Acknowledge => &self.acknowledge,
+            // A term of a few working days, as the acknowledgement's.
+            Deadline::Acknowledge | Deadline::HearingAnswer => &self.acknowledge,
             Deadline::Progress => &self.progress,
             Deadline::Respond => &self.respond,
         }

@@ -68,6 +68,18 @@ pub enum MailKind {
     Notice,
     /// A link to sign in to the web workspace.
     SignInLink,
+    /// Postpones the final response (Awb 9:11).
+    Postponement,
+    /// The complaint is not handled, with the ground (Awb 9:8); closes the case.
+    NotHandled,
+    /// Confirms that the complaint was settled to the complainant's satisfaction (Awb 9:5).
+    Settled,
+    /// A copy of the complaint and its documents to the person it is about (Awb 9:9).
+    Disclosure,
+    /// An invitation to be heard, with an iCalendar REQUEST (Awb 9:10).
+    HearingInvitation,
+    /// The report of the hearing, to the complainant (Awb 9:10).
+    HearingReport,
 }
 
 text_enum!(MailKind, "a kind of mail",
@@ -81,6 +93,12 @@ text_enum!(MailKind, "a kind of mail",
     Confirmation => "confirmation",
     Notice => "notice",
     SignInLink => "sign-in-link",
+    Postponement => "postponement",
+    NotHandled => "not-handled",
+    Settled => "settled",
+    Disclosure => "disclosure",
+    HearingInvitation => "hearing-invitation",
+    HearingReport => "hearing-report",
 );
 
 impl MailKind {
@@ -91,13 +109,36 @@ impl MailKind {
     /// without a reply; mail from our own addresses is never answered; and acknowledgements
     /// stay under the per-sender limit.
     pub fn is_automatic(self) -> bool {
-        !matches!(self, MailKind::Progress | MailKind::RequestInfo | MailKind::Response)
+        !matches!(
+            self,
+            MailKind::Progress
+                | MailKind::RequestInfo
+                | MailKind::Response
+                | MailKind::Postponement
+                | MailKind::NotHandled
+                | MailKind::Settled
+                | MailKind::Disclosure
+                | MailKind::HearingInvitation
+                | MailKind::HearingReport
+        )
     }
 
     /// A letter to the complainant or another party, whose failure the handler must hear of,
     /// rather than a message to staff.
     pub fn is_letter_to_a_party(self) -> bool {
-        matches!(self, MailKind::Acknowledgement | MailKind::Progress | MailKind::RequestInfo | MailKind::Response)
+        matches!(
+            self,
+            MailKind::Acknowledgement
+                | MailKind::Progress
+                | MailKind::RequestInfo
+                | MailKind::Response
+                | MailKind::Postponement
+                | MailKind::NotHandled
+                | MailKind::Settled
+                | MailKind::Disclosure
+                | MailKind::HearingInvitation
+                | MailKind::HearingReport
+        )
     }
 
     /// Waits for working hours before it is sent (reminders are not for the night).
@@ -110,7 +151,9 @@ impl MailKind {
         match self {
             MailKind::Acknowledgement => Some(Deadline::Acknowledge),
             MailKind::Progress => Some(Deadline::Progress),
-            MailKind::Response => Some(Deadline::Respond),
+            // Not handling a complaint (9:8) and confirming it settled (9:5) end the duty to
+            // respond, as the final response does.
+            MailKind::Response | MailKind::NotHandled | MailKind::Settled => Some(Deadline::Respond),
             _ => None,
         }
     }
@@ -238,9 +281,26 @@ mod tests {
     #[test]
     fn letters_a_person_writes_are_not_automatic() {
         let personal: Vec<_> = MailKind::ALL.iter().filter(|k| !k.is_automatic()).map(|k| k.as_str()).collect();
-        assert_eq!(personal, ["progress", "request-info", "response"]);
+        assert_eq!(
+            personal,
+            ["progress", "request-info", "response", "postponement", "not-handled", "settled", "disclosure", "hearing-invitation", "hearing-report"]
+        );
         let to_parties: Vec<_> = MailKind::ALL.iter().filter(|k| k.is_letter_to_a_party()).map(|k| k.as_str()).collect();
-        assert_eq!(to_parties, ["acknowledgement", "progress", "request-info", "response"]);
+        assert_eq!(
+            to_parties,
+            [
+                "acknowledgement",
+                "progress",
+                "request-info",
+                "response",
+                "postponement",
+                "not-handled",
+                "settled",
+                "disclosure",
+                "hearing-invitation",
+                "hearing-report"
+            ]
+        );
     }
 
     /// The SQL that keeps mail back outside working hours names these kinds literally.
@@ -251,11 +311,15 @@ mod tests {
     }
 
     #[test]
-    fn each_deadline_is_met_by_one_kind_of_letter() {
-        for d in [Deadline::Acknowledge, Deadline::Progress, Deadline::Respond] {
+    fn each_deadline_is_met_by_its_letters() {
+        for d in [Deadline::Acknowledge, Deadline::Progress] {
             assert_eq!(MailKind::ALL.iter().filter(|k| k.meets() == Some(d)).count(), 1, "{d:?}");
         }
+        // The SQL that marks the response met (store/outbox.rs) names these kinds literally.
+        let closing: Vec<_> = MailKind::ALL.iter().filter(|k| k.meets() == Some(Deadline::Respond)).map(|k| k.as_str()).collect();
+        assert_eq!(closing, ["response", "not-handled", "settled"]);
         assert_eq!(MailKind::RequestInfo.meets(), None);
+        assert_eq!(MailKind::Postponement.meets(), None);
     }
 
     #[test]

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::Message;
 
 use crate::config::{Smtp, TlsMode};
 use crate::domain::text::single_line;
-use crate::store::OutboxItem;
+use crate::store::{MailPart, OutboxItem};
 
 /// A fresh Message-ID (without brackets) for mail we write: `TAG.RANDOM@DOMAIN`, where the tag
 /// (e.g. `KL-2026-0001.ack`) tells a handler reading headers which case and letter it was.
@@ -34,6 +34,8 @@ pub struct Mailer {
     from: Mailbox,
     /// Bounds a whole send, connecting included.
     send_timeout: Duration,
+    /// Where the documents a mail carries are read from (see `store::MailPart`).
+    attachments: Option<crate::io::attachments::AttachmentStore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,13 +107,19 @@ impl Mailer {
         };
         let from =
             Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
-        Ok(Self { endpoint, open: std::sync::Mutex::new(Vec::new()), from, send_timeout: config.timeout() * 2 })
+        Ok(Self { endpoint, open: std::sync::Mutex::new(Vec::new()), from, send_timeout: config.timeout() * 2, attachments: None })
+    }
+
+    /// Reads the documents that mails carry from `store`.
+    pub fn with_attachment_store(mut self, store: crate::io::attachments::AttachmentStore) -> Self {
+        self.attachments = Some(store);
+        self
     }
 
     /// Builds the message for an outbox row. Header values pass through lettre's encoder after
     /// `single_line`, so no name or subject can add a header line.
-    pub fn message(&self, item: &OutboxItem) -> Result<Message, SendError> {
-        let item = &item.mail;
+    pub fn message(&self, outbox_item: &OutboxItem) -> Result<Message, SendError> {
+        let item = &outbox_item.mail;
         let address = item.recipient.parse().map_err(|e| SendError::Build(format!("recipient: {e}")))?;
         let to = Mailbox::new(item.recipient_name.as_deref().map(|n| single_line(n, 100)), address);
         let mut builder = Message::builder()
@@ -131,7 +139,47 @@ impl Mailer {
             let refs: Vec<String> = item.references.iter().map(|r| format!("<{}>", single_line(r, 500))).collect();
             builder = builder.references(refs.join(" "));
         }
-        builder.header(ContentType::TEXT_PLAIN).body(item.body.clone()).map_err(|e| SendError::Build(e.to_string()))
+        let parts = &outbox_item.parts;
+        if parts.is_empty() {
+            return builder.header(ContentType::TEXT_PLAIN).body(item.body.clone()).map_err(|e| SendError::Build(e.to_string()));
+        }
+        builder.multipart(self.parts(&item.body, parts)?).map_err(|e| SendError::Build(e.to_string()))
+    }
+
+    /// The text with its parts: `multipart/mixed` of the text (with a calendar invitation
+    /// beside it in `multipart/alternative`, as Outlook, Gmail and Apple Calendar expect) and
+    /// the attachments, the invitation again as an `.ics` file among them.
+    fn parts(&self, text: &str, parts: &[MailPart]) -> Result<MultiPart, SendError> {
+        let mut alternative: Option<MultiPart> = None;
+        let mut attachments = Vec::new();
+        for part in parts {
+            match part {
+                MailPart::Calendar { method, content, filename } => {
+                    let inline = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}")).map_err(|e| SendError::Build(e.to_string()))?;
+                    alternative = Some(
+                        alternative
+                            .unwrap_or_else(|| MultiPart::alternative().singlepart(SinglePart::plain(text.to_string())))
+                            .singlepart(SinglePart::builder().header(inline).body(content.clone())),
+                    );
+                    let file = ContentType::parse("application/ics").map_err(|e| SendError::Build(e.to_string()))?;
+                    attachments.push(Attachment::new(single_line(filename, 100)).body(content.clone().into_bytes(), file));
+                }
+                MailPart::Attachment { sha256, filename, content_type } => {
+                    let store = self.attachments.as_ref().ok_or_else(|| SendError::Build("no attachment store to read documents from".into()))?;
+                    let data = std::fs::read(store.path_of(sha256)).map_err(|e| SendError::Build(format!("document {filename:?}: {e}")))?;
+                    let ct = ContentType::parse(content_type).unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+                    attachments.push(Attachment::new(single_line(filename, 200)).body(data, ct));
+                }
+            }
+        }
+        let mut mixed = match alternative {
+            Some(alternative) => MultiPart::mixed().multipart(alternative),
+            None => MultiPart::mixed().singlepart(SinglePart::plain(text.to_string())),
+        };
+        for attachment in attachments {
+            mixed = mixed.singlepart(attachment);
+        }
+        Ok(mixed)
     }
 
     /// Sends and returns the server's reply to the final DATA ("250 2.0.0 Ok: queued as ...").
@@ -224,6 +272,7 @@ mod tests {
                 references: vec!["complaint@example.test".into()],
                 status: crate::store::OutboxStatus::Pending,
             },
+            parts: Vec::new(),
         };
         String::from_utf8(mailer().message(&item).unwrap().formatted()).unwrap()
     }

@@ -5,6 +5,7 @@ use sqlx::Row;
 use super::{
     drop_quarantine_record, insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError,
 };
+use crate::domain::awb::{HistoryKind, NotHandledGround, OUTCOME_NOT_HANDLED, OUTCOME_SETTLED};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 
 /// What a letter to the complainant needs to know about its case.
@@ -17,6 +18,8 @@ pub struct LetterCase {
     pub complainant_email: Option<String>,
     pub received_on: String,
     pub respond_by: String,
+    /// How often the final response was postponed (Awb 9:11).
+    pub postponements: u32,
     pub handler_name: Option<String>,
     pub handler_email: Option<String>,
     /// Message-IDs of the case, oldest first, for In-Reply-To and References.
@@ -28,9 +31,41 @@ pub struct LetterCase {
 /// What a letter changes on its case, in the transaction that queues it.
 #[derive(Debug, Clone)]
 pub enum LetterEffect {
-    Progress { expected_by: chrono::NaiveDate },
-    RequestInformation { to: String },
-    Response { outcome: Outcome, findings: String, measures: String },
+    Progress {
+        expected_by: chrono::NaiveDate,
+    },
+    RequestInformation {
+        to: String,
+    },
+    /// The final response; `external_term_ends` is the last day to turn to the external body.
+    Response {
+        outcome: Outcome,
+        findings: String,
+        measures: String,
+        external_term_ends: chrono::NaiveDate,
+    },
+    /// Awb 9:11: `respond_by` moves from `previous` to `new_date`; `earlier` postponements
+    /// were made before (the update is guarded by it, so two at once cannot both pass).
+    /// `copies`: the letter to the people the complaint is about, queued with it.
+    Postpone {
+        previous: chrono::NaiveDate,
+        new_date: chrono::NaiveDate,
+        earlier: u32,
+        weeks: u32,
+        reason: String,
+        consent: Option<String>,
+        copies: Vec<OutgoingMail>,
+    },
+    /// Awb 9:8: closes the case without handling it.
+    NotHandled {
+        ground: NotHandledGround,
+        explanation: String,
+        external_term_ends: chrono::NaiveDate,
+    },
+    /// Awb 9:5: closes the case as settled.
+    Settled {
+        settlement: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +85,7 @@ pub struct MailOrigin {
 /// Records `origin` inside `tx`: the mail (unique by its dedupe key) and its confirmation.
 /// False if the mail was recorded before, i.e. the action it asked for was done (or refused)
 /// already; the caller must then roll back and do nothing.
-async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
+pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
     // A handler's reply released from quarantine takes the place of its quarantine record.
     if let Some(key) = &origin.message.dedupe_key {
         drop_quarantine_record(tx, key).await?;
@@ -94,11 +129,45 @@ struct Locked {
     acknowledged_at: Option<i64>,
 }
 
+/// Closes an open case without an outcome with `outcome`, in `tx`; false if it was closed or
+/// had one (guarded as well as locked). `text` goes into `findings` (the findings, the
+/// explanation of a 9:8 ground, how it was settled). A settled complaint has no
+/// `external_term_ends`.
+#[allow(clippy::too_many_arguments)]
+async fn close_case(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    case_id: i64,
+    outcome: &str,
+    text: Option<&String>,
+    measures: Option<&String>,
+    ground: Option<NotHandledGround>,
+    external_term_ends: Option<chrono::NaiveDate>,
+    t: i64,
+) -> Result<bool, sqlx::Error> {
+    let term = external_term_ends.map(|d| d.to_string());
+    let changed = sqlx::query(
+        "UPDATE cases SET outcome = $1, findings = $2, measures = $3, not_handled_ground = $4, external_term_ends = $5, status = 'closed', closed_at = $6
+         WHERE id = $7 AND outcome IS NULL AND status = 'open'",
+    )
+    .bind(outcome)
+    .bind(text)
+    .bind(measures)
+    .bind(ground.map(|g| g.as_str()))
+    .bind(term)
+    .bind(t)
+    .bind(case_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
 impl Store {
     pub async fn letter_case(&self, reference: &str) -> Result<LetterCase> {
         let r = sqlx::query(
             "SELECT c.id, c.reference, c.status, c.outcome, c.complainant_name, c.complainant_email, c.received_on, c.respond_by,
-                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id), (SELECT h.email FROM handlers h WHERE h.id = c.handler_id)
+                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id), (SELECT h.email FROM handlers h WHERE h.id = c.handler_id),
+                    c.postponements
              FROM cases c WHERE c.reference = $1",
         )
         .bind(reference)
@@ -119,6 +188,7 @@ impl Store {
             complainant_email: r.try_get(5)?,
             received_on: r.try_get(6)?,
             respond_by: r.try_get(7)?,
+            postponements: u32::try_from(r.try_get::<i64, _>(10)?).unwrap_or(0),
             handler_name: r.try_get(8)?,
             handler_email: r.try_get(9)?,
             last_inbound,
@@ -148,7 +218,7 @@ impl Store {
         };
         let outbound: Vec<String> = sqlx::query_scalar(
             "SELECT message_id FROM outbox
-             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response')
+             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report')
              ORDER BY id",
         )
         .bind(case_id)
@@ -197,25 +267,59 @@ impl Store {
                 ("progress-notice", format!("expected handling by {expected_by}"))
             }
             LetterEffect::RequestInformation { to } => ("information-requested", format!("to {to}")),
-            LetterEffect::Response { outcome, findings, measures } => {
-                // Guarded as well as locked: only an open case without an outcome is closed.
+            LetterEffect::Response { outcome, findings, measures, external_term_ends } => {
+                if !close_case(&mut tx, case.id, outcome.as_str(), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
+                    tx.rollback().await?;
+                    return Ok(Err(Refused(format!("{} already has its final response; reopen it first to respond again", case.reference))));
+                }
+                ("final-response", format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
+            }
+            LetterEffect::Postpone { previous, new_date, earlier, weeks, reason, consent, copies } => {
+                // Guarded by the date and count read before: a postponement made meanwhile
+                // refuses this one, which would otherwise skip the consent rule.
                 let changed = sqlx::query(
-                    "UPDATE cases SET outcome = $1, findings = $2, measures = $3, status = 'closed', closed_at = $4
-                     WHERE id = $5 AND outcome IS NULL AND status = 'open'",
+                    "UPDATE cases SET original_respond_by = COALESCE(original_respond_by, respond_by), respond_by = $1,
+                            postponements = postponements + 1
+                     WHERE id = $2 AND respond_by = $3 AND postponements = $4 AND status = 'open' AND outcome IS NULL",
                 )
-                .bind(outcome.as_str())
-                .bind(findings)
-                .bind(measures)
-                .bind(t)
+                .bind(new_date.to_string())
                 .bind(case.id)
+                .bind(previous.to_string())
+                .bind(i64::from(*earlier))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if changed != 1 {
                     tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} already has its final response; reopen it first to respond again", case.reference))));
+                    return Ok(Err(Refused(format!("{} changed while postponing (another postponement?); look at the case and try again", case.reference))));
                 }
-                ("final-response", format!("outcome {outcome}; case closed"))
+                for copy in copies {
+                    insert_outbox(&mut tx, Some(case.id), copy).await?;
+                }
+                let consent = consent.as_deref().map_or(String::new(), |c| format!("; complainant's written consent: {}", c.trim()));
+                let copied = if copies.is_empty() {
+                    String::new()
+                } else {
+                    format!("; copy to {}", copies.iter().map(|c| c.recipient.as_str()).collect::<Vec<_>>().join(", "))
+                };
+                (
+                    HistoryKind::Postponed.as_str(),
+                    format!("final response postponed by {weeks} week(s) from {previous} to {new_date}: {}{consent}{copied}", reason.trim()),
+                )
+            }
+            LetterEffect::NotHandled { ground, explanation, external_term_ends } => {
+                if !close_case(&mut tx, case.id, OUTCOME_NOT_HANDLED, Some(explanation), None, Some(*ground), Some(*external_term_ends), t).await? {
+                    tx.rollback().await?;
+                    return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
+                }
+                (HistoryKind::NotHandled.as_str(), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
+            }
+            LetterEffect::Settled { settlement } => {
+                if !close_case(&mut tx, case.id, OUTCOME_SETTLED, Some(settlement), None, None, None, t).await? {
+                    tx.rollback().await?;
+                    return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
+                }
+                (HistoryKind::Settled.as_str(), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
             }
         };
         match mail {
@@ -225,8 +329,8 @@ impl Store {
             None => {
                 let column = match effect {
                     LetterEffect::Progress { .. } => Some("progress_sent_at"),
-                    LetterEffect::Response { .. } => Some("responded_at"),
-                    LetterEffect::RequestInformation { .. } => None,
+                    LetterEffect::Response { .. } | LetterEffect::NotHandled { .. } | LetterEffect::Settled { .. } => Some("responded_at"),
+                    LetterEffect::RequestInformation { .. } | LetterEffect::Postpone { .. } => None,
                 };
                 if let Some(column) = column {
                     let sql = format!("UPDATE cases SET {column} = $1 WHERE id = $2 AND {column} IS NULL");
@@ -308,8 +412,11 @@ impl Store {
             tx.rollback().await?;
             return Ok(Err(Refused(why)));
         }
+        // `external_term_ends` stays: the earlier letter named that term, and retention keeps the
+        // case's data until it has passed.
         sqlx::query(
-            "UPDATE cases SET status = 'open', closed_at = NULL, outcome = NULL, findings = NULL, measures = NULL, responded_at = NULL
+            "UPDATE cases SET status = 'open', closed_at = NULL, outcome = NULL, findings = NULL, measures = NULL, responded_at = NULL,
+                    not_handled_ground = NULL
              WHERE id = $1",
         )
         .bind(locked.id)

@@ -107,7 +107,7 @@ impl Store {
         for id in message_ids {
             let row: Option<(i64, String)> = sqlx::query_as(
                 "SELECT id, kind FROM outbox WHERE case_id = $1 AND message_id = $2 AND status = 'sent'
-                 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response')",
+                 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report')",
             )
             .bind(case_id)
             .bind(id)

@@ -33,6 +33,8 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008", "web"),
     migration!(9, "0009", "scale"),
     migration!(10, "0010", "set_aside"),
+    migration!(11, "0011", "awb"),
+    migration!(12, "0012", "outbox_parts"),
 ];
 
 impl Store {

@@ -211,6 +211,8 @@ pub struct OutboxItem {
     pub case_id: Option<i64>,
     pub attempts: i64,
     pub mail: OutgoingMail,
+    /// Parts besides the text (attachments, a calendar invitation); empty for most mail.
+    pub parts: Vec<MailPart>,
 }
 
 /// What `cases list` and `cases show` print.
@@ -536,6 +538,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 }
 
 mod actions;
+mod awb;
 pub mod corrections;
 mod error;
 mod handlers;
@@ -551,6 +554,7 @@ mod views;
 mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
+pub use awb::MailPart;
 #[cfg(test)]
 pub(crate) use error::db_error_with_code;
 pub use error::StoreError;

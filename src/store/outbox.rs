@@ -29,7 +29,7 @@ impl Store {
     /// Outgoing mail `id`, if it is still pending.
     pub async fn pending_outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
         let row = sqlx::query(
-            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts FROM outbox WHERE id = $1 AND status = 'pending'",
+            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts, parts FROM outbox WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -80,7 +80,7 @@ impl Store {
              WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3{except}
                           ORDER BY next_attempt_at, id LIMIT $4)
                AND status = 'pending' AND claimed_until <= $3
-             RETURNING id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts"
+             RETURNING id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts, parts"
         );
         let due = format!("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1{except}");
         // A claimant that loses every row to another one at the same moment asks again while
@@ -231,6 +231,7 @@ fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
             references: row.try_get::<String, _>(9)?.split_whitespace().map(str::to_string).collect(),
             status: OutboxStatus::Pending,
         },
+        parts: super::awb::parts_from_column(row.try_get(11)?)?,
     })
 }
 
@@ -261,19 +262,21 @@ async fn record_sent(
             Some(Deadline::Progress) => {
                 met.entry(("UPDATE cases SET progress_sent_at = $1 WHERE id IN ($2) AND progress_sent_at IS NULL", t)).or_default().push(case_id)
             }
-            // Only a response to a closed case with no later response still to go (reopened
-            // cases): on its own, in the order sent.
+            // Only a closing letter (a response, or one not handling or settling the complaint)
+            // to a closed case with no later one still to go (reopened cases): on its own, in
+            // the order sent.
             Some(Deadline::Respond) => {
                 sqlx::query(
                     "UPDATE cases SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL AND status = 'closed'
-                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind = 'response' AND o.status = 'pending')",
+                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = $2 AND o.kind IN ('response', 'not-handled', 'settled') AND o.status = 'pending')",
                 )
                 .bind(t)
                 .bind(case_id)
                 .execute(&mut **tx)
                 .await?;
             }
-            None => {}
+            // Met by the complainant's answer, never by a mail of ours.
+            Some(Deadline::HearingAnswer) | None => {}
         }
         events.push((case_id, action, String::new()));
         return Ok(());

@@ -15,9 +15,17 @@ struct FactsRow {
     external_body: Option<String>,
     measures: Option<String>,
     requests_for_information: i64,
+    original_respond_by: Option<String>,
+    postponements: i64,
+    not_handled_ground: Option<String>,
+    final_responses: i64,
+    hearing_outcome: Option<String>,
     deadlines: DeadlineColumns,
 }
-from_columns!(FactsRow { reference, received_on, category, outcome, external_body, measures, requests_for_information } with deadlines);
+from_columns!(FactsRow {
+    reference, received_on, category, outcome, external_body, measures, requests_for_information, original_respond_by, postponements,
+    not_handled_ground, final_responses, hearing_outcome
+} with deadlines);
 
 impl Store {
     /// The register facts of cases received from `from` to `to` inclusive. Requests for
@@ -30,7 +38,10 @@ impl Store {
         let mut rows = sqlx::query_as::<_, FactsRow>(
             "SELECT c.reference, c.received_on, c.category, c.outcome, c.acknowledge_by, c.acknowledged_at, c.progress_by,
                     c.progress_sent_at, c.respond_by, c.responded_at, c.external_body, c.measures,
-                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'information-requested') AS requests_for_information
+                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'information-requested') AS requests_for_information,
+                    c.original_respond_by, c.postponements, c.not_handled_ground,
+                    (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'final-response') AS final_responses,
+                    c.hearing_outcome
              FROM cases c WHERE c.received_on >= $1 AND c.received_on <= $2 ORDER BY c.id",
         )
         .bind(from.to_string())
@@ -40,6 +51,7 @@ impl Store {
         while let Some(r) = rows.try_next().await? {
             let [(_, acknowledge_by, acknowledged_at), (_, progress_by, progress_sent_at), (_, respond_by, responded_at)] = r.deadlines.each();
             let date = |text: &str| stored_day(&r.reference, text);
+            let original_respond_by = r.original_respond_by.as_deref().map(date).transpose()?;
             facts.push(CaseFacts {
                 received_on: date(&r.received_on)?,
                 acknowledge_by: date(acknowledge_by)?,
@@ -54,6 +66,11 @@ impl Store {
                 external_body: r.external_body,
                 measures: r.measures,
                 requests_for_information: r.requests_for_information,
+                original_respond_by,
+                postponements: u32::try_from(r.postponements).unwrap_or(0),
+                not_handled_ground: r.not_handled_ground,
+                final_responses: r.final_responses,
+                hearing_outcome: r.hearing_outcome,
             });
         }
         Ok(facts)
@@ -66,10 +83,17 @@ impl Store {
     /// cases and the hashes of files (attachments, large raw mails) nothing refers to any more.
     pub async fn remove_personal_data(&self, cutoff: i64) -> Result<(u64, Vec<String>)> {
         let mut tx = self.begin().await?;
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL")
-            .bind(cutoff)
-            .fetch_all(&mut *tx)
-            .await?;
+        // Never while the complainant may still turn to the external body (Awb 9:24): its
+        // term runs to `external_term_ends` inclusive, whatever the retention period.
+        let today = amsterdam_date(chrono::Utc::now()).to_string();
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL
+               AND (external_term_ends IS NULL OR external_term_ends < $2)",
+        )
+        .bind(cutoff)
+        .bind(today)
+        .fetch_all(&mut *tx)
+        .await?;
         let mut hashes = Vec::new();
         let t = now();
         for id in &ids {
@@ -79,15 +103,16 @@ impl Store {
             hashes.extend(raw_files);
             let statements: [&'static str; 5] = [
                 "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
-                        postal_address = NULL, subject = '', description = '', findings = NULL,
+                        postal_address = NULL, subject = '', description = '', findings = NULL, hearing_report = NULL,
                         forwarded_sender = NULL, forwarded_date = NULL WHERE id = $1",
                 "UPDATE messages SET from_address = NULL, subject = '', body = '', raw = NULL, raw_file = NULL, message_id = NULL WHERE case_id = $1",
                 // SMTP replies and errors can name the recipient; In-Reply-To and References
                 // carry the complainant's Message-IDs.
                 "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
-                        in_reply_to = NULL, refs = '' WHERE case_id = $1",
+                        in_reply_to = NULL, refs = '', parts = NULL WHERE case_id = $1",
                 "UPDATE case_events SET detail = '' WHERE case_id = $1
-                   AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected')",
+                   AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected',
+                                  'postponed', 'disclosed', 'hearing-invited', 'hearing-answer')",
                 "DELETE FROM case_subjects WHERE case_id = $1",
             ];
             for sql in statements {

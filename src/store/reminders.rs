@@ -39,9 +39,11 @@ struct DueRow {
     active: Option<i64>,
     incomplete: String,
     supervisor_check: String,
+    /// The term to answer a hearing invitation, while no answer or decision came (Awb 9:10).
+    hearing_answer_due: Option<String>,
     deadlines: DeadlineColumns,
 }
-from_columns!(DueRow { id, reference, name, email, active, incomplete, supervisor_check } with deadlines);
+from_columns!(DueRow { id, reference, name, email, active, incomplete, supervisor_check, hearing_answer_due } with deadlines);
 
 /// Index into the claims handed to [`Store::queue_digest`] that were new.
 pub type ClaimedReminder = usize;
@@ -71,11 +73,13 @@ impl Store {
     pub async fn open_deadlines(&self, due_by: NaiveDate) -> Result<Vec<CaseDeadlines>> {
         let rows: Vec<DueRow> = sqlx::query_as(
             "SELECT c.id, c.reference, h.name, h.email, h.active, c.acknowledge_by, c.acknowledged_at, c.progress_by,
-                    c.progress_sent_at, c.respond_by, c.responded_at, c.incomplete, c.supervisor_check
+                    c.progress_sent_at, c.respond_by, c.responded_at, c.incomplete, c.supervisor_check,
+                    CASE WHEN c.hearing_answer IS NULL AND c.hearing_outcome IS NULL THEN c.hearing_answer_by END AS hearing_answer_due
              FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id
              WHERE (c.status = 'open' AND c.acknowledged_at IS NULL AND c.acknowledge_by <= $1)
                 OR (c.status = 'open' AND c.progress_sent_at IS NULL AND c.progress_by <= $1)
                 OR (c.status = 'open' AND c.responded_at IS NULL AND c.respond_by <= $1)
+                OR (c.status = 'open' AND c.hearing_answer IS NULL AND c.hearing_outcome IS NULL AND c.hearing_answer_by <= $1)
              ORDER BY c.id",
         )
         .bind(due_by.to_string())
@@ -88,6 +92,9 @@ impl Store {
                 if met.is_none() {
                     open.push(OpenDeadline { deadline, date: stored_day(&r.reference, date)? });
                 }
+            }
+            if let Some(date) = &r.hearing_answer_due {
+                open.push(OpenDeadline { deadline: Deadline::HearingAnswer, date: stored_day(&r.reference, date)? });
             }
             let handler = match (r.name, r.email) {
                 (Some(name), Some(email)) if r.active.unwrap_or(0) != 0 => Some((name, email)),

@@ -226,7 +226,7 @@ impl Store {
             .collect();
         let letters: Vec<(String, Option<String>, String, String, i64, String)> = sqlx::query_as(
             "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
-             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response') ORDER BY id",
+             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
         )
         .bind(case_id)
         .fetch_all(&self.pool)

@@ -377,7 +377,16 @@ async fn backdate_closing(w: &World, reference: &str) {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&w.config.database.url).await.unwrap();
     let two_days_ago = chrono::Utc::now().timestamp() - 2 * 86_400;
-    sqlx::query("UPDATE cases SET closed_at = $1 WHERE reference = $2").bind(two_days_ago).bind(reference).execute(&pool).await.unwrap();
+    // The external body's term (a year after the final letter) is made to have passed as well:
+    // retention keeps a case while it runs (tests/it/awb.rs).
+    let term_passed = (chrono::Utc::now().date_naive() - chrono::Days::new(2)).to_string();
+    sqlx::query("UPDATE cases SET closed_at = $1, external_term_ends = CASE WHEN external_term_ends IS NULL THEN NULL ELSE $2 END WHERE reference = $3")
+        .bind(two_days_ago)
+        .bind(term_passed)
+        .bind(reference)
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
 }
 

@@ -345,7 +345,7 @@ fn help_lists_the_possible_values() {
         (vec!["cases", "respond", "--help"], "[possible values: founded, partly-founded, unfounded]"),
         (vec!["cases", "respond", "-h"], "[possible values: founded, partly-founded, unfounded]"),
         (vec!["cases", "category", "--help"], "[possible values: service, staff, process, other]"),
-        (vec!["report", "-h"], "[possible values: table, csv, json]"),
+        (vec!["report", "-h"], "[possible values: table, csv, json, publication]"),
     ] {
         let (code, out, err) = klachtd(&args);
         assert_eq!(code, 0, "{args:?}: {err}");

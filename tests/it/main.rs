@@ -11,8 +11,10 @@
 mod common;
 
 mod actions;
+mod awb;
 mod cli;
 mod e2e;
+mod hearing;
 mod imap_servers;
 mod mail_classes;
 mod oauth;

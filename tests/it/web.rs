@@ -767,3 +767,6 @@ async fn walk_through_the_workspace(db: Db) {
     drop(browser);
     daemon.stop().await;
 }
+
+// The steps of Awb chapter 9 in the browser.
+mod awb;

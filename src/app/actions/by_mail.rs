@@ -86,6 +86,13 @@ impl Actions {
             Ok(MailCommand::RequestInformation { .. }) => "verzoek om informatie",
             Ok(MailCommand::Respond { .. }) => "eindreactie",
             Ok(MailCommand::Note { .. }) => "notitie",
+            Ok(MailCommand::Postpone { .. }) => "uitstel",
+            Ok(MailCommand::NotHandled { .. }) => "niet behandelen",
+            Ok(MailCommand::Settle { .. }) => "opgelost",
+            Ok(MailCommand::Disclose { .. }) => "afschrift",
+            Ok(MailCommand::Hearing { .. }) => "uitnodiging hoorzitting",
+            Ok(MailCommand::HearingReport { .. }) => "verslag hoorzitting",
+            Ok(MailCommand::NoHearing { .. }) => "geen hoorzitting",
         };
         // The confirmation repeats the text that went out, so the handler sees where their reply
         // was cut.
@@ -111,6 +118,25 @@ impl Actions {
                     MailCommand::Note { text } => {
                         self.store.add_note_by_mail(reference, &text, &actor, &done).await.map(|fresh| fresh.then_some(())).map_err(ActionError::from)
                     }
+                    MailCommand::Postpone { weeks, reason, consent } => match self.store.letter_case(reference).await {
+                        Ok(case) => self.postpone_from(&case, weeks, reason, consent, &actor, Some(&done)).await.map(|(d, _)| d.map(|_| ())),
+                        Err(e) => Err(e.into()),
+                    },
+                    MailCommand::NotHandled { ground, explanation } => {
+                        self.not_handled_from(reference, ground, explanation, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
+                    }
+                    MailCommand::Settle { settlement } => self.settle_from(reference, settlement, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::Disclose { name, email } => self.disclose_from(reference, &name, email, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::Hearing { at, minutes, place } => match at.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest() {
+                        Some(start) => {
+                            let hearing =
+                                super::HearingRequest { start: start.with_timezone(&chrono::Utc), minutes, place, answer_days: 5, with_subjects: false };
+                            self.invite_to_hearing_from(reference, hearing, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
+                        }
+                        None => Err(ActionError::refused(format!("{at} does not exist in Europe/Amsterdam (daylight-saving gap)"))),
+                    },
+                    MailCommand::HearingReport { report } => self.hearing_report_from(reference, report, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
+                    MailCommand::NoHearing { ground } => self.no_hearing_from(reference, ground, &actor, Some(&done)).await,
                 }
             }
         };

@@ -87,19 +87,33 @@ impl Actions {
             return Err(ActionError::refused("the findings are empty; the response must state them (R8)"));
         }
         let case = self.store.letter_case(reference).await?;
-        let content = LetterContent::Response { outcome: outcome.as_str(), findings: findings.clone(), measures: measures.clone() };
+        let external_term_ends = self.external_term_ends();
+        let content = LetterContent::Response {
+            outcome: outcome.as_str(),
+            findings: findings.clone(),
+            measures: measures.clone(),
+            external_by: long_date(external_term_ends, &self.language()),
+        };
         let to = case.complainant_email.clone();
-        self.send(&case, Step::FinalResponse, "response", content, to, LetterEffect::Response { outcome, findings, measures }, actor, origin).await
+        let effect = LetterEffect::Response { outcome, findings, measures, external_term_ends };
+        self.send(&case, Step::FinalResponse, "response", content, to, effect, actor, origin).await
     }
 
-    fn language(&self) -> String {
+    /// The last day to turn to the external body after a final letter sent today (Awb 9:24).
+    pub(super) fn external_term_ends(&self) -> NaiveDate {
+        let settings = self.settings.get();
+        let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
+        crate::domain::awb::external_term_end(&settings.calendar, today, settings.organisation.external_body.term_months)
+    }
+
+    pub(super) fn language(&self) -> String {
         self.settings.get().letters.language().to_string()
     }
 
     #[allow(clippy::too_many_arguments)]
     /// Writes, threads and queues a letter (or writes it to print) and records its effect.
     /// `None`: `origin`, the mail that asked for it, was recorded before, so nothing was done.
-    async fn send(
+    pub(super) async fn send(
         &self,
         case: &LetterCase,
         step: Step,
@@ -129,6 +143,9 @@ impl Actions {
             Step::ProgressNotice => MailKind::Progress,
             Step::RequestInformation => MailKind::RequestInfo,
             Step::FinalResponse => MailKind::Response,
+            Step::Postpone => MailKind::Postponement,
+            Step::NotHandle => MailKind::NotHandled,
+            Step::Settle => MailKind::Settled,
             Step::Reopen => unreachable!("reopening writes no letter"),
         };
         let (mail, delivery) = match to {
@@ -235,6 +252,6 @@ impl Actions {
 }
 
 /// A letter from the command line always has no origin mail, so it is always done (or refused).
-fn once(sent: Result<Option<Delivery>, ActionError>) -> Result<Delivery, ActionError> {
+pub(super) fn once(sent: Result<Option<Delivery>, ActionError>) -> Result<Delivery, ActionError> {
     sent?.ok_or_else(|| ActionError::refused("the letter was recorded before"))
 }

@@ -5,7 +5,10 @@
 //! - [`letters`]: a handler's letters to the complainant (progress, request for information,
 //!   final response) and an acknowledgement that did not go out;
 //! - [`by_mail`]: a handler's reply by mail, authenticated, carried out and confirmed;
-//! - [`paper`]: a complaint received by post.
+//! - [`paper`]: a complaint received by post;
+//! - [`awb`]: the steps of Awb chapter 9 besides the final response: postponement (9:11), not
+//!   handling a complaint (9:8), settling it (9:5), a copy to the person complained about (9:9);
+//! - [`hearing`]: the hearing (9:10) with its iCalendar invitation.
 //!
 //! A complainant without an e-mail address gets a letter as a file to print (see
 //! [`crate::app::retention`] for the folder those go to and are removed from).
@@ -25,11 +28,14 @@ use crate::io::smtp::new_message_id;
 use crate::store::{OutboxItem, OutgoingMail, RefusableError, Refused, Store, StoreError};
 use crate::telemetry::one_line;
 
+mod awb;
 mod by_mail;
+mod hearing;
 mod letters;
 mod paper;
 
 pub use by_mail::ReplyDone;
+pub use hearing::HearingRequest;
 pub use paper::PaperComplaint;
 
 /// How a letter left.

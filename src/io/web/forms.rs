@@ -159,7 +159,7 @@ fn form_date(form: &HashMap<String, String>, key: &str) -> Result<NaiveDate, Act
     date(form, key).map_err(|e| ActionError::refused(e.to_string()))
 }
 
-fn delivered(d: Delivery) -> String {
+pub(super) fn delivered(d: Delivery) -> String {
     match d {
         Delivery::Mail(to) => format!("queued for {to}"),
         Delivery::Print(path) => format!("written to {} for printing and posting", path.display()),
@@ -187,7 +187,7 @@ pub async fn act(
         return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_request", "", Some(&back));
     }
     // Only actions we know reach the history (the path segment is the user's to write).
-    if !ACTIONS.contains(&action.as_str()) {
+    if !ACTIONS.contains(&action.as_str()) && !super::awb_forms::ACTIONS.contains(&action.as_str()) {
         return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some(&back));
     }
     if let Err(refused) = readable(&web, &session, &reference, &format!("action {action}")).await {
@@ -322,7 +322,7 @@ async fn carry_out(
             "acknowledged".into()
         }
         "release-acknowledgement" => actions.release_acknowledgement(reference, &actor).await?,
-        _ => return Ok(None),
+        _ => return super::awb_forms::carry_out(actions, reference, action, form, &actor).await,
     };
     Ok(Some(done))
 }

@@ -5,8 +5,10 @@
 
 pub mod assets;
 pub mod auth;
+mod awb_forms;
 pub mod forms;
 pub mod pages;
+pub mod publication;
 pub mod set_aside;
 pub mod templates;
 pub mod view;
@@ -162,6 +164,8 @@ pub fn router(web: Shared) -> Router {
         .route("/set-aside", get(set_aside::list))
         .route("/set-aside/{id}", get(set_aside::show))
         .route("/set-aside/{id}/register", post(set_aside::register))
+        .route("/register/publication", get(publication::page))
+        .route("/register/publication.css", get(publication::stylesheet))
         .route("/paper", get(pages::paper_form).post(forms::register_paper).layer(DefaultBodyLimit::max(30 * 1024 * 1024)))
         .fallback(|State(web): State<Shared>, headers: HeaderMap| async move {
             let session = web.session(&headers).await;

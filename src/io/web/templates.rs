@@ -16,6 +16,8 @@ const PAGES: &[(&str, &str)] = &[
     ("message.html", include_str!("../../../templates/web/message.html")),
     ("cases.html", include_str!("../../../templates/web/cases.html")),
     ("case.html", include_str!("../../../templates/web/case.html")),
+    ("case-awb.html", include_str!("../../../templates/web/case-awb.html")),
+    ("publication.html", include_str!("../../../templates/web/publication.html")),
     ("register.html", include_str!("../../../templates/web/register.html")),
     ("paper.html", include_str!("../../../templates/web/paper.html")),
     ("set-aside.html", include_str!("../../../templates/web/set-aside.html")),

@@ -257,6 +257,11 @@ mod tests {
             requests_for_information: 0,
             external_body: None,
             measures: None,
+            original_respond_by: None,
+            postponements: 0,
+            not_handled_ground: None,
+            final_responses: 0,
+            hearing_outcome: None,
         };
         let months = per_month(&[fact("2026-10-03"), fact("2026-12-31"), fact("2026-12-01"), fact("2027-02-01")], d("2026-10-01"), d("2026-12-31"));
         assert_eq!(months, [("2026-10".to_string(), 1), ("2026-11".to_string(), 0), ("2026-12".to_string(), 2)]);
