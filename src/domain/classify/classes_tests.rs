@@ -180,24 +180,24 @@ fn b64(s: &str) -> String {
     out
 }
 
+/// An invitation in a case's thread is kept with it unanswered; one about no case may be a
+/// person (here a lawyer) asking to meet about a complaint, so a person decides.
 #[test]
-fn calendar_invitations_cancellations_and_replies_are_set_aside() {
-    assert_eq!(of(&outlook_invitation("REQUEST", "Hoorzitting klacht")), Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None });
-    assert_eq!(
-        of(&outlook_invitation("CANCEL", "Geannuleerd: Hoorzitting klacht")),
-        Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None }
-    );
-    assert_eq!(
-        of(&outlook_invitation("REPLY", "Geaccepteerd: Hoorzitting klacht")),
-        Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None }
-    );
+fn calendar_invitations_cancellations_and_replies_are_never_answered() {
+    let held = Classification::Quarantine(QuarantineReason::Invitation);
+    assert_eq!(of(&outlook_invitation("REQUEST", "Hoorzitting klacht")), held);
+    assert_eq!(of(&outlook_invitation("CANCEL", "Geannuleerd: Hoorzitting klacht")), held);
+    assert_eq!(of(&outlook_invitation("REPLY", "Geaccepteerd: Hoorzitting klacht")), held);
+    // Released by a handler, it is the complaint they judged it to be.
+    let released = classify::<u32>(&parse(outlook_invitation("REQUEST", "Hoorzitting klacht").as_bytes()).unwrap(), &[], None, None);
+    assert_eq!(released, Classification::NewComplaint);
     let linked = classify(&parse(outlook_invitation("REQUEST", "Hoorzitting KL-2026-0003").as_bytes()).unwrap(), &[], Some(3), Some(&all_filters()));
     assert_eq!(linked, Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: Some(3) });
     // A Teams meeting notice: method in the calendar only, sent by the organiser's mailbox.
     let teams = "From: Planning <planning@dienst-partner.nl>\r\nTo: klachten@dienst.nl\r\nSubject: Microsoft Teams-vergadering: overleg\r\nMIME-Version: 1.0\r\n\
             Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Microsoft Teams-vergadering</p><p>Deelnemen</p>\r\n\
             --B\r\nContent-Type: text/calendar; charset=utf-8\r\nContent-Disposition: attachment; filename=invite.ics\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nX-MICROSOFT-SKYPETEAMSMEETINGURL:https://teams.microsoft.com/l/meetup-join/x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n--B--\r\n";
-    assert_eq!(of(teams), Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None });
+    assert_eq!(of(teams), held);
     // A person who attaches an event for information (PUBLISH) still complains.
     let published = teams
         .replace("METHOD:REQUEST", "METHOD:PUBLISH")

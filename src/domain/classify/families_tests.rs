@@ -347,7 +347,7 @@ fn exchange_tnef_meeting_requests_are_invitations() {
     let tnef = "From: Marieke Dekker <m.dekker@advocaat-dekker.nl>\r\nTo: klachten@dienst.nl\r\nSubject: Hoorzitting\r\nContent-Class: urn:content-classes:calendarmessage\r\nX-MS-TNEF-Correlator: <AM0PR07@eurprd07.prod.outlook.com>\r\n\
         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=T\r\n\r\n--T\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nWhen: 1 december 2026 10:00-11:00.\r\n\
         --T\r\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\r\nContent-Disposition: attachment; filename=\"winmail.dat\"\r\nContent-Transfer-Encoding: base64\r\n\r\neJ8+IhAA\r\n--T--\r\n";
-    assert_eq!(of(tnef), Classification::SetAside { reason: SetAsideReason::CalendarInvitation, case: None });
+    assert_eq!(of(tnef), Classification::Quarantine(QuarantineReason::Invitation));
     // TNEF without the calendar class is a person's rich-text mail.
     let rich = tnef
         .replace("Content-Class: urn:content-classes:calendarmessage\r\n", "")

@@ -147,6 +147,9 @@ pub enum QuarantineReason {
     Voicemail,
     /// A fax delivered by a fax gateway: possibly a complaint on paper.
     Fax,
+    /// A calendar invitation, cancellation or answer that refers to no case: possibly a person
+    /// asking to meet about a complaint.
+    Invitation,
     /// Weak or disagreeing evidence that a machine made it: a person decides whether it is a
     /// complaint. The signals are recorded with it.
     Unclear { reasons: Signals },
@@ -159,6 +162,7 @@ impl QuarantineReason {
             QuarantineReason::ScannedDocument => "scanned-document",
             QuarantineReason::Voicemail => "voicemail",
             QuarantineReason::Fax => "fax",
+            QuarantineReason::Invitation => "invitation",
             QuarantineReason::Unclear { .. } => "unclear",
         }
     }
@@ -170,6 +174,7 @@ impl QuarantineReason {
             QuarantineReason::ScannedDocument => "a scanned document from a copier: register a paper complaint with `klachtd cases register`".into(),
             QuarantineReason::Voicemail => "a voicemail: listen to it and call back".into(),
             QuarantineReason::Fax => "a fax from a fax gateway: register a paper complaint with `klachtd cases register`".into(),
+            QuarantineReason::Invitation => "a calendar invitation about no case: someone may want to meet about a complaint; release it if it is one".into(),
             QuarantineReason::Unclear { reasons } => {
                 let list: Vec<&str> = reasons.iter().map(WeakSignal::describe).collect();
                 format!("unclear whether a person wrote this ({}): release it if it is a complaint", list.join("; "))
@@ -237,6 +242,15 @@ pub fn classify<C>(mail: &InboundMail, own_addresses: &[String], linked_case: Op
         return Classification::Quarantine(QuarantineReason::Spam(filter));
     }
     if let Some(reason) = set_aside_reason(mail) {
+        // An invitation about no case may be a person asking to meet about a complaint: a
+        // person decides, and one they release is a complaint. One in a case's thread (an
+        // answer to our hearing) stays with it.
+        if reason == SetAsideReason::CalendarInvitation && linked_case.is_none() {
+            return match spam {
+                Some(_) => Classification::Quarantine(QuarantineReason::Invitation),
+                None => Classification::NewComplaint,
+            };
+        }
         return Classification::SetAside { reason, case: linked_case };
     }
     // Before the machine check: a voicemail system, copier or fax gateway may well send from a

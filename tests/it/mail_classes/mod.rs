@@ -12,7 +12,7 @@ use klachtd::store::Table;
 on_both_databases!(
     machine_senders_make_no_case_and_get_no_reply,
     spam_waits_in_quarantine_until_a_handler_registers_it,
-    calendar_invitations_are_kept_with_their_case_or_set_aside,
+    calendar_invitations_are_kept_with_their_case_or_held_for_a_person,
     a_reference_in_the_text_threads_only_for_a_known_sender,
     legacy_8bit_text_keeps_its_letters,
     hidden_html_leaves_no_trace_in_the_description,
@@ -186,7 +186,7 @@ fn invitation(from: &str, to: &str, method: &str, subject: &str) -> String {
     )
 }
 
-async fn calendar_invitations_are_kept_with_their_case_or_set_aside(db: Db) {
+async fn calendar_invitations_are_kept_with_their_case_or_held_for_a_person(db: Db) {
     let w = World::new(db).await;
     let daemon = w.start();
     let alice = address("alice");
@@ -200,7 +200,12 @@ async fn calendar_invitations_are_kept_with_their_case_or_set_aside(db: Db) {
         w.send(&mediator, raw.as_bytes()).await;
     }
     let store = w.store().await;
-    eventually("two invitations set aside", WAIT, || async { (folder_len(&w, IGNORED).await == 2).then_some(()) }).await;
+    // About no case, the mediator may want to meet about a complaint: a person decides.
+    eventually("two invitations held for a person", WAIT, || async { (folder_len(&w, QUARANTINE).await == 2).then_some(()) }).await;
+    let reasons: Vec<String> = store.quarantined().await.unwrap().into_iter().map(|(_, _, r)| r).collect();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons.iter().all(|r| r.contains("calendar invitation about no case")), "{reasons:?}");
+    assert_eq!(folder_len(&w, IGNORED).await, 0);
     let detail =
         eventually("one kept with its case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.message_list.len() == 2) }).await;
     daemon.stop().await;
