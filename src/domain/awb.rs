@@ -9,39 +9,10 @@ use std::str::FromStr;
 use chrono::{Months, NaiveDate};
 
 use super::calendar::Calendar;
+use super::vocabulary::text_enum;
 
 /// What the law allows as a postponement of the final response, in weeks (9:11(2)).
 pub const LAW_MAX_POSTPONEMENT_WEEKS: u32 = 4;
-
-macro_rules! text_enum {
-    ($t:ident, $what:literal, $($variant:ident => $text:literal),+ $(,)?) => {
-        impl $t {
-            pub const ALL: &'static [$t] = &[$($t::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($t::$variant => $text),+ }
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s.trim() {
-                    $($text => Ok($t::$variant),)+
-                    other => Err(format!(concat!("{:?} is not ", $what, "; use one of: {}"), other, [$($text),+].join(", "))),
-                }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(self.as_str())
-            }
-        }
-        impl serde::Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-    };
-}
 
 /// The history entries of the chapter 9 steps (`case_events.action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

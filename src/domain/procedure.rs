@@ -4,9 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::vocabulary::text_enum;
+
 /// The outcome of a complaint in the final response (R8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Outcome {
     Founded,
     PartlyFounded,
@@ -14,8 +15,7 @@ pub enum Outcome {
 }
 
 /// The register's categories (R10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Category {
     Service,
     Staff,
@@ -23,32 +23,8 @@ pub enum Category {
     Other,
 }
 
-macro_rules! text_enum {
-    ($t:ty, $what:literal, $($variant:path => $text:literal),+) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $($variant => $text),+ }
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s.trim() {
-                    $($text => Ok($variant),)+
-                    other => Err(format!(concat!("{:?} is not ", $what, "; use one of: {}"), other, [$($text),+].join(", "))),
-                }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(Outcome, "an outcome", Outcome::Founded => "founded", Outcome::PartlyFounded => "partly-founded", Outcome::Unfounded => "unfounded");
-text_enum!(Category, "a category", Category::Service => "service", Category::Staff => "staff", Category::Process => "process", Category::Other => "other");
+text_enum!(Outcome, "an outcome", Founded => "founded", PartlyFounded => "partly-founded", Unfounded => "unfounded");
+text_enum!(Category, "a category", Service => "service", Staff => "staff", Process => "process", Other => "other");
 
 /// What a case's state allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

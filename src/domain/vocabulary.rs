@@ -44,6 +44,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 /// What an outgoing mail is, which decides how it is sent and what its acceptance means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
