@@ -110,7 +110,13 @@ impl MailKind {
     /// without a reply; mail from our own addresses is never answered; and acknowledgements
     /// stay under the per-sender limit.
     pub fn is_automatic(self) -> bool {
-        !matches!(
+        !self.is_handlers_letter()
+    }
+
+    /// A letter a handler writes to the complainant or another party (the procedure's own
+    /// letters), as against what klachtd writes by itself.
+    fn is_handlers_letter(self) -> bool {
+        matches!(
             self,
             MailKind::Progress
                 | MailKind::RequestInfo
@@ -127,19 +133,7 @@ impl MailKind {
     /// A letter to the complainant or another party, whose failure the handler must hear of,
     /// rather than a message to staff.
     pub fn is_letter_to_a_party(self) -> bool {
-        matches!(
-            self,
-            MailKind::Acknowledgement
-                | MailKind::Progress
-                | MailKind::RequestInfo
-                | MailKind::Response
-                | MailKind::Postponement
-                | MailKind::NotHandled
-                | MailKind::Settled
-                | MailKind::Disclosure
-                | MailKind::HearingInvitation
-                | MailKind::HearingReport
-        )
+        self == MailKind::Acknowledgement || self.is_handlers_letter()
     }
 
     /// Waits for working hours before it is sent (reminders are not for the night).
