@@ -14,7 +14,10 @@
 //!
 //! It prints a table per label and per source, every silenced person and every answered machine
 //! (file id, reason, subject and sender, never the body), and the two rates the issue sets
-//! goals for: silenced persons (goal 0) and machine mail answered (goal at most 2 %).
+//! goals for: silenced persons (goal 0) and machine mail answered (goal at most 2 %). Mail a
+//! trusted spam filter flagged (its verdict headers, e.g. after tests/eval/spamfilter.sh) is
+//! held for a person, not silenced; the persons among it are listed apart, since each waits
+//! for someone to release it.
 //! `--all` adds one line per mail, to compare two classifiers with `diff`.
 
 use std::collections::BTreeMap;
@@ -22,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use klachtd::config::Spam;
-use klachtd::domain::classify::{classify, correspondent, Classification};
+use klachtd::domain::classify::{classify, correspondent, Classification, QuarantineReason};
 use klachtd::domain::inbound::{parse, InboundMail};
 
 /// Our own complaints address: made up, so that no fixture's sender is "us" by accident.
@@ -101,6 +104,8 @@ struct Judged {
     /// Where the intake sends the acknowledgement, and the other address when `From` and
     /// `Reply-To` differ.
     ack: Option<(String, Option<String>)>,
+    /// Held because a trusted spam filter flagged it.
+    spam: bool,
 }
 
 fn main() {
@@ -133,7 +138,15 @@ fn main() {
         let raw = match std::fs::read(&path) {
             Ok(raw) => raw,
             Err(_) => {
-                results.push(Judged { entry, outcome: Outcome::Missing, reason: String::new(), subject: String::new(), from: String::new(), ack: None });
+                results.push(Judged {
+                    entry,
+                    outcome: Outcome::Missing,
+                    reason: String::new(),
+                    subject: String::new(),
+                    from: String::new(),
+                    ack: None,
+                    spam: false,
+                });
                 continue;
             }
         };
@@ -144,12 +157,21 @@ fn main() {
         let (mail, class) = match (parsed, class) {
             (Ok(mail), Some(class)) => (mail, class),
             (Err(e), _) => {
-                results.push(Judged { entry, outcome: Outcome::Unparseable, reason: e.to_string(), subject: String::new(), from: String::new(), ack: None });
+                results.push(Judged {
+                    entry,
+                    outcome: Outcome::Unparseable,
+                    reason: e.to_string(),
+                    subject: String::new(),
+                    from: String::new(),
+                    ack: None,
+                    spam: false,
+                });
                 continue;
             }
             (Ok(_), None) => unreachable!("classified when parsed"),
         };
         let (outcome, reason) = outcome(&class);
+        let spam = matches!(class, Classification::Quarantine(QuarantineReason::Spam(_)));
         let ack = (outcome == Outcome::Answered).then(|| acknowledgement_to(&mail)).flatten();
         results.push(Judged {
             entry,
@@ -158,6 +180,7 @@ fn main() {
             subject: clip(&mail.subject, 90),
             from: mail.from.as_ref().map(|f| f.address.clone()).unwrap_or_default(),
             ack,
+            spam,
         });
     }
 
@@ -230,6 +253,11 @@ fn report(results: &[Judged], folder: &Path, labels: &Path, spent: Duration, all
     for r in &held {
         line(r);
     }
+    let spam_persons: Vec<&Judged> = results.iter().filter(|r| r.entry.label == Label::Person && r.spam).collect();
+    println!("\n== persons held as spam ({}): a trusted spam filter flagged them; each waits for a person to release it", spam_persons.len());
+    for r in &spam_persons {
+        line(r);
+    }
     let odd: Vec<&Judged> = results.iter().filter(|r| matches!(r.outcome, Outcome::Unparseable | Outcome::Missing)).collect();
     if !odd.is_empty() {
         println!("\n== unparseable or missing ({})", odd.len());
@@ -266,6 +294,8 @@ fn report(results: &[Judged], folder: &Path, labels: &Path, spent: Duration, all
         count(Label::Machine, &|o| o == Outcome::ToPerson),
         machines
     );
+    let spam = |label: Label| results.iter().filter(|r| r.entry.label == label && r.spam).count();
+    println!("held as spam (intake.spam): {} persons, {} machines, {} unclear", spam(Label::Person), spam(Label::Machine), spam(Label::Unclear));
 }
 
 fn line(r: &Judged) {
