@@ -13,7 +13,7 @@ use crate::app::intake::Intake;
 use crate::app::outbox::OutboxWorker;
 use crate::app::reminders::ReminderService;
 use crate::app::templates::Letters;
-use crate::config::settings::{Settings, SharedSettings};
+use crate::app::settings::{Settings, SharedSettings};
 use crate::config::Config;
 use crate::io::health::{serve_metrics, Health, Loop};
 use crate::io::imap::MailboxWorker;

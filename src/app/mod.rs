@@ -4,9 +4,19 @@
 
 pub mod actions;
 pub mod clock;
+pub mod health;
 pub mod intake;
 pub mod outbox;
 pub mod reminders;
 pub mod retention;
 pub mod schedule;
+pub mod settings;
 pub mod templates;
+
+/// A fresh Message-ID (without brackets) for mail we write; see [`crate::domain::message_id`].
+pub fn new_message_id(tag: &str, domain: &str) -> String {
+    use ring::rand::SecureRandom;
+    let mut random = [0u8; 8];
+    ring::rand::SystemRandom::new().fill(&mut random).expect("system random source");
+    crate::domain::message_id::message_id(tag, domain, &random)
+}

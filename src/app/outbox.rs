@@ -12,11 +12,11 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
-use crate::config::settings::SharedSettings;
+use crate::app::settings::SharedSettings;
 use crate::domain::reminders::sending_window_open;
 use crate::domain::text::redact_addresses;
 use crate::domain::vocabulary::MailKind;
-use crate::io::health::{Health, Loop};
+use crate::app::health::{Health, Loop};
 use crate::io::smtp::Mailer;
 use crate::store::{now, Claim, OutboxItem, Sent, Store};
 

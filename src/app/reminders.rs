@@ -10,12 +10,12 @@ use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
 use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
-use crate::config::settings::SharedSettings;
+use crate::app::settings::SharedSettings;
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::reminders::{due_at, horizon, sending_window_open, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::health::Health;
-use crate::io::smtp::new_message_id;
+use crate::app::health::Health;
+use crate::app::new_message_id;
 use crate::store::set_aside::HeldCount;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
 
@@ -163,7 +163,7 @@ impl ReminderService {
         Ok(digests)
     }
 
-    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item], held: Option<&HeldCount>) -> Option<OutgoingMail> {
+    fn compose(&self, settings: &crate::app::settings::Settings, digest: &Digest, items: &[&Item], held: Option<&HeldCount>) -> Option<OutgoingMail> {
         let language = settings.letters.language();
         let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
         let nearest = items.iter().map(|i| i.due.date()).min();

@@ -17,14 +17,7 @@ use crate::config::{Smtp, TlsMode};
 use crate::domain::text::single_line;
 use crate::store::{MailPart, OutboxItem};
 
-/// A fresh Message-ID (without brackets) for mail we write: `TAG.RANDOM@DOMAIN`, where the tag
-/// (e.g. `KL-2026-0001.ack`) tells a handler reading headers which case and letter it was.
-pub fn new_message_id(tag: &str, domain: &str) -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 8];
-    ring::rand::SystemRandom::new().fill(&mut bytes).expect("system random source");
-    format!("{tag}.{}@{domain}", crate::domain::inbound::hex(&bytes))
-}
+pub use crate::app::new_message_id;
 
 pub struct Mailer {
     endpoint: connection::Endpoint,

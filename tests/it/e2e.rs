@@ -293,7 +293,7 @@ async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
     {
         let store = w.store().await.clone();
         let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
-        let settings = klachtd::config::settings::SharedSettings::new(klachtd::config::settings::Settings::new(&w.config, letters));
+        let settings = klachtd::app::settings::SharedSettings::new(klachtd::app::settings::Settings::new(&w.config, letters));
         let actions = std::sync::Arc::new(klachtd::app::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
         let intake = klachtd::app::intake::Intake::new(&w.config, store, settings, actions, Utc::now() - chrono::Duration::hours(1), Default::default());
         let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();

@@ -13,7 +13,7 @@ use crate::domain::awb::{self, HistoryKind, NotHandledGround, Postponement};
 use crate::domain::calendar::Deadlines;
 use crate::domain::procedure::Step;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::smtp::new_message_id;
+use crate::app::new_message_id;
 use crate::store::{LetterCase, LetterEffect, MailOrigin, MailPart, OutgoingMail};
 
 impl Actions {

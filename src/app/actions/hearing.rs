@@ -12,7 +12,7 @@ use crate::domain::awb::{no_hearing_refusal, NoHearingGround};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::ical;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::smtp::new_message_id;
+use crate::app::new_message_id;
 use crate::store::{LetterCase, MailOrigin, MailPart, OutgoingMail};
 
 /// A hearing to invite to.

@@ -14,7 +14,7 @@ use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
 use crate::domain::procedure::{Outcome, Step};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::smtp::new_message_id;
+use crate::app::new_message_id;
 use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
 
 impl Actions {
