@@ -10,10 +10,10 @@ use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
 use crate::app::intake::Intake;
-use crate::app::outbox::OutboxWorker;
+use crate::app::outbox::{OutboxWorker, WorkerOptions};
 use crate::app::reminders::ReminderService;
-use crate::app::templates::Letters;
 use crate::app::settings::{Settings, SharedSettings};
+use crate::app::templates::Letters;
 use crate::config::Config;
 use crate::io::health::{serve_metrics, Health, Loop};
 use crate::io::imap::MailboxWorker;
@@ -159,21 +159,12 @@ impl Daemon {
         crate::app::outbox::apply_left_journals(&store, &journals, &hostname()).await?;
         let journal = crate::app::outbox::journal::SentJournal::create(&journals, &hostname())
             .with_context(|| format!("cannot create the outbox journal in {}", journals.display()))?;
-        let outbox = OutboxWorker {
-            store: store.clone(),
-            mailer,
-            wake: wake.clone(),
+        let options = WorkerOptions {
             poll_interval: Duration::from_secs(config.outbox.poll_interval_secs),
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
-            health: health.clone(),
-            actions: actions.clone(),
-            settings: settings.clone(),
-            clock: Clock::system(),
-            journal,
-            unrecorded: Default::default(),
-            recording: Default::default(),
         };
+        let outbox = OutboxWorker::new(store.clone(), mailer, actions.clone(), settings.clone(), health.clone(), journal, options).with_wake(wake.clone());
         let web = match &config.web {
             Some(w) => {
                 // Bound at start-up, so a port in use is a start-up error, not a silent absence.
@@ -188,7 +179,7 @@ impl Daemon {
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
     /// system clock.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.outbox.clock = clock;
+        self.outbox = self.outbox.with_clock(clock);
         self
     }
 
@@ -208,7 +199,7 @@ impl Daemon {
         let notifier = Arc::new(Notifier::from_env());
         self.health.beat(Loop::Mailbox);
         self.health.beat(Loop::Outbox);
-        let clock = self.outbox.clock.clone();
+        let clock = self.outbox.clock().clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
             let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.imap.inbox.clone(), shutdown.clone());

@@ -9,13 +9,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
-use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
+use crate::app::health::Health;
+use crate::app::new_message_id;
 use crate::app::settings::SharedSettings;
+use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::reminders::{due_at, horizon, sending_window_open, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::app::health::Health;
-use crate::app::new_message_id;
 use crate::store::set_aside::HeldCount;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
 

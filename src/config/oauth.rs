@@ -221,7 +221,11 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
             for (key, path) in [("oauth2.certificate_file", &o.certificate_file), ("oauth2.private_key_file", &o.private_key_file)] {
                 if let Some(Err(e)) = path.as_deref().map(std::fs::metadata) {
                     let path = path.as_deref().unwrap_or(std::path::Path::new("")).display();
-                    add(key, format!("cannot read {path}: {e}"), "give a PEM certificate and its RSA private key (PEM, PKCS#8 or PKCS#1), readable by the service");
+                    add(
+                        key,
+                        format!("cannot read {path}: {e}"),
+                        "give a PEM certificate and its RSA private key (PEM, PKCS#8 or PKCS#1), readable by the service",
+                    );
                 }
             }
         } else if secrets {

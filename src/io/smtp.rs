@@ -228,6 +228,27 @@ impl Mailer {
     }
 }
 
+/// The daemon's transport: a 5xx reply or a message that cannot be built is permanent (see
+/// [`SendError::is_permanent`]), everything else is retried.
+impl crate::app::outbox::Transport for Mailer {
+    fn send<'a>(&'a self, item: &'a OutboxItem) -> futures::future::BoxFuture<'a, Result<String, crate::app::outbox::SendFailure>> {
+        use crate::app::outbox::SendFailure;
+        Box::pin(async move {
+            Mailer::send(self, item)
+                .await
+                .map_err(|e| if e.is_permanent() { SendFailure::Permanent(e.to_string()) } else { SendFailure::Temporary(e.to_string()) })
+        })
+    }
+
+    fn close_idle(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(Mailer::close_idle(self))
+    }
+
+    fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,12 +8,12 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 
 use super::{ActionError, Actions, Delivery};
+use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::app::new_message_id;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration};
 
 /// A complaint that came by post (R2).
