@@ -1,7 +1,7 @@
 //! What the daemon knows about its own health: heartbeats of its two loops (the systemd
 //! watchdog is only pinged while both beat), counters, and the mailbox connection state. The
 //! use cases report into it; the adapters read it (the watchdog, the metrics endpoint in
-//! [`crate::io::health`]). Shared by reference between the workers; all lock-free.
+//! `io::health`). Shared by reference between the workers; all lock-free.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! What the outbox sends through: one narrow trait, as lettre's `Transport` is for lettre. SMTP
-//! (`crate::io::smtp::Mailer`) is the daemon's; [`StubTransport`] keeps what it is given in
+//! (`io::smtp::Mailer`) is the daemon's; [`StubTransport`] keeps what it is given in
 //! memory and answers as told, for tests of the outbox and the letters without a server.
 
 use std::collections::VecDeque;
