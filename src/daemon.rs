@@ -210,11 +210,13 @@ impl Daemon {
             });
         }
         let web = self.web.map(|(listener, web)| tokio::spawn(crate::io::web::serve(listener, web, shutdown.clone())));
+        // Retention's first run waits for the first reminder sweep (see `every_after`).
+        let (swept_once, mut first_sweep) = watch::channel(false);
         let reminders = tokio::spawn({
             let (service, cron, health, wake, shutdown) =
                 (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.health.clone(), self.wake.clone(), shutdown.clone());
             async move {
-                if let Err(e) = crate::app::reminders::run(service, &cron, clock, health, wake, shutdown).await {
+                if let Err(e) = crate::app::reminders::run(service, &cron, clock, health, swept_once, wake, shutdown).await {
                     tracing::error!("reminder scheduler failed: {e:#}");
                 }
             }
@@ -223,7 +225,10 @@ impl Daemon {
             let (store, shutdown, data_dir) = (self.store.clone(), shutdown.clone(), self.config.storage.data_dir.clone());
             let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
             async move {
-                let job = crate::app::schedule::every("retention", &cron, shutdown, || async {
+                let after_first_sweep = async move {
+                    let _ = first_sweep.wait_for(|swept| *swept).await;
+                };
+                let job = crate::app::schedule::every_after("retention", &cron, after_first_sweep, shutdown, || async {
                     if let Err(e) = crate::app::retention::run_retention(&store, &data_dir, days).await {
                         tracing::warn!("retention failed; the next run retries: {e:#}");
                     }

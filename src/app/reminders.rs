@@ -220,17 +220,21 @@ impl ReminderService {
 }
 
 /// Runs the sweep on the cron schedule until shutdown (and once at start), at the time `clock`
-/// tells; each finished sweep is counted in `health`.
+/// tells; each finished sweep is counted in `health`. `swept_once` turns true when the first
+/// sweep is over (whatever its outcome): start-up work that would hold up the database waits
+/// for it.
 pub async fn run(
     service: Arc<ReminderService>,
     cron: &str,
     clock: Clock,
     health: Arc<Health>,
+    swept_once: watch::Sender<bool>,
     outbox_wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     crate::app::schedule::every("reminders", cron, shutdown, || async {
         let swept = service.sweep(clock.now()).await;
+        swept_once.send_replace(true);
         if swept.is_ok() {
             health.swept();
         }

@@ -374,10 +374,6 @@ impl Store {
         self
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -174,3 +174,34 @@ async fn a_letter_goes_out_to_the_complainant_with_its_threading() {
         letter.mail
     );
 }
+
+#[tokio::test]
+async fn a_hearing_invitation_carries_its_calendar_part() {
+    use crate::app::actions::HearingRequest;
+    use crate::store::MailPart;
+    let w = world().await;
+    let reference = w.case().await;
+    let worker = w.worker();
+    worker.deliver_due(&no_shutdown()).await;
+    let hearing = HearingRequest {
+        start: chrono::Utc::now() + chrono::Duration::days(14),
+        minutes: 60,
+        place: "Stadhuis, kamer 2".into(),
+        answer_days: 5,
+        with_subjects: false,
+    };
+    let (invited, _) = w.actions.invite_to_hearing(&reference, hearing, "Ann de Wit").await.unwrap();
+    assert!(invited.contains(&"mia@example.test".to_string()), "{invited:?}");
+    worker.deliver_due(&no_shutdown()).await;
+    let sent = w.stub.sent();
+    let invitation =
+        sent.iter().find(|i| i.mail.kind == MailKind::HearingInvitation && i.mail.recipient == "mia@example.test").expect("the invitation went out");
+    assert!(invitation.mail.body.contains("Stadhuis, kamer 2"), "{}", invitation.mail.body);
+    let calendar = invitation.parts.iter().find_map(|p| match p {
+        MailPart::Calendar { method, content, .. } => Some((method.clone(), content.clone())),
+        _ => None,
+    });
+    let (method, content) = calendar.expect("a calendar part");
+    assert_eq!(method, "REQUEST");
+    assert!(content.contains("BEGIN:VEVENT") && content.contains("mia@example.test"), "{content}");
+}
