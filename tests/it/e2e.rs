@@ -364,7 +364,7 @@ async fn odd_mail_is_registered_with_its_text_and_attachments(db: Db) {
     assert_eq!(names, vec!["klachtd-pwned", "groot.pdf"]);
     assert_eq!(attach.attachment_list[1].size, big.len() as i64);
     assert!(!std::path::Path::new("/tmp/klachtd-pwned").exists());
-    let stored = klachtd::io::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    let stored = klachtd::store::attachments::AttachmentStore::new(&w.config.storage.data_dir);
     use std::os::unix::fs::PermissionsExt;
     for a in &attach.attachment_list {
         let path = stored.path_of(&a.sha256);
