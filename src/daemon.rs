@@ -10,10 +10,10 @@ use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
 use crate::app::intake::Intake;
-use crate::app::outbox::OutboxWorker;
+use crate::app::outbox::{OutboxWorker, WorkerOptions};
 use crate::app::reminders::ReminderService;
+use crate::app::settings::{Settings, SharedSettings};
 use crate::app::templates::Letters;
-use crate::config::settings::{Settings, SharedSettings};
 use crate::config::Config;
 use crate::io::health::{serve_metrics, Health, Loop};
 use crate::io::imap::MailboxWorker;
@@ -159,21 +159,12 @@ impl Daemon {
         crate::app::outbox::apply_left_journals(&store, &journals, &hostname()).await?;
         let journal = crate::app::outbox::journal::SentJournal::create(&journals, &hostname())
             .with_context(|| format!("cannot create the outbox journal in {}", journals.display()))?;
-        let outbox = OutboxWorker {
-            store: store.clone(),
-            mailer,
-            wake: wake.clone(),
+        let options = WorkerOptions {
             poll_interval: Duration::from_secs(config.outbox.poll_interval_secs),
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
-            health: health.clone(),
-            actions: actions.clone(),
-            settings: settings.clone(),
-            clock: Clock::system(),
-            journal,
-            unrecorded: Default::default(),
-            recording: Default::default(),
         };
+        let outbox = OutboxWorker::new(store.clone(), mailer, actions.clone(), settings.clone(), health.clone(), journal, options).with_wake(wake.clone());
         let web = match &config.web {
             Some(w) => {
                 // Bound at start-up, so a port in use is a start-up error, not a silent absence.
@@ -188,7 +179,7 @@ impl Daemon {
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
     /// system clock.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.outbox.clock = clock;
+        self.outbox = self.outbox.with_clock(clock);
         self
     }
 
@@ -208,7 +199,7 @@ impl Daemon {
         let notifier = Arc::new(Notifier::from_env());
         self.health.beat(Loop::Mailbox);
         self.health.beat(Loop::Outbox);
-        let clock = self.outbox.clock.clone();
+        let clock = self.outbox.clock().clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
             let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.imap.inbox.clone(), shutdown.clone());
@@ -219,11 +210,13 @@ impl Daemon {
             });
         }
         let web = self.web.map(|(listener, web)| tokio::spawn(crate::io::web::serve(listener, web, shutdown.clone())));
+        // Retention's first run waits for the first reminder sweep (see `every_after`).
+        let (swept_once, mut first_sweep) = watch::channel(false);
         let reminders = tokio::spawn({
             let (service, cron, health, wake, shutdown) =
                 (self.reminders.clone(), self.config.reminders.sweep_cron.clone(), self.health.clone(), self.wake.clone(), shutdown.clone());
             async move {
-                if let Err(e) = crate::app::reminders::run(service, &cron, clock, health, wake, shutdown).await {
+                if let Err(e) = crate::app::reminders::run(service, &cron, clock, health, swept_once, wake, shutdown).await {
                     tracing::error!("reminder scheduler failed: {e:#}");
                 }
             }
@@ -232,7 +225,10 @@ impl Daemon {
             let (store, shutdown, data_dir) = (self.store.clone(), shutdown.clone(), self.config.storage.data_dir.clone());
             let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
             async move {
-                let job = crate::app::schedule::every("retention", &cron, shutdown, || async {
+                let after_first_sweep = async move {
+                    let _ = first_sweep.wait_for(|swept| *swept).await;
+                };
+                let job = crate::app::schedule::every_after("retention", &cron, after_first_sweep, shutdown, || async {
                     if let Err(e) = crate::app::retention::run_retention(&store, &data_dir, days).await {
                         tracing::warn!("retention failed; the next run retries: {e:#}");
                     }

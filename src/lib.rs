@@ -1,21 +1,45 @@
 //! klachtd runs a complaints procedure by e-mail. See README.md for the overview and
 //! `../shared/REGULATION.md` (in the project's shared folder) for the rules it implements.
 //!
-//! The layers, each depending only on those above it:
+//! The layers, each depending only on those above it (the rule is [`LAYERS`], and a test reads
+//! the sources and fails on a `crate::X` path that it does not allow):
 //! - [`domain`]: the regulation itself (deadlines, references, classification of mail, the
-//!   register). Pure: no I/O, no clock, no database; unit-tested on its own.
-//! - [`config`]: the one configuration file, and the part of it a reload may change.
-//! - [`store`]: every SQL statement, one file per concern, on SQLite or PostgreSQL.
+//!   register, Message-IDs from the randomness it is given). Pure: no I/O, no clock, no
+//!   database; unit-tested on its own. It uses nothing else of the crate.
+//! - [`config`]: the one configuration file, its sections (`[oauth2]` included) and their
+//!   checks. Uses `domain`.
+//! - [`store`]: every SQL statement, one file per concern, on SQLite or PostgreSQL, and the
+//!   files the database names by content hash (`store::attachments`). Uses `domain`.
+//! - [`telemetry`]: logging. Uses `config`.
 //! - [`app`]: the use cases: intake of one mail, handler actions, reminders, the outbox,
-//!   retention. They speak to the outside only through the store and [`io`] types.
-//! - [`io`]: adapters to the world: IMAP, SMTP, OAuth, the web workspace, systemd, files.
+//!   retention, and what they share: the reloadable settings, the health counters, the clock.
+//!   They reach the world through the store and through traits they define, which adapters
+//!   implement: outgoing mail goes through [`app::outbox::Transport`] (SMTP in the daemon, a
+//!   stub in the unit tests). Uses `domain`, `config`, `store`, `telemetry`; never `io`.
+//! - [`io`]: adapters, both those that drive the app (the IMAP worker, the web workspace, the
+//!   metrics endpoint, systemd) and those the app drives (SMTP, OAuth tokens, TLS).
 //! - [`cli`] and [`daemon`]: wiring. `klachtd run` starts the daemon; the other commands are
-//!   for operators and handlers. [`telemetry`] sets up logging.
+//!   for operators and handlers.
 //!
 //! Where to add things: a new kind of mail or reminder starts in `domain` (its vocabulary) and
 //! its letter in `templates/` with the fields it may use as a context struct in
-//! `app/templates.rs`; a new page in `io/web/pages.rs`; a new mail provider's login in
-//! `io/oauth/`; a new query in the matching `store/` file.
+//! `app/templates.rs`, queued by a use case in `app/actions/` and unit-tested there with
+//! [`app::outbox::StubTransport`]; a new page in `io/web/pages.rs`; a new mail provider's
+//! login in `io/oauth/` (its settings in `config/oauth.rs`); a new query in the matching
+//! `store/` file.
+
+/// Which parts of the crate each layer may name (`crate::X`); a layer always names itself.
+/// Each layer allows only layers listed before it, so there are no cycles.
+pub const LAYERS: &[(&str, &[&str])] = &[
+    ("domain", &[]),
+    ("config", &["domain"]),
+    ("store", &["domain"]),
+    ("telemetry", &["config"]),
+    ("app", &["domain", "config", "store", "telemetry"]),
+    ("io", &["domain", "config", "store", "telemetry", "app"]),
+    ("daemon", &["domain", "config", "store", "telemetry", "app", "io"]),
+    ("cli", &["domain", "config", "store", "telemetry", "app", "io", "daemon"]),
+];
 
 pub mod app;
 pub mod cli;
@@ -25,3 +49,6 @@ pub mod domain;
 pub mod io;
 pub mod store;
 pub mod telemetry;
+
+#[cfg(test)]
+mod layers;

@@ -14,16 +14,16 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::app::actions::{Actions, ReplyDone, Transient};
+use crate::app::new_message_id;
+use crate::app::settings::{Settings, SharedSettings};
 use crate::app::templates::{AcknowledgementContext, CaseContext};
-use crate::config::settings::{Settings, SharedSettings};
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, correspondent, Classification, SpamPolicy};
 use crate::domain::inbound::{self, InboundMail, Person};
 use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
-use crate::io::attachments::AttachmentStore;
-use crate::io::smtp::new_message_id;
+use crate::store::attachments::AttachmentStore;
 use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 mod deferred;

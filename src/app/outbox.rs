@@ -1,10 +1,16 @@
-//! The outbox worker: delivers queued mail over SMTP, with retries and back-off. Every
+//! The outbox worker: delivers queued mail through a [`Transport`] (SMTP in the daemon), with
+//! retries and back-off. Every
 //! outgoing mail is a database row first, so an SMTP outage delays mail and never loses it;
 //! the row's lease keeps two workers (or two instances) from sending the same mail. A 4xx or a
 //! connection failure is retried with back-off for as long as it takes; a 5xx (or a message that
 //! cannot be built) ends the attempts at once, and the handler is told.
 
 pub mod journal;
+#[cfg(test)]
+mod tests;
+mod transport;
+
+pub use transport::{SendFailure, StubTransport, Transport};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +18,11 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
-use crate::config::settings::SharedSettings;
+use crate::app::health::{Health, Loop};
+use crate::app::settings::SharedSettings;
 use crate::domain::reminders::sending_window_open;
 use crate::domain::text::redact_addresses;
 use crate::domain::vocabulary::MailKind;
-use crate::io::health::{Health, Loop};
-use crate::io::smtp::Mailer;
 use crate::store::{now, Claim, OutboxItem, Sent, Store};
 
 /// Mails claimed at once (by each connection).
@@ -41,27 +46,82 @@ pub fn lease_for(send_timeout: Duration) -> Duration {
 }
 
 pub struct OutboxWorker {
-    pub store: Store,
-    pub mailer: Arc<Mailer>,
-    pub wake: Arc<Notify>,
-    pub poll_interval: Duration,
-    pub max_backoff: Duration,
-    pub worker_id: String,
-    pub health: Arc<Health>,
+    store: Store,
+    transport: Arc<dyn Transport>,
+    wake: Arc<Notify>,
+    poll_interval: Duration,
+    max_backoff: Duration,
+    worker_id: String,
+    health: Arc<Health>,
     /// Tells a handler when a letter of their case cannot be delivered.
-    pub actions: Arc<crate::app::actions::Actions>,
+    actions: Arc<crate::app::actions::Actions>,
     /// Working days and hours (reminders wait for them) and the time to judge them by.
-    pub settings: SharedSettings,
-    pub clock: Clock,
+    settings: SharedSettings,
+    clock: Clock,
     /// Notes each accepted mail before the database records it (see [`journal`]).
-    pub journal: journal::SentJournal,
+    journal: journal::SentJournal,
     /// Mails accepted by the server and not yet recorded in the database: recorded together
     /// at the end of a batch (or, when the database was away, at the next chance, before
     /// anything else is sent). Each is in the journal meanwhile.
-    pub unrecorded: std::sync::Mutex<Vec<Sent>>,
+    unrecorded: std::sync::Mutex<Vec<Sent>>,
     /// Held while accepted mails are being recorded: the journal is emptied only when nothing
     /// noted in it is on its way into the database.
-    pub recording: tokio::sync::Mutex<()>,
+    recording: tokio::sync::Mutex<()>,
+}
+
+/// How often the outbox looks for due mail and how long it waits at most between attempts at
+/// one (`[outbox]`), and the name it claims mail under (diagnostics only).
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub poll_interval: Duration,
+    pub max_backoff: Duration,
+    pub worker_id: String,
+}
+
+impl OutboxWorker {
+    /// A worker that sends through `transport` and notes accepted mail in `journal`. It judges the sending window by the system
+    /// clock (see [`with_clock`](Self::with_clock)) and wakes early when `wake` is notified.
+    pub fn new(
+        store: Store,
+        transport: Arc<dyn Transport>,
+        actions: Arc<crate::app::actions::Actions>,
+        settings: SharedSettings,
+        health: Arc<Health>,
+        journal: journal::SentJournal,
+        options: WorkerOptions,
+    ) -> Self {
+        Self {
+            store,
+            transport,
+            wake: Arc::new(Notify::new()),
+            poll_interval: options.poll_interval,
+            max_backoff: options.max_backoff,
+            worker_id: options.worker_id,
+            health,
+            actions,
+            settings,
+            clock: Clock::system(),
+            journal,
+            unrecorded: Default::default(),
+            recording: Default::default(),
+        }
+    }
+
+    /// Wakes up when `wake` is notified (new mail queued) instead of at the next poll.
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
+    }
+
+    /// Judges whether reminders may go out by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
 }
 
 impl OutboxWorker {
@@ -83,7 +143,7 @@ impl OutboxWorker {
                 _ = self.health.sleep_beating(Loop::Outbox, pause, &mut shutdown) => {}
             }
         }
-        self.mailer.close_idle().await;
+        self.transport.close_idle().await;
         if self.unrecorded().is_empty() {
             if let Err(e) = self.journal.remove() {
                 tracing::warn!(error = %e, "cannot remove the outbox journal");
@@ -107,7 +167,7 @@ impl OutboxWorker {
         let senders = futures::future::join_all((0..CONNECTIONS).map(|_| self.deliver_claimed(shutdown, &stop))).await;
         // The run of mails is over; the next one logs in afresh (with a current token, under
         // OAuth).
-        self.mailer.close_idle().await;
+        self.transport.close_idle().await;
         self.clear_journal_if_recorded().await;
         senders.into_iter().any(|any| any)
     }
@@ -118,7 +178,7 @@ impl OutboxWorker {
     async fn deliver_claimed(&self, shutdown: &watch::Receiver<bool>, stop: &std::sync::atomic::AtomicBool) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let mut any = false;
-        let lease = lease_for(self.mailer.send_timeout());
+        let lease = lease_for(self.transport.send_timeout());
         loop {
             if *shutdown.borrow() || stop.load(Relaxed) {
                 return any;
@@ -161,7 +221,7 @@ impl OutboxWorker {
     /// accepted mail cannot be recorded).
     #[tracing::instrument(name = "send", skip_all, fields(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts))]
     async fn send_one(&self, item: OutboxItem) -> bool {
-        match self.mailer.send(&item).await {
+        match self.transport.send(&item).await {
             Ok(reply) => {
                 let waiting = {
                     // Noted first: until it is recorded a crash means the mail goes out again.
@@ -300,7 +360,7 @@ pub fn backoff(attempts: i64, max: Duration) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
+mod timing_tests {
     use super::*;
 
     #[test]

@@ -9,13 +9,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
+use crate::app::health::Health;
+use crate::app::new_message_id;
+use crate::app::settings::SharedSettings;
 use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
-use crate::config::settings::SharedSettings;
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::reminders::{due_at, horizon, sending_window_open, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::health::Health;
-use crate::io::smtp::new_message_id;
 use crate::store::set_aside::HeldCount;
 use crate::store::{OutgoingMail, ReminderClaim, Store};
 
@@ -163,7 +163,7 @@ impl ReminderService {
         Ok(digests)
     }
 
-    fn compose(&self, settings: &crate::config::settings::Settings, digest: &Digest, items: &[&Item], held: Option<&HeldCount>) -> Option<OutgoingMail> {
+    fn compose(&self, settings: &crate::app::settings::Settings, digest: &Digest, items: &[&Item], held: Option<&HeldCount>) -> Option<OutgoingMail> {
         let language = settings.letters.language();
         let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
         let nearest = items.iter().map(|i| i.due.date()).min();
@@ -220,17 +220,21 @@ impl ReminderService {
 }
 
 /// Runs the sweep on the cron schedule until shutdown (and once at start), at the time `clock`
-/// tells; each finished sweep is counted in `health`.
+/// tells; each finished sweep is counted in `health`. `swept_once` turns true when the first
+/// sweep is over (whatever its outcome): start-up work that would hold up the database waits
+/// for it.
 pub async fn run(
     service: Arc<ReminderService>,
     cron: &str,
     clock: Clock,
     health: Arc<Health>,
+    swept_once: watch::Sender<bool>,
     outbox_wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     crate::app::schedule::every("reminders", cron, shutdown, || async {
         let swept = service.sweep(clock.now()).await;
+        swept_once.send_replace(true);
         if swept.is_ok() {
             health.swept();
         }

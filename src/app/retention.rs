@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::io::attachments::AttachmentStore;
+use crate::store::attachments::AttachmentStore;
 use crate::store::Store;
 
 /// Removes personal data of cases closed longer than the retention period (R9), files included:
@@ -65,11 +65,11 @@ async fn remove_letters(store: &Store, dir: &std::path::Path) -> anyhow::Result<
 /// never over an earlier letter. Mode 0600; written to a temporary file, synced, then linked
 /// under its name, so the file is complete whenever it exists.
 pub(crate) fn write_letter(dir: &std::path::Path, stem: &str, text: &str) -> anyhow::Result<PathBuf> {
-    crate::io::private_files::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::store::private_files::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let tmp = dir.join(format!(".{stem}.{}.{nanos}.tmp", std::process::id()));
     let written = (|| {
-        crate::io::private_files::write_temporary(&tmp, text.as_bytes())?;
+        crate::store::private_files::write_temporary(&tmp, text.as_bytes())?;
         for n in 1u32.. {
             let path = if n == 1 { dir.join(format!("{stem}.txt")) } else { dir.join(format!("{stem}-{n}.txt")) };
             match std::fs::hard_link(&tmp, &path) {

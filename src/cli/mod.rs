@@ -294,6 +294,9 @@ async fn reload(path: &std::path::Path, reloader: &daemon::Reloader) {
 
 async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
+    // The configuration checks that key files are readable; whether they hold a certificate,
+    // a private key or a service account's key, the token source finds out on loading them.
+    crate::io::oauth::TokenSource::from_config(&config)?;
     let letters = daemon::load_letters(&config)?;
     let sample = crate::app::templates::sample_context();
     for letter in crate::app::templates::LETTERS {

@@ -268,7 +268,7 @@ impl Config {
         if self.outbox.poll_interval_secs == 0 || self.outbox.max_backoff_secs == 0 {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
-        p.extend(crate::io::oauth::config::problems(self, secrets));
+        p.extend(super::oauth::problems(self, secrets));
         p
     }
 

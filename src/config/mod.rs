@@ -11,8 +11,8 @@ use serde::Deserialize;
 use crate::domain::calendar::Calendar;
 
 pub(crate) mod check;
+pub mod oauth;
 mod sections;
-pub mod settings;
 
 pub use sections::*;
 
@@ -54,7 +54,7 @@ pub struct Config {
     /// The handlers' web workspace; off when absent.
     pub web: Option<Web>,
     /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
-    pub oauth2: Option<crate::io::oauth::config::OAuth2>,
+    pub oauth2: Option<oauth::OAuth2>,
 }
 
 /// One problem found in a configuration: which key, what is wrong, how to fix it.

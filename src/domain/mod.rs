@@ -9,6 +9,7 @@ pub mod forwarded;
 pub mod ical;
 pub mod inbound;
 pub mod mail_actions;
+pub mod message_id;
 pub mod mime;
 pub mod procedure;
 pub mod reference;

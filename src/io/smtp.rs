@@ -17,14 +17,7 @@ use crate::config::{Smtp, TlsMode};
 use crate::domain::text::single_line;
 use crate::store::{MailPart, OutboxItem};
 
-/// A fresh Message-ID (without brackets) for mail we write: `TAG.RANDOM@DOMAIN`, where the tag
-/// (e.g. `KL-2026-0001.ack`) tells a handler reading headers which case and letter it was.
-pub fn new_message_id(tag: &str, domain: &str) -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 8];
-    ring::rand::SystemRandom::new().fill(&mut bytes).expect("system random source");
-    format!("{tag}.{}@{domain}", crate::domain::inbound::hex(&bytes))
-}
+pub use crate::app::new_message_id;
 
 pub struct Mailer {
     endpoint: connection::Endpoint,
@@ -232,6 +225,27 @@ impl Mailer {
             .map_err(|_| SendError::Timeout(self.send_timeout))??;
         conn.close().await;
         Ok(())
+    }
+}
+
+/// The daemon's transport: a 5xx reply or a message that cannot be built is permanent (see
+/// [`SendError::is_permanent`]), everything else is retried.
+impl crate::app::outbox::Transport for Mailer {
+    fn send<'a>(&'a self, item: &'a OutboxItem) -> futures::future::BoxFuture<'a, Result<String, crate::app::outbox::SendFailure>> {
+        use crate::app::outbox::SendFailure;
+        Box::pin(async move {
+            Mailer::send(self, item)
+                .await
+                .map_err(|e| if e.is_permanent() { SendFailure::Permanent(e.to_string()) } else { SendFailure::Temporary(e.to_string()) })
+        })
+    }
+
+    fn close_idle(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(Mailer::close_idle(self))
+    }
+
+    fn send_timeout(&self) -> Duration {
+        self.send_timeout
     }
 }
 

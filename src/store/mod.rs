@@ -1,7 +1,9 @@
 //! All SQL lives in this folder, one file per concern (migrate, mailbox, intake, outbox, views,
 //! actions, reminders, register, ...). One `Store` over sqlx's `Any` driver serves SQLite (the
 //! embedded default) and PostgreSQL (several instances on one database); the SQL is written to
-//! mean the same on both, and the schema has one migration file per backend.
+//! mean the same on both, and the schema has one migration file per backend. The files the
+//! database names by content hash (attachments, large raw mails) are kept by [`attachments`],
+//! private to the service account ([`private_files`]).
 //!
 //! Exactly-once rules that rely on the database, not on memory:
 //! - an incoming mail is registered once: `messages.dedupe_key` is unique;
@@ -372,10 +374,6 @@ impl Store {
         self
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -538,6 +536,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 }
 
 mod actions;
+pub mod attachments;
 mod awb;
 pub mod corrections;
 mod error;
@@ -547,6 +546,7 @@ mod mail_classes;
 mod mailbox;
 mod migrate;
 mod outbox;
+pub mod private_files;
 mod register;
 mod reminders;
 pub mod set_aside;

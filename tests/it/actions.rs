@@ -296,7 +296,7 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     assert_eq!(json["by_category"]["process"], 1);
     assert_eq!(json["final_response"]["on_time"], 1);
     let attachment = store.case_detail(&r).await.unwrap().attachment_list[0].sha256.clone();
-    let file_path = klachtd::io::attachments::AttachmentStore::new(&w.config.storage.data_dir).path_of(&attachment);
+    let file_path = klachtd::store::attachments::AttachmentStore::new(&w.config.storage.data_dir).path_of(&attachment);
     assert!(file_path.exists());
 
     // Not yet: the case closed moments ago.

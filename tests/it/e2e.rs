@@ -293,7 +293,7 @@ async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
     {
         let store = w.store().await.clone();
         let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
-        let settings = klachtd::config::settings::SharedSettings::new(klachtd::config::settings::Settings::new(&w.config, letters));
+        let settings = klachtd::app::settings::SharedSettings::new(klachtd::app::settings::Settings::new(&w.config, letters));
         let actions = std::sync::Arc::new(klachtd::app::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
         let intake = klachtd::app::intake::Intake::new(&w.config, store, settings, actions, Utc::now() - chrono::Duration::hours(1), Default::default());
         let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();
@@ -364,7 +364,7 @@ async fn odd_mail_is_registered_with_its_text_and_attachments(db: Db) {
     assert_eq!(names, vec!["klachtd-pwned", "groot.pdf"]);
     assert_eq!(attach.attachment_list[1].size, big.len() as i64);
     assert!(!std::path::Path::new("/tmp/klachtd-pwned").exists());
-    let stored = klachtd::io::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    let stored = klachtd::store::attachments::AttachmentStore::new(&w.config.storage.data_dir);
     use std::os::unix::fs::PermissionsExt;
     for a in &attach.attachment_list {
         let path = stored.path_of(&a.sha256);

@@ -296,7 +296,7 @@ async fn the_register_tells_missed_from_open_deadlines(db: Db) {
 async fn retention_purges_old_mail_outside_any_case(db: Db) {
     let (w, cfg) = setup(db).await;
     let store = w.store().await;
-    let files = klachtd::io::attachments::AttachmentStore::new(&w.config.storage.data_dir);
+    let files = klachtd::store::attachments::AttachmentStore::new(&w.config.storage.data_dir);
     let now = chrono::Utc::now().timestamp();
     let old = now - 10 * 86_400;
     let attachment = |data: &[u8], name: &str| klachtd::store::AttachmentRecord {

@@ -6,7 +6,7 @@ use crate::common::*;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use klachtd::app::reminders::ReminderService;
-use klachtd::config::settings::{Settings, SharedSettings};
+use klachtd::app::settings::{Settings, SharedSettings};
 use klachtd::store::{StoreError, Table};
 
 on_both_databases!(

@@ -265,7 +265,7 @@ fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 
 async fn supervisors_hear_once_a_day_how_much_mail_became_no_case(db: Db) {
     use klachtd::app::reminders::ReminderService;
-    use klachtd::config::settings::{Settings, SharedSettings};
+    use klachtd::app::settings::{Settings, SharedSettings};
     let (ann, sue) = (format!("{}@dienst.test", unique("ann")), format!("{}@dienst.test", unique("sue")));
     let extra = format!(
         "{ANSWER_ALL}[[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n[[handlers]]\nname = \"Sue Bakker\"\nemail = \"{sue}\"\nsupervisor = true\n"

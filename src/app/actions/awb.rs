@@ -8,12 +8,12 @@ use chrono::NaiveDate;
 
 use super::letters::once;
 use super::{stored_date, ActionError, Actions, Delivery};
+use crate::app::new_message_id;
 use crate::app::templates::{long_date, CaseContext, DisclosureContext, LetterContent, LetterContext, RecipientContext};
 use crate::domain::awb::{self, HistoryKind, NotHandledGround, Postponement};
 use crate::domain::calendar::Deadlines;
 use crate::domain::procedure::Step;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::smtp::new_message_id;
 use crate::store::{LetterCase, LetterEffect, MailOrigin, MailPart, OutgoingMail};
 
 impl Actions {

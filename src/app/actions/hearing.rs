@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
 use super::{stored_date, ActionError, Actions, Delivery};
+use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
 use crate::domain::awb::{no_hearing_refusal, NoHearingGround};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::ical;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::smtp::new_message_id;
 use crate::store::{LetterCase, MailOrigin, MailPart, OutgoingMail};
 
 /// A hearing to invite to.

@@ -8,13 +8,13 @@
 use chrono::NaiveDate;
 
 use super::{stored_date, ActionError, Actions, Delivery};
+use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, AcknowledgementContext, CaseContext, LetterContent, LetterContext};
 use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
 use crate::domain::procedure::{Outcome, Step};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::smtp::new_message_id;
 use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
 
 impl Actions {

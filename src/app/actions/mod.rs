@@ -17,14 +17,14 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
+use crate::app::new_message_id;
+use crate::app::settings::SharedSettings;
 use crate::app::templates::{AssignedContext, CaseContext, CaseReference, Letter, NoticeContext, RecipientContext};
-use crate::config::settings::SharedSettings;
 use crate::config::Config;
 use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::attachments::AttachmentStore;
-use crate::io::smtp::new_message_id;
+use crate::store::attachments::AttachmentStore;
 use crate::store::{OutboxItem, OutgoingMail, RefusableError, Refused, Store, StoreError};
 use crate::telemetry::one_line;
 

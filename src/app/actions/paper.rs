@@ -8,12 +8,12 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 
 use super::{ActionError, Actions, Delivery};
+use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::io::smtp::new_message_id;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration};
 
 /// A complaint that came by post (R2).
@@ -85,7 +85,7 @@ impl Actions {
         // Without an e-mail address the acknowledgement is a letter on disk, written while the
         // registration's transaction is open (and removed if it does not commit).
         if paper.email.is_none() {
-            crate::io::private_files::create_dir(&self.letters_dir)
+            crate::store::private_files::create_dir(&self.letters_dir)
                 .with_context(|| format!("cannot create {}", self.letters_dir.display()))
                 .map_err(ActionError::disk)?;
         }

@@ -26,7 +26,7 @@ impl SentJournal {
     /// Opens a new journal for this daemon in `dir`; `host` names this machine.
     pub fn create(dir: &Path, host: &str) -> std::io::Result<SentJournal> {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        crate::io::private_files::create_dir(dir)?;
+        crate::store::private_files::create_dir(dir)?;
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.join(format!("sent-{}-{}-{n}.log", file_safe(host), std::process::id()));
         let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path)?;

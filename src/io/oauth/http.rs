@@ -13,48 +13,7 @@ use tokio_rustls::rustls::ClientConfig;
 /// Token responses are small; anything bigger is not one.
 const MAX_RESPONSE: usize = 256 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
-    pub https: bool,
-    pub host: String,
-    pub port: u16,
-    /// Path and query, starting with '/'.
-    pub path: String,
-}
-
-impl Url {
-    pub fn parse(url: &str) -> Result<Url, String> {
-        let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else {
-            return Err(format!("{url:?} is not an http(s) URL"));
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.contains('@') || authority.is_empty() || path.contains(char::is_whitespace) {
-            return Err(format!("{url:?} is not a usable URL"));
-        }
-        let default = if https { 443 } else { 80 };
-        // "[::1]:8080", "[::1]", "host:8080", "host".
-        let (host, port) = match authority.strip_prefix('[').and_then(|a| a.split_once(']')) {
-            Some((h, "")) => (h, None),
-            Some((h, p)) => (h, Some(p.strip_prefix(':').unwrap_or("?"))),
-            None => match authority.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            },
-        };
-        let port = match port {
-            Some(p) => p.parse::<u16>().map_err(|_| format!("{url:?} has a bad port"))?,
-            None => default,
-        };
-        Ok(Url { https, host: host.to_string(), port, path: path.to_string() })
-    }
-}
+pub use crate::config::oauth::Url;
 
 /// `application/x-www-form-urlencoded` for `pairs`.
 pub fn form(pairs: &[(&str, &str)]) -> String {

@@ -28,7 +28,7 @@ use tokio::sync::{watch, Notify};
 use crate::app::actions::Actions;
 use crate::app::clock::Clock;
 use crate::app::intake::Intake;
-use crate::config::settings::SharedSettings;
+use crate::app::settings::SharedSettings;
 use crate::config::Config;
 use crate::io::attachments::AttachmentStore;
 use crate::store::web::WebSession;
