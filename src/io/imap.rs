@@ -1,6 +1,8 @@
-//! The IMAP side: one long-lived session to the complaints mailbox. Incremental sync by UID
-//! (UIDVALIDITY and the last processed UID live in the database), IDLE when the server offers
-//! it and polling otherwise, and reconnection with back-off after any failure, forever.
+//! The IMAP side: one long-lived session to the complaints mailbox, reconnected with back-off
+//! after any failure, forever. The intake's pass (`app::intake::pass`) does the work; this
+//! module connects, names and creates the folders, and hands the session to it as a
+//! [`MailSource`](crate::app::intake::pass::MailSource) (`source.rs`: UID SEARCH, UID FETCH,
+//! UID MOVE or flags, IDLE). UIDVALIDITY and the last processed UID live in the database.
 //!
 //! Commit first, then mark: a mail is moved (or flagged) only after the intake has committed
 //! what it means; a crash in between makes the next run see it again, and the dedupe key makes
@@ -108,8 +110,6 @@ pub struct MailboxWorker {
     /// The intake's pass over the mailbox, its lease and its count of failures.
     intake: MailboxIntake,
     health: Arc<Health>,
-    /// Set by each session once it has asked the server for its namespace.
-    folders: std::sync::RwLock<Folders>,
     /// With `imap.auth = "oauth2"`: where the access tokens come from.
     tokens: Option<Arc<crate::io::oauth::TokenSource>>,
 }
@@ -121,7 +121,7 @@ impl MailboxWorker {
     /// `host` names this machine in the mailbox lease.
     pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
         let intake = MailboxIntake::new(intake, store.clone(), health.clone(), host, lease(&config), config.max_message_bytes);
-        Self { config, tls, store, intake, health, folders: Default::default(), tokens: None }
+        Self { config, tls, store, intake, health, tokens: None }
     }
 
     /// Logs in with access tokens from `tokens` instead of the password.
@@ -172,7 +172,8 @@ impl MailboxWorker {
         tracing::info!("mailbox worker stopped");
     }
 
-    /// One session: prepare folders, then sync and wait, until shutdown or an error.
+    /// One session: prepare folders, then the intake serves the mailbox (passes, and IDLE or
+    /// polls in between) until shutdown or an error.
     async fn serve(&self, mut session: ImapSession, shutdown: &mut watch::Receiver<bool>, delay: &mut Duration) -> Result<(), MailboxError> {
         let caps = timed(self.config.timeout(), "CAPABILITY", session.capabilities()).await?;
         let can_idle = self.config.idle && caps.has_str("IDLE");
@@ -181,10 +182,8 @@ impl MailboxWorker {
             return Err(MailboxError::Unsupported("MOVE (set imap.mark = \"flag\" for this server)"));
         }
         let folders = prepare_folders(&mut session, &self.config, caps.has_str("NAMESPACE")).await?;
-        *self.folders.write().unwrap_or_else(|e| e.into_inner()) = folders;
         tracing::info!(idle = can_idle, "mailbox connected");
         self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
-        let folders = self.folders.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut source = ImapSource::new(session, &self.config, self.store.clone(), folders, can_move, can_idle);
         let poll = Duration::from_secs(self.config.poll_interval_secs);
         let waits = Waits { for_mail: if can_idle { Duration::from_secs(self.config.idle_renew_secs) } else { poll }, standby: STANDBY_RETRY.min(poll) };
