@@ -1,8 +1,8 @@
 //! What happens to one fetched mail: parse, classify, register or attach, queue the
-//! acknowledgement. Knows nothing of IMAP: the mailbox loop moves the mail afterwards
-//! according to the [`Outcome`], and only once this has committed.
+//! acknowledgement. Knows nothing of IMAP: the pass over a mailbox ([`pass`]) puts the mail
+//! away afterwards according to the [`Outcome`], and only once this has committed.
 //!
-//! The mailbox loop records a batch of mails in one transaction ([`Intake::process_in`]); its new
+//! The pass records a batch of mails in one transaction ([`Intake::process_in`]); its new
 //! complaints may wait in a [`Deferred`] and be written together at its end. What is to happen
 //! only once a mail is committed (telling its handler, waking the outbox) waits in [`Done`]
 //! until [`Intake::committed`]. A handler's reply that may carry out an action runs on its own
@@ -27,6 +27,7 @@ use crate::store::attachments::AttachmentStore;
 use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 mod deferred;
+pub mod pass;
 mod release;
 pub use deferred::Deferred;
 
@@ -109,7 +110,7 @@ impl Done {
     }
 }
 
-/// An outcome with nothing left to do after the commit (a mail the mailbox loop quarantines).
+/// An outcome with nothing left to do after the commit (a mail the pass quarantines).
 impl From<Outcome> for Done {
     fn from(outcome: Outcome) -> Self {
         Done::now(outcome)
@@ -195,27 +196,7 @@ impl Intake {
         }
     }
 
-    /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date), in a
-    /// transaction of its own.
-    pub async fn process(&self, raw: &[u8], arrived: DateTime<Utc>) -> Result<Outcome, IntakeError> {
-        let mut tx = self.store.transaction().await?;
-        match self.process_in(&mut tx, None, 0, raw, arrived).await? {
-            Processed::Done(done) => {
-                match done.must_undo() {
-                    false => tx.commit().await?,
-                    true => tx.rollback().await?,
-                }
-                Ok(self.committed(done).await)
-            }
-            Processed::Alone => {
-                tx.rollback().await?;
-                self.process_alone(raw, arrived).await
-            }
-            Processed::Deferred => unreachable!("nothing is deferred without a `Deferred`"),
-        }
-    }
-
-    /// Handles one mail that reached the mailbox at `arrived` (the IMAP internal date) on `db`,
+    /// Handles one mail that reached the mailbox at `arrived` (as its source says) on `db`,
     /// the batch's transaction or a savepoint of it. Nothing of it may be acted on before that
     /// transaction commits; then [`committed`](Self::committed). With `deferred`, a new
     /// complaint waits there to be written with the others of the batch (see [`Deferred`]);

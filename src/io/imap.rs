@@ -1,6 +1,8 @@
-//! The IMAP side: one long-lived session to the complaints mailbox. Incremental sync by UID
-//! (UIDVALIDITY and the last processed UID live in the database), IDLE when the server offers
-//! it and polling otherwise, and reconnection with back-off after any failure, forever.
+//! The IMAP side: one long-lived session to the complaints mailbox, reconnected with back-off
+//! after any failure, forever. The intake's pass (`app::intake::pass`) does the work; this
+//! module connects, names and creates the folders, and hands the session to it as a
+//! [`MailSource`](crate::app::intake::pass::MailSource) (`source.rs`: UID SEARCH, UID FETCH,
+//! UID MOVE or flags, IDLE). UIDVALIDITY and the last processed UID live in the database.
 //!
 //! Commit first, then mark: a mail is moved (or flagged) only after the intake has committed
 //! what it means; a crash in between makes the next run see it again, and the dedupe key makes
@@ -8,17 +10,15 @@
 
 mod connect;
 pub mod names;
-mod sync;
+mod source;
 
 pub use connect::{connect, connect_oauth};
-pub use sync::BATCH_MAILS;
+pub use source::ImapSource;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_imap::extensions::idle::IdleResponse;
 use async_imap::Session;
 
 use futures::TryStreamExt;
@@ -28,8 +28,9 @@ use tokio_rustls::rustls::ClientConfig;
 
 use crate::config::{Imap, MarkMode};
 
+use crate::app::intake::pass::{MailboxIntake, PassError, Waits};
 use crate::app::intake::{Intake, IntakeError};
-use crate::io::health::{Health, Loop, BEAT_INTERVAL};
+use crate::io::health::{Health, Loop};
 use crate::store::{Store, StoreError};
 
 /// The keyword set on processed mail in `mark = "flag"` mode.
@@ -66,8 +67,20 @@ pub enum MailboxError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
-    #[error("UID FETCH returned nothing for UID {0}, which is still in the mailbox")]
-    NotFetched(u32),
+    #[error("{0}")]
+    NotFetched(String),
+}
+
+/// The intake's failures as the worker reports them: the source's own as they are.
+impl From<PassError<MailboxError>> for MailboxError {
+    fn from(e: PassError<MailboxError>) -> Self {
+        match e {
+            PassError::Source(e) => e,
+            PassError::Store(e) => MailboxError::Store(e),
+            PassError::Intake(e) => MailboxError::Intake(e),
+            e @ PassError::NotFetched(_) => MailboxError::NotFetched(e.to_string()),
+        }
+    }
 }
 
 impl MailboxError {
@@ -79,54 +92,6 @@ impl MailboxError {
             _ => false,
         }
     }
-
-    /// Whether this failure may well be caused by the mail in hand (and so counts towards
-    /// quarantining it), rather than clearly by a server or the database being unavailable.
-    fn may_be_the_mails_fault(&self) -> bool {
-        match self {
-            MailboxError::Intake(IntakeError::Store(e @ StoreError::Db(_))) => !e.is_unavailable(),
-            MailboxError::Intake(IntakeError::Store(_)) => true,
-            // Writing an attachment fails on a full or read-only disk, never because of a mail.
-            MailboxError::Intake(IntakeError::Attachment(_)) => false,
-            MailboxError::NotFetched(_) => true,
-            _ => false,
-        }
-    }
-}
-
-/// After this many consecutive failures of one mail that may be its own fault, the mail is
-/// quarantined so that the mail after it is not held up forever.
-pub const MAX_ATTEMPTS: u32 = 3;
-
-/// Consecutive failures per (folder, UIDVALIDITY, UID). In memory: a restart tries a mail
-/// afresh, which costs at most `MAX_ATTEMPTS` more tries.
-#[derive(Default)]
-struct Failures(std::sync::Mutex<HashMap<(String, u32, u32), u32>>);
-
-impl Failures {
-    /// Counts a failure; returns the reason to quarantine with once the mail has failed
-    /// `MAX_ATTEMPTS` times in a row. Failures that are not the mail's fault are not counted.
-    fn failed(&self, key: (String, u32, u32), e: &MailboxError) -> Option<String> {
-        if !e.may_be_the_mails_fault() {
-            return None;
-        }
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map.entry(key).or_insert(0);
-        *n += 1;
-        (*n >= MAX_ATTEMPTS).then(|| format!("processing failed {n} times in a row: {e}"))
-    }
-
-    fn forget(&self, key: &(String, u32, u32)) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
-    }
-}
-
-/// Where a handled mail goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Destination {
-    Processed,
-    Ignored,
-    Quarantine,
 }
 
 /// The folders of the configuration as this server names them (see [`names::Namespace`]).
@@ -142,13 +107,9 @@ pub struct MailboxWorker {
     config: Imap,
     tls: Arc<ClientConfig>,
     store: Store,
-    intake: Arc<Intake>,
+    /// The intake's pass over the mailbox, its lease and its count of failures.
+    intake: MailboxIntake,
     health: Arc<Health>,
-    failures: Failures,
-    /// This instance in the mailbox lease: `HOST:PID:N` (N tells daemons in one process apart).
-    holder: String,
-    /// Set by each session once it has asked the server for its namespace.
-    folders: std::sync::RwLock<Folders>,
     /// With `imap.auth = "oauth2"`: where the access tokens come from.
     tokens: Option<Arc<crate::io::oauth::TokenSource>>,
 }
@@ -156,58 +117,17 @@ pub struct MailboxWorker {
 /// How often an instance that does not hold the mailbox lease asks again.
 const STANDBY_RETRY: Duration = Duration::from_secs(30);
 
-/// What one sync pass did, for logs and tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SyncReport {
-    pub fetched: u32,
-    pub registered: u32,
-    pub follow_ups: u32,
-    pub ignored: u32,
-    pub duplicates: u32,
-    pub quarantined: u32,
-    /// Another instance holds the mailbox: nothing was looked at.
-    pub standby: bool,
-}
-
 impl MailboxWorker {
     /// `host` names this machine in the mailbox lease.
     pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let holder = format!("{host}:{}:{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        Self { config, tls, store, intake, health, failures: Failures::default(), holder, folders: Default::default(), tokens: None }
+        let intake = MailboxIntake::new(intake, store.clone(), health.clone(), host, lease(&config), config.max_message_bytes);
+        Self { config, tls, store, intake, health, tokens: None }
     }
 
     /// Logs in with access tokens from `tokens` instead of the password.
     pub fn with_tokens(mut self, tokens: Option<Arc<crate::io::oauth::TokenSource>>) -> Self {
         self.tokens = tokens;
         self
-    }
-
-    /// The lease must outlast the longest one mail can take (it is renewed before each).
-    fn lease(&self) -> Duration {
-        self.config.timeout() * 4 + Duration::from_secs(self.config.max_message_bytes >> 20) + Duration::from_secs(60)
-    }
-
-    /// Takes or renews the mailbox lease. Several instances on one database share the mailbox:
-    /// one takes mail in at a time, so no mail is fetched and moved twice (two concurrent MOVEs
-    /// of one mail can leave two copies). The lease of an instance on this machine whose
-    /// process is gone (a crash, then a restart) is taken over at once.
-    async fn hold_mailbox(&self) -> Result<bool, MailboxError> {
-        let inbox = &self.config.inbox;
-        if self.store.hold_mailbox(inbox, &self.holder, self.lease()).await? {
-            return Ok(true);
-        }
-        match self.store.mailbox_holder(inbox).await? {
-            Some(old) if holder_is_gone(&old, &self.holder) => {
-                tracing::info!("taking over the mailbox from an instance on this machine that no longer runs");
-                Ok(self.store.take_over_mailbox(inbox, &old, &self.holder, self.lease()).await?)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    async fn timed<T, E: Into<MailboxError>>(&self, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
-        timed(self.config.timeout(), what, fut).await
     }
 
     pub async fn connect(&self) -> Result<ImapSession, MailboxError> {
@@ -248,111 +168,37 @@ impl MailboxWorker {
                 }
             }
         }
-        if let Err(e) = self.store.release_mailbox(&self.config.inbox, &self.holder).await {
-            tracing::warn!(error = %e, "cannot give up the mailbox lease; another instance takes over when it runs out");
-        }
+        self.intake.release(&self.config.inbox).await;
         tracing::info!("mailbox worker stopped");
     }
 
-    /// One session: prepare folders, then sync and wait, until shutdown or an error.
+    /// One session: prepare folders, then the intake serves the mailbox (passes, and IDLE or
+    /// polls in between) until shutdown or an error.
     async fn serve(&self, mut session: ImapSession, shutdown: &mut watch::Receiver<bool>, delay: &mut Duration) -> Result<(), MailboxError> {
-        let caps = self.timed("CAPABILITY", session.capabilities()).await?;
+        let caps = timed(self.config.timeout(), "CAPABILITY", session.capabilities()).await?;
         let can_idle = self.config.idle && caps.has_str("IDLE");
         let can_move = caps.has_str("MOVE");
         if self.config.mark == MarkMode::Move && !can_move {
             return Err(MailboxError::Unsupported("MOVE (set imap.mark = \"flag\" for this server)"));
         }
         let folders = prepare_folders(&mut session, &self.config, caps.has_str("NAMESPACE")).await?;
-        *self.folders.write().unwrap_or_else(|e| e.into_inner()) = folders;
         tracing::info!(idle = can_idle, "mailbox connected");
         self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut was_standby = false;
-        loop {
-            self.health.beat(Loop::Mailbox);
-            // What the server announced before this sync is covered by it.
-            mail_announced(&session);
-            let report = self.sync(&mut session, can_move, shutdown).await?;
-            // Mail that arrived during the sync was announced with `* N EXISTS` inside the
-            // replies to FETCH or MOVE; IDLE would not announce it again. A sync that took mail
-            // in runs once more, too: the channel holding announcements is bounded, and a long
-            // sync's EXPUNGE replies can push an EXISTS out of it.
-            let more = mail_announced(&session) || report.fetched > 0;
-            if report.standby != was_standby {
-                tracing::info!(standby = report.standby, "{}", if report.standby { "another instance takes mail in; standing by" } else { "taking mail in" });
-                was_standby = report.standby;
-            }
-            *delay = Duration::from_secs(1);
-            self.health.last_sync_at.store(crate::store::now(), std::sync::atomic::Ordering::Relaxed);
-            Health::count(&self.health.mails_fetched, report.fetched.into());
-            Health::count(&self.health.cases_created, report.registered.into());
-            Health::count(&self.health.follow_ups, report.follow_ups.into());
-            Health::count(&self.health.quarantined, report.quarantined.into());
-            if report.fetched > 0 {
-                tracing::info!(
-                    fetched = report.fetched,
-                    registered = report.registered,
-                    follow_ups = report.follow_ups,
-                    ignored = report.ignored,
-                    duplicates = report.duplicates,
-                    quarantined = report.quarantined,
-                    "mailbox synced"
-                );
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            if report.standby {
-                self.health.sleep_beating(Loop::Mailbox, STANDBY_RETRY.min(Duration::from_secs(self.config.poll_interval_secs)), shutdown).await;
-            } else if more {
-                continue;
-            } else if can_idle {
-                session = self.idle(session, shutdown).await?;
-            } else {
-                self.health.sleep_beating(Loop::Mailbox, Duration::from_secs(self.config.poll_interval_secs), shutdown).await;
-            }
-            if *shutdown.borrow() {
-                break;
-            }
+        let mut source = ImapSource::new(session, &self.config, self.store.clone(), folders, can_move, can_idle);
+        let poll = Duration::from_secs(self.config.poll_interval_secs);
+        let waits = Waits { for_mail: if can_idle { Duration::from_secs(self.config.idle_renew_secs) } else { poll }, standby: STANDBY_RETRY.min(poll) };
+        let served = self.intake.serve(&mut source, shutdown, waits, &mut || *delay = Duration::from_secs(1)).await;
+        served?;
+        if let Some(mut session) = source.session.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
         Ok(())
     }
+}
 
-    /// Waits in IDLE until the server reports a change, the renewal time passes, or shutdown.
-    async fn idle(&self, session: ImapSession, shutdown: &mut watch::Receiver<bool>) -> Result<ImapSession, MailboxError> {
-        let mut handle = session.idle();
-        self.timed("IDLE", handle.init()).await?;
-        {
-            // Dropping the StopSource interrupts the wait, so it stays bound until we mean it.
-            // IDLE is renewed (and the mailbox synced) by our own wall-clock timer: each renewal
-            // catches mail whose notification was lost or that a server never announces (Cyrus
-            // polls for it once a minute at best). The library's timeout is only a backstop:
-            // it restarts on every `* OK Still here`, which Dovecot sends every 2 minutes.
-            let renew_after = Duration::from_secs(self.config.idle_renew_secs);
-            let (wait, stop_source) = handle.wait_with_timeout(renew_after * 2);
-            let mut stop_source = Some(stop_source);
-            tokio::pin!(wait);
-            let renew = tokio::time::sleep(renew_after);
-            tokio::pin!(renew);
-            let mut beat = tokio::time::interval(BEAT_INTERVAL);
-            let response = loop {
-                tokio::select! {
-                    r = &mut wait => break r,
-                    _ = shutdown.changed(), if stop_source.is_some() => { stop_source.take(); }
-                    _ = &mut renew, if stop_source.is_some() => { stop_source.take(); }
-                    _ = beat.tick() => {
-                        self.health.beat(Loop::Mailbox);
-                        // Keep the lease while waiting; a database that is away shows at the next sync.
-                        let _ = self.store.hold_mailbox(&self.config.inbox, &self.holder, self.lease()).await;
-                    }
-                }
-            }?;
-            if let IdleResponse::NewData(_) = response {
-                tracing::debug!("mailbox changed");
-            }
-        }
-        self.timed("DONE", handle.done()).await
-    }
+/// The lease must outlast the longest one mail can take (it is renewed before each).
+fn lease(config: &Imap) -> Duration {
+    config.timeout() * 4 + Duration::from_secs(config.max_message_bytes >> 20) + Duration::from_secs(60)
 }
 
 /// Names the folders of the configuration as the server wants them (under its personal
@@ -441,93 +287,9 @@ fn in_folder(e: MailboxError, command: &'static str, folder: &str) -> MailboxErr
     }
 }
 
-/// Drains what the server announced outside the replies to our commands and says whether it
-/// included new mail (`EXISTS` or `RECENT`). Expunges (our own MOVEs) and the rest are dropped.
-fn mail_announced(session: &ImapSession) -> bool {
-    let mut any = false;
-    while let Ok(response) = session.unsolicited_responses.try_recv() {
-        any |= matches!(response, async_imap::types::UnsolicitedResponse::Exists(_) | async_imap::types::UnsolicitedResponse::Recent(_));
-    }
-    any
-}
-
-/// Whether lease holder `old` (`HOST:PID:N`) was a process on this machine (the host of `ours`)
-/// that no longer runs.
-fn holder_is_gone(old: &str, ours: &str) -> bool {
-    let (mut old, mut ours) = (old.split(':'), ours.split(':'));
-    let (Some(host), Some(pid)) = (old.next(), old.next()) else { return false };
-    let (Some(our_host), Some(our_pid)) = (ours.next(), ours.next()) else { return false };
-    host == our_host && pid != our_pid && pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists()
-}
-
 async fn timed<T, E: Into<MailboxError>>(limit: Duration, what: &'static str, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, MailboxError> {
     match tokio::time::timeout(limit, fut).await {
         Ok(r) => r.map_err(Into::into),
         Err(_) => Err(MailboxError::Timeout(limit, what)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn db(e: sqlx::Error) -> MailboxError {
-        MailboxError::Intake(IntakeError::Store(StoreError::Db(e)))
-    }
-
-    fn code(c: &'static str) -> MailboxError {
-        MailboxError::Intake(IntakeError::Store(crate::store::db_error_with_code(c)))
-    }
-
-    #[test]
-    fn a_database_that_is_away_is_never_the_mails_fault() {
-        for e in [
-            db(sqlx::Error::PoolTimedOut),
-            db(sqlx::Error::PoolClosed),
-            db(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))),
-            code("08006"),
-            code("57P01"),
-            code("53100"),
-            code("40001"),
-            code("5"),   // SQLITE_BUSY
-            code("261"), // SQLITE_BUSY_RECOVERY
-            code("13"),  // SQLITE_FULL
-            MailboxError::Intake(IntakeError::Attachment(std::io::Error::from(std::io::ErrorKind::StorageFull))),
-            MailboxError::Timeout(Duration::from_secs(1), "UID FETCH"),
-            MailboxError::Protocol(async_imap::error::Error::ConnectionLost),
-        ] {
-            assert!(!e.may_be_the_mails_fault(), "{e:?}");
-        }
-        for e in [code("22021"), code("22P05"), code("1"), code("2067"), db(sqlx::Error::RowNotFound), MailboxError::NotFetched(7)] {
-            assert!(e.may_be_the_mails_fault(), "{e:?}");
-        }
-    }
-
-    #[test]
-    fn a_mail_is_given_up_on_after_max_attempts_in_a_row() {
-        let failures = Failures::default();
-        let key = ("INBOX".to_string(), 1, 42);
-        let poison = code("22021");
-        for _ in 1..MAX_ATTEMPTS {
-            assert_eq!(failures.failed(key.clone(), &poison), None);
-            // A database outage in between neither counts nor resets.
-            assert_eq!(failures.failed(key.clone(), &db(sqlx::Error::PoolTimedOut)), None);
-        }
-        let reason = failures.failed(key.clone(), &poison).expect("quarantine now");
-        assert!(reason.contains(&format!("failed {MAX_ATTEMPTS} times")) && reason.contains("database said no"), "{reason}");
-        // Another UID, or the same one after a success, starts from zero.
-        assert_eq!(failures.failed(("INBOX".to_string(), 1, 43), &poison), None);
-        failures.forget(&key);
-        assert_eq!(failures.failed(key, &poison), None);
-    }
-
-    #[test]
-    fn only_a_gone_process_on_this_machine_loses_its_lease_at_once() {
-        let ours = format!("host-a:{}:0", std::process::id());
-        assert!(!holder_is_gone(&format!("host-a:{}:1", std::process::id()), &ours), "a second daemon in this process");
-        assert!(!holder_is_gone("host-a:1:0", &ours), "pid 1 runs");
-        assert!(holder_is_gone("host-a:4294967295:0", &ours), "no such process");
-        assert!(!holder_is_gone("host-b:4294967295:0", &ours), "another machine: wait for its lease to run out");
-        assert!(!holder_is_gone("garbage", &ours));
     }
 }

@@ -55,17 +55,6 @@ impl Store {
         Ok(seen)
     }
 
-    /// Whether a mail with this dedupe key was registered before.
-    pub async fn is_known(&self, dedupe_key: &str) -> Result<bool> {
-        // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1 OR dedupe_key = $2 LIMIT 1")
-            .bind(dedupe_key)
-            .bind(register::retained_dedupe_key(dedupe_key))
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(id.is_some())
-    }
-
     /// The case that a mail refers to: by a reference in its subject, else by a Message-ID in
     /// its In-Reply-To/References that belongs to a message of a case.
     pub async fn find_case_for(&self, conn: &mut Conn, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {

@@ -119,7 +119,7 @@ impl Store {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
             }
             // A Message-ID can name a person or their mail host; keep only its hash, which
-            // `is_known` still recognises, so a re-delivered old mail is no new complaint.
+            // `seen_on` still recognises, so a re-delivered old mail is no new complaint.
             let keys: Vec<(i64, String)> =
                 sqlx::query_as("SELECT id, dedupe_key FROM messages WHERE case_id = $1 AND dedupe_key LIKE 'mid:%'").bind(id).fetch_all(&mut *tx).await?;
             for (message, key) in keys {

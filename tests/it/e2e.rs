@@ -278,7 +278,7 @@ async fn a_stream_of_mail_while_idling_is_all_taken_in_at_once(db: Db) {
 async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
     // Three batches (two full ones and 20): a batch is committed as one, so progress shows
     // batch by batch.
-    const N: usize = 2 * klachtd::io::imap::BATCH_MAILS + 20;
+    const N: usize = 2 * klachtd::app::intake::pass::BATCH_MAILS + 20;
     let w = World::new(db).await;
     // Different senders, so the per-sender reply limit stays out of the way.
     let senders: Vec<String> = (0..N).map(|_| format!("{}@example.test", unique("dave"))).collect();
@@ -289,14 +289,14 @@ async fn restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(db: Db) {
         raws.push(raw);
     }
     // A crash after the commit but before the move: the first mail is registered while it is
-    // still in the inbox (the intake does exactly what the mailbox loop does before moving).
+    // still in the inbox (the intake writes it as the pass does, and nothing moves it).
     {
         let store = w.store().await.clone();
         let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
         let settings = klachtd::app::settings::SharedSettings::new(klachtd::app::settings::Settings::new(&w.config, letters));
         let actions = std::sync::Arc::new(klachtd::app::actions::Actions::new(&w.config, store.clone(), settings.clone()).unwrap());
         let intake = klachtd::app::intake::Intake::new(&w.config, store, settings, actions, Utc::now() - chrono::Duration::hours(1), Default::default());
-        let outcome = intake.process(&raws[0], Utc::now()).await.unwrap();
+        let outcome = intake.process_alone(&raws[0], Utc::now()).await.unwrap();
         assert!(matches!(outcome, klachtd::app::intake::Outcome::Registered { .. }), "{outcome:?}");
     }
     // Stop the daemon as soon as its first batch has committed, then start it again. The
@@ -528,7 +528,7 @@ async fn a_mail_that_keeps_failing_is_quarantined_and_the_rest_goes_on(db: Db) {
     assert_eq!(subjects, ["Eerst", "Gewoon"]);
     let q = w.store().await.quarantined().await.unwrap();
     assert_eq!(q.len(), 1);
-    assert!(q[0].2.contains(&format!("failed {} times in a row", klachtd::io::imap::MAX_ATTEMPTS)), "{}", q[0].2);
+    assert!(q[0].2.contains(&format!("failed {} times in a row", klachtd::app::intake::pass::MAX_ATTEMPTS)), "{}", q[0].2);
     assert!(w.stack.messages(&w.complaints, "INBOX").await.is_empty());
 }
 

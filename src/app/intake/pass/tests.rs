@@ -1,0 +1,273 @@
+//! The pass against a mail source in memory, with a real SQLite store: what is written, what
+//! is put away, and in which order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+use super::*;
+use crate::app::actions::Actions;
+use crate::config::Config;
+use crate::store::{Conn, Seen, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    List,
+    Fetch(Vec<u32>),
+    /// A mail fetched alone, and whether the mails before it (of ordinary size) had committed.
+    FetchOne(u32, bool),
+    /// The mails, where to, and whether each was committed as it was put away.
+    PutAway(Vec<u32>, Destination, bool),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("fake source: {0}")]
+struct FakeError(&'static str);
+
+/// A mailbox in memory that records what the intake asks of it. It reads the database on a
+/// connection of its own, as another process would see it.
+struct Fake {
+    inbox: BTreeMap<u32, Vec<u8>>,
+    /// Sizes to list instead of the real ones.
+    sizes: HashMap<u32, u32>,
+    calls: Vec<Call>,
+    store: Store,
+    reader: Conn,
+    /// This many calls of `put_away` fail (a crash between commit and move).
+    failing_puts: u32,
+    last: u32,
+}
+
+impl Fake {
+    async fn new(store: &Store, url: &str, mails: &[Vec<u8>]) -> Self {
+        let reader = <Conn as sqlx::Connection>::connect(url).await.unwrap();
+        let inbox = mails.iter().enumerate().map(|(i, raw)| (i as u32 + 1, raw.clone())).collect();
+        Fake { inbox, sizes: HashMap::new(), calls: Vec::new(), store: store.clone(), reader, failing_puts: 0, last: 0 }
+    }
+
+    async fn committed(&mut self, uid: u32) -> bool {
+        let key = crate::domain::inbound::parse(&self.inbox[&uid]).unwrap().dedupe_key();
+        !matches!(self.store.seen_on(&mut self.reader, &key).await.unwrap(), Seen::New)
+    }
+}
+
+impl MailSource for Fake {
+    type Key = u32;
+    type Error = FakeError;
+    type Position = u32;
+
+    fn mailbox(&self) -> &str {
+        "INBOX"
+    }
+
+    async fn list_new(&mut self) -> Result<Vec<Listed<u32>>, FakeError> {
+        self.calls.push(Call::List);
+        self.last = self.store.mailbox_state("INBOX").await.map_err(|_| FakeError("state"))?.map_or(0, |(_, uid)| uid);
+        let last = self.last;
+        Ok(self
+            .inbox
+            .iter()
+            .filter(|(uid, _)| **uid > last)
+            .map(|(uid, raw)| Listed { key: *uid, size: self.sizes.get(uid).copied().unwrap_or(raw.len() as u32), arrived: Utc::now() })
+            .collect())
+    }
+
+    async fn fetch_batch(&mut self, mails: &[Listed<u32>]) -> Result<HashMap<u32, Vec<u8>>, FakeError> {
+        self.calls.push(Call::Fetch(mails.iter().map(|m| m.key).collect()));
+        Ok(mails.iter().filter_map(|m| Some((m.key, self.inbox.get(&m.key)?.clone()))).collect())
+    }
+
+    async fn fetch_one(&mut self, mail: &Listed<u32>) -> Result<Option<Vec<u8>>, FakeError> {
+        let before: Vec<u32> = self.inbox.keys().copied().filter(|uid| *uid < mail.key && !self.sizes.contains_key(uid)).collect();
+        let mut committed = true;
+        for uid in before {
+            committed &= self.committed(uid).await;
+        }
+        self.calls.push(Call::FetchOne(mail.key, committed));
+        Ok(self.inbox.get(&mail.key).cloned())
+    }
+
+    async fn still_there(&mut self, key: &u32) -> Result<bool, FakeError> {
+        Ok(self.inbox.contains_key(key))
+    }
+
+    async fn put_away(&mut self, keys: &[u32], destination: Destination) -> Result<(), FakeError> {
+        let mut committed = true;
+        for uid in keys {
+            committed &= self.committed(*uid).await || destination == Destination::Quarantine;
+        }
+        self.calls.push(Call::PutAway(keys.to_vec(), destination, committed));
+        if self.failing_puts > 0 {
+            self.failing_puts -= 1;
+            return Err(FakeError("the process died before the move"));
+        }
+        for uid in keys {
+            self.inbox.remove(uid);
+        }
+        Ok(())
+    }
+
+    fn origin(&self, key: &u32) -> MailOrigin {
+        MailOrigin { folder: "INBOX".into(), validity: 1, uid: *key }
+    }
+
+    fn position_after(&self, last: Option<&u32>) -> u32 {
+        last.copied().unwrap_or(self.last)
+    }
+
+    fn save_position<'a>(store: &'a Store, db: &'a mut Conn, at: &'a u32) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'a {
+        store.save_mailbox_state_on(db, "INBOX", 1, *at)
+    }
+
+    fn announced(&mut self) -> bool {
+        false
+    }
+
+    async fn wait(&mut self, _: Duration, _: &mut watch::Receiver<bool>) -> Result<Waited, FakeError> {
+        Ok(Waited::Changed)
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    url: String,
+    store: Store,
+    intake: MailboxIntake,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/klachtd.db", dir.path().display());
+    let config = Config::parse(&format!(
+        r#"
+[organisation]
+name = "Re-integratiedienst"
+complaints_address = "klachten@dienst.nl"
+regulation_url = "https://dienst.nl/klachtenregeling"
+
+[database]
+url = "{url}"
+
+[storage]
+data_dir = "{}"
+
+[imap]
+host = "127.0.0.1"
+port = 10143
+tls = "none"
+user = "klachten@dienst.nl"
+password = "x"
+
+[smtp]
+host = "127.0.0.1"
+port = 10025
+tls = "none"
+"#,
+        dir.path().display()
+    ))
+    .unwrap();
+    let store = Store::open(&url, 1).await.unwrap();
+    let letters = crate::app::templates::Letters::load(None, "nl").unwrap();
+    let settings = crate::app::settings::SharedSettings::new(crate::app::settings::Settings::new(&config, Arc::new(letters)));
+    let actions = Arc::new(Actions::new(&config, store.clone(), settings.clone()).unwrap());
+    let first_start = Utc::now() - chrono::Duration::days(1);
+    let intake = Intake::new(&config, store.clone(), settings, actions, first_start, Default::default());
+    let intake = MailboxIntake::new(Arc::new(intake), store.clone(), Arc::new(Health::default()), "test", Duration::from_secs(60), 10 << 20);
+    World { _dir: dir, url, store, intake }
+}
+
+fn complaint(n: u32, subject: &str) -> Vec<u8> {
+    format!(
+        "From: Piet Jansen {n} <piet{n}@example.test>\r\nTo: klachten@dienst.nl\r\nSubject: {subject}\r\nMessage-ID: <klacht{n}@example.test>\r\n\
+         Date: Sun, 06 Dec 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Mijn uitkering is te laat betaald, voor de {n}e keer. Ik wil dat dit verandert.\r\n"
+    )
+    .into_bytes()
+}
+
+async fn pass(w: &World, source: &mut Fake) -> Result<PassReport, PassError<FakeError>> {
+    let (_tx, shutdown) = watch::channel(false);
+    w.intake.pass(source, &shutdown).await
+}
+
+#[tokio::test]
+async fn a_batch_is_fetched_and_written_once_then_put_away() {
+    let w = world().await;
+    let mails: Vec<_> = (1..=5).map(|n| complaint(n, "Te laat betaald")).collect();
+    let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    let report = pass(&w, &mut source).await.unwrap();
+    assert_eq!((report.fetched, report.registered), (5, 5), "{report:?}");
+    assert_eq!(source.calls, [Call::List, Call::Fetch(vec![1, 2, 3, 4, 5]), Call::PutAway(vec![1, 2, 3, 4, 5], Destination::Processed, true)]);
+    assert_eq!(w.store.mailbox_state("INBOX").await.unwrap(), Some((1, 5)), "the position after the last mail put away");
+    assert_eq!(w.store.list_cases().await.unwrap().len(), 5);
+    let again = pass(&w, &mut source).await.unwrap();
+    assert_eq!(again, PassReport::default(), "nothing new");
+}
+
+#[tokio::test]
+async fn a_failing_mail_is_redone_alone_and_quarantined_after_max_attempts() {
+    let w = world().await;
+    {
+        let mut conn = <Conn as sqlx::Connection>::connect(&w.url).await.unwrap();
+        let sql = "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject = 'Gif' BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END";
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+    let mails = [complaint(1, "Eerst"), complaint(2, "Gif"), complaint(3, "Daarna")];
+    let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    for attempt in 1..MAX_ATTEMPTS {
+        let failed = pass(&w, &mut source).await.unwrap_err();
+        assert!(failed.may_be_the_mails_fault(), "attempt {attempt}: {failed}");
+    }
+    // The first pass wrote the batch together, failed, and wrote it again a mail at a time:
+    // the mail before the failing one is committed and put away, once.
+    assert_eq!(source.calls[..3], [Call::List, Call::Fetch(vec![1, 2, 3]), Call::PutAway(vec![1], Destination::Processed, true)]);
+    let report = pass(&w, &mut source).await.unwrap();
+    assert_eq!((report.registered, report.quarantined), (1, 1), "{report:?}");
+    assert!(source.calls.contains(&Call::PutAway(vec![2], Destination::Quarantine, true)), "{:?}", source.calls);
+    assert!(source.calls.contains(&Call::PutAway(vec![3], Destination::Processed, true)), "{:?}", source.calls);
+    assert!(source.inbox.is_empty());
+    let mut subjects: Vec<String> = w.store.list_cases().await.unwrap().into_iter().map(|c| c.subject).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Daarna", "Eerst"]);
+    let quarantined = w.store.quarantined().await.unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].1, 2, "named by its place in the mailbox");
+    assert!(quarantined[0].2.contains(&format!("failed {MAX_ATTEMPTS} times in a row")), "{}", quarantined[0].2);
+}
+
+#[tokio::test]
+async fn a_crash_between_commit_and_move_leaves_mail_that_the_next_pass_recognises() {
+    let w = world().await;
+    let mails: Vec<_> = (1..=3).map(|n| complaint(n, "Te laat betaald")).collect();
+    let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    source.failing_puts = 1;
+    pass(&w, &mut source).await.unwrap_err();
+    assert_eq!(source.calls.last(), Some(&Call::PutAway(vec![1, 2, 3], Destination::Processed, true)), "committed first");
+    assert_eq!(source.inbox.len(), 3, "still in the mailbox");
+    assert_ne!(w.store.mailbox_state("INBOX").await.unwrap(), Some((1, 3)), "the position is not past mail that was not put away");
+    let report = pass(&w, &mut source).await.unwrap();
+    assert_eq!((report.duplicates, report.registered), (3, 0), "{report:?}");
+    assert!(source.inbox.is_empty());
+    assert_eq!(w.store.list_cases().await.unwrap().len(), 3, "no case twice");
+}
+
+#[tokio::test]
+async fn a_mail_too_large_is_quarantined_unread_and_a_large_one_fetched_alone() {
+    let w = world().await;
+    let mails: Vec<_> = (1..=4).map(|n| complaint(n, "Te laat betaald")).collect();
+    let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    source.sizes.insert(2, 20 << 20);
+    source.sizes.insert(3, 2 << 20);
+    let report = pass(&w, &mut source).await.unwrap();
+    assert_eq!((report.registered, report.quarantined), (3, 1), "{report:?}");
+    assert_eq!(source.calls[1], Call::Fetch(vec![1, 4]), "the small ones together");
+    // Mail 1 is committed before mail 3 is fetched: no transaction waits for the source.
+    assert!(source.calls.contains(&Call::FetchOne(3, true)), "{:?}", source.calls);
+    assert!(!source.calls.iter().any(|c| matches!(c, Call::FetchOne(2, _))), "{:?}", source.calls);
+    assert!(source.inbox.is_empty());
+    let quarantined = w.store.quarantined().await.unwrap();
+    assert!(quarantined[0].2.contains("exceeds"), "{}", quarantined[0].2);
+}
