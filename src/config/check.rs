@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::sections::with_password;
+use super::secret::with_password;
 use super::{AssignmentRule, AuthMode, Config, Problem, TlsMode};
 
 impl Config {

@@ -11,9 +11,12 @@ use serde::Deserialize;
 use crate::domain::calendar::Calendar;
 
 pub(crate) mod check;
+mod defaults;
 pub mod oauth;
+mod secret;
 mod sections;
 
+pub use secret::Secret;
 pub use sections::*;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -376,8 +379,8 @@ tls = "none"
             let keys: Vec<_> = Config::parse(&text(url)).unwrap().problems().into_iter().map(|p| p.key).collect();
             assert_eq!(keys, ["database.url"], "{url}");
         }
-        assert_eq!(Config::parse(MINIMAL).unwrap().database.connect_url().unwrap(), default_db_url());
-        assert_eq!(with_password("postgres://kl@db?options=a@b", "x").as_deref(), Some("postgres://kl:x@db?options=a@b"));
+        assert_eq!(Config::parse(MINIMAL).unwrap().database.connect_url().unwrap(), defaults::default_db_url());
+        assert_eq!(secret::with_password("postgres://kl@db?options=a@b", "x").as_deref(), Some("postgres://kl:x@db?options=a@b"));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The sections of the configuration file, with their defaults. Every key is documented in
 //! `config/klachtd.example.toml`; unknown keys are errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::defaults::*;
+use super::secret::{with_password, Secret};
 use super::SecretError;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -23,10 +25,6 @@ pub struct Web {
     /// How long a sign-in lasts (a working day).
     #[serde(default = "default_session_hours")]
     pub session_hours: u32,
-}
-
-fn default_session_hours() -> u32 {
-    9
 }
 
 impl Web {
@@ -229,10 +227,6 @@ pub struct ExternalBody {
     pub term_months: u32,
 }
 
-fn default_term_months() -> u32 {
-    12
-}
-
 impl Default for ExternalBody {
     fn default() -> Self {
         Self {
@@ -251,10 +245,6 @@ pub struct PostponementConfig {
     /// At most this many weeks a postponement (default and legal maximum 4).
     #[serde(default = "default_max_weeks")]
     pub max_weeks: u32,
-}
-
-fn default_max_weeks() -> u32 {
-    crate::domain::awb::LAW_MAX_POSTPONEMENT_WEEKS
 }
 
 impl Default for PostponementConfig {
@@ -299,21 +289,6 @@ impl Database {
         let password = secret.resolve("database")?;
         Ok(with_password(&self.url, &password).unwrap_or_else(|| self.url.clone()))
     }
-}
-
-/// `postgres://user@host/db` with `password` after the user; `None` if the URL has no user
-/// or already carries a password.
-pub(super) fn with_password(url: &str, password: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let at = rest[..authority_end].rfind('@')?;
-    let user = &rest[..at];
-    if user.is_empty() || user.contains(':') {
-        return None;
-    }
-    let encoded: String =
-        password.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
-    Some(format!("{scheme}://{user}:{encoded}{}", &rest[at..]))
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -365,15 +340,6 @@ pub enum AuthMode {
     Password,
     /// SASL OAUTHBEARER or XOAUTH2 with an access token from `[oauth2]`.
     Oauth2,
-}
-
-/// A password given inline, in a file, or in an environment variable (exactly one).
-/// (Inlined into each section: serde cannot combine `flatten` with `deny_unknown_fields`.)
-#[derive(Debug, Clone, Copy)]
-pub struct Secret<'a> {
-    pub password: Option<&'a str>,
-    pub password_file: Option<&'a Path>,
-    pub password_env: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -584,95 +550,6 @@ impl Default for Outbox {
     }
 }
 
-fn default_log_format() -> LogFormat {
-    LogFormat::Auto
-}
-fn default_retention_days() -> u32 {
-    730
-}
-fn default_retention_cron() -> String {
-    "0 30 2 * * *".into()
-}
-fn default_rule() -> AssignmentRule {
-    AssignmentRule::RoundRobin
-}
-fn default_lead_list() -> Vec<u32> {
-    vec![2, 0]
-}
-fn default_lead_days() -> LeadDays {
-    LeadDays::Same(default_lead_list())
-}
-fn default_working_hours() -> String {
-    "08:30-17:00".into()
-}
-fn default_sweep() -> String {
-    "0 */5 * * * *".into()
-}
-fn default_prefix() -> String {
-    "KL".into()
-}
-pub(super) fn default_db_url() -> String {
-    "sqlite:///var/lib/klachtd/klachtd.db".into()
-}
-fn default_db_connections() -> u32 {
-    5
-}
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("/var/lib/klachtd")
-}
-fn default_language() -> String {
-    "nl".into()
-}
-fn default_inbox() -> String {
-    "INBOX".into()
-}
-fn default_mark() -> MarkMode {
-    MarkMode::Move
-}
-fn default_processed() -> String {
-    "Klachtd-Verwerkt".into()
-}
-fn default_ignored() -> String {
-    "Klachtd-Genegeerd".into()
-}
-fn default_quarantine() -> String {
-    "Klachtd-Quarantaine".into()
-}
-fn yes() -> bool {
-    true
-}
-fn default_poll() -> u64 {
-    60
-}
-fn default_timeout() -> u64 {
-    60
-}
-fn default_idle_renew() -> u64 {
-    180
-}
-fn default_max_message() -> u64 {
-    50 * 1024 * 1024
-}
-fn default_ack_since() -> AcknowledgeSince {
-    AcknowledgeSince::FirstStart
-}
-fn default_sender_limit() -> u32 {
-    5
-}
-fn default_spam_filters() -> Vec<crate::domain::classify::SpamFilter> {
-    use crate::domain::classify::SpamFilter;
-    vec![SpamFilter::SpamAssassin, SpamFilter::Rspamd, SpamFilter::Microsoft]
-}
-fn default_min_scl() -> u8 {
-    5
-}
-fn default_outbox_poll() -> u64 {
-    30
-}
-fn default_max_backoff() -> u64 {
-    3600
-}
-
 impl Imap {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
@@ -690,26 +567,5 @@ impl Smtp {
 
     pub fn secret(&self) -> Secret<'_> {
         Secret { password: self.password.as_deref(), password_file: self.password_file.as_deref(), password_env: self.password_env.as_deref() }
-    }
-}
-
-impl Secret<'_> {
-    /// The password, read from where the configuration says. `section` names the key in errors.
-    pub fn resolve(&self, section: &str) -> Result<String, SecretError> {
-        if let Some(p) = self.password {
-            return Ok(p.to_string());
-        }
-        if let Some(path) = self.password_file {
-            let text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
-                key: format!("{section}.password_file"),
-                path: path.to_path_buf(),
-                source,
-            })?;
-            return Ok(text.trim_end_matches(['\r', '\n']).to_string());
-        }
-        if let Some(var) = &self.password_env {
-            return std::env::var(var).map_err(|_| SecretError::Env { key: format!("{section}.password_env"), var: var.to_string() });
-        }
-        Ok(String::new())
     }
 }
