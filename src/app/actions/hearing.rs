@@ -16,17 +16,7 @@ use crate::io::smtp::new_message_id;
 use crate::store::{LetterCase, MailOrigin, MailPart, OutgoingMail};
 
 /// A hearing to invite to.
-#[derive(Debug, Clone)]
-pub struct HearingRequest {
-    pub start: DateTime<Utc>,
-    pub minutes: u32,
-    /// A place, or a video link.
-    pub place: String,
-    /// Working days from today within which to answer (the term of 9:10(2)(c)).
-    pub answer_days: u32,
-    /// Also invite the staff the complaint is about (those with a handler's address).
-    pub with_subjects: bool,
-}
+pub use crate::domain::case_action::Hearing as HearingRequest;
 
 impl Actions {
     /// Invites to be heard; returns the addresses invited and the last day to answer.
