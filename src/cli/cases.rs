@@ -76,3 +76,50 @@ fn case_action(command: CasesCommand) -> anyhow::Result<(String, CaseAction)> {
         CasesCommand::List { .. } | CasesCommand::Show { .. } | CasesCommand::Register { .. } => anyhow::bail!("this command is no action on a case"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::args::{Cli, Command};
+    use crate::domain::awb::NoHearingGround;
+    use crate::domain::procedure::{Category, Outcome};
+
+    fn action(args: &[&str]) -> anyhow::Result<(String, CaseAction)> {
+        let cli = Cli::try_parse_from([&["klachtd", "cases"], args].concat()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Command::Cases { command } = cli.command else { anyhow::bail!("not `cases`") };
+        case_action(command)
+    }
+
+    #[test]
+    fn each_subcommand_becomes_its_action_with_its_texts_read() {
+        let dir = std::env::temp_dir().join(format!("klachtd-cases-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("text.txt");
+        std::fs::write(&file, "Bevindingen.\n").unwrap();
+        let file = file.to_str().unwrap();
+        let r = "KL-2026-0001".to_string();
+        assert_eq!(action(&["assign", &r, "Ann Smit"]).unwrap(), (r.clone(), CaseAction::Assign { handler: "Ann Smit".into() }));
+        assert_eq!(
+            action(&["respond", &r, "--outcome", "founded", "--findings-file", file]).unwrap().1,
+            CaseAction::Respond { outcome: Outcome::Founded, findings: "Bevindingen.\n".into(), measures: String::new() }
+        );
+        assert_eq!(action(&["category", &r, "staff"]).unwrap().1, CaseAction::Category(Category::Staff));
+        assert_eq!(
+            action(&["postpone", &r, "--weeks", "4", "--reason-file", file]).unwrap().1,
+            CaseAction::Postpone { weeks: 4, reason: "Bevindingen.\n".into(), consent: None }
+        );
+        assert_eq!(
+            action(&["escalate", &r, "--to", "Ombudsman", "--date", "2026-12-15"]).unwrap().1,
+            CaseAction::Escalate { to: "Ombudsman".into(), on: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap() }
+        );
+        assert_eq!(action(&["no-hearing", &r, "--ground", "not-wished"]).unwrap().1, CaseAction::NoHearing { ground: NoHearingGround::NotWished });
+        assert_eq!(action(&["reopen", &r]).unwrap().1, CaseAction::Reopen);
+        // A text file that cannot be read is an error before anything is asked of the case.
+        let missing = dir.join("missing.txt");
+        assert!(action(&["settle", &r, "--settlement-file", missing.to_str().unwrap()]).unwrap_err().to_string().contains("cannot read"));
+        assert!(action(&["list"]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

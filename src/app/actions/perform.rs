@@ -101,7 +101,12 @@ impl Actions {
                 self.not_handled_from(reference, ground, explanation, actor, origin).await?.map(|delivery| Done::NotHandled { delivery, ground })
             }
             CaseAction::Settle { settlement } => self.settle_from(reference, settlement, actor, origin).await?.map(Done::Settled),
-            CaseAction::Disclose { name, email } => self.disclose_from(reference, &name, email, actor, origin).await?.map(|to| Done::Disclosed { to }),
+            CaseAction::Disclose { name, email } => {
+                if name.trim().is_empty() {
+                    return Err(ActionError::refused("name the person the complaint is about"));
+                }
+                self.disclose_from(reference, name.trim(), email, actor, origin).await?.map(|to| Done::Disclosed { to })
+            }
             CaseAction::HearingInvite(hearing) => {
                 self.invite_to_hearing_from(reference, hearing, actor, origin).await?.map(|(addresses, answer_by)| Done::Invited { addresses, answer_by })
             }
