@@ -156,6 +156,24 @@ impl CaseAction {
     }
 }
 
+/// Input that makes no action (a first line of a reply, a form's field, that does not read):
+/// why, in one line for the handler, in the words of every front end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
+impl From<String> for Unreadable {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+impl From<&str> for Unreadable {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_string())
+    }
+}
+
 /// A moment in Europe/Amsterdam as UTC; `None` in the hour skipped by daylight saving.
 pub fn amsterdam_moment(local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
     local.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest().map(|t| t.with_timezone(&Utc))

@@ -5,7 +5,7 @@
 use ring::hmac;
 
 use super::awb::{NoHearingGround, NotHandledGround};
-use super::case_action::{amsterdam_moment, gap, CaseAction, Hearing};
+use super::case_action::{amsterdam_moment, gap, CaseAction, Hearing, Unreadable};
 use super::inbound::hex;
 use super::procedure::Outcome;
 
@@ -44,7 +44,7 @@ pub fn token_in(subject: &str) -> Option<&str> {
 /// "From:/Sent:/To:"), "-----Original Message-----", a signature ("-- "), and, for HTML replies
 /// whose `<blockquote>` is lost in conversion, the quoted notice itself (its subject with the
 /// token marker, or its first sentence).
-pub fn parse(body: &str) -> Result<CaseAction, String> {
+pub fn parse(body: &str) -> Result<CaseAction, Unreadable> {
     let mut lines = own_text(body);
     while lines.first().is_some_and(|l| l.trim().is_empty()) {
         lines.remove(0);
@@ -101,7 +101,7 @@ pub fn parse(body: &str) -> Result<CaseAction, String> {
         }
         "AFSCHRIFT" | "DISCLOSE" => {
             if rest_of_line.is_empty() {
-                return Err(format!("{verb} needs the name of the person the complaint is about, e.g. \"{verb} Bob Berg\""));
+                return Err(format!("{verb} needs the name of the person the complaint is about, e.g. \"{verb} Bob Berg\"").into());
             }
             let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
             Ok(CaseAction::Disclose { name: rest_of_line.to_string(), email })
@@ -128,10 +128,10 @@ pub fn parse(body: &str) -> Result<CaseAction, String> {
             Ok(CaseAction::HearingReport { report: rest })
         }
         "GEEN-HOORZITTING" | "NO-HEARING" => Ok(CaseAction::NoHearing { ground: argument.parse::<NoHearingGround>()? }),
-        _ => Err(format!(
+        _ => Err(Unreadable(format!(
             "{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE, NOTITIE, UITSTEL, NIET-BEHANDELD, OPGELOST, AFSCHRIFT, HOORZITTING, VERSLAG or GEEN-HOORZITTING",
             first.trim()
-        )),
+        ))),
     }
 }
 
@@ -331,15 +331,15 @@ mod tests {
             CaseAction::Postpone { weeks: 3, reason: "We wachten op advies.".into(), consent: Some("mail van klager van 2 december".into()) }
         );
         assert_eq!(parse("postpone 1\nAdvice needed.").unwrap(), CaseAction::Postpone { weeks: 1, reason: "Advice needed.".into(), consent: None });
-        assert!(parse("UITSTEL vier\nx").unwrap_err().contains("number of weeks"));
-        assert!(parse("UITSTEL 2\nTOESTEMMING: ja").unwrap_err().contains("reason"));
+        assert!(parse("UITSTEL vier\nx").unwrap_err().0.contains("number of weeks"));
+        assert!(parse("UITSTEL 2\nTOESTEMMING: ja").unwrap_err().0.contains("reason"));
         assert_eq!(
             parse("NIET-BEHANDELD over-a-year\nHet gesprek was in 2024.").unwrap(),
             CaseAction::NotHandled { ground: NotHandledGround::OverAYear, explanation: "Het gesprek was in 2024.".into() }
         );
-        assert!(parse("NOT-HANDLED vague").unwrap_err().contains("ground of Awb 9:8"));
+        assert!(parse("NOT-HANDLED vague").unwrap_err().0.contains("ground of Awb 9:8"));
         assert_eq!(parse("OPGELOST\nU kreeg een nieuwe afspraak.").unwrap(), CaseAction::Settle { settlement: "U kreeg een nieuwe afspraak.".into() });
-        assert!(parse("SETTLED\n").unwrap_err().contains("settled"));
+        assert!(parse("SETTLED\n").unwrap_err().0.contains("settled"));
         assert_eq!(parse("AFSCHRIFT Bob Berg").unwrap(), CaseAction::Disclose { name: "Bob Berg".into(), email: None });
         assert_eq!(
             parse("DISCLOSE Piet Extern\npiet@elders.test").unwrap(),
@@ -351,22 +351,22 @@ mod tests {
         let hearing = |minutes, place: &str| CaseAction::HearingInvite(Hearing { start, minutes, place: place.into(), answer_days: 5, with_subjects: false });
         assert_eq!(parse("HOORZITTING 2026-12-15 14:00 45\nKamer 3").unwrap(), hearing(45, "Kamer 3"));
         assert_eq!(parse("HEARING 2026-12-15 14:00\nhttps://video").unwrap(), hearing(60, "https://video"));
-        assert!(parse("HOORZITTING 2026-03-29 02:30\nKamer 3").unwrap_err().contains("daylight-saving gap"));
-        assert!(parse("HOORZITTING morgen\nKamer 3").unwrap_err().contains("YYYY-MM-DD HH:MM"));
-        assert!(parse("HOORZITTING 2026-12-15 14:00").unwrap_err().contains("place"));
+        assert!(parse("HOORZITTING 2026-03-29 02:30\nKamer 3").unwrap_err().0.contains("daylight-saving gap"));
+        assert!(parse("HOORZITTING morgen\nKamer 3").unwrap_err().0.contains("YYYY-MM-DD HH:MM"));
+        assert!(parse("HOORZITTING 2026-12-15 14:00").unwrap_err().0.contains("place"));
         assert_eq!(parse("VERSLAG\nKlager gehoord.").unwrap(), CaseAction::HearingReport { report: "Klager gehoord.".into() });
         assert_eq!(parse("GEEN-HOORZITTING not-wished").unwrap(), CaseAction::NoHearing { ground: NoHearingGround::NotWished });
-        assert!(parse("NO-HEARING later").unwrap_err().contains("clearly-unfounded"));
+        assert!(parse("NO-HEARING later").unwrap_err().0.contains("clearly-unfounded"));
     }
 
     #[test]
     fn bad_commands_say_what_is_wrong() {
-        assert!(parse("VOORTGANG morgen").unwrap_err().contains("YYYY-MM-DD"));
-        assert!(parse("REACTIE half\nx").unwrap_err().contains("not an outcome"));
-        assert!(parse("REACTIE founded\n").unwrap_err().contains("findings"));
-        assert!(parse("Hallo,\nhoe gaat het").unwrap_err().contains("not an action"));
-        assert!(parse("> alleen citaat").unwrap_err().contains("empty"));
-        assert!(parse("REACTIE\nx").unwrap_err().contains("not an outcome"));
+        assert!(parse("VOORTGANG morgen").unwrap_err().0.contains("YYYY-MM-DD"));
+        assert!(parse("REACTIE half\nx").unwrap_err().0.contains("not an outcome"));
+        assert!(parse("REACTIE founded\n").unwrap_err().0.contains("findings"));
+        assert!(parse("Hallo,\nhoe gaat het").unwrap_err().0.contains("not an action"));
+        assert!(parse("> alleen citaat").unwrap_err().0.contains("empty"));
+        assert!(parse("REACTIE\nx").unwrap_err().0.contains("not an outcome"));
     }
 
     const T: &str = "0123456789abcdef0123";
@@ -394,7 +394,7 @@ mod tests {
             let r = parse(&format!("REACTIE {word}\nBevindingen.")).unwrap();
             assert_eq!(r, CaseAction::Respond { outcome, findings: "Bevindingen.".into(), measures: String::new() }, "{word}");
         }
-        assert!(parse("REACTIE deels\nx").unwrap_err().contains("\"deels\" is not an outcome"));
+        assert!(parse("REACTIE deels\nx").unwrap_err().0.contains("\"deels\" is not an outcome"));
     }
 
     #[test]

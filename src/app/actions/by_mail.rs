@@ -77,7 +77,7 @@ impl Actions {
             // its holder act on the case never goes out in a letter.
             Some(text) if mail_actions::carries_token(&text, token) => Err(
                 "the letter text contains the action token from the subject (probably quoted text of the assignment notice); nothing was sent. Put your text above the quoted mail, or remove the quote, and reply again"
-                    .to_string(),
+                    .into(),
             ),
             _ => Ok(command),
         });
@@ -90,7 +90,7 @@ impl Actions {
             confirmation: self.confirmation(reference, name, from, label, ok, reason, letter.as_deref().filter(|_| ok)),
         };
         let result = match command {
-            Err(reason) => Err(ActionError::Refused(reason)),
+            Err(reason) => Err(reason.into()),
             Ok(action) => self.perform_from(reference, action, &actor, Some(&origin(true, None))).await,
         };
         let reason = match result {

@@ -20,11 +20,6 @@ pub use crate::domain::case_action::Hearing as HearingRequest;
 
 impl Actions {
     /// Invites to be heard; returns the addresses invited and the last day to answer.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn invite_to_hearing(&self, reference: &str, hearing: HearingRequest, actor: &str) -> Result<(Vec<String>, chrono::NaiveDate), ActionError> {
-        self.invite_to_hearing_from(reference, hearing, actor, None).await?.ok_or_else(|| ActionError::refused("the invitation was recorded before"))
-    }
-
     /// The invitation, asked for by `origin` (an action by mail) or not; `None`: that mail was
     /// recorded before, and nothing was done.
     pub(super) async fn invite_to_hearing_from(
@@ -144,11 +139,6 @@ impl Actions {
     }
 
     /// Records the report of the hearing and sends it to the complainant (9:10).
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn hearing_report(&self, reference: &str, report: String, actor: &str) -> Result<Delivery, ActionError> {
-        self.hearing_report_from(reference, report, actor, None).await?.ok_or_else(|| ActionError::refused("the report was recorded before"))
-    }
-
     pub(super) async fn hearing_report_from(
         &self,
         reference: &str,
@@ -211,11 +201,6 @@ impl Actions {
 
     /// Records why there was no hearing (9:10(2)); "no answer" only once the term set has passed
     /// without an acceptance.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn no_hearing(&self, reference: &str, ground: NoHearingGround, actor: &str) -> Result<(), ActionError> {
-        self.no_hearing_from(reference, ground, actor, None).await?.ok_or_else(|| ActionError::refused("this was recorded before"))
-    }
-
     pub(super) async fn no_hearing_from(
         &self,
         reference: &str,

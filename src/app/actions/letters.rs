@@ -18,21 +18,6 @@ use crate::io::smtp::new_message_id;
 use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
 
 impl Actions {
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn progress(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.progress_from(reference, expected_by, message, actor, None).await)
-    }
-
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn request_information(&self, reference: &str, message: String, to: Option<String>, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.request_information_from(reference, message, to, actor, None).await)
-    }
-
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn respond(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.respond_from(reference, outcome, findings, measures, actor, None).await)
-    }
-
     /// The progress notice, asked for by `origin` (an action by mail) or not. `None`: that mail
     /// was recorded before, and nothing was done.
     pub(super) async fn progress_from(
@@ -195,8 +180,7 @@ impl Actions {
     /// case has an e-mail address, one is written and queued now. `actor` goes into the
     /// history. Refused, changing nothing, once an acknowledgement was sent or recorded, while
     /// one is queued, or when there is no address (then: post it and use `cases acknowledged`).
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn release_acknowledgement(&self, reference: &str, actor: &str) -> Result<String, ActionError> {
+    pub(super) async fn release_acknowledgement(&self, reference: &str, actor: &str) -> Result<String, ActionError> {
         let released = self.store.release_held(reference, actor).await?;
         if released > 0 {
             return Ok(format!("{released} acknowledgement(s) released"));
@@ -249,9 +233,4 @@ impl Actions {
         self.store.queue_acknowledgement(reference, &mail, actor).await?;
         Ok(format!("acknowledgement written and queued for {address}"))
     }
-}
-
-/// A letter from the command line always has no origin mail, so it is always done (or refused).
-pub(super) fn once(sent: Result<Option<Delivery>, ActionError>) -> Result<Delivery, ActionError> {
-    sent?.ok_or_else(|| ActionError::refused("the letter was recorded before"))
 }

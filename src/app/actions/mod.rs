@@ -126,6 +126,13 @@ impl From<Refused> for ActionError {
     }
 }
 
+/// Input that makes no action is refused with its reason.
+impl From<crate::domain::case_action::Unreadable> for ActionError {
+    fn from(e: crate::domain::case_action::Unreadable) -> Self {
+        Self::Refused(e.0)
+    }
+}
+
 impl From<RefusableError> for ActionError {
     fn from(e: RefusableError) -> Self {
         match e {

@@ -10,11 +10,11 @@ use serde::{Deserialize, Deserializer};
 
 use super::signed::decode;
 use crate::domain::awb::{NoHearingGround, NotHandledGround};
-use crate::domain::case_action::{amsterdam_moment, gap, CaseAction, Hearing};
+use crate::domain::case_action::{amsterdam_moment, gap, CaseAction, Hearing, Unreadable};
 use crate::domain::procedure::{Category, Outcome};
 
 /// The action the form `name` asks for; `None`: no form of that name.
-pub fn case_action(name: &str, form: &[u8]) -> Option<Result<CaseAction, String>> {
+pub fn case_action(name: &str, form: &[u8]) -> Option<Result<CaseAction, Unreadable>> {
     Some(match name {
         "assign" => decode::<Assign>(form).map(|f| CaseAction::Assign { handler: f.handler }),
         "subject" => decode::<Named>(form).map(|f| CaseAction::Subject { name: f.name }),
@@ -165,7 +165,7 @@ struct HearingInvite {
 }
 
 impl HearingInvite {
-    fn action(self) -> Result<CaseAction, String> {
+    fn action(self) -> Result<CaseAction, Unreadable> {
         let at = self.at.trim();
         let local = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M").map_err(|_| format!("at: {at:?} is not a date and time (YYYY-MM-DDTHH:MM)"))?;
         let start = amsterdam_moment(local).ok_or_else(|| gap(at))?;
@@ -193,13 +193,13 @@ struct NoHearing {
 }
 
 /// A date that must be there.
-fn needed(date: Option<NaiveDate>, key: &str) -> Result<NaiveDate, String> {
-    date.ok_or_else(|| format!("{key}: a date is needed (YYYY-MM-DD)"))
+fn needed(date: Option<NaiveDate>, key: &str) -> Result<NaiveDate, Unreadable> {
+    date.ok_or_else(|| Unreadable(format!("{key}: a date is needed (YYYY-MM-DD)")))
 }
 
 /// A choice that must be made: an empty one is refused as the command line refuses it.
-fn chosen<T: FromStr<Err = String>>(choice: Option<T>) -> Result<T, String> {
-    choice.map_or_else(|| "".parse(), Ok)
+fn chosen<T: FromStr<Err = String>>(choice: Option<T>) -> Result<T, Unreadable> {
+    choice.map_or_else(|| "".parse().map_err(Unreadable), Ok)
 }
 
 /// A text area: browsers send CRLF, letters are written with LF.
@@ -246,7 +246,7 @@ mod tests {
     use super::*;
 
     fn action(name: &str, form: &str) -> Result<CaseAction, String> {
-        case_action(name, form.as_bytes()).expect("a form of that name")
+        case_action(name, form.as_bytes()).expect("a form of that name").map_err(|e| e.0)
     }
 
     #[test]

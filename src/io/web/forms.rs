@@ -186,7 +186,7 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     }
     let result = match action {
         Ok(action) => web.actions.perform(&reference, action, &format!("{} (web)", session.user.name)).await,
-        Err(reason) => Err(ActionError::Refused(reason)),
+        Err(reason) => Err(reason.into()),
     };
     match result {
         Ok(_) => {

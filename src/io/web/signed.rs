@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::{auth, require, Shared};
+use crate::domain::case_action::Unreadable;
 use crate::store::web::WebSession;
 
 /// A signed-in handler's form with its CSRF token checked. Without a session the rejection is
@@ -50,7 +51,7 @@ impl FromRequest<Shared> for SignedForm {
 impl SignedForm {
     /// The form as the struct `T`; the error is one line for the handler (the command line's
     /// words where a value does not read).
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Unreadable> {
         decode(&self.body)
     }
 
@@ -61,8 +62,8 @@ impl SignedForm {
 }
 
 /// A posted form as the struct `T`; see [`SignedForm::decode`].
-pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Unreadable> {
+    serde_urlencoded::from_bytes(body).map_err(|e| Unreadable(e.to_string()))
 }
 
 /// Where a refused form goes back to: the page the form was on (the path without its last
