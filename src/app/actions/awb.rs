@@ -54,13 +54,12 @@ impl Actions {
     /// the ground and the external body with its term.
     pub(super) async fn not_handled_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         ground: NotHandledGround,
         explanation: String,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<Delivery>, ActionError> {
-        let case = self.store.letter_case(reference).await?;
         let external_term_ends = self.external_term_ends();
         let explanation = explanation.trim().to_string();
         let content = LetterContent::NotHandled {
@@ -70,14 +69,14 @@ impl Actions {
         };
         let to = case.complainant_email.clone();
         let effect = LetterEffect::NotHandled { ground, explanation, external_term_ends };
-        self.send(&case, Step::NotHandle, "not-handled", content, to, effect, actor, origin).await
+        self.send(case, Step::NotHandle, "not-handled", content, to, effect, actor, origin).await
     }
 
     /// Closes the case as settled to the complainant's satisfaction (Awb 9:5), confirming it
     /// to them in writing.
     pub(super) async fn settle_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         settlement: String,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -85,10 +84,9 @@ impl Actions {
         if settlement.trim().is_empty() {
             return Err(ActionError::refused("write how the complaint was settled; the letter confirms it (Awb 9:5)"));
         }
-        let case = self.store.letter_case(reference).await?;
         let content = LetterContent::Settled { settlement: settlement.trim().to_string() };
         let to = case.complainant_email.clone();
-        self.send(&case, Step::Settle, "settled", content, to, LetterEffect::Settled { settlement: settlement.trim().to_string() }, actor, origin).await
+        self.send(case, Step::Settle, "settled", content, to, LetterEffect::Settled { settlement: settlement.trim().to_string() }, actor, origin).await
     }
 
     /// The letter `letter` as a copy to each person the complaint is about who is staff with
@@ -133,14 +131,14 @@ impl Actions {
     /// recorded before, and nothing was done.
     pub(super) async fn disclose_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         name: &str,
         email: Option<String>,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<String>, ActionError> {
         let name = name.trim();
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         if !self.store.is_subject(case.id, name).await? {
             return Err(ActionError::refused(format!(
                 "{name:?} is not recorded as the person the complaint is about; record them first (klachtd cases subject {reference} \"{name}\")"

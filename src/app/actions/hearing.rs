@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
-use super::{stored_date, ActionError, Actions, Delivery};
+use super::{flat, stored_date, ActionError, Actions, Delivery};
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
 use crate::domain::awb::{no_hearing_refusal, NoHearingGround};
@@ -24,7 +24,7 @@ impl Actions {
     /// recorded before, and nothing was done.
     pub(super) async fn invite_to_hearing_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         hearing: HearingRequest,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -46,7 +46,7 @@ impl Actions {
         if answer_by > amsterdam_date(hearing.start) {
             return Err(ActionError::refused(format!("the term to answer (to {answer_by}) ends after the hearing; give fewer days or a later hearing")));
         }
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         let Some(complainant) = case.complainant_email.clone() else {
             return Err(ActionError::refused(format!("{reference} has no e-mail address; invite the complainant by post and record it as a note")));
         };
@@ -60,13 +60,13 @@ impl Actions {
         }
         let mut mails = Vec::new();
         for (name, email, is_complainant) in &invitees {
-            mails.push(self.invitation(&case, &uid, &hearing, end, &place, answer_by, name.as_deref(), email, *is_complainant).await?);
+            mails.push(self.invitation(case, &uid, &hearing, end, &place, answer_by, name.as_deref(), email, *is_complainant).await?);
         }
         let addresses: Vec<String> = invitees.iter().map(|(_, e, _)| e.clone()).collect();
         let local = hearing.start.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M");
         let detail = format!("hearing on {local} ({} min) at {place}; invited {}; answer by {answer_by}; uid {uid}", hearing.minutes, addresses.join(", "));
         let done =
-            self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await??;
+            flat(self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await)?;
         Ok(done.then_some((addresses, answer_by)))
     }
 
@@ -141,7 +141,7 @@ impl Actions {
     /// Records the report of the hearing and sends it to the complainant (9:10).
     pub(super) async fn hearing_report_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         report: String,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -150,11 +150,11 @@ impl Actions {
         if report.is_empty() {
             return Err(ActionError::refused("the report of the hearing is empty"));
         }
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         let settings = self.settings.get();
         let context = HearingContext {
             organisation: &settings.organisation,
-            case: self.case_context(&case)?,
+            case: self.case_context(case)?,
             recipient_name: case.complainant_name.clone(),
             complainant: true,
             date: String::new(),
@@ -196,24 +196,24 @@ impl Actions {
                 let _ = std::fs::remove_file(path);
             }
         }
-        Ok(recorded??.then_some(delivery))
+        Ok(flat(recorded)?.then_some(delivery))
     }
 
     /// Records why there was no hearing (9:10(2)); "no answer" only once the term set has passed
     /// without an acceptance.
     pub(super) async fn no_hearing_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         ground: NoHearingGround,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<()>, ActionError> {
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         let state = self.store.hearing_state(case.id).await?;
         let today = amsterdam_date(Utc::now());
         if let Some(why) = no_hearing_refusal(reference, ground, state.answer_by, state.answer.as_deref(), today) {
             return Err(ActionError::Refused(why));
         }
-        Ok(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await??.then_some(()))
+        Ok(flat(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await)?.then_some(()))
     }
 }

@@ -22,22 +22,21 @@ impl Actions {
     /// was recorded before, and nothing was done.
     pub(super) async fn progress_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         expected_by: NaiveDate,
         message: Option<String>,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<Delivery>, ActionError> {
-        let case = self.store.letter_case(reference).await?;
         let content = LetterContent::Progress { message, expected_by: long_date(expected_by, &self.language()) };
         let to = case.complainant_email.clone();
-        self.send(&case, Step::ProgressNotice, "progress", content, to, LetterEffect::Progress { expected_by }, actor, origin).await
+        self.send(case, Step::ProgressNotice, "progress", content, to, LetterEffect::Progress { expected_by }, actor, origin).await
     }
 
     /// The request for information, to `to` or else the complainant; see `progress_from`.
     pub(super) async fn request_information_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         message: String,
         to: Option<String>,
         actor: &str,
@@ -52,16 +51,15 @@ impl Actions {
                 return Err(ActionError::refused(format!("{address:?} is not a valid e-mail address ({e}); nothing was sent")));
             }
         }
-        let case = self.store.letter_case(reference).await?;
         let to = to.or_else(|| case.complainant_email.clone());
         let effect = LetterEffect::RequestInformation { to: to.clone().unwrap_or_else(|| "by post".into()) };
-        self.send(&case, Step::RequestInformation, "request-info", LetterContent::RequestInformation { message }, to, effect, actor, origin).await
+        self.send(case, Step::RequestInformation, "request-info", LetterContent::RequestInformation { message }, to, effect, actor, origin).await
     }
 
     /// The final response, which closes the case; see `progress_from`.
     pub(super) async fn respond_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         outcome: Outcome,
         findings: String,
         measures: String,
@@ -71,7 +69,6 @@ impl Actions {
         if findings.trim().is_empty() {
             return Err(ActionError::refused("the findings are empty; the response must state them (R8)"));
         }
-        let case = self.store.letter_case(reference).await?;
         let external_term_ends = self.external_term_ends();
         let content = LetterContent::Response {
             outcome: outcome.as_str(),
@@ -81,7 +78,7 @@ impl Actions {
         };
         let to = case.complainant_email.clone();
         let effect = LetterEffect::Response { outcome, findings, measures, external_term_ends };
-        self.send(&case, Step::FinalResponse, "response", content, to, effect, actor, origin).await
+        self.send(case, Step::FinalResponse, "response", content, to, effect, actor, origin).await
     }
 
     /// The last day to turn to the external body after a final letter sent today (Awb 9:24).

@@ -85,33 +85,39 @@ impl Actions {
         if origin.is_some() && !by_mail(&action) {
             return Err(ActionError::refused(format!("{} cannot be done by mail", action.name())));
         }
+        if !writes_letter(&action) {
+            return match action {
+                CaseAction::Note { text } => self.note(reference, text, actor, origin).await,
+                other => Ok(Some(self.record(reference, other, actor).await?)),
+            };
+        }
+        // The case as its letters need it, read once for the action and its letter.
+        let case = &self.store.letter_case(reference).await?;
         let letter = |d: Option<Delivery>| d.map(Done::Letter);
         Ok(match action {
-            CaseAction::Progress { expected_by, message } => letter(self.progress_from(reference, expected_by, message, actor, origin).await?),
-            CaseAction::RequestInformation { message, to } => letter(self.request_information_from(reference, message, to, actor, origin).await?),
-            CaseAction::Respond { outcome, findings, measures } => letter(self.respond_from(reference, outcome, findings, measures, actor, origin).await?),
-            CaseAction::HearingReport { report } => letter(self.hearing_report_from(reference, report, actor, origin).await?),
-            CaseAction::Note { text } => self.note(reference, text, actor, origin).await?,
+            CaseAction::Progress { expected_by, message } => letter(self.progress_from(case, expected_by, message, actor, origin).await?),
+            CaseAction::RequestInformation { message, to } => letter(self.request_information_from(case, message, to, actor, origin).await?),
+            CaseAction::Respond { outcome, findings, measures } => letter(self.respond_from(case, outcome, findings, measures, actor, origin).await?),
+            CaseAction::HearingReport { report } => letter(self.hearing_report_from(case, report, actor, origin).await?),
             CaseAction::Postpone { weeks, reason, consent } => {
-                let case = self.store.letter_case(reference).await?;
-                let (delivery, respond_by) = self.postpone_from(&case, weeks, reason, consent, actor, origin).await?;
+                let (delivery, respond_by) = self.postpone_from(case, weeks, reason, consent, actor, origin).await?;
                 delivery.map(|delivery| Done::Postponed { delivery, respond_by })
             }
             CaseAction::NotHandled { ground, explanation } => {
-                self.not_handled_from(reference, ground, explanation, actor, origin).await?.map(|delivery| Done::NotHandled { delivery, ground })
+                self.not_handled_from(case, ground, explanation, actor, origin).await?.map(|delivery| Done::NotHandled { delivery, ground })
             }
-            CaseAction::Settle { settlement } => self.settle_from(reference, settlement, actor, origin).await?.map(Done::Settled),
+            CaseAction::Settle { settlement } => self.settle_from(case, settlement, actor, origin).await?.map(Done::Settled),
             CaseAction::Disclose { name, email } => {
                 if name.trim().is_empty() {
                     return Err(ActionError::refused("name the person the complaint is about"));
                 }
-                self.disclose_from(reference, name.trim(), email, actor, origin).await?.map(|to| Done::Disclosed { to })
+                self.disclose_from(case, name.trim(), email, actor, origin).await?.map(|to| Done::Disclosed { to })
             }
             CaseAction::HearingInvite(hearing) => {
-                self.invite_to_hearing_from(reference, hearing, actor, origin).await?.map(|(addresses, answer_by)| Done::Invited { addresses, answer_by })
+                self.invite_to_hearing_from(case, hearing, actor, origin).await?.map(|(addresses, answer_by)| Done::Invited { addresses, answer_by })
             }
-            CaseAction::NoHearing { ground } => self.no_hearing_from(reference, ground, actor, origin).await?.map(|()| Done::NoHearing(ground)),
-            other => Some(self.record(reference, other, actor).await?),
+            CaseAction::NoHearing { ground } => self.no_hearing_from(case, ground, actor, origin).await?.map(|()| Done::NoHearing(ground)),
+            other => return Err(ActionError::failed(anyhow::anyhow!("{} writes no letter", other.name()))),
         })
     }
 
@@ -176,7 +182,7 @@ impl Actions {
                 Done::Escalated { to, on }
             }
             CaseAction::Reopen => {
-                store.reopen(reference, actor).await?.map_err(ActionError::from)?;
+                super::flat(store.reopen(reference, actor).await)?;
                 Done::Reopened
             }
             CaseAction::Acknowledged { on } => {
@@ -187,6 +193,24 @@ impl Actions {
             other => return Err(ActionError::failed(anyhow::anyhow!("{} is carried out with its letter", other.name()))),
         })
     }
+}
+
+/// The actions that write to the complainant (or another party) or record a step of Awb
+/// chapter 9 on the case as its letters see it.
+fn writes_letter(action: &CaseAction) -> bool {
+    matches!(
+        action,
+        CaseAction::Progress { .. }
+            | CaseAction::RequestInformation { .. }
+            | CaseAction::Respond { .. }
+            | CaseAction::HearingReport { .. }
+            | CaseAction::Postpone { .. }
+            | CaseAction::NotHandled { .. }
+            | CaseAction::Settle { .. }
+            | CaseAction::Disclose { .. }
+            | CaseAction::HearingInvite(_)
+            | CaseAction::NoHearing { .. }
+    )
 }
 
 /// The actions a handler can ask for in a reply by mail (see [`crate::domain::mail_actions`]).

@@ -166,9 +166,10 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     let Some(action) = case_forms::case_action(&name, form.body()) else {
         return web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some(&back));
     };
-    if let Err(refused) = readable(&web, session, &reference, &format!("action {name}")).await {
-        return refused;
-    }
+    let case_id = match readable(&web, session, &reference, &format!("action {name}")).await {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
     let may_act = match web.store.may_act_on(&reference, &session.user.email).await {
         Ok(m) => m,
         Err(e) => {
@@ -179,9 +180,7 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     if !may_act || (name == "checked" && !session.user.supervisor) {
         // A reader who may not act (a former handler; `checked` by a non-supervisor) is
         // refused, and the refusal recorded like any other.
-        if let Ok(Some(link)) = web.store.case_link(&reference).await {
-            let _ = web.store.record_access(link.id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {name}")).await;
-        }
+        let _ = web.store.record_access(case_id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {name}")).await;
         return web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference, Some(&back));
     }
     let result = match action {
