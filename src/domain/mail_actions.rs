@@ -106,21 +106,7 @@ pub fn parse(body: &str) -> Result<CaseAction, Unreadable> {
             let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
             Ok(CaseAction::Disclose { name: rest_of_line.to_string(), email })
         }
-        "HOORZITTING" | "HEARING" => {
-            let mut words = rest_of_line.split_whitespace();
-            let moment = format!("{} {}", words.next().unwrap_or(""), words.next().unwrap_or(""));
-            let at = chrono::NaiveDateTime::parse_from_str(&moment, "%Y-%m-%d %H:%M")
-                .map_err(|_| format!("{verb} needs the date and time as YYYY-MM-DD HH:MM (and the minutes), e.g. \"{verb} 2026-12-15 14:00 60\""))?;
-            let minutes = match words.next() {
-                None => 60,
-                Some(m) => m.parse().map_err(|_| format!("{m:?} is not a number of minutes"))?,
-            };
-            if rest.is_empty() {
-                return Err("the invitation needs the place or a video link below the first line".into());
-            }
-            let start = amsterdam_moment(at).ok_or_else(|| gap(at))?;
-            Ok(CaseAction::HearingInvite(Hearing { start, minutes, place: rest, answer_days: 5, with_subjects: false }))
-        }
+        "HOORZITTING" | "HEARING" => hearing(&verb, rest_of_line, rest),
         "VERSLAG" | "HEARING-REPORT" => {
             if rest.is_empty() {
                 return Err("the report of the hearing is empty; write it below the first line".into());
@@ -135,15 +121,33 @@ pub fn parse(body: &str) -> Result<CaseAction, Unreadable> {
     }
 }
 
+/// `HOORZITTING 2026-12-15 14:00 [MINUTES]` with the place (or a video link) below it: an
+/// invitation with the default term to answer (5 working days), to the complainant only.
+fn hearing(verb: &str, rest_of_line: &str, rest: String) -> Result<CaseAction, Unreadable> {
+    let mut words = rest_of_line.split_whitespace();
+    let moment = format!("{} {}", words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let at = chrono::NaiveDateTime::parse_from_str(&moment, "%Y-%m-%d %H:%M")
+        .map_err(|_| format!("{verb} needs the date and time as YYYY-MM-DD HH:MM (and the minutes), e.g. \"{verb} 2026-12-15 14:00 60\""))?;
+    let minutes = match words.next() {
+        None => 60,
+        Some(m) => m.parse().map_err(|_| format!("{m:?} is not a number of minutes"))?,
+    };
+    if rest.is_empty() {
+        return Err("the invitation needs the place or a video link below the first line".into());
+    }
+    let start = amsterdam_moment(at).ok_or_else(|| gap(at))?;
+    Ok(CaseAction::HearingInvite(Hearing { start, minutes, place: rest, answer_days: 5, with_subjects: false }))
+}
+
 /// The outcome after `REACTIE`: the Dutch words (gegrond, deels gegrond, ongegrond) or the
 /// English ones (founded, partly-founded, unfounded).
-fn parse_outcome(text: &str) -> Result<Outcome, String> {
+fn parse_outcome(text: &str) -> Result<Outcome, Unreadable> {
     let normalised = text.trim().to_lowercase().replace(['-', '_'], " ").split_whitespace().collect::<Vec<_>>().join(" ");
     match normalised.as_str() {
         "gegrond" | "founded" => Ok(Outcome::Founded),
         "deels gegrond" | "gedeeltelijk gegrond" | "partly founded" => Ok(Outcome::PartlyFounded),
         "ongegrond" | "unfounded" => Ok(Outcome::Unfounded),
-        _ => Err(format!("{:?} is not an outcome; use gegrond, deels gegrond or ongegrond (or founded, partly-founded, unfounded)", text.trim())),
+        _ => Err(Unreadable(format!("{:?} is not an outcome; use gegrond, deels gegrond or ongegrond (or founded, partly-founded, unfounded)", text.trim()))),
     }
 }
 

@@ -63,13 +63,22 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
     sent()
 }
 
+/// Why a sign-in link was not queued (logged; the page says the same either way).
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("the mail cannot be rendered: {0}")]
+    Render(#[from] minijinja::Error),
+    #[error("cannot store it: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// Makes a sign-in link for `user`, bound to `browser`, and queues the mail that carries it.
-async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser: &str) -> Result<(), String> {
+async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser: &str) -> Result<(), LinkError> {
     let token = auth::new_token();
     let link = format!("{}/sign-in/{token}", web.public_url);
     let context =
         minijinja::context! { user => user, link => link, minutes => auth::LINK_VALID.as_secs() / 60, organisation => web.settings.get().organisation.clone() };
-    let text = web.pages.render("sign-in-mail.txt", context).map_err(|e| format!("the mail cannot be rendered: {e}"))?;
+    let text = web.pages.render("sign-in-mail.txt", context)?;
     let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
     let mail = OutgoingMail {
         kind: MailKind::SignInLink,
@@ -83,7 +92,7 @@ async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser
         status: OutboxStatus::Pending,
     };
     let expires = crate::store::now() + auth::LINK_VALID.as_secs() as i64;
-    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await.map_err(|e| format!("cannot store it: {e}"))?;
+    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await?;
     web.wake.notify_one();
     Ok(())
 }
