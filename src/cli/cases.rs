@@ -9,6 +9,7 @@ use super::print::{self, delivered};
 use super::{actor, read_text};
 use crate::app::actions::Actions;
 use crate::domain::case_action::{CaseAction, Hearing};
+use crate::domain::vocabulary::EmailAddress;
 use crate::store::Store;
 
 pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, command: CasesCommand) -> anyhow::Result<ExitCode> {
@@ -39,17 +40,21 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
 /// The case and the action a subcommand asks for, its texts read from their files.
 fn case_action(command: CasesCommand) -> anyhow::Result<(String, CaseAction)> {
     let optional = |file: Option<std::path::PathBuf>| file.as_deref().map(read_text).transpose();
+    // Checked by clap already (`args::email`); read again as the type.
+    let address = |a: Option<String>| a.as_deref().map(EmailAddress::parse).transpose().map_err(anyhow::Error::msg);
     Ok(match command {
         CasesCommand::Assign { reference, handler } => (reference, CaseAction::Assign { handler }),
         CasesCommand::Subject { reference, name } => (reference, CaseAction::Subject { name }),
         CasesCommand::Checked { reference } => (reference, CaseAction::Checked),
         CasesCommand::Complete { reference, name, email, description_file } => {
-            (reference, CaseAction::Complete { name, email, description: optional(description_file)? })
+            (reference, CaseAction::Complete { name, email: address(email)?, description: optional(description_file)? })
         }
         CasesCommand::Progress { reference, expected, message_file } => {
             (reference, CaseAction::Progress { expected_by: expected, message: optional(message_file)? })
         }
-        CasesCommand::RequestInfo { reference, message_file, to } => (reference, CaseAction::RequestInformation { message: read_text(&message_file)?, to }),
+        CasesCommand::RequestInfo { reference, message_file, to } => {
+            (reference, CaseAction::RequestInformation { message: read_text(&message_file)?, to: address(to)? })
+        }
         CasesCommand::Respond { reference, outcome, findings_file, measures_file } => {
             let measures = optional(measures_file)?.unwrap_or_default();
             (reference, CaseAction::Respond { outcome, findings: read_text(&findings_file)?, measures })
@@ -67,7 +72,7 @@ fn case_action(command: CasesCommand) -> anyhow::Result<(String, CaseAction)> {
             (reference, CaseAction::NotHandled { ground, explanation: optional(explanation_file)?.unwrap_or_default() })
         }
         CasesCommand::Settle { reference, settlement_file } => (reference, CaseAction::Settle { settlement: read_text(&settlement_file)? }),
-        CasesCommand::Disclose { reference, name, email } => (reference, CaseAction::Disclose { name, email }),
+        CasesCommand::Disclose { reference, name, email } => (reference, CaseAction::Disclose { name, email: address(email)? }),
         CasesCommand::HearingInvite { reference, at, minutes, place, answer_days, with_subjects } => {
             (reference, CaseAction::HearingInvite(Hearing { start: at, minutes, place, answer_days, with_subjects }))
         }

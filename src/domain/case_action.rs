@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::awb::{NoHearingGround, NotHandledGround};
 use super::procedure::{Category, Outcome};
+use super::vocabulary::EmailAddress;
 
 /// A hearing to invite to (Awb 9:10).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +23,7 @@ pub struct Hearing {
 }
 
 /// One action on one case, with its input typed. Texts are as the handler wrote them (the
-/// action trims and checks them); addresses are checked where the action is carried out, with
-/// the same words for every front end.
+/// action trims and checks them); an address is read by the front end, as a date is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaseAction {
     /// Make a handler responsible (they are told by mail).
@@ -39,7 +39,7 @@ pub enum CaseAction {
     /// Complete or correct the complainant's details (R3); `None` leaves a field as it is.
     Complete {
         name: Option<String>,
-        email: Option<String>,
+        email: Option<EmailAddress>,
         description: Option<String>,
     },
     /// The progress notice (R6).
@@ -50,7 +50,7 @@ pub enum CaseAction {
     /// A request for information (R7), to `to` or else the complainant.
     RequestInformation {
         message: String,
-        to: Option<String>,
+        to: Option<EmailAddress>,
     },
     /// The final response (R8), which closes the case.
     Respond {
@@ -92,7 +92,7 @@ pub enum CaseAction {
     /// Awb 9:9: a copy of the complaint to the person it is about.
     Disclose {
         name: String,
-        email: Option<String>,
+        email: Option<EmailAddress>,
     },
     /// Awb 9:10: an invitation to be heard.
     HearingInvite(Hearing),

@@ -8,6 +8,7 @@ use super::awb::{NoHearingGround, NotHandledGround};
 use super::case_action::{amsterdam_moment, gap, CaseAction, Hearing, Unreadable};
 use super::inbound::hex;
 use super::procedure::Outcome;
+use super::vocabulary::EmailAddress;
 
 /// The token for `reference` and `handler_email`: 20 hex digits of HMAC-SHA256.
 pub fn token(secret: &[u8], reference: &str, handler_email: &str) -> String {
@@ -103,7 +104,7 @@ pub fn parse(body: &str) -> Result<CaseAction, Unreadable> {
             if rest_of_line.is_empty() {
                 return Err(format!("{verb} needs the name of the person the complaint is about, e.g. \"{verb} Bob Berg\"").into());
             }
-            let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
+            let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(EmailAddress::parse).transpose()?;
             Ok(CaseAction::Disclose { name: rest_of_line.to_string(), email })
         }
         "HOORZITTING" | "HEARING" => hearing(&verb, rest_of_line, rest),
@@ -347,7 +348,7 @@ mod tests {
         assert_eq!(parse("AFSCHRIFT Bob Berg").unwrap(), CaseAction::Disclose { name: "Bob Berg".into(), email: None });
         assert_eq!(
             parse("DISCLOSE Piet Extern\npiet@elders.test").unwrap(),
-            CaseAction::Disclose { name: "Piet Extern".into(), email: Some("piet@elders.test".into()) }
+            CaseAction::Disclose { name: "Piet Extern".into(), email: Some(EmailAddress::parse("piet@elders.test").unwrap()) }
         );
         // 14:00 in Amsterdam in winter is 13:00 UTC; the answer term and the copies to staff
         // cannot be asked for by mail.

@@ -8,6 +8,7 @@ use super::{ActionError, Actions, Delivery};
 use crate::domain::awb::{NoHearingGround, NotHandledGround};
 use crate::domain::case_action::CaseAction;
 use crate::domain::procedure::Category;
+use crate::domain::vocabulary::EmailAddress;
 use crate::store::corrections::{Corrected, Correction};
 use crate::store::MailOrigin;
 
@@ -96,7 +97,9 @@ impl Actions {
         let letter = |d: Option<Delivery>| d.map(Done::Letter);
         Ok(match action {
             CaseAction::Progress { expected_by, message } => letter(self.progress_from(case, expected_by, message, actor, origin).await?),
-            CaseAction::RequestInformation { message, to } => letter(self.request_information_from(case, message, to, actor, origin).await?),
+            CaseAction::RequestInformation { message, to } => {
+                letter(self.request_information_from(case, message, to.map(EmailAddress::into_string), actor, origin).await?)
+            }
             CaseAction::Respond { outcome, findings, measures } => letter(self.respond_from(case, outcome, findings, measures, actor, origin).await?),
             CaseAction::HearingReport { report } => letter(self.hearing_report_from(case, report, actor, origin).await?),
             CaseAction::Postpone { weeks, reason, consent } => {
@@ -111,7 +114,7 @@ impl Actions {
                 if name.trim().is_empty() {
                     return Err(ActionError::refused("name the person the complaint is about"));
                 }
-                self.disclose_from(case, name.trim(), email, actor, origin).await?.map(|to| Done::Disclosed { to })
+                self.disclose_from(case, name.trim(), email.map(EmailAddress::into_string), actor, origin).await?.map(|to| Done::Disclosed { to })
             }
             CaseAction::HearingInvite(hearing) => {
                 self.invite_to_hearing_from(case, hearing, actor, origin).await?.map(|(addresses, answer_by)| Done::Invited { addresses, answer_by })
@@ -167,7 +170,7 @@ impl Actions {
                 Done::Checked
             }
             CaseAction::Complete { name, email, description } => {
-                Done::Completed(store.correct_case(reference, &Correction { name, email, description }, actor).await?)
+                Done::Completed(store.correct_case(reference, &Correction { name, email: email.map(EmailAddress::into_string), description }, actor).await?)
             }
             CaseAction::Category(category) => {
                 store.set_category(reference, category, actor).await?;

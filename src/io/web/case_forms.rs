@@ -12,6 +12,7 @@ use super::signed::decode;
 use crate::domain::awb::{NoHearingGround, NotHandledGround};
 use crate::domain::case_action::{amsterdam_moment, gap, CaseAction, Hearing, Unreadable};
 use crate::domain::procedure::{Category, Outcome};
+use crate::domain::vocabulary::EmailAddress;
 
 /// The action the form `name` asks for; `None`: no form of that name.
 pub fn case_action(name: &str, form: &[u8]) -> Option<Result<CaseAction, Unreadable>> {
@@ -59,8 +60,8 @@ struct Named {
 struct Complete {
     #[serde(default, deserialize_with = "field")]
     name: Option<String>,
-    #[serde(default, deserialize_with = "field")]
-    email: Option<String>,
+    #[serde(default, deserialize_with = "address")]
+    email: Option<EmailAddress>,
     #[serde(default, deserialize_with = "some_text")]
     description: Option<String>,
 }
@@ -77,8 +78,8 @@ struct Progress {
 struct RequestInfo {
     #[serde(default, deserialize_with = "text")]
     message: String,
-    #[serde(default, deserialize_with = "field")]
-    to: Option<String>,
+    #[serde(default, deserialize_with = "address")]
+    to: Option<EmailAddress>,
 }
 
 #[derive(Deserialize)]
@@ -145,8 +146,8 @@ struct Settle {
 struct Disclose {
     #[serde(default, deserialize_with = "field")]
     name: Option<String>,
-    #[serde(default, deserialize_with = "field")]
-    email: Option<String>,
+    #[serde(default, deserialize_with = "address")]
+    email: Option<EmailAddress>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +226,14 @@ fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> 
     }
 }
 
+/// An e-mail address the outbox can send to; empty is none.
+fn address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EmailAddress>, D::Error> {
+    match field(d)? {
+        None => Ok(None),
+        Some(v) => EmailAddress::parse(&v).map(Some).map_err(|_| serde::de::Error::custom(format!("{v:?} is not a valid e-mail address"))),
+    }
+}
+
 /// A whole number; empty is none.
 fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     match field(d)? {
@@ -261,7 +270,7 @@ mod tests {
         assert_eq!(action("progress", "expected=2026-12-15&message="), Ok(CaseAction::Progress { expected_by: day, message: None }));
         assert_eq!(
             action("request-info", "message=Wanneer%3F&to=+coach%40elders.test+"),
-            Ok(CaseAction::RequestInformation { message: "Wanneer?".into(), to: Some("coach@elders.test".into()) })
+            Ok(CaseAction::RequestInformation { message: "Wanneer?".into(), to: Some(EmailAddress::parse("coach@elders.test").unwrap()) })
         );
         assert_eq!(
             action("respond", "outcome=partly-founded&findings=F&measures="),
