@@ -10,13 +10,11 @@ use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
 use crate::domain::awb::{no_hearing_refusal, NoHearingGround};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
+use crate::domain::case_action::Hearing;
 use crate::domain::ical;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::io::smtp::new_message_id;
 use crate::store::{LetterCase, MailOrigin, MailPart, OutgoingMail};
-
-/// A hearing to invite to.
-pub use crate::domain::case_action::Hearing as HearingRequest;
 
 impl Actions {
     /// Invites to be heard; returns the addresses invited and the last day to answer.
@@ -25,7 +23,7 @@ impl Actions {
     pub(super) async fn invite_to_hearing_from(
         &self,
         case: &LetterCase,
-        hearing: HearingRequest,
+        hearing: Hearing,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<(Vec<String>, chrono::NaiveDate)>, ActionError> {
@@ -76,7 +74,7 @@ impl Actions {
         &self,
         case: &LetterCase,
         uid: &str,
-        hearing: &HearingRequest,
+        hearing: &Hearing,
         end: DateTime<Utc>,
         place: &str,
         answer_by: chrono::NaiveDate,

@@ -38,7 +38,6 @@ mod paper;
 mod perform;
 
 pub use by_mail::ReplyDone;
-pub use hearing::HearingRequest;
 pub use paper::PaperComplaint;
 pub use perform::Done;
 

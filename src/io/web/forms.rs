@@ -204,23 +204,35 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
         }
         Err(e) => {
             tracing::info!(reference, action = name, "handler action on the web not carried out");
-            action_failed(&web, session, &back, e)
+            NotDone { web: &web, session, back: &back, error: e }.into_response()
         }
     }
 }
 
-/// The page of an action that was not carried out: refused (422, with the reason), the
-/// database or the disk away (503), or failed (500, the cause logged).
-pub(super) fn action_failed(web: &super::Web, session: &WebSession, back: &str, e: ActionError) -> Response {
-    match e {
-        ActionError::Transient(e) => {
-            tracing::warn!(error = %e, "web: action not carried out; the database or the disk is away");
-            web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some(back))
-        }
-        ActionError::Refused(reason) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(session), "refused", &reason, Some(back)),
-        ActionError::Failed(e) => {
-            tracing::error!(error = %one_line(&e), "web: action failed");
-            web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(session), "failed", "", Some(back))
+/// An action that was not carried out, as its page: refused (422, with the reason), the
+/// database or the disk away (503), or failed (500, the cause logged). The one translation of
+/// an [`ActionError`] into a response.
+pub(super) struct NotDone<'a> {
+    pub web: &'a super::Web,
+    pub session: &'a WebSession,
+    /// The page to go back to.
+    pub back: &'a str,
+    pub error: ActionError,
+}
+
+impl IntoResponse for NotDone<'_> {
+    fn into_response(self) -> Response {
+        let Self { web, session, back, error } = self;
+        match error {
+            ActionError::Transient(e) => {
+                tracing::warn!(error = %e, "web: action not carried out; the database or the disk is away");
+                web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some(back))
+            }
+            ActionError::Refused(reason) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(session), "refused", &reason, Some(back)),
+            ActionError::Failed(e) => {
+                tracing::error!(error = %one_line(&e), "web: action failed");
+                web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(session), "failed", "", Some(back))
+            }
         }
     }
 }
@@ -301,6 +313,6 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
             tracing::info!(reference, "paper complaint registered on the web");
             web.message(StatusCode::OK, Some(&session), "registered", &format!("{reference}: {}", delivered(delivery)), Some(&format!("/cases/{reference}")))
         }
-        Err(e) => action_failed(&web, &session, "/paper", e),
+        Err(error) => NotDone { web: &web, session: &session, back: "/paper", error }.into_response(),
     }
 }
