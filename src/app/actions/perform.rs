@@ -231,3 +231,21 @@ fn by_mail(action: &CaseAction) -> bool {
             | CaseAction::ReleaseAcknowledgement
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_mail_only_what_the_first_line_can_ask_for_and_letters_read_the_case_once() {
+        let note = CaseAction::Note { text: "belde".into() };
+        let settle = CaseAction::Settle { settlement: "afspraak".into() };
+        assert!(by_mail(&note) && by_mail(&settle));
+        assert!(!by_mail(&CaseAction::Reopen) && !by_mail(&CaseAction::Assign { handler: "Ann".into() }));
+        // Every action the mail parser builds is one by_mail allows.
+        for line in ["NOTITIE\nx", "OPGELOST\nx", "GEEN-HOORZITTING not-wished", "VOORTGANG 2026-12-15", "INFO\nx", "AFSCHRIFT Bob"] {
+            assert!(by_mail(&crate::domain::mail_actions::parse(line).unwrap()), "{line}");
+        }
+        assert!(writes_letter(&settle) && !writes_letter(&note) && !writes_letter(&CaseAction::Checked));
+    }
+}

@@ -1,5 +1,5 @@
 //! What the forms post: asking for and using a sign-in link, signing out, every action on a
-//! case (a [`CaseAction`](crate::domain::case_action::CaseAction) from its form, carried out as
+//! case (a [`CaseAction`] from its form, carried out as
 //! the command line does, so a refusal reads the same), and a paper complaint with its scanned
 //! documents. Every form carries its CSRF token.
 
@@ -16,6 +16,7 @@ use super::pages::{readable, set_browser_cookie};
 use super::signed::SignedForm;
 use super::{case_forms, require, Peer, Shared};
 use crate::app::actions::{ActionError, Delivery, PaperComplaint};
+use crate::domain::case_action::CaseAction;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
@@ -186,7 +187,8 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
             return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some(&back));
         }
     };
-    if !may_act || (name == "checked" && !session.user.supervisor) {
+    let supervisors_only = action.as_ref().is_ok_and(CaseAction::for_supervisors);
+    if !may_act || (supervisors_only && !session.user.supervisor) {
         // A reader who may not act (a former handler; `checked` by a non-supervisor) is
         // refused, and the refusal recorded like any other.
         let _ = web.store.record_access(case_id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {name}")).await;
