@@ -1,5 +1,6 @@
-//! `klachtd cases ...`: a handler looks at cases and acts on them. Each action is one call to
-//! the store or the actions and one line that says what happened; a refusal is an error.
+//! `klachtd cases ...`: a handler looks at cases and acts on them. Each action subcommand
+//! becomes one [`CaseAction`], carried out by [`Actions::perform`] as the web and mail do, and
+//! one line says what happened (`print::done`); a refusal is an error.
 
 use std::process::ExitCode;
 
@@ -7,69 +8,18 @@ use super::args::CasesCommand;
 use super::print::{self, delivered};
 use super::{actor, read_text};
 use crate::app::actions::Actions;
+use crate::domain::case_action::{CaseAction, Hearing};
+use crate::domain::vocabulary::EmailAddress;
 use crate::store::Store;
 
 pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, command: CasesCommand) -> anyhow::Result<ExitCode> {
     match command {
-        CasesCommand::Progress { reference, expected, message_file } => {
-            let message = message_file.as_deref().map(read_text).transpose()?;
-            delivered(&reference, "progress notice", actions.progress(&reference, expected, message, &actor()).await?);
+        CasesCommand::List { json, open, handler, due_within, limit } => {
+            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
+            let filter = crate::store::CaseFilter { open_only: open, handler, due_by: due_within.map(|n| today + chrono::Days::new(n.into())), limit };
+            print::case_list(store.cases_matching(&filter), json).await?;
         }
-        CasesCommand::RequestInfo { reference, message_file, to } => {
-            delivered(&reference, "request for information", actions.request_information(&reference, read_text(&message_file)?, to, &actor()).await?);
-        }
-        CasesCommand::Respond { reference, outcome, findings_file, measures_file } => {
-            let measures = measures_file.as_deref().map(read_text).transpose()?.unwrap_or_default();
-            let d = actions.respond(&reference, outcome, read_text(&findings_file)?, measures, &actor()).await?;
-            delivered(&reference, "final response", d);
-            outln!("{reference}: closed");
-        }
-        CasesCommand::Postpone { reference, weeks, reason_file, consent } => {
-            let (d, new_date) = actions.postpone(&reference, weeks, read_text(&reason_file)?, consent, &actor()).await?;
-            delivered(&reference, "postponement", d);
-            outln!("{reference}: final response due by {new_date}");
-        }
-        CasesCommand::NotHandled { reference, ground, explanation_file } => {
-            let explanation = explanation_file.as_deref().map(read_text).transpose()?.unwrap_or_default();
-            delivered(&reference, "letter not handling the complaint", actions.not_handled(&reference, ground, explanation, &actor()).await?);
-            outln!("{reference}: closed, not handled ({ground})");
-        }
-        CasesCommand::Settle { reference, settlement_file } => {
-            delivered(&reference, "confirmation of the settlement", actions.settle(&reference, read_text(&settlement_file)?, &actor()).await?);
-            outln!("{reference}: closed, settled");
-        }
-        CasesCommand::Disclose { reference, name, email } => {
-            let to = actions.disclose(&reference, &name, email, &actor()).await?;
-            outln!("{reference}: copy of the complaint queued for {to} (disclosure recorded)");
-        }
-        CasesCommand::HearingInvite { reference, at, minutes, place, answer_days, with_subjects } => {
-            let hearing = crate::app::actions::HearingRequest { start: at, minutes, place, answer_days, with_subjects };
-            let (invited, answer_by) = actions.invite_to_hearing(&reference, hearing, &actor()).await?;
-            outln!("{reference}: hearing invitation queued for {}; answer by {answer_by}", invited.join(", "));
-        }
-        CasesCommand::HearingReport { reference, report_file } => {
-            delivered(&reference, "report of the hearing", actions.hearing_report(&reference, read_text(&report_file)?, &actor()).await?);
-        }
-        CasesCommand::NoHearing { reference, ground } => {
-            actions.no_hearing(&reference, ground, &actor()).await?;
-            outln!("{reference}: no hearing ({ground})");
-        }
-        CasesCommand::Category { reference, category } => {
-            store.set_category(&reference, category, &actor()).await?;
-            outln!("{reference}: category {category}");
-        }
-        CasesCommand::Note { reference, text } => {
-            store.add_note(&reference, &text, &actor()).await?;
-            outln!("{reference}: note added");
-        }
-        CasesCommand::Escalate { reference, to, date } => {
-            store.record_external(&reference, &to, date, &actor()).await?;
-            outln!("{reference}: recorded as taken to {to} on {date}");
-        }
-        CasesCommand::Reopen { reference } => {
-            store.reopen(&reference, &actor()).await?.map_err(anyhow::Error::msg)?;
-            outln!("{reference}: reopened");
-        }
+        CasesCommand::Show { reference, json } => print::case_detail(&store.case_detail(&reference).await?, json)?,
         CasesCommand::Register { name, email, postal_address, received, description_file, attach } => {
             let paper =
                 crate::app::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
@@ -77,52 +27,104 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
             outln!("{reference}: registered (received {received})");
             delivered(&reference, "acknowledgement", d);
         }
-        CasesCommand::Acknowledged { reference, date } => {
-            store.acknowledged_by_post(&reference, date, &actor()).await?;
-            outln!("{reference}: acknowledgement recorded as sent on {date}");
-        }
-        CasesCommand::List { json, open, handler, due_within, limit } => {
-            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
-            let filter = crate::store::CaseFilter { open_only: open, handler, due_by: due_within.map(|n| today + chrono::Days::new(n.into())), limit };
-            print::case_list(store.cases_matching(&filter), json).await?;
-        }
-        CasesCommand::Show { reference, json } => print::case_detail(&store.case_detail(&reference).await?, json)?,
-        CasesCommand::Assign { reference, handler } => {
-            store.assign(&reference, &handler, &actor()).await?;
-            actions.notify_assignment(&reference).await?;
-            match no_token {
-                None => outln!("{reference}: assigned to {handler} (notified by mail)"),
-                Some(why) => outln!("{reference}: assigned to {handler} (notified by mail, without a reply token: {why})"),
-            }
-        }
-        CasesCommand::Subject { reference, name } => match store.add_subject(&reference, &name, &actor()).await? {
-            Some(next) => {
-                // The new handler hears of it as after `cases assign`.
-                actions.notify_assignment(&reference).await?;
-                match no_token {
-                    None => outln!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail)"),
-                    Some(why) => {
-                        outln!("{reference}: {name} recorded as a subject; the case is now assigned to {next} (notified by mail, without a reply token: {why})")
-                    }
-                }
-            }
-            None => outln!("{reference}: {name} recorded as a subject"),
-        },
-        CasesCommand::ReleaseAcknowledgement { reference } => {
-            let done = actions.release_acknowledgement(&reference, &actor()).await?;
-            outln!("{reference}: {done}");
-        }
-        CasesCommand::Complete { reference, name, email, description_file } => {
-            let description = description_file.as_deref().map(read_text).transpose()?;
-            let correction = crate::store::corrections::Correction { name, email, description };
-            let done = store.correct_case(&reference, &correction, &actor()).await?;
-            let missing = if done.incomplete.is_empty() { "complete".to_string() } else { format!("still missing {}", done.incomplete.join(", ")) };
-            outln!("{reference}: {} corrected; {missing}", done.fields.join(", "));
-        }
-        CasesCommand::Checked { reference } => {
-            store.supervisor_checked(&reference, &actor()).await?;
-            outln!("{reference}: assignment checked by a supervisor; the supervisor check is cleared");
+        command => {
+            let (reference, action) = case_action(command)?;
+            let name = action.name();
+            let done = actions.perform(&reference, action, &actor()).await?;
+            print::done(&reference, name, done, no_token.as_deref());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The case and the action a subcommand asks for, its texts read from their files.
+fn case_action(command: CasesCommand) -> anyhow::Result<(String, CaseAction)> {
+    let optional = |file: Option<std::path::PathBuf>| file.as_deref().map(read_text).transpose();
+    // Checked by clap already (`args::email`); read again as the type.
+    let address = |a: Option<String>| a.as_deref().map(EmailAddress::parse).transpose().map_err(anyhow::Error::msg);
+    Ok(match command {
+        CasesCommand::Assign { reference, handler } => (reference, CaseAction::Assign { handler }),
+        CasesCommand::Subject { reference, name } => (reference, CaseAction::Subject { name }),
+        CasesCommand::Checked { reference } => (reference, CaseAction::Checked),
+        CasesCommand::Complete { reference, name, email, description_file } => {
+            (reference, CaseAction::Complete { name, email: address(email)?, description: optional(description_file)? })
+        }
+        CasesCommand::Progress { reference, expected, message_file } => {
+            (reference, CaseAction::Progress { expected_by: expected, message: optional(message_file)? })
+        }
+        CasesCommand::RequestInfo { reference, message_file, to } => {
+            (reference, CaseAction::RequestInformation { message: read_text(&message_file)?, to: address(to)? })
+        }
+        CasesCommand::Respond { reference, outcome, findings_file, measures_file } => {
+            let measures = optional(measures_file)?.unwrap_or_default();
+            (reference, CaseAction::Respond { outcome, findings: read_text(&findings_file)?, measures })
+        }
+        CasesCommand::Category { reference, category } => (reference, CaseAction::Category(category)),
+        CasesCommand::Note { reference, text } => (reference, CaseAction::Note { text }),
+        CasesCommand::Escalate { reference, to, date } => (reference, CaseAction::Escalate { to, on: date }),
+        CasesCommand::Reopen { reference } => (reference, CaseAction::Reopen),
+        CasesCommand::Acknowledged { reference, date } => (reference, CaseAction::Acknowledged { on: date }),
+        CasesCommand::ReleaseAcknowledgement { reference } => (reference, CaseAction::ReleaseAcknowledgement),
+        CasesCommand::Postpone { reference, weeks, reason_file, consent } => {
+            (reference, CaseAction::Postpone { weeks, reason: read_text(&reason_file)?, consent })
+        }
+        CasesCommand::NotHandled { reference, ground, explanation_file } => {
+            (reference, CaseAction::NotHandled { ground, explanation: optional(explanation_file)?.unwrap_or_default() })
+        }
+        CasesCommand::Settle { reference, settlement_file } => (reference, CaseAction::Settle { settlement: read_text(&settlement_file)? }),
+        CasesCommand::Disclose { reference, name, email } => (reference, CaseAction::Disclose { name, email: address(email)? }),
+        CasesCommand::HearingInvite { reference, at, minutes, place, answer_days, with_subjects } => {
+            (reference, CaseAction::HearingInvite(Hearing { start: at, minutes, place, answer_days, with_subjects }))
+        }
+        CasesCommand::HearingReport { reference, report_file } => (reference, CaseAction::HearingReport { report: read_text(&report_file)? }),
+        CasesCommand::NoHearing { reference, ground } => (reference, CaseAction::NoHearing { ground }),
+        CasesCommand::List { .. } | CasesCommand::Show { .. } | CasesCommand::Register { .. } => anyhow::bail!("this command is no action on a case"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::args::{Cli, Command};
+    use crate::domain::awb::NoHearingGround;
+    use crate::domain::procedure::{Category, Outcome};
+
+    fn action(args: &[&str]) -> anyhow::Result<(String, CaseAction)> {
+        let cli = Cli::try_parse_from([&["klachtd", "cases"], args].concat()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Command::Cases { command } = cli.command else { anyhow::bail!("not `cases`") };
+        case_action(command)
+    }
+
+    #[test]
+    fn each_subcommand_becomes_its_action_with_its_texts_read() {
+        let dir = std::env::temp_dir().join(format!("klachtd-cases-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("text.txt");
+        std::fs::write(&file, "Bevindingen.\n").unwrap();
+        let file = file.to_str().unwrap();
+        let r = "KL-2026-0001".to_string();
+        assert_eq!(action(&["assign", &r, "Ann Smit"]).unwrap(), (r.clone(), CaseAction::Assign { handler: "Ann Smit".into() }));
+        assert_eq!(
+            action(&["respond", &r, "--outcome", "founded", "--findings-file", file]).unwrap().1,
+            CaseAction::Respond { outcome: Outcome::Founded, findings: "Bevindingen.\n".into(), measures: String::new() }
+        );
+        assert_eq!(action(&["category", &r, "staff"]).unwrap().1, CaseAction::Category(Category::Staff));
+        assert_eq!(
+            action(&["postpone", &r, "--weeks", "4", "--reason-file", file]).unwrap().1,
+            CaseAction::Postpone { weeks: 4, reason: "Bevindingen.\n".into(), consent: None }
+        );
+        assert_eq!(
+            action(&["escalate", &r, "--to", "Ombudsman", "--date", "2026-12-15"]).unwrap().1,
+            CaseAction::Escalate { to: "Ombudsman".into(), on: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap() }
+        );
+        assert_eq!(action(&["no-hearing", &r, "--ground", "not-wished"]).unwrap().1, CaseAction::NoHearing { ground: NoHearingGround::NotWished });
+        assert_eq!(action(&["reopen", &r]).unwrap().1, CaseAction::Reopen);
+        // A text file that cannot be read is an error before anything is asked of the case.
+        let missing = dir.join("missing.txt");
+        assert!(action(&["settle", &r, "--settlement-file", missing.to_str().unwrap()]).unwrap_err().to_string().contains("cannot read"));
+        assert!(action(&["list"]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -8,7 +8,7 @@ use chrono::Datelike;
 use futures::{Stream, TryStreamExt};
 
 use super::args::ReportFormat;
-use crate::app::actions::Delivery;
+use crate::app::actions::{Delivery, Done};
 use crate::app::reminders::Digest;
 use crate::config::Problem;
 use crate::domain::calendar::{Calendar, Closure, Deadlines};
@@ -54,6 +54,59 @@ pub fn delivered(reference: &str, what: &str, d: Delivery) {
     match d {
         Delivery::Mail(to) => outln!("{reference}: {what} queued for {to}"),
         Delivery::Print(path) => outln!("{reference}: {what} written to {} for printing and posting", path.display()),
+    }
+}
+
+/// What an action on a case did, in one line or two; `action` is its name (`CaseAction::name`),
+/// `no_token` why a notice to a handler carries no reply token, if it does not.
+pub fn done(reference: &str, action: &str, done: Done, no_token: Option<&str>) {
+    let notified = match no_token {
+        None => "(notified by mail)".to_string(),
+        Some(why) => format!("(notified by mail, without a reply token: {why})"),
+    };
+    match done {
+        Done::Assigned { handler } => outln!("{reference}: assigned to {handler} {notified}"),
+        Done::Subject { name, reassigned_to: Some(next) } => outln!("{reference}: {name} recorded as a subject; the case is now assigned to {next} {notified}"),
+        Done::Subject { name, reassigned_to: None } => outln!("{reference}: {name} recorded as a subject"),
+        Done::Checked => outln!("{reference}: assignment checked by a supervisor; the supervisor check is cleared"),
+        Done::Completed(done) => {
+            let missing = if done.incomplete.is_empty() { "complete".to_string() } else { format!("still missing {}", done.incomplete.join(", ")) };
+            outln!("{reference}: {} corrected; {missing}", done.fields.join(", "));
+        }
+        Done::Letter(d) => {
+            let what = match action {
+                "progress" => "progress notice",
+                "request-info" => "request for information",
+                "respond" => "final response",
+                "hearing-report" => "report of the hearing",
+                _ => "letter",
+            };
+            delivered(reference, what, d);
+            if action == "respond" {
+                outln!("{reference}: closed");
+            }
+        }
+        Done::Category(category) => outln!("{reference}: category {category}"),
+        Done::Noted => outln!("{reference}: note added"),
+        Done::Escalated { to, on } => outln!("{reference}: recorded as taken to {to} on {on}"),
+        Done::Reopened => outln!("{reference}: reopened"),
+        Done::Acknowledged { on } => outln!("{reference}: acknowledgement recorded as sent on {on}"),
+        Done::Released(what) => outln!("{reference}: {what}"),
+        Done::Postponed { delivery, respond_by } => {
+            delivered(reference, "postponement", delivery);
+            outln!("{reference}: final response due by {respond_by}");
+        }
+        Done::NotHandled { delivery, ground } => {
+            delivered(reference, "letter not handling the complaint", delivery);
+            outln!("{reference}: closed, not handled ({ground})");
+        }
+        Done::Settled(delivery) => {
+            delivered(reference, "confirmation of the settlement", delivery);
+            outln!("{reference}: closed, settled");
+        }
+        Done::Disclosed { to } => outln!("{reference}: copy of the complaint queued for {to} (disclosure recorded)"),
+        Done::Invited { addresses, answer_by } => outln!("{reference}: hearing invitation queued for {}; answer by {answer_by}", addresses.join(", ")),
+        Done::NoHearing(ground) => outln!("{reference}: no hearing ({ground})"),
     }
 }
 

@@ -5,62 +5,10 @@
 use ring::hmac;
 
 use super::awb::{NoHearingGround, NotHandledGround};
+use super::case_action::{amsterdam_moment, gap, CaseAction, Hearing, Unreadable};
 use super::inbound::hex;
 use super::procedure::Outcome;
-
-/// What a handler asked for in a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MailCommand {
-    Progress {
-        expected_by: chrono::NaiveDate,
-        message: String,
-    },
-    RequestInformation {
-        message: String,
-    },
-    Respond {
-        outcome: Outcome,
-        findings: String,
-        measures: String,
-    },
-    Note {
-        text: String,
-    },
-    /// Awb 9:11; `consent` from a line "TOESTEMMING: ..." / "CONSENT: ...".
-    Postpone {
-        weeks: u32,
-        reason: String,
-        consent: Option<String>,
-    },
-    /// Awb 9:8.
-    NotHandled {
-        ground: NotHandledGround,
-        explanation: String,
-    },
-    /// Awb 9:5.
-    Settle {
-        settlement: String,
-    },
-    /// Awb 9:9: a copy to the person complained about (`name`; `email` from the line below).
-    Disclose {
-        name: String,
-        email: Option<String>,
-    },
-    /// Awb 9:10: an invitation; `at` in Europe/Amsterdam, the place (or video link) below.
-    Hearing {
-        at: chrono::NaiveDateTime,
-        minutes: u32,
-        place: String,
-    },
-    /// Awb 9:10: the report of the hearing, below.
-    HearingReport {
-        report: String,
-    },
-    /// Awb 9:10(2).
-    NoHearing {
-        ground: NoHearingGround,
-    },
-}
+use super::vocabulary::EmailAddress;
 
 /// The token for `reference` and `handler_email`: 20 hex digits of HMAC-SHA256.
 pub fn token(secret: &[u8], reference: &str, handler_email: &str) -> String {
@@ -97,7 +45,7 @@ pub fn token_in(subject: &str) -> Option<&str> {
 /// "From:/Sent:/To:"), "-----Original Message-----", a signature ("-- "), and, for HTML replies
 /// whose `<blockquote>` is lost in conversion, the quoted notice itself (its subject with the
 /// token marker, or its first sentence).
-pub fn parse(body: &str) -> Result<MailCommand, String> {
+pub fn parse(body: &str) -> Result<CaseAction, Unreadable> {
     let mut lines = own_text(body);
     while lines.first().is_some_and(|l| l.trim().is_empty()) {
         lines.remove(0);
@@ -112,13 +60,13 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
         "VOORTGANG" | "PROGRESS" => {
             let expected_by = chrono::NaiveDate::parse_from_str(argument, "%Y-%m-%d")
                 .map_err(|_| format!("{verb} needs the expected handling date as YYYY-MM-DD, e.g. \"{verb} 2026-12-15\""))?;
-            Ok(MailCommand::Progress { expected_by, message: rest })
+            Ok(CaseAction::Progress { expected_by, message: Some(rest).filter(|m| !m.is_empty()) })
         }
         "INFO" | "VRAAG" => {
             if rest.is_empty() {
                 return Err("the request for information is empty; write it below the first line".into());
             }
-            Ok(MailCommand::RequestInformation { message: rest })
+            Ok(CaseAction::RequestInformation { message: rest, to: None })
         }
         "REACTIE" | "RESPOND" => {
             let outcome = parse_outcome(rest_of_line)?;
@@ -126,13 +74,13 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
             if findings.is_empty() {
                 return Err("the final response needs findings below the first line".into());
             }
-            Ok(MailCommand::Respond { outcome, findings, measures })
+            Ok(CaseAction::Respond { outcome, findings, measures })
         }
         "NOTITIE" | "NOTE" => {
             if rest.is_empty() {
                 return Err("the note is empty".into());
             }
-            Ok(MailCommand::Note { text: rest })
+            Ok(CaseAction::Note { text: rest })
         }
         "UITSTEL" | "POSTPONE" => {
             let weeks = argument.parse::<u32>().map_err(|_| format!("{verb} needs the number of weeks, e.g. \"{verb} 4\", and the reason below it"))?;
@@ -140,62 +88,67 @@ pub fn parse(body: &str) -> Result<MailCommand, String> {
             if reason.is_empty() {
                 return Err("the postponement needs its reason below the first line".into());
             }
-            Ok(MailCommand::Postpone { weeks, reason, consent })
+            Ok(CaseAction::Postpone { weeks, reason, consent })
         }
         "NIET-BEHANDELD" | "NOT-HANDLED" => {
             let ground = argument.parse::<NotHandledGround>()?;
-            Ok(MailCommand::NotHandled { ground, explanation: rest })
+            Ok(CaseAction::NotHandled { ground, explanation: rest })
         }
         "OPGELOST" | "SETTLED" => {
             if rest.is_empty() {
                 return Err("write below the first line how the complaint was settled".into());
             }
-            Ok(MailCommand::Settle { settlement: rest })
+            Ok(CaseAction::Settle { settlement: rest })
         }
         "AFSCHRIFT" | "DISCLOSE" => {
             if rest_of_line.is_empty() {
-                return Err(format!("{verb} needs the name of the person the complaint is about, e.g. \"{verb} Bob Berg\""));
+                return Err(format!("{verb} needs the name of the person the complaint is about, e.g. \"{verb} Bob Berg\"").into());
             }
-            let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
-            Ok(MailCommand::Disclose { name: rest_of_line.to_string(), email })
+            let email = rest.lines().map(str::trim).find(|l| !l.is_empty()).map(EmailAddress::parse).transpose()?;
+            Ok(CaseAction::Disclose { name: rest_of_line.to_string(), email })
         }
-        "HOORZITTING" | "HEARING" => {
-            let mut words = rest_of_line.split_whitespace();
-            let moment = format!("{} {}", words.next().unwrap_or(""), words.next().unwrap_or(""));
-            let at = chrono::NaiveDateTime::parse_from_str(&moment, "%Y-%m-%d %H:%M")
-                .map_err(|_| format!("{verb} needs the date and time as YYYY-MM-DD HH:MM (and the minutes), e.g. \"{verb} 2026-12-15 14:00 60\""))?;
-            let minutes = match words.next() {
-                None => 60,
-                Some(m) => m.parse().map_err(|_| format!("{m:?} is not a number of minutes"))?,
-            };
-            if rest.is_empty() {
-                return Err("the invitation needs the place or a video link below the first line".into());
-            }
-            Ok(MailCommand::Hearing { at, minutes, place: rest })
-        }
+        "HOORZITTING" | "HEARING" => hearing(&verb, rest_of_line, rest),
         "VERSLAG" | "HEARING-REPORT" => {
             if rest.is_empty() {
                 return Err("the report of the hearing is empty; write it below the first line".into());
             }
-            Ok(MailCommand::HearingReport { report: rest })
+            Ok(CaseAction::HearingReport { report: rest })
         }
-        "GEEN-HOORZITTING" | "NO-HEARING" => Ok(MailCommand::NoHearing { ground: argument.parse::<NoHearingGround>()? }),
-        _ => Err(format!(
+        "GEEN-HOORZITTING" | "NO-HEARING" => Ok(CaseAction::NoHearing { ground: argument.parse::<NoHearingGround>()? }),
+        _ => Err(Unreadable(format!(
             "{:?} is not an action; start the reply with VOORTGANG, INFO, REACTIE, NOTITIE, UITSTEL, NIET-BEHANDELD, OPGELOST, AFSCHRIFT, HOORZITTING, VERSLAG or GEEN-HOORZITTING",
             first.trim()
-        )),
+        ))),
     }
+}
+
+/// `HOORZITTING 2026-12-15 14:00 [MINUTES]` with the place (or a video link) below it: an
+/// invitation with the default term to answer (5 working days), to the complainant only.
+fn hearing(verb: &str, rest_of_line: &str, rest: String) -> Result<CaseAction, Unreadable> {
+    let mut words = rest_of_line.split_whitespace();
+    let moment = format!("{} {}", words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let at = chrono::NaiveDateTime::parse_from_str(&moment, "%Y-%m-%d %H:%M")
+        .map_err(|_| format!("{verb} needs the date and time as YYYY-MM-DD HH:MM (and the minutes), e.g. \"{verb} 2026-12-15 14:00 60\""))?;
+    let minutes = match words.next() {
+        None => 60,
+        Some(m) => m.parse().map_err(|_| format!("{m:?} is not a number of minutes"))?,
+    };
+    if rest.is_empty() {
+        return Err("the invitation needs the place or a video link below the first line".into());
+    }
+    let start = amsterdam_moment(at).ok_or_else(|| gap(at))?;
+    Ok(CaseAction::HearingInvite(Hearing { start, minutes, place: rest, answer_days: 5, with_subjects: false }))
 }
 
 /// The outcome after `REACTIE`: the Dutch words (gegrond, deels gegrond, ongegrond) or the
 /// English ones (founded, partly-founded, unfounded).
-fn parse_outcome(text: &str) -> Result<Outcome, String> {
+fn parse_outcome(text: &str) -> Result<Outcome, Unreadable> {
     let normalised = text.trim().to_lowercase().replace(['-', '_'], " ").split_whitespace().collect::<Vec<_>>().join(" ");
     match normalised.as_str() {
         "gegrond" | "founded" => Ok(Outcome::Founded),
         "deels gegrond" | "gedeeltelijk gegrond" | "partly founded" => Ok(Outcome::PartlyFounded),
         "ongegrond" | "unfounded" => Ok(Outcome::Unfounded),
-        _ => Err(format!("{:?} is not an outcome; use gegrond, deels gegrond or ongegrond (or founded, partly-founded, unfounded)", text.trim())),
+        _ => Err(Unreadable(format!("{:?} is not an outcome; use gegrond, deels gegrond or ongegrond (or founded, partly-founded, unfounded)", text.trim()))),
     }
 }
 
@@ -309,24 +262,6 @@ pub fn carries_token(text: &str, token: &str) -> bool {
     lower.contains("{actie:") || (!token.is_empty() && lower.contains(&token.to_lowercase()))
 }
 
-impl MailCommand {
-    /// The text of the letter this command sends (none for a note, which is never sent).
-    pub fn letter_text(&self) -> Option<String> {
-        match self {
-            MailCommand::Progress { message, .. } => Some(message.clone()),
-            MailCommand::RequestInformation { message } => Some(message.clone()),
-            MailCommand::Respond { findings, measures, .. } => Some(format!("{findings}\n{measures}")),
-            MailCommand::Note { .. } => None,
-            MailCommand::Postpone { reason, .. } => Some(reason.clone()),
-            MailCommand::NotHandled { explanation, .. } => Some(explanation.clone()),
-            MailCommand::Settle { settlement } => Some(settlement.clone()),
-            MailCommand::Hearing { place, .. } => Some(place.clone()),
-            MailCommand::HearingReport { report } => Some(report.clone()),
-            MailCommand::Disclose { .. } | MailCommand::NoHearing { .. } => None,
-        }
-    }
-}
-
 /// The reason of a postponement, and the complainant's consent from a line that starts with
 /// "TOESTEMMING:" or "CONSENT:" (the rest of that line and the lines after it).
 fn split_consent(text: &str) -> (String, Option<String>) {
@@ -384,58 +319,68 @@ mod tests {
     #[test]
     fn commands_are_read_from_the_first_line() {
         let p = parse("VOORTGANG 2026-12-15\nWe spreken de coach.\n\nOp 1 dec schreef:\n> oud").unwrap();
-        assert_eq!(p, MailCommand::Progress { expected_by: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(), message: "We spreken de coach.".into() });
+        assert_eq!(
+            p,
+            CaseAction::Progress { expected_by: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(), message: Some("We spreken de coach.".into()) }
+        );
         let r = parse("\nreactie partly-founded\nDeels juist.\nMAATREGELEN:\nNieuwe werkwijze.\n> quoted").unwrap();
-        assert_eq!(r, MailCommand::Respond { outcome: Outcome::PartlyFounded, findings: "Deels juist.".into(), measures: "Nieuwe werkwijze.".into() });
-        assert_eq!(parse("NOTE\nbelde klager").unwrap(), MailCommand::Note { text: "belde klager".into() });
-        assert_eq!(parse("INFO\nWanneer was dat?").unwrap(), MailCommand::RequestInformation { message: "Wanneer was dat?".into() });
+        assert_eq!(r, CaseAction::Respond { outcome: Outcome::PartlyFounded, findings: "Deels juist.".into(), measures: "Nieuwe werkwijze.".into() });
+        assert_eq!(parse("NOTE\nbelde klager").unwrap(), CaseAction::Note { text: "belde klager".into() });
+        assert_eq!(parse("INFO\nWanneer was dat?").unwrap(), CaseAction::RequestInformation { message: "Wanneer was dat?".into(), to: None });
     }
 
     #[test]
     fn chapter_9_commands() {
         assert_eq!(
             parse("UITSTEL 3\nWe wachten op advies.\nTOESTEMMING: mail van klager van 2 december\n> quoted").unwrap(),
-            MailCommand::Postpone { weeks: 3, reason: "We wachten op advies.".into(), consent: Some("mail van klager van 2 december".into()) }
+            CaseAction::Postpone { weeks: 3, reason: "We wachten op advies.".into(), consent: Some("mail van klager van 2 december".into()) }
         );
-        assert_eq!(parse("postpone 1\nAdvice needed.").unwrap(), MailCommand::Postpone { weeks: 1, reason: "Advice needed.".into(), consent: None });
-        assert!(parse("UITSTEL vier\nx").unwrap_err().contains("number of weeks"));
-        assert!(parse("UITSTEL 2\nTOESTEMMING: ja").unwrap_err().contains("reason"));
+        assert_eq!(parse("postpone 1\nAdvice needed.").unwrap(), CaseAction::Postpone { weeks: 1, reason: "Advice needed.".into(), consent: None });
+        assert!(parse("UITSTEL vier\nx").unwrap_err().0.contains("number of weeks"));
+        assert!(parse("UITSTEL 2\nTOESTEMMING: ja").unwrap_err().0.contains("reason"));
         assert_eq!(
             parse("NIET-BEHANDELD over-a-year\nHet gesprek was in 2024.").unwrap(),
-            MailCommand::NotHandled { ground: NotHandledGround::OverAYear, explanation: "Het gesprek was in 2024.".into() }
+            CaseAction::NotHandled { ground: NotHandledGround::OverAYear, explanation: "Het gesprek was in 2024.".into() }
         );
-        assert!(parse("NOT-HANDLED vague").unwrap_err().contains("ground of Awb 9:8"));
-        assert_eq!(parse("OPGELOST\nU kreeg een nieuwe afspraak.").unwrap(), MailCommand::Settle { settlement: "U kreeg een nieuwe afspraak.".into() });
-        assert!(parse("SETTLED\n").unwrap_err().contains("settled"));
-        assert_eq!(parse("AFSCHRIFT Bob Berg").unwrap(), MailCommand::Disclose { name: "Bob Berg".into(), email: None });
+        assert!(parse("NOT-HANDLED vague").unwrap_err().0.contains("ground of Awb 9:8"));
+        assert_eq!(parse("OPGELOST\nU kreeg een nieuwe afspraak.").unwrap(), CaseAction::Settle { settlement: "U kreeg een nieuwe afspraak.".into() });
+        assert!(parse("SETTLED\n").unwrap_err().0.contains("settled"));
+        assert_eq!(parse("AFSCHRIFT Bob Berg").unwrap(), CaseAction::Disclose { name: "Bob Berg".into(), email: None });
         assert_eq!(
             parse("DISCLOSE Piet Extern\npiet@elders.test").unwrap(),
-            MailCommand::Disclose { name: "Piet Extern".into(), email: Some("piet@elders.test".into()) }
+            CaseAction::Disclose { name: "Piet Extern".into(), email: Some(EmailAddress::parse("piet@elders.test").unwrap()) }
         );
-        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap().and_hms_opt(14, 0, 0).unwrap();
-        assert_eq!(parse("HOORZITTING 2026-12-15 14:00 45\nKamer 3").unwrap(), MailCommand::Hearing { at, minutes: 45, place: "Kamer 3".into() });
-        assert_eq!(parse("HEARING 2026-12-15 14:00\nhttps://video").unwrap(), MailCommand::Hearing { at, minutes: 60, place: "https://video".into() });
-        assert!(parse("HOORZITTING morgen\nKamer 3").unwrap_err().contains("YYYY-MM-DD HH:MM"));
-        assert!(parse("HOORZITTING 2026-12-15 14:00").unwrap_err().contains("place"));
-        assert_eq!(parse("VERSLAG\nKlager gehoord.").unwrap(), MailCommand::HearingReport { report: "Klager gehoord.".into() });
-        assert_eq!(parse("GEEN-HOORZITTING not-wished").unwrap(), MailCommand::NoHearing { ground: NoHearingGround::NotWished });
-        assert!(parse("NO-HEARING later").unwrap_err().contains("clearly-unfounded"));
+        // 14:00 in Amsterdam in winter is 13:00 UTC; the answer term and the copies to staff
+        // cannot be asked for by mail.
+        let start = "2026-12-15T13:00:00Z".parse().unwrap();
+        let hearing = |minutes, place: &str| CaseAction::HearingInvite(Hearing { start, minutes, place: place.into(), answer_days: 5, with_subjects: false });
+        assert_eq!(parse("HOORZITTING 2026-12-15 14:00 45\nKamer 3").unwrap(), hearing(45, "Kamer 3"));
+        assert_eq!(parse("HEARING 2026-12-15 14:00\nhttps://video").unwrap(), hearing(60, "https://video"));
+        assert!(parse("HOORZITTING 2026-03-29 02:30\nKamer 3").unwrap_err().0.contains("daylight-saving gap"));
+        assert!(parse("HOORZITTING morgen\nKamer 3").unwrap_err().0.contains("YYYY-MM-DD HH:MM"));
+        assert!(parse("HOORZITTING 2026-12-15 14:00").unwrap_err().0.contains("place"));
+        assert_eq!(parse("VERSLAG\nKlager gehoord.").unwrap(), CaseAction::HearingReport { report: "Klager gehoord.".into() });
+        assert_eq!(parse("GEEN-HOORZITTING not-wished").unwrap(), CaseAction::NoHearing { ground: NoHearingGround::NotWished });
+        assert!(parse("NO-HEARING later").unwrap_err().0.contains("clearly-unfounded"));
     }
 
     #[test]
     fn bad_commands_say_what_is_wrong() {
-        assert!(parse("VOORTGANG morgen").unwrap_err().contains("YYYY-MM-DD"));
-        assert!(parse("REACTIE half\nx").unwrap_err().contains("not an outcome"));
-        assert!(parse("REACTIE founded\n").unwrap_err().contains("findings"));
-        assert!(parse("Hallo,\nhoe gaat het").unwrap_err().contains("not an action"));
-        assert!(parse("> alleen citaat").unwrap_err().contains("empty"));
-        assert!(parse("REACTIE\nx").unwrap_err().contains("not an outcome"));
+        assert!(parse("VOORTGANG morgen").unwrap_err().0.contains("YYYY-MM-DD"));
+        assert!(parse("REACTIE half\nx").unwrap_err().0.contains("not an outcome"));
+        assert!(parse("REACTIE founded\n").unwrap_err().0.contains("findings"));
+        assert!(parse("Hallo,\nhoe gaat het").unwrap_err().0.contains("not an action"));
+        assert!(parse("> alleen citaat").unwrap_err().0.contains("empty"));
+        assert!(parse("REACTIE\nx").unwrap_err().0.contains("not an outcome"));
     }
 
     const T: &str = "0123456789abcdef0123";
 
-    fn progress(message: &str) -> MailCommand {
-        MailCommand::Progress { expected_by: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(), message: message.into() }
+    fn progress(message: &str) -> CaseAction {
+        CaseAction::Progress {
+            expected_by: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
+            message: Some(message.to_string()).filter(|m| !m.is_empty()),
+        }
     }
 
     #[test]
@@ -452,9 +397,9 @@ mod tests {
             ("unfounded", Outcome::Unfounded),
         ] {
             let r = parse(&format!("REACTIE {word}\nBevindingen.")).unwrap();
-            assert_eq!(r, MailCommand::Respond { outcome, findings: "Bevindingen.".into(), measures: String::new() }, "{word}");
+            assert_eq!(r, CaseAction::Respond { outcome, findings: "Bevindingen.".into(), measures: String::new() }, "{word}");
         }
-        assert!(parse("REACTIE deels\nx").unwrap_err().contains("\"deels\" is not an outcome"));
+        assert!(parse("REACTIE deels\nx").unwrap_err().0.contains("\"deels\" is not an outcome"));
     }
 
     #[test]
@@ -483,7 +428,7 @@ mod tests {
             marker(T)
         );
         let text = crate::domain::text::html_to_text(&html);
-        assert_eq!(parse(&text).unwrap(), MailCommand::RequestInformation { message: "Wanneer was de afspraak?".into() });
+        assert_eq!(parse(&text).unwrap(), CaseAction::RequestInformation { message: "Wanneer was de afspraak?".into(), to: None });
     }
 
     #[test]
@@ -510,7 +455,7 @@ mod tests {
     fn sentences_that_look_like_attributions_stay_in_the_letter() {
         let findings = "Op 3 november schreef de coach in het dossier het volgende:\nde afspraak is verzet.\nU schreef ons:\ndat u niet werd gebeld.\nIn your complaint you wrote:\nthat nobody called.\nVan: de teamleider\nDatum: 4 november\n________\nDat klopt.";
         let r = parse(&format!("REACTIE gegrond\n{findings}")).unwrap();
-        assert_eq!(r, MailCommand::Respond { outcome: Outcome::Founded, findings: findings.into(), measures: String::new() });
+        assert_eq!(r, CaseAction::Respond { outcome: Outcome::Founded, findings: findings.into(), measures: String::new() });
     }
 
     #[test]
@@ -520,7 +465,7 @@ mod tests {
             let body = format!("REACTIE ongegrond\nDe afspraak is nagekomen.\n{sep}\nAnn Smit\nTeamleider | 06-12345678");
             assert_eq!(
                 parse(&body).unwrap(),
-                MailCommand::Respond { outcome: Outcome::Unfounded, findings: "De afspraak is nagekomen.".into(), measures: String::new() }
+                CaseAction::Respond { outcome: Outcome::Unfounded, findings: "De afspraak is nagekomen.".into(), measures: String::new() }
             );
         }
     }

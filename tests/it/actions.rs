@@ -3,6 +3,7 @@
 //! and retention.
 
 use crate::common::*;
+use klachtd::domain::case_action::CaseAction;
 use klachtd::store::Table;
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -508,7 +509,8 @@ mod concurrency {
                 let (reference, barrier) = (reference.clone(), barrier.clone());
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    actions.respond(&reference, outcome, "Bevindingen.".into(), String::new(), "racer").await.map_err(|e| e.to_string())
+                    let respond = CaseAction::Respond { outcome, findings: "Bevindingen.".into(), measures: String::new() };
+                    actions.perform(&reference, respond, "racer").await.map_err(|e| e.to_string())
                 })
             };
             let (x, y) = (run(actions_a.clone(), Outcome::Founded), run(actions_b.clone(), Outcome::Unfounded));

@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use klachtd::app::reminders::ReminderService;
 use klachtd::app::settings::{Settings, SharedSettings};
+use klachtd::domain::case_action::CaseAction;
 use klachtd::store::{StoreError, Table};
 
 on_both_databases!(
@@ -77,7 +78,8 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
         SharedSettings::new(Settings::new(&w.config, std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap()))),
     )
     .unwrap();
-    actions.progress(&case.reference, chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(), None, "test").await.unwrap();
+    let progress = CaseAction::Progress { expected_by: chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(), message: None };
+    actions.perform(&case.reference, progress, "test").await.unwrap();
     eventually("progress notice accepted", WAIT, || async { store.case_detail(&case.reference).await.unwrap().summary.progress_sent_at.map(|_| ()) }).await;
     sweep_through(vec![
         (at(2026, 12, 9, 9, 0), 0, "progress deadline met: no more escalations"),
@@ -88,7 +90,8 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     .await;
     // The final response closes the case: nothing more about it, even though the date passed.
     let outcome = klachtd::domain::procedure::Outcome::Unfounded;
-    actions.respond(&case.reference, outcome, "Bevindingen.".into(), String::new(), "test").await.unwrap();
+    let respond = CaseAction::Respond { outcome, findings: "Bevindingen.".into(), measures: String::new() };
+    actions.perform(&case.reference, respond, "test").await.unwrap();
     sweep_through(vec![(at(2026, 12, 21, 9, 0), 0, "closed case")]).await;
 
     // Besides the reminders, Ann got the notice that the case is hers.

@@ -6,7 +6,6 @@
 
 use chrono::NaiveDate;
 
-use super::letters::once;
 use super::{stored_date, ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::templates::{long_date, CaseContext, DisclosureContext, LetterContent, LetterContext, RecipientContext};
@@ -20,20 +19,6 @@ impl Actions {
     /// Postpones the final response by `weeks` (Awb 9:11), telling the complainant and the
     /// staff the complaint is about. A second postponement needs `consent`: a reference to the
     /// complainant's written consent (their reply) or a note of it.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn postpone(
-        &self,
-        reference: &str,
-        weeks: u32,
-        reason: String,
-        consent: Option<String>,
-        actor: &str,
-    ) -> Result<(Delivery, NaiveDate), ActionError> {
-        let case = self.store.letter_case(reference).await?;
-        let (delivery, new_date) = self.postpone_from(&case, weeks, reason, consent, actor, None).await?;
-        Ok((once(Ok(delivery))?, new_date))
-    }
-
     /// The postponement, asked for by `origin` (an action by mail) or not; `None` for the
     /// delivery: that mail was recorded before, and nothing was done.
     pub(super) async fn postpone_from(
@@ -67,20 +52,14 @@ impl Actions {
 
     /// Closes the case without handling the complaint, on `ground` (Awb 9:8); the letter states
     /// the ground and the external body with its term.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn not_handled(&self, reference: &str, ground: NotHandledGround, explanation: String, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.not_handled_from(reference, ground, explanation, actor, None).await)
-    }
-
     pub(super) async fn not_handled_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         ground: NotHandledGround,
         explanation: String,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<Delivery>, ActionError> {
-        let case = self.store.letter_case(reference).await?;
         let external_term_ends = self.external_term_ends();
         let explanation = explanation.trim().to_string();
         let content = LetterContent::NotHandled {
@@ -90,19 +69,14 @@ impl Actions {
         };
         let to = case.complainant_email.clone();
         let effect = LetterEffect::NotHandled { ground, explanation, external_term_ends };
-        self.send(&case, Step::NotHandle, "not-handled", content, to, effect, actor, origin).await
+        self.send(case, Step::NotHandle, "not-handled", content, to, effect, actor, origin).await
     }
 
     /// Closes the case as settled to the complainant's satisfaction (Awb 9:5), confirming it
     /// to them in writing.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn settle(&self, reference: &str, settlement: String, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.settle_from(reference, settlement, actor, None).await)
-    }
-
     pub(super) async fn settle_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         settlement: String,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -110,10 +84,9 @@ impl Actions {
         if settlement.trim().is_empty() {
             return Err(ActionError::refused("write how the complaint was settled; the letter confirms it (Awb 9:5)"));
         }
-        let case = self.store.letter_case(reference).await?;
         let content = LetterContent::Settled { settlement: settlement.trim().to_string() };
         let to = case.complainant_email.clone();
-        self.send(&case, Step::Settle, "settled", content, to, LetterEffect::Settled { settlement: settlement.trim().to_string() }, actor, origin).await
+        self.send(case, Step::Settle, "settled", content, to, LetterEffect::Settled { settlement: settlement.trim().to_string() }, actor, origin).await
     }
 
     /// The letter `letter` as a copy to each person the complaint is about who is staff with
@@ -154,23 +127,18 @@ impl Actions {
     /// recorded in the history as a disclosure. `name` must be recorded as the complaint's
     /// subject (`cases subject`); the address is `email`, or else that of the handler of that
     /// name. Returns the address it was queued for.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn disclose(&self, reference: &str, name: &str, email: Option<String>, actor: &str) -> Result<String, ActionError> {
-        self.disclose_from(reference, name, email, actor, None).await?.ok_or_else(|| ActionError::refused("the copy was recorded before"))
-    }
-
     /// The copy, asked for by `origin` (an action by mail) or not; `None`: that mail was
     /// recorded before, and nothing was done.
     pub(super) async fn disclose_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         name: &str,
         email: Option<String>,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<String>, ActionError> {
         let name = name.trim();
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         if !self.store.is_subject(case.id, name).await? {
             return Err(ActionError::refused(format!(
                 "{name:?} is not recorded as the person the complaint is about; record them first (klachtd cases subject {reference} \"{name}\")"

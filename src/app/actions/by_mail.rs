@@ -4,7 +4,8 @@
 
 use super::{one_line, ActionError, Actions, Transient};
 use crate::app::templates::{CaseReference, ConfirmationContext, RecipientContext};
-use crate::domain::mail_actions::{self, MailCommand};
+use crate::domain::case_action::CaseAction;
+use crate::domain::mail_actions;
 use crate::domain::vocabulary::MailKind;
 use crate::store::{MailOrigin, MessageRecord, OutgoingMail};
 
@@ -76,72 +77,24 @@ impl Actions {
             // its holder act on the case never goes out in a letter.
             Some(text) if mail_actions::carries_token(&text, token) => Err(
                 "the letter text contains the action token from the subject (probably quoted text of the assignment notice); nothing was sent. Put your text above the quoted mail, or remove the quote, and reply again"
-                    .to_string(),
+                    .into(),
             ),
             _ => Ok(command),
         });
-        let label = match &command {
-            Err(_) => "actie",
-            Ok(MailCommand::Progress { .. }) => "voortgangsbericht",
-            Ok(MailCommand::RequestInformation { .. }) => "verzoek om informatie",
-            Ok(MailCommand::Respond { .. }) => "eindreactie",
-            Ok(MailCommand::Note { .. }) => "notitie",
-            Ok(MailCommand::Postpone { .. }) => "uitstel",
-            Ok(MailCommand::NotHandled { .. }) => "niet behandelen",
-            Ok(MailCommand::Settle { .. }) => "opgelost",
-            Ok(MailCommand::Disclose { .. }) => "afschrift",
-            Ok(MailCommand::Hearing { .. }) => "uitnodiging hoorzitting",
-            Ok(MailCommand::HearingReport { .. }) => "verslag hoorzitting",
-            Ok(MailCommand::NoHearing { .. }) => "geen hoorzitting",
-        };
+        let label = command.as_ref().map_or("actie", |action| label(action));
         // The confirmation repeats the text that went out, so the handler sees where their reply
         // was cut.
-        let letter = command.as_ref().ok().and_then(MailCommand::letter_text);
+        let letter = command.as_ref().ok().and_then(CaseAction::letter_text);
         let origin = |ok: bool, reason: Option<String>| MailOrigin {
             message: message.clone(),
             confirmation: self.confirmation(reference, name, from, label, ok, reason, letter.as_deref().filter(|_| ok)),
         };
-        let result: Result<Option<()>, ActionError> = match command {
-            Err(reason) => Err(ActionError::Refused(reason)),
-            Ok(command) => {
-                let done = origin(true, None);
-                match command {
-                    MailCommand::Progress { expected_by, message } => {
-                        self.progress_from(reference, expected_by, Some(message).filter(|m| !m.is_empty()), &actor, Some(&done)).await.map(|d| d.map(|_| ()))
-                    }
-                    MailCommand::RequestInformation { message } => {
-                        self.request_information_from(reference, message, None, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
-                    }
-                    MailCommand::Respond { outcome, findings, measures } => {
-                        self.respond_from(reference, outcome, findings, measures, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
-                    }
-                    MailCommand::Note { text } => {
-                        self.store.add_note_by_mail(reference, &text, &actor, &done).await.map(|fresh| fresh.then_some(())).map_err(ActionError::from)
-                    }
-                    MailCommand::Postpone { weeks, reason, consent } => match self.store.letter_case(reference).await {
-                        Ok(case) => self.postpone_from(&case, weeks, reason, consent, &actor, Some(&done)).await.map(|(d, _)| d.map(|_| ())),
-                        Err(e) => Err(e.into()),
-                    },
-                    MailCommand::NotHandled { ground, explanation } => {
-                        self.not_handled_from(reference, ground, explanation, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
-                    }
-                    MailCommand::Settle { settlement } => self.settle_from(reference, settlement, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
-                    MailCommand::Disclose { name, email } => self.disclose_from(reference, &name, email, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
-                    MailCommand::Hearing { at, minutes, place } => match at.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest() {
-                        Some(start) => {
-                            let hearing =
-                                super::HearingRequest { start: start.with_timezone(&chrono::Utc), minutes, place, answer_days: 5, with_subjects: false };
-                            self.invite_to_hearing_from(reference, hearing, &actor, Some(&done)).await.map(|d| d.map(|_| ()))
-                        }
-                        None => Err(ActionError::refused(format!("{at} does not exist in Europe/Amsterdam (daylight-saving gap)"))),
-                    },
-                    MailCommand::HearingReport { report } => self.hearing_report_from(reference, report, &actor, Some(&done)).await.map(|d| d.map(|_| ())),
-                    MailCommand::NoHearing { ground } => self.no_hearing_from(reference, ground, &actor, Some(&done)).await,
-                }
-            }
+        let result = match command {
+            Err(reason) => Err(reason.into()),
+            Ok(action) => self.perform_from(reference, action, &actor, Some(&origin(true, None))).await,
         };
         let reason = match result {
-            Ok(Some(())) => {
+            Ok(Some(_)) => {
                 tracing::info!(reference, done = true, "handler action by mail");
                 return Ok(ReplyDone::Recorded);
             }
@@ -193,5 +146,24 @@ impl Actions {
                 None
             }
         }
+    }
+}
+
+/// The action's name in the confirmation (the handlers' Dutch words of the first line).
+fn label(action: &CaseAction) -> &'static str {
+    match action {
+        CaseAction::Progress { .. } => "voortgangsbericht",
+        CaseAction::RequestInformation { .. } => "verzoek om informatie",
+        CaseAction::Respond { .. } => "eindreactie",
+        CaseAction::Note { .. } => "notitie",
+        CaseAction::Postpone { .. } => "uitstel",
+        CaseAction::NotHandled { .. } => "niet behandelen",
+        CaseAction::Settle { .. } => "opgelost",
+        CaseAction::Disclose { .. } => "afschrift",
+        CaseAction::HearingInvite(_) => "uitnodiging hoorzitting",
+        CaseAction::HearingReport { .. } => "verslag hoorzitting",
+        CaseAction::NoHearing { .. } => "geen hoorzitting",
+        // Not one of the first lines `mail_actions::parse` reads.
+        _ => "actie",
     }
 }

@@ -5,42 +5,25 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
-use super::{stored_date, ActionError, Actions, Delivery};
+use super::{flat, stored_date, ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
 use crate::domain::awb::{no_hearing_refusal, NoHearingGround};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
+use crate::domain::case_action::Hearing;
 use crate::domain::ical;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::{LetterCase, MailOrigin, MailPart, OutgoingMail};
 
-/// A hearing to invite to.
-#[derive(Debug, Clone)]
-pub struct HearingRequest {
-    pub start: DateTime<Utc>,
-    pub minutes: u32,
-    /// A place, or a video link.
-    pub place: String,
-    /// Working days from today within which to answer (the term of 9:10(2)(c)).
-    pub answer_days: u32,
-    /// Also invite the staff the complaint is about (those with a handler's address).
-    pub with_subjects: bool,
-}
-
 impl Actions {
     /// Invites to be heard; returns the addresses invited and the last day to answer.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn invite_to_hearing(&self, reference: &str, hearing: HearingRequest, actor: &str) -> Result<(Vec<String>, chrono::NaiveDate), ActionError> {
-        self.invite_to_hearing_from(reference, hearing, actor, None).await?.ok_or_else(|| ActionError::refused("the invitation was recorded before"))
-    }
-
     /// The invitation, asked for by `origin` (an action by mail) or not; `None`: that mail was
     /// recorded before, and nothing was done.
     pub(super) async fn invite_to_hearing_from(
         &self,
-        reference: &str,
-        hearing: HearingRequest,
+        case: &LetterCase,
+        hearing: Hearing,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<(Vec<String>, chrono::NaiveDate)>, ActionError> {
@@ -61,7 +44,7 @@ impl Actions {
         if answer_by > amsterdam_date(hearing.start) {
             return Err(ActionError::refused(format!("the term to answer (to {answer_by}) ends after the hearing; give fewer days or a later hearing")));
         }
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         let Some(complainant) = case.complainant_email.clone() else {
             return Err(ActionError::refused(format!("{reference} has no e-mail address; invite the complainant by post and record it as a note")));
         };
@@ -75,13 +58,13 @@ impl Actions {
         }
         let mut mails = Vec::new();
         for (name, email, is_complainant) in &invitees {
-            mails.push(self.invitation(&case, &uid, &hearing, end, &place, answer_by, name.as_deref(), email, *is_complainant).await?);
+            mails.push(self.invitation(case, &uid, &hearing, end, &place, answer_by, name.as_deref(), email, *is_complainant).await?);
         }
         let addresses: Vec<String> = invitees.iter().map(|(_, e, _)| e.clone()).collect();
         let local = hearing.start.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M");
         let detail = format!("hearing on {local} ({} min) at {place}; invited {}; answer by {answer_by}; uid {uid}", hearing.minutes, addresses.join(", "));
         let done =
-            self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await??;
+            flat(self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await)?;
         Ok(done.then_some((addresses, answer_by)))
     }
 
@@ -91,7 +74,7 @@ impl Actions {
         &self,
         case: &LetterCase,
         uid: &str,
-        hearing: &HearingRequest,
+        hearing: &Hearing,
         end: DateTime<Utc>,
         place: &str,
         answer_by: chrono::NaiveDate,
@@ -154,14 +137,9 @@ impl Actions {
     }
 
     /// Records the report of the hearing and sends it to the complainant (9:10).
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn hearing_report(&self, reference: &str, report: String, actor: &str) -> Result<Delivery, ActionError> {
-        self.hearing_report_from(reference, report, actor, None).await?.ok_or_else(|| ActionError::refused("the report was recorded before"))
-    }
-
     pub(super) async fn hearing_report_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         report: String,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -170,11 +148,11 @@ impl Actions {
         if report.is_empty() {
             return Err(ActionError::refused("the report of the hearing is empty"));
         }
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         let settings = self.settings.get();
         let context = HearingContext {
             organisation: &settings.organisation,
-            case: self.case_context(&case)?,
+            case: self.case_context(case)?,
             recipient_name: case.complainant_name.clone(),
             complainant: true,
             date: String::new(),
@@ -216,29 +194,24 @@ impl Actions {
                 let _ = std::fs::remove_file(path);
             }
         }
-        Ok(recorded??.then_some(delivery))
+        Ok(flat(recorded)?.then_some(delivery))
     }
 
     /// Records why there was no hearing (9:10(2)); "no answer" only once the term set has passed
     /// without an acceptance.
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn no_hearing(&self, reference: &str, ground: NoHearingGround, actor: &str) -> Result<(), ActionError> {
-        self.no_hearing_from(reference, ground, actor, None).await?.ok_or_else(|| ActionError::refused("this was recorded before"))
-    }
-
     pub(super) async fn no_hearing_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         ground: NoHearingGround,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<()>, ActionError> {
-        let case = self.store.letter_case(reference).await?;
+        let reference = case.reference.as_str();
         let state = self.store.hearing_state(case.id).await?;
         let today = amsterdam_date(Utc::now());
         if let Some(why) = no_hearing_refusal(reference, ground, state.answer_by, state.answer.as_deref(), today) {
             return Err(ActionError::Refused(why));
         }
-        Ok(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await??.then_some(()))
+        Ok(flat(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await)?.then_some(()))
     }
 }

@@ -18,41 +18,25 @@ use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
 
 impl Actions {
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn progress(&self, reference: &str, expected_by: NaiveDate, message: Option<String>, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.progress_from(reference, expected_by, message, actor, None).await)
-    }
-
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn request_information(&self, reference: &str, message: String, to: Option<String>, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.request_information_from(reference, message, to, actor, None).await)
-    }
-
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn respond(&self, reference: &str, outcome: Outcome, findings: String, measures: String, actor: &str) -> Result<Delivery, ActionError> {
-        once(self.respond_from(reference, outcome, findings, measures, actor, None).await)
-    }
-
     /// The progress notice, asked for by `origin` (an action by mail) or not. `None`: that mail
     /// was recorded before, and nothing was done.
     pub(super) async fn progress_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         expected_by: NaiveDate,
         message: Option<String>,
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<Delivery>, ActionError> {
-        let case = self.store.letter_case(reference).await?;
         let content = LetterContent::Progress { message, expected_by: long_date(expected_by, &self.language()) };
         let to = case.complainant_email.clone();
-        self.send(&case, Step::ProgressNotice, "progress", content, to, LetterEffect::Progress { expected_by }, actor, origin).await
+        self.send(case, Step::ProgressNotice, "progress", content, to, LetterEffect::Progress { expected_by }, actor, origin).await
     }
 
     /// The request for information, to `to` or else the complainant; see `progress_from`.
     pub(super) async fn request_information_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         message: String,
         to: Option<String>,
         actor: &str,
@@ -67,16 +51,15 @@ impl Actions {
                 return Err(ActionError::refused(format!("{address:?} is not a valid e-mail address ({e}); nothing was sent")));
             }
         }
-        let case = self.store.letter_case(reference).await?;
         let to = to.or_else(|| case.complainant_email.clone());
         let effect = LetterEffect::RequestInformation { to: to.clone().unwrap_or_else(|| "by post".into()) };
-        self.send(&case, Step::RequestInformation, "request-info", LetterContent::RequestInformation { message }, to, effect, actor, origin).await
+        self.send(case, Step::RequestInformation, "request-info", LetterContent::RequestInformation { message }, to, effect, actor, origin).await
     }
 
     /// The final response, which closes the case; see `progress_from`.
     pub(super) async fn respond_from(
         &self,
-        reference: &str,
+        case: &LetterCase,
         outcome: Outcome,
         findings: String,
         measures: String,
@@ -86,7 +69,6 @@ impl Actions {
         if findings.trim().is_empty() {
             return Err(ActionError::refused("the findings are empty; the response must state them (R8)"));
         }
-        let case = self.store.letter_case(reference).await?;
         let external_term_ends = self.external_term_ends();
         let content = LetterContent::Response {
             outcome: outcome.as_str(),
@@ -96,7 +78,7 @@ impl Actions {
         };
         let to = case.complainant_email.clone();
         let effect = LetterEffect::Response { outcome, findings, measures, external_term_ends };
-        self.send(&case, Step::FinalResponse, "response", content, to, effect, actor, origin).await
+        self.send(case, Step::FinalResponse, "response", content, to, effect, actor, origin).await
     }
 
     /// The last day to turn to the external body after a final letter sent today (Awb 9:24).
@@ -195,8 +177,7 @@ impl Actions {
     /// case has an e-mail address, one is written and queued now. `actor` goes into the
     /// history. Refused, changing nothing, once an acknowledgement was sent or recorded, while
     /// one is queued, or when there is no address (then: post it and use `cases acknowledged`).
-    #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
-    pub async fn release_acknowledgement(&self, reference: &str, actor: &str) -> Result<String, ActionError> {
+    pub(super) async fn release_acknowledgement(&self, reference: &str, actor: &str) -> Result<String, ActionError> {
         let released = self.store.release_held(reference, actor).await?;
         if released > 0 {
             return Ok(format!("{released} acknowledgement(s) released"));
@@ -249,9 +230,4 @@ impl Actions {
         self.store.queue_acknowledgement(reference, &mail, actor).await?;
         Ok(format!("acknowledgement written and queued for {address}"))
     }
-}
-
-/// A letter from the command line always has no origin mail, so it is always done (or refused).
-pub(super) fn once(sent: Result<Option<Delivery>, ActionError>) -> Result<Delivery, ActionError> {
-    sent?.ok_or_else(|| ActionError::refused("the letter was recorded before"))
 }

@@ -4,6 +4,8 @@
 //! letter not delivered). The actions themselves are one concern a file:
 //! - [`letters`]: a handler's letters to the complainant (progress, request for information,
 //!   final response) and an acknowledgement that did not go out;
+//! - [`perform`]: [`Actions::perform`], the one way to carry out a
+//!   [`CaseAction`](crate::domain::case_action::CaseAction), whatever the front end;
 //! - [`by_mail`]: a handler's reply by mail, authenticated, carried out and confirmed;
 //! - [`paper`]: a complaint received by post;
 //! - [`awb`]: the steps of Awb chapter 9 besides the final response: postponement (9:11), not
@@ -33,10 +35,11 @@ mod by_mail;
 mod hearing;
 mod letters;
 mod paper;
+mod perform;
 
 pub use by_mail::ReplyDone;
-pub use hearing::HearingRequest;
 pub use paper::PaperComplaint;
+pub use perform::Done;
 
 /// How a letter left.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +122,13 @@ impl From<StoreError> for Transient {
 impl From<Refused> for ActionError {
     fn from(Refused(reason): Refused) -> Self {
         Self::Refused(reason)
+    }
+}
+
+/// Input that makes no action is refused with its reason.
+impl From<crate::domain::case_action::Unreadable> for ActionError {
+    fn from(e: crate::domain::case_action::Unreadable) -> Self {
+        Self::Refused(e.0)
     }
 }
 
@@ -254,6 +264,11 @@ impl Actions {
             status: OutboxStatus::Pending,
         }
     }
+}
+
+/// A store call the procedure may refuse, as one result: the refusal is the action's.
+fn flat<T>(result: crate::store::Result<Result<T, Refused>>) -> Result<T, ActionError> {
+    result?.map_err(ActionError::from)
 }
 
 /// A date as the store keeps it (`YYYY-MM-DD`); one that does not parse is a failure of the

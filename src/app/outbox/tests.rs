@@ -9,10 +9,11 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::*;
-use crate::app::actions::{Actions, Delivery, PaperComplaint};
+use crate::app::actions::{Actions, Delivery, Done, PaperComplaint};
 use crate::app::settings::{Settings, SharedSettings};
 use crate::app::templates::Letters;
 use crate::config::Config;
+use crate::domain::case_action::CaseAction;
 use crate::domain::vocabulary::MailKind;
 
 struct World {
@@ -159,9 +160,9 @@ async fn a_letter_goes_out_to_the_complainant_with_its_threading() {
     let worker = w.worker();
     worker.deliver_due(&no_shutdown()).await;
     let ack = w.stub.sent().remove(0);
-    let delivery =
-        w.actions.progress(&reference, NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), Some("We spreken de aannemer.".into()), "Ann de Wit").await.unwrap();
-    assert_eq!(delivery, Delivery::Mail("mia@example.test".into()));
+    let progress = CaseAction::Progress { expected_by: NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), message: Some("We spreken de aannemer.".into()) };
+    let done = w.actions.perform(&reference, progress, "Ann de Wit").await.unwrap();
+    assert_eq!(done, Done::Letter(Delivery::Mail("mia@example.test".into())));
     worker.deliver_due(&no_shutdown()).await;
     let sent = w.stub.sent();
     let letter = sent.iter().find(|i| i.mail.kind == MailKind::Progress).expect("the progress letter went out");
@@ -177,20 +178,22 @@ async fn a_letter_goes_out_to_the_complainant_with_its_threading() {
 
 #[tokio::test]
 async fn a_hearing_invitation_carries_its_calendar_part() {
-    use crate::app::actions::HearingRequest;
+    use crate::domain::case_action::Hearing;
     use crate::store::MailPart;
     let w = world().await;
     let reference = w.case().await;
     let worker = w.worker();
     worker.deliver_due(&no_shutdown()).await;
-    let hearing = HearingRequest {
+    let hearing = Hearing {
         start: chrono::Utc::now() + chrono::Duration::days(14),
         minutes: 60,
         place: "Stadhuis, kamer 2".into(),
         answer_days: 5,
         with_subjects: false,
     };
-    let (invited, _) = w.actions.invite_to_hearing(&reference, hearing, "Ann de Wit").await.unwrap();
+    let Done::Invited { addresses: invited, .. } = w.actions.perform(&reference, CaseAction::HearingInvite(hearing), "Ann de Wit").await.unwrap() else {
+        panic!("an invitation is what a hearing-invite does")
+    };
     assert!(invited.contains(&"mia@example.test".to_string()), "{invited:?}");
     worker.deliver_due(&no_shutdown()).await;
     let sent = w.stub.sent();

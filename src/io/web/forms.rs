@@ -1,6 +1,7 @@
-//! What the forms post: asking for and using a sign-in link, signing out, every action of the
-//! command line (through the same functions, so a refusal reads the same), and a paper
-//! complaint with its scanned documents. Every form carries its CSRF token.
+//! What the forms post: asking for and using a sign-in link, signing out, every action on a
+//! case (a [`CaseAction`] from its form, carried out as
+//! the command line does, so a refusal reads the same), and a paper complaint with its scanned
+//! documents. Every form carries its CSRF token.
 
 use std::collections::HashMap;
 
@@ -12,11 +13,11 @@ use chrono::NaiveDate;
 
 use super::auth::{self, BROWSER_COOKIE, SESSION_COOKIE};
 use super::pages::{readable, set_browser_cookie};
-use super::{require, Peer, Shared};
+use super::signed::SignedForm;
+use super::{case_forms, require, Peer, Shared};
 use crate::app::actions::{ActionError, Delivery, PaperComplaint};
-use crate::domain::procedure::{Category, Outcome};
+use crate::domain::case_action::CaseAction;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::store::corrections::Correction;
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
 use crate::telemetry::one_line;
@@ -63,13 +64,22 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
     sent()
 }
 
+/// Why a sign-in link was not queued (logged; the page says the same either way).
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("the mail cannot be rendered: {0}")]
+    Render(#[from] minijinja::Error),
+    #[error("cannot store it: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// Makes a sign-in link for `user`, bound to `browser`, and queues the mail that carries it.
-async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser: &str) -> Result<(), String> {
+async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser: &str) -> Result<(), LinkError> {
     let token = auth::new_token();
     let link = format!("{}/sign-in/{token}", web.public_url);
     let context =
         minijinja::context! { user => user, link => link, minutes => auth::LINK_VALID.as_secs() / 60, organisation => web.settings.get().organisation.clone() };
-    let text = web.pages.render("sign-in-mail.txt", context).map_err(|e| format!("the mail cannot be rendered: {e}"))?;
+    let text = web.pages.render("sign-in-mail.txt", context)?;
     let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
     let mail = OutgoingMail {
         kind: MailKind::SignInLink,
@@ -83,7 +93,7 @@ async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser
         status: OutboxStatus::Pending,
     };
     let expires = crate::store::now() + auth::LINK_VALID.as_secs() as i64;
-    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await.map_err(|e| format!("cannot store it: {e}"))?;
+    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await?;
     web.wake.notify_one();
     Ok(())
 }
@@ -121,14 +131,8 @@ pub async fn use_link(State(web): State<Shared>, headers: HeaderMap, Path(token)
     response
 }
 
-pub async fn sign_out(State(web): State<Shared>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some("/cases"));
-    }
+/// Signing out (the session and its token checked by [`SignedForm`]).
+pub async fn sign_out(State(web): State<Shared>, headers: HeaderMap, _form: SignedForm) -> Response {
     if let Some(token) = auth::cookie(&headers, SESSION_COOKIE) {
         let _ = web.store.end_session(&auth::hash(&token)).await;
     }
@@ -154,11 +158,6 @@ fn date(form: &HashMap<String, String>, key: &str) -> anyhow::Result<NaiveDate> 
     NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("{key}: {v:?} is not a date (YYYY-MM-DD)"))
 }
 
-/// A date of an action's form; a missing or malformed one refuses the action.
-fn form_date(form: &HashMap<String, String>, key: &str) -> Result<NaiveDate, ActionError> {
-    date(form, key).map_err(|e| ActionError::refused(e.to_string()))
-}
-
 pub(super) fn delivered(d: Delivery) -> String {
     match d {
         Delivery::Mail(to) => format!("queued for {to}"),
@@ -166,165 +165,78 @@ pub(super) fn delivered(d: Delivery) -> String {
     }
 }
 
-/// One action on a case, as `klachtd cases ACTION` does it. Allowed for the case's handler and
-/// supervisors (as the reply token); checking an assignment for supervisors only.
-pub async fn act(
-    State(web): State<Shared>,
-    headers: HeaderMap,
-    Path((reference, action)): Path<(String, String)>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
-        tracing::warn!(reference, action, "web: a form without its CSRF token was refused");
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some(&format!("/cases/{reference}")));
-    }
+/// One action on a case, as `klachtd cases ACTION` does it: the form of the action named by
+/// the path's last segment, as a [`CaseAction`], carried out by `Actions::perform`. Allowed
+/// for the case's handler and supervisors (as the reply token); checking an assignment for
+/// supervisors only.
+pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(String, String)>, form: SignedForm) -> Response {
+    let session = &form.session;
     let back = format!("/cases/{reference}");
-    if form.values().any(|v| v.contains('\0')) {
-        return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_request", "", Some(&back));
-    }
     // Only actions we know reach the history (the path segment is the user's to write).
-    if !ACTIONS.contains(&action.as_str()) && !super::awb_forms::ACTIONS.contains(&action.as_str()) {
-        return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some(&back));
-    }
-    if let Err(refused) = readable(&web, &session, &reference, &format!("action {action}")).await {
-        return refused;
-    }
+    let Some(action) = case_forms::case_action(&name, form.body()) else {
+        return web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some(&back));
+    };
+    let case_id = match readable(&web, session, &reference, &format!("action {name}")).await {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
     let may_act = match web.store.may_act_on(&reference, &session.user.email).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "web: cannot check who may act on a case");
-            return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some(&back));
+            return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some(&back));
         }
     };
-    if !may_act || (action == "checked" && !session.user.supervisor) {
+    let supervisors_only = action.as_ref().is_ok_and(CaseAction::for_supervisors);
+    if !may_act || (supervisors_only && !session.user.supervisor) {
         // A reader who may not act (a former handler; `checked` by a non-supervisor) is
         // refused, and the refusal recorded like any other.
-        if let Ok(Some(link)) = web.store.case_link(&reference).await {
-            let _ = web.store.record_access(link.id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {action}")).await;
-        }
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "not_yours", &reference, Some(&back));
+        let _ = web.store.record_access(case_id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {name}")).await;
+        return web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference, Some(&back));
     }
-    match carry_out(&web, &session, &reference, &action, &form).await {
-        Ok(Some(_)) => {
+    let result = match action {
+        Ok(action) => web.actions.perform(&reference, action, &format!("{} (web)", session.user.name)).await,
+        Err(reason) => Err(reason.into()),
+    };
+    match result {
+        Ok(_) => {
             web.wake.notify_one();
-            tracing::info!(reference, action, "handler action on the web");
-            Redirect::to(&format!("/cases/{reference}?done={action}")).into_response()
+            tracing::info!(reference, action = name, "handler action on the web");
+            Redirect::to(&format!("/cases/{reference}?done={name}")).into_response()
         }
-        Ok(None) => web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", &action, Some(&back)),
-        Err(ActionError::Transient(e)) => {
-            tracing::warn!(reference, action, error = %e, "web: handler action not carried out; the database or the disk is away");
-            web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some(&back))
-        }
-        Err(ActionError::Refused(reason)) => {
-            tracing::info!(reference, action, "handler action on the web refused");
-            web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &reason, Some(&back))
-        }
-        Err(ActionError::Failed(e)) => {
-            tracing::error!(reference, action, error = %one_line(&e), "web: handler action failed");
-            web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(&session), "failed", "", Some(&back))
+        Err(e) => {
+            tracing::info!(reference, action = name, "handler action on the web not carried out");
+            NotDone { web: &web, session, back: &back, error: e }.into_response()
         }
     }
 }
 
-/// The actions of the case page's forms (each handled in `carry_out`).
-const ACTIONS: &[&str] = &[
-    "assign",
-    "subject",
-    "checked",
-    "complete",
-    "progress",
-    "request-info",
-    "respond",
-    "category",
-    "note",
-    "escalate",
-    "reopen",
-    "acknowledged",
-    "release-acknowledgement",
-];
+/// An action that was not carried out, as its page: refused (422, with the reason), the
+/// database or the disk away (503), or failed (500, the cause logged). The one translation of
+/// an [`ActionError`] into a response.
+pub(super) struct NotDone<'a> {
+    pub web: &'a super::Web,
+    pub session: &'a WebSession,
+    /// The page to go back to.
+    pub back: &'a str,
+    pub error: ActionError,
+}
 
-/// `Ok(None)`: no such action.
-async fn carry_out(
-    web: &super::Web,
-    session: &WebSession,
-    reference: &str,
-    action: &str,
-    form: &HashMap<String, String>,
-) -> Result<Option<String>, ActionError> {
-    let actor = format!("{} (web)", session.user.name);
-    let (store, actions) = (&web.store, &web.actions);
-    let done = match action {
-        "assign" => {
-            let handler = field(form, "handler").ok_or_else(|| ActionError::refused("choose a handler"))?;
-            store.assign(reference, handler, &actor).await?;
-            actions.notify_assignment(reference).await?;
-            format!("assigned to {handler}")
-        }
-        "subject" => {
-            let name = field(form, "name").ok_or_else(|| ActionError::refused("write the name of the staff member the complaint is about"))?;
-            match store.add_subject(reference, name, &actor).await? {
-                Some(next) => {
-                    actions.notify_assignment(reference).await?;
-                    format!("{name} recorded as a subject; now assigned to {next}")
-                }
-                None => format!("{name} recorded as a subject"),
+impl IntoResponse for NotDone<'_> {
+    fn into_response(self) -> Response {
+        let Self { web, session, back, error } = self;
+        match error {
+            ActionError::Transient(e) => {
+                tracing::warn!(error = %e, "web: action not carried out; the database or the disk is away");
+                web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some(back))
+            }
+            ActionError::Refused(reason) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(session), "refused", &reason, Some(back)),
+            ActionError::Failed(e) => {
+                tracing::error!(error = %one_line(&e), "web: action failed");
+                web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(session), "failed", "", Some(back))
             }
         }
-        "checked" => {
-            store.supervisor_checked(reference, &actor).await?;
-            "checked".into()
-        }
-        "complete" => {
-            let correction = Correction {
-                name: field(form, "name").map(str::to_string),
-                email: field(form, "email").map(str::to_string),
-                description: field(form, "description").map(|_| text(form, "description")),
-            };
-            let done = store.correct_case(reference, &correction, &actor).await?;
-            done.fields.join(", ")
-        }
-        "progress" => {
-            delivered(actions.progress(reference, form_date(form, "expected")?, field(form, "message").map(|_| text(form, "message")), &actor).await?)
-        }
-        "request-info" => delivered(actions.request_information(reference, text(form, "message"), field(form, "to").map(str::to_string), &actor).await?),
-        "respond" => {
-            let outcome: Outcome = field(form, "outcome").unwrap_or("").parse().map_err(ActionError::refused)?;
-            delivered(actions.respond(reference, outcome, text(form, "findings"), text(form, "measures"), &actor).await?)
-        }
-        "category" => {
-            let category: Category = field(form, "category").unwrap_or("").parse().map_err(ActionError::refused)?;
-            store.set_category(reference, category, &actor).await?;
-            category.to_string()
-        }
-        "note" => {
-            let note = text(form, "text");
-            if note.trim().is_empty() {
-                return Err(ActionError::refused("the note is empty"));
-            }
-            store.add_note(reference, note.trim(), &actor).await?;
-            "note".into()
-        }
-        "escalate" => {
-            let to = field(form, "to").ok_or_else(|| ActionError::refused("name the external body"))?;
-            store.record_external(reference, to, form_date(form, "date")?, &actor).await?;
-            to.to_string()
-        }
-        "reopen" => {
-            store.reopen(reference, &actor).await??;
-            "reopened".into()
-        }
-        "acknowledged" => {
-            store.acknowledged_by_post(reference, form_date(form, "date")?, &actor).await?;
-            "acknowledged".into()
-        }
-        "release-acknowledgement" => actions.release_acknowledgement(reference, &actor).await?,
-        _ => return super::awb_forms::carry_out(actions, reference, action, form, &actor).await,
-    };
-    Ok(Some(done))
+    }
 }
 
 /// A complaint received by post, with scanned documents (multipart). Any signed-in handler.
@@ -403,14 +315,6 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
             tracing::info!(reference, "paper complaint registered on the web");
             web.message(StatusCode::OK, Some(&session), "registered", &format!("{reference}: {}", delivered(delivery)), Some(&format!("/cases/{reference}")))
         }
-        Err(ActionError::Transient(e)) => {
-            tracing::warn!(error = %e, "web: paper complaint not registered; the database or the disk is away");
-            web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some("/paper"))
-        }
-        Err(ActionError::Refused(reason)) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &reason, Some("/paper")),
-        Err(ActionError::Failed(e)) => {
-            tracing::error!(error = %one_line(&e), "web: paper complaint not registered");
-            web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(&session), "failed", "", Some("/paper"))
-        }
+        Err(error) => NotDone { web: &web, session: &session, back: "/paper", error }.into_response(),
     }
 }

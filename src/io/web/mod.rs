@@ -5,11 +5,12 @@
 
 pub mod assets;
 pub mod auth;
-mod awb_forms;
+mod case_forms;
 pub mod forms;
 pub mod pages;
 pub mod publication;
 pub mod set_aside;
+pub mod signed;
 pub mod templates;
 pub mod view;
 

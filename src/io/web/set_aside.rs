@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Serialize;
 
 use super::pages::store_failure;
-use super::{auth, require, Shared};
+use super::signed::SignedForm;
+use super::{require, Shared};
 use crate::app::intake::{IntakeError, Outcome, ReleaseError};
 use crate::store::set_aside::{HeldCursor, HeldFilter, HeldKind, HeldMail};
 use crate::store::web::WebSession;
@@ -98,16 +98,8 @@ pub async fn show(State(web): State<Shared>, headers: HeaderMap, Path(id): Path<
 /// "Register as complaint": a new case with the mail's original date of receipt, through the
 /// release of the intake (as `klachtd set-aside register`); the case's history names the
 /// supervisor and why the mail was held. Then the new case's page.
-pub async fn register(State(web): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Form<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn register(State(web): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, _form: SignedForm) -> Response {
     let back = format!("/set-aside/{id}");
-    if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
-        tracing::warn!(id, "web: a form without its CSRF token was refused");
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some(&back));
-    }
     let session = match supervisor(&web, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
