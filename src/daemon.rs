@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::app::clock::Clock;
+use crate::app::health::{Health, Loop};
 use crate::app::intake::Intake;
 use crate::app::outbox::{OutboxWorker, WorkerOptions};
 use crate::app::reminders::ReminderService;
 use crate::app::settings::{Settings, SharedSettings};
 use crate::app::templates::Letters;
 use crate::config::Config;
-use crate::io::health::{serve_metrics, Health, Loop};
+use crate::io::health::serve_metrics;
 use crate::io::imap::MailboxWorker;
 use crate::io::smtp::Mailer;
 use crate::io::systemd::Notifier;
@@ -77,7 +78,7 @@ pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::io::oauth::TokenSo
         (crate::config::AuthMode::Oauth2, None) => anyhow::bail!("smtp.auth = \"oauth2\" needs an [oauth2] section"),
     };
     Ok(Mailer::with_tokens(&config.smtp, &config.organisation.name, &config.organisation.complaints_address, oauth)?
-        .with_attachment_store(crate::io::attachments::AttachmentStore::new(&config.storage.data_dir)))
+        .with_attachment_store(crate::store::attachments::AttachmentStore::new(&config.storage.data_dir)))
 }
 
 /// The token source of `[oauth2]` with a first token fetched, so that a refused secret or key

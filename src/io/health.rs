@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 
+use crate::app::health::Health;
 use crate::store::{now, OutboxStatus, Store};
-
-pub use crate::app::health::{Health, Loop, BEAT_INTERVAL};
 
 impl Health {
     /// Prometheus text format: the counters, plus gauges read from the database (the same

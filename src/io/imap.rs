@@ -28,9 +28,9 @@ use tokio_rustls::rustls::ClientConfig;
 
 use crate::config::{Imap, MarkMode};
 
+use crate::app::health::{Health, Loop};
 use crate::app::intake::pass::{MailboxIntake, PassError, Waits};
 use crate::app::intake::{Intake, IntakeError};
-use crate::io::health::{Health, Loop};
 use crate::store::{Store, StoreError};
 
 /// The keyword set on processed mail in `mark = "flag"` mode.

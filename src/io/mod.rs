@@ -2,11 +2,9 @@
 //! log in to them), the web workspace and the metrics endpoint, systemd, TLS settings and the
 //! files klachtd keeps on disk.
 
-pub mod attachments;
 pub mod health;
 pub mod imap;
 pub mod oauth;
-pub mod private_files;
 pub mod smtp;
 pub mod systemd;
 pub mod tls;

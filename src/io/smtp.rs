@@ -17,8 +17,6 @@ use crate::config::{Smtp, TlsMode};
 use crate::domain::text::single_line;
 use crate::store::{MailPart, OutboxItem};
 
-pub use crate::app::new_message_id;
-
 pub struct Mailer {
     endpoint: connection::Endpoint,
     /// Open connections between mails. Each send takes one (or opens one) and gives it back
@@ -28,7 +26,7 @@ pub struct Mailer {
     /// Bounds a whole send, connecting included.
     send_timeout: Duration,
     /// Where the documents a mail carries are read from (see `store::MailPart`).
-    attachments: Option<crate::io::attachments::AttachmentStore>,
+    attachments: Option<crate::store::attachments::AttachmentStore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +102,7 @@ impl Mailer {
     }
 
     /// Reads the documents that mails carry from `store`.
-    pub fn with_attachment_store(mut self, store: crate::io::attachments::AttachmentStore) -> Self {
+    pub fn with_attachment_store(mut self, store: crate::store::attachments::AttachmentStore) -> Self {
         self.attachments = Some(store);
         self
     }

@@ -4,8 +4,8 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use super::config::OAuth2;
 use super::{Fetched, TokenError};
+use crate::config::oauth::OAuth2;
 
 pub struct TokenCommand {
     command: String,

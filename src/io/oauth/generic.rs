@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio_rustls::rustls::ClientConfig;
 
-use super::config::OAuth2;
 use super::{http, Fetched, TokenError};
+use crate::config::oauth::OAuth2;
 
 pub struct ClientSecret {
     url: http::Url,

@@ -10,8 +10,8 @@ use std::time::Duration;
 use ring::signature::RsaKeyPair;
 use tokio_rustls::rustls::ClientConfig;
 
-use super::config::{OAuth2, GOOGLE_SCOPE};
 use super::{http, jwt, Fetched, TokenError};
+use crate::config::oauth::{OAuth2, GOOGLE_SCOPE};
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 

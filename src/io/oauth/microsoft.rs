@@ -11,8 +11,8 @@ use std::time::Duration;
 use ring::signature::RsaKeyPair;
 use tokio_rustls::rustls::ClientConfig;
 
-use super::config::{OAuth2, MICROSOFT_SCOPE};
 use super::{http, jwt, Fetched, TokenError};
+use crate::config::oauth::{OAuth2, MICROSOFT_SCOPE};
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// How long an assertion is valid; it is used once, at once.

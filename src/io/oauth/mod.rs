@@ -7,7 +7,6 @@
 //! provider said about a refusal (its error code and description).
 
 pub mod command;
-pub mod config;
 pub mod generic;
 pub mod google;
 pub mod http;
@@ -22,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use self::config::{OAuth2, Provider};
+use crate::config::oauth::{self as config, OAuth2, Provider};
 
 /// An access token and when to renew it.
 pub struct AccessToken {

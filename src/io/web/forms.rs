@@ -87,7 +87,7 @@ async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser
         recipient_name: Some(user.name.clone()),
         subject: subject.trim_start_matches("Subject:").trim().to_string(),
         body: body.trim_start_matches('\n').to_string(),
-        message_id: crate::io::smtp::new_message_id("sign-in", &web.domain),
+        message_id: crate::app::new_message_id("sign-in", &web.domain),
         in_reply_to: None,
         references: Vec::new(),
         status: OutboxStatus::Pending,
@@ -284,12 +284,12 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
     let dir = web.uploads_dir.join(auth::new_token());
     let mut paths = Vec::new();
     let written = (|| -> std::io::Result<()> {
-        crate::io::private_files::create_dir(&dir)?;
+        crate::store::private_files::create_dir(&dir)?;
         for (i, (name, data)) in files.iter().enumerate() {
             let sub = dir.join(i.to_string());
-            crate::io::private_files::create_dir(&sub)?;
+            crate::store::private_files::create_dir(&sub)?;
             let path = sub.join(super::pages::safe_filename(name));
-            crate::io::private_files::write_temporary(&path, data)?;
+            crate::store::private_files::write_temporary(&path, data)?;
             paths.push(path);
         }
         Ok(())

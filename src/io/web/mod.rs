@@ -31,7 +31,7 @@ use crate::app::clock::Clock;
 use crate::app::intake::Intake;
 use crate::app::settings::SharedSettings;
 use crate::config::Config;
-use crate::io::attachments::AttachmentStore;
+use crate::store::attachments::AttachmentStore;
 use crate::store::web::WebSession;
 use crate::store::Store;
 

@@ -300,7 +300,7 @@ timeout_secs = 10
 pub struct Running {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    health: Arc<OnceLock<Arc<klachtd::io::health::Health>>>,
+    health: Arc<OnceLock<Arc<klachtd::app::health::Health>>>,
 }
 
 /// Logs of the daemon under test, shown for failing tests: KLACHTD_TEST_LOG=debug. All the
