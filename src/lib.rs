@@ -21,12 +21,17 @@
 //! - [`cli`] and [`daemon`]: wiring. `klachtd run` starts the daemon; the other commands are
 //!   for operators and handlers.
 //!
-//! Where to add things: a new kind of mail or reminder starts in `domain` (its vocabulary) and
-//! its letter in `templates/` with the fields it may use as a context struct in
-//! `app/templates.rs`, queued by a use case in `app/actions/` and unit-tested there with
-//! [`app::outbox::StubTransport`]; a new page in `io/web/pages.rs`; a new mail provider's
-//! login in `io/oauth/` (its settings in `config/oauth.rs`); a new query in the matching
-//! `store/` file.
+//! Where to add things (README, "How it works", has the table):
+//! - a new mail source: implement [`app::intake::pass::MailSource`] in an adapter folder beside
+//!   `io/imap/`; the pass (batches, transactions, quarantine, the lease) is not copied;
+//! - a new case action: a variant of [`domain::case_action::CaseAction`], its effect in
+//!   `app/actions/perform.rs`, a form struct in `io/web/case_forms.rs`, a subcommand in
+//!   `cli/args.rs`, and optionally a keyword in `domain/mail_actions.rs`;
+//! - a new kind of mail or reminder starts in `domain` (its vocabulary) and its letter in
+//!   `templates/` with the fields it may use as a context struct in `app/templates.rs`, queued
+//!   by a use case in `app/actions/` and unit-tested with [`app::outbox::StubTransport`];
+//! - a new page in `io/web/`; a new mail provider's login in `io/oauth/` (its settings in
+//!   `config/oauth.rs`); a new query in the matching `store/` file.
 
 /// Which parts of the crate each layer may name (`crate::X`); a layer always names itself.
 /// Each layer allows only layers listed before it, so there are no cycles.
