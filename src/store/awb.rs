@@ -138,14 +138,11 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if changed != 1 {
-            tx.rollback().await?;
-            return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
-        }
-        if let Some(origin) = origin {
-            if !record_origin(&mut tx, case_id, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+            Ok(true) => {}
+            not_done => {
                 tx.rollback().await?;
-                return Ok(Ok(false));
+                return Ok(not_done);
             }
         }
         for (mail, parts) in mails {
@@ -175,14 +172,11 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        if changed != 1 {
-            tx.rollback().await?;
-            return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
-        }
-        if let Some(origin) = origin {
-            if !record_origin(&mut tx, case_id, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+            Ok(true) => {}
+            not_done => {
                 tx.rollback().await?;
-                return Ok(Ok(false));
+                return Ok(not_done);
             }
         }
         if let Some(mail) = mail {
@@ -210,14 +204,11 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        if changed != 1 {
-            tx.rollback().await?;
-            return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
-        }
-        if let Some(origin) = origin {
-            if !record_origin(&mut tx, case_id, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+            Ok(true) => {}
+            not_done => {
                 tx.rollback().await?;
-                return Ok(Ok(false));
+                return Ok(not_done);
             }
         }
         insert_event(&mut tx, case_id, actor, HistoryKind::NoHearing.as_str(), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
@@ -249,4 +240,24 @@ pub struct HearingState {
     pub answer_by: Option<chrono::NaiveDate>,
     pub answer: Option<String>,
     pub outcome: Option<String>,
+}
+
+/// After a step's update of the case (`changed` rows, by `WHERE id = .. AND status = 'open'`):
+/// a refusal when the case is closed; otherwise the mail the action came in recorded in `tx`
+/// (when by mail), false if it was recorded before. Anything but `Ok(true)` leaves `tx` for the
+/// caller to roll back.
+async fn on_open_case(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    changed: u64,
+    case_id: i64,
+    reference: &str,
+    origin: Option<&MailOrigin>,
+) -> Result<std::result::Result<bool, Refused>> {
+    if changed != 1 {
+        return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
+    }
+    match origin {
+        Some(origin) => Ok(Ok(record_origin(tx, case_id, origin).await?)),
+        None => Ok(Ok(true)),
+    }
 }
