@@ -83,7 +83,6 @@ impl Store {
         detail: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<bool> {
-        let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;
         let mut tx = self.begin().await?;
         if let Some(origin) = origin {
             if !record_origin(&mut tx, case_id, origin).await? {
@@ -91,10 +90,7 @@ impl Store {
                 return Ok(false);
             }
         }
-        let id = insert_outbox(&mut tx, Some(case_id), mail).await?;
-        if !parts.is_empty() {
-            sqlx::query("UPDATE outbox SET parts = $1 WHERE id = $2").bind(json).bind(id).execute(&mut *tx).await?;
-        }
+        insert_outbox_with_parts(&mut tx, case_id, mail, parts).await?;
         insert_event(&mut tx, case_id, actor, kind.as_str(), detail).await?;
         tx.commit().await?;
         Ok(true)
@@ -146,9 +142,7 @@ impl Store {
             }
         }
         for (mail, parts) in mails {
-            let id = insert_outbox(&mut tx, Some(case_id), mail).await?;
-            let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;
-            sqlx::query("UPDATE outbox SET parts = $1 WHERE id = $2").bind(json).bind(id).execute(&mut *tx).await?;
+            insert_outbox_with_parts(&mut tx, case_id, mail, parts).await?;
         }
         insert_event(&mut tx, case_id, actor, HistoryKind::HearingInvited.as_str(), detail).await?;
         tx.commit().await?;
@@ -260,4 +254,15 @@ async fn on_open_case(
         Some(origin) => Ok(Ok(record_origin(tx, case_id, origin).await?)),
         None => Ok(Ok(true)),
     }
+}
+
+/// Queues `mail` of a case with its extra `parts` (attachments, a calendar); none is an
+/// ordinary mail.
+async fn insert_outbox_with_parts(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, mail: &OutgoingMail, parts: &[MailPart]) -> Result<()> {
+    let id = insert_outbox(tx, Some(case_id), mail).await?;
+    if !parts.is_empty() {
+        let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;
+        sqlx::query("UPDATE outbox SET parts = $1 WHERE id = $2").bind(json).bind(id).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
