@@ -208,10 +208,11 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::NaiveDate;
 
+    /// The smallest valid configuration (other modules' unit tests start from it too).
     pub(crate) const MINIMAL: &str = r#"
 [organisation]
 name = "Re-integratiedienst"

@@ -141,34 +141,9 @@ struct World {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/klachtd.db", dir.path().display());
-    let config = Config::parse(&format!(
-        r#"
-[organisation]
-name = "Re-integratiedienst"
-complaints_address = "klachten@dienst.nl"
-regulation_url = "https://dienst.nl/klachtenregeling"
-
-[database]
-url = "{url}"
-
-[storage]
-data_dir = "{}"
-
-[imap]
-host = "127.0.0.1"
-port = 10143
-tls = "none"
-user = "klachten@dienst.nl"
-password = "x"
-
-[smtp]
-host = "127.0.0.1"
-port = 10025
-tls = "none"
-"#,
-        dir.path().display()
-    ))
-    .unwrap();
+    let config =
+        Config::parse(&format!("{}\n[database]\nurl = \"{url}\"\n\n[storage]\ndata_dir = \"{}\"\n", crate::config::tests::MINIMAL, dir.path().display()))
+            .unwrap();
     let store = Store::open(&url, 1).await.unwrap();
     let letters = crate::app::templates::Letters::load(None, "nl").unwrap();
     let settings = crate::app::settings::SharedSettings::new(crate::app::settings::Settings::new(&config, Arc::new(letters)));
