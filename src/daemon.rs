@@ -16,10 +16,10 @@ use crate::app::reminders::ReminderService;
 use crate::app::settings::{Settings, SharedSettings};
 use crate::app::templates::Letters;
 use crate::config::Config;
-use crate::io::health::serve_metrics;
-use crate::io::imap::MailboxWorker;
-use crate::io::smtp::Mailer;
-use crate::io::systemd::Notifier;
+use crate::driven::imap::MailboxWorker;
+use crate::driven::smtp::Mailer;
+use crate::driven::systemd::Notifier;
+use crate::driving::health::serve_metrics;
 use crate::store::Store;
 
 /// Opens the database named in the configuration, applies migrations, and brings the
@@ -67,11 +67,11 @@ pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
-    mailer_with(config, crate::io::oauth::TokenSource::from_config(config)?)
+    mailer_with(config, crate::driven::oauth::TokenSource::from_config(config)?)
 }
 
 /// The mailer, logging in with tokens from `tokens` when `smtp.auth` is "oauth2".
-pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::io::oauth::TokenSource>>) -> anyhow::Result<Mailer> {
+pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::driven::oauth::TokenSource>>) -> anyhow::Result<Mailer> {
     let oauth = match (config.smtp.auth, tokens) {
         (crate::config::AuthMode::Password, _) => None,
         (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap.user.clone()), tokens)),
@@ -83,8 +83,8 @@ pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::io::oauth::TokenSo
 
 /// The token source of `[oauth2]` with a first token fetched, so that a refused secret or key
 /// is one clear line at start-up (like a wrong password), quoting the provider's error.
-pub async fn token_source(config: &Config) -> anyhow::Result<Option<Arc<crate::io::oauth::TokenSource>>> {
-    let tokens = crate::io::oauth::TokenSource::from_config(config)?;
+pub async fn token_source(config: &Config) -> anyhow::Result<Option<Arc<crate::driven::oauth::TokenSource>>> {
+    let tokens = crate::driven::oauth::TokenSource::from_config(config)?;
     if let Some(tokens) = &tokens {
         tokens.token().await.context("oauth2")?;
     }
@@ -101,9 +101,9 @@ pub struct Daemon {
     mailbox: MailboxWorker,
     outbox: OutboxWorker,
     health: Arc<Health>,
-    first_session: Option<crate::io::imap::ImapSession>,
+    first_session: Option<crate::driven::imap::ImapSession>,
     /// The handlers' web workspace, when `[web]` is configured.
-    web: Option<(tokio::net::TcpListener, Arc<crate::io::web::Web>)>,
+    web: Option<(tokio::net::TcpListener, Arc<crate::driving::web::Web>)>,
 }
 
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
@@ -125,7 +125,7 @@ impl Daemon {
         let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
-        let tls = crate::io::tls::client_config(config.imap.ca_file.as_deref())?;
+        let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
         let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
         let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
         let first_session = Some(mailbox.connect().await?);
@@ -134,7 +134,7 @@ impl Daemon {
         // A server that is away only delays mail, which the outbox retries.
         match mailer.check().await {
             Ok(()) => {}
-            Err(crate::io::smtp::SendError::Smtp(e)) if e.is_permanent() => {
+            Err(crate::driven::smtp::SendError::Smtp(e)) if e.is_permanent() => {
                 let who = config.smtp.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
                 return Err(CredentialsRefused {
                     server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
@@ -143,7 +143,7 @@ impl Daemon {
                 }
                 .into());
             }
-            Err(crate::io::smtp::SendError::OAuth(e)) if e.is_permanent() => {
+            Err(crate::driven::smtp::SendError::OAuth(e)) if e.is_permanent() => {
                 return Err(CredentialsRefused {
                     server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
                     who: " the access token".into(),
@@ -170,7 +170,7 @@ impl Daemon {
             Some(w) => {
                 // Bound at start-up, so a port in use is a start-up error, not a silent absence.
                 let listener = tokio::net::TcpListener::bind(w.listen).await.with_context(|| format!("web.listen {}: cannot listen", w.listen))?;
-                Some((listener, Arc::new(crate::io::web::Web::new(config, store.clone(), settings.clone(), actions.clone(), wake.clone(), intake)?)))
+                Some((listener, Arc::new(crate::driving::web::Web::new(config, store.clone(), settings.clone(), actions.clone(), wake.clone(), intake)?)))
             }
             None => None,
         };
@@ -210,7 +210,7 @@ impl Daemon {
                 }
             });
         }
-        let web = self.web.map(|(listener, web)| tokio::spawn(crate::io::web::serve(listener, web, shutdown.clone())));
+        let web = self.web.map(|(listener, web)| tokio::spawn(crate::driving::web::serve(listener, web, shutdown.clone())));
         // Retention's first run waits for the first reminder sweep (see `every_after`).
         let (swept_once, mut first_sweep) = watch::channel(false);
         let reminders = tokio::spawn({
@@ -263,7 +263,7 @@ async fn monitor(notifier: Arc<Notifier>, health: Arc<Health>, store: Store, mut
     if !notifier.enabled() {
         return;
     }
-    let watchdog = crate::io::systemd::watchdog_interval();
+    let watchdog = crate::driven::systemd::watchdog_interval();
     let tick = watchdog.unwrap_or(Duration::from_secs(30)).min(Duration::from_secs(30));
     let mut last_status = String::new();
     let mut interval = tokio::time::interval(tick);

@@ -83,6 +83,6 @@ fn every_top_level_module_has_a_place_in_the_layers() {
 
 #[test]
 fn paths_are_found_in_every_form() {
-    let text = "use crate::io::smtp::Mailer;\n// crate::cli in a comment\nuse crate::{store::Store, app::health::Health};\nlet a = crate::domain::text::single_line(x, 3);\nmy_crate::x";
-    assert_eq!(named_layers(text), ["io", "store", "app", "domain"]);
+    let text = "use crate::driven::smtp::Mailer;\n// crate::cli in a comment\nuse crate::{store::Store, app::health::Health};\nlet a = crate::domain::text::single_line(x, 3);\nmy_crate::x";
+    assert_eq!(named_layers(text), ["driven", "store", "app", "domain"]);
 }

@@ -15,22 +15,23 @@
 //!   retention, and what they share: the reloadable settings, the health counters, the clock.
 //!   They reach the world through the store and through traits they define, which adapters
 //!   implement: outgoing mail goes through [`app::outbox::Transport`] (SMTP in the daemon, a
-//!   stub in the unit tests). Uses `domain`, `config`, `store`, `telemetry`; never `io`.
-//! - [`io`]: adapters, both those that drive the app (the IMAP worker, the web workspace, the
-//!   metrics endpoint, systemd) and those the app drives (SMTP, OAuth tokens, TLS).
+//!   stub in the unit tests). Uses `domain`, `config`, `store`, `telemetry`; never an adapter.
+//! - [`driven`]: adapters the app drives, behind its traits: the mail sources (IMAP), outgoing
+//!   mail (SMTP), OAuth tokens, TLS, systemd. Uses `app` only for the traits it implements.
+//! - [`driving`]: adapters that drive the app: the web workspace and the metrics endpoint.
 //! - [`cli`] and [`daemon`]: wiring. `klachtd run` starts the daemon; the other commands are
 //!   for operators and handlers.
 //!
 //! Where to add things (README, "How it works", has the table):
 //! - a new mail source: implement [`app::intake::pass::MailSource`] in an adapter folder beside
-//!   `io/imap/`; the pass (batches, transactions, quarantine, the lease) is not copied;
+//!   `driven/imap/`; the pass (batches, transactions, quarantine, the lease) is not copied;
 //! - a new case action: a variant of [`domain::case_action::CaseAction`], its effect in
-//!   `app/actions/perform.rs`, a form struct in `io/web/case_forms.rs`, a subcommand in
+//!   `app/actions/perform.rs`, a form struct in `driving/web/case_forms.rs`, a subcommand in
 //!   `cli/args.rs`, and optionally a keyword in `domain/mail_actions.rs`;
 //! - a new kind of mail or reminder starts in `domain` (its vocabulary) and its letter in
 //!   `templates/` with the fields it may use as a context struct in `app/templates.rs`, queued
 //!   by a use case in `app/actions/` and unit-tested with [`app::outbox::StubTransport`];
-//! - a new page in `io/web/`; a new mail provider's login in `io/oauth/` (its settings in
+//! - a new page in `driving/web/`; a new mail provider's login in `driven/oauth/` (its settings in
 //!   `config/oauth.rs`); a new query in the matching `store/` file.
 
 /// Which parts of the crate each layer may name (`crate::X`); a layer always names itself.
@@ -41,9 +42,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("store", &["domain"]),
     ("telemetry", &["config"]),
     ("app", &["domain", "config", "store", "telemetry"]),
-    ("io", &["domain", "config", "store", "telemetry", "app"]),
-    ("daemon", &["domain", "config", "store", "telemetry", "app", "io"]),
-    ("cli", &["domain", "config", "store", "telemetry", "app", "io", "daemon"]),
+    ("driven", &["domain", "config", "store", "telemetry", "app"]),
+    ("driving", &["domain", "config", "store", "telemetry", "app", "driven"]),
+    ("daemon", &["domain", "config", "store", "telemetry", "app", "driven", "driving"]),
+    ("cli", &["domain", "config", "store", "telemetry", "app", "driven", "driving", "daemon"]),
 ];
 
 pub mod app;
@@ -51,7 +53,8 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod domain;
-pub mod io;
+pub mod driven;
+pub mod driving;
 pub mod store;
 pub mod telemetry;
 

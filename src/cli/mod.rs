@@ -108,11 +108,11 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
             || cause.is::<crate::config::SecretError>()
             || cause.is::<daemon::CredentialsRefused>()
             || matches!(
-                cause.downcast_ref::<crate::io::oauth::TokenError>(),
-                Some(crate::io::oauth::TokenError::Refused { .. } | crate::io::oauth::TokenError::Config(_))
+                cause.downcast_ref::<crate::driven::oauth::TokenError>(),
+                Some(crate::driven::oauth::TokenError::Refused { .. } | crate::driven::oauth::TokenError::Config(_))
             )
-            || matches!(cause.downcast_ref::<crate::io::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
-            || matches!(cause.downcast_ref::<crate::io::imap::MailboxError>(), Some(e) if e.is_credentials_refused())
+            || matches!(cause.downcast_ref::<crate::driven::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
+            || matches!(cause.downcast_ref::<crate::driven::imap::MailboxError>(), Some(e) if e.is_credentials_refused())
     })
 }
 
@@ -177,7 +177,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report { from, to, year, format } => {
             let (from, to) = match (year, from, to) {
-                (Some(year), _, _) => crate::io::web::publication::year_period(year).ok_or_else(|| anyhow::anyhow!("--year {year} is out of range"))?,
+                (Some(year), _, _) => crate::driving::web::publication::year_period(year).ok_or_else(|| anyhow::anyhow!("--year {year} is out of range"))?,
                 (None, Some(from), Some(to)) => (from, to),
                 _ => anyhow::bail!("give --from and --to, or --year"),
             };
@@ -189,8 +189,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = crate::domain::register::compute(&facts, &config.calendar(), from, to, today);
             if format == args::ReportFormat::Publication {
                 let year = year.ok_or_else(|| anyhow::anyhow!("--format publication is for a calendar year: give --year"))?;
-                let pages = crate::io::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
-                out!("{}", crate::io::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
+                let pages = crate::driving::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
+                out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
                 return Ok(ExitCode::SUCCESS);
             }
             print::report(&report, format)?;
@@ -266,7 +266,7 @@ async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
             _ = hup.recv() => reload(path, &reloader).await,
         }
     }
-    let notifier = crate::io::systemd::Notifier::from_env();
+    let notifier = crate::driven::systemd::Notifier::from_env();
     notifier.stopping();
     tracing::info!("shutting down: no new mail is taken, the mail in hand is finished");
     let _ = stop.send(true);
@@ -282,7 +282,7 @@ async fn run(path: &std::path::Path, config: Config) -> anyhow::Result<()> {
 }
 
 async fn reload(path: &std::path::Path, reloader: &daemon::Reloader) {
-    let notifier = crate::io::systemd::Notifier::from_env();
+    let notifier = crate::driven::systemd::Notifier::from_env();
     notifier.reloading();
     match Config::load(path).map_err(anyhow::Error::from).and_then(|c| reloader.apply(c)) {
         Ok(restart) if restart.is_empty() => tracing::info!("configuration and templates reloaded"),
@@ -296,7 +296,7 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     let config = Config::load(path)?;
     // The configuration checks that key files are readable; whether they hold a certificate,
     // a private key or a service account's key, the token source finds out on loading them.
-    crate::io::oauth::TokenSource::from_config(&config)?;
+    crate::driven::oauth::TokenSource::from_config(&config)?;
     let letters = daemon::load_letters(&config)?;
     let sample = crate::app::templates::sample_context();
     for letter in crate::app::templates::LETTERS {
@@ -316,18 +316,18 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     if tokens.is_some() {
         outln!("oauth2: ok (access token obtained)");
     }
-    let tls = crate::io::tls::client_config(config.imap.ca_file.as_deref())?;
+    let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
     let mut session = match (&tokens, config.imap.auth) {
-        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::io::imap::connect_oauth(&config.imap, &tls, tokens).await?,
+        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(&config.imap, &tls, tokens).await?,
         _ => {
             let password = config.imap.secret().resolve("imap")?;
-            crate::io::imap::connect(&config.imap, &tls, &password).await?
+            crate::driven::imap::connect(&config.imap, &tls, &password).await?
         }
     };
     // The folders the daemon would use, created when missing: a server that refuses them
     // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
     let caps = session.capabilities().await.context("imap: CAPABILITY")?;
-    let folders = crate::io::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
+    let folders = crate::driven::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
     let _ = session.logout().await;
     outln!(
         "imap: ok ({}:{} as {}; folders {}, {}, {})",

@@ -603,7 +603,7 @@ async fn flag_mode_without_move_copies_and_flags_what_it_sets_aside(db: Db) {
     let daemon = Running::start(config.clone());
     eventually("all three handled", WAIT, || async {
         let flags = w.stack.flags(to, "INBOX").await;
-        (flags.len() == 3 && flags.iter().all(|f| f.iter().any(|k| k == klachtd::io::imap::PROCESSED_KEYWORD))).then_some(())
+        (flags.len() == 3 && flags.iter().all(|f| f.iter().any(|k| k == klachtd::driven::imap::PROCESSED_KEYWORD))).then_some(())
     })
     .await;
     eventually("acknowledged", WAIT, || async { (inbox_of(&w, &mona).await.len() == 1).then_some(()) }).await;

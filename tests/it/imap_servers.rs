@@ -34,23 +34,23 @@ impl Cyrus {
 }
 
 async fn count(config: &klachtd::config::Imap, folder: &str) -> u32 {
-    let tls = klachtd::io::tls::client_config(None).unwrap();
-    let mut s = klachtd::io::imap::connect(config, &tls, PASSWORD).await.expect("login to Cyrus");
+    let tls = klachtd::driven::tls::client_config(None).unwrap();
+    let mut s = klachtd::driven::imap::connect(config, &tls, PASSWORD).await.expect("login to Cyrus");
     let n = s.examine(folder).await.map_or(0, |m| m.exists);
     let _ = s.logout().await;
     n
 }
 
 async fn append(config: &klachtd::config::Imap, raw: &[u8]) {
-    let tls = klachtd::io::tls::client_config(None).unwrap();
-    let mut s = klachtd::io::imap::connect(config, &tls, PASSWORD).await.expect("login to Cyrus");
+    let tls = klachtd::driven::tls::client_config(None).unwrap();
+    let mut s = klachtd::driven::imap::connect(config, &tls, PASSWORD).await.expect("login to Cyrus");
     s.append("INBOX", None, None, raw).await.expect("APPEND to Cyrus");
     let _ = s.logout().await;
 }
 
 async fn folders(config: &klachtd::config::Imap) -> Vec<String> {
-    let tls = klachtd::io::tls::client_config(None).unwrap();
-    let mut s = klachtd::io::imap::connect(config, &tls, PASSWORD).await.expect("login to Cyrus");
+    let tls = klachtd::driven::tls::client_config(None).unwrap();
+    let mut s = klachtd::driven::imap::connect(config, &tls, PASSWORD).await.expect("login to Cyrus");
     let names: Vec<String> = s.list(Some(""), Some("*")).await.unwrap().map_ok(|n| n.name().to_string()).try_collect().await.unwrap();
     let _ = s.logout().await;
     names

@@ -220,12 +220,12 @@ fn assert_not_in(text: &str, secrets: &[String], what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stack_takes_tokens_only_for_the_complaints_account() {
     let w = World::new().await;
-    let tls = klachtd::io::tls::client_config(Some(&w.stack.ca)).unwrap();
+    let tls = klachtd::driven::tls::client_config(Some(&w.stack.ca)).unwrap();
     let config = w.config(&w.microsoft_secret_app().0);
     // The password that works for every other account does not work here...
     let mut imap = config.imap.clone();
     imap.tls = klachtd::config::TlsMode::Implicit;
-    let err = klachtd::io::imap::connect(&imap, &tls, PASSWORD).await.map(|_| ()).unwrap_err();
+    let err = klachtd::driven::imap::connect(&imap, &tls, PASSWORD).await.map(|_| ()).unwrap_err();
     assert!(err.to_string().contains("login"), "{err}");
     // ...and without AUTH, Postfix refuses mail from the complaints address.
     let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1").port(w.stack.smtp_port).build();
@@ -233,8 +233,8 @@ async fn the_stack_takes_tokens_only_for_the_complaints_account() {
     let refused = lettre::AsyncTransport::send_raw(&transport, &envelope, b"Subject: x\r\n\r\nx\r\n").await;
     assert!(refused.is_err(), "Postfix must refuse unauthenticated mail from the token-only account");
     // A token does both.
-    let tokens = klachtd::io::oauth::TokenSource::new(config.oauth2.as_ref().unwrap(), &w.complaints).unwrap();
-    let mut session = klachtd::io::imap::connect_oauth(&config.imap, &tls, &tokens).await.expect("IMAP login with a token");
+    let tokens = klachtd::driven::oauth::TokenSource::new(config.oauth2.as_ref().unwrap(), &w.complaints).unwrap();
+    let mut session = klachtd::driven::imap::connect_oauth(&config.imap, &tls, &tokens).await.expect("IMAP login with a token");
     session.logout().await.unwrap();
     assert_eq!(w.idp.issued(&w.tenant).len(), 1);
     assert!(w.idp.introspections(&w.complaints).1 >= 1, "Dovecot asked the identity provider");

@@ -104,9 +104,9 @@ impl MailStack {
         toml::from_str(&text).unwrap()
     }
 
-    pub async fn session(&self, user: &str) -> klachtd::io::imap::ImapSession {
-        let tls = klachtd::io::tls::client_config(Some(&self.ca)).unwrap();
-        klachtd::io::imap::connect(&self.imap_config(user), &tls, PASSWORD).await.expect("IMAP login")
+    pub async fn session(&self, user: &str) -> klachtd::driven::imap::ImapSession {
+        let tls = klachtd::driven::tls::client_config(Some(&self.ca)).unwrap();
+        klachtd::driven::imap::connect(&self.imap_config(user), &tls, PASSWORD).await.expect("IMAP login")
     }
 
     /// Puts raw bytes straight into a folder, with an optional internal date.

@@ -62,7 +62,7 @@ pub enum MailboxError {
     #[error(transparent)]
     Secret(#[from] crate::config::SecretError),
     #[error(transparent)]
-    Token(#[from] crate::io::oauth::TokenError),
+    Token(#[from] crate::driven::oauth::TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -111,7 +111,7 @@ pub struct MailboxWorker {
     intake: MailboxIntake,
     health: Arc<Health>,
     /// With `imap.auth = "oauth2"`: where the access tokens come from.
-    tokens: Option<Arc<crate::io::oauth::TokenSource>>,
+    tokens: Option<Arc<crate::driven::oauth::TokenSource>>,
 }
 
 /// How often an instance that does not hold the mailbox lease asks again.
@@ -125,7 +125,7 @@ impl MailboxWorker {
     }
 
     /// Logs in with access tokens from `tokens` instead of the password.
-    pub fn with_tokens(mut self, tokens: Option<Arc<crate::io::oauth::TokenSource>>) -> Self {
+    pub fn with_tokens(mut self, tokens: Option<Arc<crate::driven::oauth::TokenSource>>) -> Self {
         self.tokens = tokens;
         self
     }

@@ -22,9 +22,9 @@ pub async fn connect(config: &Imap, tls: &Arc<ClientConfig>, password: &str) -> 
 }
 
 /// Opens a session logged in with an access token (SASL OAUTHBEARER or XOAUTH2).
-pub async fn connect_oauth(config: &Imap, tls: &Arc<ClientConfig>, tokens: &crate::io::oauth::TokenSource) -> Result<ImapSession, MailboxError> {
+pub async fn connect_oauth(config: &Imap, tls: &Arc<ClientConfig>, tokens: &crate::driven::oauth::TokenSource) -> Result<ImapSession, MailboxError> {
     let client = open(config, tls).await?;
-    crate::io::oauth::imap::authenticate(client, config, tokens).await
+    crate::driven::oauth::imap::authenticate(client, config, tokens).await
 }
 
 /// A connection that has greeted us, encrypted as configured, not yet logged in.

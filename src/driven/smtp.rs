@@ -38,7 +38,7 @@ pub enum SendError {
     #[error("cannot build the message: {0}")]
     Build(String),
     #[error("SMTP: {0}")]
-    OAuth(#[from] crate::io::oauth::smtp::OAuthSmtpError),
+    OAuth(#[from] crate::driven::oauth::smtp::OAuthSmtpError),
     #[error("SMTP: cannot connect to {server}: {source}")]
     Connect { server: String, source: std::io::Error },
 }
@@ -67,7 +67,7 @@ impl Mailer {
         config: &Smtp,
         from_name: &str,
         from_address: &str,
-        oauth: Option<(String, std::sync::Arc<crate::io::oauth::TokenSource>)>,
+        oauth: Option<(String, std::sync::Arc<crate::driven::oauth::TokenSource>)>,
     ) -> anyhow::Result<Self> {
         let starttls = match config.tls {
             TlsMode::Starttls => {
@@ -82,7 +82,7 @@ impl Mailer {
         };
         let login = match (oauth, &config.user) {
             (Some((user, tokens)), _) => {
-                Some(connection::Login::OAuth(crate::io::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens)))
+                Some(connection::Login::OAuth(crate::driven::oauth::smtp::OAuthLogin::new(config.host.clone(), config.port, user, tokens)))
             }
             (None, Some(user)) => Some(connection::Login::Password(Credentials::new(user.clone(), config.secret().resolve("smtp")?))),
             (None, None) => None,
@@ -91,7 +91,7 @@ impl Mailer {
             host: config.host.clone(),
             port: config.port,
             tls: config.tls,
-            rustls: crate::io::tls::client_config(config.ca_file.as_deref()).context("SMTP TLS")?,
+            rustls: crate::driven::tls::client_config(config.ca_file.as_deref()).context("SMTP TLS")?,
             starttls,
             login,
             connect_timeout: config.timeout(),

@@ -123,7 +123,7 @@ impl TokenSource {
 
     /// `mailbox` is the one Google's service account acts for unless `oauth2.mailbox` says.
     pub fn new(o: &OAuth2, mailbox: &str) -> anyhow::Result<TokenSource> {
-        let tls = crate::io::tls::client_config(o.ca_file.as_deref())?;
+        let tls = crate::driven::tls::client_config(o.ca_file.as_deref())?;
         let grant = match o.provider {
             Provider::Microsoft if o.certificate_file.is_some() => Grant::ClientAssertion(microsoft::ClientAssertion::new(o, tls)?),
             Provider::Microsoft => Grant::ClientSecret(generic::ClientSecret::new(o, o.microsoft_token_url(), o.scope_or(config::MICROSOFT_SCOPE), tls)?),

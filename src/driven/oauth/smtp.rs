@@ -13,7 +13,7 @@ use lettre::transport::smtp::response::Response;
 use super::sasl::Mechanism;
 use super::{AccessToken, TokenError, TokenSource};
 
-/// The token login of an SMTP connection (see `crate::io::smtp::connection`, which connects,
+/// The token login of an SMTP connection (see `crate::driven::smtp::connection`, which connects,
 /// encrypts and keeps the connection for a run of mails).
 pub struct OAuthLogin {
     host: String,

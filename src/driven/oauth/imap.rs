@@ -7,7 +7,7 @@ use async_imap::{Client, Session};
 use super::sasl::{ImapAuthenticator, Mechanism};
 use super::TokenSource;
 use crate::config::Imap;
-use crate::io::imap::{ImapIo, MailboxError};
+use crate::driven::imap::{ImapIo, MailboxError};
 
 /// Logs `client` (greeted, TLS established) in as `config.user` with a token from `tokens`.
 pub async fn authenticate(mut client: Client<Box<dyn ImapIo>>, config: &Imap, tokens: &TokenSource) -> Result<Session<Box<dyn ImapIo>>, MailboxError> {

@@ -28,7 +28,7 @@ pub const IDLE_LIMIT: Duration = Duration::from_secs(60);
 pub enum Login {
     Password(Credentials),
     /// With an access token (`smtp.auth = "oauth2"`), fetched anew once if refused.
-    OAuth(crate::io::oauth::smtp::OAuthLogin),
+    OAuth(crate::driven::oauth::smtp::OAuthLogin),
 }
 
 /// How to reach and log in to the server.
@@ -85,7 +85,7 @@ impl Connection {
             Some(Login::OAuth(oauth)) => {
                 if matches!(endpoint.tls, TlsMode::None) {
                     // check-config refuses this; a token never goes over a plain connection.
-                    return Err(crate::io::oauth::smtp::OAuthSmtpError::Refused("auth = \"oauth2\" needs TLS".into()).into());
+                    return Err(crate::driven::oauth::smtp::OAuthSmtpError::Refused("auth = \"oauth2\" needs TLS".into()).into());
                 }
                 oauth.login(&mut conn).await?;
             }
