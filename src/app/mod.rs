@@ -1,7 +1,7 @@
 //! The use cases: what klachtd does with a mail, a handler's action or the passing of time.
 //! They decide with the domain, persist through the store and reach the outside world only
-//! through traits of their own (such as [`outbox::Transport`]) that the adapters in `io`
-//! implement; they never name `io` (see `LAYERS` in lib.rs).
+//! through traits of their own (such as [`outbox::Transport`]) that the adapters in `driven`
+//! implement; they never name an adapter (see `LAYERS` in lib.rs).
 
 pub mod actions;
 pub mod clock;

@@ -1,4 +1,4 @@
-//! What the intake needs of a mailbox: [`MailSource`]. IMAP is one (`io::imap`); another
+//! What the intake needs of a mailbox: [`MailSource`]. IMAP is one (`driven::imap`); another
 //! source (Microsoft Graph) implements the same trait and copies nothing of the pass.
 
 use std::collections::HashMap;
