@@ -33,6 +33,7 @@ fn squashed_local(address: &str) -> (String, String) {
     (local, squashed)
 }
 
+/// The family of machine addresses `address` belongs to, checked from the most specific.
 pub(super) fn family(address: &str) -> Option<Family> {
     let (local, squashed) = squashed_local(address);
     // mlmmj and ezmlm name their robots by a `+` tag: `list+owner@`, `list+bounces-help@`.
@@ -60,27 +61,6 @@ pub(super) fn family(address: &str) -> Option<Family> {
     {
         return Some(Family::ListRobot);
     }
-    const NO_REPLY: &[&str] = &[
-        "noreply",
-        "donotreply",
-        "dontreply",
-        "noresponse",
-        "noanswer",
-        "nietbeantwoorden",
-        "nietantwoorden",
-        "geenantwoord",
-        "nietreageren",
-        "geenreply",
-        "nepasrepondre",
-        "nepasrépondre",
-        "nichtantworten",
-        "keineantwort",
-        "noresponder",
-        "naoresponda",
-        "nonrispondere",
-        "svarainte",
-        "unmonitored",
-    ];
     if NO_REPLY.iter().any(|n| squashed.contains(n)) {
         return Some(Family::NoReply);
     }
@@ -93,78 +73,107 @@ pub(super) fn family(address: &str) -> Option<Family> {
     if local.ends_with("-owner") || local.starts_with("owner-") || local.ends_with("-admin") {
         return Some(Family::ListRole);
     }
-    const NEWS: &[&str] = &[
-        "news",
-        "enews",
-        "newsletter",
-        "newsletters",
-        "nieuws",
-        "nieuwsbrief",
-        "mailing",
-        "mailings",
-        "marketing",
-        "promo",
-        "promotions",
-        "aanbiedingen",
-        "offers",
-        "deals",
-        "digest",
-    ];
     if NEWS.contains(&squashed.as_str()) || ["notificacion", "notificaccion", "notification", "newsletter", "nieuwsbrief"].iter().any(|n| squashed.contains(n))
     {
         return Some(Family::Newsletter);
     }
-    const ACCOUNTS: &[&str] = &[
-        "root",
-        "cron",
-        "crond",
-        "daemon",
-        "wwwdata",
-        "nobody",
-        "apache",
-        "nginx",
-        "oracle",
-        "postgres",
-        "mysql",
-        "nagios",
-        "zabbix",
-        "icinga",
-        "monitoring",
-        "backup",
-        "jenkins",
-        "system",
-        "systeem",
-    ];
     if ACCOUNTS.contains(&squashed.as_str()) {
         return Some(Family::SystemAccount);
     }
-    const FORM: &[&str] = &[
-        "website",
-        "web",
-        "www",
-        "wordpress",
-        "wp",
-        "webform",
-        "webforms",
-        "webformulier",
-        "form",
-        "forms",
-        "formulier",
-        "formulieren",
-        "contactformulier",
-        "contactform",
-        "formmailer",
-        "drupal",
-        "joomla",
-        "wpforms",
-        "site",
-        "webserver",
-    ];
     if FORM.contains(&squashed.as_str()) || squashed.starts_with("webform") || squashed.starts_with("wordpress") {
         return Some(Family::Form);
     }
     None
 }
+
+/// No-reply local parts (squashed) in any language; contained anywhere in the local part.
+const NO_REPLY: &[&str] = &[
+    "noreply",
+    "donotreply",
+    "dontreply",
+    "noresponse",
+    "noanswer",
+    "nietbeantwoorden",
+    "nietantwoorden",
+    "geenantwoord",
+    "nietreageren",
+    "geenreply",
+    "nepasrepondre",
+    "nepasrépondre",
+    "nichtantworten",
+    "keineantwort",
+    "noresponder",
+    "naoresponda",
+    "nonrispondere",
+    "svarainte",
+    "unmonitored",
+];
+
+/// Newsletter and marketing local parts (squashed), matched whole.
+const NEWS: &[&str] = &[
+    "news",
+    "enews",
+    "newsletter",
+    "newsletters",
+    "nieuws",
+    "nieuwsbrief",
+    "mailing",
+    "mailings",
+    "marketing",
+    "promo",
+    "promotions",
+    "aanbiedingen",
+    "offers",
+    "deals",
+    "digest",
+];
+
+/// System accounts (squashed), matched whole.
+const ACCOUNTS: &[&str] = &[
+    "root",
+    "cron",
+    "crond",
+    "daemon",
+    "wwwdata",
+    "nobody",
+    "apache",
+    "nginx",
+    "oracle",
+    "postgres",
+    "mysql",
+    "nagios",
+    "zabbix",
+    "icinga",
+    "monitoring",
+    "backup",
+    "jenkins",
+    "system",
+    "systeem",
+];
+
+/// A website's or web form's own local parts (squashed), matched whole.
+const FORM: &[&str] = &[
+    "website",
+    "web",
+    "www",
+    "wordpress",
+    "wp",
+    "webform",
+    "webforms",
+    "webformulier",
+    "form",
+    "forms",
+    "formulier",
+    "formulieren",
+    "contactformulier",
+    "contactform",
+    "formmailer",
+    "drupal",
+    "joomla",
+    "wpforms",
+    "site",
+    "webserver",
+];
 
 /// The address families machines send from: no-reply in any language, `notification(s)@`,
 /// `bounce*@`, `mailer-daemon@`, `postmaster@`.
