@@ -383,10 +383,10 @@ impl Config {
 
 /// The problems found so far, each with its key and its fix.
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+pub(super) struct Problems(pub(super) Vec<Problem>);
 
 impl Problems {
-    fn add(&mut self, key: &str, message: String, fix: &str) {
+    pub(super) fn add(&mut self, key: &str, message: String, fix: &str) {
         self.0.push(Problem { key: key.into(), message, fix: fix.into() });
     }
 }

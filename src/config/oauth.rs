@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::check::Problems;
 use super::{Config, Problem, TlsMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -94,8 +95,23 @@ impl OAuth2 {
 
 /// Problems with `[oauth2]` and the `auth` keys; reads secrets and key files only if `secrets`.
 pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
-    let mut p = Vec::new();
-    let mut add = |key: &str, message: String, fix: &str| p.push(Problem { key: key.into(), message, fix: fix.into() });
+    let mut p = Problems::default();
+    auth_keys(config, &mut p);
+    if let Some(o) = &config.oauth2 {
+        if o.timeout_secs == 0 {
+            p.add("oauth2.timeout_secs", "must be at least 1 second".into(), "use the default (30)");
+        }
+        o.foreign_keys(&mut p);
+        o.required_keys(&mut p);
+        o.credentials(&mut p, secrets);
+        o.endpoints(&mut p);
+    }
+    p.0
+}
+
+/// `auth = "oauth2"` in `[imap]` or `[smtp]`: an `[oauth2]` section, TLS for the token, no
+/// password beside it; and an `[oauth2]` section that something uses.
+fn auth_keys(config: &Config, p: &mut Problems) {
     let imap = config.imap.auth == crate::config::AuthMode::Oauth2;
     let smtp = config.smtp.auth == crate::config::AuthMode::Oauth2;
     for (section, used, tls) in [("imap", imap, config.imap.tls), ("smtp", smtp, config.smtp.tls)] {
@@ -103,14 +119,14 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
             continue;
         }
         if config.oauth2.is_none() {
-            add(
+            p.add(
                 &format!("{section}.auth"),
                 "\"oauth2\" needs an [oauth2] section".into(),
                 "add [oauth2] with provider = \"microsoft\", \"google\", \"generic\" or \"command\" (see the example configuration)",
             );
         }
         if tls == TlsMode::None {
-            add(
+            p.add(
                 &format!("{section}.tls"),
                 "\"none\" with auth = \"oauth2\" would send the access token in clear text".into(),
                 "use \"implicit\" or \"starttls\"",
@@ -118,147 +134,166 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
         }
     }
     if imap && (config.imap.password.is_some() || config.imap.password_file.is_some() || config.imap.password_env.is_some()) {
-        add("imap.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [imap]");
+        p.add("imap.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [imap]");
     }
     if smtp && (config.smtp.password.is_some() || config.smtp.password_file.is_some() || config.smtp.password_env.is_some()) {
-        add("smtp.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [smtp]");
+        p.add("smtp.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [smtp]");
     }
-    let Some(o) = &config.oauth2 else { return p };
-    if !imap && !smtp {
-        add(
+    if config.oauth2.is_some() && !imap && !smtp {
+        p.add(
             "oauth2",
             "is configured but neither imap.auth nor smtp.auth is \"oauth2\"".into(),
             "set auth = \"oauth2\" in [imap] and [smtp], or remove [oauth2]",
         );
     }
-    if o.timeout_secs == 0 {
-        add("oauth2.timeout_secs", "must be at least 1 second".into(), "use the default (30)");
+}
+
+impl OAuth2 {
+    fn provider_name(&self) -> String {
+        format!("{:?}", self.provider).to_lowercase()
     }
-    // Keys that mean nothing for this provider are mistakes (a misplaced or misspelt setting).
-    let allowed: &[&str] = match o.provider {
-        Provider::Microsoft => {
-            &["tenant", "client_id", "client_secret_file", "client_secret_env", "certificate_file", "private_key_file", "scope", "token_url", "ca_file"]
-        }
-        Provider::Google => &["service_account_file", "mailbox", "scope", "token_url", "ca_file"],
-        Provider::Generic => &["client_id", "client_secret_file", "client_secret_env", "scope", "token_url", "ca_file"],
-        Provider::Command => &["token_command"],
-    };
-    let given = [
-        ("tenant", o.tenant.is_some()),
-        ("client_id", o.client_id.is_some()),
-        ("client_secret_file", o.client_secret_file.is_some()),
-        ("client_secret_env", o.client_secret_env.is_some()),
-        ("certificate_file", o.certificate_file.is_some()),
-        ("private_key_file", o.private_key_file.is_some()),
-        ("service_account_file", o.service_account_file.is_some()),
-        ("mailbox", o.mailbox.is_some()),
-        ("scope", o.scope.is_some()),
-        ("token_url", o.token_url.is_some()),
-        ("token_command", o.token_command.is_some()),
-        ("ca_file", o.ca_file.is_some()),
-    ];
-    let provider = format!("{:?}", o.provider).to_lowercase();
-    for (key, set) in given {
-        if set && !allowed.contains(&key) {
-            add(
-                &format!("oauth2.{key}"),
-                format!("is not used by provider \"{provider}\""),
-                &format!("remove it; provider \"{provider}\" takes {}", allowed.join(", ")),
-            );
-        }
-    }
-    if o.provider == Provider::Microsoft && !o.tenant.as_deref().is_none_or(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')) {
-        add(
-            "oauth2.tenant",
-            "is not a tenant ID or domain".into(),
-            "use the directory (tenant) ID, e.g. 00000000-0000-0000-0000-000000000000, or the tenant's domain",
-        );
-    }
-    let mut require = |key: &str, value: Option<&str>, fix: &str| {
-        if value.is_none_or(|v| v.trim().is_empty()) {
-            add(&format!("oauth2.{key}"), format!("is required for provider \"{provider}\""), fix);
-        }
-    };
-    match o.provider {
-        Provider::Microsoft => {
-            require("tenant", o.tenant.as_deref(), "set the directory (tenant) ID from the app registration's overview page");
-            require("client_id", o.client_id.as_deref(), "set the application (client) ID from the app registration's overview page");
-        }
-        Provider::Google => {
-            require("service_account_file", o.service_account_file.as_ref().and_then(|p| p.to_str()), "point it at the service account's JSON key file")
-        }
-        Provider::Generic => {
-            require("token_url", o.token_url.as_deref(), "set the provider's token endpoint");
-            require("client_id", o.client_id.as_deref(), "set the client ID");
-            require("scope", o.scope.as_deref(), "set the scope that grants IMAP and SMTP access");
-        }
-        Provider::Command => require("token_command", o.token_command.as_deref(), "set a command that prints an access token"),
-    }
-    // Credentials: exactly one kind for the client credentials providers.
-    if matches!(o.provider, Provider::Microsoft | Provider::Generic) {
-        let cert = o.certificate_file.is_some() || o.private_key_file.is_some();
-        let sources = [o.client_secret_file.is_some(), o.client_secret_env.is_some(), cert].iter().filter(|b| **b).count();
-        if sources != 1 {
-            let what = if o.provider == Provider::Microsoft {
-                "client_secret_file, client_secret_env, or certificate_file with private_key_file"
-            } else {
-                "client_secret_file or client_secret_env"
-            };
-            add(
-                "oauth2.client_secret_file",
-                format!("needs exactly one of {what}"),
-                "keep one; the secret lives in its own file (under systemd a credential), never in this file",
-            );
-        } else if cert && (o.certificate_file.is_none() || o.private_key_file.is_none()) {
-            add(
-                "oauth2.certificate_file",
-                "certificate_file and private_key_file go together".into(),
-                "set both: the certificate uploaded to the app registration and its private key",
-            );
-        } else if secrets && cert {
-            // Readable here; whether they are a certificate and its key the token source
-            // finds out when the daemon starts.
-            for (key, path) in [("oauth2.certificate_file", &o.certificate_file), ("oauth2.private_key_file", &o.private_key_file)] {
-                if let Some(Err(e)) = path.as_deref().map(std::fs::metadata) {
-                    let path = path.as_deref().unwrap_or(std::path::Path::new("")).display();
-                    add(
-                        key,
-                        format!("cannot read {path}: {e}"),
-                        "give a PEM certificate and its RSA private key (PEM, PKCS#8 or PKCS#1), readable by the service",
-                    );
-                }
+
+    /// Keys that mean nothing for this provider are mistakes (a misplaced or misspelt setting).
+    fn foreign_keys(&self, p: &mut Problems) {
+        let allowed: &[&str] = match self.provider {
+            Provider::Microsoft => {
+                &["tenant", "client_id", "client_secret_file", "client_secret_env", "certificate_file", "private_key_file", "scope", "token_url", "ca_file"]
             }
-        } else if secrets {
-            if let Err(e) = o.client_secret() {
-                let key = if o.client_secret_env.is_some() { "oauth2.client_secret_env" } else { "oauth2.client_secret_file" };
-                add(key, e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
-            }
-        }
-    }
-    if secrets && o.provider == Provider::Google {
-        if let Some(path) = &o.service_account_file {
-            if let Err(e) = std::fs::File::open(path) {
-                add(
-                    "oauth2.service_account_file",
-                    format!("cannot read {}: {e}", path.display()),
-                    "download a JSON key of the service account (IAM, Service accounts, Keys) and make it readable by the service",
+            Provider::Google => &["service_account_file", "mailbox", "scope", "token_url", "ca_file"],
+            Provider::Generic => &["client_id", "client_secret_file", "client_secret_env", "scope", "token_url", "ca_file"],
+            Provider::Command => &["token_command"],
+        };
+        let given = [
+            ("tenant", self.tenant.is_some()),
+            ("client_id", self.client_id.is_some()),
+            ("client_secret_file", self.client_secret_file.is_some()),
+            ("client_secret_env", self.client_secret_env.is_some()),
+            ("certificate_file", self.certificate_file.is_some()),
+            ("private_key_file", self.private_key_file.is_some()),
+            ("service_account_file", self.service_account_file.is_some()),
+            ("mailbox", self.mailbox.is_some()),
+            ("scope", self.scope.is_some()),
+            ("token_url", self.token_url.is_some()),
+            ("token_command", self.token_command.is_some()),
+            ("ca_file", self.ca_file.is_some()),
+        ];
+        let provider = self.provider_name();
+        for (key, set) in given {
+            if set && !allowed.contains(&key) {
+                p.add(
+                    &format!("oauth2.{key}"),
+                    format!("is not used by provider \"{provider}\""),
+                    &format!("remove it; provider \"{provider}\" takes {}", allowed.join(", ")),
                 );
             }
         }
     }
-    if let Some(ca) = o.ca_file.as_ref().filter(|ca| !ca.is_file()) {
-        add("oauth2.ca_file", format!("{} does not exist", ca.display()), "point it at a PEM certificate or remove the key");
-    }
-    if let Some(url) = &o.token_url {
-        match Url::parse(url) {
-            Ok(u) if !u.https && !crate::config::check::is_loopback(&u.host) => {
-                add("oauth2.token_url", format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost")
+
+    /// The keys this provider cannot do without, and a tenant that is an ID or a domain.
+    fn required_keys(&self, p: &mut Problems) {
+        let provider = self.provider_name();
+        if self.provider == Provider::Microsoft
+            && !self.tenant.as_deref().is_none_or(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        {
+            p.add(
+                "oauth2.tenant",
+                "is not a tenant ID or domain".into(),
+                "use the directory (tenant) ID, e.g. 00000000-0000-0000-0000-000000000000, or the tenant's domain",
+            );
+        }
+        let mut require = |key: &str, value: Option<&str>, fix: &str| {
+            if value.is_none_or(|v| v.trim().is_empty()) {
+                p.add(&format!("oauth2.{key}"), format!("is required for provider \"{provider}\""), fix);
             }
-            Ok(_) => {}
-            Err(e) => add("oauth2.token_url", e, "write a URL like https://login.example.com/oauth2/token"),
+        };
+        match self.provider {
+            Provider::Microsoft => {
+                require("tenant", self.tenant.as_deref(), "set the directory (tenant) ID from the app registration's overview page");
+                require("client_id", self.client_id.as_deref(), "set the application (client) ID from the app registration's overview page");
+            }
+            Provider::Google => {
+                require("service_account_file", self.service_account_file.as_ref().and_then(|p| p.to_str()), "point it at the service account's JSON key file")
+            }
+            Provider::Generic => {
+                require("token_url", self.token_url.as_deref(), "set the provider's token endpoint");
+                require("client_id", self.client_id.as_deref(), "set the client ID");
+                require("scope", self.scope.as_deref(), "set the scope that grants IMAP and SMTP access");
+            }
+            Provider::Command => require("token_command", self.token_command.as_deref(), "set a command that prints an access token"),
         }
     }
-    p
+
+    /// Exactly one kind of client credentials (Microsoft, generic), readable if `secrets`; for
+    /// Google a readable key file.
+    fn credentials(&self, p: &mut Problems, secrets: bool) {
+        if matches!(self.provider, Provider::Microsoft | Provider::Generic) {
+            let cert = self.certificate_file.is_some() || self.private_key_file.is_some();
+            let sources = [self.client_secret_file.is_some(), self.client_secret_env.is_some(), cert].iter().filter(|b| **b).count();
+            if sources != 1 {
+                let what = if self.provider == Provider::Microsoft {
+                    "client_secret_file, client_secret_env, or certificate_file with private_key_file"
+                } else {
+                    "client_secret_file or client_secret_env"
+                };
+                p.add(
+                    "oauth2.client_secret_file",
+                    format!("needs exactly one of {what}"),
+                    "keep one; the secret lives in its own file (under systemd a credential), never in this file",
+                );
+            } else if cert && (self.certificate_file.is_none() || self.private_key_file.is_none()) {
+                p.add(
+                    "oauth2.certificate_file",
+                    "certificate_file and private_key_file go together".into(),
+                    "set both: the certificate uploaded to the app registration and its private key",
+                );
+            } else if secrets && cert {
+                // Readable here; whether they are a certificate and its key the token source
+                // finds out when the daemon starts.
+                for (key, path) in [("oauth2.certificate_file", &self.certificate_file), ("oauth2.private_key_file", &self.private_key_file)] {
+                    if let Some(Err(e)) = path.as_deref().map(std::fs::metadata) {
+                        let path = path.as_deref().unwrap_or(std::path::Path::new("")).display();
+                        p.add(
+                            key,
+                            format!("cannot read {path}: {e}"),
+                            "give a PEM certificate and its RSA private key (PEM, PKCS#8 or PKCS#1), readable by the service",
+                        );
+                    }
+                }
+            } else if secrets {
+                if let Err(e) = self.client_secret() {
+                    let key = if self.client_secret_env.is_some() { "oauth2.client_secret_env" } else { "oauth2.client_secret_file" };
+                    p.add(key, e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
+                }
+            }
+        }
+        if secrets && self.provider == Provider::Google {
+            if let Some(path) = &self.service_account_file {
+                if let Err(e) = std::fs::File::open(path) {
+                    p.add(
+                        "oauth2.service_account_file",
+                        format!("cannot read {}: {e}", path.display()),
+                        "download a JSON key of the service account (IAM, Service accounts, Keys) and make it readable by the service",
+                    );
+                }
+            }
+        }
+    }
+
+    /// The extra CA certificate exists, and the token endpoint is https (http only to localhost).
+    fn endpoints(&self, p: &mut Problems) {
+        if let Some(ca) = self.ca_file.as_ref().filter(|ca| !ca.is_file()) {
+            p.add("oauth2.ca_file", format!("{} does not exist", ca.display()), "point it at a PEM certificate or remove the key");
+        }
+        if let Some(url) = &self.token_url {
+            match Url::parse(url) {
+                Ok(u) if !u.https && !crate::config::check::is_loopback(&u.host) => {
+                    p.add("oauth2.token_url", format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost")
+                }
+                Ok(_) => {}
+                Err(e) => p.add("oauth2.token_url", e, "write a URL like https://login.example.com/oauth2/token"),
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
