@@ -129,132 +129,24 @@ impl InboundMail {
     }
 }
 
+/// The facts of the mail `raw`, or why it is no mail.
 pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     let msg = MessageParser::default().parse(raw).ok_or(ParseError::NotAMessage)?;
     if msg.from().is_none() && msg.subject().is_none() && msg.date().is_none() && msg.message_id().is_none() {
         return Err(ParseError::NoHeaders);
     }
-
-    let mut thread_ids = Vec::new();
-    for value in [msg.in_reply_to(), msg.references()] {
-        for id in header_texts(value) {
-            let id = strip_angles(&id);
-            if !id.is_empty() && !thread_ids.contains(&id) {
-                thread_ids.push(id);
-            }
-        }
-    }
-
-    let mut text = body_text(&msg);
-    let mut parts: Vec<_> = msg.attachments().filter(|part| !part.is_message() || !part.is_empty()).collect();
-    if text.is_empty() {
-        // Broken MIME (say, a multipart without its closing boundary) makes mail-parser file
-        // the text as an attachment; an unnamed text/plain part is the description after all.
-        if let Some(pos) = parts.iter().position(|p| p.attachment_name().is_none() && p.is_text() && !p.is_text_html()) {
-            let part = parts.remove(pos);
-            text = part_text(&msg, part).map(|t| tidy_lines(&remove_invisible(&t))).unwrap_or_default();
-        }
-    }
-    let attachments = parts
-        .into_iter()
-        .map(|part| {
-            let content_type = part
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_string(),
-                })
-                .map(|ct| single_line(&ct.to_ascii_lowercase(), 100))
-                .unwrap_or_else(|| "application/octet-stream".to_string());
-            let role = attachment_role(&content_type, part.attachment_name());
-            // An unnamed signature or report part gets the name it is known by instead of
-            // "bijlage", so a handler sees what it is.
-            let filename = match (part.attachment_name(), role, content_type.as_str()) {
-                (None, AttachmentRole::Signature, "application/pgp-signature") => "signature.asc".to_string(),
-                (None, AttachmentRole::Signature, _) => "smime.p7s".to_string(),
-                (None, AttachmentRole::Report, "text/rfc822-headers") => "returned-headers.txt".to_string(),
-                (None, AttachmentRole::Report, "message/disposition-notification") => "read-receipt.txt".to_string(),
-                (None, AttachmentRole::Report, _) => "delivery-status.txt".to_string(),
-                (None, AttachmentRole::Document, "message/rfc822") => "forwarded-message.eml".to_string(),
-                (name, _, _) => display_filename(name),
-            };
-            Attachment { filename, content_type, data: part.contents().to_vec(), role }
-        })
-        .collect::<Vec<_>>();
-
-    let header_text = |name: &str| msg.header_raw(name).map(|v| single_line(v, 200).to_ascii_lowercase());
-    let raw_bytes = msg.raw_message();
-    let headers: Vec<(String, String)> = msg
-        .root_part()
-        .headers()
-        .iter()
-        .map(|h| {
-            let value = raw_bytes.get(h.offset_start as usize..h.offset_end as usize).unwrap_or_default();
-            (h.name.as_str().to_ascii_lowercase(), single_line(&String::from_utf8_lossy(value), 500))
-        })
-        .collect();
-    let mut subject = single_line(msg.subject().unwrap_or(""), 300);
-    // Raw 8-bit header bytes that are no UTF-8 (an old client writing ISO-8859-1 without
-    // encoded words): windows-1252 as for bodies, instead of replacement characters.
-    if subject.contains('\u{FFFD}') {
-        if let Some(legacy) = legacy_header(&msg, "subject") {
-            subject = single_line(&legacy, 300);
-        }
-    }
-    let mut from = first_person(msg.from());
-    if let Some(person) = from.as_mut().filter(|p| p.name.as_deref().is_some_and(|n| n.contains('\u{FFFD}'))) {
-        if let Some(name) = legacy_header(&msg, "from").and_then(|v| forwarded::person(&v).0) {
-            person.name = Some(name);
-        }
-    }
-    let forwarded = attached_original(&msg).or_else(|| forwarded::inline(&subject, &text));
-    let return_path = match msg.header_raw("Return-Path") {
-        None => ReturnPath::Absent,
-        Some(raw) => {
-            let inner = strip_angles(raw.trim());
-            // Some MTAs write the null sender of a bounce as `<MAILER-DAEMON>` or
-            // `<MAILER-DAEMON@host>`.
-            if inner.is_empty() || inner.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case("mailer-daemon")) {
-                ReturnPath::Empty
-            } else {
-                ReturnPath::Address(inner.to_ascii_lowercase())
-            }
-        }
-    };
-    let delivery_report = msg
-        .root_part()
-        .content_type()
-        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")))
-        || msg.parts.iter().any(|p| {
-            p.content_type().is_some_and(|ct| {
-                ct.ctype().eq_ignore_ascii_case("message")
-                    && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status") || s.eq_ignore_ascii_case("disposition-notification"))
-            })
-        });
-
+    let (text, attachments) = text_and_attachments(&msg);
+    let subject = subject(&msg);
+    let delivery_report = is_delivery_report(&msg);
     let calendar = mime::calendar(&msg);
     let bulk_layout = msg.html_bodies().next().and_then(|p| part_text(&msg, p)).is_some_and(|html| mime::bulk_layout(&html));
-    let delivery_failed = msg.parts.iter().any(|p| {
-        p.content_type().is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("message") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
-            && String::from_utf8_lossy(p.contents())
-                .lines()
-                .any(|l| l.split_once(':').is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("action") && v.trim().eq_ignore_ascii_case("failed")))
-    });
-    // A delivery report names the mail it is about only inside: linking by that mail's
-    // Message-ID keeps the report with the case whose letter did not arrive.
-    if delivery_report {
-        for id in reported_message_ids(&msg) {
-            if !thread_ids.contains(&id) {
-                thread_ids.push(id);
-            }
-        }
-    }
-
+    let header_text = |name: &str| msg.header_raw(name).map(|v| single_line(v, 200).to_ascii_lowercase());
     Ok(InboundMail {
         message_id: msg.message_id().map(strip_angles).filter(|id| !id.is_empty()),
-        thread_ids,
-        from,
+        thread_ids: thread_ids(&msg, delivery_report),
+        from: sender(&msg),
         reply_to: first_person(msg.reply_to()),
+        forwarded: attached_original(&msg).or_else(|| forwarded::inline(&subject, &text)),
         subject,
         text,
         attachments,
@@ -262,18 +154,139 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         precedence: header_text("Precedence"),
         // List-Unsubscribe alone is no list: see `classify` for it with other bulk markers.
         list_id: msg.header_raw("List-Id").is_some(),
-        return_path,
+        return_path: return_path(&msg),
         delivery_report,
-        delivery_failed,
+        delivery_failed: reports_failure(&msg),
         vendor_autoreply: ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"].iter().any(|h| msg.header_raw(*h).is_some()),
         content_hash: hex(digest::digest(&digest::SHA256, raw).as_ref()),
-        headers,
+        headers: top_headers(&msg),
         calendar_method: calendar.as_ref().map(|c| c.method.clone()),
         calendar,
         bulk_layout,
         report_root: mime::report_root(&msg),
         feedback_report: mime::feedback_report(&msg),
-        forwarded,
+    })
+}
+
+/// In-Reply-To and References, without angle brackets, deduplicated. A delivery report names
+/// the mail it is about only inside: linking by that mail's Message-ID keeps the report with
+/// the case whose letter did not arrive.
+fn thread_ids(msg: &mail_parser::Message<'_>, delivery_report: bool) -> Vec<String> {
+    let mut ids = Vec::new();
+    let reported = if delivery_report { reported_message_ids(msg) } else { Vec::new() };
+    let headers = [msg.in_reply_to(), msg.references()].into_iter().flat_map(|value| header_texts(value).into_iter().map(|id| strip_angles(&id)));
+    for id in headers.chain(reported) {
+        if !id.is_empty() && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// The description and the attached parts.
+fn text_and_attachments(msg: &mail_parser::Message<'_>) -> (String, Vec<Attachment>) {
+    let mut text = body_text(msg);
+    let mut parts: Vec<_> = msg.attachments().filter(|part| !part.is_message() || !part.is_empty()).collect();
+    if text.is_empty() {
+        // Broken MIME (say, a multipart without its closing boundary) makes mail-parser file
+        // the text as an attachment; an unnamed text/plain part is the description after all.
+        if let Some(pos) = parts.iter().position(|p| p.attachment_name().is_none() && p.is_text() && !p.is_text_html()) {
+            let part = parts.remove(pos);
+            text = part_text(msg, part).map(|t| tidy_lines(&remove_invisible(&t))).unwrap_or_default();
+        }
+    }
+    (text, parts.into_iter().map(attachment).collect())
+}
+
+/// One attached part, with its role and a name a handler can read.
+fn attachment(part: &mail_parser::MessagePart<'_>) -> Attachment {
+    let content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .map(|ct| single_line(&ct.to_ascii_lowercase(), 100))
+        .unwrap_or_else(|| "application/octet-stream".to_string());
+    let role = attachment_role(&content_type, part.attachment_name());
+    // An unnamed signature or report part gets the name it is known by instead of
+    // "bijlage", so a handler sees what it is.
+    let filename = match (part.attachment_name(), role, content_type.as_str()) {
+        (None, AttachmentRole::Signature, "application/pgp-signature") => "signature.asc".to_string(),
+        (None, AttachmentRole::Signature, _) => "smime.p7s".to_string(),
+        (None, AttachmentRole::Report, "text/rfc822-headers") => "returned-headers.txt".to_string(),
+        (None, AttachmentRole::Report, "message/disposition-notification") => "read-receipt.txt".to_string(),
+        (None, AttachmentRole::Report, _) => "delivery-status.txt".to_string(),
+        (None, AttachmentRole::Document, "message/rfc822") => "forwarded-message.eml".to_string(),
+        (name, _, _) => display_filename(name),
+    };
+    Attachment { filename, content_type, data: part.contents().to_vec(), role }
+}
+
+/// The top-level header fields as (lower-cased name, value on one line), topmost first.
+fn top_headers(msg: &mail_parser::Message<'_>) -> Vec<(String, String)> {
+    let raw_bytes = msg.raw_message();
+    msg.root_part()
+        .headers()
+        .iter()
+        .map(|h| {
+            let value = raw_bytes.get(h.offset_start as usize..h.offset_end as usize).unwrap_or_default();
+            (h.name.as_str().to_ascii_lowercase(), single_line(&String::from_utf8_lossy(value), 500))
+        })
+        .collect()
+}
+
+/// The subject on one line. Raw 8-bit header bytes that are no UTF-8 (an old client writing
+/// ISO-8859-1 without encoded words) are read as windows-1252, as for bodies, instead of
+/// replacement characters.
+fn subject(msg: &mail_parser::Message<'_>) -> String {
+    let subject = single_line(msg.subject().unwrap_or(""), 300);
+    match subject.contains('\u{FFFD}').then(|| legacy_header(msg, "subject")).flatten() {
+        Some(legacy) => single_line(&legacy, 300),
+        None => subject,
+    }
+}
+
+/// The first `From`, its name read as windows-1252 when its bytes are no UTF-8.
+fn sender(msg: &mail_parser::Message<'_>) -> Option<Person> {
+    let mut from = first_person(msg.from());
+    if let Some(person) = from.as_mut().filter(|p| p.name.as_deref().is_some_and(|n| n.contains('\u{FFFD}'))) {
+        if let Some(name) = legacy_header(msg, "from").and_then(|v| forwarded::person(&v).0) {
+            person.name = Some(name);
+        }
+    }
+    from
+}
+
+fn return_path(msg: &mail_parser::Message<'_>) -> ReturnPath {
+    let Some(raw) = msg.header_raw("Return-Path") else { return ReturnPath::Absent };
+    let inner = strip_angles(raw.trim());
+    // Some MTAs write the null sender of a bounce as `<MAILER-DAEMON>` or `<MAILER-DAEMON@host>`.
+    if inner.is_empty() || inner.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case("mailer-daemon")) {
+        ReturnPath::Empty
+    } else {
+        ReturnPath::Address(inner.to_ascii_lowercase())
+    }
+}
+
+/// Whether `ct` is `ctype/<one of subtypes>`, ignoring case.
+fn is_type(ct: &mail_parser::ContentType<'_>, ctype: &str, subtypes: &[&str]) -> bool {
+    ct.ctype().eq_ignore_ascii_case(ctype) && ct.subtype().is_some_and(|s| subtypes.iter().any(|t| s.eq_ignore_ascii_case(t)))
+}
+
+/// `multipart/report` at the root, or a delivery-status or disposition-notification part.
+fn is_delivery_report(msg: &mail_parser::Message<'_>) -> bool {
+    msg.root_part().content_type().is_some_and(|ct| is_type(ct, "multipart", &["report"]))
+        || msg.parts.iter().any(|p| p.content_type().is_some_and(|ct| is_type(ct, "message", &["delivery-status", "disposition-notification"])))
+}
+
+/// A delivery-status part that says `Action: failed`.
+fn reports_failure(msg: &mail_parser::Message<'_>) -> bool {
+    msg.parts.iter().any(|p| {
+        p.content_type().is_some_and(|ct| is_type(ct, "message", &["delivery-status"]))
+            && String::from_utf8_lossy(p.contents())
+                .lines()
+                .any(|l| l.split_once(':').is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("action") && v.trim().eq_ignore_ascii_case("failed")))
     })
 }
 
