@@ -2,19 +2,18 @@
 //! handlers. Errors end as one line on stderr and a non-zero exit code, never a backtrace.
 //!
 //! Here: `main` and the dispatch to each command. `args`: the clap types, their help and the
-//! parsers of values; `print`: what the commands print; `cases`: the `cases` commands.
+//! parsers of values; `print`: what the commands print; `cases`: the `cases` commands;
+//! `commands`: the commands that look something up or do one thing.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::Datelike as _;
 use clap::{CommandFactory as _, Parser as _};
 use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat};
 use crate::daemon;
-use crate::domain::calendar::{Calendar, Deadlines};
 use crate::telemetry::one_line;
 
 /// `println!` for the commands' output, on [`print::Out`]: a reader that has gone ends the
@@ -42,10 +41,11 @@ macro_rules! out {
 
 mod args;
 mod cases;
+mod commands;
 mod print;
 mod set_aside;
 
-use args::{CasesCommand, Cli, Command, HandlersCommand, OutboxCommand, QuarantineCommand, RemindersCommand, RetentionCommand};
+use args::{Cli, Command, HandlersCommand, OutboxCommand, QuarantineCommand, RemindersCommand, RetentionCommand};
 
 /// sysexits' EX_CONFIG: a configuration or credential error. Restarting cannot fix it, so the
 /// unit has `RestartPreventExitStatus=78`; a server that is down exits 1 and is retried.
@@ -116,126 +116,38 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Each command to the function that does it.
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let log_format = match &cli.command {
         Command::Run => Config::load_without_secrets(&cli.config).map(|c| c.service.log_format).unwrap_or(LogFormat::Auto),
         _ => LogFormat::Auto,
     };
     crate::telemetry::init_logging(log_format);
+    let path = cli.config.as_path();
+    let done = |()| ExitCode::SUCCESS;
     match cli.command {
-        Command::Deadlines { received } => {
-            // The configuration is optional here: it only adds closing days.
-            let calendar = if cli.config.exists() { Config::load_without_secrets(&cli.config)?.calendar() } else { Calendar::default() };
-            print::deadlines(&Deadlines::compute(&calendar, received));
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Calendar { year, json } => {
-            let config = if cli.config.exists() { Some(Config::load_without_secrets(&cli.config)?) } else { None };
-            let calendar = config.as_ref().map(Config::calendar).unwrap_or_default();
-            let year = year.unwrap_or_else(|| crate::domain::calendar::amsterdam_date(chrono::Utc::now()).year());
-            print::calendar(&calendar, year, json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::CheckConfig { offline } => check_config(&cli.config, offline).await,
-        Command::Migrate => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            daemon::open_store(&config).await?.close().await;
-            outln!("database is up to date");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run => {
-            let config = Config::load(&cli.config)?;
-            run(&cli.config, config).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Status { json } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_existing_store(&config).await?;
-            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
-            let s = store.status(&config.imap.inbox, today).await?;
-            print::status(&s, &config.warnings(today), json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Cases { command } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            // Looking never creates a database (a mistyped path would show an empty one);
-            // registering a paper complaint or acting on a case may start one.
-            let store = match command {
-                CasesCommand::List { .. } | CasesCommand::Show { .. } => daemon::open_existing_store(&config).await?,
-                _ => daemon::open_store(&config).await?,
-            };
-            let (actions, no_token) = command_line_actions(&config, &store)?;
-            cases::cases(&store, &actions, no_token, command).await
-        }
-        Command::Handlers { command } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = match command {
-                HandlersCommand::List { .. } => daemon::open_existing_store(&config).await?,
-                _ => daemon::open_store(&config).await?,
-            };
-            handlers(&store, &config, command).await
-        }
-        Command::Report { from, to, year, format } => {
-            let (from, to) = match (year, from, to) {
-                (Some(year), _, _) => crate::driving::web::publication::year_period(year).ok_or_else(|| anyhow::anyhow!("--year {year} is out of range"))?,
-                (None, Some(from), Some(to)) => (from, to),
-                _ => anyhow::bail!("give --from and --to, or --year"),
-            };
-            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_existing_store(&config).await?;
-            let facts = store.register_facts(from, to).await?;
-            let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
-            let report = crate::domain::register::compute(&facts, &config.calendar(), from, to, today);
-            if format == args::ReportFormat::Publication {
-                let year = year.ok_or_else(|| anyhow::anyhow!("--format publication is for a calendar year: give --year"))?;
-                let pages = crate::driving::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
-                out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
-                return Ok(ExitCode::SUCCESS);
-            }
-            print::report(&report, format)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Retention { command: RetentionCommand::Run } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_existing_store(&config).await?;
-            let n = crate::app::retention::run_retention(&store, &config.storage.data_dir, config.retention.personal_data_days).await?;
-            outln!("personal data removed from {n} case(s) closed more than {} days ago", config.retention.personal_data_days);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Deadlines { received } => commands::deadlines(path, received).map(done),
+        Command::Calendar { year, json } => commands::calendar(path, year, json).map(done),
+        Command::CheckConfig { offline } => check_config(path, offline).await,
+        Command::Migrate => commands::migrate(path).await.map(done),
+        Command::Run => run(path, Config::load(path)?).await.map(done),
+        Command::Status { json } => commands::status(path, json).await.map(done),
+        Command::Cases { command } => commands::cases(path, command).await,
+        Command::Handlers { command } => commands::handlers(path, command).await,
+        Command::Report { from, to, year, format } => commands::report(path, from, to, year, format).await.map(done),
+        Command::Retention { command: RetentionCommand::Run } => commands::retention(path).await.map(done),
         Command::Quarantine { command } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_existing_store(&config).await?;
+            let (config, store) = commands::existing(path).await?;
             quarantine(&config, &store, command).await
         }
         Command::SetAside { command } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_existing_store(&config).await?;
+            let (config, store) = commands::existing(path).await?;
             set_aside::run(&config, &store, command, &actor()).await
         }
-        Command::Reminders { command: RemindersCommand::Preview { at } } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_existing_store(&config).await?;
-            let at = at.unwrap_or_else(chrono::Utc::now);
-            let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation.complaints_address);
-            print::reminders_preview(at, service.preview(at).await?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Outbox { command: OutboxCommand::Retry { references, all: _ } } => {
-            let config = Config::load_without_secrets(&cli.config)?;
-            let store = daemon::open_existing_store(&config).await?;
-            let n = store.retry_undeliverable(&references, &actor()).await?;
-            outln!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Completions { shell } => {
-            print::completions(shell, Cli::command())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Man { dir } => {
-            print::manual(Cli::command(), dir.as_deref())?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Reminders { command: RemindersCommand::Preview { at } } => commands::reminders_preview(path, at).await.map(done),
+        Command::Outbox { command: OutboxCommand::Retry { references, all: _ } } => commands::outbox_retry(path, &references).await.map(done),
+        Command::Completions { shell } => print::completions(shell, Cli::command()).map(done),
+        Command::Man { dir } => print::manual(Cli::command(), dir.as_deref()).map(done),
     }
 }
 

@@ -1,0 +1,125 @@
+//! The commands that look something up or do one thing, each as a function of the
+//! configuration's path and its arguments; `dispatch` in `mod.rs` routes to them.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{Datelike as _, NaiveDate};
+
+use super::args::{CasesCommand, HandlersCommand, ReportFormat};
+use super::{actor, command_line_actions, print};
+use crate::config::Config;
+use crate::daemon;
+use crate::domain::calendar::{amsterdam_date, Calendar, Deadlines};
+use crate::store::Store;
+
+/// The configuration without its secrets, and the database, which must exist already: looking
+/// never creates one (a mistyped path would show an empty one).
+pub(super) async fn existing(path: &Path) -> anyhow::Result<(Config, Store)> {
+    let config = Config::load_without_secrets(path)?;
+    let store = daemon::open_existing_store(&config).await?;
+    Ok((config, store))
+}
+
+/// The configuration without its secrets, and the database, created and migrated if need be.
+async fn created(path: &Path) -> anyhow::Result<(Config, Store)> {
+    let config = Config::load_without_secrets(path)?;
+    let store = daemon::open_store(&config).await?;
+    Ok((config, store))
+}
+
+/// The calendar of the configuration when there is one: it only adds closing days.
+fn optional_calendar(path: &Path) -> anyhow::Result<Calendar> {
+    Ok(if path.exists() { Config::load_without_secrets(path)?.calendar() } else { Calendar::default() })
+}
+
+pub(super) fn deadlines(path: &Path, received: NaiveDate) -> anyhow::Result<()> {
+    print::deadlines(&Deadlines::compute(&optional_calendar(path)?, received));
+    Ok(())
+}
+
+pub(super) fn calendar(path: &Path, year: Option<i32>, json: bool) -> anyhow::Result<()> {
+    let year = year.unwrap_or_else(|| amsterdam_date(chrono::Utc::now()).year());
+    print::calendar(&optional_calendar(path)?, year, json)
+}
+
+pub(super) async fn migrate(path: &Path) -> anyhow::Result<()> {
+    created(path).await?.1.close().await;
+    outln!("database is up to date");
+    Ok(())
+}
+
+pub(super) async fn status(path: &Path, json: bool) -> anyhow::Result<()> {
+    let (config, store) = existing(path).await?;
+    let today = amsterdam_date(chrono::Utc::now());
+    let s = store.status(&config.imap.inbox, today).await?;
+    print::status(&s, &config.warnings(today), json)
+}
+
+/// Listing and showing cases need an existing database; registering a paper complaint or
+/// acting on a case may start one.
+pub(super) async fn cases(path: &Path, command: CasesCommand) -> anyhow::Result<ExitCode> {
+    let (config, store) = match command {
+        CasesCommand::List { .. } | CasesCommand::Show { .. } => existing(path).await?,
+        _ => created(path).await?,
+    };
+    let (actions, no_token) = command_line_actions(&config, &store)?;
+    super::cases::cases(&store, &actions, no_token, command).await
+}
+
+pub(super) async fn handlers(path: &Path, command: HandlersCommand) -> anyhow::Result<ExitCode> {
+    let (config, store) = match command {
+        HandlersCommand::List { .. } => existing(path).await?,
+        _ => created(path).await?,
+    };
+    super::handlers(&store, &config, command).await
+}
+
+/// The period of a report: a calendar year, or `--from` to `--to`.
+fn period(from: Option<NaiveDate>, to: Option<NaiveDate>, year: Option<i32>) -> anyhow::Result<(NaiveDate, NaiveDate)> {
+    let (from, to) = match (year, from, to) {
+        (Some(year), _, _) => crate::driving::web::publication::year_period(year).ok_or_else(|| anyhow::anyhow!("--year {year} is out of range"))?,
+        (None, Some(from), Some(to)) => (from, to),
+        _ => anyhow::bail!("give --from and --to, or --year"),
+    };
+    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    Ok((from, to))
+}
+
+/// The register over a period (R10), as a table, CSV, JSON or the yearly publication.
+pub(super) async fn report(path: &Path, from: Option<NaiveDate>, to: Option<NaiveDate>, year: Option<i32>, format: ReportFormat) -> anyhow::Result<()> {
+    let (from, to) = period(from, to, year)?;
+    let (config, store) = existing(path).await?;
+    let facts = store.register_facts(from, to).await?;
+    let report = crate::domain::register::compute(&facts, &config.calendar(), from, to, amsterdam_date(chrono::Utc::now()));
+    if format != ReportFormat::Publication {
+        return print::report(&report, format);
+    }
+    let year = year.ok_or_else(|| anyhow::anyhow!("--format publication is for a calendar year: give --year"))?;
+    let pages = crate::driving::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
+    out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
+    Ok(())
+}
+
+pub(super) async fn retention(path: &Path) -> anyhow::Result<()> {
+    let (config, store) = existing(path).await?;
+    let days = config.retention.personal_data_days;
+    let n = crate::app::retention::run_retention(&store, &config.storage.data_dir, days).await?;
+    outln!("personal data removed from {n} case(s) closed more than {days} days ago");
+    Ok(())
+}
+
+pub(super) async fn reminders_preview(path: &Path, at: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<()> {
+    let (config, store) = existing(path).await?;
+    let at = at.unwrap_or_else(chrono::Utc::now);
+    let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation.complaints_address);
+    print::reminders_preview(at, service.preview(at).await?);
+    Ok(())
+}
+
+pub(super) async fn outbox_retry(path: &Path, references: &[String]) -> anyhow::Result<()> {
+    let (_, store) = existing(path).await?;
+    let n = store.retry_undeliverable(references, &actor()).await?;
+    outln!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");
+    Ok(())
+}
