@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
-use crate::app::templates::{AcknowledgementContext, CaseContext};
+use crate::app::templates::{AcknowledgementContext, CaseContext, Letter};
 use crate::domain::calendar::Deadlines;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -37,51 +37,8 @@ impl Actions {
         }
         let settings = self.settings.get();
         let deadlines = Deadlines::compute(&settings.calendar, paper.received);
-        let mut records = Vec::new();
-        for path in &paper.attachments {
-            let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display())).map_err(ActionError::disk)?;
-            let sha256 = self.attachments.save(&data).map_err(ActionError::disk)?;
-            let filename = display_filename(path.file_name().and_then(|n| n.to_str()));
-            records.push(AttachmentRecord { filename, content_type: "application/octet-stream".into(), size: data.len() as i64, sha256, role: "document" });
-        }
-        let mut incomplete = Vec::new();
-        if paper.description.trim().is_empty() && records.is_empty() {
-            incomplete.push("description");
-        }
-        let received_at =
-            paper.received.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(0, |t| t.timestamp());
-        let case = NewCase {
-            source: "post",
-            complainant_name: Some(paper.name.trim().to_string()),
-            complainant_email: paper.email.clone(),
-            reply_to_name: None,
-            reply_to_email: None,
-            postal_address: paper.postal_address.clone(),
-            subject: "Klacht per post".into(),
-            description: paper.description.clone(),
-            incomplete: incomplete.clone(),
-            received_on: paper.received,
-            received_at,
-            acknowledge_by: deadlines.acknowledge_by,
-            progress_by: deadlines.progress_by,
-            respond_by: deadlines.respond_by,
-            preferred_handler: settings.preferred_handler.clone(),
-            forwarded: None,
-        };
-        let message = MessageRecord {
-            direction: "in",
-            kind: "letter".into(),
-            dedupe_key: None,
-            message_id: None,
-            from_address: paper.email.clone(),
-            subject: String::new(),
-            body: paper.description.clone(),
-            raw: None,
-            raw_file: None,
-            note: format!("registered by {actor}"),
-            received_at,
-        };
-        let language = settings.letters.language();
+        let records = self.keep_scans(&paper.attachments)?;
+        let (case, message) = paper_records(&paper, &deadlines, !records.is_empty(), settings.preferred_handler.clone(), actor);
         // Without an e-mail address the acknowledgement is a letter on disk, written while the
         // registration's transaction is open (and removed if it does not commit).
         if paper.email.is_none() {
@@ -95,21 +52,11 @@ impl Actions {
             .register_case(&case, &message, &records, |reference| {
                 let context = AcknowledgementContext {
                     organisation: &settings.organisation,
-                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &incomplete, language),
+                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &case.incomplete, settings.letters.language()),
                 };
                 let letter = settings.letters.render("acknowledgement", &context).ok()?;
                 match &paper.email {
-                    Some(address) => Some(OutgoingMail {
-                        kind: MailKind::Acknowledgement,
-                        recipient: address.clone(),
-                        recipient_name: Some(paper.name.trim().to_string()),
-                        subject: letter.subject,
-                        body: letter.body,
-                        message_id: new_message_id(&format!("{reference}.ack"), &self.domain),
-                        in_reply_to: None,
-                        references: Vec::new(),
-                        status: OutboxStatus::Pending,
-                    }),
+                    Some(address) => Some(self.mailed_acknowledgement(reference, address, paper.name.trim(), letter)),
                     None => {
                         let text = format!("{}\n\n{}", letter.subject, letter.body);
                         printed = Some(write_letter(&self.letters_dir, &format!("{reference}-acknowledgement"), &text));
@@ -129,15 +76,88 @@ impl Actions {
                 return Err(ActionError::refused("this complaint was registered before"));
             }
         };
-        let delivery = match (printed, &paper.email) {
-            (Some(Ok(path)), _) => Delivery::Print(path),
-            // Registered: trying again would register it twice, so this is no passing failure.
-            (Some(Err(e)), _) => {
-                return Err(ActionError::failed(e.context(format!("{reference} is registered, but its acknowledgement letter could not be written"))))
-            }
-            (None, Some(address)) => Delivery::Mail(address.clone()),
-            (None, None) => return Err(ActionError::failed(anyhow::anyhow!("the acknowledgement could not be rendered; check the templates"))),
-        };
+        let delivery = delivery(&reference, printed, paper.email)?;
         Ok((reference, delivery))
+    }
+
+    /// The scanned documents, kept by content hash, as the case's attachments.
+    fn keep_scans(&self, paths: &[PathBuf]) -> Result<Vec<AttachmentRecord>, ActionError> {
+        let mut records = Vec::new();
+        for path in paths {
+            let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display())).map_err(ActionError::disk)?;
+            let sha256 = self.attachments.save(&data).map_err(ActionError::disk)?;
+            let filename = display_filename(path.file_name().and_then(|n| n.to_str()));
+            records.push(AttachmentRecord { filename, content_type: "application/octet-stream".into(), size: data.len() as i64, sha256, role: "document" });
+        }
+        Ok(records)
+    }
+
+    /// The acknowledgement by mail, queued with the case.
+    fn mailed_acknowledgement(&self, reference: &str, address: &str, name: &str, letter: Letter) -> OutgoingMail {
+        OutgoingMail {
+            kind: MailKind::Acknowledgement,
+            recipient: address.to_string(),
+            recipient_name: Some(name.to_string()),
+            subject: letter.subject,
+            body: letter.body,
+            message_id: new_message_id(&format!("{reference}.ack"), &self.domain),
+            in_reply_to: None,
+            references: Vec::new(),
+            status: OutboxStatus::Pending,
+        }
+    }
+}
+
+/// The case and its first message, the letter as received: incomplete without a description
+/// or a scan, received at noon of its day of receipt.
+fn paper_records(paper: &PaperComplaint, deadlines: &Deadlines, scans: bool, preferred_handler: Option<String>, actor: &str) -> (NewCase, MessageRecord) {
+    let mut incomplete = Vec::new();
+    if paper.description.trim().is_empty() && !scans {
+        incomplete.push("description");
+    }
+    let received_at =
+        paper.received.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(0, |t| t.timestamp());
+    let case = NewCase {
+        source: "post",
+        complainant_name: Some(paper.name.trim().to_string()),
+        complainant_email: paper.email.clone(),
+        reply_to_name: None,
+        reply_to_email: None,
+        postal_address: paper.postal_address.clone(),
+        subject: "Klacht per post".into(),
+        description: paper.description.clone(),
+        incomplete,
+        received_on: paper.received,
+        received_at,
+        acknowledge_by: deadlines.acknowledge_by,
+        progress_by: deadlines.progress_by,
+        respond_by: deadlines.respond_by,
+        preferred_handler,
+        forwarded: None,
+    };
+    let message = MessageRecord {
+        direction: "in",
+        kind: "letter".into(),
+        dedupe_key: None,
+        message_id: None,
+        from_address: paper.email.clone(),
+        subject: String::new(),
+        body: paper.description.clone(),
+        raw: None,
+        raw_file: None,
+        note: format!("registered by {actor}"),
+        received_at,
+    };
+    (case, message)
+}
+
+/// How the acknowledgement of a registered case goes out: printed, or mailed.
+fn delivery(reference: &str, printed: Option<anyhow::Result<PathBuf>>, email: Option<String>) -> Result<Delivery, ActionError> {
+    match (printed, email) {
+        (Some(Ok(path)), _) => Ok(Delivery::Print(path)),
+        // Registered: trying again would register it twice, so this is no passing failure.
+        (Some(Err(e)), _) => Err(ActionError::failed(e.context(format!("{reference} is registered, but its acknowledgement letter could not be written")))),
+        (None, Some(address)) => Ok(Delivery::Mail(address)),
+        (None, None) => Err(ActionError::failed(anyhow::anyhow!("the acknowledgement could not be rendered; check the templates"))),
     }
 }
