@@ -60,3 +60,6 @@ pub mod telemetry;
 
 #[cfg(test)]
 mod layers;
+
+#[cfg(test)]
+mod shape;
