@@ -604,6 +604,19 @@ async fn walk_through_the_workspace(db: Db) {
     let new: Vec<_> = history[events_before..].iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
     assert_eq!(new, [("Bob Berg (web)", "access-refused"), ("Bob Berg (web)", "access-refused")]);
 
+    // Nor can he act on it: a form posted to it answers as one posted to a case that does not
+    // exist, whatever it holds, and only the refusal is recorded.
+    let bob_csrf = csrf_in(&bob_client.get("/cases").await.text());
+    let posted = bob_client.post(&format!("/cases/{reference}/note"), &[("csrf", &bob_csrf), ("text", "van Bob")]).await;
+    let unknown = bob_client.post("/cases/KL-1999-0001/note", &[("csrf", &bob_csrf), ("text", "van Bob")]).await;
+    let unreadable_form = bob_client.post(&format!("/cases/{reference}/progress"), &[("csrf", &bob_csrf), ("expected", "morgen")]).await;
+    assert_eq!((posted.status, unknown.status, unreadable_form.status), (404, 404, 404));
+    assert_eq!(posted.text(), unknown.text());
+    assert!(!posted.text().contains(&reference));
+    let history = w.store().await.case_detail(&reference).await.unwrap().history;
+    let new: Vec<_> = history[events_before + 2..].iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.detail.as_str())).collect();
+    assert_eq!(new, [("Bob Berg (web)", "access-refused", "action note"), ("Bob Berg (web)", "access-refused", "action progress")]);
+
     // An expired link fails.
     let token = "ab".repeat(32);
     let mut late = Client::new(&base);

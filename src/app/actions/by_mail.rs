@@ -102,6 +102,8 @@ impl Actions {
             // Passing: nothing was recorded, the mail is tried again and the handler told nothing.
             Err(ActionError::Transient(transient)) => return Err(transient),
             Err(ActionError::Refused(reason)) => reason,
+            // Not asked by mail: the reply was authenticated for its case and its handler.
+            Err(e @ (ActionError::Unknown | ActionError::NotAllowed(_))) => e.to_string(),
             // A statement the database refused is no answer to give the handler: the intake
             // tries the mail again and, if it keeps failing, holds it for a person.
             Err(ActionError::Failed(e)) => match e.downcast::<crate::store::StoreError>() {

@@ -6,6 +6,8 @@
 //!   final response) and an acknowledgement that did not go out;
 //! - [`perform`]: [`Actions::perform`], the one way to carry out a
 //!   [`CaseAction`](crate::domain::case_action::CaseAction), whatever the front end;
+//! - [`access`]: [`Actions::perform_as`], the same for a handler signed in to the web, who
+//!   may act only on the cases that are theirs;
 //! - [`by_mail`]: a handler's reply by mail, authenticated, carried out and confirmed;
 //! - [`paper`]: a complaint received by post;
 //! - [`awb`]: the steps of Awb chapter 9 besides the final response: postponement (9:11), not
@@ -30,6 +32,7 @@ use crate::store::attachments::AttachmentStore;
 use crate::store::{OutboxItem, OutgoingMail, RefusableError, Refused, Store, StoreError};
 use crate::telemetry::one_line;
 
+mod access;
 mod awb;
 mod by_mail;
 mod hearing;
@@ -65,6 +68,14 @@ pub enum ActionError {
     /// trying again will not help, and neither will the handler's changing their request.
     #[error("{}", one_line(.0))]
     Failed(anyhow::Error),
+    /// The case is unknown, or the handler may not read it: one answer for both, so that it
+    /// does not say that a case exists (R9).
+    #[error("no such case")]
+    Unknown,
+    /// The handler may read the case (this reference) but not do this: it is not theirs (any
+    /// more), or only a supervisor may.
+    #[error("{0} is not yours to act on, or the action is a supervisor's")]
+    NotAllowed(String),
 }
 
 /// A passing failure: the database or the disk. For an action by mail this means the mail is
@@ -252,13 +263,19 @@ impl Actions {
 
     /// A mail to a handler (a notice, a confirmation): not threaded, never held.
     fn notice(&self, reference: &str, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
+        self.first_mail(&format!("{reference}.{kind}"), kind, name, email, letter)
+    }
+
+    /// A mail that starts a thread of its own, its Message-ID beginning with `tag`, to be sent
+    /// now.
+    fn first_mail(&self, tag: &str, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
         OutgoingMail {
             kind,
             recipient: email.to_string(),
             recipient_name: Some(name.to_string()),
             subject: letter.subject,
             body: letter.body,
-            message_id: new_message_id(&format!("{reference}.{kind}"), &self.domain),
+            message_id: new_message_id(tag, &self.domain),
             in_reply_to: None,
             references: Vec::new(),
             status: OutboxStatus::Pending,

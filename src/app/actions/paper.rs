@@ -8,13 +8,12 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 
 use super::{ActionError, Actions, Delivery};
-use crate::app::new_message_id;
 use crate::app::retention::write_letter;
-use crate::app::templates::{AcknowledgementContext, CaseContext, Letter};
+use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
 use crate::domain::text::display_filename;
-use crate::domain::vocabulary::{MailKind, OutboxStatus};
-use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration};
+use crate::domain::vocabulary::MailKind;
+use crate::store::{AttachmentRecord, MessageRecord, NewCase, Registration};
 
 /// A complaint that came by post (R2).
 #[derive(Debug, Clone)]
@@ -56,7 +55,7 @@ impl Actions {
                 };
                 let letter = settings.letters.render("acknowledgement", &context).ok()?;
                 match &paper.email {
-                    Some(address) => Some(self.mailed_acknowledgement(reference, address, paper.name.trim(), letter)),
+                    Some(address) => Some(self.first_mail(&format!("{reference}.ack"), MailKind::Acknowledgement, paper.name.trim(), address, letter)),
                     None => {
                         let text = format!("{}\n\n{}", letter.subject, letter.body);
                         printed = Some(write_letter(&self.letters_dir, &format!("{reference}-acknowledgement"), &text));
@@ -90,21 +89,6 @@ impl Actions {
             records.push(AttachmentRecord { filename, content_type: "application/octet-stream".into(), size: data.len() as i64, sha256, role: "document" });
         }
         Ok(records)
-    }
-
-    /// The acknowledgement by mail, queued with the case.
-    fn mailed_acknowledgement(&self, reference: &str, address: &str, name: &str, letter: Letter) -> OutgoingMail {
-        OutgoingMail {
-            kind: MailKind::Acknowledgement,
-            recipient: address.to_string(),
-            recipient_name: Some(name.to_string()),
-            subject: letter.subject,
-            body: letter.body,
-            message_id: new_message_id(&format!("{reference}.ack"), &self.domain),
-            in_reply_to: None,
-            references: Vec::new(),
-            status: OutboxStatus::Pending,
-        }
     }
 }
 

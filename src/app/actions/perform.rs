@@ -10,7 +10,7 @@ use crate::domain::case_action::CaseAction;
 use crate::domain::procedure::Category;
 use crate::domain::vocabulary::EmailAddress;
 use crate::store::corrections::{Corrected, Correction};
-use crate::store::MailOrigin;
+use crate::store::{LetterCase, MailOrigin};
 
 /// What an action did, for the front end to say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,11 +67,7 @@ impl Actions {
     /// history shows it). Nothing is recorded unless it succeeds.
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference, action = action.name()))]
     pub async fn perform(&self, reference: &str, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
-        match self.perform_from(reference, action, actor, None).await? {
-            Some(done) => Ok(done),
-            // Only an action asked for by a mail can have been recorded before.
-            None => Err(ActionError::refused("this was recorded before")),
-        }
+        done_now(self.perform_from(reference, action, actor, None).await?)
     }
 
     /// The action, asked for by `origin` (a reply by mail, recorded in the same transaction)
@@ -79,6 +75,19 @@ impl Actions {
     pub(super) async fn perform_from(
         &self,
         reference: &str,
+        action: CaseAction,
+        actor: &str,
+        origin: Option<&MailOrigin>,
+    ) -> Result<Option<Done>, ActionError> {
+        self.perform_on(reference, None, action, actor, origin).await
+    }
+
+    /// [`perform_from`](Self::perform_from) on the case `known` when the caller looked it up
+    /// already (to check who may act), so that it is looked up once.
+    pub(super) async fn perform_on(
+        &self,
+        reference: &str,
+        known: Option<&LetterCase>,
         action: CaseAction,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -93,7 +102,14 @@ impl Actions {
             };
         }
         // The case as its letters need it, read once for the action and its letter.
-        let case = &self.store.letter_case(reference).await?;
+        let looked_up;
+        let case = match known {
+            Some(case) => case,
+            None => {
+                looked_up = self.store.letter_case(reference).await?;
+                &looked_up
+            }
+        };
         let letter = |d: Option<Delivery>| d.map(Done::Letter);
         Ok(match action {
             CaseAction::Progress { expected_by, message } => letter(self.progress_from(case, expected_by, message, actor, origin).await?),
@@ -196,6 +212,12 @@ impl Actions {
             other => return Err(ActionError::failed(anyhow::anyhow!("{} is carried out with its letter", other.name()))),
         })
     }
+}
+
+/// What an action not asked for by mail did: only an action asked for by a mail can have been
+/// recorded before.
+pub(super) fn done_now(done: Option<Done>) -> Result<Done, ActionError> {
+    done.ok_or_else(|| ActionError::refused("this was recorded before"))
 }
 
 /// The actions that write to the complainant (or another party) or record a step of Awb

@@ -12,11 +12,10 @@ use axum::Form;
 use chrono::NaiveDate;
 
 use super::auth::{self, BROWSER_COOKIE, SESSION_COOKIE};
-use super::pages::{readable, set_browser_cookie};
+use super::pages::set_browser_cookie;
 use super::signed::SignedForm;
 use super::{case_forms, require, Peer, Shared};
 use crate::app::actions::{ActionError, Delivery, PaperComplaint};
-use crate::domain::case_action::CaseAction;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
@@ -166,9 +165,9 @@ pub(super) fn delivered(d: Delivery) -> String {
 }
 
 /// One action on a case, as `klachtd cases ACTION` does it: the form of the action named by
-/// the path's last segment, as a [`CaseAction`], carried out by `Actions::perform`. Allowed
-/// for the case's handler and supervisors (as the reply token); checking an assignment for
-/// supervisors only.
+/// the path's last segment, as a [`CaseAction`](crate::domain::case_action::CaseAction), carried out by `Actions::perform_as`, which
+/// checks who may act (the case's handler and supervisors, as the reply token; checking an
+/// assignment supervisors only) and records a refusal.
 pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(String, String)>, form: SignedForm) -> Response {
     let session = &form.session;
     let back = format!("/cases/{reference}");
@@ -176,29 +175,7 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     let Some(action) = case_forms::case_action(&name, form.body()) else {
         return web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some(&back));
     };
-    let case_id = match readable(&web, session, &reference, &format!("action {name}")).await {
-        Ok(id) => id,
-        Err(refused) => return refused,
-    };
-    let may_act = match web.store.may_act_on(&reference, &session.user.email).await {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(error = %e, "web: cannot check who may act on a case");
-            return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some(&back));
-        }
-    };
-    let supervisors_only = action.as_ref().is_ok_and(CaseAction::for_supervisors);
-    if !may_act || (supervisors_only && !session.user.supervisor) {
-        // A reader who may not act (a former handler; `checked` by a non-supervisor) is
-        // refused, and the refusal recorded like any other.
-        let _ = web.store.record_access(case_id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {name}")).await;
-        return web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference, Some(&back));
-    }
-    let result = match action {
-        Ok(action) => web.actions.perform(&reference, action, &format!("{} (web)", session.user.name)).await,
-        Err(reason) => Err(reason.into()),
-    };
-    match result {
+    match web.actions.perform_as(&session.user, &reference, &name, action).await {
         Ok(_) => {
             web.wake.notify_one();
             tracing::info!(reference, action = name, "handler action on the web");
@@ -212,8 +189,9 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
 }
 
 /// An action that was not carried out, as its page: refused (422, with the reason), the
-/// database or the disk away (503), or failed (500, the cause logged). The one translation of
-/// an [`ActionError`] into a response.
+/// database or the disk away (503), or failed (500, the cause logged); a case the handler may
+/// not act on (403) or not read, answered as an unknown one (404, the page of an unknown case,
+/// which names no case). The one translation of an [`ActionError`] into a response.
 pub(super) struct NotDone<'a> {
     pub web: &'a super::Web,
     pub session: &'a WebSession,
@@ -235,6 +213,8 @@ impl IntoResponse for NotDone<'_> {
                 tracing::error!(error = %one_line(&e), "web: action failed");
                 web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(session), "failed", "", Some(back))
             }
+            ActionError::NotAllowed(reference) => web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference, Some(back)),
+            ActionError::Unknown => web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some("/cases")),
         }
     }
 }
