@@ -33,6 +33,9 @@
 //!   by a use case in `app/actions/` and unit-tested with [`app::outbox::StubTransport`];
 //! - a new page in `driving/web/`; a new mail provider's login in `driven/oauth/` (its settings in
 //!   `config/oauth.rs`); a new query in the matching `store/` file.
+//!
+//! A second test (`shape`) keeps every file in `src/` at most 600 lines and every function at
+//! most 80, unless it is a table named in its allow-list.
 
 /// Which parts of the crate each layer may name (`crate::X`); a layer always names itself.
 /// Each layer allows only layers listed before it, so there are no cycles.

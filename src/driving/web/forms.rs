@@ -1,5 +1,5 @@
 //! What the forms post: asking for and using a sign-in link, signing out, every action on a
-//! case (a [`CaseAction`] from its form, carried out as
+//! case (a [`CaseAction`](crate::domain::case_action::CaseAction) from its form, carried out as
 //! the command line does, so a refusal reads the same), and a paper complaint with its scanned
 //! documents. Every form carries its CSRF token.
 
