@@ -14,7 +14,8 @@ use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat};
 use crate::daemon;
-use crate::domain::calendar::{Calendar, Deadlines};
+use crate::domain::calendar::Calendar;
+use crate::domain::terms::Procedure;
 use crate::telemetry::one_line;
 
 /// `println!` for the commands' output, on [`print::Out`]: a reader that has gone ends the
@@ -124,9 +125,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::telemetry::init_logging(log_format);
     match cli.command {
         Command::Deadlines { received } => {
-            // The configuration is optional here: it only adds closing days.
-            let calendar = if cli.config.exists() { Config::load_without_secrets(&cli.config)?.calendar() } else { Calendar::default() };
-            print::deadlines(&Deadlines::compute(&calendar, received));
+            // The configuration is optional here: it gives the procedure and the closing days;
+            // without one, the seed's regulation on the Act's calendar.
+            let (procedure, calendar) = match cli.config.exists() {
+                true => Config::load_without_secrets(&cli.config).map(|c| (c.procedure.procedure(), c.calendar()))?,
+                false => (Procedure::default(), Calendar::default()),
+            };
+            print::deadlines(&procedure.deadlines(&calendar, received), &procedure);
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { year, json } => {

@@ -13,6 +13,7 @@ use crate::domain::calendar::Calendar;
 pub(crate) mod check;
 mod defaults;
 pub mod oauth;
+pub mod procedure;
 mod secret;
 mod sections;
 
@@ -58,6 +59,9 @@ pub struct Config {
     pub web: Option<Web>,
     /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
     pub oauth2: Option<oauth::OAuth2>,
+    /// The terms of the procedure; absent: the seed's regulation (preset `reintegratie`).
+    #[serde(default)]
+    pub procedure: procedure::ProcedureConfig,
 }
 
 /// One problem found in a configuration: which key, what is wrong, how to fix it.

@@ -57,6 +57,20 @@ impl DeadlineColumns {
     }
 }
 
+/// A deadline a case does not have (a procedure without a progress notice), as its row stores
+/// it: the column is NOT NULL, and a day no sweep reaches keeps every `progress_by <= day` false.
+const NO_DEADLINE: &str = "9999-12-31";
+
+/// A deadline as a case's row stores it.
+fn deadline_column(day: Option<NaiveDate>) -> String {
+    day.map_or_else(|| NO_DEADLINE.to_string(), |d| d.to_string())
+}
+
+/// A stored deadline, `None` when the case has no such deadline.
+fn stored_deadline(text: &str) -> Option<&str> {
+    (text != NO_DEADLINE).then_some(text)
+}
+
 /// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `reference`.
 fn stored_day(reference: &str, text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {reference}: date {text:?}: {e}")))
@@ -155,8 +169,11 @@ pub struct NewCase {
     pub received_on: NaiveDate,
     pub received_at: i64,
     pub acknowledge_by: NaiveDate,
-    pub progress_by: NaiveDate,
+    /// `None` under a procedure without a progress notice.
+    pub progress_by: Option<NaiveDate>,
     pub respond_by: NaiveDate,
+    /// The terms the case is registered under (stored in `cases.procedure_terms`).
+    pub procedure: crate::domain::terms::Procedure,
     /// Assignment rule "default": this handler, unless the complaint is about them.
     pub preferred_handler: Option<String>,
     /// The original sender and date of a forwarded complaint.
@@ -229,7 +246,8 @@ pub struct CaseSummary {
     pub subject: String,
     pub received_on: String,
     pub acknowledge_by: String,
-    pub progress_by: String,
+    /// `None` (JSON null): the case's procedure has no progress notice.
+    pub progress_by: Option<String>,
     pub respond_by: String,
     pub incomplete: Vec<String>,
     pub messages: i64,
@@ -245,6 +263,8 @@ pub struct CaseSummary {
     pub supervisor_check: String,
     pub progress_sent_at: Option<i64>,
     pub responded_at: Option<i64>,
+    /// The terms the case was registered under (`domain::terms::Procedure`, written out).
+    pub procedure: String,
 }
 
 impl CaseSummary {

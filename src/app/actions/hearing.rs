@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
-use super::{flat, stored_date, ActionError, Actions, Delivery};
+use super::{flat, stored_deadlines, ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
 use crate::domain::awb::{no_hearing_refusal, NoHearingGround};
-use crate::domain::calendar::{amsterdam_date, Deadlines};
+use crate::domain::calendar::amsterdam_date;
 use crate::domain::case_action::Hearing;
 use crate::domain::ical;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -131,9 +131,8 @@ impl Actions {
 
     fn case_context(&self, case: &LetterCase) -> Result<CaseContext, ActionError> {
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
-        let deadlines = Deadlines::compute(&settings.calendar, received);
-        Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &[], settings.letters.language()))
+        let deadlines = stored_deadlines(&case)?;
+        Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()))
     }
 
     /// Records the report of the hearing and sends it to the complainant (9:10).

@@ -11,7 +11,6 @@ use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{AcknowledgementContext, CaseContext};
-use crate::domain::calendar::Deadlines;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration};
@@ -36,7 +35,7 @@ impl Actions {
             return Err(ActionError::refused("a paper complaint needs the complainant's name"));
         }
         let settings = self.settings.get();
-        let deadlines = Deadlines::compute(&settings.calendar, paper.received);
+        let deadlines = settings.procedure.deadlines(&settings.calendar, paper.received);
         let mut records = Vec::new();
         for path in &paper.attachments {
             let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display())).map_err(ActionError::disk)?;
@@ -65,6 +64,7 @@ impl Actions {
             acknowledge_by: deadlines.acknowledge_by,
             progress_by: deadlines.progress_by,
             respond_by: deadlines.respond_by,
+            procedure: settings.procedure,
             preferred_handler: settings.preferred_handler.clone(),
             forwarded: None,
         };
@@ -95,7 +95,7 @@ impl Actions {
             .register_case(&case, &message, &records, |reference| {
                 let context = AcknowledgementContext {
                     organisation: &settings.organisation,
-                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &incomplete, language),
+                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &case.procedure, &incomplete, language),
                 };
                 let letter = settings.letters.render("acknowledgement", &context).ok()?;
                 match &paper.email {
