@@ -12,6 +12,9 @@ use serde::Serialize;
 
 use crate::domain::text::single_line;
 
+mod terms;
+pub use terms::TermsContext;
+
 const BUILT_IN: &[(&str, &str)] = &[
     ("nl/acknowledgement.txt", include_str!("../../templates/nl/acknowledgement.txt")),
     ("en/acknowledgement.txt", include_str!("../../templates/en/acknowledgement.txt")),
@@ -154,30 +157,6 @@ pub struct CaseContext {
     pub respond_by: String,
     pub terms: TermsContext,
     pub incomplete: Vec<String>,
-}
-
-/// `case.terms`: the terms of the case's procedure in words of the letters' language ("5
-/// werkdagen", "4 weeks"); an absent one is none.
-#[derive(Debug, Clone, Serialize)]
-pub struct TermsContext {
-    pub acknowledge: String,
-    pub progress: Option<String>,
-    pub respond: String,
-    pub hearing_answer: Option<String>,
-    pub postponement: Option<String>,
-}
-
-impl TermsContext {
-    pub fn new(procedure: &crate::domain::terms::Procedure, language: &str) -> Self {
-        let words = |t: crate::domain::terms::Term| t.describe(language);
-        Self {
-            acknowledge: words(procedure.acknowledge),
-            progress: procedure.progress.map(words),
-            respond: words(procedure.respond),
-            hearing_answer: procedure.hearing_answer.map(words),
-            postponement: procedure.postponement.map(words),
-        }
-    }
 }
 
 impl CaseContext {
@@ -499,7 +478,8 @@ mod tests {
             "organisation": {"name": "Re-integratiedienst", "regulation_url": "https://dienst.nl/klachten"},
             "case": {"reference": "KL-2026-0001", "complainant_name": "Jan", "received": "vrijdag 20 november 2026",
                      "acknowledge_by": "vrijdag 27 november 2026", "progress_by": "vrijdag 4 december 2026",
-                     "respond_by": "vrijdag 18 december 2026", "incomplete": incomplete}
+                     "respond_by": "vrijdag 18 december 2026", "incomplete": incomplete,
+                     "terms": {"acknowledge": "5 werkdagen", "progress": "10 werkdagen", "respond": "4 weken"}}
         })
     }
 
