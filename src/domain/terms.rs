@@ -144,6 +144,15 @@ impl Procedure {
         }
     }
 
+    /// The most whole weeks (at most the law's four) a final response due on `respond_by` may
+    /// be postponed by under this procedure: those whose new date, moved to a working day as a
+    /// postponement is, does not pass the end of the postponement term. 0: none allowed.
+    pub fn postponement_weeks(&self, calendar: &Calendar, respond_by: NaiveDate) -> u32 {
+        let Some(term) = self.postponement else { return 0 };
+        let limit = term.due(calendar, respond_by);
+        (1..=super::awb::LAW_MAX_POSTPONEMENT_WEEKS).take_while(|w| Term::Weeks(*w).due(calendar, respond_by) <= limit).last().unwrap_or(0)
+    }
+
     fn terms(&self) -> [Option<Term>; 5] {
         [Some(self.acknowledge), self.progress, Some(self.respond), self.hearing_answer, self.postponement]
     }

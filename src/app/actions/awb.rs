@@ -33,8 +33,9 @@ impl Actions {
         let previous = stored_date(&case.respond_by, "stored date of the final response")?;
         let consent = consent.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
         let asked = Postponement { weeks, reason: &reason, consent: consent.as_deref() };
-        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, settings.postpone_max_weeks, &asked)
-            .map_err(ActionError::Refused)?;
+        // The case's own procedure limits it, and `[postponement] max_weeks` as configured now.
+        let max_weeks = case.procedure.postponement_weeks(&settings.calendar, previous).min(settings.postpone_max_weeks);
+        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, max_weeks, &asked).map_err(ActionError::Refused)?;
         let language = self.language();
         let content = LetterContent::Postponement {
             reason: reason.trim().to_string(),

@@ -40,7 +40,14 @@ impl Actions {
         }
         let settings = self.settings.get();
         let today = amsterdam_date(now);
-        let answer_by = settings.calendar.add_working_days(today, hearing.answer_days.max(1));
+        // The handler's days, or the term of the procedure the case was registered under.
+        let answer_by = match (hearing.answer_days, case.procedure.hearing_answer) {
+            (Some(days), _) => settings.calendar.add_working_days(today, days.max(1)),
+            (None, Some(term)) => term.due(&settings.calendar, today),
+            (None, None) => {
+                return Err(ActionError::refused(format!("{}: its procedure sets no term to answer an invitation; give one (--answer-days N)", case.reference)))
+            }
+        };
         if answer_by > amsterdam_date(hearing.start) {
             return Err(ActionError::refused(format!("the term to answer (to {answer_by}) ends after the hearing; give fewer days or a later hearing")));
         }

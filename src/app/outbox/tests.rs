@@ -188,7 +188,7 @@ async fn a_hearing_invitation_carries_its_calendar_part() {
         start: chrono::Utc::now() + chrono::Duration::days(14),
         minutes: 60,
         place: "Stadhuis, kamer 2".into(),
-        answer_days: 5,
+        answer_days: Some(5),
         with_subjects: false,
     };
     let Done::Invited { addresses: invited, .. } = w.actions.perform(&reference, CaseAction::HearingInvite(hearing), "Ann de Wit").await.unwrap() else {

@@ -83,6 +83,22 @@ fn postponement_and_hearing_answer_terms() {
 }
 
 #[test]
+fn how_many_weeks_a_postponement_may_take() {
+    let cal = Calendar::default();
+    let with = |postponement| Procedure { postponement, ..reintegratie() };
+    assert_eq!(reintegratie().postponement_weeks(&cal, d(2026, 12, 18)), 4);
+    assert_eq!(with(None).postponement_weeks(&cal, d(2026, 12, 18)), 0);
+    assert_eq!(with(Some(Term::Weeks(2))).postponement_weeks(&cal, d(2026, 12, 18)), 2);
+    assert_eq!(with(Some(Term::Weeks(9))).postponement_weeks(&cal, d(2026, 12, 18)), 4, "never more than the law's four");
+    assert_eq!(with(Some(Term::CalendarDays(6))).postponement_weeks(&cal, d(2026, 12, 18)), 0);
+    // 10 working days from Fri 18 Dec 2026 (Christmas, Boxing Day and New
+    // Year's Day are closed) end Tue 5 Jan: two weeks (Mon 4 Jan, moved from New Year's Day) fit, three do not.
+    assert_eq!(with(Some(Term::WorkingDays(10))).postponement_weeks(&cal, d(2026, 12, 18)), 2);
+    // 20 working days from Mon 2 Mar 2026 end Mon 30 Mar: four weeks fit exactly.
+    assert_eq!(with(Some(Term::WorkingDays(20))).postponement_weeks(&cal, d(2026, 3, 2)), 4);
+}
+
+#[test]
 fn each_kind_of_term_counts_as_the_calendar_does() {
     let cal = Calendar::new([d(2026, 12, 24), d(2026, 12, 31)]);
     for from in d(2026, 1, 1).iter_days().take(800) {
