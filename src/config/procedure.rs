@@ -185,6 +185,17 @@ mod tests {
     }
 
     #[test]
+    fn the_examples_terms_are_the_default_preset() {
+        let mut text = include_str!("../../config/klachtd.example.toml").to_string();
+        for key in ["acknowledge", "progress", "respond", "hearing_answer", "postponement"] {
+            text = text.replace(&format!("\n# {key} = "), &format!("\n{key} = "));
+        }
+        let c = Config::parse(&text).unwrap();
+        assert_eq!((c.procedure.preset, c.procedure.postponement), (Preset::Reintegratie, Some(Some(Term::Weeks(4)))), "the example's terms are read");
+        assert_eq!(c.procedure.procedure(), Procedure::default());
+    }
+
+    #[test]
     fn the_configured_closing_days_move_the_terms_too() {
         let c = Config::parse(&format!("{}\n[calendar]\nextra_closing_days = [2027-01-04]\n[procedure]\npreset = \"awb\"\n", crate::config::tests::MINIMAL))
             .unwrap();
