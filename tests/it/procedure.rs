@@ -83,7 +83,7 @@ async fn a_case_keeps_its_procedure_when_the_configuration_changes(db: Db) {
     let on_the_day = preview(told.respond_by);
     assert!(on_the_day.contains(&format!("{r}  respond     reminder   {}", told.respond_by)), "{on_the_day}");
     let progress_day = preview(new.progress_by.unwrap());
-    assert!(!progress_day.contains(&format!("{r}  progress")) && progress_day.contains(&format!("  progress")), "{progress_day}");
+    assert!(!progress_day.contains(&format!("{r}  progress")) && progress_day.contains(&format!("{}  progress", paper.reference)), "{progress_day}");
 
     let reason = w.dir.path().join("reason.txt");
     std::fs::write(&reason, "Wij vragen advies.").unwrap();

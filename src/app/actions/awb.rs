@@ -97,7 +97,7 @@ impl Actions {
             return Ok(Vec::new());
         }
         let settings = self.settings.get();
-        let deadlines = stored_deadlines(&case)?;
+        let deadlines = stored_deadlines(case)?;
         let context = LetterContext {
             organisation: &settings.organisation,
             case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),
@@ -158,7 +158,7 @@ impl Actions {
         let detail = self.store.case_detail(reference).await?;
         let documents = self.store.case_documents(case.id).await?;
         let settings = self.settings.get();
-        let deadlines = stored_deadlines(&case)?;
+        let deadlines = stored_deadlines(case)?;
         let context = DisclosureContext {
             organisation: &settings.organisation,
             case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),

@@ -138,7 +138,7 @@ impl Actions {
 
     fn case_context(&self, case: &LetterCase) -> Result<CaseContext, ActionError> {
         let settings = self.settings.get();
-        let deadlines = stored_deadlines(&case)?;
+        let deadlines = stored_deadlines(case)?;
         Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()))
     }
 

@@ -107,7 +107,7 @@ impl Actions {
     ) -> Result<Option<Delivery>, ActionError> {
         let settings = self.settings.get();
         let language = settings.letters.language();
-        let deadlines = stored_deadlines(&case)?;
+        let deadlines = stored_deadlines(case)?;
         let context = LetterContext {
             organisation: &settings.organisation,
             case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], language),
