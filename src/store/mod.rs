@@ -57,20 +57,6 @@ impl DeadlineColumns {
     }
 }
 
-/// A deadline a case does not have (a procedure without a progress notice), as its row stores
-/// it: the column is NOT NULL, and a day no sweep reaches keeps every `progress_by <= day` false.
-const NO_DEADLINE: &str = "9999-12-31";
-
-/// A deadline as a case's row stores it.
-fn deadline_column(day: Option<NaiveDate>) -> String {
-    day.map_or_else(|| NO_DEADLINE.to_string(), |d| d.to_string())
-}
-
-/// A stored deadline, `None` when the case has no such deadline.
-fn stored_deadline(text: &str) -> Option<&str> {
-    (text != NO_DEADLINE).then_some(text)
-}
-
 /// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `reference`.
 fn stored_day(reference: &str, text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {reference}: date {text:?}: {e}")))
@@ -566,6 +552,8 @@ mod mail_classes;
 mod mailbox;
 mod migrate;
 mod outbox;
+mod procedure;
+use procedure::{deadline_column, stored_deadline};
 pub mod private_files;
 mod register;
 mod reminders;
