@@ -10,7 +10,7 @@ use klachtd::domain::terms::{Preset, Procedure};
 
 use crate::common::*;
 
-on_both_databases!(a_case_keeps_its_procedure_when_the_configuration_changes);
+on_both_databases!(a_case_keeps_its_procedure_when_the_configuration_changes, cases_from_before_migrate_with_the_seeds_regulation);
 
 fn klachtd(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     klachtd_as_handler(config, args)
@@ -98,4 +98,40 @@ async fn a_case_keeps_its_procedure_when_the_configuration_changes(db: Db) {
     let letter = &bodies(&w, &mia, 2).await[1];
     assert!(letter.contains(&long_date(postponed, "nl")) && letter.contains(&long_date(told.respond_by, "nl")), "{letter}");
     daemon.stop().await;
+}
+
+/// A database of the version before procedures were stored (migrations 0001 to 0012) with a
+/// case in it: migrating gives that case the seed's regulation, which its dates were counted by.
+async fn cases_from_before_migrate_with_the_seeds_regulation(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(db, dir.path()).await;
+    let backend = if test_db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let url = if backend == "sqlite" { format!("{}?mode=rwc", test_db.url) } else { test_db.url.clone() };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(&pool).await.unwrap();
+    for path in files.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < "0013") {
+        let sql = std::fs::read_to_string(path).unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
+        let version: i64 = path.file_name().unwrap().to_str().unwrap()[..4].parse().unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'before', 0)").bind(version).execute(&pool).await.unwrap();
+    }
+    sqlx::raw_sql(
+        "INSERT INTO cases (reference, status, source, subject, description, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at)
+         VALUES ('KL-2026-0007', 'open', 'email', 'Klacht', 'Tekst', '2026-11-20', 0, '2026-11-27', '2026-12-04', '2026-12-18', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = klachtd::store::Store::open(&test_db.url, 2).await.unwrap();
+    let case = store.case_detail("KL-2026-0007").await.unwrap().summary;
+    assert_eq!((case.procedure, case.progress_by.as_deref()), (Procedure::default().to_string(), Some("2026-12-04")));
+    let letter_case = store.letter_case("KL-2026-0007").await.unwrap();
+    assert_eq!((letter_case.procedure, letter_case.progress_by.as_deref()), (Procedure::preset(Preset::Reintegratie, false), Some("2026-12-04")));
+    store.close().await;
 }
