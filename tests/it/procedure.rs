@@ -52,7 +52,7 @@ async fn a_case_keeps_its_procedure_when_the_configuration_changes(db: Db) {
     assert_eq!((case.acknowledge_by.as_str(), case.progress_by.as_deref()), (told.acknowledge_by.to_string().as_str(), None));
     assert_eq!((case.respond_by.clone(), case.procedure.clone()), (told.respond_by.to_string(), awb.to_string()));
     let ack = &bodies(&w, &mia, 1).await[0];
-    assert!(ack.contains(&format!("Uiterlijk {} (binnen 6 weken)", long_date(told.respond_by, "nl"))), "{ack}");
+    assert!(ack.contains(&format!("Uiterlijk {} (binnen 6 weken na ontvangst)", long_date(told.respond_by, "nl"))), "{ack}");
     assert!(!ack.contains("hoe het met") && ack.contains("termijn van 5 werkdagen"), "no progress notice under the Awb:\n{ack}");
 
     // The configuration changes: the seed's regulation, without a postponement.

@@ -64,7 +64,7 @@ mod tests {
     fn the_letters_state_the_terms_of_the_cases_procedure() {
         let (ack, assigned) = letters(Procedure::preset(Preset::Reintegratie, false), "nl");
         for needle in
-            ["Uiterlijk vrijdag 4 december 2026 (binnen 10 werkdagen)", "Uiterlijk vrijdag 18 december 2026 (binnen 4 weken)", "termijn van 5 werkdagen"]
+            ["Uiterlijk vrijdag 4 december 2026 (binnen 10 werkdagen na ontvangst)", "Uiterlijk vrijdag 18 december 2026 (binnen 4 weken na ontvangst)", "termijn van 5 werkdagen"]
         {
             assert!(ack.contains(needle), "{needle} missing in\n{ack}");
         }
@@ -72,7 +72,7 @@ mod tests {
 
         // The Awb: six weeks, to Monday 4 January 2027 (New Year's Day moves it), no progress notice.
         let (ack, assigned) = letters(Procedure::preset(Preset::Awb, false), "en");
-        assert!(ack.contains("By Monday 4 January 2027 at the latest (within 6 weeks)"), "{ack}");
+        assert!(ack.contains("By Monday 4 January 2027 at the latest (within 6 weeks of receipt)"), "{ack}");
         assert!(ack.contains("the term of 5 working days for acknowledging"), "{ack}");
         assert!(!ack.contains("progressing") && !ack.contains("none"), "no progress notice under the Awb:\n{ack}");
         assert!(!assigned.contains("progress notice by") && assigned.contains("final response by Monday 4 January 2027"), "{assigned}");
