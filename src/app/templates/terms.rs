@@ -63,9 +63,11 @@ mod tests {
     #[test]
     fn the_letters_state_the_terms_of_the_cases_procedure() {
         let (ack, assigned) = letters(Procedure::preset(Preset::Reintegratie, false), "nl");
-        for needle in
-            ["Uiterlijk vrijdag 4 december 2026 (binnen 10 werkdagen na ontvangst)", "Uiterlijk vrijdag 18 december 2026 (binnen 4 weken na ontvangst)", "termijn van 5 werkdagen"]
-        {
+        for needle in [
+            "Uiterlijk vrijdag 4 december 2026 (binnen 10 werkdagen na ontvangst)",
+            "Uiterlijk vrijdag 18 december 2026 (binnen 4 weken na ontvangst)",
+            "termijn van 5 werkdagen",
+        ] {
             assert!(ack.contains(needle), "{needle} missing in\n{ack}");
         }
         assert!(assigned.contains("voortgangsbericht uiterlijk vrijdag 4 december 2026") && assigned.contains("ten hoogste 4 weken, Awb 9:11"), "{assigned}");
