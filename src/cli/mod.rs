@@ -124,16 +124,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     crate::telemetry::init_logging(log_format);
     match cli.command {
-        Command::Deadlines { received } => {
-            // The configuration is optional here: it gives the procedure and the closing days;
-            // without one, the seed's regulation on the Act's calendar.
-            let (procedure, calendar) = match cli.config.exists() {
-                true => Config::load_without_secrets(&cli.config).map(|c| (c.procedure.procedure(), c.calendar()))?,
-                false => (Procedure::default(), Calendar::default()),
-            };
-            print::deadlines(&procedure.deadlines(&calendar, received), &procedure);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Deadlines { received } => deadlines(&cli.config, received),
         Command::Calendar { year, json } => {
             let config = if cli.config.exists() { Some(Config::load_without_secrets(&cli.config)?) } else { None };
             let calendar = config.as_ref().map(Config::calendar).unwrap_or_default();
@@ -295,6 +286,17 @@ async fn reload(path: &std::path::Path, reloader: &daemon::Reloader) {
         Err(e) => tracing::error!("reload refused, keeping the running configuration: {}", one_line(&e)),
     }
     notifier.reloaded(&reloader.status_line().await);
+}
+
+/// `klachtd deadlines`: the dates of `received` under the configured procedure. The
+/// configuration is optional here: without one, the seed's regulation on the Act's calendar.
+fn deadlines(config: &std::path::Path, received: chrono::NaiveDate) -> anyhow::Result<ExitCode> {
+    let (procedure, calendar) = match config.exists() {
+        true => Config::load_without_secrets(config).map(|c| (c.procedure.procedure(), c.calendar()))?,
+        false => (Procedure::default(), Calendar::default()),
+    };
+    print::deadlines(&procedure.deadlines(&calendar, received), &procedure);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<ExitCode> {
