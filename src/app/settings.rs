@@ -20,6 +20,8 @@ pub struct Settings {
     pub web_url: Option<String>,
     /// `[postponement] max_weeks` (Awb 9:11).
     pub postpone_max_weeks: u32,
+    /// `[procedure]`: the terms new cases are registered under (and keep).
+    pub procedure: crate::domain::terms::Procedure,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             reminders: config.reminders.policy().unwrap_or_default(),
             web_url: config.web.as_ref().map(|w| w.public_url()),
             postpone_max_weeks: config.postponement.max_weeks,
+            procedure: config.procedure.procedure(),
         }
     }
 }

@@ -12,6 +12,9 @@ use serde::Serialize;
 
 use crate::domain::text::single_line;
 
+mod terms;
+pub use terms::TermsContext;
+
 const BUILT_IN: &[(&str, &str)] = &[
     ("nl/acknowledgement.txt", include_str!("../../templates/nl/acknowledgement.txt")),
     ("en/acknowledgement.txt", include_str!("../../templates/en/acknowledgement.txt")),
@@ -141,28 +144,38 @@ pub struct ExternalBodyContext {
 }
 
 /// `case` in a letter that names the case's dates: the reference, the complainant, the date of
-/// receipt and the deadlines (as long dates in the letters' language), and what the complaint
-/// still lacks (`description`, `name`).
+/// receipt and the deadlines (as long dates in the letters' language; `progress_by` is none
+/// under a procedure without a progress notice), the terms of its procedure (`terms`), and what
+/// the complaint still lacks (`description`, `name`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseContext {
     pub reference: String,
     pub complainant_name: Option<String>,
     pub received: String,
     pub acknowledge_by: String,
-    pub progress_by: String,
+    pub progress_by: Option<String>,
     pub respond_by: String,
+    pub terms: TermsContext,
     pub incomplete: Vec<String>,
 }
 
 impl CaseContext {
-    pub fn new(reference: &str, complainant_name: Option<&str>, deadlines: &crate::domain::calendar::Deadlines, incomplete: &[&str], language: &str) -> Self {
+    pub fn new(
+        reference: &str,
+        complainant_name: Option<&str>,
+        deadlines: &crate::domain::calendar::Deadlines,
+        procedure: &crate::domain::terms::Procedure,
+        incomplete: &[&str],
+        language: &str,
+    ) -> Self {
         Self {
             reference: reference.to_string(),
             complainant_name: complainant_name.map(str::to_string),
             received: long_date(deadlines.received, language),
             acknowledge_by: long_date(deadlines.acknowledge_by, language),
-            progress_by: long_date(deadlines.progress_by, language),
+            progress_by: deadlines.progress_by.map(|d| long_date(d, language)),
             respond_by: long_date(deadlines.respond_by, language),
+            terms: TermsContext::new(procedure, language),
             incomplete: incomplete.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -403,8 +416,9 @@ pub fn sample_context() -> SampleContext {
             complainant_name: Some("Test".into()),
             received: "vrijdag 20 november 2026".into(),
             acknowledge_by: "x".into(),
-            progress_by: "x".into(),
+            progress_by: Some("x".into()),
             respond_by: "x".into(),
+            terms: TermsContext::new(&Default::default(), "nl"),
             incomplete: vec!["description".into(), "name".into()],
         },
         recipient: RecipientContext { name: "Behandelaar".into() },
@@ -464,7 +478,8 @@ mod tests {
             "organisation": {"name": "Re-integratiedienst", "regulation_url": "https://dienst.nl/klachten"},
             "case": {"reference": "KL-2026-0001", "complainant_name": "Jan", "received": "vrijdag 20 november 2026",
                      "acknowledge_by": "vrijdag 27 november 2026", "progress_by": "vrijdag 4 december 2026",
-                     "respond_by": "vrijdag 18 december 2026", "incomplete": incomplete}
+                     "respond_by": "vrijdag 18 december 2026", "incomplete": incomplete,
+                     "terms": {"acknowledge": "5 werkdagen", "progress": "10 werkdagen", "respond": "4 weken"}}
         })
     }
 
@@ -521,7 +536,7 @@ mod tests {
     fn typed_contexts_have_the_shape_of_the_letters_contexts() {
         let organisation = sample_context().organisation;
         let deadlines = crate::domain::calendar::Deadlines::compute(&Default::default(), NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
-        let case = CaseContext::new("KL-2026-0001", None, &deadlines, &["name"], "nl");
+        let case = CaseContext::new("KL-2026-0001", None, &deadlines, &Default::default(), &["name"], "nl");
         fn value(v: &impl Serialize) -> serde_json::Value {
             serde_json::to_value(v).unwrap()
         }

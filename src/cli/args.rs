@@ -385,9 +385,10 @@ pub enum CasesCommand {
         /// Where: a place, or a video link.
         #[arg(long, value_name = "TEXT")]
         place: String,
-        /// Working days to answer the invitation (the term of Awb 9:10(2)(c)).
-        #[arg(long, default_value_t = 5, value_name = "DAYS")]
-        answer_days: u32,
+        /// Working days to answer the invitation (the term of Awb 9:10(2)(c)); default: the
+        /// term of the case's procedure (5 working days in both presets).
+        #[arg(long, value_name = "DAYS")]
+        answer_days: Option<u32>,
         /// Invite the staff the complaint is about (recorded with `cases subject`) too.
         #[arg(long)]
         with_subjects: bool,

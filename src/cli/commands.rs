@@ -10,7 +10,8 @@ use super::args::{CasesCommand, HandlersCommand, ReportFormat};
 use super::{actor, command_line_actions, print};
 use crate::config::Config;
 use crate::daemon;
-use crate::domain::calendar::{amsterdam_date, Calendar, Deadlines};
+use crate::domain::calendar::{amsterdam_date, Calendar};
+use crate::domain::terms::Procedure;
 use crate::store::Store;
 
 /// The configuration without its secrets, and the database, which must exist already: looking
@@ -33,8 +34,14 @@ fn optional_calendar(path: &Path) -> anyhow::Result<Calendar> {
     Ok(if path.exists() { Config::load_without_secrets(path)?.calendar() } else { Calendar::default() })
 }
 
+/// `klachtd deadlines`: the dates of `received` under the configured procedure. The
+/// configuration is optional here: without one, the seed's regulation on the Act's calendar.
 pub(super) fn deadlines(path: &Path, received: NaiveDate) -> anyhow::Result<()> {
-    print::deadlines(&Deadlines::compute(&optional_calendar(path)?, received));
+    let (procedure, calendar) = match path.exists() {
+        true => Config::load_without_secrets(path).map(|c| (c.procedure.procedure(), c.calendar()))?,
+        false => (Procedure::default(), Calendar::default()),
+    };
+    print::deadlines(&procedure.deadlines(&calendar, received), &procedure);
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use crate::app::reminders::Digest;
 use crate::config::Problem;
 use crate::domain::calendar::{Calendar, Closure, Deadlines};
 use crate::domain::register::Report;
+use crate::domain::terms::{Procedure, Term};
 use crate::store::{CaseDetail, CaseSummary, Handler, QuarantinedMail, Status};
 
 /// Standard output for the commands. When its reader has gone (`klachtd cases show REF | head`)
@@ -110,12 +111,21 @@ pub fn done(reference: &str, action: &str, done: Done, no_token: Option<&str>) {
     }
 }
 
-pub fn deadlines(d: &Deadlines) {
+/// The dates of a date of receipt under a procedure, and the procedure's terms (null: absent).
+pub fn deadlines(d: &Deadlines, procedure: &Procedure) {
+    let term = |t: Option<Term>| t.map(|t| t.to_string());
     let json = serde_json::json!({
         "received": d.received.to_string(),
         "acknowledge_by": d.acknowledge_by.to_string(),
-        "progress_by": d.progress_by.to_string(),
+        "progress_by": d.progress_by.map(|d| d.to_string()),
         "respond_by": d.respond_by.to_string(),
+        "terms": {
+            "acknowledge": procedure.acknowledge.to_string(),
+            "progress": term(procedure.progress),
+            "respond": procedure.respond.to_string(),
+            "hearing_answer": term(procedure.hearing_answer),
+            "postponement": term(procedure.postponement),
+        },
     });
     outln!("{json}");
 }
@@ -269,7 +279,7 @@ where
                 c.status,
                 c.received_on,
                 c.acknowledge_by,
-                c.progress_by,
+                c.progress_by.as_deref().unwrap_or("-"),
                 c.respond_by,
                 c.acknowledgement_word(),
                 c.messages,
@@ -300,7 +310,9 @@ pub fn case_detail(case: &CaseDetail, json: bool) -> anyhow::Result<()> {
     }
     outln!("Subject:        {}", s.subject);
     outln!("Received:       {}", s.received_on);
-    outln!("Deadlines:      acknowledge {} / progress {} / respond {}", s.acknowledge_by, s.progress_by, s.respond_by);
+    let progress = s.progress_by.as_deref().unwrap_or("(none in its procedure)");
+    outln!("Deadlines:      acknowledge {} / progress {progress} / respond {}", s.acknowledge_by, s.respond_by);
+    outln!("Procedure:      {}", s.procedure);
     outln!("Handler:        {}", s.handler.as_deref().unwrap_or("(none)"));
     if !s.supervisor_check.is_empty() {
         outln!("Supervisor check: the complaint names {}", s.supervisor_check);

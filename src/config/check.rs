@@ -377,6 +377,7 @@ impl Config {
                 fix: format!("set it to at least {term_days} days, or leave it: retention waits for the term either way"),
             });
         }
+        w.extend(super::procedure::warnings(self, today));
         w
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::calendar::Calendar;
 pub(crate) mod check;
 mod defaults;
 pub mod oauth;
+pub mod procedure;
 mod secret;
 mod sections;
 
@@ -58,6 +59,9 @@ pub struct Config {
     pub web: Option<Web>,
     /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
     pub oauth2: Option<oauth::OAuth2>,
+    /// The terms of the procedure; absent: the seed's regulation (preset `reintegratie`).
+    #[serde(default)]
+    pub procedure: procedure::ProcedureConfig,
 }
 
 /// One problem found in a configuration: which key, what is wrong, how to fix it.
@@ -142,7 +146,7 @@ impl Config {
 
     /// The sections that differ from `other` and need a restart to take effect. Templates,
     /// letters' organisation details, calendar, the per-sender limit, assignment and reminder
-    /// lead times and hours reload on SIGHUP.
+    /// lead times and hours, and the procedure (for the cases registered after) reload on SIGHUP.
     pub fn restart_needed_for(&self, other: &Config) -> Vec<&'static str> {
         let mut keys = Vec::new();
         let o = (&self.organisation, &other.organisation);
@@ -399,6 +403,8 @@ tls = "none"
         let before = Config::parse(MINIMAL).unwrap();
         let templates_only = Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = [1]\nworking_hours = \"09:00-16:00\"\n")).unwrap();
         assert!(before.restart_needed_for(&templates_only).is_empty());
+        let awb = Config::parse(&format!("{MINIMAL}\n[procedure]\npreset = \"awb\"\n")).unwrap();
+        assert!(before.restart_needed_for(&awb).is_empty(), "a new procedure applies to the cases registered after the reload");
         let moved = Config::parse(&MINIMAL.replace("port = 10143", "port = 10993")).unwrap();
         assert_eq!(before.restart_needed_for(&moved), ["imap"]);
     }

@@ -135,6 +135,9 @@ pub fn postpone(reference: &str, calendar: &Calendar, respond_by: NaiveDate, ear
     if p.reason.trim().is_empty() {
         return Err("a postponement needs its reason; the letter states it (Awb 9:11)".into());
     }
+    if max_weeks == 0 {
+        return Err(format!("{reference}: the procedure it was registered under allows no postponement"));
+    }
     if p.weeks == 0 || p.weeks > max_weeks {
         return Err(format!("{reference}: the final response may be postponed by 1 to {max_weeks} weeks, not {} (Awb 9:11)", p.weeks));
     }
@@ -179,6 +182,7 @@ mod tests {
         assert!(second.contains("written consent"), "{second}");
         assert!(postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, Some("  "))).is_err());
         assert_eq!(postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, Some("mail van 20 december"))), Ok(d(2027, 1, 12)));
+        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 0, &p(1, None)).unwrap_err().contains("allows no postponement"));
         let no_reason = Postponement { weeks: 1, reason: " ", consent: None };
         assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().contains("reason"));
     }

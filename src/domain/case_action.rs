@@ -16,8 +16,9 @@ pub struct Hearing {
     pub minutes: u32,
     /// A place, or a video link.
     pub place: String,
-    /// Working days from today within which to answer (the term of 9:10(2)(c)).
-    pub answer_days: u32,
+    /// Working days from today within which to answer (the term of 9:10(2)(c)); `None`: the
+    /// term of the procedure the case was registered under.
+    pub answer_days: Option<u32>,
     /// Also invite the staff the complaint is about (those with a handler's address).
     pub with_subjects: bool,
 }

@@ -137,7 +137,7 @@ fn hearing(verb: &str, rest_of_line: &str, rest: String) -> Result<CaseAction, U
         return Err("the invitation needs the place or a video link below the first line".into());
     }
     let start = amsterdam_moment(at).ok_or_else(|| gap(at))?;
-    Ok(CaseAction::HearingInvite(Hearing { start, minutes, place: rest, answer_days: 5, with_subjects: false }))
+    Ok(CaseAction::HearingInvite(Hearing { start, minutes, place: rest, answer_days: None, with_subjects: false }))
 }
 
 /// The outcome after `REACTIE`: the Dutch words (gegrond, deels gegrond, ongegrond) or the
@@ -353,7 +353,8 @@ mod tests {
         // 14:00 in Amsterdam in winter is 13:00 UTC; the answer term and the copies to staff
         // cannot be asked for by mail.
         let start = "2026-12-15T13:00:00Z".parse().unwrap();
-        let hearing = |minutes, place: &str| CaseAction::HearingInvite(Hearing { start, minutes, place: place.into(), answer_days: 5, with_subjects: false });
+        let hearing =
+            |minutes, place: &str| CaseAction::HearingInvite(Hearing { start, minutes, place: place.into(), answer_days: None, with_subjects: false });
         assert_eq!(parse("HOORZITTING 2026-12-15 14:00 45\nKamer 3").unwrap(), hearing(45, "Kamer 3"));
         assert_eq!(parse("HEARING 2026-12-15 14:00\nhttps://video").unwrap(), hearing(60, "https://video"));
         assert!(parse("HOORZITTING 2026-03-29 02:30\nKamer 3").unwrap_err().0.contains("daylight-saving gap"));

@@ -16,5 +16,6 @@ pub mod procedure;
 pub mod reference;
 pub mod register;
 pub mod reminders;
+pub mod terms;
 pub mod text;
 pub mod vocabulary;

@@ -17,7 +17,8 @@ pub struct CaseFacts {
     pub outcome: Option<String>,
     pub acknowledge_by: NaiveDate,
     pub acknowledged_on: Option<NaiveDate>,
-    pub progress_by: NaiveDate,
+    /// `None`: the case's procedure has no progress notice (it is not counted).
+    pub progress_by: Option<NaiveDate>,
     pub progress_on: Option<NaiveDate>,
     pub respond_by: NaiveDate,
     pub responded_on: Option<NaiveDate>,
@@ -105,7 +106,9 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
         *by_category.entry(c.category.clone().unwrap_or_else(|| "uncategorised".into())).or_insert(0) += 1;
         *by_outcome.entry(c.outcome.clone().unwrap_or_else(|| "open".into())).or_insert(0) += 1;
         tally(&mut ack, c.acknowledged_on, c.acknowledge_by, as_of);
-        tally(&mut progress, c.progress_on, c.progress_by, as_of);
+        if let Some(by) = c.progress_by {
+            tally(&mut progress, c.progress_on, by, as_of);
+        }
         tally(&mut response, c.responded_on, c.respond_by, as_of);
         if let Some(done) = c.responded_on {
             handling.push(calendar.working_days_between(c.received_on, done));

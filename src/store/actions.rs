@@ -17,7 +17,12 @@ pub struct LetterCase {
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
     pub received_on: String,
+    pub acknowledge_by: String,
+    /// `None`: the case's procedure has no progress notice.
+    pub progress_by: Option<String>,
     pub respond_by: String,
+    /// The terms the case was registered under.
+    pub procedure: crate::domain::terms::Procedure,
     /// How often the final response was postponed (Awb 9:11).
     pub postponements: u32,
     pub handler_name: Option<String>,
@@ -167,7 +172,7 @@ impl Store {
         let r = sqlx::query(
             "SELECT c.id, c.reference, c.status, c.outcome, c.complainant_name, c.complainant_email, c.received_on, c.respond_by,
                     (SELECT h.name FROM handlers h WHERE h.id = c.handler_id), (SELECT h.email FROM handlers h WHERE h.id = c.handler_id),
-                    c.postponements
+                    c.postponements, c.acknowledge_by, c.progress_by, c.procedure_terms
              FROM cases c WHERE c.reference = $1",
         )
         .bind(reference)
@@ -187,7 +192,10 @@ impl Store {
             complainant_name: r.try_get(4)?,
             complainant_email: r.try_get(5)?,
             received_on: r.try_get(6)?,
+            acknowledge_by: r.try_get(11)?,
+            progress_by: super::stored_deadline(r.try_get(12)?).map(str::to_string),
             respond_by: r.try_get(7)?,
+            procedure: r.try_get::<String, _>(13)?.parse().map_err(|e| StoreError::Corrupt(format!("case {reference}: its procedure: {e}")))?,
             postponements: u32::try_from(r.try_get::<i64, _>(10)?).unwrap_or(0),
             handler_name: r.try_get(8)?,
             handler_email: r.try_get(9)?,

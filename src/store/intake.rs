@@ -236,8 +236,8 @@ impl Store {
         let rows: Vec<_> = cases.iter().zip(&assignments).collect();
         let into = "cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email, postal_address, subject,
                            description, incomplete, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at,
-                           forwarded_sender, forwarded_date, handler_id, supervisor_check)";
-        let case_ids = insert_many(tx, into, 21, &rows, |query, (c, assignment)| {
+                           forwarded_sender, forwarded_date, handler_id, supervisor_check, procedure_terms)";
+        let case_ids = insert_many(tx, into, 22, &rows, |query, (c, assignment)| {
             let case = c.case;
             query
                 .bind(&c.reference)
@@ -254,13 +254,14 @@ impl Store {
                 .bind(case.received_on.to_string())
                 .bind(case.received_at)
                 .bind(case.acknowledge_by.to_string())
-                .bind(case.progress_by.to_string())
+                .bind(super::deadline_column(case.progress_by))
                 .bind(case.respond_by.to_string())
                 .bind(created)
                 .bind(case.forwarded.as_ref().and_then(|f| f.sender()))
                 .bind(case.forwarded.as_ref().and_then(|f| f.date.clone()))
                 .bind(assignment.handler.as_ref().map(|h| h.id))
                 .bind(assignment.named.join(", "))
+                .bind(case.procedure.to_string())
         })
         .await?;
         let messages: Vec<_> = cases.iter().zip(&case_ids).map(|(c, id)| (Some(*id), c.message, c.attachments)).collect();

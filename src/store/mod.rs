@@ -155,8 +155,11 @@ pub struct NewCase {
     pub received_on: NaiveDate,
     pub received_at: i64,
     pub acknowledge_by: NaiveDate,
-    pub progress_by: NaiveDate,
+    /// `None` under a procedure without a progress notice.
+    pub progress_by: Option<NaiveDate>,
     pub respond_by: NaiveDate,
+    /// The terms the case is registered under (stored in `cases.procedure_terms`).
+    pub procedure: crate::domain::terms::Procedure,
     /// Assignment rule "default": this handler, unless the complaint is about them.
     pub preferred_handler: Option<String>,
     /// The original sender and date of a forwarded complaint.
@@ -229,7 +232,8 @@ pub struct CaseSummary {
     pub subject: String,
     pub received_on: String,
     pub acknowledge_by: String,
-    pub progress_by: String,
+    /// `None` (JSON null): the case's procedure has no progress notice.
+    pub progress_by: Option<String>,
     pub respond_by: String,
     pub incomplete: Vec<String>,
     pub messages: i64,
@@ -245,6 +249,8 @@ pub struct CaseSummary {
     pub supervisor_check: String,
     pub progress_sent_at: Option<i64>,
     pub responded_at: Option<i64>,
+    /// The terms the case was registered under (`domain::terms::Procedure`, written out).
+    pub procedure: String,
 }
 
 impl CaseSummary {
@@ -546,6 +552,8 @@ mod mail_classes;
 mod mailbox;
 mod migrate;
 mod outbox;
+mod procedure;
+use procedure::{deadline_column, stored_deadline};
 pub mod private_files;
 mod register;
 mod reminders;

@@ -56,7 +56,7 @@ impl Store {
                 received_on: date(&r.received_on)?,
                 acknowledge_by: date(acknowledge_by)?,
                 acknowledged_on: day(acknowledged_at),
-                progress_by: date(progress_by)?,
+                progress_by: super::stored_deadline(progress_by).map(date).transpose()?,
                 progress_on: day(progress_sent_at),
                 respond_by: date(respond_by)?,
                 responded_on: day(responded_at),

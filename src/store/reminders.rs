@@ -89,7 +89,7 @@ impl Store {
         for r in rows {
             let mut open = Vec::new();
             for (deadline, date, met) in r.deadlines.each() {
-                if met.is_none() {
+                if met.is_none() && super::stored_deadline(date).is_some() {
                     open.push(OpenDeadline { deadline, date: stored_day(&r.reference, date)? });
                 }
             }

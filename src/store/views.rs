@@ -233,7 +233,7 @@ impl Store {
 pub(super) const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
         c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at, c.description,
         c.supervisor_check, c.progress_sent_at, c.responded_at, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler,
-        c.forwarded_sender, c.forwarded_date,
+        c.forwarded_sender, c.forwarded_date, c.procedure_terms,
         (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id AND a.role = 'document') AS n_attachments,
         (SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1) AS ack_status
@@ -252,7 +252,7 @@ impl<'r> sqlx::FromRow<'r, AnyRow> for CaseSummary {
             subject: r.try_get("subject")?,
             received_on: r.try_get("received_on")?,
             acknowledge_by: r.try_get("acknowledge_by")?,
-            progress_by: r.try_get("progress_by")?,
+            progress_by: super::stored_deadline(r.try_get("progress_by")?).map(str::to_string),
             respond_by: r.try_get("respond_by")?,
             incomplete: incomplete.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             messages: r.try_get("n_messages")?,
@@ -263,6 +263,7 @@ impl<'r> sqlx::FromRow<'r, AnyRow> for CaseSummary {
             supervisor_check: r.try_get("supervisor_check")?,
             progress_sent_at: r.try_get("progress_sent_at")?,
             responded_at: r.try_get("responded_at")?,
+            procedure: r.try_get("procedure_terms")?,
         })
     }
 }

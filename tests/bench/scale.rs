@@ -215,15 +215,16 @@ async fn load(kind: Db, url: &str, n: i64, today: NaiveDate) {
         .map(|d| {
             let received = today - chrono::Days::new((DAYS - 1 - d) as u64);
             let dl = Deadlines::compute(&calendar, received);
-            let progress_d = d + (dl.progress_by - received).num_days();
+            let progress_by = dl.progress_by.expect("the seed's regulation has a progress notice");
+            let progress_d = d + (progress_by - received).num_days();
             format!(
                 "({d}, '{received}', {}, {}, '{}', '{}', '{}', {}, {}, {}, {})",
                 received.year(),
                 local(received, 9),
                 dl.acknowledge_by,
-                dl.progress_by,
+                progress_by,
                 dl.respond_by,
-                local(dl.progress_by, 11) - 86_400,
+                local(progress_by, 11) - 86_400,
                 local(dl.respond_by, 14),
                 (progress_d - 2).min(DAYS - 1),
                 DAYS - 1 - d

@@ -199,7 +199,7 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     let case = store.case_detail(&reference).await.unwrap();
     assert_eq!((case.summary.source.as_str(), case.summary.received_on.as_str()), ("post", "2026-11-20"));
     assert_eq!(
-        (case.summary.acknowledge_by.as_str(), case.summary.progress_by.as_str(), case.summary.respond_by.as_str()),
+        (case.summary.acknowledge_by.as_str(), case.summary.progress_by.as_deref().unwrap(), case.summary.respond_by.as_str()),
         ("2026-11-27", "2026-12-04", "2026-12-18")
     );
     assert_eq!(case.attachment_list.len(), 1);
@@ -697,7 +697,7 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
     ));
     let b = b.split(':').next().unwrap().trim().to_string();
     let s = store.case_detail(&b).await.unwrap().summary;
-    assert_eq!([s.acknowledge_by, s.progress_by, s.respond_by], ["2026-03-10", "2026-03-17", "2026-03-31"]);
+    assert_eq!([s.acknowledge_by, s.progress_by.unwrap(), s.respond_by], ["2026-03-10", "2026-03-17", "2026-03-31"]);
     ok(klachtd(&cfg, &["cases", "category", &b, "service"]));
     assert!(ok(klachtd(&cfg, &["cases", "request-info", &b, "--message-file", &ask])).contains("for printing"));
     ok(klachtd(&cfg, &["cases", "acknowledged", &b, "--date", "2026-03-05"]));

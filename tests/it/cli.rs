@@ -34,7 +34,32 @@ fn deadlines_prints_the_regulation_example_as_json() {
     let (code, out, _) = klachtd(&["--config", "/nonexistent/klachtd.toml", "deadlines", "--received", "2026-11-20"]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(json, serde_json::json!({"received": "2026-11-20", "acknowledge_by": "2026-11-27", "progress_by": "2026-12-04", "respond_by": "2026-12-18"}));
+    let terms = serde_json::json!({"acknowledge": "5 working days", "progress": "10 working days", "respond": "4 weeks", "hearing_answer": "5 working days", "postponement": "4 weeks"});
+    assert_eq!(
+        json,
+        serde_json::json!({"received": "2026-11-20", "acknowledge_by": "2026-11-27", "progress_by": "2026-12-04", "respond_by": "2026-12-18", "terms": terms})
+    );
+}
+
+#[test]
+fn deadlines_print_the_configured_procedure() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    let procedure = "[procedure]\npreset = \"awb\"\nadvisory_committee = true\nhearing_answer = \"none\"\n";
+    std::fs::write(&path, config_text(MailStack::shared(), "klachten@klacht.test", "sqlite:///tmp/x.db", dir.path(), procedure)).unwrap();
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "deadlines", "--received", "2026-11-20"]);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Ten weeks: Friday 29 January 2027; no progress notice, no term to answer an invitation.
+    assert_eq!((json["acknowledge_by"].as_str(), json["respond_by"].as_str()), (Some("2026-11-27"), Some("2027-01-29")), "{out}");
+    assert!(json["progress_by"].is_null() && json["terms"]["progress"].is_null() && json["terms"]["hearing_answer"].is_null(), "{out}");
+    assert_eq!(json["terms"]["respond"], "10 weeks");
+    // A procedure over the Awb's limits is valid, and check-config says where it exceeds them.
+    let over = "[procedure]\nrespond = \"7 weeks\"\n";
+    std::fs::write(&path, config_text(MailStack::shared(), "klachten@klacht.test", "sqlite:///tmp/x.db", dir.path(), over)).unwrap();
+    let (code, out, err) = klachtd(&["--config", path.to_str().unwrap(), "check-config", "--offline"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("procedure.respond: 7 weeks exceeds the handling term of Awb 9:11(1) (6 weeks)"), "{out}{err}");
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod imap_servers;
 mod mail_classes;
 mod oauth;
 mod outages;
+mod procedure;
 mod register;
 mod reminders;
 mod service;

@@ -6,11 +6,10 @@
 
 use chrono::NaiveDate;
 
-use super::{stored_date, ActionError, Actions, Delivery};
+use super::{stored_date, stored_deadlines, ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::templates::{long_date, CaseContext, DisclosureContext, LetterContent, LetterContext, RecipientContext};
 use crate::domain::awb::{self, HistoryKind, NotHandledGround, Postponement};
-use crate::domain::calendar::Deadlines;
 use crate::domain::procedure::Step;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::{LetterCase, LetterEffect, MailOrigin, MailPart, OutgoingMail};
@@ -34,8 +33,9 @@ impl Actions {
         let previous = stored_date(&case.respond_by, "stored date of the final response")?;
         let consent = consent.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
         let asked = Postponement { weeks, reason: &reason, consent: consent.as_deref() };
-        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, settings.postpone_max_weeks, &asked)
-            .map_err(ActionError::Refused)?;
+        // The case's own procedure limits it, and `[postponement] max_weeks` as configured now.
+        let max_weeks = case.procedure.postponement_weeks(&settings.calendar, previous).min(settings.postpone_max_weeks);
+        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, max_weeks, &asked).map_err(ActionError::Refused)?;
         let language = self.language();
         let content = LetterContent::Postponement {
             reason: reason.trim().to_string(),
@@ -97,11 +97,10 @@ impl Actions {
             return Ok(Vec::new());
         }
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
-        let deadlines = Deadlines::compute(&settings.calendar, received);
+        let deadlines = stored_deadlines(case)?;
         let context = LetterContext {
             organisation: &settings.organisation,
-            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &[], settings.letters.language()),
+            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),
             content: content.clone(),
         };
         let rendered = settings.letters.render(letter, &context)?;
@@ -159,11 +158,10 @@ impl Actions {
         let detail = self.store.case_detail(reference).await?;
         let documents = self.store.case_documents(case.id).await?;
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
-        let deadlines = Deadlines::compute(&settings.calendar, received);
+        let deadlines = stored_deadlines(case)?;
         let context = DisclosureContext {
             organisation: &settings.organisation,
-            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &[], settings.letters.language()),
+            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),
             recipient: RecipientContext { name: name.to_string() },
             description: detail.description.trim().to_string(),
             documents: documents.iter().map(|d| d.filename.clone()).collect(),

@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
-use super::{flat, stored_date, ActionError, Actions, Delivery};
+use super::{flat, stored_deadlines, ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
 use crate::domain::awb::{no_hearing_refusal, NoHearingGround};
-use crate::domain::calendar::{amsterdam_date, Deadlines};
+use crate::domain::calendar::amsterdam_date;
 use crate::domain::case_action::Hearing;
 use crate::domain::ical;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -40,7 +40,14 @@ impl Actions {
         }
         let settings = self.settings.get();
         let today = amsterdam_date(now);
-        let answer_by = settings.calendar.add_working_days(today, hearing.answer_days.max(1));
+        // The handler's days, or the term of the procedure the case was registered under.
+        let answer_by = match (hearing.answer_days, case.procedure.hearing_answer) {
+            (Some(days), _) => settings.calendar.add_working_days(today, days.max(1)),
+            (None, Some(term)) => term.due(&settings.calendar, today),
+            (None, None) => {
+                return Err(ActionError::refused(format!("{}: its procedure sets no term to answer an invitation; give one (--answer-days N)", case.reference)))
+            }
+        };
         if answer_by > amsterdam_date(hearing.start) {
             return Err(ActionError::refused(format!("the term to answer (to {answer_by}) ends after the hearing; give fewer days or a later hearing")));
         }
@@ -131,9 +138,8 @@ impl Actions {
 
     fn case_context(&self, case: &LetterCase) -> Result<CaseContext, ActionError> {
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
-        let deadlines = Deadlines::compute(&settings.calendar, received);
-        Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &[], settings.letters.language()))
+        let deadlines = stored_deadlines(case)?;
+        Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()))
     }
 
     /// Records the report of the hearing and sends it to the complainant (9:10).

@@ -7,11 +7,10 @@
 
 use chrono::NaiveDate;
 
-use super::{stored_date, ActionError, Actions, Delivery};
+use super::{stored_deadlines, ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, AcknowledgementContext, CaseContext, LetterContent, LetterContext};
-use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
 use crate::domain::procedure::{Outcome, Step};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -108,11 +107,10 @@ impl Actions {
     ) -> Result<Option<Delivery>, ActionError> {
         let settings = self.settings.get();
         let language = settings.letters.language();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
-        let deadlines = Deadlines::compute(&settings.calendar, received);
+        let deadlines = stored_deadlines(case)?;
         let context = LetterContext {
             organisation: &settings.organisation,
-            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &[], language),
+            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], language),
             content,
         };
         let rendered = settings.letters.render(letter, &context)?;
@@ -200,22 +198,15 @@ impl Actions {
                 "{reference} has no e-mail address to acknowledge to; send the acknowledgement by post and record it with `klachtd cases acknowledged {reference} --date DATE`"
             )));
         };
-        let date = |d: &str| stored_date(d, &format!("stored date {d:?}"));
-        // The dates the case was registered with, never recomputed.
-        let deadlines = Deadlines {
-            received: date(&case.received_on)?,
-            acknowledge_by: date(&case.acknowledge_by)?,
-            progress_by: date(&case.progress_by)?,
-            respond_by: date(&case.respond_by)?,
-        };
+        let thread = self.store.letter_case(reference).await?;
+        let deadlines = stored_deadlines(&thread)?;
         let settings = self.settings.get();
         let incomplete: Vec<&str> = case.incomplete.iter().map(String::as_str).collect();
         let context = AcknowledgementContext {
             organisation: &settings.organisation,
-            case: CaseContext::new(reference, case.complainant_name.as_deref(), &deadlines, &incomplete, settings.letters.language()),
+            case: CaseContext::new(reference, case.complainant_name.as_deref(), &deadlines, &thread.procedure, &incomplete, settings.letters.language()),
         };
         let letter = settings.letters.render("acknowledgement", &context)?;
-        let thread = self.store.letter_case(reference).await?;
         let mail = OutgoingMail {
             kind: MailKind::Acknowledgement,
             recipient: address.clone(),

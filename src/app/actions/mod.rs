@@ -192,13 +192,12 @@ impl Actions {
             return Ok(());
         };
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
-        let deadlines = Deadlines::compute(&settings.calendar, received);
+        let deadlines = stored_deadlines(&case)?;
         let marker = self.mail_secret.as_ref().map(|secret| mail_actions::marker(&mail_actions::token(secret, reference, &email)));
         let context = AssignedContext {
             organisation: &settings.organisation,
             recipient: RecipientContext { name: name.clone() },
-            case: CaseContext::new(reference, None, &deadlines, &[], settings.letters.language()),
+            case: CaseContext::new(reference, None, &deadlines, &case.procedure, &[], settings.letters.language()),
             marker,
             web_url: settings.web_url.as_deref(),
         };
@@ -286,6 +285,18 @@ impl Actions {
 /// A store call the procedure may refuse, as one result: the refusal is the action's.
 fn flat<T>(result: crate::store::Result<Result<T, Refused>>) -> Result<T, ActionError> {
     result?.map_err(ActionError::from)
+}
+
+/// The dates a case was registered with, as stored (the response's as postponed), never
+/// recomputed: a change of the configuration does not move them.
+fn stored_deadlines(case: &crate::store::LetterCase) -> Result<Deadlines, ActionError> {
+    let date = |d: &str| stored_date(d, &format!("stored date {d:?} of {}", case.reference));
+    Ok(Deadlines {
+        received: date(&case.received_on)?,
+        acknowledge_by: date(&case.acknowledge_by)?,
+        progress_by: case.progress_by.as_deref().map(date).transpose()?,
+        respond_by: date(&case.respond_by)?,
+    })
 }
 
 /// A date as the store keeps it (`YYYY-MM-DD`); one that does not parse is a failure of the

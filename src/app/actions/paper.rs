@@ -11,6 +11,7 @@ use super::{ActionError, Actions, Delivery};
 use crate::app::retention::write_letter;
 use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
+use crate::domain::terms::Procedure;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::MailKind;
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, Registration};
@@ -35,9 +36,9 @@ impl Actions {
             return Err(ActionError::refused("a paper complaint needs the complainant's name"));
         }
         let settings = self.settings.get();
-        let deadlines = Deadlines::compute(&settings.calendar, paper.received);
+        let deadlines = settings.procedure.deadlines(&settings.calendar, paper.received);
         let records = self.keep_scans(&paper.attachments)?;
-        let (case, message) = paper_records(&paper, &deadlines, !records.is_empty(), settings.preferred_handler.clone(), actor);
+        let (case, message) = paper_records(&paper, &deadlines, settings.procedure, !records.is_empty(), settings.preferred_handler.clone(), actor);
         // Without an e-mail address the acknowledgement is a letter on disk, written while the
         // registration's transaction is open (and removed if it does not commit).
         if paper.email.is_none() {
@@ -51,7 +52,7 @@ impl Actions {
             .register_case(&case, &message, &records, |reference| {
                 let context = AcknowledgementContext {
                     organisation: &settings.organisation,
-                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &case.incomplete, settings.letters.language()),
+                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &case.procedure, &case.incomplete, settings.letters.language()),
                 };
                 let letter = settings.letters.render("acknowledgement", &context).ok()?;
                 match &paper.email {
@@ -94,7 +95,14 @@ impl Actions {
 
 /// The case and its first message, the letter as received: incomplete without a description
 /// or a scan, received at noon of its day of receipt.
-fn paper_records(paper: &PaperComplaint, deadlines: &Deadlines, scans: bool, preferred_handler: Option<String>, actor: &str) -> (NewCase, MessageRecord) {
+fn paper_records(
+    paper: &PaperComplaint,
+    deadlines: &Deadlines,
+    procedure: Procedure,
+    scans: bool,
+    preferred_handler: Option<String>,
+    actor: &str,
+) -> (NewCase, MessageRecord) {
     let mut incomplete = Vec::new();
     if paper.description.trim().is_empty() && !scans {
         incomplete.push("description");
@@ -116,6 +124,7 @@ fn paper_records(paper: &PaperComplaint, deadlines: &Deadlines, scans: bool, pre
         acknowledge_by: deadlines.acknowledge_by,
         progress_by: deadlines.progress_by,
         respond_by: deadlines.respond_by,
+        procedure,
         preferred_handler,
         forwarded: None,
     };

@@ -42,7 +42,7 @@ impl Intake {
         mentions: Option<String>,
     ) -> Result<Complaint, IntakeError> {
         let received_on = amsterdam_date(arrived);
-        let deadlines = Deadlines::compute(&settings.calendar, received_on);
+        let deadlines = settings.procedure.deadlines(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
         let mut incomplete = Vec::new();
         if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == "document" && is_readable_document(&a.content_type)) {
@@ -71,6 +71,7 @@ impl Intake {
             acknowledge_by: deadlines.acknowledge_by,
             progress_by: deadlines.progress_by,
             respond_by: deadlines.respond_by,
+            procedure: settings.procedure,
             preferred_handler: settings.preferred_handler.clone(),
             forwarded: mail.forwarded.clone(),
         };
@@ -105,7 +106,14 @@ impl Intake {
         let from = complaint.from.as_ref()?;
         let context = AcknowledgementContext {
             organisation: &settings.organisation,
-            case: CaseContext::new(reference, from.name.as_deref(), &complaint.deadlines, &complaint.case.incomplete, settings.letters.language()),
+            case: CaseContext::new(
+                reference,
+                from.name.as_deref(),
+                &complaint.deadlines,
+                &complaint.case.procedure,
+                &complaint.case.incomplete,
+                settings.letters.language(),
+            ),
         };
         match settings.letters.render("acknowledgement", &context) {
             Ok(letter) => Some(OutgoingMail {

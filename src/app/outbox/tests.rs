@@ -188,12 +188,15 @@ async fn a_hearing_invitation_carries_its_calendar_part() {
         start: chrono::Utc::now() + chrono::Duration::days(14),
         minutes: 60,
         place: "Stadhuis, kamer 2".into(),
-        answer_days: 5,
+        // The term to answer: the case's procedure's (five working days).
+        answer_days: None,
         with_subjects: false,
     };
-    let Done::Invited { addresses: invited, .. } = w.actions.perform(&reference, CaseAction::HearingInvite(hearing), "Ann de Wit").await.unwrap() else {
+    let Done::Invited { addresses: invited, answer_by } = w.actions.perform(&reference, CaseAction::HearingInvite(hearing), "Ann de Wit").await.unwrap() else {
         panic!("an invitation is what a hearing-invite does")
     };
+    let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
+    assert_eq!(answer_by, crate::domain::calendar::Calendar::default().add_working_days(today, 5));
     assert!(invited.contains(&"mia@example.test".to_string()), "{invited:?}");
     worker.deliver_due(&no_shutdown()).await;
     let sent = w.stub.sent();

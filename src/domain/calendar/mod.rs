@@ -16,13 +16,6 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 
 pub use atw::{easter_sunday, holiday, holidays, known_decrees, Decree, Holiday};
 
-/// Working days allowed for the acknowledgement of receipt.
-pub const ACKNOWLEDGE_WORKING_DAYS: u32 = 5;
-/// Working days after which the complainant gets a progress notice.
-pub const PROGRESS_WORKING_DAYS: u32 = 10;
-/// "Within four weeks": calendar days allowed for the substantive response.
-pub const RESPONSE_CALENDAR_DAYS: i64 = 28;
-
 fn is_weekend(date: NaiveDate) -> bool {
     matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
 }
@@ -190,26 +183,22 @@ impl Calendar {
     }
 }
 
-/// The three deadlines of a complaint, fixed at registration.
+/// The deadlines of a complaint, fixed at registration. `progress_by` is `None` under a
+/// procedure without a progress notice (the Awb's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {
     pub received: NaiveDate,
     pub acknowledge_by: NaiveDate,
-    pub progress_by: NaiveDate,
+    pub progress_by: Option<NaiveDate>,
     pub respond_by: NaiveDate,
 }
 
 impl Deadlines {
-    /// Computes all deadlines from the date of receipt, so they never shift afterwards
-    /// (e.g. when the operator later changes the closing days).
+    /// The deadlines of the seed's regulation (`reintegratie`: 5 and 10 working days, four
+    /// weeks) from the date of receipt; [`crate::domain::terms::Procedure::deadlines`] gives
+    /// those of any procedure.
     pub fn compute(calendar: &Calendar, received: NaiveDate) -> Self {
-        let four_weeks = received.checked_add_signed(chrono::TimeDelta::days(RESPONSE_CALENDAR_DAYS)).unwrap_or(NaiveDate::MAX);
-        Self {
-            received,
-            acknowledge_by: calendar.add_working_days(received, ACKNOWLEDGE_WORKING_DAYS),
-            progress_by: calendar.add_working_days(received, PROGRESS_WORKING_DAYS),
-            respond_by: calendar.on_or_next_working_day(four_weeks),
-        }
+        crate::domain::terms::Procedure::default().deadlines(calendar, received)
     }
 }
 
@@ -237,7 +226,7 @@ mod tests {
     fn deadlines(cal: &Calendar, received: NaiveDate) -> (NaiveDate, NaiveDate, NaiveDate) {
         let dl = Deadlines::compute(cal, received);
         assert_eq!(dl.received, received);
-        (dl.acknowledge_by, dl.progress_by, dl.respond_by)
+        (dl.acknowledge_by, dl.progress_by.unwrap(), dl.respond_by)
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl HearingInvite {
             start,
             minutes: self.minutes.unwrap_or(60),
             place: self.place,
-            answer_days: self.answer_days.unwrap_or(5),
+            answer_days: self.answer_days,
             with_subjects: self.with_subjects.is_some(),
         };
         Ok(CaseAction::HearingInvite(hearing))
@@ -292,7 +292,7 @@ mod tests {
         };
         assert_eq!(
             (hearing.start.to_rfc3339().as_str(), hearing.minutes, hearing.answer_days, hearing.with_subjects),
-            ("2026-12-15T13:00:00+00:00", 60, 5, true)
+            ("2026-12-15T13:00:00+00:00", 60, None, true)
         );
         assert_eq!(case_action("delete", b"csrf=x"), None);
     }

@@ -66,11 +66,13 @@ pub struct CaseRow {
 pub fn case_row(calendar: &Calendar, today: NaiveDate, case: CaseSummary) -> CaseRow {
     let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or(today);
     let closed = case.status == crate::store::CaseStatus::Closed;
-    let deadlines = vec![
-        deadline_view(calendar, today, "acknowledge", date(&case.acknowledge_by), case.acknowledged_at.is_some()),
-        deadline_view(calendar, today, "progress", date(&case.progress_by), case.progress_sent_at.is_some() || closed),
-        deadline_view(calendar, today, "respond", date(&case.respond_by), case.responded_at.is_some() || closed),
+    // A case whose procedure has no progress notice shows two.
+    let deadlines = [
+        Some(deadline_view(calendar, today, "acknowledge", date(&case.acknowledge_by), case.acknowledged_at.is_some())),
+        case.progress_by.as_deref().map(|by| deadline_view(calendar, today, "progress", date(by), case.progress_sent_at.is_some() || closed)),
+        Some(deadline_view(calendar, today, "respond", date(&case.respond_by), case.responded_at.is_some() || closed)),
     ];
+    let deadlines: Vec<DeadlineView> = deadlines.into_iter().flatten().collect();
     let urgent = if closed { None } else { deadlines.iter().filter(|d| d.level != Level::Met).min_by_key(|d| (d.days_left, d.date)).cloned() };
     CaseRow { case, deadlines, urgent }
 }
@@ -166,7 +168,7 @@ mod tests {
             subject: String::new(),
             received_on: "2026-11-02".into(),
             acknowledge_by: ack.into(),
-            progress_by: progress.into(),
+            progress_by: Some(progress.into()),
             respond_by: respond.into(),
             incomplete: vec![],
             messages: 0,
@@ -177,6 +179,7 @@ mod tests {
             supervisor_check: String::new(),
             progress_sent_at: None,
             responded_at: None,
+            procedure: String::new(),
         }
     }
 
@@ -250,7 +253,7 @@ mod tests {
             outcome: None,
             acknowledge_by: d(day),
             acknowledged_on: None,
-            progress_by: d(day),
+            progress_by: Some(d(day)),
             progress_on: None,
             respond_by: d(day),
             responded_on: None,
