@@ -269,6 +269,7 @@ impl Config {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
         p.extend(super::oauth::problems(self, secrets));
+        p.extend(super::oidc::problems(self, secrets));
         p
     }
 

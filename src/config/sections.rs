@@ -25,6 +25,8 @@ pub struct Web {
     /// How long a sign-in lasts (a working day).
     #[serde(default = "default_session_hours")]
     pub session_hours: u32,
+    /// Signing in with the organisation's account (OpenID Connect), beside the e-mailed link.
+    pub oidc: Option<super::oidc::Oidc>,
 }
 
 impl Web {

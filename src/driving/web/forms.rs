@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use axum::extract::{Multipart, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::NaiveDate;
 
 use super::auth::{self, BROWSER_COOKIE, SESSION_COOKIE};
-use super::pages::{readable, set_browser_cookie};
+use super::pages::readable;
 use super::signed::SignedForm;
 use super::{case_forms, require, Peer, Shared};
 use crate::app::actions::{ActionError, Delivery, PaperComplaint};
@@ -33,7 +33,7 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
         return web.message(StatusCode::FORBIDDEN, None, "csrf", "", Some("/sign-in"));
     }
     let address = form.get("email").map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
-    let sent = || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true });
+    let sent = || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true, oidc => web.oidc.is_some() });
     // No address of ours looks like this: the same answer, and nothing counted or kept.
     if crate::domain::vocabulary::EmailAddress::parse(&address).is_err() {
         return sent();
@@ -117,18 +117,25 @@ pub async fn use_link(State(web): State<Shared>, headers: HeaderMap, Path(token)
         tracing::info!("web: a sign-in link was refused (unknown, used, expired or another browser)");
         return web.message(StatusCode::BAD_REQUEST, None, "link_invalid", "", Some("/sign-in"));
     };
-    let (session, csrf) = (auth::new_token(), auth::new_token());
-    let expires = crate::store::now() + web.session.as_secs() as i64;
-    if let Err(e) = web.store.create_session(&auth::hash(&session), &email, &csrf, expires).await {
-        tracing::warn!(error = %e, "web: cannot store a session");
+    let Some(cookie) = open_session(&web, &email).await else {
         return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
-    }
+    };
     tracing::info!("web: handler signed in");
     let mut response = Redirect::to("/cases").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &session, web.session, web.secure)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    auth::add_cookie(&mut response, &cookie);
     response
+}
+
+/// A new session for the handler with this address, for a working day: the `Set-Cookie` value
+/// that carries it, or `None` if it cannot be stored (logged).
+pub(super) async fn open_session(web: &super::Web, email: &str) -> Option<String> {
+    let (session, csrf) = (auth::new_token(), auth::new_token());
+    let expires = crate::store::now() + web.session.as_secs() as i64;
+    if let Err(e) = web.store.create_session(&auth::hash(&session), email, &csrf, expires).await {
+        tracing::warn!(error = %e, "web: cannot store a session");
+        return None;
+    }
+    Some(auth::set_cookie(SESSION_COOKIE, &session, web.session))
 }
 
 /// Signing out (the session and its token checked by [`SignedForm`]).
@@ -137,10 +144,8 @@ pub async fn sign_out(State(web): State<Shared>, headers: HeaderMap, _form: Sign
         let _ = web.store.end_session(&auth::hash(&token)).await;
     }
     let mut response = Redirect::to("/sign-in").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &"0".repeat(64), std::time::Duration::ZERO, web.secure)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    set_browser_cookie(&web, &mut response, &auth::new_token());
+    auth::add_cookie(&mut response, &auth::set_cookie(SESSION_COOKIE, &"0".repeat(64), std::time::Duration::ZERO));
+    auth::set_browser_cookie(&mut response, &auth::new_token());
     response
 }
 
