@@ -201,6 +201,6 @@ mod tests {
     #[test]
     fn the_pkce_challenge_is_rfc_7636s() {
         // RFC 7636, appendix B.
-        assert_eq!(super::challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFWtBhJGKwGVmJIdqrYUXdqRnVe4uAsc");
+        assert_eq!(super::challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 }
