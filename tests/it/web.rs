@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod oidc;
+mod sign_in_links;
 mod set_aside;
 
 // ---- a small HTTP/1.1 client (for chromedriver, and for requests a browser would not make) ----
