@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod oidc;
+mod paper;
 mod sign_in_links;
 mod set_aside;
 

@@ -9,6 +9,7 @@ mod case_forms;
 pub mod forms;
 pub mod oidc;
 pub mod pages;
+pub mod paper;
 pub mod publication;
 pub mod set_aside;
 pub mod signed;
@@ -171,7 +172,7 @@ pub fn router(web: Shared) -> Router {
         .route("/set-aside/{id}/register", post(set_aside::register))
         .route("/register/publication", get(publication::page))
         .route("/register/publication.css", get(publication::stylesheet))
-        .route("/paper", get(pages::paper_form).post(forms::register_paper).layer(DefaultBodyLimit::max(30 * 1024 * 1024)))
+        .route("/paper", get(pages::paper_form).post(paper::register).layer(DefaultBodyLimit::max(paper::MAX_BODY)))
         .fallback(|State(web): State<Shared>, headers: HeaderMap| async move {
             let session = web.session(&headers).await;
             web.message(StatusCode::NOT_FOUND, session.as_ref(), "not_found", "", Some("/cases"))

@@ -57,6 +57,7 @@ async fn walk(db: Db) {
     let w = World::with(db, stack, &extra).await;
     let log_start = daemon_log().lock().unwrap().len();
     let daemon = w.start();
+    eventually("the workspace listens", WAIT, || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok() }).await;
     let downloads = tempfile::tempdir().unwrap();
     let browser = Browser::start(downloads.path()).await;
     let ann_account = json!({"sub": "s-ann", "oid": "oid-ann", "email": ann, "name": "Ann Smit"});
