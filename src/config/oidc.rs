@@ -206,3 +206,83 @@ fn handler_problems(o: &Oidc, add: &mut impl FnMut(&str, String, &str)) {
         seen.push(value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// The minimal configuration with `web` appended.
+    fn config(web: &str) -> Config {
+        let text = format!(
+            "[organisation]\nname = \"X\"\ncomplaints_address = \"klachten@example.nl\"\nregulation_url = \"https://example.nl/r\"\n\
+             [imap]\nhost = \"127.0.0.1\"\nport = 143\nuser = \"u\"\npassword = \"p\"\ntls = \"none\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 25\ntls = \"none\"\n\
+             [web]\nlisten = \"127.0.0.1:8080\"\n{web}"
+        );
+        Config::parse(&text).unwrap()
+    }
+
+    /// The problems, without reading secrets (the variables named here are not set).
+    fn problems(oidc: &str) -> Vec<String> {
+        config(oidc).check(false).into_iter().map(|p| p.key).collect()
+    }
+
+    const HANDLERS: &str = "[web.oidc.handlers]\n\"a.smit@example.nl\" = \"oid-a\"\n";
+
+    #[test]
+    fn every_documented_key_exists_and_foreign_keys_are_named() {
+        let example = include_str!("../../config/klachtd.example.toml");
+        let block = example.split("# [web.oidc]\n").nth(1).expect("the example documents [web.oidc]").split("\n\n").next().unwrap();
+        let uncommented: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.starts_with('[') || l.contains(" = ")).collect();
+        let c = config(&format!("[web.oidc]\n{}\n", uncommented.join("\n")));
+        let o = c.web.as_ref().unwrap().oidc.as_ref().expect("every documented [web.oidc] key is known");
+        assert_eq!((o.timeout_secs, o.handlers.len()), (15, 1));
+        assert_eq!(o.handler_for("22222222-2222-2222-2222-222222222222"), Some("a.smit@example.nl"));
+        // All keys at once: Google's hd is not Entra's, two secrets are one too many, and the CA
+        // file is not there.
+        let keys: Vec<_> = c.check(false).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["web.oidc.hosted_domain", "web.oidc.client_secret_file", "web.oidc.ca_file"], "{keys:?}");
+    }
+
+    #[test]
+    fn each_provider_needs_its_keys() {
+        let base = "client_id = \"app\"\nclient_secret_env = \"S\"\nclaim = \"email\"\n";
+        let ok = |extra: &str| problems(&format!("[web.oidc]\n{base}{extra}{HANDLERS}"));
+        assert!(ok("provider = \"entra\"\ntenant = \"contoso.onmicrosoft.com\"\n").is_empty());
+        assert!(ok("provider = \"google\"\nhosted_domain = \"example.nl\"\n").is_empty());
+        assert!(ok("provider = \"generic\"\nissuer = \"http://127.0.0.1:9000\"\n").is_empty());
+        assert_eq!(ok("provider = \"entra\"\n"), ["web.oidc.tenant"]);
+        assert_eq!(ok("provider = \"entra\"\ntenant = \"common\"\n"), ["web.oidc.tenant"]);
+        assert_eq!(ok("provider = \"generic\"\n"), ["web.oidc.issuer"]);
+        assert_eq!(ok("provider = \"generic\"\nissuer = \"http://idp.example.nl\"\n"), ["web.oidc.issuer"], "plain HTTP only on loopback");
+        assert_eq!(ok("provider = \"google\"\ntenant = \"x\"\n"), ["web.oidc.tenant"]);
+        let google_oid = problems(&format!("[web.oidc]\nprovider = \"google\"\nclient_id = \"app\"\nclient_secret_env = \"S\"\nclaim = \"oid\"\n{HANDLERS}"));
+        assert_eq!(google_oid, ["web.oidc.claim"]);
+    }
+
+    #[test]
+    fn handlers_are_addresses_with_a_value_each_and_one_account_signs_in_one() {
+        let head = "[web.oidc]\nprovider = \"google\"\nclient_id = \"app\"\nclient_secret_env = \"S\"\nclaim = \"email\"\n[web.oidc.handlers]\n";
+        assert_eq!(problems(head), ["web.oidc.handlers"], "nobody could sign in");
+        assert_eq!(problems(&format!("{head}\"ann\" = \"a@x.nl\"\n")), ["web.oidc.handlers"]);
+        assert_eq!(problems(&format!("{head}\"a@x.nl\" = \" \"\n")), ["web.oidc.handlers"]);
+        assert_eq!(problems(&format!("{head}\"a@x.nl\" = \"ann@x.nl\"\n\"b@x.nl\" = \"ANN@x.nl\"\n")), ["web.oidc.handlers"]);
+        let c = config(&format!("{head}\"a@x.nl\" = \"Ann@X.nl\"\n"));
+        let o = c.web.as_ref().unwrap().oidc.as_ref().unwrap();
+        assert_eq!(o.handler_for("ann@x.nl"), Some("a@x.nl"), "addresses compare without case");
+        assert_eq!(o.handler_for("bob@x.nl"), None);
+        assert_eq!(o.issuer(), "https://accounts.google.com");
+    }
+
+    #[test]
+    fn identifiers_compare_exactly_and_the_secret_is_read_when_asked() {
+        let head = "[web.oidc]\nprovider = \"entra\"\ntenant = \"t\"\nclient_id = \"app\"\nclient_secret_file = \"/nonexistent/secret\"\nclaim = \"oid\"\n";
+        let c = config(&format!("{head}[web.oidc.handlers]\n\"a@x.nl\" = \"AbC\"\n"));
+        let o = c.web.as_ref().unwrap().oidc.as_ref().unwrap();
+        assert_eq!((o.handler_for("AbC"), o.handler_for("abc")), (Some("a@x.nl"), None));
+        assert_eq!(o.issuer(), "https://login.microsoftonline.com/t/v2.0");
+        assert!(o.client_secret().unwrap_err().contains("web.oidc.client_secret_file"));
+        // Without secrets (the command line) the file is not read; with them it is a problem.
+        assert!(c.check(false).is_empty());
+        assert_eq!(c.check(true).into_iter().map(|p| p.key).collect::<Vec<_>>(), ["web.oidc.client_secret_file"]);
+    }
+}
