@@ -130,7 +130,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     let provider = format!("{:?}", o.provider).to_lowercase();
     match o.provider {
         OidcProvider::Entra => match o.tenant.as_deref().map(str::trim) {
-            None | Some("") => add("tenant", "is required for provider \"entra\"".into(), "set the directory (tenant) ID from the app registration's overview page"),
+            None | Some("") => {
+                add("tenant", "is required for provider \"entra\"".into(), "set the directory (tenant) ID from the app registration's overview page")
+            }
             Some(t) if SHARED_TENANTS.contains(&t.to_ascii_lowercase().as_str()) => add(
                 "tenant",
                 format!("{t:?} admits accounts of every organisation"),
@@ -155,7 +157,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     let issuer = o.issuer();
     if !issuer.is_empty() {
         match crate::config::oauth::Url::parse(&issuer) {
-            Ok(u) if !u.https && !crate::config::check::is_loopback(&u.host) => add("issuer", format!("{issuer} is not https"), "use the provider's https:// issuer"),
+            Ok(u) if !u.https && !crate::config::check::is_loopback(&u.host) => {
+                add("issuer", format!("{issuer} is not https"), "use the provider's https:// issuer")
+            }
             Ok(_) => {}
             Err(e) => add("issuer", e, "write the issuer URL, e.g. https://login.microsoftonline.com/TENANT/v2.0"),
         }
@@ -164,7 +168,11 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
         add("client_id", "is empty".into(), "set the application (client) ID the provider gave the app");
     }
     if u8::from(o.client_secret_file.is_some()) + u8::from(o.client_secret_env.is_some()) != 1 {
-        add("client_secret_file", "needs exactly one of client_secret_file or client_secret_env".into(), "keep the secret in its own file (under systemd a credential), never in this file");
+        add(
+            "client_secret_file",
+            "needs exactly one of client_secret_file or client_secret_env".into(),
+            "keep the secret in its own file (under systemd a credential), never in this file",
+        );
     } else if secrets {
         if let Err(e) = o.client_secret() {
             let key = if o.client_secret_env.is_some() { "client_secret_env" } else { "client_secret_file" };

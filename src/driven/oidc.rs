@@ -150,7 +150,8 @@ impl Provider {
             ("code_verifier", verifier),
         ]);
         let url = http::Url::parse(&d.token_endpoint).map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?;
-        let response = http::post_form(&url, &form, &self.tls, self.config.timeout()).await.map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?;
+        let response =
+            http::post_form(&url, &form, &self.tls, self.config.timeout()).await.map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?;
         let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
         let token = match (response.status, body["id_token"].as_str()) {
             (200, Some(t)) => t.to_string(),

@@ -247,10 +247,11 @@ fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
 pub(super) async fn scrub_expired_sign_in_links(conn: &mut super::Conn, t: i64) -> Result<u64, sqlx::Error> {
     let expired = "kind = 'sign-in-link' AND message_id IN (SELECT message_id FROM web_links WHERE expires_at < $1 AND used_at IS NULL)";
     let dropped = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM outbox WHERE status = 'pending' AND {expired}"))).bind(t).execute(&mut *conn).await?;
-    let scrubbed = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE outbox SET body = '(sign-in link expired)' WHERE body NOT LIKE '(sign-in link %' AND {expired}")))
-        .bind(t)
-        .execute(&mut *conn)
-        .await?;
+    let scrubbed =
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE outbox SET body = '(sign-in link expired)' WHERE body NOT LIKE '(sign-in link %' AND {expired}")))
+            .bind(t)
+            .execute(&mut *conn)
+            .await?;
     Ok(dropped.rows_affected() + scrubbed.rows_affected())
 }
 
@@ -270,11 +271,11 @@ async fn record_sent(
         "UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL,
          body = CASE WHEN kind = 'sign-in-link' THEN '(sign-in link sent)' ELSE body END WHERE id = $3",
     )
-        .bind(t)
-        .bind(smtp_reply)
-        .bind(item.id)
-        .execute(&mut **tx)
-        .await?;
+    .bind(t)
+    .bind(smtp_reply)
+    .bind(item.id)
+    .execute(&mut **tx)
+    .await?;
     let action = format!("{}-sent", item.mail.kind);
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.

@@ -12,9 +12,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod oidc;
+#[path = "common/oidc_provider.rs"]
+mod oidc_provider;
 mod paper;
-mod sign_in_links;
 mod set_aside;
+mod sign_in_links;
 
 // ---- a small HTTP/1.1 client (for chromedriver, and for requests a browser would not make) ----
 

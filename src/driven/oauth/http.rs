@@ -51,9 +51,7 @@ pub async fn get(url: &Url, tls: &Arc<ClientConfig>, timeout: Duration) -> std::
 }
 
 async fn within(timeout: Duration, exchange: impl std::future::Future<Output = std::io::Result<Response>>) -> std::io::Result<Response> {
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {timeout:?}")))?
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {timeout:?}")))?
 }
 
 /// Sends `head` (the request line and its own headers) with the common headers and `body`.

@@ -166,7 +166,13 @@ mod tests {
         assert!(refused(|c| c["iss"] = json!("https://evil.example/t")).unwrap().contains("issuer"));
         assert!(refused(|c| c["aud"] = json!("other")).unwrap().contains("aud"));
         assert!(refused(|c| c["aud"] = json!(["other", "app"])).unwrap().contains("azp"), "several audiences need azp");
-        assert_eq!(refused(|c| { c["aud"] = json!(["other", "app"]); c["azp"] = json!("app") }), None);
+        assert_eq!(
+            refused(|c| {
+                c["aud"] = json!(["other", "app"]);
+                c["azp"] = json!("app")
+            }),
+            None
+        );
         assert!(refused(|c| c["exp"] = json!(NOW - LEEWAY_SECS - 1)).unwrap().contains("expired"));
         assert_eq!(refused(|c| c["exp"] = json!(NOW - 10)), None, "within the leeway");
         assert!(refused(|c| c["iat"] = json!(NOW + 3600)).unwrap().contains("not valid yet"));

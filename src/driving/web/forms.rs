@@ -32,7 +32,8 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
         return web.message(StatusCode::FORBIDDEN, None, "csrf", "", Some("/sign-in"));
     }
     let address = form.get("email").map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
-    let sent = || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true, oidc => web.oidc.is_some() });
+    let sent =
+        || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true, oidc => web.oidc.is_some() });
     // No address of ours looks like this: the same answer, and nothing counted or kept.
     if crate::domain::vocabulary::EmailAddress::parse(&address).is_err() {
         return sent();

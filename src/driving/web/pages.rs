@@ -32,7 +32,8 @@ pub async fn sign_in_form(State(web): State<Shared>, headers: HeaderMap) -> Resp
         Some(b) => (b, false),
         None => (auth::new_token(), true),
     };
-    let mut response = web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => false, oidc => web.oidc.is_some() });
+    let mut response =
+        web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => false, oidc => web.oidc.is_some() });
     if fresh {
         auth::set_browser_cookie(&mut response, &browser);
     }

@@ -16,8 +16,6 @@ use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::watch;
 
-pub mod oidc_provider;
-
 pub const PASSWORD: &str = "test-secret";
 
 /// Declares each listed `async fn name(db: Db)` as two tests, `sqlite::name` and

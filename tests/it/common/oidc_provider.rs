@@ -14,10 +14,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-// The OAuth tests' provider, for its helpers (it is a module of `oauth`, so it is named again).
-#[path = "oauth_idp.rs"]
-mod oauth_idp;
-use oauth_idp::{b64url, rsa_key_and_certificate};
+// The OAuth tests' provider (tests/it/common/oauth_idp.rs), for its helpers.
+use crate::oauth::idp::{b64url, rsa_key_and_certificate};
 
 /// One way in which the next ID tokens are wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +226,13 @@ fn authorize(state: &mut State, p: &HashMap<String, String>) -> (u16, String, St
         return (400, String::new(), "the code flow with PKCE (S256) and a nonce is required".into());
     }
     let code = b64url(klachtd::driving::web::auth::new_token().as_bytes());
-    let grant = Grant { client_id: get("client_id"), redirect_uri: get("redirect_uri"), challenge: get("code_challenge"), nonce: get("nonce"), claims: state.user.clone() };
+    let grant = Grant {
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        challenge: get("code_challenge"),
+        nonce: get("nonce"),
+        claims: state.user.clone(),
+    };
     state.codes.insert(code.clone(), grant);
     let location = format!("{}?{}", state.redirect_uri, serde_urlencoded::to_string([("code", code), ("state", get("state"))]).unwrap());
     (302, format!("Location: {location}\r\n"), String::new())

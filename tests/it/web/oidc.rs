@@ -6,7 +6,7 @@
 //! refusals are logged without the person.
 
 use super::*;
-use crate::common::oidc_provider::{OidcProvider, Tamper};
+use super::oidc_provider::{OidcProvider, Tamper};
 
 on_both_databases!(handlers_sign_in_with_their_organisations_account);
 
