@@ -34,11 +34,6 @@ impl Web {
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
     }
-
-    /// Cookies go over TLS only, unless the workspace is plain HTTP on loopback.
-    pub fn secure_cookies(&self) -> bool {
-        self.public_url().starts_with("https://")
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

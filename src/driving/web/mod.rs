@@ -266,7 +266,6 @@ mod tests {
         let c = config("[web]\nlisten = \"127.0.0.1:8080\"\n");
         let web = c.web.unwrap();
         assert_eq!(web.public_url(), "http://127.0.0.1:8080");
-        assert!(!web.secure_cookies());
         assert_eq!(web.session_hours, 9);
     }
 
@@ -280,7 +279,6 @@ mod tests {
         let c = config("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl/\"\nbehind_proxy = true\n");
         let web = c.web.unwrap();
         assert_eq!(web.public_url(), "https://k.example.nl");
-        assert!(web.secure_cookies());
     }
 
     #[test]

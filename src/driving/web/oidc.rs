@@ -1,17 +1,19 @@
 //! Signing in with the organisation's account (OpenID Connect, `[web.oidc]`), beside the
 //! e-mailed link: `/sign-in/oidc` sends the browser to the identity provider with a fresh
-//! state, nonce and PKCE verifier (kept here, in memory, for ten minutes; the state also in a
-//! `__Host-` cookie, so the answer must come back to the browser that started); the provider
-//! sends it back to `/sign-in/oidc/callback` with a code, which [`Provider::sign_in`] exchanges
-//! and checks. The configured claim must name a configured, active handler; nobody else gets in.
+//! state (also in a `__Host-` cookie, so the answer must come back to the browser that started,
+//! within ten minutes) and the nonce and PKCE verifier derived from it with a key of this
+//! process (HMAC-SHA256): nothing is kept per sign-in, so no one can fill a store of sign-ins
+//! under way. The provider sends the browser back to `/sign-in/oidc/callback` with a code,
+//! which [`Provider::sign_in`] exchanges and checks. The configured claim must name a
+//! configured, active handler; nobody else gets in.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use ring::rand::SecureRandom;
 
 use super::{auth, Shared, Web};
 use crate::config::oidc::Oidc;
@@ -19,43 +21,45 @@ use crate::driven::oidc::{OidcError, Provider};
 
 /// How long a started sign-in waits for the provider's answer.
 const PENDING_FOR: Duration = Duration::from_secs(10 * 60);
-/// Started sign-ins kept at most (each is a few hundred bytes).
-const MAX_PENDING: usize = 10_000;
 
-struct Pending {
-    nonce: String,
-    verifier: String,
-    started: Instant,
-}
-
-/// The sign-in with the identity provider: the provider, and the sign-ins under way.
+/// The sign-in with the identity provider.
 pub struct OidcSignIn {
     pub provider: Provider,
     redirect_uri: String,
-    /// By the hash of their state.
-    pending: Mutex<HashMap<String, Pending>>,
+    /// Derives each sign-in's nonce and PKCE verifier from its state.
+    key: ring::hmac::Key,
 }
 
 impl OidcSignIn {
     pub fn new(config: &Oidc, public_url: &str) -> anyhow::Result<Self> {
-        Ok(Self { provider: Provider::new(config)?, redirect_uri: format!("{public_url}/sign-in/oidc/callback"), pending: Mutex::default() })
+        let mut key = [0u8; 32];
+        ring::rand::SystemRandom::new().fill(&mut key).map_err(|_| anyhow::anyhow!("the operating system's random generator failed"))?;
+        Ok(Self {
+            provider: Provider::new(config)?,
+            redirect_uri: format!("{public_url}/sign-in/oidc/callback"),
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+        })
     }
 
-    /// Keeps a started sign-in; false when too many are under way.
-    fn remember(&self, state: &str, pending: Pending) -> bool {
-        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, p| p.started.elapsed() < PENDING_FOR);
-        if map.len() >= MAX_PENDING {
-            return false;
-        }
-        map.insert(auth::hash(state), pending);
-        true
+    /// The nonce and the PKCE verifier of the sign-in with `state` (64 hex digits each).
+    fn secrets(&self, state: &str) -> (String, String) {
+        let derive = |label: &str| {
+            let tag = ring::hmac::sign(&self.key, format!("{label}:{state}").as_bytes());
+            tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        (derive("nonce"), derive("pkce-verifier"))
     }
+}
 
-    /// The sign-in started with `state`, once, within its time.
-    fn take(&self, state: &str) -> Option<Pending> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&auth::hash(state)).filter(|p| p.started.elapsed() < PENDING_FOR)
-    }
+/// A new state: 192 random bits and the time it was made (Unix seconds), as 64 hex digits.
+fn new_state(now: i64) -> String {
+    format!("{}{:016x}", &auth::new_token()[..48], now)
+}
+
+/// Whether `state` was made within [`PENDING_FOR`] before `now`.
+fn fresh(state: &str, now: i64) -> bool {
+    let made = state.get(48..).and_then(|t| i64::from_str_radix(t, 16).ok());
+    made.is_some_and(|t| t <= now + 60 && now - t < PENDING_FOR.as_secs() as i64)
 }
 
 /// `GET /sign-in/oidc`: off to the identity provider.
@@ -63,15 +67,12 @@ pub async fn start(State(web): State<Shared>) -> Response {
     let Some(oidc) = &web.oidc else {
         return web.message(StatusCode::NOT_FOUND, None, "not_found", "", Some("/sign-in"));
     };
-    let (state, nonce, verifier) = (auth::new_token(), auth::new_token(), auth::new_token());
+    let state = new_state(crate::store::now());
+    let (nonce, verifier) = oidc.secrets(&state);
     let url = match oidc.provider.authorization_url(&state, &nonce, &verifier, &oidc.redirect_uri).await {
         Ok(url) => url,
         Err(e) => return failed(&web, e),
     };
-    if !oidc.remember(&state, Pending { nonce, verifier, started: Instant::now() }) {
-        tracing::warn!("oidc: too many sign-ins under way; refused for a while");
-        return web.message(StatusCode::TOO_MANY_REQUESTS, None, "too_many", "", Some("/sign-in"));
-    }
     let mut response = Redirect::to(&url).into_response();
     auth::add_cookie(&mut response, &auth::set_cookie_same_site(auth::OIDC_COOKIE, &state, PENDING_FOR, "Lax"));
     response
@@ -83,9 +84,9 @@ pub async fn callback(State(web): State<Shared>, headers: HeaderMap, Query(query
         return web.message(StatusCode::NOT_FOUND, None, "not_found", "", Some("/sign-in"));
     };
     let state = query.get("state").map(String::as_str).unwrap_or_default();
-    // The state must be this browser's (its cookie) and one we started, once.
+    // The state must be this browser's (its cookie, which goes once signed in), and recent.
     let ours = auth::cookie(&headers, auth::OIDC_COOKIE).is_some_and(|c| auth::csrf_matches(&c, Some(state)));
-    let Some(pending) = ours.then(|| oidc.take(state)).flatten() else {
+    if !ours || !fresh(state, crate::store::now()) {
         tracing::info!("oidc: an answer from the identity provider was refused (unknown, used, expired or another browser)");
         return web.message(StatusCode::BAD_REQUEST, None, "oidc_failed", "", Some("/sign-in"));
     };
@@ -96,7 +97,8 @@ pub async fn callback(State(web): State<Shared>, headers: HeaderMap, Query(query
         return web.message(StatusCode::FORBIDDEN, None, "oidc_failed", "", Some("/sign-in"));
     }
     let code = query.get("code").map(String::as_str).filter(|c| !c.is_empty() && c.len() <= 4096).unwrap_or_default();
-    let value = match oidc.provider.sign_in(code, &pending.verifier, &pending.nonce, &oidc.redirect_uri).await {
+    let (nonce, verifier) = oidc.secrets(state);
+    let value = match oidc.provider.sign_in(code, &verifier, &nonce, &oidc.redirect_uri).await {
         Ok(Some(value)) => value,
         Ok(None) => return refused(&web, "the ID token lacks the configured claim"),
         Err(e) => return failed(&web, e),
@@ -141,5 +143,29 @@ fn failed(web: &Web, error: OidcError) -> Response {
             tracing::info!(%reason, "oidc: sign-in refused");
             web.message(StatusCode::FORBIDDEN, None, "oidc_failed", "", Some("/sign-in"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_fresh_for_ten_minutes_and_its_secrets_are_its_own() {
+        let now = 1_800_000_000;
+        let state = new_state(now);
+        assert!(auth::well_formed(&state), "a state is a cookie value of ours");
+        assert!(fresh(&state, now) && fresh(&state, now + 599));
+        assert!(!fresh(&state, now + 600) && !fresh(&state, now - 61), "too old, or from the future");
+        assert!(!fresh("00", now) && !fresh(&"z".repeat(64), now));
+        let oidc: Oidc = toml::from_str("provider = \"google\"\nclient_id = \"a\"\nclient_secret_env = \"S\"\nclaim = \"sub\"\n").unwrap();
+        let oidc = &oidc;
+        let (a, b) = (OidcSignIn::new(oidc, "http://x").unwrap(), OidcSignIn::new(oidc, "http://x").unwrap());
+        let (nonce, verifier) = a.secrets(&state);
+        assert_eq!(a.secrets(&state), (nonce.clone(), verifier.clone()), "derived again alike at the callback");
+        assert_ne!(nonce, verifier);
+        assert_ne!(a.secrets(&new_state(now)).0, nonce, "another sign-in, other secrets");
+        assert_ne!(b.secrets(&state).0, nonce, "another process, another key");
+        assert_eq!(verifier.len(), 64, "a PKCE verifier is 43 to 128 characters");
     }
 }

@@ -5,8 +5,8 @@
 //! unknown key is refused; after the provider rotates its key, sign-in goes on working. The
 //! refusals are logged without the person.
 
-use super::*;
 use super::oidc_provider::{OidcProvider, Tamper};
+use super::*;
 
 on_both_databases!(handlers_sign_in_with_their_organisations_account);
 
