@@ -113,6 +113,17 @@ impl Provider {
         Ok(d)
     }
 
+    /// For `check-config`: the provider's discovery document and keys can be read. Returns the
+    /// issuer and how many signing keys it publishes.
+    pub async fn check(&self) -> Result<(String, usize), OidcError> {
+        let d = self.discovery().await?;
+        let keys = self.keys(&d, None).await?;
+        if keys.is_empty() {
+            return Err(OidcError::Unavailable(format!("{} publishes no RSA signing key", d.jwks_uri)));
+        }
+        Ok((d.issuer, keys.len()))
+    }
+
     /// Where the browser goes to sign in: the authorization request with `state`, `nonce` and
     /// the PKCE challenge of `verifier`, coming back to `redirect_uri`.
     pub async fn authorization_url(&self, state: &str, nonce: &str, verifier: &str, redirect_uri: &str) -> Result<String, OidcError> {

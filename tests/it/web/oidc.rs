@@ -55,6 +55,15 @@ async fn walk(db: Db) {
         secret_file.display()
     );
     let w = World::with(db, stack, &extra).await;
+    // What check-config asks of the provider: its discovery document and keys.
+    let oidc = w.config.web.as_ref().and_then(|web| web.oidc.as_ref()).unwrap();
+    let (issuer, keys) = klachtd::driven::oidc::Provider::new(oidc).unwrap().check().await.unwrap();
+    assert_eq!((issuer, keys, provider.jwks_fetches()), (provider.base.clone(), 1, 1));
+    let mut wrong = oidc.clone();
+    // The same server by another name: its discovery document names another issuer.
+    wrong.issuer = Some(provider.base.replace("localhost", "127.0.0.1"));
+    let error = klachtd::driven::oidc::Provider::new(&wrong).unwrap().check().await.unwrap_err().to_string();
+    assert!(error.contains("names issuer"), "{error}");
     let log_start = daemon_log().lock().unwrap().len();
     let daemon = w.start();
     eventually("the workspace listens", WAIT, || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok() }).await;
@@ -72,7 +81,7 @@ async fn walk(db: Db) {
     assert!(browser.source().await.contains("Ann Smit"));
     // The session cookie is a `__Host-` one, which Chromium takes on http://127.0.0.1.
     assert_eq!(browser.cookie("__Host-klachtd_session").await.len(), 64);
-    assert_eq!(provider.jwks_fetches(), 1);
+    assert_eq!(provider.jwks_fetches(), 2, "the daemon's first fetch (check-config made one before)");
     browser.click("header form button").await;
     browser.wait_for("signed out", "id=\"send-link\"").await;
     assert_signed_out(&browser, &base).await;
@@ -107,7 +116,7 @@ async fn walk(db: Db) {
     provider.tamper(Tamper::None);
     provider.rotate();
     sign_in_with_account(&browser, &base, "Ann's cases after the rotation", SIGNED_IN).await;
-    assert_eq!(provider.jwks_fetches(), 2);
+    assert_eq!(provider.jwks_fetches(), 3);
     browser.click("header form button").await;
     browser.wait_for("signed out", "id=\"send-link\"").await;
 
@@ -117,7 +126,7 @@ async fn walk(db: Db) {
     for _ in 0..2 {
         sign_in_with_account(&browser, &base, "the refusal of an unknown key", FAILED).await;
     }
-    assert!(provider.jwks_fetches() <= 3, "{} fetches", provider.jwks_fetches());
+    assert!(provider.jwks_fetches() <= 4, "{} fetches", provider.jwks_fetches());
     assert_signed_out(&browser, &base).await;
 
     // An answer that is not this browser's sign-in (no state cookie) is refused.
