@@ -178,6 +178,8 @@ impl Provider {
         parsed.signed_by(&keys)?;
         let expected = Expected {
             issuer: &d.issuer,
+            // Google's ID tokens may name their issuer without the scheme.
+            issuer_alias: (self.config.provider == OidcProvider::Google).then_some("accounts.google.com"),
             client_id: &self.config.client_id,
             nonce,
             hosted_domain: self.config.hosted_domain.as_deref(),

@@ -81,6 +81,8 @@ impl Parsed<'_> {
 /// What the claims must say.
 pub struct Expected<'a> {
     pub issuer: &'a str,
+    /// Another spelling of the issuer the provider uses (Google: `accounts.google.com`).
+    pub issuer_alias: Option<&'a str>,
     pub client_id: &'a str,
     pub nonce: &'a str,
     /// Google's Workspace domain (`hd`), when one is configured.
@@ -93,7 +95,8 @@ pub struct Expected<'a> {
 pub fn check_claims(claims: &Map<String, Value>, want: &Expected<'_>) -> Result<(), Refusal> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-    if text("iss").map(|i| i.trim_end_matches('/')) != Some(want.issuer) {
+    let iss = text("iss").map(|i| i.trim_end_matches('/'));
+    if iss != Some(want.issuer) && (iss.is_none() || iss != want.issuer_alias) {
         return Err(Refusal("the ID token is from another issuer"));
     }
     let audiences: Vec<&str> = match claims.get("aud") {
@@ -146,7 +149,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn want<'a>() -> Expected<'a> {
-        Expected { issuer: "https://idp.example/t", client_id: "app", nonce: "n1", hosted_domain: None, now: NOW }
+        Expected { issuer: "https://idp.example/t", issuer_alias: None, client_id: "app", nonce: "n1", hosted_domain: None, now: NOW }
     }
 
     fn good() -> Value {
@@ -178,6 +181,11 @@ mod tests {
         assert!(refused(|c| c["iat"] = json!(NOW + 3600)).unwrap().contains("not valid yet"));
         assert!(refused(|c| c["nonce"] = json!("n2")).unwrap().contains("nonce"));
         assert!(refused(|c| c.as_object_mut().unwrap().remove("nonce").map(drop).unwrap_or(())).unwrap().contains("nonce"));
+        let google = Expected { issuer_alias: Some("idp.example/t"), ..want() };
+        let mut c = good();
+        c["iss"] = json!("idp.example/t");
+        assert!(check_claims(&claims(c.clone()), &want()).is_err());
+        assert!(check_claims(&claims(c), &google).is_ok(), "Google's other spelling of its issuer");
         let hd = Expected { hosted_domain: Some("x.nl"), ..want() };
         assert!(check_claims(&claims(good()), &hd).is_err());
         let mut c = good();
