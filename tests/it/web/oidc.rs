@@ -75,6 +75,7 @@ async fn walk(db: Db) {
     provider.sign_in_as(ann_account.clone());
     browser.goto(&format!("{base}/sign-in")).await;
     browser.wait_for("the sign-in page", "id=\"sign-in-oidc\"").await;
+    browser.screenshot(&format!("{db:?}-sign-in-oidc").to_lowercase()).await;
     let mut violations: Vec<String> = browser.axe().await.into_iter().map(|v| format!("sign-in: {v}")).collect();
     sign_in_with_account(&browser, &base, "Ann's cases", SIGNED_IN).await;
     assert!(browser.current_url().await.ends_with("/cases"));
@@ -90,6 +91,7 @@ async fn walk(db: Db) {
     // address: only the configured claim counts.
     provider.sign_in_as(json!({"sub": "s-x", "oid": stranger, "email": bob}));
     sign_in_with_account(&browser, &base, "the refusal", REFUSED).await;
+    browser.screenshot(&format!("{db:?}-oidc-refused").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("refused: {v}")));
     assert_signed_out(&browser, &base).await;
 
