@@ -163,6 +163,9 @@ impl OutboxWorker {
         if !self.record_unrecorded().await {
             return false;
         }
+        if let Err(e) = self.store.scrub_expired_sign_in_links().await {
+            tracing::warn!(error = %e, "outbox: cannot clear expired sign-in links");
+        }
         let stop = std::sync::atomic::AtomicBool::new(false);
         let senders = futures::future::join_all((0..CONNECTIONS).map(|_| self.deliver_claimed(shutdown, &stop))).await;
         // The run of mails is over; the next one logs in afresh (with a current token, under

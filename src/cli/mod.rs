@@ -252,6 +252,10 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     );
     daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
     outln!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    if let Some(oidc) = config.web.as_ref().and_then(|w| w.oidc.as_ref()) {
+        let (issuer, keys) = crate::driven::oidc::Provider::new(oidc)?.check().await.context("web.oidc")?;
+        outln!("web.oidc: ok (issuer {issuer}, {keys} signing key(s))");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -27,6 +27,7 @@ impl Config {
         self.check_calendar(&mut p);
         self.check_outbox(&mut p);
         p.0.extend(super::oauth::problems(self, secrets));
+        p.0.extend(super::oidc::problems(self, secrets));
         p.0
     }
 

@@ -13,6 +13,7 @@ use crate::domain::calendar::Calendar;
 pub(crate) mod check;
 mod defaults;
 pub mod oauth;
+pub mod oidc;
 pub mod procedure;
 mod secret;
 mod sections;

@@ -25,17 +25,14 @@ pub struct Web {
     /// How long a sign-in lasts (a working day).
     #[serde(default = "default_session_hours")]
     pub session_hours: u32,
+    /// Signing in with the organisation's account (OpenID Connect), beside the e-mailed link.
+    pub oidc: Option<super::oidc::Oidc>,
 }
 
 impl Web {
     /// The base of the links, without a trailing slash.
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
-    }
-
-    /// Cookies go over TLS only, unless the workspace is plain HTTP on loopback.
-    pub fn secure_cookies(&self) -> bool {
-        self.public_url().starts_with("https://")
     }
 }
 

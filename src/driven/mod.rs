@@ -5,10 +5,12 @@
 //! - [`smtp`]: outgoing mail as an [`app::outbox::Transport`](crate::app::outbox::Transport);
 //! - [`oauth`]: tokens for IMAP and SMTP logins (Microsoft, Google, any token endpoint);
 //! - [`tls`]: the one rustls client configuration;
+//! - [`oidc`]: the web workspace's sign-in with the organisation's identity provider;
 //! - [`systemd`]: readiness and watchdog notifications.
 
 pub mod imap;
 pub mod oauth;
+pub mod oidc;
 pub mod smtp;
 pub mod systemd;
 pub mod tls;

@@ -66,6 +66,13 @@ impl Store {
         Ok(())
     }
 
+    /// See [`scrub_expired_sign_in_links`]: run before mail is claimed, so an expired link is
+    /// never sent. Returns the mails changed.
+    pub async fn scrub_expired_sign_in_links(&self) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(scrub_expired_sign_in_links(&mut conn, now()).await?)
+    }
+
     /// Claims up to `limit` due outgoing mails for `lease`, in one statement: of two claimants
     /// asking at once each row goes to one (the UPDATE re-checks the lease of every row).
     pub async fn claim_outbox_batch(&self, worker: &str, lease: Duration, which: Claim, limit: u32) -> Result<Vec<OutboxItem>> {
@@ -235,6 +242,19 @@ fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
     })
 }
 
+/// Sign-in links that expired (at `t`) keep no token in the outbox: a mail that went out (or
+/// failed) loses its body, one still waiting is not sent at all (it could sign no one in).
+pub(super) async fn scrub_expired_sign_in_links(conn: &mut super::Conn, t: i64) -> Result<u64, sqlx::Error> {
+    let expired = "kind = 'sign-in-link' AND message_id IN (SELECT message_id FROM web_links WHERE expires_at < $1 AND used_at IS NULL)";
+    let dropped = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM outbox WHERE status = 'pending' AND {expired}"))).bind(t).execute(&mut *conn).await?;
+    let scrubbed =
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE outbox SET body = '(sign-in link expired)' WHERE body NOT LIKE '(sign-in link %' AND {expired}")))
+            .bind(t)
+            .execute(&mut *conn)
+            .await?;
+    Ok(dropped.rows_affected() + scrubbed.rows_affected())
+}
+
 /// Records the SMTP server's acceptance of `item` at `t` in its row, and adds what that means
 /// for its cases to `met` (the deadline a letter answers, as a statement for a list of cases
 /// `$2`, and when) and to `events` (their history).
@@ -246,12 +266,16 @@ async fn record_sent(
     met: &mut std::collections::BTreeMap<(&'static str, i64), Vec<i64>>,
     events: &mut Vec<(i64, String, String)>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL WHERE id = $3")
-        .bind(t)
-        .bind(smtp_reply)
-        .bind(item.id)
-        .execute(&mut **tx)
-        .await?;
+    // A sign-in link's token is worthless to keep once the link is on its way; it goes.
+    sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL,
+         body = CASE WHEN kind = 'sign-in-link' THEN '(sign-in link sent)' ELSE body END WHERE id = $3",
+    )
+    .bind(t)
+    .bind(smtp_reply)
+    .bind(item.id)
+    .execute(&mut **tx)
+    .await?;
     let action = format!("{}-sent", item.mail.kind);
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.

@@ -86,10 +86,7 @@ impl Store {
         // Expired links and sessions go whenever a new link is made: nothing else needs them.
         let t = now();
         // The mails of expired links lose their (useless, but secret) token too.
-        sqlx::query("UPDATE outbox SET body = '(sign-in link expired)' WHERE kind = 'sign-in-link' AND status <> 'pending' AND message_id IN (SELECT message_id FROM web_links WHERE expires_at < $1 AND used_at IS NULL)")
-            .bind(t)
-            .execute(&mut *tx)
-            .await?;
+        super::outbox::scrub_expired_sign_in_links(&mut tx, t).await?;
         sqlx::query("DELETE FROM web_links WHERE expires_at < $1").bind(t - 86_400).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1").bind(t).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO web_links (token_hash, email, browser_hash, message_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")

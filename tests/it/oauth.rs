@@ -6,7 +6,7 @@
 //! AUTH as it.
 
 #[path = "common/oauth_idp.rs"]
-mod idp;
+pub(crate) mod idp;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,4 +1,5 @@
-//! A small HTTP/1.1 client for token endpoints: one form-encoded POST per connection, over
+//! A small HTTP/1.1 client for token endpoints: one form-encoded POST (or a GET, for OpenID
+//! Connect's discovery document and keys) per connection, over
 //! rustls (the same ring-based configuration as IMAP) or plain HTTP towards loopback. Token
 //! requests are rare (once an hour or so), so no pooling and no general HTTP stack.
 
@@ -40,12 +41,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// POSTs `body` (form-encoded) to `url`; the whole exchange is bounded by `timeout`.
 /// Errors are the transport's (the endpoint is unreachable or answered nonsense).
 pub async fn post_form(url: &Url, body: &str, tls: &Arc<ClientConfig>, timeout: Duration) -> std::io::Result<Response> {
-    tokio::time::timeout(timeout, exchange(url, body, tls))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {timeout:?}")))?
+    let head = format!("POST {} HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}", url.path, body.len());
+    within(timeout, exchange(url, head, body, tls)).await
 }
 
-async fn exchange(url: &Url, body: &str, tls: &Arc<ClientConfig>) -> std::io::Result<Response> {
+/// GETs `url` (a JSON document); the whole exchange is bounded by `timeout`.
+pub async fn get(url: &Url, tls: &Arc<ClientConfig>, timeout: Duration) -> std::io::Result<Response> {
+    within(timeout, exchange(url, format!("GET {} HTTP/1.1", url.path), "", tls)).await
+}
+
+async fn within(timeout: Duration, exchange: impl std::future::Future<Output = std::io::Result<Response>>) -> std::io::Result<Response> {
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {timeout:?}")))?
+}
+
+/// Sends `head` (the request line and its own headers) with the common headers and `body`.
+async fn exchange(url: &Url, head: String, body: &str, tls: &Arc<ClientConfig>) -> std::io::Result<Response> {
     let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
     let _ = tcp.set_nodelay(true);
     let mut stream: Box<dyn Io> = if url.https {
@@ -56,12 +66,8 @@ async fn exchange(url: &Url, body: &str, tls: &Arc<ClientConfig>) -> std::io::Re
     };
     let default_port = if url.https { 443 } else { 80 };
     let host = if url.port == default_port { url.host.clone() } else { format!("{}:{}", url.host, url.port) };
-    let request = format!(
-        "POST {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: klachtd/{}\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        url.path,
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
+    let request =
+        format!("{head}\r\nHost: {host}\r\nUser-Agent: klachtd/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n{body}", env!("CARGO_PKG_VERSION"));
     stream.write_all(request.as_bytes()).await?;
     stream.flush().await?;
     let mut buf = Vec::new();

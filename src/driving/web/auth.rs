@@ -8,10 +8,17 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use ring::rand::{SecureRandom, SystemRandom};
 
+// `__Host-` names: the browser takes such a cookie only with Secure, Path=/ and no Domain, so
+// neither a sibling domain nor plain HTTP can set or shadow it. (Chromium and Firefox count
+// http://127.0.0.1 and http://localhost as secure, so the loopback workspace works too.)
+
 /// The cookie with the random value of a browser that asks for a sign-in link.
-pub const BROWSER_COOKIE: &str = "klachtd_browser";
+pub const BROWSER_COOKIE: &str = "__Host-klachtd_browser";
 /// The session cookie.
-pub const SESSION_COOKIE: &str = "klachtd_session";
+pub const SESSION_COOKIE: &str = "__Host-klachtd_session";
+/// The state of a sign-in at the organisation's identity provider (OpenID Connect), which comes
+/// back from the provider's site: SameSite=Lax, for ten minutes.
+pub const OIDC_COOKIE: &str = "__Host-klachtd_oidc";
 /// How long a sign-in link works.
 pub const LINK_VALID: Duration = Duration::from_secs(15 * 60);
 
@@ -63,10 +70,27 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| well_formed(v))
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Secure unless plain loopback HTTP.
-pub fn set_cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{secure}", max_age.as_secs())
+/// A `Set-Cookie` value: Secure, HttpOnly, SameSite=Strict, for the whole site (`__Host-`).
+pub fn set_cookie(name: &str, value: &str, max_age: Duration) -> String {
+    set_cookie_same_site(name, value, max_age, "Strict")
+}
+
+/// A `Set-Cookie` value as [`set_cookie`] with another SameSite (`Lax` for one that must come
+/// back on the identity provider's redirect).
+pub fn set_cookie_same_site(name: &str, value: &str, max_age: Duration, same_site: &str) -> String {
+    format!("{name}={value}; Path=/; Max-Age={}; Secure; HttpOnly; SameSite={same_site}", max_age.as_secs())
+}
+
+/// Adds `Set-Cookie` with the browser's random value, for 30 days.
+pub fn set_browser_cookie(response: &mut axum::response::Response, browser: &str) {
+    add_cookie(response, &set_cookie(BROWSER_COOKIE, browser, Duration::from_secs(30 * 86_400)));
+}
+
+/// Adds a `Set-Cookie` header (a value made by [`set_cookie`]) to `response`.
+pub fn add_cookie(response: &mut axum::response::Response, cookie: &str) {
+    if let Ok(v) = axum::http::HeaderValue::from_str(cookie) {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, v);
+    }
 }
 
 /// At most `limit` events per key within `window` (a sliding window). Pure: the caller passes
@@ -134,9 +158,13 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE), Some(t.clone()));
         assert_eq!(cookie(&h, "x"), None);
         assert_eq!(cookie(&h, BROWSER_COOKIE), None);
-        let c = set_cookie(SESSION_COOKIE, &t, Duration::from_secs(60), true);
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure") && c.contains("Max-Age=60"));
-        assert!(!set_cookie(SESSION_COOKIE, &t, Duration::from_secs(60), false).contains("Secure"));
+        let c = set_cookie(SESSION_COOKIE, &t, Duration::from_secs(60));
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("; Secure") && c.contains("Max-Age=60"));
+        // What a browser demands of a `__Host-` cookie.
+        for name in [SESSION_COOKIE, BROWSER_COOKIE, OIDC_COOKIE] {
+            let c = set_cookie_same_site(name, &t, Duration::from_secs(60), "Lax");
+            assert!(name.starts_with("__Host-") && c.contains("; Secure") && c.contains("; Path=/;") && !c.contains("Domain"), "{c}");
+        }
     }
 
     #[test]

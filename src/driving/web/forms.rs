@@ -1,21 +1,19 @@
 //! What the forms post: asking for and using a sign-in link, signing out, every action on a
 //! case (a [`CaseAction`](crate::domain::case_action::CaseAction) from its form, carried out as
-//! the command line does, so a refusal reads the same), and a paper complaint with its scanned
-//! documents. Every form carries its CSRF token.
+//! the command line does, so a refusal reads the same). Every form carries its CSRF token. (The
+//! paper complaint's form is in `paper.rs`.)
 
 use std::collections::HashMap;
 
-use axum::extract::{Multipart, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::NaiveDate;
 
 use super::auth::{self, BROWSER_COOKIE, SESSION_COOKIE};
-use super::pages::set_browser_cookie;
 use super::signed::SignedForm;
-use super::{case_forms, require, Peer, Shared};
-use crate::app::actions::{ActionError, Delivery, PaperComplaint};
+use super::{case_forms, Peer, Shared};
+use crate::app::actions::{ActionError, Delivery};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
@@ -32,7 +30,8 @@ pub async fn ask_link(State(web): State<Shared>, peer: Peer, headers: HeaderMap,
         return web.message(StatusCode::FORBIDDEN, None, "csrf", "", Some("/sign-in"));
     }
     let address = form.get("email").map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
-    let sent = || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true });
+    let sent =
+        || web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => true, oidc => web.oidc.is_some() });
     // No address of ours looks like this: the same answer, and nothing counted or kept.
     if crate::domain::vocabulary::EmailAddress::parse(&address).is_err() {
         return sent();
@@ -116,18 +115,25 @@ pub async fn use_link(State(web): State<Shared>, headers: HeaderMap, Path(token)
         tracing::info!("web: a sign-in link was refused (unknown, used, expired or another browser)");
         return web.message(StatusCode::BAD_REQUEST, None, "link_invalid", "", Some("/sign-in"));
     };
-    let (session, csrf) = (auth::new_token(), auth::new_token());
-    let expires = crate::store::now() + web.session.as_secs() as i64;
-    if let Err(e) = web.store.create_session(&auth::hash(&session), &email, &csrf, expires).await {
-        tracing::warn!(error = %e, "web: cannot store a session");
+    let Some(cookie) = open_session(&web, &email).await else {
         return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
-    }
+    };
     tracing::info!("web: handler signed in");
     let mut response = Redirect::to("/cases").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &session, web.session, web.secure)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    auth::add_cookie(&mut response, &cookie);
     response
+}
+
+/// A new session for the handler with this address, for a working day: the `Set-Cookie` value
+/// that carries it, or `None` if it cannot be stored (logged).
+pub(super) async fn open_session(web: &super::Web, email: &str) -> Option<String> {
+    let (session, csrf) = (auth::new_token(), auth::new_token());
+    let expires = crate::store::now() + web.session.as_secs() as i64;
+    if let Err(e) = web.store.create_session(&auth::hash(&session), email, &csrf, expires).await {
+        tracing::warn!(error = %e, "web: cannot store a session");
+        return None;
+    }
+    Some(auth::set_cookie(SESSION_COOKIE, &session, web.session))
 }
 
 /// Signing out (the session and its token checked by [`SignedForm`]).
@@ -136,25 +142,9 @@ pub async fn sign_out(State(web): State<Shared>, headers: HeaderMap, _form: Sign
         let _ = web.store.end_session(&auth::hash(&token)).await;
     }
     let mut response = Redirect::to("/sign-in").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &"0".repeat(64), std::time::Duration::ZERO, web.secure)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    set_browser_cookie(&web, &mut response, &auth::new_token());
+    auth::add_cookie(&mut response, &auth::set_cookie(SESSION_COOKIE, &"0".repeat(64), std::time::Duration::ZERO));
+    auth::set_browser_cookie(&mut response, &auth::new_token());
     response
-}
-
-fn field<'a>(form: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
-    form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
-fn text(form: &HashMap<String, String>, key: &str) -> String {
-    // Browsers send CRLF in text areas; letters are written with LF.
-    form.get(key).map(|v| v.replace("\r\n", "\n")).unwrap_or_default()
-}
-
-fn date(form: &HashMap<String, String>, key: &str) -> anyhow::Result<NaiveDate> {
-    let v = field(form, key).ok_or_else(|| anyhow::anyhow!("{key}: a date is needed (YYYY-MM-DD)"))?;
-    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("{key}: {v:?} is not a date (YYYY-MM-DD)"))
 }
 
 pub(super) fn delivered(d: Delivery) -> String {
@@ -216,85 +206,5 @@ impl IntoResponse for NotDone<'_> {
             ActionError::NotAllowed(reference) => web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference, Some(back)),
             ActionError::Unknown => web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some("/cases")),
         }
-    }
-}
-
-/// A complaint received by post, with scanned documents (multipart). Any signed-in handler.
-pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let mut form: HashMap<String, String> = HashMap::new();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(f)) => {
-                let name = f.name().unwrap_or("").to_string();
-                let filename = f.file_name().map(str::to_string);
-                let data = match f.bytes().await {
-                    Ok(d) => d,
-                    Err(e) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e.body_text(), Some("/paper")),
-                };
-                match filename {
-                    Some(file) if name == "documents" && !data.is_empty() => files.push((file, data.to_vec())),
-                    Some(_) => {}
-                    None => {
-                        form.insert(name, String::from_utf8_lossy(&data).into_owned());
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e.body_text(), Some("/paper")),
-        }
-    }
-    if !auth::csrf_matches(&session.csrf, form.get("csrf").map(String::as_str)) {
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some("/paper"));
-    }
-    // A NUL is no part of a text; PostgreSQL would refuse it, SQLite keep it.
-    if form.values().chain(files.iter().map(|(name, _)| name)).any(|v| v.contains('\0')) {
-        return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_request", "", Some("/paper"));
-    }
-    let received = match date(&form, "received") {
-        Ok(d) => d,
-        Err(e) => return web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(&session), "refused", &e.to_string(), Some("/paper")),
-    };
-    // register_paper reads the documents from files, as from the command line: each goes into
-    // a private directory of its own under its (made safe) name, removed afterwards.
-    let dir = web.uploads_dir.join(auth::new_token());
-    let mut paths = Vec::new();
-    let written = (|| -> std::io::Result<()> {
-        crate::store::private_files::create_dir(&dir)?;
-        for (i, (name, data)) in files.iter().enumerate() {
-            let sub = dir.join(i.to_string());
-            crate::store::private_files::create_dir(&sub)?;
-            let path = sub.join(super::pages::safe_filename(name));
-            crate::store::private_files::write_temporary(&path, data)?;
-            paths.push(path);
-        }
-        Ok(())
-    })();
-    let result = match written {
-        Ok(()) => {
-            let paper = PaperComplaint {
-                name: form.get("name").cloned().unwrap_or_default(),
-                email: field(&form, "email").map(str::to_string),
-                postal_address: field(&form, "postal_address").map(|_| text(&form, "postal_address")),
-                received,
-                description: text(&form, "description"),
-                attachments: paths,
-            };
-            web.actions.register_paper(paper, &format!("{} (web)", session.user.name)).await
-        }
-        Err(e) => Err(ActionError::disk(anyhow::Error::new(e).context("cannot keep the uploaded documents"))),
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    match result {
-        Ok((reference, delivery)) => {
-            web.wake.notify_one();
-            tracing::info!(reference, "paper complaint registered on the web");
-            web.message(StatusCode::OK, Some(&session), "registered", &format!("{reference}: {}", delivered(delivery)), Some(&format!("/cases/{reference}")))
-        }
-        Err(error) => NotDone { web: &web, session: &session, back: "/paper", error }.into_response(),
     }
 }

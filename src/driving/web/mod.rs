@@ -7,7 +7,9 @@ pub mod assets;
 pub mod auth;
 mod case_forms;
 pub mod forms;
+pub mod oidc;
 pub mod pages;
+pub mod paper;
 pub mod publication;
 pub mod set_aside;
 pub mod signed;
@@ -47,7 +49,6 @@ pub struct Web {
     pub attachments: AttachmentStore,
     pub uploads_dir: std::path::PathBuf,
     pub public_url: String,
-    pub secure: bool,
     pub behind_proxy: bool,
     pub session: Duration,
     pub domain: String,
@@ -58,6 +59,8 @@ pub struct Web {
     pub clock: Clock,
     per_address: Mutex<RateLimiter>,
     per_client: Mutex<RateLimiter>,
+    /// Signing in with the organisation's account, when `[web.oidc]` is configured.
+    pub oidc: Option<oidc::OidcSignIn>,
 }
 
 pub type Shared = Arc<Web>;
@@ -73,7 +76,6 @@ impl Web {
             attachments: AttachmentStore::new(&config.storage.data_dir),
             uploads_dir: config.storage.data_dir.join("uploads"),
             public_url: web.public_url(),
-            secure: web.secure_cookies(),
             behind_proxy: web.behind_proxy,
             session: Duration::from_secs(u64::from(web.session_hours) * 3600),
             domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
@@ -83,6 +85,7 @@ impl Web {
             // Sign-in links: 5 per address and 20 per client per 15 minutes.
             per_address: Mutex::new(RateLimiter::new(5, Duration::from_secs(15 * 60))),
             per_client: Mutex::new(RateLimiter::new(20, Duration::from_secs(15 * 60))),
+            oidc: web.oidc.as_ref().map(|o| oidc::OidcSignIn::new(o, &web.public_url())).transpose()?,
         })
     }
 
@@ -155,6 +158,8 @@ pub fn router(web: Shared) -> Router {
         .route("/style.css", get(assets::stylesheet))
         .route("/sign-in", get(pages::sign_in_form).post(forms::ask_link))
         .route("/sign-in/{token}", get(pages::confirm_link).post(forms::use_link))
+        .route("/sign-in/oidc", get(oidc::start))
+        .route("/sign-in/oidc/callback", get(oidc::callback))
         .route("/sign-out", post(forms::sign_out))
         .route("/cases", get(pages::cases))
         .route("/cases/{reference}", get(pages::case))
@@ -167,7 +172,7 @@ pub fn router(web: Shared) -> Router {
         .route("/set-aside/{id}/register", post(set_aside::register))
         .route("/register/publication", get(publication::page))
         .route("/register/publication.css", get(publication::stylesheet))
-        .route("/paper", get(pages::paper_form).post(forms::register_paper).layer(DefaultBodyLimit::max(30 * 1024 * 1024)))
+        .route("/paper", get(pages::paper_form).post(paper::register).layer(DefaultBodyLimit::max(paper::MAX_BODY)))
         .fallback(|State(web): State<Shared>, headers: HeaderMap| async move {
             let session = web.session(&headers).await;
             web.message(StatusCode::NOT_FOUND, session.as_ref(), "not_found", "", Some("/cases"))
@@ -261,7 +266,6 @@ mod tests {
         let c = config("[web]\nlisten = \"127.0.0.1:8080\"\n");
         let web = c.web.unwrap();
         assert_eq!(web.public_url(), "http://127.0.0.1:8080");
-        assert!(!web.secure_cookies());
         assert_eq!(web.session_hours, 9);
     }
 
@@ -275,7 +279,6 @@ mod tests {
         let c = config("[web]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://k.example.nl/\"\nbehind_proxy = true\n");
         let web = c.web.unwrap();
         assert_eq!(web.public_url(), "https://k.example.nl");
-        assert!(web.secure_cookies());
     }
 
     #[test]

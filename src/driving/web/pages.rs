@@ -32,17 +32,12 @@ pub async fn sign_in_form(State(web): State<Shared>, headers: HeaderMap) -> Resp
         Some(b) => (b, false),
         None => (auth::new_token(), true),
     };
-    let mut response = web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => false });
+    let mut response =
+        web.page(StatusCode::OK, "sign-in.html", minijinja::context! { csrf => auth::sign_in_csrf(&browser), sent => false, oidc => web.oidc.is_some() });
     if fresh {
-        set_browser_cookie(&web, &mut response, &browser);
+        auth::set_browser_cookie(&mut response, &browser);
     }
     response
-}
-
-pub(super) fn set_browser_cookie(web: &super::Web, response: &mut Response, browser: &str) {
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(BROWSER_COOKIE, browser, std::time::Duration::from_secs(30 * 86_400), web.secure)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
 }
 
 /// What a sign-in link opens: a button that signs in. The link usually comes from a webmail

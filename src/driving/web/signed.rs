@@ -1,10 +1,11 @@
-//! The extractor of every form a signed-in handler posts (apart from the paper complaint's
-//! multipart form): the session is required and the form's CSRF token checked here, once, so
-//! no handler can forget either. What the form says is decoded afterwards into the struct of
-//! the form that was posted ([`SignedForm::decode`]).
+//! The extractors of every form a signed-in handler posts: the session is required and the
+//! form's CSRF token checked here, once, so no handler can forget either. What the form says is
+//! decoded afterwards into the struct of the form that was posted ([`SignedForm::decode`]); a
+//! multipart form (the paper complaint's documents) is read on by its handler after the token
+//! ([`SignedMultipart`]).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -45,6 +46,44 @@ impl FromRequest<Shared> for SignedForm {
             return Err(web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_request", "", Some(&back)));
         }
         Ok(Self { session, body })
+    }
+}
+
+/// A signed-in handler's multipart form, its CSRF token checked before anything else of it is
+/// read: the token is the form's first field (browsers send the fields in the form's order),
+/// so no document of a forged form is ever written to disk.
+pub struct SignedMultipart {
+    pub session: WebSession,
+    /// The rest of the form, after the token.
+    pub multipart: Multipart,
+}
+
+/// A CSRF token is 64 characters; a first field longer than this is no token.
+const MAX_TOKEN: usize = 128;
+
+impl FromRequest<Shared> for SignedMultipart {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, web: &Shared) -> Result<Self, Response> {
+        let session = require(web, request.headers()).await?;
+        let back = request.uri().path().to_string();
+        let mut multipart = Multipart::from_request(request, web).await.map_err(IntoResponse::into_response)?;
+        let mut csrf = Vec::new();
+        if let Ok(Some(mut field)) = multipart.next_field().await {
+            if field.name() == Some("csrf") && field.file_name().is_none() {
+                while let Ok(Some(chunk)) = field.chunk().await {
+                    csrf.extend_from_slice(&chunk);
+                    if csrf.len() > MAX_TOKEN {
+                        break;
+                    }
+                }
+            }
+        }
+        if !auth::csrf_matches(&session.csrf, std::str::from_utf8(&csrf).ok()) {
+            tracing::warn!("web: a form without its CSRF token was refused");
+            return Err(web.message(StatusCode::FORBIDDEN, Some(&session), "csrf", "", Some(&back)));
+        }
+        Ok(Self { session, multipart })
     }
 }
 

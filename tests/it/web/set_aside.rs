@@ -95,7 +95,7 @@ async fn walk(db: Db) {
 
     // Without its token, the form does nothing.
     let mut sam_client = Client::new(&base);
-    sam_client.cookies.insert("klachtd_session".into(), browser.cookie("klachtd_session").await);
+    sam_client.cookies.insert("__Host-klachtd_session".into(), browser.cookie("__Host-klachtd_session").await);
     assert_eq!(sam_client.post(&format!("/set-aside/{spam_id}/register"), &[("csrf", &"0".repeat(64))]).await.status, 403);
     assert_eq!(sam_client.post(&format!("/set-aside/{spam_id}/register"), &[]).await.status, 403);
     assert_eq!(store.held_mails(HeldFilter::All, None, 10).await.unwrap().mails.len(), 2);
