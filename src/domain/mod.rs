@@ -4,6 +4,7 @@
 pub mod assignment;
 pub mod awb;
 pub mod calendar;
+pub mod catalogue;
 pub mod case_action;
 pub mod classify;
 pub mod forwarded;
