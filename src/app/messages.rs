@@ -74,9 +74,14 @@ fn localise_args(message: &mut Message, catalogue: &Catalogue, language: &str) {
 /// A text made in English (a refusal, a history entry's detail, a quarantine's reason), of an
 /// entry under `prefix`, in `catalogue`'s language; the text itself when it is none of them.
 pub fn translate(catalogue: &Catalogue, language: &str, prefix: &str, text: &str) -> String {
-    let Some(mut message) = english().read(prefix, text) else { return text.to_string() };
+    english().read(prefix, text).and_then(|message| write(catalogue, language, &message)).unwrap_or_else(|| text.to_string())
+}
+
+/// `message` in `catalogue`'s language, its arguments too (dates, codes); `None` without its entry.
+pub fn write(catalogue: &Catalogue, language: &str, message: &Message) -> Option<String> {
+    let mut message = message.clone();
     localise_args(&mut message, catalogue, language);
-    catalogue.write(&message).unwrap_or_else(|| text.to_string())
+    catalogue.write(&message)
 }
 
 /// What a history entry says happened (its action), in `catalogue`'s language.

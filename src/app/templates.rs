@@ -77,6 +77,8 @@ pub enum TemplateError {
 pub struct Letters {
     env: Environment<'static>,
     language: String,
+    /// The message catalogue of the same language (`app::messages`).
+    messages: crate::domain::catalogue::Catalogue,
 }
 
 /// A rendered letter.
@@ -100,11 +102,15 @@ impl Letters {
             };
             env.add_template_owned(name.to_string(), source).map_err(|e| TemplateError::Render { name: name.to_string(), message: e.to_string() })?;
         }
-        Ok(Self { env, language: language.to_string() })
+        Ok(Self { env, language: language.to_string(), messages: crate::app::messages::load(dir, language)? })
     }
 
     pub fn language(&self) -> &str {
         &self.language
+    }
+
+    pub fn messages(&self) -> &crate::domain::catalogue::Catalogue {
+        &self.messages
     }
 
     pub fn render(&self, letter: &str, context: &impl Serialize) -> Result<Letter, TemplateError> {

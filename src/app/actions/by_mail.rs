@@ -101,7 +101,10 @@ impl Actions {
             Ok(None) => return Ok(ReplyDone::AlreadyRecorded),
             // Passing: nothing was recorded, the mail is tried again and the handler told nothing.
             Err(ActionError::Transient(transient)) => return Err(transient),
-            Err(ActionError::Refused(reason)) => reason,
+            Err(ActionError::Refused(reason)) => {
+                let settings = self.settings.get();
+                reason.in_language(settings.letters.messages(), settings.letters.language())
+            }
             // A statement the database refused is no answer to give the handler: the intake
             // tries the mail again and, if it keeps failing, holds it for a person.
             Err(ActionError::Failed(e)) => match e.downcast::<crate::store::StoreError>() {
