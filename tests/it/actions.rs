@@ -97,7 +97,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert!(err.contains("\"half\" is not an outcome"), "{err}");
     let (code, _, err) = klachtd(&cfg, &["cases", "progress", "KL-1999-0009", "--expected", "2026-12-15"]);
     assert_eq!(code, 1);
-    assert_eq!(err.trim(), "klachtd: no case with reference KL-1999-0009");
+    assert_eq!(err.trim(), "klachtd: er is geen zaak met kenmerk KL-1999-0009");
     // A NUL byte is refused before the database (PostgreSQL would refuse it, SQLite keep it).
     let nul = file(&w, "nul.txt", "De coach\0 kwam niet.");
     let (code, _, err) = klachtd(&cfg, &["cases", "respond", r, "--outcome", "founded", "--findings-file", &nul]);
@@ -128,10 +128,10 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     let before = store.case_detail(r).await.unwrap();
     let (code, _, err) = klachtd(&cfg, &["cases", "respond", r, "--outcome", "unfounded", "--findings-file", &findings]);
     assert_eq!(code, 1);
-    assert!(err.contains("already has its final response"), "{err}");
+    assert!(err.contains("heeft al een eindreactie"), "{err}");
     let (code, _, err) = klachtd(&cfg, &["cases", "progress", r, "--expected", "2026-12-20"]);
     assert_eq!(code, 1);
-    assert!(err.contains("a progress notice comes before it"), "{err}");
+    assert!(err.contains("een voortgangsbericht komt daarvoor"), "{err}");
     assert_eq!(store.case_detail(r).await.unwrap().history.len(), before.history.len(), "refusals change nothing");
 
     // Mail on a closed case is kept, the handler is told, the case stays closed.
@@ -154,7 +154,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert_eq!(klachtd(&cfg, &["cases", "reopen", r]).0, 0);
     let (code, _, err) = klachtd(&cfg, &["cases", "reopen", r]);
     assert_eq!(code, 1);
-    assert!(err.contains("nothing to reopen"), "{err}");
+    assert!(err.contains("er is niets te heropenen"), "{err}");
     daemon.stop().await;
 
     let history: Vec<(String, String)> = store.case_detail(r).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect();
@@ -458,7 +458,7 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
         w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("Niet uitgevoerd"))
     })
     .await;
-    assert!(parsed(&refused).body_text(0).unwrap().contains("\"misschien\" is not an outcome"));
+    assert!(parsed(&refused).body_text(0).unwrap().contains("\"misschien\" is geen oordeel"));
 
     // Reassigned to Bob: Ann's token still verifies, but she no longer handles the case, so
     // her reply is ordinary mail and does nothing.
@@ -639,27 +639,27 @@ async fn refusals_change_nothing(db: Db) {
     };
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
-    refused(args(&["cases", "progress", "KL-1999-0009", "--expected", "2026-12-15"]), "no case with reference KL-1999-0009", r.clone()).await;
-    refused(args(&["cases", "respond", "KL-1999-0009", "--outcome", "founded", "--findings-file", &findings]), "no case with reference", r.clone()).await;
+    refused(args(&["cases", "progress", "KL-1999-0009", "--expected", "2026-12-15"]), "er is geen zaak met kenmerk KL-1999-0009", r.clone()).await;
+    refused(args(&["cases", "respond", "KL-1999-0009", "--outcome", "founded", "--findings-file", &findings]), "er is geen zaak met kenmerk", r.clone()).await;
     refused(args(&["cases", "respond", &r, "--outcome", "half", "--findings-file", &findings]), "\"half\" is not an outcome", r.clone()).await;
     // An e-mail case whose acknowledgement was sent: nothing to record by post.
     let mailed = email_case(store, "Mia Mailed", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
     met_on(&w, &mailed, "acknowledged_at", d(11, 2)).await;
-    refused(args(&["cases", "acknowledged", &mailed, "--date", "2026-11-03"]), "already has its acknowledgement recorded (2026-11-02)", mailed.clone()).await;
-    refused(args(&["cases", "release-acknowledgement", &mailed]), "already has its acknowledgement (2026-11-02)", mailed.clone()).await;
-    refused(args(&["cases", "reopen", &r]), "nothing to reopen", r.clone()).await;
+    refused(args(&["cases", "acknowledged", &mailed, "--date", "2026-11-03"]), "is de ontvangstbevestiging al vastgelegd (02-11-2026)", mailed.clone()).await;
+    refused(args(&["cases", "release-acknowledgement", &mailed]), "heeft al een ontvangstbevestiging (02-11-2026)", mailed.clone()).await;
+    refused(args(&["cases", "reopen", &r]), "er is niets te heropenen", r.clone()).await;
 
     assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "founded", "--findings-file", &findings]).0, 0);
-    refused(args(&["cases", "respond", &r, "--outcome", "unfounded", "--findings-file", &findings]), "already has its final response", r.clone()).await;
-    refused(args(&["cases", "progress", &r, "--expected", "2026-12-20"]), "a progress notice comes before it", r.clone()).await;
-    refused(args(&["cases", "request-info", &r, "--message-file", &findings]), "reopen it first", r.clone()).await;
+    refused(args(&["cases", "respond", &r, "--outcome", "unfounded", "--findings-file", &findings]), "heeft al een eindreactie", r.clone()).await;
+    refused(args(&["cases", "progress", &r, "--expected", "2026-12-20"]), "een voortgangsbericht komt daarvoor", r.clone()).await;
+    refused(args(&["cases", "request-info", &r, "--message-file", &findings]), "heropen de zaak eerst", r.clone()).await;
 
     // A paper case by post: refusals leave its letters alone too.
     assert_eq!(klachtd(&cfg, &["cases", "acknowledged", &paper, "--date", "2026-11-23"]).0, 0);
-    refused(args(&["cases", "acknowledged", &paper, "--date", "2026-11-24"]), "already has its acknowledgement recorded (2026-11-23)", paper.clone()).await;
+    refused(args(&["cases", "acknowledged", &paper, "--date", "2026-11-24"]), "is de ontvangstbevestiging al vastgelegd (23-11-2026)", paper.clone()).await;
     assert_eq!(klachtd(&cfg, &["cases", "respond", &paper, "--outcome", "founded", "--findings-file", &findings]).0, 0);
-    refused(args(&["cases", "respond", &paper, "--outcome", "founded", "--findings-file", &findings]), "already has its final response", paper.clone()).await;
-    refused(args(&["cases", "progress", &paper, "--expected", "2026-12-20"]), "a progress notice comes before it", paper.clone()).await;
+    refused(args(&["cases", "respond", &paper, "--outcome", "founded", "--findings-file", &findings]), "heeft al een eindreactie", paper.clone()).await;
+    refused(args(&["cases", "progress", &paper, "--expected", "2026-12-20"]), "een voortgangsbericht komt daarvoor", paper.clone()).await;
     let letters = snapshot(&w, &paper).await.letters;
     assert_eq!(letters, vec![format!("{paper}-acknowledgement.txt"), format!("{paper}-response.txt")], "no letter of a refused action is left");
 }

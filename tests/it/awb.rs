@@ -84,7 +84,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     let reason = file(&w, "reason.txt", "Wij vragen advies aan de teamleider.");
     let (code, _, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "5", "--reason-file", &reason]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
-    assert!(err.contains("1 to 4 weeks"), "{err}");
+    assert!(err.contains("1 tot 4 weken"), "{err}");
     let empty = file(&w, "empty.txt", " ");
     assert!(klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "2", "--reason-file", &empty]).2.contains("reason"));
     assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, original);
@@ -128,7 +128,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     // A further postponement needs the complainant's written consent.
     let (code, _, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason]);
     assert_eq!(code, 1);
-    assert!(err.contains("written consent"), "{err}");
+    assert!(err.contains("schriftelijke instemming"), "{err}");
     assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, new_date.to_string(), "a refusal changes nothing");
     let (code, out, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason, "--consent", "mail van Mia Vos van vandaag"]);
     assert_eq!(code, 0, "{err}");
@@ -149,7 +149,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     eventually("response recorded as sent", WAIT, || async { store.case_detail(&r).await.unwrap().summary.responded_at.map(|_| ()) }).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason, "--consent", "x"]);
     assert_eq!(code, 1);
-    assert!(err.contains("nothing to postpone"), "{err}");
+    assert!(err.contains("er is niets te verdagen"), "{err}");
 
     // The history: two postponements (the second with its consent), the response with its term.
     let history = store.case_detail(&r).await.unwrap().history;
@@ -223,7 +223,7 @@ async fn not_handled_and_settled_close_apart(db: Db) {
     let findings = file(&w, "f.txt", "x");
     let (code, _, err) = klachtd(&cfg, &["cases", "respond", &not_handled, "--outcome", "founded", "--findings-file", &findings]);
     assert_eq!(code, 1);
-    assert!(err.contains("already has its final response"), "{err}");
+    assert!(err.contains("heeft al een eindreactie"), "{err}");
 
     // Settled (9:5): confirmed in writing; closes the case.
     let how = file(&w, "how.txt", "U heeft op 3 december een nieuwe afspraak gekregen.");
@@ -235,7 +235,7 @@ async fn not_handled_and_settled_close_apart(db: Db) {
     assert!(mails[1].1.contains("nieuwe afspraak gekregen") && mails[1].1.contains("artikel 9:5"), "{}", mails[1].1);
     let (code, _, err) = klachtd(&cfg, &["cases", "settle", &settled, "--settlement-file", &how]);
     assert_eq!(code, 1);
-    assert!(err.contains("reopen it first"), "{err}");
+    assert!(err.contains("heropen de zaak eerst"), "{err}");
     eventually("settled letter recorded as sent", WAIT, || async { store.case_detail(&settled).await.unwrap().summary.responded_at.map(|_| ()) }).await;
 
     // The history and the register count them apart.

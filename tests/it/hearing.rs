@@ -87,10 +87,10 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     let at = format!("{day} 14:30");
     let (code, _, err) = klachtd(&cfg, &["cases", "hearing-invite", &r, "--at", &at, "--place", " "]);
     assert_eq!(code, 1);
-    assert!(err.contains("a place or a video link"), "{err}");
+    assert!(err.contains("een plaats of een videolink"), "{err}");
     let (code, _, err) = klachtd(&cfg, &["cases", "hearing-invite", &r, "--at", "2020-01-06 10:00", "--place", "Kamer 3"]);
     assert_eq!(code, 1);
-    assert!(err.contains("has passed"), "{err}");
+    assert!(err.contains("is voorbij"), "{err}");
 
     // The invitation, to Mia and to Bob.
     let (code, out, err) = klachtd(
@@ -153,7 +153,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     // "No answer" cannot be recorded while the term to answer runs.
     let (code, _, err) = klachtd(&cfg, &["cases", "no-hearing", &r, "--ground", "no-answer"]);
     assert_eq!(code, 1);
-    assert!(err.contains("the term to answer the invitation runs to"), "{err}");
+    assert!(err.contains("de termijn om op de uitnodiging te antwoorden loopt tot"), "{err}");
 
     // Mia accepts in her calendar: an iTIP REPLY, subject as Outlook writes it.
     let messages_before = store.case_detail(&r).await.unwrap().summary.messages;

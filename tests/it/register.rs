@@ -104,10 +104,10 @@ async fn a_refused_correction_changes_nothing(db: Db) {
     for (args, needle) in [
         (vec!["cases", "complete", &r, "--name", "Ans", "--email", "ans@@example.test"], "is not a valid e-mail address"),
         (vec!["cases", "complete", &r, "--email", "geen adres"], "is not a valid e-mail address"),
-        (vec!["cases", "complete", "KL-2026-9999", "--name", "Ans"], "no case with reference KL-2026-9999"),
-        (vec!["cases", "complete", &r], "nothing to correct"),
-        (vec!["cases", "complete", &r, "--name", " "], "the name is empty"),
-        (vec!["cases", "complete", &r, "--name", "Ans", "--description-file", &empty], "the description is empty"),
+        (vec!["cases", "complete", "KL-2026-9999", "--name", "Ans"], "er is geen zaak met kenmerk KL-2026-9999"),
+        (vec!["cases", "complete", &r], "er is niets te corrigeren"),
+        (vec!["cases", "complete", &r, "--name", " "], "de naam is leeg"),
+        (vec!["cases", "complete", &r, "--name", "Ans", "--description-file", &empty], "de beschrijving is leeg"),
     ] {
         let (code, out, err) = klachtd(&cfg, &args);
         assert_eq!((code, err.trim().lines().count()), (1, 1), "{args:?}: {err}");

@@ -543,7 +543,7 @@ async fn walk_through_the_workspace(db: Db) {
     let csrf = csrf_in(&ann_client.get(&format!("/cases/{reference}")).await.text());
     let refused = ann_client.post(&format!("/cases/{reference}/progress"), &[("csrf", &csrf), ("expected", "morgen")]).await;
     assert_eq!(refused.status, 422);
-    assert!(refused.text().contains("is not a date"), "{}", refused.text());
+    assert!(refused.text().contains("is geen datum"), "{}", refused.text());
 
     // What the workspace cannot use gets its page with a fitting status, never the "database
     // away" one (a negative index once reached OFFSET, a NUL byte PostgreSQL), and changes nothing.

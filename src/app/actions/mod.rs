@@ -78,6 +78,12 @@ impl Actions {
         })
     }
 
+    /// A refusal in the configured language (`templates.language`), as the command line says it.
+    pub fn in_language(&self, refusal: &Refusal) -> String {
+        let settings = self.settings.get();
+        refusal.in_language(settings.letters.messages(), settings.letters.language())
+    }
+
     /// Tells the responsible handler that a case is theirs. With actions by mail on, the
     /// subject carries the token that lets them act by replying.
     pub async fn notify_assignment(&self, reference: &str) -> Result<(), ActionError> {

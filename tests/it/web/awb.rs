@@ -93,7 +93,7 @@ async fn walk(db: Db) {
     browser.type_into("#postpone-reason", "Nog meer tijd.").await;
     browser.click("#form-postpone button[type=submit]").await;
     let refused = browser.wait_for("the refusal", "role=\"alert\"").await;
-    assert!(refused.contains("written consent"), "the refusal says why");
+    assert!(refused.contains("schriftelijke instemming"), "the refusal says why");
     assert_eq!(store.case_detail(postponed).await.unwrap().summary.respond_by, due.to_string(), "nothing changed");
 
     // Not handled, on a ground of 9:8.
