@@ -10,6 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::domain::flowed::flow;
 use crate::domain::text::single_line;
 
 const BUILT_IN: &[(&str, &str)] = &[
@@ -120,7 +121,8 @@ impl Letters {
         let text = text.replace("\r\n", "\n");
         let (first, body) = text.split_once('\n').unwrap_or((&text, ""));
         let subject = first.strip_prefix("Subject:").ok_or_else(|| TemplateError::NoSubject { name: name.clone() })?;
-        Ok(Letter { subject: single_line(subject, 250), body: body.trim_start_matches('\n').trim_end().to_string() + "\n" })
+        // Each paragraph is one line in the template: wrapped here, after filling in (RFC 3676).
+        Ok(Letter { subject: single_line(subject, 250), body: flow(body.trim_start_matches('\n').trim_end()) + "\n" })
     }
 }
 
@@ -462,6 +464,9 @@ pub fn long_date(date: NaiveDate, language: &str) -> String {
 }
 
 #[cfg(test)]
+mod flowed_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -490,7 +495,7 @@ mod tests {
         for language in ["nl", "en"] {
             let letters = Letters::load(None, language).unwrap();
             let done = letters.render("action-confirmation", &sample_context()).unwrap();
-            assert!(done.body.contains("\n  Tekst.\n  Tweede regel."), "{}", done.body);
+            assert!(crate::domain::flowed::unflow(&done.body).contains("\n  Tekst.\n  Tweede regel."), "{}", done.body);
             let mut refused = sample_context();
             refused.ok = false;
             let refused = letters.render("action-confirmation", &refused).unwrap();

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod case_action;
 pub mod classify;
+pub mod flowed;
 pub mod forwarded;
 pub mod ical;
 pub mod inbound;
