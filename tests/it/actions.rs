@@ -71,7 +71,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     let notice = parsed(&mails[1]);
     assert_eq!(notice.subject().unwrap(), format!("[{r}] Voortgang van de behandeling van uw klacht"));
     assert_eq!(notice.in_reply_to().as_text(), Some(complaint_id.as_str()));
-    let body = notice.body_text(0).unwrap();
+    let body = text_of(&notice);
     assert!(body.contains("We spreken uw coach volgende week.") && body.contains("dinsdag 15 december 2026"), "{body}");
     eventually("progress deadline met", WAIT, || async { store.case_detail(r).await.unwrap().summary.progress_sent_at.map(|_| ()) }).await;
 
@@ -112,7 +112,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("closed"), "{out}");
     let mails = eventually("response delivered", WAIT, || async { Some(w.stack.messages(&mia, "INBOX").await).filter(|m| m.len() == 4) }).await;
-    let response = parsed(&mails[3]).body_text(0).unwrap().to_string();
+    let response = text_of(&parsed(&mails[3]));
     // RFC 3834: the automatic acknowledgement is marked Auto-Submitted, the letters a handler
     // wrote are not.
     let (ack, progress_mail, letter) = (parsed(&mails[0]), parsed(&mails[1]), parsed(&mails[3]));
@@ -438,14 +438,14 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     let real = reply(&ann, &format!("Re: {subject}"), "VOORTGANG 2026-12-18\r\nWe bellen u deze week.\r\n\r\nOp ma schreef klachtd:\r\n> oud");
     w.send(&ann, real.as_bytes()).await;
     let mails = eventually("progress notice to the complainant", WAIT, || async { Some(w.stack.messages(&ria, "INBOX").await).filter(|m| m.len() == 2) }).await;
-    let body = parsed(&mails[1]).body_text(0).unwrap().to_string();
+    let body = text_of(&parsed(&mails[1]));
     assert!(body.contains("We bellen u deze week.") && body.contains("vrijdag 18 december 2026") && !body.contains("> oud"), "{body}");
     let confirmation = eventually("confirmation to the handler", WAIT, || async {
         w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("Uitgevoerd"))
     })
     .await;
     assert_eq!(parsed(&confirmation).subject().unwrap(), format!("[{reference}] Uitgevoerd: voortgangsbericht"));
-    let confirmed = parsed(&confirmation).body_text(0).unwrap().replace("\r\n", "\n");
+    let confirmed = text_of(&parsed(&confirmation));
     assert!(
         confirmed.contains("Deze tekst is verstuurd:\n\n  We bellen u deze week.") && !confirmed.contains("> oud"),
         "the handler sees what went out:\n{confirmed}"
@@ -458,7 +458,7 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
         w.stack.messages(&ann, "INBOX").await.into_iter().find(|m| parsed(m).subject().unwrap_or("").contains("Niet uitgevoerd"))
     })
     .await;
-    assert!(parsed(&refused).body_text(0).unwrap().contains("\"misschien\" is geen oordeel"));
+    assert!(text_of(&parsed(&refused)).contains("\"misschien\" is geen oordeel"));
 
     // Reassigned to Bob: Ann's token still verifies, but she no longer handles the case, so
     // her reply is ordinary mail and does nothing.

@@ -58,7 +58,7 @@ async fn complaint(w: &World, name: &str, from: &str, body: &str) -> String {
 /// The mails in `user`'s INBOX once there are `n`, as (subject, body).
 async fn inbox(w: &World, user: &str, n: usize) -> Vec<(String, String)> {
     let mails = eventually(&format!("{n} mails for {user}"), WAIT, || async { Some(w.stack.messages(user, "INBOX").await).filter(|m| m.len() >= n) }).await;
-    mails.iter().map(|m| parsed(m)).map(|m| (m.subject().unwrap_or("").to_string(), m.body_text(0).unwrap_or_default().into_owned())).collect()
+    mails.iter().map(|m| parsed(m)).map(|m| (m.subject().unwrap_or("").to_string(), text_of(&m))).collect()
 }
 
 fn report(cfg: &std::path::Path) -> serde_json::Value {
@@ -113,7 +113,7 @@ async fn postponement_final_response_and_retention(db: Db) {
             .iter()
             .map(|m| parsed(m))
             .find(|m| m.subject().unwrap_or("").starts_with("Kopie: "))
-            .map(|m| m.body_text(0).unwrap().into_owned())
+            .map(|m| text_of(&m))
     })
     .await;
     assert!(copy.contains(&long(new_date)), "{copy}");
@@ -297,7 +297,7 @@ async fn chapter_9_steps_by_mail(db: Db) {
     let store = w.store().await;
     let notice = eventually("assignment notice", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
     let subject = parsed(&notice).subject().unwrap().to_string();
-    assert!(parsed(&notice).body_text(0).unwrap().contains("UITSTEL weken"), "the notice lists the new actions");
+    assert!(text_of(&parsed(&notice)).contains("UITSTEL weken"), "the notice lists the new actions");
     let reply = |body: &str| {
         format!("From: Ann Smit <{ann}>\r\nTo: {}\r\nSubject: Re: {subject}\r\nMessage-ID: <{}@dienst.test>\r\n\r\n{body}\r\n", w.complaints, unique("act"))
     };
@@ -393,7 +393,7 @@ async fn a_copy_of_the_complaint_to_the_person_it_is_about(db: Db) {
     .await;
     let copy = parsed(&copy);
     assert_eq!(copy.subject().unwrap(), format!("[{r}] Afschrift van een klacht over uw gedraging"));
-    let text = copy.body_text(0).unwrap();
+    let text = text_of(&copy);
     assert!(text.contains("onbeleefd aan de balie") && text.contains("artikel 9:9") && text.contains("verslag.pdf"), "{text}");
     let attachment = copy.attachments().next().expect("the document is attached");
     assert_eq!(attachment.attachment_name(), Some("verslag.pdf"));

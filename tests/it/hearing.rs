@@ -117,7 +117,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     assert_eq!(String::from_utf8_lossy(ics_file.contents()), ics);
     assert!(ics.contains("\r\n") && !ics.replace("\r\n", "").contains('\n'), "CRLF lines");
     assert!(ics.split("\r\n").all(|l| l.len() <= 75), "folded at 75 octets");
-    let body = message.body_text(0).unwrap();
+    let body = text_of(&message);
     assert!(body.contains("14:30 tot 15:15") && body.contains("Stadskantoor, kamer 3; Den Haag"), "{body}");
 
     let facts = parsed_by_icalendar(&ics);
@@ -140,7 +140,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     })
     .await;
     let bobs = parsed(&bobs);
-    assert!(bobs.body_text(0).unwrap().contains("klacht over uw gedraging"), "the person complained about gets their own wording");
+    assert!(text_of(&bobs).contains("klacht over uw gedraging"), "the person complained about gets their own wording");
     let bobs_ics = bobs.parts.iter().find(|p| p.content_type().is_some_and(|ct| ct.subtype() == Some("calendar"))).unwrap();
     assert_eq!(parsed_by_icalendar(&String::from_utf8_lossy(bobs_ics.contents()))["attendee"], format!("mailto:{bob}"));
 
@@ -192,7 +192,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
             .messages(&mia, "INBOX")
             .await
             .into_iter()
-            .map(|m| parsed(&m).body_text(0).unwrap_or_default().into_owned())
+            .map(|m| text_of(&parsed(&m)))
             .find(|b| b.contains("twee keer onderbrak"))
     })
     .await;

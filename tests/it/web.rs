@@ -139,7 +139,7 @@ async fn sign_in_link(stack: &MailStack, user: &str, seen: usize) -> String {
     let mails = eventually("a sign-in mail", WAIT, || async { Some(stack.messages(user, "INBOX").await).filter(|m| m.len() > seen) }).await;
     let raw = String::from_utf8_lossy(mails.last().unwrap()).into_owned();
     let msg = parsed(mails.last().unwrap());
-    let body = msg.body_text(0).unwrap_or_default().into_owned();
+    let body = text_of(&msg);
     assert!(raw.contains("Auto-Submitted: auto-replied"), "the sign-in mail is automatic mail");
     let at = body.find("/sign-in/").expect("a link in the sign-in mail");
     let start = body[..at].rfind("http").unwrap();
@@ -421,7 +421,7 @@ async fn walk_through_the_workspace(db: Db) {
 
     // The assignment notice links to the case in the workspace, and carries no complaint text.
     let notice = eventually("assignment notice to Ann", WAIT, || async { stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
-    let notice_text = parsed(&notice).body_text(0).unwrap().into_owned();
+    let notice_text = text_of(&parsed(&notice));
     let reference = w.store().await.list_cases().await.unwrap()[0].reference.clone();
     assert!(notice_text.contains(&format!("{base}/cases/{reference}")), "{notice_text}");
     assert!(!notice_text.contains("klachtd cases show") && !notice_text.contains("drie maanden"), "{notice_text}");

@@ -31,7 +31,7 @@ async fn letter(stack: &MailStack, user: &str, subject: &str) -> String {
             .iter()
             .map(|m| parsed(m))
             .find(|m| m.subject().unwrap_or("").contains(subject))
-            .map(|m| m.body_text(0).unwrap().into_owned())
+            .map(|m| text_of(&m))
     })
     .await
 }
@@ -146,7 +146,7 @@ async fn walk(db: Db) {
     .await;
     let raw = String::from_utf8_lossy(&invitation).into_owned();
     assert!(raw.contains("METHOD:REQUEST") || raw.contains("method=REQUEST"), "a calendar invitation");
-    assert!(parsed(&invitation).body_text(0).unwrap().contains("https://video.example.nl/kamer-3"));
+    assert!(text_of(&parsed(&invitation)).contains("https://video.example.nl/kamer-3"));
     browser.goto(&format!("{base}/cases/{postponed}")).await;
     browser.wait_for("the case page", "id=\"form-hearing-report\"").await;
     browser.click("#action-hearing-report > summary").await;
