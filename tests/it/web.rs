@@ -11,6 +11,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod dutch;
 mod set_aside;
 
 // ---- a small HTTP/1.1 client (for chromedriver, and for requests a browser would not make) ----
@@ -572,7 +573,7 @@ async fn walk_through_the_workspace(db: Db) {
     browser.click("#form-respond button[type=submit]").await;
     browser.wait_for("the action is confirmed", "id=\"done\"").await;
     let response = eventually("the final response reaches Mia", WAIT, || async {
-        stack.messages(&mia, "INBOX").await.into_iter().find(|m| String::from_utf8_lossy(m).contains("fout in ons systeem"))
+        stack.messages(&mia, "INBOX").await.into_iter().find(|m| text_of(&parsed(m)).contains("fout in ons systeem"))
     })
     .await;
     assert!(String::from_utf8_lossy(&response).contains(&reference));
@@ -733,7 +734,7 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(again.status, 422, "reopening an open case is refused");
     let nothing = sam_client.post(&format!("/cases/{reference}/checked"), &[("csrf", &csrf)]).await;
     assert_eq!(nothing.status, 422);
-    assert!(nothing.text().contains(&format!("{reference} has no supervisor check to clear")), "the command line's words: {}", nothing.text());
+    assert!(nothing.text().contains(&format!("{reference} heeft geen controle door een leidinggevende openstaan")), "the command line's words, in Dutch: {}", nothing.text());
     assert_eq!(sam_client.post(&format!("/cases/{reference}/nonsense"), &[("csrf", &csrf)]).await.status, 404);
     // Checking an assignment is a supervisor's.
     let bob_csrf = csrf_in(&bob_client.get(&format!("/cases/{reference}")).await.text());

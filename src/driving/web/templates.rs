@@ -142,6 +142,16 @@ mod tests {
     }
 
     #[test]
+    fn numbers_dates_and_history_follow_the_pages_language() {
+        let render = |language: &str, source: &str| Pages::load(None, language).unwrap().env.render_str(source, minijinja::context! {}).unwrap();
+        let source = r#"{{ 2.5 | number(1) }}|{{ "2026-12-06" | date }}|{{ 1796562000 | datetime }}|{{ "viewed" | what }}|{{ "expected handling by 2026-12-24" | why("progress-notice") }}"#;
+        assert_eq!(render("nl", source), "2,5|06-12-2026|06-12-2026 14:00|bekeken|afhandeling verwacht op 24-12-2026");
+        assert_eq!(render("en", source), "2.5|2026-12-06|2026-12-06 14:00|viewed|expected handling by 2026-12-24");
+        let pages = Pages::load(None, "nl").unwrap();
+        assert_eq!(pages.say("the note is empty"), "de notitie is leeg");
+    }
+
+    #[test]
     fn pages_escape_html() {
         let pages = Pages::load(None, "en").unwrap();
         let html = pages.render("message.html", minijinja::context! { title_key => "refused", text => "<script>x</script>", back => "/cases" }).unwrap();

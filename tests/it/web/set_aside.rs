@@ -77,7 +77,7 @@ async fn walk(db: Db) {
     let (spam_at, form_at) = (list.find(&format!("/set-aside/{spam_id}\"")).unwrap(), list.find(&format!("/set-aside/{form_id}\"")).unwrap());
     assert!(spam_at < form_at, "newest first");
     for words in
-        [karin.as_str(), "automatische e-mail", "automatisch verstuurd (Auto-Submitted)", "quarantaine", "flagged as spam by spamassassin", "2026-11-20 10:00"]
+        [karin.as_str(), "automatische e-mail", "automatisch verstuurd (Auto-Submitted)", "quarantaine", "door spamassassin als spam gemarkeerd", "20-11-2026 10:00"]
     {
         assert!(list.contains(words), "{words} on the list");
     }
