@@ -158,7 +158,8 @@ mod tests {
 
     #[test]
     fn lines_that_a_reader_would_misread_are_space_stuffed() {
-        let text = "> een citaat van de klager dat langer is dan tweeënzeventig tekens en niet wordt afgebroken\n  Nationale ombudsman\n  Postbus 93122\nFrom now on";
+        let text =
+            "> een citaat van de klager dat langer is dan tweeënzeventig tekens en niet wordt afgebroken\n  Nationale ombudsman\n  Postbus 93122\nFrom now on";
         let flowed = flow(text);
         assert_eq!(
             flowed,

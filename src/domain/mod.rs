@@ -4,8 +4,8 @@
 pub mod assignment;
 pub mod awb;
 pub mod calendar;
-pub mod catalogue;
 pub mod case_action;
+pub mod catalogue;
 pub mod classify;
 pub mod flowed;
 pub mod forwarded;

@@ -107,13 +107,7 @@ async fn postponement_final_response_and_retention(db: Db) {
         assert!(mails[1].1.contains(&needle), "{needle} missing in\n{}", mails[1].1);
     }
     let copy = eventually("Bob's copy", WAIT, || async {
-        w.stack
-            .messages(&bob, "INBOX")
-            .await
-            .iter()
-            .map(|m| parsed(m))
-            .find(|m| m.subject().unwrap_or("").starts_with("Kopie: "))
-            .map(|m| text_of(&m))
+        w.stack.messages(&bob, "INBOX").await.iter().map(|m| parsed(m)).find(|m| m.subject().unwrap_or("").starts_with("Kopie: ")).map(|m| text_of(&m))
     })
     .await;
     assert!(copy.contains(&long(new_date)), "{copy}");

@@ -188,12 +188,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("queued for {mia}")), "{out}");
     let letter = eventually("the report reaches Mia", WAIT, || async {
-        w.stack
-            .messages(&mia, "INBOX")
-            .await
-            .into_iter()
-            .map(|m| text_of(&parsed(&m)))
-            .find(|b| b.contains("twee keer onderbrak"))
+        w.stack.messages(&mia, "INBOX").await.into_iter().map(|m| text_of(&parsed(&m))).find(|b| b.contains("twee keer onderbrak"))
     })
     .await;
     assert!(letter.contains("artikel 9:10"), "{letter}");

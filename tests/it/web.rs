@@ -734,7 +734,11 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(again.status, 422, "reopening an open case is refused");
     let nothing = sam_client.post(&format!("/cases/{reference}/checked"), &[("csrf", &csrf)]).await;
     assert_eq!(nothing.status, 422);
-    assert!(nothing.text().contains(&format!("{reference} heeft geen controle door een leidinggevende openstaan")), "the command line's words, in Dutch: {}", nothing.text());
+    assert!(
+        nothing.text().contains(&format!("{reference} heeft geen controle door een leidinggevende openstaan")),
+        "the command line's words, in Dutch: {}",
+        nothing.text()
+    );
     assert_eq!(sam_client.post(&format!("/cases/{reference}/nonsense"), &[("csrf", &csrf)]).await.status, 404);
     // Checking an assignment is a supervisor's.
     let bob_csrf = csrf_in(&bob_client.get(&format!("/cases/{reference}")).await.text());

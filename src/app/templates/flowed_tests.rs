@@ -8,7 +8,10 @@ use crate::domain::flowed::{unflow, WIDTH};
 fn acknowledgement(language: &str, received: NaiveDate) -> Letter {
     let letters = Letters::load(None, language).unwrap();
     let deadlines = crate::domain::calendar::Deadlines::compute(&crate::domain::calendar::Calendar::default(), received);
-    let context = AcknowledgementContext { organisation: &sample_context().organisation, case: CaseContext::new("KL-2026-0001", Some("Jan"), &deadlines, &["description"], language) };
+    let context = AcknowledgementContext {
+        organisation: &sample_context().organisation,
+        case: CaseContext::new("KL-2026-0001", Some("Jan"), &deadlines, &["description"], language),
+    };
     letters.render("acknowledgement", &context).unwrap()
 }
 
@@ -33,9 +36,11 @@ fn a_letter_with_a_long_date_wraps_cleanly_and_unflows_into_its_paragraphs() {
         let text = unflow(&letter.body);
         let date = long_date(received, language);
         let first = text.lines().find(|l| l.contains(&date)).unwrap_or_else(|| panic!("{date} in\n{text}"));
-        assert!(first.contains("KL-2026-0001") && first.ends_with(if language == "nl" { "op deze e-mail antwoorden." } else { "reply to this e-mail." }), "{first}");
+        assert!(
+            first.contains("KL-2026-0001") && first.ends_with(if language == "nl" { "op deze e-mail antwoorden." } else { "reply to this e-mail." }),
+            "{first}"
+        );
         // The list stays a list: each item on lines of its own, under its dash.
         assert!(text.lines().filter(|l| l.starts_with("  - ")).count() >= 3, "{text}");
     }
 }
-

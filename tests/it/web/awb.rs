@@ -25,13 +25,7 @@ async fn sign_in(browser: &Browser, stack: &MailStack, base: &str, email: &str) 
 /// The body of the mail in `user`'s INBOX whose subject contains `subject`.
 async fn letter(stack: &MailStack, user: &str, subject: &str) -> String {
     eventually(&format!("{subject:?} for {user}"), WAIT, || async {
-        stack
-            .messages(user, "INBOX")
-            .await
-            .iter()
-            .map(|m| parsed(m))
-            .find(|m| m.subject().unwrap_or("").contains(subject))
-            .map(|m| text_of(&m))
+        stack.messages(user, "INBOX").await.iter().map(|m| parsed(m)).find(|m| m.subject().unwrap_or("").contains(subject)).map(|m| text_of(&m))
     })
     .await
 }
