@@ -14,9 +14,12 @@ use crate::domain::catalogue::{Catalogue, Message};
 
 const BUILT_IN: &[(&str, &str)] = &[("nl", include_str!("../../templates/nl/messages.toml")), ("en", include_str!("../../templates/en/messages.toml"))];
 
+fn table(name: &str, text: &str) -> Result<toml::Table, TemplateError> {
+    toml::from_str(text).map_err(|e| TemplateError::Render { name: name.to_string(), message: e.to_string() })
+}
+
 fn parse(name: &str, text: &str) -> Result<Catalogue, TemplateError> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| TemplateError::Render { name: name.to_string(), message: e.to_string() })?;
-    Ok(Catalogue::from_table(&table))
+    Ok(Catalogue::from_table(&table(name, text)?))
 }
 
 /// The built-in English catalogue: how a text made in English is read back into its message.
@@ -25,17 +28,17 @@ pub fn english() -> &'static Catalogue {
     ENGLISH.get_or_init(|| parse("en/messages.toml", BUILT_IN[1].1).unwrap_or_default())
 }
 
-/// The catalogue of `language` (Dutch for an unknown one), from `dir` when it has one.
+/// The catalogue of `language` (Dutch for an unknown one). A file in `dir` replaces the
+/// built-in entries it has; the others stay.
 pub fn load(dir: Option<&Path>, language: &str) -> Result<Catalogue, TemplateError> {
     let (lang, built_in) = BUILT_IN.iter().find(|(l, _)| *l == language).unwrap_or(&BUILT_IN[0]);
     let name = format!("{lang}/messages.toml");
-    match dir.map(|d| d.join(&name)).filter(|p| p.is_file()) {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path, source })?;
-            parse(&name, &text)
-        }
-        None => parse(&name, built_in),
+    let mut entries = table(&name, built_in)?;
+    if let Some(path) = dir.map(|d| d.join(&name)).filter(|p| p.is_file()) {
+        let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path, source })?;
+        entries.extend(table(&name, &text)?);
     }
+    Ok(Catalogue::from_table(&entries))
 }
 
 /// A word kept as a code (`partly-founded`, `pending`), written out; the code itself without one.
@@ -200,6 +203,18 @@ mod tests {
                 assert!(!dutch.contains(english_word), "{english_word:?} in {dutch:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_file_in_the_templates_directory_replaces_the_entries_it_has() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("nl")).unwrap();
+        std::fs::write(dir.path().join("nl/messages.toml"), "refusal_note_empty = \"schrijf eerst iets\"\n").unwrap();
+        let c = load(Some(dir.path()), "nl").unwrap();
+        assert_eq!(translate(&c, "nl", "refusal_", "the note is empty"), "schrijf eerst iets");
+        assert_eq!(history_what(&c, "viewed"), "bekeken");
+        std::fs::write(dir.path().join("nl/messages.toml"), "refusal_note_empty = \n").unwrap();
+        assert!(matches!(load(Some(dir.path()), "nl"), Err(TemplateError::Render { .. })));
     }
 
     #[test]

@@ -1000,7 +1000,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     assert!(!rows.iter().any(|o| o.0 == "request-info"), "no letter with the token: {rows:?}");
     let refusal = rows.iter().rev().find(|o| o.0 == "confirmation").unwrap();
     assert!(refusal.4.contains("Niet uitgevoerd") || refusal.4.contains("niet uitgevoerd"), "{}", refusal.4);
-    assert!(refusal.4.contains("action token"), "{}", refusal.4);
+    assert!(refusal.4.contains("actiecode"), "{}", refusal.4);
 
     // Dutch outcome words.
     let (_, respond) = outlook_reply(
@@ -1159,7 +1159,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
     assert!(history(s1.clone()).await.contains(&("handler-ann".to_string(), "acknowledgement-released".to_string())));
     let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
-    assert!(err.contains("queued already"), "{err}");
+    assert!(err.contains("staat al klaar"), "{err}");
 
     // Never written, but the case has an address: written and queued now, threaded.
     let n1 = email_case(&store, "Nina None", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;

@@ -86,7 +86,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
     assert!(err.contains("1 tot 4 weken"), "{err}");
     let empty = file(&w, "empty.txt", " ");
-    assert!(klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "2", "--reason-file", &empty]).2.contains("reason"));
+    assert!(klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "2", "--reason-file", &empty]).2.contains("reden"));
     assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, original);
 
     // Reminders and escalations follow the date in force.
@@ -376,7 +376,7 @@ async fn a_copy_of_the_complaint_to_the_person_it_is_about(db: Db) {
     // Only to a person recorded as the complaint's subject.
     let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Bob Berg"]);
     assert_eq!(code, 1);
-    assert!(err.contains("record them first"), "{err}");
+    assert!(err.contains("leg dat eerst vast"), "{err}");
     assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Bob Berg"]).0, 0);
     let (code, out, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Bob Berg"]);
     assert_eq!(code, 0, "{err}");

@@ -140,7 +140,7 @@ async fn a_refused_correction_changes_nothing(db: Db) {
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "complete", &r, "--name", "Ans", "--description-file", &desc]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
-    assert!(err.contains("personal data was removed"), "{err}");
+    assert!(err.contains("persoonsgegevens zijn na de bewaartermijn verwijderd"), "{err}");
     assert_eq!(snapshot(store, &r).await, before);
 }
 
@@ -164,7 +164,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     assert_eq!(
         err.trim(),
         format!(
-            "klachtd: Bob de Wit cannot handle {r}: the complaint names them; a supervisor confirms with `klachtd cases checked {r}` first (R5, impartiality)"
+            "klachtd: Bob de Wit kan {r} niet behandelen: de klacht noemt deze behandelaar; een leidinggevende bevestigt eerst met `klachtd cases checked {r}` (R5, onpartijdigheid)"
         )
     );
     assert_eq!(snapshot(store, &r).await, before);

@@ -11,6 +11,8 @@
 //! - [`awb`]: the steps of Awb chapter 9 besides the final response: postponement (9:11), not
 //!   handling a complaint (9:8), settling it (9:5), a copy to the person complained about (9:9);
 //! - [`hearing`]: the hearing (9:10) with its iCalendar invitation.
+//! - [`error`]: why an action was not carried out; a refusal as a key of the message
+//!   catalogue with its arguments ([`Refusal`]), said in the handler's language.
 //!
 //! A complainant without an e-mail address gets a letter as a file to print (see
 //! [`crate::app::retention`] for the folder those go to and are removed from).
