@@ -398,7 +398,7 @@ async fn a_copy_of_the_complaint_to_the_person_it_is_about(db: Db) {
     assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Piet Extern"]).0, 0);
     let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Piet Extern"]);
     assert_eq!(code, 1);
-    assert!(err.contains("give their e-mail address"), "{err}");
+    assert!(err.contains("geef het e-mailadres"), "{err}");
     assert_eq!(klachtd(&cfg, &["cases", "disclose", &r, "--name", "Piet Extern", "--email", &extern_address]).0, 0);
     let mails = inbox(&w, &extern_address, 1).await;
     assert!(mails[0].0.contains("Afschrift") && mails[0].1.contains("Beste Piet Extern"), "{mails:?}");

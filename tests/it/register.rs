@@ -191,7 +191,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     assert_eq!(store.case_detail(&r).await.unwrap().summary.handler.as_deref(), Some("Bob de Wit"));
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "checked", &r]);
-    assert_eq!((code, err.trim()), (1, format!("klachtd: {r} has no supervisor check to clear").as_str()));
+    assert_eq!((code, err.trim()), (1, format!("klachtd: {r} heeft geen controle door een leidinggevende openstaan").as_str()));
     assert_eq!(snapshot(store, &r).await, before);
     let (code, _, err) = klachtd(&cfg, &["cases", "checked", "KL-2026-9999"]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
