@@ -153,7 +153,7 @@ async fn walk(db: Db) {
     let expected = chrono::NaiveDate::from_ymd_opt(2099, 1, 30).unwrap();
     for (action, fields) in [("progress", vec![("expected", expected.to_string())]), ("note", vec![("text", "Gebeld met mevrouw Jansen.".to_string())])] {
         let mut form = vec![("csrf", csrf.clone())];
-        form.extend(fields.into_iter());
+        form.extend(fields);
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(sam_client.post(&format!("/cases/{reference}/{action}"), &form).await.status, 303, "{action}");
     }
