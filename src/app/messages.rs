@@ -179,6 +179,23 @@ mod tests {
             history_why(&nl, "nl", "final-response", "outcome partly-founded; case closed; external body until 2027-12-06"),
             "oordeel: deels gegrond; zaak gesloten; externe instantie tot 06-12-2027"
         );
+        assert_eq!(
+            history_why(&nl, "nl", "reminder-queued", "progress lead-2 to ann@dienst.test"),
+            "voortgangsbericht, 2 werkdag(en) vooraf, aan ann@dienst.test"
+        );
+        assert_eq!(
+            history_why(&nl, "nl", "escalation-sent", "respond day-2026-12-10 to sam@dienst.test"),
+            "eindreactie, verstreken, escalatie van 10-12-2026 aan sam@dienst.test"
+        );
+        assert_eq!(
+            history_why(
+                &nl,
+                "nl",
+                "postponed",
+                "final response postponed by 2 week(s) from 2026-12-18 to 2027-01-04: advies; complainant's written consent: mail van 3 december"
+            ),
+            "eindreactie 2 week/weken verdaagd van 18-12-2026 naar 04-01-2027: advies; schriftelijke instemming van de klager: mail van 3 december"
+        );
         // A name is no code: it stays as it is.
         assert_eq!(history_why(&nl, "nl", "assigned", "Ann Smit"), "Ann Smit");
     }
