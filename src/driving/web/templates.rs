@@ -103,7 +103,8 @@ impl Pages {
 /// - `date`: a stored date (`YYYY-MM-DD`) in the language's form;
 /// - `number(decimals)`: `0,5` / `0.5`;
 /// - `what`: a history entry's action by its kind; `why(action)`: its detail;
-/// - `quarantine`: a quarantine's recorded reason.
+/// - `quarantine`: a quarantine's recorded reason;
+/// - `unflow`: one of our letters (flowed) as its paragraphs, for the page to wrap.
 fn add_filters(env: &mut Environment<'static>, language: &str, catalogue: &Arc<Catalogue>) {
     let lang = language.to_string();
     env.add_filter("datetime", move |at: i64| datetime(at, &lang));
@@ -123,6 +124,7 @@ fn add_filters(env: &mut Environment<'static>, language: &str, catalogue: &Arc<C
     env.add_filter("why", move |detail: String, action: String| messages::history_why(&c, &lang, &action, &detail));
     let (c, lang) = (catalogue.clone(), language.to_string());
     env.add_filter("quarantine", move |reason: String| messages::quarantine_reason(&c, &lang, &reason));
+    env.add_filter("unflow", |text: String| crate::domain::flowed::unflow(&text));
 }
 
 /// Unix seconds as a date and time in Amsterdam time, in the form of `language`.
@@ -144,9 +146,9 @@ mod tests {
     #[test]
     fn numbers_dates_and_history_follow_the_pages_language() {
         let render = |language: &str, source: &str| Pages::load(None, language).unwrap().env.render_str(source, minijinja::context! {}).unwrap();
-        let source = r#"{{ 2.5 | number(1) }}|{{ "2026-12-06" | date }}|{{ 1796562000 | datetime }}|{{ "viewed" | what }}|{{ "expected handling by 2026-12-24" | why("progress-notice") }}"#;
-        assert_eq!(render("nl", source), "2,5|06-12-2026|06-12-2026 14:00|bekeken|afhandeling verwacht op 24-12-2026");
-        assert_eq!(render("en", source), "2.5|2026-12-06|2026-12-06 14:00|viewed|expected handling by 2026-12-24");
+        let source = r#"{{ "a \nb" | unflow }}|{{ 2.5 | number(1) }}|{{ "2026-12-06" | date }}|{{ 1796562000 | datetime }}|{{ "viewed" | what }}|{{ "expected handling by 2026-12-24" | why("progress-notice") }}"#;
+        assert_eq!(render("nl", source), "a b|2,5|06-12-2026|06-12-2026 14:00|bekeken|afhandeling verwacht op 24-12-2026");
+        assert_eq!(render("en", source), "a b|2.5|2026-12-06|2026-12-06 14:00|viewed|expected handling by 2026-12-24");
         let pages = Pages::load(None, "nl").unwrap();
         assert_eq!(pages.say("the note is empty"), "de notitie is leeg");
     }
