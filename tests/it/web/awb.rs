@@ -74,7 +74,7 @@ async fn walk(db: Db) {
     let page = browser.wait_for("the action is confirmed", "id=\"done\"").await;
     let due = chrono::NaiveDate::parse_from_str(&original, "%Y-%m-%d").unwrap() + chrono::Days::new(28);
     let due = w.config.calendar().on_or_next_working_day(due);
-    assert!(page.contains(&due.to_string()), "the case page shows the postponed date");
+    assert!(page.contains(&due.format("%d-%m-%Y").to_string()), "the case page shows the postponed date, in the Dutch form");
     let body = letter(stack, &mia, "meer tijd nodig").await;
     assert!(body.contains("dossier van de uitvoerder") && body.contains(&klachtd::app::templates::long_date(due, "nl")), "{body}");
     assert_eq!(store.case_detail(postponed).await.unwrap().summary.respond_by, due.to_string());
