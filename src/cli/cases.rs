@@ -23,14 +23,14 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
         CasesCommand::Register { name, email, postal_address, received, description_file, attach } => {
             let paper =
                 crate::app::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
-            let (reference, d) = actions.register_paper(paper, &actor()).await?;
+            let (reference, d) = actions.register_paper(paper, &actor()).await.map_err(|e| print::refusal(actions, e))?;
             outln!("{reference}: registered (received {received})");
             delivered(&reference, "acknowledgement", d);
         }
         command => {
             let (reference, action) = case_action(command)?;
             let name = action.name();
-            let done = actions.perform(&reference, action, &actor()).await?;
+            let done = actions.perform(&reference, action, &actor()).await.map_err(|e| print::refusal(actions, e))?;
             print::done(&reference, name, done, no_token.as_deref());
         }
     }

@@ -8,13 +8,22 @@ use chrono::Datelike;
 use futures::{Stream, TryStreamExt};
 
 use super::args::ReportFormat;
-use crate::app::actions::{Delivery, Done};
+use crate::app::actions::{ActionError, Actions, Delivery, Done};
 use crate::app::reminders::Digest;
 use crate::config::Problem;
 use crate::domain::calendar::{Calendar, Closure, Deadlines};
 use crate::domain::register::Report;
 use crate::domain::terms::{Procedure, Term};
 use crate::store::{CaseDetail, CaseSummary, Handler, QuarantinedMail, Status};
+
+/// An action's failure as the command line reports it: a refusal in the configured language
+/// (`templates.language`), from the same catalogue as the web's; anything else as it is.
+pub fn refusal(actions: &Actions, e: ActionError) -> anyhow::Error {
+    match e {
+        ActionError::Refused(refusal) => anyhow::Error::msg(actions.in_language(&refusal)),
+        e => e.into(),
+    }
+}
 
 /// Standard output for the commands. When its reader has gone (`klachtd cases show REF | head`)
 /// the command ends right there, quietly, as other Unix tools do, with the code a shell gives a

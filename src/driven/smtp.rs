@@ -132,7 +132,7 @@ impl Mailer {
         }
         let parts = &outbox_item.parts;
         if parts.is_empty() {
-            return builder.header(ContentType::TEXT_PLAIN).body(item.body.clone()).map_err(|e| SendError::Build(e.to_string()));
+            return builder.header(flowed_text()).body(item.body.clone()).map_err(|e| SendError::Build(e.to_string()));
         }
         builder.multipart(self.parts(&item.body, parts)?).map_err(|e| SendError::Build(e.to_string()))
     }
@@ -149,7 +149,7 @@ impl Mailer {
                     let inline = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}")).map_err(|e| SendError::Build(e.to_string()))?;
                     alternative = Some(
                         alternative
-                            .unwrap_or_else(|| MultiPart::alternative().singlepart(SinglePart::plain(text.to_string())))
+                            .unwrap_or_else(|| MultiPart::alternative().singlepart(text_part(text)))
                             .singlepart(SinglePart::builder().header(inline).body(content.clone())),
                     );
                     let file = ContentType::parse("application/ics").map_err(|e| SendError::Build(e.to_string()))?;
@@ -165,7 +165,7 @@ impl Mailer {
         }
         let mut mixed = match alternative {
             Some(alternative) => MultiPart::mixed().multipart(alternative),
-            None => MultiPart::mixed().singlepart(SinglePart::plain(text.to_string())),
+            None => MultiPart::mixed().singlepart(text_part(text)),
         };
         for attachment in attachments {
             mixed = mixed.singlepart(attachment);
@@ -245,6 +245,18 @@ impl crate::app::outbox::Transport for Mailer {
     fn send_timeout(&self) -> Duration {
         self.send_timeout
     }
+}
+
+/// The content type of every letter's text: UTF-8, flowed (RFC 3676). The body arrives in the
+/// outbox flowed already (`domain::flowed`, applied where letters are rendered), so every
+/// transport sends the same bytes.
+fn flowed_text() -> ContentType {
+    ContentType::parse("text/plain; charset=utf-8; format=flowed; delsp=no").expect("a valid content type")
+}
+
+/// A letter's text as a part of a multipart mail.
+fn text_part(text: &str) -> SinglePart {
+    SinglePart::builder().header(flowed_text()).body(text.to_string())
 }
 
 #[cfg(test)]

@@ -234,7 +234,7 @@ async fn handlers_assignment_and_reminder_preview_from_the_command_line() {
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = klachtd(&["--config", cfg, "cases", "assign", &case.reference, "Ann Smit"]);
     assert_eq!(code, 1);
-    assert_eq!(err.trim(), format!("klachtd: Ann Smit cannot handle {}: the complaint is about them (R5, impartiality)", case.reference));
+    assert_eq!(err.trim(), format!("klachtd: Ann Smit kan {} niet behandelen: de klacht gaat over deze behandelaar (R5, onpartijdigheid)", case.reference));
 
     let outbox_before = w.store().await.count(Table::Outbox).await.unwrap();
     let (code, out, err) = klachtd(&["--config", cfg, "reminders", "preview", "--at", "2026-12-02 09:00"]);

@@ -16,6 +16,7 @@ mod cli;
 mod e2e;
 mod hearing;
 mod imap_servers;
+mod letters;
 mod mail_classes;
 mod oauth;
 mod outages;

@@ -179,7 +179,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
         let is_notice = |m: &Vec<u8>| parsed(m).subject().is_some_and(|s| s.contains(&rita) && s.contains("niet aangekomen"));
         let notice = eventually("the handler is told", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().find(is_notice) }).await;
         let notice = parsed(&notice);
-        assert!(notice.body_text(0).unwrap().contains("blijvend"), "{}", notice.body_text(0).unwrap());
+        assert!(text_of(&notice).contains("blijvend"), "{}", text_of(&notice));
         let detail = store.case_detail(&rita).await.unwrap();
         assert_eq!(detail.summary.acknowledgement_word(), "undeliverable");
         assert_eq!(detail.summary.acknowledged_at, None, "the deadline stays open");

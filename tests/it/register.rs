@@ -104,10 +104,10 @@ async fn a_refused_correction_changes_nothing(db: Db) {
     for (args, needle) in [
         (vec!["cases", "complete", &r, "--name", "Ans", "--email", "ans@@example.test"], "is not a valid e-mail address"),
         (vec!["cases", "complete", &r, "--email", "geen adres"], "is not a valid e-mail address"),
-        (vec!["cases", "complete", "KL-2026-9999", "--name", "Ans"], "no case with reference KL-2026-9999"),
-        (vec!["cases", "complete", &r], "nothing to correct"),
-        (vec!["cases", "complete", &r, "--name", " "], "the name is empty"),
-        (vec!["cases", "complete", &r, "--name", "Ans", "--description-file", &empty], "the description is empty"),
+        (vec!["cases", "complete", "KL-2026-9999", "--name", "Ans"], "er is geen zaak met kenmerk KL-2026-9999"),
+        (vec!["cases", "complete", &r], "er is niets te corrigeren"),
+        (vec!["cases", "complete", &r, "--name", " "], "de naam is leeg"),
+        (vec!["cases", "complete", &r, "--name", "Ans", "--description-file", &empty], "de beschrijving is leeg"),
     ] {
         let (code, out, err) = klachtd(&cfg, &args);
         assert_eq!((code, err.trim().lines().count()), (1, 1), "{args:?}: {err}");
@@ -140,7 +140,7 @@ async fn a_refused_correction_changes_nothing(db: Db) {
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "complete", &r, "--name", "Ans", "--description-file", &desc]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
-    assert!(err.contains("personal data was removed"), "{err}");
+    assert!(err.contains("persoonsgegevens zijn na de bewaartermijn verwijderd"), "{err}");
     assert_eq!(snapshot(store, &r).await, before);
 }
 
@@ -164,7 +164,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     assert_eq!(
         err.trim(),
         format!(
-            "klachtd: Bob de Wit cannot handle {r}: the complaint names them; a supervisor confirms with `klachtd cases checked {r}` first (R5, impartiality)"
+            "klachtd: Bob de Wit kan {r} niet behandelen: de klacht noemt deze behandelaar; een leidinggevende bevestigt eerst met `klachtd cases checked {r}` (R5, onpartijdigheid)"
         )
     );
     assert_eq!(snapshot(store, &r).await, before);
@@ -191,7 +191,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     assert_eq!(store.case_detail(&r).await.unwrap().summary.handler.as_deref(), Some("Bob de Wit"));
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "checked", &r]);
-    assert_eq!((code, err.trim()), (1, format!("klachtd: {r} has no supervisor check to clear").as_str()));
+    assert_eq!((code, err.trim()), (1, format!("klachtd: {r} heeft geen controle door een leidinggevende openstaan").as_str()));
     assert_eq!(snapshot(store, &r).await, before);
     let (code, _, err) = klachtd(&cfg, &["cases", "checked", "KL-2026-9999"]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");

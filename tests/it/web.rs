@@ -11,6 +11,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod dutch;
 mod oidc;
 #[path = "common/oidc_provider.rs"]
 mod oidc_provider;
@@ -144,7 +145,7 @@ async fn sign_in_link(stack: &MailStack, user: &str, seen: usize) -> String {
     let mails = eventually("a sign-in mail", WAIT, || async { Some(stack.messages(user, "INBOX").await).filter(|m| m.len() > seen) }).await;
     let raw = String::from_utf8_lossy(mails.last().unwrap()).into_owned();
     let msg = parsed(mails.last().unwrap());
-    let body = msg.body_text(0).unwrap_or_default().into_owned();
+    let body = text_of(&msg);
     assert!(raw.contains("Auto-Submitted: auto-replied"), "the sign-in mail is automatic mail");
     let at = body.find("/sign-in/").expect("a link in the sign-in mail");
     let start = body[..at].rfind("http").unwrap();
@@ -426,7 +427,7 @@ async fn walk_through_the_workspace(db: Db) {
 
     // The assignment notice links to the case in the workspace, and carries no complaint text.
     let notice = eventually("assignment notice to Ann", WAIT, || async { stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
-    let notice_text = parsed(&notice).body_text(0).unwrap().into_owned();
+    let notice_text = text_of(&parsed(&notice));
     let reference = w.store().await.list_cases().await.unwrap()[0].reference.clone();
     assert!(notice_text.contains(&format!("{base}/cases/{reference}")), "{notice_text}");
     assert!(!notice_text.contains("klachtd cases show") && !notice_text.contains("drie maanden"), "{notice_text}");
@@ -553,7 +554,7 @@ async fn walk_through_the_workspace(db: Db) {
     let csrf = csrf_in(&ann_client.get(&format!("/cases/{reference}")).await.text());
     let refused = ann_client.post(&format!("/cases/{reference}/progress"), &[("csrf", &csrf), ("expected", "morgen")]).await;
     assert_eq!(refused.status, 422);
-    assert!(refused.text().contains("is not a date"), "{}", refused.text());
+    assert!(refused.text().contains("is geen datum"), "{}", refused.text());
 
     // What the workspace cannot use gets its page with a fitting status, never the "database
     // away" one (a negative index once reached OFFSET, a NUL byte PostgreSQL), and changes nothing.
@@ -582,7 +583,7 @@ async fn walk_through_the_workspace(db: Db) {
     browser.click("#form-respond button[type=submit]").await;
     browser.wait_for("the action is confirmed", "id=\"done\"").await;
     let response = eventually("the final response reaches Mia", WAIT, || async {
-        stack.messages(&mia, "INBOX").await.into_iter().find(|m| String::from_utf8_lossy(m).contains("fout in ons systeem"))
+        stack.messages(&mia, "INBOX").await.into_iter().find(|m| text_of(&parsed(m)).contains("fout in ons systeem"))
     })
     .await;
     assert!(String::from_utf8_lossy(&response).contains(&reference));
@@ -756,7 +757,11 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(again.status, 422, "reopening an open case is refused");
     let nothing = sam_client.post(&format!("/cases/{reference}/checked"), &[("csrf", &csrf)]).await;
     assert_eq!(nothing.status, 422);
-    assert!(nothing.text().contains(&format!("{reference} has no supervisor check to clear")), "the command line's words: {}", nothing.text());
+    assert!(
+        nothing.text().contains(&format!("{reference} heeft geen controle door een leidinggevende openstaan")),
+        "the command line's words, in Dutch: {}",
+        nothing.text()
+    );
     assert_eq!(sam_client.post(&format!("/cases/{reference}/nonsense"), &[("csrf", &csrf)]).await.status, 404);
     // Checking an assignment is a supervisor's.
     let bob_csrf = csrf_in(&bob_client.get(&format!("/cases/{reference}")).await.text());

@@ -35,7 +35,7 @@ impl Actions {
         let asked = Postponement { weeks, reason: &reason, consent: consent.as_deref() };
         // The case's own procedure limits it, and `[postponement] max_weeks` as configured now.
         let max_weeks = case.procedure.postponement_weeks(&settings.calendar, previous).min(settings.postpone_max_weeks);
-        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, max_weeks, &asked).map_err(ActionError::Refused)?;
+        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, max_weeks, &asked).map_err(ActionError::refused)?;
         let language = self.language();
         let content = LetterContent::Postponement {
             reason: reason.trim().to_string(),
@@ -154,7 +154,7 @@ impl Actions {
                 .map(|(_, e)| e)
                 .ok_or_else(|| ActionError::refused(format!("{name} is no handler with an address; give their e-mail address")))?,
         };
-        crate::domain::vocabulary::EmailAddress::parse(&address).map_err(ActionError::Refused)?;
+        crate::domain::vocabulary::EmailAddress::parse(&address).map_err(|e: String| ActionError::refused(e))?;
         let detail = self.store.case_detail(reference).await?;
         let documents = self.store.case_documents(case.id).await?;
         let settings = self.settings.get();

@@ -101,7 +101,10 @@ impl Actions {
             Ok(None) => return Ok(ReplyDone::AlreadyRecorded),
             // Passing: nothing was recorded, the mail is tried again and the handler told nothing.
             Err(ActionError::Transient(transient)) => return Err(transient),
-            Err(ActionError::Refused(reason)) => reason,
+            Err(ActionError::Refused(reason)) => {
+                let settings = self.settings.get();
+                reason.in_language(settings.letters.messages(), settings.letters.language())
+            }
             // Not asked by mail: the reply was authenticated for its case and its handler.
             Err(e @ (ActionError::Unknown | ActionError::NotAllowed(_))) => e.to_string(),
             // A statement the database refused is no answer to give the handler: the intake

@@ -216,7 +216,7 @@ impl Actions {
         let state = self.store.hearing_state(case.id).await?;
         let today = amsterdam_date(Utc::now());
         if let Some(why) = no_hearing_refusal(reference, ground, state.answer_by, state.answer.as_deref(), today) {
-            return Err(ActionError::Refused(why));
+            return Err(ActionError::refused(why));
         }
         Ok(flat(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await)?.then_some(()))
     }

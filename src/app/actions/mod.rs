@@ -13,6 +13,8 @@
 //! - [`awb`]: the steps of Awb chapter 9 besides the final response: postponement (9:11), not
 //!   handling a complaint (9:8), settling it (9:5), a copy to the person complained about (9:9);
 //! - [`hearing`]: the hearing (9:10) with its iCalendar invitation.
+//! - [`error`]: why an action was not carried out; a refusal as a key of the message
+//!   catalogue with its arguments ([`Refusal`]), said in the handler's language.
 //!
 //! A complainant without an e-mail address gets a letter as a file to print (see
 //! [`crate::app::retention`] for the folder those go to and are removed from).
@@ -29,18 +31,20 @@ use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::attachments::AttachmentStore;
-use crate::store::{OutboxItem, OutgoingMail, RefusableError, Refused, Store, StoreError};
+use crate::store::{OutboxItem, OutgoingMail, Refused, Store};
 use crate::telemetry::one_line;
 
 mod access;
 mod awb;
 mod by_mail;
+mod error;
 mod hearing;
 mod letters;
 mod paper;
 mod perform;
 
 pub use by_mail::ReplyDone;
+pub use error::{ActionError, Refusal, Transient};
 pub use paper::PaperComplaint;
 pub use perform::Done;
 
@@ -51,111 +55,6 @@ pub enum Delivery {
     Mail(String),
     /// Written to this file, to be printed and posted.
     Print(PathBuf),
-}
-
-/// Why an action was not carried out. Nothing of it was recorded, whichever the variant; the
-/// message is one line, each cause once.
-#[derive(Debug, thiserror::Error)]
-pub enum ActionError {
-    /// The action cannot be done as asked: the procedure says no, the case or handler is
-    /// unknown, the input is empty or malformed. The reason is for the handler, one line.
-    #[error("{0}")]
-    Refused(String),
-    /// The database or the disk is away: the same action may succeed when tried again.
-    #[error(transparent)]
-    Transient(#[from] Transient),
-    /// Anything else (a template that cannot be rendered, stored data that cannot be read):
-    /// trying again will not help, and neither will the handler's changing their request.
-    #[error("{}", one_line(.0))]
-    Failed(anyhow::Error),
-    /// The case is unknown, or the handler may not read it: one answer for both, so that it
-    /// does not say that a case exists (R9).
-    #[error("no such case")]
-    Unknown,
-    /// The handler may read the case (this reference) but not do this: it is not theirs (any
-    /// more), or only a supervisor may.
-    #[error("{0} is not yours to act on, or the action is a supervisor's")]
-    NotAllowed(String),
-}
-
-/// A passing failure: the database or the disk. For an action by mail this means the mail is
-/// to be tried again, and the handler is told nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum Transient {
-    #[error(transparent)]
-    Store(StoreError),
-    /// A file could not be read or written (the letter to print, an attachment).
-    #[error("{}", one_line(.0))]
-    Disk(anyhow::Error),
-}
-
-impl ActionError {
-    pub fn refused(reason: impl Into<String>) -> Self {
-        Self::Refused(reason.into())
-    }
-
-    /// A file that could not be read or written, with what was being done.
-    pub(crate) fn disk(e: impl Into<anyhow::Error>) -> Self {
-        Self::Transient(Transient::Disk(e.into()))
-    }
-
-    pub(crate) fn failed(e: impl Into<anyhow::Error>) -> Self {
-        Self::Failed(e.into())
-    }
-}
-
-/// The store's failures as the use cases see them: the database away is transient; an unknown
-/// case or handler, a handler the impartiality rules exclude, or a value the database cannot
-/// keep (a NUL character) is a refusal; a statement refused otherwise, or inconsistent stored
-/// data, is a failure.
-impl From<StoreError> for ActionError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Db(_) if e.is_unavailable() => Self::Transient(Transient::Store(e)),
-            StoreError::Db(_) if e.is_unstorable_value() => {
-                Self::Refused("a text contains a character that cannot be stored (such as a NUL byte); remove it and try again".into())
-            }
-            StoreError::Db(_) => Self::Failed(e.into()),
-            StoreError::Corrupt(_) => Self::Failed(e.into()),
-            StoreError::UnknownCase(_) | StoreError::UnknownHandler(_) | StoreError::NotImpartial { .. } | StoreError::NamedInComplaint { .. } => {
-                Self::Refused(e.to_string())
-            }
-        }
-    }
-}
-
-impl From<StoreError> for Transient {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e)
-    }
-}
-
-impl From<Refused> for ActionError {
-    fn from(Refused(reason): Refused) -> Self {
-        Self::Refused(reason)
-    }
-}
-
-/// Input that makes no action is refused with its reason.
-impl From<crate::domain::case_action::Unreadable> for ActionError {
-    fn from(e: crate::domain::case_action::Unreadable) -> Self {
-        Self::Refused(e.0)
-    }
-}
-
-impl From<RefusableError> for ActionError {
-    fn from(e: RefusableError) -> Self {
-        match e {
-            RefusableError::Store(e) => e.into(),
-            RefusableError::Refused(refused) => refused.into(),
-        }
-    }
-}
-
-impl From<crate::app::templates::TemplateError> for ActionError {
-    fn from(e: crate::app::templates::TemplateError) -> Self {
-        Self::Failed(e.into())
-    }
 }
 
 pub struct Actions {
@@ -182,6 +81,12 @@ impl Actions {
             domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             mail_secret,
         })
+    }
+
+    /// A refusal in the configured language (`templates.language`), as the command line says it.
+    pub fn in_language(&self, refusal: &Refusal) -> String {
+        let settings = self.settings.get();
+        refusal.in_language(settings.letters.messages(), settings.letters.language())
     }
 
     /// Tells the responsible handler that a case is theirs. With actions by mail on, the

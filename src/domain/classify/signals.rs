@@ -69,7 +69,7 @@ pub enum WeakSignal {
 }
 
 impl WeakSignal {
-    const ALL: [WeakSignal; 25] = [
+    pub const ALL: [WeakSignal; 25] = [
         WeakSignal::NoReplySender,
         WeakSignal::NotificationSender,
         WeakSignal::FormSender,

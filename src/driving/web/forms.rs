@@ -198,7 +198,7 @@ impl IntoResponse for NotDone<'_> {
                 tracing::warn!(error = %e, "web: action not carried out; the database or the disk is away");
                 web.message(StatusCode::SERVICE_UNAVAILABLE, Some(session), "unavailable", "", Some(back))
             }
-            ActionError::Refused(reason) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(session), "refused", &reason, Some(back)),
+            ActionError::Refused(reason) => web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(session), "refused", &web.pages.refusal(&reason), Some(back)),
             ActionError::Failed(e) => {
                 tracing::error!(error = %one_line(&e), "web: action failed");
                 web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(session), "failed", "", Some(back))

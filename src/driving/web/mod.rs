@@ -106,7 +106,7 @@ impl Web {
             user => session.map(|s| s.user.clone()),
             csrf => session.map(|s| s.csrf.clone()),
             title_key => title_key,
-            text => text,
+            text => self.pages.say(text),
             back => back,
         };
         self.page(status, "message.html", context)

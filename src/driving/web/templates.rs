@@ -4,10 +4,14 @@
 //! escaped automatically.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use minijinja::{Environment, Value};
 
+use crate::app::actions::Refusal;
+use crate::app::messages;
 use crate::app::templates::TemplateError;
+use crate::domain::catalogue::Catalogue;
 
 const PAGES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../../templates/web/layout.html")),
@@ -34,6 +38,8 @@ pub struct Pages {
     table: toml::Table,
     strings: Value,
     language: String,
+    /// The message catalogue (refusals, history, quarantine reasons) of the same language.
+    messages: Arc<Catalogue>,
 }
 
 fn read(dir: Option<&Path>, name: &str, built_in: &str) -> Result<String, TemplateError> {
@@ -48,7 +54,6 @@ impl Pages {
         let mut env = Environment::new();
         // `.html` is escaped, `.txt` (the sign-in mail) is not: minijinja's default by extension.
         env.set_auto_escape_callback(|name| if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None });
-        env.add_filter("datetime", datetime);
         for (name, built_in) in PAGES {
             let source = read(dir, name, built_in)?;
             env.add_template_owned(name.to_string(), source).map_err(|e| TemplateError::Render { name: format!("web/{name}"), message: e.to_string() })?;
@@ -57,7 +62,25 @@ impl Pages {
         let name = format!("{lang}/strings.toml");
         let text = read(dir, &name, built_in)?;
         let table: toml::Table = toml::from_str(&text).map_err(|e| TemplateError::Render { name: format!("web/{name}"), message: e.to_string() })?;
-        Ok(Self { env, strings: Value::from_serialize(&table), table, language: lang.to_string() })
+        let messages = Arc::new(messages::load(dir, lang)?);
+        add_filters(&mut env, lang, &messages);
+        Ok(Self { env, strings: Value::from_serialize(&table), table, language: lang.to_string(), messages })
+    }
+
+    /// The message catalogue of the pages' language.
+    pub fn messages(&self) -> &Catalogue {
+        &self.messages
+    }
+
+    /// A refusal in the pages' language.
+    pub fn refusal(&self, refusal: &Refusal) -> String {
+        refusal.in_language(&self.messages, &self.language)
+    }
+
+    /// A text made in English for a page (a refusal, a form's error), in the pages' language
+    /// when the catalogue knows it.
+    pub fn say(&self, text: &str) -> String {
+        messages::translate(&self.messages, &self.language, "refusal_", text)
     }
 
     /// The words of the configured language (for text made outside templates, as chart labels).
@@ -76,9 +99,39 @@ impl Pages {
     }
 }
 
-/// Unix seconds as "YYYY-MM-DD HH:MM" in Amsterdam time.
-fn datetime(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0).map(|t| t.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+/// The filters that write the pages' words, numbers and dates in `language`:
+/// - `datetime`: Unix seconds in Amsterdam time (`06-12-2026 14:05` / `2026-12-06 14:05`);
+/// - `date`: a stored date (`YYYY-MM-DD`) in the language's form;
+/// - `number(decimals)`: `0,5` / `0.5`;
+/// - `what`: a history entry's action by its kind; `why(action)`: its detail;
+/// - `quarantine`: a quarantine's recorded reason;
+/// - `unflow`: one of our letters (flowed) as its paragraphs, for the page to wrap.
+fn add_filters(env: &mut Environment<'static>, language: &str, catalogue: &Arc<Catalogue>) {
+    let lang = language.to_string();
+    env.add_filter("datetime", move |at: i64| datetime(at, &lang));
+    let lang = language.to_string();
+    env.add_filter("date", move |day: String| match chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
+        Ok(d) => messages::short_date(d, &lang),
+        Err(_) => day,
+    });
+    let lang = language.to_string();
+    env.add_filter("number", move |value: Value, decimals: Option<usize>| match f64::try_from(value.clone()) {
+        Ok(v) => Value::from(messages::number(v, decimals.unwrap_or(1), &lang)),
+        Err(_) => value,
+    });
+    let c = catalogue.clone();
+    env.add_filter("what", move |action: String| messages::history_what(&c, &action));
+    let (c, lang) = (catalogue.clone(), language.to_string());
+    env.add_filter("why", move |detail: String, action: String| messages::history_why(&c, &lang, &action, &detail));
+    let (c, lang) = (catalogue.clone(), language.to_string());
+    env.add_filter("quarantine", move |reason: String| messages::quarantine_reason(&c, &lang, &reason));
+    env.add_filter("unflow", |text: String| crate::domain::flowed::unflow(&text));
+}
+
+/// Unix seconds as a date and time in Amsterdam time, in the form of `language`.
+fn datetime(at: i64, language: &str) -> String {
+    let format = if language == "en" { "%Y-%m-%d %H:%M" } else { "%d-%m-%Y %H:%M" };
+    chrono::DateTime::from_timestamp(at, 0).map(|t| t.with_timezone(&chrono_tz::Europe::Amsterdam).format(format).to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -89,6 +142,16 @@ mod tests {
     fn both_languages_have_the_same_words() {
         let keys = |text: &str| toml::from_str::<toml::Table>(text).unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
         assert_eq!(keys(STRINGS[0].1), keys(STRINGS[1].1));
+    }
+
+    #[test]
+    fn numbers_dates_and_history_follow_the_pages_language() {
+        let render = |language: &str, source: &str| Pages::load(None, language).unwrap().env.render_str(source, minijinja::context! {}).unwrap();
+        let source = r#"{{ "a \nb" | unflow }}|{{ 2.5 | number(1) }}|{{ "2026-12-06" | date }}|{{ 1796562000 | datetime }}|{{ "viewed" | what }}|{{ "expected handling by 2026-12-24" | why("progress-notice") }}"#;
+        assert_eq!(render("nl", source), "a b|2,5|06-12-2026|06-12-2026 14:00|bekeken|afhandeling verwacht op 24-12-2026");
+        assert_eq!(render("en", source), "a b|2.5|2026-12-06|2026-12-06 14:00|viewed|expected handling by 2026-12-24");
+        let pages = Pages::load(None, "nl").unwrap();
+        assert_eq!(pages.say("the note is empty"), "de notitie is leeg");
     }
 
     #[test]

@@ -378,6 +378,12 @@ pub fn parsed(raw: &[u8]) -> mail_parser::Message<'_> {
     mail_parser::MessageParser::default().parse(raw).expect("parseable mail")
 }
 
+/// The text of a received letter as its reader sees it: its flowed lines (RFC 3676) joined
+/// into their paragraphs again.
+pub fn text_of(msg: &mail_parser::Message<'_>) -> String {
+    klachtd::domain::flowed::unflow(&msg.body_text(0).unwrap_or_default().replace("\r\n", "\n"))
+}
+
 pub fn header<'a>(msg: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&'a str> {
     msg.header_raw(name).map(str::trim)
 }
