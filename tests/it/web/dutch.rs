@@ -165,7 +165,7 @@ async fn walk(db: Db) {
 
     // A progress notice and a note by form, so the history has a date and a note in it.
     let mut sam_client = Client::new(&base);
-    sam_client.cookies.insert("klachtd_session".into(), browser.cookie("klachtd_session").await);
+    sam_client.cookies.insert("__Host-klachtd_session".into(), browser.cookie("__Host-klachtd_session").await);
     let csrf = csrf_in(&sam_client.get(&format!("/cases/{reference}")).await.text());
     let expected = chrono::NaiveDate::from_ymd_opt(2099, 1, 30).unwrap();
     for (action, fields) in [("progress", vec![("expected", expected.to_string())]), ("note", vec![("text", "Gebeld met mevrouw Jansen.".to_string())])] {
