@@ -549,6 +549,7 @@ mod outbox;
 pub mod private_files;
 mod register;
 mod reminders;
+pub mod search;
 pub mod set_aside;
 mod views;
 mod vocabulary;

@@ -23,6 +23,7 @@ const PAGES: &[(&str, &str)] = &[
     ("set-aside.html", include_str!("../../../templates/web/set-aside.html")),
     ("set-aside-mail.html", include_str!("../../../templates/web/set-aside-mail.html")),
     ("sign-in-mail.txt", include_str!("../../../templates/web/sign-in-mail.txt")),
+    ("my-day.html", include_str!("../../../templates/web/my-day.html")),
 ];
 
 const STRINGS: &[(&str, &str)] =
