@@ -126,6 +126,20 @@ pub fn fts5_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// The words of a search as a PostgreSQL `to_tsquery` text: each word quoted (the server's
+/// parser splits it as it split the texts: an e-mail address stays one) and a prefix, all words
+/// required. Quotes, backslashes and colons are dropped, so nothing of the user's text is
+/// tsquery syntax. `None`: no word to look for.
+pub fn tsquery_text(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.chars().filter(|c| !matches!(c, '\'' | '\\' | ':')).collect::<String>())
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| format!("'{w}':*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
+}
+
 /// An open case's nearest deadline not met, as a date text (closed or all met: far away).
 fn next_deadline(backend: Backend) -> String {
     let least = if backend == Backend::Sqlite { "MIN" } else { "LEAST" };
@@ -173,14 +187,14 @@ impl Store {
             }
             Backend::Postgres => {
                 let (q, r) = (next, next + 1);
-                let tsquery = format!("plainto_tsquery((SELECT value FROM settings WHERE key = 'search_config')::regconfig, ${q})");
+                let tsquery = format!("to_tsquery((SELECT value FROM settings WHERE key = 'search_config')::regconfig, ${q})");
                 (
                     format!(
                         "c.id IN ((SELECT id FROM cases WHERE search @@ {tsquery} ORDER BY id DESC LIMIT {SEARCH_CAP})
                           UNION (SELECT case_id FROM messages WHERE search @@ {tsquery} AND case_id IS NOT NULL ORDER BY id DESC LIMIT {SEARCH_CAP})
                           UNION SELECT id FROM cases WHERE reference = ${r})"
                     ),
-                    vec![text.trim().to_string(), reference],
+                    vec![tsquery_text(text).unwrap_or_else(|| "''".into()), reference],
                 )
             }
         }
@@ -218,7 +232,7 @@ impl Store {
         let key = match query.sort {
             Sort::Deadline => next_deadline(self.backend),
             Sort::Received => "c.received_on".into(),
-            Sort::Reference => "c.id".into(),
+            Sort::Reference => "c.reference".into(),
             Sort::Handler => "COALESCE((SELECT h.name FROM handlers h WHERE h.id = c.handler_id), '')".into(),
             Sort::Complainant => "LOWER(COALESCE(c.complainant_name, ''))".into(),
         };
@@ -344,6 +358,14 @@ mod tests {
         assert_eq!(fts5_query("a\" OR NEAR(b) *").as_deref(), Some("\"a\" * \"OR\" * \"NEAR b\" *"));
         assert_eq!(fts5_query("  -- \" * "), None);
         assert_eq!(fts5_query("één"), Some("\"één\" *".into()));
+    }
+
+    #[test]
+    fn search_words_become_quoted_tsquery_prefixes() {
+        assert_eq!(tsquery_text("Jans").as_deref(), Some("'Jans':*"));
+        assert_eq!(tsquery_text("mia.jansen@burger.test loket").as_deref(), Some("'mia.jansen@burger.test':* & 'loket':*"));
+        assert_eq!(tsquery_text("a' | !b:* \\").as_deref(), Some("'a':* & '!b*':*"));
+        assert_eq!(tsquery_text(" ' : & "), None);
     }
 
     #[test]
