@@ -131,11 +131,11 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
     let notes: Vec<_> = detail.history.iter().filter(|e| e.action == "note").cloned().collect();
     let handlers: Vec<String> = handlers.into_iter().filter(|h| h.active).map(|h| h.name).collect();
     let hearing_invited = detail.history.iter().any(|e| e.action == crate::domain::awb::HistoryKind::HearingInvited.as_str());
-    let (next, actions) = case_actions(&detail.summary, session.user.supervisor, hearing_invited);
+    let (next, actions, shown) = case_actions(&detail.summary, session.user.supervisor, hearing_invited);
     let done = query.get("done").filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '-')).cloned();
     let context = minijinja::context! {
         user => session.user, csrf => session.csrf, case => detail, row => row, thread => thread, notes => notes,
-        handlers => handlers, may_act => may_act, done => done, today => today(&web).to_string(), next => next, actions => actions,
+        handlers => handlers, may_act => may_act, done => done, today => today(&web).to_string(), next => next, actions => actions, shown => shown,
     };
     web.page(StatusCode::OK, "case.html", context)
 }
