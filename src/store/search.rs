@@ -312,7 +312,8 @@ impl Store {
         let since = last_look.unwrap_or_else(|| now() - 7 * 86_400);
         let mine = "c.handler_id = (SELECT h.id FROM handlers h WHERE h.email = $1 AND h.active = 1)";
         // Through the partial indexes of unmet deadlines, for my cases only.
-        let due_sql = format!("SELECT c.id FROM cases c WHERE {mine} AND {} ORDER BY {} , c.id LIMIT 500", unmet_between(None, "$2", false), next_deadline(self.backend));
+        let due_sql =
+            format!("SELECT c.id FROM cases c WHERE {mine} AND {} ORDER BY {} , c.id LIMIT 500", unmet_between(None, "$2", false), next_deadline(self.backend));
         let due: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(due_sql)).bind(&user.email).bind(horizon.to_string()).fetch_all(&self.pool).await?;
         // Assigned to me (by name, as the history records it) since my last look.
         let assigned: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
