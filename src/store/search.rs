@@ -229,7 +229,12 @@ impl Store {
             conditions.push(condition);
             binds.extend(values);
         }
+        // Closed cases have no deadline left: by deadline they come newest first, read backwards
+        // through the primary key (a register of years is not sorted to show 50). So does a
+        // list of open and closed cases without search words.
+        let newest_first = query.sort == Sort::Deadline && (query.state == State::Closed || (query.state == State::Any && text.is_none()));
         let key = match query.sort {
+            _ if newest_first => String::new(),
             Sort::Deadline => next_deadline(self.backend),
             Sort::Received => "c.received_on".into(),
             Sort::Reference => "c.reference".into(),
@@ -237,9 +242,11 @@ impl Store {
             Sort::Complainant => "LOWER(COALESCE(c.complainant_name, ''))".into(),
         };
         let direction = if query.descending { "DESC" } else { "ASC" };
+        let order =
+            if newest_first { format!("c.id {}", if query.descending { "ASC" } else { "DESC" }) } else { format!("{key} {direction}, c.id {direction}") };
         let per_page = query.per_page.max(1);
         let sql = format!(
-            "SELECT c.id, c.category FROM cases c WHERE {} ORDER BY {key} {direction}, c.id {direction} LIMIT {} OFFSET {}",
+            "SELECT c.id, c.category FROM cases c WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
             conditions.join(" AND "),
             per_page + 1,
             u64::from(query.page) * u64::from(per_page)
