@@ -117,43 +117,72 @@ async fn run(n: i64, db: Db, window: Duration) {
     let kb = |key: &str| memory.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     drop(daemon);
 
-    println!();
-    println!("klachtd's workspace, {db:?}, {n} cases, {SESSIONS} browsers at once for {:.0} s, this machine", elapsed.as_secs_f64());
-    println!();
-    println!("| page | requests | p50 | p95 | p99 | goal p95 < 100 ms |");
-    println!("|---|---|---|---|---|---|");
-    for page in PAGES {
-        let mut t = times.remove(page).unwrap_or_default();
-        t.sort();
-        let q = |p: f64| {
-            t.get(((t.len() as f64 * p).ceil() as usize).saturating_sub(1)).map_or("–".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
-        };
-        let goal = match page {
-            "register" => "(no goal)".to_string(),
-            _ => (if t.get(((t.len() as f64 * 0.95).ceil() as usize).saturating_sub(1)).is_some_and(|d| *d < Duration::from_millis(100)) {
-                "yes"
-            } else {
-                "**no**"
-            })
-            .to_string(),
-        };
-        println!("| {page} | {} | {} | {} | {} | {goal} |", t.len(), q(0.5), q(0.95), q(0.99));
+    let figures = Figures {
+        db,
+        n,
+        elapsed,
+        times,
+        refused,
+        cpu: cpu_after - cpu_before,
+        with_backends: !backends.is_empty(),
+        rss_kb: kb("VmRSS:"),
+        peak_kb: kb("VmHWM:"),
+        registered: cases_after - cases_before,
+    };
+    figures.print();
+}
+
+/// What a run measured.
+struct Figures {
+    db: Db,
+    n: i64,
+    elapsed: Duration,
+    times: BTreeMap<&'static str, Vec<Duration>>,
+    refused: usize,
+    /// CPU seconds of the daemon (and the PostgreSQL backends) in the window.
+    cpu: f64,
+    with_backends: bool,
+    rss_kb: u64,
+    peak_kb: u64,
+    registered: i64,
+}
+
+impl Figures {
+    fn print(mut self) {
+        let Figures { db, n, elapsed, refused, cpu, with_backends, rss_kb, peak_kb, registered, .. } = self;
+        println!();
+        println!("klachtd's workspace, {db:?}, {n} cases, {SESSIONS} browsers at once for {:.0} s, this machine", elapsed.as_secs_f64());
+        println!();
+        println!("| page | requests | p50 | p95 | p99 | goal p95 < 100 ms |");
+        println!("|---|---|---|---|---|---|");
+        for page in PAGES {
+            let mut t = self.times.remove(page).unwrap_or_default();
+            t.sort();
+            let at = |p: f64| t.get(((t.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied();
+            let q = |p: f64| at(p).map_or("–".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0));
+            let goal = match (page, at(0.95)) {
+                ("register", _) => "(no goal)",
+                (_, Some(p95)) if p95 < Duration::from_millis(100) => "yes",
+                _ => "**no**",
+            };
+            println!("| {page} | {} | {} | {} | {} | {goal} |", t.len(), q(0.5), q(0.95), q(0.99));
+        }
+        println!();
+        println!("- register page refused to the handlers (not supervisors): {refused} times");
+        println!(
+            "- daemon CPU{}: {:.0} % of one core on average ({:.1} s in {:.0} s)",
+            if with_backends { " with the PostgreSQL backends" } else { "" },
+            cpu * 100.0 / elapsed.as_secs_f64(),
+            cpu,
+            elapsed.as_secs_f64()
+        );
+        println!("- daemon memory: {} MiB resident at the end, {} MiB at most", rss_kb / 1024, peak_kb / 1024);
+        println!(
+            "- intake during the load: {} complaints registered, {:.1} a second (backlog {BACKLOG})",
+            registered,
+            registered as f64 / elapsed.as_secs_f64()
+        );
     }
-    println!();
-    println!("- register page refused to the handlers (not supervisors): {refused} times");
-    println!(
-        "- daemon CPU{}: {:.0} % of one core on average ({:.1} s in {:.0} s)",
-        if backends.is_empty() { "" } else { " with the PostgreSQL backends" },
-        (cpu_after - cpu_before) * 100.0 / elapsed.as_secs_f64(),
-        cpu_after - cpu_before,
-        elapsed.as_secs_f64()
-    );
-    println!("- daemon memory: {} MiB resident at the end, {} MiB at most", kb("VmRSS:") / 1024, kb("VmHWM:") / 1024);
-    println!(
-        "- intake during the load: {} complaints registered, {:.1} a second (backlog {BACKLOG})",
-        cases_after - cases_before,
-        (cases_after - cases_before) as f64 / elapsed.as_secs_f64()
-    );
 }
 
 /// Kills the daemon if the benchmark fails half-way.

@@ -17,8 +17,34 @@ fn references(html: &str) -> Vec<String> {
     html.split("<td><a href=\"/cases/").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect()
 }
 
+/// The world of this test: three handlers (Ann, Bob, and Sam, a supervisor), Mia's complaint by
+/// mail (Ann's), a long overdue case of Ann's and one of Bob's, made by hand; everyone signed in.
+struct Find {
+    w: World,
+    daemon: Running,
+    base: String,
+    ann: String,
+    mia: String,
+    mail_case: String,
+    overdue: String,
+    bobs: String,
+    ann_client: Client,
+    bob_client: Client,
+    sam_client: Client,
+}
+
 async fn walk(db: Db) {
     capture_logs();
+    let mut f = setup(db).await;
+    searches(&mut f).await;
+    my_day(&mut f).await;
+    lists(&mut f).await;
+    case_page_and_retention(&mut f).await;
+    in_the_browser(&f, db).await;
+    f.daemon.stop().await;
+}
+
+async fn setup(db: Db) -> Find {
     let stack = MailStack::shared();
     let (ann, bob, sam, mia) = (
         format!("{}@dienst.test", unique("ann")),
@@ -71,10 +97,20 @@ async fn walk(db: Db) {
     .await;
     store.assign(&bobs, "Bob Berg", "test").await.unwrap();
 
-    let mut ann_client = sign_in_raw(stack, &base, &ann).await;
-    let mut bob_client = sign_in_raw(stack, &base, &bob).await;
-    let mut sam_client = sign_in_raw(stack, &base, &sam).await;
+    let (ann_client, bob_client, sam_client) =
+        (sign_in_raw(stack, &base, &ann).await, sign_in_raw(stack, &base, &bob).await, sign_in_raw(stack, &base, &sam).await);
+    Find { w, daemon, base, ann, mia, mail_case, overdue, bobs, ann_client, bob_client, sam_client }
+}
 
+async fn searches(f: &mut Find) {
+    let w = &f.w;
+    let base = f.base.clone();
+    let mia = f.mia.clone();
+    let mail_case = f.mail_case.clone();
+    let bobs = f.bobs.clone();
+    let ann_client = &mut f.ann_client;
+    let bob_client = &mut f.bob_client;
+    let sam_client = &mut f.sam_client;
     // Search: by name, address, reference, words of the text (a stem's prefix too); only what
     // the handler may read (Bob's "Jansen" is not Ann's to see).
     for q in ["Jansen", "jans", mia.as_str(), mail_case.as_str(), &mail_case.to_lowercase(), "loket", "afspraak gemist"] {
@@ -103,7 +139,13 @@ async fn walk(db: Db) {
         (references(&page) == [mail_case.as_str()]).then_some(())
     })
     .await;
+}
 
+async fn my_day(f: &mut Find) {
+    let overdue = f.overdue.clone();
+    let mail_case = f.mail_case.clone();
+    let bobs = f.bobs.clone();
+    let ann_client = &mut f.ann_client;
     // My day: the overdue case, the new assignment, the new mail; "seen" clears what is new.
     let my_day = ann_client.get("/").await;
     assert_eq!(my_day.status, 200, "{}", my_day.text());
@@ -119,7 +161,11 @@ async fn walk(db: Db) {
     let after = ann_client.get("/").await.text();
     assert!(!after.contains("id=\"new-mail\"") && !after.contains("id=\"assigned\""), "nothing new after seen: {after}");
     assert!(after.contains("id=\"overdue\""), "deadlines stay");
+}
 
+async fn lists(f: &mut Find) {
+    let overdue = f.overdue.clone();
+    let ann_client = &mut f.ann_client;
     // The list's filters and order, as links.
     assert_eq!(references(&ann_client.get("/cases?due=overdue").await.text()), [overdue.as_str()]);
     let by_reference = references(&ann_client.get("/cases?sort=reference").await.text());
@@ -135,7 +181,14 @@ async fn walk(db: Db) {
     let bad = ann_client.get("/cases?due=tomorrow").await;
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("week, overdue"), "{}", bad.text());
+}
 
+async fn case_page_and_retention(f: &mut Find) {
+    let w = &f.w;
+    let mail_case = f.mail_case.clone();
+    let overdue = f.overdue.clone();
+    let ann_client = &mut f.ann_client;
+    let sam_client = &mut f.sam_client;
     // The case page: the next step first, only the actions that apply.
     let page = ann_client.get(&format!("/cases/{mail_case}")).await.text();
     assert!(page.contains("id=\"next-step\"") && page.contains("href=\"#action-progress\""), "the progress notice is next");
@@ -148,11 +201,18 @@ async fn walk(db: Db) {
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&retained).await.unwrap();
     sqlx::query("UPDATE cases SET status = 'closed', closed_at = 1 WHERE reference = $1").bind(&overdue).execute(&mut conn).await.unwrap();
     let _ = sqlx::Connection::close(conn).await;
-    store.remove_personal_data(klachtd::store::now()).await.unwrap();
+    w.store().await.remove_personal_data(klachtd::store::now()).await.unwrap();
     assert_eq!(references(&sam_client.get(&format!("/cases?q={overdue}&scope=all")).await.text()), [overdue.as_str()]);
     assert!(references(&sam_client.get("/cases?q=onbeleefd&scope=all").await.text()).is_empty(), "the words went with the text");
     assert!(references(&sam_client.get("/cases?q=Kees&scope=all").await.text()).is_empty(), "and the name");
+}
 
+async fn in_the_browser(f: &Find, db: Db) {
+    let w = &f.w;
+    let base = f.base.clone();
+    let ann = f.ann.clone();
+    let mail_case = f.mail_case.clone();
+    let stack = w.stack;
     // In the browser: the list with a search, my day and a case page, checked with axe.
     let browser = Browser::start(tempfile::tempdir().unwrap().path()).await;
     browser.goto(&format!("{base}/sign-in")).await;
@@ -190,6 +250,4 @@ async fn walk(db: Db) {
         browser.screenshot(&format!("{db:?}-find-{}", what.replace(' ', "-")).to_lowercase()).await;
     }
     assert!(violations.is_empty(), "axe-core found WCAG 2.1 A/AA violations:\n{}", violations.join("\n"));
-    drop(browser);
-    daemon.stop().await;
 }
