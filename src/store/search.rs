@@ -171,33 +171,31 @@ impl Store {
     /// is, as a condition on `c.id` with its parameters numbered from `next`.
     fn search_condition(&self, text: &str, next: usize) -> (String, Vec<String>) {
         let reference = text.trim().to_ascii_uppercase();
-        match self.backend {
-            Backend::Sqlite => {
-                let query = fts5_query(text).unwrap_or_else(|| "\"\"".into());
-                let (q, r) = (next, next + 1);
-                (
-                    format!(
-                        "c.id IN (SELECT id FROM (SELECT rowid AS id FROM cases_fts WHERE cases_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP})
-                          UNION SELECT m.case_id FROM messages m WHERE m.id IN
-                            (SELECT id FROM (SELECT rowid AS id FROM messages_fts WHERE messages_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP}))
-                          UNION SELECT id FROM cases WHERE reference = ${r})"
-                    ),
-                    vec![query, reference],
-                )
-            }
+        let (q, r) = (next, next + 1);
+        let words = match self.backend {
+            Backend::Sqlite => fts5_query(text),
+            Backend::Postgres => tsquery_text(text),
+        };
+        // No word to look for (only punctuation): the reference alone, and nothing asked of the
+        // full-text search (which would refuse an empty query, or note it in the log).
+        let Some(words) = words else {
+            return (format!("c.id IN (SELECT id FROM cases WHERE reference = ${r} AND ${q} = '')"), vec![String::new(), reference]);
+        };
+        let matching = match self.backend {
+            Backend::Sqlite => format!(
+                "SELECT id FROM (SELECT rowid AS id FROM cases_fts WHERE cases_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP})
+                 UNION SELECT m.case_id FROM messages m WHERE m.id IN
+                   (SELECT id FROM (SELECT rowid AS id FROM messages_fts WHERE messages_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP}))"
+            ),
             Backend::Postgres => {
-                let (q, r) = (next, next + 1);
                 let tsquery = format!("to_tsquery((SELECT value FROM settings WHERE key = 'search_config')::regconfig, ${q})");
-                (
-                    format!(
-                        "c.id IN ((SELECT id FROM cases WHERE search @@ {tsquery} ORDER BY id DESC LIMIT {SEARCH_CAP})
-                          UNION (SELECT case_id FROM messages WHERE search @@ {tsquery} AND case_id IS NOT NULL ORDER BY id DESC LIMIT {SEARCH_CAP})
-                          UNION SELECT id FROM cases WHERE reference = ${r})"
-                    ),
-                    vec![tsquery_text(text).unwrap_or_else(|| "''".into()), reference],
+                format!(
+                    "(SELECT id FROM cases WHERE search @@ {tsquery} ORDER BY id DESC LIMIT {SEARCH_CAP})
+                     UNION (SELECT case_id FROM messages WHERE search @@ {tsquery} AND case_id IS NOT NULL ORDER BY id DESC LIMIT {SEARCH_CAP})"
                 )
             }
-        }
+        };
+        (format!("c.id IN ({matching} UNION SELECT id FROM cases WHERE reference = ${r})"), vec![words, reference])
     }
 
     /// A page of the cases `user` may read that `query` asks for, in its order. `today` and
