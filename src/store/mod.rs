@@ -557,6 +557,7 @@ use procedure::{deadline_column, stored_deadline};
 pub mod private_files;
 mod register;
 mod reminders;
+pub mod search;
 pub mod set_aside;
 mod views;
 mod vocabulary;

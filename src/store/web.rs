@@ -47,7 +47,7 @@ pub struct WebAttachment {
 /// handler, or a handler it was assigned to before (R9). The `assigned` event's detail is the
 /// name, maybe followed by " (automatic)"; compared exactly, as LIKE would read `%` and `_` in a
 /// name as wildcards and ignore case on SQLite only.
-const MAY_READ: &str = "EXISTS (SELECT 1 FROM handlers h WHERE h.email = $1 AND h.active = 1 AND (
+pub(super) const MAY_READ: &str = "EXISTS (SELECT 1 FROM handlers h WHERE h.email = $1 AND h.active = 1 AND (
         h.supervisor <> 0 OR h.id = c.handler_id
         OR (EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.action = 'assigned' AND (e.detail = h.name OR SUBSTR(e.detail, 1, LENGTH(h.name) + 2) = h.name || ' ('))
             -- never a complaint about them (R5): being its subject ends what handling it before allowed

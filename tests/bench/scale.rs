@@ -27,7 +27,7 @@
 //!     cargo bench --bench scale -- no-idle          # without the five minutes of idle CPU per size
 
 #[path = "../it/common/mod.rs"]
-mod common;
+pub mod common;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -90,19 +90,19 @@ async fn run(n: i64, db: Db, keep: bool, idle: bool) {
     print_table(db, at, &all);
 }
 
-/// A database with its configuration file.
-struct Register {
-    dir: tempfile::TempDir,
-    db: TestDb,
-    config_path: PathBuf,
-    config: Config,
-    complaints: String,
-    n: i64,
-    load: Duration,
+/// A database with its configuration file (also the web workspace's benchmark's, tests/bench/web.rs).
+pub struct Register {
+    pub dir: tempfile::TempDir,
+    pub db: TestDb,
+    pub config_path: PathBuf,
+    pub config: Config,
+    pub complaints: String,
+    pub n: i64,
+    pub load: Duration,
 }
 
 impl Register {
-    async fn build(kind: Db, n: i64, today: NaiveDate, stack: &MailStack) -> Register {
+    pub async fn build(kind: Db, n: i64, today: NaiveDate, stack: &MailStack) -> Register {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::create(kind, dir.path()).await;
         let complaints = format!("{}@klacht.test", unique("klachten"));
@@ -601,7 +601,7 @@ async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate, idle: bool) 
     f
 }
 
-async fn pool(url: &str) -> sqlx::AnyPool {
+pub async fn pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap()
 }
@@ -635,7 +635,7 @@ async fn idle_cpu(r: &Register, at: DateTime<Utc>) -> f64 {
 }
 
 /// The PostgreSQL backends of the test database (none on SQLite).
-async fn pg_backends(url: &str) -> Vec<u32> {
+pub async fn pg_backends(url: &str) -> Vec<u32> {
     if url.starts_with("sqlite") {
         return Vec::new();
     }
@@ -651,7 +651,7 @@ fn own_cpu() -> f64 {
 }
 
 /// User plus system CPU seconds of a process.
-fn cpu_of(pid: u32) -> f64 {
+pub fn cpu_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod dutch;
+mod find;
 mod oidc;
 #[path = "common/oidc_provider.rs"]
 mod oidc_provider;
@@ -515,7 +516,7 @@ async fn walk_through_the_workspace(db: Db) {
     browser.screenshot(&format!("{db:?}-case").to_lowercase()).await;
     // Keyboard: the first Tab reaches the skip link, the next ones the navigation.
     assert_eq!(browser.tab().await.trim(), "Naar de inhoud");
-    assert_eq!(browser.tab().await.trim(), "Mijn zaken");
+    assert_eq!(browser.tab().await.trim(), "Mijn dag");
     violations.extend(browser.axe().await.into_iter().map(|v| format!("case: {v}")));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "viewed"), "{history:?}");
@@ -577,6 +578,8 @@ async fn walk_through_the_workspace(db: Db) {
     // The final response through the form: it reaches the complainant and closes the case.
     browser.goto(&format!("{base}/cases/{reference}")).await;
     browser.wait_for("the case page", "id=\"form-respond\"").await;
+    // Before the progress notice, the final response's form is there but not open.
+    browser.click("#action-respond > summary").await;
     browser.click("#outcome-partly-founded").await;
     browser.type_into("#findings", "De betaling was te laat door een fout in ons systeem.").await;
     browser.type_into("#measures", "Het systeem is aangepast.").await;
@@ -669,7 +672,7 @@ async fn walk_through_the_workspace(db: Db) {
     browser.click("#closed-cases").await;
     let closed = browser.wait_for("all closed cases", "id=\"closed-intro\"").await;
     assert!(closed.contains(&reference) && !closed.contains(&overdue), "closed cases only");
-    assert!(browser.current_url().await.ends_with("/cases?all=1&closed=1"), "{}", browser.current_url().await);
+    assert!(browser.current_url().await.ends_with("/cases?scope=all&state=closed"), "{}", browser.current_url().await);
     browser.screenshot(&format!("{db:?}-closed-cases").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("closed cases: {v}")));
     browser.goto(&format!("{base}/cases/{reference}")).await;

@@ -6,7 +6,9 @@
 pub mod assets;
 pub mod auth;
 mod case_forms;
+pub mod find;
 pub mod forms;
+pub mod list;
 pub mod oidc;
 pub mod pages;
 pub mod paper;
@@ -154,14 +156,15 @@ pub async fn require(web: &Web, headers: &HeaderMap) -> Result<WebSession, Respo
 /// The routes of the workspace.
 pub fn router(web: Shared) -> Router {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/cases") }))
+        .route("/", get(find::my_day))
+        .route("/my-day/seen", post(find::mark_seen))
         .route("/style.css", get(assets::stylesheet))
         .route("/sign-in", get(pages::sign_in_form).post(forms::ask_link))
         .route("/sign-in/{token}", get(pages::confirm_link).post(forms::use_link))
         .route("/sign-in/oidc", get(oidc::start))
         .route("/sign-in/oidc/callback", get(oidc::callback))
         .route("/sign-out", post(forms::sign_out))
-        .route("/cases", get(pages::cases))
+        .route("/cases", get(find::cases))
         .route("/cases/{reference}", get(pages::case))
         .route("/cases/{reference}/attachments/{index}", get(pages::attachment))
         .route("/cases/{reference}/{action}", post(forms::act))

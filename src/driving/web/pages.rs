@@ -1,4 +1,4 @@
-//! The pages: sign-in, the cases list, a case, an attachment, the register (R10), the form for a
+//! The pages: sign-in, a case, an attachment, the register (R10), the form for a
 //! paper complaint. Every opening of a case page and every download is recorded in the case's
 //! history; so is a refusal.
 
@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 
 use super::auth::{self, BROWSER_COOKIE};
-use super::view::{bar_chart, case_row, per_month, sort_by_urgency};
+use super::view::{bar_chart, case_actions, case_row, per_month};
 use super::{require, Shared};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::reference::CaseRef;
-use crate::store::web::{CaseList, WebUser};
+use crate::store::web::WebUser;
 use crate::store::StoreError;
 
 fn actor(user: &WebUser) -> String {
@@ -49,44 +49,6 @@ pub async fn confirm_link(State(web): State<Shared>, Path(token): Path<String>) 
         return web.message(StatusCode::BAD_REQUEST, None, "link_invalid", "", Some("/sign-in"));
     }
     web.page(StatusCode::OK, "sign-in-link.html", minijinja::context! { token => token })
-}
-
-/// Closed cases on one page of a list.
-const CLOSED_PER_PAGE: u32 = 50;
-
-/// My cases (`?all=1`: every case I may read; for a supervisor, all cases): the open ones,
-/// most urgent first. `&closed=1`: the closed ones instead, newest first, a page at a time
-/// (`&before=`: the page after the one that ended there).
-pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let all = query.get("all").is_some_and(|v| v == "1");
-    let closed = query.get("closed").is_some_and(|v| v == "1");
-    let before = match query.get("before").map(|v| v.parse::<i64>()) {
-        None => None,
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", "before: not a number", Some("/cases")),
-    };
-    let list = if closed { CaseList::Closed { before, limit: CLOSED_PER_PAGE } } else { CaseList::Open };
-    let page = match web.store.cases_for(&session.user, !all, list).await {
-        Ok(p) => p,
-        Err(e) => return store_failure(&web, &session, e),
-    };
-    let settings = web.settings.get();
-    let today = today(&web);
-    let mut rows: Vec<_> = page.cases.into_iter().map(|c| case_row(&settings.calendar, today, c)).collect();
-    if !closed {
-        sort_by_urgency(&mut rows);
-    }
-    web.page(
-        StatusCode::OK,
-        "cases.html",
-        minijinja::context! {
-            user => session.user, csrf => session.csrf, rows => rows, all => all, closed => closed, older => page.older, today => today.to_string()
-        },
-    )
 }
 
 pub(super) fn store_failure(web: &super::Web, session: &crate::store::web::WebSession, e: StoreError) -> Response {
@@ -163,10 +125,12 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
     let row = case_row(&settings.calendar, today(&web), detail.summary.clone());
     let notes: Vec<_> = detail.history.iter().filter(|e| e.action == "note").cloned().collect();
     let handlers: Vec<String> = handlers.into_iter().filter(|h| h.active).map(|h| h.name).collect();
+    let hearing_invited = detail.history.iter().any(|e| e.action == crate::domain::awb::HistoryKind::HearingInvited.as_str());
+    let (next, actions, shown) = case_actions(&detail.summary, session.user.supervisor, hearing_invited);
     let done = query.get("done").filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '-')).cloned();
     let context = minijinja::context! {
         user => session.user, csrf => session.csrf, case => detail, row => row, thread => thread, notes => notes,
-        handlers => handlers, may_act => may_act, done => done, today => today(&web).to_string(),
+        handlers => handlers, may_act => may_act, done => done, today => today(&web).to_string(), next => next, actions => actions, shown => shown,
     };
     web.page(StatusCode::OK, "case.html", context)
 }

@@ -27,6 +27,7 @@ const PAGES: &[(&str, &str)] = &[
     ("set-aside.html", include_str!("../../../templates/web/set-aside.html")),
     ("set-aside-mail.html", include_str!("../../../templates/web/set-aside-mail.html")),
     ("sign-in-mail.txt", include_str!("../../../templates/web/sign-in-mail.txt")),
+    ("my-day.html", include_str!("../../../templates/web/my-day.html")),
     ("signed-in.html", include_str!("../../../templates/web/signed-in.html")),
 ];
 

@@ -149,6 +149,59 @@ pub fn per_month(facts: &[CaseFacts], from: NaiveDate, to: NaiveDate) -> Vec<(St
     months.into_iter().map(|((y, m), n)| (format!("{y}-{m:02}"), n)).collect()
 }
 
+/// The case page's actions that apply to a case, the next step of the procedure first (that
+/// one is shown open), that next step, and how many of them the page shows at once (the next
+/// step and the day-to-day ones; the others wait behind "more actions"). A closed case has no next step: it can be noted,
+/// escalated, categorised or reopened. The postal acknowledgement belongs to a case nobody can
+/// be acknowledged by mail (no address, or the letter came back); the release of an
+/// acknowledgement to one that was held, suppressed or never made; the hearing's report to a
+/// case with an invitation; the supervisor's check to a supervisor, when there is one to make.
+pub fn case_actions(case: &CaseSummary, supervisor: bool, hearing_invited: bool) -> (Option<&'static str>, Vec<&'static str>, usize) {
+    use crate::store::OutboxStatus as S;
+    if case.status == crate::store::CaseStatus::Closed {
+        return (None, vec!["note", "escalate", "category", "reopen"], 4);
+    }
+    let unacknowledged = case.acknowledged_at.is_none();
+    let by_post = unacknowledged && (case.complainant_email.is_none() || matches!(case.acknowledgement, Some(S::Returned | S::Undeliverable)));
+    let release = unacknowledged && !by_post && matches!(case.acknowledgement, None | Some(S::Held | S::Suppressed));
+    let check = supervisor && !case.supervisor_check.is_empty();
+    let progress = case.progress_sent_at.is_none();
+    let next = match () {
+        _ if check => "checked",
+        _ if by_post => "acknowledged",
+        _ if release => "release-acknowledgement",
+        _ if !case.incomplete.is_empty() => "complete",
+        _ if progress => "progress",
+        _ => "respond",
+    };
+    let all = [
+        ("checked", check),
+        ("acknowledged", by_post),
+        ("release-acknowledgement", release),
+        ("respond", true),
+        ("progress", progress),
+        ("request-info", true),
+        ("note", true),
+        ("postpone", true),
+        ("not-handled", true),
+        ("settle", true),
+        ("disclose", true),
+        ("hearing-invite", true),
+        ("hearing-report", hearing_invited),
+        ("no-hearing", true),
+        ("category", true),
+        ("assign", true),
+        ("subject", true),
+        ("complete", true),
+        ("escalate", true),
+    ];
+    let mut actions = vec![next];
+    actions.extend(all.iter().filter(|(a, applies)| *applies && *a != next).map(|(a, _)| *a));
+    // The next step, then the letters and notes of every day; the rest behind "more".
+    let shown = 1 + actions[1..].iter().take_while(|a| matches!(**a, "respond" | "progress" | "request-info" | "note")).count();
+    (Some(next), actions, shown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +321,41 @@ mod tests {
         };
         let months = per_month(&[fact("2026-10-03"), fact("2026-12-31"), fact("2026-12-01"), fact("2027-02-01")], d("2026-10-01"), d("2026-12-31"));
         assert_eq!(months, [("2026-10".to_string(), 1), ("2026-11".to_string(), 0), ("2026-12".to_string(), 2)]);
+    }
+    #[test]
+    fn the_next_step_comes_first_and_only_what_applies_is_offered() {
+        let mut case = summary("KL-2026-0001", "open", "2026-11-20", "2026-12-10", "2026-12-20", false);
+        // A paper complaint without an address: the postal acknowledgement, nothing to release.
+        case.source = "post".into();
+        let (next, actions, shown) = case_actions(&case, false, false);
+        assert_eq!(next, Some("acknowledged"));
+        assert_eq!(actions[..shown], ["acknowledged", "respond", "progress", "request-info", "note"]);
+        assert_eq!(actions[0], "acknowledged");
+        assert!(!actions.contains(&"release-acknowledgement") && !actions.contains(&"hearing-report") && !actions.contains(&"checked"));
+        assert!(!actions.contains(&"reopen"));
+        // By mail, acknowledged: the progress notice is next, the final response is offered (closed).
+        case.complainant_email = Some("mia@example.nl".into());
+        case.acknowledged_at = Some(1);
+        case.acknowledgement = Some(crate::store::OutboxStatus::Sent);
+        let (next, actions, _) = case_actions(&case, false, true);
+        assert_eq!(next, Some("progress"));
+        assert!(!actions.contains(&"acknowledged") && actions.contains(&"respond") && actions.contains(&"hearing-report"));
+        case.progress_sent_at = Some(2);
+        let (next, actions, shown) = case_actions(&case, false, false);
+        assert_eq!((next, actions.contains(&"progress")), (Some("respond"), false));
+        assert_eq!(actions[..shown], ["respond", "request-info", "note"]);
+        // A held acknowledgement is released; a bounced one is recorded as posted.
+        case.acknowledged_at = None;
+        case.acknowledgement = Some(crate::store::OutboxStatus::Held);
+        assert_eq!(case_actions(&case, false, false).0, Some("release-acknowledgement"));
+        case.acknowledgement = Some(crate::store::OutboxStatus::Returned);
+        assert_eq!(case_actions(&case, false, false).0, Some("acknowledged"));
+        // A supervisor's check comes first, for a supervisor only.
+        case.supervisor_check = "Ann Smit".into();
+        assert_eq!(case_actions(&case, true, false).0, Some("checked"));
+        assert_ne!(case_actions(&case, false, false).0, Some("checked"));
+        // Closed: no next step, and no letters.
+        let closed = summary("KL-2026-0002", "closed", "2026-11-20", "2026-12-10", "2026-12-20", true);
+        assert_eq!(case_actions(&closed, true, false), (None, vec!["note", "escalate", "category", "reopen"], 4));
     }
 }

@@ -22,6 +22,12 @@ async fn sign_in(browser: &Browser, stack: &MailStack, base: &str, email: &str) 
     browser.wait_for("my cases", "id=\"cases\"").await;
 }
 
+/// Opens an action's form on the case page: the steps of chapter 9 wait behind "more actions".
+async fn open_action(browser: &Browser, action: &str) {
+    browser.click("#more-actions > summary").await;
+    browser.click(&format!("#action-{action} > summary")).await;
+}
+
 /// The body of the mail in `user`'s INBOX whose subject contains `subject`.
 async fn letter(stack: &MailStack, user: &str, subject: &str) -> String {
     eventually(&format!("{subject:?} for {user}"), WAIT, || async {
@@ -68,7 +74,7 @@ async fn walk(db: Db) {
     browser.goto(&format!("{base}/cases/{postponed}")).await;
     browser.wait_for("the case page", "id=\"form-postpone\"").await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("case: {v}")));
-    browser.click("#action-postpone > summary").await;
+    open_action(&browser, "postpone").await;
     browser.type_into("#postpone-reason", "Wij wachten op het dossier van de uitvoerder.").await;
     browser.click("#form-postpone button[type=submit]").await;
     let page = browser.wait_for("the action is confirmed", "id=\"done\"").await;
@@ -83,7 +89,7 @@ async fn walk(db: Db) {
     // A second postponement without consent is refused with the reason.
     browser.goto(&format!("{base}/cases/{postponed}")).await;
     browser.wait_for("the case page", "id=\"form-postpone\"").await;
-    browser.click("#action-postpone > summary").await;
+    open_action(&browser, "postpone").await;
     browser.type_into("#postpone-reason", "Nog meer tijd.").await;
     browser.click("#form-postpone button[type=submit]").await;
     let refused = browser.wait_for("the refusal", "role=\"alert\"").await;
@@ -93,7 +99,7 @@ async fn walk(db: Db) {
     // Not handled, on a ground of 9:8.
     browser.goto(&format!("{base}/cases/{not_handled}")).await;
     browser.wait_for("the case page", "id=\"form-not-handled\"").await;
-    browser.click("#action-not-handled > summary").await;
+    open_action(&browser, "not-handled").await;
     browser.click("#ground-too-slight").await;
     browser.type_into("#not-handled-explanation", "U kreeg dezelfde dag een nieuwe afspraak.").await;
     browser.click("#form-not-handled button[type=submit]").await;
@@ -104,7 +110,7 @@ async fn walk(db: Db) {
     // Settled to the complainant's satisfaction.
     browser.goto(&format!("{base}/cases/{settled}")).await;
     browser.wait_for("the case page", "id=\"form-settle\"").await;
-    browser.click("#action-settle > summary").await;
+    open_action(&browser, "settle").await;
     browser.type_into("#settlement", "U heeft een nieuwe afspraak en bent tevreden.").await;
     browser.click("#form-settle button[type=submit]").await;
     browser.wait_for("the action is confirmed", "id=\"done\"").await;
@@ -116,7 +122,7 @@ async fn walk(db: Db) {
     store.add_subject(postponed, "Piet Extern", "test").await.unwrap();
     browser.goto(&format!("{base}/cases/{postponed}")).await;
     browser.wait_for("the case page", "id=\"form-disclose\"").await;
-    browser.click("#action-disclose > summary").await;
+    open_action(&browser, "disclose").await;
     browser.type_into("#disclose-name", "Piet Extern").await;
     browser.type_into("#disclose-email", &piet).await;
     browser.click("#form-disclose button[type=submit]").await;
@@ -128,7 +134,7 @@ async fn walk(db: Db) {
     let day = (chrono::Utc::now() + chrono::Duration::days(21)).with_timezone(&chrono_tz::Europe::Amsterdam).date_naive();
     browser.goto(&format!("{base}/cases/{postponed}")).await;
     browser.wait_for("the case page", "id=\"form-hearing-invite\"").await;
-    browser.click("#action-hearing-invite > summary").await;
+    open_action(&browser, "hearing-invite").await;
     // A datetime-local field takes no typed text in every locale; set its value as a picker would.
     browser.cmd("POST", "/execute/sync", json!({"script": format!("document.getElementById('hearing-at').value = '{day}T10:00';"), "args": []})).await;
     browser.type_into("#hearing-place", "https://video.example.nl/kamer-3").await;
@@ -143,7 +149,7 @@ async fn walk(db: Db) {
     assert!(text_of(&parsed(&invitation)).contains("https://video.example.nl/kamer-3"));
     browser.goto(&format!("{base}/cases/{postponed}")).await;
     browser.wait_for("the case page", "id=\"form-hearing-report\"").await;
-    browser.click("#action-hearing-report > summary").await;
+    open_action(&browser, "hearing-report").await;
     browser.type_into("#hearing-report", "Mevrouw Vos heeft haar klacht toegelicht.").await;
     browser.click("#form-hearing-report button[type=submit]").await;
     browser.wait_for("the action is confirmed", "id=\"done\"").await;

@@ -1,0 +1,383 @@
+//! Finding cases (issue 24): the cases list with its filters and order, search with the
+//! database's own full-text search (FTS5 on SQLite, `tsvector` with GIN on PostgreSQL; the
+//! indexes are kept by the database itself, see migrations 0013), and a handler's day. Every
+//! statement reads only the cases the handler may read ([`MAY_READ`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use sqlx::Row as _;
+
+use super::web::{WebUser, MAY_READ};
+use super::{now, Backend, CaseSummary, Result, Store, SUMMARY_SELECT};
+use crate::domain::procedure::Category;
+use crate::domain::vocabulary::text_enum;
+
+/// Whose cases a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Those assigned to me now.
+    #[default]
+    Mine,
+    /// Every case I may read (for a supervisor: all).
+    All,
+}
+text_enum!(Scope, "a scope", Mine => "mine", All => "all");
+
+/// Which cases by their state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Open,
+    Closed,
+    Any,
+}
+text_enum!(State, "a state", Open => "open", Closed => "closed", Any => "any");
+
+/// Open cases by their deadlines not yet met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// A deadline from today to the end of this week.
+    Week,
+    /// A deadline that has passed.
+    Overdue,
+}
+text_enum!(Due, "a due filter", Week => "week", Overdue => "overdue");
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// The next deadline not met, soonest (or most overdue) first.
+    #[default]
+    Deadline,
+    Received,
+    Reference,
+    Handler,
+    Complainant,
+}
+text_enum!(Sort, "a sort order", Deadline => "deadline", Received => "received", Reference => "reference", Handler => "handler", Complainant => "complainant");
+
+/// What a list shows: the filters, the search text, the order and the page (from 0).
+#[derive(Debug, Clone)]
+pub struct CaseQuery {
+    pub scope: Scope,
+    pub state: State,
+    pub due: Option<Due>,
+    pub category: Option<Category>,
+    pub text: Option<String>,
+    pub sort: Sort,
+    pub descending: bool,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// A case as a list shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListedCase {
+    #[serde(flatten)]
+    pub summary: CaseSummary,
+    pub category: Option<String>,
+}
+
+/// One page of a list; `more`: a next page exists. `capped`: the search matched more cases than
+/// it looks at (the newest [`SEARCH_CAP`] matches of each kind), so the words should be narrower.
+#[derive(Debug)]
+pub struct ListPage {
+    pub cases: Vec<ListedCase>,
+    pub more: bool,
+    pub capped: bool,
+}
+
+/// At most this many matches of each kind (case, mail) are looked at per search: the newest.
+pub const SEARCH_CAP: u32 = 2000;
+
+/// A mail that came in on one of my cases.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewMail {
+    pub reference: String,
+    pub kind: String,
+    pub subject: String,
+    pub at: i64,
+}
+
+/// My day: open cases of mine with a deadline by `horizon` (overdue ones too), cases assigned
+/// to me since my last look, and mail on my cases since then.
+#[derive(Debug)]
+pub struct MyDay {
+    pub due: Vec<CaseSummary>,
+    pub assigned: Vec<CaseSummary>,
+    pub mail: Vec<NewMail>,
+    /// When I last marked my day as seen (`None`: never; then the last seven days count).
+    pub last_look: Option<i64>,
+    pub since: i64,
+}
+
+/// The words of a search as an FTS5 query: each word of the text a phrase of its tokens (as
+/// FTS5's tokenizer splits them: letters and digits), the last token a prefix, all words
+/// required. Nothing of the user's text reaches FTS5's syntax. `None`: no word to look for.
+pub fn fts5_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .filter_map(|word| {
+            let tokens: Vec<&str> = word.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
+            (!tokens.is_empty()).then(|| format!("\"{}\" *", tokens.join(" ")))
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// The words of a search as a PostgreSQL `to_tsquery` text: each word quoted (the server's
+/// parser splits it as it split the texts: an e-mail address stays one) and a prefix, all words
+/// required. Quotes, backslashes and colons are dropped, so nothing of the user's text is
+/// tsquery syntax. `None`: no word to look for.
+pub fn tsquery_text(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.chars().filter(|c| !matches!(c, '\'' | '\\' | ':')).collect::<String>())
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| format!("'{w}':*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
+}
+
+/// An open case's nearest deadline not met, as a date text (closed or all met: far away).
+fn next_deadline(backend: Backend) -> String {
+    let least = if backend == Backend::Sqlite { "MIN" } else { "LEAST" };
+    format!(
+        "CASE WHEN c.status <> 'open' THEN '9999-12-31' ELSE {least}(
+            CASE WHEN c.acknowledged_at IS NULL THEN c.acknowledge_by ELSE '9999-12-31' END,
+            CASE WHEN c.progress_sent_at IS NULL THEN c.progress_by ELSE '9999-12-31' END,
+            CASE WHEN c.responded_at IS NULL THEN c.respond_by ELSE '9999-12-31' END) END"
+    )
+}
+
+/// "An open case with a deadline not met from `from` through `to`" (parameters by name).
+fn unmet_between(from: Option<&str>, to: &str, below: bool) -> String {
+    let cmp = if below { "<" } else { "<=" };
+    let each = |met: &str, by: &str| match from {
+        Some(from) => format!("(c.{met} IS NULL AND c.{by} >= {from} AND c.{by} {cmp} {to})"),
+        None => format!("(c.{met} IS NULL AND c.{by} {cmp} {to})"),
+    };
+    format!(
+        "(c.status = 'open' AND ({} OR {} OR {}))",
+        each("acknowledged_at", "acknowledge_by"),
+        each("progress_sent_at", "progress_by"),
+        each("responded_at", "respond_by")
+    )
+}
+
+impl Store {
+    /// The ids of the cases whose texts match `text` (see [`fts5_query`]), or whose reference it
+    /// is, as a condition on `c.id` with its parameters numbered from `next`.
+    fn search_condition(&self, text: &str, next: usize) -> (String, Vec<String>) {
+        let reference = text.trim().to_ascii_uppercase();
+        let (q, r) = (next, next + 1);
+        let words = match self.backend {
+            Backend::Sqlite => fts5_query(text),
+            Backend::Postgres => tsquery_text(text),
+        };
+        // No word to look for (only punctuation): the reference alone, and nothing asked of the
+        // full-text search (which would refuse an empty query, or note it in the log).
+        let Some(words) = words else {
+            return (format!("c.id IN (SELECT id FROM cases WHERE reference = ${r} AND ${q} = '')"), vec![String::new(), reference]);
+        };
+        let matching = match self.backend {
+            Backend::Sqlite => format!(
+                "SELECT id FROM (SELECT rowid AS id FROM cases_fts WHERE cases_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP})
+                 UNION SELECT m.case_id FROM messages m WHERE m.id IN
+                   (SELECT id FROM (SELECT rowid AS id FROM messages_fts WHERE messages_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP}))"
+            ),
+            Backend::Postgres => {
+                let tsquery = format!("to_tsquery((SELECT value FROM settings WHERE key = 'search_config')::regconfig, ${q})");
+                format!(
+                    "(SELECT id FROM cases WHERE search @@ {tsquery} ORDER BY id DESC LIMIT {SEARCH_CAP})
+                     UNION (SELECT case_id FROM messages WHERE search @@ {tsquery} AND case_id IS NOT NULL ORDER BY id DESC LIMIT {SEARCH_CAP})"
+                )
+            }
+        };
+        (format!("c.id IN ({matching} UNION SELECT id FROM cases WHERE reference = ${r})"), vec![words, reference])
+    }
+
+    /// A page of the cases `user` may read that `query` asks for, in its order. `today` and
+    /// `week_end` (the Sunday of this week) date the deadline filters.
+    pub async fn case_list(&self, user: &WebUser, query: &CaseQuery, today: NaiveDate, week_end: NaiveDate) -> Result<ListPage> {
+        // $1 the handler's address, $2 today, $3 the end of the week; then the search's.
+        let mut conditions = vec![MAY_READ.to_string()];
+        let mut binds: Vec<String> = vec![user.email.clone(), today.to_string(), week_end.to_string()];
+        if query.scope == Scope::Mine {
+            conditions.push("c.handler_id = (SELECT h.id FROM handlers h WHERE h.email = $1 AND h.active = 1)".into());
+        }
+        match query.state {
+            State::Open => conditions.push("c.status = 'open'".into()),
+            State::Closed => conditions.push("c.status = 'closed'".into()),
+            State::Any => {}
+        }
+        match query.due {
+            Some(Due::Week) => conditions.push(unmet_between(Some("$2"), "$3", false)),
+            Some(Due::Overdue) => conditions.push(unmet_between(None, "$2", true)),
+            None => {}
+        }
+        if let Some(category) = query.category {
+            // One of four fixed words, never the user's text.
+            conditions.push(format!("c.category = '{}'", category.as_str()));
+        }
+        let text = query.text.as_deref().filter(|t| !t.trim().is_empty());
+        if let Some(text) = text {
+            let (condition, values) = self.search_condition(text, binds.len() + 1);
+            conditions.push(condition);
+            binds.extend(values);
+        }
+        // Closed cases have no deadline left: by deadline they come newest first, read backwards
+        // through the primary key (a register of years is not sorted to show 50). So does a
+        // list of open and closed cases without search words.
+        let newest_first = query.sort == Sort::Deadline && (query.state == State::Closed || (query.state == State::Any && text.is_none()));
+        let key = match query.sort {
+            _ if newest_first => String::new(),
+            Sort::Deadline => next_deadline(self.backend),
+            Sort::Received => "c.received_on".into(),
+            Sort::Reference => "c.reference".into(),
+            Sort::Handler => "COALESCE((SELECT h.name FROM handlers h WHERE h.id = c.handler_id), '')".into(),
+            Sort::Complainant => "LOWER(COALESCE(c.complainant_name, ''))".into(),
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        let order =
+            if newest_first { format!("c.id {}", if query.descending { "ASC" } else { "DESC" }) } else { format!("{key} {direction}, c.id {direction}") };
+        let per_page = query.per_page.max(1);
+        let sql = format!(
+            "SELECT c.id, c.category FROM cases c WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
+            conditions.join(" AND "),
+            per_page + 1,
+            u64::from(query.page) * u64::from(per_page)
+        );
+        let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in &binds {
+            statement = statement.bind(value.clone());
+        }
+        let rows = statement.fetch_all(&self.pool).await?;
+        let more = rows.len() > per_page as usize;
+        let mut found: Vec<(i64, Option<String>)> = Vec::new();
+        for row in rows.iter().take(per_page as usize) {
+            found.push((row.try_get("id")?, row.try_get("category")?));
+        }
+        let capped = match text {
+            Some(text) => self.search_capped(text).await?,
+            None => false,
+        };
+        let cases = self.summaries(&found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+        let cases = found.into_iter().zip(cases).map(|((_, category), summary)| ListedCase { summary, category }).collect();
+        Ok(ListPage { cases, more, capped })
+    }
+
+    /// Whether a search reached [`SEARCH_CAP`] matching cases, of all cases (a bound on its work).
+    async fn search_capped(&self, text: &str) -> Result<bool> {
+        let (condition, values) = self.search_condition(text, 1);
+        let sql = format!("SELECT COUNT(*) FROM cases c WHERE {condition}");
+        let mut statement = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+        for value in &values {
+            statement = statement.bind(value.clone());
+        }
+        Ok(statement.fetch_one(&self.pool).await? >= i64::from(SEARCH_CAP))
+    }
+
+    /// The summaries of these cases, in this order (ids that are gone are left out).
+    async fn summaries(&self, ids: &[i64]) -> Result<Vec<CaseSummary>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Numbers from the database, not text from a user.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.id IN ({list})"))).fetch_all(&self.pool).await?;
+        let mut by_id = std::collections::HashMap::new();
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            by_id.insert(id, <CaseSummary as sqlx::FromRow<_>>::from_row(row)?);
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    /// When `email` last marked their day as seen.
+    pub async fn last_look(&self, email: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT looked_at FROM web_last_look WHERE email = $1").bind(email).fetch_optional(&self.pool).await?)
+    }
+
+    /// Records that `email` has seen their day now (mail and assignments before now are no
+    /// longer new).
+    pub async fn mark_looked(&self, email: &str) -> Result<()> {
+        sqlx::query("INSERT INTO web_last_look (email, looked_at) VALUES ($1, $2) ON CONFLICT (email) DO UPDATE SET looked_at = EXCLUDED.looked_at")
+            .bind(email)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// My day (see [`MyDay`]): deadlines by `horizon`, what is new since my last look.
+    pub async fn my_day(&self, user: &WebUser, horizon: NaiveDate) -> Result<MyDay> {
+        let last_look = self.last_look(&user.email).await?;
+        let since = last_look.unwrap_or_else(|| now() - 7 * 86_400);
+        let mine = "c.handler_id = (SELECT h.id FROM handlers h WHERE h.email = $1 AND h.active = 1)";
+        // Through the partial indexes of unmet deadlines, for my cases only.
+        let due_sql =
+            format!("SELECT c.id FROM cases c WHERE {mine} AND {} ORDER BY {} , c.id LIMIT 500", unmet_between(None, "$2", false), next_deadline(self.backend));
+        let due: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(due_sql)).bind(&user.email).bind(horizon.to_string()).fetch_all(&self.pool).await?;
+        // Assigned to me (by name, as the history records it) since my last look.
+        let assigned: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT c.id FROM cases c WHERE {mine} AND c.status = 'open' AND EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.action = 'assigned'
+               AND e.at > $2 AND (e.detail = $3 OR SUBSTR(e.detail, 1, LENGTH($3) + 2) = $3 || ' (')) ORDER BY c.id DESC LIMIT 200"
+        )))
+        .bind(&user.email)
+        .bind(since)
+        .bind(&user.name)
+        .fetch_all(&self.pool)
+        .await?;
+        // Mail in since then, on my cases, but not the complaint itself (a case's first mail).
+        let mail: Vec<(String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT c.reference, m.kind, m.subject, m.received_at FROM messages m JOIN cases c ON c.id = m.case_id
+             WHERE m.received_at > $2 AND m.direction = 'in' AND {mine}
+               AND m.id > (SELECT MIN(f.id) FROM messages f WHERE f.case_id = m.case_id)
+             ORDER BY m.received_at DESC, m.id DESC LIMIT 200"
+        )))
+        .bind(&user.email)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(MyDay {
+            due: self.summaries(&due).await?,
+            assigned: self.summaries(&assigned).await?,
+            mail: mail.into_iter().map(|(reference, kind, subject, at)| NewMail { reference, kind, subject, at }).collect(),
+            last_look,
+            since,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_become_quoted_prefix_phrases() {
+        assert_eq!(fts5_query("Jansen").as_deref(), Some("\"Jansen\" *"));
+        assert_eq!(fts5_query("mia.jansen@burger.test").as_deref(), Some("\"mia jansen burger test\" *"));
+        assert_eq!(fts5_query("KL-2026-0001 afspraak").as_deref(), Some("\"KL 2026 0001\" * \"afspraak\" *"));
+        // FTS5's own syntax is only text here.
+        assert_eq!(fts5_query("a\" OR NEAR(b) *").as_deref(), Some("\"a\" * \"OR\" * \"NEAR b\" *"));
+        assert_eq!(fts5_query("  -- \" * "), None);
+        assert_eq!(fts5_query("één"), Some("\"één\" *".into()));
+    }
+
+    #[test]
+    fn search_words_become_quoted_tsquery_prefixes() {
+        assert_eq!(tsquery_text("Jans").as_deref(), Some("'Jans':*"));
+        assert_eq!(tsquery_text("mia.jansen@burger.test loket").as_deref(), Some("'mia.jansen@burger.test':* & 'loket':*"));
+        assert_eq!(tsquery_text("a' | !b:* \\").as_deref(), Some("'a':* & '!b*':*"));
+        assert_eq!(tsquery_text(" ' : & "), None);
+    }
+
+    #[test]
+    fn list_words_parse_and_refuse_others() {
+        assert_eq!("overdue".parse::<Due>(), Ok(Due::Overdue));
+        assert_eq!("all".parse::<Scope>(), Ok(Scope::All));
+        assert!("DROP".parse::<Sort>().unwrap_err().contains("deadline, received"));
+    }
+}
