@@ -179,6 +179,10 @@ async fn walk(db: Db) {
     // The list of all cases.
     browser.goto(&format!("{base}/cases?all=1")).await;
     pages.push(("all cases", browser.wait_for("all cases", "id=\"cases\"").await));
+    browser.goto(&format!("{base}/")).await;
+    pages.push(("my day", browser.wait_for("my day", "id=\"my-day-heading\"").await));
+    browser.goto(&format!("{base}/cases?q=klacht")).await;
+    pages.push(("search", browser.wait_for("search results", "id=\"find\"").await));
 
     // The case: its history by kind, its dates in the Dutch form.
     browser.goto(&format!("{base}/cases/{reference}?done=progress")).await;
@@ -190,8 +194,12 @@ async fn walk(db: Db) {
     assert!(case_page.contains("voortgangsbericht klaargezet"), "the done notice in Dutch");
     pages.push(("case", case_page));
 
-    // A refusal: reopening an open case.
-    browser.cmd("POST", "/execute/sync", json!({"script": "document.querySelector(\"form[action$='/reopen'] button\").click();", "args": []})).await;
+    // A refusal: reopening an open case (the page offers no such form; a stale page would post it).
+    let stale_form = format!(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = '/cases/{reference}/reopen'; \
+         f.appendChild(document.querySelector(\"input[name=csrf]\").cloneNode()); document.body.appendChild(f); f.submit();"
+    );
+    browser.cmd("POST", "/execute/sync", json!({"script": stale_form, "args": []})).await;
     let refused = browser.wait_for("the refusal", "role=\"alert\"").await;
     assert!(refused.contains(&format!("{reference} is open; er is niets te heropenen")), "{refused}");
     pages.push(("refusal", refused));
