@@ -36,11 +36,11 @@ pub use deferred::Deferred;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A new case; the mail goes to the processed folder.
-    Registered { reference: String },
+    Registered { reference: CaseRef },
     /// Threaded into an existing case; processed folder.
-    FollowUp { reference: String },
+    FollowUp { reference: CaseRef },
     /// Automated or own mail kept with the case it refers to; processed folder.
-    KeptWithCase { reference: String, reason: &'static str },
+    KeptWithCase { reference: CaseRef, reason: &'static str },
     /// Automated or own mail about no case; ignored folder.
     Ignored { reason: &'static str },
     /// Seen before (same Message-ID or content); processed folder.
@@ -79,18 +79,18 @@ pub struct Done {
 #[derive(Debug)]
 enum Later {
     Registered {
-        reference: String,
+        reference: CaseRef,
         acknowledgement: Option<OutboxStatus>,
         /// A handler was assigned, and is told.
         assigned: bool,
         incomplete: usize,
         attachments: usize,
-        mentions: Option<String>,
+        mentions: Option<CaseRef>,
     },
     /// Mail on a closed case: its handler is told.
-    MailOnClosedCase { reference: String },
+    MailOnClosedCase { reference: CaseRef },
     /// One of the case's letters came back: its handler is told.
-    LetterReturned { reference: String },
+    LetterReturned { reference: CaseRef },
 }
 
 impl Done {
@@ -353,8 +353,8 @@ impl Intake {
 
     /// The case a mail belongs to, and (for a complaint of its own) the reference of a case its
     /// text names.
-    async fn link(&self, db: &mut Conn, mail: &InboundMail) -> Result<(Option<CaseLink>, Option<String>), IntakeError> {
-        let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
+    async fn link(&self, db: &mut Conn, mail: &InboundMail) -> Result<(Option<CaseLink>, Option<CaseRef>), IntakeError> {
+        let references = CaseRef::find_all(&mail.subject, &self.reference_prefix);
         let mut linked = self.store.find_case_for(db, &references, &mail.thread_ids).await?;
         // A reference of ours in the opening of the text ("over mijn klacht KL-2026-0016")
         // threads the mail like one in the subject, but only from an address known on that
@@ -364,8 +364,8 @@ impl Intake {
         let mut mentions = None;
         // A reference written by hand in the subject ("KL 2026 0005") counts as one in the text.
         if linked.is_none() {
-            let mut in_text: Vec<String> = CaseRef::find_loose(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
-            in_text.extend(CaseRef::find_in_opening(&mail.text, &self.reference_prefix).iter().map(ToString::to_string));
+            let mut in_text = CaseRef::find_loose(&mail.subject, &self.reference_prefix);
+            in_text.extend(CaseRef::find_in_opening(&mail.text, &self.reference_prefix));
             in_text.retain(|r| !references.contains(r));
             if let (Some(case), Some(from)) = (self.store.find_case_for(db, &in_text, &[]).await?, correspondent(mail, &self.own_addresses)) {
                 if self.store.address_known_on_case(db, case.id, &from.person.address).await? {
@@ -393,7 +393,7 @@ impl Intake {
         raw: &[u8],
         arrived: DateTime<Utc>,
         linked: Option<CaseLink>,
-        mentions: Option<String>,
+        mentions: Option<CaseRef>,
         rules: Rules<'_>,
     ) -> Result<Done, IntakeError> {
         let bytes = raw;

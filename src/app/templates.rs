@@ -10,6 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::domain::reference::CaseRef;
 use crate::domain::text::single_line;
 
 const BUILT_IN: &[(&str, &str)] = &[
@@ -155,7 +156,13 @@ pub struct CaseContext {
 }
 
 impl CaseContext {
-    pub fn new(reference: &str, complainant_name: Option<&str>, deadlines: &crate::domain::calendar::Deadlines, incomplete: &[&str], language: &str) -> Self {
+    pub fn new(
+        reference: &CaseRef,
+        complainant_name: Option<&str>,
+        deadlines: &crate::domain::calendar::Deadlines,
+        incomplete: &[&str],
+        language: &str,
+    ) -> Self {
         Self {
             reference: reference.to_string(),
             complainant_name: complainant_name.map(str::to_string),
@@ -521,7 +528,7 @@ mod tests {
     fn typed_contexts_have_the_shape_of_the_letters_contexts() {
         let organisation = sample_context().organisation;
         let deadlines = crate::domain::calendar::Deadlines::compute(&Default::default(), NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
-        let case = CaseContext::new("KL-2026-0001", None, &deadlines, &["name"], "nl");
+        let case = CaseContext::new(&"KL-2026-0001".parse().unwrap(), None, &deadlines, &["name"], "nl");
         fn value(v: &impl Serialize) -> serde_json::Value {
             serde_json::to_value(v).unwrap()
         }

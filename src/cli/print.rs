@@ -12,6 +12,7 @@ use crate::app::actions::{Delivery, Done};
 use crate::app::reminders::Digest;
 use crate::config::Problem;
 use crate::domain::calendar::{Calendar, Closure, Deadlines};
+use crate::domain::reference::CaseRef;
 use crate::domain::register::Report;
 use crate::store::{CaseDetail, CaseSummary, Handler, QuarantinedMail, Status};
 
@@ -50,7 +51,7 @@ pub fn fmt_time(t: i64) -> String {
 }
 
 /// Where a letter went: queued for an address, or written to a file to print and post.
-pub fn delivered(reference: &str, what: &str, d: Delivery) {
+pub fn delivered(reference: &CaseRef, what: &str, d: Delivery) {
     match d {
         Delivery::Mail(to) => outln!("{reference}: {what} queued for {to}"),
         Delivery::Print(path) => outln!("{reference}: {what} written to {} for printing and posting", path.display()),
@@ -59,7 +60,7 @@ pub fn delivered(reference: &str, what: &str, d: Delivery) {
 
 /// What an action on a case did, in one line or two; `action` is its name (`CaseAction::name`),
 /// `no_token` why a notice to a handler carries no reply token, if it does not.
-pub fn done(reference: &str, action: &str, done: Done, no_token: Option<&str>) {
+pub fn done(reference: &CaseRef, action: &str, done: Done, no_token: Option<&str>) {
     let notified = match no_token {
         None => "(notified by mail)".to_string(),
         Some(why) => format!("(notified by mail, without a reply token: {why})"),

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use chrono::{Months, NaiveDate};
 
 use super::calendar::Calendar;
+use super::reference::CaseRef;
 use super::vocabulary::text_enum;
 
 /// What the law allows as a postponement of the final response, in weeks (9:11(2)).
@@ -65,7 +66,13 @@ text_enum!(NoHearingGround, "a ground of Awb 9:10(2)",
 
 /// Why recording "no hearing" on `ground` is refused, if it is: "no answer" needs an
 /// invitation whose term to answer (`answer_by`, inclusive) has passed without an acceptance.
-pub fn no_hearing_refusal(reference: &str, ground: NoHearingGround, answer_by: Option<NaiveDate>, answer: Option<&str>, today: NaiveDate) -> Option<String> {
+pub fn no_hearing_refusal(
+    reference: &CaseRef,
+    ground: NoHearingGround,
+    answer_by: Option<NaiveDate>,
+    answer: Option<&str>,
+    today: NaiveDate,
+) -> Option<String> {
     if ground != NoHearingGround::NoAnswer {
         return None;
     }
@@ -130,7 +137,7 @@ pub struct Postponement<'a> {
 /// date now in force, `earlier` how many postponements the case had, `max_weeks` the configured
 /// limit (never above the law's four weeks). The first postponement is the body's to decide;
 /// any further one needs the complainant's written consent (9:11(2)).
-pub fn postpone(reference: &str, calendar: &Calendar, respond_by: NaiveDate, earlier: u32, max_weeks: u32, p: &Postponement) -> Result<NaiveDate, String> {
+pub fn postpone(reference: &CaseRef, calendar: &Calendar, respond_by: NaiveDate, earlier: u32, max_weeks: u32, p: &Postponement) -> Result<NaiveDate, String> {
     let max_weeks = max_weeks.min(LAW_MAX_POSTPONEMENT_WEEKS);
     if p.reason.trim().is_empty() {
         return Err("a postponement needs its reason; the letter states it (Awb 9:11)".into());
@@ -150,6 +157,10 @@ pub fn postpone(reference: &str, calendar: &Calendar, respond_by: NaiveDate, ear
 mod tests {
     use super::*;
 
+    fn kl1() -> CaseRef {
+        CaseRef::new("KL", 2026, 1)
+    }
+
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
@@ -167,32 +178,32 @@ mod tests {
     fn a_postponement_is_limited_and_a_second_needs_consent() {
         let cal = Calendar::default();
         let p = |weeks, consent| Postponement { weeks, reason: "advies nodig", consent };
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(4, None)), Ok(d(2026, 12, 29)));
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(2, None)), Ok(d(2026, 12, 15)));
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(4, None)), Ok(d(2026, 12, 29)));
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(2, None)), Ok(d(2026, 12, 15)));
         // Landing on Christmas Day: the next working day.
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 18), 0, 4, &p(1, None)), Ok(d(2026, 12, 28)));
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(5, None)).unwrap_err().contains("1 to 4 weeks"));
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 2, &p(3, None)).unwrap_err().contains("1 to 2 weeks"));
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 9, &p(5, None)).unwrap_err().contains("1 to 4 weeks"), "never more than the law");
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(0, None)).is_err());
-        let second = postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, None)).unwrap_err();
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 18), 0, 4, &p(1, None)), Ok(d(2026, 12, 28)));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(5, None)).unwrap_err().contains("1 to 4 weeks"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 2, &p(3, None)).unwrap_err().contains("1 to 2 weeks"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 9, &p(5, None)).unwrap_err().contains("1 to 4 weeks"), "never more than the law");
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(0, None)).is_err());
+        let second = postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, None)).unwrap_err();
         assert!(second.contains("written consent"), "{second}");
-        assert!(postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, Some("  "))).is_err());
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, Some("mail van 20 december"))), Ok(d(2027, 1, 12)));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, Some("  "))).is_err());
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, Some("mail van 20 december"))), Ok(d(2027, 1, 12)));
         let no_reason = Postponement { weeks: 1, reason: " ", consent: None };
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().contains("reason"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().contains("reason"));
     }
 
     #[test]
     fn no_answer_needs_a_term_that_has_passed() {
         let today = d(2026, 12, 10);
         let g = NoHearingGround::NoAnswer;
-        assert!(no_hearing_refusal("KL-1", g, None, None, today).unwrap().contains("invite first"));
-        assert!(no_hearing_refusal("KL-1", g, Some(today), None, today).unwrap().contains("runs to 2026-12-10"));
-        assert_eq!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), None, today), None);
-        assert_eq!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), Some("DECLINED"), today), None);
-        assert!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), Some("ACCEPTED"), today).unwrap().contains("answered"));
-        assert_eq!(no_hearing_refusal("KL-1", NoHearingGround::NotWished, None, None, today), None);
+        assert!(no_hearing_refusal(&kl1(), g, None, None, today).unwrap().contains("invite first"));
+        assert!(no_hearing_refusal(&kl1(), g, Some(today), None, today).unwrap().contains("runs to 2026-12-10"));
+        assert_eq!(no_hearing_refusal(&kl1(), g, Some(d(2026, 12, 9)), None, today), None);
+        assert_eq!(no_hearing_refusal(&kl1(), g, Some(d(2026, 12, 9)), Some("DECLINED"), today), None);
+        assert!(no_hearing_refusal(&kl1(), g, Some(d(2026, 12, 9)), Some("ACCEPTED"), today).unwrap().contains("answered"));
+        assert_eq!(no_hearing_refusal(&kl1(), NoHearingGround::NotWished, None, None, today), None);
     }
 
     #[test]

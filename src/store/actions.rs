@@ -1,5 +1,6 @@
 //! Handler actions on a case: the letters of the procedure and the register's facts.
 
+use crate::domain::reference::{CaseId, CaseRef};
 use sqlx::Row;
 
 use super::{
@@ -11,8 +12,8 @@ use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 /// What a letter to the complainant needs to know about its case.
 #[derive(Debug, Clone)]
 pub struct LetterCase {
-    pub id: i64,
-    pub reference: String,
+    pub id: CaseId,
+    pub reference: CaseRef,
     pub state: CaseState,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
@@ -85,7 +86,7 @@ pub struct MailOrigin {
 /// Records `origin` inside `tx`: the mail (unique by its dedupe key) and its confirmation.
 /// False if the mail was recorded before, i.e. the action it asked for was done (or refused)
 /// already; the caller must then roll back and do nothing.
-pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
+pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: CaseId, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
     // A handler's reply released from quarantine takes the place of its quarantine record.
     if let Some(key) = &origin.message.dedupe_key {
         drop_quarantine_record(tx, key).await?;
@@ -119,7 +120,7 @@ impl From<sqlx::Error> for RefusableError {
 
 /// A case's state as read inside a transaction that holds it (see [`Store::lock_case`]).
 struct Locked {
-    id: i64,
+    id: CaseId,
     state: CaseState,
     source: String,
     outcome: Option<String>,
@@ -136,7 +137,7 @@ struct Locked {
 #[allow(clippy::too_many_arguments)]
 async fn close_case(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    case_id: i64,
+    case_id: CaseId,
     outcome: &str,
     text: Option<&String>,
     measures: Option<&String>,
@@ -163,34 +164,38 @@ async fn close_case(
 }
 
 impl Store {
-    pub async fn letter_case(&self, reference: &str) -> Result<LetterCase> {
+    pub async fn letter_case(&self, reference: &CaseRef) -> Result<LetterCase> {
         let r = sqlx::query(
             "SELECT c.id, c.reference, c.status, c.outcome, c.complainant_name, c.complainant_email, c.received_on, c.respond_by,
-                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id), (SELECT h.email FROM handlers h WHERE h.id = c.handler_id),
+                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler_name,
+                    (SELECT h.email FROM handlers h WHERE h.id = c.handler_id) AS handler_email,
                     c.postponements
              FROM cases c WHERE c.reference = $1",
         )
         .bind(reference)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let id: i64 = r.try_get(0)?;
-        let complainant: Option<String> = r.try_get(5)?;
+        .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+        let id: CaseId = r.try_get("id")?;
+        let complainant: Option<String> = r.try_get("complainant_email")?;
         let (last_inbound, thread) = match &complainant {
             Some(address) => self.thread_with(id, address, true).await?,
             None => (None, Vec::new()),
         };
         Ok(LetterCase {
             id,
-            reference: r.try_get(1)?,
-            state: CaseState { closed: r.try_get::<CaseStatus, _>(2)? == CaseStatus::Closed, responded: r.try_get::<Option<String>, _>(3)?.is_some() },
-            complainant_name: r.try_get(4)?,
-            complainant_email: r.try_get(5)?,
-            received_on: r.try_get(6)?,
-            respond_by: r.try_get(7)?,
-            postponements: u32::try_from(r.try_get::<i64, _>(10)?).unwrap_or(0),
-            handler_name: r.try_get(8)?,
-            handler_email: r.try_get(9)?,
+            reference: r.try_get("reference")?,
+            state: CaseState {
+                closed: r.try_get::<CaseStatus, _>("status")? == CaseStatus::Closed,
+                responded: r.try_get::<Option<String>, _>("outcome")?.is_some(),
+            },
+            complainant_name: r.try_get("complainant_name")?,
+            complainant_email: complainant,
+            received_on: r.try_get("received_on")?,
+            respond_by: r.try_get("respond_by")?,
+            postponements: u32::try_from(r.try_get::<i64, _>("postponements")?).unwrap_or(0),
+            handler_name: r.try_get("handler_name")?,
+            handler_email: r.try_get("handler_email")?,
             last_inbound,
             thread,
         })
@@ -201,7 +206,7 @@ impl Store {
     /// or their representative's) and our letters to them; never a handler's action mail, a
     /// bounce, an auto-reply or a notice to a handler. To anyone else: only our earlier letters
     /// to that address, so a third party never sees the complainant's Message-IDs.
-    pub async fn thread_with(&self, case_id: i64, address: &str, complainant: bool) -> Result<(Option<String>, Vec<String>)> {
+    pub async fn thread_with(&self, case_id: CaseId, address: &str, complainant: bool) -> Result<(Option<String>, Vec<String>)> {
         let address = address.trim().to_lowercase();
         let inbound: Vec<String> = if complainant {
             sqlx::query_scalar(
@@ -343,8 +348,8 @@ impl Store {
         Ok(Ok(true))
     }
 
-    pub async fn set_category(&self, reference: &str, category: Category, actor: &str) -> Result<()> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn set_category(&self, reference: &CaseRef, category: Category, actor: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE cases SET category = $1 WHERE id = $2").bind(category.as_str()).bind(link.id).execute(&mut *tx).await?;
         insert_event(&mut tx, link.id, actor, "category", category.as_str()).await?;
@@ -353,8 +358,8 @@ impl Store {
     }
 
     /// An internal note: in the history only, never sent.
-    pub async fn add_note(&self, reference: &str, text: &str, actor: &str) -> Result<()> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn add_note(&self, reference: &CaseRef, text: &str, actor: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         insert_event(&mut tx, link.id, actor, "note", text).await?;
         tx.commit().await?;
@@ -363,8 +368,8 @@ impl Store {
 
     /// A note asked for by mail, recorded with that mail and its confirmation in one
     /// transaction. False if the mail was recorded before (nothing done).
-    pub async fn add_note_by_mail(&self, reference: &str, text: &str, actor: &str, origin: &MailOrigin) -> Result<bool> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn add_note_by_mail(&self, reference: &CaseRef, text: &str, actor: &str, origin: &MailOrigin) -> Result<bool> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         if !record_origin(&mut tx, link.id, origin).await? {
             tx.rollback().await?;
@@ -377,7 +382,7 @@ impl Store {
 
     /// Records an action mail that was refused (or could not be read), with the confirmation
     /// that says why, in one transaction. False if the mail was recorded before.
-    pub async fn record_action_mail(&self, case_id: i64, origin: &MailOrigin) -> Result<bool> {
+    pub async fn record_action_mail(&self, case_id: CaseId, origin: &MailOrigin) -> Result<bool> {
         let mut tx = self.begin().await?;
         if !record_origin(&mut tx, case_id, origin).await? {
             tx.rollback().await?;
@@ -388,8 +393,8 @@ impl Store {
     }
 
     /// The complainant took the complaint to the external body (R11).
-    pub async fn record_external(&self, reference: &str, body: &str, on: chrono::NaiveDate, actor: &str) -> Result<()> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn record_external(&self, reference: &CaseRef, body: &str, on: chrono::NaiveDate, actor: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE cases SET external_body = $1, external_on = $2 WHERE id = $3")
             .bind(body)
@@ -405,7 +410,7 @@ impl Store {
     /// Reopens a closed case. The earlier response (outcome, date, findings, measures) moves
     /// into the case's history and the live fields are cleared, so the next final response is
     /// the one the register counts, with its own date.
-    pub async fn reopen(&self, reference: &str, actor: &str) -> Result<std::result::Result<(), Refused>> {
+    pub async fn reopen(&self, reference: &CaseRef, actor: &str) -> Result<std::result::Result<(), Refused>> {
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
         if let Some(why) = refusal(reference, locked.state, Step::Reopen) {
@@ -439,7 +444,7 @@ impl Store {
     /// mailed acknowledgement could not be sent: suppressed by the per-sender limit, never
     /// written, or no usable address). Refused only when the case's acknowledgement was sent
     /// by mail or recorded already.
-    pub async fn acknowledged_by_post(&self, reference: &str, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), RefusableError> {
+    pub async fn acknowledged_by_post(&self, reference: &CaseRef, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), RefusableError> {
         let at = on.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(now(), |t| t.timestamp());
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
@@ -451,7 +456,7 @@ impl Store {
         .bind(locked.id)
         .fetch_optional(&mut *tx)
         .await?
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<OutboxStatus, _>(0)?, r.try_get::<Option<i64>, _>(1)?)))
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<OutboxStatus, _>("status")?, r.try_get::<Option<i64>, _>("sent_at")?)))
         .transpose()?;
         let day =
             |t: i64| chrono::DateTime::from_timestamp(t, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
@@ -475,7 +480,7 @@ impl Store {
     /// Queues an acknowledgement for a case that has none (it could not be written when the
     /// case was registered), as `actor`. Refused when the case already has one, in the outbox
     /// in any state, or its acknowledgement was recorded.
-    pub async fn queue_acknowledgement(&self, reference: &str, mail: &OutgoingMail, actor: &str) -> std::result::Result<(), RefusableError> {
+    pub async fn queue_acknowledgement(&self, reference: &CaseRef, mail: &OutgoingMail, actor: &str) -> std::result::Result<(), RefusableError> {
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
         let existing: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' ORDER BY id DESC LIMIT 1")
@@ -501,27 +506,27 @@ impl Store {
     /// (`SELECT ... FOR UPDATE`): a concurrent action on the same case waits, then reads the
     /// state the first one committed. On SQLite, `begin` takes the write lock up front
     /// (`BEGIN IMMEDIATE`), which serialises writers already.
-    async fn lock_case(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, reference: &str) -> Result<Locked> {
+    async fn lock_case(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, reference: &CaseRef) -> Result<Locked> {
         let lock = self.row_lock();
         let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
         let r =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let outcome: Option<String> = r.try_get(2)?;
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+        let outcome: Option<String> = r.try_get("outcome")?;
         Ok(Locked {
-            id: r.try_get(0)?,
-            state: CaseState { closed: r.try_get::<CaseStatus, _>(1)? == CaseStatus::Closed, responded: outcome.is_some() },
+            id: r.try_get("id")?,
+            state: CaseState { closed: r.try_get::<CaseStatus, _>("status")? == CaseStatus::Closed, responded: outcome.is_some() },
             outcome,
-            source: r.try_get(3)?,
-            findings: r.try_get(4)?,
-            measures: r.try_get(5)?,
-            responded_at: r.try_get(6)?,
-            acknowledged_at: r.try_get(7)?,
+            source: r.try_get("source")?,
+            findings: r.try_get("findings")?,
+            measures: r.try_get("measures")?,
+            responded_at: r.try_get("responded_at")?,
+            acknowledged_at: r.try_get("acknowledged_at")?,
         })
     }
 
     /// Whether the handler with this address may act on the case now: they are its current
     /// handler, or an active supervisor. A token issued before a reassignment no longer counts.
-    pub async fn may_act_on(&self, reference: &str, email: &str) -> Result<bool> {
+    pub async fn may_act_on(&self, reference: &CaseRef, email: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM handlers h WHERE h.email = $1 AND h.active = 1
                AND (h.supervisor <> 0 OR h.id = (SELECT c.handler_id FROM cases c WHERE c.reference = $2))",
@@ -534,7 +539,7 @@ impl Store {
     }
 
     /// Queues a mail to a handler about a case (`why` goes into the history).
-    pub async fn queue_notice(&self, case_id: i64, mail: &OutgoingMail, why: &str) -> Result<()> {
+    pub async fn queue_notice(&self, case_id: CaseId, mail: &OutgoingMail, why: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         insert_outbox(&mut tx, Some(case_id), mail).await?;
         insert_event(&mut tx, case_id, "klachtd", "handler-notified", why).await?;

@@ -2,6 +2,7 @@
 //! about, a copy of the complaint to them (9:9), and the parts of an outgoing mail besides its
 //! text (its documents, a calendar invitation).
 
+use crate::domain::reference::{CaseId, CaseRef};
 use serde::{Deserialize, Serialize};
 
 use super::actions::record_origin;
@@ -38,7 +39,7 @@ pub struct CaseDocument {
 impl Store {
     /// The people a complaint is about (`cases subject`) who are staff with an address in
     /// `handlers`, as (name, address): they receive a copy of a postponement (Awb 9:11).
-    pub async fn subject_addresses(&self, case_id: i64) -> Result<Vec<(String, String)>> {
+    pub async fn subject_addresses(&self, case_id: CaseId) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
             "SELECT h.name, h.email FROM case_subjects s JOIN handlers h ON LOWER(h.name) = LOWER(s.name)
              WHERE s.case_id = $1 ORDER BY h.name",
@@ -49,7 +50,7 @@ impl Store {
     }
 
     /// Whether `name` is recorded as a person the complaint is about.
-    pub async fn is_subject(&self, case_id: i64, name: &str) -> Result<bool> {
+    pub async fn is_subject(&self, case_id: CaseId, name: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_subjects WHERE case_id = $1 AND LOWER(name) = LOWER($2)")
             .bind(case_id)
             .bind(name.trim())
@@ -60,7 +61,7 @@ impl Store {
 
     /// The documents of a case: the attachments of the mails (or the paper complaint) it was
     /// registered with and the complainant's follow-ups, in the order received.
-    pub async fn case_documents(&self, case_id: i64) -> Result<Vec<CaseDocument>> {
+    pub async fn case_documents(&self, case_id: CaseId) -> Result<Vec<CaseDocument>> {
         let rows: Vec<(String, String, String)> =
             sqlx::query_as("SELECT sha256, filename, content_type FROM attachments WHERE case_id = $1 AND role = 'document' ORDER BY id")
                 .bind(case_id)
@@ -75,7 +76,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn queue_with_parts(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         mail: &OutgoingMail,
         parts: &[MailPart],
         kind: HistoryKind,
@@ -97,13 +98,13 @@ impl Store {
     }
 
     /// The hearing of a case as far as it went: (UID, last day to answer, answer, outcome).
-    pub async fn hearing_state(&self, case_id: i64) -> Result<HearingState> {
+    pub async fn hearing_state(&self, case_id: CaseId) -> Result<HearingState> {
         let (uid, answer_by, answer, outcome): (Option<String>, Option<String>, Option<String>, Option<String>) =
             sqlx::query_as("SELECT hearing_uid, hearing_answer_by, hearing_answer, hearing_outcome FROM cases WHERE id = $1")
                 .bind(case_id)
                 .fetch_one(&self.pool)
                 .await?;
-        let answer_by = answer_by.map(|d| super::stored_day(&case_id.to_string(), &d)).transpose()?;
+        let answer_by = answer_by.map(|d| super::stored_day(case_id, &d)).transpose()?;
         Ok(HearingState { uid, answer_by, answer, outcome })
     }
 
@@ -112,8 +113,8 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn queue_hearing_invitation(
         &self,
-        case_id: i64,
-        reference: &str,
+        case_id: CaseId,
+        reference: &CaseRef,
         mails: &[(OutgoingMail, Vec<MailPart>)],
         uid: &str,
         at: i64,
@@ -152,8 +153,8 @@ impl Store {
     /// The hearing was held: its report is kept and (with `mail`) queued to the complainant.
     pub async fn record_hearing(
         &self,
-        case_id: i64,
-        reference: &str,
+        case_id: CaseId,
+        reference: &CaseRef,
         report: &str,
         mail: Option<&OutgoingMail>,
         actor: &str,
@@ -185,8 +186,8 @@ impl Store {
     /// There was no hearing, on `ground` (Awb 9:10(2)).
     pub async fn record_no_hearing(
         &self,
-        case_id: i64,
-        reference: &str,
+        case_id: CaseId,
+        reference: &CaseRef,
         ground: NoHearingGround,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -212,7 +213,7 @@ impl Store {
 
     /// An answer (iTIP REPLY) to the hearing invitation `uid` of case `case_id`, in the
     /// intake's transaction: recorded only when the UID is that of the case's invitation.
-    pub async fn record_hearing_answer(&self, db: &mut Conn, case_id: i64, uid: &str, answer: &str, from: &str) -> Result<bool> {
+    pub async fn record_hearing_answer(&self, db: &mut Conn, case_id: CaseId, uid: &str, answer: &str, from: &str) -> Result<bool> {
         let changed = sqlx::query("UPDATE cases SET hearing_answer = $1 WHERE id = $2 AND hearing_uid = $3")
             .bind(answer)
             .bind(case_id)
@@ -243,8 +244,8 @@ pub struct HearingState {
 async fn on_open_case(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     changed: u64,
-    case_id: i64,
-    reference: &str,
+    case_id: CaseId,
+    reference: &CaseRef,
     origin: Option<&MailOrigin>,
 ) -> Result<std::result::Result<bool, Refused>> {
     if changed != 1 {
@@ -258,7 +259,7 @@ async fn on_open_case(
 
 /// Queues `mail` of a case with its extra `parts` (attachments, a calendar); none is an
 /// ordinary mail.
-async fn insert_outbox_with_parts(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, mail: &OutgoingMail, parts: &[MailPart]) -> Result<()> {
+async fn insert_outbox_with_parts(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: CaseId, mail: &OutgoingMail, parts: &[MailPart]) -> Result<()> {
     let id = insert_outbox(tx, Some(case_id), mail).await?;
     if !parts.is_empty() {
         let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;

@@ -17,6 +17,7 @@ use chrono::NaiveDate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::reminders::Deadline;
 pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 
@@ -57,9 +58,10 @@ impl DeadlineColumns {
     }
 }
 
-/// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `reference`.
-fn stored_day(reference: &str, text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {reference}: date {text:?}: {e}")))
+/// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `case` (its
+/// reference or id).
+fn stored_day(case: impl std::fmt::Display, text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {case}: date {text:?}: {e}")))
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -180,8 +182,8 @@ pub struct OutgoingMail {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLink {
-    pub id: i64,
-    pub reference: String,
+    pub id: CaseId,
+    pub reference: CaseRef,
     pub status: CaseStatus,
 }
 from_columns!(CaseLink { id, reference, status });
@@ -189,8 +191,8 @@ from_columns!(CaseLink { id, reference, status });
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
     Registered {
-        case_id: i64,
-        reference: String,
+        case_id: CaseId,
+        reference: CaseRef,
         /// A handler was assigned (and is to be told).
         assigned: bool,
     },
@@ -210,7 +212,7 @@ pub enum Claim {
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub id: i64,
-    pub case_id: Option<i64>,
+    pub case_id: Option<CaseId>,
     pub attempts: i64,
     pub mail: OutgoingMail,
     /// Parts besides the text (attachments, a calendar invitation); empty for most mail.
@@ -220,7 +222,7 @@ pub struct OutboxItem {
 /// What `cases list` and `cases show` print.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseSummary {
-    pub reference: String,
+    pub reference: CaseRef,
     pub status: CaseStatus,
     pub source: String,
     pub complainant_name: Option<String>,
@@ -415,16 +417,16 @@ impl Store {
         }
     }
 
-    pub async fn case_link(&self, reference: &str) -> Result<Option<CaseLink>> {
+    pub async fn case_link(&self, reference: &CaseRef) -> Result<Option<CaseLink>> {
         self.case_link_on(&mut *self.connection().await?, reference).await
     }
 
-    async fn case_link_on(&self, conn: &mut Conn, reference: &str) -> Result<Option<CaseLink>> {
+    async fn case_link_on(&self, conn: &mut Conn, reference: &CaseRef) -> Result<Option<CaseLink>> {
         Ok(sqlx::query_as("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&mut *conn).await?)
     }
 
     /// The reference of a case by its row id.
-    pub async fn case_reference(&self, case_id: i64) -> Result<String> {
+    pub async fn case_reference(&self, case_id: CaseId) -> Result<CaseRef> {
         Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1").bind(case_id).fetch_one(&self.pool).await?)
     }
 }
@@ -439,7 +441,7 @@ async fn begin_on(conn: &mut Conn) -> Result<sqlx::Transaction<'_, sqlx::Any>, s
     conn.begin().await
 }
 
-async fn insert_event(tx: &mut Conn, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
+async fn insert_event(tx: &mut Conn, case_id: CaseId, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(case_id)
         .bind(now())
@@ -499,7 +501,7 @@ fn value_rows(rows: usize, columns: usize) -> String {
 
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
 /// in this order, `WRITE_CHUNK` rows a statement.
-async fn insert_case_events<A: AsRef<str>, D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(i64, A, D)]) -> Result<(), sqlx::Error> {
+async fn insert_case_events<A: AsRef<str>, D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(CaseId, A, D)]) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(WRITE_CHUNK) {
         let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, $2, ${}, ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
         let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));

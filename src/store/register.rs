@@ -1,5 +1,6 @@
 //! The register's facts and the retention of personal data (R9, R10).
 
+use crate::domain::reference::CaseId;
 use chrono::NaiveDate;
 
 use super::{now, stored_day, DeadlineColumns, Result, Store};
@@ -86,7 +87,7 @@ impl Store {
         // Never while the complainant may still turn to the external body (Awb 9:24): its
         // term runs to `external_term_ends` inclusive, whatever the retention period.
         let today = amsterdam_date(chrono::Utc::now()).to_string();
-        let ids: Vec<i64> = sqlx::query_scalar(
+        let ids: Vec<CaseId> = sqlx::query_scalar(
             "SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL
                AND (external_term_ends IS NULL OR external_term_ends < $2)",
         )

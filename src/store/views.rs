@@ -1,6 +1,7 @@
 //! Read-only views for the command line, the metrics and the web workspace: the status line,
 //! case summaries (filtered and streamed), one case in full, and counts.
 
+use crate::domain::reference::{CaseId, CaseRef};
 use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
@@ -179,14 +180,14 @@ impl Store {
         .boxed()
     }
 
-    pub async fn case_detail(&self, reference: &str) -> Result<CaseDetail> {
+    pub async fn case_detail(&self, reference: &CaseRef) -> Result<CaseDetail> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.reference = $1")))
             .bind(reference)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+            .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let summary = CaseSummary::from_row(&row)?;
-        let case_id: i64 = row.try_get("id")?;
+        let case_id: CaseId = row.try_get("id")?;
         let description: String = row.try_get("description")?;
         let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
         let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
@@ -203,7 +204,7 @@ impl Store {
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
-    pub async fn raw_messages(&self, reference: &str) -> Result<Vec<Vec<u8>>> {
+    pub async fn raw_messages(&self, reference: &CaseRef) -> Result<Vec<Vec<u8>>> {
         Ok(sqlx::query_scalar("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
             .bind(reference)
             .fetch_all(&self.pool)
@@ -211,7 +212,7 @@ impl Store {
     }
 
     /// The files (SHA-256) of a case's large raw mails, kept outside the database.
-    pub async fn raw_files(&self, reference: &str) -> Result<Vec<String>> {
+    pub async fn raw_files(&self, reference: &CaseRef) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id",
         )

@@ -128,7 +128,7 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     for raw in to_ann.iter().chain(reminders_to(sue.clone()).await.iter()) {
         let mail = parsed(raw);
         let text = format!("{}\n{}", mail.subject().unwrap(), mail.body_text(0).unwrap());
-        assert!(text.contains(&case.reference), "{text}");
+        assert!(text.contains(&case.reference.to_string()), "{text}");
         for private in ["Piet", "Klager", piet.as_str(), "Geheime", "Vertrouwelijke"] {
             assert!(!text.contains(private), "{private:?} must not be in a reminder:\n{text}");
         }
@@ -307,7 +307,7 @@ async fn two_daemons_on_postgres_deliver_each_reminder_once() {
         assert_eq!(digests.len(), 1, "{who}");
         let body = parsed(&digests[0]).body_text(0).unwrap().to_string();
         for case in store.list_cases().await.unwrap() {
-            assert!(body.contains(&case.reference), "{} missing in:\n{body}", case.reference);
+            assert!(body.contains(&case.reference.to_string()), "{} missing in:\n{body}", case.reference);
         }
     }
 }

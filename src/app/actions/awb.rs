@@ -138,7 +138,7 @@ impl Actions {
         origin: Option<&MailOrigin>,
     ) -> Result<Option<String>, ActionError> {
         let name = name.trim();
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         if !self.store.is_subject(case.id, name).await? {
             return Err(ActionError::refused(format!(
                 "{name:?} is not recorded as the person the complaint is about; record them first (klachtd cases subject {reference} \"{name}\")"

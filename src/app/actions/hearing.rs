@@ -44,7 +44,7 @@ impl Actions {
         if answer_by > amsterdam_date(hearing.start) {
             return Err(ActionError::refused(format!("the term to answer (to {answer_by}) ends after the hearing; give fewer days or a later hearing")));
         }
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         let Some(complainant) = case.complainant_email.clone() else {
             return Err(ActionError::refused(format!("{reference} has no e-mail address; invite the complainant by post and record it as a note")));
         };
@@ -148,7 +148,7 @@ impl Actions {
         if report.is_empty() {
             return Err(ActionError::refused("the report of the hearing is empty"));
         }
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         let settings = self.settings.get();
         let context = HearingContext {
             organisation: &settings.organisation,
@@ -206,7 +206,7 @@ impl Actions {
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<()>, ActionError> {
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         let state = self.store.hearing_state(case.id).await?;
         let today = amsterdam_date(Utc::now());
         if let Some(why) = no_hearing_refusal(reference, ground, state.answer_by, state.answer.as_deref(), today) {

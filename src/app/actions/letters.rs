@@ -14,6 +14,7 @@ use crate::app::templates::{long_date, AcknowledgementContext, CaseContext, Lett
 use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
 use crate::domain::procedure::{Outcome, Step};
+use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
 
@@ -177,7 +178,7 @@ impl Actions {
     /// case has an e-mail address, one is written and queued now. `actor` goes into the
     /// history. Refused, changing nothing, once an acknowledgement was sent or recorded, while
     /// one is queued, or when there is no address (then: post it and use `cases acknowledged`).
-    pub(super) async fn release_acknowledgement(&self, reference: &str, actor: &str) -> Result<String, ActionError> {
+    pub(super) async fn release_acknowledgement(&self, reference: &CaseRef, actor: &str) -> Result<String, ActionError> {
         let released = self.store.release_held(reference, actor).await?;
         if released > 0 {
             return Ok(format!("{released} acknowledgement(s) released"));

@@ -25,6 +25,7 @@ use crate::app::templates::{AssignedContext, CaseContext, CaseReference, Letter,
 use crate::config::Config;
 use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
+use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::attachments::AttachmentStore;
 use crate::store::{OutboxItem, OutgoingMail, RefusableError, Refused, Store, StoreError};
@@ -175,7 +176,7 @@ impl Actions {
 
     /// Tells the responsible handler that a case is theirs. With actions by mail on, the
     /// subject carries the token that lets them act by replying.
-    pub async fn notify_assignment(&self, reference: &str) -> Result<(), ActionError> {
+    pub async fn notify_assignment(&self, reference: &CaseRef) -> Result<(), ActionError> {
         let case = self.store.letter_case(reference).await?;
         let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
             return Ok(());
@@ -198,12 +199,12 @@ impl Actions {
     }
 
     /// Tells the handler of a closed case that mail arrived on it (the case is not reopened).
-    pub async fn notify_mail_on_closed_case(&self, reference: &str) -> Result<(), ActionError> {
+    pub async fn notify_mail_on_closed_case(&self, reference: &CaseRef) -> Result<(), ActionError> {
         self.notify_handler(reference, "closed-case-mail", "mail on a closed case").await
     }
 
     /// Tells the case's handler that one of our letters came back undelivered.
-    pub async fn notify_delivery_failure(&self, reference: &str) -> Result<(), ActionError> {
+    pub async fn notify_delivery_failure(&self, reference: &CaseRef) -> Result<(), ActionError> {
         self.notify_handler(reference, "delivery-failed", "a letter was not delivered").await
     }
 
@@ -224,7 +225,7 @@ impl Actions {
 
     /// Queues the notice `letter` (a template that needs only the case's reference) to the
     /// case's handler; `why` goes into the history.
-    async fn notify_handler(&self, reference: &str, letter: &str, why: &str) -> Result<(), ActionError> {
+    async fn notify_handler(&self, reference: &CaseRef, letter: &str, why: &str) -> Result<(), ActionError> {
         if let Some((case_id, mail)) = self.handler_notice(reference, letter, false).await? {
             self.store.queue_notice(case_id, &mail, why).await?;
         }
@@ -233,10 +234,10 @@ impl Actions {
 
     /// The notice `letter` to the case's handler, with the case's row id; `None` (logged) when
     /// it has no handler. `refused`: see [`NoticeContext`].
-    async fn handler_notice(&self, reference: &str, letter: &str, refused: bool) -> Result<Option<(i64, OutgoingMail)>, ActionError> {
+    async fn handler_notice(&self, reference: &CaseRef, letter: &str, refused: bool) -> Result<Option<(CaseId, OutgoingMail)>, ActionError> {
         let case = self.store.letter_case(reference).await?;
         let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
-            tracing::warn!(reference, letter, "no handler to tell");
+            tracing::warn!(%reference, letter, "no handler to tell");
             return Ok(None);
         };
         let settings = self.settings.get();
@@ -251,7 +252,7 @@ impl Actions {
     }
 
     /// A mail to a handler (a notice, a confirmation): not threaded, never held.
-    fn notice(&self, reference: &str, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
+    fn notice(&self, reference: &CaseRef, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
         OutgoingMail {
             kind,
             recipient: email.to_string(),

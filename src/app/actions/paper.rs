@@ -12,6 +12,7 @@ use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
+use crate::domain::reference::CaseRef;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::{AttachmentRecord, MessageRecord, NewCase, OutgoingMail, Registration};
@@ -31,7 +32,7 @@ impl Actions {
     /// Registers a complaint received by post, with its real date of receipt; deadlines count
     /// from that date. With an e-mail address the acknowledgement is mailed, otherwise written
     /// to a file for printing.
-    pub async fn register_paper(&self, paper: PaperComplaint, actor: &str) -> Result<(String, Delivery), ActionError> {
+    pub async fn register_paper(&self, paper: PaperComplaint, actor: &str) -> Result<(CaseRef, Delivery), ActionError> {
         if paper.name.trim().is_empty() {
             return Err(ActionError::refused("a paper complaint needs the complainant's name"));
         }

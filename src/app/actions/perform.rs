@@ -8,6 +8,7 @@ use super::{ActionError, Actions, Delivery};
 use crate::domain::awb::{NoHearingGround, NotHandledGround};
 use crate::domain::case_action::CaseAction;
 use crate::domain::procedure::Category;
+use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::EmailAddress;
 use crate::store::corrections::{Corrected, Correction};
 use crate::store::MailOrigin;
@@ -66,7 +67,7 @@ impl Actions {
     /// Carries out `action` on the case `reference` for `actor` (a name with the way in, as the
     /// history shows it). Nothing is recorded unless it succeeds.
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference, action = action.name()))]
-    pub async fn perform(&self, reference: &str, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
+    pub async fn perform(&self, reference: &CaseRef, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
         match self.perform_from(reference, action, actor, None).await? {
             Some(done) => Ok(done),
             // Only an action asked for by a mail can have been recorded before.
@@ -78,7 +79,7 @@ impl Actions {
     /// or not. `None`: that mail was recorded before, and nothing was done now.
     pub(super) async fn perform_from(
         &self,
-        reference: &str,
+        reference: &CaseRef,
         action: CaseAction,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -125,7 +126,7 @@ impl Actions {
     }
 
     /// A note on the case: never sent to anyone.
-    async fn note(&self, reference: &str, text: String, actor: &str, origin: Option<&MailOrigin>) -> Result<Option<Done>, ActionError> {
+    async fn note(&self, reference: &CaseRef, text: String, actor: &str, origin: Option<&MailOrigin>) -> Result<Option<Done>, ActionError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(ActionError::refused("the note is empty"));
@@ -141,7 +142,7 @@ impl Actions {
 
     /// The actions that write no letter to the complainant (only from the command line and
     /// the web).
-    async fn record(&self, reference: &str, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
+    async fn record(&self, reference: &CaseRef, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
         let store = &self.store;
         Ok(match action {
             CaseAction::Assign { handler } => {

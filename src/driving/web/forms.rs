@@ -176,8 +176,8 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     let Some(action) = case_forms::case_action(&name, form.body()) else {
         return web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some(&back));
     };
-    let case_id = match readable(&web, session, &reference, &format!("action {name}")).await {
-        Ok(id) => id,
+    let (case_id, reference) = match readable(&web, session, &reference, &format!("action {name}")).await {
+        Ok(found) => found,
         Err(refused) => return refused,
     };
     let may_act = match web.store.may_act_on(&reference, &session.user.email).await {
@@ -192,7 +192,7 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
         // A reader who may not act (a former handler; `checked` by a non-supervisor) is
         // refused, and the refusal recorded like any other.
         let _ = web.store.record_access(case_id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {name}")).await;
-        return web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference, Some(&back));
+        return web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference.to_string(), Some(&back));
     }
     let result = match action {
         Ok(action) => web.actions.perform(&reference, action, &format!("{} (web)", session.user.name)).await,
@@ -201,11 +201,11 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     match result {
         Ok(_) => {
             web.wake.notify_one();
-            tracing::info!(reference, action = name, "handler action on the web");
+            tracing::info!(%reference, action = name, "handler action on the web");
             Redirect::to(&format!("/cases/{reference}?done={name}")).into_response()
         }
         Err(e) => {
-            tracing::info!(reference, action = name, "handler action on the web not carried out");
+            tracing::info!(%reference, action = name, "handler action on the web not carried out");
             NotDone { web: &web, session, back: &back, error: e }.into_response()
         }
     }
@@ -312,7 +312,7 @@ pub async fn register_paper(State(web): State<Shared>, headers: HeaderMap, mut m
     match result {
         Ok((reference, delivery)) => {
             web.wake.notify_one();
-            tracing::info!(reference, "paper complaint registered on the web");
+            tracing::info!(%reference, "paper complaint registered on the web");
             web.message(StatusCode::OK, Some(&session), "registered", &format!("{reference}: {}", delivered(delivery)), Some(&format!("/cases/{reference}")))
         }
         Err(error) => NotDone { web: &web, session: &session, back: "/paper", error }.into_response(),

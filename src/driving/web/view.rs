@@ -157,7 +157,7 @@ mod tests {
 
     fn summary(reference: &str, status: &str, ack: &str, progress: &str, respond: &str, acknowledged: bool) -> CaseSummary {
         CaseSummary {
-            reference: reference.into(),
+            reference: reference.parse().unwrap(),
             status: status.parse().unwrap(),
             source: "email".into(),
             complainant_name: None,
@@ -214,7 +214,7 @@ mod tests {
         .map(|s| case_row(&cal, today, s))
         .collect();
         sort_by_urgency(&mut rows);
-        let order: Vec<&str> = rows.iter().map(|r| r.case.reference.as_str()).collect();
+        let order: Vec<String> = rows.iter().map(|r| r.case.reference.to_string()).collect();
         assert_eq!(order, ["KL-2026-0005", "KL-2026-0003", "KL-2026-0004", "KL-2026-0002", "KL-2026-0001"]);
         // The acknowledged case's nearest unmet deadline is its progress notice.
         assert_eq!(rows[3].urgent.as_ref().unwrap().deadline, "progress");

@@ -188,7 +188,7 @@ async fn walk(db: Db) {
     let publication = browser.wait_for("the publication", "id=\"pub-received\"").await;
     assert!(publication.contains("Klachtenjaarverslag") && publication.contains(r#"id="pub-received">3<"#), "the year's figures");
     assert!(publication.contains(r#"id="pub-heard">1<"#) && publication.contains(r#"id="pub-postponed">1<"#));
-    for private in [postponed.as_str(), not_handled.as_str(), "Mia", mia.as_str(), "dossier van de uitvoerder"] {
+    for private in [postponed.to_string().as_str(), not_handled.to_string().as_str(), "Mia", mia.as_str(), "dossier van de uitvoerder"] {
         assert!(!publication.contains(private), "{private:?} in the publication");
     }
     browser.screenshot(&format!("{db:?}-publication").to_lowercase()).await;

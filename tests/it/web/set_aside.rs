@@ -109,7 +109,7 @@ async fn walk(db: Db) {
     assert_eq!((case.received_on.as_str(), case.complainant_email.as_deref()), ("2026-11-20", Some(karin.as_str())));
     let acks = eventually("the acknowledgement reaches Karin", WAIT, || async { Some(stack.messages(&karin, "INBOX").await).filter(|m| !m.is_empty()) }).await;
     let ack = parsed(&acks[0]);
-    assert!(ack.subject().unwrap().contains(&case.reference));
+    assert!(ack.subject().unwrap().contains(&case.reference.to_string()));
     assert!(ack.body_text(0).unwrap().contains("20 november 2026"), "the acknowledgement names the original date");
     let history = store.case_detail(&case.reference).await.unwrap().history;
     assert!(
