@@ -138,7 +138,7 @@ impl ReminderService {
         for case in self.store.open_deadlines(horizon).await? {
             for due in due_at(now, &settings.calendar, &settings.reminders, &case.open) {
                 let item = Item {
-                    claim: ReminderClaim { case_id: case.case_id, deadline: due.deadline(), kind: due.kind(), due_key: due.key() },
+                    claim: ReminderClaim { case_id: case.case_id, deadline: due.deadline(), kind: due.mail_kind(), due_key: due.key() },
                     reference: case.reference.clone(),
                     due: due.clone(),
                     status: case.status.clone(),

@@ -12,6 +12,7 @@ use crate::app::actions::{Delivery, Done};
 use crate::app::reminders::Digest;
 use crate::config::Problem;
 use crate::domain::calendar::{Calendar, Closure, Deadlines};
+use crate::domain::inbound::AttachmentRole;
 use crate::domain::reference::CaseRef;
 use crate::domain::register::Report;
 use crate::store::{CaseDetail, CaseSummary, Handler, QuarantinedMail, Status};
@@ -320,7 +321,7 @@ pub fn case_detail(case: &CaseDetail, json: bool) -> anyhow::Result<()> {
     }
     outln!("Attachments ({}):", case.attachment_list.len());
     for a in &case.attachment_list {
-        let role = if a.role == "document" { String::new() } else { format!(" [{}]", a.role) };
+        let role = if a.role == AttachmentRole::Document { String::new() } else { format!(" [{}]", a.role.as_str()) };
         outln!("  {} ({}, {} bytes){role}", a.filename, a.content_type, a.size);
     }
     outln!("History:");

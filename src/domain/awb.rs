@@ -16,7 +16,7 @@ use super::vocabulary::text_enum;
 pub const LAW_MAX_POSTPONEMENT_WEEKS: u32 = 4;
 
 /// The history entries of the chapter 9 steps (`case_events.action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HistoryKind {
     /// The final response was postponed (9:11).
     Postponed,

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod case_action;
 pub mod classify;
 pub mod forwarded;
+pub mod history;
 pub mod ical;
 pub mod inbound;
 pub mod mail_actions;

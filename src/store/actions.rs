@@ -1,5 +1,6 @@
 //! Handler actions on a case: the letters of the procedure and the register's facts.
 
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 use sqlx::Row;
 
@@ -95,10 +96,10 @@ pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
         other => other?,
     };
-    insert_event(tx, case_id, "klachtd", &format!("message-{}", origin.message.kind), &origin.message.note).await?;
+    insert_event(tx, case_id, "klachtd", HistoryEvent::Message(origin.message.kind), &origin.message.note).await?;
     if let Some(confirmation) = &origin.confirmation {
         insert_outbox(tx, Some(case_id), confirmation).await?;
-        insert_event(tx, case_id, "klachtd", "handler-notified", "action by mail confirmed").await?;
+        insert_event(tx, case_id, "klachtd", HistoryEvent::HandlerNotified, "action by mail confirmed").await?;
     }
     Ok(true)
 }
@@ -269,15 +270,15 @@ impl Store {
         let (action, detail) = match effect {
             LetterEffect::Progress { expected_by } => {
                 sqlx::query("UPDATE cases SET expected_by = $1 WHERE id = $2").bind(expected_by.to_string()).bind(case.id).execute(&mut *tx).await?;
-                ("progress-notice", format!("expected handling by {expected_by}"))
+                (HistoryEvent::ProgressNotice, format!("expected handling by {expected_by}"))
             }
-            LetterEffect::RequestInformation { to } => ("information-requested", format!("to {to}")),
+            LetterEffect::RequestInformation { to } => (HistoryEvent::InformationRequested, format!("to {to}")),
             LetterEffect::Response { outcome, findings, measures, external_term_ends } => {
                 if !close_case(&mut tx, case.id, outcome.as_str(), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
                     tx.rollback().await?;
                     return Ok(Err(Refused(format!("{} already has its final response; reopen it first to respond again", case.reference))));
                 }
-                ("final-response", format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
+                (HistoryEvent::FinalResponse, format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
             }
             LetterEffect::Postpone { previous, new_date, earlier, weeks, reason, consent, copies } => {
                 // Guarded by the date and count read before: a postponement made meanwhile
@@ -308,7 +309,7 @@ impl Store {
                     format!("; copy to {}", copies.iter().map(|c| c.recipient.as_str()).collect::<Vec<_>>().join(", "))
                 };
                 (
-                    HistoryKind::Postponed.as_str(),
+                    HistoryEvent::Awb(HistoryKind::Postponed),
                     format!("final response postponed by {weeks} week(s) from {previous} to {new_date}: {}{consent}{copied}", reason.trim()),
                 )
             }
@@ -317,14 +318,14 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
                 }
-                (HistoryKind::NotHandled.as_str(), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
+                (HistoryEvent::Awb(HistoryKind::NotHandled), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
             }
             LetterEffect::Settled { settlement } => {
                 if !close_case(&mut tx, case.id, OUTCOME_SETTLED, Some(settlement), None, None, None, t).await? {
                     tx.rollback().await?;
                     return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
                 }
-                (HistoryKind::Settled.as_str(), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
+                (HistoryEvent::Awb(HistoryKind::Settled), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
             }
         };
         match mail {
@@ -352,7 +353,7 @@ impl Store {
         let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE cases SET category = $1 WHERE id = $2").bind(category.as_str()).bind(link.id).execute(&mut *tx).await?;
-        insert_event(&mut tx, link.id, actor, "category", category.as_str()).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::Category, category.as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -361,7 +362,7 @@ impl Store {
     pub async fn add_note(&self, reference: &CaseRef, text: &str, actor: &str) -> Result<()> {
         let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
-        insert_event(&mut tx, link.id, actor, "note", text).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::Note, text).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -375,7 +376,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        insert_event(&mut tx, link.id, actor, "note", text).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::Note, text).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -402,7 +403,7 @@ impl Store {
             .bind(link.id)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, link.id, actor, "external-body", &format!("{body} on {on}")).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::ExternalBody, &format!("{body} on {on}")).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -435,7 +436,7 @@ impl Store {
             locked.findings.as_deref().unwrap_or("").trim(),
             locked.measures.as_deref().unwrap_or("").trim()
         );
-        insert_event(&mut tx, locked.id, actor, "reopened", &detail).await?;
+        insert_event(&mut tx, locked.id, actor, HistoryEvent::Reopened, &detail).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -472,7 +473,7 @@ impl Store {
         }
         sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(at).bind(locked.id).execute(&mut *tx).await?;
         let detail = if locked.source == "post" { on.to_string() } else { format!("{on} (the complaint came by e-mail)") };
-        insert_event(&mut tx, locked.id, actor, "acknowledged-by-post", &detail).await?;
+        insert_event(&mut tx, locked.id, actor, HistoryEvent::AcknowledgedByPost, &detail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -497,7 +498,7 @@ impl Store {
             return Err(Refused(why).into());
         }
         insert_outbox(&mut tx, Some(locked.id), mail).await?;
-        insert_event(&mut tx, locked.id, actor, "acknowledgement-queued", mail.status.as_str()).await?;
+        insert_event(&mut tx, locked.id, actor, HistoryEvent::AcknowledgementQueued, mail.status.as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -542,7 +543,7 @@ impl Store {
     pub async fn queue_notice(&self, case_id: CaseId, mail: &OutgoingMail, why: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         insert_outbox(&mut tx, Some(case_id), mail).await?;
-        insert_event(&mut tx, case_id, "klachtd", "handler-notified", why).await?;
+        insert_event(&mut tx, case_id, "klachtd", HistoryEvent::HandlerNotified, why).await?;
         tx.commit().await?;
         Ok(())
     }

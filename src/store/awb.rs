@@ -2,6 +2,7 @@
 //! about, a copy of the complaint to them (9:9), and the parts of an outgoing mail besides its
 //! text (its documents, a calendar invitation).
 
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 use serde::{Deserialize, Serialize};
 
@@ -92,7 +93,7 @@ impl Store {
             }
         }
         insert_outbox_with_parts(&mut tx, case_id, mail, parts).await?;
-        insert_event(&mut tx, case_id, actor, kind.as_str(), detail).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(kind), detail).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -145,7 +146,7 @@ impl Store {
         for (mail, parts) in mails {
             insert_outbox_with_parts(&mut tx, case_id, mail, parts).await?;
         }
-        insert_event(&mut tx, case_id, actor, HistoryKind::HearingInvited.as_str(), detail).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::HearingInvited), detail).await?;
         tx.commit().await?;
         Ok(Ok(true))
     }
@@ -178,7 +179,7 @@ impl Store {
             insert_outbox(&mut tx, Some(case_id), mail).await?;
         }
         let to = mail.map_or("by post".to_string(), |m| format!("to {}", m.recipient));
-        insert_event(&mut tx, case_id, actor, HistoryKind::HearingHeld.as_str(), &format!("hearing held (Awb 9:10); its report sent {to}")).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::HearingHeld), &format!("hearing held (Awb 9:10); its report sent {to}")).await?;
         tx.commit().await?;
         Ok(Ok(true))
     }
@@ -206,7 +207,7 @@ impl Store {
                 return Ok(not_done);
             }
         }
-        insert_event(&mut tx, case_id, actor, HistoryKind::NoHearing.as_str(), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::NoHearing), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
         tx.commit().await?;
         Ok(Ok(true))
     }
@@ -222,7 +223,7 @@ impl Store {
             .await?
             .rows_affected();
         if changed == 1 {
-            insert_event(db, case_id, "klachtd", HistoryKind::HearingAnswer.as_str(), &format!("{answer} by {from}")).await?;
+            insert_event(db, case_id, "klachtd", HistoryEvent::Awb(HistoryKind::HearingAnswer), &format!("{answer} by {from}")).await?;
         }
         Ok(changed == 1)
     }

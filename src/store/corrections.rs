@@ -2,6 +2,7 @@
 
 use super::actions::{RefusableError, Refused};
 use super::{insert_event, Store, StoreError};
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 
 /// What a handler corrects or adds; each part is optional, at least one is needed.
@@ -89,7 +90,7 @@ impl Store {
             detail.push("description".to_string());
         }
         let missing = if incomplete.is_empty() { "nothing".to_string() } else { incomplete.join(", ") };
-        insert_event(&mut tx, id, actor, "corrected", &format!("{}; missing now: {missing}", detail.join(", "))).await?;
+        insert_event(&mut tx, id, actor, HistoryEvent::Corrected, &format!("{}; missing now: {missing}", detail.join(", "))).await?;
         tx.commit().await?;
         tracing::info!(%reference, fields = fields.len(), incomplete = incomplete.len(), "case corrected");
         Ok(Corrected { fields, incomplete })
@@ -114,7 +115,7 @@ impl Store {
         }
         sqlx::query("UPDATE cases SET supervisor_check = '' WHERE id = $1").bind(id).execute(&mut *tx).await?;
         let detail = format!("assignment to {} confirmed; the complaint names {named}", handler.as_deref().unwrap_or("nobody yet"));
-        insert_event(&mut tx, id, actor, "supervisor-checked", &detail).await?;
+        insert_event(&mut tx, id, actor, HistoryEvent::SupervisorChecked, &detail).await?;
         tx.commit().await?;
         Ok(named)
     }

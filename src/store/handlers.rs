@@ -3,6 +3,7 @@
 use super::corrections::named_handlers;
 use super::{insert_event, now, Result, Store, StoreError};
 use crate::domain::assignment::{is_subject, pick, Candidate};
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -81,7 +82,7 @@ impl Store {
             return Err(StoreError::NamedInComplaint { handler: handler.into(), reference: reference.clone() });
         }
         sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(handler_id).bind(case_id).execute(&mut *tx).await?;
-        insert_event(&mut tx, case_id, actor, "assigned", handler.trim()).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Assigned, handler.trim()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -101,7 +102,7 @@ impl Store {
             .bind(name.trim())
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, case_id, actor, "subject-added", name.trim()).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::SubjectAdded, name.trim()).await?;
         let mut reassigned = None;
         if current.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case(name.trim())) {
             // Neither a subject nor a handler the complaint names (unless a supervisor cleared that).
@@ -114,7 +115,7 @@ impl Store {
                 Some(c) => format!("{} (the previous handler is a subject of the complaint)", c.name),
                 None => "nobody: every handler is a subject of the complaint".to_string(),
             };
-            insert_event(&mut tx, case_id, actor, "assigned", &detail).await?;
+            insert_event(&mut tx, case_id, actor, HistoryEvent::Assigned, &detail).await?;
             reassigned = next.map(|c| c.name.clone());
         }
         tx.commit().await?;

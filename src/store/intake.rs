@@ -1,6 +1,7 @@
 //! What the intake writes: a new case with its first message and acknowledgement, a later
 //! message threaded into its case, a quarantined mail; and the look-ups that decide which.
 
+use crate::domain::history::{HistoryEvent, MessageKind};
 use crate::domain::reference::{CaseId, CaseRef};
 use std::collections::HashMap;
 
@@ -46,7 +47,7 @@ impl Store {
             for (stored, kind, case_id, note) in query.fetch_all(&mut *conn).await? {
                 let Some(key) = stored.as_ref().and_then(|s| asked.get(s)) else { continue };
                 // Waiting in quarantine: its own key (never a retained hash), on no case.
-                if stored.as_deref() == Some(key.as_str()) && kind == "quarantined" && case_id.is_none() {
+                if stored.as_deref() == Some(key.as_str()) && kind == MessageKind::Quarantined.as_str() && case_id.is_none() {
                     seen.insert((*key).clone(), Seen::Quarantined(note));
                 } else {
                     seen.entry((*key).clone()).or_insert(Seen::Known);
@@ -113,7 +114,7 @@ impl Store {
             if let Some(sql) = reopened {
                 sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
             }
-            insert_event(tx, case_id, "klachtd", "letter-returned", &kind).await?;
+            insert_event(tx, case_id, "klachtd", HistoryEvent::LetterReturned, &kind).await?;
             return Ok(Some(kind));
         }
         Ok(None)
@@ -283,17 +284,17 @@ impl Store {
         let acknowledgements: Vec<_> = cases.iter().zip(&case_ids).filter_map(|(c, id)| Some((Some(*id), c.acknowledgement.as_ref()?))).collect();
         insert_outboxes(tx, &acknowledgements).await?;
         // Each case's history, in this order.
-        let mut events: Vec<(CaseId, &str, String)> = Vec::new();
+        let mut events: Vec<(CaseId, HistoryEvent, String)> = Vec::new();
         for ((c, id), assignment) in cases.iter().zip(&case_ids).zip(&assignments) {
-            events.push((*id, "registered", format!("source={}", c.case.source)));
+            events.push((*id, HistoryEvent::Registered, format!("source={}", c.case.source)));
             if !assignment.named.is_empty() {
-                events.push((*id, "supervisor-check", format!("the complaint names {}", assignment.named.join(", "))));
+                events.push((*id, HistoryEvent::SupervisorCheck, format!("the complaint names {}", assignment.named.join(", "))));
             }
             if let Some(chosen) = &assignment.handler {
-                events.push((*id, "assigned", format!("{} (automatic)", chosen.name)));
+                events.push((*id, HistoryEvent::Assigned, format!("{} (automatic)", chosen.name)));
             }
             if let Some(mail) = &c.acknowledgement {
-                events.push((*id, "acknowledgement-queued", mail.status.to_string()));
+                events.push((*id, HistoryEvent::AcknowledgementQueued, mail.status.to_string()));
             }
         }
         insert_case_events(tx, created, "klachtd", &events).await?;
@@ -363,7 +364,7 @@ async fn insert_recorded_message(tx: &mut Conn, case_id: Option<CaseId>, message
         other => other?,
     };
     if let Some(case_id) = case_id {
-        insert_event(tx, case_id, "klachtd", &format!("message-{}", message.kind), &message.note).await?;
+        insert_event(tx, case_id, "klachtd", HistoryEvent::Message(message.kind), &message.note).await?;
     }
     Ok(true)
 }
@@ -426,7 +427,7 @@ async fn insert_messages(tx: &mut Conn, messages: &[(Option<CaseId>, &MessageRec
         query
             .bind(*case_id)
             .bind(m.direction)
-            .bind(&m.kind)
+            .bind(m.kind)
             .bind(m.dedupe_key.clone())
             .bind(m.message_id.clone())
             .bind(m.from_address.clone())

@@ -8,6 +8,7 @@
 //! period (R9, `remove_unlinked_mail`). Releasing reads it as any held mail (see `set_aside`).
 
 use super::{insert_event, Conn, Result, Store, StoreError};
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 
 /// A quarantined mail as `klachtd quarantine list` shows it.
@@ -51,7 +52,7 @@ impl Store {
 
     /// Adds an entry to a case's history on behalf of the intake (or the handler who released
     /// a quarantined mail).
-    pub async fn add_case_event(&self, reference: &CaseRef, actor: &str, action: &str, detail: &str) -> Result<()> {
+    pub async fn add_case_event(&self, reference: &CaseRef, actor: &str, action: HistoryEvent, detail: &str) -> Result<()> {
         let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         insert_event(&mut tx, link.id, actor, action, detail).await?;

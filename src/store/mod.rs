@@ -17,6 +17,8 @@ use chrono::NaiveDate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use crate::domain::history::{Direction, HistoryEvent, MessageKind};
+pub use crate::domain::inbound::AttachmentRole;
 pub use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::reminders::Deadline;
 pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
@@ -117,8 +119,8 @@ pub struct Store {
 /// An incoming or outgoing message as recorded on a case.
 #[derive(Debug, Clone)]
 pub struct MessageRecord {
-    pub direction: &'static str,
-    pub kind: String,
+    pub direction: Direction,
+    pub kind: MessageKind,
     pub dedupe_key: Option<String>,
     pub message_id: Option<String>,
     pub from_address: Option<String>,
@@ -137,9 +139,8 @@ pub struct AttachmentRecord {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
-    /// `document`, `signature` or `report` (see `domain::inbound::AttachmentRole`); only
-    /// documents count as the complaint's.
-    pub role: &'static str,
+    /// Only documents count as the complaint's.
+    pub role: AttachmentRole,
 }
 
 /// A case about to be registered. The reference is assigned by the store.
@@ -272,8 +273,8 @@ from_columns!(CaseEvent { at, actor, action, detail });
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseMessage {
-    pub direction: String,
-    pub kind: String,
+    pub direction: Direction,
+    pub kind: MessageKind,
     pub from_address: Option<String>,
     pub subject: String,
     pub received_at: i64,
@@ -289,10 +290,15 @@ pub struct CaseAttachment {
     pub size: i64,
     pub sha256: String,
     /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
-    pub role: String,
+    #[serde(serialize_with = "role_as_text")]
+    pub role: AttachmentRole,
 }
 
 from_columns!(CaseAttachment { filename, content_type, size, sha256, role });
+
+fn role_as_text<S: serde::Serializer>(role: &AttachmentRole, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(role.as_str())
+}
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseDetail {
@@ -441,7 +447,7 @@ async fn begin_on(conn: &mut Conn) -> Result<sqlx::Transaction<'_, sqlx::Any>, s
     conn.begin().await
 }
 
-async fn insert_event(tx: &mut Conn, case_id: CaseId, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
+async fn insert_event(tx: &mut Conn, case_id: CaseId, actor: &str, action: HistoryEvent, detail: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(case_id)
         .bind(now())
@@ -501,13 +507,13 @@ fn value_rows(rows: usize, columns: usize) -> String {
 
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
 /// in this order, `WRITE_CHUNK` rows a statement.
-async fn insert_case_events<A: AsRef<str>, D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(CaseId, A, D)]) -> Result<(), sqlx::Error> {
+async fn insert_case_events<D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(CaseId, HistoryEvent, D)]) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(WRITE_CHUNK) {
         let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, $2, ${}, ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
         let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at).bind(actor);
         for (case_id, action, detail) in chunk {
-            query = query.bind(*case_id).bind(action.as_ref()).bind(detail.as_ref());
+            query = query.bind(*case_id).bind(*action).bind(detail.as_ref());
         }
         query.execute(&mut *tx).await?;
     }

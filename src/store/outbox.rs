@@ -1,6 +1,7 @@
 //! The outbox: every outgoing mail is a row first. Claims are leases won by a conditional
 //! UPDATE, so one claimant sends a mail; the SMTP server's reply is recorded with the row.
 
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ impl Store {
         // Each mail's own row (its reply is its own), then the deadlines met and the cases'
         // history in a few statements for the run: one statement a mail, not three.
         let mut met: std::collections::BTreeMap<(&'static str, i64), Vec<CaseId>> = Default::default();
-        let mut events: Vec<(CaseId, String, String)> = Vec::with_capacity(sent.len());
+        let mut events: Vec<(CaseId, HistoryEvent, String)> = Vec::with_capacity(sent.len());
         for Sent { item, reply, at } in sent {
             record_sent(&mut tx, item, reply, *at, &mut met, &mut events).await?;
         }
@@ -143,10 +144,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if let Some(case_id) = item.case_id {
-            insert_event(&mut tx, case_id, "klachtd", "letter-undeliverable", item.mail.kind.as_str()).await?;
+            insert_event(&mut tx, case_id, "klachtd", HistoryEvent::LetterUndeliverable, item.mail.kind.as_str()).await?;
             if let Some(mail) = notice {
                 insert_outbox(&mut tx, Some(case_id), mail).await?;
-                insert_event(&mut tx, case_id, "klachtd", "handler-notified", "a letter could not be delivered").await?;
+                insert_event(&mut tx, case_id, "klachtd", HistoryEvent::HandlerNotified, "a letter could not be delivered").await?;
             }
         }
         tx.commit().await?;
@@ -184,7 +185,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             if let Some(case_id) = case_id {
-                insert_event(&mut tx, *case_id, actor, "letter-queued-again", "").await?;
+                insert_event(&mut tx, *case_id, actor, HistoryEvent::LetterQueuedAgain, "").await?;
             }
         }
         tx.commit().await?;
@@ -209,7 +210,7 @@ impl Store {
         .await?
         .rows_affected();
         if n > 0 {
-            insert_event(&mut tx, link.id, actor, "acknowledgement-released", "").await?;
+            insert_event(&mut tx, link.id, actor, HistoryEvent::AcknowledgementReleased, "").await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -245,7 +246,7 @@ async fn record_sent(
     smtp_reply: &str,
     t: i64,
     met: &mut std::collections::BTreeMap<(&'static str, i64), Vec<CaseId>>,
-    events: &mut Vec<(CaseId, String, String)>,
+    events: &mut Vec<(CaseId, HistoryEvent, String)>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL WHERE id = $3")
         .bind(t)
@@ -253,7 +254,7 @@ async fn record_sent(
         .bind(item.id)
         .execute(&mut **tx)
         .await?;
-    let action = format!("{}-sent", item.mail.kind);
+    let action = HistoryEvent::Sent(item.mail.kind);
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.
         match item.mail.kind.meets() {
@@ -289,7 +290,7 @@ async fn record_sent(
             .fetch_all(&mut **tx)
             .await?;
     for (case_id, deadline, due_key, recipient) in listed {
-        events.push((case_id, action.clone(), format!("{deadline} {due_key} to {recipient}")));
+        events.push((case_id, action, format!("{deadline} {due_key} to {recipient}")));
     }
     Ok(())
 }

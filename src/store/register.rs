@@ -1,5 +1,6 @@
 //! The register's facts and the retention of personal data (R9, R10).
 
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::CaseId;
 use chrono::NaiveDate;
 
@@ -130,7 +131,7 @@ impl Store {
             sqlx::query("DELETE FROM attachments WHERE case_id = $1").bind(id).execute(&mut *tx).await?;
             hashes.extend(mine);
             sqlx::query("UPDATE cases SET anonymised_at = $1 WHERE id = $2").bind(t).bind(id).execute(&mut *tx).await?;
-            super::insert_event(&mut tx, *id, "klachtd", "personal-data-removed", "retention period passed").await?;
+            super::insert_event(&mut tx, *id, "klachtd", HistoryEvent::PersonalDataRemoved, "retention period passed").await?;
         }
         let unlinked = remove_unlinked_mail(&mut tx, cutoff).await?;
         hashes.extend(unlinked.hashes.iter().cloned());

@@ -3,7 +3,9 @@
 //! transaction that queues the digest mail, so each reminder is sent once: across restarts,
 //! after a crash, and with several instances on one database.
 
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
+use crate::domain::vocabulary::MailKind;
 use chrono::NaiveDate;
 
 use super::set_aside::{claim_held_count, held_count_sent, HeldCount};
@@ -27,7 +29,7 @@ pub struct CaseDeadlines {
 pub struct ReminderClaim {
     pub case_id: CaseId,
     pub deadline: Deadline,
-    pub kind: &'static str,
+    pub kind: MailKind,
     pub due_key: String,
 }
 
@@ -221,10 +223,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let events: Vec<(CaseId, String, String)> = fresh
+        let events: Vec<(CaseId, HistoryEvent, String)> = fresh
             .iter()
             .map(|(i, _)| &claims[*i])
-            .map(|c| (c.case_id, format!("{}-queued", c.kind), format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key)))
+            .map(|c| (c.case_id, HistoryEvent::Queued(c.kind), format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key)))
             .collect();
         insert_case_events(&mut tx, t, "klachtd", &events).await?;
         tx.commit().await?;

@@ -2,6 +2,7 @@
 //! hashes only), who may read which case (R9), the thread of a case, and the record of every
 //! opening of a case page and every download in the case's history.
 
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 use sqlx::{FromRow as _, Row as _};
 
@@ -206,7 +207,7 @@ impl Store {
     }
 
     /// Records an access (a page opened, a download, a refusal) in the case's history.
-    pub async fn record_access(&self, case_id: CaseId, actor: &str, action: &str, detail: &str) -> Result<()> {
+    pub async fn record_access(&self, case_id: CaseId, actor: &str, action: HistoryEvent, detail: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         insert_event(&mut tx, case_id, actor, action, detail).await?;
         tx.commit().await?;

@@ -481,7 +481,7 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     eventually("Ann's reply kept", WAIT, || async { (store.case_detail(&cref(&reference)).await.unwrap().summary.messages == messages + 1).then_some(()) })
         .await;
     let detail = store.case_detail(&cref(&reference)).await.unwrap();
-    assert_eq!(detail.message_list.last().unwrap().kind, "follow-up", "ordinary mail, not a handler action");
+    assert_eq!(detail.message_list.last().unwrap().kind.as_str(), "follow-up", "ordinary mail, not a handler action");
     assert_eq!(detail.summary.status.as_str(), "open");
     let after = snapshot(&w, &reference).await;
     assert_eq!(after.case, before.case, "the case is unchanged");
@@ -976,8 +976,8 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     // A second attempt that got past the duplicate check (another instance, or a crash
     // before the mailbox moved the mail) finds the mail recorded inside its transaction.
     let record = klachtd::store::MessageRecord {
-        direction: "in",
-        kind: "handler-action".into(),
+        direction: klachtd::domain::history::Direction::In,
+        kind: klachtd::domain::history::MessageKind::HandlerAction,
         dedupe_key: Some(format!("mid:{id}")),
         message_id: Some(id.clone()),
         from_address: Some(ann.clone()),
@@ -1009,7 +1009,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     assert_eq!(confirmations.len(), 1, "{rows:?}");
     assert!(!confirmations[0].4.contains("database"), "{}", confirmations[0].4);
     let detail = store.case_detail(&cref(&r)).await.unwrap();
-    assert_eq!(detail.message_list.iter().filter(|m| m.kind == "handler-action").count(), 1);
+    assert_eq!(detail.message_list.iter().filter(|m| m.kind.as_str() == "handler-action").count(), 1);
     assert_eq!(detail.history.iter().filter(|e| e.action == "progress-notice").count(), 1);
 
     // The last guard: a letter text that carries the token is refused and says why.
@@ -1049,8 +1049,8 @@ async fn letters_thread_only_to_their_own_recipient(db: Db) {
     let complaint_id = scalar::<String>(&w, "SELECT m.message_id FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1", &r).await;
     let case_id = store.case_link(&cref(&r)).await.unwrap().unwrap().id;
     let message = |kind: &str, id: &str, from: &str| klachtd::store::MessageRecord {
-        direction: "in",
-        kind: kind.into(),
+        direction: klachtd::domain::history::Direction::In,
+        kind: kind.parse().unwrap(),
         dedupe_key: Some(format!("mid:{id}")),
         message_id: Some(id.into()),
         from_address: Some(from.into()),

@@ -191,7 +191,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     assert!(!after_answer.contains("hearing-answer"), "answered: no more reminders of the term\n{after_answer}");
     let detail = store.case_detail(&r).await.unwrap();
     assert_eq!(detail.summary.messages, messages_before + 1, "kept with its case");
-    assert_eq!(detail.message_list.last().unwrap().kind, "set-aside", "no follow-up that the handler must answer");
+    assert_eq!(detail.message_list.last().unwrap().kind.as_str(), "set-aside", "no follow-up that the handler must answer");
     assert_eq!(w.stack.messages(&mia, "INBOX").await.len(), 2, "no reply to a calendar answer (acknowledgement and invitation only)");
 
     // The report of the hearing reaches Mia.

@@ -304,7 +304,7 @@ async fn retention_purges_old_mail_outside_any_case(db: Db) {
         content_type: "application/pdf".into(),
         size: data.len() as i64,
         sha256: files.save(data).unwrap(),
-        role: "document",
+        role: klachtd::domain::inbound::AttachmentRole::Document,
     };
 
     // A case whose attachment is the same file as one of the old bounces': that file stays.

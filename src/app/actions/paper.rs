@@ -12,6 +12,8 @@ use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
+use crate::domain::history::{Direction, MessageKind};
+use crate::domain::inbound::AttachmentRole;
 use crate::domain::reference::CaseRef;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -43,7 +45,13 @@ impl Actions {
             let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display())).map_err(ActionError::disk)?;
             let sha256 = self.attachments.save(&data).map_err(ActionError::disk)?;
             let filename = display_filename(path.file_name().and_then(|n| n.to_str()));
-            records.push(AttachmentRecord { filename, content_type: "application/octet-stream".into(), size: data.len() as i64, sha256, role: "document" });
+            records.push(AttachmentRecord {
+                filename,
+                content_type: "application/octet-stream".into(),
+                size: data.len() as i64,
+                sha256,
+                role: AttachmentRole::Document,
+            });
         }
         let mut incomplete = Vec::new();
         if paper.description.trim().is_empty() && records.is_empty() {
@@ -70,8 +78,8 @@ impl Actions {
             forwarded: None,
         };
         let message = MessageRecord {
-            direction: "in",
-            kind: "letter".into(),
+            direction: Direction::In,
+            kind: MessageKind::Letter,
             dedupe_key: None,
             message_id: None,
             from_address: paper.email.clone(),

@@ -3,6 +3,8 @@
 //! before klachtd first met the mailbox).
 
 use super::*;
+use crate::domain::history::MessageKind;
+use crate::domain::inbound::AttachmentRole;
 use crate::domain::reference::CaseRef;
 
 impl Intake {
@@ -46,7 +48,7 @@ impl Intake {
         let deadlines = Deadlines::compute(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
         let mut incomplete = Vec::new();
-        if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == "document" && is_readable_document(&a.content_type)) {
+        if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == AttachmentRole::Document && is_readable_document(&a.content_type)) {
             incomplete.push("description");
         }
         // The complainant of record, to whom the letters go: the person at `From`, or the
@@ -76,7 +78,7 @@ impl Intake {
             forwarded: mail.forwarded.clone(),
         };
         Ok(Complaint {
-            record: self.message_record(mail, raw, arrived, "complaint", ""),
+            record: self.message_record(mail, raw, arrived, MessageKind::Complaint, ""),
             case,
             attachments,
             deadlines,

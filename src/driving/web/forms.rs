@@ -17,6 +17,7 @@ use super::signed::SignedForm;
 use super::{case_forms, require, Peer, Shared};
 use crate::app::actions::{ActionError, Delivery, PaperComplaint};
 use crate::domain::case_action::CaseAction;
+use crate::domain::history::HistoryEvent;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
@@ -191,7 +192,7 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     if !may_act || (supervisors_only && !session.user.supervisor) {
         // A reader who may not act (a former handler; `checked` by a non-supervisor) is
         // refused, and the refusal recorded like any other.
-        let _ = web.store.record_access(case_id, &format!("{} (web)", session.user.name), "access-refused", &format!("action {name}")).await;
+        let _ = web.store.record_access(case_id, &format!("{} (web)", session.user.name), HistoryEvent::AccessRefused, &format!("action {name}")).await;
         return web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference.to_string(), Some(&back));
     }
     let result = match action {

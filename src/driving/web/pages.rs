@@ -13,6 +13,7 @@ use super::auth::{self, BROWSER_COOKIE};
 use super::view::{bar_chart, case_row, per_month, sort_by_urgency};
 use super::{require, Shared};
 use crate::domain::calendar::amsterdam_date;
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 use crate::store::web::{CaseList, WebUser};
 use crate::store::StoreError;
@@ -127,7 +128,7 @@ pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebS
         Ok(None) => {
             // The refusal is the one thing recorded: who tried, and what.
             if let Ok(Some(link)) = web.store.case_link(&reference).await {
-                if let Err(e) = web.store.record_access(link.id, &actor(&session.user), "access-refused", what).await {
+                if let Err(e) = web.store.record_access(link.id, &actor(&session.user), HistoryEvent::AccessRefused, what).await {
                     tracing::warn!(error = %e, "web: cannot record a refused access");
                 }
                 tracing::warn!(%reference, "web: access refused (R9)");
@@ -148,7 +149,7 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
         Ok(found) => found,
         Err(r) => return r,
     };
-    if let Err(e) = web.store.record_access(case_id, &actor(&session.user), "viewed", "case page").await {
+    if let Err(e) = web.store.record_access(case_id, &actor(&session.user), HistoryEvent::Viewed, "case page").await {
         // Not shown unrecorded (R9).
         return store_failure(&web, &session, e);
     }
@@ -200,7 +201,7 @@ pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((ref
         Ok(d) => d,
         Err(_) => return web.message(StatusCode::GONE, Some(&session), "attachment_gone", "", Some(&format!("/cases/{reference}"))),
     };
-    if let Err(e) = web.store.record_access(found.case_id, &actor(&session.user), "attachment-downloaded", &found.filename).await {
+    if let Err(e) = web.store.record_access(found.case_id, &actor(&session.user), HistoryEvent::AttachmentDownloaded, &found.filename).await {
         return store_failure(&web, &session, e);
     }
     let name = safe_filename(&found.filename);

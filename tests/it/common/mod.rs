@@ -512,8 +512,8 @@ pub fn hand_made_case(
 /// An incoming mail of `kind` with Message-ID `id` (deduplicated by it), as the intake records it.
 pub fn hand_made_message(id: &str, from: Option<&str>, kind: &str, body: &str, received_at: i64) -> klachtd::store::MessageRecord {
     klachtd::store::MessageRecord {
-        direction: "in",
-        kind: kind.into(),
+        direction: klachtd::domain::history::Direction::In,
+        kind: kind.parse().unwrap(),
         dedupe_key: Some(format!("mid:{id}")),
         message_id: Some(id.to_string()),
         from_address: from.map(str::to_string),

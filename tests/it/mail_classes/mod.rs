@@ -381,7 +381,7 @@ async fn retention_removes_the_original_sender_and_quarantined_mail(db: Db) {
     assert_eq!(store.case_detail(&reference).await.unwrap().forwarded_sender.as_deref(), Some("Petra Jansen <petra@example.test>"));
     for (key, at) in [("oud", old), ("recent", now - 3600)] {
         let held = klachtd::store::MessageRecord {
-            kind: "quarantined".into(),
+            kind: klachtd::domain::history::MessageKind::Quarantined,
             note: "flagged as spam by spamassassin (intake.spam)".into(),
             ..hand_made_message(&unique(key), Some("x@example.test"), "quarantined", "Klik hier.", at)
         };
