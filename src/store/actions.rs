@@ -164,6 +164,90 @@ async fn close_case(
     Ok(changed == 1)
 }
 
+/// What a letter changes on its case, in `tx` at `t`, and the history entry that says so;
+/// refused when the case changed meanwhile (closed, responded to, postponed). The caller rolls
+/// back on a refusal.
+async fn apply_letter_effect(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    case: &LetterCase,
+    effect: &LetterEffect,
+    t: i64,
+) -> std::result::Result<(HistoryEvent, String), RefusableError> {
+    let reference = &case.reference;
+    let outcome_already = || Refused(format!("{reference} is closed with its outcome already; reopen it first"));
+    Ok(match effect {
+        LetterEffect::Progress { expected_by } => {
+            sqlx::query("UPDATE cases SET expected_by = $1 WHERE id = $2").bind(expected_by.to_string()).bind(case.id).execute(&mut **tx).await?;
+            (HistoryEvent::ProgressNotice, format!("expected handling by {expected_by}"))
+        }
+        LetterEffect::RequestInformation { to } => (HistoryEvent::InformationRequested, format!("to {to}")),
+        LetterEffect::Response { outcome, findings, measures, external_term_ends } => {
+            if !close_case(tx, case.id, outcome.as_str(), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
+                return Err(Refused(format!("{reference} already has its final response; reopen it first to respond again")).into());
+            }
+            (HistoryEvent::FinalResponse, format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
+        }
+        LetterEffect::Postpone { .. } => postpone(tx, case, effect).await?,
+        LetterEffect::NotHandled { ground, explanation, external_term_ends } => {
+            if !close_case(tx, case.id, OUTCOME_NOT_HANDLED, Some(explanation), None, Some(*ground), Some(*external_term_ends), t).await? {
+                return Err(outcome_already().into());
+            }
+            (HistoryEvent::Awb(HistoryKind::NotHandled), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
+        }
+        LetterEffect::Settled { settlement } => {
+            if !close_case(tx, case.id, OUTCOME_SETTLED, Some(settlement), None, None, None, t).await? {
+                return Err(outcome_already().into());
+            }
+            (HistoryEvent::Awb(HistoryKind::Settled), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
+        }
+    })
+}
+
+/// Awb 9:11: moves the final response, guarded by the date and count read before (a
+/// postponement made meanwhile refuses this one, which would otherwise skip the consent rule),
+/// and queues the copies to the people the complaint is about.
+async fn postpone(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    case: &LetterCase,
+    effect: &LetterEffect,
+) -> std::result::Result<(HistoryEvent, String), RefusableError> {
+    let LetterEffect::Postpone { previous, new_date, earlier, weeks, reason, consent, copies } = effect else {
+        return Err(StoreError::Corrupt("postpone: not a postponement".into()).into());
+    };
+    let changed = sqlx::query(
+        "UPDATE cases SET original_respond_by = COALESCE(original_respond_by, respond_by), respond_by = $1,
+                postponements = postponements + 1
+         WHERE id = $2 AND respond_by = $3 AND postponements = $4 AND status = 'open' AND outcome IS NULL",
+    )
+    .bind(new_date.to_string())
+    .bind(case.id)
+    .bind(previous.to_string())
+    .bind(i64::from(*earlier))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(Refused(format!("{} changed while postponing (another postponement?); look at the case and try again", case.reference)).into());
+    }
+    for copy in copies {
+        insert_outbox(tx, Some(case.id), copy).await?;
+    }
+    let consent = consent.as_deref().map_or(String::new(), |c| format!("; complainant's written consent: {}", c.trim()));
+    let copied =
+        if copies.is_empty() { String::new() } else { format!("; copy to {}", copies.iter().map(|c| c.recipient.as_str()).collect::<Vec<_>>().join(", ")) };
+    let detail = format!("final response postponed by {weeks} week(s) from {previous} to {new_date}: {}{consent}{copied}", reason.trim());
+    Ok((HistoryEvent::Awb(HistoryKind::Postponed), detail))
+}
+
+/// The column of the deadline a letter sent by post meets at once, if it meets one.
+fn met_by_post(effect: &LetterEffect) -> Option<&'static str> {
+    match effect {
+        LetterEffect::Progress { .. } => Some("progress_sent_at"),
+        LetterEffect::Response { .. } | LetterEffect::NotHandled { .. } | LetterEffect::Settled { .. } => Some("responded_at"),
+        LetterEffect::RequestInformation { .. } | LetterEffect::Postpone { .. } => None,
+    }
+}
+
 impl Store {
     pub async fn letter_case(&self, reference: &CaseRef) -> Result<LetterCase> {
         let r = sqlx::query(
@@ -242,7 +326,7 @@ impl Store {
     /// post, at once: `mail` is `None` and `sent_by_post` is set).
     ///
     /// With an `origin` (an action by mail), the mail and its confirmation are recorded in the
-    /// same transaction; `Ok(Ok(false))` says that mail was recorded before and nothing was done.
+    /// same transaction; `Ok(false)` says that mail was recorded before and nothing was done.
     pub async fn queue_letter(
         &self,
         case: &LetterCase,
@@ -251,102 +335,42 @@ impl Store {
         mail: Option<&OutgoingMail>,
         actor: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         // Read the state in the transaction that changes it, holding the case: two handlers (or
         // two instances) acting at once must not both send a final response.
         let locked = self.lock_case(&mut tx, &case.reference).await?;
         if let Some(why) = refusal(&case.reference, locked.state, step) {
             tx.rollback().await?;
-            return Ok(Err(Refused(why)));
+            return Err(Refused(why).into());
         }
         if let Some(origin) = origin {
             if !record_origin(&mut tx, case.id, origin).await? {
                 tx.rollback().await?;
-                return Ok(Ok(false));
+                return Ok(false);
             }
         }
         let t = now();
-        let (action, detail) = match effect {
-            LetterEffect::Progress { expected_by } => {
-                sqlx::query("UPDATE cases SET expected_by = $1 WHERE id = $2").bind(expected_by.to_string()).bind(case.id).execute(&mut *tx).await?;
-                (HistoryEvent::ProgressNotice, format!("expected handling by {expected_by}"))
-            }
-            LetterEffect::RequestInformation { to } => (HistoryEvent::InformationRequested, format!("to {to}")),
-            LetterEffect::Response { outcome, findings, measures, external_term_ends } => {
-                if !close_case(&mut tx, case.id, outcome.as_str(), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} already has its final response; reopen it first to respond again", case.reference))));
-                }
-                (HistoryEvent::FinalResponse, format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
-            }
-            LetterEffect::Postpone { previous, new_date, earlier, weeks, reason, consent, copies } => {
-                // Guarded by the date and count read before: a postponement made meanwhile
-                // refuses this one, which would otherwise skip the consent rule.
-                let changed = sqlx::query(
-                    "UPDATE cases SET original_respond_by = COALESCE(original_respond_by, respond_by), respond_by = $1,
-                            postponements = postponements + 1
-                     WHERE id = $2 AND respond_by = $3 AND postponements = $4 AND status = 'open' AND outcome IS NULL",
-                )
-                .bind(new_date.to_string())
-                .bind(case.id)
-                .bind(previous.to_string())
-                .bind(i64::from(*earlier))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if changed != 1 {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} changed while postponing (another postponement?); look at the case and try again", case.reference))));
-                }
-                for copy in copies {
-                    insert_outbox(&mut tx, Some(case.id), copy).await?;
-                }
-                let consent = consent.as_deref().map_or(String::new(), |c| format!("; complainant's written consent: {}", c.trim()));
-                let copied = if copies.is_empty() {
-                    String::new()
-                } else {
-                    format!("; copy to {}", copies.iter().map(|c| c.recipient.as_str()).collect::<Vec<_>>().join(", "))
-                };
-                (
-                    HistoryEvent::Awb(HistoryKind::Postponed),
-                    format!("final response postponed by {weeks} week(s) from {previous} to {new_date}: {}{consent}{copied}", reason.trim()),
-                )
-            }
-            LetterEffect::NotHandled { ground, explanation, external_term_ends } => {
-                if !close_case(&mut tx, case.id, OUTCOME_NOT_HANDLED, Some(explanation), None, Some(*ground), Some(*external_term_ends), t).await? {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
-                }
-                (HistoryEvent::Awb(HistoryKind::NotHandled), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
-            }
-            LetterEffect::Settled { settlement } => {
-                if !close_case(&mut tx, case.id, OUTCOME_SETTLED, Some(settlement), None, None, None, t).await? {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
-                }
-                (HistoryEvent::Awb(HistoryKind::Settled), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
+        let (action, detail) = match apply_letter_effect(&mut tx, case, effect, t).await {
+            Ok(done) => done,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
             }
         };
-        match mail {
-            Some(mail) => {
+        match (mail, met_by_post(effect)) {
+            (Some(mail), _) => {
                 insert_outbox(&mut tx, Some(case.id), mail).await?;
             }
-            None => {
-                let column = match effect {
-                    LetterEffect::Progress { .. } => Some("progress_sent_at"),
-                    LetterEffect::Response { .. } | LetterEffect::NotHandled { .. } | LetterEffect::Settled { .. } => Some("responded_at"),
-                    LetterEffect::RequestInformation { .. } | LetterEffect::Postpone { .. } => None,
-                };
-                if let Some(column) = column {
-                    let sql = format!("UPDATE cases SET {column} = $1 WHERE id = $2 AND {column} IS NULL");
-                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(case.id).execute(&mut *tx).await?;
-                }
+            (None, Some(column)) => {
+                let sql = format!("UPDATE cases SET {column} = $1 WHERE id = $2 AND {column} IS NULL");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(case.id).execute(&mut *tx).await?;
             }
+            (None, None) => {}
         }
         insert_event(&mut tx, case.id, actor, action, &detail).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
     pub async fn set_category(&self, reference: &CaseRef, category: Category, actor: &str) -> Result<()> {
@@ -411,12 +435,12 @@ impl Store {
     /// Reopens a closed case. The earlier response (outcome, date, findings, measures) moves
     /// into the case's history and the live fields are cleared, so the next final response is
     /// the one the register counts, with its own date.
-    pub async fn reopen(&self, reference: &CaseRef, actor: &str) -> Result<std::result::Result<(), Refused>> {
+    pub async fn reopen(&self, reference: &CaseRef, actor: &str) -> std::result::Result<(), RefusableError> {
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
         if let Some(why) = refusal(reference, locked.state, Step::Reopen) {
             tx.rollback().await?;
-            return Ok(Err(Refused(why)));
+            return Err(Refused(why).into());
         }
         // `external_term_ends` stays: the earlier letter named that term, and retention keeps the
         // case's data until it has passed.
@@ -438,7 +462,7 @@ impl Store {
         );
         insert_event(&mut tx, locked.id, actor, HistoryEvent::Reopened, &detail).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// The acknowledgement of a case went out by post on `on` (a paper complaint, or one whose

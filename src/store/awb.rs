@@ -7,7 +7,7 @@ use crate::domain::reference::{CaseId, CaseRef};
 use serde::{Deserialize, Serialize};
 
 use super::actions::record_origin;
-use super::{insert_event, insert_outbox, Conn, MailOrigin, OutgoingMail, Refused, Result, Store, StoreError};
+use super::{insert_event, insert_outbox, Conn, MailOrigin, OutgoingMail, RefusableError, Refused, Result, Store, StoreError};
 use crate::domain::awb::{HistoryKind, NoHearingGround};
 
 /// A part of an outgoing mail besides its text, kept as JSON in `outbox.parts`.
@@ -123,7 +123,7 @@ impl Store {
         actor: &str,
         detail: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query(
             "UPDATE cases SET hearing_uid = $1, hearing_at = $2, hearing_answer_by = $3, hearing_answer = NULL, hearing_outcome = NULL, hearing_report = NULL
@@ -136,11 +136,11 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await {
             Ok(true) => {}
             not_done => {
                 tx.rollback().await?;
-                return Ok(not_done);
+                return not_done;
             }
         }
         for (mail, parts) in mails {
@@ -148,7 +148,7 @@ impl Store {
         }
         insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::HearingInvited), detail).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
     /// The hearing was held: its report is kept and (with `mail`) queued to the complainant.
@@ -160,7 +160,7 @@ impl Store {
         mail: Option<&OutgoingMail>,
         actor: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE cases SET hearing_outcome = 'held', hearing_report = $1 WHERE id = $2 AND status = 'open'")
             .bind(report)
@@ -168,11 +168,11 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await {
             Ok(true) => {}
             not_done => {
                 tx.rollback().await?;
-                return Ok(not_done);
+                return not_done;
             }
         }
         if let Some(mail) = mail {
@@ -181,7 +181,7 @@ impl Store {
         let to = mail.map_or("by post".to_string(), |m| format!("to {}", m.recipient));
         insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::HearingHeld), &format!("hearing held (Awb 9:10); its report sent {to}")).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
     /// There was no hearing, on `ground` (Awb 9:10(2)).
@@ -192,7 +192,7 @@ impl Store {
         ground: NoHearingGround,
         actor: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE cases SET hearing_outcome = $1 WHERE id = $2 AND status = 'open'")
             .bind(ground.as_str())
@@ -200,16 +200,16 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await {
             Ok(true) => {}
             not_done => {
                 tx.rollback().await?;
-                return Ok(not_done);
+                return not_done;
             }
         }
         insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::NoHearing), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
     /// An answer (iTIP REPLY) to the hearing invitation `uid` of case `case_id`, in the
@@ -248,13 +248,13 @@ async fn on_open_case(
     case_id: CaseId,
     reference: &CaseRef,
     origin: Option<&MailOrigin>,
-) -> Result<std::result::Result<bool, Refused>> {
+) -> std::result::Result<bool, RefusableError> {
     if changed != 1 {
-        return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
+        return Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})")).into());
     }
     match origin {
-        Some(origin) => Ok(Ok(record_origin(tx, case_id, origin).await?)),
-        None => Ok(Ok(true)),
+        Some(origin) => Ok(record_origin(tx, case_id, origin).await?),
+        None => Ok(true),
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
-use super::{flat, stored_date, ActionError, Actions, Delivery};
+use super::{stored_date, ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
@@ -63,8 +63,7 @@ impl Actions {
         let addresses: Vec<String> = invitees.iter().map(|(_, e, _)| e.clone()).collect();
         let local = hearing.start.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M");
         let detail = format!("hearing on {local} ({} min) at {place}; invited {}; answer by {answer_by}; uid {uid}", hearing.minutes, addresses.join(", "));
-        let done =
-            flat(self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await)?;
+        let done = self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await?;
         Ok(done.then_some((addresses, answer_by)))
     }
 
@@ -189,12 +188,12 @@ impl Actions {
             }
         };
         let recorded = self.store.record_hearing(case.id, reference, &report, mail.as_ref(), actor, origin).await;
-        if !matches!(recorded, Ok(Ok(true))) {
+        if !matches!(recorded, Ok(true)) {
             if let Delivery::Print(path) = &delivery {
                 let _ = std::fs::remove_file(path);
             }
         }
-        Ok(flat(recorded)?.then_some(delivery))
+        Ok(recorded?.then_some(delivery))
     }
 
     /// Records why there was no hearing (9:10(2)); "no answer" only once the term set has passed
@@ -212,6 +211,6 @@ impl Actions {
         if let Some(why) = no_hearing_refusal(reference, ground, state.answer_by, state.answer.as_deref(), today) {
             return Err(ActionError::Refused(why));
         }
-        Ok(flat(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await)?.then_some(()))
+        Ok(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await?.then_some(()))
     }
 }

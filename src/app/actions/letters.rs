@@ -161,16 +161,12 @@ impl Actions {
             }
         };
         let queued = self.store.queue_letter(case, step, &effect, mail.as_ref(), actor, origin).await;
-        if !matches!(queued, Ok(Ok(true))) {
+        if !matches!(queued, Ok(true)) {
             if let Delivery::Print(path) = &delivery {
                 let _ = std::fs::remove_file(path);
             }
         }
-        match queued? {
-            Err(refused) => Err(refused.into()),
-            Ok(true) => Ok(Some(delivery)),
-            Ok(false) => Ok(None),
-        }
+        Ok(queued?.then_some(delivery))
     }
 
     /// Sends the acknowledgement of a case that did not go out: one that was held or

@@ -267,11 +267,6 @@ impl Actions {
     }
 }
 
-/// A store call the procedure may refuse, as one result: the refusal is the action's.
-fn flat<T>(result: crate::store::Result<Result<T, Refused>>) -> Result<T, ActionError> {
-    result?.map_err(ActionError::from)
-}
-
 /// A date as the store keeps it (`YYYY-MM-DD`); one that does not parse is a failure of the
 /// stored data, named by `what`.
 fn stored_date(date: &str, what: &str) -> Result<NaiveDate, ActionError> {

@@ -186,7 +186,7 @@ impl Actions {
                 Done::Escalated { to, on }
             }
             CaseAction::Reopen => {
-                super::flat(store.reopen(reference, actor).await)?;
+                store.reopen(reference, actor).await?;
                 Done::Reopened
             }
             CaseAction::Acknowledged { on } => {
