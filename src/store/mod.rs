@@ -66,6 +66,13 @@ fn stored_day(case: impl std::fmt::Display, text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {case}: date {text:?}: {e}")))
 }
 
+/// A day column (`YYYY-MM-DD`) of `row` read as a date; another text is an error of the row.
+fn day_column(row: &sqlx::any::AnyRow, column: &str) -> std::result::Result<NaiveDate, sqlx::Error> {
+    use sqlx::Row as _;
+    let text: String = row.try_get(column)?;
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,10 +237,10 @@ pub struct CaseSummary {
     pub complainant_email: Option<String>,
     pub reply_to_email: Option<String>,
     pub subject: String,
-    pub received_on: String,
-    pub acknowledge_by: String,
-    pub progress_by: String,
-    pub respond_by: String,
+    pub received_on: NaiveDate,
+    pub acknowledge_by: NaiveDate,
+    pub progress_by: NaiveDate,
+    pub respond_by: NaiveDate,
     pub incomplete: Vec<String>,
     pub messages: i64,
     pub attachments: i64,

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use super::{CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
+use super::{day_column, CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -251,10 +251,10 @@ impl<'r> sqlx::FromRow<'r, AnyRow> for CaseSummary {
             complainant_email: r.try_get("complainant_email")?,
             reply_to_email: r.try_get("reply_to_email")?,
             subject: r.try_get("subject")?,
-            received_on: r.try_get("received_on")?,
-            acknowledge_by: r.try_get("acknowledge_by")?,
-            progress_by: r.try_get("progress_by")?,
-            respond_by: r.try_get("respond_by")?,
+            received_on: day_column(r, "received_on")?,
+            acknowledge_by: day_column(r, "acknowledge_by")?,
+            progress_by: day_column(r, "progress_by")?,
+            respond_by: day_column(r, "respond_by")?,
             incomplete: incomplete.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             messages: r.try_get("n_messages")?,
             attachments: r.try_get("n_attachments")?,

@@ -198,9 +198,9 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     assert!(out.contains("written to"), "{out}");
     let store = w.store().await;
     let case = store.case_detail(&cref(&reference)).await.unwrap();
-    assert_eq!((case.summary.source.as_str(), case.summary.received_on.as_str()), ("post", "2026-11-20"));
+    assert_eq!((case.summary.source.as_str(), case.summary.received_on.to_string().as_str()), ("post", "2026-11-20"));
     assert_eq!(
-        (case.summary.acknowledge_by.as_str(), case.summary.progress_by.as_str(), case.summary.respond_by.as_str()),
+        (case.summary.acknowledge_by.to_string().as_str(), case.summary.progress_by.to_string().as_str(), case.summary.respond_by.to_string().as_str()),
         ("2026-11-27", "2026-12-04", "2026-12-18")
     );
     assert_eq!(case.attachment_list.len(), 1);
@@ -708,7 +708,7 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
     ));
     let b = b.split(':').next().unwrap().trim().to_string();
     let s = store.case_detail(&cref(&b)).await.unwrap().summary;
-    assert_eq!([s.acknowledge_by, s.progress_by, s.respond_by], ["2026-03-10", "2026-03-17", "2026-03-31"]);
+    assert_eq!([s.acknowledge_by, s.progress_by, s.respond_by].map(|d| d.to_string()), ["2026-03-10", "2026-03-17", "2026-03-31"]);
     ok(klachtd(&cfg, &["cases", "category", &b, "service"]));
     assert!(ok(klachtd(&cfg, &["cases", "request-info", &b, "--message-file", &ask])).contains("for printing"));
     ok(klachtd(&cfg, &["cases", "acknowledged", &b, "--date", "2026-03-05"]));

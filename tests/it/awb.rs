@@ -78,7 +78,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     let store = w.store().await;
     // Bob is who the complaint is about: he gets a copy of the postponement.
     assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Bob Berg"]).0, 0);
-    let original = store.case_detail(&cref(&r)).await.unwrap().summary.respond_by.clone();
+    let original = store.case_detail(&cref(&r)).await.unwrap().summary.respond_by.to_string();
     let original_day = chrono::NaiveDate::parse_from_str(&original, "%Y-%m-%d").unwrap();
 
     // More than four weeks, or without a reason: refused, nothing changes.
@@ -88,7 +88,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     assert!(err.contains("1 to 4 weeks"), "{err}");
     let empty = file(&w, "empty.txt", " ");
     assert!(klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "2", "--reason-file", &empty]).2.contains("reason"));
-    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, original);
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, original_day);
 
     // Reminders and escalations follow the date in force.
     let preview = |day: chrono::NaiveDate| klachtd(&cfg, &["reminders", "preview", "--at", &format!("{day} 09:00")]).1;
@@ -120,7 +120,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     assert!(copy.contains(&long(new_date)), "{copy}");
     // The deadline in force is the postponed one (reminders and escalations read it); the
     // original stays stored.
-    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, new_date.to_string());
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, new_date);
     let stored = scalar_text(&w, "SELECT original_respond_by FROM cases WHERE reference = $1", &r).await;
     assert_eq!(stored, Some(original.clone()));
     assert!(!preview(original_day).contains(&format!("{r}  respond")), "no reminder of the original date: {}", preview(original_day));
@@ -130,7 +130,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     let (code, _, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason]);
     assert_eq!(code, 1);
     assert!(err.contains("written consent"), "{err}");
-    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, new_date.to_string(), "a refusal changes nothing");
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, new_date, "a refusal changes nothing");
     let (code, out, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason, "--consent", "mail van Mia Vos van vandaag"]);
     assert_eq!(code, 0, "{err}");
     let second = calendar.on_or_next_working_day(new_date + chrono::Days::new(7));
@@ -322,7 +322,7 @@ async fn chapter_9_steps_by_mail(db: Db) {
             .await
         }
     };
-    let original = store.case_detail(&cref(&r)).await.unwrap().summary.respond_by.clone();
+    let original = store.case_detail(&cref(&r)).await.unwrap().summary.respond_by;
     w.send(&ann, reply("UITSTEL 2\r\nWij wachten op advies.\r\n\r\nOp ma schreef klachtd:\r\n> oud").as_bytes()).await;
     let mails = inbox(&w, &ria, 2).await;
     assert!(mails[1].0.contains("meer tijd nodig") && mails[1].1.contains("Wij wachten op advies.") && !mails[1].1.contains("> oud"), "{mails:?}");

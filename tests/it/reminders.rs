@@ -44,7 +44,7 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     let daemon = Running::start_with_clock(w.config.clone(), klachtd::app::clock::Clock::manual(at(2026, 11, 23, 10, 0)));
     let store = w.store().await;
     let case = eventually("case acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
-    assert_eq!(case.progress_by, "2026-12-04");
+    assert_eq!(case.progress_by.to_string(), "2026-12-04");
     assert_eq!(case.handler.as_deref(), Some("Ann Smit"), "round-robin prefers handlers over supervisors");
 
     let reminders = service(&w, store.clone());

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use super::{stored_date, ActionError, Actions, Delivery};
+use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::templates::{long_date, CaseContext, DisclosureContext, LetterContent, LetterContext, RecipientContext};
 use crate::domain::awb::{self, HistoryKind, NotHandledGround, Postponement};
@@ -31,7 +31,7 @@ impl Actions {
         origin: Option<&MailOrigin>,
     ) -> Result<(Option<Delivery>, NaiveDate), ActionError> {
         let settings = self.settings.get();
-        let previous = stored_date(&case.respond_by, "stored date of the final response")?;
+        let previous = case.respond_by;
         let consent = consent.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
         let asked = Postponement { weeks, reason: &reason, consent: consent.as_deref() };
         let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, settings.postpone_max_weeks, &asked)
@@ -97,7 +97,7 @@ impl Actions {
             return Ok(Vec::new());
         }
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
+        let received = case.received_on;
         let deadlines = Deadlines::compute(&settings.calendar, received);
         let context = LetterContext {
             organisation: &settings.organisation,
@@ -159,7 +159,7 @@ impl Actions {
         let detail = self.store.case_detail(reference).await?;
         let documents = self.store.case_documents(case.id).await?;
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
+        let received = case.received_on;
         let deadlines = Deadlines::compute(&settings.calendar, received);
         let context = DisclosureContext {
             organisation: &settings.organisation,

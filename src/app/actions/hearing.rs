@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
-use super::{stored_date, ActionError, Actions, Delivery};
+use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
@@ -130,7 +130,7 @@ impl Actions {
 
     fn case_context(&self, case: &LetterCase) -> Result<CaseContext, ActionError> {
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
+        let received = case.received_on;
         let deadlines = Deadlines::compute(&settings.calendar, received);
         Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &[], settings.letters.language()))
     }

@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 
-use super::{stored_date, ActionError, Actions, Delivery};
+use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, AcknowledgementContext, CaseContext, LetterContent, LetterContext};
@@ -109,7 +109,7 @@ impl Actions {
     ) -> Result<Option<Delivery>, ActionError> {
         let settings = self.settings.get();
         let language = settings.letters.language();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
+        let received = case.received_on;
         let deadlines = Deadlines::compute(&settings.calendar, received);
         let context = LetterContext {
             organisation: &settings.organisation,
@@ -197,14 +197,9 @@ impl Actions {
                 "{reference} has no e-mail address to acknowledge to; send the acknowledgement by post and record it with `klachtd cases acknowledged {reference} --date DATE`"
             )));
         };
-        let date = |d: &str| stored_date(d, &format!("stored date {d:?}"));
         // The dates the case was registered with, never recomputed.
-        let deadlines = Deadlines {
-            received: date(&case.received_on)?,
-            acknowledge_by: date(&case.acknowledge_by)?,
-            progress_by: date(&case.progress_by)?,
-            respond_by: date(&case.respond_by)?,
-        };
+        let deadlines =
+            Deadlines { received: case.received_on, acknowledge_by: case.acknowledge_by, progress_by: case.progress_by, respond_by: case.respond_by };
         let settings = self.settings.get();
         let incomplete: Vec<&str> = case.incomplete.iter().map(String::as_str).collect();
         let context = AcknowledgementContext {

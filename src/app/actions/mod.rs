@@ -17,8 +17,6 @@
 
 use std::path::PathBuf;
 
-use chrono::NaiveDate;
-
 use crate::app::new_message_id;
 use crate::app::settings::SharedSettings;
 use crate::app::templates::{AssignedContext, CaseContext, CaseReference, Letter, NoticeContext, RecipientContext};
@@ -182,7 +180,7 @@ impl Actions {
             return Ok(());
         };
         let settings = self.settings.get();
-        let received = stored_date(&case.received_on, "stored date of receipt")?;
+        let received = case.received_on;
         let deadlines = Deadlines::compute(&settings.calendar, received);
         let marker = self.mail_secret.as_ref().map(|secret| mail_actions::marker(&mail_actions::token(secret, reference, &email)));
         let context = AssignedContext {
@@ -265,10 +263,4 @@ impl Actions {
             status: OutboxStatus::Pending,
         }
     }
-}
-
-/// A date as the store keeps it (`YYYY-MM-DD`); one that does not parse is a failure of the
-/// stored data, named by `what`.
-fn stored_date(date: &str, what: &str) -> Result<NaiveDate, ActionError> {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|e| ActionError::Failed(anyhow::Error::new(e).context(what.to_string())))
 }

@@ -64,12 +64,11 @@ pub struct CaseRow {
 
 /// The three deadlines of a case as stored at registration (never recomputed).
 pub fn case_row(calendar: &Calendar, today: NaiveDate, case: CaseSummary) -> CaseRow {
-    let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or(today);
     let closed = case.status == crate::store::CaseStatus::Closed;
     let deadlines = vec![
-        deadline_view(calendar, today, "acknowledge", date(&case.acknowledge_by), case.acknowledged_at.is_some()),
-        deadline_view(calendar, today, "progress", date(&case.progress_by), case.progress_sent_at.is_some() || closed),
-        deadline_view(calendar, today, "respond", date(&case.respond_by), case.responded_at.is_some() || closed),
+        deadline_view(calendar, today, "acknowledge", case.acknowledge_by, case.acknowledged_at.is_some()),
+        deadline_view(calendar, today, "progress", case.progress_by, case.progress_sent_at.is_some() || closed),
+        deadline_view(calendar, today, "respond", case.respond_by, case.responded_at.is_some() || closed),
     ];
     let urgent = if closed { None } else { deadlines.iter().filter(|d| d.level != Level::Met).min_by_key(|d| (d.days_left, d.date)).cloned() };
     CaseRow { case, deadlines, urgent }
@@ -164,10 +163,10 @@ mod tests {
             complainant_email: None,
             reply_to_email: None,
             subject: String::new(),
-            received_on: "2026-11-02".into(),
-            acknowledge_by: ack.into(),
-            progress_by: progress.into(),
-            respond_by: respond.into(),
+            received_on: d("2026-11-02"),
+            acknowledge_by: d(ack),
+            progress_by: d(progress),
+            respond_by: d(respond),
             incomplete: vec![],
             messages: 0,
             attachments: 0,
