@@ -133,22 +133,40 @@ pub struct Postponement<'a> {
     pub consent: Option<&'a str>,
 }
 
+/// Why a postponement is refused (9:11).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostponementRefused {
+    #[error("a postponement needs its reason; the letter states it (Awb 9:11)")]
+    NoReason,
+    #[error("{reference}: the final response may be postponed by 1 to {max_weeks} weeks, not {asked} (Awb 9:11)")]
+    Weeks { reference: CaseRef, max_weeks: u32, asked: u32 },
+    #[error(
+        "{reference} was postponed before; a further postponement needs the complainant's written consent (Awb 9:11(2)): give a reference to their reply or a note of their consent"
+    )]
+    NoConsent { reference: CaseRef },
+}
+
 /// The new date of the final response, or why the postponement is refused. `respond_by` is the
 /// date now in force, `earlier` how many postponements the case had, `max_weeks` the configured
 /// limit (never above the law's four weeks). The first postponement is the body's to decide;
 /// any further one needs the complainant's written consent (9:11(2)).
-pub fn postpone(reference: &CaseRef, calendar: &Calendar, respond_by: NaiveDate, earlier: u32, max_weeks: u32, p: &Postponement) -> Result<NaiveDate, String> {
+pub fn postpone(
+    reference: &CaseRef,
+    calendar: &Calendar,
+    respond_by: NaiveDate,
+    earlier: u32,
+    max_weeks: u32,
+    p: &Postponement,
+) -> Result<NaiveDate, PostponementRefused> {
     let max_weeks = max_weeks.min(LAW_MAX_POSTPONEMENT_WEEKS);
     if p.reason.trim().is_empty() {
-        return Err("a postponement needs its reason; the letter states it (Awb 9:11)".into());
+        return Err(PostponementRefused::NoReason);
     }
     if p.weeks == 0 || p.weeks > max_weeks {
-        return Err(format!("{reference}: the final response may be postponed by 1 to {max_weeks} weeks, not {} (Awb 9:11)", p.weeks));
+        return Err(PostponementRefused::Weeks { reference: reference.clone(), max_weeks, asked: p.weeks });
     }
     if earlier > 0 && p.consent.is_none_or(|c| c.trim().is_empty()) {
-        return Err(format!(
-            "{reference} was postponed before; a further postponement needs the complainant's written consent (Awb 9:11(2)): give a reference to their reply or a note of their consent"
-        ));
+        return Err(PostponementRefused::NoConsent { reference: reference.clone() });
     }
     Ok(calendar.on_or_next_working_day(respond_by + chrono::Days::new(7 * u64::from(p.weeks))))
 }
@@ -182,16 +200,16 @@ mod tests {
         assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(2, None)), Ok(d(2026, 12, 15)));
         // Landing on Christmas Day: the next working day.
         assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 18), 0, 4, &p(1, None)), Ok(d(2026, 12, 28)));
-        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(5, None)).unwrap_err().contains("1 to 4 weeks"));
-        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 2, &p(3, None)).unwrap_err().contains("1 to 2 weeks"));
-        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 9, &p(5, None)).unwrap_err().contains("1 to 4 weeks"), "never more than the law");
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(5, None)).unwrap_err().to_string().contains("1 to 4 weeks"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 2, &p(3, None)).unwrap_err().to_string().contains("1 to 2 weeks"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 9, &p(5, None)).unwrap_err().to_string().contains("1 to 4 weeks"), "never more than the law");
         assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(0, None)).is_err());
         let second = postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, None)).unwrap_err();
-        assert!(second.contains("written consent"), "{second}");
+        assert!(matches!(second, PostponementRefused::NoConsent { .. }) && second.to_string().contains("written consent"), "{second}");
         assert!(postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, Some("  "))).is_err());
         assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, Some("mail van 20 december"))), Ok(d(2027, 1, 12)));
         let no_reason = Postponement { weeks: 1, reason: " ", consent: None };
-        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().contains("reason"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().to_string().contains("reason"));
     }
 
     #[test]

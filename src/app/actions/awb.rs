@@ -35,7 +35,7 @@ impl Actions {
         let consent = consent.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
         let asked = Postponement { weeks, reason: &reason, consent: consent.as_deref() };
         let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, settings.postpone_max_weeks, &asked)
-            .map_err(ActionError::Refused)?;
+            .map_err(|refused| ActionError::Refused(refused.to_string()))?;
         let language = self.language();
         let content = LetterContent::Postponement {
             reason: reason.trim().to_string(),
