@@ -1,14 +1,14 @@
 //! Handler actions on a case: the letters of the procedure and the register's facts.
 
-use crate::domain::history::HistoryEvent;
-use crate::domain::reference::{CaseId, CaseRef};
 use sqlx::Row;
 
 use super::{
     drop_quarantine_record, insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError,
 };
 use crate::domain::awb::{HistoryKind, NotHandledGround, OUTCOME_NOT_HANDLED, OUTCOME_SETTLED};
+use crate::domain::history::HistoryEvent;
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// What a letter to the complainant needs to know about its case.
 #[derive(Debug, Clone)]

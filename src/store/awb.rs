@@ -2,13 +2,13 @@
 //! about, a copy of the complaint to them (9:9), and the parts of an outgoing mail besides its
 //! text (its documents, a calendar invitation).
 
-use crate::domain::history::HistoryEvent;
-use crate::domain::reference::{CaseId, CaseRef};
 use serde::{Deserialize, Serialize};
 
 use super::actions::record_origin;
 use super::{insert_event, insert_outbox, Conn, MailOrigin, OutgoingMail, RefusableError, Refused, Result, Store, StoreError};
 use crate::domain::awb::{HistoryKind, NoHearingGround};
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// A part of an outgoing mail besides its text, kept as JSON in `outbox.parts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,6 @@
 //! What the intake writes: a new case with its first message and acknowledgement, a later
 //! message threaded into its case, a quarantined mail; and the look-ups that decide which.
 
-use crate::domain::history::{HistoryEvent, MessageKind};
-use crate::domain::reference::{CaseId, CaseRef};
 use std::collections::HashMap;
 
 use sqlx::Connection as _;
@@ -12,6 +10,8 @@ use super::{
     Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
 };
 use crate::domain::assignment::Candidate;
+use crate::domain::history::{HistoryEvent, MessageKind};
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// What the database knows of a mail, by its dedupe key (see [`Store::seen_on`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,6 @@
 //! The outbox: every outgoing mail is a row first. Claims are leases won by a conditional
 //! UPDATE, so one claimant sends a mail; the SMTP server's reply is recorded with the row.
 
-use crate::domain::history::HistoryEvent;
-use crate::domain::reference::{CaseId, CaseRef};
 use std::time::Duration;
 
 use sqlx::any::AnyRow;
@@ -13,6 +11,8 @@ use crate::domain::reminders::Deadline;
 use super::{
     insert_case_events, insert_event, insert_many, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError, WRITE_CHUNK,
 };
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
 //! Read-only views for the command line, the metrics and the web workspace: the status line,
 //! case summaries (filtered and streamed), one case in full, and counts.
 
-use crate::domain::reference::{CaseId, CaseRef};
 use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
 use super::{day_column, CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
+use crate::domain::reference::{CaseId, CaseRef};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {

@@ -2,11 +2,11 @@
 //! hashes only), who may read which case (R9), the thread of a case, and the record of every
 //! opening of a case page and every download in the case's history.
 
-use crate::domain::history::HistoryEvent;
-use crate::domain::reference::{CaseId, CaseRef};
 use sqlx::{FromRow as _, Row as _};
 
 use super::{insert_event, insert_outbox, now, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// A signed-in handler.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
