@@ -6,9 +6,10 @@ use super::{
     drop_quarantine_record, insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError,
 };
 use crate::domain::awb::{HistoryKind, NotHandledGround, OUTCOME_NOT_HANDLED, OUTCOME_SETTLED};
-use crate::domain::history::HistoryEvent;
+use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 use crate::domain::reference::{CaseId, CaseRef};
+use crate::domain::vocabulary::MailKind;
 
 /// What a letter to the complainant needs to know about its case.
 #[derive(Debug, Clone)]
@@ -296,21 +297,25 @@ impl Store {
         let inbound: Vec<String> = if complainant {
             sqlx::query_scalar(
                 "SELECT m.message_id FROM messages m JOIN cases c ON c.id = m.case_id
-                 WHERE m.case_id = $1 AND m.direction = 'in' AND m.kind IN ('complaint', 'follow-up') AND m.message_id IS NOT NULL
+                 WHERE m.case_id = $1 AND m.direction = $2 AND m.kind IN ($3, $4) AND m.message_id IS NOT NULL
                    AND (LOWER(m.from_address) = LOWER(c.complainant_email) OR LOWER(m.from_address) = LOWER(c.reply_to_email))
                  ORDER BY m.id",
             )
             .bind(case_id)
+            .bind(Direction::In)
+            .bind(MessageKind::Complaint)
+            .bind(MessageKind::FollowUp)
             .fetch_all(&self.pool)
             .await?
         } else {
             Vec::new()
         };
-        let outbound: Vec<String> = sqlx::query_scalar(
+        let letters = super::outbox::kinds_sql(MailKind::is_letter_to_a_party);
+        let outbound: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT message_id FROM outbox
-             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report')
-             ORDER BY id",
-        )
+             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ({letters})
+             ORDER BY id"
+        )))
         .bind(case_id)
         .bind(&address)
         .fetch_all(&self.pool)

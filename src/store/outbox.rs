@@ -297,7 +297,12 @@ async fn record_sent(
 
 /// The kinds of mail kept back outside working hours, as an SQL list: `'reminder', 'escalation'`.
 fn waiting_kinds() -> String {
-    MailKind::ALL.iter().filter(|k| k.waits_for_working_hours()).map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+    kinds_sql(MailKind::waits_for_working_hours)
+}
+
+/// The kinds of mail for which `which` holds, as an SQL list of their texts (constants only).
+pub(super) fn kinds_sql(which: fn(MailKind) -> bool) -> String {
+    MailKind::ALL.iter().filter(|k| which(**k)).map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
 }
 
 pub(super) async fn insert_outbox(tx: &mut super::Conn, case_id: Option<CaseId>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
