@@ -20,6 +20,7 @@ use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, correspondent, Classification, SpamPolicy};
+use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::inbound::{self, InboundMail, Person};
 use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
@@ -36,11 +37,11 @@ pub use deferred::Deferred;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A new case; the mail goes to the processed folder.
-    Registered { reference: String },
+    Registered { reference: CaseRef },
     /// Threaded into an existing case; processed folder.
-    FollowUp { reference: String },
+    FollowUp { reference: CaseRef },
     /// Automated or own mail kept with the case it refers to; processed folder.
-    KeptWithCase { reference: String, reason: &'static str },
+    KeptWithCase { reference: CaseRef, reason: &'static str },
     /// Automated or own mail about no case; ignored folder.
     Ignored { reason: &'static str },
     /// Seen before (same Message-ID or content); processed folder.
@@ -79,18 +80,18 @@ pub struct Done {
 #[derive(Debug)]
 enum Later {
     Registered {
-        reference: String,
+        reference: CaseRef,
         acknowledgement: Option<OutboxStatus>,
         /// A handler was assigned, and is told.
         assigned: bool,
         incomplete: usize,
         attachments: usize,
-        mentions: Option<String>,
+        mentions: Option<CaseRef>,
     },
     /// Mail on a closed case: its handler is told.
-    MailOnClosedCase { reference: String },
+    MailOnClosedCase { reference: CaseRef },
     /// One of the case's letters came back: its handler is told.
-    LetterReturned { reference: String },
+    LetterReturned { reference: CaseRef },
 }
 
 impl Done {
@@ -280,7 +281,7 @@ impl Intake {
             Some(Later::Registered { reference, acknowledgement, assigned, incomplete, attachments, mentions }) => {
                 if let Some(other) = mentions {
                     let note = format!("the text names {other}; the sender is not known on that case");
-                    if let Err(e) = self.store.add_case_event(&reference, "klachtd", "mentions-case", &note).await {
+                    if let Err(e) = self.store.add_case_event(&reference, "klachtd", HistoryEvent::MentionsCase, &note).await {
                         tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
                     }
                 }
@@ -353,8 +354,8 @@ impl Intake {
 
     /// The case a mail belongs to, and (for a complaint of its own) the reference of a case its
     /// text names.
-    async fn link(&self, db: &mut Conn, mail: &InboundMail) -> Result<(Option<CaseLink>, Option<String>), IntakeError> {
-        let references: Vec<String> = CaseRef::find_all(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
+    async fn link(&self, db: &mut Conn, mail: &InboundMail) -> Result<(Option<CaseLink>, Option<CaseRef>), IntakeError> {
+        let references = CaseRef::find_all(&mail.subject, &self.reference_prefix);
         let mut linked = self.store.find_case_for(db, &references, &mail.thread_ids).await?;
         // A reference of ours in the opening of the text ("over mijn klacht KL-2026-0016")
         // threads the mail like one in the subject, but only from an address known on that
@@ -364,8 +365,8 @@ impl Intake {
         let mut mentions = None;
         // A reference written by hand in the subject ("KL 2026 0005") counts as one in the text.
         if linked.is_none() {
-            let mut in_text: Vec<String> = CaseRef::find_loose(&mail.subject, &self.reference_prefix).iter().map(ToString::to_string).collect();
-            in_text.extend(CaseRef::find_in_opening(&mail.text, &self.reference_prefix).iter().map(ToString::to_string));
+            let mut in_text = CaseRef::find_loose(&mail.subject, &self.reference_prefix);
+            in_text.extend(CaseRef::find_in_opening(&mail.text, &self.reference_prefix));
             in_text.retain(|r| !references.contains(r));
             if let (Some(case), Some(from)) = (self.store.find_case_for(db, &in_text, &[]).await?, correspondent(mail, &self.own_addresses)) {
                 if self.store.address_known_on_case(db, case.id, &from.person.address).await? {
@@ -393,7 +394,7 @@ impl Intake {
         raw: &[u8],
         arrived: DateTime<Utc>,
         linked: Option<CaseLink>,
-        mentions: Option<String>,
+        mentions: Option<CaseRef>,
         rules: Rules<'_>,
     ) -> Result<Done, IntakeError> {
         let bytes = raw;
@@ -406,34 +407,34 @@ impl Intake {
                 None => Classification::NewComplaint,
             },
         };
-        let (kind, case, reason): (&str, _, &'static str) = match classification {
+        let (kind, case, reason): (MessageKind, _, &'static str) = match classification {
             Classification::NewComplaint => return self.register(db, mail, raw, arrived, mentions).await,
             Classification::Quarantine(why) => {
                 // Kept with its raw bytes and date of receipt, so a handler can release it
                 // without the mailbox (see store::mail_classes); no attachment is stored.
                 let reason = why.describe();
-                let record = self.message_record(mail, raw, arrived, "quarantined", &reason);
+                let record = self.message_record(mail, raw, arrived, MessageKind::Quarantined, &reason);
                 if !self.store.record_message_on(db, None, &record, &[]).await? {
                     return Ok(Done::duplicate_on_writing());
                 }
                 return Ok(Done::now(Outcome::Quarantine { reason }));
             }
-            Classification::FollowUp(case) => ("follow-up", Some(case), ""),
+            Classification::FollowUp(case) => (MessageKind::FollowUp, Some(case), ""),
             // A delivery report about one of our letters: the case's history says that letter
             // did not arrive (the handler sees it in `cases show`).
             Classification::Automated { case: Some(case), .. } if mail.delivery_failed => {
-                ("delivery-report", Some(case), "a letter of this case was not delivered")
+                (MessageKind::DeliveryReport, Some(case), "a letter of this case was not delivered")
             }
-            Classification::Automated { reason, case } => ("automated", case, reason.as_str()),
-            Classification::SetAside { reason, case } => ("set-aside", case, reason.as_str()),
-            Classification::OwnMail { case } => ("own", case, "own-mail"),
+            Classification::Automated { reason, case } => (MessageKind::Automated, case, reason.as_str()),
+            Classification::SetAside { reason, case } => (MessageKind::SetAside, case, reason.as_str()),
+            Classification::OwnMail { case } => (MessageKind::Own, case, "own-mail"),
         };
         let attachments = self.save_attachments(mail).await?;
         let record = self.message_record(mail, raw, arrived, kind, reason);
         let fresh = self.store.record_message_on(db, case.as_ref().map(|c| c.id), &record, &attachments).await?;
         Ok(match (fresh, case) {
             (false, _) => Done::duplicate_on_writing(),
-            (true, Some(case)) if kind == "follow-up" => {
+            (true, Some(case)) if kind == MessageKind::FollowUp => {
                 tracing::info!(reference = %case.reference, "follow-up threaded into case");
                 let later = (case.status == CaseStatus::Closed).then(|| Later::MailOnClosedCase { reference: case.reference.clone() });
                 Done { outcome: Outcome::FollowUp { reference: case.reference }, later, undo: false }
@@ -450,7 +451,7 @@ impl Intake {
                         }
                     }
                 }
-                if kind == "delivery-report" {
+                if kind == MessageKind::DeliveryReport {
                     // Only a letter to the complainant (or another party) is the handler's
                     // concern; a bounced notice to a handler is kept and nothing more.
                     if let Some(letter) = self.store.letter_returned(db, case.id, &mail.thread_ids).await? {
@@ -487,7 +488,7 @@ impl Intake {
             return Ok(None);
         };
         let token = crate::domain::mail_actions::token_in(&mail.subject).unwrap_or_default();
-        let record = self.message_record(mail, raw, arrived, "handler-action", "");
+        let record = self.message_record(mail, raw, arrived, MessageKind::HandlerAction, "");
         match self.actions.carry_out_reply(case.id, &case.reference, &name, from, token, record, &mail.text).await {
             Ok(ReplyDone::Recorded) => {
                 self.outbox_wake.notify_one();
@@ -508,16 +509,16 @@ impl Intake {
                 content_type: a.content_type.clone(),
                 size: a.data.len() as i64,
                 sha256,
-                role: a.role.as_str(),
+                role: a.role,
             });
         }
         Ok(records)
     }
 
-    fn message_record(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, kind: &str, note: &str) -> MessageRecord {
+    fn message_record(&self, mail: &InboundMail, raw: &Raw<'_>, arrived: DateTime<Utc>, kind: MessageKind, note: &str) -> MessageRecord {
         MessageRecord {
-            direction: "in",
-            kind: kind.to_string(),
+            direction: Direction::In,
+            kind,
             dedupe_key: Some(mail.dedupe_key()),
             message_id: mail.message_id.clone(),
             from_address: mail.from.as_ref().map(|f| f.address.clone()),

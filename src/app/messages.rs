@@ -121,6 +121,7 @@ pub fn quarantine_reason(catalogue: &Catalogue, language: &str, reason: &str) ->
 mod tests {
     use super::*;
     use crate::domain::classify::{QuarantineReason, WeakSignal};
+    use crate::domain::reference::CaseRef;
 
     fn nl() -> Catalogue {
         load(None, "nl").unwrap()
@@ -152,15 +153,15 @@ mod tests {
     #[test]
     fn refusals_of_the_procedure_are_read_back_and_written_in_dutch() {
         use crate::domain::procedure::{refusal, CaseState, Step};
-        let closed = refusal("KL-2026-0001", CaseState { closed: true, responded: true }, Step::FinalResponse).unwrap();
+        let closed = refusal(&"KL-2026-0001".parse().unwrap(), CaseState { closed: true, responded: true }, Step::FinalResponse).unwrap();
         assert_eq!(translate(&nl(), "nl", "refusal_", &closed), "KL-2026-0001 heeft al een eindreactie; heropen de zaak eerst om opnieuw te reageren");
-        let closed = refusal("KL-2026-0001", CaseState { closed: true, responded: false }, Step::ProgressNotice).unwrap();
+        let closed = refusal(&"KL-2026-0001".parse().unwrap(), CaseState { closed: true, responded: false }, Step::ProgressNotice).unwrap();
         assert_eq!(translate(&nl(), "nl", "refusal_", &closed), "KL-2026-0001 is gesloten; heropen de zaak eerst (klachtd cases reopen KL-2026-0001)");
         // Every refusal of the procedure has its entry: none is shown as the English text.
         for state in [CaseState { closed: false, responded: false }, CaseState { closed: true, responded: false }, CaseState { closed: true, responded: true }]
         {
             for step in [Step::Reopen, Step::FinalResponse, Step::ProgressNotice, Step::Postpone, Step::NotHandle, Step::Settle, Step::RequestInformation] {
-                if let Some(text) = refusal("KL-1", state, step) {
+                if let Some(text) = refusal(&CaseRef::new("KL", 2026, 1), state, step) {
                     assert_ne!(english().read("refusal_", &text).unwrap().key, "refusal_text", "{text}");
                 }
             }

@@ -14,6 +14,7 @@ use crate::app::new_message_id;
 use crate::app::settings::SharedSettings;
 use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
 use crate::domain::calendar::amsterdam_date;
+use crate::domain::reference::CaseRef;
 use crate::domain::reminders::{due_at, horizon, sending_window_open, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::set_aside::HeldCount;
@@ -23,7 +24,7 @@ use crate::store::{OutgoingMail, ReminderClaim, Store};
 #[derive(Debug, Clone)]
 pub struct Item {
     pub claim: ReminderClaim,
-    pub reference: String,
+    pub reference: CaseRef,
     pub due: Due,
     pub status: String,
 }
@@ -137,7 +138,7 @@ impl ReminderService {
         for case in self.store.open_deadlines(horizon).await? {
             for due in due_at(now, &settings.calendar, &settings.reminders, &case.open) {
                 let item = Item {
-                    claim: ReminderClaim { case_id: case.case_id, deadline: due.deadline(), kind: due.kind(), due_key: due.key() },
+                    claim: ReminderClaim { case_id: case.case_id, deadline: due.deadline(), kind: due.mail_kind(), due_key: due.key() },
                     reference: case.reference.clone(),
                     due: due.clone(),
                     status: case.status.clone(),
@@ -178,7 +179,7 @@ impl ReminderService {
                     Due::Escalation { working_days_late, .. } => (0, working_days_late),
                 };
                 ReminderLine {
-                    reference: i.reference.clone(),
+                    reference: i.reference.to_string(),
                     deadline: i.due.deadline().as_str(),
                     kind: i.due.kind(),
                     date: long_date(i.due.date(), language),

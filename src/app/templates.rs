@@ -11,6 +11,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::domain::flowed::flow;
+use crate::domain::reference::CaseRef;
 use crate::domain::text::single_line;
 
 mod terms;
@@ -169,7 +170,7 @@ pub struct CaseContext {
 
 impl CaseContext {
     pub fn new(
-        reference: &str,
+        reference: &CaseRef,
         complainant_name: Option<&str>,
         deadlines: &crate::domain::calendar::Deadlines,
         procedure: &crate::domain::terms::Procedure,

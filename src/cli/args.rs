@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::domain::awb::{NoHearingGround, NotHandledGround};
 use crate::domain::procedure::{Category, Outcome};
+use crate::domain::reference::{CaseRef, NotAReference};
 
 #[derive(Parser)]
 #[command(name = "klachtd", version, about = "Runs a complaints procedure by e-mail")]
@@ -151,7 +152,7 @@ pub enum OutboxCommand {
     Retry {
         /// Only the undeliverable mail of these cases.
         #[arg(required_unless_present = "all", value_parser = reference, value_name = "REFERENCE")]
-        references: Vec<String>,
+        references: Vec<CaseRef>,
         /// All undeliverable mail.
         #[arg(long, conflicts_with = "references")]
         all: bool,
@@ -261,7 +262,7 @@ pub enum CasesCommand {
     /// One case with its messages, attachments and history.
     Show {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -269,26 +270,26 @@ pub enum CasesCommand {
     /// Send a held acknowledgement (mail that was in the mailbox before klachtd took over).
     ReleaseAcknowledgement {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
     },
     /// Make a handler responsible for a case (refused if the complaint is about them).
     Assign {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The handler's name; they are told by mail.
         handler: String,
     },
     /// Record a staff member the complaint is about; they can then not handle it.
     Subject {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The staff member's name.
         name: String,
     },
     /// Send the progress notice (R6) with the expected handling date.
     Progress {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// When the complaint is expected to be handled, YYYY-MM-DD.
         #[arg(long, value_parser = date, value_name = "DATE")]
         expected: NaiveDate,
@@ -299,7 +300,7 @@ pub enum CasesCommand {
     /// Ask the complainant (or, with --to, someone else) for more information (R7).
     RequestInfo {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The question, inserted in the letter.
         #[arg(long, value_name = "FILE")]
         message_file: PathBuf,
@@ -310,7 +311,7 @@ pub enum CasesCommand {
     /// Send the final response (R8) with findings and measures; closes the case.
     Respond {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// Whether the complaint was founded.
         #[arg(long, value_parser = words::<Outcome>())]
         outcome: Outcome,
@@ -326,7 +327,7 @@ pub enum CasesCommand {
     /// postponement needs the complainant's written consent (--consent).
     Postpone {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// By how many weeks (1 to postponement.max_weeks, at most 4).
         #[arg(long, value_name = "N")]
         weeks: u32,
@@ -342,7 +343,7 @@ pub enum CasesCommand {
     /// external body. Closes the case.
     NotHandled {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The ground of Awb 9:8.
         #[arg(long, value_parser = words::<NotHandledGround>())]
         ground: NotHandledGround,
@@ -354,7 +355,7 @@ pub enum CasesCommand {
     /// them in writing.
     Settle {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// How it was settled, inserted in the letter.
         #[arg(long, value_name = "FILE")]
         settlement_file: PathBuf,
@@ -363,7 +364,7 @@ pub enum CasesCommand {
     /// complaint and its documents (Awb 9:9); recorded as a disclosure.
     Disclose {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// Their name, as recorded with `cases subject`.
         #[arg(long)]
         name: String,
@@ -375,7 +376,7 @@ pub enum CasesCommand {
     /// heard (Awb 9:10): a letter with an iCalendar invitation their calendar can accept.
     HearingInvite {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// When, "YYYY-MM-DD HH:MM" in Europe/Amsterdam (or RFC 3339).
         #[arg(long, value_parser = moment, value_name = "MOMENT")]
         at: chrono::DateTime<chrono::Utc>,
@@ -396,7 +397,7 @@ pub enum CasesCommand {
     /// Record the report of the hearing; the complainant receives it (Awb 9:10).
     HearingReport {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The report, inserted in the letter.
         #[arg(long, value_name = "FILE")]
         report_file: PathBuf,
@@ -404,7 +405,7 @@ pub enum CasesCommand {
     /// Record why the complainant was not heard (Awb 9:10(2)).
     NoHearing {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The ground; no-answer only once the term to answer has passed.
         #[arg(long, value_parser = words::<NoHearingGround>())]
         ground: NoHearingGround,
@@ -412,7 +413,7 @@ pub enum CasesCommand {
     /// Set the register category.
     Category {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// What the complaint is about, for the register (R10).
         #[arg(value_parser = words::<Category>())]
         category: Category,
@@ -420,14 +421,14 @@ pub enum CasesCommand {
     /// Add an internal note (never sent).
     Note {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The note.
         text: String,
     },
     /// Record that the complainant took the complaint to an external body (R11).
     Escalate {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The external body, e.g. "Nationale ombudsman".
         #[arg(long, value_name = "BODY")]
         to: String,
@@ -438,7 +439,7 @@ pub enum CasesCommand {
     /// Reopen a closed case.
     Reopen {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
     },
     /// Register a complaint that came by post (R2), with its real date of receipt.
     Register {
@@ -464,7 +465,7 @@ pub enum CasesCommand {
     /// Record that the acknowledgement of a paper complaint went out by post.
     Acknowledged {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// When it was posted, YYYY-MM-DD.
         #[arg(long, value_parser = date, value_name = "DATE")]
         date: NaiveDate,
@@ -473,7 +474,7 @@ pub enum CasesCommand {
     /// incomplete flags are recomputed.
     Complete {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
         /// The complainant's name.
         #[arg(long)]
         name: Option<String>,
@@ -487,7 +488,7 @@ pub enum CasesCommand {
     /// A supervisor confirms the assignment of a case whose complaint names a handler (R5).
     Checked {
         #[arg(value_parser = reference, help = REFERENCE)]
-        reference: String,
+        reference: CaseRef,
     },
 }
 
@@ -532,8 +533,8 @@ fn email(text: &str) -> Result<String, String> {
 /// A case reference in its canonical form (`kl-2026-0001` is `KL-2026-0001`): a prefix of 1-8
 /// letters, as organisation.reference_prefix allows, a year and a number. Whether the case
 /// exists is the store's answer.
-fn reference(text: &str) -> Result<String, String> {
-    crate::domain::reference::CaseRef::parse_any(text).map(|r| r.to_string()).ok_or_else(|| format!("{text:?} is not a case reference such as KL-2026-0001"))
+fn reference(text: &str) -> Result<CaseRef, NotAReference> {
+    text.parse()
 }
 
 /// A word of one of the domain's closed sets (an outcome, a category): the domain parses it and
@@ -578,8 +579,8 @@ mod tests {
 
     #[test]
     fn references_and_addresses_are_parsed_once() {
-        assert_eq!(reference("kl-2026-0001"), Ok("KL-2026-0001".to_string()));
-        assert_eq!(reference("GEM-2025-12345"), Ok("GEM-2025-12345".to_string()));
+        assert_eq!(reference("kl-2026-0001").map(|r| r.to_string()), Ok("KL-2026-0001".to_string()));
+        assert_eq!(reference("GEM-2025-12345").map(|r| r.to_string()), Ok("GEM-2025-12345".to_string()));
         for bad in ["KL-26-0001", "2026-0001", "KL2026-0001", "KL-2026-1", "-2026-0001", "ABCDEFGHI-2026-0001", "K1-2026-0001"] {
             assert!(reference(bad).is_err(), "{bad}");
         }

@@ -9,6 +9,7 @@ use super::print::{self, delivered};
 use super::{actor, read_text};
 use crate::app::actions::Actions;
 use crate::domain::case_action::{CaseAction, Hearing};
+use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::EmailAddress;
 use crate::store::Store;
 
@@ -38,7 +39,7 @@ pub async fn cases(store: &Store, actions: &Actions, no_token: Option<String>, c
 }
 
 /// The case and the action a subcommand asks for, its texts read from their files.
-fn case_action(command: CasesCommand) -> anyhow::Result<(String, CaseAction)> {
+fn case_action(command: CasesCommand) -> anyhow::Result<(CaseRef, CaseAction)> {
     let optional = |file: Option<std::path::PathBuf>| file.as_deref().map(read_text).transpose();
     // Checked by clap already (`args::email`); read again as the type.
     let address = |a: Option<String>| a.as_deref().map(EmailAddress::parse).transpose().map_err(anyhow::Error::msg);
@@ -91,7 +92,7 @@ mod tests {
     use crate::domain::awb::NoHearingGround;
     use crate::domain::procedure::{Category, Outcome};
 
-    fn action(args: &[&str]) -> anyhow::Result<(String, CaseAction)> {
+    fn action(args: &[&str]) -> anyhow::Result<(CaseRef, CaseAction)> {
         let cli = Cli::try_parse_from([&["klachtd", "cases"], args].concat()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let Command::Cases { command } = cli.command else { anyhow::bail!("not `cases`") };
         case_action(command)
@@ -104,26 +105,26 @@ mod tests {
         let file = dir.join("text.txt");
         std::fs::write(&file, "Bevindingen.\n").unwrap();
         let file = file.to_str().unwrap();
-        let r = "KL-2026-0001".to_string();
-        assert_eq!(action(&["assign", &r, "Ann Smit"]).unwrap(), (r.clone(), CaseAction::Assign { handler: "Ann Smit".into() }));
+        let r = "KL-2026-0001";
+        assert_eq!(action(&["assign", r, "Ann Smit"]).unwrap(), (r.parse().unwrap(), CaseAction::Assign { handler: "Ann Smit".into() }));
         assert_eq!(
-            action(&["respond", &r, "--outcome", "founded", "--findings-file", file]).unwrap().1,
+            action(&["respond", r, "--outcome", "founded", "--findings-file", file]).unwrap().1,
             CaseAction::Respond { outcome: Outcome::Founded, findings: "Bevindingen.\n".into(), measures: String::new() }
         );
-        assert_eq!(action(&["category", &r, "staff"]).unwrap().1, CaseAction::Category(Category::Staff));
+        assert_eq!(action(&["category", r, "staff"]).unwrap().1, CaseAction::Category(Category::Staff));
         assert_eq!(
-            action(&["postpone", &r, "--weeks", "4", "--reason-file", file]).unwrap().1,
+            action(&["postpone", r, "--weeks", "4", "--reason-file", file]).unwrap().1,
             CaseAction::Postpone { weeks: 4, reason: "Bevindingen.\n".into(), consent: None }
         );
         assert_eq!(
-            action(&["escalate", &r, "--to", "Ombudsman", "--date", "2026-12-15"]).unwrap().1,
+            action(&["escalate", r, "--to", "Ombudsman", "--date", "2026-12-15"]).unwrap().1,
             CaseAction::Escalate { to: "Ombudsman".into(), on: chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap() }
         );
-        assert_eq!(action(&["no-hearing", &r, "--ground", "not-wished"]).unwrap().1, CaseAction::NoHearing { ground: NoHearingGround::NotWished });
-        assert_eq!(action(&["reopen", &r]).unwrap().1, CaseAction::Reopen);
+        assert_eq!(action(&["no-hearing", r, "--ground", "not-wished"]).unwrap().1, CaseAction::NoHearing { ground: NoHearingGround::NotWished });
+        assert_eq!(action(&["reopen", r]).unwrap().1, CaseAction::Reopen);
         // A text file that cannot be read is an error before anything is asked of the case.
         let missing = dir.join("missing.txt");
-        assert!(action(&["settle", &r, "--settlement-file", missing.to_str().unwrap()]).unwrap_err().to_string().contains("cannot read"));
+        assert!(action(&["settle", r, "--settlement-file", missing.to_str().unwrap()]).unwrap_err().to_string().contains("cannot read"));
         assert!(action(&["list"]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -124,7 +124,7 @@ pub(super) async fn reminders_preview(path: &Path, at: Option<chrono::DateTime<c
     Ok(())
 }
 
-pub(super) async fn outbox_retry(path: &Path, references: &[String]) -> anyhow::Result<()> {
+pub(super) async fn outbox_retry(path: &Path, references: &[crate::domain::reference::CaseRef]) -> anyhow::Result<()> {
     let (_, store) = existing(path).await?;
     let n = store.retry_undeliverable(references, &actor()).await?;
     outln!("{n} mail(s) queued again; the running daemon sends them within outbox.poll_interval_secs");

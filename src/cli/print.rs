@@ -12,6 +12,8 @@ use crate::app::actions::{ActionError, Actions, Delivery, Done};
 use crate::app::reminders::Digest;
 use crate::config::Problem;
 use crate::domain::calendar::{Calendar, Closure, Deadlines};
+use crate::domain::inbound::AttachmentRole;
+use crate::domain::reference::CaseRef;
 use crate::domain::register::Report;
 use crate::domain::terms::{Procedure, Term};
 use crate::store::{CaseDetail, CaseSummary, Handler, QuarantinedMail, Status};
@@ -60,7 +62,7 @@ pub fn fmt_time(t: i64) -> String {
 }
 
 /// Where a letter went: queued for an address, or written to a file to print and post.
-pub fn delivered(reference: &str, what: &str, d: Delivery) {
+pub fn delivered(reference: &CaseRef, what: &str, d: Delivery) {
     match d {
         Delivery::Mail(to) => outln!("{reference}: {what} queued for {to}"),
         Delivery::Print(path) => outln!("{reference}: {what} written to {} for printing and posting", path.display()),
@@ -69,7 +71,7 @@ pub fn delivered(reference: &str, what: &str, d: Delivery) {
 
 /// What an action on a case did, in one line or two; `action` is its name (`CaseAction::name`),
 /// `no_token` why a notice to a handler carries no reply token, if it does not.
-pub fn done(reference: &str, action: &str, done: Done, no_token: Option<&str>) {
+pub fn done(reference: &CaseRef, action: &str, done: Done, no_token: Option<&str>) {
     let notified = match no_token {
         None => "(notified by mail)".to_string(),
         Some(why) => format!("(notified by mail, without a reply token: {why})"),
@@ -288,7 +290,7 @@ where
                 c.status,
                 c.received_on,
                 c.acknowledge_by,
-                c.progress_by.as_deref().unwrap_or("-"),
+                c.progress_by.map_or_else(|| "-".to_string(), |d| d.to_string()),
                 c.respond_by,
                 c.acknowledgement_word(),
                 c.messages,
@@ -319,7 +321,7 @@ pub fn case_detail(case: &CaseDetail, json: bool) -> anyhow::Result<()> {
     }
     outln!("Subject:        {}", s.subject);
     outln!("Received:       {}", s.received_on);
-    let progress = s.progress_by.as_deref().unwrap_or("(none in its procedure)");
+    let progress = s.progress_by.map_or_else(|| "(none in its procedure)".to_string(), |d| d.to_string());
     outln!("Deadlines:      acknowledge {} / progress {progress} / respond {}", s.acknowledge_by, s.respond_by);
     outln!("Procedure:      {}", s.procedure);
     outln!("Handler:        {}", s.handler.as_deref().unwrap_or("(none)"));
@@ -340,7 +342,7 @@ pub fn case_detail(case: &CaseDetail, json: bool) -> anyhow::Result<()> {
     }
     outln!("Attachments ({}):", case.attachment_list.len());
     for a in &case.attachment_list {
-        let role = if a.role == "document" { String::new() } else { format!(" [{}]", a.role) };
+        let role = if a.role == AttachmentRole::Document { String::new() } else { format!(" [{}]", a.role.as_str()) };
         outln!("  {} ({}, {} bytes){role}", a.filename, a.content_type, a.size);
     }
     outln!("History:");

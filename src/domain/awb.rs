@@ -9,13 +9,14 @@ use std::str::FromStr;
 use chrono::{Months, NaiveDate};
 
 use super::calendar::Calendar;
+use super::reference::CaseRef;
 use super::vocabulary::text_enum;
 
 /// What the law allows as a postponement of the final response, in weeks (9:11(2)).
 pub const LAW_MAX_POSTPONEMENT_WEEKS: u32 = 4;
 
 /// The history entries of the chapter 9 steps (`case_events.action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HistoryKind {
     /// The final response was postponed (9:11).
     Postponed,
@@ -65,7 +66,13 @@ text_enum!(NoHearingGround, "a ground of Awb 9:10(2)",
 
 /// Why recording "no hearing" on `ground` is refused, if it is: "no answer" needs an
 /// invitation whose term to answer (`answer_by`, inclusive) has passed without an acceptance.
-pub fn no_hearing_refusal(reference: &str, ground: NoHearingGround, answer_by: Option<NaiveDate>, answer: Option<&str>, today: NaiveDate) -> Option<String> {
+pub fn no_hearing_refusal(
+    reference: &CaseRef,
+    ground: NoHearingGround,
+    answer_by: Option<NaiveDate>,
+    answer: Option<&str>,
+    today: NaiveDate,
+) -> Option<String> {
     if ground != NoHearingGround::NoAnswer {
         return None;
     }
@@ -126,25 +133,45 @@ pub struct Postponement<'a> {
     pub consent: Option<&'a str>,
 }
 
+/// Why a postponement is refused (9:11).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostponementRefused {
+    #[error("a postponement needs its reason; the letter states it (Awb 9:11)")]
+    NoReason,
+    #[error("{reference}: the final response may be postponed by 1 to {max_weeks} weeks, not {asked} (Awb 9:11)")]
+    Weeks { reference: CaseRef, max_weeks: u32, asked: u32 },
+    #[error(
+        "{reference} was postponed before; a further postponement needs the complainant's written consent (Awb 9:11(2)): give a reference to their reply or a note of their consent"
+    )]
+    NoConsent { reference: CaseRef },
+    #[error("{reference}: the procedure it was registered under allows no postponement")]
+    NotInProcedure { reference: CaseRef },
+}
+
 /// The new date of the final response, or why the postponement is refused. `respond_by` is the
 /// date now in force, `earlier` how many postponements the case had, `max_weeks` the configured
 /// limit (never above the law's four weeks). The first postponement is the body's to decide;
 /// any further one needs the complainant's written consent (9:11(2)).
-pub fn postpone(reference: &str, calendar: &Calendar, respond_by: NaiveDate, earlier: u32, max_weeks: u32, p: &Postponement) -> Result<NaiveDate, String> {
+pub fn postpone(
+    reference: &CaseRef,
+    calendar: &Calendar,
+    respond_by: NaiveDate,
+    earlier: u32,
+    max_weeks: u32,
+    p: &Postponement,
+) -> Result<NaiveDate, PostponementRefused> {
     let max_weeks = max_weeks.min(LAW_MAX_POSTPONEMENT_WEEKS);
     if p.reason.trim().is_empty() {
-        return Err("a postponement needs its reason; the letter states it (Awb 9:11)".into());
+        return Err(PostponementRefused::NoReason);
     }
     if max_weeks == 0 {
-        return Err(format!("{reference}: the procedure it was registered under allows no postponement"));
+        return Err(PostponementRefused::NotInProcedure { reference: reference.clone() });
     }
     if p.weeks == 0 || p.weeks > max_weeks {
-        return Err(format!("{reference}: the final response may be postponed by 1 to {max_weeks} weeks, not {} (Awb 9:11)", p.weeks));
+        return Err(PostponementRefused::Weeks { reference: reference.clone(), max_weeks, asked: p.weeks });
     }
     if earlier > 0 && p.consent.is_none_or(|c| c.trim().is_empty()) {
-        return Err(format!(
-            "{reference} was postponed before; a further postponement needs the complainant's written consent (Awb 9:11(2)): give a reference to their reply or a note of their consent"
-        ));
+        return Err(PostponementRefused::NoConsent { reference: reference.clone() });
     }
     Ok(calendar.on_or_next_working_day(respond_by + chrono::Days::new(7 * u64::from(p.weeks))))
 }
@@ -152,6 +179,10 @@ pub fn postpone(reference: &str, calendar: &Calendar, respond_by: NaiveDate, ear
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kl1() -> CaseRef {
+        CaseRef::new("KL", 2026, 1)
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -170,33 +201,33 @@ mod tests {
     fn a_postponement_is_limited_and_a_second_needs_consent() {
         let cal = Calendar::default();
         let p = |weeks, consent| Postponement { weeks, reason: "advies nodig", consent };
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(4, None)), Ok(d(2026, 12, 29)));
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(2, None)), Ok(d(2026, 12, 15)));
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(4, None)), Ok(d(2026, 12, 29)));
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(2, None)), Ok(d(2026, 12, 15)));
         // Landing on Christmas Day: the next working day.
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 18), 0, 4, &p(1, None)), Ok(d(2026, 12, 28)));
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(5, None)).unwrap_err().contains("1 to 4 weeks"));
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 2, &p(3, None)).unwrap_err().contains("1 to 2 weeks"));
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 9, &p(5, None)).unwrap_err().contains("1 to 4 weeks"), "never more than the law");
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &p(0, None)).is_err());
-        let second = postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, None)).unwrap_err();
-        assert!(second.contains("written consent"), "{second}");
-        assert!(postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, Some("  "))).is_err());
-        assert_eq!(postpone("KL-1", &cal, d(2026, 12, 29), 1, 4, &p(2, Some("mail van 20 december"))), Ok(d(2027, 1, 12)));
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 0, &p(1, None)).unwrap_err().contains("allows no postponement"));
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 18), 0, 4, &p(1, None)), Ok(d(2026, 12, 28)));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(5, None)).unwrap_err().to_string().contains("1 to 4 weeks"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 2, &p(3, None)).unwrap_err().to_string().contains("1 to 2 weeks"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 9, &p(5, None)).unwrap_err().to_string().contains("1 to 4 weeks"), "never more than the law");
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &p(0, None)).is_err());
+        let second = postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, None)).unwrap_err();
+        assert!(matches!(second, PostponementRefused::NoConsent { .. }) && second.to_string().contains("written consent"), "{second}");
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, Some("  "))).is_err());
+        assert_eq!(postpone(&kl1(), &cal, d(2026, 12, 29), 1, 4, &p(2, Some("mail van 20 december"))), Ok(d(2027, 1, 12)));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 0, &p(1, None)).unwrap_err().to_string().contains("allows no postponement"));
         let no_reason = Postponement { weeks: 1, reason: " ", consent: None };
-        assert!(postpone("KL-1", &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().contains("reason"));
+        assert!(postpone(&kl1(), &cal, d(2026, 12, 1), 0, 4, &no_reason).unwrap_err().to_string().contains("reason"));
     }
 
     #[test]
     fn no_answer_needs_a_term_that_has_passed() {
         let today = d(2026, 12, 10);
         let g = NoHearingGround::NoAnswer;
-        assert!(no_hearing_refusal("KL-1", g, None, None, today).unwrap().contains("invite first"));
-        assert!(no_hearing_refusal("KL-1", g, Some(today), None, today).unwrap().contains("runs to 2026-12-10"));
-        assert_eq!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), None, today), None);
-        assert_eq!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), Some("DECLINED"), today), None);
-        assert!(no_hearing_refusal("KL-1", g, Some(d(2026, 12, 9)), Some("ACCEPTED"), today).unwrap().contains("answered"));
-        assert_eq!(no_hearing_refusal("KL-1", NoHearingGround::NotWished, None, None, today), None);
+        assert!(no_hearing_refusal(&kl1(), g, None, None, today).unwrap().contains("invite first"));
+        assert!(no_hearing_refusal(&kl1(), g, Some(today), None, today).unwrap().contains("runs to 2026-12-10"));
+        assert_eq!(no_hearing_refusal(&kl1(), g, Some(d(2026, 12, 9)), None, today), None);
+        assert_eq!(no_hearing_refusal(&kl1(), g, Some(d(2026, 12, 9)), Some("DECLINED"), today), None);
+        assert!(no_hearing_refusal(&kl1(), g, Some(d(2026, 12, 9)), Some("ACCEPTED"), today).unwrap().contains("answered"));
+        assert_eq!(no_hearing_refusal(&kl1(), NoHearingGround::NotWished, None, None, today), None);
     }
 
     #[test]

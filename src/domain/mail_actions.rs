@@ -8,17 +8,18 @@ use super::awb::{NoHearingGround, NotHandledGround};
 use super::case_action::{amsterdam_moment, gap, CaseAction, Hearing, Unreadable};
 use super::inbound::hex;
 use super::procedure::Outcome;
+use super::reference::CaseRef;
 use super::vocabulary::EmailAddress;
 
 /// The token for `reference` and `handler_email`: 20 hex digits of HMAC-SHA256.
-pub fn token(secret: &[u8], reference: &str, handler_email: &str) -> String {
+pub fn token(secret: &[u8], reference: &CaseRef, handler_email: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    let tag = hmac::sign(&key, format!("{}|{}", reference.to_ascii_uppercase(), handler_email.trim().to_ascii_lowercase()).as_bytes());
+    let tag = hmac::sign(&key, format!("{reference}|{}", handler_email.trim().to_ascii_lowercase()).as_bytes());
     hex(&tag.as_ref()[..10])
 }
 
 /// Whether `candidate` is the token for this reference and handler (constant time).
-pub fn verify(secret: &[u8], reference: &str, handler_email: &str, candidate: &str) -> bool {
+pub fn verify(secret: &[u8], reference: &CaseRef, handler_email: &str, candidate: &str) -> bool {
     let expected = token(secret, reference, handler_email);
     let candidate = candidate.to_ascii_lowercase();
     // Compare without an early exit, so timing does not tell how much of a guess was right.
@@ -306,12 +307,12 @@ mod tests {
 
     #[test]
     fn tokens_bind_case_and_handler() {
-        let t = token(b"geheim", "KL-2026-0001", "Ann@Dienst.nl");
+        let t = token(b"geheim", &CaseRef::parse_any("KL-2026-0001").unwrap(), "Ann@Dienst.nl");
         assert_eq!(t.len(), 20);
-        assert!(verify(b"geheim", "kl-2026-0001", "ann@dienst.nl", &t));
-        assert!(!verify(b"geheim", "KL-2026-0002", "ann@dienst.nl", &t), "another case");
-        assert!(!verify(b"geheim", "KL-2026-0001", "bob@dienst.nl", &t), "another handler");
-        assert!(!verify(b"ander", "KL-2026-0001", "ann@dienst.nl", &t), "another secret");
+        assert!(verify(b"geheim", &CaseRef::parse_any("kl-2026-0001").unwrap(), "ann@dienst.nl", &t));
+        assert!(!verify(b"geheim", &CaseRef::parse_any("KL-2026-0002").unwrap(), "ann@dienst.nl", &t), "another case");
+        assert!(!verify(b"geheim", &CaseRef::parse_any("KL-2026-0001").unwrap(), "bob@dienst.nl", &t), "another handler");
+        assert!(!verify(b"ander", &CaseRef::parse_any("KL-2026-0001").unwrap(), "ann@dienst.nl", &t), "another secret");
         assert_eq!(token_in(&format!("Re: [KL-2026-0001] Toegewezen {}", marker(&t))), Some(t.as_str()));
         assert_eq!(token_in("Re: {actie:xyz}"), None);
     }

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod classify;
 pub mod flowed;
 pub mod forwarded;
+pub mod history;
 pub mod ical;
 pub mod inbound;
 pub mod mail_actions;

@@ -49,7 +49,7 @@ pub enum Step {
 }
 
 /// Why a step is refused; the message names the case and the way out.
-pub fn refusal(reference: &str, state: CaseState, step: Step) -> Option<String> {
+pub fn refusal(reference: &super::reference::CaseRef, state: CaseState, step: Step) -> Option<String> {
     match step {
         Step::Reopen if !state.closed => Some(format!("{reference} is open; there is nothing to reopen")),
         Step::Reopen => None,
@@ -80,18 +80,19 @@ mod tests {
 
     #[test]
     fn the_procedure_refuses_steps_out_of_order() {
-        assert_eq!(refusal("KL-1", OPEN, Step::ProgressNotice), None);
-        assert_eq!(refusal("KL-1", OPEN, Step::FinalResponse), None);
-        assert!(refusal("KL-1", DONE, Step::FinalResponse).unwrap().contains("already has its final response"));
-        assert!(refusal("KL-1", DONE, Step::ProgressNotice).unwrap().contains("comes before it"));
-        assert!(refusal("KL-1", DONE, Step::RequestInformation).unwrap().contains("reopen it first"));
-        assert!(refusal("KL-1", OPEN, Step::Reopen).unwrap().contains("nothing to reopen"));
-        assert_eq!(refusal("KL-1", DONE, Step::Reopen), None);
-        assert!(refusal("KL-1", DONE, Step::Postpone).unwrap().contains("nothing to postpone"));
-        assert!(refusal("KL-1", DONE, Step::Settle).unwrap().contains("reopen it first"));
-        assert!(refusal("KL-1", DONE, Step::NotHandle).unwrap().contains("reopen it first"));
-        assert_eq!(refusal("KL-1", OPEN, Step::Postpone), None);
+        let kl1 = crate::domain::reference::CaseRef::new("KL", 2026, 1);
+        assert_eq!(refusal(&kl1, OPEN, Step::ProgressNotice), None);
+        assert_eq!(refusal(&kl1, OPEN, Step::FinalResponse), None);
+        assert!(refusal(&kl1, DONE, Step::FinalResponse).unwrap().contains("already has its final response"));
+        assert!(refusal(&kl1, DONE, Step::ProgressNotice).unwrap().contains("comes before it"));
+        assert!(refusal(&kl1, DONE, Step::RequestInformation).unwrap().contains("reopen it first"));
+        assert!(refusal(&kl1, OPEN, Step::Reopen).unwrap().contains("nothing to reopen"));
+        assert_eq!(refusal(&kl1, DONE, Step::Reopen), None);
+        assert!(refusal(&kl1, DONE, Step::Postpone).unwrap().contains("nothing to postpone"));
+        assert!(refusal(&kl1, DONE, Step::Settle).unwrap().contains("reopen it first"));
+        assert!(refusal(&kl1, DONE, Step::NotHandle).unwrap().contains("reopen it first"));
+        assert_eq!(refusal(&kl1, OPEN, Step::Postpone), None);
         let reopened = CaseState { closed: false, responded: false };
-        assert_eq!(refusal("KL-1", reopened, Step::FinalResponse), None);
+        assert_eq!(refusal(&kl1, reopened, Step::FinalResponse), None);
     }
 }

@@ -1,9 +1,12 @@
-//! Case references such as `KL-2026-0001`: what complainants quote in their replies.
+//! Case references such as `KL-2026-0001`: what complainants quote in their replies; and a
+//! case's row id, which the store hands out and takes back.
 
 use std::fmt;
+use std::str::FromStr;
 
 /// A case reference: prefix, year of registration and a sequence number within that year.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Ordered by prefix, year and number (so `KL-2026-10000` comes after `KL-2026-9999`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CaseRef {
     prefix: String,
     year: i32,
@@ -116,6 +119,48 @@ impl CaseRef {
 
     pub fn year(&self) -> i32 {
         self.year
+    }
+}
+
+/// A text that is no case reference, where one was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a case reference such as KL-2026-0001")]
+pub struct NotAReference(pub String);
+
+/// A reference with any prefix (see [`CaseRef::parse_any`]), as a person types one.
+impl FromStr for CaseRef {
+    type Err = NotAReference;
+    fn from_str(s: &str) -> Result<Self, NotAReference> {
+        Self::parse_any(s).ok_or_else(|| NotAReference(s.to_string()))
+    }
+}
+
+impl serde::Serialize for CaseRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A case's row id: what the store knows a case by once it has found it by its reference.
+/// Only the store makes one (from a row it read), so an id is never confused with another
+/// number, such as a message's or an outgoing mail's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CaseId(i64);
+
+impl CaseId {
+    /// The id as the database stores it; for the store, which binds it.
+    pub fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 

@@ -116,6 +116,14 @@ impl Due {
         }
     }
 
+    /// The kind of mail that carries it.
+    pub fn mail_kind(&self) -> super::vocabulary::MailKind {
+        match self {
+            Due::Reminder { .. } => super::vocabulary::MailKind::Reminder,
+            Due::Escalation { .. } => super::vocabulary::MailKind::Escalation,
+        }
+    }
+
     /// `lead-2`, or the day of an escalation.
     pub fn key(&self) -> String {
         match self {

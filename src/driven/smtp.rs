@@ -283,7 +283,7 @@ mod tests {
     fn formatted(kind: &str) -> String {
         let item = OutboxItem {
             id: 1,
-            case_id: Some(1),
+            case_id: Some(crate::domain::reference::CaseId::new(1)),
             attempts: 0,
             mail: OutgoingMail {
                 kind: kind.parse().unwrap(),

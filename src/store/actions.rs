@@ -6,21 +6,24 @@ use super::{
     drop_quarantine_record, insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError,
 };
 use crate::domain::awb::{HistoryKind, NotHandledGround, OUTCOME_NOT_HANDLED, OUTCOME_SETTLED};
+use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
+use crate::domain::reference::{CaseId, CaseRef};
+use crate::domain::vocabulary::MailKind;
 
 /// What a letter to the complainant needs to know about its case.
 #[derive(Debug, Clone)]
 pub struct LetterCase {
-    pub id: i64,
-    pub reference: String,
+    pub id: CaseId,
+    pub reference: CaseRef,
     pub state: CaseState,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
-    pub received_on: String,
-    pub acknowledge_by: String,
+    pub received_on: chrono::NaiveDate,
+    pub acknowledge_by: chrono::NaiveDate,
     /// `None`: the case's procedure has no progress notice.
-    pub progress_by: Option<String>,
-    pub respond_by: String,
+    pub progress_by: Option<chrono::NaiveDate>,
+    pub respond_by: chrono::NaiveDate,
     /// The terms the case was registered under.
     pub procedure: crate::domain::terms::Procedure,
     /// How often the final response was postponed (Awb 9:11).
@@ -31,6 +34,19 @@ pub struct LetterCase {
     pub thread: Vec<String>,
     /// The Message-ID of the complainant's latest mail, to reply to.
     pub last_inbound: Option<String>,
+}
+
+impl LetterCase {
+    /// The dates the case was registered with, as stored (the response's as postponed), never
+    /// recomputed: a change of the configuration does not move them.
+    pub fn deadlines(&self) -> crate::domain::calendar::Deadlines {
+        crate::domain::calendar::Deadlines {
+            received: self.received_on,
+            acknowledge_by: self.acknowledge_by,
+            progress_by: self.progress_by,
+            respond_by: self.respond_by,
+        }
+    }
 }
 
 /// What a letter changes on its case, in the transaction that queues it.
@@ -90,7 +106,7 @@ pub struct MailOrigin {
 /// Records `origin` inside `tx`: the mail (unique by its dedupe key) and its confirmation.
 /// False if the mail was recorded before, i.e. the action it asked for was done (or refused)
 /// already; the caller must then roll back and do nothing.
-pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
+pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: CaseId, origin: &MailOrigin) -> Result<bool, sqlx::Error> {
     // A handler's reply released from quarantine takes the place of its quarantine record.
     if let Some(key) = &origin.message.dedupe_key {
         drop_quarantine_record(tx, key).await?;
@@ -99,10 +115,10 @@ pub(super) async fn record_origin(tx: &mut sqlx::Transaction<'static, sqlx::Any>
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
         other => other?,
     };
-    insert_event(tx, case_id, "klachtd", &format!("message-{}", origin.message.kind), &origin.message.note).await?;
+    insert_event(tx, case_id, "klachtd", HistoryEvent::Message(origin.message.kind), &origin.message.note).await?;
     if let Some(confirmation) = &origin.confirmation {
         insert_outbox(tx, Some(case_id), confirmation).await?;
-        insert_event(tx, case_id, "klachtd", "handler-notified", "action by mail confirmed").await?;
+        insert_event(tx, case_id, "klachtd", HistoryEvent::HandlerNotified, "action by mail confirmed").await?;
     }
     Ok(true)
 }
@@ -124,7 +140,7 @@ impl From<sqlx::Error> for RefusableError {
 
 /// A case's state as read inside a transaction that holds it (see [`Store::lock_case`]).
 struct Locked {
-    id: i64,
+    id: CaseId,
     state: CaseState,
     source: String,
     outcome: Option<String>,
@@ -141,7 +157,7 @@ struct Locked {
 #[allow(clippy::too_many_arguments)]
 async fn close_case(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    case_id: i64,
+    case_id: CaseId,
     outcome: &str,
     text: Option<&String>,
     measures: Option<&String>,
@@ -167,38 +183,126 @@ async fn close_case(
     Ok(changed == 1)
 }
 
+/// What a letter changes on its case, in `tx` at `t`, and the history entry that says so;
+/// refused when the case changed meanwhile (closed, responded to, postponed). The caller rolls
+/// back on a refusal.
+async fn apply_letter_effect(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    case: &LetterCase,
+    effect: &LetterEffect,
+    t: i64,
+) -> std::result::Result<(HistoryEvent, String), RefusableError> {
+    let reference = &case.reference;
+    let outcome_already = || Refused(format!("{reference} is closed with its outcome already; reopen it first"));
+    Ok(match effect {
+        LetterEffect::Progress { expected_by } => {
+            sqlx::query("UPDATE cases SET expected_by = $1 WHERE id = $2").bind(expected_by.to_string()).bind(case.id).execute(&mut **tx).await?;
+            (HistoryEvent::ProgressNotice, format!("expected handling by {expected_by}"))
+        }
+        LetterEffect::RequestInformation { to } => (HistoryEvent::InformationRequested, format!("to {to}")),
+        LetterEffect::Response { outcome, findings, measures, external_term_ends } => {
+            if !close_case(tx, case.id, outcome.as_str(), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
+                return Err(Refused(format!("{reference} already has its final response; reopen it first to respond again")).into());
+            }
+            (HistoryEvent::FinalResponse, format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
+        }
+        LetterEffect::Postpone { .. } => postpone(tx, case, effect).await?,
+        LetterEffect::NotHandled { ground, explanation, external_term_ends } => {
+            if !close_case(tx, case.id, OUTCOME_NOT_HANDLED, Some(explanation), None, Some(*ground), Some(*external_term_ends), t).await? {
+                return Err(outcome_already().into());
+            }
+            (HistoryEvent::Awb(HistoryKind::NotHandled), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
+        }
+        LetterEffect::Settled { settlement } => {
+            if !close_case(tx, case.id, OUTCOME_SETTLED, Some(settlement), None, None, None, t).await? {
+                return Err(outcome_already().into());
+            }
+            (HistoryEvent::Awb(HistoryKind::Settled), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
+        }
+    })
+}
+
+/// Awb 9:11: moves the final response, guarded by the date and count read before (a
+/// postponement made meanwhile refuses this one, which would otherwise skip the consent rule),
+/// and queues the copies to the people the complaint is about.
+async fn postpone(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    case: &LetterCase,
+    effect: &LetterEffect,
+) -> std::result::Result<(HistoryEvent, String), RefusableError> {
+    let LetterEffect::Postpone { previous, new_date, earlier, weeks, reason, consent, copies } = effect else {
+        return Err(StoreError::Corrupt("postpone: not a postponement".into()).into());
+    };
+    let changed = sqlx::query(
+        "UPDATE cases SET original_respond_by = COALESCE(original_respond_by, respond_by), respond_by = $1,
+                postponements = postponements + 1
+         WHERE id = $2 AND respond_by = $3 AND postponements = $4 AND status = 'open' AND outcome IS NULL",
+    )
+    .bind(new_date.to_string())
+    .bind(case.id)
+    .bind(previous.to_string())
+    .bind(i64::from(*earlier))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(Refused(format!("{} changed while postponing (another postponement?); look at the case and try again", case.reference)).into());
+    }
+    for copy in copies {
+        insert_outbox(tx, Some(case.id), copy).await?;
+    }
+    let consent = consent.as_deref().map_or(String::new(), |c| format!("; complainant's written consent: {}", c.trim()));
+    let copied =
+        if copies.is_empty() { String::new() } else { format!("; copy to {}", copies.iter().map(|c| c.recipient.as_str()).collect::<Vec<_>>().join(", ")) };
+    let detail = format!("final response postponed by {weeks} week(s) from {previous} to {new_date}: {}{consent}{copied}", reason.trim());
+    Ok((HistoryEvent::Awb(HistoryKind::Postponed), detail))
+}
+
+/// The column of the deadline a letter sent by post meets at once, if it meets one.
+fn met_by_post(effect: &LetterEffect) -> Option<&'static str> {
+    match effect {
+        LetterEffect::Progress { .. } => Some("progress_sent_at"),
+        LetterEffect::Response { .. } | LetterEffect::NotHandled { .. } | LetterEffect::Settled { .. } => Some("responded_at"),
+        LetterEffect::RequestInformation { .. } | LetterEffect::Postpone { .. } => None,
+    }
+}
+
 impl Store {
-    pub async fn letter_case(&self, reference: &str) -> Result<LetterCase> {
+    pub async fn letter_case(&self, reference: &CaseRef) -> Result<LetterCase> {
         let r = sqlx::query(
             "SELECT c.id, c.reference, c.status, c.outcome, c.complainant_name, c.complainant_email, c.received_on, c.respond_by,
-                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id), (SELECT h.email FROM handlers h WHERE h.id = c.handler_id),
+                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler_name,
+                    (SELECT h.email FROM handlers h WHERE h.id = c.handler_id) AS handler_email,
                     c.postponements, c.acknowledge_by, c.progress_by, c.procedure_terms
              FROM cases c WHERE c.reference = $1",
         )
         .bind(reference)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let id: i64 = r.try_get(0)?;
-        let complainant: Option<String> = r.try_get(5)?;
+        .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+        let id: CaseId = r.try_get("id")?;
+        let complainant: Option<String> = r.try_get("complainant_email")?;
         let (last_inbound, thread) = match &complainant {
             Some(address) => self.thread_with(id, address, true).await?,
             None => (None, Vec::new()),
         };
         Ok(LetterCase {
             id,
-            reference: r.try_get(1)?,
-            state: CaseState { closed: r.try_get::<CaseStatus, _>(2)? == CaseStatus::Closed, responded: r.try_get::<Option<String>, _>(3)?.is_some() },
-            complainant_name: r.try_get(4)?,
-            complainant_email: r.try_get(5)?,
-            received_on: r.try_get(6)?,
-            acknowledge_by: r.try_get(11)?,
-            progress_by: super::stored_deadline(r.try_get(12)?).map(str::to_string),
-            respond_by: r.try_get(7)?,
-            procedure: r.try_get::<String, _>(13)?.parse().map_err(|e| StoreError::Corrupt(format!("case {reference}: its procedure: {e}")))?,
-            postponements: u32::try_from(r.try_get::<i64, _>(10)?).unwrap_or(0),
-            handler_name: r.try_get(8)?,
-            handler_email: r.try_get(9)?,
+            reference: r.try_get("reference")?,
+            state: CaseState {
+                closed: r.try_get::<CaseStatus, _>("status")? == CaseStatus::Closed,
+                responded: r.try_get::<Option<String>, _>("outcome")?.is_some(),
+            },
+            complainant_name: r.try_get("complainant_name")?,
+            complainant_email: complainant,
+            received_on: super::day_column(&r, "received_on")?,
+            acknowledge_by: super::day_column(&r, "acknowledge_by")?,
+            progress_by: super::optional_day_column(&r, "progress_by")?,
+            respond_by: super::day_column(&r, "respond_by")?,
+            procedure: r.try_get::<String, _>("procedure_terms")?.parse().map_err(|e| StoreError::Corrupt(format!("case {reference}: its procedure: {e}")))?,
+            postponements: u32::try_from(r.try_get::<i64, _>("postponements")?).unwrap_or(0),
+            handler_name: r.try_get("handler_name")?,
+            handler_email: r.try_get("handler_email")?,
             last_inbound,
             thread,
         })
@@ -209,26 +313,30 @@ impl Store {
     /// or their representative's) and our letters to them; never a handler's action mail, a
     /// bounce, an auto-reply or a notice to a handler. To anyone else: only our earlier letters
     /// to that address, so a third party never sees the complainant's Message-IDs.
-    pub async fn thread_with(&self, case_id: i64, address: &str, complainant: bool) -> Result<(Option<String>, Vec<String>)> {
+    pub async fn thread_with(&self, case_id: CaseId, address: &str, complainant: bool) -> Result<(Option<String>, Vec<String>)> {
         let address = address.trim().to_lowercase();
         let inbound: Vec<String> = if complainant {
             sqlx::query_scalar(
                 "SELECT m.message_id FROM messages m JOIN cases c ON c.id = m.case_id
-                 WHERE m.case_id = $1 AND m.direction = 'in' AND m.kind IN ('complaint', 'follow-up') AND m.message_id IS NOT NULL
+                 WHERE m.case_id = $1 AND m.direction = $2 AND m.kind IN ($3, $4) AND m.message_id IS NOT NULL
                    AND (LOWER(m.from_address) = LOWER(c.complainant_email) OR LOWER(m.from_address) = LOWER(c.reply_to_email))
                  ORDER BY m.id",
             )
             .bind(case_id)
+            .bind(Direction::In)
+            .bind(MessageKind::Complaint)
+            .bind(MessageKind::FollowUp)
             .fetch_all(&self.pool)
             .await?
         } else {
             Vec::new()
         };
-        let outbound: Vec<String> = sqlx::query_scalar(
+        let letters = super::outbox::kinds_sql(MailKind::is_letter_to_a_party);
+        let outbound: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT message_id FROM outbox
-             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report')
-             ORDER BY id",
-        )
+             WHERE case_id = $1 AND status = 'sent' AND LOWER(recipient) = $2 AND kind IN ({letters})
+             ORDER BY id"
+        )))
         .bind(case_id)
         .bind(&address)
         .fetch_all(&self.pool)
@@ -244,7 +352,7 @@ impl Store {
     /// post, at once: `mail` is `None` and `sent_by_post` is set).
     ///
     /// With an `origin` (an action by mail), the mail and its confirmation are recorded in the
-    /// same transaction; `Ok(Ok(false))` says that mail was recorded before and nothing was done.
+    /// same transaction; `Ok(false)` says that mail was recorded before and nothing was done.
     pub async fn queue_letter(
         &self,
         case: &LetterCase,
@@ -253,139 +361,79 @@ impl Store {
         mail: Option<&OutgoingMail>,
         actor: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         // Read the state in the transaction that changes it, holding the case: two handlers (or
         // two instances) acting at once must not both send a final response.
         let locked = self.lock_case(&mut tx, &case.reference).await?;
         if let Some(why) = refusal(&case.reference, locked.state, step) {
             tx.rollback().await?;
-            return Ok(Err(Refused(why)));
+            return Err(Refused(why).into());
         }
         if let Some(origin) = origin {
             if !record_origin(&mut tx, case.id, origin).await? {
                 tx.rollback().await?;
-                return Ok(Ok(false));
+                return Ok(false);
             }
         }
         let t = now();
-        let (action, detail) = match effect {
-            LetterEffect::Progress { expected_by } => {
-                sqlx::query("UPDATE cases SET expected_by = $1 WHERE id = $2").bind(expected_by.to_string()).bind(case.id).execute(&mut *tx).await?;
-                ("progress-notice", format!("expected handling by {expected_by}"))
-            }
-            LetterEffect::RequestInformation { to } => ("information-requested", format!("to {to}")),
-            LetterEffect::Response { outcome, findings, measures, external_term_ends } => {
-                if !close_case(&mut tx, case.id, outcome.as_str(), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} already has its final response; reopen it first to respond again", case.reference))));
-                }
-                ("final-response", format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
-            }
-            LetterEffect::Postpone { previous, new_date, earlier, weeks, reason, consent, copies } => {
-                // Guarded by the date and count read before: a postponement made meanwhile
-                // refuses this one, which would otherwise skip the consent rule.
-                let changed = sqlx::query(
-                    "UPDATE cases SET original_respond_by = COALESCE(original_respond_by, respond_by), respond_by = $1,
-                            postponements = postponements + 1
-                     WHERE id = $2 AND respond_by = $3 AND postponements = $4 AND status = 'open' AND outcome IS NULL",
-                )
-                .bind(new_date.to_string())
-                .bind(case.id)
-                .bind(previous.to_string())
-                .bind(i64::from(*earlier))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if changed != 1 {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} changed while postponing (another postponement?); look at the case and try again", case.reference))));
-                }
-                for copy in copies {
-                    insert_outbox(&mut tx, Some(case.id), copy).await?;
-                }
-                let consent = consent.as_deref().map_or(String::new(), |c| format!("; complainant's written consent: {}", c.trim()));
-                let copied = if copies.is_empty() {
-                    String::new()
-                } else {
-                    format!("; copy to {}", copies.iter().map(|c| c.recipient.as_str()).collect::<Vec<_>>().join(", "))
-                };
-                (
-                    HistoryKind::Postponed.as_str(),
-                    format!("final response postponed by {weeks} week(s) from {previous} to {new_date}: {}{consent}{copied}", reason.trim()),
-                )
-            }
-            LetterEffect::NotHandled { ground, explanation, external_term_ends } => {
-                if !close_case(&mut tx, case.id, OUTCOME_NOT_HANDLED, Some(explanation), None, Some(*ground), Some(*external_term_ends), t).await? {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
-                }
-                (HistoryKind::NotHandled.as_str(), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
-            }
-            LetterEffect::Settled { settlement } => {
-                if !close_case(&mut tx, case.id, OUTCOME_SETTLED, Some(settlement), None, None, None, t).await? {
-                    tx.rollback().await?;
-                    return Ok(Err(Refused(format!("{} is closed with its outcome already; reopen it first", case.reference))));
-                }
-                (HistoryKind::Settled.as_str(), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
+        let (action, detail) = match apply_letter_effect(&mut tx, case, effect, t).await {
+            Ok(done) => done,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
             }
         };
-        match mail {
-            Some(mail) => {
+        match (mail, met_by_post(effect)) {
+            (Some(mail), _) => {
                 insert_outbox(&mut tx, Some(case.id), mail).await?;
             }
-            None => {
-                let column = match effect {
-                    LetterEffect::Progress { .. } => Some("progress_sent_at"),
-                    LetterEffect::Response { .. } | LetterEffect::NotHandled { .. } | LetterEffect::Settled { .. } => Some("responded_at"),
-                    LetterEffect::RequestInformation { .. } | LetterEffect::Postpone { .. } => None,
-                };
-                if let Some(column) = column {
-                    let sql = format!("UPDATE cases SET {column} = $1 WHERE id = $2 AND {column} IS NULL");
-                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(case.id).execute(&mut *tx).await?;
-                }
+            (None, Some(column)) => {
+                let sql = format!("UPDATE cases SET {column} = $1 WHERE id = $2 AND {column} IS NULL");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(case.id).execute(&mut *tx).await?;
             }
+            (None, None) => {}
         }
         insert_event(&mut tx, case.id, actor, action, &detail).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
-    pub async fn set_category(&self, reference: &str, category: Category, actor: &str) -> Result<()> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn set_category(&self, reference: &CaseRef, category: Category, actor: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE cases SET category = $1 WHERE id = $2").bind(category.as_str()).bind(link.id).execute(&mut *tx).await?;
-        insert_event(&mut tx, link.id, actor, "category", category.as_str()).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::Category, category.as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// An internal note: in the history only, never sent.
-    pub async fn add_note(&self, reference: &str, text: &str, actor: &str) -> Result<()> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn add_note(&self, reference: &CaseRef, text: &str, actor: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
-        insert_event(&mut tx, link.id, actor, "note", text).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::Note, text).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// A note asked for by mail, recorded with that mail and its confirmation in one
     /// transaction. False if the mail was recorded before (nothing done).
-    pub async fn add_note_by_mail(&self, reference: &str, text: &str, actor: &str, origin: &MailOrigin) -> Result<bool> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn add_note_by_mail(&self, reference: &CaseRef, text: &str, actor: &str, origin: &MailOrigin) -> Result<bool> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         if !record_origin(&mut tx, link.id, origin).await? {
             tx.rollback().await?;
             return Ok(false);
         }
-        insert_event(&mut tx, link.id, actor, "note", text).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::Note, text).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Records an action mail that was refused (or could not be read), with the confirmation
     /// that says why, in one transaction. False if the mail was recorded before.
-    pub async fn record_action_mail(&self, case_id: i64, origin: &MailOrigin) -> Result<bool> {
+    pub async fn record_action_mail(&self, case_id: CaseId, origin: &MailOrigin) -> Result<bool> {
         let mut tx = self.begin().await?;
         if !record_origin(&mut tx, case_id, origin).await? {
             tx.rollback().await?;
@@ -396,8 +444,8 @@ impl Store {
     }
 
     /// The complainant took the complaint to the external body (R11).
-    pub async fn record_external(&self, reference: &str, body: &str, on: chrono::NaiveDate, actor: &str) -> Result<()> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn record_external(&self, reference: &CaseRef, body: &str, on: chrono::NaiveDate, actor: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE cases SET external_body = $1, external_on = $2 WHERE id = $3")
             .bind(body)
@@ -405,7 +453,7 @@ impl Store {
             .bind(link.id)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, link.id, actor, "external-body", &format!("{body} on {on}")).await?;
+        insert_event(&mut tx, link.id, actor, HistoryEvent::ExternalBody, &format!("{body} on {on}")).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -413,12 +461,12 @@ impl Store {
     /// Reopens a closed case. The earlier response (outcome, date, findings, measures) moves
     /// into the case's history and the live fields are cleared, so the next final response is
     /// the one the register counts, with its own date.
-    pub async fn reopen(&self, reference: &str, actor: &str) -> Result<std::result::Result<(), Refused>> {
+    pub async fn reopen(&self, reference: &CaseRef, actor: &str) -> std::result::Result<(), RefusableError> {
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
         if let Some(why) = refusal(reference, locked.state, Step::Reopen) {
             tx.rollback().await?;
-            return Ok(Err(Refused(why)));
+            return Err(Refused(why).into());
         }
         // `external_term_ends` stays: the earlier letter named that term, and retention keeps the
         // case's data until it has passed.
@@ -438,16 +486,16 @@ impl Store {
             locked.findings.as_deref().unwrap_or("").trim(),
             locked.measures.as_deref().unwrap_or("").trim()
         );
-        insert_event(&mut tx, locked.id, actor, "reopened", &detail).await?;
+        insert_event(&mut tx, locked.id, actor, HistoryEvent::Reopened, &detail).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// The acknowledgement of a case went out by post on `on` (a paper complaint, or one whose
     /// mailed acknowledgement could not be sent: suppressed by the per-sender limit, never
     /// written, or no usable address). Refused only when the case's acknowledgement was sent
     /// by mail or recorded already.
-    pub async fn acknowledged_by_post(&self, reference: &str, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), RefusableError> {
+    pub async fn acknowledged_by_post(&self, reference: &CaseRef, on: chrono::NaiveDate, actor: &str) -> std::result::Result<(), RefusableError> {
         let at = on.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(now(), |t| t.timestamp());
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
@@ -459,7 +507,7 @@ impl Store {
         .bind(locked.id)
         .fetch_optional(&mut *tx)
         .await?
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<OutboxStatus, _>(0)?, r.try_get::<Option<i64>, _>(1)?)))
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<OutboxStatus, _>("status")?, r.try_get::<Option<i64>, _>("sent_at")?)))
         .transpose()?;
         let day =
             |t: i64| chrono::DateTime::from_timestamp(t, 0).map(crate::domain::calendar::amsterdam_date).map_or("date unknown".to_string(), |d| d.to_string());
@@ -475,7 +523,7 @@ impl Store {
         }
         sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(at).bind(locked.id).execute(&mut *tx).await?;
         let detail = if locked.source == "post" { on.to_string() } else { format!("{on} (the complaint came by e-mail)") };
-        insert_event(&mut tx, locked.id, actor, "acknowledged-by-post", &detail).await?;
+        insert_event(&mut tx, locked.id, actor, HistoryEvent::AcknowledgedByPost, &detail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -483,7 +531,7 @@ impl Store {
     /// Queues an acknowledgement for a case that has none (it could not be written when the
     /// case was registered), as `actor`. Refused when the case already has one, in the outbox
     /// in any state, or its acknowledgement was recorded.
-    pub async fn queue_acknowledgement(&self, reference: &str, mail: &OutgoingMail, actor: &str) -> std::result::Result<(), RefusableError> {
+    pub async fn queue_acknowledgement(&self, reference: &CaseRef, mail: &OutgoingMail, actor: &str) -> std::result::Result<(), RefusableError> {
         let mut tx = self.begin().await?;
         let locked = self.lock_case(&mut tx, reference).await?;
         let existing: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement' ORDER BY id DESC LIMIT 1")
@@ -500,7 +548,7 @@ impl Store {
             return Err(Refused(why).into());
         }
         insert_outbox(&mut tx, Some(locked.id), mail).await?;
-        insert_event(&mut tx, locked.id, actor, "acknowledgement-queued", mail.status.as_str()).await?;
+        insert_event(&mut tx, locked.id, actor, HistoryEvent::AcknowledgementQueued, mail.status.as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -509,27 +557,27 @@ impl Store {
     /// (`SELECT ... FOR UPDATE`): a concurrent action on the same case waits, then reads the
     /// state the first one committed. On SQLite, `begin` takes the write lock up front
     /// (`BEGIN IMMEDIATE`), which serialises writers already.
-    async fn lock_case(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, reference: &str) -> Result<Locked> {
+    async fn lock_case(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, reference: &CaseRef) -> Result<Locked> {
         let lock = self.row_lock();
         let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
         let r =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
-        let outcome: Option<String> = r.try_get(2)?;
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+        let outcome: Option<String> = r.try_get("outcome")?;
         Ok(Locked {
-            id: r.try_get(0)?,
-            state: CaseState { closed: r.try_get::<CaseStatus, _>(1)? == CaseStatus::Closed, responded: outcome.is_some() },
+            id: r.try_get("id")?,
+            state: CaseState { closed: r.try_get::<CaseStatus, _>("status")? == CaseStatus::Closed, responded: outcome.is_some() },
             outcome,
-            source: r.try_get(3)?,
-            findings: r.try_get(4)?,
-            measures: r.try_get(5)?,
-            responded_at: r.try_get(6)?,
-            acknowledged_at: r.try_get(7)?,
+            source: r.try_get("source")?,
+            findings: r.try_get("findings")?,
+            measures: r.try_get("measures")?,
+            responded_at: r.try_get("responded_at")?,
+            acknowledged_at: r.try_get("acknowledged_at")?,
         })
     }
 
     /// Whether the handler with this address may act on the case now: they are its current
     /// handler, or an active supervisor. A token issued before a reassignment no longer counts.
-    pub async fn may_act_on(&self, reference: &str, email: &str) -> Result<bool> {
+    pub async fn may_act_on(&self, reference: &CaseRef, email: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM handlers h WHERE h.email = $1 AND h.active = 1
                AND (h.supervisor <> 0 OR h.id = (SELECT c.handler_id FROM cases c WHERE c.reference = $2))",
@@ -542,10 +590,10 @@ impl Store {
     }
 
     /// Queues a mail to a handler about a case (`why` goes into the history).
-    pub async fn queue_notice(&self, case_id: i64, mail: &OutgoingMail, why: &str) -> Result<()> {
+    pub async fn queue_notice(&self, case_id: CaseId, mail: &OutgoingMail, why: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         insert_outbox(&mut tx, Some(case_id), mail).await?;
-        insert_event(&mut tx, case_id, "klachtd", "handler-notified", why).await?;
+        insert_event(&mut tx, case_id, "klachtd", HistoryEvent::HandlerNotified, why).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::actions::record_origin;
-use super::{insert_event, insert_outbox, Conn, MailOrigin, OutgoingMail, Refused, Result, Store, StoreError};
+use super::{insert_event, insert_outbox, Conn, MailOrigin, OutgoingMail, RefusableError, Refused, Result, Store, StoreError};
 use crate::domain::awb::{HistoryKind, NoHearingGround};
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// A part of an outgoing mail besides its text, kept as JSON in `outbox.parts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +40,7 @@ pub struct CaseDocument {
 impl Store {
     /// The people a complaint is about (`cases subject`) who are staff with an address in
     /// `handlers`, as (name, address): they receive a copy of a postponement (Awb 9:11).
-    pub async fn subject_addresses(&self, case_id: i64) -> Result<Vec<(String, String)>> {
+    pub async fn subject_addresses(&self, case_id: CaseId) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
             "SELECT h.name, h.email FROM case_subjects s JOIN handlers h ON LOWER(h.name) = LOWER(s.name)
              WHERE s.case_id = $1 ORDER BY h.name",
@@ -49,7 +51,7 @@ impl Store {
     }
 
     /// Whether `name` is recorded as a person the complaint is about.
-    pub async fn is_subject(&self, case_id: i64, name: &str) -> Result<bool> {
+    pub async fn is_subject(&self, case_id: CaseId, name: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_subjects WHERE case_id = $1 AND LOWER(name) = LOWER($2)")
             .bind(case_id)
             .bind(name.trim())
@@ -60,7 +62,7 @@ impl Store {
 
     /// The documents of a case: the attachments of the mails (or the paper complaint) it was
     /// registered with and the complainant's follow-ups, in the order received.
-    pub async fn case_documents(&self, case_id: i64) -> Result<Vec<CaseDocument>> {
+    pub async fn case_documents(&self, case_id: CaseId) -> Result<Vec<CaseDocument>> {
         let rows: Vec<(String, String, String)> =
             sqlx::query_as("SELECT sha256, filename, content_type FROM attachments WHERE case_id = $1 AND role = 'document' ORDER BY id")
                 .bind(case_id)
@@ -75,7 +77,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn queue_with_parts(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         mail: &OutgoingMail,
         parts: &[MailPart],
         kind: HistoryKind,
@@ -91,19 +93,19 @@ impl Store {
             }
         }
         insert_outbox_with_parts(&mut tx, case_id, mail, parts).await?;
-        insert_event(&mut tx, case_id, actor, kind.as_str(), detail).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(kind), detail).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// The hearing of a case as far as it went: (UID, last day to answer, answer, outcome).
-    pub async fn hearing_state(&self, case_id: i64) -> Result<HearingState> {
+    pub async fn hearing_state(&self, case_id: CaseId) -> Result<HearingState> {
         let (uid, answer_by, answer, outcome): (Option<String>, Option<String>, Option<String>, Option<String>) =
             sqlx::query_as("SELECT hearing_uid, hearing_answer_by, hearing_answer, hearing_outcome FROM cases WHERE id = $1")
                 .bind(case_id)
                 .fetch_one(&self.pool)
                 .await?;
-        let answer_by = answer_by.map(|d| super::stored_day(&case_id.to_string(), &d)).transpose()?;
+        let answer_by = answer_by.map(|d| super::stored_day(case_id, &d)).transpose()?;
         Ok(HearingState { uid, answer_by, answer, outcome })
     }
 
@@ -112,8 +114,8 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn queue_hearing_invitation(
         &self,
-        case_id: i64,
-        reference: &str,
+        case_id: CaseId,
+        reference: &CaseRef,
         mails: &[(OutgoingMail, Vec<MailPart>)],
         uid: &str,
         at: i64,
@@ -121,7 +123,7 @@ impl Store {
         actor: &str,
         detail: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query(
             "UPDATE cases SET hearing_uid = $1, hearing_at = $2, hearing_answer_by = $3, hearing_answer = NULL, hearing_outcome = NULL, hearing_report = NULL
@@ -134,31 +136,31 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await {
             Ok(true) => {}
             not_done => {
                 tx.rollback().await?;
-                return Ok(not_done);
+                return not_done;
             }
         }
         for (mail, parts) in mails {
             insert_outbox_with_parts(&mut tx, case_id, mail, parts).await?;
         }
-        insert_event(&mut tx, case_id, actor, HistoryKind::HearingInvited.as_str(), detail).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::HearingInvited), detail).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
     /// The hearing was held: its report is kept and (with `mail`) queued to the complainant.
     pub async fn record_hearing(
         &self,
-        case_id: i64,
-        reference: &str,
+        case_id: CaseId,
+        reference: &CaseRef,
         report: &str,
         mail: Option<&OutgoingMail>,
         actor: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE cases SET hearing_outcome = 'held', hearing_report = $1 WHERE id = $2 AND status = 'open'")
             .bind(report)
@@ -166,31 +168,31 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await {
             Ok(true) => {}
             not_done => {
                 tx.rollback().await?;
-                return Ok(not_done);
+                return not_done;
             }
         }
         if let Some(mail) = mail {
             insert_outbox(&mut tx, Some(case_id), mail).await?;
         }
         let to = mail.map_or("by post".to_string(), |m| format!("to {}", m.recipient));
-        insert_event(&mut tx, case_id, actor, HistoryKind::HearingHeld.as_str(), &format!("hearing held (Awb 9:10); its report sent {to}")).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::HearingHeld), &format!("hearing held (Awb 9:10); its report sent {to}")).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
     /// There was no hearing, on `ground` (Awb 9:10(2)).
     pub async fn record_no_hearing(
         &self,
-        case_id: i64,
-        reference: &str,
+        case_id: CaseId,
+        reference: &CaseRef,
         ground: NoHearingGround,
         actor: &str,
         origin: Option<&MailOrigin>,
-    ) -> Result<std::result::Result<bool, Refused>> {
+    ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE cases SET hearing_outcome = $1 WHERE id = $2 AND status = 'open'")
             .bind(ground.as_str())
@@ -198,21 +200,21 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        match on_open_case(&mut tx, changed, case_id, reference, origin).await? {
+        match on_open_case(&mut tx, changed, case_id, reference, origin).await {
             Ok(true) => {}
             not_done => {
                 tx.rollback().await?;
-                return Ok(not_done);
+                return not_done;
             }
         }
-        insert_event(&mut tx, case_id, actor, HistoryKind::NoHearing.as_str(), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Awb(HistoryKind::NoHearing), &format!("no hearing (Awb 9:10(2)): {ground}")).await?;
         tx.commit().await?;
-        Ok(Ok(true))
+        Ok(true)
     }
 
     /// An answer (iTIP REPLY) to the hearing invitation `uid` of case `case_id`, in the
     /// intake's transaction: recorded only when the UID is that of the case's invitation.
-    pub async fn record_hearing_answer(&self, db: &mut Conn, case_id: i64, uid: &str, answer: &str, from: &str) -> Result<bool> {
+    pub async fn record_hearing_answer(&self, db: &mut Conn, case_id: CaseId, uid: &str, answer: &str, from: &str) -> Result<bool> {
         let changed = sqlx::query("UPDATE cases SET hearing_answer = $1 WHERE id = $2 AND hearing_uid = $3")
             .bind(answer)
             .bind(case_id)
@@ -221,7 +223,7 @@ impl Store {
             .await?
             .rows_affected();
         if changed == 1 {
-            insert_event(db, case_id, "klachtd", HistoryKind::HearingAnswer.as_str(), &format!("{answer} by {from}")).await?;
+            insert_event(db, case_id, "klachtd", HistoryEvent::Awb(HistoryKind::HearingAnswer), &format!("{answer} by {from}")).await?;
         }
         Ok(changed == 1)
     }
@@ -243,22 +245,22 @@ pub struct HearingState {
 async fn on_open_case(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     changed: u64,
-    case_id: i64,
-    reference: &str,
+    case_id: CaseId,
+    reference: &CaseRef,
     origin: Option<&MailOrigin>,
-) -> Result<std::result::Result<bool, Refused>> {
+) -> std::result::Result<bool, RefusableError> {
     if changed != 1 {
-        return Ok(Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})"))));
+        return Err(Refused(format!("{reference} is closed; reopen it first (klachtd cases reopen {reference})")).into());
     }
     match origin {
-        Some(origin) => Ok(Ok(record_origin(tx, case_id, origin).await?)),
-        None => Ok(Ok(true)),
+        Some(origin) => Ok(record_origin(tx, case_id, origin).await?),
+        None => Ok(true),
     }
 }
 
 /// Queues `mail` of a case with its extra `parts` (attachments, a calendar); none is an
 /// ordinary mail.
-async fn insert_outbox_with_parts(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64, mail: &OutgoingMail, parts: &[MailPart]) -> Result<()> {
+async fn insert_outbox_with_parts(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: CaseId, mail: &OutgoingMail, parts: &[MailPart]) -> Result<()> {
     let id = insert_outbox(tx, Some(case_id), mail).await?;
     if !parts.is_empty() {
         let json = serde_json::to_string(parts).map_err(|e| StoreError::Corrupt(format!("mail parts: {e}")))?;

@@ -2,6 +2,8 @@
 
 use super::actions::{RefusableError, Refused};
 use super::{insert_event, Store, StoreError};
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// What a handler corrects or adds; each part is optional, at least one is needed.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +30,7 @@ impl Store {
     /// recomputes the case's `incomplete` flags. Refused (nothing changed) for an empty or
     /// invalid value, a correction without any value, and a case whose personal data was
     /// removed after the retention period.
-    pub async fn correct_case(&self, reference: &str, correction: &Correction, actor: &str) -> std::result::Result<Corrected, RefusableError> {
+    pub async fn correct_case(&self, reference: &CaseRef, correction: &Correction, actor: &str) -> std::result::Result<Corrected, RefusableError> {
         let name = correction.name.as_deref().map(str::trim);
         let email = correction.email.as_deref().map(str::trim);
         let description = correction.description.as_deref();
@@ -47,12 +49,12 @@ impl Store {
         let mut tx = self.begin().await?;
         let lock = self.row_lock();
         let sql = format!("SELECT id, complainant_name, complainant_email, description, incomplete, anonymised_at FROM cases WHERE reference = $1{lock}");
-        let (id, old_name, old_email, old_description, old_flags, anonymised_at): (i64, Option<String>, Option<String>, String, String, Option<i64>) =
+        let (id, old_name, old_email, old_description, old_flags, anonymised_at): (CaseId, Option<String>, Option<String>, String, String, Option<i64>) =
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(reference)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+                .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         if anonymised_at.is_some() {
             tx.rollback().await?;
             return Err(Refused(format!("{reference}: its personal data was removed after the retention period; it cannot be corrected")).into());
@@ -88,32 +90,32 @@ impl Store {
             detail.push("description".to_string());
         }
         let missing = if incomplete.is_empty() { "nothing".to_string() } else { incomplete.join(", ") };
-        insert_event(&mut tx, id, actor, "corrected", &format!("{}; missing now: {missing}", detail.join(", "))).await?;
+        insert_event(&mut tx, id, actor, HistoryEvent::Corrected, &format!("{}; missing now: {missing}", detail.join(", "))).await?;
         tx.commit().await?;
-        tracing::info!(reference, fields = fields.len(), incomplete = incomplete.len(), "case corrected");
+        tracing::info!(%reference, fields = fields.len(), incomplete = incomplete.len(), "case corrected");
         Ok(Corrected { fields, incomplete })
     }
 
     /// A supervisor confirms the assignment of a case whose complaint names a handler (R5):
     /// the check is cleared, after which a named handler may be assigned. Refused when there
     /// is no check to clear.
-    pub async fn supervisor_checked(&self, reference: &str, actor: &str) -> std::result::Result<String, RefusableError> {
+    pub async fn supervisor_checked(&self, reference: &CaseRef, actor: &str) -> std::result::Result<String, RefusableError> {
         let mut tx = self.begin().await?;
         let lock = self.row_lock();
         let sql =
             format!("SELECT c.id, c.supervisor_check, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) FROM cases c WHERE c.reference = $1{lock}");
-        let (id, named, handler): (i64, String, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let (id, named, handler): (CaseId, String, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(reference)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+            .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         if named.is_empty() {
             tx.rollback().await?;
             return Err(Refused(format!("{reference} has no supervisor check to clear")).into());
         }
         sqlx::query("UPDATE cases SET supervisor_check = '' WHERE id = $1").bind(id).execute(&mut *tx).await?;
         let detail = format!("assignment to {} confirmed; the complaint names {named}", handler.as_deref().unwrap_or("nobody yet"));
-        insert_event(&mut tx, id, actor, "supervisor-checked", &detail).await?;
+        insert_event(&mut tx, id, actor, HistoryEvent::SupervisorChecked, &detail).await?;
         tx.commit().await?;
         Ok(named)
     }

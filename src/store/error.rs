@@ -1,18 +1,20 @@
 //! What can go wrong in the store, and what the caller can do about it: wait for a database
 //! that is away, refuse a value the database cannot keep, or report a bug.
 
+use crate::domain::reference::CaseRef;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("no case with reference {0}")]
-    UnknownCase(String),
+    UnknownCase(CaseRef),
     #[error("no active handler named {0:?} (see `klachtd handlers list`)")]
     UnknownHandler(String),
     #[error("{handler} cannot handle {reference}: the complaint is about them (R5, impartiality)")]
-    NotImpartial { handler: String, reference: String },
+    NotImpartial { handler: String, reference: CaseRef },
     #[error("{handler} cannot handle {reference}: the complaint names them; a supervisor confirms with `klachtd cases checked {reference}` first (R5, impartiality)")]
-    NamedInComplaint { handler: String, reference: String },
+    NamedInComplaint { handler: String, reference: CaseRef },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }

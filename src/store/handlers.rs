@@ -3,6 +3,8 @@
 use super::corrections::named_handlers;
 use super::{insert_event, now, Result, Store, StoreError};
 use crate::domain::assignment::{is_subject, pick, Candidate};
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Handler {
@@ -61,46 +63,46 @@ impl Store {
     /// Gives a case to a handler, refusing a handler the complaint is about: one recorded as its
     /// subject, or one its text names while a supervisor has not cleared that check
     /// (`cases checked`).
-    pub async fn assign(&self, reference: &str, handler: &str, actor: &str) -> Result<()> {
+    pub async fn assign(&self, reference: &CaseRef, handler: &str, actor: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        let (case_id, named): (i64, String) = sqlx::query_as("SELECT id, supervisor_check FROM cases WHERE reference = $1")
+        let (case_id, named): (CaseId, String) = sqlx::query_as("SELECT id, supervisor_check FROM cases WHERE reference = $1")
             .bind(reference)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+            .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let handler_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = $1 AND active = 1")
             .bind(handler.trim())
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::UnknownHandler(handler.into()))?;
         if is_subject(handler, &subjects(&mut tx, case_id).await?) {
-            return Err(StoreError::NotImpartial { handler: handler.into(), reference: reference.into() });
+            return Err(StoreError::NotImpartial { handler: handler.into(), reference: reference.clone() });
         }
         if is_subject(handler, &named_handlers(&named)) {
-            return Err(StoreError::NamedInComplaint { handler: handler.into(), reference: reference.into() });
+            return Err(StoreError::NamedInComplaint { handler: handler.into(), reference: reference.clone() });
         }
         sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(handler_id).bind(case_id).execute(&mut *tx).await?;
-        insert_event(&mut tx, case_id, actor, "assigned", handler.trim()).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::Assigned, handler.trim()).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Records that a case is about staff member `name`. If they handle it, the case goes to
     /// someone else (round-robin); returns who that is, if anyone.
-    pub async fn add_subject(&self, reference: &str, name: &str, actor: &str) -> Result<Option<String>> {
+    pub async fn add_subject(&self, reference: &CaseRef, name: &str, actor: &str) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let (case_id, current, named): (i64, Option<String>, String) =
+        let (case_id, current, named): (CaseId, Option<String>, String) =
             sqlx::query_as("SELECT c.id, h.name, c.supervisor_check FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id WHERE c.reference = $1")
                 .bind(reference)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+                .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         sqlx::query("INSERT INTO case_subjects (case_id, name) VALUES ($1, $2) ON CONFLICT (case_id, name) DO NOTHING")
             .bind(case_id)
             .bind(name.trim())
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, case_id, actor, "subject-added", name.trim()).await?;
+        insert_event(&mut tx, case_id, actor, HistoryEvent::SubjectAdded, name.trim()).await?;
         let mut reassigned = None;
         if current.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case(name.trim())) {
             // Neither a subject nor a handler the complaint names (unless a supervisor cleared that).
@@ -113,7 +115,7 @@ impl Store {
                 Some(c) => format!("{} (the previous handler is a subject of the complaint)", c.name),
                 None => "nobody: every handler is a subject of the complaint".to_string(),
             };
-            insert_event(&mut tx, case_id, actor, "assigned", &detail).await?;
+            insert_event(&mut tx, case_id, actor, HistoryEvent::Assigned, &detail).await?;
             reassigned = next.map(|c| c.name.clone());
         }
         tx.commit().await?;
@@ -121,7 +123,7 @@ impl Store {
     }
 }
 
-async fn subjects(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: i64) -> Result<Vec<String>, sqlx::Error> {
+async fn subjects(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: CaseId) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT name FROM case_subjects WHERE case_id = $1").bind(case_id).fetch_all(&mut **tx).await
 }
 

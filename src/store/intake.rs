@@ -10,6 +10,8 @@ use super::{
     Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
 };
 use crate::domain::assignment::Candidate;
+use crate::domain::history::{HistoryEvent, MessageKind};
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// What the database knows of a mail, by its dedupe key (see [`Store::seen_on`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +47,7 @@ impl Store {
             for (stored, kind, case_id, note) in query.fetch_all(&mut *conn).await? {
                 let Some(key) = stored.as_ref().and_then(|s| asked.get(s)) else { continue };
                 // Waiting in quarantine: its own key (never a retained hash), on no case.
-                if stored.as_deref() == Some(key.as_str()) && kind == "quarantined" && case_id.is_none() {
+                if stored.as_deref() == Some(key.as_str()) && kind == MessageKind::Quarantined.as_str() && case_id.is_none() {
                     seen.insert((*key).clone(), Seen::Quarantined(note));
                 } else {
                     seen.entry((*key).clone()).or_insert(Seen::Known);
@@ -57,7 +59,7 @@ impl Store {
 
     /// The case that a mail refers to: by a reference in its subject, else by a Message-ID in
     /// its In-Reply-To/References that belongs to a message of a case.
-    pub async fn find_case_for(&self, conn: &mut Conn, references: &[String], thread_ids: &[String]) -> Result<Option<CaseLink>> {
+    pub async fn find_case_for(&self, conn: &mut Conn, references: &[CaseRef], thread_ids: &[String]) -> Result<Option<CaseLink>> {
         for reference in references {
             if let Some(link) = self.case_link_on(conn, reference).await? {
                 return Ok(Some(link));
@@ -92,7 +94,7 @@ impl Store {
     /// open again. Returns the letter's kind, or `None` if no such letter was found.
     ///
     /// Runs in the caller's transaction on `conn` (the intake's savepoint for the mail).
-    pub async fn letter_returned(&self, tx: &mut Conn, case_id: i64, message_ids: &[String]) -> Result<Option<String>> {
+    pub async fn letter_returned(&self, tx: &mut Conn, case_id: CaseId, message_ids: &[String]) -> Result<Option<String>> {
         for id in message_ids {
             let row: Option<(i64, String)> = sqlx::query_as(
                 "SELECT id, kind FROM outbox WHERE case_id = $1 AND message_id = $2 AND status = 'sent'
@@ -112,7 +114,7 @@ impl Store {
             if let Some(sql) = reopened {
                 sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
             }
-            insert_event(tx, case_id, "klachtd", "letter-returned", &kind).await?;
+            insert_event(tx, case_id, "klachtd", HistoryEvent::LetterReturned, &kind).await?;
             return Ok(Some(kind));
         }
         Ok(None)
@@ -149,7 +151,7 @@ impl Store {
         case: &NewCase,
         message: &MessageRecord,
         attachments: &[AttachmentRecord],
-        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+        compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
         self.register_case_on(&mut *self.connection().await?, case, message, attachments, compose).await
     }
@@ -163,7 +165,7 @@ impl Store {
         case: &NewCase,
         message: &MessageRecord,
         attachments: &[AttachmentRecord],
-        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+        compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
         if conn.is_in_transaction() {
             return self.insert_case(conn, case, message, attachments, compose).await;
@@ -183,7 +185,7 @@ impl Store {
         case: &NewCase,
         message: &MessageRecord,
         attachments: &[AttachmentRecord],
-        compose: impl FnOnce(&str) -> Option<OutgoingMail>,
+        compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
         let reference = self.case_references_on(tx, &[case.received_on]).await?.remove(0);
         let acknowledgement = compose(&reference);
@@ -196,7 +198,7 @@ impl Store {
 
     /// New references for cases received on these days, in this order: numbered on from the
     /// counter of each case's year, which is moved on in the caller's transaction.
-    pub async fn case_references_on(&self, tx: &mut Conn, received_on: &[chrono::NaiveDate]) -> Result<Vec<String>> {
+    pub async fn case_references_on(&self, tx: &mut Conn, received_on: &[chrono::NaiveDate]) -> Result<Vec<CaseRef>> {
         // How many of each year, then the first number of each year; years in order, so that
         // two writers lock their counters in the same order.
         let mut next = std::collections::BTreeMap::new();
@@ -219,7 +221,7 @@ impl Store {
                 let year = chrono::Datelike::year(day);
                 let number = next.get_mut(&year).expect("counted above");
                 *number += 1;
-                crate::domain::reference::CaseRef::new(&self.reference_prefix, year, (*number - 1) as u32).to_string()
+                CaseRef::new(&self.reference_prefix, year, (*number - 1) as u32)
             })
             .collect())
     }
@@ -229,7 +231,7 @@ impl Store {
     /// (R5) in turn. Returns each case's row id and whether a handler was assigned, in the
     /// order given; `None` if one of the messages was recorded already (its dedupe key is
     /// unique), after which the caller rolls back what was written.
-    pub async fn register_cases_on(&self, tx: &mut Conn, cases: &[CaseToWrite<'_>]) -> Result<Option<Vec<(i64, bool)>>> {
+    pub async fn register_cases_on(&self, tx: &mut Conn, cases: &[CaseToWrite<'_>]) -> Result<Option<Vec<(CaseId, bool)>>> {
         let mut candidates = handler_candidates(tx).await?;
         let created = now();
         let assignments: Vec<Assignment> = cases.iter().map(|c| Assignment::choose(&mut candidates, c.case, created)).collect();
@@ -263,7 +265,10 @@ impl Store {
                 .bind(assignment.named.join(", "))
                 .bind(case.procedure.to_string())
         })
-        .await?;
+        .await?
+        .into_iter()
+        .map(CaseId::new)
+        .collect::<Vec<_>>();
         let messages: Vec<_> = cases.iter().zip(&case_ids).map(|(c, id)| (Some(*id), c.message, c.attachments)).collect();
         match insert_messages(tx, &messages).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
@@ -280,17 +285,17 @@ impl Store {
         let acknowledgements: Vec<_> = cases.iter().zip(&case_ids).filter_map(|(c, id)| Some((Some(*id), c.acknowledgement.as_ref()?))).collect();
         insert_outboxes(tx, &acknowledgements).await?;
         // Each case's history, in this order.
-        let mut events: Vec<(i64, &str, String)> = Vec::new();
+        let mut events: Vec<(CaseId, HistoryEvent, String)> = Vec::new();
         for ((c, id), assignment) in cases.iter().zip(&case_ids).zip(&assignments) {
-            events.push((*id, "registered", format!("source={}", c.case.source)));
+            events.push((*id, HistoryEvent::Registered, format!("source={}", c.case.source)));
             if !assignment.named.is_empty() {
-                events.push((*id, "supervisor-check", format!("the complaint names {}", assignment.named.join(", "))));
+                events.push((*id, HistoryEvent::SupervisorCheck, format!("the complaint names {}", assignment.named.join(", "))));
             }
             if let Some(chosen) = &assignment.handler {
-                events.push((*id, "assigned", format!("{} (automatic)", chosen.name)));
+                events.push((*id, HistoryEvent::Assigned, format!("{} (automatic)", chosen.name)));
             }
             if let Some(mail) = &c.acknowledgement {
-                events.push((*id, "acknowledgement-queued", mail.status.to_string()));
+                events.push((*id, HistoryEvent::AcknowledgementQueued, mail.status.to_string()));
             }
         }
         insert_case_events(tx, created, "klachtd", &events).await?;
@@ -299,14 +304,14 @@ impl Store {
 
     /// Records a mail that is not a new complaint: a follow-up, or automated or own mail,
     /// attached to `case_id` when it refers to a case. Returns false if it was known already.
-    pub async fn record_message(&self, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+    pub async fn record_message(&self, case_id: Option<CaseId>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
         self.record_message_on(&mut *self.connection().await?, case_id, message, attachments).await
     }
 
     /// [`record_message`](Self::record_message) on `conn`. In a transaction already (the
     /// intake's savepoint for the mail) it opens none of its own: after `false` the caller rolls
     /// that back.
-    pub async fn record_message_on(&self, conn: &mut Conn, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+    pub async fn record_message_on(&self, conn: &mut Conn, case_id: Option<CaseId>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
         if conn.is_in_transaction() {
             return insert_recorded_message(conn, case_id, message, attachments).await;
         }
@@ -354,20 +359,20 @@ impl Store {
 
 /// A message and its history entry; false (nothing of it kept in a transaction that goes on)
 /// if a mail with its dedupe key is recorded already.
-async fn insert_recorded_message(tx: &mut Conn, case_id: Option<i64>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+async fn insert_recorded_message(tx: &mut Conn, case_id: Option<CaseId>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
     match insert_message(tx, case_id, message, attachments).await {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
         other => other?,
     };
     if let Some(case_id) = case_id {
-        insert_event(tx, case_id, "klachtd", &format!("message-{}", message.kind), &message.note).await?;
+        insert_event(tx, case_id, "klachtd", HistoryEvent::Message(message.kind), &message.note).await?;
     }
     Ok(true)
 }
 
 /// A new case to write with others (see [`Store::register_cases_on`]).
 pub struct CaseToWrite<'a> {
-    pub reference: String,
+    pub reference: CaseRef,
     pub case: &'a NewCase,
     pub message: &'a MessageRecord,
     pub attachments: &'a [AttachmentRecord],
@@ -410,20 +415,20 @@ pub(super) async fn drop_quarantine_record(tx: &mut Conn, dedupe_key: &str) -> R
     Ok(())
 }
 
-pub(super) async fn insert_message(tx: &mut Conn, case_id: Option<i64>, m: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<i64, sqlx::Error> {
+pub(super) async fn insert_message(tx: &mut Conn, case_id: Option<CaseId>, m: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<i64, sqlx::Error> {
     let ids = insert_messages(tx, &[(case_id, m, attachments)]).await?;
     ids.first().copied().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Records messages with their attachments, `WRITE_CHUNK` a statement; their ids, in the order
 /// given.
-async fn insert_messages(tx: &mut Conn, messages: &[(Option<i64>, &MessageRecord, &[AttachmentRecord])]) -> Result<Vec<i64>, sqlx::Error> {
+async fn insert_messages(tx: &mut Conn, messages: &[(Option<CaseId>, &MessageRecord, &[AttachmentRecord])]) -> Result<Vec<i64>, sqlx::Error> {
     let into = "messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)";
     let ids = insert_many(tx, into, 12, messages, |query, (case_id, m, _)| {
         query
             .bind(*case_id)
             .bind(m.direction)
-            .bind(&m.kind)
+            .bind(m.kind)
             .bind(m.dedupe_key.clone())
             .bind(m.message_id.clone())
             .bind(m.from_address.clone())

@@ -8,6 +8,8 @@
 //! period (R9, `remove_unlinked_mail`). Releasing reads it as any held mail (see `set_aside`).
 
 use super::{insert_event, Conn, Result, Store, StoreError};
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// A quarantined mail as `klachtd quarantine list` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -35,7 +37,7 @@ impl Store {
 
     /// Whether `address` is known on the case: the complainant, their Reply-To, anyone whose
     /// mail is in the case, or anyone we wrote to about it.
-    pub async fn address_known_on_case(&self, conn: &mut Conn, case_id: i64, address: &str) -> Result<bool> {
+    pub async fn address_known_on_case(&self, conn: &mut Conn, case_id: CaseId, address: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM cases WHERE id = $1 AND (LOWER(complainant_email) = $2 OR LOWER(reply_to_email) = $2))
                   + (SELECT COUNT(*) FROM messages WHERE case_id = $1 AND direction = 'in' AND LOWER(from_address) = $2)
@@ -50,8 +52,8 @@ impl Store {
 
     /// Adds an entry to a case's history on behalf of the intake (or the handler who released
     /// a quarantined mail).
-    pub async fn add_case_event(&self, reference: &str, actor: &str, action: &str, detail: &str) -> Result<()> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn add_case_event(&self, reference: &CaseRef, actor: &str, action: HistoryEvent, detail: &str) -> Result<()> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         insert_event(&mut tx, link.id, actor, action, detail).await?;
         tx.commit().await?;

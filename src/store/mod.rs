@@ -17,6 +17,9 @@ use chrono::NaiveDate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use crate::domain::history::{Direction, HistoryEvent, MessageKind};
+pub use crate::domain::inbound::AttachmentRole;
+pub use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::reminders::Deadline;
 pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 
@@ -57,10 +60,13 @@ impl DeadlineColumns {
     }
 }
 
-/// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `reference`.
-fn stored_day(reference: &str, text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {reference}: date {text:?}: {e}")))
+/// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `case` (its
+/// reference or id).
+fn stored_day(case: impl std::fmt::Display, text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {case}: date {text:?}: {e}")))
 }
+
+use columns::{day_column, optional_day_column};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -115,8 +121,8 @@ pub struct Store {
 /// An incoming or outgoing message as recorded on a case.
 #[derive(Debug, Clone)]
 pub struct MessageRecord {
-    pub direction: &'static str,
-    pub kind: String,
+    pub direction: Direction,
+    pub kind: MessageKind,
     pub dedupe_key: Option<String>,
     pub message_id: Option<String>,
     pub from_address: Option<String>,
@@ -135,9 +141,8 @@ pub struct AttachmentRecord {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
-    /// `document`, `signature` or `report` (see `domain::inbound::AttachmentRole`); only
-    /// documents count as the complaint's.
-    pub role: &'static str,
+    /// Only documents count as the complaint's.
+    pub role: AttachmentRole,
 }
 
 /// A case about to be registered. The reference is assigned by the store.
@@ -183,8 +188,8 @@ pub struct OutgoingMail {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLink {
-    pub id: i64,
-    pub reference: String,
+    pub id: CaseId,
+    pub reference: CaseRef,
     pub status: CaseStatus,
 }
 from_columns!(CaseLink { id, reference, status });
@@ -192,8 +197,8 @@ from_columns!(CaseLink { id, reference, status });
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
     Registered {
-        case_id: i64,
-        reference: String,
+        case_id: CaseId,
+        reference: CaseRef,
         /// A handler was assigned (and is to be told).
         assigned: bool,
     },
@@ -213,7 +218,7 @@ pub enum Claim {
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub id: i64,
-    pub case_id: Option<i64>,
+    pub case_id: Option<CaseId>,
     pub attempts: i64,
     pub mail: OutgoingMail,
     /// Parts besides the text (attachments, a calendar invitation); empty for most mail.
@@ -223,18 +228,18 @@ pub struct OutboxItem {
 /// What `cases list` and `cases show` print.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseSummary {
-    pub reference: String,
+    pub reference: CaseRef,
     pub status: CaseStatus,
     pub source: String,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
     pub reply_to_email: Option<String>,
     pub subject: String,
-    pub received_on: String,
-    pub acknowledge_by: String,
+    pub received_on: NaiveDate,
+    pub acknowledge_by: NaiveDate,
     /// `None` (JSON null): the case's procedure has no progress notice.
-    pub progress_by: Option<String>,
-    pub respond_by: String,
+    pub progress_by: Option<NaiveDate>,
+    pub respond_by: NaiveDate,
     pub incomplete: Vec<String>,
     pub messages: i64,
     pub attachments: i64,
@@ -276,8 +281,8 @@ from_columns!(CaseEvent { at, actor, action, detail });
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseMessage {
-    pub direction: String,
-    pub kind: String,
+    pub direction: Direction,
+    pub kind: MessageKind,
     pub from_address: Option<String>,
     pub subject: String,
     pub received_at: i64,
@@ -293,10 +298,15 @@ pub struct CaseAttachment {
     pub size: i64,
     pub sha256: String,
     /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
-    pub role: String,
+    #[serde(serialize_with = "role_as_text")]
+    pub role: AttachmentRole,
 }
 
 from_columns!(CaseAttachment { filename, content_type, size, sha256, role });
+
+fn role_as_text<S: serde::Serializer>(role: &AttachmentRole, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(role.as_str())
+}
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseDetail {
@@ -421,16 +431,16 @@ impl Store {
         }
     }
 
-    pub async fn case_link(&self, reference: &str) -> Result<Option<CaseLink>> {
+    pub async fn case_link(&self, reference: &CaseRef) -> Result<Option<CaseLink>> {
         self.case_link_on(&mut *self.connection().await?, reference).await
     }
 
-    async fn case_link_on(&self, conn: &mut Conn, reference: &str) -> Result<Option<CaseLink>> {
+    async fn case_link_on(&self, conn: &mut Conn, reference: &CaseRef) -> Result<Option<CaseLink>> {
         Ok(sqlx::query_as("SELECT id, reference, status FROM cases WHERE reference = $1").bind(reference).fetch_optional(&mut *conn).await?)
     }
 
     /// The reference of a case by its row id.
-    pub async fn case_reference(&self, case_id: i64) -> Result<String> {
+    pub async fn case_reference(&self, case_id: CaseId) -> Result<CaseRef> {
         Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1").bind(case_id).fetch_one(&self.pool).await?)
     }
 }
@@ -445,7 +455,7 @@ async fn begin_on(conn: &mut Conn) -> Result<sqlx::Transaction<'_, sqlx::Any>, s
     conn.begin().await
 }
 
-async fn insert_event(tx: &mut Conn, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<(), sqlx::Error> {
+async fn insert_event(tx: &mut Conn, case_id: CaseId, actor: &str, action: HistoryEvent, detail: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(case_id)
         .bind(now())
@@ -505,13 +515,13 @@ fn value_rows(rows: usize, columns: usize) -> String {
 
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
 /// in this order, `WRITE_CHUNK` rows a statement.
-async fn insert_case_events<A: AsRef<str>, D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(i64, A, D)]) -> Result<(), sqlx::Error> {
+async fn insert_case_events<D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(CaseId, HistoryEvent, D)]) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(WRITE_CHUNK) {
         let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, $2, ${}, ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
         let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at).bind(actor);
         for (case_id, action, detail) in chunk {
-            query = query.bind(*case_id).bind(action.as_ref()).bind(detail.as_ref());
+            query = query.bind(*case_id).bind(*action).bind(detail.as_ref());
         }
         query.execute(&mut *tx).await?;
     }
@@ -544,6 +554,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 mod actions;
 pub mod attachments;
 mod awb;
+mod columns;
 pub mod corrections;
 mod error;
 mod handlers;

@@ -11,6 +11,8 @@ use crate::domain::reminders::Deadline;
 use super::{
     insert_case_events, insert_event, insert_many, now, Claim, MailKind, OutboxItem, OutboxStatus, OutgoingMail, Result, Store, StoreError, WRITE_CHUNK,
 };
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// A mail the SMTP server accepted, with its reply and when (Unix seconds).
 #[derive(Debug, Clone)]
@@ -49,15 +51,15 @@ impl Store {
         let mut tx = self.begin().await?;
         // Each mail's own row (its reply is its own), then the deadlines met and the cases'
         // history in a few statements for the run: one statement a mail, not three.
-        let mut met: std::collections::BTreeMap<(&'static str, i64), Vec<i64>> = Default::default();
-        let mut events: Vec<(i64, String, String)> = Vec::with_capacity(sent.len());
+        let mut met: std::collections::BTreeMap<(&'static str, i64), Vec<CaseId>> = Default::default();
+        let mut events: Vec<(CaseId, HistoryEvent, String)> = Vec::with_capacity(sent.len());
         for Sent { item, reply, at } in sent {
             record_sent(&mut tx, item, reply, *at, &mut met, &mut events).await?;
         }
         for ((sql, at), cases) in met {
             for chunk in cases.chunks(WRITE_CHUNK) {
                 // Case ids, written into the statement: numbers only.
-                let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+                let ids: Vec<String> = chunk.iter().map(|id| id.get().to_string()).collect();
                 sqlx::query(sqlx::AssertSqlSafe(sql.replace("$2", &ids.join(", ")))).bind(at).execute(&mut *tx).await?;
             }
         }
@@ -149,10 +151,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if let Some(case_id) = item.case_id {
-            insert_event(&mut tx, case_id, "klachtd", "letter-undeliverable", item.mail.kind.as_str()).await?;
+            insert_event(&mut tx, case_id, "klachtd", HistoryEvent::LetterUndeliverable, item.mail.kind.as_str()).await?;
             if let Some(mail) = notice {
                 insert_outbox(&mut tx, Some(case_id), mail).await?;
-                insert_event(&mut tx, case_id, "klachtd", "handler-notified", "a letter could not be delivered").await?;
+                insert_event(&mut tx, case_id, "klachtd", HistoryEvent::HandlerNotified, "a letter could not be delivered").await?;
             }
         }
         tx.commit().await?;
@@ -162,20 +164,20 @@ impl Store {
     /// Puts undeliverable mail back in the queue, after its cause was fixed (a smart host whose
     /// 5xx was really temporary, a corrected address): all of it, or that of the cases named.
     /// Returns how many mails were queued again.
-    pub async fn retry_undeliverable(&self, references: &[String], actor: &str) -> Result<u64> {
+    pub async fn retry_undeliverable(&self, references: &[CaseRef], actor: &str) -> Result<u64> {
         let mut tx = self.begin().await?;
-        let ids: Vec<(i64, Option<i64>)> = if references.is_empty() {
+        let ids: Vec<(i64, Option<CaseId>)> = if references.is_empty() {
             sqlx::query_as("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' ORDER BY id").fetch_all(&mut *tx).await?
         } else {
             let mut ids = Vec::new();
             for reference in references {
-                let case_id: i64 = sqlx::query_scalar("SELECT id FROM cases WHERE reference = $1")
+                let case_id: CaseId = sqlx::query_scalar("SELECT id FROM cases WHERE reference = $1")
                     .bind(reference)
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
                 ids.extend(
-                    sqlx::query_as::<_, (i64, Option<i64>)>("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' AND case_id = $1 ORDER BY id")
+                    sqlx::query_as::<_, (i64, Option<CaseId>)>("SELECT id, case_id FROM outbox WHERE status = 'undeliverable' AND case_id = $1 ORDER BY id")
                         .bind(case_id)
                         .fetch_all(&mut *tx)
                         .await?,
@@ -190,7 +192,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             if let Some(case_id) = case_id {
-                insert_event(&mut tx, *case_id, actor, "letter-queued-again", "").await?;
+                insert_event(&mut tx, *case_id, actor, HistoryEvent::LetterQueuedAgain, "").await?;
             }
         }
         tx.commit().await?;
@@ -201,8 +203,8 @@ impl Store {
     /// klachtd took over) or suppressed (the per-sender limit), so it is sent; `actor` (who
     /// released it) goes into the history. Nothing is released once the case's acknowledgement
     /// was sent or recorded. Returns how many mails were released.
-    pub async fn release_held(&self, reference: &str, actor: &str) -> Result<u64> {
-        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+    pub async fn release_held(&self, reference: &CaseRef, actor: &str) -> Result<u64> {
+        let link = self.case_link(reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE outbox SET status = 'pending', next_attempt_at = $1
@@ -215,7 +217,7 @@ impl Store {
         .await?
         .rows_affected();
         if n > 0 {
-            insert_event(&mut tx, link.id, actor, "acknowledgement-released", "").await?;
+            insert_event(&mut tx, link.id, actor, HistoryEvent::AcknowledgementReleased, "").await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -224,21 +226,21 @@ impl Store {
 
 fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
     Ok(OutboxItem {
-        id: row.try_get(0)?,
-        case_id: row.try_get(1)?,
-        attempts: row.try_get(10)?,
+        id: row.try_get("id")?,
+        case_id: row.try_get("case_id")?,
+        attempts: row.try_get("attempts")?,
         mail: OutgoingMail {
-            kind: row.try_get(2)?,
-            recipient: row.try_get(3)?,
-            recipient_name: row.try_get(4)?,
-            subject: row.try_get(5)?,
-            body: row.try_get(6)?,
-            message_id: row.try_get(7)?,
-            in_reply_to: row.try_get(8)?,
-            references: row.try_get::<String, _>(9)?.split_whitespace().map(str::to_string).collect(),
+            kind: row.try_get("kind")?,
+            recipient: row.try_get("recipient")?,
+            recipient_name: row.try_get("recipient_name")?,
+            subject: row.try_get("subject")?,
+            body: row.try_get("body")?,
+            message_id: row.try_get("message_id")?,
+            in_reply_to: row.try_get("in_reply_to")?,
+            references: row.try_get::<String, _>("refs")?.split_whitespace().map(str::to_string).collect(),
             status: OutboxStatus::Pending,
         },
-        parts: super::awb::parts_from_column(row.try_get(11)?)?,
+        parts: super::awb::parts_from_column(row.try_get("parts")?)?,
     })
 }
 
@@ -263,8 +265,8 @@ async fn record_sent(
     item: &OutboxItem,
     smtp_reply: &str,
     t: i64,
-    met: &mut std::collections::BTreeMap<(&'static str, i64), Vec<i64>>,
-    events: &mut Vec<(i64, String, String)>,
+    met: &mut std::collections::BTreeMap<(&'static str, i64), Vec<CaseId>>,
+    events: &mut Vec<(CaseId, HistoryEvent, String)>,
 ) -> Result<(), sqlx::Error> {
     // A sign-in link's token is worthless to keep once the link is on its way; it goes.
     sqlx::query(
@@ -276,7 +278,7 @@ async fn record_sent(
     .bind(item.id)
     .execute(&mut **tx)
     .await?;
-    let action = format!("{}-sent", item.mail.kind);
+    let action = HistoryEvent::Sent(item.mail.kind);
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.
         match item.mail.kind.meets() {
@@ -306,29 +308,34 @@ async fn record_sent(
         return Ok(());
     }
     // A digest belongs to no one case: each case it lists records that its reminder went out.
-    let listed: Vec<(i64, String, String, String)> =
+    let listed: Vec<(CaseId, String, String, String)> =
         sqlx::query_as("SELECT case_id, deadline, due_key, recipient FROM reminders WHERE outbox_id = $1 ORDER BY id")
             .bind(item.id)
             .fetch_all(&mut **tx)
             .await?;
     for (case_id, deadline, due_key, recipient) in listed {
-        events.push((case_id, action.clone(), format!("{deadline} {due_key} to {recipient}")));
+        events.push((case_id, action, format!("{deadline} {due_key} to {recipient}")));
     }
     Ok(())
 }
 
 /// The kinds of mail kept back outside working hours, as an SQL list: `'reminder', 'escalation'`.
 fn waiting_kinds() -> String {
-    MailKind::ALL.iter().filter(|k| k.waits_for_working_hours()).map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+    kinds_sql(MailKind::waits_for_working_hours)
 }
 
-pub(super) async fn insert_outbox(tx: &mut super::Conn, case_id: Option<i64>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
+/// The kinds of mail for which `which` holds, as an SQL list of their texts (constants only).
+pub(super) fn kinds_sql(which: fn(MailKind) -> bool) -> String {
+    MailKind::ALL.iter().filter(|k| which(**k)).map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+}
+
+pub(super) async fn insert_outbox(tx: &mut super::Conn, case_id: Option<CaseId>, mail: &OutgoingMail) -> Result<i64, sqlx::Error> {
     let ids = insert_outboxes(tx, &[(case_id, mail)]).await?;
     ids.first().copied().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Queues several mails, `WRITE_CHUNK` a statement; their ids, in the order given.
-pub(super) async fn insert_outboxes(tx: &mut super::Conn, mails: &[(Option<i64>, &OutgoingMail)]) -> Result<Vec<i64>, sqlx::Error> {
+pub(super) async fn insert_outboxes(tx: &mut super::Conn, mails: &[(Option<CaseId>, &OutgoingMail)]) -> Result<Vec<i64>, sqlx::Error> {
     let t = now();
     let into = "outbox (case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, status, next_attempt_at, created_at)";
     insert_many(tx, into, 12, mails, |query, (case_id, mail)| {

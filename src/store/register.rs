@@ -3,7 +3,10 @@
 use chrono::NaiveDate;
 
 use super::{now, stored_day, DeadlineColumns, Result, Store};
+use crate::domain::awb::HistoryKind;
 use crate::domain::calendar::amsterdam_date;
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::CaseId;
 use crate::domain::register::CaseFacts;
 
 /// A case's row as [`Store::register_facts`] reads it.
@@ -26,6 +29,22 @@ from_columns!(FactsRow {
     reference, received_on, category, outcome, external_body, measures, requests_for_information, original_respond_by, postponements,
     not_handled_ground, final_responses, hearing_outcome
 } with deadlines);
+
+/// The history entries whose detail can name a person (a note, whom information was asked of,
+/// the consent to a postponement, an answer to an invitation): blanked by retention (R9).
+const PERSONAL_DETAIL: &[HistoryEvent] = &[
+    HistoryEvent::Note,
+    HistoryEvent::InformationRequested,
+    HistoryEvent::SupervisorCheck,
+    HistoryEvent::SupervisorChecked,
+    HistoryEvent::SubjectAdded,
+    HistoryEvent::Reopened,
+    HistoryEvent::Corrected,
+    HistoryEvent::Awb(HistoryKind::Postponed),
+    HistoryEvent::Awb(HistoryKind::Disclosed),
+    HistoryEvent::Awb(HistoryKind::HearingInvited),
+    HistoryEvent::Awb(HistoryKind::HearingAnswer),
+];
 
 impl Store {
     /// The register facts of cases received from `from` to `to` inclusive. Requests for
@@ -86,7 +105,7 @@ impl Store {
         // Never while the complainant may still turn to the external body (Awb 9:24): its
         // term runs to `external_term_ends` inclusive, whatever the retention period.
         let today = amsterdam_date(chrono::Utc::now()).to_string();
-        let ids: Vec<i64> = sqlx::query_scalar(
+        let ids: Vec<CaseId> = sqlx::query_scalar(
             "SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL
                AND (external_term_ends IS NULL OR external_term_ends < $2)",
         )
@@ -96,12 +115,13 @@ impl Store {
         .await?;
         let mut hashes = Vec::new();
         let t = now();
+        let blank_details = format!("UPDATE case_events SET detail = '' WHERE case_id = $1 AND action IN ({})", super::placeholders(2, PERSONAL_DETAIL.len()));
         for id in &ids {
             // Large raw mails kept as files go with the rest (see `messages.raw_file`).
             let raw_files: Vec<String> =
                 sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id = $1 AND raw_file IS NOT NULL").bind(id).fetch_all(&mut *tx).await?;
             hashes.extend(raw_files);
-            let statements: [&'static str; 5] = [
+            let statements: [&'static str; 4] = [
                 "UPDATE cases SET complainant_name = NULL, complainant_email = NULL, reply_to_name = NULL, reply_to_email = NULL,
                         postal_address = NULL, subject = '', description = '', findings = NULL, hearing_report = NULL,
                         forwarded_sender = NULL, forwarded_date = NULL WHERE id = $1",
@@ -110,14 +130,13 @@ impl Store {
                 // carry the complainant's Message-IDs.
                 "UPDATE outbox SET recipient = '(removed)', recipient_name = NULL, subject = '', body = '', last_error = NULL, smtp_reply = NULL,
                         in_reply_to = NULL, refs = '', parts = NULL WHERE case_id = $1",
-                "UPDATE case_events SET detail = '' WHERE case_id = $1
-                   AND action IN ('note', 'information-requested', 'supervisor-check', 'supervisor-checked', 'subject-added', 'reopened', 'corrected',
-                                  'postponed', 'disclosed', 'hearing-invited', 'hearing-answer')",
                 "DELETE FROM case_subjects WHERE case_id = $1",
             ];
             for sql in statements {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
             }
+            let blank = PERSONAL_DETAIL.iter().fold(sqlx::query(sqlx::AssertSqlSafe(blank_details.as_str())).bind(id), |q, e| q.bind(*e));
+            blank.execute(&mut *tx).await?;
             // A Message-ID can name a person or their mail host; keep only its hash, which
             // `seen_on` still recognises, so a re-delivered old mail is no new complaint.
             let keys: Vec<(i64, String)> =
@@ -129,7 +148,7 @@ impl Store {
             sqlx::query("DELETE FROM attachments WHERE case_id = $1").bind(id).execute(&mut *tx).await?;
             hashes.extend(mine);
             sqlx::query("UPDATE cases SET anonymised_at = $1 WHERE id = $2").bind(t).bind(id).execute(&mut *tx).await?;
-            super::insert_event(&mut tx, *id, "klachtd", "personal-data-removed", "retention period passed").await?;
+            super::insert_event(&mut tx, *id, "klachtd", HistoryEvent::PersonalDataRemoved, "retention period passed").await?;
         }
         let unlinked = remove_unlinked_mail(&mut tx, cutoff).await?;
         hashes.extend(unlinked.hashes.iter().cloned());
@@ -204,5 +223,32 @@ pub(crate) fn retained_dedupe_key(key: &str) -> String {
         format!("mid-sha256:{}", crate::domain::inbound::hex(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()).as_ref()))
     } else {
         key.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PERSONAL_DETAIL;
+
+    /// Retention blanks the details of these entries, stored as they always were.
+    #[test]
+    fn the_entries_whose_detail_retention_blanks() {
+        let texts: Vec<String> = PERSONAL_DETAIL.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "note",
+                "information-requested",
+                "supervisor-check",
+                "supervisor-checked",
+                "subject-added",
+                "reopened",
+                "corrected",
+                "postponed",
+                "disclosed",
+                "hearing-invited",
+                "hearing-answer"
+            ]
+        );
     }
 }

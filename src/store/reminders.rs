@@ -3,6 +3,9 @@
 //! transaction that queues the digest mail, so each reminder is sent once: across restarts,
 //! after a crash, and with several instances on one database.
 
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
+use crate::domain::vocabulary::MailKind;
 use chrono::NaiveDate;
 
 use super::set_aside::{claim_held_count, held_count_sent, HeldCount};
@@ -12,8 +15,8 @@ use crate::domain::reminders::{Deadline, OpenDeadline};
 /// An open case with its unmet deadlines.
 #[derive(Debug, Clone)]
 pub struct CaseDeadlines {
-    pub case_id: i64,
-    pub reference: String,
+    pub case_id: CaseId,
+    pub reference: CaseRef,
     /// Name and address of the responsible handler, if assigned and active.
     pub handler: Option<(String, String)>,
     pub open: Vec<OpenDeadline>,
@@ -24,16 +27,16 @@ pub struct CaseDeadlines {
 /// One reminder or escalation for one recipient, as the unique key records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReminderClaim {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub deadline: Deadline,
-    pub kind: &'static str,
+    pub kind: MailKind,
     pub due_key: String,
 }
 
 /// A case with an unmet deadline, as [`Store::open_deadlines`] reads it.
 struct DueRow {
-    id: i64,
-    reference: String,
+    id: CaseId,
+    reference: CaseRef,
     name: Option<String>,
     email: Option<String>,
     active: Option<i64>,
@@ -124,15 +127,15 @@ impl Store {
     /// For each of `claims`, whether it was recorded for `recipient` already: a few reads of
     /// the reminders of those cases, instead of one statement per claim.
     pub async fn reminders_recorded(&self, claims: &[ReminderClaim], recipient: &str) -> Result<Vec<bool>> {
-        let mut case_ids: Vec<i64> = claims.iter().map(|c| c.case_id).collect();
+        let mut case_ids: Vec<CaseId> = claims.iter().map(|c| c.case_id).collect();
         case_ids.sort_unstable();
         case_ids.dedup();
         let mut recorded = std::collections::HashSet::new();
         for chunk in case_ids.chunks(RECORDED_CHUNK) {
             // Numbers, written into the statement: no text from outside goes in.
-            let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let ids: Vec<String> = chunk.iter().map(|id| id.get().to_string()).collect();
             let sql = format!("SELECT case_id, deadline, kind, due_key FROM reminders WHERE recipient = $1 AND case_id IN ({})", ids.join(", "));
-            let rows: Vec<(i64, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).fetch_all(&self.pool).await?;
+            let rows: Vec<(CaseId, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).fetch_all(&self.pool).await?;
             recorded.extend(rows);
         }
         Ok(claims.iter().map(|c| recorded.contains(&(c.case_id, c.deadline.as_str().to_string(), c.kind.to_string(), c.due_key.clone()))).collect())
@@ -192,7 +195,7 @@ impl Store {
                  ON CONFLICT (case_id, deadline, kind, due_key, recipient) DO NOTHING RETURNING id, case_id, deadline, kind, due_key",
                 values.join(", ")
             );
-            let mut query = sqlx::query_as::<_, (i64, i64, String, String, String)>(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(t);
+            let mut query = sqlx::query_as::<_, (i64, CaseId, String, String, String)>(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(t);
             for c in chunk {
                 query = query.bind(c.case_id).bind(c.deadline.as_str()).bind(c.kind).bind(&c.due_key);
             }
@@ -220,10 +223,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let events: Vec<(i64, String, String)> = fresh
+        let events: Vec<(CaseId, HistoryEvent, String)> = fresh
             .iter()
             .map(|(i, _)| &claims[*i])
-            .map(|c| (c.case_id, format!("{}-queued", c.kind), format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key)))
+            .map(|c| (c.case_id, HistoryEvent::Queued(c.kind), format!("{} {} to {recipient}", c.deadline.as_str(), c.due_key)))
             .collect();
         insert_case_events(&mut tx, t, "klachtd", &events).await?;
         tx.commit().await?;

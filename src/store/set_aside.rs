@@ -74,15 +74,20 @@ impl std::fmt::Display for HeldCursor {
 }
 
 impl std::str::FromStr for HeldCursor {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (at, id) = s.split_once('.').ok_or_else(|| format!("{s:?} is not a position in the list"))?;
+    type Err = NotACursor;
+    fn from_str(s: &str) -> Result<Self, NotACursor> {
+        let (at, id) = s.split_once('.').ok_or_else(|| NotACursor(s.to_string()))?;
         match (at.parse(), id.parse()) {
             (Ok(received_at), Ok(id)) => Ok(HeldCursor { received_at, id }),
-            _ => Err(format!("{s:?} is not a position in the list")),
+            _ => Err(NotACursor(s.to_string())),
         }
     }
 }
+
+/// A text that is no [`HeldCursor`] (a link edited by hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a position in the list")]
+pub struct NotACursor(pub String);
 
 /// A held mail as a list shows it.
 #[derive(Debug, Clone, Serialize)]

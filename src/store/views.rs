@@ -5,7 +5,8 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use super::{CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
+use super::{day_column, CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
+use crate::domain::reference::{CaseId, CaseRef};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -179,14 +180,14 @@ impl Store {
         .boxed()
     }
 
-    pub async fn case_detail(&self, reference: &str) -> Result<CaseDetail> {
+    pub async fn case_detail(&self, reference: &CaseRef) -> Result<CaseDetail> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.reference = $1")))
             .bind(reference)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+            .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let summary = CaseSummary::from_row(&row)?;
-        let case_id: i64 = row.try_get("id")?;
+        let case_id: CaseId = row.try_get("id")?;
         let description: String = row.try_get("description")?;
         let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
         let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
@@ -203,7 +204,7 @@ impl Store {
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
-    pub async fn raw_messages(&self, reference: &str) -> Result<Vec<Vec<u8>>> {
+    pub async fn raw_messages(&self, reference: &CaseRef) -> Result<Vec<Vec<u8>>> {
         Ok(sqlx::query_scalar("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
             .bind(reference)
             .fetch_all(&self.pool)
@@ -211,7 +212,7 @@ impl Store {
     }
 
     /// The files (SHA-256) of a case's large raw mails, kept outside the database.
-    pub async fn raw_files(&self, reference: &str) -> Result<Vec<String>> {
+    pub async fn raw_files(&self, reference: &CaseRef) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id",
         )
@@ -250,10 +251,10 @@ impl<'r> sqlx::FromRow<'r, AnyRow> for CaseSummary {
             complainant_email: r.try_get("complainant_email")?,
             reply_to_email: r.try_get("reply_to_email")?,
             subject: r.try_get("subject")?,
-            received_on: r.try_get("received_on")?,
-            acknowledge_by: r.try_get("acknowledge_by")?,
-            progress_by: super::stored_deadline(r.try_get("progress_by")?).map(str::to_string),
-            respond_by: r.try_get("respond_by")?,
+            received_on: day_column(r, "received_on")?,
+            acknowledge_by: day_column(r, "acknowledge_by")?,
+            progress_by: super::optional_day_column(r, "progress_by")?,
+            respond_by: day_column(r, "respond_by")?,
             incomplete: incomplete.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             messages: r.try_get("n_messages")?,
             attachments: r.try_get("n_attachments")?,

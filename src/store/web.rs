@@ -5,6 +5,8 @@
 use sqlx::{FromRow as _, Row as _};
 
 use super::{insert_event, insert_outbox, now, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 
 /// A signed-in handler.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -37,7 +39,7 @@ pub struct ThreadMessage {
 /// An attachment of a case, to download.
 #[derive(Debug, Clone)]
 pub struct WebAttachment {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub filename: String,
     pub content_type: String,
     pub sha256: String,
@@ -190,19 +192,19 @@ impl Store {
     }
 
     /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.
-    pub async fn may_read(&self, reference: &str, user: &WebUser) -> Result<Option<i64>> {
-        let (id, allowed): (i64, i64) =
+    pub async fn may_read(&self, reference: &CaseRef, user: &WebUser) -> Result<Option<CaseId>> {
+        let (id, allowed): (CaseId, i64) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT c.id, CASE WHEN {MAY_READ} THEN 1 ELSE 0 END FROM cases c WHERE c.reference = $2")))
                 .bind(&user.email)
                 .bind(reference)
                 .fetch_optional(&self.pool)
                 .await?
-                .ok_or_else(|| StoreError::UnknownCase(reference.into()))?;
+                .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         Ok((allowed != 0).then_some(id))
     }
 
     /// Records an access (a page opened, a download, a refusal) in the case's history.
-    pub async fn record_access(&self, case_id: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
+    pub async fn record_access(&self, case_id: CaseId, actor: &str, action: HistoryEvent, detail: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         insert_event(&mut tx, case_id, actor, action, detail).await?;
         tx.commit().await?;
@@ -211,7 +213,7 @@ impl Store {
 
     /// The whole thread of a case, oldest first: mail in (and any recorded out), and our
     /// letters to the complainant and other parties from the outbox.
-    pub async fn thread(&self, case_id: i64) -> Result<Vec<ThreadMessage>> {
+    pub async fn thread(&self, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
         let received: Vec<(String, String, Option<String>, String, String, i64)> =
             sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
                 .bind(case_id)
@@ -242,8 +244,8 @@ impl Store {
     }
 
     /// The `index`-th attachment (from 0, in the case page's order) of a case.
-    pub async fn web_attachment(&self, reference: &str, index: u32) -> Result<Option<WebAttachment>> {
-        let row: Option<(i64, String, String, String)> = sqlx::query_as(
+    pub async fn web_attachment(&self, reference: &CaseRef, index: u32) -> Result<Option<WebAttachment>> {
+        let row: Option<(CaseId, String, String, String)> = sqlx::query_as(
             "SELECT a.case_id, a.filename, a.content_type, a.sha256 FROM attachments a JOIN cases c ON c.id = a.case_id
              WHERE c.reference = $1 ORDER BY a.id LIMIT 1 OFFSET $2",
         )

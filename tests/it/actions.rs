@@ -60,7 +60,8 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     w.send(&mia, &raw).await;
     let store = w.store().await;
     let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
-    let r = case.reference.as_str();
+    let rs = case.reference.to_string();
+    let r = rs.as_str();
 
     // Progress notice (R6), with the handler's own words.
     let msg = file(&w, "progress.txt", "We spreken uw coach volgende week.");
@@ -73,7 +74,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert_eq!(notice.in_reply_to().as_text(), Some(complaint_id.as_str()));
     let body = text_of(&notice);
     assert!(body.contains("We spreken uw coach volgende week.") && body.contains("dinsdag 15 december 2026"), "{body}");
-    eventually("progress deadline met", WAIT, || async { store.case_detail(r).await.unwrap().summary.progress_sent_at.map(|_| ()) }).await;
+    eventually("progress deadline met", WAIT, || async { store.case_detail(&cref(r)).await.unwrap().summary.progress_sent_at.map(|_| ()) }).await;
 
     // A request for information (R7); the answer threads into the case.
     let ask = file(&w, "ask.txt", "Op welke data had u een afspraak?");
@@ -88,7 +89,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
         request.message_id().unwrap()
     );
     w.send(&mia, answer.as_bytes()).await;
-    eventually("answer threaded", WAIT, || async { (store.case_detail(r).await.unwrap().summary.messages == 2).then_some(()) }).await;
+    eventually("answer threaded", WAIT, || async { (store.case_detail(&cref(r)).await.unwrap().summary.messages == 2).then_some(()) }).await;
 
     // Clear refusals: one line, non-zero, nothing changed.
     let findings = file(&w, "findings.txt", "De coach heeft twee afspraken niet doorgegeven.");
@@ -124,15 +125,15 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     }
     // The letter can reach the mailbox before the daemon has recorded the server's acceptance
     // (and its event in the history): wait for that record before counting the history.
-    eventually("response recorded as sent", WAIT, || async { store.case_detail(r).await.unwrap().summary.responded_at.map(|_| ()) }).await;
-    let before = store.case_detail(r).await.unwrap();
+    eventually("response recorded as sent", WAIT, || async { store.case_detail(&cref(r)).await.unwrap().summary.responded_at.map(|_| ()) }).await;
+    let before = store.case_detail(&cref(r)).await.unwrap();
     let (code, _, err) = klachtd(&cfg, &["cases", "respond", r, "--outcome", "unfounded", "--findings-file", &findings]);
     assert_eq!(code, 1);
     assert!(err.contains("heeft al een eindreactie"), "{err}");
     let (code, _, err) = klachtd(&cfg, &["cases", "progress", r, "--expected", "2026-12-20"]);
     assert_eq!(code, 1);
     assert!(err.contains("een voortgangsbericht komt daarvoor"), "{err}");
-    assert_eq!(store.case_detail(r).await.unwrap().history.len(), before.history.len(), "refusals change nothing");
+    assert_eq!(store.case_detail(&cref(r)).await.unwrap().history.len(), before.history.len(), "refusals change nothing");
 
     // Mail on a closed case is kept, the handler is told, the case stays closed.
     let late = format!(
@@ -146,7 +147,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     })
     .await;
     assert_eq!(parsed(&told).subject().unwrap(), format!("[{r}] Nieuwe e-mail bij een gesloten klacht"));
-    let after = store.case_detail(r).await.unwrap();
+    let after = store.case_detail(&cref(r)).await.unwrap();
     assert_eq!(after.summary.status.as_str(), "closed");
     assert_eq!(after.summary.messages, 3);
 
@@ -157,7 +158,7 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert!(err.contains("er is niets te heropenen"), "{err}");
     daemon.stop().await;
 
-    let history: Vec<(String, String)> = store.case_detail(r).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect();
+    let history: Vec<(String, String)> = store.case_detail(&cref(r)).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect();
     for action in ["progress-notice", "information-requested", "category", "note", "final-response", "handler-notified", "external-body", "reopened"] {
         assert!(history.iter().any(|(_, a)| a == action), "{action} missing in {history:?}");
     }
@@ -196,10 +197,14 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     let reference = out.split(':').next().unwrap().trim().to_string();
     assert!(out.contains("written to"), "{out}");
     let store = w.store().await;
-    let case = store.case_detail(&reference).await.unwrap();
-    assert_eq!((case.summary.source.as_str(), case.summary.received_on.as_str()), ("post", "2026-11-20"));
+    let case = store.case_detail(&cref(&reference)).await.unwrap();
+    assert_eq!((case.summary.source.as_str(), case.summary.received_on.to_string().as_str()), ("post", "2026-11-20"));
     assert_eq!(
-        (case.summary.acknowledge_by.as_str(), case.summary.progress_by.as_deref().unwrap(), case.summary.respond_by.as_str()),
+        (
+            case.summary.acknowledge_by.to_string().as_str(),
+            case.summary.progress_by.unwrap().to_string().as_str(),
+            case.summary.respond_by.to_string().as_str()
+        ),
         ("2026-11-27", "2026-12-04", "2026-12-18")
     );
     assert_eq!(case.attachment_list.len(), 1);
@@ -210,7 +215,7 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     assert_private(&letters.join(format!("{reference}-acknowledgement.txt")));
     assert!(case.summary.acknowledged_at.is_none(), "not met until the letter is posted");
     assert_eq!(klachtd(&cfg, &["cases", "acknowledged", &reference, "--date", "2026-11-23"]).0, 0);
-    assert!(store.case_detail(&reference).await.unwrap().summary.acknowledged_at.is_some());
+    assert!(store.case_detail(&cref(&reference)).await.unwrap().summary.acknowledged_at.is_some());
 
     // Two requests for information by post: two letters, the first one kept.
     let first = file(&w, "vraag1.txt", "Eerste vraag: welke coach?");
@@ -259,14 +264,22 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     let r = case.reference.clone();
     let findings = file(&w, "f.txt", "Noor had gelijk.");
     let measures = file(&w, "m.txt", "Werkinstructie aangepast.");
-    assert_eq!(klachtd(&cfg, &["cases", "category", &r, "process"]).0, 0);
-    assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "partly-founded", "--findings-file", &findings, "--measures-file", &measures]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "category", &r.to_string(), "process"]).0, 0);
+    assert_eq!(
+        klachtd(&cfg, &["cases", "respond", &r.to_string(), "--outcome", "partly-founded", "--findings-file", &findings, "--measures-file", &measures]).0,
+        0
+    );
     eventually("response sent", WAIT, || async { store.case_detail(&r).await.unwrap().summary.responded_at.map(|_| ()) }).await;
     daemon.stop().await;
     // An earlier failed attempt left its SMTP error, which can name the recipient.
-    sql(&w, "UPDATE outbox SET last_error = 'smtp: 550 <noor@example.test> unknown' WHERE case_id = (SELECT id FROM cases WHERE reference = $1)", &r).await;
+    sql(
+        &w,
+        "UPDATE outbox SET last_error = 'smtp: 550 <noor@example.test> unknown' WHERE case_id = (SELECT id FROM cases WHERE reference = $1)",
+        &r.to_string(),
+    )
+    .await;
     let dedupe_key: String =
-        scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
+        scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r.to_string()).await;
     assert!(dedupe_key.starts_with("mid:"), "{dedupe_key}");
 
     // A paper complaint answered by post, received long before the report's period.
@@ -308,7 +321,7 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     let short = w.dir.path().join("short.toml");
     let text = std::fs::read_to_string(&cfg).unwrap() + "\n[retention]\npersonal_data_days = 1\n";
     std::fs::write(&short, text).unwrap();
-    backdate_closing(&w, &r).await;
+    backdate_closing(&w, &r.to_string()).await;
     let (code, out, err) = klachtd(&short, &["retention", "run"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("from 1 case(s)"), "{out}");
@@ -328,10 +341,10 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     assert_eq!(detail.summary.reference, r);
 
     // The SMTP traces are gone; the dedupe key is a hash, and still recognises the mail.
-    let traces: i64 = scalar(&w, "SELECT COUNT(*) FROM outbox WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND (last_error IS NOT NULL OR smtp_reply IS NOT NULL OR in_reply_to IS NOT NULL OR refs <> '')", &r).await;
+    let traces: i64 = scalar(&w, "SELECT COUNT(*) FROM outbox WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND (last_error IS NOT NULL OR smtp_reply IS NOT NULL OR in_reply_to IS NOT NULL OR refs <> '')", &r.to_string()).await;
     assert_eq!(traces, 0, "SMTP replies, errors and threading headers are cleared");
     let hashed: String =
-        scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r).await;
+        scalar(&w, "SELECT dedupe_key FROM messages WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND kind = 'complaint'", &r.to_string()).await;
     assert_ne!(hashed, dedupe_key);
     assert!(!hashed.contains(dedupe_key.trim_start_matches("mid:")) && !hashed.contains("noor"), "{hashed}");
     assert!(seen(&w, store, &dedupe_key).await, "a re-delivered mail is still recognised");
@@ -427,12 +440,13 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     // A forged From without the token, and one with a token for another handler: ordinary mail.
     let forged = reply(&ann, &format!("Re: [{reference}] Klacht aan u toegewezen"), "REACTIE unfounded\r\nOngegrond.");
     w.send(&ann, forged.as_bytes()).await;
-    let bobs_token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &reference, &bob);
-    assert!(klachtd::domain::mail_actions::verify(SECRET.as_bytes(), &reference, &bob, &bobs_token), "a real token, for Bob");
+    let bobs_token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &cref(&reference), &bob);
+    assert!(klachtd::domain::mail_actions::verify(SECRET.as_bytes(), &cref(&reference), &bob, &bobs_token), "a real token, for Bob");
     let wrong = reply(&ann, &format!("Re: [{reference}] {}", klachtd::domain::mail_actions::marker(&bobs_token)), "REACTIE unfounded\r\nOngegrond.");
     w.send(&ann, wrong.as_bytes()).await;
-    eventually("forgeries kept as messages", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == 3).then_some(()) }).await;
-    assert_eq!(store.case_detail(&reference).await.unwrap().summary.status.as_str(), "open", "no forged response closed the case");
+    eventually("forgeries kept as messages", WAIT, || async { (store.case_detail(&cref(&reference)).await.unwrap().summary.messages == 3).then_some(()) })
+        .await;
+    assert_eq!(store.case_detail(&cref(&reference)).await.unwrap().summary.status.as_str(), "open", "no forged response closed the case");
 
     // The real reply: a progress notice written in the handler's mail client.
     let real = reply(&ann, &format!("Re: {subject}"), "VOORTGANG 2026-12-18\r\nWe bellen u deze week.\r\n\r\nOp ma schreef klachtd:\r\n> oud");
@@ -462,15 +476,16 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
 
     // Reassigned to Bob: Ann's token still verifies, but she no longer handles the case, so
     // her reply is ordinary mail and does nothing.
-    store.assign(&reference, "Bob Berg", "supervisor-sam").await.unwrap();
+    store.assign(&cref(&reference), "Bob Berg", "supervisor-sam").await.unwrap();
     let before = snapshot(&w, &reference).await;
     let ann_mails = w.stack.messages(&ann, "INBOX").await.len();
-    let messages = store.case_detail(&reference).await.unwrap().summary.messages;
+    let messages = store.case_detail(&cref(&reference)).await.unwrap().summary.messages;
     let stale = reply(&ann, &format!("Re: {subject}"), "REACTIE unfounded\r\nOngegrond.");
     w.send(&ann, stale.as_bytes()).await;
-    eventually("Ann's reply kept", WAIT, || async { (store.case_detail(&reference).await.unwrap().summary.messages == messages + 1).then_some(()) }).await;
-    let detail = store.case_detail(&reference).await.unwrap();
-    assert_eq!(detail.message_list.last().unwrap().kind, "follow-up", "ordinary mail, not a handler action");
+    eventually("Ann's reply kept", WAIT, || async { (store.case_detail(&cref(&reference)).await.unwrap().summary.messages == messages + 1).then_some(()) })
+        .await;
+    let detail = store.case_detail(&cref(&reference)).await.unwrap();
+    assert_eq!(detail.message_list.last().unwrap().kind.as_str(), "follow-up", "ordinary mail, not a handler action");
     assert_eq!(detail.summary.status.as_str(), "open");
     let after = snapshot(&w, &reference).await;
     assert_eq!(after.case, before.case, "the case is unchanged");
@@ -478,7 +493,7 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     daemon.stop().await;
     assert_eq!(w.stack.messages(&ann, "INBOX").await.len(), ann_mails, "no confirmation or refusal to Ann");
 
-    let history = store.case_detail(&reference).await.unwrap().history;
+    let history = store.case_detail(&cref(&reference)).await.unwrap().history;
     assert!(history.iter().any(|e| e.actor == "Ann Smit (e-mail)" && e.action == "progress-notice"), "{history:?}");
     assert!(!history.iter().any(|e| e.action == "final-response"));
     assert_eq!(w.stack.messages(&ria, "INBOX").await.len(), 2, "the complainant got no reply to the handlers' mails");
@@ -523,7 +538,7 @@ mod concurrency {
             let detail = a.case_detail(&reference).await.unwrap();
             let responses = detail.history.iter().filter(|e| e.action == "final-response").count();
             assert_eq!(responses, 1, "round {n}: one final response in the history");
-            let letters: i64 = outbox_of(&w, &reference, "response").await;
+            let letters: i64 = outbox_of(&w, &reference.to_string(), "response").await;
             assert_eq!(letters, 1, "round {n}: one response letter queued");
         }
         a.close().await;
@@ -603,7 +618,7 @@ async fn email_case(store: &klachtd::store::Store, name: &str, received: chrono:
         subject: format!("Klacht van {name}"),
         ..hand_made_case(Some(name), &address, &format!("{name} is ontevreden."), received, deadlines)
     };
-    register_by_hand(store, &case).await
+    register_by_hand(store, &case).await.to_string()
 }
 
 /// Sets when a deadline was met (as if the server accepted the letter that day).
@@ -696,8 +711,8 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
         &["cases", "register", "--name", "Bert Brief", "--postal-address", "Laan 1", "--received", "2026-03-03", "--description-file", &desc],
     ));
     let b = b.split(':').next().unwrap().trim().to_string();
-    let s = store.case_detail(&b).await.unwrap().summary;
-    assert_eq!([s.acknowledge_by, s.progress_by.unwrap(), s.respond_by], ["2026-03-10", "2026-03-17", "2026-03-31"]);
+    let s = store.case_detail(&cref(&b)).await.unwrap().summary;
+    assert_eq!([s.acknowledge_by, s.progress_by.unwrap(), s.respond_by].map(|d| d.to_string()), ["2026-03-10", "2026-03-17", "2026-03-31"]);
     ok(klachtd(&cfg, &["cases", "category", &b, "service"]));
     assert!(ok(klachtd(&cfg, &["cases", "request-info", &b, "--message-file", &ask])).contains("for printing"));
     ok(klachtd(&cfg, &["cases", "acknowledged", &b, "--date", "2026-03-05"]));
@@ -755,7 +770,7 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
     assert_eq!(r["measures"], serde_json::json!([[a, "Coach krijgt extra begeleiding."], [c, "Werkinstructie aangepast."]]), "{json}");
 
     // The reopened case keeps its earlier response in the history.
-    let reopened = store.case_detail(&c).await.unwrap().history.into_iter().find(|e| e.action == "reopened").unwrap();
+    let reopened = store.case_detail(&cref(&c)).await.unwrap().history.into_iter().find(|e| e.action == "reopened").unwrap();
     assert!(reopened.detail.contains("outcome founded, sent 2026-03-20") && reopened.detail.contains("Eerste maatregel."), "{}", reopened.detail);
 }
 
@@ -774,12 +789,12 @@ async fn a_reopened_case_counts_its_last_response(db: Db) {
     let open = snapshot(&w, &r).await.case.unwrap();
     assert!(open.starts_with("(Some(\"open\"), None, None, None, None, None,"), "outcome, findings, measures, closing and response cleared: {open}");
     store.outbox_sent(&old, "250 ok").await.unwrap();
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.responded_at, None, "the old letter answers no open case");
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.responded_at, None, "the old letter answers no open case");
 
     assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "unfounded", "--findings-file", &found]).0, 0);
     let new = store.claim_outbox("test", lease, klachtd::store::Claim::Any).await.unwrap().expect("the second response");
     store.outbox_sent(&new, "250 ok").await.unwrap();
-    let detail = store.case_detail(&r).await.unwrap();
+    let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert!(detail.summary.responded_at.is_some());
     assert_eq!(detail.summary.status.as_str(), "closed");
     let history: Vec<&str> = detail.history.iter().map(|e| e.action.as_str()).collect();
@@ -821,10 +836,10 @@ async fn logs_carry_no_personal_data(db: Db) {
 
     // Handler actions at the command line.
     let ask = file(&w, "ask.txt", "Vraag Zwijgplicht: wanneer?");
-    assert_eq!(klachtd(&cfg, &["cases", "progress", &r, "--expected", "2026-12-15"]).0, 0);
-    assert_eq!(klachtd(&cfg, &["cases", "request-info", &r, "--message-file", &ask]).0, 0);
-    assert_eq!(klachtd(&cfg, &["cases", "note", &r, "Notitie Zwijgplicht"]).0, 0);
-    assert_eq!(klachtd(&cfg, &["cases", "category", &r, "staff"]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "progress", &r.to_string(), "--expected", "2026-12-15"]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "request-info", &r.to_string(), "--message-file", &ask]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "note", &r.to_string(), "Notitie Zwijgplicht"]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "category", &r.to_string(), "staff"]).0, 0);
 
     // Actions by mail: a note and the final response.
     let notice = eventually("assignment notice", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().next() }).await;
@@ -870,14 +885,14 @@ async fn logs_carry_no_personal_data(db: Db) {
     daemon.stop().await;
 
     // Retention, by the daemon's code and by the command.
-    backdate_closing(&w, &r).await;
+    backdate_closing(&w, &r.to_string()).await;
     backdate_closing(&w, &paper).await;
     assert_eq!(klachtd::app::retention::run_retention(store, &w.config.storage.data_dir, 1).await.unwrap(), 2);
     assert_eq!(klachtd(&cfg, &["retention", "run"]).0, 0);
 
     let daemon_text = String::from_utf8_lossy(&daemon_log().lock().unwrap()[daemon_start..]).into_owned();
     let cli_text = cli_log().lock().unwrap()[cli_start..].to_string();
-    assert!(daemon_text.contains(&r) && daemon_text.contains("personal data removed"), "the daemon's log was captured:\n{daemon_text}");
+    assert!(daemon_text.contains(&r.to_string()) && daemon_text.contains("personal data removed"), "the daemon's log was captured:\n{daemon_text}");
     assert!(daemon_text.contains("handler action by mail"), "{daemon_text}");
     for secret in &private {
         assert!(!daemon_text.contains(secret.as_str()), "{secret:?} appears in the daemon's log:\n{daemon_text}");
@@ -932,7 +947,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
         chrono::Utc::now(),
         std::sync::Arc::new(tokio::sync::Notify::new()),
     );
-    let token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &r, &ann);
+    let token = klachtd::domain::mail_actions::token(SECRET.as_bytes(), &cref(&r), &ann);
     let (id, raw) = outlook_reply(&ann, &w.complaints, &r, &token, "VOORTGANG 2026-12-18\r\nWe bellen u deze week.");
 
     // The database refuses the letter: nothing is recorded, and the mail is to be tried again.
@@ -960,13 +975,13 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     pool.close().await;
 
     // Tried again: done once, confirmed once; the quoted notice (and its token) stays out.
-    assert_eq!(intake.process_alone(&raw, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::FollowUp { reference: r.clone() });
+    assert_eq!(intake.process_alone(&raw, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::FollowUp { reference: cref(&r) });
     assert_eq!(intake.process_alone(&raw, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::Duplicate);
     // A second attempt that got past the duplicate check (another instance, or a crash
     // before the mailbox moved the mail) finds the mail recorded inside its transaction.
     let record = klachtd::store::MessageRecord {
-        direction: "in",
-        kind: "handler-action".into(),
+        direction: klachtd::domain::history::Direction::In,
+        kind: klachtd::domain::history::MessageKind::HandlerAction,
         dedupe_key: Some(format!("mid:{id}")),
         message_id: Some(id.clone()),
         from_address: Some(ann.clone()),
@@ -978,7 +993,15 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
         received_at: 0,
     };
     let again = actions
-        .carry_out_reply(store.case_link(&r).await.unwrap().unwrap().id, &r, "Ann Smit", &ann, &token, record, "VOORTGANG 2026-12-18\nWe bellen u deze week.")
+        .carry_out_reply(
+            store.case_link(&cref(&r)).await.unwrap().unwrap().id,
+            &cref(&r),
+            "Ann Smit",
+            &ann,
+            &token,
+            record,
+            "VOORTGANG 2026-12-18\nWe bellen u deze week.",
+        )
         .await
         .unwrap();
     assert_eq!(again, klachtd::app::actions::ReplyDone::AlreadyRecorded);
@@ -989,13 +1012,13 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     let confirmations: Vec<_> = rows.iter().filter(|o| o.0 == "confirmation").collect();
     assert_eq!(confirmations.len(), 1, "{rows:?}");
     assert!(!confirmations[0].4.contains("database"), "{}", confirmations[0].4);
-    let detail = store.case_detail(&r).await.unwrap();
-    assert_eq!(detail.message_list.iter().filter(|m| m.kind == "handler-action").count(), 1);
+    let detail = store.case_detail(&cref(&r)).await.unwrap();
+    assert_eq!(detail.message_list.iter().filter(|m| m.kind.as_str() == "handler-action").count(), 1);
     assert_eq!(detail.history.iter().filter(|e| e.action == "progress-notice").count(), 1);
 
     // The last guard: a letter text that carries the token is refused and says why.
     let (_, leaky) = outlook_reply(&ann, &w.complaints, &r, &token, &format!("INFO\r\nWat bedoelt u met {token}?"));
-    assert_eq!(intake.process_alone(&leaky, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::FollowUp { reference: r.clone() });
+    assert_eq!(intake.process_alone(&leaky, chrono::Utc::now()).await.unwrap(), klachtd::app::intake::Outcome::FollowUp { reference: cref(&r) });
     let rows = outbox_rows(&w, &r).await;
     assert!(!rows.iter().any(|o| o.0 == "request-info"), "no letter with the token: {rows:?}");
     let refusal = rows.iter().rev().find(|o| o.0 == "confirmation").unwrap();
@@ -1011,7 +1034,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
         "REACTIE deels gegrond\r\nDe coach belde te laat.\r\nMAATREGELEN:\r\nEen belafspraak.\r\n-- \r\nAnn Smit\r\nTeamleider",
     );
     intake.process_alone(&respond, chrono::Utc::now()).await.unwrap();
-    let detail = store.case_detail(&r).await.unwrap();
+    let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert_eq!(detail.summary.status.as_str(), "closed");
     let response = outbox_rows(&w, &r).await.into_iter().find(|o| o.0 == "response").unwrap().4;
     assert!(response.contains("gedeeltelijk gegrond") && response.contains("Een belafspraak.") && !response.contains("Teamleider"), "{response}");
@@ -1026,12 +1049,12 @@ async fn letters_thread_only_to_their_own_recipient(db: Db) {
     let (w, cfg, ann) = setup_with(db, &format!("[[handlers]]\nname = \"Bob Berg\"\nemail = \"{bob}\"\n")).await;
     let store = daemon_store(&w).await;
     let r = email_case(&store, "Tom Thread", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
-    let complainant = store.case_detail(&r).await.unwrap().summary.complainant_email.unwrap();
+    let complainant = store.case_detail(&cref(&r)).await.unwrap().summary.complainant_email.unwrap();
     let complaint_id = scalar::<String>(&w, "SELECT m.message_id FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1", &r).await;
-    let case_id = store.case_link(&r).await.unwrap().unwrap().id;
+    let case_id = store.case_link(&cref(&r)).await.unwrap().unwrap().id;
     let message = |kind: &str, id: &str, from: &str| klachtd::store::MessageRecord {
-        direction: "in",
-        kind: kind.into(),
+        direction: klachtd::domain::history::Direction::In,
+        kind: kind.parse().unwrap(),
         dedupe_key: Some(format!("mid:{id}")),
         message_id: Some(id.into()),
         from_address: Some(from.into()),
@@ -1060,7 +1083,7 @@ async fn letters_thread_only_to_their_own_recipient(db: Db) {
         }
     };
     // A notice to a handler that went out must not be threaded to either.
-    let subject_of = store.case_detail(&r).await.unwrap().summary.handler.unwrap();
+    let subject_of = store.case_detail(&cref(&r)).await.unwrap().summary.handler.unwrap();
     assert_eq!(klachtd(&cfg, &["cases", "subject", &r, &subject_of]).0, 0);
     sent(&w).await;
 
@@ -1128,7 +1151,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
         let (store, url) = (store.clone(), url.clone());
         async move {
             let r = email_case(&store, name, d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
-            let address = store.case_detail(&r).await.unwrap().summary.complainant_email.unwrap();
+            let address = store.case_detail(&cref(&r)).await.unwrap().summary.complainant_email.unwrap();
             let pool = sqlx::AnyPool::connect(&url).await.unwrap();
             sqlx::query(
                 "INSERT INTO outbox (case_id, kind, recipient, subject, body, message_id, refs, status, next_attempt_at, created_at)
@@ -1146,16 +1169,16 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
     };
     let history = |r: String| {
         let store = store.clone();
-        async move { store.case_detail(&r).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect::<Vec<_>>() }
+        async move { store.case_detail(&cref(&r)).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect::<Vec<_>>() }
     };
 
     // Suppressed: released, by the person at the command line.
     let s1 = suppressed("Sam Suppressed").await;
-    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement_word(), "suppressed");
+    assert_eq!(store.case_detail(&cref(&s1)).await.unwrap().summary.acknowledgement_word(), "suppressed");
     let (code, out, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 acknowledgement(s) released"), "{out}");
-    assert_eq!(store.case_detail(&s1).await.unwrap().summary.acknowledgement_word(), "pending");
+    assert_eq!(store.case_detail(&cref(&s1)).await.unwrap().summary.acknowledgement_word(), "pending");
     assert!(history(s1.clone()).await.contains(&("handler-ann".to_string(), "acknowledgement-released".to_string())));
     let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
@@ -1163,7 +1186,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
 
     // Never written, but the case has an address: written and queued now, threaded.
     let n1 = email_case(&store, "Nina None", d(11, 2), [d(11, 9), d(11, 16), d(11, 30)]).await;
-    assert_eq!(store.case_detail(&n1).await.unwrap().summary.acknowledgement_word(), "none");
+    assert_eq!(store.case_detail(&cref(&n1)).await.unwrap().summary.acknowledgement_word(), "none");
     let (code, out, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &n1]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("written and queued"), "{out}");
@@ -1179,7 +1202,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
     let s2 = suppressed("Saar Suppressed").await;
     let (code, _, err) = klachtd(&cfg, &["cases", "acknowledged", &s2, "--date", "2026-11-04"]);
     assert_eq!(code, 0, "{err}");
-    assert!(store.case_detail(&s2).await.unwrap().summary.acknowledged_at.is_some());
+    assert!(store.case_detail(&cref(&s2)).await.unwrap().summary.acknowledged_at.is_some());
     let before = snapshot(&w, &s2).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s2]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
@@ -1198,7 +1221,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
     assert_eq!(klachtd(&cfg, &["cases", "acknowledged", &p, "--date", "2026-11-03"]).0, 0);
 
     // `cases subject` that moves the case notifies the new handler, as `cases assign` does.
-    let handler = store.case_detail(&p).await.unwrap().summary.handler.unwrap();
+    let handler = store.case_detail(&cref(&p)).await.unwrap().summary.handler.unwrap();
     let (next, next_email) = if handler == "Ann Smit" { ("Bob Berg", bob.clone()) } else { ("Ann Smit", ann.clone()) };
     let (code, out, err) = klachtd(&cfg, &["cases", "subject", &p, &handler]);
     assert_eq!(code, 0, "{err}");

@@ -53,6 +53,7 @@ async fn complaint(w: &World, name: &str, from: &str, body: &str) -> String {
     })
     .await
     .reference
+    .to_string()
 }
 
 /// The mails in `user`'s INBOX once there are `n`, as (subject, body).
@@ -77,7 +78,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     let store = w.store().await;
     // Bob is who the complaint is about: he gets a copy of the postponement.
     assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Bob Berg"]).0, 0);
-    let original = store.case_detail(&r).await.unwrap().summary.respond_by.clone();
+    let original = store.case_detail(&cref(&r)).await.unwrap().summary.respond_by.to_string();
     let original_day = chrono::NaiveDate::parse_from_str(&original, "%Y-%m-%d").unwrap();
 
     // More than four weeks, or without a reason: refused, nothing changes.
@@ -87,7 +88,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     assert!(err.contains("1 tot 4 weken"), "{err}");
     let empty = file(&w, "empty.txt", " ");
     assert!(klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "2", "--reason-file", &empty]).2.contains("reden"));
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, original);
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, original_day);
 
     // Reminders and escalations follow the date in force.
     let preview = |day: chrono::NaiveDate| klachtd(&cfg, &["reminders", "preview", "--at", &format!("{day} 09:00")]).1;
@@ -113,7 +114,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     assert!(copy.contains(&long(new_date)), "{copy}");
     // The deadline in force is the postponed one (reminders and escalations read it); the
     // original stays stored.
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, new_date.to_string());
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, new_date);
     let stored = scalar_text(&w, "SELECT original_respond_by FROM cases WHERE reference = $1", &r).await;
     assert_eq!(stored, Some(original.clone()));
     assert!(!preview(original_day).contains(&format!("{r}  respond")), "no reminder of the original date: {}", preview(original_day));
@@ -123,7 +124,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     let (code, _, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason]);
     assert_eq!(code, 1);
     assert!(err.contains("schriftelijke instemming"), "{err}");
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.respond_by, new_date.to_string(), "a refusal changes nothing");
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, new_date, "a refusal changes nothing");
     let (code, out, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason, "--consent", "mail van Mia Vos van vandaag"]);
     assert_eq!(code, 0, "{err}");
     let second = calendar.on_or_next_working_day(new_date + chrono::Days::new(7));
@@ -140,13 +141,13 @@ async fn postponement_final_response_and_retention(db: Db) {
     for needle in ["Nationale ombudsman", "binnen een jaar", long(term).as_str()] {
         assert!(mails[3].1.contains(needle), "{needle} missing in\n{}", mails[3].1);
     }
-    eventually("response recorded as sent", WAIT, || async { store.case_detail(&r).await.unwrap().summary.responded_at.map(|_| ()) }).await;
+    eventually("response recorded as sent", WAIT, || async { store.case_detail(&cref(&r)).await.unwrap().summary.responded_at.map(|_| ()) }).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "postpone", &r, "--weeks", "1", "--reason-file", &reason, "--consent", "x"]);
     assert_eq!(code, 1);
     assert!(err.contains("er is niets te verdagen"), "{err}");
 
     // The history: two postponements (the second with its consent), the response with its term.
-    let history = store.case_detail(&r).await.unwrap().history;
+    let history = store.case_detail(&cref(&r)).await.unwrap().history;
     let postponed: Vec<_> = history.iter().filter(|e| e.action == "postponed").collect();
     assert_eq!(postponed.len(), 2, "{history:?}");
     assert!(postponed[0].detail.contains(&format!("from {original} to {new_date}")) && postponed[0].detail.contains(&bob), "{postponed:?}");
@@ -172,7 +173,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     let (code, out, err) = klachtd(&cfg, &["retention", "run"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("from 0 case(s)"), "{out}");
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.complainant_email.as_deref(), Some(mia.as_str()));
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.complainant_email.as_deref(), Some(mia.as_str()));
     // Once the term has passed (its last day is yesterday), the period applies.
     let yesterday = (today - chrono::Days::new(1)).to_string();
     sqlx::query("UPDATE cases SET external_term_ends = $1 WHERE reference = $2").bind(yesterday).bind(&r).execute(&pool).await.unwrap();
@@ -180,7 +181,7 @@ async fn postponement_final_response_and_retention(db: Db) {
     let (code, out, err) = klachtd(&cfg, &["retention", "run"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("from 1 case(s)"), "{out}");
-    let detail = store.case_detail(&r).await.unwrap();
+    let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert_eq!(detail.summary.complainant_email, None);
     // The postponements' reasons, consent and the copies' addresses go with the rest.
     let json = serde_json::to_string(&detail).unwrap();
@@ -213,7 +214,10 @@ async fn not_handled_and_settled_close_apart(db: Db) {
         assert!(mails[1].1.contains(needle), "{needle} missing in\n{}", mails[1].1);
     }
     // It meets the deadline of the response, and the case takes no final response now.
-    eventually("not-handled letter recorded as sent", WAIT, || async { store.case_detail(&not_handled).await.unwrap().summary.responded_at.map(|_| ()) }).await;
+    eventually("not-handled letter recorded as sent", WAIT, || async {
+        store.case_detail(&cref(&not_handled)).await.unwrap().summary.responded_at.map(|_| ())
+    })
+    .await;
     let findings = file(&w, "f.txt", "x");
     let (code, _, err) = klachtd(&cfg, &["cases", "respond", &not_handled, "--outcome", "founded", "--findings-file", &findings]);
     assert_eq!(code, 1);
@@ -230,12 +234,12 @@ async fn not_handled_and_settled_close_apart(db: Db) {
     let (code, _, err) = klachtd(&cfg, &["cases", "settle", &settled, "--settlement-file", &how]);
     assert_eq!(code, 1);
     assert!(err.contains("heropen de zaak eerst"), "{err}");
-    eventually("settled letter recorded as sent", WAIT, || async { store.case_detail(&settled).await.unwrap().summary.responded_at.map(|_| ()) }).await;
+    eventually("settled letter recorded as sent", WAIT, || async { store.case_detail(&cref(&settled)).await.unwrap().summary.responded_at.map(|_| ()) }).await;
 
     // The history and the register count them apart.
-    let history = store.case_detail(&not_handled).await.unwrap().history;
+    let history = store.case_detail(&cref(&not_handled)).await.unwrap().history;
     assert!(history.iter().any(|e| e.action == "not-handled" && e.detail.contains("over-a-year") && e.detail.contains(&term.to_string())), "{history:?}");
-    let history = store.case_detail(&settled).await.unwrap().history;
+    let history = store.case_detail(&cref(&settled)).await.unwrap().history;
     assert!(history.iter().any(|e| e.action == "settled"), "{history:?}");
     let json = report(&cfg);
     assert_eq!(json["received"], 2);
@@ -312,19 +316,19 @@ async fn chapter_9_steps_by_mail(db: Db) {
             .await
         }
     };
-    let original = store.case_detail(&r).await.unwrap().summary.respond_by.clone();
+    let original = store.case_detail(&cref(&r)).await.unwrap().summary.respond_by;
     w.send(&ann, reply("UITSTEL 2\r\nWij wachten op advies.\r\n\r\nOp ma schreef klachtd:\r\n> oud").as_bytes()).await;
     let mails = inbox(&w, &ria, 2).await;
     assert!(mails[1].0.contains("meer tijd nodig") && mails[1].1.contains("Wij wachten op advies.") && !mails[1].1.contains("> oud"), "{mails:?}");
     assert_eq!(confirmations(1).await, vec![format!("[{r}] Uitgevoerd: uitstel")]);
-    assert_ne!(store.case_detail(&r).await.unwrap().summary.respond_by, original);
+    assert_ne!(store.case_detail(&cref(&r)).await.unwrap().summary.respond_by, original);
     // A second one without consent: refused, and the handler is told why.
     w.send(&ann, reply("UITSTEL 1\r\nNog even.").as_bytes()).await;
     let found = confirmations(2).await;
     assert!(found.contains(&format!("[{r}] Niet uitgevoerd: uitstel")), "{found:?}");
     // A copy to the person complained about, an invitation to be heard, its report.
     let piet = format!("{}@elders.test", unique("piet"));
-    store.add_subject(&r, "Piet Extern", "test").await.unwrap();
+    store.add_subject(&cref(&r), "Piet Extern", "test").await.unwrap();
     w.send(&ann, reply(&format!("AFSCHRIFT Piet Extern\r\n{piet}")).as_bytes()).await;
     let copy = inbox(&w, &piet, 1).await;
     assert!(copy[0].0.contains("Afschrift") && copy[0].1.contains("Niemand belde terug."), "{copy:?}");
@@ -346,12 +350,12 @@ async fn chapter_9_steps_by_mail(db: Db) {
     assert!(mails[4].0.contains("naar tevredenheid opgelost") && mails[4].1.contains("teruggebeld en tevreden"), "{mails:?}");
     let found = confirmations(6).await;
     assert_eq!(found.iter().filter(|s| s.contains("Niet uitgevoerd")).count(), 1, "only the postponement without consent was refused: {found:?}");
-    let history = store.case_detail(&r).await.unwrap().history;
+    let history = store.case_detail(&cref(&r)).await.unwrap().history;
     assert_eq!(history.iter().filter(|e| e.action == "postponed" && e.actor == "Ann Smit (e-mail)").count(), 1, "{history:?}");
     for action in ["settled", "disclosed", "hearing-invited", "hearing-held"] {
         assert!(history.iter().any(|e| e.action == action && e.actor == "Ann Smit (e-mail)"), "{action}: {history:?}");
     }
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.status.as_str(), "closed");
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.status.as_str(), "closed");
     daemon.stop().await;
 }
 
@@ -374,11 +378,11 @@ async fn a_copy_of_the_complaint_to_the_person_it_is_about(db: Db) {
         eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await.reference;
 
     // Only to a person recorded as the complaint's subject.
-    let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Bob Berg"]);
+    let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r.to_string(), "--name", "Bob Berg"]);
     assert_eq!(code, 1);
     assert!(err.contains("leg dat eerst vast"), "{err}");
-    assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Bob Berg"]).0, 0);
-    let (code, out, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Bob Berg"]);
+    assert_eq!(klachtd(&cfg, &["cases", "subject", &r.to_string(), "Bob Berg"]).0, 0);
+    let (code, out, err) = klachtd(&cfg, &["cases", "disclose", &r.to_string(), "--name", "Bob Berg"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("queued for {bob}")), "{out}");
     let copy = eventually("Bob's copy", WAIT, || async {
@@ -395,11 +399,11 @@ async fn a_copy_of_the_complaint_to_the_person_it_is_about(db: Db) {
     assert_eq!(copy.in_reply_to().as_text(), None, "never threaded to the complainant's mail");
 
     // Someone who is no handler, at the address given.
-    assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Piet Extern"]).0, 0);
-    let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r, "--name", "Piet Extern"]);
+    assert_eq!(klachtd(&cfg, &["cases", "subject", &r.to_string(), "Piet Extern"]).0, 0);
+    let (code, _, err) = klachtd(&cfg, &["cases", "disclose", &r.to_string(), "--name", "Piet Extern"]);
     assert_eq!(code, 1);
     assert!(err.contains("geef het e-mailadres"), "{err}");
-    assert_eq!(klachtd(&cfg, &["cases", "disclose", &r, "--name", "Piet Extern", "--email", &extern_address]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "disclose", &r.to_string(), "--name", "Piet Extern", "--email", &extern_address]).0, 0);
     let mails = inbox(&w, &extern_address, 1).await;
     assert!(mails[0].0.contains("Afschrift") && mails[0].1.contains("Beste Piet Extern"), "{mails:?}");
 

@@ -230,9 +230,9 @@ async fn handlers_assignment_and_reminder_preview_from_the_command_line() {
     daemon.stop().await;
     assert_eq!(case.handler.as_deref(), Some("Sue Bakker"), "Ann is named, so the supervisor gets it");
 
-    let (code, _, err) = klachtd(&["--config", cfg, "cases", "subject", &case.reference, "Ann Smit"]);
+    let (code, _, err) = klachtd(&["--config", cfg, "cases", "subject", &case.reference.to_string(), "Ann Smit"]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = klachtd(&["--config", cfg, "cases", "assign", &case.reference, "Ann Smit"]);
+    let (code, _, err) = klachtd(&["--config", cfg, "cases", "assign", &case.reference.to_string(), "Ann Smit"]);
     assert_eq!(code, 1);
     assert_eq!(err.trim(), format!("klachtd: Ann Smit kan {} niet behandelen: de klacht gaat over deze behandelaar (R5, onpartijdigheid)", case.reference));
 
@@ -245,7 +245,7 @@ async fn handlers_assignment_and_reminder_preview_from_the_command_line() {
     assert_eq!(w.store().await.count(Table::Outbox).await.unwrap(), outbox_before);
     let (_, out, _) = klachtd(&["--config", cfg, "reminders", "preview", "--at", "2026-12-02 20:00"]);
     assert!(out.contains("0 mail(s) would be sent"), "{out}");
-    let (_, out, _) = klachtd(&["--config", cfg, "cases", "show", &case.reference]);
+    let (_, out, _) = klachtd(&["--config", cfg, "cases", "show", &case.reference.to_string()]);
     assert!(out.contains("Handler:        Sue Bakker") && out.contains("Supervisor check: the complaint names Ann Smit"), "{out}");
 }
 
@@ -510,11 +510,11 @@ async fn cases_list_filters() {
         let today = klachtd::domain::calendar::amsterdam_date(chrono::Utc::now());
         let day = |n: i64| today + chrono::Duration::days(n);
         // Due in 2 days; due in 30 days; closed long ago.
-        let soon = register_by_hand(store, &hand_made_case(Some("A"), "a@example.test", "x", day(-3), [day(2), day(9), day(30)])).await;
-        let later = register_by_hand(store, &hand_made_case(Some("B"), "b@example.test", "x", day(-1), [day(30), day(40), day(50)])).await;
-        let closed = register_by_hand(store, &hand_made_case(Some("C"), "c@example.test", "x", day(-60), [day(-50), day(-40), day(-20)])).await;
+        let soon = register_by_hand(store, &hand_made_case(Some("A"), "a@example.test", "x", day(-3), [day(2), day(9), day(30)])).await.to_string();
+        let later = register_by_hand(store, &hand_made_case(Some("B"), "b@example.test", "x", day(-1), [day(30), day(40), day(50)])).await.to_string();
+        let closed = register_by_hand(store, &hand_made_case(Some("C"), "c@example.test", "x", day(-60), [day(-50), day(-40), day(-20)])).await.to_string();
         assert_eq!(klachtd(&["--config", cfg, "migrate"]).0, 0, "brings in the handler of the configuration");
-        store.assign(&later, "Ann Smit", "test").await.unwrap();
+        store.assign(&cref(&later), "Ann Smit", "test").await.unwrap();
         sqlx::any::install_default_drivers();
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&w.db.url).await.unwrap();
         sqlx::query("UPDATE cases SET status = 'closed' WHERE reference = $1").bind(&closed).execute(&mut conn).await.unwrap();

@@ -80,22 +80,35 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
         references.push(case.reference);
     }
     let (r, other) = (references[0].clone(), references[1].clone());
-    assert_eq!(klachtd(&cfg, &["cases", "subject", &r, "Bob Berg"]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "subject", &r.to_string(), "Bob Berg"]).0, 0);
 
     // Refusals: no place, a time that has passed.
     let day = (chrono::Utc::now() + chrono::Duration::days(21)).with_timezone(&chrono_tz::Europe::Amsterdam).date_naive();
     let at = format!("{day} 14:30");
-    let (code, _, err) = klachtd(&cfg, &["cases", "hearing-invite", &r, "--at", &at, "--place", " "]);
+    let (code, _, err) = klachtd(&cfg, &["cases", "hearing-invite", &r.to_string(), "--at", &at, "--place", " "]);
     assert_eq!(code, 1);
     assert!(err.contains("een plaats of een videolink"), "{err}");
-    let (code, _, err) = klachtd(&cfg, &["cases", "hearing-invite", &r, "--at", "2020-01-06 10:00", "--place", "Kamer 3"]);
+    let (code, _, err) = klachtd(&cfg, &["cases", "hearing-invite", &r.to_string(), "--at", "2020-01-06 10:00", "--place", "Kamer 3"]);
     assert_eq!(code, 1);
     assert!(err.contains("is voorbij"), "{err}");
 
     // The invitation, to Mia and to Bob.
     let (code, out, err) = klachtd(
         &cfg,
-        &["cases", "hearing-invite", &r, "--at", &at, "--minutes", "45", "--place", "Stadskantoor, kamer 3; Den Haag", "--answer-days", "3", "--with-subjects"],
+        &[
+            "cases",
+            "hearing-invite",
+            &r.to_string(),
+            "--at",
+            &at,
+            "--minutes",
+            "45",
+            "--place",
+            "Stadskantoor, kamer 3; Den Haag",
+            "--answer-days",
+            "3",
+            "--with-subjects",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&mia) && out.contains(&bob) && out.contains("answer by"), "{out}");
@@ -151,7 +164,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     assert!(before_answer.contains(&format!("{r}  hearing-answer reminder   {answer_by}")), "{before_answer}");
 
     // "No answer" cannot be recorded while the term to answer runs.
-    let (code, _, err) = klachtd(&cfg, &["cases", "no-hearing", &r, "--ground", "no-answer"]);
+    let (code, _, err) = klachtd(&cfg, &["cases", "no-hearing", &r.to_string(), "--ground", "no-answer"]);
     assert_eq!(code, 1);
     assert!(err.contains("de termijn om op de uitnodiging te antwoorden loopt tot"), "{err}");
 
@@ -178,13 +191,13 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     assert!(!after_answer.contains("hearing-answer"), "answered: no more reminders of the term\n{after_answer}");
     let detail = store.case_detail(&r).await.unwrap();
     assert_eq!(detail.summary.messages, messages_before + 1, "kept with its case");
-    assert_eq!(detail.message_list.last().unwrap().kind, "set-aside", "no follow-up that the handler must answer");
+    assert_eq!(detail.message_list.last().unwrap().kind.as_str(), "set-aside", "no follow-up that the handler must answer");
     assert_eq!(w.stack.messages(&mia, "INBOX").await.len(), 2, "no reply to a calendar answer (acknowledgement and invitation only)");
 
     // The report of the hearing reaches Mia.
     let report = w.dir.path().join("report.txt");
     std::fs::write(&report, "Mevrouw Vos lichtte toe dat Bob haar twee keer onderbrak.").unwrap();
-    let (code, out, err) = klachtd(&cfg, &["cases", "hearing-report", &r, "--report-file", report.to_str().unwrap()]);
+    let (code, out, err) = klachtd(&cfg, &["cases", "hearing-report", &r.to_string(), "--report-file", report.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("queued for {mia}")), "{out}");
     let letter = eventually("the report reaches Mia", WAIT, || async {
@@ -194,10 +207,10 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     assert!(letter.contains("artikel 9:10"), "{letter}");
 
     // The other case: no hearing, the complainant did not wish it.
-    let (code, _, err) = klachtd(&cfg, &["cases", "no-hearing", &other, "--ground", "maybe"]);
+    let (code, _, err) = klachtd(&cfg, &["cases", "no-hearing", &other.to_string(), "--ground", "maybe"]);
     assert_eq!(code, 1);
     assert!(err.contains("clearly-unfounded"), "{err}");
-    assert_eq!(klachtd(&cfg, &["cases", "no-hearing", &other, "--ground", "not-wished"]).0, 0);
+    assert_eq!(klachtd(&cfg, &["cases", "no-hearing", &other.to_string(), "--ground", "not-wished"]).0, 0);
 
     let history = store.case_detail(&r).await.unwrap().history;
     for action in ["hearing-invited", "hearing-answer", "hearing-held"] {

@@ -176,7 +176,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
         let dirk = cases.iter().find(|c| c.complainant_email.as_deref() == Some(deferred.as_str())).unwrap().reference.clone();
 
         // The refusal ends the attempts at once and the handler hears of it.
-        let is_notice = |m: &Vec<u8>| parsed(m).subject().is_some_and(|s| s.contains(&rita) && s.contains("niet aangekomen"));
+        let is_notice = |m: &Vec<u8>| parsed(m).subject().is_some_and(|s| s.contains(&rita.to_string()) && s.contains("niet aangekomen"));
         let notice = eventually("the handler is told", WAIT, || async { w.stack.messages(&ann, "INBOX").await.into_iter().find(is_notice) }).await;
         let notice = parsed(&notice);
         assert!(text_of(&notice).contains("blijvend"), "{}", text_of(&notice));
@@ -200,7 +200,8 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
         assert_eq!((status.outbox_undeliverable, status.outbox_pending), (1, 1), "{status:?}");
 
         // Queued again after the cause is "fixed" (here it is not, so it comes back).
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(&cfg).args(["outbox", "retry", &rita]).output().unwrap();
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(&cfg).args(["outbox", "retry", &rita.to_string()]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 mail(s) queued again"), "{}", String::from_utf8_lossy(&out.stdout));
         eventually("refused again", WAIT, || async {

@@ -46,11 +46,11 @@ async fn a_case_keeps_its_procedure_when_the_configuration_changes(db: Db) {
     .await;
     let r = case.reference.clone();
     let calendar = w.config.calendar();
-    let received = day(&case.received_on);
+    let received = case.received_on;
     let awb = Procedure::preset(Preset::Awb, false);
     let told = awb.deadlines(&calendar, received);
-    assert_eq!((case.acknowledge_by.as_str(), case.progress_by.as_deref()), (told.acknowledge_by.to_string().as_str(), None));
-    assert_eq!((case.respond_by.clone(), case.procedure.clone()), (told.respond_by.to_string(), awb.to_string()));
+    assert_eq!((case.acknowledge_by, case.progress_by), (told.acknowledge_by, None));
+    assert_eq!((case.respond_by, case.procedure.clone()), (told.respond_by, awb.to_string()));
     let ack = &bodies(&w, &mia, 1).await[0];
     assert!(ack.contains(&format!("Uiterlijk {} (binnen 6 weken na ontvangst)", long_date(told.respond_by, "nl"))), "{ack}");
     assert!(!ack.contains("hoe het met") && ack.contains("termijn van 5 werkdagen"), "no progress notice under the Awb:\n{ack}");
@@ -72,13 +72,13 @@ async fn a_case_keeps_its_procedure_when_the_configuration_changes(db: Db) {
     let (code, out, err) =
         klachtd(&cfg, &["cases", "register", "--name", "Bert Brief", "--received", &received.to_string(), "--description-file", desc.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let paper = store.case_detail(out.split(':').next().unwrap().trim()).await.unwrap().summary;
-    assert_eq!((paper.progress_by, paper.respond_by, paper.procedure), (new.progress_by.map(|d| d.to_string()), new.respond_by.to_string(), now.to_string()));
+    let paper = store.case_detail(&cref(out.split(':').next().unwrap().trim())).await.unwrap().summary;
+    assert_eq!((paper.progress_by, paper.respond_by, paper.procedure), (new.progress_by, new.respond_by, now.to_string()));
 
     // The case by mail keeps what its complainant was told: its dates, its reminders (no
     // progress notice on the new procedure's day), and the Awb's four weeks of postponement.
     let kept = store.case_detail(&r).await.unwrap().summary;
-    assert_eq!((kept.progress_by, kept.respond_by.clone(), kept.procedure), (None, told.respond_by.to_string(), awb.to_string()));
+    assert_eq!((kept.progress_by, kept.respond_by, kept.procedure), (None, told.respond_by, awb.to_string()));
     let preview = |day: NaiveDate| klachtd(&cfg, &["reminders", "preview", "--at", &format!("{day} 09:00")]).1;
     let on_the_day = preview(told.respond_by);
     assert!(on_the_day.contains(&format!("{r}  respond     reminder   {}", told.respond_by)), "{on_the_day}");
@@ -88,10 +88,10 @@ async fn a_case_keeps_its_procedure_when_the_configuration_changes(db: Db) {
     let reason = w.dir.path().join("reason.txt");
     std::fs::write(&reason, "Wij vragen advies.").unwrap();
     let postpone = |reference: &str, weeks: &str| klachtd(&cfg, &["cases", "postpone", reference, "--weeks", weeks, "--reason-file", reason.to_str().unwrap()]);
-    let (code, _, err) = postpone(&paper.reference, "1");
+    let (code, _, err) = postpone(&paper.reference.to_string(), "1");
     assert_eq!(code, 1);
     assert!(err.contains("kent geen verdaging"), "{err}");
-    let (code, out, err) = postpone(&r, "4");
+    let (code, out, err) = postpone(&r.to_string(), "4");
     assert_eq!(code, 0, "{err}");
     let postponed = calendar.on_or_next_working_day(told.respond_by + chrono::Days::new(28));
     assert!(out.contains(&format!("due by {postponed}")), "{out}");
@@ -129,9 +129,9 @@ async fn cases_from_before_migrate_with_the_seeds_regulation(db: Db) {
     pool.close().await;
 
     let store = klachtd::store::Store::open(&test_db.url, 2).await.unwrap();
-    let case = store.case_detail("KL-2026-0007").await.unwrap().summary;
-    assert_eq!((case.procedure, case.progress_by.as_deref()), (Procedure::default().to_string(), Some("2026-12-04")));
-    let letter_case = store.letter_case("KL-2026-0007").await.unwrap();
-    assert_eq!((letter_case.procedure, letter_case.progress_by.as_deref()), (Procedure::preset(Preset::Reintegratie, false), Some("2026-12-04")));
+    let case = store.case_detail(&cref("KL-2026-0007")).await.unwrap().summary;
+    assert_eq!((case.procedure, case.progress_by), (Procedure::default().to_string(), Some(day("2026-12-04"))));
+    let letter_case = store.letter_case(&cref("KL-2026-0007")).await.unwrap();
+    assert_eq!((letter_case.procedure, letter_case.progress_by), (Procedure::preset(Preset::Reintegratie, false), Some(day("2026-12-04"))));
     store.close().await;
 }

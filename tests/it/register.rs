@@ -36,7 +36,7 @@ fn d(year: i32, month: u32, day: u32) -> NaiveDate {
 /// A complaint registered as intake would, with the deadlines given by hand.
 async fn case(store: &Store, name: Option<&str>, description: &str, received: NaiveDate, deadlines: [NaiveDate; 3]) -> String {
     let address = format!("{}@example.test", unique("klager"));
-    register_by_hand(store, &hand_made_case(name, &address, description, received, deadlines)).await
+    register_by_hand(store, &hand_made_case(name, &address, description, received, deadlines)).await.to_string()
 }
 
 fn message(id: Option<String>, from: Option<String>, body: &str, received_at: i64, kind: &str) -> MessageRecord {
@@ -45,20 +45,20 @@ fn message(id: Option<String>, from: Option<String>, body: &str, received_at: i6
 
 /// Everything a refused action must leave as it was.
 async fn snapshot(store: &Store, reference: &str) -> String {
-    serde_json::to_string(&store.case_detail(reference).await.unwrap()).unwrap()
+    serde_json::to_string(&store.case_detail(&cref(reference)).await.unwrap()).unwrap()
 }
 
 async fn complete_clears_the_flags_and_the_history_records_it(db: Db) {
     let (w, cfg) = setup(db).await;
     let store = w.store().await;
     let r = case(store, None, "", d(2026, 11, 2), [d(2026, 11, 9), d(2026, 11, 16), d(2026, 11, 30)]).await;
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.incomplete, vec!["description", "name"]);
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.incomplete, vec!["description", "name"]);
 
     // An address alone completes nothing.
     let (code, out, first_log) = klachtd(&cfg, &["cases", "complete", &r, "--email", "ans.nieuw@example.test"]);
     assert_eq!(code, 0, "{first_log}");
     assert_eq!(out.trim(), format!("{r}: e-mail address corrected; still missing description, name"));
-    let s = store.case_detail(&r).await.unwrap().summary;
+    let s = store.case_detail(&cref(&r)).await.unwrap().summary;
     assert_eq!(s.complainant_email.as_deref(), Some("ans.nieuw@example.test"));
     assert_eq!(s.incomplete, vec!["description", "name"]);
 
@@ -67,7 +67,7 @@ async fn complete_clears_the_flags_and_the_history_records_it(db: Db) {
     let (code, out, err) = klachtd(&cfg, &["cases", "complete", &r, "--name", "Ans de Vries", "--description-file", &desc]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), format!("{r}: name, description corrected; complete"));
-    let detail = store.case_detail(&r).await.unwrap();
+    let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert!(detail.summary.incomplete.is_empty(), "{:?}", detail.summary.incomplete);
     assert_eq!(detail.summary.complainant_name.as_deref(), Some("Ans de Vries"));
     assert_eq!(detail.description, "Mijn uitkering kwam drie maanden te laat.");
@@ -91,7 +91,7 @@ async fn complete_clears_the_flags_and_the_history_records_it(db: Db) {
     // Only the name: the description flag stays where the description is still missing.
     let r2 = case(store, None, " ", d(2026, 11, 3), [d(2026, 11, 10), d(2026, 11, 17), d(2026, 12, 1)]).await;
     assert_eq!(klachtd(&cfg, &["cases", "complete", &r2, "--name", "Piet"]).0, 0);
-    assert_eq!(store.case_detail(&r2).await.unwrap().summary.incomplete, vec!["description"]);
+    assert_eq!(store.case_detail(&cref(&r2)).await.unwrap().summary.incomplete, vec!["description"]);
 }
 
 async fn a_refused_correction_changes_nothing(db: Db) {
@@ -118,7 +118,7 @@ async fn a_refused_correction_changes_nothing(db: Db) {
     // The same through the store: a refusal, and nothing changed.
     let refused = store
         .correct_case(
-            &r,
+            &cref(&r),
             &klachtd::store::corrections::Correction { name: Some("Ans".into()), email: Some("ans@".into()), description: Some("Tekst.".into()) },
             "test",
         )
@@ -151,12 +151,12 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     store.upsert_handler("Bob de Wit", &format!("{}@dienst.test", unique("bob")), false).await.unwrap();
     store.upsert_handler("Sue Bakker", &format!("{}@dienst.test", unique("sue")), true).await.unwrap();
     let r = case(store, Some("Karel Klager"), "Bob de Wit nam nooit op.", d(2026, 11, 2), [d(2026, 11, 9), d(2026, 11, 16), d(2026, 11, 30)]).await;
-    let s = store.case_detail(&r).await.unwrap().summary;
+    let s = store.case_detail(&cref(&r)).await.unwrap().summary;
     assert_eq!(s.supervisor_check, "Bob de Wit");
     assert_eq!(s.handler.as_deref(), Some("Ann Smit"), "a named handler is skipped");
 
     // Before the check: the named handler is refused, with the reason, and nothing changes.
-    let refused = store.assign(&r, "Bob de Wit", "test").await.unwrap_err();
+    let refused = store.assign(&cref(&r), "Bob de Wit", "test").await.unwrap_err();
     assert!(matches!(refused, StoreError::NamedInComplaint { .. }), "{refused}");
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "assign", &r, "Bob de Wit"]);
@@ -169,7 +169,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     );
     assert_eq!(snapshot(store, &r).await, before);
     // Others can be assigned meanwhile; reminders carry the open check.
-    store.assign(&r, "Sue Bakker", "test").await.unwrap();
+    store.assign(&cref(&r), "Sue Bakker", "test").await.unwrap();
     let preview = || klachtd(&cfg, &["reminders", "preview", "--at", "2026-11-05 10:00"]).1;
     assert!(preview().contains("supervisor check"), "{}", preview());
 
@@ -177,7 +177,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     let (code, out, err) = klachtd(&cfg, &["cases", "checked", &r]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("{r}: assignment checked")), "{out}");
-    let detail = store.case_detail(&r).await.unwrap();
+    let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert_eq!(detail.summary.supervisor_check, "");
     let event = detail.history.iter().find(|e| e.action == "supervisor-checked").expect("history records the check");
     assert_eq!(event.actor, "handler-ann");
@@ -188,7 +188,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     let (code, out, err) = klachtd(&cfg, &["cases", "assign", &r, "Bob de Wit"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("assigned to Bob de Wit"), "{out}");
-    assert_eq!(store.case_detail(&r).await.unwrap().summary.handler.as_deref(), Some("Bob de Wit"));
+    assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.handler.as_deref(), Some("Bob de Wit"));
     let before = snapshot(store, &r).await;
     let (code, _, err) = klachtd(&cfg, &["cases", "checked", &r]);
     assert_eq!((code, err.trim()), (1, format!("klachtd: {r} heeft geen controle door een leidinggevende openstaan").as_str()));
@@ -197,17 +197,17 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
 
     // The check is about naming, not about the subject: a recorded subject stays refused.
-    store.add_subject(&r, "Bob de Wit", "test").await.unwrap();
-    assert!(matches!(store.assign(&r, "Bob de Wit", "test").await.unwrap_err(), StoreError::NotImpartial { .. }));
+    store.add_subject(&cref(&r), "Bob de Wit", "test").await.unwrap();
+    assert!(matches!(store.assign(&cref(&r), "Bob de Wit", "test").await.unwrap_err(), StoreError::NotImpartial { .. }));
     // A reassignment because the handler turns out to be a subject skips the named handler too.
     let about_bob = case(store, Some("Lot"), "Bob de Wit belde niet terug.", d(2026, 11, 4), [d(2026, 11, 11), d(2026, 11, 18), d(2026, 12, 2)]).await;
-    let first = store.case_detail(&about_bob).await.unwrap().summary.handler.unwrap();
+    let first = store.case_detail(&cref(&about_bob)).await.unwrap().summary.handler.unwrap();
     assert_ne!(first, "Bob de Wit");
-    assert_eq!(store.add_subject(&about_bob, &first, "test").await.unwrap().as_deref(), Some("Sue Bakker"), "neither {first} nor the named Bob");
+    assert_eq!(store.add_subject(&cref(&about_bob), &first, "test").await.unwrap().as_deref(), Some("Sue Bakker"), "neither {first} nor the named Bob");
     // A case that names nobody needs no check.
     let plain = case(store, Some("Els"), "Niemand belde terug.", d(2026, 11, 3), [d(2026, 11, 10), d(2026, 11, 17), d(2026, 12, 1)]).await;
     assert_eq!(klachtd(&cfg, &["cases", "checked", &plain]).0, 1);
-    store.assign(&plain, "Bob de Wit", "test").await.unwrap();
+    store.assign(&cref(&plain), "Bob de Wit", "test").await.unwrap();
 }
 
 /// A hand-made month, long past: every deadline not met is judged on the last day of the
@@ -304,13 +304,13 @@ async fn retention_purges_old_mail_outside_any_case(db: Db) {
         content_type: "application/pdf".into(),
         size: data.len() as i64,
         sha256: files.save(data).unwrap(),
-        role: "document",
+        role: klachtd::domain::inbound::AttachmentRole::Document,
     };
 
     // A case whose attachment is the same file as one of the old bounces': that file stays.
     let r = case(store, Some("Karel Klager"), "Klacht.", d(2026, 11, 2), [d(2026, 11, 9), d(2026, 11, 16), d(2026, 11, 30)]).await;
     let shared = attachment(b"gedeeld document", "gedeeld.pdf");
-    let case_id = store.case_link(&r).await.unwrap().unwrap().id;
+    let case_id = store.case_link(&cref(&r)).await.unwrap().unwrap().id;
     let follow_up = message(Some(format!("{}@example.test", unique("vervolg"))), Some("karel@example.test".into()), "Bijlage.", old, "follow-up");
     assert!(store.record_message(Some(case_id), &follow_up, std::slice::from_ref(&shared)).await.unwrap());
 

@@ -234,10 +234,10 @@ async fn a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command
         "the other is told: {code} {out} {err}"
     );
     let case = eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().pop().filter(|c| c.acknowledgement_word() == "sent") }).await;
-    assert_eq!((case.received_on.as_str(), case.complainant_email.as_deref()), ("2026-11-20", Some(karin.as_str())));
+    assert_eq!((case.received_on.to_string().as_str(), case.complainant_email.as_deref()), ("2026-11-20", Some(karin.as_str())));
     let acks =
         eventually("the acknowledgement reaches Karin", WAIT, || async { Some(w.stack.messages(&karin, "INBOX").await).filter(|m| !m.is_empty()) }).await;
-    assert!(parsed(&acks[0]).subject().unwrap().contains(&case.reference));
+    assert!(parsed(&acks[0]).subject().unwrap().contains(&case.reference.to_string()));
     let detail = store.case_detail(&case.reference).await.unwrap();
     assert!(
         detail

@@ -37,7 +37,7 @@ fn message(key: &str) -> MessageRecord {
     hand_made_message(key, None, "complaint", "", 0)
 }
 
-fn ack(reference: &str) -> OutgoingMail {
+fn ack(reference: &klachtd::domain::reference::CaseRef) -> OutgoingMail {
     OutgoingMail {
         kind: klachtd::store::MailKind::Acknowledgement,
         recipient: "test@example.test".into(),
@@ -65,7 +65,7 @@ async fn concurrent_registrations_get_distinct_consecutive_references(db: Db) {
             Registration::Duplicate => panic!("no duplicates here"),
         }
     }
-    let expected: HashSet<String> = (1..=20).map(|n| format!("KL-2026-{n:04}")).collect();
+    let expected: HashSet<_> = (1..=20).map(|n| klachtd::domain::reference::CaseRef::new("KL", 2026, n)).collect();
     assert_eq!(refs, expected);
     assert_eq!(a.count(Table::Outbox).await.unwrap(), 20);
 }
@@ -73,13 +73,13 @@ async fn concurrent_registrations_get_distinct_consecutive_references(db: Db) {
 async fn a_mail_registered_twice_is_a_duplicate_and_burns_no_number(db: Db) {
     let (_dir, _db, a, b) = two_instances(db).await;
     let first = a.register_case(&new_case(20), &message("same"), &[], |r| Some(ack(r))).await.unwrap();
-    assert!(matches!(first, Registration::Registered { ref reference, .. } if reference == "KL-2026-0001"));
+    assert!(matches!(first, Registration::Registered { ref reference, .. } if reference.to_string() == "KL-2026-0001"));
     let again = b.register_case(&new_case(20), &message("same"), &[], |r| Some(ack(r))).await.unwrap();
     assert_eq!(again, Registration::Duplicate);
     assert_eq!(a.count(Table::Cases).await.unwrap(), 1);
     assert_eq!(a.count(Table::Outbox).await.unwrap(), 1);
     let next = b.register_case(&new_case(21), &message("other"), &[], |r| Some(ack(r))).await.unwrap();
-    assert!(matches!(next, Registration::Registered { ref reference, .. } if reference == "KL-2026-0002"), "{next:?}");
+    assert!(matches!(next, Registration::Registered { ref reference, .. } if reference.to_string() == "KL-2026-0002"), "{next:?}");
 }
 
 /// The intake's batch: each mail in a savepoint of one transaction. A duplicate (here a mail
@@ -91,7 +91,7 @@ async fn a_duplicate_in_a_batch_rolls_back_alone(db: Db) {
         let mut mail = batch.savepoint().await.unwrap();
         match a.register_case_on(&mut mail, &new_case(20), &message(key), &[], |r| Some(ack(r))).await.unwrap() {
             Registration::Registered { reference, .. } => {
-                assert_eq!(Some(reference.as_str()), expected);
+                assert_eq!(Some(reference.to_string().as_str()), expected);
                 mail.commit().await.unwrap();
             }
             Registration::Duplicate => {
@@ -124,7 +124,7 @@ async fn cases_written_together_number_on_per_year_and_take_handlers_in_turn(db:
 
     let mut tx = a.transaction().await.unwrap();
     let references = a.case_references_on(&mut tx, &cases.iter().map(|c| c.received_on).collect::<Vec<_>>()).await.unwrap();
-    assert_eq!(references, ["KL-2026-0002", "KL-2027-0001", "KL-2026-0003"]);
+    assert_eq!(references, [cref("KL-2026-0002"), cref("KL-2027-0001"), cref("KL-2026-0003")]);
     let rows: Vec<CaseToWrite> = (0..3)
         .map(|i| CaseToWrite {
             reference: references[i].clone(),
@@ -143,10 +143,10 @@ async fn cases_written_together_number_on_per_year_and_take_handlers_in_turn(db:
         assert_eq!(a.case_reference(*id).await.unwrap(), *reference, "ids in the order given");
         handlers.push(detail.summary.handler.clone().unwrap());
         let actions: Vec<&str> = detail.history.iter().map(|e| e.action.as_str()).collect();
-        let acknowledged = if reference == "KL-2027-0001" { "none" } else { "pending" };
+        let acknowledged = if *reference == cref("KL-2027-0001") { "none" } else { "pending" };
         assert_eq!(detail.summary.acknowledgement_word(), acknowledged, "{reference}");
         let mut expected = vec!["registered"];
-        if reference == "KL-2026-0003" {
+        if *reference == cref("KL-2026-0003") {
             assert_eq!(detail.summary.supervisor_check, "Ann");
             expected.push("supervisor-check");
         }
@@ -166,7 +166,7 @@ async fn cases_written_together_number_on_per_year_and_take_handlers_in_turn(db:
     let rows: Vec<CaseToWrite> = again
         .iter()
         .map(|m| CaseToWrite {
-            reference: format!("KL-2026-{}", m.dedupe_key.clone().unwrap()),
+            reference: klachtd::domain::reference::CaseRef::new("KL", 2026, 9000 + m.dedupe_key.as_deref().map_or(0, |k| k.len() as u32)),
             case: &cases[0],
             message: m,
             attachments: &[],
@@ -250,7 +250,7 @@ async fn cases_are_listed_in_batches_without_gaps_or_repeats(db: Db) {
         let open = i % 2 == 0;
         let due = if open && i % 5 == 0 { "2026-12-10" } else { "2027-01-31" };
         let handler = if i % 3 == 0 { ann.to_string() } else { "NULL".into() };
-        format!("('KL-2026-{i:05}', '{}', 'email', 'x', 'x', '2026-12-01', 0, '{due}', '{due}', '{due}', 0, {handler})", if open { "open" } else { "closed" })
+        format!("('KL-2026-{i:04}', '{}', 'email', 'x', 'x', '2026-12-01', 0, '{due}', '{due}', '{due}', 0, {handler})", if open { "open" } else { "closed" })
     };
     let conn = pool(&test_db.url).await;
     for chunk in (1..=n).collect::<Vec<i64>>().chunks(200) {
@@ -263,9 +263,9 @@ async fn cases_are_listed_in_batches_without_gaps_or_repeats(db: Db) {
     }
     let list = |filter: CaseFilter| {
         let store = store.clone();
-        async move { store.cases_matching(&filter).map_ok(|c| c.reference).try_collect::<Vec<String>>().await.unwrap() }
+        async move { store.cases_matching(&filter).map_ok(|c| c.reference.to_string()).try_collect::<Vec<String>>().await.unwrap() }
     };
-    let expect = |keep: &dyn Fn(i64) -> bool, limit: usize| (1..=n).filter(|i| keep(*i)).take(limit).map(|i| format!("KL-2026-{i:05}")).collect::<Vec<_>>();
+    let expect = |keep: &dyn Fn(i64) -> bool, limit: usize| (1..=n).filter(|i| keep(*i)).take(limit).map(|i| format!("KL-2026-{i:04}")).collect::<Vec<_>>();
     let day = NaiveDate::from_ymd_opt(2026, 12, 10);
     assert_eq!(list(CaseFilter::default()).await, expect(&|_| true, usize::MAX));
     for limit in [0, 1, 99, 100, 101, 1100, 1101, 1234, 5000] {
@@ -303,7 +303,7 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
         .map(|i| {
             let status = if i % 2 == 0 { "open" } else { "closed" };
             let handler = if i % 3 == 0 { ann_id.to_string() } else { "NULL".into() };
-            format!("('KL-2026-{i:05}', '{status}', 'email', 'x', 'x', '2026-12-01', 0, '2026-12-10', '2026-12-10', '2026-12-10', 0, {handler})")
+            format!("('KL-2026-{i:04}', '{status}', 'email', 'x', 'x', '2026-12-01', 0, '2026-12-10', '2026-12-10', '2026-12-10', 0, {handler})")
         })
         .collect();
     let sql = format!(
@@ -313,7 +313,7 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&conn).await.unwrap();
     let ann = WebUser { name: "Ann Smit".into(), email: "ann@dienst.test".into(), supervisor: false };
     let sam = WebUser { name: "Sam Smits".into(), email: "sam@dienst.test".into(), supervisor: true };
-    let references = |ids: &mut dyn Iterator<Item = i64>| ids.map(|i| format!("KL-2026-{i:05}")).collect::<Vec<_>>();
+    let references = |ids: &mut dyn Iterator<Item = i64>| ids.map(|i| format!("KL-2026-{i:04}")).collect::<Vec<_>>();
     // Every page of closed cases, following `older`.
     let closed_pages = |user: WebUser, assigned_now: bool| {
         let store = store.clone();
@@ -321,7 +321,7 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
             let (mut pages, mut before) = (Vec::new(), None);
             loop {
                 let page = store.cases_for(&user, assigned_now, CaseList::Closed { before, limit: 4 }).await.unwrap();
-                pages.push(page.cases.into_iter().map(|c| c.reference).collect::<Vec<_>>());
+                pages.push(page.cases.into_iter().map(|c| c.reference.to_string()).collect::<Vec<_>>());
                 match page.older {
                     Some(id) => before = Some(id),
                     None => return pages,
@@ -332,7 +332,7 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
 
     let open = store.cases_for(&sam, false, CaseList::Open).await.unwrap();
     assert_eq!(open.older, None);
-    assert_eq!(open.cases.into_iter().map(|c| c.reference).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 2 == 0)));
+    assert_eq!(open.cases.into_iter().map(|c| c.reference.to_string()).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 2 == 0)));
     let pages = closed_pages(sam.clone(), false).await;
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 4, 1], "13 closed cases, 4 a page");
     assert_eq!(pages.concat(), references(&mut (1..=n).rev().filter(|i| i % 2 == 1)), "newest first, none twice or left out");
@@ -342,5 +342,5 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
     assert_eq!(closed_pages(ann.clone(), false).await.concat(), anns_closed);
     assert_eq!(closed_pages(ann.clone(), true).await.concat(), anns_closed);
     let anns_open = store.cases_for(&ann, false, CaseList::Open).await.unwrap().cases;
-    assert_eq!(anns_open.into_iter().map(|c| c.reference).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 6 == 0)));
+    assert_eq!(anns_open.into_iter().map(|c| c.reference.to_string()).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 6 == 0)));
 }

@@ -489,9 +489,12 @@ async fn walk_through_the_workspace(db: Db) {
     violations.extend(browser.axe().await.into_iter().map(|v| format!("sign-in link: {v}")));
     browser.click("#use-link").await;
     let list = browser.wait_for("my cases", "id=\"cases\"").await;
-    assert!(list.contains(&reference), "my cases lists {reference}");
+    assert!(list.contains(&reference.to_string()), "my cases lists {reference}");
     let position = |r: &str| list.find(&format!(">{r}</a>")).unwrap_or_else(|| panic!("{r} listed"));
-    assert!(position(&overdue) < position(&reference) && position(&reference) < position(&ahead), "most urgent first");
+    assert!(
+        position(&overdue.to_string()) < position(&reference.to_string()) && position(&reference.to_string()) < position(&ahead.to_string()),
+        "most urgent first"
+    );
     assert!(list.contains("status missed"), "an overdue deadline is marked");
     assert!(browser.current_url().await.ends_with("/cases"));
     // The database keeps no token: the link's mail in the outbox lost its body when it was used.
@@ -589,7 +592,7 @@ async fn walk_through_the_workspace(db: Db) {
         stack.messages(&mia, "INBOX").await.into_iter().find(|m| text_of(&parsed(m)).contains("fout in ons systeem"))
     })
     .await;
-    assert!(String::from_utf8_lossy(&response).contains(&reference));
+    assert!(String::from_utf8_lossy(&response).contains(&reference.to_string()));
     let case = w.store().await.case_detail(&reference).await.unwrap();
     assert_eq!(case.summary.status.as_str(), "closed");
     assert!(case.history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "final-response"), "{:?}", case.history);
@@ -609,10 +612,10 @@ async fn walk_through_the_workspace(db: Db) {
     let unknown = bob_client.get("/cases/KL-1999-0001").await;
     assert_eq!((denied.status, unknown.status), (404, 404));
     assert_eq!(denied.text(), unknown.text());
-    assert!(!denied.text().contains("drie maanden") && !denied.text().contains(&reference));
+    assert!(!denied.text().contains("drie maanden") && !denied.text().contains(&reference.to_string()));
     assert_eq!(bob_client.get(&format!("/cases/{reference}/attachments/0")).await.status, 404);
     for list in ["/cases?all=1", "/cases?all=1&closed=1"] {
-        assert!(!bob_client.get(list).await.text().contains(&reference), "Bob's list {list} does not show Ann's case");
+        assert!(!bob_client.get(list).await.text().contains(&reference.to_string()), "Bob's list {list} does not show Ann's case");
     }
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     let new: Vec<_> = history[events_before..].iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
@@ -626,7 +629,7 @@ async fn walk_through_the_workspace(db: Db) {
     let unreadable_form = bob_client.post(&format!("/cases/{reference}/progress"), &[("csrf", &bob_csrf), ("expected", "morgen")]).await;
     assert_eq!((posted.status, unknown.status, unreadable_form.status), (404, 404, 404));
     assert_eq!(posted.text(), unknown.text());
-    assert!(!posted.text().contains(&reference));
+    assert!(!posted.text().contains(&reference.to_string()));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     let new: Vec<_> = history[events_before + 2..].iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.detail.as_str())).collect();
     assert_eq!(new, [("Bob Berg (web)", "access-refused", "action note"), ("Bob Berg (web)", "access-refused", "action progress")]);
@@ -664,14 +667,14 @@ async fn walk_through_the_workspace(db: Db) {
     browser.click("#use-link").await;
     // The list, not just any page: the link's page must have finished signing in.
     let mine = browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
-    assert!(!mine.contains(&reference), "a supervisor's own cases leave out Ann's case, which all cases show");
+    assert!(!mine.contains(&reference.to_string()), "a supervisor's own cases leave out Ann's case, which all cases show");
     // All cases: the open ones (Ann's two by hand), and the closed one a click further.
     browser.goto(&format!("{base}/cases?all=1")).await;
     let open = browser.wait_for("all cases", "id=\"cases\"").await;
-    assert!(open.contains(&overdue) && !open.contains(&reference), "open cases only");
+    assert!(open.contains(&overdue.to_string()) && !open.contains(&reference.to_string()), "open cases only");
     browser.click("#closed-cases").await;
     let closed = browser.wait_for("all closed cases", "id=\"closed-intro\"").await;
-    assert!(closed.contains(&reference) && !closed.contains(&overdue), "closed cases only");
+    assert!(closed.contains(&reference.to_string()) && !closed.contains(&overdue.to_string()), "closed cases only");
     assert!(browser.current_url().await.ends_with("/cases?scope=all&state=closed"), "{}", browser.current_url().await);
     browser.screenshot(&format!("{db:?}-closed-cases").to_lowercase()).await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("closed cases: {v}")));
@@ -712,8 +715,8 @@ async fn walk_through_the_workspace(db: Db) {
     let registered = sam_client.request("POST", "/paper", Some("multipart/form-data; boundary=XyZ"), &body).await;
     assert_eq!(registered.status, 200, "{}", registered.text());
     let paper = w.store().await.list_cases().await.unwrap().into_iter().find(|c| c.source == "post").expect("the paper complaint is a case");
-    assert_eq!((paper.received_on.as_str(), paper.attachments), ("2026-11-20", 1));
-    assert!(registered.text().contains(&paper.reference));
+    assert_eq!((paper.received_on.to_string().as_str(), paper.attachments), ("2026-11-20", 1));
+    assert!(registered.text().contains(&paper.reference.to_string()));
     let detail = w.store().await.case_detail(&paper.reference).await.unwrap();
     assert_eq!(detail.attachment_list[0].filename, "scan_brief.pdf");
     // As from the command line, the registering handler is named on the paper complaint's record.

@@ -5,6 +5,7 @@
 
 use super::{ActionError, Actions, Done};
 use crate::domain::case_action::{CaseAction, Unreadable};
+use crate::domain::history::HistoryEvent;
 use crate::domain::reference::CaseRef;
 use crate::store::web::WebUser;
 use crate::store::{LetterCase, StoreError};
@@ -16,11 +17,10 @@ impl Actions {
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference, action = name))]
     pub async fn perform_as(&self, user: &WebUser, reference: &str, name: &str, action: Result<CaseAction, Unreadable>) -> Result<Done, ActionError> {
         let actor = format!("{} (web)", user.name);
-        let case = match CaseRef::parse_any(reference) {
-            Some(_) => self.store.letter_case(reference).await,
-            None => Err(StoreError::UnknownCase(reference.into())),
+        let Some(parsed) = CaseRef::parse_any(reference) else {
+            return Err(ActionError::Unknown);
         };
-        let case = match case {
+        let case = match self.store.letter_case(&parsed).await {
             Ok(case) => case,
             Err(StoreError::UnknownCase(_)) => return Err(ActionError::Unknown),
             Err(e) => return Err(e.into()),
@@ -30,7 +30,7 @@ impl Actions {
             return Err(self.refuse(user, &case, &actor, name).await);
         }
         let action = action?;
-        super::perform::done_now(self.perform_on(reference, Some(&case), action, &actor, None).await?)
+        super::perform::done_now(self.perform_on(&parsed, Some(&case), action, &actor, None).await?)
     }
 
     /// Records the refusal on the case and says which one it is: not allowed to a reader,
@@ -38,7 +38,7 @@ impl Actions {
     async fn refuse(&self, user: &WebUser, case: &LetterCase, actor: &str, name: &str) -> ActionError {
         tracing::warn!(reference = %case.reference, action = name, "web: action refused (R9)");
         let refused = async {
-            self.store.record_access(case.id, actor, "access-refused", &format!("action {name}")).await?;
+            self.store.record_access(case.id, actor, HistoryEvent::AccessRefused, &format!("action {name}")).await?;
             self.store.may_read(&case.reference, user).await
         };
         match refused.await {

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use super::{stored_date, stored_deadlines, ActionError, Actions, Delivery};
+use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::templates::{long_date, CaseContext, DisclosureContext, LetterContent, LetterContext, RecipientContext};
 use crate::domain::awb::{self, HistoryKind, NotHandledGround, Postponement};
@@ -30,12 +30,13 @@ impl Actions {
         origin: Option<&MailOrigin>,
     ) -> Result<(Option<Delivery>, NaiveDate), ActionError> {
         let settings = self.settings.get();
-        let previous = stored_date(&case.respond_by, "stored date of the final response")?;
+        let previous = case.respond_by;
         let consent = consent.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
         let asked = Postponement { weeks, reason: &reason, consent: consent.as_deref() };
         // The case's own procedure limits it, and `[postponement] max_weeks` as configured now.
         let max_weeks = case.procedure.postponement_weeks(&settings.calendar, previous).min(settings.postpone_max_weeks);
-        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, max_weeks, &asked).map_err(ActionError::refused)?;
+        let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, max_weeks, &asked)
+            .map_err(|refused| ActionError::refused(refused.to_string()))?;
         let language = self.language();
         let content = LetterContent::Postponement {
             reason: reason.trim().to_string(),
@@ -97,7 +98,7 @@ impl Actions {
             return Ok(Vec::new());
         }
         let settings = self.settings.get();
-        let deadlines = stored_deadlines(case)?;
+        let deadlines = case.deadlines();
         let context = LetterContext {
             organisation: &settings.organisation,
             case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),
@@ -137,7 +138,7 @@ impl Actions {
         origin: Option<&MailOrigin>,
     ) -> Result<Option<String>, ActionError> {
         let name = name.trim();
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         if !self.store.is_subject(case.id, name).await? {
             return Err(ActionError::refused(format!(
                 "{name:?} is not recorded as the person the complaint is about; record them first (klachtd cases subject {reference} \"{name}\")"
@@ -158,7 +159,7 @@ impl Actions {
         let detail = self.store.case_detail(reference).await?;
         let documents = self.store.case_documents(case.id).await?;
         let settings = self.settings.get();
-        let deadlines = stored_deadlines(case)?;
+        let deadlines = case.deadlines();
         let context = DisclosureContext {
             organisation: &settings.organisation,
             case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),

@@ -6,6 +6,7 @@ use super::{one_line, ActionError, Actions, Transient};
 use crate::app::templates::{CaseReference, ConfirmationContext, RecipientContext};
 use crate::domain::case_action::CaseAction;
 use crate::domain::mail_actions;
+use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::MailKind;
 use crate::store::{MailOrigin, MessageRecord, OutgoingMail};
 
@@ -28,7 +29,7 @@ impl Actions {
     /// The handler who sent a reply to a notification about `reference`, if the reply is
     /// authentic: the sender is an active handler and the subject carries the token for this
     /// case and this sender. A forged From alone never passes.
-    pub async fn authenticate_reply(&self, reference: &str, from: &str, subject: &str) -> crate::store::Result<Option<String>> {
+    pub async fn authenticate_reply(&self, reference: &CaseRef, from: &str, subject: &str) -> crate::store::Result<Option<String>> {
         let (Some(secret), Some(token)) = (&self.mail_secret, mail_actions::token_in(subject)) else {
             return Ok(None);
         };
@@ -36,13 +37,13 @@ impl Actions {
             return Ok(None);
         };
         if !mail_actions::verify(secret, reference, from, token) {
-            tracing::warn!(reference, "a reply carried an action token that does not verify; treated as ordinary mail");
+            tracing::warn!(%reference, "a reply carried an action token that does not verify; treated as ordinary mail");
             return Ok(None);
         }
         // A token stays valid for its case and handler; acting also needs the sender to handle
         // the case now (or to be a supervisor), so a reassignment takes the right away.
         if !self.store.may_act_on(reference, from).await? {
-            tracing::warn!(reference, "a reply carried the token of a handler who no longer handles the case; treated as ordinary mail");
+            tracing::warn!(%reference, "a reply carried the token of a handler who no longer handles the case; treated as ordinary mail");
             return Ok(None);
         }
         Ok(Some(name))
@@ -63,8 +64,8 @@ impl Actions {
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference))]
     pub async fn carry_out_reply(
         &self,
-        case_id: i64,
-        reference: &str,
+        case_id: CaseId,
+        reference: &CaseRef,
         name: &str,
         from: &str,
         token: &str,
@@ -95,7 +96,7 @@ impl Actions {
         };
         let reason = match result {
             Ok(Some(_)) => {
-                tracing::info!(reference, done = true, "handler action by mail");
+                tracing::info!(%reference, done = true, "handler action by mail");
                 return Ok(ReplyDone::Recorded);
             }
             Ok(None) => return Ok(ReplyDone::AlreadyRecorded),
@@ -114,7 +115,7 @@ impl Actions {
                 Err(e) => one_line(&e),
             },
         };
-        tracing::info!(reference, done = false, "handler action by mail refused");
+        tracing::info!(%reference, done = false, "handler action by mail refused");
         match self.store.record_action_mail(case_id, &origin(false, Some(reason))).await? {
             true => Ok(ReplyDone::Recorded),
             false => Ok(ReplyDone::AlreadyRecorded),
@@ -126,7 +127,7 @@ impl Actions {
     #[allow(clippy::too_many_arguments)]
     fn confirmation(
         &self,
-        reference: &str,
+        reference: &CaseRef,
         name: &str,
         from: &str,
         label: &str,
@@ -147,7 +148,7 @@ impl Actions {
         match settings.letters.render("action-confirmation", &context) {
             Ok(letter) => Some(self.notice(reference, MailKind::Confirmation, name, from, letter)),
             Err(e) => {
-                tracing::error!(reference, error = %e, "the confirmation of an action by mail cannot be rendered");
+                tracing::error!(%reference, error = %e, "the confirmation of an action by mail cannot be rendered");
                 None
             }
         }

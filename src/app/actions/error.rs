@@ -85,7 +85,7 @@ pub enum ActionError {
     /// The handler may read the case (this reference) but not do this: it is not theirs (any
     /// more), or only a supervisor may.
     #[error("{0} is not yours to act on, or the action is a supervisor's")]
-    NotAllowed(String),
+    NotAllowed(crate::domain::reference::CaseRef),
 }
 
 /// A passing failure: the database or the disk. For an action by mail this means the mail is
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn a_refusal_keeps_its_english_wording_and_has_its_dutch() {
         let nl = messages::load(None, "nl").unwrap();
-        let e = ActionError::from(StoreError::NamedInComplaint { handler: "Bob Berg".into(), reference: "KL-2026-0002".into() });
+        let e = ActionError::from(StoreError::NamedInComplaint { handler: "Bob Berg".into(), reference: "KL-2026-0002".parse().unwrap() });
         let ActionError::Refused(refusal) = &e else { panic!("{e:?}") };
         assert_eq!(refusal.message().key, "refusal_named_in_complaint");
         assert_eq!(

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
-use super::{flat, stored_deadlines, ActionError, Actions, Delivery};
+use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, CaseContext, HearingContext};
@@ -51,7 +51,7 @@ impl Actions {
         if answer_by > amsterdam_date(hearing.start) {
             return Err(ActionError::refused(format!("the term to answer (to {answer_by}) ends after the hearing; give fewer days or a later hearing")));
         }
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         let Some(complainant) = case.complainant_email.clone() else {
             return Err(ActionError::refused(format!("{reference} has no e-mail address; invite the complainant by post and record it as a note")));
         };
@@ -70,8 +70,7 @@ impl Actions {
         let addresses: Vec<String> = invitees.iter().map(|(_, e, _)| e.clone()).collect();
         let local = hearing.start.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M");
         let detail = format!("hearing on {local} ({} min) at {place}; invited {}; answer by {answer_by}; uid {uid}", hearing.minutes, addresses.join(", "));
-        let done =
-            flat(self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await)?;
+        let done = self.store.queue_hearing_invitation(case.id, reference, &mails, &uid, hearing.start.timestamp(), answer_by, actor, &detail, origin).await?;
         Ok(done.then_some((addresses, answer_by)))
     }
 
@@ -138,7 +137,7 @@ impl Actions {
 
     fn case_context(&self, case: &LetterCase) -> Result<CaseContext, ActionError> {
         let settings = self.settings.get();
-        let deadlines = stored_deadlines(case)?;
+        let deadlines = case.deadlines();
         Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()))
     }
 
@@ -154,7 +153,7 @@ impl Actions {
         if report.is_empty() {
             return Err(ActionError::refused("the report of the hearing is empty"));
         }
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         let settings = self.settings.get();
         let context = HearingContext {
             organisation: &settings.organisation,
@@ -195,12 +194,12 @@ impl Actions {
             }
         };
         let recorded = self.store.record_hearing(case.id, reference, &report, mail.as_ref(), actor, origin).await;
-        if !matches!(recorded, Ok(Ok(true))) {
+        if !matches!(recorded, Ok(true)) {
             if let Delivery::Print(path) = &delivery {
                 let _ = std::fs::remove_file(path);
             }
         }
-        Ok(flat(recorded)?.then_some(delivery))
+        Ok(recorded?.then_some(delivery))
     }
 
     /// Records why there was no hearing (9:10(2)); "no answer" only once the term set has passed
@@ -212,12 +211,12 @@ impl Actions {
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<()>, ActionError> {
-        let reference = case.reference.as_str();
+        let reference = &case.reference;
         let state = self.store.hearing_state(case.id).await?;
         let today = amsterdam_date(Utc::now());
         if let Some(why) = no_hearing_refusal(reference, ground, state.answer_by, state.answer.as_deref(), today) {
             return Err(ActionError::refused(why));
         }
-        Ok(flat(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await)?.then_some(()))
+        Ok(self.store.record_no_hearing(case.id, reference, ground, actor, origin).await?.then_some(()))
     }
 }

@@ -7,12 +7,13 @@
 
 use chrono::NaiveDate;
 
-use super::{stored_deadlines, ActionError, Actions, Delivery};
+use super::{ActionError, Actions, Delivery};
 use crate::app::new_message_id;
 use crate::app::retention::write_letter;
 use crate::app::templates::{long_date, AcknowledgementContext, CaseContext, LetterContent, LetterContext};
 use crate::domain::mail_actions;
 use crate::domain::procedure::{Outcome, Step};
+use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::{LetterCase, LetterEffect, MailOrigin, OutgoingMail};
 
@@ -107,7 +108,7 @@ impl Actions {
     ) -> Result<Option<Delivery>, ActionError> {
         let settings = self.settings.get();
         let language = settings.letters.language();
-        let deadlines = stored_deadlines(case)?;
+        let deadlines = case.deadlines();
         let context = LetterContext {
             organisation: &settings.organisation,
             case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], language),
@@ -158,16 +159,12 @@ impl Actions {
             }
         };
         let queued = self.store.queue_letter(case, step, &effect, mail.as_ref(), actor, origin).await;
-        if !matches!(queued, Ok(Ok(true))) {
+        if !matches!(queued, Ok(true)) {
             if let Delivery::Print(path) = &delivery {
                 let _ = std::fs::remove_file(path);
             }
         }
-        match queued? {
-            Err(refused) => Err(refused.into()),
-            Ok(true) => Ok(Some(delivery)),
-            Ok(false) => Ok(None),
-        }
+        Ok(queued?.then_some(delivery))
     }
 
     /// Sends the acknowledgement of a case that did not go out: one that was held or
@@ -175,7 +172,7 @@ impl Actions {
     /// case has an e-mail address, one is written and queued now. `actor` goes into the
     /// history. Refused, changing nothing, once an acknowledgement was sent or recorded, while
     /// one is queued, or when there is no address (then: post it and use `cases acknowledged`).
-    pub(super) async fn release_acknowledgement(&self, reference: &str, actor: &str) -> Result<String, ActionError> {
+    pub(super) async fn release_acknowledgement(&self, reference: &CaseRef, actor: &str) -> Result<String, ActionError> {
         let released = self.store.release_held(reference, actor).await?;
         if released > 0 {
             return Ok(format!("{released} acknowledgement(s) released"));
@@ -199,7 +196,7 @@ impl Actions {
             )));
         };
         let thread = self.store.letter_case(reference).await?;
-        let deadlines = stored_deadlines(&thread)?;
+        let deadlines = thread.deadlines();
         let settings = self.settings.get();
         let incomplete: Vec<&str> = case.incomplete.iter().map(String::as_str).collect();
         let context = AcknowledgementContext {

@@ -21,17 +21,15 @@
 
 use std::path::PathBuf;
 
-use chrono::NaiveDate;
-
 use crate::app::new_message_id;
 use crate::app::settings::SharedSettings;
 use crate::app::templates::{AssignedContext, CaseContext, CaseReference, Letter, NoticeContext, RecipientContext};
 use crate::config::Config;
-use crate::domain::calendar::Deadlines;
 use crate::domain::mail_actions;
+use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::attachments::AttachmentStore;
-use crate::store::{OutboxItem, OutgoingMail, Refused, Store};
+use crate::store::{OutboxItem, OutgoingMail, Store};
 use crate::telemetry::one_line;
 
 mod access;
@@ -91,13 +89,13 @@ impl Actions {
 
     /// Tells the responsible handler that a case is theirs. With actions by mail on, the
     /// subject carries the token that lets them act by replying.
-    pub async fn notify_assignment(&self, reference: &str) -> Result<(), ActionError> {
+    pub async fn notify_assignment(&self, reference: &CaseRef) -> Result<(), ActionError> {
         let case = self.store.letter_case(reference).await?;
         let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
             return Ok(());
         };
         let settings = self.settings.get();
-        let deadlines = stored_deadlines(&case)?;
+        let deadlines = case.deadlines();
         let marker = self.mail_secret.as_ref().map(|secret| mail_actions::marker(&mail_actions::token(secret, reference, &email)));
         let context = AssignedContext {
             organisation: &settings.organisation,
@@ -113,12 +111,12 @@ impl Actions {
     }
 
     /// Tells the handler of a closed case that mail arrived on it (the case is not reopened).
-    pub async fn notify_mail_on_closed_case(&self, reference: &str) -> Result<(), ActionError> {
+    pub async fn notify_mail_on_closed_case(&self, reference: &CaseRef) -> Result<(), ActionError> {
         self.notify_handler(reference, "closed-case-mail", "mail on a closed case").await
     }
 
     /// Tells the case's handler that one of our letters came back undelivered.
-    pub async fn notify_delivery_failure(&self, reference: &str) -> Result<(), ActionError> {
+    pub async fn notify_delivery_failure(&self, reference: &CaseRef) -> Result<(), ActionError> {
         self.notify_handler(reference, "delivery-failed", "a letter was not delivered").await
     }
 
@@ -139,7 +137,7 @@ impl Actions {
 
     /// Queues the notice `letter` (a template that needs only the case's reference) to the
     /// case's handler; `why` goes into the history.
-    async fn notify_handler(&self, reference: &str, letter: &str, why: &str) -> Result<(), ActionError> {
+    async fn notify_handler(&self, reference: &CaseRef, letter: &str, why: &str) -> Result<(), ActionError> {
         if let Some((case_id, mail)) = self.handler_notice(reference, letter, false).await? {
             self.store.queue_notice(case_id, &mail, why).await?;
         }
@@ -148,10 +146,10 @@ impl Actions {
 
     /// The notice `letter` to the case's handler, with the case's row id; `None` (logged) when
     /// it has no handler. `refused`: see [`NoticeContext`].
-    async fn handler_notice(&self, reference: &str, letter: &str, refused: bool) -> Result<Option<(i64, OutgoingMail)>, ActionError> {
+    async fn handler_notice(&self, reference: &CaseRef, letter: &str, refused: bool) -> Result<Option<(CaseId, OutgoingMail)>, ActionError> {
         let case = self.store.letter_case(reference).await?;
         let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
-            tracing::warn!(reference, letter, "no handler to tell");
+            tracing::warn!(%reference, letter, "no handler to tell");
             return Ok(None);
         };
         let settings = self.settings.get();
@@ -166,7 +164,7 @@ impl Actions {
     }
 
     /// A mail to a handler (a notice, a confirmation): not threaded, never held.
-    fn notice(&self, reference: &str, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
+    fn notice(&self, reference: &CaseRef, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
         self.first_mail(&format!("{reference}.{kind}"), kind, name, email, letter)
     }
 
@@ -185,27 +183,4 @@ impl Actions {
             status: OutboxStatus::Pending,
         }
     }
-}
-
-/// A store call the procedure may refuse, as one result: the refusal is the action's.
-fn flat<T>(result: crate::store::Result<Result<T, Refused>>) -> Result<T, ActionError> {
-    result?.map_err(ActionError::from)
-}
-
-/// The dates a case was registered with, as stored (the response's as postponed), never
-/// recomputed: a change of the configuration does not move them.
-fn stored_deadlines(case: &crate::store::LetterCase) -> Result<Deadlines, ActionError> {
-    let date = |d: &str| stored_date(d, &format!("stored date {d:?} of {}", case.reference));
-    Ok(Deadlines {
-        received: date(&case.received_on)?,
-        acknowledge_by: date(&case.acknowledge_by)?,
-        progress_by: case.progress_by.as_deref().map(date).transpose()?,
-        respond_by: date(&case.respond_by)?,
-    })
-}
-
-/// A date as the store keeps it (`YYYY-MM-DD`); one that does not parse is a failure of the
-/// stored data, named by `what`.
-fn stored_date(date: &str, what: &str) -> Result<NaiveDate, ActionError> {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|e| ActionError::Failed(anyhow::Error::new(e).context(what.to_string())))
 }

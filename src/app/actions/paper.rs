@@ -11,6 +11,9 @@ use super::{ActionError, Actions, Delivery};
 use crate::app::retention::write_letter;
 use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
+use crate::domain::history::{Direction, MessageKind};
+use crate::domain::inbound::AttachmentRole;
+use crate::domain::reference::CaseRef;
 use crate::domain::terms::Procedure;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::MailKind;
@@ -31,7 +34,7 @@ impl Actions {
     /// Registers a complaint received by post, with its real date of receipt; deadlines count
     /// from that date. With an e-mail address the acknowledgement is mailed, otherwise written
     /// to a file for printing.
-    pub async fn register_paper(&self, paper: PaperComplaint, actor: &str) -> Result<(String, Delivery), ActionError> {
+    pub async fn register_paper(&self, paper: PaperComplaint, actor: &str) -> Result<(CaseRef, Delivery), ActionError> {
         if paper.name.trim().is_empty() {
             return Err(ActionError::refused("a paper complaint needs the complainant's name"));
         }
@@ -87,7 +90,13 @@ impl Actions {
             let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display())).map_err(ActionError::disk)?;
             let sha256 = self.attachments.save(&data).map_err(ActionError::disk)?;
             let filename = display_filename(path.file_name().and_then(|n| n.to_str()));
-            records.push(AttachmentRecord { filename, content_type: "application/octet-stream".into(), size: data.len() as i64, sha256, role: "document" });
+            records.push(AttachmentRecord {
+                filename,
+                content_type: "application/octet-stream".into(),
+                size: data.len() as i64,
+                sha256,
+                role: AttachmentRole::Document,
+            });
         }
         Ok(records)
     }
@@ -129,8 +138,8 @@ fn paper_records(
         forwarded: None,
     };
     let message = MessageRecord {
-        direction: "in",
-        kind: "letter".into(),
+        direction: Direction::In,
+        kind: MessageKind::Letter,
         dedupe_key: None,
         message_id: None,
         from_address: paper.email.clone(),
@@ -145,7 +154,7 @@ fn paper_records(
 }
 
 /// How the acknowledgement of a registered case goes out: printed, or mailed.
-fn delivery(reference: &str, printed: Option<anyhow::Result<PathBuf>>, email: Option<String>) -> Result<Delivery, ActionError> {
+fn delivery(reference: &CaseRef, printed: Option<anyhow::Result<PathBuf>>, email: Option<String>) -> Result<Delivery, ActionError> {
     match (printed, email) {
         (Some(Ok(path)), _) => Ok(Delivery::Print(path)),
         // Registered: trying again would register it twice, so this is no passing failure.

@@ -8,6 +8,7 @@ use super::{ActionError, Actions, Delivery};
 use crate::domain::awb::{NoHearingGround, NotHandledGround};
 use crate::domain::case_action::CaseAction;
 use crate::domain::procedure::Category;
+use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::EmailAddress;
 use crate::store::corrections::{Corrected, Correction};
 use crate::store::{LetterCase, MailOrigin};
@@ -66,15 +67,19 @@ impl Actions {
     /// Carries out `action` on the case `reference` for `actor` (a name with the way in, as the
     /// history shows it). Nothing is recorded unless it succeeds.
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference, action = action.name()))]
-    pub async fn perform(&self, reference: &str, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
-        done_now(self.perform_from(reference, action, actor, None).await?)
+    pub async fn perform(&self, reference: &CaseRef, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
+        match self.perform_from(reference, action, actor, None).await? {
+            Some(done) => Ok(done),
+            // Only an action asked for by a mail can have been recorded before.
+            None => Err(ActionError::refused("this was recorded before")),
+        }
     }
 
     /// The action, asked for by `origin` (a reply by mail, recorded in the same transaction)
     /// or not. `None`: that mail was recorded before, and nothing was done now.
     pub(super) async fn perform_from(
         &self,
-        reference: &str,
+        reference: &CaseRef,
         action: CaseAction,
         actor: &str,
         origin: Option<&MailOrigin>,
@@ -86,7 +91,7 @@ impl Actions {
     /// already (to check who may act), so that it is looked up once.
     pub(super) async fn perform_on(
         &self,
-        reference: &str,
+        reference: &CaseRef,
         known: Option<&LetterCase>,
         action: CaseAction,
         actor: &str,
@@ -141,7 +146,7 @@ impl Actions {
     }
 
     /// A note on the case: never sent to anyone.
-    async fn note(&self, reference: &str, text: String, actor: &str, origin: Option<&MailOrigin>) -> Result<Option<Done>, ActionError> {
+    async fn note(&self, reference: &CaseRef, text: String, actor: &str, origin: Option<&MailOrigin>) -> Result<Option<Done>, ActionError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(ActionError::refused("the note is empty"));
@@ -157,7 +162,7 @@ impl Actions {
 
     /// The actions that write no letter to the complainant (only from the command line and
     /// the web).
-    async fn record(&self, reference: &str, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
+    async fn record(&self, reference: &CaseRef, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
         let store = &self.store;
         Ok(match action {
             CaseAction::Assign { handler } => {
@@ -201,7 +206,7 @@ impl Actions {
                 Done::Escalated { to, on }
             }
             CaseAction::Reopen => {
-                super::flat(store.reopen(reference, actor).await)?;
+                store.reopen(reference, actor).await?;
                 Done::Reopened
             }
             CaseAction::Acknowledged { on } => {

@@ -3,6 +3,9 @@
 //! before klachtd first met the mailbox).
 
 use super::*;
+use crate::domain::history::MessageKind;
+use crate::domain::inbound::AttachmentRole;
+use crate::domain::reference::CaseRef;
 
 impl Intake {
     pub(super) async fn register(
@@ -11,7 +14,7 @@ impl Intake {
         mail: &InboundMail,
         raw: &Raw<'_>,
         arrived: DateTime<Utc>,
-        mentions: Option<String>,
+        mentions: Option<CaseRef>,
     ) -> Result<Done, IntakeError> {
         let settings = self.settings.get();
         let complaint = self.complaint(&settings, mail, raw, arrived, mentions).await?;
@@ -39,13 +42,13 @@ impl Intake {
         mail: &InboundMail,
         raw: &Raw<'_>,
         arrived: DateTime<Utc>,
-        mentions: Option<String>,
+        mentions: Option<CaseRef>,
     ) -> Result<Complaint, IntakeError> {
         let received_on = amsterdam_date(arrived);
         let deadlines = settings.procedure.deadlines(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
         let mut incomplete = Vec::new();
-        if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == "document" && is_readable_document(&a.content_type)) {
+        if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == AttachmentRole::Document && is_readable_document(&a.content_type)) {
             incomplete.push("description");
         }
         // The complainant of record, to whom the letters go: the person at `From`, or the
@@ -76,7 +79,7 @@ impl Intake {
             forwarded: mail.forwarded.clone(),
         };
         Ok(Complaint {
-            record: self.message_record(mail, raw, arrived, "complaint", ""),
+            record: self.message_record(mail, raw, arrived, MessageKind::Complaint, ""),
             case,
             attachments,
             deadlines,
@@ -102,7 +105,7 @@ impl Intake {
 
     /// The acknowledgement of the complaint registered as `reference`; none if it cannot be
     /// written (the case is registered without one).
-    pub(super) fn acknowledgement(&self, settings: &Settings, complaint: &Complaint, reference: &str, status: OutboxStatus) -> Option<OutgoingMail> {
+    pub(super) fn acknowledgement(&self, settings: &Settings, complaint: &Complaint, reference: &CaseRef, status: OutboxStatus) -> Option<OutgoingMail> {
         let from = complaint.from.as_ref()?;
         let context = AcknowledgementContext {
             organisation: &settings.organisation,
@@ -148,12 +151,12 @@ pub(super) struct Complaint {
     pub(super) in_reply_to: Option<String>,
     pub(super) references: Vec<String>,
     /// A case the text names, whose sender is not known on it (noted in the history).
-    pub(super) mentions: Option<String>,
+    pub(super) mentions: Option<CaseRef>,
 }
 
 impl Complaint {
     /// The complaint registered as `reference`, and what is left to do once that has committed.
-    pub(super) fn registered(self, reference: String, acknowledgement: Option<OutboxStatus>, assigned: bool) -> Done {
+    pub(super) fn registered(self, reference: CaseRef, acknowledgement: Option<OutboxStatus>, assigned: bool) -> Done {
         Done {
             outcome: Outcome::Registered { reference: reference.clone() },
             later: Some(Later::Registered {

@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Done, Intake, IntakeError, Outcome};
 use crate::domain::inbound::InboundMail;
+use crate::domain::reference::CaseRef;
 use crate::store::{CaseToWrite, Conn, OutboxStatus, Seen};
 
 /// The new complaints of a batch that wait to be written, and what became of those taken up
@@ -47,7 +48,7 @@ struct Waiting {
     mail: InboundMail,
     raw: Vec<u8>,
     arrived: DateTime<Utc>,
-    mentions: Option<String>,
+    mentions: Option<CaseRef>,
 }
 
 impl Deferred {
@@ -73,7 +74,7 @@ impl Deferred {
     }
 
     /// Keeps the new complaint `tag` to be written with the others.
-    pub(super) fn add(&mut self, tag: u32, dedupe_key: String, mail: InboundMail, raw: &[u8], arrived: DateTime<Utc>, mentions: Option<String>) {
+    pub(super) fn add(&mut self, tag: u32, dedupe_key: String, mail: InboundMail, raw: &[u8], arrived: DateTime<Utc>, mentions: Option<CaseRef>) {
         self.keys.insert(dedupe_key.clone());
         self.message_ids.extend(mail.message_id.clone());
         self.waiting.push(Waiting { tag, dedupe_key, mail, raw: raw.to_vec(), arrived, mentions });

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{inbound, outcome_name, Intake, IntakeError, Origin, Outcome, ReleaseError};
+use crate::domain::history::HistoryEvent;
 use crate::store::set_aside::HeldKind;
 use crate::store::StoreError;
 
@@ -46,8 +47,8 @@ impl Intake {
         let arrived = DateTime::from_timestamp(held.received_at, 0).unwrap_or_else(Utc::now);
         let outcome = self.handle_alone(&mail, &raw, arrived, origin).await?;
         let (action, why) = match held.kind {
-            HeldKind::Quarantined => ("released-from-quarantine", held.reason),
-            kind => ("released-from-set-aside", format!("{} ({})", held_as(kind), held.reason)),
+            HeldKind::Quarantined => (HistoryEvent::ReleasedFromQuarantine, held.reason),
+            kind => (HistoryEvent::ReleasedFromSetAside, format!("{} ({})", held_as(kind), held.reason)),
         };
         if let Outcome::Registered { reference } | Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. } = &outcome {
             // The mail is recorded; a failure here loses only the note of who released it.

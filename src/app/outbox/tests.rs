@@ -14,6 +14,7 @@ use crate::app::settings::{Settings, SharedSettings};
 use crate::app::templates::Letters;
 use crate::config::Config;
 use crate::domain::case_action::CaseAction;
+use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::MailKind;
 
 struct World {
@@ -55,7 +56,7 @@ impl World {
     }
 
     /// A complaint by post from Mia (acknowledged by mail), handled by Ann; its reference.
-    async fn case(&self) -> String {
+    async fn case(&self) -> CaseRef {
         let paper = PaperComplaint {
             name: "Mia Vos".into(),
             email: Some("mia@example.test".into()),
@@ -93,8 +94,8 @@ async fn claims_sends_and_records_the_acknowledgement() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].mail.kind, MailKind::Acknowledgement);
     assert_eq!(sent[0].mail.recipient, "mia@example.test");
-    assert!(sent[0].mail.subject.contains(&reference), "{}", sent[0].mail.subject);
-    assert!(sent[0].mail.message_id.ends_with("@dienst.test") && sent[0].mail.message_id.starts_with(&reference), "{}", sent[0].mail.message_id);
+    assert!(sent[0].mail.subject.contains(&reference.to_string()), "{}", sent[0].mail.subject);
+    assert!(sent[0].mail.message_id.ends_with("@dienst.test") && sent[0].mail.message_id.starts_with(&reference.to_string()), "{}", sent[0].mail.message_id);
     assert_eq!(w.counts().await, [("sent".to_string(), 1)]);
     assert_eq!((count(&w.health.mails_sent), count(&w.health.acknowledgements_sent)), (1, 1));
     // Recorded, so the journal is empty again, and nothing is sent twice.
@@ -134,7 +135,7 @@ async fn a_permanent_refusal_is_undeliverable_and_the_handler_is_told() {
     let sent = w.stub.sent();
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!((sent[1].mail.recipient.as_str(), sent[1].mail.kind), ("ann@dienst.test", MailKind::Notice));
-    assert!(sent[1].mail.subject.contains(&reference) || sent[1].mail.body.contains(&reference), "{:?}", sent[1].mail);
+    assert!(sent[1].mail.subject.contains(&reference.to_string()) || sent[1].mail.body.contains(&reference.to_string()), "{:?}", sent[1].mail);
     assert_eq!(w.counts().await, [("sent".to_string(), 1), ("undeliverable".to_string(), 1)]);
 }
 
@@ -168,7 +169,7 @@ async fn a_letter_goes_out_to_the_complainant_with_its_threading() {
     let letter = sent.iter().find(|i| i.mail.kind == MailKind::Progress).expect("the progress letter went out");
     assert_eq!(letter.mail.recipient, "mia@example.test");
     assert!(letter.mail.body.contains("We spreken de aannemer."), "{}", letter.mail.body);
-    assert!(letter.mail.subject.contains(&reference));
+    assert!(letter.mail.subject.contains(&reference.to_string()));
     assert!(
         letter.mail.references.contains(&ack.mail.message_id) || letter.mail.in_reply_to.as_deref() == Some(ack.mail.message_id.as_str()),
         "{:?}",

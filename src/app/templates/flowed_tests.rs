@@ -10,7 +10,7 @@ fn acknowledgement(language: &str, received: NaiveDate) -> Letter {
     let deadlines = crate::domain::calendar::Deadlines::compute(&crate::domain::calendar::Calendar::default(), received);
     let context = AcknowledgementContext {
         organisation: &sample_context().organisation,
-        case: CaseContext::new("KL-2026-0001", Some("Jan"), &deadlines, &Default::default(), &["description"], language),
+        case: CaseContext::new(&"KL-2026-0001".parse().unwrap(), Some("Jan"), &deadlines, &Default::default(), &["description"], language),
     };
     letters.render("acknowledgement", &context).unwrap()
 }

@@ -51,7 +51,7 @@ mod tests {
     fn letters(procedure: Procedure, language: &str) -> (String, String) {
         let received = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let deadlines = procedure.deadlines(&Calendar::default(), received);
-        let case = CaseContext::new("KL-2026-0001", Some("Jan"), &deadlines, &procedure, &[], language);
+        let case = CaseContext::new(&"KL-2026-0001".parse().unwrap(), Some("Jan"), &deadlines, &procedure, &[], language);
         let organisation = organisation();
         let letters = Letters::load(None, language).unwrap();
         let ack = letters.render("acknowledgement", &AcknowledgementContext { organisation: &organisation, case: case.clone() }).unwrap();

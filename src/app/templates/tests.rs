@@ -65,7 +65,7 @@ fn override_directory_wins_and_bad_templates_are_reported() {
 fn typed_contexts_have_the_shape_of_the_letters_contexts() {
     let organisation = sample_context().organisation;
     let deadlines = crate::domain::calendar::Deadlines::compute(&Default::default(), NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
-    let case = CaseContext::new("KL-2026-0001", None, &deadlines, &Default::default(), &["name"], "nl");
+    let case = CaseContext::new(&"KL-2026-0001".parse().unwrap(), None, &deadlines, &Default::default(), &["name"], "nl");
     fn value(v: &impl Serialize) -> serde_json::Value {
         serde_json::to_value(v).unwrap()
     }

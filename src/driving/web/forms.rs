@@ -168,11 +168,11 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     match web.actions.perform_as(&session.user, &reference, &name, action).await {
         Ok(_) => {
             web.wake.notify_one();
-            tracing::info!(reference, action = name, "handler action on the web");
+            tracing::info!(%reference, action = name, "handler action on the web");
             Redirect::to(&format!("/cases/{reference}?done={name}")).into_response()
         }
         Err(e) => {
-            tracing::info!(reference, action = name, "handler action on the web not carried out");
+            tracing::info!(%reference, action = name, "handler action on the web not carried out");
             NotDone { web: &web, session, back: &back, error: e }.into_response()
         }
     }
@@ -203,7 +203,7 @@ impl IntoResponse for NotDone<'_> {
                 tracing::error!(error = %one_line(&e), "web: action failed");
                 web.message(StatusCode::INTERNAL_SERVER_ERROR, Some(session), "failed", "", Some(back))
             }
-            ActionError::NotAllowed(reference) => web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference, Some(back)),
+            ActionError::NotAllowed(reference) => web.message(StatusCode::FORBIDDEN, Some(session), "not_yours", &reference.to_string(), Some(back)),
             ActionError::Unknown => web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some("/cases")),
         }
     }

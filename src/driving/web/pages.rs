@@ -13,7 +13,8 @@ use super::auth::{self, BROWSER_COOKIE};
 use super::view::{bar_chart, case_actions, case_row, per_month};
 use super::{require, Shared};
 use crate::domain::calendar::amsterdam_date;
-use crate::domain::reference::CaseRef;
+use crate::domain::history::HistoryEvent;
+use crate::domain::reference::{CaseId, CaseRef};
 use crate::store::web::WebUser;
 use crate::store::StoreError;
 
@@ -72,21 +73,22 @@ fn not_found(web: &super::Web, session: &crate::store::web::WebSession) -> Respo
     web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some("/cases"))
 }
 
-/// The case id if the signed-in handler may read the case; otherwise, for a case they may
-/// not read as for one that does not exist, 404 (a refusal is recorded in the case's history).
-pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebSession, reference: &str, what: &str) -> Result<i64, Response> {
-    if CaseRef::parse_any(reference).is_none() {
+/// The case's id and reference if the signed-in handler may read it; otherwise, for a case
+/// they may not read as for one that does not exist, 404 (a refusal is recorded in the case's
+/// history).
+pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebSession, reference: &str, what: &str) -> Result<(CaseId, CaseRef), Response> {
+    let Some(reference) = CaseRef::parse_any(reference) else {
         return Err(not_found(web, session));
-    }
-    match web.store.may_read(reference, &session.user).await {
-        Ok(Some(id)) => Ok(id),
+    };
+    match web.store.may_read(&reference, &session.user).await {
+        Ok(Some(id)) => Ok((id, reference)),
         Ok(None) => {
             // The refusal is the one thing recorded: who tried, and what.
-            if let Ok(Some(link)) = web.store.case_link(reference).await {
-                if let Err(e) = web.store.record_access(link.id, &actor(&session.user), "access-refused", what).await {
+            if let Ok(Some(link)) = web.store.case_link(&reference).await {
+                if let Err(e) = web.store.record_access(link.id, &actor(&session.user), HistoryEvent::AccessRefused, what).await {
                     tracing::warn!(error = %e, "web: cannot record a refused access");
                 }
-                tracing::warn!(reference, "web: access refused (R9)");
+                tracing::warn!(%reference, "web: access refused (R9)");
             }
             Err(not_found(web, session))
         }
@@ -100,11 +102,11 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
         Ok(s) => s,
         Err(r) => return r,
     };
-    let case_id = match readable(&web, &session, &reference, "case page").await {
-        Ok(id) => id,
+    let (case_id, reference) = match readable(&web, &session, &reference, "case page").await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    if let Err(e) = web.store.record_access(case_id, &actor(&session.user), "viewed", "case page").await {
+    if let Err(e) = web.store.record_access(case_id, &actor(&session.user), HistoryEvent::Viewed, "case page").await {
         // Not shown unrecorded (R9).
         return store_failure(&web, &session, e);
     }
@@ -141,9 +143,10 @@ pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((ref
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(refused) = readable(&web, &session, &reference, &format!("attachment {index}")).await {
-        return refused;
-    }
+    let reference = match readable(&web, &session, &reference, &format!("attachment {index}")).await {
+        Ok((_, reference)) => reference,
+        Err(refused) => return refused,
+    };
     // The case page numbers attachments from 0; anything else names none.
     let Ok(index) = index.parse::<u32>() else {
         return not_found(&web, &session);
@@ -157,7 +160,7 @@ pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((ref
         Ok(d) => d,
         Err(_) => return web.message(StatusCode::GONE, Some(&session), "attachment_gone", "", Some(&format!("/cases/{reference}"))),
     };
-    if let Err(e) = web.store.record_access(found.case_id, &actor(&session.user), "attachment-downloaded", &found.filename).await {
+    if let Err(e) = web.store.record_access(found.case_id, &actor(&session.user), HistoryEvent::AttachmentDownloaded, &found.filename).await {
         return store_failure(&web, &session, e);
     }
     let name = safe_filename(&found.filename);

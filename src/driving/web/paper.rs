@@ -155,7 +155,7 @@ async fn register_received(web: &Web, session: &WebSession, form: &HashMap<Strin
     match web.actions.register_paper(paper, &format!("{} (web)", session.user.name)).await {
         Ok((reference, delivery)) => {
             web.wake.notify_one();
-            tracing::info!(reference, "paper complaint registered on the web");
+            tracing::info!(%reference, "paper complaint registered on the web");
             web.message(StatusCode::OK, Some(session), "registered", &format!("{reference}: {}", delivered(delivery)), Some(&format!("/cases/{reference}")))
         }
         Err(error) => NotDone { web, session, back: "/paper", error }.into_response(),

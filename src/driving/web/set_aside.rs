@@ -106,7 +106,7 @@ pub async fn register(State(web): State<Shared>, headers: HeaderMap, Path(id): P
     };
     match web.intake.register_held(id, &format!("{} (web)", session.user.name)).await {
         Ok(Outcome::Registered { reference }) => {
-            tracing::info!(reference, "set-aside mail registered as a complaint on the web");
+            tracing::info!(%reference, "set-aside mail registered as a complaint on the web");
             Redirect::to(&format!("/cases/{reference}?done=registered-from-set-aside")).into_response()
         }
         Ok(Outcome::FollowUp { reference } | Outcome::KeptWithCase { reference, .. }) => {

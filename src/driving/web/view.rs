@@ -64,13 +64,12 @@ pub struct CaseRow {
 
 /// The three deadlines of a case as stored at registration (never recomputed).
 pub fn case_row(calendar: &Calendar, today: NaiveDate, case: CaseSummary) -> CaseRow {
-    let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or(today);
     let closed = case.status == crate::store::CaseStatus::Closed;
     // A case whose procedure has no progress notice shows two.
     let deadlines = [
-        Some(deadline_view(calendar, today, "acknowledge", date(&case.acknowledge_by), case.acknowledged_at.is_some())),
-        case.progress_by.as_deref().map(|by| deadline_view(calendar, today, "progress", date(by), case.progress_sent_at.is_some() || closed)),
-        Some(deadline_view(calendar, today, "respond", date(&case.respond_by), case.responded_at.is_some() || closed)),
+        Some(deadline_view(calendar, today, "acknowledge", case.acknowledge_by, case.acknowledged_at.is_some())),
+        case.progress_by.map(|by| deadline_view(calendar, today, "progress", by, case.progress_sent_at.is_some() || closed)),
+        Some(deadline_view(calendar, today, "respond", case.respond_by, case.responded_at.is_some() || closed)),
     ];
     let deadlines: Vec<DeadlineView> = deadlines.into_iter().flatten().collect();
     let urgent = if closed { None } else { deadlines.iter().filter(|d| d.level != Level::Met).min_by_key(|d| (d.days_left, d.date)).cloned() };
@@ -212,17 +211,17 @@ mod tests {
 
     fn summary(reference: &str, status: &str, ack: &str, progress: &str, respond: &str, acknowledged: bool) -> CaseSummary {
         CaseSummary {
-            reference: reference.into(),
+            reference: reference.parse().unwrap(),
             status: status.parse().unwrap(),
             source: "email".into(),
             complainant_name: None,
             complainant_email: None,
             reply_to_email: None,
             subject: String::new(),
-            received_on: "2026-11-02".into(),
-            acknowledge_by: ack.into(),
-            progress_by: Some(progress.into()),
-            respond_by: respond.into(),
+            received_on: d("2026-11-02"),
+            acknowledge_by: d(ack),
+            progress_by: Some(d(progress)),
+            respond_by: d(respond),
             incomplete: vec![],
             messages: 0,
             attachments: 0,
@@ -270,7 +269,7 @@ mod tests {
         .map(|s| case_row(&cal, today, s))
         .collect();
         sort_by_urgency(&mut rows);
-        let order: Vec<&str> = rows.iter().map(|r| r.case.reference.as_str()).collect();
+        let order: Vec<String> = rows.iter().map(|r| r.case.reference.to_string()).collect();
         assert_eq!(order, ["KL-2026-0005", "KL-2026-0003", "KL-2026-0004", "KL-2026-0002", "KL-2026-0001"]);
         // The acknowledged case's nearest unmet deadline is its progress notice.
         assert_eq!(rows[3].urgent.as_ref().unwrap().deadline, "progress");

@@ -519,8 +519,8 @@ pub fn hand_made_case(
 /// An incoming mail of `kind` with Message-ID `id` (deduplicated by it), as the intake records it.
 pub fn hand_made_message(id: &str, from: Option<&str>, kind: &str, body: &str, received_at: i64) -> klachtd::store::MessageRecord {
     klachtd::store::MessageRecord {
-        direction: "in",
-        kind: kind.into(),
+        direction: klachtd::domain::history::Direction::In,
+        kind: kind.parse().unwrap(),
         dedupe_key: Some(format!("mid:{id}")),
         message_id: Some(id.to_string()),
         from_address: from.map(str::to_string),
@@ -534,7 +534,7 @@ pub fn hand_made_message(id: &str, from: Option<&str>, kind: &str, body: &str, r
 }
 
 /// Registers `case` with its complaint mail (a fresh Message-ID); returns the reference.
-pub async fn register_by_hand(store: &Store, case: &klachtd::store::NewCase) -> String {
+pub async fn register_by_hand(store: &Store, case: &klachtd::store::NewCase) -> klachtd::domain::reference::CaseRef {
     let id = format!("{}@example.test", unique("complaint"));
     let message = hand_made_message(&id, case.complainant_email.as_deref(), "complaint", &case.description, case.received_at);
     match store.register_case(case, &message, &[], |_| None).await.unwrap() {
@@ -590,4 +590,9 @@ pub fn capture_logs() {
             .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(shown));
         tracing::subscriber::set_global_default(subscriber).expect("the tests' one subscriber is installed before anything else logs");
     });
+}
+
+/// A case reference typed in a test (`"KL-2026-0001"`), or one a command printed.
+pub fn cref(text: &str) -> klachtd::domain::reference::CaseRef {
+    text.parse().unwrap_or_else(|e| panic!("{e}"))
 }

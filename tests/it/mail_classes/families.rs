@@ -167,13 +167,13 @@ async fn a_reference_written_by_hand_threads_only_for_a_known_sender(db: Db) {
     let to = &w.complaints.clone();
     let plain = "text/plain; charset=utf-8";
     w.send(&alice, &mail(&alice, "Alice de Vries", to, "", &format!("Vraag over {by_hand}"), plain, "Wanneer hoor ik iets?")).await;
-    eventually("threaded into the case", WAIT, || async { (store.case_detail(&reference).await.unwrap().message_list.len() == 2).then_some(()) }).await;
+    eventually("threaded into the case", WAIT, || async { (store.case_detail(&cref(&reference)).await.unwrap().message_list.len() == 2).then_some(()) }).await;
     // A stranger with the same subject gets a case of their own that notes the reference.
     let bob = address("bob");
     w.send(&bob, &mail(&bob, "Bob Bakker", to, "", &format!("Vraag over {by_hand}"), plain, "Ik heb dezelfde klacht.")).await;
     eventually("the stranger acknowledged", WAIT, || async { (inbox_of(&w, &bob).await.len() == 1).then_some(()) }).await;
     daemon.stop().await;
-    assert_eq!(store.case_detail(&reference).await.unwrap().message_list.len(), 2, "nothing of Bob in Alice's case");
+    assert_eq!(store.case_detail(&cref(&reference)).await.unwrap().message_list.len(), 2, "nothing of Bob in Alice's case");
     let bobs = store.list_cases().await.unwrap().into_iter().find(|c| c.complainant_email.as_deref() == Some(bob.as_str())).unwrap();
     let history = store.case_detail(&bobs.reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.action == "mentions-case" && e.detail.contains(&reference)), "{history:?}");

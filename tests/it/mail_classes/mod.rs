@@ -57,7 +57,7 @@ async fn acknowledged_complaint(w: &World, name: &str, from: &str) -> (String, S
     let ack = parsed(&acks[0]);
     let store = w.store().await;
     let case = store.list_cases().await.unwrap().into_iter().find(|c| c.complainant_email.as_deref() == Some(from)).unwrap();
-    (case.reference, ack.message_id().unwrap().to_string())
+    (case.reference.to_string(), ack.message_id().unwrap().to_string())
 }
 
 async fn machine_senders_make_no_case_and_get_no_reply(db: Db) {
@@ -147,11 +147,14 @@ async fn spam_waits_in_quarantine_until_a_handler_registers_it(db: Db) {
         eventually("acknowledged", WAIT, || async { store.list_cases().await.unwrap().into_iter().next().filter(|c| c.acknowledgement_word() == "sent") })
             .await;
     assert_eq!(case.complainant_email.as_deref(), Some(jan.as_str()));
-    assert_eq!(case.received_on, "2026-11-20", "the original date of receipt");
+    assert_eq!(case.received_on.to_string(), "2026-11-20", "the original date of receipt");
     let d = Deadlines::compute(&w.config.calendar(), chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
-    assert_eq!((case.acknowledge_by.as_str(), case.respond_by.as_str()), (d.acknowledge_by.to_string().as_str(), d.respond_by.to_string().as_str()));
+    assert_eq!(
+        (case.acknowledge_by.to_string().as_str(), case.respond_by.to_string().as_str()),
+        (d.acknowledge_by.to_string().as_str(), d.respond_by.to_string().as_str())
+    );
     let acks = eventually("acknowledgement delivered", WAIT, || async { Some(inbox_of(&w, &jan).await).filter(|m| !m.is_empty()) }).await;
-    assert!(parsed(&acks[0]).subject().unwrap().contains(&case.reference));
+    assert!(parsed(&acks[0]).subject().unwrap().contains(&case.reference.to_string()));
     let detail = store.case_detail(&case.reference).await.unwrap();
     assert!(
         detail.history.iter().any(|e| e.action == "released-from-quarantine" && e.actor == "handler-ann" && e.detail.contains("spamassassin")),
@@ -206,8 +209,10 @@ async fn calendar_invitations_are_kept_with_their_case_or_held_for_a_person(db: 
     assert_eq!(reasons.len(), 2);
     assert!(reasons.iter().all(|r| r.contains("calendar invitation about no case")), "{reasons:?}");
     assert_eq!(folder_len(&w, IGNORED).await, 0);
-    let detail =
-        eventually("one kept with its case", WAIT, || async { Some(store.case_detail(&reference).await.unwrap()).filter(|d| d.message_list.len() == 2) }).await;
+    let detail = eventually("one kept with its case", WAIT, || async {
+        Some(store.case_detail(&cref(&reference)).await.unwrap()).filter(|d| d.message_list.len() == 2)
+    })
+    .await;
     daemon.stop().await;
     let kept = &detail.message_list[1];
     assert_eq!((kept.kind.as_str(), kept.note.as_str()), ("set-aside", "calendar-invitation"));
@@ -233,7 +238,7 @@ async fn a_reference_in_the_text_threads_only_for_a_known_sender(db: Db) {
         )
     };
     w.send(&alice, later(&alice, "Alice de Vries", &format!("Over mijn klacht met kenmerk {reference}: er is nog niets gebeurd.")).as_bytes()).await;
-    eventually("threaded into the case", WAIT, || async { (store.case_detail(&reference).await.unwrap().message_list.len() == 2).then_some(()) }).await;
+    eventually("threaded into the case", WAIT, || async { (store.case_detail(&cref(&reference)).await.unwrap().message_list.len() == 2).then_some(()) }).await;
     assert_eq!(store.count(Table::Cases).await.unwrap(), 1, "no second case");
 
     // A stranger who names the case gets a case of their own, which notes the reference; the
@@ -251,7 +256,7 @@ async fn a_reference_in_the_text_threads_only_for_a_known_sender(db: Db) {
     let bobs = cases.iter().find(|c| c.complainant_email.as_deref() == Some(bob.as_str())).unwrap();
     let history = store.case_detail(&bobs.reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.action == "mentions-case" && e.detail.contains(&reference)), "{history:?}");
-    assert_eq!(store.case_detail(&reference).await.unwrap().message_list.len(), 2, "nothing of Bob in Alice's case");
+    assert_eq!(store.case_detail(&cref(&reference)).await.unwrap().message_list.len(), 2, "nothing of Bob in Alice's case");
     let ack = String::from_utf8_lossy(&inbox_of(&w, &bob).await[0]).into_owned();
     assert!(!ack.contains(&reference) && !ack.contains("Alice"), "Bob learns nothing of Alice's case");
     assert_eq!(inbox_of(&w, &alice).await.len(), 1, "Alice's follow-up was not answered");
@@ -345,7 +350,7 @@ async fn signatures_are_kept_and_forwarded_complaints_name_the_original_sender(d
     let detail = store.case_detail(&signed_case.reference).await.unwrap();
     assert_eq!(detail.attachment_list.len(), 1, "but it is kept");
     assert_eq!((detail.attachment_list[0].filename.as_str(), detail.attachment_list[0].role.as_str()), ("smime.p7s", "signature"));
-    let (code, shown, err) = klachtd(&cfg, &["cases", "show", &signed_case.reference]);
+    let (code, shown, err) = klachtd(&cfg, &["cases", "show", &signed_case.reference.to_string()]);
     assert_eq!(code, 0, "{err}");
     assert!(shown.contains("smime.p7s (application/pkcs7-signature") && shown.contains("[signature]"), "{shown}");
 
@@ -353,7 +358,7 @@ async fn signatures_are_kept_and_forwarded_complaints_name_the_original_sender(d
     let detail = store.case_detail(&fw.reference).await.unwrap();
     assert_eq!(detail.forwarded_sender.as_deref(), Some(format!("Petra Jansen <{petra}>").as_str()));
     assert_eq!(detail.forwarded_date.as_deref(), Some("2026-11-23T09:14:00+01:00"));
-    let (code, shown, err) = klachtd(&cfg, &["cases", "show", &fw.reference]);
+    let (code, shown, err) = klachtd(&cfg, &["cases", "show", &fw.reference.to_string()]);
     assert_eq!(code, 0, "{err}");
     assert!(shown.contains(&format!("Forwarded:      originally from Petra Jansen <{petra}>, sent 2026-11-23T09:14:00+01:00")), "{shown}");
     assert!(inbox_of(&w, &petra).await.is_empty(), "the acknowledgement goes to the one who wrote to us");
@@ -379,7 +384,7 @@ async fn retention_removes_the_original_sender_and_quarantined_mail(db: Db) {
     assert_eq!(store.case_detail(&reference).await.unwrap().forwarded_sender.as_deref(), Some("Petra Jansen <petra@example.test>"));
     for (key, at) in [("oud", old), ("recent", now - 3600)] {
         let held = klachtd::store::MessageRecord {
-            kind: "quarantined".into(),
+            kind: klachtd::domain::history::MessageKind::Quarantined,
             note: "flagged as spam by spamassassin (intake.spam)".into(),
             ..hand_made_message(&unique(key), Some("x@example.test"), "quarantined", "Klik hier.", at)
         };

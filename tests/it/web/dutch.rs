@@ -141,7 +141,7 @@ async fn workspace(db: Db) -> Workspace {
     let quarantined = held.iter().find(|m| m.kind.as_str() == "quarantined").expect("the no-reply mail is quarantined").id;
     let reference = eventually("the complaint is a case", WAIT, || async { store.list_cases().await.unwrap().into_iter().next() }).await.reference;
     eventually("its acknowledgement is sent", WAIT, || async { store.case_detail(&reference).await.unwrap().summary.acknowledged_at }).await;
-    Workspace { w, daemon, base, sam, reference, quarantined }
+    Workspace { w, daemon, base, sam, reference: reference.to_string(), quarantined }
 }
 
 async fn walk(db: Db) {
@@ -174,7 +174,7 @@ async fn walk(db: Db) {
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(sam_client.post(&format!("/cases/{reference}/{action}"), &form).await.status, 303, "{action}");
     }
-    eventually("the progress notice is sent", WAIT, || async { store.case_detail(&reference).await.unwrap().summary.progress_sent_at }).await;
+    eventually("the progress notice is sent", WAIT, || async { store.case_detail(&cref(&reference)).await.unwrap().summary.progress_sent_at }).await;
 
     // The list of all cases.
     browser.goto(&format!("{base}/cases?all=1")).await;

@@ -99,7 +99,19 @@ async fn setup(db: Db) -> Find {
 
     let (ann_client, bob_client, sam_client) =
         (sign_in_raw(stack, &base, &ann).await, sign_in_raw(stack, &base, &bob).await, sign_in_raw(stack, &base, &sam).await);
-    Find { w, daemon, base, ann, mia, mail_case, overdue, bobs, ann_client, bob_client, sam_client }
+    Find {
+        w,
+        daemon,
+        base,
+        ann,
+        mia,
+        mail_case: mail_case.to_string(),
+        overdue: overdue.to_string(),
+        bobs: bobs.to_string(),
+        ann_client,
+        bob_client,
+        sam_client,
+    }
 }
 
 async fn searches(f: &mut Find) {

@@ -111,10 +111,10 @@ async fn walk(db: Db) {
     assert!(case_page.contains("terzijde gelegde e-mail geregistreerd als klacht"), "{case_page}");
     let case = store.list_cases().await.unwrap().pop().expect("a case");
     assert!(browser.current_url().await.ends_with(&format!("/cases/{}?done=registered-from-set-aside", case.reference)));
-    assert_eq!((case.received_on.as_str(), case.complainant_email.as_deref()), ("2026-11-20", Some(karin.as_str())));
+    assert_eq!((case.received_on.to_string().as_str(), case.complainant_email.as_deref()), ("2026-11-20", Some(karin.as_str())));
     let acks = eventually("the acknowledgement reaches Karin", WAIT, || async { Some(stack.messages(&karin, "INBOX").await).filter(|m| !m.is_empty()) }).await;
     let ack = parsed(&acks[0]);
-    assert!(ack.subject().unwrap().contains(&case.reference));
+    assert!(ack.subject().unwrap().contains(&case.reference.to_string()));
     assert!(text_of(&ack).contains("20 november 2026"), "the acknowledgement names the original date");
     let history = store.case_detail(&case.reference).await.unwrap().history;
     assert!(

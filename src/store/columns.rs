@@ -1,0 +1,21 @@
+//! Reading typed values out of text columns.
+
+use chrono::NaiveDate;
+
+/// A day column (`YYYY-MM-DD`) of `row` read as a date; another text is an error of the row.
+pub(super) fn day_column(row: &sqlx::any::AnyRow, column: &str) -> std::result::Result<NaiveDate, sqlx::Error> {
+    use sqlx::Row as _;
+    let text: String = row.try_get(column)?;
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+}
+
+/// A deadline column that may be absent (a procedure without a progress notice; see
+/// `super::procedure::stored_deadline`), read as a date.
+pub(super) fn optional_day_column(row: &sqlx::any::AnyRow, column: &str) -> std::result::Result<Option<NaiveDate>, sqlx::Error> {
+    use sqlx::Row as _;
+    let text: String = row.try_get(column)?;
+    super::procedure::stored_deadline(&text)
+        .map(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d"))
+        .transpose()
+        .map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+}
