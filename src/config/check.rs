@@ -74,7 +74,7 @@ impl Config {
                 &self.imap.host,
                 self.imap.port,
                 self.imap.tls,
-                Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password),
+                Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password && !self.reads_graph()),
                 &self.imap.ca_file,
             ),
             (
@@ -82,7 +82,7 @@ impl Config {
                 &self.smtp.host,
                 self.smtp.port,
                 self.smtp.tls,
-                self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password),
+                self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password && !self.sends_graph()),
                 &self.smtp.ca_file,
             ),
         ] {
@@ -269,6 +269,7 @@ impl Config {
             add("outbox", "intervals must be at least 1 second".into(), "use the defaults");
         }
         p.extend(super::oauth::problems(self, secrets));
+        p.extend(super::graph::problems(self));
         p
     }
 

@@ -124,7 +124,7 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
         add("smtp.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [smtp]");
     }
     let Some(o) = &config.oauth2 else { return p };
-    if !imap && !smtp {
+    if !imap && !smtp && config.graph.is_none() {
         add(
             "oauth2",
             "is configured but neither imap.auth nor smtp.auth is \"oauth2\"".into(),

@@ -3,10 +3,12 @@
 //!
 //! - [`imap`]: the complaints mailbox as an [`app::intake::pass::MailSource`](crate::app::intake::pass::MailSource);
 //! - [`smtp`]: outgoing mail as an [`app::outbox::Transport`](crate::app::outbox::Transport);
+//! - [`graph`]: the mailbox through Microsoft Graph, as a mail source and as a transport;
 //! - [`oauth`]: tokens for IMAP and SMTP logins (Microsoft, Google, any token endpoint);
 //! - [`tls`]: the one rustls client configuration;
 //! - [`systemd`]: readiness and watchdog notifications.
 
+pub mod graph;
 pub mod imap;
 pub mod oauth;
 pub mod smtp;

@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010", "set_aside"),
     migration!(11, "0011", "awb"),
     migration!(12, "0012", "outbox_parts"),
+    migration!(14, "0014", "graph_delta"),
 ];
 
 impl Store {

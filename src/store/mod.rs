@@ -544,6 +544,7 @@ mod handlers;
 mod intake;
 mod mail_classes;
 mod mailbox;
+mod graph;
 mod migrate;
 mod outbox;
 pub mod private_files;
