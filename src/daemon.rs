@@ -156,8 +156,7 @@ impl Daemon {
             _ => {
                 let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
                 let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
-                let mailbox =
-                    MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
+                let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
                 let first_session = Some(mailbox.connect().await?);
                 Mailbox::Imap(mailbox, first_session)
             }

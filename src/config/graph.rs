@@ -123,7 +123,11 @@ pub fn problems(config: &Config) -> Vec<Problem> {
     let Some(g) = &config.graph else { return p };
     let mut add = |key: &str, message: String, fix: &str| p.push(Problem { key: key.into(), message, fix: fix.into() });
     match &config.oauth2 {
-        None => add("graph", "needs an [oauth2] section (the app registration)".into(), "add [oauth2] with provider = \"microsoft\", tenant, client_id and a secret or certificate"),
+        None => add(
+            "graph",
+            "needs an [oauth2] section (the app registration)".into(),
+            "add [oauth2] with provider = \"microsoft\", tenant, client_id and a secret or certificate",
+        ),
         Some(o) if !matches!(o.provider, Provider::Microsoft | Provider::Command) => {
             add("oauth2.provider", "Microsoft Graph takes tokens from Microsoft Entra ID".into(), "use provider = \"microsoft\" (or \"command\")")
         }
@@ -140,7 +144,9 @@ pub fn problems(config: &Config) -> Vec<Problem> {
         add("graph", "poll_interval_secs and timeout_secs must be at least 1 second".into(), "use the defaults");
     }
     match super::oauth::Url::parse(&g.url) {
-        Ok(u) if !u.https && !super::check::is_loopback(&u.host) => add("graph.url", format!("{} is not https", g.url), "leave it out (https://graph.microsoft.com/v1.0)"),
+        Ok(u) if !u.https && !super::check::is_loopback(&u.host) => {
+            add("graph.url", format!("{} is not https", g.url), "leave it out (https://graph.microsoft.com/v1.0)")
+        }
         Ok(_) => {}
         Err(e) => add("graph.url", e, "leave it out (https://graph.microsoft.com/v1.0)"),
     }
@@ -161,7 +167,8 @@ mod tests {
         assert_eq!((g.inbox.as_str(), g.poll_interval_secs, g.url.as_str()), ("inbox", 10, "https://graph.microsoft.com/v1.0"));
         assert!(super::problems(&c).is_empty(), "{:?}", super::problems(&c));
 
-        let c = Config::parse(&format!("{}\n[graph]\nmailbox = \"\"\nsending = \"smtp\"\nurl = \"http://graph.example\"\n", crate::config::tests::MINIMAL)).unwrap();
+        let c = Config::parse(&format!("{}\n[graph]\nmailbox = \"\"\nsending = \"smtp\"\nurl = \"http://graph.example\"\n", crate::config::tests::MINIMAL))
+            .unwrap();
         assert!(c.reads_graph() && !c.sends_graph());
         let keys: Vec<_> = super::problems(&c).into_iter().map(|p| p.key).collect();
         assert_eq!(keys, ["graph", "graph.mailbox", "graph.url"]);

@@ -144,7 +144,14 @@ impl GraphClient {
 
     /// Sends one request and returns its answer once it is 2xx; `what` names it in errors,
     /// `permission` is what a 403 lacks. `body` is (content type, bytes).
-    pub async fn call(&self, what: &'static str, permission: &'static str, method: Method, url: &str, body: Option<(&'static str, Bytes)>) -> Result<Answer, GraphError> {
+    pub async fn call(
+        &self,
+        what: &'static str,
+        permission: &'static str,
+        method: Method,
+        url: &str,
+        body: Option<(&'static str, Bytes)>,
+    ) -> Result<Answer, GraphError> {
         let url = Url::parse(url).map_err(GraphError::Malformed)?;
         let mut waited = Duration::ZERO;
         let mut token_refused = false;
@@ -197,7 +204,14 @@ impl GraphClient {
     }
 
     /// [`call`](Self::call) with a JSON answer.
-    pub async fn json(&self, what: &'static str, permission: &'static str, method: Method, url: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value, GraphError> {
+    pub async fn json(
+        &self,
+        what: &'static str,
+        permission: &'static str,
+        method: Method,
+        url: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, GraphError> {
         let body = body.map(|b| ("application/json", Bytes::from(b.to_string())));
         let answer = self.call(what, permission, method, url, body).await?;
         let bytes = tokio::time::timeout(self.timeout, answer.response.collect(16 << 20))

@@ -67,7 +67,9 @@ impl Folders {
             Some((id, _)) => id.clone(),
             // A well-known name ("inbox") is an id of its own.
             None => {
-                let folder = client.json("GET mailFolder", READ_WRITE, Method::GET, &client.url(&format!("/mailFolders/{}?$select=id", encode(&config.inbox))), None).await?;
+                let folder = client
+                    .json("GET mailFolder", READ_WRITE, Method::GET, &client.url(&format!("/mailFolders/{}?$select=id", encode(&config.inbox))), None)
+                    .await?;
                 folder["id"].as_str().ok_or_else(|| GraphError::Malformed("a folder without id".into()))?.to_string()
             }
         };
@@ -194,7 +196,8 @@ impl MailSource for GraphSource {
                     continue;
                 }
                 // A message without a date of receipt is listed as of now: it cannot be earlier.
-                let arrived = m["receivedDateTime"].as_str().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map_or_else(Utc::now, |d| d.with_timezone(&Utc));
+                let arrived =
+                    m["receivedDateTime"].as_str().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map_or_else(Utc::now, |d| d.with_timezone(&Utc));
                 new.push(Listed { key: id.to_string(), size: 0, arrived });
             }
             next = page["@odata.nextLink"].as_str().map(str::to_string);
@@ -247,7 +250,11 @@ impl MailSource for GraphSource {
         };
         let this = &*self;
         let folder = &folder;
-        futures::stream::iter(keys.to_vec()).map(|id: String| async move { this.move_one(&id, folder).await }).buffer_unordered(super::CONCURRENT).try_collect::<Vec<()>>().await?;
+        futures::stream::iter(keys.to_vec())
+            .map(|id: String| async move { this.move_one(&id, folder).await })
+            .buffer_unordered(super::CONCURRENT)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 
