@@ -37,14 +37,14 @@ macro_rules! on_both_databases {
     };
 }
 
-/// Declares each listed `async fn name(db: Db)` as four tests: `sqlite::name` and
-/// `postgres::name` against the mail stack (IMAP and SMTP), `graph_sqlite::name` and
+/// Declares each listed `async fn name(db: Db)` as `sqlite::name` and `postgres::name` against
+/// the mail stack (IMAP and SMTP), and those in `both` also as `graph_sqlite::name` and
 /// `graph_postgres::name` against the test Graph server (`World` reads the source from
 /// [`SOURCE`]).
 #[macro_export]
 macro_rules! on_both_sources_and_databases {
-    ($($name:ident),* $(,)?) => {
-        on_both_databases!($($name),*);
+    (both: [$($name:ident),* $(,)?], imap_only: [$($imap:ident),* $(,)?] $(,)?) => {
+        on_both_databases!($($name,)* $($imap),*);
         mod graph_sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { $crate::common::SOURCE.scope($crate::common::Source::Graph, super::$name(super::Db::Sqlite)).await })*
@@ -323,7 +323,7 @@ impl World {
         match source() {
             Source::Imap => self.stack.append(&self.complaints, "INBOX", raw, internal_date).await,
             Source::Graph => {
-                let at = internal_date.map(|d| chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").expect("an IMAP date").with_timezone(&chrono::Utc));
+                let at = internal_date.map(|d| chrono::DateTime::parse_from_str(d.trim_matches('"'), "%d-%b-%Y %H:%M:%S %z").expect("an IMAP date").with_timezone(&chrono::Utc));
                 graph_server::GraphServer::shared().deliver(&self.complaints, raw, at)
             }
         }
