@@ -316,30 +316,37 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     if tokens.is_some() {
         outln!("oauth2: ok (access token obtained)");
     }
-    let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
-    let mut session = match (&tokens, config.imap.auth) {
-        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(&config.imap, &tls, tokens).await?,
-        _ => {
-            let password = config.imap.secret().resolve("imap")?;
-            crate::driven::imap::connect(&config.imap, &tls, &password).await?
-        }
-    };
-    // The folders the daemon would use, created when missing: a server that refuses them
-    // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
-    let caps = session.capabilities().await.context("imap: CAPABILITY")?;
-    let folders = crate::driven::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
-    let _ = session.logout().await;
-    outln!(
-        "imap: ok ({}:{} as {}; folders {}, {}, {})",
-        config.imap.host,
-        config.imap.port,
-        config.imap.user,
-        folders.processed,
-        folders.ignored,
-        folders.quarantine
-    );
-    daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
-    outln!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    if config.graph.is_some() {
+        outln!("{}", crate::driven::graph::check(&config).await?);
+    }
+    if !config.reads_graph() {
+        let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
+        let mut session = match (&tokens, config.imap.auth) {
+            (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(&config.imap, &tls, tokens).await?,
+            _ => {
+                let password = config.imap.secret().resolve("imap")?;
+                crate::driven::imap::connect(&config.imap, &tls, &password).await?
+            }
+        };
+        // The folders the daemon would use, created when missing: a server that refuses them
+        // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
+        let caps = session.capabilities().await.context("imap: CAPABILITY")?;
+        let folders = crate::driven::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
+        let _ = session.logout().await;
+        outln!(
+            "imap: ok ({}:{} as {}; folders {}, {}, {})",
+            config.imap.host,
+            config.imap.port,
+            config.imap.user,
+            folders.processed,
+            folders.ignored,
+            folders.quarantine
+        );
+    }
+    if !config.sends_graph() {
+        daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
+        outln!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

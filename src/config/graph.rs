@@ -174,4 +174,16 @@ mod tests {
         assert_eq!(keys, ["graph", "graph.mailbox", "graph.url"]);
         assert!(Config::parse(&format!("{}\n[graph]\nmailbox = \"k@x.nl\"\nsending = \"pigeon\"\n", crate::config::tests::MINIMAL)).is_err());
     }
+
+    #[test]
+    fn every_documented_key_exists() {
+        let example = include_str!("../../config/klachtd.example.toml");
+        let block = example.split("# [graph]\n").nth(1).expect("the example documents [graph]").split("\n\n").next().unwrap();
+        let keys: Vec<&str> =
+            block.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))).collect();
+        assert!(keys.len() >= 14, "{keys:?}");
+        let c =
+            Config::parse(&format!("{}\n[graph]\n{}\n{OAUTH}", crate::config::tests::MINIMAL, keys.join("\n"))).expect("every documented [graph] key is known");
+        assert!(c.reads_graph() && c.sends_graph());
+    }
 }

@@ -84,8 +84,7 @@ async fn complaint_is_registered_acknowledged_and_replies_thread_into_it(db: Db)
     let ack_id = ack.message_id().unwrap().to_string();
 
     // The mail left the inbox only after the case was committed, for the processed folder.
-    let processed =
-        eventually("complaint moved", WAIT, || async { Some(w.messages(&w.complaints, "Klachtd-Verwerkt").await).filter(|m| m.len() == 1) }).await;
+    let processed = eventually("complaint moved", WAIT, || async { Some(w.messages(&w.complaints, "Klachtd-Verwerkt").await).filter(|m| m.len() == 1) }).await;
     assert_eq!(processed.len(), 1);
     assert!(w.messages(&w.complaints, "INBOX").await.is_empty());
     let shown = eventually("acknowledgement recorded", WAIT, || async {

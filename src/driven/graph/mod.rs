@@ -248,6 +248,21 @@ impl GraphClient {
     }
 }
 
+/// For `check-config`: a token for Graph, and the mailbox's folders (created when missing), as
+/// the daemon would use them. Returns what to print.
+pub async fn check(config: &crate::config::Config) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let Some(g) = &config.graph else { return Ok(String::new()) };
+    let tokens = GraphClient::tokens(config)?.context("[graph] needs an [oauth2] section")?;
+    tokens.token().await.context("oauth2 (Microsoft Graph)")?;
+    let client = GraphClient::new(g, tokens)?;
+    if !config.reads_graph() {
+        return Ok(format!("graph: ok (access token for {} obtained; sending only)", g.mailbox));
+    }
+    Folders::prepare(&client, g).await.context("graph")?;
+    Ok(format!("graph: ok ({} at {}; folders {}, {}, {})", g.mailbox, g.url, g.processed_folder, g.ignored_folder, g.quarantine_folder))
+}
+
 /// `Retry-After` in seconds (Graph sends seconds), within bounds.
 fn retry_after(value: Option<&str>) -> Duration {
     value.and_then(|v| v.trim().parse::<u64>().ok()).map_or(DEFAULT_RETRY_AFTER, |s| Duration::from_secs(s.max(1))).min(MAX_RETRY_AFTER)

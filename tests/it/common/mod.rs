@@ -323,7 +323,8 @@ impl World {
         match source() {
             Source::Imap => self.stack.append(&self.complaints, "INBOX", raw, internal_date).await,
             Source::Graph => {
-                let at = internal_date.map(|d| chrono::DateTime::parse_from_str(d.trim_matches('"'), "%d-%b-%Y %H:%M:%S %z").expect("an IMAP date").with_timezone(&chrono::Utc));
+                let at = internal_date
+                    .map(|d| chrono::DateTime::parse_from_str(d.trim_matches('"'), "%d-%b-%Y %H:%M:%S %z").expect("an IMAP date").with_timezone(&chrono::Utc));
                 graph_server::GraphServer::shared().deliver(&self.complaints, raw, at)
             }
         }
