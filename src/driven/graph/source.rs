@@ -12,9 +12,9 @@
 //!   that stops earlier keeps the link it started from, and the next round lists again what is
 //!   still in the folder (mail committed before is recognised by its dedupe key).
 //!
-//! Graph's message listing has no size, so mails are listed with size 0 and bounded as they
-//! are read: over `graph.max_message_bytes` is an error, which the intake counts towards
-//! quarantining the mail, so the rest goes on.
+//! The delta query has no sizes: they come from one listing of the folder with the MAPI
+//! property PidTagMessageSize, so the intake fetches a large mail alone and quarantines one over
+//! `graph.max_message_bytes` unread. Reads are bounded all the same, as they stream.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -138,6 +138,26 @@ impl GraphSource {
         self.client.url(&format!("/mailFolders/{}/messages/delta?$select=receivedDateTime", encode(&self.folders.inbox)))
     }
 
+    /// The sizes of the messages in the inbox folder (which holds only mail not yet put away),
+    /// from the MAPI property PidTagMessageSize: the delta query does not give them.
+    async fn sizes(&self) -> Result<HashMap<String, u32>, GraphError> {
+        let expand = encode("singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')");
+        let mut next = Some(self.client.url(&format!("/mailFolders/{}/messages?$select=id&$top=1000&$expand={expand}", encode(&self.folders.inbox))));
+        let mut sizes = HashMap::new();
+        while let Some(url) = next.take() {
+            let page = self.client.json("list message sizes", READ_WRITE, Method::GET, &url, None).await?;
+            for m in page["value"].as_array().into_iter().flatten() {
+                let size =
+                    m["singleValueExtendedProperties"].as_array().into_iter().flatten().find_map(|p| p["value"].as_str().and_then(|v| v.parse::<u32>().ok()));
+                if let (Some(id), Some(size)) = (m["id"].as_str(), size) {
+                    sizes.insert(id.to_string(), size);
+                }
+            }
+            next = page["@odata.nextLink"].as_str().map(str::to_string);
+        }
+        Ok(sizes)
+    }
+
     /// A message's MIME, read as it streams; `Ok(None)` once it passes `limit` bytes.
     async fn mime(&self, id: &str, limit: u64) -> Result<Option<Vec<u8>>, GraphError> {
         let url = self.client.url(&format!("/messages/{}/$value", encode(id)));
@@ -206,6 +226,12 @@ impl MailSource for GraphSource {
             }
         }
         let delta_link = delta_link.ok_or_else(|| GraphError::Malformed("a delta round without @odata.deltaLink".into()))?;
+        if !new.is_empty() {
+            let sizes = self.sizes().await?;
+            for m in &mut new {
+                m.size = sizes.get(&m.key).copied().unwrap_or(0);
+            }
+        }
         new.sort_by_key(|m| m.arrived);
         (self.from_link, self.to_link, self.last_listed) = (saved, Some(delta_link), new.last().map(|m| m.key.clone()));
         Ok(new)
@@ -273,12 +299,10 @@ impl MailSource for GraphSource {
         GraphPosition { mailbox: self.name.clone(), link }
     }
 
-    fn save_position<'a>(store: &'a Store, db: &'a mut Conn, at: &'a GraphPosition) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'a {
-        async move {
-            match &at.link {
-                Some(link) => store.save_graph_delta_link_on(db, &at.mailbox, link).await,
-                None => Ok(()),
-            }
+    async fn save_position(store: &Store, db: &mut Conn, at: &GraphPosition) -> Result<(), StoreError> {
+        match &at.link {
+            Some(link) => store.save_graph_delta_link_on(db, &at.mailbox, link).await,
+            None => Ok(()),
         }
     }
 

@@ -262,6 +262,15 @@ fn count_in(shared: &Shared, user: &str) -> Option<Response> {
     None
 }
 
+/// With PidTagMessageSize (`Integer 0x0E08`) when `$expand` asks for it.
+fn message_json_expanded(m: &Msg, query: &HashMap<String, String>) -> Value {
+    let mut j = message_json(m);
+    if query.get("$expand").is_some_and(|e| e.contains("Integer 0x0E08")) {
+        j["singleValueExtendedProperties"] = json!([{"id": "Integer 0xe08", "value": m.mime.len().to_string()}]);
+    }
+    j
+}
+
 fn message_json(m: &Msg) -> Value {
     let parsed = mail_parser::MessageParser::default().parse(&m.mime);
     let internet_id = parsed.as_ref().and_then(|p| p.message_id()).map(|id| format!("<{id}>"));
@@ -303,7 +312,7 @@ fn route(inner: &mut Inner, base: &str, user: &str, method: &Method, rest: &str,
                 .messages
                 .iter()
                 .filter(|m| m.folder == fid)
-                .map(message_json)
+                .map(|m| message_json_expanded(m, query))
                 .filter(|j| wanted.as_ref().is_none_or(|w| j["internetMessageId"] == w.as_str()))
                 .collect();
             reply(200, json!({"value": value}))
