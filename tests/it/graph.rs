@@ -108,6 +108,7 @@ async fn a_burst_of_429s_while_300_mails_arrive_loses_and_repeats_nothing(db: Db
     daemon.stop().await;
     assert_eq!(store.count(Table::Cases).await.unwrap(), N as i64, "each mail registered once");
     let (requests, most, throttled, during) = server().counts(&w.complaints);
+    eprintln!("{N} mails under throttling: {requests} requests, {throttled} answered 429/503, at most {most} at once, {during} during a Retry-After");
     assert!(throttled >= 2, "the server throttled ({throttled} of {requests} requests)");
     assert!(most <= klachtd::driven::graph::CONCURRENT, "at most four requests at once ({most})");
     // Requests already on their way when the first 429 was sent arrive during its Retry-After:

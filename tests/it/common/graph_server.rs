@@ -25,6 +25,8 @@ use serde_json::{json, Value};
 
 use super::oauth_idp::{Idp, GRAPH_AUDIENCE};
 
+/// How long each request takes to answer.
+const LATENCY: Duration = Duration::from_millis(2);
 const WELL_KNOWN: [(&str, &str); 3] = [("inbox", "Inbox"), ("sentitems", "Sent Items"), ("deleteditems", "Deleted Items")];
 
 #[derive(Default)]
@@ -218,22 +220,27 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     if !roles.iter().any(|r| r == needs) || token_user.to_ascii_lowercase() != user {
         return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.");
     }
-    if let Some(throttled) = count_in(&shared, &user) {
-        return throttled;
-    }
-    let response = {
-        let mut inner = shared.state.lock().unwrap();
-        route(&mut inner, &shared.base, &user, &method, &rest, &query, &body)
+    let throttled = count_in(&shared, &user);
+    // Graph takes a moment to answer: requests overlap, and the count in flight shows it.
+    tokio::time::sleep(LATENCY).await;
+    let response = match throttled {
+        Some(r) => r,
+        None => {
+            let mut inner = shared.state.lock().unwrap();
+            route(&mut inner, &shared.base, &user, &method, &rest, &query, &body)
+        }
     };
     shared.state.lock().unwrap().mailboxes.get_mut(&user).unwrap().in_flight -= 1;
     response
 }
 
-/// Counts the request in; answers it 429/503 while a throttle lasts (then it is not in flight).
+/// Counts the request in (and in flight); answers it 429/503 while a throttle lasts.
 fn count_in(shared: &Shared, user: &str) -> Option<Response> {
     let mut inner = shared.state.lock().unwrap();
     let mb = mailbox(&mut inner, user);
     mb.requests += 1;
+    mb.in_flight += 1;
+    mb.most_in_flight = mb.most_in_flight.max(mb.in_flight);
     let now = Instant::now();
     if mb.retry_after_until.is_some_and(|until| now < until) {
         mb.during_retry_after += 1;
@@ -257,8 +264,6 @@ fn count_in(shared: &Shared, user: &str) -> Option<Response> {
             mb.throttle = None;
         }
     }
-    mb.in_flight += 1;
-    mb.most_in_flight = mb.most_in_flight.max(mb.in_flight);
     None
 }
 
