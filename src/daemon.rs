@@ -99,14 +99,6 @@ pub async fn graph_client(config: &Config) -> anyhow::Result<Option<Arc<crate::d
     Ok(Some(Arc::new(crate::driven::graph::GraphClient::new(g, tokens)?)))
 }
 
-/// A refusal by Graph that only an administrator can fix stops the start (exit 78).
-pub fn graph_refused(e: crate::driven::graph::GraphError) -> anyhow::Error {
-    if e.is_permanent() {
-        return CredentialsRefused { server: "Microsoft Graph".into(), who: String::new(), reason: e.to_string() }.into();
-    }
-    anyhow::Error::new(e).context("Microsoft Graph")
-}
-
 /// The mailbox worker and what it opened at start-up.
 enum Mailbox {
     Imap(MailboxWorker, Option<crate::driven::imap::ImapSession>),
@@ -150,7 +142,8 @@ impl Daemon {
         let mailbox = match (&graph, &config.graph) {
             (Some(client), Some(g)) if config.reads_graph() => {
                 let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), &hostname());
-                let folders = worker.prepare().await.map_err(graph_refused)?;
+                // A refusal only an administrator can fix is one line and exit 78 (`GraphError::is_permanent`).
+                let folders = worker.prepare().await?;
                 Mailbox::Graph(worker, Some(folders))
             }
             _ => {

@@ -113,6 +113,7 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
             )
             || matches!(cause.downcast_ref::<crate::driven::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
             || matches!(cause.downcast_ref::<crate::driven::imap::MailboxError>(), Some(e) if e.is_credentials_refused())
+            || matches!(cause.downcast_ref::<crate::driven::graph::GraphError>(), Some(e) if e.is_permanent())
     })
 }
 

@@ -127,8 +127,9 @@ async fn a_missing_permission_stops_the_start_with_exit_78() {
     let out = Command::new(env!("CARGO_BIN_EXE_klachtd")).arg("--config").arg(&path).arg("run").env_remove("KLACHTD_LOG").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{stderr}");
-    let line = stderr.lines().find(|l| l.contains("Mail.ReadWrite")).unwrap_or_else(|| panic!("the permission is named: {stderr}"));
-    assert!(line.contains("403") && line.contains(&w.complaints), "{line}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("klachtd:")).collect();
+    assert_eq!(errors.len(), 1, "one line: {stderr}");
+    assert!(errors[0].contains("Mail.ReadWrite") && errors[0].contains("403") && errors[0].contains(&w.complaints), "{}", errors[0]);
 }
 
 /// The test world's configuration as the binary reads it.

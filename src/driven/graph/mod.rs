@@ -52,7 +52,7 @@ pub enum GraphError {
     Transport(String),
     /// The mailbox or an access policy refuses the app: only an administrator can fix this.
     #[error(
-        "Microsoft Graph refused access to mailbox {mailbox} ({what}: HTTP 403 {code}): the app registration needs the application permission {permission}, with admin consent, and an RBAC for Applications role assignment (or application access policy) that includes this mailbox"
+        "Microsoft Graph refused access to mailbox {mailbox} ({what}: HTTP 403 {code}): the app needs the application permission {permission} for this mailbox (an RBAC for Applications role assignment \"Application {permission}\", or admin consent in Entra with an application access policy that includes the mailbox)"
     )]
     Forbidden { mailbox: String, what: &'static str, permission: &'static str, code: String },
     #[error("Microsoft Graph is throttling requests; waiting {} s before the next try", .0.as_secs())]
