@@ -91,6 +91,20 @@ pub async fn token_source(config: &Config) -> anyhow::Result<Option<Arc<crate::d
     Ok(tokens)
 }
 
+/// The client of `[graph]`, with a first token fetched (a refused secret is one clear line at
+/// start-up, as for `[oauth2]`).
+pub async fn graph_client(config: &Config) -> anyhow::Result<Option<Arc<crate::driven::graph::GraphClient>>> {
+    let (Some(g), Some(tokens)) = (&config.graph, crate::driven::graph::GraphClient::tokens(config)?) else { return Ok(None) };
+    tokens.token().await.context("oauth2 (Microsoft Graph)")?;
+    Ok(Some(Arc::new(crate::driven::graph::GraphClient::new(g, tokens)?)))
+}
+
+/// The mailbox worker and what it opened at start-up.
+enum Mailbox {
+    Imap(MailboxWorker, Option<crate::driven::imap::ImapSession>),
+    Graph(crate::driven::graph::GraphWorker, Option<crate::driven::graph::Folders>),
+}
+
 /// Everything the daemon runs, built and checked but not yet started.
 pub struct Daemon {
     config: Config,
@@ -98,10 +112,9 @@ pub struct Daemon {
     settings: SharedSettings,
     reminders: Arc<ReminderService>,
     wake: Arc<Notify>,
-    mailbox: MailboxWorker,
+    mailbox: Mailbox,
     outbox: OutboxWorker,
     health: Arc<Health>,
-    first_session: Option<crate::driven::imap::ImapSession>,
     /// The handlers' web workspace, when `[web]` is configured.
     web: Option<(tokio::net::TcpListener, Arc<crate::driving::web::Web>)>,
 }
@@ -109,6 +122,35 @@ pub struct Daemon {
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
 /// restarts the service. It exceeds every command timeout a loop can legitimately sit in.
 const STALE_AFTER: Duration = Duration::from_secs(240);
+
+/// A login the SMTP server refuses will not fix itself: one clear line, and no start. A server
+/// that is away only delays mail, which the outbox retries.
+async fn smtp_at_start(config: &Config, mailer: &Mailer) -> anyhow::Result<()> {
+    match mailer.check().await {
+        Ok(()) => {}
+        Err(crate::driven::smtp::SendError::Smtp(e)) if e.is_permanent() => {
+            let who = config.smtp.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
+            return Err(CredentialsRefused {
+                server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
+                who,
+                reason: crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500),
+            }
+            .into());
+        }
+        Err(crate::driven::smtp::SendError::OAuth(e)) if e.is_permanent() => {
+            return Err(CredentialsRefused {
+                server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
+                who: " the access token".into(),
+                reason: crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500),
+            }
+            .into());
+        }
+        Err(e) => {
+            tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried")
+        }
+    }
+    Ok(())
+}
 
 impl Daemon {
     /// Builds the workers, migrates the database and connects to the mailbox once; errors here
@@ -125,35 +167,31 @@ impl Daemon {
         let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
-        let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
-        let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
-        let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
-        let first_session = Some(mailbox.connect().await?);
+        let graph = graph_client(config).await?;
+        let mailbox = match (&graph, &config.graph) {
+            (Some(client), Some(g)) if config.reads_graph() => {
+                let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), &hostname());
+                // A refusal only an administrator can fix is one line and exit 78 (`GraphError::is_permanent`).
+                let folders = worker.prepare().await?;
+                Mailbox::Graph(worker, Some(folders))
+            }
+            _ => {
+                let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
+                let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
+                let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
+                let first_session = Some(mailbox.connect().await?);
+                Mailbox::Imap(mailbox, first_session)
+            }
+        };
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
-        // A login the SMTP server refuses will not fix itself: one clear line, and no start.
-        // A server that is away only delays mail, which the outbox retries.
-        match mailer.check().await {
-            Ok(()) => {}
-            Err(crate::driven::smtp::SendError::Smtp(e)) if e.is_permanent() => {
-                let who = config.smtp.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
-                return Err(CredentialsRefused {
-                    server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
-                    who,
-                    reason: crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500),
-                }
-                .into());
+        let transport: Arc<dyn crate::app::outbox::Transport> = match (&graph, &config.graph) {
+            (Some(client), Some(g)) if config.sends_graph() => {
+                Arc::new(crate::driven::graph::GraphTransport::new(client.clone(), mailer.clone(), g.save_to_sent_items))
             }
-            Err(crate::driven::smtp::SendError::OAuth(e)) if e.is_permanent() => {
-                return Err(CredentialsRefused {
-                    server: format!("SMTP server {}:{}", config.smtp.host, config.smtp.port),
-                    who: " the access token".into(),
-                    reason: crate::domain::text::single_line(&crate::domain::text::redact_addresses(&e.to_string()), 500),
-                }
-                .into());
-            }
-            Err(e) => {
-                tracing::warn!(error = %crate::domain::text::redact_addresses(&e.to_string()), "SMTP server not usable at start-up; outgoing mail waits in the outbox and is retried")
-            }
+            _ => mailer.clone(),
+        };
+        if !config.sends_graph() {
+            smtp_at_start(config, &mailer).await?;
         }
         // Mail a crashed predecessor sent but did not record is recorded before anything goes out.
         let journals = config.storage.data_dir.join("outbox");
@@ -165,7 +203,7 @@ impl Daemon {
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
             worker_id: format!("{}-{}", hostname(), std::process::id()),
         };
-        let outbox = OutboxWorker::new(store.clone(), mailer, actions.clone(), settings.clone(), health.clone(), journal, options).with_wake(wake.clone());
+        let outbox = OutboxWorker::new(store.clone(), transport, actions.clone(), settings.clone(), health.clone(), journal, options).with_wake(wake.clone());
         let web = match &config.web {
             Some(w) => {
                 // Bound at start-up, so a port in use is a start-up error, not a silent absence.
@@ -174,7 +212,7 @@ impl Daemon {
             }
             None => None,
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, first_session, web })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, web })
     }
 
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
@@ -242,7 +280,10 @@ impl Daemon {
         let monitor = tokio::spawn(monitor(notifier.clone(), self.health.clone(), self.store.clone(), shutdown.clone()));
         notifier.ready(&status_line(&self.health, &self.store).await);
         tracing::info!("klachtd ready");
-        self.mailbox.run(self.first_session, shutdown).await;
+        match self.mailbox {
+            Mailbox::Imap(worker, first) => worker.run(first, shutdown).await,
+            Mailbox::Graph(worker, first) => worker.run(first, shutdown).await,
+        }
         outbox.await.context("outbox worker panicked")?;
         reminders.await.context("reminder worker panicked")?;
         retention.await.context("retention worker panicked")?;

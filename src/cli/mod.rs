@@ -113,6 +113,7 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
             )
             || matches!(cause.downcast_ref::<crate::driven::oauth::smtp::OAuthSmtpError>(), Some(e) if e.is_permanent())
             || matches!(cause.downcast_ref::<crate::driven::imap::MailboxError>(), Some(e) if e.is_credentials_refused())
+            || matches!(cause.downcast_ref::<crate::driven::graph::GraphError>(), Some(e) if e.is_permanent())
     })
 }
 
@@ -228,30 +229,37 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     if tokens.is_some() {
         outln!("oauth2: ok (access token obtained)");
     }
-    let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
-    let mut session = match (&tokens, config.imap.auth) {
-        (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(&config.imap, &tls, tokens).await?,
-        _ => {
-            let password = config.imap.secret().resolve("imap")?;
-            crate::driven::imap::connect(&config.imap, &tls, &password).await?
-        }
-    };
-    // The folders the daemon would use, created when missing: a server that refuses them
-    // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
-    let caps = session.capabilities().await.context("imap: CAPABILITY")?;
-    let folders = crate::driven::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
-    let _ = session.logout().await;
-    outln!(
-        "imap: ok ({}:{} as {}; folders {}, {}, {})",
-        config.imap.host,
-        config.imap.port,
-        config.imap.user,
-        folders.processed,
-        folders.ignored,
-        folders.quarantine
-    );
-    daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
-    outln!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    if config.graph.is_some() {
+        outln!("{}", crate::driven::graph::check(&config).await?);
+    }
+    if !config.reads_graph() {
+        let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
+        let mut session = match (&tokens, config.imap.auth) {
+            (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(&config.imap, &tls, tokens).await?,
+            _ => {
+                let password = config.imap.secret().resolve("imap")?;
+                crate::driven::imap::connect(&config.imap, &tls, &password).await?
+            }
+        };
+        // The folders the daemon would use, created when missing: a server that refuses them
+        // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
+        let caps = session.capabilities().await.context("imap: CAPABILITY")?;
+        let folders = crate::driven::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
+        let _ = session.logout().await;
+        outln!(
+            "imap: ok ({}:{} as {}; folders {}, {}, {})",
+            config.imap.host,
+            config.imap.port,
+            config.imap.user,
+            folders.processed,
+            folders.ignored,
+            folders.quarantine
+        );
+    }
+    if !config.sends_graph() {
+        daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
+        outln!("smtp: ok ({}:{})", config.smtp.host, config.smtp.port);
+    }
     if let Some(oidc) = config.web.as_ref().and_then(|w| w.oidc.as_ref()) {
         let (issuer, keys) = crate::driven::oidc::Provider::new(oidc)?.check().await.context("web.oidc")?;
         outln!("web.oidc: ok (issuer {issuer}, {keys} signing key(s))");

@@ -28,6 +28,7 @@ impl Config {
         self.check_outbox(&mut p);
         p.0.extend(super::oauth::problems(self, secrets));
         p.0.extend(super::oidc::problems(self, secrets));
+        p.0.extend(super::graph::problems(self));
         p.0
     }
 
@@ -105,7 +106,7 @@ impl Config {
                 &self.imap.host,
                 self.imap.port,
                 self.imap.tls,
-                Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password),
+                Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password && !self.reads_graph()),
                 &self.imap.ca_file,
             ),
             (
@@ -113,7 +114,7 @@ impl Config {
                 &self.smtp.host,
                 self.smtp.port,
                 self.smtp.tls,
-                self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password),
+                self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password && !self.sends_graph()),
                 &self.smtp.ca_file,
             ),
         ] {

@@ -12,6 +12,7 @@ use crate::domain::calendar::Calendar;
 
 pub(crate) mod check;
 mod defaults;
+pub mod graph;
 pub mod oauth;
 pub mod oidc;
 pub mod procedure;
@@ -60,6 +61,8 @@ pub struct Config {
     pub web: Option<Web>,
     /// Where the access tokens come from when `imap.auth` or `smtp.auth` is "oauth2".
     pub oauth2: Option<oauth::OAuth2>,
+    /// The mailbox through Microsoft Graph (reading, sending or both); IMAP and SMTP otherwise.
+    pub graph: Option<graph::Graph>,
     /// The terms of the procedure; absent: the seed's regulation (preset `reintegratie`).
     #[serde(default)]
     pub procedure: procedure::ProcedureConfig,
@@ -166,6 +169,9 @@ impl Config {
         if self.smtp != other.smtp {
             keys.push("smtp");
         }
+        if self.graph != other.graph {
+            keys.push("graph");
+        }
         if self.intake.acknowledge_since != other.intake.acknowledge_since {
             keys.push("intake.acknowledge_since");
         }
@@ -208,6 +214,9 @@ impl Config {
         let mut set: BTreeSet<String> = self.organisation.own_addresses.iter().map(|a| a.trim().to_ascii_lowercase()).collect();
         set.insert(self.organisation.complaints_address.trim().to_ascii_lowercase());
         set.insert(self.imap.user.trim().to_ascii_lowercase());
+        if let Some(g) = &self.graph {
+            set.insert(g.mailbox.trim().to_ascii_lowercase());
+        }
         set.into_iter().filter(|a| a.contains('@')).collect()
     }
 }

@@ -139,7 +139,7 @@ fn auth_keys(config: &Config, p: &mut Problems) {
     if smtp && (config.smtp.password.is_some() || config.smtp.password_file.is_some() || config.smtp.password_env.is_some()) {
         p.add("smtp.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [smtp]");
     }
-    if config.oauth2.is_some() && !imap && !smtp {
+    if config.oauth2.is_some() && !imap && !smtp && config.graph.is_none() {
         p.add(
             "oauth2",
             "is configured but neither imap.auth nor smtp.auth is \"oauth2\"".into(),

@@ -3,11 +3,13 @@
 //!
 //! - [`imap`]: the complaints mailbox as an [`app::intake::pass::MailSource`](crate::app::intake::pass::MailSource);
 //! - [`smtp`]: outgoing mail as an [`app::outbox::Transport`](crate::app::outbox::Transport);
+//! - [`graph`]: the mailbox through Microsoft Graph, as a mail source and as a transport;
 //! - [`oauth`]: tokens for IMAP and SMTP logins (Microsoft, Google, any token endpoint);
 //! - [`tls`]: the one rustls client configuration;
 //! - [`oidc`]: the web workspace's sign-in with the organisation's identity provider;
 //! - [`systemd`]: readiness and watchdog notifications.
 
+pub mod graph;
 pub mod imap;
 pub mod oauth;
 pub mod oidc;

@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011", "awb"),
     migration!(12, "0012", "outbox_parts"),
     migration!(13, "0013", "find"),
+    migration!(14, "0014", "graph_delta"),
     migration!(15, "0015", "procedure"),
 ];
 

@@ -557,6 +557,7 @@ mod awb;
 mod columns;
 pub mod corrections;
 mod error;
+mod graph;
 mod handlers;
 mod intake;
 mod mail_classes;

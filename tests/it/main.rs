@@ -14,6 +14,7 @@ mod actions;
 mod awb;
 mod cli;
 mod e2e;
+mod graph;
 mod hearing;
 mod imap_servers;
 mod letters;

@@ -5,8 +5,7 @@
 //! each token at the identity provider, and Postfix takes mail from such an address only after
 //! AUTH as it.
 
-#[path = "common/oauth_idp.rs"]
-pub(crate) mod idp;
+use crate::common::oauth_idp as idp;
 
 use std::path::Path;
 use std::process::Command;

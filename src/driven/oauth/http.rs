@@ -1,18 +1,28 @@
-//! A small HTTP/1.1 client for token endpoints: one form-encoded POST (or a GET, for OpenID
-//! Connect's discovery document and keys) per connection, over
-//! rustls (the same ring-based configuration as IMAP) or plain HTTP towards loopback. Token
-//! requests are rare (once an hour or so), so no pooling and no general HTTP stack.
+//! The HTTP client of the adapters: hyper's pooled client (`hyper-util`) over rustls with ring
+//! (the same client configuration as IMAP), or plain HTTP towards loopback. Connections are
+//! kept alive and reused per host, with TCP_NODELAY; bodies stream (`Streamed`), so a large
+//! one is read as it comes and bounded by its reader.
+//!
+//! Token endpoints and OIDC use the simple calls [`post_form`] and [`get`]: one exchange,
+//! bounded as a whole by a timeout, with a body of at most `MAX_RESPONSE`. Microsoft Graph
+//! uses [`Client`] directly.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::ServerName;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Request, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio_rustls::rustls::ClientConfig;
 
-/// Token responses are small; anything bigger is not one.
+/// Token and discovery responses are small; anything bigger is not one.
 const MAX_RESPONSE: usize = 256 * 1024;
+/// Idle connections are closed after this long.
+const IDLE: Duration = Duration::from_secs(60);
 
 pub use crate::config::oauth::Url;
 
@@ -30,136 +40,162 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
+/// A whole response of [`post_form`] or [`get`].
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+/// A pooled HTTP/1.1 client for one TLS configuration. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// A response whose body is still to be read.
+pub struct Streamed {
+    pub status: u16,
+    pub headers: HeaderMap,
+    body: Incoming,
+}
+
+impl Client {
+    pub fn new(tls: &Arc<ClientConfig>) -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(30)));
+        let mut tls = (**tls).clone();
+        // The connector sets the protocols it offers (HTTP/1.1 only).
+        tls.alpn_protocols.clear();
+        let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
+        let inner = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(IDLE)
+            .pool_max_idle_per_host(8)
+            .build(https);
+        Self { inner }
+    }
+
+    /// The process's client for `tls`: one pool per configuration, so that token requests
+    /// and OIDC calls reuse their connections too.
+    pub fn shared(tls: &Arc<ClientConfig>) -> Self {
+        static CLIENTS: Mutex<Vec<(Arc<ClientConfig>, Client)>> = Mutex::new(Vec::new());
+        let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, c)) = clients.iter().find(|(t, _)| Arc::ptr_eq(t, tls)) {
+            return c.clone();
+        }
+        // A reloaded configuration brings a new TLS configuration: keep a few, not all.
+        if clients.len() >= 8 {
+            clients.remove(0);
+        }
+        let client = Client::new(tls);
+        clients.push((tls.clone(), client.clone()));
+        client
+    }
+
+    /// Sends `request`; returns when the response's head has come (its body streams).
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> std::io::Result<Streamed> {
+        let response = self.inner.request(request).await.map_err(|e| std::io::Error::other(chain(&e)))?;
+        let (head, body) = response.into_parts();
+        Ok(Streamed { status: head.status.as_u16(), headers: head.headers, body })
+    }
+}
+
+impl Streamed {
+    /// The next piece of the body (`None`: the body is complete).
+    pub async fn chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        loop {
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(std::io::Error::other(chain(&e))),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The whole body, or an error once it passes `limit` bytes (the rest is not read).
+    pub async fn collect(mut self, limit: usize) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.chunk().await? {
+            if out.len() + chunk.len() > limit {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("response larger than {limit} bytes")));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// A header's value, if it is there and is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The URI of `url` for hyper.
+pub fn uri(url: &Url) -> std::io::Result<Uri> {
+    let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
+    let text = format!("{}://{host}:{}{}", if url.https { "https" } else { "http" }, url.port, url.path);
+    text.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))
+}
+
+/// A request to `url` with our User-Agent and `Accept: application/json`.
+pub fn request(method: Method, url: &Url) -> std::io::Result<hyper::http::request::Builder> {
+    Ok(Request::builder()
+        .method(method)
+        .uri(uri(url)?)
+        .header(USER_AGENT, HeaderValue::from_static(concat!("klachtd/", env!("CARGO_PKG_VERSION"))))
+        .header(ACCEPT, HeaderValue::from_static("application/json")))
+}
 
 /// POSTs `body` (form-encoded) to `url`; the whole exchange is bounded by `timeout`.
 /// Errors are the transport's (the endpoint is unreachable or answered nonsense).
 pub async fn post_form(url: &Url, body: &str, tls: &Arc<ClientConfig>, timeout: Duration) -> std::io::Result<Response> {
-    let head = format!("POST {} HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}", url.path, body.len());
-    within(timeout, exchange(url, head, body, tls)).await
+    let request = request(Method::POST, url)?
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"))
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(std::io::Error::other)?;
+    exchange(request, tls, timeout).await
 }
 
-/// GETs `url` (a JSON document); the whole exchange is bounded by `timeout`.
+/// GETs `url`; the whole exchange is bounded by `timeout`.
 pub async fn get(url: &Url, tls: &Arc<ClientConfig>, timeout: Duration) -> std::io::Result<Response> {
-    within(timeout, exchange(url, format!("GET {} HTTP/1.1", url.path), "", tls)).await
+    let request = request(Method::GET, url)?.body(Full::new(Bytes::new())).map_err(std::io::Error::other)?;
+    exchange(request, tls, timeout).await
 }
 
-async fn within(timeout: Duration, exchange: impl std::future::Future<Output = std::io::Result<Response>>) -> std::io::Result<Response> {
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {timeout:?}")))?
-}
-
-/// Sends `head` (the request line and its own headers) with the common headers and `body`.
-async fn exchange(url: &Url, head: String, body: &str, tls: &Arc<ClientConfig>) -> std::io::Result<Response> {
-    let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
-    let _ = tcp.set_nodelay(true);
-    let mut stream: Box<dyn Io> = if url.https {
-        let name = ServerName::try_from(url.host.clone()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        Box::new(tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp).await?)
-    } else {
-        Box::new(tcp)
+async fn exchange(request: Request<Full<Bytes>>, tls: &Arc<ClientConfig>, timeout: Duration) -> std::io::Result<Response> {
+    let client = Client::shared(tls);
+    let whole = async {
+        let response = client.send(request).await?;
+        let status = response.status;
+        Ok(Response { status, body: response.collect(MAX_RESPONSE).await? })
     };
-    let default_port = if url.https { 443 } else { 80 };
-    let host = if url.port == default_port { url.host.clone() } else { format!("{}:{}", url.host, url.port) };
-    let request =
-        format!("{head}\r\nHost: {host}\r\nUser-Agent: klachtd/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n{body}", env!("CARGO_PKG_VERSION"));
-    stream.write_all(request.as_bytes()).await?;
-    stream.flush().await?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(response) = parse(&buf, false)? {
-            return Ok(response);
-        }
-        let n = match stream.read(&mut chunk).await {
-            Ok(n) => n,
-            // Some servers close TLS without close_notify; what arrived may still be whole.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            return parse(&buf, true)?
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before the response was complete"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > MAX_RESPONSE {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "response too large"));
-        }
-    }
+    tokio::time::timeout(timeout, whole).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {timeout:?}")))?
 }
 
-fn bad(what: &str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed HTTP response ({what})"))
-}
-
-/// The response in `buf` if it is complete (`eof`: the server has closed the connection).
-fn parse(buf: &[u8], eof: bool) -> std::io::Result<Option<Response>> {
-    let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return if eof { Err(bad("no header")) } else { Ok(None) };
-    };
-    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("header not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    if !parts.next().unwrap_or_default().starts_with("HTTP/1.") {
-        return Err(bad("status line"));
-    }
-    let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| bad("status code"))?;
-    let mut length = None;
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse::<usize>().map_err(|_| bad("content-length"))?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
-            chunked = true;
+/// An error with its causes, on one line: hyper's own says little ("client error (Connect)").
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
         }
+        source = s.source();
     }
-    let rest = &buf[head_end + 4..];
-    if chunked {
-        return match dechunk(rest)? {
-            Some(body) => Ok(Some(Response { status, body })),
-            None if eof => Err(bad("truncated chunked body")),
-            None => Ok(None),
-        };
-    }
-    match length {
-        Some(n) if rest.len() >= n => Ok(Some(Response { status, body: rest[..n].to_vec() })),
-        Some(_) if eof => Err(bad("truncated body")),
-        Some(_) => Ok(None),
-        None if eof => Ok(Some(Response { status, body: rest.to_vec() })),
-        None => Ok(None),
-    }
-}
-
-/// The body of a complete chunked encoding, or None if more is to come.
-fn dechunk(mut rest: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-    let mut body = Vec::new();
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
-        let size_text = std::str::from_utf8(&rest[..eol]).map_err(|_| bad("chunk size"))?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or_default().trim(), 16).map_err(|_| bad("chunk size"))?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            return Ok(Some(body));
-        }
-        if rest.len() < size + 2 {
-            return Ok(None);
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn urls_are_split() {
@@ -172,22 +208,92 @@ mod tests {
         assert!(Url::parse("https://x:99999/").is_err());
         assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("https://user:pw@x/").is_err());
-    }
-
-    #[test]
-    fn responses_by_length_chunks_or_close() {
-        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", false).unwrap().unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
-        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}", false).unwrap().is_none());
-        let r = parse(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n2\r\n\"}\r\n0\r\n\r\n", false).unwrap().unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (400, &b"{\"a\"}"[..]));
-        let r = parse(b"HTTP/1.0 200 OK\r\n\r\nabc", true).unwrap().unwrap();
-        assert_eq!(r.body, b"abc");
-        assert!(parse(b"garbage\r\n\r\n", true).is_err());
+        assert_eq!(uri(&Url::parse("http://[::1]:8080/t?a=b").unwrap()).unwrap().to_string(), "http://[::1]:8080/t?a=b");
     }
 
     #[test]
     fn forms_are_encoded() {
         assert_eq!(form(&[("scope", "https://x/.default"), ("a b", "c&d=e")]), "scope=https%3A%2F%2Fx%2F.default&a+b=c%26d%3De");
+    }
+
+    /// A server that answers each request on a connection with `answers` in turn, and counts
+    /// the connections it accepted.
+    async fn server(answers: Vec<&'static str>) -> (Url, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/token", listener.local_addr().unwrap())).unwrap();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let answers = answers.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    for answer in answers {
+                        // A request is whole at its blank line (plus a body of the length it says).
+                        loop {
+                            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                                let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+                                if buf.len() >= end + 4 + length {
+                                    buf.drain(..end + 4 + length);
+                                    break;
+                                }
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match tcp.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        tcp.write_all(answer.as_bytes()).await.unwrap();
+                    }
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    fn tls() -> Arc<ClientConfig> {
+        crate::driven::tls::client_config(None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn responses_by_length_and_chunks_on_one_kept_alive_connection() {
+        let (url, connections) = server(vec![
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+            "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n2\r\n\"}\r\n0\r\n\r\n",
+        ])
+        .await;
+        let tls = tls();
+        let r = post_form(&url, "a=b", &tls, Duration::from_secs(5)).await.unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
+        let r = get(&url, &tls, Duration::from_secs(5)).await.unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (400, &b"{\"a\"}"[..]));
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1, "the second request reused the connection");
+    }
+
+    #[tokio::test]
+    async fn nonsense_and_silence_are_errors() {
+        let (url, _) = server(vec!["garbage\r\n\r\n"]).await;
+        assert!(get(&url, &tls(), Duration::from_secs(5)).await.is_err());
+        let (url, _) = server(vec![]).await;
+        let Err(e) = get(&url, &tls(), Duration::from_secs(5)).await else { panic!("a closed connection is no answer") };
+        assert!(!e.to_string().is_empty());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let Err(e) = get(&url, &tls(), Duration::from_millis(200)).await else { panic!("silence is no answer") };
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn a_body_past_its_limit_is_refused() {
+        let (url, _) = server(vec!["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"]).await;
+        let client = Client::new(&tls());
+        let request = request(Method::GET, &url).unwrap().body(Full::new(Bytes::new())).unwrap();
+        let response = client.send(request).await.unwrap();
+        assert_eq!(response.header("content-length"), Some("10"));
+        assert!(response.collect(5).await.is_err());
     }
 }

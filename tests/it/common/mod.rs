@@ -16,6 +16,13 @@ use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::watch;
 
+pub mod graph_server;
+pub mod oauth_idp;
+#[macro_use]
+mod sources;
+
+pub use sources::*;
+
 pub const PASSWORD: &str = "test-secret";
 
 /// Declares each listed `async fn name(db: Db)` as two tests, `sqlite::name` and
@@ -225,7 +232,11 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::create(kind, dir.path()).await;
         let complaints = format!("{}@klacht.test", unique("klachten"));
-        let config = config_text(stack, &complaints, &db.url, dir.path(), extra);
+        let graph = match source() {
+            Source::Graph => graph_config_text(&complaints, dir.path()).0,
+            Source::Imap => String::new(),
+        };
+        let config = config_text(stack, &complaints, &db.url, dir.path(), &format!("{extra}\n{graph}"));
         let config = Config::parse(&config).unwrap();
         assert!(config.problems().is_empty(), "{:?}", config.problems());
         World { stack, complaints, dir, db, config, store: tokio::sync::OnceCell::new() }
@@ -251,7 +262,10 @@ impl World {
     }
 
     pub async fn send(&self, from: &str, raw: &[u8]) {
-        self.stack.send_raw(from, &self.complaints, raw).await;
+        match source() {
+            Source::Imap => self.stack.send_raw(from, &self.complaints, raw).await,
+            Source::Graph => graph_server::GraphServer::shared().deliver(&self.complaints, raw, None),
+        }
     }
 }
 

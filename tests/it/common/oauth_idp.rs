@@ -17,6 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const MICROSOFT_SCOPE: &str = "https://outlook.office365.com/.default";
 pub const GOOGLE_SCOPE: &str = "https://mail.google.com/";
+/// Microsoft Graph's scope: its tokens carry the audience and the app's application roles.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
 
 #[derive(Default)]
 struct Tenant {
@@ -38,12 +41,17 @@ struct Tenant {
     jtis: Vec<String>,
     /// Subjects of JWT bearer grants.
     subjects: Vec<String>,
+    /// client_id -> the Graph application roles granted (default: Mail.ReadWrite, Mail.Send).
+    graph_roles: HashMap<String, Vec<String>>,
 }
 
 struct Token {
     user: String,
     expires: Instant,
     revoked: bool,
+    /// The resource the token is for (the scope without `/.default`), and the app's roles there.
+    audience: String,
+    roles: Vec<String>,
 }
 
 #[derive(Default)]
@@ -203,8 +211,21 @@ impl Idp {
     /// A token for `user` made outside any grant (what a token broker would hand out).
     pub fn mint(&self, user: &str, lifetime: Duration) -> String {
         let token = new_token();
-        self.state.lock().unwrap().tokens.insert(token.clone(), Token { user: user.into(), expires: Instant::now() + lifetime, revoked: false });
+        let t = Token { user: user.into(), expires: Instant::now() + lifetime, revoked: false, audience: String::new(), roles: Vec::new() };
+        self.state.lock().unwrap().tokens.insert(token.clone(), t);
         token
+    }
+
+    /// The Graph application roles `client_id` is granted (admin consent), instead of both.
+    pub fn set_graph_roles(&self, tenant: &str, client_id: &str, roles: &[&str]) {
+        self.with(tenant, |t| t.graph_roles.insert(client_id.into(), roles.iter().map(|r| r.to_string()).collect()));
+    }
+
+    /// What a resource server learns of an active token: (user, audience, roles).
+    pub fn introspect(&self, token: &str) -> Option<(String, String, Vec<String>)> {
+        let state = self.state.lock().unwrap();
+        let t = state.tokens.get(token).filter(|t| !t.revoked && t.expires > Instant::now())?;
+        Some((t.user.clone(), t.audience.clone(), t.roles.clone()))
     }
 
     /// (introspections, of which active) for `user`.
@@ -299,7 +320,8 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
                 entry.0 += 1;
                 entry.1 += u32::from(active);
                 if active {
-                    (200, serde_json::json!({"active": true, "username": user}))
+                    let t = &state.tokens[&token];
+                    (200, serde_json::json!({"active": true, "username": user, "aud": t.audience, "roles": t.roles}))
                 } else {
                     (200, serde_json::json!({"active": false}))
                 }
@@ -323,7 +345,11 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
     let user = match (rest.as_str(), grant) {
         ("oauth2/v2.0/token" | "token", "client_credentials") => {
             let client_id = form.get("client_id").cloned().unwrap_or_default();
-            let wanted_scope = if rest == "token" { tenant.generic_scope.clone() } else { MICROSOFT_SCOPE.to_string() };
+            let wanted_scope = match form.get("scope").map(String::as_str) {
+                Some(GRAPH_SCOPE) if rest != "token" => GRAPH_SCOPE.to_string(),
+                _ if rest == "token" => tenant.generic_scope.clone(),
+                _ => MICROSOFT_SCOPE.to_string(),
+            };
             let user = if let Some(assertion) = form.get("client_assertion") {
                 tenant.assertions.push(assertion.clone());
                 if form.get("client_assertion_type").map(String::as_str) != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
@@ -413,7 +439,17 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
     let token = new_token();
     let lifetime = tenant.lifetime;
     tenant.issued.push(token.clone());
-    state.tokens.insert(token.clone(), Token { user, expires: Instant::now() + lifetime, revoked: false });
+    let scope = form.get("scope").cloned().unwrap_or_default();
+    let roles = match scope.as_str() {
+        GRAPH_SCOPE => tenant
+            .graph_roles
+            .get(form.get("client_id").map(String::as_str).unwrap_or_default())
+            .cloned()
+            .unwrap_or_else(|| vec!["Mail.ReadWrite".into(), "Mail.Send".into()]),
+        _ => Vec::new(),
+    };
+    let audience = scope.trim_end_matches("/.default").to_string();
+    state.tokens.insert(token.clone(), Token { user, expires: Instant::now() + lifetime, revoked: false, audience, roles });
     Some((200, serde_json::json!({"token_type": "Bearer", "expires_in": lifetime.as_secs(), "ext_expires_in": lifetime.as_secs(), "access_token": token})))
 }
 

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // The OAuth tests' provider (tests/it/common/oauth_idp.rs), for its helpers.
-use crate::oauth::idp::{b64url, rsa_key_and_certificate};
+use crate::common::oauth_idp::{b64url, rsa_key_and_certificate};
 
 /// One way in which the next ID tokens are wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
