@@ -14,17 +14,20 @@
 //! - [`app`]: the use cases: intake of one mail, handler actions, reminders, the outbox,
 //!   retention, and what they share: the reloadable settings, the health counters, the clock.
 //!   They reach the world through the store and through traits they define, which adapters
-//!   implement: outgoing mail goes through [`app::outbox::Transport`] (SMTP in the daemon, a
-//!   stub in the unit tests). Uses `domain`, `config`, `store`, `telemetry`; never an adapter.
-//! - [`driven`]: adapters the app drives, behind its traits: the mail sources (IMAP), outgoing
-//!   mail (SMTP), OAuth tokens, TLS, systemd. Uses `app` only for the traits it implements.
+//!   implement: outgoing mail goes through [`app::outbox::Transport`] (SMTP or Graph in the
+//!   daemon, a stub in the unit tests). Uses `domain`, `config`, `store`, `telemetry`; never an
+//!   adapter.
+//! - [`driven`]: adapters the app drives, behind its traits: the mail sources (IMAP, Microsoft
+//!   Graph), outgoing mail (SMTP, Graph), OAuth and OpenID Connect tokens, TLS, systemd. Uses
+//!   `app` only for the traits it implements.
 //! - [`driving`]: adapters that drive the app: the web workspace and the metrics endpoint.
 //! - [`cli`] and [`daemon`]: wiring. `klachtd run` starts the daemon; the other commands are
 //!   for operators and handlers.
 //!
 //! Where to add things (README, "How it works", has the table):
 //! - a new mail source: implement [`app::intake::pass::MailSource`] in an adapter folder beside
-//!   `driven/imap/`; the pass (batches, transactions, quarantine, the lease) is not copied;
+//!   `driven/imap/` and `driven/graph/`; the pass (batches, transactions, quarantine, the lease)
+//!   is not copied;
 //! - a new case action: a variant of [`domain::case_action::CaseAction`], its effect in
 //!   `app/actions/perform.rs`, a form struct in `driving/web/case_forms.rs`, a subcommand in
 //!   `cli/args.rs`, and optionally a keyword in `domain/mail_actions.rs`;
