@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012", "outbox_parts"),
     migration!(13, "0013", "find"),
     migration!(15, "0015", "procedure"),
+    migration!(16, "0016", "web_reads"),
 ];
 
 impl Store {
