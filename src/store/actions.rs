@@ -584,7 +584,7 @@ impl Store {
         )
         .bind(email.trim().to_ascii_lowercase())
         .bind(reference)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reads())
         .await?;
         Ok(n > 0)
     }

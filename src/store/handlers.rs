@@ -52,7 +52,7 @@ impl Store {
                     (SELECT COUNT(*) FROM cases c WHERE c.handler_id = h.id AND c.status = 'open')
              FROM handlers h ORDER BY h.name",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         Ok(rows
             .into_iter()

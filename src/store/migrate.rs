@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013", "find"),
     migration!(14, "0014", "graph_delta"),
     migration!(15, "0015", "procedure"),
+    migration!(16, "0016", "web_reads"),
 ];
 
 impl Store {

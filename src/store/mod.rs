@@ -114,6 +114,8 @@ impl std::ops::DerefMut for Tx<'_> {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Read-only connections for the workspace's reads (see [`Store::reads`]).
+    readers: AnyPool,
     backend: Backend,
     reference_prefix: String,
 }
@@ -355,8 +357,11 @@ impl Store {
             });
         }
         let pool = options.connect(&url).await?;
-        let store = Self { pool, backend, reference_prefix: "KL".into() };
+        let mut store = Self { readers: pool.clone(), pool, backend, reference_prefix: "KL".into() };
         store.migrate().await?;
+        if backend == Backend::Sqlite && sqlite_path(&url).is_some() {
+            store.readers = readers::open_sqlite(&url, max_connections).await?;
+        }
         Ok(store)
     }
 
@@ -391,6 +396,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.readers.close().await;
         self.pool.close().await;
     }
 
@@ -565,6 +571,7 @@ mod mailbox;
 mod migrate;
 mod outbox;
 mod procedure;
+mod readers;
 use procedure::{deadline_column, stored_deadline};
 pub mod private_files;
 mod register;

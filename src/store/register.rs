@@ -65,7 +65,7 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch(&self.pool);
+        .fetch(self.reads());
         let mut facts = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let [(_, acknowledge_by, acknowledged_at), (_, progress_by, progress_sent_at), (_, respond_by, responded_at)] = r.deadlines.each();
@@ -179,7 +179,7 @@ impl Store {
 
     /// References of cases whose personal data was removed (their letter files go too).
     pub async fn anonymised_references(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE anonymised_at IS NOT NULL ORDER BY id").fetch_all(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT reference FROM cases WHERE anonymised_at IS NOT NULL ORDER BY id").fetch_all(self.reads()).await?)
     }
 }
 

@@ -253,7 +253,7 @@ impl Store {
         for value in &binds {
             statement = statement.bind(value.clone());
         }
-        let rows = statement.fetch_all(&self.pool).await?;
+        let rows = statement.fetch_all(self.reads()).await?;
         let more = rows.len() > per_page as usize;
         let mut found: Vec<(i64, Option<String>)> = Vec::new();
         for row in rows.iter().take(per_page as usize) {
@@ -276,7 +276,7 @@ impl Store {
         for value in &values {
             statement = statement.bind(value.clone());
         }
-        Ok(statement.fetch_one(&self.pool).await? >= i64::from(SEARCH_CAP))
+        Ok(statement.fetch_one(self.reads()).await? >= i64::from(SEARCH_CAP))
     }
 
     /// The summaries of these cases, in this order (ids that are gone are left out).
@@ -286,7 +286,7 @@ impl Store {
         }
         // Numbers from the database, not text from a user.
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.id IN ({list})"))).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.id IN ({list})"))).fetch_all(self.reads()).await?;
         let mut by_id = std::collections::HashMap::new();
         for row in &rows {
             let id: i64 = row.try_get("id")?;
@@ -297,7 +297,7 @@ impl Store {
 
     /// When `email` last marked their day as seen.
     pub async fn last_look(&self, email: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT looked_at FROM web_last_look WHERE email = $1").bind(email).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT looked_at FROM web_last_look WHERE email = $1").bind(email).fetch_optional(self.reads()).await?)
     }
 
     /// Records that `email` has seen their day now (mail and assignments before now are no
@@ -319,7 +319,7 @@ impl Store {
         // Through the partial indexes of unmet deadlines, for my cases only.
         let due_sql =
             format!("SELECT c.id FROM cases c WHERE {mine} AND {} ORDER BY {} , c.id LIMIT 500", unmet_between(None, "$2", false), next_deadline(self.backend));
-        let due: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(due_sql)).bind(&user.email).bind(horizon.to_string()).fetch_all(&self.pool).await?;
+        let due: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(due_sql)).bind(&user.email).bind(horizon.to_string()).fetch_all(self.reads()).await?;
         // Assigned to me (by name, as the history records it) since my last look.
         let assigned: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT c.id FROM cases c WHERE {mine} AND c.status = 'open' AND EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.action = 'assigned'
@@ -328,7 +328,7 @@ impl Store {
         .bind(&user.email)
         .bind(since)
         .bind(&user.name)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         // Mail in since then, on my cases, but not the complaint itself (a case's first mail).
         let mail: Vec<(String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -339,7 +339,7 @@ impl Store {
         )))
         .bind(&user.email)
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         Ok(MyDay {
             due: self.summaries(&due).await?,

@@ -46,19 +46,19 @@ impl Store {
     /// The figures of `klachtd status`.
     pub async fn status(&self, inbox: &str, today: NaiveDate) -> Result<Status> {
         let last_sync_at: Option<i64> =
-            sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(&self.pool).await?.flatten();
+            sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(self.reads()).await?.flatten();
         // Mail not sent (yet): by status through the outbox's status index, never the sent
         // mail of all the years.
         let counts: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM outbox WHERE status IN ('pending', 'held', 'suppressed', 'undeliverable') GROUP BY status")
-                .fetch_all(&self.pool)
+                .fetch_all(self.reads())
                 .await?;
         let count = |s: OutboxStatus| counts.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n);
-        let oldest_unsent_at: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?;
+        let oldest_unsent_at: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(self.reads()).await?;
         let today = today.to_string();
         let scalar = |sql: &'static str| {
             let today = today.clone();
-            async move { sqlx::query_scalar::<_, i64>(sql).bind(today).fetch_one(&self.pool).await }
+            async move { sqlx::query_scalar::<_, i64>(sql).bind(today).fetch_one(self.reads()).await }
         };
         Ok(Status {
             last_sync_at,
@@ -67,32 +67,32 @@ impl Store {
             outbox_suppressed: count(OutboxStatus::Suppressed),
             outbox_undeliverable: count(OutboxStatus::Undeliverable),
             oldest_unsent_at,
-            open_cases: sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status = 'open'").fetch_one(&self.pool).await?,
+            open_cases: sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE status = 'open'").fetch_one(self.reads()).await?,
             acknowledgement_overdue: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND acknowledged_at IS NULL AND acknowledge_by < $1").await?,
             progress_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND progress_sent_at IS NULL AND progress_by <= $1").await?,
             response_due: scalar("SELECT COUNT(*) FROM cases WHERE status = 'open' AND respond_by <= $1").await?,
-            quarantined: sqlx::query_scalar("SELECT COUNT(*) FROM quarantine").fetch_one(&self.pool).await?,
+            quarantined: sqlx::query_scalar("SELECT COUNT(*) FROM quarantine").fetch_one(self.reads()).await?,
         })
     }
 
     pub async fn cases_received_on(&self, day: NaiveDate) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE received_on = $1").bind(day.to_string()).fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE received_on = $1").bind(day.to_string()).fetch_one(self.reads()).await?)
     }
 
     /// Outgoing mail waiting to be sent (the daemon's status line, twice a minute).
     pub async fn outbox_pending(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetch_one(self.reads()).await?)
     }
 
     /// Outgoing mail by status, sent mail included: this counts every row of the outbox.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").fetch_all(self.reads()).await?)
     }
 
     // ---- looking at cases --------------------------------------------------------------
 
     pub async fn list_cases(&self) -> Result<Vec<CaseSummary>> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} ORDER BY c.id"))).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} ORDER BY c.id"))).fetch_all(self.reads()).await?)
     }
 
     /// The cases that `filter` lets through, oldest first, as the database hands them out.
@@ -173,7 +173,7 @@ impl Store {
                     b.asked = b.size.min(b.left);
                     b.read = 0;
                     b.size = (b.size * 10).min(10_000);
-                    b.rows = Some(query.bind(b.asked as i64).fetch(&self.pool));
+                    b.rows = Some(query.bind(b.asked as i64).fetch(self.reads()));
                 }
             }
         })
@@ -183,7 +183,7 @@ impl Store {
     pub async fn case_detail(&self, reference: &CaseRef) -> Result<CaseDetail> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.reference = $1")))
             .bind(reference)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reads())
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let summary = CaseSummary::from_row(&row)?;
@@ -192,14 +192,14 @@ impl Store {
         let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
         let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await?;
         let attachment_list = sqlx::query_as("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
             .bind(case_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await?;
         let history =
-            sqlx::query_as("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id").bind(case_id).fetch_all(&self.pool).await?;
+            sqlx::query_as("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id").bind(case_id).fetch_all(self.reads()).await?;
         Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
     }
 
@@ -207,7 +207,7 @@ impl Store {
     pub async fn raw_messages(&self, reference: &CaseRef) -> Result<Vec<Vec<u8>>> {
         Ok(sqlx::query_scalar("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw IS NOT NULL ORDER BY m.id")
             .bind(reference)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await?)
     }
 
@@ -217,7 +217,7 @@ impl Store {
             "SELECT m.raw_file FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.reference = $1 AND m.raw_file IS NOT NULL ORDER BY m.id",
         )
         .bind(reference)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?)
     }
 
@@ -227,7 +227,7 @@ impl Store {
             Table::Messages => "SELECT COUNT(*) FROM messages",
             Table::Outbox => "SELECT COUNT(*) FROM outbox",
         };
-        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar(sql).fetch_one(self.reads()).await?)
     }
 }
 

@@ -77,7 +77,7 @@ impl Store {
     pub async fn web_user(&self, email: &str) -> Result<Option<WebUser>> {
         let row: Option<(String, String, i64)> = sqlx::query_as("SELECT name, email, supervisor FROM handlers WHERE email = $1 AND active = 1")
             .bind(email.trim().to_ascii_lowercase())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reads())
             .await?;
         Ok(row.map(|(name, email, supervisor)| WebUser { name, email, supervisor: supervisor != 0 }))
     }
@@ -150,7 +150,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(now())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reads())
         .await?;
         Ok(row.map(|(name, email, supervisor, csrf)| WebSession { user: WebUser { name, email, supervisor: supervisor != 0 }, csrf }))
     }
@@ -179,7 +179,7 @@ impl Store {
         if let CaseList::Closed { before: Some(id), .. } = list {
             query = query.bind(id);
         }
-        let mut rows = query.fetch_all(&self.pool).await?;
+        let mut rows = query.fetch_all(self.reads()).await?;
         let mut older = None;
         if let CaseList::Closed { limit, .. } = list {
             if rows.len() > limit as usize {
@@ -197,7 +197,7 @@ impl Store {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT c.id, CASE WHEN {MAY_READ} THEN 1 ELSE 0 END FROM cases c WHERE c.reference = $2")))
                 .bind(&user.email)
                 .bind(reference)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reads())
                 .await?
                 .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         Ok((allowed != 0).then_some(id))
@@ -217,7 +217,7 @@ impl Store {
         let received: Vec<(String, String, Option<String>, String, String, i64)> =
             sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
                 .bind(case_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.reads())
                 .await?;
         let mut out: Vec<ThreadMessage> = received
             .into_iter()
@@ -228,7 +228,7 @@ impl Store {
              WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
         )
         .bind(case_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
             direction: "out".into(),
@@ -251,7 +251,7 @@ impl Store {
         )
         .bind(reference)
         .bind(i64::from(index))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reads())
         .await?;
         Ok(row.map(|(case_id, filename, content_type, sha256)| WebAttachment { case_id, filename, content_type, sha256 }))
     }

@@ -217,7 +217,7 @@ async fn sessions(store: &Store, url: &str) -> Vec<Browser> {
         let email = if h == 7 { "leiding@klacht.test".to_string() } else { format!("behandelaar-{h}@klacht.test") };
         let token = auth::new_token();
         store.create_session(&auth::hash(&token), &email, &auth::new_token(), klachtd::store::now() + 9 * 3600).await.unwrap();
-        browsers.push(Browser { cookie: format!("klachtd_session={token}"), supervisor: h == 7, targets: by_account[&h].clone() });
+        browsers.push(Browser { cookie: format!("{}={token}", auth::SESSION_COOKIE), supervisor: h == 7, targets: by_account[&h].clone() });
     }
     browsers
 }

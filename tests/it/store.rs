@@ -18,6 +18,7 @@ on_both_databases!(
     one_instance_at_a_time_holds_the_mailbox,
     cases_are_listed_in_batches_without_gaps_or_repeats,
     the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time,
+    the_workspace_reads_while_a_write_is_open,
 );
 
 async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
@@ -343,4 +344,31 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
     assert_eq!(closed_pages(ann.clone(), true).await.concat(), anns_closed);
     let anns_open = store.cases_for(&ann, false, CaseList::Open).await.unwrap().cases;
     assert_eq!(anns_open.into_iter().map(|c| c.reference.to_string()).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 6 == 0)));
+}
+
+/// A page reads while the intake holds the write lock (on SQLite, beside the one writer): it sees
+/// what was committed, not the open transaction's rows, and the commit at once after it.
+async fn the_workspace_reads_while_a_write_is_open(db: Db) {
+    use klachtd::store::web::WebUser;
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(db, dir.path()).await;
+    let store = Store::open(&test_db.url, 2).await.unwrap();
+    store.upsert_handler("Ann Smit", "ann@dienst.test", false).await.unwrap();
+    let insert = |i: u32| {
+        format!(
+            "INSERT INTO cases (reference, status, source, subject, description, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at, handler_id)
+             VALUES ('KL-2026-{i:05}', 'open', 'email', 'x', 'x', '2026-12-01', 0, '2026-12-10', '2026-12-10', '2026-12-10', 0, (SELECT id FROM handlers WHERE name = 'Ann Smit'))"
+        )
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(insert(1))).execute(&pool(&test_db.url).await).await.unwrap();
+    let ann = WebUser { name: "Ann Smit".into(), email: "ann@dienst.test".into(), supervisor: false };
+
+    let mut write = store.transaction().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(insert(2))).execute(&mut *write).await.unwrap();
+    // Before issue 24 these waited for the one SQLite connection until the pool gave up (10 s).
+    assert!(store.may_read("KL-2026-00001", &ann).await.unwrap().is_some());
+    assert_eq!(store.count(Table::Cases).await.unwrap(), 1, "the open transaction's case is not seen");
+    write.commit().await.unwrap();
+    assert_eq!(store.count(Table::Cases).await.unwrap(), 2, "a committed case is seen by the next read");
+    assert!(store.may_read("KL-2026-00002", &ann).await.unwrap().is_some());
 }
