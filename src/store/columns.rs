@@ -19,3 +19,9 @@ pub(super) fn optional_day_column(row: &sqlx::any::AnyRow, column: &str) -> std:
         .transpose()
         .map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
 }
+
+/// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `case` (its
+/// reference or id).
+pub(super) fn stored_day(case: impl std::fmt::Display, text: &str) -> super::Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| super::StoreError::Corrupt(format!("case {case}: date {text:?}: {e}")))
+}

@@ -60,13 +60,7 @@ impl DeadlineColumns {
     }
 }
 
-/// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `case` (its
-/// reference or id).
-fn stored_day(case: impl std::fmt::Display, text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("case {case}: date {text:?}: {e}")))
-}
-
-use columns::{day_column, optional_day_column};
+use columns::{day_column, optional_day_column, stored_day};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
