@@ -402,10 +402,18 @@ async fn a_handler_works_a_case_in_the_browser(db: Db) {
     Box::pin(walk_through_the_workspace(db)).await
 }
 
-async fn walk_through_the_workspace(db: Db) {
-    capture_logs();
-    let log_start = daemon_log().lock().unwrap().len();
-    let stack = MailStack::shared();
+/// The workspace's usual people on a fresh world: Ann and Bob handle cases (Ann by default),
+/// Sam supervises, Mia complains; the workspace listens on a free port at `base`.
+pub(crate) struct Team {
+    pub w: World,
+    pub base: String,
+    pub ann: String,
+    pub bob: String,
+    pub sam: String,
+    pub mia: String,
+}
+
+pub(crate) async fn team(db: Db) -> Team {
     let (ann, bob, sam, mia) = (
         format!("{}@dienst.test", unique("ann")),
         format!("{}@dienst.test", unique("bob")),
@@ -420,7 +428,15 @@ async fn walk_through_the_workspace(db: Db) {
          [[handlers]]\nname = \"Sam Smits\"\nemail = \"{sam}\"\nsupervisor = true\n\
          [web]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n"
     );
-    let w = World::with(db, stack, &extra).await;
+    let w = World::with(db, MailStack::shared(), &extra).await;
+    Team { w, base, ann, bob, sam, mia }
+}
+
+async fn walk_through_the_workspace(db: Db) {
+    capture_logs();
+    let log_start = daemon_log().lock().unwrap().len();
+    let stack = MailStack::shared();
+    let Team { w, base, ann, bob, sam, mia } = team(db).await;
     let description = "Mijn uitkering is drie maanden te laat betaald. Vertrouwelijk: BSN 123456782.";
     let document = b"<html><script>alert(1)</script>scan van de brief</html>".to_vec();
     w.send(&mia, &complaint_with_attachment(&w, &mia, description, &document)).await;

@@ -46,21 +46,7 @@ async fn walk(db: Db) {
 
 async fn setup(db: Db) -> Find {
     let stack = MailStack::shared();
-    let (ann, bob, sam, mia) = (
-        format!("{}@dienst.test", unique("ann")),
-        format!("{}@dienst.test", unique("bob")),
-        format!("{}@dienst.test", unique("sam")),
-        format!("{}@burger.test", unique("mia")),
-    );
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let extra = format!(
-        "{ANSWER_ALL}[assignment]\nrule = \"default\"\ndefault_handler = \"Ann Smit\"\n\
-         [[handlers]]\nname = \"Ann Smit\"\nemail = \"{ann}\"\n[[handlers]]\nname = \"Bob Berg\"\nemail = \"{bob}\"\n\
-         [[handlers]]\nname = \"Sam Smits\"\nemail = \"{sam}\"\nsupervisor = true\n\
-         [web]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n"
-    );
-    let w = World::with(db, stack, &extra).await;
+    let Team { w, base, ann, bob, sam, mia } = team(db).await;
     let daemon = w.start();
     let store = w.store().await;
     let (_, raw) = w.complaint("Mia Jansen", &mia, "Afspraak gemist", "Mijn afspraak bij het loket ging niet door en niemand belde mij.");
