@@ -15,6 +15,7 @@ pub mod inbound;
 pub mod mail_actions;
 pub mod message_id;
 pub mod mime;
+pub mod organisation;
 pub mod procedure;
 pub mod reference;
 pub mod register;

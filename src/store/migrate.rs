@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014", "graph_delta"),
     migration!(15, "0015", "procedure"),
     migration!(16, "0016", "web_reads"),
+    migration!(17, "0017", "organisations"),
 ];
 
 impl Store {
