@@ -13,6 +13,7 @@ use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::domain::awb::{NoHearingGround, NotHandledGround};
+use crate::domain::organisation::{InvalidOrganisationKey, OrganisationKey};
 use crate::domain::procedure::{Category, Outcome};
 use crate::domain::reference::{CaseRef, NotAReference};
 
@@ -65,6 +66,10 @@ pub enum Command {
     },
     /// Look at and act on cases.
     Cases {
+        /// Only the cases of this organisation (its key, issue 25): a case of another one is
+        /// refused as a case that does not exist, and the refusal is in its history.
+        #[arg(long, global = true, value_parser = organisation, value_name = "KEY")]
+        organisation: Option<OrganisationKey>,
         #[command(subcommand)]
         command: CasesCommand,
     },
@@ -88,6 +93,10 @@ pub enum Command {
         /// How to print the register.
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
+        /// The register of this organisation (its key); needed when the database holds cases
+        /// of several, as registers are never summed.
+        #[arg(long, value_parser = organisation, value_name = "KEY")]
+        organisation: Option<OrganisationKey>,
     },
     /// Personal data retention (R9).
     Retention {
@@ -186,6 +195,9 @@ pub enum SetAsideCommand {
         /// At most this many mails.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Only the mail received for this organisation (its key).
+        #[arg(long, value_parser = organisation, value_name = "KEY")]
+        organisation: Option<OrganisationKey>,
     },
     /// Register a set-aside or quarantined mail as a complaint: a new case with its original
     /// date of receipt, acknowledged (or mail of the case it refers to). The case's history
@@ -208,6 +220,10 @@ pub enum HandlersCommand {
         /// Supervisors receive escalations and check assignments.
         #[arg(long)]
         supervisor: bool,
+        /// An organisation they work for (its key); repeat for several. Default: "default",
+        /// the one organisation of a configuration without several.
+        #[arg(long = "organisation", value_parser = organisation, value_name = "KEY")]
+        organisations: Vec<OrganisationKey>,
     },
     /// The handlers, active or not, with their number of open cases.
     List {
@@ -528,6 +544,11 @@ fn email(text: &str) -> Result<String, String> {
     } else {
         Err(format!("{address:?} is not a valid e-mail address"))
     }
+}
+
+/// An organisation's key, as the configuration names it (`wp`, `gemeente-a`).
+fn organisation(text: &str) -> Result<OrganisationKey, InvalidOrganisationKey> {
+    OrganisationKey::parse(text.trim())
 }
 
 /// A case reference in its canonical form (`kl-2026-0001` is `KL-2026-0001`): a prefix of 1-8
