@@ -44,6 +44,7 @@ mod cases;
 mod commands;
 mod print;
 mod set_aside;
+mod values;
 
 use args::{Cli, Command, HandlersCommand, OutboxCommand, QuarantineCommand, RemindersCommand, RetentionCommand};
 

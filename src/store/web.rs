@@ -205,6 +205,23 @@ impl Store {
         Ok((allowed != 0).then_some(id))
     }
 
+    /// Whether the handler with this address may act on the case now: they work for its
+    /// organisation (issue 25) and are its current handler, or an active supervisor. A token
+    /// issued before a reassignment no longer counts.
+    pub async fn may_act_on(&self, reference: &CaseRef, email: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM handlers h WHERE h.email = $1 AND h.active = 1
+               AND (h.supervisor <> 0 OR h.id = (SELECT c.handler_id FROM cases c WHERE c.reference = $2))
+               AND EXISTS (SELECT 1 FROM handler_organisations ho JOIN cases c ON c.organisation = ho.organisation
+                           WHERE ho.handler_id = h.id AND c.reference = $2)",
+        )
+        .bind(email.trim().to_ascii_lowercase())
+        .bind(reference)
+        .fetch_one(self.reads())
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Whether the active handler with this address works for the organisation of case
     /// `case_id` (issue 25).
     pub async fn works_for_case(&self, email: &str, case_id: CaseId) -> Result<bool> {
