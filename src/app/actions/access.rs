@@ -73,7 +73,9 @@ impl Actions {
         if of == organisation.as_str() {
             return Ok(());
         }
-        tracing::warn!(%reference, action = what, "command line: case of another organisation refused");
+        // Not logged: the command line answers on standard error, which must read as for a
+        // case that does not exist. The history has it.
+        tracing::debug!(%reference, action = what, "command line: case of another organisation refused");
         self.store.record_access(case_id, actor, HistoryEvent::AccessRefused, &format!("{what} (--organisation {organisation})")).await?;
         Err(StoreError::UnknownCase(reference.clone()))
     }
