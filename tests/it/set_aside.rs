@@ -103,6 +103,9 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
     let at = |d: u32| Amsterdam.with_ymd_and_hms(2026, 12, d, 9, 0, 0).unwrap().timestamp();
     let sue = "sue@dienst.test";
+    // A supervisor counts the mail of the organisations they work for (issue 25): here the one.
+    a.upsert_handler("Sue Bakker", sue, true).await.unwrap();
+    a.upsert_handler("Ann Smit", "ann@dienst.test", true).await.unwrap();
     // Nothing held: no count, no mail, nothing claimed.
     let none = a.queue_digest_counted(sue, &[], Some((day(7), at(7))), |_, _| panic!("nothing to compose")).await.unwrap();
     assert!(!none.mail());
