@@ -259,11 +259,15 @@ pub async fn register_csv(State(web): State<Shared>, headers: HeaderMap, Query(q
         Ok(r) => r,
         Err(r) => return r,
     };
-    let organisation = supervised.chosen;
+    // Named by its organisation, but for the one of a configuration without several.
+    let organisation = match supervised.chosen.as_str() {
+        crate::domain::organisation::DEFAULT_KEY => String::new(),
+        key => format!("{key}-"),
+    };
     let mut response = report.to_csv().into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"register-{organisation}-{}-{}.csv\"", report.from, report.to)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"register-{organisation}{}-{}.csv\"", report.from, report.to)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     response
