@@ -184,15 +184,19 @@ async fn every_read_keeps_organisations_apart(db: Db) {
     assert!(open(kim).await.is_empty(), "no case is of the default organisation");
 }
 
-fn service(store: Store, dir: &std::path::Path) -> klachtd::app::reminders::ReminderService {
-    let text = format!(
+/// A configuration without servers to reach, with `extra` appended.
+fn config_text(dir: &std::path::Path, extra: &str) -> String {
+    format!(
         "[organisation]\nname = \"Test\"\ncomplaints_address = \"klachten@klacht.test\"\nregulation_url = \"https://dienst.test/r\"\n\
          [database]\nurl = \"sqlite://{0}/unused.db\"\n[storage]\ndata_dir = \"{0}\"\n\
          [imap]\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\nuser = \"klachten@klacht.test\"\npassword = \"x\"\n\
-         [smtp]\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n",
+         [smtp]\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n{extra}",
         dir.display()
-    );
-    let config = klachtd::config::Config::parse(&text).unwrap();
+    )
+}
+
+fn service(store: Store, dir: &std::path::Path) -> klachtd::app::reminders::ReminderService {
+    let config = klachtd::config::Config::parse(&config_text(dir, "")).unwrap();
     let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
     let settings = klachtd::app::settings::SharedSettings::new(klachtd::app::settings::Settings::new(&config, letters));
     klachtd::app::reminders::ReminderService::new(store, settings, "klachten@klacht.test")
@@ -225,4 +229,21 @@ async fn reminders_go_to_the_organisations_own_people_only(db: Db) {
     }
     // The daily count of set-aside mail: of their organisations.
     assert_eq!((kim_held, wim_held, sam_held), (Some(1), Some(1), Some(2)));
+}
+
+/// `[[handlers]]` name their organisations; without the key, the one organisation.
+#[test]
+fn handlers_in_the_configuration_name_their_organisations() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = "[[handlers]]\nname = \"Ann\"\nemail = \"ann@dienst.test\"\n\
+                    [[handlers]]\nname = \"Sam\"\nemail = \"sam@dienst.test\"\norganisations = [\"wp\", \"kl\", \"wp\"]\n";
+    let config = klachtd::config::Config::parse(&config_text(dir.path(), handlers)).unwrap();
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    assert_eq!(config.handlers[0].organisations(), [OrganisationKey::default()]);
+    assert_eq!(config.handlers[1].organisations(), [key("kl"), key("wp")]);
+    let none =
+        klachtd::config::Config::parse(&config_text(dir.path(), "[[handlers]]\nname = \"Ann\"\nemail = \"ann@dienst.test\"\norganisations = []\n")).unwrap();
+    assert!(none.problems().iter().any(|p| p.to_string().contains("handlers[0].organisations")), "{:?}", none.problems());
+    let bad = klachtd::config::Config::parse(&config_text(dir.path(), "[[handlers]]\nname = \"Ann\"\nemail = \"ann@dienst.test\"\norganisations = [\"WP\"]\n"));
+    assert!(bad.unwrap_err().contains("organisation key"));
 }
