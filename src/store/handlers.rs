@@ -189,11 +189,19 @@ pub(super) async fn handler_candidates(tx: &mut super::Conn) -> Result<Vec<Candi
 
 /// The handlers a case can go to when it changes hands: those of its organisation (issue 25).
 async fn handler_candidates_of(tx: &mut super::Conn, case_id: CaseId) -> Result<Vec<Candidate>, sqlx::Error> {
+    let organisation: String = sqlx::query_scalar("SELECT organisation FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
+    handler_candidates_in(tx, &organisation).await
+}
+
+/// The handlers that cases of `organisation` (its key) can go to, with their turns in the
+/// round-robin: the active handlers who work for it (issue 25). For the intake of an
+/// organisation's mailbox, which today takes [`handler_candidates`] (all of them).
+pub(super) async fn handler_candidates_in(tx: &mut super::Conn, organisation: &str) -> Result<Vec<Candidate>, sqlx::Error> {
     let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT h.id, h.name, h.supervisor, h.last_assigned_at FROM handlers h WHERE h.active = 1 AND EXISTS (SELECT 1 FROM handler_organisations ho
-           WHERE ho.handler_id = h.id AND ho.organisation = (SELECT c.organisation FROM cases c WHERE c.id = $1))",
+        "SELECT h.id, h.name, h.supervisor, h.last_assigned_at FROM handlers h
+         WHERE h.active = 1 AND EXISTS (SELECT 1 FROM handler_organisations ho WHERE ho.handler_id = h.id AND ho.organisation = $1)",
     )
-    .bind(case_id)
+    .bind(organisation)
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
