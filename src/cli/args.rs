@@ -172,6 +172,9 @@ pub enum QuarantineCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only the mail received for this organisation (its key).
+        #[arg(long, value_parser = organisation, value_name = "KEY")]
+        organisation: Option<OrganisationKey>,
     },
     /// Register a quarantined mail (say, a real complaint the spam filter flagged) exactly as
     /// the intake would have: a new case with its original date of receipt, acknowledged, or

@@ -271,7 +271,10 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
 async fn quarantine(config: &Config, store: &crate::store::Store, command: QuarantineCommand) -> anyhow::Result<ExitCode> {
     use crate::app::intake::Outcome;
     match command {
-        QuarantineCommand::List { json } => print::quarantined(&store.quarantined_mails().await?, json)?,
+        QuarantineCommand::List { json, organisation } => {
+            let only = organisation.map(|k| vec![k]);
+            print::quarantined(&store.quarantined_mails_of(only.as_deref()).await?, json)?
+        }
         QuarantineCommand::Register { id } => {
             let intake = command_line_intake(config, store).await?;
             match intake.release_from_quarantine(id, &actor()).await? {

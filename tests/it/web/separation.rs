@@ -135,6 +135,15 @@ async fn walk(db: Db) {
     let (code, out, _) = run(&["set-aside", "list", "--organisation", "kl", "--json"]);
     assert_eq!(code, 0);
     assert!(out.contains("Factuur kl") && !out.contains("Factuur wp"), "{out}");
+    let quarantined = format!(
+        "INSERT INTO messages (case_id, direction, kind, from_address, subject, body, note, received_at, organisation)
+         VALUES (NULL, 'in', 'quarantined', 'scanner@dienst.test', 'Scan kl', 'x', 'a copier scan', {now}, 'kl')"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(quarantined)).execute(&conn).await.unwrap();
+    let (code, out, _) = run(&["quarantine", "list", "--organisation", "kl", "--json"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Scan kl"), "{out}");
+    assert!(!run(&["quarantine", "list", "--organisation", "wp", "--json"]).1.contains("Scan kl"));
     let (code, out, _) = run(&["handlers", "list"]);
     assert_eq!(code, 0);
     assert!(out.lines().any(|l| l.starts_with("Sam Smits") && l.ends_with("kl, wp")), "{out}");
