@@ -81,6 +81,10 @@ async fn walk(db: Db) {
     assert_eq!(csv.status, 200);
     assert!(csv.text().contains("complaints,received,1\n"), "{}", csv.text());
     assert!(csv.header("content-disposition").unwrap().contains("register-kl-"), "{:?}", csv.headers);
+    let register = k.get("/register?from=2026-01-01&to=2026-12-31").await;
+    assert_eq!(register.status, 200);
+    assert!(!register.text().contains(r#"id="organisations""#), "one organisation, no choice");
+    assert!(register.text().contains("/register.csv?organisation=kl&amp;from=2026-01-01"), "{}", register.text());
     assert_eq!(k.get("/register.csv?organisation=wp&from=2026-01-01&to=2026-12-31").await.status, 404);
     assert_eq!(k.get("/register/publication?organisation=wp&year=2026").await.status, 404);
     // Set-aside mail: kl's.
