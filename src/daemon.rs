@@ -29,7 +29,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .with_context(|| format!("cannot open database {}", redact_url(&config.database.url)))?;
     for h in &config.handlers {
-        store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
+        store.upsert_handler_in(&h.name, &h.email, h.supervisor, &h.organisations()).await?;
     }
     Ok(store.with_reference_prefix(&config.organisation.reference_prefix))
 }

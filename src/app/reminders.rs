@@ -110,9 +110,10 @@ impl ReminderService {
             return Ok(None);
         }
         let mut supervisors = Vec::new();
-        for (name, email) in self.store.supervisors().await? {
+        for supervisor in self.store.supervisors().await? {
+            let email = supervisor.email;
             if !digests.iter().any(|d| d.email == email) {
-                digests.push(Digest { name, email: email.clone(), items: Vec::new(), held: None });
+                digests.push(Digest { name: supervisor.name, email: email.clone(), items: Vec::new(), held: None });
             }
             supervisors.push(email);
         }
@@ -144,15 +145,16 @@ impl ReminderService {
                     status: case.status.clone(),
                 };
                 // The responsible handler hears everything about their case; supervisors hear
-                // about missed deadlines, and about everything on cases nobody handles.
+                // about missed deadlines, and about everything on cases nobody handles: of
+                // the organisations they supervise only (issue 25).
                 if let Some((name, email)) = &case.handler {
                     add(name, email, item.clone());
                 }
                 let escalate = matches!(due, Due::Escalation { .. });
-                for (name, email) in &supervisors {
-                    let is_handler = case.handler.as_ref().is_some_and(|(_, e)| e == email);
+                for supervisor in supervisors.iter().filter(|s| s.supervises(&case.organisation)) {
+                    let is_handler = case.handler.as_ref().is_some_and(|(_, e)| *e == supervisor.email);
                     if (escalate || case.handler.is_none()) && !is_handler {
-                        add(name, email, item.clone());
+                        add(&supervisor.name, &supervisor.email, item.clone());
                     }
                 }
             }

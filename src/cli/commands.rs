@@ -11,6 +11,7 @@ use super::{actor, command_line_actions, print};
 use crate::config::Config;
 use crate::daemon;
 use crate::domain::calendar::{amsterdam_date, Calendar};
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::terms::Procedure;
 use crate::store::Store;
 
@@ -65,13 +66,13 @@ pub(super) async fn status(path: &Path, json: bool) -> anyhow::Result<()> {
 
 /// Listing and showing cases need an existing database; registering a paper complaint or
 /// acting on a case may start one.
-pub(super) async fn cases(path: &Path, command: CasesCommand) -> anyhow::Result<ExitCode> {
+pub(super) async fn cases(path: &Path, organisation: Option<OrganisationKey>, command: CasesCommand) -> anyhow::Result<ExitCode> {
     let (config, store) = match command {
         CasesCommand::List { .. } | CasesCommand::Show { .. } => existing(path).await?,
         _ => created(path).await?,
     };
     let (actions, no_token) = command_line_actions(&config, &store)?;
-    super::cases::cases(&store, &actions, no_token, command).await
+    super::cases::cases(&store, &actions, no_token, organisation.as_ref(), command).await
 }
 
 pub(super) async fn handlers(path: &Path, command: HandlersCommand) -> anyhow::Result<ExitCode> {
@@ -93,11 +94,24 @@ fn period(from: Option<NaiveDate>, to: Option<NaiveDate>, year: Option<i32>) -> 
     Ok((from, to))
 }
 
-/// The register over a period (R10), as a table, CSV, JSON or the yearly publication.
-pub(super) async fn report(path: &Path, from: Option<NaiveDate>, to: Option<NaiveDate>, year: Option<i32>, format: ReportFormat) -> anyhow::Result<()> {
+/// The register over a period (R10), as a table, CSV, JSON or the yearly publication: of one
+/// organisation (issue 25). Without `--organisation`, of the one organisation the database has
+/// cases of; with cases of several, refused: registers are never summed.
+pub(super) async fn report(
+    path: &Path,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    year: Option<i32>,
+    format: ReportFormat,
+    organisation: Option<OrganisationKey>,
+) -> anyhow::Result<()> {
     let (from, to) = period(from, to, year)?;
     let (config, store) = existing(path).await?;
-    let facts = store.register_facts(from, to).await?;
+    let organisation = match organisation {
+        Some(key) => key,
+        None => one_organisation(&store.case_organisations().await?)?,
+    };
+    let facts = store.register_facts(from, to, &organisation).await?;
     let report = crate::domain::register::compute(&facts, &config.calendar(), from, to, amsterdam_date(chrono::Utc::now()));
     if format != ReportFormat::Publication {
         return print::report(&report, format);
@@ -106,6 +120,19 @@ pub(super) async fn report(path: &Path, from: Option<NaiveDate>, to: Option<Naiv
     let pages = crate::driving::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
     out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
     Ok(())
+}
+
+/// The one organisation of `keys` (the organisations with cases; none: the default one), or
+/// the refusal that names them.
+fn one_organisation(keys: &[OrganisationKey]) -> anyhow::Result<OrganisationKey> {
+    match keys {
+        [] => Ok(OrganisationKey::default_key()),
+        [one] => Ok(one.clone()),
+        several => {
+            let names: Vec<&str> = several.iter().map(|k| k.as_str()).collect();
+            anyhow::bail!("the database holds the cases of several organisations ({}): give --organisation KEY, a register is of one", names.join(", "))
+        }
+    }
 }
 
 pub(super) async fn retention(path: &Path) -> anyhow::Result<()> {

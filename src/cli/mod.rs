@@ -44,6 +44,7 @@ mod cases;
 mod commands;
 mod print;
 mod set_aside;
+mod values;
 
 use args::{Cli, Command, HandlersCommand, OutboxCommand, QuarantineCommand, RemindersCommand, RetentionCommand};
 
@@ -133,9 +134,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => commands::migrate(path).await.map(done),
         Command::Run => run(path, Config::load(path)?).await.map(done),
         Command::Status { json } => commands::status(path, json).await.map(done),
-        Command::Cases { command } => commands::cases(path, command).await,
+        Command::Cases { organisation, command } => commands::cases(path, organisation, command).await,
         Command::Handlers { command } => commands::handlers(path, command).await,
-        Command::Report { from, to, year, format } => commands::report(path, from, to, year, format).await.map(done),
+        Command::Report { from, to, year, format, organisation } => commands::report(path, from, to, year, format, organisation).await.map(done),
         Command::Retention { command: RetentionCommand::Run } => commands::retention(path).await.map(done),
         Command::Quarantine { command } => {
             let (config, store) = commands::existing(path).await?;
@@ -270,7 +271,10 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
 async fn quarantine(config: &Config, store: &crate::store::Store, command: QuarantineCommand) -> anyhow::Result<ExitCode> {
     use crate::app::intake::Outcome;
     match command {
-        QuarantineCommand::List { json } => print::quarantined(&store.quarantined_mails().await?, json)?,
+        QuarantineCommand::List { json, organisation } => {
+            let only = organisation.map(|k| vec![k]);
+            print::quarantined(&store.quarantined_mails_of(only.as_deref()).await?, json)?
+        }
         QuarantineCommand::Register { id } => {
             let intake = command_line_intake(config, store).await?;
             match intake.release_from_quarantine(id, &actor()).await? {
@@ -307,11 +311,17 @@ fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
 
 async fn handlers(store: &crate::store::Store, config: &Config, command: HandlersCommand) -> anyhow::Result<ExitCode> {
     match command {
-        HandlersCommand::Add { name, email, supervisor } => {
+        HandlersCommand::Add { name, email, supervisor, mut organisations } => {
             // The address was checked as the command line was read.
             anyhow::ensure!(!name.trim().is_empty(), "a handler needs a name");
-            store.upsert_handler(&name, &email, supervisor).await?;
-            outln!("handler {name} <{email}> added{}", if supervisor { " (supervisor)" } else { "" });
+            if organisations.is_empty() {
+                organisations.push(crate::domain::organisation::OrganisationKey::default_key());
+            }
+            organisations.sort();
+            organisations.dedup();
+            store.upsert_handler_in(&name, &email, supervisor, &organisations).await?;
+            let keys: Vec<&str> = organisations.iter().map(|o| o.as_str()).collect();
+            outln!("handler {name} <{email}> added{} for {}", if supervisor { " (supervisor)" } else { "" }, keys.join(", "));
         }
         HandlersCommand::List { json } => print::handlers(&store.handlers().await?, json)?,
         HandlersCommand::Remove { name } => {

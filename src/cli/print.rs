@@ -227,12 +227,13 @@ pub fn handlers(list: &[Handler], json: bool) -> anyhow::Result<()> {
     }
     for h in list {
         outln!(
-            "{:<24} {:<32} {:<10} {:<8} {} open",
+            "{:<24} {:<32} {:<10} {:<8} {:>5} open  {}",
             h.name,
             h.email,
             if h.supervisor { "supervisor" } else { "handler" },
             if h.active { "active" } else { "inactive" },
-            h.open_cases
+            h.open_cases,
+            if h.organisations.is_empty() { "(no organisation)".to_string() } else { h.organisations.join(", ") }
         );
     }
     Ok(())

@@ -12,7 +12,10 @@ use crate::store::Store;
 
 pub async fn run(config: &Config, store: &Store, command: SetAsideCommand, actor: &str) -> anyhow::Result<ExitCode> {
     match command {
-        SetAsideCommand::List { json, limit } => list(&store.held_mails(HeldFilter::All, None, limit).await?.mails, json)?,
+        SetAsideCommand::List { json, limit, organisation } => {
+            let only = organisation.map(|k| vec![k]);
+            list(&store.held_mails(HeldFilter::All, None, limit, only.as_deref()).await?.mails, json)?
+        }
         SetAsideCommand::Register { id } => {
             let intake = super::command_line_intake(config, store).await?;
             match intake.register_held(id, actor).await? {

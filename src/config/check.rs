@@ -204,6 +204,13 @@ impl Config {
                     "write name = \"...\" and email = \"...@...\"",
                 );
             }
+            if h.organisations.as_ref().is_some_and(Vec::is_empty) {
+                p.add(
+                    &format!("handlers[{i}].organisations"),
+                    format!("{:?} works for no organisation, so would see no case", h.name),
+                    "list the keys of their organisations, or leave the key out for the one organisation",
+                );
+            }
         }
         if self.assignment.rule == AssignmentRule::Default {
             match &self.assignment.default_handler {

@@ -75,6 +75,21 @@ pub struct HandlerConfig {
     pub email: String,
     #[serde(default)]
     pub supervisor: bool,
+    /// The keys of the organisations they work for (issue 25); absent: the one organisation
+    /// of a configuration without several. See [`HandlerConfig::organisations`].
+    #[serde(default)]
+    pub organisations: Option<Vec<crate::domain::organisation::OrganisationKey>>,
+}
+
+impl HandlerConfig {
+    /// The organisations this handler works for (sees and acts on the cases of, supervises):
+    /// as listed, without repeats, or `["default"]` when the key is absent.
+    pub fn organisations(&self) -> Vec<crate::domain::organisation::OrganisationKey> {
+        let mut keys = self.organisations.clone().unwrap_or_else(|| vec![crate::domain::organisation::OrganisationKey::default_key()]);
+        keys.sort();
+        keys.dedup();
+        keys
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

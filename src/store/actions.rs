@@ -575,20 +575,6 @@ impl Store {
         })
     }
 
-    /// Whether the handler with this address may act on the case now: they are its current
-    /// handler, or an active supervisor. A token issued before a reassignment no longer counts.
-    pub async fn may_act_on(&self, reference: &CaseRef, email: &str) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM handlers h WHERE h.email = $1 AND h.active = 1
-               AND (h.supervisor <> 0 OR h.id = (SELECT c.handler_id FROM cases c WHERE c.reference = $2))",
-        )
-        .bind(email.trim().to_ascii_lowercase())
-        .bind(reference)
-        .fetch_one(self.reads())
-        .await?;
-        Ok(n > 0)
-    }
-
     /// Queues a mail to a handler about a case (`why` goes into the history).
     pub async fn queue_notice(&self, case_id: CaseId, mail: &OutgoingMail, why: &str) -> Result<()> {
         let mut tx = self.begin().await?;

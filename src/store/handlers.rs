@@ -4,6 +4,7 @@ use super::corrections::named_handlers;
 use super::{insert_event, now, Result, Store, StoreError};
 use crate::domain::assignment::{is_subject, pick, Candidate};
 use crate::domain::history::HistoryEvent;
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::{CaseId, CaseRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -13,22 +14,56 @@ pub struct Handler {
     pub supervisor: bool,
     pub active: bool,
     pub open_cases: i64,
+    /// The keys of the organisations they work for (issue 25), in order.
+    pub organisations: Vec<String>,
 }
 
 impl Store {
-    /// Adds a handler, or updates and reactivates one with the same name.
+    /// Adds a handler of the one organisation of a configuration without several ("default"),
+    /// or updates and reactivates one with the same name (see [`Store::upsert_handler_in`]).
     pub async fn upsert_handler(&self, name: &str, email: &str, supervisor: bool) -> Result<()> {
-        sqlx::query(
+        self.upsert_handler_in(name, email, supervisor, &[OrganisationKey::default_key()]).await
+    }
+
+    /// Adds a handler, or updates and reactivates one with the same name, who works for
+    /// exactly `organisations` from now on (issue 25): they see and act on those organisations'
+    /// cases only, and a supervisor supervises those only. One transaction.
+    pub async fn upsert_handler_in(&self, name: &str, email: &str, supervisor: bool, organisations: &[OrganisationKey]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO handlers (name, email, supervisor, active, created_at) VALUES ($1, $2, $3, 1, $4)
-             ON CONFLICT (name) DO UPDATE SET email = excluded.email, supervisor = excluded.supervisor, active = 1",
+             ON CONFLICT (name) DO UPDATE SET email = excluded.email, supervisor = excluded.supervisor, active = 1 RETURNING id",
         )
         .bind(name.trim())
         .bind(email.trim().to_ascii_lowercase())
         .bind(supervisor as i64)
         .bind(now())
-        .execute(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM handler_organisations WHERE handler_id = $1").bind(id).execute(&mut *tx).await?;
+        for organisation in organisations {
+            sqlx::query("INSERT INTO handler_organisations (handler_id, organisation) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(organisation.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// The organisations the active handler with this address works for, in order (none for
+    /// an unknown or inactive address).
+    pub async fn handler_organisations(&self, email: &str) -> Result<Vec<OrganisationKey>> {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT ho.organisation FROM handler_organisations ho JOIN handlers h ON h.id = ho.handler_id
+             WHERE h.email = $1 AND h.active = 1 ORDER BY ho.organisation",
+        )
+        .bind(email.trim().to_ascii_lowercase())
+        .fetch_all(self.reads())
+        .await?;
+        // Written by this program from validated keys; a key that is not one names nothing.
+        Ok(keys.iter().filter_map(|k| OrganisationKey::parse(k).ok()).collect())
     }
 
     /// Marks a handler inactive (their history stays). Their open cases keep them until
@@ -47,16 +82,29 @@ impl Store {
     }
 
     pub async fn handlers(&self) -> Result<Vec<Handler>> {
-        let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT h.name, h.email, h.supervisor, h.active,
+        let rows: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT h.id, h.name, h.email, h.supervisor, h.active,
                     (SELECT COUNT(*) FROM cases c WHERE c.handler_id = h.id AND c.status = 'open')
              FROM handlers h ORDER BY h.name",
         )
         .fetch_all(self.reads())
         .await?;
+        let memberships: Vec<(i64, String)> =
+            sqlx::query_as("SELECT handler_id, organisation FROM handler_organisations ORDER BY handler_id, organisation").fetch_all(self.reads()).await?;
+        let mut by_handler: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        for (id, organisation) in memberships {
+            by_handler.entry(id).or_default().push(organisation);
+        }
         Ok(rows
             .into_iter()
-            .map(|(name, email, supervisor, active, open_cases)| Handler { name, email, supervisor: supervisor != 0, active: active != 0, open_cases })
+            .map(|(id, name, email, supervisor, active, open_cases)| Handler {
+                name,
+                email,
+                supervisor: supervisor != 0,
+                active: active != 0,
+                open_cases,
+                organisations: by_handler.remove(&id).unwrap_or_default(),
+            })
             .collect())
     }
 
@@ -70,11 +118,16 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
-        let handler_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = $1 AND active = 1")
-            .bind(handler.trim())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::UnknownHandler(handler.into()))?;
+        // A handler of another organisation is, for this case, no handler at all (issue 25).
+        let handler_id: i64 = sqlx::query_scalar(
+            "SELECT h.id FROM handlers h WHERE h.name = $1 AND h.active = 1 AND EXISTS (SELECT 1 FROM handler_organisations ho
+               WHERE ho.handler_id = h.id AND ho.organisation = (SELECT c.organisation FROM cases c WHERE c.id = $2))",
+        )
+        .bind(handler.trim())
+        .bind(case_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::UnknownHandler(handler.into()))?;
         if is_subject(handler, &subjects(&mut tx, case_id).await?) {
             return Err(StoreError::NotImpartial { handler: handler.into(), reference: reference.clone() });
         }
@@ -108,7 +161,7 @@ impl Store {
             // Neither a subject nor a handler the complaint names (unless a supervisor cleared that).
             let mut excluded = subjects(&mut tx, case_id).await?;
             excluded.extend(named_handlers(&named));
-            let candidates = handler_candidates(&mut tx).await?;
+            let candidates = handler_candidates_of(&mut tx, case_id).await?;
             let next = pick(&candidates, &excluded);
             sqlx::query("UPDATE cases SET handler_id = $1 WHERE id = $2").bind(next.map(|c| c.id)).bind(case_id).execute(&mut *tx).await?;
             let detail = match next {
@@ -131,5 +184,25 @@ async fn subjects(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: CaseI
 pub(super) async fn handler_candidates(tx: &mut super::Conn) -> Result<Vec<Candidate>, sqlx::Error> {
     let rows: Vec<(i64, String, i64, i64)> =
         sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
+    Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
+}
+
+/// The handlers a case can go to when it changes hands: those of its organisation (issue 25).
+async fn handler_candidates_of(tx: &mut super::Conn, case_id: CaseId) -> Result<Vec<Candidate>, sqlx::Error> {
+    let organisation: String = sqlx::query_scalar("SELECT organisation FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
+    handler_candidates_in(tx, &organisation).await
+}
+
+/// The handlers that cases of `organisation` (its key) can go to, with their turns in the
+/// round-robin: the active handlers who work for it (issue 25). For the intake of an
+/// organisation's mailbox, which today takes [`handler_candidates`] (all of them).
+pub(super) async fn handler_candidates_in(tx: &mut super::Conn, organisation: &str) -> Result<Vec<Candidate>, sqlx::Error> {
+    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT h.id, h.name, h.supervisor, h.last_assigned_at FROM handlers h
+         WHERE h.active = 1 AND EXISTS (SELECT 1 FROM handler_organisations ho WHERE ho.handler_id = h.id AND ho.organisation = $1)",
+    )
+    .bind(organisation)
+    .fetch_all(&mut *tx)
+    .await?;
     Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
 }

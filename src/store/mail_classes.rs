@@ -25,10 +25,15 @@ pub struct QuarantinedMail {
 impl Store {
     /// Quarantined mail a handler can release, oldest first.
     pub async fn quarantined_mails(&self) -> Result<Vec<QuarantinedMail>> {
-        let rows: Vec<(i64, i64, Option<String>, String, String)> =
-            sqlx::query_as("SELECT id, received_at, from_address, subject, note FROM messages WHERE kind = 'quarantined' AND case_id IS NULL ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
+        self.quarantined_mails_of(None).await
+    }
+
+    /// [`quarantined_mails`](Self::quarantined_mails) received for `organisations` (`None`:
+    /// for any; issue 25).
+    pub async fn quarantined_mails_of(&self, organisations: Option<&[crate::domain::organisation::OrganisationKey]>) -> Result<Vec<QuarantinedMail>> {
+        let of = super::organisations::of_organisations("organisation", organisations);
+        let sql = format!("SELECT id, received_at, from_address, subject, note FROM messages WHERE kind = 'quarantined' AND case_id IS NULL{of} ORDER BY id");
+        let rows: Vec<(i64, i64, Option<String>, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
             .map(|(id, received_at, from_address, subject, reason)| QuarantinedMail { id, received_at, from_address, subject, reason })

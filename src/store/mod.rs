@@ -563,6 +563,7 @@ mod intake;
 mod mail_classes;
 mod mailbox;
 mod migrate;
+mod organisations;
 mod outbox;
 mod procedure;
 mod readers;
@@ -588,7 +589,7 @@ use intake::{drop_quarantine_record, insert_message};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};
-pub use reminders::{CaseDeadlines, ClaimedReminder, Queued, ReminderClaim};
+pub use reminders::{CaseDeadlines, ClaimedReminder, Queued, ReminderClaim, Supervisor};
 use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};
 

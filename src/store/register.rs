@@ -6,6 +6,7 @@ use super::{now, stored_day, DeadlineColumns, Result, Store};
 use crate::domain::awb::HistoryKind;
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::history::HistoryEvent;
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::CaseId;
 use crate::domain::register::CaseFacts;
 
@@ -47,9 +48,10 @@ const PERSONAL_DETAIL: &[HistoryEvent] = &[
 ];
 
 impl Store {
-    /// The register facts of cases received from `from` to `to` inclusive. Requests for
-    /// information are counted from the case history, so those sent by post count too.
-    pub async fn register_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<CaseFacts>> {
+    /// The register facts of `organisation`'s cases received from `from` to `to` inclusive
+    /// (a register is of one organisation, issue 25). Requests for information are counted
+    /// from the case history, so those sent by post count too.
+    pub async fn register_facts(&self, from: NaiveDate, to: NaiveDate, organisation: &OrganisationKey) -> Result<Vec<CaseFacts>> {
         use futures::TryStreamExt;
         let day = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(amsterdam_date);
         // A year of a large register is 100,000 rows: each is turned into its facts as it
@@ -61,10 +63,11 @@ impl Store {
                     c.original_respond_by, c.postponements, c.not_handled_ground,
                     (SELECT COUNT(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'final-response') AS final_responses,
                     c.hearing_outcome
-             FROM cases c WHERE c.received_on >= $1 AND c.received_on <= $2 ORDER BY c.id",
+             FROM cases c WHERE c.received_on >= $1 AND c.received_on <= $2 AND c.organisation = $3 ORDER BY c.id",
         )
         .bind(from.to_string())
         .bind(to.to_string())
+        .bind(organisation.as_str())
         .fetch(self.reads());
         let mut facts = Vec::new();
         while let Some(r) = rows.try_next().await? {
@@ -93,6 +96,12 @@ impl Store {
             });
         }
         Ok(facts)
+    }
+
+    /// The organisations that have cases, in order (through the index on `cases.organisation`).
+    pub async fn case_organisations(&self) -> Result<Vec<OrganisationKey>> {
+        let keys: Vec<String> = sqlx::query_scalar("SELECT DISTINCT organisation FROM cases ORDER BY organisation").fetch_all(self.reads()).await?;
+        Ok(keys.iter().filter_map(|k| OrganisationKey::parse(k).ok()).collect())
     }
 
     /// Removes the personal data of cases closed before `cutoff` (Unix seconds): texts, names,

@@ -17,7 +17,10 @@ use crate::domain::reminders::{Deadline, OpenDeadline};
 pub struct CaseDeadlines {
     pub case_id: CaseId,
     pub reference: CaseRef,
-    /// Name and address of the responsible handler, if assigned and active.
+    /// The key of the case's organisation: only its supervisors hear of it (issue 25).
+    pub organisation: String,
+    /// Name and address of the responsible handler, if assigned, active and working for the
+    /// case's organisation.
     pub handler: Option<(String, String)>,
     pub open: Vec<OpenDeadline>,
     /// A one-line status without personal data, for the handler's digest.
@@ -37,16 +40,34 @@ pub struct ReminderClaim {
 struct DueRow {
     id: CaseId,
     reference: CaseRef,
+    organisation: String,
     name: Option<String>,
     email: Option<String>,
     active: Option<i64>,
+    /// 1 if the handler works for the case's organisation.
+    member: i64,
     incomplete: String,
     supervisor_check: String,
     /// The term to answer a hearing invitation, while no answer or decision came (Awb 9:10).
     hearing_answer_due: Option<String>,
     deadlines: DeadlineColumns,
 }
-from_columns!(DueRow { id, reference, name, email, active, incomplete, supervisor_check, hearing_answer_due } with deadlines);
+from_columns!(DueRow { id, reference, organisation, name, email, active, member, incomplete, supervisor_check, hearing_answer_due } with deadlines);
+
+/// An active supervisor, with the keys of the organisations they supervise (issue 25).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supervisor {
+    pub name: String,
+    pub email: String,
+    pub organisations: Vec<String>,
+}
+
+impl Supervisor {
+    /// Whether they supervise the organisation with this key.
+    pub fn supervises(&self, organisation: &str) -> bool {
+        self.organisations.iter().any(|o| o == organisation)
+    }
+}
 
 /// Index into the claims handed to [`Store::queue_digest`] that were new.
 pub type ClaimedReminder = usize;
@@ -75,7 +96,10 @@ impl Store {
     /// deadlines, not every open case.
     pub async fn open_deadlines(&self, due_by: NaiveDate) -> Result<Vec<CaseDeadlines>> {
         let rows: Vec<DueRow> = sqlx::query_as(
-            "SELECT c.id, c.reference, h.name, h.email, h.active, c.acknowledge_by, c.acknowledged_at, c.progress_by,
+            "SELECT c.id, c.reference, c.organisation, h.name, h.email, h.active,
+                    CASE WHEN EXISTS (SELECT 1 FROM handler_organisations ho WHERE ho.handler_id = c.handler_id AND ho.organisation = c.organisation)
+                         THEN 1 ELSE 0 END AS member,
+                    c.acknowledge_by, c.acknowledged_at, c.progress_by,
                     c.progress_sent_at, c.respond_by, c.responded_at, c.incomplete, c.supervisor_check,
                     CASE WHEN c.hearing_answer IS NULL AND c.hearing_outcome IS NULL THEN c.hearing_answer_by END AS hearing_answer_due
              FROM cases c LEFT JOIN handlers h ON h.id = c.handler_id
@@ -100,7 +124,7 @@ impl Store {
                 open.push(OpenDeadline { deadline: Deadline::HearingAnswer, date: stored_day(&r.reference, date)? });
             }
             let handler = match (r.name, r.email) {
-                (Some(name), Some(email)) if r.active.unwrap_or(0) != 0 => Some((name, email)),
+                (Some(name), Some(email)) if r.active.unwrap_or(0) != 0 && r.member != 0 => Some((name, email)),
                 _ => None,
             };
             let mut status = vec![if handler.is_some() { "open" } else { "open, no handler" }.to_string()];
@@ -110,14 +134,29 @@ impl Store {
             if !r.supervisor_check.is_empty() {
                 status.push("supervisor check".into());
             }
-            out.push(CaseDeadlines { case_id: r.id, reference: r.reference, handler, open, status: status.join(", ") });
+            out.push(CaseDeadlines { case_id: r.id, reference: r.reference, organisation: r.organisation, handler, open, status: status.join(", ") });
         }
         Ok(out)
     }
 
-    /// Name and address of every active supervisor.
-    pub async fn supervisors(&self) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as("SELECT name, email FROM handlers WHERE supervisor = 1 AND active = 1 ORDER BY name").fetch_all(&self.pool).await?)
+    /// Every active supervisor, with the organisations they supervise.
+    pub async fn supervisors(&self) -> Result<Vec<Supervisor>> {
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT h.name, h.email, ho.organisation FROM handlers h LEFT JOIN handler_organisations ho ON ho.handler_id = h.id
+             WHERE h.supervisor = 1 AND h.active = 1 ORDER BY h.name, ho.organisation",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Supervisor> = Vec::new();
+        for (name, email, organisation) in rows {
+            if out.last().is_none_or(|s| s.name != name) {
+                out.push(Supervisor { name, email, organisations: Vec::new() });
+            }
+            if let (Some(last), Some(organisation)) = (out.last_mut(), organisation) {
+                last.organisations.push(organisation);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn reminder_recorded(&self, claim: &ReminderClaim, recipient: &str) -> Result<bool> {

@@ -315,7 +315,10 @@ impl Store {
     pub async fn my_day(&self, user: &WebUser, horizon: NaiveDate) -> Result<MyDay> {
         let last_look = self.last_look(&user.email).await?;
         let since = last_look.unwrap_or_else(|| now() - 7 * 86_400);
-        let mine = "c.handler_id = (SELECT h.id FROM handlers h WHERE h.email = $1 AND h.active = 1)";
+        // Mine, of the organisations I work for (issue 25): a case of one I left is no longer
+        // part of my day.
+        let mine = "c.handler_id = (SELECT h.id FROM handlers h WHERE h.email = $1 AND h.active = 1)
+            AND c.organisation IN (SELECT ho.organisation FROM handler_organisations ho JOIN handlers h ON h.id = ho.handler_id WHERE h.email = $1)";
         // Through the partial indexes of unmet deadlines, for my cases only.
         let due_sql =
             format!("SELECT c.id FROM cases c WHERE {mine} AND {} ORDER BY {} , c.id LIMIT 500", unmet_between(None, "$2", false), next_deadline(self.backend));

@@ -9,7 +9,9 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::organisations::{of_handler, of_organisations};
 use super::{Conn, Result, Store};
+use crate::domain::organisation::OrganisationKey;
 
 /// What the intake made of a mail it kept outside any case (`messages.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,17 +160,19 @@ fn held_mail((id, received_at, from_address, subject, kind, reason): Row) -> Opt
 }
 
 impl Store {
-    /// Held mail, newest first (by date of receipt): at most `limit`, older than `before`.
-    pub async fn held_mails(&self, filter: HeldFilter, before: Option<HeldCursor>, limit: u32) -> Result<HeldPage> {
+    /// Held mail, newest first (by date of receipt): at most `limit`, older than `before`, of
+    /// `organisations` (`None`: of every organisation; issue 25).
+    pub async fn held_mails(&self, filter: HeldFilter, before: Option<HeldCursor>, limit: u32, organisations: Option<&[OrganisationKey]>) -> Result<HeldPage> {
         let kinds = match filter {
             HeldFilter::All => HELD_KINDS,
             HeldFilter::SetAside => "('automated', 'set-aside', 'own')",
         };
         let after = if before.is_some() { "AND (received_at < $1 OR (received_at = $1 AND id < $2))" } else { "" };
+        let of = of_organisations("organisation", organisations);
         // One more than a page, to know whether there is an older page. Reads the partial index
         // of mail outside a case (`messages_held`) backwards.
         let sql = format!(
-            "SELECT id, received_at, from_address, subject, kind, note FROM messages WHERE case_id IS NULL AND kind IN {kinds} {after}
+            "SELECT id, received_at, from_address, subject, kind, note FROM messages WHERE case_id IS NULL AND kind IN {kinds} {after}{of}
              ORDER BY received_at DESC, id DESC LIMIT {}",
             limit + 1
         );
@@ -185,11 +189,13 @@ impl Store {
         Ok(HeldPage { mails, older })
     }
 
-    /// Held mail `id` with its text; `None` if there is none (released, removed, or a message
-    /// of a case).
-    pub async fn held_mail(&self, id: i64) -> Result<Option<HeldDetail>> {
-        let sql =
-            format!("SELECT id, received_at, from_address, subject, kind, note, body FROM messages WHERE id = $1 AND case_id IS NULL AND kind IN {HELD_KINDS}");
+    /// Held mail `id` with its text; `None` if there is none (released, removed, a message
+    /// of a case, or mail of none of `organisations` when given).
+    pub async fn held_mail(&self, id: i64, organisations: Option<&[OrganisationKey]>) -> Result<Option<HeldDetail>> {
+        let of = of_organisations("organisation", organisations);
+        let sql = format!(
+            "SELECT id, received_at, from_address, subject, kind, note, body FROM messages WHERE id = $1 AND case_id IS NULL AND kind IN {HELD_KINDS}{of}"
+        );
         let row: Option<DetailRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
         let Some((id, received_at, from_address, subject, kind, reason, body)) = row else { return Ok(None) };
         let Some(mail) = held_mail((id, received_at, from_address, subject, kind, reason)) else { return Ok(None) };
@@ -232,7 +238,8 @@ impl Store {
 }
 
 /// The count of held mail since `recipient`'s previous count (the first: received in the day
-/// before `at`), and the newest message id it covers. Message ids grow as mail is recorded, so
+/// before `at`), of the organisations `recipient` works for (issue 25), and the newest message
+/// id it covers. Message ids grow as mail is recorded, so
 /// counting by id takes in mail recorded late with an old date of receipt (a backlog after a
 /// stop) as well. Only the intake records held mail, one instance at a time per mailbox.
 pub(super) async fn held_count_on(conn: &mut Conn, recipient: &str, at: i64) -> Result<(HeldCount, i64)> {
@@ -247,8 +254,10 @@ pub(super) async fn held_count_on(conn: &mut Conn, recipient: &str, at: i64) -> 
         None => (format!("received_at >= {}", at - 86_400), None),
     };
     // Numbers only, written into the statement.
-    let sql = format!("SELECT kind, COUNT(*) FROM messages WHERE case_id IS NULL AND kind IN {HELD_KINDS} AND {from} AND id <= {newest} GROUP BY kind");
-    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+    let theirs = of_handler("organisation", 1);
+    let sql =
+        format!("SELECT kind, COUNT(*) FROM messages WHERE case_id IS NULL AND kind IN {HELD_KINDS} AND {from} AND id <= {newest} AND {theirs} GROUP BY kind");
+    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).fetch_all(&mut *conn).await?;
     let mut count = HeldCount { set_aside: 0, quarantined: 0, since };
     for (kind, n) in rows {
         match HeldKind::parse(&kind) {

@@ -40,6 +40,8 @@ pub struct CaseFilter {
     /// Open cases with a deadline not yet met on or before this day.
     pub due_by: Option<NaiveDate>,
     pub limit: Option<u32>,
+    /// Only the cases of this organisation (issue 25).
+    pub organisation: Option<crate::domain::organisation::OrganisationKey>,
 }
 
 impl Store {
@@ -132,6 +134,9 @@ impl Store {
                   OR (c.status = 'open' AND c.responded_at IS NULL AND c.respond_by <= {day}))"
             ));
         }
+        if filter.organisation.is_some() {
+            conditions.push(format!("c.organisation = {}", param()));
+        }
         let sql = format!("{SUMMARY_SELECT} WHERE {} ORDER BY c.id LIMIT {}", conditions.join(" AND "), param());
         struct Batches<'a> {
             rows: Option<futures::stream::BoxStream<'a, Result<AnyRow, sqlx::Error>>>,
@@ -169,6 +174,9 @@ impl Store {
                     }
                     if let Some(day) = filter.due_by {
                         query = query.bind(day.to_string());
+                    }
+                    if let Some(organisation) = &filter.organisation {
+                        query = query.bind(organisation.as_str().to_string());
                     }
                     b.asked = b.size.min(b.left);
                     b.read = 0;

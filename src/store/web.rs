@@ -45,11 +45,13 @@ pub struct WebAttachment {
     pub sha256: String,
 }
 
-/// The SQL condition "handler `$1` (an address) may read case `c`": a supervisor, the current
-/// handler, or a handler it was assigned to before (R9). The `assigned` event's detail is the
-/// name, maybe followed by " (automatic)"; compared exactly, as LIKE would read `%` and `_` in a
-/// name as wildcards and ignore case on SQLite only.
-pub(super) const MAY_READ: &str = "EXISTS (SELECT 1 FROM handlers h WHERE h.email = $1 AND h.active = 1 AND (
+/// The SQL condition "handler `$1` (an address) may read case `c`": they work for the case's
+/// organisation (issue 25), and are a supervisor, the current handler, or a handler it was
+/// assigned to before (R9). The `assigned` event's detail is the name, maybe followed by
+/// " (automatic)"; compared exactly, as LIKE would read `%` and `_` in a name as wildcards and
+/// ignore case on SQLite only.
+pub(super) const MAY_READ: &str = "EXISTS (SELECT 1 FROM handlers h WHERE h.email = $1 AND h.active = 1
+        AND EXISTS (SELECT 1 FROM handler_organisations ho WHERE ho.handler_id = h.id AND ho.organisation = c.organisation) AND (
         h.supervisor <> 0 OR h.id = c.handler_id
         OR (EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.action = 'assigned' AND (e.detail = h.name OR SUBSTR(e.detail, 1, LENGTH(h.name) + 2) = h.name || ' ('))
             -- never a complaint about them (R5): being its subject ends what handling it before allowed
@@ -201,6 +203,47 @@ impl Store {
                 .await?
                 .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         Ok((allowed != 0).then_some(id))
+    }
+
+    /// Whether the handler with this address may act on the case now: they work for its
+    /// organisation (issue 25) and are its current handler, or an active supervisor. A token
+    /// issued before a reassignment no longer counts.
+    pub async fn may_act_on(&self, reference: &CaseRef, email: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM handlers h WHERE h.email = $1 AND h.active = 1
+               AND (h.supervisor <> 0 OR h.id = (SELECT c.handler_id FROM cases c WHERE c.reference = $2))
+               AND EXISTS (SELECT 1 FROM handler_organisations ho JOIN cases c ON c.organisation = ho.organisation
+                           WHERE ho.handler_id = h.id AND c.reference = $2)",
+        )
+        .bind(email.trim().to_ascii_lowercase())
+        .bind(reference)
+        .fetch_one(self.reads())
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Whether the active handler with this address works for the organisation of case
+    /// `case_id` (issue 25).
+    pub async fn works_for_case(&self, email: &str, case_id: CaseId) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM handlers h JOIN handler_organisations ho ON ho.handler_id = h.id JOIN cases c ON c.organisation = ho.organisation
+             WHERE h.email = $1 AND h.active = 1 AND c.id = $2",
+        )
+        .bind(email.trim().to_ascii_lowercase())
+        .bind(case_id)
+        .fetch_optional(self.reads())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// The row id of case `reference` and the key of its organisation; `Err(UnknownCase)` if
+    /// there is no such case.
+    pub async fn case_organisation(&self, reference: &CaseRef) -> Result<(CaseId, String)> {
+        sqlx::query_as("SELECT id, organisation FROM cases WHERE reference = $1")
+            .bind(reference)
+            .fetch_optional(self.reads())
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.clone()))
     }
 
     /// Records an access (a page opened, a download, a refusal) in the case's history.

@@ -24,6 +24,7 @@ mod outages;
 mod procedure;
 mod register;
 mod reminders;
+mod separation;
 mod service;
 mod set_aside;
 mod store;

@@ -60,7 +60,7 @@ async fn held_mail_is_listed_newest_first_a_page_at_a_time(db: Db) {
     let case_id = store.case_link(&case).await.unwrap().unwrap().id;
     assert!(store.record_message(Some(case_id), &held("f", "automated", "auto-reply", t + 60), &[]).await.unwrap());
 
-    let everything = store.held_mails(HeldFilter::All, None, 50).await.unwrap();
+    let everything = store.held_mails(HeldFilter::All, None, 50, None).await.unwrap();
     let subjects: Vec<&str> = everything.mails.iter().map(|m| m.subject.trim_start_matches("Onderwerp ").trim_end_matches("@example.test")).collect();
     assert_eq!(subjects, ["c", "a", "e", "d", "b"], "newest first by date of receipt, later recorded first at the same second");
     assert!(everything.older.is_none());
@@ -71,7 +71,7 @@ async fn held_mail_is_listed_newest_first_a_page_at_a_time(db: Db) {
     let mut seen = Vec::new();
     let mut before: Option<HeldCursor> = None;
     loop {
-        let page = store.held_mails(HeldFilter::All, before, 2).await.unwrap();
+        let page = store.held_mails(HeldFilter::All, before, 2, None).await.unwrap();
         assert!(page.mails.len() <= 2);
         seen.extend(page.mails.iter().map(|m| m.id));
         match page.older {
@@ -82,19 +82,19 @@ async fn held_mail_is_listed_newest_first_a_page_at_a_time(db: Db) {
     assert_eq!(seen, everything.mails.iter().map(|m| m.id).collect::<Vec<_>>());
 
     // Set aside silently only: without the quarantined one.
-    let silent = store.held_mails(HeldFilter::SetAside, None, 50).await.unwrap();
+    let silent = store.held_mails(HeldFilter::SetAside, None, 50, None).await.unwrap();
     assert_eq!(silent.mails.len(), 4);
     assert!(silent.mails.iter().all(|m| m.kind.is_silent()));
 
     // Opened: the text; the raw bytes and date of receipt for a release. Not a case's mail.
     let first = &everything.mails[0];
-    let detail = store.held_mail(first.id).await.unwrap().unwrap();
+    let detail = store.held_mail(first.id, None).await.unwrap().unwrap();
     assert_eq!((detail.body.as_str(), detail.mail.received_at), ("Tekst", t + 50));
     let raw = store.held_raw(first.id).await.unwrap().unwrap();
     assert_eq!((raw.kind, raw.received_at, raw.reason.as_str()), (HeldKind::SetAside, t + 50, "calendar-invitation"));
     assert!(raw.raw.is_some_and(|r| String::from_utf8_lossy(&r).contains("Tekst")));
     let newest = everything.mails.iter().map(|m| m.id).max().unwrap();
-    assert!(store.held_mail(newest + 1).await.unwrap().is_none(), "the case's complaint, recorded next, is not held");
+    assert!(store.held_mail(newest + 1, None).await.unwrap().is_none(), "the case's complaint, recorded next, is not held");
     assert!(store.held_raw(newest + 1).await.unwrap().is_none());
 }
 
@@ -103,6 +103,9 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
     let at = |d: u32| Amsterdam.with_ymd_and_hms(2026, 12, d, 9, 0, 0).unwrap().timestamp();
     let sue = "sue@dienst.test";
+    // A supervisor counts the mail of the organisations they work for (issue 25): here the one.
+    a.upsert_handler("Sue Bakker", sue, true).await.unwrap();
+    a.upsert_handler("Ann Smit", "ann@dienst.test", true).await.unwrap();
     // Nothing held: no count, no mail, nothing claimed.
     let none = a.queue_digest_counted(sue, &[], Some((day(7), at(7))), |_, _| panic!("nothing to compose")).await.unwrap();
     assert!(!none.mail());
@@ -148,14 +151,14 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     assert_eq!(a.count(Table::Outbox).await.unwrap(), 2);
 
     // A held mail gives way once, to what it becomes.
-    let id = a.held_mails(HeldFilter::All, None, 1).await.unwrap().mails[0].id;
+    let id = a.held_mails(HeldFilter::All, None, 1, None).await.unwrap().mails[0].id;
     let mut tx = a.transaction().await.unwrap();
     assert!(a.unhold_on(&mut tx, id).await.unwrap());
     tx.commit().await.unwrap();
     let mut tx = b.transaction().await.unwrap();
     assert!(!b.unhold_on(&mut tx, id).await.unwrap(), "released by someone else meanwhile");
     tx.rollback().await.unwrap();
-    assert!(a.held_mail(id).await.unwrap().is_none());
+    assert!(a.held_mail(id, None).await.unwrap().is_none());
 }
 
 fn digest_mail(to: &str, body: &str) -> klachtd::store::OutgoingMail {
@@ -249,7 +252,7 @@ async fn a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command
     );
     assert_eq!(detail.message_list.len(), 1, "the set-aside record became the complaint");
     assert_eq!((case.attachments, detail.attachment_list[0].filename.as_str()), (1, "brief.pdf"), "with its attachment");
-    assert!(store.held_mails(HeldFilter::All, None, 50).await.unwrap().mails.is_empty());
+    assert!(store.held_mails(HeldFilter::All, None, 50, None).await.unwrap().mails.is_empty());
     // Twice: refused, in one line.
     let (code, _, err) = klachtd(&cfg, &["set-aside", "register", &id.to_string()]);
     assert_eq!(code, 1);

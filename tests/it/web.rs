@@ -17,6 +17,7 @@ mod oidc;
 #[path = "common/oidc_provider.rs"]
 mod oidc_provider;
 mod paper;
+mod separation;
 mod set_aside;
 mod sign_in_links;
 

@@ -2,10 +2,16 @@
 //! lookup of the case the action needs: its handler and the supervisors act on it; a handler
 //! who may only read it (a former handler) is refused; and a case one may not read answers as
 //! one that does not exist (R9). Every refusal on an existing case is in its history.
+//!
+//! Organisations (issue 25) are kept apart the same way: a handler acts on the cases of the
+//! organisations they work for only, and the command line, given `--organisation KEY`, on
+//! that organisation's cases only. A case of another organisation answers exactly as a case
+//! that does not exist, and the refusal is recorded on it.
 
 use super::{ActionError, Actions, Done};
 use crate::domain::case_action::{CaseAction, Unreadable};
 use crate::domain::history::HistoryEvent;
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::CaseRef;
 use crate::store::web::WebUser;
 use crate::store::{LetterCase, StoreError};
@@ -26,7 +32,8 @@ impl Actions {
             Err(e) => return Err(e.into()),
         };
         let supervisors_only = action.as_ref().is_ok_and(CaseAction::for_supervisors);
-        if !may_act(user, case.handler_email.as_deref()) || (supervisors_only && !user.supervisor) {
+        let in_organisation = self.store.works_for_case(&user.email, case.id).await?;
+        if !in_organisation || !may_act(user, case.handler_email.as_deref()) || (supervisors_only && !user.supervisor) {
             return Err(self.refuse(user, &case, &actor, name).await);
         }
         let action = action?;
@@ -46,6 +53,31 @@ impl Actions {
             Ok(None) | Err(StoreError::UnknownCase(_)) => ActionError::Unknown,
             Err(e) => e.into(),
         }
+    }
+}
+
+impl Actions {
+    /// [`perform`](Self::perform) from the command line, limited to the cases of
+    /// `organisation` when one is given (`--organisation KEY`).
+    pub async fn perform_in(&self, organisation: Option<&OrganisationKey>, reference: &CaseRef, action: CaseAction, actor: &str) -> Result<Done, ActionError> {
+        self.within(organisation, reference, actor, action.name()).await?;
+        self.perform(reference, action, actor).await
+    }
+
+    /// Whether case `reference` may be looked at or acted on within `organisation` (any case
+    /// when `None`): a case of another organisation is refused as unknown, exactly as a case
+    /// that does not exist, and the refusal (`what` was asked, by `actor`) is in its history.
+    pub async fn within(&self, organisation: Option<&OrganisationKey>, reference: &CaseRef, actor: &str, what: &str) -> Result<(), StoreError> {
+        let Some(organisation) = organisation else { return Ok(()) };
+        let (case_id, of) = self.store.case_organisation(reference).await?;
+        if of == organisation.as_str() {
+            return Ok(());
+        }
+        // Not logged: the command line answers on standard error, which must read as for a
+        // case that does not exist. The history has it.
+        tracing::debug!(%reference, action = what, "command line: case of another organisation refused");
+        self.store.record_access(case_id, actor, HistoryEvent::AccessRefused, &format!("{what} (--organisation {organisation})")).await?;
+        Err(StoreError::UnknownCase(reference.clone()))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod find;
 pub mod forms;
 pub mod list;
 pub mod oidc;
+pub mod organisations;
 pub mod pages;
 pub mod paper;
 pub mod publication;

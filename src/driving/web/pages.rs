@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 
 use super::auth::{self, BROWSER_COOKIE};
+use super::organisations::{supervised, Supervised};
 use super::view::{bar_chart, case_actions, case_row, per_month};
 use super::{require, Shared};
 use crate::domain::calendar::amsterdam_date;
@@ -110,12 +111,13 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
         // Not shown unrecorded (R9).
         return store_failure(&web, &session, e);
     }
-    let (detail, thread, handlers, may_act) = match async {
+    let (detail, thread, handlers, may_act, (_, organisation)) = match async {
         Ok::<_, StoreError>((
             web.store.case_detail(&reference).await?,
             web.store.thread(case_id).await?,
             web.store.handlers().await?,
             web.store.may_act_on(&reference, &session.user.email).await?,
+            web.store.case_organisation(&reference).await?,
         ))
     }
     .await
@@ -126,7 +128,9 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
     let settings = web.settings.get();
     let row = case_row(&settings.calendar, today(&web), detail.summary.clone());
     let notes: Vec<_> = detail.history.iter().filter(|e| e.action == "note").cloned().collect();
-    let handlers: Vec<String> = handlers.into_iter().filter(|h| h.active).map(|h| h.name).collect();
+    // Those a case can go to: of its organisation (issue 25), which also keeps the names of
+    // another organisation's staff out of the page.
+    let handlers: Vec<String> = handlers.into_iter().filter(|h| h.active && h.organisations.contains(&organisation)).map(|h| h.name).collect();
     let hearing_invited = detail.history.iter().any(|e| e.action == crate::domain::awb::HistoryKind::HearingInvited.as_str());
     let (next, actions, shown) = case_actions(&detail.summary, session.user.supervisor, hearing_invited);
     let done = query.get("done").filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '-')).cloned();
@@ -197,26 +201,25 @@ fn period(query: &HashMap<String, String>, today: NaiveDate) -> Result<(NaiveDat
     Ok((from, to))
 }
 
-/// The register of the period the query names, for a supervisor; or the page that says no.
-async fn register_for(
-    web: &Shared,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<(crate::store::web::WebSession, Vec<crate::domain::register::CaseFacts>, crate::domain::register::Report), Response> {
+/// What the register page and its CSV show: the session, the organisation (issue 25), the
+/// facts and the figures.
+type RegisterFor = (crate::store::web::WebSession, Supervised, Vec<crate::domain::register::CaseFacts>, crate::domain::register::Report);
+
+/// The register of the period and the organisation the query names, for a supervisor of that
+/// organisation; or the page that says no.
+async fn register_for(web: &Shared, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<RegisterFor, Response> {
     let session = require(web, headers).await?;
-    if !session.user.supervisor {
-        return Err(web.message(StatusCode::FORBIDDEN, Some(&session), "supervisors_only", "", Some("/cases")));
-    }
+    let supervised = supervised(web, &session, query, "/register").await?;
     let today = today(web);
     let (from, to) = period(query, today).map_err(|e| web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/register")))?;
-    let facts = web.store.register_facts(from, to).await.map_err(|e| store_failure(web, &session, e))?;
+    let facts = web.store.register_facts(from, to, &supervised.chosen).await.map_err(|e| store_failure(web, &session, e))?;
     let report = crate::domain::register::compute(&facts, &web.settings.get().calendar, from, to, today);
-    Ok((session, facts, report))
+    Ok((session, supervised, facts, report))
 }
 
 /// The register (R10) for a period, with its figures as charts. Supervisors only.
 pub async fn register(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let (session, facts, report) = match register_for(&web, &headers, &query).await {
+    let (session, supervised, facts, report) = match register_for(&web, &headers, &query).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -243,21 +246,28 @@ pub async fn register(State(web): State<Shared>, headers: HeaderMap, Query(query
             bar_chart(&word("chart_categories"), &report.by_category.iter().map(|(k, v)| (word(&format!("category_{k}")), *v)).collect::<Vec<_>>()),
         ),
     ];
-    let context =
-        minijinja::context! { user => session.user, csrf => session.csrf, report => report, charts => charts, from => from.to_string(), to => to.to_string() };
+    let context = minijinja::context! {
+        user => session.user, csrf => session.csrf, report => report, charts => charts, from => from.to_string(), to => to.to_string(),
+        organisation => supervised.chosen.as_str(), organisations => supervised.keys(),
+    };
     web.page(StatusCode::OK, "register.html", context)
 }
 
 /// The register as CSV (as `klachtd report --format csv`).
 pub async fn register_csv(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let (_, _, report) = match register_for(&web, &headers, &query).await {
+    let (_, supervised, _, report) = match register_for(&web, &headers, &query).await {
         Ok(r) => r,
         Err(r) => return r,
+    };
+    // Named by its organisation, but for the one of a configuration without several.
+    let organisation = match supervised.chosen.as_str() {
+        crate::domain::organisation::DEFAULT_KEY => String::new(),
+        key => format!("{key}-"),
     };
     let mut response = report.to_csv().into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"register-{}-{}.csv\"", report.from, report.to)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"register-{organisation}{}-{}.csv\"", report.from, report.to)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     response

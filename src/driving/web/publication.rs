@@ -41,9 +41,11 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session.user.supervisor {
-        return web.message(StatusCode::FORBIDDEN, Some(&session), "supervisors_only", "", Some("/cases"));
-    }
+    // Of one organisation the supervisor works for (issue 25).
+    let supervised = match super::organisations::supervised(&web, &session, &query, "/register").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
     let year = match query.get("year").map(|y| y.trim()).filter(|y| !y.is_empty()) {
         None => today.year() - 1,
@@ -55,7 +57,7 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
     let Some((from, to)) = year_period(year) else {
         return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", "year", Some("/register"));
     };
-    let facts = match web.store.register_facts(from, to).await {
+    let facts = match web.store.register_facts(from, to, &supervised.chosen).await {
         Ok(f) => f,
         Err(e) => {
             tracing::warn!(error = %e, "web: cannot read the register");

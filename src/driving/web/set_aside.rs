@@ -15,6 +15,7 @@ use super::pages::store_failure;
 use super::signed::SignedForm;
 use super::{require, Shared};
 use crate::app::intake::{IntakeError, Outcome, ReleaseError};
+use crate::domain::organisation::OrganisationKey;
 use crate::store::set_aside::{HeldCursor, HeldFilter, HeldKind, HeldMail};
 use crate::store::web::WebSession;
 
@@ -44,19 +45,23 @@ pub fn held_row(strings: &toml::Table, mail: HeldMail) -> HeldRow {
     HeldRow { mail, class, reason_text }
 }
 
-/// The signed-in supervisor, or the page that says the page is for supervisors.
-async fn supervisor(web: &super::Web, headers: &HeaderMap) -> Result<WebSession, Response> {
+/// The signed-in supervisor with the organisations they work for (issue 25: they see the mail
+/// of those only), or the page that says the page is for supervisors.
+async fn supervisor(web: &super::Web, headers: &HeaderMap) -> Result<(WebSession, Vec<OrganisationKey>), Response> {
     let session = require(web, headers).await?;
     if !session.user.supervisor {
         tracing::info!("web: a handler who is no supervisor asked for the set-aside mail");
         return Err(web.message(StatusCode::FORBIDDEN, Some(&session), "supervisors_only", "", Some("/cases")));
     }
-    Ok(session)
+    match web.store.handler_organisations(&session.user.email).await {
+        Ok(organisations) => Ok((session, organisations)),
+        Err(e) => Err(store_failure(web, &session, e)),
+    }
 }
 
 /// The list, newest first, a page at a time (`?before=`: the page after the one that ended there).
 pub async fn list(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let session = match supervisor(&web, &headers).await {
+    let (session, organisations) = match supervisor(&web, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -65,7 +70,7 @@ pub async fn list(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
         Some(Ok(c)) => Some(c),
         Some(Err(e)) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &format!("before: {e}"), Some("/set-aside")),
     };
-    let page = match web.store.held_mails(HeldFilter::All, before, PER_PAGE).await {
+    let page = match web.store.held_mails(HeldFilter::All, before, PER_PAGE, Some(&organisations)).await {
         Ok(p) => p,
         Err(e) => return store_failure(&web, &session, e),
     };
@@ -78,11 +83,11 @@ pub async fn list(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
 
 /// One mail: who sent it, when, why it was held, and its text (escaped by the template).
 pub async fn show(State(web): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let session = match supervisor(&web, &headers).await {
+    let (session, organisations) = match supervisor(&web, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let detail = match web.store.held_mail(id).await {
+    let detail = match web.store.held_mail(id, Some(&organisations)).await {
         Ok(Some(d)) => d,
         Ok(None) => return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some("/set-aside")),
         Err(e) => return store_failure(&web, &session, e),
@@ -100,10 +105,16 @@ pub async fn show(State(web): State<Shared>, headers: HeaderMap, Path(id): Path<
 /// supervisor and why the mail was held. Then the new case's page.
 pub async fn register(State(web): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, _form: SignedForm) -> Response {
     let back = format!("/set-aside/{id}");
-    let session = match supervisor(&web, &headers).await {
+    let (session, organisations) = match supervisor(&web, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    // Mail of another organisation answers as mail that is not there.
+    match web.store.held_mail(id, Some(&organisations)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return web.message(StatusCode::NOT_FOUND, Some(&session), "not_found", "", Some("/set-aside")),
+        Err(e) => return store_failure(&web, &session, e),
+    }
     match web.intake.register_held(id, &format!("{} (web)", session.user.name)).await {
         Ok(Outcome::Registered { reference }) => {
             tracing::info!(%reference, "set-aside mail registered as a complaint on the web");

@@ -135,7 +135,7 @@ async fn workspace(db: Db) -> Workspace {
     let daemon = w.start();
     let store = w.store().await;
     let held = eventually("one quarantined, one set aside", WAIT, || async {
-        Some(store.held_mails(HeldFilter::All, None, 10).await.unwrap().mails).filter(|m| m.len() == 2)
+        Some(store.held_mails(HeldFilter::All, None, 10, None).await.unwrap().mails).filter(|m| m.len() == 2)
     })
     .await;
     let quarantined = held.iter().find(|m| m.kind.as_str() == "quarantined").expect("the no-reply mail is quarantined").id;
