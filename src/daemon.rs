@@ -31,7 +31,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     for h in &config.handlers {
         store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
     }
-    Ok(store.with_reference_prefix(&config.organisation.reference_prefix))
+    Ok(store.with_reference_prefix(&config.organisation().reference_prefix))
 }
 
 /// The database of the configuration for a command that works on existing data: it must
@@ -59,11 +59,13 @@ pub struct CredentialsRefused {
 
 /// The reloadable settings, with the templates loaded.
 pub fn load_settings(config: &Config) -> anyhow::Result<SharedSettings> {
-    Ok(SharedSettings::new(Settings::new(config, Arc::new(load_letters(config)?))))
+    Ok(SharedSettings::new(Settings::with_letters(config, crate::app::settings::load_organisation_letters(config)?)))
 }
 
+/// The first organisation's letters (of a configuration with one organisation: its only).
 pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
-    Ok(Letters::load(config.templates.dir.as_deref(), &config.templates.language)?)
+    let first = config.organisations().into_iter().next().context("no organisation")?;
+    Ok(Letters::load(first.templates.dir.as_deref(), &first.templates.language)?)
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
@@ -74,10 +76,10 @@ pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
 pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::driven::oauth::TokenSource>>) -> anyhow::Result<Mailer> {
     let oauth = match (config.smtp.auth, tokens) {
         (crate::config::AuthMode::Password, _) => None,
-        (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap.user.clone()), tokens)),
+        (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap().user.clone()), tokens)),
         (crate::config::AuthMode::Oauth2, None) => anyhow::bail!("smtp.auth = \"oauth2\" needs an [oauth2] section"),
     };
-    Ok(Mailer::with_tokens(&config.smtp, &config.organisation.name, &config.organisation.complaints_address, oauth)?
+    Ok(Mailer::with_tokens(&config.smtp, &config.organisation().name, &config.organisation().complaints_address, oauth)?
         .with_attachment_store(crate::store::attachments::AttachmentStore::new(&config.storage.data_dir)))
 }
 
@@ -166,7 +168,7 @@ impl Daemon {
         let health = Arc::new(Health::default());
         let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
-        let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
+        let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation().complaints_address));
         let graph = graph_client(config).await?;
         let mailbox = match (&graph, &config.graph) {
             (Some(client), Some(g)) if config.reads_graph() => {
@@ -176,9 +178,10 @@ impl Daemon {
                 Mailbox::Graph(worker, Some(folders))
             }
             _ => {
-                let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
-                let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
-                let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
+                let tls = crate::driven::tls::client_config(config.imap().ca_file.as_deref())?;
+                let imap_tokens = tokens.filter(|_| config.imap().auth == crate::config::AuthMode::Oauth2);
+                let mailbox =
+                    MailboxWorker::new(config.imap().clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
                 let first_session = Some(mailbox.connect().await?);
                 Mailbox::Imap(mailbox, first_session)
             }
@@ -241,7 +244,7 @@ impl Daemon {
         let clock = self.outbox.clock().clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
-            let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.imap.inbox.clone(), shutdown.clone());
+            let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.imap().inbox.clone(), shutdown.clone());
             tokio::spawn(async move {
                 if let Err(e) = serve_metrics(addr, health, store, inbox, shutdown).await {
                     tracing::error!(%addr, error = %e, "metrics endpoint failed");
@@ -351,8 +354,7 @@ pub struct Reloader {
 impl Reloader {
     /// Returns the sections that differ from the running configuration and need a restart.
     pub fn apply(&self, new: Config) -> anyhow::Result<Vec<&'static str>> {
-        let letters = Arc::new(load_letters(&new)?);
-        self.settings.replace(Settings::new(&new, letters));
+        self.settings.replace(Settings::with_letters(&new, crate::app::settings::load_organisation_letters(&new)?));
         Ok(self.running.restart_needed_for(&new))
     }
 

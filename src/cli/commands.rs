@@ -59,7 +59,7 @@ pub(super) async fn migrate(path: &Path) -> anyhow::Result<()> {
 pub(super) async fn status(path: &Path, json: bool) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let today = amsterdam_date(chrono::Utc::now());
-    let s = store.status(&config.imap.inbox, today).await?;
+    let s = store.status(&config.imap().inbox, today).await?;
     print::status(&s, &config.warnings(today), json)
 }
 
@@ -104,7 +104,7 @@ pub(super) async fn report(path: &Path, from: Option<NaiveDate>, to: Option<Naiv
     }
     let year = year.ok_or_else(|| anyhow::anyhow!("--format publication is for a calendar year: give --year"))?;
     let pages = crate::driving::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
-    out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
+    out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation().name, year, true)?);
     Ok(())
 }
 
@@ -119,7 +119,7 @@ pub(super) async fn retention(path: &Path) -> anyhow::Result<()> {
 pub(super) async fn reminders_preview(path: &Path, at: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let at = at.unwrap_or_else(chrono::Utc::now);
-    let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation.complaints_address);
+    let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation().complaints_address);
     print::reminders_preview(at, service.preview(at).await?);
     Ok(())
 }

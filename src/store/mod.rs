@@ -112,6 +112,8 @@ pub struct Store {
     readers: AnyPool,
     backend: Backend,
     reference_prefix: String,
+    /// Whose cases and mail are written where no `intake::Book` is named.
+    organisation: crate::domain::organisation::OrganisationKey,
 }
 
 /// An incoming or outgoing message as recorded on a case.
@@ -351,7 +353,7 @@ impl Store {
             });
         }
         let pool = options.connect(&url).await?;
-        let mut store = Self { readers: pool.clone(), pool, backend, reference_prefix: "KL".into() };
+        let mut store = Self { readers: pool.clone(), pool, backend, reference_prefix: "KL".into(), organisation: Default::default() };
         store.migrate().await?;
         if backend == Backend::Sqlite && sqlite_path(&url).is_some() {
             store.readers = readers::open_sqlite(&url, max_connections).await?;
@@ -582,9 +584,9 @@ pub(crate) use error::db_error_with_code;
 pub use error::StoreError;
 use handlers::handler_candidates;
 pub use handlers::Handler;
-pub use intake::CaseToWrite;
 pub use intake::Seen;
 use intake::{drop_quarantine_record, insert_message};
+pub use intake::{Book, CaseToWrite};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};

@@ -76,7 +76,7 @@ impl Actions {
             settings,
             attachments: AttachmentStore::new(&config.storage.data_dir),
             letters_dir: crate::app::retention::letters_dir(&config.storage.data_dir),
-            domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            domain: config.organisation().complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             mail_secret,
         })
     }
