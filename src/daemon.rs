@@ -31,7 +31,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     for h in &config.handlers {
         store.upsert_handler(&h.name, &h.email, h.supervisor).await?;
     }
-    Ok(store.with_reference_prefix(&config.organisation().reference_prefix))
+    // Where a case or mail is written without naming its organisation: the first's.
+    let first = config.organisations().into_iter().next().context("no organisation")?;
+    Ok(store.with_reference_prefix(&first.reference_prefix).with_organisation(first.key))
 }
 
 /// The database of the configuration for a command that works on existing data: it must
@@ -107,6 +109,29 @@ enum Mailbox {
     Graph(crate::driven::graph::GraphWorker, Option<crate::driven::graph::Folders>),
 }
 
+/// A worker for each mailbox of the configuration (issue 25), each with the intake of its
+/// organisation, known in the database by its key (its lease: see `MailboxIntake`), and
+/// connected once: a refused login is a start-up error.
+async fn imap_mailboxes(
+    config: &Config,
+    intake: &Arc<Intake>,
+    tokens: Option<Arc<crate::driven::oauth::TokenSource>>,
+    store: &Store,
+    health: &Arc<Health>,
+) -> anyhow::Result<Vec<Mailbox>> {
+    let mut workers = Vec::new();
+    for m in config.mailboxes() {
+        let own = intake.in_organisation(&m.organisation).with_context(|| format!("{}: no organisation {}", m.config_key, m.organisation))?;
+        let tls = crate::driven::tls::client_config(m.imap.ca_file.as_deref())?;
+        let imap_tokens = tokens.clone().filter(|_| m.imap.auth == crate::config::AuthMode::Oauth2);
+        let worker =
+            MailboxWorker::new(m.imap.clone(), tls, store.clone(), Arc::new(own), health.clone(), &hostname()).with_key(&m.key).with_tokens(imap_tokens);
+        let first_session = Some(worker.connect().await?);
+        workers.push(Mailbox::Imap(worker, first_session));
+    }
+    Ok(workers)
+}
+
 /// Everything the daemon runs, built and checked but not yet started.
 pub struct Daemon {
     config: Config,
@@ -114,7 +139,8 @@ pub struct Daemon {
     settings: SharedSettings,
     reminders: Arc<ReminderService>,
     wake: Arc<Notify>,
-    mailbox: Mailbox,
+    /// Every mailbox's worker: one intake each, of its organisation.
+    mailboxes: Vec<Mailbox>,
     outbox: OutboxWorker,
     health: Arc<Health>,
     /// The handlers' web workspace, when `[web]` is configured.
@@ -170,21 +196,14 @@ impl Daemon {
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation().complaints_address));
         let graph = graph_client(config).await?;
-        let mailbox = match (&graph, &config.graph) {
+        let mailboxes = match (&graph, &config.graph) {
             (Some(client), Some(g)) if config.reads_graph() => {
                 let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), &hostname());
                 // A refusal only an administrator can fix is one line and exit 78 (`GraphError::is_permanent`).
                 let folders = worker.prepare().await?;
-                Mailbox::Graph(worker, Some(folders))
+                vec![Mailbox::Graph(worker, Some(folders))]
             }
-            _ => {
-                let tls = crate::driven::tls::client_config(config.imap().ca_file.as_deref())?;
-                let imap_tokens = tokens.filter(|_| config.imap().auth == crate::config::AuthMode::Oauth2);
-                let mailbox =
-                    MailboxWorker::new(config.imap().clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
-                let first_session = Some(mailbox.connect().await?);
-                Mailbox::Imap(mailbox, first_session)
-            }
+            _ => imap_mailboxes(config, &intake, tokens.clone(), &store, &health).await?,
         };
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         let transport: Arc<dyn crate::app::outbox::Transport> = match (&graph, &config.graph) {
@@ -215,7 +234,7 @@ impl Daemon {
             }
             None => None,
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, web })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailboxes, outbox, health, web })
     }
 
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
@@ -244,7 +263,7 @@ impl Daemon {
         let clock = self.outbox.clock().clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
-            let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.imap().inbox.clone(), shutdown.clone());
+            let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.mailboxes()[0].key.clone(), shutdown.clone());
             tokio::spawn(async move {
                 if let Err(e) = serve_metrics(addr, health, store, inbox, shutdown).await {
                     tracing::error!(%addr, error = %e, "metrics endpoint failed");
@@ -283,10 +302,16 @@ impl Daemon {
         let monitor = tokio::spawn(monitor(notifier.clone(), self.health.clone(), self.store.clone(), shutdown.clone()));
         notifier.ready(&status_line(&self.health, &self.store).await);
         tracing::info!("klachtd ready");
-        match self.mailbox {
-            Mailbox::Imap(worker, first) => worker.run(first, shutdown).await,
-            Mailbox::Graph(worker, first) => worker.run(first, shutdown).await,
-        }
+        let mailboxes = self.mailboxes.into_iter().map(|mailbox| {
+            let shutdown = shutdown.clone();
+            async move {
+                match mailbox {
+                    Mailbox::Imap(worker, first) => worker.run(first, shutdown).await,
+                    Mailbox::Graph(worker, first) => worker.run(first, shutdown).await,
+                }
+            }
+        });
+        futures::future::join_all(mailboxes).await;
         outbox.await.context("outbox worker panicked")?;
         reminders.await.context("reminder worker panicked")?;
         retention.await.context("retention worker panicked")?;

@@ -59,7 +59,7 @@ pub(super) async fn migrate(path: &Path) -> anyhow::Result<()> {
 pub(super) async fn status(path: &Path, json: bool) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let today = amsterdam_date(chrono::Utc::now());
-    let s = store.status(&config.imap().inbox, today).await?;
+    let s = store.status(&config.mailboxes()[0].key, today).await?;
     print::status(&s, &config.warnings(today), json)
 }
 

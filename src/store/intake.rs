@@ -63,6 +63,13 @@ impl Store {
         Book::new(self.organisation.clone(), &self.reference_prefix)
     }
 
+    /// The organisation that received the mail recorded as message `id` (held mail a handler
+    /// releases is taken in as that organisation's).
+    pub async fn held_organisation(&self, id: i64) -> Result<Option<OrganisationKey>> {
+        let key: Option<String> = sqlx::query_scalar("SELECT organisation FROM messages WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(key.and_then(|k| OrganisationKey::parse(&k).ok()))
+    }
+
     /// Whether a mail with this dedupe key was recorded before, and whether it waits in
     /// quarantine (with its reason): one look-up, on `conn` (the intake's batch).
     pub async fn seen_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<Seen> {

@@ -1,0 +1,129 @@
+//! Several organisations in one deployment (issue 25), end to end through the real mail stack
+//! on SQLite and PostgreSQL: each organisation's mailbox is taken in by its own intake, its
+//! complaints become its cases with its prefix and its procedure's dates, the same mail to two
+//! organisations is a case of each, and a reply that quotes another organisation's reference
+//! does not thread into that case.
+
+use crate::common::organisations::{CaseRow, Deployment, OrganisationSetup};
+use crate::common::*;
+use chrono::Utc;
+use klachtd::domain::calendar::amsterdam_date;
+use klachtd::domain::terms::{Preset, Procedure};
+
+on_both_databases!(complaints_to_each_organisation_are_its_cases_and_do_not_cross);
+
+const SETUP: [OrganisationSetup; 2] = [
+    OrganisationSetup { key: "wp", prefix: "WP", procedure: "preset = \"reintegratie\"", mailboxes: 1 },
+    OrganisationSetup { key: "sh", prefix: "SH", procedure: "preset = \"awb\"", mailboxes: 1 },
+];
+
+/// The case of `organisation` that a predicate picks, once there.
+async fn case_of(d: &Deployment, what: &str, pick: impl Fn(&CaseRow) -> bool) -> CaseRow {
+    eventually(what, WAIT, || async { d.cases().await.into_iter().find(|c| pick(c)) }).await
+}
+
+async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) {
+    let d = Deployment::new(db, &SETUP, ANSWER_ALL).await;
+    let (wp, sh) = (&d.organisations[0], &d.organisations[1]);
+    let (wp_address, sh_address) = (wp.addresses[0].as_str(), sh.addresses[0].as_str());
+    d.store().await; // migrated before the test looks
+    let daemon = d.start();
+    let alice = format!("{}@example.test", unique("alice"));
+    let bob = format!("{}@example.test", unique("bob"));
+
+    let (_, to_wp) = d.complaint(&alice, &[wp_address], "Mijn uitkering", "De re-integratie loopt niet.");
+    d.send(&alice, &[wp_address], &to_wp).await;
+    let (_, to_sh) = d.complaint(&bob, &[sh_address], "Schuldhulp", "Niemand belt terug.");
+    d.send(&bob, &[sh_address], &to_sh).await;
+    // One mail to both: a case in each, not a duplicate in the second.
+    let (_, to_both) = d.complaint(&bob, &[wp_address, sh_address], "Aan allebei", "Ik klaag bij u beiden.");
+    d.send(&bob, &[wp_address, sh_address], &to_both).await;
+
+    let cases = eventually("four cases", WAIT, || async { Some(d.cases().await).filter(|c| c.len() == 4) }).await;
+    let year = Utc::now().format("%Y").to_string();
+    let received = amsterdam_date(Utc::now());
+    let calendar = d.config.calendar();
+    for (org, preset, prefix) in [("wp", Preset::Reintegratie, "WP"), ("sh", Preset::Awb, "SH")] {
+        let own: Vec<_> = cases.iter().filter(|c| c.organisation == org).collect();
+        assert_eq!(own.len(), 2, "{org}: {cases:?}");
+        // Numbered per prefix: each organisation's first two.
+        let mut references: Vec<_> = own.iter().map(|c| c.reference.clone()).collect();
+        references.sort();
+        assert_eq!(references, [format!("{prefix}-{year}-0001"), format!("{prefix}-{year}-0002")], "{org}");
+        let expected = Procedure::preset(preset, false).deadlines(&calendar, received);
+        for c in own {
+            assert_eq!(c.received_on, received.to_string());
+            assert_eq!(c.acknowledge_by, expected.acknowledge_by.to_string(), "{org}");
+            assert_eq!(c.respond_by, expected.respond_by.to_string(), "{org}");
+            let summary = d.store().await.case_detail(&cref(&c.reference)).await.unwrap().summary;
+            assert_eq!(summary.progress_by, expected.progress_by, "{org}: awb has no progress notice");
+        }
+    }
+    // The complaint mails are each organisation's.
+    let pool = {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&d.config.database.url).await.unwrap()
+    };
+    let mail_orgs: Vec<(String, String)> =
+        sqlx::query_as("SELECT m.organisation, c.organisation FROM messages m JOIN cases c ON c.id = m.case_id").fetch_all(&pool).await.unwrap();
+    assert_eq!(mail_orgs.len(), 4);
+    assert!(mail_orgs.iter().all(|(m, c)| m == c), "{mail_orgs:?}");
+
+    // Each acknowledgement is written for its own organisation's case, with its terms.
+    let wp_first = case_of(&d, "wp's case", |c| c.organisation == "wp").await;
+    let acks: Vec<(i64, String, String)> = eventually("acknowledgements queued", WAIT, || async {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT case_id, subject, body FROM outbox WHERE kind = 'acknowledgement' ORDER BY case_id").fetch_all(&pool).await.ok()?;
+        (rows.len() == 4).then_some(rows)
+    })
+    .await;
+    for c in &cases {
+        let (_, subject, body) = acks.iter().find(|(id, ..)| *id == c.id).unwrap();
+        assert!(subject.contains(&c.reference), "{subject}");
+        let regulation = format!("https://{}.test/regeling", c.organisation);
+        assert!(body.contains(&regulation), "{} links to its own regulation:\n{body}", c.reference);
+    }
+
+    // A reply to sh that quotes wp's case (and answers wp's acknowledgement) is sh's new case.
+    let wp_ack_id: String =
+        sqlx::query_scalar("SELECT message_id FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement'").bind(wp_first.id).fetch_one(&pool).await.unwrap();
+    let crossing = format!(
+        "From: Alice <{alice}>\r\nTo: {sh_address}\r\nSubject: Re: {reference}\r\nMessage-ID: <{}@example.test>\r\nIn-Reply-To: <{wp_ack_id}>\r\nReferences: <{wp_ack_id}>\r\n\r\nOver mijn klacht {reference}: ook de schuldhulp reageert niet.\r\n",
+        unique("cross"),
+        reference = wp_first.reference,
+    );
+    d.send(&alice, &[sh_address], crossing.as_bytes()).await;
+    let new_case = case_of(&d, "the crossing mail's case", |c| c.id > cases.iter().map(|c| c.id).max().unwrap()).await;
+    assert_eq!(new_case.organisation, "sh");
+    assert_eq!(new_case.reference, format!("SH-{year}-0003"));
+    let on_wp: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE case_id = $1").bind(wp_first.id).fetch_one(&pool).await.unwrap();
+    assert_eq!(on_wp, 1, "nothing threaded into the other organisation's case");
+    let note = eventually("the foreign reference noted", WAIT, || async {
+        sqlx::query_scalar::<_, String>("SELECT detail FROM case_events WHERE case_id = $1 AND action = 'mentions-case'")
+            .bind(new_case.id)
+            .fetch_optional(&pool)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    assert!(note.contains(&wp_first.reference) && note.contains("no case of this organisation"), "{note}");
+    let wp_notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_events WHERE case_id = $1 AND action = 'mentions-case'")
+        .bind(wp_first.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(wp_notes, 0, "the other organisation's case hears nothing of it");
+    let ack: String = eventually("its acknowledgement", WAIT, || async {
+        sqlx::query_scalar::<_, String>("SELECT body FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement'")
+            .bind(new_case.id)
+            .fetch_optional(&pool)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    assert!(!ack.contains(&wp_first.reference), "the acknowledgement says nothing of the other case:\n{ack}");
+    pool.close().await;
+    daemon.stop().await;
+}
