@@ -46,6 +46,10 @@ pub enum Command {
         /// Date of receipt, YYYY-MM-DD.
         #[arg(long, value_parser = date, value_name = "DATE")]
         received: NaiveDate,
+        /// The organisation (its key in [[organisations]]) whose procedure applies; default
+        /// the first (the only one of a configuration with one [organisation]).
+        #[arg(long, value_parser = organisation_key, value_name = "KEY")]
+        organisation: Option<crate::domain::organisation::OrganisationKey>,
     },
     /// The days of a year that are not working days, and why (the Algemene termijnenwet,
     /// royal decrees, the service's closing days): why a deadline moved.
@@ -595,4 +599,9 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+/// An organisation's key: 1-32 lower-case letters, digits and '-', starting with a letter.
+fn organisation_key(text: &str) -> Result<crate::domain::organisation::OrganisationKey, String> {
+    text.parse().map_err(|e: crate::domain::organisation::InvalidOrganisationKey| e.to_string())
 }

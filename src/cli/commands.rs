@@ -36,10 +36,30 @@ fn optional_calendar(path: &Path) -> anyhow::Result<Calendar> {
 
 /// `klachtd deadlines`: the dates of `received` under the configured procedure. The
 /// configuration is optional here: without one, the seed's regulation on the Act's calendar.
-pub(super) fn deadlines(path: &Path, received: NaiveDate) -> anyhow::Result<()> {
-    let (procedure, calendar) = match path.exists() {
-        true => Config::load_without_secrets(path).map(|c| (c.procedure.procedure(), c.calendar()))?,
-        false => (Procedure::default(), Calendar::default()),
+/// The deadlines of a complaint received on `received` under the procedure of `organisation`
+/// (the first organisation's by default).
+pub(super) fn deadlines(path: &Path, received: NaiveDate, organisation: Option<&crate::domain::organisation::OrganisationKey>) -> anyhow::Result<()> {
+    let (procedure, calendar) = match (path.exists(), organisation) {
+        (true, _) => {
+            let config = Config::load_without_secrets(path)?;
+            let organisations = config.organisations();
+            let chosen = match organisation {
+                None => organisations.first(),
+                Some(key) => organisations.iter().find(|o| &o.key == key),
+            };
+            let Some(chosen) = chosen else {
+                let known: Vec<_> = organisations.iter().map(|o| o.key.to_string()).collect();
+                anyhow::bail!(
+                    "no organisation {:?} in {} (known: {})",
+                    organisation.map(|k| k.to_string()).unwrap_or_default(),
+                    path.display(),
+                    known.join(", ")
+                );
+            };
+            (chosen.procedure.procedure(), config.calendar())
+        }
+        (false, None) => (Procedure::default(), Calendar::default()),
+        (false, Some(key)) => anyhow::bail!("--organisation {key} needs the configuration, and {} does not exist", path.display()),
     };
     print::deadlines(&procedure.deadlines(&calendar, received), &procedure);
     Ok(())

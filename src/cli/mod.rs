@@ -127,7 +127,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = cli.config.as_path();
     let done = |()| ExitCode::SUCCESS;
     match cli.command {
-        Command::Deadlines { received } => commands::deadlines(path, received).map(done),
+        Command::Deadlines { received, organisation } => commands::deadlines(path, received, organisation.as_ref()).map(done),
         Command::Calendar { year, json } => commands::calendar(path, year, json).map(done),
         Command::CheckConfig { offline } => check_config(path, offline).await,
         Command::Migrate => commands::migrate(path).await.map(done),

@@ -127,3 +127,31 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
     pool.close().await;
     daemon.stop().await;
 }
+
+/// `klachtd deadlines --organisation KEY` prints that organisation's dates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_are_the_organisations() {
+    let d = Deployment::new(Db::Sqlite, &SETUP, "").await;
+    let path = d.dir.path().join("k.toml");
+    std::fs::write(&path, d.config_text()).unwrap();
+    let deadlines = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_klachtd"))
+            .args(["--config", path.to_str().unwrap(), "deadlines", "--received", "2026-11-20"])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let json = |out: &str| serde_json::from_str::<serde_json::Value>(out).unwrap();
+    // Reintegratie: four weeks, a progress notice; Awb: six weeks, none.
+    let (code, out, err) = deadlines(&["--organisation", "wp"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!((json(&out)["respond_by"].as_str(), json(&out)["progress_by"].as_str()), (Some("2026-12-18"), Some("2026-12-04")), "{out}");
+    let (_, out, _) = deadlines(&["--organisation", "sh"]);
+    assert_eq!((json(&out)["respond_by"].as_str(), json(&out)["progress_by"].as_str()), (Some("2027-01-04"), None), "{out}");
+    let (_, first, _) = deadlines(&[]);
+    assert_eq!(json(&first)["respond_by"], "2026-12-18", "the first organisation's by default");
+    let (code, _, err) = deadlines(&["--organisation", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no organisation \"nope\"") && err.contains("known: wp, sh"), "{err}");
+}

@@ -37,6 +37,8 @@ pub struct CaseRow {
 
 pub struct Deployment {
     pub stack: &'static MailStack,
+    /// The configuration file's text (`config` is it parsed).
+    text: String,
     pub dir: tempfile::TempDir,
     pub db: TestDb,
     pub config: Config,
@@ -65,7 +67,12 @@ impl Deployment {
         }
         let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert!(config.problems().is_empty(), "{:?}", config.problems());
-        Deployment { stack, dir, db, config, organisations, store: tokio::sync::OnceCell::new() }
+        Deployment { stack, text, dir, db, config, organisations, store: tokio::sync::OnceCell::new() }
+    }
+
+    /// The configuration as a file has it (for the command line).
+    pub fn config_text(&self) -> &str {
+        &self.text
     }
 
     pub fn start(&self) -> Running {
