@@ -46,9 +46,7 @@ pub enum Command {
         /// Date of receipt, YYYY-MM-DD.
         #[arg(long, value_parser = date, value_name = "DATE")]
         received: NaiveDate,
-        /// The organisation (its key in [[organisations]]) whose procedure applies; default
-        /// the first (the only one of a configuration with one [organisation]).
-        #[arg(long, value_parser = organisation_key, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", help = "The organisation (its key) whose procedure applies; default the first")]
         organisation: Option<crate::domain::organisation::OrganisationKey>,
     },
     /// The days of a year that are not working days, and why (the Algemene termijnenwet,
@@ -599,9 +597,4 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
-}
-
-/// An organisation's key: 1-32 lower-case letters, digits and '-', starting with a letter.
-fn organisation_key(text: &str) -> Result<crate::domain::organisation::OrganisationKey, String> {
-    text.parse().map_err(|e: crate::domain::organisation::InvalidOrganisationKey| e.to_string())
 }
