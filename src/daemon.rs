@@ -81,7 +81,10 @@ pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::driven::oauth::Tok
         (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap().user.clone()), tokens)),
         (crate::config::AuthMode::Oauth2, None) => anyhow::bail!("smtp.auth = \"oauth2\" needs an [oauth2] section"),
     };
+    let organisations = config.organisations();
+    let senders = organisations.iter().map(|o| (o.key.as_str(), o.name.as_str(), o.complaints_address.as_str()));
     Ok(Mailer::with_tokens(&config.smtp, &config.organisation().name, &config.organisation().complaints_address, oauth)?
+        .with_senders(senders)?
         .with_attachment_store(crate::store::attachments::AttachmentStore::new(&config.storage.data_dir)))
 }
 

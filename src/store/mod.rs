@@ -204,8 +204,7 @@ pub enum Registration {
     Duplicate,
 }
 
-/// Which outgoing mail a worker may take: reminders and escalations only go out inside working
-/// hours, also when they are retried after an outage.
+/// Which outgoing mail a worker may take: reminders and escalations only go out inside working hours, also when retried after an outage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     Any,
@@ -221,6 +220,8 @@ pub struct OutboxItem {
     pub mail: OutgoingMail,
     /// Parts besides the text (attachments, a calendar invitation); empty for most mail.
     pub parts: Vec<MailPart>,
+    /// Its case's organisation, whose address it comes from (`None`: no case).
+    pub organisation: Option<String>,
 }
 
 /// What `cases list` and `cases show` print.

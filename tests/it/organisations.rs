@@ -84,6 +84,16 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
         assert!(body.contains(&regulation), "{} links to its own regulation:\n{body}", c.reference);
     }
 
+    // Each acknowledgement comes from its organisation's complaints address, where replies go.
+    let bobs = eventually("bob's three acknowledgements", WAIT, || async { Some(d.stack.messages(&bob, "INBOX").await).filter(|m| m.len() == 3) }).await;
+    for raw in &bobs {
+        let ack = parsed(raw);
+        let from = ack.from().unwrap().first().unwrap().address().unwrap().to_string();
+        let subject = ack.subject().unwrap().to_string();
+        let expected = if subject.contains("[SH-") { sh_address } else { wp_address };
+        assert_eq!(from, expected, "{subject}");
+    }
+
     // A reply to sh that quotes wp's case (and answers wp's acknowledgement) is sh's new case.
     let wp_ack_id: String =
         sqlx::query_scalar("SELECT message_id FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement'").bind(wp_first.id).fetch_one(&pool).await.unwrap();
