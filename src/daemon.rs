@@ -266,9 +266,10 @@ impl Daemon {
         let clock = self.outbox.clock().clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
-            let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.mailboxes()[0].key.clone(), shutdown.clone());
+            let (health, store, mailboxes, shutdown) =
+                (self.health.clone(), self.store.clone(), crate::driving::health::MetricsMailbox::of(&self.config), shutdown.clone());
             tokio::spawn(async move {
-                if let Err(e) = serve_metrics(addr, health, store, inbox, shutdown).await {
+                if let Err(e) = serve_metrics(addr, health, store, mailboxes, shutdown).await {
                     tracing::error!(%addr, error = %e, "metrics endpoint failed");
                 }
             });

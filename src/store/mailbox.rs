@@ -40,6 +40,19 @@ impl Store {
         Ok(())
     }
 
+    /// When each mailbox was last synced (Unix seconds), by its key: for the metrics.
+    pub async fn mailbox_sync_times(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as("SELECT folder, last_sync_at FROM mailbox_state").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().filter_map(|(key, at)| Some((key, at?))).collect())
+    }
+
+    /// Open cases by organisation: for the metrics.
+    pub async fn open_cases_by_organisation(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT organisation, COUNT(*) FROM cases WHERE status = 'open' GROUP BY organisation ORDER BY organisation")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     pub async fn touch_mailbox_sync(&self, folder: &str) -> Result<()> {
         sqlx::query("UPDATE mailbox_state SET last_sync_at = $1 WHERE folder = $2").bind(now()).bind(folder).execute(&self.pool).await?;
         Ok(())

@@ -23,7 +23,8 @@ async fn case_of(d: &Deployment, what: &str, pick: impl Fn(&CaseRow) -> bool) ->
 }
 
 async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) {
-    let d = Deployment::new(db, &SETUP, ANSWER_ALL).await;
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let d = Deployment::new(db, &SETUP, &format!("{ANSWER_ALL}[service]\nmetrics_listen = \"127.0.0.1:{metrics}\"\n")).await;
     let (wp, sh) = (&d.organisations[0], &d.organisations[1]);
     let (wp_address, sh_address) = (wp.addresses[0].as_str(), sh.addresses[0].as_str());
     d.store().await; // migrated before the test looks
@@ -135,7 +136,26 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
     .await;
     assert!(!ack.contains(&wp_first.reference), "the acknowledgement says nothing of the other case:\n{ack}");
     pool.close().await;
+
+    // The metrics carry each mailbox and organisation.
+    let scraped = eventually("metrics", WAIT, || async { metrics_of(metrics).await }).await;
+    for mailbox in ["mailbox=\"wp-0\",organisation=\"wp\"", "mailbox=\"sh-0\",organisation=\"sh\""] {
+        let line = scraped.lines().find(|l| l.starts_with(&format!("klachtd_mailbox_sync_age_seconds{{{mailbox}}}"))).unwrap_or_else(|| panic!("{scraped}"));
+        let age: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((0..300).contains(&age), "{line}");
+    }
+    assert!(scraped.contains("klachtd_organisation_open_cases{organisation=\"wp\"} 2\n"), "{scraped}");
+    assert!(scraped.contains("klachtd_organisation_open_cases{organisation=\"sh\"} 3\n"), "{scraped}");
     daemon.stop().await;
+}
+
+async fn metrics_of(port: u16) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").await.ok()?;
+    let mut out = String::new();
+    conn.read_to_string(&mut out).await.ok()?;
+    out.starts_with("HTTP/1.1 200").then_some(out)
 }
 
 /// `klachtd deadlines --organisation KEY` prints that organisation's dates.
