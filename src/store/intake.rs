@@ -63,6 +63,12 @@ impl Store {
         Book::new(self.organisation.clone(), &self.reference_prefix)
     }
 
+    /// The organisation of case `id` (whose letters, context and terms its letters take).
+    pub async fn case_organisation(&self, id: CaseId) -> Result<OrganisationKey> {
+        let key: Option<String> = sqlx::query_scalar("SELECT organisation FROM cases WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(key.and_then(|k| OrganisationKey::parse(&k).ok()).unwrap_or_default())
+    }
+
     /// The organisation that received the mail recorded as message `id` (held mail a handler
     /// releases is taken in as that organisation's).
     pub async fn held_organisation(&self, id: i64) -> Result<Option<OrganisationKey>> {

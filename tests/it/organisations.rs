@@ -135,6 +135,17 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
     })
     .await;
     assert!(!ack.contains(&wp_first.reference), "the acknowledgement says nothing of the other case:\n{ack}");
+
+    // A handler's letter on a case is written as its organisation's.
+    let path = d.dir.path().join("k.toml");
+    std::fs::write(&path, d.config_text()).unwrap();
+    let reason = d.dir.path().join("reason.txt");
+    std::fs::write(&reason, "Wij wachten op een advies.").unwrap();
+    let (code, _, err) = klachtd_as_handler(&path, &["cases", "postpone", &new_case.reference, "--weeks", "2", "--reason-file", reason.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let letter: String =
+        sqlx::query_scalar("SELECT body FROM outbox WHERE case_id = $1 AND kind = 'postponement'").bind(new_case.id).fetch_one(&pool).await.unwrap();
+    assert!(letter.contains("Organisatie sh") && !letter.contains("Organisatie wp"), "{letter}");
     pool.close().await;
 
     // The metrics carry each mailbox and organisation.
