@@ -288,13 +288,13 @@ impl Daemon {
         });
         let retention = tokio::spawn({
             let (store, shutdown, data_dir) = (self.store.clone(), shutdown.clone(), self.config.storage.data_dir.clone());
-            let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
+            let (periods, cron) = (crate::app::retention::retention_periods(&self.config), self.config.retention.cron.clone());
             async move {
                 let after_first_sweep = async move {
                     let _ = first_sweep.wait_for(|swept| *swept).await;
                 };
                 let job = crate::app::schedule::every_after("retention", &cron, after_first_sweep, shutdown, || async {
-                    if let Err(e) = crate::app::retention::run_retention(&store, &data_dir, days).await {
+                    if let Err(e) = crate::app::retention::run_retention_by_organisation(&store, &data_dir, &periods).await {
                         tracing::warn!("retention failed; the next run retries: {e:#}");
                     }
                 });

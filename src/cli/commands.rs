@@ -130,9 +130,10 @@ pub(super) async fn report(path: &Path, from: Option<NaiveDate>, to: Option<Naiv
 
 pub(super) async fn retention(path: &Path) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
-    let days = config.retention.personal_data_days;
-    let n = crate::app::retention::run_retention(&store, &config.storage.data_dir, days).await?;
-    outln!("personal data removed from {n} case(s) closed more than {days} days ago");
+    let periods = crate::app::retention::retention_periods(&config);
+    let n = crate::app::retention::run_retention_by_organisation(&store, &config.storage.data_dir, &periods).await?;
+    let days: Vec<String> = periods.iter().map(|(o, d)| o.as_ref().map_or(format!("{d}"), |o| format!("{d} ({o})"))).collect();
+    outln!("personal data removed from {n} case(s) closed more than {} days ago", days.join(", "));
     Ok(())
 }
 

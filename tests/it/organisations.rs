@@ -10,7 +10,7 @@ use chrono::Utc;
 use klachtd::domain::calendar::amsterdam_date;
 use klachtd::domain::terms::{Preset, Procedure};
 
-on_both_databases!(complaints_to_each_organisation_are_its_cases_and_do_not_cross);
+on_both_databases!(complaints_to_each_organisation_are_its_cases_and_do_not_cross, each_organisation_keeps_personal_data_for_its_own_period);
 
 const SETUP: [OrganisationSetup; 2] = [
     OrganisationSetup { key: "wp", prefix: "WP", procedure: "preset = \"reintegratie\"", mailboxes: 1 },
@@ -195,4 +195,40 @@ async fn deadlines_are_the_organisations() {
     let (code, _, err) = deadlines(&["--organisation", "nope"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("no organisation \"nope\"") && err.contains("known: wp, sh"), "{err}");
+}
+
+/// Retention runs with each organisation's period: of two cases closed long ago, only the one
+/// whose organisation keeps personal data for a shorter time loses it.
+async fn each_organisation_keeps_personal_data_for_its_own_period(db: Db) {
+    let d = Deployment::new(db, &SETUP, "").await;
+    let store = d.store().await;
+    let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 6).unwrap();
+    let mut references = Vec::new();
+    for (i, organisation) in ["wp", "sh"].iter().enumerate() {
+        let case = crate::common::hand_made_case(Some("Klager"), "klager@example.test", "Mijn klacht.", day, [day; 3]);
+        let reference = register_by_hand(store, &case).await;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&d.config.database.url).await.unwrap();
+        sqlx::query("UPDATE cases SET organisation = $1, status = 'closed', outcome = 'unfounded', closed_at = $2 WHERE reference = $3")
+            .bind(*organisation)
+            .bind(noon(day) + i as i64)
+            .bind(reference.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        references.push(reference);
+    }
+    let periods = [(Some("wp".to_string()), 30), (Some("sh".to_string()), 36_500)];
+    assert_eq!(klachtd::app::retention::run_retention_by_organisation(store, &d.config.storage.data_dir, &periods).await.unwrap(), 1);
+    let names: Vec<Option<String>> = {
+        let mut names = Vec::new();
+        for r in &references {
+            names.push(store.case_detail(r).await.unwrap().summary.complainant_name);
+        }
+        names
+    };
+    assert_eq!(names, [None, Some("Klager".to_string())], "wp's case is anonymised, sh's kept");
+    let from_config = klachtd::app::retention::retention_periods(&d.config);
+    assert_eq!(from_config, [(Some("wp".to_string()), 730), (Some("sh".to_string()), 730)]);
 }
