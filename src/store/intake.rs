@@ -578,3 +578,16 @@ async fn insert_messages(
     .await?;
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_counted_per_prefix_and_the_default_keeps_its_counter() {
+        let book = |key: &str, prefix: &str| Book::new(OrganisationKey::parse(key).unwrap(), prefix);
+        assert_eq!(book("default", "kl").counter(2026), "case-2026", "a database from before goes on counting");
+        assert_eq!(book("wp", "wp").counter(2026), "case-WP-2026");
+        assert_eq!(book("wp", "wp").prefix, "WP");
+    }
+}
