@@ -10,7 +10,11 @@ use chrono::Utc;
 use klachtd::domain::calendar::amsterdam_date;
 use klachtd::domain::terms::{Preset, Procedure};
 
-on_both_databases!(complaints_to_each_organisation_are_its_cases_and_do_not_cross, each_organisation_keeps_personal_data_for_its_own_period);
+on_both_databases!(
+    complaints_to_each_organisation_are_its_cases_and_do_not_cross,
+    each_organisation_keeps_personal_data_for_its_own_period,
+    an_organisations_second_mailbox_is_read_on_its_own
+);
 
 const SETUP: [OrganisationSetup; 2] = [
     OrganisationSetup { key: "wp", prefix: "WP", procedure: "preset = \"reintegratie\"", mailboxes: 1 },
@@ -231,4 +235,30 @@ async fn each_organisation_keeps_personal_data_for_its_own_period(db: Db) {
     assert_eq!(names, [None, Some("Klager".to_string())], "wp's case is anonymised, sh's kept");
     let from_config = klachtd::app::retention::retention_periods(&d.config);
     assert_eq!(from_config, [(Some("wp".to_string()), 730), (Some("sh".to_string()), 730)]);
+}
+
+/// An organisation with two mailboxes on one server: each is read by its own worker, each
+/// keeps its own position, and both make the organisation's cases.
+async fn an_organisations_second_mailbox_is_read_on_its_own(db: Db) {
+    let setup = [OrganisationSetup { key: "sh", prefix: "SH", procedure: "preset = \"awb\"", mailboxes: 2 }];
+    let d = Deployment::new(db, &setup, ANSWER_ALL).await;
+    d.store().await;
+    let daemon = d.start();
+    let carol = format!("{}@example.test", unique("carol"));
+    for address in &d.organisations[0].addresses {
+        let (_, raw) = d.complaint(&carol, &[address], "Klacht", "Tekst.");
+        d.send(&carol, &[address], &raw).await;
+    }
+    let cases = eventually("a case from each mailbox", WAIT, || async { Some(d.cases().await).filter(|c| c.len() == 2) }).await;
+    assert!(cases.iter().all(|c| c.organisation == "sh" && c.reference.starts_with("SH-")), "{cases:?}");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&d.config.database.url).await.unwrap();
+    let positions: Vec<(String, i64)> = eventually("both positions saved", WAIT, || async {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT folder, last_uid FROM mailbox_state ORDER BY folder").fetch_all(&pool).await.ok()?;
+        (rows.len() == 2 && rows.iter().all(|(_, uid)| *uid >= 1)).then_some(rows)
+    })
+    .await;
+    assert_eq!(positions.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["sh-0", "sh-1"], "one position per mailbox, not per folder name");
+    pool.close().await;
+    daemon.stop().await;
 }
