@@ -210,10 +210,12 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     // The configuration checks that key files are readable; whether they hold a certificate,
     // a private key or a service account's key, the token source finds out on loading them.
     crate::driven::oauth::TokenSource::from_config(&config)?;
-    let letters = daemon::load_letters(&config)?;
+    // Each organisation's letters, in its language and from its templates.
     let sample = crate::app::templates::sample_context();
-    for letter in crate::app::templates::LETTERS {
-        letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
+    for (key, letters) in crate::app::settings::load_organisation_letters(&config)? {
+        for letter in crate::app::templates::LETTERS {
+            letters.render(letter, &sample).with_context(|| format!("templates of organisation {key}: {letter}"))?;
+        }
     }
     outln!("{}: configuration is valid", path.display());
     for warning in config.warnings(crate::domain::calendar::amsterdam_date(chrono::Utc::now())) {
