@@ -31,7 +31,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     for h in &config.handlers {
         store.upsert_handler_in(&h.name, &h.email, h.supervisor, &h.organisations()).await?;
     }
-    Ok(store.with_reference_prefix(&config.organisation.reference_prefix))
+    // Where a case or mail is written without naming its organisation: the first's.
+    let first = config.organisations().into_iter().next().context("no organisation")?;
+    Ok(store.with_reference_prefix(&first.reference_prefix).with_organisation(first.key))
 }
 
 /// The database of the configuration for a command that works on existing data: it must
@@ -59,11 +61,13 @@ pub struct CredentialsRefused {
 
 /// The reloadable settings, with the templates loaded.
 pub fn load_settings(config: &Config) -> anyhow::Result<SharedSettings> {
-    Ok(SharedSettings::new(Settings::new(config, Arc::new(load_letters(config)?))))
+    Ok(SharedSettings::new(Settings::with_letters(config, crate::app::settings::load_organisation_letters(config)?)))
 }
 
+/// The first organisation's letters (of a configuration with one organisation: its only).
 pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
-    Ok(Letters::load(config.templates.dir.as_deref(), &config.templates.language)?)
+    let first = config.organisations().into_iter().next().context("no organisation")?;
+    Ok(Letters::load(first.templates.dir.as_deref(), &first.templates.language)?)
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
@@ -74,10 +78,13 @@ pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
 pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::driven::oauth::TokenSource>>) -> anyhow::Result<Mailer> {
     let oauth = match (config.smtp.auth, tokens) {
         (crate::config::AuthMode::Password, _) => None,
-        (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap.user.clone()), tokens)),
+        (crate::config::AuthMode::Oauth2, Some(tokens)) => Some((config.smtp.user.clone().unwrap_or_else(|| config.imap().user.clone()), tokens)),
         (crate::config::AuthMode::Oauth2, None) => anyhow::bail!("smtp.auth = \"oauth2\" needs an [oauth2] section"),
     };
-    Ok(Mailer::with_tokens(&config.smtp, &config.organisation.name, &config.organisation.complaints_address, oauth)?
+    let organisations = config.organisations();
+    let senders = organisations.iter().map(|o| (o.key.as_str(), o.name.as_str(), o.complaints_address.as_str()));
+    Ok(Mailer::with_tokens(&config.smtp, &config.organisation().name, &config.organisation().complaints_address, oauth)?
+        .with_senders(senders)?
         .with_attachment_store(crate::store::attachments::AttachmentStore::new(&config.storage.data_dir)))
 }
 
@@ -105,6 +112,29 @@ enum Mailbox {
     Graph(crate::driven::graph::GraphWorker, Option<crate::driven::graph::Folders>),
 }
 
+/// A worker for each mailbox of the configuration (issue 25), each with the intake of its
+/// organisation, known in the database by its key (its lease: see `MailboxIntake`), and
+/// connected once: a refused login is a start-up error.
+async fn imap_mailboxes(
+    config: &Config,
+    intake: &Arc<Intake>,
+    tokens: Option<Arc<crate::driven::oauth::TokenSource>>,
+    store: &Store,
+    health: &Arc<Health>,
+) -> anyhow::Result<Vec<Mailbox>> {
+    let mut workers = Vec::new();
+    for m in config.mailboxes() {
+        let own = intake.in_organisation(&m.organisation).with_context(|| format!("{}: no organisation {}", m.config_key, m.organisation))?;
+        let tls = crate::driven::tls::client_config(m.imap.ca_file.as_deref())?;
+        let imap_tokens = tokens.clone().filter(|_| m.imap.auth == crate::config::AuthMode::Oauth2);
+        let worker =
+            MailboxWorker::new(m.imap.clone(), tls, store.clone(), Arc::new(own), health.clone(), &hostname()).with_key(&m.key).with_tokens(imap_tokens);
+        let first_session = Some(worker.connect().await?);
+        workers.push(Mailbox::Imap(worker, first_session));
+    }
+    Ok(workers)
+}
+
 /// Everything the daemon runs, built and checked but not yet started.
 pub struct Daemon {
     config: Config,
@@ -112,7 +142,8 @@ pub struct Daemon {
     settings: SharedSettings,
     reminders: Arc<ReminderService>,
     wake: Arc<Notify>,
-    mailbox: Mailbox,
+    /// Every mailbox's worker: one intake each, of its organisation.
+    mailboxes: Vec<Mailbox>,
     outbox: OutboxWorker,
     health: Arc<Health>,
     /// The handlers' web workspace, when `[web]` is configured.
@@ -166,22 +197,16 @@ impl Daemon {
         let health = Arc::new(Health::default());
         let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
-        let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation.complaints_address));
+        let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation().complaints_address));
         let graph = graph_client(config).await?;
-        let mailbox = match (&graph, &config.graph) {
+        let mailboxes = match (&graph, &config.graph) {
             (Some(client), Some(g)) if config.reads_graph() => {
                 let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), &hostname());
                 // A refusal only an administrator can fix is one line and exit 78 (`GraphError::is_permanent`).
                 let folders = worker.prepare().await?;
-                Mailbox::Graph(worker, Some(folders))
+                vec![Mailbox::Graph(worker, Some(folders))]
             }
-            _ => {
-                let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
-                let imap_tokens = tokens.filter(|_| config.imap.auth == crate::config::AuthMode::Oauth2);
-                let mailbox = MailboxWorker::new(config.imap.clone(), tls, store.clone(), intake.clone(), health.clone(), &hostname()).with_tokens(imap_tokens);
-                let first_session = Some(mailbox.connect().await?);
-                Mailbox::Imap(mailbox, first_session)
-            }
+            _ => imap_mailboxes(config, &intake, tokens.clone(), &store, &health).await?,
         };
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         let transport: Arc<dyn crate::app::outbox::Transport> = match (&graph, &config.graph) {
@@ -212,7 +237,7 @@ impl Daemon {
             }
             None => None,
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailbox, outbox, health, web })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailboxes, outbox, health, web })
     }
 
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
@@ -241,9 +266,10 @@ impl Daemon {
         let clock = self.outbox.clock().clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
-            let (health, store, inbox, shutdown) = (self.health.clone(), self.store.clone(), self.config.imap.inbox.clone(), shutdown.clone());
+            let (health, store, mailboxes, shutdown) =
+                (self.health.clone(), self.store.clone(), crate::driving::health::MetricsMailbox::of(&self.config), shutdown.clone());
             tokio::spawn(async move {
-                if let Err(e) = serve_metrics(addr, health, store, inbox, shutdown).await {
+                if let Err(e) = serve_metrics(addr, health, store, mailboxes, shutdown).await {
                     tracing::error!(%addr, error = %e, "metrics endpoint failed");
                 }
             });
@@ -262,13 +288,13 @@ impl Daemon {
         });
         let retention = tokio::spawn({
             let (store, shutdown, data_dir) = (self.store.clone(), shutdown.clone(), self.config.storage.data_dir.clone());
-            let (days, cron) = (self.config.retention.personal_data_days, self.config.retention.cron.clone());
+            let (periods, cron) = (crate::app::retention::retention_periods(&self.config), self.config.retention.cron.clone());
             async move {
                 let after_first_sweep = async move {
                     let _ = first_sweep.wait_for(|swept| *swept).await;
                 };
                 let job = crate::app::schedule::every_after("retention", &cron, after_first_sweep, shutdown, || async {
-                    if let Err(e) = crate::app::retention::run_retention(&store, &data_dir, days).await {
+                    if let Err(e) = crate::app::retention::run_retention_by_organisation(&store, &data_dir, &periods).await {
                         tracing::warn!("retention failed; the next run retries: {e:#}");
                     }
                 });
@@ -280,10 +306,16 @@ impl Daemon {
         let monitor = tokio::spawn(monitor(notifier.clone(), self.health.clone(), self.store.clone(), shutdown.clone()));
         notifier.ready(&status_line(&self.health, &self.store).await);
         tracing::info!("klachtd ready");
-        match self.mailbox {
-            Mailbox::Imap(worker, first) => worker.run(first, shutdown).await,
-            Mailbox::Graph(worker, first) => worker.run(first, shutdown).await,
-        }
+        let mailboxes = self.mailboxes.into_iter().map(|mailbox| {
+            let shutdown = shutdown.clone();
+            async move {
+                match mailbox {
+                    Mailbox::Imap(worker, first) => worker.run(first, shutdown).await,
+                    Mailbox::Graph(worker, first) => worker.run(first, shutdown).await,
+                }
+            }
+        });
+        futures::future::join_all(mailboxes).await;
         outbox.await.context("outbox worker panicked")?;
         reminders.await.context("reminder worker panicked")?;
         retention.await.context("retention worker panicked")?;
@@ -351,8 +383,7 @@ pub struct Reloader {
 impl Reloader {
     /// Returns the sections that differ from the running configuration and need a restart.
     pub fn apply(&self, new: Config) -> anyhow::Result<Vec<&'static str>> {
-        let letters = Arc::new(load_letters(&new)?);
-        self.settings.replace(Settings::new(&new, letters));
+        self.settings.replace(Settings::with_letters(&new, crate::app::settings::load_organisation_letters(&new)?));
         Ok(self.running.restart_needed_for(&new))
     }
 

@@ -22,16 +22,19 @@ use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, correspondent, Classification, SpamPolicy};
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::inbound::{self, InboundMail, Person};
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 use crate::store::attachments::AttachmentStore;
-use crate::store::{AttachmentRecord, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
+use crate::store::{AttachmentRecord, Book, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
 mod complaint;
 mod deferred;
+mod organisation;
 pub mod pass;
 mod release;
 pub use deferred::Deferred;
+pub(crate) use organisation::Mention;
 
 /// Where a processed mail goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +89,7 @@ enum Later {
         assigned: bool,
         incomplete: usize,
         attachments: usize,
-        mentions: Option<CaseRef>,
+        mentions: Option<Mention>,
     },
     /// Mail on a closed case: its handler is told.
     MailOnClosedCase { reference: CaseRef },
@@ -141,17 +144,27 @@ pub enum IntakeError {
     BatchRolledBack,
 }
 
+/// The intake of one organisation's mail (issue 25): its cases, its references, its letters.
+/// [`Intake::in_organisation`] gives another's.
+#[derive(Clone)]
 pub struct Intake {
     store: Store,
     settings: SharedSettings,
     attachments: AttachmentStore,
+    /// Every organisation's: mail from any of them is our own.
     own_addresses: Vec<String>,
-    reference_prefix: String,
+    /// Whose mail this is, and how its cases are numbered.
+    book: Book,
+    /// The reference prefixes of the other organisations: a reference of theirs is noted on
+    /// the case a mail becomes, never followed.
+    foreign_prefixes: Vec<String>,
     acknowledge_since: DateTime<Utc>,
     message_id_domain: String,
     outbox_wake: Arc<Notify>,
     actions: Arc<Actions>,
     spam: SpamPolicy,
+    /// Every organisation's book and Message-ID domain, for `in_organisation`.
+    organisations: Arc<Vec<(Book, String)>>,
 }
 
 /// Why a quarantined or set-aside mail could not be released.
@@ -184,18 +197,27 @@ impl Intake {
                 .map(|t| t.with_timezone(&Utc))
                 .unwrap_or(first_start),
         };
-        Self {
+        let organisations: Vec<(Book, String)> = config
+            .organisations()
+            .iter()
+            .map(|o| (Book::new(o.key.clone(), &o.reference_prefix), o.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string()))
+            .collect();
+        let (book, message_id_domain) = organisations.first().cloned().expect("a configuration has an organisation");
+        let intake = Self {
             store,
             settings,
             attachments: AttachmentStore::new(&config.storage.data_dir),
             own_addresses: config.own_addresses(),
-            reference_prefix: config.organisation.reference_prefix.clone(),
+            book: book.clone(),
+            foreign_prefixes: Vec::new(),
             acknowledge_since,
-            message_id_domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            message_id_domain,
             outbox_wake,
             actions,
             spam: config.intake.spam.policy(),
-        }
+            organisations: Arc::new(organisations),
+        };
+        intake.in_organisation(&book.organisation).expect("the first organisation")
     }
 
     /// Handles one mail that reached the mailbox at `arrived` (as its source says) on `db`,
@@ -215,7 +237,7 @@ impl Intake {
             Ok(mail) => mail,
             Err(e) => return Ok(Processed::Done(Done::now(Outcome::Quarantine { reason: e.to_string() }))),
         };
-        let dedupe_key = mail.dedupe_key();
+        let dedupe_key = self.dedupe_key(&mail);
         match deferred.as_deref_mut() {
             // Complaints are looked up all at once when they are written; other mail below.
             Some(waiting) => {
@@ -279,8 +301,11 @@ impl Intake {
         match done.later {
             None => {}
             Some(Later::Registered { reference, acknowledgement, assigned, incomplete, attachments, mentions }) => {
-                if let Some(other) = mentions {
-                    let note = format!("the text names {other}; the sender is not known on that case");
+                if let Some(mention) = mentions {
+                    let note = match mention {
+                        Mention::SenderUnknown(other) => format!("the text names {other}; the sender is not known on that case"),
+                        Mention::OtherOrganisation(other) => format!("the mail refers to {other}, which is no case of this organisation; it was not threaded"),
+                    };
                     if let Err(e) = self.store.add_case_event(&reference, "klachtd", HistoryEvent::MentionsCase, &note).await {
                         tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
                     }
@@ -331,7 +356,7 @@ impl Intake {
         let rules = match origin {
             Origin::Mailbox => Rules::All(&self.spam),
             Origin::Quarantine => {
-                self.store.unquarantine_on(&mut tx, &mail.dedupe_key()).await?;
+                self.store.unquarantine_on(&mut tx, &self.dedupe_key(mail)).await?;
                 Rules::NoQuarantine
             }
             // A supervisor judged it a complaint; it takes its record's place. Gone meanwhile:
@@ -352,33 +377,6 @@ impl Intake {
         Ok(self.committed(done).await)
     }
 
-    /// The case a mail belongs to, and (for a complaint of its own) the reference of a case its
-    /// text names.
-    async fn link(&self, db: &mut Conn, mail: &InboundMail) -> Result<(Option<CaseLink>, Option<CaseRef>), IntakeError> {
-        let references = CaseRef::find_all(&mail.subject, &self.reference_prefix);
-        let mut linked = self.store.find_case_for(db, &references, &mail.thread_ids).await?;
-        // A reference of ours in the opening of the text ("over mijn klacht KL-2026-0016")
-        // threads the mail like one in the subject, but only from an address known on that
-        // case: nothing of a case is tied to a stranger's mail. A stranger's mail is a
-        // complaint of its own (acknowledged as any other, saying nothing of the case it
-        // names); its history notes the reference so the handler can join them.
-        let mut mentions = None;
-        // A reference written by hand in the subject ("KL 2026 0005") counts as one in the text.
-        if linked.is_none() {
-            let mut in_text = CaseRef::find_loose(&mail.subject, &self.reference_prefix);
-            in_text.extend(CaseRef::find_in_opening(&mail.text, &self.reference_prefix));
-            in_text.retain(|r| !references.contains(r));
-            if let (Some(case), Some(from)) = (self.store.find_case_for(db, &in_text, &[]).await?, correspondent(mail, &self.own_addresses)) {
-                if self.store.address_known_on_case(db, case.id, &from.person.address).await? {
-                    linked = Some(case);
-                } else {
-                    mentions = Some(case.reference);
-                }
-            }
-        }
-        Ok((linked, mentions))
-    }
-
     /// The raw bytes of the mail in hand; a large mail is written to a file first.
     async fn raw<'a>(&self, raw: &'a [u8]) -> Result<Raw<'a>, IntakeError> {
         let file = if raw.len() > RAW_IN_DATABASE_MAX { Some(self.attachments.save_async(raw).await.map_err(IntakeError::Attachment)?) } else { None };
@@ -394,7 +392,7 @@ impl Intake {
         raw: &[u8],
         arrived: DateTime<Utc>,
         linked: Option<CaseLink>,
-        mentions: Option<CaseRef>,
+        mentions: Option<Mention>,
         rules: Rules<'_>,
     ) -> Result<Done, IntakeError> {
         let bytes = raw;
@@ -414,7 +412,7 @@ impl Intake {
                 // without the mailbox (see store::mail_classes); no attachment is stored.
                 let reason = why.describe();
                 let record = self.message_record(mail, raw, arrived, MessageKind::Quarantined, &reason);
-                if !self.store.record_message_on(db, None, &record, &[]).await? {
+                if !self.store.record_message_in(db, &self.book.organisation, None, &record, &[]).await? {
                     return Ok(Done::duplicate_on_writing());
                 }
                 return Ok(Done::now(Outcome::Quarantine { reason }));
@@ -431,7 +429,7 @@ impl Intake {
         };
         let attachments = self.save_attachments(mail).await?;
         let record = self.message_record(mail, raw, arrived, kind, reason);
-        let fresh = self.store.record_message_on(db, case.as_ref().map(|c| c.id), &record, &attachments).await?;
+        let fresh = self.store.record_message_in(db, &self.book.organisation, case.as_ref().map(|c| c.id), &record, &attachments).await?;
         Ok(match (fresh, case) {
             (false, _) => Done::duplicate_on_writing(),
             (true, Some(case)) if kind == MessageKind::FollowUp => {
@@ -519,7 +517,7 @@ impl Intake {
         MessageRecord {
             direction: Direction::In,
             kind,
-            dedupe_key: Some(mail.dedupe_key()),
+            dedupe_key: Some(self.dedupe_key(mail)),
             message_id: mail.message_id.clone(),
             from_address: mail.from.as_ref().map(|f| f.address.clone()),
             subject: mail.subject.clone(),

@@ -14,11 +14,30 @@ use crate::store::Store;
 /// Removes personal data of cases closed longer than the retention period (R9), files included:
 /// attachments no case refers to any more, and the printed letters of every anonymised case.
 pub async fn run_retention(store: &Store, data_dir: &std::path::Path, personal_data_days: u32) -> anyhow::Result<u64> {
+    run_retention_by_organisation(store, data_dir, &[(None, personal_data_days)]).await
+}
+
+/// Each organisation's retention period (issue 25), by its key; `None`: every case and mail.
+pub fn retention_periods(config: &crate::config::Config) -> Vec<(Option<String>, u32)> {
+    match config.lists_organisations() {
+        false => vec![(None, config.retention.personal_data_days)],
+        true => config.organisations().into_iter().map(|o| (Some(o.key.to_string()), o.personal_data_days)).collect(),
+    }
+}
+
+/// [`run_retention`] with each organisation's period (see [`retention_periods`]).
+pub async fn run_retention_by_organisation(store: &Store, data_dir: &std::path::Path, periods: &[(Option<String>, u32)]) -> anyhow::Result<u64> {
     let attachments = AttachmentStore::new(data_dir);
-    let cutoff = chrono::Utc::now().timestamp() - i64::from(personal_data_days) * 86_400;
-    let (cases, orphaned) = store.remove_personal_data(cutoff).await?;
-    for hash in &orphaned {
-        attachments.remove(hash).with_context(|| format!("cannot remove attachment {hash}"))?;
+    let mut cases = 0;
+    let mut orphaned = Vec::new();
+    for (organisation, days) in periods {
+        let cutoff = chrono::Utc::now().timestamp() - i64::from(*days) * 86_400;
+        let (n, files) = store.remove_personal_data_of(cutoff, organisation.as_deref()).await?;
+        for hash in &files {
+            attachments.remove(hash).with_context(|| format!("cannot remove attachment {hash}"))?;
+        }
+        cases += n;
+        orphaned.extend(files);
     }
     // Every run sweeps the letters of all anonymised cases, so a file that could not be removed
     // once goes the next time.

@@ -44,6 +44,8 @@ pub enum Command {
         /// Date of receipt, YYYY-MM-DD.
         #[arg(long, value_parser = date, value_name = "DATE")]
         received: NaiveDate,
+        #[arg(long, value_name = "KEY", help = "The organisation (its key) whose procedure applies; default the first")]
+        organisation: Option<crate::domain::organisation::OrganisationKey>,
     },
     /// The days of a year that are not working days, and why (the Algemene termijnenwet,
     /// royal decrees, the service's closing days): why a deadline moved.

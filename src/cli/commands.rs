@@ -37,10 +37,30 @@ fn optional_calendar(path: &Path) -> anyhow::Result<Calendar> {
 
 /// `klachtd deadlines`: the dates of `received` under the configured procedure. The
 /// configuration is optional here: without one, the seed's regulation on the Act's calendar.
-pub(super) fn deadlines(path: &Path, received: NaiveDate) -> anyhow::Result<()> {
-    let (procedure, calendar) = match path.exists() {
-        true => Config::load_without_secrets(path).map(|c| (c.procedure.procedure(), c.calendar()))?,
-        false => (Procedure::default(), Calendar::default()),
+/// The deadlines of a complaint received on `received` under the procedure of `organisation`
+/// (the first organisation's by default).
+pub(super) fn deadlines(path: &Path, received: NaiveDate, organisation: Option<&crate::domain::organisation::OrganisationKey>) -> anyhow::Result<()> {
+    let (procedure, calendar) = match (path.exists(), organisation) {
+        (true, _) => {
+            let config = Config::load_without_secrets(path)?;
+            let organisations = config.organisations();
+            let chosen = match organisation {
+                None => organisations.first(),
+                Some(key) => organisations.iter().find(|o| &o.key == key),
+            };
+            let Some(chosen) = chosen else {
+                let known: Vec<_> = organisations.iter().map(|o| o.key.to_string()).collect();
+                anyhow::bail!(
+                    "no organisation {:?} in {} (known: {})",
+                    organisation.map(|k| k.to_string()).unwrap_or_default(),
+                    path.display(),
+                    known.join(", ")
+                );
+            };
+            (chosen.procedure.procedure(), config.calendar())
+        }
+        (false, None) => (Procedure::default(), Calendar::default()),
+        (false, Some(key)) => anyhow::bail!("--organisation {key} needs the configuration, and {} does not exist", path.display()),
     };
     print::deadlines(&procedure.deadlines(&calendar, received), &procedure);
     Ok(())
@@ -60,7 +80,7 @@ pub(super) async fn migrate(path: &Path) -> anyhow::Result<()> {
 pub(super) async fn status(path: &Path, json: bool) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let today = amsterdam_date(chrono::Utc::now());
-    let s = store.status(&config.imap.inbox, today).await?;
+    let s = store.status(&config.mailboxes()[0].key, today).await?;
     print::status(&s, &config.warnings(today), json)
 }
 
@@ -118,7 +138,7 @@ pub(super) async fn report(
     }
     let year = year.ok_or_else(|| anyhow::anyhow!("--format publication is for a calendar year: give --year"))?;
     let pages = crate::driving::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
-    out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation.name, year, true)?);
+    out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation().name, year, true)?);
     Ok(())
 }
 
@@ -137,16 +157,17 @@ fn one_organisation(keys: &[OrganisationKey]) -> anyhow::Result<OrganisationKey>
 
 pub(super) async fn retention(path: &Path) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
-    let days = config.retention.personal_data_days;
-    let n = crate::app::retention::run_retention(&store, &config.storage.data_dir, days).await?;
-    outln!("personal data removed from {n} case(s) closed more than {days} days ago");
+    let periods = crate::app::retention::retention_periods(&config);
+    let n = crate::app::retention::run_retention_by_organisation(&store, &config.storage.data_dir, &periods).await?;
+    let days: Vec<String> = periods.iter().map(|(o, d)| o.as_ref().map_or(format!("{d}"), |o| format!("{d} ({o})"))).collect();
+    outln!("personal data removed from {n} case(s) closed more than {} days ago", days.join(", "));
     Ok(())
 }
 
 pub(super) async fn reminders_preview(path: &Path, at: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let at = at.unwrap_or_else(chrono::Utc::now);
-    let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation.complaints_address);
+    let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation().complaints_address);
     print::reminders_preview(at, service.preview(at).await?);
     Ok(())
 }

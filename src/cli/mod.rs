@@ -128,7 +128,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = cli.config.as_path();
     let done = |()| ExitCode::SUCCESS;
     match cli.command {
-        Command::Deadlines { received } => commands::deadlines(path, received).map(done),
+        Command::Deadlines { received, organisation } => commands::deadlines(path, received, organisation.as_ref()).map(done),
         Command::Calendar { year, json } => commands::calendar(path, year, json).map(done),
         Command::CheckConfig { offline } => check_config(path, offline).await,
         Command::Migrate => commands::migrate(path).await.map(done),
@@ -211,10 +211,12 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     // The configuration checks that key files are readable; whether they hold a certificate,
     // a private key or a service account's key, the token source finds out on loading them.
     crate::driven::oauth::TokenSource::from_config(&config)?;
-    let letters = daemon::load_letters(&config)?;
+    // Each organisation's letters, in its language and from its templates.
     let sample = crate::app::templates::sample_context();
-    for letter in crate::app::templates::LETTERS {
-        letters.render(letter, &sample).with_context(|| format!("templates: {letter}"))?;
+    for (key, letters) in crate::app::settings::load_organisation_letters(&config)? {
+        for letter in crate::app::templates::LETTERS {
+            letters.render(letter, &sample).with_context(|| format!("templates of organisation {key}: {letter}"))?;
+        }
     }
     outln!("{}: configuration is valid", path.display());
     for warning in config.warnings(crate::domain::calendar::amsterdam_date(chrono::Utc::now())) {
@@ -234,28 +236,32 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
         outln!("{}", crate::driven::graph::check(&config).await?);
     }
     if !config.reads_graph() {
-        let tls = crate::driven::tls::client_config(config.imap.ca_file.as_deref())?;
-        let mut session = match (&tokens, config.imap.auth) {
-            (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(&config.imap, &tls, tokens).await?,
-            _ => {
-                let password = config.imap.secret().resolve("imap")?;
-                crate::driven::imap::connect(&config.imap, &tls, &password).await?
-            }
-        };
-        // The folders the daemon would use, created when missing: a server that refuses them
-        // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
-        let caps = session.capabilities().await.context("imap: CAPABILITY")?;
-        let folders = crate::driven::imap::prepare_folders(&mut session, &config.imap, caps.has_str("NAMESPACE")).await.context("imap")?;
-        let _ = session.logout().await;
-        outln!(
-            "imap: ok ({}:{} as {}; folders {}, {}, {})",
-            config.imap.host,
-            config.imap.port,
-            config.imap.user,
-            folders.processed,
-            folders.ignored,
-            folders.quarantine
-        );
+        for mailbox in config.mailboxes() {
+            let imap = &mailbox.imap;
+            let tls = crate::driven::tls::client_config(imap.ca_file.as_deref())?;
+            let mut session = match (&tokens, imap.auth) {
+                (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(imap, &tls, tokens).await?,
+                _ => {
+                    let password = imap.secret().resolve(&mailbox.config_key)?;
+                    crate::driven::imap::connect(imap, &tls, &password).await?
+                }
+            };
+            // The folders the daemon would use, created when missing: a server that refuses them
+            // (a namespace, a permission) shows here rather than as a daemon that reconnects for ever.
+            let caps = session.capabilities().await.with_context(|| format!("{}: CAPABILITY", mailbox.config_key))?;
+            let folders = crate::driven::imap::prepare_folders(&mut session, imap, caps.has_str("NAMESPACE")).await.context(mailbox.config_key.clone())?;
+            let _ = session.logout().await;
+            outln!(
+                "{}: ok ({}:{} as {}; folders {}, {}, {})",
+                mailbox.config_key,
+                imap.host,
+                imap.port,
+                imap.user,
+                folders.processed,
+                folders.ignored,
+                folders.quarantine
+            );
+        }
     }
     if !config.sends_graph() {
         daemon::mailer_with(&config, tokens)?.check().await.context("smtp")?;
@@ -345,7 +351,8 @@ fn command_line_actions(config: &Config, store: &crate::store::Store) -> anyhow:
     let settings = daemon::load_settings(config)?;
     match crate::app::actions::Actions::new(config, store.clone(), settings.clone()) {
         Err(e) if config.actions_by_mail.is_some() => {
-            let without = Config { actions_by_mail: None, ..config.clone() };
+            let mut without = config.clone();
+            without.actions_by_mail = None;
             Ok((crate::app::actions::Actions::new(&without, store.clone(), settings)?, Some(one_line(&e))))
         }
         built => Ok((built?, None)),

@@ -12,8 +12,8 @@ impl Config {
     /// `problems`, reading the secrets' files and variables only if `secrets`.
     pub(super) fn check(&self, secrets: bool) -> Vec<Problem> {
         let mut p = Problems::default();
-        self.check_organisation(&mut p);
-        self.check_templates(&mut p);
+        self.check_organisations(&mut p);
+        self.check_each_organisation(&mut p);
         self.check_database(&mut p);
         self.check_servers(&mut p, secrets);
         self.check_mailbox(&mut p);
@@ -30,48 +30,6 @@ impl Config {
         p.0.extend(super::oidc::problems(self, secrets));
         p.0.extend(super::graph::problems(self));
         p.0
-    }
-
-    /// Who we are: the addresses, the reference prefix, the name, the regulation's link.
-    fn check_organisation(&self, p: &mut Problems) {
-        if !looks_like_address(&self.organisation.complaints_address) {
-            p.add(
-                "organisation.complaints_address",
-                format!("{:?} is not an e-mail address", self.organisation.complaints_address),
-                "write the full address, e.g. klachten@example.nl",
-            );
-        }
-        for a in &self.organisation.own_addresses {
-            if !looks_like_address(a) {
-                p.add("organisation.own_addresses", format!("{a:?} is not an e-mail address"), "list full addresses only");
-            }
-        }
-        let prefix = &self.organisation.reference_prefix;
-        if prefix.is_empty() || prefix.len() > 8 || !prefix.bytes().all(|b| b.is_ascii_alphabetic()) {
-            p.add("organisation.reference_prefix", format!("{prefix:?} must be 1-8 letters"), "use letters only, e.g. \"KL\"");
-        }
-        if self.organisation.name.trim().is_empty() {
-            p.add("organisation.name", "is empty".into(), "set the name complainants know you by");
-        }
-        if !self.organisation.regulation_url.starts_with("https://") && !self.organisation.regulation_url.starts_with("http://") {
-            p.add("organisation.regulation_url", "must be an http(s) link".into(), "link to the published complaints regulation");
-        }
-    }
-
-    /// The letters' language and the folder of their own templates.
-    fn check_templates(&self, p: &mut Problems) {
-        if !matches!(self.templates.language.as_str(), "nl" | "en") {
-            p.add("templates.language", format!("{:?} is not supported", self.templates.language), "use \"nl\" or \"en\"");
-        }
-        if let Some(dir) = &self.templates.dir {
-            if !dir.is_dir() {
-                p.add(
-                    "templates.dir",
-                    format!("{} is not a directory", dir.display()),
-                    "point it at a directory with nl/ and en/ templates, or remove the key to use the built-in ones",
-                );
-            }
-        }
     }
 
     /// The database's URL, its password source and its pool.
@@ -100,24 +58,21 @@ impl Config {
 
     /// The IMAP and SMTP servers: host, port, TLS, one password source, the CA file.
     fn check_servers(&self, p: &mut Problems, secrets: bool) {
-        for (section, host, port, tls, secret, ca) in [
-            (
-                "imap",
-                &self.imap.host,
-                self.imap.port,
-                self.imap.tls,
-                Some(self.imap.secret()).filter(|_| self.imap.auth == AuthMode::Password && !self.reads_graph()),
-                &self.imap.ca_file,
-            ),
-            (
-                "smtp",
-                &self.smtp.host,
-                self.smtp.port,
-                self.smtp.tls,
-                self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password && !self.sends_graph()),
-                &self.smtp.ca_file,
-            ),
-        ] {
+        let mailboxes = self.mailboxes();
+        let imap = mailboxes.iter().map(|m| {
+            let secret = Some(m.imap.secret()).filter(|_| m.imap.auth == AuthMode::Password && !self.reads_graph());
+            (m.config_key.clone(), &m.imap.host, m.imap.port, m.imap.tls, secret, &m.imap.ca_file)
+        });
+        let smtp = (
+            "smtp".to_string(),
+            &self.smtp.host,
+            self.smtp.port,
+            self.smtp.tls,
+            self.smtp.user.as_ref().map(|_| self.smtp.secret()).filter(|_| self.smtp.auth == AuthMode::Password && !self.sends_graph()),
+            &self.smtp.ca_file,
+        );
+        for (section, host, port, tls, secret, ca) in imap.chain([smtp]) {
+            let section = section.as_str();
             if host.trim().is_empty() {
                 p.add(&format!("{section}.host"), "is empty".into(), "set the server's host name");
             }
@@ -151,26 +106,37 @@ impl Config {
         }
     }
 
-    /// The mailbox: its login, folders other than the inbox, polling and IDLE.
+    /// Each mailbox: its login, folders other than the inbox, polling and IDLE.
     fn check_mailbox(&self, p: &mut Problems) {
-        if self.imap.user.trim().is_empty() {
-            p.add("imap.user", "is empty".into(), "set the mailbox login");
-        }
-        for (key, folder) in [
-            ("imap.processed_folder", &self.imap.processed_folder),
-            ("imap.ignored_folder", &self.imap.ignored_folder),
-            ("imap.quarantine_folder", &self.imap.quarantine_folder),
-        ] {
-            if folder.trim().is_empty() || folder.eq_ignore_ascii_case(&self.imap.inbox) {
-                p.add(key, format!("{folder:?} must be a folder other than the inbox"), "name a separate folder; it is created when missing");
+        for m in self.mailboxes() {
+            let (section, imap) = (&m.config_key, &m.imap);
+            if self.lists_organisations() && imap.auth == AuthMode::Oauth2 {
+                p.add(&format!("{section}.auth"), "\"oauth2\" is not supported for [[organisations.mailboxes]] yet".into(), "log in with a password");
+            }
+            if imap.user.trim().is_empty() {
+                p.add(&format!("{section}.user"), "is empty".into(), "set the mailbox login");
+            }
+            for (key, folder) in
+                [("processed_folder", &imap.processed_folder), ("ignored_folder", &imap.ignored_folder), ("quarantine_folder", &imap.quarantine_folder)]
+            {
+                if folder.trim().is_empty() || folder.eq_ignore_ascii_case(&imap.inbox) {
+                    p.add(
+                        &format!("{section}.{key}"),
+                        format!("{folder:?} must be a folder other than the inbox"),
+                        "name a separate folder; it is created when missing",
+                    );
+                }
+            }
+            if imap.poll_interval_secs == 0 || imap.timeout_secs == 0 {
+                p.add(&format!("{section}.poll_interval_secs / timeout_secs"), "must be at least 1 second".into(), "use the defaults (60)");
+            }
+            // RFC 2177: a server may log a client off after 30 minutes of IDLE.
+            if !(1..=29 * 60).contains(&imap.idle_renew_secs) {
+                p.add(&format!("{section}.idle_renew_secs"), format!("{} is outside 1..1740 seconds", imap.idle_renew_secs), "use the default (180)");
             }
         }
-        if self.imap.poll_interval_secs == 0 || self.imap.timeout_secs == 0 || self.smtp.timeout_secs == 0 {
-            p.add("imap.poll_interval_secs / *.timeout_secs", "must be at least 1 second".into(), "use the defaults (60)");
-        }
-        // RFC 2177: a server may log a client off after 30 minutes of IDLE.
-        if !(1..=29 * 60).contains(&self.imap.idle_renew_secs) {
-            p.add("imap.idle_renew_secs", format!("{} is outside 1..1740 seconds", self.imap.idle_renew_secs), "use the default (180)");
+        if self.smtp.timeout_secs == 0 {
+            p.add("smtp.timeout_secs", "must be at least 1 second".into(), "use the default (60)");
         }
     }
 
@@ -259,27 +225,14 @@ impl Config {
         }
     }
 
-    /// The terms the law and the policy set: postponement, the external body, retention.
+    /// The term the law sets to a postponement (the external body's and retention are each
+    /// organisation's).
     fn check_terms(&self, p: &mut Problems) {
         if self.postponement.max_weeks == 0 || self.postponement.max_weeks > crate::domain::awb::LAW_MAX_POSTPONEMENT_WEEKS {
             p.add(
                 "postponement.max_weeks",
                 format!("{} weeks: Awb 9:11 allows a postponement of at most four weeks", self.postponement.max_weeks),
                 "use 1 to 4 (default 4)",
-            );
-        }
-        if self.external_body.term_months == 0 || self.external_body.term_months > 120 {
-            p.add(
-                "external_body.term_months",
-                format!("{} months is no term to turn to the external body", self.external_body.term_months),
-                "use 12 for the Nationale ombudsman (Awb 9:24)",
-            );
-        }
-        if self.retention.personal_data_days == 0 {
-            p.add(
-                "retention.personal_data_days",
-                "0 would remove personal data the moment a case closes".into(),
-                "use 730 (two years) or what your policy says",
             );
         }
     }
@@ -374,20 +327,62 @@ impl Config {
                 ),
             });
         }
-        // Retention stretches for the cases whose term still runs; the operator should know.
-        let term_days = u64::from(self.external_body.term_months) * 31;
-        if u64::from(self.retention.personal_data_days) < term_days {
-            w.push(Problem {
-                key: "retention.personal_data_days".into(),
-                message: format!(
-                    "{} days is shorter than the {} months within which a complainant can turn to {} (external_body.term_months); personal data of a case is kept until that term has passed, whatever this period",
-                    self.retention.personal_data_days, self.external_body.term_months, self.external_body.name
-                ),
-                fix: format!("set it to at least {term_days} days, or leave it: retention waits for the term either way"),
-            });
-        }
-        w.extend(super::procedure::warnings(self, today));
+        // Retention stretches for the cases whose term still runs; the procedure against the Awb.
+        w.extend(self.organisation_warnings(today));
         w
+    }
+}
+
+/// Who an organisation is: the addresses, the reference prefix, the name, the regulation's
+/// link; its letters' language and templates; its external body's term and its retention.
+pub(super) fn check_organisation(o: &super::OrganisationSpec, p: &mut Problems) {
+    if !looks_like_address(&o.complaints_address) {
+        p.add(
+            &o.config_key("complaints_address"),
+            format!("{:?} is not an e-mail address", o.complaints_address),
+            "write the full address, e.g. klachten@example.nl",
+        );
+    }
+    for a in &o.own_addresses {
+        if !looks_like_address(a) {
+            p.add(&o.config_key("own_addresses"), format!("{a:?} is not an e-mail address"), "list full addresses only");
+        }
+    }
+    let prefix = &o.reference_prefix;
+    if prefix.is_empty() || prefix.len() > 8 || !prefix.bytes().all(|b| b.is_ascii_alphabetic()) {
+        p.add(&o.config_key("reference_prefix"), format!("{prefix:?} must be 1-8 letters"), "use letters only, e.g. \"KL\"");
+    }
+    if o.name.trim().is_empty() {
+        p.add(&o.config_key("name"), "is empty".into(), "set the name complainants know you by");
+    }
+    if !o.regulation_url.starts_with("https://") && !o.regulation_url.starts_with("http://") {
+        p.add(&o.config_key("regulation_url"), "must be an http(s) link".into(), "link to the published complaints regulation");
+    }
+    if !matches!(o.templates.language.as_str(), "nl" | "en") {
+        p.add(&o.config_key("language"), format!("{:?} is not supported", o.templates.language), "use \"nl\" or \"en\"");
+    }
+    if let Some(dir) = &o.templates.dir {
+        if !dir.is_dir() {
+            p.add(
+                &o.config_key("templates_dir"),
+                format!("{} is not a directory", dir.display()),
+                "point it at a directory with nl/ and en/ templates, or remove the key to use the built-in ones",
+            );
+        }
+    }
+    if o.external_body.term_months == 0 || o.external_body.term_months > 120 {
+        p.add(
+            &o.config_key("external_body.term_months"),
+            format!("{} months is no term to turn to the external body", o.external_body.term_months),
+            "use 12 for the Nationale ombudsman (Awb 9:24)",
+        );
+    }
+    if o.personal_data_days == 0 {
+        p.add(
+            &o.config_key("retention.personal_data_days"),
+            "0 would remove personal data the moment a case closes".into(),
+            "use 730 (two years) or what your policy says",
+        );
     }
 }
 

@@ -15,17 +15,24 @@ mod defaults;
 pub mod graph;
 pub mod oauth;
 pub mod oidc;
+pub mod organisations;
 pub mod procedure;
 mod secret;
 mod sections;
 
+pub use organisations::{MailboxSpec, OrganisationSpec};
 pub use secret::Secret;
 pub use sections::*;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    pub organisation: Organisation,
+    /// One organisation (`[organisation]`); see [`Config::organisations`] for either form.
+    #[serde(default)]
+    organisation: Option<Organisation>,
+    /// Several organisations (`[[organisations]]`), each with its mailboxes.
+    #[serde(default, rename = "organisations")]
+    organisations_listed: Vec<organisations::OrganisationConfig>,
     #[serde(default)]
     pub external_body: ExternalBody,
     #[serde(default)]
@@ -36,7 +43,8 @@ pub struct Config {
     pub storage: Storage,
     #[serde(default)]
     pub templates: Templates,
-    pub imap: Imap,
+    /// The mailbox of a configuration with one `[organisation]`.
+    imap: Option<Imap>,
     pub smtp: Smtp,
     #[serde(default)]
     pub intake: Intake,
@@ -129,7 +137,7 @@ impl Config {
     /// journal and for the command line's one-line errors. The offending text is not quoted:
     /// it could be a password.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e: toml::de::Error| {
+        let config: Self = toml::from_str(text).map_err(|e: toml::de::Error| {
             let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
             match e.span() {
                 Some(span) => {
@@ -140,7 +148,43 @@ impl Config {
                 }
                 None => message,
             }
-        })
+        })?;
+        // What the accessors below rely on; the rest is `problems`.
+        match (&config.organisation, config.organisations_listed.is_empty(), &config.imap) {
+            (None, true, _) => Err("missing [organisation] (or [[organisations]] for several)".into()),
+            (Some(_), _, None) => Err("missing field `imap`".into()),
+            (None, false, _) if config.organisations_listed.iter().all(|o| o.mailboxes.is_empty()) => {
+                Err("[[organisations]] without any [[organisations.mailboxes]]".into())
+            }
+            _ => Ok(config),
+        }
+    }
+
+    /// The `[organisation]` keys of the one organisation, or of the first of `[[organisations]]`:
+    /// where the deployment needs one name or address (the web workspace's mail, the
+    /// Message-IDs of notices to handlers). An organisation's own are in [`Config::organisations`].
+    pub fn organisation(&self) -> &Organisation {
+        match &self.organisation {
+            Some(one) => one,
+            None => &self.organisations_listed.first().expect("Config::parse ensures an organisation").organisation,
+        }
+    }
+
+    /// The `[imap]` of a configuration with one organisation, or the first mailbox's of
+    /// `[[organisations]]` (the mailboxes themselves are in [`Config::mailboxes`]).
+    pub fn imap(&self) -> &Imap {
+        match &self.imap {
+            Some(imap) => imap,
+            None => &self.organisations_listed.iter().flat_map(|o| &o.mailboxes).next().expect("Config::parse ensures a mailbox").imap,
+        }
+    }
+
+    /// [`imap`](Self::imap), to change (tests that point it elsewhere).
+    pub fn imap_mut(&mut self) -> &mut Imap {
+        match &mut self.imap {
+            Some(imap) => imap,
+            None => &mut self.organisations_listed.iter_mut().flat_map(|o| &mut o.mailboxes).next().expect("Config::parse ensures a mailbox").imap,
+        }
     }
 
     /// Everything that is wrong with this configuration, short of connecting to servers.
@@ -153,18 +197,20 @@ impl Config {
     /// lead times and hours, and the procedure (for the cases registered after) reload on SIGHUP.
     pub fn restart_needed_for(&self, other: &Config) -> Vec<&'static str> {
         let mut keys = Vec::new();
-        let o = (&self.organisation, &other.organisation);
-        if o.0.complaints_address != o.1.complaints_address || o.0.own_addresses != o.1.own_addresses || o.0.reference_prefix != o.1.reference_prefix {
-            keys.push("organisation (addresses, reference_prefix)");
+        let fixed = |c: &Config| -> Vec<_> {
+            c.organisations().into_iter().map(|o| (o.key, o.complaints_address, o.own_addresses, o.reference_prefix, o.personal_data_days)).collect()
+        };
+        if fixed(self) != fixed(other) {
+            keys.push("organisation (keys, addresses, reference_prefix, retention)");
+        }
+        if self.mailboxes().into_iter().map(|m| (m.name, m.imap)).ne(other.mailboxes().into_iter().map(|m| (m.name, m.imap))) {
+            keys.push(if self.lists_organisations() { "organisations.mailboxes" } else { "imap" });
         }
         if self.database != other.database {
             keys.push("database");
         }
         if self.storage != other.storage {
             keys.push("storage");
-        }
-        if self.imap != other.imap {
-            keys.push("imap");
         }
         if self.smtp != other.smtp {
             keys.push("smtp");
@@ -209,11 +255,10 @@ impl Config {
         Calendar::new(self.calendar.extra_closing_days.iter().copied()).with_decrees(self.calendar.decrees.iter().map(|d| d.decree()))
     }
 
-    /// Lower-cased addresses whose mail is ours.
+    /// Lower-cased addresses whose mail is ours: every organisation's (see
+    /// [`OrganisationSpec::own_addresses`]), and the Graph mailbox's.
     pub fn own_addresses(&self) -> Vec<String> {
-        let mut set: BTreeSet<String> = self.organisation.own_addresses.iter().map(|a| a.trim().to_ascii_lowercase()).collect();
-        set.insert(self.organisation.complaints_address.trim().to_ascii_lowercase());
-        set.insert(self.imap.user.trim().to_ascii_lowercase());
+        let mut set: BTreeSet<String> = self.organisations().iter().flat_map(|o| o.own_addresses()).collect();
         if let Some(g) = &self.graph {
             set.insert(g.mailbox.trim().to_ascii_lowercase());
         }
@@ -250,7 +295,7 @@ tls = "none"
     fn minimal_config_is_valid_with_defaults() {
         let c = Config::parse(MINIMAL).unwrap();
         assert!(c.problems().is_empty(), "{:?}", c.problems());
-        assert_eq!(c.imap.mark, MarkMode::Move);
+        assert_eq!(c.imap().mark, MarkMode::Move);
         assert_eq!(c.intake.acknowledge_since, AcknowledgeSince::FirstStart);
         assert_eq!(c.own_addresses(), vec!["klachten@dienst.nl".to_string()]);
     }
@@ -303,7 +348,7 @@ tls = "none"
         let file = dir.path().join("pw");
         std::fs::write(&file, "s3cret\n").unwrap();
         let from_file = MINIMAL.replace("password = \"x\"", &format!("password_file = {:?}", file));
-        assert_eq!(Config::parse(&from_file).unwrap().imap.secret().resolve("imap").unwrap(), "s3cret");
+        assert_eq!(Config::parse(&from_file).unwrap().imap().secret().resolve("imap").unwrap(), "s3cret");
     }
 
     #[test]

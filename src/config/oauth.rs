@@ -112,9 +112,9 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
 /// `auth = "oauth2"` in `[imap]` or `[smtp]`: an `[oauth2]` section, TLS for the token, no
 /// password beside it; and an `[oauth2]` section that something uses.
 fn auth_keys(config: &Config, p: &mut Problems) {
-    let imap = config.imap.auth == crate::config::AuthMode::Oauth2;
+    let imap = config.imap().auth == crate::config::AuthMode::Oauth2;
     let smtp = config.smtp.auth == crate::config::AuthMode::Oauth2;
-    for (section, used, tls) in [("imap", imap, config.imap.tls), ("smtp", smtp, config.smtp.tls)] {
+    for (section, used, tls) in [("imap", imap, config.imap().tls), ("smtp", smtp, config.smtp.tls)] {
         if !used {
             continue;
         }
@@ -133,7 +133,7 @@ fn auth_keys(config: &Config, p: &mut Problems) {
             );
         }
     }
-    if imap && (config.imap.password.is_some() || config.imap.password_file.is_some() || config.imap.password_env.is_some()) {
+    if imap && (config.imap().password.is_some() || config.imap().password_file.is_some() || config.imap().password_env.is_some()) {
         p.add("imap.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [imap]");
     }
     if smtp && (config.smtp.password.is_some() || config.smtp.password_file.is_some() || config.smtp.password_env.is_some()) {

@@ -87,20 +87,25 @@ fn outruns(calendar: &Calendar, today: NaiveDate, term: Term, limit: Term) -> Op
 /// acknowledgement, for which the law sets no term, cannot come after the handling). Valid,
 /// but worth saying: `check-config`, `status` and the daemon's start show them.
 pub fn warnings(config: &Config, today: NaiveDate) -> Vec<Problem> {
-    let procedure = config.procedure.procedure();
     let calendar = config.calendar();
-    let handling = Term::Weeks(if config.procedure.advisory_committee { 10 } else { 6 });
+    config.organisations().iter().flat_map(|o| warnings_for(&o.procedure, &calendar, today, |k| o.config_key(&format!("procedure.{k}")))).collect()
+}
+
+/// [`warnings`] of one organisation's procedure; `key` names a term's key in the file.
+pub fn warnings_for(config: &ProcedureConfig, calendar: &Calendar, today: NaiveDate, key: impl Fn(&str) -> String) -> Vec<Problem> {
+    let procedure = config.procedure();
+    let handling = Term::Weeks(if config.advisory_committee { 10 } else { 6 });
     let mut w = Vec::new();
-    let mut check = |key: &str, term: Term, limit: Term, what: &str, fix: &str| {
-        if let Some((from, ours, law)) = outruns(&calendar, today, term, limit) {
+    let mut check = |k: &str, term: Term, limit: Term, what: &str, fix: &str| {
+        if let Some((from, ours, law)) = outruns(calendar, today, term, limit) {
             w.push(Problem {
-                key: format!("procedure.{key}"),
+                key: key(k),
                 message: format!("{term} exceeds {what} ({limit}): received {from}, it ends {ours} instead of {law}"),
                 fix: fix.into(),
             });
         }
     };
-    let handling_fix = if config.procedure.advisory_committee { "at most \"10 weeks\"" } else { "at most \"6 weeks\", or advisory_committee = true for ten" };
+    let handling_fix = if config.advisory_committee { "at most \"10 weeks\"" } else { "at most \"6 weeks\", or advisory_committee = true for ten" };
     check("respond", procedure.respond, handling, "the handling term of Awb 9:11(1)", handling_fix);
     check(
         "acknowledge",
@@ -113,9 +118,9 @@ pub fn warnings(config: &Config, today: NaiveDate) -> Vec<Problem> {
         // The postponement runs from the date of the response; measured from a year of such dates.
         check("postponement", postponement, Term::Weeks(LAW_MAX_POSTPONEMENT_WEEKS), "the postponement Awb 9:11(2) allows", "at most \"4 weeks\"");
     }
-    if procedure.progress.is_some_and(|p| outruns(&calendar, today, p, procedure.respond).is_some()) {
+    if procedure.progress.is_some_and(|p| outruns(calendar, today, p, procedure.respond).is_some()) {
         w.push(Problem {
-            key: "procedure.progress".into(),
+            key: key("progress"),
             message: "the progress notice can fall due after the final response".into(),
             fix: "shorten it, or \"none\" for no progress notice".into(),
         });

@@ -105,6 +105,9 @@ pub struct Folders {
 
 pub struct MailboxWorker {
     config: Imap,
+    /// How the database knows the mailbox (its lease, position and quarantine records): the
+    /// inbox folder's name unless told (see `config::MailboxSpec::key`).
+    key: String,
     tls: Arc<ClientConfig>,
     store: Store,
     /// The intake's pass over the mailbox, its lease and its count of failures.
@@ -121,7 +124,13 @@ impl MailboxWorker {
     /// `host` names this machine in the mailbox lease.
     pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
         let intake = MailboxIntake::new(intake, store.clone(), health.clone(), host, lease(&config), config.max_message_bytes);
-        Self { config, tls, store, intake, health, tokens: None }
+        Self { key: config.inbox.clone(), config, tls, store, intake, health, tokens: None }
+    }
+
+    /// Known in the database as `key` (a named mailbox of `[[organisations]]`).
+    pub fn with_key(mut self, key: &str) -> Self {
+        self.key = key.to_string();
+        self
     }
 
     /// Logs in with access tokens from `tokens` instead of the password.
@@ -168,7 +177,7 @@ impl MailboxWorker {
                 }
             }
         }
-        self.intake.release(&self.config.inbox).await;
+        self.intake.release(&self.key).await;
         tracing::info!("mailbox worker stopped");
     }
 
@@ -184,7 +193,7 @@ impl MailboxWorker {
         let folders = prepare_folders(&mut session, &self.config, caps.has_str("NAMESPACE")).await?;
         tracing::info!(idle = can_idle, "mailbox connected");
         self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut source = ImapSource::new(session, &self.config, self.store.clone(), folders, can_move, can_idle);
+        let mut source = ImapSource::new(session, &self.config, self.store.clone(), folders, can_move, can_idle).with_key(&self.key);
         let poll = Duration::from_secs(self.config.poll_interval_secs);
         let waits = Waits { for_mail: if can_idle { Duration::from_secs(self.config.idle_renew_secs) } else { poll }, standby: STANDBY_RETRY.min(poll) };
         let served = self.intake.serve(&mut source, shutdown, waits, &mut || *delay = Duration::from_secs(1)).await;

@@ -23,6 +23,9 @@ pub struct Mailer {
     /// when the mail is accepted, so there are as many as mails are sent at once.
     open: std::sync::Mutex<Vec<connection::Connection>>,
     from: Mailbox,
+    /// Each organisation's `From`, by its key: a case's letters come from its organisation's
+    /// complaints address, where its replies are taken in (`from` for mail without a case).
+    senders: std::collections::HashMap<String, Mailbox>,
     /// Bounds a whole send, connecting included.
     send_timeout: Duration,
     /// Where the documents a mail carries are read from (see `store::MailPart`).
@@ -98,7 +101,16 @@ impl Mailer {
         };
         let from =
             Mailbox::new(Some(single_line(from_name, 100)), from_address.parse().with_context(|| format!("organisation.complaints_address {from_address:?}"))?);
-        Ok(Self { endpoint, open: std::sync::Mutex::new(Vec::new()), from, send_timeout: config.timeout() * 2, attachments: None })
+        Ok(Self { endpoint, open: std::sync::Mutex::new(Vec::new()), from, senders: Default::default(), send_timeout: config.timeout() * 2, attachments: None })
+    }
+
+    /// Each organisation's name and complaints address, by its key, as the `From` of its cases' mail.
+    pub fn with_senders<'a>(mut self, senders: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) -> anyhow::Result<Self> {
+        for (key, name, address) in senders {
+            let address = address.parse().with_context(|| format!("the complaints address {address:?} of organisation {key}"))?;
+            self.senders.insert(key.to_string(), Mailbox::new(Some(single_line(name, 100)), address));
+        }
+        Ok(self)
     }
 
     /// Reads the documents that mails carry from `store`.
@@ -113,8 +125,9 @@ impl Mailer {
         let item = &outbox_item.mail;
         let address = item.recipient.parse().map_err(|e| SendError::Build(format!("recipient: {e}")))?;
         let to = Mailbox::new(item.recipient_name.as_deref().map(|n| single_line(n, 100)), address);
+        let from = outbox_item.organisation.as_ref().and_then(|key| self.senders.get(key)).unwrap_or(&self.from);
         let mut builder = Message::builder()
-            .from(self.from.clone())
+            .from(from.clone())
             .to(to)
             .subject(single_line(&item.subject, 250))
             .message_id(Some(format!("<{}>", item.message_id)))
@@ -297,6 +310,7 @@ mod tests {
                 status: crate::store::OutboxStatus::Pending,
             },
             parts: Vec::new(),
+            organisation: None,
         };
         String::from_utf8(mailer().message(&item).unwrap().formatted()).unwrap()
     }

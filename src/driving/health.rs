@@ -9,10 +9,57 @@ use tokio::sync::watch;
 use crate::app::health::Health;
 use crate::store::{now, OutboxStatus, Store};
 
+/// A mailbox as the metrics label it: its name and its organisation's key, and its key in the
+/// database (see `config::MailboxSpec`).
+#[derive(Debug, Clone)]
+pub struct MetricsMailbox {
+    pub name: String,
+    pub organisation: String,
+    pub key: String,
+}
+
+impl MetricsMailbox {
+    pub fn of(config: &crate::config::Config) -> Vec<Self> {
+        config.mailboxes().into_iter().map(|m| Self { name: m.name, organisation: m.organisation.to_string(), key: m.key }).collect()
+    }
+}
+
+/// A label value as Prometheus wants it written.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 impl Health {
+    /// Per mailbox (`mailbox` and `organisation` labels) the age of its last sync, and per
+    /// organisation its open cases, from the database.
+    async fn per_mailbox(out: &mut String, store: &Store, mailboxes: &[MetricsMailbox]) {
+        let age = |t: i64| if t > 0 { now() - t } else { -1 };
+        if let Ok(synced) = store.mailbox_sync_times().await {
+            let _ = writeln!(
+                out,
+                "# HELP klachtd_mailbox_sync_age_seconds Seconds since a mailbox was last synced (-1: never)\n# TYPE klachtd_mailbox_sync_age_seconds gauge"
+            );
+            for m in mailboxes {
+                let at = synced.get(&m.key).copied().unwrap_or(0);
+                let _ =
+                    writeln!(out, "klachtd_mailbox_sync_age_seconds{{mailbox=\"{}\",organisation=\"{}\"}} {}", label(&m.name), label(&m.organisation), age(at));
+            }
+        }
+        if let Ok(open) = store.open_cases_by_organisation().await {
+            let _ = writeln!(out, "# HELP klachtd_organisation_open_cases Open cases by organisation\n# TYPE klachtd_organisation_open_cases gauge");
+            let mut organisations: Vec<&str> = mailboxes.iter().map(|m| m.organisation.as_str()).collect();
+            organisations.dedup();
+            for organisation in organisations {
+                let n = open.iter().find(|(o, _)| o == organisation).map_or(0, |(_, n)| *n);
+                let _ = writeln!(out, "klachtd_organisation_open_cases{{organisation=\"{}\"}} {n}", label(organisation));
+            }
+        }
+    }
+
     /// Prometheus text format: the counters, plus gauges read from the database (the same
-    /// figures `klachtd status` shows).
-    pub async fn prometheus(&self, store: &Store, inbox: &str) -> String {
+    /// figures `klachtd status` shows, and per mailbox and organisation).
+    pub async fn prometheus(&self, store: &Store, mailboxes: &[MetricsMailbox]) -> String {
+        let inbox = mailboxes.first().map_or("", |m| m.key.as_str());
         let mut out = String::new();
         let counters: [(&str, &str, &AtomicU64); 13] = [
             ("klachtd_mails_fetched_total", "Mails fetched from the mailbox", &self.mails_fetched),
@@ -71,6 +118,7 @@ impl Health {
                 let _ = writeln!(out, "klachtd_outbox_mails{{status=\"{status}\"}} {n}");
             }
         }
+        Self::per_mailbox(&mut out, store, mailboxes).await;
         out
     }
 }
@@ -81,7 +129,7 @@ pub async fn serve_metrics(
     addr: std::net::SocketAddr,
     health: std::sync::Arc<Health>,
     store: Store,
-    inbox: String,
+    mailboxes: Vec<MetricsMailbox>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     use axum::http::header;
@@ -90,9 +138,9 @@ pub async fn serve_metrics(
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let (health, store, inbox) = (health.clone(), store.clone(), inbox.clone());
+            let (health, store, mailboxes) = (health.clone(), store.clone(), mailboxes.clone());
             // One answer per connection, as before: a scraper's idle connection never holds up shutdown.
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4"), (header::CONNECTION, "close")], health.prometheus(&store, &inbox).await) }
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4"), (header::CONNECTION, "close")], health.prometheus(&store, &mailboxes).await) }
         }),
     );
     axum::serve(listener, app)

@@ -11,7 +11,34 @@ use super::{
 };
 use crate::domain::assignment::Candidate;
 use crate::domain::history::{HistoryEvent, MessageKind};
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::{CaseId, CaseRef};
+
+/// Whose new cases and mail are written (issue 25): the organisation, and the prefix its
+/// references start with. Its references are numbered per prefix and year: the counter
+/// `case-YEAR` of a database from before organisations stays the `default` organisation's,
+/// another's is `case-PREFIX-YEAR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Book {
+    pub organisation: OrganisationKey,
+    /// Upper case: `KL` in `KL-2026-0001`.
+    pub prefix: String,
+}
+
+impl Book {
+    pub fn new(organisation: OrganisationKey, prefix: &str) -> Self {
+        Self { organisation, prefix: prefix.to_ascii_uppercase() }
+    }
+
+    /// The name of the counter of this book's references in `year`.
+    fn counter(&self, year: i32) -> String {
+        if self.organisation.as_str() == crate::domain::organisation::DEFAULT_KEY {
+            format!("case-{year}")
+        } else {
+            format!("case-{}-{year}", self.prefix)
+        }
+    }
+}
 
 /// What the database knows of a mail, by its dedupe key (see [`Store::seen_on`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +51,31 @@ pub enum Seen {
 }
 
 impl Store {
+    /// The organisation whose cases and mail are written where none is named (the first of
+    /// the configuration; `default` unless told).
+    pub fn with_organisation(mut self, key: OrganisationKey) -> Self {
+        self.organisation = key;
+        self
+    }
+
+    /// The book of the organisation written where none is named.
+    pub fn book(&self) -> Book {
+        Book::new(self.organisation.clone(), &self.reference_prefix)
+    }
+
+    /// The organisation of case `id` (whose letters, context and terms its letters take).
+    pub async fn case_organisation(&self, id: CaseId) -> Result<OrganisationKey> {
+        let key: Option<String> = sqlx::query_scalar("SELECT organisation FROM cases WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(key.and_then(|k| OrganisationKey::parse(&k).ok()).unwrap_or_default())
+    }
+
+    /// The organisation that received the mail recorded as message `id` (held mail a handler
+    /// releases is taken in as that organisation's).
+    pub async fn held_organisation(&self, id: i64) -> Result<Option<OrganisationKey>> {
+        let key: Option<String> = sqlx::query_scalar("SELECT organisation FROM messages WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(key.and_then(|k| OrganisationKey::parse(&k).ok()))
+    }
+
     /// Whether a mail with this dedupe key was recorded before, and whether it waits in
     /// quarantine (with its reason): one look-up, on `conn` (the intake's batch).
     pub async fn seen_on(&self, conn: &mut Conn, dedupe_key: &str) -> Result<Seen> {
@@ -58,28 +110,50 @@ impl Store {
     }
 
     /// The case that a mail refers to: by a reference in its subject, else by a Message-ID in
-    /// its In-Reply-To/References that belongs to a message of a case.
+    /// its In-Reply-To/References that belongs to a message of a case. Only a case of the
+    /// organisation of the store's book (see [`find_case_in`](Self::find_case_in)).
     pub async fn find_case_for(&self, conn: &mut Conn, references: &[CaseRef], thread_ids: &[String]) -> Result<Option<CaseLink>> {
+        self.find_case_in(conn, &self.organisation.clone(), references, thread_ids).await
+    }
+
+    /// [`find_case_for`](Self::find_case_for) among the cases of `organisation` only: mail to
+    /// one organisation never threads into another's case, whatever reference it quotes.
+    pub async fn find_case_in(
+        &self,
+        conn: &mut Conn,
+        organisation: &OrganisationKey,
+        references: &[CaseRef],
+        thread_ids: &[String],
+    ) -> Result<Option<CaseLink>> {
         for reference in references {
-            if let Some(link) = self.case_link_on(conn, reference).await? {
-                return Ok(Some(link));
+            let link = sqlx::query_as("SELECT id, reference, status FROM cases WHERE reference = $1 AND organisation = $2")
+                .bind(reference)
+                .bind(organisation.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if link.is_some() {
+                return Ok(link);
             }
         }
         for id in thread_ids {
             let link = sqlx::query_as(
                 "SELECT c.id, c.reference, c.status FROM messages m JOIN cases c ON c.id = m.case_id
-                 WHERE m.message_id = $1 ORDER BY m.id LIMIT 1",
+                 WHERE m.message_id = $1 AND c.organisation = $2 ORDER BY m.id LIMIT 1",
             )
             .bind(id)
+            .bind(organisation.as_str())
             .fetch_optional(&mut *conn)
             .await?;
             if link.is_some() {
                 return Ok(link);
             }
-            let link = sqlx::query_as("SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let link = sqlx::query_as(
+                "SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1 AND c.organisation = $2",
+            )
+            .bind(id)
+            .bind(organisation.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
             if link.is_some() {
                 return Ok(link);
             }
@@ -167,11 +241,25 @@ impl Store {
         attachments: &[AttachmentRecord],
         compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
+        self.register_case_in(conn, &self.book(), case, message, attachments, compose).await
+    }
+
+    /// [`register_case_on`](Self::register_case_on) in `book`: a case of its organisation, with
+    /// its reference.
+    pub async fn register_case_in(
+        &self,
+        conn: &mut Conn,
+        book: &Book,
+        case: &NewCase,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+        compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
+    ) -> Result<Registration> {
         if conn.is_in_transaction() {
-            return self.insert_case(conn, case, message, attachments, compose).await;
+            return self.insert_case(conn, book, case, message, attachments, compose).await;
         }
         let mut tx = begin_on(conn).await?;
-        let registration = self.insert_case(&mut tx, case, message, attachments, compose).await?;
+        let registration = self.insert_case(&mut tx, book, case, message, attachments, compose).await?;
         match registration {
             Registration::Duplicate => tx.rollback().await?,
             Registration::Registered { .. } => tx.commit().await?,
@@ -182,14 +270,15 @@ impl Store {
     async fn insert_case(
         &self,
         tx: &mut Conn,
+        book: &Book,
         case: &NewCase,
         message: &MessageRecord,
         attachments: &[AttachmentRecord],
         compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
-        let reference = self.case_references_on(tx, &[case.received_on]).await?.remove(0);
+        let reference = self.case_references_in(tx, book, &[case.received_on]).await?.remove(0);
         let acknowledgement = compose(&reference);
-        let written = self.register_cases_on(tx, &[CaseToWrite { reference: reference.clone(), case, message, attachments, acknowledgement }]).await?;
+        let written = self.register_cases_in(tx, book, &[CaseToWrite { reference: reference.clone(), case, message, attachments, acknowledgement }]).await?;
         Ok(match written.as_deref() {
             Some([(case_id, assigned)]) => Registration::Registered { case_id: *case_id, reference, assigned: *assigned },
             _ => Registration::Duplicate,
@@ -199,6 +288,11 @@ impl Store {
     /// New references for cases received on these days, in this order: numbered on from the
     /// counter of each case's year, which is moved on in the caller's transaction.
     pub async fn case_references_on(&self, tx: &mut Conn, received_on: &[chrono::NaiveDate]) -> Result<Vec<CaseRef>> {
+        self.case_references_in(tx, &self.book(), received_on).await
+    }
+
+    /// [`case_references_on`](Self::case_references_on) in `book`: its prefix, its counters.
+    pub async fn case_references_in(&self, tx: &mut Conn, book: &Book, received_on: &[chrono::NaiveDate]) -> Result<Vec<CaseRef>> {
         // How many of each year, then the first number of each year; years in order, so that
         // two writers lock their counters in the same order.
         let mut next = std::collections::BTreeMap::new();
@@ -209,7 +303,7 @@ impl Store {
             let last: i64 = sqlx::query_scalar(
                 "INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = counters.value + $2 RETURNING value",
             )
-            .bind(format!("case-{year}"))
+            .bind(book.counter(*year))
             .bind(*count)
             .fetch_one(&mut *tx)
             .await?;
@@ -221,7 +315,7 @@ impl Store {
                 let year = chrono::Datelike::year(day);
                 let number = next.get_mut(&year).expect("counted above");
                 *number += 1;
-                CaseRef::new(&self.reference_prefix, year, (*number - 1) as u32)
+                CaseRef::new(&book.prefix, year, (*number - 1) as u32)
             })
             .collect())
     }
@@ -232,14 +326,20 @@ impl Store {
     /// order given; `None` if one of the messages was recorded already (its dedupe key is
     /// unique), after which the caller rolls back what was written.
     pub async fn register_cases_on(&self, tx: &mut Conn, cases: &[CaseToWrite<'_>]) -> Result<Option<Vec<(CaseId, bool)>>> {
+        self.register_cases_in(tx, &self.book(), cases).await
+    }
+
+    /// [`register_cases_on`](Self::register_cases_on) in `book`: cases (and their mail) of its
+    /// organisation.
+    pub async fn register_cases_in(&self, tx: &mut Conn, book: &Book, cases: &[CaseToWrite<'_>]) -> Result<Option<Vec<(CaseId, bool)>>> {
         let mut candidates = handler_candidates(tx).await?;
         let created = now();
         let assignments: Vec<Assignment> = cases.iter().map(|c| Assignment::choose(&mut candidates, c.case, created)).collect();
         let rows: Vec<_> = cases.iter().zip(&assignments).collect();
         let into = "cases (reference, status, source, complainant_name, complainant_email, reply_to_name, reply_to_email, postal_address, subject,
                            description, incomplete, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at,
-                           forwarded_sender, forwarded_date, handler_id, supervisor_check, procedure_terms)";
-        let case_ids = insert_many(tx, into, 22, &rows, |query, (c, assignment)| {
+                           forwarded_sender, forwarded_date, handler_id, supervisor_check, procedure_terms, organisation)";
+        let case_ids = insert_many(tx, into, 23, &rows, |query, (c, assignment)| {
             let case = c.case;
             query
                 .bind(&c.reference)
@@ -264,13 +364,14 @@ impl Store {
                 .bind(assignment.handler.as_ref().map(|h| h.id))
                 .bind(assignment.named.join(", "))
                 .bind(case.procedure.to_string())
+                .bind(book.organisation.as_str())
         })
         .await?
         .into_iter()
         .map(CaseId::new)
         .collect::<Vec<_>>();
         let messages: Vec<_> = cases.iter().zip(&case_ids).map(|(c, id)| (Some(*id), c.message, c.attachments)).collect();
-        match insert_messages(tx, &messages).await {
+        match insert_messages(tx, &book.organisation, &messages).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
             other => other?,
         };
@@ -312,11 +413,23 @@ impl Store {
     /// intake's savepoint for the mail) it opens none of its own: after `false` the caller rolls
     /// that back.
     pub async fn record_message_on(&self, conn: &mut Conn, case_id: Option<CaseId>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
+        self.record_message_in(conn, &self.organisation.clone(), case_id, message, attachments).await
+    }
+
+    /// [`record_message_on`](Self::record_message_on) as mail received by `organisation`.
+    pub async fn record_message_in(
+        &self,
+        conn: &mut Conn,
+        organisation: &OrganisationKey,
+        case_id: Option<CaseId>,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+    ) -> Result<bool> {
         if conn.is_in_transaction() {
-            return insert_recorded_message(conn, case_id, message, attachments).await;
+            return insert_recorded_message(conn, organisation, case_id, message, attachments).await;
         }
         let mut tx = begin_on(conn).await?;
-        let fresh = insert_recorded_message(&mut tx, case_id, message, attachments).await?;
+        let fresh = insert_recorded_message(&mut tx, organisation, case_id, message, attachments).await?;
         match fresh {
             false => tx.rollback().await?,
             true => tx.commit().await?,
@@ -359,8 +472,14 @@ impl Store {
 
 /// A message and its history entry; false (nothing of it kept in a transaction that goes on)
 /// if a mail with its dedupe key is recorded already.
-async fn insert_recorded_message(tx: &mut Conn, case_id: Option<CaseId>, message: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<bool> {
-    match insert_message(tx, case_id, message, attachments).await {
+async fn insert_recorded_message(
+    tx: &mut Conn,
+    organisation: &OrganisationKey,
+    case_id: Option<CaseId>,
+    message: &MessageRecord,
+    attachments: &[AttachmentRecord],
+) -> Result<bool> {
+    match insert_messages(tx, organisation, &[(case_id, message, attachments)]).await {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
         other => other?,
     };
@@ -415,16 +534,26 @@ pub(super) async fn drop_quarantine_record(tx: &mut Conn, dedupe_key: &str) -> R
     Ok(())
 }
 
+/// A message on `case_id`, as mail of the case's organisation (of `default` without a case).
 pub(super) async fn insert_message(tx: &mut Conn, case_id: Option<CaseId>, m: &MessageRecord, attachments: &[AttachmentRecord]) -> Result<i64, sqlx::Error> {
-    let ids = insert_messages(tx, &[(case_id, m, attachments)]).await?;
+    let organisation = match case_id {
+        Some(id) => sqlx::query_scalar("SELECT organisation FROM cases WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?,
+        None => None,
+    };
+    let organisation = organisation.and_then(|o: String| OrganisationKey::parse(&o).ok()).unwrap_or_default();
+    let ids = insert_messages(tx, &organisation, &[(case_id, m, attachments)]).await?;
     ids.first().copied().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Records messages with their attachments, `WRITE_CHUNK` a statement; their ids, in the order
 /// given.
-async fn insert_messages(tx: &mut Conn, messages: &[(Option<CaseId>, &MessageRecord, &[AttachmentRecord])]) -> Result<Vec<i64>, sqlx::Error> {
-    let into = "messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file)";
-    let ids = insert_many(tx, into, 12, messages, |query, (case_id, m, _)| {
+async fn insert_messages(
+    tx: &mut Conn,
+    organisation: &OrganisationKey,
+    messages: &[(Option<CaseId>, &MessageRecord, &[AttachmentRecord])],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let into = "messages (case_id, direction, kind, dedupe_key, message_id, from_address, subject, body, raw, note, received_at, raw_file, organisation)";
+    let ids = insert_many(tx, into, 13, messages, |query, (case_id, m, _)| {
         query
             .bind(*case_id)
             .bind(m.direction)
@@ -438,6 +567,7 @@ async fn insert_messages(tx: &mut Conn, messages: &[(Option<CaseId>, &MessageRec
             .bind(&m.note)
             .bind(m.received_at)
             .bind(m.raw_file.as_deref())
+            .bind(organisation.as_str())
     })
     .await?;
     let attachments: Vec<_> = messages.iter().zip(&ids).flat_map(|((case_id, _, list), id)| list.iter().map(move |a| (*id, *case_id, a))).collect();
@@ -447,4 +577,17 @@ async fn insert_messages(tx: &mut Conn, messages: &[(Option<CaseId>, &MessageRec
     })
     .await?;
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_counted_per_prefix_and_the_default_keeps_its_counter() {
+        let book = |key: &str, prefix: &str| Book::new(OrganisationKey::parse(key).unwrap(), prefix);
+        assert_eq!(book("default", "kl").counter(2026), "case-2026", "a database from before goes on counting");
+        assert_eq!(book("wp", "wp").counter(2026), "case-WP-2026");
+        assert_eq!(book("wp", "wp").prefix, "WP");
+    }
 }

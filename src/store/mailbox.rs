@@ -1,14 +1,17 @@
-//! The mailbox's state (UIDVALIDITY and the last UID taken in, per folder) and its lease: one
-//! instance at a time reads a mailbox; a dead holder's lease runs out.
+//! Each mailbox's state (UIDVALIDITY and the last UID taken in) and its lease: one instance at
+//! a time reads a mailbox; a dead holder's lease runs out. A mailbox is known by its key
+//! (`config::MailboxSpec::key`, kept in the `folder` columns): the inbox folder's name for the
+//! mailbox of a one-organisation configuration, as before organisations, else the mailbox's
+//! name, unique in the deployment, so two servers' "INBOX" are two mailboxes.
 
 use std::time::Duration;
 
 use super::{now, Conn, Result, Store};
 
 impl Store {
-    pub async fn mailbox_state(&self, folder: &str) -> Result<Option<(u32, u32)>> {
+    pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
         let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?;
+            sqlx::query_as("SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = $1").bind(mailbox).fetch_optional(&self.pool).await?;
         Ok(row.map(|(uidvalidity, last_uid)| (uidvalidity as u32, last_uid as u32)))
     }
 
@@ -35,6 +38,19 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    /// When each mailbox was last synced (Unix seconds), by its key: for the metrics.
+    pub async fn mailbox_sync_times(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as("SELECT folder, last_sync_at FROM mailbox_state").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().filter_map(|(key, at)| Some((key, at?))).collect())
+    }
+
+    /// Open cases by organisation: for the metrics.
+    pub async fn open_cases_by_organisation(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT organisation, COUNT(*) FROM cases WHERE status = 'open' GROUP BY organisation ORDER BY organisation")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     pub async fn touch_mailbox_sync(&self, folder: &str) -> Result<()> {

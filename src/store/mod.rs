@@ -112,6 +112,8 @@ pub struct Store {
     readers: AnyPool,
     backend: Backend,
     reference_prefix: String,
+    /// Whose cases and mail are written where no `intake::Book` is named.
+    organisation: crate::domain::organisation::OrganisationKey,
 }
 
 /// An incoming or outgoing message as recorded on a case.
@@ -202,8 +204,7 @@ pub enum Registration {
     Duplicate,
 }
 
-/// Which outgoing mail a worker may take: reminders and escalations only go out inside working
-/// hours, also when they are retried after an outage.
+/// Which outgoing mail a worker may take: reminders and escalations only go out inside working hours, also when retried after an outage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     Any,
@@ -219,6 +220,8 @@ pub struct OutboxItem {
     pub mail: OutgoingMail,
     /// Parts besides the text (attachments, a calendar invitation); empty for most mail.
     pub parts: Vec<MailPart>,
+    /// Its case's organisation, whose address it comes from (`None`: no case).
+    pub organisation: Option<String>,
 }
 
 /// What `cases list` and `cases show` print.
@@ -351,7 +354,7 @@ impl Store {
             });
         }
         let pool = options.connect(&url).await?;
-        let mut store = Self { readers: pool.clone(), pool, backend, reference_prefix: "KL".into() };
+        let mut store = Self { readers: pool.clone(), pool, backend, reference_prefix: "KL".into(), organisation: Default::default() };
         store.migrate().await?;
         if backend == Backend::Sqlite && sqlite_path(&url).is_some() {
             store.readers = readers::open_sqlite(&url, max_connections).await?;
@@ -583,9 +586,9 @@ pub(crate) use error::db_error_with_code;
 pub use error::StoreError;
 use handlers::handler_candidates;
 pub use handlers::Handler;
-pub use intake::CaseToWrite;
 pub use intake::Seen;
 use intake::{drop_quarantine_record, insert_message};
+pub use intake::{Book, CaseToWrite};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};

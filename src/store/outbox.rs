@@ -31,7 +31,9 @@ impl Store {
     /// Outgoing mail `id`, if it is still pending.
     pub async fn pending_outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
         let row = sqlx::query(
-            "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts, parts FROM outbox WHERE id = $1 AND status = 'pending'",
+            sqlx::AssertSqlSafe(format!(
+                "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts, parts, {ORGANISATION} FROM outbox WHERE id = $1 AND status = 'pending'"
+            )),
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -89,7 +91,7 @@ impl Store {
              WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 AND claimed_until <= $3{except}
                           ORDER BY next_attempt_at, id LIMIT $4)
                AND status = 'pending' AND claimed_until <= $3
-             RETURNING id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts, parts"
+             RETURNING id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts, parts, {ORGANISATION}"
         );
         let due = format!("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1{except}");
         // A claimant that loses every row to another one at the same moment asks again while
@@ -224,10 +226,14 @@ impl Store {
     }
 }
 
+/// The organisation of an outbox row's case, as a column of the row (see `OutboxItem`).
+const ORGANISATION: &str = "(SELECT c.organisation FROM cases c WHERE c.id = outbox.case_id) AS organisation";
+
 fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
     Ok(OutboxItem {
         id: row.try_get("id")?,
         case_id: row.try_get("case_id")?,
+        organisation: row.try_get("organisation")?,
         attempts: row.try_get("attempts")?,
         mail: OutgoingMail {
             kind: row.try_get("kind")?,

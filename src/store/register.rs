@@ -110,16 +110,23 @@ impl Store {
     /// quarantine records lose theirs too (see `remove_unlinked_mail`). Returns the number of
     /// cases and the hashes of files (attachments, large raw mails) nothing refers to any more.
     pub async fn remove_personal_data(&self, cutoff: i64) -> Result<(u64, Vec<String>)> {
+        self.remove_personal_data_of(cutoff, None).await
+    }
+
+    /// [`remove_personal_data`](Self::remove_personal_data) of one organisation's cases and
+    /// mail (each has its retention period); `None`: of all.
+    pub async fn remove_personal_data_of(&self, cutoff: i64, organisation: Option<&str>) -> Result<(u64, Vec<String>)> {
         let mut tx = self.begin().await?;
         // Never while the complainant may still turn to the external body (Awb 9:24): its
         // term runs to `external_term_ends` inclusive, whatever the retention period.
         let today = amsterdam_date(chrono::Utc::now()).to_string();
         let ids: Vec<CaseId> = sqlx::query_scalar(
             "SELECT id FROM cases WHERE status = 'closed' AND closed_at < $1 AND anonymised_at IS NULL
-               AND (external_term_ends IS NULL OR external_term_ends < $2)",
+               AND (external_term_ends IS NULL OR external_term_ends < $2) AND ($3 IS NULL OR organisation = $3)",
         )
         .bind(cutoff)
         .bind(today)
+        .bind(organisation)
         .fetch_all(&mut *tx)
         .await?;
         let mut hashes = Vec::new();
@@ -159,7 +166,7 @@ impl Store {
             sqlx::query("UPDATE cases SET anonymised_at = $1 WHERE id = $2").bind(t).bind(id).execute(&mut *tx).await?;
             super::insert_event(&mut tx, *id, "klachtd", HistoryEvent::PersonalDataRemoved, "retention period passed").await?;
         }
-        let unlinked = remove_unlinked_mail(&mut tx, cutoff).await?;
+        let unlinked = remove_unlinked_mail(&mut tx, cutoff, organisation).await?;
         hashes.extend(unlinked.hashes.iter().cloned());
         let mut orphaned = Vec::new();
         hashes.sort();
@@ -196,22 +203,39 @@ impl Store {
 /// bytes) received before `cutoff` is deleted with its attachment rows, and the reason of a
 /// quarantine record from before `cutoff` (it can quote a header) is blanked. Nothing the
 /// register counts is touched.
-async fn remove_unlinked_mail(tx: &mut sqlx::Transaction<'static, sqlx::Any>, cutoff: i64) -> Result<Unlinked> {
-    let mut hashes: Vec<String> =
-        sqlx::query_scalar("SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.case_id IS NULL AND m.received_at < $1")
-            .bind(cutoff)
-            .fetch_all(&mut **tx)
-            .await?;
-    let raw_files: Vec<String> = sqlx::query_scalar("SELECT raw_file FROM messages WHERE case_id IS NULL AND received_at < $1 AND raw_file IS NOT NULL")
-        .bind(cutoff)
-        .fetch_all(&mut **tx)
-        .await?;
+/// `organisation`: only its mail (the quarantine records, which name none, in any run).
+async fn remove_unlinked_mail(tx: &mut sqlx::Transaction<'static, sqlx::Any>, cutoff: i64, organisation: Option<&str>) -> Result<Unlinked> {
+    const OF: &str = "($2 IS NULL OR m.organisation = $2)";
+    let mut hashes: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.case_id IS NULL AND m.received_at < $1 AND {OF}"
+    )))
+    .bind(cutoff)
+    .bind(organisation)
+    .fetch_all(&mut **tx)
+    .await?;
+    let raw_files: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT raw_file FROM messages m WHERE case_id IS NULL AND received_at < $1 AND raw_file IS NOT NULL AND {OF}"
+    )))
+    .bind(cutoff)
+    .bind(organisation)
+    .fetch_all(&mut **tx)
+    .await?;
     hashes.extend(raw_files);
-    sqlx::query("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE case_id IS NULL AND received_at < $1)")
-        .bind(cutoff)
-        .execute(&mut **tx)
-        .await?;
-    let messages = sqlx::query("DELETE FROM messages WHERE case_id IS NULL AND received_at < $1").bind(cutoff).execute(&mut **tx).await?.rows_affected();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages m WHERE case_id IS NULL AND received_at < $1 AND {OF})"
+    )))
+    .bind(cutoff)
+    .bind(organisation)
+    .execute(&mut **tx)
+    .await?;
+    let messages = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages m WHERE case_id IS NULL AND received_at < $1 AND {OF})"
+    )))
+    .bind(cutoff)
+    .bind(organisation)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     let quarantine = sqlx::query("UPDATE quarantine SET reason = '' WHERE at < $1 AND reason <> ''").bind(cutoff).execute(&mut **tx).await?.rows_affected();
     Ok(Unlinked { hashes, messages, quarantine })
 }

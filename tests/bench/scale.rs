@@ -515,7 +515,7 @@ async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate, idle: bool) 
     let mut f = Figures { n: r.n, load: r.load, ..Figures::default() };
     let store = Store::open(&r.db.url, r.config.database.max_connections).await.unwrap();
     f.open = {
-        let s = store.status(&r.config.imap.inbox, today).await.unwrap();
+        let s = store.status(&r.config.imap().inbox, today).await.unwrap();
         s.open_cases
     };
     let at_text = at.to_rfc3339();

@@ -361,7 +361,7 @@ async fn retention_removes_personal_data_and_keeps_the_register(db: Db) {
     // The same mail delivered again after retention is recognised, not a new complaint.
     let daemon = w.start();
     w.send(&noor, with_attachment.as_bytes()).await;
-    eventually("re-delivery processed", WAIT, || async { (w.stack.messages(&w.complaints, &w.config.imap.processed_folder).await.len() == 2).then_some(()) })
+    eventually("re-delivery processed", WAIT, || async { (w.stack.messages(&w.complaints, &w.config.imap().processed_folder).await.len() == 2).then_some(()) })
         .await;
     daemon.stop().await;
     assert_eq!(store.count(Table::Cases).await.unwrap(), 2, "no new case for a re-delivered mail");

@@ -438,8 +438,8 @@ async fn uidvalidity_change_rescans_without_duplicates(db: Db) {
     let folder = unique("Klachten");
     let w = World::new(db).await;
     let mut config = w.config.clone();
-    config.imap.inbox = folder.clone();
-    config.imap.mark = klachtd::config::MarkMode::Flag;
+    config.imap_mut().inbox = folder.clone();
+    config.imap_mut().mark = klachtd::config::MarkMode::Flag;
     {
         let mut s = w.stack.session(&w.complaints).await;
         s.create(&folder).await.unwrap();
@@ -586,8 +586,8 @@ async fn a_representatives_reply_to_is_kept_and_the_acknowledgement_goes_to_from
 async fn flag_mode_without_move_copies_and_flags_what_it_sets_aside(db: Db) {
     let w = World::new(db).await;
     let mut config = w.config.clone();
-    config.imap.mark = klachtd::config::MarkMode::Flag;
-    config.imap.port = w.stack.imap_without_move().await;
+    config.imap_mut().mark = klachtd::config::MarkMode::Flag;
+    config.imap_mut().port = w.stack.imap_without_move().await;
     {
         let mut s = w.stack.session(&w.complaints).await;
         let caps = s.capabilities().await.unwrap();
@@ -645,8 +645,8 @@ async fn flag_mode_without_move_copies_and_flags_what_it_sets_aside(db: Db) {
 async fn polling_without_idle_picks_up_a_complaint() {
     let w = World::new(Db::Sqlite).await;
     let mut config = w.config.clone();
-    config.imap.idle = false;
-    config.imap.poll_interval_secs = 1;
+    config.imap_mut().idle = false;
+    config.imap_mut().poll_interval_secs = 1;
     let daemon = Running::start(config);
     let store = w.store().await;
     eventually("first sync done", WAIT, || async { store.mailbox_state("INBOX").await.unwrap() }).await;
@@ -661,15 +661,15 @@ async fn polling_without_idle_picks_up_a_complaint() {
 async fn complaint_over_tls(mode: klachtd::config::TlsMode, port: u16) {
     let w = World::new(Db::Sqlite).await;
     let mut config = w.config.clone();
-    config.imap.tls = mode;
-    config.imap.port = port;
+    config.imap_mut().tls = mode;
+    config.imap_mut().port = port;
     // Without our test CA the server's certificate is refused: TLS is really spoken.
     let e = match klachtd::daemon::Daemon::prepare(&config).await {
         Ok(_) => panic!("a certificate from an unknown CA must be refused"),
         Err(e) => format!("{e:#}"),
     };
     assert!(e.contains("TLS with 127.0.0.1:"), "{e}");
-    config.imap.ca_file = Some(w.stack.ca.clone());
+    config.imap_mut().ca_file = Some(w.stack.ca.clone());
     assert!(config.problems().is_empty(), "{:?}", config.problems());
     let daemon = Running::start(config);
     let olga = format!("{}@example.test", unique("olga"));

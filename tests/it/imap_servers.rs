@@ -83,22 +83,22 @@ async fn cyrus_with_its_namespace_quoting_and_idle() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("INBOX.Klachten verwerkt"), "{stdout}");
-    let names = folders(&config.imap).await;
+    let names = folders(config.imap()).await;
     for wanted in ["INBOX.Klachten verwerkt", "INBOX.Genegeerd-ge&AOs-xporteerd", "INBOX.Klachtd-Quarantaine"] {
         assert!(names.iter().any(|n| n == wanted), "{wanted} missing in {names:?}");
     }
 
     let bram = format!("{}@example.test", unique("bram"));
     let (_, raw) = w.complaint("Bram Bos", &bram, "Klacht via Cyrus", "Mijn afspraak werd twee keer verzet.");
-    append(&config.imap, &raw).await;
+    append(config.imap(), &raw).await;
     let auto = format!("From: Robot <robot@example.test>\r\nTo: klachten\r\nSubject: Automatisch antwoord\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <{}@example.test>\r\n\r\nIk ben afwezig.\r\n", unique("auto"));
-    append(&config.imap, auto.as_bytes()).await;
+    append(config.imap(), auto.as_bytes()).await;
 
     let daemon = Running::start(config.clone());
     let store = w.store().await;
     eventually("the complaint registered", WAIT, || async { (store.count(Table::Cases).await.unwrap() == 1).then_some(()) }).await;
     eventually("both mails put away", WAIT, || async {
-        (count(&config.imap, "INBOX.Klachten verwerkt").await == 1 && count(&config.imap, "INBOX.Genegeerd-ge&AOs-xporteerd").await == 1).then_some(())
+        (count(config.imap(), "INBOX.Klachten verwerkt").await == 1 && count(config.imap(), "INBOX.Genegeerd-ge&AOs-xporteerd").await == 1).then_some(())
     })
     .await;
     eventually("acknowledged", WAIT, || async { (w.stack.messages(&bram, "INBOX").await.len() == 1).then_some(()) }).await;
@@ -112,8 +112,8 @@ async fn cyrus_with_its_namespace_quoting_and_idle() {
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (_, raw) = w.complaint("Bram Bos", &bram, "Nog een klacht", "Ook de brief kwam te laat.");
-    append(&config.imap, &raw).await;
+    append(config.imap(), &raw).await;
     eventually("the second complaint registered", WAIT, || async { (store.count(Table::Cases).await.unwrap() == 2).then_some(()) }).await;
     daemon.stop().await;
-    assert_eq!(count(&config.imap, "INBOX").await, 0, "nothing left in the inbox");
+    assert_eq!(count(config.imap(), "INBOX").await, 0, "nothing left in the inbox");
 }

@@ -20,6 +20,7 @@ mod imap_servers;
 mod letters;
 mod mail_classes;
 mod oauth;
+mod organisations;
 mod outages;
 mod procedure;
 mod register;

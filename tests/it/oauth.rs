@@ -222,7 +222,7 @@ async fn the_stack_takes_tokens_only_for_the_complaints_account() {
     let tls = klachtd::driven::tls::client_config(Some(&w.stack.ca)).unwrap();
     let config = w.config(&w.microsoft_secret_app().0);
     // The password that works for every other account does not work here...
-    let mut imap = config.imap.clone();
+    let mut imap = config.imap().clone();
     imap.tls = klachtd::config::TlsMode::Implicit;
     let err = klachtd::driven::imap::connect(&imap, &tls, PASSWORD).await.map(|_| ()).unwrap_err();
     assert!(err.to_string().contains("login"), "{err}");
@@ -233,7 +233,7 @@ async fn the_stack_takes_tokens_only_for_the_complaints_account() {
     assert!(refused.is_err(), "Postfix must refuse unauthenticated mail from the token-only account");
     // A token does both.
     let tokens = klachtd::driven::oauth::TokenSource::new(config.oauth2.as_ref().unwrap(), &w.complaints).unwrap();
-    let mut session = klachtd::driven::imap::connect_oauth(&config.imap, &tls, &tokens).await.expect("IMAP login with a token");
+    let mut session = klachtd::driven::imap::connect_oauth(config.imap(), &tls, &tokens).await.expect("IMAP login with a token");
     session.logout().await.unwrap();
     assert_eq!(w.idp.issued(&w.tenant).len(), 1);
     assert!(w.idp.introspections(&w.complaints).1 >= 1, "Dovecot asked the identity provider");

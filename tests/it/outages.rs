@@ -76,18 +76,18 @@ async fn start_up_problems_are_one_clear_line() {
     let w = World::new(Db::Sqlite).await;
 
     let mut wrong_password = w.config.clone();
-    wrong_password.imap.password = Some("not-the-password".into());
+    wrong_password.imap_mut().password = Some("not-the-password".into());
     let e = start_error(&wrong_password).await;
     assert!(e.contains("IMAP login as") && e.contains("failed"), "{e}");
     assert!(!e.contains('\n'), "{e}");
 
     let mut unreachable = w.config.clone();
-    unreachable.imap.port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    unreachable.imap_mut().port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let e = start_error(&unreachable).await;
     assert!(e.contains("cannot connect to 127.0.0.1:"), "{e}");
 
     let mut no_database = w.config.clone();
-    no_database.database.url = format!("postgres://postgres@127.0.0.1:{}/nope", unreachable.imap.port);
+    no_database.database.url = format!("postgres://postgres@127.0.0.1:{}/nope", unreachable.imap().port);
     let e = start_error(&no_database).await;
     assert!(e.starts_with("cannot open database postgres://postgres@127.0.0.1:"), "{e}");
 }

@@ -37,7 +37,7 @@ impl Actions {
         let max_weeks = case.procedure.postponement_weeks(&settings.calendar, previous).min(settings.postpone_max_weeks);
         let new_date = awb::postpone(&case.reference, &settings.calendar, previous, case.postponements, max_weeks, &asked)
             .map_err(|refused| ActionError::refused(refused.to_string()))?;
-        let language = self.language();
+        let language = self.language(case).await?;
         let content = LetterContent::Postponement {
             reason: reason.trim().to_string(),
             weeks,
@@ -61,12 +61,12 @@ impl Actions {
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<Delivery>, ActionError> {
-        let external_term_ends = self.external_term_ends();
+        let external_term_ends = self.external_term_ends(case).await?;
         let explanation = explanation.trim().to_string();
         let content = LetterContent::NotHandled {
             ground: ground.as_str(),
             explanation: explanation.clone(),
-            external_by: long_date(external_term_ends, &self.language()),
+            external_by: long_date(external_term_ends, &self.language(case).await?),
         };
         let to = case.complainant_email.clone();
         let effect = LetterEffect::NotHandled { ground, explanation, external_term_ends };
@@ -97,15 +97,15 @@ impl Actions {
         if subjects.is_empty() {
             return Ok(Vec::new());
         }
-        let settings = self.settings.get();
+        let own = self.own(case.id).await?;
         let deadlines = case.deadlines();
         let context = LetterContext {
-            organisation: &settings.organisation,
-            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),
+            organisation: &own.context,
+            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], own.letters.language()),
             content: content.clone(),
         };
-        let rendered = settings.letters.render(letter, &context)?;
-        let copy = if settings.letters.language() == "en" { "Copy" } else { "Kopie" };
+        let rendered = own.letters.render(letter, &context)?;
+        let copy = if own.letters.language() == "en" { "Copy" } else { "Kopie" };
         let kind = MailKind::Postponement;
         Ok(subjects
             .into_iter()
@@ -158,16 +158,16 @@ impl Actions {
         crate::domain::vocabulary::EmailAddress::parse(&address).map_err(|e: String| ActionError::refused(e))?;
         let detail = self.store.case_detail(reference).await?;
         let documents = self.store.case_documents(case.id).await?;
-        let settings = self.settings.get();
+        let own = self.own(case.id).await?;
         let deadlines = case.deadlines();
         let context = DisclosureContext {
-            organisation: &settings.organisation,
-            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()),
+            organisation: &own.context,
+            case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], own.letters.language()),
             recipient: RecipientContext { name: name.to_string() },
             description: detail.description.trim().to_string(),
             documents: documents.iter().map(|d| d.filename.clone()).collect(),
         };
-        let letter = settings.letters.render("disclosure", &context)?;
+        let letter = own.letters.render("disclosure", &context)?;
         let kind = MailKind::Disclosure;
         // Threaded only to earlier letters to this address, never to the complainant's mail.
         let (in_reply_to, references) = self.store.thread_with(case.id, &address, false).await?;

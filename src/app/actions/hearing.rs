@@ -88,11 +88,11 @@ impl Actions {
         email: &str,
         is_complainant: bool,
     ) -> Result<(OutgoingMail, Vec<MailPart>), ActionError> {
-        let settings = self.settings.get();
-        let language = settings.letters.language();
+        let own = self.own(case.id).await?;
+        let language = own.letters.language();
         let context = HearingContext {
-            organisation: &settings.organisation,
-            case: self.case_context(case)?,
+            organisation: &own.context,
+            case: self.case_context(case).await?,
             recipient_name: name.map(str::to_string),
             complainant: is_complainant,
             date: long_date(hearing.start.with_timezone(&Amsterdam).date_naive(), language),
@@ -102,7 +102,7 @@ impl Actions {
             answer_by: long_date(answer_by, language),
             report: String::new(),
         };
-        let letter = settings.letters.render("hearing-invitation", &context)?;
+        let letter = own.letters.render("hearing-invitation", &context)?;
         let calendar = ical::request(&ical::Invitation {
             uid,
             sequence: 0,
@@ -112,8 +112,8 @@ impl Actions {
             summary: &letter.subject,
             location: place,
             description: &letter.body,
-            organizer_name: &settings.organisation.name,
-            organizer_email: &settings.organisation.complaints_address,
+            organizer_name: &own.context.name,
+            organizer_email: &own.context.complaints_address,
             attendee_name: name.unwrap_or(email),
             attendee_email: email,
         });
@@ -135,10 +135,10 @@ impl Actions {
         Ok((mail, vec![MailPart::Calendar { method: "REQUEST".into(), content: calendar, filename: filename.into() }]))
     }
 
-    fn case_context(&self, case: &LetterCase) -> Result<CaseContext, ActionError> {
-        let settings = self.settings.get();
+    async fn case_context(&self, case: &LetterCase) -> Result<CaseContext, ActionError> {
+        let own = self.own(case.id).await?;
         let deadlines = case.deadlines();
-        Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], settings.letters.language()))
+        Ok(CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], own.letters.language()))
     }
 
     /// Records the report of the hearing and sends it to the complainant (9:10).
@@ -154,10 +154,10 @@ impl Actions {
             return Err(ActionError::refused("the report of the hearing is empty"));
         }
         let reference = &case.reference;
-        let settings = self.settings.get();
+        let own = self.own(case.id).await?;
         let context = HearingContext {
-            organisation: &settings.organisation,
-            case: self.case_context(case)?,
+            organisation: &own.context,
+            case: self.case_context(case).await?,
             recipient_name: case.complainant_name.clone(),
             complainant: true,
             date: String::new(),
@@ -167,7 +167,7 @@ impl Actions {
             answer_by: String::new(),
             report: report.clone(),
         };
-        let letter = settings.letters.render("hearing-report", &context)?;
+        let letter = own.letters.render("hearing-report", &context)?;
         if crate::domain::mail_actions::carries_token(&format!("{}\n{}", letter.subject, letter.body), "") {
             return Err(ActionError::refused("the report contains an action token ({actie:...}); nothing was sent. Remove it from the text"));
         }

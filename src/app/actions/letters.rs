@@ -28,7 +28,7 @@ impl Actions {
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<Delivery>, ActionError> {
-        let content = LetterContent::Progress { message, expected_by: long_date(expected_by, &self.language()) };
+        let content = LetterContent::Progress { message, expected_by: long_date(expected_by, &self.language(case).await?) };
         let to = case.complainant_email.clone();
         self.send(case, Step::ProgressNotice, "progress", content, to, LetterEffect::Progress { expected_by }, actor, origin).await
     }
@@ -69,27 +69,29 @@ impl Actions {
         if findings.trim().is_empty() {
             return Err(ActionError::refused("the findings are empty; the response must state them (R8)"));
         }
-        let external_term_ends = self.external_term_ends();
+        let external_term_ends = self.external_term_ends(case).await?;
         let content = LetterContent::Response {
             outcome: outcome.as_str(),
             findings: findings.clone(),
             measures: measures.clone(),
-            external_by: long_date(external_term_ends, &self.language()),
+            external_by: long_date(external_term_ends, &self.language(case).await?),
         };
         let to = case.complainant_email.clone();
         let effect = LetterEffect::Response { outcome, findings, measures, external_term_ends };
         self.send(case, Step::FinalResponse, "response", content, to, effect, actor, origin).await
     }
 
-    /// The last day to turn to the external body after a final letter sent today (Awb 9:24).
-    pub(super) fn external_term_ends(&self) -> NaiveDate {
-        let settings = self.settings.get();
+    /// The last day to turn to the case's organisation's external body after a final letter
+    /// sent today (Awb 9:24).
+    pub(super) async fn external_term_ends(&self, case: &LetterCase) -> Result<NaiveDate, ActionError> {
+        let (settings, own) = (self.settings.get(), self.own(case.id).await?);
         let today = crate::domain::calendar::amsterdam_date(chrono::Utc::now());
-        crate::domain::awb::external_term_end(&settings.calendar, today, settings.organisation.external_body.term_months)
+        Ok(crate::domain::awb::external_term_end(&settings.calendar, today, own.context.external_body.term_months))
     }
 
-    pub(super) fn language(&self) -> String {
-        self.settings.get().letters.language().to_string()
+    /// The language of the case's organisation's letters.
+    pub(super) async fn language(&self, case: &LetterCase) -> Result<String, ActionError> {
+        Ok(self.own(case.id).await?.letters.language().to_string())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -106,15 +108,15 @@ impl Actions {
         actor: &str,
         origin: Option<&MailOrigin>,
     ) -> Result<Option<Delivery>, ActionError> {
-        let settings = self.settings.get();
-        let language = settings.letters.language();
+        let own = self.own(case.id).await?;
+        let language = own.letters.language();
         let deadlines = case.deadlines();
         let context = LetterContext {
-            organisation: &settings.organisation,
+            organisation: &own.context,
             case: CaseContext::new(&case.reference, case.complainant_name.as_deref(), &deadlines, &case.procedure, &[], language),
             content,
         };
-        let rendered = settings.letters.render(letter, &context)?;
+        let rendered = own.letters.render(letter, &context)?;
         // Whatever the way in (a message file, a reply by mail, a template), an action token
         // never goes out in a letter: it lets its holder act on the case.
         if mail_actions::carries_token(&format!("{}\n{}", rendered.subject, rendered.body), "") {
@@ -197,13 +199,13 @@ impl Actions {
         };
         let thread = self.store.letter_case(reference).await?;
         let deadlines = thread.deadlines();
-        let settings = self.settings.get();
+        let own = self.own(thread.id).await?;
         let incomplete: Vec<&str> = case.incomplete.iter().map(String::as_str).collect();
         let context = AcknowledgementContext {
-            organisation: &settings.organisation,
-            case: CaseContext::new(reference, case.complainant_name.as_deref(), &deadlines, &thread.procedure, &incomplete, settings.letters.language()),
+            organisation: &own.context,
+            case: CaseContext::new(reference, case.complainant_name.as_deref(), &deadlines, &thread.procedure, &incomplete, own.letters.language()),
         };
-        let letter = settings.letters.render("acknowledgement", &context)?;
+        let letter = own.letters.render("acknowledgement", &context)?;
         let mail = OutgoingMail {
             kind: MailKind::Acknowledgement,
             recipient: address.clone(),

@@ -76,7 +76,7 @@ impl Actions {
             settings,
             attachments: AttachmentStore::new(&config.storage.data_dir),
             letters_dir: crate::app::retention::letters_dir(&config.storage.data_dir),
-            domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            domain: config.organisation().complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             mail_secret,
         })
     }
@@ -87,6 +87,12 @@ impl Actions {
         refusal.in_language(settings.letters.messages(), settings.letters.language())
     }
 
+    /// What is the organisation of case `case_id`'s own: its letters, its context.
+    pub(super) async fn own(&self, case_id: CaseId) -> Result<std::sync::Arc<crate::app::settings::OrganisationSettings>, ActionError> {
+        let organisation = self.store.case_organisation(case_id).await?;
+        Ok(self.settings.get().of(&organisation).clone())
+    }
+
     /// Tells the responsible handler that a case is theirs. With actions by mail on, the
     /// subject carries the token that lets them act by replying.
     pub async fn notify_assignment(&self, reference: &CaseRef) -> Result<(), ActionError> {
@@ -95,16 +101,17 @@ impl Actions {
             return Ok(());
         };
         let settings = self.settings.get();
+        let own = self.own(case.id).await?;
         let deadlines = case.deadlines();
         let marker = self.mail_secret.as_ref().map(|secret| mail_actions::marker(&mail_actions::token(secret, reference, &email)));
         let context = AssignedContext {
-            organisation: &settings.organisation,
+            organisation: &own.context,
             recipient: RecipientContext { name: name.clone() },
-            case: CaseContext::new(reference, None, &deadlines, &case.procedure, &[], settings.letters.language()),
+            case: CaseContext::new(reference, None, &deadlines, &case.procedure, &[], own.letters.language()),
             marker,
             web_url: settings.web_url.as_deref(),
         };
-        let letter = settings.letters.render("assigned", &context)?;
+        let letter = own.letters.render("assigned", &context)?;
         let mail = self.notice(reference, MailKind::Assigned, &name, &email, letter);
         self.store.queue_notice(case.id, &mail, &format!("assigned to {name}")).await?;
         Ok(())
@@ -153,13 +160,14 @@ impl Actions {
             return Ok(None);
         };
         let settings = self.settings.get();
+        let own = self.own(case.id).await?;
         let context = NoticeContext {
-            organisation: &settings.organisation,
+            organisation: &own.context,
             case: CaseReference { reference: reference.to_string() },
             web_url: settings.web_url.as_deref(),
             refused,
         };
-        let letter = settings.letters.render(letter, &context)?;
+        let letter = own.letters.render(letter, &context)?;
         Ok(Some((case.id, self.notice(reference, MailKind::Notice, &name, &email, letter))))
     }
 

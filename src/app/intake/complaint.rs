@@ -2,6 +2,7 @@
 //! deadlines, and its acknowledgement (held back by the per-sender limit, or for mail from
 //! before klachtd first met the mailbox).
 
+use super::Mention;
 use super::*;
 use crate::domain::history::MessageKind;
 use crate::domain::inbound::AttachmentRole;
@@ -14,7 +15,7 @@ impl Intake {
         mail: &InboundMail,
         raw: &Raw<'_>,
         arrived: DateTime<Utc>,
-        mentions: Option<CaseRef>,
+        mentions: Option<Mention>,
     ) -> Result<Done, IntakeError> {
         let settings = self.settings.get();
         let complaint = self.complaint(&settings, mail, raw, arrived, mentions).await?;
@@ -25,7 +26,7 @@ impl Intake {
         let status = self.acknowledgement_status(&settings, &complaint, recent);
         let registration = self
             .store
-            .register_case_on(db, &complaint.case, &complaint.record, &complaint.attachments, |reference| {
+            .register_case_in(db, &self.book, &complaint.case, &complaint.record, &complaint.attachments, |reference| {
                 self.acknowledgement(&settings, &complaint, reference, status?)
             })
             .await?;
@@ -42,10 +43,11 @@ impl Intake {
         mail: &InboundMail,
         raw: &Raw<'_>,
         arrived: DateTime<Utc>,
-        mentions: Option<CaseRef>,
+        mentions: Option<Mention>,
     ) -> Result<Complaint, IntakeError> {
         let received_on = amsterdam_date(arrived);
-        let deadlines = settings.procedure.deadlines(&settings.calendar, received_on);
+        let procedure = settings.of(&self.book.organisation).procedure;
+        let deadlines = procedure.deadlines(&settings.calendar, received_on);
         let attachments = self.save_attachments(mail).await?;
         let mut incomplete = Vec::new();
         if mail.text.trim().is_empty() && !attachments.iter().any(|a| a.role == AttachmentRole::Document && is_readable_document(&a.content_type)) {
@@ -74,7 +76,7 @@ impl Intake {
             acknowledge_by: deadlines.acknowledge_by,
             progress_by: deadlines.progress_by,
             respond_by: deadlines.respond_by,
-            procedure: settings.procedure,
+            procedure,
             preferred_handler: settings.preferred_handler.clone(),
             forwarded: mail.forwarded.clone(),
         };
@@ -107,18 +109,19 @@ impl Intake {
     /// written (the case is registered without one).
     pub(super) fn acknowledgement(&self, settings: &Settings, complaint: &Complaint, reference: &CaseRef, status: OutboxStatus) -> Option<OutgoingMail> {
         let from = complaint.from.as_ref()?;
+        let own = settings.of(&self.book.organisation);
         let context = AcknowledgementContext {
-            organisation: &settings.organisation,
+            organisation: &own.context,
             case: CaseContext::new(
                 reference,
                 from.name.as_deref(),
                 &complaint.deadlines,
                 &complaint.case.procedure,
                 &complaint.case.incomplete,
-                settings.letters.language(),
+                own.letters.language(),
             ),
         };
-        match settings.letters.render("acknowledgement", &context) {
+        match own.letters.render("acknowledgement", &context) {
             Ok(letter) => Some(OutgoingMail {
                 kind: MailKind::Acknowledgement,
                 recipient: from.address.clone(),
@@ -150,8 +153,8 @@ pub(super) struct Complaint {
     /// The complaint's Message-ID, and its thread with it, which the acknowledgement answers.
     pub(super) in_reply_to: Option<String>,
     pub(super) references: Vec<String>,
-    /// A case the text names, whose sender is not known on it (noted in the history).
-    pub(super) mentions: Option<CaseRef>,
+    /// A case the text names without the mail being threaded into it (noted in the history).
+    pub(super) mentions: Option<Mention>,
 }
 
 impl Complaint {

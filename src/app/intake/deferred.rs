@@ -21,9 +21,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{Done, Intake, IntakeError, Outcome};
+use super::{Done, Intake, IntakeError, Mention, Outcome};
 use crate::domain::inbound::InboundMail;
-use crate::domain::reference::CaseRef;
 use crate::store::{CaseToWrite, Conn, OutboxStatus, Seen};
 
 /// The new complaints of a batch that wait to be written, and what became of those taken up
@@ -48,7 +47,7 @@ struct Waiting {
     mail: InboundMail,
     raw: Vec<u8>,
     arrived: DateTime<Utc>,
-    mentions: Option<CaseRef>,
+    mentions: Option<Mention>,
 }
 
 impl Deferred {
@@ -74,7 +73,7 @@ impl Deferred {
     }
 
     /// Keeps the new complaint `tag` to be written with the others.
-    pub(super) fn add(&mut self, tag: u32, dedupe_key: String, mail: InboundMail, raw: &[u8], arrived: DateTime<Utc>, mentions: Option<CaseRef>) {
+    pub(super) fn add(&mut self, tag: u32, dedupe_key: String, mail: InboundMail, raw: &[u8], arrived: DateTime<Utc>, mentions: Option<Mention>) {
         self.keys.insert(dedupe_key.clone());
         self.message_ids.extend(mail.message_id.clone());
         self.waiting.push(Waiting { tag, dedupe_key, mail, raw: raw.to_vec(), arrived, mentions });
@@ -130,7 +129,7 @@ impl Intake {
             return Ok(());
         }
         let days: Vec<_> = complaints.iter().map(|(_, c)| c.case.received_on).collect();
-        let references = self.store.case_references_on(db, &days).await?;
+        let references = self.store.case_references_in(db, &self.book, &days).await?;
         // The loop guard, counted in order as if each complaint were written on its own.
         let mut senders: Vec<String> = complaints.iter().filter_map(|(_, c)| c.from.as_ref().map(|f| f.address.clone())).collect();
         senders.sort_unstable();
@@ -148,7 +147,7 @@ impl Intake {
             statuses.push(status);
             rows.push(CaseToWrite { reference: reference.clone(), case: &c.case, message: &c.record, attachments: &c.attachments, acknowledgement });
         }
-        let Some(written) = self.store.register_cases_on(db, &rows).await? else {
+        let Some(written) = self.store.register_cases_in(db, &self.book, &rows).await? else {
             return Err(IntakeError::WrittenMeanwhile);
         };
         drop(rows);

@@ -45,7 +45,12 @@ impl Intake {
         };
         let mail = inbound::parse(&raw).map_err(|e| ReleaseError::Unparseable(id, e))?;
         let arrived = DateTime::from_timestamp(held.received_at, 0).unwrap_or_else(Utc::now);
-        let outcome = self.handle_alone(&mail, &raw, arrived, origin).await?;
+        // Released as the organisation that received it: its case, its letters.
+        let owner = match self.store.held_organisation(id).await? {
+            Some(key) if &key != self.organisation() => self.in_organisation(&key).unwrap_or_else(|| self.clone()),
+            _ => self.clone(),
+        };
+        let outcome = owner.handle_alone(&mail, &raw, arrived, origin).await?;
         let (action, why) = match held.kind {
             HeldKind::Quarantined => (HistoryEvent::ReleasedFromQuarantine, held.reason),
             kind => (HistoryEvent::ReleasedFromSetAside, format!("{} ({})", held_as(kind), held.reason)),

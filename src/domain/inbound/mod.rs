@@ -127,6 +127,17 @@ impl InboundMail {
             None => format!("sha256:{}", self.content_hash),
         }
     }
+
+    /// [`dedupe_key`](Self::dedupe_key) as the organisation `organisation` knows the mail: the
+    /// same mail sent to two organisations' addresses is a mail of each. The `default`
+    /// organisation's keys are as they always were, so mail recorded before is still known.
+    /// (A space never occurs in a Message-ID or a hash.)
+    pub fn dedupe_key_in(&self, organisation: &crate::domain::organisation::OrganisationKey) -> String {
+        match organisation.as_str() {
+            crate::domain::organisation::DEFAULT_KEY => self.dedupe_key(),
+            other => format!("{} {other}", self.dedupe_key()),
+        }
+    }
 }
 
 /// The facts of the mail `raw`, or why it is no mail.

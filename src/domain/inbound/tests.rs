@@ -11,6 +11,11 @@ fn plain_complaint() {
     assert_eq!(m.text, "Ik ben ontevreden.");
     assert_eq!(m.dedupe_key(), "mid:abc@example.nl");
     assert_eq!(m.return_path, ReturnPath::Absent);
+    // The same mail to another organisation is a mail of its own; the default's key is as ever.
+    let org = |k: &str| crate::domain::organisation::OrganisationKey::parse(k).unwrap();
+    assert_eq!(m.dedupe_key_in(&org("default")), "mid:abc@example.nl");
+    assert_eq!(m.dedupe_key_in(&org("wp")), "mid:abc@example.nl wp");
+    assert_ne!(m.dedupe_key_in(&org("wp")), m.dedupe_key_in(&org("sh")));
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub struct ImapSource<'a> {
     /// Taken while in IDLE (which consumes it); `None` only after a failure there.
     pub(super) session: Option<ImapSession>,
     pub(super) config: &'a Imap,
+    /// How the database knows the mailbox (lease, position, quarantine records).
+    key: String,
     pub(super) store: Store,
     pub(super) folders: Folders,
     /// Whether the server offers UID MOVE, and IDLE (and IDLE is wanted).
@@ -47,7 +49,13 @@ pub struct ImapPosition {
 
 impl<'a> ImapSource<'a> {
     pub fn new(session: ImapSession, config: &'a Imap, store: Store, folders: Folders, can_move: bool, can_idle: bool) -> Self {
-        Self { session: Some(session), config, store, folders, can_move, can_idle, uidvalidity: 0, last_uid: 0 }
+        Self { session: Some(session), key: config.inbox.clone(), config, store, folders, can_move, can_idle, uidvalidity: 0, last_uid: 0 }
+    }
+
+    /// Known in the database as `key` rather than by its inbox folder's name.
+    pub fn with_key(mut self, key: &str) -> Self {
+        self.key = key.to_string();
+        self
     }
 
     fn session(&mut self) -> Result<&mut ImapSession, MailboxError> {
@@ -144,15 +152,15 @@ impl MailSource for ImapSource<'_> {
     type Position = ImapPosition;
 
     fn mailbox(&self) -> &str {
-        &self.config.inbox
+        &self.key
     }
 
     async fn list_new(&mut self) -> Result<Vec<Listed<u32>>, MailboxError> {
-        let (limit, inbox, wire) = (self.timeout(), self.config.inbox.clone(), self.folders.inbox.clone());
+        let (limit, key, wire) = (self.timeout(), self.key.clone(), self.folders.inbox.clone());
         let session = self.session()?;
         let mailbox = timed(limit, "SELECT", session.select(&wire)).await.map_err(|e| in_folder(e, "SELECT", &wire))?;
         let uidvalidity = mailbox.uid_validity.ok_or(MailboxError::Unsupported("UIDVALIDITY"))?;
-        let last_uid = match self.store.mailbox_state(&inbox).await? {
+        let last_uid = match self.store.mailbox_state(&key).await? {
             Some((v, uid)) if v == uidvalidity => uid,
             Some((v, _)) => {
                 tracing::warn!(old = v, new = uidvalidity, "UIDVALIDITY changed; rescanning the mailbox (known mail is recognised by Message-ID)");
@@ -240,11 +248,11 @@ impl MailSource for ImapSource<'_> {
     }
 
     fn origin(&self, uid: &u32) -> MailOrigin {
-        MailOrigin { folder: self.config.inbox.clone(), validity: self.uidvalidity, uid: *uid }
+        MailOrigin { folder: self.key.clone(), validity: self.uidvalidity, uid: *uid }
     }
 
     fn position_after(&self, last: Option<&u32>) -> ImapPosition {
-        ImapPosition { folder: self.config.inbox.clone(), uidvalidity: self.uidvalidity, uid: last.copied().unwrap_or(self.last_uid) }
+        ImapPosition { folder: self.key.clone(), uidvalidity: self.uidvalidity, uid: last.copied().unwrap_or(self.last_uid) }
     }
 
     fn save_position<'b>(store: &'b Store, db: &'b mut Conn, at: &'b ImapPosition) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'b {

@@ -115,10 +115,10 @@ impl TokenSource {
     pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Option<Arc<TokenSource>>> {
         use crate::config::AuthMode;
         let Some(o) = &config.oauth2 else { return Ok(None) };
-        if config.imap.auth != AuthMode::Oauth2 && config.smtp.auth != AuthMode::Oauth2 {
+        if config.imap().auth != AuthMode::Oauth2 && config.smtp.auth != AuthMode::Oauth2 {
             return Ok(None);
         }
-        Ok(Some(Arc::new(Self::new(o, &config.imap.user)?)))
+        Ok(Some(Arc::new(Self::new(o, &config.imap().user)?)))
     }
 
     /// `mailbox` is the one Google's service account acts for unless `oauth2.mailbox` says.

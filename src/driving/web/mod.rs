@@ -81,7 +81,7 @@ impl Web {
             public_url: web.public_url(),
             behind_proxy: web.behind_proxy,
             session: Duration::from_secs(u64::from(web.session_hours) * 3600),
-            domain: config.organisation.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
+            domain: config.organisation().complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             wake,
             intake,
             clock: Clock::system(),

@@ -20,6 +20,7 @@ pub mod graph_server;
 pub mod oauth_idp;
 #[macro_use]
 mod sources;
+pub mod organisations;
 
 pub use sources::*;
 
@@ -273,6 +274,16 @@ impl World {
 /// wait for it) and `extra` appended.
 pub fn config_text(stack: &MailStack, complaints: &str, db_url: &str, dir: &Path, extra: &str) -> String {
     format!("{}\n[outbox]\npoll_interval_secs = 1\nmax_backoff_secs = 2\n{extra}\n", base_config_text(stack, complaints, db_url, dir))
+}
+
+/// [`config_text`] without `[organisation]` and `[imap]`: for `[[organisations]]` (see
+/// `organisations::Deployment`), appended after `extra`.
+pub fn config_text_without_organisation(stack: &MailStack, db_url: &str, dir: &Path, extra: &str) -> String {
+    format!(
+        "[database]\nurl = \"{db_url}\"\n\n[storage]\ndata_dir = \"{data}\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\ntls = \"none\"\ntimeout_secs = 10\n\n[outbox]\npoll_interval_secs = 1\nmax_backoff_secs = 2\n{extra}\n",
+        data = dir.join("data").display(),
+        smtp = stack.smtp_port,
+    )
 }
 
 /// The sections every configuration against `stack` has, with klachtd's defaults for the rest.
