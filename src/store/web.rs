@@ -238,7 +238,7 @@ impl Store {
 
     /// The row id of case `reference` and the key of its organisation; `Err(UnknownCase)` if
     /// there is no such case.
-    pub async fn case_organisation(&self, reference: &CaseRef) -> Result<(CaseId, String)> {
+    pub async fn case_and_organisation(&self, reference: &CaseRef) -> Result<(CaseId, String)> {
         sqlx::query_as("SELECT id, organisation FROM cases WHERE reference = $1")
             .bind(reference)
             .fetch_optional(self.reads())

@@ -137,8 +137,8 @@ async fn every_read_keeps_organisations_apart(db: Db) {
     assert_eq!(refs(day.due), ["WP-2026-0001", "WP-2026-0002"]);
 
     // Acting: only a handler of the case's organisation, whatever their role.
-    assert!(store.works_for_case("sam@dienst.test", store.case_organisation(&cref("KL-2026-0001")).await.unwrap().0).await.unwrap());
-    assert!(!store.works_for_case("ann@dienst.test", store.case_organisation(&cref("KL-2026-0002")).await.unwrap().0).await.unwrap());
+    assert!(store.works_for_case("sam@dienst.test", store.case_and_organisation(&cref("KL-2026-0001")).await.unwrap().0).await.unwrap());
+    assert!(!store.works_for_case("ann@dienst.test", store.case_and_organisation(&cref("KL-2026-0002")).await.unwrap().0).await.unwrap());
     assert!(!store.may_act_on(&cref("KL-2026-0002"), "ann@dienst.test").await.unwrap(), "assigned, but of another organisation");
     assert!(!store.may_act_on(&cref("WP-2026-0001"), "kim@dienst.test").await.unwrap());
     assert!(store.may_act_on(&cref("WP-2026-0001"), "wim@dienst.test").await.unwrap());

@@ -69,7 +69,7 @@ impl Actions {
     /// that does not exist, and the refusal (`what` was asked, by `actor`) is in its history.
     pub async fn within(&self, organisation: Option<&OrganisationKey>, reference: &CaseRef, actor: &str, what: &str) -> Result<(), StoreError> {
         let Some(organisation) = organisation else { return Ok(()) };
-        let (case_id, of) = self.store.case_organisation(reference).await?;
+        let (case_id, of) = self.store.case_and_organisation(reference).await?;
         if of == organisation.as_str() {
             return Ok(());
         }

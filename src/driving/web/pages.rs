@@ -117,7 +117,7 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
             web.store.thread(case_id).await?,
             web.store.handlers().await?,
             web.store.may_act_on(&reference, &session.user.email).await?,
-            web.store.case_organisation(&reference).await?,
+            web.store.case_and_organisation(&reference).await?,
         ))
     }
     .await
