@@ -559,6 +559,7 @@ pub mod corrections;
 mod error;
 mod graph;
 mod handlers;
+pub mod instances;
 mod intake;
 mod mail_classes;
 mod mailbox;
