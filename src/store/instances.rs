@@ -76,8 +76,8 @@ impl Store {
         if gone == 0 {
             return Ok(None);
         }
-        let mut settled = Settled::default();
-        settled.mailboxes = sqlx::query("DELETE FROM mailbox_leases WHERE holder = $1").bind(dead).execute(&mut *tx).await?.rows_affected();
+        let mailboxes = sqlx::query("DELETE FROM mailbox_leases WHERE holder = $1").bind(dead).execute(&mut *tx).await?.rows_affected();
+        let mut settled = Settled { mailboxes, ..Settled::default() };
         let handed: Vec<(i64, String, i64)> = sqlx::query_as(
             "SELECT id, handed_on, handed_seq FROM outbox WHERE status = 'pending' AND claimed_by = $1 AND handed_on IS NOT NULL AND handed_seq IS NOT NULL",
         )
