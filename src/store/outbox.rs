@@ -59,18 +59,26 @@ impl Store {
     /// [`crate::domain::leases::settle_handed`]. False when the claim is no longer ours (a peer
     /// took it over): then it must not be sent. Only where several instances can share the
     /// outbox (PostgreSQL); a single instance (SQLite) has its journal.
+    ///
+    /// Committed without waiting for the WAL flush (`synchronous_commit = off`): peers see it at
+    /// once, and only a crash of the database server itself within a fraction of a second could
+    /// lose it. Waiting for the flush cost 4 ms a mail on this machine, more than the SMTP
+    /// transaction itself; without it, well under 1 ms.
     pub async fn hand_over(&self, item: &OutboxItem, worker: &str, slot: &str, seq: i64) -> Result<bool> {
         if self.backend != super::Backend::Postgres {
             return Ok(true);
         }
+        let mut tx = self.begin().await?;
+        sqlx::raw_sql("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         let n = sqlx::query("UPDATE outbox SET handed_on = $1, handed_seq = $2 WHERE id = $3 AND claimed_by = $4 AND status = 'pending'")
             .bind(slot)
             .bind(seq)
             .bind(item.id)
             .bind(worker)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        tx.commit().await?;
         Ok(n == 1)
     }
 }

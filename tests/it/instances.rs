@@ -77,6 +77,18 @@ async fn a_dead_instances_outbox_is_settled_once_by_one_peer() {
     assert!(live_ids.contains("live:2:0") && !live_ids.contains("dead:1:0") && dead_ids.is_empty());
 }
 
+/// The instances under test: killed when the test ends, also when it fails.
+struct Instances(Vec<Child>);
+
+impl Drop for Instances {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn spawn(config: &std::path::Path, log: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_klachtd"))
         .args(["--config", config.to_str().unwrap(), "run"])
@@ -111,7 +123,7 @@ async fn killing_the_lease_holder_mid_intake_loses_nothing_and_sends_little_twic
     }
     let config = w.dir.path().join("klachtd.toml");
     std::fs::write(&config, config_text(w.stack, &w.complaints, &w.db.url, w.dir.path(), &extra)).unwrap();
-    let mut children: Vec<Child> = (0..3).map(|i| spawn(&config, &w.dir.path().join(format!("klachtd-{i}.log")))).collect();
+    let mut children = Instances((0..3).map(|i| spawn(&config, &w.dir.path().join(format!("klachtd-{i}.log")))).collect());
     let store = w.store().await;
     let started = Instant::now();
     // Mid-intake: some cases registered, not all, and the holder sending acknowledgements.
@@ -128,8 +140,8 @@ async fn killing_the_lease_holder_mid_intake_loses_nothing_and_sends_little_twic
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
     let pid: u32 = dead.split(':').nth(1).unwrap().parse().unwrap();
-    let victim = children.iter().position(|c| c.id() == pid).expect("the holder is one of ours");
-    let mut victim = children.remove(victim);
+    let victim = children.0.iter().position(|c| c.id() == pid).expect("the holder is one of ours");
+    let mut victim = children.0.remove(victim);
     victim.kill().unwrap();
     let killed = Instant::now();
     victim.wait().unwrap();
@@ -153,7 +165,7 @@ async fn killing_the_lease_holder_mid_intake_loses_nothing_and_sends_little_twic
     for s in &senders {
         eventually("acknowledgement delivered", WAIT, || async { (!w.stack.messages(s, "INBOX").await.is_empty()).then_some(()) }).await;
     }
-    for mut c in children {
+    for c in &mut children.0 {
         assert!(Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap().success());
         c.wait().unwrap();
     }
