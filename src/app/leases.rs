@@ -252,8 +252,8 @@ impl Leases {
         for mailbox in mailboxes {
             self.release(&mailbox).await;
         }
-        if let Err(e) = self.store.remove_instance(&self.id).await {
-            tracing::warn!(error = %e, "cannot remove this instance from the database; peers settle it when its lease runs out");
+        if let Err(e) = self.store.retire_instance(&self.id).await {
+            tracing::warn!(error = %e, "cannot retire this instance in the database; peers settle it when its lease runs out");
         }
     }
 

@@ -44,9 +44,11 @@ impl Store {
         Ok(())
     }
 
-    /// Removes instance `id` (a clean shutdown: it gave back what it held).
-    pub async fn remove_instance(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM instances WHERE id = $1").bind(id).execute(&self.pool).await?;
+    /// Ends instance `id` (a clean shutdown): it counts as dead at once, and the next look of a
+    /// peer (or of the next start) settles whatever it still left, such as a mail accepted by
+    /// the SMTP server that the database could not record before the stop.
+    pub async fn retire_instance(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE instances SET seen_until = 0 WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }
 

@@ -182,7 +182,7 @@ impl Store {
     /// transaction, so a crash cannot mark the letter and lose the notice.
     pub async fn outbox_undeliverable(&self, item: &OutboxItem, error: &str, notice: Option<&OutgoingMail>) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE outbox SET status = 'undeliverable', last_error = $1, claimed_until = 0 WHERE id = $2 AND status = 'pending'")
+        sqlx::query("UPDATE outbox SET status = 'undeliverable', last_error = $1, claimed_until = 0, handed_on = NULL, handed_seq = NULL WHERE id = $2 AND status = 'pending'")
             .bind(error)
             .bind(item.id)
             .execute(&mut *tx)
@@ -223,7 +223,7 @@ impl Store {
             ids
         };
         for (id, case_id) in &ids {
-            sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, claimed_until = 0 WHERE id = $2")
+            sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, claimed_until = 0, handed_on = NULL, handed_seq = NULL WHERE id = $2")
                 .bind(now())
                 .bind(id)
                 .execute(&mut *tx)
