@@ -159,8 +159,14 @@ impl Leases {
         let (mut live, _) = self.store.instances().await?;
         live.insert(self.id.clone());
         let mut leases = self.store.mailbox_leases().await?;
-        for holding in leases.values_mut() {
-            holding.expired |= holder_is_gone(&holding.holder, &self.id);
+        // A process on this machine that is gone (a crash, then a restart) may still count as
+        // alive for a while: its leases are taken over from it by name, at once.
+        let mut gone = BTreeMap::new();
+        for (mailbox, holding) in leases.iter_mut() {
+            if holder_is_gone(&holding.holder, &self.id) {
+                holding.expired = true;
+                gone.insert(mailbox.clone(), holding.holder.clone());
+            }
         }
         let mailboxes: BTreeSet<String> = served.keys().cloned().collect();
         let plan = plan(&self.id, &mailboxes, &leases, &live);
@@ -170,7 +176,12 @@ impl Leases {
             states.insert(mailbox.clone(), if held { LeaseState::Held } else { LeaseState::NotHeld });
         }
         for mailbox in &plan.take {
-            if self.store.hold_mailbox(mailbox, &self.id, served[mailbox].hold).await? {
+            let hold = served[mailbox].hold;
+            let taken = match gone.get(mailbox) {
+                Some(old) => self.store.take_over_mailbox(mailbox, old, &self.id, hold).await?,
+                None => self.store.hold_mailbox(mailbox, &self.id, hold).await?,
+            };
+            if taken {
                 tracing::info!(mailbox = %mailbox, "taking this mailbox in");
                 states.insert(mailbox.clone(), LeaseState::Held);
             }
@@ -290,5 +301,60 @@ mod tests {
         assert!(holder_is_gone("host-a:4294967295:0", &ours), "no such process");
         assert!(!holder_is_gone("host-b:4294967295:0", &ours), "another machine: wait for its lease to run out");
         assert!(!holder_is_gone("garbage", &ours));
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/klachtd.db", dir.path().display()), 1).await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_crashed_predecessor_on_this_machine_loses_its_mailbox_at_once() {
+        let (_dir, store) = store().await;
+        // Killed a moment ago: its beat still counts, its lease runs for minutes.
+        let old = "host-a:4294967295:0";
+        store.beat_instance(old, "host-a", 4294967295, now(), now() + 20).await.unwrap();
+        assert!(store.hold_mailbox("INBOX", old, Duration::from_secs(600)).await.unwrap());
+        let leases = Leases::new(store.clone(), "host-a", Duration::from_secs(30));
+        leases.beat().await.unwrap();
+        assert!(!leases.at_safe_point("INBOX", Duration::from_secs(600)).await.unwrap());
+        leases.balance().await.unwrap();
+        assert_eq!(leases.state("INBOX"), LeaseState::Held);
+        assert_eq!(store.mailbox_holder("INBOX").await.unwrap().as_deref(), Some(leases.id()));
+        assert!(leases.at_safe_point("INBOX", Duration::from_secs(600)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_live_peers_mailbox_is_left_alone_and_a_surplus_given_up_at_a_safe_point() {
+        let (_dir, store) = store().await;
+        let peer = "host-b:1:0";
+        store.beat_instance(peer, "host-b", 1, now(), now() + 20).await.unwrap();
+        let leases = Leases::new(store.clone(), "host-a", Duration::from_secs(30));
+        leases.beat().await.unwrap();
+        for mailbox in ["a", "b"] {
+            leases.at_safe_point(mailbox, Duration::from_secs(600)).await.unwrap();
+        }
+        // Two live instances, two mailboxes: a share of one each, so one is taken.
+        leases.balance().await.unwrap();
+        let held: Vec<&str> = ["a", "b"].into_iter().filter(|m| leases.state(m) == LeaseState::Held).collect();
+        assert_eq!(held.len(), 1, "its share of two mailboxes between two instances");
+        // The peer takes the other.
+        let other = if held[0] == "a" { "b" } else { "a" };
+        assert!(store.hold_mailbox(other, peer, Duration::from_secs(600)).await.unwrap());
+        leases.balance().await.unwrap();
+        assert_eq!(leases.state(other), LeaseState::NotHeld, "a live peer's lease is left alone");
+        assert_eq!(leases.state(held[0]), LeaseState::Held);
+        store.release_mailbox(other, peer).await.unwrap();
+        leases.balance().await.unwrap();
+        assert_eq!(leases.state(other), LeaseState::NotHeld, "the peer has room: ours keeps its share");
+        // Ours holds both (say, the peer was away); the peer is back with none: one is given up,
+        // at the intake's safe point.
+        assert!(store.hold_mailbox(other, leases.id(), Duration::from_secs(600)).await.unwrap());
+        leases.balance().await.unwrap();
+        let giving: Vec<&str> = ["a", "b"].into_iter().filter(|m| leases.state(m) == LeaseState::GiveUp).collect();
+        assert_eq!(giving.len(), 1);
+        assert!(!leases.at_safe_point(giving[0], Duration::from_secs(600)).await.unwrap());
+        assert_eq!(store.mailbox_holder(giving[0]).await.unwrap(), None, "given up, for the peer");
     }
 }
