@@ -169,6 +169,12 @@ impl OutboxWorker {
         if !self.record_unrecorded().await {
             return false;
         }
+        // Nothing in flight and every accepted mail recorded: a hand-over left now is a failure
+        // the database could not take (see `Store::clear_hand_overs`).
+        if let Err(e) = self.store.clear_hand_overs(&self.worker_id).await {
+            tracing::warn!(error = %e, "outbox: database unavailable");
+            return false;
+        }
         if let Err(e) = self.store.scrub_expired_sign_in_links().await {
             tracing::warn!(error = %e, "outbox: cannot clear expired sign-in links");
         }

@@ -83,6 +83,24 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Clears `worker`'s own hand-overs of mails still pending, when none of its mails is in
+    /// flight and every accepted one is recorded: what is left is a mail whose failure could
+    /// not be recorded (the database was away), which is then tried again as a failed one is,
+    /// once its claim runs out, instead of waiting for the instance to stop.
+    pub async fn clear_hand_overs(&self, worker: &str) -> Result<u64> {
+        if self.backend != super::Backend::Postgres {
+            return Ok(0);
+        }
+        let n = sqlx::query("UPDATE outbox SET handed_on = NULL, handed_seq = NULL WHERE claimed_by = $1 AND status = 'pending' AND handed_on IS NOT NULL")
+            .bind(worker)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+}
+
 /// Records accepted mails in `tx` (see [`Store::outbox_sent_many`]).
 pub(super) async fn record_sent_all(tx: &mut sqlx::Transaction<'static, sqlx::Any>, sent: &[Sent]) -> Result<()> {
     // Each mail's own row (its reply is its own), then the deadlines met and the cases'
