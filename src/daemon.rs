@@ -11,6 +11,7 @@ use tokio::sync::{watch, Notify};
 use crate::app::clock::Clock;
 use crate::app::health::{Health, Loop};
 use crate::app::intake::Intake;
+use crate::app::leases::Leases;
 use crate::app::outbox::{OutboxWorker, WorkerOptions};
 use crate::app::reminders::ReminderService;
 use crate::app::settings::{Settings, SharedSettings};
@@ -121,6 +122,7 @@ async fn imap_mailboxes(
     tokens: Option<Arc<crate::driven::oauth::TokenSource>>,
     store: &Store,
     health: &Arc<Health>,
+    leases: &Arc<Leases>,
 ) -> anyhow::Result<Vec<Mailbox>> {
     let mut workers = Vec::new();
     for m in config.mailboxes() {
@@ -128,7 +130,7 @@ async fn imap_mailboxes(
         let tls = crate::driven::tls::client_config(m.imap.ca_file.as_deref())?;
         let imap_tokens = tokens.clone().filter(|_| m.imap.auth == crate::config::AuthMode::Oauth2);
         let worker =
-            MailboxWorker::new(m.imap.clone(), tls, store.clone(), Arc::new(own), health.clone(), &hostname()).with_key(&m.key).with_tokens(imap_tokens);
+            MailboxWorker::new(m.imap.clone(), tls, store.clone(), Arc::new(own), health.clone(), leases.clone()).with_key(&m.key).with_tokens(imap_tokens);
         let first_session = Some(worker.connect().await?);
         workers.push(Mailbox::Imap(worker, first_session));
     }
@@ -148,6 +150,8 @@ pub struct Daemon {
     health: Arc<Health>,
     /// The handlers' web workspace, when `[web]` is configured.
     web: Option<(tokio::net::TcpListener, Arc<crate::driving::web::Web>)>,
+    /// This instance among the others on the database.
+    leases: Arc<Leases>,
 }
 
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
@@ -198,15 +202,17 @@ impl Daemon {
         let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation().complaints_address));
+        let leases = Arc::new(Leases::new(store.clone(), &hostname(), Duration::from_secs(config.service.lease_secs)));
+        leases.beat().await.context("cannot register this instance in the database")?;
         let graph = graph_client(config).await?;
         let mailboxes = match (&graph, &config.graph) {
             (Some(client), Some(g)) if config.reads_graph() => {
-                let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), &hostname());
+                let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), leases.clone());
                 // A refusal only an administrator can fix is one line and exit 78 (`GraphError::is_permanent`).
                 let folders = worker.prepare().await?;
                 vec![Mailbox::Graph(worker, Some(folders))]
             }
-            _ => imap_mailboxes(config, &intake, tokens.clone(), &store, &health).await?,
+            _ => imap_mailboxes(config, &intake, tokens.clone(), &store, &health, &leases).await?,
         };
         health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
         let transport: Arc<dyn crate::app::outbox::Transport> = match (&graph, &config.graph) {
@@ -226,7 +232,8 @@ impl Daemon {
         let options = WorkerOptions {
             poll_interval: Duration::from_secs(config.outbox.poll_interval_secs),
             max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
-            worker_id: format!("{}-{}", hostname(), std::process::id()),
+            // The instance's name: a peer settles its claims by it when it dies.
+            worker_id: leases.id().to_string(),
         };
         let outbox = OutboxWorker::new(store.clone(), transport, actions.clone(), settings.clone(), health.clone(), journal, options).with_wake(wake.clone());
         let web = match &config.web {
@@ -237,7 +244,7 @@ impl Daemon {
             }
             None => None,
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailboxes, outbox, health, web })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailboxes, outbox, health, web, leases })
     }
 
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
@@ -263,6 +270,8 @@ impl Daemon {
         let notifier = Arc::new(Notifier::from_env());
         self.health.beat(Loop::Mailbox);
         self.health.beat(Loop::Outbox);
+        let beats = tokio::spawn(self.leases.clone().beat_loop());
+        let balance = tokio::spawn(self.leases.clone().balance_loop(shutdown.clone()));
         let clock = self.outbox.clock().clone();
         let outbox = tokio::spawn(self.outbox.run(shutdown.clone()));
         if let Some(addr) = self.config.service.metrics_listen {
@@ -319,6 +328,10 @@ impl Daemon {
         outbox.await.context("outbox worker panicked")?;
         reminders.await.context("reminder worker panicked")?;
         retention.await.context("retention worker panicked")?;
+        // What this instance held is given back: it leaves the database.
+        balance.await.context("lease worker panicked")?;
+        beats.abort();
+        self.leases.leave().await;
         if let Some(web) = web {
             match tokio::time::timeout(Duration::from_secs(10), web).await {
                 Ok(Ok(Err(e))) => tracing::warn!(error = %e, "web workspace ended with an error"),
@@ -393,7 +406,7 @@ impl Reloader {
     }
 }
 
-/// For the outbox's `claimed_by` column (diagnostics only; the lease itself needs no names).
+/// This machine's name, in the instance's name (see `Leases`).
 /// Under `ProcSubset=pid` /proc/sys is hidden, hence /etc/hostname as a second source.
 fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod clock;
 pub mod health;
 pub mod intake;
+pub mod leases;
 pub mod messages;
 pub mod outbox;
 pub mod reminders;

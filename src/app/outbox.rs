@@ -67,6 +67,10 @@ pub struct OutboxWorker {
     /// Held while accepted mails are being recorded: the journal is emptied only when nothing
     /// noted in it is on its way into the database.
     recording: tokio::sync::Mutex<()>,
+    /// Runs of `deliver_due` so far, and mails handed over so far: a sender slot's name and a
+    /// handed mail's sequence number (see `Store::hand_over`).
+    runs: std::sync::atomic::AtomicU64,
+    handed: std::sync::atomic::AtomicI64,
 }
 
 /// How often the outbox looks for due mail and how long it waits at most between attempts at
@@ -104,6 +108,8 @@ impl OutboxWorker {
             journal,
             unrecorded: Default::default(),
             recording: Default::default(),
+            runs: Default::default(),
+            handed: std::sync::atomic::AtomicI64::new(1),
         }
     }
 
@@ -163,11 +169,21 @@ impl OutboxWorker {
         if !self.record_unrecorded().await {
             return false;
         }
+        // Nothing in flight and every accepted mail recorded: a hand-over left now is a failure
+        // the database could not take (see `Store::clear_hand_overs`).
+        if let Err(e) = self.store.clear_hand_overs(&self.worker_id).await {
+            tracing::warn!(error = %e, "outbox: database unavailable");
+            return false;
+        }
         if let Err(e) = self.store.scrub_expired_sign_in_links().await {
             tracing::warn!(error = %e, "outbox: cannot clear expired sign-in links");
         }
         let stop = std::sync::atomic::AtomicBool::new(false);
-        let senders = futures::future::join_all((0..CONNECTIONS).map(|_| self.deliver_claimed(shutdown, &stop))).await;
+        // Each sender is a slot with one mail in flight at a time; a slot of its own each run,
+        // as a run ends at the first failure (see `Store::hand_over`).
+        let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let slots: Vec<String> = (0..CONNECTIONS).map(|k| format!("{}#{run}.{k}", self.worker_id)).collect();
+        let senders = futures::future::join_all(slots.iter().map(|slot| self.deliver_claimed(shutdown, &stop, slot))).await;
         // The run of mails is over; the next one logs in afresh (with a current token, under
         // OAuth).
         self.transport.close_idle().await;
@@ -178,7 +194,7 @@ impl OutboxWorker {
     /// One sender of `deliver_due`: claims and sends until nothing is due, the server fails, or
     /// shutdown. `stop` tells the others that the server (or the database) failed. Returns
     /// whether it attempted anything.
-    async fn deliver_claimed(&self, shutdown: &watch::Receiver<bool>, stop: &std::sync::atomic::AtomicBool) -> bool {
+    async fn deliver_claimed(&self, shutdown: &watch::Receiver<bool>, stop: &std::sync::atomic::AtomicBool, slot: &str) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let mut any = false;
         let lease = lease_for(self.transport.send_timeout());
@@ -208,7 +224,7 @@ impl OutboxWorker {
                     self.release(std::iter::once(item).chain(items.by_ref())).await;
                     break;
                 }
-                if !self.send_one(item).await {
+                if !self.send_one(item, slot).await {
                     self.release(items.by_ref()).await;
                     stop.store(true, Relaxed);
                     break;
@@ -220,10 +236,26 @@ impl OutboxWorker {
         }
     }
 
-    /// Sends one claimed mail; `false` means stop sending for now (the server seems down, or
-    /// accepted mail cannot be recorded).
+    /// Sends one claimed mail on sender slot `slot`; `false` means stop sending for now (the
+    /// server seems down, or the database cannot record what happened).
     #[tracing::instrument(name = "send", skip_all, fields(outbox_id = item.id, kind = %item.mail.kind, attempt = item.attempts))]
-    async fn send_one(&self, item: OutboxItem) -> bool {
+    async fn send_one(&self, item: OutboxItem, slot: &str) -> bool {
+        // Where instances share the outbox, recorded before the server gets the mail: should
+        // this instance die, a peer knows what it may have handed (see `Store::settle_instance`).
+        let seq = self.handed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.store.hand_over(&item, &self.worker_id, slot, seq).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("a peer took this mail over; not sent here");
+                return true;
+            }
+            Err(e) => {
+                Health::count(&self.health.errors_database, 1);
+                tracing::warn!(error = %e, "outbox: database unavailable");
+                self.release(std::iter::once(item)).await;
+                return false;
+            }
+        }
         match self.transport.send(&item).await {
             Ok(reply) => {
                 let waiting = {
@@ -253,7 +285,10 @@ impl OutboxWorker {
                 if let Err(e) = self.actions.mail_undeliverable(&item, &error).await {
                     // Still pending: the next attempt meets the same refusal and tries again.
                     tracing::warn!("outbox: cannot record an undeliverable mail: {e:#}");
-                    let _ = self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await;
+                    if self.store.outbox_failed(&item, &error, now() + backoff(item.attempts, self.max_backoff).as_secs() as i64).await.is_err() {
+                        // Its hand-over stays recorded: this slot ends here (see `Store::hand_over`).
+                        return false;
+                    }
                 }
                 // The notice to the handler is in the queue now; the server itself is up.
                 true
@@ -265,6 +300,7 @@ impl OutboxWorker {
                 tracing::warn!(retry_in_secs = wait.as_secs(), %error, "mail not sent; will retry");
                 // Stored redacted too: `cases show` and `status` display it.
                 if let Err(e) = self.store.outbox_failed(&item, &error, now() + wait.as_secs() as i64).await {
+                    // Its hand-over stays recorded; the slot ends here anyway (false below).
                     tracing::warn!(error = %e, "outbox: cannot record failure");
                 }
                 // The server is likely down: do not hammer it with the rest of the queue.

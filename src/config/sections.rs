@@ -204,11 +204,19 @@ pub struct Service {
     pub log_format: LogFormat,
     /// Serve Prometheus metrics on this address (loopback), e.g. "127.0.0.1:9187".
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long an instance counts as alive after its last heartbeat (sent every third of it):
+    /// a dead instance's mailboxes and letters in flight are taken over within this time.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+}
+
+fn default_lease_secs() -> u64 {
+    30
 }
 
 impl Default for Service {
     fn default() -> Self {
-        Self { log_format: default_log_format(), metrics_listen: None }
+        Self { log_format: default_log_format(), metrics_listen: None, lease_secs: default_lease_secs() }
     }
 }
 

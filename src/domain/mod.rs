@@ -12,6 +12,7 @@ pub mod forwarded;
 pub mod history;
 pub mod ical;
 pub mod inbound;
+pub mod leases;
 pub mod mail_actions;
 pub mod message_id;
 pub mod mime;

@@ -121,9 +121,9 @@ pub struct MailboxWorker {
 const STANDBY_RETRY: Duration = Duration::from_secs(30);
 
 impl MailboxWorker {
-    /// `host` names this machine in the mailbox lease.
-    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
-        let intake = MailboxIntake::new(intake, store.clone(), health.clone(), host, lease(&config), config.max_message_bytes);
+    /// `leases` holds the mailbox's lease for this instance.
+    pub fn new(config: Imap, tls: Arc<ClientConfig>, store: Store, intake: Arc<Intake>, health: Arc<Health>, leases: Arc<crate::app::leases::Leases>) -> Self {
+        let intake = MailboxIntake::new(intake, store.clone(), health.clone(), leases, lease(&config), config.max_message_bytes);
         Self { key: config.inbox.clone(), config, tls, store, intake, health, tokens: None }
     }
 

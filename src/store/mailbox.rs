@@ -61,29 +61,44 @@ impl Store {
     // ---- intake ------------------------------------------------------------------------
 
     /// Takes or renews the lease on `folder` for `holder`: granted when nobody holds it, the
-    /// holder renews it, or the last holder's lease ran out. One statement, so of two instances
-    /// asking at once one wins.
+    /// holder renews it, the last holder's lease ran out, or the last holder is an instance
+    /// that stopped beating (see `store::instances`). One statement (a compare-and-set), so of
+    /// two instances asking at once one wins.
     pub async fn hold_mailbox(&self, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
-        self.hold_mailbox_on(&mut *self.connection().await?, folder, holder, lease).await
-    }
-
-    /// [`hold_mailbox`](Self::hold_mailbox) on `conn`: renewed in the intake's batch, the lease
-    /// is seen held (or lost) together with that batch's mails.
-    pub async fn hold_mailbox_on(&self, conn: &mut Conn, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
         let t = now();
         let n = sqlx::query(
             "INSERT INTO mailbox_leases (folder, holder, held_until) VALUES ($1, $2, $3)
              ON CONFLICT (folder) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until
-             WHERE mailbox_leases.holder = excluded.holder OR mailbox_leases.held_until < $4",
+             WHERE mailbox_leases.holder = excluded.holder OR mailbox_leases.held_until < $4
+                OR EXISTS (SELECT 1 FROM instances i WHERE i.id = mailbox_leases.holder AND i.seen_until < $4)",
         )
         .bind(folder)
         .bind(holder)
         .bind(t + lease.as_secs() as i64)
         .bind(t)
-        .execute(&mut *conn)
+        .execute(&self.pool)
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    /// Renews `holder`'s lease on `folder` on `conn` (the intake's batch: the lease is seen
+    /// held, or lost, together with that batch's mails). Never takes it: false when another
+    /// instance holds it or it was given up.
+    pub async fn renew_mailbox_on(&self, conn: &mut Conn, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
+        let n = sqlx::query("UPDATE mailbox_leases SET held_until = $1 WHERE folder = $2 AND holder = $3")
+            .bind(now() + lease.as_secs() as i64)
+            .bind(folder)
+            .bind(holder)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// [`renew_mailbox_on`](Self::renew_mailbox_on) on a connection of its own.
+    pub async fn renew_mailbox(&self, folder: &str, holder: &str, lease: Duration) -> Result<bool> {
+        self.renew_mailbox_on(&mut *self.connection().await?, folder, holder, lease).await
     }
 
     /// Who holds the lease on `folder`, if anyone.

@@ -40,6 +40,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015", "procedure"),
     migration!(16, "0016", "web_reads"),
     migration!(17, "0017", "organisations"),
+    migration!(19, "0019", "instances"),
     migration!(21, "0021", "organisation_reads"),
 ];
 

@@ -562,6 +562,7 @@ pub mod corrections;
 mod error;
 mod graph;
 mod handlers;
+pub mod instances;
 mod intake;
 mod mail_classes;
 mod mailbox;

@@ -17,6 +17,7 @@ mod e2e;
 mod graph;
 mod hearing;
 mod imap_servers;
+mod instances;
 mod letters;
 mod mail_classes;
 mod oauth;

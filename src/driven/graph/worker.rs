@@ -28,10 +28,17 @@ pub struct GraphWorker {
 }
 
 impl GraphWorker {
-    /// `host` names this machine in the mailbox lease.
-    pub fn new(config: Graph, client: Arc<GraphClient>, store: Store, intake: Arc<Intake>, health: Arc<Health>, host: &str) -> Self {
+    /// `leases` holds the mailbox's lease for this instance.
+    pub fn new(
+        config: Graph,
+        client: Arc<GraphClient>,
+        store: Store,
+        intake: Arc<Intake>,
+        health: Arc<Health>,
+        leases: Arc<crate::app::leases::Leases>,
+    ) -> Self {
         let lease = config.timeout() * 4 + Duration::from_secs(config.max_message_bytes >> 20) + Duration::from_secs(60);
-        let intake = MailboxIntake::new(intake, store.clone(), health.clone(), host, lease, config.max_message_bytes);
+        let intake = MailboxIntake::new(intake, store.clone(), health.clone(), leases, lease, config.max_message_bytes);
         Self { config, client, store, intake, health }
     }
 

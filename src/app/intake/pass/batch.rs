@@ -172,7 +172,8 @@ impl MailboxIntake {
             return Ok(true);
         }
         let mut tx = self.store.transaction().await?;
-        if !self.store.hold_mailbox_on(&mut tx, &pass.mailbox, &self.holder, self.lease).await? {
+        let ours = self.leases.state(&pass.mailbox) == crate::app::leases::LeaseState::Held;
+        if !ours || !self.store.renew_mailbox_on(&mut tx, &pass.mailbox, self.leases.id(), self.lease).await? {
             tx.rollback().await?;
             return Ok(false);
         }

@@ -73,8 +73,8 @@ pub struct MailboxIntake {
     store: Store,
     health: Arc<Health>,
     failures: Failures,
-    /// This instance in the mailbox lease: `HOST:PID:N` (N tells daemons in one process apart).
-    holder: String,
+    /// This instance among the others: the mailbox leases (see [`crate::app::leases`]).
+    leases: Arc<crate::app::leases::Leases>,
     /// How long the lease lasts: longer than the longest one mail can take.
     lease: Duration,
     /// Mail larger than this is quarantined unread.
@@ -97,12 +97,17 @@ struct Pass<'a, S: MailSource> {
 }
 
 impl MailboxIntake {
-    /// `host` names this machine in the mailbox lease; `lease` must outlast the longest one
-    /// mail can take (it is renewed before each).
-    pub fn new(intake: Arc<Intake>, store: Store, health: Arc<Health>, host: &str, lease: Duration, max_message_bytes: u64) -> Self {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let holder = format!("{host}:{}:{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        Self { intake, store, health, failures: Failures::default(), holder, lease, max_message_bytes }
+    /// `leases` holds the mailbox's lease for this instance; one renewal lasts `lease`, which
+    /// must outlast the longest one mail can take (it is renewed before each batch).
+    pub fn new(
+        intake: Arc<Intake>,
+        store: Store,
+        health: Arc<Health>,
+        leases: Arc<crate::app::leases::Leases>,
+        lease: Duration,
+        max_message_bytes: u64,
+    ) -> Self {
+        Self { intake, store, health, failures: Failures::default(), leases, lease, max_message_bytes }
     }
 
     /// Processes every mail that arrived since the saved position; stops taking new mail as

@@ -1,5 +1,5 @@
-//! A mailbox served: passes, and waits for mail in between; the mailbox lease, which lets one
-//! instance at a time take mail in.
+//! A mailbox served: passes, and waits for mail in between, while this instance holds the
+//! mailbox's lease (see [`crate::app::leases`]), which lets one instance at a time take mail in.
 
 use std::time::Duration;
 
@@ -28,7 +28,9 @@ impl MailboxIntake {
         on_pass: &mut (dyn FnMut() + Send),
     ) -> Result<(), PassError<S::Error>> {
         let mut was_standby = false;
+        let mut leases_changed = self.leases.subscribe();
         loop {
+            leases_changed.borrow_and_update();
             self.health.beat(Loop::Mailbox);
             // What the source announced before this pass is covered by it.
             source.announced();
@@ -46,8 +48,12 @@ impl MailboxIntake {
                 break;
             }
             if report.standby {
-                self.health.sleep_beating(Loop::Mailbox, waits.standby, shutdown).await;
-            } else if !more && self.wait(source, waits.for_mail, shutdown).await? == Waited::Shutdown {
+                // Until the lease is ours (or the next look, should a change be missed).
+                tokio::select! {
+                    _ = self.health.sleep_beating(Loop::Mailbox, waits.standby, shutdown) => {}
+                    _ = leases_changed.changed() => {}
+                }
+            } else if !more && self.wait(source, self.wait_limit(waits.for_mail), shutdown).await? == Waited::Shutdown {
                 break;
             }
             if *shutdown.borrow() {
@@ -55,6 +61,17 @@ impl MailboxIntake {
             }
         }
         Ok(())
+    }
+
+    /// How long to wait for mail at most: where instances share the mailboxes, a pass (a safe
+    /// point to give the mailbox up, see `Leases::at_safe_point`) at least every third of the
+    /// lease time, so a mailbox to be given up is given up promptly.
+    fn wait_limit(&self, for_mail: Duration) -> Duration {
+        if self.store.is_shared() {
+            for_mail.min(self.leases.interval())
+        } else {
+            for_mail
+        }
     }
 
     /// Waits for mail, beating and keeping the lease meanwhile.
@@ -69,7 +86,9 @@ impl MailboxIntake {
                 _ = beat.tick() => {
                     self.health.beat(Loop::Mailbox);
                     // A database that is away shows at the next pass.
-                    let _ = self.store.hold_mailbox(&mailbox, &self.holder, self.lease).await;
+                    if self.leases.state(&mailbox) == crate::app::leases::LeaseState::Held {
+                        let _ = self.store.renew_mailbox(&mailbox, self.leases.id(), self.lease).await;
+                    }
                 }
             }
         };
@@ -100,51 +119,16 @@ impl MailboxIntake {
         }
     }
 
-    /// Takes or renews the lease on `mailbox`. Several instances on one database share the
-    /// mailbox: one takes mail in at a time, so no mail is fetched and moved twice (two
-    /// concurrent MOVEs of one mail can leave two copies). The lease of an instance on this
-    /// machine whose process is gone (a crash, then a restart) is taken over at once.
+    /// Whether to take mail in from `mailbox` now (see `Leases::at_safe_point`). Several
+    /// instances on one database share the mailboxes: one takes a mailbox's mail in at a time,
+    /// so no mail is fetched and moved twice (two concurrent MOVEs of one mail can leave two
+    /// copies).
     pub(super) async fn hold_mailbox(&self, mailbox: &str) -> Result<bool, crate::store::StoreError> {
-        if self.store.hold_mailbox(mailbox, &self.holder, self.lease).await? {
-            return Ok(true);
-        }
-        match self.store.mailbox_holder(mailbox).await? {
-            Some(old) if holder_is_gone(&old, &self.holder) => {
-                tracing::info!("taking over the mailbox from an instance on this machine that no longer runs");
-                self.store.take_over_mailbox(mailbox, &old, &self.holder, self.lease).await
-            }
-            _ => Ok(false),
-        }
+        self.leases.at_safe_point(mailbox, self.lease).await
     }
 
     /// Gives up the lease on `mailbox` (at shutdown), so that another instance takes over at once.
     pub async fn release(&self, mailbox: &str) {
-        if let Err(e) = self.store.release_mailbox(mailbox, &self.holder).await {
-            tracing::warn!(error = %e, "cannot give up the mailbox lease; another instance takes over when it runs out");
-        }
-    }
-}
-
-/// Whether lease holder `old` (`HOST:PID:N`) was a process on this machine (the host of `ours`)
-/// that no longer runs.
-fn holder_is_gone(old: &str, ours: &str) -> bool {
-    let (mut old, mut ours) = (old.split(':'), ours.split(':'));
-    let (Some(host), Some(pid)) = (old.next(), old.next()) else { return false };
-    let (Some(our_host), Some(our_pid)) = (ours.next(), ours.next()) else { return false };
-    host == our_host && pid != our_pid && pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_gone_process_on_this_machine_loses_its_lease_at_once() {
-        let ours = format!("host-a:{}:0", std::process::id());
-        assert!(!holder_is_gone(&format!("host-a:{}:1", std::process::id()), &ours), "a second daemon in this process");
-        assert!(!holder_is_gone("host-a:1:0", &ours), "pid 1 runs");
-        assert!(holder_is_gone("host-a:4294967295:0", &ours), "no such process");
-        assert!(!holder_is_gone("host-b:4294967295:0", &ours), "another machine: wait for its lease to run out");
-        assert!(!holder_is_gone("garbage", &ours));
+        self.leases.release(mailbox).await;
     }
 }

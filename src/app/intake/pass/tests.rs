@@ -150,7 +150,12 @@ async fn world() -> World {
     let actions = Arc::new(Actions::new(&config, store.clone(), settings.clone()).unwrap());
     let first_start = Utc::now() - chrono::Duration::days(1);
     let intake = Intake::new(&config, store.clone(), settings, actions, first_start, Default::default());
-    let intake = MailboxIntake::new(Arc::new(intake), store.clone(), Arc::new(Health::default()), "test", Duration::from_secs(60), 10 << 20);
+    // This instance, alone, holding the mailbox.
+    let leases = Arc::new(crate::app::leases::Leases::new(store.clone(), "test", Duration::from_secs(30)));
+    leases.beat().await.unwrap();
+    assert!(!leases.at_safe_point("INBOX", Duration::from_secs(60)).await.unwrap(), "not taken before a round");
+    leases.balance().await.unwrap();
+    let intake = MailboxIntake::new(Arc::new(intake), store.clone(), Arc::new(Health::default()), leases, Duration::from_secs(60), 10 << 20);
     World { _dir: dir, url, store, intake }
 }
 
