@@ -588,6 +588,7 @@ use intake::{drop_quarantine_record, insert_message};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};
+pub use register::RegisterVersion;
 pub use reminders::{CaseDeadlines, ClaimedReminder, Queued, ReminderClaim};
 use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};

@@ -45,6 +45,15 @@ pub struct WebAttachment {
     pub sha256: String,
 }
 
+/// An access to record in a case's history: a page opened, a download, a refusal.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub case_id: CaseId,
+    pub actor: String,
+    pub action: HistoryEvent,
+    pub detail: String,
+}
+
 /// The SQL condition "handler `$1` (an address) may read case `c`": a supervisor, the current
 /// handler, or a handler it was assigned to before (R9). The `assigned` event's detail is the
 /// name, maybe followed by " (automatic)"; compared exactly, as LIKE would read `%` and `_` in a
@@ -207,6 +216,17 @@ impl Store {
     pub async fn record_access(&self, case_id: CaseId, actor: &str, action: HistoryEvent, detail: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         insert_event(&mut tx, case_id, actor, action, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records several accesses in one transaction (the workspace gathers those that come
+    /// together: one commit for them all on SQLite's one writer).
+    pub async fn record_accesses(&self, accesses: &[Access]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for a in accesses {
+            insert_event(&mut tx, a.case_id, &a.actor, a.action, &a.detail).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

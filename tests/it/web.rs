@@ -504,6 +504,10 @@ async fn walk_through_the_workspace(db: Db) {
     browser.wait_for("the link's page", "id=\"use-link\"").await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("sign-in link: {v}")));
     browser.click("#use-link").await;
+    // Signed in, a handler lands on "my day"; the list is one click away.
+    browser.wait_for("my day", "id=\"my-day-heading\"").await;
+    assert!(browser.current_url().await.ends_with(&format!("{base}/")), "{}", browser.current_url().await);
+    browser.goto(&format!("{base}/cases")).await;
     let list = browser.wait_for("my cases", "id=\"cases\"").await;
     assert!(list.contains(&reference.to_string()), "my cases lists {reference}");
     let position = |r: &str| list.find(&format!(">{r}</a>")).unwrap_or_else(|| panic!("{r} listed"));
