@@ -20,9 +20,8 @@ pub struct InvalidOrganisationKey(pub String);
 
 impl OrganisationKey {
     pub fn parse(s: &str) -> Result<Self, InvalidOrganisationKey> {
-        let ok = (1..=32).contains(&s.len())
-            && s.as_bytes()[0].is_ascii_lowercase()
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok =
+            (1..=32).contains(&s.len()) && s.as_bytes()[0].is_ascii_lowercase() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(Self(s.to_owned()))
         } else {

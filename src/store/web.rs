@@ -231,36 +231,21 @@ impl Store {
         Ok(())
     }
 
+    /// What the case page shows of a case, read on one connection (a page waits for a read
+    /// connection once, not once a statement): the case in full, its thread, and the names of
+    /// the active handlers (whom it can be given to).
+    pub async fn case_page(&self, reference: &CaseRef, case_id: CaseId) -> Result<(super::CaseDetail, Vec<ThreadMessage>, Vec<String>)> {
+        let mut conn = self.reads().acquire().await?;
+        let detail = super::views::case_detail_on(&mut conn, reference).await?;
+        let thread = thread_on(&mut conn, case_id).await?;
+        let handlers = sqlx::query_scalar("SELECT name FROM handlers WHERE active = 1 ORDER BY name").fetch_all(&mut *conn).await?;
+        Ok((detail, thread, handlers))
+    }
+
     /// The whole thread of a case, oldest first: mail in (and any recorded out), and our
     /// letters to the complainant and other parties from the outbox.
     pub async fn thread(&self, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
-        let received: Vec<(String, String, Option<String>, String, String, i64)> =
-            sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
-                .bind(case_id)
-                .fetch_all(self.reads())
-                .await?;
-        let mut out: Vec<ThreadMessage> = received
-            .into_iter()
-            .map(|(direction, kind, address, subject, body, at)| ThreadMessage { direction, kind, address, subject, body, at, status: String::new() })
-            .collect();
-        let letters: Vec<(String, Option<String>, String, String, i64, String)> = sqlx::query_as(
-            "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
-             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
-        )
-        .bind(case_id)
-        .fetch_all(self.reads())
-        .await?;
-        out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
-            direction: "out".into(),
-            kind,
-            address,
-            subject,
-            body,
-            at,
-            status,
-        }));
-        out.sort_by_key(|m| m.at);
-        Ok(out)
+        thread_on(&mut self.reads().acquire().await?, case_id).await
     }
 
     /// The `index`-th attachment (from 0, in the case page's order) of a case.
@@ -275,4 +260,35 @@ impl Store {
         .await?;
         Ok(row.map(|(case_id, filename, content_type, sha256)| WebAttachment { case_id, filename, content_type, sha256 }))
     }
+}
+
+/// [`Store::thread`] on one connection.
+async fn thread_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
+    let received: Vec<(String, String, Option<String>, String, String, i64)> =
+        sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
+            .bind(case_id)
+            .fetch_all(&mut **conn)
+            .await?;
+    let mut out: Vec<ThreadMessage> = received
+        .into_iter()
+        .map(|(direction, kind, address, subject, body, at)| ThreadMessage { direction, kind, address, subject, body, at, status: String::new() })
+        .collect();
+    let letters: Vec<(String, Option<String>, String, String, i64, String)> = sqlx::query_as(
+            "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
+             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
+        )
+        .bind(case_id)
+        .fetch_all(&mut **conn)
+        .await?;
+    out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
+        direction: "out".into(),
+        kind,
+        address,
+        subject,
+        body,
+        at,
+        status,
+    }));
+    out.sort_by_key(|m| m.at);
+    Ok(out)
 }

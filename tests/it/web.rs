@@ -685,7 +685,9 @@ async fn walk_through_the_workspace(db: Db) {
     let link = sign_in_link(stack, &sam, 0).await;
     browser.goto(&link).await;
     browser.click("#use-link").await;
-    // The list, not just any page: the link's page must have finished signing in.
+    // "My day", not just any page: the link's page must have finished signing in.
+    browser.wait_for("Sam's day", "id=\"my-day-heading\"").await;
+    browser.goto(&format!("{base}/cases")).await;
     let mine = browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
     assert!(!mine.contains(&reference.to_string()), "a supervisor's own cases leave out Ann's case, which all cases show");
     // All cases: the open ones (Ann's two by hand), and the closed one a click further.

@@ -211,7 +211,11 @@ pub fn router(web: Shared) -> Router {
 /// read) with a line of plain English; the handler gets the workspace's page, in their
 /// language, with the same status.
 async fn rejection_pages(State(web): State<Shared>, request: Request, next: Next) -> Response {
-    let headers = request.headers().clone();
+    // Only the cookies are needed (for the session), not every header of every request.
+    let mut headers = HeaderMap::new();
+    for cookie in request.headers().get_all(header::COOKIE) {
+        headers.append(header::COOKIE, cookie.clone());
+    }
     let response = next.run(request).await;
     let plain = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
     if !plain || !response.status().is_client_error() {

@@ -104,23 +104,17 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
     // The opening is recorded while the case is read (a write waits for the one writer on
     // SQLite), and the page is shown only once it is recorded (R9).
     let recorded = web.record_access(case_id, &session.user, HistoryEvent::Viewed, "case page");
-    // One read after the other: one read connection at a time for a page.
-    let read = async {
-        Ok::<_, StoreError>((
-            web.store.case_detail(&reference).await?,
-            web.store.thread(case_id).await?,
-            web.store.handlers().await?,
-            web.store.may_act_on(&reference, &session.user.email).await?,
-        ))
-    };
-    let (detail, thread, handlers, may_act) = match tokio::join!(recorded, read) {
+    let read = web.store.case_page(&reference, case_id);
+    let (detail, thread, handlers) = match tokio::join!(recorded, read) {
         (Ok(()), Ok(v)) => v,
         (Err(e), _) | (_, Err(e)) => return store_failure(&web, &session, e),
     };
+    // As `Store::may_act_on`: a supervisor, or the case's handler now (names are unique; the
+    // session's handler is active).
+    let may_act = session.user.supervisor || detail.summary.handler.as_deref() == Some(session.user.name.as_str());
     let settings = web.settings.get();
     let row = case_row(&settings.calendar, today(&web), detail.summary.clone());
     let notes: Vec<_> = detail.history.iter().filter(|e| e.action == "note").cloned().collect();
-    let handlers: Vec<String> = handlers.into_iter().filter(|h| h.active).map(|h| h.name).collect();
     let hearing_invited = detail.history.iter().any(|e| e.action == crate::domain::awb::HistoryKind::HearingInvited.as_str());
     let (next, actions, shown) = case_actions(&detail.summary, session.user.supervisor, hearing_invited);
     let done = query.get("done").filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '-')).cloned();
