@@ -56,7 +56,7 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
         return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", "year", Some("/register"));
     };
     let figures = match web.register.get(&web, from, to, today).await {
-        Ok(f) => f,
+        Ok((f, _)) => f,
         Err(e) => {
             tracing::warn!(error = %e, "web: cannot read the register");
             return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some("/register"));

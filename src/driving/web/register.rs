@@ -1,10 +1,11 @@
 //! The register (R10) in the workspace: its page with charts, its CSV, and the figures both
 //! (and the yearly publication) are made from. A year of a large register is 100,000 cases
-//! and a second or more of work, so the figures are made one period at a time: a request that
-//! comes while they are made waits for them (and takes them, when they were begun after it
-//! came), and they are kept until what the register counts changes (see
-//! [`RegisterVersion`]). So supervisors who look at the register together take one read
-//! connection and one computation, not one each, and never every read connection.
+//! and a second or more of work, so the figures are made one period at a time and kept until
+//! what the register counts changes (see [`RegisterVersion`]). A request that finds them
+//! changed while new ones are being made gets the last ones at once, with the time they are
+//! of (the page says it); with none yet, it waits for the new ones, and takes them when they
+//! were begun after it came. So supervisors who look at the register together take one read
+//! connection and one computation, never every read connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,21 +46,41 @@ struct Made {
 /// One computation of the register at a time, and the figures it made last.
 #[derive(Default)]
 pub struct RegisterFigures {
-    last: tokio::sync::Mutex<Option<Made>>,
+    last: std::sync::Mutex<Option<Arc<Made>>>,
+    /// Held while figures are made.
+    making: tokio::sync::Mutex<()>,
 }
 
 impl RegisterFigures {
-    /// The figures of cases received from `from` to `to`, as of `today`.
-    pub async fn get(&self, web: &Web, from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<Arc<Figures>, StoreError> {
+    fn last(&self, period: (NaiveDate, NaiveDate, NaiveDate), settings: &Arc<Settings>) -> Option<Arc<Made>> {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.as_ref().filter(|m| m.period == period && Arc::ptr_eq(&m.settings, settings)).cloned()
+    }
+
+    /// The figures of cases received from `from` to `to`, as of `today`, and when they were
+    /// begun (`None`: for this request, or while nothing changed).
+    pub async fn get(&self, web: &Web, from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<(Arc<Figures>, Option<i64>), StoreError> {
         let came = Instant::now();
         let settings = web.settings.get();
         let period = (from, to, today);
-        let mut last = self.last.lock().await;
-        if let Some(made) = last.as_ref().filter(|m| m.period == period && Arc::ptr_eq(&m.settings, &settings)) {
-            // Begun after this request came: as fresh as one made for it.
-            if made.begun >= came || made.version == web.store.register_version().await? {
-                return Ok(made.figures.clone());
+        if let Some(made) = self.last(period, &settings) {
+            if made.version == web.store.register_version().await? {
+                return Ok((made.figures.clone(), None));
             }
+        }
+        let making = match self.making.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                // Being made again: the last ones now, rather than a wait of seconds.
+                if let Some(made) = self.last(period, &settings) {
+                    let age = came.saturating_duration_since(made.begun).as_secs() as i64;
+                    return Ok((made.figures.clone(), Some(crate::store::now() - age)));
+                }
+                self.making.lock().await
+            }
+        };
+        if let Some(made) = self.last(period, &settings).filter(|m| m.begun >= came) {
+            return Ok((made.figures.clone(), None));
         }
         let begun = Instant::now();
         // Read before the facts: a change in between is in the facts, and makes the next
@@ -76,8 +97,9 @@ impl RegisterFigures {
         // A panic in the counting stays a panic, as it would have been here.
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         let figures = Arc::new(figures);
-        *last = Some(Made { period, settings, version, begun, figures: figures.clone() });
-        Ok(figures)
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Made { period, settings, version, begun, figures: figures.clone() }));
+        drop(making);
+        Ok((figures, None))
     }
 }
 
@@ -95,20 +117,20 @@ fn period(query: &HashMap<String, String>, today: NaiveDate) -> Result<(NaiveDat
 }
 
 /// The register of the period the query names, for a supervisor; or the page that says no.
-async fn register_for(web: &Shared, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<(WebSession, Arc<Figures>), Response> {
+async fn register_for(web: &Shared, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<(WebSession, Arc<Figures>, Option<i64>), Response> {
     let session = require(web, headers).await?;
     if !session.user.supervisor {
         return Err(web.message(StatusCode::FORBIDDEN, Some(&session), "supervisors_only", "", Some("/cases")));
     }
     let today = today(web);
     let (from, to) = period(query, today).map_err(|e| web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/register")))?;
-    let figures = web.register.get(web, from, to, today).await.map_err(|e| store_failure(web, &session, e))?;
-    Ok((session, figures))
+    let (figures, of) = web.register.get(web, from, to, today).await.map_err(|e| store_failure(web, &session, e))?;
+    Ok((session, figures, of))
 }
 
 /// The register (R10) for a period, with its figures as charts. Supervisors only.
 pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let (session, figures) = match register_for(&web, &headers, &query).await {
+    let (session, figures, of) = match register_for(&web, &headers, &query).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -139,13 +161,14 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
     ];
     let context = minijinja::context! {
         user => session.user, csrf => session.csrf, report => report, charts => charts, from => report.from.to_string(), to => report.to.to_string(),
+        figures_of => of,
     };
     web.page(StatusCode::OK, "register.html", context)
 }
 
 /// The register as CSV (as `klachtd report --format csv`).
 pub async fn csv(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let (_, figures) = match register_for(&web, &headers, &query).await {
+    let (_, figures, _) = match register_for(&web, &headers, &query).await {
         Ok(r) => r,
         Err(r) => return r,
     };
