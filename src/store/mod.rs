@@ -593,6 +593,7 @@ pub use intake::{Book, CaseToWrite};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};
+pub use register::RegisterVersion;
 pub use reminders::{CaseDeadlines, ClaimedReminder, Queued, ReminderClaim, Supervisor};
 use views::SUMMARY_SELECT;
 pub use views::{CaseFilter, Status, Table};

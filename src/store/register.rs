@@ -47,7 +47,31 @@ const PERSONAL_DETAIL: &[HistoryEvent] = &[
     HistoryEvent::Awb(HistoryKind::HearingAnswer),
 ];
 
+/// What the register's figures were read at: the newest case and the newest entry in any case's
+/// history other than an access (a page opened, a download, a refusal). Every change to what
+/// the register counts (a case registered, a deadline met or moved, a category, an outcome, a
+/// hearing, a letter returned) is written with an entry in the case's history; so when neither
+/// moved, the figures of the same period on the same day are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterVersion {
+    newest_case: Option<i64>,
+    newest_change: Option<i64>,
+}
+
+/// The history entries that record an access, not a change.
+const ACCESSES: &[HistoryEvent] = &[HistoryEvent::Viewed, HistoryEvent::AttachmentDownloaded, HistoryEvent::AccessRefused];
+
 impl Store {
+    /// See [`RegisterVersion`]. Both read backwards through the primary keys: the newest case,
+    /// and the newest history entry past the accesses after it.
+    pub async fn register_version(&self) -> Result<RegisterVersion> {
+        let newest_case: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM cases").fetch_one(self.reads()).await?;
+        let sql = format!("SELECT id FROM case_events WHERE action NOT IN ({}) ORDER BY id DESC LIMIT 1", super::placeholders(1, ACCESSES.len()));
+        let newest_change: Option<i64> =
+            ACCESSES.iter().fold(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), |q, e| q.bind(*e)).fetch_optional(self.reads()).await?;
+        Ok(RegisterVersion { newest_case, newest_change })
+    }
+
     /// The register facts of `organisation`'s cases received from `from` to `to` inclusive
     /// (a register is of one organisation, issue 25). Requests for information are counted
     /// from the case history, so those sent by post count too.

@@ -167,35 +167,53 @@ fn unmet_between(from: Option<&str>, to: &str, below: bool) -> String {
 }
 
 impl Store {
-    /// The ids of the cases whose texts match `text` (see [`fts5_query`]), or whose reference it
-    /// is, as a condition on `c.id` with its parameters numbered from `next`.
-    fn search_condition(&self, text: &str, next: usize) -> (String, Vec<String>) {
-        let reference = text.trim().to_ascii_uppercase();
-        let (q, r) = (next, next + 1);
+    /// The cases whose texts match `text` (see [`fts5_query`] and [`tsquery_text`]): the newest
+    /// [`SEARCH_CAP`] matching cases and as many matching mails, as a JSON array of case ids,
+    /// and whether either reached the cap. Read once, before the list's statement, which then
+    /// looks only at these (and at the case whose reference `text` is).
+    async fn search_matches(&self, text: &str) -> Result<(String, bool)> {
         let words = match self.backend {
             Backend::Sqlite => fts5_query(text),
             Backend::Postgres => tsquery_text(text),
         };
         // No word to look for (only punctuation): the reference alone, and nothing asked of the
         // full-text search (which would refuse an empty query, or note it in the log).
-        let Some(words) = words else {
-            return (format!("c.id IN (SELECT id FROM cases WHERE reference = ${r} AND ${q} = '')"), vec![String::new(), reference]);
-        };
-        let matching = match self.backend {
-            Backend::Sqlite => format!(
-                "SELECT id FROM (SELECT rowid AS id FROM cases_fts WHERE cases_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP})
-                 UNION SELECT m.case_id FROM messages m WHERE m.id IN
-                   (SELECT id FROM (SELECT rowid AS id FROM messages_fts WHERE messages_fts MATCH ${q} ORDER BY rowid DESC LIMIT {SEARCH_CAP}))"
+        let Some(words) = words else { return Ok(("[]".into(), false)) };
+        let (cases, mails) = match self.backend {
+            Backend::Sqlite => (
+                format!("SELECT rowid FROM cases_fts WHERE cases_fts MATCH $1 ORDER BY rowid DESC LIMIT {SEARCH_CAP}"),
+                format!(
+                    "SELECT m.case_id FROM (SELECT rowid AS id FROM messages_fts WHERE messages_fts MATCH $1 ORDER BY rowid DESC LIMIT {SEARCH_CAP}) f
+                     LEFT JOIN messages m ON m.id = f.id"
+                ),
             ),
             Backend::Postgres => {
-                let tsquery = format!("to_tsquery((SELECT value FROM settings WHERE key = 'search_config')::regconfig, ${q})");
-                format!(
-                    "(SELECT id FROM cases WHERE search @@ {tsquery} ORDER BY id DESC LIMIT {SEARCH_CAP})
-                     UNION (SELECT case_id FROM messages WHERE search @@ {tsquery} AND case_id IS NOT NULL ORDER BY id DESC LIMIT {SEARCH_CAP})"
+                let tsquery = "to_tsquery((SELECT value FROM settings WHERE key = 'search_config')::regconfig, $1)";
+                (
+                    format!("SELECT id FROM cases WHERE search @@ {tsquery} ORDER BY id DESC LIMIT {SEARCH_CAP}"),
+                    format!("SELECT case_id FROM messages WHERE search @@ {tsquery} AND case_id IS NOT NULL ORDER BY id DESC LIMIT {SEARCH_CAP}"),
                 )
             }
         };
-        (format!("c.id IN ({matching} UNION SELECT id FROM cases WHERE reference = ${r})"), vec![words, reference])
+        let cases: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(cases)).bind(&words).fetch_all(self.reads()).await?;
+        let mails: Vec<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(mails)).bind(&words).fetch_all(self.reads()).await?;
+        let capped = cases.len() >= SEARCH_CAP as usize || mails.len() >= SEARCH_CAP as usize;
+        let mut ids: Vec<i64> = cases.into_iter().chain(mails.into_iter().flatten()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        Ok((format!("[{list}]"), capped))
+    }
+
+    /// "Case `c` is one of the matches `$ids` (a JSON array, see [`Self::search_matches`]) or the
+    /// one with reference `$reference`".
+    fn search_condition(&self, ids: usize, reference: usize) -> String {
+        let listed = match self.backend {
+            Backend::Sqlite => format!("SELECT value FROM json_each(${ids})"),
+            Backend::Postgres => format!("SELECT jsonb_array_elements_text(${ids}::jsonb)::bigint"),
+        };
+        // One IN over a union, not an OR: the database looks the cases up by id.
+        format!("c.id IN ({listed} UNION SELECT id FROM cases WHERE reference = ${reference})")
     }
 
     /// A page of the cases `user` may read that `query` asks for, in its order. `today` and
@@ -222,10 +240,12 @@ impl Store {
             conditions.push(format!("c.category = '{}'", category.as_str()));
         }
         let text = query.text.as_deref().filter(|t| !t.trim().is_empty());
+        let mut capped = false;
         if let Some(text) = text {
-            let (condition, values) = self.search_condition(text, binds.len() + 1);
-            conditions.push(condition);
-            binds.extend(values);
+            let (ids, reached) = self.search_matches(text).await?;
+            capped = reached;
+            conditions.push(self.search_condition(binds.len() + 1, binds.len() + 2));
+            binds.extend([ids, text.trim().to_ascii_uppercase()]);
         }
         // Closed cases have no deadline left: by deadline they come newest first, read backwards
         // through the primary key (a register of years is not sorted to show 50). So does a
@@ -259,24 +279,9 @@ impl Store {
         for row in rows.iter().take(per_page as usize) {
             found.push((row.try_get("id")?, row.try_get("category")?));
         }
-        let capped = match text {
-            Some(text) => self.search_capped(text).await?,
-            None => false,
-        };
         let cases = self.summaries(&found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
         let cases = found.into_iter().zip(cases).map(|((_, category), summary)| ListedCase { summary, category }).collect();
         Ok(ListPage { cases, more, capped })
-    }
-
-    /// Whether a search reached [`SEARCH_CAP`] matching cases, of all cases (a bound on its work).
-    async fn search_capped(&self, text: &str) -> Result<bool> {
-        let (condition, values) = self.search_condition(text, 1);
-        let sql = format!("SELECT COUNT(*) FROM cases c WHERE {condition}");
-        let mut statement = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-        for value in &values {
-            statement = statement.bind(value.clone());
-        }
-        Ok(statement.fetch_one(self.reads()).await? >= i64::from(SEARCH_CAP))
     }
 
     /// The summaries of these cases, in this order (ids that are gone are left out).

@@ -189,26 +189,8 @@ impl Store {
     }
 
     pub async fn case_detail(&self, reference: &CaseRef) -> Result<CaseDetail> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.reference = $1")))
-            .bind(reference)
-            .fetch_optional(self.reads())
-            .await?
-            .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
-        let summary = CaseSummary::from_row(&row)?;
-        let case_id: CaseId = row.try_get("id")?;
-        let description: String = row.try_get("description")?;
-        let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
-        let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
-            .bind(case_id)
-            .fetch_all(self.reads())
-            .await?;
-        let attachment_list = sqlx::query_as("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
-            .bind(case_id)
-            .fetch_all(self.reads())
-            .await?;
-        let history =
-            sqlx::query_as("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id").bind(case_id).fetch_all(self.reads()).await?;
-        Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
+        let mut conn = self.reads().acquire().await?;
+        case_detail_on(&mut conn, reference).await
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
@@ -239,14 +221,47 @@ impl Store {
     }
 }
 
-pub(super) const SUMMARY_SELECT: &str = "SELECT c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
-        c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at, c.description,
+/// [`Store::case_detail`] on one connection (the case page reads more on the same one).
+pub(super) async fn case_detail_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, reference: &CaseRef) -> Result<CaseDetail> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DETAIL_SELECT} WHERE c.reference = $1")))
+        .bind(reference)
+        .fetch_optional(&mut **conn)
+        .await?
+        .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+    let summary = CaseSummary::from_row(&row)?;
+    let case_id: CaseId = row.try_get("id")?;
+    let description: String = row.try_get("description")?;
+    let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
+    let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
+        .bind(case_id)
+        .fetch_all(&mut **conn)
+        .await?;
+    let attachment_list = sqlx::query_as("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
+        .bind(case_id)
+        .fetch_all(&mut **conn)
+        .await?;
+    let history =
+        sqlx::query_as("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id").bind(case_id).fetch_all(&mut **conn).await?;
+    Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
+}
+
+/// The columns of a [`CaseSummary`] (not the complaint's text: a list of fifty has no use for it).
+macro_rules! summary_columns {
+    () => {
+        "c.id, c.reference, c.status, c.source, c.complainant_name, c.complainant_email, c.reply_to_email,
+        c.subject, c.received_on, c.acknowledge_by, c.progress_by, c.respond_by, c.incomplete, c.acknowledged_at,
         c.supervisor_check, c.progress_sent_at, c.responded_at, (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler,
-        c.forwarded_sender, c.forwarded_date, c.procedure_terms,
+        c.procedure_terms,
         (SELECT COUNT(*) FROM messages m WHERE m.case_id = c.id) AS n_messages,
         (SELECT COUNT(*) FROM attachments a WHERE a.case_id = c.id AND a.role = 'document') AS n_attachments,
-        (SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1) AS ack_status
-    FROM cases c";
+        (SELECT o.status FROM outbox o WHERE o.case_id = c.id AND o.kind = 'acknowledgement' ORDER BY o.id DESC LIMIT 1) AS ack_status"
+    };
+}
+
+pub(super) const SUMMARY_SELECT: &str = concat!("SELECT ", summary_columns!(), " FROM cases c");
+
+/// A summary with what the case page shows besides: the complaint's text, who forwarded it.
+const DETAIL_SELECT: &str = concat!("SELECT ", summary_columns!(), ", c.description, c.forwarded_sender, c.forwarded_date FROM cases c");
 
 impl<'r> sqlx::FromRow<'r, AnyRow> for CaseSummary {
     fn from_row(r: &'r AnyRow) -> std::result::Result<Self, sqlx::Error> {

@@ -45,6 +45,15 @@ pub struct WebAttachment {
     pub sha256: String,
 }
 
+/// An access to record in a case's history: a page opened, a download, a refusal.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub case_id: CaseId,
+    pub actor: String,
+    pub action: HistoryEvent,
+    pub detail: String,
+}
+
 /// The SQL condition "handler `$1` (an address) may read case `c`": they work for the case's
 /// organisation (issue 25), and are a supervisor, the current handler, or a handler it was
 /// assigned to before (R9). The `assigned` event's detail is the name, maybe followed by
@@ -254,36 +263,40 @@ impl Store {
         Ok(())
     }
 
+    /// Records several accesses in one transaction (the workspace gathers those that come
+    /// together: one commit for them all on SQLite's one writer).
+    pub async fn record_accesses(&self, accesses: &[Access]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for a in accesses {
+            insert_event(&mut tx, a.case_id, &a.actor, a.action, &a.detail).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What the case page shows of a case, read on one connection (a page waits for a read
+    /// connection once, not once a statement): the case in full, its thread, and the names of
+    /// the active handlers (whom it can be given to).
+    pub async fn case_page(&self, reference: &CaseRef, case_id: CaseId) -> Result<(super::CaseDetail, Vec<ThreadMessage>, Vec<String>)> {
+        let mut conn = self.reads().acquire().await?;
+        let detail = super::views::case_detail_on(&mut conn, reference).await?;
+        let thread = thread_on(&mut conn, case_id).await?;
+        // Those the case can go to: of its organisation (issue 25), which also keeps the names
+        // of another organisation's staff out of the page.
+        let handlers = sqlx::query_scalar(
+            "SELECT h.name FROM handlers h JOIN cases c ON c.id = $1 WHERE h.active = 1
+               AND EXISTS (SELECT 1 FROM handler_organisations ho WHERE ho.handler_id = h.id AND ho.organisation = c.organisation) ORDER BY h.name",
+        )
+        .bind(case_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok((detail, thread, handlers))
+    }
+
     /// The whole thread of a case, oldest first: mail in (and any recorded out), and our
     /// letters to the complainant and other parties from the outbox.
     pub async fn thread(&self, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
-        let received: Vec<(String, String, Option<String>, String, String, i64)> =
-            sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
-                .bind(case_id)
-                .fetch_all(self.reads())
-                .await?;
-        let mut out: Vec<ThreadMessage> = received
-            .into_iter()
-            .map(|(direction, kind, address, subject, body, at)| ThreadMessage { direction, kind, address, subject, body, at, status: String::new() })
-            .collect();
-        let letters: Vec<(String, Option<String>, String, String, i64, String)> = sqlx::query_as(
-            "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
-             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
-        )
-        .bind(case_id)
-        .fetch_all(self.reads())
-        .await?;
-        out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
-            direction: "out".into(),
-            kind,
-            address,
-            subject,
-            body,
-            at,
-            status,
-        }));
-        out.sort_by_key(|m| m.at);
-        Ok(out)
+        thread_on(&mut self.reads().acquire().await?, case_id).await
     }
 
     /// The `index`-th attachment (from 0, in the case page's order) of a case.
@@ -298,4 +311,35 @@ impl Store {
         .await?;
         Ok(row.map(|(case_id, filename, content_type, sha256)| WebAttachment { case_id, filename, content_type, sha256 }))
     }
+}
+
+/// [`Store::thread`] on one connection.
+async fn thread_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
+    let received: Vec<(String, String, Option<String>, String, String, i64)> =
+        sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
+            .bind(case_id)
+            .fetch_all(&mut **conn)
+            .await?;
+    let mut out: Vec<ThreadMessage> = received
+        .into_iter()
+        .map(|(direction, kind, address, subject, body, at)| ThreadMessage { direction, kind, address, subject, body, at, status: String::new() })
+        .collect();
+    let letters: Vec<(String, Option<String>, String, String, i64, String)> = sqlx::query_as(
+            "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
+             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
+        )
+        .bind(case_id)
+        .fetch_all(&mut **conn)
+        .await?;
+    out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
+        direction: "out".into(),
+        kind,
+        address,
+        subject,
+        body,
+        at,
+        status,
+    }));
+    out.sort_by_key(|m| m.at);
+    Ok(out)
 }

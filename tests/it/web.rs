@@ -505,6 +505,10 @@ async fn walk_through_the_workspace(db: Db) {
     browser.wait_for("the link's page", "id=\"use-link\"").await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("sign-in link: {v}")));
     browser.click("#use-link").await;
+    // Signed in, a handler lands on "my day"; the list is one click away.
+    browser.wait_for("my day", "id=\"my-day-heading\"").await;
+    assert!(browser.current_url().await.ends_with(&format!("{base}/")), "{}", browser.current_url().await);
+    browser.goto(&format!("{base}/cases")).await;
     let list = browser.wait_for("my cases", "id=\"cases\"").await;
     assert!(list.contains(&reference.to_string()), "my cases lists {reference}");
     let position = |r: &str| list.find(&format!(">{r}</a>")).unwrap_or_else(|| panic!("{r} listed"));
@@ -682,7 +686,9 @@ async fn walk_through_the_workspace(db: Db) {
     let link = sign_in_link(stack, &sam, 0).await;
     browser.goto(&link).await;
     browser.click("#use-link").await;
-    // The list, not just any page: the link's page must have finished signing in.
+    // "My day", not just any page: the link's page must have finished signing in.
+    browser.wait_for("Sam's day", "id=\"my-day-heading\"").await;
+    browser.goto(&format!("{base}/cases")).await;
     let mine = browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
     assert!(!mine.contains(&reference.to_string()), "a supervisor's own cases leave out Ann's case, which all cases show");
     // All cases: the open ones (Ann's two by hand), and the closed one a click further.

@@ -19,6 +19,9 @@ pub const SESSION_COOKIE: &str = "__Host-klachtd_session";
 /// The state of a sign-in at the organisation's identity provider (OpenID Connect), which comes
 /// back from the provider's site: SameSite=Lax, for ten minutes.
 pub const OIDC_COOKIE: &str = "__Host-klachtd_oidc";
+/// Where a browser that was sent to sign in wanted to go (a path of ours, hex-encoded), for
+/// as long as a sign-in takes: SameSite=Lax, as it must come back from the identity provider.
+pub const NEXT_COOKIE: &str = "__Host-klachtd_next";
 /// How long a sign-in link works.
 pub const LINK_VALID: Duration = Duration::from_secs(15 * 60);
 
@@ -93,6 +96,48 @@ pub fn add_cookie(response: &mut axum::response::Response, cookie: &str) {
     }
 }
 
+/// A `Set-Cookie` that remembers `target` (the path and query a browser asked for before it
+/// was signed in) for the sign-in; `None` for a target that is not a page of ours.
+pub fn next_cookie(target: &str) -> Option<String> {
+    local_target(target)?;
+    Some(set_cookie_same_site(NEXT_COOKIE, &hex(target.as_bytes()), LINK_VALID * 2, "Lax"))
+}
+
+/// The `Set-Cookie` that forgets the target.
+pub fn forget_next() -> String {
+    set_cookie_same_site(NEXT_COOKIE, "0", Duration::ZERO, "Lax")
+}
+
+/// Where a handler lands once signed in: the page they asked for before (see [`next_cookie`]),
+/// or "my day".
+pub fn landing(headers: &HeaderMap) -> String {
+    let raw = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == NEXT_COOKIE)
+        .map(|(_, v)| v.to_string());
+    let decoded = raw.filter(|v| v.len() % 2 == 0 && v.len() <= 4000).and_then(|v| {
+        let bytes: Option<Vec<u8>> = (0..v.len()).step_by(2).map(|i| u8::from_str_radix(v.get(i..i + 2)?, 16).ok()).collect();
+        String::from_utf8(bytes?).ok()
+    });
+    decoded.and_then(|t| local_target(&t).map(str::to_string)).unwrap_or_else(|| "/".to_string())
+}
+
+/// `target` if it is a path on this site (not `//elsewhere`, no backslash or control
+/// characters, not the sign-in itself).
+fn local_target(target: &str) -> Option<&str> {
+    let ok = target.starts_with('/')
+        && !target.starts_with("//")
+        && target.len() <= 1000
+        && target.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        && !target.starts_with("/sign-in")
+        && !target.starts_with("/sign-out");
+    ok.then_some(target)
+}
+
 /// At most `limit` events per key within `window` (a sliding window). Pure: the caller passes
 /// the time, so it is tested without waiting.
 pub struct RateLimiter {
@@ -128,6 +173,27 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_target_is_a_page_of_ours_else_my_day() {
+        let with = |cookie: Option<String>| {
+            let mut headers = HeaderMap::new();
+            if let Some(c) = cookie {
+                let pair = c.split(';').next().unwrap().to_string();
+                headers.insert(axum::http::header::COOKIE, format!("other=1; {pair}").parse().unwrap());
+            }
+            landing(&headers)
+        };
+        assert_eq!(with(None), "/");
+        assert_eq!(with(next_cookie("/cases/KL-2026-0001?done=note")), "/cases/KL-2026-0001?done=note");
+        for elsewhere in ["//evil.test/x", "https://evil.test/", "/\\evil.test", "/sign-in", "/a b", "cases"] {
+            assert_eq!(next_cookie(elsewhere), None, "{elsewhere}");
+        }
+        // A forged cookie naming another site is not followed.
+        assert_eq!(with(Some(format!("{NEXT_COOKIE}={}", hex(b"//evil.test")))), "/");
+        assert_eq!(with(Some(format!("{NEXT_COOKIE}=zz"))), "/");
+        assert!(forget_next().contains("Max-Age=0"));
+    }
 
     #[test]
     fn tokens_are_long_random_and_stored_hashed() {

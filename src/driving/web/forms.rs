@@ -119,8 +119,10 @@ pub async fn use_link(State(web): State<Shared>, headers: HeaderMap, Path(token)
         return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
     };
     tracing::info!("web: handler signed in");
-    let mut response = Redirect::to("/cases").into_response();
+    // "My day", or the page they asked for before signing in.
+    let mut response = Redirect::to(&auth::landing(&headers)).into_response();
     auth::add_cookie(&mut response, &cookie);
+    auth::add_cookie(&mut response, &auth::forget_next());
     response
 }
 

@@ -3,6 +3,7 @@
 //! link (auth), the cases and the register (pages), the command line's actions as forms
 //! (forms). Access follows R9: a handler sees their own cases, a supervisor all.
 
+pub mod accesses;
 pub mod assets;
 pub mod auth;
 mod case_forms;
@@ -14,6 +15,7 @@ pub mod organisations;
 pub mod pages;
 pub mod paper;
 pub mod publication;
+pub mod register;
 pub mod set_aside;
 pub mod signed;
 pub mod templates;
@@ -64,6 +66,10 @@ pub struct Web {
     per_client: Mutex<RateLimiter>,
     /// Signing in with the organisation's account, when `[web.oidc]` is configured.
     pub oidc: Option<oidc::OidcSignIn>,
+    /// The register's figures, made one at a time and kept while they hold.
+    pub register: register::RegisterFigures,
+    /// The record of case pages opened, downloads and refusals, written in batches.
+    accesses: accesses::Accesses,
 }
 
 pub type Shared = Arc<Web>;
@@ -89,6 +95,8 @@ impl Web {
             per_address: Mutex::new(RateLimiter::new(5, Duration::from_secs(15 * 60))),
             per_client: Mutex::new(RateLimiter::new(20, Duration::from_secs(15 * 60))),
             oidc: web.oidc.as_ref().map(|o| oidc::OidcSignIn::new(o, &web.public_url())).transpose()?,
+            register: register::RegisterFigures::default(),
+            accesses: accesses::Accesses::default(),
         })
     }
 
@@ -113,6 +121,19 @@ impl Web {
             back => back,
         };
         self.page(status, "message.html", context)
+    }
+
+    /// Records an access to a case (a page opened, a download, a refusal) in its history, with
+    /// those of other requests at the same time (see `accesses`).
+    pub async fn record_access(
+        &self,
+        case_id: crate::domain::reference::CaseId,
+        user: &crate::store::web::WebUser,
+        action: crate::domain::history::HistoryEvent,
+        detail: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let access = crate::store::web::Access { case_id, actor: format!("{} (web)", user.name), action, detail: detail.to_string() };
+        self.accesses.record(&self.store, access).await
     }
 
     /// The signed-in handler of this request, if any.
@@ -169,8 +190,8 @@ pub fn router(web: Shared) -> Router {
         .route("/cases/{reference}", get(pages::case))
         .route("/cases/{reference}/attachments/{index}", get(pages::attachment))
         .route("/cases/{reference}/{action}", post(forms::act))
-        .route("/register", get(pages::register))
-        .route("/register.csv", get(pages::register_csv))
+        .route("/register", get(register::page))
+        .route("/register.csv", get(register::csv))
         .route("/set-aside", get(set_aside::list))
         .route("/set-aside/{id}", get(set_aside::show))
         .route("/set-aside/{id}/register", post(set_aside::register))
@@ -182,6 +203,7 @@ pub fn router(web: Shared) -> Router {
             web.message(StatusCode::NOT_FOUND, session.as_ref(), "not_found", "", Some("/cases"))
         })
         .layer(axum::middleware::from_fn_with_state(web.clone(), rejection_pages))
+        .layer(axum::middleware::from_fn(remember_target))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(web)
 }
@@ -190,7 +212,11 @@ pub fn router(web: Shared) -> Router {
 /// read) with a line of plain English; the handler gets the workspace's page, in their
 /// language, with the same status.
 async fn rejection_pages(State(web): State<Shared>, request: Request, next: Next) -> Response {
-    let headers = request.headers().clone();
+    // Only the cookies are needed (for the session), not every header of every request.
+    let mut headers = HeaderMap::new();
+    for cookie in request.headers().get_all(header::COOKIE) {
+        headers.append(header::COOKIE, cookie.clone());
+    }
     let response = next.run(request).await;
     let plain = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
     if !plain || !response.status().is_client_error() {
@@ -199,6 +225,18 @@ async fn rejection_pages(State(web): State<Shared>, request: Request, next: Next
     let key = if response.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
     let session = web.session(&headers).await;
     web.message(response.status(), session.as_ref(), key, "", Some("/cases"))
+}
+
+/// A page asked for before signing in (a bookmark, a link in a reminder) is where the handler
+/// lands once signed in: the redirect to the sign-in page remembers it (see `auth::landing`).
+async fn remember_target(request: Request, next: Next) -> Response {
+    let target = (request.method() == axum::http::Method::GET).then(|| request.uri().path_and_query().map(|p| p.as_str().to_string())).flatten();
+    let mut response = next.run(request).await;
+    let to_sign_in = response.status().is_redirection() && response.headers().get(header::LOCATION).is_some_and(|l| l.as_bytes() == b"/sign-in");
+    if let Some(cookie) = target.filter(|_| to_sign_in).and_then(|t| auth::next_cookie(&t)) {
+        auth::add_cookie(&mut response, &cookie);
+    }
+    response
 }
 
 /// Headers on every response: a strict CSP (no inline script, nothing from elsewhere), no

@@ -118,11 +118,12 @@ pub async fn callback(State(web): State<Shared>, headers: HeaderMap, Query(query
         return web.message(StatusCode::SERVICE_UNAVAILABLE, None, "unavailable", "", Some("/sign-in"));
     };
     tracing::info!("web: handler signed in with the organisation's account");
-    // A page that goes on to the cases, rather than a redirect: the browser came here from the
-    // provider's site, and on a navigation that began there it sends no SameSite=Strict
-    // cookie, so a redirect would arrive without the new session.
-    let mut response = web.page(StatusCode::OK, "signed-in.html", minijinja::context! {});
+    // A page that goes on to "my day" (or the page asked for before signing in), rather than a
+    // redirect: the browser came here from the provider's site, and on a navigation that began
+    // there it sends no SameSite=Strict cookie, so a redirect would arrive without the new session.
+    let mut response = web.page(StatusCode::OK, "signed-in.html", minijinja::context! { next => auth::landing(&headers) });
     auth::add_cookie(&mut response, &cookie);
+    auth::add_cookie(&mut response, &auth::forget_next());
     auth::add_cookie(&mut response, &auth::set_cookie_same_site(auth::OIDC_COOKIE, &"0".repeat(64), Duration::ZERO, "Lax"));
     response
 }

@@ -1,5 +1,5 @@
-//! The pages: sign-in, a case, an attachment, the register (R10), the form for a
-//! paper complaint. Every opening of a case page and every download is recorded in the case's
+//! The pages: sign-in, a case, an attachment, the form for a paper complaint (the register
+//! is in `register.rs`). Every opening of a case page and every download is recorded in the case's
 //! history; so is a refusal.
 
 use std::collections::HashMap;
@@ -7,21 +7,15 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use super::auth::{self, BROWSER_COOKIE};
-use super::organisations::{supervised, Supervised};
-use super::view::{bar_chart, case_actions, case_row, per_month};
+use super::view::{case_actions, case_row};
 use super::{require, Shared};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
-use crate::store::web::WebUser;
 use crate::store::StoreError;
-
-fn actor(user: &WebUser) -> String {
-    format!("{} (web)", user.name)
-}
 
 pub(super) fn today(web: &super::Web) -> NaiveDate {
     amsterdam_date(web.clock.now())
@@ -86,7 +80,7 @@ pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebS
         Ok(None) => {
             // The refusal is the one thing recorded: who tried, and what.
             if let Ok(Some(link)) = web.store.case_link(&reference).await {
-                if let Err(e) = web.store.record_access(link.id, &actor(&session.user), HistoryEvent::AccessRefused, what).await {
+                if let Err(e) = web.record_access(link.id, &session.user, HistoryEvent::AccessRefused, what).await {
                     tracing::warn!(error = %e, "web: cannot record a refused access");
                 }
                 tracing::warn!(%reference, "web: access refused (R9)");
@@ -107,30 +101,20 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
         Ok(found) => found,
         Err(r) => return r,
     };
-    if let Err(e) = web.store.record_access(case_id, &actor(&session.user), HistoryEvent::Viewed, "case page").await {
-        // Not shown unrecorded (R9).
-        return store_failure(&web, &session, e);
-    }
-    let (detail, thread, handlers, may_act, (_, organisation)) = match async {
-        Ok::<_, StoreError>((
-            web.store.case_detail(&reference).await?,
-            web.store.thread(case_id).await?,
-            web.store.handlers().await?,
-            web.store.may_act_on(&reference, &session.user.email).await?,
-            web.store.case_and_organisation(&reference).await?,
-        ))
-    }
-    .await
-    {
-        Ok(v) => v,
-        Err(e) => return store_failure(&web, &session, e),
+    // The opening is recorded while the case is read (a write waits for the one writer on
+    // SQLite), and the page is shown only once it is recorded (R9).
+    let recorded = web.record_access(case_id, &session.user, HistoryEvent::Viewed, "case page");
+    let read = web.store.case_page(&reference, case_id);
+    let (detail, thread, handlers) = match tokio::join!(recorded, read) {
+        (Ok(()), Ok(v)) => v,
+        (Err(e), _) | (_, Err(e)) => return store_failure(&web, &session, e),
     };
+    // As `Store::may_act_on`: a supervisor, or the case's handler now (names are unique; the
+    // session's handler is active).
+    let may_act = session.user.supervisor || detail.summary.handler.as_deref() == Some(session.user.name.as_str());
     let settings = web.settings.get();
     let row = case_row(&settings.calendar, today(&web), detail.summary.clone());
     let notes: Vec<_> = detail.history.iter().filter(|e| e.action == "note").cloned().collect();
-    // Those a case can go to: of its organisation (issue 25), which also keeps the names of
-    // another organisation's staff out of the page.
-    let handlers: Vec<String> = handlers.into_iter().filter(|h| h.active && h.organisations.contains(&organisation)).map(|h| h.name).collect();
     let hearing_invited = detail.history.iter().any(|e| e.action == crate::domain::awb::HistoryKind::HearingInvited.as_str());
     let (next, actions, shown) = case_actions(&detail.summary, session.user.supervisor, hearing_invited);
     let done = query.get("done").filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '-')).cloned();
@@ -164,7 +148,7 @@ pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((ref
         Ok(d) => d,
         Err(_) => return web.message(StatusCode::GONE, Some(&session), "attachment_gone", "", Some(&format!("/cases/{reference}"))),
     };
-    if let Err(e) = web.store.record_access(found.case_id, &actor(&session.user), HistoryEvent::AttachmentDownloaded, &found.filename).await {
+    if let Err(e) = web.record_access(found.case_id, &session.user, HistoryEvent::AttachmentDownloaded, &found.filename).await {
         return store_failure(&web, &session, e);
     }
     let name = safe_filename(&found.filename);
@@ -186,91 +170,6 @@ pub fn safe_filename(name: &str) -> String {
     } else {
         cleaned
     }
-}
-
-fn period(query: &HashMap<String, String>, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), String> {
-    let date = |key: &str, default: NaiveDate| match query.get(key).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| format!("{key}: {v:?} is not a date (YYYY-MM-DD)")),
-    };
-    let from = date("from", NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today))?;
-    let to = date("to", today)?;
-    if to < from {
-        return Err(format!("the period ends ({to}) before it begins ({from})"));
-    }
-    Ok((from, to))
-}
-
-/// What the register page and its CSV show: the session, the organisation (issue 25), the
-/// facts and the figures.
-type RegisterFor = (crate::store::web::WebSession, Supervised, Vec<crate::domain::register::CaseFacts>, crate::domain::register::Report);
-
-/// The register of the period and the organisation the query names, for a supervisor of that
-/// organisation; or the page that says no.
-async fn register_for(web: &Shared, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<RegisterFor, Response> {
-    let session = require(web, headers).await?;
-    let supervised = supervised(web, &session, query, "/register").await?;
-    let today = today(web);
-    let (from, to) = period(query, today).map_err(|e| web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/register")))?;
-    let facts = web.store.register_facts(from, to, &supervised.chosen).await.map_err(|e| store_failure(web, &session, e))?;
-    let report = crate::domain::register::compute(&facts, &web.settings.get().calendar, from, to, today);
-    Ok((session, supervised, facts, report))
-}
-
-/// The register (R10) for a period, with its figures as charts. Supervisors only.
-pub async fn register(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let (session, supervised, facts, report) = match register_for(&web, &headers, &query).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let (from, to) = (report.from, report.to);
-    let t = web.pages.strings();
-    let word = |key: &str| t.get(key).and_then(|v| v.as_str()).unwrap_or(key).to_string();
-    let deadline_bars = |f: &crate::domain::register::DeadlineFigures| {
-        vec![(word("on_time"), f.on_time), (word("late"), f.late), (word("missed"), f.missed), (word("open"), f.open)]
-    };
-    let charts = vec![
-        (word("chart_months"), bar_chart(&word("chart_months"), &per_month(&facts, from, to))),
-        (word("deadline_acknowledge"), bar_chart(&word("deadline_acknowledge"), &deadline_bars(&report.acknowledgement))),
-        (word("deadline_progress"), bar_chart(&word("deadline_progress"), &deadline_bars(&report.progress_notice))),
-        (word("deadline_respond"), bar_chart(&word("deadline_respond"), &deadline_bars(&report.final_response))),
-        (
-            word("chart_outcomes"),
-            bar_chart(
-                &word("chart_outcomes"),
-                &report.by_outcome.iter().map(|(k, v)| (word(&format!("outcome_{}", k.replace('-', "_"))), *v)).collect::<Vec<_>>(),
-            ),
-        ),
-        (
-            word("chart_categories"),
-            bar_chart(&word("chart_categories"), &report.by_category.iter().map(|(k, v)| (word(&format!("category_{k}")), *v)).collect::<Vec<_>>()),
-        ),
-    ];
-    let context = minijinja::context! {
-        user => session.user, csrf => session.csrf, report => report, charts => charts, from => from.to_string(), to => to.to_string(),
-        organisation => supervised.chosen.as_str(), organisations => supervised.keys(),
-    };
-    web.page(StatusCode::OK, "register.html", context)
-}
-
-/// The register as CSV (as `klachtd report --format csv`).
-pub async fn register_csv(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let (_, supervised, _, report) = match register_for(&web, &headers, &query).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    // Named by its organisation, but for the one of a configuration without several.
-    let organisation = match supervised.chosen.as_str() {
-        crate::domain::organisation::DEFAULT_KEY => String::new(),
-        key => format!("{key}-"),
-    };
-    let mut response = report.to_csv().into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"register-{organisation}{}-{}.csv\"", report.from, report.to)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    response
 }
 
 /// The form to register a complaint received by post.

@@ -57,16 +57,16 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
     let Some((from, to)) = year_period(year) else {
         return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", "year", Some("/register"));
     };
-    let facts = match web.store.register_facts(from, to, &supervised.chosen).await {
-        Ok(f) => f,
+    let figures = match web.register.get(&web, from, to, today, &supervised.chosen).await {
+        Ok((f, _)) => f,
         Err(e) => {
             tracing::warn!(error = %e, "web: cannot read the register");
             return web.message(StatusCode::SERVICE_UNAVAILABLE, Some(&session), "unavailable", "", Some("/register"));
         }
     };
-    let report = crate::domain::register::compute(&facts, &web.settings.get().calendar, from, to, today);
+    let report = &figures.report;
     let organisation = web.settings.get().organisation.name.clone();
-    match render(&web.pages, &report, &organisation, year, false) {
+    match render(&web.pages, report, &organisation, year, false) {
         Ok(html) => (StatusCode::OK, axum::response::Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "the publication could not be rendered");

@@ -132,8 +132,9 @@ pub fn bar_chart(title: &str, bars: &[(String, usize)]) -> String {
     svg
 }
 
-/// Cases received per calendar month from `from` to `to` (every month of the period, also empty ones).
-pub fn per_month(facts: &[CaseFacts], from: NaiveDate, to: NaiveDate) -> Vec<(String, usize)> {
+/// Cases received per calendar month from `from` to `to` (every month of the period, also empty
+/// ones, at most ten years): `(year, month, cases)`.
+pub fn per_month(facts: &[CaseFacts], from: NaiveDate, to: NaiveDate) -> Vec<(i32, u32, usize)> {
     let mut months: BTreeMap<(i32, u32), usize> = BTreeMap::new();
     let (mut y, mut m) = (from.year(), from.month());
     while (y, m) <= (to.year(), to.month()) && months.len() < 120 {
@@ -145,7 +146,17 @@ pub fn per_month(facts: &[CaseFacts], from: NaiveDate, to: NaiveDate) -> Vec<(St
             *n += 1;
         }
     }
-    months.into_iter().map(|((y, m), n)| (format!("{y}-{m:02}"), n)).collect()
+    months.into_iter().map(|((y, m), n)| (y, m, n)).collect()
+}
+
+/// The bars of [`per_month`], each labelled by its month's name in `names` (twelve, January
+/// first, from the pages' words: `jan 2026`; without them `2026-01`).
+pub fn month_bars(months: &[(i32, u32, usize)], names: &[&str]) -> Vec<(String, usize)> {
+    let label = |y: i32, m: u32| match names.get(m as usize - 1).filter(|_| names.len() == 12) {
+        Some(name) => format!("{name} {y}"),
+        None => format!("{y}-{m:02}"),
+    };
+    months.iter().map(|&(y, m, n)| (label(y, m), n)).collect()
 }
 
 /// The case page's actions that apply to a case, the next step of the procedure first (that
@@ -318,8 +329,13 @@ mod tests {
             final_responses: 0,
             hearing_outcome: None,
         };
-        let months = per_month(&[fact("2026-10-03"), fact("2026-12-31"), fact("2026-12-01"), fact("2027-02-01")], d("2026-10-01"), d("2026-12-31"));
-        assert_eq!(months, [("2026-10".to_string(), 1), ("2026-11".to_string(), 0), ("2026-12".to_string(), 2)]);
+        let facts = [fact("2026-10-03"), fact("2026-12-31"), fact("2026-12-01"), fact("2027-02-01")];
+        let names: Vec<&str> = "jan feb mrt apr mei jun jul aug sep okt nov dec".split(' ').collect();
+        let months = per_month(&facts, d("2026-10-01"), d("2027-01-31"));
+        assert_eq!(months, [(2026, 10, 1), (2026, 11, 0), (2026, 12, 2), (2027, 1, 0)]);
+        let bars = month_bars(&months, &names);
+        assert_eq!(bars, [("okt 2026".to_string(), 1), ("nov 2026".to_string(), 0), ("dec 2026".to_string(), 2), ("jan 2027".to_string(), 0)]);
+        assert_eq!(month_bars(&months, &[])[0].0, "2026-10", "without names, the number");
     }
     #[test]
     fn the_next_step_comes_first_and_only_what_applies_is_offered() {

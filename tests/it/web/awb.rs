@@ -19,7 +19,7 @@ async fn sign_in(browser: &Browser, stack: &MailStack, base: &str, email: &str) 
     let link = sign_in_link(stack, email, seen).await;
     browser.goto(&link).await;
     browser.click("#use-link").await;
-    browser.wait_for("my cases", "id=\"cases\"").await;
+    browser.wait_for("my day", "id=\"my-day-heading\"").await;
 }
 
 /// Opens an action's form on the case page: the steps of chapter 9 wait behind "more actions".

@@ -160,7 +160,7 @@ async fn walk(db: Db) {
     let link = sign_in_link(stack, &sam, 0).await;
     browser.goto(&link).await;
     browser.click("#use-link").await;
-    browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
+    browser.wait_for("Sam's day", "id=\"my-day-heading\"").await;
     let mut pages: Vec<(&str, String)> = Vec::new();
 
     // A progress notice and a note by form, so the history has a date and a note in it.

@@ -223,6 +223,8 @@ async fn in_the_browser(f: &Find, db: Db) {
     browser.wait_for("the sent page", "id=\"sent\"").await;
     browser.goto(&sign_in_link(stack, &ann, seen).await).await;
     browser.click("#use-link").await;
+    browser.wait_for("my day", "id=\"my-day-heading\"").await;
+    browser.goto(&format!("{base}/cases")).await;
     browser.wait_for("my cases", "id=\"cases\"").await;
     let mut violations = Vec::new();
     browser.type_into("#q", "Jansen").await;

@@ -71,14 +71,14 @@ async fn walk(db: Db) {
     let browser = Browser::start(downloads.path()).await;
     let ann_account = json!({"sub": "s-ann", "oid": "oid-ann", "email": ann, "name": "Ann Smit"});
 
-    // Ann's account is mapped to her: she gets in, and lands on her cases.
+    // Ann's account is mapped to her: she gets in, and lands on "my day".
     provider.sign_in_as(ann_account.clone());
     browser.goto(&format!("{base}/sign-in")).await;
     browser.wait_for("the sign-in page", "id=\"sign-in-oidc\"").await;
     browser.screenshot(&format!("{db:?}-sign-in-oidc").to_lowercase()).await;
     let mut violations: Vec<String> = browser.axe().await.into_iter().map(|v| format!("sign-in: {v}")).collect();
     sign_in_with_account(&browser, &base, "Ann's cases", SIGNED_IN).await;
-    assert!(browser.current_url().await.ends_with("/cases"));
+    assert!(browser.current_url().await.ends_with(&format!("{base}/")), "{}", browser.current_url().await);
     assert!(browser.source().await.contains("Ann Smit"));
     // The session cookie is a `__Host-` one, which Chromium takes on http://127.0.0.1.
     assert_eq!(browser.cookie("__Host-klachtd_session").await.len(), 64);
@@ -119,6 +119,8 @@ async fn walk(db: Db) {
     provider.rotate();
     sign_in_with_account(&browser, &base, "Ann's cases after the rotation", SIGNED_IN).await;
     assert_eq!(provider.jwks_fetches(), 3);
+    // She had asked for her cases before signing in (assert_signed_out): she lands there.
+    assert!(browser.current_url().await.ends_with("/cases"), "{}", browser.current_url().await);
     browser.click("header form button").await;
     browser.wait_for("signed out", "id=\"send-link\"").await;
 

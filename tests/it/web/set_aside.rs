@@ -70,7 +70,7 @@ async fn walk(db: Db) {
     let link = sign_in_link(stack, &sam, 0).await;
     browser.goto(&link).await;
     browser.click("#use-link").await;
-    browser.wait_for("Sam's cases", "id=\"cases-heading\"").await;
+    browser.wait_for("Sam's day", "id=\"my-day-heading\"").await;
     browser.click("a[href='/set-aside']").await;
     let list = browser.wait_for("the set-aside list", "id=\"set-aside\"").await;
     // Newest first: the spam of 21 November above the form of the 20th; class and reason in words.
