@@ -187,7 +187,14 @@ impl Leases {
             }
         }
         for mailbox in &plan.give_up {
-            states.insert(mailbox.clone(), LeaseState::GiveUp);
+            if served[mailbox].state == LeaseState::NotHeld {
+                // Ours in the database, but its intake is not taking mail in (standing by, or
+                // given up a moment ago): no safe point to wait for, free it now.
+                self.store.release_mailbox(mailbox, &self.id).await?;
+                states.insert(mailbox.clone(), LeaseState::NotHeld);
+            } else {
+                states.insert(mailbox.clone(), LeaseState::GiveUp);
+            }
         }
         let mut changed = false;
         {
@@ -348,13 +355,46 @@ mod tests {
         store.release_mailbox(other, peer).await.unwrap();
         leases.balance().await.unwrap();
         assert_eq!(leases.state(other), LeaseState::NotHeld, "the peer has room: ours keeps its share");
-        // Ours holds both (say, the peer was away); the peer is back with none: one is given up,
-        // at the intake's safe point.
-        assert!(store.hold_mailbox(other, leases.id(), Duration::from_secs(600)).await.unwrap());
+        // The peer is away (its beats stopped): ours takes both.
+        store.beat_instance(peer, "host-b", 1, now(), now() - 1).await.unwrap();
+        leases.balance().await.unwrap();
+        assert!(["a", "b"].iter().all(|m| leases.state(m) == LeaseState::Held), "alone: every mailbox");
+        // The peer is back with none: one is given up, at its intake's safe point.
+        store.beat_instance(peer, "host-b", 1, now(), now() + 20).await.unwrap();
         leases.balance().await.unwrap();
         let giving: Vec<&str> = ["a", "b"].into_iter().filter(|m| leases.state(m) == LeaseState::GiveUp).collect();
         assert_eq!(giving.len(), 1);
+        assert_eq!(store.mailbox_holder(giving[0]).await.unwrap().as_deref(), Some(leases.id()), "held until the safe point");
         assert!(!leases.at_safe_point(giving[0], Duration::from_secs(600)).await.unwrap());
         assert_eq!(store.mailbox_holder(giving[0]).await.unwrap(), None, "given up, for the peer");
+    }
+
+    #[tokio::test]
+    async fn a_surplus_its_intake_is_not_using_is_freed_at_once() {
+        let (_dir, store) = store().await;
+        let peer = "host-b:1:0";
+        store.beat_instance(peer, "host-b", 1, now(), now() + 20).await.unwrap();
+        let leases = Leases::new(store.clone(), "host-a", Duration::from_secs(30));
+        leases.beat().await.unwrap();
+        for mailbox in ["a", "b"] {
+            leases.at_safe_point(mailbox, Duration::from_secs(600)).await.unwrap();
+        }
+        leases.balance().await.unwrap();
+        // Both ours in the database (left from before), one of them not in use here: whichever
+        // is given up, nothing of ours holds two while the peer has none.
+        for mailbox in ["a", "b"] {
+            store.hold_mailbox(mailbox, leases.id(), Duration::from_secs(600)).await.unwrap();
+        }
+        leases.balance().await.unwrap();
+        for mailbox in ["a", "b"] {
+            if leases.state(mailbox) == LeaseState::GiveUp {
+                assert!(!leases.at_safe_point(mailbox, Duration::from_secs(600)).await.unwrap());
+            }
+        }
+        let mut ours = 0;
+        for mailbox in ["a", "b"] {
+            ours += usize::from(store.mailbox_holder(mailbox).await.unwrap().as_deref() == Some(leases.id()));
+        }
+        assert_eq!(ours, 1, "its share, the other free for the peer");
     }
 }
