@@ -502,32 +502,6 @@ async fn insert_many<'q, T>(
 /// Keys per statement when many are looked up at once (`IN (...)`).
 const LOOKUP_CHUNK: usize = 500;
 
-/// Placeholders for a list of `n` values numbered from `$first`: `$1, $2, $3`.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
-/// Placeholders for a list of `n` values that come after `first - 1` others, in a statement on
-/// `conn` whose values are all bound in the order they appear in its text: numbered on
-/// PostgreSQL (`$2, $3`), unnumbered on SQLite (`?, ?`).
-///
-/// Why not numbered on SQLite as well: sqlx asks SQLite for the name of each value as it binds
-/// it, and SQLite finds a name by walking the statement's list of names. For the hundred cases
-/// a statement of the intake (2,200 values) that is millions of steps, most of the time the
-/// statement took. Unnumbered values have no names and are bound in order.
-fn placeholders_on(conn: &Conn, first: usize, n: usize) -> String {
-    match conn.backend_name() {
-        "SQLite" => vec!["?"; n].join(", "),
-        _ => placeholders(first, n),
-    }
-}
-
-/// Placeholders for `rows` rows of `columns` values each, bound in order (see
-/// [`placeholders_on`]): `($1, $2), ($3, $4)` on PostgreSQL, `(?, ?), (?, ?)` on SQLite.
-fn value_rows(conn: &Conn, rows: usize, columns: usize) -> String {
-    (0..rows).map(|r| format!("({})", placeholders_on(conn, 1 + r * columns, columns))).collect::<Vec<_>>().join(", ")
-}
-
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
 /// in this order, `WRITE_CHUNK` rows a statement.
 async fn insert_case_events<D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(CaseId, HistoryEvent, D)]) -> Result<(), sqlx::Error> {
@@ -578,8 +552,10 @@ mod mail_classes;
 mod mailbox;
 mod migrate;
 mod outbox;
+mod placeholders;
 mod procedure;
 mod readers;
+use placeholders::{placeholders, placeholders_on, value_rows};
 use procedure::{deadline_column, stored_deadline};
 pub mod private_files;
 mod register;
