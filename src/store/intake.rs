@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::Connection as _;
 
 use super::{
-    begin_on, handler_candidates, insert_case_events, insert_event, insert_many, insert_outboxes, now, placeholders, register, AttachmentRecord, CaseLink,
+    begin_on, handler_candidates, insert_case_events, insert_event, insert_many, insert_outboxes, now, placeholders_on, register, AttachmentRecord, CaseLink,
     Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
 };
 use crate::domain::assignment::Candidate;
@@ -91,7 +91,7 @@ impl Store {
             // Retention keeps only a hash of a Message-ID key (see `register::retained_dedupe_key`).
             let mut asked: HashMap<String, &String> = chunk.iter().map(|key| (register::retained_dedupe_key(key), key)).collect();
             asked.extend(chunk.iter().map(|key| (key.clone(), key)));
-            let sql = format!("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key IN ({})", placeholders(1, asked.len()));
+            let sql = format!("SELECT dedupe_key, kind, case_id, note FROM messages WHERE dedupe_key IN ({})", placeholders_on(conn, 1, asked.len()));
             let mut query = sqlx::query_as::<_, (Option<String>, String, Option<i64>, String)>(sqlx::AssertSqlSafe(sql));
             for stored in asked.keys() {
                 query = query.bind(stored.clone());
@@ -205,9 +205,11 @@ impl Store {
     pub async fn auto_replies_since_many(&self, conn: &mut Conn, recipients: &[String], since: i64) -> Result<HashMap<String, i64>> {
         let mut counts = HashMap::new();
         for chunk in recipients.chunks(LOOKUP_CHUNK) {
+            // All values bound in order (see `placeholders_on`): the time first, then the list.
             let sql = format!(
-                "SELECT recipient, COUNT(*) FROM outbox WHERE created_at >= $1 AND status <> 'suppressed' AND recipient IN ({}) GROUP BY recipient",
-                placeholders(2, chunk.len())
+                "SELECT recipient, COUNT(*) FROM outbox WHERE created_at >= {} AND status <> 'suppressed' AND recipient IN ({}) GROUP BY recipient",
+                placeholders_on(conn, 1, 1),
+                placeholders_on(conn, 2, chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(since);
             for recipient in chunk {

@@ -490,7 +490,7 @@ async fn insert_many<'q, T>(
 ) -> Result<Vec<i64>, sqlx::Error> {
     let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(WRITE_CHUNK) {
-        let sql = format!("INSERT INTO {into} VALUES {} RETURNING id", value_rows(chunk.len(), columns));
+        let sql = format!("INSERT INTO {into} VALUES {} RETURNING id", value_rows(tx, chunk.len(), columns));
         let query = chunk.iter().fold(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &bind);
         let mut written: Vec<i64> = query.fetch_all(&mut *tx).await?;
         if written.len() != chunk.len() {
@@ -505,26 +505,14 @@ async fn insert_many<'q, T>(
 /// Keys per statement when many are looked up at once (`IN (...)`).
 const LOOKUP_CHUNK: usize = 500;
 
-/// Placeholders for a list of `n` values numbered from `$first`: `$1, $2, $3`.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
-/// Placeholders for `rows` rows of `columns` values each, numbered from `$1`:
-/// `($1, $2), ($3, $4)`.
-fn value_rows(rows: usize, columns: usize) -> String {
-    (0..rows).map(|r| format!("({})", placeholders(1 + r * columns, columns))).collect::<Vec<_>>().join(", ")
-}
-
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
 /// in this order, `WRITE_CHUNK` rows a statement.
 async fn insert_case_events<D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(CaseId, HistoryEvent, D)]) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(WRITE_CHUNK) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, $2, ${}, ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
-        let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", rows.join(", "));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at).bind(actor);
+        let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", value_rows(tx, chunk.len(), 5));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (case_id, action, detail) in chunk {
-            query = query.bind(*case_id).bind(*action).bind(detail.as_ref());
+            query = query.bind(*case_id).bind(at).bind(actor).bind(*action).bind(detail.as_ref());
         }
         query.execute(&mut *tx).await?;
     }
@@ -569,8 +557,10 @@ mod mailbox;
 mod migrate;
 mod organisations;
 mod outbox;
+mod placeholders;
 mod procedure;
 mod readers;
+use placeholders::{placeholders, placeholders_on, value_rows};
 use procedure::{deadline_column, stored_deadline};
 pub mod private_files;
 mod register;
