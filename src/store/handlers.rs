@@ -180,13 +180,6 @@ async fn subjects(tx: &mut sqlx::Transaction<'static, sqlx::Any>, case_id: CaseI
     sqlx::query_scalar("SELECT name FROM case_subjects WHERE case_id = $1").bind(case_id).fetch_all(&mut **tx).await
 }
 
-/// The handlers that cases can go to, with their turns in the round-robin.
-pub(super) async fn handler_candidates(tx: &mut super::Conn) -> Result<Vec<Candidate>, sqlx::Error> {
-    let rows: Vec<(i64, String, i64, i64)> =
-        sqlx::query_as("SELECT id, name, supervisor, last_assigned_at FROM handlers WHERE active = 1").fetch_all(&mut *tx).await?;
-    Ok(rows.into_iter().map(|(id, name, supervisor, last_assigned_at)| Candidate { id, name, supervisor: supervisor != 0, last_assigned_at }).collect())
-}
-
 /// The handlers a case can go to when it changes hands: those of its organisation (issue 25).
 async fn handler_candidates_of(tx: &mut super::Conn, case_id: CaseId) -> Result<Vec<Candidate>, sqlx::Error> {
     let organisation: String = sqlx::query_scalar("SELECT organisation FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
@@ -194,8 +187,8 @@ async fn handler_candidates_of(tx: &mut super::Conn, case_id: CaseId) -> Result<
 }
 
 /// The handlers that cases of `organisation` (its key) can go to, with their turns in the
-/// round-robin: the active handlers who work for it (issue 25). For the intake of an
-/// organisation's mailbox, which today takes [`handler_candidates`] (all of them).
+/// round-robin: the active handlers who work for it (issue 25); a new case of an
+/// organisation's mailbox never goes to another organisation's handler.
 pub(super) async fn handler_candidates_in(tx: &mut super::Conn, organisation: &str) -> Result<Vec<Candidate>, sqlx::Error> {
     let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
         "SELECT h.id, h.name, h.supervisor, h.last_assigned_at FROM handlers h

@@ -92,10 +92,7 @@ impl Store {
             let sql = format!(
                 "SELECT id, case_id, kind, recipient, recipient_name, subject, body, message_id, in_reply_to, refs, attempts, parts, {ORGANISATION} FROM outbox WHERE id = $1"
             );
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&mut *tx).await?;
             let reply = format!("accepted by the SMTP server for instance {dead}, which stopped before recording it");
             sent.push(Sent { item: outbox_item(&row)?, reply, at: t });
         }

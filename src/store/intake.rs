@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use sqlx::Connection as _;
 
 use super::{
-    begin_on, handler_candidates, insert_case_events, insert_event, insert_many, insert_outboxes, now, placeholders_on, register, AttachmentRecord, CaseLink,
-    Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
+    begin_on, handler_candidates_in, insert_case_events, insert_event, insert_many, insert_outboxes, now, placeholders_on, register, AttachmentRecord,
+    CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Result, Store, LOOKUP_CHUNK,
 };
 use crate::domain::assignment::Candidate;
 use crate::domain::history::{HistoryEvent, MessageKind};
@@ -334,7 +334,7 @@ impl Store {
     /// [`register_cases_on`](Self::register_cases_on) in `book`: cases (and their mail) of its
     /// organisation.
     pub async fn register_cases_in(&self, tx: &mut Conn, book: &Book, cases: &[CaseToWrite<'_>]) -> Result<Option<Vec<(CaseId, bool)>>> {
-        let mut candidates = handler_candidates(tx).await?;
+        let mut candidates = handler_candidates_in(tx, book.organisation.as_str()).await?;
         let created = now();
         let assignments: Vec<Assignment> = cases.iter().map(|c| Assignment::choose(&mut candidates, c.case, created)).collect();
         let rows: Vec<_> = cases.iter().zip(&assignments).collect();

@@ -575,7 +575,7 @@ pub use awb::MailPart;
 #[cfg(test)]
 pub(crate) use error::db_error_with_code;
 pub use error::StoreError;
-use handlers::handler_candidates;
+use handlers::handler_candidates_in;
 pub use handlers::Handler;
 pub use intake::Seen;
 use intake::{drop_quarantine_record, insert_message};

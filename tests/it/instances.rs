@@ -180,3 +180,119 @@ async fn killing_the_lease_holder_mid_intake_loses_nothing_and_sends_little_twic
     eprintln!("killed at {cases_at_kill} of {N} cases; mailbox taken over after {taken_over:?}, claims after {settled:?}; {twice} acknowledgements twice");
     assert!(twice <= SENDERS, "{twice} acknowledgements sent twice, more than the {SENDERS} senders of the killed instance");
 }
+
+/// The deployment of issue 25: three organisations (each its own prefix and procedure) with two
+/// mailboxes each, three instances of the real binary on one PostgreSQL database, 600
+/// complaints across the six mailboxes; the instance holding the most mailboxes is killed
+/// (SIGKILL) mid-intake. Its mailboxes are taken over within the lease time, every complaint is
+/// one case in its own organisation with that organisation's prefix and dates, each mail is
+/// moved once, and no more acknowledgements go twice than the killed one had senders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_organisations_six_mailboxes_three_instances_one_killed() {
+    use crate::common::organisations::{Deployment, OrganisationSetup};
+    const PER_MAILBOX: usize = 100;
+    let setups = [
+        OrganisationSetup { key: "wp", prefix: "WP", procedure: "preset = \"reintegratie\"", mailboxes: 2 },
+        OrganisationSetup { key: "sh", prefix: "SH", procedure: "preset = \"awb\"", mailboxes: 2 },
+        OrganisationSetup { key: "bz", prefix: "BZ", procedure: "preset = \"awb\", advisory_committee = true", mailboxes: 2 },
+    ];
+    let extra = format!("{ANSWER_ALL}\n[service]\nlease_secs = {LEASE}\n");
+    let d = Deployment::new(Db::Postgres, &setups, &extra).await;
+    let n = PER_MAILBOX * 6;
+    // Who wrote to which organisation.
+    let mut senders: Vec<(String, String)> = Vec::new();
+    for o in &d.organisations {
+        for address in &o.addresses {
+            let mut s = d.stack.session(address).await;
+            for i in 0..PER_MAILBOX {
+                let from = format!("{}-{i}@example.test", unique(&o.key));
+                let (_, raw) = d.complaint(&from, &[address], &format!("Klacht {i}"), "Mijn afspraak ging niet door.");
+                s.append("INBOX", None, None, &raw).await.unwrap();
+                senders.push((from, o.key.clone()));
+            }
+            let _ = s.logout().await;
+        }
+    }
+    let config = d.dir.path().join("klachtd.toml");
+    std::fs::write(&config, d.config_text()).unwrap();
+    let mut children = Instances((0..3).map(|i| spawn(&config, &d.dir.path().join(format!("klachtd-{i}.log")))).collect());
+    let store = d.store().await;
+    let started = Instant::now();
+    // Mid-intake: the leases spread and some cases registered, not all.
+    let dead = loop {
+        let leases = store.mailbox_leases().await.unwrap();
+        let mut held: std::collections::BTreeMap<String, usize> = Default::default();
+        for holding in leases.values().filter(|h| !h.expired) {
+            *held.entry(holding.holder.clone()).or_default() += 1;
+        }
+        let cases = store.count(Table::Cases).await.unwrap();
+        if held.len() == 3 && cases > 0 {
+            assert!(held.values().all(|&m| m <= 3), "no instance above its share plus one: {held:?}");
+            break held.into_iter().max_by_key(|(_, m)| *m).unwrap().0;
+        }
+        assert!(started.elapsed() < WAIT, "the instances did not spread the mailboxes: {held:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let pid: u32 = dead.split(':').nth(1).unwrap().parse().unwrap();
+    let victim = children.0.iter().position(|c| c.id() == pid).expect("the holder is one of ours");
+    let mut victim = children.0.remove(victim);
+    victim.kill().unwrap();
+    let killed = Instant::now();
+    victim.wait().unwrap();
+    let cases_at_kill = store.count(Table::Cases).await.unwrap();
+    assert!(cases_at_kill < n as i64, "killed mid-intake: {cases_at_kill} of {n}");
+    // Every mailbox held by a live instance within the lease time (whole seconds: one more).
+    let taken_over = eventually("mailboxes taken over", WAIT, || async {
+        let leases = store.mailbox_leases().await.unwrap();
+        (leases.len() == 6 && leases.values().all(|h| h.holder != dead && !h.expired)).then(|| killed.elapsed())
+    })
+    .await;
+    assert!(taken_over <= Duration::from_secs(LEASE + 1), "mailboxes taken over after {taken_over:?}");
+    eventually("all registered and acknowledged", WAIT * 2, || async {
+        let sent = store.outbox_counts().await.unwrap().iter().any(|(s, k)| s == "sent" && *k == n as i64);
+        (sent && store.count(Table::Cases).await.unwrap() == n as i64).then_some(())
+    })
+    .await;
+    for (s, _) in &senders {
+        eventually("acknowledgement delivered", WAIT, || async { (!d.stack.messages(s, "INBOX").await.is_empty()).then_some(()) }).await;
+    }
+    for c in &mut children.0 {
+        assert!(Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap().success());
+        c.wait().unwrap();
+    }
+    // One case per complaint, in its own organisation, with its prefix and its procedure's dates.
+    let cases = d.cases().await;
+    assert_eq!(cases.len(), n, "one case per complaint");
+    assert_eq!(cases.iter().map(|c| &c.reference).collect::<HashSet<_>>().len(), n);
+    let mut respond_by: std::collections::BTreeMap<(String, String), HashSet<String>> = Default::default();
+    for o in &d.organisations {
+        let own: Vec<_> = cases.iter().filter(|c| c.organisation == o.key).collect();
+        assert_eq!(own.len(), PER_MAILBOX * 2, "{}'s cases", o.key);
+        assert!(own.iter().all(|c| c.reference.starts_with(&format!("{}-", o.prefix))), "{}'s prefix", o.key);
+        for c in own {
+            respond_by.entry((c.received_on.clone(), o.key.clone())).or_default().insert(c.respond_by.clone());
+        }
+    }
+    for ((day, key), dates) in &respond_by {
+        assert_eq!(dates.len(), 1, "one final-response date for {key}'s complaints of {day}: {dates:?}");
+    }
+    let day = &cases[0].received_on;
+    let date = |key: &str| respond_by[&(day.clone(), key.to_string())].iter().next().unwrap().clone();
+    assert!(date("wp") < date("sh") && date("sh") < date("bz"), "4 weeks, 6 weeks, 10 weeks: {} {} {}", date("wp"), date("sh"), date("bz"));
+    for o in &d.organisations {
+        for address in &o.addresses {
+            assert_eq!(d.stack.count(address, "Klachtd-Verwerkt").await as usize, PER_MAILBOX, "each mail of {address} moved once");
+        }
+    }
+    // Each acknowledgement came from the complainant's own organisation.
+    let mut twice = 0;
+    for (s, key) in &senders {
+        let got = d.stack.messages(s, "INBOX").await;
+        let from = header(&parsed(&got[0]), "From").unwrap_or_default().to_string();
+        let o = d.organisations.iter().find(|o| &o.key == key).unwrap();
+        assert!(from.contains(&o.addresses[0]), "acknowledgement to {s} from {from}");
+        twice += got.len() - 1;
+    }
+    eprintln!("killed at {cases_at_kill} of {n} cases; mailboxes taken over after {taken_over:?}; {twice} acknowledgements twice");
+    assert!(twice <= SENDERS, "{twice} acknowledgements sent twice, more than the {SENDERS} senders of the killed instance");
+}

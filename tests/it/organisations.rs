@@ -28,7 +28,9 @@ async fn case_of(d: &Deployment, what: &str, pick: impl Fn(&CaseRow) -> bool) ->
 
 async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) {
     let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let d = Deployment::new(db, &SETUP, &format!("{ANSWER_ALL}[service]\nmetrics_listen = \"127.0.0.1:{metrics}\"\n")).await;
+    // A handler of each organisation: a new case goes round its own organisation's handlers.
+    let handlers = "[[handlers]]\nname = \"Wim\"\nemail = \"wim@wp.test\"\norganisations = [\"wp\"]\n\n[[handlers]]\nname = \"Sara\"\nemail = \"sara@sh.test\"\norganisations = [\"sh\"]\n";
+    let d = Deployment::new(db, &SETUP, &format!("{ANSWER_ALL}{handlers}[service]\nmetrics_listen = \"127.0.0.1:{metrics}\"\n")).await;
     let (wp, sh) = (&d.organisations[0], &d.organisations[1]);
     let (wp_address, sh_address) = (wp.addresses[0].as_str(), sh.addresses[0].as_str());
     d.store().await; // migrated before the test looks
@@ -45,6 +47,14 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
     d.send(&bob, &[wp_address, sh_address], &to_both).await;
 
     let cases = eventually("four cases", WAIT, || async { Some(d.cases().await).filter(|c| c.len() == 4) }).await;
+    let pool = sqlx::AnyPool::connect(&d.config.database.url).await.unwrap();
+    let assigned: Vec<(String, String)> =
+        sqlx::query_as("SELECT c.organisation, h.name FROM cases c JOIN handlers h ON h.id = c.handler_id ORDER BY c.id").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(assigned.len(), 4, "each case has a handler: {assigned:?}");
+    for (organisation, handler) in &assigned {
+        assert_eq!(handler, if organisation == "wp" { "Wim" } else { "Sara" }, "a case of {organisation} went to {handler}");
+    }
     let year = Utc::now().format("%Y").to_string();
     let received = amsterdam_date(Utc::now());
     let calendar = d.config.calendar();

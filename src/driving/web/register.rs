@@ -16,9 +16,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 
+use super::organisations::{supervised, Supervised};
 use super::pages::{store_failure, today};
 use super::view::{bar_chart, month_bars, per_month};
-use super::organisations::{supervised, Supervised};
 use super::{require, Shared, Web};
 use crate::app::settings::Settings;
 use crate::domain::organisation::OrganisationKey;
@@ -62,7 +62,14 @@ impl RegisterFigures {
 
     /// The figures of `organisation`'s cases received from `from` to `to`, as of `today`, and
     /// when they were begun (`None`: for this request, or while nothing changed).
-    pub async fn get(&self, web: &Web, from: NaiveDate, to: NaiveDate, today: NaiveDate, organisation: &OrganisationKey) -> Result<(Arc<Figures>, Option<i64>), StoreError> {
+    pub async fn get(
+        &self,
+        web: &Web,
+        from: NaiveDate,
+        to: NaiveDate,
+        today: NaiveDate,
+        organisation: &OrganisationKey,
+    ) -> Result<(Arc<Figures>, Option<i64>), StoreError> {
         let came = Instant::now();
         let settings = web.settings.get();
         let period = (from, to, today, organisation.clone());
