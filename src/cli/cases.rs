@@ -36,13 +36,16 @@ pub async fn cases(
             print::case_detail(&store.case_detail(&reference).await?, json)?
         }
         CasesCommand::Register { name, email, postal_address, received, description_file, attach } => {
-            // Registering in an organisation needs its prefix, procedure and letters (the
-            // organisations of the configuration); until then, only the default one.
-            if let Some(key) = organisation.filter(|k| k.as_str() != crate::domain::organisation::DEFAULT_KEY) {
-                anyhow::bail!("cases register --organisation {key}: a paper complaint is registered in the default organisation only, for now");
-            }
-            let paper =
-                crate::app::actions::PaperComplaint { name, email, postal_address, received, description: read_text(&description_file)?, attachments: attach };
+            // In the organisation named (its prefix, procedure and letters), else the first.
+            let paper = crate::app::actions::PaperComplaint {
+                name,
+                email,
+                postal_address,
+                received,
+                description: read_text(&description_file)?,
+                attachments: attach,
+                organisation: organisation.cloned(),
+            };
             let (reference, d) = actions.register_paper(paper, &actor()).await.map_err(|e| print::refusal(actions, e))?;
             outln!("{reference}: registered (received {received})");
             delivered(&reference, "acknowledgement", d);

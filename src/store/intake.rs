@@ -232,6 +232,19 @@ impl Store {
         self.register_case_on(&mut *self.connection().await?, case, message, attachments, compose).await
     }
 
+    /// [`register_case`](Self::register_case) in `book`: a case of its organisation (a paper
+    /// complaint registered for one of several organisations).
+    pub async fn register_case_of(
+        &self,
+        book: &Book,
+        case: &NewCase,
+        message: &MessageRecord,
+        attachments: &[AttachmentRecord],
+        compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
+    ) -> Result<Registration> {
+        self.register_case_in(&mut *self.connection().await?, book, case, message, attachments, compose).await
+    }
+
     /// [`register_case`](Self::register_case) on `conn`. In a transaction already (the intake's
     /// savepoint for the mail) it opens none of its own: after `Duplicate` the caller rolls
     /// that back (what was written before the duplicate showed is in it).

@@ -272,3 +272,46 @@ async fn an_organisations_second_mailbox_is_read_on_its_own(db: Db) {
     pool.close().await;
     daemon.stop().await;
 }
+
+/// A complaint received by post is registered in the organisation named: its prefix, its
+/// procedure's dates (issue 25); an organisation the configuration does not name is refused.
+#[tokio::test]
+async fn a_paper_complaint_is_registered_in_its_organisation() {
+    let d = Deployment::new(Db::Sqlite, &SETUP, "").await;
+    d.store().await; // migrated
+    let path = d.dir.path().join("k.toml");
+    std::fs::write(&path, d.config_text()).unwrap();
+    let desc = d.dir.path().join("brief.txt");
+    std::fs::write(&desc, "De schuldhulp belde niet terug.").unwrap();
+    let register = |organisation: &str| {
+        klachtd_as_handler(
+            &path,
+            &[
+                "cases",
+                "--organisation",
+                organisation,
+                "register",
+                "--name",
+                "Pim Papier",
+                "--postal-address",
+                "Laan 1",
+                "--received",
+                "2026-11-20",
+                "--description-file",
+                desc.to_str().unwrap(),
+            ],
+        )
+    };
+    let (code, out, err) = register("sh");
+    assert_eq!(code, 0, "{out}{err}");
+    let cases = d.cases().await;
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].organisation, "sh");
+    assert!(cases[0].reference.starts_with("SH-2026-"), "{:?}", cases[0]);
+    // Awb: six weeks from 20 November, moved past the new year's day (as `deadlines` says).
+    assert_eq!(cases[0].respond_by, "2027-01-04", "{:?}", cases[0]);
+    let (code, _, err) = register("nope");
+    assert_ne!(code, 0);
+    assert!(err.contains("no such organisation"), "{err}");
+    assert_eq!(d.cases().await.len(), 1);
+}

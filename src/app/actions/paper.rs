@@ -13,11 +13,12 @@ use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::domain::calendar::Deadlines;
 use crate::domain::history::{Direction, MessageKind};
 use crate::domain::inbound::AttachmentRole;
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::CaseRef;
 use crate::domain::terms::Procedure;
 use crate::domain::text::display_filename;
 use crate::domain::vocabulary::MailKind;
-use crate::store::{AttachmentRecord, MessageRecord, NewCase, Registration};
+use crate::store::{AttachmentRecord, Book, MessageRecord, NewCase, Registration};
 
 /// A complaint that came by post (R2).
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct PaperComplaint {
     pub received: NaiveDate,
     pub description: String,
     pub attachments: Vec<PathBuf>,
+    /// The organisation it was sent to (issue 25); `None`: the first of the configuration.
+    pub organisation: Option<OrganisationKey>,
 }
 
 impl Actions {
@@ -39,9 +42,17 @@ impl Actions {
             return Err(ActionError::refused("a paper complaint needs the complainant's name"));
         }
         let settings = self.settings.get();
-        let deadlines = settings.procedure.deadlines(&settings.calendar, paper.received);
+        // Its organisation's terms, letters and references (issue 25).
+        let own = match &paper.organisation {
+            None => settings.organisations().next().cloned(),
+            Some(key) => settings.organisations().find(|o| &o.key == key).cloned(),
+        };
+        let Some(own) = own else {
+            return Err(ActionError::refused("the configuration has no such organisation"));
+        };
+        let deadlines = own.procedure.deadlines(&settings.calendar, paper.received);
         let records = self.keep_scans(&paper.attachments)?;
-        let (case, message) = paper_records(&paper, &deadlines, settings.procedure, !records.is_empty(), settings.preferred_handler.clone(), actor);
+        let (case, message) = paper_records(&paper, &deadlines, own.procedure, !records.is_empty(), settings.preferred_handler.clone(), actor);
         // Without an e-mail address the acknowledgement is a letter on disk, written while the
         // registration's transaction is open (and removed if it does not commit).
         if paper.email.is_none() {
@@ -52,12 +63,12 @@ impl Actions {
         let mut printed: Option<anyhow::Result<PathBuf>> = None;
         let registration = self
             .store
-            .register_case(&case, &message, &records, |reference| {
+            .register_case_of(&Book::new(own.key.clone(), &own.reference_prefix), &case, &message, &records, |reference| {
                 let context = AcknowledgementContext {
-                    organisation: &settings.organisation,
-                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &case.procedure, &case.incomplete, settings.letters.language()),
+                    organisation: &own.context,
+                    case: CaseContext::new(reference, Some(paper.name.trim()), &deadlines, &case.procedure, &case.incomplete, own.letters.language()),
                 };
-                let letter = settings.letters.render("acknowledgement", &context).ok()?;
+                let letter = own.letters.render("acknowledgement", &context).ok()?;
                 match &paper.email {
                     Some(address) => Some(self.first_mail(&format!("{reference}.ack"), MailKind::Acknowledgement, paper.name.trim(), address, letter)),
                     None => {

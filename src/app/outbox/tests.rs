@@ -64,6 +64,7 @@ impl World {
             received: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
             description: "De stoep is al maanden kapot.".into(),
             attachments: Vec::new(),
+            organisation: None,
         };
         let (reference, delivery) = self.actions.register_paper(paper, "test").await.unwrap();
         assert_eq!(delivery, Delivery::Mail("mia@example.test".into()));

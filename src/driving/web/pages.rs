@@ -178,7 +178,16 @@ pub async fn paper_form(State(web): State<Shared>, headers: HeaderMap) -> Respon
         Ok(s) => s,
         Err(r) => return r,
     };
-    web.page(StatusCode::OK, "paper.html", minijinja::context! { user => session.user, csrf => session.csrf, today => today(&web).to_string() })
+    // A handler of several organisations chooses the one the letter was sent to (issue 25).
+    let organisations = match web.store.handler_organisations(&session.user.email).await {
+        Ok(keys) => keys.iter().map(|k| k.as_str().to_string()).collect::<Vec<_>>(),
+        Err(e) => return store_failure(&web, &session, e),
+    };
+    web.page(
+        StatusCode::OK,
+        "paper.html",
+        minijinja::context! { user => session.user, csrf => session.csrf, today => today(&web).to_string(), organisations => organisations },
+    )
 }
 
 #[cfg(test)]

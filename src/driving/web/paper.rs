@@ -144,7 +144,20 @@ async fn register_received(web: &Web, session: &WebSession, form: &HashMap<Strin
         Ok(d) => d,
         Err(e) => return web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(session), "refused", &e.to_string(), Some("/paper")),
     };
+    // One of the organisations the handler works for (issue 25): the one chosen, else their first.
+    let theirs = match web.store.handler_organisations(&session.user.email).await {
+        Ok(keys) => keys,
+        Err(e) => return super::pages::store_failure(web, session, e),
+    };
+    let organisation = match field(form, "organisation") {
+        None => theirs.first().cloned(),
+        Some(key) => theirs.iter().find(|k| k.as_str() == key).cloned(),
+    };
+    let Some(organisation) = organisation else {
+        return web.message(StatusCode::UNPROCESSABLE_ENTITY, Some(session), "refused", "organisation: not one you work for", Some("/paper"));
+    };
     let paper = PaperComplaint {
+        organisation: Some(organisation),
         name: form.get("name").cloned().unwrap_or_default(),
         email: field(form, "email").map(str::to_string),
         postal_address: field(form, "postal_address").map(|_| text(form, "postal_address")),
