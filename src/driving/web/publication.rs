@@ -65,7 +65,7 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
         }
     };
     let report = &figures.report;
-    let organisation = web.settings.get().organisation.name.clone();
+    let organisation = web.settings.get().of(&supervised.chosen).context.name.clone();
     match render(&web.pages, report, &organisation, year, false) {
         Ok(html) => (StatusCode::OK, axum::response::Html(html)).into_response(),
         Err(e) => {
