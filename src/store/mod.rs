@@ -545,6 +545,7 @@ fn create_private_sqlite_file(url: &str) -> Result<()> {
 mod actions;
 pub mod attachments;
 mod awb;
+mod book;
 mod columns;
 pub mod corrections;
 mod error;
@@ -572,14 +573,15 @@ mod vocabulary;
 pub mod web;
 pub use actions::{LetterCase, LetterEffect, MailOrigin, RefusableError, Refused};
 pub use awb::MailPart;
+pub use book::Book;
 #[cfg(test)]
 pub(crate) use error::db_error_with_code;
 pub use error::StoreError;
 use handlers::handler_candidates_in;
 pub use handlers::Handler;
+pub use intake::CaseToWrite;
 pub use intake::Seen;
 use intake::{drop_quarantine_record, insert_message};
-pub use intake::{Book, CaseToWrite};
 pub use mail_classes::QuarantinedMail;
 pub use outbox::Sent;
 use outbox::{insert_outbox, insert_outboxes};

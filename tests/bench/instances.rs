@@ -1,14 +1,14 @@
 //! Intake and acknowledgements with 1, 2 and 3 instances of the real klachtd binary on one
 //! PostgreSQL database (issue 25), each instance's CPU beside it. For each instance count: N
 //! complaints (default 1,000, each from another sender at `outside.test`, which the test
-//! stack's Postfix queues and drops) go into a fresh mailbox (on this branch, one mailbox per
-//! run: the instances share it through its lease, so one of them takes mail in while all of
-//! them send), the instances start together, and the bench prints the rate of registration, of
-//! acknowledgements accepted by Postfix, and each instance's CPU seconds and share of the wall
-//! time, plus who held the mailbox and how many mails each one sent.
+//! stack's Postfix queues and drops) spread over M mailboxes (default 12: three organisations
+//! of four mailboxes each), the instances start together and spread the mailboxes by their
+//! leases, and the bench prints the rate of registration, of acknowledgements accepted by
+//! Postfix, each instance's CPU seconds and share of the wall time, how many mailboxes each one
+//! held at the end, and how many mails each one sent.
 //!
-//!     cargo bench --bench instances            # N = 1000; 1, 2, 3 instances
-//!     cargo bench --bench instances -- 2000 3  # N = 2000; up to 3 instances
+//!     cargo bench --bench instances              # N = 1000; 1, 2, 3 instances; 12 mailboxes
+//!     cargo bench --bench instances -- 2000 3 6  # N = 2000; up to 3 instances; 6 mailboxes
 
 #[path = "../it/common/mod.rs"]
 mod common;
@@ -16,6 +16,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::organisations::{Deployment, OrganisationSetup};
 use common::*;
 use klachtd::store::{Store, Table};
 
@@ -23,13 +24,16 @@ fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let n = args.first().copied().unwrap_or(1000);
     let most = args.get(1).copied().unwrap_or(3);
+    let mailboxes = args.get(2).copied().unwrap_or(12).max(3);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        println!("klachtd on PostgreSQL, {n} complaints, one mailbox, this machine ({} cores), one run each", cores());
-        println!("| instances | registered/s | acknowledgements/s | wall s | CPU s per instance (share of wall) | sent per instance |");
-        println!("|---|---|---|---|---|---|");
+        println!("klachtd on PostgreSQL, {n} complaints over {mailboxes} mailboxes of 3 organisations, this machine ({} cores), one run each", cores());
+        println!(
+            "| instances | registered/s | acknowledgements/s | wall s | CPU s per instance (share of wall) | mailboxes held per instance | sent per instance |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         for instances in 1..=most {
-            run(n, instances).await;
+            run(n, instances, mailboxes).await;
         }
     });
 }
@@ -38,16 +42,21 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-async fn run(n: usize, instances: usize) {
-    let stack = MailStack::shared();
-    let w = World::with(Db::Postgres, stack, ANSWER_ALL).await;
-    {
-        let mut s = stack.session(&w.complaints).await;
-        for i in 0..n {
+async fn run(n: usize, instances: usize, mailboxes: usize) {
+    let per_organisation = mailboxes / 3;
+    let setups = [
+        OrganisationSetup { key: "wp", prefix: "WP", procedure: "preset = \"reintegratie\"", mailboxes: per_organisation },
+        OrganisationSetup { key: "sh", prefix: "SH", procedure: "preset = \"awb\"", mailboxes: per_organisation },
+        OrganisationSetup { key: "bz", prefix: "BZ", procedure: "preset = \"awb\", advisory_committee = true", mailboxes: mailboxes - 2 * per_organisation },
+    ];
+    let d = Deployment::new(Db::Postgres, &setups, ANSWER_ALL).await;
+    let addresses: Vec<&String> = d.organisations.iter().flat_map(|o| &o.addresses).collect();
+    for (m, address) in addresses.iter().enumerate() {
+        let mut s = d.stack.session(address).await;
+        for i in (0..n).filter(|i| i % addresses.len() == m) {
             let raw = format!(
-                "From: Klager {i} <klager-{i}-{}@outside.test>\r\nTo: {}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+                "From: Klager {i} <klager-{i}-{}@outside.test>\r\nTo: {address}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
                 std::process::id(),
-                w.complaints,
                 unique("bench"),
                 "Mijn afspraak ging niet door en niemand liet iets weten. ".repeat(16)
             );
@@ -55,9 +64,9 @@ async fn run(n: usize, instances: usize) {
         }
         let _ = s.logout().await;
     }
-    let config = w.dir.path().join("klachtd.toml");
-    std::fs::write(&config, config_text(stack, &w.complaints, &w.db.url, w.dir.path(), ANSWER_ALL)).unwrap();
-    let store = Store::open(&w.db.url, 1).await.unwrap();
+    let config = d.dir.path().join("klachtd.toml");
+    std::fs::write(&config, d.config_text()).unwrap();
+    let store: &Store = d.store().await;
     let t = Instant::now();
     let mut children: Vec<Child> = (0..instances).map(|_| start_klachtd(&config)).collect();
     let (mut registered_at, mut first_sent_at) = (None, None);
@@ -76,8 +85,10 @@ async fn run(n: usize, instances: usize) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let cpu: Vec<f64> = children.iter().map(|c| cpu_seconds(c.id())).collect();
-    let holder = store.mailbox_holder("INBOX").await.unwrap().unwrap_or_default();
-    let per_instance = sent_per_instance(&w.db.url, &children).await;
+    let leases = store.mailbox_leases().await.unwrap();
+    let held: Vec<usize> =
+        children.iter().map(|c| leases.values().filter(|h| !h.expired && h.holder.split(':').nth(1) == Some(&c.id().to_string())).count()).collect();
+    let per_instance = sent_per_instance(&d.db.url, &children).await;
     for c in &mut children {
         let _ = Command::new("kill").arg(c.id().to_string()).status();
         let _ = c.wait();
@@ -85,15 +96,13 @@ async fn run(n: usize, instances: usize) {
     let wall = all_sent_at.as_secs_f64();
     let registered = n as f64 / registered_at.unwrap().as_secs_f64();
     let acknowledged = n as f64 / (all_sent_at - first_sent_at.unwrap()).as_secs_f64();
-    let cpus: Vec<String> = children
-        .iter()
-        .zip(&cpu)
-        .map(|(c, s)| format!("{s:.1} ({:.0} %){}", 100.0 * s / wall, if holder.split(':').nth(1) == Some(&c.id().to_string()) { " mailbox" } else { "" }))
-        .collect();
+    let cpus: Vec<String> = cpu.iter().map(|s| format!("{s:.1} ({:.0} %)", 100.0 * s / wall)).collect();
+    let list = |v: &[String]| v.join(", ");
     println!(
-        "| {instances} | {registered:.0} | {acknowledged:.0} | {wall:.1} | {} | {} |",
-        cpus.join(", "),
-        per_instance.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        "| {instances} | {registered:.0} | {acknowledged:.0} | {wall:.1} | {} | {} | {} |",
+        list(&cpus),
+        list(&held.iter().map(|n| n.to_string()).collect::<Vec<_>>()),
+        list(&per_instance.iter().map(|n| n.to_string()).collect::<Vec<_>>())
     );
 }
 
