@@ -332,9 +332,9 @@ mod tests {
         assert!(leases.at_safe_point("INBOX", Duration::from_secs(600)).await.unwrap());
     }
 
-    #[tokio::test]
-    async fn a_live_peers_mailbox_is_left_alone_and_a_surplus_given_up_at_a_safe_point() {
-        let (_dir, store) = store().await;
+    /// Ours serving mailboxes "a" and "b" beside a live peer that serves none yet.
+    async fn beside_a_peer() -> (tempfile::TempDir, Store, Leases, &'static str) {
+        let (dir, store) = store().await;
         let peer = "host-b:1:0";
         store.beat_instance(peer, "host-b", 1, now(), now() + 20).await.unwrap();
         let leases = Leases::new(store.clone(), "host-a", Duration::from_secs(30));
@@ -342,6 +342,12 @@ mod tests {
         for mailbox in ["a", "b"] {
             leases.at_safe_point(mailbox, Duration::from_secs(600)).await.unwrap();
         }
+        (dir, store, leases, peer)
+    }
+
+    #[tokio::test]
+    async fn a_live_peers_mailbox_is_left_alone_and_a_surplus_given_up_at_a_safe_point() {
+        let (_dir, store, leases, peer) = beside_a_peer().await;
         // Two live instances, two mailboxes: a share of one each, so one is taken.
         leases.balance().await.unwrap();
         let held: Vec<&str> = ["a", "b"].into_iter().filter(|m| leases.state(m) == LeaseState::Held).collect();
@@ -371,14 +377,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_surplus_its_intake_is_not_using_is_freed_at_once() {
-        let (_dir, store) = store().await;
-        let peer = "host-b:1:0";
-        store.beat_instance(peer, "host-b", 1, now(), now() + 20).await.unwrap();
-        let leases = Leases::new(store.clone(), "host-a", Duration::from_secs(30));
-        leases.beat().await.unwrap();
-        for mailbox in ["a", "b"] {
-            leases.at_safe_point(mailbox, Duration::from_secs(600)).await.unwrap();
-        }
+        let (_dir, store, leases, _) = beside_a_peer().await;
         leases.balance().await.unwrap();
         // Both ours in the database (left from before), one of them not in use here: whichever
         // is given up, nothing of ours holds two while the peer has none.

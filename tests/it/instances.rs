@@ -80,6 +80,20 @@ async fn a_dead_instances_outbox_is_settled_once_by_one_peer() {
 /// The instances under test: killed when the test ends, also when it fails.
 struct Instances(Vec<Child>);
 
+impl Instances {
+    /// Kills (SIGKILL) the instance named `id` in the database (`HOST:PID:N`) and waits for it
+    /// to be gone; when it was killed.
+    fn kill(&mut self, id: &str) -> Instant {
+        let pid: u32 = id.split(':').nth(1).unwrap().parse().unwrap();
+        let victim = self.0.iter().position(|c| c.id() == pid).expect("the holder is one of ours");
+        let mut victim = self.0.remove(victim);
+        victim.kill().unwrap();
+        let killed = Instant::now();
+        victim.wait().unwrap();
+        killed
+    }
+}
+
 impl Drop for Instances {
     fn drop(&mut self) {
         for c in &mut self.0 {
@@ -139,12 +153,7 @@ async fn killing_the_lease_holder_mid_intake_loses_nothing_and_sends_little_twic
         assert!(started.elapsed() < WAIT, "no progress");
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
-    let pid: u32 = dead.split(':').nth(1).unwrap().parse().unwrap();
-    let victim = children.0.iter().position(|c| c.id() == pid).expect("the holder is one of ours");
-    let mut victim = children.0.remove(victim);
-    victim.kill().unwrap();
-    let killed = Instant::now();
-    victim.wait().unwrap();
+    let killed = children.kill(&dead);
     let cases_at_kill = store.count(Table::Cases).await.unwrap();
     assert!(cases_at_kill < N as i64, "killed mid-intake: {cases_at_kill} of {N}");
     // Its mailbox goes to another instance, and its claims are settled, within the lease time
@@ -233,12 +242,7 @@ async fn three_organisations_six_mailboxes_three_instances_one_killed() {
         assert!(started.elapsed() < WAIT, "the instances did not spread the mailboxes: {held:?}");
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
-    let pid: u32 = dead.split(':').nth(1).unwrap().parse().unwrap();
-    let victim = children.0.iter().position(|c| c.id() == pid).expect("the holder is one of ours");
-    let mut victim = children.0.remove(victim);
-    victim.kill().unwrap();
-    let killed = Instant::now();
-    victim.wait().unwrap();
+    let killed = children.kill(&dead);
     let cases_at_kill = store.count(Table::Cases).await.unwrap();
     assert!(cases_at_kill < n as i64, "killed mid-intake: {cases_at_kill} of {n}");
     // Every mailbox held by a live instance within the lease time (whole seconds: one more).
