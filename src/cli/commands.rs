@@ -81,7 +81,13 @@ pub(super) async fn status(path: &Path, json: bool) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let today = amsterdam_date(chrono::Utc::now());
     let s = store.status(&config.mailboxes()[0].key, today).await?;
-    print::status(&s, &config.warnings(today), json)
+    // Each mailbox, with its organisation and the instance reading it (issue 25).
+    let mut mailboxes = Vec::new();
+    for m in config.mailboxes() {
+        let (last_sync_at, read_by) = store.mailbox_sync(&m.key).await?;
+        mailboxes.push(print::MailboxLine { name: m.name, organisation: m.organisation.to_string(), last_sync_at, read_by });
+    }
+    print::status(&s, &mailboxes, &config.warnings(today), json)
 }
 
 /// Listing and showing cases need an existing database; registering a paper complaint or

@@ -141,15 +141,32 @@ pub fn deadlines(d: &Deadlines, procedure: &Procedure) {
     outln!("{json}");
 }
 
-pub fn status(s: &Status, warnings: &[Problem], json: bool) -> anyhow::Result<()> {
+/// One mailbox in `klachtd status`: whose it is, when it was last synced, which instance (its
+/// lease) reads it.
+#[derive(Debug, serde::Serialize)]
+pub struct MailboxLine {
+    pub name: String,
+    pub organisation: String,
+    pub last_sync_at: Option<i64>,
+    pub read_by: Option<String>,
+}
+
+pub fn status(s: &Status, mailboxes: &[MailboxLine], warnings: &[Problem], json: bool) -> anyhow::Result<()> {
     if json {
         let mut value = serde_json::to_value(s)?;
+        value["mailboxes"] = serde_json::to_value(mailboxes)?;
         value["warnings"] = warnings.iter().map(|w| serde_json::json!({"key": w.key, "message": w.message, "fix": w.fix})).collect();
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let ago = |t: Option<i64>| t.map_or("never".to_string(), |t| format!("{} ({} s ago)", fmt_time(t), crate::store::now() - t));
     outln!("Last mailbox sync:   {}", ago(s.last_sync_at));
+    if mailboxes.len() > 1 || mailboxes.iter().any(|m| m.read_by.is_some()) {
+        for m in mailboxes {
+            let by = m.read_by.as_deref().map_or("no instance".to_string(), |id| format!("instance {id}"));
+            outln!("  {} ({}): synced {}; read by {by}", m.name, m.organisation, ago(m.last_sync_at));
+        }
+    }
     outln!("Outbox backlog:      {} pending, {} held, {} suppressed", s.outbox_pending, s.outbox_held, s.outbox_suppressed);
     outln!("Undeliverable mail:  {} (refused for good; handlers told; `klachtd outbox retry` once fixed)", s.outbox_undeliverable);
     outln!("Oldest unsent mail:  {}", ago(s.oldest_unsent_at));

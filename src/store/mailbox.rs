@@ -101,6 +101,19 @@ impl Store {
         self.renew_mailbox_on(&mut *self.connection().await?, folder, holder, lease).await
     }
 
+    /// When mailbox `key` was last synced, and the instance whose lease on it still runs: for
+    /// `klachtd status`, mailbox by mailbox.
+    pub async fn mailbox_sync(&self, key: &str) -> Result<(Option<i64>, Option<String>)> {
+        let last_sync_at: Option<i64> =
+            sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(key).fetch_optional(&self.pool).await?.flatten();
+        let read_by: Option<String> = sqlx::query_scalar("SELECT holder FROM mailbox_leases WHERE folder = $1 AND held_until >= $2")
+            .bind(key)
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok((last_sync_at, read_by))
+    }
+
     /// Who holds the lease on `folder`, if anyone.
     pub async fn mailbox_holder(&self, folder: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT holder FROM mailbox_leases WHERE folder = $1").bind(folder).fetch_optional(&self.pool).await?)

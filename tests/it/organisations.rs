@@ -270,6 +270,21 @@ async fn an_organisations_second_mailbox_is_read_on_its_own(db: Db) {
     .await;
     assert_eq!(positions.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["sh-0", "sh-1"], "one position per mailbox, not per folder name");
     pool.close().await;
+    // `klachtd status` names each mailbox, its organisation, its last sync and who reads it.
+    let path = d.dir.path().join("k.toml");
+    std::fs::write(&path, d.config_text()).unwrap();
+    let (code, out, err) = klachtd_as_handler(&path, &["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mailboxes = status["mailboxes"].as_array().unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(mailboxes.iter().map(|m| m["name"].as_str().unwrap()).collect::<Vec<_>>(), ["sh-0", "sh-1"], "{out}");
+    for m in mailboxes {
+        assert_eq!(m["organisation"], "sh", "{out}");
+        assert!(m["last_sync_at"].as_i64().is_some(), "{out}");
+        assert!(m["read_by"].as_str().is_some_and(|id| id.contains(&format!(":{}:", std::process::id()))), "read by this test's daemon: {out}");
+    }
+    let (_, text, _) = klachtd_as_handler(&path, &["status"]);
+    assert!(text.contains("sh-1 (sh): synced "), "{text}");
     daemon.stop().await;
 }
 
