@@ -74,35 +74,18 @@ impl Store {
         references: &[CaseRef],
         thread_ids: &[String],
     ) -> Result<Option<CaseLink>> {
-        for reference in references {
-            let link = sqlx::query_as("SELECT id, reference, status FROM cases WHERE reference = $1 AND organisation = $2")
-                .bind(reference)
-                .bind(organisation.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if link.is_some() {
-                return Ok(link);
-            }
-        }
-        for id in thread_ids {
-            let link = sqlx::query_as(
-                "SELECT c.id, c.reference, c.status FROM messages m JOIN cases c ON c.id = m.case_id
-                 WHERE m.message_id = $1 AND c.organisation = $2 ORDER BY m.id LIMIT 1",
-            )
-            .bind(id)
-            .bind(organisation.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-            if link.is_some() {
-                return Ok(link);
-            }
-            let link = sqlx::query_as(
-                "SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1 AND c.organisation = $2",
-            )
-            .bind(id)
-            .bind(organisation.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+        // In this order: a quoted reference, then each thread id among our mail in and out.
+        const BY_REFERENCE: &str = "SELECT id, reference, status FROM cases WHERE reference = $1 AND organisation = $2";
+        const BY_MAIL_IN: &str = "SELECT c.id, c.reference, c.status FROM messages m JOIN cases c ON c.id = m.case_id
+                                  WHERE m.message_id = $1 AND c.organisation = $2 ORDER BY m.id LIMIT 1";
+        const BY_MAIL_OUT: &str =
+            "SELECT c.id, c.reference, c.status FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = $1 AND c.organisation = $2";
+        let looks = references
+            .iter()
+            .map(|r| (BY_REFERENCE, r.to_string()))
+            .chain(thread_ids.iter().flat_map(|id| [(BY_MAIL_IN, id.clone()), (BY_MAIL_OUT, id.clone())]));
+        for (sql, key) in looks {
+            let link = sqlx::query_as(sql).bind(key).bind(organisation.as_str()).fetch_optional(&mut *conn).await?;
             if link.is_some() {
                 return Ok(link);
             }

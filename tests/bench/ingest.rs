@@ -54,12 +54,7 @@ async fn run(n: usize, db: Db) {
     {
         let mut s = stack.session(&complaints).await;
         for i in 0..n {
-            let raw = format!(
-                "From: Klager {i} <klager-{i}-{}@outside.test>\r\nTo: {complaints}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <bench-{i}-{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-                std::process::id(),
-                unique("m"),
-                "Mijn afspraak ging niet door en niemand liet iets weten. ".repeat(16)
-            );
+            let raw = bench_complaint(i, &complaints);
             s.append("INBOX", None, None, raw.as_bytes()).await.unwrap();
         }
         let _ = s.logout().await;

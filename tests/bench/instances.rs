@@ -54,12 +54,7 @@ async fn run(n: usize, instances: usize, mailboxes: usize) {
     for (m, address) in addresses.iter().enumerate() {
         let mut s = d.stack.session(address).await;
         for i in (0..n).filter(|i| i % addresses.len() == m) {
-            let raw = format!(
-                "From: Klager {i} <klager-{i}-{}@outside.test>\r\nTo: {address}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-                std::process::id(),
-                unique("bench"),
-                "Mijn afspraak ging niet door en niemand liet iets weten. ".repeat(16)
-            );
+            let raw = bench_complaint(i, address);
             s.append("INBOX", None, None, raw.as_bytes()).await.unwrap();
         }
         let _ = s.logout().await;

@@ -151,6 +151,17 @@ impl MailStack {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name that is unique in this test run (for addresses, databases and folders).
+/// Complaint `i` of a benchmark to `to`: ~1 KB from its own sender at `outside.test` (whose
+/// mail the test stack's Postfix queues and drops).
+pub fn bench_complaint(i: usize, to: &str) -> String {
+    format!(
+        "From: Klager {i} <klager-{i}-{}@outside.test>\r\nTo: {to}\r\nSubject: Klacht nummer {i}\r\nMessage-ID: <{}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        std::process::id(),
+        unique(&format!("bench-{i}")),
+        "Mijn afspraak ging niet door en niemand liet iets weten. ".repeat(16)
+    )
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
