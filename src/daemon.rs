@@ -90,13 +90,25 @@ pub fn mailer_with(config: &Config, tokens: Option<Arc<crate::driven::oauth::Tok
 }
 
 /// The token source of `[oauth2]` with a first token fetched, so that a refused secret or key
-/// is one clear line at start-up (like a wrong password), quoting the provider's error.
+/// is one clear line at start-up (like a wrong password), quoting the provider's error. With
+/// `[[organisations]]` it is SMTP's, and the line names the mailboxes it serves too.
 pub async fn token_source(config: &Config) -> anyhow::Result<Option<Arc<crate::driven::oauth::TokenSource>>> {
     let tokens = crate::driven::oauth::TokenSource::from_config(config)?;
     if let Some(tokens) = &tokens {
-        tokens.token().await.context("oauth2")?;
+        tokens.token().await.with_context(|| crate::driven::oauth::mailboxes::label(config, tokens, true))?;
     }
     Ok(tokens)
+}
+
+/// Each mailbox's token source (None: a password), in the order of `Config::mailboxes`, with
+/// a first token fetched from each; `tokens` is [`token_source`]'s, shared where it fits.
+pub async fn mailbox_token_sources(
+    config: &Config,
+    tokens: Option<&Arc<crate::driven::oauth::TokenSource>>,
+) -> anyhow::Result<Vec<Option<Arc<crate::driven::oauth::TokenSource>>>> {
+    let sources = crate::driven::oauth::mailboxes::for_mailboxes(config, tokens)?;
+    crate::driven::oauth::mailboxes::first_tokens(config, &sources, tokens).await?;
+    Ok(sources)
 }
 
 /// The client of `[graph]`, with a first token fetched (a refused secret is one clear line at
@@ -125,14 +137,20 @@ async fn imap_mailboxes(
     leases: &Arc<Leases>,
 ) -> anyhow::Result<Vec<Mailbox>> {
     let mut workers = Vec::new();
-    for m in config.mailboxes() {
+    // Each mailbox its own token source (its own oauth2 table, or `[oauth2]`'s: `tokens`).
+    let sources = mailbox_token_sources(config, tokens.as_ref()).await?;
+    for (m, imap_tokens) in config.mailboxes().into_iter().zip(sources) {
         let own = intake.in_organisation(&m.organisation).with_context(|| format!("{}: no organisation {}", m.config_key, m.organisation))?;
         let tls = crate::driven::tls::client_config(m.imap.ca_file.as_deref())?;
-        let imap_tokens = tokens.clone().filter(|_| m.imap.auth == crate::config::AuthMode::Oauth2);
         let worker =
             MailboxWorker::new(m.imap.clone(), tls, store.clone(), Arc::new(own), health.clone(), leases.clone()).with_key(&m.key).with_tokens(imap_tokens);
-        let first_session = Some(worker.connect().await?);
-        workers.push(Mailbox::Imap(worker, first_session));
+        // A refused login names the mailbox when there are several.
+        let first_session = match worker.connect().await {
+            Ok(session) => session,
+            Err(e) if config.lists_organisations() => return Err(anyhow::Error::new(e).context(format!("mailbox {:?} ({})", m.name, m.config_key))),
+            Err(e) => return Err(e.into()),
+        };
+        workers.push(Mailbox::Imap(worker, Some(first_session)));
     }
     Ok(workers)
 }

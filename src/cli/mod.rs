@@ -211,6 +211,7 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
     // The configuration checks that key files are readable; whether they hold a certificate,
     // a private key or a service account's key, the token source finds out on loading them.
     crate::driven::oauth::TokenSource::from_config(&config)?;
+    crate::driven::oauth::mailboxes::for_mailboxes(&config, None)?;
     // Each organisation's letters, in its language and from its templates.
     let sample = crate::app::templates::sample_context();
     for (key, letters) in crate::app::settings::load_organisation_letters(&config)? {
@@ -236,10 +237,11 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<E
         outln!("{}", crate::driven::graph::check(&config).await?);
     }
     if !config.reads_graph() {
-        for mailbox in config.mailboxes() {
+        let sources = daemon::mailbox_token_sources(&config, tokens.as_ref()).await?;
+        for (mailbox, source) in config.mailboxes().into_iter().zip(sources) {
             let imap = &mailbox.imap;
             let tls = crate::driven::tls::client_config(imap.ca_file.as_deref())?;
-            let mut session = match (&tokens, imap.auth) {
+            let mut session = match (&source, imap.auth) {
                 (Some(tokens), crate::config::AuthMode::Oauth2) => crate::driven::imap::connect_oauth(imap, &tls, tokens).await?,
                 _ => {
                     let password = imap.secret().resolve(&mailbox.config_key)?;

@@ -110,9 +110,6 @@ impl Config {
     fn check_mailbox(&self, p: &mut Problems) {
         for m in self.mailboxes() {
             let (section, imap) = (&m.config_key, &m.imap);
-            if self.lists_organisations() && imap.auth == AuthMode::Oauth2 {
-                p.add(&format!("{section}.auth"), "\"oauth2\" is not supported for [[organisations.mailboxes]] yet".into(), "log in with a password");
-            }
             if imap.user.trim().is_empty() {
                 p.add(&format!("{section}.user"), "is empty".into(), "set the mailbox login");
             }

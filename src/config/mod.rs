@@ -203,7 +203,8 @@ impl Config {
         if fixed(self) != fixed(other) {
             keys.push("organisation (keys, addresses, reference_prefix, retention)");
         }
-        if self.mailboxes().into_iter().map(|m| (m.name, m.imap)).ne(other.mailboxes().into_iter().map(|m| (m.name, m.imap))) {
+        let logins = |c: &Config| c.mailboxes().into_iter().map(|m| (m.name, m.imap, m.own_oauth2)).collect::<Vec<_>>();
+        if logins(self) != logins(other) {
             keys.push(if self.lists_organisations() { "organisations.mailboxes" } else { "imap" });
         }
         if self.database != other.database {

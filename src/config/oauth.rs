@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::check::Problems;
-use super::{Config, Problem, TlsMode};
+use super::organisations::MailboxSpec;
+use super::{AuthMode, Config, Problem, TlsMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,20 +94,104 @@ impl OAuth2 {
     }
 }
 
-/// Problems with `[oauth2]` and the `auth` keys; reads secrets and key files only if `secrets`.
+/// Problems with `[oauth2]`, each mailbox's `oauth2` table and the `auth` keys; reads secrets
+/// and key files only if `secrets`.
 pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     let mut p = Problems::default();
-    auth_keys(config, &mut p);
-    if let Some(o) = &config.oauth2 {
+    if config.lists_organisations() {
+        listed_auth_keys(config, &mut p);
+    } else {
+        auth_keys(config, &mut p);
+    }
+    let own = config.mailboxes().into_iter().filter_map(|m| m.own_oauth2.map(|o| (format!("{}.oauth2", m.config_key), o)));
+    for (section, o) in config.oauth2.iter().map(|o| ("oauth2".to_string(), o.clone())).chain(own) {
         if o.timeout_secs == 0 {
-            p.add("oauth2.timeout_secs", "must be at least 1 second".into(), "use the default (30)");
+            p.add(&format!("{section}.timeout_secs"), "must be at least 1 second".into(), "use the default (30)");
         }
-        o.foreign_keys(&mut p);
-        o.required_keys(&mut p);
-        o.credentials(&mut p, secrets);
-        o.endpoints(&mut p);
+        o.foreign_keys(&section, &mut p);
+        o.required_keys(&section, &mut p);
+        o.credentials(&section, &mut p, secrets);
+        o.endpoints(&section, &mut p);
     }
     p.0
+}
+
+impl MailboxSpec {
+    /// The table this mailbox's tokens come from: its own `oauth2`, else the top-level
+    /// `[oauth2]` (one app registration for several mailboxes).
+    pub fn oauth2<'a>(&'a self, config: &'a Config) -> Option<&'a OAuth2> {
+        self.own_oauth2.as_ref().or(config.oauth2.as_ref())
+    }
+
+    /// That table's key in the file.
+    pub fn oauth2_key(&self) -> String {
+        if self.own_oauth2.is_some() {
+            format!("{}.oauth2", self.config_key)
+        } else {
+            "oauth2".into()
+        }
+    }
+}
+
+/// `[[organisations]]`: each mailbox with `auth = "oauth2"` has a table to take tokens from, TLS
+/// and no password; a mailbox's `oauth2` goes with its `auth = "oauth2"`; `[smtp]` as in
+/// [`auth_keys`]; and `[oauth2]` serves SMTP or a mailbox without a table of its own.
+fn listed_auth_keys(config: &Config, p: &mut Problems) {
+    let mut top_used = config.graph.is_some();
+    for m in config.mailboxes() {
+        let key = &m.config_key;
+        if m.imap.auth != AuthMode::Oauth2 {
+            if m.own_oauth2.is_some() {
+                p.add(
+                    &format!("{key}.oauth2"),
+                    "is given but auth is not \"oauth2\"".into(),
+                    "set auth = \"oauth2\" in this mailbox, or remove its oauth2 table",
+                );
+            }
+            continue;
+        }
+        top_used |= m.own_oauth2.is_none();
+        if m.oauth2(config).is_none() {
+            p.add(
+                &format!("{key}.auth"),
+                "\"oauth2\" needs an oauth2 table in this mailbox or an [oauth2] section".into(),
+                "add [organisations.mailboxes.oauth2] for this mailbox's own app registration, or a top-level [oauth2] (see the example configuration)",
+            );
+        }
+        if m.imap.tls == TlsMode::None {
+            p.add(
+                &format!("{key}.tls"),
+                "\"none\" with auth = \"oauth2\" would send the access token in clear text".into(),
+                "use \"implicit\" or \"starttls\"",
+            );
+        }
+        if m.imap.password.is_some() || m.imap.password_file.is_some() || m.imap.password_env.is_some() {
+            p.add(&format!("{key}.password"), "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from this mailbox");
+        }
+    }
+    let smtp = config.smtp.auth == AuthMode::Oauth2;
+    if smtp {
+        if config.oauth2.is_none() {
+            p.add(
+                "smtp.auth",
+                "\"oauth2\" needs an [oauth2] section".into(),
+                "add [oauth2] with provider = \"microsoft\", \"google\", \"generic\" or \"command\" (see the example configuration)",
+            );
+        }
+        if config.smtp.tls == TlsMode::None {
+            p.add("smtp.tls", "\"none\" with auth = \"oauth2\" would send the access token in clear text".into(), "use \"implicit\" or \"starttls\"");
+        }
+        if config.smtp.password.is_some() || config.smtp.password_file.is_some() || config.smtp.password_env.is_some() {
+            p.add("smtp.password", "is not used with auth = \"oauth2\"".into(), "remove password, password_file and password_env from [smtp]");
+        }
+    }
+    if config.oauth2.is_some() && !top_used && !smtp {
+        p.add(
+            "oauth2",
+            "is configured but neither smtp.auth nor the auth of a mailbox without its own oauth2 table is \"oauth2\"".into(),
+            "set auth = \"oauth2\" in [smtp] or a mailbox, or remove [oauth2]",
+        );
+    }
 }
 
 /// `auth = "oauth2"` in `[imap]` or `[smtp]`: an `[oauth2]` section, TLS for the token, no
@@ -154,7 +239,7 @@ impl OAuth2 {
     }
 
     /// Keys that mean nothing for this provider are mistakes (a misplaced or misspelt setting).
-    fn foreign_keys(&self, p: &mut Problems) {
+    fn foreign_keys(&self, section: &str, p: &mut Problems) {
         let allowed: &[&str] = match self.provider {
             Provider::Microsoft => {
                 &["tenant", "client_id", "client_secret_file", "client_secret_env", "certificate_file", "private_key_file", "scope", "token_url", "ca_file"]
@@ -181,7 +266,7 @@ impl OAuth2 {
         for (key, set) in given {
             if set && !allowed.contains(&key) {
                 p.add(
-                    &format!("oauth2.{key}"),
+                    &format!("{section}.{key}"),
                     format!("is not used by provider \"{provider}\""),
                     &format!("remove it; provider \"{provider}\" takes {}", allowed.join(", ")),
                 );
@@ -190,20 +275,20 @@ impl OAuth2 {
     }
 
     /// The keys this provider cannot do without, and a tenant that is an ID or a domain.
-    fn required_keys(&self, p: &mut Problems) {
+    fn required_keys(&self, section: &str, p: &mut Problems) {
         let provider = self.provider_name();
         if self.provider == Provider::Microsoft
             && !self.tenant.as_deref().is_none_or(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
         {
             p.add(
-                "oauth2.tenant",
+                &format!("{section}.tenant"),
                 "is not a tenant ID or domain".into(),
                 "use the directory (tenant) ID, e.g. 00000000-0000-0000-0000-000000000000, or the tenant's domain",
             );
         }
         let mut require = |key: &str, value: Option<&str>, fix: &str| {
             if value.is_none_or(|v| v.trim().is_empty()) {
-                p.add(&format!("oauth2.{key}"), format!("is required for provider \"{provider}\""), fix);
+                p.add(&format!("{section}.{key}"), format!("is required for provider \"{provider}\""), fix);
             }
         };
         match self.provider {
@@ -225,7 +310,7 @@ impl OAuth2 {
 
     /// Exactly one kind of client credentials (Microsoft, generic), readable if `secrets`; for
     /// Google a readable key file.
-    fn credentials(&self, p: &mut Problems, secrets: bool) {
+    fn credentials(&self, section: &str, p: &mut Problems, secrets: bool) {
         if matches!(self.provider, Provider::Microsoft | Provider::Generic) {
             let cert = self.certificate_file.is_some() || self.private_key_file.is_some();
             let sources = [self.client_secret_file.is_some(), self.client_secret_env.is_some(), cert].iter().filter(|b| **b).count();
@@ -236,24 +321,24 @@ impl OAuth2 {
                     "client_secret_file or client_secret_env"
                 };
                 p.add(
-                    "oauth2.client_secret_file",
+                    &format!("{section}.client_secret_file"),
                     format!("needs exactly one of {what}"),
                     "keep one; the secret lives in its own file (under systemd a credential), never in this file",
                 );
             } else if cert && (self.certificate_file.is_none() || self.private_key_file.is_none()) {
                 p.add(
-                    "oauth2.certificate_file",
+                    &format!("{section}.certificate_file"),
                     "certificate_file and private_key_file go together".into(),
                     "set both: the certificate uploaded to the app registration and its private key",
                 );
             } else if secrets && cert {
                 // Readable here; whether they are a certificate and its key the token source
                 // finds out when the daemon starts.
-                for (key, path) in [("oauth2.certificate_file", &self.certificate_file), ("oauth2.private_key_file", &self.private_key_file)] {
+                for (key, path) in [("certificate_file", &self.certificate_file), ("private_key_file", &self.private_key_file)] {
                     if let Some(Err(e)) = path.as_deref().map(std::fs::metadata) {
                         let path = path.as_deref().unwrap_or(std::path::Path::new("")).display();
                         p.add(
-                            key,
+                            &format!("{section}.{key}"),
                             format!("cannot read {path}: {e}"),
                             "give a PEM certificate and its RSA private key (PEM, PKCS#8 or PKCS#1), readable by the service",
                         );
@@ -261,8 +346,8 @@ impl OAuth2 {
                 }
             } else if secrets {
                 if let Err(e) = self.client_secret() {
-                    let key = if self.client_secret_env.is_some() { "oauth2.client_secret_env" } else { "oauth2.client_secret_file" };
-                    p.add(key, e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
+                    let key = if self.client_secret_env.is_some() { "client_secret_env" } else { "client_secret_file" };
+                    p.add(&format!("{section}.{key}"), e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
                 }
             }
         }
@@ -270,7 +355,7 @@ impl OAuth2 {
             if let Some(path) = &self.service_account_file {
                 if let Err(e) = std::fs::File::open(path) {
                     p.add(
-                        "oauth2.service_account_file",
+                        &format!("{section}.service_account_file"),
                         format!("cannot read {}: {e}", path.display()),
                         "download a JSON key of the service account (IAM, Service accounts, Keys) and make it readable by the service",
                     );
@@ -280,17 +365,17 @@ impl OAuth2 {
     }
 
     /// The extra CA certificate exists, and the token endpoint is https (http only to localhost).
-    fn endpoints(&self, p: &mut Problems) {
+    fn endpoints(&self, section: &str, p: &mut Problems) {
         if let Some(ca) = self.ca_file.as_ref().filter(|ca| !ca.is_file()) {
-            p.add("oauth2.ca_file", format!("{} does not exist", ca.display()), "point it at a PEM certificate or remove the key");
+            p.add(&format!("{section}.ca_file"), format!("{} does not exist", ca.display()), "point it at a PEM certificate or remove the key");
         }
         if let Some(url) = &self.token_url {
             match Url::parse(url) {
                 Ok(u) if !u.https && !crate::config::check::is_loopback(&u.host) => {
-                    p.add("oauth2.token_url", format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost")
+                    p.add(&format!("{section}.token_url"), format!("{url} is not https"), "use the provider's https:// endpoint; http:// only for localhost")
                 }
                 Ok(_) => {}
-                Err(e) => p.add("oauth2.token_url", e, "write a URL like https://login.example.com/oauth2/token"),
+                Err(e) => p.add(&format!("{section}.token_url"), e, "write a URL like https://login.example.com/oauth2/token"),
             }
         }
     }

@@ -7,8 +7,9 @@
 //!   case of a database from before organisations has) and one mailbox;
 //! - `[[organisations]]`, each with its key, name, addresses, reference prefix, regulation,
 //!   language and templates, external body, procedure, retention period, and one or more
-//!   `[[organisations.mailboxes]]`, each with a `name` (unique in the deployment) and the keys
-//!   of `[imap]`. SMTP stays one `[smtp]` for all.
+//!   `[[organisations.mailboxes]]`, each with a `name` (unique in the deployment), the keys
+//!   of `[imap]` and, with `auth = "oauth2"`, optionally its own `oauth2` table (the keys of
+//!   `[oauth2]`; without it the top-level `[oauth2]` serves it). SMTP stays one `[smtp]` for all.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer};
 
 use super::defaults::default_language;
+use super::oauth::OAuth2;
 use super::procedure::ProcedureConfig;
 use super::{Config, ExternalBody, Imap, Organisation, Problem, Templates};
 use crate::domain::organisation::OrganisationKey;
@@ -44,11 +46,14 @@ pub struct RetentionOverride {
     pub personal_data_days: u32,
 }
 
-/// One `[[organisations.mailboxes]]`: a name and the keys of `[imap]`.
+/// One `[[organisations.mailboxes]]`: a name, the keys of `[imap]`, and its own `oauth2`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailboxConfig {
     pub name: String,
     pub imap: Imap,
+    /// `[organisations.mailboxes.oauth2]`: the mailbox's own app registration (e.g. its own
+    /// tenant); the top-level `[oauth2]` when absent.
+    pub oauth2: Option<OAuth2>,
 }
 
 /// Takes `key` out of `table` and reads it as `T`, naming the key in the error.
@@ -84,8 +89,9 @@ impl<'de> Deserialize<'de> for MailboxConfig {
         use serde::de::Error;
         let mut table = toml::Table::deserialize(d)?;
         let name: String = take(&mut table, "name")?.ok_or_else(|| D::Error::missing_field("name"))?;
+        let oauth2 = take(&mut table, "oauth2").map_err(|e: D::Error| D::Error::custom(format!("mailbox {name:?}: {e}")))?;
         let imap = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| D::Error::custom(format!("mailbox {name:?}: {}", e.message().trim())))?;
-        Ok(Self { name, imap })
+        Ok(Self { name, imap, oauth2 })
     }
 }
 
@@ -121,6 +127,8 @@ pub struct MailboxSpec {
     pub imap: Imap,
     /// Where it is in the file: `imap` or `organisations[N].mailboxes[M]`.
     pub config_key: String,
+    /// Its own `oauth2` table (see [`MailboxSpec::oauth2`]).
+    pub own_oauth2: Option<OAuth2>,
 }
 
 /// The name of the mailbox of a one-organisation configuration, in metrics and logs.
@@ -175,6 +183,7 @@ impl Config {
                     organisation: OrganisationKey::default_key(),
                     imap: imap.clone(),
                     config_key: "imap".into(),
+                    own_oauth2: None,
                 })
                 .collect();
             return vec![OrganisationSpec {
@@ -216,6 +225,7 @@ impl Config {
                         organisation: o.key.clone(),
                         imap: m.imap.clone(),
                         config_key: format!("organisations[{i}].mailboxes[{j}]"),
+                        own_oauth2: m.oauth2.clone(),
                     })
                     .collect(),
                 section: Section::Listed(i),
@@ -257,7 +267,11 @@ impl Config {
                 p.add("imap", "is not used with [[organisations]]".into(), "give each mailbox its server in [[organisations.mailboxes]] and remove [imap]");
             }
             if self.graph.is_some() {
-                p.add("graph", "is not supported with [[organisations]] yet".into(), "read the mailboxes over IMAP and send through [smtp]");
+                p.add(
+                    "graph",
+                    "is not supported with [[organisations]] yet".into(),
+                    "read the mailboxes over IMAP (with a password or auth = \"oauth2\") and send through [smtp]",
+                );
             }
             let loose = [
                 ("procedure", self.procedure != Default::default()),
@@ -334,4 +348,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

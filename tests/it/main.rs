@@ -21,6 +21,7 @@ mod instances;
 mod letters;
 mod mail_classes;
 mod oauth;
+mod oauth_organisations;
 mod organisations;
 mod outages;
 mod procedure;

@@ -16,9 +16,9 @@ use crate::common::*;
 use idp::Idp;
 use klachtd::config::Config;
 
-const DOMAIN: &str = "oauth.test";
+pub(crate) const DOMAIN: &str = "oauth.test";
 
-fn stack() -> &'static MailStack {
+pub(crate) fn stack() -> &'static MailStack {
     static STACK: OnceLock<MailStack> = OnceLock::new();
     STACK.get_or_init(|| {
         MailStack::start_with(&[("KLACHTD_STACK_OAUTH_INTROSPECTION_URL", Idp::shared().introspection_url()), ("KLACHTD_STACK_OAUTH_DOMAIN", DOMAIN.into())])
@@ -182,7 +182,7 @@ acknowledge_since = "2000-01-01"
 }
 
 /// The built binary with `args`, under `KLACHTD_LOG=trace`.
-fn klachtd(args: &[&str], config: &Path) -> Command {
+pub(crate) fn klachtd(args: &[&str], config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_klachtd"));
     c.args(["--config", config.to_str().unwrap()])
         .args(args)
@@ -205,7 +205,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn assert_not_in(text: &str, secrets: &[String], what: &str) {
+pub(crate) fn assert_not_in(text: &str, secrets: &[String], what: &str) {
     for s in secrets {
         assert!(s.len() > 8, "a real secret to look for");
         assert!(!text.contains(s.as_str()), "{what} contains a secret, token or assertion");

@@ -179,3 +179,71 @@ fn the_example_documents_the_organisations() {
     let orgs = c.organisations();
     assert_eq!((orgs[0].key.as_str(), orgs[0].mailboxes[0].name.as_str(), orgs[0].procedure.preset), ("wp", "wp-klachten", Preset::Awb));
 }
+
+/// The wp mailbox logs in with tokens of its own tenant's app, sh-1 with those of `[oauth2]`.
+fn with_oauth(wp_table: &str, sh1_auth: &str) -> String {
+    let text = TWO
+        .replace(
+            "tls = \"none\"\nuser = \"klachten@wp.example.nl\"\npassword = \"x\"\n",
+            &format!("tls = \"implicit\"\nuser = \"klachten@wp.example.nl\"\nauth = \"oauth2\"\n\n[organisations.mailboxes.oauth2]\n{wp_table}\n"),
+        )
+        .replace("tls = \"none\"\nuser = \"sh1@sh.example.nl\"\npassword = \"x\"\n", &format!("user = \"sh1@sh.example.nl\"\n{sh1_auth}\n"));
+    format!("{text}\n[oauth2]\nprovider = \"microsoft\"\ntenant = \"gedeeld.example.nl\"\nclient_id = \"app\"\nclient_secret_env = \"PATH\"\n")
+}
+
+const WP_APP: &str = "provider = \"microsoft\"\ntenant = \"wp.example.nl\"\nclient_id = \"wp-app\"\nclient_secret_env = \"PATH\"";
+const SH1_OAUTH: &str = "tls = \"implicit\"\nauth = \"oauth2\"";
+
+#[test]
+fn a_mailbox_takes_tokens_from_its_own_table_or_from_the_top_level_one() {
+    let c = Config::parse(&with_oauth(WP_APP, SH1_OAUTH)).unwrap();
+    assert!(c.problems().is_empty(), "{:?}", c.problems());
+    let m = c.mailboxes();
+    assert_eq!(m[0].oauth2(&c).and_then(|o| o.client_id.as_deref()), Some("wp-app"), "its own tenant's app");
+    assert_eq!(m[0].oauth2_key(), "organisations[0].mailboxes[0].oauth2");
+    assert_eq!(m[1].oauth2(&c).and_then(|o| o.client_id.as_deref()), Some("app"), "the shared app registration");
+    assert_eq!(m[1].oauth2_key(), "oauth2");
+    // A changed table needs a restart, like any other login setting.
+    let other = Config::parse(&with_oauth(&WP_APP.replace("wp-app", "wp-app-2"), SH1_OAUTH)).unwrap();
+    assert_eq!(c.restart_needed_for(&other), ["organisations.mailboxes"]);
+}
+
+#[test]
+fn each_mailboxs_oauth_mistakes_are_on_its_own_keys() {
+    // wp's table lacks its client_id and has a key of another provider; sh-1 still has TLS off
+    // and a password; sh-2 has a table but logs in with a password.
+    let text = with_oauth(&WP_APP.replace("client_id = \"wp-app\"", "token_command = \"x\""), "tls = \"none\"\nauth = \"oauth2\"\npassword = \"x\"")
+        .replace("name = \"sh-2\"", "name = \"sh-2\"\noauth2 = { provider = \"command\", token_command = \"x\" }");
+    let c = Config::parse(&text).unwrap();
+    assert_eq!(
+        keys(&c),
+        [
+            "organisations[1].mailboxes[0].tls",
+            "organisations[1].mailboxes[0].password",
+            "organisations[1].mailboxes[1].oauth2",
+            "organisations[0].mailboxes[0].oauth2.token_command",
+            "organisations[0].mailboxes[0].oauth2.client_id",
+        ]
+    );
+    // A misspelt key in a mailbox's table is an error naming the mailbox and the key.
+    let err = Config::parse(&with_oauth(&WP_APP.replace("tenant", "tenat"), SH1_OAUTH)).unwrap_err();
+    assert!(err.contains("wp-klachten") && err.contains("tenat") && !err.contains('\n'), "{err}");
+}
+
+#[test]
+fn the_top_level_oauth2_is_needed_by_or_unused_by_the_mailboxes() {
+    // Used by sh-1 only (SMTP logs in with a password): no warning.
+    assert!(Config::parse(&with_oauth(WP_APP, SH1_OAUTH)).unwrap().problems().is_empty());
+    // Used by no one: wp has its own table, sh-1 a password.
+    let unused = Config::parse(&with_oauth(WP_APP, "tls = \"none\"\npassword = \"x\"")).unwrap();
+    assert_eq!(keys(&unused), ["oauth2"]);
+    assert!(unused.problems()[0].message.contains("own oauth2 table"), "{}", unused.problems()[0]);
+    // Needed by sh-1 and missing.
+    let text = with_oauth(WP_APP, SH1_OAUTH);
+    let missing = Config::parse(text.split("\n[oauth2]\n").next().unwrap()).unwrap();
+    assert_eq!(keys(&missing), ["organisations[1].mailboxes[0].auth"]);
+    // [graph] stays refused with [[organisations]], saying what works instead.
+    let graph = Config::parse(&format!("{text}\n[graph]\nmailbox = \"klachten@wp.example.nl\"\n")).unwrap();
+    let refusal = graph.problems().into_iter().find(|p| p.key == "graph").expect("graph refused");
+    assert!(refusal.to_string().contains("auth = \"oauth2\""), "{refusal}");
+}

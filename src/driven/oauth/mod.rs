@@ -12,6 +12,7 @@ pub mod google;
 pub mod http;
 pub mod imap;
 pub mod jwt;
+pub mod mailboxes;
 pub mod microsoft;
 pub mod sasl;
 pub mod smtp;
@@ -96,9 +97,14 @@ enum Grant {
     Command(command::TokenCommand),
 }
 
-/// The access tokens of one `[oauth2]` section, shared by IMAP and SMTP.
+/// The access tokens of one `[oauth2]` section (or a mailbox's `oauth2` table), shared by the
+/// logins it serves: IMAP and SMTP, or several mailboxes (see [`mailboxes`]).
 pub struct TokenSource {
     grant: Grant,
+    /// The table it was made from and, for Google, the mailbox it acts for: what tells whether
+    /// another login would be served the same tokens.
+    table: OAuth2,
+    subject: Option<String>,
     /// Held while fetching, so concurrent logins wait for one request instead of each making one.
     cache: tokio::sync::Mutex<Option<Arc<AccessToken>>>,
 }
@@ -110,11 +116,20 @@ impl fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
-    /// The token source for `config`, if IMAP or SMTP logs in with tokens. Reads key files (a
+    /// The token source of `[oauth2]`, if it serves a login: with one `[organisation]`, IMAP
+    /// and SMTP (Google acting for imap.user); with `[[organisations]]`, SMTP (acting for
+    /// smtp.user; the mailboxes' sources are [`mailboxes::for_mailboxes`]'). Reads key files (a
     /// bad one is a start-up error); secrets are read at each request, so they can be rotated.
     pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Option<Arc<TokenSource>>> {
         use crate::config::AuthMode;
         let Some(o) = &config.oauth2 else { return Ok(None) };
+        if config.lists_organisations() {
+            if config.smtp.auth != AuthMode::Oauth2 {
+                return Ok(None);
+            }
+            let user = config.smtp.user.clone().unwrap_or_else(|| config.imap().user.clone());
+            return Ok(Some(Arc::new(Self::new(o, &user)?)));
+        }
         if config.imap().auth != AuthMode::Oauth2 && config.smtp.auth != AuthMode::Oauth2 {
             return Ok(None);
         }
@@ -133,7 +148,14 @@ impl TokenSource {
             Provider::Google => Grant::JwtBearer(google::JwtBearer::new(o, mailbox, tls)?),
             Provider::Command => Grant::Command(command::TokenCommand::new(o)),
         };
-        Ok(TokenSource { grant, cache: tokio::sync::Mutex::new(None) })
+        Ok(TokenSource { grant, table: o.clone(), subject: subject(o, mailbox), cache: tokio::sync::Mutex::new(None) })
+    }
+
+    /// Whether a login as `mailbox` with tokens of `o` would get this source's tokens: the same
+    /// table, and for Google the same mailbox acted for. (An Entra ID or generic client's token
+    /// is the app's, good for every mailbox the app is granted.)
+    pub fn fetches_as(&self, o: &OAuth2, mailbox: &str) -> bool {
+        self.table == *o && self.subject == subject(o, mailbox)
     }
 
     async fn fetch(&self) -> Result<Fetched, TokenError> {
@@ -182,6 +204,12 @@ impl TokenSource {
             *cache = None;
         }
     }
+}
+
+/// Whom a token of `o` is for when a login as `mailbox` asks: Google's service account acts for
+/// `oauth2.mailbox`, else that login; other providers' tokens are not for one mailbox.
+fn subject(o: &OAuth2, mailbox: &str) -> Option<String> {
+    (o.provider == Provider::Google).then(|| o.mailbox.clone().unwrap_or_else(|| mailbox.to_string()))
 }
 
 /// Reads a token endpoint's answer (RFC 6749 section 5): the token and its lifetime, or the

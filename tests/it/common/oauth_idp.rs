@@ -27,8 +27,8 @@ struct Tenant {
     secrets: HashMap<String, (String, String)>,
     /// client_id -> (PKCS#1 public key, x5t, mailbox)
     certificates: HashMap<String, (Vec<u8>, String, String)>,
-    /// client_email -> (PKCS#1 public key, mailbox it may act for)
-    service_accounts: HashMap<String, (Vec<u8>, String)>,
+    /// client_email -> (PKCS#1 public key, the mailboxes it may act for: domain-wide delegation)
+    service_accounts: HashMap<String, (Vec<u8>, Vec<String>)>,
     /// The scope the generic endpoint wants.
     generic_scope: String,
     lifetime: Duration,
@@ -161,7 +161,16 @@ impl Idp {
     }
 
     pub fn add_service_account(&self, tenant: &str, client_email: &str, public_key_pkcs1: Vec<u8>, mailbox: &str) {
-        self.with(tenant, |t| t.service_accounts.insert(client_email.into(), (public_key_pkcs1, mailbox.into())));
+        self.with(tenant, |t| t.service_accounts.insert(client_email.into(), (public_key_pkcs1, vec![mailbox.into()])));
+    }
+
+    /// Lets a service account act for one more mailbox (as a Workspace admin's delegation
+    /// covers several): a token for each mailbox, as the JWT's subject asks. Entra ID apps
+    /// stay granted one mailbox here: their token names no mailbox (Exchange checks the grant
+    /// at login), and Dovecot's introspection request does not say who logs in, so a token
+    /// of this stand-in can only be for one user.
+    pub fn grant_service_account(&self, tenant: &str, client_email: &str, mailbox: &str) {
+        self.with(tenant, |t| t.service_accounts.get_mut(client_email).expect("a service account of this tenant").1.push(mailbox.into()));
     }
 
     pub fn set_generic_scope(&self, tenant: &str, scope: &str) {
@@ -409,7 +418,7 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
                 .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
                 .unwrap_or_default();
             let iss = claims_unverified["iss"].as_str().unwrap_or_default().to_string();
-            let Some((key, mailbox)) = tenant.service_accounts.get(&iss).cloned() else {
+            let Some((key, mailboxes)) = tenant.service_accounts.get(&iss).cloned() else {
                 return error(400, "invalid_grant", "Invalid grant: account not found");
             };
             let claims = match verify(&assertion, &key) {
@@ -425,13 +434,13 @@ fn handle(state: &mut State, path: &str, form: &HashMap<String, String>, base: &
             if exp <= now || iat > now + 60 || exp > iat + 3600 {
                 return error(400, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.");
             }
-            if claims["sub"] != mailbox.as_str() {
+            let Some(mailbox) = mailboxes.into_iter().find(|m| claims["sub"] == m.as_str()) else {
                 return error(
                     401,
                     "unauthorized_client",
                     "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.",
                 );
-            }
+            };
             mailbox
         }
         _ => return error(400, "unsupported_grant_type", &format!("AADSTS70003: The app requested an unsupported grant type '{grant}'.")),
