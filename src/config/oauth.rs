@@ -155,7 +155,7 @@ fn listed_auth_keys(config: &Config, p: &mut Problems) {
             p.add(
                 &format!("{key}.auth"),
                 "\"oauth2\" needs an oauth2 table in this mailbox or an [oauth2] section".into(),
-                "add [organisations.mailboxes.oauth2] for this mailbox's own app registration, or a top-level [oauth2] (see the example configuration)",
+                "add [organisations.mailboxes.oauth2] for this mailbox's own app registration, or a top-level [oauth2] (see README, \"Several organisations\")",
             );
         }
         if m.imap.tls == TlsMode::None {

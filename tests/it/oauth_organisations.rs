@@ -192,7 +192,7 @@ async fn a_mailbox_its_app_is_not_granted_stops_the_start_naming_it() {
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.contains("mailbox \"sh-schuldhulp\"") && last.contains("unauthorized_client"), "{stderr}");
     assert!(!last.contains("wp-klachten") && !last.contains("\"sh-klachten\""), "only the mailbox concerned: {last}");
-    assert_not_in(&stderr, &[s.secret.clone()], "the output");
+    assert_not_in(&stderr, std::slice::from_ref(&s.secret), "the output");
 
     s.idp.grant_service_account(&s.shared_tenant, SERVICE_ACCOUNT, &s.sh[1]);
     let other = format!("{}@wp.test", unique("iemand-anders"));
