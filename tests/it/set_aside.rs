@@ -107,7 +107,7 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     a.upsert_handler("Sue Bakker", sue, true).await.unwrap();
     a.upsert_handler("Ann Smit", "ann@dienst.test", true).await.unwrap();
     // Nothing held: no count, no mail, nothing claimed.
-    let none = a.queue_digest_counted(sue, &[], Some((day(7), at(7))), |_, _| panic!("nothing to compose")).await.unwrap();
+    let none = a.queue_digest_counted(sue, "default", &[], Some((day(7), at(7))), |_, _| panic!("nothing to compose")).await.unwrap();
     assert!(!none.mail());
     for (i, kind) in ["automated", "automated", "quarantined"].into_iter().enumerate() {
         a.record_message(None, &held(&format!("m{i}"), kind, "x", at(7) - 3600), &[]).await.unwrap();
@@ -119,7 +119,7 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     let (monday, nine) = (day(7), at(7));
     let digest = move |store: Store| async move {
         store
-            .queue_digest_counted(sue, &[], Some((monday, nine)), |_, count| {
+            .queue_digest_counted(sue, "default", &[], Some((monday, nine)), |_, count| {
                 let c = count.expect("composed only with a count");
                 Some(digest_mail(sue, &format!("{} set aside, {} quarantined", c.set_aside, c.quarantined)))
             })
@@ -130,14 +130,14 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     let counted: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().filter_map(|q| q.count).collect();
     assert_eq!(counted.len(), 1, "once: {counted:?}");
     assert_eq!((counted[0].set_aside, counted[0].quarantined, counted[0].since), (2, 1, None));
-    assert!(a.held_counted(sue, day(7)).await.unwrap());
+    assert!(a.held_counted(sue, "default", day(7)).await.unwrap());
     // Later that day, with new mail: not again.
     a.record_message(None, &held("m3", "set-aside", "x", at(7) + 60), &[]).await.unwrap();
     assert!(!digest(a.clone()).await.mail(), "at most once a day");
 
     // The next day counts what came since the previous count, and says since when.
     let next = a
-        .queue_digest_counted(sue, &[], Some((day(8), at(8))), |_, count| {
+        .queue_digest_counted(sue, "default", &[], Some((day(8), at(8))), |_, count| {
             let c = count.unwrap();
             assert_eq!((c.set_aside, c.quarantined, c.since), (1, 0, Some(at(7))));
             Some(digest_mail(sue, "1"))
@@ -146,7 +146,7 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
         .unwrap();
     assert!(next.mail());
     // Another supervisor has a count of their own.
-    let (count, _) = a.held_count("ann@dienst.test", at(8)).await.unwrap();
+    let (count, _) = a.held_count("ann@dienst.test", "default", at(8)).await.unwrap();
     assert_eq!((count.total(), count.since), (1, None), "their first: what was received in the day before");
     assert_eq!(a.count(Table::Outbox).await.unwrap(), 2);
 
@@ -298,7 +298,7 @@ async fn supervisors_hear_once_a_day_how_much_mail_became_no_case(db: Db) {
 
     let store = w.store().await.clone();
     let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
-    let reminders = ReminderService::new(store.clone(), SharedSettings::new(Settings::new(&w.config, letters)), &w.complaints);
+    let reminders = ReminderService::new(store.clone(), SharedSettings::new(Settings::new(&w.config, letters)));
     // The preview shows the count it would send, and sends nothing.
     let preview = reminders.preview(at(2026, 12, 3, 9, 0)).await.unwrap();
     assert_eq!(preview.iter().map(|d| (d.email.as_str(), d.held.map(|h| (h.set_aside, h.quarantined)))).collect::<Vec<_>>(), [(sue.as_str(), Some((2, 1)))]);
