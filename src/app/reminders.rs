@@ -141,7 +141,13 @@ impl ReminderService {
         let mut add = |name: &str, email: &str, organisation: &str, item: Item| {
             by_recipient
                 .entry((email.to_string(), organisation.to_string()))
-                .or_insert_with(|| Digest { name: name.to_string(), email: email.to_string(), organisation: organisation.to_string(), items: Vec::new(), held: None })
+                .or_insert_with(|| Digest {
+                    name: name.to_string(),
+                    email: email.to_string(),
+                    organisation: organisation.to_string(),
+                    items: Vec::new(),
+                    held: None,
+                })
                 .items
                 .push(item);
         };

@@ -8,8 +8,8 @@ use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::MailKind;
 use chrono::NaiveDate;
 
-use super::set_aside::{claim_held_count, held_count_sent, HeldCount};
 use super::outbox::set_outbox_organisation;
+use super::set_aside::{claim_held_count, held_count_sent, HeldCount};
 use super::{insert_case_events, insert_outbox, now, stored_day, DeadlineColumns, OutgoingMail, Result, Store, WRITE_CHUNK};
 use crate::domain::reminders::{Deadline, OpenDeadline};
 

@@ -95,7 +95,15 @@ impl Store {
 
     /// Stores a sign-in link (its hash) and queues the mail that carries it, together.
     /// `organisation`: whose address the mail comes from.
-    pub async fn create_sign_in_link(&self, token_hash: &str, email: &str, browser_hash: &str, expires_at: i64, mail: &OutgoingMail, organisation: &str) -> Result<()> {
+    pub async fn create_sign_in_link(
+        &self,
+        token_hash: &str,
+        email: &str,
+        browser_hash: &str,
+        expires_at: i64,
+        mail: &OutgoingMail,
+        organisation: &str,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         // Expired links and sessions go whenever a new link is made: nothing else needs them.
         let t = now();

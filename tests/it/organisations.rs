@@ -348,6 +348,7 @@ async fn each_organisations_reminders_come_from_it_and_name_its_cases_only(db: D
     // The daemon sweeps every second, on a clock the test moves.
     let extra = format!("{ANSWER_ALL}{handlers}[reminders]\nsweep_cron = \"* * * * * *\"\n");
     let d = Deployment::new(db, &SETUP, &extra).await.with_language("sh", "en");
+    d.store().await; // migrated before the test looks
     let clock = quiet_clock();
     let daemon = Running::start_with_clock(d.config.clone(), clock.clone());
     let (wp, sh) = (d.organisations[0].addresses[0].clone(), d.organisations[1].addresses[0].clone());
@@ -371,11 +372,15 @@ async fn each_organisations_reminders_come_from_it_and_name_its_cases_only(db: D
 
     let digests = |who: String| async move {
         let all = d.stack.messages(&who, "INBOX").await;
-        all.into_iter().filter(|m| parsed(m).subject().is_some_and(|s| s.starts_with("Termijn verstreken") || s.starts_with("Deadline missed"))).collect::<Vec<_>>()
+        all.into_iter()
+            .filter(|m| parsed(m).subject().is_some_and(|s| s.starts_with("Termijn verstreken") || s.starts_with("Deadline missed")))
+            .collect::<Vec<_>>()
     };
     let bea_digests = eventually("two digests for the handler of both", WAIT, || async { Some(digests(bea.clone()).await).filter(|m| m.len() == 2) }).await;
-    let (wim_digests, sara_digests) =
-        eventually("a digest for each handler of one", WAIT, || async { Some((digests(wim.clone()).await, digests(sara.clone()).await)).filter(|(w, s)| !w.is_empty() && !s.is_empty()) }).await;
+    let (wim_digests, sara_digests) = eventually("a digest for each handler of one", WAIT, || async {
+        Some((digests(wim.clone()).await, digests(sara.clone()).await)).filter(|(w, s)| !w.is_empty() && !s.is_empty())
+    })
+    .await;
     daemon.stop().await;
     // (organisation, its address, the case it must name, the other cases): each digest.
     let check = |raw: &[u8], organisation: &str, address: &str, own: &str| {
