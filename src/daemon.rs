@@ -15,7 +15,6 @@ use crate::app::leases::Leases;
 use crate::app::outbox::{OutboxWorker, WorkerOptions};
 use crate::app::reminders::ReminderService;
 use crate::app::settings::{Settings, SharedSettings};
-use crate::app::templates::Letters;
 use crate::config::Config;
 use crate::driven::imap::MailboxWorker;
 use crate::driven::smtp::Mailer;
@@ -63,12 +62,6 @@ pub struct CredentialsRefused {
 /// The reloadable settings, with the templates loaded.
 pub fn load_settings(config: &Config) -> anyhow::Result<SharedSettings> {
     Ok(SharedSettings::new(Settings::with_letters(config, crate::app::settings::load_organisation_letters(config)?)))
-}
-
-/// The first organisation's letters (of a configuration with one organisation: its only).
-pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
-    let first = config.organisations().into_iter().next().context("no organisation")?;
-    Ok(Letters::load(first.templates.dir.as_deref(), &first.templates.language)?)
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {

@@ -169,7 +169,9 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
         let line = scraped.lines().find(|l| l.starts_with(&format!("klachtd_mailbox_sync_age_seconds{{{mailbox}}}"))).unwrap_or_else(|| panic!("{scraped}"));
         let age: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((0..300).contains(&age), "{line}");
+        assert!(scraped.contains(&format!("klachtd_mailbox_up{{{mailbox}}} 1\n")), "{scraped}");
     }
+    assert!(scraped.contains("klachtd_mailbox_connected 2\n"), "both sessions up: {scraped}");
     assert!(scraped.contains("klachtd_organisation_open_cases{organisation=\"wp\"} 2\n"), "{scraped}");
     assert!(scraped.contains("klachtd_organisation_open_cases{organisation=\"sh\"} 3\n"), "{scraped}");
     daemon.stop().await;
@@ -287,8 +289,11 @@ async fn an_organisations_second_mailbox_is_read_on_its_own(db: Db) {
         assert!(m["last_sync_at"].as_i64().is_some(), "{out}");
         assert!(m["read_by"].as_str().is_some_and(|id| id.contains(&format!(":{}:", std::process::id()))), "read by this test's daemon: {out}");
     }
+    // The headline sync is the mailbox synced longest ago, not the first one's.
+    let oldest = mailboxes.iter().filter_map(|m| m["last_sync_at"].as_i64()).min();
+    assert!(status["last_sync_at"].as_i64().is_some_and(|t| Some(t) <= oldest), "{out}");
     let (_, text, _) = klachtd_as_handler(&path, &["status"]);
-    assert!(text.contains("sh-1 (sh): synced "), "{text}");
+    assert!(text.contains("sh-1 (sh): synced ") && text.contains("Oldest mailbox sync: "), "{text}");
     daemon.stop().await;
 }
 
