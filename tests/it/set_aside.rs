@@ -17,6 +17,7 @@ on_both_databases!(
     held_mail_gives_way_once_and_is_counted_once_a_day,
     a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command_line,
     supervisors_hear_once_a_day_how_much_mail_became_no_case,
+    held_mail_is_counted_per_organisation,
 );
 
 const IGNORED: &str = "Klachtd-Genegeerd";
@@ -159,6 +160,64 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     assert!(!b.unhold_on(&mut tx, id).await.unwrap(), "released by someone else meanwhile");
     tx.rollback().await.unwrap();
     assert!(a.held_mail(id, None).await.unwrap().is_none());
+}
+
+/// A supervisor of two organisations has a daily count of each one's held mail, in that
+/// organisation's digest and claimed on its own (issue 25); a count from before counts were per
+/// organisation (`''`) is where each one's next count starts.
+async fn held_mail_is_counted_per_organisation(db: Db) {
+    let (_dir, test_db, a, _) = store_on(db).await;
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    let at = |d: u32| Amsterdam.with_ymd_and_hms(2026, 12, d, 9, 0, 0).unwrap().timestamp();
+    let key = |k: &str| klachtd::domain::organisation::OrganisationKey::parse(k).unwrap();
+    let (sam, ann) = ("sam@dienst.test", "ann@dienst.test");
+    a.upsert_handler_in("Sam Smits", sam, true, &[key("wp"), key("kl")]).await.unwrap();
+    a.upsert_handler_in("Ann Smit", ann, true, &[key("wp")]).await.unwrap();
+    let conn = sqlx::AnyPool::connect(&test_db.url).await.unwrap();
+    let hold = |organisation: &'static str, received_at: i64| {
+        let conn = conn.clone();
+        async move {
+            let sql = format!(
+                "INSERT INTO messages (case_id, direction, kind, from_address, subject, body, note, received_at, organisation)
+                 VALUES (NULL, 'in', 'set-aside', 'robot@leverancier.test', 'Factuur', 'x', 'e-invoice', {received_at}, '{organisation}')"
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&conn).await.unwrap();
+        }
+    };
+    // Counted before counts were per organisation: the mail up to then, of all of Sam's at once.
+    hold("wp", at(6) - 3600).await;
+    let counted: i64 = sqlx::query_scalar("SELECT MAX(id) FROM messages").fetch_one(&conn).await.unwrap();
+    let before = format!(
+        "INSERT INTO digest_counts (recipient, day, organisation, last_message_id, set_aside, quarantined, created_at) VALUES ('{sam}', '2026-12-06', '', {counted}, 1, 0, {})",
+        at(6)
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(before)).execute(&conn).await.unwrap();
+    for organisation in ["wp", "wp", "kl"] {
+        hold(organisation, at(7) - 3600).await;
+    }
+    let count = |who: &'static str, organisation: &'static str| {
+        let a = a.clone();
+        async move {
+            let (c, _) = a.held_count(who, organisation, at(7)).await.unwrap();
+            (c.total(), c.since)
+        }
+    };
+    assert_eq!((count(sam, "wp").await, count(sam, "kl").await), ((2, Some(at(6))), (1, Some(at(6)))), "each since the count from before");
+    assert_eq!(count(ann, "kl").await, (0, None), "nothing of an organisation she does not work for");
+    // Each organisation's count is claimed in its own digest, once a day.
+    for (organisation, n) in [("wp", 2), ("kl", 1)] {
+        let queued = a
+            .queue_digest_counted(sam, organisation, &[], Some((day(7), at(7))), |_, c| Some(digest_mail(sam, &c.unwrap().total().to_string())))
+            .await
+            .unwrap();
+        assert_eq!(queued.count.map(|c| c.total()), Some(n), "{organisation}");
+        assert!(a.held_counted(sam, organisation, day(7)).await.unwrap());
+    }
+    assert!(!a.queue_digest_counted(sam, "wp", &[], Some((day(7), at(7))), |_, _| panic!("counted already")).await.unwrap().mail());
+    // Each digest comes from its organisation.
+    let from: Vec<Option<String>> = sqlx::query_scalar("SELECT organisation FROM outbox ORDER BY id").fetch_all(&conn).await.unwrap();
+    assert_eq!(from, [Some("wp".to_string()), Some("kl".to_string())]);
+    conn.close().await;
 }
 
 fn digest_mail(to: &str, body: &str) -> klachtd::store::OutgoingMail {
