@@ -235,7 +235,7 @@ impl ReminderService {
             recipient_name: Some(digest.name.clone()),
             subject: letter.subject,
             body: letter.body,
-            message_id: new_message_id("klachtd.reminder", own.context.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid")),
+            message_id: new_message_id("klachtd.reminder", own.message_id_domain()),
             in_reply_to: None,
             references: Vec::new(),
             status: OutboxStatus::Pending,
