@@ -217,6 +217,19 @@ async fn deadlines_are_the_organisations() {
     assert!(err.contains("no organisation \"nope\"") && err.contains("known: wp, sh"), "{err}");
 }
 
+/// The yearly publication from the command line names the register's organisation, not the
+/// first of the configuration.
+#[tokio::test]
+async fn the_publication_names_its_organisation() {
+    let d = Deployment::new(Db::Sqlite, &SETUP, "").await;
+    d.store().await; // migrated
+    let path = d.dir.path().join("k.toml");
+    std::fs::write(&path, d.config_text()).unwrap();
+    let (code, out, err) = klachtd_as_handler(&path, &["report", "--year", "2026", "--organisation", "sh", "--format", "publication"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Organisatie sh") && !out.contains("Organisatie wp"), "{out}");
+}
+
 /// Retention runs with each organisation's period: of two cases closed long ago, only the one
 /// whose organisation keeps personal data for a shorter time loses it.
 async fn each_organisation_keeps_personal_data_for_its_own_period(db: Db) {
