@@ -18,6 +18,7 @@ on_both_databases!(
     a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command_line,
     supervisors_hear_once_a_day_how_much_mail_became_no_case,
     held_mail_is_counted_per_organisation,
+    a_count_made_before_counts_were_per_organisation_survives_the_migration,
 );
 
 const IGNORED: &str = "Klachtd-Genegeerd";
@@ -218,6 +219,50 @@ async fn held_mail_is_counted_per_organisation(db: Db) {
     let from: Vec<Option<String>> = sqlx::query_scalar("SELECT organisation FROM outbox ORDER BY id").fetch_all(&conn).await.unwrap();
     assert_eq!(from, [Some("wp".to_string()), Some("kl".to_string())]);
     conn.close().await;
+}
+
+/// A database of the version before counts were per organisation (migrations to 0021) with a
+/// supervisor's count in it: migrating keeps the count, and each organisation's next count
+/// starts after it.
+async fn a_count_made_before_counts_were_per_organisation_survives_the_migration(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(db, dir.path()).await;
+    let backend = if test_db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let url = if backend == "sqlite" { format!("{}?mode=rwc", test_db.url) } else { test_db.url.clone() };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(&pool).await.unwrap();
+    for path in files.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < "0022") {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(path).unwrap())).execute(&pool).await.unwrap();
+        let version: i64 = path.file_name().unwrap().to_str().unwrap()[..4].parse().unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'before', 0)").bind(version).execute(&pool).await.unwrap();
+    }
+    let at = Amsterdam.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap().timestamp();
+    for sql in [
+        format!(
+            "INSERT INTO messages (case_id, direction, kind, from_address, subject, body, note, received_at, organisation)
+             VALUES (NULL, 'in', 'set-aside', 'robot@leverancier.test', 'Factuur', 'x', 'e-invoice', {}, 'wp')",
+            at - 86_400
+        ),
+        format!(
+            "INSERT INTO digest_counts (recipient, day, last_message_id, set_aside, quarantined, created_at) VALUES ('sam@dienst.test', '2026-12-06', 1, 1, 0, {})",
+            at - 86_400 + 60
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::open(&test_db.url, 2).await.unwrap();
+    let key = klachtd::domain::organisation::OrganisationKey::parse("wp").unwrap();
+    store.upsert_handler_in("Sam Smits", "sam@dienst.test", true, &[key]).await.unwrap();
+    assert!(store.held_counted("sam@dienst.test", "", NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap(), "the count is kept");
+    let (count, _) = store.held_count("sam@dienst.test", "wp", at).await.unwrap();
+    assert_eq!((count.total(), count.since), (0, Some(at - 86_400 + 60)), "the mail it counted is not counted again");
+    store.close().await;
 }
 
 fn digest_mail(to: &str, body: &str) -> klachtd::store::OutgoingMail {
