@@ -15,7 +15,6 @@ use crate::app::leases::Leases;
 use crate::app::outbox::{OutboxWorker, WorkerOptions};
 use crate::app::reminders::ReminderService;
 use crate::app::settings::{Settings, SharedSettings};
-use crate::app::templates::Letters;
 use crate::config::Config;
 use crate::driven::imap::MailboxWorker;
 use crate::driven::smtp::Mailer;
@@ -63,12 +62,6 @@ pub struct CredentialsRefused {
 /// The reloadable settings, with the templates loaded.
 pub fn load_settings(config: &Config) -> anyhow::Result<SharedSettings> {
     Ok(SharedSettings::new(Settings::with_letters(config, crate::app::settings::load_organisation_letters(config)?)))
-}
-
-/// The first organisation's letters (of a configuration with one organisation: its only).
-pub fn load_letters(config: &Config) -> anyhow::Result<Letters> {
-    let first = config.organisations().into_iter().next().context("no organisation")?;
-    Ok(Letters::load(first.templates.dir.as_deref(), &first.templates.language)?)
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
@@ -219,20 +212,25 @@ impl Daemon {
         let health = Arc::new(Health::default());
         let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
-        let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone(), &config.organisation().complaints_address));
+        let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone()));
         let leases = Arc::new(Leases::new(store.clone(), &hostname(), Duration::from_secs(config.service.lease_secs)));
         leases.beat().await.context("cannot register this instance in the database")?;
         let graph = graph_client(config).await?;
         let mailboxes = match (&graph, &config.graph) {
             (Some(client), Some(g)) if config.reads_graph() => {
-                let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), leases.clone());
+                let key = config.mailboxes().into_iter().next().map(|m| m.key).unwrap_or_default();
+                let worker = crate::driven::graph::GraphWorker::new(g.clone(), client.clone(), store.clone(), intake.clone(), health.clone(), leases.clone())
+                    .with_key(&key);
                 // A refusal only an administrator can fix is one line and exit 78 (`GraphError::is_permanent`).
                 let folders = worker.prepare().await?;
                 vec![Mailbox::Graph(worker, Some(folders))]
             }
             _ => imap_mailboxes(config, &intake, tokens.clone(), &store, &health, &leases).await?,
         };
-        health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Every mailbox connected once above (a refused login is a start-up error).
+        for m in config.mailboxes() {
+            health.mailbox_up(&m.key, true);
+        }
         let transport: Arc<dyn crate::app::outbox::Transport> = match (&graph, &config.graph) {
             (Some(client), Some(g)) if config.sends_graph() => {
                 Arc::new(crate::driven::graph::GraphTransport::new(client.clone(), mailer.clone(), g.save_to_sent_items))
@@ -391,13 +389,24 @@ async fn monitor(notifier: Arc<Notifier>, health: Arc<Health>, store: Store, mut
     }
 }
 
-/// "mailbox connected; 3 cases today; outbox 0 pending" for systemctl status.
+/// "3/4 mailboxes connected, oldest sync 40 s ago; 3 cases today; outbox 0 queued" for
+/// systemctl status (see `StatusLine`).
 async fn status_line(health: &Health, store: &Store) -> String {
-    let connected = if health.mailbox_connected.load(std::sync::atomic::Ordering::Relaxed) { "mailbox connected" } else { "mailbox not connected" };
+    let up = health.mailboxes_up();
     let today = crate::domain::calendar::amsterdam_date(Utc::now());
-    let cases = store.cases_received_on(today).await.map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    let pending = store.outbox_pending().await.unwrap_or(0);
-    format!("{connected}; {cases} cases today; outbox {pending} pending")
+    let synced = store.mailbox_sync_times().await.unwrap_or_default();
+    let now = crate::store::now();
+    // The database knows each IMAP mailbox's last pass, by any instance; Graph keeps its
+    // position elsewhere, and its one mailbox falls back to this process's last pass.
+    let own = Some(health.last_sync_at.load(std::sync::atomic::Ordering::Relaxed)).filter(|t| *t > 0 && up.len() == 1);
+    crate::app::health::StatusLine {
+        connected: up.values().filter(|up| **up).count(),
+        mailboxes: up.len(),
+        sync_ages: up.keys().map(|key| synced.get(key).copied().or(own).map(|at| now - at)).collect(),
+        cases_today: store.cases_received_on(today).await.ok(),
+        queued: store.outbox_pending().await.unwrap_or(0),
+    }
+    .to_string()
 }
 
 /// Applies a reloaded configuration: what is safe to change while running is changed, the

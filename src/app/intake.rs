@@ -202,6 +202,8 @@ impl Intake {
             .iter()
             .map(|o| (Book::new(o.key.clone(), &o.reference_prefix), o.complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string()))
             .collect();
+        // The first organisation's intake; each mailbox's worker takes its own organisation's
+        // (`in_organisation`: its book and its Message-ID domain) from it.
         let (book, message_id_domain) = organisations.first().cloned().expect("a configuration has an organisation");
         let intake = Self {
             store,

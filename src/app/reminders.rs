@@ -1,6 +1,11 @@
 //! Reminders and escalations to handlers. A frequent sweep (tokio-cron-scheduler) asks the
-//! domain what is due *now* in Amsterdam time, and queues one digest mail per recipient
-//! through the outbox. The store's reminder rows make every reminder go out once.
+//! domain what is due *now* in Amsterdam time, and queues one digest mail per recipient and
+//! organisation through the outbox. The store's reminder rows make every reminder go out once.
+//!
+//! A handler of two organisations gets two digests, each from its organisation's address, with
+//! its name and in its language, naming its cases only (issue 25): what one organisation asks of
+//! them is its business, a reply goes to the mailbox of the organisation whose cases they are,
+//! and each digest reads like that organisation's other mail.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +19,7 @@ use crate::app::new_message_id;
 use crate::app::settings::SharedSettings;
 use crate::app::templates::{long_date, HeldContext, RecipientContext, ReminderDigest, ReminderLine};
 use crate::domain::calendar::amsterdam_date;
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::CaseRef;
 use crate::domain::reminders::{due_at, horizon, sending_window_open, Due};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -29,11 +35,13 @@ pub struct Item {
     pub status: String,
 }
 
-/// Everything one recipient should hear about at one moment.
+/// Everything one recipient should hear about one organisation's cases at one moment.
 #[derive(Debug, Clone)]
 pub struct Digest {
     pub name: String,
     pub email: String,
+    /// The key of the organisation whose cases (and held mail) it names, and that sends it.
+    pub organisation: String,
     pub items: Vec<Item>,
     /// A supervisor's daily count of held mail, as a preview finds it (a sweep claims it as it
     /// queues the digest).
@@ -43,13 +51,11 @@ pub struct Digest {
 pub struct ReminderService {
     store: Store,
     settings: SharedSettings,
-    message_id_domain: String,
 }
 
 impl ReminderService {
-    pub fn new(store: Store, settings: SharedSettings, complaints_address: &str) -> Self {
-        let message_id_domain = complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string();
-        Self { store, settings, message_id_domain }
+    pub fn new(store: Store, settings: SharedSettings) -> Self {
+        Self { store, settings }
     }
 
     /// What would be sent at `now`, per recipient, leaving out what went out already.
@@ -62,8 +68,8 @@ impl ReminderService {
             let mut recorded = recorded.into_iter();
             d.items.retain(|_| !recorded.next().unwrap_or(false));
             if let Some((day, supervisors)) = &counting {
-                if supervisors.contains(&d.email) && !self.store.held_counted(&d.email, *day).await? {
-                    let (count, _) = self.store.held_count(&d.email, now.timestamp()).await?;
+                if supervisors.contains(&(d.email.clone(), d.organisation.clone())) && !self.store.held_counted(&d.email, &d.organisation, *day).await? {
+                    let (count, _) = self.store.held_count(&d.email, &d.organisation, now.timestamp()).await?;
                     d.held = (count.total() > 0).then_some(count);
                 }
             }
@@ -85,10 +91,11 @@ impl ReminderService {
         let counting = self.add_supervisors(now, &mut digests).await?;
         for digest in digests {
             let claims: Vec<ReminderClaim> = digest.items.iter().map(|i| i.claim.clone()).collect();
-            let count = counting.as_ref().filter(|(_, supervisors)| supervisors.contains(&digest.email)).map(|(day, _)| (*day, now.timestamp()));
+            let supervised = (digest.email.clone(), digest.organisation.clone());
+            let count = counting.as_ref().filter(|(_, supervisors)| supervisors.contains(&supervised)).map(|(day, _)| (*day, now.timestamp()));
             let done = self
                 .store
-                .queue_digest_counted(&digest.email, &claims, count, |fresh, held| {
+                .queue_digest_counted(&digest.email, &digest.organisation, &claims, count, |fresh, held| {
                     let items: Vec<&Item> = fresh.iter().map(|&i| &digest.items[i]).collect();
                     self.compose(&settings, &digest, &items, held)
                 })
@@ -101,21 +108,23 @@ impl ReminderService {
         Ok(queued)
     }
 
-    /// Inside the sending window (as reminders): the day, and the addresses of the active
-    /// supervisors, each given a digest (empty when nothing else is due for them) to carry
-    /// their daily count of held mail. `None` outside the window.
-    async fn add_supervisors(&self, now: DateTime<Utc>, digests: &mut Vec<Digest>) -> crate::store::Result<Option<(NaiveDate, Vec<String>)>> {
+    /// Inside the sending window (as reminders): the day, and the active supervisors with each
+    /// organisation they supervise, each given a digest of it (empty when nothing else is due
+    /// for them) to carry their daily count of its held mail. `None` outside the window.
+    async fn add_supervisors(&self, now: DateTime<Utc>, digests: &mut Vec<Digest>) -> crate::store::Result<Option<(NaiveDate, Vec<(String, String)>)>> {
         let settings = self.settings.get();
         if !sending_window_open(now, &settings.calendar, &settings.reminders) {
             return Ok(None);
         }
         let mut supervisors = Vec::new();
         for supervisor in self.store.supervisors().await? {
-            let email = supervisor.email;
-            if !digests.iter().any(|d| d.email == email) {
-                digests.push(Digest { name: supervisor.name, email: email.clone(), items: Vec::new(), held: None });
+            for organisation in &supervisor.organisations {
+                if !digests.iter().any(|d| d.email == supervisor.email && &d.organisation == organisation) {
+                    let (name, email) = (supervisor.name.clone(), supervisor.email.clone());
+                    digests.push(Digest { name, email, organisation: organisation.clone(), items: Vec::new(), held: None });
+                }
+                supervisors.push((supervisor.email.clone(), organisation.clone()));
             }
-            supervisors.push(email);
         }
         Ok(Some((amsterdam_date(now), supervisors)))
     }
@@ -128,11 +137,17 @@ impl ReminderService {
             return Ok(Vec::new());
         };
         let supervisors = self.store.supervisors().await?;
-        let mut by_recipient: BTreeMap<String, Digest> = BTreeMap::new();
-        let mut add = |name: &str, email: &str, item: Item| {
+        let mut by_recipient: BTreeMap<(String, String), Digest> = BTreeMap::new();
+        let mut add = |name: &str, email: &str, organisation: &str, item: Item| {
             by_recipient
-                .entry(email.to_string())
-                .or_insert_with(|| Digest { name: name.to_string(), email: email.to_string(), items: Vec::new(), held: None })
+                .entry((email.to_string(), organisation.to_string()))
+                .or_insert_with(|| Digest {
+                    name: name.to_string(),
+                    email: email.to_string(),
+                    organisation: organisation.to_string(),
+                    items: Vec::new(),
+                    held: None,
+                })
                 .items
                 .push(item);
         };
@@ -148,13 +163,13 @@ impl ReminderService {
                 // about missed deadlines, and about everything on cases nobody handles: of
                 // the organisations they supervise only (issue 25).
                 if let Some((name, email)) = &case.handler {
-                    add(name, email, item.clone());
+                    add(name, email, &case.organisation, item.clone());
                 }
                 let escalate = matches!(due, Due::Escalation { .. });
                 for supervisor in supervisors.iter().filter(|s| s.supervises(&case.organisation)) {
                     let is_handler = case.handler.as_ref().is_some_and(|(_, e)| *e == supervisor.email);
                     if (escalate || case.handler.is_none()) && !is_handler {
-                        add(&supervisor.name, &supervisor.email, item.clone());
+                        add(&supervisor.name, &supervisor.email, &case.organisation, item.clone());
                     }
                 }
             }
@@ -166,8 +181,14 @@ impl ReminderService {
         Ok(digests)
     }
 
+    /// The digest in its organisation's words and language.
     fn compose(&self, settings: &crate::app::settings::Settings, digest: &Digest, items: &[&Item], held: Option<&HeldCount>) -> Option<OutgoingMail> {
-        let language = settings.letters.language();
+        let Ok(key) = OrganisationKey::parse(&digest.organisation) else {
+            tracing::error!(organisation = %digest.organisation, "a case's organisation is not a key; its reminders cannot be written");
+            return None;
+        };
+        let own = settings.of(&key).clone();
+        let language = own.letters.language();
         let escalation = items.iter().any(|i| matches!(i.due, Due::Escalation { .. }));
         let nearest = items.iter().map(|i| i.due.date()).min();
         if nearest.is_none() && held.is_none() {
@@ -192,7 +213,7 @@ impl ReminderService {
             })
             .collect();
         let context = ReminderDigest {
-            organisation: &settings.organisation,
+            organisation: &own.context,
             recipient: RecipientContext { name: digest.name.clone() },
             count: items.len(),
             nearest: nearest.map(|d| long_date(d, language)).unwrap_or_default(),
@@ -201,7 +222,7 @@ impl ReminderService {
             web_url: settings.web_url.as_deref(),
             held: held.map(|h| HeldContext::new(h, language)),
         };
-        let letter = match settings.letters.render("reminder", &context) {
+        let letter = match own.letters.render("reminder", &context) {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(error = %e, "reminder could not be rendered");
@@ -214,7 +235,7 @@ impl ReminderService {
             recipient_name: Some(digest.name.clone()),
             subject: letter.subject,
             body: letter.body,
-            message_id: new_message_id("klachtd.reminder", &self.message_id_domain),
+            message_id: new_message_id("klachtd.reminder", own.message_id_domain()),
             in_reply_to: None,
             references: Vec::new(),
             status: OutboxStatus::Pending,

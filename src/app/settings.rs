@@ -27,6 +27,11 @@ pub struct OrganisationSettings {
 }
 
 impl OrganisationSettings {
+    /// The domain of its Message-IDs: its complaints address's, as its mail's `From`.
+    pub fn message_id_domain(&self) -> &str {
+        self.context.complaints_address.rsplit('@').next().filter(|d| !d.is_empty()).unwrap_or("klachtd.invalid")
+    }
+
     fn new(o: &OrganisationSpec, letters: Arc<Letters>) -> Self {
         Self {
             key: o.key.clone(),
@@ -56,8 +61,6 @@ pub struct Settings {
     /// The first organisation's letters (of a configuration with one organisation: its only).
     pub letters: Arc<Letters>,
     pub calendar: Calendar,
-    /// The first organisation's, for templates (see `letters`).
-    pub organisation: OrganisationContext,
     pub sender_limit: i64,
     pub preferred_handler: Option<String>,
     pub reminders: Policy,
@@ -65,8 +68,6 @@ pub struct Settings {
     pub web_url: Option<String>,
     /// `[postponement] max_weeks` (Awb 9:11).
     pub postpone_max_weeks: u32,
-    /// The first organisation's procedure (see `letters`).
-    pub procedure: Procedure,
 }
 
 impl Settings {
@@ -94,8 +95,6 @@ impl Settings {
         Self {
             letters: first.letters.clone(),
             calendar: config.calendar(),
-            organisation: first.context.clone(),
-            procedure: first.procedure,
             organisations: all,
             first,
             sender_limit: config.intake.max_auto_replies_per_sender_per_day as i64,
@@ -116,6 +115,12 @@ impl Settings {
             tracing::warn!(organisation = %key, "an organisation the configuration does not name; the first organisation's settings are used");
             &self.first
         })
+    }
+
+    /// The first organisation's own (of the configuration's order): where the deployment
+    /// needs one and no organisation is at hand.
+    pub fn first(&self) -> &Arc<OrganisationSettings> {
+        &self.first
     }
 
     /// Every organisation's own, by key.

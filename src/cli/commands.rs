@@ -37,14 +37,19 @@ fn optional_calendar(path: &Path) -> anyhow::Result<Calendar> {
 
 /// `klachtd deadlines`: the dates of `received` under the configured procedure. The
 /// configuration is optional here: without one, the seed's regulation on the Act's calendar.
-/// The deadlines of a complaint received on `received` under the procedure of `organisation`
-/// (the first organisation's by default).
+/// The deadlines of a complaint received on `received` under the procedure of `organisation`;
+/// without it, of the one procedure of the configuration's organisations (organisations with
+/// different procedures: refused, naming them, rather than one picked for all).
 pub(super) fn deadlines(path: &Path, received: NaiveDate, organisation: Option<&crate::domain::organisation::OrganisationKey>) -> anyhow::Result<()> {
     let (procedure, calendar) = match (path.exists(), organisation) {
         (true, _) => {
             let config = Config::load_without_secrets(path)?;
             let organisations = config.organisations();
             let chosen = match organisation {
+                None if organisations.iter().any(|o| o.procedure != organisations[0].procedure) => {
+                    let keys: Vec<_> = organisations.iter().map(|o| o.key.to_string()).collect();
+                    anyhow::bail!("the organisations of {} have procedures of their own: give --organisation KEY ({})", path.display(), keys.join(", "));
+                }
                 None => organisations.first(),
                 Some(key) => organisations.iter().find(|o| &o.key == key),
             };
@@ -80,7 +85,8 @@ pub(super) async fn migrate(path: &Path) -> anyhow::Result<()> {
 pub(super) async fn status(path: &Path, json: bool) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let today = amsterdam_date(chrono::Utc::now());
-    let s = store.status(&config.mailboxes()[0].key, today).await?;
+    let keys: Vec<String> = config.mailboxes().into_iter().map(|m| m.key).collect();
+    let s = store.status(&keys, today).await?;
     // Each mailbox, with its organisation and the instance reading it (issue 25).
     let mut mailboxes = Vec::new();
     for m in config.mailboxes() {
@@ -144,7 +150,9 @@ pub(super) async fn report(
     }
     let year = year.ok_or_else(|| anyhow::anyhow!("--format publication is for a calendar year: give --year"))?;
     let pages = crate::driving::web::templates::Pages::load(config.templates.dir.as_deref(), &config.templates.language)?;
-    out!("{}", crate::driving::web::publication::render(&pages, &report, &config.organisation().name, year, true)?);
+    // The register's organisation's name (a database from before organisations: the first's).
+    let name = config.organisation_by_key(&organisation).map_or_else(|| config.organisation().name.clone(), |o| o.name);
+    out!("{}", crate::driving::web::publication::render(&pages, &report, &name, year, true)?);
     Ok(())
 }
 
@@ -173,7 +181,7 @@ pub(super) async fn retention(path: &Path) -> anyhow::Result<()> {
 pub(super) async fn reminders_preview(path: &Path, at: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<()> {
     let (config, store) = existing(path).await?;
     let at = at.unwrap_or_else(chrono::Utc::now);
-    let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?, &config.organisation().complaints_address);
+    let service = crate::app::reminders::ReminderService::new(store, daemon::load_settings(&config)?);
     print::reminders_preview(at, service.preview(at).await?);
     Ok(())
 }

@@ -160,7 +160,12 @@ pub fn status(s: &Status, mailboxes: &[MailboxLine], warnings: &[Problem], json:
         return Ok(());
     }
     let ago = |t: Option<i64>| t.map_or("never".to_string(), |t| format!("{} ({} s ago)", fmt_time(t), crate::store::now() - t));
-    outln!("Last mailbox sync:   {}", ago(s.last_sync_at));
+    if mailboxes.len() > 1 {
+        // Of several, the one synced longest ago: the one to worry about.
+        outln!("Oldest mailbox sync: {}", ago(s.last_sync_at));
+    } else {
+        outln!("Last mailbox sync:   {}", ago(s.last_sync_at));
+    }
     if mailboxes.len() > 1 || mailboxes.iter().any(|m| m.read_by.is_some()) {
         for m in mailboxes {
             let by = m.read_by.as_deref().map_or("no instance".to_string(), |id| format!("instance {id}"));
@@ -226,7 +231,7 @@ pub fn report(report: &Report, format: ReportFormat) -> anyhow::Result<()> {
 pub fn reminders_preview(at: chrono::DateTime<chrono::Utc>, digests: Vec<Digest>) {
     outln!("At {}: {} mail(s) would be sent", at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M %Z"), digests.len());
     for d in digests {
-        outln!("\nTo {} <{}>:", d.name, d.email);
+        outln!("\nTo {} <{}>, of {}:", d.name, d.email, d.organisation);
         for i in d.items {
             outln!("  {}  {:<11} {:<10} {}  {}", i.reference, i.due.deadline().as_str(), i.due.kind(), i.due.date(), i.status);
         }

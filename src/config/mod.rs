@@ -161,8 +161,10 @@ impl Config {
     }
 
     /// The `[organisation]` keys of the one organisation, or of the first of `[[organisations]]`:
-    /// where the deployment needs one name or address (the web workspace's mail, the
-    /// Message-IDs of notices to handlers). An organisation's own are in [`Config::organisations`].
+    /// only where no organisation is known (the `From` of outbox rows queued before mail
+    /// without a case named its organisation; the name on a register of an organisation the
+    /// configuration no longer names). An organisation's own are in
+    /// [`Config::organisations`]; nothing of one organisation goes out as another's (issue 25).
     pub fn organisation(&self) -> &Organisation {
         match &self.organisation {
             Some(one) => one,

@@ -162,7 +162,7 @@ impl MailboxWorker {
                 Ok(session) => self.serve(session, &mut shutdown, &mut delay).await,
                 Err(e) => Err(e),
             };
-            self.health.mailbox_connected.store(false, std::sync::atomic::Ordering::Relaxed);
+            self.health.mailbox_up(&self.key, false);
             match result {
                 Ok(()) => break,
                 Err(e) => {
@@ -192,7 +192,7 @@ impl MailboxWorker {
         }
         let folders = prepare_folders(&mut session, &self.config, caps.has_str("NAMESPACE")).await?;
         tracing::info!(idle = can_idle, "mailbox connected");
-        self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.health.mailbox_up(&self.key, true);
         let mut source = ImapSource::new(session, &self.config, self.store.clone(), folders, can_move, can_idle).with_key(&self.key);
         let poll = Duration::from_secs(self.config.poll_interval_secs);
         let waits = Waits { for_mail: if can_idle { Duration::from_secs(self.config.idle_renew_secs) } else { poll }, standby: STANDBY_RETRY.min(poll) };

@@ -30,9 +30,15 @@ fn label(value: &str) -> String {
 }
 
 impl Health {
-    /// Per mailbox (`mailbox` and `organisation` labels) the age of its last sync, and per
-    /// organisation its open cases, from the database.
-    async fn per_mailbox(out: &mut String, store: &Store, mailboxes: &[MetricsMailbox]) {
+    /// Per mailbox (`mailbox` and `organisation` labels) whether it has a session up and the
+    /// age of its last sync, and per organisation its open cases, from the database.
+    async fn per_mailbox(&self, out: &mut String, store: &Store, mailboxes: &[MetricsMailbox]) {
+        let up = self.mailboxes_up();
+        let _ = writeln!(out, "# HELP klachtd_mailbox_up 1 while the mailbox has a session up\n# TYPE klachtd_mailbox_up gauge");
+        for m in mailboxes {
+            let n = u8::from(up.get(&m.key).copied().unwrap_or(false));
+            let _ = writeln!(out, "klachtd_mailbox_up{{mailbox=\"{}\",organisation=\"{}\"}} {n}", label(&m.name), label(&m.organisation));
+        }
         let age = |t: i64| if t > 0 { now() - t } else { -1 };
         if let Ok(synced) = store.mailbox_sync_times().await {
             let _ = writeln!(
@@ -59,7 +65,8 @@ impl Health {
     /// Prometheus text format: the counters, plus gauges read from the database (the same
     /// figures `klachtd status` shows, and per mailbox and organisation).
     pub async fn prometheus(&self, store: &Store, mailboxes: &[MetricsMailbox]) -> String {
-        let inbox = mailboxes.first().map_or("", |m| m.key.as_str());
+        let keys: Vec<String> = mailboxes.iter().map(|m| m.key.clone()).collect();
+        let up = self.mailboxes_up();
         let mut out = String::new();
         let counters: [(&str, &str, &AtomicU64); 13] = [
             ("klachtd_mails_fetched_total", "Mails fetched from the mailbox", &self.mails_fetched),
@@ -74,7 +81,7 @@ impl Health {
             ("klachtd_errors_total{kind=\"mailbox\"}", "Errors by kind", &self.errors_mailbox),
             ("klachtd_errors_total{kind=\"smtp\"}", "", &self.errors_smtp),
             ("klachtd_errors_total{kind=\"database\"}", "", &self.errors_database),
-            ("klachtd_mailbox_connected", "1 while a mailbox session is up", &AtomicU64::new(self.mailbox_connected.load(Ordering::Relaxed) as u64)),
+            ("klachtd_mailbox_connected", "Mailboxes with a session up", &AtomicU64::new(up.values().filter(|up| **up).count() as u64)),
         ];
         for (name, help, value) in counters {
             let base = name.split('{').next().unwrap_or(name);
@@ -89,7 +96,7 @@ impl Health {
         let _ = writeln!(out, "# HELP klachtd_sync_lag_seconds Seconds since the last successful mailbox sync (-1: none yet)\n# TYPE klachtd_sync_lag_seconds gauge\nklachtd_sync_lag_seconds {lag}");
         let sweep = age(self.last_reminder_sweep_at.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP klachtd_reminder_sweep_age_seconds Seconds since the last finished reminder sweep (-1: none yet)\n# TYPE klachtd_reminder_sweep_age_seconds gauge\nklachtd_reminder_sweep_age_seconds {sweep}");
-        if let Ok(s) = store.status(inbox, crate::domain::calendar::amsterdam_date(chrono::Utc::now())).await {
+        if let Ok(s) = store.status(&keys, crate::domain::calendar::amsterdam_date(chrono::Utc::now())).await {
             let oldest = age(s.oldest_unsent_at.unwrap_or(0));
             let _ = writeln!(out, "# HELP klachtd_outbox_oldest_unsent_age_seconds Age of the oldest mail waiting to be sent (-1: none)\n# TYPE klachtd_outbox_oldest_unsent_age_seconds gauge\nklachtd_outbox_oldest_unsent_age_seconds {oldest}");
             let _ = writeln!(out, "# HELP klachtd_open_cases Open cases, and those with a deadline due today or missed\n# TYPE klachtd_open_cases gauge");
@@ -118,7 +125,7 @@ impl Health {
                 let _ = writeln!(out, "klachtd_outbox_mails{{status=\"{status}\"}} {n}");
             }
         }
-        Self::per_mailbox(&mut out, store, mailboxes).await;
+        self.per_mailbox(&mut out, store, mailboxes).await;
         out
     }
 }

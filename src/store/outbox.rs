@@ -281,8 +281,15 @@ impl Store {
     }
 }
 
-/// The organisation of an outbox row's case, as a column of the row (see `OutboxItem`).
-pub(super) const ORGANISATION: &str = "(SELECT c.organisation FROM cases c WHERE c.id = outbox.case_id) AS organisation";
+/// The organisation a row's mail comes from, as a column of the row (see `OutboxItem`): its
+/// case's, or for mail without a case the one it was queued for.
+pub(super) const ORGANISATION: &str = "COALESCE((SELECT c.organisation FROM cases c WHERE c.id = outbox.case_id), outbox.organisation) AS organisation";
+
+/// Queued row `id` (a mail without a case) comes from `organisation`.
+pub(super) async fn set_outbox_organisation(tx: &mut super::Conn, id: i64, organisation: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET organisation = $1 WHERE id = $2").bind(organisation).bind(id).execute(&mut *tx).await?;
+    Ok(())
+}
 
 pub(super) fn outbox_item(row: &AnyRow) -> std::result::Result<OutboxItem, sqlx::Error> {
     Ok(OutboxItem {

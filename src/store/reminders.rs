@@ -8,6 +8,7 @@ use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::MailKind;
 use chrono::NaiveDate;
 
+use super::outbox::set_outbox_organisation;
 use super::set_aside::{claim_held_count, held_count_sent, HeldCount};
 use super::{insert_case_events, insert_outbox, now, stored_day, DeadlineColumns, OutgoingMail, Result, Store, WRITE_CHUNK};
 use crate::domain::reminders::{Deadline, OpenDeadline};
@@ -69,7 +70,7 @@ impl Supervisor {
     }
 }
 
-/// Index into the claims handed to [`Store::queue_digest`] that were new.
+/// Index into the claims handed to [`Store::queue_digest_counted`] that were new.
 pub type ClaimedReminder = usize;
 
 /// What [`Store::queue_digest_counted`] queued: how many reminders were new, and the count of
@@ -181,23 +182,15 @@ impl Store {
     }
 
     /// Claims `claims` for `recipient` and, if any was new, queues the one digest mail that
-    /// `compose` writes for the new ones, all in one transaction. Returns how many were new.
-    pub async fn queue_digest(
-        &self,
-        recipient: &str,
-        claims: &[ReminderClaim],
-        compose: impl FnOnce(&[ClaimedReminder]) -> Option<OutgoingMail>,
-    ) -> Result<usize> {
-        Ok(self.queue_digest_counted(recipient, claims, None, |fresh, _| compose(fresh)).await?.reminders)
-    }
-
-    /// [`queue_digest`](Self::queue_digest) that also claims `recipient`'s daily count of
-    /// set-aside and quarantined mail when `count` is given (the day, and the sweep's time): at
-    /// most once a day, in the same transaction as the digest that carries it (see
+    /// `compose` writes for the new ones, from `organisation` (whose cases they are), all in
+    /// one transaction. With `count` (the day, and the sweep's time) it also claims
+    /// `recipient`'s daily count of `organisation`'s set-aside and quarantined mail: at most
+    /// once a day, in the same transaction as the digest that carries it (see
     /// `set_aside::claim_held_count`). `compose` gets the new reminders and the count, if any.
     pub async fn queue_digest_counted(
         &self,
         recipient: &str,
+        organisation: &str,
         claims: &[ReminderClaim],
         count: Option<(NaiveDate, i64)>,
         compose: impl FnOnce(&[ClaimedReminder], Option<&HeldCount>) -> Option<OutgoingMail>,
@@ -207,7 +200,9 @@ impl Store {
         // claim the same reminders meanwhile.
         let recorded = self.reminders_recorded(claims, recipient).await?;
         let count = match count {
-            Some((day, at)) if !self.held_counted(recipient, day).await? && self.held_count(recipient, at).await?.0.total() > 0 => Some((day, at)),
+            Some((day, at)) if !self.held_counted(recipient, organisation, day).await? && self.held_count(recipient, organisation, at).await?.0.total() > 0 => {
+                Some((day, at))
+            }
             _ => None,
         };
         if recorded.iter().all(|r| *r) && count.is_none() {
@@ -215,7 +210,7 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         let held = match count {
-            Some((day, at)) => claim_held_count(&mut tx, recipient, day, at).await?,
+            Some((day, at)) => claim_held_count(&mut tx, recipient, organisation, day, at).await?,
             None => None,
         };
         let t = now();
@@ -251,8 +246,9 @@ impl Store {
             return Ok(Queued::default());
         };
         let outbox_id = insert_outbox(&mut tx, None, &mail).await?;
+        set_outbox_organisation(&mut tx, outbox_id, organisation).await?;
         if let (Some(_), Some((day, _))) = (&held, count) {
-            held_count_sent(&mut tx, recipient, day, outbox_id).await?;
+            held_count_sent(&mut tx, recipient, organisation, day, outbox_id).await?;
         }
         for chunk in fresh.chunks(WRITE_CHUNK) {
             // Row ids, written into the statement: numbers only.

@@ -221,33 +221,39 @@ impl Store {
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).execute(&mut *conn).await?.rows_affected() > 0)
     }
 
-    /// Whether `recipient` got the count of `day` already.
-    pub async fn held_counted(&self, recipient: &str, day: NaiveDate) -> Result<bool> {
-        let row: Option<i64> = sqlx::query_scalar("SELECT 1 FROM digest_counts WHERE recipient = $1 AND day = $2")
+    /// Whether `recipient` got the count of `day` of `organisation` already.
+    pub async fn held_counted(&self, recipient: &str, organisation: &str, day: NaiveDate) -> Result<bool> {
+        let row: Option<i64> = sqlx::query_scalar("SELECT 1 FROM digest_counts WHERE recipient = $1 AND day = $2 AND organisation = $3")
             .bind(recipient)
             .bind(day.to_string())
+            .bind(organisation)
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
     }
 
-    /// The count `recipient` would get now (`at`, Unix seconds), and the newest message it takes in.
-    pub async fn held_count(&self, recipient: &str, at: i64) -> Result<(HeldCount, i64)> {
-        held_count_on(&mut *self.connection().await?, recipient, at).await
+    /// The count of `organisation`'s held mail `recipient` would get now (`at`, Unix
+    /// seconds), and the newest message it takes in.
+    pub async fn held_count(&self, recipient: &str, organisation: &str, at: i64) -> Result<(HeldCount, i64)> {
+        held_count_on(&mut *self.connection().await?, recipient, organisation, at).await
     }
 }
 
-/// The count of held mail since `recipient`'s previous count (the first: received in the day
-/// before `at`), of the organisations `recipient` works for (issue 25), and the newest message
-/// id it covers. Message ids grow as mail is recorded, so
+/// The count of `organisation`'s held mail since `recipient`'s previous count of it (the
+/// first: received in the day before `at`; a count from before counts were per organisation,
+/// `''`, counts as previous for each), if `recipient` works for it (issue 25), and the newest
+/// message id it covers. Message ids grow as mail is recorded, so
 /// counting by id takes in mail recorded late with an old date of receipt (a backlog after a
 /// stop) as well. Only the intake records held mail, one instance at a time per mailbox.
-pub(super) async fn held_count_on(conn: &mut Conn, recipient: &str, at: i64) -> Result<(HeldCount, i64)> {
-    let previous: Option<(i64, i64)> =
-        sqlx::query_as("SELECT last_message_id, created_at FROM digest_counts WHERE recipient = $1 ORDER BY last_message_id DESC, created_at DESC LIMIT 1")
-            .bind(recipient)
-            .fetch_optional(&mut *conn)
-            .await?;
+pub(super) async fn held_count_on(conn: &mut Conn, recipient: &str, organisation: &str, at: i64) -> Result<(HeldCount, i64)> {
+    let previous: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT last_message_id, created_at FROM digest_counts WHERE recipient = $1 AND organisation IN ($2, '')
+         ORDER BY last_message_id DESC, created_at DESC LIMIT 1",
+    )
+    .bind(recipient)
+    .bind(organisation)
+    .fetch_optional(&mut *conn)
+    .await?;
     let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM messages").fetch_one(&mut *conn).await?;
     let (from, since) = match previous {
         Some((last, created)) => (format!("id > {last}"), Some(created)),
@@ -255,9 +261,10 @@ pub(super) async fn held_count_on(conn: &mut Conn, recipient: &str, at: i64) -> 
     };
     // Numbers only, written into the statement.
     let theirs = of_handler("organisation", 1);
-    let sql =
-        format!("SELECT kind, COUNT(*) FROM messages WHERE case_id IS NULL AND kind IN {HELD_KINDS} AND {from} AND id <= {newest} AND {theirs} GROUP BY kind");
-    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).fetch_all(&mut *conn).await?;
+    let sql = format!(
+        "SELECT kind, COUNT(*) FROM messages WHERE case_id IS NULL AND kind IN {HELD_KINDS} AND {from} AND id <= {newest} AND organisation = $2 AND {theirs} GROUP BY kind"
+    );
+    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(organisation).fetch_all(&mut *conn).await?;
     let mut count = HeldCount { set_aside: 0, quarantined: 0, since };
     for (kind, n) in rows {
         match HeldKind::parse(&kind) {
@@ -269,20 +276,21 @@ pub(super) async fn held_count_on(conn: &mut Conn, recipient: &str, at: i64) -> 
     Ok((count, newest))
 }
 
-/// Claims `recipient`'s count of `day`, made at `at`, in the digest's transaction; `None` if nothing was held
-/// since the previous count, or the count of that day was claimed already (by an earlier sweep,
-/// or another instance just now).
-pub(super) async fn claim_held_count(tx: &mut Conn, recipient: &str, day: NaiveDate, at: i64) -> Result<Option<HeldCount>> {
-    let (count, newest) = held_count_on(tx, recipient, at).await?;
+/// Claims `recipient`'s count of `organisation`'s held mail of `day`, made at `at`, in the
+/// digest's transaction; `None` if nothing was held since the previous count, or the count of
+/// that day was claimed already (by an earlier sweep, or another instance just now).
+pub(super) async fn claim_held_count(tx: &mut Conn, recipient: &str, organisation: &str, day: NaiveDate, at: i64) -> Result<Option<HeldCount>> {
+    let (count, newest) = held_count_on(tx, recipient, organisation, at).await?;
     if count.total() == 0 {
         return Ok(None);
     }
     let claimed: Option<String> = sqlx::query_scalar(
-        "INSERT INTO digest_counts (recipient, day, last_message_id, set_aside, quarantined, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (recipient, day) DO NOTHING RETURNING recipient",
+        "INSERT INTO digest_counts (recipient, day, organisation, last_message_id, set_aside, quarantined, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (recipient, day, organisation) DO NOTHING RETURNING recipient",
     )
     .bind(recipient)
     .bind(day.to_string())
+    .bind(organisation)
     .bind(newest)
     .bind(count.set_aside)
     .bind(count.quarantined)
@@ -292,12 +300,13 @@ pub(super) async fn claim_held_count(tx: &mut Conn, recipient: &str, day: NaiveD
     Ok(claimed.map(|_| count))
 }
 
-/// Records which digest mail carried `recipient`'s count of `day`.
-pub(super) async fn held_count_sent(tx: &mut Conn, recipient: &str, day: NaiveDate, outbox_id: i64) -> Result<()> {
-    sqlx::query("UPDATE digest_counts SET outbox_id = $1 WHERE recipient = $2 AND day = $3")
+/// Records which digest mail carried `recipient`'s count of `organisation` of `day`.
+pub(super) async fn held_count_sent(tx: &mut Conn, recipient: &str, organisation: &str, day: NaiveDate, outbox_id: i64) -> Result<()> {
+    sqlx::query("UPDATE digest_counts SET outbox_id = $1 WHERE recipient = $2 AND day = $3 AND organisation = $4")
         .bind(outbox_id)
         .bind(recipient)
         .bind(day.to_string())
+        .bind(organisation)
         .execute(&mut *tx)
         .await?;
     Ok(())

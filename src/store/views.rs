@@ -10,6 +10,8 @@ use crate::domain::reference::{CaseId, CaseRef};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
+    /// The last sync of the mailbox synced longest ago (of several, the one to worry about);
+    /// `None` while any has never been synced.
     pub last_sync_at: Option<i64>,
     pub outbox_pending: i64,
     pub outbox_held: i64,
@@ -46,9 +48,10 @@ pub struct CaseFilter {
 
 impl Store {
     /// The figures of `klachtd status`.
-    pub async fn status(&self, inbox: &str, today: NaiveDate) -> Result<Status> {
-        let last_sync_at: Option<i64> =
-            sqlx::query_scalar("SELECT last_sync_at FROM mailbox_state WHERE folder = $1").bind(inbox).fetch_optional(self.reads()).await?.flatten();
+    /// `mailboxes`: the keys of every mailbox of the configuration (see `Status::last_sync_at`).
+    pub async fn status(&self, mailboxes: &[String], today: NaiveDate) -> Result<Status> {
+        let synced = self.mailbox_sync_times().await?;
+        let last_sync_at = mailboxes.iter().map(|key| synced.get(key).copied()).min().flatten();
         // Mail not sent (yet): by status through the outbox's status index, never the sent
         // mail of all the years.
         let counts: Vec<(String, i64)> =

@@ -94,7 +94,16 @@ impl Store {
     }
 
     /// Stores a sign-in link (its hash) and queues the mail that carries it, together.
-    pub async fn create_sign_in_link(&self, token_hash: &str, email: &str, browser_hash: &str, expires_at: i64, mail: &OutgoingMail) -> Result<()> {
+    /// `organisation`: whose address the mail comes from.
+    pub async fn create_sign_in_link(
+        &self,
+        token_hash: &str,
+        email: &str,
+        browser_hash: &str,
+        expires_at: i64,
+        mail: &OutgoingMail,
+        organisation: &str,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         // Expired links and sessions go whenever a new link is made: nothing else needs them.
         let t = now();
@@ -111,7 +120,8 @@ impl Store {
             .bind(expires_at)
             .execute(&mut *tx)
             .await?;
-        insert_outbox(&mut tx, None, mail).await?;
+        let id = insert_outbox(&mut tx, None, mail).await?;
+        super::outbox::set_outbox_organisation(&mut tx, id, organisation).await?;
         tx.commit().await?;
         Ok(())
     }

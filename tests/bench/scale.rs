@@ -515,7 +515,7 @@ async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate, idle: bool) 
     let mut f = Figures { n: r.n, load: r.load, ..Figures::default() };
     let store = Store::open(&r.db.url, r.config.database.max_connections).await.unwrap();
     f.open = {
-        let s = store.status(&r.config.imap().inbox, today).await.unwrap();
+        let s = store.status(&[r.config.imap().inbox.clone()], today).await.unwrap();
         s.open_cases
     };
     let at_text = at.to_rfc3339();
@@ -526,7 +526,7 @@ async fn measure(r: &Register, at: DateTime<Utc>, today: NaiveDate, idle: bool) 
     f.preview_items = out.lines().filter(|l| l.starts_with("  ")).count();
     f.preview_mails = out.lines().filter(|l| l.starts_with("To ")).count();
 
-    let service = klachtd::app::reminders::ReminderService::new(store.clone(), klachtd::daemon::load_settings(&r.config).unwrap(), &r.complaints);
+    let service = klachtd::app::reminders::ReminderService::new(store.clone(), klachtd::daemon::load_settings(&r.config).unwrap());
     let t = Instant::now();
     f.sweep_queued = service.sweep(at).await.unwrap();
     f.sweep_first = t.elapsed();

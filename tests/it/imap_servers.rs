@@ -107,7 +107,7 @@ async fn cyrus_with_its_namespace_quoting_and_idle() {
     // A second start finds its folders; a complaint that arrives while it idles is taken in.
     let daemon = Running::start(config.clone());
     eventually("the daemon is up", WAIT, || async {
-        (store.status("INBOX", chrono::Utc::now().date_naive()).await.unwrap().last_sync_at.is_some()).then_some(())
+        (store.status(&["INBOX".to_string()], chrono::Utc::now().date_naive()).await.unwrap().last_sync_at.is_some()).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;

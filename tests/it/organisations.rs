@@ -13,7 +13,8 @@ use klachtd::domain::terms::{Preset, Procedure};
 on_both_databases!(
     complaints_to_each_organisation_are_its_cases_and_do_not_cross,
     each_organisation_keeps_personal_data_for_its_own_period,
-    an_organisations_second_mailbox_is_read_on_its_own
+    an_organisations_second_mailbox_is_read_on_its_own,
+    each_organisations_reminders_come_from_it_and_name_its_cases_only
 );
 
 const SETUP: [OrganisationSetup; 2] = [
@@ -168,7 +169,9 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
         let line = scraped.lines().find(|l| l.starts_with(&format!("klachtd_mailbox_sync_age_seconds{{{mailbox}}}"))).unwrap_or_else(|| panic!("{scraped}"));
         let age: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((0..300).contains(&age), "{line}");
+        assert!(scraped.contains(&format!("klachtd_mailbox_up{{{mailbox}}} 1\n")), "{scraped}");
     }
+    assert!(scraped.contains("klachtd_mailbox_connected 2\n"), "both sessions up: {scraped}");
     assert!(scraped.contains("klachtd_organisation_open_cases{organisation=\"wp\"} 2\n"), "{scraped}");
     assert!(scraped.contains("klachtd_organisation_open_cases{organisation=\"sh\"} 3\n"), "{scraped}");
     daemon.stop().await;
@@ -183,7 +186,8 @@ async fn metrics_of(port: u16) -> Option<String> {
     out.starts_with("HTTP/1.1 200").then_some(out)
 }
 
-/// `klachtd deadlines --organisation KEY` prints that organisation's dates.
+/// `klachtd deadlines --organisation KEY` prints that organisation's dates; without it, of
+/// organisations with procedures of their own, none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlines_are_the_organisations() {
     let d = Deployment::new(Db::Sqlite, &SETUP, "").await;
@@ -204,11 +208,26 @@ async fn deadlines_are_the_organisations() {
     assert_eq!((json(&out)["respond_by"].as_str(), json(&out)["progress_by"].as_str()), (Some("2026-12-18"), Some("2026-12-04")), "{out}");
     let (_, out, _) = deadlines(&["--organisation", "sh"]);
     assert_eq!((json(&out)["respond_by"].as_str(), json(&out)["progress_by"].as_str()), (Some("2027-01-04"), None), "{out}");
-    let (_, first, _) = deadlines(&[]);
-    assert_eq!(json(&first)["respond_by"], "2026-12-18", "the first organisation's by default");
+    // Without --organisation, no organisation's dates are given as everybody's.
+    let (code, _, err) = deadlines(&[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("procedures of their own: give --organisation KEY (wp, sh)"), "{err}");
     let (code, _, err) = deadlines(&["--organisation", "nope"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("no organisation \"nope\"") && err.contains("known: wp, sh"), "{err}");
+}
+
+/// The yearly publication from the command line names the register's organisation, not the
+/// first of the configuration.
+#[tokio::test]
+async fn the_publication_names_its_organisation() {
+    let d = Deployment::new(Db::Sqlite, &SETUP, "").await;
+    d.store().await; // migrated
+    let path = d.dir.path().join("k.toml");
+    std::fs::write(&path, d.config_text()).unwrap();
+    let (code, out, err) = klachtd_as_handler(&path, &["report", "--year", "2026", "--organisation", "sh", "--format", "publication"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Organisatie sh") && !out.contains("Organisatie wp"), "{out}");
 }
 
 /// Retention runs with each organisation's period: of two cases closed long ago, only the one
@@ -283,8 +302,11 @@ async fn an_organisations_second_mailbox_is_read_on_its_own(db: Db) {
         assert!(m["last_sync_at"].as_i64().is_some(), "{out}");
         assert!(m["read_by"].as_str().is_some_and(|id| id.contains(&format!(":{}:", std::process::id()))), "read by this test's daemon: {out}");
     }
+    // The headline sync is the mailbox synced longest ago, not the first one's.
+    let oldest = mailboxes.iter().filter_map(|m| m["last_sync_at"].as_i64()).min();
+    assert!(status["last_sync_at"].as_i64().is_some_and(|t| Some(t) <= oldest), "{out}");
     let (_, text, _) = klachtd_as_handler(&path, &["status"]);
-    assert!(text.contains("sh-1 (sh): synced "), "{text}");
+    assert!(text.contains("sh-1 (sh): synced ") && text.contains("Oldest mailbox sync: "), "{text}");
     daemon.stop().await;
 }
 
@@ -329,4 +351,76 @@ async fn a_paper_complaint_is_registered_in_its_organisation() {
     assert_ne!(code, 0);
     assert!(err.contains("no such organisation"), "{err}");
     assert_eq!(d.cases().await.len(), 1);
+}
+
+/// The reminders about an organisation's cases come from that organisation (issue 25): its
+/// address and name, its language, its Message-IDs, its cases only. A handler of both gets one
+/// digest of each.
+async fn each_organisations_reminders_come_from_it_and_name_its_cases_only(db: Db) {
+    let [wim, sara, bea] = ["wim", "sara", "bea"].map(|n| format!("{}@dienst.test", unique(n)));
+    let handlers = format!(
+        "[[handlers]]\nname = \"Wim Wouters\"\nemail = \"{wim}\"\norganisations = [\"wp\"]\n\
+         [[handlers]]\nname = \"Sara Smit\"\nemail = \"{sara}\"\norganisations = [\"sh\"]\n\
+         [[handlers]]\nname = \"Bea Bos\"\nemail = \"{bea}\"\norganisations = [\"wp\", \"sh\"]\n"
+    );
+    // The daemon sweeps every second, on a clock the test moves.
+    let extra = format!("{ANSWER_ALL}{handlers}[reminders]\nsweep_cron = \"* * * * * *\"\n");
+    let d = Deployment::new(db, &SETUP, &extra).await.with_language("sh", "en");
+    d.store().await; // migrated before the test looks
+    let clock = quiet_clock();
+    let daemon = Running::start_with_clock(d.config.clone(), clock.clone());
+    let (wp, sh) = (d.organisations[0].addresses[0].clone(), d.organisations[1].addresses[0].clone());
+    let klager = format!("{}@example.test", unique("klager"));
+    for (to, subject) in [(&wp, "Een"), (&wp, "Twee"), (&sh, "One"), (&sh, "Two")] {
+        let (_, raw) = d.complaint(&klager, &[to], subject, "Tekst.");
+        d.send(&klager, &[to], &raw).await;
+    }
+    let cases = eventually("four cases", WAIT, || async { Some(d.cases().await).filter(|c| c.len() == 4) }).await;
+    let of = |o: &str| cases.iter().filter(|c| c.organisation == o).map(|c| c.reference.clone()).collect::<Vec<_>>();
+    let (wp_cases, sh_cases) = (of("wp"), of("sh"));
+    // One case of each organisation is Bea's, the other its own handler's.
+    let store = d.store().await;
+    for (reference, handler) in [(&wp_cases[0], "Wim Wouters"), (&wp_cases[1], "Bea Bos"), (&sh_cases[0], "Sara Smit"), (&sh_cases[1], "Bea Bos")] {
+        store.assign(&cref(reference), handler, "test").await.unwrap();
+    }
+    // A working morning long after every term: each case's missed terms are escalated.
+    let calendar = d.config.calendar();
+    let later = calendar.add_working_days(amsterdam_date(Utc::now()), 60);
+    clock.set(chrono::TimeZone::from_local_datetime(&chrono_tz::Europe::Amsterdam, &later.and_hms_opt(10, 0, 0).unwrap()).unwrap().with_timezone(&Utc));
+
+    let digests = |who: String| async move {
+        let all = d.stack.messages(&who, "INBOX").await;
+        all.into_iter()
+            .filter(|m| parsed(m).subject().is_some_and(|s| s.starts_with("Termijn verstreken") || s.starts_with("Deadline missed")))
+            .collect::<Vec<_>>()
+    };
+    let bea_digests = eventually("two digests for the handler of both", WAIT, || async { Some(digests(bea.clone()).await).filter(|m| m.len() == 2) }).await;
+    let (wim_digests, sara_digests) = eventually("a digest for each handler of one", WAIT, || async {
+        Some((digests(wim.clone()).await, digests(sara.clone()).await)).filter(|(w, s)| !w.is_empty() && !s.is_empty())
+    })
+    .await;
+    daemon.stop().await;
+    // (organisation, its address, the case it must name, the other cases): each digest.
+    let check = |raw: &[u8], organisation: &str, address: &str, own: &str| {
+        let mail = parsed(raw);
+        let (from, id, text) = (header(&mail, "From").unwrap_or_default(), header(&mail, "Message-ID").unwrap_or_default(), text_of(&mail));
+        assert!(from.contains(address) && from.contains(&format!("Organisatie {organisation}")), "{from}");
+        assert!(id.ends_with(&format!("@{organisation}.test>")), "{id}");
+        let (words, signed) = match organisation {
+            "sh" => ("Deadline missed", format!("sent automatically by klachtd for Organisatie {organisation}")),
+            _ => ("Termijn verstreken", format!("verstuurd door klachtd voor Organisatie {organisation}")),
+        };
+        assert!(mail.subject().unwrap().starts_with(words) && text.contains(&signed), "in {organisation}'s language:\n{text}");
+        assert!(text.contains(own), "{own} missing:\n{text}");
+        for other in cases.iter().map(|c| &c.reference).filter(|r| *r != own) {
+            assert!(!text.contains(other.as_str()), "{other} is not this digest's:\n{text}");
+        }
+    };
+    assert_eq!((wim_digests.len(), sara_digests.len()), (1, 1));
+    check(&wim_digests[0], "wp", &wp, &wp_cases[0]);
+    check(&sara_digests[0], "sh", &sh, &sh_cases[0]);
+    let (of_wp, of_sh): (Vec<_>, Vec<_>) = bea_digests.iter().partition(|m| header(&parsed(m), "From").unwrap_or_default().contains(&wp));
+    assert_eq!((of_wp.len(), of_sh.len()), (1, 1), "one from each organisation");
+    check(of_wp[0], "wp", &wp, &wp_cases[1]);
+    check(of_sh[0], "sh", &sh, &sh_cases[1]);
 }

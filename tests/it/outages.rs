@@ -196,7 +196,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
             outbox_attempts(&w.db.url).await.into_iter().filter(|(_, e)| e.as_deref().is_some_and(|e| e.contains("554"))).collect();
         assert_eq!(refused_row.len(), 1);
         assert_eq!(refused_row[0].0, 1, "a refusal for good is tried once");
-        let status = store.status("INBOX", chrono::Utc::now().date_naive()).await.unwrap();
+        let status = store.status(&["INBOX".to_string()], chrono::Utc::now().date_naive()).await.unwrap();
         assert_eq!((status.outbox_undeliverable, status.outbox_pending), (1, 1), "{status:?}");
 
         // Queued again after the cause is "fixed" (here it is not, so it comes back).

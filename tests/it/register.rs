@@ -357,7 +357,11 @@ async fn retention_purges_old_mail_outside_any_case(db: Db) {
     assert_eq!(raw, 1, "only the recent mail's raw bytes are left");
     let reasons: Vec<(i64, String)> = sqlx::query_as("SELECT uid, reason FROM quarantine ORDER BY uid").fetch_all(&pool).await.unwrap();
     assert_eq!(reasons, vec![(7, String::new()), (8, "too large (recent)".to_string())]);
-    assert_eq!(store.status(&w.config.imap().inbox, d(2026, 11, 25)).await.unwrap().quarantined, 2, "the quarantine records themselves are counted still");
+    assert_eq!(
+        store.status(&[w.config.imap().inbox.clone()], d(2026, 11, 25)).await.unwrap().quarantined,
+        2,
+        "the quarantine records themselves are counted still"
+    );
 
     // The case and the register are as they were.
     assert_eq!(snapshot(store, &r).await, before_case);

@@ -28,7 +28,7 @@ fn handlers_toml(ann: &str, sue: &str) -> String {
 
 fn service(w: &World, store: klachtd::store::Store) -> ReminderService {
     let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
-    ReminderService::new(store, SharedSettings::new(Settings::new(&w.config, letters)), &w.complaints)
+    ReminderService::new(store, SharedSettings::new(Settings::new(&w.config, letters)))
 }
 
 async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {

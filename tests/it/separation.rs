@@ -199,7 +199,7 @@ fn service(store: Store, dir: &std::path::Path) -> klachtd::app::reminders::Remi
     let config = klachtd::config::Config::parse(&config_text(dir, "")).unwrap();
     let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
     let settings = klachtd::app::settings::SharedSettings::new(klachtd::app::settings::Settings::new(&config, letters));
-    klachtd::app::reminders::ReminderService::new(store, settings, "klachten@klacht.test")
+    klachtd::app::reminders::ReminderService::new(store, settings)
 }
 
 async fn reminders_go_to_the_organisations_own_people_only(db: Db) {
@@ -207,28 +207,37 @@ async fn reminders_go_to_the_organisations_own_people_only(db: Db) {
     let now = Amsterdam.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap().with_timezone(&Utc);
     let (dir, _db, store, _) = two_organisations(db, now.timestamp() - 3600).await;
     let digests = service(store.clone(), dir.path()).preview(now).await.unwrap();
-    let to = |name: &str| {
-        let digest = digests.iter().find(|d| d.name == name).unwrap_or_else(|| panic!("no digest for {name}: {digests:?}"));
+    // One digest per recipient and organisation (issue 25).
+    let to = |name: &str, organisation: &str| {
+        let digest = digests
+            .iter()
+            .find(|d| d.name == name && d.organisation == organisation)
+            .unwrap_or_else(|| panic!("no digest of {organisation} for {name}: {digests:?}"));
         let mut refs: Vec<String> = digest.items.iter().map(|i| i.reference.to_string()).collect();
         refs.sort();
         refs.dedup();
         (refs, digest.held.map(|h| h.total()))
     };
+    let organisations_of = |name: &str| digests.iter().filter(|d| d.name == name).map(|d| d.organisation.as_str()).collect::<Vec<_>>();
     // Ann hears of her cases of wp, not of the kl case assigned to her; kl's supervisor hears of
     // that one (it has no handler of kl) and of nothing of wp.
     // Supervisors hear of every case without a handler of its organisation (and of missed
     // deadlines, which may be due today or not): of their organisations only.
-    assert_eq!(to("Ann Smit").0, ["WP-2026-0001", "WP-2026-0002"]);
-    let (kim, kim_held) = to("Kim Kok");
+    assert_eq!(organisations_of("Ann Smit"), ["wp"]);
+    assert_eq!(to("Ann Smit", "wp").0, ["WP-2026-0001", "WP-2026-0002"]);
+    assert_eq!(organisations_of("Kim Kok"), ["kl"]);
+    let (kim, kim_held) = to("Kim Kok", "kl");
     assert_eq!(kim, ["KL-2026-0001", "KL-2026-0002"]);
-    let (wim, wim_held) = to("Wim Wit");
+    assert_eq!(organisations_of("Wim Wit"), ["wp"]);
+    let (wim, wim_held) = to("Wim Wit", "wp");
     assert!(wim.contains(&"WP-2026-0004".to_string()) && wim.iter().all(|r| r.starts_with("WP-")), "{wim:?}");
-    let (sam, sam_held) = to("Sam Smits");
-    for both in ["WP-2026-0004", "KL-2026-0001", "KL-2026-0002"] {
-        assert!(sam.contains(&both.to_string()), "{both} not in {sam:?}");
-    }
-    // The daily count of set-aside mail: of their organisations.
-    assert_eq!((kim_held, wim_held, sam_held), (Some(1), Some(1), Some(2)));
+    // A supervisor of both gets one digest of each, naming that organisation's cases only.
+    let (sam_wp, sam_wp_held) = to("Sam Smits", "wp");
+    let (sam_kl, sam_kl_held) = to("Sam Smits", "kl");
+    assert!(sam_wp.contains(&"WP-2026-0004".to_string()) && sam_wp.iter().all(|r| r.starts_with("WP-")), "{sam_wp:?}");
+    assert!(sam_kl.contains(&"KL-2026-0001".to_string()) && sam_kl.iter().all(|r| r.starts_with("KL-")), "{sam_kl:?}");
+    // The daily count of set-aside mail: of each digest's organisation.
+    assert_eq!((kim_held, wim_held, sam_wp_held, sam_kl_held), (Some(1), Some(1), Some(1), Some(1)));
 }
 
 /// `[[handlers]]` name their organisations; without the key, the one organisation.

@@ -85,7 +85,7 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
     let pid = child.id();
 
     let ready = notify.expect("READY=1", Duration::from_secs(60));
-    assert!(ready.contains("STATUS=mailbox connected"), "{ready}");
+    assert!(ready.contains("STATUS=1/1 mailbox connected"), "{ready}");
     notify.expect("WATCHDOG=1", Duration::from_secs(5));
 
     let lena = format!("{}@example.test", unique("lena"));
@@ -116,7 +116,7 @@ async fn runs_under_systemd_notify_and_stops_cleanly() {
     signal(pid, "-HUP");
     notify.expect("RELOADING=1", Duration::from_secs(10));
     let after = notify.expect("READY=1", Duration::from_secs(10));
-    assert!(after.contains("STATUS=mailbox connected"), "the real status line is back: {after}");
+    assert!(after.contains("STATUS=1/1 mailbox connected"), "the real status line is back: {after}");
 
     // Prometheus metrics on loopback.
     let metrics = eventually("metrics", WAIT, || async {

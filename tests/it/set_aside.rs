@@ -17,6 +17,8 @@ on_both_databases!(
     held_mail_gives_way_once_and_is_counted_once_a_day,
     a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command_line,
     supervisors_hear_once_a_day_how_much_mail_became_no_case,
+    held_mail_is_counted_per_organisation,
+    a_count_made_before_counts_were_per_organisation_survives_the_migration,
 );
 
 const IGNORED: &str = "Klachtd-Genegeerd";
@@ -107,7 +109,7 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     a.upsert_handler("Sue Bakker", sue, true).await.unwrap();
     a.upsert_handler("Ann Smit", "ann@dienst.test", true).await.unwrap();
     // Nothing held: no count, no mail, nothing claimed.
-    let none = a.queue_digest_counted(sue, &[], Some((day(7), at(7))), |_, _| panic!("nothing to compose")).await.unwrap();
+    let none = a.queue_digest_counted(sue, "default", &[], Some((day(7), at(7))), |_, _| panic!("nothing to compose")).await.unwrap();
     assert!(!none.mail());
     for (i, kind) in ["automated", "automated", "quarantined"].into_iter().enumerate() {
         a.record_message(None, &held(&format!("m{i}"), kind, "x", at(7) - 3600), &[]).await.unwrap();
@@ -119,7 +121,7 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     let (monday, nine) = (day(7), at(7));
     let digest = move |store: Store| async move {
         store
-            .queue_digest_counted(sue, &[], Some((monday, nine)), |_, count| {
+            .queue_digest_counted(sue, "default", &[], Some((monday, nine)), |_, count| {
                 let c = count.expect("composed only with a count");
                 Some(digest_mail(sue, &format!("{} set aside, {} quarantined", c.set_aside, c.quarantined)))
             })
@@ -130,14 +132,14 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     let counted: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().filter_map(|q| q.count).collect();
     assert_eq!(counted.len(), 1, "once: {counted:?}");
     assert_eq!((counted[0].set_aside, counted[0].quarantined, counted[0].since), (2, 1, None));
-    assert!(a.held_counted(sue, day(7)).await.unwrap());
+    assert!(a.held_counted(sue, "default", day(7)).await.unwrap());
     // Later that day, with new mail: not again.
     a.record_message(None, &held("m3", "set-aside", "x", at(7) + 60), &[]).await.unwrap();
     assert!(!digest(a.clone()).await.mail(), "at most once a day");
 
     // The next day counts what came since the previous count, and says since when.
     let next = a
-        .queue_digest_counted(sue, &[], Some((day(8), at(8))), |_, count| {
+        .queue_digest_counted(sue, "default", &[], Some((day(8), at(8))), |_, count| {
             let c = count.unwrap();
             assert_eq!((c.set_aside, c.quarantined, c.since), (1, 0, Some(at(7))));
             Some(digest_mail(sue, "1"))
@@ -146,7 +148,7 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
         .unwrap();
     assert!(next.mail());
     // Another supervisor has a count of their own.
-    let (count, _) = a.held_count("ann@dienst.test", at(8)).await.unwrap();
+    let (count, _) = a.held_count("ann@dienst.test", "default", at(8)).await.unwrap();
     assert_eq!((count.total(), count.since), (1, None), "their first: what was received in the day before");
     assert_eq!(a.count(Table::Outbox).await.unwrap(), 2);
 
@@ -159,6 +161,108 @@ async fn held_mail_gives_way_once_and_is_counted_once_a_day(db: Db) {
     assert!(!b.unhold_on(&mut tx, id).await.unwrap(), "released by someone else meanwhile");
     tx.rollback().await.unwrap();
     assert!(a.held_mail(id, None).await.unwrap().is_none());
+}
+
+/// A supervisor of two organisations has a daily count of each one's held mail, in that
+/// organisation's digest and claimed on its own (issue 25); a count from before counts were per
+/// organisation (`''`) is where each one's next count starts.
+async fn held_mail_is_counted_per_organisation(db: Db) {
+    let (_dir, test_db, a, _) = store_on(db).await;
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    let at = |d: u32| Amsterdam.with_ymd_and_hms(2026, 12, d, 9, 0, 0).unwrap().timestamp();
+    let key = |k: &str| klachtd::domain::organisation::OrganisationKey::parse(k).unwrap();
+    let (sam, ann) = ("sam@dienst.test", "ann@dienst.test");
+    a.upsert_handler_in("Sam Smits", sam, true, &[key("wp"), key("kl")]).await.unwrap();
+    a.upsert_handler_in("Ann Smit", ann, true, &[key("wp")]).await.unwrap();
+    let conn = sqlx::AnyPool::connect(&test_db.url).await.unwrap();
+    let hold = |organisation: &'static str, received_at: i64| {
+        let conn = conn.clone();
+        async move {
+            let sql = format!(
+                "INSERT INTO messages (case_id, direction, kind, from_address, subject, body, note, received_at, organisation)
+                 VALUES (NULL, 'in', 'set-aside', 'robot@leverancier.test', 'Factuur', 'x', 'e-invoice', {received_at}, '{organisation}')"
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&conn).await.unwrap();
+        }
+    };
+    // Counted before counts were per organisation: the mail up to then, of all of Sam's at once.
+    hold("wp", at(6) - 3600).await;
+    let counted: i64 = sqlx::query_scalar("SELECT MAX(id) FROM messages").fetch_one(&conn).await.unwrap();
+    let before = format!(
+        "INSERT INTO digest_counts (recipient, day, organisation, last_message_id, set_aside, quarantined, created_at) VALUES ('{sam}', '2026-12-06', '', {counted}, 1, 0, {})",
+        at(6)
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(before)).execute(&conn).await.unwrap();
+    for organisation in ["wp", "wp", "kl"] {
+        hold(organisation, at(7) - 3600).await;
+    }
+    let count = |who: &'static str, organisation: &'static str| {
+        let a = a.clone();
+        async move {
+            let (c, _) = a.held_count(who, organisation, at(7)).await.unwrap();
+            (c.total(), c.since)
+        }
+    };
+    assert_eq!((count(sam, "wp").await, count(sam, "kl").await), ((2, Some(at(6))), (1, Some(at(6)))), "each since the count from before");
+    assert_eq!(count(ann, "kl").await, (0, None), "nothing of an organisation she does not work for");
+    // Each organisation's count is claimed in its own digest, once a day.
+    for (organisation, n) in [("wp", 2), ("kl", 1)] {
+        let queued = a
+            .queue_digest_counted(sam, organisation, &[], Some((day(7), at(7))), |_, c| Some(digest_mail(sam, &c.unwrap().total().to_string())))
+            .await
+            .unwrap();
+        assert_eq!(queued.count.map(|c| c.total()), Some(n), "{organisation}");
+        assert!(a.held_counted(sam, organisation, day(7)).await.unwrap());
+    }
+    assert!(!a.queue_digest_counted(sam, "wp", &[], Some((day(7), at(7))), |_, _| panic!("counted already")).await.unwrap().mail());
+    // Each digest comes from its organisation.
+    let from: Vec<Option<String>> = sqlx::query_scalar("SELECT organisation FROM outbox ORDER BY id").fetch_all(&conn).await.unwrap();
+    assert_eq!(from, [Some("wp".to_string()), Some("kl".to_string())]);
+    conn.close().await;
+}
+
+/// A database of the version before counts were per organisation (migrations to 0021) with a
+/// supervisor's count in it: migrating keeps the count, and each organisation's next count
+/// starts after it.
+async fn a_count_made_before_counts_were_per_organisation_survives_the_migration(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(db, dir.path()).await;
+    let backend = if test_db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let url = if backend == "sqlite" { format!("{}?mode=rwc", test_db.url) } else { test_db.url.clone() };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(&pool).await.unwrap();
+    for path in files.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < "0022") {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(path).unwrap())).execute(&pool).await.unwrap();
+        let version: i64 = path.file_name().unwrap().to_str().unwrap()[..4].parse().unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'before', 0)").bind(version).execute(&pool).await.unwrap();
+    }
+    let at = Amsterdam.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap().timestamp();
+    for sql in [
+        format!(
+            "INSERT INTO messages (case_id, direction, kind, from_address, subject, body, note, received_at, organisation)
+             VALUES (NULL, 'in', 'set-aside', 'robot@leverancier.test', 'Factuur', 'x', 'e-invoice', {}, 'wp')",
+            at - 86_400
+        ),
+        format!(
+            "INSERT INTO digest_counts (recipient, day, last_message_id, set_aside, quarantined, created_at) VALUES ('sam@dienst.test', '2026-12-06', 1, 1, 0, {})",
+            at - 86_400 + 60
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::open(&test_db.url, 2).await.unwrap();
+    let key = klachtd::domain::organisation::OrganisationKey::parse("wp").unwrap();
+    store.upsert_handler_in("Sam Smits", "sam@dienst.test", true, &[key]).await.unwrap();
+    assert!(store.held_counted("sam@dienst.test", "", NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()).await.unwrap(), "the count is kept");
+    let (count, _) = store.held_count("sam@dienst.test", "wp", at).await.unwrap();
+    assert_eq!((count.total(), count.since), (0, Some(at - 86_400 + 60)), "the mail it counted is not counted again");
+    store.close().await;
 }
 
 fn digest_mail(to: &str, body: &str) -> klachtd::store::OutgoingMail {
@@ -298,7 +402,7 @@ async fn supervisors_hear_once_a_day_how_much_mail_became_no_case(db: Db) {
 
     let store = w.store().await.clone();
     let letters = std::sync::Arc::new(klachtd::app::templates::Letters::load(None, "nl").unwrap());
-    let reminders = ReminderService::new(store.clone(), SharedSettings::new(Settings::new(&w.config, letters)), &w.complaints);
+    let reminders = ReminderService::new(store.clone(), SharedSettings::new(Settings::new(&w.config, letters)));
     // The preview shows the count it would send, and sends nothing.
     let preview = reminders.preview(at(2026, 12, 3, 9, 0)).await.unwrap();
     assert_eq!(preview.iter().map(|d| (d.email.as_str(), d.held.map(|h| (h.set_aside, h.quarantined)))).collect::<Vec<_>>(), [(sue.as_str(), Some((2, 1)))]);

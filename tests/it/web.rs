@@ -672,7 +672,7 @@ async fn walk_through_the_workspace(db: Db) {
         status: klachtd::store::OutboxStatus::Sent,
     };
     let hash = |t: &str| klachtd::driving::web::auth::hash(t);
-    w.store().await.create_sign_in_link(&hash(&token), &bob, &hash(&browser_cookie), klachtd::store::now() - 1, &mail).await.unwrap();
+    w.store().await.create_sign_in_link(&hash(&token), &bob, &hash(&browser_cookie), klachtd::store::now() - 1, &mail, "default").await.unwrap();
     assert_eq!(late.post(&format!("/sign-in/{token}"), &[]).await.status, 400, "an expired link fails");
     assert!(!late.cookies.contains_key("__Host-klachtd_session"));
 

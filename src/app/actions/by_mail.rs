@@ -3,6 +3,7 @@
 //! its first line says, and confirmed to the handler by mail, done or refused with the reason.
 
 use super::{one_line, ActionError, Actions, Transient};
+use crate::app::settings::OrganisationSettings;
 use crate::app::templates::{CaseReference, ConfirmationContext, RecipientContext};
 use crate::domain::case_action::CaseAction;
 use crate::domain::mail_actions;
@@ -73,6 +74,9 @@ impl Actions {
         body: &str,
     ) -> Result<ReplyDone, Transient> {
         let actor = format!("{name} (e-mail)");
+        // The confirmation is in the words and language of the case's organisation (issue 25).
+        let organisation = self.store.case_organisation(case_id).await.map_err(Transient::Store)?;
+        let own = self.settings.get().of(&organisation).clone();
         let command = mail_actions::parse(body).and_then(|command| match command.letter_text() {
             // The last guard: whatever slipped past the quote detection, the token that lets
             // its holder act on the case never goes out in a letter.
@@ -88,7 +92,7 @@ impl Actions {
         let letter = command.as_ref().ok().and_then(CaseAction::letter_text);
         let origin = |ok: bool, reason: Option<String>| MailOrigin {
             message: message.clone(),
-            confirmation: self.confirmation(reference, name, from, label, ok, reason, letter.as_deref().filter(|_| ok)),
+            confirmation: self.confirmation(&own, reference, name, from, label, ok, reason, letter.as_deref().filter(|_| ok)),
         };
         let result = match command {
             Err(reason) => Err(reason.into()),
@@ -102,10 +106,7 @@ impl Actions {
             Ok(None) => return Ok(ReplyDone::AlreadyRecorded),
             // Passing: nothing was recorded, the mail is tried again and the handler told nothing.
             Err(ActionError::Transient(transient)) => return Err(transient),
-            Err(ActionError::Refused(reason)) => {
-                let settings = self.settings.get();
-                reason.in_language(settings.letters.messages(), settings.letters.language())
-            }
+            Err(ActionError::Refused(reason)) => reason.in_language(own.letters.messages(), own.letters.language()),
             // Not asked by mail: the reply was authenticated for its case and its handler.
             Err(e @ (ActionError::Unknown | ActionError::NotAllowed(_))) => e.to_string(),
             // A statement the database refused is no answer to give the handler: the intake
@@ -127,6 +128,7 @@ impl Actions {
     #[allow(clippy::too_many_arguments)]
     fn confirmation(
         &self,
+        own: &OrganisationSettings,
         reference: &CaseRef,
         name: &str,
         from: &str,
@@ -135,9 +137,8 @@ impl Actions {
         reason: Option<String>,
         letter: Option<&str>,
     ) -> Option<OutgoingMail> {
-        let settings = self.settings.get();
         let context = ConfirmationContext {
-            organisation: &settings.organisation,
+            organisation: &own.context,
             recipient: RecipientContext { name: name.to_string() },
             case: CaseReference { reference: reference.to_string() },
             ok,
@@ -145,8 +146,8 @@ impl Actions {
             reason,
             letter,
         };
-        match settings.letters.render("action-confirmation", &context) {
-            Ok(letter) => Some(self.notice(reference, MailKind::Confirmation, name, from, letter)),
+        match own.letters.render("action-confirmation", &context) {
+            Ok(letter) => Some(self.notice(own, reference, MailKind::Confirmation, name, from, letter)),
             Err(e) => {
                 tracing::error!(%reference, error = %e, "the confirmation of an action by mail cannot be rendered");
                 None

@@ -58,7 +58,7 @@ impl Actions {
         let end = hearing.start + chrono::Duration::minutes(i64::from(hearing.minutes));
         // The reference in the UID and the summary: an answer names one or both (its subject
         // is the summary), so it finds its case.
-        let uid = format!("{reference}.hearing.{}@{}", now.timestamp(), self.domain);
+        let uid = format!("{reference}.hearing.{}@{}", now.timestamp(), self.own(case.id).await?.message_id_domain());
         let mut invitees = vec![(case.complainant_name.clone(), complainant, true)];
         if hearing.with_subjects {
             invitees.extend(self.store.subject_addresses(case.id).await?.into_iter().map(|(name, email)| (Some(name), email, false)));
@@ -126,7 +126,7 @@ impl Actions {
             recipient_name: name.map(str::to_string),
             subject: letter.subject,
             body: letter.body,
-            message_id: new_message_id(&format!("{}.{kind}", case.reference), &self.domain),
+            message_id: new_message_id(&format!("{}.{kind}", case.reference), own.message_id_domain()),
             in_reply_to,
             references,
             status: OutboxStatus::Pending,
@@ -180,7 +180,7 @@ impl Actions {
                     recipient_name: case.complainant_name.clone(),
                     subject: letter.subject,
                     body: letter.body,
-                    message_id: new_message_id(&format!("{}.{kind}", case.reference), &self.domain),
+                    message_id: new_message_id(&format!("{}.{kind}", case.reference), own.message_id_domain()),
                     in_reply_to: case.last_inbound.clone(),
                     references: case.thread.clone(),
                     status: OutboxStatus::Pending,

@@ -22,7 +22,7 @@
 use std::path::PathBuf;
 
 use crate::app::new_message_id;
-use crate::app::settings::SharedSettings;
+use crate::app::settings::{OrganisationSettings, SharedSettings};
 use crate::app::templates::{AssignedContext, CaseContext, CaseReference, Letter, NoticeContext, RecipientContext};
 use crate::config::Config;
 use crate::domain::mail_actions;
@@ -60,7 +60,6 @@ pub struct Actions {
     settings: SharedSettings,
     attachments: AttachmentStore,
     letters_dir: PathBuf,
-    domain: String,
     /// The HMAC key for actions by mail; `None` when that is off.
     mail_secret: Option<Vec<u8>>,
 }
@@ -76,7 +75,6 @@ impl Actions {
             settings,
             attachments: AttachmentStore::new(&config.storage.data_dir),
             letters_dir: crate::app::retention::letters_dir(&config.storage.data_dir),
-            domain: config.organisation().complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             mail_secret,
         })
     }
@@ -88,7 +86,7 @@ impl Actions {
     }
 
     /// What is the organisation of case `case_id`'s own: its letters, its context.
-    pub(super) async fn own(&self, case_id: CaseId) -> Result<std::sync::Arc<crate::app::settings::OrganisationSettings>, ActionError> {
+    pub(super) async fn own(&self, case_id: CaseId) -> Result<std::sync::Arc<OrganisationSettings>, ActionError> {
         let organisation = self.store.case_organisation(case_id).await?;
         Ok(self.settings.get().of(&organisation).clone())
     }
@@ -112,7 +110,7 @@ impl Actions {
             web_url: settings.web_url.as_deref(),
         };
         let letter = own.letters.render("assigned", &context)?;
-        let mail = self.notice(reference, MailKind::Assigned, &name, &email, letter);
+        let mail = self.notice(&own, reference, MailKind::Assigned, &name, &email, letter);
         self.store.queue_notice(case.id, &mail, &format!("assigned to {name}")).await?;
         Ok(())
     }
@@ -168,24 +166,25 @@ impl Actions {
             refused,
         };
         let letter = own.letters.render(letter, &context)?;
-        Ok(Some((case.id, self.notice(reference, MailKind::Notice, &name, &email, letter))))
+        Ok(Some((case.id, self.notice(&own, reference, MailKind::Notice, &name, &email, letter))))
     }
 
-    /// A mail to a handler (a notice, a confirmation): not threaded, never held.
-    fn notice(&self, reference: &CaseRef, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
-        self.first_mail(&format!("{reference}.{kind}"), kind, name, email, letter)
+    /// A mail to a handler (a notice, a confirmation) about a case of `own`: not threaded,
+    /// never held.
+    fn notice(&self, own: &OrganisationSettings, reference: &CaseRef, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
+        self.first_mail(own.message_id_domain(), &format!("{reference}.{kind}"), kind, name, email, letter)
     }
 
-    /// A mail that starts a thread of its own, its Message-ID beginning with `tag`, to be sent
-    /// now.
-    fn first_mail(&self, tag: &str, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
+    /// A mail that starts a thread of its own, its Message-ID beginning with `tag` (at
+    /// `domain`), to be sent now.
+    fn first_mail(&self, domain: &str, tag: &str, kind: MailKind, name: &str, email: &str, letter: Letter) -> OutgoingMail {
         OutgoingMail {
             kind,
             recipient: email.to_string(),
             recipient_name: Some(name.to_string()),
             subject: letter.subject,
             body: letter.body,
-            message_id: new_message_id(tag, &self.domain),
+            message_id: new_message_id(tag, domain),
             in_reply_to: None,
             references: Vec::new(),
             status: OutboxStatus::Pending,

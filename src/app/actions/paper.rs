@@ -70,7 +70,14 @@ impl Actions {
                 };
                 let letter = own.letters.render("acknowledgement", &context).ok()?;
                 match &paper.email {
-                    Some(address) => Some(self.first_mail(&format!("{reference}.ack"), MailKind::Acknowledgement, paper.name.trim(), address, letter)),
+                    Some(address) => Some(self.first_mail(
+                        own.message_id_domain(),
+                        &format!("{reference}.ack"),
+                        MailKind::Acknowledgement,
+                        paper.name.trim(),
+                        address,
+                        letter,
+                    )),
                     None => {
                         let text = format!("{}\n\n{}", letter.subject, letter.body);
                         printed = Some(write_letter(&self.letters_dir, &format!("{reference}-acknowledgement"), &text));

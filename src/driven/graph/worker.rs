@@ -25,6 +25,8 @@ pub struct GraphWorker {
     store: Store,
     intake: MailboxIntake,
     health: Arc<Health>,
+    /// The mailbox's key, for its connection state in `health`.
+    key: String,
 }
 
 impl GraphWorker {
@@ -39,7 +41,13 @@ impl GraphWorker {
     ) -> Self {
         let lease = config.timeout() * 4 + Duration::from_secs(config.max_message_bytes >> 20) + Duration::from_secs(60);
         let intake = MailboxIntake::new(intake, store.clone(), health.clone(), leases, lease, config.max_message_bytes);
-        Self { config, client, store, intake, health }
+        Self { config, client, store, intake, health, key: crate::config::organisations::LEGACY_MAILBOX_NAME.into() }
+    }
+
+    /// Known to `health` as `key` (the configuration's mailbox key).
+    pub fn with_key(mut self, key: &str) -> Self {
+        self.key = key.to_string();
+        self
     }
 
     /// The folders, created when missing: at start-up a refusal here is a start-up error.
@@ -60,7 +68,7 @@ impl GraphWorker {
                 Ok(folders) => self.serve(folders, &mut shutdown, &mut delay).await,
                 Err(e) => Err(e),
             };
-            self.health.mailbox_connected.store(false, std::sync::atomic::Ordering::Relaxed);
+            self.health.mailbox_up(&self.key, false);
             match result {
                 Ok(()) => break,
                 Err(GraphError::Throttled(pause)) => {
@@ -90,7 +98,7 @@ impl GraphWorker {
 
     async fn serve(&self, folders: Folders, shutdown: &mut watch::Receiver<bool>, delay: &mut Duration) -> Result<(), GraphError> {
         tracing::info!("mailbox connected (Microsoft Graph)");
-        self.health.mailbox_connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.health.mailbox_up(&self.key, true);
         let mut source = GraphSource::new(self.client.clone(), self.store.clone(), folders, &self.config);
         let poll = self.config.poll_interval();
         let waits = Waits { for_mail: poll, standby: STANDBY_RETRY.min(poll) };

@@ -72,11 +72,20 @@ enum LinkError {
 }
 
 /// Makes a sign-in link for `user`, bound to `browser`, and queues the mail that carries it.
+///
+/// The workspace is not one organisation's (issue 25): the mail names every organisation the
+/// handler works for, and comes from the first of them (by key), so that a handler of one
+/// organisation never hears from, or of, another.
 async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser: &str) -> Result<(), LinkError> {
     let token = auth::new_token();
     let link = format!("{}/sign-in/{token}", web.public_url);
-    let context =
-        minijinja::context! { user => user, link => link, minutes => auth::LINK_VALID.as_secs() / 60, organisation => web.settings.get().organisation.clone() };
+    let settings = web.settings.get();
+    let theirs: Vec<_> = web.store.handler_organisations(&user.email).await?.iter().map(|key| settings.of(key).clone()).collect();
+    let sender = theirs.first().unwrap_or_else(|| settings.first()).clone();
+    let names: Vec<&str> = theirs.iter().map(|o| o.context.name.as_str()).collect();
+    let context = minijinja::context! {
+        user => user, link => link, minutes => auth::LINK_VALID.as_secs() / 60, organisation => sender.context.clone(), organisations => names,
+    };
     let text = web.pages.render("sign-in-mail.txt", context)?;
     let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
     let mail = OutgoingMail {
@@ -85,13 +94,13 @@ async fn queue_link(web: &super::Web, user: &crate::store::web::WebUser, browser
         recipient_name: Some(user.name.clone()),
         subject: subject.trim_start_matches("Subject:").trim().to_string(),
         body: body.trim_start_matches('\n').to_string(),
-        message_id: crate::app::new_message_id("sign-in", &web.domain),
+        message_id: crate::app::new_message_id("sign-in", sender.message_id_domain()),
         in_reply_to: None,
         references: Vec::new(),
         status: OutboxStatus::Pending,
     };
     let expires = crate::store::now() + auth::LINK_VALID.as_secs() as i64;
-    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail).await?;
+    web.store.create_sign_in_link(&auth::hash(&token), &user.email, &auth::hash(browser), expires, &mail, sender.key.as_str()).await?;
     web.wake.notify_one();
     Ok(())
 }

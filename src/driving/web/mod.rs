@@ -56,7 +56,6 @@ pub struct Web {
     pub public_url: String,
     pub behind_proxy: bool,
     pub session: Duration,
-    pub domain: String,
     /// Wakes the outbox, so a letter or a sign-in link goes out at once.
     pub wake: Arc<Notify>,
     /// Registers a set-aside mail as a complaint (the release of quarantined mail).
@@ -87,7 +86,6 @@ impl Web {
             public_url: web.public_url(),
             behind_proxy: web.behind_proxy,
             session: Duration::from_secs(u64::from(web.session_hours) * 3600),
-            domain: config.organisation().complaints_address.rsplit('@').next().unwrap_or("klachtd.invalid").to_string(),
             wake,
             intake,
             clock: Clock::system(),

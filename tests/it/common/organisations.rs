@@ -70,6 +70,15 @@ impl Deployment {
         Deployment { stack, text, dir, db, config, organisations, store: tokio::sync::OnceCell::new() }
     }
 
+    /// The organisation `key` writes its letters in `language` (`templates.language`).
+    pub fn with_language(mut self, key: &str, language: &str) -> Deployment {
+        let entry = format!("\n[[organisations]]\nkey = \"{key}\"\n");
+        assert!(self.text.contains(&entry), "no organisation {key}");
+        self.text = self.text.replacen(&entry, &format!("{entry}language = \"{language}\"\n"), 1);
+        self.config = Config::parse(&self.text).unwrap_or_else(|e| panic!("{e}\n{}", self.text));
+        self
+    }
+
     /// The configuration as a file has it (for the command line).
     pub fn config_text(&self) -> &str {
         &self.text

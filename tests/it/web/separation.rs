@@ -6,7 +6,7 @@
 
 use super::*;
 
-on_both_databases!(another_organisations_case_is_unknown_on_the_web_and_the_command_line);
+on_both_databases!(another_organisations_case_is_unknown_on_the_web_and_the_command_line, the_sign_in_mail_is_of_the_handlers_own_organisations);
 
 async fn another_organisations_case_is_unknown_on_the_web_and_the_command_line(db: Db) {
     Box::pin(walk(db)).await
@@ -151,4 +151,45 @@ async fn walk(db: Db) {
     let (code, out, _) = run(&["handlers", "list"]);
     assert_eq!(code, 0);
     assert!(out.lines().any(|l| l.starts_with("Sam Smits") && l.ends_with("kl, wp")), "{out}");
+}
+
+/// The sign-in mail is not the deployment's first organisation's (issue 25): a handler of one
+/// organisation hears from it and of it only; a handler of several from the first of theirs,
+/// naming each.
+async fn the_sign_in_mail_is_of_the_handlers_own_organisations(db: Db) {
+    use crate::common::organisations::{Deployment, OrganisationSetup};
+    let [sara, bea] = ["sara", "bea"].map(|n| format!("{}@dienst.test", unique(n)));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let extra = format!(
+        "[[handlers]]\nname = \"Sara Smit\"\nemail = \"{sara}\"\norganisations = [\"sh\"]\n\
+         [[handlers]]\nname = \"Bea Bos\"\nemail = \"{bea}\"\norganisations = [\"wp\", \"sh\"]\n\
+         [web]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n"
+    );
+    let setup = [
+        OrganisationSetup { key: "wp", prefix: "WP", procedure: "preset = \"reintegratie\"", mailboxes: 1 },
+        OrganisationSetup { key: "sh", prefix: "SH", procedure: "preset = \"awb\"", mailboxes: 1 },
+    ];
+    let d = Deployment::new(db, &setup, &extra).await;
+    let daemon = d.start();
+    let store = d.store().await;
+    eventually("the configured handlers", WAIT, || async { (store.handlers().await.unwrap().len() == 2).then_some(()) }).await;
+    eventually("the workspace listening", WAIT, || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok() }).await;
+    let (wp, sh) = (&d.organisations[0].addresses[0], &d.organisations[1].addresses[0]);
+    // Bea works for both: the mail comes from the first of hers (by key), and names both.
+    for (who, named) in [(&sara, "Organisatie sh"), (&bea, "Organisatie sh en Organisatie wp")] {
+        let mut c = Client::new(&base);
+        let csrf = csrf_in(&c.get("/sign-in").await.text());
+        assert_eq!(c.post("/sign-in", &[("csrf", &csrf), ("email", who)]).await.status, 200);
+        let mails = eventually("a sign-in mail", WAIT, || async { Some(d.stack.messages(who, "INBOX").await).filter(|m| !m.is_empty()) }).await;
+        let mail = parsed(&mails[0]);
+        let (from, id, text) = (header(&mail, "From").unwrap_or_default(), header(&mail, "Message-ID").unwrap_or_default(), text_of(&mail));
+        assert!(from.contains(sh.as_str()) && from.contains("Organisatie sh") && !from.contains(wp.as_str()), "{from}");
+        assert!(id.ends_with("@sh.test>"), "{id}");
+        assert!(text.contains(&format!("klachtenwerkomgeving van {named}:")), "{text}");
+        if who == &sara {
+            assert!(!text.contains("Organisatie wp"), "not a word of another organisation:\n{text}");
+        }
+    }
+    daemon.stop().await;
 }

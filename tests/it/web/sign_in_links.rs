@@ -37,15 +37,15 @@ async fn sign_in_links_keep_no_token_in_the_outbox(db: Db) {
     let store = Store::open(&test_db.url, 2).await.unwrap();
     let now = klachtd::store::now();
     // Sent: the body goes with the acceptance.
-    store.create_sign_in_link("hash-sent", "ann@dienst.test", "browser", now + 900, &link_mail("token-sent")).await.unwrap();
+    store.create_sign_in_link("hash-sent", "ann@dienst.test", "browser", now + 900, &link_mail("token-sent"), "default").await.unwrap();
     let item = store.claim_outbox("w", Duration::from_secs(60), klachtd::store::Claim::Any).await.unwrap().expect("the link's mail");
     assert!(item.mail.body.contains("token-sent"), "the mail itself carries the link");
     store.outbox_sent(&item, "250 OK").await.unwrap();
     assert_eq!(bodies(&test_db.url).await, [("sent".to_string(), "(sign-in link sent)".to_string())]);
 
     // Waiting, live: kept as it is. Waiting, expired: not sent.
-    store.create_sign_in_link("hash-live", "ann@dienst.test", "browser", now + 900, &link_mail("token-live")).await.unwrap();
-    store.create_sign_in_link("hash-late", "ann@dienst.test", "browser", now - 1, &link_mail("token-late")).await.unwrap();
+    store.create_sign_in_link("hash-live", "ann@dienst.test", "browser", now + 900, &link_mail("token-live"), "default").await.unwrap();
+    store.create_sign_in_link("hash-late", "ann@dienst.test", "browser", now - 1, &link_mail("token-late"), "default").await.unwrap();
     assert_eq!(bodies(&test_db.url).await.len(), 3);
     assert_eq!(store.scrub_expired_sign_in_links().await.unwrap(), 1);
     let rows = bodies(&test_db.url).await;
