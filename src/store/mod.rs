@@ -272,7 +272,7 @@ fn none_if_absent<S: serde::Serializer>(status: &Option<OutboxStatus>, s: S) -> 
 pub struct CaseEvent {
     pub at: i64,
     pub actor: String,
-    pub action: String,
+    pub action: HistoryEvent,
     pub detail: String,
 }
 

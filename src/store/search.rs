@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use sqlx::Row as _;
 
 use super::web::{WebUser, MAY_READ};
-use super::{now, Backend, CaseSummary, Result, Store, SUMMARY_SELECT};
+use super::{now, Backend, CaseRef, CaseSummary, MessageKind, Result, Store, SUMMARY_SELECT};
 use crate::domain::procedure::Category;
 use crate::domain::vocabulary::text_enum;
 
@@ -94,8 +94,8 @@ pub const SEARCH_CAP: u32 = 2000;
 /// A mail that came in on one of my cases.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NewMail {
-    pub reference: String,
-    pub kind: String,
+    pub reference: CaseRef,
+    pub kind: MessageKind,
     pub subject: String,
     pub at: i64,
 }
@@ -339,7 +339,7 @@ impl Store {
         .fetch_all(self.reads())
         .await?;
         // Mail in since then, on my cases, but not the complaint itself (a case's first mail).
-        let mail: Vec<(String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let mail: Vec<(CaseRef, MessageKind, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT c.reference, m.kind, m.subject, m.received_at FROM messages m JOIN cases c ON c.id = m.case_id
              WHERE m.received_at > $2 AND m.direction = 'in' AND {mine}
                AND m.id > (SELECT MIN(f.id) FROM messages f WHERE f.case_id = m.case_id)

@@ -632,3 +632,9 @@ pub fn capture_logs() {
 pub fn cref(text: &str) -> klachtd::domain::reference::CaseRef {
     text.parse().unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// A history entry by its stored word (`"viewed"`, `"progress-sent"`); a word klachtd does not
+/// write fails the test rather than never matching.
+pub fn event(text: &str) -> klachtd::store::HistoryEvent {
+    text.parse().unwrap_or_else(|e| panic!("{e}"))
+}
