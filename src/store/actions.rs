@@ -9,7 +9,7 @@ use crate::domain::awb::{HistoryKind, NotHandledGround, OUTCOME_NOT_HANDLED, OUT
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
 use crate::domain::reference::{CaseId, CaseRef};
-use crate::domain::vocabulary::MailKind;
+use crate::domain::vocabulary::{CaseSource, MailKind};
 
 /// What a letter to the complainant needs to know about its case.
 #[derive(Debug, Clone)]
@@ -142,7 +142,7 @@ impl From<sqlx::Error> for RefusableError {
 struct Locked {
     id: CaseId,
     state: CaseState,
-    source: String,
+    source: CaseSource,
     outcome: Option<String>,
     findings: Option<String>,
     measures: Option<String>,
@@ -522,7 +522,7 @@ impl Store {
             return Err(Refused(why).into());
         }
         sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(at).bind(locked.id).execute(&mut *tx).await?;
-        let detail = if locked.source == "post" { on.to_string() } else { format!("{on} (the complaint came by e-mail)") };
+        let detail = if locked.source == CaseSource::Post { on.to_string() } else { format!("{on} (the complaint came by e-mail)") };
         insert_event(&mut tx, locked.id, actor, HistoryEvent::AcknowledgedByPost, &detail).await?;
         tx.commit().await?;
         Ok(())

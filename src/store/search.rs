@@ -76,7 +76,7 @@ pub struct CaseQuery {
 pub struct ListedCase {
     #[serde(flatten)]
     pub summary: CaseSummary,
-    pub category: Option<String>,
+    pub category: Option<Category>,
 }
 
 /// One page of a list; `more`: a next page exists. `capped`: the search matched more cases than
@@ -275,7 +275,7 @@ impl Store {
         }
         let rows = statement.fetch_all(self.reads()).await?;
         let more = rows.len() > per_page as usize;
-        let mut found: Vec<(i64, Option<String>)> = Vec::new();
+        let mut found: Vec<(i64, Option<Category>)> = Vec::new();
         for row in rows.iter().take(per_page as usize) {
             found.push((row.try_get("id")?, row.try_get("category")?));
         }

@@ -198,7 +198,7 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     assert!(out.contains("written to"), "{out}");
     let store = w.store().await;
     let case = store.case_detail(&cref(&reference)).await.unwrap();
-    assert_eq!((case.summary.source.as_str(), case.summary.received_on.to_string().as_str()), ("post", "2026-11-20"));
+    assert_eq!((case.summary.source, case.summary.received_on.to_string().as_str()), (klachtd::store::CaseSource::Post, "2026-11-20"));
     assert_eq!(
         (
             case.summary.acknowledge_by.to_string().as_str(),

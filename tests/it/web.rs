@@ -737,7 +737,8 @@ async fn walk_through_the_workspace(db: Db) {
     body.extend_from_slice(b"\r\n--XyZ--\r\n");
     let registered = sam_client.request("POST", "/paper", Some("multipart/form-data; boundary=XyZ"), &body).await;
     assert_eq!(registered.status, 200, "{}", registered.text());
-    let paper = w.store().await.list_cases().await.unwrap().into_iter().find(|c| c.source == "post").expect("the paper complaint is a case");
+    let paper =
+        w.store().await.list_cases().await.unwrap().into_iter().find(|c| c.source == klachtd::store::CaseSource::Post).expect("the paper complaint is a case");
     assert_eq!((paper.received_on.to_string().as_str(), paper.attachments), ("2026-11-20", 1));
     assert!(registered.text().contains(&paper.reference.to_string()));
     let detail = w.store().await.case_detail(&paper.reference).await.unwrap();

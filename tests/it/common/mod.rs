@@ -532,7 +532,7 @@ pub fn hand_made_case(
         incomplete.push("name");
     }
     klachtd::store::NewCase {
-        source: "email",
+        source: klachtd::store::CaseSource::Email,
         complainant_name: name.map(str::to_string),
         complainant_email: Some(email.to_string()),
         reply_to_name: None,
