@@ -86,10 +86,6 @@ pub fn no_hearing_refusal(
     }
 }
 
-/// The outcomes a case closes with besides the findings of a final response (`cases.outcome`).
-pub const OUTCOME_NOT_HANDLED: &str = "not-handled";
-pub const OUTCOME_SETTLED: &str = "settled";
-
 /// Why a complaint is not handled (9:8(1)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum NotHandledGround {
