@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::awb::NotHandledGround;
+use super::awb::{HearingOutcome, NotHandledGround};
 use super::calendar::Calendar;
 use super::procedure::{CaseOutcome, Category};
 
@@ -36,7 +36,7 @@ pub struct CaseFacts {
     /// How many final responses the case's history records (one before a reopening counts).
     pub final_responses: i64,
     /// `held`, or the Awb 9:10(2) ground there was no hearing on; `None`: not decided.
-    pub hearing_outcome: Option<String>,
+    pub hearing_outcome: Option<HearingOutcome>,
 }
 
 /// How the cases of a period did on one deadline. `open` and `missed` are the deadlines not met
@@ -129,9 +129,9 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
             awb.not_handled += 1;
             *awb.not_handled_by_ground.entry(ground.as_str().to_string()).or_insert(0) += 1;
         }
-        match c.hearing_outcome.as_deref() {
-            Some("held") => awb.heard += 1,
-            Some(ground) => *awb.no_hearing_by_ground.entry(ground.to_string()).or_insert(0) += 1,
+        match c.hearing_outcome {
+            Some(HearingOutcome::Held) => awb.heard += 1,
+            Some(HearingOutcome::NoHearing(ground)) => *awb.no_hearing_by_ground.entry(ground.as_str().to_string()).or_insert(0) += 1,
             None => {}
         }
         if c.outcome == Some(CaseOutcome::Settled) {
@@ -417,8 +417,8 @@ mod tests {
         c.outcome = Some(CaseOutcome::NotHandled);
         c.not_handled_ground = Some(NotHandledGround::TooSlight);
         c.responded_on = Some(d(11, 5));
-        a.hearing_outcome = Some("held".into());
-        b.hearing_outcome = Some("no-answer".into());
+        a.hearing_outcome = Some(HearingOutcome::Held);
+        b.hearing_outcome = Some(HearingOutcome::NoHearing(super::super::awb::NoHearingGround::NoAnswer));
         let mut e = case("KL-2026-0004", d(11, 5));
         e.outcome = Some(CaseOutcome::Settled);
         e.responded_on = Some(d(11, 6));

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::{now, stored_day, DeadlineColumns, Result, Store};
-use crate::domain::awb::{HistoryKind, NotHandledGround};
+use crate::domain::awb::{HearingOutcome, HistoryKind, NotHandledGround};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::history::HistoryEvent;
 use crate::domain::organisation::OrganisationKey;
@@ -24,7 +24,7 @@ struct FactsRow {
     postponements: i64,
     not_handled_ground: Option<NotHandledGround>,
     final_responses: i64,
-    hearing_outcome: Option<String>,
+    hearing_outcome: Option<HearingOutcome>,
     deadlines: DeadlineColumns,
 }
 from_columns!(FactsRow {

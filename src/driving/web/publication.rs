@@ -109,7 +109,7 @@ mod tests {
                 postponements: u32::from(i == 0),
                 not_handled_ground: (i == 1).then_some(crate::domain::awb::NotHandledGround::TooSlight),
                 final_responses: i64::from(i == 0),
-                hearing_outcome: (i == 0).then(|| "held".to_string()),
+                hearing_outcome: (i == 0).then_some(crate::domain::awb::HearingOutcome::Held),
             });
         }
         let (from, to) = year_period(2026).unwrap();
