@@ -99,6 +99,7 @@ pub struct NewMail {
     pub subject: String,
     pub at: i64,
 }
+from_columns!(NewMail { reference, kind, subject, at });
 
 /// My day: open cases of mine with a deadline by `horizon` (overdue ones too), cases assigned
 /// to me since my last look, and mail on my cases since then.
@@ -339,8 +340,8 @@ impl Store {
         .fetch_all(self.reads())
         .await?;
         // Mail in since then, on my cases, but not the complaint itself (a case's first mail).
-        let mail: Vec<(CaseRef, MessageKind, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT c.reference, m.kind, m.subject, m.received_at FROM messages m JOIN cases c ON c.id = m.case_id
+        let mail: Vec<NewMail> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT c.reference, m.kind, m.subject, m.received_at AS at FROM messages m JOIN cases c ON c.id = m.case_id
              WHERE m.received_at > $2 AND m.direction = 'in' AND {mine}
                AND m.id > (SELECT MIN(f.id) FROM messages f WHERE f.case_id = m.case_id)
              ORDER BY m.received_at DESC, m.id DESC LIMIT 200"
@@ -349,13 +350,7 @@ impl Store {
         .bind(since)
         .fetch_all(self.reads())
         .await?;
-        Ok(MyDay {
-            due: self.summaries(&due).await?,
-            assigned: self.summaries(&assigned).await?,
-            mail: mail.into_iter().map(|(reference, kind, subject, at)| NewMail { reference, kind, subject, at }).collect(),
-            last_look,
-            since,
-        })
+        Ok(MyDay { due: self.summaries(&due).await?, assigned: self.summaries(&assigned).await?, mail, last_look, since })
     }
 }
 

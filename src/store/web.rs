@@ -337,40 +337,63 @@ impl Store {
     }
 }
 
+/// A mail of a thread as `messages` records it.
+struct ReceivedRow {
+    direction: Direction,
+    kind: MessageKind,
+    address: Option<String>,
+    subject: String,
+    body: String,
+    at: i64,
+}
+from_columns!(ReceivedRow { direction, kind, address, subject, body, at });
+
+/// One of our letters of a thread, from the outbox.
+struct LetterRow {
+    kind: MailKind,
+    address: Option<String>,
+    subject: String,
+    body: String,
+    at: i64,
+    status: OutboxStatus,
+}
+from_columns!(LetterRow { kind, address, subject, body, at, status });
+
 /// [`Store::thread`] on one connection.
 async fn thread_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
-    let received: Vec<(Direction, MessageKind, Option<String>, String, String, i64)> =
-        sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
-            .bind(case_id)
-            .fetch_all(&mut **conn)
-            .await?;
+    let received: Vec<ReceivedRow> = sqlx::query_as(
+        "SELECT direction, kind, from_address AS address, subject, body, received_at AS at FROM messages WHERE case_id = $1 ORDER BY received_at, id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut **conn)
+    .await?;
     let mut out: Vec<ThreadMessage> = received
         .into_iter()
-        .map(|(direction, kind, address, subject, body, at)| ThreadMessage {
-            direction,
-            kind: ThreadKind::Message(kind),
-            address,
-            subject,
-            body,
-            at,
+        .map(|m| ThreadMessage {
+            direction: m.direction,
+            kind: ThreadKind::Message(m.kind),
+            address: m.address,
+            subject: m.subject,
+            body: m.body,
+            at: m.at,
             status: None,
         })
         .collect();
-    let letters: Vec<(MailKind, Option<String>, String, String, i64, OutboxStatus)> = sqlx::query_as(
-            "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
+    let letters: Vec<LetterRow> = sqlx::query_as(
+            "SELECT kind, recipient AS address, subject, body, COALESCE(sent_at, created_at) AS at, status FROM outbox
              WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
         )
         .bind(case_id)
         .fetch_all(&mut **conn)
         .await?;
-    out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
+    out.extend(letters.into_iter().map(|l| ThreadMessage {
         direction: Direction::Out,
-        kind: ThreadKind::Letter(kind),
-        address,
-        subject,
-        body,
-        at,
-        status: Some(status),
+        kind: ThreadKind::Letter(l.kind),
+        address: l.address,
+        subject: l.subject,
+        body: l.body,
+        at: l.at,
+        status: Some(l.status),
     }));
     out.sort_by_key(|m| m.at);
     Ok(out)

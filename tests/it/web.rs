@@ -544,6 +544,18 @@ async fn walk_through_the_workspace(db: Db) {
     violations.extend(browser.axe().await.into_iter().map(|v| format!("case: {v}")));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
     assert!(history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == event("viewed")), "{history:?}");
+    // The thread as the page reads it: the complaint in, our acknowledgement out with its state.
+    {
+        use klachtd::store::web::ThreadKind;
+        use klachtd::store::{Direction, MailKind, MessageKind};
+        let store = w.store().await;
+        let thread = store.thread(store.case_link(&reference).await.unwrap().unwrap().id).await.unwrap();
+        let complaint = (Direction::In, ThreadKind::Message(MessageKind::Complaint), None);
+        assert!(thread.iter().any(|m| (m.direction, m.kind, m.status) == complaint), "{thread:?}");
+        let acknowledgement = |m: &&klachtd::store::web::ThreadMessage| m.kind == ThreadKind::Letter(MailKind::Acknowledgement);
+        assert!(thread.iter().filter(acknowledgement).all(|m| m.direction == Direction::Out && m.status.is_some()), "{thread:?}");
+        assert_eq!(thread.iter().filter(acknowledgement).count(), 1, "{thread:?}");
+    }
 
     // Downloading the attachment: as an attachment, with a safe name, never sniffed as HTML.
     let session = browser.cookie("__Host-klachtd_session").await;
