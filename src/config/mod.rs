@@ -94,10 +94,42 @@ impl std::fmt::Display for Problem {
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {problem}")]
+    Syntax { path: PathBuf, problem: ParseError },
     #[error("{path} has {} problem(s):\n{}", .problems.len(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid { path: PathBuf, problems: Vec<Problem> },
+}
+
+/// Why a text is not a configuration: one line, fit for the journal and for the command line's
+/// one-line errors. The offending text is not quoted: it could be a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not TOML, or not of the configuration's shape (an unknown key, a value of another kind).
+    #[error("line {line}, column {column}: {message}")]
+    At { line: usize, column: usize, message: String },
+    /// As [`ParseError::At`], where TOML says not where.
+    #[error("{0}")]
+    Toml(String),
+    #[error("missing [organisation] (or [[organisations]] for several)")]
+    NoOrganisation,
+    #[error("missing field `imap`")]
+    NoImap,
+    #[error("[[organisations]] without any [[organisations.mailboxes]]")]
+    NoMailbox,
+}
+
+/// Why an OAuth 2.0 or OpenID Connect client secret cannot be used; `section` is the key of its
+/// section (`oauth2`, `web.oidc`). The cause is in the message (not a `source`: one line).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSecretError {
+    #[error("{section}.client_secret_file: cannot read {}: {error}", .path.display())]
+    File { section: &'static str, path: PathBuf, error: std::io::Error },
+    #[error("{section}.client_secret_env: environment variable {var} is not set")]
+    Env { section: &'static str, var: String },
+    #[error("{section}: no client secret configured")]
+    Missing { section: &'static str },
+    #[error("{section}: the client secret is empty")]
+    Empty { section: &'static str },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +156,7 @@ impl Config {
 
     fn load_checked(path: &Path, secrets: bool) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        let config = Self::parse(&text).map_err(|message| ConfigError::Syntax { path: path.into(), message })?;
+        let config = Self::parse(&text).map_err(|problem| ConfigError::Syntax { path: path.into(), problem })?;
         let problems = config.check(secrets);
         if problems.is_empty() {
             Ok(config)
@@ -133,10 +165,9 @@ impl Config {
         }
     }
 
-    /// Parses the TOML; an error is one line ("line 3, column 2: duplicate key"), fit for the
-    /// journal and for the command line's one-line errors. The offending text is not quoted:
-    /// it could be a password.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Parses the TOML; an error is one line ("line 3, column 2: duplicate key"), see
+    /// [`ParseError`].
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
         let config: Self = toml::from_str(text).map_err(|e: toml::de::Error| {
             let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
             match e.span() {
@@ -144,18 +175,16 @@ impl Config {
                     let before = &text[..span.start.min(text.len())];
                     let line = before.matches('\n').count() + 1;
                     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    format!("line {line}, column {column}: {message}")
+                    ParseError::At { line, column, message }
                 }
-                None => message,
+                None => ParseError::Toml(message),
             }
         })?;
         // What the accessors below rely on; the rest is `problems`.
         match (&config.organisation, config.organisations_listed.is_empty(), &config.imap) {
-            (None, true, _) => Err("missing [organisation] (or [[organisations]] for several)".into()),
-            (Some(_), _, None) => Err("missing field `imap`".into()),
-            (None, false, _) if config.organisations_listed.iter().all(|o| o.mailboxes.is_empty()) => {
-                Err("[[organisations]] without any [[organisations.mailboxes]]".into())
-            }
+            (None, true, _) => Err(ParseError::NoOrganisation),
+            (Some(_), _, None) => Err(ParseError::NoImap),
+            (None, false, _) if config.organisations_listed.iter().all(|o| o.mailboxes.is_empty()) => Err(ParseError::NoMailbox),
             _ => Ok(config),
         }
     }
@@ -305,11 +334,12 @@ tls = "none"
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = Config::parse(&MINIMAL.replace("tls = \"none\"\nuser", "tls = \"none\"\nusr = 1\nuser")).unwrap_err();
+        let err = Config::parse(&MINIMAL.replace("tls = \"none\"\nuser", "tls = \"none\"\nusr = 1\nuser")).unwrap_err().to_string();
         assert!(err.contains("usr"), "{err}");
         assert!(err.starts_with("line 11, column 1: "), "{err}");
         let err = Config::parse(&format!("{MINIMAL}\n[imap]\n")).unwrap_err();
-        assert_eq!(err, "line 19, column 2: duplicate key", "one line that says where");
+        assert_eq!(err, ParseError::At { line: 19, column: 2, message: "duplicate key".into() }, "one line that says where");
+        assert_eq!(err.to_string(), "line 19, column 2: duplicate key");
     }
 
     #[test]
@@ -320,7 +350,7 @@ tls = "none"
         let c = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"rspamd\"]\nmicrosoft_min_scl = 7\n")).unwrap();
         assert_eq!(c.intake.spam.policy().trusted, [SpamFilter::Rspamd]);
         assert!(c.problems().is_empty(), "{:?}", c.problems());
-        let err = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"spamasassin\"]\n")).unwrap_err();
+        let err = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"spamasassin\"]\n")).unwrap_err().to_string();
         assert!(err.contains("spamasassin") && err.contains("spamassassin") && err.starts_with("line "), "{err}");
         let bad = Config::parse(&format!("{MINIMAL}\n[intake.spam]\ntrust = [\"microsoft\", \"microsoft\"]\nmicrosoft_min_scl = 12\n")).unwrap();
         let keys: Vec<_> = bad.problems().into_iter().map(|p| p.key).collect();
@@ -381,7 +411,7 @@ tls = "none"
     fn acknowledge_since_accepts_a_date() {
         let c = Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"2026-11-01\"\n")).unwrap();
         assert_eq!(c.intake.acknowledge_since, AcknowledgeSince::Date(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()));
-        assert!(Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"soon\"\n")).unwrap_err().contains("first-start"));
+        assert!(Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = \"soon\"\n")).unwrap_err().to_string().contains("first-start"));
         let bare =
             Config::parse(&format!("{MINIMAL}\n[intake]\nacknowledge_since = 2026-11-01\n[calendar]\nextra_closing_days = [2026-04-03, \"2026-12-24\"]\n"))
                 .unwrap();
@@ -424,9 +454,9 @@ tls = "none"
         assert_eq!(policy.lead_days.get(Deadline::Progress), [2, 0], "the default where a deadline is left out");
         let far = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespond = [25]\n")).unwrap();
         assert_eq!(far.problems().into_iter().map(|p| p.key).collect::<Vec<_>>(), ["reminders.lead_days"]);
-        let err = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespnd = [5]\n")).unwrap_err();
+        let err = Config::parse(&format!("{MINIMAL}\n[reminders.lead_days]\nrespnd = [5]\n")).unwrap_err().to_string();
         assert!(err.contains("respnd"), "a misspelt deadline is named: {err}");
-        assert!(Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = 2\n")).unwrap_err().contains("a list like [2, 0]"));
+        assert!(Config::parse(&format!("{MINIMAL}\n[reminders]\nlead_days = 2\n")).unwrap_err().to_string().contains("a list like [2, 0]"));
     }
 
     #[test]

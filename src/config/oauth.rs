@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::check::Problems;
 use super::organisations::MailboxSpec;
-use super::{AuthMode, Config, Problem, TlsMode};
+use super::{AuthMode, ClientSecretError, Config, Problem, TlsMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,19 +76,20 @@ impl OAuth2 {
     }
 
     /// The client secret, read from its file (trailing newline trimmed) or variable.
-    pub fn client_secret(&self) -> Result<String, String> {
+    pub fn client_secret(&self) -> Result<String, ClientSecretError> {
+        const SECTION: &str = "oauth2";
         let secret = if let Some(path) = &self.client_secret_file {
             std::fs::read_to_string(path)
-                .map_err(|e| format!("oauth2.client_secret_file: cannot read {}: {e}", path.display()))?
+                .map_err(|error| ClientSecretError::File { section: SECTION, path: path.clone(), error })?
                 .trim_end_matches(['\r', '\n'])
                 .to_string()
         } else if let Some(var) = &self.client_secret_env {
-            std::env::var(var).map_err(|_| format!("oauth2.client_secret_env: environment variable {var} is not set"))?
+            std::env::var(var).map_err(|_| ClientSecretError::Env { section: SECTION, var: var.clone() })?
         } else {
-            return Err("oauth2: no client secret configured".into());
+            return Err(ClientSecretError::Missing { section: SECTION });
         };
         if secret.trim().is_empty() {
-            return Err("oauth2: the client secret is empty".into());
+            return Err(ClientSecretError::Empty { section: SECTION });
         }
         Ok(secret)
     }
@@ -347,7 +348,11 @@ impl OAuth2 {
             } else if secrets {
                 if let Err(e) = self.client_secret() {
                     let key = if self.client_secret_env.is_some() { "client_secret_env" } else { "client_secret_file" };
-                    p.add(&format!("{section}.{key}"), e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
+                    p.add(
+                        &format!("{section}.{key}"),
+                        e.to_string(),
+                        "make the file readable by the service (under systemd: LoadCredential=) or set the variable",
+                    );
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Config, Problem, Secret, SecretError};
+use super::{ClientSecretError, Config, Problem, Secret, SecretError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,14 +104,15 @@ impl Oidc {
     }
 
     /// The client secret, read from its file or variable at each use.
-    pub fn client_secret(&self) -> Result<String, String> {
+    pub fn client_secret(&self) -> Result<String, ClientSecretError> {
+        const SECTION: &str = "web.oidc";
         let secret = Secret { password: None, password_file: self.client_secret_file.as_deref(), password_env: self.client_secret_env.as_deref() };
-        let value = secret.resolve("web.oidc").map_err(|e| match e {
-            SecretError::File { path, source, .. } => format!("web.oidc.client_secret_file: cannot read {}: {source}", path.display()),
-            SecretError::Env { var, .. } => format!("web.oidc.client_secret_env: environment variable {var} is not set"),
+        let value = secret.resolve(SECTION).map_err(|e| match e {
+            SecretError::File { path, source, .. } => ClientSecretError::File { section: SECTION, path, error: source },
+            SecretError::Env { var, .. } => ClientSecretError::Env { section: SECTION, var },
         })?;
         if value.trim().is_empty() {
-            return Err("web.oidc: the client secret is empty".into());
+            return Err(ClientSecretError::Empty { section: SECTION });
         }
         Ok(value)
     }
@@ -176,7 +177,7 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     } else if secrets {
         if let Err(e) = o.client_secret() {
             let key = if o.client_secret_env.is_some() { "client_secret_env" } else { "client_secret_file" };
-            add(key, e, "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
+            add(key, e.to_string(), "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
         }
     }
     let fits = match o.claim {
@@ -288,7 +289,7 @@ mod tests {
         let o = c.web.as_ref().unwrap().oidc.as_ref().unwrap();
         assert_eq!((o.handler_for("AbC"), o.handler_for("abc")), (Some("a@x.nl"), None));
         assert_eq!(o.issuer(), "https://login.microsoftonline.com/t/v2.0");
-        assert!(o.client_secret().unwrap_err().contains("web.oidc.client_secret_file"));
+        assert!(o.client_secret().unwrap_err().to_string().starts_with("web.oidc.client_secret_file: cannot read /nonexistent/secret: "));
         // Without secrets (the command line) the file is not read; with them it is a problem.
         assert!(c.check(false).is_empty());
         assert_eq!(c.check(true).into_iter().map(|p| p.key).collect::<Vec<_>>(), ["web.oidc.client_secret_file"]);

@@ -64,6 +64,34 @@ text_enum!(NoHearingGround, "a ground of Awb 9:10(2)",
     NoAnswer => "no-answer",
 );
 
+/// How the hearing of a case ended (`cases.hearing_outcome`): held, or not held on a ground of
+/// 9:10(2) (stored as the ground's word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HearingOutcome {
+    Held,
+    NoHearing(NoHearingGround),
+}
+
+impl HearingOutcome {
+    /// The stored word: `held`, or the ground's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HearingOutcome::Held => "held",
+            HearingOutcome::NoHearing(ground) => ground.as_str(),
+        }
+    }
+}
+
+impl std::str::FromStr for HearingOutcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "held" => Ok(HearingOutcome::Held),
+            ground => ground.parse().map(HearingOutcome::NoHearing).map_err(|e| format!("not a hearing's outcome (held, or {e})")),
+        }
+    }
+}
+
 /// Why recording "no hearing" on `ground` is refused, if it is: "no answer" needs an
 /// invitation whose term to answer (`answer_by`, inclusive) has passed without an acceptance.
 pub fn no_hearing_refusal(
@@ -85,10 +113,6 @@ pub fn no_hearing_refusal(
         Some(_) => None,
     }
 }
-
-/// The outcomes a case closes with besides the findings of a final response (`cases.outcome`).
-pub const OUTCOME_NOT_HANDLED: &str = "not-handled";
-pub const OUTCOME_SETTLED: &str = "settled";
 
 /// Why a complaint is not handled (9:8(1)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -235,5 +259,16 @@ mod tests {
         assert_eq!("too-slight".parse::<NotHandledGround>(), Ok(NotHandledGround::TooSlight));
         assert!("vaag".parse::<NotHandledGround>().unwrap_err().contains("already-handled"));
         assert_eq!(NotHandledGround::ALL.len(), 6);
+    }
+
+    #[test]
+    fn a_hearings_outcome_is_held_or_a_ground() {
+        let mut all = vec![HearingOutcome::Held];
+        all.extend(NoHearingGround::ALL.iter().map(|g| HearingOutcome::NoHearing(*g)));
+        for o in all {
+            assert_eq!(o.as_str().parse::<HearingOutcome>(), Ok(o));
+        }
+        assert_eq!(HearingOutcome::NoHearing(NoHearingGround::NoAnswer).as_str(), "no-answer");
+        assert!("heard".parse::<HearingOutcome>().unwrap_err().contains("held, or"));
     }
 }

@@ -160,6 +160,12 @@ impl FromStr for HistoryEvent {
     }
 }
 
+impl serde::Serialize for HistoryEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A history entry this version does not write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a kind of history entry")]

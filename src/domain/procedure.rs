@@ -26,6 +26,37 @@ pub enum Category {
 text_enum!(Outcome, "an outcome", Founded => "founded", PartlyFounded => "partly-founded", Unfounded => "unfounded");
 text_enum!(Category, "a category", Service => "service", Staff => "staff", Process => "process", Other => "other");
 
+/// What a case closed with (`cases.outcome`): the findings of its final response, or another
+/// way chapter 9 of the Awb closes a complaint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CaseOutcome {
+    Founded,
+    PartlyFounded,
+    Unfounded,
+    /// Not handled, on a ground of 9:8.
+    NotHandled,
+    /// Settled to the complainant's satisfaction (9:5).
+    Settled,
+}
+
+text_enum!(CaseOutcome, "a case's outcome",
+    Founded => "founded",
+    PartlyFounded => "partly-founded",
+    Unfounded => "unfounded",
+    NotHandled => "not-handled",
+    Settled => "settled",
+);
+
+impl From<Outcome> for CaseOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Founded => CaseOutcome::Founded,
+            Outcome::PartlyFounded => CaseOutcome::PartlyFounded,
+            Outcome::Unfounded => CaseOutcome::Unfounded,
+        }
+    }
+}
+
 /// What a case's state allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaseState {
@@ -76,6 +107,18 @@ mod tests {
         assert_eq!(e, "\"half\" is not an outcome; use one of: founded, partly-founded, unfounded");
         assert_eq!("staff".parse::<Category>(), Ok(Category::Staff));
         assert!("misc".parse::<Category>().is_err());
+    }
+
+    /// A final response's outcome is stored as the same word as a case's outcome.
+    #[test]
+    fn a_responses_outcome_is_a_cases_outcome_of_the_same_word() {
+        for o in Outcome::ALL {
+            assert_eq!(CaseOutcome::from(*o).as_str(), o.as_str());
+        }
+        for o in CaseOutcome::ALL {
+            assert_eq!(o.as_str().parse::<CaseOutcome>(), Ok(*o));
+        }
+        assert!("open".parse::<CaseOutcome>().is_err());
     }
 
     #[test]

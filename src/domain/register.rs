@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::awb::{HearingOutcome, NotHandledGround};
 use super::calendar::Calendar;
+use super::procedure::{CaseOutcome, Category};
 
 /// What the register needs of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseFacts {
     pub reference: String,
     pub received_on: NaiveDate,
-    pub category: Option<String>,
-    pub outcome: Option<String>,
+    pub category: Option<Category>,
+    pub outcome: Option<CaseOutcome>,
     pub acknowledge_by: NaiveDate,
     pub acknowledged_on: Option<NaiveDate>,
     /// `None`: the case's procedure has no progress notice (it is not counted).
@@ -30,11 +32,11 @@ pub struct CaseFacts {
     pub original_respond_by: Option<NaiveDate>,
     pub postponements: u32,
     /// The Awb 9:8 ground of a complaint not handled.
-    pub not_handled_ground: Option<String>,
+    pub not_handled_ground: Option<NotHandledGround>,
     /// How many final responses the case's history records (one before a reopening counts).
     pub final_responses: i64,
     /// `held`, or the Awb 9:10(2) ground there was no hearing on; `None`: not decided.
-    pub hearing_outcome: Option<String>,
+    pub hearing_outcome: Option<HearingOutcome>,
 }
 
 /// How the cases of a period did on one deadline. `open` and `missed` are the deadlines not met
@@ -103,8 +105,8 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
     let (mut ack, mut progress, mut response) = (DeadlineFigures::default(), DeadlineFigures::default(), DeadlineFigures::default());
     let mut handling = Vec::new();
     for c in &cases {
-        *by_category.entry(c.category.clone().unwrap_or_else(|| "uncategorised".into())).or_insert(0) += 1;
-        *by_outcome.entry(c.outcome.clone().unwrap_or_else(|| "open".into())).or_insert(0) += 1;
+        *by_category.entry(c.category.map_or("uncategorised", Category::as_str).to_string()).or_insert(0) += 1;
+        *by_outcome.entry(c.outcome.map_or("open", CaseOutcome::as_str).to_string()).or_insert(0) += 1;
         tally(&mut ack, c.acknowledged_on, c.acknowledge_by, as_of);
         if let Some(by) = c.progress_by {
             tally(&mut progress, c.progress_on, by, as_of);
@@ -123,16 +125,16 @@ pub fn compute(facts: &[CaseFacts], calendar: &Calendar, from: NaiveDate, to: Na
             awb.postponed_again += 1;
         }
         tally(&mut awb.final_response_original, c.responded_on, c.original_respond_by.unwrap_or(c.respond_by), as_of);
-        if let Some(ground) = &c.not_handled_ground {
+        if let Some(ground) = c.not_handled_ground {
             awb.not_handled += 1;
-            *awb.not_handled_by_ground.entry(ground.clone()).or_insert(0) += 1;
+            *awb.not_handled_by_ground.entry(ground.as_str().to_string()).or_insert(0) += 1;
         }
-        match c.hearing_outcome.as_deref() {
-            Some("held") => awb.heard += 1,
-            Some(ground) => *awb.no_hearing_by_ground.entry(ground.to_string()).or_insert(0) += 1,
+        match c.hearing_outcome {
+            Some(HearingOutcome::Held) => awb.heard += 1,
+            Some(HearingOutcome::NoHearing(ground)) => *awb.no_hearing_by_ground.entry(ground.as_str().to_string()).or_insert(0) += 1,
             None => {}
         }
-        if c.outcome.as_deref() == Some(super::awb::OUTCOME_SETTLED) {
+        if c.outcome == Some(CaseOutcome::Settled) {
             awb.settled += 1;
             if c.final_responses == 0 {
                 awb.settled_before_response += 1;
@@ -321,27 +323,27 @@ mod tests {
     /// A hand-made register: five cases received in November (one in October, outside).
     fn cases() -> Vec<CaseFacts> {
         let mut a = case("KL-2026-0001", d(11, 2)); // ack by 11-09, progress 11-16, respond 11-30
-        a.category = Some("staff".into());
-        a.outcome = Some("founded".into());
+        a.category = Some(Category::Staff);
+        a.outcome = Some(CaseOutcome::Founded);
         a.acknowledged_on = Some(d(11, 2));
         a.progress_on = Some(d(11, 13));
         a.responded_on = Some(d(11, 27)); // 19 working days after 11-02
         a.measures = Some("Coach krijgt extra begeleiding.".into());
         a.requests_for_information = 1;
         let mut b = case("KL-2026-0002", d(11, 3)); // respond by 12-01
-        b.category = Some("service".into());
-        b.outcome = Some("unfounded".into());
+        b.category = Some(Category::Service);
+        b.outcome = Some(CaseOutcome::Unfounded);
         b.acknowledged_on = Some(d(11, 3));
         b.progress_on = Some(d(11, 20)); // late: due 11-17
         b.responded_on = Some(d(12, 3)); // late, 22 working days
         b.external_body = Some("Nationale ombudsman".into());
         let mut c = case("KL-2026-0003", d(11, 10));
-        c.category = Some("staff".into());
+        c.category = Some(Category::Staff);
         c.acknowledged_on = Some(d(11, 18)); // late: due 11-17
         c.requests_for_information = 2;
         let e = case("KL-2026-0004", d(11, 30));
         let mut f = case("KL-2026-0005", d(11, 16));
-        f.outcome = Some("partly-founded".into());
+        f.outcome = Some(CaseOutcome::PartlyFounded);
         f.acknowledged_on = Some(d(11, 16));
         f.progress_on = Some(d(11, 20));
         f.responded_on = Some(d(11, 20)); // 4 working days
@@ -405,24 +407,24 @@ mod tests {
         a.respond_by = d(12, 14);
         a.postponements = 1;
         a.responded_on = Some(d(12, 10));
-        a.outcome = Some("founded".into());
+        a.outcome = Some(CaseOutcome::Founded);
         a.final_responses = 1;
         let mut b = case("KL-2026-0002", d(11, 3));
         b.original_respond_by = Some(b.respond_by);
         b.respond_by = d(12, 29);
         b.postponements = 2;
         let mut c = case("KL-2026-0003", d(11, 4));
-        c.outcome = Some("not-handled".into());
-        c.not_handled_ground = Some("too-slight".into());
+        c.outcome = Some(CaseOutcome::NotHandled);
+        c.not_handled_ground = Some(NotHandledGround::TooSlight);
         c.responded_on = Some(d(11, 5));
-        a.hearing_outcome = Some("held".into());
-        b.hearing_outcome = Some("no-answer".into());
+        a.hearing_outcome = Some(HearingOutcome::Held);
+        b.hearing_outcome = Some(HearingOutcome::NoHearing(super::super::awb::NoHearingGround::NoAnswer));
         let mut e = case("KL-2026-0004", d(11, 5));
-        e.outcome = Some("settled".into());
+        e.outcome = Some(CaseOutcome::Settled);
         e.responded_on = Some(d(11, 6));
         // Settled after a reopening: its earlier final response counts against "before".
         let mut f = case("KL-2026-0005", d(11, 6));
-        f.outcome = Some("settled".into());
+        f.outcome = Some(CaseOutcome::Settled);
         f.responded_on = Some(d(11, 20));
         f.final_responses = 1;
         let r = compute(&[a, b, c, e, f], &Calendar::default(), d(11, 1), d(12, 31), later());

@@ -190,6 +190,17 @@ pub enum CaseStatus {
 
 text_enum!(CaseStatus, "a case status", Open => "open", Closed => "closed");
 
+/// How a complaint came in (`cases.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CaseSource {
+    /// By e-mail, to a complaints mailbox.
+    Email,
+    /// On paper, registered by a handler (the web workspace's paper form).
+    Post,
+}
+
+text_enum!(CaseSource, "a complaint's source", Email => "email", Post => "post");
+
 /// An e-mail address as klachtd accepts one wherever it comes from (configuration, command
 /// line, web form, paper complaint): `local@domain.tld`, no spaces or control characters, at
 /// most 254 characters. Checked once where it enters; trimmed, case kept.
@@ -268,6 +279,9 @@ mod tests {
         }
         for s in CaseStatus::ALL {
             assert_eq!(s.as_str().parse::<CaseStatus>(), Ok(*s));
+        }
+        for s in CaseSource::ALL {
+            assert_eq!(s.as_str().parse::<CaseSource>(), Ok(*s));
         }
         let e = "letter".parse::<MailKind>().unwrap_err();
         assert!(e.contains("acknowledgement") && e.contains("sign-in-link"), "{e}");

@@ -151,7 +151,7 @@ impl Provider {
     /// value (`None`: the token passed but does not carry it).
     pub async fn sign_in(&self, code: &str, verifier: &str, nonce: &str, redirect_uri: &str) -> Result<Option<String>, OidcError> {
         let d = self.discovery().await?;
-        let secret = self.config.client_secret().map_err(OidcError::Unavailable)?;
+        let secret = self.config.client_secret().map_err(|e| OidcError::Unavailable(e.to_string()))?;
         let form = http::form(&[
             ("grant_type", "authorization_code"),
             ("code", code),

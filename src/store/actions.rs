@@ -5,11 +5,11 @@ use sqlx::Row;
 use super::{
     drop_quarantine_record, insert_event, insert_message, insert_outbox, now, CaseStatus, MessageRecord, OutboxStatus, OutgoingMail, Result, Store, StoreError,
 };
-use crate::domain::awb::{HistoryKind, NotHandledGround, OUTCOME_NOT_HANDLED, OUTCOME_SETTLED};
+use crate::domain::awb::{HistoryKind, NotHandledGround};
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
-use crate::domain::procedure::{refusal, CaseState, Category, Outcome, Step};
+use crate::domain::procedure::{refusal, CaseOutcome, CaseState, Category, Outcome, Step};
 use crate::domain::reference::{CaseId, CaseRef};
-use crate::domain::vocabulary::MailKind;
+use crate::domain::vocabulary::{CaseSource, MailKind};
 
 /// What a letter to the complainant needs to know about its case.
 #[derive(Debug, Clone)]
@@ -142,8 +142,8 @@ impl From<sqlx::Error> for RefusableError {
 struct Locked {
     id: CaseId,
     state: CaseState,
-    source: String,
-    outcome: Option<String>,
+    source: CaseSource,
+    outcome: Option<CaseOutcome>,
     findings: Option<String>,
     measures: Option<String>,
     responded_at: Option<i64>,
@@ -158,7 +158,7 @@ struct Locked {
 async fn close_case(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     case_id: CaseId,
-    outcome: &str,
+    outcome: CaseOutcome,
     text: Option<&String>,
     measures: Option<&String>,
     ground: Option<NotHandledGround>,
@@ -201,20 +201,20 @@ async fn apply_letter_effect(
         }
         LetterEffect::RequestInformation { to } => (HistoryEvent::InformationRequested, format!("to {to}")),
         LetterEffect::Response { outcome, findings, measures, external_term_ends } => {
-            if !close_case(tx, case.id, outcome.as_str(), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
+            if !close_case(tx, case.id, CaseOutcome::from(*outcome), Some(findings), Some(measures), None, Some(*external_term_ends), t).await? {
                 return Err(Refused(format!("{reference} already has its final response; reopen it first to respond again")).into());
             }
             (HistoryEvent::FinalResponse, format!("outcome {outcome}; case closed; external body until {external_term_ends}"))
         }
         LetterEffect::Postpone { .. } => postpone(tx, case, effect).await?,
         LetterEffect::NotHandled { ground, explanation, external_term_ends } => {
-            if !close_case(tx, case.id, OUTCOME_NOT_HANDLED, Some(explanation), None, Some(*ground), Some(*external_term_ends), t).await? {
+            if !close_case(tx, case.id, CaseOutcome::NotHandled, Some(explanation), None, Some(*ground), Some(*external_term_ends), t).await? {
                 return Err(outcome_already().into());
             }
             (HistoryEvent::Awb(HistoryKind::NotHandled), format!("not handled (Awb 9:8): {ground}; case closed; external body until {external_term_ends}"))
         }
         LetterEffect::Settled { settlement } => {
-            if !close_case(tx, case.id, OUTCOME_SETTLED, Some(settlement), None, None, None, t).await? {
+            if !close_case(tx, case.id, CaseOutcome::Settled, Some(settlement), None, None, None, t).await? {
                 return Err(outcome_already().into());
             }
             (HistoryEvent::Awb(HistoryKind::Settled), "settled to the complainant's satisfaction (Awb 9:5); case closed".to_string())
@@ -481,7 +481,7 @@ impl Store {
         let responded = locked.responded_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(crate::domain::calendar::amsterdam_date);
         let detail = format!(
             "earlier response: outcome {}, sent {}; findings: {}; measures: {}",
-            locked.outcome.as_deref().unwrap_or("none"),
+            locked.outcome.map_or("none", CaseOutcome::as_str),
             responded.map_or("not yet".to_string(), |d| d.to_string()),
             locked.findings.as_deref().unwrap_or("").trim(),
             locked.measures.as_deref().unwrap_or("").trim()
@@ -522,7 +522,7 @@ impl Store {
             return Err(Refused(why).into());
         }
         sqlx::query("UPDATE cases SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL").bind(at).bind(locked.id).execute(&mut *tx).await?;
-        let detail = if locked.source == "post" { on.to_string() } else { format!("{on} (the complaint came by e-mail)") };
+        let detail = if locked.source == CaseSource::Post { on.to_string() } else { format!("{on} (the complaint came by e-mail)") };
         insert_event(&mut tx, locked.id, actor, HistoryEvent::AcknowledgedByPost, &detail).await?;
         tx.commit().await?;
         Ok(())
@@ -562,7 +562,7 @@ impl Store {
         let sql = format!("SELECT id, status, outcome, source, findings, measures, responded_at, acknowledged_at FROM cases WHERE reference = $1{lock}");
         let r =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(&mut **tx).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
-        let outcome: Option<String> = r.try_get("outcome")?;
+        let outcome: Option<CaseOutcome> = r.try_get("outcome")?;
         Ok(Locked {
             id: r.try_get("id")?,
             state: CaseState { closed: r.try_get::<CaseStatus, _>("status")? == CaseStatus::Closed, responded: outcome.is_some() },

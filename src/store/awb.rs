@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actions::record_origin;
 use super::{insert_event, insert_outbox, Conn, MailOrigin, OutgoingMail, RefusableError, Refused, Result, Store, StoreError};
-use crate::domain::awb::{HistoryKind, NoHearingGround};
+use crate::domain::awb::{HearingOutcome, HistoryKind, NoHearingGround};
 use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 
@@ -100,7 +100,7 @@ impl Store {
 
     /// The hearing of a case as far as it went: (UID, last day to answer, answer, outcome).
     pub async fn hearing_state(&self, case_id: CaseId) -> Result<HearingState> {
-        let (uid, answer_by, answer, outcome): (Option<String>, Option<String>, Option<String>, Option<String>) =
+        let (uid, answer_by, answer, outcome): (Option<String>, Option<String>, Option<String>, Option<HearingOutcome>) =
             sqlx::query_as("SELECT hearing_uid, hearing_answer_by, hearing_answer, hearing_outcome FROM cases WHERE id = $1")
                 .bind(case_id)
                 .fetch_one(&self.pool)
@@ -195,7 +195,7 @@ impl Store {
     ) -> std::result::Result<bool, RefusableError> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE cases SET hearing_outcome = $1 WHERE id = $2 AND status = 'open'")
-            .bind(ground.as_str())
+            .bind(HearingOutcome::NoHearing(ground))
             .bind(case_id)
             .execute(&mut *tx)
             .await?
@@ -235,7 +235,7 @@ pub struct HearingState {
     pub uid: Option<String>,
     pub answer_by: Option<chrono::NaiveDate>,
     pub answer: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<HearingOutcome>,
 }
 
 /// After a step's update of the case (`changed` rows, by `WHERE id = .. AND status = 'open'`):

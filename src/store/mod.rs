@@ -21,7 +21,7 @@ pub use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 pub use crate::domain::inbound::AttachmentRole;
 pub use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::reminders::Deadline;
-pub use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
+pub use crate::domain::vocabulary::{CaseSource, CaseStatus, MailKind, OutboxStatus};
 
 /// Implements `FromRow` for a struct whose fields are named as the query's columns: a column
 /// missing or of another type is an error of the query, not a panic. Fields after `with` are
@@ -146,7 +146,7 @@ pub struct AttachmentRecord {
 /// A case about to be registered. The reference is assigned by the store.
 #[derive(Debug, Clone)]
 pub struct NewCase {
-    pub source: &'static str,
+    pub source: CaseSource,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
     pub reply_to_name: Option<String>,
@@ -229,7 +229,7 @@ pub struct OutboxItem {
 pub struct CaseSummary {
     pub reference: CaseRef,
     pub status: CaseStatus,
-    pub source: String,
+    pub source: CaseSource,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
     pub reply_to_email: Option<String>,
@@ -272,7 +272,7 @@ fn none_if_absent<S: serde::Serializer>(status: &Option<OutboxStatus>, s: S) -> 
 pub struct CaseEvent {
     pub at: i64,
     pub actor: String,
-    pub action: String,
+    pub action: HistoryEvent,
     pub detail: String,
 }
 

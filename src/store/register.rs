@@ -3,10 +3,11 @@
 use chrono::NaiveDate;
 
 use super::{now, stored_day, DeadlineColumns, Result, Store};
-use crate::domain::awb::HistoryKind;
+use crate::domain::awb::{HearingOutcome, HistoryKind, NotHandledGround};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::history::HistoryEvent;
 use crate::domain::organisation::OrganisationKey;
+use crate::domain::procedure::{CaseOutcome, Category};
 use crate::domain::reference::CaseId;
 use crate::domain::register::CaseFacts;
 
@@ -14,16 +15,16 @@ use crate::domain::register::CaseFacts;
 struct FactsRow {
     reference: String,
     received_on: String,
-    category: Option<String>,
-    outcome: Option<String>,
+    category: Option<Category>,
+    outcome: Option<CaseOutcome>,
     external_body: Option<String>,
     measures: Option<String>,
     requests_for_information: i64,
     original_respond_by: Option<String>,
     postponements: i64,
-    not_handled_ground: Option<String>,
+    not_handled_ground: Option<NotHandledGround>,
     final_responses: i64,
-    hearing_outcome: Option<String>,
+    hearing_outcome: Option<HearingOutcome>,
     deadlines: DeadlineColumns,
 }
 from_columns!(FactsRow {

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use sqlx::Row as _;
 
 use super::web::{WebUser, MAY_READ};
-use super::{now, Backend, CaseSummary, Result, Store, SUMMARY_SELECT};
+use super::{now, Backend, CaseRef, CaseSummary, MessageKind, Result, Store, SUMMARY_SELECT};
 use crate::domain::procedure::Category;
 use crate::domain::vocabulary::text_enum;
 
@@ -76,7 +76,7 @@ pub struct CaseQuery {
 pub struct ListedCase {
     #[serde(flatten)]
     pub summary: CaseSummary,
-    pub category: Option<String>,
+    pub category: Option<Category>,
 }
 
 /// One page of a list; `more`: a next page exists. `capped`: the search matched more cases than
@@ -94,11 +94,12 @@ pub const SEARCH_CAP: u32 = 2000;
 /// A mail that came in on one of my cases.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NewMail {
-    pub reference: String,
-    pub kind: String,
+    pub reference: CaseRef,
+    pub kind: MessageKind,
     pub subject: String,
     pub at: i64,
 }
+from_columns!(NewMail { reference, kind, subject, at });
 
 /// My day: open cases of mine with a deadline by `horizon` (overdue ones too), cases assigned
 /// to me since my last look, and mail on my cases since then.
@@ -275,7 +276,7 @@ impl Store {
         }
         let rows = statement.fetch_all(self.reads()).await?;
         let more = rows.len() > per_page as usize;
-        let mut found: Vec<(i64, Option<String>)> = Vec::new();
+        let mut found: Vec<(i64, Option<Category>)> = Vec::new();
         for row in rows.iter().take(per_page as usize) {
             found.push((row.try_get("id")?, row.try_get("category")?));
         }
@@ -339,8 +340,8 @@ impl Store {
         .fetch_all(self.reads())
         .await?;
         // Mail in since then, on my cases, but not the complaint itself (a case's first mail).
-        let mail: Vec<(String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT c.reference, m.kind, m.subject, m.received_at FROM messages m JOIN cases c ON c.id = m.case_id
+        let mail: Vec<NewMail> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT c.reference, m.kind, m.subject, m.received_at AS at FROM messages m JOIN cases c ON c.id = m.case_id
              WHERE m.received_at > $2 AND m.direction = 'in' AND {mine}
                AND m.id > (SELECT MIN(f.id) FROM messages f WHERE f.case_id = m.case_id)
              ORDER BY m.received_at DESC, m.id DESC LIMIT 200"
@@ -349,13 +350,7 @@ impl Store {
         .bind(since)
         .fetch_all(self.reads())
         .await?;
-        Ok(MyDay {
-            due: self.summaries(&due).await?,
-            assigned: self.summaries(&assigned).await?,
-            mail: mail.into_iter().map(|(reference, kind, subject, at)| NewMail { reference, kind, subject, at }).collect(),
-            last_look,
-            since,
-        })
+        Ok(MyDay { due: self.summaries(&due).await?, assigned: self.summaries(&assigned).await?, mail, last_look, since })
     }
 }
 

@@ -7,11 +7,12 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Any, Database, Decode, Encode, Type};
 
+use crate::domain::awb::{HearingOutcome, NotHandledGround};
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::inbound::AttachmentRole;
-use crate::domain::procedure::{Category, Outcome};
+use crate::domain::procedure::{CaseOutcome, Category, Outcome};
 use crate::domain::reference::{CaseId, CaseRef};
-use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
+use crate::domain::vocabulary::{CaseSource, CaseStatus, MailKind, OutboxStatus};
 
 macro_rules! stored_as_text {
     ($($t:ty),+) => {$(
@@ -33,7 +34,7 @@ macro_rules! stored_as_text {
     )+};
 }
 
-stored_as_text!(MailKind, OutboxStatus, CaseStatus, Outcome, Category, Direction, MessageKind);
+stored_as_text!(MailKind, OutboxStatus, CaseStatus, CaseSource, Outcome, CaseOutcome, Category, NotHandledGround, HearingOutcome, Direction, MessageKind);
 
 /// A case's row id is stored as the integer it is.
 impl Type<Any> for CaseId {

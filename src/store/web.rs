@@ -5,8 +5,9 @@
 use sqlx::{FromRow as _, Row as _};
 
 use super::{insert_event, insert_outbox, now, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
-use crate::domain::history::HistoryEvent;
+use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::reference::{CaseId, CaseRef};
+use crate::domain::vocabulary::{MailKind, OutboxStatus};
 
 /// A signed-in handler.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -26,14 +27,37 @@ pub struct WebSession {
 /// One message of a case's thread as the case page shows it: mail in, and our letters out.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ThreadMessage {
-    pub direction: String,
-    pub kind: String,
+    pub direction: Direction,
+    pub kind: ThreadKind,
     pub address: Option<String>,
     pub subject: String,
     pub body: String,
     pub at: i64,
-    /// For our letters: `pending`, `sent`, `returned`, ...
-    pub status: String,
+    /// For our letters: where the letter stands (`pending`, `sent`, `returned`, ...).
+    pub status: Option<OutboxStatus>,
+}
+
+/// What a message of a thread is: mail recorded with the case, or one of our letters from the
+/// outbox. Shown (and serialized) as the kind's own word: `follow-up`, `progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadKind {
+    Message(MessageKind),
+    Letter(MailKind),
+}
+
+impl ThreadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadKind::Message(kind) => kind.as_str(),
+            ThreadKind::Letter(kind) => kind.as_str(),
+        }
+    }
+}
+
+impl serde::Serialize for ThreadKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// An attachment of a case, to download.
@@ -323,32 +347,63 @@ impl Store {
     }
 }
 
+/// A mail of a thread as `messages` records it.
+struct ReceivedRow {
+    direction: Direction,
+    kind: MessageKind,
+    address: Option<String>,
+    subject: String,
+    body: String,
+    at: i64,
+}
+from_columns!(ReceivedRow { direction, kind, address, subject, body, at });
+
+/// One of our letters of a thread, from the outbox.
+struct LetterRow {
+    kind: MailKind,
+    address: Option<String>,
+    subject: String,
+    body: String,
+    at: i64,
+    status: OutboxStatus,
+}
+from_columns!(LetterRow { kind, address, subject, body, at, status });
+
 /// [`Store::thread`] on one connection.
 async fn thread_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
-    let received: Vec<(String, String, Option<String>, String, String, i64)> =
-        sqlx::query_as("SELECT direction, kind, from_address, subject, body, received_at FROM messages WHERE case_id = $1 ORDER BY received_at, id")
-            .bind(case_id)
-            .fetch_all(&mut **conn)
-            .await?;
+    let received: Vec<ReceivedRow> = sqlx::query_as(
+        "SELECT direction, kind, from_address AS address, subject, body, received_at AS at FROM messages WHERE case_id = $1 ORDER BY received_at, id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut **conn)
+    .await?;
     let mut out: Vec<ThreadMessage> = received
         .into_iter()
-        .map(|(direction, kind, address, subject, body, at)| ThreadMessage { direction, kind, address, subject, body, at, status: String::new() })
+        .map(|m| ThreadMessage {
+            direction: m.direction,
+            kind: ThreadKind::Message(m.kind),
+            address: m.address,
+            subject: m.subject,
+            body: m.body,
+            at: m.at,
+            status: None,
+        })
         .collect();
-    let letters: Vec<(String, Option<String>, String, String, i64, String)> = sqlx::query_as(
-            "SELECT kind, recipient, subject, body, COALESCE(sent_at, created_at), status FROM outbox
+    let letters: Vec<LetterRow> = sqlx::query_as(
+            "SELECT kind, recipient AS address, subject, body, COALESCE(sent_at, created_at) AS at, status FROM outbox
              WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
         )
         .bind(case_id)
         .fetch_all(&mut **conn)
         .await?;
-    out.extend(letters.into_iter().map(|(kind, address, subject, body, at, status)| ThreadMessage {
-        direction: "out".into(),
-        kind,
-        address,
-        subject,
-        body,
-        at,
-        status,
+    out.extend(letters.into_iter().map(|l| ThreadMessage {
+        direction: Direction::Out,
+        kind: ThreadKind::Letter(l.kind),
+        address: l.address,
+        subject: l.subject,
+        body: l.body,
+        at: l.at,
+        status: Some(l.status),
     }));
     out.sort_by_key(|m| m.at);
     Ok(out)

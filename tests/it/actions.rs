@@ -158,11 +158,11 @@ async fn the_procedure_from_progress_notice_to_final_response(db: Db) {
     assert!(err.contains("er is niets te heropenen"), "{err}");
     daemon.stop().await;
 
-    let history: Vec<(String, String)> = store.case_detail(&cref(r)).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect();
+    let history: Vec<_> = store.case_detail(&cref(r)).await.unwrap().history.into_iter().map(|e| (e.actor, e.action)).collect();
     for action in ["progress-notice", "information-requested", "category", "note", "final-response", "handler-notified", "external-body", "reopened"] {
-        assert!(history.iter().any(|(_, a)| a == action), "{action} missing in {history:?}");
+        assert!(history.iter().any(|(_, a)| *a == event(action)), "{action} missing in {history:?}");
     }
-    assert!(history.iter().any(|(who, a)| who == "handler-ann" && a == "final-response"), "who acted is recorded");
+    assert!(history.iter().any(|(who, a)| who == "handler-ann" && *a == event("final-response")), "who acted is recorded");
     let notes_in_mail = w.stack.messages(&mia, "INBOX").await.iter().any(|m| String::from_utf8_lossy(m).contains("Intern: coach"));
     assert!(!notes_in_mail, "notes are never sent");
 }
@@ -198,7 +198,7 @@ async fn paper_complaints_count_from_their_real_date(db: Db) {
     assert!(out.contains("written to"), "{out}");
     let store = w.store().await;
     let case = store.case_detail(&cref(&reference)).await.unwrap();
-    assert_eq!((case.summary.source.as_str(), case.summary.received_on.to_string().as_str()), ("post", "2026-11-20"));
+    assert_eq!((case.summary.source, case.summary.received_on.to_string().as_str()), (klachtd::store::CaseSource::Post, "2026-11-20"));
     assert_eq!(
         (
             case.summary.acknowledge_by.to_string().as_str(),
@@ -494,8 +494,8 @@ async fn handlers_act_by_replying_and_forgeries_do_nothing(db: Db) {
     assert_eq!(w.stack.messages(&ann, "INBOX").await.len(), ann_mails, "no confirmation or refusal to Ann");
 
     let history = store.case_detail(&cref(&reference)).await.unwrap().history;
-    assert!(history.iter().any(|e| e.actor == "Ann Smit (e-mail)" && e.action == "progress-notice"), "{history:?}");
-    assert!(!history.iter().any(|e| e.action == "final-response"));
+    assert!(history.iter().any(|e| e.actor == "Ann Smit (e-mail)" && e.action == event("progress-notice")), "{history:?}");
+    assert!(!history.iter().any(|e| e.action == event("final-response")));
     assert_eq!(w.stack.messages(&ria, "INBOX").await.len(), 2, "the complainant got no reply to the handlers' mails");
 }
 
@@ -536,7 +536,7 @@ mod concurrency {
             assert_eq!(refused.len(), 1, "round {n}: {results:?}");
             assert!(refused[0].contains("already has its final response"), "{}", refused[0]);
             let detail = a.case_detail(&reference).await.unwrap();
-            let responses = detail.history.iter().filter(|e| e.action == "final-response").count();
+            let responses = detail.history.iter().filter(|e| e.action == event("final-response")).count();
             assert_eq!(responses, 1, "round {n}: one final response in the history");
             let letters: i64 = outbox_of(&w, &reference.to_string(), "response").await;
             assert_eq!(letters, 1, "round {n}: one response letter queued");
@@ -770,7 +770,7 @@ async fn the_register_counts_a_hand_made_month_exactly(db: Db) {
     assert_eq!(r["measures"], serde_json::json!([[a, "Coach krijgt extra begeleiding."], [c, "Werkinstructie aangepast."]]), "{json}");
 
     // The reopened case keeps its earlier response in the history.
-    let reopened = store.case_detail(&cref(&c)).await.unwrap().history.into_iter().find(|e| e.action == "reopened").unwrap();
+    let reopened = store.case_detail(&cref(&c)).await.unwrap().history.into_iter().find(|e| e.action == event("reopened")).unwrap();
     assert!(reopened.detail.contains("outcome founded, sent 2026-03-20") && reopened.detail.contains("Eerste maatregel."), "{}", reopened.detail);
 }
 
@@ -797,9 +797,9 @@ async fn a_reopened_case_counts_its_last_response(db: Db) {
     let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert!(detail.summary.responded_at.is_some());
     assert_eq!(detail.summary.status.as_str(), "closed");
-    let history: Vec<&str> = detail.history.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(history.iter().filter(|a| **a == "final-response").count(), 2, "{history:?}");
-    let reopened = detail.history.iter().find(|e| e.action == "reopened").unwrap();
+    let history: Vec<_> = detail.history.iter().map(|e| e.action).collect();
+    assert_eq!(history.iter().filter(|a| **a == event("final-response")).count(), 2, "{history:?}");
+    let reopened = detail.history.iter().find(|e| e.action == event("reopened")).unwrap();
     assert!(reopened.detail.contains("outcome founded, sent not yet") && reopened.detail.contains("Maatregel."), "{}", reopened.detail);
 }
 
@@ -1014,7 +1014,7 @@ async fn an_action_by_mail_is_recorded_with_its_letter_or_not_at_all(db: Db) {
     assert!(!confirmations[0].4.contains("database"), "{}", confirmations[0].4);
     let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert_eq!(detail.message_list.iter().filter(|m| m.kind.as_str() == "handler-action").count(), 1);
-    assert_eq!(detail.history.iter().filter(|e| e.action == "progress-notice").count(), 1);
+    assert_eq!(detail.history.iter().filter(|e| e.action == event("progress-notice")).count(), 1);
 
     // The last guard: a letter text that carries the token is refused and says why.
     let (_, leaky) = outlook_reply(&ann, &w.complaints, &r, &token, &format!("INFO\r\nWat bedoelt u met {token}?"));
@@ -1179,7 +1179,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 acknowledgement(s) released"), "{out}");
     assert_eq!(store.case_detail(&cref(&s1)).await.unwrap().summary.acknowledgement_word(), "pending");
-    assert!(history(s1.clone()).await.contains(&("handler-ann".to_string(), "acknowledgement-released".to_string())));
+    assert!(history(s1.clone()).await.contains(&("handler-ann".to_string(), event("acknowledgement-released"))));
     let (code, _, err) = klachtd(&cfg, &["cases", "release-acknowledgement", &s1]);
     assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
     assert!(err.contains("staat al klaar"), "{err}");
@@ -1196,7 +1196,7 @@ async fn acknowledgements_that_did_not_go_out_can_still_be_sent_or_recorded(db: 
     assert_eq!((ack.2.as_deref(), ack.5.as_str()), (Some(complaint_id.as_str()), "pending"));
     let text = klachtd::domain::flowed::unflow(&ack.4);
     assert!(text.contains(&n1) && text.contains("maandag 9 november 2026"), "the stored deadlines: {text}");
-    assert!(history(n1.clone()).await.contains(&("handler-ann".to_string(), "acknowledgement-queued".to_string())));
+    assert!(history(n1.clone()).await.contains(&("handler-ann".to_string(), event("acknowledgement-queued"))));
 
     // Suppressed, then sent by post instead: recorded; nothing to release afterwards.
     let s2 = suppressed("Saar Suppressed").await;

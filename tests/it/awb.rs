@@ -148,11 +148,11 @@ async fn postponement_final_response_and_retention(db: Db) {
 
     // The history: two postponements (the second with its consent), the response with its term.
     let history = store.case_detail(&cref(&r)).await.unwrap().history;
-    let postponed: Vec<_> = history.iter().filter(|e| e.action == "postponed").collect();
+    let postponed: Vec<_> = history.iter().filter(|e| e.action == event("postponed")).collect();
     assert_eq!(postponed.len(), 2, "{history:?}");
     assert!(postponed[0].detail.contains(&format!("from {original} to {new_date}")) && postponed[0].detail.contains(&bob), "{postponed:?}");
     assert!(postponed[1].detail.contains("written consent: mail van Mia Vos"), "{postponed:?}");
-    assert!(history.iter().any(|e| e.action == "final-response" && e.detail.contains(&format!("external body until {term}"))), "{history:?}");
+    assert!(history.iter().any(|e| e.action == event("final-response") && e.detail.contains(&format!("external body until {term}"))), "{history:?}");
 
     // The register: postponed, on time against the postponed date and the original one.
     let json = report(&cfg);
@@ -238,9 +238,12 @@ async fn not_handled_and_settled_close_apart(db: Db) {
 
     // The history and the register count them apart.
     let history = store.case_detail(&cref(&not_handled)).await.unwrap().history;
-    assert!(history.iter().any(|e| e.action == "not-handled" && e.detail.contains("over-a-year") && e.detail.contains(&term.to_string())), "{history:?}");
+    assert!(
+        history.iter().any(|e| e.action == event("not-handled") && e.detail.contains("over-a-year") && e.detail.contains(&term.to_string())),
+        "{history:?}"
+    );
     let history = store.case_detail(&cref(&settled)).await.unwrap().history;
-    assert!(history.iter().any(|e| e.action == "settled"), "{history:?}");
+    assert!(history.iter().any(|e| e.action == event("settled")), "{history:?}");
     let json = report(&cfg);
     assert_eq!(json["received"], 2);
     assert_eq!(json["by_outcome"]["not-handled"], 1);
@@ -351,9 +354,9 @@ async fn chapter_9_steps_by_mail(db: Db) {
     let found = confirmations(6).await;
     assert_eq!(found.iter().filter(|s| s.contains("Niet uitgevoerd")).count(), 1, "only the postponement without consent was refused: {found:?}");
     let history = store.case_detail(&cref(&r)).await.unwrap().history;
-    assert_eq!(history.iter().filter(|e| e.action == "postponed" && e.actor == "Ann Smit (e-mail)").count(), 1, "{history:?}");
+    assert_eq!(history.iter().filter(|e| e.action == event("postponed") && e.actor == "Ann Smit (e-mail)").count(), 1, "{history:?}");
     for action in ["settled", "disclosed", "hearing-invited", "hearing-held"] {
-        assert!(history.iter().any(|e| e.action == action && e.actor == "Ann Smit (e-mail)"), "{action}: {history:?}");
+        assert!(history.iter().any(|e| e.action == event(action) && e.actor == "Ann Smit (e-mail)"), "{action}: {history:?}");
     }
     assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.status.as_str(), "closed");
     daemon.stop().await;
@@ -408,7 +411,7 @@ async fn a_copy_of_the_complaint_to_the_person_it_is_about(db: Db) {
     assert!(mails[0].0.contains("Afschrift") && mails[0].1.contains("Beste Piet Extern"), "{mails:?}");
 
     let history = store.case_detail(&r).await.unwrap().history;
-    let disclosed: Vec<_> = history.iter().filter(|e| e.action == "disclosed").collect();
+    let disclosed: Vec<_> = history.iter().filter(|e| e.action == event("disclosed")).collect();
     assert_eq!(disclosed.len(), 2, "{history:?}");
     assert!(disclosed[0].detail.contains("1 document(s) to Bob Berg") && disclosed[0].detail.contains("Awb 9:9"), "{disclosed:?}");
     daemon.stop().await;

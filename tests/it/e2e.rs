@@ -178,7 +178,7 @@ async fn a_delivery_report_on_our_acknowledgement_stays_with_its_case(db: Db) {
     .await;
     assert_eq!(parsed(&told).subject().unwrap(), format!("[{reference}] Een brief bij deze klacht is niet aangekomen"));
     assert_eq!(detail.message_list[1].kind.as_str(), "delivery-report");
-    assert!(detail.history.iter().any(|e| e.action == "letter-returned" && e.detail == "acknowledgement"), "{:?}", detail.history);
+    assert!(detail.history.iter().any(|e| e.action == event("letter-returned") && e.detail == "acknowledgement"), "{:?}", detail.history);
     assert_eq!(detail.summary.acknowledgement_word(), "returned");
     assert_eq!(detail.summary.acknowledged_at, None, "the acknowledgement deadline is open again");
 

@@ -183,7 +183,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
     w.send(&mia, reply.as_bytes()).await;
     let answer = eventually("the answer threads into the case", WAIT, || async {
         let history = store.case_detail(&r).await.unwrap().history;
-        history.iter().find(|e| e.action == "hearing-answer").map(|e| e.detail.clone())
+        history.iter().find(|e| e.action == event("hearing-answer")).map(|e| e.detail.clone())
     })
     .await;
     assert_eq!(answer, format!("ACCEPTED by {mia}"));
@@ -214,7 +214,7 @@ async fn an_invitation_its_answer_and_the_report(db: Db) {
 
     let history = store.case_detail(&r).await.unwrap().history;
     for action in ["hearing-invited", "hearing-answer", "hearing-held"] {
-        assert!(history.iter().any(|e| e.action == action), "{action}: {history:?}");
+        assert!(history.iter().any(|e| e.action == event(action)), "{action}: {history:?}");
     }
     let today = chrono::Utc::now().date_naive();
     let (code, out, err) = klachtd(

@@ -183,7 +183,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
         let detail = store.case_detail(&rita).await.unwrap();
         assert_eq!(detail.summary.acknowledgement_word(), "undeliverable");
         assert_eq!(detail.summary.acknowledged_at, None, "the deadline stays open");
-        assert!(detail.history.iter().any(|e| e.action == "letter-undeliverable" && e.detail == "acknowledgement"), "{:?}", detail.history);
+        assert!(detail.history.iter().any(|e| e.action == event("letter-undeliverable") && e.detail == "acknowledgement"), "{:?}", detail.history);
 
         // The deferred one is retried (max_backoff_secs = 2 in the tests), never given up.
         eventually("the deferred letter tried again", WAIT, || async {
@@ -213,7 +213,7 @@ async fn a_letter_refused_for_good_is_handed_to_the_handler_and_a_deferred_one_r
             Some(store.case_detail(&rita).await.unwrap()).filter(|d| d.summary.acknowledgement_word() == "undeliverable")
         })
         .await;
-        assert!(detail.history.iter().any(|e| e.action == "letter-queued-again"), "{:?}", detail.history);
+        assert!(detail.history.iter().any(|e| e.action == event("letter-queued-again")), "{:?}", detail.history);
         daemon.stop().await;
     }
 }

@@ -74,7 +74,7 @@ async fn complete_clears_the_flags_and_the_history_records_it(db: Db) {
     assert!(!klachtd(&cfg, &["cases", "list"]).1.contains("incomplete:"), "cases list shows no flag any more");
 
     // Who, what and when are in the history.
-    let corrected: Vec<_> = detail.history.iter().filter(|e| e.action == "corrected").collect();
+    let corrected: Vec<_> = detail.history.iter().filter(|e| e.action == event("corrected")).collect();
     assert_eq!(corrected.len(), 2, "{:?}", detail.history);
     assert!(corrected.iter().all(|e| e.actor == "handler-ann" && e.at > 0), "{corrected:?}");
     assert!(
@@ -179,7 +179,7 @@ async fn checked_clears_the_flag_and_lets_a_named_handler_be_assigned(db: Db) {
     assert!(out.contains(&format!("{r}: assignment checked")), "{out}");
     let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert_eq!(detail.summary.supervisor_check, "");
-    let event = detail.history.iter().find(|e| e.action == "supervisor-checked").expect("history records the check");
+    let event = detail.history.iter().find(|e| e.action == event("supervisor-checked")).expect("history records the check");
     assert_eq!(event.actor, "handler-ann");
     assert_eq!(event.detail, "assignment to Sue Bakker confirmed; the complaint names Bob de Wit");
     assert!(!preview().contains("supervisor check"), "reminders no longer ask for the check: {}", preview());

@@ -106,7 +106,8 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     eventually("the response delivered", WAIT, || async { (w.stack.messages(&piet, "INBOX").await.len() == 3).then_some(()) }).await;
     eventually("every digest recorded as sent", WAIT, || async {
         let history = store.case_detail(&case.reference).await.unwrap().history;
-        (history.iter().filter(|e| e.action.ends_with("-sent") && e.action != "acknowledgement-sent").count() >= 10).then_some(())
+        (history.iter().filter(|e| matches!(e.action, klachtd::store::HistoryEvent::Sent(_)) && e.action != event("acknowledgement-sent")).count() >= 10)
+            .then_some(())
     })
     .await;
     daemon.stop().await;
@@ -135,10 +136,10 @@ async fn a_friday_complaint_reminds_the_handler_on_the_right_days_once(db: Db) {
     }
 
     let history = store.case_detail(&case.reference).await.unwrap().history;
-    let count = |action: &str| history.iter().filter(|e| e.action == action).count();
+    let count = |action: &str| history.iter().filter(|e| e.action == event(action)).count();
     assert_eq!((count("reminder-queued"), count("reminder-sent")), (4, 4), "{history:?}");
     assert_eq!((count("escalation-queued"), count("escalation-sent")), (4, 4), "{history:?}");
-    let sent = history.iter().find(|e| e.action == "escalation-sent").unwrap();
+    let sent = history.iter().find(|e| e.action == event("escalation-sent")).unwrap();
     assert!(sent.detail.starts_with("progress day-2026-12-07 to "), "{sent:?}");
 }
 
@@ -174,7 +175,7 @@ async fn assignment_is_round_robin_and_impartial(db: Db) {
     let next = store.add_subject(&bobs.reference, "bob de wit", "test").await.unwrap();
     assert_eq!(next.as_deref(), Some("Ann Smit"));
     let history = store.case_detail(&bobs.reference).await.unwrap().history;
-    assert!(history.iter().any(|e| e.action == "subject-added" && e.actor == "test"), "{history:?}");
+    assert!(history.iter().any(|e| e.action == event("subject-added") && e.actor == "test"), "{history:?}");
     assert!(matches!(store.assign(&bobs.reference, "Nobody", "test").await.unwrap_err(), StoreError::UnknownHandler(_)));
 }
 

@@ -254,5 +254,5 @@ fn handlers_in_the_configuration_name_their_organisations() {
         klachtd::config::Config::parse(&config_text(dir.path(), "[[handlers]]\nname = \"Ann\"\nemail = \"ann@dienst.test\"\norganisations = []\n")).unwrap();
     assert!(none.problems().iter().any(|p| p.to_string().contains("handlers[0].organisations")), "{:?}", none.problems());
     let bad = klachtd::config::Config::parse(&config_text(dir.path(), "[[handlers]]\nname = \"Ann\"\nemail = \"ann@dienst.test\"\norganisations = [\"WP\"]\n"));
-    assert!(bad.unwrap_err().contains("organisation key"));
+    assert!(bad.unwrap_err().to_string().contains("organisation key"));
 }

@@ -350,7 +350,7 @@ async fn a_set_aside_mail_becomes_a_case_with_its_original_date_from_the_command
         detail
             .history
             .iter()
-            .any(|e| e.action == "released-from-set-aside" && e.actor == "handler-ann" && e.detail == "set aside as machine mail (auto-submitted)"),
+            .any(|e| e.action == event("released-from-set-aside") && e.actor == "handler-ann" && e.detail == "set aside as machine mail (auto-submitted)"),
         "{:?}",
         detail.history
     );

@@ -143,7 +143,7 @@ async fn cases_written_together_number_on_per_year_and_take_handlers_in_turn(db:
         let detail = a.case_detail(reference).await.unwrap();
         assert_eq!(a.case_reference(*id).await.unwrap(), *reference, "ids in the order given");
         handlers.push(detail.summary.handler.clone().unwrap());
-        let actions: Vec<&str> = detail.history.iter().map(|e| e.action.as_str()).collect();
+        let actions: Vec<String> = detail.history.iter().map(|e| e.action.to_string()).collect();
         let acknowledged = if *reference == cref("KL-2027-0001") { "none" } else { "pending" };
         assert_eq!(detail.summary.acknowledgement_word(), acknowledged, "{reference}");
         let mut expected = vec!["registered"];

@@ -543,7 +543,19 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(browser.tab().await.trim(), "Mijn dag");
     violations.extend(browser.axe().await.into_iter().map(|v| format!("case: {v}")));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
-    assert!(history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "viewed"), "{history:?}");
+    assert!(history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == event("viewed")), "{history:?}");
+    // The thread as the page reads it: the complaint in, our acknowledgement out with its state.
+    {
+        use klachtd::store::web::ThreadKind;
+        use klachtd::store::{Direction, MailKind, MessageKind};
+        let store = w.store().await;
+        let thread = store.thread(store.case_link(&reference).await.unwrap().unwrap().id).await.unwrap();
+        let complaint = (Direction::In, ThreadKind::Message(MessageKind::Complaint), None);
+        assert!(thread.iter().any(|m| (m.direction, m.kind, m.status) == complaint), "{thread:?}");
+        let acknowledgement = |m: &&klachtd::store::web::ThreadMessage| m.kind == ThreadKind::Letter(MailKind::Acknowledgement);
+        assert!(thread.iter().filter(acknowledgement).all(|m| m.direction == Direction::Out && m.status.is_some()), "{thread:?}");
+        assert_eq!(thread.iter().filter(acknowledgement).count(), 1, "{thread:?}");
+    }
 
     // Downloading the attachment: as an attachment, with a safe name, never sniffed as HTML.
     let session = browser.cookie("__Host-klachtd_session").await;
@@ -565,7 +577,7 @@ async fn walk_through_the_workspace(db: Db) {
     .await;
     eventually("the download is complete", WAIT, || async { (std::fs::read(&saved).ok()? == document).then_some(()) }).await;
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
-    assert!(history.iter().filter(|e| e.actor == "Ann Smit (web)" && e.action == "attachment-downloaded").count() >= 2, "{history:?}");
+    assert!(history.iter().filter(|e| e.actor == "Ann Smit (web)" && e.action == event("attachment-downloaded")).count() >= 2, "{history:?}");
 
     // A form without its CSRF token fails and changes nothing.
     let events_before = w.store().await.case_detail(&reference).await.unwrap().history.len();
@@ -616,12 +628,12 @@ async fn walk_through_the_workspace(db: Db) {
     assert!(String::from_utf8_lossy(&response).contains(&reference.to_string()));
     let case = w.store().await.case_detail(&reference).await.unwrap();
     assert_eq!(case.summary.status.as_str(), "closed");
-    assert!(case.history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == "final-response"), "{:?}", case.history);
+    assert!(case.history.iter().any(|e| e.actor == "Ann Smit (web)" && e.action == event("final-response")), "{:?}", case.history);
     browser.screenshot(&format!("{db:?}-case-closed").to_lowercase()).await;
     // The outbox records the response as sent after the SMTP server took it; wait for that,
     // so that the history below changes only by what the next requests do.
     eventually("the response recorded as sent", WAIT, || async {
-        w.store().await.case_detail(&reference).await.ok()?.history.iter().any(|e| e.action == "response-sent").then_some(())
+        w.store().await.case_detail(&reference).await.ok()?.history.iter().any(|e| e.action == event("response-sent")).then_some(())
     })
     .await;
 
@@ -639,8 +651,8 @@ async fn walk_through_the_workspace(db: Db) {
         assert!(!bob_client.get(list).await.text().contains(&reference.to_string()), "Bob's list {list} does not show Ann's case");
     }
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
-    let new: Vec<_> = history[events_before..].iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
-    assert_eq!(new, [("Bob Berg (web)", "access-refused"), ("Bob Berg (web)", "access-refused")]);
+    let new: Vec<_> = history[events_before..].iter().map(|e| (e.actor.as_str(), e.action)).collect();
+    assert_eq!(new, [("Bob Berg (web)", event("access-refused")), ("Bob Berg (web)", event("access-refused"))]);
 
     // Nor can he act on it: a form posted to it answers as one posted to a case that does not
     // exist, whatever it holds, and only the refusal is recorded.
@@ -652,8 +664,8 @@ async fn walk_through_the_workspace(db: Db) {
     assert_eq!(posted.text(), unknown.text());
     assert!(!posted.text().contains(&reference.to_string()));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
-    let new: Vec<_> = history[events_before + 2..].iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.detail.as_str())).collect();
-    assert_eq!(new, [("Bob Berg (web)", "access-refused", "action note"), ("Bob Berg (web)", "access-refused", "action progress")]);
+    let new: Vec<_> = history[events_before + 2..].iter().map(|e| (e.actor.as_str(), e.action, e.detail.as_str())).collect();
+    assert_eq!(new, [("Bob Berg (web)", event("access-refused"), "action note"), ("Bob Berg (web)", event("access-refused"), "action progress")]);
 
     // An expired link fails.
     let token = "ab".repeat(32);
@@ -712,7 +724,7 @@ async fn walk_through_the_workspace(db: Db) {
     browser.wait_for("the paper form", "paper-documents").await;
     violations.extend(browser.axe().await.into_iter().map(|v| format!("paper: {v}")));
     let history = w.store().await.case_detail(&reference).await.unwrap().history;
-    assert!(history.iter().any(|e| e.actor == "Sam Smits (web)" && e.action == "viewed"));
+    assert!(history.iter().any(|e| e.actor == "Sam Smits (web)" && e.action == event("viewed")));
 
     // A paper complaint with a scanned document (multipart), as the form sends it.
     let mut sam_client = Client::new(&base);
@@ -737,7 +749,8 @@ async fn walk_through_the_workspace(db: Db) {
     body.extend_from_slice(b"\r\n--XyZ--\r\n");
     let registered = sam_client.request("POST", "/paper", Some("multipart/form-data; boundary=XyZ"), &body).await;
     assert_eq!(registered.status, 200, "{}", registered.text());
-    let paper = w.store().await.list_cases().await.unwrap().into_iter().find(|c| c.source == "post").expect("the paper complaint is a case");
+    let paper =
+        w.store().await.list_cases().await.unwrap().into_iter().find(|c| c.source == klachtd::store::CaseSource::Post).expect("the paper complaint is a case");
     assert_eq!((paper.received_on.to_string().as_str(), paper.attachments), ("2026-11-20", 1));
     assert!(registered.text().contains(&paper.reference.to_string()));
     let detail = w.store().await.case_detail(&paper.reference).await.unwrap();
@@ -777,9 +790,9 @@ async fn walk_through_the_workspace(db: Db) {
         assert_eq!(done.status, 303, "{action}: {}", done.text());
     }
     let case = w.store().await.case_detail(&reference).await.unwrap();
-    let by_sam: Vec<&str> = case.history.iter().filter(|e| e.actor == "Sam Smits (web)").map(|e| e.action.as_str()).collect();
+    let by_sam: Vec<_> = case.history.iter().filter(|e| e.actor == "Sam Smits (web)").map(|e| e.action).collect();
     for action in ["note", "category", "external-body", "reopened"] {
-        assert!(by_sam.contains(&action), "{action} recorded: {by_sam:?}");
+        assert!(by_sam.contains(&event(action)), "{action} recorded: {by_sam:?}");
     }
     assert_eq!(case.summary.status.as_str(), "open");
     let again = sam_client.post(&format!("/cases/{reference}/reopen"), &[("csrf", &csrf)]).await;

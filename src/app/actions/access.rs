@@ -21,12 +21,9 @@ impl Actions {
     /// `user`, signed in to the web workspace. The access is checked before the form's input,
     /// so a case the user may not read answers the same whatever was posted.
     #[tracing::instrument(name = "action", skip_all, fields(reference = %reference, action = name))]
-    pub async fn perform_as(&self, user: &WebUser, reference: &str, name: &str, action: Result<CaseAction, Unreadable>) -> Result<Done, ActionError> {
+    pub async fn perform_as(&self, user: &WebUser, reference: &CaseRef, name: &str, action: Result<CaseAction, Unreadable>) -> Result<Done, ActionError> {
         let actor = format!("{} (web)", user.name);
-        let Some(parsed) = CaseRef::parse_any(reference) else {
-            return Err(ActionError::Unknown);
-        };
-        let case = match self.store.letter_case(&parsed).await {
+        let case = match self.store.letter_case(reference).await {
             Ok(case) => case,
             Err(StoreError::UnknownCase(_)) => return Err(ActionError::Unknown),
             Err(e) => return Err(e.into()),
@@ -37,7 +34,7 @@ impl Actions {
             return Err(self.refuse(user, &case, &actor, name).await);
         }
         let action = action?;
-        super::perform::done_now(self.perform_on(&parsed, Some(&case), action, &actor, None).await?)
+        super::perform::done_now(self.perform_on(reference, Some(&case), action, &actor, None).await?)
     }
 
     /// Records the refusal on the case and says which one it is: not allowed to a reader,

@@ -137,7 +137,7 @@ fn paper_records(
     let received_at =
         paper.received.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(chrono_tz::Europe::Amsterdam).earliest()).map_or(0, |t| t.timestamp());
     let case = NewCase {
-        source: "post",
+        source: crate::store::CaseSource::Post,
         complainant_name: Some(paper.name.trim().to_string()),
         complainant_email: paper.email.clone(),
         reply_to_name: None,

@@ -62,7 +62,7 @@ impl Intake {
             incomplete.push("name");
         }
         let case = NewCase {
-            source: "email",
+            source: crate::store::CaseSource::Email,
             complainant_name: from.as_ref().and_then(|f| f.name.clone()),
             complainant_email: from.as_ref().map(|f| f.address.clone()),
             reply_to_name: reply_to.as_ref().and_then(|r| r.name.clone()),

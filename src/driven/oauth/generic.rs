@@ -27,7 +27,7 @@ impl ClientSecret {
     }
 
     pub async fn fetch(&self) -> Result<Fetched, TokenError> {
-        let secret = self.config.client_secret().map_err(TokenError::Config)?;
+        let secret = self.config.client_secret().map_err(|e| TokenError::Config(e.to_string()))?;
         let form = http::form(&[("grant_type", "client_credentials"), ("client_id", &self.client_id), ("client_secret", &secret), ("scope", &self.scope)]);
         super::request(&self.url, &self.url_text, &form, &self.tls, self.timeout, &[&secret]).await
     }

@@ -14,6 +14,7 @@ use super::auth::{self, BROWSER_COOKIE, SESSION_COOKIE};
 use super::signed::SignedForm;
 use super::{case_forms, Peer, Shared};
 use crate::app::actions::{ActionError, Delivery};
+use crate::domain::reference::CaseRef;
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::web::WebSession;
 use crate::store::OutgoingMail;
@@ -176,7 +177,12 @@ pub async fn act(State(web): State<Shared>, Path((reference, name)): Path<(Strin
     let Some(action) = case_forms::case_action(&name, form.body()) else {
         return web.message(StatusCode::NOT_FOUND, Some(session), "not_found", "", Some(&back));
     };
-    match web.actions.perform_as(&session.user, &reference, &name, action).await {
+    let done = match CaseRef::parse_any(&reference) {
+        Some(parsed) => web.actions.perform_as(&session.user, &parsed, &name, action).await,
+        // Not a reference: as a case that does not exist.
+        None => Err(ActionError::Unknown),
+    };
+    match done {
         Ok(_) => {
             web.wake.notify_one();
             tracing::info!(%reference, action = name, "handler action on the web");

@@ -114,8 +114,8 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
     let may_act = session.user.supervisor || detail.summary.handler.as_deref() == Some(session.user.name.as_str());
     let settings = web.settings.get();
     let row = case_row(&settings.calendar, today(&web), detail.summary.clone());
-    let notes: Vec<_> = detail.history.iter().filter(|e| e.action == "note").cloned().collect();
-    let hearing_invited = detail.history.iter().any(|e| e.action == crate::domain::awb::HistoryKind::HearingInvited.as_str());
+    let notes: Vec<_> = detail.history.iter().filter(|e| e.action == HistoryEvent::Note).cloned().collect();
+    let hearing_invited = detail.history.iter().any(|e| e.action == HistoryEvent::Awb(crate::domain::awb::HistoryKind::HearingInvited));
     let (next, actions, shown) = case_actions(&detail.summary, session.user.supervisor, hearing_invited);
     let done = query.get("done").filter(|d| d.chars().all(|c| c.is_ascii_lowercase() || c == '-')).cloned();
     let context = minijinja::context! {

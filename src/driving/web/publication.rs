@@ -87,14 +87,15 @@ mod tests {
     #[test]
     fn the_publication_has_the_figures_and_no_reference() {
         let mut facts = Vec::new();
-        for (i, outcome) in [Some("founded"), Some("not-handled"), Some("settled"), None].into_iter().enumerate() {
+        use crate::domain::procedure::{CaseOutcome, Category};
+        for (i, outcome) in [Some(CaseOutcome::Founded), Some(CaseOutcome::NotHandled), Some(CaseOutcome::Settled), None].into_iter().enumerate() {
             let received = NaiveDate::from_ymd_opt(2026, 3, 2 + i as u32).unwrap();
             let d = crate::domain::calendar::Deadlines::compute(&Default::default(), received);
             facts.push(crate::domain::register::CaseFacts {
                 reference: format!("KL-2026-000{i}"),
                 received_on: received,
-                category: Some("staff".into()),
-                outcome: outcome.map(str::to_string),
+                category: Some(Category::Staff),
+                outcome,
                 acknowledge_by: d.acknowledge_by,
                 acknowledged_on: Some(received),
                 progress_by: d.progress_by,
@@ -106,9 +107,9 @@ mod tests {
                 measures: (i == 0).then(|| "Balie-instructie aangepast.".to_string()),
                 original_respond_by: None,
                 postponements: u32::from(i == 0),
-                not_handled_ground: (i == 1).then(|| "too-slight".to_string()),
+                not_handled_ground: (i == 1).then_some(crate::domain::awb::NotHandledGround::TooSlight),
                 final_responses: i64::from(i == 0),
-                hearing_outcome: (i == 0).then(|| "held".to_string()),
+                hearing_outcome: (i == 0).then_some(crate::domain::awb::HearingOutcome::Held),
             });
         }
         let (from, to) = year_period(2026).unwrap();

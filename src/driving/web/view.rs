@@ -224,7 +224,7 @@ mod tests {
         CaseSummary {
             reference: reference.parse().unwrap(),
             status: status.parse().unwrap(),
-            source: "email".into(),
+            source: crate::store::CaseSource::Email,
             complainant_name: None,
             complainant_email: None,
             reply_to_email: None,
@@ -341,7 +341,7 @@ mod tests {
     fn the_next_step_comes_first_and_only_what_applies_is_offered() {
         let mut case = summary("KL-2026-0001", "open", "2026-11-20", "2026-12-10", "2026-12-20", false);
         // A paper complaint without an address: the postal acknowledgement, nothing to release.
-        case.source = "post".into();
+        case.source = crate::store::CaseSource::Post;
         let (next, actions, shown) = case_actions(&case, false, false);
         assert_eq!(next, Some("acknowledged"));
         assert_eq!(actions[..shown], ["acknowledged", "respond", "progress", "request-info", "note"]);

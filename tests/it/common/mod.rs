@@ -532,7 +532,7 @@ pub fn hand_made_case(
         incomplete.push("name");
     }
     klachtd::store::NewCase {
-        source: "email",
+        source: klachtd::store::CaseSource::Email,
         complainant_name: name.map(str::to_string),
         complainant_email: Some(email.to_string()),
         reply_to_name: None,
@@ -630,5 +630,11 @@ pub fn capture_logs() {
 
 /// A case reference typed in a test (`"KL-2026-0001"`), or one a command printed.
 pub fn cref(text: &str) -> klachtd::domain::reference::CaseRef {
+    text.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A history entry by its stored word (`"viewed"`, `"progress-sent"`); a word klachtd does not
+/// write fails the test rather than never matching.
+pub fn event(text: &str) -> klachtd::store::HistoryEvent {
     text.parse().unwrap_or_else(|e| panic!("{e}"))
 }

@@ -176,5 +176,5 @@ async fn a_reference_written_by_hand_threads_only_for_a_known_sender(db: Db) {
     assert_eq!(store.case_detail(&cref(&reference)).await.unwrap().message_list.len(), 2, "nothing of Bob in Alice's case");
     let bobs = store.list_cases().await.unwrap().into_iter().find(|c| c.complainant_email.as_deref() == Some(bob.as_str())).unwrap();
     let history = store.case_detail(&bobs.reference).await.unwrap().history;
-    assert!(history.iter().any(|e| e.action == "mentions-case" && e.detail.contains(&reference)), "{history:?}");
+    assert!(history.iter().any(|e| e.action == event("mentions-case") && e.detail.contains(&reference)), "{history:?}");
 }

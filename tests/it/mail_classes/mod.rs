@@ -157,7 +157,7 @@ async fn spam_waits_in_quarantine_until_a_handler_registers_it(db: Db) {
     assert!(parsed(&acks[0]).subject().unwrap().contains(&case.reference.to_string()));
     let detail = store.case_detail(&case.reference).await.unwrap();
     assert!(
-        detail.history.iter().any(|e| e.action == "released-from-quarantine" && e.actor == "handler-ann" && e.detail.contains("spamassassin")),
+        detail.history.iter().any(|e| e.action == event("released-from-quarantine") && e.actor == "handler-ann" && e.detail.contains("spamassassin")),
         "{:?}",
         detail.history
     );
@@ -255,7 +255,7 @@ async fn a_reference_in_the_text_threads_only_for_a_known_sender(db: Db) {
     assert_eq!(cases.len(), 3);
     let bobs = cases.iter().find(|c| c.complainant_email.as_deref() == Some(bob.as_str())).unwrap();
     let history = store.case_detail(&bobs.reference).await.unwrap().history;
-    assert!(history.iter().any(|e| e.action == "mentions-case" && e.detail.contains(&reference)), "{history:?}");
+    assert!(history.iter().any(|e| e.action == event("mentions-case") && e.detail.contains(&reference)), "{history:?}");
     assert_eq!(store.case_detail(&cref(&reference)).await.unwrap().message_list.len(), 2, "nothing of Bob in Alice's case");
     let ack = String::from_utf8_lossy(&inbox_of(&w, &bob).await[0]).into_owned();
     assert!(!ack.contains(&reference) && !ack.contains("Alice"), "Bob learns nothing of Alice's case");

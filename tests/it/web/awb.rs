@@ -167,7 +167,7 @@ async fn walk(db: Db) {
         (settled, "settled"),
     ] {
         let history = store.case_detail(reference).await.unwrap().history;
-        assert!(history.iter().any(|e| e.action == action && e.actor == "Ann Smit (web)"), "{action}: {history:?}");
+        assert!(history.iter().any(|e| e.action == event(action) && e.actor == "Ann Smit (web)"), "{action}: {history:?}");
     }
     for (reference, status) in [(postponed, "open"), (not_handled, "closed"), (settled, "closed")] {
         assert_eq!(store.case_detail(reference).await.unwrap().summary.status.as_str(), status, "{reference}");

@@ -13,7 +13,7 @@ async fn another_organisations_case_is_unknown_on_the_web_and_the_command_line(d
 }
 
 /// The history entries of `reference` as (action, actor, detail).
-async fn history(store: &klachtd::store::Store, reference: &str) -> Vec<(String, String, String)> {
+async fn history(store: &klachtd::store::Store, reference: &str) -> Vec<(klachtd::store::HistoryEvent, String, String)> {
     store.case_detail(&cref(reference)).await.unwrap().history.into_iter().map(|e| (e.action, e.actor, e.detail)).collect()
 }
 
@@ -72,9 +72,10 @@ async fn walk(db: Db) {
     assert_eq!((acted.status, acted_missing.status), (404, 404), "{}", acted.text());
     assert_eq!(acted.text(), acted_missing.text());
     let refused = history(store, "WP-2026-0001").await;
-    let by_kim: Vec<&str> = refused.iter().filter(|(a, actor, _)| a == "access-refused" && actor == "Kim Kok (web)").map(|(_, _, d)| d.as_str()).collect();
+    let by_kim: Vec<&str> =
+        refused.iter().filter(|(a, actor, _)| *a == event("access-refused") && actor == "Kim Kok (web)").map(|(_, _, d)| d.as_str()).collect();
     assert_eq!(by_kim, ["case page", "action note"], "{refused:?}");
-    assert!(!refused.iter().any(|(a, _, _)| a == "note"), "nothing was done: {refused:?}");
+    assert!(!refused.iter().any(|(a, _, _)| *a == event("note")), "nothing was done: {refused:?}");
 
     // The register and its CSV: kl's; another organisation's is not there for Kim.
     let csv = k.get("/register.csv?from=2026-01-01&to=2026-12-31").await;
@@ -117,9 +118,9 @@ async fn walk(db: Db) {
     assert_eq!(err.replace("0001", "0999"), missing_err);
     let refused = history(store, "WP-2026-0001").await;
     let at_the_command_line: Vec<&str> =
-        refused.iter().filter(|(a, actor, _)| a == "access-refused" && actor == "handler-ann").map(|(_, _, d)| d.as_str()).collect();
+        refused.iter().filter(|(a, actor, _)| *a == event("access-refused") && actor == "handler-ann").map(|(_, _, d)| d.as_str()).collect();
     assert_eq!(at_the_command_line, ["show (--organisation kl)", "note (--organisation kl)"], "{refused:?}");
-    assert!(!refused.iter().any(|(a, _, _)| a == "note"), "{refused:?}");
+    assert!(!refused.iter().any(|(a, _, _)| *a == event("note")), "{refused:?}");
     // Within the case's own organisation it works; the list is of the organisation asked for.
     let (code, out, err) = run(&["cases", "show", "WP-2026-0001", "--organisation", "wp"]);
     assert_eq!(code, 0, "{err}");

@@ -120,7 +120,7 @@ async fn walk(db: Db) {
     assert!(
         history
             .iter()
-            .any(|e| e.actor == "Sam Smits (web)" && e.action == "released-from-set-aside" && e.detail == "set aside as machine mail (auto-submitted)"),
+            .any(|e| e.actor == "Sam Smits (web)" && e.action == event("released-from-set-aside") && e.detail == "set aside as machine mail (auto-submitted)"),
         "{history:?}"
     );
     // It left the list; the quarantined mail is still there. Twice: registered before.
