@@ -42,6 +42,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017", "organisations"),
     migration!(19, "0019", "instances"),
     migration!(21, "0021", "organisation_reads"),
+    migration!(22, "0022", "search_once"),
     migration!(24, "0024", "organisation_mail"),
 ];
 

@@ -62,25 +62,29 @@ impl Store {
     /// took it over): then it must not be sent. Only where several instances can share the
     /// outbox (PostgreSQL); a single instance (SQLite) has its journal.
     ///
-    /// Committed without waiting for the WAL flush (`synchronous_commit = off`): peers see it at
-    /// once, and only a crash of the database server itself within a fraction of a second could
-    /// lose it. Waiting for the flush cost 4 ms a mail on this machine, more than the SMTP
-    /// transaction itself; without it, well under 1 ms.
+    /// Committed without waiting for the WAL flush: peers see it at once, and only a crash of
+    /// the database server itself within a fraction of a second could lose it. Waiting for the
+    /// flush cost 4 ms a mail on this machine, more than the SMTP transaction itself. One
+    /// autocommit statement, one round trip: `set_config(.., true)` is `SET LOCAL` for the
+    /// statement's own transaction (read at its commit, undone after it, so the pool's
+    /// connection keeps waiting for the flush for everything else). The UPDATE changes a row
+    /// only where every condition held, the one-row subquery's too, so a hand-over written is
+    /// one committed this way. (Before: BEGIN, SET LOCAL, UPDATE, COMMIT, four round trips.)
     pub async fn hand_over(&self, item: &OutboxItem, worker: &str, slot: &str, seq: i64) -> Result<bool> {
         if self.backend != super::Backend::Postgres {
             return Ok(true);
         }
-        let mut tx = self.begin().await?;
-        sqlx::raw_sql("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        let n = sqlx::query("UPDATE outbox SET handed_on = $1, handed_seq = $2 WHERE id = $3 AND claimed_by = $4 AND status = 'pending'")
-            .bind(slot)
-            .bind(seq)
-            .bind(item.id)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET handed_on = $1, handed_seq = $2 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed
+             WHERE id = $3 AND claimed_by = $4 AND status = 'pending'",
+        )
+        .bind(slot)
+        .bind(seq)
+        .bind(item.id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 }
@@ -105,12 +109,20 @@ impl Store {
 
 /// Records accepted mails in `tx` (see [`Store::outbox_sent_many`]).
 pub(super) async fn record_sent_all(tx: &mut sqlx::Transaction<'static, sqlx::Any>, sent: &[Sent]) -> Result<()> {
-    // Each mail's own row (its reply is its own), then the deadlines met and the cases'
-    // history in a few statements for the run: one statement a mail, not three.
+    // The mails' own rows a hundred a statement, then the deadlines met and the cases' history
+    // in a few statements for the run. A closing letter's row is written on its own, just
+    // before what it means for its case, in the order sent: whether a later one is still to go
+    // is read from the rows (see `record_sent`).
+    let closing = |s: &&Sent| s.item.mail.kind.meets() == Some(Deadline::Respond);
+    let others: Vec<&Sent> = sent.iter().filter(|s| !closing(s)).collect();
+    mark_sent(tx, &others).await?;
     let mut met: std::collections::BTreeMap<(&'static str, i64), Vec<CaseId>> = Default::default();
     let mut events: Vec<(CaseId, HistoryEvent, String)> = Vec::with_capacity(sent.len());
-    for Sent { item, reply, at } in sent {
-        record_sent(tx, item, reply, *at, &mut met, &mut events).await?;
+    for s in sent {
+        if closing(&s) {
+            mark_sent(tx, &[s]).await?;
+        }
+        record_sent(tx, &s.item, s.at, &mut met, &mut events).await?;
     }
     for ((sql, at), cases) in met {
         for chunk in cases.chunks(WRITE_CHUNK) {
@@ -120,6 +132,24 @@ pub(super) async fn record_sent_all(tx: &mut sqlx::Transaction<'static, sqlx::An
         }
     }
     insert_case_events(tx, now(), "klachtd", &events).await?;
+    Ok(())
+}
+
+/// Marks accepted mails sent, each with the SMTP server's reply and the time of its own,
+/// `WRITE_CHUNK` a statement: one UPDATE from a VALUES list (whose columns are `column1`... on
+/// both databases) instead of one a mail. A sign-in link's token is worthless to keep once the
+/// link is on its way; it goes.
+async fn mark_sent(tx: &mut sqlx::Transaction<'static, sqlx::Any>, sent: &[&Sent]) -> Result<(), sqlx::Error> {
+    for chunk in sent.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "UPDATE outbox SET status = 'sent', sent_at = v.column2, smtp_reply = v.column3, last_error = NULL,
+             body = CASE WHEN kind = 'sign-in-link' THEN '(sign-in link sent)' ELSE body END
+             FROM (VALUES {}) AS v WHERE outbox.id = v.column1",
+            super::value_rows(tx, chunk.len(), 3)
+        );
+        let query = chunk.iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, s| query.bind(s.item.id).bind(s.at).bind(s.reply.as_str()));
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -325,27 +355,16 @@ pub(super) async fn scrub_expired_sign_in_links(conn: &mut super::Conn, t: i64) 
     Ok(dropped.rows_affected() + scrubbed.rows_affected())
 }
 
-/// Records the SMTP server's acceptance of `item` at `t` in its row, and adds what that means
-/// for its cases to `met` (the deadline a letter answers, as a statement for a list of cases
-/// `$2`, and when) and to `events` (their history).
+/// Adds what the SMTP server's acceptance of `item` at `t` (its row marked sent already, see
+/// [`mark_sent`]) means for its cases to `met` (the deadline a letter answers, as a statement
+/// for a list of cases `$2`, and when) and to `events` (their history).
 async fn record_sent(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     item: &OutboxItem,
-    smtp_reply: &str,
     t: i64,
     met: &mut std::collections::BTreeMap<(&'static str, i64), Vec<CaseId>>,
     events: &mut Vec<(CaseId, HistoryEvent, String)>,
 ) -> Result<(), sqlx::Error> {
-    // A sign-in link's token is worthless to keep once the link is on its way; it goes.
-    sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, smtp_reply = $2, last_error = NULL,
-         body = CASE WHEN kind = 'sign-in-link' THEN '(sign-in link sent)' ELSE body END WHERE id = $3",
-    )
-    .bind(t)
-    .bind(smtp_reply)
-    .bind(item.id)
-    .execute(&mut **tx)
-    .await?;
     let action = HistoryEvent::Sent(item.mail.kind);
     if let Some(case_id) = item.case_id {
         // The deadline a letter answers is met when the server accepts it.

@@ -77,6 +77,47 @@ async fn a_dead_instances_outbox_is_settled_once_by_one_peer() {
     assert!(live_ids.contains("live:2:0") && !live_ids.contains("dead:1:0") && dead_ids.is_empty());
 }
 
+/// A hand-over is one statement committed at once (a peer reads it), for the claimant of a
+/// pending mail only, and leaves the connection waiting for the WAL flush as before for
+/// everything else (its `synchronous_commit = off` is its own transaction's).
+#[tokio::test]
+async fn a_hand_over_is_committed_at_once_for_the_claimant_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create(Db::Postgres, dir.path()).await;
+    // One connection: what the hand-over leaves on it, the transaction below sees.
+    let a = Store::open(&db.url, 1).await.unwrap();
+    let peer = Store::open(&db.url, 1).await.unwrap();
+    let d = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    for n in 0..2 {
+        let case = hand_made_case(Some("Test"), "test@example.test", "d", d, [d; 3]);
+        a.register_case(&case, &hand_made_message(&unique("m"), None, "complaint", "", 0), &[], |_| Some(ack(n, "test@example.test"))).await.unwrap();
+    }
+    let t = klachtd::store::now();
+    a.beat_instance("a:1:0", "a", 1, t, t + 60).await.unwrap();
+    let claimed = a.claim_outbox_batch("a:1:0", Duration::from_secs(300), Claim::Any, 2).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(a.hand_over(&claimed[0], "a:1:0", "a:1:0#0.0", 7).await.unwrap());
+    let handed = |id: i64| {
+        let url = db.url.clone();
+        async move {
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let row: (Option<String>, Option<i64>) =
+                sqlx::query_as("SELECT handed_on, handed_seq FROM outbox WHERE id = $1").bind(id).fetch_one(&mut conn).await.unwrap();
+            row
+        }
+    };
+    assert_eq!(handed(claimed[0].id).await, (Some("a:1:0#0.0".into()), Some(7)), "committed: another connection reads it");
+    assert!(!peer.hand_over(&claimed[1], "b:2:0", "b:2:0#0.0", 1).await.unwrap(), "not the claimant");
+    assert_eq!(handed(claimed[1].id).await, (None, None));
+    a.outbox_sent(&claimed[1], "250 ok").await.unwrap();
+    assert!(!a.hand_over(&claimed[1], "a:1:0", "a:1:0#0.1", 8).await.unwrap(), "no longer pending");
+    assert_eq!(handed(claimed[1].id).await, (None, None));
+    let mut tx = a.transaction().await.unwrap();
+    let setting: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')").fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(setting, "on", "the rest of the connection's commits wait for the flush");
+    tx.rollback().await.unwrap();
+}
+
 /// The instances under test: killed when the test ends, also when it fails.
 struct Instances(Vec<Child>);
 

@@ -19,6 +19,7 @@ on_both_databases!(
     cases_are_listed_in_batches_without_gaps_or_repeats,
     the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time,
     the_workspace_reads_while_a_write_is_open,
+    a_case_is_found_by_the_words_of_its_complaint_stemmed_once,
 );
 
 async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
@@ -371,4 +372,89 @@ async fn the_workspace_reads_while_a_write_is_open(db: Db) {
     write.commit().await.unwrap();
     assert_eq!(store.count(Table::Cases).await.unwrap(), 2, "a committed case is seen by the next read");
     assert!(store.may_read(&cref("KL-2026-0002"), &ann).await.unwrap().is_some());
+}
+
+/// Search (issues 23 and 24): a case is found by the words of the complaint it was registered
+/// from (by mail or on paper), of a later mail, of a corrected description; after retention only
+/// by its reference. On PostgreSQL the complaint's own text is stemmed once, in the case's
+/// column: the first mail's column holds its sender and subject, not its body again.
+async fn a_case_is_found_by_the_words_of_its_complaint_stemmed_once(db: Db) {
+    use klachtd::store::corrections::Correction;
+    use klachtd::store::search::{CaseQuery, Scope, Sort, State};
+    use klachtd::store::web::WebUser;
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(db, dir.path()).await;
+    let store = Store::open(&test_db.url, 2).await.unwrap();
+    store.upsert_handler("Sam Smits", "sam@dienst.test", true).await.unwrap();
+    let sam = WebUser { name: "Sam Smits".into(), email: "sam@dienst.test".into(), supervisor: true };
+    let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let register = |name: &'static str, email: &'static str, kind: &'static str, text: &'static str| {
+        let store = store.clone();
+        async move {
+            let case = hand_made_case(Some(name), email, text, day, [day; 3]);
+            let message = hand_made_message(&unique("search"), Some(email), kind, text, 0);
+            match store.register_case(&case, &message, &[], |_| None).await.unwrap() {
+                Registration::Registered { case_id, reference, .. } => (case_id, reference.to_string()),
+                Registration::Duplicate => panic!("registered twice"),
+            }
+        }
+    };
+    let (mia_id, mia) = register("Mia Jansen", "mia@burger.test", "complaint", "Mijn afspraak bij het loket ging niet door.").await;
+    let (_, lot) = register("Lot Vos", "lot@burger.test", "letter", "Mijn uitkering kwam te laat.").await;
+    let follow_up = hand_made_message(&unique("search"), Some("mia@burger.test"), "follow-up", "Ik kreeg ook een parkeerboete.", 1);
+    assert!(store.record_message(Some(mia_id), &follow_up, &[]).await.unwrap());
+    let found = |text: &str| {
+        let (store, text) = (store.clone(), text.to_string());
+        let sam = sam.clone();
+        async move {
+            let query = CaseQuery {
+                scope: Scope::All,
+                state: State::Any,
+                due: None,
+                category: None,
+                text: Some(text),
+                sort: Sort::Reference,
+                descending: false,
+                page: 0,
+                per_page: 50,
+            };
+            let page = store.case_list(&sam, &query, day, day).await.unwrap();
+            page.cases.into_iter().map(|c| c.summary.reference.to_string()).collect::<Vec<_>>()
+        }
+    };
+    for text in ["afspraak", "loket afspraak", "afspr", "Jansen loket", "mia@burger.test afspraak", "Klacht afspraak", "parkeerboete"] {
+        assert_eq!(found(text).await, [mia.as_str()], "{text:?}");
+    }
+    assert_eq!(found("uitkering").await, [lot.as_str()], "a paper complaint's text");
+    assert!(found("afspraak uitkering").await.is_empty(), "all words, in one case");
+    if db == Db::Postgres {
+        // The words of the complaints' bodies are in their cases' columns only; a later mail's
+        // are in its own.
+        let conn = pool(&test_db.url).await;
+        let columns: Vec<(String, String)> = sqlx::query_as("SELECT kind, search::text FROM messages ORDER BY id").fetch_all(&conn).await.unwrap();
+        assert_eq!(columns.len(), 3);
+        for (kind, words) in &columns {
+            let body_stems = ["afsprak", "loket", "uitker", "parkeerboet"].iter().filter(|w| words.contains(&format!("'{w}'"))).count();
+            let expected = if kind == "follow-up" { 1 } else { 0 };
+            assert_eq!(body_stems, expected, "{kind}: {words}");
+            assert!(words.contains("burger.test") && words.contains("onderwerp"), "sender and subject stay: {kind}: {words}");
+        }
+    }
+
+    // A corrected description is found at once. The complaint's own words: on PostgreSQL
+    // through the case's column only, so no longer; SQLite's index of the mail still has them.
+    let correction = Correction { description: Some("De balie was gesloten.".into()), ..Default::default() };
+    store.correct_case(&cref(&mia), &correction, "test").await.unwrap();
+    assert_eq!(found("balie").await, [mia.as_str()]);
+    let by_original: &[&str] = if db == Db::Postgres { &[] } else { &[mia.as_str()] };
+    assert_eq!(found("afspraak").await, by_original);
+
+    // Retention: the texts go, the reference stays.
+    let conn = pool(&test_db.url).await;
+    sqlx::query("UPDATE cases SET status = 'closed', closed_at = 1").execute(&conn).await.unwrap();
+    store.remove_personal_data(klachtd::store::now()).await.unwrap();
+    for text in ["balie", "parkeerboete", "uitkering", "Jansen", "mia@burger.test", "Onderwerp"] {
+        assert!(found(text).await.is_empty(), "{text:?} went with the texts");
+    }
+    assert_eq!(found(&mia).await, [mia.as_str()], "by its reference");
 }
