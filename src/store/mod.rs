@@ -336,24 +336,7 @@ impl Store {
             }
             Backend::Postgres => url.to_string(),
         };
-        // SQLite has one writer at a time; connections of one process that compete for it wait
-        // in SQLite's busy handler, which sleeps in steps of milliseconds. One connection per
-        // process queues them in the pool instead, which is much faster.
-        let connections = if backend == Backend::Sqlite { 1 } else { max_connections.max(1) };
-        let mut options = AnyPoolOptions::new().max_connections(connections).acquire_timeout(Duration::from_secs(10));
-        if backend == Backend::Sqlite {
-            // WAL lets readers work beside the one writer; the busy timeout makes writers queue
-            // instead of failing; foreign keys are off by default in SQLite.
-            options = options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-                        .execute(conn)
-                        .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options.connect(&url).await?;
+        let pool = readers::writer_options(backend, max_connections).connect(&url).await?;
         let mut store = Self { readers: pool.clone(), pool, backend, reference_prefix: "KL".into(), organisation: Default::default() };
         store.migrate().await?;
         if backend == Backend::Sqlite && sqlite_path(&url).is_some() {

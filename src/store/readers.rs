@@ -9,7 +9,10 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
-use super::{Result, Store};
+use super::{Backend, Result, Store};
+
+/// A PostgreSQL connection idle this long is checked before it is used again.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Where a read that needs no transaction runs: on SQLite a pool of read-only connections
@@ -25,7 +28,10 @@ impl Store {
 /// already migrated and in WAL mode by the writer.
 pub(super) async fn open_sqlite(url: &str, max_connections: u32) -> Result<AnyPool> {
     let base = url.split('?').next().unwrap_or(url);
-    let options = AnyPoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(Duration::from_secs(10)).after_connect(|conn, _| {
+    // No ping before each use (sqlx's default): a connection to a local file does not go away,
+    // and the ping was a second hand-over to the connection's thread for every statement.
+    let options = AnyPoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(Duration::from_secs(10)).test_before_acquire(false);
+    let options = options.after_connect(|conn, _| {
         Box::pin(async move {
             // Pages of the file are read through a memory map, not copied in by a read() each
             // (a reader's cache starts again whenever the writer commits, which the intake
@@ -35,4 +41,37 @@ pub(super) async fn open_sqlite(url: &str, max_connections: u32) -> Result<AnyPo
         })
     });
     Ok(options.connect(&format!("{base}?mode=ro")).await?)
+}
+
+/// The options of the pool that writes (and, on PostgreSQL, reads too).
+pub(super) fn writer_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    // SQLite has one writer at a time; connections of one process that compete for it wait
+    // in SQLite's busy handler, which sleeps in steps of milliseconds. One connection per
+    // process queues them in the pool instead, which is much faster.
+    let connections = if backend == Backend::Sqlite { 1 } else { max_connections.max(1) };
+    let options = AnyPoolOptions::new().max_connections(connections).acquire_timeout(Duration::from_secs(10)).test_before_acquire(false);
+    match backend {
+        // sqlx pings a connection before every use: a round trip to the server for every
+        // statement. Only one left idle for a while (which the server or a proxy may have
+        // closed) is checked now; a broken one is closed and another taken, as before.
+        Backend::Postgres => options.before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_CHECK {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        }),
+        // A local file's connection does not go away (see `open_sqlite`). WAL lets readers
+        // work beside the one writer; the busy timeout makes writers queue instead of failing;
+        // foreign keys are off by default in SQLite.
+        Backend::Sqlite => options.after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        }),
+    }
 }

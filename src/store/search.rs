@@ -11,6 +11,9 @@ use sqlx::Row as _;
 
 use super::web::{WebUser, MAY_READ};
 use super::{now, Backend, CaseRef, CaseSummary, MessageKind, Result, Store, SUMMARY_SELECT};
+
+/// A read connection held for the statements of one page.
+type Reader = sqlx::pool::PoolConnection<sqlx::Any>;
 use crate::domain::procedure::Category;
 use crate::domain::vocabulary::text_enum;
 
@@ -113,31 +116,50 @@ pub struct MyDay {
     pub since: i64,
 }
 
+/// Whether a word of a search is whole as typed: an e-mail address with its domain's last part
+/// (`mia@gemeente.nl`), or a case reference. Such a word is looked for as it is, never as the
+/// start of longer words.
+fn whole_word(word: &str) -> bool {
+    let address = word.split_once('@').and_then(|(_, domain)| domain.rsplit_once('.')).is_some_and(|(_, last)| last.chars().count() >= 2);
+    address || crate::domain::reference::CaseRef::parse_any(word).is_some()
+}
+
+/// The words of a search, each with whether it is looked for as a prefix too: only the last
+/// (the one still being typed), and not when it is whole ([`whole_word`]). A prefix of every
+/// word made the database merge the lists of every word that starts with one ("Klager" of
+/// every case on a large register, issue 24). `keep` says which words count.
+fn search_words(text: &str, keep: impl Fn(&str) -> Option<String>) -> Vec<(String, bool)> {
+    let mut words: Vec<(String, bool)> = text.split_whitespace().filter_map(|w| keep(w).map(|k| (k, false))).collect();
+    let last_typed = text.split_whitespace().rev().find(|w| keep(w).is_some());
+    if let (Some(last), Some(typed)) = (words.last_mut(), last_typed) {
+        last.1 = !whole_word(typed);
+    }
+    words
+}
+
 /// The words of a search as an FTS5 query: each word of the text a phrase of its tokens (as
-/// FTS5's tokenizer splits them: letters and digits), the last token a prefix, all words
-/// required. Nothing of the user's text reaches FTS5's syntax. `None`: no word to look for.
+/// FTS5's tokenizer splits them: letters and digits), the last word's last token a prefix (see
+/// [`search_words`]), all words required. Nothing of the user's text reaches FTS5's syntax.
+/// `None`: no word to look for.
 pub fn fts5_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .filter_map(|word| {
-            let tokens: Vec<&str> = word.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
-            (!tokens.is_empty()).then(|| format!("\"{}\" *", tokens.join(" ")))
-        })
-        .collect();
+    let phrase = |word: &str| {
+        let tokens: Vec<&str> = word.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
+        (!tokens.is_empty()).then(|| format!("\"{}\"", tokens.join(" ")))
+    };
+    let words: Vec<String> = search_words(text, phrase).into_iter().map(|(p, prefix)| if prefix { format!("{p} *") } else { p }).collect();
     (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// The words of a search as a PostgreSQL `to_tsquery` text: each word quoted (the server's
-/// parser splits it as it split the texts: an e-mail address stays one) and a prefix, all words
-/// required. Quotes, backslashes and colons are dropped, so nothing of the user's text is
-/// tsquery syntax. `None`: no word to look for.
+/// parser splits it as it split the texts: an e-mail address stays one), the last a prefix (see
+/// [`search_words`]), all words required. Quotes, backslashes and colons are dropped, so nothing
+/// of the user's text is tsquery syntax. `None`: no word to look for.
 pub fn tsquery_text(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| w.chars().filter(|c| !matches!(c, '\'' | '\\' | ':')).collect::<String>())
-        .filter(|w| w.chars().any(char::is_alphanumeric))
-        .map(|w| format!("'{w}':*"))
-        .collect();
+    let quoted = |word: &str| {
+        let w: String = word.chars().filter(|c| !matches!(c, '\'' | '\\' | ':')).collect();
+        w.chars().any(char::is_alphanumeric).then(|| format!("'{w}'"))
+    };
+    let words: Vec<String> = search_words(text, quoted).into_iter().map(|(w, prefix)| if prefix { format!("{w}:*") } else { w }).collect();
     (!words.is_empty()).then(|| words.join(" & "))
 }
 
@@ -172,7 +194,7 @@ impl Store {
     /// [`SEARCH_CAP`] matching cases and as many matching mails, as a JSON array of case ids,
     /// and whether either reached the cap. Read once, before the list's statement, which then
     /// looks only at these (and at the case whose reference `text` is).
-    async fn search_matches(&self, text: &str) -> Result<(String, bool)> {
+    async fn search_matches(&self, conn: &mut Reader, text: &str) -> Result<(String, bool)> {
         let words = match self.backend {
             Backend::Sqlite => fts5_query(text),
             Backend::Postgres => tsquery_text(text),
@@ -196,8 +218,8 @@ impl Store {
                 )
             }
         };
-        let cases: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(cases)).bind(&words).fetch_all(self.reads()).await?;
-        let mails: Vec<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(mails)).bind(&words).fetch_all(self.reads()).await?;
+        let cases: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(cases)).bind(&words).fetch_all(&mut **conn).await?;
+        let mails: Vec<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(mails)).bind(&words).fetch_all(&mut **conn).await?;
         let capped = cases.len() >= SEARCH_CAP as usize || mails.len() >= SEARCH_CAP as usize;
         let mut ids: Vec<i64> = cases.into_iter().chain(mails.into_iter().flatten()).collect();
         ids.sort_unstable();
@@ -242,8 +264,10 @@ impl Store {
         }
         let text = query.text.as_deref().filter(|t| !t.trim().is_empty());
         let mut capped = false;
+        // The page's statements on one read connection: it waits for the pool once.
+        let mut conn = self.reads().acquire().await?;
         if let Some(text) = text {
-            let (ids, reached) = self.search_matches(text).await?;
+            let (ids, reached) = self.search_matches(&mut conn, text).await?;
             capped = reached;
             conditions.push(self.search_condition(binds.len() + 1, binds.len() + 2));
             binds.extend([ids, text.trim().to_ascii_uppercase()]);
@@ -274,25 +298,30 @@ impl Store {
         for value in &binds {
             statement = statement.bind(value.clone());
         }
-        let rows = statement.fetch_all(self.reads()).await?;
+        let rows = statement.fetch_all(&mut *conn).await?;
         let more = rows.len() > per_page as usize;
         let mut found: Vec<(i64, Option<Category>)> = Vec::new();
         for row in rows.iter().take(per_page as usize) {
             found.push((row.try_get("id")?, row.try_get("category")?));
         }
-        let cases = self.summaries(&found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+        let cases = self.summaries(&mut conn, &found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
         let cases = found.into_iter().zip(cases).map(|((_, category), summary)| ListedCase { summary, category }).collect();
         Ok(ListPage { cases, more, capped })
     }
 
     /// The summaries of these cases, in this order (ids that are gone are left out).
-    async fn summaries(&self, ids: &[i64]) -> Result<Vec<CaseSummary>> {
+    async fn summaries(&self, conn: &mut Reader, ids: &[i64]) -> Result<Vec<CaseSummary>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // Numbers from the database, not text from a user.
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.id IN ({list})"))).fetch_all(self.reads()).await?;
+        // The ids as one JSON array: one statement, prepared once per connection (a list of
+        // numbers in its text made a new statement to prepare every time).
+        let listed = match self.backend {
+            Backend::Sqlite => "SELECT value FROM json_each($1)",
+            Backend::Postgres => "SELECT jsonb_array_elements_text($1::jsonb)::bigint",
+        };
+        let list = format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY_SELECT} WHERE c.id IN ({listed})"))).bind(list).fetch_all(&mut **conn).await?;
         let mut by_id = std::collections::HashMap::new();
         for row in &rows {
             let id: i64 = row.try_get("id")?;
@@ -350,7 +379,8 @@ impl Store {
         .bind(since)
         .fetch_all(self.reads())
         .await?;
-        Ok(MyDay { due: self.summaries(&due).await?, assigned: self.summaries(&assigned).await?, mail, last_look, since })
+        let mut conn = self.reads().acquire().await?;
+        Ok(MyDay { due: self.summaries(&mut conn, &due).await?, assigned: self.summaries(&mut conn, &assigned).await?, mail, last_look, since })
     }
 }
 
@@ -359,21 +389,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn search_words_become_quoted_prefix_phrases() {
+    fn search_words_become_quoted_phrases_the_last_a_prefix() {
         assert_eq!(fts5_query("Jansen").as_deref(), Some("\"Jansen\" *"));
-        assert_eq!(fts5_query("mia.jansen@burger.test").as_deref(), Some("\"mia jansen burger test\" *"));
-        assert_eq!(fts5_query("KL-2026-0001 afspraak").as_deref(), Some("\"KL 2026 0001\" * \"afspraak\" *"));
-        // FTS5's own syntax is only text here.
-        assert_eq!(fts5_query("a\" OR NEAR(b) *").as_deref(), Some("\"a\" * \"OR\" * \"NEAR b\" *"));
+        assert_eq!(fts5_query("Klager 12").as_deref(), Some("\"Klager\" \"12\" *"));
+        // A whole address or reference is looked for as it is.
+        assert_eq!(fts5_query("mia.jansen@burger.test").as_deref(), Some("\"mia jansen burger test\""));
+        assert_eq!(fts5_query("mia.jansen@burger.t").as_deref(), Some("\"mia jansen burger t\" *"));
+        assert_eq!(fts5_query("mia.jansen@burger").as_deref(), Some("\"mia jansen burger\" *"));
+        assert_eq!(fts5_query("KL-2026-0001").as_deref(), Some("\"KL 2026 0001\""));
+        assert_eq!(fts5_query("KL-2026-0001 afspraak").as_deref(), Some("\"KL 2026 0001\" \"afspraak\" *"));
+        assert_eq!(fts5_query("afspraak KL-2026-0001").as_deref(), Some("\"afspraak\" \"KL 2026 0001\""));
+        // FTS5's own syntax is only text here; a last word of no letters is no word.
+        assert_eq!(fts5_query("a\" OR NEAR(b) *").as_deref(), Some("\"a\" \"OR\" \"NEAR b\" *"));
         assert_eq!(fts5_query("  -- \" * "), None);
         assert_eq!(fts5_query("één"), Some("\"één\" *".into()));
     }
 
     #[test]
-    fn search_words_become_quoted_tsquery_prefixes() {
+    fn search_words_become_quoted_tsquery_words_the_last_a_prefix() {
         assert_eq!(tsquery_text("Jans").as_deref(), Some("'Jans':*"));
-        assert_eq!(tsquery_text("mia.jansen@burger.test loket").as_deref(), Some("'mia.jansen@burger.test':* & 'loket':*"));
-        assert_eq!(tsquery_text("a' | !b:* \\").as_deref(), Some("'a':* & '!b*':*"));
+        assert_eq!(tsquery_text("mia.jansen@burger.test loket").as_deref(), Some("'mia.jansen@burger.test' & 'loket':*"));
+        assert_eq!(tsquery_text("loket mia.jansen@burger.test").as_deref(), Some("'loket' & 'mia.jansen@burger.test'"));
+        assert_eq!(tsquery_text("KL-2026-0001").as_deref(), Some("'KL-2026-0001'"));
+        assert_eq!(tsquery_text("a' | !b:* \\").as_deref(), Some("'a' & '!b*':*"));
         assert_eq!(tsquery_text(" ' : & "), None);
     }
 

@@ -248,6 +248,8 @@ async fn load(kind: Db, url: &str, n: i64, today: NaiveDate) {
         .execute(&mut conn)
         .await
         .unwrap();
+    // They work for the one organisation of the register (issue 25; without it they may read none of its cases).
+    exec("INSERT INTO handler_organisations (handler_id, organisation) SELECT id, 'default' FROM handlers".into()).execute(&mut conn).await.unwrap();
     exec(format!("INSERT INTO counters (name, value) SELECT 'case-' || year, {n} FROM bench_days GROUP BY year")).execute(&mut conn).await.unwrap();
 
     let (with, series, refnum, blob) = if sqlite {

@@ -5,11 +5,12 @@
 //! changed while new ones are being made gets the last ones at once, with the time they are
 //! of (the page says it); with none yet, it waits for the new ones, and takes them when they
 //! were begun after it came. So supervisors who look at the register together take one read
-//! connection and one computation, never every read connection.
+//! connection and one computation, never every read connection. Figures that are slow to make
+//! are made again at most once every [`SPACING`] times as long as they took (see [`SLOW`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -34,6 +35,14 @@ pub struct Figures {
     pub months: Vec<(i32, u32, usize)>,
 }
 
+/// Figures that took at least this long to make are not made again at once when the register
+/// changes: on a large register the intake changes it all the time, and a second of counting
+/// after every change would hold a core the other pages need (issue 24).
+const SLOW: Duration = Duration::from_millis(50);
+/// Slow figures are made again at most once every this many times as long as they took; until
+/// then a request gets the last ones, with the time they are of.
+const SPACING: u32 = 10;
+
 /// The figures last made, and what they were made of.
 struct Made {
     /// From, to, today, and the organisation (issue 25).
@@ -41,9 +50,22 @@ struct Made {
     /// The settings (the calendar counts working days) they were made with.
     settings: Arc<Settings>,
     version: RegisterVersion,
-    /// When they were begun.
+    /// When they were begun, and how long they took to make.
     begun: Instant,
+    took: Duration,
     figures: Arc<Figures>,
+}
+
+impl Made {
+    /// When these figures are of, as the page says it, seen from `now`.
+    fn as_of(&self, now: Instant) -> i64 {
+        crate::store::now() - now.saturating_duration_since(self.begun).as_secs() as i64
+    }
+
+    /// Whether these slow figures are too recent to be made again at `now`.
+    fn spaced(&self, now: Instant) -> bool {
+        self.took >= SLOW && now < self.begun + self.took * SPACING
+    }
 }
 
 /// One computation of the register at a time, and the figures it made last.
@@ -77,14 +99,16 @@ impl RegisterFigures {
             if made.version == web.store.register_version().await? {
                 return Ok((made.figures.clone(), None));
             }
+            if made.spaced(came) {
+                return Ok((made.figures.clone(), Some(made.as_of(came))));
+            }
         }
         let making = match self.making.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
                 // Being made again: the last ones now, rather than a wait of seconds.
                 if let Some(made) = self.last(&period, &settings) {
-                    let age = came.saturating_duration_since(made.begun).as_secs() as i64;
-                    return Ok((made.figures.clone(), Some(crate::store::now() - age)));
+                    return Ok((made.figures.clone(), Some(made.as_of(came))));
                 }
                 self.making.lock().await
             }
@@ -107,7 +131,8 @@ impl RegisterFigures {
         // A panic in the counting stays a panic, as it would have been here.
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         let figures = Arc::new(figures);
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Made { period, settings, version, begun, figures: figures.clone() }));
+        let made = Made { period, settings, version, begun, took: begun.elapsed(), figures: figures.clone() };
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(made));
         drop(making);
         Ok((figures, None))
     }
