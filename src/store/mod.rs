@@ -341,6 +341,8 @@ impl Store {
         store.migrate().await?;
         if backend == Backend::Sqlite && sqlite_path(&url).is_some() {
             store.readers = readers::open_sqlite(&url, max_connections).await?;
+        } else if backend == Backend::Postgres {
+            store.readers = readers::open_postgres(&url, max_connections)?;
         }
         Ok(store)
     }

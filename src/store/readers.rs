@@ -18,7 +18,10 @@ impl Store {
     /// Where a read that needs no transaction runs: on SQLite a pool of read-only connections
     /// beside the one writer (WAL lets them read while it writes; each read sees what was
     /// committed before it started), so pages do not queue behind the intake and each other.
-    /// On PostgreSQL, and for an in-memory SQLite database, the one pool.
+    /// On PostgreSQL a pool of its own as well, so that the intake, the outbox and the leases
+    /// never queue for a connection behind fifty open pages (with one pool, the intake took in
+    /// 10 complaints a second under `bench web` at 20,000 cases, and none in 40 s at 1,000,000).
+    /// For an in-memory SQLite database, the one pool.
     pub(super) fn reads(&self) -> &AnyPool {
         &self.readers
     }
@@ -43,7 +46,13 @@ pub(super) async fn open_sqlite(url: &str, max_connections: u32) -> Result<AnyPo
     Ok(options.connect(&format!("{base}?mode=ro")).await?)
 }
 
-/// The options of the pool that writes (and, on PostgreSQL, reads too).
+/// The reads' own `max_connections` connections to the PostgreSQL database at `url`, opened
+/// when a read first needs one (the command line seldom does).
+pub(super) fn open_postgres(url: &str, max_connections: u32) -> Result<AnyPool> {
+    Ok(writer_options(Backend::Postgres, max_connections).connect_lazy(url)?)
+}
+
+/// The options of the pool that writes (and the reads' pool on PostgreSQL).
 pub(super) fn writer_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
     // SQLite has one writer at a time; connections of one process that compete for it wait
     // in SQLite's busy handler, which sleeps in steps of milliseconds. One connection per
