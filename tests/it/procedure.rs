@@ -105,20 +105,7 @@ async fn a_case_keeps_its_procedure_when_the_configuration_changes(db: Db) {
 async fn cases_from_before_migrate_with_the_seeds_regulation(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let test_db = TestDb::create(db, dir.path()).await;
-    let backend = if test_db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
-    let url = if backend == "sqlite" { format!("{}?mode=rwc", test_db.url) } else { test_db.url.clone() };
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
-    let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(&pool).await.unwrap();
-    for path in files.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < "0013") {
-        let sql = std::fs::read_to_string(path).unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
-        let version: i64 = path.file_name().unwrap().to_str().unwrap()[..4].parse().unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'before', 0)").bind(version).execute(&pool).await.unwrap();
-    }
+    let pool = test_db.before_migration("0013").await;
     sqlx::raw_sql(
         "INSERT INTO cases (reference, status, source, subject, description, received_on, received_at, acknowledge_by, progress_by, respond_by, created_at)
          VALUES ('KL-2026-0007', 'open', 'email', 'Klacht', 'Tekst', '2026-11-20', 0, '2026-11-27', '2026-12-04', '2026-12-18', 0)",

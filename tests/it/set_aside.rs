@@ -221,25 +221,13 @@ async fn held_mail_is_counted_per_organisation(db: Db) {
     conn.close().await;
 }
 
-/// A database of the version before counts were per organisation (migrations to 0021) with a
+/// A database of the version before counts were per organisation (migrations to 0022) with a
 /// supervisor's count in it: migrating keeps the count, and each organisation's next count
 /// starts after it.
 async fn a_count_made_before_counts_were_per_organisation_survives_the_migration(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let test_db = TestDb::create(db, dir.path()).await;
-    let backend = if test_db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
-    let url = if backend == "sqlite" { format!("{}?mode=rwc", test_db.url) } else { test_db.url.clone() };
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
-    let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(&pool).await.unwrap();
-    for path in files.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < "0022") {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(path).unwrap())).execute(&pool).await.unwrap();
-        let version: i64 = path.file_name().unwrap().to_str().unwrap()[..4].parse().unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'before', 0)").bind(version).execute(&pool).await.unwrap();
-    }
+    let pool = test_db.before_migration("0024").await;
     let at = Amsterdam.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap().timestamp();
     for sql in [
         format!(

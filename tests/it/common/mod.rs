@@ -202,6 +202,28 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A connection to this database with the schema of an older klachtd: the migrations
+    /// numbered below `below` (e.g. "0013"), each recorded as applied, for tests of what an
+    /// upgrade does to the data of before.
+    pub async fn before_migration(&self, below: &str) -> sqlx::AnyPool {
+        let backend = if self.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+        let url = if backend == "sqlite" { format!("{}?mode=rwc", self.url) } else { self.url.clone() };
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+        let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(&pool).await.unwrap();
+        for path in files.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < below) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(path).unwrap())).execute(&pool).await.unwrap();
+            let version: i64 = path.file_name().unwrap().to_str().unwrap()[..4].parse().unwrap();
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'before', 0)").bind(version).execute(&pool).await.unwrap();
+        }
+        pool
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = self.pg_name.take() {
