@@ -214,7 +214,10 @@ impl TestDb {
         let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
         let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
-        sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(&pool).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
         for path in files.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < below) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(path).unwrap())).execute(&pool).await.unwrap();
             let version: i64 = path.file_name().unwrap().to_str().unwrap()[..4].parse().unwrap();
