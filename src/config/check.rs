@@ -48,7 +48,7 @@ impl Config {
                     "e.g. postgres://klachtd@db.example.nl/klachtd",
                 );
             } else if let Err(e) = secret.resolve("database") {
-                p.add("database.password_file", e.to_string(), "make the file readable by the service and the command line's user, or set the variable");
+                p.add("database.password_file", e.reason(), "make the file readable by the service and the command line's user, or set the variable");
             }
         }
         if self.database.max_connections == 0 {
@@ -95,7 +95,7 @@ impl Config {
                         "set exactly one of password, password_file, password_env",
                     );
                 } else if let (true, Err(e)) = (secrets, secret.resolve(section)) {
-                    p.add(&format!("{section}.password"), e.to_string(), "make the file readable or set the variable");
+                    p.add(&format!("{section}.password"), e.reason(), "make the file readable or set the variable");
                 }
             }
             if let Some(ca) = ca {

@@ -140,6 +140,28 @@ pub enum SecretError {
     Env { key: String, var: String },
 }
 
+impl SecretError {
+    /// What it says after its key, for a check-config problem that names the key itself.
+    pub fn reason(&self) -> String {
+        after_key(self.to_string())
+    }
+}
+
+impl ClientSecretError {
+    /// What it says after its key, for a check-config problem that names the key itself.
+    pub fn reason(&self) -> String {
+        after_key(self.to_string())
+    }
+}
+
+/// "key: reason" -> "reason": a problem's line names its key once.
+fn after_key(message: String) -> String {
+    match message.split_once(": ") {
+        Some((_, reason)) => reason.to_string(),
+        None => message,
+    }
+}
+
 impl Config {
     /// Reads and validates the file, secrets included: for the daemon and `check-config`.
     /// Every problem is reported, not just the first.
@@ -391,6 +413,14 @@ tls = "none"
         // Only the secrets, which live outside the example, are missing.
         assert_eq!(keys, vec!["imap.password".to_string(), "smtp.password".to_string()]);
         assert!(c.check(false).is_empty(), "{:?}", c.check(false));
+    }
+
+    #[test]
+    fn a_secrets_problem_names_its_key_once() {
+        let text = MINIMAL.replace("password = \"x\"", "password_file = \"/nonexistent/imap-password\"");
+        let problems = Config::parse(&text).unwrap().problems();
+        let p = problems.iter().find(|p| p.key == "imap.password").expect("the unreadable password file is a problem");
+        assert!(p.message.starts_with("cannot read password file /nonexistent/imap-password: "), "{}", p.message);
     }
 
     #[test]

@@ -350,7 +350,7 @@ impl OAuth2 {
                     let key = if self.client_secret_env.is_some() { "client_secret_env" } else { "client_secret_file" };
                     p.add(
                         &format!("{section}.{key}"),
-                        e.to_string(),
+                        e.reason(),
                         "make the file readable by the service (under systemd: LoadCredential=) or set the variable",
                     );
                 }

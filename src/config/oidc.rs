@@ -177,7 +177,7 @@ pub fn problems(config: &Config, secrets: bool) -> Vec<Problem> {
     } else if secrets {
         if let Err(e) = o.client_secret() {
             let key = if o.client_secret_env.is_some() { "client_secret_env" } else { "client_secret_file" };
-            add(key, e.to_string(), "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
+            add(key, e.reason(), "make the file readable by the service (under systemd: LoadCredential=) or set the variable");
         }
     }
     let fits = match o.claim {
