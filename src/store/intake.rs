@@ -161,7 +161,7 @@ impl Store {
         attachments: &[AttachmentRecord],
         compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
     ) -> Result<Registration> {
-        self.register_case_on(&mut *self.connection().await?, case, message, attachments, compose).await
+        self.register_case_in(&mut *self.connection().await?, &self.book(), case, message, attachments, compose).await
     }
 
     /// [`register_case`](Self::register_case) in `book`: a case of its organisation (a paper
@@ -177,22 +177,10 @@ impl Store {
         self.register_case_in(&mut *self.connection().await?, book, case, message, attachments, compose).await
     }
 
-    /// [`register_case`](Self::register_case) on `conn`. In a transaction already (the intake's
-    /// savepoint for the mail) it opens none of its own: after `Duplicate` the caller rolls
-    /// that back (what was written before the duplicate showed is in it).
-    pub async fn register_case_on(
-        &self,
-        conn: &mut Conn,
-        case: &NewCase,
-        message: &MessageRecord,
-        attachments: &[AttachmentRecord],
-        compose: impl FnOnce(&CaseRef) -> Option<OutgoingMail>,
-    ) -> Result<Registration> {
-        self.register_case_in(conn, &self.book(), case, message, attachments, compose).await
-    }
-
-    /// [`register_case_on`](Self::register_case_on) in `book`: a case of its organisation, with
-    /// its reference.
+    /// [`register_case`](Self::register_case) on `conn`, in `book`: a case of its organisation,
+    /// with its reference. In a transaction already (the intake's savepoint for the mail) it
+    /// opens none of its own: after `Duplicate` the caller rolls that back (what was written
+    /// before the duplicate showed is in it).
     pub async fn register_case_in(
         &self,
         conn: &mut Conn,

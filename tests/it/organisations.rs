@@ -27,6 +27,11 @@ async fn case_of(d: &Deployment, what: &str, pick: impl Fn(&CaseRow) -> bool) ->
     eventually(what, WAIT, || async { d.cases().await.into_iter().find(|c| pick(c)) }).await
 }
 
+/// The text `sql` reads of case `id`, once there is one.
+async fn case_text(pool: &sqlx::AnyPool, sql: &'static str, id: i64) -> Option<String> {
+    sqlx::query_scalar::<_, String>(sql).bind(id).fetch_optional(pool).await.ok().flatten()
+}
+
 async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) {
     let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     // A handler of each organisation: a new case goes round its own organisation's handlers.
@@ -124,13 +129,8 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
     assert_eq!(new_case.reference, format!("SH-{year}-0003"));
     let on_wp: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE case_id = $1").bind(wp_first.id).fetch_one(&pool).await.unwrap();
     assert_eq!(on_wp, 1, "nothing threaded into the other organisation's case");
-    let note = eventually("the foreign reference noted", WAIT, || async {
-        sqlx::query_scalar::<_, String>("SELECT detail FROM case_events WHERE case_id = $1 AND action = 'mentions-case'")
-            .bind(new_case.id)
-            .fetch_optional(&pool)
-            .await
-            .ok()
-            .flatten()
+    let note = eventually("the foreign reference noted", WAIT, || {
+        case_text(&pool, "SELECT detail FROM case_events WHERE case_id = $1 AND action = 'mentions-case'", new_case.id)
     })
     .await;
     assert!(note.contains(&wp_first.reference) && note.contains("no case of this organisation"), "{note}");
@@ -140,15 +140,9 @@ async fn complaints_to_each_organisation_are_its_cases_and_do_not_cross(db: Db) 
         .await
         .unwrap();
     assert_eq!(wp_notes, 0, "the other organisation's case hears nothing of it");
-    let ack: String = eventually("its acknowledgement", WAIT, || async {
-        sqlx::query_scalar::<_, String>("SELECT body FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement'")
-            .bind(new_case.id)
-            .fetch_optional(&pool)
-            .await
-            .ok()
-            .flatten()
-    })
-    .await;
+    let ack =
+        eventually("its acknowledgement", WAIT, || case_text(&pool, "SELECT body FROM outbox WHERE case_id = $1 AND kind = 'acknowledgement'", new_case.id))
+            .await;
     assert!(!ack.contains(&wp_first.reference), "the acknowledgement says nothing of the other case:\n{ack}");
 
     // A handler's letter on a case is written as its organisation's.

@@ -91,7 +91,7 @@ async fn a_duplicate_in_a_batch_rolls_back_alone(db: Db) {
     let mut batch = a.transaction().await.unwrap();
     for (key, expected) in [("one", Some("KL-2026-0001")), ("one", None), ("two", Some("KL-2026-0002"))] {
         let mut mail = batch.savepoint().await.unwrap();
-        match a.register_case_on(&mut mail, &new_case(20), &message(key), &[], |r| Some(ack(r))).await.unwrap() {
+        match a.register_case_in(&mut mail, &a.book(), &new_case(20), &message(key), &[], |r| Some(ack(r))).await.unwrap() {
             Registration::Registered { reference, .. } => {
                 assert_eq!(Some(reference.to_string().as_str()), expected);
                 mail.commit().await.unwrap();
