@@ -38,6 +38,12 @@ struct Fake {
     reader: Conn,
     /// This many calls of `put_away` fail (a crash between commit and move).
     failing_puts: u32,
+    /// Hold the database's write lock from the first batch's fetch to the next: the first
+    /// batch cannot commit before the second is fetched.
+    lock_until_second_fetch: bool,
+    locked: bool,
+    /// The second call of `fetch_batch` fails (the connection is gone).
+    failing_second_fetch: bool,
     last: u32,
 }
 
@@ -45,7 +51,18 @@ impl Fake {
     async fn new(store: &Store, url: &str, mails: &[Vec<u8>]) -> Self {
         let reader = <Conn as sqlx::Connection>::connect(url).await.unwrap();
         let inbox = mails.iter().enumerate().map(|(i, raw)| (i as u32 + 1, raw.clone())).collect();
-        Fake { inbox, sizes: HashMap::new(), calls: Vec::new(), store: store.clone(), reader, failing_puts: 0, last: 0 }
+        Fake {
+            inbox,
+            sizes: HashMap::new(),
+            calls: Vec::new(),
+            store: store.clone(),
+            reader,
+            failing_puts: 0,
+            lock_until_second_fetch: false,
+            locked: false,
+            failing_second_fetch: false,
+            last: 0,
+        }
     }
 
     async fn committed(&mut self, uid: u32) -> bool {
@@ -77,6 +94,18 @@ impl MailSource for Fake {
 
     async fn fetch_batch(&mut self, mails: &[Listed<u32>]) -> Result<HashMap<u32, Vec<u8>>, FakeError> {
         self.calls.push(Call::Fetch(mails.iter().map(|m| m.key).collect()));
+        let lock = match (self.lock_until_second_fetch, self.locked) {
+            (true, false) => Some("BEGIN IMMEDIATE"),
+            (_, true) => Some("COMMIT"),
+            (false, false) => None,
+        };
+        if let Some(sql) = lock {
+            sqlx::raw_sql(sql).execute(&mut self.reader).await.map_err(|_| FakeError("lock"))?;
+            (self.locked, self.lock_until_second_fetch) = (!self.locked, false);
+        }
+        if self.failing_second_fetch && self.calls.iter().filter(|c| matches!(c, Call::Fetch(_))).count() == 2 {
+            return Err(FakeError("the connection is gone"));
+        }
         Ok(mails.iter().filter_map(|m| Some((m.key, self.inbox.get(&m.key)?.clone()))).collect())
     }
 
@@ -250,4 +279,45 @@ async fn a_mail_too_large_is_quarantined_unread_and_a_large_one_fetched_alone() 
     assert!(source.inbox.is_empty());
     let quarantined = w.store.quarantined().await.unwrap();
     assert!(quarantined[0].2.contains("exceeds"), "{}", quarantined[0].2);
+}
+
+#[tokio::test]
+async fn the_next_batch_is_fetched_while_a_batch_is_recorded() {
+    let w = world().await;
+    let mails: Vec<_> = (1..=BATCH_MAILS as u32 + 50).map(|n| complaint(n, "Te laat betaald")).collect();
+    let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    // The first batch cannot commit until the second is fetched: had the intake waited for its
+    // commit before that fetch, it would wait for the lock in vain, and fail.
+    source.lock_until_second_fetch = true;
+    let report = pass(&w, &mut source).await.unwrap();
+    assert_eq!(report.registered, mails.len() as u32, "{report:?}");
+    let first: Vec<u32> = (1..=BATCH_MAILS as u32).collect();
+    let second: Vec<u32> = (BATCH_MAILS as u32 + 1..=mails.len() as u32).collect();
+    assert_eq!(
+        source.calls,
+        [
+            Call::List,
+            Call::Fetch(first.clone()),
+            Call::Fetch(second.clone()),
+            Call::PutAway(first, Destination::Processed, true),
+            Call::PutAway(second, Destination::Processed, true)
+        ]
+    );
+    assert!(source.inbox.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_fetch_ahead_ends_the_pass_after_the_batch_before_is_put_away() {
+    let w = world().await;
+    let mails: Vec<_> = (1..=BATCH_MAILS as u32 + 50).map(|n| complaint(n, "Te laat betaald")).collect();
+    let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    source.failing_second_fetch = true;
+    let failed = pass(&w, &mut source).await.unwrap_err();
+    assert!(matches!(failed, PassError::Source(_)), "{failed}");
+    assert_eq!(source.inbox.len(), 50, "the first batch is committed and put away");
+    assert_eq!(w.store.mailbox_state("INBOX").await.unwrap(), Some((1, BATCH_MAILS as u32)));
+    let report = pass(&w, &mut source).await.unwrap();
+    assert_eq!((report.registered, report.duplicates), (50, 0), "{report:?}");
+    assert!(source.inbox.is_empty());
+    assert_eq!(w.store.list_cases().await.unwrap().len(), mails.len());
 }
