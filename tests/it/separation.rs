@@ -16,11 +16,6 @@ use klachtd::store::{Store, StoreError};
 
 on_both_databases!(every_read_keeps_organisations_apart, reminders_go_to_the_organisations_own_people_only);
 
-async fn pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(url).await.unwrap()
-}
-
 fn key(k: &str) -> OrganisationKey {
     OrganisationKey::parse(k).unwrap()
 }

@@ -451,6 +451,13 @@ pub fn header<'a>(msg: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&'
 
 pub type Shared<T> = Arc<T>;
 
+/// A pool of one connection to the test database, for what a test reads or changes in it
+/// directly.
+pub async fn pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap()
+}
+
 /// `(attempts, last_error)` of every outbox row, straight from the database.
 pub async fn outbox_attempts(db_url: &str) -> Vec<(i64, Option<String>)> {
     sqlx::any::install_default_drivers();
