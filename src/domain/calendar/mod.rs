@@ -212,7 +212,7 @@ pub fn amsterdam_date(instant: DateTime<Utc>) -> NaiveDate {
 
 /// A date written `YYYY-MM-DD`, read as `NaiveDate::parse_from_str(text, "%Y-%m-%d")` reads
 /// it; the usual ten characters without going through the format string each time (a list page
-/// reads some 250 dates, a year of the register 500,000; issue 24).
+/// reads some 250 dates, a year of the register some 400,000; issue 24).
 pub fn parse_day(text: &str) -> chrono::ParseResult<NaiveDate> {
     let b = text.as_bytes();
     let digits = [0, 1, 2, 3, 5, 6, 8, 9];
