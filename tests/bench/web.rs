@@ -248,8 +248,13 @@ async fn backlog(stack: &MailStack, complaints: &str) {
 async fn browse(base: &str, b: &Browser, seed: usize, deadline: Instant) -> Vec<(&'static str, u16, Duration)> {
     let mut out = Vec::new();
     let mut i = seed;
-    // KLACHTD_BENCH_PAGES=list,case: only these pages (to see what each costs).
+    // KLACHTD_BENCH_PAGES=list,case: only these pages (to see what each costs); `none`: no
+    // page at all, the intake alone.
     let only = std::env::var("KLACHTD_BENCH_PAGES").ok();
+    if only.as_deref() == Some("none") {
+        tokio::time::sleep(deadline.saturating_duration_since(Instant::now())).await;
+        return out;
+    }
     while Instant::now() < deadline {
         let (reference, name, email) = &b.targets[i % b.targets.len()];
         let q = match i % 3 {
