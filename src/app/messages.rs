@@ -49,7 +49,14 @@ pub fn word(catalogue: &Catalogue, code: &str) -> String {
 /// A date as the pages and the command line write it: `06-12-2026` in Dutch, `2026-12-06` in
 /// English.
 pub fn short_date(date: NaiveDate, language: &str) -> String {
-    date.format(if language == "en" { "%Y-%m-%d" } else { "%d-%m-%Y" }).to_string()
+    use chrono::Datelike;
+    let (y, m, d) = (date.year(), date.month(), date.day());
+    match language {
+        // As chrono's `%Y-%m-%d` / `%d-%m-%Y` write them, without reading the format each time.
+        _ if !(0..=9999).contains(&y) => date.format(if language == "en" { "%Y-%m-%d" } else { "%d-%m-%Y" }).to_string(),
+        "en" => format!("{y:04}-{m:02}-{d:02}"),
+        _ => format!("{d:02}-{m:02}-{y:04}"),
+    }
 }
 
 /// A number with `decimals` places in the language's form: `2,5` in Dutch, `2.5` in English.
@@ -66,7 +73,7 @@ pub fn number(value: f64, decimals: usize, language: &str) -> String {
 /// a date (`YYYY-MM-DD`) in the language's form.
 fn localise_args(message: &mut Message, catalogue: &Catalogue, language: &str) {
     for (_, value) in message.args.iter_mut() {
-        if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        if let Ok(date) = crate::domain::calendar::parse_day(value) {
             *value = short_date(date, language);
         } else if catalogue.get(&format!("word_{value}")).is_some() {
             *value = word(catalogue, value);
@@ -99,7 +106,7 @@ pub fn history_why(catalogue: &Catalogue, language: &str, action: &str, detail: 
     if english().read(&prefix, detail).is_some() {
         return translate(catalogue, language, &prefix, detail);
     }
-    if let Ok(date) = NaiveDate::parse_from_str(detail, "%Y-%m-%d") {
+    if let Ok(date) = crate::domain::calendar::parse_day(detail) {
         return short_date(date, language);
     }
     word(catalogue, detail)
@@ -242,5 +249,11 @@ mod tests {
         assert_eq!(number(2.5, 1, "en"), "2.5");
         let day = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
         assert_eq!((short_date(day, "nl"), short_date(day, "en")), ("06-12-2026".to_string(), "2026-12-06".to_string()));
+        // As chrono writes them, far years too.
+        for (y, m, d) in [(5, 1, 9), (999, 10, 31), (9999, 12, 31), (10000, 1, 1), (-1, 3, 4)] {
+            let day = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(short_date(day, "nl"), day.format("%d-%m-%Y").to_string());
+            assert_eq!(short_date(day, "en"), day.format("%Y-%m-%d").to_string());
+        }
     }
 }

@@ -2,11 +2,13 @@
 
 use chrono::NaiveDate;
 
+use crate::domain::calendar::parse_day;
+
 /// A day column (`YYYY-MM-DD`) of `row` read as a date; another text is an error of the row.
 pub(super) fn day_column(row: &sqlx::any::AnyRow, column: &str) -> std::result::Result<NaiveDate, sqlx::Error> {
     use sqlx::Row as _;
     let text: String = row.try_get(column)?;
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+    parse_day(&text).map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
 }
 
 /// A deadline column that may be absent (a procedure without a progress notice; see
@@ -15,7 +17,7 @@ pub(super) fn optional_day_column(row: &sqlx::any::AnyRow, column: &str) -> std:
     use sqlx::Row as _;
     let text: String = row.try_get(column)?;
     super::procedure::stored_deadline(&text)
-        .map(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d"))
+        .map(parse_day)
         .transpose()
         .map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
 }
@@ -23,5 +25,5 @@ pub(super) fn optional_day_column(row: &sqlx::any::AnyRow, column: &str) -> std:
 /// A day as a case's row stores it (`YYYY-MM-DD`); anything else is corrupt data of `case` (its
 /// reference or id).
 pub(super) fn stored_day(case: impl std::fmt::Display, text: &str) -> super::Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| super::StoreError::Corrupt(format!("case {case}: date {text:?}: {e}")))
+    parse_day(text).map_err(|e| super::StoreError::Corrupt(format!("case {case}: date {text:?}: {e}")))
 }

@@ -44,6 +44,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(21, "0021", "organisation_reads"),
     migration!(22, "0022", "search_once"),
     migration!(24, "0024", "organisation_mail"),
+    migration!(25, "0025", "list_order"),
     migration!(26, "0026", "search_later"),
 ];
 

@@ -13,6 +13,9 @@
 //!
 //!     cargo bench --bench web                          # 1,000,000 cases, SQLite, 60 s of load
 //!     cargo bench --bench web -- 100000 postgres 30    # N, backend, seconds of load
+//!
+//! With `KLACHTD_BENCH_REGISTERS=/some/folder` (SQLite only) the register is written once per
+//! size and day into that folder and copied from there by the next runs (see `Register::build`).
 
 #[allow(dead_code)]
 #[path = "scale.rs"]
@@ -30,8 +33,10 @@ use scale::Register;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SESSIONS: usize = 50;
-/// Complaints waiting in the mailbox when the daemon starts.
-const BACKLOG: usize = 2000;
+/// Complaints waiting in the mailbox when the daemon starts (KLACHTD_BENCH_BACKLOG: another number).
+fn backlog_size() -> usize {
+    std::env::var("KLACHTD_BENCH_BACKLOG").ok().and_then(|n| n.parse().ok()).unwrap_or(2000)
+}
 const PAGES: [&str; 4] = ["list", "case", "search", "register"];
 
 fn main() {
@@ -150,6 +155,7 @@ struct Figures {
 impl Figures {
     fn print(mut self) {
         let Figures { db, n, elapsed, refused, cpu, with_backends, rss_kb, peak_kb, registered, .. } = self;
+        let requests = self.times.values().map(Vec::len).sum::<usize>() + refused;
         println!();
         println!("klachtd's workspace, {db:?}, {n} cases, {SESSIONS} browsers at once for {:.0} s, this machine", elapsed.as_secs_f64());
         println!();
@@ -170,17 +176,19 @@ impl Figures {
         println!();
         println!("- register page refused to the handlers (not supervisors): {refused} times");
         println!(
-            "- daemon CPU{}: {:.0} % of one core on average ({:.1} s in {:.0} s)",
+            "- daemon CPU{}: {:.0} % of one core on average ({:.1} s in {:.0} s), {:.2} ms a request ({requests})",
             if with_backends { " with the PostgreSQL backends" } else { "" },
             cpu * 100.0 / elapsed.as_secs_f64(),
             cpu,
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            cpu * 1000.0 / requests.max(1) as f64
         );
         println!("- daemon memory: {} MiB resident at the end, {} MiB at most", rss_kb / 1024, peak_kb / 1024);
         println!(
-            "- intake during the load: {} complaints registered, {:.1} a second (backlog {BACKLOG})",
+            "- intake during the load: {} complaints registered, {:.1} a second (backlog {})",
             registered,
-            registered as f64 / elapsed.as_secs_f64()
+            registered as f64 / elapsed.as_secs_f64(),
+            backlog_size()
         );
     }
 }
@@ -225,7 +233,7 @@ async fn sessions(store: &Store, url: &str) -> Vec<Browser> {
 /// Complaints in the mailbox before the daemon starts, over one IMAP session.
 async fn backlog(stack: &MailStack, complaints: &str) {
     let mut session = stack.session(complaints).await;
-    for i in 0..BACKLOG {
+    for i in 0..backlog_size() {
         let raw = format!(
             "From: Belaster {i} <belaster-{i}@burger.test>\r\nTo: {complaints}\r\nSubject: Klacht {i}\r\nMessage-ID: <load-{i}-{}@burger.test>\r\n\
              Date: Mon, 30 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMijn afspraak ging niet door ({i}).\r\n",
@@ -240,6 +248,13 @@ async fn backlog(stack: &MailStack, complaints: &str) {
 async fn browse(base: &str, b: &Browser, seed: usize, deadline: Instant) -> Vec<(&'static str, u16, Duration)> {
     let mut out = Vec::new();
     let mut i = seed;
+    // KLACHTD_BENCH_PAGES=list,case: only these pages (to see what each costs); `none`: no
+    // page at all, the intake alone.
+    let only = std::env::var("KLACHTD_BENCH_PAGES").ok();
+    if only.as_deref() == Some("none") {
+        tokio::time::sleep(deadline.saturating_duration_since(Instant::now())).await;
+        return out;
+    }
     while Instant::now() < deadline {
         let (reference, name, email) = &b.targets[i % b.targets.len()];
         let q = match i % 3 {
@@ -248,8 +263,8 @@ async fn browse(base: &str, b: &Browser, seed: usize, deadline: Instant) -> Vec<
             _ => reference.clone(),
         };
         let search = format!("/cases?q={}{}", urlencode(&q), if b.supervisor { "&scope=all" } else { "" });
-        for (page, path) in [("list", "/cases".to_string()), ("case", format!("/cases/{reference}")), ("search", search), ("register", "/register".to_string())]
-        {
+        let pages = [("list", "/cases".to_string()), ("case", format!("/cases/{reference}")), ("search", search), ("register", "/register".to_string())];
+        for (page, path) in pages.into_iter().filter(|(page, _)| only.as_ref().is_none_or(|o| o.split(',').any(|p| p == *page))) {
             let t = Instant::now();
             let (status, body) = get(base, &path, &b.cookie).await.unwrap_or_else(|e| panic!("{path}: {e}"));
             let time = t.elapsed();

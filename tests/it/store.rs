@@ -18,6 +18,7 @@ on_both_databases!(
     one_instance_at_a_time_holds_the_mailbox,
     cases_are_listed_in_batches_without_gaps_or_repeats,
     the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time,
+    the_workspace_lists_open_cases_by_their_next_deadline_a_page_at_a_time,
     the_workspace_reads_while_a_write_is_open,
     a_case_is_found_by_the_words_of_its_complaint_stemmed_once,
     a_batchs_cases_are_found_before_their_search_is_filled_in,
@@ -341,6 +342,95 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
     assert_eq!(closed_pages(ann.clone(), true).await.concat(), anns_closed);
     let anns_open = store.cases_for(&ann, false, CaseList::Open).await.unwrap().cases;
     assert_eq!(anns_open.into_iter().map(|c| c.reference.to_string()).collect::<Vec<_>>(), references(&mut (1..=n).filter(|i| i % 6 == 0)));
+}
+
+/// The cases list in its default order, the next deadline not met (issue 24: read through
+/// the indexes of migration 0025, which hold that order): a handler's own and every open case,
+/// both ways, a page at a time, and with the due filters; as the order computed here.
+async fn the_workspace_lists_open_cases_by_their_next_deadline_a_page_at_a_time(db: Db) {
+    use klachtd::store::search::{CaseQuery, Due, Scope, Sort, State};
+    use klachtd::store::web::WebUser;
+    let (_dir, test_db, store, _) = two_instances(db).await;
+    store.upsert_handler("Ann Smit", "ann@dienst.test", false).await.unwrap();
+    store.upsert_handler("Sam Smits", "sam@dienst.test", true).await.unwrap();
+    let conn = pool(&test_db.url).await;
+    let ann_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = 'Ann Smit'").fetch_one(&conn).await.unwrap();
+    let day = |d: i64| (NaiveDate::from_ymd_opt(2026, 12, 1).unwrap() + chrono::Days::new(d as u64)).to_string();
+    // 40 cases: deadlines spread over December (several on one day), some met, some closed;
+    // every third Ann's. (id, open, handler is Ann, the deadlines not met)
+    let mut cases: Vec<(i64, bool, bool, Vec<String>)> = Vec::new();
+    let mut rows = Vec::new();
+    for i in 1..=40i64 {
+        let (ack, progress, respond) = ((i * 7) % 11, (i * 5) % 13 + 3, (i * 3) % 17 + 10);
+        let met = |k: i64| if (i + k) % 4 == 0 { "1" } else { "NULL" };
+        let (ack_met, progress_met, respond_met) = (met(1), met(2), if i % 9 == 0 { "1" } else { "NULL" });
+        let open = i % 5 != 0;
+        let handler = if i % 3 == 0 { ann_id.to_string() } else { "NULL".into() };
+        rows.push(format!(
+            "('KL-2026-{i:04}', '{}', 'email', 'x', 'x', '2026-11-20', 0, '{}', '{}', '{}', {ack_met}, {progress_met}, {respond_met}, 0, {handler})",
+            if open { "open" } else { "closed" },
+            day(ack),
+            day(progress),
+            day(respond)
+        ));
+        let unmet = [(ack_met, ack), (progress_met, progress), (respond_met, respond)].iter().filter(|(m, _)| *m == "NULL").map(|(_, d)| day(*d)).collect();
+        cases.push((i, open, i % 3 == 0, unmet));
+    }
+    let sql = format!(
+        "INSERT INTO cases (reference, status, source, subject, description, received_on, received_at, acknowledge_by, progress_by, respond_by,
+             acknowledged_at, progress_sent_at, responded_at, created_at, handler_id) VALUES {}",
+        rows.join(", ")
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&conn).await.unwrap();
+    let ann = WebUser { name: "Ann Smit".into(), email: "ann@dienst.test".into(), supervisor: false };
+    let sam = WebUser { name: "Sam Smits".into(), email: "sam@dienst.test".into(), supervisor: true };
+    let (today, week_end) = (NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 13).unwrap());
+    // Every page of a list, 4 a page, following `more`.
+    let pages = |user: &WebUser, scope: Scope, due: Option<Due>, descending: bool| {
+        let (store, user) = (store.clone(), user.clone());
+        async move {
+            let mut all = Vec::new();
+            for page in 0.. {
+                let query = CaseQuery { scope, state: State::Open, due, category: None, text: None, sort: Sort::Deadline, descending, page, per_page: 4 };
+                let found = store.case_list(&user, &query, today, week_end).await.unwrap();
+                assert!(found.cases.len() == 4 || !found.more, "a full page before the next");
+                all.extend(found.cases.into_iter().map(|c| c.summary.reference.to_string()));
+                if !found.more {
+                    return all;
+                }
+            }
+            unreachable!()
+        }
+    };
+    let expected = |mine: bool, due: Option<Due>, descending: bool| {
+        let (from, to) = (today.to_string(), week_end.to_string());
+        let mut list: Vec<(String, i64)> = cases
+            .iter()
+            .filter(|(_, open, anns, unmet)| {
+                let due_ok = match due {
+                    None => true,
+                    Some(Due::Overdue) => unmet.iter().any(|d| *d < from),
+                    Some(Due::Week) => unmet.iter().any(|d| *d >= from && *d <= to),
+                };
+                *open && (*anns || !mine) && due_ok
+            })
+            .map(|(i, _, _, unmet)| (unmet.iter().min().cloned().unwrap_or_else(|| "9999-12-31".into()), *i))
+            .collect();
+        list.sort();
+        if descending {
+            list.reverse();
+        }
+        list.into_iter().map(|(_, i)| format!("KL-2026-{i:04}")).collect::<Vec<_>>()
+    };
+    for descending in [false, true] {
+        assert_eq!(pages(&ann, Scope::Mine, None, descending).await, expected(true, None, descending), "Ann's, descending {descending}");
+        assert_eq!(pages(&sam, Scope::All, None, descending).await, expected(false, None, descending), "all, descending {descending}");
+        assert_eq!(pages(&ann, Scope::All, None, descending).await, expected(true, None, descending), "all Ann may read");
+    }
+    assert_eq!(pages(&sam, Scope::All, Some(Due::Overdue), false).await, expected(false, Some(Due::Overdue), false));
+    assert_eq!(pages(&ann, Scope::Mine, Some(Due::Overdue), false).await, expected(true, Some(Due::Overdue), false));
+    assert_eq!(pages(&sam, Scope::All, Some(Due::Week), true).await, expected(false, Some(Due::Week), true));
+    assert_eq!(expected(false, None, false).len(), 32, "the open ones");
 }
 
 /// A page reads while the intake holds the write lock (on SQLite, beside the one writer): it sees

@@ -3,9 +3,11 @@
 //! templates directory (`web/...`) overrides its built-in one, as with the letters. HTML is
 //! escaped automatically.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, Value};
 
 use crate::app::actions::Refusal;
@@ -65,7 +67,8 @@ impl Pages {
         let table: toml::Table = toml::from_str(&text).map_err(|e| TemplateError::Render { name: format!("web/{name}"), message: e.to_string() })?;
         let messages = Arc::new(messages::load(dir, lang)?);
         add_filters(&mut env, lang, &messages);
-        Ok(Self { env, strings: Value::from_serialize(&table), table, language: lang.to_string(), messages })
+        let words = Words(table.iter().map(|(key, value)| (key.clone(), Value::from_serialize(value))).collect());
+        Ok(Self { env, strings: Value::from_object(words), table, language: lang.to_string(), messages })
     }
 
     /// The message catalogue of the pages' language.
@@ -100,6 +103,28 @@ impl Pages {
     }
 }
 
+/// The words of the pages' language as the templates see them (`t.key`, `t["key_" ~ x]`): a
+/// hash map, as a page looks up hundreds of them (a list page some 15 a case) and minijinja's
+/// own map compares the key along a tree of every word (issue 24).
+#[derive(Debug)]
+struct Words(HashMap<String, Value>);
+
+impl Object for Words {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<Value> = self.0.keys().map(|k| Value::from(k.as_str())).collect();
+        keys.sort();
+        Enumerator::Values(keys)
+    }
+}
+
 /// The filters that write the pages' words, numbers and dates in `language`:
 /// - `datetime`: Unix seconds in Amsterdam time (`06-12-2026 14:05` / `2026-12-06 14:05`);
 /// - `date`: a stored date (`YYYY-MM-DD`) in the language's form;
@@ -111,7 +136,7 @@ fn add_filters(env: &mut Environment<'static>, language: &str, catalogue: &Arc<C
     let lang = language.to_string();
     env.add_filter("datetime", move |at: i64| datetime(at, &lang));
     let lang = language.to_string();
-    env.add_filter("date", move |day: String| match chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
+    env.add_filter("date", move |day: String| match crate::domain::calendar::parse_day(&day) {
         Ok(d) => messages::short_date(d, &lang),
         Err(_) => day,
     });
