@@ -38,7 +38,11 @@ impl SearchIndex {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(EVERY) => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
             }
         }
     }
