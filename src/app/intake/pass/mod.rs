@@ -184,8 +184,8 @@ impl MailboxIntake {
     ///
     /// When every mail of the batch is in hand, the source is free while it is recorded and
     /// committed: it puts the batch before away, then fetches the bodies of `following` into
-    /// `ahead`, so that the next batch does not wait for the source (a batch's transaction and
-    /// the source's round trips take turns otherwise; on PostgreSQL each is about half the time).
+    /// `ahead`, so that the next batch does not wait for the source (the source's round trips
+    /// and a batch's transaction took turns otherwise).
     async fn pass_batch<S: MailSource>(
         &self,
         source: &mut S,
