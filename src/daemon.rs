@@ -163,8 +163,6 @@ pub struct Daemon {
     web: Option<(tokio::net::TcpListener, Arc<crate::driving::web::Web>)>,
     /// This instance among the others on the database.
     leases: Arc<Leases>,
-    /// Fills in the search vectors of the cases the intake registers.
-    search_index: crate::app::search_index::SearchIndex,
 }
 
 /// A heartbeat older than this means a loop is stuck: the watchdog is not pinged, and systemd
@@ -214,7 +212,6 @@ impl Daemon {
         let health = Arc::new(Health::default());
         let actions = Arc::new(crate::app::actions::Actions::new(config, store.clone(), settings.clone())?);
         let intake = Arc::new(Intake::new(config, store.clone(), settings.clone(), actions.clone(), first_start, wake.clone()));
-        let search_index = crate::app::search_index::SearchIndex::new(store.clone(), intake.search_wake());
         let reminders = Arc::new(ReminderService::new(store.clone(), settings.clone()));
         let leases = Arc::new(Leases::new(store.clone(), &hostname(), Duration::from_secs(config.service.lease_secs)));
         leases.beat().await.context("cannot register this instance in the database")?;
@@ -263,7 +260,7 @@ impl Daemon {
             }
             None => None,
         };
-        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailboxes, outbox, health, web, leases, search_index })
+        Ok(Self { config: config.clone(), store, settings, reminders, wake, mailboxes, outbox, health, web, leases })
     }
 
     /// Judges what reminders are due, and whether they may go out, by `clock` instead of the
@@ -331,7 +328,6 @@ impl Daemon {
                 }
             }
         });
-        let search_index = tokio::spawn(self.search_index.run(shutdown.clone()));
         let monitor = tokio::spawn(monitor(notifier.clone(), self.health.clone(), self.store.clone(), shutdown.clone()));
         notifier.ready(&status_line(&self.health, &self.store).await);
         tracing::info!("klachtd ready");
@@ -348,7 +344,6 @@ impl Daemon {
         outbox.await.context("outbox worker panicked")?;
         reminders.await.context("reminder worker panicked")?;
         retention.await.context("retention worker panicked")?;
-        search_index.await.context("search index worker panicked")?;
         // What this instance held is given back: it leaves the database.
         balance.await.context("lease worker panicked")?;
         beats.abort();

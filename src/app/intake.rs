@@ -161,9 +161,6 @@ pub struct Intake {
     acknowledge_since: DateTime<Utc>,
     message_id_domain: String,
     outbox_wake: Arc<Notify>,
-    /// Rung when a batch has registered cases, whose search vectors are filled in after it
-    /// (see [`crate::app::search_index`]).
-    search_wake: Arc<Notify>,
     actions: Arc<Actions>,
     spam: SpamPolicy,
     /// Every organisation's book and Message-ID domain, for `in_organisation`.
@@ -218,7 +215,6 @@ impl Intake {
             acknowledge_since,
             message_id_domain,
             outbox_wake,
-            search_wake: Arc::new(Notify::new()),
             actions,
             spam: config.intake.spam.policy(),
             organisations: Arc::new(organisations),
@@ -325,7 +321,6 @@ impl Intake {
                 if acknowledgement == Some(OutboxStatus::Pending) {
                     self.outbox_wake.notify_one();
                 }
-                self.search_wake.notify_one();
             }
             Some(Later::MailOnClosedCase { reference }) => {
                 // The case is not reopened; its handler hears of the mail instead.

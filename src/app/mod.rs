@@ -13,7 +13,6 @@ pub mod outbox;
 pub mod reminders;
 pub mod retention;
 pub mod schedule;
-pub mod search_index;
 pub mod settings;
 pub mod templates;
 

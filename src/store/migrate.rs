@@ -45,7 +45,6 @@ const MIGRATIONS: &[Migration] = &[
     migration!(22, "0022", "search_once"),
     migration!(24, "0024", "organisation_mail"),
     migration!(25, "0025", "list_order"),
-    migration!(26, "0026", "search_later"),
 ];
 
 impl Store {

@@ -552,7 +552,6 @@ pub mod private_files;
 mod register;
 mod reminders;
 pub mod search;
-mod search_later;
 pub mod set_aside;
 mod views;
 mod vocabulary;

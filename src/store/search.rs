@@ -215,13 +215,7 @@ impl Store {
             Backend::Postgres => {
                 let tsquery = "to_tsquery((SELECT value FROM settings WHERE key = 'search_config')::regconfig, $1)";
                 (
-                    // A case whose vector is still to be filled in (migration 0026) through the
-                    // same expression: found from its commit on.
-                    format!(
-                        "SELECT id FROM (SELECT id FROM cases WHERE search @@ {tsquery}
-                                         UNION ALL SELECT id FROM cases WHERE search IS NULL AND case_search_vector(cases) @@ {tsquery}) found
-                         ORDER BY id DESC LIMIT {SEARCH_CAP}"
-                    ),
+                    format!("SELECT id FROM cases WHERE search @@ {tsquery} ORDER BY id DESC LIMIT {SEARCH_CAP}"),
                     format!("SELECT case_id FROM messages WHERE search @@ {tsquery} AND case_id IS NOT NULL ORDER BY id DESC LIMIT {SEARCH_CAP}"),
                 )
             }

@@ -21,7 +21,6 @@ on_both_databases!(
     the_workspace_lists_open_cases_by_their_next_deadline_a_page_at_a_time,
     the_workspace_reads_while_a_write_is_open,
     a_case_is_found_by_the_words_of_its_complaint_stemmed_once,
-    a_batchs_cases_are_found_before_their_search_is_filled_in,
 );
 
 async fn two_instances(db: Db) -> (tempfile::TempDir, TestDb, Store, Store) {
@@ -466,6 +465,7 @@ async fn the_workspace_reads_while_a_write_is_open(db: Db) {
 /// column: the first mail's column holds its sender and subject, not its body again.
 async fn a_case_is_found_by_the_words_of_its_complaint_stemmed_once(db: Db) {
     use klachtd::store::corrections::Correction;
+    use klachtd::store::search::{CaseQuery, Scope, Sort, State};
     use klachtd::store::web::WebUser;
     let dir = tempfile::tempdir().unwrap();
     let test_db = TestDb::create(db, dir.path()).await;
@@ -489,8 +489,23 @@ async fn a_case_is_found_by_the_words_of_its_complaint_stemmed_once(db: Db) {
     let follow_up = hand_made_message(&unique("search"), Some("mia@burger.test"), "follow-up", "Ik kreeg ook een parkeerboete.", 1);
     assert!(store.record_message(Some(mia_id), &follow_up, &[]).await.unwrap());
     let found = |text: &str| {
-        let (store, text, sam) = (store.clone(), text.to_string(), sam.clone());
-        async move { search_as(&store, &sam, &text, day).await }
+        let (store, text) = (store.clone(), text.to_string());
+        let sam = sam.clone();
+        async move {
+            let query = CaseQuery {
+                scope: Scope::All,
+                state: State::Any,
+                due: None,
+                category: None,
+                text: Some(text),
+                sort: Sort::Reference,
+                descending: false,
+                page: 0,
+                per_page: 50,
+            };
+            let page = store.case_list(&sam, &query, day, day).await.unwrap();
+            page.cases.into_iter().map(|c| c.summary.reference.to_string()).collect::<Vec<_>>()
+        }
     };
     for text in ["afspraak", "loket afspraak", "afspr", "Jansen loket", "mia@burger.test afspraak", "Klacht afspraak", "parkeerboete"] {
         assert_eq!(found(text).await, [mia.as_str()], "{text:?}");
@@ -527,68 +542,4 @@ async fn a_case_is_found_by_the_words_of_its_complaint_stemmed_once(db: Db) {
         assert!(found(text).await.is_empty(), "{text:?} went with the texts");
     }
     assert_eq!(found(&mia).await, [mia.as_str()], "by its reference");
-}
-
-/// The references of the cases `user` finds by `text`, in the workspace's search.
-async fn search_as(store: &Store, user: &klachtd::store::web::WebUser, text: &str, day: NaiveDate) -> Vec<String> {
-    use klachtd::store::search::{CaseQuery, Scope, Sort, State};
-    let query = CaseQuery {
-        scope: Scope::All,
-        state: State::Any,
-        due: None,
-        category: None,
-        text: Some(text.to_string()),
-        sort: Sort::Reference,
-        descending: false,
-        page: 0,
-        per_page: 50,
-    };
-    let page = store.case_list(user, &query, day, day).await.unwrap();
-    page.cases.into_iter().map(|c| c.summary.reference.to_string()).collect()
-}
-
-/// The intake's batch leaves its cases' search vectors to be filled in after its commit
-/// (PostgreSQL, issue 23): the search finds them all the same, before and after.
-async fn a_batchs_cases_are_found_before_their_search_is_filled_in(db: Db) {
-    let dir = tempfile::tempdir().unwrap();
-    let test_db = TestDb::create(db, dir.path()).await;
-    let store = Store::open(&test_db.url, 2).await.unwrap();
-    store.upsert_handler("Sam Smits", "sam@dienst.test", true).await.unwrap();
-    let sam = klachtd::store::web::WebUser { name: "Sam Smits".into(), email: "sam@dienst.test".into(), supervisor: true };
-    let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-    let texts = ["Mijn afspraak bij het loket ging niet door.", "Mijn uitkering kwam te laat."];
-    let cases: Vec<NewCase> = texts.iter().map(|t| hand_made_case(Some("Mia Jansen"), "mia@burger.test", t, day, [day; 3])).collect();
-    let messages: Vec<MessageRecord> = texts.iter().map(|t| hand_made_message(&unique("later"), Some("mia@burger.test"), "complaint", t, 0)).collect();
-    let mut tx = store.transaction().await.unwrap();
-    let references = store.case_references_on(&mut tx, &[day, day]).await.unwrap();
-    let rows: Vec<CaseToWrite> = (0..2)
-        .map(|i| CaseToWrite { reference: references[i].clone(), case: &cases[i], message: &messages[i], attachments: &[], acknowledgement: None })
-        .collect();
-    store.search_later_on(&mut tx).await.unwrap();
-    store.register_cases_on(&mut tx, &rows).await.unwrap().expect("all new");
-    tx.commit().await.unwrap();
-
-    let waiting = || async {
-        if db == Db::Sqlite {
-            return 0;
-        }
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE search IS NULL").fetch_one(&pool(&test_db.url).await).await.unwrap();
-        n
-    };
-    let expected_waiting = if db == Db::Postgres { 2 } else { 0 };
-    assert_eq!(waiting().await, expected_waiting, "left to be filled in");
-    let (first, second) = (references[0].to_string(), references[1].to_string());
-    let all_found = || async {
-        assert_eq!(search_as(&store, &sam, "afspraak loket", day).await, [first.as_str()]);
-        assert_eq!(search_as(&store, &sam, "uitkering", day).await, [second.as_str()]);
-        assert_eq!(search_as(&store, &sam, "Jansen", day).await, [first.as_str(), second.as_str()]);
-        assert!(search_as(&store, &sam, "afspraak uitkering", day).await.is_empty());
-    };
-    all_found().await;
-    assert_eq!(store.fill_search(1).await.unwrap(), expected_waiting.min(1) as u64, "at most as many as asked");
-    all_found().await;
-    assert_eq!(store.fill_search(10).await.unwrap(), (expected_waiting - 1).max(0) as u64);
-    assert_eq!(waiting().await, 0);
-    all_found().await;
-    assert_eq!(store.fill_search(10).await.unwrap(), 0, "none left");
 }

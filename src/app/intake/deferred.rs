@@ -147,8 +147,6 @@ impl Intake {
             statuses.push(status);
             rows.push(CaseToWrite { reference: reference.clone(), case: &c.case, message: &c.record, attachments: &c.attachments, acknowledgement });
         }
-        // Their search vectors are filled in after the commit (PostgreSQL; `app::search_index`).
-        self.store.search_later_on(db).await?;
         let Some(written) = self.store.register_cases_in(db, &self.book, &rows).await? else {
             return Err(IntakeError::WrittenMeanwhile);
         };

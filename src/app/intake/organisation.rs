@@ -22,12 +22,6 @@ impl Intake {
         Some(Self { book, foreign_prefixes, message_id_domain: domain, ..self.clone() })
     }
 
-    /// Rung when a batch has registered cases (see [`crate::app::search_index`]); one for every
-    /// organisation's intake.
-    pub fn search_wake(&self) -> Arc<tokio::sync::Notify> {
-        self.search_wake.clone()
-    }
-
     /// Whose mail this intake takes in.
     pub fn organisation(&self) -> &OrganisationKey {
         &self.book.organisation
