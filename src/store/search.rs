@@ -392,6 +392,20 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// Migration 0025's indexes serve the list only for `next_deadline` as written there: the
+    /// database matches an index's expression by its form.
+    #[test]
+    fn the_list_order_indexes_hold_the_next_deadline_as_the_lists_write_it() {
+        let flat = |sql: &str| sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (backend, migration) in [
+            (Backend::Sqlite, include_str!("../../migrations/sqlite/0025_list_order.sql")),
+            (Backend::Postgres, include_str!("../../migrations/postgres/0025_list_order.sql")),
+        ] {
+            let expression = flat(&next_deadline(backend).replace("c.", ""));
+            assert_eq!(flat(migration).matches(&format!("({expression})")).count(), 2, "{backend:?}: {expression}");
+        }
+    }
+
     #[test]
     fn search_words_become_quoted_phrases_the_last_a_prefix() {
         assert_eq!(fts5_query("Jansen").as_deref(), Some("\"Jansen\" *"));
