@@ -286,15 +286,22 @@ async fn cases_are_listed_in_batches_without_gaps_or_repeats(db: Db) {
     assert!(list(CaseFilter { handler: Some("Niemand".into()), ..Default::default() }).await.is_empty());
 }
 
-/// The workspace's lists: every open case a handler may read, and the closed ones newest first,
-/// a page at a time, each page starting where the one before ended.
-async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db) {
-    use klachtd::store::web::{CaseList, WebUser};
-    let (_dir, test_db, store, _) = two_instances(db).await;
+/// A store with two handlers, Ann and Sam (a supervisor), a connection of the test's own, and
+/// Ann's id: the workspace's lists' tests.
+async fn ann_and_sam(db: Db) -> (tempfile::TempDir, TestDb, Store, sqlx::AnyPool, i64) {
+    let (dir, test_db, store, _) = two_instances(db).await;
     store.upsert_handler("Ann Smit", "ann@dienst.test", false).await.unwrap();
     store.upsert_handler("Sam Smits", "sam@dienst.test", true).await.unwrap();
     let conn = pool(&test_db.url).await;
     let ann_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = 'Ann Smit'").fetch_one(&conn).await.unwrap();
+    (dir, test_db, store, conn, ann_id)
+}
+
+/// The workspace's lists: every open case a handler may read, and the closed ones newest first,
+/// a page at a time, each page starting where the one before ended.
+async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db) {
+    use klachtd::store::web::{CaseList, WebUser};
+    let (_dir, _test_db, store, conn, ann_id) = ann_and_sam(db).await;
     // 25 cases: every second open, every third Ann's.
     let n = 25;
     let rows: Vec<String> = (1..=n)
@@ -349,11 +356,7 @@ async fn the_workspace_lists_open_cases_and_closed_ones_a_page_at_a_time(db: Db)
 async fn the_workspace_lists_open_cases_by_their_next_deadline_a_page_at_a_time(db: Db) {
     use klachtd::store::search::{CaseQuery, Due, Scope, Sort, State};
     use klachtd::store::web::WebUser;
-    let (_dir, test_db, store, _) = two_instances(db).await;
-    store.upsert_handler("Ann Smit", "ann@dienst.test", false).await.unwrap();
-    store.upsert_handler("Sam Smits", "sam@dienst.test", true).await.unwrap();
-    let conn = pool(&test_db.url).await;
-    let ann_id: i64 = sqlx::query_scalar("SELECT id FROM handlers WHERE name = 'Ann Smit'").fetch_one(&conn).await.unwrap();
+    let (_dir, _test_db, store, conn, ann_id) = ann_and_sam(db).await;
     let day = |d: i64| (NaiveDate::from_ymd_opt(2026, 12, 1).unwrap() + chrono::Days::new(d as u64)).to_string();
     // 40 cases: deadlines spread over December (several on one day), some met, some closed;
     // every third Ann's. (id, open, handler is Ann, the deadlines not met)
