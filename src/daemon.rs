@@ -251,7 +251,9 @@ impl Daemon {
             // The instance's name: a peer settles its claims by it when it dies.
             worker_id: leases.id().to_string(),
         };
-        let outbox = OutboxWorker::new(store.clone(), transport, actions.clone(), settings.clone(), health.clone(), journal, options).with_wake(wake.clone());
+        let outbox = OutboxWorker::new(store.clone(), transport, actions.clone(), settings.clone(), health.clone(), journal, options)
+            .with_wake(wake.clone())
+            .with_backlog(intake.backlog());
         let web = match &config.web {
             Some(w) => {
                 // Bound at start-up, so a port in use is a start-up error, not a silent absence.

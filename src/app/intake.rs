@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::app::actions::{Actions, ReplyDone, Transient};
+use crate::app::backlog::Backlog;
 use crate::app::new_message_id;
 use crate::app::settings::{Settings, SharedSettings};
 use crate::app::templates::{AcknowledgementContext, CaseContext};
@@ -161,6 +162,8 @@ pub struct Intake {
     acknowledge_since: DateTime<Utc>,
     message_id_domain: String,
     outbox_wake: Arc<Notify>,
+    /// Passes over a backlog, during which acknowledgements wait (see [`Backlog`]).
+    backlog: Arc<Backlog>,
     actions: Arc<Actions>,
     spam: SpamPolicy,
     /// Every organisation's book and Message-ID domain, for `in_organisation`.
@@ -214,12 +217,19 @@ impl Intake {
             foreign_prefixes: Vec::new(),
             acknowledge_since,
             message_id_domain,
+            backlog: Arc::new(Backlog::new(outbox_wake.clone())),
             outbox_wake,
             actions,
             spam: config.intake.spam.policy(),
             organisations: Arc::new(organisations),
         };
         intake.in_organisation(&book.organisation).expect("the first organisation")
+    }
+
+    /// The passes over a backlog, for the outbox (see [`Backlog`]); shared by every
+    /// organisation's intake.
+    pub fn backlog(&self) -> Arc<Backlog> {
+        self.backlog.clone()
     }
 
     /// Handles one mail that reached the mailbox at `arrived` (as its source says) on `db`,

@@ -4,6 +4,7 @@
 //! implement; they never name an adapter (see `LAYERS` in lib.rs).
 
 pub mod actions;
+pub mod backlog;
 pub mod clock;
 pub mod health;
 pub mod intake;

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use crate::app::backlog::Backlog;
 use crate::app::clock::Clock;
 use crate::app::health::{Health, Loop};
 use crate::app::settings::SharedSettings;
@@ -58,6 +59,8 @@ pub struct OutboxWorker {
     /// Working days and hours (reminders wait for them) and the time to judge them by.
     settings: SharedSettings,
     clock: Clock,
+    /// The intake's backlogs, while which acknowledgements wait (none: they never wait).
+    backlog: Option<Arc<Backlog>>,
     /// Notes each accepted mail before the database records it (see [`journal`]).
     journal: journal::SentJournal,
     /// Mails accepted by the server and not yet recorded in the database: recorded together
@@ -105,6 +108,7 @@ impl OutboxWorker {
             actions,
             settings,
             clock: Clock::system(),
+            backlog: None,
             journal,
             unrecorded: Default::default(),
             recording: Default::default(),
@@ -116,6 +120,13 @@ impl OutboxWorker {
     /// Wakes up when `wake` is notified (new mail queued) instead of at the next poll.
     pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
         self.wake = wake;
+        self
+    }
+
+    /// Holds the acknowledgements back while the intake registers a backlog (see
+    /// [`Backlog`]); wake the worker with the same `Notify` the backlog wakes.
+    pub fn with_backlog(mut self, backlog: Arc<Backlog>) -> Self {
+        self.backlog = Some(backlog);
         self
     }
 
@@ -204,7 +215,10 @@ impl OutboxWorker {
             }
             self.health.beat(Loop::Outbox);
             let settings = self.settings.get();
-            let which = if sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders) { Claim::Any } else { Claim::ExceptReminders };
+            let which = Claim {
+                reminders: sending_window_open(self.clock.now(), &settings.calendar, &settings.reminders),
+                acknowledgements: !self.backlog.as_ref().is_some_and(|b| b.holds_acknowledgements()),
+            };
             let batch = match self.store.claim_outbox_batch(&self.worker_id, lease, which, CLAIM_BATCH).await {
                 Ok(batch) if batch.is_empty() => return any,
                 Ok(batch) => batch,

@@ -204,11 +204,18 @@ pub enum Registration {
     Duplicate,
 }
 
-/// Which outgoing mail a worker may take: reminders and escalations only go out inside working hours, also when retried after an outage.
+/// Which kinds of due mail a worker may take: reminders and escalations only go out inside
+/// working hours, also when retried after an outage; acknowledgements wait while the intake
+/// registers a backlog (`app::backlog`). Every other kind may always go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    Any,
-    ExceptReminders,
+pub struct Claim {
+    pub reminders: bool,
+    pub acknowledgements: bool,
+}
+
+impl Claim {
+    /// Every kind of mail.
+    pub const ANY: Claim = Claim { reminders: true, acknowledgements: true };
 }
 
 /// A claimed outgoing mail.

@@ -164,9 +164,10 @@ impl Store {
     /// Claims up to `limit` due outgoing mails for `lease`, in one statement: of two claimants
     /// asking at once each row goes to one (the UPDATE re-checks the lease of every row).
     pub async fn claim_outbox_batch(&self, worker: &str, lease: Duration, which: Claim, limit: u32) -> Result<Vec<OutboxItem>> {
-        let except = match which {
-            Claim::Any => String::new(),
-            Claim::ExceptReminders => format!(" AND kind NOT IN ({})", waiting_kinds()),
+        let held = |kind: MailKind| (!which.reminders && kind.waits_for_working_hours()) || (!which.acknowledgements && kind == MailKind::Acknowledgement);
+        let except = match kinds_sql(held) {
+            kinds if kinds.is_empty() => String::new(),
+            kinds => format!(" AND kind NOT IN ({kinds})"),
         };
         // Built from our own constants only, never from input. The claimed rows come back from
         // the UPDATE itself (as `pending_outbox_item` reads them).
@@ -406,13 +407,8 @@ async fn record_sent(
     Ok(())
 }
 
-/// The kinds of mail kept back outside working hours, as an SQL list: `'reminder', 'escalation'`.
-fn waiting_kinds() -> String {
-    kinds_sql(MailKind::waits_for_working_hours)
-}
-
 /// The kinds of mail for which `which` holds, as an SQL list of their texts (constants only).
-pub(super) fn kinds_sql(which: fn(MailKind) -> bool) -> String {
+pub(super) fn kinds_sql(which: impl Fn(MailKind) -> bool) -> String {
     MailKind::ALL.iter().filter(|k| which(**k)).map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
 }
 

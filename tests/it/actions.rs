@@ -784,7 +784,7 @@ async fn a_reopened_case_counts_its_last_response(db: Db) {
     let measures = file(&w, "m.txt", "Maatregel.");
     assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "founded", "--findings-file", &found, "--measures-file", &measures]).0, 0);
     let lease = std::time::Duration::from_secs(300);
-    let old = store.claim_outbox("test", lease, klachtd::store::Claim::Any).await.unwrap().expect("the first response");
+    let old = store.claim_outbox("test", lease, klachtd::store::Claim::ANY).await.unwrap().expect("the first response");
     assert_eq!(klachtd(&cfg, &["cases", "reopen", &r]).0, 0);
     let open = snapshot(&w, &r).await.case.unwrap();
     assert!(open.starts_with("(Some(\"open\"), None, None, None, None, None,"), "outcome, findings, measures, closing and response cleared: {open}");
@@ -792,7 +792,7 @@ async fn a_reopened_case_counts_its_last_response(db: Db) {
     assert_eq!(store.case_detail(&cref(&r)).await.unwrap().summary.responded_at, None, "the old letter answers no open case");
 
     assert_eq!(klachtd(&cfg, &["cases", "respond", &r, "--outcome", "unfounded", "--findings-file", &found]).0, 0);
-    let new = store.claim_outbox("test", lease, klachtd::store::Claim::Any).await.unwrap().expect("the second response");
+    let new = store.claim_outbox("test", lease, klachtd::store::Claim::ANY).await.unwrap().expect("the second response");
     store.outbox_sent(&new, "250 ok").await.unwrap();
     let detail = store.case_detail(&cref(&r)).await.unwrap();
     assert!(detail.summary.responded_at.is_some());

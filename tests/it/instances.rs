@@ -49,9 +49,9 @@ async fn a_dead_instances_outbox_is_settled_once_by_one_peer() {
     let t = klachtd::store::now();
     a.beat_instance("dead:1:0", "dead", 1, t - 100, t - 1).await.unwrap();
     a.beat_instance("live:2:0", "live", 2, t, t + 60).await.unwrap();
-    let claimed = a.claim_outbox_batch("dead:1:0", Duration::from_secs(300), Claim::Any, 5).await.unwrap();
+    let claimed = a.claim_outbox_batch("dead:1:0", Duration::from_secs(300), Claim::ANY, 5).await.unwrap();
     assert_eq!(claimed.len(), 5);
-    let live = a.claim_outbox_batch("live:2:0", Duration::from_secs(300), Claim::Any, 5).await.unwrap();
+    let live = a.claim_outbox_batch("live:2:0", Duration::from_secs(300), Claim::ANY, 5).await.unwrap();
     assert_eq!(live.len(), 1);
     // Slot 0 handed mails 0 and 1 (so 0 was accepted); slot 1 handed mail 2; 3 and 4 not handed.
     assert!(a.hand_over(&claimed[0], "dead:1:0", "dead:1:0#0.0", 1).await.unwrap());
@@ -59,7 +59,7 @@ async fn a_dead_instances_outbox_is_settled_once_by_one_peer() {
     assert!(a.hand_over(&claimed[1], "dead:1:0", "dead:1:0#0.0", 3).await.unwrap());
     assert!(!a.hand_over(&claimed[3], "someone-else", "x#0.0", 4).await.unwrap(), "only the claimant hands a mail over");
     // Handed mails are never claimed again while their hand-over stands.
-    assert!(a.claim_outbox_batch("live:2:0", Duration::ZERO, Claim::Any, 10).await.unwrap().is_empty());
+    assert!(a.claim_outbox_batch("live:2:0", Duration::ZERO, Claim::ANY, 10).await.unwrap().is_empty());
     let (x, y) = tokio::join!(a.settle_instance("dead:1:0"), b.settle_instance("dead:1:0"));
     let settled: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
     assert_eq!(settled.len(), 1, "one peer settles it");
@@ -70,7 +70,7 @@ async fn a_dead_instances_outbox_is_settled_once_by_one_peer() {
     assert!(a.outbox_counts().await.unwrap().contains(&("sent".to_string(), 1)));
     // The rest are claimable at once (not after the 5-minute claim): the unknown two and the
     // two never handed.
-    let again = b.claim_outbox_batch("live:2:0", Duration::from_secs(300), Claim::Any, 10).await.unwrap();
+    let again = b.claim_outbox_batch("live:2:0", Duration::from_secs(300), Claim::ANY, 10).await.unwrap();
     let again: HashSet<i64> = again.iter().map(|i| i.id).collect();
     assert_eq!(again, [claimed[1].id, claimed[2].id, claimed[3].id, claimed[4].id].into_iter().collect());
     let (live_ids, dead_ids) = a.instances().await.unwrap();
@@ -94,7 +94,7 @@ async fn a_hand_over_is_committed_at_once_for_the_claimant_only() {
     }
     let t = klachtd::store::now();
     a.beat_instance("a:1:0", "a", 1, t, t + 60).await.unwrap();
-    let claimed = a.claim_outbox_batch("a:1:0", Duration::from_secs(300), Claim::Any, 2).await.unwrap();
+    let claimed = a.claim_outbox_batch("a:1:0", Duration::from_secs(300), Claim::ANY, 2).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(a.hand_over(&claimed[0], "a:1:0", "a:1:0#0.0", 7).await.unwrap());
     let handed = |id: i64| {

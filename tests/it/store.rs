@@ -191,7 +191,7 @@ async fn each_outgoing_mail_is_claimed_by_one_worker(db: Db) {
     for (n, store) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
         workers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
-            while let Some(item) = store.claim_outbox(&format!("w{n}"), Duration::from_secs(300), klachtd::store::Claim::Any).await.unwrap() {
+            while let Some(item) = store.claim_outbox(&format!("w{n}"), Duration::from_secs(300), klachtd::store::Claim::ANY).await.unwrap() {
                 mine.push(item.id);
             }
             mine
@@ -205,7 +205,7 @@ async fn each_outgoing_mail_is_claimed_by_one_worker(db: Db) {
     assert_eq!(all.len(), 30, "every mail claimed once: {all:?}");
     assert_eq!(distinct.len(), 30);
     // Claimed mail is not handed out again while the lease runs.
-    assert!(a.claim_outbox("late", Duration::from_secs(300), klachtd::store::Claim::Any).await.unwrap().is_none());
+    assert!(a.claim_outbox("late", Duration::from_secs(300), klachtd::store::Claim::ANY).await.unwrap().is_none());
 }
 
 async fn mailbox_progress_never_goes_backwards(db: Db) {

@@ -144,7 +144,7 @@ async fn a_permanent_refusal_is_undeliverable_and_the_handler_is_told() {
 async fn mail_noted_in_a_journal_left_behind_is_recorded_and_not_sent_again() {
     let w = world().await;
     w.case().await;
-    let id = w.store.claim_outbox("crashed", Duration::from_secs(1), crate::store::Claim::Any).await.unwrap().expect("the acknowledgement").id;
+    let id = w.store.claim_outbox("crashed", Duration::from_secs(1), crate::store::Claim::ANY).await.unwrap().expect("the acknowledgement").id;
     // A process that is gone (no pid 0) noted it, and a line cut short by the crash.
     std::fs::create_dir_all(w.journals()).unwrap();
     std::fs::write(w.journals().join("sent-test_host-0-0.log"), format!("{id}\n12")).unwrap();
@@ -212,4 +212,27 @@ async fn a_hearing_invitation_carries_its_calendar_part() {
     let (method, content) = calendar.expect("a calendar part");
     assert_eq!(method, "REQUEST");
     assert!(content.contains("BEGIN:VEVENT") && content.contains("mia@example.test"), "{content}");
+}
+
+#[tokio::test]
+async fn acknowledgements_wait_while_the_intake_registers_a_backlog_and_other_mail_does_not() {
+    let w = world().await;
+    let reference = w.case().await;
+    let wake = Arc::new(Notify::new());
+    let backlog = Arc::new(Backlog::new(wake.clone()));
+    let worker = w.worker().with_wake(wake.clone()).with_backlog(backlog.clone());
+    let pass = backlog.enter();
+    assert!(!worker.deliver_due(&no_shutdown()).await, "the acknowledgement waits");
+    assert!(w.stub.sent().is_empty());
+    let progress = CaseAction::Progress { expected_by: NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), message: None };
+    w.actions.perform(&reference, progress, "Ann de Wit").await.unwrap();
+    assert!(worker.deliver_due(&no_shutdown()).await);
+    let kinds: Vec<MailKind> = w.stub.sent().iter().map(|i| i.mail.kind).collect();
+    assert_eq!(kinds, [MailKind::Progress], "a letter does not wait for the backlog");
+    drop(pass);
+    tokio::time::timeout(Duration::from_secs(5), wake.notified()).await.expect("the worker is woken when the backlog is registered");
+    assert!(worker.deliver_due(&no_shutdown()).await);
+    let kinds: Vec<MailKind> = w.stub.sent().iter().map(|i| i.mail.kind).collect();
+    assert_eq!(kinds, [MailKind::Progress, MailKind::Acknowledgement]);
+    assert_eq!(w.counts().await, [("sent".to_string(), 2)]);
 }

@@ -38,7 +38,7 @@ async fn sign_in_links_keep_no_token_in_the_outbox(db: Db) {
     let now = klachtd::store::now();
     // Sent: the body goes with the acceptance.
     store.create_sign_in_link("hash-sent", "ann@dienst.test", "browser", now + 900, &link_mail("token-sent"), "default").await.unwrap();
-    let item = store.claim_outbox("w", Duration::from_secs(60), klachtd::store::Claim::Any).await.unwrap().expect("the link's mail");
+    let item = store.claim_outbox("w", Duration::from_secs(60), klachtd::store::Claim::ANY).await.unwrap().expect("the link's mail");
     assert!(item.mail.body.contains("token-sent"), "the mail itself carries the link");
     store.outbox_sent(&item, "250 OK").await.unwrap();
     assert_eq!(bodies(&test_db.url).await, [("sent".to_string(), "(sign-in link sent)".to_string())]);

@@ -135,6 +135,8 @@ impl MailboxIntake {
         let mut ahead = None;
         let mut result = Ok(());
         let mut next = 0;
+        // More than a batch waiting: the acknowledgements wait until it is registered.
+        let _backlog = (listed.len() > BATCH_MAILS).then(|| self.intake.backlog.enter());
         while next < listed.len() {
             if *shutdown.borrow() {
                 break;

@@ -45,6 +45,9 @@ struct Fake {
     /// The second call of `fetch_batch` fails (the connection is gone).
     failing_second_fetch: bool,
     last: u32,
+    /// The intake's backlogs, and whether they held the acknowledgements at each fetch.
+    backlog: Option<Arc<crate::app::backlog::Backlog>>,
+    held: Vec<bool>,
 }
 
 impl Fake {
@@ -62,6 +65,8 @@ impl Fake {
             locked: false,
             failing_second_fetch: false,
             last: 0,
+            backlog: None,
+            held: Vec::new(),
         }
     }
 
@@ -94,6 +99,9 @@ impl MailSource for Fake {
 
     async fn fetch_batch(&mut self, mails: &[Listed<u32>]) -> Result<HashMap<u32, Vec<u8>>, FakeError> {
         self.calls.push(Call::Fetch(mails.iter().map(|m| m.key).collect()));
+        if let Some(backlog) = &self.backlog {
+            self.held.push(backlog.holds_acknowledgements());
+        }
         let lock = match (self.lock_until_second_fetch, self.locked) {
             (true, false) => Some("BEGIN IMMEDIATE"),
             (_, true) => Some("COMMIT"),
@@ -207,8 +215,10 @@ async fn a_batch_is_fetched_and_written_once_then_put_away() {
     let w = world().await;
     let mails: Vec<_> = (1..=5).map(|n| complaint(n, "Te laat betaald")).collect();
     let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    source.backlog = Some(w.intake.intake.backlog());
     let report = pass(&w, &mut source).await.unwrap();
     assert_eq!((report.fetched, report.registered), (5, 5), "{report:?}");
+    assert_eq!(source.held, [false], "a batch or less is no backlog: acknowledged at once");
     assert_eq!(source.calls, [Call::List, Call::Fetch(vec![1, 2, 3, 4, 5]), Call::PutAway(vec![1, 2, 3, 4, 5], Destination::Processed, true)]);
     assert_eq!(w.store.mailbox_state("INBOX").await.unwrap(), Some((1, 5)), "the position after the last mail put away");
     assert_eq!(w.store.list_cases().await.unwrap().len(), 5);
@@ -289,8 +299,11 @@ async fn the_next_batch_is_fetched_while_a_batch_is_recorded() {
     // The first batch cannot commit until the second is fetched: had the intake waited for its
     // commit before that fetch, it would wait for the lock in vain, and fail.
     source.lock_until_second_fetch = true;
+    source.backlog = Some(w.intake.intake.backlog());
     let report = pass(&w, &mut source).await.unwrap();
     assert_eq!(report.registered, mails.len() as u32, "{report:?}");
+    assert_eq!(source.held, [true, true], "more than a batch: the acknowledgements wait while it is registered");
+    assert!(!w.intake.intake.backlog().holds_acknowledgements(), "and no longer once the pass is over");
     let first: Vec<u32> = (1..=BATCH_MAILS as u32).collect();
     let second: Vec<u32> = (BATCH_MAILS as u32 + 1..=mails.len() as u32).collect();
     assert_eq!(
