@@ -1,6 +1,6 @@
 //! While the intake works through a backlog (more mail waiting than one batch: after a stop, an
 //! outage, a flood), the outbox holds the acknowledgements back until the backlog is
-//! registered, for at most [`MAX_HOLD`]. Both at once take turns on the same cores and the
+//! registered, for at most `outbox.backlog_hold_secs` (30 s). Both at once take turns on the same cores and the
 //! same database, and on a small machine each then goes at about two thirds of its pace:
 //! registering first and acknowledging right after gets every complaint registered half as
 //! fast again, and the last acknowledgement out about as soon (`cargo bench --bench ingest`,
@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-/// The longest the acknowledgements wait for a backlog: after that they go out beside it.
-pub const MAX_HOLD: Duration = Duration::from_secs(30);
-
 /// The intake's passes over a backlog, as the outbox sees them.
 pub struct Backlog {
     state: Mutex<State>,
     /// Woken when the last backlog is registered, to send what waited.
     outbox: Arc<Notify>,
+    /// The longest the acknowledgements wait: after that they go out beside the backlog.
     max_hold: Duration,
 }
 
@@ -36,11 +34,7 @@ struct State {
 pub struct InBacklog(Arc<Backlog>);
 
 impl Backlog {
-    pub fn new(outbox: Arc<Notify>) -> Self {
-        Self::with_max_hold(outbox, MAX_HOLD)
-    }
-
-    pub fn with_max_hold(outbox: Arc<Notify>, max_hold: Duration) -> Self {
+    pub fn new(outbox: Arc<Notify>, max_hold: Duration) -> Self {
         Self { state: Mutex::new(State::default()), outbox, max_hold }
     }
 
@@ -85,7 +79,7 @@ mod tests {
     #[test]
     fn acknowledgements_wait_while_any_backlog_is_registered_and_the_outbox_is_woken_after() {
         let wake = Arc::new(Notify::new());
-        let backlog = Arc::new(Backlog::new(wake.clone()));
+        let backlog = Arc::new(Backlog::new(wake.clone(), Duration::from_secs(30)));
         assert!(!backlog.holds_acknowledgements());
         let one = backlog.enter();
         let two = backlog.enter();
@@ -105,7 +99,7 @@ mod tests {
 
     #[test]
     fn acknowledgements_wait_no_longer_than_the_hold() {
-        let backlog = Arc::new(Backlog::with_max_hold(Arc::new(Notify::new()), Duration::ZERO));
+        let backlog = Arc::new(Backlog::new(Arc::new(Notify::new()), Duration::ZERO));
         let _pass = backlog.enter();
         assert!(!backlog.holds_acknowledgements());
     }

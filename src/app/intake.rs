@@ -217,7 +217,7 @@ impl Intake {
             foreign_prefixes: Vec::new(),
             acknowledge_since,
             message_id_domain,
-            backlog: Arc::new(Backlog::new(outbox_wake.clone())),
+            backlog: Arc::new(Backlog::new(outbox_wake.clone(), std::time::Duration::from_secs(config.outbox.backlog_hold_secs))),
             outbox_wake,
             actions,
             spam: config.intake.spam.policy(),

@@ -129,6 +129,10 @@ pub(super) fn default_outbox_poll() -> u64 {
     30
 }
 
+pub(super) fn default_backlog_hold() -> u64 {
+    30
+}
+
 pub(super) fn default_max_backoff() -> u64 {
     3600
 }

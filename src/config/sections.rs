@@ -562,11 +562,15 @@ pub struct Outbox {
     /// Longest wait between two attempts at one mail.
     #[serde(default = "default_max_backoff")]
     pub max_backoff_secs: u64,
+    /// Longest the acknowledgements wait while the intake registers a backlog (0: they never
+    /// wait; see `app::backlog`).
+    #[serde(default = "default_backlog_hold")]
+    pub backlog_hold_secs: u64,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
-        Self { poll_interval_secs: default_outbox_poll(), max_backoff_secs: default_max_backoff() }
+        Self { poll_interval_secs: default_outbox_poll(), max_backoff_secs: default_max_backoff(), backlog_hold_secs: default_backlog_hold() }
     }
 }
 

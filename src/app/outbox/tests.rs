@@ -219,7 +219,7 @@ async fn acknowledgements_wait_while_the_intake_registers_a_backlog_and_other_ma
     let w = world().await;
     let reference = w.case().await;
     let wake = Arc::new(Notify::new());
-    let backlog = Arc::new(Backlog::new(wake.clone()));
+    let backlog = Arc::new(Backlog::new(wake.clone(), Duration::from_secs(30)));
     let worker = w.worker().with_wake(wake.clone()).with_backlog(backlog.clone());
     let pass = backlog.enter();
     assert!(!worker.deliver_due(&no_shutdown()).await, "the acknowledgement waits");
