@@ -98,31 +98,8 @@ async fn run(n: i64, db: Db, window: Duration) {
     let cpu = || scale::cpu_of(pid) + backends.iter().map(|p| scale::cpu_of(*p)).sum::<f64>();
     let (cpu_before, cases_before, started) = (cpu(), registered().await, Instant::now());
     let deadline = started + window;
-    // The intake's progress and the outbox's (the backlog's acknowledgements, and notices to
-    // the handlers), to set beside the pages' times slice by slice.
-    let mail_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox").fetch_one(&counter).await.unwrap();
-    let progress = tokio::spawn({
-        let counter = counter.clone();
-        async move {
-            let mut seen = Vec::new();
-            while Instant::now() < deadline {
-                let count = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM cases WHERE id > $1").bind(n).fetch_one(&counter).await.unwrap();
-                let sql = "SELECT COUNT(*) FROM outbox WHERE id > $1 AND status = 'sent'";
-                let sent = sqlx::query_scalar::<_, i64>(sql).bind(mail_before).fetch_one(&counter).await.unwrap();
-                seen.push((started.elapsed(), count, sent));
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            seen
-        }
-    });
-    let tasks: Vec<_> = browsers
-        .into_iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let base = base.clone();
-            tokio::spawn(async move { browse(&base, &b, i, started, deadline).await })
-        })
-        .collect();
+    let progress = tokio::spawn(progress(counter.clone(), n, started, deadline));
+    let tasks: Vec<_> = browsers.into_iter().enumerate().map(|(i, b)| tokio::spawn(browse(base.clone(), b, i, started, deadline))).collect();
     let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut slices: BTreeMap<(u64, &str), Vec<Duration>> = BTreeMap::new();
     let mut refused = 0;
@@ -157,6 +134,22 @@ async fn run(n: i64, db: Db, window: Duration) {
     };
     figures.print();
     print_slices(slices, &progress, cases_before);
+}
+
+/// The intake's progress and the outbox's (the backlog's acknowledgements, and notices to the
+/// handlers) until `deadline`, to set beside the pages' times slice by slice: (when, cases
+/// registered after the first `n`, mails sent since the start).
+async fn progress(counter: sqlx::AnyPool, n: i64, started: Instant, deadline: Instant) -> Vec<(Duration, i64, i64)> {
+    let mail_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox").fetch_one(&counter).await.unwrap();
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let count = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM cases WHERE id > $1").bind(n).fetch_one(&counter).await.unwrap();
+        let sql = "SELECT COUNT(*) FROM outbox WHERE id > $1 AND status = 'sent'";
+        let sent = sqlx::query_scalar::<_, i64>(sql).bind(mail_before).fetch_one(&counter).await.unwrap();
+        seen.push((started.elapsed(), count, sent));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    seen
 }
 
 /// The length of a slice of the window in `print_slices`.
@@ -300,7 +293,7 @@ async fn backlog(stack: &MailStack, complaints: &str) {
 
 /// One browser's loop until `deadline`: (page, status, when asked since `started`, time) of
 /// every request.
-async fn browse(base: &str, b: &Browser, seed: usize, started: Instant, deadline: Instant) -> Vec<(&'static str, u16, Duration, Duration)> {
+async fn browse(base: String, b: Browser, seed: usize, started: Instant, deadline: Instant) -> Vec<(&'static str, u16, Duration, Duration)> {
     let mut out = Vec::new();
     let mut i = seed;
     // KLACHTD_BENCH_PAGES=list,case: only these pages (to see what each costs); `none`: no
@@ -321,7 +314,7 @@ async fn browse(base: &str, b: &Browser, seed: usize, started: Instant, deadline
         let pages = [("list", "/cases".to_string()), ("case", format!("/cases/{reference}")), ("search", search), ("register", "/register".to_string())];
         for (page, path) in pages.into_iter().filter(|(page, _)| only.as_ref().is_none_or(|o| o.split(',').any(|p| p == *page))) {
             let t = Instant::now();
-            let (status, body) = get(base, &path, &b.cookie).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+            let (status, body) = get(&base, &path, &b.cookie).await.unwrap_or_else(|e| panic!("{path}: {e}"));
             let time = t.elapsed();
             // A name's words also start other names (Klager 12 and Klager 120); an address or a
             // reference is the case's own.
