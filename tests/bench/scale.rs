@@ -123,6 +123,9 @@ impl Register {
         let file = dir.path().join("klachtd.db");
         if let Some(kept) = kept.as_ref().filter(|k| k.exists()) {
             std::fs::copy(kept, &file).unwrap();
+            // On disk before the run: else the daemon's first checkpoint (on SQLite's one writer
+            // connection, every write waiting) flushes the whole copy, a second or more.
+            std::fs::File::open(&file).unwrap().sync_all().unwrap();
             Store::open(&db.url, 1).await.expect("migrate").close().await;
             println!("{n} cases on {kind:?} copied from {} in {:.1} s", kept.display(), started.elapsed().as_secs_f64());
         } else {

@@ -78,7 +78,8 @@ async fn run(n: i64, db: Db, window: Duration) {
         .arg("--config")
         .arg(&config_path)
         .arg("run")
-        .env("KLACHTD_LOG", "warn,sqlx=error")
+        // KLACHTD_BENCH_DAEMON_LOG: another filter for the daemon (its lines go to stderr).
+        .env("KLACHTD_LOG", std::env::var("KLACHTD_BENCH_DAEMON_LOG").unwrap_or_else(|_| "warn,sqlx=error".into()))
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -97,25 +98,22 @@ async fn run(n: i64, db: Db, window: Duration) {
     let cpu = || scale::cpu_of(pid) + backends.iter().map(|p| scale::cpu_of(*p)).sum::<f64>();
     let (cpu_before, cases_before, started) = (cpu(), registered().await, Instant::now());
     let deadline = started + window;
-    let tasks: Vec<_> = browsers
-        .into_iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let base = base.clone();
-            tokio::spawn(async move { browse(&base, &b, i, deadline).await })
-        })
-        .collect();
+    let progress = tokio::spawn(progress(counter.clone(), n, started, deadline));
+    let tasks: Vec<_> = browsers.into_iter().enumerate().map(|(i, b)| tokio::spawn(browse(base.clone(), b, i, started, deadline))).collect();
     let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut slices: BTreeMap<(u64, &str), Vec<Duration>> = BTreeMap::new();
     let mut refused = 0;
     for task in tasks {
-        for (page, status, time) in task.await.unwrap() {
+        for (page, status, at, time) in task.await.unwrap() {
             match status {
                 200 => times.entry(page).or_default().push(time),
                 403 if page == "register" => refused += 1,
                 other => panic!("{page}: status {other}"),
             }
+            slices.entry((at.as_secs() / SLICE_SECONDS, page)).or_default().push(time);
         }
     }
+    let progress = progress.await.unwrap();
     let elapsed = started.elapsed();
     let (cpu_after, cases_after) = (cpu(), registered().await);
     let memory = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -135,6 +133,55 @@ async fn run(n: i64, db: Db, window: Duration) {
         registered: cases_after - cases_before,
     };
     figures.print();
+    print_slices(slices, &progress, cases_before);
+}
+
+/// The intake's progress and the outbox's (the backlog's acknowledgements, and notices to the
+/// handlers) until `deadline`, to set beside the pages' times slice by slice: (when, cases
+/// registered after the first `n`, mails sent since the start).
+async fn progress(counter: sqlx::AnyPool, n: i64, started: Instant, deadline: Instant) -> Vec<(Duration, i64, i64)> {
+    let mail_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox").fetch_one(&counter).await.unwrap();
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let count = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM cases WHERE id > $1").bind(n).fetch_one(&counter).await.unwrap();
+        let sql = "SELECT COUNT(*) FROM outbox WHERE id > $1 AND status = 'sent'";
+        let sent = sqlx::query_scalar::<_, i64>(sql).bind(mail_before).fetch_one(&counter).await.unwrap();
+        seen.push((started.elapsed(), count, sent));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    seen
+}
+
+/// The length of a slice of the window in `print_slices`.
+const SLICE_SECONDS: u64 = 5;
+
+/// The p95 of the list, case and search pages slice by slice (by when each was asked for),
+/// beside the intake's and the outbox's progress: where the p95 comes from.
+fn print_slices(mut slices: BTreeMap<(u64, &str), Vec<Duration>>, progress: &[(Duration, i64, i64)], before: i64) {
+    println!();
+    println!("| seconds | list p95 | case p95 | search p95 | (pages) | registered by the slice's end | outbox mails sent |");
+    println!("|---|---|---|---|---|---|---|");
+    let last = slices.keys().last().map_or(0, |(slice, _)| *slice);
+    for slice in 0..=last {
+        let mut cells = Vec::new();
+        let mut pages = 0;
+        for page in ["list", "case", "search"] {
+            let mut t = slices.remove(&(slice, page)).unwrap_or_default();
+            t.sort();
+            pages += t.len();
+            let p95 = t.get(((t.len() as f64 * 0.95).ceil() as usize).saturating_sub(1));
+            cells.push(p95.map_or("–".into(), |d| format!("{:.0} ms", d.as_secs_f64() * 1000.0)));
+        }
+        let end = Duration::from_secs((slice + 1) * SLICE_SECONDS);
+        let (_, registered, sent) = progress.iter().take_while(|(when, ..)| *when <= end).last().copied().unwrap_or((end, before, 0));
+        println!("| {}-{} | {} | {pages} | {} | {sent} |", slice * SLICE_SECONDS, (slice + 1) * SLICE_SECONDS, cells.join(" | "), registered - before);
+    }
+    let when = |value: fn(&(Duration, i64, i64)) -> i64| {
+        let last = progress.last().map(value);
+        progress.iter().find(|p| Some(value(p)) == last).map_or(0.0, |(when, ..)| when.as_secs_f64())
+    };
+    println!();
+    println!("- the intake's last case registered by {:.1} s, the outbox's last mail sent by {:.1} s", when(|p| p.1), when(|p| p.2));
 }
 
 /// What a run measured.
@@ -244,8 +291,9 @@ async fn backlog(stack: &MailStack, complaints: &str) {
     let _ = session.logout().await;
 }
 
-/// One browser's loop until `deadline`: (page, status, time) of every request.
-async fn browse(base: &str, b: &Browser, seed: usize, deadline: Instant) -> Vec<(&'static str, u16, Duration)> {
+/// One browser's loop until `deadline`: (page, status, when asked since `started`, time) of
+/// every request.
+async fn browse(base: String, b: Browser, seed: usize, started: Instant, deadline: Instant) -> Vec<(&'static str, u16, Duration, Duration)> {
     let mut out = Vec::new();
     let mut i = seed;
     // KLACHTD_BENCH_PAGES=list,case: only these pages (to see what each costs); `none`: no
@@ -266,14 +314,14 @@ async fn browse(base: &str, b: &Browser, seed: usize, deadline: Instant) -> Vec<
         let pages = [("list", "/cases".to_string()), ("case", format!("/cases/{reference}")), ("search", search), ("register", "/register".to_string())];
         for (page, path) in pages.into_iter().filter(|(page, _)| only.as_ref().is_none_or(|o| o.split(',').any(|p| p == *page))) {
             let t = Instant::now();
-            let (status, body) = get(base, &path, &b.cookie).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+            let (status, body) = get(&base, &path, &b.cookie).await.unwrap_or_else(|e| panic!("{path}: {e}"));
             let time = t.elapsed();
             // A name's words also start other names (Klager 12 and Klager 120); an address or a
             // reference is the case's own.
             if page == "search" && status == 200 && !i.is_multiple_of(3) {
                 assert!(body.contains(reference.as_str()), "the search {q:?} finds {reference}");
             }
-            out.push((page, status, time));
+            out.push((page, status, t - started, time));
         }
         i += 7;
     }

@@ -3,6 +3,7 @@
 //! anything is put away.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use super::{Committed, MailSource, MailboxIntake, Pass, PassError};
 use crate::app::health::Loop;
@@ -30,6 +31,21 @@ pub(super) struct Batch {
     /// Mails recorded in `tx`; where each goes is decided, counted and logged once it commits.
     pub(super) recorded: Vec<(u32, Done)>,
     pub(super) committed: Committed,
+    /// When `tx` was opened (it holds SQLite's one writer from then on).
+    pub(super) opened: Option<Instant>,
+    /// How long the batch's transactions held the database, and how many there were: for the
+    /// "batch done" line.
+    pub(super) held: Duration,
+    pub(super) transactions: u32,
+}
+
+impl Batch {
+    /// `tx` is over (committed or rolled back): how long it was held is counted.
+    fn closed(&mut self) {
+        if let Some(at) = self.opened.take() {
+            self.held += at.elapsed();
+        }
+    }
 }
 
 /// A mail of the batch as it came from the source.
@@ -182,6 +198,8 @@ impl MailboxIntake {
         }
         batch.saves = pass.last_put_away.take();
         batch.tx = Some(tx);
+        batch.opened = Some(Instant::now());
+        batch.transactions += 1;
         Ok(true)
     }
 
@@ -196,6 +214,7 @@ impl MailboxIntake {
         }
         let Some(tx) = batch.tx.take() else { return Ok(()) };
         tx.commit().await?;
+        batch.closed();
         batch.careful = false;
         batch.written.clear();
         batch.saves = None;
@@ -356,6 +375,7 @@ impl MailboxIntake {
     async fn start_over(&self, batch: &mut Batch, current: Option<(u32, Input)>) -> std::result::Result<Step, crate::store::StoreError> {
         if let Some(tx) = batch.tx.take() {
             tx.rollback().await?;
+            batch.closed();
         }
         batch.recorded.clear();
         if let Some(deferred) = batch.deferred.as_mut() {

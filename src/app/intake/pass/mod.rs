@@ -249,6 +249,8 @@ impl MailboxIntake {
             mails = committed.len(),
             fetch_ms = fetched.as_millis() as u64,
             record_and_commit_ms = (started.elapsed() - fetched).as_millis() as u64,
+            transactions = batch.transactions,
+            held_ms = batch.held.as_millis() as u64,
             next_fetched_meanwhile = ahead.is_some(),
             "batch done"
         );
