@@ -73,14 +73,34 @@ pub(super) fn writer_options(backend: Backend, max_connections: u32) -> AnyPoolO
         }),
         // A local file's connection does not go away (see `open_sqlite`). WAL lets readers
         // work beside the one writer; the busy timeout makes writers queue instead of failing;
-        // foreign keys are off by default in SQLite.
+        // foreign keys are off by default in SQLite. Each commit is on disk before it returns
+        // (`FULL`: the WAL is synced): the intake moves a mail out of the mailbox right after
+        // its commit, and under `NORMAL` a commit since the last checkpoint is lost with a power
+        // cut or a crash of the machine, and the complaint with it. A sync took 0.2-0.3 ms on
+        // this machine; the intake commits once a batch, the workspace a group of openings.
         Backend::Sqlite => options.after_connect(|conn, _| {
             Box::pin(async move {
-                sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
                     .execute(conn)
                     .await?;
                 Ok(())
             })
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+
+    /// The intake moves a mail out of the mailbox once its transaction commits: on SQLite that
+    /// commit must have reached the disk, not only the WAL in the page cache.
+    #[tokio::test]
+    async fn sqlite_commits_reach_the_disk_before_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/klachtd.db", dir.path().display()), 1).await.unwrap();
+        let mut tx = store.transaction().await.unwrap();
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(level, 2, "synchronous = FULL");
     }
 }
