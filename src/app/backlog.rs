@@ -1,12 +1,11 @@
-//! While the intake works through a backlog (more mail waiting than one batch: after a stop, an
-//! outage, a flood), the outbox holds the acknowledgements back until the backlog is
-//! registered, for at most `outbox.backlog_hold_secs` (30 s). Both at once take turns on the same cores and the
-//! same database, and on a small machine each then goes at about two thirds of its pace:
-//! registering first and acknowledging right after gets every complaint registered half as
-//! fast again, and the last acknowledgement out about as soon (`cargo bench --bench ingest`,
-//! see the README). A complaint
-//! that comes in on its own is acknowledged at once, and no other mail (sign-in links,
-//! notices, letters, reminders) is ever held.
+//! While the intake works through a backlog (more mail waiting than one batch: after a stop,
+//! an outage, a flood), the outbox holds the acknowledgements back until the backlog is
+//! registered, for at most `outbox.backlog_hold_secs` (30 s). Both at once take turns on the
+//! same cores and the same database, and on a small machine each goes slower: registering
+//! first and acknowledging right after got the complaints registered half as fast again and
+//! the last acknowledgement out about as soon (`cargo bench --bench ingest`, see the README).
+//! A complaint that comes in on its own is acknowledged at once, and no other mail (sign-in
+//! links, notices, letters, reminders) is ever held.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
