@@ -25,7 +25,7 @@ pub struct Backlog {
 struct State {
     /// Passes over a backlog under way (one a mailbox at most).
     passes: usize,
-    /// Since when one has been.
+    /// Since when one has been (none while `passes` is 0).
     since: Option<Instant>,
 }
 
@@ -50,7 +50,7 @@ impl Backlog {
     /// longer than the hold.
     pub fn holds_acknowledgements(&self) -> bool {
         let state = self.state();
-        state.passes > 0 && state.since.is_some_and(|since| since.elapsed() < self.max_hold)
+        state.since.is_some_and(|since| since.elapsed() < self.max_hold)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
