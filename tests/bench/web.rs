@@ -87,7 +87,6 @@ async fn run(n: i64, db: Db, window: Duration) {
     let daemon = Guard(daemon);
     eventually("the workspace answers", Duration::from_secs(300), || async { get(&base, "/sign-in", "").await.ok().filter(|(s, _)| *s == 200) }).await;
     let counter = scale::pool(&register.db.url).await;
-    let registered = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM cases WHERE id > $1").bind(n).fetch_one(&counter).await.unwrap() };
 
     // Each browser opens its list once (the caches of a working day), then the load.
     for b in &browsers {
@@ -96,7 +95,7 @@ async fn run(n: i64, db: Db, window: Duration) {
     }
     let backends = scale::pg_backends(&register.db.url).await;
     let cpu = || scale::cpu_of(pid) + backends.iter().map(|p| scale::cpu_of(*p)).sum::<f64>();
-    let (cpu_before, cases_before, started) = (cpu(), registered().await, Instant::now());
+    let (cpu_before, cases_before, started) = (cpu(), registered(&counter, n).await, Instant::now());
     let deadline = started + window;
     let progress = tokio::spawn(progress(counter.clone(), n, started, deadline));
     let tasks: Vec<_> = browsers.into_iter().enumerate().map(|(i, b)| tokio::spawn(browse(base.clone(), b, i, started, deadline))).collect();
@@ -115,7 +114,7 @@ async fn run(n: i64, db: Db, window: Duration) {
     }
     let progress = progress.await.unwrap();
     let elapsed = started.elapsed();
-    let (cpu_after, cases_after) = (cpu(), registered().await);
+    let (cpu_after, cases_after) = (cpu(), registered(&counter, n).await);
     let memory = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb = |key: &str| memory.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     drop(daemon);
@@ -143,13 +142,23 @@ async fn progress(counter: sqlx::AnyPool, n: i64, started: Instant, deadline: In
     let mail_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox").fetch_one(&counter).await.unwrap();
     let mut seen = Vec::new();
     while Instant::now() < deadline {
-        let count = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM cases WHERE id > $1").bind(n).fetch_one(&counter).await.unwrap();
+        let count = registered(&counter, n).await;
         let sql = "SELECT COUNT(*) FROM outbox WHERE id > $1 AND status = 'sent'";
         let sent = sqlx::query_scalar::<_, i64>(sql).bind(mail_before).fetch_one(&counter).await.unwrap();
         seen.push((started.elapsed(), count, sent));
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     seen
+}
+
+/// Cases registered after the register's `n`: the intake's.
+async fn registered(counter: &sqlx::AnyPool, n: i64) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE id > $1").bind(n).fetch_one(counter).await.unwrap()
+}
+
+/// The `p` quantile of `sorted` times (none of none).
+fn quantile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    sorted.get(((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied()
 }
 
 /// The length of a slice of the window in `print_slices`.
@@ -169,7 +178,7 @@ fn print_slices(mut slices: BTreeMap<(u64, &str), Vec<Duration>>, progress: &[(D
             let mut t = slices.remove(&(slice, page)).unwrap_or_default();
             t.sort();
             pages += t.len();
-            let p95 = t.get(((t.len() as f64 * 0.95).ceil() as usize).saturating_sub(1));
+            let p95 = quantile(&t, 0.95);
             cells.push(p95.map_or("–".into(), |d| format!("{:.0} ms", d.as_secs_f64() * 1000.0)));
         }
         let end = Duration::from_secs((slice + 1) * SLICE_SECONDS);
@@ -211,7 +220,7 @@ impl Figures {
         for page in PAGES {
             let mut t = self.times.remove(page).unwrap_or_default();
             t.sort();
-            let at = |p: f64| t.get(((t.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied();
+            let at = |p: f64| quantile(&t, p);
             let q = |p: f64| at(p).map_or("–".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0));
             let goal = match (page, at(0.95)) {
                 ("register", _) => "(no goal)",
