@@ -30,9 +30,25 @@ use crate::store::{RegisterVersion, StoreError};
 /// The register's figures of a period: the report, and the cases received per month.
 #[derive(Debug)]
 pub struct Figures {
+    /// Every figure and every measure (the CSV).
     pub report: Report,
+    /// The report as the page shows it: the newest [`MEASURES_SHOWN`] measures, newest first.
+    pub shown: Report,
     /// `(year, month, cases)`, every month of the period.
     pub months: Vec<(i32, u32, usize)>,
+}
+
+/// Measures the register page lists; the CSV has them all. A year of a large register records
+/// tens of thousands, and the page with all of them took a supervisor's browser and a core of the
+/// server some 20 ms to make for every look at the figures (issue 24).
+pub const MEASURES_SHOWN: usize = 25;
+
+impl Figures {
+    fn new(report: Report, months: Vec<(i32, u32, usize)>) -> Self {
+        let measures = report.measures.iter().rev().take(MEASURES_SHOWN).cloned().collect();
+        let shown = Report { measures, ..report.clone() };
+        Self { report, shown, months }
+    }
 }
 
 /// Figures that took at least this long to make are not made again at once when the register
@@ -123,9 +139,8 @@ impl RegisterFigures {
         let facts = web.store.register_facts(from, to, organisation).await?;
         let calendar = settings.calendar.clone();
         // The counting is CPU work of a second on a large register: off the request threads.
-        let figures = tokio::task::spawn_blocking(move || Figures {
-            report: crate::domain::register::compute(&facts, &calendar, from, to, today),
-            months: per_month(&facts, from, to),
+        let figures = tokio::task::spawn_blocking(move || {
+            Figures::new(crate::domain::register::compute(&facts, &calendar, from, to, today), per_month(&facts, from, to))
         })
         .await
         // A panic in the counting stays a panic, as it would have been here.
@@ -172,7 +187,7 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
         Ok(r) => r,
         Err(r) => return r,
     };
-    let report = &figures.report;
+    let report = &figures.shown;
     let t = web.pages.strings();
     let word = |key: &str| t.get(key).and_then(|v| v.as_str()).unwrap_or(key).to_string();
     let month_names = word("month_names");
@@ -200,6 +215,7 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
     let context = minijinja::context! {
         user => session.user, csrf => session.csrf, report => report, charts => charts, from => report.from.to_string(), to => report.to.to_string(),
         figures_of => of, organisation => supervised.chosen.as_str(), organisations => supervised.keys(),
+        measures_total => figures.report.measures.len(),
     };
     web.page(StatusCode::OK, "register.html", context)
 }
@@ -223,4 +239,30 @@ pub async fn csv(State(web): State<Shared>, headers: HeaderMap, Query(query): Qu
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::Calendar;
+
+    #[test]
+    fn the_page_lists_the_newest_measures_and_the_csv_all_of_them() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let mut report = crate::domain::register::compute(&[], &Calendar::default(), day(1), day(30), day(30));
+        // In the order of the register (by case), the newest last.
+        report.measures = (1..=MEASURES_SHOWN + 3).map(|i| (format!("KL-2026-{i:04}"), format!("Maatregel {i}."))).collect();
+        let figures = Figures::new(report, Vec::new());
+        assert_eq!(figures.report.measures.len(), MEASURES_SHOWN + 3);
+        let shown: Vec<&str> = figures.shown.measures.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(shown.len(), MEASURES_SHOWN);
+        assert_eq!(shown[0], format!("KL-2026-{:04}", MEASURES_SHOWN + 3), "newest first");
+        assert_eq!(shown[MEASURES_SHOWN - 1], "KL-2026-0004");
+        assert_eq!(figures.shown.received, figures.report.received);
+        let pages = crate::driving::web::templates::Pages::load(None, "en").unwrap();
+        let context = minijinja::context! { report => &figures.shown, organisations => ["x"], charts => Vec::<(String, String)>::new(), measures_total => figures.report.measures.len(), from => "2026-11-01", to => "2026-11-30" };
+        let html = pages.render("register.html", context).unwrap();
+        assert!(html.contains(&format!("The newest {MEASURES_SHOWN} of {}; the CSV has all of them.", MEASURES_SHOWN + 3)), "{html}");
+        assert!(html.contains("KL-2026-0028") && !html.contains("KL-2026-0003<"), "{html}");
+    }
 }
