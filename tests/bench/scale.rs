@@ -101,6 +101,18 @@ pub struct Register {
     pub load: Duration,
 }
 
+/// The search index as the daemon keeps it: merged after retention every night (see
+/// `Store::compact_search_index`); the bulk load above leaves it in pieces.
+async fn merge_search_index(url: &str) {
+    let t = Instant::now();
+    let store = Store::open(url, 1).await.expect("open");
+    let merged = store.compact_search_index().await.expect("merge the search index");
+    store.close().await;
+    if merged > 0 {
+        println!("  {:<36} {:>9}      in {:5.1} s", "search index merged", "", t.elapsed().as_secs_f64());
+    }
+}
+
 impl Register {
     pub async fn build(kind: Db, n: i64, today: NaiveDate, stack: &MailStack) -> Register {
         let dir = tempfile::tempdir().unwrap();
@@ -127,10 +139,12 @@ impl Register {
             // connection, every write waiting) flushes the whole copy, a second or more.
             std::fs::File::open(&file).unwrap().sync_all().unwrap();
             Store::open(&db.url, 1).await.expect("migrate").close().await;
+            merge_search_index(&db.url).await;
             println!("{n} cases on {kind:?} copied from {} in {:.1} s", kept.display(), started.elapsed().as_secs_f64());
         } else {
             Store::open(&db.url, 1).await.expect("migrate").close().await;
             load(kind, &db.url, n, today).await;
+            merge_search_index(&db.url).await;
             println!("{n} cases on {kind:?} written in {:.1} s", started.elapsed().as_secs_f64());
             if let Some(kept) = kept {
                 std::fs::create_dir_all(kept.parent().unwrap()).unwrap();

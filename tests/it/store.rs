@@ -545,4 +545,21 @@ async fn a_case_is_found_by_the_words_of_its_complaint_stemmed_once(db: Db) {
         assert!(found(text).await.is_empty(), "{text:?} went with the texts");
     }
     assert_eq!(found(&mia).await, [mia.as_str()], "by its reference");
+
+    // The daily merge of SQLite's index (each write above added a segment) keeps what is found.
+    let merged = store.compact_search_index().await.unwrap();
+    if db == Db::Sqlite {
+        assert_eq!(merged, 2, "both indexes were in pieces");
+        for table in ["cases_fts_idx", "messages_fts_idx"] {
+            let sql = format!("SELECT COUNT(DISTINCT segid) FROM {table}");
+            let segments: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&conn).await.unwrap();
+            assert_eq!(segments, 1, "{table}");
+        }
+        assert_eq!(store.compact_search_index().await.unwrap(), 0, "nothing to merge twice");
+    } else {
+        assert_eq!(merged, 0, "PostgreSQL keeps its own");
+    }
+    assert_eq!(found(&mia).await, [mia.as_str()]);
+    assert_eq!(found(&lot).await, [lot.as_str()]);
+    assert!(found("Jansen").await.is_empty());
 }
