@@ -30,7 +30,7 @@ use klachtd::driving::web::auth;
 use klachtd::store::Store;
 use scale::common::*;
 use scale::Register;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 const SESSIONS: usize = 50;
 /// Complaints waiting in the mailbox when the daemon starts (KLACHTD_BENCH_BACKLOG: another number).
@@ -85,12 +85,15 @@ async fn run(n: i64, db: Db, window: Duration) {
         .unwrap();
     let pid = daemon.id();
     let daemon = Guard(daemon);
-    eventually("the workspace answers", Duration::from_secs(300), || async { get(&base, "/sign-in", "").await.ok().filter(|(s, _)| *s == 200) }).await;
+    eventually("the workspace answers", Duration::from_secs(300), || async {
+        Connection::new(&base).get("/sign-in", "").await.ok().filter(|(s, _)| *s == 200)
+    })
+    .await;
     let counter = scale::pool(&register.db.url).await;
 
     // Each browser opens its list once (the caches of a working day), then the load.
     for b in &browsers {
-        let (status, _) = get(&base, "/cases", &b.cookie).await.unwrap();
+        let (status, _) = Connection::new(&base).get("/cases", &b.cookie).await.unwrap();
         assert_eq!(status, 200);
     }
     let backends = scale::pg_backends(&register.db.url).await;
@@ -305,6 +308,7 @@ async fn backlog(stack: &MailStack, complaints: &str) {
 async fn browse(base: String, b: Browser, seed: usize, started: Instant, deadline: Instant) -> Vec<(&'static str, u16, Duration, Duration)> {
     let mut out = Vec::new();
     let mut i = seed;
+    let mut connection = Connection::new(&base);
     // KLACHTD_BENCH_PAGES=list,case: only these pages (to see what each costs); `none`: no
     // page at all, the intake alone.
     let only = std::env::var("KLACHTD_BENCH_PAGES").ok();
@@ -323,7 +327,7 @@ async fn browse(base: String, b: Browser, seed: usize, started: Instant, deadlin
         let pages = [("list", "/cases".to_string()), ("case", format!("/cases/{reference}")), ("search", search), ("register", "/register".to_string())];
         for (page, path) in pages.into_iter().filter(|(page, _)| only.as_ref().is_none_or(|o| o.split(',').any(|p| p == *page))) {
             let t = Instant::now();
-            let (status, body) = get(&base, &path, &b.cookie).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+            let (status, body) = connection.get(&path, &b.cookie).await.unwrap_or_else(|e| panic!("{path}: {e}"));
             let time = t.elapsed();
             // A name's words also start other names (Klager 12 and Klager 120); an address or a
             // reference is the case's own.
@@ -341,14 +345,75 @@ fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-/// A GET over a fresh connection (as a browser's first request would be): status and body.
-async fn get(base: &str, path: &str, cookie: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(base).await?;
-    let cookie = if cookie.is_empty() { String::new() } else { format!("Cookie: {cookie}\r\n") };
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {base}\r\n{cookie}Connection: close\r\n\r\n").as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Ok((status, text))
+/// A browser's connection to the workspace, kept open between its requests (HTTP/1.1
+/// keep-alive, as a browser keeps it), opened again when the server closed it.
+struct Connection {
+    base: String,
+    stream: Option<tokio::io::BufReader<tokio::net::TcpStream>>,
+}
+
+impl Connection {
+    fn new(base: &str) -> Self {
+        Self { base: base.to_string(), stream: None }
+    }
+
+    /// A GET: status and body (the body read only as far as the page asks: `Content-Length`).
+    async fn get(&mut self, path: &str, cookie: &str) -> std::io::Result<(u16, String)> {
+        // A kept connection the server closed meanwhile fails on first use: once more, anew.
+        let kept = self.stream.is_some();
+        match self.try_get(path, cookie).await {
+            Err(_) if kept => {
+                self.stream = None;
+                self.try_get(path, cookie).await
+            }
+            result => result,
+        }
+    }
+
+    async fn try_get(&mut self, path: &str, cookie: &str) -> std::io::Result<(u16, String)> {
+        if self.stream.is_none() {
+            let stream = tokio::net::TcpStream::connect(&self.base).await?;
+            stream.set_nodelay(true)?;
+            self.stream = Some(tokio::io::BufReader::new(stream));
+        }
+        let stream = self.stream.as_mut().expect("connected above");
+        let cookie = if cookie.is_empty() { String::new() } else { format!("Cookie: {cookie}\r\n") };
+        stream.get_mut().write_all(format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{cookie}\r\n", self.base).as_bytes()).await?;
+        let mut line = String::new();
+        let (mut status, mut length, mut close) = (0u16, None, false);
+        loop {
+            line.clear();
+            if stream.read_line(&mut line).await? == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before the response"));
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some(code) = header.strip_prefix("HTTP/1.1 ") {
+                status = code.split(' ').next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            } else if let Some((name, value)) = header.split_once(':') {
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.trim().parse::<usize>().ok(),
+                    "connection" => close = value.trim().eq_ignore_ascii_case("close"),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = Vec::new();
+        match length {
+            Some(n) => {
+                body.resize(n, 0);
+                stream.read_exact(&mut body).await?;
+            }
+            None => {
+                stream.read_to_end(&mut body).await?;
+                close = true;
+            }
+        }
+        if close {
+            self.stream = None;
+        }
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
 }
