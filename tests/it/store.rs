@@ -553,7 +553,8 @@ async fn a_case_is_found_by_the_words_of_its_complaint_stemmed_once(db: Db) {
         for table in ["cases_fts_idx", "messages_fts_idx"] {
             let sql = format!("SELECT COUNT(DISTINCT segid) FROM {table}");
             let segments: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&conn).await.unwrap();
-            assert_eq!(segments, 1, "{table}");
+            // One, or none where retention left the index empty.
+            assert!(segments <= 1, "{table}: {segments} segments");
         }
         assert_eq!(store.compact_search_index().await.unwrap(), 0, "nothing to merge twice");
     } else {
