@@ -316,7 +316,8 @@ impl Store {
     /// them only now and then, so a register of years holds its words in several segments, and
     /// every search looked each word up in each of them: at 1,000,000 cases with ten segments a
     /// search cost 0.9 ms of SQLite, merged 0.2 ms (issue 24). Run daily after retention (which
-    /// removes texts); at 1,000,000 cases the merge holds the writer some 3 s. PostgreSQL's GIN
+    /// removes texts), and with retention's first run at start; at 1,000,000 cases the merge
+    /// holds the writer some 3 s. PostgreSQL's GIN
     /// indexes are kept by its autovacuum: nothing to do there.
     pub async fn compact_search_index(&self) -> Result<usize> {
         if self.backend != Backend::Sqlite {
