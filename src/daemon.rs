@@ -321,17 +321,7 @@ impl Daemon {
                     let _ = first_sweep.wait_for(|swept| *swept).await;
                 };
                 let job = crate::app::schedule::every_after("retention", &cron, after_first_sweep, shutdown, || async {
-                    if let Err(e) = crate::app::retention::run_retention_by_organisation(&store, &data_dir, &periods).await {
-                        tracing::warn!("retention failed; the next run retries: {e:#}");
-                    }
-                    // Retention removes texts from the search index; what it and the day's mail
-                    // left in pieces is merged again (see `Store::compact_search_index`).
-                    let begun = std::time::Instant::now();
-                    match store.compact_search_index().await {
-                        Ok(0) => {}
-                        Ok(merged) => tracing::info!(indexes = merged, took_ms = begun.elapsed().as_millis() as u64, "search index merged"),
-                        Err(e) => tracing::warn!("merging the search index failed; the next run retries: {e:#}"),
-                    }
+                    crate::app::retention::run_daily(&store, &data_dir, &periods).await;
                 });
                 if let Err(e) = job.await {
                     tracing::error!("retention scheduler failed: {e:#}");

@@ -25,6 +25,21 @@ pub fn retention_periods(config: &crate::config::Config) -> Vec<(Option<String>,
     }
 }
 
+/// The daily run: retention with each organisation's period, then the search index merged
+/// again where retention and the day's mail left it in pieces (see
+/// [`Store::compact_search_index`]). A failure is logged; the next run retries.
+pub async fn run_daily(store: &Store, data_dir: &std::path::Path, periods: &[(Option<String>, u32)]) {
+    if let Err(e) = run_retention_by_organisation(store, data_dir, periods).await {
+        tracing::warn!("retention failed; the next run retries: {e:#}");
+    }
+    let begun = std::time::Instant::now();
+    match store.compact_search_index().await {
+        Ok(0) => {}
+        Ok(merged) => tracing::info!(indexes = merged, took_ms = begun.elapsed().as_millis() as u64, "search index merged"),
+        Err(e) => tracing::warn!("merging the search index failed; the next run retries: {e:#}"),
+    }
+}
+
 /// [`run_retention`] with each organisation's period (see [`retention_periods`]).
 pub async fn run_retention_by_organisation(store: &Store, data_dir: &std::path::Path, periods: &[(Option<String>, u32)]) -> anyhow::Result<u64> {
     let attachments = AttachmentStore::new(data_dir);
