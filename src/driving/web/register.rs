@@ -44,9 +44,11 @@ pub struct Figures {
 pub const MEASURES_SHOWN: usize = 25;
 
 impl Figures {
-    fn new(report: Report, months: Vec<(i32, u32, usize)>) -> Self {
-        let measures = report.measures.iter().rev().take(MEASURES_SHOWN).cloned().collect();
-        let shown = Report { measures, ..report.clone() };
+    fn new(mut report: Report, months: Vec<(i32, u32, usize)>) -> Self {
+        // The rest of the report is copied for the page, not every measure only to drop it.
+        let all = std::mem::take(&mut report.measures);
+        let shown = Report { measures: all.iter().rev().take(MEASURES_SHOWN).cloned().collect(), ..report.clone() };
+        report.measures = all;
         Self { report, shown, months }
     }
 }
