@@ -103,11 +103,9 @@ pub struct Register {
 
 /// The search index as the daemon keeps it: merged after retention every night (see
 /// `Store::compact_search_index`); the bulk load above leaves it in pieces.
-async fn merge_search_index(url: &str) {
+async fn merge_search_index(store: &Store) {
     let t = Instant::now();
-    let store = Store::open(url, 1).await.expect("open");
     let merged = store.compact_search_index().await.expect("merge the search index");
-    store.close().await;
     if merged > 0 {
         println!("  {:<36} {:>9}      in {:5.1} s", "search index merged", "", t.elapsed().as_secs_f64());
     }
@@ -138,13 +136,16 @@ impl Register {
             // On disk before the run: else the daemon's first checkpoint (on SQLite's one writer
             // connection, every write waiting) flushes the whole copy, a second or more.
             std::fs::File::open(&file).unwrap().sync_all().unwrap();
-            Store::open(&db.url, 1).await.expect("migrate").close().await;
-            merge_search_index(&db.url).await;
+            let store = Store::open(&db.url, 1).await.expect("migrate");
+            merge_search_index(&store).await;
+            store.close().await;
             println!("{n} cases on {kind:?} copied from {} in {:.1} s", kept.display(), started.elapsed().as_secs_f64());
         } else {
             Store::open(&db.url, 1).await.expect("migrate").close().await;
             load(kind, &db.url, n, today).await;
-            merge_search_index(&db.url).await;
+            let store = Store::open(&db.url, 1).await.expect("open");
+            merge_search_index(&store).await;
+            store.close().await;
             println!("{n} cases on {kind:?} written in {:.1} s", started.elapsed().as_secs_f64());
             if let Some(kept) = kept {
                 std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
