@@ -283,7 +283,7 @@ pub struct CaseEvent {
     pub detail: String,
 }
 
-from_columns!(CaseEvent { at, actor, action, detail });
+json_lists::json_fields!(CaseEvent { at, actor, action, detail });
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseMessage {
@@ -295,7 +295,7 @@ pub struct CaseMessage {
     pub note: String,
 }
 
-from_columns!(CaseMessage { direction, kind, from_address, subject, received_at, note });
+json_lists::json_fields!(CaseMessage { direction, kind, from_address, subject, received_at, note });
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseAttachment {
@@ -308,7 +308,7 @@ pub struct CaseAttachment {
     pub role: AttachmentRole,
 }
 
-from_columns!(CaseAttachment { filename, content_type, size, sha256, role });
+json_lists::json_fields!(CaseAttachment { filename, content_type, size, sha256, role });
 
 fn role_as_text<S: serde::Serializer>(role: &AttachmentRole, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(role.as_str())
@@ -545,6 +545,7 @@ mod graph;
 mod handlers;
 pub mod instances;
 mod intake;
+mod json_lists;
 mod mail_classes;
 mod mailbox;
 mod migrate;

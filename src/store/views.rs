@@ -5,8 +5,9 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use super::{day_column, CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
-use crate::domain::reference::{CaseId, CaseRef};
+use super::json_lists::{decode, json_list};
+use super::{day_column, Backend, CaseDetail, CaseSummary, OutboxStatus, Result, Store, StoreError};
+use crate::domain::reference::CaseRef;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -192,8 +193,8 @@ impl Store {
     }
 
     pub async fn case_detail(&self, reference: &CaseRef) -> Result<CaseDetail> {
-        let mut conn = self.reads().acquire().await?;
-        case_detail_on(&mut conn, reference).await
+        let row = sqlx::query(sqlx::AssertSqlSafe(detail_select(self.backend, ""))).bind(reference).fetch_optional(self.reads()).await?;
+        detail_from_row(&row.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?)
     }
 
     /// Raw bytes of every message of a case, oldest first (for export and tests).
@@ -224,30 +225,6 @@ impl Store {
     }
 }
 
-/// [`Store::case_detail`] on one connection (the case page reads more on the same one).
-pub(super) async fn case_detail_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, reference: &CaseRef) -> Result<CaseDetail> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DETAIL_SELECT} WHERE c.reference = $1")))
-        .bind(reference)
-        .fetch_optional(&mut **conn)
-        .await?
-        .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
-    let summary = CaseSummary::from_row(&row)?;
-    let case_id: CaseId = row.try_get("id")?;
-    let description: String = row.try_get("description")?;
-    let (forwarded_sender, forwarded_date): (Option<String>, Option<String>) = (row.try_get("forwarded_sender")?, row.try_get("forwarded_date")?);
-    let message_list = sqlx::query_as("SELECT direction, kind, from_address, subject, received_at, note FROM messages WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut **conn)
-        .await?;
-    let attachment_list = sqlx::query_as("SELECT filename, content_type, size, sha256, role FROM attachments WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut **conn)
-        .await?;
-    let history =
-        sqlx::query_as("SELECT at, actor, action, detail FROM case_events WHERE case_id = $1 ORDER BY id").bind(case_id).fetch_all(&mut **conn).await?;
-    Ok(CaseDetail { summary, description, forwarded_sender, forwarded_date, message_list, attachment_list, history })
-}
-
 /// The columns of a [`CaseSummary`] (not the complaint's text: a list of fifty has no use for it).
 macro_rules! summary_columns {
     () => {
@@ -263,8 +240,54 @@ macro_rules! summary_columns {
 
 pub(super) const SUMMARY_SELECT: &str = concat!("SELECT ", summary_columns!(), " FROM cases c");
 
-/// A summary with what the case page shows besides: the complaint's text, who forwarded it.
-const DETAIL_SELECT: &str = concat!("SELECT ", summary_columns!(), ", c.description, c.forwarded_sender, c.forwarded_date FROM cases c");
+/// The statement that reads a case in full by its reference (`$1`), its lists as JSON (see
+/// [`json_lists`](super::json_lists)), with `more` columns (`, expression AS name`) besides.
+pub(super) fn detail_select(backend: Backend, more: &str) -> String {
+    let messages = json_list(
+        backend,
+        &[
+            ("direction", "m.direction"),
+            ("kind", "m.kind"),
+            ("from_address", "m.from_address"),
+            ("subject", "m.subject"),
+            ("received_at", "m.received_at"),
+            ("note", "m.note"),
+        ],
+        "messages m WHERE m.case_id = c.id",
+        "m.id",
+    );
+    let attachments = json_list(
+        backend,
+        &[("filename", "a.filename"), ("content_type", "a.content_type"), ("size", "a.size"), ("sha256", "a.sha256"), ("role", "a.role")],
+        "attachments a WHERE a.case_id = c.id",
+        "a.id",
+    );
+    let history = json_list(
+        backend,
+        &[("at", "e.at"), ("actor", "e.actor"), ("action", "e.action"), ("detail", "e.detail")],
+        "case_events e WHERE e.case_id = c.id",
+        "e.id",
+    );
+    format!(
+        "SELECT {}, c.description, c.forwarded_sender, c.forwarded_date, {messages} AS message_list, {attachments} AS attachment_list, {history} AS history{more}
+         FROM cases c WHERE c.reference = $1",
+        summary_columns!()
+    )
+}
+
+/// A case in full from a row of [`detail_select`].
+pub(super) fn detail_from_row(row: &AnyRow) -> Result<CaseDetail> {
+    let list = |column: &str| -> Result<String> { Ok(row.try_get(column)?) };
+    Ok(CaseDetail {
+        summary: CaseSummary::from_row(row)?,
+        description: row.try_get("description")?,
+        forwarded_sender: row.try_get("forwarded_sender")?,
+        forwarded_date: row.try_get("forwarded_date")?,
+        message_list: decode(&list("message_list")?, "messages")?,
+        attachment_list: decode(&list("attachment_list")?, "attachments")?,
+        history: decode(&list("history")?, "history")?,
+    })
+}
 
 impl<'r> sqlx::FromRow<'r, AnyRow> for CaseSummary {
     fn from_row(r: &'r AnyRow) -> std::result::Result<Self, sqlx::Error> {

@@ -4,7 +4,9 @@
 
 use sqlx::{FromRow as _, Row as _};
 
-use super::{insert_event, insert_outbox, now, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
+use super::json_lists::{decode, json_fields, json_list};
+use super::views::{detail_from_row, detail_select};
+use super::{insert_event, insert_outbox, now, Backend, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -308,29 +310,32 @@ impl Store {
         Ok(())
     }
 
-    /// What the case page shows of a case, read on one connection (a page waits for a read
-    /// connection once, not once a statement): the case in full, its thread, and the names of
-    /// the active handlers (whom it can be given to).
-    pub async fn case_page(&self, reference: &CaseRef, case_id: CaseId) -> Result<(super::CaseDetail, Vec<ThreadMessage>, Vec<String>)> {
-        let mut conn = self.reads().acquire().await?;
-        let detail = super::views::case_detail_on(&mut conn, reference).await?;
-        let thread = thread_on(&mut conn, case_id).await?;
+    /// What the case page shows of a case, in one statement (see [`json_lists`](super::json_lists)):
+    /// the case in full, its thread, and the names of the active handlers (whom it can be given to).
+    pub async fn case_page(&self, reference: &CaseRef) -> Result<(super::CaseDetail, Vec<ThreadMessage>, Vec<String>)> {
         // Those the case can go to: of its organisation (issue 25), which also keeps the names
         // of another organisation's staff out of the page.
-        let handlers = sqlx::query_scalar(
-            "SELECT h.name FROM handlers h JOIN cases c ON c.id = $1 WHERE h.active = 1
-               AND EXISTS (SELECT 1 FROM handler_organisations ho WHERE ho.handler_id = h.id AND ho.organisation = c.organisation) ORDER BY h.name",
-        )
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok((detail, thread, handlers))
+        let handlers = json_list(
+            self.backend,
+            &[("name", "h.name")],
+            "handlers h WHERE h.active = 1 AND EXISTS (SELECT 1 FROM handler_organisations ho WHERE ho.handler_id = h.id AND ho.organisation = c.organisation)",
+            "h.name",
+        );
+        let more = format!(", {}, {handlers} AS handlers", thread_lists(self.backend, "c.id"));
+        let row = sqlx::query(sqlx::AssertSqlSafe(detail_select(self.backend, &more)))
+            .bind(reference)
+            .fetch_optional(self.reads())
+            .await?
+            .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+        let handlers: Vec<HandlerName> = decode(&row.try_get::<String, _>("handlers")?, "handlers")?;
+        Ok((detail_from_row(&row)?, thread_from_row(&row)?, handlers.into_iter().map(|h| h.name).collect()))
     }
 
     /// The whole thread of a case, oldest first: mail in (and any recorded out), and our
     /// letters to the complainant and other parties from the outbox.
     pub async fn thread(&self, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
-        thread_on(&mut self.reads().acquire().await?, case_id).await
+        let sql = format!("SELECT {}", thread_lists(self.backend, "$1"));
+        thread_from_row(&sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).fetch_one(self.reads()).await?)
     }
 
     /// The `index`-th attachment (from 0, in the case page's order) of a case.
@@ -356,7 +361,7 @@ struct ReceivedRow {
     body: String,
     at: i64,
 }
-from_columns!(ReceivedRow { direction, kind, address, subject, body, at });
+json_fields!(ReceivedRow { direction, kind, address, subject, body, at });
 
 /// One of our letters of a thread, from the outbox.
 struct LetterRow {
@@ -367,16 +372,44 @@ struct LetterRow {
     at: i64,
     status: OutboxStatus,
 }
-from_columns!(LetterRow { kind, address, subject, body, at, status });
+json_fields!(LetterRow { kind, address, subject, body, at, status });
 
-/// [`Store::thread`] on one connection.
-async fn thread_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, case_id: CaseId) -> Result<Vec<ThreadMessage>> {
-    let received: Vec<ReceivedRow> = sqlx::query_as(
-        "SELECT direction, kind, from_address AS address, subject, body, received_at AS at FROM messages WHERE case_id = $1 ORDER BY received_at, id",
-    )
-    .bind(case_id)
-    .fetch_all(&mut **conn)
-    .await?;
+struct HandlerName {
+    name: String,
+}
+json_fields!(HandlerName { name });
+
+/// The two lists of a case's thread as columns (`received`, `letters`) of a statement, for
+/// the case whose id is `case` (a column or a parameter).
+fn thread_lists(backend: Backend, case: &str) -> String {
+    let received = json_list(
+        backend,
+        &[
+            ("direction", "m.direction"),
+            ("kind", "m.kind"),
+            ("address", "m.from_address"),
+            ("subject", "m.subject"),
+            ("body", "m.body"),
+            ("at", "m.received_at"),
+        ],
+        &format!("messages m WHERE m.case_id = {case}"),
+        "m.received_at, m.id",
+    );
+    let letters = json_list(
+        backend,
+        &[("kind", "o.kind"), ("address", "o.recipient"), ("subject", "o.subject"), ("body", "o.body"), ("at", "COALESCE(o.sent_at, o.created_at)"), ("status", "o.status")],
+        &format!(
+            "outbox o WHERE o.case_id = {case} AND o.kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report')"
+        ),
+        "o.id",
+    );
+    format!("{received} AS received, {letters} AS letters")
+}
+
+/// The thread from a row with [`thread_lists`]: mail in and our letters, oldest first.
+fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<Vec<ThreadMessage>> {
+    let received: Vec<ReceivedRow> = decode(&row.try_get::<String, _>("received")?, "mail")?;
+    let letters: Vec<LetterRow> = decode(&row.try_get::<String, _>("letters")?, "letters")?;
     let mut out: Vec<ThreadMessage> = received
         .into_iter()
         .map(|m| ThreadMessage {
@@ -389,13 +422,6 @@ async fn thread_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, case_id: Ca
             status: None,
         })
         .collect();
-    let letters: Vec<LetterRow> = sqlx::query_as(
-            "SELECT kind, recipient AS address, subject, body, COALESCE(sent_at, created_at) AS at, status FROM outbox
-             WHERE case_id = $1 AND kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report') ORDER BY id",
-        )
-        .bind(case_id)
-        .fetch_all(&mut **conn)
-        .await?;
     out.extend(letters.into_iter().map(|l| ThreadMessage {
         direction: Direction::Out,
         kind: ThreadKind::Letter(l.kind),

@@ -104,7 +104,7 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
     // The opening is recorded while the case is read (a write waits for the one writer on
     // SQLite), and the page is shown only once it is recorded (R9).
     let recorded = web.record_access(case_id, &session.user, HistoryEvent::Viewed, "case page");
-    let read = web.store.case_page(&reference, case_id);
+    let read = web.store.case_page(&reference);
     let (detail, thread, handlers) = match tokio::join!(recorded, read) {
         (Ok(()), Ok(v)) => v,
         (Err(e), _) | (_, Err(e)) => return store_failure(&web, &session, e),
