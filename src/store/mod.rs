@@ -556,6 +556,7 @@ mod procedure;
 mod readers;
 use placeholders::{placeholders, placeholders_on, value_rows};
 use procedure::{deadline_column, stored_deadline};
+pub use readers::Reader;
 pub mod private_files;
 mod register;
 mod reminders;

@@ -25,6 +25,30 @@ impl Store {
     pub(super) fn reads(&self) -> &AnyPool {
         &self.readers
     }
+
+    /// A read connection to hold for the reads of one page (see [`Reader`]).
+    pub async fn reader(&self) -> Result<Reader> {
+        Ok(Reader(self.reads().acquire().await?))
+    }
+}
+
+/// One read connection held for the statements of one page. Under load a page waits for a
+/// connection of the pool each time it asks for one, and those waits were most of a page's
+/// time: under `bench web` the case page asked three times (its session, whether the handler
+/// may read the case, the case) and waited some 20 ms each (issue 24). Held, it waits once.
+pub struct Reader(sqlx::pool::PoolConnection<sqlx::Any>);
+
+impl std::ops::Deref for Reader {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reader {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 /// `max_connections` read-only connections (at least two) to the SQLite database at `url`,

@@ -9,11 +9,9 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use sqlx::Row as _;
 
+use super::readers::Reader;
 use super::web::{WebUser, MAY_READ};
 use super::{now, Backend, CaseRef, CaseSummary, MessageKind, Result, Store, SUMMARY_SELECT};
-
-/// A read connection held for the statements of one page.
-type Reader = sqlx::pool::PoolConnection<sqlx::Any>;
 use crate::domain::procedure::Category;
 use crate::domain::vocabulary::text_enum;
 
@@ -244,6 +242,11 @@ impl Store {
     /// A page of the cases `user` may read that `query` asks for, in its order. `today` and
     /// `week_end` (the Sunday of this week) date the deadline filters.
     pub async fn case_list(&self, user: &WebUser, query: &CaseQuery, today: NaiveDate, week_end: NaiveDate) -> Result<ListPage> {
+        self.case_list_on(&mut self.reader().await?, user, query, today, week_end).await
+    }
+
+    /// [`Store::case_list`] on the page's read connection.
+    pub async fn case_list_on(&self, conn: &mut Reader, user: &WebUser, query: &CaseQuery, today: NaiveDate, week_end: NaiveDate) -> Result<ListPage> {
         // $1 the handler's address, $2 today, $3 the end of the week; then the search's.
         let mut conditions = vec![MAY_READ.to_string()];
         let mut binds: Vec<String> = vec![user.email.clone(), today.to_string(), week_end.to_string()];
@@ -266,10 +269,8 @@ impl Store {
         }
         let text = query.text.as_deref().filter(|t| !t.trim().is_empty());
         let mut capped = false;
-        // The page's statements on one read connection: it waits for the pool once.
-        let mut conn = self.reads().acquire().await?;
         if let Some(text) = text {
-            let (ids, reached) = self.search_matches(&mut conn, text).await?;
+            let (ids, reached) = self.search_matches(conn, text).await?;
             capped = reached;
             conditions.push(self.search_condition(binds.len() + 1, binds.len() + 2));
             binds.extend([ids, text.trim().to_ascii_uppercase()]);
@@ -300,13 +301,13 @@ impl Store {
         for value in &binds {
             statement = statement.bind(value.clone());
         }
-        let rows = statement.fetch_all(&mut *conn).await?;
+        let rows = statement.fetch_all(&mut **conn).await?;
         let more = rows.len() > per_page as usize;
         let mut found: Vec<(i64, Option<Category>)> = Vec::new();
         for row in rows.iter().take(per_page as usize) {
             found.push((row.try_get("id")?, row.try_get("category")?));
         }
-        let cases = self.summaries(&mut conn, &found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+        let cases = self.summaries(conn, &found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
         let cases = found.into_iter().zip(cases).map(|((_, category), summary)| ListedCase { summary, category }).collect();
         Ok(ListPage { cases, more, capped })
     }
@@ -407,7 +408,7 @@ impl Store {
         .bind(since)
         .fetch_all(self.reads())
         .await?;
-        let mut conn = self.reads().acquire().await?;
+        let mut conn = self.reader().await?;
         Ok(MyDay { due: self.summaries(&mut conn, &due).await?, assigned: self.summaries(&mut conn, &assigned).await?, mail, last_look, since })
     }
 }

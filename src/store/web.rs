@@ -6,7 +6,7 @@ use sqlx::{FromRow as _, Row as _};
 
 use super::json_lists::{decode, json_fields, json_list};
 use super::views::{detail_from_row, detail_select};
-use super::{insert_event, insert_outbox, now, Backend, CaseSummary, OutgoingMail, Result, Store, StoreError, SUMMARY_SELECT};
+use super::{insert_event, insert_outbox, now, Backend, CaseSummary, OutgoingMail, Reader, Result, Store, StoreError, SUMMARY_SELECT};
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -190,14 +190,14 @@ impl Store {
     }
 
     /// The session with this hash, if it has not expired and its handler is still active.
-    pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>> {
+    pub async fn web_session(&self, reader: &mut Reader, token_hash: &str) -> Result<Option<WebSession>> {
         let row: Option<(String, String, i64, String)> = sqlx::query_as(
             "SELECT h.name, h.email, h.supervisor, s.csrf FROM web_sessions s JOIN handlers h ON h.email = s.email AND h.active = 1
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now())
-        .fetch_optional(self.reads())
+        .fetch_optional(&mut **reader)
         .await?;
         Ok(row.map(|(name, email, supervisor, csrf)| WebSession { user: WebUser { name, email, supervisor: supervisor != 0 }, csrf }))
     }
@@ -240,11 +240,16 @@ impl Store {
 
     /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.
     pub async fn may_read(&self, reference: &CaseRef, user: &WebUser) -> Result<Option<CaseId>> {
+        self.may_read_on(&mut self.reader().await?, reference, user).await
+    }
+
+    /// [`Store::may_read`] on the page's read connection.
+    pub async fn may_read_on(&self, reader: &mut Reader, reference: &CaseRef, user: &WebUser) -> Result<Option<CaseId>> {
         let (id, allowed): (CaseId, i64) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT c.id, CASE WHEN {MAY_READ} THEN 1 ELSE 0 END FROM cases c WHERE c.reference = $2")))
                 .bind(&user.email)
                 .bind(reference)
-                .fetch_optional(self.reads())
+                .fetch_optional(&mut **reader)
                 .await?
                 .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         Ok((allowed != 0).then_some(id))
@@ -312,7 +317,7 @@ impl Store {
 
     /// What the case page shows of a case, in one statement (see [`json_lists`](super::json_lists)):
     /// the case in full, its thread, and the names of the active handlers (whom it can be given to).
-    pub async fn case_page(&self, reference: &CaseRef) -> Result<(super::CaseDetail, Vec<ThreadMessage>, Vec<String>)> {
+    pub async fn case_page(&self, reader: &mut Reader, reference: &CaseRef) -> Result<(super::CaseDetail, Vec<ThreadMessage>, Vec<String>)> {
         // Those the case can go to: of its organisation (issue 25), which also keeps the names
         // of another organisation's staff out of the page.
         let handlers = json_list(
@@ -324,7 +329,7 @@ impl Store {
         let more = format!(", {}, {handlers} AS handlers", thread_lists(self.backend, "c.id"));
         let row = sqlx::query(sqlx::AssertSqlSafe(detail_select(self.backend, &more)))
             .bind(reference)
-            .fetch_optional(self.reads())
+            .fetch_optional(&mut **reader)
             .await?
             .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         let handlers: Vec<HandlerName> = decode(&row.try_get::<String, _>("handlers")?, "handlers")?;

@@ -14,7 +14,7 @@ use super::auth;
 use super::list::ListParams;
 use super::pages::{store_failure, today};
 use super::view::{case_row, sort_by_urgency, Level};
-use super::{require, Shared};
+use super::{require, require_reading, Shared};
 
 /// Working days ahead that "my day" looks at.
 const MY_DAY_WORKING_DAYS: u32 = 5;
@@ -27,8 +27,9 @@ fn week_end(today: NaiveDate) -> NaiveDate {
 /// The cases list: filtered, sorted, searched as the query says (see [`ListParams`]); only
 /// cases the handler may read.
 pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
+    // One read connection for the page's reads (see `Reader`).
+    let (session, mut reader) = match require_reading(&web, &headers).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let params = match ListParams::parse(&query) {
@@ -36,10 +37,12 @@ pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): 
         Err(e) => return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/cases")),
     };
     let today = today(&web);
-    let page = match web.store.case_list(&session.user, &params.query(), today, week_end(today)).await {
+    let page = match web.store.case_list_on(&mut reader, &session.user, &params.query(), today, week_end(today)).await {
         Ok(p) => p,
         Err(e) => return store_failure(&web, &session, e),
     };
+    // Back to the pool before the page is made.
+    drop(reader);
     let settings = web.settings.get();
     let rows: Vec<_> = page
         .cases

@@ -40,7 +40,7 @@ use crate::app::settings::SharedSettings;
 use crate::config::Config;
 use crate::store::attachments::AttachmentStore;
 use crate::store::web::WebSession;
-use crate::store::Store;
+use crate::store::{Reader, Store};
 
 use self::auth::RateLimiter;
 use self::templates::Pages;
@@ -136,8 +136,20 @@ impl Web {
 
     /// The signed-in handler of this request, if any.
     pub async fn session(&self, headers: &HeaderMap) -> Option<WebSession> {
+        auth::cookie(headers, auth::SESSION_COOKIE)?;
+        match self.store.reader().await {
+            Ok(mut reader) => self.session_on(&mut reader, headers).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "web: cannot read the session");
+                None
+            }
+        }
+    }
+
+    /// [`Web::session`] on the page's read connection.
+    pub async fn session_on(&self, reader: &mut Reader, headers: &HeaderMap) -> Option<WebSession> {
         let token = auth::cookie(headers, auth::SESSION_COOKIE)?;
-        match self.store.web_session(&auth::hash(&token)).await {
+        match self.store.web_session(reader, &auth::hash(&token)).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "web: cannot read the session");
@@ -171,6 +183,18 @@ impl Web {
 /// Signed in, or sent to the sign-in page.
 pub async fn require(web: &Web, headers: &HeaderMap) -> Result<WebSession, Response> {
     web.session(headers).await.ok_or_else(|| Redirect::to("/sign-in").into_response())
+}
+
+/// [`require`] for a page that reads more: the session, and the read connection it was read
+/// on, for the page's other reads (see [`Reader`]).
+pub async fn require_reading(web: &Web, headers: &HeaderMap) -> Result<(WebSession, Reader), Response> {
+    let to_sign_in = || Redirect::to("/sign-in").into_response();
+    let mut reader = web.store.reader().await.map_err(|e| {
+        tracing::warn!(error = %e, "web: cannot read the session");
+        to_sign_in()
+    })?;
+    let session = web.session_on(&mut reader, headers).await.ok_or_else(to_sign_in)?;
+    Ok((session, reader))
 }
 
 /// The routes of the workspace.

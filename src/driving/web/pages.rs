@@ -11,11 +11,11 @@ use chrono::NaiveDate;
 
 use super::auth::{self, BROWSER_COOKIE};
 use super::view::{case_actions, case_row};
-use super::{require, Shared};
+use super::{require, require_reading, Shared};
 use crate::domain::calendar::amsterdam_date;
 use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
-use crate::store::StoreError;
+use crate::store::{Reader, StoreError};
 
 pub(super) fn today(web: &super::Web) -> NaiveDate {
     amsterdam_date(web.clock.now())
@@ -71,11 +71,17 @@ fn not_found(web: &super::Web, session: &crate::store::web::WebSession) -> Respo
 /// The case's id and reference if the signed-in handler may read it; otherwise, for a case
 /// they may not read as for one that does not exist, 404 (a refusal is recorded in the case's
 /// history).
-pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebSession, reference: &str, what: &str) -> Result<(CaseId, CaseRef), Response> {
+pub(super) async fn readable(
+    web: &super::Web,
+    session: &crate::store::web::WebSession,
+    reader: &mut Reader,
+    reference: &str,
+    what: &str,
+) -> Result<(CaseId, CaseRef), Response> {
     let Some(reference) = CaseRef::parse_any(reference) else {
         return Err(not_found(web, session));
     };
-    match web.store.may_read(&reference, &session.user).await {
+    match web.store.may_read_on(reader, &reference, &session.user).await {
         Ok(Some(id)) => Ok((id, reference)),
         Ok(None) => {
             // The refusal is the one thing recorded: who tried, and what.
@@ -93,18 +99,24 @@ pub(super) async fn readable(web: &super::Web, session: &crate::store::web::WebS
 
 /// A case: the complaint, the thread, attachments, notes, history, and the action forms.
 pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
+    // One read connection for the page's reads (see `Reader`).
+    let (session, mut reader) = match require_reading(&web, &headers).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let (case_id, reference) = match readable(&web, &session, &reference, "case page").await {
+    let (case_id, reference) = match readable(&web, &session, &mut reader, &reference, "case page").await {
         Ok(found) => found,
         Err(r) => return r,
     };
     // The opening is recorded while the case is read (a write waits for the one writer on
-    // SQLite), and the page is shown only once it is recorded (R9).
+    // SQLite), and the page is shown only once it is recorded (R9). The read connection goes
+    // back to the pool as soon as the case is read, not when the page is done.
     let recorded = web.record_access(case_id, &session.user, HistoryEvent::Viewed, "case page");
-    let read = web.store.case_page(&reference);
+    let read = async {
+        let read = web.store.case_page(&mut reader, &reference).await;
+        drop(reader);
+        read
+    };
     let (detail, thread, handlers) = match tokio::join!(recorded, read) {
         (Ok(()), Ok(v)) => v,
         (Err(e), _) | (_, Err(e)) => return store_failure(&web, &session, e),
@@ -127,14 +139,15 @@ pub async fn case(State(web): State<Shared>, headers: HeaderMap, Path(reference)
 
 /// A download: always as an attachment with a safe name, never rendered inline; recorded.
 pub async fn attachment(State(web): State<Shared>, headers: HeaderMap, Path((reference, index)): Path<(String, String)>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
+    let (session, mut reader) = match require_reading(&web, &headers).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let reference = match readable(&web, &session, &reference, &format!("attachment {index}")).await {
+    let reference = match readable(&web, &session, &mut reader, &reference, &format!("attachment {index}")).await {
         Ok((_, reference)) => reference,
         Err(refused) => return refused,
     };
+    drop(reader);
     // The case page numbers attachments from 0; anything else names none.
     let Ok(index) = index.parse::<u32>() else {
         return not_found(&web, &session);
