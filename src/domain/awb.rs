@@ -3,9 +3,6 @@
 //! postponement of the final response (9:11), the grounds for not handling a complaint (9:8),
 //! and the kinds of history entry these steps write.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{Months, NaiveDate};
 
 use super::calendar::Calendar;

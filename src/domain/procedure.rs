@@ -1,9 +1,6 @@
 //! What a handler may do to a case, and when (R6-R8, R11). Pure rules, so every refusal is a
 //! unit test and the command line reports it in one line.
 
-use std::fmt;
-use std::str::FromStr;
-
 use super::vocabulary::text_enum;
 
 /// The outcome of a complaint in the final response (R8).

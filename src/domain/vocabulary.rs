@@ -22,7 +22,7 @@ macro_rules! text_enum {
                 match self { $($t::$variant => $text),+ }
             }
         }
-        impl FromStr for $t {
+        impl std::str::FromStr for $t {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 match s.trim() {
@@ -31,8 +31,8 @@ macro_rules! text_enum {
                 }
             }
         }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 // `pad`, so `{:<7}` in a table lines up.
                 f.pad(self.as_str())
             }

@@ -90,15 +90,7 @@ macro_rules! text_fields {
     )+};
 }
 
-text_fields!(Direction, MessageKind, HistoryEvent, MailKind, OutboxStatus);
-
-impl JsonField for AttachmentRole {
-    fn from_field(value: Option<&Value>) -> std::result::Result<Self, String> {
-        let text = String::from_field(value)?;
-        let roles = [AttachmentRole::Document, AttachmentRole::Signature, AttachmentRole::Report];
-        roles.into_iter().find(|r| r.as_str() == text).ok_or_else(|| format!("{text:?} is not an attachment's role"))
-    }
-}
+text_fields!(Direction, MessageKind, HistoryEvent, MailKind, OutboxStatus, AttachmentRole);
 
 /// A value as an error shows it: its kind, never its text (which may be personal data).
 fn shown(value: Option<&Value>) -> &'static str {

@@ -304,15 +304,10 @@ pub struct CaseAttachment {
     pub size: i64,
     pub sha256: String,
     /// `document`, `signature` (kept: it proves who sent the mail) or `report`.
-    #[serde(serialize_with = "role_as_text")]
     pub role: AttachmentRole,
 }
 
 json_lists::json_fields!(CaseAttachment { filename, content_type, size, sha256, role });
-
-fn role_as_text<S: serde::Serializer>(role: &AttachmentRole, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(role.as_str())
-}
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseDetail {

@@ -3,9 +3,6 @@
 //! indexes are kept by the database itself, see migrations 0013), and a handler's day. Every
 //! statement reads only the cases the handler may read ([`MAY_READ`]).
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::NaiveDate;
 use sqlx::Row as _;
 

@@ -34,7 +34,20 @@ macro_rules! stored_as_text {
     )+};
 }
 
-stored_as_text!(MailKind, OutboxStatus, CaseStatus, CaseSource, Outcome, CaseOutcome, Category, NotHandledGround, HearingOutcome, Direction, MessageKind);
+stored_as_text!(
+    MailKind,
+    OutboxStatus,
+    CaseStatus,
+    CaseSource,
+    Outcome,
+    CaseOutcome,
+    Category,
+    NotHandledGround,
+    HearingOutcome,
+    Direction,
+    MessageKind,
+    AttachmentRole
+);
 
 /// A case's row id is stored as the integer it is.
 impl Type<Any> for CaseId {
@@ -96,26 +109,5 @@ impl<'q> Encode<'q, Any> for HistoryEvent {
 impl<'r> Decode<'r, Any> for HistoryEvent {
     fn decode(value: <Any as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(<&str as Decode<'r, Any>>::decode(value)?.parse::<HistoryEvent>()?)
-    }
-}
-
-/// An attachment's role is stored as its text (`document`, `signature`, `report`).
-impl Type<Any> for AttachmentRole {
-    fn type_info() -> AnyTypeInfo {
-        <str as Type<Any>>::type_info()
-    }
-}
-
-impl<'q> Encode<'q, Any> for AttachmentRole {
-    fn encode_by_ref(&self, buf: &mut <Any as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <&str as Encode<'q, Any>>::encode(self.as_str(), buf)
-    }
-}
-
-impl<'r> Decode<'r, Any> for AttachmentRole {
-    fn decode(value: <Any as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        let text = <&str as Decode<'r, Any>>::decode(value)?;
-        let roles = [AttachmentRole::Document, AttachmentRole::Signature, AttachmentRole::Report];
-        Ok(roles.into_iter().find(|r| r.as_str() == text).ok_or_else(|| format!("{text:?} is not an attachment's role"))?)
     }
 }

@@ -37,15 +37,7 @@ pub enum AttachmentRole {
     Report,
 }
 
-impl AttachmentRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttachmentRole::Document => "document",
-            AttachmentRole::Signature => "signature",
-            AttachmentRole::Report => "report",
-        }
-    }
-}
+crate::domain::vocabulary::text_enum!(AttachmentRole, "an attachment's role", Document => "document", Signature => "signature", Report => "report");
 
 #[derive(Debug, Clone)]
 pub struct Attachment {
