@@ -55,12 +55,17 @@ impl Store {
     /// The organisations the active handler with this address works for, in order (none for
     /// an unknown or inactive address).
     pub async fn handler_organisations(&self, email: &str) -> Result<Vec<OrganisationKey>> {
+        self.handler_organisations_on(&mut self.reader().await?, email).await
+    }
+
+    /// [`Store::handler_organisations`] on the page's read connection.
+    pub async fn handler_organisations_on(&self, reader: &mut super::Reader, email: &str) -> Result<Vec<OrganisationKey>> {
         let keys: Vec<String> = sqlx::query_scalar(
             "SELECT ho.organisation FROM handler_organisations ho JOIN handlers h ON h.id = ho.handler_id
              WHERE h.email = $1 AND h.active = 1 ORDER BY ho.organisation",
         )
         .bind(email.trim().to_ascii_lowercase())
-        .fetch_all(self.reads())
+        .fetch_all(&mut **reader)
         .await?;
         // Written by this program from validated keys; a key that is not one names nothing.
         Ok(keys.iter().filter_map(|k| OrganisationKey::parse(k).ok()).collect())

@@ -66,12 +66,15 @@ impl Store {
     /// See [`RegisterVersion`]. Both read backwards through the primary keys: the newest case,
     /// and the newest history entry past the accesses after it.
     pub async fn register_version(&self) -> Result<RegisterVersion> {
-        // Both on one connection: the page waits for the pool once (see `Reader`).
-        let mut reader = self.reader().await?;
-        let newest_case: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM cases").fetch_one(&mut *reader).await?;
+        self.register_version_on(&mut self.reader().await?).await
+    }
+
+    /// [`Store::register_version`] on the page's read connection.
+    pub async fn register_version_on(&self, reader: &mut super::Reader) -> Result<RegisterVersion> {
+        let newest_case: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM cases").fetch_one(&mut **reader).await?;
         let sql = format!("SELECT id FROM case_events WHERE action NOT IN ({}) ORDER BY id DESC LIMIT 1", super::placeholders(1, ACCESSES.len()));
         let newest_change: Option<i64> =
-            ACCESSES.iter().fold(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), |q, e| q.bind(*e)).fetch_optional(&mut *reader).await?;
+            ACCESSES.iter().fold(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), |q, e| q.bind(*e)).fetch_optional(&mut **reader).await?;
         Ok(RegisterVersion { newest_case, newest_change })
     }
 

@@ -9,6 +9,7 @@ use axum::response::Response;
 
 use crate::domain::organisation::OrganisationKey;
 use crate::store::web::WebSession;
+use crate::store::Reader;
 
 /// The organisation chosen, and all that the supervisor works for (in order).
 #[derive(Debug, Clone)]
@@ -27,12 +28,18 @@ impl Supervised {
 /// The organisation `query` asks for among those `session`'s supervisor works for; for a
 /// handler who is no supervisor (or works for none) the page that says the page is for
 /// supervisors, and for another organisation's key the page of something that does not exist.
-pub async fn supervised(web: &super::Web, session: &WebSession, query: &HashMap<String, String>, back: &str) -> Result<Supervised, Response> {
+pub async fn supervised(
+    web: &super::Web,
+    session: &WebSession,
+    reader: &mut Reader,
+    query: &HashMap<String, String>,
+    back: &str,
+) -> Result<Supervised, Response> {
     let forbidden = || web.message(StatusCode::FORBIDDEN, Some(session), "supervisors_only", "", Some("/cases"));
     if !session.user.supervisor {
         return Err(forbidden());
     }
-    let all = web.store.handler_organisations(&session.user.email).await.map_err(|e| super::pages::store_failure(web, session, e))?;
+    let all = web.store.handler_organisations_on(reader, &session.user.email).await.map_err(|e| super::pages::store_failure(web, session, e))?;
     let chosen = match query.get("organisation").map(|k| k.trim()).filter(|k| !k.is_empty()) {
         None => all.first().cloned().ok_or_else(forbidden)?,
         Some(key) => match all.iter().find(|k| k.as_str() == key) {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 
 use super::templates::Pages;
-use super::{require, Shared};
+use super::{require_reading, Shared};
 use crate::domain::register::Report;
 
 /// The publication's stylesheet (screen and print).
@@ -37,12 +37,13 @@ pub fn render(pages: &Pages, report: &Report, organisation: &str, year: i32, inl
 
 /// `/register/publication?year=Y` (default: last year). Supervisors only, as the register.
 pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let session = match require(&web, &headers).await {
-        Ok(s) => s,
+    // One read connection for the page's reads (see `Reader`), back before any counting.
+    let (session, mut reader) = match require_reading(&web, &headers).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     // Of one organisation the supervisor works for (issue 25).
-    let supervised = match super::organisations::supervised(&web, &session, &query, "/register").await {
+    let supervised = match super::organisations::supervised(&web, &session, &mut reader, &query, "/register").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -57,7 +58,12 @@ pub async fn page(State(web): State<Shared>, headers: HeaderMap, Query(query): Q
     let Some((from, to)) = year_period(year) else {
         return web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", "year", Some("/register"));
     };
-    let figures = match web.register.get(&web, from, to, today, &supervised.chosen).await {
+    let version = match web.store.register_version_on(&mut reader).await {
+        Ok(v) => v,
+        Err(e) => return super::pages::store_failure(&web, &session, e),
+    };
+    drop(reader);
+    let figures = match web.register.get(&web, &version, from, to, today, &supervised.chosen).await {
         Ok((f, _)) => f,
         Err(e) => {
             tracing::warn!(error = %e, "web: cannot read the register");

@@ -20,7 +20,7 @@ use chrono::{Datelike, NaiveDate};
 use super::organisations::{supervised, Supervised};
 use super::pages::{store_failure, today};
 use super::view::{bar_chart, month_bars, per_month};
-use super::{require, Shared, Web};
+use super::{require_reading, Shared, Web};
 use crate::app::settings::Settings;
 use crate::domain::organisation::OrganisationKey;
 use crate::domain::register::Report;
@@ -101,10 +101,12 @@ impl RegisterFigures {
     }
 
     /// The figures of `organisation`'s cases received from `from` to `to`, as of `today`, and
-    /// when they were begun (`None`: for this request, or while nothing changed).
+    /// when they were begun (`None`: for this request, or while nothing changed). `version`:
+    /// what the register counts now, read by the page on its read connection.
     pub async fn get(
         &self,
         web: &Web,
+        version: &RegisterVersion,
         from: NaiveDate,
         to: NaiveDate,
         today: NaiveDate,
@@ -114,7 +116,7 @@ impl RegisterFigures {
         let settings = web.settings.get();
         let period = (from, to, today, organisation.clone());
         if let Some(made) = self.last(&period, &settings) {
-            if made.version == web.store.register_version().await? {
+            if &made.version == version {
                 return Ok((made.figures.clone(), None));
             }
             if made.spaced(came) {
@@ -175,11 +177,14 @@ type RegisterFor = (WebSession, Supervised, Arc<Figures>, Option<i64>);
 /// The register of the period and the organisation the query names, for a supervisor of that
 /// organisation; or the page that says no.
 async fn register_for(web: &Shared, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<RegisterFor, Response> {
-    let session = require(web, headers).await?;
-    let supervised = supervised(web, &session, query, "/register").await?;
+    // One read connection for the page's reads (see `Reader`), back before any counting.
+    let (session, mut reader) = require_reading(web, headers).await?;
+    let supervised = supervised(web, &session, &mut reader, query, "/register").await?;
     let today = today(web);
     let (from, to) = period(query, today).map_err(|e| web.message(StatusCode::BAD_REQUEST, Some(&session), "bad_input", &e, Some("/register")))?;
-    let (figures, of) = web.register.get(web, from, to, today, &supervised.chosen).await.map_err(|e| store_failure(web, &session, e))?;
+    let version = web.store.register_version_on(&mut reader).await.map_err(|e| store_failure(web, &session, e))?;
+    drop(reader);
+    let (figures, of) = web.register.get(web, &version, from, to, today, &supervised.chosen).await.map_err(|e| store_failure(web, &session, e))?;
     Ok((session, supervised, figures, of))
 }
 
