@@ -240,11 +240,13 @@ impl Store {
 
     /// The id of the case if `user` may read it; `Err(UnknownCase)` if there is no such case.
     pub async fn may_read(&self, reference: &CaseRef, user: &WebUser) -> Result<Option<CaseId>> {
-        self.may_read_on(&mut self.reader().await?, reference, user).await
+        let (id, allowed) = self.case_access_on(&mut self.reader().await?, reference, user).await?;
+        Ok(allowed.then_some(id))
     }
 
-    /// [`Store::may_read`] on the page's read connection.
-    pub async fn may_read_on(&self, reader: &mut Reader, reference: &CaseRef, user: &WebUser) -> Result<Option<CaseId>> {
+    /// On the page's read connection: the case's id, and whether `user` may read it (a refusal
+    /// is recorded with the id); `Err(UnknownCase)` if there is no such case.
+    pub async fn case_access_on(&self, reader: &mut Reader, reference: &CaseRef, user: &WebUser) -> Result<(CaseId, bool)> {
         let (id, allowed): (CaseId, i64) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT c.id, CASE WHEN {MAY_READ} THEN 1 ELSE 0 END FROM cases c WHERE c.reference = $2")))
                 .bind(&user.email)
@@ -252,7 +254,7 @@ impl Store {
                 .fetch_optional(&mut **reader)
                 .await?
                 .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
-        Ok((allowed != 0).then_some(id))
+        Ok((id, allowed != 0))
     }
 
     /// Whether the handler with this address may act on the case now: they work for its

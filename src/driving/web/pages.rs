@@ -81,16 +81,14 @@ pub(super) async fn readable(
     let Some(reference) = CaseRef::parse_any(reference) else {
         return Err(not_found(web, session));
     };
-    match web.store.may_read_on(reader, &reference, &session.user).await {
-        Ok(Some(id)) => Ok((id, reference)),
-        Ok(None) => {
+    match web.store.case_access_on(reader, &reference, &session.user).await {
+        Ok((id, true)) => Ok((id, reference)),
+        Ok((id, false)) => {
             // The refusal is the one thing recorded: who tried, and what.
-            if let Ok(Some(link)) = web.store.case_link(&reference).await {
-                if let Err(e) = web.record_access(link.id, &session.user, HistoryEvent::AccessRefused, what).await {
-                    tracing::warn!(error = %e, "web: cannot record a refused access");
-                }
-                tracing::warn!(%reference, "web: access refused (R9)");
+            if let Err(e) = web.record_access(id, &session.user, HistoryEvent::AccessRefused, what).await {
+                tracing::warn!(error = %e, "web: cannot record a refused access");
             }
+            tracing::warn!(%reference, "web: access refused (R9)");
             Err(not_found(web, session))
         }
         Err(e) => Err(store_failure(web, session, e)),
