@@ -13,6 +13,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use super::auth;
 use super::list::ListParams;
 use super::pages::{store_failure, today};
+use super::rows::ListRow;
 use super::view::{case_row, sort_by_urgency, Level};
 use super::{require, require_reading, Shared};
 
@@ -44,15 +45,7 @@ pub async fn cases(State(web): State<Shared>, headers: HeaderMap, Query(query): 
     // Back to the pool before the page is made.
     drop(reader);
     let settings = web.settings.get();
-    let rows: Vec<_> = page
-        .cases
-        .into_iter()
-        .map(|c| {
-            let category = c.category;
-            (case_row(&settings.calendar, today, c.summary), category)
-        })
-        .map(|(row, category)| minijinja::context! { category => category, ..minijinja::Value::from_serialize(&row) })
-        .collect();
+    let rows: Vec<_> = page.cases.into_iter().map(|c| ListRow::value(case_row(&settings.calendar, today, c.summary), c.category)).collect();
     web.page(
         StatusCode::OK,
         "cases.html",

@@ -16,6 +16,7 @@ pub mod pages;
 pub mod paper;
 pub mod publication;
 pub mod register;
+pub mod rows;
 pub mod set_aside;
 pub mod signed;
 pub mod templates;
