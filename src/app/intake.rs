@@ -310,9 +310,38 @@ impl Intake {
 
     /// Does what waited for a mail's transaction to commit, and says what became of the mail.
     pub async fn committed(&self, done: Done) -> Outcome {
-        match done.later {
+        self.committed_all(vec![done]).await.pop().expect("one mail, one outcome")
+    }
+
+    /// [`committed`](Self::committed) for the mails of a transaction, in their order: the
+    /// handlers of the new cases are told together (see [`Actions::notify_assignments`]).
+    pub async fn committed_all(&self, dones: Vec<Done>) -> Vec<Outcome> {
+        let assigned: Vec<CaseRef> = dones
+            .iter()
+            .filter_map(|done| match &done.later {
+                Some(Later::Registered { reference, assigned: true, .. }) => Some(reference.clone()),
+                _ => None,
+            })
+            .collect();
+        if !assigned.is_empty() {
+            match self.actions.notify_assignments(&assigned).await {
+                Ok(()) => self.outbox_wake.notify_one(),
+                Err(e) => tracing::error!(cases = assigned.len(), "cannot notify the handlers of new cases: {e:#}"),
+            }
+        }
+        let mut outcomes = Vec::with_capacity(dones.len());
+        for done in dones {
+            self.after_commit(done.later).await;
+            outcomes.push(done.outcome);
+        }
+        outcomes
+    }
+
+    /// What one mail left to do once committed, but telling a handler of a new case.
+    async fn after_commit(&self, later: Option<Later>) {
+        match later {
             None => {}
-            Some(Later::Registered { reference, acknowledgement, assigned, incomplete, attachments, mentions }) => {
+            Some(Later::Registered { reference, acknowledgement, incomplete, attachments, mentions, .. }) => {
                 if let Some(mention) = mentions {
                     let note = match mention {
                         Mention::SenderUnknown(other) => format!("the text names {other}; the sender is not known on that case"),
@@ -320,11 +349,6 @@ impl Intake {
                     };
                     if let Err(e) = self.store.add_case_event(&reference, "klachtd", HistoryEvent::MentionsCase, &note).await {
                         tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
-                    }
-                }
-                if assigned {
-                    if let Err(e) = self.actions.notify_assignment(&reference).await {
-                        tracing::error!(reference = %reference, "cannot notify the handler: {e:#}");
                     }
                 }
                 tracing::info!(reference = %reference, acknowledgement = acknowledgement.map_or("none", OutboxStatus::as_str), incomplete, attachments, "complaint registered");
@@ -345,7 +369,6 @@ impl Intake {
                 self.outbox_wake.notify_one();
             }
         }
-        done.outcome
     }
 
     /// A mail on its own: a handler's action by mail if it is one, else as in a batch, in a

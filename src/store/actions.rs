@@ -7,6 +7,7 @@ use super::{
 };
 use crate::domain::awb::{HistoryKind, NotHandledGround};
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
+use crate::domain::organisation::OrganisationKey;
 use crate::domain::procedure::{refusal, CaseOutcome, CaseState, Category, Outcome, Step};
 use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{CaseSource, MailKind};
@@ -16,6 +17,8 @@ use crate::domain::vocabulary::{CaseSource, MailKind};
 pub struct LetterCase {
     pub id: CaseId,
     pub reference: CaseRef,
+    /// The organisation whose case it is (issue 25): its letters, its context.
+    pub organisation: OrganisationKey,
     pub state: CaseState,
     pub complainant_name: Option<String>,
     pub complainant_email: Option<String>,
@@ -47,6 +50,42 @@ impl LetterCase {
             respond_by: self.respond_by,
         }
     }
+}
+
+/// The case `reference` for a letter or a notice, without its thread (`None`: unknown).
+pub(super) async fn letter_case_on(conn: &mut super::Conn, reference: &CaseRef) -> Result<Option<LetterCase>> {
+    let found = sqlx::query(
+        "SELECT c.id, c.reference, c.organisation, c.status, c.outcome, c.complainant_name, c.complainant_email, c.received_on, c.respond_by,
+                (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler_name,
+                (SELECT h.email FROM handlers h WHERE h.id = c.handler_id) AS handler_email,
+                c.postponements, c.acknowledge_by, c.progress_by, c.procedure_terms
+         FROM cases c WHERE c.reference = $1",
+    )
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = found else { return Ok(None) };
+    Ok(Some(LetterCase {
+        id: r.try_get("id")?,
+        reference: r.try_get("reference")?,
+        organisation: OrganisationKey::parse(&r.try_get::<String, _>("organisation")?).unwrap_or_default(),
+        state: CaseState {
+            closed: r.try_get::<CaseStatus, _>("status")? == CaseStatus::Closed,
+            responded: r.try_get::<Option<String>, _>("outcome")?.is_some(),
+        },
+        complainant_name: r.try_get("complainant_name")?,
+        complainant_email: r.try_get("complainant_email")?,
+        received_on: super::day_column(&r, "received_on")?,
+        acknowledge_by: super::day_column(&r, "acknowledge_by")?,
+        progress_by: super::optional_day_column(&r, "progress_by")?,
+        respond_by: super::day_column(&r, "respond_by")?,
+        procedure: r.try_get::<String, _>("procedure_terms")?.parse().map_err(|e| StoreError::Corrupt(format!("case {reference}: its procedure: {e}")))?,
+        postponements: u32::try_from(r.try_get::<i64, _>("postponements")?).unwrap_or(0),
+        handler_name: r.try_get("handler_name")?,
+        handler_email: r.try_get("handler_email")?,
+        last_inbound: None,
+        thread: Vec::new(),
+    }))
 }
 
 /// What a letter changes on its case, in the transaction that queues it.
@@ -269,43 +308,13 @@ fn met_by_post(effect: &LetterEffect) -> Option<&'static str> {
 
 impl Store {
     pub async fn letter_case(&self, reference: &CaseRef) -> Result<LetterCase> {
-        let r = sqlx::query(
-            "SELECT c.id, c.reference, c.status, c.outcome, c.complainant_name, c.complainant_email, c.received_on, c.respond_by,
-                    (SELECT h.name FROM handlers h WHERE h.id = c.handler_id) AS handler_name,
-                    (SELECT h.email FROM handlers h WHERE h.id = c.handler_id) AS handler_email,
-                    c.postponements, c.acknowledge_by, c.progress_by, c.procedure_terms
-             FROM cases c WHERE c.reference = $1",
-        )
-        .bind(reference)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
-        let id: CaseId = r.try_get("id")?;
-        let complainant: Option<String> = r.try_get("complainant_email")?;
-        let (last_inbound, thread) = match &complainant {
-            Some(address) => self.thread_with(id, address, true).await?,
-            None => (None, Vec::new()),
-        };
-        Ok(LetterCase {
-            id,
-            reference: r.try_get("reference")?,
-            state: CaseState {
-                closed: r.try_get::<CaseStatus, _>("status")? == CaseStatus::Closed,
-                responded: r.try_get::<Option<String>, _>("outcome")?.is_some(),
-            },
-            complainant_name: r.try_get("complainant_name")?,
-            complainant_email: complainant,
-            received_on: super::day_column(&r, "received_on")?,
-            acknowledge_by: super::day_column(&r, "acknowledge_by")?,
-            progress_by: super::optional_day_column(&r, "progress_by")?,
-            respond_by: super::day_column(&r, "respond_by")?,
-            procedure: r.try_get::<String, _>("procedure_terms")?.parse().map_err(|e| StoreError::Corrupt(format!("case {reference}: its procedure: {e}")))?,
-            postponements: u32::try_from(r.try_get::<i64, _>("postponements")?).unwrap_or(0),
-            handler_name: r.try_get("handler_name")?,
-            handler_email: r.try_get("handler_email")?,
-            last_inbound,
-            thread,
-        })
+        let mut conn = self.pool.acquire().await?;
+        let mut case = letter_case_on(&mut conn, reference).await?.ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
+        drop(conn);
+        if let Some(address) = &case.complainant_email {
+            (case.last_inbound, case.thread) = self.thread_with(case.id, address, true).await?;
+        }
+        Ok(case)
     }
 
     /// In-Reply-To and References for a letter to `address` on a case. To the complainant
@@ -577,10 +586,6 @@ impl Store {
 
     /// Queues a mail to a handler about a case (`why` goes into the history).
     pub async fn queue_notice(&self, case_id: CaseId, mail: &OutgoingMail, why: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
-        insert_outbox(&mut tx, Some(case_id), mail).await?;
-        insert_event(&mut tx, case_id, "klachtd", HistoryEvent::HandlerNotified, why).await?;
-        tx.commit().await?;
-        Ok(())
+        self.queue_notices(&[(case_id, mail.clone(), why.to_string())]).await
     }
 }

@@ -544,6 +544,7 @@ mod json_lists;
 mod mail_classes;
 mod mailbox;
 mod migrate;
+mod notices;
 mod organisations;
 mod outbox;
 mod placeholders;

@@ -29,7 +29,7 @@ use crate::domain::mail_actions;
 use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::attachments::AttachmentStore;
-use crate::store::{OutboxItem, OutgoingMail, Store};
+use crate::store::{LetterCase, OutboxItem, OutgoingMail, Store};
 use crate::telemetry::one_line;
 
 mod access;
@@ -95,11 +95,36 @@ impl Actions {
     /// subject carries the token that lets them act by replying.
     pub async fn notify_assignment(&self, reference: &CaseRef) -> Result<(), ActionError> {
         let case = self.store.letter_case(reference).await?;
+        if let Some(notice) = self.assignment_notice(&case)? {
+            self.store.queue_notices(&[notice]).await?;
+        }
+        Ok(())
+    }
+
+    /// [`notify_assignment`](Self::notify_assignment) for many new cases at once (the intake's
+    /// batch): the cases read beside the writer, the notices queued in one transaction (see
+    /// `store::notices`). A notice that cannot be made is logged and the others go.
+    pub async fn notify_assignments(&self, references: &[CaseRef]) -> Result<(), ActionError> {
+        let mut notices = Vec::with_capacity(references.len());
+        for case in self.store.notice_cases(references).await? {
+            match self.assignment_notice(&case) {
+                Ok(notice) => notices.extend(notice),
+                Err(e) => tracing::error!(reference = %case.reference, "cannot notify the handler: {e:#}"),
+            }
+        }
+        self.store.queue_notices(&notices).await?;
+        Ok(())
+    }
+
+    /// The notice that `case` is its handler's, with what goes into its history (`None`: it has
+    /// no handler).
+    fn assignment_notice(&self, case: &LetterCase) -> Result<Option<(CaseId, OutgoingMail, String)>, ActionError> {
         let (Some(name), Some(email)) = (case.handler_name.clone(), case.handler_email.clone()) else {
-            return Ok(());
+            return Ok(None);
         };
         let settings = self.settings.get();
-        let own = self.own(case.id).await?;
+        let own = settings.of(&case.organisation);
+        let reference = &case.reference;
         let deadlines = case.deadlines();
         let marker = self.mail_secret.as_ref().map(|secret| mail_actions::marker(&mail_actions::token(secret, reference, &email)));
         let context = AssignedContext {
@@ -110,9 +135,8 @@ impl Actions {
             web_url: settings.web_url.as_deref(),
         };
         let letter = own.letters.render("assigned", &context)?;
-        let mail = self.notice(&own, reference, MailKind::Assigned, &name, &email, letter);
-        self.store.queue_notice(case.id, &mail, &format!("assigned to {name}")).await?;
-        Ok(())
+        let mail = self.notice(own, reference, MailKind::Assigned, &name, &email, letter);
+        Ok(Some((case.id, mail, format!("assigned to {name}"))))
     }
 
     /// Tells the handler of a closed case that mail arrived on it (the case is not reopened).

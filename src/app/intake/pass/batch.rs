@@ -220,12 +220,14 @@ impl MailboxIntake {
         batch.saves = None;
         // In the order of the mailbox: a complaint that waited was recorded after later mail.
         batch.recorded.sort_by_key(|(n, _)| *n);
+        let mut dones = Vec::with_capacity(batch.recorded.len());
         for (n, done) in batch.recorded.drain(..) {
             self.failures.forget(&pass.origins[n as usize]);
             let destination = Self::destination(&pass.listed[n as usize].key, &done.outcome, &mut pass.report);
-            self.intake.committed(done).await;
             batch.committed.push((n, Some(destination)));
+            dones.push(done);
         }
+        self.intake.committed_all(dones).await;
         Ok(())
     }
 

@@ -227,6 +227,29 @@ async fn a_batch_is_fetched_and_written_once_then_put_away() {
 }
 
 #[tokio::test]
+async fn the_handlers_of_a_batchs_new_cases_are_told_each_once() {
+    let w = world().await;
+    w.store.upsert_handler("Ann Smit", "ann@dienst.nl", false).await.unwrap();
+    let mails: Vec<_> = (1..=30).map(|n| complaint(n, "Te laat betaald")).collect();
+    let mut source = Fake::new(&w.store, &w.url, &mails).await;
+    assert_eq!(pass(&w, &mut source).await.unwrap().registered, 30);
+    let queued = w.store.claim_outbox_batch("test", Duration::from_secs(60), crate::store::Claim::ANY, 100).await.unwrap();
+    let mut told: Vec<_> = queued.iter().filter(|m| m.mail.kind == crate::domain::vocabulary::MailKind::Assigned).map(|m| m.case_id.unwrap()).collect();
+    let recipients: std::collections::BTreeSet<_> =
+        queued.iter().filter(|m| m.mail.kind == crate::domain::vocabulary::MailKind::Assigned).map(|m| m.mail.recipient.as_str()).collect();
+    assert_eq!(recipients, ["ann@dienst.nl"].into());
+    told.sort();
+    told.dedup();
+    assert_eq!(told.len(), 30, "one notice for each new case");
+    for case in w.store.list_cases().await.unwrap() {
+        let history = w.store.case_detail(&case.reference).await.unwrap().history;
+        let notified: Vec<_> =
+            history.iter().filter(|e| e.action == crate::domain::history::HistoryEvent::HandlerNotified).map(|e| e.detail.as_str()).collect();
+        assert_eq!(notified, ["assigned to Ann Smit"], "{}", case.reference);
+    }
+}
+
+#[tokio::test]
 async fn a_failing_mail_is_redone_alone_and_quarantined_after_max_attempts() {
     let w = world().await;
     {
