@@ -21,7 +21,7 @@ use crate::app::templates::{AcknowledgementContext, CaseContext};
 use crate::config::{AcknowledgeSince, Config};
 use crate::domain::calendar::{amsterdam_date, Deadlines};
 use crate::domain::classify::{classify, correspondent, Classification, SpamPolicy};
-use crate::domain::history::{Direction, HistoryEvent, MessageKind};
+use crate::domain::history::{Direction, MessageKind};
 use crate::domain::inbound::{self, InboundMail, Person};
 use crate::domain::organisation::OrganisationKey;
 use crate::domain::reference::CaseRef;
@@ -29,6 +29,7 @@ use crate::domain::vocabulary::{CaseStatus, MailKind, OutboxStatus};
 use crate::store::attachments::AttachmentStore;
 use crate::store::{AttachmentRecord, Book, CaseLink, Conn, MessageRecord, NewCase, OutgoingMail, Registration, Seen, Store, StoreError};
 
+mod committed;
 mod complaint;
 mod deferred;
 mod organisation;
@@ -305,69 +306,6 @@ impl Intake {
         match inbound::parse(raw) {
             Ok(mail) => self.handle_alone(&mail, raw, arrived, Origin::Mailbox).await,
             Err(e) => Ok(Outcome::Quarantine { reason: e.to_string() }),
-        }
-    }
-
-    /// Does what waited for a mail's transaction to commit, and says what became of the mail.
-    pub async fn committed(&self, done: Done) -> Outcome {
-        self.committed_all(vec![done]).await.pop().expect("one mail, one outcome")
-    }
-
-    /// [`committed`](Self::committed) for the mails of a transaction, in their order: the
-    /// handlers of the new cases are told together (see [`Actions::notify_assignments`]).
-    pub async fn committed_all(&self, dones: Vec<Done>) -> Vec<Outcome> {
-        let assigned: Vec<CaseRef> = dones
-            .iter()
-            .filter_map(|done| match &done.later {
-                Some(Later::Registered { reference, assigned: true, .. }) => Some(reference.clone()),
-                _ => None,
-            })
-            .collect();
-        if !assigned.is_empty() {
-            match self.actions.notify_assignments(&assigned).await {
-                Ok(()) => self.outbox_wake.notify_one(),
-                Err(e) => tracing::error!(cases = assigned.len(), "cannot notify the handlers of new cases: {e:#}"),
-            }
-        }
-        let mut outcomes = Vec::with_capacity(dones.len());
-        for done in dones {
-            self.after_commit(done.later).await;
-            outcomes.push(done.outcome);
-        }
-        outcomes
-    }
-
-    /// What one mail left to do once committed, but telling a handler of a new case.
-    async fn after_commit(&self, later: Option<Later>) {
-        match later {
-            None => {}
-            Some(Later::Registered { reference, acknowledgement, incomplete, attachments, mentions, .. }) => {
-                if let Some(mention) = mentions {
-                    let note = match mention {
-                        Mention::SenderUnknown(other) => format!("the text names {other}; the sender is not known on that case"),
-                        Mention::OtherOrganisation(other) => format!("the mail refers to {other}, which is no case of this organisation; it was not threaded"),
-                    };
-                    if let Err(e) = self.store.add_case_event(&reference, "klachtd", HistoryEvent::MentionsCase, &note).await {
-                        tracing::warn!(reference = %reference, "cannot note the case the complaint names: {e}");
-                    }
-                }
-                tracing::info!(reference = %reference, acknowledgement = acknowledgement.map_or("none", OutboxStatus::as_str), incomplete, attachments, "complaint registered");
-                if acknowledgement == Some(OutboxStatus::Pending) {
-                    self.outbox_wake.notify_one();
-                }
-            }
-            Some(Later::MailOnClosedCase { reference }) => {
-                // The case is not reopened; its handler hears of the mail instead.
-                if let Err(e) = self.actions.notify_mail_on_closed_case(&reference).await {
-                    tracing::error!(reference = %reference, "cannot tell the handler of mail on a closed case: {e:#}");
-                }
-            }
-            Some(Later::LetterReturned { reference }) => {
-                if let Err(e) = self.actions.notify_delivery_failure(&reference).await {
-                    tracing::error!(reference = %reference, "cannot tell the handler of the undelivered letter: {e:#}");
-                }
-                self.outbox_wake.notify_one();
-            }
         }
     }
 
