@@ -383,7 +383,9 @@ impl Store {
         let next = next_deadline(self.backend);
         let due_sql =
             format!("SELECT c.id FROM cases c WHERE {mine} AND {} AND {next} <= $2 ORDER BY {next}, c.id LIMIT 500", unmet_between(None, "$2", false));
-        let due: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(due_sql)).bind(&user.email).bind(horizon.to_string()).fetch_all(self.reads()).await?;
+        // The day's statements on one read connection (see `Reader`).
+        let mut conn = self.reader().await?;
+        let due: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(due_sql)).bind(&user.email).bind(horizon.to_string()).fetch_all(&mut *conn).await?;
         // Assigned to me (by name, as the history records it) since my last look.
         let assigned: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT c.id FROM cases c WHERE {mine} AND c.status = 'open' AND EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.action = 'assigned'
@@ -392,7 +394,7 @@ impl Store {
         .bind(&user.email)
         .bind(since)
         .bind(&user.name)
-        .fetch_all(self.reads())
+        .fetch_all(&mut *conn)
         .await?;
         // Mail in since then, on my cases, but not the complaint itself (a case's first mail).
         let mail: Vec<NewMail> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -403,9 +405,8 @@ impl Store {
         )))
         .bind(&user.email)
         .bind(since)
-        .fetch_all(self.reads())
+        .fetch_all(&mut *conn)
         .await?;
-        let mut conn = self.reader().await?;
         Ok(MyDay { due: self.summaries(&mut conn, &due).await?, assigned: self.summaries(&mut conn, &assigned).await?, mail, last_look, since })
     }
 }

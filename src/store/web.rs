@@ -404,10 +404,15 @@ fn thread_lists(backend: Backend, case: &str) -> String {
     );
     let letters = json_list(
         backend,
-        &[("kind", "o.kind"), ("address", "o.recipient"), ("subject", "o.subject"), ("body", "o.body"), ("at", "COALESCE(o.sent_at, o.created_at)"), ("status", "o.status")],
-        &format!(
-            "outbox o WHERE o.case_id = {case} AND o.kind IN ('acknowledgement', 'progress', 'request-info', 'response', 'postponement', 'not-handled', 'settled', 'disclosure', 'hearing-invitation', 'hearing-report')"
-        ),
+        &[
+            ("kind", "o.kind"),
+            ("address", "o.recipient"),
+            ("subject", "o.subject"),
+            ("body", "o.body"),
+            ("at", "COALESCE(o.sent_at, o.created_at)"),
+            ("status", "o.status"),
+        ],
+        &format!("outbox o WHERE o.case_id = {case} AND o.kind IN ({})", super::outbox::kinds_sql(MailKind::is_letter_to_a_party)),
         "o.id",
     );
     format!("{received} AS received, {letters} AS letters")

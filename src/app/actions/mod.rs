@@ -29,7 +29,7 @@ use crate::domain::mail_actions;
 use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
 use crate::store::attachments::AttachmentStore;
-use crate::store::{LetterCase, OutboxItem, OutgoingMail, Store};
+use crate::store::{LetterCase, OutboxItem, OutgoingMail, Store, StoreError};
 use crate::telemetry::one_line;
 
 mod access;
@@ -94,7 +94,8 @@ impl Actions {
     /// Tells the responsible handler that a case is theirs. With actions by mail on, the
     /// subject carries the token that lets them act by replying.
     pub async fn notify_assignment(&self, reference: &CaseRef) -> Result<(), ActionError> {
-        let case = self.store.letter_case(reference).await?;
+        // A notice starts a thread of its own: the case without its thread.
+        let case = self.store.notice_cases(std::slice::from_ref(reference)).await?.pop().ok_or_else(|| StoreError::UnknownCase(reference.clone()))?;
         if let Some(notice) = self.assignment_notice(&case)? {
             self.store.queue_notices(&[notice]).await?;
         }
