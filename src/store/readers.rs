@@ -127,4 +127,16 @@ mod tests {
         let level: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *tx).await.unwrap();
         assert_eq!(level, 2, "synchronous = FULL");
     }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` says: without the process-wide lock
+    /// around every allocation and without one page cache shared by all connections, which
+    /// the read connections' threads queued for (issue 24). A build without that file (another
+    /// working directory, `LIBSQLITE3_FLAGS` of its own) fails here.
+    #[tokio::test]
+    async fn sqlite_is_built_without_process_wide_locks() {
+        let store = Store::open("sqlite::memory:", 1).await.unwrap();
+        let used = |option: &'static str| sqlx::query_scalar::<_, i64>("SELECT sqlite_compileoption_used($1)").bind(option).fetch_one(store.reads());
+        assert_eq!(used("DEFAULT_MEMSTATUS=0").await.unwrap(), 1, "memory statistics off");
+        assert_eq!(used("ENABLE_MEMORY_MANAGEMENT").await.unwrap(), 0, "a page cache per connection");
+    }
 }
