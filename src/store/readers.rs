@@ -60,10 +60,11 @@ pub(super) async fn open_sqlite(url: &str, max_connections: u32) -> Result<AnyPo
     let options = AnyPoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(Duration::from_secs(10)).test_before_acquire(false);
     let options = options.after_connect(|conn, _| {
         Box::pin(async move {
-            // Pages of the file are read through a memory map, not copied in by a read() each
-            // (a reader's cache starts again whenever the writer commits, which the intake
-            // does all the time).
-            sqlx::raw_sql("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824;").execute(conn).await?;
+            // No memory map of the file (`mmap_size`): a reader whose transaction finds a commit
+            // of the writer since its last one unmaps the whole map and faults its pages in
+            // again, and the writer commits many times a second under load (openings, R9).
+            // Under `bench web` that cost more than reading pages into the cache (issue 24).
+            sqlx::raw_sql("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").execute(conn).await?;
             Ok(())
         })
     });
