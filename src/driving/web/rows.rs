@@ -3,7 +3,7 @@
 //! first (and merging the category in) was a tenth of the list page's time under `bench web`
 //! (issue 24). A [`ListRow`] makes a field a value when the template reads it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Enumerator, Object, Value};
 
@@ -15,12 +15,14 @@ use crate::domain::procedure::Category;
 pub struct ListRow {
     row: CaseRow,
     category: Option<Category>,
+    /// The most urgent deadline as a value, made once: a row's template reads it five times.
+    urgent: OnceLock<Value>,
 }
 
 impl ListRow {
     /// The row as a template value.
     pub fn value(row: CaseRow, category: Option<Category>) -> Value {
-        Value::from_object(ListRow { row, category })
+        Value::from_object(ListRow { row, category, urgent: OnceLock::new() })
     }
 
     /// The whole row as it serialises: for a field the built-in templates do not read, which a
@@ -48,7 +50,7 @@ impl Object for ListRow {
             "handler" => text(&case.handler),
             "received_on" => Value::from_serialize(case.received_on),
             "deadlines" => Value::from_serialize(&self.row.deadlines),
-            "urgent" => Value::from_serialize(&self.row.urgent),
+            "urgent" => self.urgent.get_or_init(|| Value::from_serialize(&self.row.urgent)).clone(),
             other => return self.serialised().get_attr(other).ok().filter(|v| !v.is_undefined()),
         })
     }
