@@ -495,11 +495,18 @@ const LOOKUP_CHUNK: usize = 500;
 /// Entries of the histories of several cases, `(case, action, detail)`, by one actor at `at`,
 /// in this order, `WRITE_CHUNK` rows a statement.
 async fn insert_case_events<D: AsRef<str>>(tx: &mut Conn, at: i64, actor: &str, events: &[(CaseId, HistoryEvent, D)]) -> Result<(), sqlx::Error> {
+    let rows: Vec<_> = events.iter().map(|(case_id, action, detail)| (*case_id, actor, *action, detail.as_ref())).collect();
+    insert_events_at(tx, at, &rows).await
+}
+
+/// Entries of the histories of several cases, `(case, actor, action, detail)`, at `at`, in this
+/// order, `WRITE_CHUNK` rows a statement.
+async fn insert_events_at(tx: &mut Conn, at: i64, events: &[(CaseId, &str, HistoryEvent, &str)]) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(WRITE_CHUNK) {
         let sql = format!("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES {}", value_rows(tx, chunk.len(), 5));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (case_id, action, detail) in chunk {
-            query = query.bind(*case_id).bind(at).bind(actor).bind(*action).bind(detail.as_ref());
+        for (case_id, actor, action, detail) in chunk {
+            query = query.bind(*case_id).bind(at).bind(*actor).bind(*action).bind(*detail);
         }
         query.execute(&mut *tx).await?;
     }

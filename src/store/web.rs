@@ -6,7 +6,7 @@ use sqlx::{FromRow as _, Row as _};
 
 use super::json_lists::{decode, json_fields, json_list};
 use super::views::{detail_from_row, detail_select};
-use super::{insert_event, insert_outbox, now, Backend, CaseSummary, OutgoingMail, Reader, Result, Store, StoreError, SUMMARY_SELECT};
+use super::{insert_event, insert_events_at, insert_outbox, now, Backend, CaseSummary, OutgoingMail, Reader, Result, Store, StoreError, SUMMARY_SELECT};
 use crate::domain::history::{Direction, HistoryEvent, MessageKind};
 use crate::domain::reference::{CaseId, CaseRef};
 use crate::domain::vocabulary::{MailKind, OutboxStatus};
@@ -307,12 +307,13 @@ impl Store {
     }
 
     /// Records several accesses in one transaction (the workspace gathers those that come
-    /// together: one commit for them all on SQLite's one writer).
+    /// together: one commit for them all on SQLite's one writer), written by one statement:
+    /// one each was a round trip each inside the transaction that the next openings wait for
+    /// (on PostgreSQL, under `bench web`, the case page's p95 was 20-40 ms above the list's).
     pub async fn record_accesses(&self, accesses: &[Access]) -> Result<()> {
+        let rows: Vec<_> = accesses.iter().map(|a| (a.case_id, a.actor.as_str(), a.action, a.detail.as_str())).collect();
         let mut tx = self.begin().await?;
-        for a in accesses {
-            insert_event(&mut tx, a.case_id, &a.actor, a.action, &a.detail).await?;
-        }
+        insert_events_at(&mut tx, now(), &rows).await?;
         tx.commit().await?;
         Ok(())
     }
