@@ -7,7 +7,7 @@
 
 use super::actions::{letter_case_on, LetterCase};
 use super::outbox::insert_outboxes;
-use super::{insert_event, OutgoingMail, Result, Store};
+use super::{insert_case_events, now, OutgoingMail, Result, Store};
 use crate::domain::history::HistoryEvent;
 use crate::domain::reference::{CaseId, CaseRef};
 
@@ -31,9 +31,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let mails: Vec<(Option<CaseId>, &OutgoingMail)> = notices.iter().map(|(id, mail, _)| (Some(*id), mail)).collect();
         insert_outboxes(&mut tx, &mails).await?;
-        for (id, _, why) in notices {
-            insert_event(&mut tx, *id, "klachtd", HistoryEvent::HandlerNotified, why).await?;
-        }
+        let events: Vec<_> = notices.iter().map(|(id, _, why)| (*id, HistoryEvent::HandlerNotified, why)).collect();
+        insert_case_events(&mut tx, now(), "klachtd", &events).await?;
         tx.commit().await?;
         Ok(())
     }
